@@ -1,0 +1,125 @@
+"""The `pulumi-llm` command.
+
+    pulumi-llm plan STACK [--out DIR]     the offline plan of one stack (default DIR: out/STACK)
+    pulumi-llm plan --all [--out DIR]     every stack file, each into DIR/<stack> (default DIR: out)
+    pulumi-llm schema [--write]           JSON Schema of the stack files (stacks/schema.json)
+
+User mistakes print one line and exit 2; nothing else is printed for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from .errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse prints the whole usage block; one line says the same.
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pulumi-llm", description="Deploy LLMs with Pulumi: plan, size and compare.")
+    parser.add_argument("--project-dir", type=Path, default=None, help="Pulumi project directory (default: search up from here)")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    plan = commands.add_parser("plan", help="run a stack's program offline under Pulumi's mock runtime")
+    which = plan.add_mutually_exclusive_group(required=True)
+    which.add_argument("stack", nargs="?", help="stack name: stacks/Pulumi.STACK.yaml")
+    which.add_argument("--all", action="store_true", help="plan every stack file")
+    plan.add_argument("--out", type=Path, default=None, help="output directory (default out/STACK, or out/ with --all)")
+    plan.add_argument("--quiet", action="store_true", help="print only the summary line")
+    plan.set_defaults(handler=_plan)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of the stack files")
+    schema.add_argument("--write", action="store_true", help="write it to stacks/schema.json instead")
+    schema.set_defaults(handler=_schema)
+
+    try:
+        from . import cli_sizing
+    except ImportError:  # the sizing commands land in their own module
+        pass
+    else:
+        cli_sizing.add_parsers(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except UserError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+
+
+def _project(args: argparse.Namespace):
+    from .offline.plan import Project
+
+    return Project.find((args.project_dir or Path.cwd()).resolve())
+
+
+def _plan(args: argparse.Namespace) -> int:
+    project = _project(args)
+    stacks = project.stacks() if args.all else [args.stack]
+    if args.all and not stacks:
+        raise UserError(f"{project.relative(project.stacks_dir)}: no stack files (Pulumi.<stack>.yaml)")
+    failed = 0
+    for stack in stacks:
+        out = (args.out or project.root / "out") / stack if args.all else (args.out or project.root / "out" / stack)
+        try:
+            plan_stack(project, stack, out, quiet=args.quiet)
+        except UserError as err:
+            if not args.all:
+                raise
+            print(str(err), file=sys.stderr)
+            failed += 1
+    return 2 if failed else 0
+
+
+def plan_stack(project, stack: str, out: Path, quiet: bool = False) -> dict:
+    from .offline import plan as offline
+
+    result = offline.run(project, stack)
+    summary = offline.write(result, out)
+    if not quiet:
+        print(f"Plan of stack {stack} (cloud {summary['cloud']}, methods: {', '.join(summary['methods']) or 'none'})")
+        print(offline.tree(result))
+        print("Resources by type:")
+        for type_, count in summary["resources"]["byType"].items():
+            print(f"  {count:4d}  {type_}")
+    manifests = len(list((out / offline.MANIFEST_DIR).glob("*.yaml")))
+    print(f"{stack}: {summary['resources']['total']} resources, {manifests} manifests -> {_shown(out)}")
+    return summary
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .settings import stack_file_schema
+
+    text = json.dumps(stack_file_schema(), indent=2, sort_keys=True) + "\n"
+    if args.write:
+        project = _project(args)
+        target = project.stacks_dir / "schema.json"
+        target.write_text(text)
+        print(f"wrote {project.relative(target)}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

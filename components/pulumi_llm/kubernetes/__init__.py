@@ -1,0 +1,1 @@
+"""Kubernetes building blocks shared by every self-hosting method."""

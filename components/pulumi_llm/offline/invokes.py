@@ -1,0 +1,98 @@
+"""Deterministic answers to provider invokes during the offline plan.
+
+The offline plan has no cloud to ask, so every invoke a stack makes is answered from this one table.
+An invoke missing from the table fails the plan with its token, so the table stays complete and
+nothing is answered by accident. Values are shaped like the provider's real answers (camelCase).
+
+| invoke | mock answer |
+|---|---|
+| aws getAvailabilityZones | `<region>a`, `<region>b`, `<region>c` (+ zone ids `use1-az1`…) |
+| aws getCallerIdentity | account `123456789012`, arn of a `pulumi-llm-plan` role |
+| aws getRegion / getPartition | the region asked for; partition `aws`, dns suffix `amazonaws.com` |
+| aws ssm getParameter | an AMI id `ami-0` + 16 hex digits derived from the parameter name |
+| aws iam getPolicyDocument | the statements rendered to IAM JSON, as the provider does |
+| gcp getProject / getZones / getClientConfig | project `pulumi-llm-plan`, zones `<region>-a/b/c` |
+| azure-native getClientConfig | fixed subscription and tenant GUIDs of zeros with a final 1 |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+GCP_PROJECT = "pulumi-llm-plan"
+AZURE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+AZURE_TENANT = "00000000-0000-0000-0000-000000000002"
+
+
+class UnknownInvoke(Exception):
+    """An invoke the table does not answer: add it here, with a realistic answer."""
+
+
+def _zones(args: dict[str, Any], region: str) -> dict[str, Any]:
+    names = [f"{region}{suffix}" for suffix in "abc"]
+    prefix = "".join(part[0] for part in region.split("-")[:-1]) + region.split("-")[-1]
+    return {"names": names, "zoneIds": [f"{prefix}-az{i}" for i in (1, 2, 3)], "state": "available", "id": region}
+
+
+def _ssm_parameter(args: dict[str, Any], region: str) -> dict[str, Any]:
+    name = args.get("name", "")
+    value = "ami-0" + hashlib.sha256(f"{region}:{name}".encode()).hexdigest()[:16]
+    return {"name": name, "value": value, "insecureValue": value, "type": "String", "version": 1, "id": name}
+
+
+def _policy_document(args: dict[str, Any], region: str) -> dict[str, Any]:
+    statements = []
+    for s in args.get("statements", []):
+        out: dict[str, Any] = {"Effect": s.get("effect", "Allow")}
+        if s.get("sid"):
+            out["Sid"] = s["sid"]
+        for key, name in (("actions", "Action"), ("notActions", "NotAction"), ("resources", "Resource")):
+            if s.get(key):
+                out[name] = s[key]
+        for p in s.get("principals", []):
+            out.setdefault("Principal", {})[p["type"]] = p["identifiers"]
+        for c in s.get("conditions", []):
+            out.setdefault("Condition", {}).setdefault(c["test"], {})[c["variable"]] = c["values"]
+        statements.append(out)
+    doc = json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+    return {"json": doc, "minifiedJson": doc, "id": hashlib.sha256(doc.encode()).hexdigest()[:10]}
+
+
+_TABLE: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _zones,
+    "aws:index/getCallerIdentity:getCallerIdentity": lambda a, r: {
+        "accountId": ACCOUNT_ID,
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/pulumi-llm-plan",
+        "userId": "AROAPLANPLANPLANPLAN",
+        "id": ACCOUNT_ID,
+    },
+    "aws:index/getRegion:getRegion": lambda a, r: {"name": r, "region": r, "id": r, "endpoint": f"ec2.{r}.amazonaws.com"},
+    "aws:index/getPartition:getPartition": lambda a, r: {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
+    "aws:ssm/getParameter:getParameter": _ssm_parameter,
+    "aws:iam/getPolicyDocument:getPolicyDocument": _policy_document,
+    "gcp:organizations/getProject:getProject": lambda a, r: {"projectId": GCP_PROJECT, "number": "123456789012", "name": GCP_PROJECT},
+    "gcp:organizations/getClientConfig:getClientConfig": lambda a, r: {"project": GCP_PROJECT, "region": r, "zone": f"{r}-a"},
+    "gcp:compute/getZones:getZones": lambda a, r: {"names": [f"{a.get('region', r)}-{z}" for z in "abc"], "project": GCP_PROJECT},
+    "azure-native:authorization:getClientConfig": lambda a, r: {
+        "subscriptionId": AZURE_SUBSCRIPTION,
+        "tenantId": AZURE_TENANT,
+        "clientId": "00000000-0000-0000-0000-000000000003",
+        "objectId": "00000000-0000-0000-0000-000000000004",
+    },
+}
+
+
+def answer(token: str, args: dict[str, Any], region: str) -> dict[str, Any]:
+    """The mock answer to invoke `token`; `region` is the stack's region (or "" on-prem)."""
+    handler = _TABLE.get(token)
+    if handler is None:
+        raise UnknownInvoke(f"the offline plan has no mock answer for invoke {token}; add one to pulumi_llm/offline/invokes.py")
+    return handler(args, region)
+
+
+def tokens() -> list[str]:
+    return sorted(_TABLE)

@@ -1,0 +1,224 @@
+"""The offline plan: run the stack's Pulumi program under Pulumi's mock runtime and write what it builds.
+
+Exactly the program `pulumi up` runs (`stacks/__main__.py`), with the config of
+`stacks/Pulumi.<stack>.yaml` handed over the way the engine hands it (scalars as strings, objects as
+JSON). No engine, credentials or network. Output files are byte-identical between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import UserError
+from . import manifests
+from .recorder import SECRET, Record
+
+MANIFEST_DIR = "manifests"
+
+
+@dataclass
+class Project:
+    """Where the Pulumi project lives, read from its Pulumi.yaml."""
+
+    root: Path
+    name: str
+    main: Path
+    stacks_dir: Path
+
+    @classmethod
+    def find(cls, start: Path) -> Project:
+        for directory in [start, *start.parents]:
+            if (directory / "Pulumi.yaml").is_file():
+                spec = yaml.safe_load((directory / "Pulumi.yaml").read_text()) or {}
+                return cls(
+                    root=directory,
+                    name=spec.get("name", directory.name),
+                    main=directory / spec.get("main", "."),
+                    stacks_dir=directory / spec.get("stackConfigDir", "."),
+                )
+        raise UserError(f"{start}: no Pulumi.yaml here or in any parent directory; run pulumi-llm inside the project")
+
+    def stacks(self) -> list[str]:
+        return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in self.stacks_dir.glob("Pulumi.*.yaml"))
+
+    def stack_file(self, stack: str) -> Path:
+        path = self.stacks_dir / f"Pulumi.{stack}.yaml"
+        if not path.is_file():
+            known = ", ".join(self.stacks()) or "none"
+            raise UserError(f"{self.relative(path)}: no such stack file; stacks: {known}")
+        return path
+
+    def relative(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+
+@dataclass
+class Plan:
+    stack: str
+    project: str
+    config: dict[str, Any]
+    records: list[Record]
+
+    def by_urn(self) -> dict[str, Record]:
+        return {r.urn: r for r in self.records}
+
+
+def engine_config(stack_file: Path, source: str) -> tuple[dict[str, str], list[str]]:
+    """The config map the engine would pass the program, and the keys that are secret."""
+    try:
+        document = yaml.safe_load(stack_file.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise UserError(f"{source}:{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        raise UserError(f"{source}: config: must be a map of keys to values")
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in (document.get("config") or {}).items():
+        if ":" not in str(key):
+            raise UserError(f"{source}: config.{key}: keys need a namespace, e.g. pulumi-llm:{key}")
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            # Encrypted values cannot be read offline; the program sees a masked placeholder.
+            config[key] = SECRET
+            secret_keys.append(key)
+        elif isinstance(value, (dict, list)):
+            config[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            config[key] = "true" if value else "false"
+        elif value is None:
+            config[key] = ""
+        else:
+            config[key] = str(value)
+    return config, secret_keys
+
+
+def run(project: Project, stack: str) -> Plan:
+    """Run the stack's program under mocks; UserError for any mistake in the stack file."""
+    from .. import settings as stack_settings
+
+    stack_file = project.stack_file(stack)
+    source = project.relative(stack_file)
+    config, secret_keys = engine_config(stack_file, source)
+    # Validate before anything registers: a bad stack file never produces a half-built plan.
+    parsed = stack_settings.load(config, source)
+    program = project.main / "__main__.py"
+    records = execute(
+        lambda: runpy.run_path(str(program), run_name="__main__"),
+        project=project.name,
+        stack=stack,
+        config=config,
+        secret_keys=secret_keys,
+        region=parsed.region or "",
+    )
+    return Plan(stack=stack, project=project.name, config=parsed.model_dump(mode="json"), records=records)
+
+
+def execute(
+    program: Callable[[], object],
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str] | None = None,
+    region: str = "",
+) -> list[Record]:
+    """Run `program` as a Pulumi program under the recording mock runtime; return what it registered.
+
+    The tests use this directly to exercise one component with exactly the runtime the plan uses.
+    """
+    import pulumi
+    from pulumi.runtime import settings as runtime_settings
+    from pulumi.runtime.config import set_all_config
+    from pulumi.runtime.mocks import set_mocks
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    from .recorder import PlanMocks, RecordingMonitor
+
+    disabled = json.loads(config.get("pulumi:disable-default-providers", "[]"))
+    set_all_config(config, secret_keys or [])
+    runtime_settings.ROOT.set(None)  # a fresh root stack per run (pulumi#8280)
+    monitor = RecordingMonitor(PlanMocks(region), disabled)
+    set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    runtime_settings.SETTINGS.rpc_manager.clear()
+    runtime_settings.SETTINGS.outputs.clear()
+    try:
+        _sync_await(run_pulumi_func(program))
+    except pulumi.RunError as err:
+        raise UserError(str(err)) from None
+    return list(monitor.records)
+
+
+def resources_json(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
+        for r in sorted(plan.records, key=lambda r: r.urn)
+    ]
+
+
+def summary_json(plan: Plan, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    counts = Counter(r.type for r in plan.records if r.type != "pulumi:pulumi:Stack")
+    return {
+        "stack": plan.stack,
+        "project": plan.project,
+        "environment": plan.config["environment"],
+        "cloud": plan.config["cloud"],
+        "region": plan.config["region"],
+        "methods": plan.config["methods"],
+        "resources": {"total": sum(counts.values()), "byType": dict(sorted(counts.items()))},
+        **(extra or {}),
+    }
+
+
+def write(plan: Plan, out: Path, extra_summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write resources.json, manifests/ and summary.json under `out`; return the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    _dump(out / "resources.json", resources_json(plan))
+    manifest_dir = out / MANIFEST_DIR
+    if manifest_dir.exists():
+        shutil.rmtree(manifest_dir)  # stale files from an earlier plan would lie about this one
+    manifest_dir.mkdir()
+    for filename, text in manifests.render(plan.records).items():
+        (manifest_dir / filename).write_text(text)
+    summary = summary_json(plan, extra_summary)
+    _dump(out / "summary.json", summary)
+    return summary
+
+
+def tree(plan: Plan) -> str:
+    """The resource tree grouped by component, each component with its count of descendants."""
+    children: dict[str | None, list[Record]] = {}
+    for record in sorted(plan.records, key=lambda r: r.urn):
+        children.setdefault(record.parent, []).append(record)
+
+    def count(urn: str) -> int:
+        return sum(1 + count(c.urn) for c in children.get(urn, []))
+
+    lines: list[str] = []
+
+    def walk(record: Record, depth: int) -> None:
+        suffix = "" if record.custom else f"  ({count(record.urn)} resources)"
+        lines.append(f"{'  ' * depth}{record.type}  {record.name}{suffix}")
+        for child in children.get(record.urn, []):
+            walk(child, depth + 1)
+
+    for root in children.get(None, []):
+        walk(root, 0)
+    return "\n".join(lines)
+
+
+def _dump(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,126 @@
+"""Pulumi's mock runtime, recording every registration the program makes.
+
+`MockMonitor` answers the program exactly as the engine would in shape (URNs, ids, outputs), but
+does not tell us parents or providers; `RecordingMonitor` captures them from the same requests.
+It also enforces `pulumi:disable-default-providers`, which the real engine checks and the mock
+runtime does not, so a component that forgets to pass its provider fails here as it would in `up`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+
+from . import invokes
+
+SECRET = "[secret]"
+
+
+@dataclass
+class Record:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    provider: str | None
+    inputs: dict[str, Any]
+
+
+class DefaultProviderDisabled(Exception):
+    pass
+
+
+class PlanMocks(Mocks):
+    """Outputs = inputs plus the identifiers clouds compute (ids, ARNs), all derived from names."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        state = dict(args.inputs)
+        digest = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()[:12]
+        resource_id = f"{args.name}-{digest}"
+        if args.typ.startswith("aws:"):
+            service = args.typ.split(":")[1].split("/")[0]
+            state.setdefault("arn", f"arn:aws:{service}:{self.region}:{invokes.ACCOUNT_ID}:{args.name}")
+            if args.typ == "aws:s3/bucket:Bucket":
+                bucket = state.get("bucket") or f"{args.name}-{digest[:7]}"
+                state["bucket"] = bucket
+                state["arn"] = f"arn:aws:s3:::{bucket}"
+                resource_id = bucket
+            if args.typ == "aws:kms/key:Key":
+                state["keyId"] = resource_id
+        if args.typ.startswith("pulumi:providers:"):
+            resource_id = f"{digest}-provider"
+        return resource_id, state
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return invokes.answer(args.token, args.args, self.region), None
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: Mocks, disabled_default_providers: list[str]) -> None:
+        super().__init__(mocks)
+        self.records: list[Record] = []
+        self.disabled = disabled_default_providers
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            parent = None
+        else:
+            parent = request.parent or None
+        self._check_provider(request, response.urn)
+        inputs = _plain(rpc.deserialize_properties(request.object)) if request.type != "pulumi:pulumi:Stack" else {}
+        self.records.append(
+            Record(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=parent,
+                custom=bool(request.custom),
+                # A provider reference is "<urn>::<id>"; the URN is what names the provider.
+                provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+                inputs=inputs,
+            )
+        )
+        return response
+
+    def _check_provider(self, request: Any, urn: str) -> None:
+        if not request.custom or request.type.startswith("pulumi:providers:") or request.provider:
+            return
+        package = request.type.split(":")[0]
+        if "*" in self.disabled or package in self.disabled:
+            # The engine's own wording, so the offline plan fails exactly where `pulumi up` would.
+            raise DefaultProviderDisabled(
+                f"Default provider for '{package}' disabled. '{urn}' must use an explicit provider."
+            )
+
+
+def _plain(value: Any) -> Any:
+    """Inputs as JSON-able data: secrets masked, resource references as URNs, assets by their source."""
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in sorted(value.items()) if not k.startswith("__")}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, pulumi.Resource):
+        return getattr(value, "_pulumi_llm_urn", None) or "[resource]"
+    if isinstance(value, float) and value.is_integer():
+        # The wire format carries every number as a double; whole numbers go back to ints so that
+        # manifests keep `replicas: 2`, which strict Kubernetes schema validation requires.
+        return int(value)
+    if isinstance(value, pulumi.asset.StringAsset):
+        return {"asset": "text", "text": value.text}
+    if isinstance(value, pulumi.asset.FileAsset):
+        return {"asset": "file", "path": value.path}
+    if isinstance(value, pulumi.asset.Archive):
+        return {"archive": type(value).__name__}
+    return value

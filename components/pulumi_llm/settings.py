@@ -1,0 +1,373 @@
+"""The whole stack configuration, as one tree of frozen pydantic models.
+
+This module is the only reader of Pulumi config (DESIGN.md convention 3). Every key lives under the
+`pulumi-llm` namespace, so `pulumi config set --path pulumi-llm:serving.replicas.max 4` is the natural
+way to change a value. Validation is pure: no network, no cloud calls, no environment reads.
+
+A bad value becomes one line that names the file, the key path, the value and what is allowed:
+
+    stacks/Pulumi.prod.yaml: pulumi-llm:serving.replicas.max = 1: must be >= replicas.min (2)
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import types
+import typing
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from .errors import UserError
+
+NAMESPACE = "pulumi-llm"
+
+Cloud = Literal["aws", "gcp", "azure", "onprem"]
+Method = Literal["onprem"]
+"""The deployment methods a stack can enable. Each one lands with the component that builds it."""
+
+CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {"onprem": ("onprem",)}
+"""Which clouds each method runs on."""
+
+
+class FieldProblem(ValueError):
+    """Raised by cross-field validators to point at the field that is wrong, relative to the model.
+
+    pydantic reports errors of a model validator at the model's own location; carrying the field
+    path lets the message name `serving.replicas.max` instead of `serving.replicas`.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = tuple(field.split(".")) if field else ()
+        self.message = message
+
+
+def _dns_label(max_len: int) -> AfterValidator:
+    def check(value: str) -> str:
+        if not re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", value) or len(value) > max_len:
+            raise ValueError(
+                "must be lowercase letters, digits and '-', start with a letter, end with a letter "
+                f"or digit, at most {max_len} characters"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+Label = Annotated[str, _dns_label(40)]
+"""Names that become parts of Kubernetes and cloud resource names."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Replicas(_Strict):
+    """How many copies of each model server run."""
+
+    min: int = Field(1, ge=0, description="Fewest replicas. Default 1.")
+    max: int = Field(1, ge=1, description="Most replicas the autoscaler may add. Default 1.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Replicas:
+        if self.max < self.min:
+            raise FieldProblem("max", f"must be >= replicas.min ({self.min})")
+        return self
+
+
+class ServingSettings(_Strict):
+    """How self-hosted model servers run, whatever the method."""
+
+    replicas: Replicas = Field(default_factory=Replicas, description="Replica bounds. Default min 1, max 1.")
+
+
+class ModelSettings(_Strict):
+    """One model the stack serves; the key of the `models` map is its served name."""
+
+    catalog: str = Field(
+        description="Key of the model in the sizing catalog (e.g. `llama-3.1-8b-instruct`). Required."
+    )
+    revision: str | None = Field(
+        None,
+        description="Pinned revision (commit) of the weights. Default: none (only allowed outside prod).",
+    )
+
+
+class OnPremSettings(_Strict):
+    """An existing Kubernetes cluster, reached through a kubeconfig context."""
+
+    kube_context: str = Field(
+        min_length=1, description="kubeconfig context of the cluster. Required: never the current context."
+    )
+    kubeconfig: str | None = Field(
+        None, description="Path of the kubeconfig file. Default: the provider's default ($KUBECONFIG or ~/.kube/config)."
+    )
+    namespace: Label = Field("llm", description="Namespace the model servers run in. Default `llm`.")
+
+
+class Settings(_Strict):
+    """Everything a stack file may set under `pulumi-llm:`."""
+
+    environment: Label = Field(description="Environment name used in tags and names (dev, staging, prod, …). Required.")
+    cloud: Cloud = Field(description="Where the stack deploys: aws, gcp, azure or onprem. Required.")
+    region: str | None = Field(
+        None, description="Cloud region (e.g. us-east-1). Required for aws, gcp and azure; not allowed for onprem."
+    )
+    methods: list[Method] = Field(
+        default_factory=list, description="Deployment methods this stack enables. Default: none."
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Extra tags/labels on every resource, beside the common set. Default: none."
+    )
+    models: dict[Label, ModelSettings] = Field(
+        default_factory=dict, description="Models to serve, keyed by served name. Default: none."
+    )
+    serving: ServingSettings = Field(
+        default_factory=ServingSettings, description="Model-server settings shared by every self-hosting method."
+    )
+    onprem: OnPremSettings | None = Field(None, description="The existing cluster. Required when methods has onprem.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.cloud == "onprem":
+            if self.region is not None:
+                raise FieldProblem("region", "not allowed when cloud is onprem (the cluster is reached by kubeconfig)")
+        elif not self.region:
+            raise FieldProblem("region", f"required when cloud is {self.cloud}")
+        if len(set(self.methods)) != len(self.methods):
+            raise FieldProblem("methods", "must not repeat a method")
+        for method in self.methods:
+            if self.cloud not in CLOUD_OF_METHOD[method]:
+                allowed = ", ".join(CLOUD_OF_METHOD[method])
+                raise FieldProblem("methods", f"method {method} runs on cloud {allowed}, not on cloud {self.cloud}")
+        if "onprem" in self.methods and self.onprem is None:
+            raise FieldProblem("onprem", "required when methods has onprem")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def load(config: Mapping[str, Any], source: str) -> Settings:
+    """Validate a Pulumi config map (`{"pulumi-llm:cloud": "aws", …}`) into Settings.
+
+    `config` is what the Pulumi engine hands the program: scalar values as strings, objects and
+    lists as JSON text. Native YAML values (as the offline plan reads them) are accepted too.
+    `source` names the stack file in messages. Raises UserError whose text is one line per problem.
+    """
+    raw = raw_settings(config)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as err:
+        raise UserError(_first_problem(err, raw, source)) from None
+
+
+def raw_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The `pulumi-llm:` keys of a config map, decoded into plain values, namespace removed."""
+    prefix = NAMESPACE + ":"
+    raw: dict[str, Any] = {}
+    for key in sorted(config):
+        if key.startswith(prefix):
+            raw[key[len(prefix) :]] = _decode(config[key])
+    return raw
+
+
+def _decode(value: Any) -> Any:
+    # The engine passes objects as JSON text and scalars as plain strings; pydantic's lax mode turns
+    # "2" into 2 and "true" into True where a field wants them, so only objects need decoding.
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def from_pulumi() -> Settings:
+    """Read and validate the running stack's config. Only called by the Pulumi program."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    config = dict(runtime_config.get_config_env())
+    config.update(runtime_config.CONFIG.get())
+    return load(config, f"stacks/Pulumi.{pulumi.get_stack()}.yaml")
+
+
+# --------------------------------------------------------------------------------------------
+# Messages
+
+
+def _first_problem(err: ValidationError, raw: dict[str, Any], source: str) -> str:
+    # One line: the first problem in document order, unknown keys first (a misspelt key often also
+    # leaves a required one missing, and the misspelling is the thing to fix).
+    problems = err.errors(include_url=False)
+    problem = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
+    loc = [p for p in problem["loc"] if not _is_union_tag(p)]
+    if problem["loc"][-1] == "[key]":
+        return f"{source}: {NAMESPACE}:{_path(loc)}: the name {_message(problem, loc)}"
+    context_error = (problem.get("ctx") or {}).get("error")
+    if isinstance(context_error, FieldProblem):
+        loc += list(context_error.field)
+        message = context_error.message
+    else:
+        message = _message(problem, loc)
+    path = f"{NAMESPACE}:{_path(loc)}" if loc else f"{NAMESPACE}"
+    found, value = _lookup(raw, loc)
+    if problem["type"] == "missing" or not found:
+        return f"{source}: {path}: {message}"
+    return f"{source}: {path} = {_render(value)}: {message}"
+
+
+def _message(problem: Mapping[str, Any], loc: list[Any]) -> str:
+    kind = problem["type"]
+    ctx = problem.get("ctx") or {}
+    if kind == "missing":
+        return "required"
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        did_you_mean = f" (did you mean {hint[0]}?)" if hint else ""
+        return f"unknown key{did_you_mean}; allowed: {', '.join(allowed)}"
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        hint = difflib.get_close_matches(str(problem.get("input")), choices, n=1, cutoff=0.6)
+        did_you_mean = f" (did you mean {hint[0]}?)" if hint else ""
+        return f"must be one of: {', '.join(choices)}{did_you_mean}"
+    bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+    if kind in bounds:
+        limit = next(v for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
+        return f"must be {bounds[kind]} {limit}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "must be a whole number"
+    if kind in ("float_parsing", "float_type"):
+        return "must be a number"
+    if kind in ("bool_parsing", "bool_type"):
+        return "must be true or false"
+    if kind in ("string_type",):
+        return "must be a string"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "must be a map of keys to values"
+    if kind in ("list_type",):
+        return "must be a list"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "value_error":
+        return str(problem["msg"]).removeprefix("Value error, ")
+    return str(problem["msg"])
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic inserts the chosen union member's name (e.g. "function-after[...]") into locations.
+    return isinstance(part, str) and ("[" in part or part in ("str", "int"))
+
+
+def _path(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _lookup(raw: Any, loc: list[Any]) -> tuple[bool, Any]:
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return False, None
+    return True, node
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if value == "":
+        return '""'
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _allowed_keys(loc: list[Any]) -> list[str]:
+    """Field names of the model found at `loc` in the Settings tree."""
+    node: Any = Settings
+    for part in loc:
+        node = _step(node, part)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return list(node.model_fields)
+    return []
+
+
+def _step(node: Any, part: Any) -> Any:
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        field = node.model_fields.get(str(part))
+        return _unwrap(field.annotation) if field else None
+    origin = typing.get_origin(node)
+    if origin in (dict, list, tuple):
+        return _unwrap(typing.get_args(node)[-1])
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(members[0]) if len(members) == 1 else annotation
+    return annotation
+
+
+# --------------------------------------------------------------------------------------------
+# Schema
+
+
+def stack_file_schema() -> dict[str, Any]:
+    """JSON Schema of a `stacks/Pulumi.<stack>.yaml` file, for editors (committed as stacks/schema.json)."""
+    settings = Settings.model_json_schema(ref_template="#/$defs/{model}")
+    defs = settings.pop("$defs", {})
+    required = settings.get("required", [])
+    properties = {f"{NAMESPACE}:{key}": value for key, value in settings["properties"].items()}
+    properties["pulumi:disable-default-providers"] = {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "Provider packages whose default providers are disabled; every stack sets [\"*\"].",
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "pulumi-llm stack file",
+        "description": "A Pulumi stack file of pulumi-llm: values only, validated by pulumi_llm.settings.",
+        "type": "object",
+        "properties": {
+            "config": {
+                "type": "object",
+                "properties": properties,
+                "required": [f"{NAMESPACE}:{key}" for key in required],
+                # Other namespaces (aws:, kubernetes:, …) are not ours to judge.
+                "patternProperties": {f"^(?!{NAMESPACE}:|pulumi:)[^:]+:.+$": {}},
+                "additionalProperties": False,
+            },
+            "secretsprovider": {"type": "string"},
+            "encryptedkey": {"type": "string"},
+            "encryptionsalt": {"type": "string"},
+        },
+        "required": ["config"],
+        "additionalProperties": False,
+        "$defs": defs,
+    }

@@ -1,0 +1,1 @@
+"""Per-cloud stores for model weights and adapters."""
