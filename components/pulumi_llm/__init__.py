@@ -1,3 +1,7 @@
-from importlib.metadata import version as _v
+"""pulumi-llm: Pulumi components that deploy Large Language Models four ways.
 
-__version__ = _v("pulumi-llm")
+The version lives here (hatch reads it for the distribution) so that importing the package costs
+no metadata scan.
+"""
+
+__version__ = "0.1.0"

@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Cache our own compiled modules even where PYTHONDONTWRITEBYTECODE is set (common in CI images):
+    # an editable install is otherwise recompiled at every start. Only this command does it, never
+    # a program that imports the library.
+    sys.dont_write_bytecode = False
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)

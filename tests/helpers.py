@@ -1,0 +1,40 @@
+"""Helpers for tests that run components under the same recording mock runtime as the plan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pulumi_llm.offline.plan import execute
+from pulumi_llm.offline.recorder import Record
+
+NO_DEFAULT_PROVIDERS = {"pulumi:disable-default-providers": json.dumps(["*"])}
+
+
+def run(program: Callable[[], object], region: str = "us-east-1", stack: str = "test") -> list[Record]:
+    """Run `program` with default providers disabled, as every stack runs; return the registrations."""
+    return execute(program, project="pulumi-llm", stack=stack, config=dict(NO_DEFAULT_PROVIDERS), region=region)
+
+
+def by_name(records: list[Record]) -> dict[str, Record]:
+    return {r.name: r for r in records}
+
+
+def of_type(records: list[Record], type_: str) -> list[Record]:
+    return [r for r in records if r.type == type_]
+
+
+def children(records: list[Record], parent: Record) -> list[tuple[str, str]]:
+    """(type, name) of the direct children of `parent`, sorted."""
+    return sorted((r.type, r.name) for r in records if r.parent == parent.urn)
+
+
+def only(records: list[Record], type_: str) -> Record:
+    found = of_type(records, type_)
+    assert len(found) == 1, f"expected one {type_}, found {[r.name for r in found]}"
+    return found[0]
+
+
+def inputs(record: Record) -> dict[str, Any]:
+    return record.inputs
