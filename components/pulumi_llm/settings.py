@@ -215,7 +215,7 @@ def _first_problem(err: ValidationError, raw: dict[str, Any], source: str) -> st
     problems = err.errors(include_url=False)
     problem = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
     loc = [p for p in problem["loc"] if not _is_union_tag(p)]
-    if problem["loc"][-1] == "[key]":
+    if problem["loc"][-1:] == ("[key]",):
         return f"{source}: {NAMESPACE}:{_path(loc)}: the name {_message(problem, loc)}"
     context_error = (problem.get("ctx") or {}).get("error")
     if isinstance(context_error, FieldProblem):
