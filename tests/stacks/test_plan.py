@@ -165,3 +165,30 @@ def test_secure_config_values_are_masked(scratch_project: Path) -> None:
     assert cli("plan", "lab", "--quiet", cwd=scratch_project).returncode == 0
     namespace = yaml.safe_load((scratch_project / "out" / "lab" / "manifests" / "namespace-llm.yaml").read_text())
     assert namespace["metadata"]["labels"]["owner"] == "ml"
+
+
+UNDER_PULUMI_UP = """
+import runpy, sys
+from pulumi_llm.errors import UserError
+from pulumi_llm.offline.plan import execute
+try:
+    execute(lambda: runpy.run_path("stacks/__main__.py", run_name="__main__"), project="pulumi-llm", stack="prod", config={})
+except UserError as err:
+    print(err)
+    sys.exit(2)
+"""
+
+
+def test_same_validation_fails_the_program_under_pulumi_up() -> None:
+    # Under `pulumi up` the engine hands the program its config in PULUMI_CONFIG, as JSON strings;
+    # the program must fail with the same line (RunError: reported without a traceback).
+    engine_config = {
+        "pulumi-llm:environment": "prod",
+        "pulumi-llm:cloud": "aws",
+        "pulumi-llm:region": "us-east-1",
+        "pulumi-llm:serving": json.dumps({"replicas": {"min": 2, "max": 1}}),
+    }
+    env = {**os.environ, "PULUMI_CONFIG": json.dumps(engine_config)}
+    result = subprocess.run([sys.executable, "-c", UNDER_PULUMI_UP], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "stacks/Pulumi.prod.yaml: pulumi-llm:serving.replicas.max = 1: must be >= replicas.min (2)\n"
