@@ -1,0 +1,1 @@
+"""Pure runtime specs: vLLM, Triton, llama.cpp → a ContainerSpec every platform renders."""

@@ -1,0 +1,167 @@
+"""The runtime-neutral description of a model-server container.
+
+`runtimes/vllm.py`, `runtimes/triton.py` and `runtimes/llamacpp.py` turn a model, its sizing and the
+settings into a `ContainerSpec`; the Kubernetes ModelServer, the GPU-VM boot script and the edge
+rollout all render from it, so a model is launched the same way everywhere (one source of truth).
+Everything here is plain data: no Pulumi, no Kubernetes client types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Runtime = Literal["vllm", "triton", "llamacpp"]
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """An environment variable: a literal value, or a key of a Kubernetes Secret (never a literal secret)."""
+
+    name: str
+    value: str | None = None
+    secret_name: str | None = None
+    secret_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.value is None) == (self.secret_name is None):
+            raise ValueError(f"env {self.name}: give exactly one of value or secret_name")
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    container_port: int
+    protocol: Literal["TCP", "UDP"] = "TCP"
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    path: str
+    port: str
+    """Name of a port of the container."""
+
+
+@dataclass(frozen=True)
+class ExecCheck:
+    command: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Probe:
+    check: HttpCheck | ExecCheck
+    period_seconds: int
+    failure_threshold: int
+    timeout_seconds: int = 5
+    initial_delay_seconds: int = 0
+    success_threshold: int = 1
+
+    @property
+    def budget_seconds(self) -> int:
+        """How long the probe tolerates failure before it acts."""
+        return self.initial_delay_seconds + self.period_seconds * self.failure_threshold
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A writable or read-only path the container needs; the platform decides what backs it."""
+
+    name: str
+    path: str
+    kind: Literal["scratch", "shm", "model"]
+    """scratch: an emptyDir on disk; shm: an emptyDir in memory at /dev/shm; model: the weights."""
+    size_limit: str | None = None
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Resources:
+    gpus: int
+    cpu_request: str
+    memory_request: str
+    memory_limit: str
+    gpu_resource: str = "nvidia.com/gpu"
+
+
+@dataclass(frozen=True)
+class MetricNames:
+    """The Prometheus metrics a runtime exposes that autoscaling, alerts and dashboards use.
+
+    Every name here must appear in the server's own `/metrics` (the integration test checks it for
+    vLLM against a real server). Histograms are named without the `_bucket`/`_sum`/`_count` suffix.
+    """
+
+    requests_waiting: str
+    requests_running: str
+    kv_cache_usage: str | None
+    """Fraction 0..1 of the KV cache in use."""
+    time_to_first_token: str | None
+    """Histogram, seconds."""
+    inter_token_latency: str | None
+    """Histogram, seconds."""
+    e2e_latency: str | None
+    """Histogram, seconds."""
+    prompt_tokens: str | None
+    """Counter."""
+    generation_tokens: str | None
+    """Counter."""
+    prefix_cache_queries: str | None = None
+    prefix_cache_hits: str | None = None
+    preemptions: str | None = None
+    queue_duration: str | None = None
+    """Triton: cumulative queue time counter (µs)."""
+    compute_duration: str | None = None
+    """Triton: cumulative compute time counter (µs)."""
+    model_label: str = "model_name"
+    """Label that carries the served model name on these series."""
+
+    def all(self) -> tuple[str, ...]:
+        names = [
+            self.requests_waiting,
+            self.requests_running,
+            self.kv_cache_usage,
+            self.time_to_first_token,
+            self.inter_token_latency,
+            self.e2e_latency,
+            self.prompt_tokens,
+            self.generation_tokens,
+            self.prefix_cache_queries,
+            self.prefix_cache_hits,
+            self.preemptions,
+            self.queue_duration,
+            self.compute_duration,
+        ]
+        return tuple(n for n in names if n)
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """One model-server container, as every platform renders it."""
+
+    runtime: Runtime
+    served_name: str
+    image: str
+    """repository:tag@sha256:digest — never a bare tag."""
+    command: tuple[str, ...]
+    args: tuple[str, ...]
+    env: tuple[EnvVar, ...]
+    ports: tuple[Port, ...]
+    http_port: str
+    """Name of the port that serves the API."""
+    metrics_port: str
+    metrics_path: str
+    startup: Probe
+    readiness: Probe
+    liveness: Probe
+    resources: Resources
+    mounts: tuple[Mount, ...]
+    metrics: MetricNames
+    read_only_root: bool = True
+    read_only_root_note: str | None = None
+    """Why the root filesystem can't be read-only, where it can't."""
+    run_as_user: int = 1000
+    weight_bytes: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    def port(self, name: str) -> Port:
+        return next(p for p in self.ports if p.name == name)
