@@ -125,7 +125,7 @@ def _replicas(text: str, *, open_max: bool) -> tuple[int, int | None]:
 def _console() -> Console:
     from rich.console import Console
 
-    return Console(width=None if sys.stdout.isatty() else 120, highlight=False)
+    return Console(width=None if sys.stdout.isatty() else 140, highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,6 +142,8 @@ def handle_size(args: argparse.Namespace) -> int:
     cpu_ram = _float(args.cpu_ram, "--cpu-ram", 0, 1e6)
     context = _int(args.context, "--context")
     util = _float(args.gpu_memory_utilization, "--gpu-memory-utilization", 0, 1)
+    if util is not None and util < 0.1:
+        raise UserError(f"--gpu-memory-utilization must be between 0.1 and 1, not {util:g}")
     util = s.DEFAULT_GPU_MEMORY_UTILIZATION if util is None else util
     min_r, max_r = _replicas(args.replicas, open_max=False)
     runtime = s.get_runtime(args.runtime)
@@ -170,6 +172,8 @@ def handle_size(args: argparse.Namespace) -> int:
     elif cpu_ram is not None:
         result = s.fit(model, s.Hardware(s.cpu_host(cpu_ram)), **common)
     else:
+        if runtime == "llamacpp":
+            raise UserError("--runtime llamacpp needs --gpu or --cpu-ram: cloud types are sized for vLLM/Triton")
         if cloud is None:
             cloud = s.infer_cloud(region) if region else "aws"
         where = s.check_region(cloud, region) if region else s.DEFAULT_REGION[cloud]
@@ -330,17 +334,19 @@ def _print_compare(c: Comparison) -> None:
         f"({c.mix.label} input:output)"
     )
     sh = Table(title="Self-hosted (on-demand list prices)")
-    for col, right in (("option", False), ("why", False), ("$/hour", True), ("capacity/replica/month", True),
-                       ("replicas", True), ("per month", True), ("per 1M tokens", True)):
-        sh.add_column(col, justify="right" if right else "left")
+    sh.add_column("option", overflow="fold", min_width=max(len(o.label) for o in c.self_hosted))
+    sh.add_column("GPUs", overflow="fold")
+    for col in ("why", "$/h", "capacity/replica", "replicas", "per month", "$/1M"):
+        sh.add_column(col, justify="left" if col == "why" else "right", no_wrap=True)
     for o in c.self_hosted:
         replicas = f"{o.bill.replicas}" + (" (over max)" if o.bill.over_capacity else "")
         sh.add_row(
-            f"{o.label} ({o.fit.hardware.count}× {o.fit.hardware.accelerator.key}, {o.fit.precision.key}, "
-            f"TP {o.fit.tensor_parallel_size})",
+            o.label,
+            f"{o.fit.hardware.count}× {o.fit.hardware.accelerator.key} TP {o.fit.tensor_parallel_size} "
+            f"{o.fit.precision.key}",
             o.why,
             fmt_usd(o.price_per_hour),
-            fmt_tokens(o.capacity_tokens_per_month),
+            f"{fmt_tokens(o.capacity_tokens_per_month)}/month",
             replicas,
             fmt_usd(o.bill.monthly_cost),
             fmt_usd(o.cost_per_million),
@@ -350,7 +356,8 @@ def _print_compare(c: Comparison) -> None:
     api = Table(title=f"API providers (list prices; break-even vs {ref.label})")
     for col, right in (("provider/model", False), ("tier", False), ("in $/1M", True), ("out $/1M", True),
                        ("blended $/1M", True), ("per month", True), ("self-hosting cheaper from", True)):
-        api.add_column(col, justify="right" if right else "left")
+        api.add_column(col, justify="right" if right else "left", no_wrap=col != "provider/model",
+                       overflow="fold")
     for a in c.api:
         be = a.break_even_tokens_per_month
         api.add_row(

@@ -101,7 +101,11 @@ from pulumi_llm.sizing.report import (
     sizing_summary,
     workload_for,
 )
-from pulumi_llm.sizing.throughput import ThroughputEstimate, Workload, estimate_throughput
+from pulumi_llm.sizing.throughput import (
+    ThroughputEstimate,
+    Workload,
+    estimate_throughput,
+)
 
 __all__ = [
     "ACCELERATORS",

@@ -60,6 +60,9 @@ class TokenMix:
             raise UserError(f"--mix must look like INPUT:OUTPUT (e.g. 3:1), not '{text}'") from None
 
 
+_DEFAULT_MIX = TokenMix()
+
+
 @dataclass(frozen=True)
 class ApiPrice:
     """One model of an API provider, at list price."""
@@ -81,11 +84,11 @@ class ApiPrice:
     def key(self) -> str:
         return f"{self.provider}/{self.model}"
 
-    def blended_per_m(self, mix: TokenMix = TokenMix()) -> float:
+    def blended_per_m(self, mix: TokenMix = _DEFAULT_MIX) -> float:
         """USD per 1M tokens of the given mix."""
         return self.input_per_m * mix.input_share + self.output_per_m * (1 - mix.input_share)
 
-    def monthly_cost(self, tokens_per_month: float, mix: TokenMix = TokenMix()) -> float:
+    def monthly_cost(self, tokens_per_month: float, mix: TokenMix = _DEFAULT_MIX) -> float:
         return tokens_per_month / 1e6 * self.blended_per_m(mix)
 
 

@@ -82,10 +82,12 @@ MAX_MODEL_LEN_STEP = 256
 VLLM_NON_TORCH_GIB = 2.0
 VLLM_TP_COMM_GIB = 2.0
 VLLM_ACTIVATION_GIB_PER_4096_HIDDEN = 1.5
-# llama.cpp: compute buffers of ~0.5 GiB for 7–8B models at the default batch of 512 (its startup log
-# prints them), plus the CUDA context on GPUs; scaled with the hidden size the same way.
-LLAMACPP_BASE_GIB = 0.5
-LLAMACPP_GIB_PER_4096_HIDDEN = 0.5
+# llama.cpp: CUDA context plus compute buffers (a few hundred MiB for 7–8B models at the default batch of
+# 512, as its startup log prints them), scaled with the hidden size. Consistent with jetson-containers'
+# figure of 5,268 MB used by Llama-2-7B Q4_K_S on a Jetson (packages/llm/llama_cpp/docs.md): 3.9 GB of
+# weights + 1.1 GB of f16 KV for 2,048 tokens + this 0.5 GiB ≈ 5.5 GB.
+LLAMACPP_BASE_GIB = 0.3
+LLAMACPP_GIB_PER_4096_HIDDEN = 0.2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -364,7 +364,7 @@ def get_instance_type(name: str, cloud: str | None = None) -> InstanceType:
         normalize=lambda s: s.strip().lower(),
     )
     if cloud is not None and itype.cloud != cloud:
-        raise UserError(f"instance type {itype.name} is a {itype.cloud} type, not {cloud}")
+        raise UserError(f"instance type {itype.name} belongs to {itype.cloud}, not {cloud}")
     return itype
 
 

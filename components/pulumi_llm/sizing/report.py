@@ -41,13 +41,19 @@ from pulumi_llm.sizing.hardware import (
     get_instance_type,
 )
 from pulumi_llm.sizing.models import ModelSpec, get_model
-from pulumi_llm.sizing.throughput import ThroughputEstimate, Workload, estimate_throughput
+from pulumi_llm.sizing.throughput import (
+    ThroughputEstimate,
+    Workload,
+    estimate_throughput,
+)
 
+DEFAULT_MIX = TokenMix()
+"""3:1 input:output."""
 REQUEST_TOKENS = 2048
 """Tokens per request (prompt + output) of the workload economics are estimated with."""
 
 
-def workload_for(fit_result: FitResult, mix: TokenMix = TokenMix()) -> Workload:
+def workload_for(fit_result: FitResult, mix: TokenMix = DEFAULT_MIX) -> Workload:
     """A request of 2,048 tokens (less if max_model_len is shorter) split by the input:output mix."""
     total = min(REQUEST_TOKENS, fit_result.max_model_len)
     prompt = min(total - 1, round(total * mix.input_share))
@@ -65,7 +71,7 @@ class SelfHostedOption:
     cost_per_million: float
     bill: SelfHostedBill
     why: str = ""
-    """Why this option is listed: 'cheapest type that fits' or 'cheapest at this volume'."""
+    """Why this option is listed: 'lowest $/h' (of the types that fit) or 'lowest bill' (at this volume)."""
 
     @property
     def label(self) -> str:
@@ -125,7 +131,7 @@ def compare_costs(
     context: int | None = None,
     clouds: tuple[str, ...] | None = None,
     region: str | None = None,
-    mix: TokenMix = TokenMix(),
+    mix: TokenMix = DEFAULT_MIX,
     utilization: float = DEFAULT_UTILIZATION,
     min_replicas: int = 1,
     max_replicas: int | None = None,
@@ -139,7 +145,7 @@ def compare_costs(
     spec = get_model(model)
     if tokens_per_month <= 0:
         raise UserError(f"monthly tokens must be positive, not {tokens_per_month:g}")
-    picked = tuple(get_cloud(c) for c in clouds) if clouds else CLOUDS
+    picked = tuple(dict.fromkeys(get_cloud(c) for c in clouds)) if clouds else CLOUDS
     if region is not None and len(picked) != 1:
         raise UserError("--region needs exactly one --cloud")
     options: list[SelfHostedOption] = []
@@ -155,9 +161,12 @@ def compare_costs(
         priced = [_option(f, tokens_per_month, mix, utilization, min_replicas, max_replicas) for f in fitting]
         cheapest_type = priced[0]
         best = min(priced, key=lambda o: (o.bill.over_capacity, o.bill.monthly_cost, o.price_per_hour))
-        options.append(replace(cheapest_type, why="cheapest type that fits"))
+        options.append(replace(cheapest_type, why="lowest $/h"))
         if best is not cheapest_type:
-            options.append(replace(best, why="cheapest at this volume"))
+            options.append(replace(best, why="lowest bill"))
+    if not options:
+        assert first_error is not None
+        raise first_error
     options.sort(key=lambda o: (o.bill.over_capacity, o.bill.monthly_cost, o.label))
     reference = options[0]
     api = []
@@ -225,7 +234,7 @@ def sizing_summary(
     runtime: str = "vllm",
     gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION,
     utilization: float = DEFAULT_UTILIZATION,
-    mix: TokenMix = TokenMix(),
+    mix: TokenMix = DEFAULT_MIX,
     hours_per_month: float = HOURS_PER_MONTH,
     extras: dict[str, float] | None = None,
 ) -> dict[str, Any]:
