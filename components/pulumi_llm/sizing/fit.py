@@ -324,6 +324,8 @@ def resolve_precision(
         _check_device_precision(prec, accel)
     if prec.prequantized and prec.key != spec.native_precision:
         notes.append(f"assumes a published {prec.label} checkpoint of {spec.key}")
+    if prec.key == "fp8" and accel is not None and accel.cuda_arch is not None and accel.cuda_arch < 89:
+        notes.append(f"{accel.key} has no FP8 tensor cores: vLLM runs FP8 weight-only (memory saving, little speed-up)")
     return prec, tuple(notes)
 
 

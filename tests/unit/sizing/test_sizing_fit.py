@@ -157,6 +157,13 @@ def test_t4_has_no_bf16_so_the_default_becomes_fp16():
     assert "T4 has no bf16: weights served in fp16" in result.notes
 
 
+def test_fp8_on_ampere_is_noted_as_weight_only():
+    ampere = fit("llama-3.1-8b-instruct", gpus("A100-80GB"), quantization="fp8")
+    assert "A100-80GB has no FP8 tensor cores: vLLM runs FP8 weight-only (memory saving, little speed-up)" in ampere.notes
+    hopper = fit("llama-3.1-8b-instruct", gpus("H100-80GB"), quantization="fp8")
+    assert not any("FP8 tensor cores" in note for note in hopper.notes)
+
+
 def test_memory_breakdown_adds_up():
     result = fit("llama-3.1-70b-instruct", get_instance_type("p5.48xlarge"))
     mem = result.memory
