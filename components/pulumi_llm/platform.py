@@ -56,6 +56,9 @@ class LlmPlatform(pulumi.ComponentResource):
         if "onprem" in settings.methods and settings.onprem is not None:
             import pulumi_kubernetes as k8s
 
+            from . import serving
+            from .kubernetes import addons, render
+            from .kubernetes.model_serving import IngressOptions, ModelServingArgs
             from .onprem import OnPremCluster, OnPremClusterArgs
 
             onprem = settings.onprem
@@ -67,9 +70,33 @@ class LlmPlatform(pulumi.ComponentResource):
                 enable_server_side_apply=True,
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            onprem_labels = labels.with_method("onprem")
+            ingress = onprem.ingress
             cluster = OnPremCluster(
                 child(name, "onprem"),
-                OnPremClusterArgs(namespace=onprem.namespace, labels=labels.with_method("onprem")),
+                OnPremClusterArgs(
+                    labels=onprem_labels,
+                    gpu_operator=onprem.gpu_operator.install,
+                    gpu_driver=onprem.gpu_operator.driver,
+                    ingress_nginx=ingress.install,
+                    keda=onprem.keda.install,
+                    prometheus=onprem.prometheus.install,
+                    serving=ModelServingArgs(
+                        namespace=onprem.namespace,
+                        labels=onprem_labels,
+                        models=serving.served_models(settings),
+                        # GPU Feature Discovery (with the Operator) labels GPU nodes; the taint keeps
+                        # other pods off them, so model servers tolerate it.
+                        placement=render.Placement(
+                            node_selector={"nvidia.com/gpu.present": "true"}, gpus_per_node=onprem.gpus.per_node
+                        ),
+                        autoscaling_engine=settings.serving.autoscaling.engine,
+                        scaling=serving.scaling_policy(settings),
+                        prometheus_url=onprem.prometheus.url or addons.prometheus_url(),
+                        alerts=serving.alert_thresholds(settings),
+                        ingress=IngressOptions(class_name=ingress.class_name, host=ingress.host, tls_secret=ingress.tls_secret),
+                    ),
+                ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[provider]),
             )
             self.namespace = cluster.namespace

@@ -73,10 +73,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Runtime = Literal["vllm", "triton"]
+"""Model-server runtimes. llama.cpp lands with the edge method."""
+
+
 class Replicas(_Strict):
     """How many copies of each model server run."""
 
-    min: int = Field(1, ge=0, description="Fewest replicas. Default 1.")
+    min: int = Field(1, ge=0, description="Fewest replicas; 0 only with autoscaling.scale_to_zero. Default 1.")
     max: int = Field(1, ge=1, description="Most replicas the autoscaler may add. Default 1.")
 
     @model_validator(mode="after")
@@ -86,22 +90,189 @@ class Replicas(_Strict):
         return self
 
 
+class AutoscalingSettings(_Strict):
+    """Scaling on LLM signals (queue depth), never on CPU (REFERENCE §1)."""
+
+    engine: Literal["keda", "hpa", "none"] = Field(
+        "keda", description="keda (ScaledObject on a Prometheus query), hpa (HPA v2 through prometheus-adapter) or none. Default keda."
+    )
+    queue_threshold: int = Field(5, ge=1, description="Waiting requests per replica that trigger a scale-up. Default 5.")
+    polling_seconds: int = Field(15, ge=5, description="How often KEDA queries Prometheus. Default 15.")
+    cooldown_seconds: int = Field(360, ge=0, description="KEDA: idle time before scaling to zero. Default 360.")
+    scale_down_stabilization_seconds: int = Field(
+        300, ge=0, description="Window the HPA looks back over before removing replicas. Default 300."
+    )
+    scale_to_zero: bool = Field(
+        False, description="Let idle models scale to zero (KEDA only; the first request waits for a cold start). Default false."
+    )
+    fallback_replicas: int = Field(
+        2, ge=1, description="Replicas KEDA holds when Prometheus can't be read (capped at replicas.max). Default 2."
+    )
+
+
+class AlertSettings(_Strict):
+    """Thresholds of the LLM alert rules."""
+
+    queue_depth: int = Field(10, ge=1, description="Waiting requests sustained for 5 min that page. Default 10.")
+    kv_cache_usage: float = Field(0.9, gt=0, le=1, description="KV-cache usage fraction that warns. Default 0.9.")
+    ttft_p99_seconds: float = Field(2.0, gt=0, description="Time-to-first-token p99 SLO in seconds. Default 2.")
+    e2e_p99_seconds: float = Field(60.0, gt=0, description="End-to-end latency p99 SLO in seconds. Default 60.")
+
+
 class ServingSettings(_Strict):
     """How self-hosted model servers run, whatever the method."""
 
     replicas: Replicas = Field(default_factory=Replicas, description="Replica bounds. Default min 1, max 1.")
+    autoscaling: AutoscalingSettings = Field(
+        default_factory=AutoscalingSettings, description="Autoscaling on queue depth. Default KEDA, threshold 5."
+    )
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert thresholds.")
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use. Default 0.9."
+    )
+
+    @model_validator(mode="after")
+    def _scaling(self) -> ServingSettings:
+        scaling = self.autoscaling
+        if scaling.scale_to_zero and scaling.engine != "keda":
+            raise FieldProblem(
+                "autoscaling.scale_to_zero",
+                f"scale to zero needs autoscaling.engine keda (an HPA cannot scale to zero), not {scaling.engine}",
+            )
+        if self.replicas.min == 0 and not scaling.scale_to_zero:
+            raise FieldProblem("replicas.min", "0 replicas needs autoscaling.scale_to_zero: true (with KEDA)")
+        return self
+
+
+class CustomModel(_Strict):
+    """The architecture of a model that isn't in the catalog (a fine-tune of a new base, your own LLM)."""
+
+    total_params_b: float = Field(gt=0, description="All parameters, in billions (MoE: every expert). Required.")
+    active_params_b: float | None = Field(None, gt=0, description="Parameters used per token (MoE). Default: all.")
+    num_layers: int = Field(ge=1, description="Transformer layers. Required.")
+    hidden_size: int = Field(ge=1, description="Hidden size. Required.")
+    num_attention_heads: int = Field(ge=1, description="Attention heads. Required.")
+    num_kv_heads: int = Field(ge=1, description="Key/value heads (GQA). Required.")
+    head_dim: int | None = Field(None, ge=1, description="Head dimension. Default hidden_size / attention heads.")
+    max_context: int = Field(ge=1, description="Longest context the model was trained for, in tokens. Required.")
+    vocab_size: int = Field(ge=1, description="Vocabulary size. Required.")
 
 
 class ModelSettings(_Strict):
     """One model the stack serves; the key of the `models` map is its served name."""
 
-    catalog: str = Field(
-        description="Key of the model in the sizing catalog (e.g. `llama-3.1-8b-instruct`). Required."
+    catalog: str | None = Field(
+        None, description="Key of the model in the sizing catalog (e.g. `llama-3.1-8b-instruct`). Give this or custom."
     )
+    custom: CustomModel | None = Field(None, description="Architecture of a model outside the catalog. Give this or catalog.")
     revision: str | None = Field(
-        None,
-        description="Pinned revision (commit) of the weights. Default: none (only allowed outside prod).",
+        None, description="Pinned revision (commit) of the weights, part of their path in the model store. Default: none."
     )
+    source: str | None = Field(
+        None,
+        description="Where servers read the weights: pvc://<claim>/<path>, s3://<bucket>/<prefix> or gs://<bucket>/<prefix>. "
+        "Required to serve the model; never a public hub.",
+    )
+    runtime: Runtime = Field("vllm", description="Model server: vllm or triton (Triton's vLLM backend). Default vllm.")
+    quantization: str | None = Field(
+        None, description="Weight precision: bf16, fp16, fp8, int8, awq, gptq. Default: the model's native precision."
+    )
+    context: int | None = Field(
+        None, ge=1, description="Longest request in tokens (vLLM --max-model-len). Default: as much as fits, up to the model's maximum."
+    )
+    gpus: int | None = Field(
+        None, ge=1, description="GPUs per replica (= tensor parallel size). Default: the fewest that fit, from sizing."
+    )
+    replicas: Replicas | None = Field(None, description="Replica bounds of this model. Default: serving.replicas.")
+    lora_adapters: dict[Label, str] = Field(
+        default_factory=dict, description="LoRA adapters served beside the model: name → path below the model source. Default: none."
+    )
+    api_key_secret: str | None = Field(
+        None, description="Kubernetes Secret (key `api-key`) whose value clients must send. Default: none (network policy only)."
+    )
+    extra_args: list[str] = Field(
+        default_factory=list, description="More runtime flags (--flag=value); flags pulumi-llm manages are refused. Default: none."
+    )
+
+    @model_validator(mode="after")
+    def _model(self) -> ModelSettings:
+        from .sizing import get_model
+
+        if (self.catalog is None) == (self.custom is None):
+            raise FieldProblem("catalog", "give exactly one of catalog (a known model) or custom (its architecture)")
+        if self.catalog is not None:
+            try:
+                spec = get_model(self.catalog)
+            except UserError as err:
+                raise FieldProblem("catalog", str(err)) from None
+            if self.context is not None and self.context > spec.max_context:
+                raise FieldProblem("context", f"above the model's maximum context ({spec.max_context})")
+        if self.custom is not None and self.context is not None and self.context > self.custom.max_context:
+            raise FieldProblem("context", f"above the model's maximum context ({self.custom.max_context})")
+        if self.source is not None and not re.fullmatch(r"(pvc://[a-z0-9][-a-z0-9.]*|s3://[a-z0-9][-a-z0-9.]*|gs://[a-z0-9][-a-z0-9._]*)(/[^\s]*)?", self.source):
+            raise FieldProblem("source", "must be pvc://<claim>/<path>, s3://<bucket>/<prefix> or gs://<bucket>/<prefix>")
+        from .runtimes.vllm import check_extra_args
+
+        for i, token in enumerate(self.extra_args):
+            try:
+                check_extra_args([token], "extra_args")
+            except UserError as err:
+                raise FieldProblem(f"extra_args", str(err).split(": ", 1)[1]) from None
+        return self
+
+
+class OnPremGpus(_Strict):
+    """The GPUs of the cluster's GPU nodes, for sizing."""
+
+    accelerator: str = Field("L40S", description="GPU model of the GPU nodes (L4, A10G, L40S, A100-80GB, H100-80GB, …). Default L40S.")
+    per_node: int = Field(8, ge=1, le=16, description="GPUs per GPU node. Default 8.")
+
+    @model_validator(mode="after")
+    def _known(self) -> OnPremGpus:
+        from .sizing import get_accelerator
+
+        try:
+            get_accelerator(self.accelerator)
+        except UserError as err:
+            raise FieldProblem("accelerator", str(err)) from None
+        return self
+
+
+class AddOn(_Strict):
+    """A cluster add-on pulumi-llm can install; set install false where the cluster already has it."""
+
+    install: bool = Field(True, description="Install it (pinned Helm chart). Default true.")
+
+
+class GpuOperatorSettings(_Strict):
+    """The NVIDIA GPU Operator. On-prem is the one place it installs drivers (REFERENCE §1)."""
+
+    install: bool = Field(True, description="Install the GPU Operator. Default true.")
+    driver: bool = Field(True, description="Let the Operator install the NVIDIA driver on the nodes. Default true.")
+
+
+class IngressSettings(_Strict):
+    """How clients reach the model servers."""
+
+    install: bool = Field(True, description="Install ingress-nginx (pinned). Default true.")
+    class_name: str = Field("nginx", description="IngressClass the model Ingresses use. Default nginx.")
+    host: str | None = Field(None, description="Host name of the model API. Default: none (any host).")
+    tls_secret: str | None = Field(None, description="Secret with the TLS certificate for host. Default: none (plain HTTP inside the cluster network).")
+
+
+class PrometheusSettings(_Strict):
+    """Metrics: kube-prometheus-stack, or the Prometheus the cluster already runs."""
+
+    install: bool = Field(True, description="Install kube-prometheus-stack (pinned). Default true.")
+    url: str | None = Field(
+        None, description="Prometheus URL KEDA queries when install is false. Default: the installed stack's service."
+    )
+
+    @model_validator(mode="after")
+    def _reachable(self) -> PrometheusSettings:
+        if not self.install and not self.url:
+            raise FieldProblem("url", "required when install is false (KEDA and the adapter query it)")
+        return self
 
 
 class OnPremSettings(_Strict):
@@ -114,6 +285,11 @@ class OnPremSettings(_Strict):
         None, description="Path of the kubeconfig file. Default: the provider's default ($KUBECONFIG or ~/.kube/config)."
     )
     namespace: Label = Field("llm", description="Namespace the model servers run in. Default `llm`.")
+    gpus: OnPremGpus = Field(default_factory=OnPremGpus, description="GPUs of the GPU nodes. Default 8× L40S.")
+    gpu_operator: GpuOperatorSettings = Field(default_factory=GpuOperatorSettings, description="NVIDIA GPU Operator.")
+    ingress: IngressSettings = Field(default_factory=IngressSettings, description="Ingress to the model API.")
+    keda: AddOn = Field(default_factory=AddOn, description="KEDA, for autoscaling on queue depth.")
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings, description="Prometheus and Grafana.")
 
 
 class Settings(_Strict):
@@ -153,7 +329,35 @@ class Settings(_Strict):
                 raise FieldProblem("methods", f"method {method} runs on cloud {allowed}, not on cloud {self.cloud}")
         if "onprem" in self.methods and self.onprem is None:
             raise FieldProblem("onprem", "required when methods has onprem")
+        if self.serves_models():
+            self._check_models()
         return self
+
+    def serves_models(self) -> bool:
+        """True when a method of this stack runs model servers."""
+        return "onprem" in self.methods
+
+    def _check_models(self) -> None:
+        from . import serving
+
+        if not self.models:
+            raise FieldProblem("models", f"at least one model is required by methods {', '.join(self.methods)}")
+        for name, model in self.models.items():
+            if model.source is None:
+                raise FieldProblem(f"models.{name}.source", "required to serve the model (pvc://, s3:// or gs://)")
+            if self.onprem is not None and model.source.startswith(("s3://", "gs://")) and model.runtime == "triton":
+                raise FieldProblem(f"models.{name}.source", "Triton reads weights from a volume: use pvc://<claim>/<path>")
+            try:
+                serving.size(self, name)
+            except UserError as err:
+                raise FieldProblem(f"models.{name}", str(err)) from None
+        scaling = self.serving.autoscaling
+        if self.onprem is not None:
+            if scaling.scale_to_zero and not self.onprem.ingress.install:
+                raise FieldProblem(
+                    "serving.autoscaling.scale_to_zero",
+                    "scale to zero wakes on ingress-nginx request metrics: set onprem.ingress.install true",
+                )
 
 
 # --------------------------------------------------------------------------------------------

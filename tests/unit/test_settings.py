@@ -107,9 +107,14 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
         (
             config(models={"llama": {"catalg": "llama-3.1-8b-instruct"}}),
             "stacks/Pulumi.prod.yaml: pulumi-llm:models.llama.catalg = llama-3.1-8b-instruct: unknown key "
-            "(did you mean catalog?); allowed: catalog, revision",
+            "(did you mean catalog?); allowed: catalog, custom, revision, source, runtime, quantization, context, gpus, "
+            "replicas, lora_adapters, api_key_secret, extra_args",
         ),
-        (config(models={"llama": {}}), "stacks/Pulumi.prod.yaml: pulumi-llm:models.llama.catalog: required"),
+        (
+            config(models={"llama": {}}),
+            "stacks/Pulumi.prod.yaml: pulumi-llm:models.llama.catalog: give exactly one of catalog (a known model) "
+            "or custom (its architecture)",
+        ),
         (config(methods="onprem"), "stacks/Pulumi.prod.yaml: pulumi-llm:methods = onprem: must be a list"),
         (
             config(methods=["onprem"]),

@@ -1,7 +1,10 @@
-"""OnPremCluster: what pulumi-llm installs into an existing Kubernetes cluster.
+"""OnPremCluster: pulumi-llm on a Kubernetes cluster you already run.
 
-The cluster is the user's; the component owns only the namespaces and objects it creates, through
-the Kubernetes provider the caller passes in `opts` (the platform builds it from a kubeconfig context).
+The cluster is yours; the component owns only what it installs, through the Kubernetes provider you
+pass in `opts` (the platform builds it from a kubeconfig context): the NVIDIA GPU Operator (with
+drivers: on-prem is the one place it installs them), ingress-nginx, KEDA, kube-prometheus-stack,
+LeaderWorkerSet when a model spans nodes, prometheus-adapter for HPA scaling — each a pinned Helm
+release that can be switched off where the cluster has its own — and then the models (ModelServing).
 """
 
 from __future__ import annotations
@@ -10,15 +13,25 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import pins
+from ..kubernetes import addons, autoscaling, render
+from ..kubernetes.model_serving import ModelServing, ModelServingArgs
 from ..labels import CommonLabels, kubernetes_labels
 from ..naming import child
 
 
 class OnPremClusterArgs(BaseModel):
+    """What to install on the cluster and what to serve."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    namespace: str = Field("llm", description="Namespace the model servers run in. Default `llm`.")
     labels: CommonLabels = Field(description="The common labels of the stack.")
+    serving: ModelServingArgs = Field(description="The models and how they are served.")
+    gpu_operator: bool = Field(True, description="Install the NVIDIA GPU Operator. Default true.")
+    gpu_driver: bool = Field(True, description="Let the Operator install the NVIDIA driver. Default true.")
+    ingress_nginx: bool = Field(True, description="Install ingress-nginx. Default true.")
+    keda: bool = Field(True, description="Install KEDA. Default true.")
+    prometheus: bool = Field(True, description="Install kube-prometheus-stack (Prometheus, Grafana, kube-state-metrics). Default true.")
 
 
 class OnPremCluster(pulumi.ComponentResource):
@@ -27,19 +40,55 @@ class OnPremCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: OnPremClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:OnPremCluster", name, None, opts)
         labels = kubernetes_labels(args.labels)
-        # Model servers run non-root with no privilege escalation, so the namespace can enforce the
-        # `restricted` Pod Security Standard: anything weaker that lands here by mistake is refused.
-        labels.update(
-            {
-                "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/audit": "restricted",
-                "pod-security.kubernetes.io/warn": "restricted",
-            }
+        serving = args.serving
+        monitor = args.prometheus  # ServiceMonitors need the Prometheus Operator's CRDs
+        installs: list[tuple[str, pins.ChartPin, str, dict, str]] = []
+        if args.gpu_operator:
+            installs.append(("gpu-operator", pins.GPU_OPERATOR_CHART, "gpu-operator",
+                             addons.gpu_operator_values(driver=args.gpu_driver, service_monitor=monitor), "privileged"))
+        if args.prometheus:
+            installs.append(("prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE,
+                             addons.kube_prometheus_stack_values(), "privileged"))
+        if args.ingress_nginx and serving.ingress is not None:
+            installs.append(("ingress-nginx", pins.INGRESS_NGINX_CHART, serving.ingress.controller_namespace,
+                             addons.ingress_nginx_values(class_name=serving.ingress.class_name, service_monitor=monitor), "baseline"))
+        if args.keda and serving.autoscaling_engine == "keda":
+            installs.append(("keda", pins.KEDA_CHART, "keda", addons.keda_values(service_monitor=monitor), "restricted"))
+        if serving.autoscaling_engine == "hpa":
+            rules = autoscaling.adapter_rules([m.container.metrics for m in serving.models])
+            installs.append(("prometheus-adapter", pins.PROMETHEUS_ADAPTER_CHART, addons.MONITORING_NAMESPACE,
+                             addons.prometheus_adapter_values(rules, serving.prometheus_url), "privileged"))
+        gpus_per_node = serving.placement.gpus_per_node
+        if any(render.group_size(m.container.resources.gpus, gpus_per_node) > 1 for m in serving.models):
+            installs.append(("lws", pins.LWS_CHART, "lws-system", {}, "restricted"))
+
+        namespaces: dict[str, k8s.core.v1.Namespace] = {}
+        releases: list[pulumi.Resource] = []
+        for role, pin, namespace, values, pod_security in installs:
+            if namespace not in namespaces:
+                namespaces[namespace] = k8s.core.v1.Namespace(
+                    child(name, f"{namespace}-ns"),
+                    metadata={
+                        "name": namespace,
+                        "labels": {**labels, "pod-security.kubernetes.io/enforce": pod_security},
+                    },
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            releases.append(
+                addons.release(
+                    child(name, role),
+                    pin,
+                    namespace,
+                    values,
+                    pulumi.ResourceOptions(parent=self, depends_on=[namespaces[namespace]]),
+                )
+            )
+
+        models = ModelServing(
+            child(name, "serving"),
+            serving,
+            # CRDs (ServiceMonitor, ScaledObject, LeaderWorkerSet) come with the releases.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=releases),
         )
-        ns = k8s.core.v1.Namespace(
-            child(name, "ns"),
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=labels),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.namespace = ns.metadata.name
+        self.namespace = models.namespace
         self.register_outputs({"namespace": self.namespace})

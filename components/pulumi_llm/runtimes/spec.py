@@ -68,10 +68,13 @@ class Mount:
 
     name: str
     path: str
-    kind: Literal["scratch", "shm", "model"]
-    """scratch: an emptyDir on disk; shm: an emptyDir in memory at /dev/shm; model: the weights."""
+    kind: Literal["scratch", "shm", "model", "config"]
+    """scratch: an emptyDir on disk; shm: an emptyDir in memory at /dev/shm; model: the weights;
+    config: small rendered text files (`files`), e.g. Triton's model repository."""
     size_limit: str | None = None
     read_only: bool = False
+    files: tuple[tuple[str, str], ...] = ()
+    """config mounts: (relative path, content) pairs."""
 
 
 @dataclass(frozen=True)

@@ -823,9 +823,18 @@ def triton_container(
             EnvVar("DO_NOT_TRACK", "1"),
             EnvVar("PYTHONDONTWRITEBYTECODE", "1"),
         ]
-    mounts = [Mount("model-repository", repository_path, "model", read_only=True)]
     if kind == "vllm":
-        mounts.append(Mount("model", weights_dir, "model", read_only=True))
+        # The repository of a vLLM-backend model is two small text files: rendered here and mounted
+        # from a ConfigMap, so the weights volume stays exactly as the copy job wrote it.
+        repository = render_model_repository(
+            served_name, kind="vllm", fit=fit, model_path=model_path, report_vllm_metrics=report_vllm_metrics
+        )
+        mounts = [
+            Mount("model-repository", repository_path, "config", read_only=True, files=tuple(sorted(repository.items()))),
+            Mount("model", weights_dir, "model", read_only=True),
+        ]
+    else:
+        mounts = [Mount("model-repository", repository_path, "model", read_only=True)]
     mounts += [
         Mount("tmp", "/tmp", "scratch", size_limit=VLLM_SCRATCH if kind == "vllm" else ONNX_SCRATCH),
         Mount("dshm", "/dev/shm", "shm", size_limit=_quantity(shm_mib)),
@@ -838,8 +847,8 @@ def triton_container(
     )
     if kind == "vllm":
         repo_note = (
-            f"mount the files of render_model_repository({served_name!r}, kind='vllm', model_path={model_path!r}) "
-            f"at {repository_path} and the weights volume at {weights_dir}"
+            f"model repository (config.pbtxt, model.json) rendered into a config mount at {repository_path}; "
+            f"weights volume at {weights_dir}"
         )
         api_note = (
             f"API: KServe v2 with the generate extension (POST /v2/models/{served_name}/generate and "
@@ -860,11 +869,14 @@ def triton_container(
             "vllm:time_to_first_token_seconds"
         )
     notes = [*budget.notes, repo_note, api_note, metrics_note]
+    ready = HttpCheck(path=f"/v2/models/{served_name}/ready", port="http")
     if kind == "vllm":
-        notes.append(
-            "a model unloaded by the vLLM health check leaves the pod NotReady but live (liveness is "
-            "/v2/health/live): alert on NotReady pods"
-        )
+        # The vLLM backend's health check unloads a model whose engine died; the server stays live with
+        # nothing to serve. Liveness on the model's readiness restarts such a pod (after ~2 minutes).
+        liveness = Probe(check=ready, period_seconds=15, failure_threshold=8, timeout_seconds=5)
+        notes.append("liveness follows the model's readiness: a model unloaded by the vLLM health check restarts the pod")
+    else:
+        liveness = Probe(check=live, **LIVENESS)
     return ContainerSpec(
         runtime="triton",
         served_name=served_name,
@@ -877,8 +889,8 @@ def triton_container(
         metrics_port="metrics",
         metrics_path="/metrics",
         startup=Probe(check=live, period_seconds=budget.period_seconds, failure_threshold=budget.failure_threshold),
-        readiness=Probe(check=HttpCheck(path=f"/v2/models/{served_name}/ready", port="http"), **READINESS),
-        liveness=Probe(check=live, **LIVENESS),
+        readiness=Probe(check=ready, **READINESS),
+        liveness=liveness,
         resources=_resources(kind, fit, onnx, weights, shm_mib, cpu_request, memory_request, memory_limit),
         mounts=tuple(mounts),
         metrics=triton_metrics(kind, report_vllm_metrics=report_vllm_metrics),

@@ -379,11 +379,15 @@ class _Plan:
 
 
 def _plan(spec: ModelSpec, weights: int, kv_per_token: int, hw: Hardware, runtime: Runtime, util: float,
-          target: int, floor: int) -> _Plan | None:
-    """Smallest valid TP holding `target` tokens; else the TP holding most, if ≥ `floor`; else None."""
+          target: int, floor: int, only_tp: int | None = None) -> _Plan | None:
+    """Smallest valid TP holding `target` tokens; else the TP holding most, if ≥ `floor`; else None.
+
+    `only_tp` pins the tensor-parallel size (the user asked for that many GPUs per server)."""
+    sizes = valid_tensor_parallel_sizes(spec, hw.count, runtime)
     layouts = [
         _layout(spec, weights, kv_per_token, hw, runtime, util, tp)
-        for tp in valid_tensor_parallel_sizes(spec, hw.count, runtime)
+        for tp in sizes
+        if only_tp is None or tp == only_tp
     ]
     for lay in layouts:
         if lay.kv_pool > 0 and _usable_len(lay.kv_tokens) >= target:
@@ -418,11 +422,14 @@ def fit(
     gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION,
     typical_seq_len: int = TYPICAL_SEQ_LEN,
     region: str | None = None,
+    tensor_parallel_size: int | None = None,
 ) -> FitResult:
     """Fit `model` on `hardware` (or an instance type): TP size, context, concurrency, memory.
 
     Raises UserError with one line — the need, the offer, and ways out — when it cannot fit.
-    `region` only sharpens the "a bigger type" suggestion of that error.
+    `region` only sharpens the "a bigger type" suggestion of that error. `tensor_parallel_size`
+    pins TP instead of choosing the smallest that fits; it must divide the attention and KV heads
+    and not exceed the hardware's GPUs.
     """
     spec = get_model(model)
     hw = hardware.hardware if isinstance(hardware, InstanceType) else hardware
@@ -443,7 +450,15 @@ def fit(
 
     weights = weight_bytes(spec, prec)
     kv_tok = kv_bytes_per_token(spec, kv)
-    plan = _plan(spec, weights, kv_tok, hw, rt, gpu_memory_utilization, target, floor)
+    if tensor_parallel_size is not None:
+        allowed = valid_tensor_parallel_sizes(spec, max(hw.count, tensor_parallel_size), rt)
+        if tensor_parallel_size not in allowed or tensor_parallel_size > hw.count:
+            raise UserError(
+                f"tensor parallel size {tensor_parallel_size} must divide {spec.key}'s {spec.num_attention_heads} "
+                f"attention heads and {spec.num_kv_heads} KV heads and fit in {hw.count} GPUs; "
+                f"allowed: {', '.join(str(t) for t in allowed if t <= hw.count)}"
+            )
+    plan = _plan(spec, weights, kv_tok, hw, rt, gpu_memory_utilization, target, floor, tensor_parallel_size)
     if plan is None:
         raise _no_fit_error(spec, prec, kv, hw, rt, gpu_memory_utilization, floor, region)
 

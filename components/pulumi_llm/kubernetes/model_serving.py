@@ -1,0 +1,230 @@
+"""ModelServing: the models of a stack on one Kubernetes cluster, with autoscaling and monitoring.
+
+Shared by every method that self-hosts on Kubernetes (on-prem, EKS, GKE, AKS): a namespace that
+enforces the `restricted` Pod Security Standard and denies all traffic by default, then per model a
+ModelServer, an Ingress (streaming-friendly), an autoscaler on the queue, and a ServiceMonitor; once
+for all models a PrometheusRule with the LLM alerts and the Grafana dashboards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..labels import CommonLabels, kubernetes_labels
+from ..naming import child
+from ..runtimes.spec import ContainerSpec
+from . import autoscaling, observability_rules, render
+from .model_server import LWS_API_VERSION, ModelServer, ModelServerArgs
+
+SERVICE_MONITOR_API_VERSION = "monitoring.coreos.com/v1"
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One model as the cluster runs it."""
+
+    container: ContainerSpec
+    replicas_min: int
+    replicas_max: int
+    model_claim: str | None = None
+    revision: str | None = None
+    object_store: bool = False
+    service_account_annotations: Mapping[str, str] = field(default_factory=dict)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngressOptions:
+    class_name: str
+    host: str | None = None
+    tls_secret: str | None = None
+    controller_namespace: str = "ingress-nginx"
+
+
+class ModelServingArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    namespace: str = Field(description="Namespace created for the model servers.")
+    labels: CommonLabels = Field(description="The stack's common labels.")
+    models: Sequence[ServedModel] = Field(description="The models to serve.")
+    placement: render.Placement = Field(default_factory=render.Placement, description="GPU node selection.")
+    autoscaling_engine: Literal["keda", "hpa", "none"] = Field("keda", description="Autoscaler kind. Default keda.")
+    scaling: autoscaling.ScalingPolicy | None = Field(None, description="Timings and thresholds (bounds come per model).")
+    prometheus_url: str = Field(description="Prometheus that KEDA queries.")
+    monitoring_namespace: str = Field("monitoring", description="Namespace of the Prometheus that scrapes the servers.")
+    alerts: observability_rules.AlertThresholds = Field(
+        default_factory=observability_rules.AlertThresholds, description="Alert thresholds."
+    )
+    ingress: IngressOptions | None = Field(None, description="Expose each model through this ingress class. Default: not exposed.")
+    extra_clients: Sequence[Mapping[str, Any]] = Field(
+        default=(), description="More NetworkPolicy peers allowed to call the models (e.g. the gateway)."
+    )
+
+
+def ingress_spec(served_name: str, port: int, options: IngressOptions) -> dict[str, Any]:
+    """`/<model>/v1/...` on the shared host, rewritten to the server's `/v1/...`."""
+    rule: dict[str, Any] = {
+        "http": {
+            "paths": [
+                {
+                    "path": f"/{served_name}(/|$)(.*)",
+                    "pathType": "ImplementationSpecific",
+                    "backend": {"service": {"name": served_name, "port": {"number": port}}},
+                }
+            ]
+        }
+    }
+    if options.host:
+        rule["host"] = options.host
+    spec: dict[str, Any] = {"ingressClassName": options.class_name, "rules": [rule]}
+    if options.tls_secret and options.host:
+        spec["tls"] = [{"hosts": [options.host], "secretName": options.tls_secret}]
+    return spec
+
+
+INGRESS_ANNOTATIONS = {
+    "nginx.ingress.kubernetes.io/use-regex": "true",
+    "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+    # Tokens reach the client as they are generated; long generations are not cut off.
+    "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
+}
+
+
+def service_monitor_spec(spec: ContainerSpec) -> dict[str, Any]:
+    return {
+        "selector": {"matchLabels": render.selector_labels(spec.served_name)},
+        "endpoints": [{"port": spec.metrics_port, "path": spec.metrics_path, "interval": "15s"}],
+    }
+
+
+class ModelServing(pulumi.ComponentResource):
+    namespace: pulumi.Output[str]
+    urls: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pulumi-llm:index:ModelServing", name, None, opts)
+        here = pulumi.ResourceOptions(parent=self)
+        ns_labels = kubernetes_labels(args.labels)
+        ns_labels.update({f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")})
+        namespace = k8s.core.v1.Namespace(
+            child(name, "ns"), metadata={"name": args.namespace, "labels": ns_labels}, opts=here
+        )
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        common = kubernetes_labels(args.labels)
+        k8s.networking.v1.NetworkPolicy(
+            child(name, "default-deny"),
+            metadata={"name": "default-deny", "namespace": args.namespace, "labels": common},
+            spec=render.default_deny_spec(),
+            opts=in_ns,
+        )
+
+        clients: list[Mapping[str, Any]] = list(args.extra_clients)
+        if args.ingress is not None:
+            clients.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.ingress.controller_namespace}}})
+        scrapers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.monitoring_namespace}}}]
+        self.urls = {}
+        servers: list[observability_rules.ServerMetrics] = []
+        for model in args.models:
+            spec = model.container
+            served = spec.served_name
+            model_labels = kubernetes_labels(args.labels.with_model(served), component="model-server")
+            autoscaled = args.autoscaling_engine != "none" and model.replicas_max > model.replicas_min
+            server = ModelServer(
+                child(name, served),
+                ModelServerArgs(
+                    container=spec,
+                    namespace=args.namespace,
+                    labels=args.labels,
+                    replicas=max(model.replicas_min, 1),
+                    autoscaled=autoscaled,
+                    placement=args.placement,
+                    model_claim=model.model_claim,
+                    revision=model.revision,
+                    clients=clients,
+                    scrapers=scrapers,
+                    object_store_egress=model.object_store,
+                    service_account_annotations=model.service_account_annotations,
+                    pod_labels=model.pod_labels,
+                ),
+                opts=in_ns,
+            )
+            self.urls[served] = server.url
+            port = spec.port(spec.http_port).container_port
+            if args.ingress is not None:
+                k8s.networking.v1.Ingress(
+                    child(name, f"{served}-ingress"),
+                    metadata={"name": served, "namespace": args.namespace, "labels": model_labels, "annotations": INGRESS_ANNOTATIONS},
+                    spec=ingress_spec(served, port, args.ingress),
+                    opts=in_ns,
+                )
+            scales_to_zero = False
+            if autoscaled or (args.scaling is not None and args.scaling.scale_to_zero):
+                policy = args.scaling or autoscaling.ScalingPolicy(model.replicas_min, model.replicas_max)
+                policy = autoscaling.ScalingPolicy(
+                    **{**policy.__dict__, "min_replicas": model.replicas_min, "max_replicas": model.replicas_max}
+                )
+                scales_to_zero = policy.scale_to_zero
+                lws = server.workload_kind == "LeaderWorkerSet"
+                autoscaling.Autoscaling(
+                    child(name, f"{served}-scaling"),
+                    autoscaling.AutoscalingArgs(
+                        engine="keda" if args.autoscaling_engine == "none" else args.autoscaling_engine,
+                        target=autoscaling.Target(
+                            api_version=LWS_API_VERSION if lws else "apps/v1",
+                            kind=server.workload_kind,
+                            name=served,
+                            namespace=args.namespace,
+                            served_name=served,
+                            metrics=spec.metrics,
+                            runtime=spec.runtime,
+                            ingress=served if args.ingress is not None else None,
+                        ),
+                        policy=policy,
+                        prometheus_url=args.prometheus_url,
+                        labels=model_labels,
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[server]),
+                )
+            k8s.apiextensions.CustomResource(
+                child(name, f"{served}-monitor"),
+                api_version=SERVICE_MONITOR_API_VERSION,
+                kind="ServiceMonitor",
+                metadata={"name": served, "namespace": args.namespace, "labels": model_labels},
+                spec=service_monitor_spec(spec),
+                opts=in_ns,
+            )
+            servers.append(
+                observability_rules.ServerMetrics.from_container(
+                    spec, namespace=args.namespace, service=served, scales_to_zero=scales_to_zero
+                )
+            )
+
+        if servers:
+            k8s.apiextensions.CustomResource(
+                child(name, "alerts"),
+                api_version=observability_rules.PROMETHEUS_RULE_API_VERSION,
+                kind=observability_rules.PROMETHEUS_RULE_KIND,
+                metadata={"name": "llm-alerts", "namespace": args.namespace, "labels": common},
+                spec=observability_rules.alert_rules(servers, args.alerts),
+                opts=in_ns,
+            )
+            k8s.core.v1.ConfigMap(
+                child(name, "dashboards"),
+                metadata={
+                    "name": "llm-dashboards",
+                    "namespace": args.namespace,
+                    "labels": {**common, observability_rules.GRAFANA_DASHBOARD_LABEL: observability_rules.GRAFANA_DASHBOARD_LABEL_VALUE},
+                },
+                data=observability_rules.dashboard_configmap_data(servers, f"LLM serving — {args.labels.stack}"),
+                opts=in_ns,
+            )
+        self.namespace = namespace.metadata.name
+        self.register_outputs({"namespace": self.namespace, **{f"url_{k}": v for k, v in self.urls.items()}})

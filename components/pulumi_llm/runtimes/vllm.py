@@ -1,0 +1,264 @@
+"""vLLM as a runtime: from a model, its sizing and the settings to a ContainerSpec.
+
+Flags are rendered as single `--flag=value` tokens so that every consumer (the Kubernetes manifest,
+the GPU-VM boot script, the CPU replay in the integration test) can filter or compare them token by
+token. Sizing decides the numbers (`--tensor-parallel-size` = GPUs per pod, `--max-model-len`,
+`--max-num-seqs`, `--gpu-memory-utilization`); this module only writes them down.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..errors import UserError
+from ..sizing import FitResult, GIB, startup_probe_budget
+from .spec import (
+    ContainerSpec,
+    EnvVar,
+    ExecCheck,
+    HttpCheck,
+    MetricNames,
+    Mount,
+    Port,
+    Probe,
+    Resources,
+)
+
+API_PORT = 8000
+MODEL_DIR = "/models"
+CACHE_DIR = "/cache"
+API_KEY_SECRET_KEY = "api-key"
+
+METRICS = MetricNames(
+    requests_waiting="vllm:num_requests_waiting",
+    requests_running="vllm:num_requests_running",
+    kv_cache_usage="vllm:kv_cache_usage_perc",
+    time_to_first_token="vllm:time_to_first_token_seconds",
+    inter_token_latency="vllm:inter_token_latency_seconds",
+    e2e_latency="vllm:e2e_request_latency_seconds",
+    prompt_tokens="vllm:prompt_tokens_total",
+    generation_tokens="vllm:generation_tokens_total",
+    prefix_cache_queries="vllm:prefix_cache_queries_total",
+    prefix_cache_hits="vllm:prefix_cache_hits_total",
+    preemptions="vllm:num_preemptions_total",
+    model_label="model_name",
+)
+"""vLLM V1 engine metric names (vLLM >= 0.10); the integration test finds each in a real /metrics."""
+
+# Flags that only mean something on a GPU. The CPU build of vLLM (used by the integration test to run
+# exactly the rendered command) rejects or misreads them, so its replay drops them — this one set,
+# not a second list in the test.
+GPU_ONLY_FLAGS = frozenset({"--gpu-memory-utilization", "--kv-cache-dtype", "--load-format"})
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Where the server reads its weights. Never a public hub at pod start (REFERENCE §1)."""
+
+    kind: Literal["volume", "object-store"]
+    location: str
+    """volume: a path below /models inside the container; object-store: s3://… or gs://… streamed
+    with the Run:ai model streamer."""
+
+    def __post_init__(self) -> None:
+        if self.kind == "volume" and not self.location.startswith(MODEL_DIR + "/"):
+            raise ValueError(f"volume weights live below {MODEL_DIR}/, not {self.location}")
+        if self.kind == "object-store" and not self.location.startswith(("s3://", "gs://")):
+            raise ValueError(f"object-store weights are s3:// or gs:// URIs, not {self.location}")
+
+
+@dataclass(frozen=True)
+class VllmOptions:
+    """Choices beyond sizing, each with the default a production server wants."""
+
+    image: str
+    prefix_caching: bool = True
+    chunked_prefill: bool = True
+    lora_adapters: Mapping[str, str] = field(default_factory=dict)
+    """LoRA adapter name → path below /models (or object-store URI) served beside the base model."""
+    max_lora_rank: int = 16
+    api_key_secret: str | None = None
+    """Kubernetes Secret holding the API key under `api-key`; read by vLLM from VLLM_API_KEY."""
+    log_requests: bool = False
+    """Prompt logging is off unless asked for (prompts are user data)."""
+    extra_args: tuple[str, ...] = ()
+
+
+def managed_flags() -> frozenset[str]:
+    """Flags this module renders or decides; the escape hatch may not set them."""
+    return frozenset(
+        {
+            "--model",
+            "--served-model-name",
+            "--host",
+            "--port",
+            "--tensor-parallel-size",
+            "--pipeline-parallel-size",
+            "--max-model-len",
+            "--max-num-seqs",
+            "--gpu-memory-utilization",
+            "--dtype",
+            "--quantization",
+            "--kv-cache-dtype",
+            "--load-format",
+            "--enable-prefix-caching",
+            "--enable-chunked-prefill",
+            "--enable-lora",
+            "--lora-modules",
+            "--max-lora-rank",
+            "--max-loras",
+            "--api-key",
+            "--enable-log-requests",
+            "--download-dir",
+        }
+    )
+
+
+def flag_name(token: str) -> str:
+    """`--max_model_len=8` → `--max-model-len` (vLLM accepts either spelling); `--no-x` → `--x`."""
+    name = token.split("=", 1)[0]
+    if not name.startswith("--"):
+        return name
+    name = "--" + name[2:].replace("_", "-")
+    return "--" + name[5:] if name.startswith("--no-") else name
+
+
+def check_extra_args(extra: Sequence[str], where: str) -> None:
+    """Refuse extra flags that would fight the ones we manage, naming both."""
+    managed = managed_flags()
+    for token in extra:
+        if not token.startswith("--"):
+            raise UserError(f"{where} = {token}: extra args are single --flag or --flag=value tokens")
+        if flag_name(token) in managed:
+            raise UserError(
+                f"{where} = {token}: {flag_name(token)} is managed by pulumi-llm (from sizing and settings); "
+                "set the matching setting instead"
+            )
+
+
+def vllm_args(served_name: str, fit: FitResult, weights: Weights, options: VllmOptions) -> tuple[str, ...]:
+    """The flags of `vllm serve`, one `--flag=value` token each, in a stable order."""
+    settings = fit.vllm
+    if settings is None:
+        raise UserError(f"model {served_name}: sized for {fit.runtime}, not vllm")
+    args = [
+        f"--model={weights.location}",
+        f"--served-model-name={served_name}",
+        "--host=0.0.0.0",
+        f"--port={API_PORT}",
+        f"--tensor-parallel-size={settings.tensor_parallel_size}",
+        f"--max-model-len={settings.max_model_len}",
+        f"--max-num-seqs={settings.max_num_seqs}",
+        f"--gpu-memory-utilization={settings.gpu_memory_utilization}",
+        f"--dtype={settings.dtype}",
+    ]
+    if settings.quantization:
+        args.append(f"--quantization={settings.quantization}")
+    if settings.kv_cache_dtype != "auto":
+        args.append(f"--kv-cache-dtype={settings.kv_cache_dtype}")
+    if weights.kind == "object-store":
+        args.append("--load-format=runai_streamer")
+    if options.prefix_caching:
+        args.append("--enable-prefix-caching")
+    if options.chunked_prefill:
+        args.append("--enable-chunked-prefill")
+    if options.lora_adapters:
+        args += ["--enable-lora", f"--max-loras={len(options.lora_adapters)}", f"--max-lora-rank={options.max_lora_rank}"]
+        args.append("--lora-modules=" + " ".join(f"{n}={p}" for n, p in sorted(options.lora_adapters.items())))
+    if options.log_requests:
+        args.append("--enable-log-requests")
+    check_extra_args(options.extra_args, f"models.{served_name}.extra_args")
+    args += options.extra_args
+    return tuple(args)
+
+
+def cpu_replay(args: Sequence[str]) -> list[str]:
+    """The same flags minus those that only mean something on a GPU (see GPU_ONLY_FLAGS)."""
+    return [a for a in args if flag_name(a) not in GPU_ONLY_FLAGS]
+
+
+def readiness_command(served_name: str, port: int = API_PORT) -> tuple[str, ...]:
+    """An exec check that passes only when the server lists the model (vLLM's /health passes while the
+    API is still coming up: gateway-api-inference-extension#550). Sends the API key when one is set,
+    read from the environment, so the key never appears in the pod spec."""
+    script = (
+        "import json, os, sys, urllib.request\n"
+        f"req = urllib.request.Request('http://127.0.0.1:{port}/v1/models')\n"
+        "key = os.environ.get('VLLM_API_KEY')\n"
+        "if key: req.add_header('Authorization', 'Bearer ' + key)\n"
+        "models = json.load(urllib.request.urlopen(req, timeout=4))['data']\n"
+        f"sys.exit(0 if any(m['id'] == {served_name!r} for m in models) else 1)\n"
+    )
+    return ("python3", "-c", script)
+
+
+def vllm_container(served_name: str, fit: FitResult, weights: Weights, options: VllmOptions) -> ContainerSpec:
+    """The vLLM container for `served_name`, sized by `fit`."""
+    _check_image(options.image, served_name)
+    args = vllm_args(served_name, fit, weights, options)
+    gpus = fit.tensor_parallel_size
+    weight_bytes = fit.memory.weights
+    budget = startup_probe_budget(weight_bytes)
+    env = [
+        # Never reach a hub at start: weights come from the volume or the object store.
+        EnvVar("HF_HUB_OFFLINE", "1"),
+        EnvVar("HF_HOME", f"{CACHE_DIR}/huggingface"),
+        EnvVar("XDG_CACHE_HOME", CACHE_DIR),
+        EnvVar("VLLM_CACHE_ROOT", f"{CACHE_DIR}/vllm"),
+        EnvVar("TRITON_CACHE_DIR", f"{CACHE_DIR}/triton"),
+        EnvVar("TORCHINDUCTOR_CACHE_DIR", f"{CACHE_DIR}/inductor"),
+        EnvVar("HOME", f"{CACHE_DIR}/home"),
+        EnvVar("VLLM_NO_USAGE_STATS", "1"),
+        EnvVar("DO_NOT_TRACK", "1"),
+    ]
+    if options.api_key_secret:
+        env.append(EnvVar("VLLM_API_KEY", secret_name=options.api_key_secret, secret_key=API_KEY_SECRET_KEY))
+    # CPU RAM: vLLM maps safetensors through the page cache while loading, so the pod needs some RAM
+    # per GPU but not a full copy of the weights; NCCL needs shared memory once TP > 1.
+    shm_gib = 2 if gpus == 1 else 8
+    memory_request_gib = 8 * gpus
+    memory_limit_gib = max(2 * memory_request_gib, memory_request_gib + shm_gib + 4)
+    scratch_gib = max(10, math.ceil(weight_bytes / GIB * 0.1))  # compile caches, tokenizer files
+    return ContainerSpec(
+        runtime="vllm",
+        served_name=served_name,
+        image=options.image,
+        command=("python3", "-m", "vllm.entrypoints.openai.api_server"),
+        args=args,
+        env=tuple(env),
+        ports=(Port("http", API_PORT),),
+        http_port="http",
+        metrics_port="http",
+        metrics_path="/metrics",
+        startup=Probe(
+            HttpCheck("/health", "http"),
+            period_seconds=budget.period_seconds,
+            failure_threshold=budget.failure_threshold,
+        ),
+        readiness=Probe(ExecCheck(readiness_command(served_name)), period_seconds=10, failure_threshold=3, timeout_seconds=5),
+        liveness=Probe(HttpCheck("/health", "http"), period_seconds=10, failure_threshold=6, timeout_seconds=5),
+        resources=Resources(
+            gpus=gpus,
+            cpu_request=str(max(2, 4 * gpus)),
+            memory_request=f"{memory_request_gib}Gi",
+            memory_limit=f"{memory_limit_gib}Gi",
+        ),
+        mounts=(
+            Mount("cache", CACHE_DIR, "scratch", size_limit=f"{scratch_gib}Gi"),
+            Mount("tmp", "/tmp", "scratch", size_limit="4Gi"),
+            Mount("shm", "/dev/shm", "shm", size_limit=f"{shm_gib}Gi"),
+            *((Mount("model", MODEL_DIR, "model", read_only=True),) if weights.kind == "volume" else ()),
+        ),
+        metrics=METRICS,
+        read_only_root=True,
+        weight_bytes=weight_bytes,
+        notes=budget.notes + fit.notes,
+    )
+
+
+def _check_image(image: str, served_name: str) -> None:
+    if "@sha256:" not in image or image.split("@")[0].endswith(":latest"):
+        raise UserError(f"models.{served_name}.image = {image}: images are pinned as repository:tag@sha256:digest")

@@ -1,0 +1,149 @@
+"""From the stack settings to what each model server runs: pure glue between settings, sizing and runtimes.
+
+Both the settings validation (so a model that can't fit fails before anything registers) and the
+platform (which renders the containers) call these functions, so there is one answer to "what does
+this model run with".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import pins
+from .errors import UserError
+from .runtimes.spec import ContainerSpec
+from .settings import ModelSettings, Replicas, Settings
+from .sizing import FitResult, Hardware, ModelSpec, fit, get_accelerator, get_model, valid_tensor_parallel_sizes
+
+
+def model_spec(name: str, model: ModelSettings) -> ModelSpec:
+    if model.catalog is not None:
+        return get_model(model.catalog)
+    assert model.custom is not None  # settings guarantee exactly one of catalog/custom
+    return ModelSpec(key=name, **model.custom.model_dump(exclude_none=True))
+
+
+def node_hardware(settings: Settings) -> Hardware:
+    """The GPUs of one GPU node of the stack's cluster."""
+    if settings.onprem is not None:
+        return Hardware(get_accelerator(settings.onprem.gpus.accelerator), count=settings.onprem.gpus.per_node)
+    raise UserError(f"cloud {settings.cloud}: no GPU hardware is configured for model servers")
+
+
+def size(settings: Settings, name: str) -> FitResult:
+    """Fit model `name` on the stack's hardware; with `gpus` set, exactly that tensor-parallel size."""
+    model = settings.models[name]
+    spec = model_spec(name, model)
+    node = node_hardware(settings)
+    gpus = model.gpus
+    if gpus is not None:
+        allowed = valid_tensor_parallel_sizes(spec, max(gpus, 8))
+        if gpus not in allowed:
+            raise UserError(
+                f"gpus = {gpus}: the tensor parallel size must divide the model's {spec.num_attention_heads} "
+                f"attention heads and {spec.num_kv_heads} KV heads; allowed: {', '.join(map(str, allowed))}"
+            )
+    hardware = Hardware(node.accelerator, count=gpus or node.count)
+    return fit(
+        spec,
+        hardware,
+        quantization=model.quantization,
+        context=model.context,
+        runtime="vllm",  # Triton serves LLMs through its vLLM backend: the same engine, the same fit
+        gpu_memory_utilization=settings.serving.gpu_memory_utilization,
+        tensor_parallel_size=gpus,
+    )
+
+
+def replicas(settings: Settings, name: str) -> Replicas:
+    return settings.models[name].replicas or settings.serving.replicas
+
+
+@dataclass(frozen=True)
+class ModelVolume:
+    """A PersistentVolumeClaim the user filled with weights, mounted read-only."""
+
+    claim: str
+    sub_path: str
+
+
+def weights(settings: Settings, name: str):
+    """Where the server reads the weights of `name`: (runtime Weights, the volume to mount or None)."""
+    from .runtimes.vllm import MODEL_DIR, Weights
+
+    source = settings.models[name].source or ""
+    if source.startswith("pvc://"):
+        claim, _, path = source[len("pvc://") :].partition("/")
+        return Weights("volume", f"{MODEL_DIR}/{path}".rstrip("/")), ModelVolume(claim, path)
+    return Weights("object-store", source), None
+
+
+def container(settings: Settings, name: str, fit_result: FitResult | None = None) -> ContainerSpec:
+    """The container that serves model `name`."""
+    from .runtimes import vllm
+
+    model = settings.models[name]
+    sized = fit_result or size(settings, name)
+    location, _ = weights(settings, name)
+    if model.runtime == "vllm":
+        options = vllm.VllmOptions(
+            image=pins.VLLM_OPENAI.ref,
+            lora_adapters={k: f"{location.location}/{v}" for k, v in model.lora_adapters.items()},
+            api_key_secret=model.api_key_secret,
+            extra_args=tuple(model.extra_args),
+        )
+        return vllm.vllm_container(name, sized, location, options)
+    from .runtimes import triton
+
+    return triton.triton_container(name, sized, image=pins.TRITON_VLLM.ref, kind="vllm", model_path=location.location)
+
+
+def served_models(settings: Settings) -> list:
+    """Every configured model as a cluster runs it (containers rendered, sized, with replica bounds)."""
+    from .kubernetes.model_serving import ServedModel
+
+    out = []
+    for name in sorted(settings.models):
+        model = settings.models[name]
+        bounds = replicas(settings, name)
+        location, volume = weights(settings, name)
+        out.append(
+            ServedModel(
+                container=container(settings, name),
+                replicas_min=bounds.min,
+                replicas_max=bounds.max,
+                model_claim=volume.claim if volume else None,
+                revision=model.revision,
+                object_store=location.kind == "object-store",
+            )
+        )
+    return out
+
+
+def scaling_policy(settings: Settings):
+    from .kubernetes.autoscaling import ScalingPolicy
+
+    s = settings.serving.autoscaling
+    return ScalingPolicy(
+        min_replicas=settings.serving.replicas.min,
+        max_replicas=settings.serving.replicas.max,
+        queue_threshold=s.queue_threshold,
+        polling_seconds=s.polling_seconds,
+        cooldown_seconds=s.cooldown_seconds,
+        scale_down_stabilization_seconds=s.scale_down_stabilization_seconds,
+        fallback_replicas=s.fallback_replicas,
+        scale_to_zero=s.scale_to_zero,
+        ttft_target_seconds=settings.serving.alerts.ttft_p99_seconds / 2,
+    )
+
+
+def alert_thresholds(settings: Settings):
+    from .kubernetes.observability_rules import AlertThresholds
+
+    a = settings.serving.alerts
+    return AlertThresholds(
+        queue_depth=a.queue_depth,
+        kv_cache_usage=a.kv_cache_usage,
+        ttft_p99_seconds=a.ttft_p99_seconds,
+        e2e_p99_seconds=a.e2e_p99_seconds,
+    )
