@@ -69,7 +69,7 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
         ),
         (
             config(serving={"replica": {"min": 1}}),
-            'stacks/Pulumi.prod.yaml: pulumi-llm:serving.replica = {"min": 1}: unknown key (did you mean replicas?); allowed: replicas',
+            'stacks/Pulumi.prod.yaml: pulumi-llm:serving.replica = {"min": 1}: unknown key (did you mean replicas?); allowed: replicas, autoscaling, alerts, gpu_memory_utilization',
         ),
         (
             config(owner="ml-platform"),
@@ -147,5 +147,9 @@ def test_onprem_rules() -> None:
     assert message({**onprem, "pulumi-llm:methods": '["onprem"]', "pulumi-llm:onprem": '{"kube_context": ""}'}) == (
         'stacks/Pulumi.prod.yaml: pulumi-llm:onprem.kube_context = "": must not be empty'
     )
-    good = load({**onprem, "pulumi-llm:methods": '["onprem"]', "pulumi-llm:onprem": '{"kube_context": "lab"}'}, SOURCE)
+    assert message({**onprem, "pulumi-llm:methods": '["onprem"]', "pulumi-llm:onprem": '{"kube_context": "lab"}'}) == (
+        "stacks/Pulumi.prod.yaml: pulumi-llm:models: at least one model is required by methods onprem"
+    )
+    model = '{"m": {"catalog": "llama-3.1-8b-instruct", "source": "pvc://weights/llama"}}'
+    good = load({**onprem, "pulumi-llm:methods": '["onprem"]', "pulumi-llm:onprem": '{"kube_context": "lab"}', "pulumi-llm:models": model}, SOURCE)
     assert good.onprem is not None and good.onprem.namespace == "llm"
