@@ -42,12 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--write", action="store_true", help="write it to stacks/schema.json instead")
     schema.set_defaults(handler=_schema)
 
-    try:
-        from . import cli_sizing
-    except ImportError:  # the sizing commands land in their own module
-        pass
-    else:
-        cli_sizing.add_parsers(commands)
+    from . import cli_sizing
+
+    cli_sizing.add_parsers(commands)
+    for name in ("plan", "schema"):
+        # Their errors name a stack file first; argument errors of the other commands name the program.
+        commands.choices[name].set_defaults(error_prefix="")
     return parser
 
 
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UserError as err:
-        print(str(err), file=sys.stderr)
+        print(f"{getattr(args, 'error_prefix', 'pulumi-llm: ')}{err}", file=sys.stderr)
         return err.exit_code
 
 
@@ -91,17 +91,37 @@ def _plan(args: argparse.Namespace) -> int:
 def plan_stack(project, stack: str, out: Path, quiet: bool = False) -> dict:
     from .offline import plan as offline
 
+    from .serving import stack_sizing
+
     result = offline.run(project, stack)
-    summary = offline.write(result, out)
+    sizing = stack_sizing(result.settings)
+    summary = offline.write(result, out, {"sizing": sizing})
     if not quiet:
         print(f"Plan of stack {stack} (cloud {summary['cloud']}, methods: {', '.join(summary['methods']) or 'none'})")
         print(offline.tree(result))
         print("Resources by type:")
         for type_, count in summary["resources"]["byType"].items():
             print(f"  {count:4d}  {type_}")
+        for model in sizing:
+            print(_sizing_line(model))
     manifests = len(list((out / offline.MANIFEST_DIR).glob("*.yaml")))
     print(f"{stack}: {summary['resources']['total']} resources, {manifests} manifests -> {_shown(out)}")
     return summary
+
+
+def _sizing_line(model: dict) -> str:
+    hw = model["hardware"]
+    where = hw["instance_type"] or f"{hw['gpu_count']}× {hw['accelerator']}"
+    line = (
+        f"Model {model['served_name']}: {model['precision']} on {where} per replica, TP {model['tensor_parallel_size']}, "
+        f"max-model-len {model['max_model_len']:,}, max-num-seqs {model['max_num_seqs']}, "
+        f"~{model['throughput']['output_tokens_per_s']:,.0f} output tok/s per replica (estimate), "
+        f"startup budget {model['startup_probe']['seconds']} s"
+    )
+    cost = model.get("cost")
+    if cost:
+        line += f"; {cost}"
+    return line
 
 
 def _schema(args: argparse.Namespace) -> int:

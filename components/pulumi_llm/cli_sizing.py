@@ -56,7 +56,8 @@ def add_parsers(subparsers: Any) -> None:
             "models at a monthly token volume (input + output tokens)."
         ),
     )
-    compare.add_argument("--model", help="catalog model key (required)")
+    compare.add_argument("--stack", help="compare every model a stack serves (stacks/Pulumi.STACK.yaml), at its settings")
+    compare.add_argument("--model", help="catalog model key (required without --stack)")
     compare.add_argument("--tokens-per-month", metavar="N", help="input + output tokens per month, e.g. 500M, 2e9 (required)")
     compare.add_argument("--plot", metavar="FILE.png", help="also draw monthly cost against monthly volume")
     compare.add_argument("--quant", metavar="Q", help="weight precision/quantization (default: the checkpoint's)")
@@ -288,8 +289,10 @@ def handle_compare(args: argparse.Namespace) -> int:
     """Print self-hosted options vs API providers per month, with break-even volumes; optionally plot."""
     from pulumi_llm import sizing as s
 
+    if args.stack:
+        return _compare_stack(args)
     if not args.model:
-        raise UserError("compare needs --model MODEL")
+        raise UserError("compare needs --model MODEL (or --stack STACK)")
     if not args.tokens_per_month:
         raise UserError("compare needs --tokens-per-month N (e.g. 500M)")
     model = s.get_model(args.model)
@@ -310,6 +313,47 @@ def handle_compare(args: argparse.Namespace) -> int:
     if plot_path is not None:
         plot_comparison(comparison, plot_path)
         _console().print(f"Plot written to {plot_path}")
+    return 0
+
+
+def _compare_stack(args: argparse.Namespace) -> int:
+    """`compare --stack`: each served model at the stack's quantization, context and replicas, against
+    the APIs. The volume is --tokens-per-month, or what the stack's minimum replicas serve in a month."""
+    from pulumi_llm import serving
+    from pulumi_llm import sizing as s
+    from pulumi_llm.offline.plan import Project, load_settings
+
+    if args.model:
+        raise UserError("compare takes --stack or --model, not both")
+    project = Project.find((getattr(args, "project_dir", None) or Path.cwd()).resolve())
+    settings = load_settings(project, args.stack)
+    if not settings.serves_models():
+        raise UserError(f"stack {args.stack} serves no models (methods: {', '.join(settings.methods) or 'none'})")
+    plot_path = _plot_path(args.plot) if args.plot else None
+    util = _float(args.utilization, "--utilization", 0, 1)
+    util = s.DEFAULT_UTILIZATION if util is None else util
+    mix = s.TokenMix.parse(args.mix)
+    clouds = (settings.cloud,) if settings.cloud in s.CLOUDS else None
+    for figures in serving.stack_sizing(settings):
+        name = figures["served_name"]
+        if args.tokens_per_month:
+            tokens = int(parse_tokens(args.tokens_per_month))
+        else:
+            per_replica = s.monthly_capacity_tokens(figures["throughput"]["total_tokens_per_s"], util)
+            tokens = int(per_replica * max(1, figures["replicas"]["min"]))
+        _console().print(f"[bold]{args.stack}: {name}[/bold] ({figures['model']['key']}, {figures['precision']}, "
+                         f"context {figures['max_model_len']:,}), {tokens:,} tokens/month")
+        comparison = s.compare_costs(
+            serving.model_spec(name, settings.models[name]), tokens,
+            quantization=settings.models[name].quantization, context=figures["max_model_len"], clouds=clouds,
+            region=settings.region, mix=mix, utilization=util,
+            min_replicas=figures["replicas"]["min"] or 1, max_replicas=figures["replicas"]["max"],
+        )
+        _print_compare(comparison)
+        if plot_path is not None:
+            target = plot_path if len(settings.models) == 1 else plot_path.with_name(f"{plot_path.stem}-{name}.png")
+            plot_comparison(comparison, target)
+            _console().print(f"Plot written to {target}")
     return 0
 
 

@@ -147,3 +147,31 @@ def alert_thresholds(settings: Settings):
         ttft_p99_seconds=a.ttft_p99_seconds,
         e2e_p99_seconds=a.e2e_p99_seconds,
     )
+
+
+def stack_sizing(settings: Settings) -> list[dict]:
+    """Sizing and cost figures of every served model of the stack, for summary.json (deterministic)."""
+    from .sizing import sizing_summary
+
+    if not settings.serves_models():
+        return []
+    out = []
+    for name in sorted(settings.models):
+        model = settings.models[name]
+        sized = size(settings, name)
+        bounds = replicas(settings, name)
+        summary = sizing_summary(
+            model_spec(name, model),
+            quantization=model.quantization,
+            context=sized.max_model_len,
+            cloud="onprem" if settings.cloud == "onprem" else settings.cloud,
+            region=settings.region,
+            min_replicas=bounds.min,
+            max_replicas=bounds.max,
+            accelerator=sized.hardware.accelerator.key,
+            gpu_count=sized.tensor_parallel_size,
+            runtime="vllm",
+            gpu_memory_utilization=settings.serving.gpu_memory_utilization,
+        )
+        out.append({"served_name": name, "runtime": model.runtime, "replicas": {"min": bounds.min, "max": bounds.max}, **summary})
+    return out

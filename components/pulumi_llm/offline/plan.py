@@ -70,6 +70,7 @@ class Plan:
     project: str
     config: dict[str, Any]
     records: list[Record]
+    settings: Any = None
 
     def by_urn(self) -> dict[str, Record]:
         return {r.urn: r for r in self.records}
@@ -123,7 +124,16 @@ def run(project: Project, stack: str) -> Plan:
         secret_keys=secret_keys,
         region=parsed.region or "",
     )
-    return Plan(stack=stack, project=project.name, config=parsed.model_dump(mode="json"), records=records)
+    return Plan(stack=stack, project=project.name, config=parsed.model_dump(mode="json"), records=records, settings=parsed)
+
+
+def load_settings(project: Project, stack: str):
+    """The validated settings of a stack file, without running its program."""
+    from .. import settings as stack_settings
+
+    stack_file = project.stack_file(stack)
+    source = project.relative(stack_file)
+    return stack_settings.load(engine_config(stack_file, source)[0], source)
 
 
 def execute(
