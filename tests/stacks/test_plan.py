@@ -94,7 +94,7 @@ def test_plan_prints_tree_grouped_by_component_with_counts(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "pulumi-llm:index:LlmPlatform  llm  (" in result.stdout
     assert re.search(r"^    pulumi-llm:index:OnPremCluster  llm-onprem  \(\d+ resources\)$", result.stdout, re.M)
-    assert re.search(r"^\s+1  kubernetes:core/v1:Namespace$", result.stdout, re.M)
+    assert re.search(r"^\s+5  kubernetes:core/v1:Namespace$", result.stdout, re.M)
 
 
 def test_default_out_dir_is_out_stack(scratch_project: Path) -> None:

@@ -86,7 +86,7 @@ def test_size_errors_are_one_line_and_exit_2(cli, argv: list[str], message: str)
 
 C = ["--model", M, "--tokens-per-month", "1B"]
 COMPARE_ERRORS = [
-    (["--tokens-per-month", "1B"], "compare needs --model MODEL"),
+    (["--tokens-per-month", "1B"], "compare needs --model MODEL (or --stack STACK)"),
     (["--model", M], "compare needs --tokens-per-month N (e.g. 500M)"),
     (["--model", M, "--tokens-per-month", "lots"],
      "--tokens-per-month must be a number of tokens such as 500M, 2B or 2e9, not 'lots'"),
