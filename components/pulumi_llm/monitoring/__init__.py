@@ -1,0 +1,1 @@
+"""Per-cloud monitoring building blocks: alarm topics, alarms and dashboards, rendered from pure definitions."""
