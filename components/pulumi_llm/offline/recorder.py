@@ -60,8 +60,8 @@ class PlanMocks(Mocks):
             resource_id = f"{digest}-provider"
         return resource_id, state
 
-    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return invokes.answer(args.token, args.args, self.region), None
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return invokes.answer(args.token, args.args, self.region), []
 
 
 class RecordingMonitor(MockMonitor):
