@@ -1,0 +1,818 @@
+"""AwsGpuVm: one model server on GPU instances in an Auto Scaling group behind an Application Load Balancer.
+
+Children (Pulumi names ``<name>-<role>``):
+
+* IAM: an instance role (`AmazonSSMManagedInstanceCore` for Session Manager instead of SSH,
+  `CloudWatchAgentServerPolicy`, and an inline policy that reads only the model's S3 prefix, decrypts only
+  through S3/Secrets Manager with the one key, and reads only the server's own secrets), its instance
+  profile, and a KMS grant that lets Auto Scaling launch instances whose EBS volumes use the customer key;
+* network: a security group for the load balancer (80/443 from the allowed CIDRs, out only to the
+  instances' server port) and one for the instances (the server port from the load balancer only; out
+  only HTTPS: registries, S3, Secrets Manager, CloudWatch, SSM; no port 22, no key pair);
+* compute: a launch template (AWS Deep Learning Base GPU AMI from its public SSM parameter, IMDSv2 only
+  with hop limit 1, encrypted gp3 root and model-cache volumes, no public IP, the cloud-init of
+  `cloud_init.render_cloud_init` as user data) and the Auto Scaling group (mixed instances: on-demand
+  base + spot above it, price-capacity-optimized, capacity rebalance; ELB health checks with a grace
+  covering provisioning + the server's startup budget; rolling instance refresh that launches before
+  it terminates);
+* traffic: the load balancer (internal by default), a target group (least outstanding requests, the
+  server's HTTP health path), an HTTPS listener (TLS 1.2+/1.3 policy) with an HTTP→HTTPS redirect, or a
+  plain HTTP listener when no certificate is given;
+* scaling and alarms: target tracking on ALBRequestCountPerTarget, optional scale-to-zero schedules,
+  the ALB and GPU alarms of `monitoring.cloudwatch` notifying the given SNS topic, and the log group of
+  the server's logs and scraped metrics.
+
+Why hop limit 1 (not 2): the model server runs on Docker's bridge network, one hop away; with hop limit 1
+it cannot fetch the instance role's credentials (model bucket, secrets). Everything that needs them (the
+weights sync, the secret reads, the awslogs driver, the CloudWatch and SSM agents) runs on the host or on
+the host network. Weights streamed from S3 by the server itself would need 2; VMs sync them instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import math
+import re
+import zoneinfo
+from collections.abc import Sequence
+from typing import Any, Union
+
+import pulumi
+import pulumi_aws as aws
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..errors import UserError
+from ..labels import CommonLabels, aws_tags
+from ..monitoring import cloudwatch
+from ..naming import child, dns_label
+from ..runtimes.spec import ContainerSpec
+from ..sizing import GIB, INSTANCE_TYPES, InstanceType, get_instance_type
+from . import aws_boot
+from .cloud_init import health_check_path, health_check_port, host_path, model_mount, ready_within_seconds, weights_path
+
+StrInput = Union[str, pulumi.Output]
+"""A string or the Output of another resource (pulumi.Input[str])."""
+StrListInput = Union[Sequence[StrInput], pulumi.Output]
+"""A list of strings or an Output of one (pulumi.Input[list[str]])."""
+
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+"""TLS 1.3 and 1.2 only, forward-secret ciphers (AWS's recommended ALB policy)."""
+ROOT_DEVICE = "/dev/sda1"
+"""Root device name of AWS's Ubuntu AMIs (the DLAMI included)."""
+DATA_DEVICE = "/dev/sdf"
+USER_DATA_LIMIT = 16 * 1024
+"""EC2 refuses user data over 16 KB (before base64)."""
+MAX_GRACE_SECONDS = 7200
+AUTOSCALING_GRANT_OPERATIONS = (
+    "Encrypt",
+    "Decrypt",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "DescribeKey",
+    "CreateGrant",
+)
+"""What EC2 Auto Scaling's service-linked role needs on a customer key to launch encrypted volumes."""
+_OPEN = {"0.0.0.0/0", "::/0"}
+_PREFIX = re.compile(r"^[A-Za-z0-9!_.()'-]+(/[A-Za-z0-9!_.()'-]+)*$")
+
+
+class AlarmThresholds(BaseModel):
+    """Thresholds of the alarms (definitions in `monitoring.cloudwatch`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    latency_p99_seconds: float = Field(
+        30.0, gt=0, description="p99 target response time (≈ time to first token when streaming). Default 30."
+    )
+    errors_per_minute: int = Field(5, ge=0, description="Target or load-balancer 5xx per minute, in 3 of 5 minutes. Default 5.")
+    gpu_idle_percent: float = Field(5.0, ge=0, le=100, description="GPU utilization below which GPUs count as idle. Default 5.")
+    gpu_idle_minutes: int = Field(60, ge=5, le=1440, description="Minutes of idle GPUs before the alarm (multiple of 5). Default 60.")
+    gpu_memory_percent: float = Field(
+        97.0, gt=0, le=100, description="GPU memory used; above vLLM's own reservation (0.9). Default 97."
+    )
+
+
+class ScaleToZeroSchedule(BaseModel):
+    """Stop every instance on a schedule (nights, weekends) and bring the group back on another."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stop_cron: str = Field(description="Cron (5 fields, in time_zone) at which the group scales to zero, e.g. '0 20 * * MON-FRI'.")
+    start_cron: str = Field(description="Cron at which min/max/desired are restored, e.g. '0 7 * * MON-FRI'.")
+    time_zone: str = Field("UTC", description="IANA time zone of both crons. Default UTC.")
+
+
+class AwsGpuVmArgs(BaseModel):
+    """What to serve, on which GPU types, behind which load balancer. Validation is pure and fails with
+    one UserError line naming `config_path` and the key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    labels: CommonLabels = Field(description="The common labels of the stack.")
+    container: ContainerSpec = Field(description="The model server (runtimes.vllm / runtimes.triton), with volume weights below /models.")
+    region: str = Field(description="Region the provider deploys to (the boot script's AWS CLI calls use it).")
+    instance_types: list[str] = Field(
+        min_length=1,
+        description="AWS GPU types from the sizing catalog, most preferred first, each with at least the server's GPUs.",
+    )
+    vpc_id: StrInput = Field(description="VPC of the load balancer and the instances.")
+    private_subnet_ids: StrListInput = Field(description="Subnets of the instances (and of an internal load balancer).")
+    public_subnet_ids: StrListInput | None = Field(None, description="Subnets of an internet-facing load balancer. Default none.")
+    internal: bool = Field(True, description="Internal load balancer (private endpoint). Default true.")
+    allowed_cidrs: list[str] = Field(
+        min_length=1,
+        description="CIDRs allowed to reach the load balancer on 80/443; 0.0.0.0/0 only when internal is false.",
+    )
+    model_bucket_arn: StrInput = Field(description="ARN of the S3 bucket holding the weights (e.g. ModelStore.bucket_arn).")
+    model_key_prefix: str = Field(description="Key prefix of this model's files in the bucket, e.g. 'llama-3.1-8b/0e9e39f'.")
+    weights_revision: str = Field("", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone.")
+    kms_key_arn: StrInput = Field(description="Customer KMS key: encrypts both EBS volumes, decrypts the bucket's objects.")
+    secret_arns: dict[str, StrInput] = Field(
+        default_factory=dict,
+        description="Secrets Manager ARN per secret the server reads (EnvVar.secret_name → ARN). Default none.",
+    )
+    secrets_kms_key_arn: StrInput | None = Field(None, description="Key of those secrets. Default: kms_key_arn.")
+    min_size: int = Field(1, ge=0, description="Fewest instances. Default 1.")
+    max_size: int = Field(2, ge=1, description="Most instances. Default 2.")
+    desired_capacity: int | None = Field(None, ge=0, description="Instances at creation; target tracking owns it after. Default min_size.")
+    on_demand_base_capacity: int = Field(0, ge=0, description="Instances always on demand. Default 0.")
+    spot_percentage_above_base: int = Field(
+        100, ge=0, le=100, description="Share of instances above the base that are spot: 100 for dev, e.g. 50 for prod. Default 100."
+    )
+    schedule: ScaleToZeroSchedule | None = Field(None, description="Scale-to-zero schedule. Default none (always on).")
+    certificate_arn: StrInput | None = Field(
+        None, description="ACM certificate: HTTPS on 443 (TLS 1.2+) and HTTP redirects to it. Default none: HTTP on 80 only."
+    )
+    idle_timeout_seconds: int = Field(3600, ge=1, le=4000, description="Load balancer idle timeout, ≥ the longest stream. Default 3600.")
+    deregistration_delay_seconds: int = Field(
+        60, ge=0, le=3600, description="Seconds in-flight requests get when an instance leaves. Default 60."
+    )
+    requests_per_instance_per_minute: float = Field(
+        60.0, gt=0, description="Target of the ALBRequestCountPerTarget tracking policy. Default 60."
+    )
+    health_check_grace_seconds: int | None = Field(
+        None, description="Auto Scaling health-check grace; at least the startup budget. Default: provisioning + startup budget."
+    )
+    alarm_topic_arn: StrInput | None = Field(None, description="SNS topic the alarms notify. Default none: alarms without actions.")
+    alarm_thresholds: AlarmThresholds = Field(default_factory=AlarmThresholds, description="Alarm thresholds. Defaults above.")
+    root_volume_gib: int = Field(150, ge=75, le=16384, description="gp3 root volume (OS, Docker images). Default 150.")
+    data_volume_gib: int | None = Field(None, ge=1, le=16384, description="gp3 model-cache volume. Default weights × 1.5 + 20 GiB.")
+    data_volume_iops: int = Field(6000, ge=3000, le=16000, description="IOPS of the model-cache volume. Default 6000.")
+    data_volume_throughput_mibps: int = Field(
+        500, ge=125, le=1000, description="Throughput of the model-cache volume (MiB/s, ≤ IOPS/4). Default 500."
+    )
+    ami_id: str | None = Field(None, description="Pinned AMI id. Default: the latest DLAMI from ami_ssm_parameter.")
+    ami_ssm_parameter: str = Field(aws_boot.DLAMI_SSM_PARAMETER, description="Public SSM parameter of the AMI. Default: DLAMI Base GPU Ubuntu 22.04.")
+    deletion_protection: bool = Field(False, description="Load balancer deletion protection. Default false (true for prod).")
+    log_retention_days: int = Field(30, ge=1, description="Retention of the server's logs and scraped metrics. Default 30.")
+    config_path: str = Field("gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
+
+    @model_validator(mode="after")
+    def _check(self) -> AwsGpuVmArgs:
+        where = self.config_path
+        spec = self.container
+        check_instance_types(self.instance_types, spec.resources.gpus, f"{where}.instance_types")
+        desired = self.min_size if self.desired_capacity is None else self.desired_capacity
+        if not self.min_size <= desired <= self.max_size:
+            raise UserError(
+                f"{where}: min_size {self.min_size}, desired_capacity {desired}, max_size {self.max_size}; "
+                "allowed: min_size ≤ desired_capacity ≤ max_size"
+            )
+        if self.on_demand_base_capacity > self.max_size:
+            raise UserError(
+                f"{where}.on_demand_base_capacity = {self.on_demand_base_capacity}: above max_size {self.max_size}"
+            )
+        if not self.internal and self.public_subnet_ids is None:
+            raise UserError(f"{where}.public_subnet_ids: an internet-facing load balancer (internal: false) needs public subnets")
+        for cidr in self.allowed_cidrs:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                raise UserError(f"{where}.allowed_cidrs = {cidr}: not a CIDR block such as 10.0.0.0/16") from None
+            if cidr in _OPEN and self.internal:
+                raise UserError(
+                    f"{where}.allowed_cidrs = {cidr}: the whole internet is allowed only on an internet-facing "
+                    "load balancer (internal: false); give the CIDRs of your clients"
+                )
+        prefix = self.model_key_prefix
+        if not _PREFIX.match(prefix):
+            raise UserError(
+                f"{where}.model_key_prefix = {prefix!r}: give a key prefix like 'llama-3.1-8b/0e9e39f' "
+                "(no leading or trailing '/', no wildcards)"
+            )
+        try:
+            model_mount(spec)
+            host_path(spec, weights_path(spec))
+        except ValueError as err:
+            raise UserError(f"{where}.container: {err}") from None
+        missing = sorted({v.secret_name for v in spec.env if v.secret_name and v.secret_name not in self.secret_arns})  # type: ignore[misc]
+        if missing:
+            raise UserError(
+                f"{where}.secret_arns: the server reads secret {missing[0]!r}; map it to its Secrets Manager ARN"
+            )
+        need_gib = math.ceil(spec.weight_bytes / GIB) + 1
+        if self.data_volume_gib is not None and self.data_volume_gib < need_gib:
+            raise UserError(
+                f"{where}.data_volume_gib = {self.data_volume_gib}: the weights need at least {need_gib} GiB"
+            )
+        if self.data_volume_throughput_mibps * 4 > self.data_volume_iops:
+            raise UserError(
+                f"{where}.data_volume_throughput_mibps = {self.data_volume_throughput_mibps}: gp3 allows at most "
+                f"IOPS/4 = {self.data_volume_iops // 4} MiB/s; raise data_volume_iops"
+            )
+        budget = spec.startup.budget_seconds
+        if self.health_check_grace_seconds is not None and not budget <= self.health_check_grace_seconds <= MAX_GRACE_SECONDS:
+            raise UserError(
+                f"{where}.health_check_grace_seconds = {self.health_check_grace_seconds}: allowed from the server's "
+                f"startup budget ({budget} s) to {MAX_GRACE_SECONDS}"
+            )
+        if self.alarm_thresholds.gpu_idle_minutes % 5:
+            raise UserError(
+                f"{where}.alarm_thresholds.gpu_idle_minutes = {self.alarm_thresholds.gpu_idle_minutes}: a multiple of 5"
+            )
+        if self.schedule is not None:
+            for key in ("stop_cron", "start_cron"):
+                cron = getattr(self.schedule, key)
+                if len(cron.split()) != 5:
+                    raise UserError(f"{where}.schedule.{key} = {cron!r}: a 5-field cron, e.g. '0 20 * * MON-FRI'")
+            try:
+                zoneinfo.ZoneInfo(self.schedule.time_zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise UserError(
+                    f"{where}.schedule.time_zone = {self.schedule.time_zone}: not an IANA time zone such as Europe/Paris"
+                ) from None
+        return self
+
+    @property
+    def desired(self) -> int:
+        return self.min_size if self.desired_capacity is None else self.desired_capacity
+
+    @property
+    def grace_seconds(self) -> int:
+        if self.health_check_grace_seconds is not None:
+            return self.health_check_grace_seconds
+        return min(MAX_GRACE_SECONDS, ready_within_seconds(self.container))
+
+    @property
+    def data_gib(self) -> int:
+        if self.data_volume_gib is not None:
+            return self.data_volume_gib
+        return data_volume_size_gib(self.container.weight_bytes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def data_volume_size_gib(weight_bytes: int) -> int:
+    """Model cache size: weights × 1.5 (a second revision can land beside the first) + 20 GiB, ≥ 50."""
+    return max(50, math.ceil(weight_bytes * 1.5 / GIB) + 20)
+
+
+def _aws_gpu_families() -> list[str]:
+    return sorted({t.name.split(".")[0] for t in INSTANCE_TYPES.values() if t.cloud == "aws"})
+
+
+def check_instance_types(names: Sequence[str], gpus: int, where: str) -> tuple[InstanceType, ...]:
+    """Each name an AWS GPU type of the catalog with at least `gpus` GPUs; one UserError line otherwise."""
+    found: list[InstanceType] = []
+    for name in names:
+        try:
+            itype = get_instance_type(name)
+        except UserError as err:
+            family = name.strip().lower().split(".")[0]
+            if re.fullmatch(r"[a-z][a-z0-9-]*\.[a-z0-9]+", name.strip().lower()) and not family.startswith(("g", "p")):
+                raise UserError(
+                    f"{where} = {name}: not a GPU instance type; AWS GPU families: {', '.join(_aws_gpu_families())} "
+                    "(e.g. g6e.xlarge)"
+                ) from None
+            raise UserError(f"{where} = {name}: {err}") from None
+        if itype.cloud != "aws":
+            raise UserError(f"{where} = {name}: a {itype.cloud} instance type; AwsGpuVm takes AWS GPU types (e.g. g6e.xlarge)")
+        if itype.accelerator.kind != "gpu":
+            raise UserError(f"{where} = {name}: not a GPU instance type")
+        if itype.gpu_count < gpus:
+            bigger = [
+                t for t in INSTANCE_TYPES.values()
+                if t.cloud == "aws" and t.gpu_count >= gpus and t.accelerator_key == itype.accelerator_key
+            ] or [t for t in INSTANCE_TYPES.values() if t.cloud == "aws" and t.gpu_count >= gpus]
+            hint = f", e.g. {min(bigger, key=lambda t: (t.price_per_hour, t.name)).name}" if bigger else ""
+            raise UserError(
+                f"{where} = {name}: {itype.gpu_count} GPU{'s' if itype.gpu_count != 1 else ''}, but the server needs "
+                f"{gpus} (its tensor-parallel size); choose a type with at least {gpus} GPUs{hint}"
+            )
+        if itype in found:
+            raise UserError(f"{where} = {name}: listed twice")
+        found.append(itype)
+    return tuple(found)
+
+
+def instance_policy(
+    *,
+    bucket_arn: str,
+    key_prefix: str,
+    kms_key_arn: str,
+    region: str,
+    dns_suffix: str = "amazonaws.com",
+    secret_arns: Sequence[str] = (),
+    secrets_kms_key_arn: str | None = None,
+) -> str:
+    """The instance role's inline policy: read one S3 prefix, decrypt through S3 and Secrets Manager only,
+    read the server's own secrets. Every data action is scoped to an ARN; none is on '*'."""
+    prefix = key_prefix.strip("/")
+    keys = sorted({kms_key_arn, secrets_kms_key_arn or kms_key_arn})
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ListModelPrefix",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+        },
+        {"Sid": "ReadModelObjects", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket_arn}/{prefix}/*"},
+        {
+            "Sid": "DecryptThroughS3AndSecretsManager",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": keys if len(keys) > 1 else keys[0],
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": [f"s3.{region}.{dns_suffix}", f"secretsmanager.{region}.{dns_suffix}"]
+                }
+            },
+        },
+    ]
+    if secret_arns:
+        statements.append(
+            {"Sid": "ReadServerSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": sorted(secret_arns)}
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def assume_role_policy(service: str = "ec2.amazonaws.com") -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        },
+        sort_keys=True,
+    )
+
+
+def elb_arn_suffix(arn: str) -> str:
+    """The CloudWatch dimension of a load balancer or target group ARN: ``app/<name>/<id>`` or
+    ``targetgroup/<name>/<id>`` (the provider's `arn_suffix`, derived here so the plan shows it)."""
+    resource = arn.split(":", 5)[-1]
+    return resource.removeprefix("loadbalancer/")
+
+
+def _cidr_key(cidr: str) -> str:
+    return re.sub(r"[^0-9a-fA-F]+", "-", cidr).strip("-").lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# The component
+# ---------------------------------------------------------------------------------------------
+
+
+class AwsGpuVm(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    asg_name: pulumi.Output[str]
+    alb_arn: pulumi.Output[str]
+    alb_dns_name: pulumi.Output[str]
+    target_group_arn: pulumi.Output[str]
+    alb_security_group_id: pulumi.Output[str]
+    instance_security_group_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AwsGpuVmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pulumi-llm:index:AwsGpuVm", name, None, opts)
+        spec = args.container
+        labels = args.labels.with_method("gpu-vm").with_model(spec.served_name)
+        tags = aws_tags(labels)
+        here = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOptions(parent=self)
+        deployment = f"{args.labels.stack}/{name}"
+        port = spec.port(spec.http_port).container_port
+        check_port = health_check_port(spec)
+        secret_names = sorted(args.secret_arns)
+
+        # Fail before anything registers if the boot script cannot be rendered or is too big for EC2.
+        _check_user_data(args, deployment)
+
+        identity = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke)
+
+        # --- identity ---------------------------------------------------------------------
+        role = aws.iam.Role(
+            child(name, "role"),
+            description=f"pulumi-llm GPU VM {deployment}",
+            assume_role_policy=assume_role_policy(),
+            tags=tags,
+            opts=here,
+        )
+        for role_name, policy in (("ssm", "AmazonSSMManagedInstanceCore"), ("cloudwatch-agent", "CloudWatchAgentServerPolicy")):
+            aws.iam.RolePolicyAttachment(
+                child(name, role_name),
+                role=role.name,
+                policy_arn=partition.partition.apply(lambda p, policy=policy: f"arn:{p}:iam::aws:policy/{policy}"),
+                opts=here,
+            )
+        policy_inputs = pulumi.Output.all(
+            args.model_bucket_arn,
+            args.kms_key_arn,
+            args.secrets_kms_key_arn or args.kms_key_arn,
+            partition.dns_suffix,
+            *(args.secret_arns[s] for s in secret_names),
+        )
+        aws.iam.RolePolicy(
+            child(name, "model-read"),
+            role=role.id,
+            policy=policy_inputs.apply(
+                lambda v: instance_policy(
+                    bucket_arn=v[0],
+                    key_prefix=args.model_key_prefix,
+                    kms_key_arn=v[1],
+                    secrets_kms_key_arn=v[2],
+                    region=args.region,
+                    dns_suffix=v[3],
+                    secret_arns=v[4:],
+                )
+            ),
+            opts=here,
+        )
+        profile = aws.iam.InstanceProfile(child(name, "profile"), role=role.name, tags=tags, opts=here)
+        # Auto Scaling launches the instances with its service-linked role; with a customer key on the
+        # volumes that role needs a grant (or a key-policy statement) or every launch fails.
+        grant = aws.kms.Grant(
+            child(name, "ebs-grant"),
+            key_id=args.kms_key_arn,
+            grantee_principal=pulumi.Output.all(partition.partition, identity.account_id).apply(
+                lambda v: f"arn:{v[0]}:iam::{v[1]}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+            ),
+            operations=list(AUTOSCALING_GRANT_OPERATIONS),
+            opts=here,
+        )
+
+        # --- network ----------------------------------------------------------------------
+        alb_sg = aws.ec2.SecurityGroup(
+            child(name, "alb-sg"),
+            description=f"pulumi-llm {deployment}: load balancer",
+            vpc_id=args.vpc_id,
+            tags={**tags, "Name": f"{name}-alb"},
+            opts=here,
+        )
+        instance_sg = aws.ec2.SecurityGroup(
+            child(name, "instance-sg"),
+            description=f"pulumi-llm {deployment}: GPU instances",
+            vpc_id=args.vpc_id,
+            tags={**tags, "Name": f"{name}-instances"},
+            opts=here,
+        )
+        listener_ports = (443, 80) if args.certificate_arn is not None else (80,)
+        for listener_port in listener_ports:
+            for cidr in args.allowed_cidrs:
+                family = "cidr_ipv6" if ":" in cidr else "cidr_ipv4"
+                aws.vpc.SecurityGroupIngressRule(
+                    child(name, f"alb-in-{listener_port}-{_cidr_key(cidr)}"),
+                    security_group_id=alb_sg.id,
+                    description=f"clients on {listener_port}",
+                    ip_protocol="tcp",
+                    from_port=listener_port,
+                    to_port=listener_port,
+                    **{family: cidr},
+                    opts=here,
+                )
+        for server_port in sorted({port, check_port}):
+            aws.vpc.SecurityGroupEgressRule(
+                child(name, f"alb-out-{server_port}"),
+                security_group_id=alb_sg.id,
+                description="to the model servers",
+                ip_protocol="tcp",
+                from_port=server_port,
+                to_port=server_port,
+                referenced_security_group_id=instance_sg.id,
+                opts=here,
+            )
+            aws.vpc.SecurityGroupIngressRule(
+                child(name, f"instance-in-{server_port}"),
+                security_group_id=instance_sg.id,
+                description="from the load balancer only",
+                ip_protocol="tcp",
+                from_port=server_port,
+                to_port=server_port,
+                referenced_security_group_id=alb_sg.id,
+                opts=here,
+            )
+        # HTTPS only: registries, S3, Secrets Manager, CloudWatch, SSM. DNS (VPC resolver), time sync and
+        # instance metadata are link-local or VPC-internal and not filtered by security groups.
+        aws.vpc.SecurityGroupEgressRule(
+            child(name, "instance-out-https"),
+            security_group_id=instance_sg.id,
+            description="HTTPS to AWS APIs and image registries",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4="0.0.0.0/0",
+            opts=here,
+        )
+
+        # --- logs and boot script ---------------------------------------------------------
+        log_group = aws.cloudwatch.LogGroup(
+            child(name, "logs"), retention_in_days=args.log_retention_days, tags=tags, opts=here
+        )
+        user_data = pulumi.Output.all(
+            args.model_bucket_arn, log_group.name, *(args.secret_arns[s] for s in secret_names)
+        ).apply(
+            lambda v: base64.b64encode(
+                aws_boot.aws_user_data(
+                    spec,
+                    bucket_arn=v[0],
+                    key_prefix=args.model_key_prefix,
+                    region=args.region,
+                    log_group=v[1],
+                    deployment=deployment,
+                    revision=args.weights_revision,
+                    secret_arns=dict(zip(secret_names, v[2:])),
+                ).encode()
+            ).decode()
+        )
+        ami = args.ami_id or aws.ssm.get_parameter_output(name=args.ami_ssm_parameter, opts=invoke).value
+
+        # --- compute ----------------------------------------------------------------------
+        def volume(size: int, **extra: Any) -> dict[str, Any]:
+            return {
+                "volume_size": size,
+                "volume_type": "gp3",
+                "encrypted": "true",
+                "kms_key_id": args.kms_key_arn,
+                "delete_on_termination": "true",
+                **extra,
+            }
+
+        template = aws.ec2.LaunchTemplate(
+            child(name, "launch-template"),
+            description=f"pulumi-llm {deployment}: {spec.served_name} ({spec.runtime})",
+            image_id=ami,
+            update_default_version=True,
+            iam_instance_profile={"arn": profile.arn},
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": 1,
+                "instance_metadata_tags": "disabled",
+            },
+            block_device_mappings=[
+                {"device_name": ROOT_DEVICE, "ebs": volume(args.root_volume_gib)},
+                {
+                    "device_name": DATA_DEVICE,
+                    "ebs": volume(args.data_gib, iops=args.data_volume_iops, throughput=args.data_volume_throughput_mibps),
+                },
+            ],
+            network_interfaces=[
+                {
+                    "device_index": 0,
+                    "associate_public_ip_address": "false",
+                    "delete_on_termination": "true",
+                    "security_groups": [instance_sg.id],
+                }
+            ],
+            ebs_optimized="true",
+            monitoring={"enabled": True},
+            user_data=user_data,
+            tag_specifications=[
+                {"resource_type": "instance", "tags": {**tags, "Name": f"{name}-{spec.served_name}"}},
+                {"resource_type": "volume", "tags": tags},
+            ],
+            tags=tags,
+            opts=here,
+        )
+
+        # --- traffic ----------------------------------------------------------------------
+        alb = aws.lb.LoadBalancer(
+            child(name, "alb"),
+            load_balancer_type="application",
+            internal=args.internal,
+            subnets=args.private_subnet_ids if args.internal else args.public_subnet_ids,
+            security_groups=[alb_sg.id],
+            idle_timeout=args.idle_timeout_seconds,
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=args.deletion_protection,
+            enable_http2=True,
+            tags=tags,
+            opts=here,
+        )
+        target_group = aws.lb.TargetGroup(
+            child(name, "tg"),
+            port=port,
+            protocol="HTTP",
+            target_type="instance",
+            vpc_id=args.vpc_id,
+            # Generations vary from milliseconds to minutes: send each request to the least busy server.
+            load_balancing_algorithm_type="least_outstanding_requests",
+            deregistration_delay=args.deregistration_delay_seconds,
+            health_check={
+                "enabled": True,
+                "protocol": "HTTP",
+                "path": health_check_path(spec),
+                "port": "traffic-port" if check_port == port else str(check_port),
+                "matcher": "200",
+                "interval": 15,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 3,
+            },
+            tags=tags,
+            opts=here,
+        )
+        forward = [{"type": "forward", "target_group_arn": target_group.arn}]
+        if args.certificate_arn is not None:
+            aws.lb.Listener(
+                child(name, "https"),
+                load_balancer_arn=alb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=args.certificate_arn,
+                default_actions=forward,
+                tags=tags,
+                opts=here,
+            )
+            aws.lb.Listener(
+                child(name, "http"),
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}
+                ],
+                tags=tags,
+                opts=here,
+            )
+        else:
+            # No certificate given: plain HTTP. Acceptable only on an internal load balancer inside a
+            # trusted network (prompts and API keys cross it in clear); give certificate_arn otherwise.
+            aws.lb.Listener(
+                child(name, "http"),
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=forward,
+                tags=tags,
+                opts=here,
+            )
+
+        grace = args.grace_seconds
+        asg = aws.autoscaling.Group(
+            child(name, "asg"),
+            min_size=args.min_size,
+            max_size=args.max_size,
+            desired_capacity=args.desired,
+            vpc_zone_identifiers=args.private_subnet_ids,
+            target_group_arns=[target_group.arn],
+            health_check_type="ELB",
+            health_check_grace_period=grace,
+            default_instance_warmup=grace,
+            capacity_rebalance=True,
+            mixed_instances_policy={
+                "instances_distribution": {
+                    "on_demand_base_capacity": args.on_demand_base_capacity,
+                    "on_demand_percentage_above_base_capacity": 100 - args.spot_percentage_above_base,
+                    "on_demand_allocation_strategy": "prioritized",
+                    "spot_allocation_strategy": "price-capacity-optimized",
+                },
+                "launch_template": {
+                    "launch_template_specification": {
+                        "launch_template_id": template.id,
+                        "version": template.latest_version.apply(str),
+                    },
+                    "overrides": [{"instance_type": t} for t in args.instance_types],
+                },
+            },
+            instance_refresh={
+                "strategy": "Rolling",
+                # GPUs are scarce: launch the replacement before terminating, never drop below today.
+                "preferences": {
+                    "min_healthy_percentage": 100,
+                    "max_healthy_percentage": 200,
+                    "instance_warmup": str(grace),
+                    "skip_matching": True,
+                },
+            },
+            enabled_metrics=["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTotalInstances"],
+            # Capacity for GPU types (spot above all) can take long; Pulumi does not wait for it.
+            wait_for_capacity_timeout="0",
+            tags=[
+                {"key": k, "value": v, "propagate_at_launch": True}
+                for k, v in sorted({**tags, "Name": f"{name}-{spec.served_name}"}.items())
+            ],
+            # Target tracking and the schedules own the desired count once the group exists.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[grant], ignore_changes=["desiredCapacity"]),
+        )
+
+        group_name = asg.id  # an Auto Scaling group's id is its name
+        alb_suffix = alb.arn.apply(elb_arn_suffix)
+        tg_suffix = target_group.arn.apply(elb_arn_suffix)
+        aws.autoscaling.Policy(
+            child(name, "requests-per-target"),
+            autoscaling_group_name=group_name,
+            policy_type="TargetTrackingScaling",
+            estimated_instance_warmup=grace,
+            target_tracking_configuration={
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "ALBRequestCountPerTarget",
+                    "resource_label": pulumi.Output.all(alb_suffix, tg_suffix).apply(lambda v: f"{v[0]}/{v[1]}"),
+                },
+                "target_value": args.requests_per_instance_per_minute,
+            },
+            opts=here,
+        )
+        if args.schedule is not None:
+            for role_name, recurrence, low, high, want in (
+                ("stop", args.schedule.stop_cron, 0, 0, 0),
+                ("start", args.schedule.start_cron, args.min_size, args.max_size, args.desired),
+            ):
+                aws.autoscaling.Schedule(
+                    child(name, role_name),
+                    scheduled_action_name=f"{dns_label(name)}-{role_name}",
+                    autoscaling_group_name=group_name,
+                    recurrence=recurrence,
+                    time_zone=args.schedule.time_zone,
+                    min_size=low,
+                    max_size=high,
+                    desired_capacity=want,
+                    opts=here,
+                )
+
+        # --- alarms -----------------------------------------------------------------------
+        thresholds = args.alarm_thresholds
+        key = dns_label(name)
+        definitions = cloudwatch.alb_alarms(
+            key,
+            load_balancer=alb_suffix,
+            target_group=tg_suffix,
+            latency_slo_seconds=thresholds.latency_p99_seconds,
+            errors_per_minute=thresholds.errors_per_minute,
+        ) + cloudwatch.gpu_asg_alarms(
+            key,
+            asg_name=group_name,
+            idle_percent=thresholds.gpu_idle_percent,
+            idle_minutes=thresholds.gpu_idle_minutes,
+            memory_percent=thresholds.gpu_memory_percent,
+        )
+        cloudwatch.check_alarms(definitions)
+        actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
+        for definition in definitions:
+            settings = {k: v for k, v in definition.items() if k not in ("key", "title")}
+            aws.cloudwatch.MetricAlarm(
+                child(name, "alarm-" + definition["key"].removeprefix(key + "-")),
+                alarm_actions=actions,
+                ok_actions=actions,
+                tags=tags,
+                opts=here,
+                **settings,
+            )
+
+        scheme = "https" if args.certificate_arn is not None else "http"
+        self.url = alb.dns_name.apply(lambda dns: f"{scheme}://{dns}")
+        self.asg_name = group_name
+        self.alb_arn = alb.arn
+        self.alb_dns_name = alb.dns_name
+        self.target_group_arn = target_group.arn
+        self.alb_security_group_id = alb_sg.id
+        self.instance_security_group_id = instance_sg.id
+        self.register_outputs(
+            {
+                "url": self.url,
+                "asg_name": self.asg_name,
+                "alb_arn": self.alb_arn,
+                "alb_dns_name": self.alb_dns_name,
+                "target_group_arn": self.target_group_arn,
+                "alb_security_group_id": self.alb_security_group_id,
+                "instance_security_group_id": self.instance_security_group_id,
+            }
+        )
+
+
+def _check_user_data(args: AwsGpuVmArgs, deployment: str) -> None:
+    """Render the boot script with the longest plausible ids and check EC2's 16 KB limit."""
+    placeholder = {s: "arn:aws:secretsmanager:" + "x" * 20 + ":123456789012:secret:" + "x" * 64 for s in args.secret_arns}
+    text = aws_boot.aws_user_data(
+        args.container,
+        bucket_arn="arn:aws:s3:::" + "b" * 63,
+        key_prefix=args.model_key_prefix,
+        region=args.region,
+        log_group="x" * 128,
+        deployment=deployment,
+        revision=args.weights_revision,
+        secret_arns=placeholder,
+    )
+    if len(text.encode()) > USER_DATA_LIMIT:
+        raise UserError(
+            f"{args.config_path}.container: the boot script is {len(text.encode())} bytes, above EC2's "
+            f"{USER_DATA_LIMIT}-byte user-data limit (large config mounts?)"
+        )
