@@ -13,7 +13,20 @@ from . import pins
 from .errors import UserError
 from .runtimes.spec import ContainerSpec
 from .settings import ModelSettings, Replicas, Settings
-from .sizing import FitResult, Hardware, ModelSpec, fit, get_accelerator, get_model, valid_tensor_parallel_sizes
+from .sizing import (
+    FitResult,
+    Hardware,
+    InstanceType,
+    ModelSpec,
+    check_instance_region,
+    choose_instance,
+    fit,
+    fitting_instances,
+    get_accelerator,
+    get_instance_type,
+    get_model,
+    valid_tensor_parallel_sizes,
+)
 
 
 def model_spec(name: str, model: ModelSettings) -> ModelSpec:
@@ -24,17 +37,51 @@ def model_spec(name: str, model: ModelSettings) -> ModelSpec:
 
 
 def node_hardware(settings: Settings) -> Hardware:
-    """The GPUs of one GPU node of the stack's cluster."""
+    """The GPUs of one GPU node of the stack's on-prem cluster."""
     if settings.onprem is not None:
         return Hardware(get_accelerator(settings.onprem.gpus.accelerator), count=settings.onprem.gpus.per_node)
-    raise UserError(f"cloud {settings.cloud}: no GPU hardware is configured for model servers")
+    raise UserError(f"cloud {settings.cloud}: no on-prem GPU nodes are configured")
+
+
+def instance_type(settings: Settings, name: str) -> InstanceType:
+    """The cloud instance type one replica of `name` runs on: the one the stack names, else the
+    cheapest in the catalog (within the Karpenter families for a Karpenter cluster) that fits."""
+    model = settings.models[name]
+    cloud = settings.cloud
+    if model.instance_type:
+        try:
+            itype = get_instance_type(model.instance_type, cloud)
+            check_instance_region(itype, settings.region or "")
+        except UserError as err:
+            raise UserError(f"instance_type = {model.instance_type}: {err}") from None
+        return itype
+    spec = model_spec(name, model)
+    options = dict(
+        cloud=cloud,
+        region=settings.region,
+        quantization=model.quantization,
+        context=model.context,
+        gpu_memory_utilization=settings.serving.gpu_memory_utilization,
+    )
+    if "cluster" in settings.methods and settings.aws.cluster.gpu_capacity == "karpenter":
+        families = tuple(settings.aws.cluster.gpu_instance_families)
+        for candidate in fitting_instances(spec, **options):
+            assert candidate.hardware.instance is not None
+            if candidate.hardware.instance.name.split(".")[0] in families:
+                return candidate.hardware.instance
+        raise UserError(
+            f"no instance type of the Karpenter families {', '.join(families)} in {settings.region} fits {spec.key}; "
+            "add a larger family to aws.cluster.gpu_instance_families or choose a quantization"
+        )
+    chosen = choose_instance(spec, **options)
+    assert chosen.hardware.instance is not None
+    return chosen.hardware.instance
 
 
 def size(settings: Settings, name: str) -> FitResult:
     """Fit model `name` on the stack's hardware; with `gpus` set, exactly that tensor-parallel size."""
     model = settings.models[name]
     spec = model_spec(name, model)
-    node = node_hardware(settings)
     gpus = model.gpus
     if gpus is not None:
         allowed = valid_tensor_parallel_sizes(spec, max(gpus, 8))
@@ -43,7 +90,13 @@ def size(settings: Settings, name: str) -> FitResult:
                 f"gpus = {gpus}: the tensor parallel size must divide the model's {spec.num_attention_heads} "
                 f"attention heads and {spec.num_kv_heads} KV heads; allowed: {', '.join(map(str, allowed))}"
             )
-    hardware = Hardware(node.accelerator, count=gpus or node.count)
+    if settings.cloud == "onprem":
+        node = node_hardware(settings)
+        hardware: Hardware | InstanceType = Hardware(node.accelerator, count=gpus or node.count)
+    else:
+        hardware = instance_type(settings, name)
+        if gpus is not None and gpus > hardware.hardware.count:
+            raise UserError(f"gpus = {gpus}: {hardware.name} has {hardware.hardware.count} GPUs")
     return fit(
         spec,
         hardware,
@@ -52,6 +105,7 @@ def size(settings: Settings, name: str) -> FitResult:
         runtime="vllm",  # Triton serves LLMs through its vLLM backend: the same engine, the same fit
         gpu_memory_utilization=settings.serving.gpu_memory_utilization,
         tensor_parallel_size=gpus,
+        region=settings.region,
     )
 
 
@@ -168,8 +222,11 @@ def stack_sizing(settings: Settings) -> list[dict]:
             region=settings.region,
             min_replicas=bounds.min,
             max_replicas=bounds.max,
-            accelerator=sized.hardware.accelerator.key,
-            gpu_count=sized.tensor_parallel_size,
+            **(
+                {"instance_type": sized.hardware.instance.name}
+                if sized.hardware.instance is not None
+                else {"accelerator": sized.hardware.accelerator.key, "gpu_count": sized.tensor_parallel_size}
+            ),
             runtime="vllm",
             gpu_memory_utilization=settings.serving.gpu_memory_utilization,
         )

@@ -33,10 +33,11 @@ from .errors import UserError
 NAMESPACE = "pulumi-llm"
 
 Cloud = Literal["aws", "gcp", "azure", "onprem"]
-Method = Literal["onprem"]
+Method = Literal["gpu-vm", "cluster", "onprem"]
 """The deployment methods a stack can enable. Each one lands with the component that builds it."""
 
-CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {"onprem": ("onprem",)}
+CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {"onprem": ("onprem",), "gpu-vm": ("aws",), "cluster": ("aws",)}
+SELF_HOSTING = ("gpu-vm", "cluster", "onprem")
 """Which clouds each method runs on."""
 
 
@@ -184,6 +185,11 @@ class ModelSettings(_Strict):
         None, ge=1, description="GPUs per replica (= tensor parallel size). Default: the fewest that fit, from sizing."
     )
     replicas: Replicas | None = Field(None, description="Replica bounds of this model. Default: serving.replicas.")
+    instance_type: str | None = Field(
+        None,
+        description="Cloud instance type of one replica (gpu-vm, cluster with node groups). Default: the cheapest type in "
+        "the catalog that fits, in the stack's region.",
+    )
     lora_adapters: dict[Label, str] = Field(
         default_factory=dict, description="LoRA adapters served beside the model: name → path below the model source. Default: none."
     )
@@ -292,6 +298,79 @@ class OnPremSettings(_Strict):
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings, description="Prometheus and Grafana.")
 
 
+class AwsNetworkSettings(_Strict):
+    """The VPC every AWS method runs in."""
+
+    cidr: str = Field("10.40.0.0/16", description="VPC CIDR, a private /16 to /20. Default 10.40.0.0/16.")
+    az_count: int = Field(2, ge=2, le=6, description="Availability zones (3 or more in prod). Default 2.")
+    nat_per_az: bool = Field(False, description="One NAT gateway per zone (prod) instead of one in all. Default false.")
+    flow_logs_retention_days: int = Field(30, ge=1, description="Days VPC flow logs are kept. Default 30.")
+
+
+class ScaleSchedule(_Strict):
+    """Scheduled scale to zero (dev): stop at night, start in the morning."""
+
+    stop: str = Field(description="Cron (UTC unless time_zone) when capacity goes to zero, e.g. `0 20 * * MON-FRI`.")
+    start: str = Field(description="Cron when capacity comes back, e.g. `0 7 * * MON-FRI`.")
+    time_zone: str = Field("UTC", description="IANA time zone of the crons. Default UTC.")
+
+
+class GpuVmSettings(_Strict):
+    """GPU instances in an Auto Scaling group behind a load balancer."""
+
+    on_demand_base: int = Field(0, ge=0, description="On-demand instances before spot is used. Default 0.")
+    spot_percentage: int = Field(
+        100, ge=0, le=100, description="Share of capacity above the base that is spot. Default 100 (prod needs an on-demand base)."
+    )
+    schedule: ScaleSchedule | None = Field(None, description="Scale to zero on a schedule. Default: none (always on).")
+    internet_facing: bool = Field(False, description="Internet-facing load balancer instead of internal. Default false.")
+    allowed_cidrs: list[str] = Field(
+        default_factory=list, description="CIDRs allowed to reach the load balancer. Default: the VPC only."
+    )
+    certificate_arn: str | None = Field(None, description="ACM certificate for HTTPS (TLS 1.2+). Default: none (HTTP inside the VPC).")
+    idle_timeout_seconds: int = Field(
+        3600, ge=60, le=4000, description="Load-balancer idle timeout, longer than the longest stream. Default 3600."
+    )
+    requests_per_target: int = Field(20, ge=1, description="Target tracking: requests per instance per minute. Default 20.")
+
+
+class ClusterSettings(_Strict):
+    """EKS with GPU capacity."""
+
+    kubernetes_version: str | None = Field(None, description="EKS Kubernetes version. Default: the pinned version.")
+    gpu_capacity: Literal["karpenter", "node-group"] = Field(
+        "karpenter", description="Karpenter NodePool (families, spot and on-demand) or a managed GPU node group. Default karpenter."
+    )
+    gpu_instance_families: list[str] = Field(
+        default_factory=lambda: ["g6e", "g6"], description="Karpenter: GPU instance families. Default g6e, g6."
+    )
+    gpu_instance_types: list[str] = Field(
+        default_factory=list, description="Node group: GPU instance types. Default: the model's instance type."
+    )
+    capacity_types: list[Literal["spot", "on-demand"]] = Field(
+        default_factory=lambda: ["spot", "on-demand"], description="Capacity types for GPU nodes. Default spot and on-demand."
+    )
+    max_gpus: int = Field(16, ge=1, description="Most GPUs the GPU capacity may hold. Default 16.")
+    endpoint_public: bool = Field(False, description="Public API endpoint (never in prod). Default false.")
+    public_access_cidrs: list[str] = Field(default_factory=list, description="CIDRs allowed to the public endpoint.")
+    admin_principals: list[str] = Field(
+        default_factory=list, description="IAM principal ARNs given cluster-admin access entries. Default: none."
+    )
+    ingress: Literal["internal", "internet-facing"] = Field("internal", description="ALB scheme of the model Ingress. Default internal.")
+    prometheus: Literal["kube-prometheus-stack", "amp"] = Field(
+        "kube-prometheus-stack", description="In-cluster Prometheus or Amazon Managed Prometheus. Default kube-prometheus-stack."
+    )
+
+
+class AwsSettings(_Strict):
+    """Settings of the AWS methods."""
+
+    network: AwsNetworkSettings = Field(default_factory=AwsNetworkSettings, description="The VPC.")
+    gpu_vm: GpuVmSettings = Field(default_factory=GpuVmSettings, description="The gpu-vm method.")
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings, description="The cluster method (EKS).")
+    alarm_email: str | None = Field(None, description="Email subscribed to the alarm topic. Default: none.")
+
+
 class Settings(_Strict):
     """Everything a stack file may set under `pulumi-llm:`."""
 
@@ -313,6 +392,7 @@ class Settings(_Strict):
         default_factory=ServingSettings, description="Model-server settings shared by every self-hosting method."
     )
     onprem: OnPremSettings | None = Field(None, description="The existing cluster. Required when methods has onprem.")
+    aws: AwsSettings = Field(default_factory=AwsSettings, description="Network, GPU VMs, EKS and alarms on AWS (cloud aws).")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -329,13 +409,38 @@ class Settings(_Strict):
                 raise FieldProblem("methods", f"method {method} runs on cloud {allowed}, not on cloud {self.cloud}")
         if "onprem" in self.methods and self.onprem is None:
             raise FieldProblem("onprem", "required when methods has onprem")
+        if "gpu-vm" in self.methods and "cluster" in self.methods:
+            raise FieldProblem("methods", "gpu-vm and cluster both self-host the models: choose one per stack")
+        if self.cloud == "aws":
+            self._check_aws()
         if self.serves_models():
             self._check_models()
         return self
 
     def serves_models(self) -> bool:
         """True when a method of this stack runs model servers."""
-        return "onprem" in self.methods
+        return any(m in SELF_HOSTING for m in self.methods)
+
+    def _check_aws(self) -> None:
+        from .sizing import check_region
+
+        try:
+            check_region("aws", self.region or "")
+        except UserError as err:
+            raise FieldProblem("region", str(err)) from None
+        aws = self.aws
+        if self.environment == "prod" and ("gpu-vm" in self.methods or "cluster" in self.methods):
+            if aws.network.az_count < 3:
+                raise FieldProblem("aws.network.az_count", "prod spreads over at least 3 availability zones")
+            if "gpu-vm" in self.methods and aws.gpu_vm.on_demand_base == 0 and aws.gpu_vm.spot_percentage == 100:
+                raise FieldProblem(
+                    "aws.gpu_vm.spot_percentage",
+                    "prod can't run on spot alone: set aws.gpu_vm.on_demand_base >= 1 or a spot_percentage below 100",
+                )
+            if "cluster" in self.methods and aws.cluster.capacity_types == ["spot"]:
+                raise FieldProblem("aws.cluster.capacity_types", "prod can't run on spot alone: add on-demand")
+            if aws.cluster.endpoint_public and "cluster" in self.methods:
+                raise FieldProblem("aws.cluster.endpoint_public", "prod keeps the EKS API endpoint private")
 
     def _check_models(self) -> None:
         from . import serving
