@@ -121,15 +121,38 @@ class ModelVolume:
     sub_path: str
 
 
+MODEL_BUCKET_ENV = "MODEL_BUCKET"
+
+
 def weights(settings: Settings, name: str):
-    """Where the server reads the weights of `name`: (runtime Weights, the volume to mount or None)."""
+    """Where the server reads the weights of `name`: (runtime Weights, the volume to mount or None).
+
+    store://<key> is the stack's own model store: a GPU VM syncs it to local disk and reads
+    /models/<key>; a cluster streams it (`s3://$(MODEL_BUCKET)/<key>`, the bucket's name joining the
+    pod's env at deploy time — Kubernetes expands $(VAR) in args)."""
     from .runtimes.vllm import MODEL_DIR, Weights
 
     source = settings.models[name].source or ""
-    if source.startswith("pvc://"):
-        claim, _, path = source[len("pvc://") :].partition("/")
+    scheme, _, rest = source.partition("://")
+    if scheme == "pvc":
+        claim, _, path = rest.partition("/")
         return Weights("volume", f"{MODEL_DIR}/{path}".rstrip("/")), ModelVolume(claim, path)
+    key = rest.strip("/") if scheme == "store" else rest.partition("/")[2].strip("/")
+    if "gpu-vm" in settings.methods:
+        return Weights("volume", f"{MODEL_DIR}/{key}".rstrip("/")), None
+    if scheme == "store":
+        store = "gs" if settings.cloud == "gcp" else "s3"
+        return Weights("object-store", f"{store}://$({MODEL_BUCKET_ENV})/{key}"), None
     return Weights("object-store", source), None
+
+
+def store_key(settings: Settings, name: str) -> tuple[str | None, str]:
+    """(bucket, key) of a model's weights in object storage; bucket None for the stack's own store."""
+    scheme, _, rest = (settings.models[name].source or "").partition("://")
+    if scheme == "store":
+        return None, rest.strip("/")
+    bucket, _, key = rest.partition("/")
+    return bucket, key.strip("/")
 
 
 def container(settings: Settings, name: str, fit_result: FitResult | None = None) -> ContainerSpec:

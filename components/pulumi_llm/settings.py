@@ -171,8 +171,8 @@ class ModelSettings(_Strict):
     )
     source: str | None = Field(
         None,
-        description="Where servers read the weights: pvc://<claim>/<path>, s3://<bucket>/<prefix> or gs://<bucket>/<prefix>. "
-        "Required to serve the model; never a public hub.",
+        description="Where servers read the weights: store://<key> (the stack's model store), pvc://<claim>/<path>, "
+        "s3://<bucket>/<prefix> or gs://<bucket>/<prefix>. Required to serve the model; never a public hub.",
     )
     runtime: Runtime = Field("vllm", description="Model server: vllm or triton (Triton's vLLM backend). Default vllm.")
     quantization: str | None = Field(
@@ -215,8 +215,12 @@ class ModelSettings(_Strict):
                 raise FieldProblem("context", f"above the model's maximum context ({spec.max_context})")
         if self.custom is not None and self.context is not None and self.context > self.custom.max_context:
             raise FieldProblem("context", f"above the model's maximum context ({self.custom.max_context})")
-        if self.source is not None and not re.fullmatch(r"(pvc://[a-z0-9][-a-z0-9.]*|s3://[a-z0-9][-a-z0-9.]*|gs://[a-z0-9][-a-z0-9._]*)(/[^\s]*)?", self.source):
-            raise FieldProblem("source", "must be pvc://<claim>/<path>, s3://<bucket>/<prefix> or gs://<bucket>/<prefix>")
+        if self.source is not None and not re.fullmatch(
+            r"(pvc://[a-z0-9][-a-z0-9.]*|s3://[a-z0-9][-a-z0-9.]*|gs://[a-z0-9][-a-z0-9._]*|store:/)(/[^\s]*)?", self.source
+        ):
+            raise FieldProblem(
+                "source", "must be store://<key>, pvc://<claim>/<path>, s3://<bucket>/<prefix> or gs://<bucket>/<prefix>"
+            )
         from .runtimes.vllm import check_extra_args
 
         for i, token in enumerate(self.extra_args):
@@ -449,9 +453,17 @@ class Settings(_Strict):
             raise FieldProblem("models", f"at least one model is required by methods {', '.join(self.methods)}")
         for name, model in self.models.items():
             if model.source is None:
-                raise FieldProblem(f"models.{name}.source", "required to serve the model (pvc://, s3:// or gs://)")
-            if self.onprem is not None and model.source.startswith(("s3://", "gs://")) and model.runtime == "triton":
-                raise FieldProblem(f"models.{name}.source", "Triton reads weights from a volume: use pvc://<claim>/<path>")
+                raise FieldProblem(f"models.{name}.source", "required to serve the model (store://, pvc://, s3:// or gs://)")
+            scheme = model.source.split("://", 1)[0]
+            if self.cloud == "onprem" and scheme == "store":
+                raise FieldProblem(f"models.{name}.source", "store:// is a cloud stack's model store; on-prem use pvc://<claim>/<path>")
+            if "gpu-vm" in self.methods and scheme == "pvc":
+                raise FieldProblem(f"models.{name}.source", "a GPU VM syncs weights from object storage: use store://<key> or s3://")
+            streamed = scheme in ("s3", "gs") or (scheme == "store" and "cluster" in self.methods)
+            if streamed and model.runtime == "triton":
+                raise FieldProblem(
+                    f"models.{name}.source", "Triton reads weights from a volume, not a stream: use pvc://<claim>/<path>"
+                )
             try:
                 serving.size(self, name)
             except UserError as err:

@@ -62,8 +62,12 @@ def model(**fields: object) -> dict:
             "(an HPA cannot scale to zero), not hpa",
         ),
         (config(model(source="https://huggingface.co/meta-llama")), "pulumi-llm:models.m.source = https://huggingface.co/meta-llama: "
-         "must be pvc://<claim>/<path>, s3://<bucket>/<prefix> or gs://<bucket>/<prefix>"),
-        (config({"m": {"catalog": "llama-3.1-8b-instruct"}}), "pulumi-llm:models.m.source: required to serve the model (pvc://, s3:// or gs://)"),
+         "must be store://<key>, pvc://<claim>/<path>, s3://<bucket>/<prefix> or gs://<bucket>/<prefix>"),
+        (config({"m": {"catalog": "llama-3.1-8b-instruct"}}), "pulumi-llm:models.m.source: required to serve the model (store://, pvc://, s3:// or gs://)"),
+        (config(model(source="store://llama/abc")), "pulumi-llm:models.m.source = store://llama/abc: store:// is a cloud "
+         "stack's model store; on-prem use pvc://<claim>/<path>"),
+        (config(model(source="s3://weights/llama", runtime="triton")), "pulumi-llm:models.m.source = s3://weights/llama: "
+         "Triton reads weights from a volume, not a stream: use pvc://<claim>/<path>"),
         (config(model(catalog="lama-3.1-8b-instruct")), "pulumi-llm:models.m.catalog = lama-3.1-8b-instruct: unknown model "
          "'lama-3.1-8b-instruct'; did you mean llama-3.1-8b-instruct or llama-3-8b-instruct or llama-3.1-70b-instruct?"),
         (

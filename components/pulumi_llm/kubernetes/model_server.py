@@ -47,6 +47,9 @@ class ModelServerArgs(BaseModel):
     pod_labels: Mapping[str, str] = Field(
         default_factory=dict, description="Extra pod labels (e.g. azure.workload.identity/use). Default none."
     )
+    env: Mapping[str, Any] = Field(
+        default_factory=dict, description="Extra env vars valued from other resources (Inputs), e.g. the model bucket."
+    )
 
 
 class ModelServer(pulumi.ComponentResource):
@@ -91,30 +94,24 @@ class ModelServer(pulumi.ComponentResource):
         )
         if size == 1:
             self.workload_kind = "Deployment"
-            k8s.apps.v1.Deployment(
-                child(name, "deployment"),
-                metadata=meta(),
-                spec=render.deployment_spec(
-                    spec,
-                    replicas=args.replicas,
-                    labels=pod_labels,
-                    annotations=annotations,
-                    placement=args.placement,
-                    service_account=served,
-                    model_claim=args.model_claim,
-                ),
-                opts=workload_opts,
+            deployment = render.deployment_spec(
+                spec,
+                replicas=args.replicas,
+                labels=pod_labels,
+                annotations=annotations,
+                placement=args.placement,
+                service_account=served,
+                model_claim=args.model_claim,
             )
+            # Values from other resources join the rendered env (Kubernetes expands $(VAR) in args).
+            for container in deployment["template"]["spec"]["containers"]:
+                container["env"] = [*({"name": k, "value": v} for k, v in sorted(args.env.items())), *container["env"]]
+            k8s.apps.v1.Deployment(child(name, "deployment"), metadata=meta(), spec=deployment, opts=workload_opts)
         else:
             assert args.placement.gpus_per_node is not None
             self.workload_kind = "LeaderWorkerSet"
-            k8s.apiextensions.CustomResource(
-                child(name, "lws"),
-                api_version=LWS_API_VERSION,
-                kind="LeaderWorkerSet",
-                metadata=meta(),
-                spec=render.leader_worker_set_spec(
-                    spec,
+            group = render.leader_worker_set_spec(
+                spec,
                     replicas=args.replicas,
                     size=size,
                     gpus_per_node=args.placement.gpus_per_node,
@@ -123,8 +120,13 @@ class ModelServer(pulumi.ComponentResource):
                     placement=args.placement,
                     service_account=served,
                     model_claim=args.model_claim,
-                ),
-                opts=workload_opts,
+                )
+            template = group["leaderWorkerTemplate"]
+            for role in ("leaderTemplate", "workerTemplate"):
+                for container in template[role]["spec"]["containers"]:
+                    container["env"] = [*({"name": k, "value": v} for k, v in sorted(args.env.items())), *container["env"]]
+            k8s.apiextensions.CustomResource(
+                child(name, "lws"), api_version=LWS_API_VERSION, kind="LeaderWorkerSet", metadata=meta(), spec=group, opts=workload_opts
             )
         service_spec = render.service_spec(spec)
         if size > 1:

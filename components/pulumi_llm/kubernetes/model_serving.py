@@ -37,14 +37,35 @@ class ServedModel:
     object_store: bool = False
     service_account_annotations: Mapping[str, str] = field(default_factory=dict)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, Any] = field(default_factory=dict)
+    """Extra environment variables whose values come from other resources (pulumi Inputs), e.g. the
+    model bucket that `--model=s3://$(MODEL_BUCKET)/…` expands (Kubernetes expands $(VAR) in args)."""
+
+
+INGRESS_NGINX_ANNOTATIONS = {
+    "nginx.ingress.kubernetes.io/use-regex": "true",
+    "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+    # Tokens reach the client as they are generated; long generations are not cut off.
+    "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
+}
 
 
 @dataclass(frozen=True)
 class IngressOptions:
+    """How the models are exposed. ingress-nginx routes `/<model>/v1/…` on one host (rewriting the
+    prefix); an ALB can't rewrite paths, so it routes by host: `<model>.<host>`."""
+
     class_name: str
     host: str | None = None
     tls_secret: str | None = None
-    controller_namespace: str = "ingress-nginx"
+    style: Literal["nginx", "alb"] = "nginx"
+    annotations: Mapping[str, str] = field(default_factory=lambda: dict(INGRESS_NGINX_ANNOTATIONS))
+    peers: Sequence[Mapping[str, Any]] = (
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+    )
+    """NetworkPolicy peers the ingress traffic arrives from (the controller's pods, or the VPC for an ALB)."""
 
 
 class ModelServingArgs(BaseModel):
@@ -65,37 +86,27 @@ class ModelServingArgs(BaseModel):
     extra_clients: Sequence[Mapping[str, Any]] = Field(
         default=(), description="More NetworkPolicy peers allowed to call the models (e.g. the gateway)."
     )
+    server_depends_on: Sequence[pulumi.Resource] = Field(
+        default=(), description="Resources the servers wait for (e.g. pod identity associations: credentials need them first)."
+    )
 
 
 def ingress_spec(served_name: str, port: int, options: IngressOptions) -> dict[str, Any]:
-    """`/<model>/v1/...` on the shared host, rewritten to the server's `/v1/...`."""
-    rule: dict[str, Any] = {
-        "http": {
-            "paths": [
-                {
-                    "path": f"/{served_name}(/|$)(.*)",
-                    "pathType": "ImplementationSpecific",
-                    "backend": {"service": {"name": served_name, "port": {"number": port}}},
-                }
-            ]
-        }
-    }
-    if options.host:
-        rule["host"] = options.host
+    backend = {"service": {"name": served_name, "port": {"number": port}}}
+    host = options.host
+    if options.style == "nginx":
+        # `/<model>/v1/...` on the shared host, rewritten to the server's `/v1/...`.
+        path = {"path": f"/{served_name}(/|$)(.*)", "pathType": "ImplementationSpecific", "backend": backend}
+    else:
+        path = {"path": "/", "pathType": "Prefix", "backend": backend}
+        host = f"{served_name}.{host}" if host else None
+    rule: dict[str, Any] = {"http": {"paths": [path]}}
+    if host:
+        rule["host"] = host
     spec: dict[str, Any] = {"ingressClassName": options.class_name, "rules": [rule]}
-    if options.tls_secret and options.host:
-        spec["tls"] = [{"hosts": [options.host], "secretName": options.tls_secret}]
+    if options.tls_secret and host:
+        spec["tls"] = [{"hosts": [host], "secretName": options.tls_secret}]
     return spec
-
-
-INGRESS_ANNOTATIONS = {
-    "nginx.ingress.kubernetes.io/use-regex": "true",
-    "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
-    # Tokens reach the client as they are generated; long generations are not cut off.
-    "nginx.ingress.kubernetes.io/proxy-buffering": "off",
-    "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
-    "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
-}
 
 
 def service_monitor_spec(spec: ContainerSpec) -> dict[str, Any]:
@@ -128,7 +139,7 @@ class ModelServing(pulumi.ComponentResource):
 
         clients: list[Mapping[str, Any]] = list(args.extra_clients)
         if args.ingress is not None:
-            clients.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.ingress.controller_namespace}}})
+            clients.extend(args.ingress.peers)
         scrapers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.monitoring_namespace}}}]
         self.urls = {}
         servers: list[observability_rules.ServerMetrics] = []
@@ -153,15 +164,16 @@ class ModelServing(pulumi.ComponentResource):
                     object_store_egress=model.object_store,
                     service_account_annotations=model.service_account_annotations,
                     pod_labels=model.pod_labels,
+                    env=model.env,
                 ),
-                opts=in_ns,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.server_depends_on]),
             )
             self.urls[served] = server.url
             port = spec.port(spec.http_port).container_port
             if args.ingress is not None:
                 k8s.networking.v1.Ingress(
                     child(name, f"{served}-ingress"),
-                    metadata={"name": served, "namespace": args.namespace, "labels": model_labels, "annotations": INGRESS_ANNOTATIONS},
+                    metadata={"name": served, "namespace": args.namespace, "labels": model_labels, "annotations": dict(args.ingress.annotations)},
                     spec=ingress_spec(served, port, args.ingress),
                     opts=in_ns,
                 )

@@ -19,6 +19,8 @@ from ..kubernetes.model_serving import ModelServing, ModelServingArgs
 from ..labels import CommonLabels, kubernetes_labels
 from ..naming import child
 
+INGRESS_NGINX_NAMESPACE = "ingress-nginx"
+
 
 class OnPremClusterArgs(BaseModel):
     """What to install on the cluster and what to serve."""
@@ -50,7 +52,7 @@ class OnPremCluster(pulumi.ComponentResource):
             installs.append(("prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE,
                              addons.kube_prometheus_stack_values(), "privileged"))
         if args.ingress_nginx and serving.ingress is not None:
-            installs.append(("ingress-nginx", pins.INGRESS_NGINX_CHART, serving.ingress.controller_namespace,
+            installs.append(("ingress-nginx", pins.INGRESS_NGINX_CHART, INGRESS_NGINX_NAMESPACE,
                              addons.ingress_nginx_values(class_name=serving.ingress.class_name, service_monitor=monitor), "baseline"))
         if args.keda and serving.autoscaling_engine == "keda":
             installs.append(("keda", pins.KEDA_CHART, "keda", addons.keda_values(service_monitor=monitor), "restricted"))

@@ -1,0 +1,1 @@
+"""Per-cloud keys and secret stores shared by the methods."""
