@@ -39,19 +39,8 @@ class LlmPlatform(pulumi.ComponentResource):
         self.namespace = None
         outputs: dict[str, pulumi.Input[str]] = {}
 
-        if settings.cloud == "aws" and settings.models:
-            import pulumi_aws as aws
-
-            from .storage.aws import ModelStore, ModelStoreArgs
-
-            provider = aws.Provider(child(name, "aws"), region=settings.region, opts=pulumi.ResourceOptions(parent=self))
-            store = ModelStore(
-                child(name, "models"),
-                ModelStoreArgs(labels=labels, alias=f"alias/pulumi-llm/{args.stack}/models"),
-                opts=pulumi.ResourceOptions(parent=self, providers=[provider]),
-            )
-            self.model_bucket = store.bucket_name
-            outputs["model_bucket"] = store.bucket_name
+        if settings.cloud == "aws":
+            outputs.update(self._aws(name, settings, labels))
 
         if "onprem" in settings.methods and settings.onprem is not None:
             import pulumi_kubernetes as k8s
@@ -103,3 +92,180 @@ class LlmPlatform(pulumi.ComponentResource):
             outputs["namespace"] = cluster.namespace
 
         self.register_outputs(outputs)
+
+    def _aws(self, name: str, settings: Settings, labels: CommonLabels) -> dict[str, pulumi.Input[str]]:
+        """The AWS methods: model store, and for self-hosting the key, network, alarms and servers."""
+        import pulumi_aws as aws
+
+        from .storage.aws import ModelStore, ModelStoreArgs
+
+        outputs: dict[str, pulumi.Input[str]] = {}
+        provider = aws.Provider(child(name, "aws"), region=settings.region, opts=pulumi.ResourceOptions(parent=self))
+        on_aws = pulumi.ResourceOptions(parent=self, providers=[provider])
+        store = None
+        if settings.models:
+            store = ModelStore(
+                child(name, "models"),
+                ModelStoreArgs(labels=labels, alias=f"alias/pulumi-llm/{labels.stack}/models"),
+                opts=on_aws,
+            )
+            self.model_bucket = store.bucket_name
+            outputs["model_bucket"] = store.bucket_name
+        methods = set(settings.methods)
+        if not methods & {"gpu-vm", "cluster"}:
+            return outputs
+        assert store is not None  # self-hosting methods require models (settings)
+
+        from .monitoring.aws import AwsMonitoring, AwsMonitoringArgs
+        from .network.aws import AwsNetwork, AwsNetworkArgs
+        from .security.aws import StackKey, StackKeyArgs
+
+        region = settings.region or ""
+        cfg = settings.aws
+        key = StackKey(child(name, "key"), StackKeyArgs(labels=labels, region=region), opts=on_aws)
+        network = AwsNetwork(
+            child(name, "network"),
+            AwsNetworkArgs(
+                labels=labels,
+                region=region,
+                log_key_arn=key.arn,
+                cidr=cfg.network.cidr,
+                az_count=cfg.network.az_count,
+                nat_per_az=cfg.network.nat_per_az,
+                flow_logs_retention_days=cfg.network.flow_logs_retention_days,
+            ),
+            opts=on_aws,
+        )
+        monitoring = AwsMonitoring(
+            child(name, "alarms"),
+            AwsMonitoringArgs(labels=labels, region=region, key_arn=key.arn, alarm_email=cfg.alarm_email),
+            opts=on_aws,
+        )
+        outputs["alarm_topic"] = monitoring.topic_arn
+        if "gpu-vm" in methods:
+            outputs.update(self._aws_gpu_vms(name, settings, labels, network, key, store, monitoring, on_aws))
+        if "cluster" in methods:
+            outputs.update(self._aws_cluster(name, settings, labels, network, key, store, on_aws))
+        return outputs
+
+    def _aws_gpu_vms(self, name, settings, labels, network, key, store, monitoring, on_aws) -> dict[str, pulumi.Input[str]]:
+        from . import serving
+        from .gpu_vm.aws import AwsGpuVm, AwsGpuVmArgs, ScaleToZeroSchedule
+
+        cfg = settings.aws.gpu_vm
+        outputs: dict[str, pulumi.Input[str]] = {}
+        for served in sorted(settings.models):
+            model = settings.models[served]
+            bounds = serving.replicas(settings, served)
+            bucket, key_prefix = serving.store_key(settings, served)
+            vm = AwsGpuVm(
+                child(name, f"vm-{served}"),
+                AwsGpuVmArgs(
+                    labels=labels,
+                    container=serving.container(settings, served),
+                    region=settings.region,
+                    instance_types=[serving.instance_type(settings, served).name],
+                    vpc_id=network.vpc_id,
+                    private_subnet_ids=network.private_subnet_ids,
+                    public_subnet_ids=network.public_subnet_ids if cfg.internet_facing else None,
+                    internal=not cfg.internet_facing,
+                    allowed_cidrs=cfg.allowed_cidrs or [settings.aws.network.cidr],
+                    model_bucket_arn=store.bucket_arn if bucket is None else f"arn:aws:s3:::{bucket}",
+                    model_key_prefix=key_prefix,
+                    weights_revision=model.revision or "",
+                    kms_key_arn=key.arn,
+                    min_size=bounds.min,
+                    max_size=bounds.max,
+                    on_demand_base_capacity=cfg.on_demand_base,
+                    spot_percentage_above_base=cfg.spot_percentage,
+                    schedule=ScaleToZeroSchedule(
+                        stop_cron=cfg.schedule.stop, start_cron=cfg.schedule.start, time_zone=cfg.schedule.time_zone
+                    )
+                    if cfg.schedule
+                    else None,
+                    certificate_arn=cfg.certificate_arn,
+                    idle_timeout_seconds=cfg.idle_timeout_seconds,
+                    requests_per_instance_per_minute=cfg.requests_per_target,
+                    alarm_topic_arn=monitoring.topic_arn,
+                    deletion_protection=settings.environment == "prod",
+                    config_path=f"pulumi-llm:models.{served}",
+                ),
+                opts=on_aws,
+            )
+            outputs[f"url_{served}"] = vm.url
+        return outputs
+
+    def _aws_cluster(self, name, settings, labels, network, key, store, on_aws) -> dict[str, pulumi.Input[str]]:
+        from . import serving
+        from .cluster.eks import EksCluster, EksClusterArgs
+        from .kubernetes.model_serving import IngressOptions, ModelServing, ModelServingArgs
+        from .storage.aws import read_policy
+
+        cfg = settings.aws.cluster
+        gpu_types = tuple(cfg.gpu_instance_families) if cfg.gpu_capacity == "karpenter" else tuple(
+            cfg.gpu_instance_types or sorted({serving.instance_type(settings, m).name for m in settings.models})
+        )
+        eks = EksCluster(
+            child(name, "eks"),
+            EksClusterArgs(
+                labels=labels.with_method("cluster"),
+                region=settings.region,
+                vpc_id=network.vpc_id,
+                private_subnet_ids=tuple(network.private_subnet_id_list),
+                kms_key_arn=key.arn,
+                **({"kubernetes_version": cfg.kubernetes_version} if cfg.kubernetes_version else {}),
+                endpoint_public_access=cfg.endpoint_public,
+                public_access_cidrs=tuple(cfg.public_access_cidrs),
+                admin_principal_arns={f"admin-{i}": arn for i, arn in enumerate(cfg.admin_principals)},
+                gpu_capacity=cfg.gpu_capacity,
+                gpu_instances=gpu_types,
+                capacity_types=tuple(cfg.capacity_types) if cfg.gpu_capacity == "karpenter" else ("on-demand",),
+                max_gpus=cfg.max_gpus,
+                prometheus=cfg.prometheus,
+                deletion_protection=settings.environment == "prod",
+            ),
+            opts=on_aws,
+        )
+        namespace = "llm"
+        models = []
+        identities: list[pulumi.Resource] = []
+        for model in serving.served_models(settings):
+            served = model.container.served_name
+            bucket, key_prefix = serving.store_key(settings, served)
+            bucket_arn = store.bucket_arn if bucket is None else f"arn:aws:s3:::{bucket}"
+            eks.pod_identity(namespace, served, read_policy(bucket_arn, key_prefix, store.key_arn))
+            identities += eks.pod_identities[f"{namespace}/{served}"]
+            env = {serving.MODEL_BUCKET_ENV: store.bucket_name} if bucket is None else {}
+            models.append(type(model)(**{**model.__dict__, "env": env}))
+        serving_layer = ModelServing(
+            child(name, "serving"),
+            ModelServingArgs(
+                namespace=namespace,
+                labels=labels.with_method("cluster"),
+                models=models,
+                placement=eks.gpu_placement,
+                autoscaling_engine=settings.serving.autoscaling.engine,
+                scaling=serving.scaling_policy(settings),
+                prometheus_url=eks.prometheus_url,
+                alerts=serving.alert_thresholds(settings),
+                ingress=IngressOptions(
+                    class_name="alb",
+                    style="alb",
+                    annotations={
+                        "alb.ingress.kubernetes.io/scheme": cfg.ingress,
+                        "alb.ingress.kubernetes.io/target-type": "ip",
+                        "alb.ingress.kubernetes.io/group.name": f"llm-{labels.stack}",
+                        # Streams outlast the default 60 s idle timeout.
+                        "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=3600",
+                        "alb.ingress.kubernetes.io/healthcheck-path": "/health",
+                        "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                    },
+                    # With target-type ip the ALB's own ENIs in the VPC reach the pods.
+                    peers=({"ipBlock": {"cidr": settings.aws.network.cidr}},),
+                ),
+                server_depends_on=identities,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, providers=[eks.provider], depends_on=list(eks.addons)),
+        )
+        self.namespace = serving_layer.namespace
+        return {"cluster_name": eks.cluster_name, "namespace": serving_layer.namespace}

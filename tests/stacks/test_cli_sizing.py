@@ -36,10 +36,15 @@ def test_compare_stack_prints_each_model_and_plots(tmp_path: Path, capsys: pytes
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_compare_stack_without_models_and_with_both_modes(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compare_stack_without_models_and_with_both_modes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, scratch_project: Path
+) -> None:
+    (scratch_project / "stacks" / "Pulumi.shared.yaml").write_text(
+        "config:\n  pulumi-llm:environment: shared\n  pulumi-llm:cloud: aws\n  pulumi-llm:region: us-east-1\n"
+    )
+    assert main(["--project-dir", str(scratch_project), "compare", "--stack", "shared"]) == 2
+    assert capsys.readouterr().err == "pulumi-llm: stack shared serves no models (methods: none)\n"
     monkeypatch.chdir(ROOT)
-    assert main(["compare", "--stack", "dev"]) == 2
-    assert capsys.readouterr().err == "pulumi-llm: stack dev serves no models (methods: none)\n"
     assert main(["compare", "--stack", "onprem", "--model", "llama-3.1-8b-instruct"]) == 2
     assert capsys.readouterr().err == "pulumi-llm: compare takes --stack or --model, not both\n"
     assert main(["compare", "--stack", "nope"]) == 2

@@ -18,17 +18,14 @@ CRD_KINDS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"),
+    ("karpenter.sh/v1", "NodePool"),
+    ("karpenter.k8s.aws/v1", "EC2NodeClass"),
 }
 
 
 @pytest.fixture(scope="module")
-def manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
-    out = tmp_path_factory.mktemp("plans")
-    result = subprocess.run(
-        [sys.executable, "-m", "pulumi_llm.cli", "plan", "--all", "--quiet", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
+def manifests(plans: Path) -> dict[str, list[dict]]:
+    out = plans
     return {
         stack.name: [yaml.safe_load(p.read_text()) for p in sorted((stack / "manifests").glob("*.yaml"))]
         for stack in sorted(out.iterdir())
@@ -36,7 +33,29 @@ def manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]
 
 
 def test_self_hosting_stacks_render_manifests(manifests: dict[str, list[dict]]) -> None:
-    assert len(manifests["onprem"]) >= 10 and len(manifests["onprem-triton"]) >= 10
+    for stack in ("onprem", "onprem-triton", "staging", "prod"):
+        assert len(manifests[stack]) >= 10, stack
+    assert manifests["dev"] == []  # GPU VMs: no Kubernetes
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_karpenter_gpu_pool_is_tainted_encrypted_and_bounded(manifests: dict[str, list[dict]], stack: str) -> None:
+    [pool] = by_kind(manifests[stack], "NodePool")
+    template = pool["spec"]["template"]["spec"]
+    assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"} in template["taints"] or any(
+        t["key"] == "nvidia.com/gpu" and t["effect"] == "NoSchedule" for t in template["taints"]
+    )
+    assert template["expireAfter"] == "720h"
+    assert pool["spec"]["disruption"]["budgets"] == [{"nodes": "10%"}]
+    assert int(pool["spec"]["limits"]["nvidia.com/gpu"]) > 0
+    [node_class] = by_kind(manifests[stack], "EC2NodeClass")
+    assert node_class["spec"]["metadataOptions"]["httpTokens"] == "required"
+    assert all(m["ebs"]["encrypted"] is True and m["ebs"]["kmsKeyID"] for m in node_class["spec"]["blockDeviceMappings"])
+    # Every model server tolerates the taint the pool puts on its nodes.
+    for deployment in by_kind(manifests[stack], "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        if deployment["metadata"]["labels"].get("app.kubernetes.io/component") == "model-server":
+            assert any(t["key"] == "nvidia.com/gpu" and t.get("effect") == "NoSchedule" for t in pod["tolerations"])
 
 
 def test_every_builtin_object_passes_strict_schema_validation(manifests: dict[str, list[dict]]) -> None:

@@ -24,11 +24,8 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("plans")
-    result = cli("plan", "--all", "--quiet", "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    return out
+def planned(plans: Path) -> Path:
+    return plans
 
 
 def test_there_are_stacks_and_plan_all_covers_them(planned: Path) -> None:

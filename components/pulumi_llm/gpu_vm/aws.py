@@ -522,8 +522,10 @@ class AwsGpuVm(pulumi.ComponentResource):
         )
 
         # --- logs and boot script ---------------------------------------------------------
+        # Server logs can hold request metadata: encrypted with the stack key (whose policy admits
+        # CloudWatch Logs of this account).
         log_group = aws.cloudwatch.LogGroup(
-            child(name, "logs"), retention_in_days=args.log_retention_days, tags=tags, opts=here
+            child(name, "logs"), retention_in_days=args.log_retention_days, kms_key_id=args.kms_key_arn, tags=tags, opts=here
         )
         user_data = pulumi.Output.all(
             args.model_bucket_arn, log_group.name, *(args.secret_arns[s] for s in secret_names)

@@ -306,6 +306,8 @@ class AwsNetwork(pulumi.ComponentResource):
 
         self.vpc_id = vpc.id
         self.vpc_cidr = vpc.cidr_block
+        # One Output per subnet too: consumers that need a known count of subnets (EKS) take these.
+        self.private_subnet_id_list = [s.id for s in private_subnets]
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
         self.availability_zones = pulumi.Output.all(*zone_names)

@@ -48,10 +48,12 @@ METRICS = MetricNames(
 )
 """vLLM V1 engine metric names (vLLM >= 0.10); the integration test finds each in a real /metrics."""
 
-# Flags that only mean something on a GPU. The CPU build of vLLM (used by the integration test to run
-# exactly the rendered command) rejects or misreads them, so its replay drops them — this one set,
-# not a second list in the test.
-GPU_ONLY_FLAGS = frozenset({"--gpu-memory-utilization", "--kv-cache-dtype", "--load-format"})
+# Flags the CPU build of vLLM (used by the integration test to run exactly the rendered command) can't
+# take as rendered for a GPU, found by starting it with each one: --gpu-memory-utilization means a
+# share of host RAM there and fails above ~0.9 on a small machine; --load-format=runai_streamer needs
+# the runai extra the CPU build lacks (and the test reads a local directory). The CPU replay drops
+# exactly these — this one set, not a second list in the test.
+GPU_ONLY_FLAGS = frozenset({"--gpu-memory-utilization", "--load-format"})
 
 
 @dataclass(frozen=True)

@@ -125,3 +125,30 @@ def tls_only_policy(bucket_arn: str) -> str:
         },
         sort_keys=True,
     )
+
+
+def read_policy(bucket_arn: pulumi.Input[str], key_prefix: str, key_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """IAM policy that reads one model's prefix of the store (and decrypts it), nothing else."""
+
+    def render(values: list[str]) -> str:
+        bucket, key = values
+        prefix = key_prefix.strip("/")
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Sid": "ReadModel", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{bucket}/{prefix}/*"]},
+                    {
+                        "Sid": "ListModel",
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": [bucket],
+                        "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+                    },
+                    {"Sid": "DecryptModel", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [key]},
+                ],
+            },
+            sort_keys=True,
+        )
+
+    return pulumi.Output.all(bucket_arn, key_arn).apply(render)

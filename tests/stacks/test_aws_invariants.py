@@ -1,0 +1,142 @@
+"""Security and sizing invariants of every AWS stack, read from the resources its plan records."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from pulumi_llm.sizing import fit, get_instance_type, get_model
+
+AWS_STACKS = ["dev", "staging", "prod"]
+# Read-only calls IAM can't scope to a resource; nothing else may name "Resource": "*".
+UNSCOPABLE = re.compile(r"^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*\*?$|^pricing:GetProducts$|^ec2:GetSecurityGroupsForVpc$|"
+                        r"^ecr:GetAuthorizationToken$|^sts:GetCallerIdentity$|^cloudwatch:PutMetricData$|^ssm:UpdateInstanceInformation$|"
+                        r"^ssmmessages:[A-Za-z]+$|^ec2messages:[A-Za-z]+$|^logs:(CreateLogGroup|CreateLogStream|PutLogEvents|DescribeLogStreams)$|"
+                        r"^xray:PutTraceSegments$|^aps:RemoteWrite$|^eks-auth:AssumeRoleForPodIdentity$|^ec2:(Create|Delete)Tags$")
+
+
+def of(resources: list[dict], type_: str) -> list[dict]:
+    return [r for r in resources if r["type"] == type_]
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_every_launch_template_requires_imdsv2_and_encrypts_volumes(resources: dict, stack: str) -> None:
+    templates = of(resources[stack], "aws:ec2/launchTemplate:LaunchTemplate")
+    assert templates
+    for template in templates:
+        inputs = template["inputs"]
+        assert inputs["metadataOptions"]["httpTokens"] == "required", template["name"]
+        for mapping in inputs.get("blockDeviceMappings", []):
+            assert mapping["ebs"]["encrypted"] == "true" or mapping["ebs"]["encrypted"] is True, template["name"]
+            assert mapping["ebs"].get("kmsKeyId"), template["name"]
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_stores_logs_topics_and_secrets_are_encrypted(resources: dict, stack: str) -> None:
+    r = resources[stack]
+    buckets = of(r, "aws:s3/bucket:Bucket")
+    encryption = of(r, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert len(encryption) == len(buckets) >= 1
+    assert all(e["inputs"]["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" for e in encryption)
+    for group in of(r, "aws:cloudwatch/logGroup:LogGroup"):
+        assert group["inputs"].get("kmsKeyId"), group["name"]
+        assert group["inputs"].get("retentionInDays"), group["name"]
+    for topic in of(r, "aws:sns/topic:Topic"):
+        assert topic["inputs"].get("kmsMasterKeyId"), topic["name"]
+    for secret in of(r, "aws:secretsmanager/secret:Secret"):
+        assert secret["inputs"].get("kmsKeyId"), secret["name"]
+    for key in of(r, "aws:kms/key:Key"):
+        assert key["inputs"]["enableKeyRotation"] is True, key["name"]
+    for block in of(r, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
+        assert all(block["inputs"][k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+
+
+def _ingress_rules(r: list[dict]) -> list[tuple[str, dict]]:
+    rules = []
+    for sg in of(r, "aws:ec2/securityGroup:SecurityGroup"):
+        rules += [(sg["name"], rule) for rule in sg["inputs"].get("ingress", [])]
+    for rule in of(r, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
+        rules.append((rule["name"], {"cidrBlocks": [rule["inputs"].get("cidrIpv4")], **rule["inputs"]}))
+    for rule in of(r, "aws:ec2/securityGroupRule:SecurityGroupRule"):
+        if rule["inputs"].get("type") == "ingress":
+            rules.append((rule["name"], rule["inputs"]))
+    return rules
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_no_open_ingress_except_http_and_https_on_load_balancers(resources: dict, stack: str) -> None:
+    for name, rule in _ingress_rules(resources[stack]):
+        if "0.0.0.0/0" in (rule.get("cidrBlocks") or []) or rule.get("cidrIpv4") == "0.0.0.0/0":
+            assert (rule.get("fromPort"), rule.get("toPort")) in ((80, 80), (443, 443)), name
+            assert "alb" in name or "lb" in name, name
+    for default in of(resources[stack], "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"):
+        assert not default["inputs"].get("ingress") and not default["inputs"].get("egress")
+
+
+def _policies(r: list[dict]) -> list[tuple[str, dict]]:
+    out = []
+    for res in r:
+        if res["type"] in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy") and isinstance(res["inputs"].get("policy"), str):
+            out.append((res["name"], json.loads(res["inputs"]["policy"])))
+    return out
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_iam_data_actions_are_scoped_to_arns(resources: dict, stack: str) -> None:
+    policies = _policies(resources[stack])
+    assert policies
+    for name, doc in policies:
+        for statement in doc["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            targets = statement.get("Resource")
+            targets = [targets] if isinstance(targets, str) else (targets or [])
+            if "*" in targets:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                unscoped = [a for a in actions if not UNSCOPABLE.match(a)]
+                # Actions AWS only allows on "*" must be guarded by a condition instead.
+                assert not unscoped or statement.get("Condition"), f"{name}: {unscoped} on *"
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_each_model_fits_its_instance_type_with_tp_equal_to_its_gpus(plans, stack: str) -> None:
+    summary = json.loads((plans / stack / "summary.json").read_text())
+    assert summary["sizing"]
+    for model in summary["sizing"]:
+        itype = get_instance_type(model["hardware"]["instance_type"], "aws")
+        assert itype.offered_in(summary["region"])
+        assert model["tensor_parallel_size"] <= itype.hardware.count
+        fitted = fit(get_model(model["model"]["key"]), itype, quantization=model["precision"], context=model["max_model_len"])
+        assert fitted.max_model_len == model["max_model_len"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_vllm_tensor_parallel_equals_gpus_per_pod(plans, stack: str) -> None:
+    import yaml
+
+    for path in (plans / stack / "manifests").glob("deployment-llm-*.yaml"):
+        container = yaml.safe_load(path.read_text())["spec"]["template"]["spec"]["containers"][0]
+        tp = next(int(a.split("=")[1]) for a in container["args"] if a.startswith("--tensor-parallel-size="))
+        assert int(container["resources"]["limits"]["nvidia.com/gpu"]) == tp
+
+
+def test_prod_spreads_over_three_zones_with_a_nat_each_and_no_spot_only(resources: dict, stack_configs: dict) -> None:
+    r = resources["prod"]
+    assert len(of(r, "aws:ec2/natGateway:NatGateway")) == 3
+    assert len([s for s in of(r, "aws:ec2/subnet:Subnet") if "private" in s["name"]]) == 3
+    assert "on-demand" in stack_configs["prod"]["pulumi-llm:aws"]["cluster"]["capacity_types"]
+    [cluster] = of(r, "aws:eks/cluster:Cluster")
+    assert cluster["inputs"]["vpcConfig"]["endpointPublicAccess"] is False
+    assert cluster["inputs"]["encryptionConfig"]["resources"] == ["secrets"]
+
+
+def test_dev_is_one_spot_vm_that_sleeps_at_night(resources: dict) -> None:
+    r = resources["dev"]
+    [group] = of(r, "aws:autoscaling/group:Group")
+    distribution = group["inputs"]["mixedInstancesPolicy"]["instancesDistribution"]
+    assert distribution["onDemandBaseCapacity"] == 0 and distribution["onDemandPercentageAboveBaseCapacity"] == 0
+    assert (group["inputs"]["minSize"], group["inputs"]["maxSize"]) == (1, 1)
+    schedules = sorted((s["inputs"]["recurrence"], s["inputs"]["desiredCapacity"]) for s in of(r, "aws:autoscaling/schedule:Schedule"))
+    assert schedules == [("0 20 * * MON-FRI", 0), ("0 7 * * MON-FRI", 1)]
