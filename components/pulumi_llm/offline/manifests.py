@@ -14,6 +14,9 @@ import yaml
 
 from .recorder import Record
 
+# libyaml's emitter when PyYAML has it (the manylinux wheels do): ~10× faster than the pure one.
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 _NOT_OBJECTS = ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize")
 
 
@@ -56,5 +59,5 @@ def render(records: Iterable[Record]) -> dict[str, str]:
         name = filename(obj)
         if name in files:
             raise ValueError(f"{record.urn}: a second object would be written to manifests/{name}")
-        files[name] = yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=120)
+        files[name] = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
     return dict(sorted(files.items()))
