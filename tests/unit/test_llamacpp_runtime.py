@@ -1,0 +1,192 @@
+"""llama.cpp runtime: LLAMA_ARG_* env from sizing, probes, resources per device, metric names, refusals."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import kubernetes_validate
+import pytest
+
+from pulumi_llm import pins
+from pulumi_llm.errors import UserError
+from pulumi_llm.kubernetes import render
+from pulumi_llm.runtimes import llamacpp
+from pulumi_llm.runtimes.spec import HttpCheck
+from pulumi_llm.sizing import GIB, PRECISIONS, Hardware, cpu_host, fit, get_accelerator, startup_probe_budget
+
+IMAGE = pins.LLAMA_CPP_SERVER.ref
+
+
+@pytest.fixture(scope="module")
+def cpu_fit():
+    return fit("llama-3.1-8b-instruct", Hardware(cpu_host(32), 1), runtime="llamacpp", context=8192)
+
+
+@pytest.fixture(scope="module")
+def jetson_fit():
+    return fit("llama-3.2-3b-instruct", Hardware(get_accelerator("orin-nano-8gb"), 1), runtime="llamacpp", context=4096)
+
+
+@pytest.fixture(scope="module")
+def gpu_fit():
+    return fit("llama-3.1-8b-instruct", Hardware(get_accelerator("L4"), 1), runtime="llamacpp", context=8192)
+
+
+def env_of(spec) -> dict[str, str | None]:
+    return {e.name: e.value for e in spec.env}
+
+
+def test_cpu_server_is_configured_only_through_env(cpu_fit) -> None:
+    spec = llamacpp.llamacpp_container("chat", cpu_fit, image=IMAGE)
+    s = cpu_fit.llamacpp
+    assert spec.command == ("/app/llama-server",) and spec.args == ()
+    assert env_of(spec) == {
+        "LLAMA_ARG_MODEL": "/models/chat-q4_k_m.gguf",
+        "LLAMA_ARG_ALIAS": "chat",
+        "LLAMA_ARG_HOST": "0.0.0.0",
+        "LLAMA_ARG_PORT": "8080",
+        "LLAMA_ARG_CTX_SIZE": str(s.ctx_size),
+        "LLAMA_ARG_N_PARALLEL": str(s.parallel),
+        "LLAMA_ARG_N_GPU_LAYERS": "0",
+        "LLAMA_ARG_CACHE_TYPE_K": "f16",
+        "LLAMA_ARG_CACHE_TYPE_V": "f16",
+        "LLAMA_ARG_FLASH_ATTN": "auto",
+        "LLAMA_ARG_THREADS": "4",
+        "LLAMA_ARG_CACHE_RAM": "512",
+        "LLAMA_ARG_ENDPOINT_METRICS": "1",
+        "LLAMA_ARG_ENDPOINT_SLOTS": "0",
+        "LLAMA_ARG_OFFLINE": "1",
+        "HOME": "/tmp",
+    }
+    # Each slot holds the context sizing chose: ctx_size is the pool shared by the slots.
+    assert s.ctx_size == cpu_fit.max_model_len * s.parallel
+    assert spec.resources.gpus == 0 and spec.resources.cpu_request == "4"
+
+
+def test_cpu_memory_holds_weights_kv_buffers_and_prompt_cache(cpu_fit) -> None:
+    spec = llamacpp.llamacpp_container("chat", cpu_fit, image=IMAGE)
+    need = (
+        cpu_fit.memory.weights
+        + cpu_fit.kv_bytes_per_token * cpu_fit.llamacpp.ctx_size
+        + cpu_fit.memory.overhead
+        + 512 * 2**20
+    )
+    request_gib = int(spec.resources.memory_request.removesuffix("Gi"))
+    assert request_gib * GIB >= need * 1.1 > (request_gib - 1) * GIB
+    assert spec.resources.memory_limit == f"{request_gib + 1}Gi"
+
+
+def test_gpu_server_offloads_every_layer_and_asks_for_the_gpu(gpu_fit) -> None:
+    spec = llamacpp.llamacpp_container("chat", gpu_fit, image=pins.LLAMA_CPP_SERVER_CUDA.ref)
+    env = env_of(spec)
+    assert env["LLAMA_ARG_N_GPU_LAYERS"] == str(gpu_fit.model.num_layers + 1)
+    assert env["LLAMA_ARG_THREADS"] == "2"
+    assert spec.resources.gpus == 1 and spec.resources.gpu_resource == "nvidia.com/gpu"
+    # Weights and KV live in GPU memory: the host keeps 2 GiB plus the prompt cache (x 1.1, rounded up).
+    assert spec.resources.memory_request == "3Gi"
+
+
+def test_jetson_counts_everything_in_its_shared_memory(jetson_fit) -> None:
+    spec = llamacpp.llamacpp_container("edge", jetson_fit, image=IMAGE, threads=6)
+    env = env_of(spec)
+    assert env["LLAMA_ARG_N_GPU_LAYERS"] == str(jetson_fit.model.num_layers + 1)
+    assert env["LLAMA_ARG_THREADS"] == "6" and spec.resources.cpu_request == "6"
+    assert spec.resources.gpus == 1
+    assert llamacpp.memory_bytes(jetson_fit) > jetson_fit.memory.weights
+
+
+def test_quantized_kv_cache_turns_flash_attention_on() -> None:
+    f = fit("llama-3.1-8b-instruct", Hardware(cpu_host(16), 1), runtime="llamacpp", context=8192, kv_cache_dtype="q8_0")
+    env = env_of(llamacpp.llamacpp_container("chat", f, image=IMAGE))
+    assert env["LLAMA_ARG_CACHE_TYPE_K"] == env["LLAMA_ARG_CACHE_TYPE_V"] == "q8_0"
+    assert env["LLAMA_ARG_FLASH_ATTN"] == "on"
+
+
+def test_api_key_comes_from_a_secret_never_a_literal(cpu_fit) -> None:
+    spec = llamacpp.llamacpp_container("chat", cpu_fit, image=IMAGE, api_key_secret="chat-key")
+    [key] = [e for e in spec.env if e.name == "LLAMA_API_KEY"]
+    assert (key.value, key.secret_name, key.secret_key) == (None, "chat-key", "api-key")
+    assert any("/metrics needs it too" in n for n in spec.notes)
+
+
+def test_probes_use_health_and_the_startup_budget_follows_the_gguf_size(cpu_fit) -> None:
+    spec = llamacpp.llamacpp_container("chat", cpu_fit, image=IMAGE)
+    budget = startup_probe_budget(cpu_fit.memory.weights)
+    for probe in (spec.startup, spec.readiness, spec.liveness):
+        assert probe.check == HttpCheck("/health", "http")
+    assert spec.startup.budget_seconds == budget.seconds
+    assert spec.weight_bytes == cpu_fit.memory.weights
+    big = fit("llama-3.1-70b-instruct", Hardware(cpu_host(512), 1), runtime="llamacpp", quantization="f16", context=4096)
+    assert llamacpp.llamacpp_container("big", big, image=IMAGE).startup.budget_seconds > spec.startup.budget_seconds
+
+
+def test_metric_names_have_no_model_label() -> None:
+    m = llamacpp.METRICS
+    assert m.model_label == ""
+    assert m.all() == (
+        "llamacpp:requests_deferred",
+        "llamacpp:requests_processing",
+        "llamacpp:prompt_tokens_total",
+        "llamacpp:tokens_predicted_total",
+    )
+
+
+def test_weights_mount_read_only_unless_bundled(cpu_fit) -> None:
+    mounted = llamacpp.llamacpp_container("chat", cpu_fit, image=IMAGE)
+    assert [(m.name, m.path, m.kind, m.read_only) for m in mounted.mounts] == [
+        ("tmp", "/tmp", "scratch", False),
+        ("model", "/models", "model", True),
+    ]
+    bundled = llamacpp.llamacpp_container("chat", cpu_fit, image=IMAGE, mount_model=False, model_path="/models/model.gguf")
+    assert [m.name for m in bundled.mounts] == ["tmp"]
+    assert env_of(bundled)["LLAMA_ARG_MODEL"] == "/models/model.gguf"
+
+
+def test_the_container_renders_as_a_valid_hardened_deployment(cpu_fit) -> None:
+    spec = llamacpp.llamacpp_container("chat", cpu_fit, image=IMAGE, api_key_secret="chat-key")
+    body = render.deployment_spec(
+        spec, replicas=1, labels=render.selector_labels("chat"), annotations={},
+        placement=render.Placement(tolerations=()), service_account="chat", model_claim="weights",
+    )
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "chat", "namespace": "llm"}, "spec": body}
+    kubernetes_validate.validate(deployment, "1.30.0", strict=True)
+    [container] = body["template"]["spec"]["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    assert "nvidia.com/gpu" not in container["resources"]["limits"]
+    assert {"name": "LLAMA_API_KEY", "valueFrom": {"secretKeyRef": {"name": "chat-key", "key": "api-key"}}} in container["env"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"image": "ghcr.io/ggml-org/llama.cpp:server"}, "models.chat.image = ghcr.io/ggml-org/llama.cpp:server: images are pinned as repository:tag@sha256:digest"),
+        ({"model_path": "/data/chat.gguf"}, "models.chat.model_path = /data/chat.gguf: a .gguf file below /models/ is expected"),
+        ({"model_path": "/models/chat.safetensors"}, "models.chat.model_path = /models/chat.safetensors: a .gguf file below /models/ is expected"),
+        ({"port": 0}, "models.chat.port = 0: a TCP port 1-65535 is expected"),
+        ({"threads": 0}, "models.chat.threads = 0: at least 1 thread is expected"),
+        ({"cache_ram_mib": -1}, "models.chat.cache_ram_mib = -1: 0 (off) or a positive number of MiB is expected"),
+    ],
+)
+def test_bad_input_is_one_line(cpu_fit, kwargs, message) -> None:
+    args = {"image": IMAGE, **kwargs}
+    with pytest.raises(UserError) as caught:
+        llamacpp.llamacpp_container("chat", cpu_fit, **args)
+    assert str(caught.value) == message
+
+
+def test_a_vllm_fit_is_refused() -> None:
+    f = fit("llama-3.1-8b-instruct", Hardware(get_accelerator("L4"), 1), context=8192)
+    with pytest.raises(UserError) as caught:
+        llamacpp.llamacpp_container("chat", f, image=IMAGE)
+    assert str(caught.value) == "models.chat.runtime: sized for vllm; llamacpp_container needs fit(..., runtime='llamacpp')"
+
+
+def test_a_quantization_llamacpp_does_not_serve_is_refused(cpu_fit) -> None:
+    awq = dataclasses.replace(cpu_fit, precision=PRECISIONS["awq"])
+    with pytest.raises(UserError) as caught:
+        llamacpp.llamacpp_container("chat", awq, image=IMAGE)
+    assert str(caught.value).startswith("quantization 'awq' is not served by llamacpp; llamacpp takes: q2_k, ")
+    # fit itself refuses it first, with the same line.
+    with pytest.raises(UserError, match="quantization 'awq' is not served by llamacpp"):
+        fit("llama-3.1-8b-instruct", Hardware(cpu_host(32), 1), runtime="llamacpp", quantization="awq")
