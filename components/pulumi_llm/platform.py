@@ -8,6 +8,8 @@ Every provider is created here, explicitly, and handed down through `opts`; stac
 
 from __future__ import annotations
 
+import dataclasses
+
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,6 +103,7 @@ class LlmPlatform(pulumi.ComponentResource):
 
         outputs: dict[str, pulumi.Input[str]] = {}
         provider = aws.Provider(child(name, "aws"), region=settings.region, opts=pulumi.ResourceOptions(parent=self))
+        self._aws_providers = [provider]
         on_aws = pulumi.ResourceOptions(parent=self, providers=[provider])
         store = None
         if settings.models:
@@ -199,7 +202,8 @@ class LlmPlatform(pulumi.ComponentResource):
         from . import serving
         from .cluster.eks import EksCluster, EksClusterArgs
         from .kubernetes.model_serving import IngressOptions, ModelServing, ModelServingArgs
-        from .storage.aws import read_policy
+        from .security.aws import HubTokenSecret, HubTokenSecretArgs
+        from .storage.aws import read_policy, write_policy
 
         cfg = settings.aws.cluster
         gpu_types = tuple(cfg.gpu_instance_families) if cfg.gpu_capacity == "karpenter" else tuple(
@@ -229,6 +233,7 @@ class LlmPlatform(pulumi.ComponentResource):
         namespace = "llm"
         models = []
         identities: list[pulumi.Resource] = []
+        hub_token = None
         for model in serving.served_models(settings):
             served = model.container.served_name
             bucket, key_prefix = serving.store_key(settings, served)
@@ -236,7 +241,20 @@ class LlmPlatform(pulumi.ComponentResource):
             eks.pod_identity(namespace, served, read_policy(bucket_arn, key_prefix, store.key_arn))
             identities += eks.pod_identities[f"{namespace}/{served}"]
             env = {serving.MODEL_BUCKET_ENV: store.bucket_name} if bucket is None else {}
-            models.append(type(model)(**{**model.__dict__, "env": env}))
+            copy, copy_waits = model.copy, []
+            if copy is not None:
+                # The copy writes one model's prefix and reads the token; values never pass Pulumi.
+                hub_token = hub_token or HubTokenSecret(
+                    child(name, "hub-token"),
+                    HubTokenSecretArgs(labels=labels, key_arn=key.arn),
+                    opts=pulumi.ResourceOptions(parent=self, providers=self._aws_providers),
+                )
+                copy = dataclasses.replace(copy, token_secret=hub_token.secret_name)
+                eks.pod_identity(
+                    namespace, f"copy-{served}", write_policy(store.bucket_arn, key_prefix, store.key_arn, hub_token.arn, key.arn)
+                )
+                copy_waits = eks.pod_identities[f"{namespace}/copy-{served}"]
+            models.append(dataclasses.replace(model, env=env, copy=copy, copy_depends_on=tuple(copy_waits)))
         serving_layer = ModelServing(
             child(name, "serving"),
             ModelServingArgs(

@@ -175,6 +175,30 @@ def container(settings: Settings, name: str, fit_result: FitResult | None = None
     return triton.triton_container(name, sized, image=pins.TRITON_VLLM.ref, kind="vllm", model_path=location.location)
 
 
+def copy_spec(settings: Settings, name: str, *, uploader_image: str = "", token_secret: str = ""):
+    """The one-shot hub copy of model `name`, or None when the stack doesn't copy it."""
+    from .kubernetes.model_copy import CopySpec
+
+    model = settings.models[name]
+    if not model.copy_from_hub:
+        return None
+    repo = model.hub_repo or model_spec(name, model).hf_repo
+    location, volume = weights(settings, name)
+    weights_gib = max(1, int(size(settings, name).memory.weights / 2**30))
+    if volume is not None:
+        return CopySpec(
+            served_name=name, hf_repo=repo, revision=model.revision, destination="volume", key=volume.sub_path,
+            downloader_image=pins.VLLM_OPENAI.ref, claim=volume.claim,
+            token_secret=settings.onprem.hf_token_secret if settings.onprem else token_secret,
+        )
+    _, key = store_key(settings, name)
+    return CopySpec(
+        served_name=name, hf_repo=repo, revision=model.revision, destination="object-store", key=key,
+        downloader_image=pins.VLLM_OPENAI.ref, uploader_image=uploader_image or pins.AWS_CLI.ref,
+        token_secret=token_secret, scratch_gib=weights_gib * 2 + 10,
+    )
+
+
 def served_models(settings: Settings) -> list:
     """Every configured model as a cluster runs it (containers rendered, sized, with replica bounds)."""
     from .kubernetes.model_serving import ServedModel
@@ -192,6 +216,7 @@ def served_models(settings: Settings) -> list:
                 model_claim=volume.claim if volume else None,
                 revision=model.revision,
                 object_store=location.kind == "object-store",
+                copy=copy_spec(settings, name),
             )
         )
     return out

@@ -185,6 +185,14 @@ class ModelSettings(_Strict):
         None, ge=1, description="GPUs per replica (= tensor parallel size). Default: the fewest that fit, from sizing."
     )
     replicas: Replicas | None = Field(None, description="Replica bounds of this model. Default: serving.replicas.")
+    copy_from_hub: bool = Field(
+        False,
+        description="Copy hub_repo at the pinned revision into source once, with a Kubernetes Job (cluster and onprem "
+        "methods; the Hugging Face token comes from the cloud secret store or the onprem hf-token Secret). Default false.",
+    )
+    hub_repo: str | None = Field(
+        None, description="Hugging Face repository of the weights. Default: the catalog model's repository."
+    )
     instance_type: str | None = Field(
         None,
         description="Cloud instance type of one replica (gpu-vm, cluster with node groups). Default: the cheapest type in "
@@ -299,6 +307,9 @@ class OnPremSettings(_Strict):
     gpu_operator: GpuOperatorSettings = Field(default_factory=GpuOperatorSettings, description="NVIDIA GPU Operator.")
     ingress: IngressSettings = Field(default_factory=IngressSettings, description="Ingress to the model API.")
     keda: AddOn = Field(default_factory=AddOn, description="KEDA, for autoscaling on queue depth.")
+    hf_token_secret: str = Field(
+        "hf-token", description="Secret (key `token`) in the model namespace holding the Hugging Face token for copy Jobs. Default hf-token."
+    )
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings, description="Prometheus and Grafana.")
 
 
@@ -425,6 +436,20 @@ class Settings(_Strict):
         """True when a method of this stack runs model servers."""
         return any(m in SELF_HOSTING for m in self.methods)
 
+    def _check_copy(self, name: str, model: ModelSettings, scheme: str) -> None:
+        where = f"models.{name}.copy_from_hub"
+        if "gpu-vm" in self.methods:
+            raise FieldProblem(where, "the copy Job runs on a cluster; for gpu-vm upload the weights to the model store")
+        if not model.revision:
+            raise FieldProblem(where, f"needs models.{name}.revision: a pinned commit, never a moving branch")
+        if scheme not in ("store", "pvc"):
+            raise FieldProblem(where, "copies into the stack's store (store://) or a claim (pvc://), not an external bucket")
+        if model.hub_repo is None:
+            from .sizing import get_model
+
+            if model.catalog is None or not get_model(model.catalog).hf_repo:
+                raise FieldProblem(where, f"needs models.{name}.hub_repo: the model's Hugging Face repository")
+
     def _check_aws(self) -> None:
         from .sizing import check_region
 
@@ -459,6 +484,8 @@ class Settings(_Strict):
                 raise FieldProblem(f"models.{name}.source", "store:// is a cloud stack's model store; on-prem use pvc://<claim>/<path>")
             if "gpu-vm" in self.methods and scheme == "pvc":
                 raise FieldProblem(f"models.{name}.source", "a GPU VM syncs weights from object storage: use store://<key> or s3://")
+            if model.copy_from_hub:
+                self._check_copy(name, model, scheme)
             streamed = scheme in ("s3", "gs") or (scheme == "store" and "cluster" in self.methods)
             if streamed and model.runtime == "triton":
                 raise FieldProblem(

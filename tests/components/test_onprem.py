@@ -278,3 +278,27 @@ def test_a_bad_value_raised_inside_the_program_is_a_user_error() -> None:
 
     with pytest.raises(UserError, match=r"^stacks/Pulumi.lab.yaml: pulumi-llm:x = 1: nope$"):
         run(program)
+
+
+def test_copy_from_hub_runs_once_per_revision_before_the_server() -> None:
+    records = plan(models={MODEL: {"catalog": "llama-3.1-8b-instruct", "source": "pvc://weights/llama/abc123", "context": 8192,
+                                   "revision": "abc123", "copy_from_hub": True}})
+    job = only(records, "kubernetes:batch/v1:Job")
+    spec = job.inputs["spec"]["template"]["spec"]
+    [download] = spec["containers"]
+    assert download["command"][-1] == (
+        'HF_TOKEN="$(cat /secrets/token)" exec hf download meta-llama/Llama-3.1-8B-Instruct --revision abc123 '
+        "--local-dir /work/llama/abc123"
+    )
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["work"] == {"name": "work", "persistentVolumeClaim": {"claimName": "weights"}}
+    assert volumes["token"]["secret"]["secretName"] == "hf-token"
+    assert job.inputs["metadata"]["name"].startswith(f"copy-{MODEL}-")
+    # The copy's NetworkPolicy lets it reach DNS and HTTPS only.
+    policy = by_name(records)[f"llm-onprem-serving-{MODEL}-copy-netpol"].inputs["spec"]
+    assert policy["ingress"] == [] and policy["egress"][1] == {"ports": [{"port": 443, "protocol": "TCP"}]}
+
+
+def test_copy_needs_a_pinned_revision() -> None:
+    with pytest.raises(UserError, match=r"models\.x\.copy_from_hub = true: needs models\.x\.revision: a pinned commit"):
+        settings(models={"x": {"catalog": "llama-3.1-8b-instruct", "source": "pvc://w/x", "copy_from_hub": True}})

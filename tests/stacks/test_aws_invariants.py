@@ -140,3 +140,20 @@ def test_dev_is_one_spot_vm_that_sleeps_at_night(resources: dict) -> None:
     assert (group["inputs"]["minSize"], group["inputs"]["maxSize"]) == (1, 1)
     schedules = sorted((s["inputs"]["recurrence"], s["inputs"]["desiredCapacity"]) for s in of(r, "aws:autoscaling/schedule:Schedule"))
     assert schedules == [("0 20 * * MON-FRI", 0), ("0 7 * * MON-FRI", 1)]
+
+
+def test_staging_copies_the_pinned_revision_into_the_store_with_a_scoped_identity(plans, resources: dict) -> None:
+    import yaml
+
+    [job_file] = (plans / "staging" / "manifests").glob("job-llm-copy-*.yaml")
+    spec = yaml.safe_load(job_file.read_text())["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["initContainers"]] == ["token", "download"]
+    assert "--revision 0e9e39f249a16976918f6564b8830bc894c89659" in spec["initContainers"][1]["command"][-1]
+    assert spec["containers"][0]["command"][-1].startswith('exec aws s3 sync /work/model "s3://$(MODEL_BUCKET)/meta-llama/')
+    secrets = of(resources["staging"], "aws:secretsmanager/secret:Secret")
+    assert [s["inputs"]["name"] for s in secrets] == ["pulumi-llm/staging/huggingface"]
+    assert not of(resources["staging"], "aws:secretsmanager/secretVersion:SecretVersion")  # values never in state
+    writer = [p for n, p in _policies(resources["staging"]) if any(s.get("Sid") == "WriteModel" for s in p["Statement"])]
+    assert len(writer) == 1
+    [write] = [s for s in writer[0]["Statement"] if s["Sid"] == "WriteModel"]
+    assert write["Resource"][0].endswith("/meta-llama/Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659/*")

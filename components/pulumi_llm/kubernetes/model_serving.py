@@ -20,6 +20,7 @@ from ..labels import CommonLabels, kubernetes_labels
 from ..naming import child
 from ..runtimes.spec import ContainerSpec
 from . import autoscaling, observability_rules, render
+from .model_copy import ModelCopy, ModelCopyArgs
 from .model_server import LWS_API_VERSION, ModelServer, ModelServerArgs
 
 SERVICE_MONITOR_API_VERSION = "monitoring.coreos.com/v1"
@@ -37,6 +38,10 @@ class ServedModel:
     object_store: bool = False
     service_account_annotations: Mapping[str, str] = field(default_factory=dict)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
+    copy: Any = None
+    """A `model_copy.CopySpec`: copy the weights from the hub once, before the server starts."""
+    copy_depends_on: Sequence[Any] = ()
+    """Resources the copy Job waits for (its pod identity)."""
     env: Mapping[str, Any] = field(default_factory=dict)
     """Extra environment variables whose values come from other resources (pulumi Inputs), e.g. the
     model bucket that `--model=s3://$(MODEL_BUCKET)/…` expands (Kubernetes expands $(VAR) in args)."""
@@ -148,6 +153,20 @@ class ModelServing(pulumi.ComponentResource):
             served = spec.served_name
             model_labels = kubernetes_labels(args.labels.with_model(served), component="model-server")
             autoscaled = args.autoscaling_engine != "none" and model.replicas_max > model.replicas_min
+            waits: list[pulumi.Resource] = [namespace, *args.server_depends_on]
+            if model.copy is not None:
+                copy = ModelCopy(
+                    child(name, f"{served}-copy"),
+                    ModelCopyArgs(
+                        spec=model.copy,
+                        namespace=args.namespace,
+                        labels={**model_labels, "app.kubernetes.io/component": "model-copy"},
+                        env=dict(model.env),
+                        service_account=f"copy-{served}",
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *model.copy_depends_on]),
+                )
+                waits.append(copy.job)
             server = ModelServer(
                 child(name, served),
                 ModelServerArgs(
@@ -166,7 +185,7 @@ class ModelServing(pulumi.ComponentResource):
                     pod_labels=model.pod_labels,
                     env=model.env,
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.server_depends_on]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
             )
             self.urls[served] = server.url
             port = spec.port(spec.http_port).container_port

@@ -100,3 +100,33 @@ class StackKey(pulumi.ComponentResource):
         self.key_id = key.key_id
         self.account_id = identity.account_id
         self.register_outputs({"arn": self.arn, "key_id": self.key_id})
+
+
+class HubTokenSecretArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    labels: CommonLabels = Field(description="The common labels of the stack.")
+    key_arn: str | pulumi.Output[str] = Field(description="The stack key that encrypts the secret.")
+
+
+class HubTokenSecret(pulumi.ComponentResource):
+    """The Secrets Manager container of the Hugging Face token the copy Jobs use. No value: the operator
+    writes it with `pulumi-llm secrets put huggingface --stack STACK` (stdin → Secrets Manager)."""
+
+    arn: pulumi.Output[str]
+    secret_name: str
+
+    def __init__(self, name: str, args: HubTokenSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pulumi-llm:index:HubTokenSecret", name, None, opts)
+        self.secret_name = f"pulumi-llm/{args.labels.stack}/huggingface"
+        secret = aws.secretsmanager.Secret(
+            child(name, "secret"),
+            name=self.secret_name,
+            description="Hugging Face token of the model copy Jobs (value written out of band)",
+            kms_key_id=args.key_arn,
+            recovery_window_in_days=7,
+            tags=aws_tags(args.labels),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.arn = secret.arn
+        self.register_outputs({"arn": self.arn})

@@ -152,3 +152,35 @@ def read_policy(bucket_arn: pulumi.Input[str], key_prefix: str, key_arn: pulumi.
         )
 
     return pulumi.Output.all(bucket_arn, key_arn).apply(render)
+
+
+def write_policy(
+    bucket_arn: pulumi.Input[str],
+    key_prefix: str,
+    bucket_key_arn: pulumi.Input[str],
+    token_secret_arn: pulumi.Input[str],
+    token_key_arn: pulumi.Input[str],
+) -> pulumi.Output[str]:
+    """IAM policy of a copy Job: write one model's prefix, read the hub token, nothing else."""
+
+    def render(values: list[str]) -> str:
+        bucket, bucket_key, secret, secret_key = values
+        prefix = key_prefix.strip("/")
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Sid": "WriteModel", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+                     "Resource": [f"{bucket}/{prefix}/*"]},
+                    {"Sid": "ListModel", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket],
+                     "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}}},
+                    {"Sid": "EncryptModel", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+                     "Resource": [bucket_key]},
+                    {"Sid": "ReadHubToken", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret]},
+                    {"Sid": "DecryptHubToken", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [secret_key]},
+                ],
+            },
+            sort_keys=True,
+        )
+
+    return pulumi.Output.all(bucket_arn, bucket_key_arn, token_secret_arn, token_key_arn).apply(render)

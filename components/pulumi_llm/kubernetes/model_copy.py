@@ -1,0 +1,192 @@
+"""ModelCopy: a one-shot Kubernetes Job that puts a pinned Hugging Face revision where servers read it.
+
+Servers never download from a hub at start (REFERENCE §1); this Job does it once per revision: into
+the stack's object store (cloud clusters: the token comes from the cloud secret store through the
+Job's pod identity) or into the weights claim (on-prem: the token comes from a Kubernetes Secret the
+operator created). The Job's name carries the revision, so a new revision is a new Job (Jobs are
+immutable) and model servers are created after the copy completes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..naming import child, dns_label
+from . import render
+
+WORK_DIR = "/work"
+TOKEN_DIR = "/secrets"
+HF_TOKEN_SECRET_KEY = "token"
+
+
+@dataclass(frozen=True)
+class CopySpec:
+    """What to copy and where."""
+
+    served_name: str
+    hf_repo: str
+    revision: str
+    destination: Literal["object-store", "volume"]
+    key: str
+    """object-store: key prefix in the bucket; volume: path inside the claim."""
+    downloader_image: str
+    """An image with the `hf` CLI (huggingface_hub) — the vLLM image carries it."""
+    uploader_image: str = ""
+    """object-store: an image with the cloud's CLI (aws-cli)."""
+    claim: str | None = None
+    token_secret: str = ""
+    """object-store: the cloud secret id of the Hugging Face token; volume: the Kubernetes Secret name."""
+    scratch_gib: int = 100
+
+
+def job_name(spec: CopySpec) -> str:
+    digest = hashlib.sha256(f"{spec.hf_repo}@{spec.revision}".encode()).hexdigest()[:8]
+    return dns_label(f"copy-{spec.served_name}-{digest}", max_len=63)
+
+
+def _download(spec: CopySpec, dest: str) -> dict[str, Any]:
+    script = (
+        f"HF_TOKEN=\"$(cat {TOKEN_DIR}/{HF_TOKEN_SECRET_KEY})\" exec hf download {shlex.quote(spec.hf_repo)} "
+        f"--revision {shlex.quote(spec.revision)} --local-dir {shlex.quote(dest)}"
+    )
+    return {
+        "name": "download",
+        "image": spec.downloader_image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", "-c", script],
+        # The one place that talks to the hub, once per revision; servers run with HF_HUB_OFFLINE=1.
+        "env": [{"name": "HF_HOME", "value": f"{WORK_DIR}/.hf"}, {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"}],
+        "volumeMounts": [{"name": "work", "mountPath": WORK_DIR}, {"name": "token", "mountPath": TOKEN_DIR, "readOnly": True}],
+        "securityContext": _container_security(),
+        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
+    }
+
+
+def _container_security() -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True, "runAsNonRoot": True}
+
+
+def job_spec(spec: CopySpec, *, service_account: str, env: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The batch/v1 Job spec (pure)."""
+    volumes: list[dict[str, Any]] = [{"name": "token", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}]
+    init: list[dict[str, Any]] = []
+    containers: list[dict[str, Any]]
+    if spec.destination == "object-store":
+        volumes.append({"name": "work", "emptyDir": {"sizeLimit": f"{spec.scratch_gib}Gi"}})
+        fetch = (
+            f"aws secretsmanager get-secret-value --secret-id {shlex.quote(spec.token_secret)} "
+            f"--query SecretString --output text > {TOKEN_DIR}/{HF_TOKEN_SECRET_KEY}"
+        )
+        init.append(
+            {
+                "name": "token",
+                "image": spec.uploader_image,
+                "command": ["/bin/sh", "-c", fetch],
+                "env": [{"name": "HOME", "value": "/tmp"}],
+                "volumeMounts": [{"name": "token", "mountPath": TOKEN_DIR}, {"name": "tmp", "mountPath": "/tmp"}],
+                "securityContext": _container_security(),
+            }
+        )
+        init.append(_download(spec, f"{WORK_DIR}/model"))
+        sync = f"exec aws s3 sync {WORK_DIR}/model \"s3://$(MODEL_BUCKET)/{spec.key}\" --only-show-errors --exclude '.cache/*'"
+        containers = [
+            {
+                "name": "upload",
+                "image": spec.uploader_image,
+                "command": ["/bin/sh", "-c", sync],
+                "env": [{"name": "HOME", "value": "/tmp"}],
+                "volumeMounts": [{"name": "work", "mountPath": WORK_DIR, "readOnly": True}, {"name": "tmp", "mountPath": "/tmp"}],
+                "securityContext": _container_security(),
+            }
+        ]
+        volumes.append({"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}})
+    else:
+        if spec.claim is None:
+            raise ValueError(f"{spec.served_name}: a volume copy needs the weights claim")
+        volumes += [
+            {"name": "work", "persistentVolumeClaim": {"claimName": spec.claim}},
+            {"name": "token", "secret": {"secretName": spec.token_secret, "items": [{"key": HF_TOKEN_SECRET_KEY, "path": HF_TOKEN_SECRET_KEY}]}},
+        ]
+        volumes = [v for v in volumes if not (v["name"] == "token" and "emptyDir" in v)]
+        containers = [_download(spec, f"{WORK_DIR}/{spec.key}")]
+    for container in init + containers:
+        container["env"] = [*({"name": k, "value": v} for k, v in sorted((env or {}).items())), *container.get("env", [])]
+    return {
+        "backoffLimit": 2,
+        "ttlSecondsAfterFinished": 7 * 24 * 3600,
+        "activeDeadlineSeconds": 4 * 3600,
+        "template": {
+            "metadata": {"labels": {"app.kubernetes.io/name": spec.served_name, "app.kubernetes.io/component": "model-copy"}},
+            "spec": {
+                "restartPolicy": "Never",
+                "serviceAccountName": service_account,
+                "automountServiceAccountToken": False,
+                "securityContext": render.pod_security(),
+                "initContainers": init,
+                "containers": containers,
+                "volumes": volumes,
+            },
+        },
+    }
+
+
+def network_policy_spec(spec: CopySpec) -> dict[str, Any]:
+    return {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": spec.served_name, "app.kubernetes.io/component": "model-copy"}},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [],
+        "egress": [
+            {
+                "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+            },
+            {"ports": [{"port": 443, "protocol": "TCP"}]},
+        ],
+    }
+
+
+class ModelCopyArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    spec: CopySpec = Field(description="What to copy and where.")
+    namespace: str = Field(description="Namespace of the Job.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels of the Job.")
+    env: dict[str, Any] = Field(default_factory=dict, description="Env valued from other resources (e.g. MODEL_BUCKET).")
+    service_account: str = Field(description="Service account of the Job (bound to the cloud identity that may write).")
+
+
+class ModelCopy(pulumi.ComponentResource):
+    job: k8s.batch.v1.Job
+
+    def __init__(self, name: str, args: ModelCopyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pulumi-llm:index:ModelCopy", name, None, opts)
+        here = pulumi.ResourceOptions(parent=self)
+        account = k8s.core.v1.ServiceAccount(
+            child(name, "sa"),
+            metadata={"name": args.service_account, "namespace": args.namespace, "labels": args.labels},
+            automount_service_account_token=False,
+            opts=here,
+        )
+        # The namespace denies all traffic by default; the copy reaches DNS and HTTPS (the hub, the
+        # object store) and accepts nothing.
+        k8s.networking.v1.NetworkPolicy(
+            child(name, "netpol"),
+            metadata={"name": job_name(args.spec), "namespace": args.namespace, "labels": args.labels},
+            spec=network_policy_spec(args.spec),
+            opts=here,
+        )
+        self.job = k8s.batch.v1.Job(
+            child(name, "job"),
+            metadata={"name": job_name(args.spec), "namespace": args.namespace, "labels": args.labels},
+            spec=job_spec(args.spec, service_account=args.service_account, env=args.env),
+            # Pulumi waits for the Job to complete, so servers created after it find the weights.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account], custom_timeouts=pulumi.CustomTimeouts(create="240m")),
+        )
+        self.register_outputs({})
