@@ -33,10 +33,15 @@ from .errors import UserError
 NAMESPACE = "pulumi-llm"
 
 Cloud = Literal["aws", "gcp", "azure", "onprem"]
-Method = Literal["gpu-vm", "cluster", "onprem"]
+Method = Literal["gateway", "gpu-vm", "cluster", "onprem"]
 """The deployment methods a stack can enable. Each one lands with the component that builds it."""
 
-CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {"onprem": ("onprem",), "gpu-vm": ("aws",), "cluster": ("aws",)}
+CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {
+    "onprem": ("onprem",),
+    "gpu-vm": ("aws",),
+    "cluster": ("aws",),
+    "gateway": ("aws",),
+}
 SELF_HOSTING = ("gpu-vm", "cluster", "onprem")
 """Which clouds each method runs on."""
 
@@ -50,7 +55,11 @@ class FieldProblem(ValueError):
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
-        self.field = tuple(field.split(".")) if field else ()
+        # "routes[0].provider" → ("routes", 0, "provider"), the way pydantic locates list items.
+        parts: list[str | int] = []
+        for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", field):
+            parts.append(int(index) if index else name)
+        self.field = tuple(parts)
         self.message = message
 
 
@@ -386,6 +395,99 @@ class AwsSettings(_Strict):
     alarm_email: str | None = Field(None, description="Email subscribed to the alarm topic. Default: none.")
 
 
+Provider = Literal["openai", "anthropic", "gemini", "cohere", "bedrock", "azure-openai", "self-hosted"]
+"""LLM API providers the gateway routes to; self-hosted is a model this stack serves."""
+
+
+class RouteSettings(_Strict):
+    """One backend of a gateway model, in priority order."""
+
+    provider: Provider = Field(description="openai, anthropic, gemini, cohere, bedrock, azure-openai or self-hosted. Required.")
+    model: str = Field(min_length=1, description="The provider's model id, or the served name of a self-hosted model. Required.")
+    rpm: int | None = Field(None, ge=1, description="Requests per minute this backend takes. Default: unlimited.")
+    tpm: int | None = Field(None, ge=1, description="Tokens per minute this backend takes. Default: unlimited.")
+
+
+class ModelGroupSettings(_Strict):
+    """A model name clients ask for, served by its routes in order, then by its fallbacks."""
+
+    routes: list[RouteSettings] = Field(min_length=1, description="Backends in priority order. At least one.")
+    fallbacks: list[str] = Field(
+        default_factory=list, description="Other gateway models to try when every route fails (before the first byte). Default none."
+    )
+
+
+class ConsumerSettings(_Strict):
+    """A client team or application: its own API key, model allow-list and quota."""
+
+    models: list[str] = Field(min_length=1, description="Gateway models this consumer may call. Required.")
+    requests_per_day: int = Field(ge=1, description="Daily request quota. Required.")
+    rate_limit_rps: float = Field(10.0, gt=0, description="Steady requests per second. Default 10.")
+    burst: int = Field(20, ge=1, description="Burst of requests. Default 20.")
+
+
+class GatewayTimeouts(_Strict):
+    """The timeout budget, outermost first: each hop must outlast the one inside it."""
+
+    client_seconds: int = Field(900, ge=1, description="What clients are told to wait. Default 900.")
+    edge_seconds: int = Field(600, ge=1, description="Managed gateway integration timeout (API Gateway STREAM allows 900). Default 600.")
+    engine_seconds: int = Field(540, ge=1, description="Gateway engine request timeout. Default 540.")
+    provider_seconds: int = Field(480, ge=1, description="One provider call. Default 480.")
+
+    @model_validator(mode="after")
+    def _nested(self) -> GatewayTimeouts:
+        hops = [("client_seconds", self.client_seconds), ("edge_seconds", self.edge_seconds),
+                ("engine_seconds", self.engine_seconds), ("provider_seconds", self.provider_seconds)]
+        for (outer, outer_value), (inner, inner_value) in zip(hops, hops[1:]):
+            if inner_value >= outer_value:
+                raise FieldProblem(inner, f"must be below {outer} ({outer_value}): an inner hop may not outlast an outer one")
+        return self
+
+
+class GatewaySettings(_Strict):
+    """One OpenAI-compatible endpoint in front of API providers and the stack's own models."""
+
+    models: dict[Label, ModelGroupSettings] = Field(description="Models clients call, by name. Required.")
+    consumers: dict[Label, ConsumerSettings] = Field(description="Clients with their own keys and quotas. At least one.")
+    timeouts: GatewayTimeouts = Field(default_factory=GatewayTimeouts, description="Timeout budget, client to provider.")
+    retries: int = Field(2, ge=0, le=5, description="Retries per request (Retry-After honoured). Default 2.")
+    secrets: dict[str, str] = Field(
+        default_factory=dict, description="Secret name per provider, when not the provider's own name. Default: the provider name."
+    )
+    bedrock_models: list[str] = Field(
+        default_factory=list, description="Bedrock foundation-model ids the gateway may invoke (its role is scoped to them)."
+    )
+
+    @model_validator(mode="after")
+    def _references(self) -> GatewaySettings:
+        if not self.consumers:
+            raise FieldProblem("consumers", "at least one consumer is required (clients authenticate with its key)")
+        for name, group in self.models.items():
+            for i, fallback in enumerate(group.fallbacks):
+                if fallback not in self.models:
+                    raise FieldProblem(f"models.{name}.fallbacks", f"{fallback} is not a gateway model; defined: {', '.join(self.models)}")
+                if fallback == name:
+                    raise FieldProblem(f"models.{name}.fallbacks", "a model can't fall back to itself")
+        for name, consumer in self.consumers.items():
+            for model in consumer.models:
+                if model not in self.models:
+                    raise FieldProblem(f"consumers.{name}.models", f"{model} is not a gateway model; defined: {', '.join(self.models)}")
+        owners: dict[str, str] = {}
+        for provider in sorted(self.providers()):
+            secret = self.secrets.get(provider, provider)
+            if secret in owners:
+                raise FieldProblem("secrets", f"secret name {secret} is used by both {owners[secret]} and {provider}")
+            owners[secret] = provider
+        unknown = sorted(set(self.secrets) - self.providers())
+        if unknown:
+            raise FieldProblem("secrets", f"{unknown[0]} is not a provider of any route")
+        return self
+
+    def providers(self) -> set[str]:
+        """Providers whose keys live in the secret store (not Bedrock: IAM; not self-hosted)."""
+        return {r.provider for g in self.models.values() for r in g.routes} - {"bedrock", "self-hosted"}
+
+
 class Settings(_Strict):
     """Everything a stack file may set under `pulumi-llm:`."""
 
@@ -408,6 +510,7 @@ class Settings(_Strict):
     )
     onprem: OnPremSettings | None = Field(None, description="The existing cluster. Required when methods has onprem.")
     aws: AwsSettings = Field(default_factory=AwsSettings, description="Network, GPU VMs, EKS and alarms on AWS (cloud aws).")
+    gateway: GatewaySettings | None = Field(None, description="The API gateway. Required when methods has gateway.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -424,6 +527,8 @@ class Settings(_Strict):
                 raise FieldProblem("methods", f"method {method} runs on cloud {allowed}, not on cloud {self.cloud}")
         if "onprem" in self.methods and self.onprem is None:
             raise FieldProblem("onprem", "required when methods has onprem")
+        if "gateway" in self.methods:
+            self._check_gateway()
         if "gpu-vm" in self.methods and "cluster" in self.methods:
             raise FieldProblem("methods", "gpu-vm and cluster both self-host the models: choose one per stack")
         if self.cloud == "aws":
@@ -435,6 +540,24 @@ class Settings(_Strict):
     def serves_models(self) -> bool:
         """True when a method of this stack runs model servers."""
         return any(m in SELF_HOSTING for m in self.methods)
+
+    def _check_gateway(self) -> None:
+        if self.gateway is None:
+            raise FieldProblem("gateway", "required when methods has gateway")
+        for group_name, group in self.gateway.models.items():
+            for i, route in enumerate(group.routes):
+                if route.provider != "self-hosted":
+                    continue
+                if not self.serves_models():
+                    raise FieldProblem(
+                        f"gateway.models.{group_name}.routes[{i}].provider",
+                        "self-hosted routes need a self-hosting method in this stack (gpu-vm or cluster)",
+                    )
+                if route.model not in self.models:
+                    raise FieldProblem(
+                        f"gateway.models.{group_name}.routes[{i}].model",
+                        f"not a model this stack serves; served: {', '.join(self.models)}",
+                    )
 
     def _check_copy(self, name: str, model: ModelSettings, scheme: str) -> None:
         where = f"models.{name}.copy_from_hub"
