@@ -1,0 +1,1381 @@
+"""AwsGateway: LiteLLM on ECS Fargate behind API Gateway (REST, streaming), provider keys in Secrets Manager.
+
+Request path::
+
+    client ──HTTPS──▶ API Gateway REST stage (REGIONAL; WAF; API key + usage plan per consumer)
+           ──VPC link (PrivateLink)──▶ internal NLB (TCP) ──▶ LiteLLM tasks (Fargate, private subnets)
+           ──HTTPS──▶ OpenAI / Anthropic / … (keys from Secrets Manager) and Bedrock (task role)
+
+Why REST and not HTTP APIs or an ALB: HTTP APIs cap integrations at 30 s and buffer; an ALB in front of
+Lambda buffers too. A REST integration with `response_transfer_mode="STREAM"` streams server-sent events
+end to end and may run up to 900,000 ms; the private integration reaches an NLB only (VPC link v1), which
+is a plain TCP pass-through, so nothing in the path buffers.
+
+Children (Pulumi names ``<name>-<role>``):
+
+* secrets: one Secrets Manager secret per provider (``pulumi-llm/<stack>/<provider>``) and one for the
+  LiteLLM master key (``pulumi-llm/<stack>/litellm-master``), each encrypted with the stack key, with a
+  recovery window, a resource policy that lets only the task execution role read it, and NO value: the
+  values are written out of band by ``pulumi-llm secrets put`` and never pass through Pulumi;
+* identity: the task execution role (pull, logs, read exactly those secrets, decrypt through Secrets
+  Manager only) and the task role (``bedrock:InvokeModel*`` on exactly ``bedrock_model_arns``);
+* compute: an ECS cluster (Container Insights), a Fargate task definition (the pinned LiteLLM image by
+  digest, non-root, read-only root filesystem with a scratch volume on /tmp, capabilities dropped, the
+  engine config in an environment variable, the keys injected by ECS as ``secrets``), and the service
+  (private subnets, no public IP, spread across zones, circuit breaker with rollback, draining that lets
+  streams finish), scaled by Application Auto Scaling on CPU and on NLB flows (≈ open streams) per task;
+* traffic: an internal NLB reachable only through the VPC link (its security group has no inbound rule and
+  does not filter PrivateLink traffic), tasks reachable only from the NLB, the REST API with ``{proxy+}``
+  ANY (``api_key_required``), the streaming HTTP_PROXY integration, a deployment and stage with JSON access
+  logs (no bodies, no key values) to an encrypted group, method settings (metrics, throttling, no data
+  trace), a usage plan + AWS-generated API key per consumer, a WAFv2 web ACL, an optional custom domain;
+* rotation: an EventBridge rule on the CloudTrail events that change these secrets and a small Lambda that
+  forces a new ECS deployment, so a rotated key reaches the tasks without a `pulumi up`;
+* alarms: API Gateway 5XX / 4XX (429) rates and p99 latency, ECS CPU and tasks below desired
+  (`monitoring.cloudwatch`), notifying the alarm topic.
+
+Why the config travels in an environment variable: it holds no secret (every key is an
+``os.environ/<ENV>`` reference, checked here), it versions with the task definition (a config change is a
+new revision and a rolling deployment, nothing to fetch at start), and it needs no extra IAM or service
+(an SSM parameter or S3 object would need both, and a fetch that can fail at start). The container's
+entry point decodes it to /tmp and execs ``litellm --config``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Union
+
+import pulumi
+import pulumi_aws as aws
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .. import pins
+from ..errors import UserError
+from ..labels import CommonLabels, aws_tags
+from ..monitoring import cloudwatch
+from ..naming import child, dns_label
+from ..network.aws import LOG_RETENTION_DAYS
+
+StrInput = Union[str, pulumi.Output]
+"""A string or the Output of another resource (pulumi.Input[str])."""
+StrListInput = Union[Sequence[StrInput], pulumi.Output]
+"""A list of strings or an Output of one (pulumi.Input[list[str]])."""
+
+ENGINE_PORT = 4000
+"""LiteLLM proxy's port."""
+LIVENESS_PATH = "/health/liveliness"
+"""LiteLLM's liveness endpoint (its spelling): answers without calling any provider."""
+CONTAINER = "litellm"
+TMP_INIT_CONTAINER = "tmp-permissions"
+ENGINE_USER = "65532:65532"
+"""Non-root uid/gid (the 'nonroot' user of the Wolfi base the LiteLLM image builds on)."""
+CONFIG_ENV = "LITELLM_CONFIG_B64"
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+MASTER_KEY_SECRET = "litellm-master"
+"""Short name of the LiteLLM master key's secret (`pulumi-llm secrets put litellm-master`)."""
+SECRET_PREFIX = "pulumi-llm"
+MAX_CONFIG_BYTES = 24 * 1024
+"""Rendered config limit: base64 makes it 32 KiB, well inside ECS's 64 KiB container-definitions limit."""
+MAX_STREAM_TIMEOUT_MS = 900_000
+"""API Gateway's integration timeout ceiling for response_transfer_mode STREAM."""
+FARGATE_STOP_TIMEOUT = 120
+"""Seconds Fargate allows between SIGTERM and SIGKILL (its maximum)."""
+DOMAIN_SECURITY_POLICY = "TLS_1_2"
+
+FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+"""Fargate's valid task sizes: CPU units → memory MiB."""
+
+ROTATION_EVENTS = ("PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "RestoreSecret")
+"""Secrets Manager API calls that change which value a secret serves."""
+
+RESERVED_ENV = frozenset({CONFIG_ENV, MASTER_KEY_ENV, "HOME", "AWS_REGION", "AWS_DEFAULT_REGION", "LITELLM_MODE"})
+"""Environment variables the component sets itself."""
+
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_CONSUMER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ENV_REF = re.compile(r"os\.environ/([A-Za-z0-9_]+)")
+_BEDROCK_ARN = re.compile(
+    r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:(\d{12})?:"
+    r"(foundation-model|inference-profile|application-inference-profile|provisioned-model|custom-model|imported-model)/[^*?\s]+$"
+)
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+$")
+_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/([^@:]+)")
+_SECRET_KEYS = frozenset(
+    {"api_key", "master_key", "salt_key", "aws_secret_access_key", "aws_session_token", "password", "database_url", "client_secret"}
+)
+"""Config keys whose value must be an `os.environ/` reference, never a literal."""
+
+BOOT = (
+    "import base64, os\n"
+    f"open('/tmp/litellm.yaml', 'wb').write(base64.b64decode(os.environ['{CONFIG_ENV}']))\n"
+    f"os.execvp('litellm', ['litellm', '--config', '/tmp/litellm.yaml', '--host', '0.0.0.0', '--port', '{ENGINE_PORT}'])\n"
+)
+"""The engine's entry point: the config to /tmp (the only writable path), then exec LiteLLM as PID 1's child."""
+
+HEALTH_CHECK = (
+    "import urllib.request; "
+    f"urllib.request.urlopen('http://127.0.0.1:{ENGINE_PORT}{LIVENESS_PATH}', timeout=4)"
+)
+"""Container health check with the image's own Python (no curl in the image)."""
+
+REDEPLOY_HANDLER = '''\
+"""Force a new deployment of the gateway's ECS service when one of its secrets changes.
+
+ECS injects secrets only when a task starts: new tasks read the new AWSCURRENT value, old ones drain.
+"""
+import json
+import os
+
+import boto3
+
+ecs = boto3.client("ecs")
+
+
+def handler(event, context):
+    detail = event.get("detail") or {}
+    secret = (detail.get("requestParameters") or {}).get("secretId", "?")
+    ecs.update_service(cluster=os.environ["CLUSTER"], service=os.environ["SERVICE"], forceNewDeployment=True)
+    print(json.dumps({"redeployed": os.environ["SERVICE"], "secret": secret, "event": detail.get("eventName")}))
+    return {"redeployed": os.environ["SERVICE"]}
+'''
+"""Source of the redeploy Lambda (python3.13 runtime; boto3 comes with it). Names, never values."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Args
+# ---------------------------------------------------------------------------------------------
+
+
+class Consumer(BaseModel):
+    """One client of the gateway: an API key (generated by AWS) in its own usage plan."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Stable key, [a-z][a-z0-9-]: names the API key and the usage plan.")
+    quota_per_day: int | None = Field(None, description="Requests per day. Default none (at most one of day/month).")
+    quota_per_month: int | None = Field(None, description="Requests per month. Default none.")
+    rate_limit_rps: float = Field(10.0, description="Steady requests per second (token bucket rate). Default 10.")
+    burst: int = Field(20, description="Burst (token bucket size). Default 20.")
+
+
+class CustomDomain(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    domain_name: str = Field(description="e.g. llm.example.com. Point a DNS alias at the output `domain_target`.")
+    certificate_arn: StrInput = Field(description="ACM certificate for the name, in the API's region (REGIONAL endpoint).")
+
+
+class GatewayAlarmThresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    latency_p99_ms: float | None = Field(
+        None, description="p99 API latency alarm (a stream's whole duration). Default: 90% of the integration timeout."
+    )
+    error_rate_5xx: float = Field(0.05, description="Share of 5XX responses. Default 0.05.")
+    error_rate_4xx: float = Field(0.25, description="Share of 4XX responses (429 throttles, 403 bad keys). Default 0.25.")
+    cpu_percent: float = Field(80.0, description="Service CPU. Default 80.")
+
+
+class AwsGatewayArgs(BaseModel):
+    """Everything AwsGateway needs. Validation is pure and fails with one UserError line naming
+    `config_path` and the key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    labels: CommonLabels = Field(description="The common labels of the stack (its stack name names the secrets).")
+    region: str = Field(description="Region the provider deploys to.")
+    vpc_id: StrInput = Field(description="VPC of the NLB and the tasks.")
+    private_subnet_ids: StrListInput = Field(
+        description="Private subnets of the NLB and the tasks, one per zone (a list of Inputs lets the zone count be checked)."
+    )
+    kms_key_arn: StrInput = Field(description="The stack's customer key: secrets and log groups (StackKey.arn).")
+    engine_config_yaml: str = Field(
+        description="Rendered LiteLLM config (gateway.config): provider keys only as os.environ/<ENV> references."
+    )
+    provider_secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Env var → provider secret short name, e.g. {'OPENAI_API_KEY': 'openai'}. Default none (Bedrock only).",
+    )
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="Non-secret environment of the engine (e.g. AZURE_API_BASE). Default none."
+    )
+    bedrock_model_arns: list[str] = Field(
+        default_factory=list, description="Bedrock model / inference-profile ARNs the task role may invoke (no wildcards). Default none."
+    )
+    consumers: list[Consumer] = Field(min_length=1, description="Clients: one API key and usage plan each. At least one.")
+    image: str = Field(pins.LITELLM.ref, description="LiteLLM image, pinned by digest. Default pins.LITELLM.")
+    cpu_architecture: Literal["X86_64", "ARM64"] = Field("X86_64", description="Fargate CPU architecture. Default X86_64.")
+    cpu: int = Field(1024, description="Task CPU units (Fargate sizes). Default 1024 (1 vCPU).")
+    memory: int = Field(2048, description="Task memory MiB (valid for the CPU). Default 2048.")
+    high_availability: bool = Field(
+        True, description="Require ≥ 2 tasks and ≥ 2 subnets (zones). Default true; false only for a dev gateway."
+    )
+    min_tasks: int = Field(2, ge=1, description="Fewest tasks. Default 2.")
+    max_tasks: int = Field(6, ge=1, description="Most tasks. Default 6.")
+    desired_tasks: int | None = Field(None, description="Tasks at creation; autoscaling owns the count after. Default min_tasks.")
+    cpu_target_percent: float = Field(60.0, gt=0, le=100, description="Target of the CPU tracking policy. Default 60.")
+    flows_per_task: int = Field(
+        100, ge=1, description="Target of open NLB flows (≈ concurrent requests and streams) per task. Default 100."
+    )
+    integration_timeout_ms: int = Field(
+        300_000, description=f"API Gateway integration timeout, 50 to {MAX_STREAM_TIMEOUT_MS} (STREAM). Default 300000."
+    )
+    engine_timeout_seconds: int = Field(
+        270, ge=1, description="The engine's request timeout (litellm request_timeout); below the integration timeout. Default 270."
+    )
+    stage_name: str = Field("v1", description="Stage name, also the base path: clients use <invoke_url> as OpenAI base_url. Default v1.")
+    stage_rate_limit_rps: float = Field(500.0, gt=0, description="Stage-wide throttle rate (all consumers). Default 500.")
+    stage_burst: int = Field(1000, ge=1, description="Stage-wide burst. Default 1000.")
+    custom_domain: CustomDomain | None = Field(
+        None, description="Custom domain (REGIONAL, TLS 1.2+); then the execute-api endpoint is disabled. Default none."
+    )
+    waf: bool = Field(True, description="WAFv2 web ACL on the stage. Default true.")
+    waf_rate_limit_per_5min: int = Field(3000, description="Requests per client IP per 5 minutes before WAF blocks. Default 3000.")
+    waf_sampled_requests: bool = Field(
+        False, description="Keep WAF request samples (they show headers, API keys included). Default false."
+    )
+    redeploy_on_secret_change: bool = Field(
+        True, description="EventBridge + Lambda force a new deployment when a secret changes (needs a CloudTrail trail). Default true."
+    )
+    set_account_logging_role: bool = Field(
+        False,
+        description=(
+            "Create the region's API Gateway account CloudWatch role (an account-wide singleton, needed for access "
+            "logs). Default false: the account already has one."
+        ),
+    )
+    alarm_topic_arn: StrInput | None = Field(None, description="SNS topic the alarms notify. Default none: alarms without actions.")
+    alarm_thresholds: GatewayAlarmThresholds = Field(default_factory=GatewayAlarmThresholds, description="Alarm thresholds.")
+    log_retention_days: int = Field(30, description="Retention of engine, access and redeploy logs. Default 30.")
+    secret_recovery_window_days: int = Field(30, description="Days a deleted secret can be restored, 7 to 30. Default 30.")
+    config_path: str = Field("gateway", description="Key path named in error messages. Default 'gateway'.")
+
+    @model_validator(mode="after")
+    def _check(self) -> AwsGatewayArgs:
+        where = self.config_path
+        _check_providers(self, where)
+        _check_consumers(self.consumers, where)
+        _check_sizes(self, where)
+        if not 50 <= self.integration_timeout_ms <= MAX_STREAM_TIMEOUT_MS:
+            raise UserError(
+                f"{where}.integration_timeout_ms = {self.integration_timeout_ms}: allowed 50 to {MAX_STREAM_TIMEOUT_MS} "
+                "(API Gateway's streaming maximum, 15 minutes)"
+            )
+        if self.integration_timeout_ms <= self.engine_timeout_seconds * 1000:
+            raise UserError(
+                f"{where}.integration_timeout_ms = {self.integration_timeout_ms}: must be above "
+                f"{where}.engine_timeout_seconds = {self.engine_timeout_seconds} ({self.engine_timeout_seconds * 1000} ms), "
+                "or API Gateway cuts requests the engine is still serving"
+            )
+        for arn in self.bedrock_model_arns:
+            if not _BEDROCK_ARN.match(arn):
+                raise UserError(
+                    f"{where}.bedrock_model_arns = {arn}: not a Bedrock model ARN without wildcards, e.g. "
+                    "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0"
+                )
+        if len(set(self.bedrock_model_arns)) != len(self.bedrock_model_arns):
+            raise UserError(f"{where}.bedrock_model_arns: an ARN is listed twice")
+        if "@sha256:" not in self.image:
+            raise UserError(f"{where}.image = {self.image}: pin the image by digest (repository:tag@sha256:…)")
+        if not _STAGE.match(self.stage_name):
+            raise UserError(f"{where}.stage_name = {self.stage_name!r}: allowed 1-128 of A-Z a-z 0-9 _ -")
+        if self.custom_domain is not None:
+            domain = self.custom_domain
+            if not _HOSTNAME.match(domain.domain_name):
+                raise UserError(f"{where}.custom_domain.domain_name = {domain.domain_name!r}: not a lower-case DNS name such as llm.example.com")
+            if isinstance(domain.certificate_arn, str):
+                found = _ACM_ARN.match(domain.certificate_arn)
+                if not found:
+                    raise UserError(f"{where}.custom_domain.certificate_arn = {domain.certificate_arn}: not an ACM certificate ARN")
+                if found.group(1) != self.region:
+                    raise UserError(
+                        f"{where}.custom_domain.certificate_arn = {domain.certificate_arn}: a REGIONAL endpoint needs a "
+                        f"certificate in {self.region}, not {found.group(1)}"
+                    )
+        if self.waf and self.waf_rate_limit_per_5min < 100:
+            raise UserError(f"{where}.waf_rate_limit_per_5min = {self.waf_rate_limit_per_5min}: at least 100")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise UserError(
+                f"{where}.log_retention_days = {self.log_retention_days}: not a CloudWatch Logs retention; allowed: "
+                f"{', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+        if not 7 <= self.secret_recovery_window_days <= 30:
+            raise UserError(
+                f"{where}.secret_recovery_window_days = {self.secret_recovery_window_days}: allowed 7 to 30 "
+                "(a deleted provider key must stay recoverable)"
+            )
+        thresholds = self.alarm_thresholds
+        for key in ("error_rate_5xx", "error_rate_4xx"):
+            value = getattr(thresholds, key)
+            if not 0 < value < 1:
+                raise UserError(f"{where}.alarm_thresholds.{key} = {value}: a fraction between 0 and 1, e.g. 0.05")
+        check_engine_config(
+            self.engine_config_yaml,
+            available_env=set(self.provider_secrets) | set(self.environment) | {MASTER_KEY_ENV, "AWS_REGION", "AWS_DEFAULT_REGION"},
+            engine_timeout_seconds=self.engine_timeout_seconds,
+            where=f"{where}.engine_config_yaml",
+        )
+        return self
+
+    @property
+    def desired(self) -> int:
+        return self.min_tasks if self.desired_tasks is None else self.desired_tasks
+
+    @property
+    def latency_alarm_ms(self) -> float:
+        chosen = self.alarm_thresholds.latency_p99_ms
+        return chosen if chosen is not None else round(self.integration_timeout_ms * 0.9)
+
+    @property
+    def providers(self) -> list[str]:
+        """Provider secret short names, sorted."""
+        return sorted(self.provider_secrets.values())
+
+
+def _check_providers(args: AwsGatewayArgs, where: str) -> None:
+    seen: dict[str, str] = {}
+    for env, provider in sorted(args.provider_secrets.items()):
+        if not _ENV_NAME.match(env):
+            raise UserError(f"{where}.provider_secrets.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
+        if env in RESERVED_ENV:
+            raise UserError(f"{where}.provider_secrets.{env}: set by the gateway itself; use another name")
+        if not _PROVIDER.match(provider):
+            raise UserError(
+                f"{where}.provider_secrets.{env} = {provider!r}: a secret short name is lower-case letters, digits and '-' "
+                "(at most 40), e.g. openai"
+            )
+        if provider == MASTER_KEY_SECRET:
+            raise UserError(f"{where}.provider_secrets.{env} = {provider!r}: reserved for the LiteLLM master key")
+        if provider in seen:
+            raise UserError(
+                f"{where}.provider_secrets: secret {provider!r} is mapped from both {seen[provider]} and {env}; one secret per variable"
+            )
+        seen[provider] = env
+    for env in sorted(args.environment):
+        if not _ENV_NAME.match(env):
+            raise UserError(f"{where}.environment.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
+        if env in RESERVED_ENV or env in args.provider_secrets:
+            raise UserError(f"{where}.environment.{env}: already set by the gateway or a provider secret")
+
+
+def _check_consumers(consumers: Sequence[Consumer], where: str) -> None:
+    seen: set[str] = set()
+    for consumer in consumers:
+        at = f"{where}.consumers.{consumer.name}"
+        if not _CONSUMER.match(consumer.name):
+            raise UserError(f"{where}.consumers: name {consumer.name!r}: lower-case letters, digits and '-', starting with a letter (at most 40)")
+        if consumer.name in seen:
+            raise UserError(f"{where}.consumers: {consumer.name!r} is listed twice; consumer names key the API keys and usage plans")
+        seen.add(consumer.name)
+        if consumer.quota_per_day is not None and consumer.quota_per_month is not None:
+            raise UserError(f"{at}: set quota_per_day or quota_per_month, not both (a usage plan has one quota period)")
+        for key in ("quota_per_day", "quota_per_month"):
+            value = getattr(consumer, key)
+            if value is not None and value < 1:
+                raise UserError(f"{at}.{key} = {value}: allowed a positive number of requests, or leave it unset for no quota")
+        if not 0 < consumer.rate_limit_rps <= 10_000:
+            raise UserError(f"{at}.rate_limit_rps = {consumer.rate_limit_rps:g}: allowed above 0 up to 10000 (the account limit)")
+        if not 1 <= consumer.burst <= 5_000:
+            raise UserError(f"{at}.burst = {consumer.burst}: allowed 1 to 5000 (the account burst limit)")
+
+
+def _check_sizes(args: AwsGatewayArgs, where: str) -> None:
+    if args.cpu not in FARGATE_MEMORY:
+        raise UserError(f"{where}.cpu = {args.cpu}: Fargate CPU units are {', '.join(map(str, FARGATE_MEMORY))}")
+    allowed = FARGATE_MEMORY[args.cpu]
+    if args.memory not in allowed:
+        if len(allowed) == 3:
+            choices = f"{allowed[0]}, {allowed[1]} or {allowed[2]} MiB"
+        else:
+            choices = f"{allowed[0]} to {allowed[-1]} MiB in steps of {allowed[1] - allowed[0]}"
+        raise UserError(f"{where}.memory = {args.memory}: with cpu {args.cpu}, Fargate allows {choices}")
+    desired = args.desired
+    if not args.min_tasks <= desired <= args.max_tasks:
+        raise UserError(
+            f"{where}: min_tasks {args.min_tasks}, desired_tasks {desired}, max_tasks {args.max_tasks}; "
+            "allowed: min_tasks ≤ desired_tasks ≤ max_tasks"
+        )
+    if args.high_availability:
+        if args.min_tasks < 2:
+            raise UserError(
+                f"{where}.min_tasks = {args.min_tasks}: high availability needs at least 2 tasks across zones; "
+                "set high_availability: false for a single-task dev gateway"
+            )
+        subnets = args.private_subnet_ids
+        if not isinstance(subnets, pulumi.Output) and len(subnets) < 2:
+            raise UserError(
+                f"{where}.private_subnet_ids: {len(subnets)} subnet; high availability needs subnets in at least 2 zones"
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def secret_name(stack: str, provider: str) -> str:
+    """Secrets Manager name of a provider's key (the CLI writes the value under the same name)."""
+    return f"{SECRET_PREFIX}/{stack}/{provider}"
+
+
+def check_engine_config(
+    text: str, *, available_env: set[str], engine_timeout_seconds: int, where: str
+) -> dict[str, Any]:
+    """The rendered config must be a YAML mapping small enough for the task definition, hold no literal
+    secret, reference only variables the task gets, and not outwait the engine timeout."""
+    size = len(text.encode())
+    if size > MAX_CONFIG_BYTES:
+        raise UserError(f"{where}: {size} bytes, above the {MAX_CONFIG_BYTES}-byte limit of a config carried in the task definition")
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        problem = str(err).splitlines()[0]
+        raise UserError(f"{where}: not valid YAML ({problem})") from None
+    if not isinstance(config, dict):
+        raise UserError(f"{where}: the config must be a YAML mapping (model_list, litellm_settings, …)")
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                here = f"{path}.{key}" if path else str(key)
+                if str(key).lower() in _SECRET_KEYS and value is not None and not (
+                    isinstance(value, str) and value.startswith("os.environ/")
+                ):
+                    raise UserError(
+                        f"{where}: {here} holds a literal value; secrets go in the secret store and the config "
+                        "references them as os.environ/<ENV>"
+                    )
+                walk(value, here)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}[{index}]")
+
+    walk(config, "")
+    for env in sorted(set(_ENV_REF.findall(text))):
+        if env not in available_env:
+            raise UserError(
+                f"{where}: references os.environ/{env}, which the task does not get; map it in provider_secrets "
+                "(a secret) or environment (plain)"
+            )
+    settings = config.get("litellm_settings") or {}
+    timeout = settings.get("request_timeout") if isinstance(settings, dict) else None
+    if isinstance(timeout, (int, float)) and timeout > engine_timeout_seconds:
+        raise UserError(
+            f"{where}: litellm_settings.request_timeout = {timeout:g} is above engine_timeout_seconds = {engine_timeout_seconds}"
+        )
+    return config
+
+
+def access_log_format() -> str:
+    """Stage access log line (JSON): who, what, how long, which key id — never bodies or key values."""
+    fields = {
+        "requestId": "$context.requestId",
+        "extendedRequestId": "$context.extendedRequestId",
+        "requestTime": "$context.requestTime",
+        "ip": "$context.identity.sourceIp",
+        "userAgent": "$context.identity.userAgent",
+        "apiKeyId": "$context.identity.apiKeyId",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "path": "$context.path",
+        "protocol": "$context.protocol",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "responseLatency": "$context.responseLatency",
+        "integrationStatus": "$context.integration.status",
+        "integrationLatency": "$context.integration.latency",
+        "integrationError": "$context.integration.error",
+        "errorType": "$context.error.responseType",
+        "errorMessage": "$context.error.message",
+        "wafResponseCode": "$context.wafResponseCode",
+    }
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def waf_rules(*, rate_limit_per_5min: int, metric_prefix: str, sampled: bool) -> list[dict[str, Any]]:
+    """WAFv2 rules (pulumi_aws input shape). Managed groups count or block by their own actions, except
+    SizeRestrictions_BODY: LLM prompts routinely exceed its 8 KB body limit, so it only counts."""
+
+    def visibility(metric: str) -> dict[str, Any]:
+        return {"cloudwatch_metrics_enabled": True, "metric_name": f"{metric_prefix}-{metric}", "sampled_requests_enabled": sampled}
+
+    def managed(priority: int, group: str, overrides: Sequence[str] = ()) -> dict[str, Any]:
+        statement: dict[str, Any] = {"vendor_name": "AWS", "name": group}
+        if overrides:
+            statement["rule_action_overrides"] = [{"name": rule, "action_to_use": {"count": {}}} for rule in overrides]
+        return {
+            "name": f"AWS-{group}",
+            "priority": priority,
+            "override_action": {"none": {}},
+            "statement": {"managed_rule_group_statement": statement},
+            "visibility_config": visibility(group),
+        }
+
+    return [
+        managed(0, "AWSManagedRulesAmazonIpReputationList"),
+        managed(1, "AWSManagedRulesCommonRuleSet", overrides=("SizeRestrictions_BODY",)),
+        managed(2, "AWSManagedRulesKnownBadInputsRuleSet"),
+        {
+            "name": "rate-per-ip",
+            "priority": 3,
+            "action": {"block": {}},
+            "statement": {
+                "rate_based_statement": {"limit": rate_limit_per_5min, "aggregate_key_type": "IP", "evaluation_window_sec": 300}
+            },
+            "visibility_config": visibility("rate-per-ip"),
+        },
+    ]
+
+
+def _policy(statements: list[dict[str, Any]]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def ecs_tasks_trust_policy(account_id: str | None = None) -> str:
+    """Trust policy for ECS tasks; with an account, only tasks of that account (confused-deputy guard)."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    if account_id is not None:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return _policy([statement])
+
+
+def ecr_repository_arn(image: str, partition: str = "aws") -> str | None:
+    """The ECR repository ARN of an ECR image reference, else None (public registries need no IAM)."""
+    found = _ECR_IMAGE.match(image)
+    if not found:
+        return None
+    account, region, _, repository = found.groups()
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{repository}"
+
+
+def execution_policy(
+    *,
+    secret_arns: Sequence[str],
+    kms_key_arn: str,
+    log_group_arn: str,
+    region: str,
+    dns_suffix: str = "amazonaws.com",
+    ecr_repository: str | None = None,
+) -> str:
+    """What ECS needs to start a task: read exactly these secrets, decrypt them through Secrets Manager
+    only, write the engine's log group (and pull from one ECR repository if the image lives there)."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ReadGatewaySecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": sorted(secret_arns)},
+        {
+            "Sid": "DecryptThroughSecretsManager",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": kms_key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.{dns_suffix}"}},
+        },
+        {
+            "Sid": "WriteEngineLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+    ]
+    if ecr_repository is not None:
+        statements += [
+            # GetAuthorizationToken has no resource type: '*' is the only possible scope.
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Sid": "PullEngineImage",
+                "Effect": "Allow",
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Resource": ecr_repository,
+            },
+        ]
+    return _policy(statements)
+
+
+def task_policy(model_arns: Sequence[str]) -> str:
+    """The engine's own rights: invoke (and stream from) exactly these Bedrock models (Converse and
+    ConverseStream are authorized by the same two actions)."""
+    return _policy(
+        [
+            {
+                "Sid": "InvokeBedrockModels",
+                "Effect": "Allow",
+                "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                "Resource": sorted(model_arns),
+            }
+        ]
+    )
+
+
+def secret_resource_policy(execution_role_arn: str) -> str:
+    """Resource policy of each secret: the gateway's execution role may read it (IAM grants the rest of
+    the account nothing: no identity policy names these ARNs)."""
+    return _policy(
+        [
+            {
+                "Sid": "GatewayTasksRead",
+                "Effect": "Allow",
+                "Principal": {"AWS": execution_role_arn},
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "*",
+            }
+        ]
+    )
+
+
+def redeploy_policy(*, service_arn: str, log_group_arn: str) -> str:
+    return _policy(
+        [
+            {"Sid": "RedeployGatewayService", "Effect": "Allow", "Action": "ecs:UpdateService", "Resource": service_arn},
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{log_group_arn}:*",
+            },
+        ]
+    )
+
+
+def rotation_event_pattern(secret_names: Sequence[str], secret_arns: Sequence[str]) -> str:
+    """EventBridge pattern: CloudTrail's record of a call that changes one of these secrets, whether the
+    caller named the secret by name (the CLI) or by ARN (the console, rotation)."""
+    return json.dumps(
+        {
+            "source": ["aws.secretsmanager"],
+            "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {
+                "eventSource": ["secretsmanager.amazonaws.com"],
+                "eventName": list(ROTATION_EVENTS),
+                "requestParameters": {"secretId": sorted(secret_names) + sorted(secret_arns)},
+            },
+        },
+        sort_keys=True,
+    )
+
+
+def container_definitions(
+    *,
+    image: str,
+    config_yaml: str,
+    secrets: Mapping[str, str],
+    environment: Mapping[str, str],
+    region: str,
+    log_group: str,
+    stream_prefix: str,
+) -> str:
+    """The task's containers (ECS JSON): a root init container that opens /tmp to the non-root engine
+    (Fargate mounts scratch volumes root-owned 0755), then the engine itself."""
+    env = {
+        **environment,
+        CONFIG_ENV: base64.b64encode(config_yaml.encode()).decode(),
+        "HOME": "/tmp",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "LITELLM_MODE": "PRODUCTION",  # no .env loading
+    }
+    tmp = [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}]
+    logs = {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": log_group,
+            "awslogs-region": region,
+            "awslogs-stream-prefix": stream_prefix,
+            "mode": "non-blocking",
+            "max-buffer-size": "25m",
+        },
+    }
+    init = {
+        "name": TMP_INIT_CONTAINER,
+        "image": image,
+        "essential": False,
+        "user": "0",
+        "readonlyRootFilesystem": True,
+        "entryPoint": ["python3", "-c", "import os; os.chmod('/tmp', 0o1777)"],
+        "mountPoints": tmp,
+        "linuxParameters": {"capabilities": {"drop": ["ALL"]}},
+        "logConfiguration": logs,
+    }
+    engine = {
+        "name": CONTAINER,
+        "image": image,
+        "essential": True,
+        "user": ENGINE_USER,
+        "readonlyRootFilesystem": True,
+        "entryPoint": ["python3", "-c", BOOT],
+        "portMappings": [{"containerPort": ENGINE_PORT, "hostPort": ENGINE_PORT, "protocol": "tcp", "name": "http"}],
+        "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
+        "mountPoints": tmp,
+        "dependsOn": [{"containerName": TMP_INIT_CONTAINER, "condition": "SUCCESS"}],
+        "linuxParameters": {"initProcessEnabled": True, "capabilities": {"drop": ["ALL"]}},
+        "ulimits": [{"name": "nofile", "softLimit": 65536, "hardLimit": 65536}],
+        "healthCheck": {
+            "command": ["CMD", "python3", "-c", HEALTH_CHECK],
+            "interval": 15,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 60,
+        },
+        "stopTimeout": FARGATE_STOP_TIMEOUT,
+        "logConfiguration": logs,
+    }
+    return json.dumps([init, engine], sort_keys=True)
+
+
+def flows_per_task_metrics(load_balancer: str, target_group: str) -> list[dict[str, Any]]:
+    """Target-tracking metric math: open NLB flows per healthy task (≈ concurrent requests and streams
+    per task: each streamed completion holds one flow for its whole duration)."""
+
+    def stat(metric_id: str, metric: str, dims: dict[str, str]) -> dict[str, Any]:
+        return {
+            "id": metric_id,
+            "metric_stat": {
+                "metric": {
+                    "namespace": "AWS/NetworkELB",
+                    "metric_name": metric,
+                    "dimensions": [{"name": k, "value": v} for k, v in sorted(dims.items())],
+                },
+                "stat": "Average",
+            },
+            "return_data": False,
+        }
+
+    return [
+        stat("flows", "ActiveFlowCount", {"LoadBalancer": load_balancer}),
+        stat("tasks", "HealthyHostCount", {"LoadBalancer": load_balancer, "TargetGroup": target_group}),
+        {"id": "per_task", "expression": "flows / tasks", "label": "open flows per healthy task", "return_data": True},
+    ]
+
+
+def elb_arn_suffix(arn: str) -> str:
+    """CloudWatch dimension of a load balancer / target group ARN (`net/<name>/<id>`, `targetgroup/…`)."""
+    return arn.split(":", 5)[-1].removeprefix("loadbalancer/")
+
+
+def deployment_fingerprint(*parts: Any) -> str:
+    """A stable hash of what the stage serves: a change creates a new API Gateway deployment."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------
+# The component
+# ---------------------------------------------------------------------------------------------
+
+
+class AwsGateway(pulumi.ComponentResource):
+    invoke_url: pulumi.Output[str]
+    api_id: pulumi.Output[str]
+    stage_name: pulumi.Output[str]
+    secret_arns: dict[str, pulumi.Output[str]]
+    service_name: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
+    api_key_ids: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: AwsGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pulumi-llm:index:AwsGateway", name, None, opts)
+        stack = args.labels.stack
+        tags = aws_tags(args.labels.with_method("gateway"))
+        here = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke)
+        base = dns_label(f"pulumi-llm-{stack}-{name}", 48)
+        log_prefix = f"/pulumi-llm/{stack}/{name}"
+
+        # --- secrets (containers only; values arrive through `pulumi-llm secrets put`) -------------
+        secret_env = {env: provider for env, provider in args.provider_secrets.items()}
+        secret_env[MASTER_KEY_ENV] = MASTER_KEY_SECRET
+        secrets: dict[str, aws.secretsmanager.Secret] = {}
+        for provider in sorted(secret_env.values()):
+            what = "LiteLLM master key" if provider == MASTER_KEY_SECRET else f"{provider} API key"
+            secrets[provider] = aws.secretsmanager.Secret(
+                child(name, f"secret-{provider}"),
+                name=secret_name(stack, provider),
+                description=f"pulumi-llm {stack} gateway: {what}. Value set with `pulumi-llm secrets put {provider} --stack {stack}`.",
+                kms_key_id=args.kms_key_arn,
+                recovery_window_in_days=args.secret_recovery_window_days,
+                tags=tags,
+                opts=here,
+            )
+
+        # --- logs -----------------------------------------------------------------------------------
+        def log_group(role: str) -> aws.cloudwatch.LogGroup:
+            return aws.cloudwatch.LogGroup(
+                child(name, f"{role}-logs"),
+                name=f"{log_prefix}/{role}",
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.kms_key_arn,
+                tags=tags,
+                opts=here,
+            )
+
+        engine_logs = log_group("engine")
+        access_logs = log_group("access")
+
+        # --- identity -------------------------------------------------------------------------------
+        execution_role = aws.iam.Role(
+            child(name, "execution-role"),
+            description=f"pulumi-llm {stack}/{name}: ECS starts the gateway tasks (secrets, logs)",
+            assume_role_policy=ecs_tasks_trust_policy(),
+            tags=tags,
+            opts=here,
+        )
+        ecr_repository = ecr_repository_arn(args.image)
+        aws.iam.RolePolicy(
+            child(name, "execution-policy"),
+            role=execution_role.id,
+            policy=pulumi.Output.all(
+                args.kms_key_arn, engine_logs.arn, partition.dns_suffix, *(secrets[p].arn for p in sorted(secrets))
+            ).apply(
+                lambda v: execution_policy(
+                    secret_arns=v[3:],
+                    kms_key_arn=v[0],
+                    log_group_arn=v[1],
+                    region=args.region,
+                    dns_suffix=v[2],
+                    ecr_repository=ecr_repository,
+                )
+            ),
+            opts=here,
+        )
+        for provider, secret in secrets.items():
+            aws.secretsmanager.SecretPolicy(
+                child(name, f"secret-policy-{provider}"),
+                secret_arn=secret.arn,
+                policy=execution_role.arn.apply(secret_resource_policy),
+                block_public_policy=True,
+                opts=here,
+            )
+        task_role = aws.iam.Role(
+            child(name, "task-role"),
+            description=f"pulumi-llm {stack}/{name}: the gateway engine (Bedrock models only)",
+            assume_role_policy=identity.account_id.apply(ecs_tasks_trust_policy),
+            tags=tags,
+            opts=here,
+        )
+        if args.bedrock_model_arns:
+            aws.iam.RolePolicy(
+                child(name, "task-policy"), role=task_role.id, policy=task_policy(args.bedrock_model_arns), opts=here
+            )
+
+        # --- network --------------------------------------------------------------------------------
+        nlb_sg = aws.ec2.SecurityGroup(
+            child(name, "nlb-sg"),
+            description=f"pulumi-llm {stack}/{name}: gateway NLB, reached only through the API Gateway VPC link",
+            vpc_id=args.vpc_id,
+            tags={**tags, "Name": f"{name}-nlb"},
+            opts=here,
+        )
+        tasks_sg = aws.ec2.SecurityGroup(
+            child(name, "tasks-sg"),
+            description=f"pulumi-llm {stack}/{name}: gateway tasks, reached only from the NLB",
+            vpc_id=args.vpc_id,
+            tags={**tags, "Name": f"{name}-tasks"},
+            opts=here,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            child(name, f"nlb-out-{ENGINE_PORT}"),
+            security_group_id=nlb_sg.id,
+            description="to the gateway tasks (traffic and health checks)",
+            ip_protocol="tcp",
+            from_port=ENGINE_PORT,
+            to_port=ENGINE_PORT,
+            referenced_security_group_id=tasks_sg.id,
+            opts=here,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            child(name, f"tasks-in-{ENGINE_PORT}"),
+            security_group_id=tasks_sg.id,
+            description="from the NLB only",
+            ip_protocol="tcp",
+            from_port=ENGINE_PORT,
+            to_port=ENGINE_PORT,
+            referenced_security_group_id=nlb_sg.id,
+            opts=here,
+        )
+        # HTTPS only: LLM providers, Bedrock, Secrets Manager, CloudWatch Logs, the image registry.
+        aws.vpc.SecurityGroupEgressRule(
+            child(name, "tasks-out-https"),
+            security_group_id=tasks_sg.id,
+            description="HTTPS to LLM providers and AWS APIs",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4="0.0.0.0/0",
+            opts=here,
+        )
+
+        nlb = aws.lb.LoadBalancer(
+            child(name, "nlb"),
+            load_balancer_type="network",
+            internal=True,
+            subnets=args.private_subnet_ids,
+            security_groups=[nlb_sg.id],
+            # The VPC link arrives over PrivateLink: with inbound rules not enforced on it and no inbound
+            # rule at all, nothing inside the VPC can reach the engine past API Gateway's keys and WAF.
+            enforce_security_group_inbound_rules_on_private_link_traffic="off",
+            enable_cross_zone_load_balancing=True,
+            tags=tags,
+            opts=here,
+        )
+        target_group = aws.lb.TargetGroup(
+            child(name, "tg"),
+            port=ENGINE_PORT,
+            protocol="TCP",
+            target_type="ip",
+            vpc_id=args.vpc_id,
+            # ECS waits this long before stopping a replaced task: in-flight streams finish.
+            deregistration_delay=min(3600, args.engine_timeout_seconds),
+            connection_termination=False,
+            health_check={
+                "enabled": True,
+                "protocol": "HTTP",
+                "path": LIVENESS_PATH,
+                "port": "traffic-port",
+                "matcher": "200",
+                "interval": 10,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 2,
+            },
+            tags=tags,
+            opts=here,
+        )
+        listener = aws.lb.Listener(
+            child(name, "listener"),
+            load_balancer_arn=nlb.arn,
+            port=80,
+            protocol="TCP",
+            # Idle streams (a slow provider before its first token) outlast NLB's 350 s default.
+            tcp_idle_timeout_seconds=min(6000, max(350, args.integration_timeout_ms // 1000 + 60)),
+            default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+            tags=tags,
+            opts=here,
+        )
+
+        # --- compute --------------------------------------------------------------------------------
+        cluster_name = dns_label(f"{base}-gw", 255)
+        service_name = "litellm"
+        cluster = aws.ecs.Cluster(
+            child(name, "cluster"),
+            name=cluster_name,
+            settings=[{"name": "containerInsights", "value": "enabled"}],
+            tags=tags,
+            opts=here,
+        )
+        secret_arn_by_env = {env: secrets[provider].arn for env, provider in secret_env.items()}
+        envs = sorted(secret_arn_by_env)
+        definitions = pulumi.Output.all(*(secret_arn_by_env[e] for e in envs)).apply(
+            lambda arns: container_definitions(
+                image=args.image,
+                config_yaml=args.engine_config_yaml,
+                secrets=dict(zip(envs, arns)),
+                environment=args.environment,
+                region=args.region,
+                log_group=f"{log_prefix}/engine",
+                stream_prefix="gateway",
+            )
+        )
+        task = aws.ecs.TaskDefinition(
+            child(name, "task"),
+            family=f"{base}-gateway",
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(args.cpu),
+            memory=str(args.memory),
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.cpu_architecture},
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            container_definitions=definitions,
+            volumes=[{"name": "tmp"}],
+            tags=tags,
+            opts=here,
+        )
+        service = aws.ecs.Service(
+            child(name, "service"),
+            name=service_name,
+            cluster=cluster.arn,
+            task_definition=task.arn,
+            desired_count=args.desired,
+            launch_type="FARGATE",
+            platform_version="1.4.0",
+            network_configuration={"subnets": args.private_subnet_ids, "security_groups": [tasks_sg.id], "assign_public_ip": False},
+            load_balancers=[{"target_group_arn": target_group.arn, "container_name": CONTAINER, "container_port": ENGINE_PORT}],
+            health_check_grace_period_seconds=60,
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            availability_zone_rebalancing="ENABLED",
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            enable_execute_command=False,
+            wait_for_steady_state=False,
+            tags=tags,
+            # Autoscaling owns the count; the target group must be on a listener before ECS registers tasks.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[listener], ignore_changes=["desiredCount"]),
+        )
+
+        # --- autoscaling ----------------------------------------------------------------------------
+        scaling = aws.appautoscaling.Target(
+            child(name, "scaling-target"),
+            service_namespace="ecs",
+            resource_id=f"service/{cluster_name}/{service_name}",
+            scalable_dimension="ecs:service:DesiredCount",
+            min_capacity=args.min_tasks,
+            max_capacity=args.max_tasks,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+        )
+        aws.appautoscaling.Policy(
+            child(name, "scale-cpu"),
+            policy_type="TargetTrackingScaling",
+            service_namespace=scaling.service_namespace,
+            resource_id=scaling.resource_id,
+            scalable_dimension=scaling.scalable_dimension,
+            target_tracking_scaling_policy_configuration={
+                "predefined_metric_specification": {"predefined_metric_type": "ECSServiceAverageCPUUtilization"},
+                "target_value": args.cpu_target_percent,
+                "scale_in_cooldown": 300,
+                "scale_out_cooldown": 60,
+            },
+            opts=here,
+        )
+        nlb_suffix = nlb.arn.apply(elb_arn_suffix)
+        tg_suffix = target_group.arn.apply(elb_arn_suffix)
+        aws.appautoscaling.Policy(
+            child(name, "scale-flows"),
+            policy_type="TargetTrackingScaling",
+            service_namespace=scaling.service_namespace,
+            resource_id=scaling.resource_id,
+            scalable_dimension=scaling.scalable_dimension,
+            target_tracking_scaling_policy_configuration={
+                "customized_metric_specification": {
+                    "metrics": pulumi.Output.all(nlb_suffix, tg_suffix).apply(lambda v: flows_per_task_metrics(v[0], v[1]))
+                },
+                "target_value": args.flows_per_task,
+                "scale_in_cooldown": 300,
+                "scale_out_cooldown": 60,
+            },
+            opts=here,
+        )
+
+        # --- API Gateway ----------------------------------------------------------------------------
+        vpc_link = aws.apigateway.VpcLink(
+            child(name, "vpc-link"),
+            name=f"{base}-gateway",
+            description=f"pulumi-llm {stack}/{name}: API Gateway → gateway NLB",
+            target_arn=nlb.arn,
+            tags=tags,
+            opts=here,
+        )
+        api = aws.apigateway.RestApi(
+            child(name, "api"),
+            name=f"{base}-gateway",
+            description=f"pulumi-llm {stack}: OpenAI-compatible LLM gateway (LiteLLM)",
+            endpoint_configuration={"types": "REGIONAL"},
+            api_key_source="HEADER",
+            # With a custom domain, clients must use it (its TLS policy, its certificate).
+            disable_execute_api_endpoint=args.custom_domain is not None,
+            tags=tags,
+            opts=here,
+        )
+        proxy = aws.apigateway.Resource(
+            child(name, "proxy"), rest_api=api.id, parent_id=api.root_resource_id, path_part="{proxy+}", opts=here
+        )
+        method = aws.apigateway.Method(
+            child(name, "proxy-any"),
+            rest_api=api.id,
+            resource_id=proxy.id,
+            http_method="ANY",
+            authorization="NONE",
+            api_key_required=True,
+            request_parameters={"method.request.path.proxy": True},
+            opts=here,
+        )
+        integration = aws.apigateway.Integration(
+            child(name, "proxy-integration"),
+            rest_api=api.id,
+            resource_id=proxy.id,
+            http_method=method.http_method,
+            type="HTTP_PROXY",
+            integration_http_method="ANY",
+            connection_type="VPC_LINK",
+            connection_id=vpc_link.id,
+            uri=nlb.dns_name.apply(lambda dns: f"http://{dns}/{{proxy}}"),
+            request_parameters={"integration.request.path.proxy": "method.request.path.proxy"},
+            response_transfer_mode="STREAM",
+            timeout_milliseconds=args.integration_timeout_ms,
+            opts=here,
+        )
+        deployment = aws.apigateway.Deployment(
+            child(name, "deployment"),
+            rest_api=api.id,
+            description=f"pulumi-llm {stack}/{name}",
+            triggers={
+                "redeployment": pulumi.Output.all(proxy.id, method.id, integration.id, vpc_link.id).apply(
+                    lambda ids: deployment_fingerprint(ids, "STREAM", args.integration_timeout_ms, "HTTP_PROXY", True)
+                )
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[method, integration]),
+        )
+        stage_depends: list[pulumi.Resource] = []
+        if args.set_account_logging_role:
+            logging_role = aws.iam.Role(
+                child(name, "account-logging-role"),
+                description="API Gateway (this region of the account) writes CloudWatch logs",
+                assume_role_policy=_policy(
+                    [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+                ),
+                tags=tags,
+                opts=here,
+            )
+            attachment = aws.iam.RolePolicyAttachment(
+                child(name, "account-logging-policy"),
+                role=logging_role.name,
+                policy_arn=partition.partition.apply(
+                    lambda p: f"arn:{p}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                ),
+                opts=here,
+            )
+            stage_depends.append(
+                aws.apigateway.Account(
+                    child(name, "account"),
+                    cloudwatch_role_arn=logging_role.arn,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+                )
+            )
+        stage = aws.apigateway.Stage(
+            child(name, "stage"),
+            rest_api=api.id,
+            deployment=deployment.id,
+            stage_name=args.stage_name,
+            description=f"pulumi-llm {stack}/{name}",
+            access_log_settings={"destination_arn": access_logs.arn, "format": access_log_format()},
+            cache_cluster_enabled=False,  # streaming disables caching anyway; responses are per-caller
+            xray_tracing_enabled=False,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=stage_depends),
+        )
+        aws.apigateway.MethodSettings(
+            child(name, "method-settings"),
+            rest_api=api.id,
+            stage_name=stage.stage_name,
+            method_path="*/*",
+            settings={
+                "metrics_enabled": True,
+                # Execution logs land in an unencrypted group API Gateway creates and data trace would log
+                # prompts: both off; the access log above carries what operations need.
+                "logging_level": "OFF",
+                "data_trace_enabled": False,
+                "caching_enabled": False,
+                "throttling_rate_limit": args.stage_rate_limit_rps,
+                "throttling_burst_limit": args.stage_burst,
+            },
+            opts=here,
+        )
+
+        self.api_key_ids = {}
+        for consumer in args.consumers:
+            plan: dict[str, Any] = {
+                "throttle_settings": {"rate_limit": consumer.rate_limit_rps, "burst_limit": consumer.burst},
+            }
+            if consumer.quota_per_day is not None:
+                plan["quota_settings"] = {"limit": consumer.quota_per_day, "period": "DAY"}
+            elif consumer.quota_per_month is not None:
+                plan["quota_settings"] = {"limit": consumer.quota_per_month, "period": "MONTH"}
+            usage_plan = aws.apigateway.UsagePlan(
+                child(name, f"usage-plan-{consumer.name}"),
+                name=f"{base}-{consumer.name}",
+                description=f"pulumi-llm {stack}/{name}: consumer {consumer.name}",
+                api_stages=[{"api_id": api.id, "stage": stage.stage_name}],
+                tags=tags,
+                opts=here,
+                **plan,
+            )
+            # No `value`: AWS generates the key; read it with `aws apigateway get-api-key --include-value`.
+            key = aws.apigateway.ApiKey(
+                child(name, f"api-key-{consumer.name}"),
+                name=f"{base}-{consumer.name}",
+                description=f"pulumi-llm {stack}/{name}: consumer {consumer.name}",
+                enabled=True,
+                tags=tags,
+                opts=here,
+            )
+            aws.apigateway.UsagePlanKey(
+                child(name, f"usage-plan-key-{consumer.name}"),
+                key_id=key.id,
+                key_type="API_KEY",
+                usage_plan_id=usage_plan.id,
+                opts=here,
+            )
+            self.api_key_ids[consumer.name] = key.id
+
+        if args.waf:
+            acl = aws.wafv2.WebAcl(
+                child(name, "waf"),
+                description=f"pulumi-llm {stack}/{name}: LLM gateway (large bodies allowed)",
+                scope="REGIONAL",
+                default_action={"allow": {}},
+                rules=waf_rules(
+                    rate_limit_per_5min=args.waf_rate_limit_per_5min, metric_prefix=base, sampled=args.waf_sampled_requests
+                ),
+                visibility_config={
+                    "cloudwatch_metrics_enabled": True,
+                    "metric_name": f"{base}-waf",
+                    "sampled_requests_enabled": args.waf_sampled_requests,
+                },
+                tags=tags,
+                opts=here,
+            )
+            aws.wafv2.WebAclAssociation(child(name, "waf-association"), resource_arn=stage.arn, web_acl_arn=acl.arn, opts=here)
+
+        domain_target: pulumi.Output[str] | None = None
+        if args.custom_domain is not None:
+            domain = aws.apigateway.DomainName(
+                child(name, "domain"),
+                domain_name=args.custom_domain.domain_name,
+                regional_certificate_arn=args.custom_domain.certificate_arn,
+                endpoint_configuration={"types": "REGIONAL"},
+                security_policy=DOMAIN_SECURITY_POLICY,
+                tags=tags,
+                opts=here,
+            )
+            aws.apigateway.BasePathMapping(
+                child(name, "base-path"),
+                rest_api=api.id,
+                stage_name=stage.stage_name,
+                domain_name=domain.domain_name,
+                base_path=args.stage_name,
+                opts=here,
+            )
+            domain_target = domain.regional_domain_name
+            self.invoke_url = pulumi.Output.from_input(f"https://{args.custom_domain.domain_name}/{args.stage_name}")
+        else:
+            self.invoke_url = pulumi.Output.all(api.id, partition.dns_suffix).apply(
+                lambda v: f"https://{v[0]}.execute-api.{args.region}.{v[1]}/{args.stage_name}"
+            )
+
+        # --- rotation: a changed secret redeploys the service ---------------------------------------
+        if args.redeploy_on_secret_change:
+            redeploy_logs = log_group("redeploy")
+            service_arn = pulumi.Output.all(partition.partition, identity.account_id).apply(
+                lambda v: f"arn:{v[0]}:ecs:{args.region}:{v[1]}:service/{cluster_name}/{service_name}"
+            )
+            redeploy_role = aws.iam.Role(
+                child(name, "redeploy-role"),
+                description=f"pulumi-llm {stack}/{name}: redeploy the gateway when a secret changes",
+                assume_role_policy=_policy(
+                    [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+                ),
+                tags=tags,
+                opts=here,
+            )
+            aws.iam.RolePolicy(
+                child(name, "redeploy-policy"),
+                role=redeploy_role.id,
+                policy=pulumi.Output.all(service_arn, redeploy_logs.arn).apply(
+                    lambda v: redeploy_policy(service_arn=v[0], log_group_arn=v[1])
+                ),
+                opts=here,
+            )
+            function = aws.lambda_.Function(
+                child(name, "redeploy"),
+                description=f"pulumi-llm {stack}/{name}: force a new gateway deployment after a secret change",
+                runtime="python3.13",
+                handler="index.handler",
+                code=pulumi.AssetArchive({"index.py": pulumi.StringAsset(REDEPLOY_HANDLER)}),
+                role=redeploy_role.arn,
+                timeout=30,
+                memory_size=128,
+                environment={"variables": {"CLUSTER": cluster_name, "SERVICE": service_name}},
+                logging_config={"log_format": "JSON", "log_group": redeploy_logs.name},
+                tags=tags,
+                opts=here,
+            )
+            rule = aws.cloudwatch.EventRule(
+                child(name, "secret-changed"),
+                name=f"{base}-secret-changed"[:64],
+                description=f"pulumi-llm {stack}/{name}: a gateway secret got a new value",
+                event_pattern=pulumi.Output.all(*(secrets[p].arn for p in sorted(secrets))).apply(
+                    lambda arns: rotation_event_pattern([secret_name(stack, p) for p in sorted(secrets)], arns)
+                ),
+                tags=tags,
+                opts=here,
+            )
+            permission = aws.lambda_.Permission(
+                child(name, "redeploy-permission"),
+                action="lambda:InvokeFunction",
+                function=function.arn,
+                principal="events.amazonaws.com",
+                source_arn=rule.arn,
+                opts=here,
+            )
+            aws.cloudwatch.EventTarget(
+                child(name, "secret-changed-target"),
+                rule=rule.name,
+                arn=function.arn,
+                retry_policy={"maximum_retry_attempts": 4, "maximum_event_age_in_seconds": 3600},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+            )
+
+        # --- alarms ---------------------------------------------------------------------------------
+        thresholds = args.alarm_thresholds
+        key = dns_label(name)
+        alarm_definitions = cloudwatch.api_gateway_alarms(
+            key,
+            api_name=api.name,
+            stage=stage.stage_name,
+            latency_slo_ms=args.latency_alarm_ms,
+            error_rate_5xx=thresholds.error_rate_5xx,
+            error_rate_4xx=thresholds.error_rate_4xx,
+        ) + cloudwatch.ecs_service_alarms(
+            key, cluster_name=cluster_name, service_name=service_name, cpu_percent=thresholds.cpu_percent
+        )
+        cloudwatch.check_alarms(alarm_definitions)
+        actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
+        for definition in alarm_definitions:
+            settings = {k: v for k, v in definition.items() if k not in ("key", "title")}
+            aws.cloudwatch.MetricAlarm(
+                child(name, "alarm-" + definition["key"].removeprefix(key + "-")),
+                alarm_actions=actions,
+                ok_actions=actions,
+                tags=tags,
+                opts=here,
+                **settings,
+            )
+
+        self.api_id = api.id
+        self.stage_name = stage.stage_name
+        self.secret_arns = {provider: secret.arn for provider, secret in secrets.items()}
+        self.service_name = service.name
+        self.cluster_name = cluster.name
+        self.nlb_arn = nlb.arn
+        self.domain_target = domain_target
+        self.register_outputs(
+            {
+                "invoke_url": self.invoke_url,
+                "api_id": self.api_id,
+                "stage_name": self.stage_name,
+                "secret_arns": self.secret_arns,
+                "service_name": self.service_name,
+                "cluster_name": self.cluster_name,
+                "api_key_ids": self.api_key_ids,
+                "nlb_arn": self.nlb_arn,
+                "domain_target": self.domain_target,
+            }
+        )

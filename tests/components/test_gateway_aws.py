@@ -1,0 +1,627 @@
+"""AwsGateway: LiteLLM on Fargate behind a streaming API Gateway REST API, under the mock runtime with
+default providers disabled."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+import yaml
+
+from helpers import by_name, children, of_type, only, run
+from pulumi_llm import pins
+from pulumi_llm.errors import UserError
+from pulumi_llm.gateway import aws as gateway
+from pulumi_llm.gateway.aws import AwsGateway, AwsGatewayArgs, Consumer, CustomDomain
+from pulumi_llm.labels import CommonLabels
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b4f7c2e-1111-2222-3333-444455556666"
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:llm-alarms"
+CERT_ARN = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/9f8e7d6c-aaaa-bbbb-cccc-ddddeeeeffff"
+CLAUDE = f"arn:aws:bedrock:{REGION}::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0"
+PROFILE = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/eu.anthropic.claude-3-5-sonnet-20240620-v1:0"
+SENTINEL = "sk-SENTINEL-never-anywhere-0000"
+CONFIG = """\
+model_list:
+  - model_name: gpt-4o
+    litellm_params: {model: openai/gpt-4o, api_key: os.environ/OPENAI_API_KEY}
+  - model_name: claude-sonnet
+    litellm_params: {model: anthropic/claude-3-5-sonnet-20240620, api_key: os.environ/ANTHROPIC_API_KEY}
+  - model_name: bedrock-claude
+    litellm_params: {model: bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0, aws_region_name: eu-west-1}
+litellm_settings: {request_timeout: 240, drop_params: true}
+general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
+"""
+PROVIDERS = {"OPENAI_API_KEY": "openai", "ANTHROPIC_API_KEY": "anthropic"}
+
+
+def secret_arn(provider: str) -> str:
+    """The mock runtime's ARN of a secret child (derived from its Pulumi name)."""
+    return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:gw-secret-{provider}"
+
+
+def make_args(**overrides: Any) -> AwsGatewayArgs:
+    values: dict[str, Any] = {
+        "labels": CommonLabels("prod", "prod"),
+        "region": REGION,
+        "vpc_id": "vpc-0123",
+        "private_subnet_ids": ["subnet-a", "subnet-b"],
+        "kms_key_arn": KEY_ARN,
+        "engine_config_yaml": CONFIG,
+        "provider_secrets": PROVIDERS,
+        "bedrock_model_arns": [PROFILE, CLAUDE],
+        "consumers": [
+            Consumer(name="chat-app", quota_per_day=50_000, rate_limit_rps=20, burst=40),
+            Consumer(name="batch", quota_per_month=1_000_000, rate_limit_rps=5, burst=10),
+        ],
+        "min_tasks": 2,
+        "max_tasks": 8,
+        "integration_timeout_ms": 600_000,
+        "engine_timeout_seconds": 300,
+        "custom_domain": CustomDomain(domain_name="llm.example.com", certificate_arn=CERT_ARN),
+        "alarm_topic_arn": TOPIC_ARN,
+    }
+    values.update(overrides)
+    return AwsGatewayArgs(**values)
+
+
+def plan(**overrides: Any):
+    args = make_args(**overrides)
+
+    def program() -> None:
+        provider = aws.Provider("aws", region=REGION)
+        AwsGateway("gw", args, opts=pulumi.ResourceOptions(providers=[provider]))
+
+    return run(program, region=REGION)
+
+
+@pytest.fixture(scope="module")
+def records():
+    return plan()
+
+
+@pytest.fixture(scope="module")
+def named(records):
+    return by_name(records)
+
+
+def error(**overrides: Any) -> str:
+    with pytest.raises(UserError) as caught:
+        make_args(**overrides)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def policy(record) -> dict[str, Any]:
+    return json.loads(record.inputs["policy"])
+
+
+def engine(named) -> dict[str, Any]:
+    containers = {c["name"]: c for c in json.loads(named["gw-task"].inputs["containerDefinitions"])}
+    return containers["litellm"]
+
+
+# --- structure ------------------------------------------------------------------------------
+
+
+def test_children_are_exactly_these_and_use_the_stack_provider(records) -> None:
+    component = only(records, "pulumi-llm:index:AwsGateway")
+    assert children(records, component) == [
+        ("aws:apigateway/apiKey:ApiKey", "gw-api-key-batch"),
+        ("aws:apigateway/apiKey:ApiKey", "gw-api-key-chat-app"),
+        ("aws:apigateway/basePathMapping:BasePathMapping", "gw-base-path"),
+        ("aws:apigateway/deployment:Deployment", "gw-deployment"),
+        ("aws:apigateway/domainName:DomainName", "gw-domain"),
+        ("aws:apigateway/integration:Integration", "gw-proxy-integration"),
+        ("aws:apigateway/method:Method", "gw-proxy-any"),
+        ("aws:apigateway/methodSettings:MethodSettings", "gw-method-settings"),
+        ("aws:apigateway/resource:Resource", "gw-proxy"),
+        ("aws:apigateway/restApi:RestApi", "gw-api"),
+        ("aws:apigateway/stage:Stage", "gw-stage"),
+        ("aws:apigateway/usagePlan:UsagePlan", "gw-usage-plan-batch"),
+        ("aws:apigateway/usagePlan:UsagePlan", "gw-usage-plan-chat-app"),
+        ("aws:apigateway/usagePlanKey:UsagePlanKey", "gw-usage-plan-key-batch"),
+        ("aws:apigateway/usagePlanKey:UsagePlanKey", "gw-usage-plan-key-chat-app"),
+        ("aws:apigateway/vpcLink:VpcLink", "gw-vpc-link"),
+        ("aws:appautoscaling/policy:Policy", "gw-scale-cpu"),
+        ("aws:appautoscaling/policy:Policy", "gw-scale-flows"),
+        ("aws:appautoscaling/target:Target", "gw-scaling-target"),
+        ("aws:cloudwatch/eventRule:EventRule", "gw-secret-changed"),
+        ("aws:cloudwatch/eventTarget:EventTarget", "gw-secret-changed-target"),
+        ("aws:cloudwatch/logGroup:LogGroup", "gw-access-logs"),
+        ("aws:cloudwatch/logGroup:LogGroup", "gw-engine-logs"),
+        ("aws:cloudwatch/logGroup:LogGroup", "gw-redeploy-logs"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "gw-alarm-4xx-rate"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "gw-alarm-5xx-rate"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "gw-alarm-cpu-high"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "gw-alarm-latency-p99"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "gw-alarm-tasks-below-desired"),
+        ("aws:ec2/securityGroup:SecurityGroup", "gw-nlb-sg"),
+        ("aws:ec2/securityGroup:SecurityGroup", "gw-tasks-sg"),
+        ("aws:ecs/cluster:Cluster", "gw-cluster"),
+        ("aws:ecs/service:Service", "gw-service"),
+        ("aws:ecs/taskDefinition:TaskDefinition", "gw-task"),
+        ("aws:iam/role:Role", "gw-execution-role"),
+        ("aws:iam/role:Role", "gw-redeploy-role"),
+        ("aws:iam/role:Role", "gw-task-role"),
+        ("aws:iam/rolePolicy:RolePolicy", "gw-execution-policy"),
+        ("aws:iam/rolePolicy:RolePolicy", "gw-redeploy-policy"),
+        ("aws:iam/rolePolicy:RolePolicy", "gw-task-policy"),
+        ("aws:lambda/function:Function", "gw-redeploy"),
+        ("aws:lambda/permission:Permission", "gw-redeploy-permission"),
+        ("aws:lb/listener:Listener", "gw-listener"),
+        ("aws:lb/loadBalancer:LoadBalancer", "gw-nlb"),
+        ("aws:lb/targetGroup:TargetGroup", "gw-tg"),
+        ("aws:secretsmanager/secret:Secret", "gw-secret-anthropic"),
+        ("aws:secretsmanager/secret:Secret", "gw-secret-litellm-master"),
+        ("aws:secretsmanager/secret:Secret", "gw-secret-openai"),
+        ("aws:secretsmanager/secretPolicy:SecretPolicy", "gw-secret-policy-anthropic"),
+        ("aws:secretsmanager/secretPolicy:SecretPolicy", "gw-secret-policy-litellm-master"),
+        ("aws:secretsmanager/secretPolicy:SecretPolicy", "gw-secret-policy-openai"),
+        ("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "gw-nlb-out-4000"),
+        ("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "gw-tasks-out-https"),
+        ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "gw-tasks-in-4000"),
+        ("aws:wafv2/webAcl:WebAcl", "gw-waf"),
+        ("aws:wafv2/webAclAssociation:WebAclAssociation", "gw-waf-association"),
+    ]
+    provider = only(records, "pulumi:providers:aws")
+    assert all(r.provider == provider.urn for r in records if r.custom and r.type.startswith("aws:"))
+
+
+def test_optional_parts_go_away_when_turned_off() -> None:
+    records = plan(custom_domain=None, waf=False, redeploy_on_secret_change=False, bedrock_model_arns=[])
+    types = {r.type for r in records}
+    for gone in (
+        "aws:wafv2/webAcl:WebAcl",
+        "aws:apigateway/domainName:DomainName",
+        "aws:lambda/function:Function",
+        "aws:cloudwatch/eventRule:EventRule",
+    ):
+        assert gone not in types
+    assert "gw-task-policy" not in by_name(records)  # no Bedrock model: the task role may do nothing
+    assert by_name(records)["gw-api"].inputs["disableExecuteApiEndpoint"] is False
+
+
+def test_account_logging_role_only_when_asked() -> None:
+    assert not of_type(plan(), "aws:apigateway/account:Account")
+    named = by_name(plan(set_account_logging_role=True))
+    assert named["gw-account"].inputs["cloudwatchRoleArn"] == f"arn:aws:iam:{REGION}:{ACCOUNT}:gw-account-logging-role"
+    assert named["gw-account-logging-policy"].inputs["policyArn"] == (
+        "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    )
+
+
+# --- secrets: containers only, values never in Pulumi ---------------------------------------
+
+
+def test_no_secret_value_anywhere(records) -> None:
+    assert not of_type(records, "aws:secretsmanager/secretVersion:SecretVersion")
+    dumped = json.dumps([r.inputs for r in records])
+    assert SENTINEL not in dumped
+    assert "secretString" not in dumped and "generateSecretString" not in dumped and "secretBinary" not in dumped
+    for key in of_type(records, "aws:apigateway/apiKey:ApiKey"):
+        assert "value" not in key.inputs  # AWS generates consumer keys
+
+
+def test_one_secret_per_provider_encrypted_with_a_recovery_window(named, records) -> None:
+    secrets = {r.inputs["name"]: r.inputs for r in of_type(records, "aws:secretsmanager/secret:Secret")}
+    assert sorted(secrets) == ["pulumi-llm/prod/anthropic", "pulumi-llm/prod/litellm-master", "pulumi-llm/prod/openai"]
+    for secret in secrets.values():
+        assert secret["kmsKeyId"] == KEY_ARN
+        assert secret["recoveryWindowInDays"] == 30 > 0
+        assert "policy" not in secret
+    assert gateway.secret_name("prod", "openai") == "pulumi-llm/prod/openai"
+
+
+def test_each_secret_is_readable_by_the_execution_role_only(named) -> None:
+    role_arn = f"arn:aws:iam:{REGION}:{ACCOUNT}:gw-execution-role"
+    for provider in ("openai", "anthropic", "litellm-master"):
+        record = named[f"gw-secret-policy-{provider}"].inputs
+        assert record["secretArn"] == secret_arn(provider)
+        assert record["blockPublicPolicy"] is True
+        assert json.loads(record["policy"])["Statement"] == [
+            {
+                "Sid": "GatewayTasksRead",
+                "Effect": "Allow",
+                "Principal": {"AWS": role_arn},
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "*",
+            }
+        ]
+
+
+def test_execution_role_reads_exactly_the_secrets_and_decrypts_through_secrets_manager(named) -> None:
+    statements = {s["Sid"]: s for s in policy(named["gw-execution-policy"])["Statement"]}
+    assert set(statements) == {"ReadGatewaySecrets", "DecryptThroughSecretsManager", "WriteEngineLogs"}
+    assert statements["ReadGatewaySecrets"]["Action"] == "secretsmanager:GetSecretValue"
+    assert statements["ReadGatewaySecrets"]["Resource"] == sorted(secret_arn(p) for p in ("anthropic", "litellm-master", "openai"))
+    decrypt = statements["DecryptThroughSecretsManager"]
+    assert (decrypt["Action"], decrypt["Resource"]) == ("kms:Decrypt", KEY_ARN)
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}}
+    assert statements["WriteEngineLogs"]["Resource"] == f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:gw-engine-logs:*"
+    for statement in statements.values():
+        assert "*" not in str(statement["Action"]) and statement["Resource"] != "*"
+    trust = json.loads(named["gw-execution-role"].inputs["assumeRolePolicy"])["Statement"]
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+
+
+def test_an_ecr_image_adds_a_pull_scoped_to_its_repository() -> None:
+    image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/mirror/litellm:v1.103.0@{pins.LITELLM.digest}"
+    statements = {s["Sid"]: s for s in policy(by_name(plan(image=image))["gw-execution-policy"])["Statement"]}
+    assert statements["PullEngineImage"]["Resource"] == f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/mirror/litellm"
+    assert statements["EcrLogin"]["Action"] == "ecr:GetAuthorizationToken"
+
+
+def test_task_role_invokes_exactly_the_bedrock_models(named) -> None:
+    [statement] = policy(named["gw-task-policy"])["Statement"]
+    assert statement["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    assert statement["Resource"] == sorted([CLAUDE, PROFILE])
+    assert named["gw-task-policy"].inputs["role"].startswith("gw-task-role-")
+    trust = json.loads(named["gw-task-role"].inputs["assumeRolePolicy"])["Statement"]
+    assert trust[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+# --- the engine -----------------------------------------------------------------------------
+
+
+def test_task_runs_the_pinned_image_non_root_read_only_with_injected_secrets(named) -> None:
+    task = named["gw-task"].inputs
+    assert (task["cpu"], task["memory"], task["networkMode"], task["requiresCompatibilities"]) == ("1024", "2048", "awsvpc", ["FARGATE"])
+    assert task["executionRoleArn"].endswith(":gw-execution-role") and task["taskRoleArn"].endswith(":gw-task-role")
+    assert task["volumes"] == [{"name": "tmp"}]
+    container = engine(named)
+    assert container["image"] == pins.LITELLM.ref and "@sha256:" in container["image"]
+    assert container["user"] == gateway.ENGINE_USER and not container["user"].startswith("0")
+    assert container["readonlyRootFilesystem"] is True
+    assert container["mountPoints"] == [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}]
+    assert container["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["secrets"] == [
+        {"name": "ANTHROPIC_API_KEY", "valueFrom": secret_arn("anthropic")},
+        {"name": "LITELLM_MASTER_KEY", "valueFrom": secret_arn("litellm-master")},
+        {"name": "OPENAI_API_KEY", "valueFrom": secret_arn("openai")},
+    ]
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert not {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LITELLM_MASTER_KEY"} & set(env)
+    assert yaml.safe_load(base64.b64decode(env["LITELLM_CONFIG_B64"])) == yaml.safe_load(CONFIG)
+    assert env["HOME"] == "/tmp" and env["AWS_REGION"] == REGION
+    assert container["entryPoint"] == ["python3", "-c", gateway.BOOT]
+    assert "--config', '/tmp/litellm.yaml'" in gateway.BOOT
+    logs = container["logConfiguration"]
+    assert logs["logDriver"] == "awslogs" and logs["options"]["awslogs-group"] == "/pulumi-llm/prod/gw/engine"
+    assert "/health/liveliness" in " ".join(container["healthCheck"]["command"])
+    assert container["portMappings"][0]["containerPort"] == 4000
+
+
+def test_a_root_init_container_only_opens_tmp(named) -> None:
+    containers = {c["name"]: c for c in json.loads(named["gw-task"].inputs["containerDefinitions"])}
+    init = containers["tmp-permissions"]
+    assert (init["essential"], init["user"], init["readonlyRootFilesystem"]) == (False, "0", True)
+    assert init["entryPoint"] == ["python3", "-c", "import os; os.chmod('/tmp', 0o1777)"]
+    assert "secrets" not in init and "environment" not in init
+    assert containers["litellm"]["dependsOn"] == [{"containerName": "tmp-permissions", "condition": "SUCCESS"}]
+
+
+def test_engine_logs_are_encrypted_with_retention(records) -> None:
+    groups = {r.name: r.inputs for r in of_type(records, "aws:cloudwatch/logGroup:LogGroup")}
+    assert {g["name"] for g in groups.values()} == {
+        "/pulumi-llm/prod/gw/engine",
+        "/pulumi-llm/prod/gw/access",
+        "/pulumi-llm/prod/gw/redeploy",
+    }
+    for group in groups.values():
+        assert (group["kmsKeyId"], group["retentionInDays"]) == (KEY_ARN, 30)
+
+
+def test_service_is_private_spread_and_rolls_back(named) -> None:
+    service = named["gw-service"].inputs
+    assert service["networkConfiguration"] == {
+        "assignPublicIp": False,
+        "securityGroups": [service["networkConfiguration"]["securityGroups"][0]],
+        "subnets": ["subnet-a", "subnet-b"],
+    }
+    assert service["networkConfiguration"]["securityGroups"][0].startswith("gw-tasks-sg-")
+    assert (service["desiredCount"], service["launchType"], service["availabilityZoneRebalancing"]) == (2, "FARGATE", "ENABLED")
+    assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert service["deploymentMinimumHealthyPercent"] == 100
+    assert service["loadBalancers"] == [
+        {"containerName": "litellm", "containerPort": 4000, "targetGroupArn": f"arn:aws:lb:{REGION}:{ACCOUNT}:gw-tg"}
+    ]
+    assert named["gw-cluster"].inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+
+
+def test_autoscaling_tracks_cpu_and_open_flows_per_task(named) -> None:
+    target = named["gw-scaling-target"].inputs
+    cluster = named["gw-cluster"].inputs["name"]
+    assert target["resourceId"] == f"service/{cluster}/litellm"
+    assert (target["minCapacity"], target["maxCapacity"], target["scalableDimension"]) == (2, 8, "ecs:service:DesiredCount")
+    cpu = named["gw-scale-cpu"].inputs["targetTrackingScalingPolicyConfiguration"]
+    assert cpu["predefinedMetricSpecification"] == {"predefinedMetricType": "ECSServiceAverageCPUUtilization"}
+    assert cpu["targetValue"] == 60
+    flows = named["gw-scale-flows"].inputs["targetTrackingScalingPolicyConfiguration"]
+    assert flows["targetValue"] == 100
+    metrics = {m["id"]: m for m in flows["customizedMetricSpecification"]["metrics"]}
+    assert metrics["per_task"] == {"id": "per_task", "expression": "flows / tasks", "label": "open flows per healthy task", "returnData": True}
+    assert metrics["flows"]["metricStat"]["metric"]["metricName"] == "ActiveFlowCount"
+    assert metrics["tasks"]["metricStat"]["metric"]["dimensions"] == [
+        {"name": "LoadBalancer", "value": "gw-nlb"},
+        {"name": "TargetGroup", "value": "gw-tg"},
+    ]
+
+
+def test_tasks_admit_only_the_nlb_and_the_nlb_only_the_vpc_link(named, records) -> None:
+    rule = named["gw-tasks-in-4000"].inputs
+    assert (rule["fromPort"], rule["toPort"], rule["ipProtocol"]) == (4000, 4000, "tcp")
+    assert rule["referencedSecurityGroupId"].startswith("gw-nlb-sg-") and "cidrIpv4" not in rule
+    ingress = of_type(records, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert [r.name for r in ingress] == ["gw-tasks-in-4000"]  # nothing may reach the NLB but PrivateLink
+    nlb = named["gw-nlb"].inputs
+    assert (nlb["internal"], nlb["loadBalancerType"]) == (True, "network")
+    assert nlb["enforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] == "off"
+    assert nlb["subnets"] == ["subnet-a", "subnet-b"]
+    tg = named["gw-tg"].inputs
+    assert (tg["protocol"], tg["targetType"], tg["port"], tg["deregistrationDelay"]) == ("TCP", "ip", 4000, 300)
+    assert (tg["healthCheck"]["path"], tg["healthCheck"]["protocol"]) == ("/health/liveliness", "HTTP")
+    listener = named["gw-listener"].inputs
+    assert (listener["protocol"], listener["port"], listener["tcpIdleTimeoutSeconds"]) == ("TCP", 80, 660)
+
+
+# --- API Gateway ----------------------------------------------------------------------------
+
+
+def test_integration_streams_over_the_vpc_link_within_the_budget(named) -> None:
+    integration = named["gw-proxy-integration"].inputs
+    assert integration["responseTransferMode"] == "STREAM"
+    assert integration["timeoutMilliseconds"] == 600_000 > 300 * 1000
+    assert (integration["type"], integration["connectionType"]) == ("HTTP_PROXY", "VPC_LINK")
+    assert integration["connectionId"].startswith("gw-vpc-link-")
+    assert integration["uri"].endswith("/{proxy}")
+    assert integration["requestParameters"] == {"integration.request.path.proxy": "method.request.path.proxy"}
+    assert named["gw-vpc-link"].inputs["targetArn"] == f"arn:aws:lb:{REGION}:{ACCOUNT}:gw-nlb"
+
+
+def test_every_request_needs_an_api_key(named) -> None:
+    method = named["gw-proxy-any"].inputs
+    assert (method["httpMethod"], method["authorization"], method["apiKeyRequired"]) == ("ANY", "NONE", True)
+    assert named["gw-proxy"].inputs["pathPart"] == "{proxy+}"
+    api = named["gw-api"].inputs
+    assert api["endpointConfiguration"] == {"types": "REGIONAL"}
+    assert (api["apiKeySource"], api["disableExecuteApiEndpoint"]) == ("HEADER", True)
+
+
+def test_usage_plan_per_consumer_with_quota_and_throttle(named) -> None:
+    chat = named["gw-usage-plan-chat-app"].inputs
+    assert chat["quotaSettings"] == {"limit": 50_000, "period": "DAY"}
+    assert chat["throttleSettings"] == {"rateLimit": 20, "burstLimit": 40}
+    assert chat["apiStages"] == [{"apiId": chat["apiStages"][0]["apiId"], "stage": "v1"}]
+    batch = named["gw-usage-plan-batch"].inputs
+    assert batch["quotaSettings"] == {"limit": 1_000_000, "period": "MONTH"}
+    key = named["gw-usage-plan-key-chat-app"].inputs
+    assert key["keyType"] == "API_KEY"
+    assert key["keyId"].startswith("gw-api-key-chat-app-") and key["usagePlanId"].startswith("gw-usage-plan-chat-app-")
+    assert named["gw-api-key-chat-app"].inputs["enabled"] is True
+
+
+def test_stage_access_log_is_json_without_bodies_or_key_values(named) -> None:
+    settings = named["gw-stage"].inputs["accessLogSettings"]
+    assert settings["destinationArn"] == f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:gw-access-logs"
+    fields = json.loads(settings["format"])
+    assert {"requestId", "status", "apiKeyId", "responseLatency", "integrationLatency"} <= set(fields)
+    text = settings["format"]
+    for forbidden in ("requestBody", "responseBody", "$input.body", "$context.identity.apiKey\"", "authorization", "Authorization"):
+        assert forbidden not in text
+    assert fields["apiKeyId"] == "$context.identity.apiKeyId"
+
+
+def test_method_settings_enable_metrics_throttle_and_no_data_trace(named) -> None:
+    settings = named["gw-method-settings"].inputs
+    assert (settings["methodPath"], settings["stageName"]) == ("*/*", "v1")
+    assert settings["settings"] == {
+        "cachingEnabled": False,
+        "dataTraceEnabled": False,
+        "loggingLevel": "OFF",
+        "metricsEnabled": True,
+        "throttlingBurstLimit": 1000,
+        "throttlingRateLimit": 500,
+    }
+
+
+def test_deployment_follows_the_integration(named) -> None:
+    deployment = named["gw-deployment"].inputs
+    assert len(deployment["triggers"]["redeployment"]) == 16
+    assert named["gw-stage"].inputs["deployment"].startswith("gw-deployment-")
+    other = by_name(plan(integration_timeout_ms=700_000))["gw-deployment"].inputs
+    assert other["triggers"]["redeployment"] != deployment["triggers"]["redeployment"]
+
+
+def test_waf_counts_large_bodies_and_rate_limits(named) -> None:
+    acl = named["gw-waf"].inputs
+    assert (acl["scope"], acl["defaultAction"]) == ("REGIONAL", {"allow": {}})
+    rules = {r["name"]: r for r in acl["rules"]}
+    assert set(rules) == {
+        "AWS-AWSManagedRulesAmazonIpReputationList",
+        "AWS-AWSManagedRulesCommonRuleSet",
+        "AWS-AWSManagedRulesKnownBadInputsRuleSet",
+        "rate-per-ip",
+    }
+    common = rules["AWS-AWSManagedRulesCommonRuleSet"]["statement"]["managedRuleGroupStatement"]
+    assert common["ruleActionOverrides"] == [{"name": "SizeRestrictions_BODY", "actionToUse": {"count": {}}}]
+    for name in ("AWS-AWSManagedRulesAmazonIpReputationList", "AWS-AWSManagedRulesKnownBadInputsRuleSet"):
+        assert "ruleActionOverrides" not in rules[name]["statement"]["managedRuleGroupStatement"]
+        assert rules[name]["overrideAction"] == {"none": {}}
+    rate = rules["rate-per-ip"]
+    assert rate["action"] == {"block": {}}
+    assert rate["statement"]["rateBasedStatement"] == {"aggregateKeyType": "IP", "evaluationWindowSec": 300, "limit": 3000}
+    assert sorted(r["priority"] for r in acl["rules"]) == [0, 1, 2, 3]
+    association = named["gw-waf-association"].inputs
+    assert association["resourceArn"] == f"arn:aws:apigateway:{REGION}:{ACCOUNT}:gw-stage"
+    assert association["webAclArn"] == f"arn:aws:wafv2:{REGION}:{ACCOUNT}:gw-waf"
+
+
+def test_custom_domain_is_regional_tls12_mapped_to_the_stage(named) -> None:
+    domain = named["gw-domain"].inputs
+    assert domain == {
+        "domainName": "llm.example.com",
+        "endpointConfiguration": {"types": "REGIONAL"},
+        "regionalCertificateArn": CERT_ARN,
+        "securityPolicy": "TLS_1_2",
+        "tags": domain["tags"],
+    }
+    mapping = named["gw-base-path"].inputs
+    assert (mapping["basePath"], mapping["stageName"], mapping["domainName"]) == ("v1", "v1", "llm.example.com")
+
+
+# --- rotation -------------------------------------------------------------------------------
+
+
+def test_a_changed_secret_triggers_a_redeploy(named) -> None:
+    pattern = json.loads(named["gw-secret-changed"].inputs["eventPattern"])
+    assert pattern["source"] == ["aws.secretsmanager"]
+    assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
+    assert set(pattern["detail"]["eventName"]) >= {"PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage"}
+    ids = pattern["detail"]["requestParameters"]["secretId"]
+    for provider in ("anthropic", "litellm-master", "openai"):
+        assert f"pulumi-llm/prod/{provider}" in ids and secret_arn(provider) in ids
+    target = named["gw-secret-changed-target"].inputs
+    assert target["rule"] == named["gw-secret-changed"].inputs["name"]
+    assert target["arn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:gw-redeploy"
+    permission = named["gw-redeploy-permission"].inputs
+    assert (permission["principal"], permission["sourceArn"]) == ("events.amazonaws.com", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:gw-secret-changed")
+    function = named["gw-redeploy"].inputs
+    cluster = named["gw-cluster"].inputs["name"]
+    assert function["environment"] == {"variables": {"CLUSTER": cluster, "SERVICE": "litellm"}}
+    assert function["loggingConfig"] == {"logFormat": "JSON", "logGroup": "/pulumi-llm/prod/gw/redeploy"}
+    statements = {s["Sid"]: s for s in policy(named["gw-redeploy-policy"])["Statement"]}
+    assert statements["RedeployGatewayService"] == {
+        "Sid": "RedeployGatewayService",
+        "Effect": "Allow",
+        "Action": "ecs:UpdateService",
+        "Resource": f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/litellm",
+    }
+
+
+def test_the_redeploy_handler_forces_a_new_deployment(monkeypatch) -> None:
+    calls: list[dict[str, Any]] = []
+
+    class FakeEcs:
+        def update_service(self, **kwargs: Any) -> None:
+            calls.append(kwargs)
+
+    import sys
+    import types
+
+    fake_boto3 = types.SimpleNamespace(client=lambda service: FakeEcs())
+    monkeypatch.setitem(sys.modules, "boto3", fake_boto3)
+    monkeypatch.setenv("CLUSTER", "c")
+    monkeypatch.setenv("SERVICE", "litellm")
+    namespace: dict[str, Any] = {}
+    exec(compile(gateway.REDEPLOY_HANDLER, "index.py", "exec"), namespace)
+    event = {"detail": {"eventName": "PutSecretValue", "requestParameters": {"secretId": "pulumi-llm/prod/openai"}}}
+    assert namespace["handler"](event, None) == {"redeployed": "litellm"}
+    assert calls == [{"cluster": "c", "service": "litellm", "forceNewDeployment": True}]
+
+
+# --- alarms ---------------------------------------------------------------------------------
+
+
+def test_alarms_notify_the_topic(records, named) -> None:
+    alarms = of_type(records, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert len(alarms) == 5
+    for alarm in alarms:
+        assert alarm.inputs["alarmActions"] == [TOPIC_ARN] and alarm.inputs["okActions"] == [TOPIC_ARN]
+    api_name = named["gw-api"].inputs["name"]
+    assert named["gw-alarm-5xx-rate"].inputs["dimensions"] == {"ApiName": api_name, "Stage": "v1"}
+    assert named["gw-alarm-4xx-rate"].inputs["metricName"] == "4XXError"
+    latency = named["gw-alarm-latency-p99"].inputs
+    assert (latency["extendedStatistic"], latency["threshold"]) == ("p99", 540_000)
+    missing = named["gw-alarm-tasks-below-desired"].inputs["metricQueries"]
+    cluster = named["gw-cluster"].inputs["name"]
+    assert missing[0]["metric"]["dimensions"] == {"ClusterName": cluster, "ServiceName": "litellm"}
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+def test_timeout_budget_is_checked() -> None:
+    assert error(integration_timeout_ms=240_000, engine_timeout_seconds=300) == (
+        "gateway.integration_timeout_ms = 240000: must be above gateway.engine_timeout_seconds = 300 (300000 ms), "
+        "or API Gateway cuts requests the engine is still serving"
+    )
+    assert error(integration_timeout_ms=1_000_000) == (
+        "gateway.integration_timeout_ms = 1000000: allowed 50 to 900000 (API Gateway's streaming maximum, 15 minutes)"
+    )
+
+
+def test_a_zero_quota_is_refused() -> None:
+    assert error(consumers=[Consumer(name="chat-app", quota_per_day=0)]) == (
+        "gateway.consumers.chat-app.quota_per_day = 0: allowed a positive number of requests, or leave it unset for no quota"
+    )
+
+
+def test_duplicate_consumers_are_refused() -> None:
+    assert error(consumers=[Consumer(name="batch"), Consumer(name="batch", quota_per_month=10)]) == (
+        "gateway.consumers: 'batch' is listed twice; consumer names key the API keys and usage plans"
+    )
+
+
+def test_a_literal_key_in_the_config_is_refused() -> None:
+    leaked = CONFIG.replace("os.environ/OPENAI_API_KEY", SENTINEL)
+    assert error(engine_config_yaml=leaked) == (
+        "gateway.engine_config_yaml: model_list[0].litellm_params.api_key holds a literal value; secrets go in the "
+        "secret store and the config references them as os.environ/<ENV>"
+    )
+
+
+def test_an_unmapped_env_reference_is_refused() -> None:
+    assert error(provider_secrets={"OPENAI_API_KEY": "openai"}) == (
+        "gateway.engine_config_yaml: references os.environ/ANTHROPIC_API_KEY, which the task does not get; map it in "
+        "provider_secrets (a secret) or environment (plain)"
+    )
+
+
+def test_wildcard_bedrock_arns_are_refused() -> None:
+    assert error(bedrock_model_arns=[f"arn:aws:bedrock:{REGION}::foundation-model/*"]) == (
+        f"gateway.bedrock_model_arns = arn:aws:bedrock:{REGION}::foundation-model/*: not a Bedrock model ARN without "
+        "wildcards, e.g. arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0"
+    )
+
+
+def test_high_availability_needs_two_tasks_and_two_zones() -> None:
+    assert error(min_tasks=1) == (
+        "gateway.min_tasks = 1: high availability needs at least 2 tasks across zones; set high_availability: false "
+        "for a single-task dev gateway"
+    )
+    assert error(private_subnet_ids=["subnet-a"]) == (
+        "gateway.private_subnet_ids: 1 subnet; high availability needs subnets in at least 2 zones"
+    )
+    dev = make_args(min_tasks=1, max_tasks=1, high_availability=False, private_subnet_ids=["subnet-a"])
+    assert dev.desired == 1
+
+
+def test_fargate_sizes_and_other_values_are_checked() -> None:
+    assert error(cpu=1024, memory=1024) == (
+        "gateway.memory = 1024: with cpu 1024, Fargate allows 2048 to 8192 MiB in steps of 1024"
+    )
+    assert error(secret_recovery_window_days=0) == (
+        "gateway.secret_recovery_window_days = 0: allowed 7 to 30 (a deleted provider key must stay recoverable)"
+    )
+    assert error(provider_secrets={"OPENAI_API_KEY": "openai", "ANTHROPIC_API_KEY": "openai"}) == (
+        "gateway.provider_secrets: secret 'openai' is mapped from both ANTHROPIC_API_KEY and OPENAI_API_KEY; one secret per variable"
+    )
+    assert error(provider_secrets={**PROVIDERS, "X_KEY": "litellm-master"}) == (
+        "gateway.provider_secrets.X_KEY = 'litellm-master': reserved for the LiteLLM master key"
+    )
+    assert error(image="ghcr.io/berriai/litellm:main-latest") == (
+        "gateway.image = ghcr.io/berriai/litellm:main-latest: pin the image by digest (repository:tag@sha256:…)"
+    )
+    other_region = CERT_ARN.replace(REGION, "us-east-1")
+    assert error(custom_domain=CustomDomain(domain_name="llm.example.com", certificate_arn=other_region)) == (
+        f"gateway.custom_domain.certificate_arn = {other_region}: a REGIONAL endpoint needs a certificate in "
+        f"{REGION}, not us-east-1"
+    )
