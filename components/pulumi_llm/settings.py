@@ -487,6 +487,10 @@ class GatewaySettings(_Strict):
         """Providers whose keys live in the secret store (not Bedrock: IAM; not self-hosted)."""
         return {r.provider for g in self.models.values() for r in g.routes} - {"bedrock", "self-hosted"}
 
+    def secret_names(self) -> dict[str, str]:
+        """{provider: secret short name}, sorted."""
+        return {p: self.secrets.get(p, p) for p in sorted(self.providers())}
+
 
 class Settings(_Strict):
     """Everything a stack file may set under `pulumi-llm:`."""
