@@ -12,6 +12,8 @@ nothing is answered by accident. Values are shaped like the provider's real answ
 | aws ssm getParameter | an AMI id `ami-0` + 16 hex digits derived from the parameter name |
 | aws iam getPolicyDocument | the statements rendered to IAM JSON, as the provider does |
 | gcp getProject / getZones / getClientConfig | project `pulumi-llm-plan`, zones `<region>-a/b/c` |
+| gcp compute getImage | image `<family>-v` + 8 digits derived from project and family, READY, with its self link |
+| gcp storage getProjectServiceAccount | the Cloud Storage service agent `service-<number>@gs-project-accounts.iam.gserviceaccount.com` |
 | azure-native getClientConfig | fixed subscription and tenant GUIDs of zeros with a final 1 |
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 
 ACCOUNT_ID = "123456789012"
 GCP_PROJECT = "pulumi-llm-plan"
+GCP_PROJECT_NUMBER = "123456789012"
 AZURE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 AZURE_TENANT = "00000000-0000-0000-0000-000000000002"
 
@@ -62,6 +65,30 @@ def _policy_document(args: dict[str, Any], region: str) -> dict[str, Any]:
     return {"json": doc, "minifiedJson": doc, "id": hashlib.sha256(doc.encode()).hexdigest()[:10]}
 
 
+def _gcp_image(args: dict[str, Any], region: str) -> dict[str, Any]:
+    project = args.get("project") or GCP_PROJECT
+    family = args.get("family") or ""
+    digits = str(int(hashlib.sha256(f"{project}/{family}".encode()).hexdigest(), 16))[:8]
+    name = args.get("name") or f"{family or 'image'}-v{digits}"
+    path = f"projects/{project}/global/images/{name}"
+    return {
+        "name": name,
+        "family": family,
+        "project": project,
+        "id": path,
+        "selfLink": f"https://www.googleapis.com/compute/v1/{path}",
+        "status": "READY",
+        "diskSizeGb": 50,
+        "labels": {},
+        "licenses": [],
+    }
+
+
+def _gcs_service_agent(args: dict[str, Any], region: str) -> dict[str, Any]:
+    email = f"service-{GCP_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"
+    return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": GCP_PROJECT, "id": email}
+
+
 _TABLE: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _zones,
     "aws:index/getCallerIdentity:getCallerIdentity": lambda a, r: {
@@ -77,6 +104,8 @@ _TABLE: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
     "gcp:organizations/getProject:getProject": lambda a, r: {"projectId": GCP_PROJECT, "number": "123456789012", "name": GCP_PROJECT},
     "gcp:organizations/getClientConfig:getClientConfig": lambda a, r: {"project": GCP_PROJECT, "region": r, "zone": f"{r}-a"},
     "gcp:compute/getZones:getZones": lambda a, r: {"names": [f"{a.get('region', r)}-{z}" for z in "abc"], "project": GCP_PROJECT},
+    "gcp:compute/getImage:getImage": _gcp_image,
+    "gcp:storage/getProjectServiceAccount:getProjectServiceAccount": _gcs_service_agent,
     "azure-native:authorization:getClientConfig": lambda a, r: {
         "subscriptionId": AZURE_SUBSCRIPTION,
         "tenantId": AZURE_TENANT,

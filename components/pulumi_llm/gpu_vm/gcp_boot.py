@@ -1,0 +1,244 @@
+"""The GCP pieces of the GPU-VM boot script: Cloud Storage sync, Secret Manager reads, the persistent
+data disk, the Ops Agent (NVIDIA GPU metrics + a Prometheus scrape of the server), container logs, and a
+guard that keeps containers away from the metadata server. Pure: no Pulumi.
+
+How the VM boots: the instance template sets the `user-data` metadata key to the `#cloud-config`
+document of `render_cloud_init`; the Deep Learning VM's Ubuntu image runs cloud-init, whose GCE
+datasource reads that key (`startup-script` is not used). The image carries the NVIDIA driver, Docker
+with the NVIDIA runtime, the NVIDIA container toolkit and the Google Cloud CLI, so the host-side calls
+(`gcloud storage rsync`, `gcloud secrets versions access`) run the image's `gcloud` with the VM's
+service account, through the metadata server.
+
+The metadata server has no hop limit on GCP: any process on the VM, a bridged container included,
+can ask it for the service account's token. So the boot script adds `llm-metadata-guard.service`,
+which rejects forwarded (container) traffic to 169.254.169.254 in Docker's DOCKER-USER chain, and a
+drop-in that makes the server's unit require it: the model server cannot read the model bucket,
+the secrets or write metrics with the VM's identity; only the host-side steps can. Those unit files
+travel with the metrics agent's files (`MetricsAgent.files`), the only per-cloud hook of the shared
+renderer that writes files.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+
+import yaml
+
+from ..runtimes.spec import ContainerSpec
+from .cloud_init import UNIT, DataDisk, MetricsAgent, SecretFetch, WeightsSync, render_cloud_init
+
+DLVM_IMAGE_PROJECT = "deeplearning-platform-release"
+DLVM_IMAGE_FAMILY = "common-cu129-ubuntu-2204-nvidia-580"
+"""Deep Learning VM 'common' image, Ubuntu 22.04, CUDA 12.9, NVIDIA driver R580 preinstalled (the pinned
+vLLM image is built for CUDA 13.0 and needs an R580+ driver, see `pins.VLLM_OPENAI`). Family names follow
+`common-cu<cuda>-<os>-nvidia-<driver>`; list them with `gcloud compute images list
+--project=deeplearning-platform-release --filter="family~common-cu"`."""
+
+DATA_DEVICE_NAME = "llm-models"
+"""Device name of the model-cache disk in the instance template: the guest sees it as
+/dev/disk/by-id/google-llm-models (udev rules of the Google guest environment), NVMe or SCSI alike."""
+
+OPS_AGENT_VERSION = "2.70.0"
+"""Pinned Google Cloud Ops Agent release. GPU (NVML) metrics need ≥ 2.38.0 and must avoid 2.39.0 and
+2.40.0 (they crash on GPU VMs, per Google's DCGM integration page). The version was seen installed as
+`2.70.0~ubuntu24.04` in a public provisioning test (gh-index 66630307987); verify it for Ubuntu 22.04
+with `apt-cache madison google-cloud-ops-agent` before the first production deploy. The package comes
+from Google's apt repository, which apt verifies against Google's signing key."""
+OPS_AGENT_REPO_SCRIPT = "https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh"
+OPS_AGENT_CONFIG = "/etc/google-cloud-ops-agent/config.yaml"
+OPS_AGENT_CONFIG_SOURCE = "/etc/pulumi-llm/ops-agent.yaml"
+"""Written by cloud-init, copied into place after the package is installed (a config file present before
+the package's first install would make dpkg ask about its conffile)."""
+SCRAPE_JOB = "llm-server"
+SCRAPE_RECEIVER = "llm_server"
+DEPLOYMENT_LABEL = "deployment"
+"""Label the scrape adds to every server metric; alert filters select one deployment by it."""
+
+GPU_UTILIZATION_METRIC = "agent.googleapis.com/gpu/utilization"
+GPU_MEMORY_USED_METRIC = "agent.googleapis.com/gpu/memory/bytes_used"
+"""NVML metrics of the Ops Agent's built-in `hostmetrics` receiver (default pipeline, no configuration
+needed on a VM with NVIDIA GPUs and driver), on the `gce_instance` resource with `gpu_number`, `model`
+and `uuid` labels (GoogleCloudPlatform/ops-agent integration_test/.../nvml/metadata.yaml)."""
+
+METADATA_SERVER = "169.254.169.254"
+METADATA_GUARD_UNIT = "llm-metadata-guard.service"
+METADATA_GUARD_PATH = f"/etc/systemd/system/{METADATA_GUARD_UNIT}"
+METADATA_GUARD_DROP_IN = f"/etc/systemd/system/{UNIT}.d/10-metadata-guard.conf"
+
+
+def gcs_source(bucket: str, prefix: str) -> str:
+    """``gs://<bucket>/<prefix>`` with the bucket name checked."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]", bucket):
+        raise ValueError(f"{bucket!r} is not a Cloud Storage bucket name")
+    return f"gs://{bucket}/{prefix.strip('/')}"
+
+
+def gcs_sync(bucket: str, prefix: str, *, revision: str = "", path: str | None = None) -> WeightsSync:
+    """``gcloud storage rsync --recursive gs://<bucket>/<prefix> <dest>``: resumable, copies only what is missing."""
+    command = ("gcloud", "storage", "rsync", "--recursive", "--quiet", "{source}", "{dest}")
+    return WeightsSync(source=gcs_source(bucket, prefix), command=command, revision=revision, path=path)
+
+
+def secret_manager(ids: Mapping[str, str]) -> SecretFetch:
+    """Reads the latest version of each secret from Secret Manager. Ids are secret resource names
+    (``projects/<project>/secrets/<name>``, a `gcp.secretmanager.Secret`'s id) or bare names in the
+    VM's project."""
+    command = ("gcloud", "secrets", "versions", "access", "latest", "--secret={secret}", "--quiet")
+    return SecretFetch(command=command, ids=dict(ids))
+
+
+def gce_data_disk(device_name: str = DATA_DEVICE_NAME) -> DataDisk:
+    """The template's second disk, found by its device name (nothing printed until it is attached)."""
+    return DataDisk(find=f"readlink -e /dev/disk/by-id/google-{device_name}")
+
+
+def gcplogs_args() -> tuple[str, ...]:
+    """Docker's gcplogs driver (runs in dockerd, on the host): the server's stdout/stderr to Cloud Logging.
+
+    Non-blocking with a 4 MB buffer, so a slow Logging API never stalls the server's writes.
+    """
+    return ("--log-driver=gcplogs", "--log-opt=mode=non-blocking", "--log-opt=max-buffer-size=4m")
+
+
+def scraped_metrics(spec: ContainerSpec) -> tuple[str, ...]:
+    """The server's series sent to Cloud Monitoring: load, KV cache, tokens, preemptions and the latency
+    histograms the alerts read (everything else the server exports is dropped at the scrape)."""
+    m = spec.metrics
+    names = (
+        m.requests_waiting, m.requests_running, m.kv_cache_usage, m.prompt_tokens, m.generation_tokens,
+        m.preemptions, m.time_to_first_token, m.e2e_latency, m.queue_duration, m.compute_duration,
+    )
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def ops_agent_config(spec: ContainerSpec, deployment: str, *, interval_seconds: int = 30) -> str:
+    """Ops Agent configuration: a Prometheus scrape of the server's metrics port, labelled with the
+    deployment and filtered to `scraped_metrics`. Merged by the agent with its built-in configuration,
+    whose `hostmetrics` receiver already collects the NVIDIA GPU metrics through NVML
+    (`GPU_UTILIZATION_METRIC`, `GPU_MEMORY_USED_METRIC`); the built-in pipelines are left untouched."""
+    port = spec.port(spec.metrics_port).container_port
+    keep = "|".join(re.escape(name) for name in scraped_metrics(spec))
+    config = {
+        "metrics": {
+            "receivers": {
+                SCRAPE_RECEIVER: {
+                    "type": "prometheus",
+                    "config": {
+                        "scrape_configs": [
+                            {
+                                "job_name": SCRAPE_JOB,
+                                "scrape_interval": f"{interval_seconds}s",
+                                "scrape_timeout": "10s",
+                                "metrics_path": spec.metrics_path,
+                                "static_configs": [
+                                    {"targets": [f"127.0.0.1:{port}"], "labels": {DEPLOYMENT_LABEL: deployment}}
+                                ],
+                                "metric_relabel_configs": [
+                                    {
+                                        "source_labels": ["__name__"],
+                                        "regex": f"({keep})(_bucket|_sum|_count)?",
+                                        "action": "keep",
+                                    }
+                                ],
+                            }
+                        ]
+                    },
+                }
+            },
+            "service": {"pipelines": {SCRAPE_RECEIVER: {"receivers": [SCRAPE_RECEIVER]}}},
+        }
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def metadata_guard_files() -> tuple[tuple[str, str], ...]:
+    """The unit that rejects container traffic to the metadata server, and the drop-in that makes the
+    server's unit require it (so it is in place before every start, reboots included)."""
+    rule = f"DOCKER-USER -d {METADATA_SERVER}/32 -j REJECT"
+    guard = "\n".join(
+        [
+            "[Unit]",
+            "Description=pulumi-llm: containers may not reach the metadata server (the VM's credentials)",
+            "After=docker.service",
+            "Requires=docker.service",
+            f"Before={UNIT}",
+            "",
+            "[Service]",
+            "Type=oneshot",
+            "RemainAfterExit=yes",
+            f"ExecStart=/bin/sh -c 'iptables -C {rule} 2>/dev/null || iptables -I {rule}'",
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+    drop_in = "\n".join(["[Unit]", f"Requires={METADATA_GUARD_UNIT}", f"After={METADATA_GUARD_UNIT}", ""])
+    return ((METADATA_GUARD_PATH, guard), (METADATA_GUARD_DROP_IN, drop_in))
+
+
+def ops_agent(spec: ContainerSpec, *, deployment: str) -> MetricsAgent:
+    """The Ops Agent at `OPS_AGENT_VERSION` with this deployment's scrape; installed (or re-pinned) when
+    the VM has another version or none, then configured and restarted."""
+    script_path = "/tmp/add-google-cloud-ops-agent-repo.sh"
+    v = OPS_AGENT_VERSION
+    script = "\n".join(
+        [
+            "have=$(dpkg-query -W -f='${Version}' google-cloud-ops-agent 2>/dev/null || true)",
+            'case "$have" in',
+            f"  {v}|{v}~*|{v}-*|{v}+*) ;;",
+            "  *)",
+            f"    curl -fsSL --retry 5 -o {script_path} {shlex.quote(OPS_AGENT_REPO_SCRIPT)}",
+            f"    bash {script_path} --also-install --version={v}",
+            f"    rm -f {script_path}",
+            "    ;;",
+            "esac",
+            f"install -m 0644 {OPS_AGENT_CONFIG_SOURCE} {OPS_AGENT_CONFIG}",
+            "systemctl restart google-cloud-ops-agent",
+        ]
+    )
+    return MetricsAgent(
+        name=f"Google Cloud Ops Agent {v} (GPU via NVML, server scraped as job {SCRAPE_JOB}); metadata guard",
+        files=((OPS_AGENT_CONFIG_SOURCE, ops_agent_config(spec, deployment)), *metadata_guard_files()),
+        script=script,
+    )
+
+
+def gcp_user_data(
+    spec: ContainerSpec,
+    *,
+    bucket: str,
+    key_prefix: str,
+    deployment: str,
+    revision: str = "",
+    secret_ids: Mapping[str, str] | None = None,
+) -> str:
+    """The complete GCP boot script: persistent data disk, Cloud Storage sync, Secret Manager, Ops Agent,
+    gcplogs, metadata guard."""
+    return render_cloud_init(
+        spec,
+        weights_sync=gcs_sync(bucket, key_prefix, revision=revision),
+        metrics=ops_agent(spec, deployment=deployment),
+        data_disk=gce_data_disk(),
+        secrets=secret_manager(secret_ids) if secret_ids else None,
+        log_args=gcplogs_args(),
+    )
+
+
+__all__ = [
+    "DATA_DEVICE_NAME",
+    "DLVM_IMAGE_FAMILY",
+    "DLVM_IMAGE_PROJECT",
+    "GPU_UTILIZATION_METRIC",
+    "OPS_AGENT_VERSION",
+    "gce_data_disk",
+    "gcp_user_data",
+    "gcplogs_args",
+    "gcs_sync",
+    "metadata_guard_files",
+    "ops_agent",
+    "ops_agent_config",
+    "secret_manager",
+]
