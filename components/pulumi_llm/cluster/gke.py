@@ -1,0 +1,671 @@
+"""GkeCluster: a GKE cluster with GPU capacity, ready for ModelServing.
+
+Builds a regional GKE cluster on the REGULAR release channel (no pinned version: GKE upgrades within
+the channel in the maintenance window), private nodes, a private control-plane endpoint reached from
+the authorized networks, Workload Identity, Shielded nodes, Kubernetes Secrets encrypted with your
+Cloud KMS key, Dataplane V2 (enforces the NetworkPolicies ModelServing creates), image streaming and
+control-plane logs and metrics. Standard mode (default) removes the default node pool and adds a
+system pool and GPU pools (spot and on-demand per GPU pool, driver installed by GKE), ordered by a
+Custom Compute Class: spot first, on-demand when spot has no room. Autopilot mode (by arg) has no
+node pools: the same ComputeClass names GPU types and counts. Nodes run as a dedicated service account
+with the minimal roles, never the default compute account.
+
+In the cluster: the DCGM exporter and KEDA (pinned Helm releases) and metrics through either
+kube-prometheus-stack (default) or Managed Service for Prometheus (`PodMonitoring` objects; KEDA then
+reads GMP as a Google service account).
+
+It does not serve models: it outputs the Kubernetes `provider` (a kubeconfig with
+`gke-gcloud-auth-plugin` exec auth), the `gpu_placement` and the `prometheus_url` that the platform
+hands to ModelServing, and `workload_identity(...)` to give the model servers their GCS access.
+
+Needs a `gcp` provider through `opts` (the platform's, with default providers disabled). The pure
+parts live in `gke_render`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .. import pins
+from ..errors import UserError
+from ..kubernetes import addons, render
+from ..labels import CommonLabels, gcp_labels, kubernetes_labels
+from ..naming import child
+from . import gke_render as r
+
+# `pulumi.Input[str]` in a form pydantic can validate: a plain string or an Output of one.
+StrInput = Union[str, pulumi.Output]
+
+_KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
+_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+
+
+class NodeRange(BaseModel):
+    """Autoscaling bounds of a node pool: total nodes across its zones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: int = Field(ge=0, description="Fewest nodes in total. Required.")
+    max: int = Field(ge=1, description="Most nodes in total. Required.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NodeRange:
+        if self.min > self.max:
+            raise ValueError(f"need min <= max, got {self.min}, {self.max}")
+        return self
+
+
+class GpuPool(BaseModel):
+    """One kind of GPU node: a machine type (or, on Autopilot, a GPU type and count), on spot and/or on-demand."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    machine_type: str | None = Field(
+        None, description="GPU machine type (g2-standard-24, a2-ultragpu-1g, a3-highgpu-8g, …; n1-* with T4s). Required in standard mode."
+    )
+    accelerator: str | None = Field(
+        None, description="GKE accelerator name (nvidia-l4, nvidia-h100-80gb, …). Default: the machine type's; required for n1-* and for Autopilot without a machine type."
+    )
+    gpus: int | None = Field(
+        None, ge=1, description="GPUs per node (= the tensor-parallel size a server on one node gets). Default: the machine type's; checked against it."
+    )
+    zones: tuple[str, ...] = Field((), description="Zones of the region that have this GPU (node locations). Default: the cluster's zones.")
+    spot: NodeRange | None = Field(
+        NodeRange(min=0, max=2), description="Spot nodes (tried first). None for no spot. Default 0-2."
+    )
+    on_demand: NodeRange | None = Field(
+        NodeRange(min=0, max=1), description="On-demand nodes, used when spot has no room. None for spot only. Default 0-1."
+    )
+    disk_size_gb: int = Field(200, ge=100, description="Boot disk of a GPU node in GB (CUDA images are large). Default 200.")
+
+
+class GkeClusterArgs(BaseModel):
+    """The cluster, its GPU capacity and its add-ons."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    labels: CommonLabels = Field(description="The common labels of the stack. Required.")
+    project: str = Field(description="Google Cloud project id (the provider's). Required.")
+    region: str = Field(description="Region of the regional cluster, e.g. us-central1. Required.")
+    network: StrInput = Field(description="VPC network (id or self link, Input). Required.")
+    subnetwork: StrInput = Field(description="Subnetwork of the nodes (id or self link, Input). Required.")
+    pods_range_name: str | None = Field(None, description="Secondary range of the subnetwork for pods. Default: GKE creates one.")
+    services_range_name: str | None = Field(None, description="Secondary range for services. Default: GKE creates one.")
+    kms_key: StrInput = Field(
+        description="Cloud KMS crypto key id (projects/…/locations/<region>/keyRings/…/cryptoKeys/…, Input) for Kubernetes Secrets and node boot disks. Required."
+    )
+    grant_key_access: bool = Field(
+        True, description="Let the GKE and Compute Engine service agents use the key (additive key IAM members). Default true."
+    )
+    cluster_name: str | None = Field(None, description="GKE cluster name (1-40 of [a-z0-9-]). Default llm-<stack>.")
+    mode: Literal["standard", "autopilot"] = Field("standard", description="GKE Standard with node pools, or Autopilot. Default standard.")
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = Field(
+        "REGULAR", description="Release channel; GKE picks and upgrades the version within it. Default REGULAR."
+    )
+    maintenance_start_time: str = Field("03:00", description="Daily maintenance window start, HH:MM UTC. Default 03:00.")
+    master_ipv4_cidr: str = Field("172.16.0.0/28", description="The control plane's private /28. Default 172.16.0.0/28.")
+    private_endpoint: bool = Field(
+        True, description="Control plane reachable only on its private endpoint. Default true (run Pulumi from the VPC or a peered network)."
+    )
+    master_authorized_networks: dict[str, str] = Field(
+        default_factory=dict, description="Networks allowed to reach the control plane: display name -> CIDR (never 0.0.0.0/0). Default none (the VPC only)."
+    )
+    deletion_protection: bool = Field(True, description="Refuse to delete the cluster until this is turned off. Default true.")
+    system_machine_type: str = Field("e2-standard-4", description="Machine type of the system pool (standard). Default e2-standard-4.")
+    system_nodes: NodeRange = Field(NodeRange(min=2, max=6), description="System pool size in total (standard). Default 2-6.")
+    gpu_pools: dict[str, GpuPool] = Field(
+        default_factory=lambda: {"l4": GpuPool(machine_type="g2-standard-24")},
+        description="GPU pools by stable key ([a-z0-9-], at most 20). Default l4: g2-standard-24 (2 × L4), spot 0-2 then on-demand 0-1.",
+    )
+    gpu_driver_version: Literal["LATEST", "DEFAULT"] = Field(
+        "LATEST", description="NVIDIA driver GKE installs on GPU nodes: LATEST or DEFAULT for the GKE version. Default LATEST."
+    )
+    prometheus: Literal["kube-prometheus-stack", "managed"] = Field(
+        "kube-prometheus-stack",
+        description="kube-prometheus-stack in the cluster, or Managed Service for Prometheus (PodMonitoring; required on Autopilot). Default kube-prometheus-stack.",
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> GkeClusterArgs:
+        problem = r.cluster_name_problem(self.name)
+        if problem:
+            raise UserError(f"cluster_name: {problem}")
+        if not _PROJECT.match(self.project):
+            raise UserError(f"project: {self.project!r} is not a Google Cloud project id (6-30 of [a-z0-9-], starting with a letter)")
+        if not _REGION.match(self.region):
+            raise UserError(f"region: {self.region!r} is not a Google Cloud region such as us-central1")
+        if not _TIME.match(self.maintenance_start_time):
+            raise UserError(f"maintenance_start_time: {self.maintenance_start_time!r} is not HH:MM (UTC)")
+        try:
+            master = ipaddress.ip_network(self.master_ipv4_cidr, strict=True)
+        except ValueError:
+            raise UserError(f"master_ipv4_cidr: {self.master_ipv4_cidr!r} is not a network in CIDR notation") from None
+        if master.prefixlen != 28 or not master.is_private:
+            raise UserError(f"master_ipv4_cidr: {self.master_ipv4_cidr!r} must be a private /28")
+        for display, cidr in self.master_authorized_networks.items():
+            try:
+                network = ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                raise UserError(f"master_authorized_networks.{display}: {cidr!r} is not a network in CIDR notation") from None
+            if network.prefixlen == 0:
+                raise UserError(f"master_authorized_networks.{display}: {cidr!r} opens the control plane to the internet")
+        if self.mode == "autopilot" and self.prometheus != "managed":
+            raise UserError(
+                "prometheus: Autopilot needs 'managed' (kube-prometheus-stack's node exporter needs host access Autopilot refuses)"
+            )
+        if not self.gpu_pools:
+            raise UserError("gpu_pools: at least one GPU pool is needed")
+        for key, pool in self.gpu_pools.items():
+            if not _KEY.match(key) or len(key) > 20:
+                raise UserError(f"gpu_pools: key {key!r} must be lower-case letters, digits and '-' (at most 20)")
+            machine = r.resolve_gpu(key, pool.machine_type, pool.accelerator, pool.gpus)
+            if self.mode == "standard" and not machine.machine_type:
+                raise UserError(f"gpu_pools.{key}.machine_type: required in standard mode")
+            if self.mode == "autopilot":
+                r.check_autopilot_gpu(key, machine.accelerator)
+                if pool.zones:
+                    raise UserError(f"gpu_pools.{key}.zones: Autopilot places GPU nodes itself; leave zones empty")
+            if pool.spot is None and pool.on_demand is None:
+                raise UserError(f"gpu_pools.{key}: give spot, on_demand or both")
+            for zone in pool.zones:
+                if not zone.startswith(f"{self.region}-"):
+                    raise UserError(f"gpu_pools.{key}.zones: {zone!r} is not a zone of {self.region}")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The GKE cluster name."""
+        return self.cluster_name or f"llm-{self.labels.stack}"
+
+    def machine(self, key: str) -> r.GpuMachine:
+        pool = self.gpu_pools[key]
+        return r.resolve_gpu(key, pool.machine_type, pool.accelerator, pool.gpus)
+
+    @property
+    def gpus_per_node(self) -> int:
+        """GPUs of the smallest GPU node: a server asking for at most this many fits every pool."""
+        return min(self.machine(key).gpus for key in self.gpu_pools)
+
+
+@dataclass
+class WorkloadIdentity:
+    """A Google service account for one Kubernetes service account, and what must exist before its pods."""
+
+    email: pulumi.Output[str]
+    annotations: dict[str, pulumi.Output[str]]
+    parts: list[pulumi.Resource] = field(default_factory=list)
+
+
+class GkeCluster(pulumi.ComponentResource):
+    """A GKE cluster with GPU capacity and the add-ons model serving needs."""
+
+    provider: k8s.Provider
+    cluster_name: pulumi.Output[str]
+    cluster_id: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    node_service_account_email: pulumi.Output[str]
+    gpu_placement: render.Placement
+    compute_class: str
+    prometheus_url: str
+    keda_authentication: dict[str, str] | None
+    addons: list[pulumi.Resource]
+    workload_identities: dict[str, list[pulumi.Resource]]
+
+    def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pulumi-llm:index:GkeCluster", name, None, opts)
+        self._name = name
+        self._args = args
+        self.workload_identities = {}
+        project, region, cluster_name = args.project, args.region, args.name
+        labels = gcp_labels(args.labels)
+        k8s_labels = kubernetes_labels(args.labels)
+        here = pulumi.ResourceOptions(parent=self)
+        standard = args.mode == "standard"
+        managed_prometheus = args.prometheus == "managed"
+
+        # ---- identities and key --------------------------------------------------------------
+        node_sa = gcp.serviceaccount.Account(
+            child(name, "nodes-sa"),
+            project=project,
+            account_id=r.account_id(cluster_name, "nodes"),
+            display_name=f"GKE nodes of {cluster_name}",
+            description="pulumi-llm: node service account with GKE's minimal node roles",
+            opts=here,
+        )
+        node_email = node_sa.account_id.apply(lambda a: r.service_account_email(a, project))
+        self.node_service_account_email = node_email
+        node_roles = [
+            gcp.projects.IAMMember(
+                child(name, f"nodes-{_slug(role)}"),
+                project=project,
+                role=role,
+                member=node_email.apply(lambda e: f"serviceAccount:{e}"),
+                opts=here,
+            )
+            for role in r.NODE_ROLES
+        ]
+        key_grants: list[pulumi.Resource] = []
+        if args.grant_key_access:
+            number = gcp.organizations.get_project_output(
+                project_id=project, opts=pulumi.InvokeOutputOptions(parent=self)
+            ).number
+            for agent in ("gke", "compute"):
+                key_grants.append(
+                    gcp.kms.CryptoKeyIAMMember(
+                        child(name, f"key-{agent}"),
+                        crypto_key_id=args.kms_key,
+                        role=KMS_ROLE,
+                        member=number.apply(lambda n, agent=agent: r.service_agents(str(n))[agent]),
+                        opts=here,
+                    )
+                )
+
+        # ---- control plane -------------------------------------------------------------------
+        ip_policy: dict[str, str] = {}
+        if args.pods_range_name:
+            ip_policy["cluster_secondary_range_name"] = args.pods_range_name
+        if args.services_range_name:
+            ip_policy["services_secondary_range_name"] = args.services_range_name
+        metrics = list(r.CONTROL_PLANE_METRICS)
+        if managed_prometheus:
+            metrics += list(r.MANAGED_STATE_METRICS)
+            if not standard:
+                metrics.append("DCGM")  # Autopilot: GKE's managed DCGM metrics instead of the exporter chart
+        cluster_inputs: dict[str, object] = dict(
+            name=cluster_name,
+            project=project,
+            location=region,
+            network=args.network,
+            subnetwork=args.subnetwork,
+            release_channel={"channel": args.release_channel},
+            maintenance_policy={"daily_maintenance_window": {"start_time": args.maintenance_start_time}},
+            private_cluster_config={
+                "enable_private_nodes": True,
+                "enable_private_endpoint": args.private_endpoint,
+                "master_ipv4_cidr_block": args.master_ipv4_cidr,
+            },
+            master_authorized_networks_config={
+                "cidr_blocks": [
+                    {"display_name": display, "cidr_block": cidr}
+                    for display, cidr in sorted(args.master_authorized_networks.items())
+                ],
+                "gcp_public_cidrs_access_enabled": False,
+            },
+            ip_allocation_policy=ip_policy,
+            database_encryption={"state": "ENCRYPTED", "key_name": args.kms_key},
+            logging_config={"enable_components": list(r.CONTROL_PLANE_LOGS)},
+            monitoring_config={"enable_components": metrics, "managed_prometheus": {"enabled": managed_prometheus}},
+            resource_labels=labels,
+            deletion_protection=args.deletion_protection,
+        )
+        node_defaults = {
+            "service_account": node_email,
+            "oauth_scopes": list(r.NODE_OAUTH_SCOPES),
+            "boot_disk_kms_key": args.kms_key,
+        }
+        if standard:
+            cluster_inputs.update(
+                remove_default_node_pool=True,
+                initial_node_count=1,
+                # Even the default pool GKE creates and removes runs as our account, not the default one.
+                node_config={
+                    **node_defaults,
+                    "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+                    "workload_metadata_config": {"mode": "GKE_METADATA"},
+                },
+                enable_shielded_nodes=True,
+                workload_identity_config={"workload_pool": r.workload_pool(project)},
+                datapath_provider="ADVANCED_DATAPATH",
+                node_pool_defaults={"node_config_defaults": {"gcfs_config": {"enabled": True}}},
+                addons_config={
+                    "gcs_fuse_csi_driver_config": {"enabled": True},
+                    "gce_persistent_disk_csi_driver_config": {"enabled": True},
+                },
+            )
+        else:
+            # Autopilot: Workload Identity, Shielded nodes, Dataplane V2 and image streaming are always on.
+            cluster_inputs.update(
+                enable_autopilot=True,
+                cluster_autoscaling={"auto_provisioning_defaults": node_defaults},
+            )
+        cluster = gcp.container.Cluster(
+            child(name, "cluster"),
+            **cluster_inputs,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*key_grants, *node_roles]),
+        )
+        self._cluster = cluster
+        self.cluster_name = cluster.name
+        self.cluster_id = cluster.id
+
+        # ---- node pools (standard) -----------------------------------------------------------
+        pools: list[pulumi.Resource] = []
+        spot_pools: list[str] = []
+        on_demand_pools: list[str] = []
+        if standard:
+            pools.append(
+                self._node_pool(
+                    "system",
+                    pool_name="system",
+                    machine_type=args.system_machine_type,
+                    nodes=args.system_nodes,
+                    spot=False,
+                    node_labels=dict(r.SYSTEM_NODE_LABELS),
+                    taints=[],
+                    zones=(),
+                    disk_size_gb=100,
+                    accelerator=None,
+                    email=node_email,
+                    after=node_roles,
+                )
+            )
+            for key in args.gpu_pools:
+                pool = args.gpu_pools[key]
+                machine = args.machine(key)
+                for capacity, nodes in (("spot", pool.spot), ("on-demand", pool.on_demand)):
+                    if nodes is None:
+                        continue
+                    pool_name = r.node_pool_name(key, capacity)
+                    (spot_pools if capacity == "spot" else on_demand_pools).append(pool_name)
+                    pools.append(
+                        self._node_pool(
+                            f"gpu-{key}-{capacity}",
+                            pool_name=pool_name,
+                            machine_type=machine.machine_type,
+                            nodes=nodes,
+                            spot=capacity == "spot",
+                            node_labels=r.gpu_pool_labels(),
+                            taints=r.gpu_pool_taints(),
+                            zones=pool.zones,
+                            disk_size_gb=pool.disk_size_gb,
+                            accelerator=machine,
+                            email=node_email,
+                            after=node_roles,
+                        )
+                    )
+
+        # ---- Kubernetes provider ---------------------------------------------------------------
+        self.kubeconfig = pulumi.Output.all(cluster.endpoint, cluster.master_auth).apply(
+            lambda em: r.kubeconfig(cluster_name, em[0] or "", _ca(em[1]), project, region)
+        )
+        self.provider = k8s.Provider(
+            child(name, "k8s"),
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=here,
+        )
+        on_cluster: list[pulumi.Resource] = [cluster, *pools]
+
+        def k8s_opts(*after: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[*on_cluster, *after])
+
+        namespaces: dict[str, k8s.core.v1.Namespace] = {}
+
+        def namespace(ns: str, pod_security: str) -> list[pulumi.Resource]:
+            if ns not in namespaces:
+                namespaces[ns] = k8s.core.v1.Namespace(
+                    child(name, f"{ns}-ns"),
+                    metadata={"name": ns, "labels": {**k8s_labels, "pod-security.kubernetes.io/enforce": pod_security}},
+                    opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[cluster]),
+                )
+            return [namespaces[ns]]
+
+        def release(role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource) -> k8s.helm.v3.Release:
+            return addons.release(child(name, role), pin, ns, values, k8s_opts(*namespace(ns, pod_security), *after))
+
+        # ---- GPU ComputeClass: spot first, then on-demand ----------------------------------------
+        if standard:
+            class_spec = r.compute_class_standard(spot_pools, on_demand_pools)
+        else:
+            gpus = [(args.machine(k).accelerator, args.machine(k).gpus) for k in args.gpu_pools]
+            class_spec = r.compute_class_autopilot(
+                gpus,
+                spot=any(p.spot is not None for p in args.gpu_pools.values()),
+                on_demand=any(p.on_demand is not None for p in args.gpu_pools.values()),
+                driver=args.gpu_driver_version,
+            )
+        self.compute_class = r.GPU_COMPUTE_CLASS
+        compute_class = k8s.apiextensions.CustomResource(
+            child(name, "gpu-compute-class"),
+            api_version="cloud.google.com/v1",
+            kind="ComputeClass",
+            metadata={"name": r.GPU_COMPUTE_CLASS, "labels": k8s_labels},
+            spec=class_spec,
+            opts=k8s_opts(),
+        )
+        releases: list[pulumi.Resource] = [compute_class]
+
+        # ---- metrics -------------------------------------------------------------------------
+        prometheus: list[pulumi.Resource] = []
+        if managed_prometheus:
+            self.prometheus_url = r.gmp_query_url(project)
+        else:
+            self.prometheus_url = addons.prometheus_url()
+            prometheus = [release("prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE, r.prometheus_values(), "privileged")]
+            releases += prometheus
+
+        if standard:
+            dcgm = release(
+                "dcgm-exporter",
+                pins.DCGM_EXPORTER_CHART,
+                r.NVIDIA_NAMESPACE,
+                r.dcgm_exporter_values(service_monitor=not managed_prometheus),
+                "privileged",
+                *prometheus,
+            )
+            releases.append(dcgm)
+            if managed_prometheus:
+                body = r.dcgm_pod_monitoring(k8s_labels)
+                releases.append(
+                    k8s.apiextensions.CustomResource(
+                        child(name, "dcgm-pod-monitoring"),
+                        api_version=body["apiVersion"],
+                        kind=body["kind"],
+                        metadata=body["metadata"],
+                        spec=body["spec"],
+                        opts=k8s_opts(dcgm),
+                    )
+                )
+
+        # ---- KEDA ----------------------------------------------------------------------------
+        self.keda_authentication = None
+        if managed_prometheus:
+            reader = self.workload_identity(
+                r.KEDA_NAMESPACE, r.KEDA_OPERATOR_SERVICE_ACCOUNT, project_roles=("roles/monitoring.viewer",)
+            )
+            keda = release(
+                "keda",
+                pins.KEDA_CHART,
+                r.KEDA_NAMESPACE,
+                r.keda_values(service_monitor=False, gcp_service_account=reader.email),
+                "restricted",
+                *reader.parts,
+            )
+            trigger_auth = k8s.apiextensions.CustomResource(
+                child(name, "keda-gmp-auth"),
+                api_version="keda.sh/v1alpha1",
+                kind="ClusterTriggerAuthentication",
+                metadata={"name": r.GMP_TRIGGER_AUTHENTICATION, "labels": k8s_labels},
+                spec=r.trigger_authentication_spec(),
+                opts=k8s_opts(keda),
+            )
+            releases += [keda, trigger_auth]
+            self.keda_authentication = {"kind": "ClusterTriggerAuthentication", "name": r.GMP_TRIGGER_AUTHENTICATION}
+        else:
+            releases.append(release("keda", pins.KEDA_CHART, r.KEDA_NAMESPACE, r.keda_values(service_monitor=True), "restricted", *prometheus))
+
+        self.gpu_placement = r.gpu_placement(args.gpus_per_node)
+        self.addons = releases
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "cluster_id": self.cluster_id,
+                "node_service_account_email": self.node_service_account_email,
+                "prometheus_url": self.prometheus_url,
+                "compute_class": self.compute_class,
+            }
+        )
+
+    # ---- helpers ---------------------------------------------------------------------------------
+
+    def workload_identity(
+        self,
+        namespace: str,
+        service_account: str,
+        *,
+        project_roles: Sequence[str] = (),
+        bucket_roles: Mapping[str, Sequence[str]] | None = None,
+    ) -> WorkloadIdentity:
+        """A Google service account for one Kubernetes service account through GKE Workload Identity.
+
+        Creates `<name>-<namespace>-<service_account>-gsa`, lets exactly
+        `serviceAccount:<project>.svc.id.goog[<namespace>/<service_account>]` impersonate it
+        (`roles/iam.workloadIdentityUser` on that account only), and grants it `project_roles` on the
+        project and `bucket_roles` (bucket name -> roles) on those buckets. Primitive roles are refused.
+        Annotate the Kubernetes service account with `.annotations`; create the pods with
+        `depends_on=gke.workload_identities["<namespace>/<service_account>"]`.
+        """
+        args = self._args
+        project = args.project
+        key = f"{namespace}-{service_account}"
+        where = f"workload_identity({namespace}/{service_account})"
+        for role in project_roles:
+            r.check_role(role, where)
+        for bucket, roles in (bucket_roles or {}).items():
+            for role in roles:
+                r.check_role(role, f"{where}.{bucket}")
+        here = pulumi.ResourceOptions(parent=self)
+        gsa = gcp.serviceaccount.Account(
+            child(self._name, f"{key}-gsa"),
+            project=project,
+            account_id=r.account_id(args.name, namespace, service_account),
+            display_name=f"{args.name}: {namespace}/{service_account}",
+            description="pulumi-llm: Workload Identity of one Kubernetes service account",
+            opts=here,
+        )
+        email = gsa.account_id.apply(lambda a: r.service_account_email(a, project))
+        member = email.apply(lambda e: f"serviceAccount:{e}")
+        parts: list[pulumi.Resource] = [
+            gsa,
+            # The workload pool exists once the cluster does.
+            gcp.serviceaccount.IAMMember(
+                child(self._name, f"{key}-wi"),
+                service_account_id=email.apply(lambda e: f"projects/{project}/serviceAccounts/{e}"),
+                role="roles/iam.workloadIdentityUser",
+                member=r.workload_identity_member(project, namespace, service_account),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self._cluster]),
+            ),
+        ]
+        for role in project_roles:
+            parts.append(
+                gcp.projects.IAMMember(child(self._name, f"{key}-{_slug(role)}"), project=project, role=role, member=member, opts=here)
+            )
+        for bucket, roles in sorted((bucket_roles or {}).items()):
+            for role in roles:
+                parts.append(
+                    gcp.storage.BucketIAMMember(
+                        child(self._name, f"{key}-{bucket}-{_slug(role)}"), bucket=bucket, role=role, member=member, opts=here
+                    )
+                )
+        self.workload_identities[f"{namespace}/{service_account}"] = parts
+        return WorkloadIdentity(email=email, annotations=r.workload_identity_annotation(email), parts=parts)
+
+    def _node_pool(
+        self,
+        role: str,
+        *,
+        pool_name: str,
+        machine_type: str,
+        nodes: NodeRange,
+        spot: bool,
+        node_labels: dict[str, str],
+        taints: list[dict[str, str]],
+        zones: Sequence[str],
+        disk_size_gb: int,
+        accelerator: r.GpuMachine | None,
+        email: pulumi.Output[str],
+        after: list[pulumi.Resource],
+    ) -> gcp.container.NodePool:
+        args = self._args
+        node_config: dict[str, object] = {
+            "machine_type": machine_type,
+            "image_type": r.NODE_IMAGE,
+            "disk_size_gb": disk_size_gb,
+            "disk_type": _disk_type(machine_type),
+            "boot_disk_kms_key": args.kms_key,
+            "service_account": email,
+            "oauth_scopes": list(r.NODE_OAUTH_SCOPES),
+            "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+            # Pods reach the GKE metadata server only: Workload Identity, never the node's account.
+            "workload_metadata_config": {"mode": "GKE_METADATA"},
+            "gcfs_config": {"enabled": True},  # image streaming: multi-GB images start before fully pulled
+            "gvnic": {"enabled": True},
+            "metadata": {"disable-legacy-endpoints": "true"},
+            "labels": node_labels,
+            "taints": taints,
+            "resource_labels": gcp_labels(self._args.labels),
+            "spot": spot,
+        }
+        if accelerator is not None:
+            node_config["guest_accelerators"] = [
+                {
+                    "type": accelerator.accelerator,
+                    "count": accelerator.gpus,
+                    # GKE installs the driver; no driver DaemonSet, no GPU Operator.
+                    "gpu_driver_installation_config": {"gpu_driver_version": args.gpu_driver_version},
+                }
+            ]
+        inputs: dict[str, object] = dict(
+            name=pool_name,
+            project=args.project,
+            location=args.region,
+            cluster=self._cluster.name,
+            autoscaling={
+                "total_min_node_count": nodes.min,
+                "total_max_node_count": nodes.max,
+                # Spot: any zone with capacity; on-demand and system: spread evenly.
+                "location_policy": "ANY" if spot else "BALANCED",
+            },
+            management={"auto_repair": True, "auto_upgrade": True},
+            upgrade_settings={"max_surge": 1, "max_unavailable": 0},
+            node_config=node_config,
+        )
+        if zones:
+            inputs["node_locations"] = list(zones)
+        return gcp.container.NodePool(
+            child(self._name, f"{role}-nodes"),
+            **inputs,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+
+
+def _slug(role: str) -> str:
+    """`roles/logging.logWriter` -> `logging-logwriter`: a stable child-name part."""
+    return role.rsplit("/", 1)[-1].replace(".", "-").lower()
+
+
+def _disk_type(machine_type: str) -> str:
+    # A3 Ultra and A4 machines boot only from Hyperdisk.
+    return "hyperdisk-balanced" if machine_type.startswith(("a3-ultragpu", "a4-")) else "pd-balanced"
+
+
+def _ca(master_auth: object) -> str:
+    if master_auth is None:
+        return ""
+    if isinstance(master_auth, dict):
+        return master_auth.get("cluster_ca_certificate") or master_auth.get("clusterCaCertificate") or ""
+    return getattr(master_auth, "cluster_ca_certificate", None) or ""
+
+
+__all__ = ["GkeCluster", "GkeClusterArgs", "GpuPool", "NodeRange", "WorkloadIdentity"]

@@ -1,0 +1,827 @@
+"""GcpGateway: LiteLLM on Cloud Run behind a global external HTTPS load balancer, keys in Secret Manager.
+
+Request path::
+
+    client ──HTTPS (TLS 1.2+)──▶ global external Application Load Balancer (Cloud Armor)
+           ──serverless NEG──▶ Cloud Run service (ingress: internal load balancer only)
+           ──HTTPS──▶ OpenAI / Anthropic / … (keys from Secret Manager) and Vertex AI (service account)
+
+Why not API Gateway: its deadline defaults to 15 s, streaming is still in preview and pulumi_gcp 10.2
+has no setting for it, so responses would be buffered. The load balancer streams server-sent events
+through, and a Cloud Run request may run up to 3,600 s. Only this streaming path is implemented; a
+stack that wants API Gateway's managed API keys for non-streaming traffic would need another component.
+
+Children (Pulumi names ``<name>-<role>``):
+
+* image: an Artifact Registry REMOTE repository proxying ghcr.io (Cloud Run cannot pull from ghcr.io),
+  encrypted with the stack's key; the service runs the pinned LiteLLM image from it by digest;
+* secrets: one Secret Manager secret per provider (``pulumi-llm-<stack>-<provider>``) and one for the
+  LiteLLM master key (``pulumi-llm-<stack>-litellm-master``), user-managed replication in the region,
+  encrypted with the stack's key, with delayed version destruction, and NO version: values are written
+  out of band by ``pulumi-llm secrets put`` and never pass through Pulumi;
+* identity: the runtime service account, ``roles/secretmanager.secretAccessor`` on exactly those secrets
+  (secret-level members, never project-wide) and, with Vertex AI, ``roles/aiplatform.user`` on the
+  project (Vertex AI offers that role at project level only: there is no per-model resource to scope it to);
+  the key's IAM lets the Artifact Registry, Secret Manager and Cloud Run service agents use it;
+* engine: the Cloud Run v2 service (internal-load-balancer ingress, gen2, the request timeout of the
+  budget, min/max instances, concurrency, secrets mounted as files at version ``latest``, the config in
+  an environment variable);
+* traffic: a global address, a serverless NEG, a backend service (logs without bodies) with a Cloud Armor
+  policy (preconfigured WAF rules, body-inspecting ones in preview, a per-IP throttle), a managed
+  certificate (or yours), an SSL policy (TLS 1.2+), URL map, HTTPS proxy, forwarding rule, and an
+  HTTP→HTTPS redirect;
+* monitoring: alert policies (5xx ratio, p99 request latency, instance count near the maximum) and a
+  dashboard.
+
+The request timeout budget: client > Cloud Run request timeout (= the load balancer's: a backend service
+with a serverless NEG takes no ``timeout_sec`` of its own; GCP rejects one, so Cloud Run's timeout is the
+load balancer's too) > engine timeout ≥ the config's ``litellm_settings.request_timeout``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, Literal, Union
+
+import pulumi
+import pulumi_gcp as gcp
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .. import pins
+from ..errors import UserError
+from ..labels import CommonLabels, gcp_labels
+from ..naming import child, dns_label
+
+StrInput = Union[str, pulumi.Output]
+"""A string or the Output of another resource (pulumi.Input[str])."""
+
+ENGINE_PORT = 4000
+LIVENESS_PATH = "/health/liveliness"
+"""LiteLLM's liveness endpoint (its spelling): answers without calling any provider."""
+CONTAINER = "litellm"
+CONFIG_ENV = "LITELLM_CONFIG_B64"
+SECRET_FILES_ENV = "LITELLM_SECRET_FILES"
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+MASTER_KEY_SECRET = "litellm-master"
+SECRET_PREFIX = "pulumi-llm"
+SECRETS_DIR = "/secrets"
+SECRET_FILE = "value"
+MAX_REQUEST_TIMEOUT = 3600
+"""Cloud Run's longest request timeout (60 minutes)."""
+MAX_CONFIG_BYTES = 24 * 1024
+UPSTREAM_REGISTRY = "https://ghcr.io"
+SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
+VERTEX_ROLE = "roles/aiplatform.user"
+KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+CPU_MEMORY_MIN_GIB = {"1": 0.5, "2": 1, "4": 2, "6": 4, "8": 4}
+"""Cloud Run CPU limits and the least memory each needs (GiB)."""
+
+RESERVED_ENV = frozenset({CONFIG_ENV, SECRET_FILES_ENV, MASTER_KEY_ENV, "PORT", "HOME", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
+
+# Cloud Armor preconfigured WAF rules (ModSecurity CRS 3.3). The ones that read request bodies flag
+# ordinary prompts (code, SQL, shell lines, file paths), so they run in preview (logged, not enforced:
+# Cloud Armor's "count" mode) until tuned on real traffic; header and protocol rules block.
+WAF_RULES: tuple[str, ...] = (
+    "sqli",
+    "xss",
+    "lfi",
+    "rfi",
+    "rce",
+    "methodenforcement",
+    "scannerdetection",
+    "protocolattack",
+    "sessionfixation",
+)
+WAF_ENFORCED_DEFAULT: tuple[str, ...] = ("methodenforcement", "scannerdetection", "protocolattack")
+WAF_VERSION = "v33-stable"
+RATE_RULE_PRIORITY = 900
+WAF_RULE_PRIORITY = 1000
+DEFAULT_RULE_PRIORITY = 2147483647
+
+BOOT = (
+    "import base64, json, os\n"
+    f"for env, path in json.loads(os.environ['{SECRET_FILES_ENV}']).items():\n"
+    "    os.environ[env] = open(path).read().rstrip('\\n')\n"
+    f"open('/tmp/litellm.yaml', 'wb').write(base64.b64decode(os.environ['{CONFIG_ENV}']))\n"
+    f"os.execvp('litellm', ['litellm', '--config', '/tmp/litellm.yaml', '--host', '0.0.0.0', '--port', '{ENGINE_PORT}'])\n"
+)
+"""The engine's entry point: each mounted secret file into the env var the config references, the config
+to /tmp, then exec LiteLLM. Only names and paths travel in the environment, never a value."""
+
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ENV_REF = re.compile(r"os\.environ/([A-Za-z0-9_]+)")
+_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
+_MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
+_SECRET_KEYS = frozenset(
+    {"api_key", "master_key", "salt_key", "aws_secret_access_key", "aws_session_token", "password", "database_url", "client_secret"}
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Args
+# ---------------------------------------------------------------------------------------------
+
+
+class GatewayAlertThresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    error_rate_5xx: float = Field(0.05, description="Share of 5xx responses over 5 minutes. Default 0.05.")
+    latency_p99_seconds: float | None = Field(
+        None, description="p99 request latency (a stream's whole duration). Default: 90% of request_timeout_seconds."
+    )
+    instances_share: float = Field(0.8, description="Alert when instances exceed this share of max_instances. Default 0.8.")
+
+
+class GcpGatewayArgs(BaseModel):
+    """Everything GcpGateway needs. Validation is pure and fails with one UserError line naming
+    `config_path` and the key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    labels: CommonLabels = Field(description="The common labels of the stack (its stack name names the secrets). Required.")
+    project: str = Field(description="Google Cloud project id (the provider's). Required.")
+    region: str = Field(description="Region of Cloud Run, the repository and the secrets' replica. Required.")
+    kms_key: StrInput = Field(
+        description="Cloud KMS crypto key id in `region` (Input): repository, secrets, Cloud Run. Required."
+    )
+    engine_config_yaml: str = Field(description="Rendered LiteLLM config (gateway.config): keys only as os.environ/<ENV>. Required.")
+    provider_secrets: dict[str, str] = Field(
+        default_factory=dict, description="Env var → provider secret short name, e.g. {'OPENAI_API_KEY': 'openai'}. Default none."
+    )
+    environment: dict[str, str] = Field(default_factory=dict, description="Non-secret environment (e.g. VERTEXAI_PROJECT). Default none.")
+    vertex_ai: bool = Field(False, description="Let the runtime account call Vertex AI (roles/aiplatform.user on the project). Default false.")
+    domains: tuple[str, ...] = Field((), description="Domains of the Google-managed certificate (point their DNS at `ip_address`). Default none.")
+    ssl_certificates: tuple[StrInput, ...] = Field(
+        (), description="Your own compute SslCertificate ids instead of (or besides) the managed one. Default none."
+    )
+    ssl_profile: Literal["MODERN", "RESTRICTED"] = Field("MODERN", description="SSL policy profile (TLS 1.2 minimum either way). Default MODERN.")
+    http_redirect: bool = Field(True, description="Answer port 80 with a redirect to HTTPS. Default true.")
+    image: pins.ImagePin = Field(pins.LITELLM, description="LiteLLM image on ghcr.io, pinned by digest. Default pins.LITELLM.")
+    cpu: Literal["1", "2", "4", "6", "8"] = Field("2", description="vCPUs per instance. Default 2.")
+    memory: str = Field("2Gi", description="Memory per instance (Mi or Gi). Default 2Gi.")
+    min_instances: int | None = Field(
+        None, ge=0, description="Warm instances; prod needs at least 1. Default: 1 in prod, 0 elsewhere."
+    )
+    max_instances: int = Field(10, ge=1, le=1000, description="Most instances. Default 10.")
+    concurrency: int = Field(80, ge=1, le=1000, description="Concurrent requests (open streams) per instance. Default 80.")
+    client_timeout_seconds: int = Field(
+        900, ge=1, description="How long clients wait (documented for them; must exceed the request timeout). Default 900."
+    )
+    request_timeout_seconds: int = Field(
+        600, ge=1, description=f"Cloud Run request timeout, also the load balancer's, at most {MAX_REQUEST_TIMEOUT}. Default 600."
+    )
+    engine_timeout_seconds: int = Field(
+        570, ge=1, description="The engine's request timeout (litellm request_timeout); below the request timeout. Default 570."
+    )
+    rate_limit_per_minute: int = Field(600, ge=1, description="Requests per client IP per minute before Cloud Armor answers 429. Default 600.")
+    waf_enforced: tuple[str, ...] = Field(
+        WAF_ENFORCED_DEFAULT,
+        description=f"WAF rules that block (others run in preview): of {', '.join(WAF_RULES)}. Default {', '.join(WAF_ENFORCED_DEFAULT)}.",
+    )
+    notification_channels: tuple[StrInput, ...] = Field((), description="Cloud Monitoring notification channel ids for the alerts. Default none.")
+    alert_thresholds: GatewayAlertThresholds = Field(default_factory=GatewayAlertThresholds, description="Alert thresholds.")
+    secret_destroy_delay_days: int = Field(
+        30, ge=1, le=1000, description="Days a destroyed secret version stays recoverable (delayed destruction). Default 30."
+    )
+    grant_key_access: bool = Field(
+        True, description="Let the Artifact Registry, Secret Manager and Cloud Run service agents use the key. Default true."
+    )
+    deletion_protection: bool = Field(True, description="Protect the service and the secrets from deletion. Default true.")
+    config_path: str = Field("gateway", description="Key path named in error messages. Default 'gateway'.")
+
+    @model_validator(mode="after")
+    def _check(self) -> GcpGatewayArgs:
+        where = self.config_path
+        if not _PROJECT.match(self.project):
+            raise UserError(f"{where}.project = {self.project!r}: not a Google Cloud project id (6-30 of [a-z0-9-], starting with a letter)")
+        if not _REGION.match(self.region):
+            raise UserError(f"{where}.region = {self.region!r}: not a Google Cloud region such as us-central1")
+        _check_env(self, where)
+        check_timeouts(
+            client=self.client_timeout_seconds,
+            request=self.request_timeout_seconds,
+            engine=self.engine_timeout_seconds,
+            where=where,
+        )
+        if not self.image.repository.startswith("ghcr.io/"):
+            raise UserError(f"{where}.image = {self.image.ref}: the remote repository proxies ghcr.io; pick a ghcr.io image")
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", self.image.digest):
+            raise UserError(f"{where}.image = {self.image.ref}: pin the image by digest (sha256:…)")
+        memory = _MEMORY.match(self.memory)
+        if not memory:
+            raise UserError(f"{where}.memory = {self.memory!r}: a size such as 512Mi or 2Gi")
+        gib = int(memory.group(1)) / (1024 if memory.group(2) == "Mi" else 1)
+        if gib < CPU_MEMORY_MIN_GIB[self.cpu] or gib > 32:
+            raise UserError(
+                f"{where}.memory = {self.memory}: with cpu {self.cpu}, Cloud Run needs {CPU_MEMORY_MIN_GIB[self.cpu]:g} to 32 GiB"
+            )
+        if self.labels.environment == "prod" and self.min_instances == 0:
+            raise UserError(f"{where}.min_instances = 0: prod keeps at least 1 warm instance (cold starts cut the first streams)")
+        if self.min_count > self.max_instances:
+            raise UserError(f"{where}.min_instances = {self.min_count}: above max_instances = {self.max_instances}")
+        if not self.domains and not self.ssl_certificates:
+            raise UserError(f"{where}.domains: give the gateway's domain(s) for a managed certificate, or ssl_certificates")
+        for domain in self.domains:
+            if not _HOSTNAME.match(domain):
+                raise UserError(f"{where}.domains = {domain!r}: not a lower-case DNS name such as llm.example.com")
+        for rule in self.waf_enforced:
+            if rule not in WAF_RULES:
+                raise UserError(f"{where}.waf_enforced = {rule!r}: not a WAF rule here; allowed: {', '.join(WAF_RULES)}")
+        thresholds = self.alert_thresholds
+        if not 0 < thresholds.error_rate_5xx < 1:
+            raise UserError(f"{where}.alert_thresholds.error_rate_5xx = {thresholds.error_rate_5xx}: a fraction between 0 and 1, e.g. 0.05")
+        if not 0 < thresholds.instances_share <= 1:
+            raise UserError(f"{where}.alert_thresholds.instances_share = {thresholds.instances_share}: a fraction above 0, at most 1")
+        check_engine_config(
+            self.engine_config_yaml,
+            available_env=set(self.provider_secrets) | set(self.environment) | {MASTER_KEY_ENV},
+            engine_timeout_seconds=self.engine_timeout_seconds,
+            where=f"{where}.engine_config_yaml",
+        )
+        return self
+
+    @property
+    def min_count(self) -> int:
+        if self.min_instances is not None:
+            return self.min_instances
+        return 1 if self.labels.environment == "prod" else 0
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """Env var → secret short name, the master key included."""
+        return {**self.provider_secrets, MASTER_KEY_ENV: MASTER_KEY_SECRET}
+
+    @property
+    def latency_alert_seconds(self) -> float:
+        chosen = self.alert_thresholds.latency_p99_seconds
+        return chosen if chosen is not None else round(self.request_timeout_seconds * 0.9, 1)
+
+
+def _check_env(args: GcpGatewayArgs, where: str) -> None:
+    seen: dict[str, str] = {}
+    for env, provider in sorted(args.provider_secrets.items()):
+        if (env, provider) == (MASTER_KEY_ENV, MASTER_KEY_SECRET):
+            continue  # gateway.config.secret_envs lists the master key too; the gateway adds it anyway
+        if not _ENV_NAME.match(env):
+            raise UserError(f"{where}.provider_secrets.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
+        if env in RESERVED_ENV:
+            raise UserError(f"{where}.provider_secrets.{env}: set by the gateway itself; use another name")
+        if not _PROVIDER.match(provider):
+            raise UserError(
+                f"{where}.provider_secrets.{env} = {provider!r}: a secret short name is lower-case letters, digits and '-' "
+                "(at most 40), e.g. openai"
+            )
+        if provider == MASTER_KEY_SECRET:
+            raise UserError(f"{where}.provider_secrets.{env} = {provider!r}: reserved for the LiteLLM master key")
+        if provider in seen:
+            raise UserError(f"{where}.provider_secrets: secret {provider!r} is mapped from both {seen[provider]} and {env}")
+        seen[provider] = env
+    for env in sorted(args.environment):
+        if not _ENV_NAME.match(env):
+            raise UserError(f"{where}.environment.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
+        if env in RESERVED_ENV or env in args.provider_secrets:
+            raise UserError(f"{where}.environment.{env}: already set by the gateway or a provider secret")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def check_timeouts(*, client: int, request: int, engine: int, where: str) -> None:
+    """client > Cloud Run request timeout (= the load balancer's) > engine, and Cloud Run ≤ 3600 s."""
+    if request > MAX_REQUEST_TIMEOUT:
+        raise UserError(
+            f"{where}.request_timeout_seconds = {request}: Cloud Run allows at most {MAX_REQUEST_TIMEOUT} s (60 minutes)"
+        )
+    if request <= engine:
+        raise UserError(
+            f"{where}.request_timeout_seconds = {request}: must be above {where}.engine_timeout_seconds = {engine}, "
+            "or Cloud Run and the load balancer cut requests the engine is still serving"
+        )
+    if client <= request:
+        raise UserError(
+            f"{where}.client_timeout_seconds = {client}: must be above {where}.request_timeout_seconds = {request}, "
+            "or clients give up before the gateway answers"
+        )
+
+
+def secret_id(stack: str, provider: str) -> str:
+    """Secret Manager id of a provider's key (the CLI writes versions under the same id)."""
+    return f"{SECRET_PREFIX}-{stack}-{provider}"
+
+
+def secret_mount(provider: str) -> str:
+    """The directory a secret is mounted at; its value is the file `value` inside."""
+    return f"{SECRETS_DIR}/{provider}"
+
+
+def secret_files(secrets: dict[str, str]) -> dict[str, str]:
+    """Env var → file the boot script reads it from."""
+    return {env: f"{secret_mount(provider)}/{SECRET_FILE}" for env, provider in sorted(secrets.items())}
+
+
+def remote_image(region: str, project: str, repository_id: str, pin: pins.ImagePin) -> str:
+    """The pinned image through the remote repository: the ghcr.io path below the repository, by digest."""
+    path = pin.repository.split("/", 1)[1]
+    return f"{region}-docker.pkg.dev/{project}/{repository_id}/{path}@{pin.digest}"
+
+
+def check_engine_config(text: str, *, available_env: set[str], engine_timeout_seconds: int, where: str) -> dict[str, Any]:
+    """The rendered config must be a small YAML mapping, hold no literal secret, reference only variables
+    the service gets, and not outwait the engine timeout."""
+    size = len(text.encode())
+    if size > MAX_CONFIG_BYTES:
+        raise UserError(f"{where}: {size} bytes, above the {MAX_CONFIG_BYTES}-byte limit of a config carried in the environment")
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise UserError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(config, dict):
+        raise UserError(f"{where}: the config must be a YAML mapping (model_list, litellm_settings, …)")
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                here = f"{path}.{key}" if path else str(key)
+                if str(key).lower() in _SECRET_KEYS and value is not None and not (
+                    isinstance(value, str) and value.startswith("os.environ/")
+                ):
+                    raise UserError(
+                        f"{where}: {here} holds a literal value; secrets go in Secret Manager and the config "
+                        "references them as os.environ/<ENV>"
+                    )
+                walk(value, here)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}[{index}]")
+
+    walk(config, "")
+    for env in sorted(set(_ENV_REF.findall(text))):
+        if env not in available_env:
+            raise UserError(
+                f"{where}: references os.environ/{env}, which the service does not get; map it in provider_secrets "
+                "(a secret) or environment (plain)"
+            )
+    settings = config.get("litellm_settings") or {}
+    timeout = settings.get("request_timeout") if isinstance(settings, dict) else None
+    if isinstance(timeout, (int, float)) and timeout > engine_timeout_seconds:
+        raise UserError(
+            f"{where}: litellm_settings.request_timeout = {timeout:g} is above engine_timeout_seconds = {engine_timeout_seconds}"
+        )
+    return config
+
+
+def armor_rules(*, rate_limit_per_minute: int, enforced: Sequence[str]) -> list[dict[str, Any]]:
+    """Cloud Armor rules (pulumi_gcp input shape): a per-IP throttle, the WAF rules, allow the rest."""
+    everyone = {"versioned_expr": "SRC_IPS_V1", "config": {"src_ip_ranges": ["*"]}}
+    rules: list[dict[str, Any]] = [
+        {
+            "priority": RATE_RULE_PRIORITY,
+            "action": "throttle",
+            "description": f"At most {rate_limit_per_minute} requests per client IP per minute, then 429",
+            "match": everyone,
+            "rate_limit_options": {
+                "conform_action": "allow",
+                "exceed_action": "deny(429)",
+                "enforce_on_key": "IP",
+                "rate_limit_threshold": {"count": rate_limit_per_minute, "interval_sec": 60},
+            },
+        }
+    ]
+    for index, rule in enumerate(WAF_RULES):
+        preview = rule not in enforced
+        rules.append(
+            {
+                "priority": WAF_RULE_PRIORITY + index,
+                "action": "deny(403)",
+                "preview": preview,
+                "description": f"WAF {rule}-{WAF_VERSION}" + (" (preview: logged, not enforced)" if preview else ""),
+                "match": {"expr": {"expression": f"evaluatePreconfiguredWaf('{rule}-{WAF_VERSION}', {{'sensitivity': 1}})"}},
+            }
+        )
+    rules.append({"priority": DEFAULT_RULE_PRIORITY, "action": "allow", "description": "Everything else", "match": everyone})
+    return rules
+
+
+def _run_filter(service: str, metric: str, extra: str = "") -> str:
+    base = f'resource.type = "cloud_run_revision" AND resource.labels.service_name = "{service}" AND metric.type = "{metric}"'
+    return f"{base} AND {extra}" if extra else base
+
+
+def alert_conditions(service: str, *, error_rate: float, latency_ms: float, instances: float) -> dict[str, dict[str, Any]]:
+    """The three alert conditions (pulumi_gcp input shape) by key."""
+
+    def aggregate(aligner: str, reducer: str) -> list[dict[str, str]]:
+        return [{"alignment_period": "300s", "per_series_aligner": aligner, "cross_series_reducer": reducer}]
+
+    requests = "run.googleapis.com/request_count"
+    return {
+        "5xx-ratio": {
+            "display_name": f"{service}: 5xx share above {error_rate:g}",
+            "condition_threshold": {
+                "filter": _run_filter(service, requests, 'metric.labels.response_code_class = "5xx"'),
+                "denominator_filter": _run_filter(service, requests),
+                "aggregations": aggregate("ALIGN_RATE", "REDUCE_SUM"),
+                "denominator_aggregations": aggregate("ALIGN_RATE", "REDUCE_SUM"),
+                "comparison": "COMPARISON_GT",
+                "threshold_value": error_rate,
+                "duration": "300s",
+                "trigger": {"count": 1},
+            },
+        },
+        "latency-p99": {
+            "display_name": f"{service}: p99 request latency above {latency_ms:g} ms",
+            "condition_threshold": {
+                "filter": _run_filter(service, "run.googleapis.com/request_latencies"),
+                "aggregations": aggregate("ALIGN_PERCENTILE_99", "REDUCE_MAX"),
+                "comparison": "COMPARISON_GT",
+                "threshold_value": latency_ms,
+                "duration": "300s",
+                "trigger": {"count": 1},
+            },
+        },
+        "instances": {
+            "display_name": f"{service}: instances above {instances:g}",
+            "condition_threshold": {
+                "filter": _run_filter(service, "run.googleapis.com/container/instance_count"),
+                "aggregations": aggregate("ALIGN_MAX", "REDUCE_SUM"),
+                "comparison": "COMPARISON_GT",
+                "threshold_value": instances,
+                "duration": "600s",
+                "trigger": {"count": 1},
+            },
+        },
+    }
+
+
+def dashboard(service: str, backend: str) -> str:
+    """Cloud Monitoring dashboard JSON: requests by class, latency p50/p99, instances, LB requests."""
+
+    def chart(title: str, metric: str, aligner: str, reducer: str, group_by: Sequence[str] = (), *, lb: bool = False) -> dict[str, Any]:
+        if lb:
+            flt = (
+                'resource.type = "https_lb_rule" AND metric.type = "loadbalancing.googleapis.com/https/request_count" '
+                f'AND resource.labels.backend_target_name = "{backend}"'
+            )
+        else:
+            flt = _run_filter(service, metric)
+        aggregation: dict[str, Any] = {"alignmentPeriod": "60s", "perSeriesAligner": aligner, "crossSeriesReducer": reducer}
+        if group_by:
+            aggregation["groupByFields"] = list(group_by)
+        return {
+            "title": title,
+            "xyChart": {
+                "dataSets": [
+                    {"timeSeriesQuery": {"timeSeriesFilter": {"filter": flt, "aggregation": aggregation}}, "plotType": "LINE"}
+                ]
+            },
+        }
+
+    widgets = [
+        chart("Requests by response class", "run.googleapis.com/request_count", "ALIGN_RATE", "REDUCE_SUM", ["metric.label.response_code_class"]),
+        chart("Request latency p99 (whole stream)", "run.googleapis.com/request_latencies", "ALIGN_PERCENTILE_99", "REDUCE_MAX"),
+        chart("Request latency p50", "run.googleapis.com/request_latencies", "ALIGN_PERCENTILE_50", "REDUCE_MEAN"),
+        chart("Instances", "run.googleapis.com/container/instance_count", "ALIGN_MAX", "REDUCE_SUM", ["metric.label.state"]),
+        chart("Load balancer requests by code class", "", "ALIGN_RATE", "REDUCE_SUM", ["metric.label.response_code_class"], lb=True),
+        chart("CPU utilization p99", "run.googleapis.com/container/cpu/utilizations", "ALIGN_PERCENTILE_99", "REDUCE_MAX"),
+    ]
+    tiles = [{"xPos": (i % 2) * 6, "yPos": (i // 2) * 4, "width": 6, "height": 4, "widget": w} for i, w in enumerate(widgets)]
+    return json.dumps({"displayName": f"LLM gateway {service}", "mosaicLayout": {"columns": 12, "tiles": tiles}}, sort_keys=True)
+
+
+def service_agents(project_number: str) -> dict[str, str]:
+    """Service agents that encrypt with the stack key on the gateway's behalf."""
+    return {
+        "artifactregistry": f"serviceAccount:service-{project_number}@gcp-sa-artifactregistry.iam.gserviceaccount.com",
+        "secretmanager": f"serviceAccount:service-{project_number}@gcp-sa-secretmanager.iam.gserviceaccount.com",
+        "run": f"serviceAccount:service-{project_number}@serverless-robot-prod.iam.gserviceaccount.com",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Component
+# ---------------------------------------------------------------------------------------------
+
+
+class GcpGateway(pulumi.ComponentResource):
+    """LiteLLM on Cloud Run behind a global HTTPS load balancer with Cloud Armor."""
+
+    url: str
+    ip_address: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    secret_ids: dict[str, pulumi.Output[str]]
+    runtime_service_account_email: pulumi.Output[str]
+    image: str
+
+    def __init__(self, name: str, args: GcpGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pulumi-llm:index:GcpGateway", name, None, opts)
+        project, region, stack = args.project, args.region, args.labels.stack
+        labels = gcp_labels(args.labels)
+        here = pulumi.ResourceOptions(parent=self)
+        base = dns_label(f"{SECRET_PREFIX}-{stack}", 40)
+
+        # ---- key: the service agents that encrypt for us ---------------------------------------
+        key_grants: dict[str, pulumi.Resource] = {}
+        if args.grant_key_access:
+            number = gcp.organizations.get_project_output(project_id=project, opts=pulumi.InvokeOutputOptions(parent=self)).number
+            identities = {
+                service: gcp.projects.ServiceIdentity(
+                    child(name, f"{service}-agent"), project=project, service=f"{service}.googleapis.com", opts=here
+                )
+                for service in ("artifactregistry", "secretmanager")
+            }
+            for service in ("artifactregistry", "secretmanager", "run"):
+                after = [identities[service]] if service in identities else []
+                key_grants[service] = gcp.kms.CryptoKeyIAMMember(
+                    child(name, f"key-{service}"),
+                    crypto_key_id=args.kms_key,
+                    role=KMS_ROLE,
+                    member=number.apply(lambda n, s=service: service_agents(str(n))[s]),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+                )
+
+        def after_key(service: str) -> pulumi.ResourceOptions:
+            grant = key_grants.get(service)
+            return pulumi.ResourceOptions(parent=self, depends_on=[grant] if grant else [])
+
+        # ---- image: ghcr.io through an Artifact Registry remote repository --------------------------
+        repository_id = f"{base}-ghcr"
+        repository = gcp.artifactregistry.Repository(
+            child(name, "ghcr"),
+            project=project,
+            location=region,
+            repository_id=repository_id,
+            format="DOCKER",
+            mode="REMOTE_REPOSITORY",
+            description="pulumi-llm: pull-through cache of ghcr.io (Cloud Run cannot pull from ghcr.io)",
+            remote_repository_config={
+                "description": "ghcr.io",
+                "docker_repository": {"custom_repository": {"uri": UPSTREAM_REGISTRY}},
+            },
+            kms_key_name=args.kms_key,
+            labels=labels,
+            opts=after_key("artifactregistry"),
+        )
+        self.image = remote_image(region, project, repository_id, args.image)
+
+        # ---- runtime identity ------------------------------------------------------------------
+        account = gcp.serviceaccount.Account(
+            child(name, "runtime-sa"),
+            project=project,
+            account_id=dns_label(f"llm-gw-{stack}", 30).ljust(6, "0"),
+            display_name=f"LLM gateway of {stack}",
+            description="pulumi-llm: the gateway's Cloud Run identity",
+            opts=here,
+        )
+        email = account.account_id.apply(lambda a: f"{a}@{project}.iam.gserviceaccount.com")
+        member = email.apply(lambda e: f"serviceAccount:{e}")
+        self.runtime_service_account_email = email
+        access: list[pulumi.Resource] = []
+        if args.vertex_ai:
+            access.append(gcp.projects.IAMMember(child(name, "vertex-ai"), project=project, role=VERTEX_ROLE, member=member, opts=here))
+
+        # ---- secrets: containers only, values come from `pulumi-llm secrets put` ----------------------
+        self.secret_ids = {}
+        secrets: dict[str, gcp.secretmanager.Secret] = {}
+        for env, provider in sorted(args.secrets.items(), key=lambda kv: kv[1]):
+            secret = gcp.secretmanager.Secret(
+                child(name, f"secret-{provider}"),
+                project=project,
+                secret_id=secret_id(stack, provider),
+                replication={
+                    "user_managed": {
+                        "replicas": [{"location": region, "customer_managed_encryption": {"kms_key_name": args.kms_key}}]
+                    }
+                },
+                version_destroy_ttl=f"{args.secret_destroy_delay_days * 86400}s",
+                deletion_protection=args.deletion_protection,
+                labels={**labels, "pulumi-llm_provider": provider},
+                opts=after_key("secretmanager"),
+            )
+            secrets[provider] = secret
+            self.secret_ids[provider] = secret.secret_id
+            access.append(
+                gcp.secretmanager.SecretIamMember(
+                    child(name, f"secret-{provider}-accessor"),
+                    project=project,
+                    secret_id=secret.id,
+                    role=SECRET_ACCESSOR,
+                    member=member,
+                    opts=here,
+                )
+            )
+
+        # ---- the engine on Cloud Run ------------------------------------------------------------
+        service_name = dns_label(f"{base}-gateway", 49)
+        files = secret_files(args.secrets)
+        envs = [
+            {"name": CONFIG_ENV, "value": base64.b64encode(args.engine_config_yaml.encode()).decode()},
+            {"name": SECRET_FILES_ENV, "value": json.dumps(files, sort_keys=True)},
+            *[{"name": key, "value": value} for key, value in sorted(args.environment.items())],
+        ]
+        volumes = [
+            {
+                "name": f"secret-{provider}",
+                # version "latest": the file always shows the newest enabled version, no new revision needed.
+                "secret": {"secret": secrets[provider].secret_id, "items": [{"path": SECRET_FILE, "version": "latest"}]},
+            }
+            for provider in sorted(secrets)
+        ]
+        mounts = [{"name": f"secret-{provider}", "mount_path": secret_mount(provider)} for provider in sorted(secrets)]
+        probe = {"http_get": {"path": LIVENESS_PATH, "port": ENGINE_PORT}}
+        service = gcp.cloudrunv2.Service(
+            child(name, "service"),
+            project=project,
+            location=region,
+            name=service_name,
+            description="pulumi-llm LLM gateway (LiteLLM)",
+            # Only the load balancer reaches it; the run.app URL refuses outside traffic.
+            ingress="INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
+            # Clients authenticate to LiteLLM (master key); the load balancer carries no Google identity.
+            invoker_iam_disabled=True,
+            deletion_protection=args.deletion_protection,
+            labels=labels,
+            template={
+                "service_account": email,
+                "timeout": f"{args.request_timeout_seconds}s",
+                "max_instance_request_concurrency": args.concurrency,
+                "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
+                "encryption_key": args.kms_key,
+                "scaling": {"min_instance_count": args.min_count, "max_instance_count": args.max_instances},
+                "labels": labels,
+                "containers": [
+                    {
+                        "name": CONTAINER,
+                        "image": self.image,
+                        "commands": ["python3", "-c", BOOT],
+                        "ports": {"name": "http1", "container_port": ENGINE_PORT},
+                        "envs": envs,
+                        "resources": {
+                            "limits": {"cpu": args.cpu, "memory": args.memory},
+                            "cpu_idle": True,
+                            "startup_cpu_boost": True,
+                        },
+                        "startup_probe": {**probe, "period_seconds": 5, "timeout_seconds": 3, "failure_threshold": 24},
+                        "liveness_probe": {**probe, "period_seconds": 30, "timeout_seconds": 5, "failure_threshold": 3},
+                        "volume_mounts": mounts,
+                    }
+                ],
+                "volumes": volumes,
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[repository, *access, *([key_grants["run"]] if "run" in key_grants else [])]
+            ),
+        )
+        self.service_name = service.name
+
+        # ---- global external HTTPS load balancer ------------------------------------------------------
+        address = gcp.compute.GlobalAddress(
+            child(name, "ip"), project=project, name=f"{base}-gateway", ip_version="IPV4", address_type="EXTERNAL", labels=labels, opts=here
+        )
+        self.ip_address = address.address
+        neg = gcp.compute.RegionNetworkEndpointGroup(
+            child(name, "neg"),
+            project=project,
+            region=region,
+            name=f"{base}-gateway",
+            network_endpoint_type="SERVERLESS",
+            cloud_run={"service": service.name},
+            opts=here,
+        )
+        armor = gcp.compute.SecurityPolicy(
+            child(name, "armor"),
+            project=project,
+            name=f"{base}-gateway",
+            description="pulumi-llm gateway: per-IP throttle and WAF (body rules in preview)",
+            type="CLOUD_ARMOR",
+            rules=armor_rules(rate_limit_per_minute=args.rate_limit_per_minute, enforced=args.waf_enforced),
+            # Parse JSON bodies (prompts) so WAF rules see values, not JSON syntax; inspect up to 64 KB.
+            advanced_options_config={"json_parsing": "STANDARD", "log_level": "NORMAL", "request_body_inspection_size": "64KB"},
+            opts=here,
+        )
+        backend_name = f"{base}-gateway"
+        backend = gcp.compute.BackendService(
+            child(name, "backend"),
+            project=project,
+            name=backend_name,
+            load_balancing_scheme="EXTERNAL_MANAGED",
+            protocol="HTTPS",
+            backends=[{"group": neg.id}],
+            security_policy=armor.id,
+            # No timeout_sec: GCP refuses it on a serverless NEG backend; Cloud Run's request timeout applies.
+            # Request logs carry method, URL, status, sizes and latency, never bodies or headers.
+            log_config={"enable": True, "sample_rate": 1.0, "optional_mode": "EXCLUDE_ALL_OPTIONAL"},
+            opts=here,
+        )
+        certificates: list[StrInput] = list(args.ssl_certificates)
+        if args.domains:
+            certificate = gcp.compute.ManagedSslCertificate(
+                child(name, "cert"),
+                project=project,
+                name=f"{base}-gateway",
+                managed={"domains": list(args.domains)},
+                opts=here,
+            )
+            certificates.insert(0, certificate.id)
+        ssl_policy = gcp.compute.SSLPolicy(
+            child(name, "ssl-policy"),
+            project=project,
+            name=f"{base}-gateway",
+            min_tls_version="TLS_1_2",
+            profile=args.ssl_profile,
+            opts=here,
+        )
+        url_map = gcp.compute.URLMap(child(name, "url-map"), project=project, name=f"{base}-gateway", default_service=backend.id, opts=here)
+        proxy = gcp.compute.TargetHttpsProxy(
+            child(name, "https-proxy"),
+            project=project,
+            name=f"{base}-gateway",
+            url_map=url_map.id,
+            ssl_certificates=certificates,
+            ssl_policy=ssl_policy.id,
+            opts=here,
+        )
+        gcp.compute.GlobalForwardingRule(
+            child(name, "https"),
+            project=project,
+            name=f"{base}-gateway-https",
+            target=proxy.id,
+            ip_address=address.id,
+            ip_protocol="TCP",
+            port_range="443",
+            load_balancing_scheme="EXTERNAL_MANAGED",
+            labels=labels,
+            opts=here,
+        )
+        if args.http_redirect:
+            redirect = gcp.compute.URLMap(
+                child(name, "http-redirect"),
+                project=project,
+                name=f"{base}-gateway-redirect",
+                default_url_redirect={"https_redirect": True, "strip_query": False, "redirect_response_code": "MOVED_PERMANENTLY_DEFAULT"},
+                opts=here,
+            )
+            http_proxy = gcp.compute.TargetHttpProxy(
+                child(name, "http-proxy"), project=project, name=f"{base}-gateway-redirect", url_map=redirect.id, opts=here
+            )
+            gcp.compute.GlobalForwardingRule(
+                child(name, "http"),
+                project=project,
+                name=f"{base}-gateway-http",
+                target=http_proxy.id,
+                ip_address=address.id,
+                ip_protocol="TCP",
+                port_range="80",
+                load_balancing_scheme="EXTERNAL_MANAGED",
+                labels=labels,
+                opts=here,
+            )
+        self.url = f"https://{args.domains[0]}" if args.domains else ""
+
+        # ---- monitoring ----------------------------------------------------------------------
+        conditions = alert_conditions(
+            service_name,
+            error_rate=args.alert_thresholds.error_rate_5xx,
+            latency_ms=args.latency_alert_seconds * 1000,
+            instances=round(args.max_instances * args.alert_thresholds.instances_share, 1),
+        )
+        for key, condition in conditions.items():
+            gcp.monitoring.AlertPolicy(
+                child(name, f"alert-{key}"),
+                project=project,
+                display_name=condition["display_name"],
+                combiner="OR",
+                conditions=[condition],
+                notification_channels=list(args.notification_channels),
+                alert_strategy={"auto_close": "1800s"},
+                severity="ERROR" if key == "5xx-ratio" else "WARNING",
+                documentation={
+                    "mime_type": "text/markdown",
+                    "content": f"LLM gateway `{service_name}` ({stack}). Check Cloud Run logs of the service and the providers' status.",
+                },
+                user_labels=labels,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+            )
+        gcp.monitoring.Dashboard(child(name, "dashboard"), project=project, dashboard_json=dashboard(service_name, backend_name), opts=here)
+
+        self.register_outputs(
+            {
+                "url": self.url,
+                "ip_address": self.ip_address,
+                "service_name": self.service_name,
+                "secret_ids": self.secret_ids,
+                "runtime_service_account_email": self.runtime_service_account_email,
+                "image": self.image,
+            }
+        )
+
+
+__all__ = ["GcpGateway", "GcpGatewayArgs", "GatewayAlertThresholds", "check_timeouts", "secret_id"]

@@ -1,0 +1,395 @@
+"""GcpGateway under the recording mock runtime: remote repository, secrets, Cloud Run, load balancer, alerts."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+import pytest
+
+from helpers import by_name, children, of_type, only, run
+from pulumi_llm import pins
+from pulumi_llm.errors import UserError
+from pulumi_llm.gateway import gcp as gw
+from pulumi_llm.gateway.gcp import GcpGateway, GcpGatewayArgs
+from pulumi_llm.labels import CommonLabels
+
+PROJECT = "llm-prod-123"
+REGION = "europe-west4"
+KEY = f"projects/{PROJECT}/locations/{REGION}/keyRings/llm/cryptoKeys/stack"
+RUNTIME_SA = f"llm-gw-prod@{PROJECT}.iam.gserviceaccount.com"
+CONFIG = """\
+model_list:
+  - model_name: gpt-4o
+    litellm_params: {model: openai/gpt-4o, api_key: os.environ/OPENAI_API_KEY}
+  - model_name: claude
+    litellm_params: {model: anthropic/claude-sonnet-4, api_key: os.environ/ANTHROPIC_API_KEY}
+  - model_name: gemini
+    litellm_params: {model: vertex_ai/gemini-2.5-pro, vertex_project: os.environ/VERTEXAI_PROJECT}
+general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
+litellm_settings: {request_timeout: 540}
+"""
+SECRETS = {"OPENAI_API_KEY": "openai", "ANTHROPIC_API_KEY": "anthropic"}
+
+
+def args(**overrides: Any) -> GcpGatewayArgs:
+    values: dict[str, Any] = {
+        "labels": CommonLabels("prod", "prod"),
+        "project": PROJECT,
+        "region": REGION,
+        "kms_key": KEY,
+        "engine_config_yaml": CONFIG,
+        "provider_secrets": SECRETS,
+        "environment": {"VERTEXAI_PROJECT": PROJECT},
+        "vertex_ai": True,
+        "domains": ("llm.example.com",),
+        "notification_channels": ("projects/llm-prod-123/notificationChannels/42",),
+    }
+    values.update(overrides)
+    return GcpGatewayArgs(**values)
+
+
+def plan(captured: dict[str, Any] | None = None, **overrides: Any):
+    def program() -> None:
+        provider = gcp.Provider("gcp", project=PROJECT, region=REGION)
+        gateway = GcpGateway("llm-gw", args(**overrides), opts=pulumi.ResourceOptions(providers=[provider]))
+        if captured is not None:
+            captured["component"] = gateway
+            gateway.runtime_service_account_email.apply(lambda v: captured.__setitem__("email", v))
+            for provider_name, output in gateway.secret_ids.items():
+                output.apply(lambda v, p=provider_name: captured.setdefault("secret_ids", {}).__setitem__(p, v))
+
+    return run(program, region=REGION)
+
+
+EXPECTED = [
+    ("gcp:artifactregistry/repository:Repository", "llm-gw-ghcr"),
+    ("gcp:compute/backendService:BackendService", "llm-gw-backend"),
+    ("gcp:compute/globalAddress:GlobalAddress", "llm-gw-ip"),
+    ("gcp:compute/globalForwardingRule:GlobalForwardingRule", "llm-gw-http"),
+    ("gcp:compute/globalForwardingRule:GlobalForwardingRule", "llm-gw-https"),
+    ("gcp:compute/managedSslCertificate:ManagedSslCertificate", "llm-gw-cert"),
+    ("gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup", "llm-gw-neg"),
+    ("gcp:compute/sSLPolicy:SSLPolicy", "llm-gw-ssl-policy"),
+    ("gcp:compute/securityPolicy:SecurityPolicy", "llm-gw-armor"),
+    ("gcp:compute/targetHttpProxy:TargetHttpProxy", "llm-gw-http-proxy"),
+    ("gcp:compute/targetHttpsProxy:TargetHttpsProxy", "llm-gw-https-proxy"),
+    ("gcp:compute/uRLMap:URLMap", "llm-gw-http-redirect"),
+    ("gcp:compute/uRLMap:URLMap", "llm-gw-url-map"),
+    ("gcp:cloudrunv2/service:Service", "llm-gw-service"),
+    ("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "llm-gw-key-artifactregistry"),
+    ("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "llm-gw-key-run"),
+    ("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "llm-gw-key-secretmanager"),
+    ("gcp:monitoring/alertPolicy:AlertPolicy", "llm-gw-alert-5xx-ratio"),
+    ("gcp:monitoring/alertPolicy:AlertPolicy", "llm-gw-alert-instances"),
+    ("gcp:monitoring/alertPolicy:AlertPolicy", "llm-gw-alert-latency-p99"),
+    ("gcp:monitoring/dashboard:Dashboard", "llm-gw-dashboard"),
+    ("gcp:projects/iAMMember:IAMMember", "llm-gw-vertex-ai"),
+    ("gcp:projects/serviceIdentity:ServiceIdentity", "llm-gw-artifactregistry-agent"),
+    ("gcp:projects/serviceIdentity:ServiceIdentity", "llm-gw-secretmanager-agent"),
+    ("gcp:secretmanager/secret:Secret", "llm-gw-secret-anthropic"),
+    ("gcp:secretmanager/secret:Secret", "llm-gw-secret-litellm-master"),
+    ("gcp:secretmanager/secret:Secret", "llm-gw-secret-openai"),
+    ("gcp:secretmanager/secretIamMember:SecretIamMember", "llm-gw-secret-anthropic-accessor"),
+    ("gcp:secretmanager/secretIamMember:SecretIamMember", "llm-gw-secret-litellm-master-accessor"),
+    ("gcp:secretmanager/secretIamMember:SecretIamMember", "llm-gw-secret-openai-accessor"),
+    ("gcp:serviceaccount/account:Account", "llm-gw-runtime-sa"),
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Shape
+# --------------------------------------------------------------------------------------------
+
+
+def test_children_types_and_names() -> None:
+    records = plan()
+    assert children(records, only(records, "pulumi-llm:index:GcpGateway")) == sorted(EXPECTED)
+
+
+def test_every_resource_uses_the_explicit_gcp_provider() -> None:
+    records = plan()
+    gcp_provider = by_name(records)["gcp"].urn
+    custom = [r for r in records if r.custom and not r.type.startswith("pulumi:providers:")]
+    assert custom and {r.provider for r in custom} == {gcp_provider}
+
+
+def test_importing_the_gateway_loads_no_other_cloud_sdk() -> None:
+    code = (
+        "import sys\n"
+        "import pulumi_llm.gateway.gcp\n"
+        "loaded = [m for m in ('pulumi_aws', 'pulumi_azure_native') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_outputs() -> None:
+    captured: dict[str, Any] = {}
+    plan(captured)
+    gateway: GcpGateway = captured["component"]
+    assert gateway.url == "https://llm.example.com"
+    assert captured["email"] == RUNTIME_SA
+    assert captured["secret_ids"] == {
+        "anthropic": "pulumi-llm-prod-anthropic",
+        "litellm-master": "pulumi-llm-prod-litellm-master",
+        "openai": "pulumi-llm-prod-openai",
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Image through the remote repository
+# --------------------------------------------------------------------------------------------
+
+
+def test_remote_repository_proxies_ghcr_with_the_stack_key_and_the_image_is_pinned() -> None:
+    records = by_name(plan())
+    repository = records["llm-gw-ghcr"].inputs
+    assert (repository["mode"], repository["format"], repository["location"]) == ("REMOTE_REPOSITORY", "DOCKER", REGION)
+    assert repository["remoteRepositoryConfig"]["dockerRepository"] == {"customRepository": {"uri": "https://ghcr.io"}}
+    assert repository["kmsKeyName"] == KEY
+    [container] = records["llm-gw-service"].inputs["template"]["containers"]
+    assert container["image"] == (
+        f"{REGION}-docker.pkg.dev/{PROJECT}/{repository['repositoryId']}/berriai/litellm@{pins.LITELLM.digest}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Secrets and IAM
+# --------------------------------------------------------------------------------------------
+
+
+def test_secrets_are_containers_with_the_stack_key_and_no_value() -> None:
+    records = plan()
+    assert not [r for r in records if "secretVersion" in r.type or "SecretVersion" in r.type]
+    secrets = {r.inputs["secretId"]: r.inputs for r in of_type(records, "gcp:secretmanager/secret:Secret")}
+    assert set(secrets) == {"pulumi-llm-prod-openai", "pulumi-llm-prod-anthropic", "pulumi-llm-prod-litellm-master"}
+    for secret in secrets.values():
+        assert secret["replication"] == {
+            "userManaged": {"replicas": [{"location": REGION, "customerManagedEncryption": {"kmsKeyName": KEY}}]}
+        }
+        assert secret["versionDestroyTtl"] == "2592000s"
+        assert "secretData" not in json.dumps(secret)
+
+
+def test_runtime_account_reads_exactly_its_secrets_and_nothing_project_wide() -> None:
+    records = plan()
+    accessors = of_type(records, "gcp:secretmanager/secretIamMember:SecretIamMember")
+    assert len(accessors) == 3
+    secret_ids = {r.name: r for r in of_type(records, "gcp:secretmanager/secret:Secret")}
+    for accessor in accessors:
+        assert accessor.inputs["role"] == "roles/secretmanager.secretAccessor"
+        assert accessor.inputs["member"] == f"serviceAccount:{RUNTIME_SA}"
+        owner = accessor.name.removesuffix("-accessor")
+        assert accessor.inputs["secretId"].startswith(owner + "-")  # the mock id of that very secret
+        assert owner in secret_ids
+    project_roles = {r.inputs["role"] for r in of_type(records, "gcp:projects/iAMMember:IAMMember")}
+    assert project_roles == {"roles/aiplatform.user"}  # Vertex AI grants only at project level
+    every_role = {r.inputs.get("role") for r in records if "role" in r.inputs}
+    assert not every_role & {"roles/owner", "roles/editor", "roles/viewer"}
+    assert not of_type(plan(vertex_ai=False), "gcp:projects/iAMMember:IAMMember")
+
+
+def test_key_is_granted_to_the_service_agents_that_encrypt() -> None:
+    records = by_name(plan())
+    for service, agent in (
+        ("artifactregistry", "gcp-sa-artifactregistry"),
+        ("secretmanager", "gcp-sa-secretmanager"),
+        ("run", "serverless-robot-prod"),
+    ):
+        assert records[f"llm-gw-key-{service}"].inputs == {
+            "cryptoKeyId": KEY,
+            "role": "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            "member": f"serviceAccount:service-123456789012@{agent}.iam.gserviceaccount.com",
+        }
+
+
+def test_no_secret_value_anywhere_in_the_plan() -> None:
+    records = plan()
+    [container] = by_name(records)["llm-gw-service"].inputs["template"]["containers"]
+    env = {e["name"]: e["value"] for e in container["envs"]}
+    assert base64.b64decode(env["LITELLM_CONFIG_B64"]).decode() == CONFIG
+    assert json.loads(env["LITELLM_SECRET_FILES"]) == {
+        "ANTHROPIC_API_KEY": "/secrets/anthropic/value",
+        "LITELLM_MASTER_KEY": "/secrets/litellm-master/value",
+        "OPENAI_API_KEY": "/secrets/openai/value",
+    }
+    assert set(env) == {"LITELLM_CONFIG_B64", "LITELLM_SECRET_FILES", "VERTEXAI_PROJECT"}
+
+
+# --------------------------------------------------------------------------------------------
+# Cloud Run
+# --------------------------------------------------------------------------------------------
+
+
+def test_cloud_run_is_internal_lb_only_with_secret_volumes_at_latest() -> None:
+    service = by_name(plan())["llm-gw-service"].inputs
+    assert service["ingress"] == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+    assert service["location"] == REGION and service["name"] == "pulumi-llm-prod-gateway"
+    template = service["template"]
+    assert template["serviceAccount"] == RUNTIME_SA
+    assert template["timeout"] == "600s"
+    assert template["scaling"] == {"minInstanceCount": 1, "maxInstanceCount": 10}
+    assert template["maxInstanceRequestConcurrency"] == 80
+    assert template["encryptionKey"] == KEY
+    volumes = {v["name"]: v["secret"] for v in template["volumes"]}
+    assert volumes == {
+        f"secret-{p}": {"secret": f"pulumi-llm-prod-{p}", "items": [{"path": "value", "version": "latest"}]}
+        for p in ("anthropic", "litellm-master", "openai")
+    }
+    [container] = template["containers"]
+    assert {m["name"]: m["mountPath"] for m in container["volumeMounts"]} == {
+        f"secret-{p}": f"/secrets/{p}" for p in ("anthropic", "litellm-master", "openai")
+    }
+    assert container["commands"] == ["python3", "-c", gw.BOOT]
+    assert container["ports"] == {"name": "http1", "containerPort": 4000}
+    assert container["startupProbe"]["httpGet"] == {"path": "/health/liveliness", "port": 4000}
+
+
+def test_the_master_key_pair_from_the_config_renderer_is_accepted_once() -> None:
+    secrets = {**SECRETS, "LITELLM_MASTER_KEY": "litellm-master"}
+    assert args(provider_secrets=secrets).secrets == secrets
+
+
+def test_instances_outside_prod_may_scale_to_zero() -> None:
+    service = by_name(plan(labels=CommonLabels("dev", "dev"), min_instances=None))["llm-gw-service"].inputs
+    assert service["template"]["scaling"]["minInstanceCount"] == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Load balancer and Cloud Armor
+# --------------------------------------------------------------------------------------------
+
+
+def test_load_balancer_chain_with_cloud_armor_and_tls_1_2() -> None:
+    records = by_name(plan())
+    neg = records["llm-gw-neg"].inputs
+    assert neg["networkEndpointType"] == "SERVERLESS" and neg["cloudRun"] == {"service": "pulumi-llm-prod-gateway"}
+    backend = records["llm-gw-backend"].inputs
+    assert backend["loadBalancingScheme"] == "EXTERNAL_MANAGED"
+    assert backend["backends"] == [{"group": _mock_id("gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup", "llm-gw-neg")}]
+    assert backend["securityPolicy"].startswith("llm-gw-armor-")  # the Cloud Armor policy's id
+    assert "timeoutSec" not in backend  # refused by GCP on serverless NEGs; Cloud Run's timeout governs
+    assert backend["logConfig"] == {"enable": True, "sampleRate": 1, "optionalMode": "EXCLUDE_ALL_OPTIONAL"}
+    ssl_policy = records["llm-gw-ssl-policy"].inputs
+    assert (ssl_policy["minTlsVersion"], ssl_policy["profile"]) == ("TLS_1_2", "MODERN")
+    proxy = records["llm-gw-https-proxy"].inputs
+    assert proxy["sslPolicy"].startswith("llm-gw-ssl-policy-")
+    assert [c.split("-")[:3] for c in proxy["sslCertificates"]] == [["llm", "gw", "cert"]]
+    assert records["llm-gw-cert"].inputs["managed"] == {"domains": ["llm.example.com"]}
+    rule = records["llm-gw-https"].inputs
+    assert (rule["portRange"], rule["loadBalancingScheme"], rule["ipProtocol"]) == ("443", "EXTERNAL_MANAGED", "TCP")
+    assert rule["target"].startswith("llm-gw-https-proxy-")
+    redirect = records["llm-gw-http-redirect"].inputs["defaultUrlRedirect"]
+    assert redirect["httpsRedirect"] is True
+    assert by_name(plan(ssl_profile="RESTRICTED"))["llm-gw-ssl-policy"].inputs["profile"] == "RESTRICTED"
+
+
+def _mock_id(type_: str, name: str) -> str:
+    """The id the plan's mocks give a resource (its name and a hash of type and name)."""
+    return f"{name}-{hashlib.sha256(f'{type_}::{name}'.encode()).hexdigest()[:12]}"
+
+
+def test_cloud_armor_throttles_per_ip_and_previews_body_rules() -> None:
+    policy = by_name(plan(rate_limit_per_minute=300))["llm-gw-armor"].inputs
+    assert policy["type"] == "CLOUD_ARMOR"
+    assert policy["advancedOptionsConfig"]["jsonParsing"] == "STANDARD"
+    rules = {r["priority"]: r for r in policy["rules"]}
+    throttle = rules[900]
+    assert throttle["action"] == "throttle"
+    assert throttle["rateLimitOptions"] == {
+        "conformAction": "allow",
+        "exceedAction": "deny(429)",
+        "enforceOnKey": "IP",
+        "rateLimitThreshold": {"count": 300, "intervalSec": 60},
+    }
+    waf = {r["match"]["expr"]["expression"].split("'")[1]: r for r in policy["rules"] if "expr" in r["match"]}
+    for body_rule in ("sqli", "xss", "lfi", "rfi", "rce"):
+        assert waf[f"{body_rule}-v33-stable"]["preview"] is True, body_rule
+    for header_rule in ("methodenforcement", "scannerdetection", "protocolattack"):
+        assert waf[f"{header_rule}-v33-stable"]["preview"] is False
+    assert rules[2147483647]["action"] == "allow"
+
+
+# --------------------------------------------------------------------------------------------
+# Monitoring
+# --------------------------------------------------------------------------------------------
+
+
+def test_alert_policies_and_dashboard() -> None:
+    records = by_name(plan())
+    channels = ["projects/llm-prod-123/notificationChannels/42"]
+    ratio = records["llm-gw-alert-5xx-ratio"].inputs
+    [condition] = ratio["conditions"]
+    threshold = condition["conditionThreshold"]
+    assert 'metric.type = "run.googleapis.com/request_count"' in threshold["filter"]
+    assert 'metric.labels.response_code_class = "5xx"' in threshold["filter"]
+    assert 'resource.labels.service_name = "pulumi-llm-prod-gateway"' in threshold["denominatorFilter"]
+    assert threshold["thresholdValue"] == 0.05
+    assert ratio["notificationChannels"] == channels
+    latency = records["llm-gw-alert-latency-p99"].inputs["conditions"][0]["conditionThreshold"]
+    assert 'metric.type = "run.googleapis.com/request_latencies"' in latency["filter"]
+    assert latency["aggregations"][0]["perSeriesAligner"] == "ALIGN_PERCENTILE_99"
+    assert latency["thresholdValue"] == 540_000  # 90 % of the 600 s request timeout, in ms
+    instances = records["llm-gw-alert-instances"].inputs["conditions"][0]["conditionThreshold"]
+    assert 'metric.type = "run.googleapis.com/container/instance_count"' in instances["filter"]
+    assert instances["thresholdValue"] == 8
+    dashboard = json.loads(records["llm-gw-dashboard"].inputs["dashboardJson"])
+    assert len(dashboard["mosaicLayout"]["tiles"]) == 6
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (
+            {"request_timeout_seconds": 500, "engine_timeout_seconds": 570},
+            "gateway.request_timeout_seconds = 500: must be above gateway.engine_timeout_seconds = 570, "
+            "or Cloud Run and the load balancer cut requests the engine is still serving",
+        ),
+        (
+            {"client_timeout_seconds": 600},
+            "gateway.client_timeout_seconds = 600: must be above gateway.request_timeout_seconds = 600, "
+            "or clients give up before the gateway answers",
+        ),
+        (
+            {"request_timeout_seconds": 4000, "client_timeout_seconds": 5000},
+            "gateway.request_timeout_seconds = 4000: Cloud Run allows at most 3600 s (60 minutes)",
+        ),
+        (
+            {"engine_timeout_seconds": 500},
+            "gateway.engine_config_yaml: litellm_settings.request_timeout = 540 is above engine_timeout_seconds = 500",
+        ),
+        (
+            {"engine_config_yaml": CONFIG.replace("os.environ/OPENAI_API_KEY", "sk-live-123")},
+            "gateway.engine_config_yaml: model_list[0].litellm_params.api_key holds a literal value; secrets go in Secret "
+            "Manager and the config references them as os.environ/<ENV>",
+        ),
+        (
+            {"provider_secrets": {"OPENAI_API_KEY": "openai"}},
+            "gateway.engine_config_yaml: references os.environ/ANTHROPIC_API_KEY, which the service does not get; "
+            "map it in provider_secrets (a secret) or environment (plain)",
+        ),
+        ({"min_instances": 0}, "gateway.min_instances = 0: prod keeps at least 1 warm instance (cold starts cut the first streams)"),
+        ({"domains": ()}, "gateway.domains: give the gateway's domain(s) for a managed certificate, or ssl_certificates"),
+        ({"cpu": "1", "memory": "256Mi"}, "gateway.memory = 256Mi: with cpu 1, Cloud Run needs 0.5 to 32 GiB"),
+        ({"waf_enforced": ("sqli", "body")}, "gateway.waf_enforced = 'body': not a WAF rule here; allowed: sqli, xss, lfi, rfi, rce, "
+         "methodenforcement, scannerdetection, protocolattack, sessionfixation"),
+        ({"provider_secrets": {**SECRETS, "X": "litellm-master"}},
+         "gateway.provider_secrets.X = 'litellm-master': reserved for the LiteLLM master key"),
+    ],
+)
+def test_bad_arguments_fail_with_one_user_error_line(overrides: dict[str, Any], line: str) -> None:
+    with pytest.raises(UserError) as err:
+        args(**overrides)
+    assert str(err.value) == line
