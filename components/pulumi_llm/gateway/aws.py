@@ -213,8 +213,10 @@ class AwsGatewayArgs(BaseModel):
         default_factory=dict,
         description="Env var → provider secret short name, e.g. {'OPENAI_API_KEY': 'openai'}. Default none (Bedrock only).",
     )
-    environment: dict[str, str] = Field(
-        default_factory=dict, description="Non-secret environment of the engine (e.g. AZURE_API_BASE). Default none."
+    environment: dict[str, StrInput] = Field(
+        default_factory=dict,
+        description="Non-secret environment of the engine (e.g. AZURE_API_BASE, a self-hosted model's URL; values may be "
+        "Outputs). Default none."
     )
     bedrock_model_arns: list[str] = Field(
         default_factory=list, description="Bedrock model / inference-profile ARNs the task role may invoke (no wildcards). Default none."
@@ -980,12 +982,15 @@ class AwsGateway(pulumi.ComponentResource):
         )
         secret_arn_by_env = {env: secrets[provider].arn for env, provider in secret_env.items()}
         envs = sorted(secret_arn_by_env)
-        definitions = pulumi.Output.all(*(secret_arn_by_env[e] for e in envs)).apply(
-            lambda arns: container_definitions(
+        plain = sorted(args.environment)
+        definitions = pulumi.Output.all(
+            *(secret_arn_by_env[e] for e in envs), *(args.environment[e] for e in plain)
+        ).apply(
+            lambda values: container_definitions(
                 image=args.image,
                 config_yaml=args.engine_config_yaml,
-                secrets=dict(zip(envs, arns)),
-                environment=args.environment,
+                secrets=dict(zip(envs, values[: len(envs)])),
+                environment=dict(zip(plain, values[len(envs) :])),
                 region=args.region,
                 log_group=f"{log_prefix}/engine",
                 stream_prefix="gateway",
