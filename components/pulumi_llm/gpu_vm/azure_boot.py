@@ -1,0 +1,371 @@
+"""The Azure pieces of the GPU-VM boot script: azcopy sync, Key Vault reads, the managed data disk, custom
+metrics to Azure Monitor, and the metadata firewall for the server's container. Pure: no Pulumi.
+
+Every Azure call is made with the scale set's **user-assigned managed identity**, named by its client id
+(a VM with several identities must say which one):
+
+* weights: ``azcopy sync`` with ``AZCOPY_AUTO_LOGIN_TYPE=MSI`` + ``AZCOPY_MSI_CLIENT_ID`` (azcopy's own
+  managed-identity login, the stateless form of ``azcopy login --identity``), from the models container
+  through its private endpoint. The Ubuntu HPC image ships azcopy at ``/usr/bin/azcopy``;
+* secrets: an IMDS token for ``https://vault.azure.net`` and one GET of the secret's URI (Key Vault REST
+  API 7.4), by a small Python helper (standard library only: the GPU image has no Azure CLI, and
+  installing one at boot would be an unpinned download);
+* metrics: the same helper, run every minute by a systemd timer, scrapes the server's Prometheus
+  endpoint (queue, running requests, KV cache) and reads ``nvidia-smi`` (GPU utilization and memory),
+  then posts them as Azure Monitor custom metrics on the scale set (namespace
+  `METRICS_NAMESPACE`, dimension ``instance``; the identity holds "Monitoring Metrics Publisher" on
+  the scale set only). Autoscale and the GPU alerts read them there. The Azure Monitor Agent is not used:
+  it collects neither GPU nor Prometheus metrics from a VM.
+
+Azure's instance metadata service has no hop limit (AWS's IMDSv2 hop limit 1 has no Azure equivalent), so
+any container on the VM could ask it for the identity's tokens. The boot script therefore adds a systemd
+drop-in to the server's unit that inserts, before every start, ``DOCKER-USER`` rules dropping container
+traffic to 169.254.169.254 (IMDS) and to the WireServer's HTTP ports on 168.63.129.16 (DNS on it stays
+reachable). Only host processes — azcopy, the helper, the VM agent — reach them. The drop-in and the
+helper travel with the metrics agent's files (`MetricsAgent.files`, the renderer's extension point).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+
+from ..runtimes.spec import ContainerSpec
+from .cloud_init import (
+    CONFIG_ROOT,
+    SCRIPT_DIR,
+    UNIT,
+    DataDisk,
+    MetricsAgent,
+    SecretFetch,
+    WeightsSync,
+    render_cloud_init,
+)
+
+UBUNTU_HPC_IMAGE: dict[str, str] = {"publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204", "version": "latest"}
+"""Azure's Ubuntu 22.04 HPC image (Azure/azhpc-images): NVIDIA datacenter driver, CUDA, Moby (Docker) with
+the NVIDIA container toolkit, DCGM, NCCL and azcopy, built and tested by Azure for the NC/ND sizes. The
+driver comes with the image — no driver extension, no reboot, nothing compiled at boot."""
+
+AZCOPY = "/usr/bin/azcopy"
+HELPER = f"{SCRIPT_DIR}/azure_helper.py"
+METRICS_CONFIG = f"{CONFIG_ROOT}/azure-metrics.json"
+METRICS_UNIT = "llm-metrics.service"
+METRICS_TIMER = "llm-metrics.timer"
+FIREWALL_DROP_IN = f"/etc/systemd/system/{UNIT}.d/10-no-metadata.conf"
+METRICS_NAMESPACE = "PulumiLLM/ModelServer"
+"""Azure Monitor custom-metric namespace of the server and GPU metrics (on the scale set)."""
+GPU_UTILIZATION = "gpu_utilization_percent"
+GPU_MEMORY_USED = "gpu_memory_used_percent"
+REQUESTS_WAITING = "requests_waiting"
+REQUESTS_RUNNING = "requests_running"
+KV_CACHE_USAGE = "kv_cache_usage"
+IMDS_ADDRESS = "169.254.169.254"
+WIRESERVER_ADDRESS = "168.63.129.16"
+WIRESERVER_TCP_PORTS = (80, 32526)
+"""The WireServer's HTTP (extension config, health) and the host agent plugin; its DNS (53) stays open."""
+KEY_VAULT_API_VERSION = "7.4"
+CUSTOM_DATA_LIMIT = 64 * 1024
+"""Azure refuses custom data over 64 KB (before base64)."""
+DATA_DISK_LUN = 0
+
+HELPER_SOURCE = '''\
+#!/usr/bin/env python3
+"""pulumi-llm Azure helper: Key Vault secrets and Azure Monitor custom metrics with the VM's
+user-assigned managed identity (IMDS tokens). Standard library only; runs on the host as root.
+
+  azure_helper.py secret <secret-uri> --client-id <id>   print the secret's value
+  azure_helper.py metrics <config.json>                   post one minute of custom metrics
+"""
+import datetime
+import json
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+
+IMDS = "http://169.254.169.254/metadata"
+VAULT_RESOURCE = "https://vault.azure.net"
+MONITOR_RESOURCE = "https://monitoring.azure.com/"
+KEY_VAULT_API = "%(kv_api)s"
+
+
+def http(url, headers=None, body=None, opener=urllib.request.urlopen, timeout=30):
+    request = urllib.request.Request(url, headers=headers or {}, data=body)
+    with opener(request, timeout=timeout) as response:
+        return response.read().decode("utf-8")
+
+
+def token(resource, client_id, opener=urllib.request.urlopen):
+    query = urllib.parse.urlencode({"api-version": "2018-02-01", "resource": resource, "client_id": client_id})
+    answer = json.loads(http(IMDS + "/identity/oauth2/token?" + query, {"Metadata": "true"}, opener=opener))
+    return answer["access_token"]
+
+
+def secret(uri, client_id, opener=urllib.request.urlopen):
+    if not uri.startswith("https://") or "/secrets/" not in uri:
+        raise ValueError("not a Key Vault secret URI: " + uri)
+    bearer = token(VAULT_RESOURCE, client_id, opener)
+    answer = json.loads(http(uri + "?api-version=" + KEY_VAULT_API, {"Authorization": "Bearer " + bearer}, opener=opener))
+    return answer["value"]
+
+
+def parse_prometheus(text):
+    """Sample values by metric name (labels dropped), from the Prometheus text format."""
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "{" in line:
+            name, rest = line[: line.index("{")], line[line.rindex("}") + 1 :].split()
+        else:
+            name, *rest = line.split()
+        try:
+            values.setdefault(name, []).append(float(rest[0]))
+        except (IndexError, ValueError):
+            continue
+    return values
+
+
+def gpu_samples(run=subprocess.run):
+    """Per-GPU utilization and memory used, in percent, from nvidia-smi."""
+    query = ["nvidia-smi", "--query-gpu=utilization.gpu,memory.used,memory.total", "--format=csv,noheader,nounits"]
+    out = run(query, capture_output=True, text=True, check=True, timeout=30).stdout
+    utilization, memory = [], []
+    for line in out.strip().splitlines():
+        util, used, total = (float(x) for x in line.split(","))
+        utilization.append(util)
+        memory.append(100.0 * used / total if total else 0.0)
+    return {"%(gpu_util)s": utilization, "%(gpu_mem)s": memory}
+
+
+def payload(metric, namespace, instance, values, now):
+    return {
+        "time": now,
+        "data": {
+            "baseData": {
+                "metric": metric,
+                "namespace": namespace,
+                "dimNames": ["instance"],
+                "series": [
+                    {"dimValues": [instance], "min": min(values), "max": max(values), "sum": sum(values), "count": len(values)}
+                ],
+            }
+        },
+    }
+
+
+def payloads(config, scraped, gpus, instance, now):
+    out = []
+    for metric, source in sorted(config["gauges"].items()):
+        if source in scraped:
+            # Series of one name on one server (one per model or engine) add up to the server's value.
+            out.append(payload(metric, config["namespace"], instance, [sum(scraped[source])], now))
+    for metric, values in sorted(gpus.items()):
+        if values:
+            out.append(payload(metric, config["namespace"], instance, values, now))
+    return out
+
+
+def scale_set_url(compute):
+    resource = "/subscriptions/%%s/resourceGroups/%%s/providers/Microsoft.Compute/virtualMachineScaleSets/%%s" %% (
+        compute["subscriptionId"], compute["resourceGroupName"], compute["vmScaleSetName"])
+    return "https://%%s.monitoring.azure.com%%s/metrics" %% (compute["location"], resource)
+
+
+def push(config, opener=urllib.request.urlopen, run=subprocess.run):
+    compute = json.loads(http(IMDS + "/instance/compute?api-version=2021-02-01", {"Metadata": "true"}, opener=opener))
+    try:
+        scraped = parse_prometheus(http(config["scrape_url"], opener=opener, timeout=10))
+    except OSError:
+        scraped = {}  # the server is still starting: GPU metrics only
+    try:
+        gpus = gpu_samples(run)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        gpus = {}
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%%Y-%%m-%%dT%%H:%%M:%%SZ")
+    bodies = payloads(config, scraped, gpus, compute["name"], now)
+    if not bodies:
+        return 0
+    headers = {"Authorization": "Bearer " + token(MONITOR_RESOURCE, config["client_id"], opener), "Content-Type": "application/json"}
+    url = scale_set_url(compute)
+    for body in bodies:
+        http(url, headers, json.dumps(body).encode("utf-8"), opener=opener)
+    return len(bodies)
+
+
+def main(argv):
+    if len(argv) == 5 and argv[1] == "secret" and argv[3] == "--client-id":
+        sys.stdout.write(secret(argv[2], argv[4]))
+        return 0
+    if len(argv) == 3 and argv[1] == "metrics":
+        with open(argv[2]) as handle:
+            push(json.load(handle))
+        return 0
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
+''' % {"kv_api": KEY_VAULT_API_VERSION, "gpu_util": GPU_UTILIZATION, "gpu_mem": GPU_MEMORY_USED}
+"""The helper written to the VM at `HELPER`. Tests import its functions and run them against fakes."""
+
+
+def blob_source(container_url: str, prefix: str) -> str:
+    """``https://<account>.blob.core.windows.net/<container>/<prefix>``"""
+    if not container_url.startswith("https://"):
+        raise ValueError(f"{container_url!r} is not an https:// container URL")
+    return f"{container_url.rstrip('/')}/{prefix.strip('/')}"
+
+
+def azcopy_sync(container_url: str, prefix: str, *, client_id: str, revision: str = "", path: str | None = None) -> WeightsSync:
+    """``azcopy sync <container>/<prefix> <dest>`` as the managed identity: resumable, copies what changed."""
+    command = (
+        "/usr/bin/env",
+        "AZCOPY_AUTO_LOGIN_TYPE=MSI",
+        f"AZCOPY_MSI_CLIENT_ID={client_id}",
+        "AZCOPY_LOG_LOCATION=/var/log/azcopy",
+        "AZCOPY_JOB_PLAN_LOCATION=/var/lib/azcopy/plans",
+        AZCOPY, "sync", "{source}", "{dest}",
+        "--recursive=true", "--delete-destination=false", "--log-level=ERROR",
+    )  # fmt: skip
+    return WeightsSync(source=blob_source(container_url, prefix), command=command, revision=revision, path=path)
+
+
+def key_vault_secrets(secret_uris: Mapping[str, str], *, client_id: str) -> SecretFetch:
+    """Reads each secret's value from Key Vault (ids are the secrets' URIs, latest version)."""
+    for name, uri in secret_uris.items():
+        if not uri.startswith("https://") or "/secrets/" not in uri:
+            raise ValueError(f"secret {name}: {uri!r} is not a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>)")
+    return SecretFetch(command=("/usr/bin/python3", HELPER, "secret", "{secret}", "--client-id", client_id), ids=dict(secret_uris))
+
+
+def managed_data_disk(lun: int = DATA_DISK_LUN) -> DataDisk:
+    """The managed data disk at `lun`, by the stable links Azure's udev rules create (SCSI sizes:
+    /dev/disk/azure/scsi1/lun<N>; NVMe sizes with azure-vm-utils: /dev/disk/azure/data/by-lun/<N>).
+    The temporary resource disk is never picked: it has no LUN link."""
+    find = "\n".join(
+        [
+            f"for link in /dev/disk/azure/data/by-lun/{lun} /dev/disk/azure/scsi1/lun{lun}; do",
+            '  if [ -e "$link" ]; then readlink -f "$link"; return 0; fi',
+            "done",
+            "return 1",
+        ]
+    )
+    return DataDisk(find=find)
+
+
+def journald_args() -> tuple[str, ...]:
+    """Docker's journald driver (in dockerd, on the host): the server's output in the VM's journal,
+    ``journalctl -t llm-server``, where the Azure Monitor Agent or any syslog shipper can pick it up."""
+    return ("--log-driver=journald", "--log-opt=tag=llm-server")
+
+
+def metrics_gauges(spec: ContainerSpec) -> dict[str, str]:
+    """Azure custom-metric name → the server's Prometheus gauge it comes from."""
+    gauges = {REQUESTS_WAITING: spec.metrics.requests_waiting, REQUESTS_RUNNING: spec.metrics.requests_running}
+    if spec.metrics.kv_cache_usage:
+        gauges[KV_CACHE_USAGE] = spec.metrics.kv_cache_usage
+    return gauges
+
+
+def metrics_config(spec: ContainerSpec, *, client_id: str, deployment: str) -> str:
+    port = spec.port(spec.metrics_port).container_port
+    config = {
+        "client_id": client_id,
+        "deployment": deployment,
+        "namespace": METRICS_NAMESPACE,
+        "scrape_url": f"http://127.0.0.1:{port}{spec.metrics_path}",
+        "gauges": metrics_gauges(spec),
+    }
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def firewall_drop_in() -> str:
+    """systemd drop-in of the server unit: container traffic to IMDS and the WireServer is dropped."""
+    rules = [f"-d {IMDS_ADDRESS}/32 -j DROP"] + [
+        f"-d {WIRESERVER_ADDRESS}/32 -p tcp --dport {port} -j DROP" for port in WIRESERVER_TCP_PORTS
+    ]
+    lines = [
+        "# pulumi-llm: the model server's container must not reach the instance metadata service (managed",
+        "# identity tokens) nor the WireServer; host processes still do. Docker empties DOCKER-USER when it",
+        "# restarts, so the rules are checked and inserted before every start. Runs after the unit's own",
+        "# ExecStartPre steps, just before the container starts.",
+        "[Service]",
+    ]
+    for rule in rules:
+        check = shlex.quote(f"iptables -C DOCKER-USER {rule} 2>/dev/null || iptables -I DOCKER-USER {rule}")
+        lines.append(f"ExecStartPre=/bin/sh -c {check}")
+    return "\n".join(lines) + "\n"
+
+
+def metrics_units() -> tuple[tuple[str, str], tuple[str, str]]:
+    service = "\n".join(
+        [
+            "[Unit]",
+            "Description=pulumi-llm: server and GPU metrics to Azure Monitor",
+            "After=network-online.target",
+            "",
+            "[Service]",
+            "Type=oneshot",
+            f"ExecStart=/usr/bin/python3 {HELPER} metrics {METRICS_CONFIG}",
+            "TimeoutStartSec=50",
+            "",
+        ]
+    )
+    timer = "\n".join(
+        [
+            "[Unit]",
+            "Description=pulumi-llm: publish metrics every minute",
+            "",
+            "[Timer]",
+            "OnBootSec=60",
+            "OnUnitActiveSec=60",
+            "AccuracySec=5",
+            "",
+            "[Install]",
+            "WantedBy=timers.target",
+            "",
+        ]
+    )
+    return (f"/etc/systemd/system/{METRICS_UNIT}", service), (f"/etc/systemd/system/{METRICS_TIMER}", timer)
+
+
+def azure_monitor_agent(spec: ContainerSpec, *, client_id: str, deployment: str) -> MetricsAgent:
+    """The custom-metrics publisher (helper + config + timer), with the metadata firewall drop-in."""
+    service, timer = metrics_units()
+    return MetricsAgent(
+        name=f"custom metrics to Azure Monitor ({METRICS_NAMESPACE}) every minute; container metadata firewall",
+        files=(
+            (HELPER, HELPER_SOURCE),
+            (METRICS_CONFIG, metrics_config(spec, client_id=client_id, deployment=deployment)),
+            service,
+            timer,
+            (FIREWALL_DROP_IN, firewall_drop_in()),
+        ),
+        script=f"systemctl enable --now {METRICS_TIMER}",
+    )
+
+
+def azure_custom_data(
+    spec: ContainerSpec,
+    *,
+    container_url: str,
+    key_prefix: str,
+    client_id: str,
+    deployment: str,
+    revision: str = "",
+    secret_uris: Mapping[str, str] | None = None,
+) -> str:
+    """The complete Azure boot script: managed data disk, azcopy sync, Key Vault, custom metrics, journald."""
+    return render_cloud_init(
+        spec,
+        weights_sync=azcopy_sync(container_url, key_prefix, client_id=client_id, revision=revision),
+        metrics=azure_monitor_agent(spec, client_id=client_id, deployment=deployment),
+        data_disk=managed_data_disk(),
+        secrets=key_vault_secrets(secret_uris, client_id=client_id) if secret_uris else None,
+        log_args=journald_args(),
+    )

@@ -1,0 +1,222 @@
+"""AzureNetwork: private subnets with their own NSGs, NAT egress, private DNS zones; under the mock runtime with
+default providers disabled (every child must get the stack's provider through its parent)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pulumi
+import pulumi_azure_native as azure_native
+import pytest
+from pydantic import ValidationError
+
+from helpers import by_name, children, of_type, only, run
+from pulumi_llm.labels import CommonLabels
+from pulumi_llm.network.azure import (
+    DENY_ALL_PRIORITY,
+    PRIVATE_DNS_ZONES,
+    AzureNetwork,
+    AzureNetworkArgs,
+    azure_subnet_plan,
+)
+
+LOCATION = "westeurope"
+NSG = "azure-native:network:NetworkSecurityGroup"
+SUBNET = "azure-native:network:Subnet"
+OPEN_SOURCES = {"*", "Internet", "0.0.0.0/0", "::/0", "Any"}
+
+
+def plan(**overrides: Any):
+    args = AzureNetworkArgs(
+        **{"labels": CommonLabels("prod", "prod"), "resource_group_name": "rg-llm", "location": LOCATION, **overrides}
+    )
+
+    def program() -> None:
+        provider = azure_native.Provider("azure", location=LOCATION)
+        network = AzureNetwork("net", args, opts=pulumi.ResourceOptions(providers=[provider]))
+        pulumi.export("compute", network.subnet_ids["compute"])
+
+    return run(program, region=LOCATION)
+
+
+@pytest.fixture(scope="module")
+def records():
+    return plan()
+
+
+@pytest.fixture(scope="module")
+def named(records):
+    return by_name(records)
+
+
+def rules_of(named, role: str) -> list[dict[str, Any]]:
+    return named[f"net-{role}-nsg"].inputs["securityRules"]
+
+
+def sources(rule: dict[str, Any]) -> set[str]:
+    return set(rule.get("sourceAddressPrefixes", [])) | ({rule["sourceAddressPrefix"]} if "sourceAddressPrefix" in rule else set())
+
+
+def ports(rule: dict[str, Any]) -> set[str]:
+    return set(rule.get("destinationPortRanges", [])) | ({rule["destinationPortRange"]} if "destinationPortRange" in rule else set())
+
+
+# --- structure ------------------------------------------------------------------------------
+
+
+def test_children_are_exactly_these_and_use_the_stack_provider(records) -> None:
+    component = only(records, "pulumi-llm:index:AzureNetwork")
+    assert children(records, component) == [
+        ("azure-native:network:NatGateway", "net-nat"),
+        (NSG, "net-aks-nsg"),
+        (NSG, "net-compute-nsg"),
+        (NSG, "net-lb-nsg"),
+        (NSG, "net-private-endpoints-nsg"),
+        ("azure-native:network:PublicIPAddress", "net-nat-ip"),
+        (SUBNET, "net-aks"),
+        (SUBNET, "net-compute"),
+        (SUBNET, "net-lb"),
+        (SUBNET, "net-private-endpoints"),
+        ("azure-native:network:VirtualNetwork", "net-vnet"),
+        ("azure-native:privatedns:PrivateZone", "net-dns-blob"),
+        ("azure-native:privatedns:PrivateZone", "net-dns-vault"),
+        ("azure-native:privatedns:VirtualNetworkLink", "net-dns-blob-link"),
+        ("azure-native:privatedns:VirtualNetworkLink", "net-dns-vault-link"),
+    ]
+    provider = only(records, "pulumi:providers:azure-native")
+    assert all(r.provider == provider.urn for r in records if r.custom and r.type.startswith("azure-native:"))
+    assert all(r.inputs["resourceGroupName"] == "rg-llm" for r in records if r.type.startswith("azure-native:"))
+
+
+def test_subnet_plan_is_pure_and_leaves_room() -> None:
+    plan_16 = azure_subnet_plan("10.50.0.0/16")
+    assert plan_16.by_role() == {
+        "compute": "10.50.64.0/20",
+        "lb": "10.50.80.0/24",
+        "private-endpoints": "10.50.81.0/24",
+        "aks": "10.50.0.0/18",
+    }
+    assert azure_subnet_plan("172.20.0.0/18").by_role() == {
+        "compute": "172.20.16.0/22",
+        "lb": "172.20.20.0/26",
+        "private-endpoints": "172.20.20.64/26",
+        "aks": "172.20.0.0/20",
+    }
+
+
+def test_subnets_are_private_each_behind_its_own_nsg(named) -> None:
+    plan_16 = azure_subnet_plan("10.50.0.0/16").by_role()
+    for role, cidr in plan_16.items():
+        subnet = named[f"net-{role}"].inputs
+        assert (subnet["subnetName"], subnet["addressPrefix"]) == (role, cidr)
+        assert subnet["defaultOutboundAccess"] is False
+        assert subnet["networkSecurityGroup"]["id"].startswith(f"net-{role}-nsg-")
+    assert named["net-vnet"].inputs["addressSpace"] == {"addressPrefixes": ["10.50.0.0/16"]}
+
+
+def test_nat_gateway_gives_compute_and_aks_egress_only(named) -> None:
+    assert named["net-nat-ip"].inputs["sku"] == {"name": "Standard", "tier": "Regional"}
+    assert named["net-nat-ip"].inputs["publicIPAllocationMethod"] == "Static"
+    nat = named["net-nat"].inputs
+    assert nat["sku"] == {"name": "Standard"} and nat["publicIpAddresses"][0]["id"].startswith("net-nat-ip-")
+    with_nat = {role for role in ("compute", "lb", "private-endpoints", "aks") if "natGateway" in named[f"net-{role}"].inputs}
+    assert with_nat == {"compute", "aks"}
+    assert [r.name for r in of_type(list(named.values()), "azure-native:network:PublicIPAddress")] == ["net-nat-ip"]
+
+
+def test_private_endpoint_subnet_enforces_network_policies(named) -> None:
+    assert named["net-private-endpoints"].inputs["privateEndpointNetworkPolicies"] == "Enabled"
+
+
+def test_private_dns_zones_are_linked_to_the_vnet(named) -> None:
+    assert PRIVATE_DNS_ZONES == {"vault": "privatelink.vaultcore.azure.net", "blob": "privatelink.blob.core.windows.net"}
+    for group, zone in PRIVATE_DNS_ZONES.items():
+        assert named[f"net-dns-{group}"].inputs["privateZoneName"] == zone
+        link = named[f"net-dns-{group}-link"].inputs
+        assert link["virtualNetwork"]["id"].startswith("net-vnet-")
+        assert link["registrationEnabled"] is False and link["location"] == "Global"
+
+
+# --- NSG rules ------------------------------------------------------------------------------
+
+
+def test_no_nsg_admits_the_internet_inbound_by_default(records) -> None:
+    for nsg in of_type(records, NSG):
+        for rule in nsg.inputs["securityRules"]:
+            if rule["direction"] == "Inbound" and rule["access"] == "Allow":
+                assert not sources(rule) & OPEN_SOURCES, (nsg.name, rule["name"])
+
+
+def test_every_nsg_admits_lb_probes_and_ends_with_deny_all(records) -> None:
+    for nsg in of_type(records, NSG):
+        rules = nsg.inputs["securityRules"]
+        probe = next(r for r in rules if r["name"] == "allow-lb-probes")
+        assert (probe["sourceAddressPrefix"], probe["access"], probe["direction"]) == ("AzureLoadBalancer", "Allow", "Inbound")
+        deny = next(r for r in rules if r["name"] == "deny-all-inbound")
+        assert (deny["priority"], deny["access"], deny["protocol"], deny["sourceAddressPrefix"]) == (DENY_ALL_PRIORITY, "Deny", "*", "*")
+        inbound = [r for r in rules if r["direction"] == "Inbound"]
+        assert len({r["priority"] for r in inbound}) == len(inbound)
+        assert max(r["priority"] for r in inbound) == DENY_ALL_PRIORITY
+
+
+def test_compute_admits_internal_clients_on_the_server_port_and_sends_only_https(named) -> None:
+    rules = {r["name"]: r for r in rules_of(named, "compute")}
+    assert set(rules) == {"allow-lb-probes", "allow-clients", "allow-https-vnet", "allow-https-internet", "deny-all-outbound", "deny-all-inbound"}
+    clients = rules["allow-clients"]
+    assert (sources(clients), ports(clients), clients["protocol"]) == ({"10.50.0.0/16"}, {"8000"}, "Tcp")
+    assert clients["destinationAddressPrefix"] == "10.50.64.0/20"
+    assert not any("22" in ports(r) for r in rules.values() if r["direction"] == "Inbound")
+    outbound = sorted((r["priority"], r["access"], r["destinationAddressPrefix"], tuple(sorted(ports(r)))) for r in rules.values() if r["direction"] == "Outbound")
+    assert outbound == [(100, "Allow", "VirtualNetwork", ("443",)), (110, "Allow", "Internet", ("443",)), (4096, "Deny", "*", ("*",))]
+
+
+def test_lb_private_endpoint_and_aks_subnets_admit_only_the_vnet(named) -> None:
+    lb = next(r for r in rules_of(named, "lb") if r["name"] == "allow-http-https")
+    assert (sources(lb), ports(lb)) == ({"10.50.0.0/16"}, {"80", "443"})
+    pe = next(r for r in rules_of(named, "private-endpoints") if r["name"] == "allow-https-vnet")
+    assert (sources(pe), ports(pe), pe["destinationAddressPrefix"]) == ({"10.50.0.0/16"}, {"443"}, "10.50.81.0/24")
+    aks = next(r for r in rules_of(named, "aks") if r["name"] == "allow-vnet")
+    assert (sources(aks), aks["destinationAddressPrefix"]) == ({"10.50.0.0/16"}, "10.50.0.0/18")
+    for role in ("lb", "private-endpoints", "aks"):
+        assert not [r for r in rules_of(named, role) if r["direction"] == "Outbound"]
+
+
+def test_public_ingress_opens_only_80_and_443_of_the_lb_subnet_to_the_internet() -> None:
+    records = plan(public_ingress=True, app_gateway=True)
+    open_rules = [
+        (nsg.name, rule)
+        for nsg in of_type(records, NSG)
+        for rule in nsg.inputs["securityRules"]
+        if rule["direction"] == "Inbound" and rule["access"] == "Allow" and sources(rule) & OPEN_SOURCES
+    ]
+    assert [(name, rule["name"], ports(rule)) for name, rule in open_rules] == [("net-lb-nsg", "allow-http-https", {"80", "443"})]
+    gateway = next(r for r in by_name(records)["net-lb-nsg"].inputs["securityRules"] if r["name"] == "allow-gateway-manager")
+    assert (gateway["sourceAddressPrefix"], gateway["destinationPortRange"]) == ("GatewayManager", "65200-65535")
+
+
+def test_internal_clients_ssh_sources_and_ports_are_arguments() -> None:
+    named = by_name(plan(internal_client_cidrs=("10.60.0.0/16", "192.168.10.0/24"), compute_ports=(8000, 8002), ssh_source_cidrs=("10.50.90.0/26",)))
+    rules = {r["name"]: r for r in named["net-compute-nsg"].inputs["securityRules"]}
+    assert sources(rules["allow-clients"]) == {"10.60.0.0/16", "192.168.10.0/24"}
+    assert ports(rules["allow-clients"]) == {"8000", "8002"}
+    assert (sources(rules["allow-ssh"]), ports(rules["allow-ssh"])) == ({"10.50.90.0/26"}, {"22"})
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"cidr": "10.50.0.0/20"}, "'10.50.0.0/20' is a /20; allowed: /16 to /18"),
+        ({"cidr": "8.8.0.0/16"}, "'8.8.0.0/16' is not a private range"),
+        ({"internal_client_cidrs": ("0.0.0.0/0",)}, "'0.0.0.0/0' is the whole internet; internal ranges only"),
+        ({"compute_ports": (22,)}, "22 is SSH; give ssh_source_cidrs to open it to specific ranges"),
+        ({"location": "West Europe"}, "'West Europe' is not an Azure region name"),
+    ],
+)
+def test_bad_arguments_are_refused(overrides: dict[str, Any], message: str) -> None:
+    values: dict[str, Any] = {"labels": CommonLabels("prod", "prod"), "resource_group_name": "rg", "location": LOCATION, **overrides}
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        AzureNetworkArgs(**values)
