@@ -56,9 +56,34 @@ class PlanMocks(Mocks):
                 resource_id = bucket
             if args.typ == "aws:kms/key:Key":
                 state["keyId"] = resource_id
+            if args.typ == "aws:ecr/repository:Repository":
+                repo = state.get("name") or args.name
+                state.setdefault("registryId", invokes.ACCOUNT_ID)
+                state["repositoryUrl"] = f"{invokes.ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{repo}"
+        if args.typ in ("docker-build:index:Image", "docker-build:index:Index"):
+            # What a push reports: the manifest digest, and the first tag pinned to it.
+            image_digest = "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()
+            tags = state.get("tags") or ([state["tag"]] if state.get("tag") else [])
+            state["digest"] = image_digest
+            if tags:
+                state["ref"] = f"{tags[0]}@{image_digest}"
+        if args.typ.startswith("azure-native:"):
+            self._azure(args, state, digest)
         if args.typ.startswith("pulumi:providers:"):
             resource_id = f"{digest}-provider"
         return resource_id, state
+
+    @staticmethod
+    def _azure(args: MockResourceArgs, state: dict[str, Any], digest: str) -> None:
+        """What Azure computes: a name for auto-named resources, identity GUIDs, and the identity map
+        Azure returns where the request sent a list of identity ids."""
+        state.setdefault("name", args.name)
+        identity = state.get("identity")
+        if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+            identity["userAssignedIdentities"] = {i: {} for i in identity["userAssignedIdentities"]}
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            guid = f"{digest[:8]}-{digest[8:12]}-4000-8000-{hashlib.sha256(digest.encode()).hexdigest()[:12]}"
+            state.update({"principalId": guid, "clientId": guid[::-1].replace("-", "0")[:8] + guid[8:], "tenantId": invokes.AZURE_TENANT})
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         return invokes.answer(args.token, args.args, self.region), []

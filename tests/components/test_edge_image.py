@@ -1,0 +1,217 @@
+"""EdgeImage under the mock runtime: one Image per platform joined by an Index, pushed to a locked-down ECR
+repository, cached per platform; outputs by digest; every bad input is one line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_docker_build as docker_build
+import pytest
+
+from helpers import by_name, children, of_type, only, run
+from pulumi_llm.edge.image import EdgeImage, EdgeImageArgs, build_args, cache_tag
+from pulumi_llm.errors import UserError
+from pulumi_llm.labels import CommonLabels
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTEXT = str(ROOT / "images" / "edge-llamacpp")
+SHA = "5" * 64
+LABELS = CommonLabels("edge", "prod")
+JETSON_BUILD = "nvcr.io/nvidia/l4t-jetpack:r36.4.0@sha256:" + "a" * 64
+JETSON_RUNTIME = "nvcr.io/nvidia/l4t-cuda:12.6.11-runtime@sha256:" + "b" * 64
+ACCOUNT_REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/pulumi-llm/llama-server"
+
+
+def make_args(**overrides) -> EdgeImageArgs:
+    values = {
+        "labels": LABELS,
+        "context": CONTEXT,
+        "repository": "pulumi-llm/llama-server",
+        "tag": "b11176-abc1234",
+        "llama_cpp_sha256": SHA,
+    }
+    values.update(overrides)
+    return EdgeImageArgs(**values)
+
+
+def program(outputs: dict, **overrides):
+    def run_it() -> None:
+        providers = [aws.Provider("aws", region="eu-west-1"), docker_build.Provider("docker-build")]
+        image = EdgeImage("edge", make_args(**overrides), opts=pulumi.ResourceOptions(providers=providers))
+        pulumi.Output.all(image.ref, image.digest, image.repository_url, *image.platform_refs.values()).apply(
+            lambda values: outputs.update(ref=values[0], digest=values[1], repository_url=values[2], platforms=values[3:])
+        )
+
+    return run_it
+
+
+def fake_digest(name: str) -> str:
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+
+def test_children_one_image_per_platform_joined_by_an_index() -> None:
+    records = run(program({}), region="eu-west-1")
+    component = only(records, "pulumi-llm:index:EdgeImage")
+    assert children(records, component) == [
+        ("aws:ecr/lifecyclePolicy:LifecyclePolicy", "edge-cache-lifecycle"),
+        ("aws:ecr/repository:Repository", "edge-cache"),
+        ("aws:ecr/repository:Repository", "edge-repo"),
+        ("aws:kms/alias:Alias", "edge-key-alias"),
+        ("aws:kms/key:Key", "edge-key"),
+        ("docker-build:index:Image", "edge-amd64"),
+        ("docker-build:index:Image", "edge-arm64"),
+        ("docker-build:index:Index", "edge-index"),
+    ]
+    provider = only(records, "pulumi:providers:aws")
+    assert all(r.provider == provider.urn for r in records if r.custom and r.type.startswith("aws:"))
+    builder = only(records, "pulumi:providers:docker-build")
+    assert all(r.provider == builder.urn for r in records if r.type.startswith("docker-build:index:"))
+
+
+def test_the_repository_is_immutable_scanned_and_encrypted_with_a_rotating_key() -> None:
+    records = by_name(run(program({}), region="eu-west-1"))
+    repo = records["edge-repo"].inputs
+    assert repo["name"] == "pulumi-llm/llama-server"
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repo["encryptionConfigurations"] == [
+        {"encryptionType": "KMS", "kmsKey": "arn:aws:kms:eu-west-1:123456789012:edge-key"}
+    ]
+    assert repo["forceDelete"] is False
+    assert repo["tags"]["pulumi-llm:method"] == "edge"
+    key = records["edge-key"].inputs
+    assert key["enableKeyRotation"] is True and key["deletionWindowInDays"] == 30
+    cache = records["edge-cache"].inputs
+    assert cache["name"] == "pulumi-llm/llama-server-buildcache" and cache["encryptionConfigurations"] == repo["encryptionConfigurations"]
+    policy = json.loads(records["edge-cache-lifecycle"].inputs["policy"])
+    assert policy["rules"][0]["selection"]["tagStatus"] == "untagged"
+
+
+def test_each_platform_builds_alone_with_its_own_registry_cache() -> None:
+    records = by_name(run(program({}), region="eu-west-1"))
+    for arch in ("amd64", "arm64"):
+        image = records[f"edge-{arch}"].inputs
+        assert image["platforms"] == [f"linux/{arch}"]
+        assert image["target"] == "cpu" and image["push"] is True
+        assert image["tags"] == [f"{ACCOUNT_REPO}:b11176-abc1234-{arch}"]
+        assert image["context"] == {"location": CONTEXT}
+        assert image["dockerfile"] == {"location": f"{CONTEXT}/Dockerfile"}
+        assert image["buildArgs"] == {"LLAMA_CPP_VERSION": "b11176", "LLAMA_CPP_SHA256": SHA}
+        cache = f"{ACCOUNT_REPO}-buildcache:cache-cpu-{arch}"
+        assert image["cacheFrom"] == [{"registry": {"ref": cache}}]
+        [cache_to] = image["cacheTo"]
+        # ECR needs the cache as an OCI image manifest; a failed cache export must not fail the build.
+        assert {k: cache_to["registry"][k] for k in ("ref", "mode", "imageManifest", "ociMediaTypes", "ignoreError")} == {
+            "ref": cache, "mode": "max", "imageManifest": True, "ociMediaTypes": True, "ignoreError": True,
+        }
+        assert "registries" not in image  # the build machine's docker login; no token in the state
+
+
+def test_the_index_joins_the_platform_digests_and_gives_ref_and_digest() -> None:
+    outputs: dict = {}
+    records = by_name(run(program(outputs), region="eu-west-1"))
+    index = records["edge-index"].inputs
+    assert index["tag"] == f"{ACCOUNT_REPO}:b11176-abc1234" and index["push"] is True
+    assert index["sources"] == [
+        f"{ACCOUNT_REPO}:b11176-abc1234-amd64@{fake_digest('edge-amd64')}",
+        f"{ACCOUNT_REPO}:b11176-abc1234-arm64@{fake_digest('edge-arm64')}",
+    ]
+    assert outputs["ref"] == f"{ACCOUNT_REPO}:b11176-abc1234@{fake_digest('edge-index')}"
+    assert outputs["digest"] == fake_digest("edge-index")
+    assert outputs["repository_url"] == ACCOUNT_REPO
+    assert list(outputs["platforms"]) == index["sources"]
+
+
+def test_jetson_builds_arm64_on_its_own_builder_with_pinned_l4t_bases() -> None:
+    records = run(
+        program({}, target="jetson", platforms=("linux/arm64",), builders={"linux/arm64": "orin"},
+                jetson_build_image=JETSON_BUILD, jetson_runtime_image=JETSON_RUNTIME),
+        region="eu-west-1",
+    )
+    [image] = of_type(records, "docker-build:index:Image")
+    assert image.name == "edge-arm64"
+    assert image.inputs["target"] == "jetson" and image.inputs["platforms"] == ["linux/arm64"]
+    assert image.inputs["builder"] == {"name": "orin"}
+    assert image.inputs["buildArgs"]["JETSON_BUILD_IMAGE"] == JETSON_BUILD
+    assert image.inputs["buildArgs"]["JETSON_RUNTIME_IMAGE"] == JETSON_RUNTIME
+    assert image.inputs["cacheTo"][0]["registry"]["ref"].endswith(":cache-jetson-arm64")
+
+
+def test_bundled_bakes_a_verified_model_from_a_named_context(tmp_path: Path) -> None:
+    records = run(
+        program({}, target="bundled", platforms=("linux/amd64",), model_dir=str(tmp_path), model_file="tiny-q4_k_m.gguf",
+                model_sha256="c" * 64),
+        region="eu-west-1",
+    )
+    [image] = of_type(records, "docker-build:index:Image")
+    assert image.inputs["context"] == {"location": CONTEXT, "named": {"model": {"location": str(tmp_path)}}}
+    assert image.inputs["buildArgs"] == {
+        "LLAMA_CPP_VERSION": "b11176", "LLAMA_CPP_SHA256": SHA, "BUNDLE_ON": "cpu",
+        "MODEL_FILE": "tiny-q4_k_m.gguf", "MODEL_SHA256": "c" * 64,
+    }
+
+
+def test_explicit_registry_credentials_stay_secret() -> None:
+    records = by_name(run(program({}, registry_username="AWS", registry_password="token"), region="eu-west-1"))
+    # The password makes the whole registry entry secret in the state and the plan.
+    assert records["edge-amd64"].inputs["registries"] == "[secret]"
+    assert records["edge-arm64"].inputs["registries"] == "[secret]"
+    assert records["edge-index"].inputs["registry"] == "[secret]"
+
+
+def test_pure_helpers() -> None:
+    cuda = make_args(target="cuda", platforms=("linux/amd64",), cuda_arch="89")
+    assert build_args(cuda)["CUDA_DOCKER_ARCH"] == "89"
+    bundled = make_args(target="bundled", bundle_on="jetson", platforms=("linux/arm64",), model_dir="/m",
+                        model_file="m.gguf", model_sha256="d" * 64, jetson_build_image=JETSON_BUILD,
+                        jetson_runtime_image=JETSON_RUNTIME)
+    assert cache_tag(bundled, "linux/arm64") == "cache-bundled-jetson-arm64"
+    assert build_args(bundled)["BUNDLE_ON"] == "jetson" and "JETSON_BUILD_IMAGE" in build_args(bundled)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"platforms": ("linux/s390x",)}, "edge.platforms = linux/s390x: edge images are built for linux/amd64, linux/arm64"),
+        ({"platforms": ()}, "edge.platforms: give at least one of linux/amd64, linux/arm64"),
+        ({"platforms": ("linux/arm64", "linux/arm64")}, "edge.platforms = linux/arm64, linux/arm64: each platform once"),
+        ({"target": "jetson", "jetson_build_image": JETSON_BUILD, "jetson_runtime_image": JETSON_RUNTIME},
+         "edge.platforms = linux/amd64, linux/arm64: the jetson target is linux/arm64 only (Jetson Orin)"),
+        ({"target": "bundled", "bundle_on": "jetson", "platforms": ("linux/amd64",), "model_dir": "/m", "model_file": "m.gguf",
+          "model_sha256": "d" * 64},
+         "edge.platforms = linux/amd64: the jetson target is linux/arm64 only (Jetson Orin)"),
+        ({"target": "jetson", "platforms": ("linux/arm64",)},
+         "edge.jetson_build_image = None: the jetson target needs the L4T r36 image as repository:tag@sha256:digest "
+         "(no public digest is pinned in pulumi-llm; read it with `crane digest`)"),
+        ({"target": "jetson", "platforms": ("linux/arm64",), "jetson_build_image": "nvcr.io/nvidia/l4t-jetpack:r36.4.0",
+          "jetson_runtime_image": JETSON_RUNTIME},
+         "edge.jetson_build_image = nvcr.io/nvidia/l4t-jetpack:r36.4.0: the jetson target needs the L4T r36 image as "
+         "repository:tag@sha256:digest (no public digest is pinned in pulumi-llm; read it with `crane digest`)"),
+        ({"target": "cuda"}, "edge.platforms = linux/amd64, linux/arm64: the cuda target is linux/amd64 only "
+         "(use the jetson target for Jetson; the pinned CUDA images are amd64)"),
+        ({"cuda_arch": "89"}, "edge.cuda_arch = 89: only the cuda target takes it (jetson is 87)"),
+        ({"target": "cuda", "platforms": ("linux/amd64",), "cuda_arch": "sm_89"},
+         "edge.cuda_arch = sm_89: compute capabilities such as 89 or 80;90"),
+        ({"builders": {"linux/riscv64": "x"}}, "edge.builders.linux/riscv64: not one of the platforms built (linux/amd64, linux/arm64)"),
+        ({"llama_cpp_sha256": "abc"}, "edge.llama_cpp_sha256 = abc: 64 lower-case hex digits (sha256sum of the archive)"),
+        ({"llama_cpp_version": "master"}, "edge.llama_cpp_version = master: a llama.cpp release tag such as b11176"),
+        ({"tag": "latest"}, "edge.tag = latest: a version tag (not latest) of letters, digits, '.', '_', '-'"),
+        ({"repository": "Pulumi/LLM"}, "edge.repository = Pulumi/LLM: lower-case path segments such as pulumi-llm/llama-server"),
+        ({"target": "bundled"}, "edge.model_dir/model_file: the bundled target needs the GGUF to bake in"),
+        ({"target": "bundled", "model_dir": "/m", "model_file": "m.bin", "model_sha256": "d" * 64},
+         "edge.model_file = m.bin: a .gguf file name inside model_dir"),
+        ({"target": "bundled", "model_dir": "/m", "model_file": "m.gguf"},
+         "edge.model_sha256 = None: 64 lower-case hex digits (the GGUF's .sha256 file)"),
+        ({"model_file": "m.gguf"}, "edge.model_*: only the bundled target bakes a model in (weights are mounted otherwise)"),
+        ({"registry": "acr"}, "edge.registry = acr: only ecr is implemented so far"),
+        ({"registry_username": "AWS"}, "edge.registry_username/registry_password: give both or neither"),
+    ],
+)
+def test_bad_input_is_one_line(overrides: dict, message: str) -> None:
+    with pytest.raises(UserError) as caught:
+        make_args(**overrides)
+    assert str(caught.value) == message
