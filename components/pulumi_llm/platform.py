@@ -145,11 +145,49 @@ class LlmPlatform(pulumi.ComponentResource):
             opts=on_aws,
         )
         outputs["alarm_topic"] = monitoring.topic_arn
+        self._self_hosted_urls: dict[str, pulumi.Output[str]] = {}
         if "gpu-vm" in methods:
             outputs.update(self._aws_gpu_vms(name, settings, labels, network, key, store, monitoring, on_aws))
         if "cluster" in methods:
             outputs.update(self._aws_cluster(name, settings, labels, network, key, store, on_aws))
+        if "gateway" in methods:
+            outputs.update(self._aws_gateway(name, settings, labels, network, key, monitoring, on_aws))
         return outputs
+
+    def _aws_gateway(self, name, settings, labels, network, key, monitoring, on_aws) -> dict[str, pulumi.Input[str]]:
+        from .gateway import config as engine
+        from .gateway.aws import AwsGateway, AwsGatewayArgs, Consumer
+
+        spec, urls = gateway_spec(settings, self._self_hosted_urls)
+        gateway = AwsGateway(
+            child(name, "gateway"),
+            AwsGatewayArgs(
+                labels=labels.with_method("gateway"),
+                region=settings.region,
+                vpc_id=network.vpc_id,
+                private_subnet_ids=network.private_subnet_ids,
+                kms_key_arn=key.arn,
+                engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
+                # The master key's secret the component creates itself; the providers' come from the spec.
+                provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k != engine.MASTER_KEY_ENV},
+                # The AWS task sets LITELLM_MODE itself; the rest keeps the engine from phoning home.
+                environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
+                bedrock_model_arns=[
+                    f"arn:aws:bedrock:{settings.region}::foundation-model/{m}" for m in settings.gateway.bedrock_models
+                ],
+                consumers=[
+                    Consumer(name=n, quota_per_day=c.requests_per_day, rate_limit_rps=c.rate_limit_rps, burst=c.burst)
+                    for n, c in sorted(settings.gateway.consumers.items())
+                ],
+                high_availability=settings.environment == "prod",
+                integration_timeout_ms=settings.gateway.timeouts.edge_seconds * 1000,
+                engine_timeout_seconds=settings.gateway.timeouts.engine_seconds,
+                alarm_topic_arn=monitoring.topic_arn,
+                config_path="pulumi-llm:gateway",
+            ),
+            opts=on_aws,
+        )
+        return {"gateway_url": gateway.invoke_url}
 
     def _aws_gpu_vms(self, name, settings, labels, network, key, store, monitoring, on_aws) -> dict[str, pulumi.Input[str]]:
         from . import serving
@@ -196,6 +234,7 @@ class LlmPlatform(pulumi.ComponentResource):
                 opts=on_aws,
             )
             outputs[f"url_{served}"] = vm.url
+            self._self_hosted_urls[served] = vm.url.apply(lambda u: f"{u}/v1")
         return outputs
 
     def _aws_cluster(self, name, settings, labels, network, key, store, on_aws) -> dict[str, pulumi.Input[str]]:
@@ -272,7 +311,6 @@ class LlmPlatform(pulumi.ComponentResource):
                     annotations={
                         "alb.ingress.kubernetes.io/scheme": cfg.ingress,
                         "alb.ingress.kubernetes.io/target-type": "ip",
-                        "alb.ingress.kubernetes.io/group.name": f"llm-{labels.stack}",
                         # Streams outlast the default 60 s idle timeout.
                         "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=3600",
                         "alb.ingress.kubernetes.io/healthcheck-path": "/health",
@@ -286,4 +324,50 @@ class LlmPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, providers=[eks.provider], depends_on=list(eks.addons)),
         )
         self.namespace = serving_layer.namespace
+        # One internal ALB per model (an ALB can't rewrite paths): the gateway calls each by its name.
+        self._self_hosted_urls = {
+            served: address.apply(lambda a: f"http://{a or 'pending'}/v1") for served, address in serving_layer.ingress_addresses.items()
+        }
         return {"cluster_name": eks.cluster_name, "namespace": serving_layer.namespace}
+
+
+def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[str]]):
+    """The engine spec of the stack's gateway, and the environment that carries the self-hosted URLs
+    (known only at deploy time: LiteLLM resolves `os.environ/NAME` in a route's api_base)."""
+    from .gateway import config as engine
+
+    gw = settings.gateway
+    assert gw is not None
+    secrets = gw.secret_names()
+    env: dict[str, pulumi.Output[str]] = {}
+    groups = []
+    for group_name, group in sorted(gw.models.items()):
+        routes = []
+        for i, route in enumerate(group.routes):
+            kwargs: dict = {}
+            if route.provider == "self-hosted":
+                var = "SELF_HOSTED_" + route.model.upper().replace("-", "_") + "_URL"
+                env[var] = self_hosted_urls[route.model]
+                kwargs["api_base"] = f"os.environ/{var}"
+            elif route.provider == "bedrock":
+                kwargs["region"] = settings.region
+            elif route.provider in engine.STATIC_KEY_PROVIDERS:
+                kwargs["secret_env"] = secrets[route.provider].upper().replace("-", "_") + "_API_KEY"
+            routes.append(
+                engine.ProviderRoute(
+                    name=f"{route.provider}-{i}", provider=route.provider, model=route.model, rpm=route.rpm, tpm=route.tpm,
+                    timeout_seconds=gw.timeouts.provider_seconds, **kwargs,
+                )
+            )
+        groups.append(engine.ModelGroup(name=group_name, routes=tuple(routes), fallbacks=tuple(group.fallbacks)))
+    spec = engine.GatewaySpec(
+        model_groups=tuple(groups),
+        consumers=tuple(
+            engine.Consumer(name=n, models=tuple(c.models)) for n, c in sorted(gw.consumers.items())
+        ),
+        retries=gw.retries,
+        timeouts=engine.TimeoutBudget(
+            client=gw.timeouts.client_seconds, edge=gw.timeouts.edge_seconds, engine=gw.timeouts.engine_seconds
+        ),
+    )
+    return spec, env

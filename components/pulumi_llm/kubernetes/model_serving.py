@@ -114,6 +114,14 @@ def ingress_spec(served_name: str, port: int, options: IngressOptions) -> dict[s
     return spec
 
 
+def _ingress_address(status: Any) -> str:
+    """Hostname or IP of an Ingress's load balancer, once the controller has set it ('' before)."""
+    entries = ((status or {}).get("load_balancer") or (status or {}).get("loadBalancer") or {}).get("ingress") or []
+    if not entries:
+        return ""
+    return entries[0].get("hostname") or entries[0].get("ip") or ""
+
+
 def service_monitor_spec(spec: ContainerSpec) -> dict[str, Any]:
     return {
         "selector": {"matchLabels": render.selector_labels(spec.served_name)},
@@ -147,6 +155,7 @@ class ModelServing(pulumi.ComponentResource):
             clients.extend(args.ingress.peers)
         scrapers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.monitoring_namespace}}}]
         self.urls = {}
+        self.ingress_addresses: dict[str, pulumi.Output[str]] = {}
         servers: list[observability_rules.ServerMetrics] = []
         for model in args.models:
             spec = model.container
@@ -190,12 +199,15 @@ class ModelServing(pulumi.ComponentResource):
             self.urls[served] = server.url
             port = spec.port(spec.http_port).container_port
             if args.ingress is not None:
-                k8s.networking.v1.Ingress(
+                ingress = k8s.networking.v1.Ingress(
                     child(name, f"{served}-ingress"),
                     metadata={"name": served, "namespace": args.namespace, "labels": model_labels, "annotations": dict(args.ingress.annotations)},
                     spec=ingress_spec(served, port, args.ingress),
                     opts=in_ns,
                 )
+                # The address the controller gives the Ingress (an ALB's DNS name, an internal IP):
+                # what a gateway outside the cluster calls.
+                self.ingress_addresses[served] = ingress.status.apply(_ingress_address)
             scales_to_zero = False
             if autoscaled or (args.scaling is not None and args.scaling.scale_to_zero):
                 policy = args.scaling or autoscaling.ScalingPolicy(model.replicas_min, model.replicas_max)
