@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -190,3 +191,123 @@ def test_a_quantization_llamacpp_does_not_serve_is_refused(cpu_fit) -> None:
     # fit itself refuses it first, with the same line.
     with pytest.raises(UserError, match="quantization 'awq' is not served by llamacpp"):
         fit("llama-3.1-8b-instruct", Hardware(cpu_host(32), 1), runtime="llamacpp", quantization="awq")
+
+
+# ---------------------------------------------------------------- model preparation (pure parts)
+
+from pulumi_llm.edge import prepare  # noqa: E402
+from pulumi_llm.sizing import RUNTIME_PRECISIONS  # noqa: E402
+
+
+def test_the_quantizer_table_covers_exactly_what_sizing_serves() -> None:
+    assert set(prepare.GGUF_TYPES) == set(RUNTIME_PRECISIONS["llamacpp"])
+    assert prepare.gguf_file_name("chat", "Q4_K_M") == "chat-q4_k_m.gguf"
+    # The runtime mounts the file prepare writes.
+    f = fit("llama-3.1-8b-instruct", Hardware(cpu_host(32), 1), runtime="llamacpp", context=8192)
+    assert llamacpp.default_model_file("chat", f) == prepare.gguf_file_name("chat", f.precision.key)
+
+
+def job(**overrides):
+    args = {"source": "s3://models/hf/llama-3.1-8b", "dest": "s3://models/gguf", "service_account": "model-prep"}
+    args.update(overrides)
+    return prepare.prepare_job_spec("llama-8b", **args)
+
+
+def test_the_job_fetches_converts_quantizes_then_uploads_with_pinned_images() -> None:
+    spec = job(labels={"app.kubernetes.io/name": "model-prep"}, region="eu-west-1")
+    pod = spec["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["fetch", "convert", "quantize"]
+    assert [c["name"] for c in pod["containers"]] == ["upload"]
+    fetch, convert, quantize = pod["initContainers"]
+    assert fetch["image"] == pins.AWS_CLI.ref and convert["image"] == quantize["image"] == pins.LLAMA_CPP_FULL.ref
+    assert "aws s3 cp --recursive --only-show-errors s3://models/hf/llama-3.1-8b /work/hf" in fetch["command"][2]
+    assert convert["command"] == ["python3", "/app/convert_hf_to_gguf.py", "/work/hf", "--outfile",
+                                  "/work/model-f16.gguf", "--outtype", "f16"]
+    assert quantize["command"] == ["/app/llama-quantize", "/work/model-f16.gguf", "/work/out/llama-8b-q4_k_m.gguf", "Q4_K_M", "4"]
+    script = pod["containers"][0]["command"][2]
+    assert "sha256sum llama-8b-q4_k_m.gguf > llama-8b-q4_k_m.gguf.sha256" in script
+    assert "s3://models/gguf/llama-8b-q4_k_m.gguf.sha256" in script
+    assert {"name": "AWS_REGION", "value": "eu-west-1"} in fetch["env"]
+    assert pod["restartPolicy"] == "Never" and pod["serviceAccountName"] == "model-prep"
+    assert spec["backoffLimit"] == 1 and spec["activeDeadlineSeconds"] == 4 * 3600
+    for c in [*pod["initContainers"], *pod["containers"]]:
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True and c["securityContext"]["runAsNonRoot"] is True
+    job_object = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "llama-8b-prepare", "namespace": "llm"}, "spec": spec}
+    kubernetes_validate.validate(job_object, "1.30.0", strict=True)
+
+
+def test_an_f16_job_skips_the_quantizer() -> None:
+    pod = job(quantization="f16")["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["fetch", "convert"]
+    assert pod["initContainers"][1]["command"][3:5] == ["--outfile", "/work/out/llama-8b-f16.gguf"]
+
+
+def test_job_uris_are_shell_quoted() -> None:
+    pod = job(source="s3://models/hf/a;b")["template"]["spec"]
+    assert "'s3://models/hf/a;b'" in pod["initContainers"][0]["command"][2]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"quantization": "awq"}, "quantization = awq: llama.cpp quantizes to q2_k, q3_k_m, q4_0, q4_k_s, q4_k_m, q5_k_m, q6_k, q8_0, f16"),
+        ({"source": "/data/hf"}, "prepare.source = /data/hf: an s3://bucket/prefix URI is expected"),
+        ({"dest": "gs://b/x"}, "prepare.dest = gs://b/x: an s3://bucket/prefix URI is expected"),
+        ({"converter_image": "ghcr.io/ggml-org/llama.cpp:full"},
+         "prepare.converter_image = ghcr.io/ggml-org/llama.cpp:full: images are pinned as repository:tag@sha256:digest"),
+        ({"active_deadline_seconds": 5}, "prepare.active_deadline_seconds = 5: at least 60 is expected"),
+    ],
+)
+def test_bad_job_input_is_one_line(overrides, message) -> None:
+    with pytest.raises(UserError) as caught:
+        job(**overrides)
+    assert str(caught.value) == message
+
+
+def test_a_job_name_must_be_a_dns_label() -> None:
+    with pytest.raises(UserError) as caught:
+        prepare.prepare_job_spec("Llama_8B", source="s3://m/a", dest="s3://m/b", service_account="x")
+    assert str(caught.value) == "prepare.name = Llama_8B: a lower-case DNS label (a-z, 0-9, -) is expected"
+
+
+def _prepare_model():
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[2] / "images" / "edge-llamacpp" / "prepare_model.py"
+    spec = importlib.util.spec_from_file_location("prepare_model", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_prepare_model_refuses_bad_input_before_running_anything(tmp_path, capsys) -> None:
+    pm = _prepare_model()
+    (tmp_path / "hf").mkdir()
+    assert pm.main([str(tmp_path / "hf"), "--name", "m", "--llama-cpp", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"prepare_model: {tmp_path / 'hf'}: not a Hugging Face checkpoint directory (no config.json)"
+    (tmp_path / "hf" / "config.json").write_text("{}")
+    assert pm.main([str(tmp_path / "hf"), "--name", "m", "--llama-cpp", str(tmp_path)]) == 2
+    assert "no convert_hf_to_gguf.py there" in capsys.readouterr().err
+    (tmp_path / "convert_hf_to_gguf.py").write_text("")
+    assert pm.main([str(tmp_path / "hf"), "--name", "m", "--llama-cpp", str(tmp_path)]) == 2
+    assert "an executable llama-quantize is needed for q4_k_m" in capsys.readouterr().err
+    assert pm.main([str(tmp_path / "hf"), "--name", "m", "--llama-cpp", str(tmp_path), "--quant", "awq"]) == 2
+    assert "llama.cpp quantizes to" in capsys.readouterr().err
+
+
+def test_prepare_model_uploads_through_the_given_client(tmp_path) -> None:
+    pm = _prepare_model()
+    calls = []
+
+    class Client:
+        def upload_file(self, filename, bucket, key, ExtraArgs=None):  # noqa: N803
+            calls.append((Path(filename).name, bucket, key, ExtraArgs))
+
+    a = tmp_path / "m-q4_k_m.gguf"
+    a.write_bytes(b"GGUF")
+    assert pm.upload([a], "s3://bucket/models", Client()) == ["s3://bucket/models/m-q4_k_m.gguf"]
+    assert calls == [("m-q4_k_m.gguf", "bucket", "models/m-q4_k_m.gguf", {"ChecksumAlgorithm": "SHA256"})]
+    with pytest.raises(UserError):
+        pm.upload([a], "https://bucket/models", Client())
