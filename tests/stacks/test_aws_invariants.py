@@ -157,3 +157,26 @@ def test_staging_copies_the_pinned_revision_into_the_store_with_a_scoped_identit
     assert len(writer) == 1
     [write] = [s for s in writer[0]["Statement"] if s["Sid"] == "WriteModel"]
     assert write["Resource"][0].endswith("/meta-llama/Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659/*")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_gateway_keeps_secret_values_out_of_state_and_streams(resources: dict, stack: str) -> None:
+    r = resources[stack]
+    assert not of(r, "aws:secretsmanager/secretVersion:SecretVersion")
+    names = sorted(s["inputs"]["name"] for s in of(r, "aws:secretsmanager/secret:Secret"))
+    expected = {"dev": ["anthropic", "litellm-master", "openai"], "prod": ["anthropic", "litellm-master", "openai"]}[stack]
+    assert names == [f"pulumi-llm/{stack}/{p}" for p in expected]
+    for secret in of(r, "aws:secretsmanager/secret:Secret"):
+        assert secret["inputs"]["kmsKeyId"] and secret["inputs"]["recoveryWindowInDays"] > 0
+    [integration] = [i for i in of(r, "aws:apigateway/integration:Integration") if i["inputs"].get("responseTransferMode")]
+    assert integration["inputs"]["responseTransferMode"] == "STREAM"
+    assert integration["inputs"]["timeoutMilliseconds"] == 600_000
+    for method in of(r, "aws:apigateway/method:Method"):
+        assert method["inputs"]["apiKeyRequired"] is True
+    text = json.dumps(r)
+    assert not re.search(r"sk-[A-Za-z0-9_-]{20,}", text)  # no key-shaped literal anywhere
+    [task] = of(r, "aws:ecs/taskDefinition:TaskDefinition")
+    containers = json.loads(task["inputs"]["containerDefinitions"])
+    engine = next(c for c in containers if c.get("secrets"))
+    assert {s["name"] for s in engine["secrets"]} >= {"OPENAI_API_KEY", "LITELLM_MASTER_KEY"}
+    assert all("value" not in s for s in engine["secrets"])
