@@ -15,10 +15,12 @@ nothing is answered by accident. Values are shaped like the provider's real answ
 | gcp compute getImage | image `<family>-v` + 8 digits derived from project and family, READY, with its self link |
 | gcp storage getProjectServiceAccount | the Cloud Storage service agent `service-<number>@gs-project-accounts.iam.gserviceaccount.com` |
 | azure-native getClientConfig | fixed subscription and tenant GUIDs of zeros with a final 1 |
+| azure-native listManagedClusterUserCredentials | one `clusterUser` kubeconfig (base64): server `https://<name>.hcp.<region>.azmk8s.io:443`, a fixed CA, a kubelogin exec user and no credential |
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Callable
@@ -63,6 +65,21 @@ def _policy_document(args: dict[str, Any], region: str) -> dict[str, Any]:
         statements.append(out)
     doc = json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
     return {"json": doc, "minifiedJson": doc, "id": hashlib.sha256(doc.encode()).hexdigest()[:10]}
+
+
+def _aks_user_credentials(args: dict[str, Any], region: str) -> dict[str, Any]:
+    # Shaped like AKS' answer for an Entra ID cluster (format exec): server + CA, no secret in it.
+    name = args.get("resourceName") or "cluster"
+    server = f"https://{name}.hcp.{region or 'eastus'}.azmk8s.io:443"
+    kubeconfig = (
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority-data: TFMwdExTMUNSVWRKVGlCRFJWSlVTVVpKUTBGVVJTMHRMUzB0Q2c9PQ==\n"
+        f"contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: clusterUser_{name}\n"
+        f"current-context: {name}\n"
+        f"users:\n- name: clusterUser_{name}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+        "      command: kubelogin\n      args: [get-token, --login, devicecode, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630]\n"
+    )
+    return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
 
 
 def _gcp_image(args: dict[str, Any], region: str) -> dict[str, Any]:
@@ -112,6 +129,7 @@ _TABLE: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
         "clientId": "00000000-0000-0000-0000-000000000003",
         "objectId": "00000000-0000-0000-0000-000000000004",
     },
+    "azure-native:containerservice:listManagedClusterUserCredentials": _aks_user_credentials,
 }
 
 

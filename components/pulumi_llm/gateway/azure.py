@@ -1,0 +1,1083 @@
+"""AzureGateway: Azure API Management (v2 tier) in front of Azure OpenAI and a LiteLLM engine on Container Apps.
+
+Request path::
+
+    client ──HTTPS (APIM subscription key)──▶ API Management (BasicV2 / StandardV2 / PremiumV2)
+        /openai/*  ──managed identity──▶ backend pool of Azure OpenAI endpoints (circuit breaker each)
+        /v1/*      ──master key (Key Vault named value)──▶ LiteLLM on Container Apps (internal ingress)
+                                                          ──▶ OpenAI / Anthropic / … (keys from Key Vault)
+
+Children (Pulumi names ``<name>-<role>``):
+
+* observability: a Log Analytics workspace (unless one is given), workspace-based Application Insights
+  with local (key) auth disabled, the APIM logger (managed identity, `Monitoring Metrics Publisher`
+  on the component), one diagnostic per API that logs NO bodies (`bytes: 0` on frontend and backend,
+  request and response) with fixed sampling and custom metrics on (what `llm-emit-token-metric` needs),
+  diagnostic settings of APIM and the engine environment to the workspace, and metric alerts on 5xx,
+  429 throttling and latency to an action group;
+* the APIM service: a v2 tier (the only ones that stream with `buffer-response="false"` and run
+  `llm-token-limit` in this design), system-assigned identity, outbound VNet integration (StandardV2,
+  PremiumV2) or VNet injection (PremiumV2 only: StandardV2 can't join an internal VNet);
+* secrets: Key Vault-backed NAMED VALUES (`keyVault.secretIdentifier`, versionless, read with the APIM
+  identity; APIM refreshes them within 4 h) for the LiteLLM master key and each provider key — never a
+  literal value — and `Key Vault Secrets User` granted per secret, not per vault;
+* Azure OpenAI: one backend per endpoint with a circuit breaker (trips on 429/5xx, honours Retry-After)
+  unless it is the fallback, a POOL over them by priority and weight, `Cognitive Services OpenAI User`
+  for the APIM identity on each account; the policy authenticates with
+  `authentication-managed-identity resource="https://cognitiveservices.azure.com"`: no key exists;
+* the engine: a Container Apps environment (internal, in your subnet, zone redundant), a private DNS zone
+  for its domain, a user-assigned identity that reads exactly its secrets (Key Vault references:
+  `keyVaultUrl` + identity, never values), and the LiteLLM app (pinned image by digest, internal ingress,
+  probes, min/max replicas, scaled on concurrent requests) with the rendered config;
+* APIs `/openai/*` and `/v1/*` (POST and GET wildcard operations) with the policy from `apim_policy`,
+  one product per consumer with its `llm-token-limit`, and one subscription (APIM-generated keys) each.
+
+Whole-pool 503 guard (Azure-Samples/AI-Gateway#163): when every member of a pool has its circuit open, APIM
+answers 503 at once for everything. Here the pool always keeps one member without a breaker — the lowest
+priority `fallback` backend — so the pool never empties; its 429s (with Retry-After) reach the client
+instead of a blanket 503, and the API policy retries 429/5xx on another member before any byte is sent.
+
+Timeout budget: client > APIM forward-request (time to response headers, ≤ 240 s) > engine. The streamed
+body after the headers is not bound by the forward timeout.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from typing import Any, Literal, Union
+
+import pulumi
+import pulumi_azure_native.apimanagement as apimanagement
+import pulumi_azure_native.app as app
+import pulumi_azure_native.applicationinsights as applicationinsights
+import pulumi_azure_native.authorization as authorization
+import pulumi_azure_native.managedidentity as managedidentity
+import pulumi_azure_native.monitor as monitor
+import pulumi_azure_native.operationalinsights as operationalinsights
+import pulumi_azure_native.privatedns as privatedns
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .. import pins
+from ..errors import UserError
+from ..labels import CommonLabels, azure_tags
+from ..naming import child, dns_label
+from . import apim_policy
+
+StrInput = Union[str, pulumi.Output]
+"""A string or the Output of another resource (pulumi.Input[str])."""
+
+ENGINE_PORT = 4000
+"""LiteLLM proxy's port."""
+ENGINE_CONTAINER = "litellm"
+CONFIG_ENV = "LITELLM_CONFIG_B64"
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+MASTER_KEY_SECRET = "litellm-master"
+"""Key Vault secret of the LiteLLM master key (`pulumi-llm secrets put litellm-master`)."""
+MASTER_KEY_NAMED_VALUE = "litellm-master-key"
+CONSUMER_HEADER = "x-pulumi-llm-consumer"
+"""Header the engine reads the consumer from (gateway.config's DEFAULT_CONSUMER_HEADER)."""
+ENGINE_BACKEND_ID = "litellm"
+POOL_BACKEND_ID = "azure-openai-pool"
+LIVENESS_PATH = "/health/liveliness"
+READINESS_PATH = "/health/readiness"
+OPENAI_API = "openai"
+ENGINE_API = "v1"
+V2_TIERS = ("BasicV2", "StandardV2", "PremiumV2")
+CLASSIC_TIERS = ("Developer", "Basic", "Standard", "Premium", "Isolated")
+VNET_TIERS = ("StandardV2", "PremiumV2")
+KEY_VAULT_SUFFIXES = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net")
+RESERVED_ENV = frozenset({CONFIG_ENV, MASTER_KEY_ENV, "AZURE_CLIENT_ID", "HOME", "LITELLM_MODE"})
+
+BOOT = (
+    "import base64, os\n"
+    f"open('/tmp/litellm.yaml', 'wb').write(base64.b64decode(os.environ['{CONFIG_ENV}']))\n"
+    f"os.execvp('litellm', ['litellm', '--config', '/tmp/litellm.yaml', '--host', '0.0.0.0', '--port', '{ENGINE_PORT}'])\n"
+)
+"""The engine's entry point: the config to /tmp, then exec LiteLLM."""
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_ENV_REF = re.compile(r"os\.environ/([A-Za-z0-9_]+)")
+_SERVICE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]$")
+_LOCATION = re.compile(r"^[a-z]+[a-z0-9]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_OPENAI_ENDPOINT = re.compile(r"^https://[a-z0-9][a-z0-9-]{1,62}\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)/$")
+_SECRET_KEYS = frozenset(
+    {"api_key", "master_key", "salt_key", "password", "database_url", "client_secret", "azure_ad_token"}
+)
+"""Config keys whose value must be an `os.environ/` reference, never a literal."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Args
+# ---------------------------------------------------------------------------------------------
+
+
+class AzureOpenAIBackend(BaseModel):
+    """One Azure OpenAI (or AI Foundry) endpoint in the pool."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    name: str = Field(description="Stable key [a-z][a-z0-9-] (≤ 40): names the APIM backend aoai-<name>. Required.")
+    endpoint: str = Field(description="https://<resource>.openai.azure.com/ (trailing slash). Required.")
+    resource_id: StrInput = Field(description="ARM id of the account: scope of the gateway's Cognitive Services OpenAI User role. Required.")
+    priority: int = Field(1, ge=1, le=100, description="Pool priority, 1 first; lower groups take over when higher ones are tripped. Default 1.")
+    weight: int = Field(1, ge=1, le=100, description="Share of traffic within its priority group. Default 1.")
+    fallback: bool = Field(
+        False,
+        description="The pool's last resort: no circuit breaker, so the pool never has every member tripped (AI-Gateway#163). Default false; see AzureGatewayArgs.",
+    )
+
+
+class ApimConsumer(BaseModel):
+    """One client of the gateway: a product with its token limit and one subscription (APIM-generated keys)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Stable key [a-z][a-z0-9-] (≤ 40): names the product and the subscription. Required.")
+    tokens_per_minute: int = Field(ge=1, description="llm-token-limit rate per subscription (prompt + completion tokens). Required.")
+    token_quota: int | None = Field(None, ge=1, description="Tokens per quota period. Default none.")
+    token_quota_period: Literal["Hourly", "Daily", "Weekly", "Monthly", "Yearly"] | None = Field(
+        None, description="Period of token_quota. Default none (set both or neither)."
+    )
+
+
+class CircuitBreaker(BaseModel):
+    """The rule each (non-fallback) Azure OpenAI backend trips by."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    failures: int = Field(1, ge=1, description="429/5xx answers within interval_seconds that open the circuit. Default 1.")
+    interval_seconds: int = Field(10, ge=1, le=3600, description="Window the failures are counted in. Default 10.")
+    trip_seconds: int = Field(
+        10, ge=1, le=3600, description="How long the circuit stays open when the backend sent no Retry-After (it is honoured). Default 10."
+    )
+
+
+class GatewayAlertThresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    server_errors: int = Field(10, ge=1, description="5xx responses in 5 minutes. Default 10.")
+    throttled: int = Field(50, ge=1, description="429 responses in 5 minutes. Default 50.")
+    latency_ms: int = Field(
+        60_000, ge=1, description="Average request duration in ms over 5 minutes (streams count whole). Default 60000."
+    )
+
+
+class AzureGatewayArgs(BaseModel):
+    """Everything AzureGateway needs. Validation is pure and fails with one UserError line naming
+    `config_path` and the key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    labels: CommonLabels = Field(description="The common labels of the stack. Required.")
+    location: str = Field(description="Azure region, e.g. eastus. Required.")
+    resource_group_name: StrInput = Field(description="Resource group of every child (Input). Required.")
+    publisher_email: str = Field(description="APIM publisher e-mail (service notifications). Required.")
+    publisher_name: str = Field("pulumi-llm", description="APIM publisher name. Default pulumi-llm.")
+    service_name: str | None = Field(None, description="APIM service name (globally unique, 2-50). Default llm-<stack>-gateway.")
+    tier: str = Field("StandardV2", description=f"APIM tier, one of {', '.join(V2_TIERS)}. Default StandardV2.")
+    capacity: int = Field(1, ge=1, le=30, description="APIM scale units. Default 1.")
+    network: Literal["public", "vnet-outbound", "internal"] = Field(
+        "vnet-outbound",
+        description=(
+            "public: no VNet (Azure OpenAI only); vnet-outbound: public gateway, outbound VNet integration (StandardV2, "
+            "PremiumV2) to reach the engine; internal: VNet injection, private gateway (PremiumV2 only). Default vnet-outbound."
+        ),
+    )
+    apim_subnet_id: StrInput | None = Field(
+        None, description="Subnet for VNet integration/injection (delegated to Microsoft.Web/serverFarms for integration). Required unless public."
+    )
+    key_vault_id: StrInput = Field(description="ARM id of the stack's Key Vault (RBAC mode): scopes the per-secret roles. Required.")
+    key_vault_uri: str = Field(description="https://<vault>.vault.azure.net/ of that vault. Required.")
+    azure_openai: list[AzureOpenAIBackend] = Field(
+        default_factory=list, description="Azure OpenAI endpoints of the /openai pool. Default none (then no /openai API)."
+    )
+    engine_config_yaml: str | None = Field(
+        None,
+        description="Rendered LiteLLM config (gateway.config); provider keys only as os.environ/<ENV>. Default none: no engine, no /v1 API.",
+    )
+    provider_secrets: dict[str, str] = Field(
+        default_factory=dict, description="Engine env var → Key Vault secret name, e.g. {'OPENAI_API_KEY': 'openai'}. Default none."
+    )
+    environment: dict[str, str] = Field(default_factory=dict, description="Non-secret environment of the engine. Default none.")
+    consumer_header: str = Field(
+        CONSUMER_HEADER, description="Header APIM sets to the consumer's name for the engine (the config's consumer_header). Default x-pulumi-llm-consumer."
+    )
+    engine_image: str = Field(pins.LITELLM.ref, description="LiteLLM image pinned by digest. Default pins.LITELLM.")
+    engine_subnet_id: StrInput | None = Field(
+        None, description="Infrastructure subnet of the Container Apps environment (/27 or larger, delegated to Microsoft.App/environments). Required with an engine."
+    )
+    vnet_id: StrInput | None = Field(None, description="VNet of both subnets: the engine's private DNS zone is linked to it. Required with an engine.")
+    engine_min_replicas: int = Field(2, ge=0, le=300, description="Fewest engine replicas (0 allows cold starts). Default 2.")
+    engine_max_replicas: int = Field(6, ge=1, le=300, description="Most engine replicas. Default 6.")
+    engine_cpu: float = Field(1.0, description="vCPU per replica (Consumption: 0.25-4 in 0.25 steps). Default 1.0.")
+    engine_memory_gib: float = Field(2.0, description="Memory per replica, 2 GiB per vCPU. Default 2.0.")
+    engine_concurrency: int = Field(50, ge=1, description="Concurrent requests per replica before scaling out. Default 50.")
+    consumers: list[ApimConsumer] = Field(min_length=1, description="Clients: one product + subscription each. At least one.")
+    client_timeout_seconds: int = Field(300, ge=1, description="How long clients wait for response headers. Default 300.")
+    forward_timeout_seconds: int = Field(
+        240, ge=1, description=f"APIM forward-request timeout (headers), ≤ {apim_policy.MAX_FORWARD_TIMEOUT_SECONDS}. Default 240."
+    )
+    engine_timeout_seconds: int = Field(
+        210, ge=1, description="The engine's request timeout (litellm_settings.request_timeout, set when absent). Default 210."
+    )
+    circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker, description="Circuit breaker of the Azure OpenAI backends.")
+    sampling_percentage: float = Field(10.0, gt=0, le=100, description="Share of requests Application Insights traces. Default 10.")
+    log_analytics_workspace_id: StrInput | None = Field(None, description="Existing Log Analytics workspace. Default: one is created.")
+    log_retention_days: int = Field(30, ge=30, le=730, description="Retention of a created workspace. Default 30.")
+    alert_emails: list[str] = Field(default_factory=list, description="Action group e-mail receivers. Default none.")
+    action_group_id: StrInput | None = Field(None, description="Existing action group for the alerts (instead of alert_emails). Default none.")
+    alert_thresholds: GatewayAlertThresholds = Field(default_factory=GatewayAlertThresholds, description="Alert thresholds.")
+    config_path: str = Field("gateway", description="Key path named in error messages. Default 'gateway'.")
+
+    @model_validator(mode="after")
+    def _check(self) -> AzureGatewayArgs:
+        where = self.config_path
+        _check_tier(self, where)
+        _check_budget(self, where)
+        if not _LOCATION.match(self.location):
+            raise UserError(f"{where}.location = {self.location!r}: not an Azure region name such as eastus")
+        if not _SERVICE_NAME.match(self.apim_name):
+            raise UserError(f"{where}.service_name = {self.apim_name!r}: 2-50 letters, digits and '-', starting with a letter")
+        if not _EMAIL.match(self.publisher_email):
+            raise UserError(f"{where}.publisher_email = {self.publisher_email!r}: not an e-mail address")
+        if not self.key_vault_uri.startswith("https://") or not self.key_vault_uri.endswith("/") or not any(
+            self.key_vault_uri.rstrip("/").endswith(suffix) for suffix in KEY_VAULT_SUFFIXES
+        ):
+            raise UserError(f"{where}.key_vault_uri = {self.key_vault_uri!r}: expected https://<vault>.vault.azure.net/ (with the trailing slash)")
+        if not self.azure_openai and self.engine_config_yaml is None:
+            raise UserError(f"{where}: neither azure_openai nor engine_config_yaml is set; the gateway needs at least one backend")
+        _check_openai(self.azure_openai, where)
+        _check_consumers(self.consumers, where)
+        if self.engine_config_yaml is not None:
+            _check_engine(self, where)
+        elif self.provider_secrets or self.environment:
+            raise UserError(f"{where}.provider_secrets: only used by the engine; set engine_config_yaml or remove them")
+        for email in self.alert_emails:
+            if not _EMAIL.match(email):
+                raise UserError(f"{where}.alert_emails = {email!r}: not an e-mail address")
+        if self.alert_emails and self.action_group_id is not None:
+            raise UserError(f"{where}.alert_emails: set alert_emails or action_group_id, not both")
+        return self
+
+    @property
+    def apim_name(self) -> str:
+        return self.service_name or f"llm-{self.labels.stack}-gateway"
+
+    @property
+    def engine(self) -> bool:
+        return self.engine_config_yaml is not None
+
+    @property
+    def secrets(self) -> list[str]:
+        """Key Vault secret names the gateway reads: the master key (with an engine) and every provider key."""
+        names = sorted(set(self.provider_secrets.values()) - {MASTER_KEY_SECRET})
+        return [MASTER_KEY_SECRET, *names] if self.engine else names
+
+    def secret_uri(self, secret: str) -> str:
+        """Versionless secret identifier: readers follow the newest version (rotation without redeploy)."""
+        return f"{self.key_vault_uri}secrets/{secret}"
+
+
+def _check_tier(args: AzureGatewayArgs, where: str) -> None:
+    tier = args.tier
+    allowed = ", ".join(V2_TIERS)
+    if tier == "Consumption":
+        raise UserError(
+            f"{where}.tier = Consumption: can't enforce llm-token-limit on LLM streams (the policy isn't available in "
+            f"Consumption); allowed: {allowed}"
+        )
+    if tier in CLASSIC_TIERS:
+        raise UserError(
+            f"{where}.tier = {tier}: a classic tier; allowed: {allowed} (v2 tiers stream with buffer-response=\"false\" "
+            "and integrate with a VNet without a dedicated subnet per instance)"
+        )
+    if tier not in V2_TIERS:
+        raise UserError(f"{where}.tier = {tier!r}: not an API Management tier; allowed: {allowed}")
+    if args.network == "internal" and tier != "PremiumV2":
+        raise UserError(f"{where}.network = internal: {tier} can't join an internal VNet; use tier PremiumV2")
+    if args.network == "vnet-outbound" and tier not in VNET_TIERS:
+        raise UserError(f"{where}.network = vnet-outbound: {tier} has no VNet integration; use tier StandardV2 or PremiumV2")
+    if args.network == "public" and args.apim_subnet_id is not None:
+        raise UserError(f"{where}.apim_subnet_id: only used when network is vnet-outbound or internal")
+    if args.network != "public" and args.apim_subnet_id is None:
+        raise UserError(f"{where}.apim_subnet_id: required when network is {args.network}")
+    if args.engine and args.network == "public":
+        raise UserError(
+            f"{where}.network = public: the engine's ingress is internal to the VNet; use network vnet-outbound "
+            "(StandardV2, PremiumV2) or internal (PremiumV2)"
+        )
+
+
+def _check_budget(args: AzureGatewayArgs, where: str) -> None:
+    client, forward, engine = args.client_timeout_seconds, args.forward_timeout_seconds, args.engine_timeout_seconds
+    cap = apim_policy.MAX_FORWARD_TIMEOUT_SECONDS
+    if forward > cap:
+        raise UserError(
+            f"{where}.forward_timeout_seconds = {forward}: APIM may not honour a forward-request timeout above {cap} s "
+            f"(idle connections are dropped); allowed 1 to {cap}"
+        )
+    if client <= forward:
+        raise UserError(
+            f"{where}.client_timeout_seconds = {client}: must be above {where}.forward_timeout_seconds = {forward}, "
+            "or clients give up while APIM still waits for the backend"
+        )
+    if args.engine and forward <= engine:
+        raise UserError(
+            f"{where}.forward_timeout_seconds = {forward}: must be above {where}.engine_timeout_seconds = {engine}, "
+            "or APIM cuts requests the engine is still serving"
+        )
+
+
+def _check_openai(backends: Sequence[AzureOpenAIBackend], where: str) -> None:
+    if not backends:
+        return
+    seen: set[str] = set()
+    for backend in backends:
+        at = f"{where}.azure_openai.{backend.name}"
+        if not _NAME.match(backend.name):
+            raise UserError(f"{where}.azure_openai: name {backend.name!r}: lower-case letters, digits and '-', starting with a letter (at most 40)")
+        if backend.name in seen:
+            raise UserError(f"{where}.azure_openai: {backend.name!r} is listed twice")
+        seen.add(backend.name)
+        if not _OPENAI_ENDPOINT.match(backend.endpoint):
+            raise UserError(
+                f"{at}.endpoint = {backend.endpoint!r}: expected https://<resource>.openai.azure.com/ (or .cognitiveservices.azure.com/), "
+                "with the trailing slash"
+            )
+    fallbacks = [b for b in backends if b.fallback]
+    lowest = max(b.priority for b in backends)
+    if len(backends) > 1 and not fallbacks:
+        raise UserError(
+            f"{where}.azure_openai: mark one backend fallback: true (lowest priority, no circuit breaker); a pool whose "
+            "every member is tripped answers 503 to everything (Azure-Samples/AI-Gateway#163)"
+        )
+    for backend in fallbacks:
+        if backend.priority != lowest:
+            raise UserError(
+                f"{where}.azure_openai.{backend.name}.priority = {backend.priority}: a fallback must be in the lowest "
+                f"priority group ({lowest}), or it takes traffic before the backends it backs up"
+            )
+
+
+def _check_consumers(consumers: Sequence[ApimConsumer], where: str) -> None:
+    seen: set[str] = set()
+    for consumer in consumers:
+        if not _NAME.match(consumer.name):
+            raise UserError(f"{where}.consumers: name {consumer.name!r}: lower-case letters, digits and '-', starting with a letter (at most 40)")
+        if consumer.name in seen:
+            raise UserError(f"{where}.consumers: {consumer.name!r} is listed twice; consumer names key the products and subscriptions")
+        seen.add(consumer.name)
+        if (consumer.token_quota is None) != (consumer.token_quota_period is None):
+            raise UserError(f"{where}.consumers.{consumer.name}: set token_quota and token_quota_period together, or neither")
+
+
+def _check_engine(args: AzureGatewayArgs, where: str) -> None:
+    if args.engine_subnet_id is None:
+        raise UserError(f"{where}.engine_subnet_id: required with an engine (the Container Apps environment's subnet)")
+    if args.vnet_id is None:
+        raise UserError(f"{where}.vnet_id: required with an engine (its private DNS zone is linked to the VNet)")
+    if "@sha256:" not in args.engine_image:
+        raise UserError(f"{where}.engine_image = {args.engine_image}: pin the image by digest (repository:tag@sha256:…)")
+    if args.engine_min_replicas > args.engine_max_replicas:
+        raise UserError(
+            f"{where}.engine_min_replicas = {args.engine_min_replicas}: above engine_max_replicas = {args.engine_max_replicas}"
+        )
+    cpu, memory = args.engine_cpu, args.engine_memory_gib
+    if not (0.25 <= cpu <= 4 and (cpu * 4).is_integer()):
+        raise UserError(f"{where}.engine_cpu = {cpu:g}: Consumption replicas take 0.25 to 4 vCPU in steps of 0.25")
+    if memory != cpu * 2:
+        raise UserError(f"{where}.engine_memory_gib = {memory:g}: with engine_cpu {cpu:g}, Consumption replicas take {cpu * 2:g} GiB")
+    if not re.match(r"^[a-z0-9][a-z0-9-]*$", args.consumer_header):
+        raise UserError(f"{where}.consumer_header = {args.consumer_header!r}: a lower-case header name")
+    seen: dict[str, str] = {}
+    for env, secret in sorted(args.provider_secrets.items()):
+        if (env, secret) == (MASTER_KEY_ENV, MASTER_KEY_SECRET):
+            continue  # gateway.config.secret_envs lists the master key too; the gateway always wires it
+        if not _ENV_NAME.match(env):
+            raise UserError(f"{where}.provider_secrets.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
+        if env in RESERVED_ENV:
+            raise UserError(f"{where}.provider_secrets.{env}: set by the gateway itself; use another name")
+        if not _NAME.match(secret):
+            raise UserError(
+                f"{where}.provider_secrets.{env} = {secret!r}: a Key Vault secret name here is lower-case letters, digits and '-' (at most 40), e.g. openai"
+            )
+        if secret == MASTER_KEY_SECRET:
+            raise UserError(f"{where}.provider_secrets.{env} = {secret!r}: reserved for the LiteLLM master key")
+        if secret in seen:
+            raise UserError(f"{where}.provider_secrets: secret {secret!r} is mapped from both {seen[secret]} and {env}; one secret per variable")
+        seen[secret] = env
+    for env in sorted(args.environment):
+        if not _ENV_NAME.match(env):
+            raise UserError(f"{where}.environment.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
+        if env in RESERVED_ENV or env in args.provider_secrets:
+            raise UserError(f"{where}.environment.{env}: already set by the gateway or a provider secret")
+    engine_config(
+        args.engine_config_yaml or "",
+        available_env=set(args.provider_secrets) | set(args.environment) | {MASTER_KEY_ENV, "AZURE_CLIENT_ID"},
+        engine_timeout_seconds=args.engine_timeout_seconds,
+        where=f"{where}.engine_config_yaml",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def engine_config(text: str, *, available_env: set[str], engine_timeout_seconds: int, where: str) -> str:
+    """The config the engine runs: the rendered YAML, checked (a mapping, no literal secret, only variables
+    the container gets, a request timeout within the budget) and with `litellm_settings.request_timeout`
+    set to the engine timeout when the config leaves it out."""
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise UserError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(config, dict):
+        raise UserError(f"{where}: the config must be a YAML mapping (model_list, litellm_settings, …)")
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                here = f"{path}.{key}" if path else str(key)
+                if str(key).lower() in _SECRET_KEYS and value is not None and not (isinstance(value, str) and value.startswith("os.environ/")):
+                    raise UserError(f"{where}: {here} holds a literal value; secrets live in Key Vault and the config references them as os.environ/<ENV>")
+                walk(value, here)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}[{index}]")
+
+    walk(config, "")
+    for env in sorted(set(_ENV_REF.findall(text))):
+        if env not in available_env:
+            raise UserError(f"{where}: references os.environ/{env}, which the engine does not get; map it in provider_secrets or environment")
+    settings = config.get("litellm_settings")
+    if settings is None:
+        settings = config["litellm_settings"] = {}
+    if not isinstance(settings, dict):
+        raise UserError(f"{where}: litellm_settings must be a mapping")
+    timeout = settings.get("request_timeout")
+    if timeout is None:
+        settings["request_timeout"] = engine_timeout_seconds
+        return yaml.safe_dump(config, sort_keys=False)
+    if not isinstance(timeout, (int, float)) or timeout > engine_timeout_seconds:
+        raise UserError(f"{where}: litellm_settings.request_timeout = {timeout} is above engine_timeout_seconds = {engine_timeout_seconds}")
+    return text
+
+
+def role_definition_id(subscription_id: str, role_guid: str) -> str:
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+
+
+ROLE_KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+ROLE_COGNITIVE_SERVICES_OPENAI_USER = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
+ROLE_MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+
+
+def circuit_breaker_rule(breaker: CircuitBreaker) -> dict[str, Any]:
+    """One rule (APIM allows one per backend): 429 and 5xx open the circuit; Retry-After sets how long."""
+    return {
+        "rules": [
+            {
+                "name": "trip-on-429-5xx",
+                "failure_condition": {
+                    "count": breaker.failures,
+                    "interval": f"PT{breaker.interval_seconds}S",
+                    "status_code_ranges": [{"min": 429, "max": 429}, {"min": 500, "max": 599}],
+                },
+                "trip_duration": f"PT{breaker.trip_seconds}S",
+                "accept_retry_after": True,
+            }
+        ]
+    }
+
+
+def is_fallback(backend: AzureOpenAIBackend, backends: Sequence[AzureOpenAIBackend]) -> bool:
+    """The pool's breaker-free member: the one marked fallback, or the only backend there is."""
+    return backend.fallback or len(backends) == 1
+
+
+def pool_services(backends: Sequence[AzureOpenAIBackend], ids: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"id": ids[b.name], "priority": b.priority, "weight": b.weight} for b in sorted(backends, key=lambda b: (b.priority, b.name))]
+
+
+def no_body_logging() -> dict[str, Any]:
+    """Frontend/backend settings of an APIM diagnostic that log no body and no header."""
+    message = {"body": {"bytes": 0}, "headers": []}
+    return {"request": dict(message), "response": dict(message)}
+
+
+def engine_container(
+    *,
+    image: str,
+    config_yaml: str,
+    secrets: dict[str, str],
+    environment: dict[str, str],
+    client_id: Any,
+    cpu: float,
+    memory_gib: float,
+) -> dict[str, Any]:
+    """The LiteLLM container of the Container App (env names → secret refs, never values)."""
+    env: list[dict[str, Any]] = [
+        {"name": CONFIG_ENV, "value": base64.b64encode(config_yaml.encode()).decode()},
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "LITELLM_MODE", "value": "PRODUCTION"},
+        # The engine's own identity, for providers it reaches with Entra ID (Azure OpenAI through LiteLLM).
+        {"name": "AZURE_CLIENT_ID", "value": client_id},
+        *({"name": k, "value": v} for k, v in sorted(environment.items())),
+        *({"name": k, "secret_ref": secret_ref(v)} for k, v in sorted(secrets.items())),
+    ]
+    probe = {"port": ENGINE_PORT, "scheme": "HTTP"}
+    return {
+        "name": ENGINE_CONTAINER,
+        "image": image,
+        "command": ["python3", "-c", BOOT],
+        "env": env,
+        "resources": {"cpu": cpu, "memory": f"{memory_gib:g}Gi"},
+        "probes": [
+            {"type": "Startup", "http_get": {**probe, "path": LIVENESS_PATH}, "period_seconds": 5, "failure_threshold": 24, "timeout_seconds": 3},
+            {"type": "Liveness", "http_get": {**probe, "path": LIVENESS_PATH}, "period_seconds": 15, "failure_threshold": 3, "timeout_seconds": 5},
+            {"type": "Readiness", "http_get": {**probe, "path": READINESS_PATH}, "period_seconds": 10, "failure_threshold": 3, "timeout_seconds": 5},
+        ],
+    }
+
+
+def secret_ref(secret: str) -> str:
+    """The Container App secret name of a Key Vault secret (lower-case letters, digits, '-')."""
+    return secret
+
+
+# ---------------------------------------------------------------------------------------------
+# Component
+# ---------------------------------------------------------------------------------------------
+
+
+class AzureGateway(pulumi.ComponentResource):
+    """API Management in front of Azure OpenAI (managed identity) and LiteLLM on Container Apps."""
+
+    gateway_url: pulumi.Output[str]
+    apim_name: str
+    apim_principal_id: pulumi.Output[str]
+    engine_fqdn: pulumi.Output[str] | None
+    engine_principal_id: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: AzureGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("pulumi-llm:index:AzureGateway", name, None, opts)
+        self._name = name
+        tags = azure_tags(args.labels)
+        here = pulumi.ResourceOptions(parent=self)
+        rg, location = args.resource_group_name, args.location
+        client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        subscription = client.subscription_id
+
+        def role(role_name: str, scope: pulumi.Input[str], role_guid: str, principal: pulumi.Input[str]) -> authorization.RoleAssignment:
+            return authorization.RoleAssignment(
+                child(name, role_name),
+                scope=scope,
+                role_definition_id=subscription.apply(lambda s: role_definition_id(s, role_guid)),
+                principal_id=principal,
+                principal_type="ServicePrincipal",
+                opts=here,
+            )
+
+        def secret_scope(secret: str) -> pulumi.Output[str]:
+            return pulumi.Output.from_input(args.key_vault_id).apply(lambda vault: f"{vault}/secrets/{secret}")
+
+        # ---- observability -------------------------------------------------------------------------
+        if args.log_analytics_workspace_id is None:
+            workspace = operationalinsights.Workspace(
+                child(name, "logs"),
+                resource_group_name=rg,
+                location=location,
+                workspace_name=f"{args.apim_name}-logs",
+                sku={"name": "PerGB2018"},
+                retention_in_days=args.log_retention_days,
+                tags=tags,
+                opts=here,
+            )
+            workspace_id: pulumi.Input[str] = workspace.id
+        else:
+            workspace_id = args.log_analytics_workspace_id
+        insights = applicationinsights.Component(
+            child(name, "insights"),
+            resource_group_name=rg,
+            location=location,
+            resource_name_=f"{args.apim_name}-insights",
+            kind="web",
+            application_type="web",
+            workspace_resource_id=workspace_id,
+            ingestion_mode="LogAnalytics",
+            # Only Entra ID (the APIM identity below) may send telemetry: the connection string alone is no key.
+            disable_local_auth=True,
+            tags=tags,
+            opts=here,
+        )
+
+        # ---- API Management ------------------------------------------------------------------------
+        service_args: dict[str, Any] = {}
+        if args.network != "public":
+            service_args["virtual_network_type"] = "Internal" if args.network == "internal" else "External"
+            service_args["virtual_network_configuration"] = {"subnet_resource_id": args.apim_subnet_id}
+        service = apimanagement.ApiManagementService(
+            child(name, "apim"),
+            service_name=args.apim_name,
+            resource_group_name=rg,
+            location=location,
+            sku={"name": args.tier, "capacity": args.capacity},
+            identity={"type": "SystemAssigned"},
+            publisher_email=args.publisher_email,
+            publisher_name=args.publisher_name,
+            # No portals: consumers get their keys from the operators (one subscription per product), and
+            # the SDK would otherwise turn both portals on.
+            developer_portal_status="Disabled",
+            legacy_portal_status="Disabled",
+            tags=tags,
+            opts=here,
+            **service_args,
+        )
+        self.apim_name = args.apim_name
+        self.gateway_url = service.gateway_url
+        self.apim_principal_id = service.identity.apply(lambda i: _field(i, "principal_id"))
+        principal = self.apim_principal_id
+
+        def in_apim(*after: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, depends_on=list(after))
+
+        common = {"resource_group_name": rg, "service_name": service.name.apply(lambda _: args.apim_name)}
+
+        monitor.DiagnosticSetting(
+            child(name, "apim-logs"),
+            name="to-log-analytics",
+            resource_uri=service.id,
+            workspace_id=workspace_id,
+            log_analytics_destination_type="Dedicated",
+            logs=[{"category_group": "allLogs", "enabled": True}],
+            metrics=[{"category": "AllMetrics", "enabled": True}],
+            opts=here,
+        )
+        publisher = role("apim-insights-publisher", insights.id, ROLE_MONITORING_METRICS_PUBLISHER, principal)
+        logger = apimanagement.Logger(
+            child(name, "logger"),
+            logger_id="appinsights",
+            logger_type="applicationInsights",
+            resource_id=insights.id,
+            description="Application Insights of the gateway (Entra ID auth with the APIM identity)",
+            credentials={
+                "connectionString": pulumi.Output.secret(insights.connection_string),
+                "identityClientId": "SystemAssigned",
+            },
+            opts=in_apim(publisher),
+            **common,
+        )
+
+        # ---- secrets: Key Vault-backed named values ------------------------------------------------
+        named_values: list[pulumi.Resource] = []
+        for secret in args.secrets:
+            reader = role(f"apim-kv-{secret}", secret_scope(secret), ROLE_KEY_VAULT_SECRETS_USER, principal)
+            named_value_id = MASTER_KEY_NAMED_VALUE if secret == MASTER_KEY_SECRET else f"provider-{secret}"
+            named_values.append(
+                apimanagement.NamedValue(
+                    child(name, f"nv-{secret}"),
+                    named_value_id=named_value_id,
+                    display_name=named_value_id,
+                    secret=True,
+                    # No identity_client_id: APIM reads the secret with its system-assigned identity.
+                    key_vault={"secret_identifier": args.secret_uri(secret)},
+                    tags=["pulumi-llm", "key-vault"],
+                    opts=in_apim(reader),
+                    **common,
+                )
+            )
+
+        # ---- Azure OpenAI backends and pool --------------------------------------------------------
+        apis: dict[str, tuple[str, str, str, list[pulumi.Resource]]] = {}
+        if args.azure_openai:
+            backend_ids: dict[str, Any] = {}
+            members: list[pulumi.Resource] = []
+            for backend in args.azure_openai:
+                grant = role(f"apim-openai-{backend.name}", backend.resource_id, ROLE_COGNITIVE_SERVICES_OPENAI_USER, principal)
+                fallback = is_fallback(backend, args.azure_openai)
+                extra: dict[str, Any] = {} if fallback else {"circuit_breaker": circuit_breaker_rule(args.circuit_breaker)}
+                member = apimanagement.Backend(
+                    child(name, f"backend-aoai-{backend.name}"),
+                    backend_id=f"aoai-{backend.name}",
+                    title=f"Azure OpenAI {backend.name}",
+                    description="fallback: no circuit breaker" if fallback else "circuit breaker on 429/5xx",
+                    url=f"{backend.endpoint}openai",
+                    protocol="http",
+                    type="Single",
+                    tls={"validate_certificate_chain": True, "validate_certificate_name": True},
+                    opts=in_apim(grant),
+                    **common,
+                    **extra,
+                )
+                backend_ids[backend.name] = member.id
+                members.append(member)
+            pool = apimanagement.Backend(
+                child(name, "backend-azure-openai-pool"),
+                backend_id=POOL_BACKEND_ID,
+                title="Azure OpenAI pool",
+                description="Priority groups with weights; the fallback member has no circuit breaker",
+                type="Pool",
+                pool={"services": pool_services(args.azure_openai, backend_ids)},
+                opts=in_apim(*members),
+                **common,
+            )
+            policy = apim_policy.api_policy(
+                backend_id=POOL_BACKEND_ID,
+                backend_label="azure-openai",
+                auth="managed-identity",
+                forward_timeout_seconds=args.forward_timeout_seconds,
+                retries=len(args.azure_openai) - 1,
+            )
+            apis[OPENAI_API] = ("Azure OpenAI", "openai", policy, [pool])
+
+        # ---- the LiteLLM engine --------------------------------------------------------------------
+        self.engine_fqdn = None
+        self.engine_principal_id = None
+        if args.engine:
+            identity = managedidentity.UserAssignedIdentity(
+                child(name, "engine-identity"),
+                resource_name_=f"{args.apim_name}-engine",
+                resource_group_name=rg,
+                location=location,
+                tags=tags,
+                opts=here,
+            )
+            self.engine_principal_id = identity.principal_id
+            engine_secrets = args.secrets
+            readers = [role(f"engine-kv-{secret}", secret_scope(secret), ROLE_KEY_VAULT_SECRETS_USER, identity.principal_id) for secret in engine_secrets]
+            environment = app.ManagedEnvironment(
+                child(name, "engine-env"),
+                environment_name=f"{args.apim_name}-engine",
+                resource_group_name=rg,
+                location=location,
+                vnet_configuration={"infrastructure_subnet_id": args.engine_subnet_id, "internal": True},
+                workload_profiles=[{"name": "Consumption", "workload_profile_type": "Consumption"}],
+                zone_redundant=True,
+                # Logs through Azure Monitor diagnostic settings: no workspace shared key in the config.
+                app_logs_configuration={"destination": "azure-monitor"},
+                public_network_access="Disabled",
+                tags=tags,
+                opts=here,
+            )
+            monitor.DiagnosticSetting(
+                child(name, "engine-env-logs"),
+                name="to-log-analytics",
+                resource_uri=environment.id,
+                workspace_id=workspace_id,
+                logs=[{"category_group": "allLogs", "enabled": True}],
+                opts=here,
+            )
+            zone = privatedns.PrivateZone(
+                child(name, "engine-dns"),
+                private_zone_name=environment.default_domain,
+                resource_group_name=rg,
+                location="global",
+                tags=tags,
+                opts=here,
+            )
+            privatedns.VirtualNetworkLink(
+                child(name, "engine-dns-link"),
+                private_zone_name=environment.default_domain,
+                virtual_network_link_name=f"{args.apim_name}-engine",
+                resource_group_name=rg,
+                location="global",
+                virtual_network={"id": args.vnet_id},
+                registration_enabled=False,
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[zone]),
+            )
+            record = privatedns.PrivateRecordSet(
+                child(name, "engine-dns-wildcard"),
+                private_zone_name=environment.default_domain,
+                relative_record_set_name="*",
+                record_type="A",
+                resource_group_name=rg,
+                ttl=300,
+                a_records=[{"ipv4_address": environment.static_ip}],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[zone]),
+            )
+            config_yaml = engine_config(
+                args.engine_config_yaml or "",
+                available_env=set(args.provider_secrets) | set(args.environment) | {MASTER_KEY_ENV, "AZURE_CLIENT_ID"},
+                engine_timeout_seconds=args.engine_timeout_seconds,
+                where=f"{args.config_path}.engine_config_yaml",
+            )
+            container = engine_container(
+                image=args.engine_image,
+                config_yaml=config_yaml,
+                secrets={MASTER_KEY_ENV: MASTER_KEY_SECRET, **args.provider_secrets},
+                environment=args.environment,
+                client_id=identity.client_id,
+                cpu=args.engine_cpu,
+                memory_gib=args.engine_memory_gib,
+            )
+            engine = app.ContainerApp(
+                child(name, "engine"),
+                container_app_name=dns_label(f"llm-{args.labels.stack}-engine", 32),
+                resource_group_name=rg,
+                location=location,
+                environment_id=environment.id,
+                workload_profile_name="Consumption",
+                identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+                configuration={
+                    "active_revisions_mode": "Single",
+                    "ingress": {
+                        "external": False,
+                        "target_port": ENGINE_PORT,
+                        "transport": "http",
+                        "allow_insecure": False,
+                    },
+                    # Key Vault references read with the engine's identity: Container Apps fetches the newest
+                    # version (versionless URL) and picks rotations up without a redeploy.
+                    "secrets": [
+                        {"name": secret_ref(secret), "key_vault_url": args.secret_uri(secret), "identity": identity.id}
+                        for secret in engine_secrets
+                    ],
+                },
+                template={
+                    "containers": [container],
+                    "scale": {
+                        "min_replicas": args.engine_min_replicas,
+                        "max_replicas": args.engine_max_replicas,
+                        "rules": [{"name": "concurrency", "http": {"metadata": {"concurrentRequests": str(args.engine_concurrency)}}}],
+                    },
+                    # Let streams finish on scale-in and on a new revision.
+                    "termination_grace_period_seconds": min(args.engine_timeout_seconds, 600),
+                },
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*readers, record]),
+            )
+            self.engine_fqdn = engine.configuration.apply(lambda c: _field(_field(c, "ingress"), "fqdn"))
+            engine_backend = apimanagement.Backend(
+                child(name, "backend-litellm"),
+                backend_id=ENGINE_BACKEND_ID,
+                title="LiteLLM engine",
+                description="LiteLLM on Container Apps (internal ingress); serves the non-Azure providers",
+                url=self.engine_fqdn.apply(lambda fqdn: f"https://{fqdn}/v1"),
+                protocol="http",
+                type="Single",
+                tls={"validate_certificate_chain": True, "validate_certificate_name": True},
+                opts=here,
+                **common,
+            )
+            policy = apim_policy.api_policy(
+                backend_id=ENGINE_BACKEND_ID,
+                backend_label="litellm",
+                auth="named-value",
+                master_key_named_value=MASTER_KEY_NAMED_VALUE,
+                consumer_header=args.consumer_header,
+                forward_timeout_seconds=args.forward_timeout_seconds,
+            )
+            apis[ENGINE_API] = ("OpenAI-compatible (LiteLLM)", "v1", policy, [engine_backend])
+
+        # ---- APIs, operations, policies, diagnostics -------------------------------------------------
+        api_resources: dict[str, apimanagement.Api] = {}
+        for api_id, (display, path, policy, backends) in apis.items():
+            api = apimanagement.Api(
+                child(name, f"api-{api_id}"),
+                api_id=api_id,
+                display_name=display,
+                path=path,
+                protocols=["https"],
+                api_type="http",
+                subscription_required=True,
+                subscription_key_parameter_names={"header": apim_policy.SUBSCRIPTION_KEY_HEADER, "query": "subscription-key"},
+                opts=here,
+                **common,
+            )
+            api_resources[api_id] = api
+            api_ref = api.name.apply(lambda _, api_id=api_id: api_id)
+            for method in ("POST", "GET"):
+                apimanagement.ApiOperation(
+                    child(name, f"api-{api_id}-{method.lower()}"),
+                    api_id=api_ref,
+                    operation_id=f"{method.lower()}-any",
+                    display_name=f"{method} /*",
+                    method=method,
+                    url_template="/*",
+                    opts=here,
+                    **common,
+                )
+            apimanagement.ApiPolicy(
+                child(name, f"api-{api_id}-policy"),
+                api_id=api_ref,
+                policy_id="policy",
+                format="xml",
+                value=policy,
+                opts=in_apim(*backends, *named_values),
+                **common,
+            )
+            apimanagement.ApiDiagnostic(
+                child(name, f"api-{api_id}-diagnostic"),
+                api_id=api_ref,
+                diagnostic_id="applicationinsights",
+                logger_id=logger.id,
+                always_log="allErrors",
+                sampling={"sampling_type": "fixed", "percentage": args.sampling_percentage},
+                # Prompts and completions are never logged: no body bytes, no headers (keys live there).
+                frontend=no_body_logging(),
+                backend=no_body_logging(),
+                verbosity="information",
+                log_client_ip=False,
+                http_correlation_protocol="W3C",
+                # Custom metrics with dimensions: what llm-emit-token-metric writes to.
+                metrics=True,
+                opts=here,
+                **common,
+            )
+
+        # ---- products and subscriptions per consumer ---------------------------------------------
+        for consumer in args.consumers:
+            product = apimanagement.Product(
+                child(name, f"product-{consumer.name}"),
+                product_id=consumer.name,
+                display_name=consumer.name,
+                description=f"LLM access for {consumer.name}: {consumer.tokens_per_minute} tokens per minute",
+                subscription_required=True,
+                approval_required=False,
+                subscriptions_limit=1,
+                state="published",
+                opts=here,
+                **common,
+            )
+            product_ref = product.name.apply(lambda _, c=consumer.name: c)
+            for api_id, api in api_resources.items():
+                apimanagement.ProductApi(
+                    child(name, f"product-{consumer.name}-{api_id}"),
+                    product_id=product_ref,
+                    api_id=api.name.apply(lambda _, api_id=api_id: api_id),
+                    opts=here,
+                    **common,
+                )
+            apimanagement.ProductPolicy(
+                child(name, f"product-{consumer.name}-policy"),
+                product_id=product_ref,
+                policy_id="policy",
+                format="xml",
+                value=apim_policy.product_policy(
+                    tokens_per_minute=consumer.tokens_per_minute,
+                    token_quota=consumer.token_quota,
+                    token_quota_period=consumer.token_quota_period,
+                ),
+                opts=here,
+                **common,
+            )
+            # Keys are generated by APIM and never set here, so they are not in the Pulumi state.
+            apimanagement.Subscription(
+                child(name, f"subscription-{consumer.name}"),
+                sid=consumer.name,
+                display_name=consumer.name,
+                scope=product.name.apply(lambda _, c=consumer.name: f"/products/{c}"),
+                state="active",
+                allow_tracing=False,
+                opts=here,
+                **common,
+            )
+
+        # ---- alerts --------------------------------------------------------------------------------
+        action_group_id = args.action_group_id
+        if args.alert_emails:
+            group = monitor.ActionGroup(
+                child(name, "alerts"),
+                action_group_name=f"{args.apim_name}-alerts",
+                resource_group_name=rg,
+                location="global",
+                group_short_name="llm-gateway"[:12],
+                enabled=True,
+                email_receivers=[
+                    {"name": f"email-{index}", "email_address": email, "use_common_alert_schema": True}
+                    for index, email in enumerate(args.alert_emails)
+                ],
+                tags=tags,
+                opts=here,
+            )
+            action_group_id = group.id
+        actions = [{"action_group_id": action_group_id}] if action_group_id is not None else []
+        thresholds = args.alert_thresholds
+        for key, description, criterion, severity in (
+            (
+                "5xx",
+                "Gateway answered 5xx (backend failures, open circuits, timeouts)",
+                _criterion("Requests", "Total", thresholds.server_errors, {"GatewayResponseCodeCategory": "5xx"}),
+                1,
+            ),
+            (
+                "429",
+                "Gateway answered 429 (token limits or throttled backends)",
+                _criterion("Requests", "Total", thresholds.throttled, {"GatewayResponseCode": "429"}),
+                2,
+            ),
+            ("latency", "Average request duration high", _criterion("Duration", "Average", thresholds.latency_ms, {}), 2),
+        ):
+            monitor.MetricAlert(
+                child(name, f"alert-{key}"),
+                rule_name=f"{args.apim_name}-{key}",
+                resource_group_name=rg,
+                location="global",
+                description=description,
+                severity=severity,
+                enabled=True,
+                scopes=[service.id],
+                target_resource_type="Microsoft.ApiManagement/service",
+                evaluation_frequency="PT1M",
+                window_size="PT5M",
+                auto_mitigate=True,
+                # Typed args: `criteria` is a union, and only the typed form is sent in the provider's camelCase.
+                criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+                    odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                    all_of=[monitor.MetricCriteriaArgs(**criterion)],
+                ),
+                actions=actions,
+                tags=tags,
+                opts=here,
+            )
+
+        self.register_outputs(
+            {
+                "gateway_url": self.gateway_url,
+                "apim_name": self.apim_name,
+                "apim_principal_id": self.apim_principal_id,
+                **({"engine_fqdn": self.engine_fqdn, "engine_principal_id": self.engine_principal_id} if args.engine else {}),
+            }
+        )
+
+
+def _criterion(metric: str, aggregation: str, threshold: float, dimensions: dict[str, str]) -> dict[str, Any]:
+    return {
+        "criterion_type": "StaticThresholdCriterion",
+        "name": metric.lower(),
+        "metric_name": metric,
+        "metric_namespace": "Microsoft.ApiManagement/service",
+        "operator": "GreaterThan",
+        "threshold": threshold,
+        "time_aggregation": aggregation,
+        "dimensions": [monitor.MetricDimensionArgs(name=k, operator="Include", values=[v]) for k, v in dimensions.items()],
+    }
+
+
+def _field(value: object, key: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        if key in value:
+            return value[key]
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key)
+        return value.get(camel)
+    return getattr(value, key, None)
+
+
+__all__ = [
+    "ApimConsumer",
+    "AzureGateway",
+    "AzureGatewayArgs",
+    "AzureOpenAIBackend",
+    "CircuitBreaker",
+    "GatewayAlertThresholds",
+    "engine_config",
+]

@@ -1,0 +1,692 @@
+"""AzureGateway: API Management (v2) in front of Azure OpenAI and LiteLLM on Container Apps, under the
+recording mock runtime with default providers disabled."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import subprocess
+import sys
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_azure_native as azure_native
+import pytest
+import yaml
+
+from helpers import by_name, children, only, run
+from pulumi_llm import pins
+from pulumi_llm.errors import UserError
+from pulumi_llm.gateway import azure as gateway
+from pulumi_llm.gateway.azure import AzureGateway, AzureGatewayArgs
+from pulumi_llm.labels import CommonLabels
+from pulumi_llm.offline import invokes, recorder
+
+ROOT = Path(__file__).resolve().parents[2]
+SUB = invokes.AZURE_SUBSCRIPTION
+TENANT = invokes.AZURE_TENANT
+RG = f"/subscriptions/{SUB}/resourceGroups/rg-llm"
+VNET = f"{RG}/providers/Microsoft.Network/virtualNetworks/vnet-llm"
+APIM_SUBNET = f"{VNET}/subnets/apim"
+ENGINE_SUBNET = f"{VNET}/subnets/engine"
+VAULT = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-llm-prod"
+VAULT_URI = "https://kv-llm-prod.vault.azure.net/"
+EAST = f"{RG}/providers/Microsoft.CognitiveServices/accounts/aoai-east"
+WEST = f"{RG}/providers/Microsoft.CognitiveServices/accounts/aoai-west"
+SWEDEN = f"{RG}/providers/Microsoft.CognitiveServices/accounts/aoai-sweden"
+TAGS = {"pulumi-llm:project": "pulumi-llm", "pulumi-llm:stack": "prod", "pulumi-llm:environment": "prod"}
+SENTINEL = "sk-ant-SENTINEL-never-anywhere-0000"
+CONFIG = """\
+model_list:
+  - model_name: claude-sonnet
+    litellm_params: {model: anthropic/claude-sonnet-4-5, api_key: os.environ/ANTHROPIC_API_KEY}
+  - model_name: gpt-4o
+    litellm_params: {model: openai/gpt-4o, api_key: os.environ/OPENAI_API_KEY}
+general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
+"""
+PROVIDERS = {"ANTHROPIC_API_KEY": "anthropic", "OPENAI_API_KEY": "openai"}
+DAPR = "happy-river-1234.eastus.azurecontainerapps.io"
+
+
+# --------------------------------------------------------------------------------------------
+# What Azure computes (the recording mocks echo inputs only)
+# --------------------------------------------------------------------------------------------
+
+
+def guid(*parts: str) -> str:
+    return str(uuid.UUID(hashlib.sha256("/".join(parts).encode()).hexdigest()[:32]))
+
+
+def arm(kind: str, name: str, module: str) -> str:
+    return f"{RG}/providers/Microsoft.{module}/{kind}/{name}"
+
+
+APIM_ID = arm("ApiManagementService", "gw-apim", "apimanagement")
+APIM_PRINCIPAL = guid(APIM_ID, "principal")
+ENGINE_IDENTITY = arm("UserAssignedIdentity", "gw-engine-identity", "managedidentity")
+ENGINE_PRINCIPAL = guid(ENGINE_IDENTITY, "principal")
+ENGINE_CLIENT = guid(ENGINE_IDENTITY, "client")
+ENGINE_FQDN = f"llm-prod-engine.internal.{DAPR}"
+
+
+def azure_outputs(typ: str, name: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    module, kind = typ.split(":")[1], typ.split(":")[2]
+    resource_id = f"/subscriptions/{SUB}/resourceGroups/{state.get('resourceGroupName') or 'rg'}/providers/Microsoft.{module}/{kind}/{name}"
+    state = dict(state, id=resource_id)
+    identity = state.get("identity")
+    if isinstance(identity, dict):
+        identity = dict(identity)
+        if isinstance(identity.get("userAssignedIdentities"), list):
+            identity["userAssignedIdentities"] = {u: {"principalId": guid(u, "p"), "clientId": guid(u, "c")} for u in identity["userAssignedIdentities"]}
+        if identity.get("type") == "SystemAssigned":
+            identity.update(principalId=guid(resource_id, "principal"), tenantId=TENANT)
+        state["identity"] = identity
+    if kind == "UserAssignedIdentity":
+        state.update(principalId=guid(resource_id, "principal"), clientId=guid(resource_id, "client"), tenantId=TENANT)
+    if kind == "ApiManagementService":
+        state["gatewayUrl"] = f"https://{state['serviceName']}.azure-api.net"
+    if kind == "ManagedEnvironment":
+        state.update(defaultDomain=DAPR, staticIp="10.20.4.62")
+    if kind == "ContainerApp":
+        fqdn = f"{state['containerAppName']}.internal.{DAPR}"
+        state["configuration"] = dict(state["configuration"], ingress=dict(state["configuration"]["ingress"], fqdn=fqdn))
+        state["latestRevisionFqdn"] = fqdn
+    if kind == "Component":
+        state["connectionString"] = "InstrumentationKey=00000000-0000-0000-0000-00000000000a;IngestionEndpoint=https://eastus-8.in.applicationinsights.azure.com/"
+    return resource_id, state
+
+
+def role_id(role: str) -> str:
+    return f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+
+
+@pytest.fixture(autouse=True)
+def computed_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    install(monkeypatch)
+
+
+def install(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = recorder.PlanMocks.new_resource
+
+    def new_resource(self: recorder.PlanMocks, args: Any) -> Any:
+        resource_id, state = original(self, args)
+        if args.typ.startswith("azure-native:"):
+            return azure_outputs(args.typ, args.name, state)
+        return resource_id, state
+
+    monkeypatch.setattr(recorder.PlanMocks, "new_resource", new_resource)
+
+
+# --------------------------------------------------------------------------------------------
+# Program
+# --------------------------------------------------------------------------------------------
+
+
+def make_args(**overrides: Any) -> AzureGatewayArgs:
+    values: dict[str, Any] = {
+        "labels": CommonLabels("prod", "prod"),
+        "location": "eastus",
+        "resource_group_name": "rg-llm",
+        "publisher_email": "platform@example.com",
+        "apim_subnet_id": APIM_SUBNET,
+        "key_vault_id": VAULT,
+        "key_vault_uri": VAULT_URI,
+        "azure_openai": [
+            {"name": "east", "endpoint": "https://aoai-east.openai.azure.com/", "resource_id": EAST, "priority": 1, "weight": 3},
+            {"name": "west", "endpoint": "https://aoai-west.openai.azure.com/", "resource_id": WEST, "priority": 1, "weight": 1},
+            {"name": "sweden", "endpoint": "https://aoai-sweden.openai.azure.com/", "resource_id": SWEDEN, "priority": 2, "fallback": True},
+        ],
+        "engine_config_yaml": CONFIG,
+        "provider_secrets": PROVIDERS,
+        "environment": {"LITELLM_LOG": "INFO"},
+        "engine_subnet_id": ENGINE_SUBNET,
+        "vnet_id": VNET,
+        "engine_min_replicas": 2,
+        "consumers": [
+            {"name": "chat-app", "tokens_per_minute": 120_000},
+            {"name": "batch", "tokens_per_minute": 20_000, "token_quota": 10_000_000, "token_quota_period": "Monthly"},
+        ],
+        "client_timeout_seconds": 300,
+        "forward_timeout_seconds": 230,
+        "engine_timeout_seconds": 200,
+        "alert_emails": ["oncall@example.com"],
+    }
+    values.update(overrides)
+    return AzureGatewayArgs(**values)
+
+
+def plan(captured: dict[str, Any] | None = None, **overrides: Any):
+    args = make_args(**overrides)
+
+    def program() -> None:
+        provider = azure_native.Provider("azure", location="eastus")
+        component = AzureGateway("gw", args, opts=pulumi.ResourceOptions(providers=[provider]))
+        if captured is not None:
+            captured["component"] = component
+            outputs = [component.gateway_url, component.apim_principal_id]
+            if component.engine_fqdn is not None:
+                outputs += [component.engine_fqdn, component.engine_principal_id]
+            pulumi.Output.all(*outputs).apply(lambda v: captured.__setitem__("outputs", v))
+
+    return run(program, region="eastus")
+
+
+@pytest.fixture(scope="module")
+def records():
+    with pytest.MonkeyPatch.context() as patch:
+        install(patch)
+        return plan()
+
+
+@pytest.fixture(scope="module")
+def named(records):
+    return by_name(records)
+
+
+def error(**overrides: Any) -> str:
+    with pytest.raises(UserError) as caught:
+        make_args(**overrides)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def xml(record) -> ET.Element:
+    assert record.inputs["format"] == "xml"
+    return ET.fromstring(record.inputs["value"])
+
+
+# --------------------------------------------------------------------------------------------
+# Shape
+# --------------------------------------------------------------------------------------------
+
+APIM = [
+    ("azure-native:apimanagement:ApiManagementService", "gw-apim"),
+    ("azure-native:apimanagement:Logger", "gw-logger"),
+    ("azure-native:applicationinsights:Component", "gw-insights"),
+    ("azure-native:authorization:RoleAssignment", "gw-apim-insights-publisher"),
+    ("azure-native:monitor:DiagnosticSetting", "gw-apim-logs"),
+    ("azure-native:operationalinsights:Workspace", "gw-logs"),
+    *[("azure-native:monitor:MetricAlert", f"gw-alert-{k}") for k in ("429", "5xx", "latency")],
+    ("azure-native:monitor:ActionGroup", "gw-alerts"),
+]
+
+
+def api(api_id: str) -> list[tuple[str, str]]:
+    return [
+        ("azure-native:apimanagement:Api", f"gw-api-{api_id}"),
+        ("azure-native:apimanagement:ApiDiagnostic", f"gw-api-{api_id}-diagnostic"),
+        ("azure-native:apimanagement:ApiOperation", f"gw-api-{api_id}-get"),
+        ("azure-native:apimanagement:ApiOperation", f"gw-api-{api_id}-post"),
+        ("azure-native:apimanagement:ApiPolicy", f"gw-api-{api_id}-policy"),
+    ]
+
+
+def consumer(name: str, apis: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [
+        ("azure-native:apimanagement:Product", f"gw-product-{name}"),
+        ("azure-native:apimanagement:ProductPolicy", f"gw-product-{name}-policy"),
+        ("azure-native:apimanagement:Subscription", f"gw-subscription-{name}"),
+        *[("azure-native:apimanagement:ProductApi", f"gw-product-{name}-{a}") for a in apis],
+    ]
+
+
+OPENAI = [
+    *[("azure-native:apimanagement:Backend", f"gw-backend-aoai-{b}") for b in ("east", "sweden", "west")],
+    ("azure-native:apimanagement:Backend", "gw-backend-azure-openai-pool"),
+    *[("azure-native:authorization:RoleAssignment", f"gw-apim-openai-{b}") for b in ("east", "sweden", "west")],
+    *api("openai"),
+]
+
+ENGINE = [
+    ("azure-native:apimanagement:Backend", "gw-backend-litellm"),
+    ("azure-native:app:ContainerApp", "gw-engine"),
+    ("azure-native:app:ManagedEnvironment", "gw-engine-env"),
+    ("azure-native:managedidentity:UserAssignedIdentity", "gw-engine-identity"),
+    ("azure-native:monitor:DiagnosticSetting", "gw-engine-env-logs"),
+    ("azure-native:privatedns:PrivateRecordSet", "gw-engine-dns-wildcard"),
+    ("azure-native:privatedns:PrivateZone", "gw-engine-dns"),
+    ("azure-native:privatedns:VirtualNetworkLink", "gw-engine-dns-link"),
+    *[("azure-native:authorization:RoleAssignment", f"gw-engine-kv-{s}") for s in ("anthropic", "litellm-master", "openai")],
+    *[("azure-native:authorization:RoleAssignment", f"gw-apim-kv-{s}") for s in ("anthropic", "litellm-master", "openai")],
+    *[("azure-native:apimanagement:NamedValue", f"gw-nv-{s}") for s in ("anthropic", "litellm-master", "openai")],
+    *api("v1"),
+]
+
+
+def test_children_are_exactly_these(records) -> None:
+    component = only(records, "pulumi-llm:index:AzureGateway")
+    expected = APIM + OPENAI + ENGINE + consumer("chat-app", ("openai", "v1")) + consumer("batch", ("openai", "v1"))
+    assert children(records, component) == sorted(expected)
+
+
+def test_azure_openai_only_gateway_has_no_engine_and_may_be_public() -> None:
+    records = plan(engine_config_yaml=None, provider_secrets={}, environment={}, network="public", apim_subnet_id=None,
+                   tier="BasicV2", alert_emails=[], engine_subnet_id=None, vnet_id=None)
+    component = only(records, "pulumi-llm:index:AzureGateway")
+    apim = [c for c in APIM if c[1] != "gw-alerts"]
+    expected = apim + OPENAI + consumer("chat-app", ("openai",)) + consumer("batch", ("openai",))
+    assert children(records, component) == sorted(expected)
+    service = by_name(records)["gw-apim"].inputs
+    assert service["virtualNetworkType"] == "None" and "virtualNetworkConfiguration" not in service
+    assert service["sku"] == {"name": "BasicV2", "capacity": 1}
+    # Without receivers the alerts exist but notify nobody.
+    assert by_name(records)["gw-alert-5xx"].inputs.get("actions", []) == []
+
+
+def test_engine_only_gateway_has_no_pool() -> None:
+    records = plan(azure_openai=[])
+    names = {r.name for r in records}
+    assert "gw-backend-azure-openai-pool" not in names and "gw-api-openai" not in names
+    assert {"gw-api-v1", "gw-engine", "gw-backend-litellm"} <= names
+
+
+def test_every_resource_uses_the_explicit_provider(records) -> None:
+    provider = by_name(records)["azure"].urn
+    custom = [r for r in records if r.custom and not r.type.startswith("pulumi:providers:")]
+    assert custom and all(r.provider == provider for r in custom)
+
+
+# --------------------------------------------------------------------------------------------
+# API Management
+# --------------------------------------------------------------------------------------------
+
+
+def test_apim_is_a_v2_tier_with_its_identity_and_vnet_integration(named) -> None:
+    service = named["gw-apim"].inputs
+    assert service["serviceName"] == "llm-prod-gateway"
+    assert service["sku"] == {"name": "StandardV2", "capacity": 1}
+    assert service["identity"] == {"type": "SystemAssigned"}
+    assert service["virtualNetworkType"] == "External"
+    assert service["virtualNetworkConfiguration"] == {"subnetResourceId": APIM_SUBNET}
+    assert (service["publisherEmail"], service["publisherName"]) == ("platform@example.com", "pulumi-llm")
+    assert (service["developerPortalStatus"], service["legacyPortalStatus"]) == ("Disabled", "Disabled")
+    assert service["tags"] == TAGS
+
+
+def test_premium_v2_joins_an_internal_vnet() -> None:
+    service = by_name(plan(tier="PremiumV2", network="internal"))["gw-apim"].inputs
+    assert (service["sku"]["name"], service["virtualNetworkType"]) == ("PremiumV2", "Internal")
+
+
+def test_api_policies_stream_meter_and_route(named) -> None:
+    for api_id, backend, label in (("openai", "azure-openai-pool", "azure-openai"), ("v1", "litellm", "litellm")):
+        root = xml(named[f"gw-api-{api_id}-policy"])
+        assert [c.tag for c in root] == ["inbound", "backend", "outbound", "on-error"]
+        assert root.find("inbound")[0].tag == "base"
+        metric = root.find("inbound/llm-emit-token-metric")
+        assert [d.get("name") for d in metric.findall("dimension")] == ["Subscription ID", "Model", "Backend"]
+        assert metric.find("dimension[@name='Backend']").get("value") == label
+        assert root.find("inbound/set-backend-service").get("backend-id") == backend
+        forwards = list(root.iter("forward-request"))
+        assert len(forwards) == 1
+        assert forwards[0].get("buffer-response") == "false"
+        assert forwards[0].get("timeout") == "230"
+    pool = xml(named["gw-api-openai-policy"])
+    retry = pool.find("backend/retry")
+    assert retry.get("count") == "2" and retry.find("forward-request") is not None
+    assert xml(named["gw-api-v1-policy"]).find("backend/retry") is None
+
+
+def test_each_product_limits_tokens_per_subscription(named) -> None:
+    chat = xml(named["gw-product-chat-app-policy"]).find("inbound/llm-token-limit")
+    assert chat.attrib == {
+        "counter-key": "@(context.Subscription.Id)",
+        "tokens-per-minute": "120000",
+        "estimate-prompt-tokens": "true",
+        "remaining-tokens-header-name": "x-ratelimit-remaining-tokens",
+        "tokens-consumed-header-name": "x-ratelimit-consumed-tokens",
+    }
+    batch = xml(named["gw-product-batch-policy"]).find("inbound/llm-token-limit")
+    assert (batch.get("tokens-per-minute"), batch.get("token-quota"), batch.get("token-quota-period")) == ("20000", "10000000", "Monthly")
+    product = named["gw-product-chat-app"].inputs
+    assert (product["productId"], product["subscriptionRequired"], product["approvalRequired"], product["state"]) == ("chat-app", True, False, "published")
+    assert {named[f"gw-product-chat-app-{a}"].inputs["apiId"] for a in ("openai", "v1")} == {"openai", "v1"}
+    subscription = named["gw-subscription-chat-app"].inputs
+    assert subscription["scope"] == "/products/chat-app"
+    assert subscription["state"] == "active" and subscription["allowTracing"] is False
+    # Keys are APIM's: never set, so never in the state.
+    assert "primaryKey" not in subscription and "secondaryKey" not in subscription
+
+
+def test_apis_are_https_wildcards_with_subscription_keys(named) -> None:
+    for api_id, path in (("openai", "openai"), ("v1", "v1")):
+        api_ = named[f"gw-api-{api_id}"].inputs
+        assert (api_["apiId"], api_["path"], api_["protocols"], api_["subscriptionRequired"]) == (api_id, path, ["https"], True)
+        assert api_["subscriptionKeyParameterNames"] == {"header": "Ocp-Apim-Subscription-Key", "query": "subscription-key"}
+        for method in ("post", "get"):
+            operation = named[f"gw-api-{api_id}-{method}"].inputs
+            assert (operation["method"], operation["urlTemplate"], operation["apiId"]) == (method.upper(), "/*", api_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Backends: Azure OpenAI pool and the engine
+# --------------------------------------------------------------------------------------------
+
+
+def test_azure_openai_backends_trip_on_429_and_5xx_and_honour_retry_after(named) -> None:
+    for name in ("east", "west"):
+        backend = named[f"gw-backend-aoai-{name}"].inputs
+        assert backend["url"] == f"https://aoai-{name}.openai.azure.com/openai"
+        assert backend["type"] == "Single" and backend["tls"] == {"validateCertificateChain": True, "validateCertificateName": True}
+        [rule] = backend["circuitBreaker"]["rules"]
+        assert rule == {
+            "name": "trip-on-429-5xx",
+            "failureCondition": {"count": 1, "interval": "PT10S", "statusCodeRanges": [{"min": 429, "max": 429}, {"min": 500, "max": 599}]},
+            "tripDuration": "PT10S",
+            "acceptRetryAfter": True,
+        }
+    # The fallback never trips, so the pool never has every member out (AI-Gateway#163).
+    assert "circuitBreaker" not in named["gw-backend-aoai-sweden"].inputs
+
+
+def test_pool_orders_members_by_priority_and_weight(named) -> None:
+    pool = named["gw-backend-azure-openai-pool"].inputs
+    assert pool["type"] == "Pool" and pool["backendId"] == "azure-openai-pool"
+    assert pool["pool"]["services"] == [
+        {"id": arm("Backend", "gw-backend-aoai-east", "apimanagement"), "priority": 1, "weight": 3},
+        {"id": arm("Backend", "gw-backend-aoai-west", "apimanagement"), "priority": 1, "weight": 1},
+        {"id": arm("Backend", "gw-backend-aoai-sweden", "apimanagement"), "priority": 2, "weight": 1},
+    ]
+    assert "circuitBreaker" not in pool
+
+
+def test_azure_openai_uses_the_managed_identity_and_no_api_key_anywhere(records, named) -> None:
+    root = xml(named["gw-api-openai-policy"])
+    assert root.find("inbound/authentication-managed-identity").attrib == {"resource": "https://cognitiveservices.azure.com"}
+    for record in records:
+        if record.type == "azure-native:apimanagement:Backend":
+            assert "credentials" not in record.inputs, record.name
+        if record.type in ("azure-native:apimanagement:ApiPolicy", "azure-native:apimanagement:ProductPolicy"):
+            for header in ET.fromstring(record.inputs["value"]).iter("set-header"):
+                if header.get("name", "").lower() == "api-key":
+                    assert header.get("exists-action") == "delete" and header.find("value") is None, record.name
+    for name, scope in (("east", EAST), ("west", WEST), ("sweden", SWEDEN)):
+        grant = named[f"gw-apim-openai-{name}"].inputs
+        assert grant == {
+            "scope": scope,
+            "roleDefinitionId": role_id(gateway.ROLE_COGNITIVE_SERVICES_OPENAI_USER),
+            "principalId": APIM_PRINCIPAL,
+            "principalType": "ServicePrincipal",
+        }
+
+
+def test_engine_backend_is_the_internal_app_with_the_master_key_named_value(named) -> None:
+    backend = named["gw-backend-litellm"].inputs
+    assert backend["url"] == f"https://{ENGINE_FQDN}/v1"
+    assert "circuitBreaker" not in backend and "credentials" not in backend
+    root = xml(named["gw-api-v1-policy"])
+    [authorization] = [h for h in root.iter("set-header") if h.get("name") == "Authorization"]
+    assert authorization.find("value").text == "Bearer {{litellm-master-key}}"
+    [consumer] = [h for h in root.iter("set-header") if h.get("name") == "x-pulumi-llm-consumer"]
+    assert consumer.get("exists-action") == "override" and "context.Subscription" in consumer.find("value").text
+    assert not [h for h in xml(named["gw-api-openai-policy"]).iter("set-header") if h.get("name") == "x-pulumi-llm-consumer"]
+
+
+def test_secret_envs_of_the_config_renderer_are_accepted_as_they_come() -> None:
+    # gateway.config.secret_envs lists the master key too; the gateway wires it once.
+    args = make_args(provider_secrets={**PROVIDERS, "LITELLM_MASTER_KEY": "litellm-master"})
+    assert args.secrets == ["litellm-master", "anthropic", "openai"]
+
+
+# --------------------------------------------------------------------------------------------
+# Secrets
+# --------------------------------------------------------------------------------------------
+
+
+def test_named_values_are_key_vault_references_read_with_the_apim_identity(named) -> None:
+    for secret, named_value in (("litellm-master", "litellm-master-key"), ("anthropic", "provider-anthropic"), ("openai", "provider-openai")):
+        value = named[f"gw-nv-{secret}"].inputs
+        assert value["namedValueId"] == named_value and value["secret"] is True
+        assert value["keyVault"] == {"secretIdentifier": f"{VAULT_URI}secrets/{secret}"}  # versionless: follows rotation
+        assert "value" not in value
+        grant = named[f"gw-apim-kv-{secret}"].inputs
+        assert grant == {
+            "scope": f"{VAULT}/secrets/{secret}",
+            "roleDefinitionId": role_id(gateway.ROLE_KEY_VAULT_SECRETS_USER),
+            "principalId": APIM_PRINCIPAL,
+            "principalType": "ServicePrincipal",
+        }
+
+
+def test_engine_reads_key_vault_references_with_its_identity_never_values(named) -> None:
+    app = named["gw-engine"].inputs
+    assert app["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [ENGINE_IDENTITY]}
+    secrets = {s["name"]: s for s in app["configuration"]["secrets"]}
+    assert set(secrets) == {"litellm-master", "anthropic", "openai"}
+    for name, secret in secrets.items():
+        assert secret == {"name": name, "keyVaultUrl": f"{VAULT_URI}secrets/{name}", "identity": ENGINE_IDENTITY}
+        grant = named[f"gw-engine-kv-{name}"].inputs
+        assert (grant["scope"], grant["principalId"], grant["roleDefinitionId"]) == (
+            f"{VAULT}/secrets/{name}", ENGINE_PRINCIPAL, role_id(gateway.ROLE_KEY_VAULT_SECRETS_USER)
+        )
+    [container] = app["template"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["ANTHROPIC_API_KEY"] == {"name": "ANTHROPIC_API_KEY", "secretRef": "anthropic"}
+    assert env["OPENAI_API_KEY"] == {"name": "OPENAI_API_KEY", "secretRef": "openai"}
+    assert env["LITELLM_MASTER_KEY"] == {"name": "LITELLM_MASTER_KEY", "secretRef": "litellm-master"}
+    assert env["AZURE_CLIENT_ID"]["value"] == ENGINE_CLIENT
+    assert env["LITELLM_LOG"]["value"] == "INFO"
+
+
+def test_no_secret_value_reaches_the_state() -> None:
+    records = plan(environment={"LITELLM_LOG": "INFO"})
+    text = json.dumps([r.inputs for r in records])
+    assert SENTINEL not in text
+    for record in records:
+        if record.type == "azure-native:app:ContainerApp":
+            assert all("value" not in s for s in record.inputs["configuration"]["secrets"])
+        if record.type == "azure-native:apimanagement:NamedValue":
+            assert "value" not in record.inputs
+    # The App Insights connection string travels to the logger as a secret only.
+    assert by_name(records)["gw-logger"].inputs["credentials"] == "[secret]"
+
+
+# --------------------------------------------------------------------------------------------
+# The engine
+# --------------------------------------------------------------------------------------------
+
+
+def test_engine_runs_the_pinned_image_internally_with_the_rendered_config(named) -> None:
+    app = named["gw-engine"].inputs
+    assert app["containerAppName"] == "llm-prod-engine"
+    assert app["environmentId"] == arm("ManagedEnvironment", "gw-engine-env", "app")
+    ingress = app["configuration"]["ingress"]
+    assert ingress == {"external": False, "targetPort": 4000, "transport": "http", "allowInsecure": False}
+    [container] = app["template"]["containers"]
+    assert container["image"] == pins.LITELLM.ref and "@sha256:" in container["image"]
+    assert container["command"] == ["python3", "-c", gateway.BOOT]
+    assert container["resources"] == {"cpu": 1, "memory": "2Gi"}
+    probes = {p["type"]: p["httpGet"]["path"] for p in container["probes"]}
+    assert probes == {"Startup": "/health/liveliness", "Liveness": "/health/liveliness", "Readiness": "/health/readiness"}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    config = yaml.safe_load(base64.b64decode(env["LITELLM_CONFIG_B64"]))
+    assert config["model_list"] == yaml.safe_load(CONFIG)["model_list"]
+    assert config["litellm_settings"]["request_timeout"] == 200  # the budget's engine hop, set because the config left it out
+    scale = app["template"]["scale"]
+    assert (scale["minReplicas"], scale["maxReplicas"]) == (2, 6)
+    assert scale["rules"] == [{"name": "concurrency", "http": {"metadata": {"concurrentRequests": "50"}}}]
+    environment = named["gw-engine-env"].inputs
+    assert environment["vnetConfiguration"] == {"infrastructureSubnetId": ENGINE_SUBNET, "internal": True}
+    assert environment["zoneRedundant"] is True and environment["publicNetworkAccess"] == "Disabled"
+    assert environment["appLogsConfiguration"] == {"destination": "azure-monitor"}
+
+
+def test_engine_domain_resolves_privately_in_the_vnet(named) -> None:
+    assert named["gw-engine-dns"].inputs["privateZoneName"] == DAPR
+    link = named["gw-engine-dns-link"].inputs
+    assert link["virtualNetwork"] == {"id": VNET} and link["registrationEnabled"] is False
+    record = named["gw-engine-dns-wildcard"].inputs
+    assert (record["relativeRecordSetName"], record["recordType"], record["aRecords"]) == ("*", "A", [{"ipv4Address": "10.20.4.62"}])
+
+
+def test_a_config_within_the_budget_is_kept_as_written() -> None:
+    text = CONFIG + "litellm_settings: {request_timeout: 150}\n"
+    kept = gateway.engine_config(text, available_env={"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "LITELLM_MASTER_KEY"},
+                                 engine_timeout_seconds=200, where="gateway.engine_config_yaml")
+    assert kept == text
+
+
+# --------------------------------------------------------------------------------------------
+# Observability
+# --------------------------------------------------------------------------------------------
+
+
+def test_diagnostics_log_no_bodies_and_sample(named) -> None:
+    for api_id in ("openai", "v1"):
+        diagnostic = named[f"gw-api-{api_id}-diagnostic"].inputs
+        for side in ("frontend", "backend"):
+            for message in ("request", "response"):
+                assert diagnostic[side][message]["body"] == {"bytes": 0}, (api_id, side, message)
+                assert diagnostic[side][message]["headers"] == []
+        assert diagnostic["sampling"] == {"samplingType": "fixed", "percentage": 10}
+        assert diagnostic["metrics"] is True and diagnostic["logClientIp"] is False
+        assert diagnostic["loggerId"] == arm("Logger", "gw-logger", "apimanagement")
+    insights = named["gw-insights"].inputs
+    assert insights["disableLocalAuth"] is True
+    assert insights["workspaceResourceId"] == arm("Workspace", "gw-logs", "operationalinsights")
+    logger = named["gw-logger"].inputs
+    assert (logger["loggerType"], logger["resourceId"]) == ("applicationInsights", arm("Component", "gw-insights", "applicationinsights"))
+    publisher = named["gw-apim-insights-publisher"].inputs
+    assert (publisher["scope"], publisher["roleDefinitionId"], publisher["principalId"]) == (
+        arm("Component", "gw-insights", "applicationinsights"), role_id(gateway.ROLE_MONITORING_METRICS_PUBLISHER), APIM_PRINCIPAL
+    )
+
+
+def test_alerts_watch_5xx_429_and_latency_and_notify_the_action_group(named) -> None:
+    group = named["gw-alerts"].inputs
+    assert group["emailReceivers"] == [{"name": "email-0", "emailAddress": "oncall@example.com", "useCommonAlertSchema": True}]
+    expected = {
+        "5xx": ("Requests", "Total", 10, [{"name": "GatewayResponseCodeCategory", "operator": "Include", "values": ["5xx"]}]),
+        "429": ("Requests", "Total", 50, [{"name": "GatewayResponseCode", "operator": "Include", "values": ["429"]}]),
+        "latency": ("Duration", "Average", 60000, []),
+    }
+    for key, (metric, aggregation, threshold, dimensions) in expected.items():
+        alert = named[f"gw-alert-{key}"].inputs
+        assert alert["scopes"] == [APIM_ID]
+        assert alert["actions"] == [{"actionGroupId": arm("ActionGroup", "gw-alerts", "monitor")}]
+        assert (alert["windowSize"], alert["evaluationFrequency"], alert["location"]) == ("PT5M", "PT1M", "global")
+        criteria = alert["criteria"]
+        assert criteria["odataType"] == "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria"
+        [criterion] = criteria["allOf"]
+        assert (criterion["metricName"], criterion["timeAggregation"], criterion["threshold"], criterion["operator"]) == (
+            metric, aggregation, threshold, "GreaterThan"
+        )
+        assert criterion["dimensions"] == dimensions
+        assert criterion["metricNamespace"] == "Microsoft.ApiManagement/service"
+
+
+def test_outputs() -> None:
+    captured: dict[str, Any] = {}
+    plan(captured)
+    component: AzureGateway = captured["component"]
+    assert component.apim_name == "llm-prod-gateway"
+    assert captured["outputs"] == ["https://llm-prod-gateway.azure-api.net", APIM_PRINCIPAL, ENGINE_FQDN, ENGINE_PRINCIPAL]
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        ({"tier": "Consumption"}, "gateway.tier = Consumption: can't enforce llm-token-limit on LLM streams (the policy isn't available in Consumption); allowed: BasicV2, StandardV2, PremiumV2"),
+        ({"tier": "Developer"}, 'gateway.tier = Developer: a classic tier; allowed: BasicV2, StandardV2, PremiumV2 (v2 tiers stream with buffer-response="false" and integrate with a VNet without a dedicated subnet per instance)'),
+        ({"tier": "Gold"}, "gateway.tier = 'Gold': not an API Management tier; allowed: BasicV2, StandardV2, PremiumV2"),
+        ({"network": "internal"}, "gateway.network = internal: StandardV2 can't join an internal VNet; use tier PremiumV2"),
+        ({"tier": "BasicV2"}, "gateway.network = vnet-outbound: BasicV2 has no VNet integration; use tier StandardV2 or PremiumV2"),
+        ({"network": "public", "apim_subnet_id": None}, "gateway.network = public: the engine's ingress is internal to the VNet; use network vnet-outbound (StandardV2, PremiumV2) or internal (PremiumV2)"),
+        ({"apim_subnet_id": None}, "gateway.apim_subnet_id: required when network is vnet-outbound"),
+    ],
+)
+def test_tiers_that_cannot_do_what_is_asked_are_refused(overrides: dict[str, Any], line: str) -> None:
+    assert error(**overrides) == line
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        ({"forward_timeout_seconds": 300, "client_timeout_seconds": 600}, "gateway.forward_timeout_seconds = 300: APIM may not honour a forward-request timeout above 240 s (idle connections are dropped); allowed 1 to 240"),
+        ({"client_timeout_seconds": 230}, "gateway.client_timeout_seconds = 230: must be above gateway.forward_timeout_seconds = 230, or clients give up while APIM still waits for the backend"),
+        ({"engine_timeout_seconds": 240}, "gateway.forward_timeout_seconds = 230: must be above gateway.engine_timeout_seconds = 240, or APIM cuts requests the engine is still serving"),
+    ],
+)
+def test_timeout_budget_is_checked_hop_by_hop(overrides: dict[str, Any], line: str) -> None:
+    assert error(**overrides) == line
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        ({"azure_openai": [{"name": "a", "endpoint": "https://aoai-a.openai.azure.com/", "resource_id": EAST},
+                           {"name": "b", "endpoint": "https://aoai-b.openai.azure.com/", "resource_id": WEST}]},
+         "gateway.azure_openai: mark one backend fallback: true (lowest priority, no circuit breaker); a pool whose every member is tripped answers 503 to everything (Azure-Samples/AI-Gateway#163)"),
+        ({"azure_openai": [{"name": "a", "endpoint": "https://aoai-a.openai.azure.com/", "resource_id": EAST, "fallback": True},
+                           {"name": "b", "endpoint": "https://aoai-b.openai.azure.com/", "resource_id": WEST, "priority": 2}]},
+         "gateway.azure_openai.a.priority = 1: a fallback must be in the lowest priority group (2), or it takes traffic before the backends it backs up"),
+        ({"azure_openai": [{"name": "a", "endpoint": "https://a.openai.azure.com", "resource_id": EAST}]},
+         "gateway.azure_openai.a.endpoint = 'https://a.openai.azure.com': expected https://<resource>.openai.azure.com/ (or .cognitiveservices.azure.com/), with the trailing slash"),
+        ({"key_vault_uri": "https://kv-llm-prod.vault.azure.net"}, "gateway.key_vault_uri = 'https://kv-llm-prod.vault.azure.net': expected https://<vault>.vault.azure.net/ (with the trailing slash)"),
+        ({"engine_image": "ghcr.io/berriai/litellm:main-latest"}, "gateway.engine_image = ghcr.io/berriai/litellm:main-latest: pin the image by digest (repository:tag@sha256:…)"),
+        ({"engine_config_yaml": CONFIG.replace("os.environ/ANTHROPIC_API_KEY", SENTINEL)},
+         "gateway.engine_config_yaml: model_list[0].litellm_params.api_key holds a literal value; secrets live in Key Vault and the config references them as os.environ/<ENV>"),
+        ({"engine_config_yaml": CONFIG + "litellm_settings: {request_timeout: 600}\n"},
+         "gateway.engine_config_yaml: litellm_settings.request_timeout = 600 is above engine_timeout_seconds = 200"),
+        ({"provider_secrets": {"ANTHROPIC_API_KEY": "anthropic"}},
+         "gateway.engine_config_yaml: references os.environ/OPENAI_API_KEY, which the engine does not get; map it in provider_secrets or environment"),
+        ({"provider_secrets": {**PROVIDERS, "MASTER": "litellm-master"}}, "gateway.provider_secrets.MASTER = 'litellm-master': reserved for the LiteLLM master key"),
+        ({"engine_cpu": 1.0, "engine_memory_gib": 4.0}, "gateway.engine_memory_gib = 4: with engine_cpu 1, Consumption replicas take 2 GiB"),
+        ({"engine_subnet_id": None}, "gateway.engine_subnet_id: required with an engine (the Container Apps environment's subnet)"),
+        ({"consumers": [{"name": "a", "tokens_per_minute": 1}, {"name": "a", "tokens_per_minute": 2}]},
+         "gateway.consumers: 'a' is listed twice; consumer names key the products and subscriptions"),
+        ({"consumers": [{"name": "a", "tokens_per_minute": 1, "token_quota": 5}]}, "gateway.consumers.a: set token_quota and token_quota_period together, or neither"),
+        ({"azure_openai": [], "engine_config_yaml": None, "provider_secrets": {}, "environment": {}},
+         "gateway: neither azure_openai nor engine_config_yaml is set; the gateway needs at least one backend"),
+    ],
+)
+def test_bad_input_fails_with_one_line(overrides: dict[str, Any], line: str) -> None:
+    assert error(**overrides) == line
+
+
+def test_single_azure_openai_backend_is_its_own_fallback() -> None:
+    named = by_name(plan(azure_openai=[{"name": "east", "endpoint": "https://aoai-east.openai.azure.com/", "resource_id": EAST}]))
+    assert "circuitBreaker" not in named["gw-backend-aoai-east"].inputs
+    assert xml(named["gw-api-openai-policy"]).find("backend/retry") is None
+
+
+# --------------------------------------------------------------------------------------------
+# Imports
+# --------------------------------------------------------------------------------------------
+
+IMPORT_PROBE = """
+import json, sys
+import pulumi_llm.gateway.azure as gateway, pulumi_llm.gateway.apim_policy
+for module in (gateway.apimanagement, gateway.app, gateway.applicationinsights, gateway.authorization,
+               gateway.managedidentity, gateway.monitor, gateway.operationalinsights, gateway.privatedns):
+    [getattr(module, name) for name in dir(module) if name[:1].isupper()]
+gateway.apimanagement.ApiManagementService, gateway.app.ContainerApp, gateway.privatedns.PrivateZone
+def loaded(name):
+    module = sys.modules.get(name)
+    return module is not None and type(module).__name__ != "_LazyModule"
+print(json.dumps({
+    "roots": sorted({m.split(".")[0] for m in sys.modules}),
+    "web_loaded": loaded("pulumi_azure_native.web"),
+    "web_children": sorted(m for m in sys.modules if m.startswith("pulumi_azure_native.web.")),
+    "apimanagement_loaded": loaded("pulumi_azure_native.apimanagement"),
+}))
+"""
+
+
+def test_importing_the_gateway_modules_loads_no_other_cloud_and_not_azure_web() -> None:
+    result = subprocess.run([sys.executable, "-c", IMPORT_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "pulumi_aws" not in report["roots"] and "pulumi_gcp" not in report["roots"]
+    assert report["web_loaded"] is False and report["web_children"] == []
+    assert report["apimanagement_loaded"] is True

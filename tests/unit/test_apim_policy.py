@@ -1,0 +1,180 @@
+"""Pure APIM policies: parsed with xml.etree and checked for structure, not for strings."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from pulumi_llm.gateway import apim_policy as p
+
+SECTIONS = ["inbound", "backend", "outbound", "on-error"]
+
+
+def pool_policy(**overrides) -> ET.Element:
+    values = {
+        "backend_id": "azure-openai-pool",
+        "backend_label": "azure-openai",
+        "auth": "managed-identity",
+        "forward_timeout_seconds": 240,
+        "retries": 2,
+    }
+    values.update(overrides)
+    return ET.fromstring(p.api_policy(**values))
+
+
+def engine_policy(**overrides) -> ET.Element:
+    values = {
+        "backend_id": "litellm",
+        "backend_label": "litellm",
+        "auth": "named-value",
+        "master_key_named_value": "litellm-master-key",
+        "forward_timeout_seconds": 200,
+    }
+    values.update(overrides)
+    return ET.fromstring(p.api_policy(**values))
+
+
+def tags(element: ET.Element) -> list[str]:
+    return [child.tag for child in element]
+
+
+def test_api_policy_sections_and_inbound_order() -> None:
+    root = pool_policy()
+    assert root.tag == "policies" and tags(root) == SECTIONS
+    inbound = root.find("inbound")
+    assert tags(inbound) == [
+        "base",
+        "set-variable",
+        "llm-emit-token-metric",
+        "set-header",
+        "set-header",
+        "authentication-managed-identity",
+        "set-backend-service",
+    ]
+    assert tags(root.find("outbound")) == ["base"] and tags(root.find("on-error")) == ["base"]
+
+
+def test_token_metric_dimensions_are_subscription_model_and_backend() -> None:
+    metric = pool_policy().find("inbound/llm-emit-token-metric")
+    assert metric.get("namespace") == "pulumi-llm"
+    dimensions = {d.get("name"): d.get("value") for d in metric.findall("dimension")}
+    assert dimensions == {
+        "Subscription ID": None,  # an APIM default dimension: APIM fills it in
+        "Model": '@((string)context.Variables["llm-model"])',
+        "Backend": "azure-openai",
+    }
+    model = pool_policy().find("inbound/set-variable")
+    assert model.get("name") == "llm-model"
+    expression = model.get("value")
+    assert expression.startswith("@{") and expression.endswith("}")
+    assert "/deployments/([^/]+)/" in expression and '["model"]' in expression and "Substring(0, 64)" in expression
+
+
+def test_pool_policy_streams_and_retries_on_another_member() -> None:
+    root = pool_policy(retries=3, forward_timeout_seconds=180)
+    assert root.find("inbound/set-backend-service").attrib == {"backend-id": "azure-openai-pool"}
+    [retry] = root.find("backend")
+    assert retry.tag == "retry"
+    assert retry.attrib == {
+        "condition": "@(context.Response.StatusCode == 429 || context.Response.StatusCode >= 500)",
+        "count": "3",
+        "interval": "0",
+        "first-fast-retry": "true",
+    }
+    [forward] = retry
+    assert forward.tag == "forward-request"
+    assert forward.attrib == {
+        "timeout": "180",
+        "buffer-request-body": "true",  # so a retry can send the body again
+        "buffer-response": "false",  # server-sent events pass through as they come
+        "fail-on-error-status-code": "false",
+    }
+
+
+def test_azure_openai_is_called_with_the_managed_identity_and_no_key() -> None:
+    root = pool_policy()
+    [auth] = root.iter("authentication-managed-identity")
+    assert auth.attrib == {"resource": "https://cognitiveservices.azure.com"}
+    headers = root.findall("inbound/set-header")
+    # Keys a caller sends are removed; no policy ever sets an api-key or Authorization value for Azure OpenAI.
+    assert [(h.get("name"), h.get("exists-action")) for h in headers] == [
+        ("Ocp-Apim-Subscription-Key", "delete"),
+        ("api-key", "delete"),
+    ]
+    assert not [h for h in root.iter("set-header") if h.get("name", "").lower() == "api-key" and h.get("exists-action") != "delete"]
+    assert p.named_values_in(p.api_policy(backend_id="b", backend_label="b", auth="managed-identity", forward_timeout_seconds=10)) == []
+
+
+def test_engine_policy_sends_the_master_key_from_a_named_value_and_does_not_retry() -> None:
+    root = engine_policy()
+    assert not list(root.iter("authentication-managed-identity"))
+    authorization = [h for h in root.findall("inbound/set-header") if h.get("name") == "Authorization"]
+    [header] = authorization
+    assert header.get("exists-action") == "override"
+    assert header.find("value").text == "Bearer {{litellm-master-key}}"
+    assert p.named_values_in(ET.tostring(root, encoding="unicode")) == ["litellm-master-key"]
+    [forward] = root.find("backend")
+    assert forward.tag == "forward-request"
+    assert forward.attrib == {"timeout": "200", "buffer-request-body": "false", "buffer-response": "false", "fail-on-error-status-code": "false"}
+    assert p.backend_ids_in(ET.tostring(root, encoding="unicode")) == ["litellm"]
+
+
+def test_engine_policy_names_the_consumer_for_the_engine() -> None:
+    root = engine_policy(consumer_header="x-pulumi-llm-consumer")
+    [consumer] = [h for h in root.findall("inbound/set-header") if h.get("name") == "x-pulumi-llm-consumer"]
+    # Override: a client-sent copy never survives, so nobody can claim another consumer's name.
+    assert consumer.get("exists-action") == "override"
+    assert consumer.find("value").text == '@(context.Subscription?.Id ?? "anonymous")'
+    assert not [h for h in engine_policy().findall("inbound/set-header") if h.get("name") == "x-pulumi-llm-consumer"]
+
+
+def test_every_forward_request_streams() -> None:
+    for root in (pool_policy(), pool_policy(retries=0), engine_policy()):
+        forwards = list(root.iter("forward-request"))
+        assert forwards and all(f.get("buffer-response") == "false" for f in forwards)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"forward_timeout_seconds": 241}, "forward timeout 241: allowed 1 to 240 seconds"),
+        ({"forward_timeout_seconds": 0}, "forward timeout 0: allowed 1 to 240 seconds"),
+        ({"auth": "named-value"}, "auth named-value needs master_key_named_value"),
+        ({"master_key_named_value": "x"}, "auth managed-identity takes no named value"),
+        ({"retries": -1}, "retries must be >= 0"),
+    ],
+)
+def test_api_policy_refuses_bad_input(overrides, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        pool_policy(**overrides)
+
+
+def test_product_policy_limits_tokens_per_subscription() -> None:
+    root = ET.fromstring(p.product_policy(tokens_per_minute=40_000))
+    assert tags(root) == SECTIONS
+    assert tags(root.find("inbound")) == ["base", "llm-token-limit"]
+    limit = root.find("inbound/llm-token-limit")
+    assert limit.attrib == {
+        "counter-key": "@(context.Subscription.Id)",
+        "tokens-per-minute": "40000",
+        "estimate-prompt-tokens": "true",
+        "remaining-tokens-header-name": "x-ratelimit-remaining-tokens",
+        "tokens-consumed-header-name": "x-ratelimit-consumed-tokens",
+    }
+    for section in ("backend", "outbound", "on-error"):
+        assert tags(root.find(section)) == ["base"]
+
+
+def test_product_policy_quota() -> None:
+    limit = ET.fromstring(p.product_policy(tokens_per_minute=1000, token_quota=5_000_000, token_quota_period="Monthly")).find(
+        "inbound/llm-token-limit"
+    )
+    assert (limit.get("token-quota"), limit.get("token-quota-period")) == ("5000000", "Monthly")
+    assert limit.get("remaining-quota-tokens-header-name") == "x-quota-remaining-tokens"
+    with pytest.raises(ValueError, match="token_quota and token_quota_period go together"):
+        p.product_policy(tokens_per_minute=1000, token_quota=5)
+    with pytest.raises(ValueError, match="token_quota_period 'Minutely'"):
+        p.product_policy(tokens_per_minute=1000, token_quota=5, token_quota_period="Minutely")
+    with pytest.raises(ValueError, match="tokens_per_minute must be >= 1"):
+        p.product_policy(tokens_per_minute=0)
