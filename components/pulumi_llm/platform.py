@@ -43,6 +43,8 @@ class LlmPlatform(pulumi.ComponentResource):
 
         if settings.cloud == "aws":
             outputs.update(self._aws(name, settings, labels))
+        if "edge" in settings.methods:
+            outputs.update(self._edge(name, settings, labels))
 
         if "onprem" in settings.methods and settings.onprem is not None:
             import pulumi_kubernetes as k8s
@@ -153,6 +155,57 @@ class LlmPlatform(pulumi.ComponentResource):
         if "gateway" in methods:
             outputs.update(self._aws_gateway(name, settings, labels, network, key, monitoring, on_aws))
         return outputs
+
+    def _edge(self, name: str, settings: Settings, labels: CommonLabels) -> dict[str, pulumi.Input[str]]:
+        """Edge: multi-arch llama.cpp images in the stack's ECR, rolled out to the labelled nodes."""
+        from pathlib import Path
+
+        import pulumi_kubernetes as k8s
+
+        from . import serving
+        from .edge.image import EdgeImage, EdgeImageArgs
+        from .edge.rollout import EdgeRollout, EdgeRolloutArgs
+
+        import pulumi_docker_build as docker_build
+
+        edge = settings.edge
+        assert edge is not None
+        edge_labels = labels.with_method("edge")
+        builder = docker_build.Provider(child(name, "docker-build"), opts=pulumi.ResourceOptions(parent=self))
+        image = EdgeImage(
+            child(name, "edge-image"),
+            EdgeImageArgs(
+                labels=edge_labels,
+                context=str(Path(__file__).resolve().parents[2] / "images" / "edge-llamacpp"),
+                repository=edge.repository,
+                tag=edge.image_tag,
+                llama_cpp_sha256=edge.llama_cpp_sha256,
+                target=edge.target,
+                platforms=tuple(edge.platforms),
+                registry="ecr",
+            ),
+            opts=pulumi.ResourceOptions(parent=self, providers=[*self._aws_providers, builder]),
+        )
+        fleet = k8s.Provider(
+            child(name, "edge-k8s"), context=edge.kube_context, kubeconfig=edge.kubeconfig,
+            enable_server_side_apply=True, opts=pulumi.ResourceOptions(parent=self),
+        )
+        for served in sorted(settings.models):
+            EdgeRollout(
+                child(name, f"edge-{served}"),
+                EdgeRolloutArgs(
+                    container=serving.container(settings, served),
+                    image=image.ref,
+                    namespace=edge.namespace,
+                    labels=edge_labels,
+                    node_selector=edge.node_selector,
+                    host_model_dir=edge.host_model_dir,
+                    tolerations=({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},)
+                    if edge.target != "cpu" else (),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, providers=[fleet]),
+            )
+        return {"edge_image": image.ref}
 
     def _aws_gateway(self, name, settings, labels, network, key, monitoring, on_aws) -> dict[str, pulumi.Input[str]]:
         from .gateway import config as engine

@@ -90,6 +90,14 @@ def size(settings: Settings, name: str) -> FitResult:
                 f"gpus = {gpus}: the tensor parallel size must divide the model's {spec.num_attention_heads} "
                 f"attention heads and {spec.num_kv_heads} KV heads; allowed: {', '.join(map(str, allowed))}"
             )
+    if "edge" in settings.methods and settings.edge is not None:
+        return fit(
+            spec,
+            Hardware(get_accelerator(settings.edge.device), count=1),
+            quantization=model.quantization or "q4_k_m",
+            context=model.context,
+            runtime="llamacpp",
+        )
     if settings.cloud == "onprem":
         node = node_hardware(settings)
         hardware: Hardware | InstanceType = Hardware(node.accelerator, count=gpus or node.count)
@@ -161,6 +169,13 @@ def container(settings: Settings, name: str, fit_result: FitResult | None = None
 
     model = settings.models[name]
     sized = fit_result or size(settings, name)
+    if model.runtime == "llamacpp":
+        from .runtimes.llamacpp import llamacpp_container
+
+        file = (model.source or "").removeprefix("node://").strip("/")
+        # The image is replaced by the edge build's digest at deploy time; the pin is the fallback.
+        return llamacpp_container(name, sized, image=pins.LLAMA_CPP_SERVER.ref, model_path=f"/models/{file}",
+                                  api_key_secret=model.api_key_secret)
     location, _ = weights(settings, name)
     if model.runtime == "vllm":
         options = vllm.VllmOptions(
@@ -264,9 +279,9 @@ def stack_sizing(settings: Settings) -> list[dict]:
         bounds = replicas(settings, name)
         summary = sizing_summary(
             model_spec(name, model),
-            quantization=model.quantization,
+            quantization=model.quantization or sized.precision.key,
             context=sized.max_model_len,
-            cloud="onprem" if settings.cloud == "onprem" else settings.cloud,
+            cloud="onprem" if settings.cloud == "onprem" or "edge" in settings.methods else settings.cloud,
             region=settings.region,
             min_replicas=bounds.min,
             max_replicas=bounds.max,
@@ -275,7 +290,7 @@ def stack_sizing(settings: Settings) -> list[dict]:
                 if sized.hardware.instance is not None
                 else {"accelerator": sized.hardware.accelerator.key, "gpu_count": sized.tensor_parallel_size}
             ),
-            runtime="vllm",
+            runtime="llamacpp" if model.runtime == "llamacpp" else "vllm",
             gpu_memory_utilization=settings.serving.gpu_memory_utilization,
         )
         out.append({"served_name": name, "runtime": model.runtime, "replicas": {"min": bounds.min, "max": bounds.max}, **summary})

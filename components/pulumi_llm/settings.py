@@ -33,7 +33,7 @@ from .errors import UserError
 NAMESPACE = "pulumi-llm"
 
 Cloud = Literal["aws", "gcp", "azure", "onprem"]
-Method = Literal["gateway", "gpu-vm", "cluster", "onprem"]
+Method = Literal["gateway", "gpu-vm", "cluster", "onprem", "edge"]
 """The deployment methods a stack can enable. Each one lands with the component that builds it."""
 
 CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {
@@ -41,8 +41,9 @@ CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {
     "gpu-vm": ("aws",),
     "cluster": ("aws",),
     "gateway": ("aws",),
+    "edge": ("aws",),
 }
-SELF_HOSTING = ("gpu-vm", "cluster", "onprem")
+SELF_HOSTING = ("gpu-vm", "cluster", "onprem", "edge")
 """Which clouds each method runs on."""
 
 
@@ -83,8 +84,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Runtime = Literal["vllm", "triton"]
-"""Model-server runtimes. llama.cpp lands with the edge method."""
+Runtime = Literal["vllm", "triton", "llamacpp"]
+"""Model-server runtimes: vLLM and Triton on GPU servers, llama.cpp on edge devices."""
 
 
 class Replicas(_Strict):
@@ -233,10 +234,11 @@ class ModelSettings(_Strict):
         if self.custom is not None and self.context is not None and self.context > self.custom.max_context:
             raise FieldProblem("context", f"above the model's maximum context ({self.custom.max_context})")
         if self.source is not None and not re.fullmatch(
-            r"(pvc://[a-z0-9][-a-z0-9.]*|s3://[a-z0-9][-a-z0-9.]*|gs://[a-z0-9][-a-z0-9._]*|store:/)(/[^\s]*)?", self.source
+            r"(pvc://[a-z0-9][-a-z0-9.]*|s3://[a-z0-9][-a-z0-9.]*|gs://[a-z0-9][-a-z0-9._]*|store:/|node:/)(/[^\s]*)?", self.source
         ):
             raise FieldProblem(
-                "source", "must be store://<key>, pvc://<claim>/<path>, s3://<bucket>/<prefix> or gs://<bucket>/<prefix>"
+                "source",
+                "must be store://<key>, pvc://<claim>/<path>, s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or node://<file>.gguf",
             )
         from .runtimes.vllm import check_extra_args
 
@@ -492,6 +494,46 @@ class GatewaySettings(_Strict):
         return {p: self.secrets.get(p, p) for p in sorted(self.providers())}
 
 
+class EdgeSettings(_Strict):
+    """Edge devices: multi-arch llama.cpp images in the stack's registry, rolled out to labelled nodes."""
+
+    kube_context: str = Field(min_length=1, description="kubeconfig context of the edge fleet's cluster (K3s). Required.")
+    kubeconfig: str | None = Field(None, description="Path of the kubeconfig file. Default: the provider's default.")
+    namespace: Label = Field("llm-edge", description="Namespace of the rollout. Default llm-edge.")
+    device: str = Field("AGX-Orin-64GB", description="Accelerator of the edge nodes, for sizing (Jetson module or GPU). Default AGX-Orin-64GB.")
+    target: Literal["cpu", "cuda", "jetson"] = Field("cpu", description="Image target: cpu (portable), cuda or jetson. Default cpu.")
+    platforms: list[Literal["linux/amd64", "linux/arm64"]] = Field(
+        default_factory=lambda: ["linux/amd64", "linux/arm64"], description="Image platforms. Default amd64 and arm64."
+    )
+    node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"pulumi-llm.dev/edge": "true"}, description="Labels of the nodes that serve. Default pulumi-llm.dev/edge=true."
+    )
+    host_model_dir: str = Field("/var/lib/pulumi-llm/models", description="Node directory with the GGUF files.")
+    repository: str = Field("pulumi-llm/llama-server", description="Repository of the images in the registry.")
+    image_tag: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$",
+        description="Tag of this build (immutable in the registry: a new one per build, e.g. b11176-<git sha>). Required.",
+    )
+    llama_cpp_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="sha256 of the llama.cpp release archive the image builds from (images/edge-llamacpp/README.md). Required.",
+    )
+
+    @model_validator(mode="after")
+    def _targets(self) -> EdgeSettings:
+        if self.target == "jetson" and self.platforms != ["linux/arm64"]:
+            raise FieldProblem("platforms", "a jetson target builds for linux/arm64 only (Jetson modules are arm64)")
+        if self.target == "cuda" and "linux/arm64" in self.platforms:
+            raise FieldProblem("platforms", "the cuda target is x86 (linux/amd64); use jetson for arm64 GPUs")
+        from .sizing import get_accelerator
+
+        try:
+            get_accelerator(self.device)
+        except UserError as err:
+            raise FieldProblem("device", str(err)) from None
+        return self
+
+
 class Settings(_Strict):
     """Everything a stack file may set under `pulumi-llm:`."""
 
@@ -515,6 +557,7 @@ class Settings(_Strict):
     onprem: OnPremSettings | None = Field(None, description="The existing cluster. Required when methods has onprem.")
     aws: AwsSettings = Field(default_factory=AwsSettings, description="Network, GPU VMs, EKS and alarms on AWS (cloud aws).")
     gateway: GatewaySettings | None = Field(None, description="The API gateway. Required when methods has gateway.")
+    edge: EdgeSettings | None = Field(None, description="Edge devices. Required when methods has edge.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -533,6 +576,11 @@ class Settings(_Strict):
             raise FieldProblem("onprem", "required when methods has onprem")
         if "gateway" in self.methods:
             self._check_gateway()
+        if "edge" in self.methods:
+            if self.edge is None:
+                raise FieldProblem("edge", "required when methods has edge")
+            if set(self.methods) & {"gpu-vm", "cluster"}:
+                raise FieldProblem("methods", "edge rolls out to its own fleet: keep gpu-vm and cluster in another stack")
         if "gpu-vm" in self.methods and "cluster" in self.methods:
             raise FieldProblem("methods", "gpu-vm and cluster both self-host the models: choose one per stack")
         if self.cloud == "aws":
@@ -607,6 +655,12 @@ class Settings(_Strict):
             if model.source is None:
                 raise FieldProblem(f"models.{name}.source", "required to serve the model (store://, pvc://, s3:// or gs://)")
             scheme = model.source.split("://", 1)[0]
+            if ("edge" in self.methods) != (scheme == "node"):
+                raise FieldProblem(
+                    f"models.{name}.source", "edge models are GGUF files in the nodes' cache (node://<file>.gguf), and only edge models are"
+                )
+            if ("edge" in self.methods) != (model.runtime == "llamacpp"):
+                raise FieldProblem(f"models.{name}.runtime", "edge nodes run llamacpp, and only edge nodes do")
             if self.cloud == "onprem" and scheme == "store":
                 raise FieldProblem(f"models.{name}.source", "store:// is a cloud stack's model store; on-prem use pvc://<claim>/<path>")
             if "gpu-vm" in self.methods and scheme == "pvc":
