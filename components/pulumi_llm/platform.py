@@ -43,6 +43,8 @@ class LlmPlatform(pulumi.ComponentResource):
 
         if settings.cloud == "aws":
             outputs.update(self._aws(name, settings, labels))
+        if settings.cloud == "gcp":
+            outputs.update(self._gcp(name, settings, labels))
         if "edge" in settings.methods:
             outputs.update(self._edge(name, settings, labels))
 
@@ -155,6 +157,155 @@ class LlmPlatform(pulumi.ComponentResource):
         if "gateway" in methods:
             outputs.update(self._aws_gateway(name, settings, labels, network, key, monitoring, on_aws))
         return outputs
+
+    def _gcp(self, name: str, settings: Settings, labels: CommonLabels) -> dict[str, pulumi.Input[str]]:
+        """The GCP methods: model store, network, GPU VMs or GKE, and the gateway on Cloud Run."""
+        import pulumi_gcp as gcp
+
+        from . import serving
+        from .storage.gcp import GcpModelStore, GcpModelStoreArgs
+
+        cfg = settings.gcp
+        assert cfg is not None
+        region = settings.region or ""
+        provider = gcp.Provider(child(name, "gcp"), project=cfg.project, region=region, opts=pulumi.ResourceOptions(parent=self))
+        on_gcp = pulumi.ResourceOptions(parent=self, providers=[provider])
+        outputs: dict[str, pulumi.Input[str]] = {}
+        methods = set(settings.methods)
+        store = None
+        if settings.models:
+            # A name known at plan time: workload identity grants name the bucket.
+            self._gcp_bucket = f"{cfg.project}-{labels.stack}-models"
+            store = GcpModelStore(
+                child(name, "models"),
+                GcpModelStoreArgs(labels=labels, region=region, bucket_name=self._gcp_bucket),
+                opts=on_gcp,
+            )
+            self.model_bucket = store.bucket_name
+            outputs["model_bucket"] = store.bucket_name
+        network = None
+        if methods & {"gpu-vm", "cluster"}:
+            from .network.gcp import GcpNetwork, GcpNetworkArgs
+
+            network = GcpNetwork(
+                child(name, "network"), GcpNetworkArgs(labels=labels, region=region, subnet_cidr=cfg.subnet_cidr), opts=on_gcp
+            )
+        if "gpu-vm" in methods:
+            from .gpu_vm.gcp import GcpGpuVm, GcpGpuVmArgs
+
+            assert store is not None and network is not None
+            for served in sorted(settings.models):
+                bounds = serving.replicas(settings, served)
+                _, key = serving.store_key(settings, served)
+                vm = GcpGpuVm(
+                    child(name, f"vm-{served}"),
+                    GcpGpuVmArgs(
+                        labels=labels,
+                        container=serving.container(settings, served),
+                        region=region,
+                        machine_type=serving.instance_type(settings, served).name,
+                        network_id=network.network_id,
+                        subnet_id=network.subnet_id,
+                        proxy_subnet_id=network.proxy_subnet_id,
+                        network_tags=[network.server_tag],
+                        model_bucket=store.bucket_name,
+                        model_prefix=key,
+                        weights_revision=settings.models[served].revision or "",
+                        kms_key_id=store.key_id,
+                        min_size=max(1, bounds.min),
+                        max_size=bounds.max,
+                        spot=cfg.spot,
+                        config_path=f"pulumi-llm:models.{served}",
+                    ),
+                    opts=on_gcp,
+                )
+                outputs[f"url_{served}"] = vm.url
+        if "cluster" in methods:
+            outputs.update(self._gke(name, settings, labels, network, store, on_gcp))
+        if "gateway" in methods:
+            from .gateway import config as engine
+            from .gateway.gcp import GcpGatewayArgs, GcpGateway
+
+            spec, _ = gateway_spec(settings, {})
+            gateway = GcpGateway(
+                child(name, "gateway"),
+                GcpGatewayArgs(
+                    labels=labels.with_method("gateway"),
+                    project=cfg.project,
+                    region=region,
+                    kms_key=store.key_id if store is not None else None,
+                    engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
+                    provider_secrets=engine.secret_envs(spec),
+                    environment=dict(engine.ENGINE_ENVIRONMENT),
+                    domains=tuple(cfg.gateway_domains),
+                    client_timeout_seconds=settings.gateway.timeouts.client_seconds,
+                    request_timeout_seconds=settings.gateway.timeouts.edge_seconds,
+                    engine_timeout_seconds=settings.gateway.timeouts.engine_seconds,
+                    config_path="pulumi-llm:gateway",
+                ),
+                opts=on_gcp,
+            )
+            outputs["gateway_url"] = gateway.url
+        return outputs
+
+    def _gke(self, name, settings, labels, network, store, on_gcp) -> dict[str, pulumi.Input[str]]:
+        from . import serving
+        from .cluster.gke import GkeCluster, GkeClusterArgs, GpuPool, NodeRange
+        from .kubernetes.model_serving import ModelServing, ModelServingArgs
+
+        cfg = settings.gcp
+        machine = serving.instance_type(settings, sorted(settings.models)[0])
+        gke = GkeCluster(
+            child(name, "gke"),
+            GkeClusterArgs(
+                labels=labels.with_method("cluster"),
+                project=cfg.project,
+                region=settings.region,
+                network=network.network_id,
+                subnetwork=network.subnet_id,
+                pods_range_name=network.pods_range_name,
+                services_range_name=network.services_range_name,
+                kms_key=store.key_id,
+                mode=cfg.gke_mode,
+                deletion_protection=settings.environment == "prod",
+                gpu_pools={
+                    "gpu": GpuPool(
+                        machine_type=machine.name,
+                        spot=NodeRange(min=0, max=cfg.gpu_pool.spot_max_nodes) if cfg.gpu_pool.spot_max_nodes else None,
+                        on_demand=NodeRange(min=0, max=cfg.gpu_pool.on_demand_max_nodes) if cfg.gpu_pool.on_demand_max_nodes else None,
+                    )
+                },
+                prometheus=cfg.prometheus,
+            ),
+            opts=on_gcp,
+        )
+        namespace = "llm"
+        models = []
+        waits: list[pulumi.Resource] = []
+        for model in serving.served_models(settings):
+            served = model.container.served_name
+            _, key = serving.store_key(settings, served)
+            identity = gke.workload_identity(namespace, served, bucket_roles={self._gcp_bucket: ["roles/storage.objectViewer"]})
+            waits += identity.parts
+            env = {serving.MODEL_BUCKET_ENV: store.bucket_name}
+            models.append(dataclasses.replace(model, env=env, service_account_annotations=identity.annotations))
+        layer = ModelServing(
+            child(name, "serving"),
+            ModelServingArgs(
+                namespace=namespace,
+                labels=labels.with_method("cluster"),
+                models=models,
+                placement=gke.gpu_placement,
+                autoscaling_engine=settings.serving.autoscaling.engine,
+                scaling=serving.scaling_policy(settings),
+                prometheus_url=gke.prometheus_url,
+                alerts=serving.alert_thresholds(settings),
+                server_depends_on=waits,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, providers=[gke.provider], depends_on=list(gke.addons)),
+        )
+        self.namespace = layer.namespace
+        return {"cluster_name": gke.cluster_name, "namespace": layer.namespace}
 
     def _edge(self, name: str, settings: Settings, labels: CommonLabels) -> dict[str, pulumi.Input[str]]:
         """Edge: multi-arch llama.cpp images in the stack's ECR, rolled out to the labelled nodes."""

@@ -63,7 +63,12 @@ def instance_type(settings: Settings, name: str) -> InstanceType:
         context=model.context,
         gpu_memory_utilization=settings.serving.gpu_memory_utilization,
     )
-    if "cluster" in settings.methods and settings.aws.cluster.gpu_capacity == "karpenter":
+    if cloud == "gcp" and "cluster" in settings.methods and settings.gcp is not None:
+        # GKE serves from its GPU pool: every model is sized on that machine type.
+        itype = get_instance_type(settings.gcp.gpu_pool.machine_type, "gcp")
+        check_instance_region(itype, settings.region or "")
+        return itype
+    if cloud == "aws" and "cluster" in settings.methods and settings.aws.cluster.gpu_capacity == "karpenter":
         families = tuple(settings.aws.cluster.gpu_instance_families)
         for candidate in fitting_instances(spec, **options):
             assert candidate.hardware.instance is not None

@@ -38,9 +38,9 @@ Method = Literal["gateway", "gpu-vm", "cluster", "onprem", "edge"]
 
 CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {
     "onprem": ("onprem",),
-    "gpu-vm": ("aws",),
-    "cluster": ("aws",),
-    "gateway": ("aws",),
+    "gpu-vm": ("aws", "gcp"),
+    "cluster": ("aws", "gcp"),
+    "gateway": ("aws", "gcp"),
     "edge": ("aws",),
 }
 SELF_HOSTING = ("gpu-vm", "cluster", "onprem", "edge")
@@ -534,6 +534,30 @@ class EdgeSettings(_Strict):
         return self
 
 
+class GcpGpuPoolSettings(_Strict):
+    """A GKE GPU node pool family: spot nodes first, on-demand as the fallback."""
+
+    machine_type: str = Field("g2-standard-24", description="Machine type (g2 L4, a2 A100, a3 H100). Default g2-standard-24.")
+    spot_max_nodes: int = Field(2, ge=0, le=50, description="Most spot nodes. Default 2.")
+    on_demand_max_nodes: int = Field(1, ge=0, le=50, description="Most on-demand nodes. Default 1.")
+
+
+class GcpSettings(_Strict):
+    """Settings of the GCP methods."""
+
+    project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="GCP project id. Required on GCP.")
+    subnet_cidr: str = Field("10.40.0.0/20", description="Private subnet of the workloads. Default 10.40.0.0/20.")
+    spot: bool = Field(False, description="GPU VMs on spot capacity (dev). Default false.")
+    gke_mode: Literal["standard", "autopilot"] = Field("standard", description="GKE Standard or Autopilot. Default standard.")
+    gpu_pool: GcpGpuPoolSettings = Field(default_factory=GcpGpuPoolSettings, description="GKE GPU capacity.")
+    prometheus: Literal["kube-prometheus-stack", "managed"] = Field(
+        "kube-prometheus-stack", description="In-cluster Prometheus or Managed Service for Prometheus. Default kube-prometheus-stack."
+    )
+    gateway_domains: list[str] = Field(
+        default_factory=list, description="Domains of the gateway's managed certificate. Required with the gateway."
+    )
+
+
 class Settings(_Strict):
     """Everything a stack file may set under `pulumi-llm:`."""
 
@@ -558,6 +582,7 @@ class Settings(_Strict):
     aws: AwsSettings = Field(default_factory=AwsSettings, description="Network, GPU VMs, EKS and alarms on AWS (cloud aws).")
     gateway: GatewaySettings | None = Field(None, description="The API gateway. Required when methods has gateway.")
     edge: EdgeSettings | None = Field(None, description="Edge devices. Required when methods has edge.")
+    gcp: GcpSettings | None = Field(None, description="Project and choices of the GCP methods. Required on cloud gcp.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -585,6 +610,8 @@ class Settings(_Strict):
             raise FieldProblem("methods", "gpu-vm and cluster both self-host the models: choose one per stack")
         if self.cloud == "aws":
             self._check_aws()
+        if self.cloud == "gcp":
+            self._check_gcp()
         if self.serves_models():
             self._check_models()
         return self
@@ -624,6 +651,25 @@ class Settings(_Strict):
 
             if model.catalog is None or not get_model(model.catalog).hf_repo:
                 raise FieldProblem(where, f"needs models.{name}.hub_repo: the model's Hugging Face repository")
+
+    def _check_gcp(self) -> None:
+        from .sizing import check_region
+
+        if self.gcp is None:
+            raise FieldProblem("gcp", "required on cloud gcp (at least gcp.project)")
+        try:
+            check_region("gcp", self.region or "")
+        except UserError as err:
+            raise FieldProblem("region", str(err)) from None
+        if "gateway" in self.methods and not self.gcp.gateway_domains:
+            raise FieldProblem("gcp.gateway_domains", "required with the gateway (its HTTPS load balancer's certificate)")
+        if self.gateway is not None and any(
+            r.provider == "self-hosted" for g in self.gateway.models.values() for r in g.routes
+        ):
+            raise FieldProblem(
+                "gateway.models",
+                "self-hosted routes from Cloud Run to private servers need Direct VPC egress, not wired on GCP yet: use provider routes",
+            )
 
     def _check_aws(self) -> None:
         from .sizing import check_region

@@ -20,6 +20,8 @@ CRD_KINDS = {
     ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"),
     ("karpenter.sh/v1", "NodePool"),
     ("karpenter.k8s.aws/v1", "EC2NodeClass"),
+    ("cloud.google.com/v1", "ComputeClass"),
+    ("monitoring.googleapis.com/v1", "PodMonitoring"),
 }
 
 
@@ -33,9 +35,9 @@ def manifests(plans: Path) -> dict[str, list[dict]]:
 
 
 def test_self_hosting_stacks_render_manifests(manifests: dict[str, list[dict]]) -> None:
-    for stack in ("onprem", "onprem-triton", "staging", "prod"):
+    for stack in ("onprem", "onprem-triton", "staging", "prod", "gcp-prod"):
         assert len(manifests[stack]) >= 10, stack
-    assert manifests["dev"] == []  # GPU VMs: no Kubernetes
+    assert manifests["dev"] == [] and manifests["gcp-dev"] == []  # GPU VMs: no Kubernetes
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])

@@ -179,7 +179,10 @@ def test_no_such_stack(project: Path) -> None:
 
 
 def test_other_clouds_are_refused(project: Path) -> None:
-    (project / "stacks" / "Pulumi.gcp.yaml").write_text(STACK_FILE.replace("cloud: aws", "cloud: gcp").replace("eu-west-1", "europe-west4"))
+    (project / "stacks" / "Pulumi.gcp.yaml").write_text(
+        STACK_FILE.replace("cloud: aws", "cloud: gcp").replace("eu-west-1", "europe-west4")
+        + "  pulumi-llm:gcp:\n    project: acme-llm-test\n"
+    )
     with pytest.raises(UserError) as caught:
         cli_secrets.handle_check(parse(project, "secrets", "check", "--stack", "gcp"), expected=expected)
     assert str(caught.value) == "secrets check: stack gcp deploys to gcp; `pulumi-llm secrets` writes AWS Secrets Manager only"

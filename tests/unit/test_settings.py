@@ -65,7 +65,7 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
         (
             config(servng={}),
             "stacks/Pulumi.prod.yaml: pulumi-llm:servng = {}: unknown key (did you mean serving?); "
-            "allowed: environment, cloud, region, methods, tags, models, serving, onprem, aws, gateway",
+            "allowed: environment, cloud, region, methods, tags, models, serving, onprem, aws, gateway, edge, gcp",
         ),
         (
             config(serving={"replica": {"min": 1}}),
@@ -74,7 +74,7 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
         (
             config(owner="ml-platform"),
             "stacks/Pulumi.prod.yaml: pulumi-llm:owner = ml-platform: unknown key; "
-            "allowed: environment, cloud, region, methods, tags, models, serving, onprem, aws, gateway",
+            "allowed: environment, cloud, region, methods, tags, models, serving, onprem, aws, gateway, edge, gcp",
         ),
         (
             config(cloud="asw"),
@@ -122,7 +122,7 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
         ),
         (
             config(methods=["edge-tpu"]),
-            "stacks/Pulumi.prod.yaml: pulumi-llm:methods[0] = edge-tpu: must be one of: gateway, gpu-vm, cluster, onprem",
+            "stacks/Pulumi.prod.yaml: pulumi-llm:methods[0] = edge-tpu: must be one of: gateway, gpu-vm, cluster, onprem, edge",
         ),
         (config(tags={"team": 3}), "stacks/Pulumi.prod.yaml: pulumi-llm:tags.team = 3: must be a string"),
         (config(serving="[1]"), 'stacks/Pulumi.prod.yaml: pulumi-llm:serving = [1]: must be a map of keys to values'),

@@ -41,7 +41,7 @@ class ModelServerArgs(BaseModel):
     )
     scrapers: Sequence[Mapping[str, Any]] = Field(default=(), description="NetworkPolicy peers allowed to scrape metrics.")
     object_store_egress: bool = Field(False, description="Allow HTTPS egress to stream weights from object storage.")
-    service_account_annotations: Mapping[str, str] = Field(
+    service_account_annotations: Mapping[str, Any] = Field(
         default_factory=dict, description="Annotations binding the pods to a cloud identity (IRSA role, GCP service account)."
     )
     pod_labels: Mapping[str, str] = Field(

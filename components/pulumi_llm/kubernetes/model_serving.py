@@ -36,7 +36,7 @@ class ServedModel:
     model_claim: str | None = None
     revision: str | None = None
     object_store: bool = False
-    service_account_annotations: Mapping[str, str] = field(default_factory=dict)
+    service_account_annotations: Mapping[str, Any] = field(default_factory=dict)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
     copy: Any = None
     """A `model_copy.CopySpec`: copy the weights from the hub once, before the server starts."""
