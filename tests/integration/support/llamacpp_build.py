@@ -1,0 +1,224 @@
+"""A real llama.cpp `llama-server` (and `llama-quantize`) built from source, for integration tests.
+
+No Docker engine runs here and llama.cpp publishes no binaries on the package registries this machine
+reaches, so the server is compiled from the llama.cpp source tree that the llama-cpp-python sdist on PyPI
+vendors (`vendor/llama.cpp`, the full tree: server, quantizer, `convert_hf_to_gguf.py`, `gguf-py`). The
+sdist is fetched with pip, pinned by version and sha256, built once per machine and cached:
+
+    python tests/integration/support/llamacpp_build.py     # builds if needed, prints the bin directory
+
+Cache: ~/.cache/pulumi-llm/llama.cpp-<sdist version>-<flags hash>/ (or $PULUMI_LLM_LLAMA_CPP_DIR) with
+`src/` (the source tree; its converter is used too), `bin/llama-server`, `bin/llama-quantize` and a marker
+recording the build's seconds. A changed version or flag set builds into a new directory.
+
+The build is native (`GGML_NATIVE=ON`: the cache is per machine) and static, with the web UI off (its
+assets would be downloaded) and `-O1`: the tests serve a 3 MB model, so compile time matters more than
+kernel speed. The edge image builds the same server portably from the release archive (see
+images/edge-llamacpp/Dockerfile); the environment variables it reads (`LLAMA_ARG_*`) are the same.
+
+Only the standard library is used here, so the project's venv can import this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+SDIST = "llama-cpp-python"
+SDIST_VERSION = "0.3.36"
+SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
+LLAMA_CPP_COMMIT = "0c1e57098"
+"""The llama.cpp commit llama-cpp-python 0.3.36 vendors (its CHANGELOG)."""
+TARGETS = ("llama-server", "llama-quantize")
+CMAKE_FLAGS = (
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DCMAKE_C_FLAGS_RELEASE=-O1 -DNDEBUG",
+    "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG",
+    "-DGGML_NATIVE=ON",
+    "-DBUILD_SHARED_LIBS=OFF",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_BUILD_UI=OFF",
+    "-DLLAMA_USE_PREBUILT_UI=OFF",
+    "-DLLAMA_OPENSSL=OFF",
+)
+ENV_DIR = "PULUMI_LLM_LLAMA_CPP_DIR"
+MARKER_NAME = ".pulumi-llm-built.json"
+
+
+class LlamaCppBuildError(RuntimeError):
+    """The source could not be fetched or the build failed."""
+
+
+def _log(msg: str) -> None:
+    print(f"[llamacpp-build] {msg}", file=sys.stderr, flush=True)
+
+
+def _spec() -> dict[str, object]:
+    return {"sdist": f"{SDIST}=={SDIST_VERSION}", "sha256": SDIST_SHA256, "flags": list(CMAKE_FLAGS), "targets": list(TARGETS)}
+
+
+def cache_dir() -> Path:
+    override = os.environ.get(ENV_DIR)
+    if override:
+        return Path(override).expanduser().resolve()
+    flags = hashlib.sha256(json.dumps(_spec(), sort_keys=True).encode()).hexdigest()[:8]
+    return Path.home() / ".cache" / "pulumi-llm" / f"llama.cpp-{SDIST_VERSION}-{flags}"
+
+
+def source_dir() -> Path:
+    """The llama.cpp source tree (convert_hf_to_gguf.py lives at its top)."""
+    return cache_dir() / "src"
+
+
+def _marker_ok(root: Path) -> bool:
+    marker = root / MARKER_NAME
+    if not marker.is_file() or not all((root / "bin" / t).is_file() for t in TARGETS):
+        return False
+    try:
+        return json.loads(marker.read_text()).get("spec") == _spec()
+    except (OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _log(f"another process is building; waiting for lock {path}")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run(cmd: list[str], *, cwd: Path | None = None, log: Path | None = None, timeout: float = 5400) -> None:
+    _log("$ " + " ".join(cmd))
+    out = open(log, "a") if log else None  # noqa: SIM115 - closed below
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, stdout=out or sys.stderr, stderr=subprocess.STDOUT, timeout=timeout, check=False)
+    finally:
+        if out:
+            out.close()
+    if proc.returncode != 0:
+        tail = ""
+        if log and log.is_file():
+            tail = "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise LlamaCppBuildError(f"command failed with exit code {proc.returncode}: {' '.join(cmd)}{tail}")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch_source(root: Path) -> Path:
+    """Download the sdist (hash-checked by pip and again here) and unpack its vendor/llama.cpp into root/src."""
+    src = root / "src"
+    if (src / "CMakeLists.txt").is_file() and (src / "tools" / "server").is_dir():
+        return src
+    with tempfile.TemporaryDirectory() as tmp:
+        reqs = Path(tmp) / "requirements.txt"
+        reqs.write_text(f"{SDIST}=={SDIST_VERSION} --hash=sha256:{SDIST_SHA256}\n")
+        _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+              "--require-hashes", "-r", str(reqs), "-d", tmp])
+        [archive] = list(Path(tmp).glob("*.tar.gz"))
+        if _sha256(archive) != SDIST_SHA256:
+            raise LlamaCppBuildError(f"{archive.name}: sha256 does not match {SDIST_SHA256}")
+        prefix = f"{SDIST.replace('-', '_')}-{SDIST_VERSION}/vendor/llama.cpp/"
+        staging = root / "src.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        with tarfile.open(archive) as tar:
+            members = []
+            for m in tar.getmembers():
+                if m.name.startswith(prefix) and (m.isfile() or m.isdir() or m.issym()):
+                    m.name = m.name[len(prefix):]
+                    if m.name:
+                        members.append(m)
+            tar.extractall(staging, members=members, filter="data")
+        shutil.rmtree(src, ignore_errors=True)
+        staging.rename(src)
+    return src
+
+
+def _build(root: Path) -> dict[str, object]:
+    started = time.monotonic()
+    root.mkdir(parents=True, exist_ok=True)
+    log = root / "build.log"
+    log.write_text("")
+    src = _fetch_source(root)
+    fetched = time.monotonic()
+    build = root / "build"
+    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+    _run(["cmake", "-S", str(src), "-B", str(build), *generator, *CMAKE_FLAGS], log=log)
+    jobs = str(os.cpu_count() or 2)
+    _run(["cmake", "--build", str(build), "--target", *TARGETS, "-j", jobs], log=log)
+    bin_dir = root / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for target in TARGETS:
+        shutil.copy2(build / "bin" / target, bin_dir / target)
+    version = subprocess.run([str(bin_dir / "llama-server"), "--version"], capture_output=True, text=True, timeout=60)
+    if version.returncode != 0:
+        raise LlamaCppBuildError(f"llama-server --version failed: {version.stderr.strip()[-500:]}")
+    done = time.monotonic()
+    info = {
+        "fetch_seconds": round(fetched - started, 1),
+        "build_seconds": round(done - fetched, 1),
+        "cpus": os.cpu_count(),
+        "version": (version.stdout + version.stderr).strip().splitlines()[0:2],
+    }
+    (root / MARKER_NAME).write_text(json.dumps({"spec": _spec(), **info}, indent=2))
+    shutil.rmtree(build, ignore_errors=True)  # ~1 GB of objects; the binaries are static
+    _log(f"built {', '.join(TARGETS)} in {info['build_seconds']} s (fetch {info['fetch_seconds']} s)")
+    return info
+
+
+def ensure_llamacpp() -> Path:
+    """The bin directory holding llama-server and llama-quantize, building them first if needed.
+
+    A file read when the marker of a finished build is present; concurrent callers wait on a lock.
+    """
+    root = cache_dir()
+    if _marker_ok(root):
+        return root / "bin"
+    with _file_lock(root.parent / f"{root.name}.lock"):
+        if not _marker_ok(root):
+            (root / MARKER_NAME).unlink(missing_ok=True)
+            _build(root)
+    return root / "bin"
+
+
+def build_info() -> dict[str, object]:
+    return json.loads((cache_dir() / MARKER_NAME).read_text())
+
+
+def main() -> int:
+    try:
+        path = ensure_llamacpp()
+    except (LlamaCppBuildError, subprocess.TimeoutExpired) as exc:
+        _log(f"FAILED: {exc}")
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
