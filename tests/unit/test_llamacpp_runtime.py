@@ -256,6 +256,7 @@ def test_job_uris_are_shell_quoted() -> None:
         ({"converter_image": "ghcr.io/ggml-org/llama.cpp:full"},
          "prepare.converter_image = ghcr.io/ggml-org/llama.cpp:full: images are pinned as repository:tag@sha256:digest"),
         ({"active_deadline_seconds": 5}, "prepare.active_deadline_seconds = 5: at least 60 is expected"),
+        ({"cpu": 0}, "prepare.cpu = 0: at least 1 whole CPU is expected"),
     ],
 )
 def test_bad_job_input_is_one_line(overrides, message) -> None:

@@ -110,7 +110,7 @@ def prepare_job_spec(
     converter_image: str = pins.LLAMA_CPP_FULL.ref,
     aws_image: str = pins.AWS_CLI.ref,
     work_size: str = "64Gi",
-    cpu: str = "4",
+    cpu: int = 4,
     memory: str = "16Gi",
     region: str | None = None,
     active_deadline_seconds: int = 4 * 3600,
@@ -127,6 +127,8 @@ def prepare_job_spec(
     for image, where in ((converter_image, "prepare.converter_image"), (aws_image, "prepare.aws_image")):
         if "@sha256:" not in image:
             raise UserError(f"{where} = {image}: images are pinned as repository:tag@sha256:digest")
+    if cpu < 1:
+        raise UserError(f"prepare.cpu = {cpu}: at least 1 whole CPU is expected")
     if active_deadline_seconds < 60:
         raise UserError(f"prepare.active_deadline_seconds = {active_deadline_seconds}: at least 60 is expected")
     qtype = gguf_type(quantization)
@@ -136,13 +138,13 @@ def prepare_job_spec(
     fetch = f"mkdir -p {WORK_DIR}/out && aws s3 cp --recursive --only-show-errors {shlex.quote(source)} {WORK_DIR}/hf"
     init = [_container("fetch", aws_image, ["sh", "-c", fetch], cpu="1", memory="1Gi", env=aws_env)]
     if qtype == "F16":
-        init.append(_container("convert", converter_image, convert_command(f"{WORK_DIR}/hf", out), cpu=cpu, memory=memory))
+        init.append(_container("convert", converter_image, convert_command(f"{WORK_DIR}/hf", out), cpu=str(cpu), memory=memory))
     else:
         f16 = f"{WORK_DIR}/model-f16.gguf"
         init += [
-            _container("convert", converter_image, convert_command(f"{WORK_DIR}/hf", f16), cpu=cpu, memory=memory),
-            _container("quantize", converter_image, quantize_command(f16, out, quantization, threads=int(float(cpu))),
-                       cpu=cpu, memory=memory),
+            _container("convert", converter_image, convert_command(f"{WORK_DIR}/hf", f16), cpu=str(cpu), memory=memory),
+            _container("quantize", converter_image, quantize_command(f16, out, quantization, threads=cpu),
+                       cpu=str(cpu), memory=memory),
         ]
     upload = _container(
         "upload",
