@@ -18,7 +18,6 @@ from .config import (
 )
 
 
-
 def expected_secrets(settings) -> list[str]:
     """The secret store entries a stack's gateway reads: one per keyed provider, plus the engine's
     master key (the `pulumi-llm secrets` commands put and check exactly these)."""

@@ -26,8 +26,12 @@ What the rendered config does
   every request — route ``rpm``/``tpm`` enforced (429) by the
   ``enforce_model_rate_limits`` pre-call check — per engine replica, as the counters are in memory.
 * ``litellm_settings``: prompt and response logging off (``turn_off_message_logging``) unless
-  ``log_prompts``; unsupported parameters dropped, not failed; JSON logs; SSE keep-alive comments while
-  a stream waits for its first token, so idle timeouts of load balancers do not cut slow starts.
+  ``log_prompts`` (never run the engine with ``LITELLM_LOG=DEBUG``: its debug lines print request
+  bodies regardless); unsupported parameters dropped, not failed; JSON logs; SSE keep-alive comments
+  (``: ping``) while a stream waits for its first token, so idle timeouts of load balancers do not cut
+  slow starts. The trade-off: once a ping is out, the status line is 200, so a stream that then fails
+  everywhere ends with an error event instead of an HTTP error (fallbacks still happen: they are inside
+  the engine, before the first provider byte).
   Streamed token usage is tracked without extra settings: LiteLLM asks providers for
   ``include_usage`` and strips it again for clients that did not ask.
 * ``general_settings``: the master key from ``os.environ/LITELLM_MASTER_KEY``; no database.
