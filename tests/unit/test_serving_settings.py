@@ -62,7 +62,7 @@ def model(**fields: object) -> dict:
             "(an HPA cannot scale to zero), not hpa",
         ),
         (config(model(source="https://huggingface.co/meta-llama")), "pulumi-llm:models.m.source = https://huggingface.co/meta-llama: "
-         "must be store://<key>, pvc://<claim>/<path>, s3://<bucket>/<prefix> or gs://<bucket>/<prefix>"),
+         "must be store://<key>, pvc://<claim>/<path>, s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or node://<file>.gguf"),
         (config({"m": {"catalog": "llama-3.1-8b-instruct"}}), "pulumi-llm:models.m.source: required to serve the model (store://, pvc://, s3:// or gs://)"),
         (config(model(source="store://llama/abc")), "pulumi-llm:models.m.source = store://llama/abc: store:// is a cloud "
          "stack's model store; on-prem use pvc://<claim>/<path>"),

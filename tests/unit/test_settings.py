@@ -122,7 +122,7 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
         ),
         (
             config(methods=["edge-tpu"]),
-            "stacks/Pulumi.prod.yaml: pulumi-llm:methods[0] = edge-tpu: must be one of: gateway, gpu-vm, cluster, onprem, edge",
+            "stacks/Pulumi.prod.yaml: pulumi-llm:methods[0] = edge-tpu: must be one of: gateway, gpu-vm, cluster, onprem, edge (did you mean edge?)",
         ),
         (config(tags={"team": 3}), "stacks/Pulumi.prod.yaml: pulumi-llm:tags.team = 3: must be a string"),
         (config(serving="[1]"), 'stacks/Pulumi.prod.yaml: pulumi-llm:serving = [1]: must be a map of keys to values'),
