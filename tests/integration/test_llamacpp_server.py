@@ -302,6 +302,8 @@ def test_metrics_need_the_key_and_carry_every_declared_name(server: dict) -> Non
     text = body.decode()
     for name in (*llamacpp.METRICS.all(), *llamacpp.EXTRA_METRICS):
         assert re.search(rf"^{re.escape(name)} ", text, re.M), f"{name} missing from /metrics"
+    # Older servers had a KV-cache gauge; this one has none, hence MetricNames.kv_cache_usage = None.
+    assert "kv_cache_usage_ratio" not in text and llamacpp.METRICS.kv_cache_usage is None
     # No model label on any series (MetricNames.model_label is empty).
     assert not re.search(r"^llamacpp:\w+\{[^}]*model", text, re.M)
     predicted = float(re.search(r"^llamacpp:tokens_predicted_total (\S+)", text, re.M)[1])
