@@ -52,9 +52,9 @@ from typing import Any, Literal, Union
 
 import pulumi
 import pulumi_aws as aws
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from . import config as engine_config
 from .. import pins
 from ..errors import UserError
 from ..labels import CommonLabels, aws_tags
@@ -80,8 +80,7 @@ MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 MASTER_KEY_SECRET = "litellm-master"
 """Short name of the LiteLLM master key's secret (`pulumi-llm secrets put litellm-master`)."""
 SECRET_PREFIX = "pulumi-llm"
-MAX_CONFIG_BYTES = 24 * 1024
-"""Rendered config limit: base64 makes it 32 KiB, well inside ECS's 64 KiB container-definitions limit."""
+MAX_CONFIG_BYTES = engine_config.MAX_CONFIG_BYTES
 MAX_STREAM_TIMEOUT_MS = 900_000
 """API Gateway's integration timeout ceiling for response_transfer_mode STREAM."""
 FARGATE_STOP_TIMEOUT = 120
@@ -110,17 +109,12 @@ _PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _CONSUMER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_ENV_REF = re.compile(r"os\.environ/([A-Za-z0-9_]+)")
 _BEDROCK_ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:(\d{12})?:"
     r"(foundation-model|inference-profile|application-inference-profile|provisioned-model|custom-model|imported-model)/[^*?\s]+$"
 )
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+$")
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/([^@:]+)")
-_SECRET_KEYS = frozenset(
-    {"api_key", "master_key", "salt_key", "aws_secret_access_key", "aws_session_token", "password", "database_url", "client_secret"}
-)
-"""Config keys whose value must be an `os.environ/` reference, never a literal."""
 
 BOOT = (
     "import base64, os\n"
@@ -440,49 +434,11 @@ def secret_name(stack: str, provider: str) -> str:
 def check_engine_config(
     text: str, *, available_env: set[str], engine_timeout_seconds: int, where: str
 ) -> dict[str, Any]:
-    """The rendered config must be a YAML mapping small enough for the task definition, hold no literal
-    secret, reference only variables the task gets, and not outwait the engine timeout."""
-    size = len(text.encode())
-    if size > MAX_CONFIG_BYTES:
-        raise UserError(f"{where}: {size} bytes, above the {MAX_CONFIG_BYTES}-byte limit of a config carried in the task definition")
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        problem = str(err).splitlines()[0]
-        raise UserError(f"{where}: not valid YAML ({problem})") from None
-    if not isinstance(config, dict):
-        raise UserError(f"{where}: the config must be a YAML mapping (model_list, litellm_settings, …)")
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                here = f"{path}.{key}" if path else str(key)
-                if str(key).lower() in _SECRET_KEYS and value is not None and not (
-                    isinstance(value, str) and value.startswith("os.environ/")
-                ):
-                    raise UserError(
-                        f"{where}: {here} holds a literal value; secrets go in the secret store and the config "
-                        "references them as os.environ/<ENV>"
-                    )
-                walk(value, here)
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, f"{path}[{index}]")
-
-    walk(config, "")
-    for env in sorted(set(_ENV_REF.findall(text))):
-        if env not in available_env:
-            raise UserError(
-                f"{where}: references os.environ/{env}, which the task does not get; map it in provider_secrets "
-                "(a secret) or environment (plain)"
-            )
-    settings = config.get("litellm_settings") or {}
-    timeout = settings.get("request_timeout") if isinstance(settings, dict) else None
-    if isinstance(timeout, (int, float)) and timeout > engine_timeout_seconds:
-        raise UserError(
-            f"{where}: litellm_settings.request_timeout = {timeout:g} is above engine_timeout_seconds = {engine_timeout_seconds}"
-        )
-    return config
+    """`config.check_engine_config` for a config carried in the ECS task definition."""
+    return engine_config.check_engine_config(
+        text, available_env=available_env, engine_timeout_seconds=engine_timeout_seconds, where=where,
+        carrier="the task definition", holder="task", store="the secret store",
+    )
 
 
 def access_log_format() -> str:

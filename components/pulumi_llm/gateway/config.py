@@ -566,3 +566,70 @@ def edge_policies(spec: GatewaySpec, *, where: str = "gateway") -> tuple[EdgePol
             max_parallel=c.max_parallel, monthly_budget_usd=c.monthly_budget_usd, request_schema=schema,
         ))
     return tuple(out)
+
+
+MAX_CONFIG_BYTES = 24 * 1024
+"""Largest config a cloud shell carries in the engine's environment (ECS task definitions and Cloud
+Run revisions hold the base64 text in one variable)."""
+
+SECRET_CONFIG_KEYS = frozenset(
+    {"api_key", "master_key", "salt_key", "aws_secret_access_key", "aws_session_token", "password", "database_url", "client_secret"}
+)
+"""Config keys whose value must be an `os.environ/` reference, never a literal."""
+
+_ENV_REF = re.compile(r"os\.environ/([A-Za-z0-9_]+)")
+
+
+def check_engine_config(
+    text: str,
+    *,
+    available_env: set[str],
+    engine_timeout_seconds: int,
+    where: str,
+    carrier: str,
+    holder: str,
+    store: str,
+) -> dict[str, Any]:
+    """The rendered config must be a YAML mapping small enough for its `carrier`, hold no literal secret
+    (secrets live in `store`), reference only variables the `holder` gets, and not outwait the engine
+    timeout. The cloud shells call this with their own words; the rule is one."""
+    size = len(text.encode())
+    if size > MAX_CONFIG_BYTES:
+        raise UserError(f"{where}: {size} bytes, above the {MAX_CONFIG_BYTES}-byte limit of a config carried in {carrier}")
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise UserError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(config, dict):
+        raise UserError(f"{where}: the config must be a YAML mapping (model_list, litellm_settings, …)")
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                here = f"{path}.{key}" if path else str(key)
+                if str(key).lower() in SECRET_CONFIG_KEYS and value is not None and not (
+                    isinstance(value, str) and value.startswith("os.environ/")
+                ):
+                    raise UserError(
+                        f"{where}: {here} holds a literal value; secrets go in {store} and the config "
+                        "references them as os.environ/<ENV>"
+                    )
+                walk(value, here)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}[{index}]")
+
+    walk(config, "")
+    for env in sorted(set(_ENV_REF.findall(text))):
+        if env not in available_env:
+            raise UserError(
+                f"{where}: references os.environ/{env}, which the {holder} does not get; map it in provider_secrets "
+                "(a secret) or environment (plain)"
+            )
+    settings = config.get("litellm_settings") or {}
+    timeout = settings.get("request_timeout") if isinstance(settings, dict) else None
+    if isinstance(timeout, (int, float)) and timeout > engine_timeout_seconds:
+        raise UserError(
+            f"{where}: litellm_settings.request_timeout = {timeout:g} is above engine_timeout_seconds = {engine_timeout_seconds}"
+        )
+    return config

@@ -48,9 +48,9 @@ from typing import Any, Literal, Union
 
 import pulumi
 import pulumi_gcp as gcp
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from . import config as engine_config
 from .. import pins
 from ..errors import UserError
 from ..labels import CommonLabels, gcp_labels
@@ -72,7 +72,7 @@ SECRETS_DIR = "/secrets"
 SECRET_FILE = "value"
 MAX_REQUEST_TIMEOUT = 3600
 """Cloud Run's longest request timeout (60 minutes)."""
-MAX_CONFIG_BYTES = 24 * 1024
+MAX_CONFIG_BYTES = engine_config.MAX_CONFIG_BYTES
 UPSTREAM_REGISTRY = "https://ghcr.io"
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 VERTEX_ROLE = "roles/aiplatform.user"
@@ -115,13 +115,9 @@ to /tmp, then exec LiteLLM. Only names and paths travel in the environment, neve
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_ENV_REF = re.compile(r"os\.environ/([A-Za-z0-9_]+)")
 _PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 _MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
-_SECRET_KEYS = frozenset(
-    {"api_key", "master_key", "salt_key", "aws_secret_access_key", "aws_session_token", "password", "database_url", "client_secret"}
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,48 +331,11 @@ def remote_image(region: str, project: str, repository_id: str, pin: pins.ImageP
 
 
 def check_engine_config(text: str, *, available_env: set[str], engine_timeout_seconds: int, where: str) -> dict[str, Any]:
-    """The rendered config must be a small YAML mapping, hold no literal secret, reference only variables
-    the service gets, and not outwait the engine timeout."""
-    size = len(text.encode())
-    if size > MAX_CONFIG_BYTES:
-        raise UserError(f"{where}: {size} bytes, above the {MAX_CONFIG_BYTES}-byte limit of a config carried in the environment")
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise UserError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(config, dict):
-        raise UserError(f"{where}: the config must be a YAML mapping (model_list, litellm_settings, …)")
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                here = f"{path}.{key}" if path else str(key)
-                if str(key).lower() in _SECRET_KEYS and value is not None and not (
-                    isinstance(value, str) and value.startswith("os.environ/")
-                ):
-                    raise UserError(
-                        f"{where}: {here} holds a literal value; secrets go in Secret Manager and the config "
-                        "references them as os.environ/<ENV>"
-                    )
-                walk(value, here)
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, f"{path}[{index}]")
-
-    walk(config, "")
-    for env in sorted(set(_ENV_REF.findall(text))):
-        if env not in available_env:
-            raise UserError(
-                f"{where}: references os.environ/{env}, which the service does not get; map it in provider_secrets "
-                "(a secret) or environment (plain)"
-            )
-    settings = config.get("litellm_settings") or {}
-    timeout = settings.get("request_timeout") if isinstance(settings, dict) else None
-    if isinstance(timeout, (int, float)) and timeout > engine_timeout_seconds:
-        raise UserError(
-            f"{where}: litellm_settings.request_timeout = {timeout:g} is above engine_timeout_seconds = {engine_timeout_seconds}"
-        )
-    return config
+    """`config.check_engine_config` for a config carried in the Cloud Run service's environment."""
+    return engine_config.check_engine_config(
+        text, available_env=available_env, engine_timeout_seconds=engine_timeout_seconds, where=where,
+        carrier="the environment", holder="service", store="Secret Manager",
+    )
 
 
 def armor_rules(*, rate_limit_per_minute: int, enforced: Sequence[str]) -> list[dict[str, Any]]:
