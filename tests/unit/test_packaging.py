@@ -149,3 +149,27 @@ def test_importing_the_package_loads_no_cloud_sdk() -> None:
     # Using an AWS component loads the AWS SDK and nothing of the other clouds.
     assert report["after"] == ["pulumi_aws"]
     assert report["dir"] is True
+
+
+# --- the changelog ----------------------------------------------------------------------------------
+
+RELEASE = re.compile(r"^## \[(?P<version>\d+\.\d+\.\d+)\] - (?P<date>\d{4}-\d{2}-\d{2})$", re.M)
+SECTIONS = ("Upgrade notes", "Added", "Changed", "Deprecated", "Removed", "Fixed", "Security")
+
+
+def test_changelog_top_release_is_the_package_version() -> None:
+    text = (ROOT / "CHANGELOG.md").read_text()
+    releases = [m["version"] for m in RELEASE.finditer(text)]
+    assert releases, "CHANGELOG.md has no '## [X.Y.Z] - YYYY-MM-DD' release heading"
+    assert releases[0] == pulumi_llm.__version__
+    # Newest first, each version once; [Unreleased] above them; every heading has its link.
+    keyed = [tuple(map(int, v.split("."))) for v in releases]
+    assert keyed == sorted(set(keyed), reverse=True)
+    assert text.index("## [Unreleased]") < text.index(f"## [{releases[0]}]")
+    for version in ["Unreleased", *releases]:
+        assert re.search(rf"^\[{re.escape(version)}\]: https://", text, re.M), version
+    # Only Keep a Changelog sections (plus the upgrade notes), in the documented order.
+    for body in re.split(r"^## ", text, flags=re.M)[1:]:
+        found = re.findall(r"^### (.+)$", body, re.M)
+        assert all(s in SECTIONS for s in found), found
+        assert found == sorted(found, key=SECTIONS.index)
