@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_azure_native as azure_native
+from pulumi_azure_native.provider import Provider as AzureProvider
 import pytest
 
 from helpers import by_name, children, of_type, only, run
@@ -128,7 +128,7 @@ def args(**overrides: Any) -> AksClusterArgs:
 
 def plan(captured: dict[str, Any] | None = None, program_extra=None, **overrides: Any):
     def program() -> None:
-        provider = azure_native.Provider("azure", location="eastus")
+        provider = AzureProvider("azure", location="eastus")
         cluster = AksCluster("llm-aks", args(**overrides), opts=pulumi.ResourceOptions(providers=[provider]))
         if captured is not None:
             captured["component"] = cluster

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_azure_native as azure_native
+from pulumi_azure_native.provider import Provider as AzureProvider
 import pytest
 import yaml
 
@@ -163,7 +163,7 @@ def plan(captured: dict[str, Any] | None = None, **overrides: Any):
     args = make_args(**overrides)
 
     def program() -> None:
-        provider = azure_native.Provider("azure", location="eastus")
+        provider = AzureProvider("azure", location="eastus")
         component = AzureGateway("gw", args, opts=pulumi.ResourceOptions(providers=[provider]))
         if captured is not None:
             captured["component"] = component
@@ -596,7 +596,7 @@ def test_outputs() -> None:
 @pytest.mark.parametrize(
     ("overrides", "line"),
     [
-        ({"tier": "Consumption"}, "gateway.tier = Consumption: can't enforce llm-token-limit on LLM streams (the policy isn't available in Consumption); allowed: BasicV2, StandardV2, PremiumV2"),
+        ({"tier": "Consumption"}, 'gateway.tier = Consumption: can\'t stream (no long-lived connections, so no buffer-response="false" server-sent events) and has no llm-token-limit; allowed: BasicV2, StandardV2, PremiumV2'),
         ({"tier": "Developer"}, 'gateway.tier = Developer: a classic tier; allowed: BasicV2, StandardV2, PremiumV2 (v2 tiers stream with buffer-response="false" and integrate with a VNet without a dedicated subnet per instance)'),
         ({"tier": "Gold"}, "gateway.tier = 'Gold': not an API Management tier; allowed: BasicV2, StandardV2, PremiumV2"),
         ({"network": "internal"}, "gateway.network = internal: StandardV2 can't join an internal VNet; use tier PremiumV2"),
@@ -635,12 +635,14 @@ def test_timeout_budget_is_checked_hop_by_hop(overrides: dict[str, Any], line: s
         ({"key_vault_uri": "https://kv-llm-prod.vault.azure.net"}, "gateway.key_vault_uri = 'https://kv-llm-prod.vault.azure.net': expected https://<vault>.vault.azure.net/ (with the trailing slash)"),
         ({"engine_image": "ghcr.io/berriai/litellm:main-latest"}, "gateway.engine_image = ghcr.io/berriai/litellm:main-latest: pin the image by digest (repository:tag@sha256:…)"),
         ({"engine_config_yaml": CONFIG.replace("os.environ/ANTHROPIC_API_KEY", SENTINEL)},
-         "gateway.engine_config_yaml: model_list[0].litellm_params.api_key holds a literal value; secrets live in Key Vault and the config references them as os.environ/<ENV>"),
+         "gateway.engine_config_yaml: model_list[0].litellm_params.api_key holds a literal value; secrets go in Key Vault and the config references them as os.environ/<ENV>"),
         ({"engine_config_yaml": CONFIG + "litellm_settings: {request_timeout: 600}\n"},
          "gateway.engine_config_yaml: litellm_settings.request_timeout = 600 is above engine_timeout_seconds = 200"),
         ({"provider_secrets": {"ANTHROPIC_API_KEY": "anthropic"}},
-         "gateway.engine_config_yaml: references os.environ/OPENAI_API_KEY, which the engine does not get; map it in provider_secrets or environment"),
+         "gateway.engine_config_yaml: references os.environ/OPENAI_API_KEY, which the engine does not get; map it in provider_secrets (a secret) or environment (plain)"),
         ({"provider_secrets": {**PROVIDERS, "MASTER": "litellm-master"}}, "gateway.provider_secrets.MASTER = 'litellm-master': reserved for the LiteLLM master key"),
+        ({"engine_config_yaml": CONFIG + "# " + "x" * 25_000 + "\n"},
+         f"gateway.engine_config_yaml: {len(CONFIG) + 25_003} bytes, above the 24576-byte limit of a config carried in the Container App's environment"),
         ({"engine_cpu": 1.0, "engine_memory_gib": 4.0}, "gateway.engine_memory_gib = 4: with engine_cpu 1, Consumption replicas take 2 GiB"),
         ({"engine_subnet_id": None}, "gateway.engine_subnet_id: required with an engine (the Container Apps environment's subnet)"),
         ({"consumers": [{"name": "a", "tokens_per_minute": 1}, {"name": "a", "tokens_per_minute": 2}]},

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_azure_native as azure_native
+from pulumi_azure_native.provider import Provider as AzureProvider
 import pytest
 import yaml
 
@@ -143,7 +143,7 @@ def plan(**overrides: Any):
     outputs: dict[str, Any] = {}
 
     def program() -> None:
-        provider = azure_native.Provider("azure", location=LOCATION)
+        provider = AzureProvider("azure", location=LOCATION)
         vm = AzureGpuVm("llm", args, opts=pulumi.ResourceOptions(providers=[provider]))
         vm.url.apply(lambda url: outputs.__setitem__("url", url))
         vm.identity_principal_id.apply(lambda p: outputs.__setitem__("principal", p))

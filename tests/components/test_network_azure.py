@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pulumi
-import pulumi_azure_native as azure_native
+from pulumi_azure_native.provider import Provider as AzureProvider
 import pytest
 from pydantic import ValidationError
 
@@ -33,7 +33,7 @@ def plan(**overrides: Any):
     )
 
     def program() -> None:
-        provider = azure_native.Provider("azure", location=LOCATION)
+        provider = AzureProvider("azure", location=LOCATION)
         network = AzureNetwork("net", args, opts=pulumi.ResourceOptions(providers=[provider]))
         pulumi.export("compute", network.subnet_ids["compute"])
 
@@ -97,12 +97,15 @@ def test_subnet_plan_is_pure_and_leaves_room() -> None:
         "private-endpoints": "10.50.81.0/24",
         "aks": "10.50.0.0/18",
     }
-    assert azure_subnet_plan("172.20.0.0/18").by_role() == {
+    assert azure_subnet_plan("172.20.0.0/18").by_role(gateway=True) == {
         "compute": "172.20.16.0/22",
         "lb": "172.20.20.0/26",
         "private-endpoints": "172.20.20.64/26",
         "aks": "172.20.0.0/20",
+        "apim": "172.20.20.128/26",
+        "engine": "172.20.20.192/26",
     }
+    assert (plan_16.apim, plan_16.engine) == ("10.50.82.0/24", "10.50.83.0/24")
 
 
 def test_subnets_are_private_each_behind_its_own_nsg(named) -> None:
@@ -220,3 +223,52 @@ def test_bad_arguments_are_refused(overrides: dict[str, Any], message: str) -> N
     values: dict[str, Any] = {"labels": CommonLabels("prod", "prod"), "resource_group_name": "rg", "location": LOCATION, **overrides}
     with pytest.raises(ValidationError, match=re.escape(message)):
         AzureNetworkArgs(**values)
+
+
+# --- gateway subnets --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gateway_named():
+    return by_name(plan(gateway_subnets=True))
+
+
+def test_gateway_subnets_only_when_asked(named, gateway_named) -> None:
+    assert {n for n in named if n.startswith("net-") and named[n].type == SUBNET} == {
+        "net-compute", "net-lb", "net-private-endpoints", "net-aks"}
+    subnets = {n: r.inputs for n, r in gateway_named.items() if r.type == SUBNET}
+    assert set(subnets) == {"net-compute", "net-lb", "net-private-endpoints", "net-aks", "net-apim", "net-engine"}
+    # Created one after another (Azure refuses concurrent subnet writes on one VNet).
+    assert subnets["net-apim"]["addressPrefix"] == "10.50.82.0/24"
+    assert subnets["net-engine"]["addressPrefix"] == "10.50.83.0/24"
+
+
+def test_apim_and_engine_subnets_are_delegated_private_and_nat_egressed(gateway_named) -> None:
+    for role, service in (("apim", "Microsoft.Web/serverFarms"), ("engine", "Microsoft.App/environments")):
+        subnet = gateway_named[f"net-{role}"].inputs
+        assert subnet["delegations"] == [{"name": role, "serviceName": service}]
+        assert subnet["defaultOutboundAccess"] is False
+        assert subnet["natGateway"]["id"].startswith("net-nat-")
+        assert subnet["networkSecurityGroup"]["id"].startswith(f"net-{role}-nsg-")
+    assert "delegations" not in gateway_named["net-compute"].inputs
+
+
+def test_apim_subnet_admits_nothing_and_reaches_only_engine_endpoints_and_https(gateway_named) -> None:
+    rules = {r["name"]: r for r in rules_of(gateway_named, "apim")}
+    inbound = [r for r in rules.values() if r["direction"] == "Inbound"]
+    assert [(r["name"], r["access"]) for r in inbound] == [("deny-all-inbound", "Deny")]
+    outbound = sorted((r["priority"], r["access"], r["destinationAddressPrefix"], tuple(sorted(ports(r)))) for r in rules.values() if r["direction"] == "Outbound")
+    assert outbound == [
+        (100, "Allow", "10.50.83.0/24", ("443", "80")),
+        (110, "Allow", "10.50.81.0/24", ("443",)),
+        (120, "Allow", "Internet", ("443",)),
+        (4096, "Deny", "*", ("*",)),
+    ]
+
+
+def test_engine_subnet_admits_apim_and_itself_only(gateway_named) -> None:
+    rules = {r["name"]: r for r in rules_of(gateway_named, "engine")}
+    assert set(rules) == {"allow-lb-probes", "allow-apim", "allow-environment", "deny-all-inbound"}
+    assert (sources(rules["allow-apim"]), ports(rules["allow-apim"]), rules["allow-apim"]["destinationAddressPrefix"]) == (
+        {"10.50.82.0/24"}, {"80", "443"}, "10.50.83.0/24")
+    assert (sources(rules["allow-environment"]), rules["allow-environment"]["destinationAddressPrefix"]) == ({"10.50.83.0/24"}, "10.50.83.0/24")

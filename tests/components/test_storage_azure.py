@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pulumi
-import pulumi_azure_native as azure_native
+from pulumi_azure_native.provider import Provider as AzureProvider
 import pytest
 from pydantic import ValidationError
 
@@ -92,7 +92,7 @@ def plan(store: AzureModelStoreArgs | None = None, vault: AzureKeyVaultArgs | No
     outputs: dict[str, Any] = {}
 
     def program() -> None:
-        provider = azure_native.Provider("azure", location=LOCATION)
+        provider = AzureProvider("azure", location=LOCATION)
         opts = pulumi.ResourceOptions(providers=[provider])
         outputs["store"] = AzureModelStore("store", store or store_args(), opts=opts)
         kv = AzureKeyVault("kv", vault or vault_args(), opts=opts)

@@ -65,6 +65,7 @@ from ..errors import UserError
 from ..labels import CommonLabels, azure_tags
 from ..naming import child, dns_label
 from . import apim_policy
+from . import config as engine_rules
 
 StrInput = Union[str, pulumi.Output]
 """A string or the Output of another resource (pulumi.Input[str])."""
@@ -86,6 +87,11 @@ READINESS_PATH = "/health/readiness"
 OPENAI_API = "openai"
 ENGINE_API = "v1"
 V2_TIERS = ("BasicV2", "StandardV2", "PremiumV2")
+CONSUMPTION_PROBLEM = (
+    "can't stream (no long-lived connections, so no buffer-response=\"false\" server-sent events) and has no "
+    "llm-token-limit"
+)
+"""Why Consumption can't carry LLM traffic (learn.microsoft.com: how-to-server-sent-events, llm-token-limit-policy)."""
 CLASSIC_TIERS = ("Developer", "Basic", "Standard", "Premium", "Isolated")
 VNET_TIERS = ("StandardV2", "PremiumV2")
 KEY_VAULT_SUFFIXES = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net")
@@ -100,15 +106,10 @@ BOOT = (
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_ENV_REF = re.compile(r"os\.environ/([A-Za-z0-9_]+)")
 _SERVICE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]$")
 _LOCATION = re.compile(r"^[a-z]+[a-z0-9]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _OPENAI_ENDPOINT = re.compile(r"^https://[a-z0-9][a-z0-9-]{1,62}\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)/$")
-_SECRET_KEYS = frozenset(
-    {"api_key", "master_key", "salt_key", "password", "database_url", "client_secret", "azure_ad_token"}
-)
-"""Config keys whose value must be an `os.environ/` reference, never a literal."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,7 +190,11 @@ class AzureGatewayArgs(BaseModel):
         ),
     )
     apim_subnet_id: StrInput | None = Field(
-        None, description="Subnet for VNet integration/injection (delegated to Microsoft.Web/serverFarms for integration). Required unless public."
+        None,
+        description=(
+            "Subnet for VNet integration/injection: AzureNetwork(gateway_subnets=True).subnet_ids['apim'] (delegated to "
+            "Microsoft.Web/serverFarms, /27 or larger). Required unless public."
+        ),
     )
     key_vault_id: StrInput = Field(description="ARM id of the stack's Key Vault (RBAC mode): scopes the per-secret roles. Required.")
     key_vault_uri: str = Field(description="https://<vault>.vault.azure.net/ of that vault. Required.")
@@ -209,7 +214,11 @@ class AzureGatewayArgs(BaseModel):
     )
     engine_image: str = Field(pins.LITELLM.ref, description="LiteLLM image pinned by digest. Default pins.LITELLM.")
     engine_subnet_id: StrInput | None = Field(
-        None, description="Infrastructure subnet of the Container Apps environment (/27 or larger, delegated to Microsoft.App/environments). Required with an engine."
+        None,
+        description=(
+            "Infrastructure subnet of the Container Apps environment: AzureNetwork(gateway_subnets=True).subnet_ids['engine'] "
+            "(/27 or larger, delegated to Microsoft.App/environments). Required with an engine."
+        ),
     )
     vnet_id: StrInput | None = Field(None, description="VNet of both subnets: the engine's private DNS zone is linked to it. Required with an engine.")
     engine_min_replicas: int = Field(2, ge=0, le=300, description="Fewest engine replicas (0 allows cold starts). Default 2.")
@@ -287,10 +296,7 @@ def _check_tier(args: AzureGatewayArgs, where: str) -> None:
     tier = args.tier
     allowed = ", ".join(V2_TIERS)
     if tier == "Consumption":
-        raise UserError(
-            f"{where}.tier = Consumption: can't enforce llm-token-limit on LLM streams (the policy isn't available in "
-            f"Consumption); allowed: {allowed}"
-        )
+        raise UserError(f"{where}.tier = Consumption: {CONSUMPTION_PROBLEM}; allowed: {allowed}")
     if tier in CLASSIC_TIERS:
         raise UserError(
             f"{where}.tier = {tier}: a classic tier; allowed: {allowed} (v2 tiers stream with buffer-response=\"false\" "
@@ -430,31 +436,18 @@ def _check_engine(args: AzureGatewayArgs, where: str) -> None:
 
 
 def engine_config(text: str, *, available_env: set[str], engine_timeout_seconds: int, where: str) -> str:
-    """The config the engine runs: the rendered YAML, checked (a mapping, no literal secret, only variables
-    the container gets, a request timeout within the budget) and with `litellm_settings.request_timeout`
-    set to the engine timeout when the config leaves it out."""
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise UserError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(config, dict):
-        raise UserError(f"{where}: the config must be a YAML mapping (model_list, litellm_settings, …)")
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                here = f"{path}.{key}" if path else str(key)
-                if str(key).lower() in _SECRET_KEYS and value is not None and not (isinstance(value, str) and value.startswith("os.environ/")):
-                    raise UserError(f"{where}: {here} holds a literal value; secrets live in Key Vault and the config references them as os.environ/<ENV>")
-                walk(value, here)
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, f"{path}[{index}]")
-
-    walk(config, "")
-    for env in sorted(set(_ENV_REF.findall(text))):
-        if env not in available_env:
-            raise UserError(f"{where}: references os.environ/{env}, which the engine does not get; map it in provider_secrets or environment")
+    """The config the engine runs: checked by `gateway.config.check_engine_config` (the rule every cloud shell
+    uses: size, no literal secret, only variables the container gets, a request timeout within the budget),
+    with `litellm_settings.request_timeout` set to the engine timeout when the config leaves it out."""
+    config = engine_rules.check_engine_config(
+        text,
+        available_env=available_env,
+        engine_timeout_seconds=engine_timeout_seconds,
+        where=where,
+        carrier="the Container App's environment",
+        holder="engine",
+        store="Key Vault",
+    )
     settings = config.get("litellm_settings")
     if settings is None:
         settings = config["litellm_settings"] = {}
@@ -464,8 +457,8 @@ def engine_config(text: str, *, available_env: set[str], engine_timeout_seconds:
     if timeout is None:
         settings["request_timeout"] = engine_timeout_seconds
         return yaml.safe_dump(config, sort_keys=False)
-    if not isinstance(timeout, (int, float)) or timeout > engine_timeout_seconds:
-        raise UserError(f"{where}: litellm_settings.request_timeout = {timeout} is above engine_timeout_seconds = {engine_timeout_seconds}")
+    if not isinstance(timeout, (int, float)):
+        raise UserError(f"{where}: litellm_settings.request_timeout = {timeout!r}: a number of seconds")
     return text
 
 

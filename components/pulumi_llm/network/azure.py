@@ -1,16 +1,25 @@
 """AzureNetwork: the virtual network that GPU workloads (GPU VM scale sets, AKS nodes, private endpoints) run in.
 
-Four subnets, each with its own network security group, none with default outbound access:
+Four subnets (six with ``gateway_subnets``), each with its own network security group, none with default
+outbound access:
 
 * ``compute`` — GPU VMs (private: no public IPs, egress through the NAT gateway, HTTPS only by default);
 * ``lb`` — load balancer frontends (internal by default) or Application Gateways (not both: an App
   Gateway subnet holds App Gateways only);
 * ``private-endpoints`` — private endpoints of Key Vault and Storage, with network policies enabled so
   the subnet's NSG (HTTPS from the VNet only) really filters them;
-* ``aks`` — AKS nodes (the largest: Azure CNI gives pods addresses from it unless overlay is used).
+* ``aks`` — AKS nodes (the largest: Azure CNI gives pods addresses from it unless overlay is used);
+* ``apim`` (with ``gateway_subnets``) — outbound VNet integration of API Management v2 (StandardV2,
+  PremiumV2), delegated to ``Microsoft.Web/serverFarms``: nothing is ever addressed TO it, so its NSG
+  admits no inbound at all and lets APIM out only to the engine subnet, the private endpoints and HTTPS
+  on the Internet (Azure OpenAI, Entra ID, Azure Monitor) through the NAT gateway;
+* ``engine`` (with ``gateway_subnets``) — the infrastructure subnet of the internal Container Apps
+  environment (workload profiles) running the shared gateway engine, delegated to
+  ``Microsoft.App/environments`` and /27 or larger as that environment type requires; inbound only
+  from the ``apim`` subnet on 80/443 and from inside itself (the environment's own ingress and replicas).
 
-A Standard NAT gateway with one Standard static public IP gives ``compute`` and ``aks`` their outbound
-address. Private DNS zones for Key Vault (``privatelink.vaultcore.azure.net``) and Blob storage
+A Standard NAT gateway with one Standard static public IP gives ``compute``, ``aks``, ``apim`` and
+``engine`` their outbound address. Private DNS zones for Key Vault (``privatelink.vaultcore.azure.net``) and Blob storage
 (``privatelink.blob.core.windows.net``) are linked to the VNet, so the services' public names resolve
 to their private endpoints from inside it.
 
@@ -46,6 +55,12 @@ StrInput = Union[str, pulumi.Output]
 SUBNET_ROLES: tuple[str, ...] = ("compute", "lb", "private-endpoints", "aks")
 """Subnet roles, in the order they are created (one at a time: Azure refuses concurrent subnet writes
 on one VNet with AnotherOperationInProgress)."""
+GATEWAY_SUBNET_ROLES: tuple[str, ...] = ("apim", "engine")
+"""Subnets of the gateway method, created after the others when `gateway_subnets` is set."""
+SUBNET_DELEGATIONS: dict[str, str] = {"apim": "Microsoft.Web/serverFarms", "engine": "Microsoft.App/environments"}
+"""Service each gateway subnet is delegated to: APIM v2 VNet integration, a Container Apps environment."""
+MIN_GATEWAY_SUBNET_PREFIX = 27
+"""Both APIM v2 VNet integration and a workload-profiles Container Apps environment need /27 or larger."""
 
 PRIVATE_DNS_ZONES: dict[str, str] = {
     "vault": "privatelink.vaultcore.azure.net",
@@ -70,9 +85,15 @@ class AzureSubnetPlan:
     lb: str
     private_endpoints: str
     aks: str
+    apim: str
+    engine: str
 
-    def by_role(self) -> dict[str, str]:
-        return {"compute": self.compute, "lb": self.lb, "private-endpoints": self.private_endpoints, "aks": self.aks}
+    def by_role(self, gateway: bool = False) -> dict[str, str]:
+        """CIDR by subnet role; with `gateway`, the apim and engine subnets too."""
+        roles = {"compute": self.compute, "lb": self.lb, "private-endpoints": self.private_endpoints, "aks": self.aks}
+        if gateway:
+            roles.update({"apim": self.apim, "engine": self.engine})
+        return roles
 
 
 def check_vnet_cidr(cidr: str) -> str:
@@ -98,7 +119,11 @@ def azure_subnet_plan(cidr: str) -> AzureSubnetPlan:
     compute               1/16 after it   /20: 4,091 (GPU VMs)
     lb                    1/256 after it  /24 (an Application Gateway v2 subnet wants /24)
     private-endpoints     next 1/256      /24
+    apim                  next 1/256      /24 (APIM v2 VNet integration: /27 or larger)
+    engine                next 1/256      /24 (workload-profiles Container Apps: /27 or larger)
     ====================  ==============  =================================================
+
+    A /18 gets /26 for the last four, still above the /27 the gateway subnets need.
 
     The rest (over half of the range) stays free for later subnets; nothing here moves when they are added.
     """
@@ -106,12 +131,15 @@ def azure_subnet_plan(cidr: str) -> AzureSubnetPlan:
     quarters = list(net.subnets(prefixlen_diff=2))
     sixteenths = list(net.subnets(prefixlen_diff=4))
     slices = list(sixteenths[5].subnets(prefixlen_diff=4))
+    assert slices[0].prefixlen <= MIN_GATEWAY_SUBNET_PREFIX  # /24 to /26 for a /16 to /18 VNet
     return AzureSubnetPlan(
         vnet=str(net),
         aks=str(quarters[0]),
         compute=str(sixteenths[4]),
         lb=str(slices[0]),
         private_endpoints=str(slices[1]),
+        apim=str(slices[2]),
+        engine=str(slices[3]),
     )
 
 
@@ -187,6 +215,28 @@ def nsg_rules(role: str, plan: AzureSubnetPlan, *, clients: Sequence[str], compu
     elif role == "aks":
         rules.append(_rule("allow-vnet", 200, "Inbound", "Allow", protocol="*", source=plan.vnet, destination=plan.aks,
                            description="Node-to-node, pod and internal load balancer traffic inside the VNet"))
+    elif role == "apim":
+        # Outbound VNet integration: APIM's gateway is public and nothing connects into this subnet, so only
+        # the explicit deny-all stays inbound (no probe rule either).
+        rules = [
+            _rule("allow-https-engine", 100, "Outbound", "Allow", destination=plan.engine, ports=[80, 443],
+                  description="APIM to the gateway engine's internal Container Apps ingress"),
+            _rule("allow-https-private-endpoints", 110, "Outbound", "Allow", destination=plan.private_endpoints, ports=[443],
+                  description="APIM to Key Vault (named values) through its private endpoint"),
+            _rule("allow-https-internet", 120, "Outbound", "Allow", destination="Internet", ports=[443],
+                  description="Azure OpenAI, Entra ID and Azure Monitor over HTTPS through the NAT gateway"),
+            _rule("deny-all-outbound", DENY_ALL_PRIORITY, "Outbound", "Deny", protocol="*",
+                  description="Nothing else leaves the APIM integration subnet"),
+        ]
+    elif role == "engine":
+        rules += [
+            _rule("allow-apim", 200, "Inbound", "Allow", source=plan.apim, destination=plan.engine, ports=[80, 443],
+                  description="API Management (VNet integration) to the engine's internal ingress"),
+            _rule("allow-environment", 210, "Inbound", "Allow", protocol="*", source=plan.engine, destination=plan.engine,
+                  description="The Container Apps environment's ingress and replicas talk to each other"),
+        ]
+        # Outbound stays open: the engine calls providers on the Internet, the self-hosted servers in the
+        # VNet, and Container Apps' own dependencies (registries, Entra ID, Azure Monitor) by service tag.
     else:  # pragma: no cover - roles are fixed
         raise ValueError(role)
     rules.append(_deny_all_inbound())
@@ -228,6 +278,13 @@ class AzureNetworkArgs(BaseModel):
         True, description="The compute subnet may only open HTTPS connections (VNet and Internet). Default true."
     )
     nat_idle_timeout_minutes: int = Field(10, ge=4, le=120, description="Idle timeout of the NAT gateway's flows, 4 to 120. Default 10.")
+    gateway_subnets: bool = Field(
+        False,
+        description=(
+            "Also create the gateway's subnets: apim (delegated to Microsoft.Web/serverFarms, APIM v2 VNet integration) and "
+            "engine (delegated to Microsoft.App/environments, the Container Apps environment). Default false."
+        ),
+    )
 
     @field_validator("location")
     @classmethod
@@ -274,7 +331,7 @@ class AzureNetwork(pulumi.ComponentResource):
     vnet_id: pulumi.Output[str]
     vnet_name: pulumi.Output[str]
     subnet_ids: dict[str, pulumi.Output[str]]
-    """Subnet id by role: compute, lb, private-endpoints, aks."""
+    """Subnet id by role: compute, lb, private-endpoints, aks (and apim, engine with gateway_subnets)."""
     nsg_ids: dict[str, pulumi.Output[str]]
     private_dns_zone_ids: dict[str, pulumi.Output[str]]
     """Private DNS zone id by private-link group: vault, blob."""
@@ -314,8 +371,9 @@ class AzureNetwork(pulumi.ComponentResource):
             **common,
         )
 
+        roles = SUBNET_ROLES + (GATEWAY_SUBNET_ROLES if args.gateway_subnets else ())
         nsgs: dict[str, network.NetworkSecurityGroup] = {}
-        for role in SUBNET_ROLES:
+        for role in roles:
             rules = nsg_rules(
                 role,
                 plan,
@@ -330,13 +388,15 @@ class AzureNetwork(pulumi.ComponentResource):
                 child(name, f"{role}-nsg"), location=args.location, security_rules=rules, opts=here, **common
             )
 
-        cidrs = plan.by_role()
+        cidrs = plan.by_role(gateway=args.gateway_subnets)
         subnets: dict[str, network.Subnet] = {}
         previous: network.Subnet | None = None
-        for role in SUBNET_ROLES:
+        for role in roles:
             extra: dict[str, Any] = {}
-            if role in ("compute", "aks"):
+            if role in ("compute", "aks", "apim", "engine"):
                 extra["nat_gateway"] = {"id": nat.id}
+            if role in SUBNET_DELEGATIONS:
+                extra["delegations"] = [{"name": role, "service_name": SUBNET_DELEGATIONS[role]}]
             if role == "private-endpoints":
                 # Lets the subnet's NSG (and route tables) apply to private endpoints too.
                 extra["private_endpoint_network_policies"] = "Enabled"
