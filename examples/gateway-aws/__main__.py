@@ -1,0 +1,79 @@
+"""One OpenAI-compatible endpoint (LiteLLM on Fargate behind a streaming API Gateway) in front of
+OpenAI, with Anthropic as the fallback, for two consumers with their own keys and quotas.
+
+Clients call `<invoke_url>/chat/completions` with `model: chat` and their API Gateway key in `x-api-key`.
+"""
+
+import pulumi
+import pulumi_aws as aws
+
+from pulumi_llm import (
+    AwsGateway,
+    AwsGatewayArgs,
+    CommonLabels,
+    GatewaySpec,
+    ModelGroup,
+    ProviderRoute,
+    StackKey,
+    StackKeyArgs,
+    TimeoutBudget,
+    render_litellm_config,
+    secret_envs,
+    to_yaml,
+)
+from pulumi_llm.gateway.aws import Consumer
+from pulumi_llm.gateway.config import ENGINE_ENVIRONMENT, MASTER_KEY_ENV
+
+config = pulumi.Config()
+region = config.require("region")
+labels = CommonLabels(stack=pulumi.get_stack(), environment="dev", method="gateway")
+
+aws_provider = aws.Provider("aws", region=region)
+on_aws = pulumi.ResourceOptions(providers=[aws_provider])
+
+# The customer-managed key of the secrets and log groups.
+key = StackKey("llm-key", StackKeyArgs(labels=labels, region=region), opts=on_aws)
+
+# Timeouts from the outside in: API Gateway (300 s) > LiteLLM (270 s) > each provider call (240 s).
+timeouts = TimeoutBudget(client=330, edge=300, engine=270)
+spec = GatewaySpec(
+    model_groups=(
+        ModelGroup(
+            name="chat",
+            routes=(ProviderRoute(name="openai-0", provider="openai", model="gpt-4o-mini", secret_env="OPENAI_API_KEY",
+                                  timeout_seconds=240),),
+            fallbacks=("chat-fallback",),
+        ),
+        ModelGroup(
+            name="chat-fallback",
+            routes=(ProviderRoute(name="anthropic-0", provider="anthropic", model="claude-3-5-haiku-20241022",
+                                  secret_env="ANTHROPIC_API_KEY", timeout_seconds=240),),
+        ),
+    ),
+    timeouts=timeouts,
+)
+
+gateway = AwsGateway(
+    "llm-gateway",
+    AwsGatewayArgs(
+        labels=labels,
+        region=region,
+        vpc_id=config.require("vpc-id"),
+        private_subnet_ids=config.require_object("private-subnet-ids"),
+        kms_key_arn=key.arn,
+        engine_config_yaml=to_yaml(render_litellm_config(spec)),
+        # Only the names of the secrets: the values go straight into Secrets Manager, never into state.
+        provider_secrets={env: name for env, name in secret_envs(spec).items() if env != MASTER_KEY_ENV},
+        environment={k: v for k, v in ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"},
+        consumers=[Consumer(name=name, **limits) for name, limits in sorted(config.require_object("consumers").items())],
+        high_availability=False,  # one task is enough for dev; prod keeps the default (≥ 2 tasks, ≥ 2 zones)
+        min_tasks=1,
+        max_tasks=3,
+        integration_timeout_ms=int(timeouts.edge * 1000),
+        engine_timeout_seconds=int(timeouts.engine),
+    ),
+    opts=on_aws,
+)
+
+pulumi.export("invoke_url", gateway.invoke_url)
+pulumi.export("secret_arns", gateway.secret_arns)

@@ -1,0 +1,156 @@
+"""Every example in examples/ plans, as its own user's project, under the offline mock runtime.
+
+Each example is a consumer program: its own Pulumi.yaml, a __main__.py that imports pulumi_llm
+directly (never this repository's settings), explicit providers, a stack file with its config. The
+test runs that __main__.py with the stack file's config exactly as `pulumi-llm plan` runs a stack
+(default providers disabled when the stack file says so) and checks what it builds.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pulumi_llm import pins
+from pulumi_llm.offline.plan import engine_config, execute
+from pulumi_llm.offline.recorder import SECRET, Record
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def plan_example(name: str, stack: str, monkeypatch: pytest.MonkeyPatch) -> list[Record]:
+    directory = EXAMPLES / name
+    project = yaml.safe_load((directory / "Pulumi.yaml").read_text())["name"]
+    config, secret_keys = engine_config(directory / f"Pulumi.{stack}.yaml", f"examples/{name}/Pulumi.{stack}.yaml")
+    monkeypatch.chdir(directory)  # the engine runs a Python program in its project directory
+    return execute(
+        lambda: runpy.run_path(str(directory / "__main__.py"), run_name="__main__"),
+        project=project,
+        stack=stack,
+        config=config,
+        secret_keys=secret_keys,
+        region=config.get(f"{project}:region", ""),
+    )
+
+
+def top_level(records: list[Record]) -> list[tuple[str, str]]:
+    [stack] = [r for r in records if r.type == "pulumi:pulumi:Stack"]
+    return sorted((r.type, r.name) for r in records if r.parent == stack.urn)
+
+
+def named(records: list[Record], name: str) -> Record:
+    [record] = [r for r in records if r.name == name]
+    return record
+
+
+def of_type(records: list[Record], type_: str) -> list[Record]:
+    return [r for r in records if r.type == type_]
+
+
+def descendants(records: list[Record], root: Record) -> list[Record]:
+    children: dict[str | None, list[Record]] = {}
+    for r in records:
+        children.setdefault(r.parent, []).append(r)
+    out, todo = [], [root.urn]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child.urn)
+    return out
+
+
+def test_every_example_has_a_project_a_program_a_stack_and_pins_the_library() -> None:
+    examples = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and not p.name.startswith("yaml-"))
+    assert examples == ["cluster-eks", "edge", "gateway-aws", "gpu-vm-aws", "onprem"]
+    for name in examples:
+        directory = EXAMPLES / name
+        project = yaml.safe_load((directory / "Pulumi.yaml").read_text())
+        assert project["runtime"]["name"] == "python", name
+        assert (directory / "__main__.py").is_file(), name
+        stacks = list(directory.glob("Pulumi.*.yaml"))
+        assert len(stacks) == 1, name
+        stack_config = yaml.safe_load(stacks[0].read_text())["config"]
+        assert stack_config["pulumi:disable-default-providers"] == ["*"], name
+        # Installed from git at a release tag, as another repository would.
+        assert (directory / "requirements.txt").read_text().strip() == (
+            "pulumi-llm @ git+https://github.com/<org>/pulumi-llm@v" + __import__("pulumi_llm").__version__
+        ), name
+        program = (directory / "__main__.py").read_text()
+        assert "pulumi_llm.settings" not in program and "LlmPlatform" not in program, name
+
+
+def test_onprem(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = plan_example("onprem", "lab", monkeypatch)
+    assert top_level(records) == [
+        ("pulumi-llm:index:OnPremCluster", "lab"),
+        ("pulumi:providers:kubernetes", "gpu-lab"),
+    ]
+    provider = named(records, "gpu-lab")
+    assert provider.inputs["context"] == "gpu-lab"
+    # Every Kubernetes object goes through the explicit provider.
+    assert all(r.provider.startswith(provider.urn) for r in records if r.custom and r.type.startswith("kubernetes:"))
+    releases = sorted(r.name for r in of_type(records, "kubernetes:helm.sh/v3:Release"))
+    assert releases == ["lab-gpu-operator", "lab-ingress-nginx", "lab-keda", "lab-prometheus"]
+    [deployment] = of_type(records, "kubernetes:apps/v1:Deployment")
+    [server] = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    # The model server's image is pinned by digest, and reads the weights from the claim.
+    assert server["image"] == pins.VLLM_OPENAI.ref and "@sha256:" in server["image"]
+    assert f"--model=/models/meta-llama/Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659" in server["args"]
+    assert "--served-model-name=llama-8b" in server["args"]
+    volumes = {v["name"]: v for v in deployment.inputs["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["model"]["persistentVolumeClaim"] == {"claimName": "model-weights", "readOnly": True}
+    [scaled] = of_type(records, "kubernetes:keda.sh/v1alpha1:ScaledObject")
+    assert (scaled.inputs["spec"]["minReplicaCount"], scaled.inputs["spec"]["maxReplicaCount"]) == (1, 3)
+    [ingress] = of_type(records, "kubernetes:networking.k8s.io/v1:Ingress")
+    assert ingress.inputs["spec"]["rules"][0]["host"] == "llm.lab.example.com"
+
+
+def containers(task: Record) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in json.loads(task.inputs["containerDefinitions"])}
+
+
+def test_gateway_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = plan_example("gateway-aws", "dev", monkeypatch)
+    assert top_level(records) == [
+        ("pulumi-llm:index:AwsGateway", "llm-gateway"),
+        ("pulumi-llm:index:StackKey", "llm-key"),
+        ("pulumi:providers:aws", "aws"),
+    ]
+    provider = named(records, "aws")
+    assert provider.inputs["region"] == "eu-west-1"
+    assert all(r.provider.startswith(provider.urn) for r in records if r.custom and r.type.startswith("aws:"))
+    # Secret containers only, encrypted with the stack key: no value in config, program or state.
+    secrets = {r.name: r.inputs for r in of_type(records, "aws:secretsmanager/secret:Secret")}
+    assert sorted(secrets) == ["llm-gateway-secret-anthropic", "llm-gateway-secret-litellm-master", "llm-gateway-secret-openai"]
+    assert {s["name"] for s in secrets.values()} == {"pulumi-llm/dev/anthropic", "pulumi-llm/dev/litellm-master", "pulumi-llm/dev/openai"}
+    assert {s["kmsKeyId"] for s in secrets.values()} == {"arn:aws:kms:eu-west-1:123456789012:llm-key-key"}  # the StackKey (mock ARN)
+    assert of_type(records, "aws:secretsmanager/secretVersion:SecretVersion") == []
+    assert not any("secretString" in r.inputs or "secretBinary" in r.inputs for r in records)
+    # The engine reads each key from Secrets Manager by reference and runs the pinned LiteLLM image.
+    [task] = of_type(records, "aws:ecs/taskDefinition:TaskDefinition")
+    engine = [c for c in containers(task).values() if c["image"] == pins.LITELLM.ref]
+    assert len(engine) >= 1 and "@sha256:" in pins.LITELLM.ref
+    injected = {s["name"] for c in containers(task).values() for s in c.get("secrets", [])}
+    assert injected == {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LITELLM_MASTER_KEY"}
+    environment = {e["name"]: e["value"] for c in engine for e in c.get("environment", [])}
+    rendered = yaml.safe_load(base64.b64decode(environment["LITELLM_CONFIG_B64"]))
+    assert [m["model_name"] for m in rendered["model_list"]] == ["chat", "chat-fallback"]
+    assert rendered["model_list"][0]["litellm_params"]["api_key"] == "os.environ/OPENAI_API_KEY"
+    assert rendered["router_settings"]["fallbacks"] == [{"chat": ["chat-fallback"]}]
+    # Each consumer: its own API key and usage plan with the stack file's limits.
+    plans = {r.name: r.inputs for r in of_type(records, "aws:apigateway/usagePlan:UsagePlan")}
+    assert plans["llm-gateway-usage-plan-web-app"]["quotaSettings"] == {"limit": 20000, "period": "DAY"}
+    assert plans["llm-gateway-usage-plan-batch-jobs"]["quotaSettings"] == {"limit": 500000, "period": "MONTH"}
+    assert plans["llm-gateway-usage-plan-batch-jobs"]["throttleSettings"] == {"burstLimit": 4, "rateLimit": 2}
+    assert sorted(r.name for r in of_type(records, "aws:apigateway/apiKey:ApiKey")) == [
+        "llm-gateway-api-key-batch-jobs", "llm-gateway-api-key-web-app"]
+    assert named(records, "llm-gateway-vpc-link").type == "aws:apigateway/vpcLink:VpcLink"
+    nlb = named(records, "llm-gateway-nlb").inputs
+    assert nlb["internal"] is True and nlb["subnets"] == ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
