@@ -329,9 +329,24 @@ CUDA_DEVEL = ImagePin(
     manifest="linux/amd64",
 )
 
-# Not pinned (no full digest found in public material): nvcr.io/nvidia/l4t-jetpack (r36.x),
-# nvcr.io/nvidia/l4t-cuda (12.6.11-runtime), cgr.dev/chainguard/busybox. Add them here, with a
-# registry-read digest, before any component references them.
+L4T_JETPACK = ImagePin(
+    repository="nvcr.io/nvidia/l4t-jetpack",
+    tag="r36.4.0",
+    digest="sha256:34ccf0f3b63c6da9eee45f2e79de9bf7fdf3beda9abfd72bbf285ae9d40bb673",
+    source=(
+        "JetPack 6.1 (L4T r36.4.0, Ubuntu 22.04, CUDA 12.6), arm64 only. The same digest in independent "
+        f"public files: Nix dockerTools.pullImage imageDigest for r36.4.0 ({_IDX} 11952101186, 66543038437, "
+        f"12840472610), an AWS project's table of 'verified' NGC digests ({_IDX} 63110489609), and two "
+        f"build logs quoting it for the pulled r36.4.0 ({_IDX} 60878444573, 61322386626). Used to build the "
+        "Jetson edge image (images/edge-llamacpp, target jetson); it runs on UBUNTU_22_04."
+    ),
+    checked=CHECKED,
+    manifest="unknown",
+)
+
+# Not pinned (no full digest found in public material): nvcr.io/nvidia/l4t-cuda (12.6.11-runtime),
+# cgr.dev/chainguard/busybox. Add them here, with a registry-read digest, before any component
+# references them.
 
 IMAGES: dict[str, ImagePin] = {
     "vllm-openai": VLLM_OPENAI,
@@ -351,6 +366,7 @@ IMAGES: dict[str, ImagePin] = {
     "debian-bookworm-slim": DEBIAN_BOOKWORM_SLIM,
     "cuda-runtime": CUDA_RUNTIME,
     "cuda-devel": CUDA_DEVEL,
+    "l4t-jetpack": L4T_JETPACK,
 }
 
 # --------------------------------------------------------------------------------------------
@@ -538,6 +554,44 @@ EKS_ADDONS: dict[str, EksAddonPin] = {
         f"{_EKS_133_DEFAULTS}. Newer: v1.4.0-eksbuild.2.",
     ),
 }
+
+# --------------------------------------------------------------------------------------------
+# Azure VM images
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VmImagePin:
+    """An Azure Marketplace image pinned by version (Azure's `latest` moves under a scale set's feet)."""
+
+    publisher: str
+    offer: str
+    sku: str
+    version: str
+    source: str
+    checked: str
+
+    def reference(self) -> dict[str, str]:
+        """The `image_reference` of a VM or scale set."""
+        return {"publisher": self.publisher, "offer": self.offer, "sku": self.sku, "version": self.version}
+
+
+AZURE_UBUNTU_HPC = VmImagePin(
+    publisher="microsoft-dsvm",
+    offer="ubuntu-hpc",
+    sku="2204",
+    version="22.04.2026082801",
+    source=(
+        "Azure's Ubuntu 22.04 HPC image (Azure/azhpc-images: NVIDIA datacenter driver, CUDA, Moby + NVIDIA "
+        f"container toolkit, azcopy), the newest 2204 version named in public material ({_IDX} 70117958063, "
+        "an Azure Batch host pin of 2026-08-28). Single source: confirm it before the first deploy with "
+        "`az vm image list --publisher microsoft-dsvm --offer ubuntu-hpc --sku 2204 --all -o table` and check "
+        "that its driver is R580+ (VLLM_OPENAI is built for CUDA 13.0). Older versions seen: 22.04.2024102301."
+    ),
+    checked=CHECKED,
+)
+
+VM_IMAGES: dict[str, VmImagePin] = {"azure-ubuntu-hpc": AZURE_UBUNTU_HPC}
 
 ALL_PINS: dict[str, ImagePin | ChartPin | EksAddonPin] = {
     **{f"image/{key}": pin for key, pin in IMAGES.items()},

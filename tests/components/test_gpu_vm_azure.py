@@ -287,7 +287,7 @@ def test_uniform_scale_set_of_the_catalog_size_with_the_hpc_image(named) -> None
     assert vmss["sku"] == {"name": "Standard_NC24ads_A100_v4", "tier": "Standard", "capacity": 1}
     assert vmss["overprovision"] is False
     assert vmss["virtualMachineProfile"]["storageProfile"]["imageReference"] == {
-        "publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204", "version": "latest",
+        "publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204", "version": "22.04.2026082801",
     }
     assert vmss["virtualMachineProfile"]["priority"] == "Regular"
     assert "evictionPolicy" not in vmss["virtualMachineProfile"] and "spotRestorePolicy" not in vmss
@@ -573,3 +573,11 @@ def test_azure_modules_load_no_other_cloud_and_only_their_azure_native_submodule
     assert {m.split(".")[1] for m in imported["azure"] if "." in m} <= {"_utilities", "provider", "config"}
     used = {m.split(".")[1] for m in planned["azure"] if "." in m} - {"_utilities", "provider", "config"}
     assert used == {"authorization", "compute", "managedidentity", "monitor", "network"}
+
+
+def test_the_image_version_is_pinned_never_latest() -> None:
+    from pulumi_llm.gpu_vm.azure import AzureImage
+
+    assert AzureImage(publisher="microsoft-dsvm", offer="ubuntu-hpc", sku="2204").version == "22.04.2026082801"
+    with pytest.raises(ValueError, match="version 'latest': pin a concrete image version such as 22.04.2026082801"):
+        AzureImage(publisher="microsoft-dsvm", offer="ubuntu-hpc", sku="2204", version="latest")

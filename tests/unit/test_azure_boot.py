@@ -353,4 +353,5 @@ def test_helper_rejects_bad_arguments() -> None:
 
 
 def test_the_default_image_is_azures_ubuntu_hpc_image() -> None:
-    assert azure_boot.UBUNTU_HPC_IMAGE == {"publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204", "version": "latest"}
+    assert azure_boot.UBUNTU_HPC_IMAGE == {"publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204", "version": "22.04.2026082801"}
+    assert azure_boot.UBUNTU_HPC_IMAGE == pins.AZURE_UBUNTU_HPC.reference()

@@ -53,6 +53,7 @@ import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.network as network
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .. import pins
 from ..errors import UserError
 from ..labels import CommonLabels, azure_tags
 from ..naming import child, dns_label
@@ -133,7 +134,10 @@ class AzureImage(BaseModel):
     publisher: str | None = Field(None, description="Marketplace publisher, e.g. microsoft-dsvm.")
     offer: str | None = Field(None, description="Marketplace offer, e.g. ubuntu-hpc.")
     sku: str | None = Field(None, description="Marketplace SKU, e.g. 2204.")
-    version: str = Field("latest", description="Image version; pin one (e.g. 22.04.2025010101) for production. Default latest.")
+    version: str = Field(
+        pins.AZURE_UBUNTU_HPC.version,
+        description=f"Image version, a concrete one (never latest). Default {pins.AZURE_UBUNTU_HPC.version} (pins.AZURE_UBUNTU_HPC).",
+    )
     id: str | None = Field(None, description="Resource id of a gallery image version or managed image instead of a Marketplace image.")
 
     @model_validator(mode="after")
@@ -143,6 +147,11 @@ class AzureImage(BaseModel):
             raise ValueError("give publisher, offer and sku of a Marketplace image, or the id of a gallery image")
         if self.id is not None and any(marketplace):
             raise ValueError("give either id or publisher/offer/sku, not both")
+        if self.id is None and not re.fullmatch(r"\d+(\.\d+)+", self.version):
+            raise ValueError(
+                f"version {self.version!r}: pin a concrete image version such as {pins.AZURE_UBUNTU_HPC.version} "
+                "(latest moves, and scale-outs would boot a different driver)"
+            )
         return self
 
     def reference(self) -> dict[str, str]:
@@ -215,7 +224,7 @@ class AzureGpuVmArgs(BaseModel):
     scale_in_requests_running: float = Field(
         1.0, ge=0, description="Average running requests per VM over 30 min under which a VM is removed. Default 1."
     )
-    image: AzureImage = Field(DEFAULT_IMAGE, description="OS image. Default: Azure's Ubuntu 22.04 HPC image (microsoft-dsvm:ubuntu-hpc:2204:latest).")
+    image: AzureImage = Field(DEFAULT_IMAGE, description="OS image. Default: Azure's Ubuntu 22.04 HPC image at the pinned version (pins.AZURE_UBUNTU_HPC).")
     os_disk_gib: int = Field(128, ge=64, le=4095, description="Premium SSD OS disk (OS, Docker images). Default 128.")
     data_disk_gib: int | None = Field(None, ge=1, le=32767, description="Model-cache data disk. Default weights × 1.5 + 20 GiB, ≥ 50.")
     data_disk_sku: str = Field("Premium_LRS", description=f"Data disk type, one of {', '.join(DATA_DISK_SKUS)}. Default Premium_LRS (read-cached).")

@@ -31,6 +31,7 @@ import json
 import shlex
 from collections.abc import Mapping
 
+from .. import pins
 from ..runtimes.spec import ContainerSpec
 from .cloud_init import (
     CONFIG_ROOT,
@@ -43,10 +44,11 @@ from .cloud_init import (
     render_cloud_init,
 )
 
-UBUNTU_HPC_IMAGE: dict[str, str] = {"publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204", "version": "latest"}
+UBUNTU_HPC_IMAGE: dict[str, str] = pins.AZURE_UBUNTU_HPC.reference()
 """Azure's Ubuntu 22.04 HPC image (Azure/azhpc-images): NVIDIA datacenter driver, CUDA, Moby (Docker) with
 the NVIDIA container toolkit, DCGM, NCCL and azcopy, built and tested by Azure for the NC/ND sizes. The
-driver comes with the image — no driver extension, no reboot, nothing compiled at boot."""
+driver comes with the image — no driver extension, no reboot, nothing compiled at boot. Pinned to a
+version in `pins.AZURE_UBUNTU_HPC`: `latest` would give a scale-out VM a different driver than its peers."""
 
 AZCOPY = "/usr/bin/azcopy"
 HELPER = f"{SCRIPT_DIR}/azure_helper.py"
