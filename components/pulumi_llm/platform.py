@@ -32,6 +32,8 @@ class LlmPlatform(pulumi.ComponentResource):
 
     model_bucket: pulumi.Output[str] | None
     namespace: pulumi.Output[str] | None
+    edge_images: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]]
+    """Edge stacks: fleet (cpu/cuda/jetson) → (image index ref by digest, its sha256 digest)."""
 
     def __init__(self, name: str, args: LlmPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:LlmPlatform", name, None, opts)
@@ -39,6 +41,7 @@ class LlmPlatform(pulumi.ComponentResource):
         labels = CommonLabels(stack=args.stack, environment=settings.environment, extra=dict(settings.tags))
         self.model_bucket = None
         self.namespace = None
+        self.edge_images = {}
         outputs: dict[str, pulumi.Input[str]] = {}
 
         if settings.cloud == "aws":
@@ -187,9 +190,22 @@ class LlmPlatform(pulumi.ComponentResource):
         if methods & {"gpu-vm", "cluster"}:
             from .network.gcp import GcpNetwork, GcpNetworkArgs
 
+            hybrid = "gateway" in methods and settings.routes_self_hosted()
+            # Hybrid routing: the gateway's Cloud Run egress subnet, and (GKE, whose passthrough load
+            # balancers keep the client address) a firewall rule admitting only it to the GPU nodes.
+            gateway_net: dict = {}
+            if hybrid:
+                from .cluster.gke_render import GPU_NODE_TAG
+
+                gateway_net["gateway_egress_cidr"] = cfg.gateway_subnet_cidr
+                if "cluster" in methods:
+                    gateway_net["gateway_target_tags"] = (GPU_NODE_TAG,)
             network = GcpNetwork(
-                child(name, "network"), GcpNetworkArgs(labels=labels, region=region, subnet_cidr=cfg.subnet_cidr), opts=on_gcp
+                child(name, "network"),
+                GcpNetworkArgs(labels=labels, region=region, subnet_cidr=cfg.subnet_cidr, **gateway_net),
+                opts=on_gcp,
             )
+        self._self_hosted_urls = {}
         if "gpu-vm" in methods:
             from .gpu_vm.gcp import GcpGpuVm, GcpGpuVmArgs
 
@@ -220,13 +236,17 @@ class LlmPlatform(pulumi.ComponentResource):
                     opts=on_gcp,
                 )
                 outputs[f"url_{served}"] = vm.url
+                # The internal Application Load Balancer's address, reached through the gateway's VPC egress.
+                self._self_hosted_urls[served] = vm.url.apply(lambda u: f"{u}/v1")
         if "cluster" in methods:
             outputs.update(self._gke(name, settings, labels, network, store, on_gcp))
         if "gateway" in methods:
             from .gateway import config as engine
             from .gateway.gcp import GcpGatewayArgs, GcpGateway
 
-            spec, _ = gateway_spec(settings, {})
+            from .gateway.gcp import VpcEgress
+
+            spec, urls = gateway_spec(settings, self._self_hosted_urls)
             gateway = GcpGateway(
                 child(name, "gateway"),
                 GcpGatewayArgs(
@@ -236,7 +256,10 @@ class LlmPlatform(pulumi.ComponentResource):
                     kms_key=store.key_id if store is not None else None,
                     engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
                     provider_secrets=engine.secret_envs(spec),
-                    environment=dict(engine.ENGINE_ENVIRONMENT),
+                    environment={**engine.ENGINE_ENVIRONMENT, **urls},
+                    vpc_egress=VpcEgress(network=network.network_id, subnetwork=network.gateway_subnet_id)
+                    if network is not None and network.gateway_subnet_id is not None
+                    else None,
                     domains=tuple(cfg.gateway_domains),
                     client_timeout_seconds=settings.gateway.timeouts.client_seconds,
                     request_timeout_seconds=settings.gateway.timeouts.edge_seconds,
@@ -301,62 +324,84 @@ class LlmPlatform(pulumi.ComponentResource):
                 prometheus_url=gke.prometheus_url,
                 alerts=serving.alert_thresholds(settings),
                 server_depends_on=waits,
+                # The gateway's Cloud Run instances, through the internal passthrough load balancers below.
+                extra_clients=({"ipBlock": {"cidr": network.gateway_egress_cidr}},) if network.gateway_egress_cidr else (),
             ),
             opts=pulumi.ResourceOptions(parent=self, providers=[gke.provider], depends_on=list(gke.addons)),
         )
         self.namespace = layer.namespace
+        if network.gateway_egress_cidr:
+            for model in models:
+                spec = model.container
+                url = gke.internal_endpoint(
+                    namespace, spec.served_name, spec.port(spec.http_port).container_port,
+                    [network.gateway_egress_cidr], depends_on=[layer],
+                )
+                self._self_hosted_urls[spec.served_name] = url.apply(lambda u: f"{u}/v1")
         return {"cluster_name": gke.cluster_name, "namespace": layer.namespace}
 
     def _edge(self, name: str, settings: Settings, labels: CommonLabels) -> dict[str, pulumi.Input[str]]:
-        """Edge: multi-arch llama.cpp images in the stack's ECR, rolled out to the labelled nodes."""
+        """Edge: llama.cpp images in the stack's ECR (the main target, and a jetson image for a Jetson
+        fleet), rolled out by digest to the labelled nodes of each fleet."""
         from pathlib import Path
 
+        import pulumi_docker_build as docker_build
         import pulumi_kubernetes as k8s
 
         from . import serving
         from .edge.image import EdgeImage, EdgeImageArgs
-        from .edge.rollout import EdgeRollout, EdgeRolloutArgs
-
-        import pulumi_docker_build as docker_build
+        from .edge.rollout import EdgeRollout, EdgeRolloutArgs, EdgeServer
 
         edge = settings.edge
         assert edge is not None
         edge_labels = labels.with_method("edge")
         builder = docker_build.Provider(child(name, "docker-build"), opts=pulumi.ResourceOptions(parent=self))
-        image = EdgeImage(
-            child(name, "edge-image"),
-            EdgeImageArgs(
-                labels=edge_labels,
-                context=str(Path(__file__).resolve().parents[2] / "images" / "edge-llamacpp"),
-                repository=edge.repository,
-                tag=edge.image_tag,
-                llama_cpp_sha256=edge.llama_cpp_sha256,
-                target=edge.target,
-                platforms=tuple(edge.platforms),
-                registry="ecr",
-            ),
-            opts=pulumi.ResourceOptions(parent=self, providers=[*self._aws_providers, builder]),
+        context = str(Path(__file__).resolve().parents[2] / "images" / "edge-llamacpp")
+        common = dict(
+            labels=edge_labels, context=context, repository=edge.repository, llama_cpp_sha256=edge.llama_cpp_sha256,
+            jetson_build_image=edge.jetson_build_image, jetson_runtime_image=edge.jetson_runtime_image, registry="ecr",
         )
-        fleet = k8s.Provider(
+        on_registry = pulumi.ResourceOptions(parent=self, providers=[*self._aws_providers, builder])
+        # (fleet, image child, tag, target, platforms, builders, node selector, sizing device)
+        fleets = [(edge.target, "edge-image", edge.image_tag, edge.target, tuple(edge.platforms), dict(edge.builders),
+                   edge.node_selector, None)]
+        if edge.jetson is not None:
+            jet = edge.jetson
+            fleets.append(("jetson", "edge-image-jetson", f"{edge.image_tag}-jetson", "jetson", ("linux/arm64",),
+                           {"linux/arm64": jet.builder} if jet.builder else {}, jet.node_selector, jet.device))
+        gpu_taint = ({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},)
+        servers = []
+        self.edge_images = {}
+        registry: dict = {}
+        for fleet, image_name, tag, target, platforms, builders, selector, device in fleets:
+            image = EdgeImage(
+                child(name, image_name),
+                EdgeImageArgs(**common, **registry, tag=tag, target=target, platforms=platforms, builders=builders),
+                opts=on_registry,
+            )
+            # Every fleet's image goes to the first one's repository (tags tell them apart).
+            registry = registry or {"repository_url": image.repository_url, "cache_repository_url": image.cache_repository_url}
+            self.edge_images[fleet] = (image.ref, image.digest)
+            for served in sorted(settings.models):
+                servers.append(EdgeServer(
+                    name=served if device is None else f"{served}-{fleet}",
+                    fleet=fleet,
+                    container=serving.container(settings, served, serving.size(settings, served, edge_device=device)),
+                    image=image.ref,
+                    node_selector=selector,
+                    tolerations=gpu_taint if target != "cpu" else (),
+                ))
+        fleet_cluster = k8s.Provider(
             child(name, "edge-k8s"), context=edge.kube_context, kubeconfig=edge.kubeconfig,
             enable_server_side_apply=True, opts=pulumi.ResourceOptions(parent=self),
         )
-        for served in sorted(settings.models):
-            EdgeRollout(
-                child(name, f"edge-{served}"),
-                EdgeRolloutArgs(
-                    container=serving.container(settings, served),
-                    image=image.ref,
-                    namespace=edge.namespace,
-                    labels=edge_labels,
-                    node_selector=edge.node_selector,
-                    host_model_dir=edge.host_model_dir,
-                    tolerations=({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},)
-                    if edge.target != "cpu" else (),
-                ),
-                opts=pulumi.ResourceOptions(parent=self, providers=[fleet]),
-            )
-        return {"edge_image": image.ref}
+        EdgeRollout(
+            child(name, "edge-rollout"),
+            EdgeRolloutArgs(servers=tuple(servers), namespace=edge.namespace, labels=edge_labels,
+                            host_model_dir=edge.host_model_dir),
+            opts=pulumi.ResourceOptions(parent=self, providers=[fleet_cluster]),
+        )
+        return {f"edge_image_{fleet}": ref for fleet, (ref, _) in self.edge_images.items()}
 
     def _aws_gateway(self, name, settings, labels, network, key, monitoring, on_aws) -> dict[str, pulumi.Input[str]]:
         from .gateway import config as engine
@@ -374,6 +419,7 @@ class LlmPlatform(pulumi.ComponentResource):
                 engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
                 # The master key's secret the component creates itself; the providers' come from the spec.
                 provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k != engine.MASTER_KEY_ENV},
+                consumer_header=spec.consumer_header,
                 # The AWS task sets LITELLM_MODE itself; the rest keeps the engine from phoning home.
                 environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
                 bedrock_model_arns=[

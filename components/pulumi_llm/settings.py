@@ -494,13 +494,36 @@ class GatewaySettings(_Strict):
         return {p: self.secrets.get(p, p) for p in sorted(self.providers())}
 
 
+_DIGEST_REF = r"^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$"
+
+
+def _pins():  # noqa: ANN202 - the module, imported when a default is needed
+    from . import pins
+
+    return pins
+
+
+class EdgeJetsonFleet(_Strict):
+    """Jetson Orin nodes served by a jetson image (linux/arm64, L4T r36) beside the main edge fleet."""
+
+    node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"pulumi-llm.dev/edge": "jetson"},
+        description="Labels of the Jetson nodes. Default pulumi-llm.dev/edge=jetson.",
+    )
+    device: str = Field("Orin-Nano-8GB", description="Jetson module of those nodes, for sizing. Default Orin-Nano-8GB.")
+    builder: str | None = Field(None, description="buildx builder for the arm64 Jetson build (native arm64). Default: the current builder.")
+
+
 class EdgeSettings(_Strict):
     """Edge devices: multi-arch llama.cpp images in the stack's registry, rolled out to labelled nodes."""
 
     kube_context: str = Field(min_length=1, description="kubeconfig context of the edge fleet's cluster (K3s). Required.")
     kubeconfig: str | None = Field(None, description="Path of the kubeconfig file. Default: the provider's default.")
     namespace: Label = Field("llm-edge", description="Namespace of the rollout. Default llm-edge.")
-    device: str = Field("AGX-Orin-64GB", description="Accelerator of the edge nodes, for sizing (Jetson module or GPU). Default AGX-Orin-64GB.")
+    device: str = Field(
+        "AGX-Orin-64GB",
+        description="Device of the edge nodes, for sizing: a Jetson module or GPU key, or cpu-<N>gib for a CPU-only node. Default AGX-Orin-64GB.",
+    )
     target: Literal["cpu", "cuda", "jetson"] = Field("cpu", description="Image target: cpu (portable), cuda or jetson. Default cpu.")
     platforms: list[Literal["linux/amd64", "linux/arm64"]] = Field(
         default_factory=lambda: ["linux/amd64", "linux/arm64"], description="Image platforms. Default amd64 and arm64."
@@ -516,7 +539,27 @@ class EdgeSettings(_Strict):
     )
     llama_cpp_sha256: str = Field(
         pattern=r"^[0-9a-f]{64}$",
-        description="sha256 of the llama.cpp release archive the image builds from (images/edge-llamacpp/README.md). Required.",
+        description=(
+            "sha256 of the llama.cpp source the image builds from: the llama-cpp-python sdist on PyPI, which "
+            "vendors llama.cpp (images/edge-llamacpp/README.md). Required."
+        ),
+    )
+    builders: dict[Literal["linux/amd64", "linux/arm64"], str] = Field(
+        default_factory=dict,
+        description="buildx builder per platform, e.g. linux/arm64: graviton (llama.cpp can't build under QEMU). Default: the current builder.",
+    )
+    jetson_build_image: str = Field(
+        default_factory=lambda: _pins().L4T_JETPACK.ref,
+        pattern=_DIGEST_REF,
+        description="L4T r36 (JetPack 6) image Jetson images build on, repository:tag@sha256:<digest>. Default: pins.L4T_JETPACK.",
+    )
+    jetson_runtime_image: str = Field(
+        default_factory=lambda: _pins().UBUNTU_22_04.ref,
+        pattern=_DIGEST_REF,
+        description="Image Jetson servers run on (Ubuntu 22.04, as L4T r36), repository:tag@sha256:<digest>. Default: pins.UBUNTU_22_04.",
+    )
+    jetson: EdgeJetsonFleet | None = Field(
+        None, description="Jetson nodes beside the main fleet: a jetson image and its own rollout. Default: none."
     )
 
     @model_validator(mode="after")
@@ -525,12 +568,25 @@ class EdgeSettings(_Strict):
             raise FieldProblem("platforms", "a jetson target builds for linux/arm64 only (Jetson modules are arm64)")
         if self.target == "cuda" and "linux/arm64" in self.platforms:
             raise FieldProblem("platforms", "the cuda target is x86 (linux/amd64); use jetson for arm64 GPUs")
-        from .sizing import get_accelerator
+        for platform in self.builders:
+            if platform not in self.platforms:
+                raise FieldProblem(f"builders.{platform}", f"not a platform this stack builds ({', '.join(self.platforms)})")
+        if self.jetson is not None:
+            if self.target == "jetson":
+                raise FieldProblem("jetson", "the main target is already jetson: drop edge.jetson or build cpu/cuda as the main target")
+            if self.jetson.node_selector == self.node_selector:
+                raise FieldProblem("jetson.node_selector", "must differ from edge.node_selector: each node runs one fleet's server")
+        from .edge.devices import accelerator
 
-        try:
-            get_accelerator(self.device)
-        except UserError as err:
-            raise FieldProblem("device", str(err)) from None
+        for key, device in (("device", self.device), ("jetson.device", self.jetson.device if self.jetson else None)):
+            if device is None:
+                continue
+            try:
+                accelerator(device)
+            except UserError as err:
+                raise FieldProblem(key, f"{err} (or cpu-<N>gib for a CPU-only node)") from None
+        if self.jetson is not None and accelerator(self.jetson.device).kind != "jetson":
+            raise FieldProblem("jetson.device", "a Jetson module: Orin-Nano-8GB, Orin-NX-16GB, AGX-Orin-32GB or AGX-Orin-64GB")
         return self
 
 
@@ -555,6 +611,11 @@ class GcpSettings(_Strict):
     )
     gateway_domains: list[str] = Field(
         default_factory=list, description="Domains of the gateway's managed certificate. Required with the gateway."
+    )
+    gateway_subnet_cidr: str = Field(
+        "10.40.18.0/26",
+        description="Subnet of the gateway's Cloud Run Direct VPC egress, made when it routes to self-hosted models "
+        "(/26 or larger, outside subnet_cidr). Default 10.40.18.0/26.",
     )
 
 
@@ -620,6 +681,12 @@ class Settings(_Strict):
         """True when a method of this stack runs model servers."""
         return any(m in SELF_HOSTING for m in self.methods)
 
+    def routes_self_hosted(self) -> bool:
+        """True when the gateway routes to a model this stack serves."""
+        return self.gateway is not None and any(
+            r.provider == "self-hosted" for g in self.gateway.models.values() for r in g.routes
+        )
+
     def _check_gateway(self) -> None:
         if self.gateway is None:
             raise FieldProblem("gateway", "required when methods has gateway")
@@ -663,13 +730,22 @@ class Settings(_Strict):
             raise FieldProblem("region", str(err)) from None
         if "gateway" in self.methods and not self.gcp.gateway_domains:
             raise FieldProblem("gcp.gateway_domains", "required with the gateway (its HTTPS load balancer's certificate)")
-        if self.gateway is not None and any(
-            r.provider == "self-hosted" for g in self.gateway.models.values() for r in g.routes
-        ):
-            raise FieldProblem(
-                "gateway.models",
-                "self-hosted routes from Cloud Run to private servers need Direct VPC egress, not wired on GCP yet: use provider routes",
-            )
+        if self.routes_self_hosted():
+            import ipaddress
+
+            # Cloud Run's Direct VPC egress subnet beside the workload subnet (the network checks the rest).
+            try:
+                egress = ipaddress.ip_network(self.gcp.gateway_subnet_cidr, strict=True)
+            except ValueError as err:
+                raise FieldProblem("gcp.gateway_subnet_cidr", f"not an IPv4 network in CIDR notation ({err})") from None
+            if egress.version != 4 or not 16 <= egress.prefixlen <= 26:
+                raise FieldProblem("gcp.gateway_subnet_cidr", "an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)")
+            try:
+                overlaps = egress.overlaps(ipaddress.ip_network(self.gcp.subnet_cidr, strict=False))
+            except ValueError:
+                overlaps = False
+            if overlaps:
+                raise FieldProblem("gcp.gateway_subnet_cidr", f"overlaps gcp.subnet_cidr ({self.gcp.subnet_cidr})")
 
     def _check_aws(self) -> None:
         from .sizing import check_region
@@ -722,6 +798,12 @@ class Settings(_Strict):
                 serving.size(self, name)
             except UserError as err:
                 raise FieldProblem(f"models.{name}", str(err)) from None
+            jetson = self.edge.jetson if self.edge is not None and "edge" in self.methods else None
+            if jetson is not None:
+                try:
+                    serving.size(self, name, edge_device=jetson.device)
+                except UserError as err:
+                    raise FieldProblem(f"models.{name}", f"on edge.jetson.device {jetson.device}: {err}") from None
         scaling = self.serving.autoscaling
         if self.onprem is not None:
             if scaling.scale_to_zero and not self.onprem.ingress.install:

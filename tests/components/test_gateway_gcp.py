@@ -252,6 +252,41 @@ def test_cloud_run_is_internal_lb_only_with_secret_volumes_at_latest() -> None:
     assert container["startupProbe"]["httpGet"] == {"path": "/health/liveliness", "port": 4000}
 
 
+def test_without_vpc_egress_cloud_run_has_no_vpc_access() -> None:
+    assert "vpcAccess" not in by_name(plan())["llm-gw-service"].inputs["template"]
+
+
+def test_vpc_egress_sends_private_ranges_through_the_stack_subnet_and_the_url_reaches_the_engine() -> None:
+    hybrid = CONFIG.replace(
+        "general_settings:",
+        "  - model_name: llama\n    litellm_params: {model: hosted_vllm/llama, api_base: os.environ/SELF_HOSTED_LLAMA_URL}\n"
+        "general_settings:",
+    )
+    records = plan(
+        engine_config_yaml=hybrid,
+        environment={"VERTEXAI_PROJECT": PROJECT, "SELF_HOSTED_LLAMA_URL": pulumi.Output.from_input("http://10.40.0.9:8000/v1")},
+        vpc_egress=gw.VpcEgress(network="projects/p/global/networks/llm", subnetwork="projects/p/regions/r/subnetworks/run"),
+    )
+    template = by_name(records)["llm-gw-service"].inputs["template"]
+    assert template["vpcAccess"] == {
+        "networkInterfaces": [{"network": "projects/p/global/networks/llm", "subnetwork": "projects/p/regions/r/subnetworks/run"}],
+        "egress": "PRIVATE_RANGES_ONLY",
+    }
+    envs = {e["name"]: e["value"] for e in template["containers"][0]["envs"]}
+    assert envs["SELF_HOSTED_LLAMA_URL"] == "http://10.40.0.9:8000/v1"
+    assert "hosted_vllm/llama" in base64.b64decode(envs["LITELLM_CONFIG_B64"]).decode()
+
+
+def test_a_self_hosted_url_the_service_does_not_get_is_refused() -> None:
+    hybrid = CONFIG.replace(
+        "general_settings:",
+        "  - model_name: llama\n    litellm_params: {model: hosted_vllm/llama, api_base: os.environ/SELF_HOSTED_LLAMA_URL}\n"
+        "general_settings:",
+    )
+    with pytest.raises(UserError, match=r"references os\.environ/SELF_HOSTED_LLAMA_URL, which the service does not get"):
+        args(engine_config_yaml=hybrid)
+
+
 def test_the_master_key_pair_from_the_config_renderer_is_accepted_once() -> None:
     secrets = {**SECRETS, "LITELLM_MASTER_KEY": "litellm-master"}
     assert args(provider_secrets=secrets).secrets == secrets

@@ -254,6 +254,8 @@ def test_gpu_pools_carry_driver_taints_labels_matching_the_placement() -> None:
         assert node["gcfsConfig"] == {"enabled": True} and node["imageType"] == "COS_CONTAINERD"
         assert node["bootDiskKmsKey"] == KEY and node["diskSizeGb"] == 200
         assert node["resourceLabels"] == LABELS
+        # The tag the firewall rule admitting the gateway's Cloud Run subnet targets.
+        assert node["tags"] == ["pulumi-llm-gke-gpu"] == [gke_render.GPU_NODE_TAG]
         assert (pool["autoscaling"]["totalMinNodeCount"], pool["autoscaling"]["totalMaxNodeCount"], pool["autoscaling"]["locationPolicy"]) == scaling
     assert [dict(t) for t in placement.tolerations] == [GPU_TOLERATION, CLASS_TOLERATION]
 
@@ -311,6 +313,43 @@ def test_autopilot_has_no_node_pools_and_asks_for_gpus_by_compute_class() -> Non
     spec = records["llm-gke-gpu-compute-class"].inputs["spec"]
     assert spec["priorities"] == [{"gpu": {"type": "nvidia-h200-141gb", "count": 8, "driverVersion": "latest"}, "spot": False}]
     assert spec["nodePoolAutoCreation"] == {"enabled": True}
+    assert cluster["nodePoolAutoConfig"] == {"networkTags": {"tags": ["pulumi-llm-gke-gpu"]}}
+
+
+def test_system_pool_carries_no_gpu_tag() -> None:
+    assert "tags" not in by_name(plan())["llm-gke-system-nodes"].inputs["nodeConfig"]
+
+
+# --------------------------------------------------------------------------------------------
+# Internal endpoint (the gateway's way in)
+# --------------------------------------------------------------------------------------------
+
+
+def test_internal_endpoint_is_a_passthrough_internal_load_balancer_admitting_only_the_given_ranges() -> None:
+    found: dict[str, Any] = {}
+
+    def extra(cluster: GkeCluster) -> None:
+        url = cluster.internal_endpoint("llm", "llama", 8000, ["10.40.18.0/26"])
+        url.apply(lambda u: found.__setitem__("url", u))
+
+    records = plan(extra=extra)
+    service = by_name(records)["llm-gke-llm-llama-ilb"]
+    assert service.type == "kubernetes:core/v1:Service"
+    assert service.provider == by_name(records)["llm-gke-k8s"].urn
+    assert service.parent == only(records, "pulumi-llm:index:GkeCluster").urn
+    meta, spec = service.inputs["metadata"], service.inputs["spec"]
+    assert (meta["name"], meta["namespace"]) == ("llama-internal", "llm")
+    assert meta["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
+    assert meta["labels"]["pulumi-llm.dev/model"] == "llama"
+    assert spec == {
+        "type": "LoadBalancer",
+        "externalTrafficPolicy": "Local",
+        "loadBalancerSourceRanges": ["10.40.18.0/26"],
+        "selector": {"app.kubernetes.io/name": "llama", "app.kubernetes.io/component": "model-server"},
+        "ports": [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}],
+    }
+    # The mock assigns no address: the URL says so instead of inventing one.
+    assert found["url"] == "http://pending:8000"
 
 
 # --------------------------------------------------------------------------------------------

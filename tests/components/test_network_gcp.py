@@ -153,6 +153,47 @@ def test_outputs_name_the_ranges_and_the_tag() -> None:
     assert seen["network"].startswith("llm-net-vpc-")
 
 
+def test_gateway_egress_subnet_and_a_rule_admitting_only_it_to_tagged_gpu_nodes() -> None:
+    records = plan(gateway_egress_cidr="10.40.18.0/26", gateway_target_tags=("pulumi-llm-gke-gpu",))
+    named = by_name(records)
+    network = only(records, "pulumi-llm:index:GcpNetwork")
+    kids = children(records, network)
+    assert ("gcp:compute/subnetwork:Subnetwork", "llm-net-gateway-subnet") in kids
+    assert ("gcp:compute/firewall:Firewall", "llm-net-allow-gateway") in kids
+    subnet = named["llm-net-gateway-subnet"].inputs
+    assert subnet["ipCidrRange"] == "10.40.18.0/26" and subnet["privateIpGoogleAccess"] is True
+    assert subnet["network"] == named["llm-net-subnet"].inputs["network"] and "purpose" not in subnet
+    rule = named["llm-net-allow-gateway"].inputs
+    assert rule["direction"] == "INGRESS" and rule["sourceRanges"] == ["10.40.18.0/26"]
+    assert rule["targetTags"] == ["pulumi-llm-gke-gpu"]
+    assert rule["allows"] == [{"protocol": "tcp", "ports": ["8000"]}] and "denies" not in rule
+    assert not OPEN & set(firewall_sources(records))
+
+
+def test_gateway_subnet_without_target_tags_opens_no_port() -> None:
+    records = plan(gateway_egress_cidr="10.40.18.0/26")
+    names = {r.name for r in records}
+    assert "llm-net-gateway-subnet" in names and "llm-net-allow-gateway" not in names
+    assert "10.40.18.0/26" not in firewall_sources(records)
+
+
+def test_gateway_subnet_id_is_an_output_only_when_asked_for() -> None:
+    seen: dict[str, Any] = {}
+
+    def program() -> None:
+        provider = gcp.Provider("gcp", project="acme-prod", region=REGION)
+        plain = GcpNetwork("plain", make_args(), opts=pulumi.ResourceOptions(providers=[provider]))
+        egress = GcpNetwork(
+            "egress", make_args(gateway_egress_cidr="10.40.18.0/26"), opts=pulumi.ResourceOptions(providers=[provider])
+        )
+        seen.update(plain=plain.gateway_subnet_id, cidr=egress.gateway_egress_cidr)
+        egress.gateway_subnet_id.apply(lambda v: seen.setdefault("egress", v))
+
+    run(program, region=REGION)
+    assert seen["plain"] is None and seen["cidr"] == "10.40.18.0/26"
+    assert seen["egress"].startswith("egress-gateway-subnet-")
+
+
 # --- bad input ------------------------------------------------------------------------------
 
 
@@ -175,6 +216,17 @@ def test_bad_region_port_and_tag_are_refused() -> None:
     assert error(server_ports=(22,)) == "network.server_ports = 22: a TCP port 1-65535 other than 22 (SSH is enable_iap_ssh)"
     assert error(server_tag="LLM") == (
         "network.server_tag = 'LLM': a network tag is 1-63 lowercase letters, digits and '-', starting with a letter"
+    )
+
+
+def test_bad_gateway_egress_ranges_and_tags_are_refused() -> None:
+    assert error(gateway_egress_cidr="10.40.18.0/27") == "network.gateway_egress_cidr = 10.40.18.0/27: a /27; allowed: /16 to /26"
+    assert error(gateway_egress_cidr="10.40.1.0/26") == "network.gateway_egress_cidr = 10.40.1.0/26: overlaps subnet_cidr = 10.40.0.0/20"
+    assert error(gateway_target_tags=("pulumi-llm-gke-gpu",)) == (
+        "network.gateway_target_tags: needs gateway_egress_cidr (the subnet the rule admits)"
+    )
+    assert error(gateway_egress_cidr="10.40.18.0/26", gateway_target_tags=("GPU",)) == (
+        "network.gateway_target_tags = 'GPU': a network tag is 1-63 lowercase letters, digits and '-'"
     )
 
 

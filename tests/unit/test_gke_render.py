@@ -240,3 +240,26 @@ def test_keda_reads_gmp_as_its_google_service_account() -> None:
     values = r.keda_values(service_monitor=False, gcp_service_account="keda@p.iam.gserviceaccount.com")
     assert values["podIdentity"] == {"gcp": {"enabled": True, "gcpIAMServiceAccount": "keda@p.iam.gserviceaccount.com"}}
     assert "podIdentity" not in r.keda_values(service_monitor=True)
+
+
+def test_internal_lb_service_is_passthrough_internal_and_keeps_the_client_address() -> None:
+    body = r.internal_lb_service("llama-internal", "llm", {"app.kubernetes.io/name": "llama"}, 8000, ["10.40.18.0/26"], {"a": "b"})
+    assert body["apiVersion"] == "v1" and body["kind"] == "Service"
+    assert body["metadata"] == {
+        "name": "llama-internal",
+        "namespace": "llm",
+        "labels": {"a": "b"},
+        "annotations": {"networking.gke.io/load-balancer-type": "Internal"},
+    }
+    spec = body["spec"]
+    assert (spec["type"], spec["externalTrafficPolicy"]) == ("LoadBalancer", "Local")
+    assert spec["loadBalancerSourceRanges"] == ["10.40.18.0/26"]
+    assert spec["ports"] == [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}]
+    with pytest.raises(ValueError, match="needs the source ranges"):
+        r.internal_lb_service("x", "llm", {}, 8000, [])
+
+
+def test_load_balancer_ip_reads_either_spelling_and_is_empty_before_assignment() -> None:
+    assert r.load_balancer_ip({"load_balancer": {"ingress": [{"ip": "10.40.0.7"}]}}) == "10.40.0.7"
+    assert r.load_balancer_ip({"loadBalancer": {"ingress": [{"ip": "10.40.0.8"}]}}) == "10.40.0.8"
+    assert r.load_balancer_ip({"loadBalancer": {}}) == "" == r.load_balancer_ip(None)

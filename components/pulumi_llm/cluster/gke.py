@@ -339,6 +339,8 @@ class GkeCluster(pulumi.ComponentResource):
             cluster_inputs.update(
                 enable_autopilot=True,
                 cluster_autoscaling={"auto_provisioning_defaults": node_defaults},
+                # The firewall rule admitting the gateway targets this tag on the nodes Autopilot creates.
+                node_pool_auto_config={"network_tags": {"tags": [r.GPU_NODE_TAG]}},
             )
         cluster = gcp.container.Cluster(
             child(name, "cluster"),
@@ -390,6 +392,7 @@ class GkeCluster(pulumi.ComponentResource):
                             zones=pool.zones,
                             disk_size_gb=pool.disk_size_gb,
                             accelerator=machine,
+                            network_tags=[r.GPU_NODE_TAG],
                             email=node_email,
                             after=node_roles,
                         )
@@ -581,6 +584,35 @@ class GkeCluster(pulumi.ComponentResource):
         self.workload_identities[f"{namespace}/{service_account}"] = parts
         return WorkloadIdentity(email=email, annotations=r.workload_identity_annotation(email), parts=parts)
 
+    def internal_endpoint(
+        self,
+        namespace: str,
+        served: str,
+        port: int,
+        source_ranges: Sequence[str],
+        *,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> pulumi.Output[str]:
+        """An internal passthrough load balancer in front of one model server (`gke_render.internal_lb_service`),
+        admitting only `source_ranges`; returns its URL, `http://<address>:<port>` ('pending' until GKE
+        assigns the address). The VPC firewall must admit the same ranges to `GPU_NODE_TAG` nodes
+        (GcpNetwork's `gateway_target_tags`); the model's NetworkPolicy must admit them too."""
+        body = r.internal_lb_service(
+            f"{served}-internal",
+            namespace,
+            render.selector_labels(served),
+            port,
+            source_ranges,
+            labels={**kubernetes_labels(self._args.labels.with_model(served), component="model-server")},
+        )
+        service = k8s.core.v1.Service(
+            child(self._name, f"{namespace}-{served}-ilb"),
+            metadata=body["metadata"],
+            spec=body["spec"],
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=list(depends_on)),
+        )
+        return service.status.apply(lambda s: f"http://{r.load_balancer_ip(s) or 'pending'}:{port}")
+
     def _node_pool(
         self,
         role: str,
@@ -596,6 +628,7 @@ class GkeCluster(pulumi.ComponentResource):
         accelerator: r.GpuMachine | None,
         email: pulumi.Output[str],
         after: list[pulumi.Resource],
+        network_tags: Sequence[str] = (),
     ) -> gcp.container.NodePool:
         args = self._args
         node_config: dict[str, object] = {
@@ -617,6 +650,8 @@ class GkeCluster(pulumi.ComponentResource):
             "resource_labels": gcp_labels(self._args.labels),
             "spot": spot,
         }
+        if network_tags:
+            node_config["tags"] = list(network_tags)
         if accelerator is not None:
             node_config["guest_accelerators"] = [
                 {

@@ -43,6 +43,9 @@ GPU_TAINT_KEY = render.GPU_TAINT_KEY  # "nvidia.com/gpu"
 # GKE's own taint of GPU nodes (value "present"); the API spells the effect NO_SCHEDULE.
 GPU_TAINT: dict[str, str] = {"key": GPU_TAINT_KEY, "value": "present", "effect": "NO_SCHEDULE"}
 GPU_TOLERATION: dict[str, str] = {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
+GPU_NODE_TAG = "pulumi-llm-gke-gpu"
+"""Network tag of GPU nodes: the firewall rule that admits the gateway's subnet targets it."""
+INTERNAL_LB_ANNOTATIONS: dict[str, str] = {"networking.gke.io/load-balancer-type": "Internal"}
 GPU_NODE_LABELS: dict[str, str] = {"nvidia.com/gpu.present": "true", POOL_LABEL: "gpu"}
 SYSTEM_NODE_LABELS: dict[str, str] = {POOL_LABEL: "system"}
 
@@ -332,6 +335,50 @@ def dcgm_pod_monitoring(labels: Mapping[str, str] | None = None) -> dict[str, An
 def trigger_authentication_spec() -> dict[str, Any]:
     """KEDA authenticates to GMP as its operator's Google service account (Workload Identity)."""
     return {"podIdentity": {"provider": "gcp"}}
+
+
+def internal_lb_service(
+    name: str,
+    namespace: str,
+    selector: Mapping[str, str],
+    port: int,
+    source_ranges: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A Service behind an internal passthrough Network Load Balancer: how a caller outside the cluster
+    but inside the VPC (the gateway's Cloud Run egress subnet) reaches one model server.
+
+    Passthrough (L4), not an internal Ingress: no proxy cuts long streams (an Ingress backend times out
+    after 30 s unless a BackendConfig says otherwise), the client address survives, so the VPC firewall
+    and the model's NetworkPolicy can both admit exactly `source_ranges`, and no path rewriting is
+    needed (the server's own `/v1` paths). `externalTrafficPolicy: Local` keeps the client address
+    (no SNAT through another node) and sends traffic only to nodes that run a ready server.
+    """
+    if not source_ranges:
+        raise ValueError(f"{name}: an internal load balancer needs the source ranges it admits")
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(labels or {}),
+            "annotations": dict(INTERNAL_LB_ANNOTATIONS),
+        },
+        "spec": {
+            "type": "LoadBalancer",
+            "externalTrafficPolicy": "Local",
+            "loadBalancerSourceRanges": list(source_ranges),
+            "selector": dict(selector),
+            "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def load_balancer_ip(status: Any) -> str:
+    """The address a Service's load balancer got ('' until GKE has set it)."""
+    entries = ((status or {}).get("load_balancer") or (status or {}).get("loadBalancer") or {}).get("ingress") or []
+    return (entries[0].get("ip") or entries[0].get("hostname") or "") if entries else ""
 
 
 # --------------------------------------------------------------------------------------------

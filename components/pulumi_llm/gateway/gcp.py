@@ -25,7 +25,9 @@ Children (Pulumi names ``<name>-<role>``):
   the key's IAM lets the Artifact Registry, Secret Manager and Cloud Run service agents use it;
 * engine: the Cloud Run v2 service (internal-load-balancer ingress, gen2, the request timeout of the
   budget, min/max instances, concurrency, secrets mounted as files at version ``latest``, the config in
-  an environment variable);
+  an environment variable) and, with ``vpc_egress``, Direct VPC egress into the stack's VPC for private
+  ranges only (``PRIVATE_RANGES_ONLY``): self-hosted models behind internal load balancers are reached
+  through the VPC, providers straight from Cloud Run;
 * traffic: a global address, a serverless NEG, a backend service (logs without bodies) with a Cloud Armor
   policy (preconfigured WAF rules, body-inspecting ones in preview, a per-IP throttle), a managed
   certificate (or yours), an SSL policy (TLS 1.2+), URL map, HTTPS proxy, forwarding rule, and an
@@ -135,6 +137,16 @@ class GatewayAlertThresholds(BaseModel):
     instances_share: float = Field(0.8, description="Alert when instances exceed this share of max_instances. Default 0.8.")
 
 
+class VpcEgress(BaseModel):
+    """Direct VPC egress of the Cloud Run service: the subnet its instances take addresses from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    network: StrInput = Field(description="VPC network id or self link (Input). Required.")
+    subnetwork: StrInput = Field(description="Subnet id or self link in the service's region, /26 or larger (Input). Required.")
+    network_tags: tuple[str, ...] = Field((), description="Network tags the instances carry (for firewall rules). Default none.")
+
+
 class GcpGatewayArgs(BaseModel):
     """Everything GcpGateway needs. Validation is pure and fails with one UserError line naming
     `config_path` and the key."""
@@ -151,7 +163,13 @@ class GcpGatewayArgs(BaseModel):
     provider_secrets: dict[str, str] = Field(
         default_factory=dict, description="Env var → provider secret short name, e.g. {'OPENAI_API_KEY': 'openai'}. Default none."
     )
-    environment: dict[str, str] = Field(default_factory=dict, description="Non-secret environment (e.g. VERTEXAI_PROJECT). Default none.")
+    environment: dict[str, StrInput] = Field(
+        default_factory=dict,
+        description="Non-secret environment (e.g. VERTEXAI_PROJECT, or a self-hosted model's URL as an Input). Default none.",
+    )
+    vpc_egress: VpcEgress | None = Field(
+        None, description="Direct VPC egress (private ranges only) to reach self-hosted models in the VPC. Default none."
+    )
     vertex_ai: bool = Field(False, description="Let the runtime account call Vertex AI (roles/aiplatform.user on the project). Default false.")
     domains: tuple[str, ...] = Field((), description="Domains of the Google-managed certificate (point their DNS at `ip_address`). Default none.")
     ssl_certificates: tuple[StrInput, ...] = Field(
@@ -307,6 +325,15 @@ def check_timeouts(*, client: int, request: int, engine: int, where: str) -> Non
             f"{where}.client_timeout_seconds = {client}: must be above {where}.request_timeout_seconds = {request}, "
             "or clients give up before the gateway answers"
         )
+
+
+def vpc_access(egress: VpcEgress) -> dict[str, Any]:
+    """Cloud Run v2 `template.vpc_access` (pulumi_gcp input shape): Direct VPC egress, no connector, and
+    only private ranges through the VPC (providers' public APIs stay on Cloud Run's own egress)."""
+    interface: dict[str, Any] = {"network": egress.network, "subnetwork": egress.subnetwork}
+    if egress.network_tags:
+        interface["tags"] = list(egress.network_tags)
+    return {"network_interfaces": [interface], "egress": "PRIVATE_RANGES_ONLY"}
 
 
 def secret_id(stack: str, provider: str) -> str:
@@ -634,6 +661,7 @@ class GcpGateway(pulumi.ComponentResource):
                     }
                 ],
                 "volumes": volumes,
+                **({"vpc_access": vpc_access(args.vpc_egress)} if args.vpc_egress is not None else {}),
             },
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[repository, *access, *([key_grants["run"]] if "run" in key_grants else [])]
@@ -783,4 +811,4 @@ class GcpGateway(pulumi.ComponentResource):
         )
 
 
-__all__ = ["GcpGateway", "GcpGatewayArgs", "GatewayAlertThresholds", "check_timeouts", "secret_id"]
+__all__ = ["GcpGateway", "GcpGatewayArgs", "GatewayAlertThresholds", "VpcEgress", "check_timeouts", "secret_id", "vpc_access"]

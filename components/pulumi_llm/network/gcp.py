@@ -9,6 +9,10 @@ One region, private by default:
   services (VPC-native clusters);
 * a proxy-only subnet (purpose REGIONAL_MANAGED_PROXY): the Envoy proxies of the regional internal
   (and regional external) Application Load Balancers live there and connect to the backends from it;
+* with `gateway_egress_cidr`, a subnet for the gateway's Cloud Run Direct VPC egress (Cloud Run
+  instances take their addresses from it; Google asks for a /26 or larger) and, with
+  `gateway_target_tags`, a firewall rule admitting only that subnet to the server ports of the instances
+  so tagged (GKE GPU nodes behind an internal passthrough load balancer, which keeps the client address);
 * Cloud Router + Cloud NAT for outbound traffic (model hubs, image registries, OS packages), NAT
   logging on errors only;
 * firewall rules, least open: Google's health-check ranges and the proxy-only subnet may reach the
@@ -51,6 +55,7 @@ PREFIX_BOUNDS: dict[str, tuple[int, int]] = {
     "proxy_only_cidr": (16, 26),  # Google: a proxy-only subnet must be /26 or larger; /23 recommended
     "pods_cidr": (9, 21),
     "services_cidr": (16, 27),
+    "gateway_egress_cidr": (16, 26),  # Cloud Run Direct VPC egress: /26 or larger
 }
 
 _REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
@@ -73,6 +78,15 @@ class GcpNetworkArgs(BaseModel):
         min_length=1,
         description="TCP ports of the model servers (serving and health-check ports) that probes and proxies may reach. Default (8000,).",
     )
+    gateway_egress_cidr: str | None = Field(
+        None,
+        description="Range of a subnet for the gateway's Cloud Run Direct VPC egress, /16 to /26. Default none (no subnet).",
+    )
+    gateway_target_tags: tuple[str, ...] = Field(
+        (),
+        description="Network tags of the instances the gateway subnet may reach on server_ports (GKE GPU nodes). "
+        "Default none (no rule: an internal Application Load Balancer's address is reached through its proxies).",
+    )
     server_tag: str = Field(
         DEFAULT_SERVER_TAG,
         description=f"Network tag of the instances the firewall rules target; GPU VMs carry it. Default {DEFAULT_SERVER_TAG!r}.",
@@ -92,15 +106,20 @@ class GcpNetworkArgs(BaseModel):
     def _check(self) -> GcpNetworkArgs:
         where = self.config_path
         check_region(self.region, f"{where}.region")
-        check_ranges(
-            {
-                "subnet_cidr": self.subnet_cidr,
-                "proxy_only_cidr": self.proxy_only_cidr,
-                "pods_cidr": self.pods_cidr,
-                "services_cidr": self.services_cidr,
-            },
-            where,
-        )
+        ranges = {
+            "subnet_cidr": self.subnet_cidr,
+            "proxy_only_cidr": self.proxy_only_cidr,
+            "pods_cidr": self.pods_cidr,
+            "services_cidr": self.services_cidr,
+        }
+        if self.gateway_egress_cidr is not None:
+            ranges["gateway_egress_cidr"] = self.gateway_egress_cidr
+        elif self.gateway_target_tags:
+            raise UserError(f"{where}.gateway_target_tags: needs gateway_egress_cidr (the subnet the rule admits)")
+        check_ranges(ranges, where)
+        for tag in self.gateway_target_tags:
+            if not _TAG.match(tag):
+                raise UserError(f"{where}.gateway_target_tags = {tag!r}: a network tag is 1-63 lowercase letters, digits and '-'")
         for port in self.server_ports:
             if not 1 <= port <= 65535 or port == 22:
                 raise UserError(f"{where}.server_ports = {port}: a TCP port 1-65535 other than 22 (SSH is enable_iap_ssh)")
@@ -151,6 +170,8 @@ class GcpNetwork(pulumi.ComponentResource):
     subnet_id: pulumi.Output[str]
     subnet_self_link: pulumi.Output[str]
     proxy_subnet_id: pulumi.Output[str]
+    gateway_subnet_id: pulumi.Output[str] | None
+    gateway_egress_cidr: str | None
     pods_range_name: str
     services_range_name: str
     server_tag: str
@@ -248,6 +269,36 @@ class GcpNetwork(pulumi.ComponentResource):
             log_config=logged,
             opts=here,
         )
+        gateway_subnet = None
+        if args.gateway_egress_cidr is not None:
+            gateway_subnet = compute.Subnetwork(
+                child(name, "gateway-subnet"),
+                description="Cloud Run Direct VPC egress of the LLM gateway (its instances' addresses)",
+                network=network.id,
+                region=region,
+                ip_cidr_range=args.gateway_egress_cidr,
+                stack_type="IPV4_ONLY",
+                private_ip_google_access=True,
+                log_config={
+                    "aggregation_interval": "INTERVAL_5_SEC",
+                    "flow_sampling": args.flow_log_sampling,
+                    "metadata": "INCLUDE_ALL_METADATA",
+                },
+                opts=here,
+            )
+            if args.gateway_target_tags:
+                compute.Firewall(
+                    child(name, "allow-gateway"),
+                    description="The gateway's Cloud Run subnet, and nothing else, to the model servers' ports",
+                    network=network.id,
+                    direction="INGRESS",
+                    priority=1000,
+                    source_ranges=[args.gateway_egress_cidr],
+                    target_tags=sorted(args.gateway_target_tags),
+                    allows=[{"protocol": "tcp", "ports": ports}],
+                    log_config=logged,
+                    opts=here,
+                )
         if args.enable_iap_ssh:
             compute.Firewall(
                 child(name, "allow-iap-ssh"),
@@ -267,6 +318,8 @@ class GcpNetwork(pulumi.ComponentResource):
         self.subnet_id = subnet.id
         self.subnet_self_link = subnet.self_link
         self.proxy_subnet_id = proxy_subnet.id
+        self.gateway_subnet_id = gateway_subnet.id if gateway_subnet is not None else None
+        self.gateway_egress_cidr = args.gateway_egress_cidr
         self.pods_range_name = PODS_RANGE_NAME
         self.services_range_name = SERVICES_RANGE_NAME
         self.server_tag = args.server_tag
@@ -279,6 +332,7 @@ class GcpNetwork(pulumi.ComponentResource):
                 "subnet_id": self.subnet_id,
                 "subnet_self_link": self.subnet_self_link,
                 "proxy_subnet_id": self.proxy_subnet_id,
+                "gateway_subnet_id": self.gateway_subnet_id,
                 "pods_range_name": self.pods_range_name,
                 "services_range_name": self.services_range_name,
                 "server_tag": self.server_tag,
