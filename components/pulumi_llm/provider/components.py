@@ -18,6 +18,7 @@ the types of the children, and one type token should mean one thing in a resourc
 
 # No `from __future__ import annotations`: the schema analyzer reads these annotations at runtime.
 
+import json
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -268,7 +269,6 @@ class OnPremServing(pulumi.ComponentResource):
     """Served names of the models, sorted; each answers at /<name>/v1 on the ingress host."""
 
     def __init__(self, name: str, args: OnPremServingArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        super().__init__(f"{PACKAGE}:index:OnPremServing", name, None, opts)
         from .. import serving
         from ..kubernetes import addons, render
         from ..kubernetes.model_serving import IngressOptions, ModelServingArgs
@@ -285,6 +285,28 @@ class OnPremServing(pulumi.ComponentResource):
         cfg = settings.onprem
         assert cfg is not None  # required by methods: [onprem]
         labels = CommonLabels(stack=stack, environment=settings.environment, extra=dict(settings.tags)).with_method("onprem")
+        # The same arguments LlmPlatform builds for an on-prem stack.
+        cluster_args = OnPremClusterArgs(
+            labels=labels,
+            gpu_operator=cfg.gpu_operator.install,
+            gpu_driver=cfg.gpu_operator.driver,
+            ingress_nginx=cfg.ingress.install,
+            keda=cfg.keda.install,
+            prometheus=cfg.prometheus.install,
+            serving=ModelServingArgs(
+                namespace=cfg.namespace,
+                labels=labels,
+                models=serving.served_models(settings),
+                placement=render.Placement(node_selector={"nvidia.com/gpu.present": "true"}, gpus_per_node=cfg.gpus.per_node),
+                autoscaling_engine=settings.serving.autoscaling.engine,
+                scaling=serving.scaling_policy(settings),
+                prometheus_url=cfg.prometheus.url or addons.prometheus_url(),
+                alerts=serving.alert_thresholds(settings),
+                ingress=IngressOptions(class_name=cfg.ingress.class_name, host=cfg.ingress.host, tls_secret=cfg.ingress.tls_secret),
+            ),
+        )
+        # Everything is validated before anything registers, this component included.
+        super().__init__(f"{PACKAGE}:index:OnPremServing", name, None, opts)
 
         child_opts = pulumi.ResourceOptions(parent=self)
         if context:
@@ -298,30 +320,7 @@ class OnPremServing(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             child_opts = pulumi.ResourceOptions(parent=self, providers=[provider])
-        # The same arguments LlmPlatform builds for an on-prem stack.
-        cluster = OnPremCluster(
-            child(name, "cluster"),
-            OnPremClusterArgs(
-                labels=labels,
-                gpu_operator=cfg.gpu_operator.install,
-                gpu_driver=cfg.gpu_operator.driver,
-                ingress_nginx=cfg.ingress.install,
-                keda=cfg.keda.install,
-                prometheus=cfg.prometheus.install,
-                serving=ModelServingArgs(
-                    namespace=cfg.namespace,
-                    labels=labels,
-                    models=serving.served_models(settings),
-                    placement=render.Placement(node_selector={"nvidia.com/gpu.present": "true"}, gpus_per_node=cfg.gpus.per_node),
-                    autoscaling_engine=settings.serving.autoscaling.engine,
-                    scaling=serving.scaling_policy(settings),
-                    prometheus_url=cfg.prometheus.url or addons.prometheus_url(),
-                    alerts=serving.alert_thresholds(settings),
-                    ingress=IngressOptions(class_name=cfg.ingress.class_name, host=cfg.ingress.host, tls_secret=cfg.ingress.tls_secret),
-                ),
-            ),
-            opts=child_opts,
-        )
+        cluster = OnPremCluster(child(name, "cluster"), cluster_args, opts=child_opts)
         self.namespace = cluster.namespace
         self.models = pulumi.Output.from_input(sorted(settings.models))
         self.register_outputs({"namespace": self.namespace, "models": self.models})
@@ -452,14 +451,13 @@ class AwsLlmGateway(pulumi.ComponentResource):
     """API Gateway API key id per consumer (the key values stay in AWS)."""
 
     def __init__(self, name: str, args: AwsLlmGatewayArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        super().__init__(f"{PACKAGE}:index:AwsLlmGateway", name, None, opts)
         from ..gateway import config as engine
         from ..gateway.aws import AwsGateway, AwsGatewayArgs, Consumer
         from ..platform import gateway_spec
 
         raw = _plain(args)
         stack = raw.pop("stack", None) or pulumi.get_stack()
-        resources = {k: raw.pop(k) for k in ("vpc_id", "private_subnet_ids", "kms_key_arn", "alarm_topic_arn") if k in raw}
+        resources = _take(raw, "AwsLlmGateway", name, ("vpc_id", "private_subnet_ids", "kms_key_arn"), ("alarm_topic_arn",))
         high_availability = raw.pop("high_availability", True)
         gateway = {k: raw.pop(k) for k in ("models", "consumers", "timeouts", "retries", "secrets", "bedrock_models") if k in raw}
         settings = _validate(
@@ -470,30 +468,29 @@ class AwsLlmGateway(pulumi.ComponentResource):
         labels = CommonLabels(stack=stack, environment=settings.environment, extra=dict(settings.tags))
         # The same arguments LlmPlatform builds for a stack's AWS gateway (no self-hosted routes here).
         spec, urls = gateway_spec(settings, {})
-        gateway_component = AwsGateway(
-            child(name, "gateway"),
-            AwsGatewayArgs(
-                labels=labels.with_method("gateway"),
-                region=settings.region,
-                vpc_id=resources["vpc_id"],
-                private_subnet_ids=resources["private_subnet_ids"],
-                kms_key_arn=resources["kms_key_arn"],
-                engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where=f"AwsLlmGateway {name}")),
-                provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k != engine.MASTER_KEY_ENV},
-                environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
-                bedrock_model_arns=[f"arn:aws:bedrock:{settings.region}::foundation-model/{m}" for m in gw.bedrock_models],
-                consumers=[
-                    Consumer(name=n, quota_per_day=c.requests_per_day, rate_limit_rps=c.rate_limit_rps, burst=c.burst)
-                    for n, c in sorted(gw.consumers.items())
-                ],
-                high_availability=high_availability,
-                integration_timeout_ms=gw.timeouts.edge_seconds * 1000,
-                engine_timeout_seconds=gw.timeouts.engine_seconds,
-                alarm_topic_arn=resources.get("alarm_topic_arn"),
-                config_path=f"AwsLlmGateway {name}: args",
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        gateway_args = _checked(
+            AwsGatewayArgs,
+            labels=labels.with_method("gateway"),
+            region=settings.region,
+            vpc_id=resources["vpc_id"],
+            private_subnet_ids=resources["private_subnet_ids"],
+            kms_key_arn=resources["kms_key_arn"],
+            engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where=f"AwsLlmGateway {name}")),
+            provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k != engine.MASTER_KEY_ENV},
+            environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
+            bedrock_model_arns=[f"arn:aws:bedrock:{settings.region}::foundation-model/{m}" for m in gw.bedrock_models],
+            consumers=[
+                Consumer(name=n, quota_per_day=c.requests_per_day, rate_limit_rps=c.rate_limit_rps, burst=c.burst)
+                for n, c in sorted(gw.consumers.items())
+            ],
+            high_availability=high_availability,
+            integration_timeout_ms=gw.timeouts.edge_seconds * 1000,
+            engine_timeout_seconds=gw.timeouts.engine_seconds,
+            alarm_topic_arn=resources.get("alarm_topic_arn"),
+            config_path=f"AwsLlmGateway {name}: args",
         )
+        super().__init__(f"{PACKAGE}:index:AwsLlmGateway", name, None, opts)
+        gateway_component = AwsGateway(child(name, "gateway"), gateway_args, opts=pulumi.ResourceOptions(parent=self))
         self.invoke_url = gateway_component.invoke_url
         self.api_id = gateway_component.api_id
         self.stage_name = gateway_component.stage_name
@@ -596,28 +593,36 @@ class AwsGpuVmServing(pulumi.ComponentResource):
     """The EC2 instance type one replica runs on (given or sized)."""
 
     def __init__(self, name: str, args: AwsGpuVmServingArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        super().__init__(f"{PACKAGE}:index:AwsGpuVmServing", name, None, opts)
         from .. import serving
         from ..gpu_vm.aws import AwsGpuVm, AwsGpuVmArgs, ScaleToZeroSchedule
 
         raw = _plain(args)
         stack = raw.pop("stack", None) or pulumi.get_stack()
-        served = raw.pop("served_name")
-        model = dict(raw.pop("model"))
+        served = raw.pop("served_name", None)
+        if not served:
+            raise UserError(f"AwsGpuVmServing {name}: args.servedName: required")
+        model = dict(raw.pop("model", None) or {})
         if "instance_type" in raw:
             model["instance_type"] = raw.pop("instance_type")
-        resources = {
-            k: raw.pop(k) for k in ("vpc_id", "private_subnet_ids", "public_subnet_ids", "kms_key_arn", "alarm_topic_arn") if k in raw
-        }
+        resources = _take(
+            raw, "AwsGpuVmServing", name, ("vpc_id", "private_subnet_ids", "kms_key_arn"), ("public_subnet_ids", "alarm_topic_arn")
+        )
+        if "instance_type" in model:
+            from ..sizing import check_instance_region, get_instance_type
+
+            try:
+                check_instance_region(get_instance_type(model["instance_type"], "aws"), str(raw.get("region") or ""))
+            except UserError as err:
+                raise UserError(f"AwsGpuVmServing {name}: args.instanceType = {model['instance_type']}: {err}") from None
         if str(model.get("source", "")).startswith("store://"):
             raise UserError(
-                f"AwsGpuVmServing {name}: model.source = {model['source']}: store:// is a stack's own model store; "
+                f"AwsGpuVmServing {name}: args.model.source = {model['source']}: store:// is a stack's own model store; "
                 "give the bucket: s3://<bucket>/<prefix>"
             )
         serving_raw = {"gpu_memory_utilization": raw.pop("gpu_memory_utilization")} if "gpu_memory_utilization" in raw else {}
         # The zone count is the consumer's network's: the stack-level check (prod spans 3 zones) is
         # about a network this component does not create.
-        aws_raw = {"network": {"cidr": raw.pop("vpc_cidr"), "az_count": 3}, "gpu_vm": raw.pop("gpu_vm", {})}
+        aws_raw = {"network": {"cidr": raw.pop("vpc_cidr", None), "az_count": 3}, "gpu_vm": raw.pop("gpu_vm", {})}
         settings = _validate(
             "AwsGpuVmServing",
             name,
@@ -637,38 +642,37 @@ class AwsGpuVmServing(pulumi.ComponentResource):
         bucket, key_prefix = serving.store_key(settings, served)
         itype = serving.instance_type(settings, served).name
         # The same arguments LlmPlatform builds for a stack's GPU VMs.
-        vm = AwsGpuVm(
-            child(name, "vm"),
-            AwsGpuVmArgs(
-                labels=labels,
-                container=serving.container(settings, served),
-                region=settings.region,
-                instance_types=[itype],
-                vpc_id=resources["vpc_id"],
-                private_subnet_ids=resources["private_subnet_ids"],
-                public_subnet_ids=resources.get("public_subnet_ids") if cfg.internet_facing else None,
-                internal=not cfg.internet_facing,
-                allowed_cidrs=cfg.allowed_cidrs or [settings.aws.network.cidr],
-                model_bucket_arn=f"arn:aws:s3:::{bucket}",
-                model_key_prefix=key_prefix,
-                weights_revision=settings.models[served].revision or "",
-                kms_key_arn=resources["kms_key_arn"],
-                min_size=bounds.min,
-                max_size=bounds.max,
-                on_demand_base_capacity=cfg.on_demand_base,
-                spot_percentage_above_base=cfg.spot_percentage,
-                schedule=ScaleToZeroSchedule(stop_cron=cfg.schedule.stop, start_cron=cfg.schedule.start, time_zone=cfg.schedule.time_zone)
-                if cfg.schedule
-                else None,
-                certificate_arn=cfg.certificate_arn,
-                idle_timeout_seconds=cfg.idle_timeout_seconds,
-                requests_per_instance_per_minute=cfg.requests_per_target,
-                alarm_topic_arn=resources.get("alarm_topic_arn"),
-                deletion_protection=settings.environment == "prod",
-                config_path=f"AwsGpuVmServing {name}: args.model",
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        vm_args = _checked(
+            AwsGpuVmArgs,
+            labels=labels,
+            container=serving.container(settings, served),
+            region=settings.region,
+            instance_types=[itype],
+            vpc_id=resources["vpc_id"],
+            private_subnet_ids=resources["private_subnet_ids"],
+            public_subnet_ids=resources.get("public_subnet_ids") if cfg.internet_facing else None,
+            internal=not cfg.internet_facing,
+            allowed_cidrs=cfg.allowed_cidrs or [settings.aws.network.cidr],
+            model_bucket_arn=f"arn:aws:s3:::{bucket}",
+            model_key_prefix=key_prefix,
+            weights_revision=settings.models[served].revision or "",
+            kms_key_arn=resources["kms_key_arn"],
+            min_size=bounds.min,
+            max_size=bounds.max,
+            on_demand_base_capacity=cfg.on_demand_base,
+            spot_percentage_above_base=cfg.spot_percentage,
+            schedule=ScaleToZeroSchedule(stop_cron=cfg.schedule.stop, start_cron=cfg.schedule.start, time_zone=cfg.schedule.time_zone)
+            if cfg.schedule
+            else None,
+            certificate_arn=cfg.certificate_arn,
+            idle_timeout_seconds=cfg.idle_timeout_seconds,
+            requests_per_instance_per_minute=cfg.requests_per_target,
+            alarm_topic_arn=resources.get("alarm_topic_arn"),
+            deletion_protection=settings.environment == "prod",
+            config_path=f"AwsGpuVmServing {name}: args.model",
         )
+        super().__init__(f"{PACKAGE}:index:AwsGpuVmServing", name, None, opts)
+        vm = AwsGpuVm(child(name, "vm"), vm_args, opts=pulumi.ResourceOptions(parent=self))
         self.url = vm.url
         self.asg_name = vm.asg_name
         self.alb_dns_name = vm.alb_dns_name
@@ -684,6 +688,22 @@ COMPONENTS: list[type[pulumi.ComponentResource]] = [OnPremServing, AwsLlmGateway
 
 # --------------------------------------------------------------------------------------------
 # Validation: the stack file's checks, messages in the caller's spelling
+
+
+def _take(raw: dict[str, Any], kind: str, name: str, required: Sequence[str], optional: Sequence[str] = ()) -> dict[str, Any]:
+    """Pop the args that are other resources' values (Inputs): they bypass settings validation."""
+    for key in required:
+        if raw.get(key) is None:
+            raise UserError(f"{kind} {name}: args.{_camel(key)}: required")
+    return {k: raw.pop(k) for k in (*required, *optional) if k in raw}
+
+
+def _checked(model: Any, **kwargs: Any) -> Any:
+    """A child's Args, its own checks' messages (`<where>.private_subnet_ids: …`) spelt like ours."""
+    try:
+        return model(**kwargs)
+    except UserError as err:
+        raise UserError(_respell(str(err))) from None
 
 
 def _plain(value: Any) -> Any:
@@ -706,25 +726,34 @@ def _validate(kind: str, name: str, raw: dict[str, Any], renames: Sequence[tuple
     try:
         return stack_settings.load({prefix + k: v for k, v in raw.items()}, f"{kind} {name}")
     except UserError as err:
-        raise UserError(_respell(str(err), prefix, renames)) from None
+        raise UserError(_respell(str(err), renames)) from None
 
 
-_SETTINGS_PATH = re.compile(r"^(?P<source>.*?): pulumi-llm:(?P<path>[^\s=:]*)(?P<rest>.*)$")
+_PATH = re.compile(r"^(?P<source>.*?): (?:pulumi-llm:|args\.)(?P<path>[^\s=:]*)(?P<rest>.*)$")
 
 
-def _respell(message: str, prefix: str, renames: Sequence[tuple[str, str]]) -> str:
-    """`OnPremServing x: pulumi-llm:onprem.gpu_operator.driver = …` → `OnPremServing x: args.gpuOperator.driver = …`."""
-    found = _SETTINGS_PATH.match(message)
+def _respell(message: str, renames: Sequence[tuple[str, str]] = ()) -> str:
+    """`OnPremServing x: pulumi-llm:onprem.gpu_operator.driver = …` → `OnPremServing x: args.gpuOperator.driver = …`.
+
+    Settings paths are renamed to the adapter's args, field names camelCased as the caller wrote them,
+    and a whole object's value (a model's every field) left out: the message names the field at fault."""
+    found = _PATH.match(message)
     if not found:
         return message
-    path = found["path"]
+    path, rest = found["path"], found["rest"]
     for old, new in renames:
         if path == old or path.startswith((old + ".", old + "[")):
             path = (new + path[len(old) :]).lstrip(".")
             break
+    if rest.startswith(" = {") or rest.startswith(" = ["):
+        try:
+            _, end = json.JSONDecoder().raw_decode(rest[3:])
+            rest = rest[3 + end :]
+        except json.JSONDecodeError:
+            pass
     fields = _field_names()
     spelt = ".".join(_camel(part) if part.split("[")[0] in fields else part for part in path.split(".") if part)
-    return f"{found['source']}: args{'.' + spelt if spelt else ''}{found['rest']}"
+    return f"{found['source']}: args{'.' + spelt if spelt else ''}{rest}"
 
 
 def _camel(part: str) -> str:
