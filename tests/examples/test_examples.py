@@ -154,3 +154,41 @@ def test_gateway_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     assert named(records, "llm-gateway-vpc-link").type == "aws:apigateway/vpcLink:VpcLink"
     nlb = named(records, "llm-gateway-nlb").inputs
     assert nlb["internal"] is True and nlb["subnets"] == ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+
+
+def test_gpu_vm_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = plan_example("gpu-vm-aws", "dev", monkeypatch)
+    assert top_level(records) == [
+        ("pulumi-llm:index:AwsGpuVm", "llama-8b"),
+        ("pulumi-llm:index:AwsMonitoring", "llm-alarms"),
+        ("pulumi-llm:index:AwsNetwork", "llm-net"),
+        ("pulumi-llm:index:ModelStore", "llm-models"),
+        ("pulumi-llm:index:StackKey", "llm-key"),
+        ("pulumi:providers:aws", "aws"),
+    ]
+    provider = named(records, "aws")
+    assert provider.inputs["region"] == "us-east-1"
+    assert all(r.provider.startswith(provider.urn) for r in records if r.custom and r.type.startswith("aws:"))
+    key_arn = "arn:aws:kms:us-east-1:123456789012:llm-key-key"
+    template = named(records, "llama-8b-launch-template").inputs
+    assert template["metadataOptions"]["httpTokens"] == "required" and template["metadataOptions"]["httpPutResponseHopLimit"] == 1
+    assert template["networkInterfaces"][0]["associatePublicIpAddress"] == "false"
+    assert {(d["ebs"]["encrypted"], d["ebs"]["kmsKeyId"]) for d in template["blockDeviceMappings"]} == {("true", key_arn)}
+    # The boot script runs the sized vLLM server from the digest-pinned image on the synced weights.
+    boot = base64.b64decode(template["userData"]).decode()
+    assert pins.VLLM_OPENAI.ref in boot and "@sha256:" in pins.VLLM_OPENAI.ref
+    assert "/models/llama-3.1-8b-instruct/0e9e39f249a16976918f6564b8830bc894c89659" in boot
+    group = named(records, "llama-8b-asg").inputs
+    assert (group["minSize"], group["maxSize"]) == (1, 2)
+    policy = group["mixedInstancesPolicy"]
+    assert policy["launchTemplate"]["overrides"] == [{"instanceType": "g6.xlarge"}]
+    assert policy["instancesDistribution"]["onDemandPercentageAboveBaseCapacity"] == 0  # all spot
+    schedules = {r.name: r.inputs for r in of_type(records, "aws:autoscaling/schedule:Schedule")}
+    assert (schedules["llama-8b-stop"]["recurrence"], schedules["llama-8b-stop"]["maxSize"]) == ("0 20 * * MON-FRI", 0)
+    assert (schedules["llama-8b-start"]["recurrence"], schedules["llama-8b-start"]["minSize"]) == ("0 7 * * MON-FRI", 1)
+    assert {s["timeZone"] for s in schedules.values()} == {"Europe/Berlin"}
+    alb = named(records, "llama-8b-alb").inputs
+    assert alb["internal"] is True and alb["loadBalancerType"] == "application"
+    # The weights' bucket and the network are the example's own components.
+    assert named(records, "llm-net-vpc").inputs["cidrBlock"] == "10.40.0.0/16"
+    assert named(records, "llm-models-key-alias").inputs["name"] == "alias/llm-gpu-vm/dev/models"
