@@ -9,6 +9,7 @@ immutable) and model servers are created after the copy completes.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import shlex
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from . import render
 WORK_DIR = "/work"
 TOKEN_DIR = "/secrets"
 HF_TOKEN_SECRET_KEY = "token"
+# A batch Job, so hard CPU limits cost nothing but time; they keep a copy from starving the node's servers.
+DOWNLOAD_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+UPLOAD_RESOURCES = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
+TOKEN_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ def _download(spec: CopySpec, dest: str) -> dict[str, Any]:
         "env": [{"name": "HF_HOME", "value": f"{WORK_DIR}/.hf"}, {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"}],
         "volumeMounts": [{"name": "work", "mountPath": WORK_DIR}, {"name": "token", "mountPath": TOKEN_DIR, "readOnly": True}],
         "securityContext": _container_security(),
-        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
+        "resources": copy.deepcopy(DOWNLOAD_RESOURCES),
     }
 
 
@@ -88,10 +93,12 @@ def job_spec(spec: CopySpec, *, service_account: str, env: dict[str, Any] | None
             {
                 "name": "token",
                 "image": spec.uploader_image,
+                "imagePullPolicy": "IfNotPresent",
                 "command": ["/bin/sh", "-c", fetch],
                 "env": [{"name": "HOME", "value": "/tmp"}],
                 "volumeMounts": [{"name": "token", "mountPath": TOKEN_DIR}, {"name": "tmp", "mountPath": "/tmp"}],
                 "securityContext": _container_security(),
+                "resources": copy.deepcopy(TOKEN_RESOURCES),
             }
         )
         init.append(_download(spec, f"{WORK_DIR}/model"))
@@ -100,10 +107,12 @@ def job_spec(spec: CopySpec, *, service_account: str, env: dict[str, Any] | None
             {
                 "name": "upload",
                 "image": spec.uploader_image,
+                "imagePullPolicy": "IfNotPresent",
                 "command": ["/bin/sh", "-c", sync],
                 "env": [{"name": "HOME", "value": "/tmp"}],
                 "volumeMounts": [{"name": "work", "mountPath": WORK_DIR, "readOnly": True}, {"name": "tmp", "mountPath": "/tmp"}],
                 "securityContext": _container_security(),
+                "resources": copy.deepcopy(UPLOAD_RESOURCES),
             }
         ]
         volumes.append({"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}})
