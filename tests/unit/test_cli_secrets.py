@@ -179,13 +179,12 @@ def test_no_such_stack(project: Path) -> None:
 
 
 def test_other_clouds_are_refused(project: Path) -> None:
-    (project / "stacks" / "Pulumi.gcp.yaml").write_text(
-        STACK_FILE.replace("cloud: aws", "cloud: gcp").replace("eu-west-1", "europe-west4")
-        + "  pulumi-llm:gcp:\n    project: acme-llm-test\n"
-    )
+    (project / "stacks" / "Pulumi.az.yaml").write_text(STACK_FILE.replace("cloud: aws", "cloud: azure").replace("eu-west-1", "westeurope"))
     with pytest.raises(UserError) as caught:
-        cli_secrets.handle_check(parse(project, "secrets", "check", "--stack", "gcp"), expected=expected)
-    assert str(caught.value) == "secrets check: stack gcp deploys to gcp; `pulumi-llm secrets` writes AWS Secrets Manager only"
+        cli_secrets.handle_check(parse(project, "secrets", "check", "--stack", "az"), expected=expected)
+    assert str(caught.value) == (
+        "secrets check: stack az deploys to azure; `pulumi-llm secrets` writes AWS Secrets Manager and GCP Secret Manager only"
+    )
 
 
 def test_secret_names_match_the_component() -> None:
