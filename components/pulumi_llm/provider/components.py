@@ -745,7 +745,7 @@ def _respell(message: str, renames: Sequence[tuple[str, str]] = ()) -> str:
         if path == old or path.startswith((old + ".", old + "[")):
             path = (new + path[len(old) :]).lstrip(".")
             break
-    if rest.startswith(" = {") or rest.startswith(" = ["):
+    if rest.startswith(" = {"):
         try:
             _, end = json.JSONDecoder().raw_decode(rest[3:])
             rest = rest[3 + end :]
