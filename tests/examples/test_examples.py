@@ -54,6 +54,11 @@ def of_type(records: list[Record], type_: str) -> list[Record]:
     return [r for r in records if r.type == type_]
 
 
+def uses(record: Record, provider: Record) -> bool:
+    """The record's provider reference (`<urn>::<id>`, or the bare URN while the id is unknown) is `provider`."""
+    return record.provider is not None and (record.provider == provider.urn or record.provider.startswith(provider.urn + "::"))
+
+
 def descendants(records: list[Record], root: Record) -> list[Record]:
     children: dict[str | None, list[Record]] = {}
     for r in records:
@@ -95,7 +100,7 @@ def test_onprem(monkeypatch: pytest.MonkeyPatch) -> None:
     provider = named(records, "gpu-lab")
     assert provider.inputs["context"] == "gpu-lab"
     # Every Kubernetes object goes through the explicit provider.
-    assert all(r.provider.startswith(provider.urn) for r in records if r.custom and r.type.startswith("kubernetes:"))
+    assert all(uses(r, provider) for r in records if r.custom and r.type.startswith("kubernetes:"))
     releases = sorted(r.name for r in of_type(records, "kubernetes:helm.sh/v3:Release"))
     assert releases == ["lab-gpu-operator", "lab-ingress-nginx", "lab-keda", "lab-prometheus"]
     [deployment] = of_type(records, "kubernetes:apps/v1:Deployment")
@@ -125,7 +130,7 @@ def test_gateway_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     provider = named(records, "aws")
     assert provider.inputs["region"] == "eu-west-1"
-    assert all(r.provider.startswith(provider.urn) for r in records if r.custom and r.type.startswith("aws:"))
+    assert all(uses(r, provider) for r in records if r.custom and r.type.startswith("aws:"))
     # Secret containers only, encrypted with the stack key: no value in config, program or state.
     secrets = {r.name: r.inputs for r in of_type(records, "aws:secretsmanager/secret:Secret")}
     assert sorted(secrets) == ["llm-gateway-secret-anthropic", "llm-gateway-secret-litellm-master", "llm-gateway-secret-openai"]
@@ -168,7 +173,7 @@ def test_gpu_vm_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     provider = named(records, "aws")
     assert provider.inputs["region"] == "us-east-1"
-    assert all(r.provider.startswith(provider.urn) for r in records if r.custom and r.type.startswith("aws:"))
+    assert all(uses(r, provider) for r in records if r.custom and r.type.startswith("aws:"))
     key_arn = "arn:aws:kms:us-east-1:123456789012:llm-key-key"
     template = named(records, "llama-8b-launch-template").inputs
     assert template["metadataOptions"]["httpTokens"] == "required" and template["metadataOptions"]["httpPutResponseHopLimit"] == 1
@@ -192,3 +197,45 @@ def test_gpu_vm_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     # The weights' bucket and the network are the example's own components.
     assert named(records, "llm-net-vpc").inputs["cidrBlock"] == "10.40.0.0/16"
     assert named(records, "llm-models-key-alias").inputs["name"] == "alias/llm-gpu-vm/dev/models"
+
+
+def test_cluster_eks(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = plan_example("cluster-eks", "staging", monkeypatch)
+    assert top_level(records) == [
+        ("pulumi-llm:index:AwsNetwork", "llm-net"),
+        ("pulumi-llm:index:EksCluster", "llm"),
+        ("pulumi-llm:index:ModelServing", "llm-serving"),
+        ("pulumi-llm:index:ModelStore", "llm-models"),
+        ("pulumi-llm:index:StackKey", "llm-key"),
+        ("pulumi:providers:aws", "aws"),
+    ]
+    aws_provider = named(records, "aws")
+    assert all(uses(r, aws_provider) for r in records if r.custom and r.type.startswith("aws:"))
+    # The model servers go through the provider EksCluster builds, never an ambient kubeconfig.
+    cluster_provider = named(records, "llm-k8s")
+    assert cluster_provider.type == "pulumi:providers:kubernetes"
+    serving = named(records, "llm-serving")
+    served = [r for r in descendants(records, serving) if r.custom]
+    assert served and all(uses(r, cluster_provider) for r in served)
+    cluster = named(records, "llm-cluster").inputs
+    assert cluster["vpcConfig"]["endpointPublicAccess"] is False
+    assert cluster["encryptionConfig"]["provider"]["keyArn"] == "arn:aws:kms:us-east-1:123456789012:llm-key-key"
+    assert named(records, "llm-admin-platform-team").inputs["principalArn"] == "arn:aws:iam::123456789012:role/platform-admin"
+    [pool] = of_type(records, "kubernetes:karpenter.sh/v1:NodePool")
+    requirements = {r["key"]: r["values"] for r in pool.inputs["spec"]["template"]["spec"]["requirements"] if "values" in r}
+    assert requirements["karpenter.k8s.aws/instance-family"] == ["g6e"]
+    assert pool.inputs["spec"]["limits"] == {"nvidia.com/gpu": "4"}
+    # vLLM streams its prefix of the store, read-only through the server's own pod identity.
+    [deployment] = of_type(records, "kubernetes:apps/v1:Deployment")
+    [server] = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    assert server["image"] == pins.VLLM_OPENAI.ref
+    assert "--model=s3://$(MODEL_BUCKET)/meta-llama/Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659" in server["args"]
+    assert {"name": "MODEL_BUCKET", "value": "llm-models-bucket-8e9d71e"} in server["env"]
+    association = named(records, "llm-llm-llama-8b-pod-identity").inputs
+    assert (association["namespace"], association["serviceAccount"]) == ("llm", "llama-8b")
+    policy = json.loads(named(records, "llm-llm-llama-8b-policy").inputs["policy"])
+    assert {s["Sid"]: s["Action"] for s in policy["Statement"]} == {
+        "ReadModel": ["s3:GetObject"], "ListModel": ["s3:ListBucket"], "DecryptModel": ["kms:Decrypt"]}
+    [ingress] = of_type(records, "kubernetes:networking.k8s.io/v1:Ingress")
+    assert ingress.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
+    assert ingress.inputs["spec"]["rules"][0]["host"] == "llama-8b.llm.staging.internal.example.com"
