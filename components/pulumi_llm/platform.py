@@ -48,6 +48,10 @@ class LlmPlatform(pulumi.ComponentResource):
             outputs.update(self._aws(name, settings, labels))
         if settings.cloud == "gcp":
             outputs.update(self._gcp(name, settings, labels))
+        if settings.cloud == "azure":
+            from . import platform_azure
+
+            outputs.update(platform_azure.build(self, name, settings, labels))
         if "edge" in settings.methods:
             outputs.update(self._edge(name, settings, labels))
 
@@ -322,6 +326,13 @@ class LlmPlatform(pulumi.ComponentResource):
                 autoscaling_engine=settings.serving.autoscaling.engine,
                 scaling=serving.scaling_policy(settings),
                 prometheus_url=gke.prometheus_url,
+                # Managed Service for Prometheus: PodMonitoring and Rules, scraped from gmp-system, and KEDA
+                # signs its queries as its Google service account.
+                **(
+                    {"metrics_api": "gmp", "monitoring_namespace": "gmp-system", "trigger_authentication": gke.keda_authentication}
+                    if cfg.prometheus == "managed"
+                    else {}
+                ),
                 alerts=serving.alert_thresholds(settings),
                 server_depends_on=waits,
                 # The gateway's Cloud Run instances, through the internal passthrough load balancers below.

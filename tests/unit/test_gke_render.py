@@ -263,3 +263,17 @@ def test_load_balancer_ip_reads_either_spelling_and_is_empty_before_assignment()
     assert r.load_balancer_ip({"load_balancer": {"ingress": [{"ip": "10.40.0.7"}]}}) == "10.40.0.7"
     assert r.load_balancer_ip({"loadBalancer": {"ingress": [{"ip": "10.40.0.8"}]}}) == "10.40.0.8"
     assert r.load_balancer_ip({"loadBalancer": {}}) == "" == r.load_balancer_ip(None)
+
+
+def test_keda_triggers_carry_the_gmp_authentication_only_when_given() -> None:
+    from pulumi_llm.kubernetes import autoscaling
+    from pulumi_llm.runtimes.vllm import METRICS
+
+    target = autoscaling.Target("apps/v1", "Deployment", "llama", "llm", "llama", METRICS, ingress="llama")
+    policy = autoscaling.ScalingPolicy(0, 3, scale_to_zero=True)
+    url = r.gmp_query_url("acme-llm-prod")
+    auth = {"kind": "ClusterTriggerAuthentication", "name": r.GMP_TRIGGER_AUTHENTICATION}
+    signed = autoscaling.scaled_object_spec(target, policy, url, auth)["triggers"]
+    assert len(signed) == 2 and all(t["authenticationRef"] == auth for t in signed)
+    assert all(t["metadata"]["serverAddress"] == url for t in signed)
+    assert all("authenticationRef" not in t for t in autoscaling.scaled_object_spec(target, policy, url)["triggers"])

@@ -130,10 +130,16 @@ def behavior(policy: ScalingPolicy) -> dict[str, Any]:
     }
 
 
-def scaled_object_spec(target: Target, policy: ScalingPolicy, prometheus_url: str) -> dict[str, Any]:
+def scaled_object_spec(
+    target: Target, policy: ScalingPolicy, prometheus_url: str, authentication: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """`authentication` ({kind, name} of a (Cluster)TriggerAuthentication) is how KEDA signs its queries,
+    e.g. as a Google service account against Managed Service for Prometheus."""
     triggers = [queue_trigger(target, policy, prometheus_url)]
     if policy.scale_to_zero:
         triggers.append(keepalive_trigger(target, prometheus_url))
+    if authentication is not None:
+        triggers = [{**t, "authenticationRef": {"kind": authentication["kind"], "name": authentication["name"]}} for t in triggers]
     spec: dict[str, Any] = {
         "scaleTargetRef": {"apiVersion": target.api_version, "kind": target.kind, "name": target.name},
         "pollingInterval": policy.polling_seconds,
@@ -200,6 +206,9 @@ class AutoscalingArgs(BaseModel):
     policy: ScalingPolicy = Field(description="Bounds, thresholds and timings.")
     prometheus_url: str = Field(description="Prometheus that KEDA queries (unused for hpa).")
     labels: Mapping[str, str] = Field(default_factory=dict, description="Labels of the scaler object.")
+    authentication: Mapping[str, str] | None = Field(
+        None, description="KEDA: {kind, name} of the (Cluster)TriggerAuthentication its Prometheus queries use. Default none."
+    )
 
 
 class Autoscaling(pulumi.ComponentResource):
@@ -214,7 +223,7 @@ class Autoscaling(pulumi.ComponentResource):
                 api_version=KEDA_API_VERSION,
                 kind="ScaledObject",
                 metadata=meta,
-                spec=scaled_object_spec(target, args.policy, args.prometheus_url),
+                spec=scaled_object_spec(target, args.policy, args.prometheus_url, args.authentication),
                 opts=here,
             )
         else:

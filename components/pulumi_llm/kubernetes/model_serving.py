@@ -24,6 +24,8 @@ from .model_copy import ModelCopy, ModelCopyArgs
 from .model_server import LWS_API_VERSION, ModelServer, ModelServerArgs
 
 SERVICE_MONITOR_API_VERSION = "monitoring.coreos.com/v1"
+GMP_API_VERSION = "monitoring.googleapis.com/v1"
+"""Managed Service for Prometheus (GKE): PodMonitoring and Rules instead of the Prometheus Operator's kinds."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,13 @@ class ModelServingArgs(BaseModel):
     scaling: autoscaling.ScalingPolicy | None = Field(None, description="Timings and thresholds (bounds come per model).")
     prometheus_url: str = Field(description="Prometheus that KEDA queries.")
     monitoring_namespace: str = Field("monitoring", description="Namespace of the Prometheus that scrapes the servers.")
+    metrics_api: Literal["prometheus-operator", "gmp"] = Field(
+        "prometheus-operator",
+        description="ServiceMonitor + PrometheusRule, or (GKE Managed Service for Prometheus) PodMonitoring + Rules. Default prometheus-operator.",
+    )
+    trigger_authentication: Mapping[str, str] | None = Field(
+        None, description="{kind, name} of the KEDA (Cluster)TriggerAuthentication for Prometheus queries. Default none."
+    )
     alerts: observability_rules.AlertThresholds = Field(
         default_factory=observability_rules.AlertThresholds, description="Alert thresholds."
     )
@@ -120,6 +129,14 @@ def _ingress_address(status: Any) -> str:
     if not entries:
         return ""
     return entries[0].get("hostname") or entries[0].get("ip") or ""
+
+
+def pod_monitoring_spec(spec: ContainerSpec) -> dict[str, Any]:
+    """GMP PodMonitoring: scrape the server pods' metrics port (a container port name) directly."""
+    return {
+        "selector": {"matchLabels": render.selector_labels(spec.served_name)},
+        "endpoints": [{"port": spec.metrics_port, "path": spec.metrics_path, "interval": "15s"}],
+    }
 
 
 def service_monitor_spec(spec: ContainerSpec) -> dict[str, Any]:
@@ -233,15 +250,17 @@ class ModelServing(pulumi.ComponentResource):
                         policy=policy,
                         prometheus_url=args.prometheus_url,
                         labels=model_labels,
+                        authentication=args.trigger_authentication,
                     ),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[server]),
                 )
+            gmp = args.metrics_api == "gmp"
             k8s.apiextensions.CustomResource(
                 child(name, f"{served}-monitor"),
-                api_version=SERVICE_MONITOR_API_VERSION,
-                kind="ServiceMonitor",
+                api_version=GMP_API_VERSION if gmp else SERVICE_MONITOR_API_VERSION,
+                kind="PodMonitoring" if gmp else "ServiceMonitor",
                 metadata={"name": served, "namespace": args.namespace, "labels": model_labels},
-                spec=service_monitor_spec(spec),
+                spec=pod_monitoring_spec(spec) if gmp else service_monitor_spec(spec),
                 opts=in_ns,
             )
             servers.append(
@@ -251,10 +270,12 @@ class ModelServing(pulumi.ComponentResource):
             )
 
         if servers:
+            gmp = args.metrics_api == "gmp"
+            # GMP's Rules take the same groups; its rule evaluator runs them against the project's metrics.
             k8s.apiextensions.CustomResource(
                 child(name, "alerts"),
-                api_version=observability_rules.PROMETHEUS_RULE_API_VERSION,
-                kind=observability_rules.PROMETHEUS_RULE_KIND,
+                api_version=GMP_API_VERSION if gmp else observability_rules.PROMETHEUS_RULE_API_VERSION,
+                kind="Rules" if gmp else observability_rules.PROMETHEUS_RULE_KIND,
                 metadata={"name": "llm-alerts", "namespace": args.namespace, "labels": common},
                 spec=observability_rules.alert_rules(servers, args.alerts),
                 opts=in_ns,
