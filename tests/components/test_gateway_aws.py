@@ -116,6 +116,7 @@ def test_children_are_exactly_these_and_use_the_stack_provider(records) -> None:
     assert children(records, component) == [
         ("aws:apigateway/apiKey:ApiKey", "gw-api-key-batch"),
         ("aws:apigateway/apiKey:ApiKey", "gw-api-key-chat-app"),
+        ("aws:apigateway/authorizer:Authorizer", "gw-consumer-key"),
         ("aws:apigateway/basePathMapping:BasePathMapping", "gw-base-path"),
         ("aws:apigateway/deployment:Deployment", "gw-deployment"),
         ("aws:apigateway/domainName:DomainName", "gw-domain"),
@@ -133,9 +134,11 @@ def test_children_are_exactly_these_and_use_the_stack_provider(records) -> None:
         ("aws:appautoscaling/policy:Policy", "gw-scale-cpu"),
         ("aws:appautoscaling/policy:Policy", "gw-scale-flows"),
         ("aws:appautoscaling/target:Target", "gw-scaling-target"),
+        ("aws:cloudwatch/dashboard:Dashboard", "gw-dashboard"),
         ("aws:cloudwatch/eventRule:EventRule", "gw-secret-changed"),
         ("aws:cloudwatch/eventTarget:EventTarget", "gw-secret-changed-target"),
         ("aws:cloudwatch/logGroup:LogGroup", "gw-access-logs"),
+        ("aws:cloudwatch/logGroup:LogGroup", "gw-authorizer-logs"),
         ("aws:cloudwatch/logGroup:LogGroup", "gw-engine-logs"),
         ("aws:cloudwatch/logGroup:LogGroup", "gw-redeploy-logs"),
         ("aws:cloudwatch/metricAlarm:MetricAlarm", "gw-alarm-4xx-rate"),
@@ -148,13 +151,17 @@ def test_children_are_exactly_these_and_use_the_stack_provider(records) -> None:
         ("aws:ecs/cluster:Cluster", "gw-cluster"),
         ("aws:ecs/service:Service", "gw-service"),
         ("aws:ecs/taskDefinition:TaskDefinition", "gw-task"),
+        ("aws:iam/role:Role", "gw-authorizer-role"),
         ("aws:iam/role:Role", "gw-execution-role"),
         ("aws:iam/role:Role", "gw-redeploy-role"),
         ("aws:iam/role:Role", "gw-task-role"),
+        ("aws:iam/rolePolicy:RolePolicy", "gw-authorizer-policy"),
         ("aws:iam/rolePolicy:RolePolicy", "gw-execution-policy"),
         ("aws:iam/rolePolicy:RolePolicy", "gw-redeploy-policy"),
         ("aws:iam/rolePolicy:RolePolicy", "gw-task-policy"),
+        ("aws:lambda/function:Function", "gw-authorizer"),
         ("aws:lambda/function:Function", "gw-redeploy"),
+        ("aws:lambda/permission:Permission", "gw-authorizer-permission"),
         ("aws:lambda/permission:Permission", "gw-redeploy-permission"),
         ("aws:lb/listener:Listener", "gw-listener"),
         ("aws:lb/loadBalancer:LoadBalancer", "gw-nlb"),
@@ -181,10 +188,10 @@ def test_optional_parts_go_away_when_turned_off() -> None:
     for gone in (
         "aws:wafv2/webAcl:WebAcl",
         "aws:apigateway/domainName:DomainName",
-        "aws:lambda/function:Function",
         "aws:cloudwatch/eventRule:EventRule",
     ):
         assert gone not in types
+    assert [f.name for f in of_type(records, "aws:lambda/function:Function")] == ["gw-authorizer"]
     assert "gw-task-policy" not in by_name(records)  # no Bedrock model: the task role may do nothing
     assert by_name(records)["gw-api"].inputs["disableExecuteApiEndpoint"] is False
 
@@ -220,17 +227,19 @@ def test_one_secret_per_provider_encrypted_with_a_recovery_window(named, records
     assert gateway.secret_name("prod", "openai") == "pulumi-llm/prod/openai"
 
 
-def test_each_secret_is_readable_by_the_execution_role_only(named) -> None:
+def test_provider_secrets_are_readable_by_the_execution_role_only_and_the_master_key_by_the_authorizer_too(named) -> None:
     role_arn = f"arn:aws:iam:{REGION}:{ACCOUNT}:gw-execution-role"
-    for provider in ("openai", "anthropic", "litellm-master"):
+    authorizer_arn = f"arn:aws:iam:{REGION}:{ACCOUNT}:gw-authorizer-role"
+    readers = {"openai": role_arn, "anthropic": role_arn, "litellm-master": sorted([role_arn, authorizer_arn])}
+    for provider, principal in readers.items():
         record = named[f"gw-secret-policy-{provider}"].inputs
         assert record["secretArn"] == secret_arn(provider)
         assert record["blockPublicPolicy"] is True
         assert json.loads(record["policy"])["Statement"] == [
             {
-                "Sid": "GatewayTasksRead",
+                "Sid": "GatewayRead",
                 "Effect": "Allow",
-                "Principal": {"AWS": role_arn},
+                "Principal": {"AWS": principal},
                 "Action": "secretsmanager:GetSecretValue",
                 "Resource": "*",
             }
@@ -313,6 +322,7 @@ def test_engine_logs_are_encrypted_with_retention(records) -> None:
     assert {g["name"] for g in groups.values()} == {
         "/pulumi-llm/prod/gw/engine",
         "/pulumi-llm/prod/gw/access",
+        "/pulumi-llm/prod/gw/authorizer",
         "/pulumi-llm/prod/gw/redeploy",
     }
     for group in groups.values():
@@ -382,17 +392,56 @@ def test_integration_streams_over_the_vpc_link_within_the_budget(named) -> None:
     assert (integration["type"], integration["connectionType"]) == ("HTTP_PROXY", "VPC_LINK")
     assert integration["connectionId"].startswith("gw-vpc-link-")
     assert integration["uri"].endswith("/{proxy}")
-    assert integration["requestParameters"] == {"integration.request.path.proxy": "method.request.path.proxy"}
+    # The engine gets the master key from the authorizer in place of the consumer's bearer, and the
+    # consumer's key id (never the key) in the consumer header.
+    assert integration["requestParameters"] == {
+        "integration.request.path.proxy": "method.request.path.proxy",
+        "integration.request.header.Authorization": "context.authorizer.bearer",
+        "integration.request.header.x-pulumi-llm-consumer": "context.identity.apiKeyId",
+    }
     assert named["gw-vpc-link"].inputs["targetArn"] == f"arn:aws:lb:{REGION}:{ACCOUNT}:gw-nlb"
 
 
-def test_every_request_needs_an_api_key(named) -> None:
+def test_every_request_needs_an_api_key_as_its_bearer(named) -> None:
     method = named["gw-proxy-any"].inputs
-    assert (method["httpMethod"], method["authorization"], method["apiKeyRequired"]) == ("ANY", "NONE", True)
+    assert (method["httpMethod"], method["authorization"], method["apiKeyRequired"]) == ("ANY", "CUSTOM", True)
+    assert method["authorizerId"].startswith("gw-consumer-key-")
     assert named["gw-proxy"].inputs["pathPart"] == "{proxy+}"
     api = named["gw-api"].inputs
     assert api["endpointConfiguration"] == {"types": "REGIONAL"}
-    assert (api["apiKeySource"], api["disableExecuteApiEndpoint"]) == ("HEADER", True)
+    assert (api["apiKeySource"], api["disableExecuteApiEndpoint"]) == ("AUTHORIZER", True)
+    authorizer = named["gw-consumer-key"].inputs
+    assert (authorizer["type"], authorizer["identitySource"]) == ("REQUEST", "method.request.header.Authorization")
+    assert authorizer["authorizerResultTtlInSeconds"] == 300
+    assert authorizer["authorizerUri"] == (
+        f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/arn:aws:lambda:{REGION}:{ACCOUNT}:gw-authorizer/invocations"
+    )
+
+
+def test_the_authorizer_reads_only_the_master_key_and_api_gateway_alone_may_invoke_it(named) -> None:
+    function = named["gw-authorizer"].inputs
+    assert (function["runtime"], function["handler"]) == ("python3.13", "index.handler")
+    assert function["environment"] == {
+        "variables": {"MASTER_KEY_SECRET_ARN": secret_arn("litellm-master"), "MASTER_KEY_CACHE_SECONDS": "300"}
+    }
+    assert function["role"] == f"arn:aws:iam:{REGION}:{ACCOUNT}:gw-authorizer-role"
+    statements = {s["Sid"]: s for s in policy(named["gw-authorizer-policy"])["Statement"]}
+    assert statements["ReadMasterKey"]["Resource"] == secret_arn("litellm-master")
+    assert statements["DecryptThroughSecretsManager"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
+    }
+    assert statements["WriteOwnLogs"]["Resource"] == f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:gw-authorizer-logs:*"
+    permission = named["gw-authorizer-permission"].inputs
+    assert permission["principal"] == "apigateway.amazonaws.com"
+    api_id = named["gw-consumer-key"].inputs["restApi"]
+    assert api_id.startswith("gw-api-")
+    assert permission["sourceArn"].startswith(f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/authorizers/gw-consumer-key-")
+
+
+def test_the_consumer_header_must_be_a_header_other_than_authorization() -> None:
+    for bad in ("Authorization", "authorization", "x consumer"):
+        with pytest.raises(UserError, match=r"^gateway\.consumer_header = .*: a lower-case header name other than authorization$"):
+            make_args(consumer_header=bad)
 
 
 def test_usage_plan_per_consumer_with_quota_and_throttle(named) -> None:
@@ -625,3 +674,15 @@ def test_fargate_sizes_and_other_values_are_checked() -> None:
         f"gateway.custom_domain.certificate_arn = {other_region}: a REGIONAL endpoint needs a certificate in "
         f"{REGION}, not us-east-1"
     )
+
+
+def test_the_dashboard_shows_every_alarm_and_its_metric(named) -> None:
+    dashboard = named["gw-dashboard"].inputs
+    assert dashboard["dashboardName"] == "pulumi-llm-prod-gw-gateway"
+    body = json.loads(dashboard["dashboardBody"])
+    [status] = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert sorted(status["properties"]["alarms"]) == sorted(
+        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:gw-alarm-{k}"
+        for k in ("4xx-rate", "5xx-rate", "cpu-high", "latency-p99", "tasks-below-desired")
+    )
+    assert len([w for w in body["widgets"] if w["type"] == "metric"]) == 5

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from support.apigw_edge import ApiGatewayEdge  # noqa: E402
 from support.fake_provider import Behaviour, FakeProvider  # noqa: E402
 from support.litellm_env import LitellmProxy, ensure_litellm_env  # noqa: E402
 from support.vllm_env import ensure_vllm_env  # noqa: E402
@@ -83,6 +84,7 @@ def gateway_spec(vllm_url: str, fake_url: str, dead_url: str) -> GatewaySpec:
             ModelGroup("retry-after", (provider("limited", "limited-429"),), retries=1),
             ModelGroup("rate-limited", (provider("rpm", "gpt-rpm", rpm=RPM),)),
             ModelGroup("slow-stream", (provider("slow", "slow-stream"),)),
+            ModelGroup("edge-stream", (provider("edge-slow", "edge-slow-stream"),)),
             ModelGroup("slow-start", (provider("late", "slow-start"),)),
             ModelGroup("broken", (provider("broken", "always-500"),), retries=0),
         ),
@@ -140,6 +142,7 @@ def gateway(vllm: VllmServer, fake: FakeProvider, tmp_path_factory: pytest.TempP
     fake.behave("selfhosted-500", Behaviour(status=500))
     fake.behave("selfhosted-stuck", Behaviour(hang=30))
     fake.behave("slow-stream", Behaviour(chunks=6, chunk_delay=0.5))
+    fake.behave("edge-slow-stream", Behaviour(chunks=6, chunk_delay=0.5))
     fake.behave("always-500", Behaviour(status=500))
     fake.behave("slow-start", Behaviour(hang=KEEPALIVE * 2.5, chunks=3))
     with proxy:
@@ -185,11 +188,11 @@ def call(gw: Gateway, model: str, *, key: str | None = MASTER_KEY, path: str = "
         return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read(), time.monotonic() - started)
 
 
-def stream(gw: Gateway, model: str, *, timeout: float = 60) -> list[tuple[float, str]]:
+def stream(gw: Gateway, model: str, *, key: str = MASTER_KEY, timeout: float = 60) -> list[tuple[float, str]]:
     """Stream a chat completion; every non-empty SSE line with the monotonic time it was read."""
     payload = {"model": model, "max_tokens": 12, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     req = urllib.request.Request(gw.url + "/v1/chat/completions", data=json.dumps(payload).encode(),
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {MASTER_KEY}"})
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
     lines = []
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback
         assert resp.status == 200
@@ -248,6 +251,49 @@ def test_without_a_database_no_other_bearer_is_a_key(gateway: Gateway) -> None:
 def test_the_consumer_header_from_the_edge_is_accepted_without_a_database(gateway: Gateway) -> None:
     answer = call(gateway, "provider", headers={"x-pulumi-llm-consumer": "web"})
     assert answer.status == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# Consumer keys at the AWS edge: the real authorizer and the integration's header mapping
+# ---------------------------------------------------------------------------------------------
+
+WEB_KEY = "itest-consumer-" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(scope="module")
+def edge(gateway: Gateway) -> Iterator[ApiGatewayEdge]:
+    with ApiGatewayEdge(gateway.url, MASTER_KEY, {WEB_KEY: "key-id-web"}, "x-pulumi-llm-consumer") as stand_in:
+        yield stand_in
+
+
+def test_at_the_edge_a_consumer_key_works_and_only_the_edge_holds_the_master_key(edge: ApiGatewayEdge, fake: FakeProvider) -> None:
+    answer = call(edge, "provider", key=WEB_KEY, headers={"x-pulumi-llm-consumer": "someone-else"})
+    assert answer.status == 200, answer.body
+    assert answer.json()["choices"][0]["message"]["content"].startswith("stand-in")
+    forwarded = edge.forwarded[-1]
+    # The engine got the master key in place of the consumer's key, and the key's id (not the client's
+    # claim) as the consumer.
+    assert forwarded["Authorization"] == f"Bearer {MASTER_KEY}"
+    assert forwarded["x-pulumi-llm-consumer"] == "key-id-web"
+    assert WEB_KEY not in json.dumps(forwarded)
+
+
+def test_at_the_edge_no_key_is_401_and_an_unknown_key_is_403(edge: ApiGatewayEdge) -> None:
+    before = len(edge.forwarded)
+    assert call(edge, "provider", key=None).status == 401
+    assert call(edge, "provider", key=None, headers={"Authorization": "Basic d2ViOmtleQ=="}).status == 401
+    assert call(edge, "provider", key="sk-" + uuid.uuid4().hex).status == 403
+    assert call(edge, "provider", key=MASTER_KEY).status == 403  # the master key is no consumer key
+    assert len(edge.forwarded) == before  # none of them reached the engine
+
+
+def test_at_the_edge_streams_pass_through_unbuffered(edge: ApiGatewayEdge, fake: FakeProvider) -> None:
+    lines = stream(edge, "edge-stream", key=WEB_KEY)
+    [record] = fake.requests_for("edge-slow-stream")
+    content = [(t, c) for t, c in ((t, json.loads(e)) for t, e in data_events(lines) if e != "[DONE]")
+               if c["choices"] and c["choices"][0]["delta"].get("content")]
+    assert len(content) == 6
+    assert content[0][0] < record.chunk_times[-1] - 1.0, (content[0][0], record.chunk_times)
 
 
 # ---------------------------------------------------------------------------------------------

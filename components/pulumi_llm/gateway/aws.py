@@ -2,7 +2,7 @@
 
 Request path::
 
-    client ──HTTPS──▶ API Gateway REST stage (REGIONAL; WAF; API key + usage plan per consumer)
+    client ──HTTPS──▶ API Gateway REST stage (REGIONAL; WAF; REQUEST authorizer; usage plan per consumer key)
            ──VPC link (PrivateLink)──▶ internal NLB (TCP) ──▶ LiteLLM tasks (Fargate, private subnets)
            ──HTTPS──▶ OpenAI / Anthropic / … (keys from Secrets Manager) and Bedrock (task role)
 
@@ -29,10 +29,14 @@ Children (Pulumi names ``<name>-<role>``):
   ANY (``api_key_required``), the streaming HTTP_PROXY integration, a deployment and stage with JSON access
   logs (no bodies, no key values) to an encrypted group, method settings (metrics, throttling, no data
   trace), a usage plan + AWS-generated API key per consumer, a WAFv2 web ACL, an optional custom domain;
+* authorizer: a Lambda (``aws_authorizer.py``, shipped verbatim) behind a REQUEST authorizer: the consumer's
+  ``Authorization: Bearer <API key>`` becomes the usage-plan key (``api_key_source = AUTHORIZER``), and the
+  master key, read from its secret, reaches the engine through ``context.authorizer.bearer`` mapped onto
+  the integration's ``Authorization`` header — no client ever holds it, and it never enters the state;
 * rotation: an EventBridge rule on the CloudTrail events that change these secrets and a small Lambda that
   forces a new ECS deployment, so a rotated key reaches the tasks without a `pulumi up`;
 * alarms: API Gateway 5XX / 4XX (429) rates and p99 latency, ECS CPU and tasks below desired
-  (`monitoring.cloudwatch`), notifying the alarm topic.
+  (`monitoring.cloudwatch`), notifying the alarm topic, and a dashboard of them.
 
 Why the config travels in an environment variable: it holds no secret (every key is an
 ``os.environ/<ENV>`` reference, checked here), it versions with the task definition (a config change is a
@@ -47,6 +51,7 @@ import base64
 import hashlib
 import json
 import re
+from pathlib import Path
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Union
 
@@ -107,6 +112,7 @@ RESERVED_ENV = frozenset({CONFIG_ENV, MASTER_KEY_ENV, "HOME", "AWS_REGION", "AWS
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _CONSUMER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_HEADER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _BEDROCK_ARN = re.compile(
@@ -150,6 +156,11 @@ def handler(event, context):
     return {"redeployed": os.environ["SERVICE"]}
 '''
 """Source of the redeploy Lambda (python3.13 runtime; boto3 comes with it). Names, never values."""
+
+AUTHORIZER_SOURCE = (Path(__file__).parent / "aws_authorizer.py").read_text()
+"""Source of the authorizer Lambda: the module the tests import and run."""
+AUTHORIZER_CACHE_SECONDS = 300
+"""API Gateway caches each consumer's authorizer answer this long (and the function caches the master key)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,6 +272,11 @@ class AwsGatewayArgs(BaseModel):
     alarm_thresholds: GatewayAlarmThresholds = Field(default_factory=GatewayAlarmThresholds, description="Alarm thresholds.")
     log_retention_days: int = Field(30, description="Retention of engine, access and redeploy logs. Default 30.")
     secret_recovery_window_days: int = Field(30, description="Days a deleted secret can be restored, 7 to 30. Default 30.")
+    consumer_header: str = Field(
+        engine_config.DEFAULT_CONSUMER_HEADER,
+        description="Header the integration sets to the caller's API key id (the engine records it as the end user; "
+        "a client-sent copy is overwritten). Default x-pulumi-llm-consumer.",
+    )
     config_path: str = Field("gateway", description="Key path named in error messages. Default 'gateway'.")
 
     @model_validator(mode="after")
@@ -268,6 +284,10 @@ class AwsGatewayArgs(BaseModel):
         where = self.config_path
         _check_providers(self, where)
         _check_consumers(self.consumers, where)
+        if not _HEADER_NAME.match(self.consumer_header) or self.consumer_header == "authorization":
+            raise UserError(
+                f"{where}.consumer_header = {self.consumer_header!r}: a lower-case header name other than authorization"
+            )
         _check_sizes(self, where)
         if not 50 <= self.integration_timeout_ms <= MAX_STREAM_TIMEOUT_MS:
             raise UserError(
@@ -579,20 +599,52 @@ def task_policy(model_arns: Sequence[str]) -> str:
     )
 
 
-def secret_resource_policy(execution_role_arn: str) -> str:
-    """Resource policy of each secret: the gateway's execution role may read it (IAM grants the rest of
-    the account nothing: no identity policy names these ARNs)."""
+def secret_resource_policy(*reader_role_arns: str) -> str:
+    """Resource policy of a secret: only these roles may read it — the execution role for every secret,
+    and the authorizer's role for the master key (no other identity policy names these ARNs)."""
     return _policy(
         [
             {
-                "Sid": "GatewayTasksRead",
+                "Sid": "GatewayRead",
                 "Effect": "Allow",
-                "Principal": {"AWS": execution_role_arn},
+                "Principal": {"AWS": sorted(reader_role_arns) if len(reader_role_arns) > 1 else reader_role_arns[0]},
                 "Action": "secretsmanager:GetSecretValue",
                 "Resource": "*",
             }
         ]
     )
+
+
+def authorizer_policy(*, secret_arn: str, kms_key_arn: str, log_group_arn: str, region: str, dns_suffix: str = "amazonaws.com") -> str:
+    """The authorizer reads the master key only, decrypts through Secrets Manager only, writes its logs."""
+    return _policy(
+        [
+            {"Sid": "ReadMasterKey", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn},
+            {
+                "Sid": "DecryptThroughSecretsManager",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": kms_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.{dns_suffix}"}},
+            },
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{log_group_arn}:*",
+            },
+        ]
+    )
+
+
+def integration_request_parameters(consumer_header: str) -> dict[str, str]:
+    """What the integration sends the engine besides the client's request: the path, the master key from
+    the authorizer in place of the consumer's bearer, and the consumer's API key id (never the key)."""
+    return {
+        "integration.request.path.proxy": "method.request.path.proxy",
+        "integration.request.header.Authorization": "context.authorizer.bearer",
+        f"integration.request.header.{consumer_header}": "context.identity.apiKeyId",
+    }
 
 
 def redeploy_policy(*, service_arn: str, log_group_arn: str) -> str:
@@ -811,11 +863,56 @@ class AwsGateway(pulumi.ComponentResource):
             ),
             opts=here,
         )
+
+        # --- authorizer: the only reader of the master key besides ECS (see gateway.aws_authorizer) ---
+        authorizer_logs = log_group("authorizer")
+        lambda_trust = _policy(
+            [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+        )
+        authorizer_role = aws.iam.Role(
+            child(name, "authorizer-role"),
+            description=f"pulumi-llm {stack}/{name}: the API authorizer reads the engine's master key",
+            assume_role_policy=lambda_trust,
+            tags=tags,
+            opts=here,
+        )
+        authorizer_policy_doc = aws.iam.RolePolicy(
+            child(name, "authorizer-policy"),
+            role=authorizer_role.id,
+            policy=pulumi.Output.all(
+                secrets[MASTER_KEY_SECRET].arn, args.kms_key_arn, authorizer_logs.arn, partition.dns_suffix
+            ).apply(
+                lambda v: authorizer_policy(
+                    secret_arn=v[0], kms_key_arn=v[1], log_group_arn=v[2], region=args.region, dns_suffix=v[3]
+                )
+            ),
+            opts=here,
+        )
+        authorizer_function = aws.lambda_.Function(
+            child(name, "authorizer"),
+            description=f"pulumi-llm {stack}/{name}: consumer key → usage plan; master key → the engine",
+            runtime="python3.13",
+            handler="index.handler",
+            code=pulumi.AssetArchive({"index.py": pulumi.StringAsset(AUTHORIZER_SOURCE)}),
+            role=authorizer_role.arn,
+            timeout=10,
+            memory_size=128,
+            environment={
+                "variables": {
+                    "MASTER_KEY_SECRET_ARN": secrets[MASTER_KEY_SECRET].arn,
+                    "MASTER_KEY_CACHE_SECONDS": str(AUTHORIZER_CACHE_SECONDS),
+                }
+            },
+            logging_config={"log_format": "JSON", "log_group": authorizer_logs.name},
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[authorizer_policy_doc]),
+        )
         for provider, secret in secrets.items():
+            readers = [execution_role.arn] + ([authorizer_role.arn] if provider == MASTER_KEY_SECRET else [])
             aws.secretsmanager.SecretPolicy(
                 child(name, f"secret-policy-{provider}"),
                 secret_arn=secret.arn,
-                policy=execution_role.arn.apply(secret_resource_policy),
+                policy=pulumi.Output.all(*readers).apply(lambda arns: secret_resource_policy(*arns)),
                 block_public_policy=True,
                 opts=here,
             )
@@ -1049,7 +1146,9 @@ class AwsGateway(pulumi.ComponentResource):
             name=f"{base}-gateway",
             description=f"pulumi-llm {stack}: OpenAI-compatible LLM gateway (LiteLLM)",
             endpoint_configuration={"types": "REGIONAL"},
-            api_key_source="HEADER",
+            # The authorizer lifts the consumer's key out of `Authorization: Bearer …` (what OpenAI
+            # clients send); API Gateway still checks it against the usage plans.
+            api_key_source="AUTHORIZER",
             # With a custom domain, clients must use it (its TLS policy, its certificate).
             disable_execute_api_endpoint=args.custom_domain is not None,
             tags=tags,
@@ -1058,12 +1157,32 @@ class AwsGateway(pulumi.ComponentResource):
         proxy = aws.apigateway.Resource(
             child(name, "proxy"), rest_api=api.id, parent_id=api.root_resource_id, path_part="{proxy+}", opts=here
         )
+        authorizer = aws.apigateway.Authorizer(
+            child(name, "consumer-key"),
+            name=f"{base}-consumer-key",
+            rest_api=api.id,
+            type="REQUEST",
+            authorizer_uri=authorizer_function.invoke_arn,
+            # Required: a request without it gets 401 from API Gateway, the function never runs.
+            identity_source="method.request.header.Authorization",
+            authorizer_result_ttl_in_seconds=AUTHORIZER_CACHE_SECONDS,
+            opts=here,
+        )
+        aws.lambda_.Permission(
+            child(name, "authorizer-permission"),
+            action="lambda:InvokeFunction",
+            function=authorizer_function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.all(api.execution_arn, authorizer.id).apply(lambda v: f"{v[0]}/authorizers/{v[1]}"),
+            opts=here,
+        )
         method = aws.apigateway.Method(
             child(name, "proxy-any"),
             rest_api=api.id,
             resource_id=proxy.id,
             http_method="ANY",
-            authorization="NONE",
+            authorization="CUSTOM",
+            authorizer_id=authorizer.id,
             api_key_required=True,
             request_parameters={"method.request.path.proxy": True},
             opts=here,
@@ -1078,7 +1197,7 @@ class AwsGateway(pulumi.ComponentResource):
             connection_type="VPC_LINK",
             connection_id=vpc_link.id,
             uri=nlb.dns_name.apply(lambda dns: f"http://{dns}/{{proxy}}"),
-            request_parameters={"integration.request.path.proxy": "method.request.path.proxy"},
+            request_parameters=integration_request_parameters(args.consumer_header),
             response_transfer_mode="STREAM",
             timeout_milliseconds=args.integration_timeout_ms,
             opts=here,
@@ -1088,8 +1207,15 @@ class AwsGateway(pulumi.ComponentResource):
             rest_api=api.id,
             description=f"pulumi-llm {stack}/{name}",
             triggers={
-                "redeployment": pulumi.Output.all(proxy.id, method.id, integration.id, vpc_link.id).apply(
-                    lambda ids: deployment_fingerprint(ids, "STREAM", args.integration_timeout_ms, "HTTP_PROXY", True)
+                "redeployment": pulumi.Output.all(proxy.id, method.id, integration.id, vpc_link.id, authorizer.id).apply(
+                    lambda ids: deployment_fingerprint(
+                        ids,
+                        "STREAM",
+                        args.integration_timeout_ms,
+                        "HTTP_PROXY",
+                        True,
+                        integration_request_parameters(args.consumer_header),
+                    )
                 )
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[method, integration]),
@@ -1309,9 +1435,10 @@ class AwsGateway(pulumi.ComponentResource):
         )
         cloudwatch.check_alarms(alarm_definitions)
         actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
+        alarm_arns = []
         for definition in alarm_definitions:
             settings = {k: v for k, v in definition.items() if k not in ("key", "title")}
-            aws.cloudwatch.MetricAlarm(
+            alarm = aws.cloudwatch.MetricAlarm(
                 child(name, "alarm-" + definition["key"].removeprefix(key + "-")),
                 alarm_actions=actions,
                 ok_actions=actions,
@@ -1319,6 +1446,18 @@ class AwsGateway(pulumi.ComponentResource):
                 opts=here,
                 **settings,
             )
+            alarm_arns.append(alarm.arn)
+        # One page per gateway: alarm states, then each alarm's metric with its threshold drawn.
+        dashboard = aws.cloudwatch.Dashboard(
+            child(name, "dashboard"),
+            dashboard_name=f"{base}-gateway"[:255],
+            dashboard_body=pulumi.Output.all(pulumi.Output.from_input(alarm_definitions), *alarm_arns).apply(
+                lambda v: cloudwatch.dashboard_body(
+                    v[0], region=args.region, title=f"pulumi-llm {stack}: {name} gateway", alarm_arns=v[1:]
+                )
+            ),
+            opts=here,
+        )
 
         self.api_id = api.id
         self.stage_name = stage.stage_name
@@ -1327,6 +1466,7 @@ class AwsGateway(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.nlb_arn = nlb.arn
         self.domain_target = domain_target
+        self.dashboard_name = dashboard.dashboard_name
         self.register_outputs(
             {
                 "invoke_url": self.invoke_url,
@@ -1338,5 +1478,6 @@ class AwsGateway(pulumi.ComponentResource):
                 "api_key_ids": self.api_key_ids,
                 "nlb_arn": self.nlb_arn,
                 "domain_target": self.domain_target,
+                "dashboard_name": self.dashboard_name,
             }
         )

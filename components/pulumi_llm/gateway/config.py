@@ -52,7 +52,7 @@ managed gateway in front of it:
   as a JSON Schema of the request body, for request validators), requests per minute as a rate and
   burst, tokens per minute where the edge can count them, concurrent requests, and the monthly budget
   for the cost alarm (budgets alarm rather than cap: LiteLLM's own budgets overshoot, PR#40002).
-* Only the edge holds the master key; it forwards the consumer's name in ``consumer_header`` (after
+* Only the edge holds the master key; it forwards the consumer's identity (AWS: its API key id) in ``consumer_header`` (after
   dropping any client-sent copy), which LiteLLM records as the end user, so logs and metrics are per
   consumer without a database.
 

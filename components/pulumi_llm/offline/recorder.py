@@ -54,6 +54,10 @@ class PlanMocks(Mocks):
                 state["bucket"] = bucket
                 state["arn"] = f"arn:aws:s3:::{bucket}"
                 resource_id = bucket
+            if args.typ == "aws:lambda/function:Function":
+                state["invokeArn"] = f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/{state['arn']}/invocations"
+            if args.typ == "aws:apigateway/restApi:RestApi":
+                state["executionArn"] = f"arn:aws:execute-api:{self.region}:{invokes.ACCOUNT_ID}:{resource_id}"
             if args.typ == "aws:kms/key:Key":
                 state["keyId"] = resource_id
             if args.typ == "aws:ecr/repository:Repository":
