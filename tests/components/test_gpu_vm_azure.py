@@ -487,7 +487,7 @@ def test_a_size_with_too_few_gpus_is_refused() -> None:
 
 def test_another_clouds_type_is_refused() -> None:
     assert error(vm_size="g6e.xlarge") == (
-        "gpu_vm.vm_size = g6e.xlarge: an aws instance type; AzureGpuVm takes Azure GPU sizes (e.g. Standard_NC24ads_A100_v4)"
+        "gpu_vm.vm_size = g6e.xlarge: an aws instance type; Azure takes Azure GPU sizes (e.g. Standard_NC24ads_A100_v4)"
     )
 
 

@@ -211,6 +211,13 @@ class AksClusterArgs(BaseModel):
         "device-plugin",
         description="NVIDIA device plugin + DCGM exporter, or the GPU Operator with driver and toolkit off (AKS installs both). Default device-plugin.",
     )
+    internal_ingress: bool = Field(
+        False,
+        description=(
+            "Install ingress-nginx (pinned) on the general pool behind an INTERNAL Azure load balancer, so clients in the "
+            "VNet (the gateway's engine) reach the models at http://<address>/<model>/v1. Default false."
+        ),
+    )
     config_path: str = Field("cluster", description="Key path named in error messages. Default 'cluster'.")
 
     @model_validator(mode="after")
@@ -591,6 +598,12 @@ class AksCluster(pulumi.ComponentResource):
         # exactly as on EKS and on-prem.
         releases.append(release("keda", pins.KEDA_CHART, "keda", addons.keda_values(service_monitor=True), "restricted", prometheus))
 
+        # ---- ingress -----------------------------------------------------------------------------
+        self.ingress_class = None
+        if args.internal_ingress:
+            self.ingress_class = INGRESS_CLASS
+            releases.append(release("ingress-nginx", pins.INGRESS_NGINX_CHART, INGRESS_NAMESPACE, internal_ingress_values(), "baseline", prometheus))
+
         self.gpu_placement = r.gpu_placement(args.placement_gpus)
         self.addons = releases
         self.register_outputs(
@@ -680,6 +693,20 @@ class AksCluster(pulumi.ComponentResource):
             principal_type=principal_type,
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+INGRESS_CLASS = "nginx"
+INGRESS_NAMESPACE = "ingress-nginx"
+INTERNAL_LB_ANNOTATION = "service.beta.kubernetes.io/azure-load-balancer-internal"
+
+
+def internal_ingress_values() -> dict:
+    """ingress-nginx for streaming (addons.ingress_nginx_values) on the general pool, behind an internal Azure LB."""
+    values = addons.ingress_nginx_values(class_name=INGRESS_CLASS, service_monitor=True)
+    controller = values["controller"]
+    controller["nodeSelector"] = dict(r.GENERAL_NODE_LABELS)
+    controller["service"] = {"annotations": {INTERNAL_LB_ANNOTATION: "true"}, "externalTrafficPolicy": "Local"}
+    return values
 
 
 def _dns_label_ok(value: str) -> bool:

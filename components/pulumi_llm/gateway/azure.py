@@ -208,7 +208,10 @@ class AzureGatewayArgs(BaseModel):
     provider_secrets: dict[str, str] = Field(
         default_factory=dict, description="Engine env var → Key Vault secret name, e.g. {'OPENAI_API_KEY': 'openai'}. Default none."
     )
-    environment: dict[str, str] = Field(default_factory=dict, description="Non-secret environment of the engine. Default none.")
+    environment: dict[str, StrInput] = Field(
+        default_factory=dict,
+        description="Non-secret environment of the engine; values may be Outputs (e.g. self-hosted model URLs the config names as os.environ/<VAR>). Default none.",
+    )
     consumer_header: str = Field(
         CONSUMER_HEADER, description="Header APIM sets to the consumer's name for the engine (the config's consumer_header). Default x-pulumi-llm-consumer."
     )
@@ -509,7 +512,7 @@ def engine_container(
     image: str,
     config_yaml: str,
     secrets: dict[str, str],
-    environment: dict[str, str],
+    environment: dict[str, Any],
     client_id: Any,
     cpu: float,
     memory_gib: float,

@@ -66,8 +66,9 @@ from ..security.azure import (
     grant_secret_read,
     secret_uri,
 )
-from ..sizing import GIB, INSTANCE_TYPES, InstanceType, get_instance_type
+from ..sizing import GIB, InstanceType, get_instance_type
 from . import azure_boot
+from .azure_sizes import check_vm_size
 from .cloud_init import (
     health_check_path,
     health_check_port,
@@ -91,7 +92,6 @@ ALERT_WINDOWS_MINUTES = (15, 30, 60, 360, 720, 1440)
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.()'-]+(/[A-Za-z0-9!_.()'-]+)*$")
 _LOCATION = re.compile(r"^[a-z][a-z0-9]{2,}$")
-_SIZE = re.compile(r"^standard_([a-z]+)\d*[a-z0-9_-]*$")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SSH_KEY = re.compile(r"^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/=]+( \S+)?$")
@@ -357,42 +357,6 @@ class AzureGpuVmArgs(BaseModel):
 def data_disk_size_gib(weight_bytes: int) -> int:
     """Model cache size: weights × 1.5 (a second revision can land beside the first) + 20 GiB, ≥ 50."""
     return max(50, math.ceil(weight_bytes * 1.5 / GIB) + 20)
-
-
-def _azure_gpu_example(gpus: int) -> str:
-    fits = [t for t in INSTANCE_TYPES.values() if t.cloud == "azure" and t.gpu_count >= gpus]
-    return min(fits, key=lambda t: (t.price_per_hour, t.name)).name if fits else ""
-
-
-def check_vm_size(name: str, gpus: int, location: str, where: str) -> InstanceType:
-    """`name` as an Azure GPU size of the catalog with at least `gpus` GPUs, offered in `location`."""
-    size = name.strip()
-    match = _SIZE.match(size.lower())
-    if match and not match.group(1).startswith("n"):
-        raise UserError(
-            f"{where} = {size}: not a GPU VM size; choose an NC, ND or NV size from the catalog, "
-            f"e.g. {_azure_gpu_example(max(gpus, 1))}"
-        )
-    try:
-        itype = get_instance_type(size)
-    except UserError as err:
-        raise UserError(f"{where} = {size}: {err}") from None
-    if itype.cloud != "azure":
-        raise UserError(f"{where} = {size}: an {itype.cloud} instance type; AzureGpuVm takes Azure GPU sizes (e.g. Standard_NC24ads_A100_v4)")
-    if itype.accelerator.kind != "gpu" or itype.gpu_count < 1:
-        raise UserError(f"{where} = {size}: not a GPU VM size")
-    if itype.gpu_count < gpus:
-        hint = _azure_gpu_example(gpus)
-        raise UserError(
-            f"{where} = {itype.name}: {itype.gpu_count} GPU{'s' if itype.gpu_count != 1 else ''}, but the server needs "
-            f"{gpus} (its tensor-parallel size); choose a size with at least {gpus} GPUs" + (f", e.g. {hint}" if hint else "")
-        )
-    if not itype.offered_in(location):
-        raise UserError(
-            f"{where} = {itype.name}: not offered in {location} according to the catalog; "
-            f"offered in {', '.join(itype.regions)}"
-        )
-    return itype
 
 
 def iso_minutes(minutes: int) -> str:

@@ -1,0 +1,270 @@
+"""The Azure wiring of LlmPlatform: what an Azure stack builds, from its validated settings.
+
+`build(platform, name, settings, labels)` is called by `LlmPlatform` (imported lazily, so other clouds'
+stacks never load the Azure SDK — DESIGN.md convention 5) and returns the platform's outputs. Per cloud
+module rather than more methods on LlmPlatform: platform.py stays the small dispatcher.
+
+What it composes, every child under one explicit azure-native provider (stacks disable default providers):
+
+* a resource group, the VNet (`AzureNetwork`, with the gateway's apim/engine subnets when the stack has a
+  gateway), the private model store (`AzureModelStore`) and Key Vault (`AzureKeyVault`);
+* gpu-vm: one `AzureGpuVm` per model (scale set behind an internal load balancer);
+* cluster: `AksCluster` with ingress-nginx on an internal load balancer, then `ModelServing` on it through
+  a Kubernetes provider built from the cluster's kubeconfig (and the hub copy Jobs, into the model claim);
+* gateway: `AzureGateway` — API Management v2 with the Azure OpenAI pool (managed identity) and the shared
+  LiteLLM engine on Container Apps, whose config (`platform.gateway_spec`) routes to the self-hosted
+  models first when the stack serves them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+
+import pulumi
+import pulumi_azure_native.resources as resources
+from pulumi_azure_native.provider import Provider
+
+from . import serving
+from .labels import CommonLabels, azure_tags
+from .naming import child
+from .settings import Settings
+
+NAMESPACE = "llm"
+HF_TOKEN_SECRET = "hf-token"
+"""Kubernetes Secret (key `token`) in the model namespace that the hub copy Jobs read on AKS."""
+
+
+def global_name(prefix: str, stack: str, region: str, max_len: int = 24) -> str:
+    """A name Azure wants unique worldwide (storage account, Key Vault): lower-case letters and digits,
+    the stack in it for people, a short hash of stack and region for uniqueness."""
+    digest = hashlib.sha256(f"{stack}/{region}".encode()).hexdigest()[:6]
+    core = re.sub(r"[^a-z0-9]", "", f"{prefix}{stack}".lower())
+    return f"{core[: max_len - len(digest)]}{digest}"
+
+
+def build(platform: pulumi.ComponentResource, name: str, settings: Settings, labels: CommonLabels) -> dict[str, pulumi.Input[str]]:
+    from .network.azure import AzureNetwork, AzureNetworkArgs
+    from .security.azure import AzureKeyVault, AzureKeyVaultArgs
+    from .storage.azure import AzureModelStore, AzureModelStoreArgs
+
+    cfg = settings.azure
+    region = (settings.region or "").strip().lower()
+    methods = set(settings.methods)
+    provider = Provider(child(name, "azure"), location=region, opts=pulumi.ResourceOptions(parent=platform))
+    on_azure = pulumi.ResourceOptions(parent=platform, providers=[provider])
+    group = resources.ResourceGroup(
+        child(name, "rg"),
+        resource_group_name=f"llm-{labels.stack}",
+        location=region,
+        tags=azure_tags(labels),
+        opts=on_azure,
+    )
+    rg = group.name
+    network = AzureNetwork(
+        child(name, "network"),
+        AzureNetworkArgs(
+            labels=labels,
+            resource_group_name=rg,
+            location=region,
+            cidr=cfg.network.cidr,
+            internal_client_cidrs=tuple(cfg.network.internal_client_cidrs),
+            gateway_subnets="gateway" in methods,
+        ),
+        opts=on_azure,
+    )
+    vault = AzureKeyVault(
+        child(name, "vault"),
+        AzureKeyVaultArgs(
+            labels=labels,
+            resource_group_name=rg,
+            location=region,
+            vault_name=global_name("kv", labels.stack, region),
+            private_endpoint_subnet_id=network.subnet_ids["private-endpoints"],
+            vault_private_dns_zone_id=network.private_dns_zone_ids["vault"],
+        ),
+        opts=on_azure,
+    )
+    outputs: dict[str, pulumi.Input[str]] = {"resource_group": rg, "key_vault_uri": vault.vault_uri}
+    self_hosted: dict[str, pulumi.Output[str]] = {}
+    if methods & {"gpu-vm", "cluster"}:
+        store = AzureModelStore(
+            child(name, "models"),
+            AzureModelStoreArgs(
+                labels=labels,
+                resource_group_name=rg,
+                location=region,
+                account_name=global_name("llm", labels.stack, region),
+                private_endpoint_subnet_id=network.subnet_ids["private-endpoints"],
+                blob_private_dns_zone_id=network.private_dns_zone_ids["blob"],
+            ),
+            opts=on_azure,
+        )
+        outputs["model_container_url"] = store.container_url
+        platform.model_bucket = store.container_url
+        if "gpu-vm" in methods:
+            outputs.update(_gpu_vms(platform, name, settings, labels, rg, network, vault, store, on_azure, self_hosted))
+        if "cluster" in methods:
+            outputs.update(_aks(platform, name, settings, labels, rg, network, on_azure, self_hosted))
+    if "gateway" in methods:
+        outputs.update(_gateway(name, settings, labels, rg, network, vault, on_azure, self_hosted))
+    return outputs
+
+
+def _gpu_vms(platform, name, settings, labels, rg, network, vault, store, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
+    from .gpu_vm.azure import AzureGpuVm, AzureGpuVmArgs, AzureScaleSchedule
+
+    cfg = settings.azure
+    schedule = cfg.gpu_vm.schedule
+    outputs: dict[str, pulumi.Input[str]] = {}
+    for served in sorted(settings.models):
+        bounds = serving.replicas(settings, served)
+        _, key = serving.store_key(settings, served)
+        vm = AzureGpuVm(
+            child(name, f"vm-{served}"),
+            AzureGpuVmArgs(
+                labels=labels.with_method("gpu-vm"),
+                container=serving.container(settings, served),
+                location=settings.region.strip().lower(),
+                resource_group_name=rg,
+                vm_size=serving.instance_type(settings, served).name,
+                subnet_id=network.subnet_ids["compute"],
+                lb_subnet_id=network.subnet_ids["lb"],
+                model_container_id=store.container_id,
+                model_container_url=store.container_url,
+                model_key_prefix=key,
+                weights_revision=settings.models[served].revision or "",
+                min_count=bounds.min,
+                max_count=bounds.max,
+                spot=cfg.gpu_vm.spot,
+                zones=tuple(cfg.gpu_vm.zones),
+                schedule=AzureScaleSchedule(
+                    days=tuple(schedule.days), start=schedule.start, stop=schedule.stop, time_zone=schedule.time_zone
+                )
+                if schedule
+                else None,
+                alert_emails=tuple(cfg.alert_emails),
+                config_path=f"pulumi-llm:models.{served}",
+            ),
+            opts=on_azure,
+        )
+        outputs[f"url_{served}"] = vm.url
+        self_hosted[served] = vm.url.apply(lambda u: f"{u}/v1")
+    return outputs
+
+
+def _aks(platform, name, settings, labels, rg, network, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
+    from .cluster.aks import AksCluster, AksClusterArgs, GpuPool, PoolScale
+    from .kubernetes.model_serving import IngressOptions, ModelServing, ModelServingArgs
+
+    cfg = settings.azure.cluster
+    aks = AksCluster(
+        child(name, "aks"),
+        AksClusterArgs(
+            labels=labels.with_method("cluster"),
+            location=settings.region.strip().lower(),
+            resource_group_name=rg,
+            subnet_id=network.subnet_ids["aks"],
+            private_cluster=cfg.private_cluster,
+            authorized_ip_ranges=tuple(cfg.authorized_ip_ranges),
+            admin_group_object_ids=tuple(cfg.admin_group_object_ids),
+            deployer_principal_type=cfg.deployer_principal_type,
+            # The aks subnet egresses through the VNet's NAT gateway: no public IP on a cluster load balancer.
+            outbound_type="userAssignedNATGateway",
+            system_vm_size=cfg.system_vm_size,
+            system_nodes=PoolScale(min=cfg.system_min, max=cfg.system_max),
+            gpu_pools={
+                pool_name: GpuPool(
+                    vm_size=pool.vm_size, priority="Spot" if pool.spot else "Regular", min_count=pool.min_count, max_count=pool.max_count
+                )
+                for pool_name, pool in cfg.gpu_pools.items()
+            },
+            prometheus="azure-monitor" if cfg.prometheus == "managed" else "kube-prometheus-stack",
+            sku_tier="Standard" if settings.environment == "prod" else "Free",
+            internal_ingress=True,
+            config_path="pulumi-llm:azure.cluster",
+        ),
+        opts=on_azure,
+    )
+    models = []
+    for model in serving.served_models(settings):
+        copy = model.copy
+        if copy is not None:
+            copy = dataclasses.replace(copy, token_secret=HF_TOKEN_SECRET)
+        models.append(dataclasses.replace(model, copy=copy))
+    layer = ModelServing(
+        child(name, "serving"),
+        ModelServingArgs(
+            namespace=NAMESPACE,
+            labels=labels.with_method("cluster"),
+            models=models,
+            placement=aks.gpu_placement,
+            autoscaling_engine=settings.serving.autoscaling.engine,
+            scaling=serving.scaling_policy(settings),
+            prometheus_url=aks.prometheus_url,
+            alerts=serving.alert_thresholds(settings),
+            ingress=IngressOptions(class_name=aks.ingress_class or "nginx"),
+        ),
+        opts=pulumi.ResourceOptions(parent=platform, providers=[aks.provider], depends_on=list(aks.addons)),
+    )
+    platform.namespace = layer.namespace
+    # ingress-nginx routes /<model>/v1/… on its internal address to each model's server.
+    for served, address in layer.ingress_addresses.items():
+        self_hosted[served] = address.apply(lambda a, s=served: f"http://{a or 'pending'}/{s}/v1")
+    return {"cluster_name": aks.cluster_name, "namespace": layer.namespace}
+
+
+def _gateway(name, settings, labels, rg, network, vault, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
+    from .gateway import config as engine
+    from .gateway.azure import ApimConsumer, AzureGateway, AzureGatewayArgs, AzureOpenAIBackend
+    from .platform import gateway_spec
+
+    cfg = settings.azure
+    gw = cfg.gateway
+    timeouts = settings.gateway.timeouts
+    spec, urls = gateway_spec(settings, self_hosted)
+    secrets = settings.gateway.secret_names()
+    gateway = AzureGateway(
+        child(name, "gateway"),
+        AzureGatewayArgs(
+            labels=labels.with_method("gateway"),
+            location=settings.region.strip().lower(),
+            resource_group_name=rg,
+            publisher_email=gw.publisher_email,
+            tier=gw.apim_sku,
+            capacity=gw.capacity,
+            network="vnet-outbound",
+            apim_subnet_id=network.subnet_ids["apim"],
+            engine_subnet_id=network.subnet_ids["engine"],
+            vnet_id=network.vnet_id,
+            key_vault_id=vault.vault_id,
+            key_vault_uri=vault.vault_uri,
+            azure_openai=[
+                AzureOpenAIBackend(
+                    name=backend_name, endpoint=b.endpoint, resource_id=b.resource_id, priority=b.priority, weight=b.weight, fallback=b.fallback
+                )
+                for backend_name, b in sorted(gw.azure_openai.items())
+            ],
+            engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
+            # Key Vault secret names: the provider's, or the one gateway.secrets gives it.
+            provider_secrets={
+                env: secrets.get(provider, provider)
+                for env, provider in engine.secret_envs(spec).items()
+                if env != engine.MASTER_KEY_ENV
+            },
+            # The component sets LITELLM_MODE itself; the self-hosted URLs are Outputs known at deploy time.
+            environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
+            engine_min_replicas=gw.engine_min_replicas,
+            engine_max_replicas=gw.engine_max_replicas,
+            consumers=[ApimConsumer(name=n, tokens_per_minute=gw.tokens_per_minute) for n in sorted(settings.gateway.consumers)],
+            client_timeout_seconds=timeouts.client_seconds,
+            forward_timeout_seconds=timeouts.edge_seconds,
+            engine_timeout_seconds=timeouts.engine_seconds,
+            alert_emails=list(cfg.alert_emails),
+            action_group_id=cfg.action_group_id,
+            config_path="pulumi-llm:gateway",
+        ),
+        opts=on_azure,
+    )
+    return {"gateway_url": gateway.gateway_url}
