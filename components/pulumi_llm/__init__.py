@@ -113,6 +113,7 @@ _EXPORTS: dict[str, str] = {
     "get_model": "pulumi_llm.sizing",
     "get_accelerator": "pulumi_llm.sizing",
     "get_instance_type": "pulumi_llm.sizing",
+    "cpu_host": "pulumi_llm.sizing",
     # Shared contracts.
     "CommonLabels": "pulumi_llm.labels",
     "UserError": "pulumi_llm.errors",
@@ -180,6 +181,7 @@ if TYPE_CHECKING:
         ModelSpec,
         choose_instance,
         compare_costs,
+        cpu_host,
         estimate_throughput,
         fit,
         fitting_instances,

@@ -239,3 +239,40 @@ def test_cluster_eks(monkeypatch: pytest.MonkeyPatch) -> None:
     [ingress] = of_type(records, "kubernetes:networking.k8s.io/v1:Ingress")
     assert ingress.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
     assert ingress.inputs["spec"]["rules"][0]["host"] == "llama-8b.llm.staging.internal.example.com"
+
+
+def test_edge(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = plan_example("edge", "fleet", monkeypatch)
+    assert top_level(records) == [
+        ("pulumi-llm:index:EdgeImage", "llama-server"),
+        ("pulumi-llm:index:EdgeRollout", "edge"),
+        ("pulumi:providers:aws", "aws"),
+        ("pulumi:providers:docker-build", "docker-build"),
+        ("pulumi:providers:kubernetes", "edge-fleet"),
+    ]
+    registry, builder, fleet = named(records, "aws"), named(records, "docker-build"), named(records, "edge-fleet")
+    assert all(uses(r, registry) for r in records if r.custom and r.type.startswith("aws:"))
+    assert all(uses(r, builder) for r in records if r.custom and r.type.startswith("docker-build:"))
+    assert all(uses(r, fleet) for r in records if r.custom and r.type.startswith("kubernetes:"))
+    repository = named(records, "llama-server-repo").inputs
+    assert repository["name"] == "edge/llama-server"
+    assert repository["imageTagMutability"] == "IMMUTABLE" and repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    # One build per platform (arm64 on its native builder), the verified llama.cpp source, one index.
+    builds = {r.name: r.inputs for r in of_type(records, "docker-build:index:Image")}
+    assert sorted(builds) == ["llama-server-amd64", "llama-server-arm64"]
+    assert builds["llama-server-arm64"]["builder"] == {"name": "graviton"} and "builder" not in builds["llama-server-amd64"]
+    assert {b["buildArgs"]["LLAMA_CPP_SHA256"] for b in builds.values()} == {
+        "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"}
+    assert {b["context"]["location"] for b in builds.values()} == {"../../images/edge-llamacpp"}
+    assert (EXAMPLES / "edge" / "../../images/edge-llamacpp/Dockerfile").resolve().is_file()
+    [index] = of_type(records, "docker-build:index:Index")
+    assert index.inputs["tag"].endswith("/edge/llama-server:llama-0c1e570-r1")
+    # The fleet runs the built image by digest, on the labelled nodes, sized for 16 GiB CPU boxes.
+    [daemon_set] = of_type(records, "kubernetes:apps/v1:DaemonSet")
+    pod = daemon_set.inputs["spec"]["template"]["spec"]
+    [server] = pod["containers"]
+    assert server["image"].startswith(index.inputs["tag"] + "@sha256:")
+    assert pod["nodeSelector"] == {"pulumi-llm.dev/edge": "cpu"}
+    env = {e["name"]: e.get("value") for e in server["env"]}
+    assert env["LLAMA_ARG_MODEL"] == "/models/llama-3-2-3b-q4_k_m.gguf" and env["LLAMA_ARG_N_GPU_LAYERS"] == "0"
+    assert env["LLAMA_ARG_OFFLINE"] == "1"  # never fetches a model at start
