@@ -477,6 +477,7 @@ class AwsLlmGateway(pulumi.ComponentResource):
             kms_key_arn=resources["kms_key_arn"],
             engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where=f"AwsLlmGateway {name}")),
             provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k != engine.MASTER_KEY_ENV},
+            consumer_header=spec.consumer_header,
             environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
             bedrock_model_arns=[f"arn:aws:bedrock:{settings.region}::foundation-model/{m}" for m in gw.bedrock_models],
             consumers=[
