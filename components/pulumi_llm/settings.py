@@ -812,7 +812,11 @@ class AzureGatewaySettings(_Strict):
         if len(backends) > 1:
             fallbacks = [n for n, b in backends.items() if b.fallback]
             if len(fallbacks) != 1:
-                raise FieldProblem("azure_openai", "mark exactly one account fallback: true (a pool whose every member is tripped answers 503)")
+                last = max(backends, key=lambda n: (backends[n].priority, n))
+                raise FieldProblem(
+                    f"azure_openai.{last}.fallback",
+                    "mark exactly one account of the pool fallback: true, in the lowest priority (a pool whose every member is tripped answers 503)",
+                )
             lowest = max(b.priority for b in backends.values())
             if backends[fallbacks[0]].priority != lowest:
                 raise FieldProblem(f"azure_openai.{fallbacks[0]}.priority", f"a fallback must be in the lowest priority group ({lowest})")
