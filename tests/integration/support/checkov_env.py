@@ -133,6 +133,25 @@ def checkov_command(checkov: Path, *args: str) -> tuple[list[str], dict[str, str
     return [str(checkov), "--skip-download", "--quiet", "--compact", *args], {**os.environ, **OFFLINE_ENV}
 
 
+def scan(checkov: Path, *args: str, out_dir: Path, cwd: Path, keep_passed: bool = False,
+         timeout: float = 900) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
+    """One offline checkov run with JSON results: (the process, one report per framework).
+
+    ``args`` are checkov's own (targets, ``--framework``, ``--config-file``…). The JSON goes to a file in
+    ``out_dir``: on stdout checkov prints one document per target root, which is not one JSON value.
+    ``keep_passed`` lists the passed checks too (``--quiet`` leaves only the failed ones).
+    """
+    argv, env = checkov_command(checkov, *args, "--output", "json", "--output-file-path", str(out_dir))
+    if keep_passed:
+        argv.remove("--quiet")
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout, check=False)
+    result = out_dir / "results_json.json"
+    if not result.is_file():
+        raise CheckovEnvError(f"checkov wrote no {result} (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    reports = json.loads(result.read_text())
+    return proc, reports if isinstance(reports, list) else [reports]
+
+
 def main() -> int:
     try:
         path = ensure_checkov()
