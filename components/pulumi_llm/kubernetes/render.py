@@ -228,9 +228,10 @@ def network_policy_spec(spec: ContainerSpec, *, clients: Sequence[Mapping[str, A
     store when weights stream from it). The namespace's default-deny policy covers the rest."""
     api = spec.port(spec.http_port)
     metrics = spec.port(spec.metrics_port)
-    ingress: list[dict[str, Any]] = [
-        {"from": [dict(peer) for peer in clients], "ports": [{"port": api.container_port, "protocol": "TCP"}]},
-    ]
+    ingress: list[dict[str, Any]] = []
+    # An empty `from` admits every source: with no clients the API port gets no rule at all.
+    if clients:
+        ingress.append({"from": [dict(peer) for peer in clients], "ports": [{"port": api.container_port, "protocol": "TCP"}]})
     if scrapers:
         ingress.append({"from": [dict(peer) for peer in scrapers], "ports": [{"port": metrics.container_port, "protocol": "TCP"}]})
     same_server = {"podSelector": {"matchLabels": selector_labels(spec.served_name)}}
