@@ -653,3 +653,34 @@ def test_pack_analyze_stack_reports_buckets_and_budget_against_urns():
     }
     unconfigured = _servicer().AnalyzeStack(request, None)
     assert [n.policy_name for n in unconfigured.not_applicable] == [pack.BUDGET_POLICY]
+
+
+def test_pack_starts_as_pulumi_starts_it_and_answers_over_grpc():
+    """Pulumi runs the pack directory as a program that prints its gRPC port, then calls it."""
+    import subprocess
+
+    import grpc
+    from google.protobuf import empty_pb2
+    from pulumi.runtime.proto import analyzer_pb2_grpc
+
+    program = f"import runpy; runpy.run_path({str(POLICY_DIR)!r}, run_name='__main__')"
+    proc = subprocess.Popen([sys.executable, "-c", program], cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline().strip())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+            assert info.name == "pulumi-llm"
+            assert [p.name for p in info.policies] == [p.name for p in pack.policies()]
+            budgets = json_format.MessageToDict(info.initialConfig[pack.BUDGET_POLICY].properties)
+            assert budgets == json.loads(pack.BUDGETS_FILE.read_text())
+            lt = _lt({"encrypted": "true"}, metadataOptions={"httpTokens": "optional"})
+            response = stub.Analyze(
+                proto.AnalyzeRequest(type=lt["type"], urn=lt["urn"], name=lt["name"], properties=_struct(lt["inputs"])), timeout=30
+            )
+            assert [(d.policyName, d.message.splitlines()[-1]) for d in response.diagnostics] == [
+                ("imdsv2-required", "aws:ec2/launchTemplate:LaunchTemplate 'lt': metadataOptions.httpTokens = 'optional'; must be 'required' (IMDSv2)")
+            ]
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
