@@ -342,6 +342,7 @@ def test_preview_job_previews_every_stack_with_a_pr_comment(preview):
     assert w["stack-name"].endswith("${{ matrix.stack }}")
     assert w["pulumi-version"] == "${{ steps.pulumi-version.outputs.version }}"
     assert "github-token" not in w  # the default github.token, scoped by the job's permissions
+    assert w["policyPacks"] == "policy"  # the CrossGuard pack gates every preview
 
 
 def test_plan_job_runs_the_offline_plan_of_every_stack(preview):
@@ -392,6 +393,7 @@ def test_each_deploy_job_targets_its_own_stack_and_environment(deploy):
         w = the_step(job, "pulumi/actions")["with"]
         assert w["work-dir"] == "." and w["diff"] is True and w["refresh"] is True
         assert "comment-on-pr" not in w
+        assert w["policyPacks"] == "policy"  # and every update
 
 
 def test_main_deploys_dev_then_staging(deploy):
@@ -526,3 +528,8 @@ def test_the_stacks_deploy_yml_names_exist():
     missing = [s for s in ("dev", "staging", "prod") if not (ROOT / "stacks" / f"Pulumi.{s}.yaml").is_file()]
     if missing:
         pytest.skip(f"deploy.yml targets stacks not committed yet: {', '.join(missing)}")
+
+
+def test_the_policy_pack_the_workflows_name_exists():
+    pack = ROOT / "policy"
+    assert (pack / "PulumiPolicy.yaml").is_file() and (pack / "__main__.py").is_file()
