@@ -65,7 +65,7 @@ from ..errors import UserError
 from ..labels import CommonLabels, aws_tags
 from ..monitoring import cloudwatch
 from ..naming import child, dns_label
-from ..network.aws import LOG_RETENTION_DAYS
+from ..network.aws import LOG_RETENTION_DAYS, allow_https_out, allow_tcp_between
 
 StrInput = Union[str, pulumi.Output]
 """A string or the Output of another resource (pulumi.Input[str])."""
@@ -943,36 +943,19 @@ class AwsGateway(pulumi.ComponentResource):
             tags={**tags, "Name": f"{name}-tasks"},
             opts=here,
         )
-        aws.vpc.SecurityGroupEgressRule(
-            child(name, f"nlb-out-{ENGINE_PORT}"),
-            security_group_id=nlb_sg.id,
-            description="to the gateway tasks (traffic and health checks)",
-            ip_protocol="tcp",
-            from_port=ENGINE_PORT,
-            to_port=ENGINE_PORT,
-            referenced_security_group_id=tasks_sg.id,
+        allow_tcp_between(
+            egress_name=child(name, f"nlb-out-{ENGINE_PORT}"),
+            ingress_name=child(name, f"tasks-in-{ENGINE_PORT}"),
+            source=nlb_sg.id,
+            target=tasks_sg.id,
+            port=ENGINE_PORT,
+            egress_description="to the gateway tasks (traffic and health checks)",
+            ingress_description="from the NLB only",
             opts=here,
         )
-        aws.vpc.SecurityGroupIngressRule(
-            child(name, f"tasks-in-{ENGINE_PORT}"),
-            security_group_id=tasks_sg.id,
-            description="from the NLB only",
-            ip_protocol="tcp",
-            from_port=ENGINE_PORT,
-            to_port=ENGINE_PORT,
-            referenced_security_group_id=nlb_sg.id,
-            opts=here,
-        )
-        # HTTPS only: LLM providers, Bedrock, Secrets Manager, CloudWatch Logs, the image registry.
-        aws.vpc.SecurityGroupEgressRule(
-            child(name, "tasks-out-https"),
-            security_group_id=tasks_sg.id,
-            description="HTTPS to LLM providers and AWS APIs",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4="0.0.0.0/0",
-            opts=here,
+        # LLM providers, Bedrock, Secrets Manager, CloudWatch Logs, the image registry.
+        allow_https_out(
+            child(name, "tasks-out-https"), security_group=tasks_sg.id, description="HTTPS to LLM providers and AWS APIs", opts=here
         )
 
         nlb = aws.lb.LoadBalancer(

@@ -47,6 +47,7 @@ from ..errors import UserError
 from ..labels import CommonLabels, aws_tags
 from ..monitoring import cloudwatch
 from ..naming import child, dns_label
+from ..network.aws import allow_https_out, allow_tcp_between
 from ..runtimes.spec import ContainerSpec
 from ..sizing import GIB, INSTANCE_TYPES, InstanceType, get_instance_type
 from . import aws_boot
@@ -488,36 +489,21 @@ class AwsGpuVm(pulumi.ComponentResource):
                     opts=here,
                 )
         for server_port in sorted({port, check_port}):
-            aws.vpc.SecurityGroupEgressRule(
-                child(name, f"alb-out-{server_port}"),
-                security_group_id=alb_sg.id,
-                description="to the model servers",
-                ip_protocol="tcp",
-                from_port=server_port,
-                to_port=server_port,
-                referenced_security_group_id=instance_sg.id,
+            allow_tcp_between(
+                egress_name=child(name, f"alb-out-{server_port}"),
+                ingress_name=child(name, f"instance-in-{server_port}"),
+                source=alb_sg.id,
+                target=instance_sg.id,
+                port=server_port,
+                egress_description="to the model servers",
+                ingress_description="from the load balancer only",
                 opts=here,
             )
-            aws.vpc.SecurityGroupIngressRule(
-                child(name, f"instance-in-{server_port}"),
-                security_group_id=instance_sg.id,
-                description="from the load balancer only",
-                ip_protocol="tcp",
-                from_port=server_port,
-                to_port=server_port,
-                referenced_security_group_id=alb_sg.id,
-                opts=here,
-            )
-        # HTTPS only: registries, S3, Secrets Manager, CloudWatch, SSM. DNS (VPC resolver), time sync and
-        # instance metadata are link-local or VPC-internal and not filtered by security groups.
-        aws.vpc.SecurityGroupEgressRule(
+        # Registries, S3, Secrets Manager, CloudWatch, SSM.
+        allow_https_out(
             child(name, "instance-out-https"),
-            security_group_id=instance_sg.id,
+            security_group=instance_sg.id,
             description="HTTPS to AWS APIs and image registries",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4="0.0.0.0/0",
             opts=here,
         )
 

@@ -322,6 +322,56 @@ class AwsNetwork(pulumi.ComponentResource):
         )
 
 
+def allow_tcp_between(
+    *,
+    egress_name: str,
+    ingress_name: str,
+    source: pulumi.Input[str],
+    target: pulumi.Input[str],
+    port: int,
+    egress_description: str,
+    ingress_description: str,
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """One TCP port from one security group to another: the source's egress rule and the target's
+    ingress rule, each naming the other group (never a CIDR), as a pair so neither is forgotten."""
+    aws.vpc.SecurityGroupEgressRule(
+        egress_name,
+        security_group_id=source,
+        description=egress_description,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        referenced_security_group_id=target,
+        opts=opts,
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        ingress_name,
+        security_group_id=target,
+        description=ingress_description,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        referenced_security_group_id=source,
+        opts=opts,
+    )
+
+
+def allow_https_out(name: str, *, security_group: pulumi.Input[str], description: str, opts: pulumi.ResourceOptions) -> None:
+    """HTTPS to anywhere and nothing else: providers, AWS APIs and registries are all on 443; DNS, time
+    and instance metadata are link-local or VPC-internal and not filtered by security groups."""
+    aws.vpc.SecurityGroupEgressRule(
+        name,
+        security_group_id=security_group,
+        description=description,
+        ip_protocol="tcp",
+        from_port=443,
+        to_port=443,
+        cidr_ipv4="0.0.0.0/0",
+        opts=opts,
+    )
+
+
 def zone_slots(count: int) -> list[str]:
     """Stable keys of the zone slots, `az1`…: slot i always owns the same subnets (see cidrs.py)."""
     return [f"az{i}" for i in range(1, count + 1)]
