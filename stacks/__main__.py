@@ -17,3 +17,8 @@ if platform.namespace is not None:
     pulumi.export("namespace", platform.namespace)
 if platform.model_bucket is not None:
     pulumi.export("model_bucket", platform.model_bucket)
+for i, (fleet, (ref, digest)) in enumerate(platform.edge_images.items()):
+    # The main fleet's image (first) is edge_image_ref, the one CI signs by digest; another fleet's carries its name.
+    prefix = "edge_image" if i == 0 else f"edge_image_{fleet}"
+    pulumi.export(f"{prefix}_ref", ref)
+    pulumi.export(f"{prefix}_digest", digest)

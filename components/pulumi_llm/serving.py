@@ -83,8 +83,10 @@ def instance_type(settings: Settings, name: str) -> InstanceType:
     return chosen.hardware.instance
 
 
-def size(settings: Settings, name: str) -> FitResult:
-    """Fit model `name` on the stack's hardware; with `gpus` set, exactly that tensor-parallel size."""
+def size(settings: Settings, name: str, *, edge_device: str | None = None) -> FitResult:
+    """Fit model `name` on the stack's hardware; with `gpus` set, exactly that tensor-parallel size.
+
+    Edge stacks size on `edge.device`, or on `edge_device` (the Jetson fleet's module) when given."""
     model = settings.models[name]
     spec = model_spec(name, model)
     gpus = model.gpus
@@ -96,9 +98,11 @@ def size(settings: Settings, name: str) -> FitResult:
                 f"attention heads and {spec.num_kv_heads} KV heads; allowed: {', '.join(map(str, allowed))}"
             )
     if "edge" in settings.methods and settings.edge is not None:
+        from .edge.devices import accelerator
+
         return fit(
             spec,
-            Hardware(get_accelerator(settings.edge.device), count=1),
+            Hardware(accelerator(edge_device or settings.edge.device), count=1),
             quantization=model.quantization or "q4_k_m",
             context=model.context,
             runtime="llamacpp",
@@ -293,7 +297,7 @@ def stack_sizing(settings: Settings) -> list[dict]:
             **(
                 {"instance_type": sized.hardware.instance.name}
                 if sized.hardware.instance is not None
-                else {"accelerator": sized.hardware.accelerator.key, "gpu_count": sized.tensor_parallel_size}
+                else {"accelerator": sized.hardware.accelerator, "gpu_count": sized.tensor_parallel_size}
             ),
             runtime="llamacpp" if model.runtime == "llamacpp" else "vllm",
             gpu_memory_utilization=settings.serving.gpu_memory_utilization,

@@ -9,7 +9,7 @@ accepted is justified inline: `# DLxxxx: reason` right above `# hadolint ignore=
 No Docker engine runs here, so nothing is built: the image contract is checked on the parsed file
 (targets, build flags, non-root user, health check, LLAMA_ARG_* defaults, base images pinned through
 ARGs whose defaults are the refs in pins.py), and the shell guards that protect the build (the source
-archive's sha256, the Jetson digest pins, the bundled model's sha256) are run for real with bash.
+sdist's sha256, the Jetson digest pins, the bundled model's sha256) are run for real with bash.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from pulumi_llm import pins
+from pulumi_llm.edge.image import LLAMA_CPP_SOURCE
 from pulumi_llm.runtimes import llamacpp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,18 +192,16 @@ def test_every_checkov_skip_gives_a_reason(dockerfile: Path) -> None:
 
 def test_every_base_image_is_pinned_through_an_arg_or_is_a_stage(edge) -> None:
     args, stages = edge
-    pinned = {pins.UBUNTU_24_04.ref, pins.CUDA_DEVEL.ref, pins.CUDA_RUNTIME.ref}
+    pinned = {pins.UBUNTU_24_04.ref, pins.CUDA_DEVEL.ref, pins.CUDA_RUNTIME.ref, pins.L4T_JETPACK.ref, pins.UBUNTU_22_04.ref}
     for stage in stages.values():
         if stage.base in stages or stage.base == "${BUNDLE_ON}":
             continue
         match = re.fullmatch(r"\$\{(\w+)\}", stage.base)
         assert match, f"stage {stage.name}: FROM {stage.base} must name a base-image ARG"
         default = args[match[1]]
-        if match[1].startswith("JETSON_"):
-            # No public digest was found: the jetson-pins stage refuses anything but a digest.
-            assert "@" not in default and "jetson-pins" in stages
-        else:
-            assert default in pinned, f"{match[1]}={default} is not a ref from pins.py"
+        assert default in pinned, f"{match[1]}={default} is not a ref from pins.py"
+    # JetPack builds, and the jetson server runs on the Ubuntu release L4T r36 is built on.
+    assert args["JETSON_BUILD_IMAGE"] == pins.L4T_JETPACK.ref and args["JETSON_RUNTIME_IMAGE"] == pins.UBUNTU_22_04.ref
     assert args["BUNDLE_ON"] in {"cpu", "cuda", "jetson"}
 
 
@@ -219,10 +218,16 @@ def test_targets_and_their_build_flags(edge) -> None:
     jetson = stages["jetson-build"].run_text()
     assert "-DCMAKE_CUDA_ARCHITECTURES=87" in jetson and "-DGGML_CUDA=ON" in jetson
     assert stages["jetson-build"].values("COPY")[0].startswith("--from=jetson-pins ")
-    # Every build compiles the release that the pinned upstream server image was built from.
-    version = pins.LLAMA_CPP_SERVER.tag.removeprefix("server-")
-    for name in ("source", "cpu-build", "cuda-build", "jetson-build"):
-        assert f"LLAMA_CPP_VERSION={version}" in stages[name].values("ARG")
+    # Every build compiles the tree the llama-cpp-python sdist vendors and records its commit.
+    assert f"LLAMA_CPP_SOURCE_VERSION={LLAMA_CPP_SOURCE.version}" in stages["source"].values("ARG")
+    assert f"LLAMA_CPP_SOURCE_URL={LLAMA_CPP_SOURCE.url}" in stages["source"].values("ARG")
+    for name in ("cpu-build", "cuda-build", "jetson-build"):
+        assert f"LLAMA_CPP_COMMIT={LLAMA_CPP_SOURCE.commit}" in stages[name].values("ARG")
+        assert '"-DLLAMA_BUILD_COMMIT=${LLAMA_CPP_COMMIT}"' in stages[name].run_text()
+    # The jetson server runs on plain Ubuntu: the CUDA libraries it links travel next to it.
+    for lib in ("libcudart.so.12", "libcublas.so.12", "libcublasLt.so.12"):
+        assert f"/usr/local/cuda/lib64/{lib}" in jetson
+    assert "NVIDIA_DRIVER_CAPABILITIES=compute,utility" in " ".join(stages["jetson"].values("ENV"))
 
 
 @pytest.mark.parametrize("target", ["cpu", "cuda", "jetson"])
@@ -268,10 +273,11 @@ def test_the_source_archive_needs_a_sha256(edge) -> None:
     _, stages = edge
     script = guard_script(stages["source"])
     assert "curl" not in script
-    missing = bash(script, {"LLAMA_CPP_SHA256": "", "LLAMA_CPP_VERSION": "b11176"})
+    missing = bash(script, {"LLAMA_CPP_SHA256": "", "LLAMA_CPP_SOURCE_VERSION": "0.3.36"})
     assert missing.returncode == 1 and "build arg LLAMA_CPP_SHA256 is required" in missing.stderr
-    assert bash(script, {"LLAMA_CPP_SHA256": "ab" * 32, "LLAMA_CPP_VERSION": "b11176"}).returncode == 0
-    # The archive itself is checked with sha256sum -c before it is unpacked.
+    assert bash(script, {"LLAMA_CPP_SHA256": "ab" * 32, "LLAMA_CPP_SOURCE_VERSION": "0.3.36"}).returncode == 0
+    # The sdist itself is checked with sha256sum -c before it is unpacked (tests/integration/test_edge_source.py
+    # runs the whole step on the real file).
     full = stages["source"].values("RUN")[-1]
     assert full.index("sha256sum -c -") < full.index("tar -xzf")
 

@@ -13,13 +13,20 @@ import pulumi_docker_build as docker_build
 import pytest
 
 from helpers import by_name, children, of_type, only, run
-from pulumi_llm.edge.image import EdgeImage, EdgeImageArgs, build_args, cache_tag
+from pulumi_llm import pins
+from pulumi_llm.edge.image import LLAMA_CPP_SOURCE, EdgeImage, EdgeImageArgs, LlamaCppSource, build_args, cache_tag
 from pulumi_llm.errors import UserError
 from pulumi_llm.labels import CommonLabels
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = str(ROOT / "images" / "edge-llamacpp")
-SHA = "5" * 64
+SHA = LLAMA_CPP_SOURCE.sha256
+SOURCE_ARGS = {
+    "LLAMA_CPP_SOURCE_VERSION": "0.3.36",
+    "LLAMA_CPP_SOURCE_URL": LLAMA_CPP_SOURCE.url,
+    "LLAMA_CPP_SHA256": SHA,
+    "LLAMA_CPP_COMMIT": "0c1e57098",
+}
 LABELS = CommonLabels("edge", "prod")
 JETSON_BUILD = "nvcr.io/nvidia/l4t-jetpack:r36.4.0@sha256:" + "a" * 64
 JETSON_RUNTIME = "nvcr.io/nvidia/l4t-cuda:12.6.11-runtime@sha256:" + "b" * 64
@@ -100,7 +107,7 @@ def test_each_platform_builds_alone_with_its_own_registry_cache() -> None:
         assert image["tags"] == [f"{ACCOUNT_REPO}:b11176-abc1234-{arch}"]
         assert image["context"] == {"location": CONTEXT}
         assert image["dockerfile"] == {"location": f"{CONTEXT}/Dockerfile"}
-        assert image["buildArgs"] == {"LLAMA_CPP_VERSION": "b11176", "LLAMA_CPP_SHA256": SHA}
+        assert image["buildArgs"] == SOURCE_ARGS
         cache = f"{ACCOUNT_REPO}-buildcache:cache-cpu-{arch}"
         assert image["cacheFrom"] == [{"registry": {"ref": cache}}]
         [cache_to] = image["cacheTo"]
@@ -150,7 +157,7 @@ def test_bundled_bakes_a_verified_model_from_a_named_context(tmp_path: Path) -> 
     [image] = of_type(records, "docker-build:index:Image")
     assert image.inputs["context"] == {"location": CONTEXT, "named": {"model": {"location": str(tmp_path)}}}
     assert image.inputs["buildArgs"] == {
-        "LLAMA_CPP_VERSION": "b11176", "LLAMA_CPP_SHA256": SHA, "BUNDLE_ON": "cpu",
+        **SOURCE_ARGS, "BUNDLE_ON": "cpu",
         "MODEL_FILE": "tiny-q4_k_m.gguf", "MODEL_SHA256": "c" * 64,
     }
 
@@ -173,32 +180,82 @@ def test_pure_helpers() -> None:
     assert build_args(bundled)["BUNDLE_ON"] == "jetson" and "JETSON_BUILD_IMAGE" in build_args(bundled)
 
 
+def test_jetson_defaults_to_the_pinned_l4t_base_and_ubuntu_runtime() -> None:
+    args = build_args(make_args(target="jetson", platforms=("linux/arm64",)))
+    assert args["JETSON_BUILD_IMAGE"] == pins.L4T_JETPACK.ref
+    assert args["JETSON_BUILD_IMAGE"].startswith("nvcr.io/nvidia/l4t-jetpack:r36.4.0@sha256:")
+    assert args["JETSON_RUNTIME_IMAGE"] == pins.UBUNTU_22_04.ref
+    # cpu images don't take the Jetson bases
+    assert "JETSON_BUILD_IMAGE" not in build_args(make_args())
+
+
+def test_a_second_image_pushes_to_a_given_registry_without_creating_one() -> None:
+    cache = ACCOUNT_REPO + "-buildcache"
+    outputs: dict = {}
+    records = run(
+        program(outputs, target="jetson", platforms=("linux/arm64",), tag="r1-jetson", repository_url=ACCOUNT_REPO,
+                cache_repository_url=cache),
+        region="eu-west-1",
+    )
+    component = only(records, "pulumi-llm:index:EdgeImage")
+    assert children(records, component) == [
+        ("docker-build:index:Image", "edge-arm64"),
+        ("docker-build:index:Index", "edge-index"),
+    ]
+    image = by_name(records)["edge-arm64"].inputs
+    assert image["tags"] == [f"{ACCOUNT_REPO}:r1-jetson-arm64"]
+    assert image["cacheFrom"] == [{"registry": {"ref": f"{cache}:cache-jetson-arm64"}}]
+    assert outputs["ref"] == f"{ACCOUNT_REPO}:r1-jetson@{fake_digest('edge-index')}"
+
+
+def test_the_default_source_is_the_sdist_the_integration_build_verifies() -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "integration"))
+    from support import llamacpp_build
+
+    assert isinstance(LLAMA_CPP_SOURCE, LlamaCppSource)
+    assert (LLAMA_CPP_SOURCE.version, LLAMA_CPP_SOURCE.url, LLAMA_CPP_SOURCE.sha256, LLAMA_CPP_SOURCE.commit) == (
+        llamacpp_build.SDIST_VERSION, llamacpp_build.SDIST_URL, llamacpp_build.SDIST_SHA256, llamacpp_build.LLAMA_CPP_COMMIT,
+    )
+    dockerfile = (ROOT / "images" / "edge-llamacpp" / "Dockerfile").read_text()
+    assert f"ARG LLAMA_CPP_SOURCE_URL={LLAMA_CPP_SOURCE.url}\n" in dockerfile
+    assert f"ARG LLAMA_CPP_SOURCE_VERSION={LLAMA_CPP_SOURCE.version}\n" in dockerfile
+    assert dockerfile.count(f"ARG LLAMA_CPP_COMMIT={LLAMA_CPP_SOURCE.commit}\n") == 6
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"platforms": ("linux/s390x",)}, "edge.platforms = linux/s390x: edge images are built for linux/amd64, linux/arm64"),
         ({"platforms": ()}, "edge.platforms: give at least one of linux/amd64, linux/arm64"),
         ({"platforms": ("linux/arm64", "linux/arm64")}, "edge.platforms = linux/arm64, linux/arm64: each platform once"),
-        ({"target": "jetson", "jetson_build_image": JETSON_BUILD, "jetson_runtime_image": JETSON_RUNTIME},
-         "edge.platforms = linux/amd64, linux/arm64: the jetson target is linux/arm64 only (Jetson Orin)"),
+        ({"target": "jetson"}, "edge.platforms = linux/amd64, linux/arm64: the jetson target is linux/arm64 only (Jetson Orin)"),
         ({"target": "bundled", "bundle_on": "jetson", "platforms": ("linux/amd64",), "model_dir": "/m", "model_file": "m.gguf",
           "model_sha256": "d" * 64},
          "edge.platforms = linux/amd64: the jetson target is linux/arm64 only (Jetson Orin)"),
-        ({"target": "jetson", "platforms": ("linux/arm64",)},
-         "edge.jetson_build_image = None: the jetson target needs the L4T r36 image as repository:tag@sha256:digest "
-         "(no public digest is pinned in pulumi-llm; read it with `crane digest`)"),
         ({"target": "jetson", "platforms": ("linux/arm64",), "jetson_build_image": "nvcr.io/nvidia/l4t-jetpack:r36.4.0",
           "jetson_runtime_image": JETSON_RUNTIME},
-         "edge.jetson_build_image = nvcr.io/nvidia/l4t-jetpack:r36.4.0: the jetson target needs the L4T r36 image as "
-         "repository:tag@sha256:digest (no public digest is pinned in pulumi-llm; read it with `crane digest`)"),
+         "edge.jetson_build_image = nvcr.io/nvidia/l4t-jetpack:r36.4.0: pin the image by digest as "
+         "repository:tag@sha256:<digest> (`crane digest <ref>`)"),
         ({"target": "cuda"}, "edge.platforms = linux/amd64, linux/arm64: the cuda target is linux/amd64 only "
          "(use the jetson target for Jetson; the pinned CUDA images are amd64)"),
         ({"cuda_arch": "89"}, "edge.cuda_arch = 89: only the cuda target takes it (jetson is 87)"),
         ({"target": "cuda", "platforms": ("linux/amd64",), "cuda_arch": "sm_89"},
          "edge.cuda_arch = sm_89: compute capabilities such as 89 or 80;90"),
         ({"builders": {"linux/riscv64": "x"}}, "edge.builders.linux/riscv64: not one of the platforms built (linux/amd64, linux/arm64)"),
-        ({"llama_cpp_sha256": "abc"}, "edge.llama_cpp_sha256 = abc: 64 lower-case hex digits (sha256sum of the archive)"),
-        ({"llama_cpp_version": "master"}, "edge.llama_cpp_version = master: a llama.cpp release tag such as b11176"),
+        ({"llama_cpp_sha256": "abc"}, "edge.llama_cpp_sha256 = abc: 64 lower-case hex digits (sha256sum of the source file)"),
+        ({"llama_cpp_sha256": "ab" * 32},
+         f"edge.llama_cpp_sha256 = {'ab' * 32}: llama-cpp-python 0.3.36's sdist has sha256 {SHA} (PyPI); "
+         "to build another source give llama_cpp_source too"),
+        ({"llama_cpp_source": LLAMA_CPP_SOURCE.model_copy(update={"version": "master"})},
+         "edge.llama_cpp_source.version = master: a llama-cpp-python release such as 0.3.36"),
+        ({"llama_cpp_source": LLAMA_CPP_SOURCE.model_copy(update={"url": "https://github.com/ggml-org/llama.cpp/archive/b1.tar.gz"})},
+         "edge.llama_cpp_source.url = https://github.com/ggml-org/llama.cpp/archive/b1.tar.gz: the "
+         "https://files.pythonhosted.org/packages/… URL of llama_cpp_python-0.3.36.tar.gz (PyPI lists it)"),
+        ({"repository_url": ACCOUNT_REPO}, "edge.repository_url/cache_repository_url: give both (an existing registry) or neither"),
+        ({"repository_url": ACCOUNT_REPO, "cache_repository_url": ACCOUNT_REPO + "-buildcache", "kms_key_arn": "arn:aws:kms:x"},
+         "edge.kms_key_arn: only for a repository this component creates (repository_url is given)"),
         ({"tag": "latest"}, "edge.tag = latest: a version tag (not latest) of letters, digits, '.', '_', '-'"),
         ({"repository": "Pulumi/LLM"}, "edge.repository = Pulumi/LLM: lower-case path segments such as pulumi-llm/llama-server"),
         ({"target": "bundled"}, "edge.model_dir/model_file: the bundled target needs the GGUF to bake in"),

@@ -1,6 +1,7 @@
 """EdgeImage: the llama.cpp edge server image, built per platform, pushed by digest, joined in one index.
 
-Children (AWS registry):
+Children (AWS registry; none of the first five when repository_url is given — a second image, e.g. the
+Jetson one, pushes to the first one's repositories):
 
     <name>-key, <name>-key-alias      customer-managed KMS key (rotating) for both repositories
     <name>-repo                       ECR repository: immutable tags, scan on push, KMS encryption
@@ -38,16 +39,16 @@ import pulumi
 import pulumi_docker_build as docker_build
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .. import pins
 from ..errors import UserError
 from ..labels import CommonLabels
 from ..naming import child
+from .source import LLAMA_CPP_SOURCE, LlamaCppSource
 
 StrInput = Union[str, pulumi.Output]
 Target = Literal["cpu", "cuda", "jetson", "bundled"]
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
-DEFAULT_LLAMA_CPP_VERSION = "b11176"
-"""The release the pinned upstream server image (pins.LLAMA_CPP_SERVER) was built from."""
 CACHE_EXPIRY_DAYS = 14
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _DIGEST_REF = re.compile(r"^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$")
@@ -70,13 +71,18 @@ class EdgeImageArgs(BaseModel):
     tag: str = Field(
         description=(
             "Tag of the index; platform images get `<tag>-<arch>`. Tags are immutable in the registry, so "
-            "use a new one per build (e.g. b11176-<git sha>). Required."
+            "use a new one per build (e.g. llama-0c1e570-<git sha>). Required."
         )
     )
     llama_cpp_sha256: str = Field(
-        description="sha256 of the llama.cpp release archive <version>.tar.gz (see the image README). Required."
+        description=(
+            "sha256 of the llama.cpp source file (the llama-cpp-python sdist); the build verifies the download "
+            "against it. Required: the stack pins it."
+        )
     )
-    llama_cpp_version: str = Field(DEFAULT_LLAMA_CPP_VERSION, description="llama.cpp release tag. Default b11176.")
+    llama_cpp_source: LlamaCppSource = Field(
+        LLAMA_CPP_SOURCE, description="The sdist to build from. Default llama-cpp-python 0.3.36 (llama.cpp 0c1e57098)."
+    )
     target: Target = Field("cpu", description="Dockerfile target: cpu, cuda, jetson or bundled. Default cpu.")
     platforms: tuple[str, ...] = Field(
         PLATFORMS, description="linux/amd64 and/or linux/arm64. Default both (jetson: linux/arm64 only)."
@@ -89,17 +95,27 @@ class EdgeImageArgs(BaseModel):
     cuda_arch: str | None = Field(
         None, description="CUDA_DOCKER_ARCH for the cuda target, e.g. '89' or '80;90'. Default: the Dockerfile's list."
     )
-    jetson_build_image: str | None = Field(
-        None, description="L4T JetPack 6 devel image as repository:tag@sha256:digest (jetson). Required for jetson."
+    jetson_build_image: str = Field(
+        pins.L4T_JETPACK.ref,
+        description="L4T r36 JetPack image the jetson target builds on, as repository:tag@sha256:digest. Default pins.L4T_JETPACK.",
     )
-    jetson_runtime_image: str | None = Field(
-        None, description="L4T CUDA runtime image as repository:tag@sha256:digest (jetson). Required for jetson."
+    jetson_runtime_image: str = Field(
+        pins.UBUNTU_22_04.ref,
+        description="Image the jetson server runs on (Ubuntu 22.04, as L4T r36), repository:tag@sha256:digest. Default pins.UBUNTU_22_04.",
     )
     bundle_on: Literal["cpu", "cuda", "jetson"] = Field("cpu", description="Stage the bundled target bakes the model into. Default cpu.")
     model_dir: str | None = Field(None, description="Directory holding the GGUF to bake in (bundled). Required for bundled.")
     model_file: str | None = Field(None, description="GGUF file name inside model_dir (bundled). Required for bundled.")
     model_sha256: str | None = Field(None, description="sha256 of that GGUF (its .sha256 file). Required for bundled.")
     kms_key_arn: StrInput | None = Field(None, description="KMS key for the repositories (Input). Default: a new rotating key.")
+    repository_url: StrInput | None = Field(
+        None,
+        description=(
+            "An existing image repository URL (Input), e.g. another EdgeImage's, with cache_repository_url. "
+            "Default: this component creates the repository, its cache repository and key."
+        ),
+    )
+    cache_repository_url: StrInput | None = Field(None, description="The build-cache repository URL that goes with repository_url (Input).")
     registry_username: StrInput | None = Field(None, description="Registry user (Input). Default: the build machine's Docker login.")
     registry_password: StrInput | None = Field(None, description="Registry password (secret Input). Default: the Docker login.")
 
@@ -125,9 +141,22 @@ class EdgeImageArgs(BaseModel):
                 "(use the jetson target for Jetson; the pinned CUDA images are amd64)"
             )
         if not _SHA256.match(self.llama_cpp_sha256):
-            raise UserError(f"{where}.llama_cpp_sha256 = {self.llama_cpp_sha256}: 64 lower-case hex digits (sha256sum of the archive)")
-        if not re.fullmatch(r"b\d+", self.llama_cpp_version):
-            raise UserError(f"{where}.llama_cpp_version = {self.llama_cpp_version}: a llama.cpp release tag such as b11176")
+            raise UserError(f"{where}.llama_cpp_sha256 = {self.llama_cpp_sha256}: 64 lower-case hex digits (sha256sum of the source file)")
+        source = self.llama_cpp_source
+        if self.llama_cpp_sha256 != source.sha256:
+            raise UserError(
+                f"{where}.llama_cpp_sha256 = {self.llama_cpp_sha256}: llama-cpp-python {source.version}'s sdist has sha256 "
+                f"{source.sha256} (PyPI); to build another source give llama_cpp_source too"
+            )
+        if not re.fullmatch(r"\d+\.\d+\.\d+", source.version):
+            raise UserError(f"{where}.llama_cpp_source.version = {source.version}: a llama-cpp-python release such as 0.3.36")
+        expected = f"llama_cpp_python-{source.version}.tar.gz"
+        if not (source.url.startswith("https://files.pythonhosted.org/packages/") and source.url.endswith("/" + expected)):
+            raise UserError(
+                f"{where}.llama_cpp_source.url = {source.url}: the https://files.pythonhosted.org/packages/… URL of {expected} (PyPI lists it)"
+            )
+        if not re.fullmatch(r"[0-9a-f]{7,40}", source.commit):
+            raise UserError(f"{where}.llama_cpp_source.commit = {source.commit}: the llama.cpp commit the sdist vendors (hex)")
         if not _TAG.match(self.tag) or self.tag == "latest":
             raise UserError(f"{where}.tag = {self.tag}: a version tag (not latest) of letters, digits, '.', '_', '-'")
         if not _REPO_NAME.match(self.repository):
@@ -136,14 +165,12 @@ class EdgeImageArgs(BaseModel):
             raise UserError(f"{where}.cuda_arch = {self.cuda_arch}: only the cuda target takes it (jetson is 87)")
         if self.cuda_arch is not None and not re.fullmatch(r"\d{2,3}(;\d{2,3})*", self.cuda_arch):
             raise UserError(f"{where}.cuda_arch = {self.cuda_arch}: compute capabilities such as 89 or 80;90")
-        if stage == "jetson":
-            for key in ("jetson_build_image", "jetson_runtime_image"):
-                value = getattr(self, key)
-                if value is None or not _DIGEST_REF.match(value):
-                    raise UserError(
-                        f"{where}.{key} = {value}: the jetson target needs the L4T r36 image as repository:tag@sha256:digest "
-                        "(no public digest is pinned in pulumi-llm; read it with `crane digest`)"
-                    )
+        for key in ("jetson_build_image", "jetson_runtime_image"):
+            value = getattr(self, key)
+            if not _DIGEST_REF.match(value):
+                raise UserError(
+                    f"{where}.{key} = {value}: pin the image by digest as repository:tag@sha256:<digest> (`crane digest <ref>`)"
+                )
         if self.target == "bundled":
             if not (self.model_dir and self.model_file):
                 raise UserError(f"{where}.model_dir/model_file: the bundled target needs the GGUF to bake in")
@@ -155,6 +182,10 @@ class EdgeImageArgs(BaseModel):
             raise UserError(f"{where}.model_*: only the bundled target bakes a model in (weights are mounted otherwise)")
         if self.registry != "ecr":
             raise UserError(f"{where}.registry = {self.registry}: only ecr is implemented so far")
+        if (self.repository_url is None) != (self.cache_repository_url is None):
+            raise UserError(f"{where}.repository_url/cache_repository_url: give both (an existing registry) or neither")
+        if self.repository_url is not None and self.kms_key_arn is not None:
+            raise UserError(f"{where}.kms_key_arn: only for a repository this component creates (repository_url is given)")
         if (self.registry_username is None) != (self.registry_password is None):
             raise UserError(f"{where}.registry_username/registry_password: give both or neither")
         return self
@@ -167,11 +198,16 @@ class EdgeImageArgs(BaseModel):
 
 def build_args(args: EdgeImageArgs) -> dict[str, str]:
     """The Dockerfile build args for `args` (pure)."""
-    out = {"LLAMA_CPP_VERSION": args.llama_cpp_version, "LLAMA_CPP_SHA256": args.llama_cpp_sha256}
+    source = args.llama_cpp_source
+    out = {
+        "LLAMA_CPP_SOURCE_VERSION": source.version,
+        "LLAMA_CPP_SOURCE_URL": source.url,
+        "LLAMA_CPP_SHA256": args.llama_cpp_sha256,
+        "LLAMA_CPP_COMMIT": source.commit,
+    }
     if args.cuda_arch is not None:
         out["CUDA_DOCKER_ARCH"] = args.cuda_arch
     if args.stage == "jetson":
-        assert args.jetson_build_image and args.jetson_runtime_image
         out["JETSON_BUILD_IMAGE"] = args.jetson_build_image
         out["JETSON_RUNTIME_IMAGE"] = args.jetson_runtime_image
     if args.target == "bundled":
@@ -209,12 +245,17 @@ class EdgeImage(pulumi.ComponentResource):
     ref: pulumi.Output[str]
     digest: pulumi.Output[str]
     repository_url: pulumi.Output[str]
+    cache_repository_url: pulumi.Output[str]
     platform_refs: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: EdgeImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:EdgeImage", name, None, opts)
         here = pulumi.ResourceOptions(parent=self)
-        repo_url, cache_url = self._ecr(name, args, here)
+        if args.repository_url is not None:
+            repo_url = pulumi.Output.from_input(args.repository_url)
+            cache_url = pulumi.Output.from_input(args.cache_repository_url)
+        else:
+            repo_url, cache_url = self._ecr(name, args, here)
 
         registries = None
         if args.registry_username is not None:
@@ -248,7 +289,7 @@ class EdgeImage(pulumi.ComponentResource):
                     ignore_error=True,
                 ))],
                 labels={
-                    "org.opencontainers.image.version": args.llama_cpp_version,
+                    "org.opencontainers.image.version": args.llama_cpp_source.commit,
                     "dev.pulumi-llm.target": args.target,
                     "dev.pulumi-llm.stack": args.labels.stack,
                 },
@@ -265,10 +306,11 @@ class EdgeImage(pulumi.ComponentResource):
         self.ref = index.ref
         self.digest = index.ref.apply(lambda r: r.split("@", 1)[1] if "@" in r else "")
         self.repository_url = repo_url
+        self.cache_repository_url = cache_url
         self.platform_refs = {p: img.ref for p, img in images.items()}
         self.register_outputs(
             {"ref": self.ref, "digest": self.digest, "repository_url": self.repository_url,
-             "platform_refs": self.platform_refs}
+             "cache_repository_url": self.cache_repository_url, "platform_refs": self.platform_refs}
         )
 
     def _ecr(self, name: str, args: EdgeImageArgs, here: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Output[str]]:

@@ -1,10 +1,11 @@
 """EdgeRollout: the model server on every labelled edge node (K3s or any Kubernetes), image by digest.
 
-One server per node (a DaemonSet) — edge nodes serve the data next to them, they are not a pool —
+One server per node per model (a DaemonSet) — edge nodes serve the data next to them, they are not a pool —
 with the GGUF read from the node's model cache (a host directory the device image or the prepare Job
 filled), so a model swap ships one file and the runtime image never carries weights. The same
 pod rendering as every cluster (kubernetes/render.py): non-root, no privilege escalation, read-only
-root, probes sized from the model.
+root, probes sized from the model. A stack can serve two fleets (e.g. CPU boxes and Jetson modules):
+each fleet gets its own image and DaemonSets, told apart by the pulumi-llm.dev/fleet label.
 """
 
 from __future__ import annotations
@@ -22,28 +23,46 @@ from ..naming import child
 from ..runtimes.spec import ContainerSpec
 
 
+FLEET_LABEL = "pulumi-llm.dev/fleet"
+"""Tells the servers of one model on different fleets (cpu, jetson) apart: selectors never overlap."""
+CLIENT_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+
+class EdgeServer(BaseModel):
+    """One model on one fleet: a DaemonSet, a Service and a NetworkPolicy named `name`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    name: str = Field(description="Object name: the served name, with -<fleet> for a second fleet.")
+    fleet: str = Field(description="Fleet key (cpu, cuda, jetson), the value of the pulumi-llm.dev/fleet label.")
+    container: ContainerSpec = Field(description="The llama.cpp server (runtimes.llamacpp).")
+    image: Any = Field(description="Image reference pinned by digest (the fleet's EdgeImage ref; an Input).")
+    node_selector: Mapping[str, str] = Field(description="Labels of the nodes of this fleet.")
+    tolerations: tuple[Mapping[str, Any], ...] = Field(default=(), description="Tolerations (e.g. GPU taints).")
+
+
 class EdgeRolloutArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    container: ContainerSpec = Field(description="The llama.cpp server (runtimes.llamacpp).")
-    image: Any = Field(description="Image reference pinned by digest (the EdgeImage Index's ref; an Input).")
+    servers: tuple[EdgeServer, ...] = Field(description="Every model on every fleet. Names must be unique.")
     namespace: str = Field("llm-edge", description="Namespace created for the rollout. Default llm-edge.")
     labels: CommonLabels = Field(description="The stack's common labels.")
-    node_selector: Mapping[str, str] = Field(description="Labels of the edge nodes that run the server.")
     host_model_dir: str = Field("/var/lib/pulumi-llm/models", description="Node directory holding the GGUF files.")
-    tolerations: tuple[Mapping[str, Any], ...] = Field(default=(), description="Tolerations (e.g. for Jetson GPU taints).")
 
 
-def daemon_set_spec(spec: ContainerSpec, *, labels: Mapping[str, str], node_selector: Mapping[str, str],
-                    host_model_dir: str, tolerations: tuple[Mapping[str, Any], ...]) -> dict[str, Any]:
-    placement = render.Placement(node_selector=node_selector, tolerations=tolerations)
-    pod = render.pod_spec(spec, placement, service_account="default", model_claim="unused")
+def server_selector(server: EdgeServer) -> dict[str, str]:
+    return {**render.selector_labels(server.container.served_name), FLEET_LABEL: server.fleet}
+
+
+def daemon_set_spec(server: EdgeServer, *, labels: Mapping[str, str], host_model_dir: str) -> dict[str, Any]:
+    placement = render.Placement(node_selector=server.node_selector, tolerations=server.tolerations)
+    pod = render.pod_spec(server.container, placement, service_account="default", model_claim="unused")
     pod["volumes"] = [
         {"name": "model", "hostPath": {"path": host_model_dir, "type": "Directory"}} if v["name"] == "model" else v
         for v in pod["volumes"]
     ]
     return {
-        "selector": {"matchLabels": render.selector_labels(spec.served_name)},
+        "selector": {"matchLabels": server_selector(server)},
         # One node at a time: a fleet keeps serving while the new image rolls through it.
         "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
         "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
@@ -53,10 +72,10 @@ def daemon_set_spec(spec: ContainerSpec, *, labels: Mapping[str, str], node_sele
 class EdgeRollout(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeRolloutArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:EdgeRollout", name, None, opts)
-        spec = args.container
+        names = [s.name for s in args.servers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"edge servers must have unique names, got {names}")
         common = kubernetes_labels(args.labels)
-        labels = {**kubernetes_labels(args.labels.with_model(spec.served_name), component="model-server"),
-                  **render.selector_labels(spec.served_name), "pulumi-llm.dev/runtime": spec.runtime}
         # hostPath is the one thing the restricted and baseline Pod Security levels forbid; the pod is
         # still non-root, read-only and capability-free, and audit/warn keep flagging anything else.
         namespace = k8s.core.v1.Namespace(
@@ -67,19 +86,27 @@ class EdgeRollout(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
-        body = daemon_set_spec(spec, labels=labels, node_selector=args.node_selector,
-                               host_model_dir=args.host_model_dir, tolerations=args.tolerations)
-        body["template"]["spec"]["containers"][0]["image"] = args.image
-        meta = {"name": spec.served_name, "namespace": args.namespace, "labels": labels}
-        k8s.apps.v1.DaemonSet(child(name, "daemonset"), metadata=meta, spec=body, opts=in_ns)
-        k8s.core.v1.Service(child(name, "service"), metadata=meta, spec=render.service_spec(spec), opts=in_ns)
         k8s.networking.v1.NetworkPolicy(
-            child(name, "netpol"),
-            metadata=meta,
-            spec=render.network_policy_spec(
-                spec, clients=[{"ipBlock": {"cidr": "10.0.0.0/8"}}, {"ipBlock": {"cidr": "192.168.0.0/16"}}, {"ipBlock": {"cidr": "172.16.0.0/12"}}],
-                scrapers=[], object_store_egress=False, multinode=False,
-            ),
-            opts=in_ns,
+            child(name, "default-deny"), metadata={"name": "default-deny", "namespace": args.namespace, "labels": common},
+            spec=render.default_deny_spec(), opts=in_ns,
         )
+        for server in args.servers:
+            spec = server.container
+            labels = {**kubernetes_labels(args.labels.with_model(spec.served_name), component="model-server"),
+                      **server_selector(server), "pulumi-llm.dev/runtime": spec.runtime}
+            body = daemon_set_spec(server, labels=labels, host_model_dir=args.host_model_dir)
+            body["template"]["spec"]["containers"][0]["image"] = server.image
+            meta = {"name": server.name, "namespace": args.namespace, "labels": labels}
+            k8s.apps.v1.DaemonSet(child(name, f"{server.name}-daemonset"), metadata=meta, spec=body, opts=in_ns)
+            service = render.service_spec(spec)
+            service["selector"] = server_selector(server)
+            # Clients on an edge node reach the server on that node, not one across a weak link.
+            service["internalTrafficPolicy"] = "Local"
+            k8s.core.v1.Service(child(name, f"{server.name}-service"), metadata=meta, spec=service, opts=in_ns)
+            policy = render.network_policy_spec(
+                spec, clients=[{"ipBlock": {"cidr": c}} for c in CLIENT_CIDRS], scrapers=[],
+                object_store_egress=False, multinode=False,
+            )
+            policy["podSelector"] = {"matchLabels": server_selector(server)}
+            k8s.networking.v1.NetworkPolicy(child(name, f"{server.name}-netpol"), metadata=meta, spec=policy, opts=in_ns)
         self.register_outputs({})

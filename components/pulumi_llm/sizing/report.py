@@ -32,6 +32,7 @@ from pulumi_llm.sizing.fit import (
 )
 from pulumi_llm.sizing.hardware import (
     CLOUDS,
+    Accelerator,
     DEFAULT_REGION,
     Hardware,
     check_instance_region,
@@ -229,7 +230,7 @@ def sizing_summary(
     min_replicas: int = 1,
     max_replicas: int = 1,
     *,
-    accelerator: str | None = None,
+    accelerator: str | Accelerator | None = None,
     gpu_count: int = 1,
     runtime: str = "vllm",
     gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION,
@@ -255,7 +256,8 @@ def sizing_summary(
         result = fit(spec, itype, quantization=quantization, context=context, runtime=runtime,
                      gpu_memory_utilization=gpu_memory_utilization, region=where)
     elif accelerator is not None:
-        hw = Hardware(get_accelerator(accelerator), gpu_count)
+        # An Accelerator object is taken as is (an edge CPU node, sizing.cpu_host, has no catalog key).
+        hw = Hardware(accelerator if isinstance(accelerator, Accelerator) else get_accelerator(accelerator), gpu_count)
         result = fit(spec, hw, quantization=quantization, context=context, runtime=runtime,
                      gpu_memory_utilization=gpu_memory_utilization)
     elif cl is not None:

@@ -3,7 +3,7 @@
 No Docker engine runs here and llama.cpp publishes no binaries on the package registries this machine
 reaches, so the server is compiled from the llama.cpp source tree that the llama-cpp-python sdist on PyPI
 vendors (`vendor/llama.cpp`, the full tree: server, quantizer, `convert_hf_to_gguf.py`, `gguf-py`). The
-sdist is fetched with pip, pinned by version and sha256, built once per machine and cached:
+sdist is downloaded from PyPI's files host, pinned by version and sha256, built once per machine and cached:
 
     python tests/integration/support/llamacpp_build.py     # builds if needed, prints the bin directory
 
@@ -13,8 +13,9 @@ recording the build's seconds. A changed version or flag set builds into a new d
 
 The build is native (`GGML_NATIVE=ON`: the cache is per machine) and static, with the web UI off (its
 assets would be downloaded) and `-O1`: the tests serve a 3 MB model, so compile time matters more than
-kernel speed. The edge image builds the same server portably from the release archive (see
-images/edge-llamacpp/Dockerfile); the environment variables it reads (`LLAMA_ARG_*`) are the same.
+kernel speed. The edge image builds the same tree from the same sdist, portably (its Dockerfile's
+source stage checks the same sha256: images/edge-llamacpp/Dockerfile, and the `edge` stack pins it);
+the environment variables it reads (`LLAMA_ARG_*`) are the same.
 
 Only the standard library is used here, so the project's venv can import this module.
 """
@@ -32,12 +33,18 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 SDIST = "llama-cpp-python"
 SDIST_VERSION = "0.3.36"
 SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
+"""As PyPI publishes it (simple API, application/vnd.pypi.simple.v1+json, for llama-cpp-python)."""
+SDIST_URL = (
+    "https://files.pythonhosted.org/packages/ec/e9/e7de2b0463ea3ffbf0ede6cb21b58c1258a8f6521aae45ca773a59fe7cf3/"
+    "llama_cpp_python-0.3.36.tar.gz"
+)
 LLAMA_CPP_COMMIT = "0c1e57098"
 """The llama.cpp commit llama-cpp-python 0.3.36 vendors (its CHANGELOG)."""
 TARGETS = ("llama-server", "llama-quantize")
@@ -130,19 +137,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def download_sdist(dest: Path) -> Path:
+    """The sdist in `dest`, downloaded from PyPI's files host and checked against SDIST_SHA256.
+
+    The same URL and checksum the edge image's Dockerfile uses (images/edge-llamacpp: source stage). A
+    plain download: `pip download` would also build the sdist's metadata, a minute of CMake probing."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = dest / SDIST_URL.rsplit("/", 1)[1]
+    partial = archive.with_suffix(".partial")
+    _log(f"GET {SDIST_URL}")
+    with urllib.request.urlopen(SDIST_URL, timeout=300) as response, partial.open("wb") as out:  # noqa: S310 - fixed https URL
+        shutil.copyfileobj(response, out)
+    if _sha256(partial) != SDIST_SHA256:
+        partial.unlink()
+        raise LlamaCppBuildError(f"{archive.name}: sha256 does not match {SDIST_SHA256}")
+    partial.rename(archive)
+    return archive
+
+
 def _fetch_source(root: Path) -> Path:
-    """Download the sdist (hash-checked by pip and again here) and unpack its vendor/llama.cpp into root/src."""
+    """Download the sdist (sha256-checked) and unpack its vendor/llama.cpp into root/src."""
     src = root / "src"
     if (src / "CMakeLists.txt").is_file() and (src / "tools" / "server").is_dir():
         return src
     with tempfile.TemporaryDirectory() as tmp:
-        reqs = Path(tmp) / "requirements.txt"
-        reqs.write_text(f"{SDIST}=={SDIST_VERSION} --hash=sha256:{SDIST_SHA256}\n")
-        _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-              "--require-hashes", "-r", str(reqs), "-d", tmp])
-        [archive] = list(Path(tmp).glob("*.tar.gz"))
-        if _sha256(archive) != SDIST_SHA256:
-            raise LlamaCppBuildError(f"{archive.name}: sha256 does not match {SDIST_SHA256}")
+        archive = download_sdist(Path(tmp))
         prefix = f"{SDIST.replace('-', '_')}-{SDIST_VERSION}/vendor/llama.cpp/"
         staging = root / "src.partial"
         shutil.rmtree(staging, ignore_errors=True)
