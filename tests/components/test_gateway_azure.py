@@ -636,6 +636,8 @@ def test_timeout_budget_is_checked_hop_by_hop(overrides: dict[str, Any], line: s
         ({"engine_image": "ghcr.io/berriai/litellm:main-latest"}, "gateway.engine_image = ghcr.io/berriai/litellm:main-latest: pin the image by digest (repository:tag@sha256:…)"),
         ({"engine_config_yaml": CONFIG.replace("os.environ/ANTHROPIC_API_KEY", SENTINEL)},
          "gateway.engine_config_yaml: model_list[0].litellm_params.api_key holds a literal value; secrets go in Key Vault and the config references them as os.environ/<ENV>"),
+        ({"engine_config_yaml": CONFIG.replace("api_key: os.environ/ANTHROPIC_API_KEY", "azure_ad_token: eyJ0eXAi.token")},
+         "gateway.engine_config_yaml: model_list[0].litellm_params.azure_ad_token holds a literal value; secrets go in Key Vault and the config references them as os.environ/<ENV>"),
         ({"engine_config_yaml": CONFIG + "litellm_settings: {request_timeout: 600}\n"},
          "gateway.engine_config_yaml: litellm_settings.request_timeout = 600 is above engine_timeout_seconds = 200"),
         ({"provider_secrets": {"ANTHROPIC_API_KEY": "anthropic"}},

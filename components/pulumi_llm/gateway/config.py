@@ -573,7 +573,7 @@ MAX_CONFIG_BYTES = 24 * 1024
 Run revisions hold the base64 text in one variable)."""
 
 SECRET_CONFIG_KEYS = frozenset(
-    {"api_key", "master_key", "salt_key", "aws_secret_access_key", "aws_session_token", "password", "database_url", "client_secret"}
+    {"api_key", "master_key", "salt_key", "aws_secret_access_key", "aws_session_token", "password", "database_url", "client_secret", "azure_ad_token"}
 )
 """Config keys whose value must be an `os.environ/` reference, never a literal."""
 
