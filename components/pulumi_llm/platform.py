@@ -354,20 +354,18 @@ class LlmPlatform(pulumi.ComponentResource):
     def _edge(self, name: str, settings: Settings, labels: CommonLabels) -> dict[str, pulumi.Input[str]]:
         """Edge: llama.cpp images in the stack's ECR (the main target, and a jetson image for a Jetson
         fleet), rolled out by digest to the labelled nodes of each fleet."""
-        from pathlib import Path
-
         import pulumi_docker_build as docker_build
         import pulumi_kubernetes as k8s
 
         from . import serving
-        from .edge.image import EdgeImage, EdgeImageArgs
+        from .edge.image import EdgeImage, EdgeImageArgs, default_build_context
         from .edge.rollout import EdgeRollout, EdgeRolloutArgs, EdgeServer
 
         edge = settings.edge
         assert edge is not None
         edge_labels = labels.with_method("edge")
         builder = docker_build.Provider(child(name, "docker-build"), opts=pulumi.ResourceOptions(parent=self))
-        context = str(Path(__file__).resolve().parents[2] / "images" / "edge-llamacpp")
+        context = default_build_context()
         common = dict(
             labels=edge_labels, context=context, repository=edge.repository, llama_cpp_sha256=edge.llama_cpp_sha256,
             jetson_build_image=edge.jetson_build_image, jetson_runtime_image=edge.jetson_runtime_image, registry="ecr",

@@ -58,8 +58,13 @@ def test_wheel_holds_every_module_subpackage_and_data_file(wheel: Path) -> None:
         assert f"pulumi_llm/{package}/__init__.py" in packaged, package
     assert expected - packaged == set()
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
-    # Nothing but the package and its metadata: no tests, stacks or images ride along.
+    # Nothing but the package and its metadata: no tests or stacks ride along …
     assert {n.split("/")[0] for n in names} == {"pulumi_llm", f"pulumi_llm-{pulumi_llm.__version__}.dist-info"}
+    # … but the edge image's build context does, byte for byte, so installed copies can build it.
+    archive = zipfile.ZipFile(wheel)
+    for file in ("Dockerfile", "README.md", "prepare_model.py"):
+        packed = archive.read(f"pulumi_llm/_images/edge-llamacpp/{file}")
+        assert packed == (ROOT / "images" / "edge-llamacpp" / file).read_bytes(), file
 
 
 def test_wheel_metadata_declares_the_console_script_and_version(wheel: Path) -> None:
@@ -95,6 +100,12 @@ def test_installed_wheel_reports_its_version_and_runs_its_console_script(wheel: 
     assert Path(report["file"]).is_relative_to(target)
     assert report["version"] == report["module"] == pulumi_llm.__version__
     assert report["typed"] is True
+    context = subprocess.run(
+        [sys.executable, "-c", "from pulumi_llm.edge.image import default_build_context; print(default_build_context())"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )
+    assert context.returncode == 0, context.stderr
+    assert Path(context.stdout.strip()) == target / "pulumi_llm" / "_images" / "edge-llamacpp"
     script = target / "bin" / "pulumi-llm"
     run = subprocess.run([sys.executable, str(script), "size", "llama-3.1-8b-instruct", "--gpu", "L4"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)

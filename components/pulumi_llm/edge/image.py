@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Literal, Union
 
 import pulumi
@@ -59,6 +60,19 @@ _REPO_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z
 def arch_of(platform: str) -> str:
     return platform.split("/", 1)[1]
 
+
+
+def default_build_context() -> str:
+    """The edge Dockerfile's directory: images/edge-llamacpp in a checkout of this repository, or the copy
+    the wheel carries (pulumi_llm/_images/edge-llamacpp) when pulumi-llm is installed from git."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package.parents[1] / "images" / "edge-llamacpp", package / "_images" / "edge-llamacpp"):
+        if (candidate / "Dockerfile").is_file():
+            return str(candidate)
+    raise UserError(
+        f"edge image: no Dockerfile in {package.parents[1] / 'images' / 'edge-llamacpp'} or {package / '_images' / 'edge-llamacpp'};"
+        " reinstall pulumi-llm or pass context= explicitly"
+    )
 
 class EdgeImageArgs(BaseModel):
     """What to build, for which platforms, and where to push it."""
