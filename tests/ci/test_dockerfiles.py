@@ -135,7 +135,10 @@ def test_hadolint_is_not_vacuous(tmp_path: Path) -> None:
 def test_every_hadolint_ignore_is_justified_right_above(dockerfile: Path) -> None:
     lines = dockerfile.read_text().splitlines()
     ignores = [(n, line) for n, line in enumerate(lines) if line.strip().startswith("# hadolint ignore=")]
-    assert ignores, "expected the accepted findings to be visible as inline ignores"
+    # The llama.cpp image accepts findings (apt versions float with the pinned base); a file that accepts
+    # none (edge-onnx) has nothing to justify.
+    if dockerfile == EDGE:
+        assert ignores, "expected the accepted findings to be visible as inline ignores"
     for n, line in ignores:
         rules = line.split("=", 1)[1].strip().split(",")
         block: list[str] = []
