@@ -241,6 +241,9 @@ def parse_chat(body: Any, settings: Settings) -> Request:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise HttpError(400, "stream must be a boolean", param="stream")
+    for unsupported in ("stop", "tools", "logprobs", "response_format"):
+        if body.get(unsupported) not in (None, False, [], ""):
+            raise HttpError(400, f"{unsupported} is not supported by this server", param=unsupported)
     n = body.get("n", 1)
     if n != 1:
         raise HttpError(400, "only n=1 is supported", param="n")

@@ -295,7 +295,7 @@ def test_bad_requests_get_openai_errors(server: dict) -> None:
     assert json.loads(body)["error"]["code"] == "model_not_found"
     for bad, param in [({"messages": []}, "messages"), ({"max_tokens": 0}, "max_tokens"),
                        ({"temperature": 3}, "temperature"), ({"messages": [{"role": "robot", "content": "x"}]},
-                                                             "messages[0].role")]:
+                                                             "messages[0].role"), ({"stop": ["\n"]}, "stop")]:
         status, body = chat(server, **bad)
         assert status == 400 and json.loads(body)["error"]["param"] == param, (bad, body)
     assert request(server["url"] + "/v1/nothing", key=server["key"])[0] == 404
