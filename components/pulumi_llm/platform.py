@@ -246,9 +246,7 @@ class LlmPlatform(pulumi.ComponentResource):
             outputs.update(self._gke(name, settings, labels, network, store, on_gcp))
         if "gateway" in methods:
             from .gateway import config as engine
-            from .gateway.gcp import GcpGatewayArgs, GcpGateway
-
-            from .gateway.gcp import VpcEgress
+            from .gateway.gcp import GcpGateway, GcpGatewayArgs, VpcEgress
 
             spec, urls = gateway_spec(settings, self._self_hosted_urls)
             gateway = GcpGateway(
