@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Runtime = Literal["vllm", "triton", "llamacpp"]
+Runtime = Literal["vllm", "triton", "llamacpp", "onnx"]
 
 
 @dataclass(frozen=True)
