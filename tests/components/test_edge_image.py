@@ -272,3 +272,75 @@ def test_bad_input_is_one_line(overrides: dict, message: str) -> None:
     with pytest.raises(UserError) as caught:
         make_args(**overrides)
     assert str(caught.value) == message
+
+
+# ------------------------------------------------------------------- runtime onnx: images/edge-onnx
+
+ONNX_CONTEXT = str(ROOT / "images" / "edge-onnx")
+
+
+def onnx_program(outputs: dict, **overrides):
+    return program(outputs, runtime="onnx", context=ONNX_CONTEXT, llama_cpp_sha256=None, tag="onnx-r1", **overrides)
+
+
+def test_onnx_builds_the_edge_onnx_dockerfile_per_platform_with_no_llama_cpp_args() -> None:
+    outputs: dict = {}
+    records = run(onnx_program(outputs), region="eu-west-1")
+    component = only(records, "pulumi-llm:index:EdgeImage")
+    assert [c for c in children(records, component) if c[0].startswith("docker-build:")] == [
+        ("docker-build:index:Image", "edge-amd64"),
+        ("docker-build:index:Image", "edge-arm64"),
+        ("docker-build:index:Index", "edge-index"),
+    ]
+    named = by_name(records)
+    for arch in ("amd64", "arm64"):
+        image = named[f"edge-{arch}"].inputs
+        assert image["context"] == {"location": ONNX_CONTEXT}
+        assert image["dockerfile"] == {"location": f"{ONNX_CONTEXT}/Dockerfile"}
+        # the Dockerfile's final stage, built for one platform, with no llama.cpp source to verify
+        assert image["target"] == "runtime" and image["platforms"] == [f"linux/{arch}"]
+        assert image.get("buildArgs", {}) == {}
+        assert image["tags"] == [f"{ACCOUNT_REPO}:onnx-r1-{arch}"]
+        assert image["cacheFrom"] == [{"registry": {"ref": f"{ACCOUNT_REPO}-buildcache:cache-onnx-cpu-{arch}"}}]
+        assert image["labels"]["dev.pulumi-llm.runtime"] == "onnx"
+        assert image["labels"]["org.opencontainers.image.version"] == "0.18.0"
+    assert outputs["ref"] == f"{ACCOUNT_REPO}:onnx-r1@{fake_digest('edge-index')}"
+    assert outputs["digest"] == fake_digest("edge-index")
+    # llama.cpp images keep their runtime label too
+    assert by_name(run(program({}), region="eu-west-1"))["edge-amd64"].inputs["labels"]["dev.pulumi-llm.runtime"] == "llamacpp"
+
+
+def test_onnx_default_build_context_is_the_edge_onnx_image() -> None:
+    from pulumi_llm.edge.image import ONNX_GENAI_VERSION, default_build_context
+
+    assert default_build_context("onnx") == ONNX_CONTEXT
+    assert default_build_context() == CONTEXT
+    requirements = (ROOT / "images" / "edge-onnx" / "requirements.txt").read_text()
+    assert f"onnxruntime-genai=={ONNX_GENAI_VERSION} " in requirements
+    with pytest.raises(UserError, match=r"^edge\.runtime = vllm: one of llamacpp, onnx$"):
+        default_build_context("vllm")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"target": "jetson", "platforms": ("linux/arm64",)},
+         "edge.target = jetson: the onnx runtime builds the cpu target only (ONNX Runtime GenAI on CPU)"),
+        ({"target": "cuda", "platforms": ("linux/amd64",)},
+         "edge.target = cuda: the onnx runtime builds the cpu target only (ONNX Runtime GenAI on CPU)"),
+        ({"llama_cpp_sha256": SHA},
+         "edge.llama_cpp_sha256: the onnx image builds no llama.cpp source (runtime llamacpp takes it)"),
+        ({"tag": "latest"}, "edge.tag = latest: a version tag (not latest) of letters, digits, '.', '_', '-'"),
+        ({"platforms": ("linux/s390x",)}, "edge.platforms = linux/s390x: edge images are built for linux/amd64, linux/arm64"),
+    ],
+)
+def test_bad_onnx_input_is_one_line(overrides: dict, message: str) -> None:
+    values = {"runtime": "onnx", "context": ONNX_CONTEXT, "llama_cpp_sha256": None, "tag": "onnx-r1", **overrides}
+    with pytest.raises(UserError) as err:
+        make_args(**values)
+    assert str(err.value) == message
+
+
+def test_llamacpp_still_requires_the_source_sha256() -> None:
+    with pytest.raises(UserError, match=r"^edge\.llama_cpp_sha256 = None: 64 lower-case hex digits"):
+        make_args(llama_cpp_sha256=None)

@@ -1,4 +1,8 @@
-"""EdgeImage: the llama.cpp edge server image, built per platform, pushed by digest, joined in one index.
+"""EdgeImage: the edge server image, built per platform, pushed by digest, joined in one index.
+
+`runtime` picks the image: llamacpp builds images/edge-llamacpp (targets cpu, cuda, jetson, bundled; the
+llama.cpp source verified by sha256), onnx builds images/edge-onnx (ONNX Runtime GenAI, CPU only, no
+build args: its wheels are hash-pinned in its requirements.txt).
 
 Children (AWS registry; none of the first five when repository_url is given — a second image, e.g. the
 Jetson one, pushes to the first one's repositories):
@@ -48,6 +52,12 @@ from .source import LLAMA_CPP_SOURCE, LlamaCppSource
 
 StrInput = Union[str, pulumi.Output]
 Target = Literal["cpu", "cuda", "jetson", "bundled"]
+EdgeRuntime = Literal["llamacpp", "onnx"]
+RUNTIMES: tuple[EdgeRuntime, ...] = ("llamacpp", "onnx")
+ONNX_STAGE = "runtime"
+ONNX_GENAI_VERSION = "0.18.0"
+"""onnxruntime-genai in images/edge-onnx/requirements.txt (a test keeps them equal)."""
+"""The final stage of images/edge-onnx/Dockerfile."""
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
 CACHE_EXPIRY_DAYS = 14
@@ -62,15 +72,18 @@ def arch_of(platform: str) -> str:
 
 
 
-def default_build_context() -> str:
-    """The edge Dockerfile's directory: images/edge-llamacpp in a checkout of this repository, or the copy
-    the wheel carries (pulumi_llm/_images/edge-llamacpp) when pulumi-llm is installed from git."""
+def default_build_context(runtime: EdgeRuntime = "llamacpp") -> str:
+    """The runtime's Dockerfile directory: images/edge-<runtime> in a checkout of this repository, or the
+    copy the wheel carries (pulumi_llm/_images/edge-<runtime>) when pulumi-llm is installed from git."""
+    if runtime not in RUNTIMES:
+        raise UserError(f"edge.runtime = {runtime}: one of {', '.join(RUNTIMES)}")
     package = Path(__file__).resolve().parents[1]
-    for candidate in (package.parents[1] / "images" / "edge-llamacpp", package / "_images" / "edge-llamacpp"):
+    folder = f"edge-{runtime}"
+    for candidate in (package.parents[1] / "images" / folder, package / "_images" / folder):
         if (candidate / "Dockerfile").is_file():
             return str(candidate)
     raise UserError(
-        f"edge image: no Dockerfile in {package.parents[1] / 'images' / 'edge-llamacpp'} or {package / '_images' / 'edge-llamacpp'};"
+        f"edge image: no Dockerfile in {package.parents[1] / 'images' / folder} or {package / '_images' / folder};"
         " reinstall pulumi-llm or pass context= explicitly"
     )
 
@@ -80,7 +93,10 @@ class EdgeImageArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     labels: CommonLabels = Field(description="The common labels of the stack. Required.")
-    context: str = Field(description="Directory with the edge Dockerfile (the repo's images/edge-llamacpp). Required.")
+    runtime: EdgeRuntime = Field(
+        "llamacpp", description="Server the image runs: llamacpp (images/edge-llamacpp) or onnx (images/edge-onnx, cpu only). Default llamacpp."
+    )
+    context: str = Field(description="Directory with the runtime's Dockerfile (default_build_context(runtime)). Required.")
     repository: str = Field(description="Repository name in the registry, e.g. pulumi-llm/llama-server. Required.")
     tag: str = Field(
         description=(
@@ -88,11 +104,12 @@ class EdgeImageArgs(BaseModel):
             "use a new one per build (e.g. llama-0c1e570-<git sha>). Required."
         )
     )
-    llama_cpp_sha256: str = Field(
+    llama_cpp_sha256: str | None = Field(
+        None,
         description=(
             "sha256 of the llama.cpp source file (the llama-cpp-python sdist); the build verifies the download "
-            "against it. Required: the stack pins it."
-        )
+            "against it. Required for llamacpp (the stack pins it); not taken by onnx."
+        ),
     )
     llama_cpp_source: LlamaCppSource = Field(
         LLAMA_CPP_SOURCE, description="The sdist to build from. Default llama-cpp-python 0.3.36 (llama.cpp 0c1e57098)."
@@ -147,6 +164,8 @@ class EdgeImageArgs(BaseModel):
             if p not in self.platforms:
                 raise UserError(f"{where}.builders.{p}: not one of the platforms built ({', '.join(self.platforms)})")
         stage = self.bundle_on if self.target == "bundled" else self.target
+        if self.runtime == "onnx":
+            return self._check_onnx(where)
         if stage == "jetson" and "linux/amd64" in self.platforms:
             raise UserError(f"{where}.platforms = {', '.join(self.platforms)}: the jetson target is linux/arm64 only (Jetson Orin)")
         if stage == "cuda" and "linux/arm64" in self.platforms:
@@ -154,7 +173,7 @@ class EdgeImageArgs(BaseModel):
                 f"{where}.platforms = {', '.join(self.platforms)}: the cuda target is linux/amd64 only "
                 "(use the jetson target for Jetson; the pinned CUDA images are amd64)"
             )
-        if not _SHA256.match(self.llama_cpp_sha256):
+        if self.llama_cpp_sha256 is None or not _SHA256.match(self.llama_cpp_sha256):
             raise UserError(f"{where}.llama_cpp_sha256 = {self.llama_cpp_sha256}: 64 lower-case hex digits (sha256sum of the source file)")
         source = self.llama_cpp_source
         if self.llama_cpp_sha256 != source.sha256:
@@ -194,6 +213,24 @@ class EdgeImageArgs(BaseModel):
                 raise UserError(f"{where}.model_sha256 = {self.model_sha256}: 64 lower-case hex digits (the GGUF's .sha256 file)")
         elif self.model_dir or self.model_file or self.model_sha256:
             raise UserError(f"{where}.model_*: only the bundled target bakes a model in (weights are mounted otherwise)")
+        return self._check_common(where)
+
+    def _check_onnx(self, where: str) -> EdgeImageArgs:
+        if self.target != "cpu":
+            raise UserError(f"{where}.target = {self.target}: the onnx runtime builds the cpu target only (ONNX Runtime GenAI on CPU)")
+        if self.llama_cpp_sha256 is not None or self.llama_cpp_source != LLAMA_CPP_SOURCE:
+            raise UserError(f"{where}.llama_cpp_sha256: the onnx image builds no llama.cpp source (runtime llamacpp takes it)")
+        if self.cuda_arch is not None:
+            raise UserError(f"{where}.cuda_arch = {self.cuda_arch}: the onnx runtime builds the cpu target only")
+        if self.model_dir or self.model_file or self.model_sha256:
+            raise UserError(f"{where}.model_*: the onnx image bakes no model in (the model directory is mounted)")
+        if not _TAG.match(self.tag) or self.tag == "latest":
+            raise UserError(f"{where}.tag = {self.tag}: a version tag (not latest) of letters, digits, '.', '_', '-'")
+        if not _REPO_NAME.match(self.repository):
+            raise UserError(f"{where}.repository = {self.repository}: lower-case path segments such as pulumi-llm/llama-server")
+        return self._check_common(where)
+
+    def _check_common(self, where: str) -> EdgeImageArgs:
         if self.registry != "ecr":
             raise UserError(f"{where}.registry = {self.registry}: only ecr is implemented so far")
         if (self.repository_url is None) != (self.cache_repository_url is None):
@@ -205,13 +242,21 @@ class EdgeImageArgs(BaseModel):
         return self
 
     @property
+    def dockerfile_target(self) -> str:
+        """The Dockerfile stage built: the target for llama.cpp, the one runtime stage for onnx."""
+        return ONNX_STAGE if self.runtime == "onnx" else self.target
+
+    @property
     def stage(self) -> str:
         """The runtime stage the image is (for bundled: the stage it bakes the model into)."""
         return self.bundle_on if self.target == "bundled" else self.target
 
 
 def build_args(args: EdgeImageArgs) -> dict[str, str]:
-    """The Dockerfile build args for `args` (pure)."""
+    """The Dockerfile build args for `args` (pure); none for onnx."""
+    if args.runtime == "onnx":
+        return {}
+    assert args.llama_cpp_sha256 is not None
     source = args.llama_cpp_source
     out = {
         "LLAMA_CPP_SOURCE_VERSION": source.version,
@@ -233,7 +278,8 @@ def build_args(args: EdgeImageArgs) -> dict[str, str]:
 def cache_tag(args: EdgeImageArgs, platform: str) -> str:
     """Stable per target and platform, so every build of that pair reuses (and refreshes) one cache."""
     suffix = f"-{args.bundle_on}" if args.target == "bundled" else ""
-    return f"cache-{args.target}{suffix}-{arch_of(platform)}"
+    prefix = "onnx-" if args.runtime == "onnx" else ""
+    return f"cache-{prefix}{args.target}{suffix}-{arch_of(platform)}"
 
 
 def cache_lifecycle_policy() -> str:
@@ -290,7 +336,7 @@ class EdgeImage(pulumi.ComponentResource):
                 child(name, arch),
                 context=context,
                 dockerfile=docker_build.DockerfileArgs(location=f"{args.context.rstrip('/')}/Dockerfile"),
-                target=args.target,
+                target=args.dockerfile_target,
                 platforms=[platform],
                 build_args=build_args(args),
                 tags=[pulumi.Output.concat(repo_url, ":", args.tag, "-", arch)],
@@ -303,7 +349,8 @@ class EdgeImage(pulumi.ComponentResource):
                     ignore_error=True,
                 ))],
                 labels={
-                    "org.opencontainers.image.version": args.llama_cpp_source.commit,
+                    "org.opencontainers.image.version": ONNX_GENAI_VERSION if args.runtime == "onnx" else args.llama_cpp_source.commit,
+                    "dev.pulumi-llm.runtime": args.runtime,
                     "dev.pulumi-llm.target": args.target,
                     "dev.pulumi-llm.stack": args.labels.stack,
                 },
