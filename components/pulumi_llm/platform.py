@@ -58,10 +58,7 @@ class LlmPlatform(pulumi.ComponentResource):
         if "onprem" in settings.methods and settings.onprem is not None:
             import pulumi_kubernetes as k8s
 
-            from . import serving
-            from .kubernetes import addons, render
-            from .kubernetes.model_serving import IngressOptions, ModelServingArgs
-            from .onprem import OnPremCluster, OnPremClusterArgs
+            from .onprem import OnPremCluster
 
             onprem = settings.onprem
             provider = k8s.Provider(
@@ -72,33 +69,9 @@ class LlmPlatform(pulumi.ComponentResource):
                 enable_server_side_apply=True,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            onprem_labels = labels.with_method("onprem")
-            ingress = onprem.ingress
             cluster = OnPremCluster(
                 child(name, "onprem"),
-                OnPremClusterArgs(
-                    labels=onprem_labels,
-                    gpu_operator=onprem.gpu_operator.install,
-                    gpu_driver=onprem.gpu_operator.driver,
-                    ingress_nginx=ingress.install,
-                    keda=onprem.keda.install,
-                    prometheus=onprem.prometheus.install,
-                    serving=ModelServingArgs(
-                        namespace=onprem.namespace,
-                        labels=onprem_labels,
-                        models=serving.served_models(settings),
-                        # GPU Feature Discovery (with the Operator) labels GPU nodes; the taint keeps
-                        # other pods off them, so model servers tolerate it.
-                        placement=render.Placement(
-                            node_selector={"nvidia.com/gpu.present": "true"}, gpus_per_node=onprem.gpus.per_node
-                        ),
-                        autoscaling_engine=settings.serving.autoscaling.engine,
-                        scaling=serving.scaling_policy(settings),
-                        prometheus_url=onprem.prometheus.url or addons.prometheus_url(),
-                        alerts=serving.alert_thresholds(settings),
-                        ingress=IngressOptions(class_name=ingress.class_name, host=ingress.host, tls_secret=ingress.tls_secret),
-                    ),
-                ),
+                onprem_cluster_args(settings, labels),
                 opts=pulumi.ResourceOptions(parent=self, providers=[provider]),
             )
             self.namespace = cluster.namespace
@@ -411,35 +384,20 @@ class LlmPlatform(pulumi.ComponentResource):
         return {f"edge_image_{fleet}": ref for fleet, (ref, _) in self.edge_images.items()}
 
     def _aws_gateway(self, name, settings, labels, network, key, monitoring, on_aws) -> dict[str, pulumi.Input[str]]:
-        from .gateway import config as engine
-        from .gateway.aws import AwsGateway, AwsGatewayArgs, Consumer
+        from .gateway.aws import AwsGateway
 
-        spec, urls = gateway_spec(settings, self._self_hosted_urls)
         gateway = AwsGateway(
             child(name, "gateway"),
-            AwsGatewayArgs(
-                labels=labels.with_method("gateway"),
-                region=settings.region,
+            aws_gateway_args(
+                settings,
+                labels,
                 vpc_id=network.vpc_id,
                 private_subnet_ids=network.private_subnet_ids,
                 kms_key_arn=key.arn,
-                engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
-                # The master key's secret the component creates itself; the providers' come from the spec.
-                provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k != engine.MASTER_KEY_ENV},
-                consumer_header=spec.consumer_header,
-                # The AWS task sets LITELLM_MODE itself; the rest keeps the engine from phoning home.
-                environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
-                bedrock_model_arns=[
-                    f"arn:aws:bedrock:{settings.region}::foundation-model/{m}" for m in settings.gateway.bedrock_models
-                ],
-                consumers=[
-                    Consumer(name=n, quota_per_day=c.requests_per_day, rate_limit_rps=c.rate_limit_rps, burst=c.burst)
-                    for n, c in sorted(settings.gateway.consumers.items())
-                ],
-                high_availability=settings.environment == "prod",
-                integration_timeout_ms=settings.gateway.timeouts.edge_seconds * 1000,
-                engine_timeout_seconds=settings.gateway.timeouts.engine_seconds,
                 alarm_topic_arn=monitoring.topic_arn,
+                self_hosted_urls=self._self_hosted_urls,
+                high_availability=settings.environment == "prod",
+                where="pulumi-llm:gateway",
                 config_path="pulumi-llm:gateway",
             ),
             opts=on_aws,
@@ -447,45 +405,22 @@ class LlmPlatform(pulumi.ComponentResource):
         return {"gateway_url": gateway.invoke_url}
 
     def _aws_gpu_vms(self, name, settings, labels, network, key, store, monitoring, on_aws) -> dict[str, pulumi.Input[str]]:
-        from . import serving
-        from .gpu_vm.aws import AwsGpuVm, AwsGpuVmArgs, ScaleToZeroSchedule
+        from .gpu_vm.aws import AwsGpuVm
 
-        cfg = settings.aws.gpu_vm
         outputs: dict[str, pulumi.Input[str]] = {}
         for served in sorted(settings.models):
-            model = settings.models[served]
-            bounds = serving.replicas(settings, served)
-            bucket, key_prefix = serving.store_key(settings, served)
             vm = AwsGpuVm(
                 child(name, f"vm-{served}"),
-                AwsGpuVmArgs(
-                    labels=labels,
-                    container=serving.container(settings, served),
-                    region=settings.region,
-                    instance_types=[serving.instance_type(settings, served).name],
+                aws_gpu_vm_args(
+                    settings,
+                    labels,
+                    served,
                     vpc_id=network.vpc_id,
                     private_subnet_ids=network.private_subnet_ids,
-                    public_subnet_ids=network.public_subnet_ids if cfg.internet_facing else None,
-                    internal=not cfg.internet_facing,
-                    allowed_cidrs=cfg.allowed_cidrs or [settings.aws.network.cidr],
-                    model_bucket_arn=store.bucket_arn if bucket is None else f"arn:aws:s3:::{bucket}",
-                    model_key_prefix=key_prefix,
-                    weights_revision=model.revision or "",
+                    public_subnet_ids=network.public_subnet_ids,
                     kms_key_arn=key.arn,
-                    min_size=bounds.min,
-                    max_size=bounds.max,
-                    on_demand_base_capacity=cfg.on_demand_base,
-                    spot_percentage_above_base=cfg.spot_percentage,
-                    schedule=ScaleToZeroSchedule(
-                        stop_cron=cfg.schedule.stop, start_cron=cfg.schedule.start, time_zone=cfg.schedule.time_zone
-                    )
-                    if cfg.schedule
-                    else None,
-                    certificate_arn=cfg.certificate_arn,
-                    idle_timeout_seconds=cfg.idle_timeout_seconds,
-                    requests_per_instance_per_minute=cfg.requests_per_target,
+                    store_bucket_arn=store.bucket_arn,
                     alarm_topic_arn=monitoring.topic_arn,
-                    deletion_protection=settings.environment == "prod",
                     config_path=f"pulumi-llm:models.{served}",
                 ),
                 opts=on_aws,
@@ -628,3 +563,138 @@ def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[s
         ),
     )
     return spec, env
+
+
+# The Args of the components LlmPlatform and the package adapters (provider/components.py) both build:
+# one function each, so a stack and a TypeScript program that give the same settings get the same child.
+# The other resources' values come in as arguments: the platform's own network, key and topic, or the
+# Inputs a program passes to an adapter.
+
+
+def onprem_cluster_args(settings: Settings, labels: CommonLabels):
+    """OnPremClusterArgs of a stack's `onprem:` settings (labelled method onprem)."""
+    from . import serving
+    from .kubernetes import addons, render
+    from .kubernetes.model_serving import IngressOptions, ModelServingArgs
+    from .onprem import OnPremClusterArgs
+
+    onprem = settings.onprem
+    assert onprem is not None  # required by methods: [onprem]
+    onprem_labels = labels.with_method("onprem")
+    ingress = onprem.ingress
+    return OnPremClusterArgs(
+        labels=onprem_labels,
+        gpu_operator=onprem.gpu_operator.install,
+        gpu_driver=onprem.gpu_operator.driver,
+        ingress_nginx=ingress.install,
+        keda=onprem.keda.install,
+        prometheus=onprem.prometheus.install,
+        serving=ModelServingArgs(
+            namespace=onprem.namespace,
+            labels=onprem_labels,
+            models=serving.served_models(settings),
+            # GPU Feature Discovery (with the Operator) labels GPU nodes; the taint keeps
+            # other pods off them, so model servers tolerate it.
+            placement=render.Placement(node_selector={"nvidia.com/gpu.present": "true"}, gpus_per_node=onprem.gpus.per_node),
+            autoscaling_engine=settings.serving.autoscaling.engine,
+            scaling=serving.scaling_policy(settings),
+            prometheus_url=onprem.prometheus.url or addons.prometheus_url(),
+            alerts=serving.alert_thresholds(settings),
+            ingress=IngressOptions(class_name=ingress.class_name, host=ingress.host, tls_secret=ingress.tls_secret),
+        ),
+    )
+
+
+def aws_gateway_args(
+    settings: Settings,
+    labels: CommonLabels,
+    *,
+    vpc_id: pulumi.Input[str],
+    private_subnet_ids: pulumi.Input[list[str]],
+    kms_key_arn: pulumi.Input[str],
+    alarm_topic_arn: pulumi.Input[str] | None,
+    self_hosted_urls: dict[str, pulumi.Output[str]],
+    high_availability: bool,
+    where: str,
+    config_path: str,
+):
+    """AwsGatewayArgs of a stack's `gateway:` settings; `where` prefixes the engine config's messages."""
+    from .gateway import config as engine
+    from .gateway.aws import AwsGatewayArgs, Consumer
+
+    gw = settings.gateway
+    assert gw is not None  # required by methods: [gateway]
+    spec, urls = gateway_spec(settings, self_hosted_urls)
+    return AwsGatewayArgs(
+        labels=labels.with_method("gateway"),
+        region=settings.region,
+        vpc_id=vpc_id,
+        private_subnet_ids=private_subnet_ids,
+        kms_key_arn=kms_key_arn,
+        engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where=where)),
+        # The master key's secret the component creates itself; the providers' come from the spec.
+        provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k != engine.MASTER_KEY_ENV},
+        consumer_header=spec.consumer_header,
+        # The AWS task sets LITELLM_MODE itself; the rest keeps the engine from phoning home.
+        environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
+        bedrock_model_arns=[f"arn:aws:bedrock:{settings.region}::foundation-model/{m}" for m in gw.bedrock_models],
+        consumers=[
+            Consumer(name=n, quota_per_day=c.requests_per_day, rate_limit_rps=c.rate_limit_rps, burst=c.burst)
+            for n, c in sorted(gw.consumers.items())
+        ],
+        high_availability=high_availability,
+        integration_timeout_ms=gw.timeouts.edge_seconds * 1000,
+        engine_timeout_seconds=gw.timeouts.engine_seconds,
+        alarm_topic_arn=alarm_topic_arn,
+        config_path=config_path,
+    )
+
+
+def aws_gpu_vm_args(
+    settings: Settings,
+    labels: CommonLabels,
+    served: str,
+    *,
+    vpc_id: pulumi.Input[str],
+    private_subnet_ids: pulumi.Input[list[str]],
+    public_subnet_ids: pulumi.Input[list[str]] | None,
+    kms_key_arn: pulumi.Input[str],
+    store_bucket_arn: pulumi.Input[str] | None,
+    alarm_topic_arn: pulumi.Input[str] | None,
+    config_path: str,
+):
+    """AwsGpuVmArgs of model `served`; `store_bucket_arn` is the stack's own store, for store:// sources."""
+    from . import serving
+    from .gpu_vm.aws import AwsGpuVmArgs, ScaleToZeroSchedule
+
+    cfg = settings.aws.gpu_vm
+    bounds = serving.replicas(settings, served)
+    bucket, key_prefix = serving.store_key(settings, served)
+    return AwsGpuVmArgs(
+        labels=labels,
+        container=serving.container(settings, served),
+        region=settings.region,
+        instance_types=[serving.instance_type(settings, served).name],
+        vpc_id=vpc_id,
+        private_subnet_ids=private_subnet_ids,
+        public_subnet_ids=public_subnet_ids if cfg.internet_facing else None,
+        internal=not cfg.internet_facing,
+        allowed_cidrs=cfg.allowed_cidrs or [settings.aws.network.cidr],
+        model_bucket_arn=store_bucket_arn if bucket is None else f"arn:aws:s3:::{bucket}",
+        model_key_prefix=key_prefix,
+        weights_revision=settings.models[served].revision or "",
+        kms_key_arn=kms_key_arn,
+        min_size=bounds.min,
+        max_size=bounds.max,
+        on_demand_base_capacity=cfg.on_demand_base,
+        spot_percentage_above_base=cfg.spot_percentage,
+        schedule=ScaleToZeroSchedule(stop_cron=cfg.schedule.stop, start_cron=cfg.schedule.start, time_zone=cfg.schedule.time_zone)
+        if cfg.schedule
+        else None,
+        certificate_arn=cfg.certificate_arn,
+        idle_timeout_seconds=cfg.idle_timeout_seconds,
+        requests_per_instance_per_minute=cfg.requests_per_target,
+        alarm_topic_arn=alarm_topic_arn,
+        deletion_protection=settings.environment == "prod",
+        config_path=config_path,
+    )

@@ -269,10 +269,8 @@ class OnPremServing(pulumi.ComponentResource):
     """Served names of the models, sorted; each answers at /<name>/v1 on the ingress host."""
 
     def __init__(self, name: str, args: OnPremServingArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        from .. import serving
-        from ..kubernetes import addons, render
-        from ..kubernetes.model_serving import IngressOptions, ModelServingArgs
-        from ..onprem import OnPremCluster, OnPremClusterArgs
+        from ..onprem import OnPremCluster
+        from ..platform import onprem_cluster_args
 
         raw = _plain(args)
         stack = raw.pop("stack", None) or pulumi.get_stack()
@@ -282,29 +280,8 @@ class OnPremServing(pulumi.ComponentResource):
         settings = _validate(
             "OnPremServing", name, {**raw, "cloud": "onprem", "methods": ["onprem"], "onprem": onprem}, [("onprem", "")]
         )
-        cfg = settings.onprem
-        assert cfg is not None  # required by methods: [onprem]
-        labels = CommonLabels(stack=stack, environment=settings.environment, extra=dict(settings.tags)).with_method("onprem")
-        # The same arguments LlmPlatform builds for an on-prem stack.
-        cluster_args = OnPremClusterArgs(
-            labels=labels,
-            gpu_operator=cfg.gpu_operator.install,
-            gpu_driver=cfg.gpu_operator.driver,
-            ingress_nginx=cfg.ingress.install,
-            keda=cfg.keda.install,
-            prometheus=cfg.prometheus.install,
-            serving=ModelServingArgs(
-                namespace=cfg.namespace,
-                labels=labels,
-                models=serving.served_models(settings),
-                placement=render.Placement(node_selector={"nvidia.com/gpu.present": "true"}, gpus_per_node=cfg.gpus.per_node),
-                autoscaling_engine=settings.serving.autoscaling.engine,
-                scaling=serving.scaling_policy(settings),
-                prometheus_url=cfg.prometheus.url or addons.prometheus_url(),
-                alerts=serving.alert_thresholds(settings),
-                ingress=IngressOptions(class_name=cfg.ingress.class_name, host=cfg.ingress.host, tls_secret=cfg.ingress.tls_secret),
-            ),
-        )
+        labels = CommonLabels(stack=stack, environment=settings.environment, extra=dict(settings.tags))
+        cluster_args = onprem_cluster_args(settings, labels)
         # Everything is validated before anything registers, this component included.
         super().__init__(f"{PACKAGE}:index:OnPremServing", name, None, opts)
 
@@ -315,7 +292,7 @@ class OnPremServing(pulumi.ComponentResource):
             provider = k8s.Provider(
                 child(name, "k8s"),
                 context=context,
-                kubeconfig=cfg.kubeconfig,
+                kubeconfig=settings.onprem.kubeconfig,
                 enable_server_side_apply=True,
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -451,9 +428,8 @@ class AwsLlmGateway(pulumi.ComponentResource):
     """API Gateway API key id per consumer (the key values stay in AWS)."""
 
     def __init__(self, name: str, args: AwsLlmGatewayArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        from ..gateway import config as engine
-        from ..gateway.aws import AwsGateway, AwsGatewayArgs, Consumer
-        from ..platform import gateway_spec
+        from ..gateway.aws import AwsGateway
+        from ..platform import aws_gateway_args
 
         raw = _plain(args)
         stack = raw.pop("stack", None) or pulumi.get_stack()
@@ -463,31 +439,19 @@ class AwsLlmGateway(pulumi.ComponentResource):
         settings = _validate(
             "AwsLlmGateway", name, {**raw, "cloud": "aws", "methods": ["gateway"], "gateway": gateway}, [("gateway", "")]
         )
-        gw = settings.gateway
-        assert gw is not None  # required by methods: [gateway]
         labels = CommonLabels(stack=stack, environment=settings.environment, extra=dict(settings.tags))
-        # The same arguments LlmPlatform builds for a stack's AWS gateway (no self-hosted routes here).
-        spec, urls = gateway_spec(settings, {})
+        # No self-hosted routes here: the gateway fronts API providers only.
         gateway_args = _checked(
-            AwsGatewayArgs,
-            labels=labels.with_method("gateway"),
-            region=settings.region,
+            aws_gateway_args,
+            settings=settings,
+            labels=labels,
             vpc_id=resources["vpc_id"],
             private_subnet_ids=resources["private_subnet_ids"],
             kms_key_arn=resources["kms_key_arn"],
-            engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where=f"AwsLlmGateway {name}")),
-            provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k != engine.MASTER_KEY_ENV},
-            consumer_header=spec.consumer_header,
-            environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
-            bedrock_model_arns=[f"arn:aws:bedrock:{settings.region}::foundation-model/{m}" for m in gw.bedrock_models],
-            consumers=[
-                Consumer(name=n, quota_per_day=c.requests_per_day, rate_limit_rps=c.rate_limit_rps, burst=c.burst)
-                for n, c in sorted(gw.consumers.items())
-            ],
-            high_availability=high_availability,
-            integration_timeout_ms=gw.timeouts.edge_seconds * 1000,
-            engine_timeout_seconds=gw.timeouts.engine_seconds,
             alarm_topic_arn=resources.get("alarm_topic_arn"),
+            self_hosted_urls={},
+            high_availability=high_availability,
+            where=f"AwsLlmGateway {name}",
             config_path=f"AwsLlmGateway {name}: args",
         )
         super().__init__(f"{PACKAGE}:index:AwsLlmGateway", name, None, opts)
@@ -594,8 +558,8 @@ class AwsGpuVmServing(pulumi.ComponentResource):
     """The EC2 instance type one replica runs on (given or sized)."""
 
     def __init__(self, name: str, args: AwsGpuVmServingArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        from .. import serving
-        from ..gpu_vm.aws import AwsGpuVm, AwsGpuVmArgs, ScaleToZeroSchedule
+        from ..gpu_vm.aws import AwsGpuVm
+        from ..platform import aws_gpu_vm_args
 
         raw = _plain(args)
         stack = raw.pop("stack", None) or pulumi.get_stack()
@@ -637,41 +601,22 @@ class AwsGpuVmServing(pulumi.ComponentResource):
                 ("aws.network.cidr", "vpc_cidr"),
             ],
         )
-        cfg = settings.aws.gpu_vm
         labels = CommonLabels(stack=stack, environment=settings.environment, extra=dict(settings.tags))
-        bounds = serving.replicas(settings, served)
-        bucket, key_prefix = serving.store_key(settings, served)
-        itype = serving.instance_type(settings, served).name
-        # The same arguments LlmPlatform builds for a stack's GPU VMs.
         vm_args = _checked(
-            AwsGpuVmArgs,
+            aws_gpu_vm_args,
+            settings=settings,
             labels=labels,
-            container=serving.container(settings, served),
-            region=settings.region,
-            instance_types=[itype],
+            served=served,
             vpc_id=resources["vpc_id"],
             private_subnet_ids=resources["private_subnet_ids"],
-            public_subnet_ids=resources.get("public_subnet_ids") if cfg.internet_facing else None,
-            internal=not cfg.internet_facing,
-            allowed_cidrs=cfg.allowed_cidrs or [settings.aws.network.cidr],
-            model_bucket_arn=f"arn:aws:s3:::{bucket}",
-            model_key_prefix=key_prefix,
-            weights_revision=settings.models[served].revision or "",
+            public_subnet_ids=resources.get("public_subnet_ids"),
             kms_key_arn=resources["kms_key_arn"],
-            min_size=bounds.min,
-            max_size=bounds.max,
-            on_demand_base_capacity=cfg.on_demand_base,
-            spot_percentage_above_base=cfg.spot_percentage,
-            schedule=ScaleToZeroSchedule(stop_cron=cfg.schedule.stop, start_cron=cfg.schedule.start, time_zone=cfg.schedule.time_zone)
-            if cfg.schedule
-            else None,
-            certificate_arn=cfg.certificate_arn,
-            idle_timeout_seconds=cfg.idle_timeout_seconds,
-            requests_per_instance_per_minute=cfg.requests_per_target,
+            # store:// (the stack's own store) was refused above: the source names its bucket.
+            store_bucket_arn=None,
             alarm_topic_arn=resources.get("alarm_topic_arn"),
-            deletion_protection=settings.environment == "prod",
             config_path=f"AwsGpuVmServing {name}: args.model",
         )
+        itype = vm_args.instance_types[0]
         super().__init__(f"{PACKAGE}:index:AwsGpuVmServing", name, None, opts)
         vm = AwsGpuVm(child(name, "vm"), vm_args, opts=pulumi.ResourceOptions(parent=self))
         self.url = vm.url
@@ -699,10 +644,10 @@ def _take(raw: dict[str, Any], kind: str, name: str, required: Sequence[str], op
     return {k: raw.pop(k) for k in (*required, *optional) if k in raw}
 
 
-def _checked(model: Any, **kwargs: Any) -> Any:
-    """A child's Args, its own checks' messages (`<where>.private_subnet_ids: …`) spelt like ours."""
+def _checked(build: Any, **kwargs: Any) -> Any:
+    """A child's Args (from `platform`'s builder), its own checks' messages (`<where>.private_subnet_ids: …`) spelt like ours."""
     try:
-        return model(**kwargs)
+        return build(**kwargs)
     except UserError as err:
         raise UserError(_respell(str(err))) from None
 
