@@ -249,7 +249,7 @@ class LlmPlatform(pulumi.ComponentResource):
     def _gke(self, name, settings, labels, network, store, on_gcp) -> dict[str, pulumi.Input[str]]:
         from . import serving
         from .cluster.gke import GkeCluster, GkeClusterArgs, GpuPool, NodeRange
-        from .kubernetes.model_serving import ModelServing, ModelServingArgs
+        from .kubernetes.model_serving import ModelServing
 
         cfg = settings.gcp
         machine = serving.instance_type(settings, sorted(settings.models)[0])
@@ -289,13 +289,12 @@ class LlmPlatform(pulumi.ComponentResource):
             models.append(dataclasses.replace(model, env=env, service_account_annotations=identity.annotations))
         layer = ModelServing(
             child(name, "serving"),
-            ModelServingArgs(
+            model_serving_args(
+                settings,
+                labels.with_method("cluster"),
                 namespace=namespace,
-                labels=labels.with_method("cluster"),
                 models=models,
                 placement=gke.gpu_placement,
-                autoscaling_engine=settings.serving.autoscaling.engine,
-                scaling=serving.scaling_policy(settings),
                 prometheus_url=gke.prometheus_url,
                 # Managed Service for Prometheus: PodMonitoring and Rules, scraped from gmp-system, and KEDA
                 # signs its queries as its Google service account.
@@ -304,7 +303,6 @@ class LlmPlatform(pulumi.ComponentResource):
                     if cfg.prometheus == "managed"
                     else {}
                 ),
-                alerts=serving.alert_thresholds(settings),
                 server_depends_on=waits,
                 # The gateway's Cloud Run instances, through the internal passthrough load balancers below.
                 extra_clients=({"ipBlock": {"cidr": network.gateway_egress_cidr}},) if network.gateway_egress_cidr else (),
@@ -323,8 +321,8 @@ class LlmPlatform(pulumi.ComponentResource):
         return {"cluster_name": gke.cluster_name, "namespace": layer.namespace}
 
     def _edge(self, name: str, settings: Settings, labels: CommonLabels) -> dict[str, pulumi.Input[str]]:
-        """Edge: llama.cpp images in the stack's ECR (the main target, and a jetson image for a Jetson
-        fleet), rolled out by digest to the labelled nodes of each fleet."""
+        """Edge: llama.cpp (or, with edge.runtime onnx, ONNX Runtime GenAI cpu) images in the stack's ECR (the
+        main target, and a jetson image for a Jetson fleet), rolled out by digest to the labelled nodes of each fleet."""
         import pulumi_docker_build as docker_build
         import pulumi_kubernetes as k8s
 
@@ -336,9 +334,10 @@ class LlmPlatform(pulumi.ComponentResource):
         assert edge is not None
         edge_labels = labels.with_method("edge")
         builder = docker_build.Provider(child(name, "docker-build"), opts=pulumi.ResourceOptions(parent=self))
-        context = default_build_context()
+        context = default_build_context(edge.runtime)
         common = dict(
-            labels=edge_labels, context=context, repository=edge.repository, llama_cpp_sha256=edge.llama_cpp_sha256,
+            labels=edge_labels, runtime=edge.runtime, context=context, repository=edge.repository,
+            llama_cpp_sha256=edge.llama_cpp_sha256,
             jetson_build_image=edge.jetson_build_image, jetson_runtime_image=edge.jetson_runtime_image, registry="ecr",
         )
         on_registry = pulumi.ResourceOptions(parent=self, providers=[*self._aws_providers, builder])
@@ -432,7 +431,7 @@ class LlmPlatform(pulumi.ComponentResource):
     def _aws_cluster(self, name, settings, labels, network, key, store, on_aws) -> dict[str, pulumi.Input[str]]:
         from . import serving
         from .cluster.eks import EksCluster, EksClusterArgs
-        from .kubernetes.model_serving import IngressOptions, ModelServing, ModelServingArgs
+        from .kubernetes.model_serving import IngressOptions, ModelServing
         from .security.aws import HubTokenSecret, HubTokenSecretArgs
         from .storage.aws import read_policy, write_policy
 
@@ -488,15 +487,13 @@ class LlmPlatform(pulumi.ComponentResource):
             models.append(dataclasses.replace(model, env=env, copy=copy, copy_depends_on=tuple(copy_waits)))
         serving_layer = ModelServing(
             child(name, "serving"),
-            ModelServingArgs(
+            model_serving_args(
+                settings,
+                labels.with_method("cluster"),
                 namespace=namespace,
-                labels=labels.with_method("cluster"),
                 models=models,
                 placement=eks.gpu_placement,
-                autoscaling_engine=settings.serving.autoscaling.engine,
-                scaling=serving.scaling_policy(settings),
                 prometheus_url=eks.prometheus_url,
-                alerts=serving.alert_thresholds(settings),
                 ingress=IngressOptions(
                     class_name="alb",
                     style="alb",
@@ -571,11 +568,26 @@ def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[s
 # Inputs a program passes to an adapter.
 
 
+def model_serving_args(settings: Settings, labels: CommonLabels, **where):
+    """ModelServingArgs with the stack's serving policy (autoscaler, scaling, alert thresholds); `where`
+    gives the rest: namespace, models, placement, Prometheus and ingress of the cluster they run on."""
+    from . import serving
+    from .kubernetes.model_serving import ModelServingArgs
+
+    return ModelServingArgs(
+        labels=labels,
+        autoscaling_engine=settings.serving.autoscaling.engine,
+        scaling=serving.scaling_policy(settings),
+        alerts=serving.alert_thresholds(settings),
+        **where,
+    )
+
+
 def onprem_cluster_args(settings: Settings, labels: CommonLabels):
     """OnPremClusterArgs of a stack's `onprem:` settings (labelled method onprem)."""
     from . import serving
     from .kubernetes import addons, render
-    from .kubernetes.model_serving import IngressOptions, ModelServingArgs
+    from .kubernetes.model_serving import IngressOptions
     from .onprem import OnPremClusterArgs
 
     onprem = settings.onprem
@@ -589,17 +601,15 @@ def onprem_cluster_args(settings: Settings, labels: CommonLabels):
         ingress_nginx=ingress.install,
         keda=onprem.keda.install,
         prometheus=onprem.prometheus.install,
-        serving=ModelServingArgs(
+        serving=model_serving_args(
+            settings,
+            onprem_labels,
             namespace=onprem.namespace,
-            labels=onprem_labels,
             models=serving.served_models(settings),
             # GPU Feature Discovery (with the Operator) labels GPU nodes; the taint keeps
             # other pods off them, so model servers tolerate it.
             placement=render.Placement(node_selector={"nvidia.com/gpu.present": "true"}, gpus_per_node=onprem.gpus.per_node),
-            autoscaling_engine=settings.serving.autoscaling.engine,
-            scaling=serving.scaling_policy(settings),
             prometheus_url=onprem.prometheus.url or addons.prometheus_url(),
-            alerts=serving.alert_thresholds(settings),
             ingress=IngressOptions(class_name=ingress.class_name, host=ingress.host, tls_secret=ingress.tls_secret),
         ),
     )

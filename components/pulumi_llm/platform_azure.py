@@ -156,7 +156,8 @@ def _gpu_vms(platform, name, settings, labels, rg, network, vault, store, on_azu
 
 def _aks(platform, name, settings, labels, rg, network, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
     from .cluster.aks import AksCluster, AksClusterArgs, GpuPool, PoolScale
-    from .kubernetes.model_serving import IngressOptions, ModelServing, ModelServingArgs
+    from .kubernetes.model_serving import IngressOptions, ModelServing
+    from .platform import model_serving_args
 
     cfg = settings.azure.cluster
     aks = AksCluster(
@@ -195,15 +196,13 @@ def _aks(platform, name, settings, labels, rg, network, on_azure, self_hosted) -
         models.append(dataclasses.replace(model, copy=copy))
     layer = ModelServing(
         child(name, "serving"),
-        ModelServingArgs(
+        model_serving_args(
+            settings,
+            labels.with_method("cluster"),
             namespace=NAMESPACE,
-            labels=labels.with_method("cluster"),
             models=models,
             placement=aks.gpu_placement,
-            autoscaling_engine=settings.serving.autoscaling.engine,
-            scaling=serving.scaling_policy(settings),
             prometheus_url=aks.prometheus_url,
-            alerts=serving.alert_thresholds(settings),
             ingress=IngressOptions(class_name=aks.ingress_class or "nginx"),
         ),
         opts=pulumi.ResourceOptions(parent=platform, providers=[aks.provider], depends_on=list(aks.addons)),
