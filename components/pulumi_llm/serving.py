@@ -100,6 +100,11 @@ def size(settings: Settings, name: str, *, edge_device: str | None = None) -> Fi
     if "edge" in settings.methods and settings.edge is not None:
         from .edge.devices import accelerator
 
+        if model.runtime == "onnx":
+            from .runtimes.onnx import onnx_fit
+
+            return onnx_fit(spec, Hardware(accelerator(edge_device or settings.edge.device), count=1),
+                            quantization=model.quantization, context=model.context, where=f"models.{name}")
         return fit(
             spec,
             Hardware(accelerator(edge_device or settings.edge.device), count=1),
@@ -185,6 +190,13 @@ def container(settings: Settings, name: str, fit_result: FitResult | None = None
         # The image is replaced by the edge build's digest at deploy time; the pin is the fallback.
         return llamacpp_container(name, sized, image=pins.LLAMA_CPP_SERVER.ref, model_path=f"/models/{file}",
                                   api_key_secret=model.api_key_secret)
+    if model.runtime == "onnx":
+        from .runtimes.onnx import model_dir_from_source, onnx_container
+
+        # A digest-pinned placeholder: the edge rollout always runs the EdgeImage's own ref (there is no upstream image).
+        return onnx_container(name, sized, image=pins.PYTHON_SLIM.ref, context=model.context,
+                              model_dir=model_dir_from_source(model.source or "", f"models.{name}"),
+                              api_key_secret=model.api_key_secret)
     location, _ = weights(settings, name)
     if model.runtime == "vllm":
         options = vllm.VllmOptions(
@@ -288,7 +300,8 @@ def stack_sizing(settings: Settings) -> list[dict]:
         bounds = replicas(settings, name)
         summary = sizing_summary(
             model_spec(name, model),
-            quantization=model.quantization or sized.precision.key,
+            # onnx int4 is sized as its GGUF stand-in (runtimes/onnx.py SIZING_PRECISION)
+            quantization=sized.precision.key if model.runtime == "onnx" else model.quantization or sized.precision.key,
             context=sized.max_model_len,
             cloud="onprem" if settings.cloud == "onprem" or "edge" in settings.methods else settings.cloud,
             region=settings.region,
@@ -299,8 +312,10 @@ def stack_sizing(settings: Settings) -> list[dict]:
                 if sized.hardware.instance is not None
                 else {"accelerator": sized.hardware.accelerator, "gpu_count": sized.tensor_parallel_size}
             ),
-            runtime="llamacpp" if model.runtime == "llamacpp" else "vllm",
+            runtime="llamacpp" if model.runtime in ("llamacpp", "onnx") else "vllm",
             gpu_memory_utilization=settings.serving.gpu_memory_utilization,
         )
         out.append({"served_name": name, "runtime": model.runtime, "replicas": {"min": bounds.min, "max": bounds.max}, **summary})
+        if model.runtime == "onnx":
+            out[-1]["runtime"] = "onnx"  # the figures are the llama.cpp device check's, the server is ONNX's
     return out

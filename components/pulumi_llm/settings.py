@@ -84,8 +84,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Runtime = Literal["vllm", "triton", "llamacpp"]
-"""Model-server runtimes: vLLM and Triton on GPU servers, llama.cpp on edge devices."""
+Runtime = Literal["vllm", "triton", "llamacpp", "onnx"]
+"""Model-server runtimes: vLLM and Triton on GPU servers, llama.cpp or ONNX Runtime GenAI on edge devices."""
 
 
 class Replicas(_Strict):
@@ -184,7 +184,10 @@ class ModelSettings(_Strict):
         description="Where servers read the weights: store://<key> (the stack's model store), pvc://<claim>/<path>, "
         "s3://<bucket>/<prefix> or gs://<bucket>/<prefix>. Required to serve the model; never a public hub.",
     )
-    runtime: Runtime = Field("vllm", description="Model server: vllm or triton (Triton's vLLM backend). Default vllm.")
+    runtime: Runtime = Field(
+        "vllm",
+        description="Model server: vllm or triton (Triton's vLLM backend); on edge nodes the edge.runtime, llamacpp or onnx. Default vllm.",
+    )
     quantization: str | None = Field(
         None, description="Weight precision: bf16, fp16, fp8, int8, awq, gptq. Default: the model's native precision."
     )
@@ -522,9 +525,16 @@ class EdgeJetsonFleet(_Strict):
 
 
 class EdgeSettings(_Strict):
-    """Edge devices: multi-arch llama.cpp images in the stack's registry, rolled out to labelled nodes."""
+    """Edge devices: multi-arch llama.cpp (or ONNX Runtime GenAI) images in the stack's registry, rolled out to labelled nodes."""
 
     kube_context: str = Field(min_length=1, description="kubeconfig context of the edge fleet's cluster (K3s). Required.")
+    runtime: Literal["llamacpp", "onnx"] = Field(
+        "llamacpp",
+        description=(
+            "Server the image runs: llamacpp (GGUF models; cpu, cuda, jetson targets) or onnx (ONNX Runtime GenAI int4 "
+            "model directories, images/edge-onnx; cpu target only). Default llamacpp."
+        ),
+    )
     kubeconfig: str | None = Field(None, description="Path of the kubeconfig file. Default: the provider's default.")
     namespace: Label = Field("llm-edge", description="Namespace of the rollout. Default llm-edge.")
     device: str = Field(
@@ -544,11 +554,12 @@ class EdgeSettings(_Strict):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$",
         description="Tag of this build (immutable in the registry: a new one per build, e.g. b11176-<git sha>). Required.",
     )
-    llama_cpp_sha256: str = Field(
+    llama_cpp_sha256: str | None = Field(
+        None,
         pattern=r"^[0-9a-f]{64}$",
         description=(
             "sha256 of the llama.cpp source the image builds from: the llama-cpp-python sdist on PyPI, which "
-            "vendors llama.cpp (images/edge-llamacpp/README.md). Required."
+            "vendors llama.cpp (images/edge-llamacpp/README.md). Required for runtime llamacpp; onnx takes none."
         ),
     )
     builders: dict[Literal["linux/amd64", "linux/arm64"], str] = Field(
@@ -569,13 +580,22 @@ class EdgeSettings(_Strict):
 
     @model_validator(mode="after")
     def _targets(self) -> EdgeSettings:
+        if self.runtime == "onnx":
+            if self.target != "cpu":
+                raise FieldProblem("target", "runtime onnx builds the cpu target only; cuda and jetson need runtime llamacpp")
+            if self.jetson is not None:
+                raise FieldProblem("jetson", "runtime onnx builds the cpu target only; a Jetson fleet needs runtime llamacpp")
+            if self.llama_cpp_sha256 is not None:
+                raise FieldProblem("llama_cpp_sha256", "runtime onnx builds no llama.cpp source: drop it (runtime llamacpp takes it)")
+        elif self.llama_cpp_sha256 is None:
+            raise FieldProblem("llama_cpp_sha256", "required by runtime llamacpp (the sha256 PyPI publishes for the llama-cpp-python sdist)")
         if self.target == "jetson" and self.platforms != ["linux/arm64"]:
             raise FieldProblem("platforms", "a jetson target builds for linux/arm64 only (Jetson modules are arm64)")
         if self.target == "cuda" and "linux/arm64" in self.platforms:
             raise FieldProblem("platforms", "the cuda target is x86 (linux/amd64); use jetson for arm64 GPUs")
         from .edge.source import LLAMA_CPP_SOURCE
 
-        if self.llama_cpp_sha256 != LLAMA_CPP_SOURCE.sha256:
+        if self.llama_cpp_sha256 is not None and self.llama_cpp_sha256 != LLAMA_CPP_SOURCE.sha256:
             raise FieldProblem(
                 "llama_cpp_sha256",
                 f"the image builds llama-cpp-python {LLAMA_CPP_SOURCE.version}'s sdist, whose sha256 is {LLAMA_CPP_SOURCE.sha256} (PyPI)",
@@ -1103,12 +1123,32 @@ class Settings(_Strict):
             if model.source is None:
                 raise FieldProblem(f"models.{name}.source", "required to serve the model (store://, pvc://, s3:// or gs://)")
             scheme = model.source.split("://", 1)[0]
+            edge_runtime = self.edge.runtime if self.edge is not None and "edge" in self.methods else None
             if ("edge" in self.methods) != (scheme == "node"):
                 raise FieldProblem(
-                    f"models.{name}.source", "edge models are GGUF files in the nodes' cache (node://<file>.gguf), and only edge models are"
+                    f"models.{name}.source",
+                    "edge models are in the nodes' cache (node://<file>.gguf, or node://<dir> for onnx), and only edge models are",
                 )
-            if ("edge" in self.methods) != (model.runtime == "llamacpp"):
-                raise FieldProblem(f"models.{name}.runtime", "edge nodes run llamacpp, and only edge nodes do")
+            if edge_runtime is None and model.runtime in ("llamacpp", "onnx"):
+                raise FieldProblem(f"models.{name}.runtime", "llamacpp and onnx run on edge nodes only")
+            if edge_runtime is not None and model.runtime != edge_runtime:
+                raise FieldProblem(f"models.{name}.runtime", f"edge.runtime is {edge_runtime}: its models run {edge_runtime}")
+            if edge_runtime == "onnx":
+                from .runtimes import onnx
+
+                try:
+                    onnx.check_quantization(model.quantization, f"models.{name}")
+                except UserError:
+                    raise FieldProblem(
+                        f"models.{name}.quantization",
+                        "runtime onnx serves ONNX Runtime GenAI int4 models (model builder -p int4 -e cpu); "
+                        "GGUF quantizations such as q4_k_m are for edge.runtime llamacpp",
+                    ) from None
+                if not onnx.DIR_NAME.match(model.source.removeprefix("node://").strip("/")) or model.source.endswith(".gguf"):
+                    raise FieldProblem(
+                        f"models.{name}.source",
+                        "runtime onnx reads an ONNX Runtime GenAI model directory from the nodes' cache, node://<dir>, not a .gguf file",
+                    )
             if self.cloud == "onprem" and scheme == "store":
                 raise FieldProblem(f"models.{name}.source", "store:// is a cloud stack's model store; on-prem use pvc://<claim>/<path>")
             if "gpu-vm" in self.methods and scheme == "pvc":

@@ -37,7 +37,7 @@ def model(**fields: object) -> dict:
 @pytest.mark.parametrize(
     ("cfg", "expected"),
     [
-        (config(model(runtime="tgi")), "pulumi-llm:models.m.runtime = tgi: must be one of: vllm, triton, llamacpp"),
+        (config(model(runtime="tgi")), "pulumi-llm:models.m.runtime = tgi: must be one of: vllm, triton, llamacpp, onnx"),
         (
             config(model(gpus=3)),
             'pulumi-llm:models.m = {"catalog": "llama-3.1-8b-instruct", "gpus": 3, "source": "pvc://w/m"}: gpus = 3: the tensor '

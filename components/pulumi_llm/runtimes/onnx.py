@@ -54,7 +54,7 @@ METRICS = MetricNames(
 )
 """The server exposes no Prometheus metrics."""
 
-_DIR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+DIR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def check_quantization(quantization: str | None, where: str) -> None:
@@ -70,7 +70,7 @@ def check_quantization(quantization: str | None, where: str) -> None:
 def model_dir_from_source(source: str, where: str) -> str:
     """`node://<dir>` → the model directory's name in the node's model cache (not a .gguf file)."""
     name = source.removeprefix("node://").strip("/")
-    if not source.startswith("node://") or not _DIR_NAME.match(name) or name.lower().endswith(".gguf") or ".." in name:
+    if not source.startswith("node://") or not DIR_NAME.match(name) or name.lower().endswith(".gguf") or ".." in name:
         raise UserError(
             f"{where}.source = {source}: the onnx runtime reads an ONNX Runtime GenAI model directory from the "
             "nodes' cache, node://<dir> (genai_config.json inside), not a .gguf file"
@@ -136,7 +136,7 @@ def onnx_container(
     where = f"models.{served_name}"
     if "@sha256:" not in image or image.split("@")[0].endswith(":latest"):
         raise UserError(f"{where}.image = {image}: images are pinned as repository:tag@sha256:digest")
-    if not _DIR_NAME.match(model_dir) or model_dir.lower().endswith(".gguf"):
+    if not DIR_NAME.match(model_dir) or model_dir.lower().endswith(".gguf"):
         raise UserError(f"{where}.model_dir = {model_dir}: an ONNX Runtime GenAI model directory name below {MODEL_DIR}/")
     if not 1 <= port <= 65535:
         raise UserError(f"{where}.port = {port}: a TCP port 1-65535 is expected")
