@@ -62,9 +62,10 @@ def test_wheel_holds_every_module_subpackage_and_data_file(wheel: Path) -> None:
     assert {n.split("/")[0] for n in names} == {"pulumi_llm", f"pulumi_llm-{pulumi_llm.__version__}.dist-info"}
     # … but the edge image's build context does, byte for byte, so installed copies can build it.
     archive = zipfile.ZipFile(wheel)
-    for file in ("Dockerfile", "README.md", "prepare_model.py"):
-        packed = archive.read(f"pulumi_llm/_images/edge-llamacpp/{file}")
-        assert packed == (ROOT / "images" / "edge-llamacpp" / file).read_bytes(), file
+    for image, file in (("edge-llamacpp", "Dockerfile"), ("edge-llamacpp", "README.md"), ("edge-llamacpp", "prepare_model.py"),
+                        ("edge-onnx", "Dockerfile"), ("edge-onnx", "requirements.txt"), ("edge-onnx", "server.py")):
+        packed = archive.read(f"pulumi_llm/_images/{image}/{file}")
+        assert packed == (ROOT / "images" / image / file).read_bytes(), f"{image}/{file}"
 
 
 def test_wheel_metadata_declares_the_console_script_and_version(wheel: Path) -> None:
@@ -101,11 +102,12 @@ def test_installed_wheel_reports_its_version_and_runs_its_console_script(wheel: 
     assert report["version"] == report["module"] == pulumi_llm.__version__
     assert report["typed"] is True
     context = subprocess.run(
-        [sys.executable, "-c", "from pulumi_llm.edge.image import default_build_context; print(default_build_context())"],
+        [sys.executable, "-c", "from pulumi_llm.edge.image import default_build_context as d; print(d()); print(d('onnx'))"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
     )
     assert context.returncode == 0, context.stderr
-    assert Path(context.stdout.strip()) == target / "pulumi_llm" / "_images" / "edge-llamacpp"
+    assert [Path(line) for line in context.stdout.split()] == [
+        target / "pulumi_llm" / "_images" / "edge-llamacpp", target / "pulumi_llm" / "_images" / "edge-onnx"]
     script = target / "bin" / "pulumi-llm"
     run = subprocess.run([sys.executable, str(script), "size", "llama-3.1-8b-instruct", "--gpu", "L4"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
