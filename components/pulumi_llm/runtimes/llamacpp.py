@@ -39,7 +39,7 @@ import math
 
 from ..errors import UserError
 from ..sizing import GIB, FitResult, check_runtime_precision, startup_probe_budget
-from .spec import ContainerSpec, EnvVar, HttpCheck, MetricNames, Mount, Port, Probe, Resources
+from .spec import ContainerSpec, EnvVar, HttpCheck, MetricNames, Mount, Port, Probe, Resources, check_pinned_image
 
 API_PORT = 8080
 MODEL_DIR = "/models"
@@ -157,7 +157,7 @@ def llamacpp_container(
     if fit.llamacpp is None:
         raise UserError(f"{where}.runtime: sized for {fit.runtime}; llamacpp_container needs fit(..., runtime='llamacpp')")
     check_runtime_precision("llamacpp", fit.precision)
-    _check_image(image, served_name)
+    check_pinned_image(image, f"models.{served_name}")
     path = model_path if model_path is not None else f"{MODEL_DIR}/{default_model_file(served_name, fit)}"
     if not path.startswith(MODEL_DIR + "/") or not path.endswith(".gguf") or "/../" in path:
         raise UserError(f"{where}.model_path = {path}: a .gguf file below {MODEL_DIR}/ is expected")
@@ -217,6 +217,3 @@ def llamacpp_container(
     )
 
 
-def _check_image(image: str, served_name: str) -> None:
-    if "@sha256:" not in image or image.split("@")[0].endswith(":latest"):
-        raise UserError(f"models.{served_name}.image = {image}: images are pinned as repository:tag@sha256:digest")

@@ -24,7 +24,7 @@ import re
 
 from ..errors import UserError
 from ..sizing import GIB, FitResult, Hardware, ModelSpec, fit, startup_probe_budget
-from .spec import ContainerSpec, EnvVar, HttpCheck, MetricNames, Mount, Port, Probe, Resources
+from .spec import ContainerSpec, EnvVar, HttpCheck, MetricNames, Mount, Port, Probe, Resources, check_pinned_image
 
 API_PORT = 8080
 MODEL_DIR = "/models"
@@ -134,8 +134,7 @@ def onnx_container(
 
     `model_dir` is the directory's name below /models; `context` the model's context (default the fit's)."""
     where = f"models.{served_name}"
-    if "@sha256:" not in image or image.split("@")[0].endswith(":latest"):
-        raise UserError(f"{where}.image = {image}: images are pinned as repository:tag@sha256:digest")
+    check_pinned_image(image, where)
     if not DIR_NAME.match(model_dir) or model_dir.lower().endswith(".gguf"):
         raise UserError(f"{where}.model_dir = {model_dir}: an ONNX Runtime GenAI model directory name below {MODEL_DIR}/")
     if not 1 <= port <= 65535:

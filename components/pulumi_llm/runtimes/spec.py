@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..errors import UserError
+
 Runtime = Literal["vllm", "triton", "llamacpp", "onnx"]
 
 
@@ -168,3 +170,9 @@ class ContainerSpec:
 
     def port(self, name: str) -> Port:
         return next(p for p in self.ports if p.name == name)
+
+
+def check_pinned_image(image: str, where: str) -> None:
+    """One rule for every runtime's image: pinned by digest, and not a `latest` tag even then."""
+    if "@sha256:" not in image or image.split("@")[0].endswith(":latest"):
+        raise UserError(f"{where}.image = {image}: images are pinned as repository:tag@sha256:digest")

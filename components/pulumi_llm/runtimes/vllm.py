@@ -25,6 +25,7 @@ from .spec import (
     Port,
     Probe,
     Resources,
+    check_pinned_image,
 )
 
 API_PORT = 8000
@@ -199,7 +200,7 @@ def readiness_command(served_name: str, port: int = API_PORT) -> tuple[str, ...]
 
 def vllm_container(served_name: str, fit: FitResult, weights: Weights, options: VllmOptions) -> ContainerSpec:
     """The vLLM container for `served_name`, sized by `fit`."""
-    _check_image(options.image, served_name)
+    check_pinned_image(options.image, f"models.{served_name}")
     args = vllm_args(served_name, fit, weights, options)
     gpus = fit.tensor_parallel_size
     weight_bytes = fit.memory.weights
@@ -261,6 +262,3 @@ def vllm_container(served_name: str, fit: FitResult, weights: Weights, options: 
     )
 
 
-def _check_image(image: str, served_name: str) -> None:
-    if "@sha256:" not in image or image.split("@")[0].endswith(":latest"):
-        raise UserError(f"models.{served_name}.image = {image}: images are pinned as repository:tag@sha256:digest")
