@@ -2,6 +2,7 @@
 
     pulumi-llm plan STACK [--out DIR]     the offline plan of one stack (default DIR: out/STACK)
     pulumi-llm plan --all [--out DIR]     every stack file, each into DIR/<stack> (default DIR: out)
+    pulumi-llm verify STACK | --all       check the plan against what the real control planes enforce
     pulumi-llm schema [--write]           JSON Schema of the stack files (stacks/schema.json)
     pulumi-llm size / compare             will it fit, what will it cost, when does self-hosting win
     pulumi-llm secrets put|check          provider keys straight into the cloud's secret store
@@ -38,7 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="plan every stack file")
     plan.add_argument("--out", type=Path, default=None, help="output directory (default out/STACK, or out/ with --all)")
     plan.add_argument("--quiet", action="store_true", help="print only the summary line")
+    plan.add_argument("--no-verify", action="store_true", help="record only; skip the verification pass")
     plan.set_defaults(handler=_plan)
+
+    verify = commands.add_parser("verify", help="plan offline and check the plan against what the real control planes enforce")
+    which = verify.add_mutually_exclusive_group(required=True)
+    which.add_argument("stack", nargs="?", help="stack name: stacks/Pulumi.STACK.yaml")
+    which.add_argument("--all", action="store_true", help="verify every stack file")
+    verify.add_argument("--rule", action="append", default=None, help="run only this rule (repeatable)")
+    verify.set_defaults(handler=_verify)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the stack files")
     schema.add_argument("--write", action="store_true", help="write it to stacks/schema.json instead")
@@ -48,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_sizing.add_parsers(commands)
     cli_secrets.add_parsers(commands)
-    for name in ("plan", "schema"):
+    for name in ("plan", "verify", "schema"):
         # Their errors name a stack file first; argument errors of the other commands name the program.
         commands.choices[name].set_defaults(error_prefix="")
     return parser
@@ -79,19 +88,57 @@ def _plan(args: argparse.Namespace) -> int:
     if args.all and not stacks:
         raise UserError(f"{project.relative(project.stacks_dir)}: no stack files (Pulumi.<stack>.yaml)")
     failed = 0
+    violations: list = []
     for stack in stacks:
         out = (args.out or project.root / "out") / stack if args.all else (args.out or project.root / "out" / stack)
         try:
-            plan_stack(project, stack, out, quiet=args.quiet)
+            plan_stack(project, stack, out, quiet=args.quiet, verify=None if args.no_verify else violations)
         except UserError as err:
             if not args.all:
                 raise
             print(str(err), file=sys.stderr)
             failed += 1
-    return 2 if failed else 0
+    if not args.no_verify:
+        _print_violations(stacks, violations)
+    return 2 if failed or violations else 0
 
 
-def plan_stack(project, stack: str, out: Path, quiet: bool = False) -> dict:
+def _verify(args: argparse.Namespace) -> int:
+    from .offline import plan as offline
+    from .verify import PlanView, run_rules
+
+    project = _project(args)
+    stacks = project.stacks() if args.all else [args.stack]
+    if args.rule:
+        from .verify.rules import RULES, _load
+
+        _load()
+        unknown = sorted(set(args.rule) - set(RULES))
+        if unknown:
+            raise UserError(f"verify --rule {unknown[0]}: no such rule; rules: {', '.join(sorted(RULES))}")
+    violations: list = []
+    failed = 0
+    for stack in stacks:
+        try:
+            violations.extend(run_rules(PlanView.from_plan(offline.run(project, stack)), args.rule))
+        except UserError as err:
+            if not args.all:
+                raise
+            print(str(err), file=sys.stderr)
+            failed += 1
+    _print_violations(stacks, violations)
+    return 2 if failed or violations else 0
+
+
+def _print_violations(stacks: Sequence[str], violations: list) -> None:
+    from .verify import format_report
+
+    print(format_report(stacks, violations), file=sys.stderr if violations else sys.stdout)
+
+
+def plan_stack(project, stack: str, out: Path, quiet: bool = False, verify: list | None = None) -> dict:
+    """Plan one stack into `out`; with `verify` (a list), run the verification pass and add its
+    violations to that list."""
     from .offline import plan as offline
 
     from .serving import stack_sizing
@@ -99,6 +146,10 @@ def plan_stack(project, stack: str, out: Path, quiet: bool = False) -> dict:
     result = offline.run(project, stack)
     sizing = stack_sizing(result.settings)
     summary = offline.write(result, out, {"sizing": sizing})
+    if verify is not None:
+        from .verify import PlanView, run_rules
+
+        verify.extend(run_rules(PlanView.from_plan(result)))
     if not quiet:
         print(f"Plan of stack {stack} (cloud {summary['cloud']}, methods: {', '.join(summary['methods']) or 'none'})")
         print(offline.tree(result))

@@ -174,7 +174,7 @@ def execute(
 
 def resources_json(plan: Plan) -> list[dict[str, Any]]:
     return [
-        {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
+        {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "id": r.id, "dependsOn": list(r.depends_on), "inputs": r.inputs}
         for r in sorted(plan.records, key=lambda r: r.urn)
     ]
 

@@ -30,6 +30,11 @@ class Record:
     custom: bool
     provider: str | None
     inputs: dict[str, Any]
+    id: str = ""
+    """The id the mocks answered with (what other resources' inputs carry when they reference this one)."""
+    depends_on: tuple[str, ...] = ()
+    """URNs the engine would wait for before creating this resource: explicit `depends_on` and the
+    resources whose outputs flow into its inputs (the SDK expands components to their children)."""
 
 
 class DefaultProviderDisabled(Exception):
@@ -117,6 +122,8 @@ class RecordingMonitor(MockMonitor):
                 # A provider reference is "<urn>::<id>"; the URN is what names the provider.
                 provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
                 inputs=inputs,
+                id=response.id,
+                depends_on=tuple(sorted(set(request.dependencies))),
             )
         )
         return response

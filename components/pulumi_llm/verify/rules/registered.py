@@ -1,0 +1,3 @@
+"""Every rule family, one import line each (the registry's only list)."""
+
+# ruff: noqa: F401
