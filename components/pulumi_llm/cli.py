@@ -100,7 +100,7 @@ def _plan(args: argparse.Namespace) -> int:
             failed += 1
     if not args.no_verify:
         _print_violations(stacks, violations)
-    return 2 if failed or violations else 0
+    return 2 if failed or _errors(violations) else 0
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -127,13 +127,19 @@ def _verify(args: argparse.Namespace) -> int:
             print(str(err), file=sys.stderr)
             failed += 1
     _print_violations(stacks, violations)
-    return 2 if failed or violations else 0
+    return 2 if failed or _errors(violations) else 0
+
+
+def _errors(violations: list) -> list:
+    from .verify import errors
+
+    return errors(violations)
 
 
 def _print_violations(stacks: Sequence[str], violations: list) -> None:
     from .verify import format_report
 
-    print(format_report(stacks, violations), file=sys.stderr if violations else sys.stdout)
+    print(format_report(stacks, violations), file=sys.stderr if _errors(violations) else sys.stdout)
 
 
 def plan_stack(project, stack: str, out: Path, quiet: bool = False, verify: list | None = None) -> dict:

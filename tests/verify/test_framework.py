@@ -51,3 +51,10 @@ def test_rules_are_registered_under_their_family():
 
     _load()
     assert all("." in name for name in RULES)
+
+
+def test_warnings_are_shown_but_not_counted():
+    found = [Violation("dev", "llm-gateway", "models.deprecation", "claude-x retires on 2027-01-15", severity="warning")]
+    text = format_report(["dev"], found).splitlines()
+    assert text[0] == "dev: llm-gateway: warning: models.deprecation: claude-x retires on 2027-01-15"
+    assert text[-1].split() == ["dev", "0", "clean"]

@@ -12,8 +12,8 @@ Facts about upstream components (chart defaults, exporter labels, add-on setting
 
 from __future__ import annotations
 
-from .report import Violation, format_report
+from .report import Violation, errors, format_report
 from .view import PlanView
 from .rules import RULES, run_rules
 
-__all__ = ["PlanView", "RULES", "Violation", "format_report", "run_rules"]
+__all__ = ["PlanView", "RULES", "Violation", "errors", "format_report", "run_rules"]

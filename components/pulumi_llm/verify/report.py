@@ -14,9 +14,16 @@ class Violation:
     """The resource or Kubernetes object at fault, by the name the plan gives it."""
     rule: str
     why: str
+    severity: str = "error"
+    """"error" fails the plan (exit 2); "warning" is shown and passes (e.g. a deprecation date ahead)."""
 
     def line(self) -> str:
-        return f"{self.stack}: {self.resource}: {self.rule}: {self.why}"
+        mark = "" if self.severity == "error" else f"{self.severity}: "
+        return f"{self.stack}: {self.resource}: {mark}{self.rule}: {self.why}"
+
+
+def errors(violations: Iterable[Violation]) -> list[Violation]:
+    return [v for v in violations if v.severity == "error"]
 
 
 def format_report(stacks: Iterable[str], violations: Iterable[Violation]) -> str:
@@ -24,7 +31,7 @@ def format_report(stacks: Iterable[str], violations: Iterable[Violation]) -> str
     found = sorted(set(violations))
     lines = [v.line() for v in found]
     per_stack: dict[str, Counter[str]] = {stack: Counter() for stack in stacks}
-    for v in found:
+    for v in errors(found):
         per_stack.setdefault(v.stack, Counter())[v.rule] += 1
     width = max([len(s) for s in per_stack] + [5])
     lines.append(f"{'stack':<{width}}  violations")

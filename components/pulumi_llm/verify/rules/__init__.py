@@ -28,8 +28,8 @@ def rule(name: str) -> Callable[[Rule], Rule]:
     return register
 
 
-def violation(view: PlanView, resource: str, name: str, why: str) -> Violation:
-    return Violation(stack=view.stack, resource=resource, rule=name, why=why)
+def violation(view: PlanView, resource: str, name: str, why: str, severity: str = "error") -> Violation:
+    return Violation(stack=view.stack, resource=resource, rule=name, why=why, severity=severity)
 
 
 def _load() -> None:
