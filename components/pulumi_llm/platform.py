@@ -130,6 +130,9 @@ class LlmPlatform(pulumi.ComponentResource):
         )
         outputs["alarm_topic"] = monitoring.topic_arn
         self._self_hosted_urls: dict[str, pulumi.Output[str]] = {}
+        # The served models' load balancers as the gateway reaches them: a name → (their security group,
+        # the port of the URLs), one entry per group.
+        self._self_hosted_endpoints: dict[str, tuple[pulumi.Output[str], int]] = {}
         if "gpu-vm" in methods:
             outputs.update(self._aws_gpu_vms(name, settings, labels, network, key, store, monitoring, on_aws))
         if "cluster" in methods:
@@ -395,6 +398,7 @@ class LlmPlatform(pulumi.ComponentResource):
                 kms_key_arn=key.arn,
                 alarm_topic_arn=monitoring.topic_arn,
                 self_hosted_urls=self._self_hosted_urls,
+                self_hosted_endpoints=self._self_hosted_endpoints,
                 high_availability=settings.environment == "prod",
                 where="pulumi-llm:gateway",
                 config_path="pulumi-llm:gateway",
@@ -421,11 +425,14 @@ class LlmPlatform(pulumi.ComponentResource):
                     store_bucket_arn=store.bucket_arn,
                     alarm_topic_arn=monitoring.topic_arn,
                     config_path=f"pulumi-llm:models.{served}",
+                    gateway_calls=served in gateway_self_hosted(settings),
                 ),
                 opts=on_aws,
             )
             outputs[f"url_{served}"] = vm.url
             self._self_hosted_urls[served] = vm.url.apply(lambda u: f"{u}/v1")
+            # The URL's scheme picks the listener: HTTPS 443 with a certificate, HTTP 80 without.
+            self._self_hosted_endpoints[served] = (vm.alb_security_group_id, 443 if settings.aws.gpu_vm.certificate_arn else 80)
         return outputs
 
     def _aws_cluster(self, name, settings, labels, network, key, store, on_aws) -> dict[str, pulumi.Input[str]]:
@@ -461,6 +468,7 @@ class LlmPlatform(pulumi.ComponentResource):
             opts=on_aws,
         )
         namespace = "llm"
+        access = self._aws_model_alb_access(name, settings, labels, network, on_aws)
         models = []
         identities: list[pulumi.Resource] = []
         hub_token = None
@@ -504,6 +512,7 @@ class LlmPlatform(pulumi.ComponentResource):
                         "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=3600",
                         "alb.ingress.kubernetes.io/healthcheck-path": "/health",
                         "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                        **access,
                     },
                     # With target-type ip the ALB's own ENIs in the VPC reach the pods.
                     peers=({"ipBlock": {"cidr": settings.aws.network.cidr}},),
@@ -513,11 +522,53 @@ class LlmPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, providers=[eks.provider], depends_on=list(eks.addons)),
         )
         self.namespace = serving_layer.namespace
-        # One internal ALB per model (an ALB can't rewrite paths): the gateway calls each by its name.
+        # One internal ALB per model (an ALB can't rewrite paths): the gateway calls each by its name,
+        # on the controller's default listener (HTTP 80: no certificate-arn annotation).
         self._self_hosted_urls = {
             served: address.apply(lambda a: f"http://{a or 'pending'}/v1") for served, address in serving_layer.ingress_addresses.items()
         }
+        if self._model_alb_sg is not None:
+            # One group fronts every model ALB: one pair of rules (AWS refuses a duplicate rule).
+            self._self_hosted_endpoints = {"model-albs": (self._model_alb_sg.id, 80)}
         return {"cluster_name": eks.cluster_name, "namespace": serving_layer.namespace}
+
+    def _aws_model_alb_access(self, name, settings, labels, network, on_aws) -> dict[str, pulumi.Input[str]]:
+        """Who may reach the model ALBs, as AWS Load Balancer Controller annotations (v2.17, see
+        verify.facts.aws_network). Without them the controller's own frontend group opens the listener to
+        0.0.0.0/0, so every workload in the VPC could skip the gateway's keys and quotas.
+
+        With a gateway that routes to the models: one security group for every model ALB, admitting only
+        the gateway's tasks (the gateway adds that rule, `AwsGatewayArgs.self_hosted_endpoints`); the
+        controller still opens the pods to the ALB (manage-backend-security-group-rules). Without one: the
+        VPC, the documented callers of a cluster-only stack."""
+        import pulumi_aws as aws
+
+        from .labels import aws_tags
+
+        self._model_alb_sg = None
+        if not gateway_self_hosted(settings):
+            return {"alb.ingress.kubernetes.io/inbound-cidrs": settings.aws.network.cidr}
+        self._model_alb_sg = aws.ec2.SecurityGroup(
+            child(name, "model-alb-sg"),
+            description="pulumi-llm model ALBs: reached only from the gateway tasks",
+            vpc_id=network.vpc_id,
+            # To the pods (target-type ip): their addresses are in the VPC's subnets.
+            egress=[{"protocol": "tcp", "from_port": 0, "to_port": 65535, "cidr_blocks": [settings.aws.network.cidr],
+                     "description": "to the model pods"}],
+            tags={**aws_tags(labels.with_method("cluster")), "Name": child(name, "model-alb")},
+            opts=on_aws,
+        )
+        return {
+            "alb.ingress.kubernetes.io/security-groups": self._model_alb_sg.id,
+            "alb.ingress.kubernetes.io/manage-backend-security-group-rules": "true",
+        }
+
+
+def gateway_self_hosted(settings: Settings) -> set[str]:
+    """The served models the stack's gateway routes to (none without a gateway)."""
+    if "gateway" not in settings.methods or settings.gateway is None:
+        return set()
+    return {r.model for g in settings.gateway.models.values() for r in g.routes if r.provider == "self-hosted"}
 
 
 def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[str]]):
@@ -627,10 +678,12 @@ def aws_gateway_args(
     high_availability: bool,
     where: str,
     config_path: str,
+    self_hosted_endpoints: dict[str, tuple[pulumi.Input[str], int]] | None = None,
 ):
-    """AwsGatewayArgs of a stack's `gateway:` settings; `where` prefixes the engine config's messages."""
+    """AwsGatewayArgs of a stack's `gateway:` settings; `where` prefixes the engine config's messages.
+    `self_hosted_endpoints`: name → (a self-hosted model load balancer's security group, the URL's port)."""
     from .gateway import config as engine
-    from .gateway.aws import AwsGatewayArgs, Consumer
+    from .gateway.aws import AwsGatewayArgs, Consumer, SelfHostedEndpoint
 
     gw = settings.gateway
     assert gw is not None  # required by methods: [gateway]
@@ -647,6 +700,10 @@ def aws_gateway_args(
         consumer_header=spec.consumer_header,
         # The AWS task sets LITELLM_MODE itself; the rest keeps the engine from phoning home.
         environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
+        self_hosted_endpoints=[
+            SelfHostedEndpoint(name=served, security_group_id=group, port=port)
+            for served, (group, port) in sorted((self_hosted_endpoints or {}).items())
+        ],
         bedrock_model_arns=[f"arn:aws:bedrock:{settings.region}::foundation-model/{m}" for m in gw.bedrock_models],
         consumers=[
             Consumer(name=n, quota_per_day=c.requests_per_day, rate_limit_rps=c.rate_limit_rps, burst=c.burst)
@@ -672,8 +729,12 @@ def aws_gpu_vm_args(
     store_bucket_arn: pulumi.Input[str] | None,
     alarm_topic_arn: pulumi.Input[str] | None,
     config_path: str,
+    gateway_calls: bool = False,
 ):
-    """AwsGpuVmArgs of model `served`; `store_bucket_arn` is the stack's own store, for store:// sources."""
+    """AwsGpuVmArgs of model `served`; `store_bucket_arn` is the stack's own store, for store:// sources.
+    `gateway_calls`: the stack's gateway routes to it, so its load balancer admits the gateway's tasks (by
+    security group, `AwsGatewayArgs.self_hosted_endpoints`) and no CIDR unless `allowed_cidrs` names one;
+    otherwise the VPC is the default caller."""
     from . import serving
     from .gpu_vm.aws import AwsGpuVmArgs, ScaleToZeroSchedule
 
@@ -689,7 +750,7 @@ def aws_gpu_vm_args(
         private_subnet_ids=private_subnet_ids,
         public_subnet_ids=public_subnet_ids if cfg.internet_facing else None,
         internal=not cfg.internet_facing,
-        allowed_cidrs=cfg.allowed_cidrs or [settings.aws.network.cidr],
+        allowed_cidrs=cfg.allowed_cidrs or ([] if gateway_calls else [settings.aws.network.cidr]),
         model_bucket_arn=store_bucket_arn if bucket is None else f"arn:aws:s3:::{bucket}",
         model_key_prefix=key_prefix,
         weights_revision=settings.models[served].revision or "",

@@ -340,7 +340,10 @@ class EksCluster(pulumi.ComponentResource):
                 **extra,
             )
 
-        early_addons = [addon(key, []) for key in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")]
+        early_addons = [
+            addon("vpc-cni", [], configuration_values=r.vpc_cni_configuration()),
+            *(addon(key, []) for key in ("kube-proxy", "eks-pod-identity-agent")),
+        ]
 
         # ---- managed node groups -------------------------------------------------------------
         node_role = aws.iam.Role(

@@ -757,6 +757,14 @@ def karpenter_values(*, cluster_name: Any, interruption_queue: Any) -> dict[str,
     }
 
 
+def vpc_cni_configuration() -> str:
+    """configurationValues of the vpc-cni add-on: NetworkPolicy enforced. The add-on's chart leaves it off
+    (verify.facts.aws_network), and then every NetworkPolicy of the model namespace is accepted and ignored."""
+    from ..verify.facts.aws_network import VPC_CNI_NETWORK_POLICY_KEY
+
+    return json.dumps({VPC_CNI_NETWORK_POLICY_KEY: "true"})
+
+
 def load_balancer_controller_values(*, cluster_name: Any, region: str, vpc_id: Any) -> dict[str, Any]:
     return {
         "clusterName": cluster_name,

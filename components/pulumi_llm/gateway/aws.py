@@ -5,6 +5,8 @@ Request path::
     client ──HTTPS──▶ API Gateway REST stage (REGIONAL; WAF; REQUEST authorizer; usage plan per consumer key)
            ──VPC link (PrivateLink)──▶ internal NLB (TCP) ──▶ LiteLLM tasks (Fargate, private subnets)
            ──HTTPS──▶ OpenAI / Anthropic / … (keys from Secrets Manager) and Bedrock (task role)
+           ──HTTP(S), the URL's port──▶ self-hosted models' load balancers (`self_hosted_endpoints`: the
+             tasks' group may reach each one's group on that port, and that group admits the tasks' group)
 
 Why REST and not HTTP APIs or an ALB: HTTP APIs cap integrations at 30 s and buffer; an ALB in front of
 Lambda buffers too. A REST integration with `response_transfer_mode="STREAM"` streams server-sent events
@@ -187,6 +189,17 @@ class CustomDomain(BaseModel):
     certificate_arn: StrInput = Field(description="ACM certificate for the name, in the API's region (REGIONAL endpoint).")
 
 
+class SelfHostedEndpoint(BaseModel):
+    """The load balancer of a model this stack serves, as the engine reaches it: the gateway opens exactly
+    this path (its tasks' egress to the group, the group's ingress from the tasks) and nothing wider."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    name: str = Field(description="The served model (or models sharing the group), [a-z0-9-]: names the two rules.")
+    security_group_id: StrInput = Field(description="Security group of the model's load balancer.")
+    port: int = Field(ge=1, le=65535, description="The listener port the engine's URL names (80 for http, 443 for https).")
+
+
 class GatewayAlarmThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -222,6 +235,10 @@ class AwsGatewayArgs(BaseModel):
         default_factory=dict,
         description="Non-secret environment of the engine (e.g. AZURE_API_BASE, a self-hosted model's URL; values may be "
         "Outputs). Default none."
+    )
+    self_hosted_endpoints: list[SelfHostedEndpoint] = Field(
+        default_factory=list,
+        description="Load balancers of self-hosted models the engine calls (their URLs are in `environment`). Default none.",
     )
     bedrock_model_arns: list[str] = Field(
         default_factory=list, description="Bedrock model / inference-profile ARNs the task role may invoke (no wildcards). Default none."
@@ -953,6 +970,18 @@ class AwsGateway(pulumi.ComponentResource):
             ingress_description="from the NLB only",
             opts=here,
         )
+        # The self-hosted models: each one's load balancer on the port of its URL, from these tasks only.
+        for endpoint in args.self_hosted_endpoints:
+            allow_tcp_between(
+                egress_name=child(name, f"tasks-out-{endpoint.name}-{endpoint.port}"),
+                ingress_name=child(name, f"{endpoint.name}-in-{endpoint.port}"),
+                source=tasks_sg.id,
+                target=endpoint.security_group_id,
+                port=endpoint.port,
+                egress_description=f"to the self-hosted model load balancer {endpoint.name}",
+                ingress_description=f"from the gateway tasks of {stack}/{name}",
+                opts=here,
+            )
         # LLM providers, Bedrock, Secrets Manager, CloudWatch Logs, the image registry.
         allow_https_out(
             child(name, "tasks-out-https"), security_group=tasks_sg.id, description="HTTPS to LLM providers and AWS APIs", opts=here

@@ -6,7 +6,8 @@ Children (Pulumi names ``<name>-<role>``):
   `CloudWatchAgentServerPolicy`, and an inline policy that reads only the model's S3 prefix, decrypts only
   through S3/Secrets Manager with the one key, and reads only the server's own secrets), its instance
   profile, and a KMS grant that lets Auto Scaling launch instances whose EBS volumes use the customer key;
-* network: a security group for the load balancer (80/443 from the allowed CIDRs, out only to the
+* network: a security group for the load balancer (80/443 from the allowed CIDRs, or from the callers'
+  groups that add their own rule to `alb_security_group_id`, e.g. the gateway; out only to the
   instances' server port) and one for the instances (the server port from the load balancer only; out
   only HTTPS: registries, S3, Secrets Manager, CloudWatch, SSM; no port 22, no key pair);
 * compute: a launch template (AWS Deep Learning Base GPU AMI from its public SSM parameter, IMDSv2 only
@@ -125,8 +126,9 @@ class AwsGpuVmArgs(BaseModel):
     public_subnet_ids: StrListInput | None = Field(None, description="Subnets of an internet-facing load balancer. Default none.")
     internal: bool = Field(True, description="Internal load balancer (private endpoint). Default true.")
     allowed_cidrs: list[str] = Field(
-        min_length=1,
-        description="CIDRs allowed to reach the load balancer on 80/443; 0.0.0.0/0 only when internal is false.",
+        default_factory=list,
+        description="CIDRs allowed to reach the load balancer on 80/443; 0.0.0.0/0 only when internal is false. "
+        "Default none: callers come in by security group (`alb_security_group_id`), e.g. the gateway's tasks.",
     )
     model_bucket_arn: StrInput = Field(description="ARN of the S3 bucket holding the weights (e.g. ModelStore.bucket_arn).")
     model_key_prefix: str = Field(description="Key prefix of this model's files in the bucket, e.g. 'llama-3.1-8b/0e9e39f'.")
