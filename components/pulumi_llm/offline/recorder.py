@@ -41,6 +41,15 @@ class DefaultProviderDisabled(Exception):
     pass
 
 
+def mock_arn(typ: str, name: str, region: str, bucket: str | None = None) -> str:
+    """The ARN the mocks give an AWS resource that doesn't carry one in its inputs (one home for the
+    scheme: the plan's verify pass resolves ARNs in other resources' inputs with it)."""
+    if typ == "aws:s3/bucket:Bucket" and bucket:
+        return f"arn:aws:s3:::{bucket}"
+    service = typ.split(":")[1].split("/")[0]
+    return f"arn:aws:{service}:{region}:{invokes.ACCOUNT_ID}:{name}"
+
+
 class PlanMocks(Mocks):
     """Outputs = inputs plus the identifiers clouds compute (ids, ARNs), all derived from names."""
 
@@ -52,12 +61,11 @@ class PlanMocks(Mocks):
         digest = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()[:12]
         resource_id = f"{args.name}-{digest}"
         if args.typ.startswith("aws:"):
-            service = args.typ.split(":")[1].split("/")[0]
-            state.setdefault("arn", f"arn:aws:{service}:{self.region}:{invokes.ACCOUNT_ID}:{args.name}")
+            state.setdefault("arn", mock_arn(args.typ, args.name, self.region))
             if args.typ == "aws:s3/bucket:Bucket":
                 bucket = state.get("bucket") or f"{args.name}-{digest[:7]}"
                 state["bucket"] = bucket
-                state["arn"] = f"arn:aws:s3:::{bucket}"
+                state["arn"] = mock_arn(args.typ, args.name, self.region, bucket=bucket)
                 resource_id = bucket
             if args.typ == "aws:lambda/function:Function":
                 state["invokeArn"] = f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/{state['arn']}/invocations"

@@ -62,9 +62,16 @@ class PlanView:
     def _by_ref(self) -> dict[str, dict[str, Any]]:
         """Every string another resource's inputs may carry to point at a resource: its id, URN and
         the identifiers the mocks compute (ARN, bucket name, key id)."""
+        from ..offline.recorder import mock_arn
+
+        region = str(self.settings.get("region") or "")
         index: dict[str, dict[str, Any]] = {}
         for r in self.resources:
-            for ref in (r.get("id"), r["urn"]):
+            refs = [r.get("id"), r["urn"]]
+            # An `arn` input is another resource's ARN (a policy names its topic), not this one's.
+            if r["type"].startswith("aws:") and "arn" not in r["inputs"]:
+                refs.append(mock_arn(r["type"], r["name"], region, bucket=r.get("id")))
+            for ref in refs:
                 if ref:
                     index.setdefault(ref, r)
         return index
