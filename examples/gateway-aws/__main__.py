@@ -46,7 +46,7 @@ spec = GatewaySpec(
         ),
         ModelGroup(
             name="chat-fallback",
-            routes=(ProviderRoute(name="anthropic-0", provider="anthropic", model="claude-3-5-haiku-20241022",
+            routes=(ProviderRoute(name="anthropic-0", provider="anthropic", model="claude-haiku-4-5-20251001",
                                   secret_env="ANTHROPIC_API_KEY", timeout_seconds=240),),
         ),
     ),

@@ -26,7 +26,7 @@ SELF_HOSTED = ProviderRoute(
     timeout_seconds=120, stream_timeout_seconds=30,
 )
 OPENAI = ProviderRoute("openai", "openai", "gpt-4o-mini", secret_env="OPENAI_API_KEY", rpm=500, tpm=200_000)
-CLAUDE = ProviderRoute("claude", "anthropic", "claude-3-5-haiku-latest", secret_env="ANTHROPIC_API_KEY")
+CLAUDE = ProviderRoute("claude", "anthropic", "claude-haiku-4-5-20251001", secret_env="ANTHROPIC_API_KEY")
 
 
 def spec(**overrides) -> GatewaySpec:
@@ -91,7 +91,7 @@ def test_hybrid_group_provider_group_and_consumers_render_exactly() -> None:
             {
                 "model_name": "chat-provider",
                 "litellm_params": {
-                    "model": "anthropic/claude-3-5-haiku-latest",
+                    "model": "anthropic/claude-haiku-4-5-20251001",
                     "api_key": "os.environ/ANTHROPIC_API_KEY",
                     "timeout": 480,
                     "stream_timeout": 480,

@@ -13,7 +13,7 @@ SOURCE = "stacks/Pulumi.dev.yaml"
 GATEWAY = {
     "models": {
         "chat": {"routes": [{"provider": "self-hosted", "model": "llama"}, {"provider": "openai", "model": "gpt-4o-mini"}], "fallbacks": ["claude"]},
-        "claude": {"routes": [{"provider": "anthropic", "model": "claude-3-5-haiku-latest"}]},
+        "claude": {"routes": [{"provider": "anthropic", "model": "claude-haiku-4-5-20251001"}]},
     },
     "consumers": {"team-a": {"models": ["chat"], "requests_per_day": 10000}},
 }

@@ -1,3 +1,4 @@
 """Every rule family, one import line each (the registry's only list)."""
 
 # ruff: noqa: F401
+from . import provider_models

@@ -1,0 +1,62 @@
+"""models.provider-id: every provider model a gateway route names is one the pinned engine knows and
+the provider still serves.
+
+An ID missing from LiteLLM's model map at the pinned tag is a typo or an alias the engine does not
+resolve (the call fails, or runs uncosted and unbudgeted); an ID past the map's ``deprecation_date`` is
+refused by the provider on the day of the plan. Within ``WARN_DAYS`` of that date it is a warning: the
+route still works, but the stack should move before the provider switches it off.
+
+Facts: ``facts/litellm_models`` (LiteLLM v1.103.0's map). Routes are read from the stack's settings
+(``gateway.models.<group>.routes``), the list the engine's ``model_list`` is rendered from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+from ..report import Violation
+from ..view import PlanView
+from ..facts import litellm_models
+from . import rule, violation
+
+NAME = "models.provider-id"
+WARN_DAYS = 90
+
+
+def today() -> date:
+    """The day of the plan (tests replace this function to fix the date)."""
+    return date.today()
+
+
+def routes(view: PlanView) -> Iterator[tuple[str, str, str]]:
+    """(where, provider, model) for every route of the stack's gateway, in settings order."""
+    groups = ((view.settings.get("gateway") or {}).get("models")) or {}
+    for group, spec in groups.items():
+        for i, route in enumerate(spec.get("routes") or []):
+            yield f"gateway.models.{group}.routes[{i}]", route["provider"], route["model"]
+
+
+@rule(NAME)
+def provider_model_ids(view: PlanView) -> Iterator[Violation]:
+    day = today()
+    for where, provider, model in routes(view):
+        known = litellm_models.known(provider, model)
+        if known is None:
+            continue  # self-hosted served name or an Azure deployment name: not a provider model ID
+        if not known:
+            yield violation(view, where, NAME, (
+                f"{provider} model {model!r} is not in LiteLLM {litellm_models.LITELLM_TAG}'s model map: "
+                "the engine cannot resolve or cost it; use an ID the map lists"
+            ))
+            continue
+        ends = litellm_models.deprecation_date(provider, model)
+        if ends is None:
+            continue
+        if ends <= day:
+            yield violation(view, where, NAME, f"{provider} model {model!r} was deprecated on {ends} (LiteLLM {litellm_models.LITELLM_TAG}'s map)")
+        elif (ends - day).days <= WARN_DAYS:
+            yield violation(
+                view, where, NAME, f"{provider} model {model!r} is deprecated on {ends}, {(ends - day).days} days from now",
+                severity="warning",
+            )
