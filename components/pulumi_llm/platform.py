@@ -90,7 +90,9 @@ class LlmPlatform(pulumi.ComponentResource):
         self._aws_providers = [provider]
         on_aws = pulumi.ResourceOptions(parent=self, providers=[provider])
         store = None
-        if settings.models:
+        # Only the self-hosting methods read weights from the store; edge nodes load theirs from each
+        # node's cache (node://), so an edge-only stack would carry an unused key and bucket.
+        if settings.models and set(settings.methods) & {"gpu-vm", "cluster"}:
             store = ModelStore(
                 child(name, "models"),
                 ModelStoreArgs(labels=labels, alias=f"alias/pulumi-llm/{labels.stack}/models"),
