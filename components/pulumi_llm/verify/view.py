@@ -85,7 +85,9 @@ class PlanView:
 
     def depends(self, user: dict[str, Any], dependency: dict[str, Any]) -> bool:
         """Whether the engine creates `dependency` before `user`: a path through dependsOn (which
-        carries both explicit depends_on and input references) or parent links of components."""
+        carries both explicit depends_on and input references) or parent links of components. A child
+        waits for its parent: the SDK registers it only once the parent's URN resolves, and the parent
+        registers only after its own depends_on."""
         target = dependency["urn"]
         seen: set[str] = set()
         stack = [user["urn"]]
@@ -97,7 +99,7 @@ class PlanView:
             record = self.by_urn.get(urn)
             if record is None:
                 continue
-            for dep in record.get("dependsOn", []):
+            for dep in [*record.get("dependsOn", []), *([record["parent"]] if record.get("parent") else [])]:
                 if dep == target:
                     return True
                 stack.append(dep)
