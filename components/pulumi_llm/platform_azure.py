@@ -184,6 +184,8 @@ def _aks(platform, name, settings, labels, rg, network, on_azure, self_hosted) -
             prometheus="azure-monitor" if cfg.prometheus == "managed" else "kube-prometheus-stack",
             sku_tier="Standard" if settings.environment == "prod" else "Free",
             internal_ingress=True,
+            # The same callers the aks subnet's NSG admits (the gateway engine's subnet with the gateway).
+            ingress_source_ranges=network.client_cidrs,
             config_path="pulumi-llm:azure.cluster",
         ),
         opts=on_azure,

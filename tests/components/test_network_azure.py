@@ -179,8 +179,9 @@ def test_lb_private_endpoint_and_aks_subnets_admit_only_the_vnet(named) -> None:
     assert (sources(lb), ports(lb)) == ({"10.50.0.0/16"}, {"80", "443"})
     pe = next(r for r in rules_of(named, "private-endpoints") if r["name"] == "allow-https-vnet")
     assert (sources(pe), ports(pe), pe["destinationAddressPrefix"]) == ({"10.50.0.0/16"}, {"443"}, "10.50.81.0/24")
-    aks = next(r for r in rules_of(named, "aks") if r["name"] == "allow-vnet")
-    assert (sources(aks), aks["destinationAddressPrefix"]) == ({"10.50.0.0/16"}, "10.50.0.0/18")
+    aks = {r["name"]: r for r in rules_of(named, "aks")}
+    assert (sources(aks["allow-cluster"]), aks["allow-cluster"]["destinationAddressPrefix"]) == ({"10.50.0.0/18"}, "10.50.0.0/18")
+    assert (sources(aks["allow-clients"]), ports(aks["allow-clients"])) == ({"10.50.0.0/16"}, {"80", "443"})
     for role in ("lb", "private-endpoints", "aks"):
         assert not [r for r in rules_of(named, role) if r["direction"] == "Outbound"]
 
@@ -241,6 +242,18 @@ def test_gateway_subnets_only_when_asked(named, gateway_named) -> None:
     # Created one after another (Azure refuses concurrent subnet writes on one VNet).
     assert subnets["net-apim"]["addressPrefix"] == "10.50.82.0/24"
     assert subnets["net-engine"]["addressPrefix"] == "10.50.83.0/24"
+
+
+def test_with_the_gateway_only_its_engine_subnet_reaches_the_models(gateway_named) -> None:
+    """Finding 3 on Azure: a VNet-wide allow on the compute and aks subnets let any workload in the VNet call a
+    model server (directly or through the internal ingress) without passing the gateway's auth."""
+    compute = {r["name"]: r for r in rules_of(gateway_named, "compute")}
+    assert sources(compute["allow-clients"]) == {"10.50.83.0/24"}
+    aks = {r["name"]: r for r in rules_of(gateway_named, "aks")}
+    assert (sources(aks["allow-clients"]), ports(aks["allow-clients"])) == ({"10.50.83.0/24"}, {"80", "443"})
+    assert sources(aks["allow-cluster"]) == {"10.50.0.0/18"}
+    lb = next(r for r in rules_of(gateway_named, "lb") if r["name"] == "allow-http-https")
+    assert sources(lb) == {"10.50.83.0/24"}
 
 
 def test_apim_and_engine_subnets_are_delegated_private_and_nat_egressed(gateway_named) -> None:

@@ -163,4 +163,6 @@ def test_aks_is_private_entra_only_and_egresses_through_the_nat(resources: dict)
     # The models' ingress (what the gateway engine calls) is on an internal Azure load balancer.
     nginx = by_name(resources["azure-prod"])["llm-aks-ingress-nginx"]["inputs"]["values"]["controller"]
     assert nginx["service"]["annotations"] == {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}
+    # ... admitting only the engine's subnet (finding 3: not every workload in the VNet).
+    assert nginx["service"]["loadBalancerSourceRanges"] == ["10.60.83.0/24"]
     assert nginx["config"]["proxy-buffering"] == "off"

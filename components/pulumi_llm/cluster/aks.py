@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Union
 
@@ -216,6 +216,14 @@ class AksClusterArgs(BaseModel):
         description=(
             "Install ingress-nginx (pinned) on the general pool behind an INTERNAL Azure load balancer, so clients in the "
             "VNet (the gateway's engine) reach the models at http://<address>/<model>/v1. Default false."
+        ),
+    )
+    ingress_source_ranges: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Ranges the internal ingress load balancer admits (its Service's loadBalancerSourceRanges, which the "
+            "cloud provider writes into the cluster NSG and kube-proxy/Cilium enforce on the nodes), e.g. the gateway "
+            "engine's subnet. Default: none given, so the whole VNet."
         ),
     )
     config_path: str = Field("cluster", description="Key path named in error messages. Default 'cluster'.")
@@ -602,7 +610,7 @@ class AksCluster(pulumi.ComponentResource):
         self.ingress_class = None
         if args.internal_ingress:
             self.ingress_class = INGRESS_CLASS
-            releases.append(release("ingress-nginx", pins.INGRESS_NGINX_CHART, INGRESS_NAMESPACE, internal_ingress_values(), "baseline", prometheus))
+            releases.append(release("ingress-nginx", pins.INGRESS_NGINX_CHART, INGRESS_NAMESPACE, internal_ingress_values(args.ingress_source_ranges), "baseline", prometheus))
 
         self.gpu_placement = r.gpu_placement(args.placement_gpus)
         self.addons = releases
@@ -700,12 +708,15 @@ INGRESS_NAMESPACE = "ingress-nginx"
 INTERNAL_LB_ANNOTATION = "service.beta.kubernetes.io/azure-load-balancer-internal"
 
 
-def internal_ingress_values() -> dict:
-    """ingress-nginx for streaming (addons.ingress_nginx_values) on the general pool, behind an internal Azure LB."""
+def internal_ingress_values(source_ranges: Sequence[str] = ()) -> dict:
+    """ingress-nginx for streaming (addons.ingress_nginx_values) on the general pool, behind an internal Azure LB
+    that admits only `source_ranges` when given (Local traffic policy keeps the caller's address to check)."""
     values = addons.ingress_nginx_values(class_name=INGRESS_CLASS, service_monitor=True)
     controller = values["controller"]
     controller["nodeSelector"] = dict(r.GENERAL_NODE_LABELS)
     controller["service"] = {"annotations": {INTERNAL_LB_ANNOTATION: "true"}, "externalTrafficPolicy": "Local"}
+    if source_ranges:
+        controller["service"]["loadBalancerSourceRanges"] = list(source_ranges)
     return values
 
 

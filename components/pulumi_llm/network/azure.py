@@ -72,6 +72,8 @@ MIN_PREFIX = 16
 MAX_PREFIX = 18
 DENY_ALL_PRIORITY = 4096
 """The last priority a custom NSG rule may use: our explicit deny-all sits there."""
+AKS_CLIENT_PORTS: tuple[int, ...] = (80, 443)
+"""Ports of the aks subnet open to the internal clients: the internal ingress load balancer's HTTP(S) frontends."""
 
 _LOCATION = re.compile(r"^[a-z][a-z0-9]{2,}$")
 
@@ -213,8 +215,15 @@ def nsg_rules(role: str, plan: AzureSubnetPlan, *, clients: Sequence[str], compu
         rules.append(_rule("allow-https-vnet", 200, "Inbound", "Allow", source=plan.vnet, destination=plan.private_endpoints,
                            ports=[443], description="HTTPS to the private endpoints from inside the VNet only"))
     elif role == "aks":
-        rules.append(_rule("allow-vnet", 200, "Inbound", "Allow", protocol="*", source=plan.vnet, destination=plan.aks,
-                           description="Node-to-node, pod and internal load balancer traffic inside the VNet"))
+        # The cluster talks to itself on every port; the rest of the VNet only reaches the internal load
+        # balancers' HTTP(S) frontends (ingress-nginx keeps the client address with externalTrafficPolicy
+        # Local), and only from the clients: a VNet-wide allow let any workload bypass the gateway.
+        rules += [
+            _rule("allow-cluster", 200, "Inbound", "Allow", protocol="*", source=plan.aks, destination=plan.aks,
+                  description="Node-to-node, pod and load balancer traffic inside the cluster's subnet"),
+            _rule("allow-clients", 210, "Inbound", "Allow", source=clients, destination=plan.aks, ports=AKS_CLIENT_PORTS,
+                  description="Internal clients to the cluster's internal load balancers (ingress): HTTP and HTTPS only"),
+        ]
     elif role == "apim":
         # Outbound VNet integration: APIM's gateway is public and nothing connects into this subnet, so only
         # the explicit deny-all stays inbound (no probe rule either).
@@ -259,7 +268,8 @@ class AzureNetworkArgs(BaseModel):
         (),
         description=(
             "Ranges allowed to reach the model servers and internal load balancers (e.g. peered VNets, "
-            "on-premises through a gateway). Default: the VNet's own range only."
+            "on-premises through a gateway). Default: the gateway's engine subnet with `gateway_subnets`, "
+            "else the VNet's own range."
         ),
     )
     compute_ports: tuple[int, ...] = Field(
@@ -324,6 +334,11 @@ class AzureNetworkArgs(BaseModel):
 
     @property
     def clients(self) -> tuple[str, ...]:
+        """Who may call the model servers and internal load balancers: with the gateway's subnets, its engine
+        subnet (where the Container Apps environment's outbound calls come from) plus the ranges given;
+        otherwise the ranges given, or the whole VNet when none are."""
+        if self.gateway_subnets:
+            return (azure_subnet_plan(self.cidr).engine, *self.internal_client_cidrs)
         return self.internal_client_cidrs or (self.cidr,)
 
 
@@ -336,6 +351,8 @@ class AzureNetwork(pulumi.ComponentResource):
     private_dns_zone_ids: dict[str, pulumi.Output[str]]
     """Private DNS zone id by private-link group: vault, blob."""
     nat_public_ip: pulumi.Output[str]
+    client_cidrs: tuple[str, ...]
+    """The ranges the NSGs admit to the model servers and internal load balancers (`AzureNetworkArgs.clients`)."""
 
     def __init__(self, name: str, args: AzureNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:AzureNetwork", name, None, opts)
@@ -440,6 +457,7 @@ class AzureNetwork(pulumi.ComponentResource):
         self.nsg_ids = {role: n.id for role, n in nsgs.items()}
         self.private_dns_zone_ids = {group: z.id for group, z in zones.items()}
         self.nat_public_ip = nat_ip.ip_address
+        self.client_cidrs = args.clients
         self.register_outputs(
             {
                 "vnet_id": self.vnet_id,
