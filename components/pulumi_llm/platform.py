@@ -663,6 +663,7 @@ def onprem_cluster_args(settings: Settings, labels: CommonLabels):
             # other pods off them, so model servers tolerate it.
             placement=render.Placement(node_selector={"nvidia.com/gpu.present": "true"}, gpus_per_node=onprem.gpus.per_node),
             prometheus_url=onprem.prometheus.url or addons.prometheus_url(),
+            monitoring_namespace=addons.MONITORING_NAMESPACE if onprem.prometheus.install else onprem.prometheus.scraper_namespace(),
             ingress=IngressOptions(class_name=ingress.class_name, host=ingress.host, tls_secret=ingress.tls_secret),
         ),
     )

@@ -299,12 +299,26 @@ class PrometheusSettings(_Strict):
     url: str | None = Field(
         None, description="Prometheus URL KEDA queries when install is false. Default: the installed stack's service."
     )
+    namespace: Label | None = Field(
+        None,
+        description="Namespace the cluster's own Prometheus runs in (install false): the model servers' NetworkPolicy "
+        "admits it to scrape. Default: the namespace in url's `<service>.<namespace>.svc` host.",
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> PrometheusSettings:
         if not self.install and not self.url:
             raise FieldProblem("url", "required when install is false (KEDA and the adapter query it)")
+        if not self.install and self.scraper_namespace() is None:
+            raise FieldProblem("namespace", "required when url is not an in-cluster <service>.<namespace>.svc address (the servers admit only the scraper's namespace)")
         return self
+
+    def scraper_namespace(self) -> str | None:
+        """The namespace whose Prometheus scrapes the servers when the stack doesn't install one."""
+        if self.namespace:
+            return self.namespace
+        host = (self.url or "").split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].split(".")
+        return host[1] if len(host) >= 3 and host[2] == "svc" else None
 
 
 class OnPremSettings(_Strict):

@@ -1,0 +1,233 @@
+"""In-cluster flows under Kubernetes NetworkPolicy: what the model servers must accept and refuse.
+
+Open: the scraper reaches every ServiceMonitor target on its metrics port; each model's entry point
+(the Ingress controller's pods, the ALB's addresses, an internal LoadBalancer's allowed sources)
+reaches the serving port; model and copy pods reach DNS and, when they read or write object storage,
+HTTPS. Closed: a pod elsewhere in the cluster (another namespace, or the model's own) and an address
+on the internet never reach a model's serving port.
+
+The policies are evaluated as if enforced; whether the cluster's CNI enforces them is checked by the
+per-cloud network rules (and on-prem by `preflight`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from typing import Any
+
+from ..netpol import IpPeer, Peer, PodPeer, admits, selects
+from ..report import Violation
+from ..view import PlanView
+from . import rule, violation
+
+INTERNET = IpPeer("203.0.113.10")  # TEST-NET-3 (RFC 5737): stands for any address outside the cluster
+PROBE_LABELS = {"app.kubernetes.io/name": "some-other-workload"}
+# Who the kube-prometheus-stack's Prometheus and ingress-nginx's controller run as (their release
+# namespace, their pods' name label); GKE Managed Prometheus collectors run in gmp-system.
+PROMETHEUS_LABELS = {"app.kubernetes.io/name": "prometheus"}
+GMP_NAMESPACE, GMP_LABELS = "gmp-system", {"app.kubernetes.io/name": "collector"}
+NGINX_LABELS = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}
+KUBE_DNS = PodPeer("kube-system", {"k8s-app": "kube-dns"})
+OBJECT_STORE = IpPeer("52.216.0.10")  # a public object-store address (S3, GCS, Blob all serve on 443)
+STORE_SCHEMES = ("s3://", "gs://", "az://", "https://")
+
+
+def _pods(view: PlanView) -> list[tuple[dict[str, Any], str, dict[str, str], dict[str, Any]]]:
+    """(workload, namespace, pod labels, pod spec) of every pod template in the plan."""
+    found = []
+    for obj in view.objects("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        template = obj["spec"]["template"]
+        found.append((obj, obj["metadata"].get("namespace", "default"), template["metadata"].get("labels") or {}, template["spec"]))
+    return found
+
+
+def _port_names(spec: dict[str, Any]) -> dict[str, int]:
+    return {p["name"]: p["containerPort"] for c in spec.get("containers", []) for p in c.get("ports") or [] if p.get("name")}
+
+
+def _policies(view: PlanView) -> list[dict[str, Any]]:
+    return list(view.objects("NetworkPolicy"))
+
+
+def _namespace_labels(view: PlanView) -> dict[str, dict[str, str]]:
+    return {o["metadata"]["name"]: o["metadata"].get("labels") or {} for o in view.objects("Namespace")}
+
+
+def _peer(view: PlanView, namespace: str, labels: dict[str, str], ip: str | None = None) -> PodPeer:
+    return PodPeer(namespace, labels, _namespace_labels(view).get(namespace, {}), ip)
+
+
+def _backends(view: PlanView, service: dict[str, Any], port: int | str) -> Iterator[tuple[dict, str, dict, dict, int]]:
+    """Pods behind a Service port: (workload, namespace, labels, spec, container port)."""
+    ns = service["metadata"].get("namespace", "default")
+    selector = service["spec"].get("selector") or {}
+    for sp in service["spec"].get("ports") or []:
+        if port not in (sp.get("port"), sp.get("name")):
+            continue
+        target = sp.get("targetPort", sp.get("port"))
+        for workload, pod_ns, labels, spec in _pods(view):
+            if pod_ns == ns and selector and selects({"matchLabels": selector}, labels):
+                number = target if isinstance(target, int) else _port_names(spec).get(target)
+                if number is not None:
+                    yield workload, pod_ns, labels, spec, number
+
+
+def _service(view: PlanView, namespace: str, name: str) -> dict[str, Any] | None:
+    return next((s for s in view.objects("Service") if s["metadata"]["name"] == name and s["metadata"].get("namespace", "default") == namespace), None)
+
+
+def _release_namespace(view: PlanView, chart: str) -> str | None:
+    for release in view.helm_releases():
+        if str(release["inputs"].get("chart", "")).rsplit("/", 1)[-1] == chart:
+            return release["inputs"].get("namespace")
+    return None
+
+
+def _scraper(view: PlanView) -> PodPeer | None:
+    ns = _release_namespace(view, "kube-prometheus-stack")
+    if ns:
+        return _peer(view, ns, PROMETHEUS_LABELS)
+    url = str(((view.settings.get("onprem") or {}).get("prometheus") or {}).get("url") or "")
+    host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].split(".")
+    if len(host) >= 2 and host[2:3] == ["svc"]:
+        return _peer(view, host[1], PROMETHEUS_LABELS)  # <service>.<namespace>.svc…: the cluster's own Prometheus
+    return None
+
+
+def _pod_network(view: PlanView) -> str | None:
+    """An address inside the range pods get their IPs from, where the plan says."""
+    ranges: list[str] = []
+    if view.cloud == "aws":
+        ranges.append(str(((view.settings.get("aws") or {}).get("network") or {}).get("cidr") or ""))  # vpc-cni: pods get VPC addresses
+    for r in view.of_type("gcp:compute/subnetwork:Subnetwork"):
+        ranges += [s["ipCidrRange"] for s in r["inputs"].get("secondaryIpRanges") or [] if s.get("rangeName") == "pods"]
+    for r in view.of_type("azure-native:containerservice:ManagedCluster"):
+        ranges.append(str((r["inputs"].get("networkProfile") or {}).get("podCidr") or ""))
+    for cidr in filter(None, ranges):
+        return str(ipaddress.ip_network(cidr, strict=False).network_address + 77)
+    return None
+
+
+def _entry_points(view: PlanView) -> Iterator[tuple[str, dict[str, Any], int | str, list[Peer]]]:
+    """(what, service, service port, callers) for every way into a model: Ingresses and LoadBalancers."""
+    for ingress in view.objects("Ingress"):
+        ns = ingress["metadata"].get("namespace", "default")
+        klass = ingress["spec"].get("ingressClassName")
+        callers: list[Peer]
+        if klass == "alb":
+            # target-type ip: the ALB's own addresses in the subnets it is placed in (internal-elb role).
+            scheme = (ingress["metadata"].get("annotations") or {}).get("alb.ingress.kubernetes.io/scheme", "internal")
+            role = "kubernetes.io/role/internal-elb" if scheme == "internal" else "kubernetes.io/role/elb"
+            callers = [
+                IpPeer(str(ipaddress.ip_network(s["inputs"]["cidrBlock"]).network_address + 10))
+                for s in view.of_type("aws:ec2/subnet:Subnet") if (s["inputs"].get("tags") or {}).get(role)
+            ]
+        else:
+            controller_ns = _release_namespace(view, "ingress-nginx")
+            callers = [_peer(view, controller_ns, NGINX_LABELS)] if controller_ns else []
+        for rule_ in ingress["spec"].get("rules") or []:
+            for path in (rule_.get("http") or {}).get("paths") or []:
+                backend = path["backend"]["service"]
+                service = _service(view, ns, backend["name"])
+                if service is not None:
+                    port = backend["port"].get("number", backend["port"].get("name"))
+                    yield f"Ingress {ns}/{ingress['metadata']['name']}", service, port, callers
+    for service in view.objects("Service"):
+        spec = service["spec"]
+        if spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local":
+            callers = [IpPeer(str(ipaddress.ip_network(c, strict=False).network_address + 5)) for c in spec.get("loadBalancerSourceRanges") or []]
+            for sp in spec.get("ports") or []:
+                yield f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}", service, sp["port"], callers
+
+
+def _describe(peer: Peer) -> str:
+    if isinstance(peer, IpPeer):
+        return peer.address
+    return f"pods {dict(peer.labels)} in namespace {peer.namespace}"
+
+
+@rule("network.k8s-scrape")
+def scrape_reaches_targets(view: PlanView) -> Iterator[Violation]:
+    """Prometheus (or GKE's managed collectors) reaches each ServiceMonitor / PodMonitoring target."""
+    policies = _policies(view)
+    prometheus = _scraper(view)
+    monitors = [(m, prometheus) for m in view.objects("ServiceMonitor")]
+    monitors += [(m, _peer(view, GMP_NAMESPACE, GMP_LABELS)) for m in view.objects("PodMonitoring")]
+    for monitor, scraper in monitors:
+        if scraper is None:
+            continue
+        ns = monitor["metadata"].get("namespace", "default")
+        spec = monitor["spec"]
+        for endpoint in spec.get("endpoints") or []:
+            targets: list[tuple[dict, str, dict, dict, int]] = []
+            if monitor["kind"] == "ServiceMonitor":
+                for service in view.objects("Service"):
+                    if service["metadata"].get("namespace", "default") == ns and selects(spec.get("selector"), service["metadata"].get("labels") or {}):
+                        targets += list(_backends(view, service, endpoint.get("port") or endpoint.get("targetPort")))
+            else:
+                for workload, pod_ns, labels, pod_spec in _pods(view):
+                    port = endpoint.get("port")
+                    number = port if isinstance(port, int) else _port_names(pod_spec).get(port)
+                    if pod_ns == ns and number and selects(spec.get("selector"), labels):
+                        targets.append((workload, pod_ns, labels, pod_spec, number))
+            for workload, pod_ns, labels, pod_spec, port in targets:
+                if not admits(policies, "Ingress", pod_ns, labels, scraper, port, port_names=_port_names(pod_spec)):
+                    yield violation(
+                        view, f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}", "network.k8s-scrape",
+                        f"{monitor['kind']} {monitor['metadata']['name']} scrapes port {port}, but no NetworkPolicy admits {_describe(scraper)}",
+                    )
+
+
+@rule("network.k8s-callers")
+def callers_reach_models(view: PlanView) -> Iterator[Violation]:
+    """Each entry point's callers reach the pods behind it on the serving port."""
+    policies = _policies(view)
+    for what, service, port, callers in _entry_points(view):
+        if not callers:
+            yield violation(view, what, "network.k8s-callers", "no caller is known for this entry point (no controller, subnet or source range)")
+        for workload, pod_ns, labels, spec, number in _backends(view, service, port):
+            for caller in callers:
+                if not admits(policies, "Ingress", pod_ns, labels, caller, number, port_names=_port_names(spec)):
+                    yield violation(
+                        view, f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}", "network.k8s-callers",
+                        f"{what} forwards from {_describe(caller)} to port {number}, which no NetworkPolicy admits",
+                    )
+
+
+@rule("network.k8s-closed")
+def models_closed_to_others(view: PlanView) -> Iterator[Violation]:
+    """No pod but the entry point's callers, and nothing on the internet, reaches a model's serving port."""
+    policies = _policies(view)
+    pod_ip = _pod_network(view)
+    for what, service, port, _callers in _entry_points(view):
+        for workload, pod_ns, labels, spec, number in _backends(view, service, port):
+            probes: list[Peer] = [
+                INTERNET,
+                _peer(view, "default", PROBE_LABELS, pod_ip),
+                _peer(view, pod_ns, PROBE_LABELS, pod_ip),
+            ]
+            for probe in probes:
+                if admits(policies, "Ingress", pod_ns, labels, probe, number, port_names=_port_names(spec)):
+                    where = f"{_describe(probe)}" + (f" (pod address {probe.ip})" if isinstance(probe, PodPeer) and probe.ip else "")
+                    yield violation(
+                        view, f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}", "network.k8s-closed",
+                        f"{where} reaches serving port {number}, bypassing {what} and the gateway",
+                    )
+
+
+@rule("network.k8s-egress")
+def pods_reach_what_they_need(view: PlanView) -> Iterator[Violation]:
+    """Every pod in a namespace with policies resolves names (kube-dns, 53/UDP); copy Jobs and servers
+    that read the weights from object storage reach it on 443."""
+    policies = _policies(view)
+    sources = {m: str(spec.get("source") or "") for m, spec in (view.settings.get("models") or {}).items()}
+    for workload, pod_ns, labels, _spec in _pods(view):
+        name = f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}"
+        if not admits(policies, "Egress", pod_ns, labels, KUBE_DNS, 53, "UDP"):
+            yield violation(view, name, "network.k8s-egress", "no NetworkPolicy lets it reach kube-dns on 53/UDP")
+        model = labels.get("pulumi-llm.dev/model") or labels.get("app.kubernetes.io/name", "")
+        copies = labels.get("app.kubernetes.io/component") == "model-copy"
+        streams = sources.get(model, "").startswith(STORE_SCHEMES) and labels.get("app.kubernetes.io/component") == "model-server"
+        if (copies or streams) and not admits(policies, "Egress", pod_ns, labels, OBJECT_STORE, 443):
+            yield violation(view, name, "network.k8s-egress", "it reads or writes object storage, but no NetworkPolicy lets it reach 443")

@@ -1,0 +1,118 @@
+"""In-cluster flows: NetworkPolicy semantics, and seeds on recorded plans for the network.k8s-* rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from pulumi_llm.verify import run_rules
+from pulumi_llm.verify.netpol import IpPeer, PodPeer, admits
+from pulumi_llm.verify.rules import network_kubernetes  # noqa: F401  (registers the rules)
+
+from .conftest import manifest
+
+K8S_RULES = ["network.k8s-scrape", "network.k8s-callers", "network.k8s-closed", "network.k8s-egress"]
+
+
+def k8s_fired(view) -> set[str]:
+    return {v.rule for v in run_rules(view, K8S_RULES)}
+
+
+def policy(spec: dict, namespace: str = "llm") -> dict:
+    return {"kind": "NetworkPolicy", "metadata": {"name": "p", "namespace": namespace}, "spec": spec}
+
+
+MODEL = {"app": "model"}
+
+
+class TestSemantics:
+    def test_no_policy_admits_everything(self):
+        assert admits([], "Ingress", "llm", MODEL, IpPeer("203.0.113.1"), 8000)
+
+    def test_a_selecting_policy_isolates_and_rules_add(self):
+        deny = policy({"podSelector": {}, "policyTypes": ["Ingress"]})
+        allow = policy({"podSelector": {"matchLabels": MODEL}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}], "ports": [{"port": "http"}]}]})
+        scraper = PodPeer("monitoring", {"app.kubernetes.io/name": "prometheus"})
+        assert not admits([deny], "Ingress", "llm", MODEL, scraper, 8000)
+        assert admits([deny, allow], "Ingress", "llm", MODEL, scraper, 8000, port_names={"http": 8000})
+        assert not admits([deny, allow], "Ingress", "llm", MODEL, scraper, 8001, port_names={"http": 8000})
+        assert not admits([deny, allow], "Ingress", "llm", MODEL, PodPeer("default", {}), 8000, port_names={"http": 8000})
+
+    def test_pod_selector_alone_means_the_policys_namespace(self):
+        allow = policy({"podSelector": {}, "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "gw"}}}]}]})
+        assert admits([allow], "Ingress", "llm", MODEL, PodPeer("llm", {"role": "gw"}), 80)
+        assert not admits([allow], "Ingress", "llm", MODEL, PodPeer("other", {"role": "gw"}), 80)
+
+    def test_ip_block_except_and_pod_addresses(self):
+        allow = policy({"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24"]}}]}]})
+        assert admits([allow], "Ingress", "llm", MODEL, IpPeer("10.0.1.1"), 80)
+        assert not admits([allow], "Ingress", "llm", MODEL, IpPeer("10.0.5.1"), 80)
+        # A pod with an address in the block counts (closed-ness), one without doesn't (open-ness).
+        assert admits([allow], "Ingress", "llm", MODEL, PodPeer("x", {}, ip="10.0.1.9"), 80)
+        assert not admits([allow], "Ingress", "llm", MODEL, PodPeer("x", {}), 80)
+
+    def test_egress_is_isolated_only_when_listed(self):
+        ingress_only = policy({"podSelector": {}, "ingress": []})
+        assert admits([ingress_only], "Egress", "llm", MODEL, IpPeer("1.1.1.1"), 443)
+        with_egress = policy({"podSelector": {}, "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]})
+        assert not admits([with_egress], "Egress", "llm", MODEL, IpPeer("1.1.1.1"), 443)
+        assert admits([with_egress], "Egress", "llm", MODEL, IpPeer("1.1.1.1"), 53, "UDP")
+
+    def test_match_expressions_and_port_ranges(self):
+        allow = policy({
+            "podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["model"]}]},
+            "ingress": [{"ports": [{"port": 8000, "endPort": 8002}]}],
+        })
+        assert admits([allow], "Ingress", "llm", MODEL, IpPeer("1.2.3.4"), 8002)
+        assert not admits([allow], "Ingress", "llm", MODEL, IpPeer("1.2.3.4"), 8003)
+        assert admits([allow], "Ingress", "llm", {"app": "other"}, IpPeer("1.2.3.4"), 9999)  # not selected
+
+
+@pytest.mark.parametrize("stack", ["onprem", "onprem-triton", "gcp-prod", "azure-prod"])
+def test_recorded_plans_are_open_where_they_must_be_and_closed_elsewhere(recorded, stack):
+    assert k8s_fired(recorded(stack)) == set()
+
+
+def test_seed_scraper_namespace_renamed(recorded):
+    view = recorded("onprem")
+    rule_ = manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm")["spec"]["ingress"][1]
+    rule_["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] = "prometheus"
+    assert k8s_fired(view) == {"network.k8s-scrape"}
+
+
+def test_seed_triton_metrics_port_not_admitted(recorded):
+    view = recorded("onprem-triton")
+    manifest(view, "NetworkPolicy", "llama-3-3-70b-instruct", "llm-triton")["spec"]["ingress"][1]["ports"][0]["port"] = 8000
+    assert k8s_fired(view) == {"network.k8s-scrape"}
+
+
+def test_seed_ingress_controller_namespace_wrong(recorded):
+    view = recorded("azure-prod")
+    rule_ = manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm")["spec"]["ingress"][0]
+    rule_["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] = "nginx"
+    assert k8s_fired(view) == {"network.k8s-callers"}
+
+
+def test_seed_passthrough_lb_source_not_admitted(recorded):
+    view = recorded("gcp-prod")
+    manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm")["spec"]["ingress"][0]["from"][0]["ipBlock"]["cidr"] = "10.40.19.0/26"
+    assert k8s_fired(view) == {"network.k8s-callers"}
+
+
+def test_seed_model_open_to_every_pod(recorded):
+    view = recorded("onprem")
+    manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm")["spec"]["ingress"].append({"ports": [{"port": 8000, "protocol": "TCP"}]})
+    assert k8s_fired(view) == {"network.k8s-closed"}
+
+
+def test_seed_copy_job_cannot_reach_the_store(recorded):
+    view = recorded("onprem")
+    egress = manifest(view, "NetworkPolicy", "copy-llama-3-1-8b-instruct-68cd046b", "llm")["spec"]["egress"]
+    egress[:] = [e for e in egress if e["ports"][0]["port"] != 443]
+    assert k8s_fired(view) == {"network.k8s-egress"}
+
+
+def test_seed_dns_blocked(recorded):
+    view = recorded("gcp-prod")
+    egress = manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm")["spec"]["egress"]
+    egress[0]["to"][0]["podSelector"]["matchLabels"]["k8s-app"] = "coredns"
+    assert k8s_fired(view) == {"network.k8s-egress"}
