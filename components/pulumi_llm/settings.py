@@ -887,6 +887,38 @@ def _check_azure_gpu_size(size: str, field: str) -> None:
         check_vm_size(size, 1, None, field)
     except UserError as err:
         raise FieldProblem(field, str(err).split(": ", 1)[1]) from None
+RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+"""A GitHub Actions runner label: letters, digits, '.', '_' and '-' (it lands in a workflow's runs-on)."""
+
+SELF_HOSTED_LABEL = "self-hosted"
+"""The label GitHub gives every self-hosted runner and no GitHub-hosted one."""
+
+
+class CiSettings(_Strict):
+    """How CI (.github/workflows) previews and deploys the stack. See README, "Deploying from CI"."""
+
+    runner_labels: list[RunnerLabel] = Field(
+        default_factory=list,
+        description=(
+            "Labels of the self-hosted GitHub Actions runner, inside the stack's network, that previews and deploys it "
+            "(the jobs' runs-on), e.g. [self-hosted, linux, x64, llm-prod]. Required when the stack talks to a "
+            "Kubernetes API no GitHub-hosted runner can reach (EKS, GKE and AKS with private or allow-listed "
+            "endpoints, on-prem and edge clusters). Default: none (a GitHub-hosted ubuntu-latest runner)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _self_hosted(self) -> CiSettings:
+        if self.runner_labels and SELF_HOSTED_LABEL not in self.runner_labels:
+            raise FieldProblem(
+                "runner_labels",
+                f"must include {SELF_HOSTED_LABEL}, so the jobs never land on a GitHub-hosted runner outside the network",
+            )
+        if len(set(self.runner_labels)) != len(self.runner_labels):
+            raise FieldProblem("runner_labels", "must not repeat a label")
+        return self
+
+
 class Settings(_Strict):
     """Everything a stack file may set under `pulumi-llm:`."""
 
@@ -914,6 +946,9 @@ class Settings(_Strict):
     gcp: GcpSettings | None = Field(None, description="Project and choices of the GCP methods. Required on cloud gcp.")
     azure: AzureSettings = Field(
         default_factory=AzureSettings, description="Network, GPU VMs, AKS, API Management and alerts on Azure (cloud azure)."
+    )
+    ci: CiSettings = Field(
+        default_factory=CiSettings, description="How CI reaches the stack: the runner its preview and deploy jobs run on."
     )
 
     @model_validator(mode="before")

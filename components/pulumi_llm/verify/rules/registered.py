@@ -2,3 +2,4 @@
 
 # ruff: noqa: F401
 from . import provider_models
+from . import ci_reachability
