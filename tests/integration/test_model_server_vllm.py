@@ -27,11 +27,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support.vllm_env import ensure_vllm_env  # noqa: E402
-from support.vllm_server import VllmServer  # noqa: E402
+from support.vllm_server import LAUNCHER_MODULE, VllmServer, VllmServerError, launcher_args  # noqa: E402
 
 from pulumi_llm.cli import main  # noqa: E402
 from pulumi_llm.kubernetes.observability_rules import EXTERNAL_METRICS, metrics_referenced, promql_metric_names  # noqa: E402
-from pulumi_llm.runtimes.vllm import cpu_replay, flag_name  # noqa: E402
+from pulumi_llm.runtimes.vllm import SERVE_COMMAND, cpu_replay, flag_name, model_argument  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -98,17 +98,13 @@ def tiny_model(vllm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return dest
 
 
-def replayed_args(container: dict, model_dir: Path) -> list[str]:
-    """The manifest's args as this machine runs them: CPU filter, tiny weights, loopback address."""
-    args = []
-    for token in cpu_replay(container["args"]):
-        name = flag_name(token)
-        if name == "--model":
-            token = f"--model={model_dir}"
-        elif name in ("--host", "--port"):
-            continue  # VllmServer binds 127.0.0.1 on a free port
-        args.append(token)
-    return args
+def replayed_serve(container: dict, model_dir: Path) -> list[str]:
+    """The manifest's command and args as this machine runs them: CPU filter, tiny weights (the
+    positional model), loopback address."""
+    model, *flags = container["args"]
+    assert model == model_argument(container["args"])
+    kept = [token for token in cpu_replay(flags) if flag_name(token) not in ("--host", "--port")]  # VllmServer binds 127.0.0.1
+    return [*container["command"], str(model_dir), *kept]
 
 
 def replayed_env(container: dict, cache: Path) -> dict[str, str]:
@@ -134,8 +130,8 @@ def readiness(container: dict, port: int, env: dict[str, str]) -> int:
 def server(server_container: dict, vllm_python: Path, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     cache = tmp_path_factory.mktemp("cache")
     env = replayed_env(server_container, cache)
-    srv = VllmServer(vllm_python, replayed_args(server_container, tiny_model), env=env,
-                     log_path=tmp_path_factory.mktemp("log") / "vllm.log")
+    srv = VllmServer.from_serve(vllm_python, replayed_serve(server_container, tiny_model), env=env,
+                                log_path=tmp_path_factory.mktemp("log") / "vllm.log")
     before = readiness(server_container, srv.port, env)
     started = time.monotonic()
     with srv:
@@ -152,11 +148,30 @@ def request(srv: VllmServer, path: str, body: dict | None = None, key: str | Non
     return urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 - loopback
 
 
-def test_manifest_runs_the_openai_server_module(server_container: dict) -> None:
-    assert server_container["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
-    # The command the test runs is the same module with the same flags (host/port/model swapped).
+def test_manifest_runs_vllm_serve_with_the_model_first(server_container: dict) -> None:
+    # Finding 11: `python -m vllm.entrypoints.openai.api_server` warns that it may be removed.
+    assert server_container["command"] == list(SERVE_COMMAND) == ["vllm", "serve"]
+    assert server_container["args"][0] == "/models/tiny"
+    assert not any(flag_name(a) == "--model" for a in server_container["args"])
     assert f"--served-model-name={SERVED}" in server_container["args"]
     assert "--max-model-len=256" in server_container["args"]
+
+
+def test_the_server_runs_the_rendered_command(server: dict, server_container: dict, tiny_model: Path) -> None:
+    srv = server["srv"]
+    assert srv.serve[:3] == ["vllm", "serve", str(tiny_model)]
+    # Only the model moves (positional → --model=) for the CPU build's launcher; every other rendered
+    # token reaches the process unchanged and in order, then the loopback bind.
+    assert srv.command[1:4] == ["-m", LAUNCHER_MODULE, f"--model={tiny_model}"]
+    assert srv.command[4:-4] == srv.serve[3:]
+    assert srv.command[-4:] == ["--host", "127.0.0.1", "--port", str(srv.port)]
+
+
+def test_only_a_vllm_serve_command_with_a_model_is_translated() -> None:
+    assert launcher_args(["vllm", "serve", "/m", "--dtype=float32"]) == ["--model=/m", "--dtype=float32"]
+    for wrong in (["python3", "-m", "x", "/m"], ["vllm", "serve", "--dtype=float32"], ["vllm", "serve"]):
+        with pytest.raises(VllmServerError):
+            launcher_args(wrong)
 
 
 def test_startup_probe_path_answers(server: dict, server_container: dict) -> None:

@@ -241,14 +241,13 @@ def test_literal_env_values_are_inline(triton_spec) -> None:
 @pytest.mark.parametrize("key", ["llama-3.1-8b", "org/model@rev", "a b"])
 def test_weights_sync_lands_where_the_server_reads_them(fit_8b, key) -> None:
     spec = vllm.vllm_container("m", fit_8b, vllm.Weights("volume", f"/models/{key}"), vllm.VllmOptions(image=pins.VLLM_OPENAI.ref))
-    model_arg = next(a for a in spec.args if a.startswith("--model="))
-    assert weights_path(spec) == model_arg.removeprefix("--model=") == f"/models/{key}"
+    assert weights_path(spec) == vllm.model_argument(spec.args) == f"/models/{key}"
     assert host_path(spec, weights_path(spec)) == f"{MODEL_ROOT}/{key}"
     sync = files(aws_document(spec))["/usr/local/lib/llm-server/sync-weights"]["content"]
     lines = sync.splitlines()
     command = shlex.split(next(line for line in lines if " s3 sync " in line))
     assert command[command.index("sync") + 1 :][:2] == ["s3://acme-llm-models/llama-3.1-8b/0e9e39f", f"{MODEL_ROOT}/{key}"]
-    # The data disk is bound read-only exactly where --model= points below.
+    # The data disk is bound read-only exactly below the model `vllm serve` is given.
     tokens = run_tokens(aws_document(spec))
     assert tokens[tokens.index(f"{MODEL_ROOT}:/models:ro") - 1] == "--volume"
 

