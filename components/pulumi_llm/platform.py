@@ -425,6 +425,7 @@ class LlmPlatform(pulumi.ComponentResource):
                     public_subnet_ids=network.public_subnet_ids,
                     kms_key_arn=key.arn,
                     store_bucket_arn=store.bucket_arn,
+                    store_key_arn=store.key_arn,
                     alarm_topic_arn=monitoring.topic_arn,
                     config_path=f"pulumi-llm:models.{served}",
                     gateway_calls=served in gateway_self_hosted(settings),
@@ -730,11 +731,14 @@ def aws_gpu_vm_args(
     public_subnet_ids: pulumi.Input[list[str]] | None,
     kms_key_arn: pulumi.Input[str],
     store_bucket_arn: pulumi.Input[str] | None,
+    store_key_arn: pulumi.Input[str] | None,
     alarm_topic_arn: pulumi.Input[str] | None,
     config_path: str,
     gateway_calls: bool = False,
 ):
-    """AwsGpuVmArgs of model `served`; `store_bucket_arn` is the stack's own store, for store:// sources.
+    """AwsGpuVmArgs of model `served`; `store_bucket_arn` is the stack's own store, for store:// sources,
+    and `store_key_arn` the key that store's bucket encrypts with (the instance role decrypts the weights
+    with it, not with the stack key `kms_key_arn`).
     `gateway_calls`: the stack's gateway routes to it, so its load balancer admits the gateway's tasks (by
     security group, `AwsGatewayArgs.self_hosted_endpoints`) and no CIDR unless `allowed_cidrs` names one;
     otherwise the VPC is the default caller."""
@@ -755,6 +759,7 @@ def aws_gpu_vm_args(
         internal=not cfg.internet_facing,
         allowed_cidrs=cfg.allowed_cidrs or ([] if gateway_calls else [settings.aws.network.cidr]),
         model_bucket_arn=store_bucket_arn if bucket is None else f"arn:aws:s3:::{bucket}",
+        model_kms_key_arn=store_key_arn if bucket is None else None,
         model_key_prefix=key_prefix,
         weights_revision=settings.models[served].revision or "",
         kms_key_arn=kms_key_arn,

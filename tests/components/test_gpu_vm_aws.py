@@ -251,16 +251,30 @@ def test_instance_role_reads_only_its_prefix_key_and_secrets(named) -> None:
     assert statements["ReadModelObjects"] == {
         "Sid": "ReadModelObjects", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{BUCKET_ARN}/{PREFIX}/*"
     }
-    assert statements["DecryptThroughS3AndSecretsManager"]["Resource"] == KEY_ARN
-    assert statements["DecryptThroughS3AndSecretsManager"]["Condition"]["StringEquals"]["kms:ViaService"] == [
-        "s3.eu-west-1.amazonaws.com",
-        "secretsmanager.eu-west-1.amazonaws.com",
-    ]
+    # No model key given: the weights are decrypted with kms_key_arn, through S3 only.
+    assert statements["DecryptModelThroughS3"]["Resource"] == KEY_ARN
+    assert statements["DecryptModelThroughS3"]["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
     assert statements["ReadServerSecrets"]["Resource"] == [SECRET_ARN]
+    assert statements["DecryptSecretsThroughSecretsManager"]["Resource"] == KEY_ARN
+    assert statements["DecryptSecretsThroughSecretsManager"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}
+    }
     for statement in policy["Statement"]:
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         assert statement["Effect"] == "Allow" and "*" not in resources and all(r.startswith("arn:aws:") for r in resources)
         assert "*" not in str(statement["Action"])
+
+
+def test_instance_role_decrypts_the_weights_with_the_buckets_own_key() -> None:
+    """Finding 2: the bucket encrypts with the model store's key, not the stack key; a role that may only
+    use the stack key gets AccessDenied from `s3 sync` and the model never starts."""
+    model_key = "arn:aws:kms:eu-west-1:123456789012:key/models-0000"
+    by = {r.name: r for r in plan(model_kms_key_arn=model_key)}
+    statements = {s["Sid"]: s for s in json.loads(by["llm-model-read"].inputs["policy"])["Statement"]}
+    assert statements["DecryptModelThroughS3"]["Resource"] == model_key
+    # The stack key still encrypts the volumes and decrypts the server's secrets.
+    assert statements["DecryptSecretsThroughSecretsManager"]["Resource"] == KEY_ARN
+    assert by["llm-launch-template"].inputs["blockDeviceMappings"][0]["ebs"]["kmsKeyId"] == KEY_ARN
 
 
 def test_instance_role_is_ec2_only_with_ssm_and_cloudwatch_agent(named) -> None:

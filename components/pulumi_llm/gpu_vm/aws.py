@@ -133,7 +133,12 @@ class AwsGpuVmArgs(BaseModel):
     model_bucket_arn: StrInput = Field(description="ARN of the S3 bucket holding the weights (e.g. ModelStore.bucket_arn).")
     model_key_prefix: str = Field(description="Key prefix of this model's files in the bucket, e.g. 'llama-3.1-8b/0e9e39f'.")
     weights_revision: str = Field("", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone.")
-    kms_key_arn: StrInput = Field(description="Customer KMS key: encrypts both EBS volumes, decrypts the bucket's objects.")
+    kms_key_arn: StrInput = Field(description="Customer KMS key: encrypts both EBS volumes and the server's logs.")
+    model_kms_key_arn: StrInput | None = Field(
+        None,
+        description="The key the weights bucket encrypts with (its default SSE-KMS key, e.g. ModelStore.key_arn): the "
+        "instance role decrypts the weights with it, through S3 only. Default: kms_key_arn.",
+    )
     secret_arns: dict[str, StrInput] = Field(
         default_factory=dict,
         description="Secrets Manager ARN per secret the server reads (EnvVar.secret_name → ARN). Default none.",
@@ -325,10 +330,10 @@ def instance_policy(
     secret_arns: Sequence[str] = (),
     secrets_kms_key_arn: str | None = None,
 ) -> str:
-    """The instance role's inline policy: read one S3 prefix, decrypt through S3 and Secrets Manager only,
-    read the server's own secrets. Every data action is scoped to an ARN; none is on '*'."""
+    """The instance role's inline policy: read one S3 prefix and decrypt it with the bucket's key
+    (`kms_key_arn`) through S3 only; read the server's own secrets and decrypt them with their key through
+    Secrets Manager only. Every data action is scoped to an ARN; none is on '*'."""
     prefix = key_prefix.strip("/")
-    keys = sorted({kms_key_arn, secrets_kms_key_arn or kms_key_arn})
     statements: list[dict[str, Any]] = [
         {
             "Sid": "ListModelPrefix",
@@ -339,21 +344,24 @@ def instance_policy(
         },
         {"Sid": "ReadModelObjects", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket_arn}/{prefix}/*"},
         {
-            "Sid": "DecryptThroughS3AndSecretsManager",
+            "Sid": "DecryptModelThroughS3",
             "Effect": "Allow",
             "Action": "kms:Decrypt",
-            "Resource": keys if len(keys) > 1 else keys[0],
-            "Condition": {
-                "StringEquals": {
-                    "kms:ViaService": [f"s3.{region}.{dns_suffix}", f"secretsmanager.{region}.{dns_suffix}"]
-                }
-            },
+            "Resource": kms_key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.{dns_suffix}"}},
         },
     ]
     if secret_arns:
-        statements.append(
-            {"Sid": "ReadServerSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": sorted(secret_arns)}
-        )
+        statements += [
+            {"Sid": "ReadServerSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": sorted(secret_arns)},
+            {
+                "Sid": "DecryptSecretsThroughSecretsManager",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": secrets_kms_key_arn or kms_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.{dns_suffix}"}},
+            },
+        ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
@@ -421,13 +429,14 @@ class AwsGpuVm(pulumi.ComponentResource):
         for role_name, policy in (("ssm", "AmazonSSMManagedInstanceCore"), ("cloudwatch-agent", "CloudWatchAgentServerPolicy")):
             aws.iam.RolePolicyAttachment(
                 child(name, role_name),
-                role=role.name,
+                role=role.id,  # a role's id is its name; the plan then records which role it is
                 policy_arn=partition.partition.apply(lambda p, policy=policy: f"arn:{p}:iam::aws:policy/{policy}"),
                 opts=here,
             )
+        # The weights are decrypted with the bucket's own key, which need not be the stack key.
         policy_inputs = pulumi.Output.all(
             args.model_bucket_arn,
-            args.kms_key_arn,
+            args.model_kms_key_arn or args.kms_key_arn,
             args.secrets_kms_key_arn or args.kms_key_arn,
             partition.dns_suffix,
             *(args.secret_arns[s] for s in secret_names),
@@ -448,7 +457,7 @@ class AwsGpuVm(pulumi.ComponentResource):
             ),
             opts=here,
         )
-        profile = aws.iam.InstanceProfile(child(name, "profile"), role=role.name, tags=tags, opts=here)
+        profile = aws.iam.InstanceProfile(child(name, "profile"), role=role.id, tags=tags, opts=here)
         # Auto Scaling launches the instances with its service-linked role; with a customer key on the
         # volumes that role needs a grant (or a key-policy statement) or every launch fails.
         grant = aws.kms.Grant(

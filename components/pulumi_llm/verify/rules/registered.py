@@ -3,3 +3,4 @@
 # ruff: noqa: F401
 from . import provider_models
 from . import ci_reachability
+from . import references
