@@ -480,7 +480,8 @@ def test_helm_releases_are_pinned_and_placed() -> None:
     dcgm = named["llm-eks-dcgm-exporter"].inputs["values"]
     assert dcgm["serviceMonitor"]["enabled"] is True and dcgm["tolerations"] == [GPU_TOLERATION]
     assert named["llm-eks-device-plugin"].inputs["values"]["tolerations"] == [GPU_TOLERATION]
-    assert named["llm-eks-prometheus"].inputs["values"]["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    # No Grafana admin Secret to create before the cluster exists: the chart generates its own.
+    assert "admin" not in named["llm-eks-prometheus"].inputs["values"]["grafana"]
     # ServiceMonitors need the Prometheus Operator's CRDs first.
     for name in ("llm-eks-dcgm-exporter", "llm-eks-keda", "llm-eks-load-balancer-controller", "llm-eks-karpenter"):
         assert after(records, name, "llm-eks-prometheus")

@@ -75,8 +75,14 @@ def test_addons_are_pinned_helm_releases_in_their_own_namespaces() -> None:
     # Streams pass through the ingress unbuffered, with room for long generations.
     config = releases["llm-onprem-ingress-nginx"]["values"]["controller"]["config"]
     assert config["proxy-buffering"] == "off" and config["proxy-read-timeout"] == "3600"
-    # Grafana gets no default password.
-    assert releases["llm-onprem-prometheus"]["values"]["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    # Grafana gets no default password and needs no Secret made beforehand: with no existingSecret the
+    # chart generates the admin password in the cluster (finding 5).
+    grafana = releases["llm-onprem-prometheus"]["values"]["grafana"]
+    assert "admin" not in grafana and "adminPassword" not in grafana
+    # The releases that render ServiceMonitors wait for the Prometheus Operator's CRDs (finding 6).
+    named = by_name(records)
+    for name in ("llm-onprem-gpu-operator", "llm-onprem-ingress-nginx", "llm-onprem-keda"):
+        assert named["llm-onprem-prometheus"].urn in named[name].depends_on, name
 
 
 def test_addons_can_be_left_to_the_cluster() -> None:

@@ -17,7 +17,10 @@ from ..pins import ChartPin
 
 PROMETHEUS_FULLNAME = "kps"
 MONITORING_NAMESPACE = "monitoring"
-GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN_SECRET = "kube-prometheus-stack-grafana"
+"""The Secret (keys admin-user, admin-password) the grafana subchart generates in MONITORING_NAMESPACE: named
+after its fullname, release name + "-grafana" (the release is named after the chart). Read the password with
+`kubectl -n monitoring get secret kube-prometheus-stack-grafana -o jsonpath='{.data.admin-password}' | base64 -d`."""
 
 
 def prometheus_url(namespace: str = MONITORING_NAMESPACE) -> str:
@@ -33,7 +36,9 @@ def gpu_operator_values(*, driver: bool, service_monitor: bool) -> dict[str, Any
         "toolkit": {"enabled": True},
         "devicePlugin": {"enabled": True},
         "gfd": {"enabled": True},
-        "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": service_monitor}},
+        # honorLabels false: the workload's pod/namespace arrive as exported_*, which the alerts and
+        # dashboards query (observability_rules.DcgmLabels).
+        "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": service_monitor, "honorLabels": False}},
         "nfd": {"enabled": True},
         # A CUDA smoke test after install catches driver/CUDA mismatches (error 802/803) early.
         "validator": {"plugin": {"env": [{"name": "WITH_WORKLOAD", "value": "true"}]}},
@@ -86,13 +91,22 @@ def kube_prometheus_stack_values() -> dict[str, Any]:
             }
         },
         "grafana": {
-            # No default password: the admin credentials come from a Secret the operator creates
-            # (kubectl create secret generic grafana-admin -n monitoring --from-literal=admin-user=…
-            # --from-literal=admin-password=…), never from values, config or state.
-            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+            # No admin.existingSecret and no adminPassword: the grafana subchart then generates a random
+            # admin password into its own Secret (GRAFANA_ADMIN_SECRET) and, through Helm's lookup, keeps
+            # it on upgrades (verify/facts/chart_needs.py, GRAFANA_GENERATED_ADMIN_SECRET). The password
+            # is made in the cluster: never in values, config or Pulumi state, and nothing has to exist
+            # before the first `pulumi up` (a Secret named in existingSecret could not: on EKS/GKE/AKS
+            # the cluster does not exist yet, and Grafana would never start).
             "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}},
         },
     }
+
+
+def lws_values() -> dict[str, Any]:
+    # The chart's pod securityContext carries runAsNonRoot but no seccompProfile (verify/facts/charts.py
+    # LWS), so Pod Security `restricted` refuses the controller and no LeaderWorkerSet ever starts. The
+    # controller needs nothing more than restricted, so the values, not the namespace level, give way.
+    return {"podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}}
 
 
 def prometheus_adapter_values(rules: list[dict[str, Any]], url: str) -> dict[str, Any]:

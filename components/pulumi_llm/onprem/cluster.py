@@ -62,10 +62,15 @@ class OnPremCluster(pulumi.ComponentResource):
                              addons.prometheus_adapter_values(rules, serving.prometheus_url), "privileged"))
         gpus_per_node = serving.placement.gpus_per_node
         if any(render.group_size(m.container.resources.gpus, gpus_per_node) > 1 for m in serving.models):
-            installs.append(("lws", pins.LWS_CHART, "lws-system", {}, "restricted"))
+            installs.append(("lws", pins.LWS_CHART, "lws-system", addons.lws_values(), "restricted"))
 
         namespaces: dict[str, k8s.core.v1.Namespace] = {}
         releases: list[pulumi.Resource] = []
+        # kube-prometheus-stack first and every other release after it: with monitor on, the GPU Operator,
+        # ingress-nginx and KEDA render ServiceMonitors, whose install fails with "no matches for kind
+        # ServiceMonitor" whenever it comes before the Prometheus Operator's CRDs.
+        installs.sort(key=lambda install: install[1] is not pins.KUBE_PROMETHEUS_STACK_CHART)
+        crds: list[pulumi.Resource] = []
         for role, pin, namespace, values, pod_security in installs:
             if namespace not in namespaces:
                 namespaces[namespace] = k8s.core.v1.Namespace(
@@ -76,15 +81,13 @@ class OnPremCluster(pulumi.ComponentResource):
                     },
                     opts=pulumi.ResourceOptions(parent=self),
                 )
-            releases.append(
-                addons.release(
-                    child(name, role),
-                    pin,
-                    namespace,
-                    values,
-                    pulumi.ResourceOptions(parent=self, depends_on=[namespaces[namespace]]),
-                )
+            after = [namespaces[namespace], *crds]
+            installed = addons.release(
+                child(name, role), pin, namespace, values, pulumi.ResourceOptions(parent=self, depends_on=after)
             )
+            if pin is pins.KUBE_PROMETHEUS_STACK_CHART:
+                crds.append(installed)
+            releases.append(installed)
 
         models = ModelServing(
             child(name, "serving"),

@@ -1,0 +1,200 @@
+"""What each pinned Helm chart creates and what it needs from the cluster, given the values pulumi-llm
+passes; and the objects a cluster has without the plan creating them (named preconditions).
+
+A release that renders a custom kind (a ServiceMonitor, say) fails its install with "no matches for kind"
+unless the kind's CustomResourceDefinition is served first; a pod that mounts a Secret nobody creates
+never starts, and an atomic release waits out its timeout and rolls back. The `references.*` rules join
+these facts with the plan; `pulumi-llm preflight` checks the preconditions against a live cluster.
+
+Each chart fact is read at the version pulumi-llm pins (pins.CHARTS); the citation sits beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# ---- CRDs each chart installs ---------------------------------------------------------------------------
+CHART_CRDS: dict[str, frozenset[str]] = {
+    # github.com/prometheus-community/helm-charts, tag kube-prometheus-stack-88.5.3 (the newest tag in the
+    # snapshot read; the pin is 88.5.4 — re-read at its tag when it moves),
+    # charts/kube-prometheus-stack/charts/crds/crds/crd-*.yaml, installed unless crds.enabled is false.
+    "kube-prometheus-stack": frozenset({
+        "Alertmanager", "AlertmanagerConfig", "PodMonitor", "Probe", "Prometheus", "PrometheusAgent",
+        "PrometheusRule", "ScrapeConfig", "ServiceMonitor", "ThanosRuler",
+    }),
+    # github.com/kedacore/charts, tag v2.20.2, keda/templates/crds/crd-*.yaml (crds.install, default true).
+    "keda": frozenset({
+        "CloudEventSource", "ClusterCloudEventSource", "ClusterTriggerAuthentication", "ScaledJob",
+        "ScaledObject", "TriggerAuthentication",
+    }),
+    # github.com/aws/karpenter-provider-aws, tag v1.14.1, charts/karpenter-crd/templates/
+    # (karpenter.sh_nodepools.yaml, karpenter.sh_nodeclaims.yaml, karpenter.sh_nodeoverlays.yaml,
+    # karpenter.k8s.aws_ec2nodeclasses.yaml).
+    "karpenter-crd": frozenset({"NodePool", "NodeClaim", "NodeOverlay", "EC2NodeClass"}),
+    # github.com/kubernetes-sigs/lws, tag v0.10.0, charts/lws/templates/crds/leaderworkerset.x-k8s.io_leaderworkersets.yaml.
+    "lws": frozenset({"LeaderWorkerSet"}),
+}
+
+CRD_GROUPS: dict[str, str] = {
+    "ServiceMonitor": "monitoring.coreos.com", "PodMonitor": "monitoring.coreos.com",
+    "PrometheusRule": "monitoring.coreos.com", "ScaledObject": "keda.sh", "ScaledJob": "keda.sh",
+    "TriggerAuthentication": "keda.sh", "NodePool": "karpenter.sh", "EC2NodeClass": "karpenter.k8s.aws",
+    "LeaderWorkerSet": "leaderworkerset.x-k8s.io", "ComputeClass": "cloud.google.com",
+}
+"""The API group of each custom kind the plan uses: what `preflight` looks for among a cluster's CRDs
+(`<plural>.<group>`) and what a violation names."""
+
+CRD_PLURALS: dict[str, str] = {
+    "ServiceMonitor": "servicemonitors", "PodMonitor": "podmonitors", "PrometheusRule": "prometheusrules",
+    "ScaledObject": "scaledobjects", "ScaledJob": "scaledjobs", "TriggerAuthentication": "triggerauthentications",
+    "LeaderWorkerSet": "leaderworkersets",
+}
+
+
+# ---- what a chart renders, given its values ----------------------------------------------------------------
+@dataclass(frozen=True)
+class ValueSwitch:
+    """A chart renders `kind` when every values path in `all_of` is true (`defaults` where unset)."""
+
+    all_of: tuple[tuple[str, ...], ...]
+    kind: str
+    defaults: tuple[bool, ...]
+    source: str
+
+
+KPS = "github.com/prometheus-community/helm-charts, tag kube-prometheus-stack-88.5.3"
+KEDA = "github.com/kedacore/charts, tag v2.20.2"
+INGRESS_NGINX = "github.com/kubernetes/ingress-nginx, tag helm-chart-4.15.1"
+DCGM = "github.com/NVIDIA/dcgm-exporter, tag 4.5.3-4.8.2 (chart 4.8.2)"
+LB_CONTROLLER = "github.com/aws/eks-charts, chart version 1.17.1 (commit 9639b8b6), stable/aws-load-balancer-controller"
+KARPENTER = "github.com/aws/karpenter-provider-aws, tag v1.14.1, charts/karpenter"
+
+CUSTOM_KINDS_FROM_VALUES: dict[str, tuple[ValueSwitch, ...]] = {
+    "ingress-nginx": (
+        ValueSwitch((("controller", "metrics", "enabled"), ("controller", "metrics", "serviceMonitor", "enabled")),
+                    "ServiceMonitor", (False, False), f"{INGRESS_NGINX}, charts/ingress-nginx/templates/controller-servicemonitor.yaml"),
+    ),
+    "keda": (
+        ValueSwitch((("prometheus", "operator", "enabled"), ("prometheus", "operator", "serviceMonitor", "enabled")),
+                    "ServiceMonitor", (False, False), f"{KEDA}, keda/templates/manager/servicemonitor.yaml"),
+        ValueSwitch((("metricsServer", "enabled"), ("prometheus", "metricServer", "enabled"), ("prometheus", "metricServer", "serviceMonitor", "enabled")),
+                    "ServiceMonitor", (True, False, False), f"{KEDA}, keda/templates/metrics-server/servicemonitor.yaml"),
+        ValueSwitch((("webhooks", "enabled"), ("prometheus", "webhooks", "enabled"), ("prometheus", "webhooks", "serviceMonitor", "enabled")),
+                    "ServiceMonitor", (True, False, False), f"{KEDA}, keda/templates/webhooks/servicemonitor.yaml"),
+    ),
+    "dcgm-exporter": (
+        # On by default: the chart renders a ServiceMonitor unless told not to.
+        ValueSwitch((("serviceMonitor", "enabled"),), "ServiceMonitor", (True,),
+                    f"{DCGM}, deployment/values.yaml (serviceMonitor.enabled: true) and deployment/templates/service-monitor.yaml"),
+    ),
+    "aws-load-balancer-controller": (
+        ValueSwitch((("serviceMonitor", "enabled"),), "ServiceMonitor", (False,), f"{LB_CONTROLLER}/templates/servicemonitor.yaml"),
+    ),
+    "karpenter": (
+        ValueSwitch((("serviceMonitor", "enabled"),), "ServiceMonitor", (False,), f"{KARPENTER}/templates/servicemonitor.yaml"),
+    ),
+    "gpu-operator": (
+        # The Operator (its ClusterPolicy controller), not Helm, creates the DCGM exporter's ServiceMonitor;
+        # without the CRD it keeps failing to reconcile the exporter instead of failing the install.
+        ValueSwitch((("dcgmExporter", "enabled"), ("dcgmExporter", "serviceMonitor", "enabled")), "ServiceMonitor", (True, False),
+                    "github.com/NVIDIA/gpu-operator, ClusterPolicy spec dcgmExporter.serviceMonitor.enabled"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """A values path whose string names a Secret, in the release's namespace, that the chart mounts and
+    never creates itself."""
+
+    path: tuple[str, ...]
+    source: str
+
+
+SECRETS_FROM_VALUES: dict[str, tuple[SecretValue, ...]] = {
+    # Grafana reads its admin user and password from admin.existingSecret when set (env GF_SECURITY_ADMIN_*
+    # and the sidecars' REQ_USERNAME/REQ_PASSWORD, secretKeyRef); unset, the chart creates and keeps its own
+    # admin Secret (see GRAFANA_GENERATED_ADMIN_SECRET).
+    "kube-prometheus-stack": (
+        SecretValue(("grafana", "admin", "existingSecret"),
+                    "github.com/grafana-community/helm-charts, tag grafana-12.11.1 (the subchart kube-prometheus-stack "
+                    "88.5.3 requires), charts/grafana/templates/_pod.tpl"),
+    ),
+}
+
+GRAFANA_CHART_VERSION = "12.11.1"
+"""The grafana subchart kube-prometheus-stack 88.5.3 depends on (Chart.yaml dependencies: grafana 12.11.1
+from grafana-community.github.io/helm-charts)."""
+
+GRAFANA_GENERATED_ADMIN_SECRET = True
+"""grafana 12.11.1, charts/grafana/templates/secret.yaml and _config.tpl (grafana.secretsData) with _helpers.tpl
+(grafana.password): with no admin.existingSecret, adminPassword or GF_SECURITY_ADMIN_PASSWORD* env, the chart
+renders a Secret named after the Grafana fullname (label app.kubernetes.io/component: admin-secret) holding
+admin-user and a 40-character random admin-password; on upgrades it `lookup`s that Secret and keeps its
+password. Helm releases (not client-side Chart rendering) run lookup against the cluster, so the password
+is generated in the cluster, never passes through values or Pulumi state, and survives upgrades."""
+
+
+def ingress_classes_created(chart: str, values: dict[str, Any]) -> set[str]:
+    """IngressClass objects a controller chart creates with these values."""
+    if chart == "ingress-nginx":
+        # helm-chart-4.15.1, templates/controller-ingressclass.yaml: controller.ingressClassResource.enabled
+        # (default true) creates an IngressClass named controller.ingressClassResource.name (default nginx).
+        resource = (values.get("controller") or {}).get("ingressClassResource") or {}
+        return {resource.get("name", "nginx")} if resource.get("enabled", True) else set()
+    if chart == "aws-load-balancer-controller":
+        # 1.17.1 values.yaml: createIngressClassResource true, ingressClass alb; templates/ingressclass.yaml.
+        return {values.get("ingressClass", "alb")} if values.get("createIngressClassResource", True) else set()
+    return set()
+
+
+def _lookup(values: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = values
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def custom_kinds_rendered(chart: str, values: dict[str, Any]) -> set[str]:
+    """Custom kinds a release of `chart` renders (and so needs served) with these values."""
+    kinds: set[str] = set()
+    for switch in CUSTOM_KINDS_FROM_VALUES.get(chart, ()):
+        states = [_lookup(values, path) for path in switch.all_of]
+        if all(bool(default if state is None else state) for state, default in zip(states, switch.defaults, strict=True)):
+            kinds.add(switch.kind)
+    return kinds
+
+
+def secrets_mounted(chart: str, values: dict[str, Any]) -> set[str]:
+    """Secrets (in the release's namespace) a release of `chart` mounts and expects to find."""
+    return {name for need in SECRETS_FROM_VALUES.get(chart, ()) if (name := _lookup(values, need.path))}
+
+
+# ---- named preconditions: what exists without the plan creating it ----------------------------------------
+BUILT_IN_PRIORITY_CLASSES = frozenset({"system-node-critical", "system-cluster-critical"})
+"""Created by the API server in every cluster (kubernetes.io/docs/concepts/scheduling-eviction/pod-priority-preemption)."""
+
+DEFAULT_SERVICE_ACCOUNT = "default"
+"""The ServiceAccount controller creates `default` in every namespace
+(kubernetes.io/docs/concepts/security/service-accounts, "Default service accounts")."""
+
+PROVIDER_KINDS: dict[str, frozenset[str]] = {
+    # GKE serves ComputeClass (cloud.google.com/v1) on Standard and Autopilot clusters from version
+    # 1.30.3-gke.1451000: docs.cloud.google.com/kubernetes-engine/docs/concepts/about-custom-compute-classes.
+    "gcp": frozenset({"ComputeClass"}),
+}
+"""Custom kinds the managed Kubernetes service itself serves, per cloud."""
+
+POLICY_ENFORCING_CNI_DAEMONSETS: dict[str, str] = {
+    "calico-node": "Calico",
+    "cilium": "Cilium",
+    "antrea-agent": "Antrea",
+    "kube-router": "kube-router",
+    "canal": "Canal (Calico policy on flannel)",
+    "weave-net": "Weave Net",
+}
+"""DaemonSet names of CNIs that enforce NetworkPolicy. Plain flannel does not: its policies are accepted
+by the API server and ignored, and the model namespace's default-deny protects nothing."""
