@@ -517,8 +517,10 @@ class LlmPlatform(pulumi.ComponentResource):
                         "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
                         **access,
                     },
-                    # With target-type ip the ALB's own ENIs in the VPC reach the pods.
-                    peers=({"ipBlock": {"cidr": settings.aws.network.cidr}},),
+                    # With target-type ip the ALB's own ENIs reach the pods, from the internal
+                    # load-balancer subnets where no pod has an address (not the whole VPC: with the
+                    # VPC CNI every pod has a VPC address and would skip the ALB and the gateway).
+                    peers=tuple({"ipBlock": {"cidr": cidr}} for cidr in network.internal_lb_cidrs),
                 ),
                 server_depends_on=identities,
             ),

@@ -71,9 +71,9 @@ def test_children_are_exactly_the_network_with_one_nat_by_default() -> None:
         ("aws:ec2/natGateway:NatGateway", "llm-net-nat-az1"),
         *[("aws:ec2/route:Route", f"llm-net-{kind}-default-{az}") for kind in ("private", "public") for az in ("az1", "az2")],
         *[("aws:ec2/routeTable:RouteTable", f"llm-net-{kind}-rt-{az}") for kind in ("private", "public") for az in ("az1", "az2")],
-        *[("aws:ec2/routeTableAssociation:RouteTableAssociation", f"llm-net-{kind}-rta-{az}") for kind in ("private", "public") for az in ("az1", "az2")],
+        *[("aws:ec2/routeTableAssociation:RouteTableAssociation", f"llm-net-{kind}-rta-{az}") for kind in ("private", "public", "internal-lb") for az in ("az1", "az2")],
         ("aws:ec2/securityGroup:SecurityGroup", "llm-net-endpoints-sg"),
-        *[("aws:ec2/subnet:Subnet", f"llm-net-{kind}-{az}") for kind in ("private", "public") for az in ("az1", "az2")],
+        *[("aws:ec2/subnet:Subnet", f"llm-net-{kind}-{az}") for kind in ("private", "public", "internal-lb") for az in ("az1", "az2")],
         *[("aws:ec2/vpcEndpoint:VpcEndpoint", n) for n in ["llm-net-endpoint-s3", *endpoints]],
         ("aws:ec2/vpc:Vpc", "llm-net-vpc"),
         ("aws:iam/role:Role", "llm-net-flow-logs-role"),
@@ -102,19 +102,23 @@ def test_vpc_has_dns_on_and_the_default_security_group_is_emptied() -> None:
 def test_subnets_follow_the_plan_zones_and_kubernetes_tags() -> None:
     records = by_name(records_of(az_count=3))
     expected = {
-        "az1": ("10.40.0.0/19", "10.40.224.0/22", "eu-west-1a"),
-        "az2": ("10.40.32.0/19", "10.40.228.0/22", "eu-west-1b"),
-        "az3": ("10.40.64.0/19", "10.40.232.0/22", "eu-west-1c"),
+        "az1": ("10.40.0.0/19", "10.40.224.0/22", "10.40.192.0/22", "eu-west-1a"),
+        "az2": ("10.40.32.0/19", "10.40.228.0/22", "10.40.196.0/22", "eu-west-1b"),
+        "az3": ("10.40.64.0/19", "10.40.232.0/22", "10.40.200.0/22", "eu-west-1c"),
     }
-    for slot, (private_cidr, public_cidr, zone) in expected.items():
+    for slot, (private_cidr, public_cidr, lb_cidr, zone) in expected.items():
         private = records[f"llm-net-private-{slot}"].inputs
         public = records[f"llm-net-public-{slot}"].inputs
+        internal_lb = records[f"llm-net-internal-lb-{slot}"].inputs
         assert (private["cidrBlock"], private["availabilityZone"]) == (private_cidr, zone)
         assert (public["cidrBlock"], public["availabilityZone"]) == (public_cidr, zone)
-        assert private["mapPublicIpOnLaunch"] is False and public["mapPublicIpOnLaunch"] is False
-        assert private["tags"] == {**TAGS, "Name": f"llm-net-private-{slot}", "kubernetes.io/role/internal-elb": "1"}
+        assert (internal_lb["cidrBlock"], internal_lb["availabilityZone"]) == (lb_cidr, zone)
+        assert private["mapPublicIpOnLaunch"] is False and public["mapPublicIpOnLaunch"] is False and internal_lb["mapPublicIpOnLaunch"] is False
+        # Internal ALBs land only in their own subnets, where no node or pod has an address.
+        assert private["tags"] == {**TAGS, "Name": f"llm-net-private-{slot}"}
+        assert internal_lb["tags"] == {**TAGS, "Name": f"llm-net-internal-lb-{slot}", "kubernetes.io/role/internal-elb": "1"}
         assert public["tags"] == {**TAGS, "Name": f"llm-net-public-{slot}", "kubernetes.io/role/elb": "1"}
-        assert "kubernetes.io/role/elb" not in private["tags"] and "kubernetes.io/role/internal-elb" not in public["tags"]
+        assert records[f"llm-net-internal-lb-rta-{slot}"].inputs["routeTableId"].startswith(f"llm-net-private-rt-{slot}-")
 
 
 def test_private_routes_go_to_the_single_nat_and_public_routes_to_the_internet_gateway() -> None:

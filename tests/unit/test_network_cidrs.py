@@ -16,6 +16,7 @@ def test_default_vpc_gets_large_private_and_small_public_subnets() -> None:
     assert plan.vpc == "10.40.0.0/16"
     assert plan.private == ("10.40.0.0/19", "10.40.32.0/19")
     assert plan.public == ("10.40.224.0/22", "10.40.228.0/22")
+    assert plan.internal_lb == ("10.40.192.0/22", "10.40.196.0/22")
     # 8,187 usable addresses per zone for nodes and VPC-CNI pods (AWS reserves 5 per subnet).
     assert ipaddress.ip_network(plan.private[0]).num_addresses - 5 == 8187
 
@@ -32,7 +33,7 @@ def test_smallest_vpc_still_fits_six_zones_and_albs() -> None:
     )
     assert plan.public[0] == "192.168.30.0/26" and plan.public[-1] == "192.168.31.64/26"
     # An ALB needs a /27 or larger with 8 free addresses.
-    assert all(ipaddress.ip_network(p).prefixlen <= 27 for p in plan.public)
+    assert all(ipaddress.ip_network(p).prefixlen <= 27 for p in plan.public + plan.internal_lb)
 
 
 @given(
@@ -43,8 +44,8 @@ def test_smallest_vpc_still_fits_six_zones_and_albs() -> None:
 def test_subnets_lie_inside_the_vpc_and_never_overlap(base: str, prefix: int, zones: int) -> None:
     vpc = ipaddress.ip_network(f"{base}/{prefix}")
     plan = subnet_plan(str(vpc), zones)
-    subnets = [ipaddress.ip_network(c) for c in plan.private + plan.public]
-    assert len(plan.private) == len(plan.public) == zones
+    subnets = [ipaddress.ip_network(c) for c in plan.private + plan.public + plan.internal_lb]
+    assert len(plan.private) == len(plan.public) == len(plan.internal_lb) == zones
     assert all(s.subnet_of(vpc) for s in subnets)
     assert all(not a.overlaps(b) for i, a in enumerate(subnets) for b in subnets[i + 1 :])
     assert all(ipaddress.ip_network(p).num_addresses >= 8 * ipaddress.ip_network(q).num_addresses for p, q in zip(plan.private, plan.public))
@@ -55,6 +56,7 @@ def test_adding_zones_never_moves_an_existing_subnet(cidr: str, fewer: int, more
     small, large = subnet_plan(cidr, min(fewer, more)), subnet_plan(cidr, max(fewer, more))
     assert large.private[: len(small.private)] == small.private
     assert large.public[: len(small.public)] == small.public
+    assert large.internal_lb[: len(small.internal_lb)] == small.internal_lb
 
 
 @pytest.mark.parametrize(

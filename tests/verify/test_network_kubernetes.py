@@ -116,3 +116,23 @@ def test_seed_dns_blocked(recorded):
     egress = manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm")["spec"]["egress"]
     egress[0]["to"][0]["podSelector"]["matchLabels"]["k8s-app"] = "coredns"
     assert k8s_fired(view) == {"network.k8s-egress"}
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_eks_models_admit_the_alb_subnets_not_the_vpc(recorded, stack):
+    """Finding 3 (EKS): with the VPC CNI every pod has a VPC address; a model that admits the VPC range
+    admits every pod, which then skips the ALB's security group and the gateway."""
+    view = recorded(stack)
+    assert k8s_fired(view) == set()
+    lb = sorted(r["inputs"]["cidrBlock"] for r in view.of_type("aws:ec2/subnet:Subnet") if (r["inputs"].get("tags") or {}).get("kubernetes.io/role/internal-elb"))
+    assert lb and all(r["name"].startswith("llm-network-internal-lb-") for r in view.of_type("aws:ec2/subnet:Subnet") if (r["inputs"].get("tags") or {}).get("kubernetes.io/role/internal-elb"))
+    for policy in view.objects("NetworkPolicy"):
+        blocks = [p["ipBlock"]["cidr"] for rule_ in policy["spec"].get("ingress") or [] for p in rule_.get("from") or [] if "ipBlock" in p]
+        assert blocks in ([], lb), policy["metadata"]["name"]
+
+
+def test_seed_eks_model_admits_the_whole_vpc(recorded):
+    view = recorded("prod")
+    rule_ = manifest(view, "NetworkPolicy", "llama-3-3-70b-instruct", "llm")["spec"]["ingress"][0]
+    rule_["from"] = [{"ipBlock": {"cidr": "10.40.0.0/16"}}]
+    assert k8s_fired(view) == {"network.k8s-closed"}

@@ -174,7 +174,7 @@ class AwsNetwork(pulumi.ComponentResource):
                     cidr_block=private_cidr,
                     availability_zone=zone,
                     map_public_ip_on_launch=False,
-                    tags=named(f"private-{slot}", **{"kubernetes.io/role/internal-elb": "1"}),
+                    tags=named(f"private-{slot}"),
                     opts=here,
                 )
             )
@@ -192,6 +192,22 @@ class AwsNetwork(pulumi.ComponentResource):
                 )
             )
 
+        # Internal ALBs (the AWS Load Balancer Controller picks subnets by the internal-elb role tag)
+        # get subnets of their own: with target-type ip they reach pods from these addresses, and no
+        # pod ever has one, so the model servers' NetworkPolicy admits the ALB and not the whole VPC.
+        internal_lb_subnets = [
+            aws.ec2.Subnet(
+                child(name, f"internal-lb-{slot}"),
+                vpc_id=vpc.id,
+                cidr_block=lb_cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags=named(f"internal-lb-{slot}", **{"kubernetes.io/role/internal-elb": "1"}),
+                opts=here,
+            )
+            for slot, zone, lb_cidr in zip(slots, zone_names, plan.internal_lb)
+        ]
+
         nat_slots = slots if args.nat_per_az else slots[:1]
         nats: dict[str, aws.ec2.NatGateway] = {}
         for slot, public in zip(nat_slots, public_subnets):
@@ -207,7 +223,7 @@ class AwsNetwork(pulumi.ComponentResource):
             )
 
         private_tables: list[aws.ec2.RouteTable] = []
-        for slot, private, public in zip(slots, private_subnets, public_subnets):
+        for slot, private, public, internal_lb in zip(slots, private_subnets, public_subnets, internal_lb_subnets):
             public_rt = aws.ec2.RouteTable(child(name, f"public-rt-{slot}"), vpc_id=vpc.id, tags=named(f"public-rt-{slot}"), opts=here)
             aws.ec2.Route(
                 child(name, f"public-default-{slot}"),
@@ -228,6 +244,9 @@ class AwsNetwork(pulumi.ComponentResource):
                 opts=here,
             )
             aws.ec2.RouteTableAssociation(child(name, f"private-rta-{slot}"), subnet_id=private.id, route_table_id=private_rt.id, opts=here)
+            aws.ec2.RouteTableAssociation(
+                child(name, f"internal-lb-rta-{slot}"), subnet_id=internal_lb.id, route_table_id=private_rt.id, opts=here
+            )
             private_tables.append(private_rt)
 
         # S3 (model weights, ECR image layers) through the gateway endpoint: free, and no NAT data charges.
@@ -310,6 +329,8 @@ class AwsNetwork(pulumi.ComponentResource):
         self.private_subnet_id_list = [s.id for s in private_subnets]
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
+        self.internal_lb_cidrs: tuple[str, ...] = plan.internal_lb
+        """The internal load-balancer subnets' ranges: where an internal ALB's traffic to pods comes from."""
         self.availability_zones = pulumi.Output.all(*zone_names)
         self.register_outputs(
             {

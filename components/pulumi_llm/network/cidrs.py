@@ -3,7 +3,9 @@
 The VPC range is cut into 8 equal blocks:
 
     blocks 0-5   the private subnet of zone slot 1-6 (compute: GPU nodes, pods, tasks, endpoints)
-    block 6      kept free (secondary or intra subnets later, without renumbering anything)
+    block 6      cut into 8 slices; slice 0-5 is the internal load-balancer subnet of zone slot 1-6
+                 (internal ALBs only: no node or pod ever gets an address there, so a NetworkPolicy
+                 can admit "the ALB" by these ranges without admitting every pod of the VPC CNI)
     block 7      cut into 8 slices; slice 0-5 is the public subnet of zone slot 1-6 (load balancers
                  and NAT gateways only)
 
@@ -22,6 +24,7 @@ MIN_PREFIX = 16
 MAX_PREFIX = 20
 MAX_ZONES = 6
 _BLOCK_BITS = 3  # 8 blocks; 6 zones + 1 spare + 1 for the public slices
+_INTERNAL_LB_BLOCK = 6
 _PUBLIC_BLOCK = 7
 _PUBLIC_SLICE_BITS = 3
 
@@ -33,11 +36,12 @@ PRIVATE_RANGES = tuple(
 
 @dataclass(frozen=True)
 class SubnetPlan:
-    """The CIDRs of one VPC: `private[i]` and `public[i]` belong to zone slot i + 1."""
+    """The CIDRs of one VPC: `private[i]`, `internal_lb[i]` and `public[i]` belong to zone slot i + 1."""
 
     vpc: str
     private: tuple[str, ...]
     public: tuple[str, ...]
+    internal_lb: tuple[str, ...] = ()
 
 
 def check_vpc_cidr(cidr: str) -> str:
@@ -63,8 +67,10 @@ def subnet_plan(cidr: str, zones: int) -> SubnetPlan:
         raise ValueError(f"zones={zones}; allowed: 1 to {MAX_ZONES}")
     blocks = list(network.subnets(prefixlen_diff=_BLOCK_BITS))
     slices = list(blocks[_PUBLIC_BLOCK].subnets(prefixlen_diff=_PUBLIC_SLICE_BITS))
+    lb_slices = list(blocks[_INTERNAL_LB_BLOCK].subnets(prefixlen_diff=_PUBLIC_SLICE_BITS))
     return SubnetPlan(
         vpc=str(network),
         private=tuple(str(b) for b in blocks[:zones]),
         public=tuple(str(s) for s in slices[:zones]),
+        internal_lb=tuple(str(s) for s in lb_slices[:zones]),
     )

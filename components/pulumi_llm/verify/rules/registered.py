@@ -4,3 +4,4 @@
 from . import provider_models
 from . import ci_reachability
 from . import references
+from . import network_kubernetes
