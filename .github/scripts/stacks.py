@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Discover the Pulumi stacks of this repository for CI.
 
-Stacks are not listed anywhere in the workflows: every ``stacks/Pulumi.<stack>.yaml`` is a stack, and its
-cloud is the ``pulumi-llm:cloud`` value in that file. The workflows use this script to build the preview
-matrix and to decide which cloud to log in to.
+Stacks are not listed anywhere in the workflows: every ``stacks/Pulumi.<stack>.yaml`` is a stack, its
+cloud is the ``pulumi-llm:cloud`` value in that file, and the runner its jobs run on is the one
+``pulumi_llm.ci_runner.decide_ci_runner`` chooses from its settings (``pulumi-llm:ci.runner_labels``, a
+self-hosted runner inside the network of a stack whose Kubernetes API no GitHub-hosted runner reaches).
 
-    python3 .github/scripts/stacks.py matrix            -> {"include": [{"stack": "dev", "cloud": "aws"}, ...]}
+    python .github/scripts/stacks.py matrix   -> {"include": [{"stack": "dev", "cloud": "aws", "runner": ["ubuntu-latest"]}, ...]}
     python3 .github/scripts/stacks.py cloud STACK       -> aws
 
-When ``GITHUB_OUTPUT`` is set, the same values are also written there (``matrix=`` and ``count=``, or
-``cloud=``). Standard library only, no YAML parser: it runs on the bare runner before any dependency is
-installed, and the key it reads is a plain scalar in a plain mapping.
+When ``GITHUB_OUTPUT`` is set, the same values are also written there (``matrix=``, ``count=`` and
+``runners=``, a JSON object of each stack's runner labels; or ``cloud=``). ``cloud`` is standard library
+only (it runs before any dependency is installed, and the key it reads is a plain scalar in a plain
+mapping); ``matrix`` validates every stack file with pulumi_llm, so it runs in the project environment
+(``uv run --no-sync python .github/scripts/stacks.py matrix``) and refuses a stack no runner can reach.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 CLOUDS = ("aws", "gcp", "azure", "onprem", "none")
 # Pulumi stack names: letters, digits, '-', '_', '.'. Refusing anything else also keeps odd file names
@@ -52,9 +56,26 @@ def read_cloud(path: Path) -> str:
     return cloud
 
 
-def discover(stacks_dir: Path) -> list[dict[str, str]]:
+def read_runner(path: Path) -> list[str]:
+    """runs-on of the stack's jobs: what decide_ci_runner chooses from the validated stack file."""
+    from pulumi_llm.ci_runner import decide_ci_runner
+    from pulumi_llm.errors import UserError
+    from pulumi_llm.offline.plan import engine_config
+    from pulumi_llm.settings import load
+
+    try:
+        settings = load(engine_config(path, str(path))[0], str(path))
+    except UserError as err:
+        raise StackError(str(err)) from None
+    runner = decide_ci_runner(settings.model_dump(mode="json"))
+    if runner.runs_on is None:
+        raise StackError(f"{path}: pulumi-llm:ci.runner_labels: {runner.problem}")
+    return list(runner.runs_on)
+
+
+def discover(stacks_dir: Path) -> list[dict[str, Any]]:
     files = sorted(stacks_dir.glob("Pulumi.*.yaml"))
-    return [{"stack": stack_name(f), "cloud": read_cloud(f)} for f in files]
+    return [{"stack": stack_name(f), "cloud": read_cloud(f), "runner": read_runner(f)} for f in files]
 
 
 def write_outputs(values: dict[str, str]) -> None:
@@ -70,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path("stacks"), help="stack config directory (default: stacks)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("matrix", help="print the JSON matrix of every stack and its cloud")
+    sub.add_parser("matrix", help="print the JSON matrix of every stack, its cloud and its runner")
     one = sub.add_parser("cloud", help="print the cloud of one stack")
     one.add_argument("stack")
     args = parser.parse_args(argv)
@@ -79,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "matrix":
             entries = discover(args.dir)
             matrix = json.dumps({"include": entries}, separators=(",", ":"))
+            # The deploy jobs name their stack, so they look their runner up by name.
+            runners = json.dumps({e["stack"]: e["runner"] for e in entries}, separators=(",", ":"))
             print(matrix)
-            write_outputs({"matrix": matrix, "count": str(len(entries))})
+            write_outputs({"matrix": matrix, "count": str(len(entries)), "runners": runners})
         else:
             if not STACK_NAME.match(args.stack):
                 raise StackError(f"{args.stack!r} is not a valid stack name")

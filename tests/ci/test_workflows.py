@@ -3,7 +3,9 @@
 Contract (DESIGN.md, REFERENCE.md §4): every PR gets tests, the offline plan of every stack and a
 `pulumi preview` per stack with the diff commented on the PR; superseded previews are cancelled, deploys
 never are; prod deploys only from `v*` tags behind the `prod` environment; clouds and Pulumi Cloud are
-reached by OIDC only; every action is pinned by commit SHA.
+reached by OIDC only; every action is pinned by commit SHA; every PR runs `pulumi-llm verify --all`; each
+stack's jobs run on the runner its stack file chooses (a self-hosted one inside the network of a stack
+whose Kubernetes API server no GitHub-hosted runner reaches).
 
 zizmor gate: zero findings under the *pedantic* persona, every severity and confidence. Pedantic is the
 regular persona (minimal false positives) plus code-smell audits (unnamed jobs, missing concurrency
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -33,6 +36,8 @@ WORKFLOWS = GITHUB / "workflows"
 PREVIEW = WORKFLOWS / "preview.yml"
 DEPLOY = WORKFLOWS / "deploy.yml"
 STACKS_SCRIPT = GITHUB / "scripts" / "stacks.py"
+DISCOVER = "uv run --no-sync python .github/scripts/stacks.py matrix"
+"""The step that builds the stacks' matrix and runners, in the project environment (it validates them)."""
 VENV_BIN = Path(sys.executable).parent
 
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
@@ -328,7 +333,8 @@ def test_preview_test_job_runs_the_test_command(preview):
 
 def test_preview_job_previews_every_stack_with_a_pr_comment(preview):
     job = preview["jobs"]["preview"]
-    assert set(job["needs"]) == {"test", "stacks"}
+    # `plan` runs verify: a stack that fails it is not previewed against its cloud.
+    assert set(job["needs"]) == {"test", "stacks", "plan"}
     assert job["strategy"]["fail-fast"] is False
     assert job["strategy"]["matrix"] == "${{ fromJSON(needs.stacks.outputs.matrix) }}"
     # Fork PRs cannot get an OIDC token; they are served by the test and plan jobs.
@@ -352,11 +358,30 @@ def test_plan_job_runs_the_offline_plan_of_every_stack(preview):
     assert the_step(job, "actions/upload-artifact")["with"]["path"] == "out/"
 
 
+def test_every_pull_request_runs_verify(preview):
+    # Every PR, forks included: the plan job has no condition and needs no cloud.
+    job = preview["jobs"]["plan"]
+    assert "if" not in job and set(preview["on"]) == {"pull_request"}
+    verify = [s for s in job["steps"] if "pulumi-llm verify --all" in s.get("run", "")]
+    assert len(verify) == 1 and "if" not in verify[0]
+    # Its exit status (2 on any violation) is the step's: captured, shown, then returned.
+    assert 'exit "${status}"' in verify[0]["run"] and "|| status=$?" in verify[0]["run"]
+    # The plan is recorded once, without verifying twice; the artifact is kept even when verify fails.
+    plan = next(s for s in job["steps"] if "pulumi-llm plan --all" in s.get("run", ""))
+    assert "--no-verify" in plan["run"]
+    steps = job["steps"]
+    assert steps.index(plan) < steps.index(verify[0])
+    assert the_step(job, "actions/upload-artifact")["if"] == "${{ !cancelled() }}"
+
+
 def test_stacks_job_exposes_the_discovered_matrix(preview):
     job = preview["jobs"]["stacks"]
     assert job["outputs"]["matrix"] == "${{ steps.discover.outputs.matrix }}"
     step = next(s for s in job["steps"] if s.get("id") == "discover")
-    assert step["run"].strip() == "python3 .github/scripts/stacks.py matrix"
+    assert step["run"].strip() == DISCOVER
+    # The matrix validates the stack files with pulumi_llm: the locked environment is installed first.
+    runs = [s.get("run", "") for s in job["steps"]]
+    assert runs.index("uv sync --frozen") < runs.index(step["run"])
 
 
 # ---------------------------------------------------------------- deploy.yml
@@ -399,8 +424,8 @@ def test_each_deploy_job_targets_its_own_stack_and_environment(deploy):
 def test_main_deploys_dev_then_staging(deploy):
     dev, staging = deploy["jobs"]["dev"], deploy["jobs"]["staging"]
     assert dev["if"] == staging["if"] == "github.ref == 'refs/heads/main'"
-    assert staging["needs"] == "dev"
-    assert dev["needs"] == "test"
+    assert set(staging["needs"]) == {"dev", "stacks"}
+    assert set(dev["needs"]) == {"test", "stacks"}
 
 
 def test_prod_only_from_v_tags_behind_the_prod_environment(deploy):
@@ -453,22 +478,71 @@ FAKE_STACKS = {
 }
 
 
+def real_stack(name: str, drop_ci: bool = False) -> str:
+    """A committed stack file's text; with drop_ci, without its `pulumi-llm:ci` block (as before finding 9)."""
+    text = (ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text(encoding="utf-8")
+    if not drop_ci:
+        return text
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("  pulumi-llm:ci:"))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("    "))
+    return "".join(lines[:start] + lines[end:])
+
+
+def matrix_in(repo: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """The discover step (DISCOVER) in `repo`, with this venv's python standing in for `uv run --no-sync python`."""
+    return run_step(f"{shlex.quote(sys.executable)} .github/scripts/stacks.py matrix", repo, **env)
+
+
+def self_hosted(stack: str) -> list[str]:
+    return ["self-hosted", "linux", "x64", f"pulumi-llm-{stack}"]
+
+
 def test_the_stacks_job_step_discovers_the_stack_files(tmp_path, preview):
-    repo = fake_repo(tmp_path, FAKE_STACKS)
+    repo = fake_repo(tmp_path, {
+        **{f"Pulumi.{name}.yaml": real_stack(name) for name in ("dev", "gcp-prod", "onprem-triton", "edge")},
+        "README.md": "not a stack",
+        "Pulumi.dev.yaml.bak": "config:\n  pulumi-llm:cloud: azure\n",
+    })
     step = next(s for s in preview["jobs"]["stacks"]["steps"] if s.get("id") == "discover")
-    result, outputs = run_step(step["run"], repo)
+    assert step["run"].strip() == DISCOVER
+    result, outputs = matrix_in(repo)
     assert result.returncode == 0, result.stderr
     expected = {
         "include": [
-            {"stack": "dev", "cloud": "aws"},
-            {"stack": "edge", "cloud": "none"},
-            {"stack": "gcp-prod", "cloud": "gcp"},
-            {"stack": "onprem-triton", "cloud": "onprem"},
+            {"stack": "dev", "cloud": "aws", "runner": ["ubuntu-latest"]},
+            {"stack": "edge", "cloud": "aws", "runner": self_hosted("edge")},
+            {"stack": "gcp-prod", "cloud": "gcp", "runner": self_hosted("gcp-prod")},
+            {"stack": "onprem-triton", "cloud": "onprem", "runner": self_hosted("onprem-triton")},
         ]
     }
     assert json.loads(outputs["matrix"]) == expected
     assert outputs["count"] == "4"
+    assert json.loads(outputs["runners"]) == {e["stack"]: e["runner"] for e in expected["include"]}
     assert json.loads(result.stdout) == expected
+
+
+@pytest.mark.parametrize(
+    ("stack", "what"),
+    [("prod", "the EKS API server"), ("staging", "the EKS API server"), ("gcp-prod", "the GKE API server"),
+     ("azure-prod", "the AKS API server"), ("onprem", "kube context gpu-cluster")],
+)
+def test_discovery_refuses_a_private_stack_without_an_in_network_runner(tmp_path, stack, what):
+    # Finding 9: these stacks had no runner setting and were previewed and deployed from ubuntu-latest.
+    repo = fake_repo(tmp_path, {f"Pulumi.{stack}.yaml": real_stack(stack, drop_ci=True)})
+    result, outputs = matrix_in(repo, GITHUB_ACTIONS="true")
+    assert result.returncode == 1 and outputs == {}
+    assert result.stderr.startswith(
+        f"::error::stacks/Pulumi.{stack}.yaml: pulumi-llm:ci.runner_labels: {what} is private"
+    ), result.stderr
+    assert "self-hosted runner inside its network" in result.stderr
+
+
+def test_discovery_refuses_a_stack_file_that_does_not_validate(tmp_path):
+    body = real_stack("dev").replace("pulumi-llm:environment: dev", "pulumi-llm:environment: Dev!")
+    result, outputs = matrix_in(fake_repo(tmp_path, {"Pulumi.dev.yaml": body}))
+    assert result.returncode == 1 and outputs == {}
+    assert result.stderr.startswith("error: stacks/Pulumi.dev.yaml: pulumi-llm:environment = Dev!:"), result.stderr
 
 
 def test_the_deploy_step_reads_the_cloud_of_its_stack(tmp_path, deploy):
@@ -491,22 +565,22 @@ def test_the_deploy_step_reads_the_cloud_of_its_stack(tmp_path, deploy):
     ],
 )
 def test_discovery_refuses_a_stack_without_a_valid_cloud(tmp_path, body, message):
-    repo = fake_repo(tmp_path, {"Pulumi.dev.yaml": FAKE_STACKS["Pulumi.dev.yaml"], "Pulumi.broken.yaml": body})
-    result, outputs = run_step("python3 .github/scripts/stacks.py matrix", repo, GITHUB_ACTIONS="true")
+    repo = fake_repo(tmp_path, {"Pulumi.dev.yaml": real_stack("dev"), "Pulumi.broken.yaml": body})
+    result, outputs = matrix_in(repo, GITHUB_ACTIONS="true")
     assert result.returncode == 1 and outputs == {}
     assert result.stderr.strip() == f"::error::stacks/Pulumi.broken.yaml: config.pulumi-llm:cloud: {message}"
 
 
 def test_discovery_refuses_a_stack_name_that_is_not_a_pulumi_name(tmp_path):
-    repo = fake_repo(tmp_path, {"Pulumi.$(id).yaml": FAKE_STACKS["Pulumi.dev.yaml"]})
-    result, outputs = run_step("python3 .github/scripts/stacks.py matrix", repo)
+    repo = fake_repo(tmp_path, {"Pulumi.$(id).yaml": real_stack("dev")})
+    result, outputs = matrix_in(repo)
     assert result.returncode == 1 and outputs == {} and "not a valid stack name" in result.stderr
 
 
 def test_no_stacks_gives_an_empty_matrix_and_no_preview(tmp_path, preview):
-    result, outputs = run_step("python3 .github/scripts/stacks.py matrix", fake_repo(tmp_path, {}))
+    result, outputs = matrix_in(fake_repo(tmp_path, {}))
     assert result.returncode == 0
-    assert outputs == {"matrix": '{"include":[]}', "count": "0"}
+    assert outputs == {"matrix": '{"include":[]}', "count": "0", "runners": "{}"}
     # An empty matrix is an error in Actions; the preview job is skipped instead.
     assert "needs.stacks.outputs.count != '0'" in preview["jobs"]["preview"]["if"]
 
@@ -533,3 +607,77 @@ def test_the_stacks_deploy_yml_names_exist():
 def test_the_policy_pack_the_workflows_name_exists():
     pack = ROOT / "policy"
     assert (pack / "PulumiPolicy.yaml").is_file() and (pack / "__main__.py").is_file()
+
+
+# ---------------------------------------------------------------- runners (finding 9)
+
+RUNNER_OF_STACK = re.compile(r"^\$\{\{ fromJSON\(needs\.stacks\.outputs\.runners\)\['(?P<stack>[A-Za-z0-9_.-]+)'\] \}\}$")
+PRIVATE_CLUSTER_STACKS = {"staging", "prod", "gcp-prod", "azure-prod"}
+"""The stacks finding 9 named: EKS, GKE and AKS API servers on private endpoints only."""
+
+
+@pytest.fixture(scope="module")
+def discovered(tmp_path_factory) -> dict[str, Any]:
+    """The repository's stacks job outputs (matrix, count, runners), as the discover step writes them."""
+    output = tmp_path_factory.mktemp("discover") / "github_output"
+    output.write_text("")
+    result = subprocess.run(
+        [sys.executable, str(STACKS_SCRIPT), "matrix"],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "GITHUB_OUTPUT": str(output)},
+    )
+    assert result.returncode == 0, result.stderr
+    values = dict(line.split("=", 1) for line in output.read_text().splitlines() if line)
+    return {"matrix": json.loads(values["matrix"]), "runners": json.loads(values["runners"])}
+
+
+def decided(stack: str) -> list[str]:
+    """The runs-on decide_ci_runner gives the committed stack file."""
+    from pulumi_llm.ci_runner import decide_ci_runner
+    from pulumi_llm.offline.plan import Project, load_settings
+
+    runner = decide_ci_runner(load_settings(Project.find(ROOT), stack).model_dump(mode="json"))
+    assert runner.runs_on is not None, runner.problem
+    return list(runner.runs_on)
+
+
+def test_each_preview_runs_on_the_runner_its_stack_file_chooses(preview, discovered):
+    job = preview["jobs"]["preview"]
+    assert job["runs-on"] == "${{ matrix.runner }}"
+    assert job["strategy"]["matrix"] == "${{ fromJSON(needs.stacks.outputs.matrix) }}"
+    entries = {e["stack"]: e for e in discovered["matrix"]["include"]}
+    assert entries and all(e["runner"] == decided(stack) for stack, e in entries.items())
+    on_self_hosted = {stack for stack, e in entries.items() if "self-hosted" in e["runner"]}
+    assert PRIVATE_CLUSTER_STACKS <= on_self_hosted
+    assert {stack for stack, e in entries.items() if e["runner"] == ["ubuntu-latest"]} == set(entries) - on_self_hosted
+    # Self-hosted runners never run a fork's code: the job is skipped for fork PRs.
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+
+
+def test_each_deploy_runs_on_the_runner_its_stack_file_chooses(deploy, discovered):
+    stacks = deploy["jobs"]["stacks"]
+    assert stacks["outputs"]["runners"] == "${{ steps.discover.outputs.runners }}"
+    assert next(s for s in stacks["steps"] if s.get("id") == "discover")["run"].strip() == DISCOVER
+    for name, job in pulumi_jobs(deploy).items():
+        match = RUNNER_OF_STACK.match(job["runs-on"])
+        assert match, f"{name}: runs-on {job['runs-on']!r} does not come from the stacks job"
+        assert match["stack"] == deployed_stack(job) == name
+        assert "stacks" in job["needs"]
+        assert discovered["runners"][name] == decided(name)
+    assert "self-hosted" in discovered["runners"]["staging"] and "self-hosted" in discovered["runners"]["prod"]
+    assert discovered["runners"]["dev"] == ["ubuntu-latest"]
+
+
+def test_the_deploy_jobs_read_their_cloud_with_the_python_they_set_up(deploy):
+    # A self-hosted runner need not bring python3: the stack's cloud is read after setup-python.
+    for name, job in pulumi_jobs(deploy).items():
+        steps = job["steps"]
+        read = next(i for i, s in enumerate(steps) if s.get("id") == "stack")
+        setup = steps.index(the_step(job, "actions/setup-python"))
+        assert setup < read, name
+
+
+def test_both_workflows_discover_stacks_the_same_way(preview, deploy):
+    def steps(job: dict[str, Any]) -> list[Any]:
+        return [{k: v for k, v in s.items() if k != "name"} for s in job["steps"]]
+
+    assert steps(preview["jobs"]["stacks"]) == steps(deploy["jobs"]["stacks"])
