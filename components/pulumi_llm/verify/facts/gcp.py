@@ -1,0 +1,82 @@
+"""What Google Cloud enforces on the network and IAM paths of a GCP stack, as data.
+
+Field names and values are those of the pinned provider, pulumi-gcp 10.2.0 (`pulumi_gcp/container/cluster.py`,
+`pulumi_gcp/container/_inputs.py`, `pulumi_gcp/cloudrunv2/_inputs.py`, as installed from PyPI); the behaviour
+behind them is Google's, from the product documentation named beside each fact (read 2026-12).
+"""
+
+from __future__ import annotations
+
+# ---- VPC firewall -------------------------------------------------------------------------------
+# A VPC has two implied rules at the lowest priority (65535) that no rule can remove: deny all ingress,
+# allow all egress. An INGRESS firewall rule with no targetTags/targetServiceAccounts applies to every
+# instance of the network. Source: https://cloud.google.com/firewall/docs/firewalls
+# ("Implied rules", "Targets of firewall rules").
+IMPLIED_INGRESS = "deny"
+IMPLIED_EGRESS = "allow"
+
+GOOGLE_HEALTH_CHECK_RANGES: tuple[str, ...] = ("35.191.0.0/16", "130.211.0.0/22")
+"""Where Google's health checkers (load balancers, MIG autohealing) probe backends from.
+Source: https://cloud.google.com/load-balancing/docs/health-check-concepts ("Probe IP ranges and firewall rules")."""
+
+PROXY_ONLY_SUBNET_PURPOSES: tuple[str, ...] = ("REGIONAL_MANAGED_PROXY", "INTERNAL_HTTPS_LOAD_BALANCER")
+"""Subnetwork `purpose` of the proxy-only subnet whose Envoys open the connections of a regional internal
+Application Load Balancer (INTERNAL_MANAGED) to its backends: the backends see these addresses as the source.
+Source: https://cloud.google.com/load-balancing/docs/proxy-only-subnets."""
+
+PASSTHROUGH_KEEPS_CLIENT_ADDRESS = True
+"""An internal passthrough Network Load Balancer does not proxy: backends (GKE nodes) see the client's own
+address, so the firewall must admit the callers' range itself.
+Source: https://cloud.google.com/load-balancing/docs/internal ("Source IP address")."""
+
+# ---- GKE ------------------------------------------------------------------------------------------
+DATAPLANE_V2 = "ADVANCED_DATAPATH"
+"""container.Cluster `datapath_provider` value of GKE Dataplane V2, which enforces NetworkPolicy itself; the
+default LEGACY_DATAPATH (kube-proxy) enforces none unless the Calico network-policy add-on is on
+(`network_policy.enabled` and `addons_config.network_policy_config.disabled = false`). Autopilot clusters always
+run Dataplane V2. Sources: pulumi-gcp 10.2.0 `container/cluster.py` (datapath_provider, network_policy,
+enable_autopilot docs); https://cloud.google.com/kubernetes-engine/docs/how-to/network-policy."""
+
+INTERNAL_LB_ANNOTATION = "networking.gke.io/load-balancer-type"
+"""Service annotation that makes a GKE LoadBalancer Service an internal passthrough load balancer (value
+"Internal"); GKE then opens its own firewall rule from `loadBalancerSourceRanges` (all of the VPC when unset) to
+the nodes on the Service's ports. Source: https://cloud.google.com/kubernetes-engine/docs/how-to/internal-load-balancing."""
+
+# ---- Cloud Run --------------------------------------------------------------------------------------
+RUN_INGRESS_FROM_INTERNET: tuple[str, ...] = ("INGRESS_TRAFFIC_ALL",)
+"""cloudrunv2.Service `ingress` values that let the internet call the run.app URL directly (bypassing the load
+balancer and Cloud Armor); INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER admits only Google load balancers and the VPC.
+Source: https://cloud.google.com/run/docs/securing/ingress."""
+
+RUN_EGRESS_PRIVATE = ("PRIVATE_RANGES_ONLY", "ALL_TRAFFIC")
+"""Direct VPC egress settings (`template.vpc_access.egress`) that send RFC 1918 destinations into the VPC from
+addresses of the configured subnetwork. Source: https://cloud.google.com/run/docs/configuring/vpc-direct-vpc."""
+
+# ---- IAM ----------------------------------------------------------------------------------------------
+OBJECT_READER_ROLES: frozenset[str] = frozenset(
+    {"roles/storage.objectViewer", "roles/storage.objectUser", "roles/storage.objectAdmin", "roles/storage.admin"}
+)
+"""Predefined roles that carry storage.objects.get and storage.objects.list.
+Source: https://cloud.google.com/storage/docs/access-control/iam-roles."""
+
+SECRET_ACCESSOR_ROLES: frozenset[str] = frozenset({"roles/secretmanager.secretAccessor", "roles/secretmanager.admin"})
+"""Predefined roles that carry secretmanager.versions.access.
+Source: https://cloud.google.com/secret-manager/docs/access-control."""
+
+KMS_USE_ROLES: frozenset[str] = frozenset({"roles/cloudkms.cryptoKeyEncrypterDecrypter"})
+"""The role a service agent needs on a CMEK key to encrypt and decrypt with it.
+Source: https://cloud.google.com/kms/docs/cmek ("service agent")."""
+
+WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
+"""Role on a Google service account that lets the Kubernetes service account
+`serviceAccount:<project>.svc.id.goog[<namespace>/<name>]` act as it.
+Source: https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity."""
+
+STORAGE_SERVICE_AGENT_DOMAIN = "@gs-project-accounts.iam.gserviceaccount.com"
+"""Cloud Storage's service agent (`service-<project number>@gs-project-accounts…`) encrypts objects with a
+bucket's default KMS key, so IT needs the key role, not the reader.
+Source: https://cloud.google.com/storage/docs/encryption/customer-managed-keys."""
+
+SECRET_MANAGER_SERVICE_AGENT_DOMAIN = "@gcp-sa-secretmanager.iam.gserviceaccount.com"
+"""Secret Manager's service agent, which decrypts CMEK-protected secret versions on access.
+Source: https://cloud.google.com/secret-manager/docs/cmek."""

@@ -1,0 +1,432 @@
+"""network.gcp: the flows a GCP stack intends, traced through the recorded load balancers, Cloud Run
+service, GKE Services and VPC firewall rules the way Google's network would carry (or drop) them.
+
+Open, end to end:
+* network.gcp-edge: consumer → global HTTPS forwarding rule (443) → target proxy → URL map → backend
+  service → serverless NEG → the gateway's Cloud Run service, whose ingress setting admits load balancers;
+* network.gcp-self-hosted: each model's own load balancer reaches its servers (a regional internal ALB's
+  proxy-only subnet and Google's health checkers through the VPC firewall, to the instance template's tags on
+  the MIG's named port and the health check's port); and the gateway reaches each model it routes to: Cloud
+  Run's Direct VPC egress into the model's network, the URL's port served by the model's internal load
+  balancer, and a GKE internal Service that admits the gateway's egress subnet.
+
+Closed:
+* network.gcp-closed: the internet reaches nothing but the edge (no firewall admitting a public range other
+  than Google's health checkers, no external address on a GPU VM or GKE node, no run.app URL open to the
+  internet); no workload in the VPC reaches a model the gateway routes to except the gateway (its internal
+  Service's source ranges and our firewall rules to its nodes admit only the gateway's subnet);
+* network.gcp-netpol: the plan's NetworkPolicy objects are enforced only on Dataplane V2, Autopilot, or the
+  Calico add-on with network policy enabled.
+
+Upstream behaviour relied on is in facts.gcp.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..facts import gcp as facts
+from ..report import Violation
+from ..view import PlanView
+from . import rule, violation
+
+EDGE = "network.gcp-edge"
+SELF_HOSTED = "network.gcp-self-hosted"
+CLOSED = "network.gcp-closed"
+NETPOL = "network.gcp-netpol"
+
+RUN = "gcp:cloudrunv2/service:Service"
+FIREWALL = "gcp:compute/firewall:Firewall"
+SUBNET = "gcp:compute/subnetwork:Subnetwork"
+CLUSTER = "gcp:container/cluster:Cluster"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
+MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
+REGION_BACKEND = "gcp:compute/regionBackendService:RegionBackendService"
+REGION_HC = "gcp:compute/regionHealthCheck:RegionHealthCheck"
+HC = "gcp:compute/healthCheck:HealthCheck"
+FORWARDING_RULE = "gcp:compute/forwardingRule:ForwardingRule"
+GLOBAL_RULE = "gcp:compute/globalForwardingRule:GlobalForwardingRule"
+HTTPS_PROXY = "gcp:compute/targetHttpsProxy:TargetHttpsProxy"
+URL_MAP = "gcp:compute/uRLMap:URLMap"
+BACKEND = "gcp:compute/backendService:BackendService"
+NEG = "gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup"
+MODEL_LABEL = "pulumi-llm_model"
+
+
+# ---- pure helpers -------------------------------------------------------------------------------------
+def url_env(served: str) -> str:
+    """The gateway's environment variable carrying a self-hosted model's base URL."""
+    return "SELF_HOSTED_" + re.sub(r"[^A-Z0-9]", "_", served.upper()) + "_URL"
+
+
+def url_port(url: str) -> int | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return None
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _net(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None
+
+
+def within(inner: str, outer: str) -> bool:
+    a, b = _net(inner), _net(outer)
+    return a is not None and b is not None and a.version == b.version and a.subnet_of(b)  # type: ignore[arg-type]
+
+
+def is_public(cidr: str) -> bool:
+    net = _net(cidr)
+    return net is not None and not (net.is_private or net.is_loopback or net.is_link_local)
+
+
+def _ports_cover(ports: list[str] | None, port: int) -> bool:
+    if not ports:
+        return True  # a rule without ports covers every port of its protocol
+    for spec in ports:
+        low, _, high = str(spec).partition("-")
+        if int(low) <= port <= int(high or low):
+            return True
+    return False
+
+
+def _protocol_entries(entries: list[dict[str, Any]] | None, port: int) -> bool:
+    return any(e.get("protocol") in ("tcp", "all", "6") and _ports_cover(e.get("ports"), port) for e in entries or [])
+
+
+def firewall_verdict(rules: list[dict[str, Any]], network: str, source: str, tags: set[str], port: int) -> tuple[str, str]:
+    """What the VPC does with TCP from all of `source` to an instance tagged `tags` on `port`: the first
+    applicable INGRESS rule by priority (deny before allow at equal priority) decides, else the implied
+    deny. Returns (allow|deny, the deciding rule's name)."""
+    candidates = []
+    for r in rules:
+        i = r["inputs"]
+        if i.get("disabled") or (i.get("direction") or "INGRESS") != "INGRESS" or i.get("network") != network:
+            continue
+        targets = set(i.get("targetTags") or [])
+        if targets and not targets & tags:
+            continue
+        if not any(within(source, s) for s in i.get("sourceRanges") or []):
+            continue
+        if _protocol_entries(i.get("denies"), port):
+            candidates.append((i.get("priority", 1000), 0, "deny", r["name"]))
+        elif _protocol_entries(i.get("allows"), port):
+            candidates.append((i.get("priority", 1000), 1, "allow", r["name"]))
+    if not candidates:
+        return facts.IMPLIED_INGRESS, "the implied deny-all ingress rule"
+    _, _, verdict, name = min(candidates)
+    return verdict, name
+
+
+# ---- plan look-ups --------------------------------------------------------------------------------------
+def _on_gcp(view: PlanView) -> bool:
+    return view.cloud == "gcp"
+
+
+def routed_models(view: PlanView) -> set[str]:
+    gateway = view.settings.get("gateway") or {}
+    if "gateway" not in view.methods:
+        return set()
+    return {r["model"] for g in (gateway.get("models") or {}).values() for r in g.get("routes") or [] if r.get("provider") == "self-hosted"}
+
+
+def _run(view: PlanView) -> dict[str, Any] | None:
+    found = view.of_type(RUN)
+    return found[0] if found else None
+
+
+def _env(run: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for c in run["inputs"]["template"].get("containers", []) for e in c.get("envs") or []}
+
+
+def gateway_egress(view: PlanView, run: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(network, subnet CIDR) of the Cloud Run service's Direct VPC egress, or (None, None)."""
+    access = run["inputs"]["template"].get("vpcAccess") or {}
+    if access.get("egress") not in facts.RUN_EGRESS_PRIVATE:
+        return None, None
+    for nic in access.get("networkInterfaces") or []:
+        subnet = view.ref(nic.get("subnetwork"))
+        if subnet is not None:
+            return subnet["inputs"].get("network"), subnet["inputs"].get("ipCidrRange")
+    return None, None
+
+
+def _internal_services(view: PlanView) -> list[dict[str, Any]]:
+    return [
+        s for s in view.objects("Service")
+        if (s.get("spec") or {}).get("type") == "LoadBalancer"
+        and ((s["metadata"].get("annotations") or {}).get(facts.INTERNAL_LB_ANNOTATION) == "Internal")
+    ]
+
+
+def _serves(service: dict[str, Any], served: str) -> bool:
+    return (service["spec"].get("selector") or {}).get("app.kubernetes.io/name") == served
+
+
+def _gpu_node_tags(view: PlanView) -> set[str]:
+    tags: set[str] = set()
+    for pool in view.of_type(NODE_POOL):
+        config = pool["inputs"].get("nodeConfig") or {}
+        if config.get("guestAccelerators"):
+            tags |= set(config.get("tags") or [])
+    for cluster in view.of_type(CLUSTER):
+        auto = (cluster["inputs"].get("nodePoolAutoConfig") or {}).get("networkTags") or {}
+        tags |= set(auto.get("tags") or [])
+    return tags
+
+
+def _cluster_network(view: PlanView) -> str | None:
+    clusters = view.of_type(CLUSTER)
+    return clusters[0]["inputs"].get("network") if clusters else None
+
+
+def _proxy_ranges(view: PlanView, network: str) -> list[str]:
+    return [
+        s["inputs"]["ipCidrRange"] for s in view.of_type(SUBNET)
+        if s["inputs"].get("purpose") in facts.PROXY_ONLY_SUBNET_PURPOSES and s["inputs"].get("network") == network
+    ]
+
+
+def _mig_for(view: PlanView, backend: dict[str, Any]) -> dict[str, Any] | None:
+    for b in backend["inputs"].get("backends") or []:
+        group = str(b.get("group") or "")
+        name = group.rsplit("/", 1)[-1]
+        for mig in view.of_type(MIG):
+            if mig["inputs"].get("name") == name or view.ref(group) is mig:
+                return mig
+    return None
+
+
+def _template_of(view: PlanView, mig: dict[str, Any]) -> dict[str, Any] | None:
+    for version in mig["inputs"].get("versions") or []:
+        found = view.ref(version.get("instanceTemplate"))
+        if found is not None:
+            return found
+    return None
+
+
+def _template_network(view: PlanView, template: dict[str, Any]) -> str | None:
+    for nic in template["inputs"].get("networkInterfaces") or []:
+        if nic.get("network"):
+            return nic["network"]
+        subnet = view.ref(nic.get("subnetwork"))
+        if subnet is not None:
+            return subnet["inputs"].get("network")
+    return None
+
+
+def _hc_port(view: PlanView, ref: Any) -> int | None:
+    hc = view.ref(ref[0] if isinstance(ref, list) and ref else ref)
+    if hc is None:
+        return None
+    for kind in ("httpHealthCheck", "httpsHealthCheck", "http2HealthCheck", "tcpHealthCheck", "grpcHealthCheck"):
+        port = (hc["inputs"].get(kind) or {}).get("port")
+        if port:
+            return int(port)
+    return None
+
+
+# ---- consumer → gateway edge ------------------------------------------------------------------------------
+@rule(EDGE)
+def edge(view: PlanView) -> Iterator[Violation]:
+    if not _on_gcp(view) or "gateway" not in view.methods:
+        return
+    run = _run(view)
+    if run is None:
+        yield violation(view, "gateway", EDGE, "the gateway method is on but the plan has no Cloud Run service")
+        return
+    service_name = run["inputs"].get("name")
+    ingress = run["inputs"].get("ingress", "INGRESS_TRAFFIC_ALL")
+    if ingress == "INGRESS_TRAFFIC_INTERNAL_ONLY":
+        yield violation(view, run["name"], EDGE, "Cloud Run ingress INTERNAL_ONLY refuses the external HTTPS load balancer: consumers never reach the gateway")
+    https_rules = [fr for fr in view.of_type(GLOBAL_RULE) if str(fr["inputs"].get("portRange")) == "443"]
+    if not https_rules:
+        yield violation(view, run["name"], EDGE, "no global forwarding rule on 443 fronts the gateway: consumers have no edge")
+    for fr in https_rules:
+        i = fr["inputs"]
+        proxy = view.ref(i.get("target"))
+        if proxy is None or proxy["type"] != HTTPS_PROXY:
+            yield violation(view, fr["name"], EDGE, "the 443 forwarding rule does not target an HTTPS proxy")
+            continue
+        url_map = view.ref(proxy["inputs"].get("urlMap"))
+        backend = view.ref((url_map or {}).get("inputs", {}).get("defaultService"))
+        if backend is None or backend["type"] != BACKEND:
+            yield violation(view, proxy["name"], EDGE, "the HTTPS proxy's URL map does not default to a backend service")
+            continue
+        negs = [view.ref(b.get("group")) for b in backend["inputs"].get("backends") or []]
+        names = {(n["inputs"].get("cloudRun") or {}).get("service") for n in negs if n is not None and n["type"] == NEG}
+        if service_name not in names:
+            yield violation(view, backend["name"], EDGE,
+                            f"the backend service's serverless NEGs point at {sorted(n for n in names if n)}, not the gateway's Cloud Run service {service_name}")
+
+
+
+# ---- gateway / load balancer → self-hosted model ------------------------------------------------------------
+@rule(SELF_HOSTED)
+def self_hosted(view: PlanView) -> Iterator[Violation]:
+    if not _on_gcp(view):
+        return
+    firewalls = view.of_type(FIREWALL)
+    # The models' own regional internal ALBs: proxies and health checkers to the VMs.
+    for backend in view.of_type(REGION_BACKEND):
+        i = backend["inputs"]
+        if i.get("loadBalancingScheme") != "INTERNAL_MANAGED":
+            continue
+        mig = _mig_for(view, backend)
+        template = _template_of(view, mig) if mig else None
+        if mig is None or template is None:
+            yield violation(view, backend["name"], SELF_HOSTED, "the internal load balancer's backend is no instance group of the plan")
+            continue
+        named = {p["name"]: int(p["port"]) for p in mig["inputs"].get("namedPorts") or []}
+        port = named.get(i.get("portName", "http"))
+        if port is None:
+            yield violation(view, mig["name"], SELF_HOSTED, f"the instance group has no named port {i.get('portName', 'http')!r} for its backend service")
+            continue
+        network = _template_network(view, template)
+        tags = set(template["inputs"].get("tags") or [])
+        proxies = _proxy_ranges(view, network or "")
+        if not proxies:
+            yield violation(view, backend["name"], SELF_HOSTED, "no proxy-only subnet in the VMs' network: an INTERNAL_MANAGED load balancer has no proxies")
+        for source in proxies:
+            verdict, by = firewall_verdict(firewalls, network or "", source, tags, port)
+            if verdict != "allow":
+                yield violation(view, template["name"], SELF_HOSTED,
+                                f"the load balancer's proxies ({source}) cannot reach the servers (tags {sorted(tags)}) on port {port}: {by}")
+        checks = [(_hc_port(view, i.get("healthChecks")), "load balancer"),
+                  (_hc_port(view, (mig["inputs"].get("autoHealingPolicies") or {}).get("healthCheck")), "autohealing")]
+        for hc_port, what in checks:
+            if hc_port is None:
+                continue
+            for source in facts.GOOGLE_HEALTH_CHECK_RANGES:
+                verdict, by = firewall_verdict(firewalls, network or "", source, tags, hc_port)
+                if verdict != "allow":
+                    yield violation(view, template["name"], SELF_HOSTED,
+                                    f"Google's {what} health checks ({source}) cannot reach port {hc_port} of the servers: {by}")
+    # The gateway to each model it routes to.
+    routed = routed_models(view)
+    run = _run(view)
+    if not routed or run is None:
+        return
+    env = _env(run)
+    egress_network, egress_range = gateway_egress(view, run)
+    for served in sorted(routed):
+        url = env.get(url_env(served))
+        port = url_port(url or "")
+        if port is None:
+            yield violation(view, run["name"], SELF_HOSTED, f"the gateway has no http(s) URL for {served} ({url_env(served)}={url!r})")
+            continue
+        services = [s for s in _internal_services(view) if _serves(s, served)]
+        rules = [fr for fr in view.of_type(FORWARDING_RULE) if (fr["inputs"].get("labels") or {}).get(MODEL_LABEL) == served]
+        if services:
+            network = _cluster_network(view)
+            service = services[0]
+            where = f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}"
+            if port not in {p.get("port") for p in service["spec"].get("ports") or []}:
+                yield violation(view, where, SELF_HOSTED, f"the gateway calls {served} on port {port}, which its internal load balancer does not serve")
+            ranges = service["spec"].get("loadBalancerSourceRanges") or []
+            if egress_range and ranges and not any(within(egress_range, r) for r in ranges):
+                yield violation(view, where, SELF_HOSTED,
+                                f"the internal load balancer admits {ranges}, not the gateway's egress subnet {egress_range}")
+        elif rules:
+            network = rules[0]["inputs"].get("network")
+            if str(rules[0]["inputs"].get("portRange")) != str(port):
+                yield violation(view, rules[0]["name"], SELF_HOSTED,
+                                f"the gateway calls {served} on port {port}, the load balancer listens on {rules[0]['inputs'].get('portRange')}")
+        else:
+            yield violation(view, run["name"], SELF_HOSTED, f"the gateway routes to {served} but no internal load balancer serves it")
+            continue
+        if egress_network is None:
+            yield violation(view, run["name"], SELF_HOSTED,
+                            f"Cloud Run has no Direct VPC egress for private ranges: it cannot reach {served}'s internal load balancer")
+        elif egress_network != network:
+            yield violation(view, run["name"], SELF_HOSTED, f"Cloud Run egresses into {egress_network}, {served} is served in {network}")
+
+
+# ---- closed ------------------------------------------------------------------------------------------------
+def _model_targets(view: PlanView) -> set[str]:
+    return _gpu_node_tags(view) | {t for tpl in view.of_type(TEMPLATE) for t in tpl["inputs"].get("tags") or []}
+
+
+@rule(CLOSED)
+def closed(view: PlanView) -> Iterator[Violation]:
+    if not _on_gcp(view):
+        return
+    health = set(facts.GOOGLE_HEALTH_CHECK_RANGES)
+    for fw in view.of_type(FIREWALL):
+        i = fw["inputs"]
+        if (i.get("direction") or "INGRESS") != "INGRESS" or not i.get("allows") or i.get("disabled"):
+            continue
+        public = [s for s in i.get("sourceRanges") or [] if is_public(s) and s not in health]
+        if public:
+            yield violation(view, fw["name"], CLOSED, f"admits {public} from the internet to {i.get('targetTags') or 'every instance'}")
+    for tpl in view.of_type(TEMPLATE):
+        if any(nic.get("accessConfigs") for nic in tpl["inputs"].get("networkInterfaces") or []):
+            yield violation(view, tpl["name"], CLOSED, "the GPU VMs get an external address (accessConfigs): reachable past the gateway")
+    for cluster in view.of_type(CLUSTER):
+        i = cluster["inputs"]
+        if not i.get("enableAutopilot") and not (i.get("privateClusterConfig") or {}).get("enablePrivateNodes"):
+            yield violation(view, cluster["name"], CLOSED, "nodes are not private (privateClusterConfig.enablePrivateNodes): each gets an external address")
+    for pool in view.of_type(NODE_POOL):
+        if (pool["inputs"].get("networkConfig") or {}).get("enablePrivateNodes") is False:
+            yield violation(view, pool["name"], CLOSED, "the node pool turns private nodes off: its nodes get external addresses")
+    run = _run(view)
+    if run is not None and run["inputs"].get("ingress", "INGRESS_TRAFFIC_ALL") in facts.RUN_INGRESS_FROM_INTERNET:
+        yield violation(view, run["name"], CLOSED, "Cloud Run ingress ALL: the run.app URL answers the internet directly, past the load balancer and Cloud Armor")
+    routed = routed_models(view)
+    if not routed or run is None:
+        return
+    _, egress_range = gateway_egress(view, run)
+    callers = [egress_range] if egress_range else []
+    for service in _internal_services(view):
+        served = (service["spec"].get("selector") or {}).get("app.kubernetes.io/name")
+        if served not in routed:
+            continue
+        where = f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}"
+        ranges = service["spec"].get("loadBalancerSourceRanges") or []
+        if not ranges:
+            yield violation(view, where, CLOSED, f"no loadBalancerSourceRanges: GKE opens {served}'s internal load balancer to the whole VPC, past the gateway")
+        others = [r for r in ranges if not any(within(r, c) for c in callers)]
+        if ranges and others:
+            yield violation(view, where, CLOSED, f"admits {others} besides the gateway's subnet to {served}")
+    if any(_serves(s, m) for s in _internal_services(view) for m in routed):
+        gpu_tags = _gpu_node_tags(view)
+        ports = {p.get("port") for s in _internal_services(view) for p in s["spec"].get("ports") or []}
+        for fw in view.of_type(FIREWALL):
+            i = fw["inputs"]
+            if (i.get("direction") or "INGRESS") != "INGRESS" or not i.get("allows") or i.get("disabled"):
+                continue
+            if i.get("targetTags") and not set(i["targetTags"]) & gpu_tags:
+                continue
+            if not any(_protocol_entries(i.get("allows"), p) for p in ports if p):
+                continue
+            others = [s for s in i.get("sourceRanges") or [] if s not in facts.GOOGLE_HEALTH_CHECK_RANGES and not any(within(s, c) for c in callers)]
+            if others:
+                yield violation(view, fw["name"], CLOSED, f"admits {others} to the GPU nodes on the models' ports: workloads there bypass the gateway")
+
+
+# ---- NetworkPolicy enforcement ----------------------------------------------------------------------------
+def enforces_network_policy(cluster: dict[str, Any]) -> bool:
+    i = cluster["inputs"]
+    if i.get("enableAutopilot") or i.get("datapathProvider") == facts.DATAPLANE_V2:
+        return True
+    calico_addon_on = not (((i.get("addonsConfig") or {}).get("networkPolicyConfig") or {}).get("disabled", True))
+    return bool((i.get("networkPolicy") or {}).get("enabled")) and calico_addon_on
+
+
+@rule(NETPOL)
+def netpol(view: PlanView) -> Iterator[Violation]:
+    if not _on_gcp(view) or not any(True for _ in view.objects("NetworkPolicy")):
+        return
+    for cluster in view.of_type(CLUSTER):
+        if not enforces_network_policy(cluster):
+            yield violation(view, cluster["name"], NETPOL,
+                            "the plan's NetworkPolicies are not enforced: neither Dataplane V2 (datapathProvider ADVANCED_DATAPATH) "
+                            "nor the Calico add-on (networkPolicy.enabled + addonsConfig.networkPolicyConfig) is on, so any pod reaches the models")
