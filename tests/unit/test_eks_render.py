@@ -252,10 +252,11 @@ def test_nvidia_values_tolerate_the_gpu_taint_and_pin_dcgm_by_digest() -> None:
         assert values["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     dcgm = r.dcgm_exporter_values()
     assert f"{dcgm['image']['repository']}:{dcgm['image']['tag']}" == pins.DCGM_EXPORTER.ref
-    assert dcgm["serviceMonitor"]["enabled"] is True
+    # honorLabels false, stated: the alerts and dashboards query the workload's pod as exported_pod.
+    assert dcgm["serviceMonitor"]["enabled"] is True and dcgm["serviceMonitor"]["honorLabels"] is False
     operator = r.gpu_operator_values()
     assert operator["driver"] == {"enabled": False} and operator["toolkit"] == {"enabled": False}
-    assert operator["dcgmExporter"]["serviceMonitor"] == {"enabled": True}
+    assert operator["dcgmExporter"]["serviceMonitor"] == {"enabled": True, "honorLabels": False}
 
 
 def test_prometheus_remote_writes_to_amp_with_sigv4_only_when_asked() -> None:

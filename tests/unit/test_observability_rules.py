@@ -125,16 +125,20 @@ def test_vllm_alert_expressions_are_exact() -> None:
         "max by (pod, container) (max_over_time(kube_pod_container_status_waiting_reason"
         '{namespace="llm", pod=~"llama-8b-.*", reason="CrashLoopBackOff"}[5m])) >= 1'
     )
+    # dcgm-exporter's pod attribution, as the honorLabels-false ServiceMonitor stores it (finding 8).
     assert rules["LlmGpuIdleWithQueuedRequests"]["expr"] == (
         f"(sum by (pod) (vllm:num_requests_waiting{VLLM_SEL}) > 0) and on (pod) "
-        '(max by (pod) (DCGM_FI_DEV_GPU_UTIL{namespace="llm", pod=~"llama-8b-.*"}) == 0)'
+        '(max by (pod) (label_replace(DCGM_FI_DEV_GPU_UTIL{exported_namespace="llm", exported_pod=~"llama-8b-.*"}, '
+        '"pod", "$1", "exported_pod", "(.*)")) == 0)'
     )
     assert rules["LlmScrapeTargetDown"]["expr"] == 'up{namespace="llm", service="llama-8b"} == 0'
     assert rules["LlmScrapeTargetAbsent"]["expr"] == 'absent(up{namespace="llm", service="llama-8b"} == 1)'
 
     gpu = rules_by_alert(spec, GPU_GROUP)
     assert list(gpu) == ["LlmGpuXidError"]
-    assert gpu["LlmGpuXidError"]["expr"] == "DCGM_FI_DEV_XID_ERRORS != 0"
+    # The last XID's code, selected by the fault codes (not `!= 0`, which fires on application XIDs
+    # and never clears).
+    assert gpu["LlmGpuXidError"]["expr"] == 'DCGM_FI_DEV_XID_ERRORS{err_code=~"48|63|64|74|79|94|95"}'
     assert gpu["LlmGpuXidError"]["labels"] == {"severity": "critical"}
 
 
@@ -240,9 +244,11 @@ def test_opt_in_alerts_have_exact_expressions() -> None:
         f"histogram_quantile(0.99, sum by (le) (rate(vllm:inter_token_latency_seconds_bucket{VLLM_SEL}[5m]))) > 0.25"
     )
     assert rules["LlmInterTokenLatencyP99AboveSlo"]["for"] == "15m"
-    sel = '{namespace="llm", pod=~"llama-8b-.*"}'
+    sel = '{exported_namespace="llm", exported_pod=~"llama-8b-.*"}'
     assert rules["LlmGpuMemoryNearlyFull"]["expr"] == (
-        f"max by (pod) (DCGM_FI_DEV_FB_USED{sel} / (DCGM_FI_DEV_FB_USED{sel} + DCGM_FI_DEV_FB_FREE{sel})) > 0.98"
+        "max by (pod) (label_replace("
+        f"DCGM_FI_DEV_FB_USED{sel} / (DCGM_FI_DEV_FB_USED{sel} + DCGM_FI_DEV_FB_FREE{sel}), "
+        '"pod", "$1", "exported_pod", "(.*)")) > 0.98'
     )
 
 
@@ -265,13 +271,12 @@ def test_scale_to_zero_servers_have_no_absent_target_alert() -> None:
     assert "LlmScrapeTargetDown" in rules
 
 
-def test_dcgm_labels_renamed_by_prometheus_are_mapped_back_to_pod() -> None:
-    spec = alert_rules([VLLM_SERVER], dcgm=DcgmLabels(namespace="exported_namespace", pod="exported_pod"))
+def test_dcgm_labels_as_the_exporter_writes_them_need_no_label_replace() -> None:
+    spec = alert_rules([VLLM_SERVER], dcgm=DcgmLabels(namespace="namespace", pod="pod"))
     rules = rules_by_alert(spec, "pulumi-llm.llm.llama-8b")
     assert rules["LlmGpuIdleWithQueuedRequests"]["expr"] == (
         f"(sum by (pod) (vllm:num_requests_waiting{VLLM_SEL}) > 0) and on (pod) "
-        '(max by (pod) (label_replace(DCGM_FI_DEV_GPU_UTIL{exported_namespace="llm", exported_pod=~"llama-8b-.*"}, '
-        '"pod", "$1", "exported_pod", "(.*)")) == 0)'
+        '(max by (pod) (DCGM_FI_DEV_GPU_UTIL{namespace="llm", pod=~"llama-8b-.*"}) == 0)'
     )
     no_attribution = alert_rules([VLLM_SERVER], dcgm=DcgmLabels(namespace=None, pod=None))
     assert "LlmGpuIdleWithQueuedRequests" not in rules_by_alert(no_attribution, "pulumi-llm.llm.llama-8b")
@@ -546,7 +551,8 @@ def test_dashboard_queries_follow_the_variables() -> None:
         for ref, q, p in (("A", "0.5", 50), ("B", "0.99", 99))
     ]
     (gpu,) = [p for p in board["panels"] if p["title"] == "GPU utilisation"]
-    assert gpu["targets"][0]["expr"] == 'DCGM_FI_DEV_GPU_UTIL{namespace=~"$namespace", pod=~"llama-8b-.*"}'
+    assert gpu["targets"][0]["expr"] == 'DCGM_FI_DEV_GPU_UTIL{exported_namespace=~"$namespace", exported_pod=~"llama-8b-.*"}'
+    assert gpu["targets"][0]["legendFormat"] == "{{exported_pod}} GPU {{gpu}}"
     (hits,) = [p for p in board["panels"] if p["title"] == "Prefix cache hit rate"]
     assert hits["fieldConfig"]["defaults"]["unit"] == "percentunit"
     unattributed = dashboard([VLLM_SERVER], dcgm=DcgmLabels(namespace=None, pod=None))

@@ -330,7 +330,9 @@ def dcgm_exporter_values() -> dict[str, Any]:
         "image": {"repository": pins.DCGM_EXPORTER.repository, "tag": f"{pins.DCGM_EXPORTER.tag}@{pins.DCGM_EXPORTER.digest}"},
         "nodeSelector": {GPU_PRESENT_LABEL: "true"},
         "tolerations": [dict(t) for t in GPU_TOLERATIONS],
-        "serviceMonitor": {"enabled": True, "interval": "15s"},
+        # The workload's pod/namespace arrive as exported_* (honorLabels false), which the alerts and
+        # dashboards query (observability_rules.DcgmLabels); stated so a chart default can't change it.
+        "serviceMonitor": {"enabled": True, "interval": "15s", "honorLabels": False},
     }
 
 

@@ -797,7 +797,9 @@ def dcgm_exporter_values() -> dict[str, Any]:
         "image": {"repository": pins.DCGM_EXPORTER.repository, "tag": f"{pins.DCGM_EXPORTER.tag}@{pins.DCGM_EXPORTER.digest}"},
         "nodeSelector": {"nvidia.com/gpu.present": "true"},
         "tolerations": [dict(GPU_TOLERATION)],
-        "serviceMonitor": {"enabled": True, "interval": "15s"},
+        # The workload's pod/namespace arrive as exported_* (honorLabels false), which the alerts and
+        # dashboards query (observability_rules.DcgmLabels); stated so a chart default can't change it.
+        "serviceMonitor": {"enabled": True, "interval": "15s", "honorLabels": False},
     }
 
 

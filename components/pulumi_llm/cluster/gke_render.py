@@ -431,7 +431,9 @@ def dcgm_exporter_values(*, service_monitor: bool) -> dict[str, Any]:
         # NVML needs the devices, which GKE exposes only to privileged containers or GPU requests.
         "securityContext": {"privileged": True},
         "priorityClassName": "system-node-critical",
-        "serviceMonitor": {"enabled": service_monitor, "interval": "15s"},
+        # The workload's pod/namespace arrive as exported_* (honorLabels false, and always under GMP's
+        # PodMonitoring), which the alerts and dashboards query (observability_rules.DcgmLabels).
+        "serviceMonitor": {"enabled": service_monitor, "interval": "15s", "honorLabels": False},
     }
 
 

@@ -20,7 +20,8 @@ Label assumptions (documented where they are used):
 - kube-state-metrics is scraped with honorLabels (kube-prometheus-stack's default), so its `namespace`
   and `pod` labels are the workload's;
 - a server's pods are named `<workload>-…` (Deployment, StatefulSet and LeaderWorkerSet pods all are);
-- dcgm-exporter attributes GPUs to pods through the labels named in `DcgmLabels`.
+- dcgm-exporter attributes GPUs to pods through its own `pod`/`namespace` labels, which every scrape the
+  stacks set up stores as `exported_pod`/`exported_namespace` (`DcgmLabels`, the default).
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ __all__ = [
     "DCGM_FB_USED",
     "DCGM_GPU_UTIL",
     "DCGM_POWER_USAGE",
+    "DCGM_XID_CODE_LABEL",
     "DCGM_XID_ERRORS",
     "EXTERNAL_METRICS",
     "GRAFANA_DASHBOARD_LABEL",
     "GRAFANA_DASHBOARD_LABELS",
     "GRAFANA_DASHBOARD_LABEL_VALUE",
+    "GPU_FAULT_XIDS",
     "GPU_GROUP",
     "KSM_RESTARTS",
     "KSM_WAITING_REASON",
@@ -81,7 +84,13 @@ UP = "up"
 KSM_RESTARTS = "kube_pod_container_status_restarts_total"
 KSM_WAITING_REASON = "kube_pod_container_status_waiting_reason"
 DCGM_XID_ERRORS = "DCGM_FI_DEV_XID_ERRORS"
-"""dcgm-exporter: value of the last XID error of the GPU (0 = none)."""
+"""dcgm-exporter: a gauge holding the code of the GPU's last XID (0 = none yet), also carried in the
+series' `err_code` label — so each new XID code is a new series."""
+DCGM_XID_CODE_LABEL = "err_code"
+GPU_FAULT_XIDS: tuple[int, ...] = (48, 63, 64, 74, 79, 94, 95)
+"""XIDs that mean a fault of the GPU itself (double-bit ECC, row-remap/page-retirement events and failures,
+NVLink error, fallen off the bus, contained/uncontained ECC), per NVIDIA's XID catalogue; the others
+(13, 31, 43, 45, …) are raised by an application's own errors and clear with it."""
 DCGM_GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"
 """dcgm-exporter: GPU utilisation, percent 0..100."""
 DCGM_FB_USED = "DCGM_FI_DEV_FB_USED"
@@ -153,7 +162,7 @@ class AlertThresholds:
     crashloop_window: str = "5m"
     crashloop_for: str = "15m"
     gpu_xid: bool = True
-    """LlmGpuXidError (critical, cluster-wide): any GPU reporting an XID error."""
+    """LlmGpuXidError (critical, cluster-wide): a GPU whose last XID is a GPU fault (GPU_FAULT_XIDS)."""
     gpu_xid_for: str = "0s"
     gpu_idle_while_waiting: bool = True
     """LlmGpuIdleWithQueuedRequests (critical): a replica has requests waiting while all its GPUs are at
@@ -214,14 +223,18 @@ def _check_positive(name: str, value: object) -> None:
 class DcgmLabels:
     """The labels dcgm-exporter's pod attribution arrives with in Prometheus.
 
-    dcgm-exporter labels a GPU with the `namespace` and `pod` of the container using it. When its
-    ServiceMonitor does not honour labels (the GPU Operator's default, `honorLabels: false`), Prometheus
-    renames them `exported_namespace` and `exported_pod`. None: no attribution (GPU panels show every GPU,
-    the per-replica GPU alerts are left out).
+    dcgm-exporter labels a GPU with the `namespace` and `pod` of the container using it. Both clash with
+    the target labels every scrape adds (the exporter pod's own namespace and name), and the scrapes the
+    stacks set up keep the target's: the dcgm-exporter chart's and the GPU Operator's ServiceMonitors
+    with `honorLabels: false` (their default, which the stacks also set explicitly), and GKE Managed
+    Prometheus' PodMonitoring, which has no honorLabels at all. So the workload's labels are stored as
+    `exported_namespace` and `exported_pod` — the default here. Querying them, rather than turning on
+    honorLabels, works the same under both scrapes and keeps an unattributed GPU from taking the exporter
+    pod's name. None: no attribution (GPU panels show every GPU, the per-replica GPU alerts are left out).
     """
 
-    namespace: str | None = "namespace"
-    pod: str | None = "pod"
+    namespace: str | None = "exported_namespace"
+    pod: str | None = "exported_pod"
 
     def __post_init__(self) -> None:
         for name in ("namespace", "pod"):
@@ -527,15 +540,20 @@ def _server_rules(server: ServerMetrics, slo: AlertThresholds, dcgm: DcgmLabels)
 def _gpu_rules(slo: AlertThresholds) -> list[dict[str, Any]]:
     if not slo.gpu_xid:
         return []
+    # The gauge keeps the last XID's code until the GPU is reset, and `err_code` repeats it, so a new XID
+    # is a new series: `!= 0` would fire on benign application XIDs and never clear, and changes() over a
+    # series never sees one. Alert while the last XID is a GPU fault; the reset that fault needs clears it.
+    faults = "|".join(str(code) for code in GPU_FAULT_XIDS)
     return [
         _rule(
             "LlmGpuXidError",
-            f"{DCGM_XID_ERRORS} != 0",
+            f"{DCGM_XID_ERRORS}{_selector((DCGM_XID_CODE_LABEL, '=~', faults))}",
             slo.gpu_xid_for,
             CRITICAL,
-            "A GPU reported an XID error",
-            "GPU {{ $labels.gpu }} ({{ $labels.UUID }}) on {{ $labels.Hostname }} reported XID {{ $value }}. "
-            "XIDs 48, 63, 64, 74, 79, 94 and 95 mean a memory, NVLink or bus fault: drain the node and reset the GPU.",
+            "A GPU reported a fault XID",
+            "GPU {{ $labels.gpu }} ({{ $labels.UUID }}) on {{ $labels.Hostname }} last reported XID {{ $value }} "
+            f"(one of {', '.join(str(code) for code in GPU_FAULT_XIDS)}: a memory, NVLink or bus fault). "
+            "Drain the node and reset the GPU; the reset clears this alert.",
             slo,
             None,
         )

@@ -5,3 +5,4 @@ from . import provider_models
 from . import ci_reachability
 from . import references
 from . import network_kubernetes
+from . import observability

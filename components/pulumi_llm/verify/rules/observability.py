@@ -1,0 +1,418 @@
+"""observability.*: every PromQL expression of a plan parses and selects series that exist as scraped.
+
+Where PromQL lives in a plan: PrometheusRule groups and GMP Rules/ClusterRules/GlobalRules (`expr`),
+Grafana dashboards in ConfigMaps (each target's `expr`), KEDA ScaledObject `prometheus` triggers
+(`metadata.query`), GCP alert policies (`conditionPrometheusQueryLanguage.query`) and Azure Monitor
+Prometheus rule groups (`rules[].expression`). Each is parsed with the real parser (promql-parser, the
+Rust port of Prometheus' grammar), then each selector is checked against `facts/exporters`: the metric
+exists at the pinned exporter version and survives the scrape, and each label it matches or groups by is
+one the series carries *after* the scrape added its target labels (and renamed clashing exporter labels
+to `exported_*`).
+
+Rules:
+- observability.promql-parses     the expression parses (Grafana variables substituted first);
+- observability.metric-exists     each metric is emitted by an exporter the stack runs, and kept by the scrape;
+- observability.label-exists      each matcher / grouping label exists on those series as scraped;
+- observability.workload-label    a matcher on `pod`/`namespace`/`container` of an exporter that names
+                                  the workload in those labels (dcgm-exporter, kube-state-metrics)
+                                  while the scrape renamed them to exported_*: it selects the exporter's
+                                  own pod, so a GPU alert never fires and a GPU panel stays empty;
+- observability.counter-function  rate()/irate()/increase()/resets() over a gauge;
+- observability.last-value-gauge  a gauge whose value is a code (DCGM's last XID) used as a level.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import promql_parser
+import yaml
+
+from ..facts import exporters as ex
+from ..report import Violation
+from ..view import PlanView
+from . import rule, violation
+
+PARSES = "observability.promql-parses"
+METRIC = "observability.metric-exists"
+LABEL = "observability.label-exists"
+WORKLOAD = "observability.workload-label"
+COUNTER_FN = "observability.counter-function"
+LAST_VALUE = "observability.last-value-gauge"
+
+COUNTER_FUNCTIONS = frozenset({"rate", "irate", "increase", "resets"})
+LABEL_WRITERS = frozenset({"label_replace", "label_join"})
+GMP_RULE_KINDS = frozenset({"Rules", "ClusterRules", "GlobalRules"})
+GMP_GROUP = "monitoring.googleapis.com"
+
+
+# ---- expressions and where they run -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """Which series an expression can see: the exporters behind them and how each was scraped."""
+
+    scrapes: Mapping[str, ex.Scrape]
+    """Exporter name → its scrape."""
+    exporters: tuple[ex.Exporter, ...]
+    static_labels: frozenset[str] = frozenset()
+    """Labels a scrape config adds to every series (static_configs labels)."""
+    keep: re.Pattern[str] | None = None
+    """A metric_relabel `keep` on __name__: series it does not match are dropped at the scrape."""
+
+
+@dataclass(frozen=True)
+class Expression:
+    resource: str
+    where: str
+    text: str
+    source: Source = field(compare=False)
+
+
+_GRAFANA_RANGE = re.compile(r"\$(__rate_interval|__interval|__range)\b|\$\{(__rate_interval|__interval|__range)\}")
+_GRAFANA_VARIABLE = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_]\w*|\[\[[^\]]*\]\]")
+
+
+def substitute_grafana(expr: str) -> str:
+    """A dashboard expression with Grafana's variables replaced by values Prometheus would see: the range
+    variables by a duration, every other variable by a plain word (they appear in label values)."""
+    expr = _GRAFANA_RANGE.sub("5m", expr)
+    return _GRAFANA_VARIABLE.sub("grafana_variable", expr)
+
+
+def _stack_text(view: PlanView) -> str:
+    return json.dumps([view.resources, view.manifests], default=str)
+
+
+def _get(values: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(values, Mapping) or key not in values:
+            return None
+        values = values[key]
+    return values
+
+
+def _chart_honor_labels(view: PlanView) -> dict[str, bool]:
+    """Exporter name → the honorLabels its chart's ServiceMonitor gets from the plan's values (the
+    chart's default where the values leave it unset)."""
+    found: dict[str, bool] = {}
+    for release in view.helm_releases():
+        chart = str(release["inputs"].get("chart") or "").rsplit("/", 1)[-1]
+        if chart not in ex.HONOR_LABELS_DEFAULTS:
+            continue
+        path, default = ex.HONOR_LABELS_DEFAULTS[chart]
+        value = _get(release["inputs"].get("values") or {}, path)
+        found[ex.CHART_EXPORTER[chart].name] = default if value is None else bool(value)
+    return found
+
+
+def _model_servers(view: PlanView) -> tuple[ex.Exporter, ...]:
+    text = _stack_text(view)
+    return tuple(e for e in ex.MODEL_SERVERS if any(marker in text for marker in e.image_markers))
+
+
+def _service_monitor_honors(view: PlanView) -> bool:
+    """Whether the model servers' ServiceMonitors honour the exporters' labels."""
+    return any(
+        endpoint.get("honorLabels") is True
+        for obj in view.objects("ServiceMonitor")
+        for endpoint in (obj.get("spec") or {}).get("endpoints") or []
+    )
+
+
+def cluster_source(view: PlanView) -> Source:
+    """A Prometheus in the cluster that scrapes through the Prometheus Operator's ServiceMonitors."""
+    honors = _chart_honor_labels(view)
+    servers = _model_servers(view)
+    server_scrape = ex.service_monitor(_service_monitor_honors(view))
+    scrapes: dict[str, ex.Scrape] = {e.name: server_scrape for e in servers}
+    for exporter, default in ((ex.DCGM_EXPORTER, False), (ex.KUBE_STATE_METRICS, True)):
+        scrapes[exporter.name] = ex.service_monitor(honors.get(exporter.name, default))
+    scrapes[ex.SCRAPE_SERIES.name] = ex.service_monitor()
+    return Source(scrapes, (*servers, ex.DCGM_EXPORTER, ex.KUBE_STATE_METRICS, ex.SCRAPE_SERIES))
+
+
+def gmp_source(view: PlanView) -> Source:
+    """Managed Service for Prometheus: every target scraped by a PodMonitoring."""
+    exporters = (*_model_servers(view), ex.DCGM_EXPORTER, ex.KUBE_STATE_METRICS, ex.SCRAPE_SERIES)
+    return Source({e.name: ex.GMP_POD_MONITORING for e in exporters}, exporters)
+
+
+def _ops_agent_scrape_configs(view: PlanView) -> Iterator[dict[str, Any]]:
+    """The Prometheus scrape configs of the Ops Agent configurations the VMs' cloud-init writes."""
+    for r in view.of_type("gcp:compute/instanceTemplate:InstanceTemplate", "gcp:compute/instance:Instance"):
+        user_data = ((r["inputs"].get("metadata") or {}).get("user-data")) or ""
+        try:
+            cloud_config = yaml.safe_load(user_data) if isinstance(user_data, str) else None
+        except yaml.YAMLError:
+            continue
+        for file in (cloud_config or {}).get("write_files") or [] if isinstance(cloud_config, dict) else []:
+            if not str(file.get("path", "")).endswith("ops-agent.yaml"):
+                continue
+            config = yaml.safe_load(file.get("content") or "") or {}
+            for receiver in ((config.get("metrics") or {}).get("receivers") or {}).values():
+                if receiver.get("type") == "prometheus":
+                    yield from (receiver.get("config") or {}).get("scrape_configs") or []
+
+
+def ops_agent_source(view: PlanView) -> Source:
+    """Cloud Monitoring PromQL over what the VMs' Ops Agent scrapes from the model server."""
+    servers = _model_servers(view)
+    static: set[str] = set()
+    keeps: list[str] = []
+    for config in _ops_agent_scrape_configs(view):
+        for target in config.get("static_configs") or []:
+            static |= set((target.get("labels") or {}).keys())
+        for relabel in config.get("metric_relabel_configs") or []:
+            if relabel.get("action") == "keep" and relabel.get("source_labels") == ["__name__"]:
+                keeps.append(relabel.get("regex") or "(.*)")
+    keep = re.compile("|".join(f"(?:{k})" for k in keeps)) if keeps else None
+    exporters = (*servers, ex.SCRAPE_SERIES)
+    return Source({e.name: ex.OPS_AGENT_PROMETHEUS for e in exporters}, exporters, frozenset(static), keep)
+
+
+def _dashboard_exprs(board: Any) -> Iterator[tuple[str, str]]:
+    """(panel title, expr) of every target, rows' nested panels included."""
+    for panel in (board or {}).get("panels") or []:
+        for target in panel.get("targets") or []:
+            if isinstance(target.get("expr"), str):
+                yield panel.get("title", ""), target["expr"]
+        yield from _dashboard_exprs(panel)
+
+
+def expressions(view: PlanView) -> Iterator[Expression]:
+    """Every PromQL expression the plan hands to an evaluator, with the series it will see."""
+    cluster = cluster_source(view)
+    gmp = gmp_source(view)
+    for obj in view.objects("PrometheusRule", *GMP_RULE_KINDS):
+        gmp_rules = obj["kind"] in GMP_RULE_KINDS and str(obj.get("apiVersion", "")).startswith(GMP_GROUP)
+        name = f"{obj['kind']} {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+        for group in (obj.get("spec") or {}).get("groups") or []:
+            for r in group.get("rules") or []:
+                label = r.get("alert") or r.get("record") or "?"
+                yield Expression(name, f"{group.get('name')}/{label}", str(r.get("expr", "")), gmp if gmp_rules else cluster)
+    for obj in view.objects("ConfigMap"):
+        name = f"ConfigMap {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+        for key, text in (obj.get("data") or {}).items():
+            if not key.endswith(".json"):
+                continue
+            try:
+                board = json.loads(text)
+            except (TypeError, ValueError):
+                continue
+            for title, expr in _dashboard_exprs(board):
+                yield Expression(name, f"{key}: panel {title!r}", substitute_grafana(expr), cluster)
+    for obj in view.objects("ScaledObject"):
+        name = f"ScaledObject {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+        for trigger in (obj.get("spec") or {}).get("triggers") or []:
+            if trigger.get("type") != "prometheus":
+                continue
+            meta = trigger.get("metadata") or {}
+            source = gmp if GMP_GROUP in str(meta.get("serverAddress", "")) else cluster
+            yield Expression(name, f"trigger {trigger.get('name', '?')}", str(meta.get("query", "")), source)
+    ops_agent = None
+    for policy in view.of_type("gcp:monitoring/alertPolicy:AlertPolicy"):
+        for condition in policy["inputs"].get("conditions") or []:
+            promql = condition.get("conditionPrometheusQueryLanguage")
+            if promql:
+                ops_agent = ops_agent or ops_agent_source(view)
+                yield Expression(policy["name"], f"condition {condition.get('displayName', '?')!r}", str(promql.get("query", "")), ops_agent)
+    for group in view.of_type("azure-native:alertsmanagement:PrometheusRuleGroup"):
+        for i, r in enumerate(group["inputs"].get("rules") or []):
+            yield Expression(group["name"], f"rules[{i}] {r.get('alert') or r.get('record') or ''}", str(r.get("expression", "")), cluster)
+
+
+# ---- the AST ----------------------------------------------------------------------------------------------
+def parse(text: str) -> Any:
+    """The AST, or raises ValueError with the parser's message."""
+    try:
+        return promql_parser.parse(text)
+    except Exception as error:  # the parser raises ValueError; anything else is a parse failure too
+        raise ValueError(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__) from error
+
+
+@dataclass(frozen=True)
+class Selector:
+    name: str
+    matchers: tuple[tuple[str, str], ...]
+    """(label, op) of every matcher but the name."""
+    inside: tuple[str, ...]
+    """Names of the calls this selector sits in, innermost first."""
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, promql_parser.BinaryExpr):
+        return [node.lhs, node.rhs]
+    if isinstance(node, promql_parser.AggregateExpr):
+        return [node.expr] + ([node.param] if node.param is not None else [])
+    if isinstance(node, promql_parser.Call):
+        return list(node.args)
+    if isinstance(node, promql_parser.MatrixSelector):
+        return [node.vector_selector]
+    if isinstance(node, promql_parser.ParenExpr | promql_parser.UnaryExpr | promql_parser.SubqueryExpr):
+        return [node.expr]
+    return []
+
+
+def _matchers(vs: Any) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    name = vs.name
+    out: list[tuple[str, str]] = []
+    groups = [vs.matchers.matchers, *vs.matchers.or_matchers]
+    for group in groups:
+        for m in group:
+            if m.name == "__name__":
+                name = name or m.value
+            else:
+                out.append((m.name, str(m.op)))
+    return name, tuple(out)
+
+
+def selectors(node: Any, inside: tuple[str, ...] = ()) -> Iterator[Selector]:
+    if isinstance(node, promql_parser.VectorSelector):
+        name, matchers = _matchers(node)
+        if name:
+            yield Selector(name, matchers, inside)
+        return
+    if isinstance(node, promql_parser.Call):
+        inside = (node.func.name, *inside)
+    for child in _children(node):
+        yield from selectors(child, inside)
+
+
+def written_labels(node: Any) -> set[str]:
+    """Labels label_replace / label_join calls in the subtree write (their first string argument)."""
+    out: set[str] = set()
+    if isinstance(node, promql_parser.Call) and node.func.name in LABEL_WRITERS and len(node.args) > 1:
+        if isinstance(node.args[1], promql_parser.StringLiteral):
+            out.add(node.args[1].val)
+    for child in _children(node):
+        out |= written_labels(child)
+    return out
+
+
+def groupings(node: Any) -> Iterator[tuple[str, tuple[str, ...], list[Any]]]:
+    """(clause, labels, the subtrees the labels must come from) for by/without and on/ignoring/group_x."""
+    if isinstance(node, promql_parser.AggregateExpr) and node.modifier is not None and node.modifier.labels:
+        yield f"{node.op} {str(node.modifier.type).rsplit('.', 1)[-1].lower()}", tuple(node.modifier.labels), [node.expr]
+    if isinstance(node, promql_parser.BinaryExpr) and node.modifier is not None:
+        matching = node.modifier.matching
+        if matching is not None and matching.labels:
+            yield f"{node.op} {str(matching.type).rsplit('.', 1)[-1].lower()}", tuple(matching.labels), [node.lhs, node.rhs]
+        card = node.modifier.card
+        extra = tuple(getattr(card, "labels", None) or ()) if card is not None else ()
+        if extra:
+            yield "group_x", extra, [node.lhs, node.rhs]
+    for child in _children(node):
+        yield from groupings(child)
+
+
+# ---- checks -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    exporter: ex.Exporter
+    scrape: ex.Scrape
+
+    def labels(self, series: str, static: frozenset[str]) -> frozenset[str]:
+        return self.scrape.labels(self.exporter.series_labels(series)) | static | {"__name__"}
+
+    def renamed(self, series: str) -> dict[str, str]:
+        """Exporter labels the scrape stored under another name (label → exported_label)."""
+        stored = self.scrape.stored(self.exporter.series_labels(series))
+        return {label: name for label, name in stored.items() if name != label}
+
+
+def candidates(source: Source, series: str) -> list[Candidate]:
+    return [Candidate(e, source.scrapes[e.name]) for e in source.exporters if e.family(series) is not None]
+
+
+def _known_anywhere(series: str) -> list[str]:
+    return [e.name for e in ex.EXPORTERS if e.family(series) is not None]
+
+
+def _series_labels(source: Source, node: Any) -> set[str]:
+    out: set[str] = set(written_labels(node))
+    for sel in selectors(node):
+        for c in candidates(source, sel.name):
+            out |= c.labels(sel.name, source.static_labels)
+    return out
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    why: str
+
+
+def check(expression: Expression) -> list[Finding]:
+    """Every finding for one expression (pure: used by the rules and by tests)."""
+    try:
+        ast = parse(expression.text)
+    except ValueError as error:
+        return [Finding(PARSES, f"{expression.text!r} does not parse: {error}")]
+    source = expression.source
+    found: list[Finding] = []
+    all_known = True
+    for sel in selectors(ast):
+        cands = candidates(source, sel.name)
+        if not cands:
+            all_known = False
+            elsewhere = _known_anywhere(sel.name)
+            found.append(Finding(METRIC, (
+                f"{sel.name} is emitted by {', '.join(elsewhere)}, which this stack does not run"
+                if elsewhere else f"no exporter the stack runs emits {sel.name} (a misspelt or renamed metric)"
+            )))
+            continue
+        if source.keep is not None and not source.keep.fullmatch(sel.name):
+            found.append(Finding(METRIC, f"{sel.name} is dropped by the scrape's metric_relabel keep ({source.keep.pattern})"))
+        allowed = set().union(*(c.labels(sel.name, source.static_labels) for c in cands))
+        renamed = {label: name for c in cands for label, name in c.renamed(sel.name).items()}
+        for label, _op in sel.matchers:
+            if label in renamed and label in ex.DCGM_ATTRIBUTION | {"namespace", "pod", "container"}:
+                found.append(Finding(WORKLOAD, (
+                    f"{sel.name}{{{label}…}}: the {cands[0].scrape.name} scrape stores the exporter's {label} "
+                    f"(the workload's) as {renamed[label]}; {label} is the exporter's own, so this never matches the workload"
+                )))
+            elif label not in allowed:
+                found.append(Finding(LABEL, (
+                    f"{sel.name} has no label {label!r} as scraped ({', '.join(sorted(allowed - {'__name__'}))})"
+                )))
+        types = {c.exporter.series_type(sel.name) for c in cands}
+        if sel.inside and sel.inside[0] in COUNTER_FUNCTIONS and types == {ex.GAUGE}:
+            found.append(Finding(COUNTER_FN, f"{sel.inside[0]}() over {sel.name}, a gauge: use the value (or deriv/delta)"))
+        family = cands[0].exporter.family(sel.name)
+        if family in ex.LAST_VALUE_GAUGES:
+            code_label, reason = ex.LAST_VALUE_GAUGES[family]
+            if code_label not in {label for label, _ in sel.matchers}:
+                found.append(Finding(LAST_VALUE, f"{sel.name} {reason}; select the codes by {code_label}"))
+    if all_known:
+        for clause, labels, subtrees in groupings(ast):
+            available = set().union(*(_series_labels(source, s) for s in subtrees))
+            for label in labels:
+                if label not in available:
+                    found.append(Finding(LABEL, f"{clause} ({label}): no series of the expression carries {label!r} as scraped"))
+    return found
+
+
+def _findings(view: PlanView) -> list[tuple[Expression, Finding]]:
+    return [(e, f) for e in expressions(view) for f in check(e)]
+
+
+def _rule_of(name: str):
+    def run(view: PlanView) -> Iterator[Violation]:
+        for expression, finding in _findings(view):
+            if finding.rule == name:
+                yield violation(view, expression.resource, name, f"{expression.where}: {finding.why}")
+
+    run.__name__ = name.rsplit(".", 1)[-1].replace("-", "_")
+    return rule(name)(run)
+
+
+promql_parses = _rule_of(PARSES)
+metric_exists = _rule_of(METRIC)
+label_exists = _rule_of(LABEL)
+workload_label = _rule_of(WORKLOAD)
+counter_function = _rule_of(COUNTER_FN)
+last_value_gauge = _rule_of(LAST_VALUE)
