@@ -6,3 +6,4 @@ from . import ci_reachability
 from . import references
 from . import network_kubernetes
 from . import observability
+from . import network_aws

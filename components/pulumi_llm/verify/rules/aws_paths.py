@@ -1,0 +1,315 @@
+"""The AWS network of a recorded plan as data the `network.aws` rules reason over: security-group rules
+(standalone and inline), subnets, load balancers and their listeners, the gateway's self-hosted URLs and
+the model Ingresses' ALBs. Pure functions over a PlanView; no rule lives here."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from ..facts import aws_network as facts
+from ..view import PlanView
+
+ANYWHERE = ("0.0.0.0/0", "::/0")
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+LB = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+SUBNET = "aws:ec2/subnet:Subnet"
+VPC = "aws:ec2/vpc:Vpc"
+ECS_SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+EKS_ADDON = "aws:eks/addon:Addon"
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+SELF_HOSTED_PREFIX = "hosted_vllm/"
+"""The engine's provider prefix of a self-hosted (OpenAI-compatible vLLM) route: the rest is the served name."""
+
+
+# ---- security groups -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GroupRule:
+    """One allowed flow of a security group: `inbound` (ingress) or out (egress), TCP ports [low, high]
+    (None: every protocol and port), to or from CIDRs or another group."""
+
+    resource: str
+    group: str
+    inbound: bool
+    low: int | None
+    high: int | None
+    cidrs: tuple[str, ...] = ()
+    peer_group: str | None = None
+
+    def covers_port(self, port: int) -> bool:
+        return self.low is None or (self.low <= port <= (self.high if self.high is not None else self.low))
+
+
+def _ports(protocol: Any, low: Any, high: Any) -> tuple[int, int] | tuple[None, None] | None:
+    """TCP port range of a rule; (None, None) for all traffic; None for a rule that admits no TCP."""
+    proto = str(protocol).lower()
+    if proto in ("-1", "all"):
+        return None, None
+    if proto not in ("tcp", "6"):
+        return None
+    return int(low if low is not None else 0), int(high if high is not None else low if low is not None else 65535)
+
+
+def group_rules(view: PlanView) -> list[GroupRule]:
+    """Every TCP-admitting rule of every security group in the plan, whichever way it is written."""
+    found: list[GroupRule] = []
+    for r in view.of_type(INGRESS_RULE, EGRESS_RULE):
+        i = r["inputs"]
+        ports = _ports(i.get("ipProtocol"), i.get("fromPort"), i.get("toPort"))
+        if ports is None:
+            continue
+        cidrs = tuple(c for c in (i.get("cidrIpv4"), i.get("cidrIpv6")) if c)
+        found.append(GroupRule(r["name"], i.get("securityGroupId", ""), r["type"] == INGRESS_RULE, *ports, cidrs, i.get("referencedSecurityGroupId")))
+    for r in view.of_type(LEGACY_RULE):
+        i = r["inputs"]
+        ports = _ports(i.get("protocol"), i.get("fromPort"), i.get("toPort"))
+        if ports is None:
+            continue
+        cidrs = tuple(i.get("cidrBlocks") or ()) + tuple(i.get("ipv6CidrBlocks") or ())
+        found.append(GroupRule(r["name"], i.get("securityGroupId", ""), i.get("type") == "ingress", *ports, cidrs, i.get("sourceSecurityGroupId")))
+    for r in view.of_type(SG):
+        for direction in ("ingress", "egress"):
+            for entry in r["inputs"].get(direction) or []:
+                ports = _ports(entry.get("protocol"), entry.get("fromPort"), entry.get("toPort"))
+                if ports is None:
+                    continue
+                cidrs = tuple(entry.get("cidrBlocks") or ()) + tuple(entry.get("ipv6CidrBlocks") or ())
+                peers = list(entry.get("securityGroups") or []) + (["self"] if entry.get("self") else [])
+                for peer in peers or [None]:
+                    found.append(GroupRule(r["name"], r["id"], direction == "ingress", *ports,
+                                           cidrs if peer is None else (), r["id"] if peer == "self" else peer))
+    return found
+
+
+def cidr_contains(outer: str, inner: str) -> bool:
+    try:
+        a, b = ipaddress.ip_network(outer, strict=False), ipaddress.ip_network(inner, strict=False)
+    except ValueError:
+        return False
+    return a.version == b.version and b.subnet_of(a)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Party:
+    """One end of a flow: its security groups and the CIDRs its addresses come from."""
+
+    groups: tuple[str, ...]
+    cidrs: tuple[str, ...]
+
+
+def _admits(rule: GroupRule, peer: Party, port: int) -> bool:
+    if not rule.covers_port(port):
+        return False
+    if rule.peer_group is not None:
+        return rule.peer_group in peer.groups
+    return bool(peer.cidrs) and all(any(cidr_contains(c, p) for c in rule.cidrs) for p in peer.cidrs)
+
+
+def allows(rules: Iterable[GroupRule], caller: Party, callee: Party, port: int) -> tuple[bool, bool]:
+    """(the caller's groups let it out to the callee on `port`, the callee's groups let it in)."""
+    rules = list(rules)
+    out = any(r.group in caller.groups and not r.inbound and _admits(r, callee, port) for r in rules)
+    in_ = any(r.group in callee.groups and r.inbound and _admits(r, caller, port) for r in rules)
+    return out, in_
+
+
+def ingress_of(rules: Iterable[GroupRule], groups: Iterable[str]) -> list[GroupRule]:
+    wanted = set(groups)
+    return [r for r in rules if r.inbound and r.group in wanted]
+
+
+# ---- addresses ---------------------------------------------------------------------------------------
+def vpc_cidr(view: PlanView) -> str | None:
+    vpcs = view.of_type(VPC)
+    return vpcs[0]["inputs"].get("cidrBlock") if vpcs else None
+
+
+def subnet_cidrs(view: PlanView, subnet_ids: Iterable[str]) -> tuple[str, ...]:
+    cidrs = []
+    for sid in subnet_ids:
+        subnet = view.ref(sid)
+        if subnet is not None and subnet["type"] == SUBNET and subnet["inputs"].get("cidrBlock"):
+            cidrs.append(subnet["inputs"]["cidrBlock"])
+    return tuple(cidrs)
+
+
+def tagged_subnet_cidrs(view: PlanView, tag: str) -> tuple[str, ...]:
+    """The subnets the AWS Load Balancer Controller discovers for a scheme (role tags on the subnets)."""
+    return tuple(s["inputs"]["cidrBlock"] for s in view.of_type(SUBNET) if tag in (s["inputs"].get("tags") or {}))
+
+
+def by_arn(view: PlanView, arn: Any, type_: str) -> dict[str, Any] | None:
+    """The resource an ARN names: the recorded ARNs end with the resource's name."""
+    if not isinstance(arn, str):
+        return None
+    name = arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+    return next((r for r in view.of_type(type_) if r["name"] == name), None)
+
+
+# ---- load balancers ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Listener:
+    protocol: str
+    port: int
+    forwards: bool
+    """False for a listener whose default action redirects or answers fixed: the request goes nowhere."""
+
+
+@dataclass
+class ModelLb:
+    """The load balancer in front of one served model, as the caller meets it."""
+
+    model: str
+    name: str
+    """The plan's name of the LB resource or of the Ingress the controller turns into an ALB."""
+    internal: bool
+    listeners: list[Listener]
+    groups: tuple[str, ...]
+    cidrs: tuple[str, ...]
+    """Addresses of its nodes (its subnets)."""
+    managed_inbound: tuple[str, ...] | None = None
+    """Controller-managed frontend group: the CIDRs it admits on every listener (None: Pulumi's groups)."""
+    ingress: dict[str, Any] | None = None
+    """The Ingress an ALB is made of (None: a load balancer Pulumi creates)."""
+
+    def party(self) -> Party:
+        return Party(self.groups, self.cidrs)
+
+
+def _model_tag(r: dict[str, Any]) -> str | None:
+    return (r["inputs"].get("tags") or {}).get("pulumi-llm:model")
+
+
+def gpu_vm_lbs(view: PlanView) -> list[ModelLb]:
+    """The load balancers of the gpu-vm method: one per model, tagged with it."""
+    found = []
+    for lb in view.of_type(LB):
+        model = _model_tag(lb)
+        if model is None:
+            continue
+        listeners = []
+        for listener in view.of_type(LISTENER):
+            if by_arn(view, listener["inputs"].get("loadBalancerArn"), LB) is lb:
+                i = listener["inputs"]
+                actions = i.get("defaultActions") or []
+                listeners.append(Listener(str(i.get("protocol", "")).upper(), int(i.get("port", 0)),
+                                          any(a.get("type") == "forward" for a in actions)))
+        found.append(ModelLb(model, lb["name"], bool(lb["inputs"].get("internal", False)), listeners,
+                             tuple(lb["inputs"].get("securityGroups") or ()), subnet_cidrs(view, lb["inputs"].get("subnets") or ())))
+    return found
+
+
+def _annotation_list(value: Any) -> tuple[str, ...]:
+    return tuple(v.strip() for v in str(value).split(",") if v.strip()) if value is not None else ()
+
+
+def ingress_listeners(annotations: dict[str, Any]) -> list[Listener]:
+    """The listeners the controller makes of an Ingress: listen-ports, or its default."""
+    raw = annotations.get(facts.LISTEN_PORTS)
+    if raw is None:
+        return [Listener(p, n, True) for p, n in facts.default_listen_ports(facts.CERTIFICATE_ARN in annotations)]
+    return [Listener(str(proto).upper(), int(port), True) for entry in json.loads(raw) for proto, port in entry.items()]
+
+
+def ingress_lbs(view: PlanView) -> list[ModelLb]:
+    """The ALBs the AWS Load Balancer Controller makes of the model Ingresses (class alb)."""
+    found = []
+    for ing in view.objects("Ingress"):
+        spec = ing.get("spec") or {}
+        if spec.get("ingressClassName") != "alb":
+            continue
+        meta = ing["metadata"]
+        notes = meta.get("annotations") or {}
+        model = (meta.get("labels") or {}).get("pulumi-llm.dev/model") or meta["name"]
+        internal = notes.get(facts.SCHEME, facts.SCHEME_DEFAULT) == "internal"
+        role = "kubernetes.io/role/internal-elb" if internal else "kubernetes.io/role/elb"
+        groups = _annotation_list(notes.get(facts.SECURITY_GROUPS))
+        managed = None if groups else (_annotation_list(notes.get(facts.INBOUND_CIDRS)) or facts.INBOUND_CIDRS_DEFAULT_IPV4)
+        found.append(ModelLb(model, f"Ingress {meta.get('namespace')}/{meta['name']}", internal, ingress_listeners(notes), groups,
+                             tagged_subnet_cidrs(view, role), managed, ing))
+    return found
+
+
+def model_lbs(view: PlanView) -> dict[str, ModelLb]:
+    return {lb.model: lb for lb in [*gpu_vm_lbs(view), *ingress_lbs(view)]}
+
+
+# ---- the gateway --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SelfHostedUrl:
+    model: str
+    url: str
+    scheme: str
+    port: int
+
+
+def _container_env(task: dict[str, Any]) -> dict[str, str]:
+    defs = task["inputs"].get("containerDefinitions") or []
+    defs = json.loads(defs) if isinstance(defs, str) else defs
+    return {e["name"]: e.get("value", "") for c in defs for e in c.get("environment") or []}
+
+
+def engine_config(env: dict[str, str]) -> dict[str, Any]:
+    raw = env.get("LITELLM_CONFIG_B64")
+    return yaml.safe_load(base64.b64decode(raw)) if raw else {}
+
+
+def self_hosted_urls(view: PlanView) -> Iterator[SelfHostedUrl]:
+    """Each self-hosted route of the gateway's rendered engine config, with the URL its api_base names."""
+    for task in view.of_type(TASK_DEFINITION):
+        env = _container_env(task)
+        for entry in engine_config(env).get("model_list") or []:
+            params = entry.get("litellm_params") or {}
+            model = str(params.get("model", ""))
+            if not model.startswith(SELF_HOSTED_PREFIX):
+                continue
+            base = str(params.get("api_base", ""))
+            url = env.get(base.removeprefix("os.environ/"), "") if base.startswith("os.environ/") else base
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            default = {"http": 80, "https": 443}.get(scheme, 0)
+            try:
+                port = parts.port or default
+            except ValueError:
+                port = 0
+            yield SelfHostedUrl(model.removeprefix(SELF_HOSTED_PREFIX), url, scheme, port)
+
+
+def gateway_tasks(view: PlanView) -> list[dict[str, Any]]:
+    """The gateway's ECS services (those whose tasks run the engine config)."""
+    return view.of_type(ECS_SERVICE)
+
+
+def task_party(view: PlanView, service: dict[str, Any]) -> Party:
+    net = service["inputs"].get("networkConfiguration") or {}
+    return Party(tuple(net.get("securityGroups") or ()), subnet_cidrs(view, net.get("subnets") or ()))
+
+
+# ---- Kubernetes NetworkPolicy ------------------------------------------------------------------------
+def vpc_cni_addon(view: PlanView) -> dict[str, Any] | None:
+    return next((a for a in view.of_type(EKS_ADDON) if a["inputs"].get("addonName") == "vpc-cni"), None)
+
+
+def network_policy_enforced(view: PlanView) -> bool:
+    addon = vpc_cni_addon(view)
+    if addon is None:
+        return False
+    raw = addon["inputs"].get("configurationValues")
+    try:
+        values = json.loads(raw) if isinstance(raw, str) and raw.strip() else (raw or {})
+    except json.JSONDecodeError:
+        return False
+    return facts.vpc_cni_enforces_network_policy(values if isinstance(values, dict) else {})
