@@ -65,7 +65,7 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
         (
             config(servng={}),
             "stacks/Pulumi.prod.yaml: pulumi-llm:servng = {}: unknown key (did you mean serving?); "
-            "allowed: environment, cloud, region, methods, tags, models, serving, onprem, aws, gateway, edge, gcp, azure",
+            "allowed: environment, cloud, region, methods, tags, models, serving, onprem, aws, gateway, edge, gcp, azure, ci",
         ),
         (
             config(serving={"replica": {"min": 1}}),
@@ -74,7 +74,7 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
         (
             config(owner="ml-platform"),
             "stacks/Pulumi.prod.yaml: pulumi-llm:owner = ml-platform: unknown key; "
-            "allowed: environment, cloud, region, methods, tags, models, serving, onprem, aws, gateway, edge, gcp, azure",
+            "allowed: environment, cloud, region, methods, tags, models, serving, onprem, aws, gateway, edge, gcp, azure, ci",
         ),
         (
             config(cloud="asw"),
