@@ -428,8 +428,10 @@ def dcgm_exporter_values(*, service_monitor: bool) -> dict[str, Any]:
         "extraHostVolumes": [{"name": "nvidia-install-dir-host", "hostPath": GKE_DRIVER_HOST_PATH}],
         "extraVolumeMounts": [{"name": "nvidia-install-dir-host", "mountPath": "/usr/local/nvidia", "readOnly": True}],
         "extraEnv": [{"name": "LD_LIBRARY_PATH", "value": "/usr/local/nvidia/lib64"}],
-        # NVML needs the devices, which GKE exposes only to privileged containers or GPU requests.
-        "securityContext": {"privileged": True},
+        # NVML needs the devices, which GKE exposes only to privileged containers or GPU requests. Helm
+        # merges this over the chart's securityContext, whose allowPrivilegeEscalation is false
+        # (verify/facts/charts.py DCGM_EXPORTER); the API server refuses privileged with that, so say true.
+        "securityContext": {"privileged": True, "allowPrivilegeEscalation": True},
         "priorityClassName": "system-node-critical",
         # The workload's pod/namespace arrive as exported_* (honorLabels false, and always under GMP's
         # PodMonitoring), which the alerts and dashboards query (observability_rules.DcgmLabels).

@@ -7,3 +7,4 @@ from . import references
 from . import network_kubernetes
 from . import observability
 from . import network_aws
+from . import admission
