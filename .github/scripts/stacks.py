@@ -6,14 +6,16 @@ cloud is the ``pulumi-llm:cloud`` value in that file, and the runner its jobs ru
 ``pulumi_llm.ci_runner.decide_ci_runner`` chooses from its settings (``pulumi-llm:ci.runner_labels``, a
 self-hosted runner inside the network of a stack whose Kubernetes API no GitHub-hosted runner reaches).
 
-    python .github/scripts/stacks.py matrix   -> {"include": [{"stack": "dev", "cloud": "aws", "runner": ["ubuntu-latest"]}, ...]}
-    python3 .github/scripts/stacks.py cloud STACK       -> aws
+    uv run --no-sync python .github/scripts/stacks.py matrix
+        -> {"include": [{"stack": "dev", "cloud": "aws", "runner": ["ubuntu-latest"]}, ...]}
+    python3 .github/scripts/stacks.py cloud STACK
+        -> aws
 
 When ``GITHUB_OUTPUT`` is set, the same values are also written there (``matrix=``, ``count=`` and
 ``runners=``, a JSON object of each stack's runner labels; or ``cloud=``). ``cloud`` is standard library
-only (it runs before any dependency is installed, and the key it reads is a plain scalar in a plain
-mapping); ``matrix`` validates every stack file with pulumi_llm, so it runs in the project environment
-(``uv run --no-sync python .github/scripts/stacks.py matrix``) and refuses a stack no runner can reach.
+only (no dependency needed; the key it reads is a plain scalar in a plain mapping); ``matrix`` validates
+every stack file with pulumi_llm, so it runs in the project environment, and refuses a stack that talks
+to a Kubernetes API no runner it names can reach.
 """
 
 from __future__ import annotations
