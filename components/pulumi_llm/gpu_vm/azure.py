@@ -844,7 +844,8 @@ class AzureGpuVm(pulumi.ComponentResource):
 
         scheme_port = "" if args.frontend_port == 80 else f":{args.frontend_port}"
         self.private_ip = lb.frontend_ip_configurations.apply(lambda f: f[0].private_ip_address if f else None)
-        self.url = self.private_ip.apply(lambda ip: f"http://{ip}{scheme_port}" if ip else "")
+        # 'pending' until Azure assigns a dynamic address: the plan still shows the scheme and port the gateway calls.
+        self.url = self.private_ip.apply(lambda ip: f"http://{ip or 'pending'}{scheme_port}")
         self.vmss_id = vmss.id
         self.vmss_name = vmss.name
         self.identity_id = identity.id

@@ -1,0 +1,412 @@
+"""network.azure: the flows an Azure stack intends, traced through the recorded NSGs, load balancers,
+Container Apps environment and AKS settings the way Azure would carry (or drop) them.
+
+NSGs are evaluated as Azure does: per direction, by ascending priority, first match wins, Azure's default
+rules (AllowVnetInBound, ..., DenyAllInBound) after the custom ones; a flow crossing subnets passes the
+source subnet's NSG outbound and the destination subnet's NSG inbound.
+
+Open, end to end:
+* network.azure-edge: API Management (VNet-integrated) → the gateway engine's internal Container Apps
+  ingress: the apim subnet's NSG lets it out and the engine subnet's NSG lets it in on the backend URL's port;
+* network.azure-self-hosted: the engine → each model it routes to, by the URL in its environment: a GPU VM
+  model's internal load balancer listens on the URL's port and the compute subnet admits the engine subnet on
+  the backend port (and Azure's probes on the probe port); an AKS model is behind the internal ingress, whose
+  Service admits the engine subnet and whose subnet's NSG lets it in on the URL's port.
+
+Closed:
+* network.azure-closed: the internet reaches nothing but APIM (no NSG allows `*`/`Internet`/a public range
+  in, no public IP on a GPU VM or model load balancer, the engine environment is internal); no other subnet of
+  the VNet (nor a peered network, which the VirtualNetwork tag includes) reaches a routed model's servers;
+* network.azure-netpol: the plan's NetworkPolicy objects are enforced only with networkProfile.networkPolicy
+  azure, calico or cilium (cilium on the Cilium dataplane).
+
+Upstream behaviour relied on is in facts.azure.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..facts import azure as facts
+from ..report import Violation
+from ..view import PlanView
+from . import rule, violation
+
+EDGE = "network.azure-edge"
+SELF_HOSTED = "network.azure-self-hosted"
+CLOSED = "network.azure-closed"
+NETPOL = "network.azure-netpol"
+
+NSG = "azure-native:network:NetworkSecurityGroup"
+SUBNET = "azure-native:network:Subnet"
+VNET = "azure-native:network:VirtualNetwork"
+LB = "azure-native:network:LoadBalancer"
+VMSS = "azure-native:compute:VirtualMachineScaleSet"
+APIM = "azure-native:apimanagement:ApiManagementService"
+BACKEND = "azure-native:apimanagement:Backend"
+APP = "azure-native:app:ContainerApp"
+ENV = "azure-native:app:ManagedEnvironment"
+CLUSTER = "azure-native:containerservice:ManagedCluster"
+HELM = "kubernetes:helm.sh/v3:Release"
+MODEL_TAG = "pulumi-llm:model"
+PROBE_SOURCE = "168.63.129.16"  # the AzureLoadBalancer service tag's address
+PEERED = "10.255.255.10"  # stands for an address of a peered VNet: inside the VirtualNetwork tag, outside our subnets
+INTERNET = "203.0.113.10"  # TEST-NET-3: any address on the internet
+INGRESS_PORTS = (80, 443)  # ingress-nginx controller Service ports (chart values controller.service.ports)
+OPEN_SOURCES = {"*", "Any", "Internet", "0.0.0.0/0"}
+
+
+# ---- NSG evaluation (pure) ----------------------------------------------------------------------------
+def _net(cidr: str) -> ipaddress.IPv4Network | None:
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None
+    return net if net.version == 4 else None
+
+
+def _in(inner: str, outer: str) -> bool:
+    a, b = _net(inner), _net(outer)
+    return a is not None and b is not None and a.subnet_of(b)
+
+
+def prefix_matches(prefix: str, address: str, vnet: tuple[str, ...]) -> bool:
+    """Whether NSG address prefix `prefix` (CIDR, IP, `*`, or a service tag) covers all of `address`."""
+    if prefix in ("*", "Any", "0.0.0.0/0"):
+        return True
+    if prefix == "VirtualNetwork":
+        return any(_in(address, v) for v in vnet) or _in(address, PEERED + "/32")
+    if prefix == "Internet":
+        return not any(_in(address, v) for v in vnet) and not _in(address, PEERED + "/32") and _net(address) is not None and not _net(address).is_private  # type: ignore[union-attr]
+    if prefix == "AzureLoadBalancer":
+        return _in(address, PROBE_SOURCE + "/32")
+    return _in(address, prefix)
+
+
+def _prefixes(rule_: dict[str, Any], side: str) -> list[str]:
+    single = rule_.get(f"{side}AddressPrefix")
+    return list(rule_.get(f"{side}AddressPrefixes") or []) + ([single] if single else [])
+
+
+def _port_matches(rule_: dict[str, Any], port: int) -> bool:
+    specs = list(rule_.get("destinationPortRanges") or []) + ([rule_["destinationPortRange"]] if rule_.get("destinationPortRange") else [])
+    for spec in specs:
+        if spec == "*":
+            return True
+        low, _, high = str(spec).partition("-")
+        if int(low) <= port <= int(high or low):
+            return True
+    return False
+
+
+def nsg_verdict(rules: list[dict[str, Any]], direction: str, source: str, destination: str, port: int, vnet: tuple[str, ...],
+                protocol: str = "Tcp") -> tuple[str, str]:
+    """(Allow|Deny, deciding rule) for `protocol` from all of `source` to `destination`:`port`."""
+    custom = [
+        {"name": r["name"], "priority": r["priority"], "direction": r["direction"], "access": r["access"], "protocol": r.get("protocol", "*"),
+         "sources": _prefixes(r, "source"), "destinations": _prefixes(r, "destination"), "rule": r}
+        for r in rules
+    ]
+    defaults = [
+        {"name": d["name"], "priority": d["priority"], "direction": d["direction"], "access": d["access"], "protocol": d["protocol"],
+         "sources": [d["source"]], "destinations": [d["destination"]], "rule": {"destinationPortRange": d["ports"]}}
+        for d in facts.DEFAULT_RULES
+    ]
+    for r in sorted(custom, key=lambda r: r["priority"]) + defaults:
+        if r["direction"] != direction or r["protocol"] not in ("*", protocol):
+            continue
+        if not any(prefix_matches(p, source, vnet) for p in r["sources"]):
+            continue
+        if not any(prefix_matches(p, destination, vnet) for p in r["destinations"]):
+            continue
+        if not _port_matches(r["rule"], port):
+            continue
+        return r["access"], f"{r['name']} (priority {r['priority']})"
+    return "Deny", "no rule"  # unreachable: DenyAll* match everything
+
+
+# ---- plan look-ups ----------------------------------------------------------------------------------------
+def _on_azure(view: PlanView) -> bool:
+    return view.cloud == "azure"
+
+
+def routed_models(view: PlanView) -> set[str]:
+    gateway = view.settings.get("gateway") or {}
+    if "gateway" not in view.methods:
+        return set()
+    return {r["model"] for g in (gateway.get("models") or {}).values() for r in g.get("routes") or [] if r.get("provider") == "self-hosted"}
+
+
+def url_env(served: str) -> str:
+    return "SELF_HOSTED_" + re.sub(r"[^A-Z0-9]", "_", served.upper()) + "_URL"
+
+
+def url_port(url: str) -> int | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return None
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _vnet(view: PlanView) -> tuple[str, ...]:
+    return tuple(p for v in view.of_type(VNET) for p in (v["inputs"].get("addressSpace") or {}).get("addressPrefixes") or [])
+
+
+def _subnet(view: PlanView, ref: Any) -> dict[str, Any] | None:
+    found = view.ref(ref)
+    return found if found is not None and found["type"] == SUBNET else None
+
+
+def _nsg_rules(view: PlanView, subnet: dict[str, Any]) -> list[dict[str, Any]]:
+    nsg = view.ref((subnet["inputs"].get("networkSecurityGroup") or {}).get("id"))
+    return list(nsg["inputs"].get("securityRules") or []) if nsg is not None else []
+
+
+def crossing(view: PlanView, source: dict[str, Any], target: dict[str, Any], port: int, source_cidr: str | None = None,
+             target_cidr: str | None = None) -> list[str]:
+    """Why TCP from subnet `source` (or `source_cidr`) to subnet `target`:`port` is dropped; [] when both NSGs pass it."""
+    vnet = _vnet(view)
+    src = source_cidr or source["inputs"]["addressPrefix"]
+    dst = target_cidr or target["inputs"]["addressPrefix"]
+    problems = []
+    if source is not None:
+        access, by = nsg_verdict(_nsg_rules(view, source), "Outbound", src, dst, port, vnet)
+        if access != "Allow":
+            problems.append(f"{source['name']}'s NSG denies it out: {by}")
+    access, by = nsg_verdict(_nsg_rules(view, target), "Inbound", src, dst, port, vnet)
+    if access != "Allow":
+        problems.append(f"{target['name']}'s NSG denies it in: {by}")
+    return problems
+
+
+def _engine(view: PlanView) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(the engine Container App, its environment's infrastructure subnet)."""
+    apps = view.of_type(APP)
+    if not apps:
+        return None, None
+    env = view.ref(apps[0]["inputs"].get("environmentId"))
+    subnet = _subnet(view, ((env or {}).get("inputs", {}).get("vnetConfiguration") or {}).get("infrastructureSubnetId"))
+    return apps[0], subnet
+
+
+def _env(app: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for c in app["inputs"]["template"].get("containers") or [] for e in c.get("env") or []}
+
+
+def _model_lb(view: PlanView, served: str) -> dict[str, Any] | None:
+    return next((lb for lb in view.of_type(LB) if (lb["inputs"].get("tags") or {}).get(MODEL_TAG) == served), None)
+
+
+def _vmss_subnet(view: PlanView, served: str) -> dict[str, Any] | None:
+    for vmss in view.of_type(VMSS):
+        if (vmss["inputs"].get("tags") or {}).get(MODEL_TAG) != served:
+            continue
+        for nic in ((vmss["inputs"].get("virtualMachineProfile") or {}).get("networkProfile") or {}).get("networkInterfaceConfigurations") or []:
+            for ip in nic.get("ipConfigurations") or []:
+                found = _subnet(view, (ip.get("subnet") or {}).get("id"))
+                if found is not None:
+                    return found
+    return None
+
+
+def _internal_ingress(view: PlanView) -> dict[str, Any] | None:
+    for release in view.of_type(HELM):
+        if release["inputs"].get("chart") != "ingress-nginx":
+            continue
+        service = (((release["inputs"].get("values") or {}).get("controller") or {}).get("service")) or {}
+        if (service.get("annotations") or {}).get("service.beta.kubernetes.io/azure-load-balancer-internal") == "true":
+            return service
+    return None
+
+
+def _cluster_subnet(view: PlanView) -> dict[str, Any] | None:
+    for cluster in view.of_type(CLUSTER):
+        for pool in cluster["inputs"].get("agentPoolProfiles") or []:
+            found = _subnet(view, pool.get("vnetSubnetID"))
+            if found is not None:
+                return found
+    return None
+
+
+def _routes(view: PlanView, served: str) -> bool:
+    return any(
+        any(p.get("path", "").startswith(f"/{served}") for rule_ in (ing.get("spec") or {}).get("rules") or []
+            for p in (rule_.get("http") or {}).get("paths") or [])
+        for ing in view.objects("Ingress")
+    )
+
+
+# ---- APIM → engine ----------------------------------------------------------------------------------------
+@rule(EDGE)
+def edge(view: PlanView) -> Iterator[Violation]:
+    if not _on_azure(view) or "gateway" not in view.methods:
+        return
+    app, engine_subnet = _engine(view)
+    apims = view.of_type(APIM)
+    if not apims:
+        yield violation(view, "gateway", EDGE, "the gateway method is on but the plan has no API Management service")
+        return
+    apim_subnet = _subnet(view, (apims[0]["inputs"].get("virtualNetworkConfiguration") or {}).get("subnetResourceId"))
+    if app is None:
+        return  # APIM-only gateway (Azure OpenAI backends): nothing inside the VNet to reach
+    if engine_subnet is None or apim_subnet is None:
+        yield violation(view, app["name"], EDGE, "APIM or the engine environment is not in a subnet of the VNet: APIM cannot reach the internal engine")
+        return
+    ingress = (app["inputs"].get("configuration") or {}).get("ingress") or {}
+    backends = [b for b in view.of_type(BACKEND) if b["inputs"].get("backendId") == "litellm" or "litellm" in str(b["inputs"].get("title", "")).lower()]
+    for backend in backends:
+        port = url_port(str(backend["inputs"].get("url", "")))
+        if port is None:
+            yield violation(view, backend["name"], EDGE, f"the engine backend's URL {backend['inputs'].get('url')!r} is not http(s)")
+            continue
+        if port == 80 and not ingress.get("allowInsecure"):
+            yield violation(view, backend["name"], EDGE, "APIM calls the engine over http, which its ingress (allowInsecure false) redirects")
+        for problem in crossing(view, apim_subnet, engine_subnet, port):
+            yield violation(view, backend["name"], EDGE, f"APIM → engine on {port}: {problem}")
+
+
+# ---- engine → self-hosted ------------------------------------------------------------------------------
+@rule(SELF_HOSTED)
+def self_hosted(view: PlanView) -> Iterator[Violation]:
+    if not _on_azure(view):
+        return
+    vnet = _vnet(view)
+    # Each GPU VM model's load balancer probes its servers.
+    for lb in view.of_type(LB):
+        served = (lb["inputs"].get("tags") or {}).get(MODEL_TAG)
+        subnet = _vmss_subnet(view, served) if served else None
+        if subnet is None:
+            continue
+        for probe in lb["inputs"].get("probes") or []:
+            access, by = nsg_verdict(_nsg_rules(view, subnet), "Inbound", PROBE_SOURCE, subnet["inputs"]["addressPrefix"], int(probe["port"]), vnet)
+            if access != "Allow":
+                yield violation(view, subnet["name"], SELF_HOSTED, f"Azure's load balancer probes cannot reach {served} on {probe['port']}: {by}")
+    app, engine_subnet = _engine(view)
+    routed = routed_models(view)
+    if app is None or not routed:
+        return
+    env = _env(app)
+    for served in sorted(routed):
+        url = env.get(url_env(served), "")
+        port = url_port(url)
+        if port is None:
+            yield violation(view, app["name"], SELF_HOSTED, f"the engine has no http(s) URL for {served} ({url_env(served)}={url!r})")
+            continue
+        if engine_subnet is None:
+            yield violation(view, app["name"], SELF_HOSTED, f"the engine's environment is not in the VNet: it cannot reach {served}")
+            continue
+        engine_cidr = engine_subnet["inputs"]["addressPrefix"]
+        lb = _model_lb(view, served)
+        if lb is not None:
+            rules = [r for r in lb["inputs"].get("loadBalancingRules") or [] if int(r.get("frontendPort", 0)) == port]
+            if not rules:
+                yield violation(view, lb["name"], SELF_HOSTED, f"the engine calls {served} on port {port}; the load balancer has no rule for it")
+                continue
+            backend_port = int(rules[0]["backendPort"])
+            servers = _vmss_subnet(view, served)
+            frontend = _subnet(view, ((lb["inputs"].get("frontendIPConfigurations") or [{}])[0].get("subnet") or {}).get("id"))
+            if servers is None or frontend is None:
+                yield violation(view, lb["name"], SELF_HOSTED, f"{served}'s servers or load balancer frontend are in no subnet of the VNet")
+                continue
+            # Out of the engine to the frontend's address and port; into the servers' subnet on the backend port
+            # (no SNAT: the servers see the engine's address).
+            access, by = nsg_verdict(_nsg_rules(view, engine_subnet), "Outbound", engine_cidr, frontend["inputs"]["addressPrefix"], port, vnet)
+            if access != "Allow":
+                yield violation(view, engine_subnet["name"], SELF_HOSTED, f"the engine cannot call {served} on {port}: {by}")
+            access, by = nsg_verdict(_nsg_rules(view, servers), "Inbound", engine_cidr, servers["inputs"]["addressPrefix"], backend_port, vnet)
+            if access != "Allow":
+                yield violation(view, servers["name"], SELF_HOSTED, f"the engine ({engine_cidr}) cannot reach {served}'s servers on {backend_port}: {by}")
+            continue
+        ingress = _internal_ingress(view)
+        cluster_subnet = _cluster_subnet(view)
+        if ingress is None or cluster_subnet is None or not _routes(view, served):
+            yield violation(view, app["name"], SELF_HOSTED, f"the engine routes to {served} but no internal load balancer or ingress path serves it")
+            continue
+        if port not in INGRESS_PORTS:
+            yield violation(view, app["name"], SELF_HOSTED, f"the engine calls {served} on port {port}; the internal ingress serves {list(INGRESS_PORTS)}")
+            continue
+        ranges = ingress.get("loadBalancerSourceRanges") or []
+        if ranges and not any(_in(engine_cidr, r) for r in ranges):
+            yield violation(view, "ingress-nginx", SELF_HOSTED, f"the internal ingress admits {ranges}, not the engine's subnet {engine_cidr}")
+        for problem in crossing(view, engine_subnet, cluster_subnet, port):
+            yield violation(view, cluster_subnet["name"], SELF_HOSTED, f"engine → {served} through the internal ingress on {port}: {problem}")
+
+
+# ---- closed -------------------------------------------------------------------------------------------
+def _is_open(prefix: str) -> bool:
+    if prefix in OPEN_SOURCES:
+        return True
+    net = _net(prefix)
+    return net is not None and not net.is_private
+
+
+@rule(CLOSED)
+def closed(view: PlanView) -> Iterator[Violation]:
+    if not _on_azure(view):
+        return
+    public_ingress = bool(((view.settings.get("azure") or {}).get("network") or {}).get("public_ingress"))
+    for nsg in view.of_type(NSG):
+        for r in nsg["inputs"].get("securityRules") or []:
+            if r["direction"] != "Inbound" or r["access"] != "Allow":
+                continue
+            open_ = [p for p in _prefixes(r, "source") if _is_open(p)]
+            if open_ and not (public_ingress and nsg["name"].endswith("-lb-nsg")):
+                yield violation(view, nsg["name"], CLOSED, f"rule {r['name']} admits {open_} from the internet")
+    for vmss in view.of_type(VMSS):
+        for nic in ((vmss["inputs"].get("virtualMachineProfile") or {}).get("networkProfile") or {}).get("networkInterfaceConfigurations") or []:
+            if any(ip.get("publicIPAddressConfiguration") for ip in nic.get("ipConfigurations") or []):
+                yield violation(view, vmss["name"], CLOSED, "the GPU VMs get public IP addresses: reachable past the gateway")
+    for lb in view.of_type(LB):
+        if any(f.get("publicIPAddress") for f in lb["inputs"].get("frontendIPConfigurations") or []):
+            yield violation(view, lb["name"], CLOSED, "the model's load balancer has a public frontend")
+    for env in view.of_type(ENV):
+        if not (env["inputs"].get("vnetConfiguration") or {}).get("internal"):
+            yield violation(view, env["name"], CLOSED, "the engine's Container Apps environment is not internal: its ingress faces the internet, past APIM")
+    app, engine_subnet = _engine(view)
+    if app is None or engine_subnet is None:
+        return
+    engine_cidr = engine_subnet["inputs"]["addressPrefix"]
+    vnet = _vnet(view)
+    for served in sorted(routed_models(view)):
+        lb = _model_lb(view, served)
+        if lb is not None:
+            target = _vmss_subnet(view, served)
+            ports = sorted({int(r["backendPort"]) for r in lb["inputs"].get("loadBalancingRules") or []})
+        else:
+            target = _cluster_subnet(view)
+            ports = list(INGRESS_PORTS)
+        if target is None:
+            continue
+        dst = target["inputs"]["addressPrefix"]
+        others = [s for s in view.of_type(SUBNET) if s is not target and s["inputs"]["addressPrefix"] != engine_cidr]
+        sources = [(s["name"], s["inputs"]["addressPrefix"]) for s in others] + [("a peered network", PEERED + "/32"), ("the internet", INTERNET + "/32")]
+        for name, cidr in sources:
+            for port in ports:
+                access, by = nsg_verdict(_nsg_rules(view, target), "Inbound", cidr, dst, port, vnet)
+                if access == "Allow":
+                    yield violation(view, target["name"], CLOSED, f"{name} ({cidr}) reaches {served} on {port} past the gateway: {by}")
+
+
+# ---- NetworkPolicy enforcement ---------------------------------------------------------------------------
+def enforces_network_policy(cluster: dict[str, Any]) -> bool:
+    profile = cluster["inputs"].get("networkProfile") or {}
+    policy = profile.get("networkPolicy") or "none"
+    if policy not in facts.ENFORCING_NETWORK_POLICIES:
+        return False
+    return policy != "cilium" or profile.get("networkDataplane") == "cilium"
+
+
+@rule(NETPOL)
+def netpol(view: PlanView) -> Iterator[Violation]:
+    if not _on_azure(view) or not any(True for _ in view.objects("NetworkPolicy")):
+        return
+    for cluster in view.of_type(CLUSTER):
+        if not enforces_network_policy(cluster):
+            policy = (cluster["inputs"].get("networkProfile") or {}).get("networkPolicy") or "none"
+            yield violation(view, cluster["name"], NETPOL,
+                            f"networkProfile.networkPolicy {policy!r} (dataplane {(cluster['inputs'].get('networkProfile') or {}).get('networkDataplane')!r}) "
+                            "enforces no NetworkPolicy: any pod reaches the models")
