@@ -32,9 +32,18 @@ def key_policy(account_id: str, region: str, partition: str = "aws") -> str:
             "Sid": "CloudWatchLogsOfThisAccount",
             "Effect": "Allow",
             "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": ENCRYPT,
+            "Action": [a for a in ENCRYPT if a != "kms:DescribeKey"],
             "Resource": "*",
             "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:*"}},
+        },
+        # DescribeKey carries no encryption context, so under the condition above it would never match
+        # (AWS's own CloudWatchLogsAPIKeyAccess policy grants it in a statement of its own, too).
+        {
+            "Sid": "CloudWatchLogsDescribesTheKey",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
         },
         {
             "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",

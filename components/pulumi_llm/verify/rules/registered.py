@@ -8,3 +8,5 @@ from . import network_kubernetes
 from . import observability
 from . import network_aws
 from . import admission
+from . import identity_aws
+from . import iam_documents

@@ -1,0 +1,235 @@
+"""iam.parliament: every IAM policy document in an AWS plan passes parliament (duo-labs/parliament 1.6.4,
+AWS's action/resource/condition definitions) with no error.
+
+Documents: role and managed policies (identity), role trust policies, and the resource policies of keys,
+buckets, secrets, topics, queues, ... (any `policy` input holding a JSON policy). The mocks give ARNs a
+shape of their own (`arn:aws:kms:REGION:ACCOUNT:NAME`); before parliament reads a document, every ARN of a
+plan resource is rewritten into the shape AWS gives it (facts.aws_iam.ARN_FORMATS), so a resource that
+doesn't fit an action (RESOURCE_MISMATCH) is a real mistake, not the mock's.
+
+Which findings are errors: anything that makes AWS reject the document or makes a statement silently
+grant or match nothing (malformed, unknown action/prefix/principal/operator, a condition key the action
+doesn't have, a type mismatch, an action none of the statement's resources fits, invalid Sid/ARN/Version).
+Not errors:
+RESOURCE_STAR / RESOURCE_EFFECTIVELY_STAR (key and resource policies are on "*" by design; identity
+policies that need "*" are the upstream controllers' own), OLD_VERSION (never produced: every document
+has 2012-10-17), MISMATCHED_TYPE_BUT_USABLE (works as written), RESOURCE_POLICY_PRIVILEGE_ESCALATION
+(advice about who may edit policies, not a fault of the document).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ...offline.invokes import ACCOUNT_ID
+from ...offline.recorder import mock_arn
+from .. import iam_eval
+from ..facts.aws_iam import ARN_FORMATS
+from ..report import Violation
+from ..view import PlanView
+from . import rule, violation
+
+NOT_ERRORS = frozenset(
+    {"RESOURCE_STAR", "RESOURCE_EFFECTIVELY_STAR", "OLD_VERSION", "MISMATCHED_TYPE_BUT_USABLE", "RESOURCE_POLICY_PRIVILEGE_ESCALATION",
+     "RESOURCE_MISMATCH"}  # checked here instead, see unusable_actions
+)
+
+IDENTITY_TYPES = frozenset({"aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy", "aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy"})
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """A parliament finding known to be wrong about a document AWS accepts, and why."""
+
+    issue: str
+    kind: str | None
+    """"trust", "identity" or "resource"; None for any."""
+    detail: str
+    """A substring of the finding's detail (as JSON) that identifies it."""
+    reason: str
+
+
+ALLOWED = (
+    Allowed(
+        "MALFORMED", "trust", "neither Resource nor NotResource",
+        "A role trust policy names no Resource: the role it is attached to is the resource (see the Pod Identity "
+        "trust policy in github.com/awsdocs/amazon-eks-user-guide latest/ug/manage-access/aws-access/pod-id-role.adoc). "
+        "parliament reads every document as an identity policy.",
+    ),
+    Allowed(
+        "MISMATCHED_TYPE", "resource", "ArnLike requires a value of type Arn",
+        "kms:EncryptionContext:aws:logs:arn compared with ArnLike, as AWS's own managed policy CloudWatchLogsAPIKeyAccess "
+        "does (docs.aws.amazon.com/aws-managed-policy/latest/reference/CloudWatchLogsAPIKeyAccess.html); parliament types "
+        "every kms:EncryptionContext:* key as a String.",
+    ),
+    Allowed(
+        "UNKNOWN_ACTION", "identity", "elasticloadbalancing:ModifyIpPools",
+        "An action newer than parliament 1.6.4's definitions, in the AWS Load Balancer Controller's policy "
+        "(github.com/kubernetes-sigs/aws-load-balancer-controller, tag v2.17.1, docs/install/iam_policy.json).",
+    ),
+    Allowed(
+        "UNKNOWN_CONDITION_FOR_ACTION", "identity", "elasticloadbalancing:CreateAction",
+        "elasticloadbalancing:CreateAction on AddTags, newer than parliament 1.6.4's definitions, in the AWS Load "
+        "Balancer Controller's policy (github.com/kubernetes-sigs/aws-load-balancer-controller, tag v2.17.1, "
+        "docs/install/iam_policy.json).",
+    ),
+)
+
+
+@lru_cache(maxsize=1)
+def _parliament() -> Any:
+    # parliament 1.6.4 imports pkg_resources, which warns on import; the warning is about parliament's
+    # packaging, not about our documents.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        from parliament import analyze_policy_string
+    return analyze_policy_string
+
+
+@dataclass(frozen=True)
+class Document:
+    resource: str
+    kind: str
+    text: str
+
+
+def _is_policy(text: Any) -> bool:
+    if not isinstance(text, str) or "Statement" not in text:
+        return False
+    try:
+        return isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return True  # malformed JSON that means to be a policy: parliament reports it
+
+
+def documents(view: PlanView) -> Iterator[Document]:
+    for r in view.resources:
+        if not r["type"].startswith("aws:"):
+            continue
+        inputs = r["inputs"]
+        if _is_policy(inputs.get("assumeRolePolicy")):
+            yield Document(r["name"], "trust", inputs["assumeRolePolicy"])
+        if _is_policy(inputs.get("policy")):
+            yield Document(r["name"], "identity" if r["type"] in IDENTITY_TYPES else "resource", inputs["policy"])
+        for inline in inputs.get("inlinePolicies") or []:
+            if isinstance(inline, dict) and _is_policy(inline.get("policy")):
+                yield Document(f"{r['name']}/{inline.get('name', 'inline')}", "identity", inline["policy"])
+
+
+def real_arns(view: PlanView) -> dict[str, str]:
+    """Mock ARN → the ARN AWS would give the same resource (facts.aws_iam.ARN_FORMATS)."""
+    region = str(view.settings.get("region") or "")
+    found: dict[str, str] = {}
+    for r in view.resources:
+        shape = ARN_FORMATS.get(r["type"])
+        if shape is None or "arn" in r["inputs"]:
+            continue
+        name = r["inputs"].get("name") if isinstance(r["inputs"].get("name"), str) else r.get("id")
+        found[mock_arn(r["type"], r["name"], region)] = shape.format(region=region, account=ACCOUNT_ID, id=r.get("id"), name=name)
+    return found
+
+
+def realistic(text: str, arns: dict[str, str]) -> str:
+    if not arns:
+        return text
+    # Longest first, whole ARNs only: one resource's name may start another's.
+    pattern = re.compile("|".join(re.escape(a) for a in sorted(arns, key=len, reverse=True)) + r"(?![A-Za-z0-9_.-])")
+    return pattern.sub(lambda m: arns[m.group(0)], text)
+
+
+def is_allowed(finding_issue: str, kind: str, detail: str) -> bool:
+    return any(a.issue == finding_issue and a.kind in (None, kind) and a.detail in detail for a in ALLOWED)
+
+
+def action_formats(service: str, action: str) -> set[str]:
+    """The ARN formats of every resource type `action` takes, required or not (parliament's definitions);
+    empty when it takes none (it is only ever allowed on "*")."""
+    from parliament.statement import get_arn_format, get_privilege_info
+
+    info = get_privilege_info(service, action)
+    return {
+        get_arn_format(t["resource_type"], info["service_resources"])
+        for t in info["resource_types"] if t["resource_type"].strip("*")
+    }
+
+
+def fits(resource: str, arn_format: str) -> bool:
+    """Whether a policy's resource (a pattern) can name something of `arn_format`, part by part. An
+    empty region or account (AWS-owned images, public SSM parameters, Bedrock foundation models) fits
+    the format's wildcard."""
+    _parliament()
+    from parliament import is_glob_match
+
+    if resource == "*":
+        return True
+    have, want = resource.split(":", 5), arn_format.split(":", 5)
+    if len(have) != 6 or len(want) != 6:
+        return is_glob_match(arn_format, resource)
+    return all(is_glob_match(w, h) for w, h in zip(want, have))
+
+
+def unusable_actions(stmt: dict[str, Any]) -> list[str]:
+    """The actions of a statement that no resource of it can apply to: it grants (or denies) nothing for
+    them. An action pattern (s3:*) is unusable only if none of the actions it stands for is usable.
+
+    This replaces parliament's RESOURCE_MISMATCH, which also reports an action touching several resource
+    types (ec2:RunInstances) whenever a statement lists only some of them; AWS authorizes each type on
+    its own, so policies split them across statements (Karpenter's does)."""
+    _parliament()
+    from parliament import expand_action
+
+    resources = [str(r) for r in iam_eval.as_list(stmt.get("Resource"))]
+    if not resources or "NotResource" in stmt or "NotAction" in stmt:
+        return []
+    unusable = []
+    for pattern in (str(a) for a in iam_eval.as_list(stmt.get("Action"))):
+        if ":" not in pattern:
+            continue  # "*", or malformed: parliament reports it
+        expanded = expand_action(pattern, raise_exceptions=False)
+        if not expanded:
+            continue  # unknown: parliament reports it
+        usable = False
+        for action in expanded:
+            formats = action_formats(action["service"], action["action"])
+            if ("*" in resources) if not formats else any(fits(r, f) for r in resources for f in formats):
+                usable = True
+                break
+        if not usable:
+            unusable.append(pattern)
+    return unusable
+
+
+def errors_in(text: str, kind: str) -> list[tuple[str, str]]:
+    """(issue, detail) of every parliament finding in `text` that counts as an error, and of every
+    statement whose resources can't apply to one of its actions (RESOURCE_MISMATCH, see unusable_actions)."""
+    policy = _parliament()(text, ignore_private_auditors=True)
+    found = []
+    for finding in policy.findings:
+        detail = json.dumps(finding.detail, sort_keys=True, default=str)
+        if finding.issue in NOT_ERRORS or is_allowed(finding.issue, kind, detail):
+            continue
+        found.append((finding.issue, detail))
+    for stmt in iam_eval.statements(text):
+        actions = unusable_actions(stmt)
+        if actions:
+            found.append(("RESOURCE_MISMATCH", f"statement {stmt.get('Sid', '')!r}: no resource of it fits {', '.join(actions)}"))
+    return found
+
+
+@rule("iam.parliament")
+def iam_documents_pass_parliament(view: PlanView) -> Iterable[Violation]:
+    if view.cloud != "aws" and not any(r["type"].startswith("aws:") for r in view.resources):
+        return []
+    arns = real_arns(view)
+    out = []
+    for doc in documents(view):
+        for issue, detail in errors_in(realistic(doc.text, arns), doc.kind):
+            out.append(violation(view, doc.resource, "iam.parliament", f"{doc.kind} policy: parliament {issue}: {detail}"))
+    return out
