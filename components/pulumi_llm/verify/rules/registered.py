@@ -8,6 +8,8 @@ from . import network_kubernetes
 from . import observability
 from . import network_aws
 from . import admission
+from . import identity_aws
+from . import iam_documents
 from . import network_gcp
 from . import identity_gcp
 from . import network_azure
