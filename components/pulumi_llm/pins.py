@@ -393,7 +393,10 @@ NVIDIA_DEVICE_PLUGIN_CHART = ChartPin(
     repository="https://nvidia.github.io/k8s-device-plugin",
     app_version="0.20.1",
     source=(
-        f"`helm ... nvdp/nvidia-device-plugin --version 0.20.1` in {_IDX} 70398219169, 71334952537; "
+        "Upstream: NVIDIA/k8s-device-plugin pull request #2057 'chore: update k8s-device-plugin to 0.20.1' "
+        "(merged 2026-09-22, cherry-picked to release-0.20), the release after tag v0.20.0 (whose "
+        "deployments/helm/nvidia-device-plugin/Chart.yaml has version and appVersion 0.20.0, 2026-08-19). "
+        f"Also `helm ... nvdp/nvidia-device-plugin --version 0.20.1` in {_IDX} 70398219169, 71334952537; "
         f"nvidia-device-plugin-0.20.1.tgz in {_IDX} 71159819641. Use this or the GPU Operator's "
         "device plugin, not both."
     ),
@@ -440,6 +443,10 @@ KUBE_PROMETHEUS_STACK_CHART = ChartPin(
     repository="https://prometheus-community.github.io/helm-charts",
     app_version="v0.93.1",
     source=(
+        "Upstream: prometheus-community/helm-charts release tag kube-prometheus-stack-88.5.4 (after "
+        "kube-prometheus-stack-88.5.3; its only change is the grafana subchart 12.11.2, PR #7213, as the "
+        "release notes quoted in ocf/kubernetes#166 show); charts/kube-prometheus-stack/Chart.yaml at "
+        "kube-prometheus-stack-88.5.3 (the repository snapshot of 2026-08-22) has appVersion v0.93.1. "
         f"Release 'kube-prometheus-stack-88.5.4 | v0.93.1' ({_IDX} 63350292942) and in 4 more "
         f"repos ({_IDX} 58103325002, 61960940346, 70290801602). 87.x -> 88.x moves "
         "prometheus-operator to v0.93: apply its CRDs before upgrading the chart."
@@ -467,7 +474,7 @@ LWS_CHART = ChartPin(
         f"LeaderWorkerSet controller registry.k8s.io/lws/lws:v0.10.0 on live clusters ({_IDX} "
         "68675598320, 68718909958, 71443375427) and lws-chart-v0.10.0.tgz "
         f"({_IDX} 59791930074). Not 0.11.0: 'LWS 0.11.0 needs Kubernetes 1.34 or later' "
-        f"({_IDX} 70397499176) and the EKS pin is 1.33."
+        f"({_IDX} 70397499176); 0.10.0 was chosen when the EKS pin was 1.33 (now 1.35: 0.11 is possible)."
     ),
 )
 
@@ -513,45 +520,51 @@ CHARTS: dict[str, ChartPin] = {
 # EKS
 # --------------------------------------------------------------------------------------------
 
-# EKS 1.33 left standard support in mid-2026 (extended support costs extra); 1.34-1.36 exist. Moving
-# up means a new add-on set (below) and re-checking LWS (0.11 needs 1.34+) and KEDA (2.20: 1.33-1.35).
-EKS_KUBERNETES_VERSION = "1.33"
+# Kubernetes minor of EKS clusters. 1.33 left EKS standard support on 2026-07-29 and 1.34 on 2026-12-02
+# (awsdocs/amazon-eks-user-guide latest/ug/versioning/kubernetes-versions.adoc, release calendar); 1.35 is in
+# standard support until 2027-03-27 (verify/facts/kubernetes_versions.py; versions.kubernetes-support checks
+# it on every plan). 1.35 is inside KEDA 2.20's tested range (1.33-1.35) and Karpenter's AMI alias
+# (cluster/eks_render.KARPENTER_AMI_ALIAS) has 1.35 images. An existing 1.33 cluster moves one minor at a
+# time (1.33 -> 1.34 -> 1.35), each step with its add-on set; add-ons never downgrade.
+EKS_KUBERNETES_VERSION = "1.35"
 
-_EKS_133_DEFAULTS = (
-    "default versions from `aws eks describe-addon-versions --kubernetes-version 1.33` on "
-    f"2026-06-05, recorded in {_IDX} 54517134934 and 61544148893"
+_EKS_135_SETS = (
+    "1.35 add-on sets recorded from `aws eks describe-addon-versions --kubernetes-version 1.35` in public "
+    f"cluster configs ({_IDX} 62641571077: 'update_eks_addons.sh' output with cluster_version 1.35; "
+    f"{_IDX} 68490043100, 62087985788)"
 )
 
 EKS_ADDONS: dict[str, EksAddonPin] = {
     "vpc-cni": EksAddonPin(
         "vpc-cni",
-        "v1.20.5-eksbuild.1",
+        "v1.22.1-eksbuild.2",
         EKS_KUBERNETES_VERSION,
-        f"{_EKS_133_DEFAULTS}; also {_IDX} 71098193475, 54670198858. Newer: v1.22.4-eksbuild.3.",
+        f"{_EKS_135_SETS}: v1.22.1-eksbuild.2 in all three. Was v1.20.5-eksbuild.1 (the 1.33 default).",
     ),
     "coredns": EksAddonPin(
         "coredns",
-        "v1.12.4-eksbuild.10",
+        "v1.14.3-eksbuild.2",
         EKS_KUBERNETES_VERSION,
-        f"{_EKS_133_DEFAULTS}; also {_IDX} 71098193475, 54544560073. Newer: v1.13.2-eksbuild.31.",
+        f"{_EKS_135_SETS}: v1.14.3-eksbuild.2 in {_IDX} 62641571077 and 68490043100. CoreDNS builds are per minor.",
     ),
     "kube-proxy": EksAddonPin(
         "kube-proxy",
-        "v1.33.10-eksbuild.2",
+        "v1.35.3-eksbuild.11",
         EKS_KUBERNETES_VERSION,
-        f"{_EKS_133_DEFAULTS}; also {_IDX} 71098193475, 53053140239. Newer: v1.33.10-eksbuild.29.",
+        f"{_EKS_135_SETS}: v1.35.3-eksbuild.11 in all three. kube-proxy builds are per minor.",
     ),
     "aws-ebs-csi-driver": EksAddonPin(
         "aws-ebs-csi-driver",
         "v1.60.1-eksbuild.1",
         EKS_KUBERNETES_VERSION,
-        f"{_EKS_133_DEFAULTS}. Newer: v1.61.1-eksbuild.1, v1.62.0-eksbuild.1.",
+        f"{_EKS_135_SETS}, and on 1.35 in {_IDX} 65716892436: v1.60.1-eksbuild.1 in all four (also the 1.33 "
+        "default of 2026-06-05). Newer: v1.61.1-eksbuild.1, v1.62.0-eksbuild.1.",
     ),
     "eks-pod-identity-agent": EksAddonPin(
         "eks-pod-identity-agent",
         "v1.3.10-eksbuild.3",
         EKS_KUBERNETES_VERSION,
-        f"{_EKS_133_DEFAULTS}. Newer: v1.4.0-eksbuild.2.",
+        f"{_EKS_135_SETS}: v1.3.10-eksbuild.3 in {_IDX} 62641571077 (also the 1.33 default). Newer: v1.4.0-eksbuild.2.",
     ),
 }
 

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from pulumi_llm.verify import run_rules
+from pulumi_llm.verify import clock, run_rules
 from pulumi_llm.verify.facts import litellm_models
 from pulumi_llm.verify.rules import provider_models
 
@@ -18,7 +18,7 @@ PLAN_DAY = date(2026, 12, 7)
 
 @pytest.fixture(autouse=True)
 def plan_day(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(provider_models, "today", lambda: PLAN_DAY)
+    monkeypatch.setattr(clock, "today", lambda: PLAN_DAY)
 
 
 def set_route(view, group: str, index: int, model: str) -> None:
@@ -54,7 +54,7 @@ def test_seed_typo_in_a_gemini_id_on_gcp_prod(recorded):
 
 
 def test_seed_within_90_days_is_a_warning_not_an_error(recorded, monkeypatch):
-    monkeypatch.setattr(provider_models, "today", lambda: date(2026, 4, 1))  # 75 days before 2026-06-15
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 4, 1))  # 75 days before 2026-06-15
     view = recorded("prod")
     set_route(view, "provider-large", 1, "claude-sonnet-4-20250514")
     assert fired(view) == set()

@@ -51,13 +51,16 @@ ROOT_DEVICE = "/dev/xvda"  # the AL2023 root device
 # moves: every AWS release would drift and replace every GPU node, at night included). The alias
 # resolves per instance type to the standard or the NVIDIA variant of that release for the cluster's
 # Kubernetes minor (SSM /aws/service/eks/optimized-ami/<k8s>/amazon-linux-2023/x86_64/nvidia/
-# amazon-eks-node-al2023-x86_64-nvidia-<k8s>-v20260930/image_id).
-# Source: pinned as `al2023@v20260930` in five public repositories (gh-index 71072058866, 70948181116,
-# 71007053142, 70211789595, 71256071336); one records the SSM parameter of that release as verified
-# on 2026-10-02 and Karpenter v1.14.1 resolving it. Before the first production deploy confirm the
-# 1.33 NVIDIA parameter above exists in your region; bump it (dev first) with the NVIDIA driver in
-# mind: a new driver can need newer CUDA images (REFERENCE §1, error 802/803).
-KARPENTER_AMI_ALIAS = "al2023@v20260930"
+# amazon-eks-node-al2023-x86_64-nvidia-<k8s>-v20260714/image_id).
+# Source (upstream): awslabs/amazon-eks-ami CHANGELOG.md, "AMI Release v20260714" (tag v20260714): it lists
+# amazon-eks-node-al2023-x86_64-nvidia-1.35-v20260714 for pins.EKS_KUBERNETES_VERSION, with
+# kmod-nvidia-latest-dkms 580.159.03 (R580, as the CUDA 13.0 vLLM image needs) and
+# nvidia-container-toolkit 1.19.1. The newest release the upstream repository snapshot (2026-07-23)
+# documents. `al2023@v20260930`, pinned before, appears only in third-party repositories (gh-index
+# 71072058866, 70948181116, 71007053142, 70211789595, 71256071336): not confirmed upstream. Before the
+# first production deploy confirm the 1.35 NVIDIA parameter above exists in your region; bump it (dev
+# first) with the NVIDIA driver in mind: a new driver can need newer CUDA images (error 802/803).
+KARPENTER_AMI_ALIAS = "al2023@v20260714"
 
 # The CRD chart of the same Karpenter release: installed first, because `helm upgrade` never
 # updates CRDs shipped in a chart's crds/ directory.

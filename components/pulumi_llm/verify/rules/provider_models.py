@@ -13,8 +13,8 @@ Facts: ``facts/litellm_models`` (LiteLLM v1.103.0's map). Routes are read from t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 
+from .. import clock
 from ..report import Violation
 from ..view import PlanView
 from ..facts import litellm_models
@@ -22,11 +22,6 @@ from . import rule, violation
 
 NAME = "models.provider-id"
 WARN_DAYS = 90
-
-
-def today() -> date:
-    """The day of the plan (tests replace this function to fix the date)."""
-    return date.today()
 
 
 def routes(view: PlanView) -> Iterator[tuple[str, str, str]]:
@@ -39,7 +34,7 @@ def routes(view: PlanView) -> Iterator[tuple[str, str, str]]:
 
 @rule(NAME)
 def provider_model_ids(view: PlanView) -> Iterator[Violation]:
-    day = today()
+    day = clock.today()
     for where, provider, model in routes(view):
         known = litellm_models.known(provider, model)
         if known is None:

@@ -14,3 +14,4 @@ from . import network_gcp
 from . import identity_gcp
 from . import network_azure
 from . import identity_azure
+from . import versions
