@@ -82,6 +82,8 @@ def pod_spec_needs(spec: dict[str, Any], namespace: str) -> Iterator[Need]:
             yield from need("ConfigMap", config.get("name"), f"volume {volume.get('name')}")
         if claim := volume.get("persistentVolumeClaim"):
             yield from need("PersistentVolumeClaim", claim.get("claimName"), f"volume {volume.get('name')}")
+        if template := _at(volume, ("ephemeral", "volumeClaimTemplate", "spec")):
+            yield from need("StorageClass", template.get("storageClassName"), f"volume {volume.get('name')}")
         for source in (volume.get("projected") or {}).get("sources") or []:
             for key, kind in (("secret", "Secret"), ("configMap", "ConfigMap")):
                 if (ref := source.get(key)) and not ref.get("optional"):
