@@ -98,3 +98,19 @@ def test_pins_are_frozen() -> None:
 def test_dcgm_chart_installs_the_pinned_exporter() -> None:
     """The chart's appVersion is the exporter half of the image tag (<dcgm>-<exporter>-<flavour>)."""
     assert f"-{pins.DCGM_EXPORTER_CHART.app_version}-" in pins.DCGM_EXPORTER.tag
+
+
+# Finding 12: these pins were backed only by third-party repositories; each now names its upstream.
+@pytest.mark.parametrize(("pin", "upstream"), [
+    (pins.KUBE_PROMETHEUS_STACK_CHART, "prometheus-community/helm-charts release tag kube-prometheus-stack-88.5.4"),
+    (pins.NVIDIA_DEVICE_PLUGIN_CHART, "NVIDIA/k8s-device-plugin pull request #2057"),
+], ids=["kube-prometheus-stack", "nvidia-device-plugin"])
+def test_pins_once_third_party_only_cite_their_upstream(pin: pins.ChartPin, upstream: str) -> None:
+    assert pin.source.startswith("Upstream: ") and upstream in pin.source
+
+
+def test_karpenter_ami_release_is_one_upstream_documents() -> None:
+    from pulumi_llm.cluster import eks_render
+
+    # awslabs/amazon-eks-ami CHANGELOG.md "AMI Release v20260714" lists the 1.35 NVIDIA AMI (see eks_render).
+    assert eks_render.KARPENTER_AMI_ALIAS == "al2023@v20260714" and pins.EKS_KUBERNETES_VERSION == "1.35"
