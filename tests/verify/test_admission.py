@@ -234,3 +234,14 @@ def test_baseline_allows_its_default_capabilities_and_only_sys_admin_spelled_cap
 def test_every_pinned_chart_has_facts():
     for pin in [*pins.CHARTS.values(), eks_render.KARPENTER_CRD_CHART]:
         assert (pin.name, pin.version) in charts.CHARTS, pin.name
+
+
+def test_baseline_refuses_unconfined_profiles_and_unmasked_proc_which_also_needs_host_users_off():
+    pod = {"securityContext": {"appArmorProfile": {"type": "Unconfined"}},
+           "containers": [{"name": "c", "securityContext": {"seccompProfile": {"type": "Unconfined"}, "procMount": "Unmasked"}}]}
+    assert admission.pod_security_problems(pod, "baseline") == [
+        "container c sets seccompProfile Unconfined", "container c sets procMount Unmasked", "pod sets appArmorProfile Unconfined",
+    ]
+    assert admission.validation_problems(pod) == ["container c sets procMount Unmasked without hostUsers: false"]
+    assert admission.validation_problems({**pod, "hostUsers": False}) == []
+    assert admission.pod_security_problems(pod, "privileged") == []

@@ -2,10 +2,11 @@
 combinations the API server's validation refuses whatever the namespace.
 
 Pod Security Standards, as the built-in PodSecurity admission plugin checks them:
-kubernetes/kubernetes, staging/src/k8s.io/pod-security-admission/policy/check_*.go (master, read 2026-12;
-the checks are versioned from 1.0 and unchanged for the fields below since 1.25). Validation:
-kubernetes/kubernetes, pkg/apis/core/validation/validation.go, ValidateSecurityContext (master, read
-2026-12; same rules since 1.8).
+kubernetes/kubernetes, staging/src/k8s.io/pod-security-admission/policy/check_*.go (master; e.g.
+check_capabilities_baseline.go at 003effe9fcc1bd704fbad3fa0ae87433db1166b4, check_restrictedVolumes.go at
+13a1804a5f5354f543979f6ee5b13bf1d7efe7f7; each check is versioned, these from policy version 1.0 or 1.22).
+Validation: kubernetes/kubernetes, pkg/apis/core/validation/validation.go, ValidateSecurityContext at commit
+000f26050b9be6fb3d79fae95e06b47fc96128cd.
 """
 
 from __future__ import annotations
@@ -43,4 +44,8 @@ baseline only forbids Unconfined (policy/check_seccompProfile_baseline.go)."""
 SYS_ADMIN_WITHOUT_ESCALATION = "CAP_SYS_ADMIN"
 """ValidateSecurityContext refuses allowPrivilegeEscalation false with this capability added — compared
 literally, so the spelling "SYS_ADMIN" (what charts use) passes validation. It also refuses
-allowPrivilegeEscalation false with privileged true."""
+allowPrivilegeEscalation false with privileged true, and procMount Unmasked unless the pod sets
+hostUsers: false."""
+
+UNMASKED_PROC_MOUNT = "Unmasked"
+"""Baseline admits only procMount Default (policy/check_procMount.go)."""

@@ -176,6 +176,10 @@ def _volume_type(volume: Mapping[str, Any]) -> str:
     return next((key for key in volume if key != "name"), "")
 
 
+_UNCONFINED_PROFILES = ("seccompProfile", "appArmorProfile")
+"""Baseline refuses either set to Unconfined (policy/check_seccompProfile_baseline.go, check_appArmorProfile.go)."""
+
+
 def baseline_problems(spec: Pod) -> list[str]:
     found = [f"host{ns}: true" for ns in ("Network", "PID", "IPC") if spec.get(f"host{ns}")]
     for c in containers(spec):
@@ -187,10 +191,12 @@ def baseline_problems(spec: Pod) -> list[str]:
             found.append(f"container {name} adds capabilities {', '.join(extra)}")
         if any((p or {}).get("hostPort") for p in c.get("ports") or []):
             found.append(f"container {name} uses host ports")
-        if (context.get("seccompProfile") or {}).get("type") == "Unconfined":
-            found.append(f"container {name} runs seccomp Unconfined")
-    if ((spec.get("securityContext") or {}).get("seccompProfile") or {}).get("type") == "Unconfined":
-        found.append("pod runs seccomp Unconfined")
+        found += [f"container {name} sets {profile} Unconfined" for profile in _UNCONFINED_PROFILES
+                  if (context.get(profile) or {}).get("type") == "Unconfined"]
+        if context.get("procMount") not in (None, "Default"):
+            found.append(f"container {name} sets procMount {context['procMount']}")
+    found += [f"pod sets {profile} Unconfined" for profile in _UNCONFINED_PROFILES
+              if ((spec.get("securityContext") or {}).get(profile) or {}).get("type") == "Unconfined"]
     found += [f"hostPath volume {v.get('name')}" for v in spec.get("volumes") or [] if "hostPath" in v]
     return found
 
@@ -245,7 +251,11 @@ def validation_problems(spec: Pod) -> list[str]:
             found.append(f"container {name} sets privileged: true with allowPrivilegeEscalation: false")
         if pss.SYS_ADMIN_WITHOUT_ESCALATION in _caps(c, "add"):
             found.append(f"container {name} adds {pss.SYS_ADMIN_WITHOUT_ESCALATION} with allowPrivilegeEscalation: false")
-    return found
+    return found + [
+        f"container {c.get('name')} sets procMount {pss.UNMASKED_PROC_MOUNT} without hostUsers: false"
+        for c in containers(spec)
+        if _context(c).get("procMount") == pss.UNMASKED_PROC_MOUNT and spec.get("hostUsers") is not False
+    ]
 
 
 # ---- rules -------------------------------------------------------------------------------------
