@@ -384,7 +384,9 @@ def closed(view: PlanView) -> Iterator[Violation]:
     if not routed or run is None:
         return
     _, egress_range = gateway_egress(view, run)
-    callers = [egress_range] if egress_range else []
+    if egress_range is None:
+        return  # no Direct VPC egress: network.gcp-self-hosted reports it; the callers are unknown here
+    callers = [egress_range]
     for service in _internal_services(view):
         served = (service["spec"].get("selector") or {}).get("app.kubernetes.io/name")
         if served not in routed:
