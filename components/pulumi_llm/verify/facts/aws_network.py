@@ -7,10 +7,11 @@ Each fact is read at the version pulumi-llm pins (pins.EKS_ADDONS["vpc-cni"], pi
 from __future__ import annotations
 
 # ---- Amazon VPC CNI (EKS add-on vpc-cni) --------------------------------------------------------------
-VPC_CNI_CHART_VERSION = "1.20.5"
-"""The aws-vpc-cni chart the add-on v1.20.5-eksbuild.1 is built from (chart version 1.20.5, appVersion v1.20.5)."""
+VPC_CNI_CHART_VERSION = "1.22.1"
+"""The aws-vpc-cni chart the add-on v1.22.1-eksbuild.2 is built from (chart version 1.22.1, appVersion v1.22.1; the
+values and ConfigMap below are unchanged from v1.20.5, the previous pin)."""
 
-VPC_CNI_SOURCE = "github.com/aws/amazon-vpc-cni-k8s, tag v1.20.5, charts/aws-vpc-cni/values.yaml and templates/configmap.yaml"
+VPC_CNI_SOURCE = "github.com/aws/amazon-vpc-cni-k8s, tag v1.22.1, charts/aws-vpc-cni/values.yaml and templates/configmap.yaml"
 
 VPC_CNI_NETWORK_POLICY_KEY = "enableNetworkPolicy"
 """The add-on's configurationValues key that turns NetworkPolicy enforcement on: the chart passes it to the
