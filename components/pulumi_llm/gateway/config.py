@@ -93,6 +93,12 @@ STATIC_KEY_PROVIDERS = frozenset({"openai", "anthropic", "gemini", "cohere"})
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 """The engine's master key; only the managed gateway in front of it holds the value."""
 
+CONFIG_ENV = "LITELLM_CONFIG_B64"
+"""The engine's rendered config, base64, in its container's environment (written to a file at boot)."""
+
+SECRET_FILES_ENV = "LITELLM_SECRET_FILES"
+"""Where a cloud mounts secrets as files (Cloud Run): JSON {env var: file path}, read into the env at boot."""
+
 DEFAULT_CONSUMER_HEADER = "x-pulumi-llm-consumer"
 
 ENGINE_ENVIRONMENT: Mapping[str, str] = {

@@ -15,3 +15,4 @@ from . import identity_gcp
 from . import network_azure
 from . import identity_azure
 from . import versions
+from . import wiring

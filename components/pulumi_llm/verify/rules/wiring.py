@@ -1,0 +1,129 @@
+"""The gateway engine's config against the containers and servers it names: both sides of each name.
+
+The engine reads `os.environ/NAME` references at request time: a name its container doesn't carry (as a
+plain variable, a secret reference, or a mounted secret file listed in the secret-files map) fails every
+request on that route — and a route with fallbacks fails over to a provider in silence. A self-hosted
+route names the model as the server serves it (`--served-model-name`); a name no server in the plan
+serves answers 404 from the server, and falls over the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from ...gateway.config import CONFIG_ENV, LITELLM_PREFIX, SECRET_FILES_ENV
+from ..report import Violation
+from ..view import PlanView
+from . import rule, violation
+
+SELF_HOSTED_PREFIX = LITELLM_PREFIX["self-hosted"] + "/"
+ENV_REFERENCE = "os.environ/"
+_SERVED = re.compile(r"--served-model-name[= ]([A-Za-z0-9._/-]+)")
+
+
+def _inputs(resource: dict[str, Any]) -> Any:
+    inputs = resource["inputs"]
+    if isinstance(inputs.get("containerDefinitions"), str):  # ECS task definitions carry JSON text
+        return {**inputs, "containerDefinitions": json.loads(inputs["containerDefinitions"])}
+    return inputs
+
+
+def _containers(value: Any) -> Iterator[dict[str, Any]]:
+    """Every dict in `value` that holds a list with the engine-config variable: a container spec."""
+    if isinstance(value, dict):
+        for item in value.values():
+            if isinstance(item, list) and any(isinstance(e, dict) and e.get("name") == CONFIG_ENV for e in item):
+                yield value
+                break
+        for item in value.values():
+            yield from _containers(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _containers(item)
+
+
+def _variables(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Name → entry of every variable the container gets (plain and secret lists alike)."""
+    return {
+        e["name"]: e
+        for item in container.values() if isinstance(item, list)
+        for e in item if isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"].isupper()
+    }
+
+
+def _mount_paths(container: dict[str, Any]) -> list[str]:
+    return [m.get("mountPath") or m.get("containerPath") or "" for key in ("volumeMounts", "mountPoints") for m in container.get(key) or []]
+
+
+def _served_names(view: PlanView) -> set[str]:
+    text = json.dumps(view.resources) + json.dumps(view.manifests)
+    names = set(_SERVED.findall(text))
+    for blob in re.findall(r'"(?:userData|customData|user-data)": "([A-Za-z0-9+/=]{40,})"', text):
+        try:
+            names |= set(_SERVED.findall(base64.b64decode(blob).decode(errors="replace")))
+        except (binascii.Error, ValueError):
+            continue
+    return names
+
+
+def engine_configs(view: PlanView) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """(resource, container, parsed engine config) for every gateway engine in the plan."""
+    for resource in view.resources:
+        for container in _containers(_inputs(resource)):
+            encoded = _variables(container)[CONFIG_ENV].get("value")
+            if isinstance(encoded, str):
+                yield resource, container, yaml.safe_load(base64.b64decode(encoded))
+
+
+def _references(config: Any) -> Iterator[str]:
+    if isinstance(config, dict):
+        for value in config.values():
+            yield from _references(value)
+    elif isinstance(config, list):
+        for value in config:
+            yield from _references(value)
+    elif isinstance(config, str) and config.startswith(ENV_REFERENCE):
+        yield config[len(ENV_REFERENCE):]
+
+
+@rule("wiring.engine-env")
+def engine_env_resolves(view: PlanView) -> Iterator[Violation]:
+    """Every `os.environ/NAME` in the engine's config is a variable, secret or mounted file of its container."""
+    for resource, container, config in engine_configs(view):
+        variables = _variables(container)
+        files: dict[str, str] = {}
+        if SECRET_FILES_ENV in variables:
+            files = json.loads(variables[SECRET_FILES_ENV].get("value") or "{}")
+        mounts = _mount_paths(container)
+        for name in sorted(set(_references(config))):
+            if name in variables:
+                continue
+            if name not in files:
+                yield violation(view, resource["name"], "wiring.engine-env", f"the engine config reads os.environ/{name}, which its container doesn't set")
+            elif not any(m and files[name].startswith(m.rstrip("/") + "/") for m in mounts):
+                yield violation(
+                    view, resource["name"], "wiring.engine-env",
+                    f"os.environ/{name} is read from {files[name]}, which no volume of the container mounts",
+                )
+
+
+@rule("wiring.self-hosted-model")
+def self_hosted_models_are_served(view: PlanView) -> Iterator[Violation]:
+    """Every self-hosted route names a model a server in the plan serves (`--served-model-name`)."""
+    served = _served_names(view)
+    for resource, _container, config in engine_configs(view):
+        for entry in config.get("model_list") or []:
+            model = str((entry.get("litellm_params") or {}).get("model") or "")
+            if model.startswith(SELF_HOSTED_PREFIX) and model[len(SELF_HOSTED_PREFIX):] not in served:
+                yield violation(
+                    view, resource["name"], "wiring.self-hosted-model",
+                    f"route {entry.get('model_name')} asks for {model[len(SELF_HOSTED_PREFIX):]!r}, which no server in the plan serves "
+                    f"(served: {', '.join(sorted(served)) or 'none'})",
+                )
