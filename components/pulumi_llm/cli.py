@@ -3,6 +3,7 @@
     pulumi-llm plan STACK [--out DIR]     the offline plan of one stack (default DIR: out/STACK)
     pulumi-llm plan --all [--out DIR]     every stack file, each into DIR/<stack> (default DIR: out)
     pulumi-llm verify STACK | --all       check the plan against what the real control planes enforce
+    pulumi-llm preflight STACK            check what must exist before `pulumi up` in the live cluster/account
     pulumi-llm schema [--write]           JSON Schema of the stack files (stacks/schema.json)
     pulumi-llm size / compare             will it fit, what will it cost, when does self-hosting win
     pulumi-llm secrets put|check          provider keys straight into the cloud's secret store
@@ -53,10 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--write", action="store_true", help="write it to stacks/schema.json instead")
     schema.set_defaults(handler=_schema)
 
-    from . import cli_secrets, cli_sizing
+    from . import cli_secrets, cli_sizing, preflight
 
     cli_sizing.add_parsers(commands)
     cli_secrets.add_parsers(commands)
+    preflight.add_parsers(commands)
     for name in ("plan", "verify", "schema"):
         # Their errors name a stack file first; argument errors of the other commands name the program.
         commands.choices[name].set_defaults(error_prefix="")
