@@ -57,12 +57,6 @@ class Allowed:
 
 ALLOWED = (
     Allowed(
-        "MALFORMED", "trust", "neither Resource nor NotResource",
-        "A role trust policy names no Resource: the role it is attached to is the resource (see the Pod Identity "
-        "trust policy in github.com/awsdocs/amazon-eks-user-guide latest/ug/manage-access/aws-access/pod-id-role.adoc). "
-        "parliament reads every document as an identity policy.",
-    ),
-    Allowed(
         "MISMATCHED_TYPE", "resource", "ArnLike requires a value of type Arn",
         "kms:EncryptionContext:aws:logs:arn compared with ArnLike, as AWS's own managed policy CloudWatchLogsAPIKeyAccess "
         "does (docs.aws.amazon.com/aws-managed-policy/latest/reference/CloudWatchLogsAPIKeyAccess.html); parliament types "
@@ -206,10 +200,28 @@ def unusable_actions(stmt: dict[str, Any]) -> list[str]:
     return unusable
 
 
+def as_parliament_reads(text: str, kind: str) -> str:
+    """A role trust policy names no Resource (the role it is attached to is the resource; see the Pod
+    Identity trust policy in github.com/awsdocs/amazon-eks-user-guide, latest/ug/manage-access/aws-access/
+    pod-id-role.adoc). parliament reads every document as an identity policy and stops at a statement
+    without one (MALFORMED), checking nothing else; given "*" it checks the actions, principals and
+    conditions like any other statement."""
+    if kind != "trust":
+        return text
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    for stmt in iam_eval.as_list(doc.get("Statement") if isinstance(doc, dict) else None):
+        if isinstance(stmt, dict) and "Resource" not in stmt and "NotResource" not in stmt:
+            stmt["Resource"] = "*"
+    return json.dumps(doc)
+
+
 def errors_in(text: str, kind: str) -> list[tuple[str, str]]:
     """(issue, detail) of every parliament finding in `text` that counts as an error, and of every
     statement whose resources can't apply to one of its actions (RESOURCE_MISMATCH, see unusable_actions)."""
-    policy = _parliament()(text, ignore_private_auditors=True)
+    policy = _parliament()(as_parliament_reads(text, kind), ignore_private_auditors=True)
     found = []
     for finding in policy.findings:
         detail = json.dumps(finding.detail, sort_keys=True, default=str)
