@@ -237,6 +237,11 @@ def errors_in(text: str, kind: str) -> list[tuple[str, str]]:
 
 @rule("iam.parliament")
 def iam_documents_pass_parliament(view: PlanView) -> Iterable[Violation]:
+    """Every IAM document of an AWS plan (role and managed policies, trust policies, key, bucket, secret,
+    topic and queue policies) passes parliament with no error, its ARNs in the shape AWS gives them; no
+    statement names only resources none of its actions can take.
+
+    Errors and the cited false positives allowed: see the module docstring and ALLOWED."""
     if view.cloud != "aws" and not any(r["type"].startswith("aws:") for r in view.resources):
         return []
     arns = real_arns(view)
