@@ -108,8 +108,8 @@ def chart_pods(facts: chart_facts.ChartFacts, release_values: Mapping[str, Any])
             continue
         containers = [_container(values, c) for c in workload.containers]
         if workload.host_ports and values_at(values, workload.host_ports):
-            for c in containers:
-                c["ports"] = [{"containerPort": 80, "hostPort": 80}, {"containerPort": 443, "hostPort": 443}]
+            for c in containers:  # admission asks only whether a host port is set, not which
+                c["ports"] = [{"hostPort": True}]
         volumes = [{"name": f"host-{i}", "hostPath": {"path": p}} for i, p in enumerate(workload.host_paths)]
         extra = values_at(values, workload.extra_host_volumes) if workload.extra_host_volumes else None
         volumes += [{"name": v.get("name"), "hostPath": {"path": v.get("hostPath")}} for v in extra or [] if isinstance(v, Mapping)]
