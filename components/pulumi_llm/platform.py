@@ -432,10 +432,13 @@ class LlmPlatform(pulumi.ComponentResource):
                 ),
                 opts=on_aws,
             )
-            outputs[f"url_{served}"] = vm.url
-            self._self_hosted_urls[served] = vm.url.apply(lambda u: f"{u}/v1")
-            # The URL's scheme picks the listener: HTTPS 443 with a certificate, HTTP 80 without.
-            self._self_hosted_endpoints[served] = (vm.alb_security_group_id, 443 if settings.aws.gpu_vm.certificate_arn else 80)
+            url = self._aws_model_url(name, settings, served, vm.alb_dns_name, vm.url, on_aws)
+            outputs[f"url_{served}"] = url
+            self._self_hosted_urls[served] = url.apply(lambda u: f"{u}/v1")
+            # The URL's scheme picks the listener: HTTPS 443 under aws.model_tls, HTTP 80 without. (A
+            # gpu_vm.certificate_arn alone doesn't serve the gateway: no certificate covers the ALB's own
+            # name, and the settings refuse it with a gateway.)
+            self._self_hosted_endpoints[served] = (vm.alb_security_group_id, 443 if settings.aws.model_tls else 80)
         return outputs
 
     def _aws_cluster(self, name, settings, labels, network, key, store, on_aws) -> dict[str, pulumi.Input[str]]:
@@ -471,6 +474,7 @@ class LlmPlatform(pulumi.ComponentResource):
             opts=on_aws,
         )
         namespace = "llm"
+        tls = settings.aws.model_tls
         access = self._aws_model_alb_access(name, settings, labels, network, on_aws)
         models = []
         identities: list[pulumi.Resource] = []
@@ -508,6 +512,8 @@ class LlmPlatform(pulumi.ComponentResource):
                 ingress=IngressOptions(
                     class_name="alb",
                     style="alb",
+                    # Under aws.model_tls each ALB routes <model>.<domain>, the name its certificate covers.
+                    host=tls.domain if tls else None,
                     annotations={
                         "alb.ingress.kubernetes.io/scheme": cfg.ingress,
                         "alb.ingress.kubernetes.io/target-type": "ip",
@@ -516,6 +522,10 @@ class LlmPlatform(pulumi.ComponentResource):
                         "alb.ingress.kubernetes.io/healthcheck-path": "/health",
                         "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
                         **access,
+                        # HTTPS 443 only (no plain listener to fall back to); without it the controller's
+                        # default listener, HTTP 80.
+                        **({"alb.ingress.kubernetes.io/certificate-arn": tls.certificate_arn,
+                            "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS": 443}]'} if tls else {}),
                     },
                     # With target-type ip the ALB's own ENIs reach the pods, from the internal
                     # load-balancer subnets where no pod has an address (not the whole VPC: with the
@@ -528,14 +538,36 @@ class LlmPlatform(pulumi.ComponentResource):
         )
         self.namespace = serving_layer.namespace
         # One internal ALB per model (an ALB can't rewrite paths): the gateway calls each by its name,
-        # on the controller's default listener (HTTP 80: no certificate-arn annotation).
-        self._self_hosted_urls = {
-            served: address.apply(lambda a: f"http://{a or 'pending'}/v1") for served, address in serving_layer.ingress_addresses.items()
-        }
+        # https://<model>.<domain> under aws.model_tls, else the controller's default listener (HTTP 80).
+        self._self_hosted_urls = {}
+        for served, address in serving_layer.ingress_addresses.items():
+            plain = address.apply(lambda a: f"http://{a or 'pending'}")
+            self._self_hosted_urls[served] = self._aws_model_url(name, settings, served, address, plain, on_aws).apply(lambda u: f"{u}/v1")
         if self._model_alb_sg is not None:
             # One group fronts every model ALB: one pair of rules (AWS refuses a duplicate rule).
-            self._self_hosted_endpoints = {"model-albs": (self._model_alb_sg.id, 80)}
+            self._self_hosted_endpoints = {"model-albs": (self._model_alb_sg.id, 443 if tls else 80)}
         return {"cluster_name": eks.cluster_name, "namespace": serving_layer.namespace}
+
+    def _aws_model_url(self, name, settings, served, lb_dns_name, plain_url, on_aws) -> pulumi.Output[str]:
+        """The base URL the gateway calls a model at: https://<model>.<domain> under aws.model_tls (a CNAME
+        in its zone to the load balancer, so the name the certificate covers leads there), else the load
+        balancer's own `plain_url`."""
+        import pulumi_aws as aws
+
+        tls = settings.aws.model_tls
+        if tls is None:
+            return pulumi.Output.from_input(plain_url)
+        host = f"{served}.{tls.domain}"
+        record = aws.route53.Record(
+            child(name, f"dns-{served}"),
+            zone_id=tls.zone_id,
+            name=host,
+            type="CNAME",
+            ttl=60,
+            records=[lb_dns_name],
+            opts=on_aws,
+        )
+        return record.fqdn.apply(lambda _: f"https://{host}")
 
     def _aws_model_alb_access(self, name, settings, labels, network, on_aws) -> dict[str, pulumi.Input[str]]:
         """Who may reach the model ALBs, as AWS Load Balancer Controller annotations (v2.17, see
@@ -772,7 +804,7 @@ def aws_gpu_vm_args(
         schedule=ScaleToZeroSchedule(stop_cron=cfg.schedule.stop, start_cron=cfg.schedule.start, time_zone=cfg.schedule.time_zone)
         if cfg.schedule
         else None,
-        certificate_arn=cfg.certificate_arn,
+        certificate_arn=settings.aws.model_tls.certificate_arn if settings.aws.model_tls else cfg.certificate_arn,
         idle_timeout_seconds=cfg.idle_timeout_seconds,
         requests_per_instance_per_minute=cfg.requests_per_target,
         alarm_topic_arn=alarm_topic_arn,

@@ -45,6 +45,8 @@ CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {
 }
 SELF_HOSTING = ("gpu-vm", "cluster", "onprem", "edge")
 """Which clouds each method runs on."""
+_DNS_NAME = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+$")
 
 
 class FieldProblem(ValueError):
@@ -405,6 +407,17 @@ class ClusterSettings(_Strict):
     )
 
 
+class ModelTlsSettings(_Strict):
+    """HTTPS from the gateway to the self-hosted models: each model answers at `<model>.<domain>` on 443, with
+    a certificate its load balancer presents and a DNS record pulumi-llm writes, so the engine can verify it."""
+
+    domain: str = Field(description="DNS domain of the model endpoints, e.g. models.internal.example.com: a model answers at <model>.<domain>. Required.")
+    certificate_arn: str = Field(description="ACM certificate in the stack's region that covers *.<domain>. Required.")
+    zone_id: str = Field(
+        description="Route 53 hosted zone of the domain (a private zone associated with the stack's VPC): one CNAME per model. Required."
+    )
+
+
 class AwsSettings(_Strict):
     """Settings of the AWS methods."""
 
@@ -412,6 +425,11 @@ class AwsSettings(_Strict):
     gpu_vm: GpuVmSettings = Field(default_factory=GpuVmSettings, description="The gpu-vm method.")
     cluster: ClusterSettings = Field(default_factory=ClusterSettings, description="The cluster method (EKS).")
     alarm_email: str | None = Field(None, description="Email subscribed to the alarm topic. Default: none.")
+    model_tls: ModelTlsSettings | None = Field(
+        None,
+        description="HTTPS to the self-hosted models (gpu-vm load balancers, EKS model ALBs) under a domain. "
+        "Default: none (HTTP on 80 inside the VPC: prompts cross it in clear).",
+    )
 
 
 Provider = Literal["openai", "anthropic", "gemini", "cohere", "bedrock", "azure-openai", "self-hosted"]
@@ -1150,6 +1168,7 @@ class Settings(_Strict):
         except UserError as err:
             raise FieldProblem("region", str(err)) from None
         aws = self.aws
+        self._check_model_tls()
         if self.environment == "prod" and ("gpu-vm" in self.methods or "cluster" in self.methods):
             if aws.network.az_count < 3:
                 raise FieldProblem("aws.network.az_count", "prod spreads over at least 3 availability zones")
@@ -1162,6 +1181,26 @@ class Settings(_Strict):
                 raise FieldProblem("aws.cluster.capacity_types", "prod can't run on spot alone: add on-demand")
             if aws.cluster.endpoint_public and "cluster" in self.methods:
                 raise FieldProblem("aws.cluster.endpoint_public", "prod keeps the EKS API endpoint private")
+
+    def _check_model_tls(self) -> None:
+        aws, tls = self.aws, self.aws.model_tls
+        if tls is None:
+            if "gpu-vm" in self.methods and aws.gpu_vm.certificate_arn and self.routes_self_hosted():
+                raise FieldProblem(
+                    "aws.gpu_vm.certificate_arn",
+                    "the gateway would call https://<load balancer DNS name>, which no ACM certificate covers; "
+                    "set aws.model_tls (domain, certificate_arn, zone_id) instead",
+                )
+            return
+        if not _DNS_NAME.match(tls.domain):
+            raise FieldProblem("aws.model_tls.domain", f"{tls.domain!r} is not a DNS name such as models.internal.example.com")
+        match = _ACM_ARN.match(tls.certificate_arn)
+        if match is None:
+            raise FieldProblem("aws.model_tls.certificate_arn", "an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<id>")
+        if match.group("region") != self.region:
+            raise FieldProblem("aws.model_tls.certificate_arn", f"is in {match.group('region')}; the load balancers need one in {self.region}")
+        if aws.gpu_vm.certificate_arn and aws.gpu_vm.certificate_arn != tls.certificate_arn:
+            raise FieldProblem("aws.gpu_vm.certificate_arn", "the load balancers use aws.model_tls.certificate_arn; give one certificate")
 
     def _check_models(self) -> None:
         from . import serving

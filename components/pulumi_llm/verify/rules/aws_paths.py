@@ -151,6 +151,11 @@ def tagged_subnet_cidrs(view: PlanView, tag: str) -> tuple[str, ...]:
     return tuple(s["inputs"]["cidrBlock"] for s in view.of_type(SUBNET) if tag in (s["inputs"].get("tags") or {}))
 
 
+def dns_records(view: PlanView) -> set[str]:
+    """Names the plan's Route 53 records define (without the root dot)."""
+    return {str(r["inputs"].get("name", "")).rstrip(".") for r in view.of_type("aws:route53/record:Record")}
+
+
 def by_arn(view: PlanView, arn: Any, type_: str) -> dict[str, Any] | None:
     """The resource an ARN names: the recorded ARNs end with the resource's name."""
     if not isinstance(arn, str):

@@ -132,6 +132,10 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             have = ", ".join(f"{lst.protocol}:{lst.port}{'' if lst.forwards else ' (redirect)'}" for lst in lb.listeners) or "none"
             yield violation(view, lb.name, SELF_HOSTED, f"the gateway calls {url.scheme.upper()}:{url.port} ({url.url}); its listeners: {have}")
             continue
+        host = urlsplit(url.url).hostname or ""
+        if url.scheme == "https" and host not in paths.dns_records(view):
+            yield violation(view, lb.name, SELF_HOSTED, f"the gateway calls {url.url}, a name no DNS record of this plan points at "
+                            "the load balancer (no ACM certificate covers the load balancer's own name)")
         for service in services:
             caller = paths.task_party(view, service)
             out, in_ = paths.allows(rules, caller, lb.party(), url.port)
