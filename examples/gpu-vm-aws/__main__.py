@@ -69,6 +69,7 @@ vm = AwsGpuVm(
         private_subnet_ids=network.private_subnet_ids,
         allowed_cidrs=["10.40.0.0/16"],  # only the VPC reaches the internal load balancer
         model_bucket_arn=store.bucket_arn,
+        model_kms_key_arn=store.key_arn,  # the bucket's own key decrypts the weights, not the stack key
         model_key_prefix=prefix,
         weights_revision=config.require("revision"),
         kms_key_arn=key.arn,

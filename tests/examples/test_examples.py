@@ -197,6 +197,10 @@ def test_gpu_vm_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     # The weights' bucket and the network are the example's own components.
     assert named(records, "llm-net-vpc").inputs["cidrBlock"] == "10.40.0.0/16"
     assert named(records, "llm-models-key-alias").inputs["name"] == "alias/llm-gpu-vm/dev/models"
+    # The instance role decrypts the weights with the key the store's bucket encrypts with (finding 2).
+    bucket_key = named(records, "llm-models-encryption").inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]
+    read = {s["Sid"]: s for s in json.loads(named(records, "llama-8b-model-read").inputs["policy"])["Statement"]}
+    assert read["DecryptModelThroughS3"]["Resource"] == bucket_key == "arn:aws:kms:us-east-1:123456789012:llm-models-key"
 
 
 def test_cluster_eks(monkeypatch: pytest.MonkeyPatch) -> None:
