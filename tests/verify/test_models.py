@@ -53,6 +53,12 @@ def test_seed_typo_in_a_gemini_id_on_gcp_prod(recorded):
     assert fired(view) == {"models.provider-id"}
 
 
+def test_seed_retired_openai_snapshot_on_azure_prod(recorded):
+    view = recorded("azure-prod")
+    set_route(view, "provider-small", 0, "gpt-4o-mini-2023-07-18")  # no such snapshot in the map
+    assert fired(view) == {"models.provider-id"}
+
+
 def test_seed_within_90_days_is_a_warning_not_an_error(recorded, monkeypatch):
     monkeypatch.setattr(clock, "today", lambda: date(2026, 4, 1))  # 75 days before 2026-06-15
     view = recorded("prod")
