@@ -78,10 +78,11 @@ def prefix_matches(prefix: str, address: str, vnet: tuple[str, ...]) -> bool:
     """Whether NSG address prefix `prefix` (CIDR, IP, `*`, or a service tag) covers all of `address`."""
     if prefix in ("*", "Any", "0.0.0.0/0"):
         return True
+    in_vnet = any(_in(address, v) for v in vnet) or _in(address, PEERED + "/32")
     if prefix == "VirtualNetwork":
-        return any(_in(address, v) for v in vnet) or _in(address, PEERED + "/32")
-    if prefix == "Internet":
-        return not any(_in(address, v) for v in vnet) and not _in(address, PEERED + "/32") and _net(address) is not None and not _net(address).is_private  # type: ignore[union-attr]
+        return in_vnet
+    if prefix == "Internet":  # everything outside the VirtualNetwork tag
+        return _net(address) is not None and not in_vnet
     if prefix == "AzureLoadBalancer":
         return _in(address, PROBE_SOURCE + "/32")
     return _in(address, prefix)
