@@ -48,6 +48,7 @@ def healthy_cluster() -> dict[str, Any]:
     """GET path → JSON body of a cluster where everything on-prem needs is in place."""
     return {
         "/version": {"gitVersion": "v1.33.4"},
+        f"/api/v1/namespaces/{NAMESPACE}": {"metadata": {"name": NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "pulumi"}}},
         f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/weights": {"spec": {"storageClassName": "ceph-rbd"}, "status": {"phase": "Bound"}},
         "/apis/storage.k8s.io/v1/storageclasses/ceph-rbd": {"metadata": {"name": "ceph-rbd"}},
         f"/api/v1/namespaces/{NAMESPACE}/secrets/llm-tls": {"metadata": {"name": "llm-tls"}},
@@ -138,11 +139,25 @@ def test_each_missing_item_is_one_line_and_exit_2(project, api, capsys):
     assert run(project) == 2
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
-        "lab: StorageClass ceph-rbd: missing: claim weights names it",
-        "lab: Secret llm/hf-token: missing: copy_from_hub (key token)",
         "lab: NetworkPolicy enforcement: missing: no policy-enforcing CNI DaemonSet (antrea-agent, calico-node, canal, "
         "cilium, kube-router, weave-net); NetworkPolicies would be ignored",
+        "lab: StorageClass ceph-rbd: missing: claim weights names it",
+        "lab: Secret llm/hf-token: missing: copy_from_hub (key token)",
     ]
+
+
+def test_before_the_first_up_the_namespace_is_the_stacks_to_make(project, api, capsys):
+    """The provider creates the model namespace and will not adopt one: the claim and Secrets come after it."""
+    namespace = api.routes.pop(f"/api/v1/namespaces/{NAMESPACE}")
+    assert run(project) == 0
+    assert "Namespace llm              made by the first `pulumi up`; then create in it: PersistentVolumeClaim weights, Secret llm-tls, Secret hf-token" in capsys.readouterr().out
+    namespace["metadata"]["labels"] = {}
+    api.routes[f"/api/v1/namespaces/{NAMESPACE}"] = namespace
+    assert run(project) == 2
+    assert capsys.readouterr().out == (
+        "lab: Namespace llm: exists and was not made by pulumi-llm: `pulumi up` fails creating it (AlreadyExists); "
+        "choose another onprem.namespace or delete it\n"
+    )
 
 
 def test_a_missing_or_unbound_claim(project, api, capsys):

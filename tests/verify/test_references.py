@@ -160,6 +160,18 @@ def test_the_azure_claim_on_a_new_cluster_is_a_warning(recorded):
     assert "PersistentVolumeClaim llm/models" in warning.why
 
 
+def test_onprem_user_objects_in_the_namespace_the_plan_creates_are_warnings(recorded):
+    """The provider creates (never adopts) the model namespace, so the user's claim and Secrets come after it."""
+    view = recorded("onprem")
+    warnings = {v.why.split(":")[0] for v in run_rules(view, only=["references.object"]) if v.severity == "warning"}
+    assert warnings == {
+        "Deployment llm/llama-3-1-8b-instruct (volume model) needs PersistentVolumeClaim llm/model-weights",
+        "Job llm/copy-llama-3-1-8b-instruct-68cd046b (volume work) needs PersistentVolumeClaim llm/model-weights",
+        "Job llm/copy-llama-3-1-8b-instruct-68cd046b (volume token) needs Secret llm/hf-token",
+        "Ingress llm/llama-3-1-8b-instruct (spec.tls) needs Secret llm/llm-internal-tls",
+    }
+
+
 def test_chart_defaults_decide_what_is_rendered():
     # dcgm-exporter renders its ServiceMonitor unless told not to; KEDA's metrics server only when asked.
     assert chart_needs.custom_kinds_rendered("dcgm-exporter", {}) == {"ServiceMonitor"}

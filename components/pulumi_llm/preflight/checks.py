@@ -56,6 +56,28 @@ def onprem_checks(settings: dict[str, Any], kube: Kube) -> Iterator[Check]:
     namespace = onprem.get("namespace") or "llm"
     version = kube.get("/version") or {}
     yield Check("API server", True, f"{version.get('gitVersion', 'reachable')}")
+    yield from _crd_checks(settings, kube)
+    yield _cni_check(kube)
+    yield from _gpu_checks(onprem, kube)
+    ingress = onprem.get("ingress") or {}
+    if not ingress.get("install", True):
+        name = ingress.get("class_name") or "nginx"
+        exists = kube.get(f"/apis/networking.k8s.io/v1/ingressclasses/{name}") is not None
+        yield Check(f"IngressClass {name}", exists, "exists" if exists else "missing: ingress.install is false, so the cluster's controller must provide it")
+
+    found = kube.get(f"/api/v1/namespaces/{namespace}")
+    if found is None:
+        # The stack creates the model namespace and the Kubernetes provider will not adopt an existing one:
+        # what lives in it can only be made once the first `pulumi up` has created it.
+        wanted = [f"PersistentVolumeClaim {c}" for c in model_claims(settings)] + [f"Secret {s}" for s, _ in user_secrets(settings)]
+        yield Check(f"Namespace {namespace}", True, "made by the first `pulumi up`; then create in it: " + ", ".join(wanted) if wanted else "made by `pulumi up`")
+        return
+    labels = (found.get("metadata") or {}).get("labels") or {}
+    if labels.get("app.kubernetes.io/managed-by") != "pulumi":
+        yield Check(f"Namespace {namespace}", False, "exists and was not made by pulumi-llm: `pulumi up` fails creating it (AlreadyExists); "
+                    "choose another onprem.namespace or delete it")
+        return
+    yield Check(f"Namespace {namespace}", True, "exists (made by the stack)")
 
     for claim in model_claims(settings):
         found = kube.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{claim}")
@@ -71,16 +93,6 @@ def onprem_checks(settings: dict[str, Any], kube: Kube) -> Iterator[Check]:
     for secret, why in user_secrets(settings):
         exists = kube.get(f"/api/v1/namespaces/{namespace}/secrets/{secret}") is not None
         yield Check(f"Secret {namespace}/{secret}", exists, "exists" if exists else f"missing: {why}")
-
-    ingress = onprem.get("ingress") or {}
-    if not ingress.get("install", True):
-        name = ingress.get("class_name") or "nginx"
-        exists = kube.get(f"/apis/networking.k8s.io/v1/ingressclasses/{name}") is not None
-        yield Check(f"IngressClass {name}", exists, "exists" if exists else "missing: ingress.install is false, so the cluster's controller must provide it")
-
-    yield from _crd_checks(settings, kube)
-    yield _cni_check(kube)
-    yield from _gpu_checks(onprem, kube)
 
 
 def _crd_checks(settings: dict[str, Any], kube: Kube) -> Iterator[Check]:

@@ -253,8 +253,17 @@ def objects_exist_first(view: PlanView) -> Iterable[Violation]:
                 if new_cluster:
                     yield violation(
                         view, user["urn"], name,
-                        f"{what}: the user's, in a cluster this plan creates — on the first `pulumi up` its pods stay "
-                        "Pending until it is created",
+                        f"{what}: the user's, in a cluster this plan creates — it cannot exist before the first "
+                        "`pulumi up`, so that run waits on it until you create it",
+                        severity="warning",
+                    )
+                elif need.namespace and ("Namespace", "", need.namespace) in by_key:
+                    # pulumi-kubernetes creates (it does not adopt) a Namespace that already exists, so the user
+                    # cannot make the object before the first run without failing it.
+                    yield violation(
+                        view, user["urn"], name,
+                        f"{what}: the user's, in namespace {need.namespace}, which this plan creates (and would not adopt) "
+                        "— it cannot exist before the first `pulumi up`, so that run waits on it until you create it",
                         severity="warning",
                     )
                 continue
