@@ -689,7 +689,7 @@ class AzureNetworkSettings(_Strict):
     cidr: str = Field("10.50.0.0/16", description="VNet range, a private /16 to /18. Default 10.50.0.0/16.")
     internal_client_cidrs: list[str] = Field(
         default_factory=list,
-        description="More ranges allowed to reach the model servers (peered VNets, on-premises). Default: the VNet only.",
+        description="More ranges allowed to reach the model servers (peered VNets, on-premises). Default: the gateway engine's subnet with the gateway method, else the VNet.",
     )
 
     @model_validator(mode="after")
