@@ -87,10 +87,16 @@ def test_addons_are_pinned_helm_releases_in_their_own_namespaces() -> None:
 
 def test_addons_can_be_left_to_the_cluster() -> None:
     records = plan(onprem={"kube_context": "c", "gpu_operator": {"install": False}, "keda": {"install": False},
-                           "ingress": {"install": False}, "prometheus": {"install": False, "url": "http://prom:9090"}})
+                           "ingress": {"install": False},
+                           "prometheus": {"install": False, "url": "http://prom:9090", "namespace": "observability"}})
     assert of_type(records, "kubernetes:helm.sh/v3:Release") == []
     scaled = only(records, "kubernetes:keda.sh/v1alpha1:ScaledObject")
     assert {t["metadata"]["serverAddress"] for t in scaled.inputs["spec"]["triggers"]} == {"http://prom:9090"}
+    # The cluster's own Prometheus is the one the servers admit to scrape them.
+    policy = next(r for r in of_type(records, "kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.name == f"llm-onprem-serving-{MODEL}-netpol")
+    scrapers = [p["namespaceSelector"]["matchLabels"] for rule in policy.inputs["spec"]["ingress"] for p in rule["from"] if "namespaceSelector" in p]
+    assert {"kubernetes.io/metadata.name": "observability"} in scrapers
+    assert {"kubernetes.io/metadata.name": "monitoring"} not in scrapers
 
 
 def test_model_server_children_and_names() -> None:

@@ -83,6 +83,10 @@ def model(**fields: object) -> dict:
             "pulumi-llm:onprem.prometheus.url: required when install is false (KEDA and the adapter query it)",
         ),
         (
+            config(onprem={"kube_context": "lab", "prometheus": {"install": False, "url": "https://metrics.example.com"}}),
+            "pulumi-llm:onprem.prometheus.namespace: required when url is not an in-cluster <service>.<namespace>.svc address (the servers admit only the scraper's namespace)",
+        ),
+        (
             config(serving={"replicas": {"min": 0, "max": 2}, "autoscaling": {"scale_to_zero": True}},
                    onprem={"kube_context": "lab", "ingress": {"install": False}}),
             "pulumi-llm:serving.autoscaling.scale_to_zero = true: scale to zero wakes on ingress-nginx request metrics: "
