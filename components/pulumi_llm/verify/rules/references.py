@@ -234,6 +234,7 @@ def built_in(need: Need) -> bool:
 # ---- rules ---------------------------------------------------------------------------------------------------------
 @rule("references.object")
 def objects_exist_first(view: PlanView) -> Iterable[Violation]:
+    """Every Secret, ConfigMap, PVC, ServiceAccount, IngressClass, StorageClass and PriorityClass an object names is created earlier by the plan with a dependency path to its user, or is a named precondition (built in, or the user's per the settings; warned where it cannot exist before the first `pulumi up`)."""
     name = "references.object"
     by_key = _objects_by_key(view)
     releases = view.helm_releases()
@@ -304,6 +305,7 @@ def _kind_served(view: PlanView, kind: str, user: dict[str, Any]) -> str | None:
 
 @rule("references.crd")
 def custom_kinds_served_first(view: PlanView) -> Iterable[Violation]:
+    """Every custom kind in the manifests has its CRD installed by a release (or CRD object) the object depends on, or served by the managed service or the on-prem cluster's own operator."""
     name = "references.crd"
     by_key = _objects_by_key(view)
     for obj in view.manifests:
@@ -318,6 +320,7 @@ def custom_kinds_served_first(view: PlanView) -> Iterable[Violation]:
 
 @rule("references.chart-values")
 def release_needs_exist_first(view: PlanView) -> Iterable[Violation]:
+    """What a Helm release renders given its values exists first: the CRDs of custom kinds it renders (serviceMonitor.enabled → ServiceMonitor) from a release it depends on, and the Secrets its values name (grafana.admin.existingSecret) from the plan."""
     name = "references.chart-values"
     by_key = _objects_by_key(view)
     for release in view.helm_releases():
