@@ -115,6 +115,23 @@ def test_seed_pod_role_trust_without_tag_session(recorded) -> None:
     assert fired(view) == {"identity.aws.weights"}
 
 
+def test_seed_pod_role_trusts_another_cluster(recorded) -> None:
+    """EKS sends the cluster's ARN as aws:SourceArn: a trust policy pinned to another cluster refuses it."""
+    view = recorded("prod")
+    edit_policy(view, "aws:iam/role:Role", "llm-eks-llm-llama-3-3-70b-instruct-role",
+                lambda d: d["Statement"][0]["Condition"]["ArnEquals"].update(
+                    {"aws:SourceArn": "arn:aws:eks:us-east-1:123456789012:cluster/llm-staging"}),
+                field="assumeRolePolicy")
+    assert fired(view) == {"identity.aws.weights"}
+
+
+def test_seed_pod_identity_association_for_another_service_account(recorded) -> None:
+    view = recorded("prod")
+    association = resource(view, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "llm-eks-llm-llama-3-1-8b-instruct-pod-identity")
+    association["inputs"]["serviceAccount"] = "llama-3-1-8b"
+    assert fired(view) == {"identity.aws.weights"}
+
+
 # ---- identity.aws.secrets ---------------------------------------------------------------------------
 def test_seed_secret_policy_denies_the_execution_role(recorded) -> None:
     view = recorded("prod")
@@ -214,6 +231,14 @@ def test_an_unevaluable_allow_condition_is_an_assumption() -> None:
                                    "Condition": {"StringEquals": {"aws:PrincipalTag/team": "ml"}}}]})
     decision = evaluate(request, [allow], ("key", default_key_policy()), key_policy=True)
     assert allowed(decision) and decision.assumptions == ["StringEquals aws:PrincipalTag/team"]
+
+
+@pytest.mark.parametrize(("operator", "applies"), [("StringEquals", False), ("StringNotEquals", True), ("StringNotLike", True)])
+def test_negated_condition_operators(operator: str, applies: bool) -> None:
+    request = Request(ROLE, "kms:Decrypt", "k", "123456789012", {"kms:ViaService": "s3.us-east-1.amazonaws.com"})
+    deny = ("id", {"Statement": [{"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*",
+                                  "Condition": {operator: {"kms:ViaService": "secretsmanager.*"}}}]})
+    assert bool(evaluate(request, [deny]).denied_by) is applies
 
 
 @pytest.mark.parametrize(

@@ -70,16 +70,17 @@ def role_policies(view: PlanView, role: dict[str, Any]) -> list[tuple[str, Any]]
     return found
 
 
-def trust_gaps(role: dict[str, Any], service: str) -> list[str]:
+def trust_gaps(role: dict[str, Any], service: str, context: dict[str, str] | None = None) -> list[str]:
     """The STS actions `service` needs (facts.aws_iam.ASSUME_ACTIONS) that the role's trust policy
-    doesn't allow it."""
+    doesn't allow it, its conditions evaluated against what the service sends (`context`: the source
+    account, for EKS Pod Identity the cluster's ARN)."""
     gaps = []
     for action in facts.ASSUME_ACTIONS[service]:
         ok = any(
             stmt.get("Effect") == "Allow"
             and service in as_list((stmt.get("Principal") or {}).get("Service") if isinstance(stmt.get("Principal"), dict) else None)
             and any(wildcard(a, action, case_sensitive=False) for a in as_list(stmt.get("Action")))
-            and condition_holds(stmt, {})[0]
+            and condition_holds(stmt, context or {})[0]
             for stmt in statements(role["inputs"].get("assumeRolePolicy"))
         )
         if not ok:
@@ -118,6 +119,8 @@ class Flow:
     """(what, action, resource ARN, resource policy (name, doc) or None, whether it's a key policy, context)."""
     problems: list[str] = field(default_factory=list)
     """Links of the chain that don't resolve (found while building the flow)."""
+    trust_context: dict[str, str] = field(default_factory=lambda: {"aws:SourceAccount": ACCOUNT_ID})
+    """What the service sends when it assumes the role (the trust policy's condition keys)."""
 
 
 def check(view: PlanView, flow: Flow, rule_name: str) -> Iterator[Violation]:
@@ -126,7 +129,7 @@ def check(view: PlanView, flow: Flow, rule_name: str) -> Iterator[Violation]:
     role = flow.role
     if role is None:
         return
-    gaps = trust_gaps(role, flow.service)
+    gaps = trust_gaps(role, flow.service, flow.trust_context)
     if gaps:
         yield violation(view, role["name"], rule_name,
                         f"{flow.who}: the trust policy doesn't let {flow.service} {', '.join(gaps)} (source: "
@@ -214,16 +217,25 @@ def _served_models(view: PlanView) -> list[str]:
     return sorted(m for m in (view.settings.get("models") or {}) if weights_location(view, m) is not None)
 
 
-def _pod_role(view: PlanView, namespace: str, service_account: str) -> tuple[dict[str, Any] | None, list[str]]:
+def _pod_role(view: PlanView, namespace: str, service_account: str) -> tuple[dict[str, Any] | None, list[str], dict[str, str]]:
+    """The role EKS Pod Identity gives a service account's pods, what's broken on the way, and what EKS
+    sends when it assumes the role (the cluster's ARN as aws:SourceArn)."""
     associations = [a for a in view.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
                     if a["inputs"].get("namespace") == namespace and a["inputs"].get("serviceAccount") == service_account]
     if not associations:
-        return None, [f"no EKS Pod Identity association for service account {namespace}/{service_account}: the pods get no AWS credentials"]
-    arn = associations[0]["inputs"].get("roleArn")
+        return None, [f"no EKS Pod Identity association for service account {namespace}/{service_account}: the pods get no AWS credentials"], {}
+    association = associations[0]["inputs"]
+    cluster = association.get("clusterName")
+    region = view.settings.get("region", "")
+    context = {"aws:SourceAccount": ACCOUNT_ID, "aws:SourceArn": f"arn:aws:eks:{region}:{ACCOUNT_ID}:cluster/{cluster}"}
+    problems = []
+    if not any(c["inputs"].get("name") == cluster or view.ref(cluster) is c for c in view.of_type("aws:eks/cluster:Cluster")):
+        problems.append(f"Pod Identity association {associations[0]['name']} is for cluster {cluster}, which the plan doesn't create")
+    arn = association.get("roleArn")
     role = _of(view, arn, ROLE)
     if role is None:
-        return None, [f"Pod Identity association {associations[0]['name']} names role {arn}, which isn't in the plan"]
-    return role, []
+        problems.append(f"Pod Identity association {associations[0]['name']} names role {arn}, which isn't in the plan")
+    return role, problems, context
 
 
 def _workload(view: PlanView, kind: str, component: str, model: str) -> dict[str, Any] | None:
@@ -274,9 +286,9 @@ def _pod_flow(view: PlanView, model: str, kind: str, component: str, store: Stor
         return Flow(f"model {model}", who, None, "pods.eks.amazonaws.com", problems=[f"no {kind} ({component}) in the plan"])
     namespace = workload["metadata"].get("namespace", "default")
     service_account = workload["spec"]["template"]["spec"].get("serviceAccountName") or "default"
-    role, problems = _pod_role(view, namespace, service_account)
+    role, problems, context = _pod_role(view, namespace, service_account)
     at = f"{kind} {namespace}/{workload['metadata']['name']}"
-    flow = Flow(at, who, role, "pods.eks.amazonaws.com", problems=problems + list(store.problems))
+    flow = Flow(at, who, role, "pods.eks.amazonaws.com", problems=problems + list(store.problems), trust_context=context)
     flow.requests = weight_requests(view, store, prefix, write=write)
     return flow
 
@@ -359,9 +371,9 @@ def secret_flows(view: PlanView) -> Iterator[Flow]:
             if job is None:
                 continue  # identity.aws.weights reports the missing Job
             namespace = job["metadata"].get("namespace", "default")
-            role, problems = _pod_role(view, namespace, job["spec"]["template"]["spec"].get("serviceAccountName") or "default")
+            role, problems, context = _pod_role(view, namespace, job["spec"]["template"]["spec"].get("serviceAccountName") or "default")
             flow = Flow(f"Job {namespace}/{job['metadata']['name']}", f"copy Job of {model} (hub token)", role,
-                        "pods.eks.amazonaws.com", problems=problems)
+                        "pods.eks.amazonaws.com", problems=problems, trust_context=context)
             if not hub:
                 flow.problems.append("no hub token secret in the plan")
             for secret in hub:
