@@ -14,7 +14,7 @@ from .conftest import fired, resource
 
 EDGE, SELF_HOSTED, CLOSED, NETPOL = "network.azure-edge", "network.azure-self-hosted", "network.azure-closed", "network.azure-netpol"
 SECRETS, WEIGHTS = "identity.azure-secrets", "identity.azure-weights"
-MINE = {EDGE, SELF_HOSTED, CLOSED, NETPOL, SECRETS, WEIGHTS}
+MINE = {EDGE, SELF_HOSTED, CLOSED, NETPOL, SECRETS, WEIGHTS, "identity.azure-prometheus"}
 MODEL = "llama-3-1-8b-instruct"
 READER_ROLE = "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
@@ -219,3 +219,36 @@ def test_service_tags():
 def test_aks_policy_engines():
     assert rules.enforces_network_policy({"inputs": {"networkProfile": {"networkPolicy": "calico"}}})
     assert not rules.enforces_network_policy({"inputs": {"networkProfile": {}}})
+
+
+# ---- Prometheus → Azure Monitor (azure-prod: managed Prometheus) ---------------------------------------------------
+PROMETHEUS = "identity.azure-prometheus"
+
+
+def prometheus_values(view) -> dict:
+    return resource(view, rules.HELM, "llm-aks-prometheus")["inputs"]["values"]["prometheus"]
+
+
+def test_seed_prometheus_runs_as_another_service_account(recorded):
+    view = recorded("azure-prod")
+    prometheus_values(view)["serviceAccount"]["name"] = "prometheus"
+    assert fired(view) == {PROMETHEUS}
+
+
+def test_seed_prometheus_pods_not_labelled_for_workload_identity(recorded):
+    view = recorded("azure-prod")
+    del prometheus_values(view)["prometheusSpec"]["podMetadata"]["labels"][facts.WORKLOAD_IDENTITY_USE_LABEL]
+    assert fired(view) == {PROMETHEUS}
+
+
+def test_seed_metrics_publisher_on_the_endpoint_not_the_rule(recorded):
+    view = recorded("azure-prod")
+    endpoint = resource(view, "azure-native:monitor:DataCollectionEndpoint", "llm-aks-prometheus-dce")["id"]
+    resource(view, identity_azure.ASSIGNMENT, "llm-aks-monitoring-kps-prometheus-dcr")["inputs"]["scope"] = endpoint
+    assert fired(view) == {PROMETHEUS}
+
+
+def test_seed_federation_for_another_audience(recorded):
+    view = recorded("azure-prod")
+    resource(view, identity_azure.FEDERATION, "llm-aks-monitoring-kps-prometheus-federation")["inputs"]["audiences"] = ["api://other"]
+    assert fired(view) == {PROMETHEUS}

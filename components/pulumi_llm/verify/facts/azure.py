@@ -60,3 +60,18 @@ SECRET_READER_ROLES: dict[str, str] = {
 }
 """Roles whose data actions read secret values (Microsoft.KeyVault/vaults/secrets/getSecret/action); they only
 count on a vault with `enableRbacAuthorization`."""
+
+# ---- Workload identity and Azure Monitor remote write -------------------------------------------------
+MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+"""Built-in role whose data action ingests metrics into a data collection rule; Prometheus remote write to Azure
+Monitor needs it on the DCR. Sources: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles,
+https://learn.microsoft.com/azure/azure-monitor/containers/prometheus-remote-write-managed-identity."""
+
+WORKLOAD_IDENTITY_AUDIENCE = "api://AzureADTokenExchange"
+"""The audience a federated identity credential must accept for AKS workload identity tokens."""
+WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
+"""Service account annotation naming the user-assigned identity the pod's token is exchanged for."""
+WORKLOAD_IDENTITY_USE_LABEL = "azure.workload.identity/use"
+"""Pod label (value "true") without which the workload identity webhook injects no token into the pod.
+Source (all three): https://learn.microsoft.com/azure/aks/workload-identity-overview ("Service account
+annotations", "Pod labels")."""

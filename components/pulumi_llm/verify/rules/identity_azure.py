@@ -5,7 +5,11 @@ would on first use (a role's data actions, at a scope that contains the resource
   identity) and API Management (Key Vault named values, as its system identity) read each Key Vault secret
   they name: an RBAC vault, and a secret-reading role for that principal at the secret, the vault, or above;
 * identity.azure-weights: each GPU VM scale set reads the model weights as its user-assigned identity: a
-  blob-reading role at the model container, its storage account, or above.
+  blob-reading role at the model container, its storage account, or above;
+* identity.azure-prometheus: Prometheus remote-writes to Azure Monitor as a user-assigned identity through AKS
+  workload identity: a federated credential for the token-exchange audience whose subject is the service account
+  the kube-prometheus-stack release runs Prometheus as (annotated with a client id, pods labelled to use it),
+  and Monitoring Metrics Publisher for that identity on the data collection rule it writes to.
 
 A role assignment belongs to a principal when it waits for that identity (the principal id is the identity's
 output); APIM's system identity is only known once APIM exists, so an assignment with no principal id counts
@@ -25,6 +29,7 @@ from . import rule, violation
 
 SECRETS = "identity.azure-secrets"
 WEIGHTS = "identity.azure-weights"
+PROMETHEUS = "identity.azure-prometheus"
 
 ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 VAULT = "azure-native:keyvault:Vault"
@@ -35,6 +40,10 @@ VMSS = "azure-native:compute:VirtualMachineScaleSet"
 CONTAINER = "azure-native:storage:BlobContainer"
 ACCOUNT = "azure-native:storage:StorageAccount"
 GROUP = "azure-native:resources:ResourceGroup"
+FEDERATION = "azure-native:managedidentity:FederatedIdentityCredential"
+IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+DCR = "azure-native:monitor:DataCollectionRule"
+HELM = "kubernetes:helm.sh/v3:Release"
 
 
 def role_guid(assignment: dict[str, Any]) -> str:
@@ -133,3 +142,50 @@ def weights(view: PlanView) -> Iterator[Violation]:
             yield violation(view, vmss["name"], WEIGHTS,
                             f"no blob-reading role ({', '.join(sorted(facts.BLOB_READER_ROLES.values()))}) for the VMs' identity "
                             f"at container {container['inputs'].get('containerName')} or above: the weights download is refused (403)")
+
+
+# ---- Prometheus → Azure Monitor ------------------------------------------------------------------------------
+def _prometheus_release(view: PlanView) -> dict[str, Any] | None:
+    return next((r for r in view.of_type(HELM) if r["inputs"].get("chart") == "kube-prometheus-stack"), None)
+
+
+@rule(PROMETHEUS)
+def prometheus(view: PlanView) -> Iterator[Violation]:
+    if view.cloud != "azure":
+        return
+    release = _prometheus_release(view)
+    if release is None:
+        return
+    values = (release["inputs"].get("values") or {}).get("prometheus") or {}
+    spec = values.get("prometheusSpec") or {}
+    if not any("azureAd" in w for w in spec.get("remoteWrite") or []):
+        return  # no remote write to Azure Monitor: no identity flow
+    account = values.get("serviceAccount") or {}
+    subject = f"system:serviceaccount:{release['inputs'].get('namespace')}:{account.get('name')}"
+    if not account.get("name") or account.get("create") is False:
+        yield violation(view, release["name"], PROMETHEUS, "Prometheus's service account is not named and created by the release: no federated credential can name it")
+        return
+    if facts.WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION not in (account.get("annotations") or {}):
+        yield violation(view, release["name"], PROMETHEUS, f"service account {subject} names no identity ({facts.WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION})")
+    if ((spec.get("podMetadata") or {}).get("labels") or {}).get(facts.WORKLOAD_IDENTITY_USE_LABEL) != "true":
+        yield violation(view, release["name"], PROMETHEUS,
+                        f"Prometheus pods lack the label {facts.WORKLOAD_IDENTITY_USE_LABEL}=true: the webhook injects no token, remote write gets 401")
+    federations = [f for f in view.of_type(FEDERATION) if f["inputs"].get("subject") == subject]
+    if not federations:
+        yield violation(view, release["name"], PROMETHEUS, f"no federated identity credential trusts {subject}: the token exchange is refused")
+        return
+    for federation in federations:
+        if facts.WORKLOAD_IDENTITY_AUDIENCE not in (federation["inputs"].get("audiences") or []):
+            yield violation(view, federation["name"], PROMETHEUS, f"audiences {federation['inputs'].get('audiences')} lack {facts.WORKLOAD_IDENTITY_AUDIENCE}")
+        identity = next((i for i in view.of_type(IDENTITY) if i["inputs"].get("resourceName") == federation["inputs"].get("resourceName")), None)
+        if identity is None:
+            yield violation(view, federation["name"], PROMETHEUS, "the federated credential belongs to no identity of the plan")
+            continue
+        rules_ = view.of_type(DCR)
+        publishes = any(
+            role_guid(a) == facts.MONITORING_METRICS_PUBLISHER and _for(view, a, identity, False)
+            and any(str(a["inputs"].get("scope")) in (d["id"], d["urn"]) for d in rules_)
+            for a in view.of_type(ASSIGNMENT)
+        )
+        if not publishes:
+            yield violation(view, identity["name"], PROMETHEUS, "no Monitoring Metrics Publisher for Prometheus's identity on the data collection rule: remote write gets 403")
