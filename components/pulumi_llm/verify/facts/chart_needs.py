@@ -30,10 +30,11 @@ CHART_CRDS: dict[str, frozenset[str]] = {
     }),
     # github.com/aws/karpenter-provider-aws, tag v1.14.1, charts/karpenter-crd/templates/
     # (karpenter.sh_nodepools.yaml, karpenter.sh_nodeclaims.yaml, karpenter.sh_nodeoverlays.yaml,
-    # karpenter.k8s.aws_ec2nodeclasses.yaml).
-    "karpenter-crd": frozenset({"NodePool", "NodeClaim", "NodeOverlay", "EC2NodeClass"}),
-    # github.com/kubernetes-sigs/lws, tag v0.10.0, charts/lws/templates/crds/leaderworkerset.x-k8s.io_leaderworkersets.yaml.
-    "lws": frozenset({"LeaderWorkerSet"}),
+    # karpenter.k8s.aws_ec2nodeclasses.yaml, autoscaling.x-k8s.io_capacitybuffers.yaml).
+    "karpenter-crd": frozenset({"NodePool", "NodeClaim", "NodeOverlay", "EC2NodeClass", "CapacityBuffer"}),
+    # github.com/kubernetes-sigs/lws, tag v0.10.0, charts/lws/crds/ (leaderworkerset.x-k8s.io_leaderworkersets.yaml,
+    # disaggregatedset.x-k8s.io_disaggregatedsets.yaml, disaggregatedset.x-k8s.io_disaggregatedsetrolescalers.yaml).
+    "lws": frozenset({"LeaderWorkerSet", "DisaggregatedSet", "DisaggregatedSetRoleScaler"}),
 }
 
 CRD_GROUPS: dict[str, str] = {
@@ -68,7 +69,7 @@ KEDA = "github.com/kedacore/charts, tag v2.20.2"
 INGRESS_NGINX = "github.com/kubernetes/ingress-nginx, tag helm-chart-4.15.1"
 DCGM = "github.com/NVIDIA/dcgm-exporter, tag 4.5.3-4.8.2 (chart 4.8.2)"
 LB_CONTROLLER = "github.com/aws/eks-charts, chart version 1.17.1 (commit 9639b8b6), stable/aws-load-balancer-controller"
-KARPENTER = "github.com/aws/karpenter-provider-aws, tag v1.14.1, charts/karpenter"
+KARPENTER = "github.com/aws/karpenter-provider-aws, tag v1.14.1, charts/karpenter (values.yaml serviceMonitor.enabled: false)"
 
 CUSTOM_KINDS_FROM_VALUES: dict[str, tuple[ValueSwitch, ...]] = {
     "ingress-nginx": (
@@ -95,10 +96,11 @@ CUSTOM_KINDS_FROM_VALUES: dict[str, tuple[ValueSwitch, ...]] = {
         ValueSwitch((("serviceMonitor", "enabled"),), "ServiceMonitor", (False,), f"{KARPENTER}/templates/servicemonitor.yaml"),
     ),
     "gpu-operator": (
-        # The Operator (its ClusterPolicy controller), not Helm, creates the DCGM exporter's ServiceMonitor;
-        # without the CRD it keeps failing to reconcile the exporter instead of failing the install.
+        # The Operator (its ClusterPolicy controller), not Helm, creates the DCGM exporter's ServiceMonitor:
+        # without the CRD it logs "couldn't find ServiceMonitor CRD" and leaves the state NotReady, retrying.
         ValueSwitch((("dcgmExporter", "enabled"), ("dcgmExporter", "serviceMonitor", "enabled")), "ServiceMonitor", (True, False),
-                    "github.com/NVIDIA/gpu-operator, ClusterPolicy spec dcgmExporter.serviceMonitor.enabled"),
+                    "github.com/NVIDIA/gpu-operator, tag v26.3.3, deployments/gpu-operator/values.yaml (dcgmExporter.enabled "
+                    "true, serviceMonitor.enabled false) and controllers/object_controls.go (ServiceMonitor state)"),
     ),
 }
 
