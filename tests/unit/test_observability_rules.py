@@ -131,8 +131,9 @@ def test_vllm_alert_expressions_are_exact() -> None:
         '(max by (pod) (label_replace(DCGM_FI_DEV_GPU_UTIL{exported_namespace="llm", exported_pod=~"llama-8b-.*"}, '
         '"pod", "$1", "exported_pod", "(.*)")) == 0)'
     )
-    assert rules["LlmScrapeTargetDown"]["expr"] == 'up{namespace="llm", service="llama-8b"} == 0'
-    assert rules["LlmScrapeTargetAbsent"]["expr"] == 'absent(up{namespace="llm", service="llama-8b"} == 1)'
+    # By job (the Service's name under a ServiceMonitor, the PodMonitoring's under GMP, which has no `service`).
+    assert rules["LlmScrapeTargetDown"]["expr"] == 'up{job="llama-8b", namespace="llm"} == 0'
+    assert rules["LlmScrapeTargetAbsent"]["expr"] == 'absent(up{job="llama-8b", namespace="llm"} == 1)'
 
     gpu = rules_by_alert(spec, GPU_GROUP)
     assert list(gpu) == ["LlmGpuXidError"]
@@ -165,10 +166,10 @@ def test_without_queue_and_compute_counters_triton_falls_back_to_pending_request
     assert rules["LlmQueueDepthHigh"]["expr"] == f"sum by (pod) (nv_inference_pending_request_count{TRITON_SEL}) > 4"
 
 
-def test_runtimes_without_a_model_label_are_selected_by_service() -> None:
+def test_runtimes_without_a_model_label_are_selected_by_job() -> None:
     rules = rules_by_alert(alert_rules([LLAMACPP_SERVER]), "pulumi-llm.edge.qwen")
     assert rules["LlmQueueDepthHigh"]["expr"] == (
-        'sum by (pod) (llamacpp:requests_deferred{namespace="edge", service="qwen"}) > 10'
+        'sum by (pod) (llamacpp:requests_deferred{job="qwen", namespace="edge"}) > 10'
     )
     # A CPU server: no GPU alerts, no cluster-wide GPU group.
     assert "LlmGpuIdleWithQueuedRequests" not in rules
@@ -534,7 +535,7 @@ def test_cpu_llamacpp_dashboard_panels() -> None:
     assert panel_titles(board) == [*COMMON, "Tokens per second"]
     (load,) = [p for p in board["panels"] if p["title"] == "Requests running and waiting"]
     assert load["targets"][0]["expr"] == (
-        'sum by (namespace, service) (llamacpp:requests_processing{namespace=~"$namespace", service=~"qwen"})'
+        'sum by (namespace, job) (llamacpp:requests_processing{job=~"qwen", namespace=~"$namespace"})'
     )
 
 

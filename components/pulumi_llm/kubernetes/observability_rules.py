@@ -15,8 +15,10 @@ the gaps listed in REFERENCE.md §1 "Observability": queue depth, KV-cache press
 the SLO, restarts and crash loops, GPU XID errors, a GPU idle while requests wait, absent scrape targets.
 
 Label assumptions (documented where they are used):
-- model-server series are scraped through a ServiceMonitor, so they carry `namespace`, `service` and
-  `pod` target labels, and the runtime's own model label (`MetricNames.model_label`);
+- model-server series carry `namespace`, `job` and `pod` target labels and the runtime's own model label
+  (`MetricNames.model_label`). A server is selected by `job`, not `service`: a ServiceMonitor's `job` is
+  the Service's name, a GKE Managed Prometheus PodMonitoring's is its own name (the same, in
+  model_serving), and PodMonitoring targets have no `service` label at all;
 - kube-state-metrics is scraped with honorLabels (kube-prometheus-stack's default), so its `namespace`
   and `pod` labels are the workload's;
 - a server's pods are named `<workload>-…` (Deployment, StatefulSet and LeaderWorkerSet pods all are);
@@ -253,8 +255,8 @@ class ServerMetrics:
     runtime: Runtime
     metrics: MetricNames
     service: str
-    """The Kubernetes Service the ServiceMonitor scrapes (the `service` label of the targets; also the
-    default `job`)."""
+    """The Kubernetes Service the ServiceMonitor scrapes, named like the PodMonitoring under GMP: the `job`
+    label of the targets either way."""
     workload: str | None = None
     """Deployment / StatefulSet / LeaderWorkerSet whose pods (`<workload>-…`) run the server; default
     `service`."""
@@ -310,7 +312,7 @@ class ServerMetrics:
 
     @property
     def has_model_label(self) -> bool:
-        """False for runtimes whose series carry no model label (llama.cpp): they are selected by service."""
+        """False for runtimes whose series carry no model label (llama.cpp): they are selected by job."""
         return bool(self.metrics.model_label)
 
 
@@ -338,7 +340,7 @@ def _server_matchers(server: ServerMetrics) -> tuple[tuple[str, str, str], ...]:
     """The matchers that select a server's own series: its model label (or its Service) and namespace."""
     if server.has_model_label:
         return ((server.metrics.model_label, "=", server.served_name), ("namespace", "=", server.namespace))
-    return (("namespace", "=", server.namespace), ("service", "=", server.service))
+    return (("job", "=", server.service), ("namespace", "=", server.namespace))
 
 
 def _pod_matchers(server: ServerMetrics) -> tuple[tuple[str, str, str], ...]:
@@ -514,7 +516,7 @@ def _server_rules(server: ServerMetrics, slo: AlertThresholds, dcgm: DcgmLabels)
                 f"memory in use (threshold {_num(slo.gpu_memory_used_fraction)}) for {slo.gpu_memory_for}.",
             )
 
-    up = _selector(("namespace", "=", server.namespace), ("service", "=", server.service))
+    up = _selector(("job", "=", server.service), ("namespace", "=", server.namespace))
     add(
         "LlmScrapeTargetDown",
         f"{UP}{up} == 0",
@@ -720,15 +722,15 @@ class _Group:
     def selector(self) -> str:
         if self.metrics.model_label:
             return _selector(("namespace", "=~", "$namespace"), (self.metrics.model_label, "=~", "$model"))
-        return _selector(("namespace", "=~", "$namespace"), ("service", "=~", "|".join(self.services)))
+        return _selector(("job", "=~", "|".join(self.services)), ("namespace", "=~", "$namespace"))
 
     @property
     def by(self) -> tuple[str, ...]:
-        return ("namespace", self.metrics.model_label or "service")
+        return ("namespace", self.metrics.model_label or "job")
 
     @property
     def legend(self) -> str:
-        return "{{namespace}}/{{" + (self.metrics.model_label or "service") + "}}"
+        return "{{namespace}}/{{" + (self.metrics.model_label or "job") + "}}"
 
 
 def _groups(servers: Sequence[ServerMetrics]) -> list[_Group]:

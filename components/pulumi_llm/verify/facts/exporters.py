@@ -363,6 +363,16 @@ GMP_POD_MONITORING = Scrape(
     }),
 )
 
+GKE_MANAGED_STATE_METRICS = Scrape(
+    name="GKE managed kube-state-metrics",
+    source="not read upstream: GKE's packaged kube-state-metrics (monitoring_config MANAGED_STATE_METRICS)",
+    target_labels=GMP_POD_MONITORING.target_labels,
+    honor_labels=True,
+)
+"""Under GMP, kube-state-metrics is GKE's managed package, not a PodMonitoring of ours. How it stores the
+object's namespace/pod was not read from a source, so the rules take the labels as kube-state-metrics
+writes them (no workload-label finding is claimed for it)."""
+
 # The Ops Agent's `prometheus` receiver (GoogleCloudPlatform/ops-agent, docs on the prometheus receiver):
 # series land on the `prometheus_target` monitored resource, whose labels project_id, location, cluster,
 # namespace, job and instance PromQL in Cloud Monitoring reads like metric labels; static_configs labels

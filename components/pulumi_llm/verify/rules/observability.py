@@ -2,7 +2,8 @@
 
 Where PromQL lives in a plan: PrometheusRule groups and GMP Rules/ClusterRules/GlobalRules (`expr`),
 Grafana dashboards in ConfigMaps (each target's `expr`), KEDA ScaledObject `prometheus` triggers
-(`metadata.query`), GCP alert policies (`conditionPrometheusQueryLanguage.query`) and Azure Monitor
+(`metadata.query`), prometheus-adapter rules (`seriesQuery`, and `metricsQuery` with its templates
+filled in), GCP alert policies (`conditionPrometheusQueryLanguage.query`) and Azure Monitor
 Prometheus rule groups (`rules[].expression`). Each is parsed with the real parser (promql-parser, the
 Rust port of Prometheus' grammar), then each selector is checked against `facts/exporters`: the metric
 exists at the pinned exporter version and survives the scrape, and each label it matches or groups by is
@@ -83,6 +84,24 @@ def substitute_grafana(expr: str) -> str:
     return _GRAFANA_VARIABLE.sub("grafana_variable", expr)
 
 
+_SERIES_NAME = re.compile(r'__name__\s*=~?\s*"([^"]+)"|^\s*([A-Za-z_:][\w:]*)')
+
+
+def adapter_query(adapter_rule: Mapping[str, Any]) -> str:
+    """A prometheus-adapter rule's metricsQuery as the adapter sends it: <<.Series>> the series' name,
+    <<.LabelMatchers>> a matcher per resource label (`resources.overrides`), <<.GroupBy>> those labels."""
+    found = _SERIES_NAME.search(str(adapter_rule.get("seriesQuery", "")))
+    series = next((g for g in (found.groups() if found else ()) if g), "adapter_series")
+    labels = sorted(((adapter_rule.get("resources") or {}).get("overrides") or {}).keys()) or ["namespace"]
+    matchers = ",".join(f'{label}="adapter_value"' for label in labels)
+    return (
+        str(adapter_rule.get("metricsQuery", ""))
+        .replace("<<.Series>>", series)
+        .replace("<<.LabelMatchers>>", matchers)
+        .replace("<<.GroupBy>>", ", ".join(labels))
+    )
+
+
 def _stack_text(view: PlanView) -> str:
     return json.dumps([view.resources, view.manifests], default=str)
 
@@ -138,7 +157,15 @@ def cluster_source(view: PlanView) -> Source:
 def gmp_source(view: PlanView) -> Source:
     """Managed Service for Prometheus: every target scraped by a PodMonitoring."""
     exporters = (*_model_servers(view), ex.DCGM_EXPORTER, ex.KUBE_STATE_METRICS, ex.SCRAPE_SERIES)
-    return Source({e.name: ex.GMP_POD_MONITORING for e in exporters}, exporters)
+    scrapes = {e.name: ex.GMP_POD_MONITORING for e in exporters}
+    scrapes[ex.KUBE_STATE_METRICS.name] = ex.GKE_MANAGED_STATE_METRICS
+    return Source(scrapes, exporters)
+
+
+def _uses_gmp(view: PlanView) -> bool:
+    """The stack scrapes with GMP's PodMonitoring rather than the Prometheus Operator's ServiceMonitor
+    (then dashboards, too, read what GMP stored)."""
+    return any(view.objects("PodMonitoring")) and not any(view.objects("ServiceMonitor"))
 
 
 def _ops_agent_scrape_configs(view: PlanView) -> Iterator[dict[str, Any]]:
@@ -187,6 +214,7 @@ def expressions(view: PlanView) -> Iterator[Expression]:
     """Every PromQL expression the plan hands to an evaluator, with the series it will see."""
     cluster = cluster_source(view)
     gmp = gmp_source(view)
+    dashboards = gmp if _uses_gmp(view) else cluster
     for obj in view.objects("PrometheusRule", *GMP_RULE_KINDS):
         gmp_rules = obj["kind"] in GMP_RULE_KINDS and str(obj.get("apiVersion", "")).startswith(GMP_GROUP)
         name = f"{obj['kind']} {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
@@ -204,7 +232,7 @@ def expressions(view: PlanView) -> Iterator[Expression]:
             except (TypeError, ValueError):
                 continue
             for title, expr in _dashboard_exprs(board):
-                yield Expression(name, f"{key}: panel {title!r}", substitute_grafana(expr), cluster)
+                yield Expression(name, f"{key}: panel {title!r}", substitute_grafana(expr), dashboards)
     for obj in view.objects("ScaledObject"):
         name = f"ScaledObject {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
         for trigger in (obj.get("spec") or {}).get("triggers") or []:
@@ -220,6 +248,14 @@ def expressions(view: PlanView) -> Iterator[Expression]:
             if promql:
                 ops_agent = ops_agent or ops_agent_source(view)
                 yield Expression(policy["name"], f"condition {condition.get('displayName', '?')!r}", str(promql.get("query", "")), ops_agent)
+    for release in view.helm_releases():
+        if str(release["inputs"].get("chart") or "").rsplit("/", 1)[-1] != "prometheus-adapter":
+            continue
+        rules = _get(release["inputs"].get("values") or {}, ("rules", "custom")) or []
+        for i, r in enumerate(rules):
+            where = f"rules.custom[{i}]"
+            yield Expression(release["name"], f"{where}.seriesQuery", str(r.get("seriesQuery", "")), cluster)
+            yield Expression(release["name"], f"{where}.metricsQuery", adapter_query(r), cluster)
     for group in view.of_type("azure-native:alertsmanagement:PrometheusRuleGroup"):
         for i, r in enumerate(group["inputs"].get("rules") or []):
             yield Expression(group["name"], f"rules[{i}] {r.get('alert') or r.get('record') or ''}", str(r.get("expression", "")), cluster)
