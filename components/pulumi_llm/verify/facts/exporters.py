@@ -208,7 +208,10 @@ LLAMACPP = Exporter(
 # - internal/pkg/transformation/const.go: the pod attribution labels `pod`, `namespace`, `container`
 #   (what the exporter adds for a GPU a pod holds; the workload's, not the exporter's).
 # - internal/pkg/collector/gpu_collector.go: XID series also carry err_code and err_msg.
-DCGM_ATTRIBUTION = frozenset({"pod", "namespace", "container"})
+WORKLOAD_LABELS = frozenset({"pod", "namespace", "container"})
+"""Labels by which dcgm-exporter and kube-state-metrics name the pod a series is about — the same names
+as the target labels of the exporter's own pod."""
+DCGM_ATTRIBUTION = WORKLOAD_LABELS
 DCGM_EXPORTER = Exporter(
     name="dcgm-exporter",
     version="4.5.3-4.8.2",

@@ -406,7 +406,7 @@ def check(expression: Expression) -> list[Finding]:
         allowed = set().union(*(c.labels(sel.name, source.static_labels) for c in cands))
         renamed = {label: name for c in cands for label, name in c.renamed(sel.name).items()}
         for label, _op in sel.matchers:
-            if label in renamed and label in ex.DCGM_ATTRIBUTION | {"namespace", "pod", "container"}:
+            if label in renamed and label in ex.WORKLOAD_LABELS:
                 found.append(Finding(WORKLOAD, (
                     f"{sel.name}{{{label}…}}: the {cands[0].scrape.name} scrape stores the exporter's {label} "
                     f"(the workload's) as {renamed[label]}; {label} is the exporter's own, so this never matches the workload"
@@ -436,19 +436,36 @@ def _findings(view: PlanView) -> list[tuple[Expression, Finding]]:
     return [(e, f) for e in expressions(view) for f in check(e)]
 
 
-def _rule_of(name: str):
+def _rule_of(name: str, doc: str):
     def run(view: PlanView) -> Iterator[Violation]:
         for expression, finding in _findings(view):
             if finding.rule == name:
                 yield violation(view, expression.resource, name, f"{expression.where}: {finding.why}")
 
     run.__name__ = name.rsplit(".", 1)[-1].replace("-", "_")
+    run.__doc__ = doc
     return rule(name)(run)
 
 
-promql_parses = _rule_of(PARSES)
-metric_exists = _rule_of(METRIC)
-label_exists = _rule_of(LABEL)
-workload_label = _rule_of(WORKLOAD)
-counter_function = _rule_of(COUNTER_FN)
-last_value_gauge = _rule_of(LAST_VALUE)
+promql_parses = _rule_of(PARSES, (
+    "Every PromQL expression of the plan (PrometheusRule and GMP Rules, Grafana dashboard panels, KEDA "
+    "prometheus triggers, prometheus-adapter rules, GCP and Azure PromQL alerts) parses with Prometheus' "
+    "grammar, Grafana variables substituted."
+))
+metric_exists = _rule_of(METRIC, (
+    "Each metric an expression selects is emitted by an exporter the stack runs, at its pinned version "
+    "(facts/exporters.py), and not dropped by the scrape's metric_relabel keep."
+))
+label_exists = _rule_of(LABEL, (
+    "Each label an expression matches or groups by is on the series as scraped: the exporter's labels, "
+    "the scrape's target labels, clashing exporter labels renamed exported_* unless honorLabels."
+))
+workload_label = _rule_of(WORKLOAD, (
+    "No expression reads the workload's pod/namespace/container of an exporter that reports on other "
+    "pods (dcgm-exporter) from the label the scrape gave to the exporter's own pod; it must use exported_*."
+))
+counter_function = _rule_of(COUNTER_FN, "rate(), irate(), increase() and resets() are applied to counters, never to a gauge.")
+last_value_gauge = _rule_of(LAST_VALUE, (
+    "A gauge whose value is a code (dcgm-exporter's last XID) is selected by its code label, not "
+    "compared with 0 or watched with changes()."
+))
