@@ -10,7 +10,6 @@ and so is a Deny (a Deny we can't rule out is reported, never waved through).
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from collections.abc import Iterable

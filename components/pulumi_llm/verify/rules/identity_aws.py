@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...offline.invokes import ACCOUNT_ID
+from ...offline.recorder import mock_arn
 from ..facts import aws_iam as facts
 from ..iam_eval import Request, allowed, as_list, condition_holds, evaluate, statements, wildcard
 from ..report import Violation
@@ -93,16 +94,8 @@ def default_key_policy() -> str:
     return text.replace("{account}", ACCOUNT_ID)
 
 
-def role_arn(role: dict[str, Any], view: PlanView) -> str:
-    """The role's ARN as the plan's policies spell it (the mocks' scheme)."""
-    from ...offline.recorder import mock_arn
-
-    return mock_arn(ROLE, role["name"], view.settings.get("region", ""))
-
-
 def resource_arn(view: PlanView, r: dict[str, Any]) -> str:
-    from ...offline.recorder import mock_arn
-
+    """A plan resource's ARN as other resources' inputs spell it (the mocks' scheme)."""
     return mock_arn(r["type"], r["name"], view.settings.get("region", ""), bucket=r.get("id"))
 
 
@@ -135,7 +128,7 @@ def check(view: PlanView, flow: Flow, rule_name: str) -> Iterator[Violation]:
                         f"{flow.who}: the trust policy doesn't let {flow.service} {', '.join(gaps)} (source: "
                         f"{facts.TRUST_SOURCES.get(flow.service, facts.EVALUATION_SOURCE)})")
     policies = role_policies(view, role)
-    principal = role_arn(role, view)
+    principal = resource_arn(view, role)
     for what, action, arn, resource_policy, is_key, context in flow.requests:
         request = Request(principal=principal, action=action, resource=arn, account=ACCOUNT_ID, context=context)
         decision = evaluate(request, policies, resource_policy, key_policy=is_key)
