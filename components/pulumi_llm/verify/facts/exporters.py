@@ -117,8 +117,10 @@ VLLM = Exporter(
 
 # ---- Triton ----------------------------------------------------------------------------------------------
 # github.com/triton-inference-server/server, docs/user_guide/metrics.md (per-model families labelled
-# model and version; the latency families are counters by default, `counter_latencies`; the pending
-# request count is a gauge), for the 26.05 / 26.06 containers pinned (pins.TRITON_VLLM, TRITON_ONNX).
+# model and version; the latency families are counters by default, `counter_latencies`; GPU families per
+# gpu_uuid), for the 26.05 / 26.06 containers pinned (pins.TRITON_VLLM, TRITON_ONNX). The pending request
+# count, newer than that page, is a per-model gauge: triton-inference-server/tensorrtllm_backend README.md
+# (its /metrics example: `# TYPE nv_inference_pending_request_count gauge`, labels model and version).
 TRITON = Exporter(
     name="triton",
     version="26.05",
@@ -142,6 +144,11 @@ TRITON = Exporter(
         "nv_energy_consumption": COUNTER,
     }),
     labels=frozenset({"model", "version"}),
+    metric_labels=MappingProxyType({
+        name: frozenset({"gpu_uuid"})
+        for name in ("nv_gpu_utilization", "nv_gpu_memory_total_bytes", "nv_gpu_memory_used_bytes",
+                     "nv_gpu_power_usage", "nv_gpu_power_limit", "nv_energy_consumption")
+    }),
     image_markers=("nvidia/tritonserver",),
 )
 
@@ -175,18 +182,26 @@ TRITON_VLLM_BACKEND = Exporter(
 )
 
 # ---- llama.cpp -------------------------------------------------------------------------------------------
-# github.com/ggml-org/llama.cpp, tools/server/server.cpp `/metrics` handler at the pinned build (b11176,
-# pins.LLAMA_CPP_SERVER): unlabelled families with the `llamacpp:` prefix.
+# github.com/ggml-org/llama.cpp, tools/server/server-task.cpp, server_task_result_metrics::to_metrics (the
+# /metrics body): unlabelled counters and gauges with the `llamacpp:` prefix (only the speculative
+# per-position counter carries `position`). Read in a recent build of the file; the pin is b11176
+# (pins.LLAMA_CPP_SERVER), whose names the llama.cpp integration test checks against a real server.
 LLAMACPP = Exporter(
     name="llamacpp",
     version="b11176",
-    source="ggml-org/llama.cpp tools/server/server.cpp (/metrics), build b11176",
+    source="ggml-org/llama.cpp tools/server/server-task.cpp (server_task_result_metrics::to_metrics)",
     metrics=MappingProxyType({
         "llamacpp:prompt_tokens_total": COUNTER,
+        "llamacpp:prompt_tokens_cached_total": COUNTER,
         "llamacpp:prompt_seconds_total": COUNTER,
         "llamacpp:tokens_predicted_total": COUNTER,
         "llamacpp:tokens_predicted_seconds_total": COUNTER,
         "llamacpp:n_decode_total": COUNTER,
+        "llamacpp:n_tokens_max": COUNTER,
+        "llamacpp:spec_decode_num_draft_tokens_total": COUNTER,
+        "llamacpp:spec_decode_num_accepted_tokens_total": COUNTER,
+        "llamacpp:spec_decode_num_drafts_total": COUNTER,
+        "llamacpp:spec_decode_num_accepted_tokens_per_pos_total": COUNTER,
         "llamacpp:n_busy_slots_per_decode": GAUGE,
         "llamacpp:prompt_tokens_seconds": GAUGE,
         "llamacpp:predicted_tokens_seconds": GAUGE,
@@ -194,6 +209,7 @@ LLAMACPP = Exporter(
         "llamacpp:requests_deferred": GAUGE,
     }),
     labels=frozenset(),
+    metric_labels=MappingProxyType({"llamacpp:spec_decode_num_accepted_tokens_per_pos_total": frozenset({"position"})}),
     image_markers=("llama.cpp",),
 )
 
