@@ -14,7 +14,7 @@ from .conftest import fired, resource
 
 EDGE, SELF_HOSTED, CLOSED, NETPOL = "network.azure-edge", "network.azure-self-hosted", "network.azure-closed", "network.azure-netpol"
 SECRETS, WEIGHTS = "identity.azure-secrets", "identity.azure-weights"
-MINE = {EDGE, SELF_HOSTED, CLOSED, NETPOL, SECRETS, WEIGHTS, "identity.azure-prometheus"}
+MINE = {EDGE, SELF_HOSTED, CLOSED, NETPOL, SECRETS, WEIGHTS, "identity.azure-prometheus", "network.azure-private-endpoints"}
 MODEL = "llama-3-1-8b-instruct"
 READER_ROLE = "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
@@ -111,7 +111,7 @@ def test_seed_ingress_admits_another_subnet(recorded):
 # ---- closed -----------------------------------------------------------------------------------------------------
 def test_seed_nsg_admits_the_internet(recorded):
     view = recorded("azure-dev")
-    nsg_rule(view, "private-endpoints", "allow-https-vnet")["sourceAddressPrefix"] = "Internet"
+    nsg_rule(view, "lb", "allow-http-https")["sourceAddressPrefixes"] = ["10.50.83.0/24", "0.0.0.0/0"]
     assert fired(view) == {CLOSED}
 
 
@@ -252,3 +252,33 @@ def test_seed_federation_for_another_audience(recorded):
     view = recorded("azure-prod")
     resource(view, identity_azure.FEDERATION, "llm-aks-monitoring-kps-prometheus-federation")["inputs"]["audiences"] = ["api://other"]
     assert fired(view) == {PROMETHEUS}
+
+
+# ---- callers → private endpoints ------------------------------------------------------------------------------------
+PRIVATE_ENDPOINTS = "network.azure-private-endpoints"
+
+
+def test_seed_private_endpoint_nsg_on_the_wrong_port(recorded):
+    view = recorded("azure-dev")
+    nsg_rule(view, "private-endpoints", "allow-https-vnet")["destinationPortRanges"] = ["8443"]
+    assert fired(view) == {PRIVATE_ENDPOINTS}
+
+
+def test_seed_apim_nsg_does_not_let_it_out_to_the_vault(recorded):
+    view = recorded("azure-prod")
+    rules_ = nsg_rules(view, "apim")
+    rules_[:] = [r for r in rules_ if r["name"] != "allow-https-private-endpoints"]
+    assert fired(view) == {PRIVATE_ENDPOINTS}
+
+
+def test_seed_gpu_vms_may_only_leave_for_the_internet(recorded):
+    view = recorded("azure-dev")
+    rules_ = nsg_rules(view, "compute")
+    rules_[:] = [r for r in rules_ if r["name"] != "allow-https-vnet"]
+    assert fired(view) == {PRIVATE_ENDPOINTS}
+
+
+def test_seed_blob_endpoint_without_its_dns_zone_group(recorded):
+    view = recorded("azure-dev")
+    view.resources.remove(resource(view, rules.DNS_GROUP, "llm-models-blob-dns"))
+    assert fired(view) == {PRIVATE_ENDPOINTS}

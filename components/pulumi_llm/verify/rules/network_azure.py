@@ -8,6 +8,9 @@ source subnet's NSG outbound and the destination subnet's NSG inbound.
 Open, end to end:
 * network.azure-edge: API Management (VNet-integrated) → the gateway engine's internal Container Apps
   ingress: the apim subnet's NSG lets it out and the engine subnet's NSG lets it in on the backend URL's port;
+* network.azure-private-endpoints: each caller of a private endpoint (Key Vault: the engine's secret references
+  and APIM's named values; Blob: the GPU VMs reading weights) reaches it on 443 through both subnets' NSGs, and
+  each endpoint has a private DNS zone group, or the service's public name (public access disabled) is refused;
 * network.azure-self-hosted: the engine → each model it routes to, by the URL in its environment: a GPU VM
   model's internal load balancer listens on the URL's port and the compute subnet admits the engine subnet on
   the backend port (and Azure's probes on the probe port); an AKS model is behind the internal ingress, whose
@@ -40,6 +43,7 @@ EDGE = "network.azure-edge"
 SELF_HOSTED = "network.azure-self-hosted"
 CLOSED = "network.azure-closed"
 NETPOL = "network.azure-netpol"
+PRIVATE_ENDPOINTS = "network.azure-private-endpoints"
 
 NSG = "azure-native:network:NetworkSecurityGroup"
 SUBNET = "azure-native:network:Subnet"
@@ -52,6 +56,9 @@ APP = "azure-native:app:ContainerApp"
 ENV = "azure-native:app:ManagedEnvironment"
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 HELM = "kubernetes:helm.sh/v3:Release"
+ENDPOINT = "azure-native:network:PrivateEndpoint"
+DNS_GROUP = "azure-native:network:PrivateDnsZoneGroup"
+NAMED_VALUE = "azure-native:apimanagement:NamedValue"
 MODEL_TAG = "pulumi-llm:model"
 PROBE_SOURCE = "168.63.129.16"  # the AzureLoadBalancer service tag's address
 PEERED = "10.255.255.10"  # stands for an address of a peered VNet: inside the VirtualNetwork tag, outside our subnets
@@ -411,3 +418,45 @@ def netpol(view: PlanView) -> Iterator[Violation]:
             yield violation(view, cluster["name"], NETPOL,
                             f"networkProfile.networkPolicy {policy!r} (dataplane {(cluster['inputs'].get('networkProfile') or {}).get('networkDataplane')!r}) "
                             "enforces no NetworkPolicy: any pod reaches the models")
+
+
+# ---- callers → private endpoints ------------------------------------------------------------------------------
+def _endpoint_callers(view: PlanView, group: str) -> list[tuple[str, dict[str, Any] | None]]:
+    """(who, their subnet) of the callers of a private endpoint of `group` (vault, blob)."""
+    callers: list[tuple[str, dict[str, Any] | None]] = []
+    if group == "vault":
+        app, engine_subnet = _engine(view)
+        if app is not None and any(r.get("keyVaultUrl") for r in (app["inputs"].get("configuration") or {}).get("secrets") or []):
+            callers.append(("the engine's Key Vault references", engine_subnet))
+        apims = view.of_type(APIM)
+        if apims and any((v["inputs"].get("keyVault") or {}).get("secretIdentifier") for v in view.of_type(NAMED_VALUE)):
+            apim_subnet = _subnet(view, (apims[0]["inputs"].get("virtualNetworkConfiguration") or {}).get("subnetResourceId"))
+            callers.append(("API Management's Key Vault named values", apim_subnet))
+    if group == "blob":
+        for vmss in view.of_type(VMSS):
+            served = (vmss["inputs"].get("tags") or {}).get(MODEL_TAG)
+            if served:
+                callers.append((f"{served}'s GPU VMs reading the weights", _vmss_subnet(view, served)))
+    return callers
+
+
+@rule(PRIVATE_ENDPOINTS)
+def private_endpoints(view: PlanView) -> Iterator[Violation]:
+    if not _on_azure(view):
+        return
+    for endpoint in view.of_type(ENDPOINT):
+        groups = [g for c in endpoint["inputs"].get("privateLinkServiceConnections") or [] for g in c.get("groupIds") or []]
+        target = _subnet(view, (endpoint["inputs"].get("subnet") or {}).get("id"))
+        name = endpoint["inputs"].get("privateEndpointName") or endpoint["name"]
+        if not any(g["inputs"].get("privateEndpointName") == name and g["inputs"].get("privateDnsZoneConfigs") for g in view.of_type(DNS_GROUP)):
+            yield violation(view, endpoint["name"], PRIVATE_ENDPOINTS,
+                            "no private DNS zone group: the service's name resolves to its public address, which refuses the callers")
+        if target is None:
+            continue
+        for group in groups:
+            for who, subnet in _endpoint_callers(view, group):
+                if subnet is None:
+                    yield violation(view, endpoint["name"], PRIVATE_ENDPOINTS, f"{who} are not in a subnet of the VNet: they cannot reach the {group} endpoint")
+                    continue
+                for problem in crossing(view, subnet, target, 443):
+                    yield violation(view, endpoint["name"], PRIVATE_ENDPOINTS, f"{who} → the {group} endpoint on 443: {problem}")
