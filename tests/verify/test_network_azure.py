@@ -282,3 +282,11 @@ def test_seed_blob_endpoint_without_its_dns_zone_group(recorded):
     view = recorded("azure-dev")
     view.resources.remove(resource(view, rules.DNS_GROUP, "llm-models-blob-dns"))
     assert fired(view) == {PRIVATE_ENDPOINTS}
+
+
+def test_seed_engine_calls_the_ingress_with_https_on_port_80(recorded):
+    view = recorded("azure-prod")
+    app = view.of_type(rules.APP)[0]["inputs"]
+    env = next(e for e in app["template"]["containers"][0]["env"] if e["name"] == rules.url_env(MODEL))
+    env["value"] = env["value"].replace("http://pending/", "https://pending:80/")
+    assert fired(view) == {SELF_HOSTED}

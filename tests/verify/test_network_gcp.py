@@ -213,3 +213,10 @@ def test_url_port_and_env_name():
     assert rules.url_port("http://pending:8000/v1") == 8000
     assert rules.url_port("https://x/v1") == 443 and rules.url_port("http://x/v1") == 80 and rules.url_port("/v1") is None
     assert rules.url_env("llama-3-1-8b-instruct") == "SELF_HOSTED_LLAMA_3_1_8B_INSTRUCT_URL"
+
+
+def test_seed_gateway_calls_the_internal_lb_over_https(recorded):
+    view = recorded("gcp-prod")
+    env = next(e for e in run(view)["template"]["containers"][0]["envs"] if e["name"] == rules.url_env(MODEL))
+    env["value"] = env["value"].replace("http://", "https://")
+    assert fired(view) == {SELF_HOSTED}

@@ -75,3 +75,9 @@ WORKLOAD_IDENTITY_USE_LABEL = "azure.workload.identity/use"
 """Pod label (value "true") without which the workload identity webhook injects no token into the pod.
 Source (all three): https://learn.microsoft.com/azure/aks/workload-identity-overview ("Service account
 annotations", "Pod labels")."""
+
+# ---- ingress-nginx in front of the AKS models --------------------------------------------------------------
+INGRESS_NGINX_LISTENERS: tuple[tuple[str, int], ...] = (("http", 80), ("https", 443))
+"""The controller Service's ports by scheme (values controller.service.ports.http / .https, both enabled by
+controller.service.enableHttp / enableHttps). Source: github.com/kubernetes/ingress-nginx, tag helm-chart-4.15.1
+(the pinned chart), charts/ingress-nginx/values.yaml."""

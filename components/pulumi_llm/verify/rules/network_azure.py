@@ -63,7 +63,8 @@ MODEL_TAG = "pulumi-llm:model"
 PROBE_SOURCE = "168.63.129.16"  # the AzureLoadBalancer service tag's address
 PEERED = "10.255.255.10"  # stands for an address of a peered VNet: inside the VirtualNetwork tag, outside our subnets
 INTERNET = "203.0.113.10"  # TEST-NET-3: any address on the internet
-INGRESS_PORTS = (80, 443)  # ingress-nginx controller Service ports (chart values controller.service.ports)
+INGRESS_LISTENERS = facts.INGRESS_NGINX_LISTENERS
+INGRESS_PORTS = tuple(port for _, port in INGRESS_LISTENERS)
 OPEN_SOURCES = {"*", "Any", "Internet", "0.0.0.0/0"}
 
 
@@ -308,7 +309,10 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             yield violation(view, app["name"], SELF_HOSTED, f"the engine's environment is not in the VNet: it cannot reach {served}")
             continue
         engine_cidr = engine_subnet["inputs"]["addressPrefix"]
+        scheme = urlsplit(url).scheme
         lb = _model_lb(view, served)
+        if lb is not None and scheme != "http":
+            yield violation(view, lb["name"], SELF_HOSTED, f"the engine calls {served} over {scheme}; the layer-4 load balancer hands it to a plain-HTTP server")
         if lb is not None:
             rules = [r for r in lb["inputs"].get("loadBalancingRules") or [] if int(r.get("frontendPort", 0)) == port]
             if not rules:
@@ -334,8 +338,8 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
         if ingress is None or cluster_subnet is None or not _routes(view, served):
             yield violation(view, app["name"], SELF_HOSTED, f"the engine routes to {served} but no internal load balancer or ingress path serves it")
             continue
-        if port not in INGRESS_PORTS:
-            yield violation(view, app["name"], SELF_HOSTED, f"the engine calls {served} on port {port}; the internal ingress serves {list(INGRESS_PORTS)}")
+        if (scheme, port) not in INGRESS_LISTENERS:
+            yield violation(view, app["name"], SELF_HOSTED, f"the engine calls {served} with {scheme} on port {port}; the internal ingress serves {INGRESS_LISTENERS}")
             continue
         ranges = ingress.get("loadBalancerSourceRanges") or []
         if ranges and not any(_in(engine_cidr, r) for r in ranges):

@@ -323,6 +323,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
         if port is None:
             yield violation(view, run["name"], SELF_HOSTED, f"the gateway has no http(s) URL for {served} ({url_env(served)}={url!r})")
             continue
+        scheme = urlsplit(url or "").scheme
         services = [s for s in _internal_services(view) if _serves(s, served)]
         rules = [fr for fr in view.of_type(FORWARDING_RULE) if (fr["inputs"].get("labels") or {}).get(MODEL_LABEL) == served]
         if services:
@@ -331,6 +332,8 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             where = f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}"
             if port not in {p.get("port") for p in service["spec"].get("ports") or []}:
                 yield violation(view, where, SELF_HOSTED, f"the gateway calls {served} on port {port}, which its internal load balancer does not serve")
+            if scheme != "http":
+                yield violation(view, where, SELF_HOSTED, f"the gateway calls {served} over {scheme}; a passthrough load balancer hands it to a plain-HTTP server")
             ranges = service["spec"].get("loadBalancerSourceRanges") or []
             if egress_range and ranges and not any(within(egress_range, r) for r in ranges):
                 yield violation(view, where, SELF_HOSTED,
@@ -340,6 +343,10 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             if str(rules[0]["inputs"].get("portRange")) != str(port):
                 yield violation(view, rules[0]["name"], SELF_HOSTED,
                                 f"the gateway calls {served} on port {port}, the load balancer listens on {rules[0]['inputs'].get('portRange')}")
+            proxy = view.ref(rules[0]["inputs"].get("target"))
+            speaks = "https" if proxy is not None and "Https" in proxy["type"] else "http"
+            if scheme != speaks:
+                yield violation(view, rules[0]["name"], SELF_HOSTED, f"the gateway calls {served} over {scheme}, the load balancer's proxy speaks {speaks}")
         else:
             yield violation(view, run["name"], SELF_HOSTED, f"the gateway routes to {served} but no internal load balancer serves it")
             continue
