@@ -46,6 +46,7 @@ def api_endpoints(view: PlanView) -> Iterator[tuple[dict[str, Any], ApiEndpoint]
 
 @rule(NAME)
 def reachability(view: PlanView) -> Iterator[Violation]:
+    """Every Kubernetes API server the plan creates or talks to is reachable from the runner CI previews and deploys the stack on."""
     runner = decide_ci_runner(view.settings)
     for resource, endpoint in api_endpoints(view):
         if endpoint.reachable_from_github_hosted or runner.self_hosted:

@@ -34,6 +34,7 @@ def routes(view: PlanView) -> Iterator[tuple[str, str, str]]:
 
 @rule(NAME)
 def provider_model_ids(view: PlanView) -> Iterator[Violation]:
+    """Every provider model a gateway route names is in the pinned engine's model map and not past its deprecation date (a warning within 90 days of it)."""
     day = clock.today()
     for where, provider, model in routes(view):
         known = litellm_models.known(provider, model)

@@ -31,6 +31,7 @@ PINNED_VERSION = {
 
 @rule(NAME)
 def kubernetes_support(view: PlanView) -> Iterator[Violation]:
+    """The Kubernetes minor a managed cluster pins is in standard support on the day of the plan (a warning within 90 days of its end)."""
     day = clock.today()
     for cluster in view.of_type(*PINNED_VERSION):
         service, field = PINNED_VERSION[cluster["type"]]
