@@ -135,6 +135,12 @@ class LlmPlatform(pulumi.ComponentResource):
         # The served models' load balancers as the gateway reaches them: a name → (their security group,
         # the port of the URLs), one entry per group.
         self._self_hosted_endpoints: dict[str, tuple[pulumi.Output[str], int]] = {}
+        # vLLM has no key of its own: with a gateway in front, the GPU VMs' servers require one that only the
+        # gateway's tasks and the servers can read (EKS servers don't yet: nothing syncs it into the cluster).
+        self._self_hosted_key = None
+        self._self_hosted_key_readers: list[pulumi.Output[str]] = []
+        if "gpu-vm" in methods and gateway_self_hosted(settings):
+            self._self_hosted_key = self._aws_self_hosted_key(name, labels, key, on_aws)
         if "gpu-vm" in methods:
             outputs.update(self._aws_gpu_vms(name, settings, labels, network, key, store, monitoring, on_aws))
         if "cluster" in methods:
@@ -401,13 +407,49 @@ class LlmPlatform(pulumi.ComponentResource):
                 alarm_topic_arn=monitoring.topic_arn,
                 self_hosted_urls=self._self_hosted_urls,
                 self_hosted_endpoints=self._self_hosted_endpoints,
+                self_hosted_key_arn=self._self_hosted_key.arn if self._self_hosted_key is not None else None,
                 high_availability=settings.environment == "prod",
                 where="pulumi-llm:gateway",
                 config_path="pulumi-llm:gateway",
             ),
             opts=on_aws,
         )
+        if self._self_hosted_key is not None:
+            import pulumi_aws as aws
+
+            from .gateway.aws import secret_resource_policy
+
+            # Only the gateway's ECS execution role and the servers' instance roles read the key.
+            aws.secretsmanager.SecretPolicy(
+                child(name, "self-hosted-key-policy"),
+                secret_arn=self._self_hosted_key.arn,
+                policy=pulumi.Output.all(gateway.execution_role_arn, *self._self_hosted_key_readers).apply(
+                    lambda arns: secret_resource_policy(*arns)
+                ),
+                block_public_policy=True,
+                opts=on_aws,
+            )
         return {"gateway_url": gateway.invoke_url}
+
+    def _aws_self_hosted_key(self, name, labels, key, on_aws):
+        """The self-hosted servers' API key: a Secrets Manager secret with no value (set out of band with
+        `pulumi-llm secrets put self-hosted`, so it never passes Pulumi), encrypted with the stack key."""
+        import pulumi_aws as aws
+
+        from .gateway import SELF_HOSTED_KEY_SECRET
+        from .gateway.aws import secret_name
+        from .labels import aws_tags
+
+        return aws.secretsmanager.Secret(
+            child(name, "self-hosted-key"),
+            name=secret_name(labels.stack, SELF_HOSTED_KEY_SECRET),
+            description=f"pulumi-llm {labels.stack}: API key the self-hosted model servers require and the gateway sends. "
+            f"Value set with `pulumi-llm secrets put {SELF_HOSTED_KEY_SECRET} --stack {labels.stack}`.",
+            kms_key_id=key.arn,
+            recovery_window_in_days=30,
+            tags=aws_tags(labels.with_method("gateway")),
+            opts=on_aws,
+        )
 
     def _aws_gpu_vms(self, name, settings, labels, network, key, store, monitoring, on_aws) -> dict[str, pulumi.Input[str]]:
         from .gpu_vm.aws import AwsGpuVm
@@ -429,9 +471,14 @@ class LlmPlatform(pulumi.ComponentResource):
                     alarm_topic_arn=monitoring.topic_arn,
                     config_path=f"pulumi-llm:models.{served}",
                     gateway_calls=served in gateway_self_hosted(settings),
+                    api_key_secret_arn=self._self_hosted_key.arn
+                    if self._self_hosted_key is not None and served in gateway_self_hosted(settings)
+                    else None,
                 ),
                 opts=on_aws,
             )
+            if self._self_hosted_key is not None and served in gateway_self_hosted(settings):
+                self._self_hosted_key_readers.append(vm.role_arn)
             url = self._aws_model_url(name, settings, served, vm.alb_dns_name, vm.url, on_aws)
             outputs[f"url_{served}"] = url
             self._self_hosted_urls[served] = url.apply(lambda u: f"{u}/v1")
@@ -608,9 +655,10 @@ def gateway_self_hosted(settings: Settings) -> set[str]:
     return {r.model for g in settings.gateway.models.values() for r in g.routes if r.provider == "self-hosted"}
 
 
-def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[str]]):
+def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[str]], self_hosted_key_env: str | None = None):
     """The engine spec of the stack's gateway, and the environment that carries the self-hosted URLs
-    (known only at deploy time: LiteLLM resolves `os.environ/NAME` in a route's api_base)."""
+    (known only at deploy time: LiteLLM resolves `os.environ/NAME` in a route's api_base).
+    `self_hosted_key_env`: the secret variable whose value every self-hosted route sends as its API key."""
     from .gateway import config as engine
 
     gw = settings.gateway
@@ -626,6 +674,8 @@ def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[s
                 var = "SELF_HOSTED_" + route.model.upper().replace("-", "_") + "_URL"
                 env[var] = self_hosted_urls[route.model]
                 kwargs["api_base"] = f"os.environ/{var}"
+                if self_hosted_key_env is not None:
+                    kwargs["secret_env"] = self_hosted_key_env
             elif route.provider == "bedrock":
                 kwargs["region"] = settings.region
             elif route.provider in engine.STATIC_KEY_PROVIDERS:
@@ -717,15 +767,18 @@ def aws_gateway_args(
     where: str,
     config_path: str,
     self_hosted_endpoints: dict[str, tuple[pulumi.Input[str], int]] | None = None,
+    self_hosted_key_arn: pulumi.Input[str] | None = None,
 ):
     """AwsGatewayArgs of a stack's `gateway:` settings; `where` prefixes the engine config's messages.
-    `self_hosted_endpoints`: name → (a self-hosted model load balancer's security group, the URL's port)."""
+    `self_hosted_endpoints`: name → (a self-hosted model load balancer's security group, the URL's port).
+    `self_hosted_key_arn`: the secret every self-hosted route sends as its API key (see LlmPlatform._aws)."""
     from .gateway import config as engine
-    from .gateway.aws import AwsGatewayArgs, Consumer, SelfHostedEndpoint
+    from .gateway.aws import SELF_HOSTED_KEY_ENV, AwsGatewayArgs, Consumer, SelfHostedEndpoint
 
     gw = settings.gateway
     assert gw is not None  # required by methods: [gateway]
-    spec, urls = gateway_spec(settings, self_hosted_urls)
+    key_env = SELF_HOSTED_KEY_ENV if self_hosted_key_arn is not None else None
+    spec, urls = gateway_spec(settings, self_hosted_urls, key_env)
     return AwsGatewayArgs(
         labels=labels.with_method("gateway"),
         region=settings.region,
@@ -734,7 +787,8 @@ def aws_gateway_args(
         kms_key_arn=kms_key_arn,
         engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where=where)),
         # The master key's secret the component creates itself; the providers' come from the spec.
-        provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k != engine.MASTER_KEY_ENV},
+        provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k not in (engine.MASTER_KEY_ENV, key_env)},
+        external_secrets={key_env: self_hosted_key_arn} if key_env is not None else {},
         consumer_header=spec.consumer_header,
         # The AWS task sets LITELLM_MODE itself; the rest keeps the engine from phoning home.
         environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
@@ -769,22 +823,34 @@ def aws_gpu_vm_args(
     alarm_topic_arn: pulumi.Input[str] | None,
     config_path: str,
     gateway_calls: bool = False,
+    api_key_secret_arn: pulumi.Input[str] | None = None,
 ):
     """AwsGpuVmArgs of model `served`; `store_bucket_arn` is the stack's own store, for store:// sources,
     and `store_key_arn` the key that store's bucket encrypts with (the instance role decrypts the weights
     with it, not with the stack key `kms_key_arn`).
     `gateway_calls`: the stack's gateway routes to it, so its load balancer admits the gateway's tasks (by
     security group, `AwsGatewayArgs.self_hosted_endpoints`) and no CIDR unless `allowed_cidrs` names one;
-    otherwise the VPC is the default caller."""
+    otherwise the VPC is the default caller.
+    `api_key_secret_arn`: the secret a vLLM server then requires as its API key (VLLM_API_KEY)."""
     from . import serving
+    from .gateway import SELF_HOSTED_KEY_SECRET
     from .gpu_vm.aws import AwsGpuVmArgs, ScaleToZeroSchedule
+    from .runtimes.spec import EnvVar
+    from .runtimes.vllm import API_KEY_SECRET_KEY
 
     cfg = settings.aws.gpu_vm
+    container = serving.container(settings, served)
+    secret_arns: dict = {}
+    if api_key_secret_arn is not None and container.runtime == "vllm" and not any(e.name == "VLLM_API_KEY" for e in container.env):
+        key_env = EnvVar("VLLM_API_KEY", secret_name=SELF_HOSTED_KEY_SECRET, secret_key=API_KEY_SECRET_KEY)
+        container = dataclasses.replace(container, env=(*container.env, key_env))
+        secret_arns[SELF_HOSTED_KEY_SECRET] = api_key_secret_arn
     bounds = serving.replicas(settings, served)
     bucket, key_prefix = serving.store_key(settings, served)
     return AwsGpuVmArgs(
         labels=labels,
-        container=serving.container(settings, served),
+        container=container,
+        secret_arns=secret_arns,
         region=settings.region,
         instance_types=[serving.instance_type(settings, served).name],
         vpc_id=vpc_id,

@@ -290,3 +290,34 @@ def test_group_rules_read_every_way_a_rule_is_written():
     ]
     assert paths.allows(rules, caller, callee, 80) == (True, True)
     assert paths.allows(rules, caller, callee, 443) == (False, True)
+
+
+# ---- the self-hosted servers' API key (gpu-vm behind the gateway) -----------------------------------------
+def test_dev_gpu_vm_requires_the_key_the_gateway_sends(recorded):
+    view = recorded("dev")
+    secret = resource(view, "aws:secretsmanager/secret:Secret", "llm-self-hosted-key")
+    assert secret["inputs"]["name"] == "pulumi-llm/dev/self-hosted" and "secretString" not in secret["inputs"]
+    assert secret["inputs"]["kmsKeyId"].endswith(":llm-key-key")  # the stack key, which the execution policy decrypts through
+    arn = f"arn:aws:secretsmanager:us-east-1:123456789012:{secret['name']}"
+    # The gateway: every self-hosted route sends it, ECS injects it from the secret.
+    config = yaml.safe_load(base64.b64decode(engine_env(view, "LITELLM_CONFIG_B64")))
+    hosted = [m["litellm_params"] for m in config["model_list"] if m["litellm_params"]["model"].startswith(paths.SELF_HOSTED_PREFIX)]
+    assert hosted and all(p["api_key"] == "os.environ/SELF_HOSTED_API_KEY" for p in hosted)
+    task = view.of_type(paths.TASK_DEFINITION)[0]
+    injected = {s["name"]: s["valueFrom"] for c in json.loads(task["inputs"]["containerDefinitions"]) for s in c.get("secrets", [])}
+    assert injected["SELF_HOSTED_API_KEY"] == arn
+    # The server: the boot script reads the same secret into VLLM_API_KEY.
+    template = resource(view, "aws:ec2/launchTemplate:LaunchTemplate", f"llm-vm-{DEV_MODEL}-launch-template")["inputs"]
+    boot = base64.b64decode(template["userData"]).decode()
+    assert f"--secret-id {arn}" in boot and "VLLM_API_KEY" in boot
+    # Only the gateway's execution role and the server's instance role may read it.
+    policy = json.loads(resource(view, "aws:secretsmanager/secretPolicy:SecretPolicy", "llm-self-hosted-key-policy")["inputs"]["policy"])
+    readers = {a.rsplit(":", 1)[-1] for s in policy["Statement"] for a in s["Principal"]["AWS"]}
+    assert readers == {"llm-gateway-execution-role", f"llm-vm-{DEV_MODEL}-role"}
+
+
+def test_eks_models_get_no_key_yet(recorded):
+    """Nothing syncs a Secrets Manager value into the cluster yet: the EKS routes send no key."""
+    view = recorded("prod")
+    config = yaml.safe_load(base64.b64decode(engine_env(view, "LITELLM_CONFIG_B64")))
+    assert not [m for m in config["model_list"] if "api_key" in m["litellm_params"] and m["litellm_params"]["model"].startswith(paths.SELF_HOSTED_PREFIX)]

@@ -17,13 +17,18 @@ from .config import (
     to_yaml,
 )
 
+SELF_HOSTED_KEY_SECRET = "self-hosted"
+"""Short name of the secret the self-hosted servers require as their API key (AWS: pulumi-llm/<stack>/self-hosted)."""
+
 
 def expected_secrets(settings) -> list[str]:
     """The secret store entries a stack's gateway reads: one per keyed provider, plus the engine's
     master key (the `pulumi-llm secrets` commands put and check exactly these)."""
     if settings.gateway is None or "gateway" not in settings.methods:
         return []
-    return [*settings.gateway.secret_names().values(), "litellm-master"]
+    # AWS GPU VMs behind the gateway require an API key (LlmPlatform._aws): the stack's secret holds it.
+    self_hosted = [SELF_HOSTED_KEY_SECRET] if settings.cloud == "aws" and "gpu-vm" in settings.methods and settings.routes_self_hosted() else []
+    return [*settings.gateway.secret_names().values(), "litellm-master", *self_hosted]
 
 
 __all__ = [

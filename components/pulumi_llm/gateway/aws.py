@@ -74,6 +74,9 @@ StrInput = Union[str, pulumi.Output]
 StrListInput = Union[Sequence[StrInput], pulumi.Output]
 """A list of strings or an Output of one (pulumi.Input[list[str]])."""
 
+SELF_HOSTED_KEY_ENV = "SELF_HOSTED_API_KEY"
+"""The engine's variable that carries it; every self-hosted route sends it (api_key: os.environ/…)."""
+
 ENGINE_PORT = 4000
 """LiteLLM proxy's port."""
 LIVENESS_PATH = "/health/liveliness"
@@ -236,6 +239,11 @@ class AwsGatewayArgs(BaseModel):
         description="Non-secret environment of the engine (e.g. AZURE_API_BASE, a self-hosted model's URL; values may be "
         "Outputs). Default none."
     )
+    external_secrets: dict[str, StrInput] = Field(
+        default_factory=dict,
+        description="Env var → ARN of a secret the stack creates outside the gateway (the self-hosted models' API key, "
+        "which their servers read too), encrypted with kms_key_arn; injected like the provider keys. Default none.",
+    )
     self_hosted_endpoints: list[SelfHostedEndpoint] = Field(
         default_factory=list,
         description="Load balancers of self-hosted models the engine calls (their URLs are in `environment`). Default none.",
@@ -361,7 +369,8 @@ class AwsGatewayArgs(BaseModel):
                 raise UserError(f"{where}.alarm_thresholds.{key} = {value}: a fraction between 0 and 1, e.g. 0.05")
         check_engine_config(
             self.engine_config_yaml,
-            available_env=set(self.provider_secrets) | set(self.environment) | {MASTER_KEY_ENV, "AWS_REGION", "AWS_DEFAULT_REGION"},
+            available_env=set(self.provider_secrets) | set(self.external_secrets) | set(self.environment)
+            | {MASTER_KEY_ENV, "AWS_REGION", "AWS_DEFAULT_REGION"},
             engine_timeout_seconds=self.engine_timeout_seconds,
             where=f"{where}.engine_config_yaml",
         )
@@ -401,10 +410,15 @@ def _check_providers(args: AwsGatewayArgs, where: str) -> None:
                 f"{where}.provider_secrets: secret {provider!r} is mapped from both {seen[provider]} and {env}; one secret per variable"
             )
         seen[provider] = env
+    for env in sorted(args.external_secrets):
+        if not _ENV_NAME.match(env):
+            raise UserError(f"{where}.external_secrets.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
+        if env in RESERVED_ENV or env in args.provider_secrets:
+            raise UserError(f"{where}.external_secrets.{env}: already set by the gateway or a provider secret")
     for env in sorted(args.environment):
         if not _ENV_NAME.match(env):
             raise UserError(f"{where}.environment.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
-        if env in RESERVED_ENV or env in args.provider_secrets:
+        if env in RESERVED_ENV or env in args.provider_secrets or env in args.external_secrets:
             raise UserError(f"{where}.environment.{env}: already set by the gateway or a provider secret")
 
 
@@ -809,6 +823,8 @@ class AwsGateway(pulumi.ComponentResource):
     api_id: pulumi.Output[str]
     stage_name: pulumi.Output[str]
     secret_arns: dict[str, pulumi.Output[str]]
+    execution_role_arn: pulumi.Output[str]
+    """The role ECS reads the secrets as (an external secret's resource policy names it)."""
     service_name: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
     api_key_ids: dict[str, pulumi.Output[str]]
@@ -867,7 +883,8 @@ class AwsGateway(pulumi.ComponentResource):
             child(name, "execution-policy"),
             role=execution_role.id,
             policy=pulumi.Output.all(
-                args.kms_key_arn, engine_logs.arn, partition.dns_suffix, *(secrets[p].arn for p in sorted(secrets))
+                args.kms_key_arn, engine_logs.arn, partition.dns_suffix, *(secrets[p].arn for p in sorted(secrets)),
+                *(args.external_secrets[e] for e in sorted(args.external_secrets)),
             ).apply(
                 lambda v: execution_policy(
                     secret_arns=v[3:],
@@ -1045,7 +1062,7 @@ class AwsGateway(pulumi.ComponentResource):
             tags=tags,
             opts=here,
         )
-        secret_arn_by_env = {env: secrets[provider].arn for env, provider in secret_env.items()}
+        secret_arn_by_env = {**{env: secrets[provider].arn for env, provider in secret_env.items()}, **args.external_secrets}
         envs = sorted(secret_arn_by_env)
         plain = sorted(args.environment)
         definitions = pulumi.Output.all(
@@ -1474,6 +1491,7 @@ class AwsGateway(pulumi.ComponentResource):
         self.api_id = api.id
         self.stage_name = stage.stage_name
         self.secret_arns = {provider: secret.arn for provider, secret in secrets.items()}
+        self.execution_role_arn = execution_role.arn
         self.service_name = service.name
         self.cluster_name = cluster.name
         self.nlb_arn = nlb.arn

@@ -399,6 +399,8 @@ class AwsGpuVm(pulumi.ComponentResource):
     target_group_arn: pulumi.Output[str]
     alb_security_group_id: pulumi.Output[str]
     instance_security_group_id: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    """The instances' role (a server secret's resource policy names it)."""
 
     def __init__(self, name: str, args: AwsGpuVmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:AwsGpuVm", name, None, opts)
@@ -784,6 +786,7 @@ class AwsGpuVm(pulumi.ComponentResource):
         self.target_group_arn = target_group.arn
         self.alb_security_group_id = alb_sg.id
         self.instance_security_group_id = instance_sg.id
+        self.role_arn = role.arn
         self.register_outputs(
             {
                 "url": self.url,
