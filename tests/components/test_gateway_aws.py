@@ -686,3 +686,29 @@ def test_the_dashboard_shows_every_alarm_and_its_metric(named) -> None:
         for k in ("4xx-rate", "5xx-rate", "cpu-high", "latency-p99", "tasks-below-desired")
     )
     assert len([w for w in body["widgets"] if w["type"] == "metric"]) == 5
+
+
+MODEL_SG = "sg-model-alb"
+SELF_HOSTED_KEY_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:pulumi-llm/prod/self-hosted-AbCdEf"
+
+
+def test_a_self_hosted_endpoint_opens_exactly_its_group_and_port_and_an_external_secret_is_injected() -> None:
+    named = by_name(plan(
+        self_hosted_endpoints=[gateway.SelfHostedEndpoint(name="llama", security_group_id=MODEL_SG, port=443)],
+        external_secrets={"SELF_HOSTED_API_KEY": SELF_HOSTED_KEY_ARN},
+    ))
+    egress, ingress = named["gw-tasks-out-llama-443"].inputs, named["gw-llama-in-443"].inputs
+    assert (egress["fromPort"], egress["toPort"], egress["referencedSecurityGroupId"]) == (443, 443, MODEL_SG)
+    assert ingress["securityGroupId"] == MODEL_SG and ingress["referencedSecurityGroupId"] == egress["securityGroupId"]
+    assert "cidrIpv4" not in egress and "cidrIpv4" not in ingress
+    assert {"name": "SELF_HOSTED_API_KEY", "valueFrom": SELF_HOSTED_KEY_ARN} in engine(named)["secrets"]
+    [read] = [s for s in policy(named["gw-execution-policy"])["Statement"] if s["Action"] == "secretsmanager:GetSecretValue"]
+    assert SELF_HOSTED_KEY_ARN in read["Resource"]
+    # Not the gateway's own: no container or resource policy of its own for it.
+    assert not [r for r in named if r.startswith("gw-secret-") and "self-hosted" in r]
+
+
+def test_an_external_secret_cannot_shadow_a_provider_key() -> None:
+    assert error(external_secrets={"OPENAI_API_KEY": SELF_HOSTED_KEY_ARN}) == (
+        "gateway.external_secrets.OPENAI_API_KEY: already set by the gateway or a provider secret"
+    )
