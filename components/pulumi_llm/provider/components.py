@@ -611,8 +611,10 @@ class AwsGpuVmServing(pulumi.ComponentResource):
             private_subnet_ids=resources["private_subnet_ids"],
             public_subnet_ids=resources.get("public_subnet_ids"),
             kms_key_arn=resources["kms_key_arn"],
-            # store:// (the stack's own store) was refused above: the source names its bucket.
+            # store:// (the stack's own store) was refused above: the source names its bucket, and the
+            # store's key (store_key_arn) is the stack's own store's only.
             store_bucket_arn=None,
+            store_key_arn=None,
             alarm_topic_arn=resources.get("alarm_topic_arn"),
             config_path=f"AwsGpuVmServing {name}: args.model",
         )
