@@ -71,6 +71,8 @@ def build(platform: pulumi.ComponentResource, name: str, settings: Settings, lab
             cidr=cfg.network.cidr,
             internal_client_cidrs=tuple(cfg.network.internal_client_cidrs),
             gateway_subnets="gateway" in methods,
+            # The AKS cluster runs Azure CNI Overlay with AksClusterArgs' pod range: its subnet's NSG must admit it.
+            aks_pod_cidrs=(_aks_pod_cidr(),) if "cluster" in methods else (),
         ),
         opts=on_azure,
     )
@@ -152,6 +154,12 @@ def _gpu_vms(platform, name, settings, labels, rg, network, vault, store, on_azu
         outputs[f"url_{served}"] = vm.url
         self_hosted[served] = vm.url.apply(lambda u: f"{u}/v1")
     return outputs
+
+
+def _aks_pod_cidr() -> str:
+    from .cluster.aks import AksClusterArgs
+
+    return str(AksClusterArgs.model_fields["pod_cidr"].default)
 
 
 def _aks(platform, name, settings, labels, rg, network, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:

@@ -256,6 +256,15 @@ def test_with_the_gateway_only_its_engine_subnet_reaches_the_models(gateway_name
     assert sources(lb) == {"10.50.83.0/24"}
 
 
+def test_overlay_pod_ranges_are_admitted_inside_the_aks_subnet() -> None:
+    """Azure CNI Overlay leaves pod addresses on the wire: without them the aks NSG's deny-all dropped pod-to-pod
+    traffic (DNS included) between nodes."""
+    rules = {r["name"]: r for r in by_name(plan(aks_pod_cidrs=("192.168.0.0/16",)))["net-aks-nsg"].inputs["securityRules"]}
+    cluster = rules["allow-cluster"]
+    assert set(cluster["sourceAddressPrefixes"]) == set(cluster["destinationAddressPrefixes"]) == {"10.50.0.0/18", "192.168.0.0/16"}
+    assert (cluster["protocol"], cluster["destinationPortRange"]) == ("*", "*")
+
+
 def test_apim_and_engine_subnets_are_delegated_private_and_nat_egressed(gateway_named) -> None:
     for role, service in (("apim", "Microsoft.Web/serverFarms"), ("engine", "Microsoft.App/environments")):
         subnet = gateway_named[f"net-{role}"].inputs

@@ -14,7 +14,7 @@ from .conftest import fired, resource
 
 EDGE, SELF_HOSTED, CLOSED, NETPOL = "network.azure-edge", "network.azure-self-hosted", "network.azure-closed", "network.azure-netpol"
 SECRETS, WEIGHTS = "identity.azure-secrets", "identity.azure-weights"
-MINE = {EDGE, SELF_HOSTED, CLOSED, NETPOL, SECRETS, WEIGHTS, "identity.azure-prometheus", "network.azure-private-endpoints"}
+MINE = {EDGE, SELF_HOSTED, CLOSED, NETPOL, SECRETS, WEIGHTS, "identity.azure-prometheus", "network.azure-private-endpoints", "network.azure-overlay"}
 MODEL = "llama-3-1-8b-instruct"
 READER_ROLE = "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
@@ -50,14 +50,15 @@ def test_finding_3_aks_enforces_network_policy_and_admits_only_the_engine(record
 
 
 def test_finding_3_old_aks_nsg_fires(recorded):
-    """The plan before the fix: the aks subnet admitted the whole VNet on every port."""
+    """The plan before the fix: the aks subnet admitted the whole VNet on every port (and, like every plan before
+    the overlay fix, no pod range: network.azure-overlay)."""
     view = recorded("azure-prod")
     rules_ = nsg_rules(view, "aks")
     rules_[:] = [r for r in rules_ if r["name"] not in ("allow-cluster", "allow-clients")]
     rules_.append({"name": "allow-vnet", "priority": 200, "direction": "Inbound", "access": "Allow", "protocol": "*",
                    "sourceAddressPrefix": "10.60.0.0/16", "destinationAddressPrefix": "10.60.0.0/18", "destinationPortRange": "*",
                    "sourcePortRange": "*"})
-    assert fired(view) == {CLOSED}
+    assert fired(view) == {CLOSED, "network.azure-overlay"}
 
 
 def test_finding_3_old_compute_nsg_fires(recorded):
@@ -290,3 +291,27 @@ def test_seed_engine_calls_the_ingress_with_https_on_port_80(recorded):
     env = next(e for e in app["template"]["containers"][0]["env"] if e["name"] == rules.url_env(MODEL))
     env["value"] = env["value"].replace("http://pending/", "https://pending:80/")
     assert fired(view) == {SELF_HOSTED}
+
+
+# ---- Azure CNI Overlay --------------------------------------------------------------------------------------------------
+OVERLAY = "network.azure-overlay"
+
+
+def test_overlay_pod_range_admitted_by_the_aks_nsg(recorded):
+    view = recorded("azure-prod")
+    pods = cluster(view)["networkProfile"]["podCidr"]
+    assert pods in nsg_rule(view, "aks", "allow-cluster")["destinationAddressPrefixes"]
+
+
+def test_seed_aks_nsg_forgets_the_pod_range(recorded):
+    """The plan before the fix: only the node subnet admitted, so pod-to-pod traffic (DNS) hit the deny-all."""
+    view = recorded("azure-prod")
+    rule_ = nsg_rule(view, "aks", "allow-cluster")
+    rule_["sourceAddressPrefixes"] = rule_["destinationAddressPrefixes"] = ["10.60.0.0/18"]
+    assert fired(view) == {OVERLAY}
+
+
+def test_seed_pod_range_moved_without_the_nsg(recorded):
+    view = recorded("azure-prod")
+    cluster(view)["networkProfile"]["podCidr"] = "100.64.0.0/16"
+    assert fired(view) == {OVERLAY}

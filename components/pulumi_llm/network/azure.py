@@ -151,7 +151,7 @@ def azure_subnet_plan(cidr: str) -> AzureSubnetPlan:
 
 
 def _rule(name: str, priority: int, direction: str, access: str, *, protocol: str = "Tcp", source: str | Sequence[str] = "*",
-          destination: str = "*", ports: str | Sequence[int] = "*", description: str) -> dict[str, Any]:
+          destination: str | Sequence[str] = "*", ports: str | Sequence[int] = "*", description: str) -> dict[str, Any]:
     rule: dict[str, Any] = {
         "name": name,
         "priority": priority,
@@ -160,8 +160,11 @@ def _rule(name: str, priority: int, direction: str, access: str, *, protocol: st
         "protocol": protocol,
         "description": description,
         "source_port_range": "*",
-        "destination_address_prefix": destination,
     }
+    if isinstance(destination, str):
+        rule["destination_address_prefix"] = destination
+    else:
+        rule["destination_address_prefixes"] = list(destination)
     if isinstance(source, str):
         rule["source_address_prefix"] = source
     else:
@@ -184,7 +187,8 @@ def _probes() -> dict[str, Any]:
 
 
 def nsg_rules(role: str, plan: AzureSubnetPlan, *, clients: Sequence[str], compute_ports: Sequence[int],
-              public_ingress: bool, app_gateway: bool, ssh_sources: Sequence[str], compute_https_egress_only: bool) -> list[dict[str, Any]]:
+              public_ingress: bool, app_gateway: bool, ssh_sources: Sequence[str], compute_https_egress_only: bool,
+              aks_pod_cidrs: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The security rules of the NSG of subnet `role` (pure; tested)."""
     rules = [_probes()]
     if role == "compute":
@@ -218,9 +222,13 @@ def nsg_rules(role: str, plan: AzureSubnetPlan, *, clients: Sequence[str], compu
         # The cluster talks to itself on every port; the rest of the VNet only reaches the internal load
         # balancers' HTTP(S) frontends (ingress-nginx keeps the client address with externalTrafficPolicy
         # Local), and only from the clients: a VNet-wide allow let any workload bypass the gateway.
+        # Azure CNI Overlay does not encapsulate pod traffic: the subnet's NSG sees pod addresses, and AKS needs
+        # node→node, node→pod and pod→pod on every port (DNS included) or the cluster's own traffic is dropped.
+        cluster = [plan.aks, *aks_pod_cidrs]
         rules += [
-            _rule("allow-cluster", 200, "Inbound", "Allow", protocol="*", source=plan.aks, destination=plan.aks,
-                  description="Node-to-node, pod and load balancer traffic inside the cluster's subnet"),
+            _rule("allow-cluster", 200, "Inbound", "Allow", protocol="*", source=cluster if aks_pod_cidrs else plan.aks,
+                  destination=cluster if aks_pod_cidrs else plan.aks,
+                  description="Node-to-node, node-to-pod and pod-to-pod traffic of the cluster (overlay pod ranges included)"),
             _rule("allow-clients", 210, "Inbound", "Allow", source=clients, destination=plan.aks, ports=AKS_CLIENT_PORTS,
                   description="Internal clients to the cluster's internal load balancers (ingress): HTTP and HTTPS only"),
         ]
@@ -287,6 +295,13 @@ class AzureNetworkArgs(BaseModel):
     compute_https_egress_only: bool = Field(
         True, description="The compute subnet may only open HTTPS connections (VNet and Internet). Default true."
     )
+    aks_pod_cidrs: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Overlay pod ranges of the AKS cluster on the aks subnet (Azure CNI Overlay): its NSG admits node-to-pod and "
+            "pod-to-pod traffic, which Azure filters by pod address. Default none (no overlay cluster)."
+        ),
+    )
     nat_idle_timeout_minutes: int = Field(10, ge=4, le=120, description="Idle timeout of the NAT gateway's flows, 4 to 120. Default 10.")
     gateway_subnets: bool = Field(
         False,
@@ -308,7 +323,7 @@ class AzureNetworkArgs(BaseModel):
     def _cidr(cls, value: str) -> str:
         return check_vnet_cidr(value)
 
-    @field_validator("internal_client_cidrs", "ssh_source_cidrs")
+    @field_validator("internal_client_cidrs", "ssh_source_cidrs", "aks_pod_cidrs")
     @classmethod
     def _ranges(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for cidr in value:
@@ -400,6 +415,7 @@ class AzureNetwork(pulumi.ComponentResource):
                 app_gateway=args.app_gateway,
                 ssh_sources=args.ssh_source_cidrs,
                 compute_https_egress_only=args.compute_https_egress_only,
+                aks_pod_cidrs=args.aks_pod_cidrs,
             )
             nsgs[role] = network.NetworkSecurityGroup(
                 child(name, f"{role}-nsg"), location=args.location, security_rules=rules, opts=here, **common

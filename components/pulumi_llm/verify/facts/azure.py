@@ -81,3 +81,10 @@ INGRESS_NGINX_LISTENERS: tuple[tuple[str, int], ...] = (("http", 80), ("https", 
 """The controller Service's ports by scheme (values controller.service.ports.http / .https, both enabled by
 controller.service.enableHttp / enableHttps). Source: github.com/kubernetes/ingress-nginx, tag helm-chart-4.15.1
 (the pinned chart), charts/ingress-nginx/values.yaml."""
+
+# ---- Azure CNI Overlay ------------------------------------------------------------------------------------
+OVERLAY_FLOWS: tuple[tuple[str, str], ...] = (("node", "node"), ("node", "pod"), ("pod", "pod"))
+"""Pod traffic on Azure CNI Overlay is not encapsulated, so the node subnet's NSG filters it by pod address; AKS
+needs these flows admitted on every port and protocol (pod-to-pod carries DNS, node-to-pod service routing).
+Source: github.com/MicrosoftDocs/azure-aks-docs, articles/aks/azure-cni-overlay.md ("Network security groups"),
+ms.date 08/16/2024."""

@@ -20,6 +20,8 @@ Closed:
 * network.azure-closed: the internet reaches nothing but APIM (no NSG allows `*`/`Internet`/a public range
   in, no public IP on a GPU VM or model load balancer, the engine environment is internal); no other subnet of
   the VNet (nor a peered network, which the VirtualNetwork tag includes) reaches a routed model's servers;
+* network.azure-overlay: an Azure CNI Overlay cluster's own traffic (node→node, node→pod, pod→pod, any port)
+  passes its subnet's NSG, which filters pod addresses;
 * network.azure-netpol: the plan's NetworkPolicy objects are enforced only with networkProfile.networkPolicy
   azure, calico or cilium (cilium on the Cilium dataplane).
 
@@ -44,6 +46,9 @@ SELF_HOSTED = "network.azure-self-hosted"
 CLOSED = "network.azure-closed"
 NETPOL = "network.azure-netpol"
 PRIVATE_ENDPOINTS = "network.azure-private-endpoints"
+OVERLAY = "network.azure-overlay"
+OVERLAY_PROBES: tuple[tuple[str, int], ...] = (("Udp", 53), ("Tcp", 53), ("Tcp", 8000), ("Tcp", 10250))
+"""Sample flows inside the cluster: DNS, a model server's port, the kubelet."""
 
 NSG = "azure-native:network:NetworkSecurityGroup"
 SUBNET = "azure-native:network:Subnet"
@@ -464,3 +469,26 @@ def private_endpoints(view: PlanView) -> Iterator[Violation]:
                     continue
                 for problem in crossing(view, subnet, target, 443):
                     yield violation(view, endpoint["name"], PRIVATE_ENDPOINTS, f"{who} → the {group} endpoint on 443: {problem}")
+
+
+# ---- Azure CNI Overlay: the cluster's own traffic -------------------------------------------------------------
+@rule(OVERLAY)
+def overlay(view: PlanView) -> Iterator[Violation]:
+    if not _on_azure(view):
+        return
+    subnet = _cluster_subnet(view)
+    if subnet is None:
+        return
+    vnet = _vnet(view)
+    for cluster in view.of_type(CLUSTER):
+        profile = cluster["inputs"].get("networkProfile") or {}
+        if profile.get("networkPluginMode") != "overlay":
+            continue
+        ranges = {"node": subnet["inputs"]["addressPrefix"], "pod": profile.get("podCidr") or ""}
+        for source, destination in facts.OVERLAY_FLOWS:
+            for protocol, port in OVERLAY_PROBES:
+                access, by = nsg_verdict(_nsg_rules(view, subnet), "Inbound", ranges[source], ranges[destination], port, vnet, protocol)
+                if access != "Allow":
+                    yield violation(view, subnet["name"], OVERLAY,
+                                    f"{source} → {destination} ({ranges[source]} → {ranges[destination]}) {protocol} {port} is dropped: {by}")
+                    break
