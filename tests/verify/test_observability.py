@@ -336,3 +336,8 @@ def test_gmp_plan_alerts_panels_and_triggers_select_what_gmp_stores(gmp_view):
     assert 'job="llama-3-1-8b-instruct"' in down["expr"]
     old = obs.Expression("Rules", "w", down["expr"].replace("job=", "service="), obs.gmp_source(gmp_view))
     assert {f.rule for f in obs.check(old)} == {obs.LABEL}
+
+
+def test_tritons_gpu_families_are_per_gpu_not_per_model():
+    assert ex.TRITON.series_labels("nv_gpu_utilization") == frozenset({"gpu_uuid"})
+    assert ex.TRITON.series_labels("nv_inference_pending_request_count") == frozenset({"model", "version"})

@@ -45,6 +45,8 @@ class Exporter:
     """Labels on every series the exporter writes."""
     metric_labels: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
     """Extra labels on particular families."""
+    unshared: frozenset[str] = frozenset()
+    """Families that do not carry `labels` (only their `metric_labels`), e.g. Triton's per-GPU families."""
     image_markers: tuple[str, ...] = ()
     """Substrings of the exporter's image or chart name: how a plan shows it runs the exporter."""
 
@@ -70,7 +72,8 @@ class Exporter:
         family = self.family(series)
         extra = self.metric_labels.get(family or "", frozenset())
         le = frozenset({"le"}) if family and series == family + "_bucket" else frozenset()
-        return self.labels | extra | le
+        shared = frozenset() if family in self.unshared else self.labels
+        return shared | extra | le
 
 
 # ---- vLLM ------------------------------------------------------------------------------------------------
@@ -121,6 +124,10 @@ VLLM = Exporter(
 # gpu_uuid), for the 26.05 / 26.06 containers pinned (pins.TRITON_VLLM, TRITON_ONNX). The pending request
 # count, newer than that page, is a per-model gauge: triton-inference-server/tensorrtllm_backend README.md
 # (its /metrics example: `# TYPE nv_inference_pending_request_count gauge`, labels model and version).
+_TRITON_GPU_FAMILIES = frozenset({
+    "nv_gpu_utilization", "nv_gpu_memory_total_bytes", "nv_gpu_memory_used_bytes",
+    "nv_gpu_power_usage", "nv_gpu_power_limit", "nv_energy_consumption",
+})
 TRITON = Exporter(
     name="triton",
     version="26.05",
@@ -144,11 +151,8 @@ TRITON = Exporter(
         "nv_energy_consumption": COUNTER,
     }),
     labels=frozenset({"model", "version"}),
-    metric_labels=MappingProxyType({
-        name: frozenset({"gpu_uuid"})
-        for name in ("nv_gpu_utilization", "nv_gpu_memory_total_bytes", "nv_gpu_memory_used_bytes",
-                     "nv_gpu_power_usage", "nv_gpu_power_limit", "nv_energy_consumption")
-    }),
+    metric_labels=MappingProxyType({name: frozenset({"gpu_uuid"}) for name in _TRITON_GPU_FAMILIES}),
+    unshared=_TRITON_GPU_FAMILIES,
     image_markers=("nvidia/tritonserver",),
 )
 

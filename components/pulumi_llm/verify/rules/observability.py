@@ -176,7 +176,8 @@ def _ops_agent_scrape_configs(view: PlanView) -> Iterator[dict[str, Any]]:
             cloud_config = yaml.safe_load(user_data) if isinstance(user_data, str) else None
         except yaml.YAMLError:
             continue
-        for file in (cloud_config or {}).get("write_files") or [] if isinstance(cloud_config, dict) else []:
+        files = cloud_config.get("write_files") or [] if isinstance(cloud_config, dict) else []
+        for file in files:
             if not str(file.get("path", "")).endswith("ops-agent.yaml"):
                 continue
             config = yaml.safe_load(file.get("content") or "") or {}
