@@ -220,3 +220,11 @@ def test_seed_gateway_calls_the_internal_lb_over_https(recorded):
     env = next(e for e in run(view)["template"]["containers"][0]["envs"] if e["name"] == rules.url_env(MODEL))
     env["value"] = env["value"].replace("http://", "https://")
     assert fired(view) == {SELF_HOSTED}
+
+
+def test_iap_ssh_is_not_an_opening_to_the_internet(recorded):
+    view = recorded("gcp-dev")
+    proxies = resource(view, FIREWALL, "llm-network-allow-lb-proxies")
+    view.resources.append({**proxies, "urn": proxies["urn"] + "-iap", "name": "llm-network-allow-iap-ssh", "id": "iap",
+                           "inputs": {**proxies["inputs"], "sourceRanges": ["35.235.240.0/20"], "allows": [{"protocol": "tcp", "ports": ["22"]}]}})
+    assert not fired(view) & MINE

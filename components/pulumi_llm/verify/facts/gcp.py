@@ -19,6 +19,11 @@ GOOGLE_HEALTH_CHECK_RANGES: tuple[str, ...] = ("35.191.0.0/16", "130.211.0.0/22"
 """Where Google's health checkers (load balancers, MIG autohealing) probe backends from.
 Source: https://cloud.google.com/load-balancing/docs/health-check-concepts ("Probe IP ranges and firewall rules")."""
 
+IAP_TCP_FORWARDING_RANGE = "35.235.240.0/20"
+"""Where Identity-Aware Proxy TCP forwarding connects from: IAP authenticates and authorizes each tunnel, so a
+firewall rule from this range is not an opening to the internet.
+Source: https://cloud.google.com/iap/docs/using-tcp-forwarding ("Create a firewall rule")."""
+
 PROXY_ONLY_SUBNET_PURPOSES: tuple[str, ...] = ("REGIONAL_MANAGED_PROXY", "INTERNAL_HTTPS_LOAD_BALANCER")
 """Subnetwork `purpose` of the proxy-only subnet whose Envoys open the connections of a regional internal
 Application Load Balancer (INTERNAL_MANAGED) to its backends: the backends see these addresses as the source.

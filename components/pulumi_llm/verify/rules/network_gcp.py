@@ -366,7 +366,7 @@ def _model_targets(view: PlanView) -> set[str]:
 def closed(view: PlanView) -> Iterator[Violation]:
     if not _on_gcp(view):
         return
-    health = set(facts.GOOGLE_HEALTH_CHECK_RANGES)
+    health = set(facts.GOOGLE_HEALTH_CHECK_RANGES) | {facts.IAP_TCP_FORWARDING_RANGE}  # Google's probers and IAP's authenticated tunnels
     for fw in view.of_type(FIREWALL):
         i = fw["inputs"]
         if (i.get("direction") or "INGRESS") != "INGRESS" or not i.get("allows") or i.get("disabled"):
@@ -416,7 +416,7 @@ def closed(view: PlanView) -> Iterator[Violation]:
                 continue
             if not any(_protocol_entries(i.get("allows"), p) for p in ports if p):
                 continue
-            others = [s for s in i.get("sourceRanges") or [] if s not in facts.GOOGLE_HEALTH_CHECK_RANGES and not any(within(s, c) for c in callers)]
+            others = [s for s in i.get("sourceRanges") or [] if s not in health and not any(within(s, c) for c in callers)]
             if others:
                 yield violation(view, fw["name"], CLOSED, f"admits {others} to the GPU nodes on the models' ports: workloads there bypass the gateway")
 
