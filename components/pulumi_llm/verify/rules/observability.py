@@ -129,6 +129,9 @@ def _chart_honor_labels(view: PlanView) -> dict[str, bool]:
 
 
 def _model_servers(view: PlanView) -> tuple[ex.Exporter, ...]:
+    """The model-server exporters whose image the plan runs (a container image, or a VM's cloud-init).
+    vLLM and Triton's vLLM backend share metric names under different labels, so which one runs decides
+    which labels a `vllm:` series has."""
     text = _stack_text(view)
     return tuple(e for e in ex.MODEL_SERVERS if any(marker in text for marker in e.image_markers))
 
@@ -257,6 +260,8 @@ def expressions(view: PlanView) -> Iterator[Expression]:
             where = f"rules.custom[{i}]"
             yield Expression(release["name"], f"{where}.seriesQuery", str(r.get("seriesQuery", "")), cluster)
             yield Expression(release["name"], f"{where}.metricsQuery", adapter_query(r), cluster)
+    # Azure Monitor rule groups read the workspace the in-cluster Prometheus remote-writes to (the
+    # `azure-monitor` metrics option): the series as that Prometheus stored them.
     for group in view.of_type("azure-native:alertsmanagement:PrometheusRuleGroup"):
         for i, r in enumerate(group["inputs"].get("rules") or []):
             yield Expression(group["name"], f"rules[{i}] {r.get('alert') or r.get('record') or ''}", str(r.get("expression", "")), cluster)
