@@ -126,13 +126,14 @@ def _reads(view: PlanView, bucket: dict[str, Any], email: str, prefix: str) -> b
     return False
 
 
-def _readers(view: PlanView) -> Iterator[tuple[str, str, str]]:
-    """(where, served model, Google service account email) of each reader of the weights."""
+def _readers(view: PlanView) -> Iterator[tuple[str, str, str, str | None]]:
+    """(where, served model, Google service account email, Kubernetes service account `ns/name` or None) of
+    each reader of the weights."""
     for tpl in view.of_type(TEMPLATE):
         served = (tpl["inputs"].get("labels") or {}).get("pulumi-llm_model")
         email = (tpl["inputs"].get("serviceAccount") or {}).get("email", "")
         if served:
-            yield tpl["name"], served, email
+            yield tpl["name"], served, email, None
     accounts = {
         (o["metadata"].get("namespace"), o["metadata"]["name"]): (o["metadata"].get("annotations") or {}).get(GSA_ANNOTATION, "")
         for o in view.objects("ServiceAccount")
@@ -144,7 +145,7 @@ def _readers(view: PlanView) -> Iterator[tuple[str, str, str]]:
             continue
         ns = deploy["metadata"].get("namespace", "default")
         ksa = deploy["spec"]["template"]["spec"].get("serviceAccountName", "default")
-        yield f"{deploy['kind']} {ns}/{deploy['metadata']['name']}", served, accounts.get((ns, ksa), "") + f"|{ns}/{ksa}"
+        yield f"{deploy['kind']} {ns}/{deploy['metadata']['name']}", served, accounts.get((ns, ksa), ""), f"{ns}/{ksa}"
 
 
 def _workload_pool(view: PlanView) -> str | None:
@@ -173,11 +174,10 @@ def weights(view: PlanView) -> Iterator[Violation]:
     key = (bucket["inputs"].get("encryption") or {}).get("defaultKmsKeyName")
     if key and not _key_grants(view, key, facts.STORAGE_SERVICE_AGENT_DOMAIN):
         yield violation(view, bucket["name"], WEIGHTS, f"the bucket's default key {key} is not usable by Cloud Storage's service agent: every read and write fails")
-    for where, served, who in _readers(view):
+    for where, served, email, ksa in _readers(view):
         prefix = store_prefix(view, served)
         if prefix is None:
             continue
-        email, _, ksa = who.partition("|")
         if not email:
             yield violation(view, where, WEIGHTS, f"reads gs://{bucket['inputs'].get('name')}/{prefix} with no Google service account")
             continue
