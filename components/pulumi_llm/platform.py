@@ -743,6 +743,7 @@ def onprem_cluster_args(settings: Settings, labels: CommonLabels):
             settings,
             onprem_labels,
             namespace=onprem.namespace,
+            namespace_exists=not onprem.owns_namespace(settings.onprem_namespace_needs()),
             models=serving.served_models(settings),
             # GPU Feature Discovery (with the Operator) labels GPU nodes; the taint keeps
             # other pods off them, so model servers tolerate it.

@@ -333,6 +333,18 @@ class OnPremSettings(_Strict):
         None, description="Path of the kubeconfig file. Default: the provider's default ($KUBECONFIG or ~/.kube/config)."
     )
     namespace: Label = Field("llm", description="Namespace the model servers run in. Default `llm`.")
+    namespace_exists: bool | None = Field(
+        None,
+        description="The namespace is yours, created before `pulumi up` with what the servers read from it (pvc:// "
+        "claims, the ingress TLS Secret, the Hugging Face token Secret): the stack sets its labels (Pod Security "
+        "restricted) and never creates or deletes it. Default: true when the stack reads such objects (a namespace "
+        "the stack creates can't hold them before its first run), else false (the stack creates it).",
+    )
+
+    def owns_namespace(self, needs: list[str]) -> bool:
+        """Whether the stack creates the namespace, given the user's objects the servers read from it."""
+        return not (self.namespace_exists if self.namespace_exists is not None else bool(needs))
+
     gpus: OnPremGpus = Field(default_factory=OnPremGpus, description="GPUs of the GPU nodes. Default 8× L40S.")
     gpu_operator: GpuOperatorSettings = Field(default_factory=GpuOperatorSettings, description="NVIDIA GPU Operator.")
     ingress: IngressSettings = Field(default_factory=IngressSettings, description="Ingress to the model API.")
@@ -1265,6 +1277,23 @@ class Settings(_Strict):
                     "serving.autoscaling.scale_to_zero",
                     "scale to zero wakes on ingress-nginx request metrics: set onprem.ingress.install true",
                 )
+            needs = self.onprem_namespace_needs()
+            if needs and self.onprem.namespace_exists is False:
+                raise FieldProblem(
+                    "onprem.namespace_exists",
+                    f"must be true: {needs[0]} must be in namespace {self.onprem.namespace} before `pulumi up`, and a "
+                    "namespace the stack creates can't hold it before its first run; create the namespace with it first",
+                )
+
+    def onprem_namespace_needs(self) -> list[str]:
+        """The user's objects an on-prem stack's servers, copy Jobs and Ingress read from the model namespace."""
+        assert self.onprem is not None
+        needs = [f"claim {m.source.removeprefix('pvc://').split('/', 1)[0]}" for m in self.models.values() if (m.source or "").startswith("pvc://")]
+        if self.onprem.ingress.tls_secret:
+            needs.append(f"Secret {self.onprem.ingress.tls_secret}")
+        if any(m.copy_from_hub for m in self.models.values()):
+            needs.append(f"Secret {self.onprem.hf_token_secret}")
+        return needs
 
 
 # --------------------------------------------------------------------------------------------

@@ -314,3 +314,12 @@ def test_copy_from_hub_runs_once_per_revision_before_the_server() -> None:
 def test_copy_needs_a_pinned_revision() -> None:
     with pytest.raises(UserError, match=r"models\.x\.copy_from_hub = true: needs models\.x\.revision: a pinned commit"):
         settings(models={"x": {"catalog": "llama-3.1-8b-instruct", "source": "pvc://w/x", "copy_from_hub": True}})
+
+
+def test_the_namespace_holding_the_users_claim_is_labelled_not_created() -> None:
+    """pvc:// weights are the user's claim, so the namespace is theirs before the first run: the stack labels it
+    (server-side apply) instead of creating it, which the provider would refuse for an existing namespace."""
+    records = plan()
+    [ns] = [r for r in records if r.name == "llm-onprem-serving-ns"]
+    assert ns.type == "kubernetes:core/v1:NamespacePatch"
+    assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"

@@ -33,6 +33,7 @@ config:
     kube_context: lab
     kubeconfig: {kubeconfig}
     namespace: llm
+    namespace_exists: true
     gpus: {{accelerator: L40S, per_node: 8}}
     ingress: {{host: llm.lab.example.com, tls_secret: llm-tls}}
   pulumi-llm:models:
@@ -146,17 +147,12 @@ def test_each_missing_item_is_one_line_and_exit_2(project, api, capsys):
     ]
 
 
-def test_before_the_first_up_the_namespace_is_the_stacks_to_make(project, api, capsys):
-    """The provider creates the model namespace and will not adopt one: the claim and Secrets come after it."""
-    namespace = api.routes.pop(f"/api/v1/namespaces/{NAMESPACE}")
-    assert run(project) == 0
-    assert "Namespace llm              made by the first `pulumi up`; then create in it: PersistentVolumeClaim weights, Secret llm-tls, Secret hf-token" in capsys.readouterr().out
-    namespace["metadata"]["labels"] = {}
-    api.routes[f"/api/v1/namespaces/{NAMESPACE}"] = namespace
+def test_the_users_namespace_must_exist_before_the_first_up(project, api, capsys):
+    """The claim and Secrets the servers read live in the user's namespace, which the stack only labels."""
+    api.routes.pop(f"/api/v1/namespaces/{NAMESPACE}")
     assert run(project) == 2
     assert capsys.readouterr().out == (
-        "lab: Namespace llm: exists and was not made by pulumi-llm: `pulumi up` fails creating it (AlreadyExists); "
-        "choose another onprem.namespace or delete it\n"
+        "lab: Namespace llm: missing: onprem.namespace_exists says it is yours; create it with the claims and Secrets first\n"
     )
 
 

@@ -4,6 +4,8 @@ the pure helpers that read needs from objects and chart values."""
 
 from __future__ import annotations
 
+import pytest
+
 from pulumi_llm.kubernetes import addons
 from pulumi_llm.verify import run_rules
 from pulumi_llm.verify.facts import chart_needs
@@ -160,16 +162,27 @@ def test_the_azure_claim_on_a_new_cluster_is_a_warning(recorded):
     assert "PersistentVolumeClaim llm/models" in warning.why
 
 
-def test_onprem_user_objects_in_the_namespace_the_plan_creates_are_warnings(recorded):
-    """The provider creates (never adopts) the model namespace, so the user's claim and Secrets come after it."""
+@pytest.mark.parametrize("stack", ["onprem", "onprem-triton"])
+def test_onprem_user_objects_live_in_the_users_namespace(recorded, stack):
+    """The provider creates (never adopts) a Namespace, so the user's claim and Secrets could only come after
+    it: the on-prem stacks label the user's namespace instead (NamespacePatch), and nothing is left waiting."""
+    view = recorded(stack)
+    assert [r["type"] for r in view.resources if r["name"].endswith("-serving-ns")] == ["kubernetes:core/v1:NamespacePatch"]
+    assert [v for v in run_rules(view, only=["references.object"])] == []
+
+
+def test_seed_onprem_namespace_created_by_the_plan(recorded):
     view = recorded("onprem")
-    warnings = {v.why.split(":")[0] for v in run_rules(view, only=["references.object"]) if v.severity == "warning"}
-    assert warnings == {
+    [ns] = [r for r in view.resources if r["name"].endswith("-serving-ns")]
+    ns["type"] = "kubernetes:core/v1:Namespace"  # what the stack did before onprem.namespace_exists
+    whys = {v.why.split(":")[0] for v in run_rules(view) if v.rule == "references.object"}
+    assert whys == {
         "Deployment llm/llama-3-1-8b-instruct (volume model) needs PersistentVolumeClaim llm/model-weights",
         "Job llm/copy-llama-3-1-8b-instruct-68cd046b (volume work) needs PersistentVolumeClaim llm/model-weights",
         "Job llm/copy-llama-3-1-8b-instruct-68cd046b (volume token) needs Secret llm/hf-token",
         "Ingress llm/llama-3-1-8b-instruct (spec.tls) needs Secret llm/llm-internal-tls",
     }
+    assert fired(view) == {"references.object"}
 
 
 def test_chart_defaults_decide_what_is_rendered():

@@ -78,7 +78,12 @@ class IngressOptions:
 class ModelServingArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    namespace: str = Field(description="Namespace created for the model servers.")
+    namespace: str = Field(description="Namespace of the model servers: created, or labelled when `namespace_exists`.")
+    namespace_exists: bool = Field(
+        False,
+        description="The namespace is the user's (made before `pulumi up` with claims and Secrets the servers read): "
+        "set its labels by server-side apply, never create or delete it. Default false: create it.",
+    )
     labels: CommonLabels = Field(description="The stack's common labels.")
     models: Sequence[ServedModel] = Field(description="The models to serve.")
     placement: render.Placement = Field(default_factory=render.Placement, description="GPU node selection.")
@@ -155,9 +160,10 @@ class ModelServing(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         ns_labels = kubernetes_labels(args.labels)
         ns_labels.update({f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")})
-        namespace = k8s.core.v1.Namespace(
-            child(name, "ns"), metadata={"name": args.namespace, "labels": ns_labels}, opts=here
-        )
+        # A user's namespace is patched, not created: pulumi-kubernetes refuses to create one that exists, and
+        # the claims and Secrets the servers read must be in it before the first run.
+        make = k8s.core.v1.NamespacePatch if args.namespace_exists else k8s.core.v1.Namespace
+        namespace = make(child(name, "ns"), metadata={"name": args.namespace, "labels": ns_labels}, opts=here)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         common = kubernetes_labels(args.labels)
         k8s.networking.v1.NetworkPolicy(

@@ -6,10 +6,11 @@ objects the plan reads but does not create. preflight looks them up, read-only:
 - on-prem stacks, through the stack's kubeconfig context (the API server's REST API): a CNI that enforces
   NetworkPolicy (a calico-node, cilium, antrea-agent, kube-router, canal or weave-net DaemonSet), the
   IngressClass and the CRDs of operators the stack leaves to the cluster, nodes with allocatable
-  nvidia.com/gpu when the GPU Operator is not installed, and the model namespace: absent (the first
-  `pulumi up` makes it; the claims and Secrets go in afterwards), someone else's (`pulumi up` would fail
-  with AlreadyExists: the provider does not adopt), or the stack's — then the models' claims (Bound) with
-  their StorageClass and the Secrets the settings name (TLS, Hugging Face token, API keys);
+  nvidia.com/gpu when the GPU Operator is not installed, and the model namespace: the user's
+  (`onprem.namespace_exists`, required whenever the servers read the user's claims or Secrets: it must
+  exist), or the stack's — absent before the first `pulumi up`, refused if someone else's (the provider
+  does not adopt) — then the models' claims (Bound) with their StorageClass and the Secrets the settings
+  name (TLS, Hugging Face token, API keys);
 - AWS stacks, with the caller's AWS credentials (boto3): the ACM certificates and the Route 53 zone the
   settings reference, and the IAM principals given cluster-admin access entries.
 

@@ -66,18 +66,24 @@ def onprem_checks(settings: dict[str, Any], kube: Kube) -> Iterator[Check]:
         yield Check(f"IngressClass {name}", exists, "exists" if exists else "missing: ingress.install is false, so the cluster's controller must provide it")
 
     found = kube.get(f"/api/v1/namespaces/{namespace}")
-    if found is None:
+    if onprem.get("namespace_exists"):
+        # The user's namespace: the stack only labels it, so it and what lives in it come first.
+        if found is None:
+            yield Check(f"Namespace {namespace}", False, "missing: onprem.namespace_exists says it is yours; create it with the claims and Secrets first")
+            return
+        yield Check(f"Namespace {namespace}", True, "exists (yours; the stack labels it)")
+    elif found is None:
         # The stack creates the model namespace and the Kubernetes provider will not adopt an existing one:
         # what lives in it can only be made once the first `pulumi up` has created it.
         wanted = [f"PersistentVolumeClaim {c}" for c in model_claims(settings)] + [f"Secret {s}" for s, _ in user_secrets(settings)]
         yield Check(f"Namespace {namespace}", True, "made by the first `pulumi up`; then create in it: " + ", ".join(wanted) if wanted else "made by `pulumi up`")
         return
-    labels = (found.get("metadata") or {}).get("labels") or {}
-    if labels.get("app.kubernetes.io/managed-by") != "pulumi":
+    elif ((found.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/managed-by") != "pulumi":
         yield Check(f"Namespace {namespace}", False, "exists and was not made by pulumi-llm: `pulumi up` fails creating it (AlreadyExists); "
-                    "choose another onprem.namespace or delete it")
+                    "set onprem.namespace_exists: true to use it, or choose another onprem.namespace")
         return
-    yield Check(f"Namespace {namespace}", True, "exists (made by the stack)")
+    else:
+        yield Check(f"Namespace {namespace}", True, "exists (made by the stack)")
 
     for claim in model_claims(settings):
         found = kube.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{claim}")

@@ -260,12 +260,12 @@ def objects_exist_first(view: PlanView) -> Iterable[Violation]:
                     )
                 elif need.namespace and ("Namespace", "", need.namespace) in by_key:
                     # pulumi-kubernetes creates (it does not adopt) a Namespace that already exists, so the user
-                    # cannot make the object before the first run without failing it.
+                    # cannot make the object before the first run without failing it; a user's namespace is
+                    # labelled (NamespacePatch) instead, and then the object is a plain precondition.
                     yield violation(
                         view, user["urn"], name,
                         f"{what}: the user's, in namespace {need.namespace}, which this plan creates (and would not adopt) "
-                        "— it cannot exist before the first `pulumi up`, so that run waits on it until you create it",
-                        severity="warning",
+                        "— it cannot exist before the first `pulumi up`; make the namespace the user's (onprem.namespace_exists)",
                     )
                 continue
             if (provider := by_key.get(key)) is not None:
