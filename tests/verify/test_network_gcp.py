@@ -12,7 +12,7 @@ from .conftest import fired, manifest, resource
 
 EDGE, SELF_HOSTED, CLOSED, NETPOL = "network.gcp-edge", "network.gcp-self-hosted", "network.gcp-closed", "network.gcp-netpol"
 SECRETS, WEIGHTS = "identity.gcp-secrets", "identity.gcp-weights"
-MINE = {EDGE, SELF_HOSTED, CLOSED, NETPOL, SECRETS, WEIGHTS}
+MINE = {EDGE, SELF_HOSTED, CLOSED, NETPOL, SECRETS, WEIGHTS, "network.gcp-google-apis"}
 MODEL = "llama-3-1-8b-instruct"
 FIREWALL, TEMPLATE, CLUSTER = rules.FIREWALL, rules.TEMPLATE, rules.CLUSTER
 RUN = rules.RUN
@@ -228,3 +228,25 @@ def test_iap_ssh_is_not_an_opening_to_the_internet(recorded):
     view.resources.append({**proxies, "urn": proxies["urn"] + "-iap", "name": "llm-network-allow-iap-ssh", "id": "iap",
                            "inputs": {**proxies["inputs"], "sourceRanges": ["35.235.240.0/20"], "allows": [{"protocol": "tcp", "ports": ["22"]}]}})
     assert not fired(view) & MINE
+
+
+# ---- readers → Cloud Storage --------------------------------------------------------------------------------------------
+GOOGLE_APIS = "network.gcp-google-apis"
+
+
+def test_seed_gpu_vms_on_a_subnet_without_google_access(recorded):
+    view = recorded("gcp-dev")
+    main = resource(view, rules.SUBNET, "llm-network-subnet")
+    extra = {**main, "urn": main["urn"] + "-extra", "name": "llm-network-extra", "id": "llm-network-extra-0001",
+             "inputs": {**main["inputs"], "ipCidrRange": "10.40.64.0/20", "privateIpGoogleAccess": False}}
+    view.resources.append(extra)
+    resource(view, TEMPLATE, f"llm-vm-{MODEL}-template")["inputs"]["networkInterfaces"][0]["subnetwork"] = extra["id"]
+    assert fired(view) == {GOOGLE_APIS}
+
+
+def test_nat_alone_reaches_google_apis(recorded):
+    view = recorded("gcp-prod")
+    resource(view, rules.SUBNET, "llm-network-subnet")["inputs"]["privateIpGoogleAccess"] = False
+    assert not fired(view) & (MINE | {GOOGLE_APIS})
+    resource(view, rules.NAT, "llm-network-nat")["inputs"]["subnetworks"] = []
+    assert fired(view) == {GOOGLE_APIS}

@@ -34,6 +34,13 @@ PASSTHROUGH_KEEPS_CLIENT_ADDRESS = True
 address, so the firewall must admit the callers' range itself.
 Source: https://cloud.google.com/load-balancing/docs/internal ("Source IP address")."""
 
+PRIVATE_GOOGLE_ACCESS_OR_NAT = True
+"""A VM with no external address reaches Google APIs (storage.googleapis.com for the weights, Artifact Registry)
+only when its subnet has Private Google Access (`privateIpGoogleAccess`) or a Cloud NAT translates its range.
+Sources: https://cloud.google.com/vpc/docs/private-google-access, https://cloud.google.com/nat/docs/overview."""
+NAT_ALL_SUBNETS: tuple[str, ...] = ("ALL_SUBNETWORKS_ALL_IP_RANGES", "ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES")
+"""RouterNat `sourceSubnetworkIpRangesToNat` values that cover every subnet of the region (else LIST_OF_SUBNETWORKS)."""
+
 # ---- GKE ------------------------------------------------------------------------------------------
 DATAPLANE_V2 = "ADVANCED_DATAPATH"
 """container.Cluster `datapath_provider` value of GKE Dataplane V2, which enforces NetworkPolicy itself; the

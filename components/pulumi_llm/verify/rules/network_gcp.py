@@ -15,6 +15,8 @@ Closed:
   than Google's health checkers, no external address on a GPU VM or GKE node, no run.app URL open to the
   internet); no workload in the VPC reaches a model the gateway routes to except the gateway (its internal
   Service's source ranges and our firewall rules to its nodes admit only the gateway's subnet);
+* network.gcp-google-apis: the weights' readers (GPU VMs, GKE nodes), which have no external address, reach
+  Cloud Storage: their subnet has Private Google Access or a Cloud NAT of its region covers it;
 * network.gcp-netpol: the plan's NetworkPolicy objects are enforced only on Dataplane V2, Autopilot, or the
   Calico add-on with network policy enabled.
 
@@ -38,6 +40,7 @@ EDGE = "network.gcp-edge"
 SELF_HOSTED = "network.gcp-self-hosted"
 CLOSED = "network.gcp-closed"
 NETPOL = "network.gcp-netpol"
+GOOGLE_APIS = "network.gcp-google-apis"
 
 RUN = "gcp:cloudrunv2/service:Service"
 FIREWALL = "gcp:compute/firewall:Firewall"
@@ -56,6 +59,7 @@ URL_MAP = "gcp:compute/uRLMap:URLMap"
 BACKEND = "gcp:compute/backendService:BackendService"
 NEG = "gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup"
 MODEL_LABEL = "pulumi-llm_model"
+NAT = "gcp:compute/routerNat:RouterNat"
 
 
 # ---- pure helpers -------------------------------------------------------------------------------------
@@ -439,3 +443,42 @@ def netpol(view: PlanView) -> Iterator[Violation]:
             yield violation(view, cluster["name"], NETPOL,
                             "the plan's NetworkPolicies are not enforced: neither Dataplane V2 (datapathProvider ADVANCED_DATAPATH) "
                             "nor the Calico add-on (networkPolicy.enabled + addonsConfig.networkPolicyConfig) is on, so any pod reaches the models")
+
+
+# ---- readers → Cloud Storage -----------------------------------------------------------------------------------
+def _reader_subnets(view: PlanView) -> Iterator[tuple[str, dict[str, Any]]]:
+    for tpl in view.of_type(TEMPLATE):
+        for nic in tpl["inputs"].get("networkInterfaces") or []:
+            subnet = view.ref(nic.get("subnetwork"))
+            if subnet is not None and not nic.get("accessConfigs"):
+                yield tpl["name"], subnet
+    for cluster in view.of_type(CLUSTER):
+        subnet = view.ref(cluster["inputs"].get("subnetwork"))
+        if subnet is not None:
+            yield cluster["name"], subnet
+
+
+def _nat_covers(view: PlanView, subnet: dict[str, Any]) -> bool:
+    for nat in view.of_type(NAT):
+        i = nat["inputs"]
+        if i.get("region") != subnet["inputs"].get("region"):
+            continue
+        router = next((r for r in view.of_type("gcp:compute/router:Router") if r["inputs"].get("name") == i.get("router")), None)
+        if router is not None and router["inputs"].get("network") != subnet["inputs"].get("network"):
+            continue
+        if i.get("sourceSubnetworkIpRangesToNat") in facts.NAT_ALL_SUBNETS:
+            return True
+        if any(view.ref(s.get("name")) is subnet for s in i.get("subnetworks") or []):
+            return True
+    return False
+
+
+@rule(GOOGLE_APIS)
+def google_apis(view: PlanView) -> Iterator[Violation]:
+    if not _on_gcp(view):
+        return
+    for where, subnet in _reader_subnets(view):
+        if not subnet["inputs"].get("privateIpGoogleAccess") and not _nat_covers(view, subnet):
+            yield violation(view, where, GOOGLE_APIS,
+                            f"subnet {subnet['inputs'].get('ipCidrRange')} has neither Private Google Access nor a Cloud NAT: "
+                            "the servers cannot reach Cloud Storage for the weights (nor Artifact Registry)")
