@@ -164,47 +164,31 @@ class AwsNetwork(pulumi.ComponentResource):
 
         igw = aws.ec2.InternetGateway(child(name, "igw"), vpc_id=vpc.id, tags=named("igw"), opts=here)
 
+        def subnet(role: str, cidr: str, zone: pulumi.Input[str], **tags: str) -> aws.ec2.Subnet:
+            """A subnet whose instances never get a public address of their own."""
+            return aws.ec2.Subnet(
+                child(name, role),
+                vpc_id=vpc.id,
+                cidr_block=cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags=named(role, **tags),
+                opts=here,
+            )
+
         private_subnets: list[aws.ec2.Subnet] = []
         public_subnets: list[aws.ec2.Subnet] = []
         for slot, zone, private_cidr, public_cidr in zip(slots, zone_names, plan.private, plan.public):
-            private_subnets.append(
-                aws.ec2.Subnet(
-                    child(name, f"private-{slot}"),
-                    vpc_id=vpc.id,
-                    cidr_block=private_cidr,
-                    availability_zone=zone,
-                    map_public_ip_on_launch=False,
-                    tags=named(f"private-{slot}"),
-                    opts=here,
-                )
-            )
-            public_subnets.append(
-                aws.ec2.Subnet(
-                    child(name, f"public-{slot}"),
-                    vpc_id=vpc.id,
-                    cidr_block=public_cidr,
-                    availability_zone=zone,
-                    # Only load balancers and NAT gateways live here, and they get their addresses
-                    # explicitly: an instance launched here by mistake stays unreachable.
-                    map_public_ip_on_launch=False,
-                    tags=named(f"public-{slot}", **{"kubernetes.io/role/elb": "1"}),
-                    opts=here,
-                )
-            )
+            private_subnets.append(subnet(f"private-{slot}", private_cidr, zone))
+            # Only load balancers and NAT gateways live in the public subnets, and they get their
+            # addresses explicitly: an instance launched there by mistake stays unreachable.
+            public_subnets.append(subnet(f"public-{slot}", public_cidr, zone, **{"kubernetes.io/role/elb": "1"}))
 
         # Internal ALBs (the AWS Load Balancer Controller picks subnets by the internal-elb role tag)
         # get subnets of their own: with target-type ip they reach pods from these addresses, and no
         # pod ever has one, so the model servers' NetworkPolicy admits the ALB and not the whole VPC.
         internal_lb_subnets = [
-            aws.ec2.Subnet(
-                child(name, f"internal-lb-{slot}"),
-                vpc_id=vpc.id,
-                cidr_block=lb_cidr,
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags=named(f"internal-lb-{slot}", **{"kubernetes.io/role/internal-elb": "1"}),
-                opts=here,
-            )
+            subnet(f"internal-lb-{slot}", lb_cidr, zone, **{"kubernetes.io/role/internal-elb": "1"})
             for slot, zone, lb_cidr in zip(slots, zone_names, plan.internal_lb)
         ]
 
