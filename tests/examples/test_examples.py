@@ -107,7 +107,8 @@ def test_onprem(monkeypatch: pytest.MonkeyPatch) -> None:
     [server] = deployment.inputs["spec"]["template"]["spec"]["containers"]
     # The model server's image is pinned by digest, and reads the weights from the claim.
     assert server["image"] == pins.VLLM_OPENAI.ref and "@sha256:" in server["image"]
-    assert f"--model=/models/meta-llama/Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659" in server["args"]
+    # `vllm serve MODEL …`: the model is the first argument.
+    assert server["args"][0] == "/models/meta-llama/Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659"
     assert "--served-model-name=llama-8b" in server["args"]
     volumes = {v["name"]: v for v in deployment.inputs["spec"]["template"]["spec"]["volumes"]}
     assert volumes["model"]["persistentVolumeClaim"] == {"claimName": "model-weights", "readOnly": True}
@@ -233,7 +234,7 @@ def test_cluster_eks(monkeypatch: pytest.MonkeyPatch) -> None:
     [deployment] = of_type(records, "kubernetes:apps/v1:Deployment")
     [server] = deployment.inputs["spec"]["template"]["spec"]["containers"]
     assert server["image"] == pins.VLLM_OPENAI.ref
-    assert "--model=s3://$(MODEL_BUCKET)/meta-llama/Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659" in server["args"]
+    assert server["args"][0] == "s3://$(MODEL_BUCKET)/meta-llama/Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659"
     assert {"name": "MODEL_BUCKET", "value": "llm-models-bucket-8e9d71e"} in server["env"]
     association = named(records, "llm-llm-llama-8b-pod-identity").inputs
     assert (association["namespace"], association["serviceAccount"]) == ("llm", "llama-8b")

@@ -114,3 +114,18 @@ def test_every_builtin_object_validates_and_only_known_crds_are_skipped(manifest
         kubernetes_validate.validate(obj, "1.30.0", strict=True)
         checked += 1
     assert checked >= 8
+
+
+def test_gmp_kinds_are_served_by_gke_only_with_managed_collection_on(plan: Path) -> None:
+    """PodMonitoring and Rules have no CRD in the plan: GKE serves them when managed collection is on, so a
+    cluster with it off leaves every such object "no matches for kind" (references.crd)."""
+    from pulumi_llm.offline.plan import Project, load_settings
+    from pulumi_llm.verify import PlanView, run_rules
+
+    settings = load_settings(Project.find(plan.parent), "gmp").model_dump(mode="json")
+    view = PlanView.from_dir(plan, settings)
+    assert run_rules(view, ["references.crd"]) == []
+    [cluster] = view.of_type("gcp:container/cluster:Cluster")
+    cluster["inputs"]["monitoringConfig"]["managedPrometheus"]["enabled"] = False
+    kinds = sorted({v.why.split()[0] for v in run_rules(view, ["references.crd"])})
+    assert kinds == ["PodMonitoring", "Rules"]

@@ -41,7 +41,9 @@ def test_resources_json_format(planned: Path, stack: str) -> None:
     roots = [r for r in resources if r["parent"] is None]
     assert [r["type"] for r in roots] == ["pulumi:pulumi:Stack"]
     for r in resources:
-        assert set(r) == {"urn", "type", "name", "parent", "inputs"}
+        assert set(r) == {"urn", "type", "name", "parent", "id", "dependsOn", "inputs"}
+        # What the engine waits for: resources of this plan, in a stable order.
+        assert set(r["dependsOn"]) <= urns and r["dependsOn"] == sorted(r["dependsOn"]), r["urn"]
         assert r["urn"].startswith(f"urn:pulumi:{stack}::pulumi-llm::") and r["urn"].endswith(f"::{r['name']}")
         assert r["parent"] is None or r["parent"] in urns
         # provider types end in the package name, which may hold a dash (pulumi:providers:docker-build)
@@ -92,7 +94,9 @@ def test_plan_prints_tree_grouped_by_component_with_counts(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "pulumi-llm:index:LlmPlatform  llm  (" in result.stdout
     assert re.search(r"^    pulumi-llm:index:OnPremCluster  llm-onprem  \(\d+ resources\)$", result.stdout, re.M)
-    assert re.search(r"^\s+5  kubernetes:core/v1:Namespace$", result.stdout, re.M)
+    assert re.search(r"^\s+4  kubernetes:core/v1:Namespace$", result.stdout, re.M)
+    # The model namespace is the user's (it holds their weights claim): labelled, not created.
+    assert re.search(r"^\s+1  kubernetes:core/v1:NamespacePatch$", result.stdout, re.M)
 
 
 def test_default_out_dir_is_out_stack(scratch_project: Path) -> None:

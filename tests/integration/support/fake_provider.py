@@ -290,8 +290,10 @@ class _Handler(BaseHTTPRequestHandler):
                 event = {"id": cid, "object": "text_completion", "created": created, "model": record.model,
                          "choices": [{"index": 0, "text": piece, "logprobs": None,
                                       "finish_reason": "stop" if last else None}]}
+            # Stamped before the write: a client may read the chunk before a stamp taken after it.
+            sent = time.monotonic()
             self._write_chunk(f"data: {json.dumps(event)}\n\n".encode())
-            record.chunk_times.append(time.monotonic())
+            record.chunk_times.append(sent)
         if include_usage:
             usage = {"id": cid, "object": "chat.completion.chunk" if chat else "text_completion",
                      "created": created, "model": record.model, "choices": [],

@@ -190,6 +190,16 @@ PROVIDER_KINDS: dict[str, frozenset[str]] = {
 }
 """Custom kinds the managed Kubernetes service itself serves, per cloud."""
 
+GKE_MANAGED_PROMETHEUS_KINDS = frozenset({
+    "PodMonitoring", "ClusterPodMonitoring", "ClusterNodeMonitoring", "NodeMonitoring",
+    "Rules", "ClusterRules", "GlobalRules", "OperatorConfig",
+})
+"""Kinds (monitoring.googleapis.com) GKE serves once managed collection is on
+(`monitoringConfig.managedPrometheus.enabled`): GKE runs the Managed Service for Prometheus operator in
+gmp-system with its CRDs — github.com/GoogleCloudPlatform/prometheus-engine, charts/operator/crds/
+monitoring.googleapis.com_*.yaml (the operator GKE deploys; docs.cloud.google.com/stackdriver/docs/
+managed-prometheus/setup-managed)."""
+
 POLICY_ENFORCING_CNI_DAEMONSETS: dict[str, str] = {
     "calico-node": "Calico",
     "cilium": "Cilium",

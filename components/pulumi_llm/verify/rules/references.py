@@ -291,9 +291,19 @@ def crd_providers(view: PlanView, kind: str) -> list[dict[str, Any]]:
     return providers
 
 
+def _gke_managed_prometheus(view: PlanView) -> bool:
+    """Whether a GKE cluster of the plan has managed collection on (GKE then serves the GMP kinds)."""
+    return any(
+        ((c["inputs"].get("monitoringConfig") or {}).get("managedPrometheus") or {}).get("enabled") is True
+        for c in view.of_type("gcp:container/cluster:Cluster")
+    )
+
+
 def _kind_served(view: PlanView, kind: str, user: dict[str, Any]) -> str | None:
     """None when `kind` is served before `user`; otherwise why not."""
     if kind in facts.PROVIDER_KINDS.get(view.cloud, ()) or kind in user_kinds(view):
+        return None
+    if kind in facts.GKE_MANAGED_PROMETHEUS_KINDS and _gke_managed_prometheus(view):
         return None
     providers = crd_providers(view, kind)
     if not providers:
