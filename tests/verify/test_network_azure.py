@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from pulumi_llm.verify import routes
 from pulumi_llm.verify.facts import azure as facts
 from pulumi_llm.verify.rules import identity_azure, network_azure as rules
 
@@ -288,7 +289,7 @@ def test_seed_blob_endpoint_without_its_dns_zone_group(recorded):
 def test_seed_engine_calls_the_ingress_with_https_on_port_80(recorded):
     view = recorded("azure-prod")
     app = view.of_type(rules.APP)[0]["inputs"]
-    env = next(e for e in app["template"]["containers"][0]["env"] if e["name"] == rules.url_env(MODEL))
+    env = next(e for e in app["template"]["containers"][0]["env"] if e["name"] == routes.self_hosted_urls(view)[MODEL].variable)
     env["value"] = env["value"].replace("http://pending/", "https://pending:80/")
     assert fired(view) == {SELF_HOSTED}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from pulumi_llm.verify import routes
 from pulumi_llm.verify.rules import identity_gcp, network_gcp as rules
 
 from .conftest import fired, manifest, resource
@@ -209,15 +210,25 @@ def test_firewall_verdict_by_priority_tags_and_ranges():
     assert rules.firewall_verdict([allow], "other", "10.2.0.0/24", {"gpu"}, 8005)[0] == "deny"
 
 
-def test_url_port_and_env_name():
-    assert rules.url_port("http://pending:8000/v1") == 8000
-    assert rules.url_port("https://x/v1") == 443 and rules.url_port("http://x/v1") == 80 and rules.url_port("/v1") is None
-    assert rules.url_env("llama-3-1-8b-instruct") == "SELF_HOSTED_LLAMA_3_1_8B_INSTRUCT_URL"
+def test_url_port():
+    assert routes.url_port("http://pending:8000/v1") == 8000
+    assert routes.url_port("https://x/v1") == 443 and routes.url_port("http://x/v1") == 80 and routes.url_port("/v1") is None
+
+
+def test_self_hosted_url_is_read_through_the_engine_config(recorded):
+    """The URL is the variable the route's api_base names, whatever that variable is called."""
+    view = recorded("gcp-prod")
+    route = routes.self_hosted_urls(view)[MODEL]
+    assert route.variable == "SELF_HOSTED_LLAMA_3_1_8B_INSTRUCT_URL" and route.port == 8000 and route.scheme == "http"
+    env = next(e for e in run(view)["template"]["containers"][0]["envs"] if e["name"] == route.variable)
+    env["name"] = "SOMETHING_ELSE"
+    assert MODEL not in routes.self_hosted_urls(view) or routes.self_hosted_urls(view)[MODEL].port is None
+    assert SELF_HOSTED in fired(view)
 
 
 def test_seed_gateway_calls_the_internal_lb_over_https(recorded):
     view = recorded("gcp-prod")
-    env = next(e for e in run(view)["template"]["containers"][0]["envs"] if e["name"] == rules.url_env(MODEL))
+    env = next(e for e in run(view)["template"]["containers"][0]["envs"] if e["name"] == routes.self_hosted_urls(view)[MODEL].variable)
     env["value"] = env["value"].replace("http://", "https://")
     assert fired(view) == {SELF_HOSTED}
 

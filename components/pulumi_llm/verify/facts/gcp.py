@@ -15,6 +15,31 @@ from __future__ import annotations
 IMPLIED_INGRESS = "deny"
 IMPLIED_EGRESS = "allow"
 
+INGRESS_SOURCE_WHEN_UNSET = "0.0.0.0/0"
+"""An INGRESS rule that names none of sourceRanges, sourceTags, sourceServiceAccounts admits every IPv4 source:
+the Compute API fills sourceRanges with 0.0.0.0/0. (pulumi-gcp 10.2.0 `compute/firewall.py` calls one of them
+required for INGRESS, but the bridged Terraform provider sends the rule and the API fills the default.)
+Sources: https://cloud.google.com/firewall/docs/firewalls ("Sources for ingress rules");
+github.com/hashicorp/terraform-provider-google issue 6789."""
+
+TARGET_SERVICE_ACCOUNTS_ONLY = True
+"""A rule with `targetServiceAccounts` applies only to instances that run as one of those service accounts (and
+with neither targetTags nor targetServiceAccounts, to every instance of the network).
+Sources: pulumi-gcp 10.2.0 `compute/firewall.py` (target_service_accounts);
+https://cloud.google.com/firewall/docs/firewalls ("Targets of firewall rules")."""
+
+SUBNET_INTERNAL_RANGES: tuple[str, ...] = (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",  # RFC 1918
+    "100.64.0.0/10",  # RFC 6598 shared address space
+    "192.0.0.0/24",  # RFC 6890 IETF protocol assignments
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",  # RFC 5737 documentation
+    "192.88.99.0/24",  # RFC 7526 former 6to4 relay
+    "198.18.0.0/15",  # RFC 2544 benchmarking
+    "240.0.0.0/4",  # RFC 5735 reserved
+)
+"""The non-public IPv4 ranges a VPC subnet (and so a source inside the VPC) may use: a firewall source inside
+one of them is not the internet. Source: https://cloud.google.com/vpc/docs/subnets ("Valid IPv4 ranges")."""
+
 GOOGLE_HEALTH_CHECK_RANGES: tuple[str, ...] = ("35.191.0.0/16", "130.211.0.0/22")
 """Where Google's health checkers (load balancers, MIG autohealing) probe backends from.
 Source: https://cloud.google.com/load-balancing/docs/health-check-concepts ("Probe IP ranges and firewall rules")."""

@@ -30,14 +30,12 @@ Upstream behaviour relied on is in facts.azure.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
-
+from ..addresses import network, within
 from ..facts import azure as facts
 from ..report import Violation
+from ..routes import routed_models, self_hosted_urls, url_port
 from ..view import PlanView
 from . import rule, violation
 
@@ -74,31 +72,18 @@ OPEN_SOURCES = {"*", "Any", "Internet", "0.0.0.0/0"}
 
 
 # ---- NSG evaluation (pure) ----------------------------------------------------------------------------
-def _net(cidr: str) -> ipaddress.IPv4Network | None:
-    try:
-        net = ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        return None
-    return net if net.version == 4 else None
-
-
-def _in(inner: str, outer: str) -> bool:
-    a, b = _net(inner), _net(outer)
-    return a is not None and b is not None and a.subnet_of(b)
-
-
 def prefix_matches(prefix: str, address: str, vnet: tuple[str, ...]) -> bool:
     """Whether NSG address prefix `prefix` (CIDR, IP, `*`, or a service tag) covers all of `address`."""
     if prefix in ("*", "Any", "0.0.0.0/0"):
         return True
-    in_vnet = any(_in(address, v) for v in vnet) or _in(address, PEERED + "/32")
+    in_vnet = any(within(address, v) for v in vnet) or within(address, PEERED + "/32")
     if prefix == "VirtualNetwork":
         return in_vnet
     if prefix == "Internet":  # everything outside the VirtualNetwork tag
-        return _net(address) is not None and not in_vnet
+        return network(address) is not None and not in_vnet
     if prefix == "AzureLoadBalancer":
-        return _in(address, PROBE_SOURCE + "/32")
-    return _in(address, prefix)
+        return within(address, PROBE_SOURCE + "/32")
+    return within(address, prefix)
 
 
 def _prefixes(rule_: dict[str, Any], side: str) -> list[str]:
@@ -148,24 +133,6 @@ def _on_azure(view: PlanView) -> bool:
     return view.cloud == "azure"
 
 
-def routed_models(view: PlanView) -> set[str]:
-    gateway = view.settings.get("gateway") or {}
-    if "gateway" not in view.methods:
-        return set()
-    return {r["model"] for g in (gateway.get("models") or {}).values() for r in g.get("routes") or [] if r.get("provider") == "self-hosted"}
-
-
-def url_env(served: str) -> str:
-    return "SELF_HOSTED_" + re.sub(r"[^A-Z0-9]", "_", served.upper()) + "_URL"
-
-
-def url_port(url: str) -> int | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return None
-    return parts.port or (443 if parts.scheme == "https" else 80)
-
-
 def _vnet(view: PlanView) -> tuple[str, ...]:
     return tuple(p for v in view.of_type(VNET) for p in (v["inputs"].get("addressSpace") or {}).get("addressPrefixes") or [])
 
@@ -205,10 +172,6 @@ def _engine(view: PlanView) -> tuple[dict[str, Any] | None, dict[str, Any] | Non
     env = view.ref(apps[0]["inputs"].get("environmentId"))
     subnet = _subnet(view, ((env or {}).get("inputs", {}).get("vnetConfiguration") or {}).get("infrastructureSubnetId"))
     return apps[0], subnet
-
-
-def _env(app: dict[str, Any]) -> dict[str, str]:
-    return {e["name"]: e.get("value", "") for c in app["inputs"]["template"].get("containers") or [] for e in c.get("env") or []}
 
 
 def _model_lb(view: PlanView, served: str) -> dict[str, Any] | None:
@@ -303,18 +266,18 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
     routed = routed_models(view)
     if app is None or not routed:
         return
-    env = _env(app)
+    urls = self_hosted_urls(view)
     for served in sorted(routed):
-        url = env.get(url_env(served), "")
-        port = url_port(url)
-        if port is None:
-            yield violation(view, app["name"], SELF_HOSTED, f"the engine has no http(s) URL for {served} ({url_env(served)}={url!r})")
+        route = urls.get(served)
+        port = route.port if route is not None else None
+        if route is None or port is None:
+            yield violation(view, app["name"], SELF_HOSTED, f"the engine's config has no http(s) URL for {served} ({route})")
             continue
         if engine_subnet is None:
             yield violation(view, app["name"], SELF_HOSTED, f"the engine's environment is not in the VNet: it cannot reach {served}")
             continue
         engine_cidr = engine_subnet["inputs"]["addressPrefix"]
-        scheme = urlsplit(url).scheme
+        scheme = route.scheme
         lb = _model_lb(view, served)
         if lb is not None and scheme != "http":
             yield violation(view, lb["name"], SELF_HOSTED, f"the engine calls {served} over {scheme}; the layer-4 load balancer hands it to a plain-HTTP server")
@@ -347,7 +310,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             yield violation(view, app["name"], SELF_HOSTED, f"the engine calls {served} with {scheme} on port {port}; the internal ingress serves {INGRESS_LISTENERS}")
             continue
         ranges = ingress.get("loadBalancerSourceRanges") or []
-        if ranges and not any(_in(engine_cidr, r) for r in ranges):
+        if ranges and not any(within(engine_cidr, r) for r in ranges):
             yield violation(view, "ingress-nginx", SELF_HOSTED, f"the internal ingress admits {ranges}, not the engine's subnet {engine_cidr}")
         for problem in crossing(view, engine_subnet, cluster_subnet, port):
             yield violation(view, cluster_subnet["name"], SELF_HOSTED, f"engine → {served} through the internal ingress on {port}: {problem}")
@@ -357,7 +320,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
 def _is_open(prefix: str) -> bool:
     if prefix in OPEN_SOURCES:
         return True
-    net = _net(prefix)
+    net = network(prefix)
     return net is not None and not net.is_private
 
 

@@ -25,14 +25,12 @@ Upstream behaviour relied on is in facts.gcp.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
-
+from ..addresses import network, overlaps, within
 from ..facts import gcp as facts
 from ..report import Violation
+from ..routes import routed_models, self_hosted_urls
 from ..view import PlanView
 from . import rule, violation
 
@@ -63,33 +61,29 @@ NAT = "gcp:compute/routerNat:RouterNat"
 
 
 # ---- pure helpers -------------------------------------------------------------------------------------
-def url_env(served: str) -> str:
-    """The gateway's environment variable carrying a self-hosted model's base URL."""
-    return "SELF_HOSTED_" + re.sub(r"[^A-Z0-9]", "_", served.upper()) + "_URL"
-
-
-def url_port(url: str) -> int | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return None
-    return parts.port or (443 if parts.scheme == "https" else 80)
-
-
-def _net(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    try:
-        return ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        return None
-
-
-def within(inner: str, outer: str) -> bool:
-    a, b = _net(inner), _net(outer)
-    return a is not None and b is not None and a.version == b.version and a.subnet_of(b)  # type: ignore[arg-type]
-
-
 def is_public(cidr: str) -> bool:
-    net = _net(cidr)
-    return net is not None and not (net.is_private or net.is_loopback or net.is_link_local)
+    """An internet range: outside every range a VPC subnet may use, loopback and link-local."""
+    net = network(cidr)
+    if net is None or net.is_loopback or net.is_link_local:
+        return False
+    return not (net.is_private or any(within(cidr, r) for r in facts.SUBNET_INTERNAL_RANGES))
+
+
+def sources(firewall_inputs: dict[str, Any]) -> list[str]:
+    """The source ranges an INGRESS rule admits: its sourceRanges, or all of IPv4 when it names no source."""
+    i = firewall_inputs
+    if not (i.get("sourceRanges") or i.get("sourceTags") or i.get("sourceServiceAccounts")):
+        return [facts.INGRESS_SOURCE_WHEN_UNSET]
+    return list(i.get("sourceRanges") or [])
+
+
+def applies_to(firewall_inputs: dict[str, Any], tags: set[str], service_account: str | None) -> bool:
+    """Whether the rule targets an instance with network `tags` running as `service_account`."""
+    targets = set(firewall_inputs.get("targetTags") or [])
+    accounts = set(firewall_inputs.get("targetServiceAccounts") or [])
+    if targets and not targets & tags:
+        return False
+    return not accounts or service_account in accounts
 
 
 def _ports_cover(ports: list[str] | None, port: int) -> bool:
@@ -106,23 +100,23 @@ def _protocol_entries(entries: list[dict[str, Any]] | None, port: int) -> bool:
     return any(e.get("protocol") in ("tcp", "all", "6") and _ports_cover(e.get("ports"), port) for e in entries or [])
 
 
-def firewall_verdict(rules: list[dict[str, Any]], network: str, source: str, tags: set[str], port: int) -> tuple[str, str]:
-    """What the VPC does with TCP from all of `source` to an instance tagged `tags` on `port`: the first
-    applicable INGRESS rule by priority (deny before allow at equal priority) decides, else the implied
-    deny. Returns (allow|deny, the deciding rule's name)."""
+def firewall_verdict(rules: list[dict[str, Any]], network_: str, source: str, tags: set[str], port: int,
+                     service_account: str | None = None) -> tuple[str, str]:
+    """What the VPC does with TCP from all of `source` to an instance tagged `tags`, running as
+    `service_account`, on `port`: the first applicable INGRESS rule by priority (deny before allow at equal
+    priority) decides, else the implied deny. A deny applies when it covers any of `source` (those addresses are
+    dropped), an allow only when it covers all of it. Returns (allow|deny, the deciding rule's name)."""
     candidates = []
     for r in rules:
         i = r["inputs"]
-        if i.get("disabled") or (i.get("direction") or "INGRESS") != "INGRESS" or i.get("network") != network:
+        if i.get("disabled") or (i.get("direction") or "INGRESS") != "INGRESS" or i.get("network") != network_:
             continue
-        targets = set(i.get("targetTags") or [])
-        if targets and not targets & tags:
+        if not applies_to(i, tags, service_account):
             continue
-        if not any(within(source, s) for s in i.get("sourceRanges") or []):
-            continue
-        if _protocol_entries(i.get("denies"), port):
+        ranges = sources(i)
+        if _protocol_entries(i.get("denies"), port) and any(overlaps(source, s) for s in ranges):
             candidates.append((i.get("priority", 1000), 0, "deny", r["name"]))
-        elif _protocol_entries(i.get("allows"), port):
+        elif _protocol_entries(i.get("allows"), port) and any(within(source, s) for s in ranges):
             candidates.append((i.get("priority", 1000), 1, "allow", r["name"]))
     if not candidates:
         return facts.IMPLIED_INGRESS, "the implied deny-all ingress rule"
@@ -135,20 +129,9 @@ def _on_gcp(view: PlanView) -> bool:
     return view.cloud == "gcp"
 
 
-def routed_models(view: PlanView) -> set[str]:
-    gateway = view.settings.get("gateway") or {}
-    if "gateway" not in view.methods:
-        return set()
-    return {r["model"] for g in (gateway.get("models") or {}).values() for r in g.get("routes") or [] if r.get("provider") == "self-hosted"}
-
-
 def _run(view: PlanView) -> dict[str, Any] | None:
     found = view.of_type(RUN)
     return found[0] if found else None
-
-
-def _env(run: dict[str, Any]) -> dict[str, str]:
-    return {e["name"]: e.get("value", "") for c in run["inputs"]["template"].get("containers", []) for e in c.get("envs") or []}
 
 
 def gateway_egress(view: PlanView, run: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -173,6 +156,16 @@ def _internal_services(view: PlanView) -> list[dict[str, Any]]:
 
 def _serves(service: dict[str, Any], served: str) -> bool:
     return (service["spec"].get("selector") or {}).get("app.kubernetes.io/name") == served
+
+
+def _gpu_node_accounts(view: PlanView) -> set[str | None]:
+    """The service accounts the GPU nodes run as (None: the Compute Engine default account)."""
+    return {(pool["inputs"].get("nodeConfig") or {}).get("serviceAccount") for pool in view.of_type(NODE_POOL)
+            if (pool["inputs"].get("nodeConfig") or {}).get("guestAccelerators")}
+
+
+def _template_account(template: dict[str, Any]) -> str | None:
+    return (template["inputs"].get("serviceAccount") or {}).get("email")
 
 
 def _gpu_node_tags(view: PlanView) -> set[str]:
@@ -296,11 +289,12 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             continue
         network = _template_network(view, template)
         tags = set(template["inputs"].get("tags") or [])
+        account = _template_account(template)
         proxies = _proxy_ranges(view, network or "")
         if not proxies:
             yield violation(view, backend["name"], SELF_HOSTED, "no proxy-only subnet in the VMs' network: an INTERNAL_MANAGED load balancer has no proxies")
         for source in proxies:
-            verdict, by = firewall_verdict(firewalls, network or "", source, tags, port)
+            verdict, by = firewall_verdict(firewalls, network or "", source, tags, port, account)
             if verdict != "allow":
                 yield violation(view, template["name"], SELF_HOSTED,
                                 f"the load balancer's proxies ({source}) cannot reach the servers (tags {sorted(tags)}) on port {port}: {by}")
@@ -310,7 +304,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             if hc_port is None:
                 continue
             for source in facts.GOOGLE_HEALTH_CHECK_RANGES:
-                verdict, by = firewall_verdict(firewalls, network or "", source, tags, hc_port)
+                verdict, by = firewall_verdict(firewalls, network or "", source, tags, hc_port, account)
                 if verdict != "allow":
                     yield violation(view, template["name"], SELF_HOSTED,
                                     f"Google's {what} health checks ({source}) cannot reach port {hc_port} of the servers: {by}")
@@ -319,15 +313,15 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
     run = _run(view)
     if not routed or run is None:
         return
-    env = _env(run)
+    urls = self_hosted_urls(view)
     egress_network, egress_range = gateway_egress(view, run)
     for served in sorted(routed):
-        url = env.get(url_env(served))
-        port = url_port(url or "")
-        if port is None:
-            yield violation(view, run["name"], SELF_HOSTED, f"the gateway has no http(s) URL for {served} ({url_env(served)}={url!r})")
+        route = urls.get(served)
+        port = route.port if route is not None else None
+        if route is None or port is None:
+            yield violation(view, run["name"], SELF_HOSTED, f"the gateway's engine config has no http(s) URL for {served} ({route})")
             continue
-        scheme = urlsplit(url or "").scheme
+        scheme = route.scheme
         services = [s for s in _internal_services(view) if _serves(s, served)]
         rules = [fr for fr in view.of_type(FORWARDING_RULE) if (fr["inputs"].get("labels") or {}).get(MODEL_LABEL) == served]
         if services:
@@ -362,10 +356,6 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
 
 
 # ---- closed ------------------------------------------------------------------------------------------------
-def _model_targets(view: PlanView) -> set[str]:
-    return _gpu_node_tags(view) | {t for tpl in view.of_type(TEMPLATE) for t in tpl["inputs"].get("tags") or []}
-
-
 @rule(CLOSED)
 def closed(view: PlanView) -> Iterator[Violation]:
     if not _on_gcp(view):
@@ -375,9 +365,10 @@ def closed(view: PlanView) -> Iterator[Violation]:
         i = fw["inputs"]
         if (i.get("direction") or "INGRESS") != "INGRESS" or not i.get("allows") or i.get("disabled"):
             continue
-        public = [s for s in i.get("sourceRanges") or [] if is_public(s) and s not in health]
+        public = [s for s in sources(i) if is_public(s) and s not in health]
         if public:
-            yield violation(view, fw["name"], CLOSED, f"admits {public} from the internet to {i.get('targetTags') or 'every instance'}")
+            targets = i.get("targetTags") or i.get("targetServiceAccounts") or "every instance"
+            yield violation(view, fw["name"], CLOSED, f"admits {public} from the internet to {targets}")
     for tpl in view.of_type(TEMPLATE):
         if any(nic.get("accessConfigs") for nic in tpl["inputs"].get("networkInterfaces") or []):
             yield violation(view, tpl["name"], CLOSED, "the GPU VMs get an external address (accessConfigs): reachable past the gateway")
@@ -411,16 +402,17 @@ def closed(view: PlanView) -> Iterator[Violation]:
             yield violation(view, where, CLOSED, f"admits {others} besides the gateway's subnet to {served}")
     if any(_serves(s, m) for s in _internal_services(view) for m in routed):
         gpu_tags = _gpu_node_tags(view)
+        gpu_accounts = _gpu_node_accounts(view)
         ports = {p.get("port") for s in _internal_services(view) for p in s["spec"].get("ports") or []}
         for fw in view.of_type(FIREWALL):
             i = fw["inputs"]
             if (i.get("direction") or "INGRESS") != "INGRESS" or not i.get("allows") or i.get("disabled"):
                 continue
-            if i.get("targetTags") and not set(i["targetTags"]) & gpu_tags:
+            if not any(applies_to(i, gpu_tags, account) for account in gpu_accounts or {None}):
                 continue
             if not any(_protocol_entries(i.get("allows"), p) for p in ports if p):
                 continue
-            others = [s for s in i.get("sourceRanges") or [] if s not in health and not any(within(s, c) for c in callers)]
+            others = [s for s in sources(i) if s not in health and not any(within(s, c) for c in callers)]
             if others:
                 yield violation(view, fw["name"], CLOSED, f"admits {others} to the GPU nodes on the models' ports: workloads there bypass the gateway")
 

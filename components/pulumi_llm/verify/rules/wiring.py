@@ -49,7 +49,7 @@ def _containers(value: Any) -> Iterator[dict[str, Any]]:
             yield from _containers(item)
 
 
-def _variables(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def container_variables(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Name → entry of every variable the container gets (plain and secret lists alike)."""
     return {
         e["name"]: e
@@ -77,7 +77,7 @@ def engine_configs(view: PlanView) -> Iterator[tuple[dict[str, Any], dict[str, A
     """(resource, container, parsed engine config) for every gateway engine in the plan."""
     for resource in view.resources:
         for container in _containers(_inputs(resource)):
-            encoded = _variables(container)[CONFIG_ENV].get("value")
+            encoded = container_variables(container)[CONFIG_ENV].get("value")
             if isinstance(encoded, str):
                 yield resource, container, yaml.safe_load(base64.b64decode(encoded))
 
@@ -97,7 +97,7 @@ def _references(config: Any) -> Iterator[str]:
 def engine_env_resolves(view: PlanView) -> Iterator[Violation]:
     """Every `os.environ/NAME` in the engine's config is a variable, secret or mounted file of its container."""
     for resource, container, config in engine_configs(view):
-        variables = _variables(container)
+        variables = container_variables(container)
         files: dict[str, str] = {}
         if SECRET_FILES_ENV in variables:
             files = json.loads(variables[SECRET_FILES_ENV].get("value") or "{}")

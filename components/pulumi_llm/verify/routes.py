@@ -1,0 +1,70 @@
+"""The gateway's self-hosted routes as the network rules trace them: which served models the settings route
+to, and the URL the engine calls for each, read from the rendered engine config (a route's `api_base` is
+`os.environ/NAME`, resolved against the engine container's variables) — the one thing the engine reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .rules.wiring import ENV_REFERENCE, SELF_HOSTED_PREFIX, container_variables, engine_configs
+from .view import PlanView
+
+
+def routed_models(view: PlanView) -> set[str]:
+    """Served names of the models the gateway's settings route to (what the rendered config should call)."""
+    gateway = view.settings.get("gateway") or {}
+    if "gateway" not in view.methods:
+        return set()
+    return {r["model"] for g in (gateway.get("models") or {}).values() for r in g.get("routes") or [] if r.get("provider") == "self-hosted"}
+
+
+def url_port(url: str) -> int | None:
+    """The TCP port an http(s) URL connects to; None for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return None
+    try:
+        return parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class SelfHostedRoute:
+    model: str
+    variable: str | None
+    """The engine container's variable the route's api_base names (None: a literal URL)."""
+    url: str
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme.lower()
+
+    @property
+    def port(self) -> int | None:
+        return url_port(self.url)
+
+
+def self_hosted_routes(view: PlanView) -> Iterator[SelfHostedRoute]:
+    """Each self-hosted route of every engine config in the plan, with the URL its api_base resolves to."""
+    for _resource, container, config in engine_configs(view):
+        variables = container_variables(container)
+        for entry in config.get("model_list") or []:
+            params = entry.get("litellm_params") or {}
+            model = str(params.get("model") or "")
+            if not model.startswith(SELF_HOSTED_PREFIX):
+                continue
+            base = str(params.get("api_base") or "")
+            variable = base[len(ENV_REFERENCE):] if base.startswith(ENV_REFERENCE) else None
+            url = str(variables.get(variable, {}).get("value") or "") if variable else base
+            yield SelfHostedRoute(model[len(SELF_HOSTED_PREFIX):], variable, url)
+
+
+def self_hosted_urls(view: PlanView) -> dict[str, SelfHostedRoute]:
+    """Served model → its route (the first, should several engines call it)."""
+    found: dict[str, SelfHostedRoute] = {}
+    for route in self_hosted_routes(view):
+        found.setdefault(route.model, route)
+    return found
