@@ -10,14 +10,24 @@ import copy
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from pulumi_llm.offline.plan import Project, load_settings
-from pulumi_llm.verify import PlanView, run_rules
+from pulumi_llm.verify import PlanView, clock, run_rules
 
 ROOT = Path(__file__).resolve().parents[2]
+PLAN_DAY = date(2026, 12, 7)
+"""The day every in-process rule runs on here: seeds test rules, so a date-bearing fact (an end of
+support, a deprecation) must not turn them red on some later day. Whether the shipped stacks are still
+supported *today* is what `pulumi-llm verify --all` in CI checks, with the real date."""
+
+
+@pytest.fixture(autouse=True)
+def plan_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clock, "today", lambda: PLAN_DAY)
 
 
 @pytest.fixture(scope="session")

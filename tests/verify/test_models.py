@@ -13,13 +13,6 @@ from pulumi_llm.verify.rules import provider_models
 
 from .conftest import fired
 
-PLAN_DAY = date(2026, 12, 7)
-
-
-@pytest.fixture(autouse=True)
-def plan_day(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "today", lambda: PLAN_DAY)
-
 
 def set_route(view, group: str, index: int, model: str) -> None:
     view.settings["gateway"]["models"][group]["routes"][index]["model"] = model

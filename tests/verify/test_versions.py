@@ -12,14 +12,7 @@ from pulumi_llm.verify import clock, run_rules
 from pulumi_llm.verify.facts import kubernetes_versions
 from pulumi_llm.verify.rules import versions
 
-from .conftest import fired, resource
-
-PLAN_DAY = date(2026, 12, 7)
-
-
-@pytest.fixture(autouse=True)
-def plan_day(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "today", lambda: PLAN_DAY)
+from .conftest import PLAN_DAY, fired, resource
 
 
 def mine(view, severity: str) -> list:
