@@ -261,3 +261,64 @@ def test_nat_alone_reaches_google_apis(recorded):
     assert not fired(view) & (MINE | {GOOGLE_APIS})
     resource(view, rules.NAT, "llm-network-nat")["inputs"]["subnetworks"] = []
     assert fired(view) == {GOOGLE_APIS}
+
+
+# ---- review: partial denies, unset sources, target service accounts, internal ranges ---------------------------------
+def add_firewall(view, name: str, **inputs) -> None:
+    """A firewall rule like the proxies' one, with `inputs` replacing its fields (None removes one)."""
+    proxies = resource(view, FIREWALL, "llm-network-allow-lb-proxies")
+    merged = {k: v for k, v in {**proxies["inputs"], **inputs}.items() if v is not None}
+    view.resources.append({**proxies, "urn": proxies["urn"] + "-" + name, "name": f"llm-network-{name}", "id": name, "inputs": merged})
+
+
+def test_seed_higher_priority_deny_on_part_of_the_proxy_range(recorded):
+    """GCP drops the overlapping addresses: some of the load balancer's proxies never reach the servers."""
+    view = recorded("gcp-dev")
+    add_firewall(view, "deny-half", allows=None, denies=[{"protocol": "tcp"}], priority=900, sourceRanges=["10.40.16.0/24"])
+    assert fired(view) == {SELF_HOSTED}
+
+
+def test_seed_ingress_rule_without_a_source_admits_the_internet(recorded):
+    view = recorded("gcp-dev")
+    del firewall(view, "allow-lb-proxies")["sourceRanges"]
+    assert fired(view) == {CLOSED}
+
+
+def test_seed_proxy_rule_aimed_at_another_service_account(recorded):
+    view = recorded("gcp-dev")
+    fw = firewall(view, "allow-lb-proxies")
+    del fw["targetTags"]
+    fw["targetServiceAccounts"] = ["someone-else@pulumi-llm-plan.iam.gserviceaccount.com"]
+    assert fired(view) == {SELF_HOSTED}
+
+
+def test_proxy_rule_aimed_at_the_servers_service_account_counts(recorded):
+    view = recorded("gcp-dev")
+    fw = firewall(view, "allow-lb-proxies")
+    del fw["targetTags"]
+    fw["targetServiceAccounts"] = [resource(view, TEMPLATE, f"llm-vm-{MODEL}-template")["inputs"]["serviceAccount"]["email"]]
+    assert not fired(view) & MINE
+
+
+def test_shared_address_space_is_no_opening_to_the_internet(recorded):
+    view = recorded("gcp-dev")
+    add_firewall(view, "allow-cgnat", sourceRanges=["100.64.0.0/16"])
+    assert not fired(view) & MINE
+
+
+def test_firewall_verdict_partial_deny_and_unset_sources():
+    allow_all = {"name": "allow-any", "inputs": {"network": "n", "priority": 1000, "allows": [{"protocol": "tcp"}]}}
+    assert rules.firewall_verdict([allow_all], "n", "0.0.0.0/0", {"gpu"}, 8000) == ("allow", "allow-any")  # no source: 0.0.0.0/0
+    part = {"name": "deny-part", "inputs": {"network": "n", "priority": 900, "sourceRanges": ["10.1.0.0/16"], "denies": [{"protocol": "all"}]}}
+    assert rules.firewall_verdict([allow_all, part], "n", "10.0.0.0/8", {"gpu"}, 8000) == ("deny", "deny-part")
+    assert rules.firewall_verdict([allow_all, part], "n", "10.2.0.0/16", {"gpu"}, 8000)[0] == "allow"  # no overlap
+    tagged_only = {"name": "from-tags", "inputs": {"network": "n", "sourceTags": ["web"], "allows": [{"protocol": "tcp"}]}}
+    assert rules.firewall_verdict([tagged_only], "n", "10.0.0.0/8", {"gpu"}, 8000)[0] == "deny"  # sources are instances, not ranges
+    to_account = {"name": "to-sa", "inputs": {"network": "n", "sourceRanges": ["10.0.0.0/8"], "targetServiceAccounts": ["a@x"], "allows": [{"protocol": "tcp"}]}}
+    assert rules.firewall_verdict([to_account], "n", "10.0.0.0/8", set(), 8000, "a@x")[0] == "allow"
+    assert rules.firewall_verdict([to_account], "n", "10.0.0.0/8", set(), 8000, "b@x")[0] == "deny"
+
+
+def test_is_public():
+    assert rules.is_public("0.0.0.0/0") and rules.is_public("8.8.8.0/24")
+    assert not rules.is_public("100.64.0.0/10") and not rules.is_public("10.0.0.0/8") and not rules.is_public("240.0.0.0/4")
