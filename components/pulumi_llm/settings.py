@@ -338,7 +338,8 @@ class OnPremSettings(_Strict):
         description="The namespace is yours, created before `pulumi up` with what the servers read from it (pvc:// "
         "claims, the ingress TLS Secret, the Hugging Face token Secret): the stack sets its labels (Pod Security "
         "restricted) and never creates or deletes it. Default: true when the stack reads such objects (a namespace "
-        "the stack creates can't hold them before its first run), else false (the stack creates it).",
+        "the stack creates can't hold them before its first run), else false (the stack creates it). Set false to "
+        "keep a namespace an earlier version of the stack created (switching would delete it).",
     )
 
     def owns_namespace(self, needs: list[str]) -> bool:
@@ -1276,13 +1277,6 @@ class Settings(_Strict):
                 raise FieldProblem(
                     "serving.autoscaling.scale_to_zero",
                     "scale to zero wakes on ingress-nginx request metrics: set onprem.ingress.install true",
-                )
-            needs = self.onprem_namespace_needs()
-            if needs and self.onprem.namespace_exists is False:
-                raise FieldProblem(
-                    "onprem.namespace_exists",
-                    f"must be true: {needs[0]} must be in namespace {self.onprem.namespace} before `pulumi up`, and a "
-                    "namespace the stack creates can't hold it before its first run; create the namespace with it first",
                 )
 
     def onprem_namespace_needs(self) -> list[str]:

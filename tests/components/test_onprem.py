@@ -323,3 +323,12 @@ def test_the_namespace_holding_the_users_claim_is_labelled_not_created() -> None
     [ns] = [r for r in records if r.name == "llm-onprem-serving-ns"]
     assert ns.type == "kubernetes:core/v1:NamespacePatch"
     assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_an_earlier_runs_namespace_stays_the_stacks_when_asked() -> None:
+    """onprem.namespace_exists: false keeps the Namespace an earlier version created: switching it to a patch
+    would make `pulumi up` delete the namespace with everything in it."""
+    records = plan(onprem={"kube_context": "gpu-lab", "namespace": "models", "namespace_exists": False,
+                           "gpus": {"accelerator": "L4", "per_node": 4}})
+    [ns] = [r for r in records if r.name == "llm-onprem-serving-ns"]
+    assert ns.type == "kubernetes:core/v1:Namespace"

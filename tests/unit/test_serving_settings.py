@@ -83,11 +83,6 @@ def model(**fields: object) -> dict:
             "pulumi-llm:onprem.prometheus.url: required when install is false (KEDA and the adapter query it)",
         ),
         (
-            config(onprem={"kube_context": "lab", "namespace_exists": False}),
-            "pulumi-llm:onprem.namespace_exists = false: must be true: claim w must be in namespace llm before `pulumi up`, "
-            "and a namespace the stack creates can't hold it before its first run; create the namespace with it first",
-        ),
-        (
             config(onprem={"kube_context": "lab", "prometheus": {"install": False, "url": "https://metrics.example.com"}}),
             "pulumi-llm:onprem.prometheus.namespace: required when url is not an in-cluster <service>.<namespace>.svc address (the servers admit only the scraper's namespace)",
         ),

@@ -265,7 +265,9 @@ def objects_exist_first(view: PlanView) -> Iterable[Violation]:
                     yield violation(
                         view, user["urn"], name,
                         f"{what}: the user's, in namespace {need.namespace}, which this plan creates (and would not adopt) "
-                        "— it cannot exist before the first `pulumi up`; make the namespace the user's (onprem.namespace_exists)",
+                        "— it cannot exist before a first `pulumi up`, which waits on it; onprem.namespace_exists: false "
+                        "only suits a namespace an earlier run created",
+                        severity="warning",
                     )
                 continue
             if (provider := by_key.get(key)) is not None:
