@@ -316,3 +316,40 @@ def test_seed_pod_range_moved_without_the_nsg(recorded):
     view = recorded("azure-prod")
     cluster(view)["networkProfile"]["podCidr"] = "100.64.0.0/16"
     assert fired(view) == {OVERLAY}
+
+
+# ---- review: role assignments by principal id, scopes down the resource's own group ---------------------------------
+def test_seed_blob_reader_granted_to_another_principal(recorded):
+    """The assignment still waits for the VMs' identity, but grants the role to another principal."""
+    view = recorded("azure-dev")
+    engine = resource(view, identity_azure.IDENTITY, "llm-gateway-engine-identity")
+    resource(view, identity_azure.ASSIGNMENT, f"llm-vm-{MODEL}-blob-reader")["inputs"]["principalId"] = identity_azure.principal_id(engine)
+    assert fired(view) == {WEIGHTS}
+
+
+def test_seed_engine_secret_grant_to_another_principal(recorded):
+    view = recorded("azure-dev")
+    resource(view, identity_azure.ASSIGNMENT, "llm-gateway-engine-kv-openai")["inputs"]["principalId"] = "11111111-2222-4000-8000-333333333333"
+    assert fired(view) == {SECRETS}
+
+
+def test_recorded_grants_carry_the_identitys_principal_id(recorded):
+    view = recorded("azure-dev")
+    vms = resource(view, identity_azure.IDENTITY, f"llm-vm-{MODEL}-identity")
+    assert resource(view, identity_azure.ASSIGNMENT, f"llm-vm-{MODEL}-blob-reader")["inputs"]["principalId"] == identity_azure.principal_id(vms)
+
+
+def test_seed_blob_reader_on_another_resource_group(recorded):
+    view = recorded("azure-dev")
+    grant = resource(view, identity_azure.ASSIGNMENT, f"llm-vm-{MODEL}-blob-reader")["inputs"]
+    grant["scope"] = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/someone-elses-rg"
+    assert fired(view) == {WEIGHTS}
+
+
+def test_blob_reader_at_the_subscription_counts(recorded):
+    view = recorded("azure-dev")
+    grant = resource(view, identity_azure.ASSIGNMENT, f"llm-vm-{MODEL}-blob-reader")["inputs"]
+    grant["scope"] = "/subscriptions/00000000-0000-0000-0000-000000000001"
+    assert not fired(view) & MINE
+    grant["scope"] = resource(view, identity_azure.GROUP, "llm-rg")["id"]  # the plan's own group, by reference
+    assert not fired(view) & MINE

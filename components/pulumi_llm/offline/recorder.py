@@ -99,11 +99,17 @@ class PlanMocks(Mocks):
         if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
             identity["userAssignedIdentities"] = {i: {} for i in identity["userAssignedIdentities"]}
         if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
-            guid = f"{digest[:8]}-{digest[8:12]}-4000-8000-{hashlib.sha256(digest.encode()).hexdigest()[:12]}"
+            guid = azure_principal_id(digest)
             state.update({"principalId": guid, "clientId": guid[::-1].replace("-", "0")[:8] + guid[8:], "tenantId": invokes.AZURE_TENANT})
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         return invokes.answer(args.token, args.args, self.region), []
+
+
+def azure_principal_id(digest: str) -> str:
+    """The principal id (a GUID) the mocks give the user-assigned identity whose mock id ends in `digest`; verify
+    compares role assignments' principalId with it."""
+    return f"{digest[:8]}-{digest[8:12]}-4000-8000-{hashlib.sha256(digest.encode()).hexdigest()[:12]}"
 
 
 class RecordingMonitor(MockMonitor):

@@ -11,9 +11,10 @@ would on first use (a role's data actions, at a scope that contains the resource
   the kube-prometheus-stack release runs Prometheus as (annotated with a client id, pods labelled to use it),
   and Monitoring Metrics Publisher for that identity on the data collection rule it writes to.
 
-A role assignment belongs to a principal when it waits for that identity (the principal id is the identity's
-output); APIM's system identity is only known once APIM exists, so an assignment with no principal id counts
-for it. Role GUIDs are in facts.azure.
+A role assignment belongs to a principal when its principal id is the identity's (the mocks give each
+user-assigned identity one), else when it waits for that identity; APIM's system identity is only known once
+APIM exists, so an assignment with no principal id counts for it. A scope contains a resource when it is the
+resource, its parent, its resource group or the subscription. Role GUIDs are in facts.azure.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...offline.recorder import azure_principal_id
 from ..facts import azure as facts
 from ..report import Violation
 from ..view import PlanView
@@ -50,18 +52,39 @@ def role_guid(assignment: dict[str, Any]) -> str:
     return str(assignment["inputs"].get("roleDefinitionId", "")).rstrip("/").rsplit("/", 1)[-1].lower()
 
 
-def _above(view: PlanView, scope: str) -> bool:
-    """A subscription or resource-group scope (contains every resource of the stack's group)."""
+def _above(view: PlanView, scope: str, resource: dict[str, Any]) -> bool:
+    """A scope above `resource` that contains it: the subscription, or the resource group it is in. Role
+    assignments inherit down the scope hierarchy only, so another group's assignment never reaches it."""
+    group = str(resource["inputs"].get("resourceGroupName") or "")
     if scope.startswith("/subscriptions/"):
-        return "/providers/" not in scope
+        segments = [s for s in scope.split("/") if s]
+        if len(segments) == 2:
+            return True  # the subscription
+        return len(segments) == 4 and segments[2].lower() == "resourcegroups" and segments[3].lower() == group.lower()
     found = view.ref(scope)
-    return found is not None and found["type"] == GROUP
+    # The plan's group: resources name it by its name output (the mocks' resource name) or its resourceGroupName.
+    return found is not None and found["type"] == GROUP and group in {found["name"], found["inputs"].get("resourceGroupName")}
+
+
+def principal_id(principal: dict[str, Any]) -> str | None:
+    """The principal id of a user-assigned identity of the plan (the GUID the mocks give it), else None."""
+    if principal["type"] != IDENTITY:
+        return None
+    digest = str(principal["id"]).rsplit("-", 1)[-1]
+    return azure_principal_id(digest) if len(digest) == 12 else None
 
 
 def _for(view: PlanView, assignment: dict[str, Any], principal: dict[str, Any], system_identity: bool) -> bool:
+    """Whether `assignment` grants to `principal`: by principal id where both are known; else the assignment
+    waits for the identity (its principal id is the identity's output), or — APIM's system identity, unknown
+    until APIM exists — names no principal id at all."""
+    granted = assignment["inputs"].get("principalId")
+    known = principal_id(principal)
+    if granted and known:
+        return str(granted).lower() == known
     if principal["urn"] in assignment.get("dependsOn", []):
         return True
-    return system_identity and not assignment["inputs"].get("principalId")
+    return system_identity and not granted
 
 
 def _vault_by_host(view: PlanView, host: str) -> dict[str, Any] | None:
@@ -82,7 +105,7 @@ def _secret_readable(view: PlanView, principal: dict[str, Any], url: str, system
     scopes = {vault["id"], f"{vault['id']}/secrets/{secret}"}
     for a in view.of_type(ASSIGNMENT):
         scope = str(a["inputs"].get("scope", ""))
-        if role_guid(a) in facts.SECRET_READER_ROLES and (scope in scopes or _above(view, scope)) and _for(view, a, principal, system_identity):
+        if role_guid(a) in facts.SECRET_READER_ROLES and (scope in scopes or _above(view, scope, vault)) and _for(view, a, principal, system_identity):
             return None
     return f"no secret-reading role ({', '.join(sorted(facts.SECRET_READER_ROLES.values()))}) for it on secret {secret!r} or above"
 
@@ -114,7 +137,7 @@ def secrets(view: PlanView) -> Iterator[Violation]:
 
 # ---- weights ---------------------------------------------------------------------------------------------
 def _contains(view: PlanView, scope: str, container: dict[str, Any]) -> bool:
-    if scope in (container["id"], container["urn"]) or _above(view, scope):
+    if scope in (container["id"], container["urn"]) or _above(view, scope, container):
         return True
     account = view.ref(scope)
     return account is not None and account["type"] == ACCOUNT and account["inputs"].get("accountName") == container["inputs"].get("accountName")
