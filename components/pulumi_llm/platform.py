@@ -260,6 +260,7 @@ class LlmPlatform(pulumi.ComponentResource):
     def _gke(self, name, settings, labels, network, store, on_gcp) -> dict[str, pulumi.Input[str]]:
         from . import serving
         from .cluster.gke import GkeCluster, GkeClusterArgs, GpuPool, NodeRange
+        from .kubernetes import credential_endpoints
         from .kubernetes.model_serving import ModelServing
 
         cfg = settings.gcp
@@ -315,6 +316,8 @@ class LlmPlatform(pulumi.ComponentResource):
                     else {}
                 ),
                 server_depends_on=waits,
+                # The servers' Workload Identity credentials come from the node's GKE metadata server.
+                credential_endpoints=credential_endpoints.GKE_METADATA_SERVER,
                 # The gateway's Cloud Run instances, through the internal passthrough load balancers below.
                 extra_clients=({"ipBlock": {"cidr": network.gateway_egress_cidr}},) if network.gateway_egress_cidr else (),
             ),
@@ -491,6 +494,7 @@ class LlmPlatform(pulumi.ComponentResource):
     def _aws_cluster(self, name, settings, labels, network, key, store, on_aws) -> dict[str, pulumi.Input[str]]:
         from . import serving
         from .cluster.eks import EksCluster, EksClusterArgs
+        from .kubernetes import credential_endpoints
         from .kubernetes.model_serving import IngressOptions, ModelServing
         from .security.aws import HubTokenSecret, HubTokenSecretArgs
         from .storage.aws import read_policy, write_policy
@@ -580,6 +584,8 @@ class LlmPlatform(pulumi.ComponentResource):
                     peers=tuple({"ipBlock": {"cidr": cidr}} for cidr in network.internal_lb_cidrs),
                 ),
                 server_depends_on=identities,
+                # Servers and copy Jobs get their Pod Identity credentials from the node's agent.
+                credential_endpoints=credential_endpoints.EKS_POD_IDENTITY_AGENT,
             ),
             opts=pulumi.ResourceOptions(parent=self, providers=[eks.provider], depends_on=list(eks.addons)),
         )

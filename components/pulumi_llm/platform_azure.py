@@ -214,6 +214,8 @@ def _aks(platform, name, settings, labels, rg, network, on_azure, self_hosted) -
             placement=aks.gpu_placement,
             prometheus_url=aks.prometheus_url,
             ingress=IngressOptions(class_name=aks.ingress_class or "nginx"),
+            # No credential_endpoints: AKS workload identity exchanges a projected token with Entra
+            # over HTTPS (443), which the servers' object-store egress already lets out.
         ),
         opts=pulumi.ResourceOptions(parent=platform, providers=[aks.provider], depends_on=list(aks.addons)),
     )

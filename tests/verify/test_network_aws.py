@@ -321,3 +321,17 @@ def test_eks_models_get_no_key_yet(recorded):
     view = recorded("prod")
     config = yaml.safe_load(base64.b64decode(engine_env(view, "LITELLM_CONFIG_B64")))
     assert not [m for m in config["model_list"] if "api_key" in m["litellm_params"] and m["litellm_params"]["model"].startswith(paths.SELF_HOSTED_PREFIX)]
+
+
+def test_seed_inline_rule_names_a_group_and_the_internet(recorded):
+    """An inline security-group entry naming groups and CIDRs admits both (AWS honours every source it
+    lists); the check used to keep only the group half and missed the 0.0.0.0/0 beside it."""
+    view = recorded("prod")
+    tasks = resource(view, "aws:ec2/securityGroup:SecurityGroup", "llm-gateway-tasks-sg")
+    albs = resource(view, "aws:ec2/securityGroup:SecurityGroup", "llm-model-alb-sg")
+    albs["inputs"]["ingress"] = [
+        {"protocol": "tcp", "fromPort": 80, "toPort": 80, "securityGroups": [tasks["id"]], "cidrBlocks": ["0.0.0.0/0"]}
+    ]
+    assert fired(view) == {"network.aws-closed"}
+    rules = [r for r in paths.group_rules(view) if r.group == albs["id"] and r.inbound]
+    assert {(r.cidrs, r.peer_group) for r in rules} == {(("0.0.0.0/0",), None), ((), tasks["id"])}

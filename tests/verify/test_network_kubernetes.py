@@ -8,7 +8,7 @@ from pulumi_llm.verify import run_rules
 from pulumi_llm.verify.netpol import IpPeer, PodPeer, admits
 from pulumi_llm.verify.rules import network_kubernetes  # noqa: F401  (registers the rules)
 
-from .conftest import manifest
+from .conftest import fired, manifest
 
 K8S_RULES = ["network.k8s-scrape", "network.k8s-callers", "network.k8s-closed", "network.k8s-egress"]
 
@@ -136,3 +136,56 @@ def test_seed_eks_model_admits_the_whole_vpc(recorded):
     rule_ = manifest(view, "NetworkPolicy", "llama-3-3-70b-instruct", "llm")["spec"]["ingress"][0]
     rule_["from"] = [{"ipBlock": {"cidr": "10.40.0.0/16"}}]
     assert k8s_fired(view) == {"network.k8s-closed"}
+
+
+def _without_credential_egress(policy: dict, address: str) -> None:
+    egress = policy["spec"]["egress"]
+    kept = [e for e in egress if not any(p.get("ipBlock", {}).get("cidr", "").startswith(address) for p in e.get("to") or [])]
+    assert len(kept) < len(egress), f"{policy['metadata']['name']} has no egress to {address}"
+    egress[:] = kept
+
+
+@pytest.mark.parametrize(
+    ("stack", "policies", "endpoint"),
+    [
+        ("prod", ["llama-3-1-8b-instruct", "llama-3-3-70b-instruct"], {"cidr": "169.254.170.23/32", "port": 80}),
+        ("staging", ["llama-3-1-8b-instruct", "copy-llama-3-1-8b-instruct-68cd046b"], {"cidr": "169.254.170.23/32", "port": 80}),
+        ("gcp-prod", ["llama-3-1-8b-instruct"], {"cidr": "169.254.169.254/32", "port": 80}),
+    ],
+)
+def test_pods_with_a_cloud_identity_reach_its_credential_endpoint(recorded, stack, policies, endpoint):
+    """Deploy-breaker: EKS (vpc-cni network policy) and GKE (Dataplane V2) enforce the servers' and copy
+    Jobs' policies, which let out only DNS and 443; Pod Identity's agent (169.254.170.23:80) and GKE's
+    metadata server (169.254.169.254:80 on Dataplane V2) were unreachable: no credentials, no weights."""
+    view = recorded(stack)
+    for name in policies:
+        egress = manifest(view, "NetworkPolicy", name, "llm")["spec"]["egress"]
+        assert {"to": [{"ipBlock": {"cidr": endpoint["cidr"]}}], "ports": [{"port": endpoint["port"], "protocol": "TCP"}]} in egress
+
+
+def test_seed_eks_server_without_pod_identity_agent(recorded):
+    view = recorded("prod")
+    _without_credential_egress(manifest(view, "NetworkPolicy", "llama-3-3-70b-instruct", "llm"), "169.254.170.23")
+    assert fired(view) == {"network.k8s-egress"}
+
+
+def test_seed_eks_copy_job_without_pod_identity_agent(recorded):
+    view = recorded("staging")
+    _without_credential_egress(manifest(view, "NetworkPolicy", "copy-llama-3-1-8b-instruct-68cd046b", "llm"), "169.254.170.23")
+    assert fired(view) == {"network.k8s-egress"}
+
+
+def test_seed_gke_server_without_metadata_server(recorded):
+    view = recorded("gcp-prod")
+    _without_credential_egress(manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm"), "169.254.169.254")
+    assert fired(view) == {"network.k8s-egress"}
+
+
+def test_gke_legacy_dataplane_needs_the_metadata_server_on_988(recorded):
+    """Off Dataplane V2 the metadata server is reached at 169.254.169.252:988: the rule asks for that one."""
+    view = recorded("gcp-prod")
+    next(iter(view.of_type("gcp:container/cluster:Cluster")))["inputs"]["datapathProvider"] = "LEGACY_DATAPATH"
+    _without_credential_egress(manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm"), "169.254.169.254")
+    assert "network.k8s-egress" not in k8s_fired(view)
+    _without_credential_egress(manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm"), "169.254.169.252")
+    assert k8s_fired(view) == {"network.k8s-egress"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,7 +21,8 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..naming import child, dns_label
-from . import render
+from . import credential_endpoints, render
+from .credential_endpoints import CredentialEndpoint
 
 WORK_DIR = "/work"
 TOKEN_DIR = "/secrets"
@@ -146,7 +148,8 @@ def job_spec(spec: CopySpec, *, service_account: str, env: dict[str, Any] | None
     }
 
 
-def network_policy_spec(spec: CopySpec) -> dict[str, Any]:
+def network_policy_spec(spec: CopySpec, endpoints: Sequence[CredentialEndpoint] = ()) -> dict[str, Any]:
+    """DNS, HTTPS (the hub, the object store) and the node's credential endpoints; nothing in."""
     return {
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": spec.served_name, "app.kubernetes.io/component": "model-copy"}},
         "policyTypes": ["Ingress", "Egress"],
@@ -157,6 +160,7 @@ def network_policy_spec(spec: CopySpec) -> dict[str, Any]:
                 "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
             },
             {"ports": [{"port": 443, "protocol": "TCP"}]},
+            *credential_endpoints.egress_rules(endpoints),
         ],
     }
 
@@ -169,6 +173,9 @@ class ModelCopyArgs(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict, description="Labels of the Job.")
     env: dict[str, Any] = Field(default_factory=dict, description="Env valued from other resources (e.g. MODEL_BUCKET).")
     service_account: str = Field(description="Service account of the Job (bound to the cloud identity that may write).")
+    credential_endpoints: tuple[CredentialEndpoint, ...] = Field(
+        default=(), description="Node-local credential endpoints its cloud identity needs. Default none."
+    )
 
 
 class ModelCopy(pulumi.ComponentResource):
@@ -188,7 +195,7 @@ class ModelCopy(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             child(name, "netpol"),
             metadata={"name": job_name(args.spec), "namespace": args.namespace, "labels": args.labels},
-            spec=network_policy_spec(args.spec),
+            spec=network_policy_spec(args.spec, args.credential_endpoints),
             opts=here,
         )
         self.job = k8s.batch.v1.Job(

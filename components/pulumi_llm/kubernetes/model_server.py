@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..labels import CommonLabels, kubernetes_labels
 from ..naming import child
 from ..runtimes.spec import ContainerSpec
-from . import render
+from . import credential_endpoints, render
+from .credential_endpoints import CredentialEndpoint
 
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
 
@@ -41,6 +42,9 @@ class ModelServerArgs(BaseModel):
     )
     scrapers: Sequence[Mapping[str, Any]] = Field(default=(), description="NetworkPolicy peers allowed to scrape metrics.")
     object_store_egress: bool = Field(False, description="Allow HTTPS egress to stream weights from object storage.")
+    credential_endpoints: Sequence[CredentialEndpoint] = Field(
+        default=(), description="Node-local credential endpoints the pods' cloud identity needs (Pod Identity agent, GKE metadata server). Default none."
+    )
     service_account_annotations: Mapping[str, Any] = Field(
         default_factory=dict, description="Annotations binding the pods to a cloud identity (IRSA role, GCP service account)."
     )
@@ -143,6 +147,7 @@ class ModelServer(pulumi.ComponentResource):
                 scrapers=args.scrapers,
                 object_store_egress=args.object_store_egress,
                 multinode=size > 1,
+                credential_egress=credential_endpoints.egress_rules(args.credential_endpoints),
             ),
             opts=here,
         )

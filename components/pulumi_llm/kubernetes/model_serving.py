@@ -20,6 +20,7 @@ from ..labels import CommonLabels, kubernetes_labels
 from ..naming import child
 from ..runtimes.spec import ContainerSpec
 from . import autoscaling, observability_rules, render
+from .credential_endpoints import CredentialEndpoint
 from .model_copy import ModelCopy, ModelCopyArgs
 from .model_server import LWS_API_VERSION, ModelServer, ModelServerArgs
 
@@ -46,7 +47,8 @@ class ServedModel:
     """Resources the copy Job waits for (its pod identity)."""
     env: Mapping[str, Any] = field(default_factory=dict)
     """Extra environment variables whose values come from other resources (pulumi Inputs), e.g. the
-    model bucket that `--model=s3://$(MODEL_BUCKET)/…` expands (Kubernetes expands $(VAR) in args)."""
+    model bucket that the server's positional model argument `s3://$(MODEL_BUCKET)/…` expands
+    (`vllm serve MODEL`; Kubernetes expands $(VAR) in args)."""
 
 
 INGRESS_NGINX_ANNOTATIONS = {
@@ -104,6 +106,11 @@ class ModelServingArgs(BaseModel):
     ingress: IngressOptions | None = Field(None, description="Expose each model through this ingress class. Default: not exposed.")
     extra_clients: Sequence[Mapping[str, Any]] = Field(
         default=(), description="More NetworkPolicy peers allowed to call the models (e.g. the gateway)."
+    )
+    credential_endpoints: Sequence[CredentialEndpoint] = Field(
+        default=(),
+        description="Node-local endpoints the servers' and copy Jobs' cloud identity is served from (EKS Pod Identity "
+        "agent, GKE metadata server), let out by their NetworkPolicies. Default none (AKS: tokens go to Entra on 443).",
     )
     server_depends_on: Sequence[pulumi.Resource] = Field(
         default=(), description="Resources the servers wait for (e.g. pod identity associations: credentials need them first)."
@@ -195,6 +202,7 @@ class ModelServing(pulumi.ComponentResource):
                         labels={**model_labels, "app.kubernetes.io/component": "model-copy"},
                         env=dict(model.env),
                         service_account=f"copy-{served}",
+                        credential_endpoints=tuple(args.credential_endpoints),
                     ),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *model.copy_depends_on]),
                 )
@@ -213,6 +221,7 @@ class ModelServing(pulumi.ComponentResource):
                     clients=clients,
                     scrapers=scrapers,
                     object_store_egress=model.object_store,
+                    credential_endpoints=args.credential_endpoints,
                     service_account_annotations=model.service_account_annotations,
                     pod_labels=model.pod_labels,
                     env=model.env,

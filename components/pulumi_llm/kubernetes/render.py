@@ -223,9 +223,11 @@ def pdb_spec(served_name: str) -> dict[str, Any]:
 
 
 def network_policy_spec(spec: ContainerSpec, *, clients: Sequence[Mapping[str, Any]], scrapers: Sequence[Mapping[str, Any]],
-                        object_store_egress: bool, multinode: bool) -> dict[str, Any]:
+                        object_store_egress: bool, multinode: bool,
+                        credential_egress: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """Only clients reach the API and only scrapers reach metrics; egress to DNS (and the object
-    store when weights stream from it). The namespace's default-deny policy covers the rest."""
+    store when weights stream from it, and the node's credential endpoint when the pods have a cloud
+    identity). The namespace's default-deny policy covers the rest."""
     api = spec.port(spec.http_port)
     metrics = spec.port(spec.metrics_port)
     ingress: list[dict[str, Any]] = []
@@ -243,6 +245,7 @@ def network_policy_spec(spec: ContainerSpec, *, clients: Sequence[Mapping[str, A
     ]
     if object_store_egress:
         egress.append({"ports": [{"port": 443, "protocol": "TCP"}]})
+    egress += [dict(rule) for rule in credential_egress]
     if multinode:
         # Ray and NCCL between the leader and workers of one group use many ports.
         ingress.append({"from": [same_server]})

@@ -88,9 +88,11 @@ def group_rules(view: PlanView) -> list[GroupRule]:
                     continue
                 cidrs = tuple(entry.get("cidrBlocks") or ()) + tuple(entry.get("ipv6CidrBlocks") or ())
                 peers = list(entry.get("securityGroups") or []) + (["self"] if entry.get("self") else [])
-                for peer in peers or [None]:
-                    found.append(GroupRule(r["name"], r["id"], direction == "ingress", *ports,
-                                           cidrs if peer is None else (), r["id"] if peer == "self" else peer))
+                # AWS honours every source an entry names: its CIDRs are one rule, each group another.
+                if cidrs or not peers:
+                    found.append(GroupRule(r["name"], r["id"], direction == "ingress", *ports, cidrs, None))
+                for peer in peers:
+                    found.append(GroupRule(r["name"], r["id"], direction == "ingress", *ports, (), r["id"] if peer == "self" else peer))
     return found
 
 

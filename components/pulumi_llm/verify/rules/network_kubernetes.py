@@ -3,7 +3,7 @@
 Open: the scraper reaches every ServiceMonitor target on its metrics port; each model's entry point
 (the Ingress controller's pods, the ALB's addresses, an internal LoadBalancer's allowed sources)
 reaches the serving port; model and copy pods reach DNS and, when they read or write object storage,
-HTTPS. Closed: a pod elsewhere in the cluster (another namespace, or the model's own) and an address
+HTTPS; pods with a cloud identity reach the node-local endpoint it is served from. Closed: a pod elsewhere in the cluster (another namespace, or the model's own) and an address
 on the internet never reach a model's serving port.
 
 The policies are evaluated as if enforced; whether the cluster's CNI enforces them is checked by the
@@ -16,6 +16,7 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
+from ..facts import credential_endpoints as credentials
 from ..netpol import IpPeer, Peer, PodPeer, admits, selects
 from ..report import Violation
 from ..view import PlanView
@@ -216,13 +217,34 @@ def models_closed_to_others(view: PlanView) -> Iterator[Violation]:
                     )
 
 
+def _credential_endpoints(view: PlanView) -> dict[tuple[str, str], tuple[str, int]]:
+    """(namespace, service account) → the node-local (address, port) its pods fetch cloud credentials
+    from: an EKS Pod Identity association's account asks the Pod Identity Agent; a service account
+    annotated with a Google service account asks the GKE metadata server of the cluster's dataplane."""
+    found: dict[tuple[str, str], tuple[str, int]] = {}
+    for association in view.of_type(credentials.EKS_POD_IDENTITY_TYPE):
+        i = association["inputs"]
+        found[(i.get("namespace", ""), i.get("serviceAccount", ""))] = credentials.EKS_POD_IDENTITY_AGENT
+    clusters = [c["inputs"] for c in view.of_type("gcp:container/cluster:Cluster")]
+    dataplane_v2 = any(c.get("enableAutopilot") or c.get("datapathProvider") == "ADVANCED_DATAPATH" for c in clusters)
+    metadata = credentials.GKE_METADATA_SERVER["ADVANCED_DATAPATH" if dataplane_v2 else "LEGACY_DATAPATH"]
+    for account in view.objects("ServiceAccount"):
+        meta = account["metadata"]
+        if credentials.GKE_SERVICE_ACCOUNT_ANNOTATION in (meta.get("annotations") or {}):
+            found[(meta.get("namespace", "default"), meta["name"])] = metadata
+    return found
+
+
 @rule("network.k8s-egress")
 def pods_reach_what_they_need(view: PlanView) -> Iterator[Violation]:
     """Every pod in a namespace with policies resolves names (kube-dns, 53/UDP); copy Jobs and servers
-    that read the weights from object storage reach it on 443."""
+    that read the weights from object storage reach it on 443; pods whose service account has a cloud
+    identity (an EKS Pod Identity association, a GKE Workload Identity annotation) reach the node-local
+    endpoint that serves its credentials."""
     policies = _policies(view)
+    identities = _credential_endpoints(view)
     sources = {m: str(spec.get("source") or "") for m, spec in (view.settings.get("models") or {}).items()}
-    for workload, pod_ns, labels, _spec in _pods(view):
+    for workload, pod_ns, labels, pod_spec in _pods(view):
         name = f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}"
         if not admits(policies, "Egress", pod_ns, labels, KUBE_DNS, 53, "UDP"):
             yield violation(view, name, "network.k8s-egress", "no NetworkPolicy lets it reach kube-dns on 53/UDP")
@@ -231,3 +253,10 @@ def pods_reach_what_they_need(view: PlanView) -> Iterator[Violation]:
         streams = sources.get(model, "").startswith(STORE_SCHEMES) and labels.get("app.kubernetes.io/component") == "model-server"
         if (copies or streams) and not admits(policies, "Egress", pod_ns, labels, OBJECT_STORE, 443):
             yield violation(view, name, "network.k8s-egress", "it reads or writes object storage, but no NetworkPolicy lets it reach 443")
+        endpoint = identities.get((pod_ns, pod_spec.get("serviceAccountName") or "default"))
+        if endpoint is not None and not admits(policies, "Egress", pod_ns, labels, IpPeer(endpoint[0]), endpoint[1]):
+            yield violation(
+                view, name, "network.k8s-egress",
+                f"its service account gets cloud credentials from {endpoint[0]}:{endpoint[1]} on the node, "
+                "which no NetworkPolicy lets it reach: no credentials, no object-store access",
+            )
