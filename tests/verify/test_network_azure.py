@@ -353,3 +353,30 @@ def test_blob_reader_at_the_subscription_counts(recorded):
     assert not fired(view) & MINE
     grant["scope"] = resource(view, identity_azure.GROUP, "llm-rg")["id"]  # the plan's own group, by reference
     assert not fired(view) & MINE
+
+
+# ---- review: endpoint network policies, the overlay's outbound half ---------------------------------------------------
+@pytest.mark.parametrize("policies", ["Disabled", "RouteTableEnabled"])
+def test_private_endpoint_subnet_without_nsg_policies_ignores_its_inbound_rules(recorded, policies):
+    """Without network policies for NSGs on the endpoints' subnet, its NSG doesn't filter the endpoints: a wrong
+    inbound port there drops nothing."""
+    view = recorded("azure-dev")
+    resource(view, rules.SUBNET, "llm-network-private-endpoints")["inputs"]["privateEndpointNetworkPolicies"] = policies
+    nsg_rule(view, "private-endpoints", "allow-https-vnet")["destinationPortRanges"] = ["8443"]
+    assert not fired(view) & MINE
+
+
+def test_private_endpoint_callers_still_need_their_own_outbound(recorded):
+    view = recorded("azure-dev")
+    resource(view, rules.SUBNET, "llm-network-private-endpoints")["inputs"]["privateEndpointNetworkPolicies"] = "Disabled"
+    rules_ = nsg_rules(view, "compute")
+    rules_[:] = [r for r in rules_ if r["name"] != "allow-https-vnet"]
+    assert fired(view) == {PRIVATE_ENDPOINTS}
+
+
+def test_seed_aks_nsg_denies_pod_traffic_outbound(recorded):
+    view = recorded("azure-prod")
+    pods = cluster(view)["networkProfile"]["podCidr"]
+    nsg_rules(view, "aks").append({"name": "deny-pods-out", "priority": 300, "direction": "Outbound", "access": "Deny", "protocol": "*",
+                                   "sourceAddressPrefix": pods, "destinationAddressPrefix": pods, "destinationPortRange": "*", "sourcePortRange": "*"})
+    assert fired(view) == {OVERLAY}

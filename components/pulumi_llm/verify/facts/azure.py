@@ -29,6 +29,14 @@ DEFAULT_RULES: tuple[dict[str, object], ...] = (
      "source": "*", "destination": "*", "ports": "*"},
 )
 
+PRIVATE_ENDPOINT_NSG_POLICIES: frozenset[str] = frozenset({"Enabled", "NetworkSecurityGroupEnabled"})
+"""Subnet `privateEndpointNetworkPolicies` values under which the subnet's NSG filters traffic to its private
+endpoints; with Disabled (Azure's default) or RouteTableEnabled the endpoints ignore the NSG's inbound rules
+(the callers' subnets still filter it on the way out).
+Sources: github.com/MicrosoftDocs/azure-docs, articles/private-link/disable-private-endpoint-network-policy.md
+(ms.date 07/26/2023); values from pulumi-azure-native 3.29.0 `network/_enums.py`
+(VirtualNetworkPrivateEndpointNetworkPolicies)."""
+
 LOAD_BALANCER_KEEPS_CLIENT_ADDRESS = True
 """A Standard internal load balancer forwards without SNAT: the backend subnet's NSG sees the caller's address
 and the backend port. Source: https://learn.microsoft.com/azure/load-balancer/load-balancer-overview."""

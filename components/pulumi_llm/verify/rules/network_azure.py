@@ -9,7 +9,8 @@ Open, end to end:
 * network.azure-edge: API Management (VNet-integrated) → the gateway engine's internal Container Apps
   ingress: the apim subnet's NSG lets it out and the engine subnet's NSG lets it in on the backend URL's port;
 * network.azure-private-endpoints: each caller of a private endpoint (Key Vault: the engine's secret references
-  and APIM's named values; Blob: the GPU VMs reading weights) reaches it on 443 through both subnets' NSGs, and
+  and APIM's named values; Blob: the GPU VMs reading weights) reaches it on 443 through its subnet's NSG and, where
+  the endpoints' subnet applies network policies to them, that subnet's NSG, and
   each endpoint has a private DNS zone group, or the service's public name (public access disabled) is refused;
 * network.azure-self-hosted: the engine → each model it routes to, by the URL in its environment: a GPU VM
   model's internal load balancer listens on the URL's port and the compute subnet admits the engine subnet on
@@ -21,7 +22,7 @@ Closed:
   in, no public IP on a GPU VM or model load balancer, the engine environment is internal); no other subnet of
   the VNet (nor a peered network, which the VirtualNetwork tag includes) reaches a routed model's servers;
 * network.azure-overlay: an Azure CNI Overlay cluster's own traffic (node→node, node→pod, pod→pod, any port)
-  passes its subnet's NSG, which filters pod addresses;
+  passes its subnet's NSG, out and in, which filters pod addresses;
 * network.azure-netpol: the plan's NetworkPolicy objects are enforced only with networkProfile.networkPolicy
   azure, calico or cilium (cilium on the Cilium dataplane).
 
@@ -148,8 +149,9 @@ def _nsg_rules(view: PlanView, subnet: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def crossing(view: PlanView, source: dict[str, Any], target: dict[str, Any], port: int, source_cidr: str | None = None,
-             target_cidr: str | None = None) -> list[str]:
-    """Why TCP from subnet `source` (or `source_cidr`) to subnet `target`:`port` is dropped; [] when both NSGs pass it."""
+             target_cidr: str | None = None, inbound: bool = True) -> list[str]:
+    """Why TCP from subnet `source` (or `source_cidr`) to subnet `target`:`port` is dropped; [] when both NSGs pass it
+    (`inbound` False: the target's NSG doesn't filter this traffic, only the source's outbound rules count)."""
     vnet = _vnet(view)
     src = source_cidr or source["inputs"]["addressPrefix"]
     dst = target_cidr or target["inputs"]["addressPrefix"]
@@ -158,9 +160,10 @@ def crossing(view: PlanView, source: dict[str, Any], target: dict[str, Any], por
         access, by = nsg_verdict(_nsg_rules(view, source), "Outbound", src, dst, port, vnet)
         if access != "Allow":
             problems.append(f"{source['name']}'s NSG denies it out: {by}")
-    access, by = nsg_verdict(_nsg_rules(view, target), "Inbound", src, dst, port, vnet)
-    if access != "Allow":
-        problems.append(f"{target['name']}'s NSG denies it in: {by}")
+    if inbound:
+        access, by = nsg_verdict(_nsg_rules(view, target), "Inbound", src, dst, port, vnet)
+        if access != "Allow":
+            problems.append(f"{target['name']}'s NSG denies it in: {by}")
     return problems
 
 
@@ -425,12 +428,13 @@ def private_endpoints(view: PlanView) -> Iterator[Violation]:
                             "no private DNS zone group: the service's name resolves to its public address, which refuses the callers")
         if target is None:
             continue
+        filtered = target["inputs"].get("privateEndpointNetworkPolicies") in facts.PRIVATE_ENDPOINT_NSG_POLICIES
         for group in groups:
             for who, subnet in _endpoint_callers(view, group):
                 if subnet is None:
                     yield violation(view, endpoint["name"], PRIVATE_ENDPOINTS, f"{who} are not in a subnet of the VNet: they cannot reach the {group} endpoint")
                     continue
-                for problem in crossing(view, subnet, target, 443):
+                for problem in crossing(view, subnet, target, 443, inbound=filtered):
                     yield violation(view, endpoint["name"], PRIVATE_ENDPOINTS, f"{who} → the {group} endpoint on 443: {problem}")
 
 
@@ -450,8 +454,15 @@ def overlay(view: PlanView) -> Iterator[Violation]:
         ranges = {"node": subnet["inputs"]["addressPrefix"], "pod": profile.get("podCidr") or ""}
         for source, destination in facts.OVERLAY_FLOWS:
             for protocol, port in OVERLAY_PROBES:
-                access, by = nsg_verdict(_nsg_rules(view, subnet), "Inbound", ranges[source], ranges[destination], port, vnet, protocol)
-                if access != "Allow":
+                # Both ends are behind the same subnet NSG: the flow leaves through its outbound rules and arrives
+                # through its inbound rules.
+                dropped = [
+                    f"{direction.lower()} by {by}" for direction in ("Outbound", "Inbound")
+                    for access, by in [nsg_verdict(_nsg_rules(view, subnet), direction, ranges[source], ranges[destination], port, vnet, protocol)]
+                    if access != "Allow"
+                ]
+                if dropped:
                     yield violation(view, subnet["name"], OVERLAY,
-                                    f"{source} → {destination} ({ranges[source]} → {ranges[destination]}) {protocol} {port} is dropped: {by}")
+                                    f"{source} → {destination} ({ranges[source]} → {ranges[destination]}) {protocol} {port} is dropped "
+                                    f"{' and '.join(dropped)}")
                     break
