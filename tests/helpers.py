@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from pulumi_llm.offline.plan import execute
 from pulumi_llm.offline.recorder import Record
 
 NO_DEFAULT_PROVIDERS = {"pulumi:disable-default-providers": json.dumps(["*"])}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shipped_stack(stack: str) -> dict[str, Any]:
+    """A shipped stack file, parsed: start an edited copy from it."""
+    return yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+
+
+def scratch_project(base: Path, stacks: dict[str, dict[str, Any]]) -> Path:
+    """`base` as a copy of the project's program and Pulumi.yaml with the given stack files (name → parsed
+    stack file), for planning an edited stack with `pulumi-llm --project-dir base plan NAME`."""
+    shutil.copy(ROOT / "Pulumi.yaml", base / "Pulumi.yaml")
+    (base / "stacks").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "stacks" / "__main__.py", base / "stacks" / "__main__.py")
+    for name, config in stacks.items():
+        (base / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return base
 
 
 def run(program: Callable[[], object], region: str = "us-east-1", stack: str = "test") -> list[Record]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,8 @@ from pulumi_llm.cli import main
 from pulumi_llm.errors import UserError
 from pulumi_llm.settings import load
 from pulumi_llm.verify import PlanView, run_rules
+
+from helpers import scratch_project, shipped_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 TLS = {
@@ -28,7 +29,7 @@ NETWORK_AWS = ["network.aws-edge", "network.aws-self-hosted", "network.aws-close
 
 
 def with_tls(stack: str) -> dict:
-    config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    config = shipped_stack(stack)
     config["config"].setdefault("pulumi-llm:aws", {})["model_tls"] = dict(TLS)
     return config
 
@@ -36,12 +37,8 @@ def with_tls(stack: str) -> dict:
 @pytest.fixture(scope="module", params=["dev", "prod"])
 def planned(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, dict]:
     stack = request.param
-    base = tmp_path_factory.mktemp(f"tls-{stack}")
-    shutil.copy(ROOT / "Pulumi.yaml", base / "Pulumi.yaml")
-    (base / "stacks").mkdir()
-    shutil.copy(ROOT / "stacks" / "__main__.py", base / "stacks" / "__main__.py")
     config = with_tls(stack)
-    (base / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    base = scratch_project(tmp_path_factory.mktemp(f"tls-{stack}"), {stack: config})
     out = tmp_path_factory.mktemp(f"tls-{stack}-plan")
     assert main(["--project-dir", str(base), "plan", stack, "--out", str(out), "--quiet", "--no-verify"]) == 0
     return stack, out, config

@@ -5,7 +5,6 @@ and the onnx-specific bad inputs as one line (exit 2)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import kubernetes_validate
@@ -13,6 +12,8 @@ import pytest
 import yaml
 
 from pulumi_llm.cli import main
+
+from helpers import scratch_project
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_FILE = ROOT / "stacks" / "Pulumi.edge.yaml"
@@ -36,11 +37,7 @@ def onnx_config() -> dict:
 
 
 def project(base: Path, config: dict) -> Path:
-    shutil.copy(ROOT / "Pulumi.yaml", base / "Pulumi.yaml")
-    (base / "stacks").mkdir()
-    shutil.copy(ROOT / "stacks" / "__main__.py", base / "stacks" / "__main__.py")
-    (base / "stacks" / "Pulumi.edge.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return base
+    return scratch_project(base, {"edge": config})
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ as its Google service account (ClusterTriggerAuthentication with podIdentity gcp
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,8 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+
+from helpers import scratch_project, shipped_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "llama-3-1-8b-instruct"
@@ -29,13 +30,9 @@ CRDS = {
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = tmp_path_factory.mktemp("project")
-    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
-    (project / "stacks").mkdir()
-    shutil.copy(ROOT / "stacks" / "__main__.py", project / "stacks" / "__main__.py")
-    stack = yaml.safe_load((ROOT / "stacks" / "Pulumi.gcp-prod.yaml").read_text())
+    stack = shipped_stack("gcp-prod")
     stack["config"]["pulumi-llm:gcp"]["prometheus"] = "managed"
-    (project / "stacks" / "Pulumi.gmp.yaml").write_text(yaml.safe_dump(stack))
+    project = scratch_project(tmp_path_factory.mktemp("project"), {"gmp": stack})
     out = project / "out"
     result = subprocess.run(
         [sys.executable, "-m", "pulumi_llm.cli", "--project-dir", str(project), "plan", "gmp", "--quiet", "--out", str(out)],
