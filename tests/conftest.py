@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import hypothesis  # noqa: F401  (see below)
 import pytest
+
+import helpers
 
 # Import hypothesis (pytest rewrites its modules) before any test runs a Pulumi program: CPython
 # 3.11.7's AST validator can report "AST constructor recursion depth mismatch" when its first parse
@@ -24,7 +25,4 @@ def root() -> Path:
 @pytest.fixture
 def scratch_project(tmp_path: Path) -> Path:
     """A copy of the project's program and Pulumi.yaml with no stack files: tests write their own."""
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    (tmp_path / "stacks").mkdir()
-    shutil.copy(ROOT / "stacks" / "__main__.py", tmp_path / "stacks" / "__main__.py")
-    return tmp_path
+    return helpers.scratch_project(tmp_path, {})
