@@ -269,3 +269,27 @@ def test_resource_fit_allows_aws_owned_arns_and_split_statements() -> None:
     assert iam_documents.unusable_actions(split) == []
     wrong = {"Effect": "Allow", "Action": ["kms:Decrypt", "s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}
     assert iam_documents.unusable_actions(wrong) == ["kms:Decrypt"]
+
+
+@pytest.mark.parametrize("account_principal", ["arn:aws:iam::123456789012:root", "123456789012"])
+def test_a_deny_naming_the_account_denies_every_role_of_it(account_principal: str) -> None:
+    """The account principal stands for every principal of the account: a bucket policy denying it
+    denies the role, however the role's own policies allow."""
+    request = Request(ROLE, "s3:GetObject", "arn:aws:s3:::b/x", "123456789012")
+    allow = ("id", {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]})
+    deny = ("bucket", {"Statement": [{"Sid": "NoReads", "Effect": "Deny", "Principal": {"AWS": account_principal},
+                                      "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]})
+    decision = evaluate(request, [allow], deny)
+    assert decision.denied_by == ["resource:bucket:NoReads"] and not allowed(decision)
+    other_account = ("bucket", {"Statement": [{"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+                                              "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]})
+    assert allowed(evaluate(request, [allow], other_account))
+
+
+def test_seed_copy_job_cannot_decrypt_its_multipart_parts(recorded) -> None:
+    """aws s3 sync uploads the shards in parts; S3 decrypts the SSE-KMS parts as the caller to complete
+    the upload, so a write needs kms:Decrypt beside kms:GenerateDataKey."""
+    view = recorded("staging")
+    edit_policy(view, ROLE_POLICY, "llm-eks-llm-copy-llama-3-1-8b-instruct-policy",
+                lambda d: statement(d, "EncryptModel").update(Action=["kms:Encrypt", "kms:GenerateDataKey"]))
+    assert fired(view) == {"identity.aws.weights"}

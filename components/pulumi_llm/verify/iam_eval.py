@@ -161,7 +161,10 @@ def evaluate(
             if not applies:
                 continue
             effect = stmt.get("Effect")
-            if effect == "Deny" and names_principal(stmt, request.principal):
+            # The account principal stands for every principal of the account (facts.aws_iam
+            # ACCOUNT_PRINCIPAL_DENY_COVERS_ALL): a Deny naming it denies the role too. An Allow naming it
+            # only delegates to IAM, below.
+            if effect == "Deny" and (names_principal(stmt, request.principal) or names_account(stmt, request.account)):
                 decision.denied_by.append(f"resource:{name}:{stmt.get('Sid', '')}")
                 decision.assumptions += assumed
             elif effect == "Allow" and names_account(stmt, request.account):

@@ -41,6 +41,14 @@ def account_principals(account: str, partition: str = "aws") -> set[str]:
     return {account, f"arn:{partition}:iam::{account}:root"}
 
 
+ACCOUNT_PRINCIPAL_DENY_COVERS_ALL = True
+"""A resource-policy statement whose Principal is the account (`arn:aws:iam::ACCOUNT:root` or the bare
+account id) is about every IAM principal of that account, not the root user alone
+(github.com/awsdocs/iam-user-guide, doc_source/reference_policies_elements_principal.md, "AWS account
+principals"). An Allow to it leaves the decision to the account's IAM policies; a Deny to it denies
+each of them, whatever their own policies allow."""
+
+
 TRUST_SOURCES = {
     "pods.eks.amazonaws.com": "github.com/awsdocs/amazon-eks-user-guide, latest/ug/manage-access/aws-access/pod-id-role.adoc",
 }
@@ -84,3 +92,17 @@ ARN_FORMATS: dict[str, str] = {
 }
 """The real ARN shape per resource type. `{id}` is the id AWS assigns (a key id), `{name}` the
 resource's name (its `name` input, else the physical name the provider generates: the plan's id)."""
+
+SSE_KMS_SOURCE = (
+    "docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions "
+    "(Multipart upload API and permissions) and UsingKMSEncryption.html (Permissions)"
+)
+
+SSE_KMS_READ_ACTIONS = ("kms:Decrypt",)
+"""Reading an SSE-KMS object: S3 decrypts its data key as the caller (SSE_KMS_SOURCE)."""
+
+SSE_KMS_WRITE_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+"""Writing one: a data key per object (GenerateDataKey), and, for a multipart upload — what `aws s3
+sync` does above its 8 MiB threshold, i.e. every weight shard — kms:Decrypt as well, because S3
+decrypts the encrypted parts to complete the upload (SSE_KMS_SOURCE). Without Decrypt the parts upload
+and CompleteMultipartUpload is denied."""

@@ -201,8 +201,8 @@ def weight_requests(view: PlanView, store: Store, prefix: str, write: bool) -> l
     ]
     if store.key_arn and store.key_policy:
         via_s3 = {"kms:ViaService": f"s3.{region}.amazonaws.com"}
-        requests.append(("the bucket's SSE-KMS key", "kms:GenerateDataKey" if write else "kms:Decrypt", store.key_arn,
-                         store.key_policy, True, via_s3))
+        for action in facts.SSE_KMS_WRITE_ACTIONS if write else facts.SSE_KMS_READ_ACTIONS:
+            requests.append(("the bucket's SSE-KMS key", action, store.key_arn, store.key_policy, True, via_s3))
     return requests
 
 
@@ -289,7 +289,8 @@ def _pod_flow(view: PlanView, model: str, kind: str, component: str, store: Stor
 @rule("identity.aws.weights")
 def weights_readable(view: PlanView) -> Iterable[Violation]:
     """Every model's server identity may list and read its weights and decrypt them with the key that
-    encrypts the bucket; every copy Job's identity may write them and have that key generate data keys."""
+    encrypts the bucket; every copy Job's identity may write them and have that key generate data keys
+    and decrypt them (a multipart upload's parts)."""
     if view.cloud != "aws":
         return []
     return [v for flow in weight_flows(view) for v in check(view, flow, "identity.aws.weights")]
