@@ -341,3 +341,17 @@ def test_gmp_plan_alerts_panels_and_triggers_select_what_gmp_stores(gmp_view):
 def test_tritons_gpu_families_are_per_gpu_not_per_model():
     assert ex.TRITON.series_labels("nv_gpu_utilization") == frozenset({"gpu_uuid"})
     assert ex.TRITON.series_labels("nv_inference_pending_request_count") == frozenset({"model", "version"})
+
+
+# ---- the six rules share one pass over the plan's expressions ------------------------------------------------------
+def test_findings_computed_once_per_plan_content(recorded, monkeypatch):
+    view = recorded("prod")
+    calls = []
+    real = obs.expressions
+    monkeypatch.setattr(obs, "expressions", lambda v: calls.append(v) or real(v))
+    obs._FINDINGS.clear()
+    fired(view)
+    assert len(calls) == 1
+    view.manifests.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "changed", "namespace": "llm"}})
+    fired(view)  # the same object, changed: computed again
+    assert len(calls) == 2

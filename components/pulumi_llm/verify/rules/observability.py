@@ -24,6 +24,7 @@ Rules:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -438,8 +439,21 @@ def check(expression: Expression) -> list[Finding]:
     return found
 
 
+_FINDINGS: dict[str, list[tuple[Expression, Finding]]] = {}
+
+
+def _fingerprint(view: PlanView) -> str:
+    return hashlib.sha256(json.dumps([view.stack, view.settings, view.resources, view.manifests], sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _findings(view: PlanView) -> list[tuple[Expression, Finding]]:
-    return [(e, f) for e in expressions(view) for f in check(e)]
+    """Every finding of every expression of the plan, computed once for the six rules below. Keyed by the plan's
+    content, not the object: a view is mutable (a seed changes one thing and runs the rules again)."""
+    key = _fingerprint(view)
+    if key not in _FINDINGS:
+        _FINDINGS.clear()  # rules run plan by plan: keep the last one only
+        _FINDINGS[key] = [(e, f) for e in expressions(view) for f in check(e)]
+    return _FINDINGS[key]
 
 
 def _rule_of(name: str, doc: str):
