@@ -139,7 +139,7 @@ def test_vllm_alert_expressions_are_exact() -> None:
     assert list(gpu) == ["LlmGpuXidError"]
     # The last XID's code, selected by the fault codes (not `!= 0`, which fires on application XIDs
     # and never clears).
-    assert gpu["LlmGpuXidError"]["expr"] == 'DCGM_FI_DEV_XID_ERRORS{err_code=~"48|63|64|74|79|94|95"}'
+    assert gpu["LlmGpuXidError"]["expr"] == 'DCGM_FI_DEV_XID_ERRORS{err_code=~"48|63|64|74|79|94|95|119|120|140"}'
     assert gpu["LlmGpuXidError"]["labels"] == {"severity": "critical"}
 
 

@@ -207,7 +207,7 @@ def test_finding_8_dcgm_scrapes_keep_honor_labels_false_and_gpu_queries_use_expo
 def test_xid_alert_selects_fault_codes_on_every_gpu_stack(recorded):
     for stack, namespace in (("prod", "llm"), ("onprem-triton", "llm-triton")):
         expr = alert(recorded(stack), "LlmGpuXidError", namespace)["expr"]
-        assert expr == 'DCGM_FI_DEV_XID_ERRORS{err_code=~"48|63|64|74|79|94|95"}'
+        assert expr == 'DCGM_FI_DEV_XID_ERRORS{err_code=~"48|63|64|74|79|94|95|119|120|140"}'
 
 
 # --- pure helpers ------------------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ Pure functions, no Pulumi: the Observability component wraps the results in a `P
     metrics_referenced(spec)          → every metric name the expressions of a rule spec or dashboard use
 
 The runtime's own series come from `MetricNames`; the rest come from other exporters
-(`EXTERNAL_METRICS`): Prometheus' `up`, kube-state-metrics and NVIDIA dcgm-exporter. The rules follow
-the gaps listed in REFERENCE.md §1 "Observability": queue depth, KV-cache pressure, TTFT/e2e p99 over
-the SLO, restarts and crash loops, GPU XID errors, a GPU idle while requests wait, absent scrape targets.
+(`EXTERNAL_METRICS`): Prometheus' `up`, kube-state-metrics and NVIDIA dcgm-exporter. The rules cover
+what an LLM server needs watched: queue depth, KV-cache pressure, TTFT/e2e p99 over the SLO, restarts
+and crash loops, GPU faults (XIDs), a GPU idle while requests wait, absent scrape targets; the metric
+and label names each relies on are those of the pinned exporters (verify/facts/exporters.py cites them).
 
 Label assumptions (documented where they are used):
 - model-server series carry `namespace`, `job` and `pod` target labels and the runtime's own model label
@@ -89,10 +90,16 @@ DCGM_XID_ERRORS = "DCGM_FI_DEV_XID_ERRORS"
 """dcgm-exporter: a gauge holding the code of the GPU's last XID (0 = none yet), also carried in the
 series' `err_code` label — so each new XID code is a new series."""
 DCGM_XID_CODE_LABEL = "err_code"
-GPU_FAULT_XIDS: tuple[int, ...] = (48, 63, 64, 74, 79, 94, 95)
-"""XIDs that mean a fault of the GPU itself (double-bit ECC, row-remap/page-retirement events and failures,
-NVLink error, fallen off the bus, contained/uncontained ECC), per NVIDIA's XID catalogue; the others
-(13, 31, 43, 45, …) are raised by an application's own errors and clear with it."""
+GPU_FAULT_XIDS: tuple[int, ...] = (48, 63, 64, 74, 79, 94, 95, 119, 120, 140)
+"""XIDs that mean a fault of the GPU itself, which a GPU reset (or more) clears: 48 double-bit ECC, 63/64
+row-remap/page-retirement event and failure, 74 NVLink error, 79 fallen off the bus, 94/95 contained and
+uncontained ECC, 119/120 GSP RPC timeout and GSP error (reset the GPU, power-cycle the node if it
+persists), 140 unrecovered ECC (the driver could not offline the pages or remap the rows: reset the GPU).
+The others (13, 31, 43, 45, …) are raised by an application's own errors and clear with it.
+Source: NVIDIA, "Xid Errors", https://docs.nvidia.com/deploy/xid-errors/index.html (R555 edition,
+sections "Xid 119, 120: GSP RPC Timeout / GSP Error" and "Xid 140: ECC unrecovered error"; the Ampere-and-
+newer catalog at https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html lists each code's
+resolution)."""
 DCGM_GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"
 """dcgm-exporter: GPU utilisation, percent 0..100."""
 DCGM_FB_USED = "DCGM_FI_DEV_FB_USED"
@@ -554,7 +561,7 @@ def _gpu_rules(slo: AlertThresholds) -> list[dict[str, Any]]:
             CRITICAL,
             "A GPU reported a fault XID",
             "GPU {{ $labels.gpu }} ({{ $labels.UUID }}) on {{ $labels.Hostname }} last reported XID {{ $value }} "
-            f"(one of {', '.join(str(code) for code in GPU_FAULT_XIDS)}: a memory, NVLink or bus fault). "
+            f"(one of {', '.join(str(code) for code in GPU_FAULT_XIDS)}: a memory, NVLink, bus or GSP fault). "
             "Drain the node and reset the GPU; the reset clears this alert.",
             slo,
             None,
