@@ -335,3 +335,15 @@ def test_seed_inline_rule_names_a_group_and_the_internet(recorded):
     assert fired(view) == {"network.aws-closed"}
     rules = [r for r in paths.group_rules(view) if r.group == albs["id"] and r.inbound]
     assert {(r.cidrs, r.peer_group) for r in rules} == {(("0.0.0.0/0",), None), ((), tasks["id"])}
+
+
+@pytest.mark.parametrize(("tags", "internal", "found"), [
+    ({"kubernetes.io/role/internal-elb": "1"}, True, True),
+    ({"kubernetes.io/role/internal-elb": ""}, True, True),
+    ({"kubernetes.io/role/internal-elb": ""}, False, False),
+    ({"kubernetes.io/role/elb": ""}, False, True),
+    ({}, True, False),
+    (None, False, False),
+])
+def test_subnet_discovery_is_by_the_role_tags_presence(tags, internal, found):
+    assert facts.discovered_subnet(tags, internal) is found

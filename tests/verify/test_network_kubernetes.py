@@ -189,3 +189,42 @@ def test_gke_legacy_dataplane_needs_the_metadata_server_on_988(recorded):
     assert "network.k8s-egress" not in k8s_fired(view)
     _without_credential_egress(manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm"), "169.254.169.252")
     assert k8s_fired(view) == {"network.k8s-egress"}
+
+
+def test_seed_triton_grpc_open_to_every_pod(recorded):
+    """A model server's serving ports are probed whether or not an entry point exposes them: Triton's
+    gRPC port sits behind no Ingress, and the closed check used to look only behind entry points."""
+    view = recorded("onprem-triton")
+    manifest(view, "NetworkPolicy", "llama-3-3-70b-instruct", "llm-triton")["spec"]["ingress"].append({"ports": [{"port": 8001, "protocol": "TCP"}]})
+    assert fired(view) == {"network.k8s-closed"}
+
+
+def test_seed_internal_lb_with_cluster_traffic_policy(recorded):
+    """externalTrafficPolicy Cluster source-NATs to a node address: the gateway's subnet, which the
+    policy admits, is no longer what the pods see, so the callers (the nodes) are refused."""
+    view = recorded("gcp-prod")
+    manifest(view, "Service", "llama-3-1-8b-instruct-internal", "llm")["spec"]["externalTrafficPolicy"] = "Cluster"
+    assert fired(view) == {"network.k8s-callers"}
+
+
+def test_nodeport_callers_are_the_nodes(recorded):
+    view = recorded("gcp-prod")
+    service = manifest(view, "Service", "llama-3-1-8b-instruct-internal", "llm")
+    service["spec"] = {**service["spec"], "type": "NodePort", "externalTrafficPolicy": "Cluster"}
+    entries = [(what, [c.address for c in callers]) for what, s, _p, callers in network_kubernetes._entry_points(view) if s is service]
+    assert entries == [("Service llm/llama-3-1-8b-instruct-internal (NodePort)", ["10.40.0.7"])]  # llm-network-subnet, the nodes' range
+
+
+def test_internal_elb_tag_counts_by_presence(recorded):
+    """The controller discovers a subnet by the role tag's presence (value "1" or ""); the callers of an
+    internal ALB used to be found only where the value was truthy."""
+    view = recorded("prod")
+    for subnet in view.of_type("aws:ec2/subnet:Subnet"):
+        tags = subnet["inputs"].get("tags") or {}
+        if "kubernetes.io/role/internal-elb" in tags:
+            tags["kubernetes.io/role/internal-elb"] = ""
+    assert fired(view) == set()
+    assert all(
+        callers and all(c.address.startswith("10.40.") for c in callers)
+        for what, _s, _p, callers in network_kubernetes._entry_points(view) if what.startswith("Ingress")
+    )

@@ -50,6 +50,19 @@ INBOUND_CIDRS = ALB + "inbound-cidrs"
 SECURITY_GROUPS = ALB + "security-groups"
 MANAGE_BACKEND_RULES = ALB + "manage-backend-security-group-rules"
 
+SUBNET_DISCOVERY_SOURCE = (
+    "github.com/kubernetes-sigs/aws-load-balancer-controller, docs/deploy/subnet_discovery.md (default branch, commit 290c878)"
+)
+SUBNET_ROLE_TAGS = {True: "kubernetes.io/role/internal-elb", False: "kubernetes.io/role/elb"}
+"""The tag by which the controller auto-discovers subnets for an internal (True) or internet-facing load
+balancer; the documented values are "1" or the empty string: the tag's presence is what counts."""
+
+
+def discovered_subnet(tags: dict | None, internal: bool) -> bool:
+    """Whether the controller would place an internal / internet-facing load balancer in a subnet so tagged."""
+    return SUBNET_ROLE_TAGS[internal] in (tags or {})
+
+
 INBOUND_CIDRS_DEFAULT_IPV4 = ("0.0.0.0/0",)
 """inbound-cidrs when the annotation is absent (ip-address-type ipv4): the whole internet, on an internal
 ALB too. The controller-managed frontend security group opens the listen ports to it."""

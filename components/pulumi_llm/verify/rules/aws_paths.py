@@ -148,9 +148,10 @@ def subnet_cidrs(view: PlanView, subnet_ids: Iterable[str]) -> tuple[str, ...]:
     return tuple(cidrs)
 
 
-def tagged_subnet_cidrs(view: PlanView, tag: str) -> tuple[str, ...]:
-    """The subnets the AWS Load Balancer Controller discovers for a scheme (role tags on the subnets)."""
-    return tuple(s["inputs"]["cidrBlock"] for s in view.of_type(SUBNET) if tag in (s["inputs"].get("tags") or {}))
+def tagged_subnet_cidrs(view: PlanView, internal: bool) -> tuple[str, ...]:
+    """The ranges of the subnets the AWS Load Balancer Controller discovers for an internal or an
+    internet-facing load balancer (facts.discovered_subnet: the role tag's presence)."""
+    return tuple(s["inputs"]["cidrBlock"] for s in view.of_type(SUBNET) if facts.discovered_subnet(s["inputs"].get("tags"), internal))
 
 
 def dns_records(view: PlanView) -> set[str]:
@@ -242,11 +243,10 @@ def ingress_lbs(view: PlanView) -> list[ModelLb]:
         notes = meta.get("annotations") or {}
         model = (meta.get("labels") or {}).get("pulumi-llm.dev/model") or meta["name"]
         internal = notes.get(facts.SCHEME, facts.SCHEME_DEFAULT) == "internal"
-        role = "kubernetes.io/role/internal-elb" if internal else "kubernetes.io/role/elb"
         groups = _annotation_list(notes.get(facts.SECURITY_GROUPS))
         managed = None if groups else (_annotation_list(notes.get(facts.INBOUND_CIDRS)) or facts.INBOUND_CIDRS_DEFAULT_IPV4)
         found.append(ModelLb(model, f"Ingress {meta.get('namespace')}/{meta['name']}", internal, ingress_listeners(notes), groups,
-                             tagged_subnet_cidrs(view, role), managed, ing))
+                             tagged_subnet_cidrs(view, internal), managed, ing))
     return found
 
 

@@ -16,11 +16,13 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
+from ..facts import aws_network as aws_facts
 from ..facts import credential_endpoints as credentials
 from ..netpol import IpPeer, Peer, PodPeer, admits, selects
 from ..report import Violation
 from ..view import PlanView
 from . import rule, violation
+from .aws_paths import tagged_subnet_cidrs
 
 INTERNET = IpPeer("203.0.113.10")  # TEST-NET-3 (RFC 5737): stands for any address outside the cluster
 PROBE_LABELS = {"app.kubernetes.io/name": "some-other-workload"}
@@ -99,8 +101,9 @@ def _scraper(view: PlanView) -> PodPeer | None:
 def _pod_network(view: PlanView) -> str | None:
     """An address inside the range pods get their IPs from, where the plan says."""
     ranges: list[str] = []
-    if view.cloud == "aws":
+    if view.of_type("aws:eks/cluster:Cluster"):
         ranges.append(str(((view.settings.get("aws") or {}).get("network") or {}).get("cidr") or ""))  # vpc-cni: pods get VPC addresses
+    # A cluster the plan doesn't make (on-prem, the K3s edge fleet) has a pod range the plan doesn't know.
     for r in view.of_type("gcp:compute/subnetwork:Subnetwork"):
         ranges += [s["ipCidrRange"] for s in r["inputs"].get("secondaryIpRanges") or [] if s.get("rangeName") == "pods"]
     for r in view.of_type("azure-native:containerservice:ManagedCluster"):
@@ -110,20 +113,44 @@ def _pod_network(view: PlanView) -> str | None:
     return None
 
 
+def _address_in(cidr: str, offset: int) -> str:
+    return str(ipaddress.ip_network(cidr, strict=False).network_address + offset)
+
+
+def _node_network(view: PlanView) -> list[str]:
+    """The ranges the cluster's nodes take their addresses from, where the plan says: on AWS the VPC
+    subnets no load balancer is placed in, on GKE the primary range of the subnet that carries the pods'
+    secondary range, on AKS the subnets the node pools join."""
+    ranges: list[str] = []
+    for s in view.of_type("aws:ec2/subnet:Subnet"):
+        tags = s["inputs"].get("tags") or {}
+        if not any(aws_facts.discovered_subnet(tags, internal) for internal in (True, False)):
+            ranges.append(s["inputs"]["cidrBlock"])
+    for s in view.of_type("gcp:compute/subnetwork:Subnetwork"):
+        if any(r.get("rangeName") == "pods" for r in s["inputs"].get("secondaryIpRanges") or []):
+            ranges.append(s["inputs"]["ipCidrRange"])
+    pools = [*view.of_type("azure-native:containerservice:AgentPool")]
+    subnet_refs = [p["inputs"].get("vnetSubnetID") for p in pools]
+    for cluster in view.of_type("azure-native:containerservice:ManagedCluster"):
+        subnet_refs += [p.get("vnetSubnetID") for p in cluster["inputs"].get("agentPoolProfiles") or []]
+    for ref in dict.fromkeys(filter(None, subnet_refs)):
+        subnet = view.ref(ref)
+        if subnet is not None and subnet["inputs"].get("addressPrefix"):
+            ranges.append(subnet["inputs"]["addressPrefix"])
+    return ranges
+
+
 def _entry_points(view: PlanView) -> Iterator[tuple[str, dict[str, Any], int | str, list[Peer]]]:
-    """(what, service, service port, callers) for every way into a model: Ingresses and LoadBalancers."""
+    """(what, service, service port, callers) for every way into a model from outside the cluster:
+    Ingresses, LoadBalancer and NodePort Services."""
     for ingress in view.objects("Ingress"):
         ns = ingress["metadata"].get("namespace", "default")
         klass = ingress["spec"].get("ingressClassName")
         callers: list[Peer]
         if klass == "alb":
-            # target-type ip: the ALB's own addresses in the subnets it is placed in (internal-elb role).
-            scheme = (ingress["metadata"].get("annotations") or {}).get("alb.ingress.kubernetes.io/scheme", "internal")
-            role = "kubernetes.io/role/internal-elb" if scheme == "internal" else "kubernetes.io/role/elb"
-            callers = [
-                IpPeer(str(ipaddress.ip_network(s["inputs"]["cidrBlock"]).network_address + 10))
-                for s in view.of_type("aws:ec2/subnet:Subnet") if (s["inputs"].get("tags") or {}).get(role)
-            ]
+            # target-type ip: the ALB's own addresses in the subnets the controller places it in.
+            scheme = (ingress["metadata"].get("annotations") or {}).get(aws_facts.SCHEME, aws_facts.SCHEME_DEFAULT)
+            callers = [IpPeer(_address_in(c, 10)) for c in tagged_subnet_cidrs(view, scheme == "internal")]
         else:
             controller_ns = _release_namespace(view, "ingress-nginx")
             callers = [_peer(view, controller_ns, NGINX_LABELS)] if controller_ns else []
@@ -136,10 +163,25 @@ def _entry_points(view: PlanView) -> Iterator[tuple[str, dict[str, Any], int | s
                     yield f"Ingress {ns}/{ingress['metadata']['name']}", service, port, callers
     for service in view.objects("Service"):
         spec = service["spec"]
-        if spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local":
-            callers = [IpPeer(str(ipaddress.ip_network(c, strict=False).network_address + 5)) for c in spec.get("loadBalancerSourceRanges") or []]
-            for sp in spec.get("ports") or []:
-                yield f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}", service, sp["port"], callers
+        if spec.get("type") not in ("LoadBalancer", "NodePort"):
+            continue
+        if spec.get("externalTrafficPolicy") == "Local":
+            # The client's address reaches the pod: the load balancer's allowed sources are the callers.
+            callers = [IpPeer(_address_in(c, 5)) for c in spec.get("loadBalancerSourceRanges") or []]
+        else:
+            # Cluster (the default): kube-proxy source-NATs the connection to the address of the node it
+            # arrived at, so the pod sees a node as its caller whoever called; admitting callers then
+            # means admitting the nodes' range (and, where pods share it, every pod: network.k8s-closed).
+            callers = [IpPeer(_address_in(c, 7)) for c in _node_network(view)]
+        for sp in spec.get("ports") or []:
+            yield f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']} ({spec['type']})", service, sp["port"], callers
+
+
+def _reachable(view: PlanView) -> Iterator[tuple[str, dict, str, dict, dict, int, list[Peer]]]:
+    """(what, workload, namespace, labels, pod spec, port, callers) for every entry point's backend."""
+    for what, service, port, callers in _entry_points(view):
+        for workload, pod_ns, labels, spec, number in _backends(view, service, port):
+            yield what, workload, pod_ns, labels, spec, number, callers
 
 
 def _describe(peer: Peer) -> str:
@@ -187,34 +229,48 @@ def callers_reach_models(view: PlanView) -> Iterator[Violation]:
     for what, service, port, callers in _entry_points(view):
         if not callers:
             yield violation(view, what, "network.k8s-callers", "no caller is known for this entry point (no controller, subnet or source range)")
-        for workload, pod_ns, labels, spec, number in _backends(view, service, port):
-            for caller in callers:
-                if not admits(policies, "Ingress", pod_ns, labels, caller, number, port_names=_port_names(spec)):
-                    yield violation(
-                        view, f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}", "network.k8s-callers",
-                        f"{what} forwards from {_describe(caller)} to port {number}, which no NetworkPolicy admits",
-                    )
+    for what, workload, pod_ns, labels, spec, number, callers in _reachable(view):
+        for caller in callers:
+            if not admits(policies, "Ingress", pod_ns, labels, caller, number, port_names=_port_names(spec)):
+                yield violation(
+                    view, f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}", "network.k8s-callers",
+                    f"{what} forwards from {_describe(caller)} to port {number}, which no NetworkPolicy admits",
+                )
+
+
+def _serving_ports(view: PlanView) -> Iterator[tuple[str, dict, str, dict, dict, int]]:
+    """(what, workload, namespace, labels, pod spec, port) for every port a model server's Services
+    expose (the API, and metrics where they are separate), whether or not an entry point leads there."""
+    entries = {(id(w), n): what for what, w, _ns, _l, _s, n, _c in _reachable(view)}
+    seen: set[tuple[int, int]] = set()
+    for service in view.objects("Service"):
+        for sp in service["spec"].get("ports") or []:
+            for workload, pod_ns, labels, spec, number in _backends(view, service, sp["port"]):
+                if labels.get("app.kubernetes.io/component") != "model-server" or (id(workload), number) in seen:
+                    continue
+                seen.add((id(workload), number))
+                yield entries.get((id(workload), number), "the gateway"), workload, pod_ns, labels, spec, number
 
 
 @rule("network.k8s-closed")
 def models_closed_to_others(view: PlanView) -> Iterator[Violation]:
-    """No pod but the entry point's callers, and nothing on the internet, reaches a model's serving port."""
+    """No pod but the entry point's callers, and nothing on the internet, reaches a model's serving port,
+    whether or not an entry point exposes it."""
     policies = _policies(view)
     pod_ip = _pod_network(view)
-    for what, service, port, _callers in _entry_points(view):
-        for workload, pod_ns, labels, spec, number in _backends(view, service, port):
-            probes: list[Peer] = [
-                INTERNET,
-                _peer(view, "default", PROBE_LABELS, pod_ip),
-                _peer(view, pod_ns, PROBE_LABELS, pod_ip),
-            ]
-            for probe in probes:
-                if admits(policies, "Ingress", pod_ns, labels, probe, number, port_names=_port_names(spec)):
-                    where = f"{_describe(probe)}" + (f" (pod address {probe.ip})" if isinstance(probe, PodPeer) and probe.ip else "")
-                    yield violation(
-                        view, f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}", "network.k8s-closed",
-                        f"{where} reaches serving port {number}, bypassing {what} and the gateway",
-                    )
+    for what, workload, pod_ns, labels, spec, number in _serving_ports(view):
+        probes: list[Peer] = [
+            INTERNET,
+            _peer(view, "default", PROBE_LABELS, pod_ip),
+            _peer(view, pod_ns, PROBE_LABELS, pod_ip),
+        ]
+        for probe in probes:
+            if admits(policies, "Ingress", pod_ns, labels, probe, number, port_names=_port_names(spec)):
+                where = f"{_describe(probe)}" + (f" (pod address {probe.ip})" if isinstance(probe, PodPeer) and probe.ip else "")
+                yield violation(
+                    view, f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}", "network.k8s-closed",
+                    f"{where} reaches serving port {number}, bypassing {what}" + ("" if what == "the gateway" else " and the gateway"),
+                )
 
 
 def _credential_endpoints(view: PlanView) -> dict[tuple[str, str], tuple[str, int]]:
