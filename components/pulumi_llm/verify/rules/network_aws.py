@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from ..facts import aws_network as facts
 from ..report import Violation
+from ..routes import routed_models
 from ..view import PlanView
 from . import aws_paths as paths
 from . import rule, violation
@@ -43,14 +44,6 @@ def _on_aws(view: PlanView) -> bool:
 
 def _aws_settings(view: PlanView) -> dict[str, Any]:
     return view.settings.get("aws") or {}
-
-
-def _routed_models(view: PlanView) -> set[str]:
-    """Served models the gateway's settings route to (what the rendered config should call)."""
-    gateway = view.settings.get("gateway") or {}
-    if "gateway" not in view.methods:
-        return set()
-    return {r["model"] for g in (gateway.get("models") or {}).values() for r in g.get("routes") or [] if r.get("provider") == "self-hosted"}
 
 
 # ---- consumer → gateway edge -------------------------------------------------------------------------
@@ -117,7 +110,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
     lbs = paths.model_lbs(view)
     services = paths.gateway_tasks(view)
     urls = list(paths.self_hosted_urls(view))
-    for missing in sorted(_routed_models(view) - {u.model for u in urls}):
+    for missing in sorted(routed_models(view) - {u.model for u in urls}):
         yield violation(view, missing, SELF_HOSTED, "the gateway's settings route here but its engine config has no route to it")
     for url in urls:
         lb = lbs.get(url.model)
@@ -164,7 +157,7 @@ def _callers(view: PlanView, lb: paths.ModelLb, gateway_groups: set[str]) -> tup
     """The groups and CIDRs the settings intend to reach `lb`: the gateway's tasks where it routes there,
     the allowed CIDRs the gpu-vm settings name, and the VPC where neither says otherwise."""
     explicit = tuple((_aws_settings(view).get("gpu_vm") or {}).get("allowed_cidrs") or ()) if lb.ingress is None else ()
-    if lb.model in _routed_models(view):
+    if lb.model in routed_models(view):
         return gateway_groups, explicit
     if _intended_internet_facing(view, lb) and lb.ingress is not None:
         return set(), paths.ANYWHERE

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
 from ..addresses import network, within
 from ..facts import azure as facts
 from ..report import Violation
@@ -272,9 +273,11 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
     urls = self_hosted_urls(view)
     for served in sorted(routed):
         route = urls.get(served)
-        port = route.port if route is not None else None
-        if route is None or port is None:
-            yield violation(view, app["name"], SELF_HOSTED, f"the engine's config has no http(s) URL for {served} ({route})")
+        if route is None:
+            continue  # the engine's config calls no URL for it: wiring.self-hosted-model judges the config's routes
+        port = route.port
+        if port is None:
+            yield violation(view, app["name"], SELF_HOSTED, f"the engine config calls {served} at {route.url!r} ({route.variable}), not an http(s) URL")
             continue
         if engine_subnet is None:
             yield violation(view, app["name"], SELF_HOSTED, f"the engine's environment is not in the VNet: it cannot reach {served}")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
 from ..addresses import network, overlaps, within
 from ..facts import gcp as facts
 from ..report import Violation
@@ -317,9 +318,11 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
     egress_network, egress_range = gateway_egress(view, run)
     for served in sorted(routed):
         route = urls.get(served)
-        port = route.port if route is not None else None
-        if route is None or port is None:
-            yield violation(view, run["name"], SELF_HOSTED, f"the gateway's engine config has no http(s) URL for {served} ({route})")
+        if route is None:
+            continue  # the engine's config calls no URL for it: wiring.self-hosted-model judges the config's routes
+        port = route.port
+        if port is None:
+            yield violation(view, run["name"], SELF_HOSTED, f"the engine config calls {served} at {route.url!r} ({route.variable}), not an http(s) URL")
             continue
         scheme = route.scheme
         services = [s for s in _internal_services(view) if _serves(s, served)]
