@@ -16,8 +16,8 @@ from typing import Any
 
 # ---- CRDs each chart installs ---------------------------------------------------------------------------
 CHART_CRDS: dict[str, frozenset[str]] = {
-    # github.com/prometheus-community/helm-charts, tag kube-prometheus-stack-88.5.3 (the newest tag in the
-    # snapshot read; the pin is 88.5.4 — re-read at its tag when it moves),
+    # github.com/prometheus-community/helm-charts, tag kube-prometheus-stack-88.5.3 (see PINNED_TAGS_UNREAD:
+    # 88.5.4, the pin, changes only the grafana dependency, not charts/crds),
     # charts/kube-prometheus-stack/charts/crds/crds/crd-*.yaml, installed unless crds.enabled is false.
     "kube-prometheus-stack": frozenset({
         "Alertmanager", "AlertmanagerConfig", "PodMonitor", "Probe", "Prometheus", "PrometheusAgent",
@@ -64,7 +64,19 @@ class ValueSwitch:
     source: str
 
 
-KPS = "github.com/prometheus-community/helm-charts, tag kube-prometheus-stack-88.5.3"
+PINNED_TAGS_UNREAD = (
+    "The pins are kube-prometheus-stack 88.5.4 and its grafana subchart 12.11.2 (pins.py); the newest snapshots "
+    "of prometheus-community/helm-charts (HEAD of 2026-08-22) and grafana-community/helm-charts (HEAD of "
+    "2026-08-20) end at tags kube-prometheus-stack-88.5.3 and grafana-12.11.1, so the facts below are read there. "
+    "88.5.4's one change is the grafana dependency 12.11.1 -> 12.11.2 (its release notes, quoted in pins.py), so "
+    "every kube-prometheus-stack fact read outside charts/grafana (the CRDs, the operator's values) holds at "
+    "88.5.4 as read. The grafana facts (admin.existingSecret in _pod.tpl; the generated, lookup-kept admin "
+    "Secret) are from the 12.11.1 patch release before the pin (same appVersion 13.2.0) and are not yet "
+    "re-read at grafana-12.11.2: re-read them there when a snapshot has the tag."
+)
+"""Why facts for the kube-prometheus-stack pin cite the tag before it."""
+
+KPS = "github.com/prometheus-community/helm-charts, tag kube-prometheus-stack-88.5.3 (PINNED_TAGS_UNREAD)"
 KEDA = "github.com/kedacore/charts, tag v2.20.2"
 INGRESS_NGINX = "github.com/kubernetes/ingress-nginx, tag helm-chart-4.15.1"
 DCGM = "github.com/NVIDIA/dcgm-exporter, tag 4.5.3-4.8.2 (chart 4.8.2)"
@@ -121,13 +133,14 @@ SECRETS_FROM_VALUES: dict[str, tuple[SecretValue, ...]] = {
     "kube-prometheus-stack": (
         SecretValue(("grafana", "admin", "existingSecret"),
                     "github.com/grafana-community/helm-charts, tag grafana-12.11.1 (the subchart kube-prometheus-stack "
-                    "88.5.3 requires), charts/grafana/templates/_pod.tpl"),
+                    "88.5.3 requires; the pin's is 12.11.2, see PINNED_TAGS_UNREAD), charts/grafana/templates/_pod.tpl"),
     ),
 }
 
 GRAFANA_CHART_VERSION = "12.11.1"
-"""The grafana subchart kube-prometheus-stack 88.5.3 depends on (Chart.yaml dependencies: grafana 12.11.1
-from grafana-community.github.io/helm-charts)."""
+"""The grafana subchart whose templates the facts below were read in: the one kube-prometheus-stack 88.5.3
+depends on (Chart.yaml dependencies: grafana 12.11.1 from grafana-community.github.io/helm-charts). The
+pinned 88.5.4 depends on 12.11.2, not yet readable (PINNED_TAGS_UNREAD)."""
 
 GRAFANA_GENERATED_ADMIN_SECRET = True
 """grafana 12.11.1, charts/grafana/templates/secret.yaml and _config.tpl (grafana.secretsData) with _helpers.tpl
