@@ -2,8 +2,9 @@
 
 The public API is flat — ``from pulumi_llm import AwsGateway, AwsGatewayArgs`` — and lazy: a name's
 module is imported the first time the name is used, so ``import pulumi_llm`` loads no cloud SDK and a
-program that uses only AWS components never imports pulumi_gcp or pulumi_azure_native (DESIGN.md
-convention 5). The submodules (``pulumi_llm.gateway.aws`` …) stay importable directly.
+program that uses only AWS components never imports pulumi_gcp or pulumi_azure_native
+(docs/ARCHITECTURE.md, "Lazy per-cloud imports"). The submodules (``pulumi_llm.gateway.aws`` …) stay
+importable directly.
 
 The version lives here (hatch reads it for the distribution) so that importing the package costs
 no metadata scan.

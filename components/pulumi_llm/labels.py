@@ -1,4 +1,5 @@
-"""The common labels and tags: one pure function, rendered per target (DESIGN.md convention 7).
+"""The common labels and tags: one pure function, rendered per target (docs/ARCHITECTURE.md,
+"Labels and tags are a contract").
 
 Every resource that accepts tags or labels gets the same set, so cost reports and selectors work the
 same way on AWS, GCP, Azure and Kubernetes.

@@ -1,7 +1,8 @@
 """Pure naming helpers shared by every component.
 
-Child resources are named `f"{parent}-{role}"` (DESIGN.md convention 1). Kubernetes object names and
-cloud names have length and alphabet limits; these helpers keep names inside them deterministically.
+Child resources are named `f"{parent}-{role}"` (docs/ARCHITECTURE.md, "Child naming"). Kubernetes
+object names and cloud names have length and alphabet limits; these helpers keep names inside them
+deterministically.
 """
 
 from __future__ import annotations

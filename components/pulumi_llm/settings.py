@@ -1,8 +1,9 @@
 """The whole stack configuration, as one tree of frozen pydantic models.
 
-This module is the only reader of Pulumi config (DESIGN.md convention 3). Every key lives under the
-`pulumi-llm` namespace, so `pulumi config set --path pulumi-llm:serving.replicas.max 4` is the natural
-way to change a value. Validation is pure: no network, no cloud calls, no environment reads.
+This module is the only reader of Pulumi config (docs/ARCHITECTURE.md, "Components read nothing
+global"). Every key lives under the `pulumi-llm` namespace, so
+`pulumi config set --path pulumi-llm:serving.replicas.max 4` is the natural way to change a value.
+Validation is pure: no network, no cloud calls, no environment reads.
 
 A bad value becomes one line that names the file, the key path, the value and what is allowed:
 
@@ -104,7 +105,7 @@ class Replicas(_Strict):
 
 
 class AutoscalingSettings(_Strict):
-    """Scaling on LLM signals (queue depth), never on CPU (REFERENCE §1)."""
+    """Scaling on LLM signals (queue depth), never on CPU (vllm-project/production-stack helm/templates/scaledobject-vllm.yaml)."""
 
     engine: Literal["keda", "hpa", "none"] = Field(
         "keda", description="keda (ScaledObject on a Prometheus query), hpa (HPA v2 through prometheus-adapter) or none. Default keda."
@@ -279,7 +280,7 @@ class AddOn(_Strict):
 
 
 class GpuOperatorSettings(_Strict):
-    """The NVIDIA GPU Operator. On-prem is the one place it installs drivers (REFERENCE §1)."""
+    """The NVIDIA GPU Operator. On-prem is the one place it installs drivers (awslabs/ai-on-eks infra/base/terraform/helm-values/nvidia-gpu-operator.yaml)."""
 
     install: bool = Field(True, description="Install the GPU Operator. Default true.")
     driver: bool = Field(True, description="Let the Operator install the NVIDIA driver on the nodes. Default true.")

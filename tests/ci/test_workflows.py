@@ -1,11 +1,12 @@
 """The GitHub Actions workflows: linted (actionlint), audited (zizmor), and held to the CI contract.
 
-Contract (DESIGN.md, REFERENCE.md §4): every PR gets tests, the offline plan of every stack and a
-`pulumi preview` per stack with the diff commented on the PR; superseded previews are cancelled, deploys
-never are; prod deploys only from `v*` tags behind the `prod` environment; clouds and Pulumi Cloud are
-reached by OIDC only; every action is pinned by commit SHA; every PR runs `pulumi-llm verify --all`; each
-stack's jobs run on the runner its stack file chooses (a self-hosted one inside the network of a stack
-whose Kubernetes API server no GitHub-hosted runner reaches).
+Contract (docs/ARCHITECTURE.md, "CI and delivery"; the pulumi/actions and pulumi/auth-actions docs):
+every PR gets tests, the offline plan of every stack and a `pulumi preview` per stack with the diff
+commented on the PR; superseded previews are cancelled, deploys never are; prod deploys only from `v*`
+tags behind the `prod` environment; clouds and Pulumi Cloud are reached by OIDC only; every action is
+pinned by commit SHA; every PR runs `pulumi-llm verify --all`; each stack's jobs run on the runner its
+stack file chooses (a self-hosted one inside the network of a stack whose Kubernetes API server no
+GitHub-hosted runner reaches).
 
 zizmor gate: zero findings under the *pedantic* persona, every severity and confidence. Pedantic is the
 regular persona (minimal false positives) plus code-smell audits (unnamed jobs, missing concurrency

@@ -1,4 +1,4 @@
-"""A stack imports the SDK of its own cloud only (DESIGN.md convention 5)."""
+"""A stack imports the SDK of its own cloud only (docs/ARCHITECTURE.md, "Lazy per-cloud imports")."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ Jetson one, pushes to the first one's repositories):
 
 Why one Image per platform: a multi-platform build with a registry cache exports the cache of one
 platform only, so each platform is built (and cached, `cache-<target>-<arch>`) on its own and an Index
-joins them (pulumi-docker-build docs; REFERENCE §3). Each platform can name its own buildx builder:
+joins them (pulumi-docker-build docs, Image and Index). Each platform can name its own buildx builder:
 llama.cpp does not build for arm64 under QEMU emulation (llama.cpp#11888), so arm64 needs a native arm64
 builder (`docker buildx create --driver remote …` on a Graviton/Ampere host) or the build must run on one.
 

@@ -30,7 +30,7 @@ def prometheus_url(namespace: str = MONITORING_NAMESPACE) -> str:
 
 def gpu_operator_values(*, driver: bool, service_monitor: bool) -> dict[str, Any]:
     # On-prem is the one place the Operator installs drivers; managed clouds ship them in the node
-    # image (REFERENCE §1), where driver and toolkit stay off.
+    # image, where driver and toolkit stay off (awslabs/ai-on-eks infra/base/terraform/helm-values/nvidia-gpu-operator.yaml).
     return {
         "driver": {"enabled": driver},
         "toolkit": {"enabled": True},

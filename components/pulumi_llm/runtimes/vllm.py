@@ -67,7 +67,7 @@ GPU_ONLY_FLAGS = frozenset({"--gpu-memory-utilization", "--load-format"})
 
 @dataclass(frozen=True)
 class Weights:
-    """Where the server reads its weights. Never a public hub at pod start (REFERENCE §1)."""
+    """Where the server reads its weights. Never a public hub at pod start (docs/ARCHITECTURE.md, "Weights")."""
 
     kind: Literal["volume", "object-store"]
     location: str

@@ -6,9 +6,10 @@ the retention period and cannot be purged early), public network access is disab
 reached through a private endpoint in the VNet.
 
 Secret *containers* are not created here and no value ever passes through Pulumi: ``pulumi-llm secrets
-put`` writes each value straight into the vault (DESIGN convention 6). Readers get "Key Vault Secrets
-User" on each secret they need (scope ``<vault id>/secrets/<name>``), never on the vault or the resource
-group: `AzureKeyVault.secret_reader` and `grant_secret_read`.
+put`` writes each value straight into the vault (docs/ARCHITECTURE.md, "Secrets never in config or
+state"). Readers get "Key Vault Secrets User" on each secret they need
+(scope ``<vault id>/secrets/<name>``), never on the vault or the resource group:
+`AzureKeyVault.secret_reader` and `grant_secret_read`.
 
 Role definition ids are Azure's built-in role GUIDs (the same in every tenant); the name of each role is
 beside its constant. Role assignment names are UUIDv5s of scope, principal and role, so a plan is

