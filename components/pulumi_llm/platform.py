@@ -1,7 +1,7 @@
 """LlmPlatform: the component that composes the methods a stack enables.
 
 Per-cloud code is imported inside the branch that needs it, so an on-prem stack never imports a
-cloud SDK and an AWS stack never imports pulumi_gcp or pulumi_azure_native (DESIGN.md convention 5).
+cloud SDK and an AWS stack never imports pulumi_gcp or pulumi_azure_native (docs/ARCHITECTURE.md, convention 5).
 Every provider is created here, explicitly, and handed down through `opts`; stacks set
 `pulumi:disable-default-providers: ["*"]`, so a child that misses its provider fails the plan.
 """

@@ -1,7 +1,7 @@
 """The Azure wiring of LlmPlatform: what an Azure stack builds, from its validated settings.
 
 `build(platform, name, settings, labels)` is called by `LlmPlatform` (imported lazily, so other clouds'
-stacks never load the Azure SDK — DESIGN.md convention 5) and returns the platform's outputs. Per cloud
+stacks never load the Azure SDK — docs/ARCHITECTURE.md, convention 5) and returns the platform's outputs. Per cloud
 module rather than more methods on LlmPlatform: platform.py stays the small dispatcher.
 
 What it composes, every child under one explicit azure-native provider (stacks disable default providers):

@@ -1,6 +1,7 @@
 """ModelCopy: a one-shot Kubernetes Job that puts a pinned Hugging Face revision where servers read it.
 
-Servers never download from a hub at start (REFERENCE §1); this Job does it once per revision: into
+Servers never download from a hub at start (docs/ARCHITECTURE.md, convention 11 "Weights"); this Job
+does it once per revision: into
 the stack's object store (cloud clusters: the token comes from the cloud secret store through the
 Job's pod identity) or into the weights claim (on-prem: the token comes from a Kubernetes Secret the
 operator created). The Job's name carries the revision, so a new revision is a new Job (Jobs are
