@@ -40,10 +40,6 @@ ROOT = Path(__file__).resolve().parents[1]
 INTEGRATION = ROOT / "tests" / "integration"
 sys.path.insert(0, str(INTEGRATION))
 
-from support.litellm_env import LitellmProxy, ensure_litellm_env  # noqa: E402
-from support.vllm_env import ensure_vllm_env  # noqa: E402
-from support.vllm_server import VllmServer  # noqa: E402
-
 from pulumi_llm.gateway.config import (  # noqa: E402
     ENGINE_ENVIRONMENT,
     GatewaySpec,
@@ -52,6 +48,9 @@ from pulumi_llm.gateway.config import (  # noqa: E402
     render_litellm_config,
     to_yaml,
 )
+from support.litellm_env import LitellmProxy, ensure_litellm_env  # noqa: E402
+from support.vllm_env import ensure_vllm_env  # noqa: E402
+from support.vllm_server import VllmServer  # noqa: E402
 
 SERVED = "tiny"
 VLLM_KEY = "bench-vllm-key"  # created here, loopback only
@@ -68,10 +67,19 @@ class Sample:
 
 
 def one_stream(url: str, key: str, model: str, max_tokens: int) -> Sample:
-    body = {"model": model, "messages": [{"role": "user", "content": "benchmark the gateway"}], "stream": True,
-            "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True}
-    req = urllib.request.Request(url + "/v1/chat/completions", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "benchmark the gateway"}],
+        "stream": True,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "ignore_eos": True,
+    }
+    req = urllib.request.Request(
+        url + "/v1/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
     started = time.monotonic()
     ttft = None
     tokens = 0
@@ -174,12 +182,17 @@ def report(level: int, direct: Run, gateway: Run) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="1,16,64", help="concurrent streams per level (default 1,16,64)")
-    parser.add_argument("--requests-per-stream", type=int, default=0,
-                        help="requests each stream sends (default: 24 at 1, 4 at 16, 2 at 64)")
+    parser.add_argument(
+        "--requests-per-stream", type=int, default=0, help="requests each stream sends (default: 24 at 1, 4 at 16, 2 at 64)"
+    )
     parser.add_argument("--max-tokens", type=int, default=32, help="tokens per answer (default 32)")
     parser.add_argument("--workers", type=int, default=1, help="LiteLLM worker processes (default 1)")
-    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=(os.cpu_count() or 1) >= 2,
-                        help="vLLM on CPU 0, LiteLLM on CPU 1 (default: on with 2+ CPUs)")
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=(os.cpu_count() or 1) >= 2,
+        help="vLLM on CPU 0, LiteLLM on CPU 1 (default: on with 2+ CPUs)",
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     default_per_stream = {1: 24, 16: 4, 64: 2}
@@ -188,29 +201,47 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
         work = Path(tmp)
         model = work / "tiny"
-        subprocess.run([str(vllm_python), str(INTEGRATION / "support" / "tiny_model.py"), str(model)], check=True,
-                       capture_output=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        subprocess.run(
+            [str(vllm_python), str(INTEGRATION / "support" / "tiny_model.py"), str(model)],
+            check=True,
+            capture_output=True,
+            timeout=600,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
         vllm_env = {"VLLM_API_KEY": VLLM_KEY, **({"VLLM_CPU_OMP_THREADS_BIND": "0"} if args.pin else {})}
-        with VllmServer(vllm_python, ["--model", str(model), *VLLM_ARGS], env=vllm_env,
-                        log_path=work / "vllm.log") as vllm:
+        with VllmServer(vllm_python, ["--model", str(model), *VLLM_ARGS], env=vllm_env, log_path=work / "vllm.log") as vllm:
             spec = GatewaySpec(
-                model_groups=(ModelGroup(SERVED, (ProviderRoute(
-                    "vllm", "self-hosted", SERVED, api_base=vllm.url + "/v1", secret_env="SELF_HOSTED_API_KEY",
-                    timeout_seconds=300),)),),
+                model_groups=(
+                    ModelGroup(
+                        SERVED,
+                        (
+                            ProviderRoute(
+                                "vllm",
+                                "self-hosted",
+                                SERVED,
+                                api_base=vllm.url + "/v1",
+                                secret_env="SELF_HOSTED_API_KEY",
+                                timeout_seconds=300,
+                            ),
+                        ),
+                    ),
+                ),
             )
             (work / "config.yaml").write_text(to_yaml(render_litellm_config(spec)))
             env = {**ENGINE_ENVIRONMENT, "LITELLM_MASTER_KEY": MASTER_KEY, "SELF_HOSTED_API_KEY": VLLM_KEY}
             extra = ["--num_workers", str(args.workers)] if args.workers > 1 else []
-            with LitellmProxy(litellm_python, work / "config.yaml", env=env, log_path=work / "litellm.log",
-                              extra_args=extra) as proxy:
+            with LitellmProxy(litellm_python, work / "config.yaml", env=env, log_path=work / "litellm.log", extra_args=extra) as proxy:
                 pinning = "unpinned"
                 if args.pin:
                     assert vllm.proc is not None and proxy.proc is not None
                     threads = pin_group(vllm.proc.pid, {0}), pin_group(proxy.proc.pid, {1})
                     pinning = f"vLLM on CPU 0 ({threads[0]} threads), LiteLLM on CPU 1 ({threads[1]} threads)"
-                print(f"vLLM {vllm.url} (ready in {vllm.seconds_to_models:.0f} s), LiteLLM {proxy.url} "
-                      f"(ready in {proxy.seconds_to_ready:.0f} s, {args.workers} worker); "
-                      f"{os.cpu_count()} CPUs, {pinning}; max_tokens {args.max_tokens}", flush=True)
+                print(
+                    f"vLLM {vllm.url} (ready in {vllm.seconds_to_models:.0f} s), LiteLLM {proxy.url} "
+                    f"(ready in {proxy.seconds_to_ready:.0f} s, {args.workers} worker); "
+                    f"{os.cpu_count()} CPUs, {pinning}; max_tokens {args.max_tokens}",
+                    flush=True,
+                )
                 for url, key in ((vllm.url, VLLM_KEY), (proxy.url, MASTER_KEY)):  # warm both paths
                     run_level(url, key, 4, 2, args.max_tokens)
                 for level in levels:

@@ -38,9 +38,7 @@ print(json.dumps(sorted(loaded)))
 
 def floor_modules(stack: str, out: str) -> list[str]:
     """The SDK modules planning `stack` really loads (lazy placeholders excluded): the floor imports these."""
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, stack, out], cwd=ROOT, check=True, capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, "-c", PROBE, stack, out], cwd=ROOT, check=True, capture_output=True, text=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

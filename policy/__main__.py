@@ -10,9 +10,8 @@ from pathlib import Path
 # Pulumi's runner puts this directory on sys.path; say so anyway, however the pack is started.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pulumi_policy import PolicyPack  # noqa: E402
-
 from pulumi_llm_policy import pack  # noqa: E402
+from pulumi_policy import PolicyPack  # noqa: E402
 
 PolicyPack(
     name=pack.NAME,

@@ -1,7 +1,6 @@
 """The Pulumi program of every stack: read the settings once, build the platform."""
 
 import pulumi
-
 from pulumi_llm import settings
 from pulumi_llm.errors import UserError
 from pulumi_llm.platform import LlmPlatform, LlmPlatformArgs

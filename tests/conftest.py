@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import helpers
 import hypothesis  # noqa: F401  (see below)
 import pytest
-
-import helpers
 
 # Import hypothesis (pytest rewrites its modules) before any test runs a Pulumi program: CPython
 # 3.11.7's AST validator can report "AST constructor recursion depth mismatch" when its first parse

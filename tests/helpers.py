@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from pulumi_llm.offline.plan import execute
 from pulumi_llm.offline.recorder import Record
 

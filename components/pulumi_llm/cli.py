@@ -148,7 +148,6 @@ def plan_stack(project, stack: str, out: Path, quiet: bool = False, verify: list
     """Plan one stack into `out`; with `verify` (a list), run the verification pass and add its
     violations to that list."""
     from .offline import plan as offline
-
     from .serving import stack_sizing
 
     result = offline.run(project, stack)

@@ -123,7 +123,11 @@ def add_parsers(
     put.add_argument("provider", metavar="PROVIDER", help="secret short name, e.g. openai, anthropic, litellm-master")
     put.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.STACK.yaml (its cloud and region)")
     put.add_argument(
-        "--provider", dest="providers", action="append", metavar="NAME", help="a secret the stack expects (repeatable; default: from its settings)"
+        "--provider",
+        dest="providers",
+        action="append",
+        metavar="NAME",
+        help="a secret the stack expects (repeatable; default: from its settings)",
     )
     put.set_defaults(
         handler=functools.partial(handle_put, expected=expected, session_factory=session_factory, gcp_client_factory=gcp_client_factory)
@@ -136,7 +140,11 @@ def add_parsers(
     )
     check.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.STACK.yaml")
     check.add_argument(
-        "--provider", dest="providers", action="append", metavar="NAME", help="a secret the stack expects (repeatable; default: from its settings)"
+        "--provider",
+        dest="providers",
+        action="append",
+        metavar="NAME",
+        help="a secret the stack expects (repeatable; default: from its settings)",
     )
     check.set_defaults(
         handler=functools.partial(handle_check, expected=expected, session_factory=session_factory, gcp_client_factory=gcp_client_factory)

@@ -160,8 +160,13 @@ def handle_size(args: argparse.Namespace) -> int:
 
     cloud = s.get_cloud(args.cloud) if args.cloud else None
     region = args.region
-    common = {"quantization": args.quant, "context": context, "runtime": runtime,
-              "kv_cache_dtype": args.kv_cache_dtype, "gpu_memory_utilization": util}
+    common = {
+        "quantization": args.quant,
+        "context": context,
+        "runtime": runtime,
+        "kv_cache_dtype": args.kv_cache_dtype,
+        "gpu_memory_utilization": util,
+    }
     chosen_note = None
     if args.instance:
         itype = s.get_instance_type(args.instance, cloud)
@@ -208,8 +213,7 @@ def _print_size(result: FitResult, min_r: int, max_r: int, chosen_note: str | No
     fit_t.add_row("Runtime", result.runtime)
     fit_t.add_row("Weights", f"{result.precision.key} ({result.precision.label})")
     fit_t.add_row("KV cache dtype", f"{result.kv_dtype.key} ({result.kv_bytes_per_token:,} bytes/token)")
-    fit_t.add_row("Context", f"{result.max_model_len:,} tokens (asked {result.requested_context:,}, "
-                  f"model max {spec.max_context:,})")
+    fit_t.add_row("Context", f"{result.max_model_len:,} tokens (asked {result.requested_context:,}, model max {spec.max_context:,})")
     fit_t.add_row("KV cache holds", f"{result.kv_tokens:,} tokens")
     fit_t.add_row("Concurrent sequences", f"{result.max_num_seqs} at {min(2048, result.max_model_len):,} tokens each")
     con.print(fit_t)
@@ -265,8 +269,9 @@ def _print_size(result: FitResult, min_r: int, max_r: int, chosen_note: str | No
         cost_t.add_column("value")
         cost_t.add_row("Price", f"{fmt_usd(inst.price_per_hour)}/h — {inst.price_label}")
         span = f"{min_r}" if min_r == max_r else f"{min_r}–{max_r}"
-        range_text = fmt_usd(monthly.monthly_min) if min_r == max_r else (
-            f"{fmt_usd(monthly.monthly_min)} – {fmt_usd(monthly.monthly_max)}")
+        range_text = (
+            fmt_usd(monthly.monthly_min) if min_r == max_r else (f"{fmt_usd(monthly.monthly_min)} – {fmt_usd(monthly.monthly_max)}")
+        )
         cost_t.add_row(f"Per month ({span} replica(s), {s.HOURS_PER_MONTH} h)", range_text)
         cost_t.add_row(f"Per 1M tokens at {s.DEFAULT_UTILIZATION:.0%} load", fmt_usd(per_m))
         con.print(cost_t)
@@ -306,8 +311,16 @@ def handle_compare(args: argparse.Namespace) -> int:
     if args.region and (not clouds or len(clouds) != 1):
         raise UserError("--region needs exactly one --cloud")
     comparison = s.compare_costs(
-        model, tokens, quantization=args.quant, context=context, clouds=clouds, region=args.region, mix=mix,
-        utilization=s.DEFAULT_UTILIZATION if util is None else util, min_replicas=min_r, max_replicas=max_r,
+        model,
+        tokens,
+        quantization=args.quant,
+        context=context,
+        clouds=clouds,
+        region=args.region,
+        mix=mix,
+        utilization=s.DEFAULT_UTILIZATION if util is None else util,
+        min_replicas=min_r,
+        max_replicas=max_r,
     )
     _print_compare(comparison)
     if plot_path is not None:
@@ -341,13 +354,21 @@ def _compare_stack(args: argparse.Namespace) -> int:
         else:
             per_replica = s.monthly_capacity_tokens(figures["throughput"]["total_tokens_per_s"], util)
             tokens = int(per_replica * max(1, figures["replicas"]["min"]))
-        _console().print(f"[bold]{args.stack}: {name}[/bold] ({figures['model']['key']}, {figures['precision']}, "
-                         f"context {figures['max_model_len']:,}), {tokens:,} tokens/month")
+        _console().print(
+            f"[bold]{args.stack}: {name}[/bold] ({figures['model']['key']}, {figures['precision']}, "
+            f"context {figures['max_model_len']:,}), {tokens:,} tokens/month"
+        )
         comparison = s.compare_costs(
-            serving.model_spec(name, settings.models[name]), tokens,
-            quantization=settings.models[name].quantization, context=figures["max_model_len"], clouds=clouds,
-            region=settings.region, mix=mix, utilization=util,
-            min_replicas=figures["replicas"]["min"] or 1, max_replicas=figures["replicas"]["max"],
+            serving.model_spec(name, settings.models[name]),
+            tokens,
+            quantization=settings.models[name].quantization,
+            context=figures["max_model_len"],
+            clouds=clouds,
+            region=settings.region,
+            mix=mix,
+            utilization=util,
+            min_replicas=figures["replicas"]["min"] or 1,
+            max_replicas=figures["replicas"]["max"],
         )
         _print_compare(comparison)
         if plot_path is not None:
@@ -373,10 +394,7 @@ def _print_compare(c: Comparison) -> None:
     from pulumi_llm.sizing._common import fmt_tokens, fmt_usd
 
     con = _console()
-    con.print(
-        f"[bold]{c.model.key}[/bold] at [bold]{fmt_tokens(c.tokens_per_month)}[/bold] tokens/month "
-        f"({c.mix.label} input:output)"
-    )
+    con.print(f"[bold]{c.model.key}[/bold] at [bold]{fmt_tokens(c.tokens_per_month)}[/bold] tokens/month ({c.mix.label} input:output)")
     sh = Table(title="Self-hosted (on-demand list prices)")
     sh.add_column("option", overflow="fold", min_width=max(len(o.label) for o in c.self_hosted))
     sh.add_column("GPUs", overflow="fold")
@@ -386,8 +404,7 @@ def _print_compare(c: Comparison) -> None:
         replicas = f"{o.bill.replicas}" + (" (over max)" if o.bill.over_capacity else "")
         sh.add_row(
             o.label,
-            f"{o.fit.hardware.count}× {o.fit.hardware.accelerator.key} TP {o.fit.tensor_parallel_size} "
-            f"{o.fit.precision.key}",
+            f"{o.fit.hardware.count}× {o.fit.hardware.accelerator.key} TP {o.fit.tensor_parallel_size} {o.fit.precision.key}",
             o.why,
             fmt_usd(o.price_per_hour),
             f"{fmt_tokens(o.capacity_tokens_per_month)}/month",
@@ -398,10 +415,16 @@ def _print_compare(c: Comparison) -> None:
     con.print(sh)
     ref = c.reference
     api = Table(title=f"API providers (list prices; break-even vs {ref.label})")
-    for col, right in (("provider/model", False), ("tier", False), ("in $/1M", True), ("out $/1M", True),
-                       ("blended $/1M", True), ("per month", True), ("self-hosting cheaper from", True)):
-        api.add_column(col, justify="right" if right else "left", no_wrap=col != "provider/model",
-                       overflow="fold")
+    for col, right in (
+        ("provider/model", False),
+        ("tier", False),
+        ("in $/1M", True),
+        ("out $/1M", True),
+        ("blended $/1M", True),
+        ("per month", True),
+        ("self-hosting cheaper from", True),
+    ):
+        api.add_column(col, justify="right" if right else "left", no_wrap=col != "provider/model", overflow="fold")
     for a in c.api:
         be = a.break_even_tokens_per_month
         api.add_row(

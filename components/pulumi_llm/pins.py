@@ -284,8 +284,7 @@ UBUNTU_22_04 = ImagePin(
     tag="jammy-20260901.2",
     digest="sha256:ee61c25c29326511cc86dbf6479935edfd62533a14604d1befc69169a5f96255",
     source=(
-        "Official: github.com/docker-library/repo-info repos/ubuntu/remote/jammy-20260901.2.md @ "
-        "d1201ea0 (Ubuntu 22.04, OCI image index)."
+        "Official: github.com/docker-library/repo-info repos/ubuntu/remote/jammy-20260901.2.md @ d1201ea0 (Ubuntu 22.04, OCI image index)."
     ),
     checked=CHECKED,
 )

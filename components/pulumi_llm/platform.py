@@ -328,8 +328,11 @@ class LlmPlatform(pulumi.ComponentResource):
             for model in models:
                 spec = model.container
                 url = gke.internal_endpoint(
-                    namespace, spec.served_name, spec.port(spec.http_port).container_port,
-                    [network.gateway_egress_cidr], depends_on=[layer],
+                    namespace,
+                    spec.served_name,
+                    spec.port(spec.http_port).container_port,
+                    [network.gateway_egress_cidr],
+                    depends_on=[layer],
                 )
                 self._self_hosted_urls[spec.served_name] = url.apply(lambda u: f"{u}/v1")
         return {"cluster_name": gke.cluster_name, "namespace": layer.namespace}
@@ -350,18 +353,34 @@ class LlmPlatform(pulumi.ComponentResource):
         builder = docker_build.Provider(child(name, "docker-build"), opts=pulumi.ResourceOptions(parent=self))
         context = default_build_context(edge.runtime)
         common = dict(
-            labels=edge_labels, runtime=edge.runtime, context=context, repository=edge.repository,
+            labels=edge_labels,
+            runtime=edge.runtime,
+            context=context,
+            repository=edge.repository,
             llama_cpp_sha256=edge.llama_cpp_sha256,
-            jetson_build_image=edge.jetson_build_image, jetson_runtime_image=edge.jetson_runtime_image, registry="ecr",
+            jetson_build_image=edge.jetson_build_image,
+            jetson_runtime_image=edge.jetson_runtime_image,
+            registry="ecr",
         )
         on_registry = pulumi.ResourceOptions(parent=self, providers=[*self._aws_providers, builder])
         # (fleet, image child, tag, target, platforms, builders, node selector, sizing device)
-        fleets = [(edge.target, "edge-image", edge.image_tag, edge.target, tuple(edge.platforms), dict(edge.builders),
-                   edge.node_selector, None)]
+        fleets = [
+            (edge.target, "edge-image", edge.image_tag, edge.target, tuple(edge.platforms), dict(edge.builders), edge.node_selector, None)
+        ]
         if edge.jetson is not None:
             jet = edge.jetson
-            fleets.append(("jetson", "edge-image-jetson", f"{edge.image_tag}-jetson", "jetson", ("linux/arm64",),
-                           {"linux/arm64": jet.builder} if jet.builder else {}, jet.node_selector, jet.device))
+            fleets.append(
+                (
+                    "jetson",
+                    "edge-image-jetson",
+                    f"{edge.image_tag}-jetson",
+                    "jetson",
+                    ("linux/arm64",),
+                    {"linux/arm64": jet.builder} if jet.builder else {},
+                    jet.node_selector,
+                    jet.device,
+                )
+            )
         gpu_taint = ({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},)
         servers = []
         self.edge_images = {}
@@ -376,22 +395,26 @@ class LlmPlatform(pulumi.ComponentResource):
             registry = registry or {"repository_url": image.repository_url, "cache_repository_url": image.cache_repository_url}
             self.edge_images[fleet] = (image.ref, image.digest)
             for served in sorted(settings.models):
-                servers.append(EdgeServer(
-                    name=served if device is None else f"{served}-{fleet}",
-                    fleet=fleet,
-                    container=serving.container(settings, served, serving.size(settings, served, edge_device=device)),
-                    image=image.ref,
-                    node_selector=selector,
-                    tolerations=gpu_taint if target != "cpu" else (),
-                ))
+                servers.append(
+                    EdgeServer(
+                        name=served if device is None else f"{served}-{fleet}",
+                        fleet=fleet,
+                        container=serving.container(settings, served, serving.size(settings, served, edge_device=device)),
+                        image=image.ref,
+                        node_selector=selector,
+                        tolerations=gpu_taint if target != "cpu" else (),
+                    )
+                )
         fleet_cluster = k8s.Provider(
-            child(name, "edge-k8s"), context=edge.kube_context, kubeconfig=edge.kubeconfig,
-            enable_server_side_apply=True, opts=pulumi.ResourceOptions(parent=self),
+            child(name, "edge-k8s"),
+            context=edge.kube_context,
+            kubeconfig=edge.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         EdgeRollout(
             child(name, "edge-rollout"),
-            EdgeRolloutArgs(servers=tuple(servers), namespace=edge.namespace, labels=edge_labels,
-                            host_model_dir=edge.host_model_dir),
+            EdgeRolloutArgs(servers=tuple(servers), namespace=edge.namespace, labels=edge_labels, host_model_dir=edge.host_model_dir),
             opts=pulumi.ResourceOptions(parent=self, providers=[fleet_cluster]),
         )
         return {f"edge_image_{fleet}": ref for fleet, (ref, _) in self.edge_images.items()}
@@ -500,8 +523,10 @@ class LlmPlatform(pulumi.ComponentResource):
         from .storage.aws import read_policy, write_policy
 
         cfg = settings.aws.cluster
-        gpu_types = tuple(cfg.gpu_instance_families) if cfg.gpu_capacity == "karpenter" else tuple(
-            cfg.gpu_instance_types or sorted({serving.instance_type(settings, m).name for m in settings.models})
+        gpu_types = (
+            tuple(cfg.gpu_instance_families)
+            if cfg.gpu_capacity == "karpenter"
+            else tuple(cfg.gpu_instance_types or sorted({serving.instance_type(settings, m).name for m in settings.models}))
         )
         eks = EksCluster(
             child(name, "eks"),
@@ -575,8 +600,14 @@ class LlmPlatform(pulumi.ComponentResource):
                         **access,
                         # HTTPS 443 only (no plain listener to fall back to); without it the controller's
                         # default listener, HTTP 80.
-                        **({"alb.ingress.kubernetes.io/certificate-arn": tls.certificate_arn,
-                            "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS": 443}]'} if tls else {}),
+                        **(
+                            {
+                                "alb.ingress.kubernetes.io/certificate-arn": tls.certificate_arn,
+                                "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS": 443}]',
+                            }
+                            if tls
+                            else {}
+                        ),
                     },
                     # With target-type ip the ALB's own ENIs reach the pods, from the internal
                     # load-balancer subnets where no pod has an address (not the whole VPC: with the
@@ -643,8 +674,15 @@ class LlmPlatform(pulumi.ComponentResource):
             description="pulumi-llm model ALBs: reached only from the gateway tasks",
             vpc_id=network.vpc_id,
             # To the pods (target-type ip): their addresses are in the VPC's subnets.
-            egress=[{"protocol": "tcp", "from_port": 0, "to_port": 65535, "cidr_blocks": [settings.aws.network.cidr],
-                     "description": "to the model pods"}],
+            egress=[
+                {
+                    "protocol": "tcp",
+                    "from_port": 0,
+                    "to_port": 65535,
+                    "cidr_blocks": [settings.aws.network.cidr],
+                    "description": "to the model pods",
+                }
+            ],
             tags={**aws_tags(labels.with_method("cluster")), "Name": child(name, "model-alb")},
             opts=on_aws,
         )
@@ -688,20 +726,21 @@ def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[s
                 kwargs["secret_env"] = secrets[route.provider].upper().replace("-", "_") + "_API_KEY"
             routes.append(
                 engine.ProviderRoute(
-                    name=f"{route.provider}-{i}", provider=route.provider, model=route.model, rpm=route.rpm, tpm=route.tpm,
-                    timeout_seconds=gw.timeouts.provider_seconds, **kwargs,
+                    name=f"{route.provider}-{i}",
+                    provider=route.provider,
+                    model=route.model,
+                    rpm=route.rpm,
+                    tpm=route.tpm,
+                    timeout_seconds=gw.timeouts.provider_seconds,
+                    **kwargs,
                 )
             )
         groups.append(engine.ModelGroup(name=group_name, routes=tuple(routes), fallbacks=tuple(group.fallbacks)))
     spec = engine.GatewaySpec(
         model_groups=tuple(groups),
-        consumers=tuple(
-            engine.Consumer(name=n, models=tuple(c.models)) for n, c in sorted(gw.consumers.items())
-        ),
+        consumers=tuple(engine.Consumer(name=n, models=tuple(c.models)) for n, c in sorted(gw.consumers.items())),
         retries=gw.retries,
-        timeouts=engine.TimeoutBudget(
-            client=gw.timeouts.client_seconds, edge=gw.timeouts.edge_seconds, engine=gw.timeouts.engine_seconds
-        ),
+        timeouts=engine.TimeoutBudget(client=gw.timeouts.client_seconds, edge=gw.timeouts.edge_seconds, engine=gw.timeouts.engine_seconds),
     )
     return spec, env
 

@@ -253,16 +253,19 @@ def _gateway(name, settings, labels, rg, network, vault, on_azure, self_hosted) 
             key_vault_uri=vault.vault_uri,
             azure_openai=[
                 AzureOpenAIBackend(
-                    name=backend_name, endpoint=b.endpoint, resource_id=b.resource_id, priority=b.priority, weight=b.weight, fallback=b.fallback
+                    name=backend_name,
+                    endpoint=b.endpoint,
+                    resource_id=b.resource_id,
+                    priority=b.priority,
+                    weight=b.weight,
+                    fallback=b.fallback,
                 )
                 for backend_name, b in sorted(gw.azure_openai.items())
             ],
             engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
             # Key Vault secret names: the provider's, or the one gateway.secrets gives it.
             provider_secrets={
-                env: secrets.get(provider, provider)
-                for env, provider in engine.secret_envs(spec).items()
-                if env != engine.MASTER_KEY_ENV
+                env: secrets.get(provider, provider) for env, provider in engine.secret_envs(spec).items() if env != engine.MASTER_KEY_ENV
             },
             # The component sets LITELLM_MODE itself; the self-hosted URLs are Outputs known at deploy time.
             environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},

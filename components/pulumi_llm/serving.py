@@ -103,8 +103,13 @@ def size(settings: Settings, name: str, *, edge_device: str | None = None) -> Fi
         if model.runtime == "onnx":
             from .runtimes.onnx import onnx_fit
 
-            return onnx_fit(spec, Hardware(accelerator(edge_device or settings.edge.device), count=1),
-                            quantization=model.quantization, context=model.context, where=f"models.{name}")
+            return onnx_fit(
+                spec,
+                Hardware(accelerator(edge_device or settings.edge.device), count=1),
+                quantization=model.quantization,
+                context=model.context,
+                where=f"models.{name}",
+            )
         return fit(
             spec,
             Hardware(accelerator(edge_device or settings.edge.device), count=1),
@@ -188,15 +193,21 @@ def container(settings: Settings, name: str, fit_result: FitResult | None = None
 
         file = (model.source or "").removeprefix("node://").strip("/")
         # The image is replaced by the edge build's digest at deploy time; the pin is the fallback.
-        return llamacpp_container(name, sized, image=pins.LLAMA_CPP_SERVER.ref, model_path=f"/models/{file}",
-                                  api_key_secret=model.api_key_secret)
+        return llamacpp_container(
+            name, sized, image=pins.LLAMA_CPP_SERVER.ref, model_path=f"/models/{file}", api_key_secret=model.api_key_secret
+        )
     if model.runtime == "onnx":
         from .runtimes.onnx import model_dir_from_source, onnx_container
 
         # A digest-pinned placeholder: the edge rollout always runs the EdgeImage's own ref (there is no upstream image).
-        return onnx_container(name, sized, image=pins.PYTHON_SLIM.ref, context=model.context,
-                              model_dir=model_dir_from_source(model.source or "", f"models.{name}"),
-                              api_key_secret=model.api_key_secret)
+        return onnx_container(
+            name,
+            sized,
+            image=pins.PYTHON_SLIM.ref,
+            context=model.context,
+            model_dir=model_dir_from_source(model.source or "", f"models.{name}"),
+            api_key_secret=model.api_key_secret,
+        )
     location, _ = weights(settings, name)
     if model.runtime == "vllm":
         options = vllm.VllmOptions(
@@ -223,15 +234,26 @@ def copy_spec(settings: Settings, name: str, *, uploader_image: str = "", token_
     weights_gib = max(1, int(size(settings, name).memory.weights / 2**30))
     if volume is not None:
         return CopySpec(
-            served_name=name, hf_repo=repo, revision=model.revision, destination="volume", key=volume.sub_path,
-            downloader_image=pins.VLLM_OPENAI.ref, claim=volume.claim,
+            served_name=name,
+            hf_repo=repo,
+            revision=model.revision,
+            destination="volume",
+            key=volume.sub_path,
+            downloader_image=pins.VLLM_OPENAI.ref,
+            claim=volume.claim,
             token_secret=settings.onprem.hf_token_secret if settings.onprem else token_secret,
         )
     _, key = store_key(settings, name)
     return CopySpec(
-        served_name=name, hf_repo=repo, revision=model.revision, destination="object-store", key=key,
-        downloader_image=pins.VLLM_OPENAI.ref, uploader_image=uploader_image or pins.AWS_CLI.ref,
-        token_secret=token_secret, scratch_gib=weights_gib * 2 + 10,
+        served_name=name,
+        hf_repo=repo,
+        revision=model.revision,
+        destination="object-store",
+        key=key,
+        downloader_image=pins.VLLM_OPENAI.ref,
+        uploader_image=uploader_image or pins.AWS_CLI.ref,
+        token_secret=token_secret,
+        scratch_gib=weights_gib * 2 + 10,
     )
 
 

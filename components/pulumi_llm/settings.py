@@ -71,8 +71,7 @@ def _dns_label(max_len: int) -> AfterValidator:
     def check(value: str) -> str:
         if not re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", value) or len(value) > max_len:
             raise ValueError(
-                "must be lowercase letters, digits and '-', start with a letter, end with a letter "
-                f"or digit, at most {max_len} characters"
+                f"must be lowercase letters, digits and '-', start with a letter, end with a letter or digit, at most {max_len} characters"
             )
         return value
 
@@ -141,9 +140,7 @@ class ServingSettings(_Strict):
         default_factory=AutoscalingSettings, description="Autoscaling on queue depth. Default KEDA, threshold 5."
     )
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert thresholds.")
-    gpu_memory_utilization: float = Field(
-        0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use. Default 0.9."
-    )
+    gpu_memory_utilization: float = Field(0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use. Default 0.9.")
 
     @model_validator(mode="after")
     def _scaling(self) -> ServingSettings:
@@ -206,9 +203,7 @@ class ModelSettings(_Strict):
         description="Copy hub_repo at the pinned revision into source once, with a Kubernetes Job (cluster and onprem "
         "methods; the Hugging Face token comes from the cloud secret store or the onprem hf-token Secret). Default false.",
     )
-    hub_repo: str | None = Field(
-        None, description="Hugging Face repository of the weights. Default: the catalog model's repository."
-    )
+    hub_repo: str | None = Field(None, description="Hugging Face repository of the weights. Default: the catalog model's repository.")
     instance_type: str | None = Field(
         None,
         description="Cloud instance type of one replica (gpu-vm, cluster with node groups). Default: the cheapest type in "
@@ -248,11 +243,11 @@ class ModelSettings(_Strict):
             )
         from .runtimes.vllm import check_extra_args
 
-        for i, token in enumerate(self.extra_args):
+        for _i, token in enumerate(self.extra_args):
             try:
                 check_extra_args([token], "extra_args")
             except UserError as err:
-                raise FieldProblem(f"extra_args", str(err).split(": ", 1)[1]) from None
+                raise FieldProblem("extra_args", str(err).split(": ", 1)[1]) from None
         return self
 
 
@@ -292,16 +287,16 @@ class IngressSettings(_Strict):
     install: bool = Field(True, description="Install ingress-nginx (pinned). Default true.")
     class_name: str = Field("nginx", description="IngressClass the model Ingresses use. Default nginx.")
     host: str | None = Field(None, description="Host name of the model API. Default: none (any host).")
-    tls_secret: str | None = Field(None, description="Secret with the TLS certificate for host. Default: none (plain HTTP inside the cluster network).")
+    tls_secret: str | None = Field(
+        None, description="Secret with the TLS certificate for host. Default: none (plain HTTP inside the cluster network)."
+    )
 
 
 class PrometheusSettings(_Strict):
     """Metrics: kube-prometheus-stack, or the Prometheus the cluster already runs."""
 
     install: bool = Field(True, description="Install kube-prometheus-stack (pinned). Default true.")
-    url: str | None = Field(
-        None, description="Prometheus URL KEDA queries when install is false. Default: the installed stack's service."
-    )
+    url: str | None = Field(None, description="Prometheus URL KEDA queries when install is false. Default: the installed stack's service.")
     namespace: Label | None = Field(
         None,
         description="Namespace the cluster's own Prometheus runs in (install false): the model servers' NetworkPolicy "
@@ -313,7 +308,10 @@ class PrometheusSettings(_Strict):
         if not self.install and not self.url:
             raise FieldProblem("url", "required when install is false (KEDA and the adapter query it)")
         if not self.install and self.scraper_namespace() is None:
-            raise FieldProblem("namespace", "required when url is not an in-cluster <service>.<namespace>.svc address (the servers admit only the scraper's namespace)")
+            raise FieldProblem(
+                "namespace",
+                "required when url is not an in-cluster <service>.<namespace>.svc address (the servers admit only the scraper's namespace)",
+            )
         return self
 
     def scraper_namespace(self) -> str | None:
@@ -327,9 +325,7 @@ class PrometheusSettings(_Strict):
 class OnPremSettings(_Strict):
     """An existing Kubernetes cluster, reached through a kubeconfig context."""
 
-    kube_context: str = Field(
-        min_length=1, description="kubeconfig context of the cluster. Required: never the current context."
-    )
+    kube_context: str = Field(min_length=1, description="kubeconfig context of the cluster. Required: never the current context.")
     kubeconfig: str | None = Field(
         None, description="Path of the kubeconfig file. Default: the provider's default ($KUBECONFIG or ~/.kube/config)."
     )
@@ -352,7 +348,8 @@ class OnPremSettings(_Strict):
     ingress: IngressSettings = Field(default_factory=IngressSettings, description="Ingress to the model API.")
     keda: AddOn = Field(default_factory=AddOn, description="KEDA, for autoscaling on queue depth.")
     hf_token_secret: str = Field(
-        "hf-token", description="Secret (key `token`) in the model namespace holding the Hugging Face token for copy Jobs. Default hf-token."
+        "hf-token",
+        description="Secret (key `token`) in the model namespace holding the Hugging Face token for copy Jobs. Default hf-token.",
     )
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings, description="Prometheus and Grafana.")
 
@@ -383,9 +380,7 @@ class GpuVmSettings(_Strict):
     )
     schedule: ScaleSchedule | None = Field(None, description="Scale to zero on a schedule. Default: none (always on).")
     internet_facing: bool = Field(False, description="Internet-facing load balancer instead of internal. Default false.")
-    allowed_cidrs: list[str] = Field(
-        default_factory=list, description="CIDRs allowed to reach the load balancer. Default: the VPC only."
-    )
+    allowed_cidrs: list[str] = Field(default_factory=list, description="CIDRs allowed to reach the load balancer. Default: the VPC only.")
     certificate_arn: str | None = Field(None, description="ACM certificate for HTTPS (TLS 1.2+). Default: none (HTTP inside the VPC).")
     idle_timeout_seconds: int = Field(
         3600, ge=60, le=4000, description="Load-balancer idle timeout, longer than the longest stream. Default 3600."
@@ -425,7 +420,9 @@ class ModelTlsSettings(_Strict):
     """HTTPS from the gateway to the self-hosted models: each model answers at `<model>.<domain>` on 443, with
     a certificate its load balancer presents and a DNS record pulumi-llm writes, so the engine can verify it."""
 
-    domain: str = Field(description="DNS domain of the model endpoints, e.g. models.internal.example.com: a model answers at <model>.<domain>. Required.")
+    domain: str = Field(
+        description="DNS domain of the model endpoints, e.g. models.internal.example.com: a model answers at <model>.<domain>. Required."
+    )
     certificate_arn: str = Field(description="ACM certificate in the stack's region that covers *.<domain>. Required.")
     zone_id: str = Field(
         description="Route 53 hosted zone of the domain (a private zone associated with the stack's VPC): one CNAME per model. Required."
@@ -487,9 +484,13 @@ class GatewayTimeouts(_Strict):
 
     @model_validator(mode="after")
     def _nested(self) -> GatewayTimeouts:
-        hops = [("client_seconds", self.client_seconds), ("edge_seconds", self.edge_seconds),
-                ("engine_seconds", self.engine_seconds), ("provider_seconds", self.provider_seconds)]
-        for (outer, outer_value), (inner, inner_value) in zip(hops, hops[1:]):
+        hops = [
+            ("client_seconds", self.client_seconds),
+            ("edge_seconds", self.edge_seconds),
+            ("engine_seconds", self.engine_seconds),
+            ("provider_seconds", self.provider_seconds),
+        ]
+        for (outer, outer_value), (inner, inner_value) in zip(hops, hops[1:], strict=False):
             if inner_value >= outer_value:
                 raise FieldProblem(inner, f"must be below {outer} ({outer_value}): an inner hop may not outlast an outer one")
         return self
@@ -514,7 +515,7 @@ class GatewaySettings(_Strict):
         if not self.consumers:
             raise FieldProblem("consumers", "at least one consumer is required (clients authenticate with its key)")
         for name, group in self.models.items():
-            for i, fallback in enumerate(group.fallbacks):
+            for _i, fallback in enumerate(group.fallbacks):
                 if fallback not in self.models:
                     raise FieldProblem(f"models.{name}.fallbacks", f"{fallback} is not a gateway model; defined: {', '.join(self.models)}")
                 if fallback == name:
@@ -592,7 +593,8 @@ class EdgeSettings(_Strict):
         default_factory=lambda: ["linux/amd64", "linux/arm64"], description="Image platforms. Default amd64 and arm64."
     )
     node_selector: dict[str, str] = Field(
-        default_factory=lambda: {"pulumi-llm.dev/edge": "true"}, description="Labels of the nodes that serve. Default pulumi-llm.dev/edge=true."
+        default_factory=lambda: {"pulumi-llm.dev/edge": "true"},
+        description="Labels of the nodes that serve. Default pulumi-llm.dev/edge=true.",
     )
     host_model_dir: str = Field("/var/lib/pulumi-llm/models", description="Node directory with the GGUF files.")
     repository: str = Field("pulumi-llm/llama-server", description="Repository of the images in the registry.")
@@ -634,7 +636,9 @@ class EdgeSettings(_Strict):
             if self.llama_cpp_sha256 is not None:
                 raise FieldProblem("llama_cpp_sha256", "runtime onnx builds no llama.cpp source: drop it (runtime llamacpp takes it)")
         elif self.llama_cpp_sha256 is None:
-            raise FieldProblem("llama_cpp_sha256", "required by runtime llamacpp (the sha256 PyPI publishes for the llama-cpp-python sdist)")
+            raise FieldProblem(
+                "llama_cpp_sha256", "required by runtime llamacpp (the sha256 PyPI publishes for the llama-cpp-python sdist)"
+            )
         if self.target == "jetson" and self.platforms != ["linux/arm64"]:
             raise FieldProblem("platforms", "a jetson target builds for linux/arm64 only (Jetson modules are arm64)")
         if self.target == "cuda" and "linux/arm64" in self.platforms:
@@ -780,7 +784,9 @@ class AzureGpuPoolSettings(_Strict):
 class AzureClusterSettings(_Strict):
     """AKS with GPU capacity (cluster.aks.AksCluster)."""
 
-    system_vm_size: str = Field("Standard_D4ds_v5", description="VM size of the system pool (CriticalAddonsOnly). Default Standard_D4ds_v5.")
+    system_vm_size: str = Field(
+        "Standard_D4ds_v5", description="VM size of the system pool (CriticalAddonsOnly). Default Standard_D4ds_v5."
+    )
     system_min: int = Field(2, ge=1, le=100, description="Fewest system nodes (2 for zone redundancy). Default 2.")
     system_max: int = Field(4, ge=1, le=100, description="Most system nodes. Default 4.")
     gpu_pools: dict[str, AzureGpuPoolSettings] = Field(
@@ -793,11 +799,11 @@ class AzureClusterSettings(_Strict):
         description="kube-prometheus (in-cluster kube-prometheus-stack) or managed (the same, forwarding to Azure Monitor "
         "managed Prometheus). Default kube-prometheus.",
     )
-    private_cluster: bool = Field(True, description="API server on a private endpoint only. Default true; false needs authorized_ip_ranges.")
-    authorized_ip_ranges: list[str] = Field(default_factory=list, description="CIDRs allowed to a public API server. Default none.")
-    admin_group_object_ids: list[str] = Field(
-        default_factory=list, description="Entra ID groups bound to cluster-admin. Default none."
+    private_cluster: bool = Field(
+        True, description="API server on a private endpoint only. Default true; false needs authorized_ip_ranges."
     )
+    authorized_ip_ranges: list[str] = Field(default_factory=list, description="CIDRs allowed to a public API server. Default none.")
+    admin_group_object_ids: list[str] = Field(default_factory=list, description="Entra ID groups bound to cluster-admin. Default none.")
     deployer_principal_type: Literal["User", "ServicePrincipal"] = Field(
         "ServicePrincipal", description="What runs Pulumi (given cluster-admin for the Helm releases). Default ServicePrincipal."
     )
@@ -808,13 +814,16 @@ class AzureClusterSettings(_Strict):
             raise FieldProblem("gpu_pools", "at least one GPU pool is needed")
         for name in self.gpu_pools:
             if not re.fullmatch(r"[a-z][a-z0-9]{0,11}", name) or name in ("system", "general"):
-                raise FieldProblem("gpu_pools", f"pool name {name}: 1-12 lower-case letters and digits, starting with a letter, not system or general")
+                raise FieldProblem(
+                    "gpu_pools", f"pool name {name}: 1-12 lower-case letters and digits, starting with a letter, not system or general"
+                )
         if self.system_min > self.system_max:
             raise FieldProblem("system_min", f"must be <= system_max ({self.system_max})")
         if self.private_cluster == bool(self.authorized_ip_ranges):
             raise FieldProblem(
                 "authorized_ip_ranges",
-                "only with private_cluster: false, and then required (never 0.0.0.0/0)" if self.private_cluster
+                "only with private_cluster: false, and then required (never 0.0.0.0/0)"
+                if self.private_cluster
                 else "required when private_cluster is false (never 0.0.0.0/0)",
             )
         return self
@@ -863,7 +872,7 @@ class AzureGatewaySettings(_Strict):
         if self.apim_sku == "Consumption":
             raise FieldProblem(
                 "apim_sku",
-                "can't stream (no long-lived connections, so no buffer-response=\"false\" server-sent events) and has no "
+                'can\'t stream (no long-lived connections, so no buffer-response="false" server-sent events) and has no '
                 f"llm-token-limit; allowed: {allowed}",
             )
         if self.apim_sku in ("Developer", "Basic", "Standard", "Premium", "Isolated"):
@@ -919,6 +928,8 @@ def _check_azure_gpu_size(size: str, field: str) -> None:
         check_vm_size(size, 1, None, field)
     except UserError as err:
         raise FieldProblem(field, str(err).split(": ", 1)[1]) from None
+
+
 RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
 """A GitHub Actions runner label: letters, digits, '.', '_' and '-' (it lands in a workflow's runs-on)."""
 
@@ -956,18 +967,12 @@ class Settings(_Strict):
 
     environment: Label = Field(description="Environment name used in tags and names (dev, staging, prod, …). Required.")
     cloud: Cloud = Field(description="Where the stack deploys: aws, gcp, azure or onprem. Required.")
-    region: str | None = Field(
-        None, description="Cloud region (e.g. us-east-1). Required for aws, gcp and azure; not allowed for onprem."
-    )
-    methods: list[Method] = Field(
-        default_factory=list, description="Deployment methods this stack enables. Default: none."
-    )
+    region: str | None = Field(None, description="Cloud region (e.g. us-east-1). Required for aws, gcp and azure; not allowed for onprem.")
+    methods: list[Method] = Field(default_factory=list, description="Deployment methods this stack enables. Default: none.")
     tags: dict[str, str] = Field(
         default_factory=dict, description="Extra tags/labels on every resource, beside the common set. Default: none."
     )
-    models: dict[Label, ModelSettings] = Field(
-        default_factory=dict, description="Models to serve, keyed by served name. Default: none."
-    )
+    models: dict[Label, ModelSettings] = Field(default_factory=dict, description="Models to serve, keyed by served name. Default: none.")
     serving: ServingSettings = Field(
         default_factory=ServingSettings, description="Model-server settings shared by every self-hosting method."
     )
@@ -1051,9 +1056,7 @@ class Settings(_Strict):
 
     def routes_self_hosted(self) -> bool:
         """True when the gateway routes to a model this stack serves."""
-        return self.gateway is not None and any(
-            r.provider == "self-hosted" for g in self.gateway.models.values() for r in g.routes
-        )
+        return self.gateway is not None and any(r.provider == "self-hosted" for g in self.gateway.models.values() for r in g.routes)
 
     def _check_gateway(self) -> None:
         if self.gateway is None:
@@ -1212,7 +1215,9 @@ class Settings(_Strict):
         if match is None:
             raise FieldProblem("aws.model_tls.certificate_arn", "an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<id>")
         if match.group("region") != self.region:
-            raise FieldProblem("aws.model_tls.certificate_arn", f"is in {match.group('region')}; the load balancers need one in {self.region}")
+            raise FieldProblem(
+                "aws.model_tls.certificate_arn", f"is in {match.group('region')}; the load balancers need one in {self.region}"
+            )
         if aws.gpu_vm.certificate_arn and aws.gpu_vm.certificate_arn != tls.certificate_arn:
             raise FieldProblem("aws.gpu_vm.certificate_arn", "the load balancers use aws.model_tls.certificate_arn; give one certificate")
 
@@ -1259,9 +1264,7 @@ class Settings(_Strict):
                 self._check_copy(name, model, scheme)
             streamed = scheme in ("s3", "gs") or (scheme == "store" and "cluster" in self.methods)
             if streamed and model.runtime == "triton":
-                raise FieldProblem(
-                    f"models.{name}.source", "Triton reads weights from a volume, not a stream: use pvc://<claim>/<path>"
-                )
+                raise FieldProblem(f"models.{name}.source", "Triton reads weights from a volume, not a stream: use pvc://<claim>/<path>")
             try:
                 serving.size(self, name)
             except UserError as err:
@@ -1283,7 +1286,11 @@ class Settings(_Strict):
     def onprem_namespace_needs(self) -> list[str]:
         """The user's objects an on-prem stack's servers, copy Jobs and Ingress read from the model namespace."""
         assert self.onprem is not None
-        needs = [f"claim {m.source.removeprefix('pvc://').split('/', 1)[0]}" for m in self.models.values() if (m.source or "").startswith("pvc://")]
+        needs = [
+            f"claim {m.source.removeprefix('pvc://').split('/', 1)[0]}"
+            for m in self.models.values()
+            if (m.source or "").startswith("pvc://")
+        ]
         if self.onprem.ingress.tls_secret:
             needs.append(f"Secret {self.onprem.ingress.tls_secret}")
         if any(m.copy_from_hub for m in self.models.values()):
@@ -1482,7 +1489,7 @@ def stack_file_schema() -> dict[str, Any]:
     properties["pulumi:disable-default-providers"] = {
         "type": "array",
         "items": {"type": "string"},
-        "description": "Provider packages whose default providers are disabled; every stack sets [\"*\"].",
+        "description": 'Provider packages whose default providers are disabled; every stack sets ["*"].',
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

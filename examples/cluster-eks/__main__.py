@@ -7,7 +7,6 @@ after the cluster's add-ons are in.
 
 import pulumi
 import pulumi_aws as aws
-
 from pulumi_llm import (
     AwsNetwork,
     AwsNetworkArgs,
@@ -41,7 +40,8 @@ on_aws = pulumi.ResourceOptions(providers=[aws_provider])
 
 key = StackKey("llm-key", StackKeyArgs(labels=labels, region=region), opts=on_aws)
 network = AwsNetwork(
-    "llm-net", AwsNetworkArgs(labels=labels, region=region, log_key_arn=key.arn, cidr="10.40.0.0/16", az_count=2),
+    "llm-net",
+    AwsNetworkArgs(labels=labels, region=region, log_key_arn=key.arn, cidr="10.40.0.0/16", az_count=2),
     opts=on_aws,
 )
 store = ModelStore("llm-models", ModelStoreArgs(labels=labels, alias=f"alias/llm-eks/{stack}/models"), opts=on_aws)

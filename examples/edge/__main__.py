@@ -9,7 +9,6 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 import pulumi_kubernetes as k8s
-
 from pulumi_llm import (
     CommonLabels,
     EdgeImage,
@@ -47,8 +46,7 @@ image = EdgeImage(
 )
 
 # Sized for the smallest box of the fleet: 16 GiB RAM, no GPU.
-sized = fit("llama-3.2-3b-instruct", Hardware(cpu_host(16), count=1), quantization="q4_k_m", context=8192,
-            runtime="llamacpp")
+sized = fit("llama-3.2-3b-instruct", Hardware(cpu_host(16), count=1), quantization="q4_k_m", context=8192, runtime="llamacpp")
 server = llamacpp_container(
     "llama-3b",
     sized,
@@ -61,8 +59,7 @@ EdgeRollout(
     EdgeRolloutArgs(
         labels=labels,
         servers=(
-            EdgeServer(name="llama-3b", fleet="cpu", container=server, image=image.ref,
-                       node_selector={"pulumi-llm.dev/edge": "cpu"}),
+            EdgeServer(name="llama-3b", fleet="cpu", container=server, image=image.ref, node_selector={"pulumi-llm.dev/edge": "cpu"}),
         ),
     ),
     opts=pulumi.ResourceOptions(providers=[fleet]),

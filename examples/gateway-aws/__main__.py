@@ -6,7 +6,6 @@ Clients call `<invoke_url>/chat/completions` with `model: chat` and their API Ga
 
 import pulumi
 import pulumi_aws as aws
-
 from pulumi_llm import (
     AwsGateway,
     AwsGatewayArgs,
@@ -40,14 +39,22 @@ spec = GatewaySpec(
     model_groups=(
         ModelGroup(
             name="chat",
-            routes=(ProviderRoute(name="openai-0", provider="openai", model="gpt-4o-mini", secret_env="OPENAI_API_KEY",
-                                  timeout_seconds=240),),
+            routes=(
+                ProviderRoute(name="openai-0", provider="openai", model="gpt-4o-mini", secret_env="OPENAI_API_KEY", timeout_seconds=240),
+            ),
             fallbacks=("chat-fallback",),
         ),
         ModelGroup(
             name="chat-fallback",
-            routes=(ProviderRoute(name="anthropic-0", provider="anthropic", model="claude-haiku-4-5-20251001",
-                                  secret_env="ANTHROPIC_API_KEY", timeout_seconds=240),),
+            routes=(
+                ProviderRoute(
+                    name="anthropic-0",
+                    provider="anthropic",
+                    model="claude-haiku-4-5-20251001",
+                    secret_env="ANTHROPIC_API_KEY",
+                    timeout_seconds=240,
+                ),
+            ),
         ),
     ),
     timeouts=timeouts,

@@ -7,7 +7,6 @@ Sizing picks the instance's vLLM settings; the boot script syncs the weights fro
 
 import pulumi
 import pulumi_aws as aws
-
 from pulumi_llm import (
     AwsGpuVm,
     AwsGpuVmArgs,
@@ -45,7 +44,8 @@ network = AwsNetwork(
 )
 store = ModelStore("llm-models", ModelStoreArgs(labels=labels, alias=f"alias/llm-gpu-vm/{stack}/models"), opts=on_aws)
 alarms = AwsMonitoring(
-    "llm-alarms", AwsMonitoringArgs(labels=labels, region=region, key_arn=key.arn, alarm_email=config.require("alarm-email")),
+    "llm-alarms",
+    AwsMonitoringArgs(labels=labels, region=region, key_arn=key.arn, alarm_email=config.require("alarm-email")),
     opts=on_aws,
 )
 

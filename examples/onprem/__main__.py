@@ -6,7 +6,6 @@ releases) and serves the model in a restricted, default-deny namespace, scaled o
 
 import pulumi
 import pulumi_kubernetes as k8s
-
 from pulumi_llm import (
     CommonLabels,
     Hardware,
@@ -58,9 +57,7 @@ cluster = OnPremCluster(
                     revision=config.require("revision"),
                 )
             ],
-            placement=Placement(
-                node_selector={"nvidia.com/gpu.present": "true"}, gpus_per_node=config.require_int("gpus-per-node")
-            ),
+            placement=Placement(node_selector={"nvidia.com/gpu.present": "true"}, gpus_per_node=config.require_int("gpus-per-node")),
             scaling=ScalingPolicy(min_replicas=1, max_replicas=max_replicas),
             prometheus_url="http://kps-prometheus.monitoring.svc.cluster.local:9090",
             ingress=IngressOptions(class_name="nginx", host=config.require("host")),

@@ -156,10 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("hf_dir", type=Path, help="Hugging Face checkpoint directory (config.json, safetensors, tokenizer)")
     parser.add_argument("--name", required=True, help="model name: the file is NAME-QUANT.gguf")
     parser.add_argument("--quant", default=DEFAULT_QUANTIZATION, help=f"GGUF type (default {DEFAULT_QUANTIZATION})")
-    parser.add_argument("--llama-cpp", type=Path, default=os.environ.get("LLAMA_CPP_DIR"),
-                        help="llama.cpp source tree with convert_hf_to_gguf.py (default $LLAMA_CPP_DIR)")
-    parser.add_argument("--quantize-bin", type=Path, default=os.environ.get("LLAMA_QUANTIZE"),
-                        help="llama-quantize binary (default $LLAMA_QUANTIZE)")
+    parser.add_argument(
+        "--llama-cpp",
+        type=Path,
+        default=os.environ.get("LLAMA_CPP_DIR"),
+        help="llama.cpp source tree with convert_hf_to_gguf.py (default $LLAMA_CPP_DIR)",
+    )
+    parser.add_argument(
+        "--quantize-bin", type=Path, default=os.environ.get("LLAMA_QUANTIZE"), help="llama-quantize binary (default $LLAMA_QUANTIZE)"
+    )
     parser.add_argument("--python", default=sys.executable, help="interpreter for the converter (torch, transformers)")
     parser.add_argument("--work", type=Path, default=Path("out/models"), help="output directory (default out/models)")
     parser.add_argument("--upload", default=None, help="s3://bucket/prefix to upload the GGUF and its .sha256 to")
@@ -169,8 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result = prepare(
-            args.hf_dir, name=args.name, quantization=args.quant, llama_cpp=args.llama_cpp,
-            quantize_bin=args.quantize_bin, work_dir=args.work, python=args.python, dest=args.upload,
+            args.hf_dir,
+            name=args.name,
+            quantization=args.quant,
+            llama_cpp=args.llama_cpp,
+            quantize_bin=args.quantize_bin,
+            work_dir=args.work,
+            python=args.python,
+            dest=args.upload,
         )
     except UserError as err:
         print(f"prepare_model: {err}", file=sys.stderr)

@@ -56,8 +56,16 @@ ROLES = {"system", "user", "assistant", "tool", "developer"}
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, message: str, *, kind: str = "invalid_request_error", code: str | None = None,
-                 param: str | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        kind: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.kind, self.code, self.param = status, message, kind, code, param
         self.headers = headers or {}
@@ -137,15 +145,15 @@ class Engine:
         self.context_length = _context_length(model_dir)
         self.eos = {int(t) for t in self.tokenizer.eos_token_ids}
         try:
-            self.tokenizer.apply_chat_template(json.dumps([{"role": "user", "content": "x"}]),
-                                               add_generation_prompt=True)
+            self.tokenizer.apply_chat_template(json.dumps([{"role": "user", "content": "x"}]), add_generation_prompt=True)
             self.has_template = True
         except Exception:  # noqa: BLE001 - no template in the model dir, or one the runtime cannot render
             self.has_template = False
         # One greedy token before /health turns 200: "healthy" means the model has generated, and the
         # first real request does not pay for the runtime's lazy initialisation.
-        self.generate(Request([{"role": "user", "content": "ping"}], 1, 0.0, 1.0, None, False, False),
-                      lambda _piece: None, threading.Event())
+        self.generate(
+            Request([{"role": "user", "content": "ping"}], 1, 0.0, 1.0, None, False, False), lambda _piece: None, threading.Event()
+        )
 
     def prompt(self, messages: list[dict[str, Any]]) -> str:
         if self.has_template:
@@ -158,8 +166,12 @@ class Engine:
         out = Outcome(prompt_tokens=len(tokens))
         room = self.context_length - len(tokens)
         if room <= 0:
-            raise HttpError(400, f"the prompt is {len(tokens)} tokens; the model's context is {self.context_length}",
-                            param="messages", code="context_length_exceeded")
+            raise HttpError(
+                400,
+                f"the prompt is {len(tokens)} tokens; the model's context is {self.context_length}",
+                param="messages",
+                code="context_length_exceeded",
+            )
         budget = min(req.max_tokens, room)
         params = self.og.GeneratorParams(self.model)
         options: dict[str, Any] = {"max_length": len(tokens) + budget}
@@ -207,8 +219,9 @@ def parse_chat(body: Any, settings: Settings) -> Request:
     if not isinstance(model, str) or not model:
         raise HttpError(400, "model is required (a string)", param="model")
     if model != settings.model_name:
-        raise HttpError(404, f"the model {model!r} does not exist; this server serves {settings.model_name!r}",
-                        param="model", code="model_not_found")
+        raise HttpError(
+            404, f"the model {model!r} does not exist; this server serves {settings.model_name!r}", param="model", code="model_not_found"
+        )
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise HttpError(400, "messages must be a non-empty list", param="messages")
@@ -218,10 +231,8 @@ def parse_chat(body: Any, settings: Settings) -> Request:
             raise HttpError(400, f"messages[{i}].role must be one of {sorted(ROLES)}", param=f"messages[{i}].role")
         content = m.get("content")
         if isinstance(content, list):  # content parts: text only
-            if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
-                       for p in content):
-                raise HttpError(400, f"messages[{i}].content: only text parts are supported",
-                                param=f"messages[{i}].content")
+            if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in content):
+                raise HttpError(400, f"messages[{i}].content: only text parts are supported", param=f"messages[{i}].content")
             content = "".join(p["text"] for p in content)
         if not isinstance(content, str):
             raise HttpError(400, f"messages[{i}].content must be a string", param=f"messages[{i}].content")
@@ -250,8 +261,7 @@ def parse_chat(body: Any, settings: Settings) -> Request:
     stream_options = body.get("stream_options") or {}
     if not isinstance(stream_options, dict):
         raise HttpError(400, "stream_options must be an object", param="stream_options")
-    return Request(clean, min(max_tokens, settings.max_tokens), temperature, top_p, seed, stream,
-                   bool(stream_options.get("include_usage")))
+    return Request(clean, min(max_tokens, settings.max_tokens), temperature, top_p, seed, stream, bool(stream_options.get("include_usage")))
 
 
 def _number(body: dict, key: str, default: float, low: float, high: float) -> float:
@@ -266,9 +276,17 @@ def _number(body: dict, key: str, default: float, low: float, high: float) -> fl
 # ---------------------------------------------------------------- HTTP
 
 
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-           413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
-           503: "Service Unavailable"}
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 class Server:
@@ -285,15 +303,19 @@ class Server:
     async def load(self) -> None:
         started = time.monotonic()
         try:
-            self.engine = await asyncio.get_running_loop().run_in_executor(
-                self.pool, Engine, self.settings.model_dir)
+            self.engine = await asyncio.get_running_loop().run_in_executor(self.pool, Engine, self.settings.model_dir)
         except Exception as exc:  # noqa: BLE001 - reported, then the process exits non-zero
             self.load_error = f"{type(exc).__name__}: {exc}"
             LOG.error("loading %s failed: %s", self.settings.model_dir, self.load_error)
             raise
-        LOG.info("model %s loaded from %s in %.1f s (context %d, chat template: %s)", self.settings.model_name,
-                 self.settings.model_dir, time.monotonic() - started, self.engine.context_length,
-                 "model's" if self.engine.has_template else "fallback")
+        LOG.info(
+            "model %s loaded from %s in %.1f s (context %d, chat template: %s)",
+            self.settings.model_name,
+            self.settings.model_dir,
+            time.monotonic() - started,
+            self.engine.context_length,
+            "model's" if self.engine.has_template else "fallback",
+        )
 
     # -------------------------------------------------------------- connection handling
 
@@ -306,7 +328,7 @@ class Server:
             except HttpError as exc:
                 status = exc.status
                 await self.send_json(writer, exc.status, exc.body(), exc.headers)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 status = 408
             except (ConnectionError, asyncio.IncompleteReadError):
                 status = 499
@@ -353,8 +375,7 @@ class Server:
         body = await reader.readexactly(length) if length else b""
         return method, target.split("?", 1)[0], headers, body
 
-    async def route(self, method: str, path: str, headers: dict[str, str], body: bytes,
-                    writer: asyncio.StreamWriter) -> int:
+    async def route(self, method: str, path: str, headers: dict[str, str], body: bytes, writer: asyncio.StreamWriter) -> int:
         if path == "/health":
             if method != "GET":
                 raise HttpError(405, "use GET", headers={"Allow": "GET"})
@@ -369,9 +390,14 @@ class Server:
         if path == "/v1/models":
             if method != "GET":
                 raise HttpError(405, "use GET", headers={"Allow": "GET"})
-            await self.send_json(writer, 200, {"object": "list", "data": [
-                {"id": self.settings.model_name, "object": "model", "created": self.created, "owned_by": "edge-onnx"}
-            ]})
+            await self.send_json(
+                writer,
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": self.settings.model_name, "object": "model", "created": self.created, "owned_by": "edge-onnx"}],
+                },
+            )
             return 200
         if path == "/v1/chat/completions":
             if method != "POST":
@@ -389,8 +415,9 @@ class Server:
             return
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.settings.api_key.encode()):
-            raise HttpError(401, "a valid API key is required (Authorization: Bearer <key>)",
-                            kind="authentication_error", code="invalid_api_key")
+            raise HttpError(
+                401, "a valid API key is required (Authorization: Bearer <key>)", kind="authentication_error", code="invalid_api_key"
+            )
 
     # -------------------------------------------------------------- chat completions
 
@@ -399,8 +426,7 @@ class Server:
         if engine is None:
             raise HttpError(503, "the model is loading", kind="server_error", headers={"Retry-After": "5"})
         if self.lock.locked() and self.waiting >= self.settings.max_queue:
-            raise HttpError(429, "the server is busy; retry later", kind="rate_limit_error",
-                            headers={"Retry-After": "2"})
+            raise HttpError(429, "the server is busy; retry later", kind="rate_limit_error", headers={"Retry-After": "2"})
         self.waiting += 1
         try:
             await self.lock.acquire()
@@ -417,19 +443,30 @@ class Server:
     async def complete(self, engine: Engine, req: Request, writer: asyncio.StreamWriter) -> int:
         cancelled = threading.Event()
         try:
-            out = await asyncio.get_running_loop().run_in_executor(
-                self.pool, engine.generate, req, lambda _piece: None, cancelled)
+            out = await asyncio.get_running_loop().run_in_executor(self.pool, engine.generate, req, lambda _piece: None, cancelled)
         finally:
             cancelled.set()
         ident, created = self._ident()
-        await self.send_json(writer, 200, {
-            "id": ident, "object": "chat.completion", "created": created, "model": self.settings.model_name,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(out.pieces)},
-                         "finish_reason": out.finish_reason, "logprobs": None}],
-            "usage": _usage(out),
-        })
-        LOG.info("completion: %d prompt + %d completion tokens (%s)", out.prompt_tokens, out.completion_tokens,
-                 out.finish_reason)
+        await self.send_json(
+            writer,
+            200,
+            {
+                "id": ident,
+                "object": "chat.completion",
+                "created": created,
+                "model": self.settings.model_name,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(out.pieces)},
+                        "finish_reason": out.finish_reason,
+                        "logprobs": None,
+                    }
+                ],
+                "usage": _usage(out),
+            },
+        )
+        LOG.info("completion: %d prompt + %d completion tokens (%s)", out.prompt_tokens, out.completion_tokens, out.finish_reason)
         return 200
 
     async def stream(self, engine: Engine, req: Request, writer: asyncio.StreamWriter) -> int:
@@ -440,18 +477,19 @@ class Server:
 
         def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict | None = None) -> bytes:
             data: dict[str, Any] = {
-                "id": ident, "object": "chat.completion.chunk", "created": created,
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
                 "model": self.settings.model_name,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}] if delta is not None
-                else [],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}] if delta is not None else [],
             }
             if usage is not None:
                 data["usage"] = usage
             return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
 
         future = loop.run_in_executor(
-            self.pool, engine.generate, req, lambda piece: loop.call_soon_threadsafe(queue.put_nowait, piece),
-            cancelled)
+            self.pool, engine.generate, req, lambda piece: loop.call_soon_threadsafe(queue.put_nowait, piece), cancelled
+        )
         future.add_done_callback(lambda _f: loop.call_soon_threadsafe(queue.put_nowait, None))
         try:
             # Validation errors (a prompt longer than the context) surface before the first token:
@@ -472,8 +510,7 @@ class Server:
                 writer.write(chunk(None, usage=_usage(out)))  # type: ignore[arg-type]
             writer.write(b"data: [DONE]\n\n")
             await writer.drain()
-            LOG.info("stream: %d prompt + %d completion tokens (%s)", out.prompt_tokens, out.completion_tokens,
-                     out.finish_reason)
+            LOG.info("stream: %d prompt + %d completion tokens (%s)", out.prompt_tokens, out.completion_tokens, out.finish_reason)
             return 200
         finally:
             # A client that went away stops the generator at its next token; the lock is held until it has.
@@ -485,15 +522,18 @@ class Server:
 
     @staticmethod
     def head(status: int, content_type: str, extra: dict[str, str] | None = None, length: int | None = None) -> bytes:
-        lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}", f"Content-Type: {content_type}",
-                 "Connection: close", "X-Content-Type-Options: nosniff"]
+        lines = [
+            f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}",
+            f"Content-Type: {content_type}",
+            "Connection: close",
+            "X-Content-Type-Options: nosniff",
+        ]
         if length is not None:
             lines.append(f"Content-Length: {length}")
         lines += [f"{k}: {v}" for k, v in (extra or {}).items()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    async def send_json(self, writer: asyncio.StreamWriter, status: int, body: dict,
-                        extra: dict[str, str] | None = None) -> None:
+    async def send_json(self, writer: asyncio.StreamWriter, status: int, body: dict, extra: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         writer.write(self.head(status, "application/json", extra, len(data)) + data)
         with contextlib.suppress(OSError):
@@ -501,8 +541,11 @@ class Server:
 
 
 def _usage(out: Outcome) -> dict[str, int]:
-    return {"prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens,
-            "total_tokens": out.prompt_tokens + out.completion_tokens}
+    return {
+        "prompt_tokens": out.prompt_tokens,
+        "completion_tokens": out.completion_tokens,
+        "total_tokens": out.prompt_tokens + out.completion_tokens,
+    }
 
 
 # ---------------------------------------------------------------- main
@@ -549,8 +592,11 @@ def main(argv: list[str]) -> int:
         print(f"usage: {argv[0]} [--healthcheck]  (configured by ONNX_* environment variables)", file=sys.stderr)
         return 2
     if not (settings.model_dir / "genai_config.json").is_file():
-        LOG.error("ONNX_MODEL_DIR=%s has no genai_config.json (build the model with "
-                  "`python -m onnxruntime_genai.models.builder` and mount its output there)", settings.model_dir)
+        LOG.error(
+            "ONNX_MODEL_DIR=%s has no genai_config.json (build the model with "
+            "`python -m onnxruntime_genai.models.builder` and mount its output there)",
+            settings.model_dir,
+        )
         return 2
     return asyncio.run(serve(settings))
 

@@ -113,12 +113,16 @@ def _gcp_groups(resources: list[Resource]) -> list[CostItem]:
             templates = _find(
                 resources,
                 ("gcp:compute/instanceTemplate:InstanceTemplate", "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate"),
-                r, refs[0] if refs else None, ("id", "selfLink", "selfLinkUnique", "name"),
+                r,
+                refs[0] if refs else None,
+                ("id", "selfLink", "selfLinkUnique", "name"),
             )
             scalers = _find(
                 resources,
                 ("gcp:compute/regionAutoscaler:RegionAutoscaler", "gcp:compute/autoscaler:Autoscaler"),
-                r, None, (),
+                r,
+                None,
+                (),
             )
             count = max((_int(_get(s, "inputs", "autoscalingPolicy", "maxReplicas")) or 0 for s in scalers), default=0)
             out += _item(r, _priced("gcp", [_inputs(t).get("machineType") for t in templates]), count or _int(i.get("targetSize")))
@@ -131,11 +135,7 @@ def _azure_groups(resources: list[Resource]) -> list[CostItem]:
         i = _inputs(r)
         if r["type"] == "azure-native:compute:VirtualMachineScaleSet":
             settings = _find(resources, ("azure-native:monitor:AutoscaleSetting",), r, None, ())
-            maxima = [
-                _int(_get(p, "capacity", "maximum")) or 0
-                for s in settings
-                for p in _list(_inputs(s).get("profiles"))
-            ]
+            maxima = [_int(_get(p, "capacity", "maximum")) or 0 for s in settings for p in _list(_inputs(s).get("profiles"))]
             count = max(maxima, default=0) or _int(_get(i, "sku", "capacity"))
             out += _item(r, _priced("azure", [_get(i, "sku", "name")]), count)
     return out
@@ -281,8 +281,16 @@ def monthly_budget(resources: list[Resource], config: dict[str, Any]) -> list[st
     if budget is None:
         if total == 0 or not (config.get("stackBudgetsUsd") or config.get("monthlyBudgetUsd") is not None):
             return []
-        return [Violation(f"stack {stack!r} has GPU capacity costing {total:,.2f} USD/month but no budget in stackBudgetsUsd or monthlyBudgetUsd")]
+        return [
+            Violation(
+                f"stack {stack!r} has GPU capacity costing {total:,.2f} USD/month but no budget in stackBudgetsUsd or monthlyBudgetUsd"
+            )
+        ]
     if total <= budget:
         return []
     parts = "; ".join(f"{i.resource}: {i.max_replicas} × {i.instance_type} at {i.price_per_hour} USD/h = {i.monthly:,.2f}" for i in items)
-    return [Violation(f"stack {stack!r}: GPU capacity at maximum scale costs {total:,.2f} USD/month, over the budget of {budget:,.2f} ({parts})")]
+    return [
+        Violation(
+            f"stack {stack!r}: GPU capacity at maximum scale costs {total:,.2f} USD/month, over the budget of {budget:,.2f} ({parts})"
+        )
+    ]

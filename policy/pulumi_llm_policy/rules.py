@@ -131,9 +131,13 @@ def _sse_rules_violations(r: Resource, rules: Any, at: str) -> list[str]:
         default = _get(rule, "applyServerSideEncryptionByDefault") or {}
         algorithm = _get(default, "sseAlgorithm")
         if algorithm != UNKNOWN and algorithm not in KMS_SSE:
-            out.append(f"{_where(r)}: {at}[{n}].applyServerSideEncryptionByDefault.sseAlgorithm = {algorithm!r}; allowed: aws:kms, aws:kms:dsse")
+            out.append(
+                f"{_where(r)}: {at}[{n}].applyServerSideEncryptionByDefault.sseAlgorithm = {algorithm!r}; allowed: aws:kms, aws:kms:dsse"
+            )
         elif not _present(_get(default, "kmsMasterKeyId")):
-            out.append(f"{_where(r)}: {at}[{n}].applyServerSideEncryptionByDefault.kmsMasterKeyId is not set; use a customer-managed KMS key")
+            out.append(
+                f"{_where(r)}: {at}[{n}].applyServerSideEncryptionByDefault.kmsMasterKeyId is not set; use a customer-managed KMS key"
+            )
     return out
 
 
@@ -155,7 +159,9 @@ def encryption_at_rest(r: Resource) -> list[str]:
     if t in S3_BUCKETS:
         inline = i.get("serverSideEncryptionConfiguration")
         if isinstance(inline, dict):
-            out += _sse_rules_violations(r, [inline.get("rule")] if "rule" in inline else inline.get("rules"), "serverSideEncryptionConfiguration.rule")
+            out += _sse_rules_violations(
+                r, [inline.get("rule")] if "rule" in inline else inline.get("rules"), "serverSideEncryptionConfiguration.rule"
+            )
     elif t in S3_SSE:
         out += _sse_rules_violations(r, i.get("rules"), "rules")
     elif t == "aws:ec2/launchTemplate:LaunchTemplate":
@@ -307,7 +313,11 @@ def s3_buckets_guarded(resources: list[Resource]) -> list[str]:
     for b in buckets:
         inline = isinstance(_inputs(b).get("serverSideEncryptionConfiguration"), dict)
         if not inline and not any(_s3_covers(_inputs(s).get("bucket"), b, buckets, s) for s in sses):
-            out.append(Violation(f"{_where(b)}: no BucketServerSideEncryptionConfiguration applies to it; default encryption must be SSE-KMS", b["urn"]))
+            out.append(
+                Violation(
+                    f"{_where(b)}: no BucketServerSideEncryptionConfiguration applies to it; default encryption must be SSE-KMS", b["urn"]
+                )
+            )
         if not account_pab and not any(_s3_covers(_inputs(p).get("bucket"), b, buckets, p) for p in pabs):
             out.append(Violation(f"{_where(b)}: no BucketPublicAccessBlock applies to it; block all public access", b["urn"]))
     return out
@@ -319,7 +329,11 @@ def s3_buckets_guarded(resources: list[Resource]) -> list[str]:
 def imdsv2_required(r: Resource) -> list[str]:
     """EC2 instances answer instance-metadata requests only with a session token (IMDSv2)."""
     t, i, w = r["type"], _inputs(r), _where(r)
-    if t in ("aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance", "aws:autoscaling/launchConfiguration:LaunchConfiguration"):
+    if t in (
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:ec2/instance:Instance",
+        "aws:autoscaling/launchConfiguration:LaunchConfiguration",
+    ):
         meta = i.get("metadataOptions")
         if meta == UNKNOWN:
             return []
@@ -378,7 +392,7 @@ def _admin_in(low: int, high: int) -> list[int]:
 
 
 def _port_range(spec: Any) -> tuple[int, int] | None:
-    """"22", "1000-2000", "*" (all) → (low, high); None when unreadable."""
+    """ "22", "1000-2000", "*" (all) → (low, high); None when unreadable."""
     if spec is None or spec == UNKNOWN:
         return None
     text = str(spec).strip()
@@ -465,7 +479,26 @@ SECRET_WORDS = frozenset(
     {"KEY", "APIKEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "PWD", "CREDENTIAL", "CREDENTIALS", "PRIVATEKEY"}
 )
 REFERENCE_WORDS = frozenset(
-    {"ARN", "ARNS", "ID", "IDS", "NAME", "NAMES", "FILE", "FILES", "PATH", "PATHS", "DIR", "REF", "URI", "URL", "REGION", "VERSION", "HEADER", "ENV"}
+    {
+        "ARN",
+        "ARNS",
+        "ID",
+        "IDS",
+        "NAME",
+        "NAMES",
+        "FILE",
+        "FILES",
+        "PATH",
+        "PATHS",
+        "DIR",
+        "REF",
+        "URI",
+        "URL",
+        "REGION",
+        "VERSION",
+        "HEADER",
+        "ENV",
+    }
     | {"SECONDS", "SECS", "MINUTES", "TTL", "TIMEOUT", "SIZE", "LENGTH", "COUNT", "ENABLED", "DISABLED", "MODE", "TYPE", "FORMAT"}
 )
 """A name that ends in one of these refers to a secret (its ARN, file, name) or sets how one is
@@ -484,7 +517,12 @@ def looks_secret(name: str) -> bool:
 
 
 _ENV_LIST_KEYS = ("env", "envs", "environment", "extraEnv", "extraEnvs", "extraEnvVars")
-_ENV_TYPES = ("aws:ecs/taskDefinition:TaskDefinition", "aws:lambda/function:Function", "azure-native:app:ContainerApp", "azure-native:app:Job")
+_ENV_TYPES = (
+    "aws:ecs/taskDefinition:TaskDefinition",
+    "aws:lambda/function:Function",
+    "azure-native:app:ContainerApp",
+    "azure-native:app:Job",
+)
 
 
 def _literal_env(entries: Any) -> Iterator[tuple[str, Any]]:
@@ -508,7 +546,9 @@ def no_plaintext_secrets(r: Resource) -> list[str]:
     if t == "aws:ecs/taskDefinition:TaskDefinition":
         containers = _ecs_containers(r)
         if containers == SECRET:
-            return [f"{w}: containerDefinitions holds a secret value; pass secrets with the container's `secrets` (valueFrom), not in the definition"]
+            return [
+                f"{w}: containerDefinitions holds a secret value; pass secrets with the container's `secrets` (valueFrom), not in the definition"
+            ]
         for c in containers:
             for name, _ in _literal_env(c.get("environment")):
                 if looks_secret(name):
@@ -523,7 +563,9 @@ def no_plaintext_secrets(r: Resource) -> list[str]:
         if key in _ENV_LIST_KEYS:
             for name, _ in _literal_env(value):
                 if looks_secret(name):
-                    out.append(f"{w}: {path} sets {name} as a literal value; reference a secret (valueFrom/secretKeyRef/secretRef/valueSource)")
+                    out.append(
+                        f"{w}: {path} sets {name} as a literal value; reference a secret (valueFrom/secretKeyRef/secretRef/valueSource)"
+                    )
     return out
 
 
@@ -613,12 +655,16 @@ def _karpenter_violations(w: str, spec: Any) -> list[str]:
         restricted = True
         for f in _list(families.get("values")):
             if isinstance(f, str) and catalog.is_gpu_type("aws", f"{f}.x") and f.lower() not in catalog.ALLOWED_AWS_FAMILIES:
-                out.append(f"{w}: requirement karpenter.k8s.aws/instance-family allows {f!r}, a GPU family with no type in the sizing catalog")
+                out.append(
+                    f"{w}: requirement karpenter.k8s.aws/instance-family allows {f!r}, a GPU family with no type in the sizing catalog"
+                )
     gpu_pool = any(
         q.get("key", "").startswith(("karpenter.k8s.aws/instance-gpu", "karpenter.k8s.aws/instance-accelerator")) for q in reqs
     ) or "nvidia.com/gpu" in (_get(spec, "limits") or {})
     if gpu_pool and not restricted:
-        out.append(f"{w}: a GPU NodePool must restrict node.kubernetes.io/instance-type or karpenter.k8s.aws/instance-family (In) to catalog types")
+        out.append(
+            f"{w}: a GPU NodePool must restrict node.kubernetes.io/instance-type or karpenter.k8s.aws/instance-family (In) to catalog types"
+        )
     return out
 
 
@@ -627,7 +673,11 @@ def gpu_instance_allowlist(r: Resource) -> list[str]:
     memory, price and regions the sizing module knows. Non-GPU types (system nodes) are not limited."""
     t, i, w = r["type"], _inputs(r), _where(r)
     out: list[str] = []
-    if t in ("aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance", "aws:autoscaling/launchConfiguration:LaunchConfiguration"):
+    if t in (
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:ec2/instance:Instance",
+        "aws:autoscaling/launchConfiguration:LaunchConfiguration",
+    ):
         out += _check_type(w, "instanceType", "aws", i.get("instanceType"))
     elif t == "aws:autoscaling/group:Group":
         for n, o in enumerate(_list(_get(i, "mixedInstancesPolicy", "launchTemplate", "overrides"))):
@@ -637,17 +687,31 @@ def gpu_instance_allowlist(r: Resource) -> list[str]:
             out += _check_type(w, f"instanceTypes[{n}]", "aws", name)
     elif t == "kubernetes:karpenter.sh/v1:NodePool":
         out += _karpenter_violations(w, i.get("spec"))
-    elif t in ("gcp:compute/instanceTemplate:InstanceTemplate", "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate", "gcp:compute/instance:Instance"):
+    elif t in (
+        "gcp:compute/instanceTemplate:InstanceTemplate",
+        "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate",
+        "gcp:compute/instance:Instance",
+    ):
         out += _check_type(w, "machineType", "gcp", i.get("machineType"), has_accelerators=bool(_list(i.get("guestAccelerators"))))
     elif t == "gcp:container/nodePool:NodePool":
         nc = i.get("nodeConfig")
-        out += _check_type(w, "nodeConfig.machineType", "gcp", _get(nc, "machineType"), has_accelerators=bool(_list(_get(nc, "guestAccelerators"))))
+        out += _check_type(
+            w, "nodeConfig.machineType", "gcp", _get(nc, "machineType"), has_accelerators=bool(_list(_get(nc, "guestAccelerators")))
+        )
     elif t == "gcp:container/cluster:Cluster":
         nc = i.get("nodeConfig")
-        out += _check_type(w, "nodeConfig.machineType", "gcp", _get(nc, "machineType"), has_accelerators=bool(_list(_get(nc, "guestAccelerators"))))
+        out += _check_type(
+            w, "nodeConfig.machineType", "gcp", _get(nc, "machineType"), has_accelerators=bool(_list(_get(nc, "guestAccelerators")))
+        )
         for n, pool in enumerate(_list(i.get("nodePools"))):
             pc = _get(pool, "nodeConfig")
-            out += _check_type(w, f"nodePools[{n}].nodeConfig.machineType", "gcp", _get(pc, "machineType"), has_accelerators=bool(_list(_get(pc, "guestAccelerators"))))
+            out += _check_type(
+                w,
+                f"nodePools[{n}].nodeConfig.machineType",
+                "gcp",
+                _get(pc, "machineType"),
+                has_accelerators=bool(_list(_get(pc, "guestAccelerators"))),
+            )
     elif t == "kubernetes:cloud.google.com/v1:ComputeClass":
         for n, p in enumerate(_list(_get(i, "spec", "priorities"))):
             has_gpu = _present(_get(p, "gpu"))

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from pulumi_llm.ci_runner import GITHUB_HOSTED, decide_ci_runner, kubernetes_endpoint
 from pulumi_llm.errors import UserError
 from pulumi_llm.offline.plan import Project, engine_config, load_settings

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from pulumi_llm import pins
 from pulumi_llm.edge.image import LLAMA_CPP_SOURCE
 from pulumi_llm.runtimes import llamacpp
@@ -174,7 +173,7 @@ def test_checkov_finds_nothing(checkov: Path, dockerfile: Path) -> None:
 
 def test_checkov_is_not_vacuous(checkov: Path, tmp_path: Path) -> None:
     bad = tmp_path / "Dockerfile"
-    bad.write_text("FROM ubuntu\nRUN apt-get update && apt-get install -y curl\nCMD [\"curl\"]\n")
+    bad.write_text('FROM ubuntu\nRUN apt-get update && apt-get install -y curl\nCMD ["curl"]\n')
     result = run_checkov(checkov, bad)
     assert result.returncode != 0
     for check in ("CKV_DOCKER_2", "CKV_DOCKER_3", "CKV_DOCKER_7"):
@@ -212,8 +211,13 @@ def test_targets_and_their_build_flags(edge) -> None:
     _, stages = edge
     assert {"source", "cpu", "cuda", "jetson", "bundled"} <= set(stages)
     cpu = stages["cpu-build"].run_text()
-    for flag in ("-DGGML_NATIVE=OFF", "-DGGML_BACKEND_DL=ON", "-DGGML_CPU_ALL_VARIANTS=ON",
-                 "-DLLAMA_USE_PREBUILT_UI=OFF", "-DLLAMA_BUILD_UI=OFF"):
+    for flag in (
+        "-DGGML_NATIVE=OFF",
+        "-DGGML_BACKEND_DL=ON",
+        "-DGGML_CPU_ALL_VARIANTS=ON",
+        "-DLLAMA_USE_PREBUILT_UI=OFF",
+        "-DLLAMA_BUILD_UI=OFF",
+    ):
         assert flag in cpu
     cuda = stages["cuda-build"].run_text()
     assert "-DGGML_CUDA=ON" in cuda and '"-DCMAKE_CUDA_ARCHITECTURES=${CUDA_DOCKER_ARCH}"' in cuda
@@ -243,8 +247,14 @@ def test_runtime_stages_are_non_root_healthchecked_and_configured_by_env(edge, t
     assert stage.values("ENTRYPOINT") == [f'["{llamacpp.SERVER_BINARY}"]']
     assert stage.values("EXPOSE") == [str(llamacpp.API_PORT)]
     env = " ".join(stage.values("ENV"))
-    for pair in ("LLAMA_ARG_HOST=0.0.0.0", f"LLAMA_ARG_PORT={llamacpp.API_PORT}", "LLAMA_ARG_MODEL=/models/model.gguf",
-                 "LLAMA_ARG_ENDPOINT_METRICS=1", "LLAMA_ARG_ENDPOINT_SLOTS=0", "LLAMA_ARG_OFFLINE=1"):
+    for pair in (
+        "LLAMA_ARG_HOST=0.0.0.0",
+        f"LLAMA_ARG_PORT={llamacpp.API_PORT}",
+        "LLAMA_ARG_MODEL=/models/model.gguf",
+        "LLAMA_ARG_ENDPOINT_METRICS=1",
+        "LLAMA_ARG_ENDPOINT_SLOTS=0",
+        "LLAMA_ARG_OFFLINE=1",
+    ):
         assert pair in env
     # Weights are mounted, never copied into a runtime image.
     assert not any("gguf" in c for c in stage.values("COPY"))

@@ -59,11 +59,7 @@ def findings(reports: list[dict[str, Any]]) -> list[str]:
 
 def checked_files(report: dict[str, Any]) -> set[Path]:
     results = report["results"]
-    return {
-        Path(c["file_abs_path"]).resolve()
-        for kind in ("passed_checks", "failed_checks", "skipped_checks")
-        for c in results[kind]
-    }
+    return {Path(c["file_abs_path"]).resolve() for kind in ("passed_checks", "failed_checks", "skipped_checks") for c in results[kind]}
 
 
 def checkov_config() -> dict[str, Any]:
@@ -94,8 +90,19 @@ def checkov() -> Path:
 def repo_scan(checkov: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict]:
     out = tmp_path_factory.mktemp("checkov-repo")
     proc, reports = scan(
-        checkov, "--config-file", str(CHECKOV_CONFIG), "-d", "images", "-d", ".github",
-        "--framework", "dockerfile", "github_actions", out_dir=out, cwd=ROOT, keep_passed=True,
+        checkov,
+        "--config-file",
+        str(CHECKOV_CONFIG),
+        "-d",
+        "images",
+        "-d",
+        ".github",
+        "--framework",
+        "dockerfile",
+        "github_actions",
+        out_dir=out,
+        cwd=ROOT,
+        keep_passed=True,
     )
     return proc, {r["check_type"]: r for r in reports}
 
@@ -131,7 +138,7 @@ def test_checkov_skips_only_what_is_justified_inline(repo_scan) -> None:
 def test_checkov_is_not_vacuous(checkov: Path, tmp_path: Path) -> None:
     (tmp_path / "images" / "bad").mkdir(parents=True)
     (tmp_path / "images" / "bad" / "Dockerfile").write_text(
-        "FROM ubuntu\nRUN apt-get update && apt-get install -y curl\nEXPOSE 22\nCMD [\"curl\"]\n"
+        'FROM ubuntu\nRUN apt-get update && apt-get install -y curl\nEXPOSE 22\nCMD ["curl"]\n'
     )
     (tmp_path / ".github" / "workflows").mkdir(parents=True)
     (tmp_path / ".github" / "workflows" / "bad.yml").write_text(
@@ -141,8 +148,18 @@ def test_checkov_is_not_vacuous(checkov: Path, tmp_path: Path) -> None:
     )
     out = tmp_path / "out"
     proc, reports = scan(
-        checkov, "--config-file", str(CHECKOV_CONFIG), "-d", "images", "-d", ".github",
-        "--framework", "dockerfile", "github_actions", out_dir=out, cwd=tmp_path,
+        checkov,
+        "--config-file",
+        str(CHECKOV_CONFIG),
+        "-d",
+        "images",
+        "-d",
+        ".github",
+        "--framework",
+        "dockerfile",
+        "github_actions",
+        out_dir=out,
+        cwd=tmp_path,
     )
     failed = {line.split()[0] for line in findings(reports)}
     assert proc.returncode != 0
@@ -172,8 +189,11 @@ def test_every_skipped_check_is_a_documented_checkov_check(checkov: Path) -> Non
     argv, env = checkov_command(checkov, "--list", "--framework", *FRAMEWORKS)
     listed = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert listed.returncode == 0, listed.stderr[-2000:]
-    rows = {cells[2]: cells[5] for line in listed.stdout.splitlines()
-            if len(cells := [c.strip() for c in line.split("|")]) > 6 and CHECK_ID.fullmatch(cells[2])}
+    rows = {
+        cells[2]: cells[5]
+        for line in listed.stdout.splitlines()
+        if len(cells := [c.strip() for c in line.split("|")]) > 6 and CHECK_ID.fullmatch(cells[2])
+    }
     assert len(rows) > 100, listed.stdout[:2000]
     for check in checkov_config()["skip-check"]:
         assert check in rows, f"{check} is not a checkov {'/'.join(FRAMEWORKS)} check"
@@ -199,7 +219,10 @@ def repo_yaml() -> list[Path]:
     files = [
         *sorted((ROOT / "stacks").glob("*.yaml")),
         *sorted(p for p in GITHUB.rglob("*") if p.suffix in {".yml", ".yaml"}),
-        ROOT / "Pulumi.yaml", YAMLLINT_CONFIG, CHECKOV_CONFIG, BANDIT_CONFIG,
+        ROOT / "Pulumi.yaml",
+        YAMLLINT_CONFIG,
+        CHECKOV_CONFIG,
+        BANDIT_CONFIG,
     ]
     return files
 
@@ -207,7 +230,10 @@ def repo_yaml() -> list[Path]:
 def yamllint(*paths: Path | str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [tool("yamllint"), "--strict", "-f", "parsable", "-c", str(YAMLLINT_CONFIG), *map(str, paths)],
-        capture_output=True, text=True, cwd=cwd, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
     )
 
 
@@ -260,8 +286,10 @@ def bandit_skips() -> list[str]:
 
 def test_bandit_finds_nothing_medium_or_worse_in_components() -> None:
     report = bandit(ROOT / "components")
-    issues = [f"{r['test_id']} {r['issue_severity']} {Path(r['filename']).relative_to(ROOT)}:{r['line_number']} "
-              f"{r['issue_text']}" for r in report["results"]]
+    issues = [
+        f"{r['test_id']} {r['issue_severity']} {Path(r['filename']).relative_to(ROOT)}:{r['line_number']} {r['issue_text']}"
+        for r in report["results"]
+    ]
     assert not issues, "bandit findings:\n" + "\n".join(issues)
     assert report["errors"] == [] and report["returncode"] == 0
     assert report["metrics"]["_totals"]["loc"] > 5000
@@ -271,8 +299,7 @@ def test_bandit_is_not_vacuous(tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     (pkg / "bad.py").write_text(
-        "import subprocess\nimport yaml\n\n\ndef f(cmd, text):\n"
-        "    subprocess.call(cmd, shell=True)\n    return yaml.load(text)\n"
+        "import subprocess\nimport yaml\n\n\ndef f(cmd, text):\n    subprocess.call(cmd, shell=True)\n    return yaml.load(text)\n"
     )
     report = bandit(pkg)
     assert report["returncode"] == 1

@@ -121,9 +121,7 @@ def test_actionlint_reports_nothing():
 def test_actionlint_is_not_vacuous(tmp_path):
     bad = tmp_path / ".github" / "workflows" / "bad.yml"
     bad.parent.mkdir(parents=True)
-    bad.write_text(
-        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n"
-    )
+    bad.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n")
     result = subprocess.run([tool("actionlint"), "-no-color", str(bad)], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode != 0 and "nope" in result.stdout
 
@@ -141,7 +139,7 @@ def zizmor(target: Path, *extra: str) -> tuple[int, list[dict[str, Any]], str]:
 
 def test_zizmor_reports_nothing_even_pedantic():
     code, findings, stderr = zizmor(GITHUB, "--persona=pedantic")
-    summary = [f"{f['ident']}: {f['desc']} @ {[l['symbolic']['key'] for l in f['locations']]}" for f in findings]
+    summary = [f"{f['ident']}: {f['desc']} @ {[loc['symbolic']['key'] for loc in f['locations']]}" for f in findings]
     assert findings == [] and code == 0, "\n".join(summary) or stderr
     # Every workflow was audited (not skipped as unparsable).
     for wf in workflow_files():
@@ -160,7 +158,7 @@ def test_zizmor_is_not_vacuous(tmp_path):
     bad.parent.mkdir(parents=True)
     bad.write_text(
         "on: pull_request_target\npermissions: write-all\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
-        "      - uses: actions/checkout@v4\n      - run: echo \"${{ github.event.pull_request.title }}\"\n"
+        '      - uses: actions/checkout@v4\n      - run: echo "${{ github.event.pull_request.title }}"\n'
     )
     _, findings, _ = zizmor(tmp_path / ".github")
     idents = {f["ident"] for f in findings}
@@ -500,11 +498,14 @@ def self_hosted(stack: str) -> list[str]:
 
 
 def test_the_stacks_job_step_discovers_the_stack_files(tmp_path, preview):
-    repo = fake_repo(tmp_path, {
-        **{f"Pulumi.{name}.yaml": real_stack(name) for name in ("dev", "gcp-prod", "onprem-triton", "edge")},
-        "README.md": "not a stack",
-        "Pulumi.dev.yaml.bak": "config:\n  pulumi-llm:cloud: azure\n",
-    })
+    repo = fake_repo(
+        tmp_path,
+        {
+            **{f"Pulumi.{name}.yaml": real_stack(name) for name in ("dev", "gcp-prod", "onprem-triton", "edge")},
+            "README.md": "not a stack",
+            "Pulumi.dev.yaml.bak": "config:\n  pulumi-llm:cloud: azure\n",
+        },
+    )
     step = next(s for s in preview["jobs"]["stacks"]["steps"] if s.get("id") == "discover")
     assert step["run"].strip() == DISCOVER
     result, outputs = matrix_in(repo)
@@ -525,17 +526,20 @@ def test_the_stacks_job_step_discovers_the_stack_files(tmp_path, preview):
 
 @pytest.mark.parametrize(
     ("stack", "what"),
-    [("prod", "the EKS API server"), ("staging", "the EKS API server"), ("gcp-prod", "the GKE API server"),
-     ("azure-prod", "the AKS API server"), ("onprem", "kube context gpu-cluster")],
+    [
+        ("prod", "the EKS API server"),
+        ("staging", "the EKS API server"),
+        ("gcp-prod", "the GKE API server"),
+        ("azure-prod", "the AKS API server"),
+        ("onprem", "kube context gpu-cluster"),
+    ],
 )
 def test_discovery_refuses_a_private_stack_without_an_in_network_runner(tmp_path, stack, what):
     # Finding 9: these stacks had no runner setting and were previewed and deployed from ubuntu-latest.
     repo = fake_repo(tmp_path, {f"Pulumi.{stack}.yaml": real_stack(stack, drop_ci=True)})
     result, outputs = matrix_in(repo, GITHUB_ACTIONS="true")
     assert result.returncode == 1 and outputs == {}
-    assert result.stderr.startswith(
-        f"::error::stacks/Pulumi.{stack}.yaml: pulumi-llm:ci.runner_labels: {what} is private"
-    ), result.stderr
+    assert result.stderr.startswith(f"::error::stacks/Pulumi.{stack}.yaml: pulumi-llm:ci.runner_labels: {what} is private"), result.stderr
     assert "self-hosted runner inside its network" in result.stderr
 
 
@@ -590,9 +594,7 @@ def test_the_repository_stacks_are_discoverable():
     files = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
     if not files:
         pytest.skip("no stacks/Pulumi.<stack>.yaml committed yet")
-    result = subprocess.run(
-        [sys.executable, str(STACKS_SCRIPT), "matrix"], cwd=ROOT, capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, str(STACKS_SCRIPT), "matrix"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     stacks = {e["stack"] for e in json.loads(result.stdout)["include"]}
     assert len(stacks) == len(files)
@@ -624,7 +626,10 @@ def discovered(tmp_path_factory) -> dict[str, Any]:
     output.write_text("")
     result = subprocess.run(
         [sys.executable, str(STACKS_SCRIPT), "matrix"],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "GITHUB_OUTPUT": str(output)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GITHUB_OUTPUT": str(output)},
     )
     assert result.returncode == 0, result.stderr
     values = dict(line.split("=", 1) for line in output.read_text().splitlines() if line)

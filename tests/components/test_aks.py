@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi_azure_native.provider import Provider as AzureProvider
 import pytest
-
 from helpers import by_name, children, of_type, only, run
+from pulumi_azure_native.provider import Provider as AzureProvider
 from pulumi_llm import pins
 from pulumi_llm.cluster import aks_render
 from pulumi_llm.cluster.aks import AksCluster, AksClusterArgs, GpuPool, RoleGrant
@@ -52,7 +51,10 @@ def azure_outputs(typ: str, name: str, state: dict[str, Any]) -> tuple[str, dict
     state = dict(state, id=resource_id)
     identity = state.get("identity")
     if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
-        state["identity"] = dict(identity, userAssignedIdentities={u: {"principalId": guid(u, "p"), "clientId": guid(u, "c")} for u in identity["userAssignedIdentities"]})
+        state["identity"] = dict(
+            identity,
+            userAssignedIdentities={u: {"principalId": guid(u, "p"), "clientId": guid(u, "c")} for u in identity["userAssignedIdentities"]},
+        )
     if kind == "UserAssignedIdentity":
         state.update(principalId=guid(resource_id, "principal"), clientId=guid(resource_id, "client"), tenantId=TENANT)
     if kind == "ManagedCluster":
@@ -237,7 +239,10 @@ def test_cluster_is_entra_only_rbac_private_pinned_and_patched() -> None:
     }
     assert cluster["autoUpgradeProfile"] == {"upgradeChannel": "patch", "nodeOSUpgradeChannel": "NodeImage"}
     assert cluster["sku"] == {"name": "Base", "tier": "Standard"}
-    assert cluster["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [arm("UserAssignedIdentity", "llm-aks-cluster-identity")]}
+    assert cluster["identity"] == {
+        "type": "UserAssigned",
+        "userAssignedIdentities": [arm("UserAssignedIdentity", "llm-aks-cluster-identity")],
+    }
     assert cluster["networkProfile"] == {
         "networkPlugin": "azure",
         "networkPluginMode": "overlay",
@@ -265,7 +270,9 @@ def test_system_pool_is_tainted_for_critical_add_ons_in_the_subnet() -> None:
 
 
 def test_public_api_server_only_to_listed_networks_with_calico() -> None:
-    cluster = by_name(plan(private_cluster=False, authorized_ip_ranges=("203.0.113.0/24",), network_policy="calico"))["llm-aks-cluster"].inputs
+    cluster = by_name(plan(private_cluster=False, authorized_ip_ranges=("203.0.113.0/24",), network_policy="calico"))[
+        "llm-aks-cluster"
+    ].inputs
     assert cluster["apiServerAccessProfile"] == {
         "enablePrivateCluster": False,
         "authorizedIPRanges": ["203.0.113.0/24"],
@@ -288,10 +295,16 @@ def test_disk_encryption_set_encrypts_node_disks_and_the_identity_may_read_it() 
 
 
 def test_gpu_pools_are_tainted_labelled_and_autoscaled() -> None:
-    records = by_name(plan(gpu_pools={
-        "a100": GpuPool(vm_size="Standard_NC24ads_A100_v4", min_count=1, max_count=4, gpu_instance_profile="MIG3g", labels={"team": "ml"}),
-        "h100spot": GpuPool(vm_size="Standard_NC40ads_H100_v5", priority="Spot", max_count=3, zones=("1",)),
-    }))
+    records = by_name(
+        plan(
+            gpu_pools={
+                "a100": GpuPool(
+                    vm_size="Standard_NC24ads_A100_v4", min_count=1, max_count=4, gpu_instance_profile="MIG3g", labels={"team": "ml"}
+                ),
+                "h100spot": GpuPool(vm_size="Standard_NC40ads_H100_v5", priority="Spot", max_count=3, zones=("1",)),
+            }
+        )
+    )
     regular = records["llm-aks-a100-pool"].inputs
     assert regular["agentPoolName"] == "a100" and regular["resourceName"] == "llm-prod" and regular["mode"] == "User"
     assert regular["vmSize"] == "Standard_NC24ads_A100_v4"
@@ -339,7 +352,12 @@ def test_role_assignments_are_scoped() -> None:
     named = by_name(records)
     cluster_id = arm("ManagedCluster", "llm-aks-cluster", "containerservice")
     expected = {
-        "llm-aks-cluster-identity-network": (SUBNET, aks_render.ROLE_NETWORK_CONTRIBUTOR, guid(arm("UserAssignedIdentity", "llm-aks-cluster-identity"), "principal"), "ServicePrincipal"),
+        "llm-aks-cluster-identity-network": (
+            SUBNET,
+            aks_render.ROLE_NETWORK_CONTRIBUTOR,
+            guid(arm("UserAssignedIdentity", "llm-aks-cluster-identity"), "principal"),
+            "ServicePrincipal",
+        ),
         "llm-aks-deployer-cluster-admin": (cluster_id, aks_render.ROLE_AKS_RBAC_CLUSTER_ADMIN, DEPLOYER, "ServicePrincipal"),
         "llm-aks-admin-platform": (cluster_id, aks_render.ROLE_AKS_RBAC_CLUSTER_ADMIN, ADMIN, "User"),
     }
@@ -359,7 +377,10 @@ def test_role_assignments_are_scoped() -> None:
 def test_without_the_deployer_grant_only_listed_admins_get_cluster_admin() -> None:
     named = by_name(plan(deployer_cluster_admin=False, admin_principal_types={"platform": "Group"}))
     assert "llm-aks-deployer-cluster-admin" not in named
-    assert (named["llm-aks-admin-platform"].inputs["principalId"], named["llm-aks-admin-platform"].inputs["principalType"]) == (ADMIN, "Group")
+    assert (named["llm-aks-admin-platform"].inputs["principalId"], named["llm-aks-admin-platform"].inputs["principalType"]) == (
+        ADMIN,
+        "Group",
+    )
     user_deployer = by_name(plan(deployer_principal_type="User"))["llm-aks-deployer-cluster-admin"].inputs
     assert user_deployer["principalType"] == "User"
 
@@ -395,7 +416,10 @@ def test_workload_identity_federates_one_service_account() -> None:
     assert captured["oidc_issuer"] == issuer()
     grant = records["llm-aks-models-llama-8b-weights"].inputs
     assert (grant["scope"], grant["roleDefinitionId"], grant["principalId"], grant["principalType"]) == (
-        bucket, role_id(aks_render.ROLE_STORAGE_BLOB_DATA_READER), guid(identity_id, "principal"), "ServicePrincipal"
+        bucket,
+        role_id(aks_render.ROLE_STORAGE_BLOB_DATA_READER),
+        guid(identity_id, "principal"),
+        "ServicePrincipal",
     )
     identity = captured["identity"]
     assert captured["client_ids"] == [guid(identity_id, "client")] * 2
@@ -435,7 +459,9 @@ def test_azure_monitor_managed_prometheus_receives_llm_series_through_workload_i
     assert named["llm-aks-prometheus-dcra"].inputs["resourceUri"] == cluster_id
     assert named["llm-aks-prometheus-dcra"].inputs["dataCollectionRuleId"] == rule_id
     assert named["llm-aks-prometheus-dcea"].inputs == {
-        "resourceUri": cluster_id, "associationName": "configurationAccessEndpoint", "dataCollectionEndpointId": endpoint_id,
+        "resourceUri": cluster_id,
+        "associationName": "configurationAccessEndpoint",
+        "dataCollectionEndpointId": endpoint_id,
     }
     writer = named["llm-aks-monitoring-kps-prometheus-dcr"].inputs
     assert (writer["scope"], writer["roleDefinitionId"]) == (rule_id, role_id(aks_render.ROLE_MONITORING_METRICS_PUBLISHER))
@@ -474,8 +500,10 @@ def test_helm_releases_are_pinned_and_placed() -> None:
     assert "remoteWrite" not in named["llm-aks-prometheus"].inputs["values"]["prometheus"]["prometheusSpec"]
     for name in ("llm-aks-dcgm-exporter", "llm-aks-keda"):
         assert after(records, name, "llm-aks-prometheus")
-    security = {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
-                for r in of_type(records, "kubernetes:core/v1:Namespace")}
+    security = {
+        r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        for r in of_type(records, "kubernetes:core/v1:Namespace")
+    }
     assert security == {"monitoring": "privileged", "nvidia": "privileged", "keda": "restricted"}
 
 
@@ -514,19 +542,43 @@ def test_provider_kubeconfig_uses_kubelogin_and_holds_no_credential() -> None:
 @pytest.mark.parametrize(
     ("overrides", "line"),
     [
-        ({"kubernetes_version": "1.34"}, "cluster.kubernetes_version = 1.34: the add-ons are pinned for 1.35; allowed: 1.35 (bump aks_render.AKS_KUBERNETES_VERSION and the charts together)"),
+        (
+            {"kubernetes_version": "1.34"},
+            "cluster.kubernetes_version = 1.34: the add-ons are pinned for 1.35; allowed: 1.35 (bump aks_render.AKS_KUBERNETES_VERSION and the charts together)",
+        ),
         ({"private_cluster": False}, "cluster.authorized_ip_ranges: required when private_cluster is false (never 0.0.0.0/0)"),
         ({"authorized_ip_ranges": ("10.0.0.0/8",)}, "cluster.authorized_ip_ranges: only allowed when private_cluster is false"),
-        ({"private_cluster": False, "authorized_ip_ranges": ("0.0.0.0/0",)}, "cluster.authorized_ip_ranges = 0.0.0.0/0: opens the API server to the internet; list the networks that need it"),
-        ({"gpu_pools": {"gpu": GpuPool(vm_size="Standard_NV36ads_A10_v5")}}, "cluster.gpu_pools.gpu.vm_size = 'Standard_NV36ads_A10_v5': not an NC or ND size (NVIDIA GPUs), e.g. Standard_NC24ads_A100_v4"),
-        ({"gpu_pools": {"gpu-spot": GpuPool()}}, "cluster.gpu_pools: 'gpu-spot': a Linux node pool name is 1-12 lower-case letters and digits, starting with a letter"),
-        ({"gpu_pools": {"t4": GpuPool(vm_size="Standard_NC4as_T4_v3", gpu_instance_profile="MIG1g")}}, "cluster.gpu_pools.t4.gpu_instance_profile = MIG1g: MIG needs A100 or H100 GPUs, not Standard_NC4as_T4_v3"),
+        (
+            {"private_cluster": False, "authorized_ip_ranges": ("0.0.0.0/0",)},
+            "cluster.authorized_ip_ranges = 0.0.0.0/0: opens the API server to the internet; list the networks that need it",
+        ),
+        (
+            {"gpu_pools": {"gpu": GpuPool(vm_size="Standard_NV36ads_A10_v5")}},
+            "cluster.gpu_pools.gpu.vm_size = 'Standard_NV36ads_A10_v5': not an NC or ND size (NVIDIA GPUs), e.g. Standard_NC24ads_A100_v4",
+        ),
+        (
+            {"gpu_pools": {"gpu-spot": GpuPool()}},
+            "cluster.gpu_pools: 'gpu-spot': a Linux node pool name is 1-12 lower-case letters and digits, starting with a letter",
+        ),
+        (
+            {"gpu_pools": {"t4": GpuPool(vm_size="Standard_NC4as_T4_v3", gpu_instance_profile="MIG1g")}},
+            "cluster.gpu_pools.t4.gpu_instance_profile = MIG1g: MIG needs A100 or H100 GPUs, not Standard_NC4as_T4_v3",
+        ),
         ({"gpu_pools": {"gpu": GpuPool(min_count=3, max_count=2)}}, "cluster.gpu_pools.gpu: min_count 3 is above max_count 2"),
         ({"gpu_pools": {}}, "cluster.gpu_pools: at least one GPU pool is needed"),
         ({"admin_principal_types": {"ops": "User"}}, "cluster.admin_principal_types.ops: no admin_principal_ids entry with that key"),
-        ({"admin_principal_ids": {"ops": "alice@example.com"}}, "cluster.admin_principal_ids.ops = 'alice@example.com': not an Entra object id (a lower-case GUID)"),
-        ({"service_cidr": "10.0.0.0/16", "dns_service_ip": "10.0.0.10", "pod_cidr": "10.0.0.0/8"}, "cluster.pod_cidr = 10.0.0.0/8 overlaps service_cidr = 10.0.0.0/16"),
-        ({"cluster_name": "llm.prod"}, "cluster.cluster_name = 'llm.prod': 2-63 letters, digits, '-' and '_', starting and ending with a letter or digit"),
+        (
+            {"admin_principal_ids": {"ops": "alice@example.com"}},
+            "cluster.admin_principal_ids.ops = 'alice@example.com': not an Entra object id (a lower-case GUID)",
+        ),
+        (
+            {"service_cidr": "10.0.0.0/16", "dns_service_ip": "10.0.0.10", "pod_cidr": "10.0.0.0/8"},
+            "cluster.pod_cidr = 10.0.0.0/8 overlaps service_cidr = 10.0.0.0/16",
+        ),
+        (
+            {"cluster_name": "llm.prod"},
+            "cluster.cluster_name = 'llm.prod': 2-63 letters, digits, '-' and '_', starting and ending with a letter or digit",
+        ),
     ],
 )
 def test_bad_arguments_fail_with_one_line(overrides: dict[str, Any], line: str) -> None:

@@ -11,7 +11,6 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 import pytest
-
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.edge.image import LLAMA_CPP_SOURCE, EdgeImage, EdgeImageArgs, LlamaCppSource, build_args, cache_tag
@@ -85,9 +84,7 @@ def test_the_repository_is_immutable_scanned_and_encrypted_with_a_rotating_key()
     assert repo["name"] == "pulumi-llm/llama-server"
     assert repo["imageTagMutability"] == "IMMUTABLE"
     assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
-    assert repo["encryptionConfigurations"] == [
-        {"encryptionType": "KMS", "kmsKey": "arn:aws:kms:eu-west-1:123456789012:edge-key"}
-    ]
+    assert repo["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": "arn:aws:kms:eu-west-1:123456789012:edge-key"}]
     assert repo["forceDelete"] is False
     assert repo["tags"]["pulumi-llm:method"] == "edge"
     key = records["edge-key"].inputs
@@ -113,7 +110,11 @@ def test_each_platform_builds_alone_with_its_own_registry_cache() -> None:
         [cache_to] = image["cacheTo"]
         # ECR needs the cache as an OCI image manifest; a failed cache export must not fail the build.
         assert {k: cache_to["registry"][k] for k in ("ref", "mode", "imageManifest", "ociMediaTypes", "ignoreError")} == {
-            "ref": cache, "mode": "max", "imageManifest": True, "ociMediaTypes": True, "ignoreError": True,
+            "ref": cache,
+            "mode": "max",
+            "imageManifest": True,
+            "ociMediaTypes": True,
+            "ignoreError": True,
         }
         assert "registries" not in image  # the build machine's docker login; no token in the state
 
@@ -135,8 +136,14 @@ def test_the_index_joins_the_platform_digests_and_gives_ref_and_digest() -> None
 
 def test_jetson_builds_arm64_on_its_own_builder_with_pinned_l4t_bases() -> None:
     records = run(
-        program({}, target="jetson", platforms=("linux/arm64",), builders={"linux/arm64": "orin"},
-                jetson_build_image=JETSON_BUILD, jetson_runtime_image=JETSON_RUNTIME),
+        program(
+            {},
+            target="jetson",
+            platforms=("linux/arm64",),
+            builders={"linux/arm64": "orin"},
+            jetson_build_image=JETSON_BUILD,
+            jetson_runtime_image=JETSON_RUNTIME,
+        ),
         region="eu-west-1",
     )
     [image] = of_type(records, "docker-build:index:Image")
@@ -150,15 +157,18 @@ def test_jetson_builds_arm64_on_its_own_builder_with_pinned_l4t_bases() -> None:
 
 def test_bundled_bakes_a_verified_model_from_a_named_context(tmp_path: Path) -> None:
     records = run(
-        program({}, target="bundled", platforms=("linux/amd64",), model_dir=str(tmp_path), model_file="tiny-q4_k_m.gguf",
-                model_sha256="c" * 64),
+        program(
+            {}, target="bundled", platforms=("linux/amd64",), model_dir=str(tmp_path), model_file="tiny-q4_k_m.gguf", model_sha256="c" * 64
+        ),
         region="eu-west-1",
     )
     [image] = of_type(records, "docker-build:index:Image")
     assert image.inputs["context"] == {"location": CONTEXT, "named": {"model": {"location": str(tmp_path)}}}
     assert image.inputs["buildArgs"] == {
-        **SOURCE_ARGS, "BUNDLE_ON": "cpu",
-        "MODEL_FILE": "tiny-q4_k_m.gguf", "MODEL_SHA256": "c" * 64,
+        **SOURCE_ARGS,
+        "BUNDLE_ON": "cpu",
+        "MODEL_FILE": "tiny-q4_k_m.gguf",
+        "MODEL_SHA256": "c" * 64,
     }
 
 
@@ -173,9 +183,16 @@ def test_explicit_registry_credentials_stay_secret() -> None:
 def test_pure_helpers() -> None:
     cuda = make_args(target="cuda", platforms=("linux/amd64",), cuda_arch="89")
     assert build_args(cuda)["CUDA_DOCKER_ARCH"] == "89"
-    bundled = make_args(target="bundled", bundle_on="jetson", platforms=("linux/arm64",), model_dir="/m",
-                        model_file="m.gguf", model_sha256="d" * 64, jetson_build_image=JETSON_BUILD,
-                        jetson_runtime_image=JETSON_RUNTIME)
+    bundled = make_args(
+        target="bundled",
+        bundle_on="jetson",
+        platforms=("linux/arm64",),
+        model_dir="/m",
+        model_file="m.gguf",
+        model_sha256="d" * 64,
+        jetson_build_image=JETSON_BUILD,
+        jetson_runtime_image=JETSON_RUNTIME,
+    )
     assert cache_tag(bundled, "linux/arm64") == "cache-bundled-jetson-arm64"
     assert build_args(bundled)["BUNDLE_ON"] == "jetson" and "JETSON_BUILD_IMAGE" in build_args(bundled)
 
@@ -193,8 +210,9 @@ def test_a_second_image_pushes_to_a_given_registry_without_creating_one() -> Non
     cache = ACCOUNT_REPO + "-buildcache"
     outputs: dict = {}
     records = run(
-        program(outputs, target="jetson", platforms=("linux/arm64",), tag="r1-jetson", repository_url=ACCOUNT_REPO,
-                cache_repository_url=cache),
+        program(
+            outputs, target="jetson", platforms=("linux/arm64",), tag="r1-jetson", repository_url=ACCOUNT_REPO, cache_repository_url=cache
+        ),
         region="eu-west-1",
     )
     component = only(records, "pulumi-llm:index:EdgeImage")
@@ -216,7 +234,10 @@ def test_the_default_source_is_the_sdist_the_integration_build_verifies() -> Non
 
     assert isinstance(LLAMA_CPP_SOURCE, LlamaCppSource)
     assert (LLAMA_CPP_SOURCE.version, LLAMA_CPP_SOURCE.url, LLAMA_CPP_SOURCE.sha256, LLAMA_CPP_SOURCE.commit) == (
-        llamacpp_build.SDIST_VERSION, llamacpp_build.SDIST_URL, llamacpp_build.SDIST_SHA256, llamacpp_build.LLAMA_CPP_COMMIT,
+        llamacpp_build.SDIST_VERSION,
+        llamacpp_build.SDIST_URL,
+        llamacpp_build.SDIST_SHA256,
+        llamacpp_build.LLAMA_CPP_COMMIT,
     )
     dockerfile = (ROOT / "images" / "edge-llamacpp" / "Dockerfile").read_text()
     assert f"ARG LLAMA_CPP_SOURCE_URL={LLAMA_CPP_SOURCE.url}\n" in dockerfile
@@ -231,38 +252,69 @@ def test_the_default_source_is_the_sdist_the_integration_build_verifies() -> Non
         ({"platforms": ()}, "edge.platforms: give at least one of linux/amd64, linux/arm64"),
         ({"platforms": ("linux/arm64", "linux/arm64")}, "edge.platforms = linux/arm64, linux/arm64: each platform once"),
         ({"target": "jetson"}, "edge.platforms = linux/amd64, linux/arm64: the jetson target is linux/arm64 only (Jetson Orin)"),
-        ({"target": "bundled", "bundle_on": "jetson", "platforms": ("linux/amd64",), "model_dir": "/m", "model_file": "m.gguf",
-          "model_sha256": "d" * 64},
-         "edge.platforms = linux/amd64: the jetson target is linux/arm64 only (Jetson Orin)"),
-        ({"target": "jetson", "platforms": ("linux/arm64",), "jetson_build_image": "nvcr.io/nvidia/l4t-jetpack:r36.4.0",
-          "jetson_runtime_image": JETSON_RUNTIME},
-         "edge.jetson_build_image = nvcr.io/nvidia/l4t-jetpack:r36.4.0: pin the image by digest as "
-         "repository:tag@sha256:<digest> (`crane digest <ref>`)"),
-        ({"target": "cuda"}, "edge.platforms = linux/amd64, linux/arm64: the cuda target is linux/amd64 only "
-         "(use the jetson target for Jetson; the pinned CUDA images are amd64)"),
+        (
+            {
+                "target": "bundled",
+                "bundle_on": "jetson",
+                "platforms": ("linux/amd64",),
+                "model_dir": "/m",
+                "model_file": "m.gguf",
+                "model_sha256": "d" * 64,
+            },
+            "edge.platforms = linux/amd64: the jetson target is linux/arm64 only (Jetson Orin)",
+        ),
+        (
+            {
+                "target": "jetson",
+                "platforms": ("linux/arm64",),
+                "jetson_build_image": "nvcr.io/nvidia/l4t-jetpack:r36.4.0",
+                "jetson_runtime_image": JETSON_RUNTIME,
+            },
+            "edge.jetson_build_image = nvcr.io/nvidia/l4t-jetpack:r36.4.0: pin the image by digest as "
+            "repository:tag@sha256:<digest> (`crane digest <ref>`)",
+        ),
+        (
+            {"target": "cuda"},
+            "edge.platforms = linux/amd64, linux/arm64: the cuda target is linux/amd64 only "
+            "(use the jetson target for Jetson; the pinned CUDA images are amd64)",
+        ),
         ({"cuda_arch": "89"}, "edge.cuda_arch = 89: only the cuda target takes it (jetson is 87)"),
-        ({"target": "cuda", "platforms": ("linux/amd64",), "cuda_arch": "sm_89"},
-         "edge.cuda_arch = sm_89: compute capabilities such as 89 or 80;90"),
+        (
+            {"target": "cuda", "platforms": ("linux/amd64",), "cuda_arch": "sm_89"},
+            "edge.cuda_arch = sm_89: compute capabilities such as 89 or 80;90",
+        ),
         ({"builders": {"linux/riscv64": "x"}}, "edge.builders.linux/riscv64: not one of the platforms built (linux/amd64, linux/arm64)"),
         ({"llama_cpp_sha256": "abc"}, "edge.llama_cpp_sha256 = abc: 64 lower-case hex digits (sha256sum of the source file)"),
-        ({"llama_cpp_sha256": "ab" * 32},
-         f"edge.llama_cpp_sha256 = {'ab' * 32}: llama-cpp-python 0.3.36's sdist has sha256 {SHA} (PyPI); "
-         "to build another source give llama_cpp_source too"),
-        ({"llama_cpp_source": LLAMA_CPP_SOURCE.model_copy(update={"version": "master"})},
-         "edge.llama_cpp_source.version = master: a llama-cpp-python release such as 0.3.36"),
-        ({"llama_cpp_source": LLAMA_CPP_SOURCE.model_copy(update={"url": "https://github.com/ggml-org/llama.cpp/archive/b1.tar.gz"})},
-         "edge.llama_cpp_source.url = https://github.com/ggml-org/llama.cpp/archive/b1.tar.gz: the "
-         "https://files.pythonhosted.org/packages/… URL of llama_cpp_python-0.3.36.tar.gz (PyPI lists it)"),
+        (
+            {"llama_cpp_sha256": "ab" * 32},
+            f"edge.llama_cpp_sha256 = {'ab' * 32}: llama-cpp-python 0.3.36's sdist has sha256 {SHA} (PyPI); "
+            "to build another source give llama_cpp_source too",
+        ),
+        (
+            {"llama_cpp_source": LLAMA_CPP_SOURCE.model_copy(update={"version": "master"})},
+            "edge.llama_cpp_source.version = master: a llama-cpp-python release such as 0.3.36",
+        ),
+        (
+            {"llama_cpp_source": LLAMA_CPP_SOURCE.model_copy(update={"url": "https://github.com/ggml-org/llama.cpp/archive/b1.tar.gz"})},
+            "edge.llama_cpp_source.url = https://github.com/ggml-org/llama.cpp/archive/b1.tar.gz: the "
+            "https://files.pythonhosted.org/packages/… URL of llama_cpp_python-0.3.36.tar.gz (PyPI lists it)",
+        ),
         ({"repository_url": ACCOUNT_REPO}, "edge.repository_url/cache_repository_url: give both (an existing registry) or neither"),
-        ({"repository_url": ACCOUNT_REPO, "cache_repository_url": ACCOUNT_REPO + "-buildcache", "kms_key_arn": "arn:aws:kms:x"},
-         "edge.kms_key_arn: only for a repository this component creates (repository_url is given)"),
+        (
+            {"repository_url": ACCOUNT_REPO, "cache_repository_url": ACCOUNT_REPO + "-buildcache", "kms_key_arn": "arn:aws:kms:x"},
+            "edge.kms_key_arn: only for a repository this component creates (repository_url is given)",
+        ),
         ({"tag": "latest"}, "edge.tag = latest: a version tag (not latest) of letters, digits, '.', '_', '-'"),
         ({"repository": "Pulumi/LLM"}, "edge.repository = Pulumi/LLM: lower-case path segments such as pulumi-llm/llama-server"),
         ({"target": "bundled"}, "edge.model_dir/model_file: the bundled target needs the GGUF to bake in"),
-        ({"target": "bundled", "model_dir": "/m", "model_file": "m.bin", "model_sha256": "d" * 64},
-         "edge.model_file = m.bin: a .gguf file name inside model_dir"),
-        ({"target": "bundled", "model_dir": "/m", "model_file": "m.gguf"},
-         "edge.model_sha256 = None: 64 lower-case hex digits (the GGUF's .sha256 file)"),
+        (
+            {"target": "bundled", "model_dir": "/m", "model_file": "m.bin", "model_sha256": "d" * 64},
+            "edge.model_file = m.bin: a .gguf file name inside model_dir",
+        ),
+        (
+            {"target": "bundled", "model_dir": "/m", "model_file": "m.gguf"},
+            "edge.model_sha256 = None: 64 lower-case hex digits (the GGUF's .sha256 file)",
+        ),
         ({"model_file": "m.gguf"}, "edge.model_*: only the bundled target bakes a model in (weights are mounted otherwise)"),
         ({"registry": "acr"}, "edge.registry = acr: only ecr is implemented so far"),
         ({"registry_username": "AWS"}, "edge.registry_username/registry_password: give both or neither"),
@@ -324,12 +376,15 @@ def test_onnx_default_build_context_is_the_edge_onnx_image() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"target": "jetson", "platforms": ("linux/arm64",)},
-         "edge.target = jetson: the onnx runtime builds the cpu target only (ONNX Runtime GenAI on CPU)"),
-        ({"target": "cuda", "platforms": ("linux/amd64",)},
-         "edge.target = cuda: the onnx runtime builds the cpu target only (ONNX Runtime GenAI on CPU)"),
-        ({"llama_cpp_sha256": SHA},
-         "edge.llama_cpp_sha256: the onnx image builds no llama.cpp source (runtime llamacpp takes it)"),
+        (
+            {"target": "jetson", "platforms": ("linux/arm64",)},
+            "edge.target = jetson: the onnx runtime builds the cpu target only (ONNX Runtime GenAI on CPU)",
+        ),
+        (
+            {"target": "cuda", "platforms": ("linux/amd64",)},
+            "edge.target = cuda: the onnx runtime builds the cpu target only (ONNX Runtime GenAI on CPU)",
+        ),
+        ({"llama_cpp_sha256": SHA}, "edge.llama_cpp_sha256: the onnx image builds no llama.cpp source (runtime llamacpp takes it)"),
         ({"tag": "latest"}, "edge.tag = latest: a version tag (not latest) of letters, digits, '.', '_', '-'"),
         ({"platforms": ("linux/s390x",)}, "edge.platforms = linux/s390x: edge images are built for linux/amd64, linux/arm64"),
     ],

@@ -9,8 +9,6 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pytest
-from pydantic import ValidationError
-
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.cluster import eks_render
@@ -18,6 +16,7 @@ from pulumi_llm.cluster.eks import EksCluster, EksClusterArgs
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.offline import recorder
 from pulumi_llm.offline.recorder import DefaultProviderDisabled
+from pydantic import ValidationError
 
 REGION = "eu-west-1"
 KEY = f"arn:aws:kms:{REGION}:123456789012:key/1111"
@@ -122,8 +121,14 @@ SHARED = [
 ]
 
 KARPENTER = [
-    *[("aws:cloudwatch/eventRule:EventRule", f"llm-eks-karpenter-{k}") for k in ("health", "rebalance", "spot-interruption", "state-change")],
-    *[("aws:cloudwatch/eventTarget:EventTarget", f"llm-eks-karpenter-{k}-target") for k in ("health", "rebalance", "spot-interruption", "state-change")],
+    *[
+        ("aws:cloudwatch/eventRule:EventRule", f"llm-eks-karpenter-{k}")
+        for k in ("health", "rebalance", "spot-interruption", "state-change")
+    ],
+    *[
+        ("aws:cloudwatch/eventTarget:EventTarget", f"llm-eks-karpenter-{k}-target")
+        for k in ("health", "rebalance", "spot-interruption", "state-change")
+    ],
     ("aws:eks/accessEntry:AccessEntry", "llm-eks-karpenter-node-access"),
     ("aws:eks/podIdentityAssociation:PodIdentityAssociation", "llm-eks-karpenter-pod-identity"),
     ("aws:iam/role:Role", "llm-eks-karpenter-node-role"),
@@ -345,7 +350,11 @@ def test_karpenter_node_pool_and_node_class() -> None:
     assert requirements["karpenter.sh/capacity-type"] == ["spot", "on-demand"]
     assert requirements["kubernetes.io/arch"] == ["amd64"]
     assert spec["limits"] == {"nvidia.com/gpu": "16"}
-    assert spec["disruption"] == {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "10m", "budgets": [{"nodes": "10%"}]}
+    assert spec["disruption"] == {
+        "consolidationPolicy": "WhenEmptyOrUnderutilized",
+        "consolidateAfter": "10m",
+        "budgets": [{"nodes": "10%"}],
+    }
 
     node_class = records["llm-eks-gpu-node-class"].inputs
     assert (node_class["apiVersion"], node_class["kind"], node_class["metadata"]["name"]) == ("karpenter.k8s.aws/v1", "EC2NodeClass", "gpu")
@@ -415,8 +424,14 @@ def test_every_inline_policy_scopes_its_resources() -> None:
                 else:
                     assert all(arn.startswith("arn:aws:") for arn in resources), f"{name}: {resources}"
     amp = policies(plan(prometheus="amp"))["llm-eks-prometheus-amp-policy"]
-    assert amp == [{"Sid": "RemoteWriteToStackWorkspace", "Effect": "Allow", "Action": "aps:RemoteWrite",
-                    "Resource": f"arn:aws:amp:{REGION}:123456789012:llm-eks-amp"}]
+    assert amp == [
+        {
+            "Sid": "RemoteWriteToStackWorkspace",
+            "Effect": "Allow",
+            "Action": "aps:RemoteWrite",
+            "Resource": f"arn:aws:amp:{REGION}:123456789012:llm-eks-amp",
+        }
+    ]
 
 
 def test_pod_identity_roles_trust_only_this_cluster() -> None:
@@ -438,8 +453,9 @@ def test_pod_identity_helper_gives_a_service_account_its_own_role() -> None:
     def program() -> None:
         provider = aws.Provider("aws", region=REGION)
         cluster = EksCluster("llm-eks", args(), opts=pulumi.ResourceOptions(providers=[provider]))
-        policy = json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::weights/*"}]})
+        policy = json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::weights/*"}]}
+        )
         role = cluster.pod_identity("models", "llama-8b", policy)
         assert isinstance(role, aws.iam.Role)
         ready = cluster.pod_identities["models/llama-8b"]
@@ -485,8 +501,10 @@ def test_helm_releases_are_pinned_and_placed() -> None:
     # ServiceMonitors need the Prometheus Operator's CRDs first.
     for name in ("llm-eks-dcgm-exporter", "llm-eks-keda", "llm-eks-load-balancer-controller", "llm-eks-karpenter"):
         assert after(records, name, "llm-eks-prometheus")
-    security = {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
-                for r in of_type(records, "kubernetes:core/v1:Namespace")}
+    security = {
+        r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        for r in of_type(records, "kubernetes:core/v1:Namespace")
+    }
     assert security == {"monitoring": "privileged", "nvidia": "privileged", "keda": "restricted"}
 
 
@@ -494,7 +512,11 @@ def test_gpu_operator_runs_without_driver_and_toolkit_instead_of_the_plugin() ->
     records = by_name(plan(nvidia_stack="gpu-operator"))
     assert "llm-eks-device-plugin" not in records and "llm-eks-dcgm-exporter" not in records
     operator = records["llm-eks-gpu-operator"].inputs
-    assert (operator["chart"], operator["version"], operator["namespace"]) == ("gpu-operator", pins.GPU_OPERATOR_CHART.version, "gpu-operator")
+    assert (operator["chart"], operator["version"], operator["namespace"]) == (
+        "gpu-operator",
+        pins.GPU_OPERATOR_CHART.version,
+        "gpu-operator",
+    )
     assert operator["values"]["driver"] == {"enabled": False} and operator["values"]["toolkit"] == {"enabled": False}
 
 
@@ -529,7 +551,14 @@ def test_provider_kubeconfig_uses_exec_auth_and_outputs_feed_model_serving() -> 
     assert provider["enableServerSideApply"] == "true"
     kubeconfig = json.loads(provider["kubeconfig"])
     assert kubeconfig["users"][0]["user"]["exec"]["args"] == [
-        "eks", "get-token", "--cluster-name", "llm-prod", "--region", REGION, "--output", "json"
+        "eks",
+        "get-token",
+        "--cluster-name",
+        "llm-prod",
+        "--region",
+        REGION,
+        "--output",
+        "json",
     ]
     cluster: EksCluster = captured["component"]
     assert isinstance(cluster.provider, pulumi.ProviderResource)

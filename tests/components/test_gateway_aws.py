@@ -11,7 +11,6 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 import yaml
-
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
@@ -357,7 +356,12 @@ def test_autoscaling_tracks_cpu_and_open_flows_per_task(named) -> None:
     flows = named["gw-scale-flows"].inputs["targetTrackingScalingPolicyConfiguration"]
     assert flows["targetValue"] == 100
     metrics = {m["id"]: m for m in flows["customizedMetricSpecification"]["metrics"]}
-    assert metrics["per_task"] == {"id": "per_task", "expression": "flows / tasks", "label": "open flows per healthy task", "returnData": True}
+    assert metrics["per_task"] == {
+        "id": "per_task",
+        "expression": "flows / tasks",
+        "label": "open flows per healthy task",
+        "returnData": True,
+    }
     assert metrics["flows"]["metricStat"]["metric"]["metricName"] == "ActiveFlowCount"
     assert metrics["tasks"]["metricStat"]["metric"]["dimensions"] == [
         {"name": "LoadBalancer", "value": "gw-nlb"},
@@ -463,7 +467,7 @@ def test_stage_access_log_is_json_without_bodies_or_key_values(named) -> None:
     fields = json.loads(settings["format"])
     assert {"requestId", "status", "apiKeyId", "responseLatency", "integrationLatency"} <= set(fields)
     text = settings["format"]
-    for forbidden in ("requestBody", "responseBody", "$input.body", "$context.identity.apiKey\"", "authorization", "Authorization"):
+    for forbidden in ("requestBody", "responseBody", "$input.body", '$context.identity.apiKey"', "authorization", "Authorization"):
         assert forbidden not in text
     assert fields["apiKeyId"] == "$context.identity.apiKeyId"
 
@@ -541,7 +545,10 @@ def test_a_changed_secret_triggers_a_redeploy(named) -> None:
     assert target["rule"] == named["gw-secret-changed"].inputs["name"]
     assert target["arn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:gw-redeploy"
     permission = named["gw-redeploy-permission"].inputs
-    assert (permission["principal"], permission["sourceArn"]) == ("events.amazonaws.com", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:gw-secret-changed")
+    assert (permission["principal"], permission["sourceArn"]) == (
+        "events.amazonaws.com",
+        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:gw-secret-changed",
+    )
     function = named["gw-redeploy"].inputs
     cluster = named["gw-cluster"].inputs["name"]
     assert function["environment"] == {"variables": {"CLUSTER": cluster, "SERVICE": "litellm"}}
@@ -654,9 +661,7 @@ def test_high_availability_needs_two_tasks_and_two_zones() -> None:
 
 
 def test_fargate_sizes_and_other_values_are_checked() -> None:
-    assert error(cpu=1024, memory=1024) == (
-        "gateway.memory = 1024: with cpu 1024, Fargate allows 2048 to 8192 MiB in steps of 1024"
-    )
+    assert error(cpu=1024, memory=1024) == ("gateway.memory = 1024: with cpu 1024, Fargate allows 2048 to 8192 MiB in steps of 1024")
     assert error(secret_recovery_window_days=0) == (
         "gateway.secret_recovery_window_days = 0: allowed 7 to 30 (a deleted provider key must stay recoverable)"
     )
@@ -671,8 +676,7 @@ def test_fargate_sizes_and_other_values_are_checked() -> None:
     )
     other_region = CERT_ARN.replace(REGION, "us-east-1")
     assert error(custom_domain=CustomDomain(domain_name="llm.example.com", certificate_arn=other_region)) == (
-        f"gateway.custom_domain.certificate_arn = {other_region}: a REGIONAL endpoint needs a certificate in "
-        f"{REGION}, not us-east-1"
+        f"gateway.custom_domain.certificate_arn = {other_region}: a REGIONAL endpoint needs a certificate in {REGION}, not us-east-1"
     )
 
 
@@ -693,10 +697,12 @@ SELF_HOSTED_KEY_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:pulumi-
 
 
 def test_a_self_hosted_endpoint_opens_exactly_its_group_and_port_and_an_external_secret_is_injected() -> None:
-    named = by_name(plan(
-        self_hosted_endpoints=[gateway.SelfHostedEndpoint(name="llama", security_group_id=MODEL_SG, port=443)],
-        external_secrets={"SELF_HOSTED_API_KEY": SELF_HOSTED_KEY_ARN},
-    ))
+    named = by_name(
+        plan(
+            self_hosted_endpoints=[gateway.SelfHostedEndpoint(name="llama", security_group_id=MODEL_SG, port=443)],
+            external_secrets={"SELF_HOSTED_API_KEY": SELF_HOSTED_KEY_ARN},
+        )
+    )
     egress, ingress = named["gw-tasks-out-llama-443"].inputs, named["gw-llama-in-443"].inputs
     assert (egress["fromPort"], egress["toPort"], egress["referencedSecurityGroupId"]) == (443, 443, MODEL_SG)
     assert ingress["securityGroupId"] == MODEL_SG and ingress["referencedSecurityGroupId"] == egress["securityGroupId"]

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi_azure_native.provider import Provider as AzureProvider
 import pytest
 import yaml
-
 from helpers import by_name, children, only, run
+from pulumi_azure_native.provider import Provider as AzureProvider
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
 from pulumi_llm.gateway import azure as gateway
@@ -81,7 +80,9 @@ def azure_outputs(typ: str, name: str, state: dict[str, Any]) -> tuple[str, dict
     if isinstance(identity, dict):
         identity = dict(identity)
         if isinstance(identity.get("userAssignedIdentities"), list):
-            identity["userAssignedIdentities"] = {u: {"principalId": guid(u, "p"), "clientId": guid(u, "c")} for u in identity["userAssignedIdentities"]}
+            identity["userAssignedIdentities"] = {
+                u: {"principalId": guid(u, "p"), "clientId": guid(u, "c")} for u in identity["userAssignedIdentities"]
+            }
         if identity.get("type") == "SystemAssigned":
             identity.update(principalId=guid(resource_id, "principal"), tenantId=TENANT)
         state["identity"] = identity
@@ -96,7 +97,9 @@ def azure_outputs(typ: str, name: str, state: dict[str, Any]) -> tuple[str, dict
         state["configuration"] = dict(state["configuration"], ingress=dict(state["configuration"]["ingress"], fqdn=fqdn))
         state["latestRevisionFqdn"] = fqdn
     if kind == "Component":
-        state["connectionString"] = "InstrumentationKey=00000000-0000-0000-0000-00000000000a;IngestionEndpoint=https://eastus-8.in.applicationinsights.azure.com/"
+        state["connectionString"] = (
+            "InstrumentationKey=00000000-0000-0000-0000-00000000000a;IngestionEndpoint=https://eastus-8.in.applicationinsights.azure.com/"
+        )
     return resource_id, state
 
 
@@ -265,8 +268,17 @@ def test_children_are_exactly_these(records) -> None:
 
 
 def test_azure_openai_only_gateway_has_no_engine_and_may_be_public() -> None:
-    records = plan(engine_config_yaml=None, provider_secrets={}, environment={}, network="public", apim_subnet_id=None,
-                   tier="BasicV2", alert_emails=[], engine_subnet_id=None, vnet_id=None)
+    records = plan(
+        engine_config_yaml=None,
+        provider_secrets={},
+        environment={},
+        network="public",
+        apim_subnet_id=None,
+        tier="BasicV2",
+        alert_emails=[],
+        engine_subnet_id=None,
+        vnet_id=None,
+    )
     component = only(records, "pulumi-llm:index:AzureGateway")
     apim = [c for c in APIM if c[1] != "gw-alerts"]
     expected = apim + OPENAI + consumer("chat-app", ("openai",)) + consumer("batch", ("openai",))
@@ -344,7 +356,12 @@ def test_each_product_limits_tokens_per_subscription(named) -> None:
     batch = xml(named["gw-product-batch-policy"]).find("inbound/llm-token-limit")
     assert (batch.get("tokens-per-minute"), batch.get("token-quota"), batch.get("token-quota-period")) == ("20000", "10000000", "Monthly")
     product = named["gw-product-chat-app"].inputs
-    assert (product["productId"], product["subscriptionRequired"], product["approvalRequired"], product["state"]) == ("chat-app", True, False, "published")
+    assert (product["productId"], product["subscriptionRequired"], product["approvalRequired"], product["state"]) == (
+        "chat-app",
+        True,
+        False,
+        "published",
+    )
     assert {named[f"gw-product-chat-app-{a}"].inputs["apiId"] for a in ("openai", "v1")} == {"openai", "v1"}
     subscription = named["gw-subscription-chat-app"].inputs
     assert subscription["scope"] == "/products/chat-app"
@@ -439,7 +456,11 @@ def test_secret_envs_of_the_config_renderer_are_accepted_as_they_come() -> None:
 
 
 def test_named_values_are_key_vault_references_read_with_the_apim_identity(named) -> None:
-    for secret, named_value in (("litellm-master", "litellm-master-key"), ("anthropic", "provider-anthropic"), ("openai", "provider-openai")):
+    for secret, named_value in (
+        ("litellm-master", "litellm-master-key"),
+        ("anthropic", "provider-anthropic"),
+        ("openai", "provider-openai"),
+    ):
         value = named[f"gw-nv-{secret}"].inputs
         assert value["namedValueId"] == named_value and value["secret"] is True
         assert value["keyVault"] == {"secretIdentifier": f"{VAULT_URI}secrets/{secret}"}  # versionless: follows rotation
@@ -462,7 +483,9 @@ def test_engine_reads_key_vault_references_with_its_identity_never_values(named)
         assert secret == {"name": name, "keyVaultUrl": f"{VAULT_URI}secrets/{name}", "identity": ENGINE_IDENTITY}
         grant = named[f"gw-engine-kv-{name}"].inputs
         assert (grant["scope"], grant["principalId"], grant["roleDefinitionId"]) == (
-            f"{VAULT}/secrets/{name}", ENGINE_PRINCIPAL, role_id(gateway.ROLE_KEY_VAULT_SECRETS_USER)
+            f"{VAULT}/secrets/{name}",
+            ENGINE_PRINCIPAL,
+            role_id(gateway.ROLE_KEY_VAULT_SECRETS_USER),
         )
     [container] = app["template"]["containers"]
     env = {e["name"]: e for e in container["env"]}
@@ -526,8 +549,12 @@ def test_engine_domain_resolves_privately_in_the_vnet(named) -> None:
 
 def test_a_config_within_the_budget_is_kept_as_written() -> None:
     text = CONFIG + "litellm_settings: {request_timeout: 150}\n"
-    kept = gateway.engine_config(text, available_env={"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "LITELLM_MASTER_KEY"},
-                                 engine_timeout_seconds=200, where="gateway.engine_config_yaml")
+    kept = gateway.engine_config(
+        text,
+        available_env={"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "LITELLM_MASTER_KEY"},
+        engine_timeout_seconds=200,
+        where="gateway.engine_config_yaml",
+    )
     assert kept == text
 
 
@@ -553,7 +580,9 @@ def test_diagnostics_log_no_bodies_and_sample(named) -> None:
     assert (logger["loggerType"], logger["resourceId"]) == ("applicationInsights", arm("Component", "gw-insights", "applicationinsights"))
     publisher = named["gw-apim-insights-publisher"].inputs
     assert (publisher["scope"], publisher["roleDefinitionId"], publisher["principalId"]) == (
-        arm("Component", "gw-insights", "applicationinsights"), role_id(gateway.ROLE_MONITORING_METRICS_PUBLISHER), APIM_PRINCIPAL
+        arm("Component", "gw-insights", "applicationinsights"),
+        role_id(gateway.ROLE_MONITORING_METRICS_PUBLISHER),
+        APIM_PRINCIPAL,
     )
 
 
@@ -574,7 +603,10 @@ def test_alerts_watch_5xx_429_and_latency_and_notify_the_action_group(named) -> 
         assert criteria["odataType"] == "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria"
         [criterion] = criteria["allOf"]
         assert (criterion["metricName"], criterion["timeAggregation"], criterion["threshold"], criterion["operator"]) == (
-            metric, aggregation, threshold, "GreaterThan"
+            metric,
+            aggregation,
+            threshold,
+            "GreaterThan",
         )
         assert criterion["dimensions"] == dimensions
         assert criterion["metricNamespace"] == "Microsoft.ApiManagement/service"
@@ -596,12 +628,21 @@ def test_outputs() -> None:
 @pytest.mark.parametrize(
     ("overrides", "line"),
     [
-        ({"tier": "Consumption"}, 'gateway.tier = Consumption: can\'t stream (no long-lived connections, so no buffer-response="false" server-sent events) and has no llm-token-limit; allowed: BasicV2, StandardV2, PremiumV2'),
-        ({"tier": "Developer"}, 'gateway.tier = Developer: a classic tier; allowed: BasicV2, StandardV2, PremiumV2 (v2 tiers stream with buffer-response="false" and integrate with a VNet without a dedicated subnet per instance)'),
+        (
+            {"tier": "Consumption"},
+            'gateway.tier = Consumption: can\'t stream (no long-lived connections, so no buffer-response="false" server-sent events) and has no llm-token-limit; allowed: BasicV2, StandardV2, PremiumV2',
+        ),
+        (
+            {"tier": "Developer"},
+            'gateway.tier = Developer: a classic tier; allowed: BasicV2, StandardV2, PremiumV2 (v2 tiers stream with buffer-response="false" and integrate with a VNet without a dedicated subnet per instance)',
+        ),
         ({"tier": "Gold"}, "gateway.tier = 'Gold': not an API Management tier; allowed: BasicV2, StandardV2, PremiumV2"),
         ({"network": "internal"}, "gateway.network = internal: StandardV2 can't join an internal VNet; use tier PremiumV2"),
         ({"tier": "BasicV2"}, "gateway.network = vnet-outbound: BasicV2 has no VNet integration; use tier StandardV2 or PremiumV2"),
-        ({"network": "public", "apim_subnet_id": None}, "gateway.network = public: the engine's ingress is internal to the VNet; use network vnet-outbound (StandardV2, PremiumV2) or internal (PremiumV2)"),
+        (
+            {"network": "public", "apim_subnet_id": None},
+            "gateway.network = public: the engine's ingress is internal to the VNet; use network vnet-outbound (StandardV2, PremiumV2) or internal (PremiumV2)",
+        ),
         ({"apim_subnet_id": None}, "gateway.apim_subnet_id: required when network is vnet-outbound"),
     ],
 )
@@ -612,9 +653,18 @@ def test_tiers_that_cannot_do_what_is_asked_are_refused(overrides: dict[str, Any
 @pytest.mark.parametrize(
     ("overrides", "line"),
     [
-        ({"forward_timeout_seconds": 300, "client_timeout_seconds": 600}, "gateway.forward_timeout_seconds = 300: APIM may not honour a forward-request timeout above 240 s (idle connections are dropped); allowed 1 to 240"),
-        ({"client_timeout_seconds": 230}, "gateway.client_timeout_seconds = 230: must be above gateway.forward_timeout_seconds = 230, or clients give up while APIM still waits for the backend"),
-        ({"engine_timeout_seconds": 240}, "gateway.forward_timeout_seconds = 230: must be above gateway.engine_timeout_seconds = 240, or APIM cuts requests the engine is still serving"),
+        (
+            {"forward_timeout_seconds": 300, "client_timeout_seconds": 600},
+            "gateway.forward_timeout_seconds = 300: APIM may not honour a forward-request timeout above 240 s (idle connections are dropped); allowed 1 to 240",
+        ),
+        (
+            {"client_timeout_seconds": 230},
+            "gateway.client_timeout_seconds = 230: must be above gateway.forward_timeout_seconds = 230, or clients give up while APIM still waits for the backend",
+        ),
+        (
+            {"engine_timeout_seconds": 240},
+            "gateway.forward_timeout_seconds = 230: must be above gateway.engine_timeout_seconds = 240, or APIM cuts requests the engine is still serving",
+        ),
     ],
 )
 def test_timeout_budget_is_checked_hop_by_hop(overrides: dict[str, Any], line: str) -> None:
@@ -624,34 +674,77 @@ def test_timeout_budget_is_checked_hop_by_hop(overrides: dict[str, Any], line: s
 @pytest.mark.parametrize(
     ("overrides", "line"),
     [
-        ({"azure_openai": [{"name": "a", "endpoint": "https://aoai-a.openai.azure.com/", "resource_id": EAST},
-                           {"name": "b", "endpoint": "https://aoai-b.openai.azure.com/", "resource_id": WEST}]},
-         "gateway.azure_openai: mark one backend fallback: true (lowest priority, no circuit breaker); a pool whose every member is tripped answers 503 to everything (Azure-Samples/AI-Gateway#163)"),
-        ({"azure_openai": [{"name": "a", "endpoint": "https://aoai-a.openai.azure.com/", "resource_id": EAST, "fallback": True},
-                           {"name": "b", "endpoint": "https://aoai-b.openai.azure.com/", "resource_id": WEST, "priority": 2}]},
-         "gateway.azure_openai.a.priority = 1: a fallback must be in the lowest priority group (2), or it takes traffic before the backends it backs up"),
-        ({"azure_openai": [{"name": "a", "endpoint": "https://a.openai.azure.com", "resource_id": EAST}]},
-         "gateway.azure_openai.a.endpoint = 'https://a.openai.azure.com': expected https://<resource>.openai.azure.com/ (or .cognitiveservices.azure.com/), with the trailing slash"),
-        ({"key_vault_uri": "https://kv-llm-prod.vault.azure.net"}, "gateway.key_vault_uri = 'https://kv-llm-prod.vault.azure.net': expected https://<vault>.vault.azure.net/ (with the trailing slash)"),
-        ({"engine_image": "ghcr.io/berriai/litellm:main-latest"}, "gateway.engine_image = ghcr.io/berriai/litellm:main-latest: pin the image by digest (repository:tag@sha256:…)"),
-        ({"engine_config_yaml": CONFIG.replace("os.environ/ANTHROPIC_API_KEY", SENTINEL)},
-         "gateway.engine_config_yaml: model_list[0].litellm_params.api_key holds a literal value; secrets go in Key Vault and the config references them as os.environ/<ENV>"),
-        ({"engine_config_yaml": CONFIG.replace("api_key: os.environ/ANTHROPIC_API_KEY", "azure_ad_token: eyJ0eXAi.token")},
-         "gateway.engine_config_yaml: model_list[0].litellm_params.azure_ad_token holds a literal value; secrets go in Key Vault and the config references them as os.environ/<ENV>"),
-        ({"engine_config_yaml": CONFIG + "litellm_settings: {request_timeout: 600}\n"},
-         "gateway.engine_config_yaml: litellm_settings.request_timeout = 600 is above engine_timeout_seconds = 200"),
-        ({"provider_secrets": {"ANTHROPIC_API_KEY": "anthropic"}},
-         "gateway.engine_config_yaml: references os.environ/OPENAI_API_KEY, which the engine does not get; map it in provider_secrets (a secret) or environment (plain)"),
-        ({"provider_secrets": {**PROVIDERS, "MASTER": "litellm-master"}}, "gateway.provider_secrets.MASTER = 'litellm-master': reserved for the LiteLLM master key"),
-        ({"engine_config_yaml": CONFIG + "# " + "x" * 25_000 + "\n"},
-         f"gateway.engine_config_yaml: {len(CONFIG) + 25_003} bytes, above the 24576-byte limit of a config carried in the Container App's environment"),
-        ({"engine_cpu": 1.0, "engine_memory_gib": 4.0}, "gateway.engine_memory_gib = 4: with engine_cpu 1, Consumption replicas take 2 GiB"),
+        (
+            {
+                "azure_openai": [
+                    {"name": "a", "endpoint": "https://aoai-a.openai.azure.com/", "resource_id": EAST},
+                    {"name": "b", "endpoint": "https://aoai-b.openai.azure.com/", "resource_id": WEST},
+                ]
+            },
+            "gateway.azure_openai: mark one backend fallback: true (lowest priority, no circuit breaker); a pool whose every member is tripped answers 503 to everything (Azure-Samples/AI-Gateway#163)",
+        ),
+        (
+            {
+                "azure_openai": [
+                    {"name": "a", "endpoint": "https://aoai-a.openai.azure.com/", "resource_id": EAST, "fallback": True},
+                    {"name": "b", "endpoint": "https://aoai-b.openai.azure.com/", "resource_id": WEST, "priority": 2},
+                ]
+            },
+            "gateway.azure_openai.a.priority = 1: a fallback must be in the lowest priority group (2), or it takes traffic before the backends it backs up",
+        ),
+        (
+            {"azure_openai": [{"name": "a", "endpoint": "https://a.openai.azure.com", "resource_id": EAST}]},
+            "gateway.azure_openai.a.endpoint = 'https://a.openai.azure.com': expected https://<resource>.openai.azure.com/ (or .cognitiveservices.azure.com/), with the trailing slash",
+        ),
+        (
+            {"key_vault_uri": "https://kv-llm-prod.vault.azure.net"},
+            "gateway.key_vault_uri = 'https://kv-llm-prod.vault.azure.net': expected https://<vault>.vault.azure.net/ (with the trailing slash)",
+        ),
+        (
+            {"engine_image": "ghcr.io/berriai/litellm:main-latest"},
+            "gateway.engine_image = ghcr.io/berriai/litellm:main-latest: pin the image by digest (repository:tag@sha256:…)",
+        ),
+        (
+            {"engine_config_yaml": CONFIG.replace("os.environ/ANTHROPIC_API_KEY", SENTINEL)},
+            "gateway.engine_config_yaml: model_list[0].litellm_params.api_key holds a literal value; secrets go in Key Vault and the config references them as os.environ/<ENV>",
+        ),
+        (
+            {"engine_config_yaml": CONFIG.replace("api_key: os.environ/ANTHROPIC_API_KEY", "azure_ad_token: eyJ0eXAi.token")},
+            "gateway.engine_config_yaml: model_list[0].litellm_params.azure_ad_token holds a literal value; secrets go in Key Vault and the config references them as os.environ/<ENV>",
+        ),
+        (
+            {"engine_config_yaml": CONFIG + "litellm_settings: {request_timeout: 600}\n"},
+            "gateway.engine_config_yaml: litellm_settings.request_timeout = 600 is above engine_timeout_seconds = 200",
+        ),
+        (
+            {"provider_secrets": {"ANTHROPIC_API_KEY": "anthropic"}},
+            "gateway.engine_config_yaml: references os.environ/OPENAI_API_KEY, which the engine does not get; map it in provider_secrets (a secret) or environment (plain)",
+        ),
+        (
+            {"provider_secrets": {**PROVIDERS, "MASTER": "litellm-master"}},
+            "gateway.provider_secrets.MASTER = 'litellm-master': reserved for the LiteLLM master key",
+        ),
+        (
+            {"engine_config_yaml": CONFIG + "# " + "x" * 25_000 + "\n"},
+            f"gateway.engine_config_yaml: {len(CONFIG) + 25_003} bytes, above the 24576-byte limit of a config carried in the Container App's environment",
+        ),
+        (
+            {"engine_cpu": 1.0, "engine_memory_gib": 4.0},
+            "gateway.engine_memory_gib = 4: with engine_cpu 1, Consumption replicas take 2 GiB",
+        ),
         ({"engine_subnet_id": None}, "gateway.engine_subnet_id: required with an engine (the Container Apps environment's subnet)"),
-        ({"consumers": [{"name": "a", "tokens_per_minute": 1}, {"name": "a", "tokens_per_minute": 2}]},
-         "gateway.consumers: 'a' is listed twice; consumer names key the products and subscriptions"),
-        ({"consumers": [{"name": "a", "tokens_per_minute": 1, "token_quota": 5}]}, "gateway.consumers.a: set token_quota and token_quota_period together, or neither"),
-        ({"azure_openai": [], "engine_config_yaml": None, "provider_secrets": {}, "environment": {}},
-         "gateway: neither azure_openai nor engine_config_yaml is set; the gateway needs at least one backend"),
+        (
+            {"consumers": [{"name": "a", "tokens_per_minute": 1}, {"name": "a", "tokens_per_minute": 2}]},
+            "gateway.consumers: 'a' is listed twice; consumer names key the products and subscriptions",
+        ),
+        (
+            {"consumers": [{"name": "a", "tokens_per_minute": 1, "token_quota": 5}]},
+            "gateway.consumers.a: set token_quota and token_quota_period together, or neither",
+        ),
+        (
+            {"azure_openai": [], "engine_config_yaml": None, "provider_secrets": {}, "environment": {}},
+            "gateway: neither azure_openai nor engine_config_yaml is set; the gateway needs at least one backend",
+        ),
     ],
 )
 def test_bad_input_fails_with_one_line(overrides: dict[str, Any], line: str) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 import pytest
-
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
@@ -155,9 +154,7 @@ def test_remote_repository_proxies_ghcr_with_the_stack_key_and_the_image_is_pinn
     assert repository["remoteRepositoryConfig"]["dockerRepository"] == {"customRepository": {"uri": "https://ghcr.io"}}
     assert repository["kmsKeyName"] == KEY
     [container] = records["llm-gw-service"].inputs["template"]["containers"]
-    assert container["image"] == (
-        f"{REGION}-docker.pkg.dev/{PROJECT}/{repository['repositoryId']}/berriai/litellm@{pins.LITELLM.digest}"
-    )
+    assert container["image"] == (f"{REGION}-docker.pkg.dev/{PROJECT}/{repository['repositoryId']}/berriai/litellm@{pins.LITELLM.digest}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -418,10 +415,15 @@ def test_alert_policies_and_dashboard() -> None:
         ({"min_instances": 0}, "gateway.min_instances = 0: prod keeps at least 1 warm instance (cold starts cut the first streams)"),
         ({"domains": ()}, "gateway.domains: give the gateway's domain(s) for a managed certificate, or ssl_certificates"),
         ({"cpu": "1", "memory": "256Mi"}, "gateway.memory = 256Mi: with cpu 1, Cloud Run needs 0.5 to 32 GiB"),
-        ({"waf_enforced": ("sqli", "body")}, "gateway.waf_enforced = 'body': not a WAF rule here; allowed: sqli, xss, lfi, rfi, rce, "
-         "methodenforcement, scannerdetection, protocolattack, sessionfixation"),
-        ({"provider_secrets": {**SECRETS, "X": "litellm-master"}},
-         "gateway.provider_secrets.X = 'litellm-master': reserved for the LiteLLM master key"),
+        (
+            {"waf_enforced": ("sqli", "body")},
+            "gateway.waf_enforced = 'body': not a WAF rule here; allowed: sqli, xss, lfi, rfi, rce, "
+            "methodenforcement, scannerdetection, protocolattack, sessionfixation",
+        ),
+        (
+            {"provider_secrets": {**SECRETS, "X": "litellm-master"}},
+            "gateway.provider_secrets.X = 'litellm-master': reserved for the LiteLLM master key",
+        ),
     ],
 )
 def test_bad_arguments_fail_with_one_user_error_line(overrides: dict[str, Any], line: str) -> None:

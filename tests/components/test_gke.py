@@ -10,7 +10,6 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 import pytest
-
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.cluster import gke_render
@@ -256,15 +255,24 @@ def test_gpu_pools_carry_driver_taints_labels_matching_the_placement() -> None:
         assert node["resourceLabels"] == LABELS
         # The tag the firewall rule admitting the gateway's Cloud Run subnet targets.
         assert node["tags"] == ["pulumi-llm-gke-gpu"] == [gke_render.GPU_NODE_TAG]
-        assert (pool["autoscaling"]["totalMinNodeCount"], pool["autoscaling"]["totalMaxNodeCount"], pool["autoscaling"]["locationPolicy"]) == scaling
+        assert (
+            pool["autoscaling"]["totalMinNodeCount"],
+            pool["autoscaling"]["totalMaxNodeCount"],
+            pool["autoscaling"]["locationPolicy"],
+        ) == scaling
     assert [dict(t) for t in placement.tolerations] == [GPU_TOLERATION, CLASS_TOLERATION]
 
 
 def test_gpu_count_per_node_is_what_servers_are_told() -> None:
     captured: dict[str, Any] = {}
     pools = {
-        "h100": {"machine_type": "a3-highgpu-8g", "gpus": 8, "zones": ("us-central1-a", "us-central1-c"), "spot": None,
-                 "on_demand": {"min": 1, "max": 2}},
+        "h100": {
+            "machine_type": "a3-highgpu-8g",
+            "gpus": 8,
+            "zones": ("us-central1-a", "us-central1-c"),
+            "spot": None,
+            "on_demand": {"min": 1, "max": 2},
+        },
         "l4": {"machine_type": "g2-standard-48", "gpus": 4, "on_demand": None},
     }
     records = by_name(plan(captured, gpu_pools=pools, gpu_driver_version="DEFAULT"))
@@ -284,7 +292,9 @@ def test_compute_class_orders_spot_before_on_demand() -> None:
     records = plan()
     compute_class = by_name(records)["llm-gke-gpu-compute-class"].inputs
     assert (compute_class["apiVersion"], compute_class["kind"], compute_class["metadata"]["name"]) == (
-        "cloud.google.com/v1", "ComputeClass", "pulumi-llm-gpu"
+        "cloud.google.com/v1",
+        "ComputeClass",
+        "pulumi-llm-gpu",
     )
     assert compute_class["spec"] == {
         "priorities": [{"nodepools": ["gpu-l4-spot"]}, {"nodepools": ["gpu-l4-on-demand"]}],
@@ -361,8 +371,12 @@ def test_workload_identity_helper_binds_exactly_one_kubernetes_service_account()
     found: dict[str, Any] = {}
 
     def extra(cluster: GkeCluster) -> None:
-        identity = cluster.workload_identity("models", "llama", project_roles=("roles/monitoring.metricWriter",),
-                                             bucket_roles={"llm-weights": ("roles/storage.objectViewer",)})
+        identity = cluster.workload_identity(
+            "models",
+            "llama",
+            project_roles=("roles/monitoring.metricWriter",),
+            bucket_roles={"llm-weights": ("roles/storage.objectViewer",)},
+        )
         identity.email.apply(lambda e: found.__setitem__("email", e))
         identity.annotations["iam.gke.io/gcp-service-account"].apply(lambda e: found.__setitem__("annotation", e))
         found["parts"] = [type(p).__name__ for p in cluster.workload_identities["models/llama"]]
@@ -427,8 +441,11 @@ def test_helm_releases_are_pinned_and_namespaced() -> None:
         assert release["atomic"] is True
     dcgm = records["llm-gke-dcgm-exporter"].inputs["values"]
     assert GPU_TOLERATION in dcgm["tolerations"] and dcgm["serviceMonitor"]["enabled"] is True
-    security = {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
-                for r in records.values() if r.type == "kubernetes:core/v1:Namespace"}
+    security = {
+        r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        for r in records.values()
+        if r.type == "kubernetes:core/v1:Namespace"
+    }
     assert security == {"monitoring": "privileged", "nvidia": "privileged", "keda": "restricted"}
 
 
@@ -463,15 +480,32 @@ def test_provider_kubeconfig_uses_the_gke_auth_plugin_and_outputs_feed_model_ser
             {"mode": "autopilot"},
             "prometheus: Autopilot needs 'managed' (kube-prometheus-stack's node exporter needs host access Autopilot refuses)",
         ),
-        ({"gpu_pools": {"l4": {"machine_type": "g2-standard-24", "gpus": 8}}}, "gpu_pools.l4.gpus: g2-standard-24 carries 2 × nvidia-l4, not 8"),
+        (
+            {"gpu_pools": {"l4": {"machine_type": "g2-standard-24", "gpus": 8}}},
+            "gpu_pools.l4.gpus: g2-standard-24 carries 2 × nvidia-l4, not 8",
+        ),
         ({"gpu_pools": {"l4": {"accelerator": "nvidia-l4", "gpus": 1}}}, "gpu_pools.l4.machine_type: required in standard mode"),
-        ({"gpu_pools": {"l4": {"machine_type": "g2-standard-8", "spot": None, "on_demand": None}}}, "gpu_pools.l4: give spot, on_demand or both"),
-        ({"gpu_pools": {"l4": {"machine_type": "g2-standard-8", "zones": ("europe-west4-a",)}}},
-         "gpu_pools.l4.zones: 'europe-west4-a' is not a zone of us-central1"),
-        ({"gpu_pools": {"L4": {"machine_type": "g2-standard-8"}}}, "gpu_pools: key 'L4' must be lower-case letters, digits and '-' (at most 20)"),
-        ({"master_authorized_networks": {"all": "0.0.0.0/0"}}, "master_authorized_networks.all: '0.0.0.0/0' opens the control plane to the internet"),
+        (
+            {"gpu_pools": {"l4": {"machine_type": "g2-standard-8", "spot": None, "on_demand": None}}},
+            "gpu_pools.l4: give spot, on_demand or both",
+        ),
+        (
+            {"gpu_pools": {"l4": {"machine_type": "g2-standard-8", "zones": ("europe-west4-a",)}}},
+            "gpu_pools.l4.zones: 'europe-west4-a' is not a zone of us-central1",
+        ),
+        (
+            {"gpu_pools": {"L4": {"machine_type": "g2-standard-8"}}},
+            "gpu_pools: key 'L4' must be lower-case letters, digits and '-' (at most 20)",
+        ),
+        (
+            {"master_authorized_networks": {"all": "0.0.0.0/0"}},
+            "master_authorized_networks.all: '0.0.0.0/0' opens the control plane to the internet",
+        ),
         ({"master_ipv4_cidr": "172.16.0.0/24"}, "master_ipv4_cidr: '172.16.0.0/24' must be a private /28"),
-        ({"cluster_name": "LLM"}, "cluster_name: 'LLM' must be lower-case letters, digits and '-', start with a letter and not end with '-'"),
+        (
+            {"cluster_name": "LLM"},
+            "cluster_name: 'LLM' must be lower-case letters, digits and '-', start with a letter and not end with '-'",
+        ),
         ({"region": "Iowa"}, "region: 'Iowa' is not a Google Cloud region such as us-central1"),
     ],
 )

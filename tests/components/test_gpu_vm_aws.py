@@ -11,7 +11,6 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 import yaml
-
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
@@ -249,7 +248,10 @@ def test_instance_role_reads_only_its_prefix_key_and_secrets(named) -> None:
     assert statements["ListModelPrefix"]["Resource"] == BUCKET_ARN
     assert statements["ListModelPrefix"]["Condition"] == {"StringLike": {"s3:prefix": [PREFIX, f"{PREFIX}/*"]}}
     assert statements["ReadModelObjects"] == {
-        "Sid": "ReadModelObjects", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{BUCKET_ARN}/{PREFIX}/*"
+        "Sid": "ReadModelObjects",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": f"{BUCKET_ARN}/{PREFIX}/*",
     }
     # No model key given: the weights are decrypted with kms_key_arn, through S3 only.
     assert statements["DecryptModelThroughS3"]["Resource"] == KEY_ARN
@@ -333,9 +335,7 @@ def test_https_listener_uses_the_tls12_13_policy_and_http_redirects(named) -> No
     assert TLS_POLICY == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert https["defaultActions"] == [{"type": "forward", "targetGroupArn": "arn:aws:lb:eu-west-1:123456789012:llm-tg"}]
     http = named["llm-http"].inputs
-    assert http["defaultActions"] == [
-        {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
-    ]
+    assert http["defaultActions"] == [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]
 
 
 def test_without_a_certificate_only_http_on_80_is_served() -> None:

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi_azure_native.provider import Provider as AzureProvider
 import pytest
 import yaml
-
 from helpers import by_name, children, of_type, only, run
+from pulumi_azure_native.provider import Provider as AzureProvider
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
 from pulumi_llm.gpu_vm import azure_boot
@@ -224,14 +223,21 @@ def test_no_public_ip_anywhere(records, named) -> None:
         assert ip_config["subnet"] == {"id": COMPUTE_SUBNET}
     [frontend] = named["llm-lb"].inputs["frontendIPConfigurations"]
     assert "publicIPAddress" not in frontend and "publicIPPrefix" not in frontend
-    assert frontend == {"name": "frontend", "subnet": {"id": LB_SUBNET}, "privateIPAllocationMethod": "Static", "privateIPAddress": "10.50.80.10"}
+    assert frontend == {
+        "name": "frontend",
+        "subnet": {"id": LB_SUBNET},
+        "privateIPAllocationMethod": "Static",
+        "privateIPAddress": "10.50.80.10",
+    }
     assert "AADSSHLoginForLinux" in json.dumps(named["llm-vmss"].inputs)  # the way in: Entra ID + Bastion/VNet, not a public IP
 
 
 def test_internal_standard_load_balancer_probes_the_servers_health_path(named) -> None:
     lb = named["llm-lb"].inputs
     assert lb["sku"] == {"name": "Standard", "tier": "Regional"} and lb["loadBalancerName"] == "llm-lb"
-    assert lb["probes"] == [{"name": "health", "protocol": "Http", "port": 8000, "requestPath": "/health", "intervalInSeconds": 15, "probeThreshold": 2}]
+    assert lb["probes"] == [
+        {"name": "health", "protocol": "Http", "port": 8000, "requestPath": "/health", "intervalInSeconds": 15, "probeThreshold": 2}
+    ]
     [rule] = lb["loadBalancingRules"]
     assert (rule["protocol"], rule["frontendPort"], rule["backendPort"]) == ("Tcp", 80, 8000)
     assert rule["idleTimeoutInMinutes"] == 30 and rule["enableTcpReset"] is True
@@ -257,7 +263,11 @@ def test_identity_gets_exactly_three_scoped_roles_and_nothing_broad(records) -> 
         "llm-secret-reader-chat-api-key": KEY_VAULT_SECRETS_USER,
         "llm-metrics-publisher": MONITORING_METRICS_PUBLISHER,
     }
-    assert {ROLE_NAMES[r] for r in role_of.values()} == {"Storage Blob Data Reader", "Key Vault Secrets User", "Monitoring Metrics Publisher"}
+    assert {ROLE_NAMES[r] for r in role_of.values()} == {
+        "Storage Blob Data Reader",
+        "Key Vault Secrets User",
+        "Monitoring Metrics Publisher",
+    }
     assert assignments["llm-blob-reader"]["scope"] == CONTAINER_ID  # the container, not the account
     assert assignments["llm-secret-reader-chat-api-key"]["scope"] == f"{VAULT_ID}/secrets/chat-api-key"  # one secret, not the vault
     assert assignments["llm-metrics-publisher"]["scope"].startswith("llm-vmss-")  # its own scale set
@@ -266,7 +276,7 @@ def test_identity_gets_exactly_three_scoped_roles_and_nothing_broad(records) -> 
         assert assignment["roleDefinitionId"].startswith(ROLE_DEFINITIONS)
         assert assignment["roleDefinitionId"].removeprefix(ROLE_DEFINITIONS) not in BROAD_ROLES
         assert assignment["scope"] not in (SUB, VAULT_ID, f"/subscriptions/{invokes.AZURE_SUBSCRIPTION}")
-        assert "/storageAccounts/acmellmmodels" != assignment["scope"][-len("/storageAccounts/acmellmmodels"):]
+        assert "/storageAccounts/acmellmmodels" != assignment["scope"][-len("/storageAccounts/acmellmmodels") :]
 
 
 def test_scale_set_uses_the_user_assigned_identity_and_a_roleless_system_one_for_entra_login(named) -> None:
@@ -287,7 +297,10 @@ def test_uniform_scale_set_of_the_catalog_size_with_the_hpc_image(named) -> None
     assert vmss["sku"] == {"name": "Standard_NC24ads_A100_v4", "tier": "Standard", "capacity": 1}
     assert vmss["overprovision"] is False
     assert vmss["virtualMachineProfile"]["storageProfile"]["imageReference"] == {
-        "publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204", "version": "22.04.2026082801",
+        "publisher": "microsoft-dsvm",
+        "offer": "ubuntu-hpc",
+        "sku": "2204",
+        "version": "22.04.2026082801",
     }
     assert vmss["virtualMachineProfile"]["priority"] == "Regular"
     assert "evictionPolicy" not in vmss["virtualMachineProfile"] and "spotRestorePolicy" not in vmss
@@ -316,7 +329,9 @@ def test_a_disk_encryption_set_covers_os_and_data_disks() -> None:
 
 def test_a_bigger_model_gets_a_bigger_model_cache() -> None:
     big = spec_70b()
-    vmss = by_name(plan(container=big, vm_size="Standard_NC96ads_A100_v4", secret_names={}, key_vault_id=None, key_vault_uri=None)[0])["llm-vmss"].inputs
+    vmss = by_name(plan(container=big, vm_size="Standard_NC96ads_A100_v4", secret_names={}, key_vault_id=None, key_vault_uri=None)[0])[
+        "llm-vmss"
+    ].inputs
     assert vmss["virtualMachineProfile"]["storageProfile"]["dataDisks"][0]["diskSizeGB"] == data_disk_size_gib(big.weight_bytes) > 50
 
 
@@ -328,7 +343,9 @@ def test_ssh_passwords_are_off_and_no_usable_admin_key_is_installed(named) -> No
     assert key == {"path": "/home/llmadmin/.ssh/authorized_keys", "keyData": UNUSABLE_SSH_PUBLIC_KEY}
     [extension] = named["llm-vmss"].inputs["virtualMachineProfile"]["extensionProfile"]["extensions"]
     assert (extension["publisher"], extension["type"], extension["typeHandlerVersion"]) == (
-        "Microsoft.Azure.ActiveDirectory", "AADSSHLoginForLinux", "1.0",
+        "Microsoft.Azure.ActiveDirectory",
+        "AADSSHLoginForLinux",
+        "1.0",
     )
 
 
@@ -417,7 +434,12 @@ def test_a_schedule_scales_to_zero_and_back() -> None:
     assert profiles["off"]["capacity"] == {"minimum": "0", "maximum": "0", "default": "0"} and profiles["off"]["rules"] == []
     assert profiles["off"]["recurrence"] == {
         "frequency": "Week",
-        "schedule": {"timeZone": "W. Europe Standard Time", "days": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"], "hours": [20], "minutes": [0]},
+        "schedule": {
+            "timeZone": "W. Europe Standard Time",
+            "days": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
+            "hours": [20],
+            "minutes": [0],
+        },
     }
     assert profiles["serving-on-schedule"]["recurrence"]["schedule"]["hours"] == [7]
     assert profiles["serving-on-schedule"]["recurrence"]["schedule"]["minutes"] == [30]
@@ -465,8 +487,7 @@ def test_iso_minutes() -> None:
 
 def test_a_vm_size_without_gpus_is_refused() -> None:
     assert error(vm_size="Standard_D8s_v5") == (
-        "gpu_vm.vm_size = Standard_D8s_v5: not a GPU VM size; choose an NC, ND or NV size from the catalog, "
-        "e.g. Standard_NC4as_T4_v3"
+        "gpu_vm.vm_size = Standard_D8s_v5: not a GPU VM size; choose an NC, ND or NV size from the catalog, e.g. Standard_NC4as_T4_v3"
     )
 
 
@@ -493,7 +514,9 @@ def test_another_clouds_type_is_refused() -> None:
 
 def test_an_a10_size_needs_an_image_with_the_grid_driver() -> None:
     the_fit = fit("llama-3.1-8b-instruct", get_instance_type("Standard_NV36ads_A10_v5"), context=8192)
-    spec = vllm.vllm_container("chat", the_fit, vllm.Weights("volume", "/models/llama-3.1-8b"), vllm.VllmOptions(image=pins.VLLM_OPENAI.ref))
+    spec = vllm.vllm_container(
+        "chat", the_fit, vllm.Weights("volume", "/models/llama-3.1-8b"), vllm.VllmOptions(image=pins.VLLM_OPENAI.ref)
+    )
     assert error(container=spec, vm_size="Standard_NV36ads_A10_v5", secret_names={}) == (
         "gpu_vm.vm_size = Standard_NV36ads_A10_v5: NVadsA10 v5 sizes need NVIDIA's GRID driver, which the Ubuntu HPC "
         "image does not have; give gpu_vm.image the id of an image with the GRID driver, Docker and the NVIDIA container "
@@ -510,15 +533,12 @@ def test_an_a10_size_needs_an_image_with_the_grid_driver() -> None:
 
 def test_an_unmapped_secret_and_a_missing_vault_are_refused() -> None:
     assert error(secret_names={}) == "gpu_vm.secret_names: the server reads secret 'chat-api-key'; map it to its Key Vault secret name"
-    assert error(key_vault_id=None) == (
-        "gpu_vm.key_vault_id: the server reads secrets; give key_vault_id and key_vault_uri of their vault"
-    )
+    assert error(key_vault_id=None) == ("gpu_vm.key_vault_id: the server reads secrets; give key_vault_id and key_vault_uri of their vault")
 
 
 def test_schedule_time_zones_are_windows_names() -> None:
     assert error(schedule=AzureScaleSchedule(time_zone="Europe/Paris")) == (
-        "gpu_vm.schedule.time_zone = Europe/Paris: Azure autoscale takes Windows time zone names, "
-        "e.g. 'W. Europe Standard Time' or 'UTC'"
+        "gpu_vm.schedule.time_zone = Europe/Paris: Azure autoscale takes Windows time zone names, e.g. 'W. Europe Standard Time' or 'UTC'"
     )
     assert error(schedule=AzureScaleSchedule(start="7am")) == "gpu_vm.schedule.start = '7am': a 24-hour HH:MM time such as 07:00"
 

@@ -14,7 +14,6 @@ import pulumi
 import pulumi_gcp as gcp
 import pytest
 import yaml
-
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
@@ -186,7 +185,10 @@ def test_machine_type_comes_with_its_gpus_and_terminates_on_host_maintenance(nam
     assert t["machineType"] == "g2-standard-8" and "guestAccelerators" not in t
     assert accelerator_type("g2-standard-8") == "nvidia-l4"
     assert t["scheduling"] == {
-        "provisioningModel": "STANDARD", "preemptible": False, "automaticRestart": True, "onHostMaintenance": "TERMINATE"
+        "provisioningModel": "STANDARD",
+        "preemptible": False,
+        "automaticRestart": True,
+        "onHostMaintenance": "TERMINATE",
     }
 
 
@@ -250,9 +252,10 @@ def test_user_data_is_the_boot_script_running_the_kubernetes_command(named) -> N
     run_script = written["/usr/local/lib/llm-server/run"]
     k8s = render.container(SPEC)
     assert " \\\n  ".join(k8s["args"]) in run_script and " ".join(k8s["command"]) in run_script
-    assert f"gcloud storage rsync --recursive --quiet gs://{BUCKET}/{PREFIX} /opt/models/llama-3.1-8b" in written[
-        "/usr/local/lib/llm-server/sync-weights"
-    ]
+    assert (
+        f"gcloud storage rsync --recursive --quiet gs://{BUCKET}/{PREFIX} /opt/models/llama-3.1-8b"
+        in written["/usr/local/lib/llm-server/sync-weights"]
+    )
     assert f"--secret={SECRET}" in written["/usr/local/lib/llm-server/fetch-secrets"]
     assert "deployment: prod-llm" in written[gcp_boot.OPS_AGENT_CONFIG_SOURCE]
     assert "VLLM_API_KEY=" not in run_script
@@ -307,13 +310,16 @@ def test_iam_is_least_privilege(records, named) -> None:
     project_roles = sorted(r.inputs["role"] for r in of_type(records, "gcp:projects/iAMMember:IAMMember"))
     # Project-wide: only the two roles that exist nowhere else; no storage or secret role on the project.
     assert project_roles == ["roles/logging.logWriter", "roles/monitoring.metricWriter"]
-    assert all(r.inputs["project"] == PROJECT and r.inputs["member"] == MEMBER for r in of_type(records, "gcp:projects/iAMMember:IAMMember"))
+    assert all(
+        r.inputs["project"] == PROJECT and r.inputs["member"] == MEMBER for r in of_type(records, "gcp:projects/iAMMember:IAMMember")
+    )
     [secret] = of_type(records, "gcp:secretmanager/secretIamMember:SecretIamMember")
     assert secret.inputs == {"secretId": SECRET, "role": "roles/secretmanager.secretAccessor", "member": MEMBER}
     assert "condition" in named["llm-model-read"].inputs
     # Every grant names this one service account (or, for the disk key, the Compute Engine agent).
     assert {r.inputs["member"] for r in grants} == {
-        MEMBER, f"serviceAccount:service-{invokes.GCP_PROJECT_NUMBER}@compute-system.iam.gserviceaccount.com"
+        MEMBER,
+        f"serviceAccount:service-{invokes.GCP_PROJECT_NUMBER}@compute-system.iam.gserviceaccount.com",
     }
 
 
@@ -400,7 +406,10 @@ def test_internal_load_balancer_balances_least_request_with_long_timeouts(named,
 def test_forwarding_rule_is_internal_in_the_private_subnet(named) -> None:
     rule = named["llm-http"].inputs
     assert (rule["name"], rule["loadBalancingScheme"], rule["portRange"], rule["ipProtocol"]) == (
-        "prod-llm-http", "INTERNAL_MANAGED", "80", "TCP"
+        "prod-llm-http",
+        "INTERNAL_MANAGED",
+        "80",
+        "TCP",
     )
     assert (rule["network"], rule["subnetwork"]) == (NETWORK, SUBNET)
     assert rule["target"].startswith("llm-http-proxy-") and rule["ipAddress"].startswith("llm-address-")
@@ -430,9 +439,7 @@ def test_external_https_with_a_managed_certificate_redirect_and_uptime_check() -
     named = by_name(records)
     component = only(records, "pulumi-llm:index:GcpGpuVm")
     external = {name for _, name in children(records, component)} - {name for _, name in INTERNAL_CHILDREN}
-    assert external == {
-        "llm-cert", "llm-tls-policy", "llm-https-proxy", "llm-https", "llm-redirect", "llm-uptime", "llm-alert-uptime"
-    }
+    assert external == {"llm-cert", "llm-tls-policy", "llm-https-proxy", "llm-https", "llm-redirect", "llm-uptime", "llm-alert-uptime"}
     assert named["llm-backend"].type == "gcp:compute/backendService:BackendService"
     assert named["llm-backend"].inputs["loadBalancingScheme"] == "EXTERNAL_MANAGED"
     assert named["llm-hc"].type == "gcp:compute/healthCheck:HealthCheck"
@@ -480,7 +487,9 @@ def test_alerts_notify_the_channels_and_watch_health_errors_latency_queue_and_gp
 def test_triton_alerts_use_its_metric_names() -> None:
     the_fit = fit("llama-3.1-8b-instruct", get_instance_type("g2-standard-8"), runtime="triton")
     spec = triton.triton_container("llama-8b", the_fit, image=pins.TRITON_VLLM.ref)
-    policies = {p["key"]: p for p in alert_policies(spec, deployment="d", forwarding_rule="d-http", external=False, thresholds=AlertThresholds())}
+    policies = {
+        p["key"]: p for p in alert_policies(spec, deployment="d", forwarding_rule="d-http", external=False, thresholds=AlertThresholds())
+    }
     down = policies["server-down"]["conditions"][0]["condition_prometheus_query_language"]["query"]
     assert down == 'absent(nv_inference_pending_request_count{deployment="d"})'
     assert policies["queue"]["conditions"][0]["condition_prometheus_query_language"]["query"] == (
@@ -490,9 +499,13 @@ def test_triton_alerts_use_its_metric_names() -> None:
 
 def test_latency_falls_back_to_the_load_balancer_without_a_ttft_histogram() -> None:
     spec = dataclasses.replace(SPEC, metrics=dataclasses.replace(SPEC.metrics, time_to_first_token=None))
-    policies = {p["key"]: p for p in alert_policies(spec, deployment="d", forwarding_rule="d-https", external=True, thresholds=AlertThresholds())}
+    policies = {
+        p["key"]: p for p in alert_policies(spec, deployment="d", forwarding_rule="d-https", external=True, thresholds=AlertThresholds())
+    }
     condition = policies["latency-p99"]["conditions"][0]["condition_threshold"]
-    assert condition["filter"].startswith('metric.type = "loadbalancing.googleapis.com/https/total_latencies" AND resource.type = "https_lb_rule"')
+    assert condition["filter"].startswith(
+        'metric.type = "loadbalancing.googleapis.com/https/total_latencies" AND resource.type = "https_lb_rule"'
+    )
     assert condition["threshold_value"] == 30000
     assert condition["aggregations"][0]["cross_series_reducer"] == "REDUCE_PERCENTILE_99"
 

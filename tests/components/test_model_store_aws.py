@@ -6,7 +6,6 @@ import json
 
 import pulumi
 import pulumi_aws as aws
-
 from helpers import by_name, children, only, run
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.storage.aws import ModelStore, ModelStoreArgs, tls_only_policy

@@ -8,7 +8,6 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 import pytest
-
 from helpers import by_name, children, only, run
 from pulumi_llm.errors import UserError
 from pulumi_llm.labels import CommonLabels

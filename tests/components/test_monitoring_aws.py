@@ -7,8 +7,6 @@ import json
 import pulumi
 import pulumi_aws as aws
 import pytest
-from pydantic import ValidationError
-
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.monitoring import cloudwatch as cw
@@ -19,6 +17,7 @@ from pulumi_llm.monitoring.aws import (
     alarm_key_policy_statement,
     alarm_topic_policy,
 )
+from pydantic import ValidationError
 
 REGION = "us-east-1"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/abcd-ef"
@@ -27,7 +26,9 @@ TOPIC_ARN = f"arn:aws:sns:{REGION}:123456789012:llm-mon-topic"
 
 def definitions(asg_name: object = "llm-gpu-asg") -> list[dict]:
     return [
-        *cw.alb_alarms("chat-alb", load_balancer="app/chat/50dc6c495c0c9188", target_group="targetgroup/chat/73e2d6bc24d8a067", latency_slo_seconds=8),
+        *cw.alb_alarms(
+            "chat-alb", load_balancer="app/chat/50dc6c495c0c9188", target_group="targetgroup/chat/73e2d6bc24d8a067", latency_slo_seconds=8
+        ),
         *cw.gpu_asg_alarms("llama-asg", asg_name=asg_name),
         *cw.ecs_service_alarms("gateway", cluster_name="llm", service_name="litellm"),
         *cw.api_gateway_alarms("api", api_name="llm-api", stage="prod"),
@@ -36,7 +37,14 @@ def definitions(asg_name: object = "llm-gpu-asg") -> list[dict]:
 
 def program(**overrides: object) -> None:
     provider = aws.Provider("aws", region=REGION)
-    args = {"labels": CommonLabels("prod", "prod"), "region": REGION, "key_arn": KEY, "alarm_email": "oncall@example.com", "alarms": definitions(), **overrides}
+    args = {
+        "labels": CommonLabels("prod", "prod"),
+        "region": REGION,
+        "key_arn": KEY,
+        "alarm_email": "oncall@example.com",
+        "alarms": definitions(),
+        **overrides,
+    }
     AwsMonitoring("llm-mon", AwsMonitoringArgs(**args), opts=pulumi.ResourceOptions(providers=[provider]))
 
 
@@ -204,7 +212,13 @@ def test_api_gateway_alarms_error_rates_and_latency_p99() -> None:
     five = records["llm-mon-alarm-api-5xx-rate"].inputs
     four = records["llm-mon-alarm-api-4xx-rate"].inputs
     latency = records["llm-mon-alarm-api-latency-p99"].inputs
-    assert (five["namespace"], five["metricName"], five["statistic"], five["threshold"], five["dimensions"]) == ("AWS/ApiGateway", "5XXError", "Average", 0.05, stage)
+    assert (five["namespace"], five["metricName"], five["statistic"], five["threshold"], five["dimensions"]) == (
+        "AWS/ApiGateway",
+        "5XXError",
+        "Average",
+        0.05,
+        stage,
+    )
     assert (four["metricName"], four["statistic"], four["threshold"]) == ("4XXError", "Average", 0.25)
     assert "429" in four["alarmDescription"]
     assert (latency["metricName"], latency["extendedStatistic"], latency["threshold"]) == ("Latency", "p99", 25000)
@@ -219,7 +233,7 @@ def test_dashboard_parses_and_graphs_every_alarm_metric_with_its_threshold() -> 
     assert len(graphs) == len(ALARM_KEYS)
     status = [w for w in body["widgets"] if w["type"] == "alarm"]
     assert status[0]["properties"]["alarms"] == [f"arn:aws:cloudwatch:{REGION}:123456789012:llm-mon-alarm-{k}" for k in ALARM_KEYS]
-    for alarm, widget in zip(definitions(), graphs):
+    for alarm, widget in zip(definitions(), graphs, strict=False):
         props = widget["properties"]
         assert props["region"] == REGION and props["title"] == alarm["title"]
         drawn = {(row[0], row[1]) for row in props["metrics"] if isinstance(row[0], str)}
@@ -275,7 +289,10 @@ def test_topic_and_key_policies_are_pure() -> None:
         (lambda a: [{**a[0], "extended_statistic": "p99"}], "set exactly one of statistic and extended_statistic"),
         (lambda a: [{**a[0], "comparison_operator": "Above"}], "comparison_operator 'Above'; allowed"),
         (lambda a: [{**a[4], "metric_name": "x"}], "metric_name not allowed in a metric-math alarm"),
-        (lambda a: [{**a[4], "metric_queries": [{**q, "return_data": True} for q in a[4]["metric_queries"]]}], "exactly one metric query must have return_data"),
+        (
+            lambda a: [{**a[4], "metric_queries": [{**q, "return_data": True} for q in a[4]["metric_queries"]]}],
+            "exactly one metric query must have return_data",
+        ),
     ],
 )
 def test_bad_alarm_definitions_are_refused_naming_the_alarm(change, message: str) -> None:

@@ -8,19 +8,18 @@ from collections.abc import Iterator
 import pulumi
 import pulumi_aws as aws
 import pytest
-from pydantic import ValidationError
-
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.network.aws import (
     DEFAULT_INTERFACE_ENDPOINTS,
     AwsNetwork,
     AwsNetworkArgs,
-    pick_zone,
     flow_logs_trust_policy,
     flow_logs_write_policy,
+    pick_zone,
 )
 from pulumi_llm.offline.recorder import PlanMocks
+from pydantic import ValidationError
 
 REGION = "eu-west-1"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/1111-2222"
@@ -71,7 +70,11 @@ def test_children_are_exactly_the_network_with_one_nat_by_default() -> None:
         ("aws:ec2/natGateway:NatGateway", "llm-net-nat-az1"),
         *[("aws:ec2/route:Route", f"llm-net-{kind}-default-{az}") for kind in ("private", "public") for az in ("az1", "az2")],
         *[("aws:ec2/routeTable:RouteTable", f"llm-net-{kind}-rt-{az}") for kind in ("private", "public") for az in ("az1", "az2")],
-        *[("aws:ec2/routeTableAssociation:RouteTableAssociation", f"llm-net-{kind}-rta-{az}") for kind in ("private", "public", "internal-lb") for az in ("az1", "az2")],
+        *[
+            ("aws:ec2/routeTableAssociation:RouteTableAssociation", f"llm-net-{kind}-rta-{az}")
+            for kind in ("private", "public", "internal-lb")
+            for az in ("az1", "az2")
+        ],
         ("aws:ec2/securityGroup:SecurityGroup", "llm-net-endpoints-sg"),
         *[("aws:ec2/subnet:Subnet", f"llm-net-{kind}-{az}") for kind in ("private", "public", "internal-lb") for az in ("az1", "az2")],
         *[("aws:ec2/vpcEndpoint:VpcEndpoint", n) for n in ["llm-net-endpoint-s3", *endpoints]],
@@ -113,7 +116,11 @@ def test_subnets_follow_the_plan_zones_and_kubernetes_tags() -> None:
         assert (private["cidrBlock"], private["availabilityZone"]) == (private_cidr, zone)
         assert (public["cidrBlock"], public["availabilityZone"]) == (public_cidr, zone)
         assert (internal_lb["cidrBlock"], internal_lb["availabilityZone"]) == (lb_cidr, zone)
-        assert private["mapPublicIpOnLaunch"] is False and public["mapPublicIpOnLaunch"] is False and internal_lb["mapPublicIpOnLaunch"] is False
+        assert (
+            private["mapPublicIpOnLaunch"] is False
+            and public["mapPublicIpOnLaunch"] is False
+            and internal_lb["mapPublicIpOnLaunch"] is False
+        )
         # Internal ALBs land only in their own subnets, where no node or pod has an address.
         assert private["tags"] == {**TAGS, "Name": f"llm-net-private-{slot}"}
         assert internal_lb["tags"] == {**TAGS, "Name": f"llm-net-internal-lb-{slot}", "kubernetes.io/role/internal-elb": "1"}
@@ -160,8 +167,14 @@ def test_endpoints_gateway_for_s3_on_private_tables_and_interface_endpoints_in_p
     s3 = records["llm-net-endpoint-s3"].inputs
     assert s3["serviceName"] == "com.amazonaws.eu-west-1.s3" and s3["vpcEndpointType"] == "Gateway"
     assert sorted(t.rsplit("-", 1)[0] for t in s3["routeTableIds"]) == ["llm-net-private-rt-az1", "llm-net-private-rt-az2"]
-    interface = {r.inputs["serviceName"]: r.inputs for r in records.values() if r.type == "aws:ec2/vpcEndpoint:VpcEndpoint" and r.inputs["vpcEndpointType"] == "Interface"}
-    assert sorted(interface) == sorted(f"com.amazonaws.eu-west-1.{s}" for s in ("ecr.api", "ecr.dkr", "sts", "secretsmanager", "logs", "ssm", "ssmmessages", "ec2messages"))
+    interface = {
+        r.inputs["serviceName"]: r.inputs
+        for r in records.values()
+        if r.type == "aws:ec2/vpcEndpoint:VpcEndpoint" and r.inputs["vpcEndpointType"] == "Interface"
+    }
+    assert sorted(interface) == sorted(
+        f"com.amazonaws.eu-west-1.{s}" for s in ("ecr.api", "ecr.dkr", "sts", "secretsmanager", "logs", "ssm", "ssmmessages", "ec2messages")
+    )
     for endpoint in interface.values():
         assert endpoint["privateDnsEnabled"] is True
         assert sorted(s.rsplit("-", 1)[0] for s in endpoint["subnetIds"]) == ["llm-net-private-az1", "llm-net-private-az2"]
@@ -252,7 +265,7 @@ def test_outputs_list_subnets_and_zones_in_slot_order() -> None:
         )
         pulumi.Output.all(
             network.vpc_id, network.vpc_cidr, network.private_subnet_ids, network.public_subnet_ids, network.availability_zones
-        ).apply(lambda values: captured.update(zip(("vpc", "cidr", "private", "public", "zones"), values)))
+        ).apply(lambda values: captured.update(zip(("vpc", "cidr", "private", "public", "zones"), values, strict=False)))
 
     run(capture, region=REGION)
     assert str(captured["vpc"]).startswith("llm-net-vpc-") and captured["cidr"] == "10.40.0.0/16"
@@ -265,7 +278,9 @@ def test_more_zones_than_the_region_has_names_both_numbers() -> None:
     # Checked where the zone names arrive (the invoke's answer); tested directly, because a failed
     # registration under the mock runtime leaves unretrieved futures that asyncio prints at exit.
     assert pick_zone(["eu-west-1b", "eu-west-1a", "eu-west-1c"], 0, 3, REGION) == "eu-west-1a"
-    with pytest.raises(ValueError, match=r"^az_count=4 but eu-west-1 has 3 available zones \(eu-west-1a, eu-west-1b, eu-west-1c\); lower az_count$"):
+    with pytest.raises(
+        ValueError, match=r"^az_count=4 but eu-west-1 has 3 available zones \(eu-west-1a, eu-west-1b, eu-west-1c\); lower az_count$"
+    ):
         pick_zone(["eu-west-1c", "eu-west-1a", "eu-west-1b"], 3, 4, REGION)
 
 

@@ -7,11 +7,9 @@ import re
 from typing import Any
 
 import pulumi
-from pulumi_azure_native.provider import Provider as AzureProvider
 import pytest
-from pydantic import ValidationError
-
 from helpers import by_name, children, of_type, only, run
+from pulumi_azure_native.provider import Provider as AzureProvider
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.network.azure import (
     DENY_ALL_PRIORITY,
@@ -20,6 +18,7 @@ from pulumi_llm.network.azure import (
     AzureNetworkArgs,
     azure_subnet_plan,
 )
+from pydantic import ValidationError
 
 LOCATION = "westeurope"
 NSG = "azure-native:network:NetworkSecurityGroup"
@@ -28,9 +27,7 @@ OPEN_SOURCES = {"*", "Internet", "0.0.0.0/0", "::/0", "Any"}
 
 
 def plan(**overrides: Any):
-    args = AzureNetworkArgs(
-        **{"labels": CommonLabels("prod", "prod"), "resource_group_name": "rg-llm", "location": LOCATION, **overrides}
-    )
+    args = AzureNetworkArgs(**{"labels": CommonLabels("prod", "prod"), "resource_group_name": "rg-llm", "location": LOCATION, **overrides})
 
     def program() -> None:
         provider = AzureProvider("azure", location=LOCATION)
@@ -165,12 +162,23 @@ def test_every_nsg_admits_lb_probes_and_ends_with_deny_all(records) -> None:
 
 def test_compute_admits_internal_clients_on_the_server_port_and_sends_only_https(named) -> None:
     rules = {r["name"]: r for r in rules_of(named, "compute")}
-    assert set(rules) == {"allow-lb-probes", "allow-clients", "allow-https-vnet", "allow-https-internet", "deny-all-outbound", "deny-all-inbound"}
+    assert set(rules) == {
+        "allow-lb-probes",
+        "allow-clients",
+        "allow-https-vnet",
+        "allow-https-internet",
+        "deny-all-outbound",
+        "deny-all-inbound",
+    }
     clients = rules["allow-clients"]
     assert (sources(clients), ports(clients), clients["protocol"]) == ({"10.50.0.0/16"}, {"8000"}, "Tcp")
     assert clients["destinationAddressPrefix"] == "10.50.64.0/20"
     assert not any("22" in ports(r) for r in rules.values() if r["direction"] == "Inbound")
-    outbound = sorted((r["priority"], r["access"], r["destinationAddressPrefix"], tuple(sorted(ports(r)))) for r in rules.values() if r["direction"] == "Outbound")
+    outbound = sorted(
+        (r["priority"], r["access"], r["destinationAddressPrefix"], tuple(sorted(ports(r))))
+        for r in rules.values()
+        if r["direction"] == "Outbound"
+    )
     assert outbound == [(100, "Allow", "VirtualNetwork", ("443",)), (110, "Allow", "Internet", ("443",)), (4096, "Deny", "*", ("*",))]
 
 
@@ -200,7 +208,9 @@ def test_public_ingress_opens_only_80_and_443_of_the_lb_subnet_to_the_internet()
 
 
 def test_internal_clients_ssh_sources_and_ports_are_arguments() -> None:
-    named = by_name(plan(internal_client_cidrs=("10.60.0.0/16", "192.168.10.0/24"), compute_ports=(8000, 8002), ssh_source_cidrs=("10.50.90.0/26",)))
+    named = by_name(
+        plan(internal_client_cidrs=("10.60.0.0/16", "192.168.10.0/24"), compute_ports=(8000, 8002), ssh_source_cidrs=("10.50.90.0/26",))
+    )
     rules = {r["name"]: r for r in named["net-compute-nsg"].inputs["securityRules"]}
     assert sources(rules["allow-clients"]) == {"10.60.0.0/16", "192.168.10.0/24"}
     assert ports(rules["allow-clients"]) == {"8000", "8002"}
@@ -236,7 +246,11 @@ def gateway_named():
 
 def test_gateway_subnets_only_when_asked(named, gateway_named) -> None:
     assert {n for n in named if n.startswith("net-") and named[n].type == SUBNET} == {
-        "net-compute", "net-lb", "net-private-endpoints", "net-aks"}
+        "net-compute",
+        "net-lb",
+        "net-private-endpoints",
+        "net-aks",
+    }
     subnets = {n: r.inputs for n, r in gateway_named.items() if r.type == SUBNET}
     assert set(subnets) == {"net-compute", "net-lb", "net-private-endpoints", "net-aks", "net-apim", "net-engine"}
     # Created one after another (Azure refuses concurrent subnet writes on one VNet).
@@ -279,7 +293,11 @@ def test_apim_subnet_admits_nothing_and_reaches_only_engine_endpoints_and_https(
     rules = {r["name"]: r for r in rules_of(gateway_named, "apim")}
     inbound = [r for r in rules.values() if r["direction"] == "Inbound"]
     assert [(r["name"], r["access"]) for r in inbound] == [("deny-all-inbound", "Deny")]
-    outbound = sorted((r["priority"], r["access"], r["destinationAddressPrefix"], tuple(sorted(ports(r)))) for r in rules.values() if r["direction"] == "Outbound")
+    outbound = sorted(
+        (r["priority"], r["access"], r["destinationAddressPrefix"], tuple(sorted(ports(r))))
+        for r in rules.values()
+        if r["direction"] == "Outbound"
+    )
     assert outbound == [
         (100, "Allow", "10.50.83.0/24", ("443", "80")),
         (110, "Allow", "10.50.81.0/24", ("443",)),
@@ -292,5 +310,11 @@ def test_engine_subnet_admits_apim_and_itself_only(gateway_named) -> None:
     rules = {r["name"]: r for r in rules_of(gateway_named, "engine")}
     assert set(rules) == {"allow-lb-probes", "allow-apim", "allow-environment", "deny-all-inbound"}
     assert (sources(rules["allow-apim"]), ports(rules["allow-apim"]), rules["allow-apim"]["destinationAddressPrefix"]) == (
-        {"10.50.82.0/24"}, {"80", "443"}, "10.50.83.0/24")
-    assert (sources(rules["allow-environment"]), rules["allow-environment"]["destinationAddressPrefix"]) == ({"10.50.83.0/24"}, "10.50.83.0/24")
+        {"10.50.82.0/24"},
+        {"80", "443"},
+        "10.50.83.0/24",
+    )
+    assert (sources(rules["allow-environment"]), rules["allow-environment"]["destinationAddressPrefix"]) == (
+        {"10.50.83.0/24"},
+        "10.50.83.0/24",
+    )

@@ -8,7 +8,6 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 import pytest
-
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm.errors import UserError
 from pulumi_llm.labels import CommonLabels
@@ -87,7 +86,10 @@ def test_compute_subnet_is_private_logged_and_carries_the_gke_ranges(named) -> N
 def test_proxy_only_subnet_serves_the_regional_managed_load_balancers(named) -> None:
     proxy = named["llm-net-proxy-subnet"].inputs
     assert (proxy["purpose"], proxy["role"], proxy["ipCidrRange"], proxy["region"]) == (
-        "REGIONAL_MANAGED_PROXY", "ACTIVE", "10.40.16.0/23", REGION
+        "REGIONAL_MANAGED_PROXY",
+        "ACTIVE",
+        "10.40.16.0/23",
+        REGION,
     )
     assert "privateIpGoogleAccess" not in proxy and "logConfig" not in proxy
 
@@ -183,9 +185,7 @@ def test_gateway_subnet_id_is_an_output_only_when_asked_for() -> None:
     def program() -> None:
         provider = gcp.Provider("gcp", project="acme-prod", region=REGION)
         plain = GcpNetwork("plain", make_args(), opts=pulumi.ResourceOptions(providers=[provider]))
-        egress = GcpNetwork(
-            "egress", make_args(gateway_egress_cidr="10.40.18.0/26"), opts=pulumi.ResourceOptions(providers=[provider])
-        )
+        egress = GcpNetwork("egress", make_args(gateway_egress_cidr="10.40.18.0/26"), opts=pulumi.ResourceOptions(providers=[provider]))
         seen.update(plain=plain.gateway_subnet_id, cidr=egress.gateway_egress_cidr)
         egress.gateway_subnet_id.apply(lambda v: seen.setdefault("egress", v))
 

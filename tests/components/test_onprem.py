@@ -7,14 +7,13 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
+from pulumi_llm.kubernetes.model_serving import ModelServingArgs
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.offline.recorder import DefaultProviderDisabled
 from pulumi_llm.onprem import OnPremCluster, OnPremClusterArgs
-from pulumi_llm.kubernetes.model_serving import ModelServingArgs
 from pulumi_llm.platform import LlmPlatform, LlmPlatformArgs
 from pulumi_llm.runtimes import vllm
 from pulumi_llm.settings import load
@@ -31,7 +30,8 @@ def settings(models: dict | None = None, gpu: str = "L4", **extra: object):
         "pulumi-llm:onprem": json.dumps({"kube_context": "gpu-lab", "namespace": "models", "gpus": {"accelerator": gpu, "per_node": 4}}),
         "pulumi-llm:serving": json.dumps({"replicas": {"min": 1, "max": 3}}),
         "pulumi-llm:models": json.dumps(
-            models or {MODEL: {"catalog": "llama-3.1-8b-instruct", "source": "pvc://weights/llama/abc123", "context": 8192, "revision": "abc123"}}
+            models
+            or {MODEL: {"catalog": "llama-3.1-8b-instruct", "source": "pvc://weights/llama/abc123", "context": 8192, "revision": "abc123"}}
         ),
     }
     config.update({f"pulumi-llm:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in extra.items()})
@@ -86,15 +86,25 @@ def test_addons_are_pinned_helm_releases_in_their_own_namespaces() -> None:
 
 
 def test_addons_can_be_left_to_the_cluster() -> None:
-    records = plan(onprem={"kube_context": "c", "gpu_operator": {"install": False}, "keda": {"install": False},
-                           "ingress": {"install": False},
-                           "prometheus": {"install": False, "url": "http://prom:9090", "namespace": "observability"}})
+    records = plan(
+        onprem={
+            "kube_context": "c",
+            "gpu_operator": {"install": False},
+            "keda": {"install": False},
+            "ingress": {"install": False},
+            "prometheus": {"install": False, "url": "http://prom:9090", "namespace": "observability"},
+        }
+    )
     assert of_type(records, "kubernetes:helm.sh/v3:Release") == []
     scaled = only(records, "kubernetes:keda.sh/v1alpha1:ScaledObject")
     assert {t["metadata"]["serverAddress"] for t in scaled.inputs["spec"]["triggers"]} == {"http://prom:9090"}
     # The cluster's own Prometheus is the one the servers admit to scrape them.
-    policy = next(r for r in of_type(records, "kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.name == f"llm-onprem-serving-{MODEL}-netpol")
-    scrapers = [p["namespaceSelector"]["matchLabels"] for rule in policy.inputs["spec"]["ingress"] for p in rule["from"] if "namespaceSelector" in p]
+    policy = next(
+        r for r in of_type(records, "kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.name == f"llm-onprem-serving-{MODEL}-netpol"
+    )
+    scrapers = [
+        p["namespaceSelector"]["matchLabels"] for rule in policy.inputs["spec"]["ingress"] for p in rule["from"] if "namespaceSelector" in p
+    ]
     assert {"kubernetes.io/metadata.name": "observability"} in scrapers
     assert {"kubernetes.io/metadata.name": "monitoring"} not in scrapers
 
@@ -119,12 +129,19 @@ def deployment(records):
 def test_pods_run_non_root_read_only_with_no_privileges() -> None:
     pod = deployment(plan())["spec"]["template"]["spec"]
     assert pod["securityContext"] == {
-        "runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
-        "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"},
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "runAsGroup": 1000,
+        "fsGroup": 1000,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
     }
     [server] = pod["containers"]
     assert server["securityContext"] == {
-        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
     }
     assert pod["automountServiceAccountToken"] is False and pod["enableServiceLinks"] is False
     assert server["image"] == pins.VLLM_OPENAI.ref and "@sha256:" in server["image"]
@@ -152,7 +169,10 @@ def test_probes_and_their_budget_come_from_the_weight_size() -> None:
         startup = container["startupProbe"]
         assert startup["httpGet"] == {"path": "/health", "port": "http"}
         budget = startup["periodSeconds"] * startup["failureThreshold"]
-        assert budget == startup_probe_budget(int(weights_gb * 1e9)).seconds or abs(budget - startup_probe_budget(int(weights_gb * 1e9)).seconds) <= 10
+        assert (
+            budget == startup_probe_budget(int(weights_gb * 1e9)).seconds
+            or abs(budget - startup_probe_budget(int(weights_gb * 1e9)).seconds) <= 10
+        )
     assert big["startupProbe"]["failureThreshold"] > small["startupProbe"]["failureThreshold"]
     # Readiness passes only once the model is listed (not merely /health).
     assert small["readinessProbe"]["exec"]["command"] == list(vllm.readiness_command(MODEL))
@@ -168,8 +188,14 @@ def test_network_policies_deny_by_default_and_admit_ingress_and_scraper_only() -
     server = policies[f"llm-onprem-serving-{MODEL}-netpol"]
     assert server["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": MODEL, "app.kubernetes.io/component": "model-server"}}
     assert server["ingress"] == [
-        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}], "ports": [{"port": 8000, "protocol": "TCP"}]},
-        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}], "ports": [{"port": 8000, "protocol": "TCP"}]},
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
+            "ports": [{"port": 8000, "protocol": "TCP"}],
+        },
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+            "ports": [{"port": 8000, "protocol": "TCP"}],
+        },
     ]
     # Weights come from a volume: no egress beyond DNS.
     assert [rule.get("ports") for rule in server["egress"]] == [[{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]]
@@ -212,7 +238,9 @@ def test_scale_to_zero_adds_an_ingress_keepalive_trigger() -> None:
 def test_hpa_engine_uses_prometheus_adapter_metric() -> None:
     records = plan(serving={"replicas": {"min": 1, "max": 3}, "autoscaling": {"engine": "hpa"}})
     hpa = only(records, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
-    assert hpa["metrics"] == [{"type": "Pods", "pods": {"metric": {"name": "vllm_num_requests_waiting"}, "target": {"type": "AverageValue", "averageValue": "5"}}}]
+    assert hpa["metrics"] == [
+        {"type": "Pods", "pods": {"metric": {"name": "vllm_num_requests_waiting"}, "target": {"type": "AverageValue", "averageValue": "5"}}}
+    ]
     assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
     adapter = by_name(records)["llm-onprem-prometheus-adapter"].inputs["values"]
     assert adapter["rules"]["custom"][0]["name"] == {"matches": "^vllm:num_requests_waiting$", "as": "vllm_num_requests_waiting"}
@@ -221,8 +249,15 @@ def test_hpa_engine_uses_prometheus_adapter_metric() -> None:
 def test_alert_rules_cover_queue_kv_ttft_restarts_xid_and_absent_targets() -> None:
     rule = only(plan(), "kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs["spec"]
     alerts = {r["alert"]: r for g in rule["groups"] for r in g["rules"]}
-    assert {"LlmQueueDepthHigh", "LlmKvCacheNearlyFull", "LlmTtftP99AboveSlo", "LlmContainerRestarting",
-            "LlmCrashLooping", "LlmGpuXidError", "LlmScrapeTargetAbsent"} <= set(alerts)
+    assert {
+        "LlmQueueDepthHigh",
+        "LlmKvCacheNearlyFull",
+        "LlmTtftP99AboveSlo",
+        "LlmContainerRestarting",
+        "LlmCrashLooping",
+        "LlmGpuXidError",
+        "LlmScrapeTargetAbsent",
+    } <= set(alerts)
     assert "vllm:kv_cache_usage_perc" in alerts["LlmKvCacheNearlyFull"]["expr"] and "> 0.9" in alerts["LlmKvCacheNearlyFull"]["expr"]
     assert "histogram_quantile(0.99" in alerts["LlmTtftP99AboveSlo"]["expr"] and "> 2" in alerts["LlmTtftP99AboveSlo"]["expr"]
     assert "DCGM_FI_DEV_XID_ERRORS" in alerts["LlmGpuXidError"]["expr"]
@@ -248,7 +283,9 @@ def test_a_model_bigger_than_a_node_runs_as_a_leader_worker_set() -> None:
 
 
 def test_triton_serves_from_a_config_map_repository_that_matches_vllm_sizing() -> None:
-    records = plan(models={MODEL: {"catalog": "llama-3.1-8b-instruct", "source": "pvc://weights/llama", "runtime": "triton", "context": 8192}})
+    records = plan(
+        models={MODEL: {"catalog": "llama-3.1-8b-instruct", "source": "pvc://weights/llama", "runtime": "triton", "context": 8192}}
+    )
     repo = by_name(records)[f"llm-onprem-serving-{MODEL}-model-repository"].inputs
     model_json = json.loads(repo["data"][f"{MODEL}__1__model.json"])
     assert 'backend: "vllm"' in repo["data"][f"{MODEL}__config.pbtxt"]
@@ -271,13 +308,20 @@ def test_default_providers_disabled_means_a_component_without_provider_fails() -
         labels=CommonLabels("lab", "lab"),
         serving=ModelServingArgs(namespace="models", labels=CommonLabels("lab", "lab"), models=[], prometheus_url="http://p:9090"),
     )
-    with pytest.raises(DefaultProviderDisabled, match=r"Default provider for 'kubernetes' disabled\. 'urn:pulumi:test::pulumi-llm::.*' must use an explicit provider\."):
+    with pytest.raises(
+        DefaultProviderDisabled,
+        match=r"Default provider for 'kubernetes' disabled\. 'urn:pulumi:test::pulumi-llm::.*' must use an explicit provider\.",
+    ):
         run(lambda: OnPremCluster("bare", args), region="")
 
 
 def test_the_same_component_with_a_provider_passes() -> None:
     args = OnPremClusterArgs(
-        labels=CommonLabels("lab", "lab"), gpu_operator=False, ingress_nginx=False, keda=False, prometheus=False,
+        labels=CommonLabels("lab", "lab"),
+        gpu_operator=False,
+        ingress_nginx=False,
+        keda=False,
+        prometheus=False,
         serving=ModelServingArgs(namespace="models", labels=CommonLabels("lab", "lab"), models=[], prometheus_url="http://p:9090"),
     )
     records = run(lambda: OnPremCluster("bare", args, opts=pulumi.ResourceOptions(providers=[k8s.Provider("k", context="c")])), region="")
@@ -293,8 +337,17 @@ def test_a_bad_value_raised_inside_the_program_is_a_user_error() -> None:
 
 
 def test_copy_from_hub_runs_once_per_revision_before_the_server() -> None:
-    records = plan(models={MODEL: {"catalog": "llama-3.1-8b-instruct", "source": "pvc://weights/llama/abc123", "context": 8192,
-                                   "revision": "abc123", "copy_from_hub": True}})
+    records = plan(
+        models={
+            MODEL: {
+                "catalog": "llama-3.1-8b-instruct",
+                "source": "pvc://weights/llama/abc123",
+                "context": 8192,
+                "revision": "abc123",
+                "copy_from_hub": True,
+            }
+        }
+    )
     job = only(records, "kubernetes:batch/v1:Job")
     spec = job.inputs["spec"]["template"]["spec"]
     [download] = spec["containers"]
@@ -328,7 +381,8 @@ def test_the_namespace_holding_the_users_claim_is_labelled_not_created() -> None
 def test_an_earlier_runs_namespace_stays_the_stacks_when_asked() -> None:
     """onprem.namespace_exists: false keeps the Namespace an earlier version created: switching it to a patch
     would make `pulumi up` delete the namespace with everything in it."""
-    records = plan(onprem={"kube_context": "gpu-lab", "namespace": "models", "namespace_exists": False,
-                           "gpus": {"accelerator": "L4", "per_node": 4}})
+    records = plan(
+        onprem={"kube_context": "gpu-lab", "namespace": "models", "namespace_exists": False, "gpus": {"accelerator": "L4", "per_node": 4}}
+    )
     [ns] = [r for r in records if r.name == "llm-onprem-serving-ns"]
     assert ns.type == "kubernetes:core/v1:Namespace"

@@ -9,11 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pulumi
-from pulumi_azure_native.provider import Provider as AzureProvider
 import pytest
-from pydantic import ValidationError
-
 from helpers import by_name, children, of_type, only, run
+from pulumi_azure_native.provider import Provider as AzureProvider
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.offline import invokes
 from pulumi_llm.offline.recorder import PlanMocks
@@ -26,6 +24,7 @@ from pulumi_llm.security.azure import (
     secret_scope,
 )
 from pulumi_llm.storage.azure import AzureModelStore, AzureModelStoreArgs, CustomerKey
+from pydantic import ValidationError
 
 LOCATION = "westeurope"
 PE_SUBNET = "/subscriptions/s/resourceGroups/rg-llm/providers/Microsoft.Network/virtualNetworks/v/subnets/private-endpoints"
@@ -148,11 +147,23 @@ def test_children_are_exactly_these_and_use_the_stack_provider(records) -> None:
 
 def test_storage_account_is_private_entra_only_tls12_and_double_encrypted(named) -> None:
     account = named["store-account"].inputs
-    assert {k: account[k] for k in (
-        "accountName", "kind", "allowBlobPublicAccess", "minimumTlsVersion", "allowSharedKeyAccess", "publicNetworkAccess",
-        "enableHttpsTrafficOnly", "defaultToOAuthAuthentication", "allowCrossTenantReplication", "allowedCopyScope",
-        "isLocalUserEnabled", "isSftpEnabled",
-    )} == {
+    assert {
+        k: account[k]
+        for k in (
+            "accountName",
+            "kind",
+            "allowBlobPublicAccess",
+            "minimumTlsVersion",
+            "allowSharedKeyAccess",
+            "publicNetworkAccess",
+            "enableHttpsTrafficOnly",
+            "defaultToOAuthAuthentication",
+            "allowCrossTenantReplication",
+            "allowedCopyScope",
+            "isLocalUserEnabled",
+            "isSftpEnabled",
+        )
+    } == {
         "accountName": "acmellmmodels",
         "kind": "StorageV2",
         "allowBlobPublicAccess": False,

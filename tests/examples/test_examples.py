@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
-
 from pulumi_llm import pins
 from pulumi_llm.offline.plan import engine_config, execute
-from pulumi_llm.offline.recorder import SECRET, Record
+from pulumi_llm.offline.recorder import Record
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -156,7 +155,9 @@ def test_gateway_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     assert plans["llm-gateway-usage-plan-batch-jobs"]["quotaSettings"] == {"limit": 500000, "period": "MONTH"}
     assert plans["llm-gateway-usage-plan-batch-jobs"]["throttleSettings"] == {"burstLimit": 4, "rateLimit": 2}
     assert sorted(r.name for r in of_type(records, "aws:apigateway/apiKey:ApiKey")) == [
-        "llm-gateway-api-key-batch-jobs", "llm-gateway-api-key-web-app"]
+        "llm-gateway-api-key-batch-jobs",
+        "llm-gateway-api-key-web-app",
+    ]
     assert named(records, "llm-gateway-vpc-link").type == "aws:apigateway/vpcLink:VpcLink"
     nlb = named(records, "llm-gateway-nlb").inputs
     assert nlb["internal"] is True and nlb["subnets"] == ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
@@ -240,7 +241,10 @@ def test_cluster_eks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (association["namespace"], association["serviceAccount"]) == ("llm", "llama-8b")
     policy = json.loads(named(records, "llm-llm-llama-8b-policy").inputs["policy"])
     assert {s["Sid"]: s["Action"] for s in policy["Statement"]} == {
-        "ReadModel": ["s3:GetObject"], "ListModel": ["s3:ListBucket"], "DecryptModel": ["kms:Decrypt"]}
+        "ReadModel": ["s3:GetObject"],
+        "ListModel": ["s3:ListBucket"],
+        "DecryptModel": ["kms:Decrypt"],
+    }
     [ingress] = of_type(records, "kubernetes:networking.k8s.io/v1:Ingress")
     assert ingress.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
     assert ingress.inputs["spec"]["rules"][0]["host"] == "llama-8b.llm.staging.internal.example.com"
@@ -267,7 +271,8 @@ def test_edge(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sorted(builds) == ["llama-server-amd64", "llama-server-arm64"]
     assert builds["llama-server-arm64"]["builder"] == {"name": "graviton"} and "builder" not in builds["llama-server-amd64"]
     assert {b["buildArgs"]["LLAMA_CPP_SHA256"] for b in builds.values()} == {
-        "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"}
+        "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
+    }
     assert {b["context"]["location"] for b in builds.values()} == {"../../images/edge-llamacpp"}
     assert (EXAMPLES / "edge" / "../../images/edge-llamacpp/Dockerfile").resolve().is_file()
     [index] = of_type(records, "docker-build:index:Index")

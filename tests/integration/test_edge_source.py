@@ -43,12 +43,13 @@ def source_step(tmp: Path, archive: Path) -> str:
 
 def run_step(tmp: Path, archive: Path, sha256: str) -> subprocess.CompletedProcess[str]:
     (tmp / "src").mkdir(parents=True, exist_ok=True)
-    defaults = {s.split("=", 1)[0]: s.split("=", 1)[1] for s in
-                [v for st in parse(EDGE)[1] if st.name == "source" for v in st.values("ARG")] if "=" in s}
-    env = {"PATH": "/usr/bin:/bin", "LLAMA_CPP_SHA256": sha256,
-           "LLAMA_CPP_SOURCE_VERSION": defaults["LLAMA_CPP_SOURCE_VERSION"]}
-    return subprocess.run(["bash", "-o", "pipefail", "-c", source_step(tmp, archive)], capture_output=True, text=True,
-                          env=env, timeout=600)
+    defaults = {
+        s.split("=", 1)[0]: s.split("=", 1)[1]
+        for s in [v for st in parse(EDGE)[1] if st.name == "source" for v in st.values("ARG")]
+        if "=" in s
+    }
+    env = {"PATH": "/usr/bin:/bin", "LLAMA_CPP_SHA256": sha256, "LLAMA_CPP_SOURCE_VERSION": defaults["LLAMA_CPP_SOURCE_VERSION"]}
+    return subprocess.run(["bash", "-o", "pipefail", "-c", source_step(tmp, archive)], capture_output=True, text=True, env=env, timeout=600)
 
 
 def tree_digest(root: Path) -> str:

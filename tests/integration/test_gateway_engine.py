@@ -31,12 +31,6 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from support.apigw_edge import ApiGatewayEdge  # noqa: E402
-from support.fake_provider import Behaviour, FakeProvider  # noqa: E402
-from support.litellm_env import LitellmProxy, ensure_litellm_env  # noqa: E402
-from support.vllm_env import ensure_vllm_env  # noqa: E402
-from support.vllm_server import VllmServer, free_port  # noqa: E402
-
 from pulumi_llm.gateway.config import (  # noqa: E402
     ENGINE_ENVIRONMENT,
     Consumer,
@@ -46,6 +40,11 @@ from pulumi_llm.gateway.config import (  # noqa: E402
     render_litellm_config,
     to_yaml,
 )
+from support.apigw_edge import ApiGatewayEdge  # noqa: E402
+from support.fake_provider import Behaviour, FakeProvider  # noqa: E402
+from support.litellm_env import LitellmProxy, ensure_litellm_env  # noqa: E402
+from support.vllm_env import ensure_vllm_env  # noqa: E402
+from support.vllm_server import VllmServer, free_port  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -75,12 +74,19 @@ def gateway_spec(vllm_url: str, fake_url: str, dead_url: str) -> GatewaySpec:
         model_groups=(
             ModelGroup("hybrid", (self_hosted("vllm", vllm_url, timeout_seconds=60),), fallbacks=("provider",), retries=0),
             ModelGroup("provider", (provider("standin", "gpt-standin"),)),
-            ModelGroup("hybrid-down", (self_hosted("vllm-down", dead_url, timeout_seconds=10),),
-                       fallbacks=("provider",), retries=0),
-            ModelGroup("hybrid-failing", (self_hosted("vllm-500", fake_url, "selfhosted-500", timeout_seconds=10),),
-                       fallbacks=("provider",), retries=0),
-            ModelGroup("hybrid-stuck", (self_hosted("vllm-stuck", fake_url, "selfhosted-stuck",
-                                                    timeout_seconds=STUCK_TIMEOUT),), fallbacks=("provider",), retries=0),
+            ModelGroup("hybrid-down", (self_hosted("vllm-down", dead_url, timeout_seconds=10),), fallbacks=("provider",), retries=0),
+            ModelGroup(
+                "hybrid-failing",
+                (self_hosted("vllm-500", fake_url, "selfhosted-500", timeout_seconds=10),),
+                fallbacks=("provider",),
+                retries=0,
+            ),
+            ModelGroup(
+                "hybrid-stuck",
+                (self_hosted("vllm-stuck", fake_url, "selfhosted-stuck", timeout_seconds=STUCK_TIMEOUT),),
+                fallbacks=("provider",),
+                retries=0,
+            ),
             ModelGroup("retry-after", (provider("limited", "limited-429"),), retries=1),
             ModelGroup("rate-limited", (provider("rpm", "gpt-rpm", rpm=RPM),)),
             ModelGroup("slow-stream", (provider("slow", "slow-stream"),)),
@@ -109,10 +115,19 @@ def fake() -> Iterator[FakeProvider]:
 def vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
     python = ensure_vllm_env()
     model = tmp_path_factory.mktemp("tiny")
-    subprocess.run([str(python), str(SUPPORT / "tiny_model.py"), str(model)], check=True, timeout=600,
-                   capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
-    server = VllmServer(python, ["--model", str(model), *VLLM_ARGS], env={"VLLM_API_KEY": VLLM_KEY},
-                        log_path=tmp_path_factory.mktemp("vllm-log") / "vllm.log")
+    subprocess.run(
+        [str(python), str(SUPPORT / "tiny_model.py"), str(model)],
+        check=True,
+        timeout=600,
+        capture_output=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    )
+    server = VllmServer(
+        python,
+        ["--model", str(model), *VLLM_ARGS],
+        env={"VLLM_API_KEY": VLLM_KEY},
+        log_path=tmp_path_factory.mktemp("vllm-log") / "vllm.log",
+    )
     with server:
         print(f"\n[gateway-engine] vLLM ready in {server.seconds_to_models:.1f} s on {server.url}", file=sys.stderr)
         yield server
@@ -136,8 +151,14 @@ def gateway(vllm: VllmServer, fake: FakeProvider, tmp_path_factory: pytest.TempP
     config = render_litellm_config(gateway_spec(vllm.url + "/v1", fake.base_url, f"http://127.0.0.1:{dead_port}/v1"))
     workdir = tmp_path_factory.mktemp("gateway")
     (workdir / "config.yaml").write_text(to_yaml(config))
-    env = {**ENGINE_ENVIRONMENT, "LITELLM_MASTER_KEY": MASTER_KEY, "STANDIN_OPENAI_KEY": PROVIDER_KEY,
-           "SELF_HOSTED_API_KEY": VLLM_KEY, "OPENAI_API_KEY": None, "DATABASE_URL": None}
+    env = {
+        **ENGINE_ENVIRONMENT,
+        "LITELLM_MASTER_KEY": MASTER_KEY,
+        "STANDIN_OPENAI_KEY": PROVIDER_KEY,
+        "SELF_HOSTED_API_KEY": VLLM_KEY,
+        "OPENAI_API_KEY": None,
+        "DATABASE_URL": None,
+    }
     proxy = LitellmProxy(python, workdir / "config.yaml", env=env, log_path=workdir / "litellm.log")
     fake.behave("selfhosted-500", Behaviour(status=500))
     fake.behave("selfhosted-stuck", Behaviour(hang=30))
@@ -146,8 +167,7 @@ def gateway(vllm: VllmServer, fake: FakeProvider, tmp_path_factory: pytest.TempP
     fake.behave("always-500", Behaviour(status=500))
     fake.behave("slow-start", Behaviour(hang=KEEPALIVE * 2.5, chunks=3))
     with proxy:
-        print(f"[gateway-engine] LiteLLM ready in {proxy.seconds_to_ready:.1f} s on {proxy.url} (log {proxy.log_path})",
-              file=sys.stderr)
+        print(f"[gateway-engine] LiteLLM ready in {proxy.seconds_to_ready:.1f} s on {proxy.url} (log {proxy.log_path})", file=sys.stderr)
         yield Gateway(proxy, config, dead_port)
     assert proxy.proc is not None and proxy.proc.poll() is not None, "the proxy is still running"
 
@@ -168,22 +188,31 @@ class Answer:
         return json.loads(self.body)
 
 
-def call(gw: Gateway, model: str, *, key: str | None = MASTER_KEY, path: str = "/v1/chat/completions",
-         prompt: str = "hello", headers: dict[str, str] | None = None, timeout: float = 60, **body) -> Answer:
+def call(
+    gw: Gateway,
+    model: str,
+    *,
+    key: str | None = MASTER_KEY,
+    path: str = "/v1/chat/completions",
+    prompt: str = "hello",
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+    **body,
+) -> Answer:
     payload = {"model": model, "max_tokens": 8, **body}
     if path.endswith("chat/completions"):
         payload["messages"] = [{"role": "user", "content": prompt}]
     else:
         payload["prompt"] = prompt
-    req = urllib.request.Request(gw.url + path, data=json.dumps(payload).encode(),
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        gw.url + path, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json", **(headers or {})}
+    )
     if key is not None:
         req.add_header("Authorization", f"Bearer {key}")
     started = time.monotonic()
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback
-            return Answer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read(),
-                          time.monotonic() - started)
+            return Answer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read(), time.monotonic() - started)
     except urllib.error.HTTPError as exc:
         return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read(), time.monotonic() - started)
 
@@ -191,8 +220,11 @@ def call(gw: Gateway, model: str, *, key: str | None = MASTER_KEY, path: str = "
 def stream(gw: Gateway, model: str, *, key: str = MASTER_KEY, timeout: float = 60) -> list[tuple[float, str]]:
     """Stream a chat completion; every non-empty SSE line with the monotonic time it was read."""
     payload = {"model": model, "max_tokens": 12, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    req = urllib.request.Request(gw.url + "/v1/chat/completions", data=json.dumps(payload).encode(),
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+    req = urllib.request.Request(
+        gw.url + "/v1/chat/completions",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
     lines = []
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback
         assert resp.status == 200
@@ -214,9 +246,11 @@ def hammer(gw: Gateway, model: str, n: int = 200, workers: int = 4) -> list[Answ
         answers = list(pool.map(lambda i: call(gw, model, prompt=f"request {i}"), range(n)))
     took = sorted(a.seconds for a in answers)
     failed = sum(1 for a in answers if a.status != 200)
-    print(f"\n[gateway-engine] {model}: {n} requests ({workers} at a time), {failed} failed, "
-          f"{time.monotonic() - started:.1f} s; per request p50 {took[n // 2]:.3f} s, max {took[-1]:.3f} s",
-          file=sys.stderr)
+    print(
+        f"\n[gateway-engine] {model}: {n} requests ({workers} at a time), {failed} failed, "
+        f"{time.monotonic() - started:.1f} s; per request p50 {took[n // 2]:.3f} s, max {took[-1]:.3f} s",
+        file=sys.stderr,
+    )
     return answers
 
 
@@ -290,8 +324,11 @@ def test_at_the_edge_no_key_is_401_and_an_unknown_key_is_403(edge: ApiGatewayEdg
 def test_at_the_edge_streams_pass_through_unbuffered(edge: ApiGatewayEdge, fake: FakeProvider) -> None:
     lines = stream(edge, "edge-stream", key=WEB_KEY)
     [record] = fake.requests_for("edge-slow-stream")
-    content = [(t, c) for t, c in ((t, json.loads(e)) for t, e in data_events(lines) if e != "[DONE]")
-               if c["choices"] and c["choices"][0]["delta"].get("content")]
+    content = [
+        (t, c)
+        for t, c in ((t, json.loads(e)) for t, e in data_events(lines) if e != "[DONE]")
+        if c["choices"] and c["choices"][0]["delta"].get("content")
+    ]
     assert len(content) == 6
     assert content[0][0] < record.chunk_times[-1] - 1.0, (content[0][0], record.chunk_times)
 
@@ -363,10 +400,7 @@ def test_a_stuck_self_hosted_stream_falls_back_behind_keepalives(gateway: Gatewa
     assert any(line == ": ping" for _, line in lines)
     events = data_events(lines)
     assert events[-1][1] == "[DONE]"
-    text = "".join(
-        c["choices"][0]["delta"].get("content") or ""
-        for c in (json.loads(e) for _, e in events[:-1]) if c["choices"]
-    )
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in (json.loads(e) for _, e in events[:-1]) if c["choices"])
     assert text.startswith("stand-in")  # the provider's answer, after the self-hosted route timed out
     assert len(fake.requests_for("gpt-standin")) == before + 1
 
@@ -451,4 +485,3 @@ def test_everything_listens_on_loopback_only(gateway: Gateway, vllm: VllmServer,
     assert all(url.startswith("http://127.0.0.1:") for url in (gateway.url, vllm.url, fake.url))
     bases = {m["litellm_params"].get("api_base") for m in gateway.config["model_list"]}
     assert all(b.startswith("http://127.0.0.1:") for b in bases)
-

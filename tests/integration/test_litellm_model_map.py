@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from support.litellm_env import LITELLM_VERSION, ensure_litellm_env  # noqa: E402
-
 from pulumi_llm import pins  # noqa: E402
 from pulumi_llm.verify.facts import litellm_models  # noqa: E402
+from support.litellm_env import LITELLM_VERSION, ensure_litellm_env  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
-DUMP = "import json, os, sys; os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] = 'True'; import litellm; json.dump(litellm.model_cost, sys.stdout)"
+DUMP = (
+    "import json, os, sys; os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] = 'True'; import litellm; json.dump(litellm.model_cost, sys.stdout)"
+)
 
 
 def test_the_fact_is_the_engine_map_at_the_pinned_tag() -> None:

@@ -77,8 +77,7 @@ class RecordingS3:
         self.uploads: list[dict] = []
 
     def upload_file(self, Filename: str, Bucket: str, Key: str, ExtraArgs: dict | None = None) -> None:  # noqa: N803
-        self.uploads.append({"file": Filename, "bucket": Bucket, "key": Key, "extra": ExtraArgs,
-                             "bytes": Path(Filename).read_bytes()})
+        self.uploads.append({"file": Filename, "bucket": Bucket, "key": Key, "extra": ExtraArgs, "bytes": Path(Filename).read_bytes()})
 
 
 def free_port() -> int:
@@ -118,8 +117,14 @@ def hf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     python = ensure_vllm_env()
     dest = tmp_path_factory.mktemp("tiny-hf")
     started = time.monotonic()
-    proc = subprocess.run([str(python), str(SUPPORT / "tiny_gguf_model.py"), str(dest)], capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=False)
+    proc = subprocess.run(
+        [str(python), str(SUPPORT / "tiny_gguf_model.py"), str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     log(f"tiny checkpoint in {time.monotonic() - started:.1f} s")
     return dest
@@ -131,8 +136,14 @@ def prepared(llama_bin: Path, hf_model: Path, tmp_path_factory: pytest.TempPathF
     s3 = RecordingS3()
     started = time.monotonic()
     result = prepare_model.prepare(
-        hf_model, name=SERVED, quantization="q4_k_m", llama_cpp=source_dir(), quantize_bin=llama_bin / "llama-quantize",
-        work_dir=tmp_path_factory.mktemp("gguf"), python=str(ensure_vllm_env()), dest="s3://models-bucket/edge/",
+        hf_model,
+        name=SERVED,
+        quantization="q4_k_m",
+        llama_cpp=source_dir(),
+        quantize_bin=llama_bin / "llama-quantize",
+        work_dir=tmp_path_factory.mktemp("gguf"),
+        python=str(ensure_vllm_env()),
+        dest="s3://models-bucket/edge/",
         s3_client=s3,
     )
     log(f"prepared {result.path.name} ({result.bytes:,} bytes) in {time.monotonic() - started:.1f} s: {result.seconds}")
@@ -143,12 +154,25 @@ def prepared(llama_bin: Path, hf_model: Path, tmp_path_factory: pytest.TempPathF
 def container(prepared) -> dict:
     """The pod's container as the Kubernetes renderer writes it, for the tiny model's sizing."""
     result, _ = prepared
-    spec = ModelSpec(key="tiny-llama", total_params_b=0.0016, num_layers=2, hidden_size=256, num_attention_heads=4,
-                     num_kv_heads=4, max_context=1024, vocab_size=576)
+    spec = ModelSpec(
+        key="tiny-llama",
+        total_params_b=0.0016,
+        num_layers=2,
+        hidden_size=256,
+        num_attention_heads=4,
+        num_kv_heads=4,
+        max_context=1024,
+        vocab_size=576,
+    )
     sizing = fit(spec, Hardware(cpu_host(4, cores=2), 1), runtime="llamacpp", quantization="q4_k_m")
     image = llamacpp.llamacpp_container(
-        SERVED, sizing, image=pins.LLAMA_CPP_SERVER.ref, model_path=f"/models/{result.path.name}",
-        port=free_port(), api_key_secret=API_KEY_SECRET, threads=2,
+        SERVED,
+        sizing,
+        image=pins.LLAMA_CPP_SERVER.ref,
+        model_path=f"/models/{result.path.name}",
+        port=free_port(),
+        api_key_secret=API_KEY_SECRET,
+        threads=2,
     )
     return render.container(image)
 
@@ -224,8 +248,15 @@ def test_prepare_model_writes_a_quantized_gguf_with_its_checksum_and_uploads_bot
 def test_the_quantized_file_is_q4_k_m_and_smaller_than_f16(prepared, hf_model: Path, tmp_path: Path) -> None:
     result, _ = prepared
     prepare_model = load_prepare_model()
-    f16 = prepare_model.prepare(hf_model, name=SERVED, quantization="f16", llama_cpp=source_dir(), quantize_bin=None,
-                                work_dir=tmp_path, python=str(ensure_vllm_env()))
+    f16 = prepare_model.prepare(
+        hf_model,
+        name=SERVED,
+        quantization="f16",
+        llama_cpp=source_dir(),
+        quantize_bin=None,
+        work_dir=tmp_path,
+        python=str(ensure_vllm_env()),
+    )
     assert f16.path.name == "tiny-f16.gguf" and "quantize" not in f16.seconds
     assert result.bytes < f16.bytes
     # GGUF general.file_type 15 = MOSTLY_Q4_K_M (llama.cpp's llama_ftype), read with the converter's own gguf-py.
@@ -260,7 +291,8 @@ def test_health_is_public_and_the_api_needs_the_key(server: dict) -> None:
 def test_openai_completions_answer(server: dict) -> None:
     started = time.monotonic()
     status, body = request(
-        server["url"] + "/v1/completions", key=server["key"],
+        server["url"] + "/v1/completions",
+        key=server["key"],
         body={"model": SERVED, "prompt": "the model serves", "max_tokens": 8, "temperature": 0, "ignore_eos": True},
     )
     took = time.monotonic() - started
@@ -274,7 +306,8 @@ def test_openai_completions_answer(server: dict) -> None:
 
 def test_openai_chat_completions_answer(server: dict) -> None:
     status, body = request(
-        server["url"] + "/v1/chat/completions", key=server["key"],
+        server["url"] + "/v1/chat/completions",
+        key=server["key"],
         body={"model": SERVED, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 4, "ignore_eos": True},
     )
     assert status == 200, body[:500]
@@ -294,8 +327,9 @@ def test_the_rendered_sizing_took_effect(server: dict) -> None:
 
 
 def test_metrics_need_the_key_and_carry_every_declared_name(server: dict) -> None:
-    request(server["url"] + "/v1/completions", key=server["key"],
-            body={"model": SERVED, "prompt": "hello", "max_tokens": 2, "ignore_eos": True})
+    request(
+        server["url"] + "/v1/completions", key=server["key"], body={"model": SERVED, "prompt": "hello", "max_tokens": 2, "ignore_eos": True}
+    )
     assert request(server["url"] + "/metrics")[0] == 401
     status, body = request(server["url"] + "/metrics", key=server["key"])
     assert status == 200
@@ -320,9 +354,11 @@ def test_the_image_healthcheck_command_passes_against_the_server(server: dict) -
     match = re.search(r'HEALTHCHECK [^\n]*\\\n\s*CMD \["/bin/sh", "-c", "([^"]+)"\]', dockerfile)
     assert match, "HEALTHCHECK not found"
     command = match[1]
-    ok = subprocess.run(["/bin/sh", "-c", command], env={**os.environ, "LLAMA_ARG_PORT": str(server["port"])},
-                        capture_output=True, timeout=30)
+    ok = subprocess.run(
+        ["/bin/sh", "-c", command], env={**os.environ, "LLAMA_ARG_PORT": str(server["port"])}, capture_output=True, timeout=30
+    )
     assert ok.returncode == 0, ok.stderr
-    down = subprocess.run(["/bin/sh", "-c", command], env={**os.environ, "LLAMA_ARG_PORT": str(free_port())},
-                          capture_output=True, timeout=30)
+    down = subprocess.run(
+        ["/bin/sh", "-c", command], env={**os.environ, "LLAMA_ARG_PORT": str(free_port())}, capture_output=True, timeout=30
+    )
     assert down.returncode != 0

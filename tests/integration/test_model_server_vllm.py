@@ -26,12 +26,11 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from support.vllm_env import ensure_vllm_env  # noqa: E402
-from support.vllm_server import LAUNCHER_MODULE, VllmServer, VllmServerError, launcher_args  # noqa: E402
-
 from pulumi_llm.cli import main  # noqa: E402
 from pulumi_llm.kubernetes.observability_rules import EXTERNAL_METRICS, metrics_referenced, promql_metric_names  # noqa: E402
 from pulumi_llm.runtimes.vllm import SERVE_COMMAND, cpu_replay, flag_name, model_argument  # noqa: E402
+from support.vllm_env import ensure_vllm_env  # noqa: E402
+from support.vllm_server import LAUNCHER_MODULE, VllmServer, VllmServerError, launcher_args  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -94,8 +93,13 @@ def vllm_python() -> Path:
 @pytest.fixture(scope="module")
 def tiny_model(vllm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("tiny")
-    subprocess.run([str(vllm_python), str(SUPPORT / "tiny_model.py"), str(dest)], check=True, timeout=600,
-                   capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    subprocess.run(
+        [str(vllm_python), str(SUPPORT / "tiny_model.py"), str(dest)],
+        check=True,
+        timeout=600,
+        capture_output=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     return dest
 
 
@@ -131,13 +135,17 @@ def readiness(container: dict, port: int, env: dict[str, str]) -> int:
 def server(server_container: dict, vllm_python: Path, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     cache = tmp_path_factory.mktemp("cache")
     env = replayed_env(server_container, cache)
-    srv = VllmServer.from_serve(vllm_python, replayed_serve(server_container, tiny_model), env=env,
-                                log_path=tmp_path_factory.mktemp("log") / "vllm.log")
+    srv = VllmServer.from_serve(
+        vllm_python, replayed_serve(server_container, tiny_model), env=env, log_path=tmp_path_factory.mktemp("log") / "vllm.log"
+    )
     before = readiness(server_container, srv.port, env)
     started = time.monotonic()
     with srv:
-        print(f"\n[model-server] vLLM /health after {srv.seconds_to_health:.1f} s, /v1/models after "
-              f"{srv.seconds_to_models:.1f} s ({time.monotonic() - started:.1f} s wall)", file=sys.stderr)
+        print(
+            f"\n[model-server] vLLM /health after {srv.seconds_to_health:.1f} s, /v1/models after "
+            f"{srv.seconds_to_models:.1f} s ({time.monotonic() - started:.1f} s wall)",
+            file=sys.stderr,
+        )
         yield {"srv": srv, "env": env, "readiness_before": before}
 
 
@@ -186,9 +194,17 @@ def test_readiness_passes_only_once_the_model_serves(server: dict, server_contai
     assert server["readiness_before"] != 0  # nothing listening yet: not ready
     assert readiness(server_container, srv.port, env) == 0
     # It checks the served name, not just that something answers …
-    wrong = dict(server_container, readinessProbe={"exec": {"command": [
-        *server_container["readinessProbe"]["exec"]["command"][:-1],
-        server_container["readinessProbe"]["exec"]["command"][-1].replace(f"'{SERVED}'", "'other'")]}})
+    wrong = dict(
+        server_container,
+        readinessProbe={
+            "exec": {
+                "command": [
+                    *server_container["readinessProbe"]["exec"]["command"][:-1],
+                    server_container["readinessProbe"]["exec"]["command"][-1].replace(f"'{SERVED}'", "'other'"),
+                ]
+            }
+        },
+    )
     assert readiness(wrong, srv.port, env) != 0
     # … and it authenticates with the key from the environment, as the pod's Secret provides it.
     assert readiness(server_container, srv.port, {**env, "VLLM_API_KEY": "wrong"}) != 0
@@ -206,14 +222,22 @@ def test_requests_without_the_key_are_refused(server: dict) -> None:
 
 
 def test_completion(server: dict) -> None:
-    data = json.load(request(server["srv"], "/v1/completions", {"model": SERVED, "prompt": "the cluster", "max_tokens": 8, "temperature": 0}))
+    data = json.load(
+        request(server["srv"], "/v1/completions", {"model": SERVED, "prompt": "the cluster", "max_tokens": 8, "temperature": 0})
+    )
     assert data["model"] == SERVED and data["choices"][0]["text"]
     assert data["usage"]["completion_tokens"] > 0
 
 
 def test_streamed_chat_completion(server: dict) -> None:
-    body = {"model": SERVED, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 12,
-            "stream": True, "stream_options": {"include_usage": True}, "temperature": 0}
+    body = {
+        "model": SERVED,
+        "messages": [{"role": "user", "content": "hello"}],
+        "max_tokens": 12,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "temperature": 0,
+    }
     with request(server["srv"], "/v1/chat/completions", body) as resp:
         assert resp.headers["content-type"].startswith("text/event-stream")
         events = [line[6:] for line in resp.read().decode().splitlines() if line.startswith("data: ")]

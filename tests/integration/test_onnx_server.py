@@ -55,8 +55,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def request(url: str, *, key: str | None = None, body: dict | None = None, raw: bytes | None = None,
-            timeout: float = 60) -> tuple[int, bytes]:
+def request(
+    url: str, *, key: str | None = None, body: dict | None = None, raw: bytes | None = None, timeout: float = 60
+) -> tuple[int, bytes]:
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
@@ -77,7 +78,7 @@ def sse_events(body: bytes) -> list[str]:
     for block in body.decode().split("\n\n"):
         if block.strip():
             assert block.startswith("data: "), block
-            events.append(block[len("data: "):])
+            events.append(block[len("data: ") :])
     return events
 
 
@@ -94,8 +95,11 @@ def test_the_image_is_pinned_hash_checked_non_root_healthchecked_and_carries_no_
     assert 'CMD ["/opt/venv/bin/python", "/app/server.py", "--healthcheck"]' in final
     assert re.search(r"ONNX_MODEL_DIR=/models\b", final) and "ONNX_HOST=0.0.0.0" in final
     copied = re.findall(r"^COPY\s+(.*)$", text, re.M)
-    assert copied == ["requirements.txt /tmp/requirements.txt", "--from=wheels /opt/venv /opt/venv",
-                      "--chown=0:0 --chmod=0444 server.py /app/server.py"]
+    assert copied == [
+        "requirements.txt /tmp/requirements.txt",
+        "--from=wheels /opt/venv /opt/venv",
+        "--chown=0:0 --chmod=0444 server.py /app/server.py",
+    ]
 
 
 def test_requirements_are_the_locked_pins_each_with_hashes() -> None:
@@ -126,15 +130,40 @@ def onnx_model(onnx_python: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     work = tmp_path_factory.mktemp("onnx-model")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     started = time.monotonic()
-    proc = subprocess.run([str(onnx_python), str(SUPPORT / "tiny_model.py"), str(work / "hf")], capture_output=True,
-                          text=True, timeout=600, env=env, check=False)
+    proc = subprocess.run(
+        [str(onnx_python), str(SUPPORT / "tiny_model.py"), str(work / "hf")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     made = time.monotonic()
     out = work / "tiny-int4"
     proc = subprocess.run(
-        [str(onnx_python), "-m", "onnxruntime_genai.models.builder", "-m", str(work / "hf"), "-i", str(work / "hf"),
-         "-o", str(out), "-p", "int4", "-e", "cpu", "-c", str(work / "cache")],
-        capture_output=True, text=True, timeout=600, env=env, check=False,
+        [
+            str(onnx_python),
+            "-m",
+            "onnxruntime_genai.models.builder",
+            "-m",
+            str(work / "hf"),
+            "-i",
+            str(work / "hf"),
+            "-o",
+            str(out),
+            "-p",
+            "int4",
+            "-e",
+            "cpu",
+            "-c",
+            str(work / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     log(f"tiny checkpoint in {made - started:.1f} s, int4 ONNX in {time.monotonic() - made:.1f} s")
@@ -146,14 +175,22 @@ def server(onnx_python: Path, onnx_model: Path, tmp_path_factory: pytest.TempPat
     key = secrets.token_urlsafe(24)
     port = free_port()
     # The image's environment, with /models being the builder's output directory.
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path_factory.mktemp("home")),
-           "ONNX_MODEL_DIR": str(onnx_model), "ONNX_MODEL_NAME": SERVED, "ONNX_HOST": "127.0.0.1",
-           "ONNX_PORT": str(port), "ONNX_API_KEY": key, "PYTHONUNBUFFERED": "1"}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path_factory.mktemp("home")),
+        "ONNX_MODEL_DIR": str(onnx_model),
+        "ONNX_MODEL_NAME": SERVED,
+        "ONNX_HOST": "127.0.0.1",
+        "ONNX_PORT": str(port),
+        "ONNX_API_KEY": key,
+        "PYTHONUNBUFFERED": "1",
+    }
     logfile = tmp_path_factory.mktemp("onnx-log") / "server.log"
     url = f"http://127.0.0.1:{port}"
     with open(logfile, "w") as out:
-        proc = subprocess.Popen([str(onnx_python), str(IMAGE_DIR / "server.py")], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(onnx_python), str(IMAGE_DIR / "server.py")], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     started = time.monotonic()
     statuses: list[int] = []
     try:
@@ -167,10 +204,8 @@ def server(onnx_python: Path, onnx_model: Path, tmp_path_factory: pytest.TempPat
             time.sleep(0.005)
         else:
             pytest.fail(f"server.py not healthy in 120 s (statuses {set(statuses)}):\n{logfile.read_text()[-3000:]}")
-        log(f"server.py on {url}: /health 200 after {time.monotonic() - started:.2f} s "
-            f"({statuses.count(503)} × 503 before)")
-        yield {"url": url, "key": key, "env": env, "log": logfile, "statuses": statuses, "proc": proc,
-               "python": onnx_python}
+        log(f"server.py on {url}: /health 200 after {time.monotonic() - started:.2f} s ({statuses.count(503)} × 503 before)")
+        yield {"url": url, "key": key, "env": env, "log": logfile, "statuses": statuses, "proc": proc, "python": onnx_python}
     finally:
         if proc.poll() is None:
             os.killpg(os.getpgid(proc.pid), signal.SIGTERM)
@@ -182,8 +217,7 @@ def server(onnx_python: Path, onnx_model: Path, tmp_path_factory: pytest.TempPat
 
 
 def chat(server: dict, **overrides) -> tuple[int, bytes]:
-    body = {"model": SERVED, "messages": [{"role": "user", "content": "hello world"}], "max_tokens": 8,
-            "temperature": 0, **overrides}
+    body = {"model": SERVED, "messages": [{"role": "user", "content": "hello world"}], "max_tokens": 8, "temperature": 0, **overrides}
     return request(server["url"] + "/v1/chat/completions", key=server["key"], body=body)
 
 
@@ -193,10 +227,15 @@ def test_the_builder_wrote_an_int4_cpu_model(onnx_python: Path, onnx_model: Path
     assert config["model"]["type"] == "llama" and config["model"]["context_length"] == 1024
     assert config["model"]["decoder"]["session_options"]["provider_options"] == []  # the CPU provider
     assert {"model.onnx", "model.onnx.data", "tokenizer.json", "chat_template.jinja"} <= {p.name for p in onnx_model.iterdir()}
-    script = ("import json, sys, onnx; m = onnx.load(sys.argv[1], load_external_data=False); "
-              "print(json.dumps(sorted({n.op_type for n in m.graph.node})))")
-    ops = json.loads(subprocess.run([str(onnx_python), "-c", script, str(onnx_model / "model.onnx")],
-                                    capture_output=True, text=True, timeout=120, check=True).stdout)
+    script = (
+        "import json, sys, onnx; m = onnx.load(sys.argv[1], load_external_data=False); "
+        "print(json.dumps(sorted({n.op_type for n in m.graph.node})))"
+    )
+    ops = json.loads(
+        subprocess.run(
+            [str(onnx_python), "-c", script, str(onnx_model / "model.onnx")], capture_output=True, text=True, timeout=120, check=True
+        ).stdout
+    )
     # int4 weights: every projection is a MatMulNBits, none left as a float MatMul.
     assert "MatMulNBits" in ops and "MatMul" not in ops, ops
 
@@ -216,12 +255,24 @@ def test_health_is_503_while_loading_then_200(server: dict) -> None:
 
 @pytest.mark.integration
 def test_the_image_healthcheck_command_passes_against_the_live_server(server: dict) -> None:
-    proc = subprocess.run([str(server["python"]), str(IMAGE_DIR / "server.py"), "--healthcheck"],
-                          env=server["env"], capture_output=True, text=True, timeout=30, check=False)
+    proc = subprocess.run(
+        [str(server["python"]), str(IMAGE_DIR / "server.py"), "--healthcheck"],
+        env=server["env"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     down = {**server["env"], "ONNX_PORT": str(free_port())}
-    proc = subprocess.run([str(server["python"]), str(IMAGE_DIR / "server.py"), "--healthcheck"],
-                          env=down, capture_output=True, text=True, timeout=30, check=False)
+    proc = subprocess.run(
+        [str(server["python"]), str(IMAGE_DIR / "server.py"), "--healthcheck"],
+        env=down,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert proc.returncode == 1
 
 
@@ -293,9 +344,13 @@ def test_bad_requests_get_openai_errors(server: dict) -> None:
     status, body = chat(server, model="gpt-4o")
     assert status == 404
     assert json.loads(body)["error"]["code"] == "model_not_found"
-    for bad, param in [({"messages": []}, "messages"), ({"max_tokens": 0}, "max_tokens"),
-                       ({"temperature": 3}, "temperature"), ({"messages": [{"role": "robot", "content": "x"}]},
-                                                             "messages[0].role"), ({"stop": ["\n"]}, "stop")]:
+    for bad, param in [
+        ({"messages": []}, "messages"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"temperature": 3}, "temperature"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
+        ({"stop": ["\n"]}, "stop"),
+    ]:
         status, body = chat(server, **bad)
         assert status == 400 and json.loads(body)["error"]["param"] == param, (bad, body)
     assert request(server["url"] + "/v1/nothing", key=server["key"])[0] == 404

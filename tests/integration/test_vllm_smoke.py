@@ -69,9 +69,7 @@ def tiny_model(vllm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.fixture(scope="session")
-def vllm_server(
-    vllm_python: Path, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[VllmServer]:
+def vllm_server(vllm_python: Path, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
     log = tmp_path_factory.mktemp("vllm-log") / "vllm.log"
     server = VllmServer(vllm_python, ["--model", str(tiny_model), *BASE_ARGS], log_path=log)
     with server:
@@ -82,9 +80,7 @@ def vllm_server(
         )
         yield server
     assert server.proc is not None and server.proc.returncode is not None, "vLLM still running"
-    leftovers = subprocess.run(
-        ["pgrep", "-g", str(server.proc.pid)], capture_output=True, text=True, check=False
-    ).stdout.split()
+    leftovers = subprocess.run(["pgrep", "-g", str(server.proc.pid)], capture_output=True, text=True, check=False).stdout.split()
     assert not leftovers, f"vLLM left processes behind: {leftovers}"
 
 
@@ -97,9 +93,7 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def _post_json(url: str, payload: dict) -> dict:
-    req = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
-    )
+    req = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=300) as resp:
         assert resp.status == 200
         return json.loads(resp.read())
@@ -189,8 +183,5 @@ def test_metrics_exposes_vllm_gauges_and_counters(vllm_server: VllmServer) -> No
     names = set(re.findall(r"^(vllm:[a-zA-Z0-9_:]+)[{ ]", text, flags=re.MULTILINE))
     missing = [m for m in REQUIRED_METRICS if m not in names]
     assert not missing, f"missing metrics {missing}; have {sorted(names)}"
-    generated = [
-        float(v)
-        for v in re.findall(r"^vllm:generation_tokens_total(?:\{[^}]*\})? (\S+)$", text, flags=re.MULTILINE)
-    ]
+    generated = [float(v) for v in re.findall(r"^vllm:generation_tokens_total(?:\{[^}]*\})? (\S+)$", text, flags=re.MULTILINE)]
     assert generated and sum(generated) >= 4

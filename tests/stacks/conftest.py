@@ -19,7 +19,10 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("plans")
     result = subprocess.run(
         [sys.executable, "-m", "pulumi_llm.cli", "plan", "--all", "--quiet", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr
     return out

@@ -6,15 +6,16 @@ import json
 import re
 
 import pytest
-
 from pulumi_llm.sizing import fit, get_instance_type, get_model
 
 AWS_STACKS = ["dev", "staging", "prod"]
 # Read-only calls IAM can't scope to a resource; nothing else may name "Resource": "*".
-UNSCOPABLE = re.compile(r"^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*\*?$|^pricing:GetProducts$|^ec2:GetSecurityGroupsForVpc$|"
-                        r"^ecr:GetAuthorizationToken$|^sts:GetCallerIdentity$|^cloudwatch:PutMetricData$|^ssm:UpdateInstanceInformation$|"
-                        r"^ssmmessages:[A-Za-z]+$|^ec2messages:[A-Za-z]+$|^logs:(CreateLogGroup|CreateLogStream|PutLogEvents|DescribeLogStreams)$|"
-                        r"^xray:PutTraceSegments$|^aps:RemoteWrite$|^eks-auth:AssumeRoleForPodIdentity$|^ec2:(Create|Delete)Tags$")
+UNSCOPABLE = re.compile(
+    r"^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*\*?$|^pricing:GetProducts$|^ec2:GetSecurityGroupsForVpc$|"
+    r"^ecr:GetAuthorizationToken$|^sts:GetCallerIdentity$|^cloudwatch:PutMetricData$|^ssm:UpdateInstanceInformation$|"
+    r"^ssmmessages:[A-Za-z]+$|^ec2messages:[A-Za-z]+$|^logs:(CreateLogGroup|CreateLogStream|PutLogEvents|DescribeLogStreams)$|"
+    r"^xray:PutTraceSegments$|^aps:RemoteWrite$|^eks-auth:AssumeRoleForPodIdentity$|^ec2:(Create|Delete)Tags$"
+)
 
 
 def of(resources: list[dict], type_: str) -> list[dict]:
@@ -50,7 +51,9 @@ def test_stores_logs_topics_and_secrets_are_encrypted(resources: dict, stack: st
     for key in of(r, "aws:kms/key:Key"):
         assert key["inputs"]["enableKeyRotation"] is True, key["name"]
     for block in of(r, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
-        assert all(block["inputs"][k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        assert all(
+            block["inputs"][k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        )
 
 
 def _ingress_rules(r: list[dict]) -> list[tuple[str, dict]]:

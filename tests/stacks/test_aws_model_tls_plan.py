@@ -11,13 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
+from helpers import scratch_project, shipped_stack
 from pulumi_llm.cli import main
 from pulumi_llm.errors import UserError
 from pulumi_llm.settings import load
 from pulumi_llm.verify import PlanView, run_rules
-
-from helpers import scratch_project, shipped_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 TLS = {
@@ -60,8 +58,10 @@ def test_the_gateway_calls_each_model_by_name_over_https(planned):
     view = _view(stack, out, config)
     env = _engine_env(view)
     urls = {k: v for k, v in env.items() if k.startswith("SELF_HOSTED_")}
-    assert urls and all(v == f"https://{k.removeprefix('SELF_HOSTED_').removesuffix('_URL').lower().replace('_', '-')}.{TLS['domain']}/v1"
-                        for k, v in urls.items())
+    assert urls and all(
+        v == f"https://{k.removeprefix('SELF_HOSTED_').removesuffix('_URL').lower().replace('_', '-')}.{TLS['domain']}/v1"
+        for k, v in urls.items()
+    )
     records = {r["inputs"]["name"]: r["inputs"] for r in view.of_type("aws:route53/record:Record")}
     assert set(records) == {v.removeprefix("https://").removesuffix("/v1") for v in urls.values()}
     assert all(r["zoneId"] == TLS["zone_id"] and r["type"] == "CNAME" for r in records.values())
@@ -71,9 +71,13 @@ def test_the_gateway_calls_each_model_by_name_over_https(planned):
 def test_the_load_balancers_answer_on_443_and_only_443_is_opened(planned):
     stack, out, config = planned
     view = _view(stack, out, config)
-    opened = [r["inputs"] for r in view.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
-              if r["inputs"].get("referencedSecurityGroupId") and r["name"].startswith("llm-gateway-tasks-out-")
-              and not r["name"].endswith("https")]
+    opened = [
+        r["inputs"]
+        for r in view.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r["inputs"].get("referencedSecurityGroupId")
+        and r["name"].startswith("llm-gateway-tasks-out-")
+        and not r["name"].endswith("https")
+    ]
     assert opened and all((r["fromPort"], r["toPort"]) == (443, 443) for r in opened)
     if stack == "dev":
         https = [r["inputs"] for r in view.of_type("aws:lb/listener:Listener") if r["inputs"].get("protocol") == "HTTPS"]
@@ -108,11 +112,15 @@ def _aws_settings(aws: dict, methods=("gateway", "gpu-vm")) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("aws", "expected"),
     [
-        ({"gpu_vm": {"certificate_arn": TLS["certificate_arn"]}},
-         "aws.gpu_vm.certificate_arn = arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8899-aabbccddeeff: the gateway "
-         "would call https://<load balancer DNS name>, which no ACM certificate covers; set aws.model_tls (domain, certificate_arn, zone_id) instead"),
-        ({"model_tls": {**TLS, "certificate_arn": TLS["certificate_arn"].replace("us-east-1", "eu-west-1")}},
-         "is in eu-west-1; the load balancers need one in us-east-1"),
+        (
+            {"gpu_vm": {"certificate_arn": TLS["certificate_arn"]}},
+            "aws.gpu_vm.certificate_arn = arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8899-aabbccddeeff: the gateway "
+            "would call https://<load balancer DNS name>, which no ACM certificate covers; set aws.model_tls (domain, certificate_arn, zone_id) instead",
+        ),
+        (
+            {"model_tls": {**TLS, "certificate_arn": TLS["certificate_arn"].replace("us-east-1", "eu-west-1")}},
+            "is in eu-west-1; the load balancers need one in us-east-1",
+        ),
         ({"model_tls": {**TLS, "domain": "Models_Internal"}}, "is not a DNS name"),
     ],
 )

@@ -143,13 +143,17 @@ def test_aks_gpu_pools_are_tainted_and_servers_tolerate_them(resources: dict, pl
     pools = by_name(resources["azure-prod"])
     assert pools["llm-aks-gpu-pool"]["inputs"]["nodeTaints"] == ["nvidia.com/gpu=present:NoSchedule"]
     assert pools["llm-aks-gpuspot-pool"]["inputs"]["nodeTaints"] == [
-        "nvidia.com/gpu=present:NoSchedule", "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"]
+        "nvidia.com/gpu=present:NoSchedule",
+        "kubernetes.azure.com/scalesetpriority=spot:NoSchedule",
+    ]
     assert pools["llm-aks-gpuspot-pool"]["inputs"]["scaleSetPriority"] == "Spot"
     assert pools["llm-aks-general-pool"]["inputs"]["nodeTaints"] == []
     deployment = yaml.safe_load((plans / "azure-prod" / "manifests" / "deployment-llm-llama-3-1-8b-instruct.yaml").read_text())
     pod = deployment["spec"]["template"]["spec"]
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
-    assert {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot", "effect": "NoSchedule"} in pod["tolerations"]
+    assert {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot", "effect": "NoSchedule"} in pod[
+        "tolerations"
+    ]
     assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from pulumi_llm.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +25,9 @@ def test_size_of_a_model_that_does_not_fit_gives_need_offer_and_ways_out(capsys:
     assert "but 1× H100-80GB offers" in err and "ways out: more GPUs: --count 4" in err
 
 
-def test_compare_stack_prints_each_model_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compare_stack_prints_each_model_and_plots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     plot = tmp_path / "cost.png"
     assert main(["compare", "--stack", "onprem", "--tokens-per-month", "2B", "--plot", str(plot)]) == 0
@@ -51,7 +52,9 @@ def test_compare_stack_without_models_and_with_both_modes(
     assert capsys.readouterr().err.startswith("pulumi-llm: stacks/Pulumi.nope.yaml: no such stack file; stacks: ")
 
 
-def test_plan_summary_carries_the_sizing_the_manifests_were_rendered_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_summary_carries_the_sizing_the_manifests_were_rendered_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(ROOT)
     assert main(["plan", "onprem", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
@@ -64,4 +67,11 @@ def test_plan_summary_carries_the_sizing_the_manifests_were_rendered_from(tmp_pa
     assert f"--max-num-seqs={model['max_num_seqs']}" in args
     startup = deployment["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] == model["startup_probe"]["seconds"]
-    assert model["hardware"] == {"instance_type": None, "cloud": "onprem", "region": None, "accelerator": "L40S", "gpu_count": 1, "gpu_memory_gib": 44.5}
+    assert model["hardware"] == {
+        "instance_type": None,
+        "cloud": "onprem",
+        "region": None,
+        "accelerator": "L40S",
+        "gpu_count": 1,
+        "gpu_memory_gib": 44.5,
+    }

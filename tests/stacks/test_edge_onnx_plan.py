@@ -10,10 +10,8 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-
-from pulumi_llm.cli import main
-
 from helpers import scratch_project
+from pulumi_llm.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_FILE = ROOT / "stacks" / "Pulumi.edge.yaml"
@@ -30,8 +28,14 @@ def onnx_config() -> dict:
     edge.pop("llama_cpp_sha256")
     edge["image_tag"] = "onnx-0.18.0-r1"
     config["config"]["pulumi-llm:models"] = {
-        MODEL: {"catalog": "phi-3.5-mini-instruct", "runtime": "onnx", "quantization": "int4", "context": 4096,
-                "source": "node://phi-3.5-mini-int4-cpu", "api_key_secret": "edge-api-key"},
+        MODEL: {
+            "catalog": "phi-3.5-mini-instruct",
+            "runtime": "onnx",
+            "quantization": "int4",
+            "context": 4096,
+            "source": "node://phi-3.5-mini-int4-cpu",
+            "api_key_secret": "edge-api-key",
+        },
     }
     return config
 
@@ -78,8 +82,14 @@ def test_the_daemonset_runs_the_onnx_server_by_digest(plan: Path) -> None:
     assert server["command"] == ["/opt/venv/bin/python", "/app/server.py"]
     env = {e["name"]: e.get("value") for e in server["env"]}
     assert env == {
-        "ONNX_MODEL_DIR": "/models/phi-3.5-mini-int4-cpu", "ONNX_MODEL_NAME": MODEL, "ONNX_HOST": "0.0.0.0",
-        "ONNX_PORT": "8080", "ONNX_MAX_QUEUE": "8", "ONNX_MAX_TOKENS": "512", "HOME": "/tmp", "ONNX_API_KEY": None,
+        "ONNX_MODEL_DIR": "/models/phi-3.5-mini-int4-cpu",
+        "ONNX_MODEL_NAME": MODEL,
+        "ONNX_HOST": "0.0.0.0",
+        "ONNX_PORT": "8080",
+        "ONNX_MAX_QUEUE": "8",
+        "ONNX_MAX_TOKENS": "512",
+        "HOME": "/tmp",
+        "ONNX_API_KEY": None,
     }
     [key] = [e for e in server["env"] if e["name"] == "ONNX_API_KEY"]
     assert key["valueFrom"] == {"secretKeyRef": {"name": "edge-api-key", "key": "api-key"}}
@@ -133,20 +143,30 @@ PREFIX = "stacks/Pulumi.edge.yaml: pulumi-llm:"
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (_edge(target="jetson", platforms=["linux/arm64"]),
-         PREFIX + "edge.target = jetson: runtime onnx builds the cpu target only; cuda and jetson need runtime llamacpp"),
-        (_edge(target="cuda", platforms=["linux/amd64"]),
-         PREFIX + "edge.target = cuda: runtime onnx builds the cpu target only; cuda and jetson need runtime llamacpp"),
+        (
+            _edge(target="jetson", platforms=["linux/arm64"]),
+            PREFIX + "edge.target = jetson: runtime onnx builds the cpu target only; cuda and jetson need runtime llamacpp",
+        ),
+        (
+            _edge(target="cuda", platforms=["linux/amd64"]),
+            PREFIX + "edge.target = cuda: runtime onnx builds the cpu target only; cuda and jetson need runtime llamacpp",
+        ),
         (_jetson_fleet, PREFIX + "edge.jetson = |: runtime onnx builds the cpu target only; a Jetson fleet needs runtime llamacpp"),
-        (_edge(llama_cpp_sha256="ab" * 32),
-         PREFIX + f"edge.llama_cpp_sha256 = {'ab' * 32}: runtime onnx builds no llama.cpp source: drop it (runtime llamacpp takes it)"),
+        (
+            _edge(llama_cpp_sha256="ab" * 32),
+            PREFIX + f"edge.llama_cpp_sha256 = {'ab' * 32}: runtime onnx builds no llama.cpp source: drop it (runtime llamacpp takes it)",
+        ),
         (_edge(runtime="tensorrt"), PREFIX + "edge.runtime = tensorrt: must be one of: llamacpp, onnx"),
-        (_model(quantization="q4_k_m"),
-         PREFIX + f"models.{MODEL}.quantization = q4_k_m: runtime onnx serves ONNX Runtime GenAI int4 models (model builder "
-         "-p int4 -e cpu); GGUF quantizations such as q4_k_m are for edge.runtime llamacpp"),
-        (_model(source="node://phi-3.5-mini-q4_k_m.gguf"),
-         PREFIX + f"models.{MODEL}.source = node://phi-3.5-mini-q4_k_m.gguf: runtime onnx reads an ONNX Runtime GenAI model "
-         "directory from the nodes' cache, node://<dir>, not a .gguf file"),
+        (
+            _model(quantization="q4_k_m"),
+            PREFIX + f"models.{MODEL}.quantization = q4_k_m: runtime onnx serves ONNX Runtime GenAI int4 models (model builder "
+            "-p int4 -e cpu); GGUF quantizations such as q4_k_m are for edge.runtime llamacpp",
+        ),
+        (
+            _model(source="node://phi-3.5-mini-q4_k_m.gguf"),
+            PREFIX + f"models.{MODEL}.source = node://phi-3.5-mini-q4_k_m.gguf: runtime onnx reads an ONNX Runtime GenAI model "
+            "directory from the nodes' cache, node://<dir>, not a .gguf file",
+        ),
         (_model(runtime="llamacpp"), PREFIX + f"models.{MODEL}.runtime = llamacpp: edge.runtime is onnx: its models run onnx"),
         # the device check: int4 weights + an fp32 KV cache for 128k tokens don't fit a 16 GiB box
         (_model(context=131072), PREFIX + f"models.{MODEL} = |: phi-3.5-mini-instruct in ONNX int4 needs"),
@@ -168,4 +188,5 @@ def test_llamacpp_still_needs_the_source_sha256(tmp_path: Path, capsys: pytest.C
     base = project(tmp_path, config)
     assert main(["--project-dir", str(base), "plan", "edge", "--quiet"]) == 2
     assert capsys.readouterr().err == (
-        PREFIX + "edge.llama_cpp_sha256: required by runtime llamacpp (the sha256 PyPI publishes for the llama-cpp-python sdist)\n")
+        PREFIX + "edge.llama_cpp_sha256: required by runtime llamacpp (the sha256 PyPI publishes for the llama-cpp-python sdist)\n"
+    )

@@ -9,7 +9,6 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-
 from pulumi_llm import pins
 from pulumi_llm.cli import main
 
@@ -31,7 +30,7 @@ def test_the_stack_builds_cpu_and_jetson_images_from_the_pinned_source(edge_plan
     resources = {r["name"]: r for r in json.loads((edge_plan / "resources.json").read_text())}
     images = {n: r["inputs"] for n, r in resources.items() if r["type"] == "docker-build:index:Image"}
     assert sorted(images) == ["llm-edge-image-amd64", "llm-edge-image-arm64", "llm-edge-image-jetson-arm64"]
-    for name, image in images.items():
+    for _name, image in images.items():
         assert image["buildArgs"]["LLAMA_CPP_SHA256"] == SDIST_SHA256
         assert image["buildArgs"]["LLAMA_CPP_SOURCE_URL"].endswith("/llama_cpp_python-0.3.36.tar.gz")
         assert image["push"] is True and ":latest" not in image["tags"][0]
@@ -43,7 +42,9 @@ def test_the_stack_builds_cpu_and_jetson_images_from_the_pinned_source(edge_plan
     assert jetson["buildArgs"]["JETSON_RUNTIME_IMAGE"] == pins.UBUNTU_22_04.ref
     # One repository (created once), two indexes told apart by tag.
     assert [r["inputs"]["name"] for r in resources.values() if r["type"] == "aws:ecr/repository:Repository"] == [
-        "pulumi-llm/llama-server-buildcache", "pulumi-llm/llama-server"]
+        "pulumi-llm/llama-server-buildcache",
+        "pulumi-llm/llama-server",
+    ]
     indexes = {n: r["inputs"] for n, r in resources.items() if r["type"] == "docker-build:index:Index"}
     assert indexes["llm-edge-image-index"]["tag"].endswith("pulumi-llm/llama-server:llama-0c1e570-r1")
     assert indexes["llm-edge-image-jetson-index"]["tag"].endswith("pulumi-llm/llama-server:llama-0c1e570-r1-jetson")
@@ -74,7 +75,9 @@ def test_each_fleet_runs_its_image_by_digest_on_its_labelled_nodes(edge_plan: Pa
     cpu_pod = manifest(edge_plan, "daemonset-llm-edge-llama-3-2-3b.yaml")["spec"]["template"]["spec"]
     assert cpu_pod["tolerations"] == [] and "nvidia.com/gpu" not in cpu_pod["containers"][0]["resources"].get("limits", {})
     assert manifest(edge_plan, "networkpolicy-llm-edge-default-deny.yaml")["spec"] == {
-        "podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+    }
 
 
 def test_every_edge_manifest_validates(edge_plan: Path) -> None:
@@ -128,29 +131,43 @@ def _cpu_only_jetson_target(config: dict) -> None:
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (_set("pulumi-llm:edge.platforms", ["linux/riscv64"]),
-         "stacks/Pulumi.edge.yaml: pulumi-llm:edge.platforms[0] = linux/riscv64: must be one of: linux/amd64, linux/arm64"),
-        (_cpu_only_jetson_target,
-         "stacks/Pulumi.edge.yaml: pulumi-llm:edge.platforms = [\"linux/amd64\", \"linux/arm64\"]: a jetson target builds for "
-         "linux/arm64 only (Jetson modules are arm64)"),
+        (
+            _set("pulumi-llm:edge.platforms", ["linux/riscv64"]),
+            "stacks/Pulumi.edge.yaml: pulumi-llm:edge.platforms[0] = linux/riscv64: must be one of: linux/amd64, linux/arm64",
+        ),
+        (
+            _cpu_only_jetson_target,
+            'stacks/Pulumi.edge.yaml: pulumi-llm:edge.platforms = ["linux/amd64", "linux/arm64"]: a jetson target builds for '
+            "linux/arm64 only (Jetson modules are arm64)",
+        ),
         (_model(quantization="awq"), "stacks/Pulumi.edge.yaml: pulumi-llm:models.llama-3-2-3b = "),
         (_model(catalog="llama-3.1-70b-instruct", quantization="q8_0"), "stacks/Pulumi.edge.yaml: pulumi-llm:models.llama-3-2-3b = "),
         # fits the 16 GiB CPU nodes, not the 8 GB Orin Nano
-        (_model(catalog="llama-3.1-8b-instruct", quantization="q8_0"),
-         "stacks/Pulumi.edge.yaml: pulumi-llm:models.llama-3-2-3b = |: on edge.jetson.device Orin-Nano-8GB: "
-         "llama-3.1-8b-instruct in q8_0 needs"),
-        (_set("pulumi-llm:edge.jetson.device", "L4"),
-         "stacks/Pulumi.edge.yaml: pulumi-llm:edge.jetson.device = L4: a Jetson module: Orin-Nano-8GB, Orin-NX-16GB, "
-         "AGX-Orin-32GB or AGX-Orin-64GB"),
+        (
+            _model(catalog="llama-3.1-8b-instruct", quantization="q8_0"),
+            "stacks/Pulumi.edge.yaml: pulumi-llm:models.llama-3-2-3b = |: on edge.jetson.device Orin-Nano-8GB: "
+            "llama-3.1-8b-instruct in q8_0 needs",
+        ),
+        (
+            _set("pulumi-llm:edge.jetson.device", "L4"),
+            "stacks/Pulumi.edge.yaml: pulumi-llm:edge.jetson.device = L4: a Jetson module: Orin-Nano-8GB, Orin-NX-16GB, "
+            "AGX-Orin-32GB or AGX-Orin-64GB",
+        ),
         (_set("pulumi-llm:edge.device", "raspberry-pi"), "stacks/Pulumi.edge.yaml: pulumi-llm:edge.device = raspberry-pi: unknown GPU"),
-        (_set("pulumi-llm:edge.jetson_build_image", "nvcr.io/nvidia/l4t-jetpack:r36.4.0"),
-         "stacks/Pulumi.edge.yaml: pulumi-llm:edge.jetson_build_image = nvcr.io/nvidia/l4t-jetpack:r36.4.0: pin the base image "
-         "by digest as repository:tag@sha256:<digest> (read it with `crane digest <ref>`)"),
-        (_set("pulumi-llm:edge.llama_cpp_sha256", "ab" * 32),
-         f"stacks/Pulumi.edge.yaml: pulumi-llm:edge.llama_cpp_sha256 = {'ab' * 32}: the image builds llama-cpp-python "
-         f"0.3.36's sdist, whose sha256 is {SDIST_SHA256} (PyPI)"),
-        (_set("pulumi-llm:edge.builders", {"linux/s390x": "z"}),
-         "stacks/Pulumi.edge.yaml: pulumi-llm:edge.builders.linux/s390x: the name must be one of: linux/amd64, linux/arm64"),
+        (
+            _set("pulumi-llm:edge.jetson_build_image", "nvcr.io/nvidia/l4t-jetpack:r36.4.0"),
+            "stacks/Pulumi.edge.yaml: pulumi-llm:edge.jetson_build_image = nvcr.io/nvidia/l4t-jetpack:r36.4.0: pin the base image "
+            "by digest as repository:tag@sha256:<digest> (read it with `crane digest <ref>`)",
+        ),
+        (
+            _set("pulumi-llm:edge.llama_cpp_sha256", "ab" * 32),
+            f"stacks/Pulumi.edge.yaml: pulumi-llm:edge.llama_cpp_sha256 = {'ab' * 32}: the image builds llama-cpp-python "
+            f"0.3.36's sdist, whose sha256 is {SDIST_SHA256} (PyPI)",
+        ),
+        (
+            _set("pulumi-llm:edge.builders", {"linux/s390x": "z"}),
+            "stacks/Pulumi.edge.yaml: pulumi-llm:edge.builders.linux/s390x: the name must be one of: linux/amd64, linux/arm64",
+        ),
     ],
 )
 def test_bad_edge_input_is_one_line(scratch_project: Path, capsys: pytest.CaptureFixture[str], edit, expected: str) -> None:  # noqa: ANN001

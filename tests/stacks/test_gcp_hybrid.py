@@ -23,7 +23,10 @@ def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("gcp-prod")
     result = subprocess.run(
         [sys.executable, "-m", "pulumi_llm.cli", "plan", "gcp-prod", "--quiet", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     return out

@@ -12,7 +12,6 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-
 from helpers import scratch_project, shipped_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +35,10 @@ def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = project / "out"
     result = subprocess.run(
         [sys.executable, "-m", "pulumi_llm.cli", "--project-dir", str(project), "plan", "gmp", "--quiet", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     return out

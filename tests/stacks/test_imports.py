@@ -31,7 +31,15 @@ def modules_after_planning(stack: str, out: Path) -> set[str]:
 
 @pytest.mark.parametrize(
     ("stack", "cloud"),
-    [("onprem", None), ("dev", "aws"), ("prod", "aws"), ("gcp-dev", "gcp"), ("gcp-prod", "gcp"), ("azure-dev", "azure"), ("azure-prod", "azure")],
+    [
+        ("onprem", None),
+        ("dev", "aws"),
+        ("prod", "aws"),
+        ("gcp-dev", "gcp"),
+        ("gcp-prod", "gcp"),
+        ("azure-dev", "azure"),
+        ("azure-prod", "azure"),
+    ],
 )
 def test_stack_imports_only_its_own_cloud_sdk(tmp_path: Path, stack: str, cloud: str | None) -> None:
     loaded = modules_after_planning(stack, tmp_path)

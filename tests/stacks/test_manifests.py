@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import kubernetes_validate
@@ -29,8 +27,7 @@ CRD_KINDS = {
 def manifests(plans: Path) -> dict[str, list[dict]]:
     out = plans
     return {
-        stack.name: [yaml.safe_load(p.read_text()) for p in sorted((stack / "manifests").glob("*.yaml"))]
-        for stack in sorted(out.iterdir())
+        stack.name: [yaml.safe_load(p.read_text()) for p in sorted((stack / "manifests").glob("*.yaml"))] for stack in sorted(out.iterdir())
     }
 
 

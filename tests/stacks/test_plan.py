@@ -18,9 +18,7 @@ STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks"
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
-    return subprocess.run(
-        [sys.executable, "-m", "pulumi_llm.cli", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300
-    )
+    return subprocess.run([sys.executable, "-m", "pulumi_llm.cli", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +68,11 @@ def test_summary_json_format(planned: Path, stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_manifests_are_one_file_per_kubernetes_object(planned: Path, stack: str) -> None:
     resources = json.loads((planned / stack / "resources.json").read_text())
-    objects = [r for r in resources if r["type"].startswith("kubernetes:") and "kind" in r["inputs"] and not r["type"].startswith("kubernetes:helm.sh/")]
+    objects = [
+        r
+        for r in resources
+        if r["type"].startswith("kubernetes:") and "kind" in r["inputs"] and not r["type"].startswith("kubernetes:helm.sh/")
+    ]
     files = sorted((planned / stack / "manifests").glob("*.yaml"))
     assert len(files) == len(objects)
     for path in files:
@@ -100,9 +102,7 @@ def test_plan_prints_tree_grouped_by_component_with_counts(tmp_path: Path) -> No
 
 
 def test_default_out_dir_is_out_stack(scratch_project: Path) -> None:
-    (scratch_project / "stacks" / "Pulumi.lab.yaml").write_text(
-        (ROOT / "stacks" / "Pulumi.onprem.yaml").read_text()
-    )
+    (scratch_project / "stacks" / "Pulumi.lab.yaml").write_text((ROOT / "stacks" / "Pulumi.onprem.yaml").read_text())
     result = cli("plan", "lab", "--quiet", cwd=scratch_project)
     assert result.returncode == 0, result.stderr
     assert (scratch_project / "out" / "lab" / "resources.json").is_file()

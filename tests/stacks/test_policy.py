@@ -41,7 +41,10 @@ def test_budget_prices_each_stack_like_its_sizing_summary(resources, plans):
         assert sum(i.monthly for i in items) == pytest.approx(_summary_cost(plans, stack), rel=1e-4), stack
         assert budget.stack_name(rs) == stack
     assert [(i.instance_type, i.max_replicas) for i in budget.monthly_cost(resources["prod"])] == [("g6e.xlarge", 8), ("g6e.12xlarge", 8)]
-    assert [(i.instance_type, i.max_replicas) for i in budget.monthly_cost(resources["gcp-prod"])] == [("g2-standard-24", 2), ("g2-standard-24", 4)]
+    assert [(i.instance_type, i.max_replicas) for i in budget.monthly_cost(resources["gcp-prod"])] == [
+        ("g2-standard-24", 2),
+        ("g2-standard-24", 4),
+    ]
     assert budget.monthly_cost(resources["onprem"]) == []
 
 
@@ -158,8 +161,15 @@ def _no_encryption_at_host(r: dict) -> None:
 def _rdp_from_internet(r: dict) -> None:
     r["inputs"]["securityRules"].insert(
         0,
-        {"name": "rdp", "direction": "Inbound", "access": "Allow", "protocol": "Tcp", "priority": 90,
-         "sourceAddressPrefix": "Internet", "destinationPortRange": "3389"},
+        {
+            "name": "rdp",
+            "direction": "Inbound",
+            "access": "Allow",
+            "protocol": "Tcp",
+            "priority": 90,
+            "sourceAddressPrefix": "Internet",
+            "destinationPortRange": "3389",
+        },
     )
 
 

@@ -65,8 +65,16 @@ def checkov() -> Path:
 def k8s_scan(checkov: Path, plans: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict]:
     """One checkov run over every stack's manifests (the plans directory), as the repo config says."""
     proc, reports = scan(
-        checkov, "--config-file", str(CHECKOV_CONFIG), "-d", str(plans), "--framework", "kubernetes",
-        out_dir=tmp_path_factory.mktemp("checkov-k8s"), cwd=ROOT, keep_passed=True,
+        checkov,
+        "--config-file",
+        str(CHECKOV_CONFIG),
+        "-d",
+        str(plans),
+        "--framework",
+        "kubernetes",
+        out_dir=tmp_path_factory.mktemp("checkov-k8s"),
+        cwd=ROOT,
+        keep_passed=True,
     )
     [report] = [r for r in reports if r["check_type"] == "kubernetes"] or [None]
     assert report is not None, proc.stderr[-2000:]
@@ -75,8 +83,9 @@ def k8s_scan(checkov: Path, plans: Path, tmp_path_factory: pytest.TempPathFactor
 
 def test_checkov_finds_nothing_in_any_stacks_manifests(k8s_scan) -> None:
     proc, report = k8s_scan
-    failed = [f"{f['check_id']} {f['file_path'].lstrip('/')} {f['resource']} ({f['check_name']})"
-              for f in report["results"]["failed_checks"]]
+    failed = [
+        f"{f['check_id']} {f['file_path'].lstrip('/')} {f['resource']} ({f['check_name']})" for f in report["results"]["failed_checks"]
+    ]
     assert not failed, "checkov findings:\n" + "\n".join(failed)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert report["summary"]["parsing_errors"] == 0, report["results"]["parsing_errors"]
@@ -117,8 +126,15 @@ def test_every_skipped_check_still_fires_on_the_manifests(checkov: Path, plans: 
     skips = [c for c in skipped_checks() if c.startswith(("CKV_K8S_", "CKV2_K8S_"))]
     assert skips
     _, reports = scan(
-        checkov, "-d", str(plans), "--framework", "kubernetes", "--check", ",".join(skips),
-        out_dir=tmp_path, cwd=tmp_path,
+        checkov,
+        "-d",
+        str(plans),
+        "--framework",
+        "kubernetes",
+        "--check",
+        ",".join(skips),
+        out_dir=tmp_path,
+        cwd=tmp_path,
     )
     fired = {f["check_id"] for r in reports for f in r["results"]["failed_checks"]}
     assert fired == set(skips), f"stale checkov skips (nothing to skip any more): {sorted(set(skips) - fired)}"
@@ -127,15 +143,27 @@ def test_every_skipped_check_still_fires_on_the_manifests(checkov: Path, plans: 
 def test_checkov_is_not_vacuous_on_manifests(checkov: Path, tmp_path: Path) -> None:
     bad = tmp_path / "stack" / "manifests" / "deployment-x-x.yaml"
     bad.parent.mkdir(parents=True)
-    pod = {"containers": [{"name": "x", "image": "nginx:latest", "securityContext": {"privileged": True}}],
-           "hostNetwork": True}
-    bad.write_text(yaml.safe_dump({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "x"},
-        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": pod}},
-    }))
+    pod = {"containers": [{"name": "x", "image": "nginx:latest", "securityContext": {"privileged": True}}], "hostNetwork": True}
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "x", "namespace": "x"},
+                "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": pod}},
+            }
+        )
+    )
     proc, reports = scan(
-        checkov, "--config-file", str(CHECKOV_CONFIG), "-d", str(tmp_path), "--framework", "kubernetes",
-        out_dir=tmp_path / "out", cwd=ROOT,
+        checkov,
+        "--config-file",
+        str(CHECKOV_CONFIG),
+        "-d",
+        str(tmp_path),
+        "--framework",
+        "kubernetes",
+        out_dir=tmp_path / "out",
+        cwd=ROOT,
     )
     failed = {f["check_id"] for r in reports for f in r["results"]["failed_checks"]}
     assert proc.returncode != 0
@@ -151,6 +179,9 @@ def test_yamllint_finds_nothing_in_any_stacks_manifests(plans: Path) -> None:
     assert yamllint, "yamllint is not installed; run `uv sync --frozen`"
     result = subprocess.run(
         [yamllint, "--strict", "-f", "parsable", "-c", str(YAMLLINT_CONFIG), *map(str, files)],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
     )
     assert result.returncode == 0 and result.stdout == "", result.stdout[-5000:] + result.stderr

@@ -8,7 +8,6 @@ import re
 
 import pytest
 import yaml
-
 from pulumi_llm import pins
 from pulumi_llm.cluster import aks_render as r
 
@@ -136,8 +135,13 @@ def test_kubeconfig_refuses_interactive_logins() -> None:
 
 
 def test_network_profile_is_azure_cni_overlay_with_policy() -> None:
-    cilium = r.network_profile(network_policy="cilium", pod_cidr="192.168.0.0/16", service_cidr="172.16.0.0/16",
-                               dns_service_ip="172.16.0.10", outbound_type="userDefinedRouting")
+    cilium = r.network_profile(
+        network_policy="cilium",
+        pod_cidr="192.168.0.0/16",
+        service_cidr="172.16.0.0/16",
+        dns_service_ip="172.16.0.10",
+        outbound_type="userDefinedRouting",
+    )
     assert cilium == {
         "network_plugin": "azure",
         "network_plugin_mode": "overlay",
@@ -149,8 +153,13 @@ def test_network_profile_is_azure_cni_overlay_with_policy() -> None:
         "outbound_type": "userDefinedRouting",
         "load_balancer_sku": "standard",
     }
-    calico = r.network_profile(network_policy="calico", pod_cidr="192.168.0.0/16", service_cidr="172.16.0.0/16",
-                               dns_service_ip="172.16.0.10", outbound_type="loadBalancer")
+    calico = r.network_profile(
+        network_policy="calico",
+        pod_cidr="192.168.0.0/16",
+        service_cidr="172.16.0.0/16",
+        dns_service_ip="172.16.0.10",
+        outbound_type="loadBalancer",
+    )
     assert (calico["network_dataplane"], calico["network_policy"]) == ("azure", "calico")
 
 
@@ -160,8 +169,18 @@ def test_network_profile_is_azure_cni_overlay_with_policy() -> None:
         ("192.168.0.0/16", "172.16.0.0/16", "172.16.0.10", None),
         ("10.0.0.0/8", "10.1.0.0/16", "10.1.0.10", "pod_cidr = 10.0.0.0/8 overlaps service_cidr = 10.1.0.0/16"),
         ("192.168.0.1/16", "172.16.0.0/16", "172.16.0.10", "pod_cidr = '192.168.0.1/16': not a network in CIDR notation"),
-        ("192.168.0.0/16", "172.16.0.0/16", "10.0.0.10", "dns_service_ip = 10.0.0.10: must be a host address inside service_cidr = 172.16.0.0/16"),
-        ("192.168.0.0/16", "172.16.0.0/16", "172.16.0.0", "dns_service_ip = 172.16.0.0: must be a host address inside service_cidr = 172.16.0.0/16"),
+        (
+            "192.168.0.0/16",
+            "172.16.0.0/16",
+            "10.0.0.10",
+            "dns_service_ip = 10.0.0.10: must be a host address inside service_cidr = 172.16.0.0/16",
+        ),
+        (
+            "192.168.0.0/16",
+            "172.16.0.0/16",
+            "172.16.0.0",
+            "dns_service_ip = 172.16.0.0: must be a host address inside service_cidr = 172.16.0.0/16",
+        ),
     ],
 )
 def test_network_plan_problems(pods: str, services: str, dns: str, problem: str | None) -> None:
@@ -183,8 +202,15 @@ def test_role_definition_ids_are_subscription_scoped_built_ins() -> None:
     assert r.role_definition_id(sub, r.ROLE_AKS_RBAC_CLUSTER_ADMIN) == (
         f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
     )
-    for guid in (r.ROLE_AKS_RBAC_CLUSTER_ADMIN, r.ROLE_NETWORK_CONTRIBUTOR, r.ROLE_MONITORING_METRICS_PUBLISHER, r.ROLE_READER,
-                 r.ROLE_KEY_VAULT_SECRETS_USER, r.ROLE_COGNITIVE_SERVICES_OPENAI_USER, r.ROLE_STORAGE_BLOB_DATA_READER):
+    for guid in (
+        r.ROLE_AKS_RBAC_CLUSTER_ADMIN,
+        r.ROLE_NETWORK_CONTRIBUTOR,
+        r.ROLE_MONITORING_METRICS_PUBLISHER,
+        r.ROLE_READER,
+        r.ROLE_KEY_VAULT_SECRETS_USER,
+        r.ROLE_COGNITIVE_SERVICES_OPENAI_USER,
+        r.ROLE_STORAGE_BLOB_DATA_READER,
+    ):
         assert r.is_guid(guid)
 
 

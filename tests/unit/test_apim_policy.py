@@ -5,7 +5,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-
 from pulumi_llm.gateway import apim_policy as p
 
 SECTIONS = ["inbound", "backend", "outbound", "on-error"]
@@ -116,7 +115,12 @@ def test_engine_policy_sends_the_master_key_from_a_named_value_and_does_not_retr
     assert p.named_values_in(ET.tostring(root, encoding="unicode")) == ["litellm-master-key"]
     [forward] = root.find("backend")
     assert forward.tag == "forward-request"
-    assert forward.attrib == {"timeout": "200", "buffer-request-body": "false", "buffer-response": "false", "fail-on-error-status-code": "false"}
+    assert forward.attrib == {
+        "timeout": "200",
+        "buffer-request-body": "false",
+        "buffer-response": "false",
+        "fail-on-error-status-code": "false",
+    }
     assert p.backend_ids_in(ET.tostring(root, encoding="unicode")) == ["litellm"]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from pulumi_llm.errors import UserError
 from pulumi_llm.settings import load
 
@@ -13,7 +12,9 @@ SOURCE = "stacks/Pulumi.prod.yaml"
 MODEL = {"catalog": "llama-3.1-8b-instruct", "source": "store://llama/abc", "context": 8192}
 
 
-def config(environment: str = "dev", methods: tuple[str, ...] = ("gpu-vm",), region: str = "us-east-1", aws: dict | None = None, **model: object) -> dict[str, str]:
+def config(
+    environment: str = "dev", methods: tuple[str, ...] = ("gpu-vm",), region: str = "us-east-1", aws: dict | None = None, **model: object
+) -> dict[str, str]:
     return {
         "pulumi-llm:environment": environment,
         "pulumi-llm:cloud": "aws",

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from pulumi_llm import pins
 from pulumi_llm.gpu_vm import azure_boot
 from pulumi_llm.gpu_vm.cloud_init import MODEL_ROOT, SECRETS_ENV, docker_run_argv
@@ -170,9 +169,7 @@ def test_secrets_are_read_from_key_vault_at_start_never_written_into_custom_data
     written = files(azure_document(vllm_spec))
     fetch = written["/usr/local/lib/llm-server/fetch-secrets"]
     assert fetch["permissions"] == "0700"
-    assert (
-        f"fetch /usr/bin/python3 {azure_boot.HELPER} secret {SECRET_URI} --client-id {CLIENT_ID}" in fetch["content"]
-    )
+    assert f"fetch /usr/bin/python3 {azure_boot.HELPER} secret {SECRET_URI} --client-id {CLIENT_ID}" in fetch["content"]
     assert [p for p, f in written.items() if SECRET_URI in f["content"]] == ["/usr/local/lib/llm-server/fetch-secrets"]
     with pytest.raises(ValueError, match="not a Key Vault secret URI"):
         azure_boot.key_vault_secrets({"k": "https://acme-llm-kv.vault.azure.net/keys/x"}, client_id=CLIENT_ID)
@@ -330,7 +327,13 @@ def test_helper_posts_server_and_gpu_metrics_to_the_scale_set(vllm_spec) -> None
     assert {url for url, _, _ in posts} == {target}
     assert {h["authorization"] for _, h, _ in posts} == {f"Bearer token-for-https://monitoring.azure.com/-{CLIENT_ID}"}
     by_metric = {p["data"]["baseData"]["metric"]: p["data"]["baseData"] for _, _, p in posts}
-    assert set(by_metric) == {"requests_waiting", "requests_running", "kv_cache_usage", "gpu_utilization_percent", "gpu_memory_used_percent"}
+    assert set(by_metric) == {
+        "requests_waiting",
+        "requests_running",
+        "kv_cache_usage",
+        "gpu_utilization_percent",
+        "gpu_memory_used_percent",
+    }
     for base in by_metric.values():
         assert base["namespace"] == "PulumiLLM/ModelServer"
         assert base["dimNames"] == ["instance"] and base["series"][0]["dimValues"] == ["llm-vmss_3"]
@@ -353,5 +356,10 @@ def test_helper_rejects_bad_arguments() -> None:
 
 
 def test_the_default_image_is_azures_ubuntu_hpc_image() -> None:
-    assert azure_boot.UBUNTU_HPC_IMAGE == {"publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204", "version": "22.04.2026082801"}
+    assert azure_boot.UBUNTU_HPC_IMAGE == {
+        "publisher": "microsoft-dsvm",
+        "offer": "ubuntu-hpc",
+        "sku": "2204",
+        "version": "22.04.2026082801",
+    }
     assert azure_boot.UBUNTU_HPC_IMAGE == pins.AZURE_UBUNTU_HPC.reference()

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from pulumi_llm import serving
 from pulumi_llm.cli import main
 from pulumi_llm.errors import UserError
@@ -60,31 +59,49 @@ def test_both_azure_stacks_validate_and_size_on_their_vm_or_pool() -> None:
 @pytest.mark.parametrize(
     ("changes", "line"),
     [
-        ({"azure__gpu_vm__vm_size": "Standard_D4s_v5"},
-         "pulumi-llm:azure.gpu_vm.vm_size = Standard_D4s_v5: not a GPU VM size; choose an NC, ND or NV size from the catalog, "
-         "e.g. Standard_NC4as_T4_v3"),
-        ({"azure__gpu_vm__vm_size": "Standard_ND96isr_H100_v5", "region": "westus2"},
-         "pulumi-llm:azure.gpu_vm.vm_size = Standard_ND96isr_H100_v5: not offered in westus2 according to the catalog; "
-         "offered in eastus, southcentralus, westeurope, swedencentral"),
-        ({"azure__gpu_vm__vm_size": "g6e.xlarge"},
-         "pulumi-llm:azure.gpu_vm.vm_size = g6e.xlarge: an aws instance type; Azure takes Azure GPU sizes (e.g. Standard_NC24ads_A100_v4)"),
-        ({"azure__gateway__apim_sku": "Consumption"},
-         'pulumi-llm:azure.gateway.apim_sku = Consumption: can\'t stream (no long-lived connections, so no buffer-response="false" '
-         "server-sent events) and has no llm-token-limit; allowed: StandardV2, PremiumV2"),
-        ({"azure__gateway__apim_sku": "BasicV2"},
-         "pulumi-llm:azure.gateway.apim_sku = BasicV2: has no VNet integration, so it can't reach the engine's internal ingress; "
-         "allowed: StandardV2, PremiumV2"),
-        ({"azure__gateway__apim_sku": "Developer"},
-         "pulumi-llm:azure.gateway.apim_sku = Developer: a classic tier, without outbound VNet integration to the engine; "
-         "allowed: StandardV2, PremiumV2"),
-        ({"gateway__timeouts": {"client_seconds": 900, "edge_seconds": 600, "engine_seconds": 540, "provider_seconds": 480}},
-         "pulumi-llm:gateway.timeouts.edge_seconds = 600: above API Management's forward-request limit of 240 s (longer waits "
-         "for the first byte may not be honoured); set it to 240 or less, with engine_seconds and provider_seconds below it"),
-        ({"azure__gateway__publisher_email": None},
-         "pulumi-llm:azure.gateway.publisher_email: required with the gateway (API Management's publisher address)"),
-        ({"region": "mars-1"},
-         "pulumi-llm:region = mars-1: region 'mars-1' has no azure GPU type in the catalog; known: australiaeast, eastus, eastus2, "
-         "japaneast, northeurope, southcentralus, southeastasia, swedencentral, westeurope, westus2, westus3"),
+        (
+            {"azure__gpu_vm__vm_size": "Standard_D4s_v5"},
+            "pulumi-llm:azure.gpu_vm.vm_size = Standard_D4s_v5: not a GPU VM size; choose an NC, ND or NV size from the catalog, "
+            "e.g. Standard_NC4as_T4_v3",
+        ),
+        (
+            {"azure__gpu_vm__vm_size": "Standard_ND96isr_H100_v5", "region": "westus2"},
+            "pulumi-llm:azure.gpu_vm.vm_size = Standard_ND96isr_H100_v5: not offered in westus2 according to the catalog; "
+            "offered in eastus, southcentralus, westeurope, swedencentral",
+        ),
+        (
+            {"azure__gpu_vm__vm_size": "g6e.xlarge"},
+            "pulumi-llm:azure.gpu_vm.vm_size = g6e.xlarge: an aws instance type; Azure takes Azure GPU sizes (e.g. Standard_NC24ads_A100_v4)",
+        ),
+        (
+            {"azure__gateway__apim_sku": "Consumption"},
+            'pulumi-llm:azure.gateway.apim_sku = Consumption: can\'t stream (no long-lived connections, so no buffer-response="false" '
+            "server-sent events) and has no llm-token-limit; allowed: StandardV2, PremiumV2",
+        ),
+        (
+            {"azure__gateway__apim_sku": "BasicV2"},
+            "pulumi-llm:azure.gateway.apim_sku = BasicV2: has no VNet integration, so it can't reach the engine's internal ingress; "
+            "allowed: StandardV2, PremiumV2",
+        ),
+        (
+            {"azure__gateway__apim_sku": "Developer"},
+            "pulumi-llm:azure.gateway.apim_sku = Developer: a classic tier, without outbound VNet integration to the engine; "
+            "allowed: StandardV2, PremiumV2",
+        ),
+        (
+            {"gateway__timeouts": {"client_seconds": 900, "edge_seconds": 600, "engine_seconds": 540, "provider_seconds": 480}},
+            "pulumi-llm:gateway.timeouts.edge_seconds = 600: above API Management's forward-request limit of 240 s (longer waits "
+            "for the first byte may not be honoured); set it to 240 or less, with engine_seconds and provider_seconds below it",
+        ),
+        (
+            {"azure__gateway__publisher_email": None},
+            "pulumi-llm:azure.gateway.publisher_email: required with the gateway (API Management's publisher address)",
+        ),
+        (
+            {"region": "mars-1"},
+            "pulumi-llm:region = mars-1: region 'mars-1' has no azure GPU type in the catalog; known: australiaeast, eastus, eastus2, "
+            "japaneast, northeurope, southcentralus, southeastasia, swedencentral, westeurope, westus2, westus3",
+        ),
     ],
 )
 def test_bad_azure_input_is_one_line(changes: dict[str, Any], line: str) -> None:
@@ -104,7 +121,7 @@ def test_prod_refuses_spot_only_gpu_pools_and_aks_blob_streaming() -> None:
     prod = copy.deepcopy(stack("azure-prod"))
     prod["pulumi-llm:azure"]["cluster"]["gpu_pools"] = {"gpuspot": {"spot": True}}
     assert message(prod, "stacks/Pulumi.azure-prod.yaml") == (
-        "stacks/Pulumi.azure-prod.yaml: pulumi-llm:azure.cluster.gpu_pools = {\"gpuspot\": {\"spot\": true}}: prod can't run on spot alone: add a pool with spot: false"
+        'stacks/Pulumi.azure-prod.yaml: pulumi-llm:azure.cluster.gpu_pools = {"gpuspot": {"spot": true}}: prod can\'t run on spot alone: add a pool with spot: false'
     )
     prod = copy.deepcopy(stack("azure-prod"))
     prod["pulumi-llm:models"]["llama-3-1-8b-instruct"]["source"] = "store://meta-llama/x"
@@ -133,5 +150,7 @@ def test_the_cli_exits_2_with_the_line(tmp_path: Path, monkeypatch: pytest.Monke
     code = main(["plan", "azure-bad", "--quiet", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert err.endswith("pulumi-llm:azure.gpu_vm.vm_size = Standard_D4s_v5: not a GPU VM size; choose an NC, ND or NV size from the catalog, e.g. Standard_NC4as_T4_v3")
+    assert err.endswith(
+        "pulumi-llm:azure.gpu_vm.vm_size = Standard_D4s_v5: not a GPU VM size; choose an NC, ND or NV size from the catalog, e.g. Standard_NC4as_T4_v3"
+    )
     assert len(err.splitlines()) == 1

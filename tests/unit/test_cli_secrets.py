@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-
 from pulumi_llm import cli_secrets
 from pulumi_llm.errors import UserError
 
@@ -85,7 +84,9 @@ def test_put_then_check_shows_set_and_never_prints_the_value(project: Path, aws,
     assert put(project, "anthropic", KEY + "-b") == 0
     assert check(project) == 0
     out, err = capsys.readouterr()
-    lines = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in ("openai", "anthropic", "litellm-master")}
+    lines = {
+        line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in ("openai", "anthropic", "litellm-master")
+    }
     assert all("  set (changed " in line for line in lines.values())
     assert "3 of 3 set in eu-west-1" in out
     for value in (KEY, MASTER, KEY + "-b", KEY[:12], "TESTVALUE"):
@@ -125,8 +126,7 @@ def test_empty_stdin_is_refused(project: Path, aws) -> None:
         with pytest.raises(UserError) as caught:
             put(project, "openai", text)
         assert str(caught.value) == (
-            "secrets put openai: empty key on standard input; pipe it in, e.g. "
-            "pbpaste | pulumi-llm secrets put openai --stack gw"
+            "secrets put openai: empty key on standard input; pipe it in, e.g. pbpaste | pulumi-llm secrets put openai --stack gw"
         )
 
 
@@ -158,17 +158,22 @@ def test_a_secret_the_stack_has_not_created_yet(project: Path, aws) -> None:
 
 
 def test_missing_credentials_are_one_line(project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with pytest.raises(UserError) as caught:
         put(project, "openai", KEY)
-    assert str(caught.value) == (
-        "secrets put openai: no AWS credentials found; sign in (e.g. aws sso login, or set AWS_PROFILE) and retry"
-    )
+    assert str(caught.value) == ("secrets put openai: no AWS credentials found; sign in (e.g. aws sso login, or set AWS_PROFILE) and retry")
     assert KEY not in str(caught.value)
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from pulumi_llm import cli_secrets
 from pulumi_llm.errors import UserError
 
@@ -44,24 +43,31 @@ class FakeSecretManager:
     def handle(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, Any]]:
         length = int(handler.headers.get("Content-Length") or 0)
         body = json.loads(handler.rfile.read(length)) if length else None
-        self.requests.append(
-            {"method": handler.command, "path": handler.path, "auth": handler.headers.get("Authorization"), "body": body}
-        )
+        self.requests.append({"method": handler.command, "path": handler.path, "auth": handler.headers.get("Authorization"), "body": body})
         if self.refuse_with:
-            return self.refuse_with, {"error": {"code": self.refuse_with, "status": "PERMISSION_DENIED",
-                                                "message": "Permission 'secretmanager.versions.add' denied"}}
+            return self.refuse_with, {
+                "error": {
+                    "code": self.refuse_with,
+                    "status": "PERMISSION_DENIED",
+                    "message": "Permission 'secretmanager.versions.add' denied",
+                }
+            }
         path = handler.path
         if not path.startswith(BASE + "/"):
             return 400, {"error": {"status": "INVALID_ARGUMENT", "message": "unexpected path"}}
-        rest = path[len(BASE) + 1:]
+        rest = path[len(BASE) + 1 :]
         if ":access" in rest:
             return 500, {"error": {"status": "INTERNAL", "message": "the CLI must never read a payload"}}
         if handler.command == "POST" and rest.endswith(":addVersion"):
             secret = rest[: -len(":addVersion")]
             if secret not in self.secrets:
                 return 404, {"error": {"code": 404, "status": "NOT_FOUND", "message": f"Secret [{secret}] not found."}}
-            version = {"name": f"projects/123/secrets/{secret}/versions/{len(self.secrets[secret]) + 1}",
-                       "state": "ENABLED", "createTime": "2025-06-01T12:34:56.789Z", "payload": body["payload"]}
+            version = {
+                "name": f"projects/123/secrets/{secret}/versions/{len(self.secrets[secret]) + 1}",
+                "state": "ENABLED",
+                "createTime": "2025-06-01T12:34:56.789Z",
+                "payload": body["payload"],
+            }
             self.secrets[secret].append(version)
             return 200, {k: v for k, v in version.items() if k != "payload"}
         if handler.command == "GET" and rest.endswith("/versions/latest"):

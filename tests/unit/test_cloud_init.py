@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from pulumi_llm import pins
 from pulumi_llm.gpu_vm import aws_boot
 from pulumi_llm.gpu_vm.cloud_init import (
@@ -317,7 +316,11 @@ def test_cloudwatch_agent_collects_gpu_metrics_and_scrapes_the_server(vllm_spec,
 
 
 def test_another_clouds_agent_plugs_in(vllm_spec) -> None:
-    agent = MetricsAgent(name="Ops Agent", files=(("/etc/google-cloud-ops-agent/config.yaml", "metrics: {}\n"),), script="systemctl restart google-cloud-ops-agent")
+    agent = MetricsAgent(
+        name="Ops Agent",
+        files=(("/etc/google-cloud-ops-agent/config.yaml", "metrics: {}\n"),),
+        script="systemctl restart google-cloud-ops-agent",
+    )
     document = render_cloud_init(
         vllm_spec,
         weights_sync=WeightsSync(source="gs://b/m", command=("gcloud", "storage", "rsync", "--recursive", "{source}", "{dest}")),
@@ -326,5 +329,7 @@ def test_another_clouds_agent_plugs_in(vllm_spec) -> None:
     )
     written = files(document)
     assert written["/etc/google-cloud-ops-agent/config.yaml"]["content"] == "metrics: {}\n"
-    assert "gcloud storage rsync --recursive gs://b/m /opt/models/llama-3.1-8b" in written["/usr/local/lib/llm-server/sync-weights"]["content"]
+    assert (
+        "gcloud storage rsync --recursive gs://b/m /opt/models/llama-3.1-8b" in written["/usr/local/lib/llm-server/sync-weights"]["content"]
+    )
     assert "/usr/local/lib/llm-server/data-disk" not in written  # no data disk given: the root disk holds /opt/models

@@ -16,9 +16,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
 import yaml
-from pulumi.errors import InputPropertiesError, InputPropertyError
-
 from helpers import by_name, children, of_type, only, run
+from pulumi.errors import InputPropertiesError, InputPropertyError
 from pulumi_llm import sizing
 from pulumi_llm.errors import UserError
 from pulumi_llm.platform import LlmPlatform, LlmPlatformArgs
@@ -66,8 +65,12 @@ GPU_VM = {
     "vpcCidr": "10.40.0.0/16",
     "privateSubnetIds": ["subnet-a", "subnet-b"],
     "kmsKeyArn": KEY_ARN,
-    "model": {"catalog": "llama-3.1-8b-instruct", "source": "s3://weights-bucket/llama/abc123", "revision": "abc123",
-              "replicas": {"min": 1, "max": 2}},
+    "model": {
+        "catalog": "llama-3.1-8b-instruct",
+        "source": "s3://weights-bucket/llama/abc123",
+        "revision": "abc123",
+        "replicas": {"min": 1, "max": 2},
+    },
 }
 
 
@@ -115,8 +118,20 @@ def test_schema_names_the_package_and_exactly_the_three_components() -> None:
 def test_onprem_serving_inputs_outputs_and_required() -> None:
     r = RESOURCES["pulumi-llm:index:OnPremServing"]
     assert list(r["inputProperties"]) == [
-        "environment", "stack", "tags", "kubeContext", "kubeconfig", "namespace", "models", "serving", "gpus",
-        "gpuOperator", "ingress", "keda", "prometheus", "hfTokenSecret",
+        "environment",
+        "stack",
+        "tags",
+        "kubeContext",
+        "kubeconfig",
+        "namespace",
+        "models",
+        "serving",
+        "gpus",
+        "gpuOperator",
+        "ingress",
+        "keda",
+        "prometheus",
+        "hfTokenSecret",
     ]
     assert r["requiredInputs"] == ["environment", "models"]
     inputs = r["inputProperties"]
@@ -133,8 +148,21 @@ def test_aws_gateway_inputs_take_other_resources_outputs_where_they_come_from_re
     r = RESOURCES["pulumi-llm:index:AwsLlmGateway"]
     inputs = r["inputProperties"]
     assert list(inputs) == [
-        "environment", "stack", "tags", "region", "vpcId", "privateSubnetIds", "kmsKeyArn", "alarmTopicArn", "models",
-        "consumers", "timeouts", "retries", "secrets", "bedrockModels", "highAvailability",
+        "environment",
+        "stack",
+        "tags",
+        "region",
+        "vpcId",
+        "privateSubnetIds",
+        "kmsKeyArn",
+        "alarmTopicArn",
+        "models",
+        "consumers",
+        "timeouts",
+        "retries",
+        "secrets",
+        "bedrockModels",
+        "highAvailability",
     ]
     assert r["requiredInputs"] == ["consumers", "environment", "kmsKeyArn", "models", "privateSubnetIds", "region", "vpcId"]
     # Values from other resources are Inputs (not plain); settings are plain values.
@@ -151,11 +179,31 @@ def test_aws_gateway_inputs_take_other_resources_outputs_where_they_come_from_re
 def test_gpu_vm_serving_inputs_and_outputs() -> None:
     r = RESOURCES["pulumi-llm:index:AwsGpuVmServing"]
     assert list(r["inputProperties"]) == [
-        "environment", "stack", "tags", "region", "servedName", "model", "instanceType", "gpuMemoryUtilization", "vpcId",
-        "vpcCidr", "privateSubnetIds", "publicSubnetIds", "kmsKeyArn", "alarmTopicArn", "gpuVm",
+        "environment",
+        "stack",
+        "tags",
+        "region",
+        "servedName",
+        "model",
+        "instanceType",
+        "gpuMemoryUtilization",
+        "vpcId",
+        "vpcCidr",
+        "privateSubnetIds",
+        "publicSubnetIds",
+        "kmsKeyArn",
+        "alarmTopicArn",
+        "gpuVm",
     ]
     assert r["requiredInputs"] == [
-        "environment", "kmsKeyArn", "model", "privateSubnetIds", "region", "servedName", "vpcCidr", "vpcId",
+        "environment",
+        "kmsKeyArn",
+        "model",
+        "privateSubnetIds",
+        "region",
+        "servedName",
+        "vpcCidr",
+        "vpcId",
     ]
     assert r["inputProperties"]["gpuMemoryUtilization"]["type"] == "number"
     assert r["inputProperties"]["gpuVm"]["$ref"] == "#/types/pulumi-llm:index:GpuVmOptions"
@@ -165,14 +213,32 @@ def test_gpu_vm_serving_inputs_and_outputs() -> None:
 def test_types_fields_required_and_enums() -> None:
     model = TYPES["pulumi-llm:index:Model"]
     assert list(model["properties"]) == [
-        "catalog", "custom", "source", "revision", "runtime", "quantization", "context", "gpus", "replicas",
-        "copyFromHub", "hubRepo", "loraAdapters", "apiKeySecret", "extraArgs",
+        "catalog",
+        "custom",
+        "source",
+        "revision",
+        "runtime",
+        "quantization",
+        "context",
+        "gpus",
+        "replicas",
+        "copyFromHub",
+        "hubRepo",
+        "loraAdapters",
+        "apiKeySecret",
+        "extraArgs",
     ]
     assert model["required"] == ["source"]
     assert model["properties"]["runtime"]["$ref"] == "#/types/pulumi-llm:index:Runtime"
     assert model["properties"]["extraArgs"]["items"]["type"] == "string"
     assert TYPES["pulumi-llm:index:CustomModel"]["required"] == [
-        "hiddenSize", "maxContext", "numAttentionHeads", "numKvHeads", "numLayers", "totalParamsB", "vocabSize",
+        "hiddenSize",
+        "maxContext",
+        "numAttentionHeads",
+        "numKvHeads",
+        "numLayers",
+        "totalParamsB",
+        "vocabSize",
     ]
     assert TYPES["pulumi-llm:index:GatewayRoute"]["required"] == ["model", "provider"]
     assert TYPES["pulumi-llm:index:GatewayConsumer"]["required"] == ["models", "requestsPerDay"]
@@ -208,9 +274,7 @@ def test_enum_values_are_the_settings_literals() -> None:
 
     # llamacpp and onnx run on edge nodes only (edge.runtime), which the package components don't build
     assert [e.value for e in components.Runtime] == [r for r in get_args(settings.Runtime) if r not in ("llamacpp", "onnx")]
-    assert [e.value for e in components.AutoscalingEngine] == list(
-        get_args(settings.AutoscalingSettings.model_fields["engine"].annotation)
-    )
+    assert [e.value for e in components.AutoscalingEngine] == list(get_args(settings.AutoscalingSettings.model_fields["engine"].annotation))
     assert [e.value for e in components.ApiProvider] == [p for p in get_args(settings.Provider) if p != "self-hosted"]
 
 
@@ -244,7 +308,9 @@ def test_onprem_serving_builds_what_the_platform_builds_for_the_same_settings() 
             "pulumi-llm:environment": "lab",
             "pulumi-llm:cloud": "onprem",
             "pulumi-llm:methods": '["onprem"]',
-            "pulumi-llm:onprem": json.dumps({"kube_context": "gpu-lab", "namespace": "models", "gpus": {"accelerator": "L4", "per_node": 4}}),
+            "pulumi-llm:onprem": json.dumps(
+                {"kube_context": "gpu-lab", "namespace": "models", "gpus": {"accelerator": "L4", "per_node": 4}}
+            ),
             "pulumi-llm:serving": json.dumps({"replicas": {"min": 1, "max": 3}}),
             "pulumi-llm:models": json.dumps({"llama-8b": MODEL}),
         },
@@ -367,7 +433,7 @@ def test_yaml_example_is_a_valid_use_of_the_schema_and_builds() -> None:
         (
             "AwsLlmGateway",
             lambda a: a["consumers"]["team-a"].update(models=["chatt"]),
-            "AwsLlmGateway x: args.consumers.team-a.models = [\"chatt\"]: chatt is not a gateway model; defined: chat",
+            'AwsLlmGateway x: args.consumers.team-a.models = ["chatt"]: chatt is not a gateway model; defined: chat',
         ),
         (
             "AwsLlmGateway",

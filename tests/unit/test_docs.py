@@ -29,8 +29,20 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "components" / "pulumi_llm"
 # Packages whose README must carry the tables: every package with args models, plus the pure ones
 # (runtimes, sizing) that have a README of their own. `offline` and `provider` are tooling, not API.
-DOCUMENTED = ("cluster", "edge", "gateway", "gpu_vm", "kubernetes", "monitoring", "network", "onprem", "runtimes",
-              "security", "sizing", "storage")
+DOCUMENTED = (
+    "cluster",
+    "edge",
+    "gateway",
+    "gpu_vm",
+    "kubernetes",
+    "monitoring",
+    "network",
+    "onprem",
+    "runtimes",
+    "security",
+    "sizing",
+    "storage",
+)
 REFERENCE_HEADING = "## Args reference"
 WRITE_COMMAND = "uv run python tests/unit/test_docs.py --write"
 BLOCK = re.compile(r"<!-- args:(?P<id>[\w.]+) -->\n.*?<!-- /args -->\n", re.S)
@@ -42,11 +54,11 @@ def args_models(package: str) -> list[type]:
 
     found: list[type] = []
     root = importlib.import_module(f"pulumi_llm.{package}")
-    modules = [root] + [importlib.import_module(f"pulumi_llm.{package}.{m.name}")
-                        for m in pkgutil.iter_modules(root.__path__) if not m.name.startswith("_")]
+    modules = [root] + [
+        importlib.import_module(f"pulumi_llm.{package}.{m.name}") for m in pkgutil.iter_modules(root.__path__) if not m.name.startswith("_")
+    ]
     for module in modules:
-        classes = [c for c in vars(module).values()
-                   if inspect.isclass(c) and issubclass(c, BaseModel) and c.__module__ == module.__name__]
+        classes = [c for c in vars(module).values() if inspect.isclass(c) and issubclass(c, BaseModel) and c.__module__ == module.__name__]
         found += sorted(classes, key=lambda c: inspect.getsourcelines(c)[1])
     return found
 
@@ -94,7 +106,6 @@ def _pin_name(value: str) -> str | None:
 
 
 def _default(field) -> str:
-    from pydantic import BaseModel
     from pydantic_core import PydanticUndefined
 
     if field.is_required():
@@ -123,12 +134,18 @@ def _short(value: object) -> str:
 
     if isinstance(value, BaseModel):
         fields = type(value).model_fields
-        changed = [(k, getattr(value, k)) for k, f in fields.items()
-                   if f.is_required() or f.default_factory is not None or getattr(value, k) != f.default]
+        changed = [
+            (k, getattr(value, k))
+            for k, f in fields.items()
+            if f.is_required() or f.default_factory is not None or getattr(value, k) != f.default
+        ]
         return f"{type(value).__name__}({', '.join(f'{k}={_short(v)}' for k, v in changed)})"
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changed = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)
-                   if f.default is dataclasses.MISSING or getattr(value, f.name) != f.default]
+        changed = [
+            (f.name, getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.default is dataclasses.MISSING or getattr(value, f.name) != f.default
+        ]
         return f"{type(value).__name__}({', '.join(f'{k}={_short(v)}' for k, v in changed)})"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k!r}: {_short(v)}" for k, v in value.items()) + "}"
@@ -176,8 +193,7 @@ def regenerate(text: str, blocks: dict[str, str]) -> str:
     if missing:
         if REFERENCE_HEADING not in text:
             text = text.rstrip("\n") + (
-                f"\n\n{REFERENCE_HEADING}\n\nGenerated from the pydantic models (`{WRITE_COMMAND}`); a test keeps it equal to "
-                "the code.\n"
+                f"\n\n{REFERENCE_HEADING}\n\nGenerated from the pydantic models (`{WRITE_COMMAND}`); a test keeps it equal to the code.\n"
             )
         text = text.rstrip("\n") + "\n\n" + "\n".join(missing)
     return text
@@ -189,8 +205,11 @@ def regenerate(text: str, blocks: dict[str, str]) -> str:
 def test_every_documented_package_has_a_readme() -> None:
     for package in DOCUMENTED:
         assert readme(package).is_file(), f"components/pulumi_llm/{package}/README.md is missing"
-    with_models = {p for p in (d.name for d in PACKAGE.iterdir() if (d / "__init__.py").is_file())
-                   if p not in {"offline", "provider"} and args_models(p)}
+    with_models = {
+        p
+        for p in (d.name for d in PACKAGE.iterdir() if (d / "__init__.py").is_file())
+        if p not in {"offline", "provider"} and args_models(p)
+    }
     assert with_models <= set(DOCUMENTED), with_models - set(DOCUMENTED)
 
 
@@ -271,8 +290,10 @@ if __name__ == "__main__":
 SNIPPET = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 # The READMEs whose Python snippets are complete programs (the method READMEs' snippets elide their
 # surroundings, e.g. `logs_key.arn`; their complete programs are examples/, planned by tests/examples).
-RUNNABLE = ("README.md", *(f"components/pulumi_llm/{p}/README.md" for p in
-                           ("kubernetes", "storage", "security", "monitoring", "runtimes", "sizing")))
+RUNNABLE = (
+    "README.md",
+    *(f"components/pulumi_llm/{p}/README.md" for p in ("kubernetes", "storage", "security", "monitoring", "runtimes", "sizing")),
+)
 
 
 def test_readme_keeps_its_two_set_up_commands() -> None:
@@ -290,8 +311,13 @@ def test_readme_snippets_run_under_the_mock_runtime(capsys) -> None:
     ran = 0
     for relative in RUNNABLE:
         for code in SNIPPET.findall((ROOT / relative).read_text()):
-            records = execute(lambda: exec(compile(code, relative, "exec"), {"__name__": "__main__"}), project="readme",
-                              stack="docs", config={"pulumi:disable-default-providers": json.dumps(["*"])}, region="us-east-1")
+            records = execute(
+                lambda code=code, relative=relative: exec(compile(code, relative, "exec"), {"__name__": "__main__"}),
+                project="readme",
+                stack="docs",
+                config={"pulumi:disable-default-providers": json.dumps(["*"])},
+                region="us-east-1",
+            )
             if "pulumi.ResourceOptions" in code:
                 assert any(r.type.startswith("pulumi-llm:index:") for r in records), (relative, code[:80])
             ran += 1

@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import pytest
-
 from pulumi_llm import pins
 from pulumi_llm.cluster import eks_render as r
 
@@ -100,12 +99,16 @@ def test_node_pool_taints_limits_disruption_and_expiry() -> None:
     assert template["spec"]["nodeClassRef"] == {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "gpu"}
     requirements = {req["key"]: req for req in template["spec"]["requirements"]}
     assert requirements["karpenter.k8s.aws/instance-family"] == {
-        "key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["g6e", "g6"]
+        "key": "karpenter.k8s.aws/instance-family",
+        "operator": "In",
+        "values": ["g6e", "g6"],
     }
     assert requirements["karpenter.sh/capacity-type"]["values"] == ["spot", "on-demand"]
     assert requirements["kubernetes.io/arch"]["values"] == ["amd64"]
     assert requirements["karpenter.k8s.aws/instance-gpu-count"] == {
-        "key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Gt", "values": ["0"]
+        "key": "karpenter.k8s.aws/instance-gpu-count",
+        "operator": "Gt",
+        "values": ["0"],
     }
     assert spec["limits"] == {"nvidia.com/gpu": "16"}
     assert spec["disruption"] == {
@@ -127,8 +130,11 @@ def test_node_pool_takes_exact_types_but_never_a_mix() -> None:
 
 def test_ec2_node_class_encrypts_root_with_the_key_and_requires_imdsv2() -> None:
     spec = r.ec2_node_class_spec(
-        role="llm-prod-karpenter-node", subnet_ids=["subnet-a", "subnet-b"], cluster_name=CLUSTER,
-        kms_key_arn=KEY, tags={"pulumi-llm:stack": "prod"},
+        role="llm-prod-karpenter-node",
+        subnet_ids=["subnet-a", "subnet-b"],
+        cluster_name=CLUSTER,
+        kms_key_arn=KEY,
+        tags={"pulumi-llm:stack": "prod"},
     )
     assert spec["role"] == "llm-prod-karpenter-node"
     assert spec["amiSelectorTerms"] == [{"alias": r.KARPENTER_AMI_ALIAS}]
@@ -179,8 +185,13 @@ def test_interruption_queue_accepts_only_our_rules_over_tls() -> None:
 
 def karpenter_policy() -> str:
     return r.karpenter_controller_policy(
-        partition=PARTITION, region=REGION, account_id=ACCOUNT, cluster_name=CLUSTER,
-        node_role_arn=NODE_ROLE, queue_arn=QUEUE, kms_key_arn=KEY,
+        partition=PARTITION,
+        region=REGION,
+        account_id=ACCOUNT,
+        cluster_name=CLUSTER,
+        node_role_arn=NODE_ROLE,
+        queue_arn=QUEUE,
+        kms_key_arn=KEY,
     )
 
 
@@ -283,8 +294,14 @@ def test_gpu_placement_matches_the_taint_and_labels() -> None:
 
 @pytest.mark.parametrize(
     ("name", "problem"),
-    [("llm-prod", None), ("a" * 100, None), ("", "EKS allows 1 to 100"), ("a" * 101, "EKS allows 1 to 100"),
-     ("-x", "starting with a letter or digit"), ("llm.prod", "only letters, digits")],
+    [
+        ("llm-prod", None),
+        ("a" * 100, None),
+        ("", "EKS allows 1 to 100"),
+        ("a" * 101, "EKS allows 1 to 100"),
+        ("-x", "starting with a letter or digit"),
+        ("llm.prod", "only letters, digits"),
+    ],
 )
 def test_cluster_name_rules(name: str, problem: str | None) -> None:
     found = r.cluster_name_problem(name)

@@ -8,7 +8,6 @@ import json
 import boto3
 import pytest
 from moto import mock_aws
-
 from pulumi_llm.gateway import aws as gateway
 from pulumi_llm.gateway import aws_authorizer
 

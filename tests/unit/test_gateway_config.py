@@ -6,7 +6,6 @@ import dataclasses
 
 import pytest
 import yaml
-
 from pulumi_llm.errors import UserError
 from pulumi_llm.gateway import config as gw
 from pulumi_llm.gateway.config import (
@@ -22,8 +21,13 @@ from pulumi_llm.gateway.config import (
 )
 
 SELF_HOSTED = ProviderRoute(
-    "llama", "self-hosted", "llama-3-8b", api_base="http://llm.internal:8000/v1", secret_env="SELF_HOSTED_API_KEY",
-    timeout_seconds=120, stream_timeout_seconds=30,
+    "llama",
+    "self-hosted",
+    "llama-3-8b",
+    api_base="http://llm.internal:8000/v1",
+    secret_env="SELF_HOSTED_API_KEY",
+    timeout_seconds=120,
+    stream_timeout_seconds=30,
 )
 OPENAI = ProviderRoute("openai", "openai", "gpt-4o-mini", secret_env="OPENAI_API_KEY", rpm=500, tpm=200_000)
 CLAUDE = ProviderRoute("claude", "anthropic", "claude-haiku-4-5-20251001", secret_env="ANTHROPIC_API_KEY")
@@ -146,8 +150,12 @@ def test_no_key_value_only_environment_references() -> None:
     config = render_litellm_config(spec())
     values = [m["litellm_params"]["api_key"] for m in config["model_list"]]
     values.append(config["general_settings"]["master_key"])
-    assert values == ["os.environ/SELF_HOSTED_API_KEY", "os.environ/OPENAI_API_KEY", "os.environ/ANTHROPIC_API_KEY",
-                      "os.environ/LITELLM_MASTER_KEY"]
+    assert values == [
+        "os.environ/SELF_HOSTED_API_KEY",
+        "os.environ/OPENAI_API_KEY",
+        "os.environ/ANTHROPIC_API_KEY",
+        "os.environ/LITELLM_MASTER_KEY",
+    ]
 
 
 def test_every_provider_gets_its_litellm_prefix_and_fields() -> None:
@@ -157,8 +165,7 @@ def test_every_provider_gets_its_litellm_prefix_and_fields() -> None:
         ProviderRoute("c", "gemini", "gemini-2.0-flash", secret_env="GEMINI_API_KEY"),
         ProviderRoute("d", "cohere", "command-r-plus", secret_env="COHERE_API_KEY"),
         ProviderRoute("e", "bedrock", "anthropic.claude-3-haiku-20240307-v1:0", region="eu-west-1"),
-        ProviderRoute("f", "azure-openai", "gpt4o-prod", api_base="https://acme.openai.azure.com",
-                      api_version="2024-10-21"),
+        ProviderRoute("f", "azure-openai", "gpt4o-prod", api_base="https://acme.openai.azure.com", api_version="2024-10-21"),
         ProviderRoute("g", "self-hosted", "tiny", api_base="http://10.0.0.5:8000/v1"),
     )
     config = render_litellm_config(spec(model_groups=(ModelGroup("all", routes),), consumers=()))
@@ -172,10 +179,21 @@ def test_every_provider_gets_its_litellm_prefix_and_fields() -> None:
         "all/f": "azure/gpt4o-prod",
         "all/g": "hosted_vllm/tiny",
     }
-    assert params["all/e"] == {"model": "bedrock/anthropic.claude-3-haiku-20240307-v1:0", "aws_region_name": "eu-west-1",
-                               "timeout": 480, "stream_timeout": 480, "order": 5}
-    assert params["all/f"] == {"model": "azure/gpt4o-prod", "api_base": "https://acme.openai.azure.com",
-                               "api_version": "2024-10-21", "timeout": 480, "stream_timeout": 480, "order": 6}
+    assert params["all/e"] == {
+        "model": "bedrock/anthropic.claude-3-haiku-20240307-v1:0",
+        "aws_region_name": "eu-west-1",
+        "timeout": 480,
+        "stream_timeout": 480,
+        "order": 5,
+    }
+    assert params["all/f"] == {
+        "model": "azure/gpt4o-prod",
+        "api_base": "https://acme.openai.azure.com",
+        "api_version": "2024-10-21",
+        "timeout": 480,
+        "stream_timeout": 480,
+        "order": 6,
+    }
     assert "api_key" not in params["all/g"]
     # Azure without a key authenticates with the managed identity.
     assert config["litellm_settings"]["enable_azure_ad_token_refresh"] is True
@@ -198,10 +216,14 @@ def test_prompt_logging_and_keepalives_are_switches() -> None:
 
 def test_timeouts_reach_the_engine() -> None:
     s = spec(timeouts=TimeoutBudget(client=300, edge=120, gateway=100, engine=90.5))
-    s = dataclasses.replace(s, model_groups=(
-        ModelGroup("chat", (dataclasses.replace(SELF_HOSTED, timeout_seconds=60),), fallbacks=("p",)),
-        ModelGroup("p", (dataclasses.replace(OPENAI, timeout_seconds=80),)),
-    ), consumers=())
+    s = dataclasses.replace(
+        s,
+        model_groups=(
+            ModelGroup("chat", (dataclasses.replace(SELF_HOSTED, timeout_seconds=60),), fallbacks=("p",)),
+            ModelGroup("p", (dataclasses.replace(OPENAI, timeout_seconds=80),)),
+        ),
+        consumers=(),
+    )
     config = render_litellm_config(s)
     assert config["litellm_settings"]["request_timeout"] == 90.5
     assert config["router_settings"]["timeout"] == 90.5
@@ -212,7 +234,13 @@ def test_timeouts_reach_the_engine() -> None:
 def test_edge_policies_carry_each_consumers_limits() -> None:
     web, batch = edge_policies(spec())
     assert web == gw.EdgePolicy(
-        consumer="web", models=("chat",), rpm=120, rate_per_second=2.0, burst=20, tpm=100_000, max_parallel=8,
+        consumer="web",
+        models=("chat",),
+        rpm=120,
+        rate_per_second=2.0,
+        burst=20,
+        tpm=100_000,
+        max_parallel=8,
         monthly_budget_usd=500.0,
         request_schema={
             "$schema": "http://json-schema.org/draft-04/schema#",
@@ -256,18 +284,26 @@ def test_timeout_budget_accepts_strictly_nested_hops() -> None:
 @pytest.mark.parametrize(
     ("hops", "message"),
     [
-        ((900, 600, 570, 540, 600),
-         "gateway.timeouts: the provider timeout (600 s) must be shorter than the engine timeout (540 s); every hop "
-         "must give up before the one outside it (client > edge > gateway > engine > provider)"),
-        ((900, 29, None, 60, 30),
-         "gateway.timeouts: the engine timeout (60 s) must be shorter than the edge timeout (29 s); every hop "
-         "must give up before the one outside it (client > edge > gateway > engine > provider)"),
-        ((300, 300, 200, 100, 50),
-         "gateway.timeouts: the edge timeout (300 s) must be shorter than the client timeout (300 s); every hop "
-         "must give up before the one outside it (client > edge > gateway > engine > provider)"),
-        ((900, 600, 350, 540, 480),
-         "gateway.timeouts: the engine timeout (540 s) must be shorter than the gateway timeout (350 s); every hop "
-         "must give up before the one outside it (client > edge > gateway > engine > provider)"),
+        (
+            (900, 600, 570, 540, 600),
+            "gateway.timeouts: the provider timeout (600 s) must be shorter than the engine timeout (540 s); every hop "
+            "must give up before the one outside it (client > edge > gateway > engine > provider)",
+        ),
+        (
+            (900, 29, None, 60, 30),
+            "gateway.timeouts: the engine timeout (60 s) must be shorter than the edge timeout (29 s); every hop "
+            "must give up before the one outside it (client > edge > gateway > engine > provider)",
+        ),
+        (
+            (300, 300, 200, 100, 50),
+            "gateway.timeouts: the edge timeout (300 s) must be shorter than the client timeout (300 s); every hop "
+            "must give up before the one outside it (client > edge > gateway > engine > provider)",
+        ),
+        (
+            (900, 600, 350, 540, 480),
+            "gateway.timeouts: the engine timeout (540 s) must be shorter than the gateway timeout (350 s); every hop "
+            "must give up before the one outside it (client > edge > gateway > engine > provider)",
+        ),
         ((900, 600, None, 540, 0), "gateway.timeouts.provider = 0: allowed a positive number of seconds"),
         ((900, -1, None, 540, 10), "gateway.timeouts.edge = -1: allowed a positive number of seconds"),
     ],
@@ -303,47 +339,77 @@ R = ProviderRoute
 @pytest.mark.parametrize(
     ("route", "message"),
     [
-        (R("x", "mistral", "large", secret_env="MISTRAL_API_KEY"),
-         "gateway.models.g.routes[0].provider = 'mistral': allowed openai, anthropic, gemini, cohere, bedrock, "
-         "azure-openai, self-hosted"),
-        (R("bad name", "openai", "gpt-4o", secret_env="OPENAI_API_KEY"),
-         "gateway.models.g.routes[0].name = 'bad name': 1-63 letters, digits, '.', '_', ':' or '-'"),
-        (R("x", "openai", "", secret_env="OPENAI_API_KEY"),
-         "gateway.models.g.routes[0].model = '': the provider's model id, non-empty, no surrounding spaces"),
-        (R("x", "openai", "gpt-4o", secret_env="OPENAI_API_KEY", api_base="ftp://x"),
-         "gateway.models.g.routes[0].api_base = 'ftp://x': an http(s):// URL or os.environ/NAME"),
-        (R("x", "self-hosted", "tiny", api_base="os.environ/llm-url"),
-         "gateway.models.g.routes[0].api_base = 'os.environ/llm-url': an http(s):// URL or os.environ/NAME"),
-        (R("x", "self-hosted", "tiny"),
-         "gateway.models.g.routes[0].api_base: required for self-hosted (the endpoint's base URL)"),
-        (R("x", "azure-openai", "gpt4o", api_version="2024-10-21"),
-         "gateway.models.g.routes[0].api_base: required for azure-openai (the endpoint's base URL)"),
-        (R("x", "azure-openai", "gpt4o", api_base="https://a.openai.azure.com"),
-         "gateway.models.g.routes[0].api_version: required for azure-openai (e.g. 2024-10-21)"),
-        (R("x", "bedrock", "anthropic.claude-3-haiku-20240307-v1:0"),
-         "gateway.models.g.routes[0].region: required for bedrock (the AWS region of the model, e.g. us-east-1)"),
-        (R("x", "bedrock", "anthropic.claude-3-haiku-20240307-v1:0", region="us-east-1", secret_env="AWS_KEY"),
-         "gateway.models.g.routes[0].secret_env = 'AWS_KEY': bedrock authenticates with the engine's IAM role; "
-         "remove the static key"),
-        (R("x", "openai", "gpt-4o", secret_env="OPENAI_API_KEY", region="us-east-1"),
-         "gateway.models.g.routes[0].region = 'us-east-1': only bedrock routes take a region"),
-        (R("x", "openai", "gpt-4o", secret_env="OPENAI_API_KEY", api_version="2024-10-21"),
-         "gateway.models.g.routes[0].api_version = '2024-10-21': only azure-openai routes take an api_version"),
-        (R("x", "anthropic", "claude"),
-         "gateway.models.g.routes[0].secret_env: required for anthropic (the environment variable its key is "
-         "injected as, e.g. OPENAI_API_KEY)"),
-        (R("x", "openai", "gpt-4o", secret_env="openai-key"),
-         "gateway.models.g.routes[0].secret_env = 'openai-key': an environment variable name ([A-Z_][A-Z0-9_]*)"),
-        (R("x", "openai", "gpt-4o", secret_env="LITELLM_MASTER_KEY"),
-         "gateway.models.g.routes[0].secret_env = 'LITELLM_MASTER_KEY': reserved for the LiteLLM master key"),
-        (R("x", "openai", "gpt-4o", secret_env="OPENAI_API_KEY", rpm=0),
-         "gateway.models.g.routes[0].rpm = 0: allowed a positive whole number of requests per minute, or leave it "
-         "unset for no limit"),
-        (R("x", "openai", "gpt-4o", secret_env="OPENAI_API_KEY", tpm=-5),
-         "gateway.models.g.routes[0].tpm = -5: allowed a positive whole number of tokens per minute, or leave it "
-         "unset for no limit"),
-        (R("x", "openai", "gpt-4o", secret_env="OPENAI_API_KEY", timeout_seconds=60, stream_timeout_seconds=90),
-         "gateway.models.g.routes[0].stream_timeout_seconds = 90: at most the route's timeout_seconds (60)"),
+        (
+            R("x", "mistral", "large", secret_env="MISTRAL_API_KEY"),
+            "gateway.models.g.routes[0].provider = 'mistral': allowed openai, anthropic, gemini, cohere, bedrock, "
+            "azure-openai, self-hosted",
+        ),
+        (
+            R("bad name", "openai", "gpt-4o", secret_env="OPENAI_API_KEY"),
+            "gateway.models.g.routes[0].name = 'bad name': 1-63 letters, digits, '.', '_', ':' or '-'",
+        ),
+        (
+            R("x", "openai", "", secret_env="OPENAI_API_KEY"),
+            "gateway.models.g.routes[0].model = '': the provider's model id, non-empty, no surrounding spaces",
+        ),
+        (
+            R("x", "openai", "gpt-4o", secret_env="OPENAI_API_KEY", api_base="ftp://x"),
+            "gateway.models.g.routes[0].api_base = 'ftp://x': an http(s):// URL or os.environ/NAME",
+        ),
+        (
+            R("x", "self-hosted", "tiny", api_base="os.environ/llm-url"),
+            "gateway.models.g.routes[0].api_base = 'os.environ/llm-url': an http(s):// URL or os.environ/NAME",
+        ),
+        (R("x", "self-hosted", "tiny"), "gateway.models.g.routes[0].api_base: required for self-hosted (the endpoint's base URL)"),
+        (
+            R("x", "azure-openai", "gpt4o", api_version="2024-10-21"),
+            "gateway.models.g.routes[0].api_base: required for azure-openai (the endpoint's base URL)",
+        ),
+        (
+            R("x", "azure-openai", "gpt4o", api_base="https://a.openai.azure.com"),
+            "gateway.models.g.routes[0].api_version: required for azure-openai (e.g. 2024-10-21)",
+        ),
+        (
+            R("x", "bedrock", "anthropic.claude-3-haiku-20240307-v1:0"),
+            "gateway.models.g.routes[0].region: required for bedrock (the AWS region of the model, e.g. us-east-1)",
+        ),
+        (
+            R("x", "bedrock", "anthropic.claude-3-haiku-20240307-v1:0", region="us-east-1", secret_env="AWS_KEY"),
+            "gateway.models.g.routes[0].secret_env = 'AWS_KEY': bedrock authenticates with the engine's IAM role; remove the static key",
+        ),
+        (
+            R("x", "openai", "gpt-4o", secret_env="OPENAI_API_KEY", region="us-east-1"),
+            "gateway.models.g.routes[0].region = 'us-east-1': only bedrock routes take a region",
+        ),
+        (
+            R("x", "openai", "gpt-4o", secret_env="OPENAI_API_KEY", api_version="2024-10-21"),
+            "gateway.models.g.routes[0].api_version = '2024-10-21': only azure-openai routes take an api_version",
+        ),
+        (
+            R("x", "anthropic", "claude"),
+            "gateway.models.g.routes[0].secret_env: required for anthropic (the environment variable its key is "
+            "injected as, e.g. OPENAI_API_KEY)",
+        ),
+        (
+            R("x", "openai", "gpt-4o", secret_env="openai-key"),
+            "gateway.models.g.routes[0].secret_env = 'openai-key': an environment variable name ([A-Z_][A-Z0-9_]*)",
+        ),
+        (
+            R("x", "openai", "gpt-4o", secret_env="LITELLM_MASTER_KEY"),
+            "gateway.models.g.routes[0].secret_env = 'LITELLM_MASTER_KEY': reserved for the LiteLLM master key",
+        ),
+        (
+            R("x", "openai", "gpt-4o", secret_env="OPENAI_API_KEY", rpm=0),
+            "gateway.models.g.routes[0].rpm = 0: allowed a positive whole number of requests per minute, or leave it unset for no limit",
+        ),
+        (
+            R("x", "openai", "gpt-4o", secret_env="OPENAI_API_KEY", tpm=-5),
+            "gateway.models.g.routes[0].tpm = -5: allowed a positive whole number of tokens per minute, or leave it unset for no limit",
+        ),
+        (
+            R("x", "openai", "gpt-4o", secret_env="OPENAI_API_KEY", timeout_seconds=60, stream_timeout_seconds=90),
+            "gateway.models.g.routes[0].stream_timeout_seconds = 90: at most the route's timeout_seconds (60)",
+        ),
     ],
 )
 def test_bad_routes_are_refused(route: ProviderRoute, message: str) -> None:
@@ -351,10 +417,13 @@ def test_bad_routes_are_refused(route: ProviderRoute, message: str) -> None:
 
 
 def test_a_secret_name_that_collides_across_providers_is_refused() -> None:
-    s = spec(model_groups=(
-        ModelGroup("a", (OPENAI,)),
-        ModelGroup("b", (dataclasses.replace(CLAUDE, secret_env="OPENAI_API_KEY"),)),
-    ), consumers=())
+    s = spec(
+        model_groups=(
+            ModelGroup("a", (OPENAI,)),
+            ModelGroup("b", (dataclasses.replace(CLAUDE, secret_env="OPENAI_API_KEY"),)),
+        ),
+        consumers=(),
+    )
     assert refused(s) == (
         "gateway.models.b.routes[0].secret_env = 'OPENAI_API_KEY': a secret name that collides: "
         "gateway.models.a.routes[0] already injects its openai key as OPENAI_API_KEY; give each provider its own"
@@ -362,31 +431,45 @@ def test_a_secret_name_that_collides_across_providers_is_refused() -> None:
 
 
 def test_the_same_provider_may_share_its_secret_across_routes() -> None:
-    s = spec(model_groups=(
-        ModelGroup("a", (OPENAI,)),
-        ModelGroup("b", (dataclasses.replace(OPENAI, model="gpt-4o"),)),
-    ), consumers=())
+    s = spec(
+        model_groups=(
+            ModelGroup("a", (OPENAI,)),
+            ModelGroup("b", (dataclasses.replace(OPENAI, model="gpt-4o"),)),
+        ),
+        consumers=(),
+    )
     assert len(render_litellm_config(s)["model_list"]) == 2
 
 
 @pytest.mark.parametrize(
     ("groups", "message"),
     [
-        ((ModelGroup("chat", (OPENAI,), fallbacks=("claude",)),),
-         "gateway.models.chat.fallbacks: 'claude' is not a model group; defined: chat"),
-        ((ModelGroup("chat", (OPENAI,), fallbacks=("chat",)),),
-         "gateway.models.chat.fallbacks: 'chat' is this group itself; fall back to another group"),
-        ((ModelGroup("chat", (OPENAI,), fallbacks=("p", "p")), ModelGroup("p", (CLAUDE,))),
-         "gateway.models.chat.fallbacks: a group is listed twice"),
+        (
+            (ModelGroup("chat", (OPENAI,), fallbacks=("claude",)),),
+            "gateway.models.chat.fallbacks: 'claude' is not a model group; defined: chat",
+        ),
+        (
+            (ModelGroup("chat", (OPENAI,), fallbacks=("chat",)),),
+            "gateway.models.chat.fallbacks: 'chat' is this group itself; fall back to another group",
+        ),
+        (
+            (ModelGroup("chat", (OPENAI,), fallbacks=("p", "p")), ModelGroup("p", (CLAUDE,))),
+            "gateway.models.chat.fallbacks: a group is listed twice",
+        ),
         ((ModelGroup("chat", ()),), "gateway.models.chat.routes: at least one route is required"),
-        ((ModelGroup("chat", (OPENAI,)), ModelGroup("chat", (CLAUDE,))),
-         "gateway.models: 'chat' is defined twice; a model group name is what clients send"),
-        ((ModelGroup("chat", (OPENAI, dataclasses.replace(CLAUDE, name="openai"))),),
-         "gateway.models.chat.routes[1].name = 'openai': used by two routes of chat"),
-        ((ModelGroup("chat", (OPENAI,), retries=11),),
-         "gateway.models.chat.retries = 11: allowed 0 to 10, or unset for the gateway's retries"),
-        ((ModelGroup("chat/x", (OPENAI,)),),
-         "gateway.models: name 'chat/x': 1-63 letters, digits, '.', '_', ':' or '-'"),
+        (
+            (ModelGroup("chat", (OPENAI,)), ModelGroup("chat", (CLAUDE,))),
+            "gateway.models: 'chat' is defined twice; a model group name is what clients send",
+        ),
+        (
+            (ModelGroup("chat", (OPENAI, dataclasses.replace(CLAUDE, name="openai"))),),
+            "gateway.models.chat.routes[1].name = 'openai': used by two routes of chat",
+        ),
+        (
+            (ModelGroup("chat", (OPENAI,), retries=11),),
+            "gateway.models.chat.retries = 11: allowed 0 to 10, or unset for the gateway's retries",
+        ),
+        ((ModelGroup("chat/x", (OPENAI,)),), "gateway.models: name 'chat/x': 1-63 letters, digits, '.', '_', ':' or '-'"),
         ((), "gateway.models: at least one model group is required"),
     ],
 )
@@ -397,20 +480,25 @@ def test_bad_groups_are_refused(groups: tuple, message: str) -> None:
 @pytest.mark.parametrize(
     ("consumer", "message"),
     [
-        (Consumer("web", ("chat", "gpt-5")),
-         "gateway.consumers.web.models: 'gpt-5' is not a model group; defined: chat, chat-provider"),
+        (Consumer("web", ("chat", "gpt-5")), "gateway.consumers.web.models: 'gpt-5' is not a model group; defined: chat, chat-provider"),
         (Consumer("web", ()), "gateway.consumers.web.models: at least one model group is required"),
-        (Consumer("web", ("chat",), rpm=0),
-         "gateway.consumers.web.rpm = 0: allowed a positive whole number, or leave it unset for no limit"),
-        (Consumer("web", ("chat",), tpm=0),
-         "gateway.consumers.web.tpm = 0: allowed a positive whole number, or leave it unset for no limit"),
-        (Consumer("web", ("chat",), max_parallel=0),
-         "gateway.consumers.web.max_parallel = 0: allowed a positive whole number, or leave it unset for no limit"),
-        (Consumer("web", ("chat",), monthly_budget_usd=0.0),
-         "gateway.consumers.web.monthly_budget_usd = 0.0: allowed a positive amount in USD, or leave it unset for "
-         "no limit"),
-        (Consumer("web app", ("chat",)),
-         "gateway.consumers: name 'web app': 1-63 letters, digits, '.', '_', ':' or '-'"),
+        (
+            Consumer("web", ("chat",), rpm=0),
+            "gateway.consumers.web.rpm = 0: allowed a positive whole number, or leave it unset for no limit",
+        ),
+        (
+            Consumer("web", ("chat",), tpm=0),
+            "gateway.consumers.web.tpm = 0: allowed a positive whole number, or leave it unset for no limit",
+        ),
+        (
+            Consumer("web", ("chat",), max_parallel=0),
+            "gateway.consumers.web.max_parallel = 0: allowed a positive whole number, or leave it unset for no limit",
+        ),
+        (
+            Consumer("web", ("chat",), monthly_budget_usd=0.0),
+            "gateway.consumers.web.monthly_budget_usd = 0.0: allowed a positive amount in USD, or leave it unset for no limit",
+        ),
+        (Consumer("web app", ("chat",)), "gateway.consumers: name 'web app': 1-63 letters, digits, '.', '_', ':' or '-'"),
     ],
 )
 def test_bad_consumers_are_refused(consumer: Consumer, message: str) -> None:
@@ -429,15 +517,18 @@ def test_a_consumer_defined_twice_is_refused() -> None:
         ({"allowed_fails": 0}, "gateway.allowed_fails = 0: allowed 1 or more"),
         ({"cooldown_seconds": -1.0}, "gateway.cooldown_seconds = -1.0: allowed 0 or more seconds"),
         ({"min_retry_wait_seconds": 61.0}, "gateway.min_retry_wait_seconds = 61.0: allowed 0 to 60 seconds"),
-        ({"stream_keepalive_seconds": 0.0},
-         "gateway.stream_keepalive_seconds = 0.0: allowed above 0 and below the engine timeout (540 s), or unset for "
-         "no keep-alives"),
-        ({"stream_keepalive_seconds": 600.0},
-         "gateway.stream_keepalive_seconds = 600.0: allowed above 0 and below the engine timeout (540 s), or unset "
-         "for no keep-alives"),
-        ({"routing_strategy": "round-robin"},
-         "gateway.routing_strategy = 'round-robin': allowed simple-shuffle, least-busy, latency-based-routing, "
-         "usage-based-routing-v2"),
+        (
+            {"stream_keepalive_seconds": 0.0},
+            "gateway.stream_keepalive_seconds = 0.0: allowed above 0 and below the engine timeout (540 s), or unset for no keep-alives",
+        ),
+        (
+            {"stream_keepalive_seconds": 600.0},
+            "gateway.stream_keepalive_seconds = 600.0: allowed above 0 and below the engine timeout (540 s), or unset for no keep-alives",
+        ),
+        (
+            {"routing_strategy": "round-robin"},
+            "gateway.routing_strategy = 'round-robin': allowed simple-shuffle, least-busy, latency-based-routing, usage-based-routing-v2",
+        ),
         ({"consumer_header": "X-Consumer"}, "gateway.consumer_header = 'X-Consumer': a lower-case header name"),
     ],
 )

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from pulumi_llm.errors import UserError
 from pulumi_llm.settings import load
 
 SOURCE = "stacks/Pulumi.dev.yaml"
 GATEWAY = {
     "models": {
-        "chat": {"routes": [{"provider": "self-hosted", "model": "llama"}, {"provider": "openai", "model": "gpt-4o-mini"}], "fallbacks": ["claude"]},
+        "chat": {
+            "routes": [{"provider": "self-hosted", "model": "llama"}, {"provider": "openai", "model": "gpt-4o-mini"}],
+            "fallbacks": ["claude"],
+        },
         "claude": {"routes": [{"provider": "anthropic", "model": "claude-haiku-4-5-20251001"}]},
     },
     "consumers": {"team-a": {"models": ["chat"], "requests_per_day": 10000}},
@@ -54,22 +56,36 @@ def test_a_good_hybrid_gateway_loads() -> None:
 @pytest.mark.parametrize(
     ("gateway", "expected"),
     [
-        (with_(["models", "claude", "routes", 0, "provider"], "mistral"),
-         "pulumi-llm:gateway.models.claude.routes[0].provider = mistral: must be one of: openai, anthropic, gemini, cohere, "
-         "bedrock, azure-openai, self-hosted"),
-        (with_(["models", "chat", "fallbacks"], ["gpt"]),
-         'pulumi-llm:gateway.models.chat.fallbacks = ["gpt"]: gpt is not a gateway model; defined: chat, claude'),
-        (with_(["consumers", "team-a", "models"], ["embed"]),
-         'pulumi-llm:gateway.consumers.team-a.models = ["embed"]: embed is not a gateway model; defined: chat, claude'),
-        (with_(["consumers", "team-a", "requests_per_day"], 0),
-         "pulumi-llm:gateway.consumers.team-a.requests_per_day = 0: must be >= 1"),
-        (with_(["timeouts"], {"engine_seconds": 700}),
-         "pulumi-llm:gateway.timeouts.engine_seconds = 700: must be below edge_seconds (600): an inner hop may not outlast an outer one"),
-        (with_(["secrets"], {"openai": "shared", "anthropic": "shared"}),
-         'pulumi-llm:gateway.secrets = {"anthropic": "shared", "openai": "shared"}: secret name shared is used by both anthropic and openai'),
-        (with_(["models", "chat", "routes", 0, "model"], "mistral-7b"),
-         "pulumi-llm:gateway.models.chat.routes[0].model = mistral-7b: not a model this stack serves; served: llama"),
-        (with_(["consumers"], {}), "pulumi-llm:gateway.consumers = {}: at least one consumer is required (clients authenticate with its key)"),
+        (
+            with_(["models", "claude", "routes", 0, "provider"], "mistral"),
+            "pulumi-llm:gateway.models.claude.routes[0].provider = mistral: must be one of: openai, anthropic, gemini, cohere, "
+            "bedrock, azure-openai, self-hosted",
+        ),
+        (
+            with_(["models", "chat", "fallbacks"], ["gpt"]),
+            'pulumi-llm:gateway.models.chat.fallbacks = ["gpt"]: gpt is not a gateway model; defined: chat, claude',
+        ),
+        (
+            with_(["consumers", "team-a", "models"], ["embed"]),
+            'pulumi-llm:gateway.consumers.team-a.models = ["embed"]: embed is not a gateway model; defined: chat, claude',
+        ),
+        (with_(["consumers", "team-a", "requests_per_day"], 0), "pulumi-llm:gateway.consumers.team-a.requests_per_day = 0: must be >= 1"),
+        (
+            with_(["timeouts"], {"engine_seconds": 700}),
+            "pulumi-llm:gateway.timeouts.engine_seconds = 700: must be below edge_seconds (600): an inner hop may not outlast an outer one",
+        ),
+        (
+            with_(["secrets"], {"openai": "shared", "anthropic": "shared"}),
+            'pulumi-llm:gateway.secrets = {"anthropic": "shared", "openai": "shared"}: secret name shared is used by both anthropic and openai',
+        ),
+        (
+            with_(["models", "chat", "routes", 0, "model"], "mistral-7b"),
+            "pulumi-llm:gateway.models.chat.routes[0].model = mistral-7b: not a model this stack serves; served: llama",
+        ),
+        (
+            with_(["consumers"], {}),
+            "pulumi-llm:gateway.consumers = {}: at least one consumer is required (clients authenticate with its key)",
+        ),
     ],
 )
 def test_bad_gateway_input(gateway: dict, expected: str) -> None:

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from pulumi_llm import pins
 from pulumi_llm.gpu_vm import gcp_boot
 from pulumi_llm.gpu_vm.cloud_init import UNIT, docker_run_argv
@@ -159,8 +158,13 @@ def test_ops_agent_scrapes_the_server_and_keeps_the_builtin_gpu_pipeline(vllm_sp
     assert "hostmetrics" not in config["metrics"]["receivers"] and "default_pipeline" not in config["metrics"]["service"]["pipelines"]
     [relabel] = scrape["metric_relabel_configs"]
     keep = re.compile(relabel["regex"])
-    for name in ("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:time_to_first_token_seconds_bucket",
-                 "vllm:generation_tokens_total", "vllm:kv_cache_usage_perc"):
+    for name in (
+        "vllm:num_requests_running",
+        "vllm:num_requests_waiting",
+        "vllm:time_to_first_token_seconds_bucket",
+        "vllm:generation_tokens_total",
+        "vllm:kv_cache_usage_perc",
+    ):
         assert keep.fullmatch(name), name
     for name in ("vllm:cache_config_info", "python_gc_objects_collected_total", "vllm:num_requests_running_extra"):
         assert not keep.fullmatch(name), name

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from pulumi_llm.errors import UserError
 from pulumi_llm.settings import load
 
@@ -54,8 +53,14 @@ def test_provider_only_gateways_need_no_egress_subnet() -> None:
     ("cidr", "line"),
     [
         ("10.40.8.0/26", "pulumi-llm:gcp.gateway_subnet_cidr = 10.40.8.0/26: overlaps gcp.subnet_cidr (10.40.0.0/20)"),
-        ("10.40.18.0/27", "pulumi-llm:gcp.gateway_subnet_cidr = 10.40.18.0/27: an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)"),
-        ("10.40.18.1/26", "pulumi-llm:gcp.gateway_subnet_cidr = 10.40.18.1/26: not an IPv4 network in CIDR notation (10.40.18.1/26 has host bits set)"),
+        (
+            "10.40.18.0/27",
+            "pulumi-llm:gcp.gateway_subnet_cidr = 10.40.18.0/27: an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)",
+        ),
+        (
+            "10.40.18.1/26",
+            "pulumi-llm:gcp.gateway_subnet_cidr = 10.40.18.1/26: not an IPv4 network in CIDR notation (10.40.18.1/26 has host bits set)",
+        ),
     ],
 )
 def test_a_bad_egress_subnet_is_one_line(cidr: str, line: str) -> None:

@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-
 from pulumi_llm import pins
 from pulumi_llm.cluster import gke_render as r
 from pulumi_llm.errors import UserError
@@ -67,7 +66,9 @@ def test_disagreeing_gpu_facts_fail_with_one_line(machine, accelerator, gpus, li
 
 
 def test_unknown_machine_type_names_what_is_served() -> None:
-    with pytest.raises(UserError, match=r"^gpu_pools\.x\.machine_type: 'e2-standard-4' is not a GPU machine type GKE serves here \(a2-highgpu"):
+    with pytest.raises(
+        UserError, match=r"^gpu_pools\.x\.machine_type: 'e2-standard-4' is not a GPU machine type GKE serves here \(a2-highgpu"
+    ):
         r.resolve_gpu("x", "e2-standard-4", None, None)
 
 
@@ -97,7 +98,12 @@ def test_cluster_names() -> None:
 
 @pytest.mark.parametrize(
     "parts",
-    [("llm-prod", "nodes"), ("llm-prod", "keda", "keda-operator"), ("a-very-long-cluster-name-indeed", "model-servers", "llama-3-70b"), ("9x", "y")],
+    [
+        ("llm-prod", "nodes"),
+        ("llm-prod", "keda", "keda-operator"),
+        ("a-very-long-cluster-name-indeed", "model-servers", "llama-3-70b"),
+        ("9x", "y"),
+    ],
 )
 def test_account_ids_fit_iam_rules_and_are_stable(parts: tuple[str, ...]) -> None:
     account = r.account_id(*parts)

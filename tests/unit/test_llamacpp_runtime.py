@@ -7,7 +7,6 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
 from pulumi_llm.kubernetes import render
@@ -66,12 +65,7 @@ def test_cpu_server_is_configured_only_through_env(cpu_fit) -> None:
 
 def test_cpu_memory_holds_weights_kv_buffers_and_prompt_cache(cpu_fit) -> None:
     spec = llamacpp.llamacpp_container("chat", cpu_fit, image=IMAGE)
-    need = (
-        cpu_fit.memory.weights
-        + cpu_fit.kv_bytes_per_token * cpu_fit.llamacpp.ctx_size
-        + cpu_fit.memory.overhead
-        + 512 * 2**20
-    )
+    need = cpu_fit.memory.weights + cpu_fit.kv_bytes_per_token * cpu_fit.llamacpp.ctx_size + cpu_fit.memory.overhead + 512 * 2**20
     request_gib = int(spec.resources.memory_request.removesuffix("Gi"))
     assert request_gib * GIB >= need * 1.1 > (request_gib - 1) * GIB
     assert spec.resources.memory_limit == f"{request_gib + 1}Gi"
@@ -146,8 +140,13 @@ def test_weights_mount_read_only_unless_bundled(cpu_fit) -> None:
 def test_the_container_renders_as_a_valid_hardened_deployment(cpu_fit) -> None:
     spec = llamacpp.llamacpp_container("chat", cpu_fit, image=IMAGE, api_key_secret="chat-key")
     body = render.deployment_spec(
-        spec, replicas=1, labels=render.selector_labels("chat"), annotations={},
-        placement=render.Placement(tolerations=()), service_account="chat", model_claim="weights",
+        spec,
+        replicas=1,
+        labels=render.selector_labels("chat"),
+        annotations={},
+        placement=render.Placement(tolerations=()),
+        service_account="chat",
+        model_claim="weights",
     )
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "chat", "namespace": "llm"}, "spec": body}
     kubernetes_validate.validate(deployment, "1.30.0", strict=True)
@@ -161,9 +160,15 @@ def test_the_container_renders_as_a_valid_hardened_deployment(cpu_fit) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"image": "ghcr.io/ggml-org/llama.cpp:server"}, "models.chat.image = ghcr.io/ggml-org/llama.cpp:server: images are pinned as repository:tag@sha256:digest"),
+        (
+            {"image": "ghcr.io/ggml-org/llama.cpp:server"},
+            "models.chat.image = ghcr.io/ggml-org/llama.cpp:server: images are pinned as repository:tag@sha256:digest",
+        ),
         ({"model_path": "/data/chat.gguf"}, "models.chat.model_path = /data/chat.gguf: a .gguf file below /models/ is expected"),
-        ({"model_path": "/models/chat.safetensors"}, "models.chat.model_path = /models/chat.safetensors: a .gguf file below /models/ is expected"),
+        (
+            {"model_path": "/models/chat.safetensors"},
+            "models.chat.model_path = /models/chat.safetensors: a .gguf file below /models/ is expected",
+        ),
         ({"port": 0}, "models.chat.port = 0: a TCP port 1-65535 is expected"),
         ({"threads": 0}, "models.chat.threads = 0: at least 1 thread is expected"),
         ({"cache_ram_mib": -1}, "models.chat.cache_ram_mib = -1: 0 (off) or a positive number of MiB is expected"),
@@ -221,8 +226,15 @@ def test_the_job_fetches_converts_quantizes_then_uploads_with_pinned_images() ->
     fetch, convert, quantize = pod["initContainers"]
     assert fetch["image"] == pins.AWS_CLI.ref and convert["image"] == quantize["image"] == pins.LLAMA_CPP_FULL.ref
     assert "aws s3 cp --recursive --only-show-errors s3://models/hf/llama-3.1-8b /work/hf" in fetch["command"][2]
-    assert convert["command"] == ["python3", "/app/convert_hf_to_gguf.py", "/work/hf", "--outfile",
-                                  "/work/model-f16.gguf", "--outtype", "f16"]
+    assert convert["command"] == [
+        "python3",
+        "/app/convert_hf_to_gguf.py",
+        "/work/hf",
+        "--outfile",
+        "/work/model-f16.gguf",
+        "--outtype",
+        "f16",
+    ]
     assert quantize["command"] == ["/app/llama-quantize", "/work/model-f16.gguf", "/work/out/llama-8b-q4_k_m.gguf", "Q4_K_M", "4"]
     script = pod["containers"][0]["command"][2]
     assert "sha256sum llama-8b-q4_k_m.gguf > llama-8b-q4_k_m.gguf.sha256" in script
@@ -253,8 +265,10 @@ def test_job_uris_are_shell_quoted() -> None:
         ({"quantization": "awq"}, "quantization = awq: llama.cpp quantizes to q2_k, q3_k_m, q4_0, q4_k_s, q4_k_m, q5_k_m, q6_k, q8_0, f16"),
         ({"source": "/data/hf"}, "prepare.source = /data/hf: an s3://bucket/prefix URI is expected"),
         ({"dest": "gs://b/x"}, "prepare.dest = gs://b/x: an s3://bucket/prefix URI is expected"),
-        ({"converter_image": "ghcr.io/ggml-org/llama.cpp:full"},
-         "prepare.converter_image = ghcr.io/ggml-org/llama.cpp:full: images are pinned as repository:tag@sha256:digest"),
+        (
+            {"converter_image": "ghcr.io/ggml-org/llama.cpp:full"},
+            "prepare.converter_image = ghcr.io/ggml-org/llama.cpp:full: images are pinned as repository:tag@sha256:digest",
+        ),
         ({"active_deadline_seconds": 5}, "prepare.active_deadline_seconds = 5: at least 60 is expected"),
         ({"cpu": 0}, "prepare.cpu = 0: at least 1 whole CPU is expected"),
     ],

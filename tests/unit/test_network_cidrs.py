@@ -7,7 +7,6 @@ import ipaddress
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from pulumi_llm.network.cidrs import check_vpc_cidr, subnet_plan
 
 
@@ -48,7 +47,10 @@ def test_subnets_lie_inside_the_vpc_and_never_overlap(base: str, prefix: int, zo
     assert len(plan.private) == len(plan.public) == len(plan.internal_lb) == zones
     assert all(s.subnet_of(vpc) for s in subnets)
     assert all(not a.overlaps(b) for i, a in enumerate(subnets) for b in subnets[i + 1 :])
-    assert all(ipaddress.ip_network(p).num_addresses >= 8 * ipaddress.ip_network(q).num_addresses for p, q in zip(plan.private, plan.public))
+    assert all(
+        ipaddress.ip_network(p).num_addresses >= 8 * ipaddress.ip_network(q).num_addresses
+        for p, q in zip(plan.private, plan.public, strict=False)
+    )
 
 
 @given(cidr=st.sampled_from(["10.40.0.0/16", "172.20.0.0/18", "192.168.0.0/20"]), fewer=st.integers(1, 6), more=st.integers(1, 6))

@@ -49,8 +49,14 @@ def test_credential_endpoints_are_let_out_exactly() -> None:
     assert rules[0] == {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"port": 80, "protocol": "TCP"}]}
     server = network_policy_spec(s, clients=(), scrapers=(), object_store_egress=True, multinode=False, credential_egress=rules)
     assert server["egress"][-2:] == rules
-    assert not any("ipBlock" in p for r in network_policy_spec(s, clients=(), scrapers=(), object_store_egress=True, multinode=False)["egress"]
-                   for p in r.get("to") or [])
+    assert not any(
+        "ipBlock" in p
+        for r in network_policy_spec(s, clients=(), scrapers=(), object_store_egress=True, multinode=False)["egress"]
+        for p in r.get("to") or []
+    )
     copy = CopySpec("llama", "meta-llama/x", "abc", "object-store", "meta-llama/x/abc", "img")
     assert copy_policy(copy, cred.GKE_METADATA_SERVER)["egress"][2:] == cred.egress_rules(cred.GKE_METADATA_SERVER)
-    assert [r["to"][0]["ipBlock"]["cidr"] for r in cred.egress_rules(cred.GKE_METADATA_SERVER)] == ["169.254.169.254/32", "169.254.169.252/32"]
+    assert [r["to"][0]["ipBlock"]["cidr"] for r in cred.egress_rules(cred.GKE_METADATA_SERVER)] == [
+        "169.254.169.254/32",
+        "169.254.169.252/32",
+    ]

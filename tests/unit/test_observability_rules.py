@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 import pytest
-
 from pulumi_llm.kubernetes.observability_rules import (
     EXTERNAL_METRICS,
     GPU_GROUP,
@@ -66,9 +65,7 @@ LLAMACPP = MetricNames(
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 VLLM_SERVER = ServerMetrics(served_name=MODEL, namespace="llm", runtime="vllm", metrics=VLLM, service="llama-8b")
-TRITON_SERVER = ServerMetrics(
-    served_name="ensemble", namespace="llm", runtime="triton", metrics=TRITON, service="trtllm"
-)
+TRITON_SERVER = ServerMetrics(served_name="ensemble", namespace="llm", runtime="triton", metrics=TRITON, service="trtllm")
 LLAMACPP_SERVER = ServerMetrics(
     served_name="qwen2.5-0.5b", namespace="edge", runtime="llamacpp", metrics=LLAMACPP, service="qwen", uses_gpu=False
 )
@@ -110,16 +107,13 @@ def test_vllm_alert_expressions_are_exact() -> None:
     assert rules["LlmQueueDepthHigh"]["expr"] == f"sum by (pod) (vllm:num_requests_waiting{VLLM_SEL}) > 10"
     assert rules["LlmKvCacheNearlyFull"]["expr"] == f"max by (pod) (vllm:kv_cache_usage_perc{VLLM_SEL}) > 0.9"
     assert rules["LlmTtftP99AboveSlo"]["expr"] == (
-        "histogram_quantile(0.99, sum by (le) "
-        f"(rate(vllm:time_to_first_token_seconds_bucket{VLLM_SEL}[5m]))) > 1.5"
+        f"histogram_quantile(0.99, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{VLLM_SEL}[5m]))) > 1.5"
     )
     assert rules["LlmE2eLatencyP99AboveSlo"]["expr"] == (
-        "histogram_quantile(0.99, sum by (le) "
-        f"(rate(vllm:e2e_request_latency_seconds_bucket{VLLM_SEL}[5m]))) > 60"
+        f"histogram_quantile(0.99, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket{VLLM_SEL}[5m]))) > 60"
     )
     assert rules["LlmContainerRestarting"]["expr"] == (
-        "sum by (pod, container) (increase(kube_pod_container_status_restarts_total"
-        '{namespace="llm", pod=~"llama-8b-.*"}[15m])) > 3'
+        'sum by (pod, container) (increase(kube_pod_container_status_restarts_total{namespace="llm", pod=~"llama-8b-.*"}[15m])) > 3'
     )
     assert rules["LlmCrashLooping"]["expr"] == (
         "max by (pod, container) (max_over_time(kube_pod_container_status_waiting_reason"
@@ -168,9 +162,7 @@ def test_without_queue_and_compute_counters_triton_falls_back_to_pending_request
 
 def test_runtimes_without_a_model_label_are_selected_by_job() -> None:
     rules = rules_by_alert(alert_rules([LLAMACPP_SERVER]), "pulumi-llm.edge.qwen")
-    assert rules["LlmQueueDepthHigh"]["expr"] == (
-        'sum by (pod) (llamacpp:requests_deferred{job="qwen", namespace="edge"}) > 10'
-    )
+    assert rules["LlmQueueDepthHigh"]["expr"] == ('sum by (pod) (llamacpp:requests_deferred{job="qwen", namespace="edge"}) > 10')
     # A CPU server: no GPU alerts, no cluster-wide GPU group.
     assert "LlmGpuIdleWithQueuedRequests" not in rules
     assert GPU_GROUP not in {g["name"] for g in alert_rules([LLAMACPP_SERVER])["groups"]}
@@ -254,9 +246,7 @@ def test_opt_in_alerts_have_exact_expressions() -> None:
 
 
 def test_per_server_slo_overrides_the_default() -> None:
-    strict = ServerMetrics(
-        "small", "llm", "vllm", VLLM, "small", slo=AlertThresholds(ttft_p99_seconds=0.5, queue_depth=2)
-    )
+    strict = ServerMetrics("small", "llm", "vllm", VLLM, "small", slo=AlertThresholds(ttft_p99_seconds=0.5, queue_depth=2))
     spec = alert_rules([VLLM_SERVER, strict], AlertThresholds())
     small = rules_by_alert(spec, "pulumi-llm.llm.small")
     big = rules_by_alert(spec, "pulumi-llm.llm.llama-8b")
@@ -378,9 +368,7 @@ def test_external_metrics_are_the_other_exporters() -> None:
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MATCHER_SET = re.compile(r"\{([^{}]*)\}")
 _MATCHER = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(=|!=|=~|!~)"(?:[^"\\]|\\.)*"$')
-_DURATION_CRD = re.compile(
-    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
-)
+_DURATION_CRD = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
 _TEMPLATE = re.compile(r"\{\{ \$(value|labels\.[A-Za-z_][A-Za-z0-9_]*)( \| [A-Za-z]+)? \}\}")
 
 
@@ -534,9 +522,7 @@ def test_cpu_llamacpp_dashboard_panels() -> None:
     board = dashboard([LLAMACPP_SERVER])
     assert panel_titles(board) == [*COMMON, "Tokens per second"]
     (load,) = [p for p in board["panels"] if p["title"] == "Requests running and waiting"]
-    assert load["targets"][0]["expr"] == (
-        'sum by (namespace, job) (llamacpp:requests_processing{job=~"qwen", namespace=~"$namespace"})'
-    )
+    assert load["targets"][0]["expr"] == ('sum by (namespace, job) (llamacpp:requests_processing{job=~"qwen", namespace=~"$namespace"})')
 
 
 def test_dashboard_queries_follow_the_variables() -> None:

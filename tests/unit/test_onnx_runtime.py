@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import kubernetes_validate
 import pytest
-
 from pulumi_llm.errors import UserError
 from pulumi_llm.kubernetes import render
 from pulumi_llm.runtimes import onnx
@@ -69,22 +68,23 @@ def test_pod_is_non_root_read_only_with_tmp_and_a_read_only_model_mount(cpu_fit)
     spec = onnx.onnx_container("m", cpu_fit, image=IMAGE, model_dir="m")
     assert spec.read_only_root and spec.run_as_user == 1000
     assert [(m.name, m.path, m.kind, m.read_only) for m in spec.mounts] == [
-        ("tmp", "/tmp", "scratch", False), ("model", "/models", "model", True)]
-    pod = render.pod_spec(spec, render.Placement(node_selector={"pulumi-llm.dev/edge": "cpu"}), service_account="default",
-                          model_claim="models")
+        ("tmp", "/tmp", "scratch", False),
+        ("model", "/models", "model", True),
+    ]
+    pod = render.pod_spec(
+        spec, render.Placement(node_selector={"pulumi-llm.dev/edge": "cpu"}), service_account="default", model_claim="models"
+    )
     [container] = pod["containers"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["runAsNonRoot"] is True
     assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
-    kubernetes_validate.validate(
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "m"}, "spec": pod}, "1.30.0", strict=True)
+    kubernetes_validate.validate({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "m"}, "spec": pod}, "1.30.0", strict=True)
 
 
 def test_the_device_check_refuses_what_does_not_fit() -> None:
     # 3B int4 + fp32 KV for 128k tokens: about 30 GiB, an 8 GB Orin Nano can't hold it.
     with pytest.raises(UserError) as err:
-        onnx.onnx_fit("llama-3.2-3b-instruct", Hardware(get_accelerator("orin-nano-8gb"), 1), quantization="int4",
-                      context=131072)
+        onnx.onnx_fit("llama-3.2-3b-instruct", Hardware(get_accelerator("orin-nano-8gb"), 1), quantization="int4", context=131072)
     assert "\n" not in str(err.value)
     # fits llama.cpp's f16 KV check but not ONNX's fp32 one
     with pytest.raises(UserError, match=r"in ONNX int4 needs .* fp32 KV cache for 24576 tokens\) but cpu-8gib offers"):
@@ -95,19 +95,22 @@ def test_the_device_check_refuses_what_does_not_fit() -> None:
 @pytest.mark.parametrize("quantization", ["q4_k_m", "Q8_0", "awq", "fp16"])
 def test_gguf_and_other_quantizations_are_one_line(quantization: str) -> None:
     with pytest.raises(UserError) as err:
-        onnx.onnx_fit("llama-3.2-3b-instruct", Hardware(cpu_host(16), 1), quantization=quantization, context=4096,
-                      where="models.m")
+        onnx.onnx_fit("llama-3.2-3b-instruct", Hardware(cpu_host(16), 1), quantization=quantization, context=4096, where="models.m")
     assert str(err.value) == (
         f"models.m.quantization = {quantization}: the onnx runtime serves ONNX Runtime GenAI int4 models "
-        "(model builder -p int4 -e cpu); GGUF quantizations such as q4_k_m are for edge.runtime llamacpp")
+        "(model builder -p int4 -e cpu); GGUF quantizations such as q4_k_m are for edge.runtime llamacpp"
+    )
 
 
 def test_the_source_is_a_model_directory_not_a_gguf_file() -> None:
     assert onnx.model_dir_from_source("node://phi-3-mini-int4", "models.m") == "phi-3-mini-int4"
     assert onnx.model_dir_from_source("node://phi-3-mini-int4/", "models.m") == "phi-3-mini-int4"
     for bad in ("node://llama-3-2-3b-q4_k_m.gguf", "node://a/b", "node://../etc", "s3://bucket/model", "node://"):
-        with pytest.raises(UserError, match=r"^models\.m\.source = .*: the onnx runtime reads an ONNX Runtime GenAI model "
-                                            r"directory from the nodes' cache, node://<dir>"):
+        with pytest.raises(
+            UserError,
+            match=r"^models\.m\.source = .*: the onnx runtime reads an ONNX Runtime GenAI model "
+            r"directory from the nodes' cache, node://<dir>",
+        ):
             onnx.model_dir_from_source(bad, "models.m")
 
 

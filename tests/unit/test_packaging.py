@@ -12,9 +12,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 import pulumi_llm
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "components" / "pulumi_llm"
@@ -36,9 +35,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     uv = shutil.which("uv")
     assert uv, "uv is the project's build front-end (README: pip install uv)"
     out = tmp_path_factory.mktemp("dist")
-    result = subprocess.run(
-        [uv, "build", "--wheel", "--out-dir", str(out), str(ROOT)], capture_output=True, text=True, timeout=300
-    )
+    result = subprocess.run([uv, "build", "--wheel", "--out-dir", str(out), str(ROOT)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     [built] = out.glob("*.whl")
     return built
@@ -53,8 +50,21 @@ def test_wheel_holds_every_module_subpackage_and_data_file(wheel: Path) -> None:
     packaged = {n for n in names if n.startswith("pulumi_llm/")}
     expected = source_files()
     assert "pulumi_llm/py.typed" in packaged
-    for package in ("cluster", "edge", "gateway", "gpu_vm", "kubernetes", "monitoring", "network", "offline",
-                    "onprem", "runtimes", "security", "sizing", "storage"):
+    for package in (
+        "cluster",
+        "edge",
+        "gateway",
+        "gpu_vm",
+        "kubernetes",
+        "monitoring",
+        "network",
+        "offline",
+        "onprem",
+        "runtimes",
+        "security",
+        "sizing",
+        "storage",
+    ):
         assert f"pulumi_llm/{package}/__init__.py" in packaged, package
     assert expected - packaged == set()
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
@@ -62,8 +72,14 @@ def test_wheel_holds_every_module_subpackage_and_data_file(wheel: Path) -> None:
     assert {n.split("/")[0] for n in names} == {"pulumi_llm", f"pulumi_llm-{pulumi_llm.__version__}.dist-info"}
     # … but the edge image's build context does, byte for byte, so installed copies can build it.
     archive = zipfile.ZipFile(wheel)
-    for image, file in (("edge-llamacpp", "Dockerfile"), ("edge-llamacpp", "README.md"), ("edge-llamacpp", "prepare_model.py"),
-                        ("edge-onnx", "Dockerfile"), ("edge-onnx", "requirements.txt"), ("edge-onnx", "server.py")):
+    for image, file in (
+        ("edge-llamacpp", "Dockerfile"),
+        ("edge-llamacpp", "README.md"),
+        ("edge-llamacpp", "prepare_model.py"),
+        ("edge-onnx", "Dockerfile"),
+        ("edge-onnx", "requirements.txt"),
+        ("edge-onnx", "server.py"),
+    ):
         packed = archive.read(f"pulumi_llm/_images/{image}/{file}")
         assert packed == (ROOT / "images" / image / file).read_bytes(), f"{image}/{file}"
 
@@ -85,7 +101,9 @@ def test_installed_wheel_reports_its_version_and_runs_its_console_script(wheel: 
     target = tmp_path / "site"
     result = subprocess.run(
         [shutil.which("uv") or "uv", "pip", "install", "--no-deps", "--python", sys.executable, "--target", str(target), str(wheel)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     env = {**os.environ, "PYTHONPATH": str(target)}
@@ -103,14 +121,26 @@ def test_installed_wheel_reports_its_version_and_runs_its_console_script(wheel: 
     assert report["typed"] is True
     context = subprocess.run(
         [sys.executable, "-c", "from pulumi_llm.edge.image import default_build_context as d; print(d()); print(d('onnx'))"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert context.returncode == 0, context.stderr
     assert [Path(line) for line in context.stdout.split()] == [
-        target / "pulumi_llm" / "_images" / "edge-llamacpp", target / "pulumi_llm" / "_images" / "edge-onnx"]
+        target / "pulumi_llm" / "_images" / "edge-llamacpp",
+        target / "pulumi_llm" / "_images" / "edge-onnx",
+    ]
     script = target / "bin" / "pulumi-llm"
-    run = subprocess.run([sys.executable, str(script), "size", "llama-3.1-8b-instruct", "--gpu", "L4"],
-                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    run = subprocess.run(
+        [sys.executable, str(script), "size", "llama-3.1-8b-instruct", "--gpu", "L4"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("llama-3.1-8b-instruct (Llama 3.1 8B Instruct) in bf16 on 1× L4: fits")
 
@@ -125,10 +155,31 @@ def test_every_public_name_resolves_to_the_object_its_module_defines() -> None:
     assert len(set(pulumi_llm.__all__)) == len(pulumi_llm.__all__)
     for name, module in pulumi_llm._EXPORTS.items():
         assert getattr(pulumi_llm, name) is getattr(importlib.import_module(module), name), name
-    for component in ("LlmPlatform", "AwsGateway", "GcpGateway", "AzureGateway", "AwsGpuVm", "GcpGpuVm", "AzureGpuVm",
-                      "EksCluster", "GkeCluster", "AksCluster", "OnPremCluster", "ModelServing", "ModelServer", "EdgeImage",
-                      "EdgeRollout", "AwsNetwork", "GcpNetwork", "AzureNetwork", "ModelStore", "GcpModelStore",
-                      "AzureModelStore", "StackKey", "AwsMonitoring"):
+    for component in (
+        "LlmPlatform",
+        "AwsGateway",
+        "GcpGateway",
+        "AzureGateway",
+        "AwsGpuVm",
+        "GcpGpuVm",
+        "AzureGpuVm",
+        "EksCluster",
+        "GkeCluster",
+        "AksCluster",
+        "OnPremCluster",
+        "ModelServing",
+        "ModelServer",
+        "EdgeImage",
+        "EdgeRollout",
+        "AwsNetwork",
+        "GcpNetwork",
+        "AzureNetwork",
+        "ModelStore",
+        "GcpModelStore",
+        "AzureModelStore",
+        "StackKey",
+        "AwsMonitoring",
+    ):
         assert component in pulumi_llm.__all__ and f"{component}Args" in pulumi_llm.__all__, component
     with pytest.raises(AttributeError, match="has no attribute 'NoSuchThing'"):
         pulumi_llm.NoSuchThing  # noqa: B018

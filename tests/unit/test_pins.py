@@ -7,7 +7,6 @@ import datetime
 import re
 
 import pytest
-
 from pulumi_llm import pins
 
 IMAGE_REF = re.compile(r"^[^:@\s]+(:[A-Za-z0-9._-]+)@sha256:[0-9a-f]{64}$")
@@ -101,10 +100,14 @@ def test_dcgm_chart_installs_the_pinned_exporter() -> None:
 
 
 # Finding 12: these pins were backed only by third-party repositories; each now names its upstream.
-@pytest.mark.parametrize(("pin", "upstream"), [
-    (pins.KUBE_PROMETHEUS_STACK_CHART, "prometheus-community/helm-charts release tag kube-prometheus-stack-88.5.4"),
-    (pins.NVIDIA_DEVICE_PLUGIN_CHART, "NVIDIA/k8s-device-plugin pull request #2057"),
-], ids=["kube-prometheus-stack", "nvidia-device-plugin"])
+@pytest.mark.parametrize(
+    ("pin", "upstream"),
+    [
+        (pins.KUBE_PROMETHEUS_STACK_CHART, "prometheus-community/helm-charts release tag kube-prometheus-stack-88.5.4"),
+        (pins.NVIDIA_DEVICE_PLUGIN_CHART, "NVIDIA/k8s-device-plugin pull request #2057"),
+    ],
+    ids=["kube-prometheus-stack", "nvidia-device-plugin"],
+)
 def test_pins_once_third_party_only_cite_their_upstream(pin: pins.ChartPin, upstream: str) -> None:
     assert pin.source.startswith("Upstream: ") and upstream in pin.source
 

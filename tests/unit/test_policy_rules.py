@@ -15,12 +15,11 @@ if str(POLICY_DIR) not in sys.path:
 
 from google.protobuf import json_format, struct_pb2  # noqa: E402
 from pulumi.runtime import proto  # noqa: E402
-from pulumi_policy.policy import _PolicyAnalyzerServicer  # noqa: E402
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE  # noqa: E402
-
 from pulumi_llm.sizing import INSTANCE_TYPES  # noqa: E402
 from pulumi_llm_policy import budget, catalog, pack, rules  # noqa: E402
 from pulumi_llm_policy.rules import UNKNOWN  # noqa: E402
+from pulumi_policy.policy import _PolicyAnalyzerServicer  # noqa: E402
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE  # noqa: E402
 
 KMS = "arn:aws:kms:us-east-1:123456789012:key/1"
 DIGEST = "sha256:" + "ab" * 32
@@ -146,7 +145,9 @@ def test_encryption_per_store(type_, good, bad, needle):
 
 
 def test_encryption_azure_cmk_needs_a_key_name():
-    r = res("azure-native:storage:StorageAccount", {"encryption": {"keySource": "Microsoft.Keyvault", "requireInfrastructureEncryption": True}})
+    r = res(
+        "azure-native:storage:StorageAccount", {"encryption": {"keySource": "Microsoft.Keyvault", "requireInfrastructureEncryption": True}}
+    )
     assert rules.encryption_at_rest(r) == [
         "azure-native:storage:StorageAccount 'r': encryption.keySource is Microsoft.Keyvault without keyVaultProperties.keyName"
     ]
@@ -169,7 +170,9 @@ def test_public_acls_and_members():
     ]
     member = "gcp:storage/bucketIAMMember:BucketIAMMember"
     assert rules.no_public_storage(res(member, {"member": "serviceAccount:a@b.iam.gserviceaccount.com"})) == []
-    assert rules.no_public_storage(res(member, {"member": "allUsers"})) == [f"{member} 'r': grants 'allUsers'; buckets and objects must not be public"]
+    assert rules.no_public_storage(res(member, {"member": "allUsers"})) == [
+        f"{member} 'r': grants 'allUsers'; buckets and objects must not be public"
+    ]
 
 
 def test_gcs_public_access_prevention_enforced():
@@ -229,7 +232,9 @@ def test_imdsv2_required():
         "aws:ec2/launchTemplate:LaunchTemplate 'lt': metadataOptions.httpTokens = 'optional'; must be 'required' (IMDSv2)"
     ]
     missing = res("aws:ec2/instance:Instance", {"instanceType": "m7i.large"})
-    assert rules.imdsv2_required(missing) == ["aws:ec2/instance:Instance 'r': metadataOptions.httpTokens = None; must be 'required' (IMDSv2)"]
+    assert rules.imdsv2_required(missing) == [
+        "aws:ec2/instance:Instance 'r': metadataOptions.httpTokens = None; must be 'required' (IMDSv2)"
+    ]
     disabled = res("aws:ec2/instance:Instance", {"metadataOptions": {"httpEndpoint": "disabled"}})
     assert rules.imdsv2_required(disabled) == []
     nc = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
@@ -276,7 +281,9 @@ def test_imdsv2_required():
         (
             "gcp:compute/firewall:Firewall",
             {"direction": "INGRESS", "sourceRanges": ["0.0.0.0/0"], "allows": [{"protocol": "tcp", "ports": ["10000-10300"]}]},
-            ["gcp:compute/firewall:Firewall 'r': allows[0] opens 10250 (kubelet), 10255 (kubelet (read-only)), 10257 (kube-controller-manager), 10259 (kube-scheduler) to 0.0.0.0/0"],
+            [
+                "gcp:compute/firewall:Firewall 'r': allows[0] opens 10250 (kubelet), 10255 (kubelet (read-only)), 10257 (kube-controller-manager), 10259 (kube-scheduler) to 0.0.0.0/0"
+            ],
         ),
         (
             "gcp:compute/firewall:Firewall",
@@ -290,20 +297,48 @@ def test_imdsv2_required():
         ),
         (
             "azure-native:network:NetworkSecurityGroup",
-            {"securityRules": [
-                {"name": "ssh", "direction": "Inbound", "access": "Allow", "protocol": "Tcp", "sourceAddressPrefix": "Internet", "destinationPortRange": "22"},
-                {"name": "deny", "direction": "Inbound", "access": "Deny", "protocol": "*", "sourceAddressPrefix": "*", "destinationPortRange": "*"},
-            ]},
+            {
+                "securityRules": [
+                    {
+                        "name": "ssh",
+                        "direction": "Inbound",
+                        "access": "Allow",
+                        "protocol": "Tcp",
+                        "sourceAddressPrefix": "Internet",
+                        "destinationPortRange": "22",
+                    },
+                    {
+                        "name": "deny",
+                        "direction": "Inbound",
+                        "access": "Deny",
+                        "protocol": "*",
+                        "sourceAddressPrefix": "*",
+                        "destinationPortRange": "*",
+                    },
+                ]
+            },
             ["azure-native:network:NetworkSecurityGroup 'r': securityRules[0] (ssh) opens 22 (SSH) to Internet"],
         ),
         (
             "azure-native:network:SecurityRule",
-            {"direction": "Inbound", "access": "Allow", "protocol": "*", "sourceAddressPrefixes": ["10.0.0.0/8", "0.0.0.0/0"], "destinationPortRanges": ["3380-3390"]},
+            {
+                "direction": "Inbound",
+                "access": "Allow",
+                "protocol": "*",
+                "sourceAddressPrefixes": ["10.0.0.0/8", "0.0.0.0/0"],
+                "destinationPortRanges": ["3380-3390"],
+            },
             ["azure-native:network:SecurityRule 'r': the rule opens 3389 (RDP) to 0.0.0.0/0"],
         ),
         (
             "azure-native:network:SecurityRule",
-            {"direction": "Inbound", "access": "Allow", "protocol": "Tcp", "sourceAddressPrefix": "VirtualNetwork", "destinationPortRange": "22"},
+            {
+                "direction": "Inbound",
+                "access": "Allow",
+                "protocol": "Tcp",
+                "sourceAddressPrefix": "VirtualNetwork",
+                "destinationPortRange": "22",
+            },
             [],
         ),
     ],
@@ -356,11 +391,17 @@ def _deployment(env: list, image: str = f"docker.io/vllm/vllm-openai:v0.31.0@{DI
     spec: dict = {"containers": [{"name": "server", "image": image, "env": env}]}
     if init_image:
         spec["initContainers"] = [{"name": "copy", "image": init_image}]
-    return res("kubernetes:apps/v1:Deployment", {"metadata": {"name": "m", "namespace": "llm"}, "spec": {"template": {"spec": spec}}}, name="deploy")
+    return res(
+        "kubernetes:apps/v1:Deployment",
+        {"metadata": {"name": "m", "namespace": "llm"}, "spec": {"template": {"spec": spec}}},
+        name="deploy",
+    )
 
 
 def test_plaintext_secrets_kubernetes():
-    ok = _deployment([{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}, {"name": "PORT", "value": "8000"}])
+    ok = _deployment(
+        [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}, {"name": "PORT", "value": "8000"}]
+    )
     assert rules.no_plaintext_secrets(ok) == []
     bad = _deployment([{"name": "HF_TOKEN", "value": "hf_abc"}])
     assert rules.no_plaintext_secrets(bad) == [
@@ -381,8 +422,16 @@ def test_plaintext_secrets_cloud_run_lambda_container_apps():
         f"{lam} 'r': environment.variables.API_TOKEN is a plain value; read it from Secrets Manager at run time"
     ]
     ca = "azure-native:app:ContainerApp"
-    assert rules.no_plaintext_secrets(res(ca, {"template": {"containers": [{"env": [{"name": "LITELLM_MASTER_KEY", "secretRef": "master"}]}]}})) == []
-    assert len(rules.no_plaintext_secrets(res(ca, {"template": {"containers": [{"env": [{"name": "LITELLM_MASTER_KEY", "value": "k"}]}]}}))) == 1
+    assert (
+        rules.no_plaintext_secrets(
+            res(ca, {"template": {"containers": [{"env": [{"name": "LITELLM_MASTER_KEY", "secretRef": "master"}]}]}})
+        )
+        == []
+    )
+    assert (
+        len(rules.no_plaintext_secrets(res(ca, {"template": {"containers": [{"env": [{"name": "LITELLM_MASTER_KEY", "value": "k"}]}]}})))
+        == 1
+    )
 
 
 def test_no_secret_outputs():
@@ -403,10 +452,16 @@ def test_images_pinned_kubernetes_workloads():
         "kubernetes:apps/v1:Deployment 'deploy': spec.template.spec.containers[0].image = 'vllm/vllm-openai:latest' is not pinned by digest"
     ]
     init = rules.images_pinned_by_digest(_deployment([], init_image="amazon/aws-cli:2.37.5"))
-    assert init == ["kubernetes:apps/v1:Deployment 'deploy': spec.template.spec.initContainers[0].image = 'amazon/aws-cli:2.37.5' is not pinned by digest"]
+    assert init == [
+        "kubernetes:apps/v1:Deployment 'deploy': spec.template.spec.initContainers[0].image = 'amazon/aws-cli:2.37.5' is not pinned by digest"
+    ]
     lws = res(
         "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet",
-        {"spec": {"leaderWorkerTemplate": {"workerTemplate": {"spec": {"containers": [{"name": "w", "image": "vllm/vllm-openai:v0.31.0"}]}}}}},
+        {
+            "spec": {
+                "leaderWorkerTemplate": {"workerTemplate": {"spec": {"containers": [{"name": "w", "image": "vllm/vllm-openai:v0.31.0"}]}}}
+            }
+        },
     )
     assert len(rules.images_pinned_by_digest(lws)) == 1
     # Built in the stack: the digest output is not known during preview.
@@ -457,7 +512,11 @@ def test_allowlist_is_the_sizing_catalog():
         (
             "aws:autoscaling/group:Group",
             {"mixedInstancesPolicy": {"launchTemplate": {"overrides": [{"instanceType": "g6e.xlarge"}]}}},
-            {"mixedInstancesPolicy": {"launchTemplate": {"overrides": [{"instanceType": "g6e.xlarge"}, {"instanceType": "p3dn.24xlarge"}]}}},
+            {
+                "mixedInstancesPolicy": {
+                    "launchTemplate": {"overrides": [{"instanceType": "g6e.xlarge"}, {"instanceType": "p3dn.24xlarge"}]}
+                }
+            },
         ),
         ("gcp:compute/instanceTemplate:InstanceTemplate", {"machineType": "g2-standard-8"}, {"machineType": "a3-edgegpu-8g"}),
         (
@@ -465,8 +524,16 @@ def test_allowlist_is_the_sizing_catalog():
             {"machineType": "e2-standard-4"},
             {"machineType": "n1-standard-8", "guestAccelerators": [{"type": "nvidia-tesla-t4", "count": 1}]},
         ),
-        ("gcp:container/nodePool:NodePool", {"nodeConfig": {"machineType": "g2-standard-24"}}, {"nodeConfig": {"machineType": "g2-standard-2"}}),
-        ("azure-native:compute:VirtualMachineScaleSet", {"sku": {"name": "Standard_NC24ads_A100_v4"}}, {"sku": {"name": "Standard_NC6s_v3"}}),
+        (
+            "gcp:container/nodePool:NodePool",
+            {"nodeConfig": {"machineType": "g2-standard-24"}},
+            {"nodeConfig": {"machineType": "g2-standard-2"}},
+        ),
+        (
+            "azure-native:compute:VirtualMachineScaleSet",
+            {"sku": {"name": "Standard_NC24ads_A100_v4"}},
+            {"sku": {"name": "Standard_NC6s_v3"}},
+        ),
         ("azure-native:containerservice:AgentPool", {"vmSize": "Standard_D8ds_v5"}, {"vmSize": "Standard_ND40rs_v2"}),
         (
             "azure-native:containerservice:ManagedCluster",
@@ -510,7 +577,13 @@ def _asg_stack(max_size: int, instance_type: str = "g6.xlarge", stack: str = "de
     parent = "urn:pulumi:dev::pulumi-llm::pulumi-llm:index:AwsGpuVm::vm"
     return [
         res("aws:ec2/launchTemplate:LaunchTemplate", {"instanceType": instance_type}, name="vm-lt", parent=parent, stack=stack),
-        res("aws:autoscaling/group:Group", {"maxSize": max_size, "launchTemplate": {"id": UNKNOWN}}, name="vm-asg", parent=parent, stack=stack),
+        res(
+            "aws:autoscaling/group:Group",
+            {"maxSize": max_size, "launchTemplate": {"id": UNKNOWN}},
+            name="vm-asg",
+            parent=parent,
+            stack=stack,
+        ),
     ]
 
 
@@ -526,13 +599,30 @@ def test_budget_gcp_mig_gke_and_azure():
     mig = [
         res("gcp:compute/instanceTemplate:InstanceTemplate", {"machineType": "g2-standard-8"}, name="t", parent=p),
         res("gcp:compute/regionAutoscaler:RegionAutoscaler", {"autoscalingPolicy": {"maxReplicas": 4}}, name="a", parent=p),
-        res("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager", {"targetSize": 1, "versions": [{"instanceTemplate": UNKNOWN}]}, name="m", parent=p),
+        res(
+            "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager",
+            {"targetSize": 1, "versions": [{"instanceTemplate": UNKNOWN}]},
+            name="m",
+            parent=p,
+        ),
     ]
     assert [(i.instance_type, i.max_replicas) for i in budget.monthly_cost(mig)] == [("g2-standard-8", 4)]
     pools = [
-        res("gcp:container/nodePool:NodePool", {"autoscaling": {"totalMaxNodeCount": 2}, "nodeConfig": {"machineType": "g2-standard-24"}}, name="a"),
-        res("gcp:container/nodePool:NodePool", {"autoscaling": {"maxNodeCount": 2}, "nodeLocations": ["a", "b"], "nodeConfig": {"machineType": "g2-standard-24"}}, name="b"),
-        res("gcp:container/nodePool:NodePool", {"autoscaling": {"totalMaxNodeCount": 6}, "nodeConfig": {"machineType": "e2-standard-4"}}, name="sys"),
+        res(
+            "gcp:container/nodePool:NodePool",
+            {"autoscaling": {"totalMaxNodeCount": 2}, "nodeConfig": {"machineType": "g2-standard-24"}},
+            name="a",
+        ),
+        res(
+            "gcp:container/nodePool:NodePool",
+            {"autoscaling": {"maxNodeCount": 2}, "nodeLocations": ["a", "b"], "nodeConfig": {"machineType": "g2-standard-24"}},
+            name="b",
+        ),
+        res(
+            "gcp:container/nodePool:NodePool",
+            {"autoscaling": {"totalMaxNodeCount": 6}, "nodeConfig": {"machineType": "e2-standard-4"}},
+            name="sys",
+        ),
     ]
     assert [(i.resource, i.max_replicas) for i in budget.monthly_cost(pools)] == [
         ("gcp:container/nodePool:NodePool 'a'", 2),
@@ -540,9 +630,23 @@ def test_budget_gcp_mig_gke_and_azure():
     ]
     az = "urn:pulumi:az::pulumi-llm::pulumi-llm:index:AzureGpuVm::vm"
     vmss = [
-        res("azure-native:compute:VirtualMachineScaleSet", {"sku": {"name": "Standard_NC24ads_A100_v4", "capacity": 1}}, name="vmss", parent=az),
-        res("azure-native:monitor:AutoscaleSetting", {"profiles": [{"capacity": {"minimum": "0", "maximum": "3", "default": "1"}}]}, name="as", parent=az),
-        res("azure-native:containerservice:AgentPool", {"vmSize": "Standard_NC40ads_H100_v5", "enableAutoScaling": True, "maxCount": 2, "count": 0}, name="gpu"),
+        res(
+            "azure-native:compute:VirtualMachineScaleSet",
+            {"sku": {"name": "Standard_NC24ads_A100_v4", "capacity": 1}},
+            name="vmss",
+            parent=az,
+        ),
+        res(
+            "azure-native:monitor:AutoscaleSetting",
+            {"profiles": [{"capacity": {"minimum": "0", "maximum": "3", "default": "1"}}]},
+            name="as",
+            parent=az,
+        ),
+        res(
+            "azure-native:containerservice:AgentPool",
+            {"vmSize": "Standard_NC40ads_H100_v5", "enableAutoScaling": True, "maxCount": 2, "count": 0},
+            name="gpu",
+        ),
     ]
     assert [(i.instance_type, i.max_replicas) for i in budget.monthly_cost(vmss)] == [
         ("Standard_NC24ads_A100_v4", 3),
@@ -631,8 +735,14 @@ def test_pack_analyze_runs_the_rules_on_pulumi_properties():
     response = _servicer().Analyze(request, None)
     # Pulumi prefixes each message with the policy's description.
     assert sorted((d.policyName, d.message.split("\n", 1)[1]) for d in response.diagnostics) == [
-        ("encryption-at-rest", "aws:ec2/launchTemplate:LaunchTemplate 'lt': blockDeviceMappings[0].ebs.encrypted = False; EBS volumes must be encrypted"),
-        ("gpu-instance-allowlist", "aws:ec2/launchTemplate:LaunchTemplate 'lt': instanceType = 'p3.2xlarge' is a GPU type outside the sizing catalog's aws types (components/pulumi_llm/sizing/hardware.py)"),
+        (
+            "encryption-at-rest",
+            "aws:ec2/launchTemplate:LaunchTemplate 'lt': blockDeviceMappings[0].ebs.encrypted = False; EBS volumes must be encrypted",
+        ),
+        (
+            "gpu-instance-allowlist",
+            "aws:ec2/launchTemplate:LaunchTemplate 'lt': instanceType = 'p3.2xlarge' is a GPU type outside the sizing catalog's aws types (components/pulumi_llm/sizing/hardware.py)",
+        ),
     ]  # httpTokens is not known yet: IMDSv2 is judged at `pulumi up`
     assert {d.enforcementLevel for d in response.diagnostics} == {proto.MANDATORY}
 
@@ -679,7 +789,10 @@ def test_pack_starts_as_pulumi_starts_it_and_answers_over_grpc():
                 proto.AnalyzeRequest(type=lt["type"], urn=lt["urn"], name=lt["name"], properties=_struct(lt["inputs"])), timeout=30
             )
             assert [(d.policyName, d.message.splitlines()[-1]) for d in response.diagnostics] == [
-                ("imdsv2-required", "aws:ec2/launchTemplate:LaunchTemplate 'lt': metadataOptions.httpTokens = 'optional'; must be 'required' (IMDSv2)")
+                (
+                    "imdsv2-required",
+                    "aws:ec2/launchTemplate:LaunchTemplate 'lt': metadataOptions.httpTokens = 'optional'; must be 'required' (IMDSv2)",
+                )
             ]
     finally:
         proc.kill()

@@ -16,7 +16,6 @@ import boto3
 import pytest
 import yaml
 from moto import mock_aws
-
 from pulumi_llm import cli, preflight
 from pulumi_llm.preflight import checks
 
@@ -50,12 +49,19 @@ def healthy_cluster() -> dict[str, Any]:
     return {
         "/version": {"gitVersion": "v1.33.4"},
         f"/api/v1/namespaces/{NAMESPACE}": {"metadata": {"name": NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "pulumi"}}},
-        f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/weights": {"spec": {"storageClassName": "ceph-rbd"}, "status": {"phase": "Bound"}},
+        f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/weights": {
+            "spec": {"storageClassName": "ceph-rbd"},
+            "status": {"phase": "Bound"},
+        },
         "/apis/storage.k8s.io/v1/storageclasses/ceph-rbd": {"metadata": {"name": "ceph-rbd"}},
         f"/api/v1/namespaces/{NAMESPACE}/secrets/llm-tls": {"metadata": {"name": "llm-tls"}},
         f"/api/v1/namespaces/{NAMESPACE}/secrets/hf-token": {"metadata": {"name": "hf-token"}},
-        "/apis/apps/v1/daemonsets": {"items": [{"metadata": {"name": "calico-node", "namespace": "calico-system"}},
-                                               {"metadata": {"name": "kube-proxy", "namespace": "kube-system"}}]},
+        "/apis/apps/v1/daemonsets": {
+            "items": [
+                {"metadata": {"name": "calico-node", "namespace": "calico-system"}},
+                {"metadata": {"name": "kube-proxy", "namespace": "kube-system"}},
+            ]
+        },
         "/api/v1/nodes": {"items": [{"status": {"allocatable": {"nvidia.com/gpu": "8"}}}]},
     }
 
@@ -103,13 +109,24 @@ def api() -> Iterator[FakeApiServer]:
 @pytest.fixture
 def project(scratch_project: Path, api: FakeApiServer) -> Path:
     kubeconfig = scratch_project / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "other",
-        "clusters": [{"name": "lab", "cluster": {"server": api.url}}, {"name": "other", "cluster": {"server": "http://127.0.0.1:9"}}],
-        "users": [{"name": "lab-admin", "user": {"token": TOKEN}}],
-        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "lab-admin"}},
-                     {"name": "other", "context": {"cluster": "other", "user": "lab-admin"}}],
-    }))
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "other",
+                "clusters": [
+                    {"name": "lab", "cluster": {"server": api.url}},
+                    {"name": "other", "cluster": {"server": "http://127.0.0.1:9"}},
+                ],
+                "users": [{"name": "lab-admin", "user": {"token": TOKEN}}],
+                "contexts": [
+                    {"name": "lab", "context": {"cluster": "lab", "user": "lab-admin"}},
+                    {"name": "other", "context": {"cluster": "other", "user": "lab-admin"}},
+                ],
+            }
+        )
+    )
     (scratch_project / "stacks" / "Pulumi.lab.yaml").write_text(ONPREM_STACK.format(kubeconfig=kubeconfig))
     return scratch_project
 
@@ -169,14 +186,22 @@ def test_a_missing_or_unbound_claim(project, api, capsys):
 def test_operators_left_to_the_cluster_must_be_there(project, api, capsys):
     stack = project / "stacks" / "Pulumi.lab.yaml"
     config = yaml.safe_load(stack.read_text())
-    config["config"]["pulumi-llm:onprem"].update({
-        "ingress": {"install": False, "class_name": "haproxy", "host": "llm.lab.example.com"},
-        "gpu_operator": {"install": False},
-        "keda": {"install": False},
-        "prometheus": {"install": False, "url": "http://prometheus-operated.observability.svc.cluster.local:9090", "namespace": "observability"},
-    })
+    config["config"]["pulumi-llm:onprem"].update(
+        {
+            "ingress": {"install": False, "class_name": "haproxy", "host": "llm.lab.example.com"},
+            "gpu_operator": {"install": False},
+            "keda": {"install": False},
+            "prometheus": {
+                "install": False,
+                "url": "http://prometheus-operated.observability.svc.cluster.local:9090",
+                "namespace": "observability",
+            },
+        }
+    )
     stack.write_text(yaml.safe_dump(config))
-    api.routes["/apis/apiextensions.k8s.io/v1/customresourcedefinitions/servicemonitors.monitoring.coreos.com"] = {"kind": "CustomResourceDefinition"}
+    api.routes["/apis/apiextensions.k8s.io/v1/customresourcedefinitions/servicemonitors.monitoring.coreos.com"] = {
+        "kind": "CustomResourceDefinition"
+    }
     api.routes["/api/v1/nodes"] = {"items": [{"status": {"allocatable": {"cpu": "64"}}}]}
     assert run(project) == 2
     out = capsys.readouterr().out
@@ -218,7 +243,9 @@ def aws(monkeypatch: pytest.MonkeyPatch):
 
 
 AWS_SETTINGS: dict[str, Any] = {
-    "cloud": "aws", "region": "us-east-1", "methods": ["gateway", "cluster", "gpu-vm"],
+    "cloud": "aws",
+    "region": "us-east-1",
+    "methods": ["gateway", "cluster", "gpu-vm"],
     "aws": {"gpu_vm": {"certificate_arn": None}, "cluster": {"admin_principals": ["arn:aws:iam::123456789012:role/platform-admins"]}},
 }
 
@@ -231,7 +258,10 @@ def aws_report(settings: dict[str, Any], session: Any) -> tuple[int, str]:
 
 def test_aws_admin_principal_must_exist(aws):
     code, out = aws_report(AWS_SETTINGS, aws)
-    assert (code, out) == (2, "prod: IAM principal arn:aws:iam::123456789012:role/platform-admins: missing: aws.cluster.admin_principals (EKS access entry)\n")
+    assert (code, out) == (
+        2,
+        "prod: IAM principal arn:aws:iam::123456789012:role/platform-admins: missing: aws.cluster.admin_principals (EKS access entry)\n",
+    )
     aws.client("iam").create_role(RoleName="platform-admins", AssumeRolePolicyDocument="{}")
     code, out = aws_report(AWS_SETTINGS, aws)
     assert code == 0 and "platform-admins  exists" in out

@@ -8,7 +8,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
 from pulumi_llm.settings import stack_file_schema
 
 ROOT = Path(__file__).resolve().parents[2]

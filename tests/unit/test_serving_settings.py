@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from pulumi_llm.errors import UserError
 from pulumi_llm.settings import load
 
@@ -61,15 +60,28 @@ def model(**fields: object) -> dict:
             "pulumi-llm:serving.autoscaling.scale_to_zero = true: scale to zero needs autoscaling.engine keda "
             "(an HPA cannot scale to zero), not hpa",
         ),
-        (config(model(source="https://huggingface.co/meta-llama")), "pulumi-llm:models.m.source = https://huggingface.co/meta-llama: "
-         "must be store://<key>, pvc://<claim>/<path>, s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or node://<file>.gguf"),
-        (config({"m": {"catalog": "llama-3.1-8b-instruct"}}), "pulumi-llm:models.m.source: required to serve the model (store://, pvc://, s3:// or gs://)"),
-        (config(model(source="store://llama/abc")), "pulumi-llm:models.m.source = store://llama/abc: store:// is a cloud "
-         "stack's model store; on-prem use pvc://<claim>/<path>"),
-        (config(model(source="s3://weights/llama", runtime="triton")), "pulumi-llm:models.m.source = s3://weights/llama: "
-         "Triton reads weights from a volume, not a stream: use pvc://<claim>/<path>"),
-        (config(model(catalog="lama-3.1-8b-instruct")), "pulumi-llm:models.m.catalog = lama-3.1-8b-instruct: unknown model "
-         "'lama-3.1-8b-instruct'; did you mean llama-3.1-8b-instruct or llama-3-8b-instruct or llama-3.1-70b-instruct?"),
+        (
+            config(model(source="https://huggingface.co/meta-llama")),
+            "pulumi-llm:models.m.source = https://huggingface.co/meta-llama: "
+            "must be store://<key>, pvc://<claim>/<path>, s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or node://<file>.gguf",
+        ),
+        (
+            config({"m": {"catalog": "llama-3.1-8b-instruct"}}),
+            "pulumi-llm:models.m.source: required to serve the model (store://, pvc://, s3:// or gs://)",
+        ),
+        (
+            config(model(source="store://llama/abc")),
+            "pulumi-llm:models.m.source = store://llama/abc: store:// is a cloud stack's model store; on-prem use pvc://<claim>/<path>",
+        ),
+        (
+            config(model(source="s3://weights/llama", runtime="triton")),
+            "pulumi-llm:models.m.source = s3://weights/llama: Triton reads weights from a volume, not a stream: use pvc://<claim>/<path>",
+        ),
+        (
+            config(model(catalog="lama-3.1-8b-instruct")),
+            "pulumi-llm:models.m.catalog = lama-3.1-8b-instruct: unknown model "
+            "'lama-3.1-8b-instruct'; did you mean llama-3.1-8b-instruct or llama-3-8b-instruct or llama-3.1-70b-instruct?",
+        ),
         (
             config(onprem={"kube_context": "lab", "gpus": {"accelerator": "T4", "per_node": 1}}),
             None,
@@ -87,8 +99,10 @@ def model(**fields: object) -> dict:
             "pulumi-llm:onprem.prometheus.namespace: required when url is not an in-cluster <service>.<namespace>.svc address (the servers admit only the scraper's namespace)",
         ),
         (
-            config(serving={"replicas": {"min": 0, "max": 2}, "autoscaling": {"scale_to_zero": True}},
-                   onprem={"kube_context": "lab", "ingress": {"install": False}}),
+            config(
+                serving={"replicas": {"min": 0, "max": 2}, "autoscaling": {"scale_to_zero": True}},
+                onprem={"kube_context": "lab", "ingress": {"install": False}},
+            ),
             "pulumi-llm:serving.autoscaling.scale_to_zero = true: scale to zero wakes on ingress-nginx request metrics: "
             "set onprem.ingress.install true",
         ),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from pulumi_llm.errors import UserError
 from pulumi_llm.settings import Settings, load
+from pydantic import ValidationError
 
 SOURCE = "stacks/Pulumi.prod.yaml"
 BASE = {"pulumi-llm:environment": "prod", "pulumi-llm:cloud": "aws", "pulumi-llm:region": "us-east-1"}
@@ -47,7 +47,7 @@ def test_native_yaml_values_are_accepted_too() -> None:
 
 def test_settings_are_frozen() -> None:
     settings = load(config(), SOURCE)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         settings.cloud = "gcp"  # type: ignore[misc]
 
 
@@ -118,14 +118,14 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
         (config(methods="onprem"), "stacks/Pulumi.prod.yaml: pulumi-llm:methods = onprem: must be a list"),
         (
             config(methods=["onprem"]),
-            "stacks/Pulumi.prod.yaml: pulumi-llm:methods = [\"onprem\"]: method onprem runs on cloud onprem, not on cloud aws",
+            'stacks/Pulumi.prod.yaml: pulumi-llm:methods = ["onprem"]: method onprem runs on cloud onprem, not on cloud aws',
         ),
         (
             config(methods=["edge-tpu"]),
             "stacks/Pulumi.prod.yaml: pulumi-llm:methods[0] = edge-tpu: must be one of: gateway, gpu-vm, cluster, onprem, edge (did you mean edge?)",
         ),
         (config(tags={"team": 3}), "stacks/Pulumi.prod.yaml: pulumi-llm:tags.team = 3: must be a string"),
-        (config(serving="[1]"), 'stacks/Pulumi.prod.yaml: pulumi-llm:serving = [1]: must be a map of keys to values'),
+        (config(serving="[1]"), "stacks/Pulumi.prod.yaml: pulumi-llm:serving = [1]: must be a map of keys to values"),
     ],
 )
 def test_each_bad_value_is_one_line_naming_file_key_value_and_rule(cfg: dict[str, str], expected: str) -> None:
@@ -135,8 +135,7 @@ def test_each_bad_value_is_one_line_naming_file_key_value_and_rule(cfg: dict[str
 def test_onprem_rules() -> None:
     onprem = {"pulumi-llm:environment": "lab", "pulumi-llm:cloud": "onprem"}
     assert message({**onprem, "pulumi-llm:region": "us-east-1"}) == (
-        "stacks/Pulumi.prod.yaml: pulumi-llm:region = us-east-1: not allowed when cloud is onprem "
-        "(the cluster is reached by kubeconfig)"
+        "stacks/Pulumi.prod.yaml: pulumi-llm:region = us-east-1: not allowed when cloud is onprem (the cluster is reached by kubeconfig)"
     )
     assert message({**onprem, "pulumi-llm:methods": '["onprem"]'}) == (
         "stacks/Pulumi.prod.yaml: pulumi-llm:onprem: required when methods has onprem"
@@ -151,5 +150,7 @@ def test_onprem_rules() -> None:
         "stacks/Pulumi.prod.yaml: pulumi-llm:models: at least one model is required by methods onprem"
     )
     model = '{"m": {"catalog": "llama-3.1-8b-instruct", "source": "pvc://weights/llama"}}'
-    good = load({**onprem, "pulumi-llm:methods": '["onprem"]', "pulumi-llm:onprem": '{"kube_context": "lab"}', "pulumi-llm:models": model}, SOURCE)
+    good = load(
+        {**onprem, "pulumi-llm:methods": '["onprem"]', "pulumi-llm:onprem": '{"kube_context": "lab"}', "pulumi-llm:models": model}, SOURCE
+    )
     assert good.onprem is not None and good.onprem.namespace == "llm"

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
-
 from pulumi_llm.errors import UserError
 from pulumi_llm.runtimes.spec import HttpCheck
 from pulumi_llm.runtimes.triton import (
@@ -274,9 +272,7 @@ def test_model_json_extra_engine_args(fit_8b):
 
 def test_vllm_needs_a_vllm_fit():
     gguf = fit("llama-3.1-8b-instruct", get_instance_type("g6e.xlarge"), runtime="llamacpp")
-    assert error(vllm_backend_model_json, gguf) == (
-        "triton vLLM model needs a sizing fit for runtime 'triton' or 'vllm', not 'llamacpp'"
-    )
+    assert error(vllm_backend_model_json, gguf) == ("triton vLLM model needs a sizing fit for runtime 'triton' or 'vllm', not 'llamacpp'")
     assert error(render_model_repository, "m", kind="vllm") == (
         "triton vLLM model needs a sizing fit for runtime 'triton' or 'vllm', not 'NoneType'"
     )
@@ -324,8 +320,7 @@ instance_group [
 
 
 def test_onnx_repository_golden():
-    model = classifier(max_batch_size=64, preferred_batch_sizes=(16, 32, 64), max_queue_delay_microseconds=500,
-                       instance_count=2, gpus=2)
+    model = classifier(max_batch_size=64, preferred_batch_sizes=(16, 32, 64), max_queue_delay_microseconds=500, instance_count=2, gpus=2)
     files = render_model_repository("intent-classifier", kind="onnx", onnx=model)
     assert files == {"intent-classifier/config.pbtxt": ONNX_CONFIG}
 
@@ -346,12 +341,10 @@ def test_onnx_default_batching_leaves_preferred_sizes_to_triton():
 def test_onnx_validation_messages():
     t = TensorSpec("x", "TYPE_FP32", (3,))
     assert error(TensorSpec, "x", "TYPE_FP32", (0, 3)) == (
-        "triton tensor 'x': dims [0, 3] are not allowed: give one or more sizes, each a positive whole number or "
-        "-1 (variable)"
+        "triton tensor 'x': dims [0, 3] are not allowed: give one or more sizes, each a positive whole number or -1 (variable)"
     )
     assert error(TensorSpec, "x", "TYPE_FP32", ()) == (
-        "triton tensor 'x': dims [] are not allowed: give one or more sizes, each a positive whole number or "
-        "-1 (variable)"
+        "triton tensor 'x': dims [] are not allowed: give one or more sizes, each a positive whole number or -1 (variable)"
     )
     assert error(TensorSpec, "x", "INT64", (1,)) == (
         "triton tensor 'x': data type 'INT64' is not one of TYPE_BOOL, TYPE_UINT8, TYPE_UINT16, TYPE_UINT32, "
@@ -379,12 +372,8 @@ def test_onnx_validation_messages():
     assert error(OnnxModel, inputs=(t,), outputs=(t,), max_queue_delay_microseconds=-5) == (
         "triton onnx max_queue_delay_microseconds -5 is not allowed: give a whole number from 0 to 1000000"
     )
-    assert error(OnnxModel, inputs=(t, t), outputs=(t,)) == (
-        "triton onnx inputs repeat the tensor name(s) x: each name once"
-    )
-    assert error(OnnxModel, inputs=(), outputs=(t,)) == (
-        "triton onnx model needs one or more inputs (TensorSpec), not ()"
-    )
+    assert error(OnnxModel, inputs=(t, t), outputs=(t,)) == ("triton onnx inputs repeat the tensor name(s) x: each name once")
+    assert error(OnnxModel, inputs=(), outputs=(t,)) == ("triton onnx model needs one or more inputs (TensorSpec), not ()")
     assert error(OnnxModel, inputs=(t,), outputs=(t,), instance_count=0) == (
         "triton onnx instance_count 0 is not allowed: give a whole number from 1 to 64"
     )
@@ -404,9 +393,7 @@ def test_model_names_are_validated(name):
 
 
 def test_kind_is_validated(fit_8b):
-    assert error(render_model_repository, "m", kind="tensorrt", fit=fit_8b) == (
-        "triton model kind 'tensorrt' is not one of: vllm, onnx"
-    )
+    assert error(render_model_repository, "m", kind="tensorrt", fit=fit_8b) == ("triton model kind 'tensorrt' is not one of: vllm, onnx")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,8 +423,17 @@ def test_container_command_args_ports(fit_8b):
 
 
 def test_container_custom_ports_and_paths(fit_8b):
-    spec = triton_container("m", fit_8b, image=IMAGE, api_port=9000, grpc_port=9001, metrics_port=9002,
-                            repository_path="/srv/repo", weights_dir="/srv/weights", model_path="/srv/weights/llama")
+    spec = triton_container(
+        "m",
+        fit_8b,
+        image=IMAGE,
+        api_port=9000,
+        grpc_port=9001,
+        metrics_port=9002,
+        repository_path="/srv/repo",
+        weights_dir="/srv/weights",
+        model_path="/srv/weights/llama",
+    )
     assert "--http-port=9000" in spec.args and "--model-repository=/srv/repo" in spec.args
     assert spec.port("metrics").container_port == 9002
     mounts = {m.name: m.path for m in spec.mounts}
@@ -484,8 +480,7 @@ def test_tensor_parallel_sets_gpus_and_shm(fit_8b, fit_70b):
     assert (four.resources.memory_request, four.resources.memory_limit) == ("28Gi", "37Gi")
     # Memory-backed /dev/shm counts against the limit, so the limit covers it.
     over = triton_container("m", fit_8b, image=IMAGE, cpu_request="3", memory_request="12Gi", memory_limit="20Gi")
-    assert (over.resources.cpu_request, over.resources.memory_request, over.resources.memory_limit) == (
-        "3", "12Gi", "20Gi")
+    assert (over.resources.cpu_request, over.resources.memory_request, over.resources.memory_limit) == ("3", "12Gi", "20Gi")
 
 
 def test_mounts_env_and_read_only_root(fit_8b):
@@ -559,14 +554,15 @@ def test_onnx_container():
 @pytest.mark.parametrize(
     ("image", "message"),
     [
-        ("nvcr.io/nvidia/tritonserver:25.01-vllm-python-py3",
-         "triton image 'nvcr.io/nvidia/tritonserver:25.01-vllm-python-py3' is not pinned: "
-         "give repository:tag@sha256:<64 hex digits>"),
-        ("tritonserver@sha256:abc",
-         "triton image 'tritonserver@sha256:abc' is not pinned: give repository:tag@sha256:<64 hex digits>"),
-        ("nvcr.io/nvidia/tritonserver:latest@sha256:" + "a" * 64,
-         f"triton image 'nvcr.io/nvidia/tritonserver:latest@sha256:{'a' * 64}' uses the tag 'latest': "
-         "pin a version tag and its digest"),
+        (
+            "nvcr.io/nvidia/tritonserver:25.01-vllm-python-py3",
+            "triton image 'nvcr.io/nvidia/tritonserver:25.01-vllm-python-py3' is not pinned: give repository:tag@sha256:<64 hex digits>",
+        ),
+        ("tritonserver@sha256:abc", "triton image 'tritonserver@sha256:abc' is not pinned: give repository:tag@sha256:<64 hex digits>"),
+        (
+            "nvcr.io/nvidia/tritonserver:latest@sha256:" + "a" * 64,
+            f"triton image 'nvcr.io/nvidia/tritonserver:latest@sha256:{'a' * 64}' uses the tag 'latest': pin a version tag and its digest",
+        ),
     ],
 )
 def test_image_must_be_pinned(fit_8b, image, message):
@@ -582,20 +578,16 @@ def test_pinned_images_pass():
 
 def test_container_validation_messages(fit_8b):
     assert error(triton_container, "m", fit_8b, image=IMAGE, api_port=8000, grpc_port=8000) == (
-        "triton ports http 8000, grpc 8000, metrics 8002 are not allowed: give three different whole numbers "
-        "from 1 to 65535"
+        "triton ports http 8000, grpc 8000, metrics 8002 are not allowed: give three different whole numbers from 1 to 65535"
     )
     assert error(triton_container, "m", fit_8b, image=IMAGE, metrics_port=70000) == (
-        "triton ports http 8000, grpc 8001, metrics 70000 are not allowed: give three different whole numbers "
-        "from 1 to 65535"
+        "triton ports http 8000, grpc 8001, metrics 70000 are not allowed: give three different whole numbers from 1 to 65535"
     )
     assert error(triton_container, "m", fit_8b, image=IMAGE, repository_path="models") == (
-        "triton repository path 'models' is not allowed: give an absolute path without '..', spaces or a "
-        "trailing '/'"
+        "triton repository path 'models' is not allowed: give an absolute path without '..', spaces or a trailing '/'"
     )
     assert error(triton_container, "m", fit_8b, image=IMAGE, model_path="/models/../etc") == (
-        "triton model path '/models/../etc' is not allowed: give an absolute path without '..', spaces or a "
-        "trailing '/'"
+        "triton model path '/models/../etc' is not allowed: give an absolute path without '..', spaces or a trailing '/'"
     )
     assert error(triton_container, "m", fit_8b, image=IMAGE, model_path="/data/llama") == (
         "triton model path '/data/llama' is not allowed: it must be the weights dir '/models' or a directory in it"

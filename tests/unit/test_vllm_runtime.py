@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
 from pulumi_llm.runtimes import vllm
@@ -45,9 +44,18 @@ def test_object_store_weights_stream_with_runai_and_lora_adapters(fit_8b) -> Non
 @pytest.mark.parametrize(
     ("token", "message"),
     [
-        ("--max-model-len=4096", "x = --max-model-len=4096: --max-model-len is managed by pulumi-llm (from sizing and settings); set the matching setting instead"),
-        ("--max_num_seqs=4", "x = --max_num_seqs=4: --max-num-seqs is managed by pulumi-llm (from sizing and settings); set the matching setting instead"),
-        ("--no-enable-prefix-caching", "x = --no-enable-prefix-caching: --enable-prefix-caching is managed by pulumi-llm (from sizing and settings); set the matching setting instead"),
+        (
+            "--max-model-len=4096",
+            "x = --max-model-len=4096: --max-model-len is managed by pulumi-llm (from sizing and settings); set the matching setting instead",
+        ),
+        (
+            "--max_num_seqs=4",
+            "x = --max_num_seqs=4: --max-num-seqs is managed by pulumi-llm (from sizing and settings); set the matching setting instead",
+        ),
+        (
+            "--no-enable-prefix-caching",
+            "x = --no-enable-prefix-caching: --enable-prefix-caching is managed by pulumi-llm (from sizing and settings); set the matching setting instead",
+        ),
         ("seed", "x = seed: extra args are single --flag or --flag=value tokens"),
     ],
 )
@@ -71,7 +79,9 @@ def test_cpu_replay_drops_exactly_the_gpu_only_flags(fit_8b) -> None:
 
 
 def test_container_spec(fit_8b) -> None:
-    spec = vllm.vllm_container("chat", fit_8b, vllm.Weights("volume", "/models/llama"), vllm.VllmOptions(image=IMAGE, api_key_secret="chat-key"))
+    spec = vllm.vllm_container(
+        "chat", fit_8b, vllm.Weights("volume", "/models/llama"), vllm.VllmOptions(image=IMAGE, api_key_secret="chat-key")
+    )
     # The supported CLI (finding 11): `python -m vllm.entrypoints.openai.api_server` warns it may be removed.
     assert spec.image == IMAGE and spec.command == ("vllm", "serve")
     assert vllm.model_argument(spec.args) == "/models/llama" and not any(vllm.flag_name(a) == "--model" for a in spec.args)

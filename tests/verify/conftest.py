@@ -14,7 +14,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from pulumi_llm.offline.plan import Project, load_settings
 from pulumi_llm.verify import PlanView, clock, run_rules
 
@@ -35,7 +34,10 @@ def recorded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("recorded")
     result = subprocess.run(
         [sys.executable, "-m", "pulumi_llm.cli", "plan", "--all", "--quiet", "--no-verify", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr
     return out
@@ -70,7 +72,8 @@ def resource(view: PlanView, type_: str, name: str) -> dict:
 
 def manifest(view: PlanView, kind: str, name: str, namespace: str | None = None) -> dict:
     found = [
-        o for o in view.manifests
+        o
+        for o in view.manifests
         if o["kind"] == kind and o["metadata"]["name"] == name and (namespace is None or o["metadata"].get("namespace") == namespace)
     ]
     assert len(found) == 1, f"{kind} {namespace}/{name}: {len(found)} in the plan of {view.stack}"

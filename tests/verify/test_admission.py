@@ -11,7 +11,6 @@ import json
 
 import pytest
 from helpers import run
-
 from pulumi_llm import pins
 from pulumi_llm.cluster import aks_render, eks_render, gke_render
 from pulumi_llm.kubernetes import addons
@@ -93,12 +92,15 @@ def test_keda_values_that_drop_the_chart_s_seccomp_profile_are_refused(recorded)
     assert fired(view) == {"admission.pod_security"}
 
 
-@pytest.mark.parametrize(("stack", "release"), [
-    ("gcp-prod", "llm-gke-dcgm-exporter"),
-    ("prod", "llm-eks-dcgm-exporter"),
-    ("staging", "llm-eks-dcgm-exporter"),
-    ("azure-prod", "llm-aks-dcgm-exporter"),
-])
+@pytest.mark.parametrize(
+    ("stack", "release"),
+    [
+        ("gcp-prod", "llm-gke-dcgm-exporter"),
+        ("prod", "llm-eks-dcgm-exporter"),
+        ("staging", "llm-eks-dcgm-exporter"),
+        ("azure-prod", "llm-aks-dcgm-exporter"),
+    ],
+)
 def test_dcgm_privileged_over_the_chart_s_no_escalation_is_invalid(recorded, stack, release):
     view = recorded(stack)
     values = resource(view, RELEASE, release)["inputs"]["values"]
@@ -139,9 +141,7 @@ def test_gke_dcgm_values_are_privileged_and_valid_over_the_chart_defaults(servic
 
 def test_the_old_gke_dcgm_values_were_invalid():
     [(_, pod)] = admission.chart_pods(charts.DCGM_EXPORTER, {"securityContext": {"privileged": True}})
-    assert admission.validation_problems(pod) == [
-        "container exporter sets privileged: true with allowPrivilegeEscalation: false"
-    ]
+    assert admission.validation_problems(pod) == ["container exporter sets privileged: true with allowPrivilegeEscalation: false"]
 
 
 def test_eks_and_aks_dcgm_keep_the_chart_s_valid_defaults():
@@ -177,7 +177,9 @@ def _onprem_multinode_view() -> PlanView:
         "pulumi-llm:environment": "lab",
         "pulumi-llm:cloud": "onprem",
         "pulumi-llm:methods": '["onprem"]',
-        "pulumi-llm:onprem": json.dumps({"kube_context": "gpu-lab", "namespace": "models", "gpus": {"accelerator": "A100-40GB", "per_node": 4}}),
+        "pulumi-llm:onprem": json.dumps(
+            {"kube_context": "gpu-lab", "namespace": "models", "gpus": {"accelerator": "A100-40GB", "per_node": 4}}
+        ),
         "pulumi-llm:serving": json.dumps({"replicas": {"min": 1, "max": 3}}),
         "pulumi-llm:models": json.dumps({"big": {"catalog": "llama-3.1-70b-instruct", "source": "pvc://weights/l70", "gpus": 8}}),
     }
@@ -185,7 +187,8 @@ def _onprem_multinode_view() -> PlanView:
     records = run(lambda: LlmPlatform("llm", LlmPlatformArgs(settings=settings, stack="lab")), region="")
     resources = [
         {"urn": r.urn, "type": r.type, "name": r.name, "parent": None, "id": None, "dependsOn": [], "inputs": copy.deepcopy(r.inputs)}
-        for r in records if r.custom
+        for r in records
+        if r.custom
     ]
     objects = [manifests.to_object(r) for r in records if manifests.is_kubernetes_object(r)]
     return PlanView(stack="lab", settings={}, resources=resources, manifests=objects)
@@ -226,7 +229,14 @@ def test_restricted_accepts_run_as_non_root_and_seccomp_from_the_pod_or_every_co
 
 
 def test_baseline_allows_its_default_capabilities_and_only_sys_admin_spelled_cap_is_invalid():
-    pod = {"containers": [{"name": "c", "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"add": ["NET_BIND_SERVICE", "SYS_ADMIN"]}}}]}
+    pod = {
+        "containers": [
+            {
+                "name": "c",
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"add": ["NET_BIND_SERVICE", "SYS_ADMIN"]}},
+            }
+        ]
+    }
     assert admission.pod_security_problems(pod, "baseline") == ["container c adds capabilities SYS_ADMIN"]
     assert admission.validation_problems(pod) == []  # the API server compares "CAP_SYS_ADMIN" literally
 
@@ -237,10 +247,14 @@ def test_every_pinned_chart_has_facts():
 
 
 def test_baseline_refuses_unconfined_profiles_and_unmasked_proc_which_also_needs_host_users_off():
-    pod = {"securityContext": {"appArmorProfile": {"type": "Unconfined"}},
-           "containers": [{"name": "c", "securityContext": {"seccompProfile": {"type": "Unconfined"}, "procMount": "Unmasked"}}]}
+    pod = {
+        "securityContext": {"appArmorProfile": {"type": "Unconfined"}},
+        "containers": [{"name": "c", "securityContext": {"seccompProfile": {"type": "Unconfined"}, "procMount": "Unmasked"}}],
+    }
     assert admission.pod_security_problems(pod, "baseline") == [
-        "container c sets seccompProfile Unconfined", "container c sets procMount Unmasked", "pod sets appArmorProfile Unconfined",
+        "container c sets seccompProfile Unconfined",
+        "container c sets procMount Unmasked",
+        "pod sets appArmorProfile Unconfined",
     ]
     assert admission.validation_problems(pod) == ["container c sets procMount Unmasked without hostUsers: false"]
     assert admission.validation_problems({**pod, "hostUsers": False}) == []

@@ -8,7 +8,6 @@ GitHub-hosted runners while their API servers are private. Each stack file now n
 from __future__ import annotations
 
 import pytest
-
 from pulumi_llm.verify import run_rules
 
 from .conftest import fired, resource

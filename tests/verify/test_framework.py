@@ -43,7 +43,11 @@ def test_verify_all_exits_0_when_clean_and_names_each_stack():
 
 def test_an_unknown_rule_is_one_line_exit_2():
     result = subprocess.run(
-        [sys.executable, "-m", "pulumi_llm.cli", "verify", "prod", "--rule", "no.such"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "pulumi_llm.cli", "verify", "prod", "--rule", "no.such"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "no.such: no such rule" in result.stderr

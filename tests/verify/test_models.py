@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
 from pulumi_llm.verify import clock, run_rules
 from pulumi_llm.verify.facts import litellm_models
 from pulumi_llm.verify.rules import provider_models
@@ -70,9 +69,15 @@ def test_self_hosted_and_azure_deployment_names_are_not_judged(recorded):
 # --- regression: the review's stale IDs (finding: stacks named IDs the engine cannot use) ----------
 
 
-@pytest.mark.parametrize(("stack", "group", "index"), [
-    ("dev", "chat-api", 1), ("gcp-prod", "provider-small", 1), ("azure-prod", "provider-small", 1), ("prod", "provider-large", 1),
-])
+@pytest.mark.parametrize(
+    ("stack", "group", "index"),
+    [
+        ("dev", "chat-api", 1),
+        ("gcp-prod", "provider-small", 1),
+        ("azure-prod", "provider-small", 1),
+        ("prod", "provider-large", 1),
+    ],
+)
 def test_shipped_anthropic_routes_are_known_and_current(recorded, stack, group, index):
     route = recorded(stack).settings["gateway"]["models"][group]["routes"][index]
     assert route["provider"] == "anthropic"

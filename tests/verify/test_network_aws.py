@@ -10,7 +10,6 @@ import json
 
 import pytest
 import yaml
-
 from pulumi_llm.verify.facts import aws_network as facts
 from pulumi_llm.verify.rules import aws_paths as paths
 
@@ -23,7 +22,9 @@ SG_IN, SG_OUT = paths.INGRESS_RULE, paths.EGRESS_RULE
 
 def engine_env(view, name: str) -> str:
     task = view.of_type(paths.TASK_DEFINITION)[0]
-    return next(e["value"] for c in json.loads(task["inputs"]["containerDefinitions"]) for e in c.get("environment", []) if e["name"] == name)
+    return next(
+        e["value"] for c in json.loads(task["inputs"]["containerDefinitions"]) for e in c.get("environment", []) if e["name"] == name
+    )
 
 
 def set_engine_env(view, name: str, value: str) -> None:
@@ -65,9 +66,17 @@ def test_finding_1_old_dev_plan_fires(recorded):
     view = recorded("dev")
     alb_sg = resource(view, paths.SG, f"llm-vm-{DEV_MODEL}-alb-sg")["id"]
     view.resources = [r for r in view.resources if DEV_MODEL not in r["name"] or not r["name"].startswith("llm-gateway-")]
-    view.resources.append({"urn": "urn:old-alb-in", "type": SG_IN, "name": f"llm-vm-{DEV_MODEL}-alb-in-80-10-40-0-0-16", "id": "old",
-                           "parent": None, "dependsOn": [], "inputs": {"securityGroupId": alb_sg, "ipProtocol": "tcp", "fromPort": 80,
-                                                                         "toPort": 80, "cidrIpv4": "10.40.0.0/16"}})
+    view.resources.append(
+        {
+            "urn": "urn:old-alb-in",
+            "type": SG_IN,
+            "name": f"llm-vm-{DEV_MODEL}-alb-in-80-10-40-0-0-16",
+            "id": "old",
+            "parent": None,
+            "dependsOn": [],
+            "inputs": {"securityGroupId": alb_sg, "ipProtocol": "tcp", "fromPort": 80, "toPort": 80, "cidrIpv4": "10.40.0.0/16"},
+        }
+    )
     assert fired(view) == {SELF_HOSTED, CLOSED}
 
 
@@ -273,7 +282,8 @@ def test_listen_ports_default_follows_the_certificate():
     assert paths.ingress_listeners({}) == [paths.Listener("HTTP", 80, True)]
     assert paths.ingress_listeners({facts.CERTIFICATE_ARN: "arn:aws:acm:x"}) == [paths.Listener("HTTPS", 443, True)]
     assert paths.ingress_listeners({facts.LISTEN_PORTS: '[{"HTTP": 80}, {"HTTPS": 8443}]'}) == [
-        paths.Listener("HTTP", 80, True), paths.Listener("HTTPS", 8443, True)
+        paths.Listener("HTTP", 80, True),
+        paths.Listener("HTTPS", 8443, True),
     ]
 
 
@@ -320,7 +330,11 @@ def test_eks_models_get_no_key_yet(recorded):
     """Nothing syncs a Secrets Manager value into the cluster yet: the EKS routes send no key."""
     view = recorded("prod")
     config = yaml.safe_load(base64.b64decode(engine_env(view, "LITELLM_CONFIG_B64")))
-    assert not [m for m in config["model_list"] if "api_key" in m["litellm_params"] and m["litellm_params"]["model"].startswith(paths.SELF_HOSTED_PREFIX)]
+    assert not [
+        m
+        for m in config["model_list"]
+        if "api_key" in m["litellm_params"] and m["litellm_params"]["model"].startswith(paths.SELF_HOSTED_PREFIX)
+    ]
 
 
 def test_seed_inline_rule_names_a_group_and_the_internet(recorded):
@@ -337,13 +351,16 @@ def test_seed_inline_rule_names_a_group_and_the_internet(recorded):
     assert {(r.cidrs, r.peer_group) for r in rules} == {(("0.0.0.0/0",), None), ((), tasks["id"])}
 
 
-@pytest.mark.parametrize(("tags", "internal", "found"), [
-    ({"kubernetes.io/role/internal-elb": "1"}, True, True),
-    ({"kubernetes.io/role/internal-elb": ""}, True, True),
-    ({"kubernetes.io/role/internal-elb": ""}, False, False),
-    ({"kubernetes.io/role/elb": ""}, False, True),
-    ({}, True, False),
-    (None, False, False),
-])
+@pytest.mark.parametrize(
+    ("tags", "internal", "found"),
+    [
+        ({"kubernetes.io/role/internal-elb": "1"}, True, True),
+        ({"kubernetes.io/role/internal-elb": ""}, True, True),
+        ({"kubernetes.io/role/internal-elb": ""}, False, False),
+        ({"kubernetes.io/role/elb": ""}, False, True),
+        ({}, True, False),
+        (None, False, False),
+    ],
+)
 def test_subnet_discovery_is_by_the_role_tags_presence(tags, internal, found):
     assert facts.discovered_subnet(tags, internal) is found

@@ -6,16 +6,26 @@ NSG evaluation."""
 from __future__ import annotations
 
 import pytest
-
 from pulumi_llm.verify import routes
 from pulumi_llm.verify.facts import azure as facts
-from pulumi_llm.verify.rules import identity_azure, network_azure as rules
+from pulumi_llm.verify.rules import identity_azure
+from pulumi_llm.verify.rules import network_azure as rules
 
 from .conftest import fired, resource
 
 EDGE, SELF_HOSTED, CLOSED, NETPOL = "network.azure-edge", "network.azure-self-hosted", "network.azure-closed", "network.azure-netpol"
 SECRETS, WEIGHTS = "identity.azure-secrets", "identity.azure-weights"
-MINE = {EDGE, SELF_HOSTED, CLOSED, NETPOL, SECRETS, WEIGHTS, "identity.azure-prometheus", "network.azure-private-endpoints", "network.azure-overlay"}
+MINE = {
+    EDGE,
+    SELF_HOSTED,
+    CLOSED,
+    NETPOL,
+    SECRETS,
+    WEIGHTS,
+    "identity.azure-prometheus",
+    "network.azure-private-endpoints",
+    "network.azure-overlay",
+}
 MODEL = "llama-3-1-8b-instruct"
 READER_ROLE = "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
@@ -56,9 +66,19 @@ def test_finding_3_old_aks_nsg_fires(recorded):
     view = recorded("azure-prod")
     rules_ = nsg_rules(view, "aks")
     rules_[:] = [r for r in rules_ if r["name"] not in ("allow-cluster", "allow-clients")]
-    rules_.append({"name": "allow-vnet", "priority": 200, "direction": "Inbound", "access": "Allow", "protocol": "*",
-                   "sourceAddressPrefix": "10.60.0.0/16", "destinationAddressPrefix": "10.60.0.0/18", "destinationPortRange": "*",
-                   "sourcePortRange": "*"})
+    rules_.append(
+        {
+            "name": "allow-vnet",
+            "priority": 200,
+            "direction": "Inbound",
+            "access": "Allow",
+            "protocol": "*",
+            "sourceAddressPrefix": "10.60.0.0/16",
+            "destinationAddressPrefix": "10.60.0.0/18",
+            "destinationPortRange": "*",
+            "sourcePortRange": "*",
+        }
+    )
     assert fired(view) == {CLOSED, "network.azure-overlay"}
 
 
@@ -85,9 +105,19 @@ def test_seed_compute_nsg_opens_the_wrong_port(recorded):
 
 def test_seed_a_deny_with_a_lower_priority_number_wins(recorded):
     view = recorded("azure-dev")
-    nsg_rules(view, "compute").append({"name": "deny-engine", "priority": 150, "direction": "Inbound", "access": "Deny", "protocol": "Tcp",
-                                       "sourceAddressPrefix": "10.50.83.0/24", "destinationAddressPrefix": "*",
-                                       "destinationPortRange": "8000", "sourcePortRange": "*"})
+    nsg_rules(view, "compute").append(
+        {
+            "name": "deny-engine",
+            "priority": 150,
+            "direction": "Inbound",
+            "access": "Deny",
+            "protocol": "Tcp",
+            "sourceAddressPrefix": "10.50.83.0/24",
+            "destinationAddressPrefix": "*",
+            "destinationPortRange": "8000",
+            "sourcePortRange": "*",
+        }
+    )
     assert fired(view) == {SELF_HOSTED}
 
 
@@ -133,7 +163,9 @@ def test_seed_engine_environment_not_internal(recorded):
 def test_seed_gpu_vm_with_a_public_ip(recorded):
     view = recorded("azure-dev")
     vmss = resource(view, rules.VMSS, f"llm-vm-{MODEL}-vmss")["inputs"]
-    vmss["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"][0]["ipConfigurations"][0]["publicIPAddressConfiguration"] = {"name": "pip"}
+    vmss["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"][0]["ipConfigurations"][0][
+        "publicIPAddressConfiguration"
+    ] = {"name": "pip"}
     assert fired(view) == {CLOSED}
 
 
@@ -197,17 +229,37 @@ VNET = ("10.50.0.0/16",)
 
 
 def test_nsg_first_match_by_priority_then_default_rules():
-    allow = {"name": "allow", "priority": 200, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
-             "sourceAddressPrefixes": ["10.50.83.0/24"], "destinationAddressPrefix": "10.50.64.0/20", "destinationPortRanges": ["8000"]}
-    deny = {"name": "deny", "priority": 100, "direction": "Inbound", "access": "Deny", "protocol": "*",
-            "sourceAddressPrefix": "*", "destinationAddressPrefix": "*", "destinationPortRange": "8000-8001"}
+    allow = {
+        "name": "allow",
+        "priority": 200,
+        "direction": "Inbound",
+        "access": "Allow",
+        "protocol": "Tcp",
+        "sourceAddressPrefixes": ["10.50.83.0/24"],
+        "destinationAddressPrefix": "10.50.64.0/20",
+        "destinationPortRanges": ["8000"],
+    }
+    deny = {
+        "name": "deny",
+        "priority": 100,
+        "direction": "Inbound",
+        "access": "Deny",
+        "protocol": "*",
+        "sourceAddressPrefix": "*",
+        "destinationAddressPrefix": "*",
+        "destinationPortRange": "8000-8001",
+    }
     assert rules.nsg_verdict([allow], "Inbound", "10.50.83.0/24", "10.50.64.0/20", 8000, VNET) == ("Allow", "allow (priority 200)")
     assert rules.nsg_verdict([allow, deny], "Inbound", "10.50.83.0/24", "10.50.64.0/20", 8000, VNET)[0] == "Deny"
     # Without a custom deny, Azure's AllowVnetInBound admits any VNet (or peered) source, the internet is refused.
     assert rules.nsg_verdict([allow], "Inbound", "10.50.0.0/18", "10.50.64.0/20", 8000, VNET)[1] == "AllowVnetInBound (priority 65000)"
     assert rules.nsg_verdict([allow], "Inbound", rules.PEERED + "/32", "10.50.64.0/20", 22, VNET)[0] == "Allow"
-    assert rules.nsg_verdict([allow], "Inbound", rules.INTERNET + "/32", "10.50.64.0/20", 8000, VNET)[1] == "DenyAllInBound (priority 65500)"
-    assert rules.nsg_verdict([], "Outbound", "10.50.83.0/24", rules.INTERNET + "/32", 443, VNET)[1] == "AllowInternetOutBound (priority 65001)"
+    assert (
+        rules.nsg_verdict([allow], "Inbound", rules.INTERNET + "/32", "10.50.64.0/20", 8000, VNET)[1] == "DenyAllInBound (priority 65500)"
+    )
+    assert (
+        rules.nsg_verdict([], "Outbound", "10.50.83.0/24", rules.INTERNET + "/32", 443, VNET)[1] == "AllowInternetOutBound (priority 65001)"
+    )
 
 
 def test_service_tags():
@@ -329,14 +381,18 @@ def test_seed_blob_reader_granted_to_another_principal(recorded):
 
 def test_seed_engine_secret_grant_to_another_principal(recorded):
     view = recorded("azure-dev")
-    resource(view, identity_azure.ASSIGNMENT, "llm-gateway-engine-kv-openai")["inputs"]["principalId"] = "11111111-2222-4000-8000-333333333333"
+    resource(view, identity_azure.ASSIGNMENT, "llm-gateway-engine-kv-openai")["inputs"]["principalId"] = (
+        "11111111-2222-4000-8000-333333333333"
+    )
     assert fired(view) == {SECRETS}
 
 
 def test_recorded_grants_carry_the_identitys_principal_id(recorded):
     view = recorded("azure-dev")
     vms = resource(view, identity_azure.IDENTITY, f"llm-vm-{MODEL}-identity")
-    assert resource(view, identity_azure.ASSIGNMENT, f"llm-vm-{MODEL}-blob-reader")["inputs"]["principalId"] == identity_azure.principal_id(vms)
+    assert resource(view, identity_azure.ASSIGNMENT, f"llm-vm-{MODEL}-blob-reader")["inputs"]["principalId"] == identity_azure.principal_id(
+        vms
+    )
 
 
 def test_seed_blob_reader_on_another_resource_group(recorded):
@@ -377,6 +433,17 @@ def test_private_endpoint_callers_still_need_their_own_outbound(recorded):
 def test_seed_aks_nsg_denies_pod_traffic_outbound(recorded):
     view = recorded("azure-prod")
     pods = cluster(view)["networkProfile"]["podCidr"]
-    nsg_rules(view, "aks").append({"name": "deny-pods-out", "priority": 300, "direction": "Outbound", "access": "Deny", "protocol": "*",
-                                   "sourceAddressPrefix": pods, "destinationAddressPrefix": pods, "destinationPortRange": "*", "sourcePortRange": "*"})
+    nsg_rules(view, "aks").append(
+        {
+            "name": "deny-pods-out",
+            "priority": 300,
+            "direction": "Outbound",
+            "access": "Deny",
+            "protocol": "*",
+            "sourceAddressPrefix": pods,
+            "destinationAddressPrefix": pods,
+            "destinationPortRange": "*",
+            "sourcePortRange": "*",
+        }
+    )
     assert fired(view) == {OVERLAY}

@@ -5,9 +5,9 @@ to), each one wiring mistake caught by exactly one rule; finding 3 (GKE part); t
 from __future__ import annotations
 
 import pytest
-
 from pulumi_llm.verify import routes
-from pulumi_llm.verify.rules import identity_gcp, network_gcp as rules
+from pulumi_llm.verify.rules import identity_gcp
+from pulumi_llm.verify.rules import network_gcp as rules
 
 from .conftest import fired, manifest, resource
 
@@ -86,8 +86,13 @@ def test_seed_health_check_source_range_missing(recorded):
 def test_seed_higher_priority_deny_shadows_the_proxies(recorded):
     view = recorded("gcp-dev")
     allow = resource(view, FIREWALL, "llm-network-allow-lb-proxies")
-    deny = {**allow, "urn": allow["urn"] + "-deny", "name": "llm-network-deny-all", "id": "deny-all",
-            "inputs": {**allow["inputs"], "allows": None, "denies": [{"protocol": "all"}], "priority": 900, "sourceRanges": ["10.0.0.0/8"]}}
+    deny = {
+        **allow,
+        "urn": allow["urn"] + "-deny",
+        "name": "llm-network-deny-all",
+        "id": "deny-all",
+        "inputs": {**allow["inputs"], "allows": None, "denies": [{"protocol": "all"}], "priority": 900, "sourceRanges": ["10.0.0.0/8"]},
+    }
     view.resources.append(deny)
     assert fired(view) == {SELF_HOSTED}
 
@@ -145,7 +150,9 @@ def test_seed_legacy_datapath_enforces_no_network_policy(recorded):
 
 
 def test_calico_add_on_counts_only_with_network_policy_enabled():
-    calico = {"inputs": {"networkPolicy": {"enabled": True, "provider": "CALICO"}, "addonsConfig": {"networkPolicyConfig": {"disabled": False}}}}
+    calico = {
+        "inputs": {"networkPolicy": {"enabled": True, "provider": "CALICO"}, "addonsConfig": {"networkPolicyConfig": {"disabled": False}}}
+    }
     assert rules.enforces_network_policy(calico)
     calico["inputs"]["addonsConfig"]["networkPolicyConfig"]["disabled"] = True
     assert not rules.enforces_network_policy(calico)
@@ -161,7 +168,9 @@ def test_seed_gateway_loses_the_accessor_on_one_secret(recorded):
 
 def test_seed_accessor_granted_to_another_account(recorded):
     view = recorded("gcp-dev")
-    resource(view, identity_gcp.SECRET_MEMBER, "llm-gateway-secret-openai-accessor")["inputs"]["member"] = "serviceAccount:llm-gw-gcp-prod@acme-llm-prod.iam.gserviceaccount.com"
+    resource(view, identity_gcp.SECRET_MEMBER, "llm-gateway-secret-openai-accessor")["inputs"]["member"] = (
+        "serviceAccount:llm-gw-gcp-prod@acme-llm-prod.iam.gserviceaccount.com"
+    )
     assert fired(view) == {SECRETS}
 
 
@@ -200,8 +209,16 @@ def test_seed_storage_agent_cannot_use_the_bucket_key(recorded):
 
 # ---- pure helpers ---------------------------------------------------------------------------------------------------
 def test_firewall_verdict_by_priority_tags_and_ranges():
-    allow = {"name": "allow", "inputs": {"network": "n", "priority": 1000, "sourceRanges": ["10.0.0.0/8"], "targetTags": ["gpu"],
-                                          "allows": [{"protocol": "tcp", "ports": ["8000-8010"]}]}}
+    allow = {
+        "name": "allow",
+        "inputs": {
+            "network": "n",
+            "priority": 1000,
+            "sourceRanges": ["10.0.0.0/8"],
+            "targetTags": ["gpu"],
+            "allows": [{"protocol": "tcp", "ports": ["8000-8010"]}],
+        },
+    }
     deny = {"name": "deny", "inputs": {"network": "n", "priority": 1000, "sourceRanges": ["10.1.0.0/16"], "denies": [{"protocol": "all"}]}}
     assert rules.firewall_verdict([allow], "n", "10.2.0.0/24", {"gpu"}, 8005) == ("allow", "allow")
     assert rules.firewall_verdict([allow], "n", "10.2.0.0/24", {"cpu"}, 8005)[0] == "deny"  # tag misses: implied deny
@@ -236,8 +253,15 @@ def test_seed_gateway_calls_the_internal_lb_over_https(recorded):
 def test_iap_ssh_is_not_an_opening_to_the_internet(recorded):
     view = recorded("gcp-dev")
     proxies = resource(view, FIREWALL, "llm-network-allow-lb-proxies")
-    view.resources.append({**proxies, "urn": proxies["urn"] + "-iap", "name": "llm-network-allow-iap-ssh", "id": "iap",
-                           "inputs": {**proxies["inputs"], "sourceRanges": ["35.235.240.0/20"], "allows": [{"protocol": "tcp", "ports": ["22"]}]}})
+    view.resources.append(
+        {
+            **proxies,
+            "urn": proxies["urn"] + "-iap",
+            "name": "llm-network-allow-iap-ssh",
+            "id": "iap",
+            "inputs": {**proxies["inputs"], "sourceRanges": ["35.235.240.0/20"], "allows": [{"protocol": "tcp", "ports": ["22"]}]},
+        }
+    )
     assert not fired(view) & MINE
 
 
@@ -248,8 +272,13 @@ GOOGLE_APIS = "network.gcp-google-apis"
 def test_seed_gpu_vms_on_a_subnet_without_google_access(recorded):
     view = recorded("gcp-dev")
     main = resource(view, rules.SUBNET, "llm-network-subnet")
-    extra = {**main, "urn": main["urn"] + "-extra", "name": "llm-network-extra", "id": "llm-network-extra-0001",
-             "inputs": {**main["inputs"], "ipCidrRange": "10.40.64.0/20", "privateIpGoogleAccess": False}}
+    extra = {
+        **main,
+        "urn": main["urn"] + "-extra",
+        "name": "llm-network-extra",
+        "id": "llm-network-extra-0001",
+        "inputs": {**main["inputs"], "ipCidrRange": "10.40.64.0/20", "privateIpGoogleAccess": False},
+    }
     view.resources.append(extra)
     resource(view, TEMPLATE, f"llm-vm-{MODEL}-template")["inputs"]["networkInterfaces"][0]["subnetwork"] = extra["id"]
     assert fired(view) == {GOOGLE_APIS}
@@ -309,12 +338,18 @@ def test_shared_address_space_is_no_opening_to_the_internet(recorded):
 def test_firewall_verdict_partial_deny_and_unset_sources():
     allow_all = {"name": "allow-any", "inputs": {"network": "n", "priority": 1000, "allows": [{"protocol": "tcp"}]}}
     assert rules.firewall_verdict([allow_all], "n", "0.0.0.0/0", {"gpu"}, 8000) == ("allow", "allow-any")  # no source: 0.0.0.0/0
-    part = {"name": "deny-part", "inputs": {"network": "n", "priority": 900, "sourceRanges": ["10.1.0.0/16"], "denies": [{"protocol": "all"}]}}
+    part = {
+        "name": "deny-part",
+        "inputs": {"network": "n", "priority": 900, "sourceRanges": ["10.1.0.0/16"], "denies": [{"protocol": "all"}]},
+    }
     assert rules.firewall_verdict([allow_all, part], "n", "10.0.0.0/8", {"gpu"}, 8000) == ("deny", "deny-part")
     assert rules.firewall_verdict([allow_all, part], "n", "10.2.0.0/16", {"gpu"}, 8000)[0] == "allow"  # no overlap
     tagged_only = {"name": "from-tags", "inputs": {"network": "n", "sourceTags": ["web"], "allows": [{"protocol": "tcp"}]}}
     assert rules.firewall_verdict([tagged_only], "n", "10.0.0.0/8", {"gpu"}, 8000)[0] == "deny"  # sources are instances, not ranges
-    to_account = {"name": "to-sa", "inputs": {"network": "n", "sourceRanges": ["10.0.0.0/8"], "targetServiceAccounts": ["a@x"], "allows": [{"protocol": "tcp"}]}}
+    to_account = {
+        "name": "to-sa",
+        "inputs": {"network": "n", "sourceRanges": ["10.0.0.0/8"], "targetServiceAccounts": ["a@x"], "allows": [{"protocol": "tcp"}]},
+    }
     assert rules.firewall_verdict([to_account], "n", "10.0.0.0/8", set(), 8000, "a@x")[0] == "allow"
     assert rules.firewall_verdict([to_account], "n", "10.0.0.0/8", set(), 8000, "b@x")[0] == "deny"
 

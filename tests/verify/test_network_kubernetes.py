@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pulumi_llm.verify import run_rules
 from pulumi_llm.verify.netpol import IpPeer, PodPeer, admits
 from pulumi_llm.verify.rules import network_kubernetes  # noqa: F401  (registers the rules)
@@ -30,7 +29,17 @@ class TestSemantics:
 
     def test_a_selecting_policy_isolates_and_rules_add(self):
         deny = policy({"podSelector": {}, "policyTypes": ["Ingress"]})
-        allow = policy({"podSelector": {"matchLabels": MODEL}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}], "ports": [{"port": "http"}]}]})
+        allow = policy(
+            {
+                "podSelector": {"matchLabels": MODEL},
+                "ingress": [
+                    {
+                        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                        "ports": [{"port": "http"}],
+                    }
+                ],
+            }
+        )
         scraper = PodPeer("monitoring", {"app.kubernetes.io/name": "prometheus"})
         assert not admits([deny], "Ingress", "llm", MODEL, scraper, 8000)
         assert admits([deny, allow], "Ingress", "llm", MODEL, scraper, 8000, port_names={"http": 8000})
@@ -58,10 +67,12 @@ class TestSemantics:
         assert admits([with_egress], "Egress", "llm", MODEL, IpPeer("1.1.1.1"), 53, "UDP")
 
     def test_match_expressions_and_port_ranges(self):
-        allow = policy({
-            "podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["model"]}]},
-            "ingress": [{"ports": [{"port": 8000, "endPort": 8002}]}],
-        })
+        allow = policy(
+            {
+                "podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["model"]}]},
+                "ingress": [{"ports": [{"port": 8000, "endPort": 8002}]}],
+            }
+        )
         assert admits([allow], "Ingress", "llm", MODEL, IpPeer("1.2.3.4"), 8002)
         assert not admits([allow], "Ingress", "llm", MODEL, IpPeer("1.2.3.4"), 8003)
         assert admits([allow], "Ingress", "llm", {"app": "other"}, IpPeer("1.2.3.4"), 9999)  # not selected
@@ -100,7 +111,9 @@ def test_seed_passthrough_lb_source_not_admitted(recorded):
 
 def test_seed_model_open_to_every_pod(recorded):
     view = recorded("onprem")
-    manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm")["spec"]["ingress"].append({"ports": [{"port": 8000, "protocol": "TCP"}]})
+    manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm")["spec"]["ingress"].append(
+        {"ports": [{"port": 8000, "protocol": "TCP"}]}
+    )
     assert k8s_fired(view) == {"network.k8s-closed"}
 
 
@@ -124,8 +137,16 @@ def test_eks_models_admit_the_alb_subnets_not_the_vpc(recorded, stack):
     admits every pod, which then skips the ALB's security group and the gateway."""
     view = recorded(stack)
     assert k8s_fired(view) == set()
-    lb = sorted(r["inputs"]["cidrBlock"] for r in view.of_type("aws:ec2/subnet:Subnet") if (r["inputs"].get("tags") or {}).get("kubernetes.io/role/internal-elb"))
-    assert lb and all(r["name"].startswith("llm-network-internal-lb-") for r in view.of_type("aws:ec2/subnet:Subnet") if (r["inputs"].get("tags") or {}).get("kubernetes.io/role/internal-elb"))
+    lb = sorted(
+        r["inputs"]["cidrBlock"]
+        for r in view.of_type("aws:ec2/subnet:Subnet")
+        if (r["inputs"].get("tags") or {}).get("kubernetes.io/role/internal-elb")
+    )
+    assert lb and all(
+        r["name"].startswith("llm-network-internal-lb-")
+        for r in view.of_type("aws:ec2/subnet:Subnet")
+        if (r["inputs"].get("tags") or {}).get("kubernetes.io/role/internal-elb")
+    )
     for policy in view.objects("NetworkPolicy"):
         blocks = [p["ipBlock"]["cidr"] for rule_ in policy["spec"].get("ingress") or [] for p in rule_.get("from") or [] if "ipBlock" in p]
         assert blocks in ([], lb), policy["metadata"]["name"]
@@ -195,7 +216,9 @@ def test_seed_triton_grpc_open_to_every_pod(recorded):
     """A model server's serving ports are probed whether or not an entry point exposes them: Triton's
     gRPC port sits behind no Ingress, and the closed check used to look only behind entry points."""
     view = recorded("onprem-triton")
-    manifest(view, "NetworkPolicy", "llama-3-3-70b-instruct", "llm-triton")["spec"]["ingress"].append({"ports": [{"port": 8001, "protocol": "TCP"}]})
+    manifest(view, "NetworkPolicy", "llama-3-3-70b-instruct", "llm-triton")["spec"]["ingress"].append(
+        {"ports": [{"port": 8001, "protocol": "TCP"}]}
+    )
     assert fired(view) == {"network.k8s-closed"}
 
 
@@ -226,5 +249,6 @@ def test_internal_elb_tag_counts_by_presence(recorded):
     assert fired(view) == set()
     assert all(
         callers and all(c.address.startswith("10.40.") for c in callers)
-        for what, _s, _p, callers in network_kubernetes._entry_points(view) if what.startswith("Ingress")
+        for what, _s, _p, callers in network_kubernetes._entry_points(view)
+        if what.startswith("Ingress")
     )

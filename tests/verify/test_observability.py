@@ -9,7 +9,6 @@ import json
 
 import promql_parser
 import pytest
-
 from pulumi_llm.kubernetes import observability_rules
 from pulumi_llm.verify import run_rules
 from pulumi_llm.verify.facts import exporters as ex
@@ -25,8 +24,7 @@ def alert(view, name: str, namespace: str = "llm", model: str | None = None) -> 
     """The rule `name` of the plan's PrometheusRule (of `model`'s group when given)."""
     rules = manifest(view, "PrometheusRule", "llm-alerts", namespace)
     found = [
-        r for g in rules["spec"]["groups"] for r in g["rules"]
-        if r["alert"] == name and (model is None or g["name"].endswith("." + model))
+        r for g in rules["spec"]["groups"] for r in g["rules"] if r["alert"] == name and (model is None or g["name"].endswith("." + model))
     ]
     assert found, f"no alert {name} in {view.stack}"
     return found[0]
@@ -183,12 +181,15 @@ def test_seed_vllm_label_on_tritons_vllm_series_on_onprem_triton(recorded):
 # --- finding 8: the recorded plans -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack, release, path", [
-    ("prod", "llm-eks-dcgm-exporter", ("serviceMonitor",)),
-    ("azure-prod", "llm-aks-dcgm-exporter", ("serviceMonitor",)),
-    ("gcp-prod", "llm-gke-dcgm-exporter", ("serviceMonitor",)),
-    ("onprem", "llm-onprem-gpu-operator", ("dcgmExporter", "serviceMonitor")),
-])
+@pytest.mark.parametrize(
+    "stack, release, path",
+    [
+        ("prod", "llm-eks-dcgm-exporter", ("serviceMonitor",)),
+        ("azure-prod", "llm-aks-dcgm-exporter", ("serviceMonitor",)),
+        ("gcp-prod", "llm-gke-dcgm-exporter", ("serviceMonitor",)),
+        ("onprem", "llm-onprem-gpu-operator", ("dcgmExporter", "serviceMonitor")),
+    ],
+)
 def test_finding_8_dcgm_scrapes_keep_honor_labels_false_and_gpu_queries_use_exported_labels(recorded, stack, release, path):
     view = recorded(stack)
     values = resource(view, RELEASE, release)["inputs"]["values"]
@@ -251,18 +252,21 @@ def _source(*exporters: ex.Exporter, scrape: ex.Scrape | None = None) -> obs.Sou
     return obs.Source({e.name: scrape for e in exporters}, exporters)
 
 
-@pytest.mark.parametrize("expr, rules", [
-    ('max by (pod) (label_replace(DCGM_FI_DEV_GPU_UTIL{exported_pod=~"a-.*"}, "pod", "$1", "exported_pod", "(.*)"))', set()),
-    ('DCGM_FI_DEV_GPU_UTIL{pod=~"a-.*"}', {obs.WORKLOAD}),
-    ("sum by (Hostname) (DCGM_FI_DEV_FB_USED)", set()),
-    ("sum by (hostname) (DCGM_FI_DEV_FB_USED)", {obs.LABEL}),  # renamed only after the pinned tag
-    ("rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION[5m])", set()),
-    ("rate(DCGM_FI_DEV_POWER_USAGE[5m])", {obs.COUNTER_FN}),
-    ("changes(DCGM_FI_DEV_XID_ERRORS[5m]) > 0", {obs.LAST_VALUE}),
-    ('DCGM_FI_DEV_XID_ERRORS{err_code="79"}', set()),
-    ("DCGM_FI_DEV_GPU_UTILS", {obs.METRIC}),
-    ("sum(DCGM_FI_DEV_GPU_UTIL", {obs.PARSES}),
-])
+@pytest.mark.parametrize(
+    "expr, rules",
+    [
+        ('max by (pod) (label_replace(DCGM_FI_DEV_GPU_UTIL{exported_pod=~"a-.*"}, "pod", "$1", "exported_pod", "(.*)"))', set()),
+        ('DCGM_FI_DEV_GPU_UTIL{pod=~"a-.*"}', {obs.WORKLOAD}),
+        ("sum by (Hostname) (DCGM_FI_DEV_FB_USED)", set()),
+        ("sum by (hostname) (DCGM_FI_DEV_FB_USED)", {obs.LABEL}),  # renamed only after the pinned tag
+        ("rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION[5m])", set()),
+        ("rate(DCGM_FI_DEV_POWER_USAGE[5m])", {obs.COUNTER_FN}),
+        ("changes(DCGM_FI_DEV_XID_ERRORS[5m]) > 0", {obs.LAST_VALUE}),
+        ('DCGM_FI_DEV_XID_ERRORS{err_code="79"}', set()),
+        ("DCGM_FI_DEV_GPU_UTILS", {obs.METRIC}),
+        ("sum(DCGM_FI_DEV_GPU_UTIL", {obs.PARSES}),
+    ],
+)
 def test_check_on_dcgm_expressions(expr, rules):
     source = _source(ex.DCGM_EXPORTER)
     assert {f.rule for f in obs.check(obs.Expression("r", "w", expr, source))} == rules
@@ -305,7 +309,6 @@ def gmp_view(tmp_path_factory):
     from pathlib import Path
 
     import yaml
-
     from pulumi_llm.verify import PlanView
 
     root = Path(__file__).resolve().parents[2]
@@ -319,7 +322,10 @@ def gmp_view(tmp_path_factory):
     out = project / "out"
     result = subprocess.run(
         [sys.executable, "-m", "pulumi_llm.cli", "--project-dir", str(project), "plan", "gmp", "--quiet", "--no-verify", "--out", str(out)],
-        cwd=root, capture_output=True, text=True, timeout=600,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     return PlanView.from_dir(out, {})

@@ -5,7 +5,6 @@ the pure helpers that read needs from objects and chart values."""
 from __future__ import annotations
 
 import pytest
-
 from pulumi_llm.kubernetes import addons
 from pulumi_llm.verify import run_rules
 from pulumi_llm.verify.facts import chart_needs
@@ -85,8 +84,18 @@ def test_seed_scaledobject_on_a_cluster_without_keda_on_onprem_triton(recorded):
 def test_seed_storage_class_typo_on_prod(recorded):
     view = recorded("prod")
     pod = manifest(view, "Deployment", "llama-3-1-8b-instruct", "llm")["spec"]["template"]["spec"]
-    scratch = {"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {
-        "accessModes": ["ReadWriteOnce"], "storageClassName": "gp3-encryped", "resources": {"requests": {"storage": "100Gi"}}}}}}
+    scratch = {
+        "name": "scratch",
+        "ephemeral": {
+            "volumeClaimTemplate": {
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": "gp3-encryped",
+                    "resources": {"requests": {"storage": "100Gi"}},
+                }
+            }
+        },
+    }
     pod["volumes"].append(scratch)
     assert fired(view) == {"references.object"}
     assert any("StorageClass gp3-encryped" in why for why in whys(view, "references.object"))
@@ -106,7 +115,11 @@ def test_seed_grafana_existing_secret_on_staging(recorded):
     """Finding 5 on EKS: a Secret named in the values that nothing creates (the cluster is new on first up)."""
     view = recorded("staging")
     prometheus = resource(view, RELEASE, "llm-eks-prometheus")
-    prometheus["inputs"]["values"]["grafana"]["admin"] = {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"}
+    prometheus["inputs"]["values"]["grafana"]["admin"] = {
+        "existingSecret": "grafana-admin",
+        "userKey": "admin-user",
+        "passwordKey": "admin-password",
+    }
     assert fired(view) == {"references.chart-values"}
     assert whys(view, "references.chart-values") == [
         "chart kube-prometheus-stack mounts Secret monitoring/grafana-admin (from its values) and nothing in the plan "
@@ -146,8 +159,12 @@ def test_seed_dcgm_exporter_before_the_crds_on_azure_prod(recorded):
 def test_finding_5_grafana_needs_no_secret_made_beforehand(recorded):
     values = addons.kube_prometheus_stack_values()
     assert chart_needs.secrets_mounted("kube-prometheus-stack", values) == set()
-    for stack, release in (("prod", "llm-eks-prometheus"), ("gcp-prod", "llm-gke-prometheus"),
-                           ("azure-prod", "llm-aks-prometheus"), ("onprem", "llm-onprem-prometheus")):
+    for stack, release in (
+        ("prod", "llm-eks-prometheus"),
+        ("gcp-prod", "llm-gke-prometheus"),
+        ("azure-prod", "llm-aks-prometheus"),
+        ("onprem", "llm-onprem-prometheus"),
+    ):
         view = recorded(stack)
         assert "admin" not in resource(view, RELEASE, release)["inputs"]["values"]["grafana"], stack
         assert whys(view, "references.chart-values") == [], stack
@@ -204,13 +221,21 @@ def test_pod_needs_skip_optional_references():
     spec = {
         "serviceAccountName": "runner",
         "volumes": [{"name": "a", "secret": {"secretName": "maybe", "optional": True}}, {"name": "b", "configMap": {"name": "conf"}}],
-        "containers": [{"name": "c", "env": [
-            {"name": "K", "valueFrom": {"secretKeyRef": {"name": "key", "key": "k"}}},
-            {"name": "O", "valueFrom": {"configMapKeyRef": {"name": "opt", "key": "o", "optional": True}}},
-        ], "envFrom": [{"secretRef": {"name": "bulk"}}]}],
+        "containers": [
+            {
+                "name": "c",
+                "env": [
+                    {"name": "K", "valueFrom": {"secretKeyRef": {"name": "key", "key": "k"}}},
+                    {"name": "O", "valueFrom": {"configMapKeyRef": {"name": "opt", "key": "o", "optional": True}}},
+                ],
+                "envFrom": [{"secretRef": {"name": "bulk"}}],
+            }
+        ],
         "imagePullSecrets": [{"name": "registry"}],
     }
     needs = {(n.kind, n.name) for n in references.pod_spec_needs(spec, "ns")}
     assert needs == {("ServiceAccount", "runner"), ("ConfigMap", "conf"), ("Secret", "key"), ("Secret", "bulk"), ("Secret", "registry")}
     # No serviceAccountName: the namespace's default account, which every namespace has.
-    assert [n for n in references.pod_spec_needs({}, "ns") if references.built_in(n)] == [references.Need("ServiceAccount", "ns", "default", "serviceAccountName")]
+    assert [n for n in references.pod_spec_needs({}, "ns") if references.built_in(n)] == [
+        references.Need("ServiceAccount", "ns", "default", "serviceAccountName")
+    ]

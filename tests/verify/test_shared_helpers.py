@@ -24,7 +24,11 @@ def test_network_parses_addresses_and_ranges_only():
 
 
 def test_routed_models_come_from_the_settings():
-    settings = {"methods": ["gateway"], "gateway": {"models": {"chat": {"routes": [
-        {"provider": "self-hosted", "model": "llama"}, {"provider": "openai", "model": "gpt"}]}}}}
+    settings = {
+        "methods": ["gateway"],
+        "gateway": {
+            "models": {"chat": {"routes": [{"provider": "self-hosted", "model": "llama"}, {"provider": "openai", "model": "gpt"}]}}
+        },
+    }
     assert routes.routed_models(PlanView("s", settings, [])) == {"llama"}
     assert routes.routed_models(PlanView("s", {**settings, "methods": ["cluster"]}, [])) == set()  # no gateway, no routes

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
 from pulumi_llm import pins
 from pulumi_llm.verify import clock, run_rules
 from pulumi_llm.verify.facts import kubernetes_versions

@@ -7,7 +7,6 @@ import json
 
 import pytest
 import yaml
-
 from pulumi_llm.gateway.config import CONFIG_ENV
 from pulumi_llm.verify.rules.wiring import engine_configs
 
@@ -39,7 +38,13 @@ def _rewrite_config(view, change):
         for _r, container, config in engine_configs(view):
             change(config)
             new = base64.b64encode(yaml.safe_dump(config).encode()).decode()
-            entries = [e for item in container.values() if isinstance(item, list) for e in item if isinstance(e, dict) and e.get("name") == CONFIG_ENV]
+            entries = [
+                e
+                for item in container.values()
+                if isinstance(item, list)
+                for e in item
+                if isinstance(e, dict) and e.get("name") == CONFIG_ENV
+            ]
             old = entries[0]["value"]
             resource_text = json.dumps(resource["inputs"]).replace(old, new)
             resource["inputs"] = json.loads(resource_text)

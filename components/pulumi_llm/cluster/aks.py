@@ -34,7 +34,7 @@ import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 import pulumi
 import pulumi_azure_native.authorization as authorization
@@ -51,7 +51,7 @@ from ..labels import CommonLabels, azure_tags, kubernetes_labels
 from ..naming import child
 from . import aks_render as r
 
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 _KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -195,7 +195,9 @@ class AksClusterArgs(BaseModel):
         description="GPU pools by name (1-12 lower-case letters/digits). Default: 'gpu' (Regular) and 'gpuspot' (Spot), both Standard_NC24ads_A100_v4, 0-2 nodes.",
     )
     gpus_per_node: int | None = Field(
-        None, ge=1, description="GPUs of one GPU node for multi-node placement. Default: the fewest of the pools' sizes, from the sizing catalog."
+        None,
+        ge=1,
+        description="GPUs of one GPU node for multi-node placement. Default: the fewest of the pools' sizes, from the sizing catalog.",
     )
     disk_encryption_set_id: StrInput | None = Field(
         None, description="Disk encryption set (customer-managed key) for node OS disks (Input). Default none: platform keys."
@@ -251,7 +253,9 @@ class AksClusterArgs(BaseModel):
             except ValueError:
                 raise UserError(f"{where}.authorized_ip_ranges = {cidr!r}: not a network in CIDR notation") from None
             if network.prefixlen == 0:
-                raise UserError(f"{where}.authorized_ip_ranges = {cidr}: opens the API server to the internet; list the networks that need it")
+                raise UserError(
+                    f"{where}.authorized_ip_ranges = {cidr}: opens the API server to the internet; list the networks that need it"
+                )
         for group in self.admin_group_object_ids:
             if not r.is_guid(group):
                 raise UserError(f"{where}.admin_group_object_ids = {group!r}: not an Entra object id (a lower-case GUID)")
@@ -270,7 +274,9 @@ class AksClusterArgs(BaseModel):
             if not _VM_SIZE.match(getattr(self, key)):
                 raise UserError(f"{where}.{key} = {getattr(self, key)!r}: not an Azure VM size such as Standard_D4ds_v5")
         if self.system_nodes.min < 1:
-            raise UserError(f"{where}.system_nodes.min = {self.system_nodes.min}: a system pool needs at least 1 node (2 for zone redundancy)")
+            raise UserError(
+                f"{where}.system_nodes.min = {self.system_nodes.min}: a system pool needs at least 1 node (2 for zone redundancy)"
+            )
         if not self.gpu_pools:
             raise UserError(f"{where}.gpu_pools: at least one GPU pool is needed")
         for pool_name, pool in self.gpu_pools.items():
@@ -285,9 +291,7 @@ class AksClusterArgs(BaseModel):
             if pool.min_count > pool.max_count:
                 raise UserError(f"{at}: min_count {pool.min_count} is above max_count {pool.max_count}")
             if pool.gpu_instance_profile and not r.mig_capable(pool.vm_size):
-                raise UserError(
-                    f"{at}.gpu_instance_profile = {pool.gpu_instance_profile}: MIG needs A100 or H100 GPUs, not {pool.vm_size}"
-                )
+                raise UserError(f"{at}.gpu_instance_profile = {pool.gpu_instance_profile}: MIG needs A100 or H100 GPUs, not {pool.vm_size}")
             for label in pool.labels:
                 if not _LABEL_KEY.match(label) or label.startswith("kubernetes.azure.com/"):
                     raise UserError(f"{at}.labels: {label!r} is not a label key you may set (kubernetes.azure.com/ is AKS')")
@@ -522,7 +526,9 @@ class AksCluster(pulumi.ComponentResource):
                 )
             return [namespaces[ns]]
 
-        def release(role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource) -> k8s.helm.v3.Release:
+        def release(
+            role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource
+        ) -> k8s.helm.v3.Release:
             return addons.release(child(name, role), pin, ns, values, k8s_opts(*namespace(ns, pod_security), *after))
 
         # ---- observability ---------------------------------------------------------------------
@@ -585,17 +591,23 @@ class AksCluster(pulumi.ComponentResource):
             values = r.prometheus_values(remote_write_url=url, client_id=writer.client_id, tenant_id=self._tenant_id)
         else:
             values = r.prometheus_values()
-        prometheus = release("prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE, values, "privileged", *prometheus_after)
+        prometheus = release(
+            "prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE, values, "privileged", *prometheus_after
+        )
         releases: list[pulumi.Resource] = [prometheus]
 
         # ---- NVIDIA stack ------------------------------------------------------------------------
         gpu_ready = list(self.gpu_pools.values())
         if args.nvidia_stack == "gpu-operator":
             releases.append(
-                release("gpu-operator", pins.GPU_OPERATOR_CHART, "gpu-operator", r.gpu_operator_values(), "privileged", prometheus, *gpu_ready)
+                release(
+                    "gpu-operator", pins.GPU_OPERATOR_CHART, "gpu-operator", r.gpu_operator_values(), "privileged", prometheus, *gpu_ready
+                )
             )
         else:
-            releases.append(release("device-plugin", pins.NVIDIA_DEVICE_PLUGIN_CHART, "nvidia", r.device_plugin_values(), "privileged", *gpu_ready))
+            releases.append(
+                release("device-plugin", pins.NVIDIA_DEVICE_PLUGIN_CHART, "nvidia", r.device_plugin_values(), "privileged", *gpu_ready)
+            )
             releases.append(
                 release("dcgm-exporter", pins.DCGM_EXPORTER_CHART, "nvidia", r.dcgm_exporter_values(), "privileged", prometheus, *gpu_ready)
             )
@@ -610,7 +622,16 @@ class AksCluster(pulumi.ComponentResource):
         self.ingress_class = None
         if args.internal_ingress:
             self.ingress_class = INGRESS_CLASS
-            releases.append(release("ingress-nginx", pins.INGRESS_NGINX_CHART, INGRESS_NAMESPACE, internal_ingress_values(args.ingress_source_ranges), "baseline", prometheus))
+            releases.append(
+                release(
+                    "ingress-nginx",
+                    pins.INGRESS_NGINX_CHART,
+                    INGRESS_NAMESPACE,
+                    internal_ingress_values(args.ingress_source_ranges),
+                    "baseline",
+                    prometheus,
+                )
+            )
 
         self.gpu_placement = r.gpu_placement(args.placement_gpus)
         self.addons = releases

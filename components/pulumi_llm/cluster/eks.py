@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal, Union
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -33,7 +33,7 @@ from ..naming import child
 from . import eks_render as r
 
 # `pulumi.Input[str]` in a form pydantic can validate: a plain string or an Output of one.
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 
 LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
 CapacityType = Literal["spot", "on-demand"]
@@ -76,9 +76,7 @@ class EksClusterArgs(BaseModel):
             "volumes and AMP. Its key policy must let CloudWatch Logs, EC2/EBS and AMP use it. Required."
         )
     )
-    cluster_name: str | None = Field(
-        None, description="EKS cluster name (1-100 of [A-Za-z0-9_-]). Default: llm-<stack>."
-    )
+    cluster_name: str | None = Field(None, description="EKS cluster name (1-100 of [A-Za-z0-9_-]). Default: llm-<stack>.")
     kubernetes_version: str = Field(
         pins.EKS_KUBERNETES_VERSION,
         description=f"Kubernetes minor; must match the add-on pins. Default {pins.EKS_KUBERNETES_VERSION} (pins.EKS_KUBERNETES_VERSION).",
@@ -299,9 +297,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         self._cluster = cluster
         self.cluster_name = cluster.name
-        self.cluster_arn = pulumi.Output.all(partition, account).apply(
-            lambda pa: r.cluster_arn(pa[0], region, pa[1], cluster_name)
-        )
+        self.cluster_arn = pulumi.Output.all(partition, account).apply(lambda pa: r.cluster_arn(pa[0], region, pa[1], cluster_name))
         self.oidc_issuer = cluster.identities.apply(_oidc_issuer)
 
         admin_access: list[pulumi.Resource] = []
@@ -429,7 +425,9 @@ class EksCluster(pulumi.ComponentResource):
                 )
             return [namespaces[ns]]
 
-        def release(role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource) -> k8s.helm.v3.Release:
+        def release(
+            role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource
+        ) -> k8s.helm.v3.Release:
             return addons.release(child(name, role), pin, ns, values, k8s_opts(*namespace(ns, pod_security), *after))
 
         k8s.storage.v1.StorageClass(
@@ -452,9 +450,7 @@ class EksCluster(pulumi.ComponentResource):
         self.amp_workspace_arn = None
         prometheus_after: list[pulumi.Resource] = []
         if args.prometheus == "amp":
-            workspace = aws.amp.Workspace(
-                child(name, "amp"), alias=cluster_name, kms_key_arn=args.kms_key_arn, tags=tags, opts=here
-            )
+            workspace = aws.amp.Workspace(child(name, "amp"), alias=cluster_name, kms_key_arn=args.kms_key_arn, tags=tags, opts=here)
             self.amp_workspace_arn = workspace.arn
             writer = self._pod_role(
                 "prometheus-amp",
@@ -463,12 +459,12 @@ class EksCluster(pulumi.ComponentResource):
                 policy=workspace.arn.apply(r.amp_remote_write_policy),
             )
             prometheus_after += writer.parts
-            values = r.prometheus_values(
-                remote_write_url=workspace.id.apply(lambda ws: r.amp_remote_write_url(region, ws)), region=region
-            )
+            values = r.prometheus_values(remote_write_url=workspace.id.apply(lambda ws: r.amp_remote_write_url(region, ws)), region=region)
         else:
             values = r.prometheus_values()
-        prometheus = release("prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE, values, "privileged", *prometheus_after)
+        prometheus = release(
+            "prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE, values, "privileged", *prometheus_after
+        )
         releases: list[pulumi.Resource] = [prometheus]
 
         # ---- GPU capacity: Karpenter -----------------------------------------------------------
@@ -529,8 +525,13 @@ class EksCluster(pulumi.ComponentResource):
                 service_account=r.KARPENTER_SERVICE_ACCOUNT,
                 policy=pulumi.Output.all(partition, account, karpenter_node_role.arn, queue.arn, args.kms_key_arn).apply(
                     lambda v: r.karpenter_controller_policy(
-                        partition=v[0], region=region, account_id=v[1], cluster_name=cluster_name,
-                        node_role_arn=v[2], queue_arn=v[3], kms_key_arn=v[4],
+                        partition=v[0],
+                        region=region,
+                        account_id=v[1],
+                        cluster_name=cluster_name,
+                        node_role_arn=v[2],
+                        queue_arn=v[3],
+                        kms_key_arn=v[4],
                     )
                 ),
             )
@@ -541,7 +542,10 @@ class EksCluster(pulumi.ComponentResource):
                 r.KARPENTER_NAMESPACE,
                 r.karpenter_values(cluster_name=cluster.name, interruption_queue=r.interruption_queue_name(cluster_name)),
                 "privileged",
-                crds, *controller.parts, node_access, prometheus,
+                crds,
+                *controller.parts,
+                node_access,
+                prometheus,
             )
             node_class = k8s.apiextensions.CustomResource(
                 child(name, "gpu-node-class"),
@@ -595,7 +599,8 @@ class EksCluster(pulumi.ComponentResource):
                 "kube-system",
                 r.load_balancer_controller_values(cluster_name=cluster.name, region=region, vpc_id=args.vpc_id),
                 "privileged",
-                *lbc.parts, prometheus,
+                *lbc.parts,
+                prometheus,
             )
         )
         releases.append(release("keda", pins.KEDA_CHART, "keda", addons.keda_values(service_monitor=True), "restricted", prometheus))
@@ -641,16 +646,14 @@ class EksCluster(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         tags = aws_tags(self._args.labels)
         trust = pulumi.Output.all(self._partition, self._account).apply(
-            lambda pa: r.pod_identity_trust_policy(partition=pa[0], region=self._args.region, account_id=pa[1], cluster_name=self._args.name)
+            lambda pa: r.pod_identity_trust_policy(
+                partition=pa[0], region=self._args.region, account_id=pa[1], cluster_name=self._args.name
+            )
         )
         role = aws.iam.Role(child(name, f"{key}-role"), assume_role_policy=trust, tags=tags, opts=here)
-        parts: list[pulumi.Resource] = [
-            aws.iam.RolePolicy(child(name, f"{key}-policy"), role=role.id, policy=policy, opts=here)
-        ]
+        parts: list[pulumi.Resource] = [aws.iam.RolePolicy(child(name, f"{key}-policy"), role=role.id, policy=policy, opts=here)]
         for policy_key, arn in sorted((managed_policy_arns or {}).items()):
-            parts.append(
-                aws.iam.RolePolicyAttachment(child(name, f"{key}-{policy_key}"), role=role.id, policy_arn=arn, opts=here)
-            )
+            parts.append(aws.iam.RolePolicyAttachment(child(name, f"{key}-{policy_key}"), role=role.id, policy_arn=arn, opts=here))
         if associate:
             parts.append(
                 aws.eks.PodIdentityAssociation(
@@ -730,7 +733,6 @@ class _PodRole:
     def __init__(self, role: aws.iam.Role, parts: list[pulumi.Resource]) -> None:
         self.role = role
         self.parts = parts
-
 
 
 def _attach_node_policies(prefix: str, role: aws.iam.Role, managed, here: pulumi.ResourceOptions) -> list[pulumi.Resource]:

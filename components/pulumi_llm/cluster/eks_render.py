@@ -118,9 +118,7 @@ def kubeconfig(cluster_name: str, endpoint: str, certificate_authority_data: str
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [
-            {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority_data}}
-        ],
+        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority_data}}],
         "users": [{"name": cluster_name, "user": user}],
         "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
         "current-context": cluster_name,
@@ -351,7 +349,9 @@ def karpenter_controller_policy(
         f"aws:RequestTag/kubernetes.io/cluster/{cluster_name}": "owned",
         "aws:RequestTag/eks:eks-cluster-name": cluster_name,
     }
-    launched = [f"{own}:{kind}/*" for kind in ("fleet", "instance", "volume", "network-interface", "launch-template", "spot-instances-request")]
+    launched = [
+        f"{own}:{kind}/*" for kind in ("fleet", "instance", "volume", "network-interface", "launch-template", "spot-instances-request")
+    ]
     profiles = f"arn:{partition}:iam::{account_id}:instance-profile/*"
     profile_tags = {
         f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned",

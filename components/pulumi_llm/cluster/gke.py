@@ -28,7 +28,7 @@ import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
@@ -43,7 +43,7 @@ from ..naming import child
 from . import gke_render as r
 
 # `pulumi.Input[str]` in a form pydantic can validate: a plain string or an Output of one.
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 
 _KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
@@ -76,15 +76,16 @@ class GpuPool(BaseModel):
         None, description="GPU machine type (g2-standard-24, a2-ultragpu-1g, a3-highgpu-8g, …; n1-* with T4s). Required in standard mode."
     )
     accelerator: str | None = Field(
-        None, description="GKE accelerator name (nvidia-l4, nvidia-h100-80gb, …). Default: the machine type's; required for n1-* and for Autopilot without a machine type."
+        None,
+        description="GKE accelerator name (nvidia-l4, nvidia-h100-80gb, …). Default: the machine type's; required for n1-* and for Autopilot without a machine type.",
     )
     gpus: int | None = Field(
-        None, ge=1, description="GPUs per node (= the tensor-parallel size a server on one node gets). Default: the machine type's; checked against it."
+        None,
+        ge=1,
+        description="GPUs per node (= the tensor-parallel size a server on one node gets). Default: the machine type's; checked against it.",
     )
     zones: tuple[str, ...] = Field((), description="Zones of the region that have this GPU (node locations). Default: the cluster's zones.")
-    spot: NodeRange | None = Field(
-        NodeRange(min=0, max=2), description="Spot nodes (tried first). None for no spot. Default 0-2."
-    )
+    spot: NodeRange | None = Field(NodeRange(min=0, max=2), description="Spot nodes (tried first). None for no spot. Default 0-2.")
     on_demand: NodeRange | None = Field(
         NodeRange(min=0, max=1), description="On-demand nodes, used when spot has no room. None for spot only. Default 0-1."
     )
@@ -117,10 +118,12 @@ class GkeClusterArgs(BaseModel):
     maintenance_start_time: str = Field("03:00", description="Daily maintenance window start, HH:MM UTC. Default 03:00.")
     master_ipv4_cidr: str = Field("172.16.0.0/28", description="The control plane's private /28. Default 172.16.0.0/28.")
     private_endpoint: bool = Field(
-        True, description="Control plane reachable only on its private endpoint. Default true (run Pulumi from the VPC or a peered network)."
+        True,
+        description="Control plane reachable only on its private endpoint. Default true (run Pulumi from the VPC or a peered network).",
     )
     master_authorized_networks: dict[str, str] = Field(
-        default_factory=dict, description="Networks allowed to reach the control plane: display name -> CIDR (never 0.0.0.0/0). Default none (the VPC only)."
+        default_factory=dict,
+        description="Networks allowed to reach the control plane: display name -> CIDR (never 0.0.0.0/0). Default none (the VPC only).",
     )
     deletion_protection: bool = Field(True, description="Refuse to delete the cluster until this is turned off. Default true.")
     system_machine_type: str = Field("e2-standard-4", description="Machine type of the system pool (standard). Default e2-standard-4.")
@@ -258,9 +261,7 @@ class GkeCluster(pulumi.ComponentResource):
         ]
         key_grants: list[pulumi.Resource] = []
         if args.grant_key_access:
-            number = gcp.organizations.get_project_output(
-                project_id=project, opts=pulumi.InvokeOutputOptions(parent=self)
-            ).number
+            number = gcp.organizations.get_project_output(project_id=project, opts=pulumi.InvokeOutputOptions(parent=self)).number
             for agent in ("gke", "compute"):
                 key_grants.append(
                     gcp.kms.CryptoKeyIAMMember(
@@ -298,8 +299,7 @@ class GkeCluster(pulumi.ComponentResource):
             },
             master_authorized_networks_config={
                 "cidr_blocks": [
-                    {"display_name": display, "cidr_block": cidr}
-                    for display, cidr in sorted(args.master_authorized_networks.items())
+                    {"display_name": display, "cidr_block": cidr} for display, cidr in sorted(args.master_authorized_networks.items())
                 ],
                 "gcp_public_cidrs_access_enabled": False,
             },
@@ -424,7 +424,9 @@ class GkeCluster(pulumi.ComponentResource):
                 )
             return [namespaces[ns]]
 
-        def release(role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource) -> k8s.helm.v3.Release:
+        def release(
+            role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource
+        ) -> k8s.helm.v3.Release:
             return addons.release(child(name, role), pin, ns, values, k8s_opts(*namespace(ns, pod_security), *after))
 
         # ---- GPU ComputeClass: spot first, then on-demand ----------------------------------------
@@ -455,7 +457,9 @@ class GkeCluster(pulumi.ComponentResource):
             self.prometheus_url = r.gmp_query_url(project)
         else:
             self.prometheus_url = addons.prometheus_url()
-            prometheus = [release("prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE, r.prometheus_values(), "privileged")]
+            prometheus = [
+                release("prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE, r.prometheus_values(), "privileged")
+            ]
             releases += prometheus
 
         if standard:
@@ -484,9 +488,7 @@ class GkeCluster(pulumi.ComponentResource):
         # ---- KEDA ----------------------------------------------------------------------------
         self.keda_authentication = None
         if managed_prometheus:
-            reader = self.workload_identity(
-                r.KEDA_NAMESPACE, r.KEDA_OPERATOR_SERVICE_ACCOUNT, project_roles=("roles/monitoring.viewer",)
-            )
+            reader = self.workload_identity(r.KEDA_NAMESPACE, r.KEDA_OPERATOR_SERVICE_ACCOUNT, project_roles=("roles/monitoring.viewer",))
             keda = release(
                 "keda",
                 pins.KEDA_CHART,
@@ -506,7 +508,9 @@ class GkeCluster(pulumi.ComponentResource):
             releases += [keda, trigger_auth]
             self.keda_authentication = {"kind": "ClusterTriggerAuthentication", "name": r.GMP_TRIGGER_AUTHENTICATION}
         else:
-            releases.append(release("keda", pins.KEDA_CHART, r.KEDA_NAMESPACE, r.keda_values(service_monitor=True), "restricted", *prometheus))
+            releases.append(
+                release("keda", pins.KEDA_CHART, r.KEDA_NAMESPACE, r.keda_values(service_monitor=True), "restricted", *prometheus)
+            )
 
         self.gpu_placement = r.gpu_placement(args.gpus_per_node)
         self.addons = releases

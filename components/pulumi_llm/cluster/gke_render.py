@@ -402,9 +402,7 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str, project: s
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [
-            {"name": context, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate}}
-        ],
+        "clusters": [{"name": context, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate}}],
         "users": [{"name": context, "user": user}],
         "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
         "current-context": context,

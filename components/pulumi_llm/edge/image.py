@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 import pulumi
 import pulumi_docker_build as docker_build
@@ -50,7 +50,7 @@ from ..labels import CommonLabels
 from ..naming import child
 from .source import LLAMA_CPP_SOURCE, LlamaCppSource
 
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 Target = Literal["cpu", "cuda", "jetson", "bundled"]
 EdgeRuntime = Literal["llamacpp", "onnx"]
 RUNTIMES: tuple[EdgeRuntime, ...] = ("llamacpp", "onnx")
@@ -71,7 +71,6 @@ def arch_of(platform: str) -> str:
     return platform.split("/", 1)[1]
 
 
-
 def default_build_context(runtime: EdgeRuntime = "llamacpp") -> str:
     """The runtime's Dockerfile directory: images/edge-<runtime> in a checkout of this repository, or the
     copy the wheel carries (pulumi_llm/_images/edge-<runtime>) when pulumi-llm is installed from git."""
@@ -87,6 +86,7 @@ def default_build_context(runtime: EdgeRuntime = "llamacpp") -> str:
         " reinstall pulumi-llm or pass context= explicitly"
     )
 
+
 class EdgeImageArgs(BaseModel):
     """What to build, for which platforms, and where to push it."""
 
@@ -94,7 +94,8 @@ class EdgeImageArgs(BaseModel):
 
     labels: CommonLabels = Field(description="The common labels of the stack. Required.")
     runtime: EdgeRuntime = Field(
-        "llamacpp", description="Server the image runs: llamacpp (images/edge-llamacpp) or onnx (images/edge-onnx, cpu only). Default llamacpp."
+        "llamacpp",
+        description="Server the image runs: llamacpp (images/edge-llamacpp) or onnx (images/edge-onnx, cpu only). Default llamacpp.",
     )
     context: str = Field(description="Directory with the runtime's Dockerfile (default_build_context(runtime)). Required.")
     repository: str = Field(description="Repository name in the registry, e.g. pulumi-llm/llama-server. Required.")
@@ -115,9 +116,7 @@ class EdgeImageArgs(BaseModel):
         LLAMA_CPP_SOURCE, description="The sdist to build from. Default llama-cpp-python 0.3.36 (llama.cpp 0c1e57098)."
     )
     target: Target = Field("cpu", description="Dockerfile target: cpu, cuda, jetson or bundled. Default cpu.")
-    platforms: tuple[str, ...] = Field(
-        PLATFORMS, description="linux/amd64 and/or linux/arm64. Default both (jetson: linux/arm64 only)."
-    )
+    platforms: tuple[str, ...] = Field(PLATFORMS, description="linux/amd64 and/or linux/arm64. Default both (jetson: linux/arm64 only).")
     registry: Literal["ecr", "artifact-registry", "acr"] = Field("ecr", description="Registry kind. Default ecr.")
     builders: Mapping[str, str] = Field(
         default_factory=dict,
@@ -291,8 +290,12 @@ def cache_lifecycle_policy() -> str:
                 {
                     "rulePriority": 1,
                     "description": f"expire cache blobs no tag references after {CACHE_EXPIRY_DAYS} days",
-                    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                                  "countNumber": CACHE_EXPIRY_DAYS},
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": CACHE_EXPIRY_DAYS,
+                    },
                     "action": {"type": "expire"},
                 }
             ]
@@ -320,9 +323,11 @@ class EdgeImage(pulumi.ComponentResource):
         registries = None
         if args.registry_username is not None:
             address = repo_url.apply(lambda url: url.split("/", 1)[0])
-            registries = [docker_build.RegistryArgs(
-                address=address, username=args.registry_username, password=pulumi.Output.secret(args.registry_password)
-            )]
+            registries = [
+                docker_build.RegistryArgs(
+                    address=address, username=args.registry_username, password=pulumi.Output.secret(args.registry_password)
+                )
+            ]
         context = docker_build.BuildContextArgs(
             location=args.context,
             named={"model": docker_build.ContextArgs(location=args.model_dir)} if args.target == "bundled" else None,
@@ -344,10 +349,17 @@ class EdgeImage(pulumi.ComponentResource):
                 registries=registries,
                 builder=docker_build.BuilderConfigArgs(name=builder) if builder else None,
                 cache_from=[docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=cache_ref))],
-                cache_to=[docker_build.CacheToArgs(registry=docker_build.CacheToRegistryArgs(
-                    ref=cache_ref, mode=docker_build.CacheMode.MAX, image_manifest=True, oci_media_types=True,
-                    ignore_error=True,
-                ))],
+                cache_to=[
+                    docker_build.CacheToArgs(
+                        registry=docker_build.CacheToRegistryArgs(
+                            ref=cache_ref,
+                            mode=docker_build.CacheMode.MAX,
+                            image_manifest=True,
+                            oci_media_types=True,
+                            ignore_error=True,
+                        )
+                    )
+                ],
                 labels={
                     "org.opencontainers.image.version": ONNX_GENAI_VERSION if args.runtime == "onnx" else args.llama_cpp_source.commit,
                     "dev.pulumi-llm.runtime": args.runtime,
@@ -370,8 +382,13 @@ class EdgeImage(pulumi.ComponentResource):
         self.cache_repository_url = cache_url
         self.platform_refs = {p: img.ref for p, img in images.items()}
         self.register_outputs(
-            {"ref": self.ref, "digest": self.digest, "repository_url": self.repository_url,
-             "cache_repository_url": self.cache_repository_url, "platform_refs": self.platform_refs}
+            {
+                "ref": self.ref,
+                "digest": self.digest,
+                "repository_url": self.repository_url,
+                "cache_repository_url": self.cache_repository_url,
+                "platform_refs": self.platform_refs,
+            }
         )
 
     def _ecr(self, name: str, args: EdgeImageArgs, here: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
@@ -390,7 +407,9 @@ class EdgeImage(pulumi.ComponentResource):
                 tags=tags,
                 opts=here,
             )
-            aws.kms.Alias(child(name, "key-alias"), name=f"alias/pulumi-llm/{args.labels.stack}/{name}", target_key_id=key.key_id, opts=here)
+            aws.kms.Alias(
+                child(name, "key-alias"), name=f"alias/pulumi-llm/{args.labels.stack}/{name}", target_key_id=key.key_id, opts=here
+            )
             key_arn = key.arn
         encryption = [{"encryption_type": "KMS", "kms_key": key_arn}]
         repo = aws.ecr.Repository(

@@ -57,14 +57,12 @@ def gguf_file_name(name: str, quantization: str = DEFAULT_QUANTIZATION) -> str:
     return f"{name}-{quantization.strip().lower().replace('-', '_')}.gguf"
 
 
-def convert_command(hf_dir: str, outfile: str, *, converter: str = CONVERTER, python: str = "python3",
-                    outtype: str = "f16") -> list[str]:
+def convert_command(hf_dir: str, outfile: str, *, converter: str = CONVERTER, python: str = "python3", outtype: str = "f16") -> list[str]:
     """llama.cpp's converter: a checkpoint directory to one GGUF file (f16 before quantizing)."""
     return [python, converter, hf_dir, "--outfile", outfile, "--outtype", outtype]
 
 
-def quantize_command(infile: str, outfile: str, quantization: str, *, quantizer: str = QUANTIZER,
-                     threads: int | None = None) -> list[str]:
+def quantize_command(infile: str, outfile: str, quantization: str, *, quantizer: str = QUANTIZER, threads: int | None = None) -> list[str]:
     cmd = [quantizer, infile, outfile, gguf_type(quantization)]
     return cmd if threads is None else [*cmd, str(threads)]
 
@@ -79,8 +77,7 @@ def check_s3_uri(uri: str, where: str) -> str:
     return uri
 
 
-def _container(name: str, image: str, command: list[str], *, cpu: str, memory: str,
-               env: Mapping[str, str] | None = None) -> dict[str, Any]:
+def _container(name: str, image: str, command: list[str], *, cpu: str, memory: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "name": name,
         "image": image,
@@ -143,8 +140,7 @@ def prepare_job_spec(
         f16 = f"{WORK_DIR}/model-f16.gguf"
         init += [
             _container("convert", converter_image, convert_command(f"{WORK_DIR}/hf", f16), cpu=str(cpu), memory=memory),
-            _container("quantize", converter_image, quantize_command(f16, out, quantization, threads=cpu),
-                       cpu=str(cpu), memory=memory),
+            _container("quantize", converter_image, quantize_command(f16, out, quantization, threads=cpu), cpu=str(cpu), memory=memory),
         ]
     upload = _container(
         "upload",

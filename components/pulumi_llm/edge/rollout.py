@@ -22,7 +22,6 @@ from ..labels import CommonLabels, kubernetes_labels
 from ..naming import child
 from ..runtimes.spec import ContainerSpec
 
-
 FLEET_LABEL = "pulumi-llm.dev/fleet"
 """Tells the servers of one model on different fleets (cpu, jetson) apart: selectors never overlap."""
 CLIENT_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
@@ -58,8 +57,7 @@ def daemon_set_spec(server: EdgeServer, *, labels: Mapping[str, str], host_model
     placement = render.Placement(node_selector=server.node_selector, tolerations=server.tolerations)
     pod = render.pod_spec(server.container, placement, service_account="default", model_claim="unused")
     pod["volumes"] = [
-        {"name": "model", "hostPath": {"path": host_model_dir, "type": "Directory"}} if v["name"] == "model" else v
-        for v in pod["volumes"]
+        {"name": "model", "hostPath": {"path": host_model_dir, "type": "Directory"}} if v["name"] == "model" else v for v in pod["volumes"]
     ]
     return {
         "selector": {"matchLabels": server_selector(server)},
@@ -80,20 +78,31 @@ class EdgeRollout(pulumi.ComponentResource):
         # still non-root, read-only and capability-free, and audit/warn keep flagging anything else.
         namespace = k8s.core.v1.Namespace(
             child(name, "ns"),
-            metadata={"name": args.namespace, "labels": {**common, "pod-security.kubernetes.io/enforce": "privileged",
-                                                          "pod-security.kubernetes.io/audit": "restricted",
-                                                          "pod-security.kubernetes.io/warn": "restricted"}},
+            metadata={
+                "name": args.namespace,
+                "labels": {
+                    **common,
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            },
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         k8s.networking.v1.NetworkPolicy(
-            child(name, "default-deny"), metadata={"name": "default-deny", "namespace": args.namespace, "labels": common},
-            spec=render.default_deny_spec(), opts=in_ns,
+            child(name, "default-deny"),
+            metadata={"name": "default-deny", "namespace": args.namespace, "labels": common},
+            spec=render.default_deny_spec(),
+            opts=in_ns,
         )
         for server in args.servers:
             spec = server.container
-            labels = {**kubernetes_labels(args.labels.with_model(spec.served_name), component="model-server"),
-                      **server_selector(server), "pulumi-llm.dev/runtime": spec.runtime}
+            labels = {
+                **kubernetes_labels(args.labels.with_model(spec.served_name), component="model-server"),
+                **server_selector(server),
+                "pulumi-llm.dev/runtime": spec.runtime,
+            }
             body = daemon_set_spec(server, labels=labels, host_model_dir=args.host_model_dir)
             body["template"]["spec"]["containers"][0]["image"] = server.image
             meta = {"name": server.name, "namespace": args.namespace, "labels": labels}
@@ -104,8 +113,11 @@ class EdgeRollout(pulumi.ComponentResource):
             service["internalTrafficPolicy"] = "Local"
             k8s.core.v1.Service(child(name, f"{server.name}-service"), metadata=meta, spec=service, opts=in_ns)
             policy = render.network_policy_spec(
-                spec, clients=[{"ipBlock": {"cidr": c}} for c in CLIENT_CIDRS], scrapers=[],
-                object_store_egress=False, multinode=False,
+                spec,
+                clients=[{"ipBlock": {"cidr": c}} for c in CLIENT_CIDRS],
+                scrapers=[],
+                object_store_egress=False,
+                multinode=False,
             )
             policy["podSelector"] = {"matchLabels": server_selector(server)}
             k8s.networking.v1.NetworkPolicy(child(name, f"{server.name}-netpol"), metadata=meta, spec=policy, opts=in_ns)

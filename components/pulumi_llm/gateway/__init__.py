@@ -27,7 +27,9 @@ def expected_secrets(settings) -> list[str]:
     if settings.gateway is None or "gateway" not in settings.methods:
         return []
     # AWS GPU VMs behind the gateway require an API key (LlmPlatform._aws): the stack's secret holds it.
-    self_hosted = [SELF_HOSTED_KEY_SECRET] if settings.cloud == "aws" and "gpu-vm" in settings.methods and settings.routes_self_hosted() else []
+    self_hosted = (
+        [SELF_HOSTED_KEY_SECRET] if settings.cloud == "aws" and "gpu-vm" in settings.methods and settings.routes_self_hosted() else []
+    )
     return [*settings.gateway.secret_names().values(), "litellm-master", *self_hosted]
 
 

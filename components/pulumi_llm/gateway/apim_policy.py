@@ -46,7 +46,7 @@ STRIPPED_HEADERS = (SUBSCRIPTION_KEY_HEADER, "api-key")
 MODEL_EXPRESSION = (
     "@{"
     'if (context.Request.Method != "POST") { return "none"; } '
-    "var match = System.Text.RegularExpressions.Regex.Match(context.Request.OriginalUrl.Path, \"/deployments/([^/]+)/\"); "
+    'var match = System.Text.RegularExpressions.Regex.Match(context.Request.OriginalUrl.Path, "/deployments/([^/]+)/"); '
     "if (match.Success) { return match.Groups[1].Value; } "
     "var body = context.Request.Body?.As<JObject>(preserveContent: true); "
     'var model = body?["model"]?.ToString() ?? "unknown"; '

@@ -53,25 +53,25 @@ import base64
 import hashlib
 import json
 import re
-from pathlib import Path
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Union
+from pathlib import Path
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from . import config as engine_config
 from .. import pins
 from ..errors import UserError
 from ..labels import CommonLabels, aws_tags
 from ..monitoring import cloudwatch
 from ..naming import child, dns_label
 from ..network.aws import LOG_RETENTION_DAYS, allow_https_out, allow_tcp_between
+from . import config as engine_config
 
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
-StrListInput = Union[Sequence[StrInput], pulumi.Output]
+StrListInput = Sequence[StrInput] | pulumi.Output
 """A list of strings or an Output of one (pulumi.Input[list[str]])."""
 
 SELF_HOSTED_KEY_ENV = "SELF_HOSTED_API_KEY"
@@ -134,10 +134,7 @@ BOOT = (
 )
 """The engine's entry point: the config to /tmp (the only writable path), then exec LiteLLM as PID 1's child."""
 
-HEALTH_CHECK = (
-    "import urllib.request; "
-    f"urllib.request.urlopen('http://127.0.0.1:{ENGINE_PORT}{LIVENESS_PATH}', timeout=4)"
-)
+HEALTH_CHECK = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{ENGINE_PORT}{LIVENESS_PATH}', timeout=4)"
 """Container health check with the image's own Python (no curl in the image)."""
 
 REDEPLOY_HANDLER = '''\
@@ -237,7 +234,7 @@ class AwsGatewayArgs(BaseModel):
     environment: dict[str, StrInput] = Field(
         default_factory=dict,
         description="Non-secret environment of the engine (e.g. AZURE_API_BASE, a self-hosted model's URL; values may be "
-        "Outputs). Default none."
+        "Outputs). Default none.",
     )
     external_secrets: dict[str, StrInput] = Field(
         default_factory=dict,
@@ -280,9 +277,7 @@ class AwsGatewayArgs(BaseModel):
     )
     waf: bool = Field(True, description="WAFv2 web ACL on the stage. Default true.")
     waf_rate_limit_per_5min: int = Field(3000, description="Requests per client IP per 5 minutes before WAF blocks. Default 3000.")
-    waf_sampled_requests: bool = Field(
-        False, description="Keep WAF request samples (they show headers, API keys included). Default false."
-    )
+    waf_sampled_requests: bool = Field(False, description="Keep WAF request samples (they show headers, API keys included). Default false.")
     redeploy_on_secret_change: bool = Field(
         True, description="EventBridge + Lambda force a new deployment when a secret changes (needs a CloudTrail trail). Default true."
     )
@@ -310,9 +305,7 @@ class AwsGatewayArgs(BaseModel):
         _check_providers(self, where)
         _check_consumers(self.consumers, where)
         if not _HEADER_NAME.match(self.consumer_header) or self.consumer_header == "authorization":
-            raise UserError(
-                f"{where}.consumer_header = {self.consumer_header!r}: a lower-case header name other than authorization"
-            )
+            raise UserError(f"{where}.consumer_header = {self.consumer_header!r}: a lower-case header name other than authorization")
         _check_sizes(self, where)
         if not 50 <= self.integration_timeout_ms <= MAX_STREAM_TIMEOUT_MS:
             raise UserError(
@@ -340,7 +333,9 @@ class AwsGatewayArgs(BaseModel):
         if self.custom_domain is not None:
             domain = self.custom_domain
             if not _HOSTNAME.match(domain.domain_name):
-                raise UserError(f"{where}.custom_domain.domain_name = {domain.domain_name!r}: not a lower-case DNS name such as llm.example.com")
+                raise UserError(
+                    f"{where}.custom_domain.domain_name = {domain.domain_name!r}: not a lower-case DNS name such as llm.example.com"
+                )
             if isinstance(domain.certificate_arn, str):
                 found = _ACM_ARN.match(domain.certificate_arn)
                 if not found:
@@ -369,7 +364,9 @@ class AwsGatewayArgs(BaseModel):
                 raise UserError(f"{where}.alarm_thresholds.{key} = {value}: a fraction between 0 and 1, e.g. 0.05")
         check_engine_config(
             self.engine_config_yaml,
-            available_env=set(self.provider_secrets) | set(self.external_secrets) | set(self.environment)
+            available_env=set(self.provider_secrets)
+            | set(self.external_secrets)
+            | set(self.environment)
             | {MASTER_KEY_ENV, "AWS_REGION", "AWS_DEFAULT_REGION"},
             engine_timeout_seconds=self.engine_timeout_seconds,
             where=f"{where}.engine_config_yaml",
@@ -427,7 +424,9 @@ def _check_consumers(consumers: Sequence[Consumer], where: str) -> None:
     for consumer in consumers:
         at = f"{where}.consumers.{consumer.name}"
         if not _CONSUMER.match(consumer.name):
-            raise UserError(f"{where}.consumers: name {consumer.name!r}: lower-case letters, digits and '-', starting with a letter (at most 40)")
+            raise UserError(
+                f"{where}.consumers: name {consumer.name!r}: lower-case letters, digits and '-', starting with a letter (at most 40)"
+            )
         if consumer.name in seen:
             raise UserError(f"{where}.consumers: {consumer.name!r} is listed twice; consumer names key the API keys and usage plans")
         seen.add(consumer.name)
@@ -467,9 +466,7 @@ def _check_sizes(args: AwsGatewayArgs, where: str) -> None:
             )
         subnets = args.private_subnet_ids
         if not isinstance(subnets, pulumi.Output) and len(subnets) < 2:
-            raise UserError(
-                f"{where}.private_subnet_ids: {len(subnets)} subnet; high availability needs subnets in at least 2 zones"
-            )
+            raise UserError(f"{where}.private_subnet_ids: {len(subnets)} subnet; high availability needs subnets in at least 2 zones")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,13 +479,16 @@ def secret_name(stack: str, provider: str) -> str:
     return f"{SECRET_PREFIX}/{stack}/{provider}"
 
 
-def check_engine_config(
-    text: str, *, available_env: set[str], engine_timeout_seconds: int, where: str
-) -> dict[str, Any]:
+def check_engine_config(text: str, *, available_env: set[str], engine_timeout_seconds: int, where: str) -> dict[str, Any]:
     """`config.check_engine_config` for a config carried in the ECS task definition."""
     return engine_config.check_engine_config(
-        text, available_env=available_env, engine_timeout_seconds=engine_timeout_seconds, where=where,
-        carrier="the task definition", holder="task", store="the secret store",
+        text,
+        available_env=available_env,
+        engine_timeout_seconds=engine_timeout_seconds,
+        where=where,
+        carrier="the task definition",
+        holder="task",
+        store="the secret store",
     )
 
 
@@ -545,9 +545,7 @@ def waf_rules(*, rate_limit_per_5min: int, metric_prefix: str, sampled: bool) ->
             "name": "rate-per-ip",
             "priority": 3,
             "action": {"block": {}},
-            "statement": {
-                "rate_based_statement": {"limit": rate_limit_per_5min, "aggregate_key_type": "IP", "evaluation_window_sec": 300}
-            },
+            "statement": {"rate_based_statement": {"limit": rate_limit_per_5min, "aggregate_key_type": "IP", "evaluation_window_sec": 300}},
             "visibility_config": visibility("rate-per-ip"),
         },
     ]
@@ -883,7 +881,10 @@ class AwsGateway(pulumi.ComponentResource):
             child(name, "execution-policy"),
             role=execution_role.id,
             policy=pulumi.Output.all(
-                args.kms_key_arn, engine_logs.arn, partition.dns_suffix, *(secrets[p].arn for p in sorted(secrets)),
+                args.kms_key_arn,
+                engine_logs.arn,
+                partition.dns_suffix,
+                *(secrets[p].arn for p in sorted(secrets)),
                 *(args.external_secrets[e] for e in sorted(args.external_secrets)),
             ).apply(
                 lambda v: execution_policy(
@@ -900,9 +901,7 @@ class AwsGateway(pulumi.ComponentResource):
 
         # --- authorizer: the only reader of the master key besides ECS (see gateway.aws_authorizer) ---
         authorizer_logs = log_group("authorizer")
-        lambda_trust = _policy(
-            [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
-        )
+        lambda_trust = _policy([{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}])
         authorizer_role = aws.iam.Role(
             child(name, "authorizer-role"),
             description=f"pulumi-llm {stack}/{name}: the API authorizer reads the engine's master key",
@@ -913,12 +912,8 @@ class AwsGateway(pulumi.ComponentResource):
         authorizer_policy_doc = aws.iam.RolePolicy(
             child(name, "authorizer-policy"),
             role=authorizer_role.id,
-            policy=pulumi.Output.all(
-                secrets[MASTER_KEY_SECRET].arn, args.kms_key_arn, authorizer_logs.arn, partition.dns_suffix
-            ).apply(
-                lambda v: authorizer_policy(
-                    secret_arn=v[0], kms_key_arn=v[1], log_group_arn=v[2], region=args.region, dns_suffix=v[3]
-                )
+            policy=pulumi.Output.all(secrets[MASTER_KEY_SECRET].arn, args.kms_key_arn, authorizer_logs.arn, partition.dns_suffix).apply(
+                lambda v: authorizer_policy(secret_arn=v[0], kms_key_arn=v[1], log_group_arn=v[2], region=args.region, dns_suffix=v[3])
             ),
             opts=here,
         )
@@ -958,9 +953,7 @@ class AwsGateway(pulumi.ComponentResource):
             opts=here,
         )
         if args.bedrock_model_arns:
-            aws.iam.RolePolicy(
-                child(name, "task-policy"), role=task_role.id, policy=task_policy(args.bedrock_model_arns), opts=here
-            )
+            aws.iam.RolePolicy(child(name, "task-policy"), role=task_role.id, policy=task_policy(args.bedrock_model_arns), opts=here)
 
         # --- network --------------------------------------------------------------------------------
         nlb_sg = aws.ec2.SecurityGroup(
@@ -1065,14 +1058,12 @@ class AwsGateway(pulumi.ComponentResource):
         secret_arn_by_env = {**{env: secrets[provider].arn for env, provider in secret_env.items()}, **args.external_secrets}
         envs = sorted(secret_arn_by_env)
         plain = sorted(args.environment)
-        definitions = pulumi.Output.all(
-            *(secret_arn_by_env[e] for e in envs), *(args.environment[e] for e in plain)
-        ).apply(
+        definitions = pulumi.Output.all(*(secret_arn_by_env[e] for e in envs), *(args.environment[e] for e in plain)).apply(
             lambda values: container_definitions(
                 image=args.image,
                 config_yaml=args.engine_config_yaml,
-                secrets=dict(zip(envs, values[: len(envs)])),
-                environment=dict(zip(plain, values[len(envs) :])),
+                secrets=dict(zip(envs, values[: len(envs)], strict=False)),
+                environment=dict(zip(plain, values[len(envs) :], strict=False)),
                 region=args.region,
                 log_group=f"{log_prefix}/engine",
                 stream_prefix="gateway",
@@ -1347,9 +1338,7 @@ class AwsGateway(pulumi.ComponentResource):
                 description=f"pulumi-llm {stack}/{name}: LLM gateway (large bodies allowed)",
                 scope="REGIONAL",
                 default_action={"allow": {}},
-                rules=waf_rules(
-                    rate_limit_per_5min=args.waf_rate_limit_per_5min, metric_prefix=base, sampled=args.waf_sampled_requests
-                ),
+                rules=waf_rules(rate_limit_per_5min=args.waf_rate_limit_per_5min, metric_prefix=base, sampled=args.waf_sampled_requests),
                 visibility_config={
                     "cloudwatch_metrics_enabled": True,
                     "metric_name": f"{base}-waf",
@@ -1459,9 +1448,7 @@ class AwsGateway(pulumi.ComponentResource):
             latency_slo_ms=args.latency_alarm_ms,
             error_rate_5xx=thresholds.error_rate_5xx,
             error_rate_4xx=thresholds.error_rate_4xx,
-        ) + cloudwatch.ecs_service_alarms(
-            key, cluster_name=cluster_name, service_name=service_name, cpu_percent=thresholds.cpu_percent
-        )
+        ) + cloudwatch.ecs_service_alarms(key, cluster_name=cluster_name, service_name=service_name, cpu_percent=thresholds.cpu_percent)
         cloudwatch.check_alarms(alarm_definitions)
         actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
         alarm_arns = []
@@ -1481,9 +1468,7 @@ class AwsGateway(pulumi.ComponentResource):
             child(name, "dashboard"),
             dashboard_name=f"{base}-gateway"[:255],
             dashboard_body=pulumi.Output.all(pulumi.Output.from_input(alarm_definitions), *alarm_arns).apply(
-                lambda v: cloudwatch.dashboard_body(
-                    v[0], region=args.region, title=f"pulumi-llm {stack}: {name} gateway", alarm_arns=v[1:]
-                )
+                lambda v: cloudwatch.dashboard_body(v[0], region=args.region, title=f"pulumi-llm {stack}: {name} gateway", alarm_arns=v[1:])
             ),
             opts=here,
         )

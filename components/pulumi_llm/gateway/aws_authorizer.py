@@ -96,9 +96,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         "principalId": "consumer",
         "policyDocument": {
             "Version": "2012-10-17",
-            "Statement": [
-                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": stage_wide_resource(event["methodArn"])}
-            ],
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": stage_wide_resource(event["methodArn"])}],
         },
         "usageIdentifierKey": token,
         "context": {"bearer": f"Bearer {master_key()}"},

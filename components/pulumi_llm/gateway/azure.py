@@ -46,7 +46,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Sequence
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import pulumi
 import pulumi_azure_native.apimanagement as apimanagement
@@ -67,7 +67,7 @@ from ..naming import child, dns_label
 from . import apim_policy
 from . import config as engine_rules
 
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 ENGINE_PORT = 4000
@@ -88,8 +88,7 @@ OPENAI_API = "openai"
 ENGINE_API = "v1"
 V2_TIERS = ("BasicV2", "StandardV2", "PremiumV2")
 CONSUMPTION_PROBLEM = (
-    "can't stream (no long-lived connections, so no buffer-response=\"false\" server-sent events) and has no "
-    "llm-token-limit"
+    'can\'t stream (no long-lived connections, so no buffer-response="false" server-sent events) and has no llm-token-limit'
 )
 """Why Consumption can't carry LLM traffic (learn.microsoft.com: how-to-server-sent-events, llm-token-limit-policy)."""
 CLASSIC_TIERS = ("Developer", "Basic", "Standard", "Premium", "Isolated")
@@ -109,7 +108,9 @@ _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _SERVICE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]$")
 _LOCATION = re.compile(r"^[a-z]+[a-z0-9]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_OPENAI_ENDPOINT = re.compile(r"^https://[a-z0-9][a-z0-9-]{1,62}\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)/$")
+_OPENAI_ENDPOINT = re.compile(
+    r"^https://[a-z0-9][a-z0-9-]{1,62}\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)/$"
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,8 +125,12 @@ class AzureOpenAIBackend(BaseModel):
 
     name: str = Field(description="Stable key [a-z][a-z0-9-] (≤ 40): names the APIM backend aoai-<name>. Required.")
     endpoint: str = Field(description="https://<resource>.openai.azure.com/ (trailing slash). Required.")
-    resource_id: StrInput = Field(description="ARM id of the account: scope of the gateway's Cognitive Services OpenAI User role. Required.")
-    priority: int = Field(1, ge=1, le=100, description="Pool priority, 1 first; lower groups take over when higher ones are tripped. Default 1.")
+    resource_id: StrInput = Field(
+        description="ARM id of the account: scope of the gateway's Cognitive Services OpenAI User role. Required."
+    )
+    priority: int = Field(
+        1, ge=1, le=100, description="Pool priority, 1 first; lower groups take over when higher ones are tripped. Default 1."
+    )
     weight: int = Field(1, ge=1, le=100, description="Share of traffic within its priority group. Default 1.")
     fallback: bool = Field(
         False,
@@ -163,9 +168,7 @@ class GatewayAlertThresholds(BaseModel):
 
     server_errors: int = Field(10, ge=1, description="5xx responses in 5 minutes. Default 10.")
     throttled: int = Field(50, ge=1, description="429 responses in 5 minutes. Default 50.")
-    latency_ms: int = Field(
-        60_000, ge=1, description="Average request duration in ms over 5 minutes (streams count whole). Default 60000."
-    )
+    latency_ms: int = Field(60_000, ge=1, description="Average request duration in ms over 5 minutes (streams count whole). Default 60000.")
 
 
 class AzureGatewayArgs(BaseModel):
@@ -213,7 +216,8 @@ class AzureGatewayArgs(BaseModel):
         description="Non-secret environment of the engine; values may be Outputs (e.g. self-hosted model URLs the config names as os.environ/<VAR>). Default none.",
     )
     consumer_header: str = Field(
-        CONSUMER_HEADER, description="Header APIM sets to the consumer's name for the engine (the config's consumer_header). Default x-pulumi-llm-consumer."
+        CONSUMER_HEADER,
+        description="Header APIM sets to the consumer's name for the engine (the config's consumer_header). Default x-pulumi-llm-consumer.",
     )
     engine_image: str = Field(pins.LITELLM.ref, description="LiteLLM image pinned by digest. Default pins.LITELLM.")
     engine_subnet_id: StrInput | None = Field(
@@ -223,7 +227,9 @@ class AzureGatewayArgs(BaseModel):
             "(/27 or larger, delegated to Microsoft.App/environments). Required with an engine."
         ),
     )
-    vnet_id: StrInput | None = Field(None, description="VNet of both subnets: the engine's private DNS zone is linked to it. Required with an engine.")
+    vnet_id: StrInput | None = Field(
+        None, description="VNet of both subnets: the engine's private DNS zone is linked to it. Required with an engine."
+    )
     engine_min_replicas: int = Field(2, ge=0, le=300, description="Fewest engine replicas (0 allows cold starts). Default 2.")
     engine_max_replicas: int = Field(6, ge=1, le=300, description="Most engine replicas. Default 6.")
     engine_cpu: float = Field(1.0, description="vCPU per replica (Consumption: 0.25-4 in 0.25 steps). Default 1.0.")
@@ -242,7 +248,9 @@ class AzureGatewayArgs(BaseModel):
     log_analytics_workspace_id: StrInput | None = Field(None, description="Existing Log Analytics workspace. Default: one is created.")
     log_retention_days: int = Field(30, ge=30, le=730, description="Retention of a created workspace. Default 30.")
     alert_emails: list[str] = Field(default_factory=list, description="Action group e-mail receivers. Default none.")
-    action_group_id: StrInput | None = Field(None, description="Existing action group for the alerts (instead of alert_emails). Default none.")
+    action_group_id: StrInput | None = Field(
+        None, description="Existing action group for the alerts (instead of alert_emails). Default none."
+    )
     alert_thresholds: GatewayAlertThresholds = Field(default_factory=GatewayAlertThresholds, description="Alert thresholds.")
     config_path: str = Field("gateway", description="Key path named in error messages. Default 'gateway'.")
 
@@ -257,10 +265,14 @@ class AzureGatewayArgs(BaseModel):
             raise UserError(f"{where}.service_name = {self.apim_name!r}: 2-50 letters, digits and '-', starting with a letter")
         if not _EMAIL.match(self.publisher_email):
             raise UserError(f"{where}.publisher_email = {self.publisher_email!r}: not an e-mail address")
-        if not self.key_vault_uri.startswith("https://") or not self.key_vault_uri.endswith("/") or not any(
-            self.key_vault_uri.rstrip("/").endswith(suffix) for suffix in KEY_VAULT_SUFFIXES
+        if (
+            not self.key_vault_uri.startswith("https://")
+            or not self.key_vault_uri.endswith("/")
+            or not any(self.key_vault_uri.rstrip("/").endswith(suffix) for suffix in KEY_VAULT_SUFFIXES)
         ):
-            raise UserError(f"{where}.key_vault_uri = {self.key_vault_uri!r}: expected https://<vault>.vault.azure.net/ (with the trailing slash)")
+            raise UserError(
+                f"{where}.key_vault_uri = {self.key_vault_uri!r}: expected https://<vault>.vault.azure.net/ (with the trailing slash)"
+            )
         if not self.azure_openai and self.engine_config_yaml is None:
             raise UserError(f"{where}: neither azure_openai nor engine_config_yaml is set; the gateway needs at least one backend")
         _check_openai(self.azure_openai, where)
@@ -302,7 +314,7 @@ def _check_tier(args: AzureGatewayArgs, where: str) -> None:
         raise UserError(f"{where}.tier = Consumption: {CONSUMPTION_PROBLEM}; allowed: {allowed}")
     if tier in CLASSIC_TIERS:
         raise UserError(
-            f"{where}.tier = {tier}: a classic tier; allowed: {allowed} (v2 tiers stream with buffer-response=\"false\" "
+            f'{where}.tier = {tier}: a classic tier; allowed: {allowed} (v2 tiers stream with buffer-response="false" '
             "and integrate with a VNet without a dedicated subnet per instance)"
         )
     if tier not in V2_TIERS:
@@ -349,7 +361,9 @@ def _check_openai(backends: Sequence[AzureOpenAIBackend], where: str) -> None:
     for backend in backends:
         at = f"{where}.azure_openai.{backend.name}"
         if not _NAME.match(backend.name):
-            raise UserError(f"{where}.azure_openai: name {backend.name!r}: lower-case letters, digits and '-', starting with a letter (at most 40)")
+            raise UserError(
+                f"{where}.azure_openai: name {backend.name!r}: lower-case letters, digits and '-', starting with a letter (at most 40)"
+            )
         if backend.name in seen:
             raise UserError(f"{where}.azure_openai: {backend.name!r} is listed twice")
         seen.add(backend.name)
@@ -377,7 +391,9 @@ def _check_consumers(consumers: Sequence[ApimConsumer], where: str) -> None:
     seen: set[str] = set()
     for consumer in consumers:
         if not _NAME.match(consumer.name):
-            raise UserError(f"{where}.consumers: name {consumer.name!r}: lower-case letters, digits and '-', starting with a letter (at most 40)")
+            raise UserError(
+                f"{where}.consumers: name {consumer.name!r}: lower-case letters, digits and '-', starting with a letter (at most 40)"
+            )
         if consumer.name in seen:
             raise UserError(f"{where}.consumers: {consumer.name!r} is listed twice; consumer names key the products and subscriptions")
         seen.add(consumer.name)
@@ -393,9 +409,7 @@ def _check_engine(args: AzureGatewayArgs, where: str) -> None:
     if "@sha256:" not in args.engine_image:
         raise UserError(f"{where}.engine_image = {args.engine_image}: pin the image by digest (repository:tag@sha256:…)")
     if args.engine_min_replicas > args.engine_max_replicas:
-        raise UserError(
-            f"{where}.engine_min_replicas = {args.engine_min_replicas}: above engine_max_replicas = {args.engine_max_replicas}"
-        )
+        raise UserError(f"{where}.engine_min_replicas = {args.engine_min_replicas}: above engine_max_replicas = {args.engine_max_replicas}")
     cpu, memory = args.engine_cpu, args.engine_memory_gib
     if not (0.25 <= cpu <= 4 and (cpu * 4).is_integer()):
         raise UserError(f"{where}.engine_cpu = {cpu:g}: Consumption replicas take 0.25 to 4 vCPU in steps of 0.25")
@@ -418,7 +432,9 @@ def _check_engine(args: AzureGatewayArgs, where: str) -> None:
         if secret == MASTER_KEY_SECRET:
             raise UserError(f"{where}.provider_secrets.{env} = {secret!r}: reserved for the LiteLLM master key")
         if secret in seen:
-            raise UserError(f"{where}.provider_secrets: secret {secret!r} is mapped from both {seen[secret]} and {env}; one secret per variable")
+            raise UserError(
+                f"{where}.provider_secrets: secret {secret!r} is mapped from both {seen[secret]} and {env}; one secret per variable"
+            )
         seen[secret] = env
     for env in sorted(args.environment):
         if not _ENV_NAME.match(env):
@@ -535,9 +551,27 @@ def engine_container(
         "env": env,
         "resources": {"cpu": cpu, "memory": f"{memory_gib:g}Gi"},
         "probes": [
-            {"type": "Startup", "http_get": {**probe, "path": LIVENESS_PATH}, "period_seconds": 5, "failure_threshold": 24, "timeout_seconds": 3},
-            {"type": "Liveness", "http_get": {**probe, "path": LIVENESS_PATH}, "period_seconds": 15, "failure_threshold": 3, "timeout_seconds": 5},
-            {"type": "Readiness", "http_get": {**probe, "path": READINESS_PATH}, "period_seconds": 10, "failure_threshold": 3, "timeout_seconds": 5},
+            {
+                "type": "Startup",
+                "http_get": {**probe, "path": LIVENESS_PATH},
+                "period_seconds": 5,
+                "failure_threshold": 24,
+                "timeout_seconds": 3,
+            },
+            {
+                "type": "Liveness",
+                "http_get": {**probe, "path": LIVENESS_PATH},
+                "period_seconds": 15,
+                "failure_threshold": 3,
+                "timeout_seconds": 5,
+            },
+            {
+                "type": "Readiness",
+                "http_get": {**probe, "path": READINESS_PATH},
+                "period_seconds": 10,
+                "failure_threshold": 3,
+                "timeout_seconds": 5,
+            },
         ],
     }
 
@@ -746,7 +780,10 @@ class AzureGateway(pulumi.ComponentResource):
             )
             self.engine_principal_id = identity.principal_id
             engine_secrets = args.secrets
-            readers = [role(f"engine-kv-{secret}", secret_scope(secret), ROLE_KEY_VAULT_SECRETS_USER, identity.principal_id) for secret in engine_secrets]
+            readers = [
+                role(f"engine-kv-{secret}", secret_scope(secret), ROLE_KEY_VAULT_SECRETS_USER, identity.principal_id)
+                for secret in engine_secrets
+            ]
             environment = app.ManagedEnvironment(
                 child(name, "engine-env"),
                 environment_name=f"{args.apim_name}-engine",

@@ -294,12 +294,12 @@ def check_timeout_budget(
     A hop given as None is skipped (its neighbours are compared). Raises UserError naming the first
     conflicting pair from the outside in, with both values.
     """
-    hops = [(name, value) for name, value in zip(TIMEOUT_HOPS, (client, edge, gateway, engine, provider))]
+    hops = [(name, value) for name, value in zip(TIMEOUT_HOPS, (client, edge, gateway, engine, provider), strict=False)]
     for name, value in hops:
         if value is not None and (isinstance(value, bool) or not math.isfinite(value) or value <= 0):
             raise UserError(f"{where}.{name} = {value}: allowed a positive number of seconds")
     known = [(name, value) for name, value in hops if value is not None]
-    for (outer, outer_value), (inner, inner_value) in zip(known, known[1:]):
+    for (outer, outer_value), (inner, inner_value) in zip(known, known[1:], strict=False):
         if inner_value >= outer_value:
             raise UserError(
                 f"{where}: the {inner} timeout ({_g(inner_value)} s) must be shorter than the {outer} timeout "
@@ -333,8 +333,7 @@ def _check_route(route: ProviderRoute, at: str, spec: GatewaySpec, where: str) -
             raise UserError(f"{at}.region: required for bedrock (the AWS region of the model, e.g. us-east-1)")
         if route.secret_env is not None:
             raise UserError(
-                f"{at}.secret_env = {route.secret_env!r}: bedrock authenticates with the engine's IAM role; "
-                "remove the static key"
+                f"{at}.secret_env = {route.secret_env!r}: bedrock authenticates with the engine's IAM role; remove the static key"
             )
     elif route.region is not None:
         raise UserError(f"{at}.region = {route.region!r}: only bedrock routes take a region")
@@ -345,8 +344,7 @@ def _check_route(route: ProviderRoute, at: str, spec: GatewaySpec, where: str) -
         raise UserError(f"{at}.api_version = {route.api_version!r}: only azure-openai routes take an api_version")
     if route.provider in STATIC_KEY_PROVIDERS and route.secret_env is None:
         raise UserError(
-            f"{at}.secret_env: required for {route.provider} (the environment variable its key is injected as, "
-            "e.g. OPENAI_API_KEY)"
+            f"{at}.secret_env: required for {route.provider} (the environment variable its key is injected as, e.g. OPENAI_API_KEY)"
         )
     if route.secret_env is not None:
         if not _ENV_NAME.match(route.secret_env):
@@ -463,9 +461,7 @@ def _litellm_params(route: ProviderRoute, order: int | None, retries: int | None
     if route.tpm is not None:
         params["tpm"] = route.tpm
     params["timeout"] = _num(route.timeout_seconds)
-    params["stream_timeout"] = _num(
-        route.stream_timeout_seconds if route.stream_timeout_seconds is not None else route.timeout_seconds
-    )
+    params["stream_timeout"] = _num(route.stream_timeout_seconds if route.stream_timeout_seconds is not None else route.timeout_seconds)
     if retries is not None:
         params["num_retries"] = retries
     if order is not None:
@@ -480,11 +476,13 @@ def render_litellm_config(spec: GatewaySpec, *, where: str = "gateway") -> dict[
     for group in spec.model_groups:
         ordered = len(group.routes) > 1
         for i, route in enumerate(group.routes):
-            model_list.append({
-                "model_name": group.name,
-                "litellm_params": _litellm_params(route, i + 1 if ordered else None, group.retries),
-                "model_info": {"id": f"{group.name}/{route.name}"},
-            })
+            model_list.append(
+                {
+                    "model_name": group.name,
+                    "litellm_params": _litellm_params(route, i + 1 if ordered else None, group.retries),
+                    "model_info": {"id": f"{group.name}/{route.name}"},
+                }
+            )
 
     routes = [r for g in spec.model_groups for r in g.routes]
     router: dict[str, Any] = {
@@ -567,10 +565,19 @@ def edge_policies(spec: GatewaySpec, *, where: str = "gateway") -> tuple[EdgePol
             "required": ["model"],
             "properties": {"model": {"type": "string", "enum": list(c.models)}},
         }
-        out.append(EdgePolicy(
-            consumer=c.name, models=tuple(c.models), rpm=c.rpm, rate_per_second=rate, burst=burst, tpm=c.tpm,
-            max_parallel=c.max_parallel, monthly_budget_usd=c.monthly_budget_usd, request_schema=schema,
-        ))
+        out.append(
+            EdgePolicy(
+                consumer=c.name,
+                models=tuple(c.models),
+                rpm=c.rpm,
+                rate_per_second=rate,
+                burst=burst,
+                tpm=c.tpm,
+                max_parallel=c.max_parallel,
+                monthly_budget_usd=c.monthly_budget_usd,
+                request_schema=schema,
+            )
+        )
     return tuple(out)
 
 
@@ -579,7 +586,17 @@ MAX_CONFIG_BYTES = 24 * 1024
 Run revisions hold the base64 text in one variable)."""
 
 SECRET_CONFIG_KEYS = frozenset(
-    {"api_key", "master_key", "salt_key", "aws_secret_access_key", "aws_session_token", "password", "database_url", "client_secret", "azure_ad_token"}
+    {
+        "api_key",
+        "master_key",
+        "salt_key",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "password",
+        "database_url",
+        "client_secret",
+        "azure_ad_token",
+    }
 )
 """Config keys whose value must be an `os.environ/` reference, never a literal."""
 
@@ -613,12 +630,13 @@ def check_engine_config(
         if isinstance(node, dict):
             for key, value in node.items():
                 here = f"{path}.{key}" if path else str(key)
-                if str(key).lower() in SECRET_CONFIG_KEYS and value is not None and not (
-                    isinstance(value, str) and value.startswith("os.environ/")
+                if (
+                    str(key).lower() in SECRET_CONFIG_KEYS
+                    and value is not None
+                    and not (isinstance(value, str) and value.startswith("os.environ/"))
                 ):
                     raise UserError(
-                        f"{where}: {here} holds a literal value; secrets go in {store} and the config "
-                        "references them as os.environ/<ENV>"
+                        f"{where}: {here} holds a literal value; secrets go in {store} and the config references them as os.environ/<ENV>"
                     )
                 walk(value, here)
         elif isinstance(node, list):

@@ -46,19 +46,19 @@ import base64
 import json
 import re
 from collections.abc import Sequence
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from . import config as engine_config
 from .. import pins
 from ..errors import UserError
 from ..labels import CommonLabels, gcp_labels
 from ..naming import child, dns_label
+from . import config as engine_config
 
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 ENGINE_PORT = 4000
@@ -156,9 +156,7 @@ class GcpGatewayArgs(BaseModel):
     labels: CommonLabels = Field(description="The common labels of the stack (its stack name names the secrets). Required.")
     project: str = Field(description="Google Cloud project id (the provider's). Required.")
     region: str = Field(description="Region of Cloud Run, the repository and the secrets' replica. Required.")
-    kms_key: StrInput = Field(
-        description="Cloud KMS crypto key id in `region` (Input): repository, secrets, Cloud Run. Required."
-    )
+    kms_key: StrInput = Field(description="Cloud KMS crypto key id in `region` (Input): repository, secrets, Cloud Run. Required.")
     engine_config_yaml: str = Field(description="Rendered LiteLLM config (gateway.config): keys only as os.environ/<ENV>. Required.")
     provider_secrets: dict[str, str] = Field(
         default_factory=dict, description="Env var → provider secret short name, e.g. {'OPENAI_API_KEY': 'openai'}. Default none."
@@ -170,19 +168,23 @@ class GcpGatewayArgs(BaseModel):
     vpc_egress: VpcEgress | None = Field(
         None, description="Direct VPC egress (private ranges only) to reach self-hosted models in the VPC. Default none."
     )
-    vertex_ai: bool = Field(False, description="Let the runtime account call Vertex AI (roles/aiplatform.user on the project). Default false.")
-    domains: tuple[str, ...] = Field((), description="Domains of the Google-managed certificate (point their DNS at `ip_address`). Default none.")
+    vertex_ai: bool = Field(
+        False, description="Let the runtime account call Vertex AI (roles/aiplatform.user on the project). Default false."
+    )
+    domains: tuple[str, ...] = Field(
+        (), description="Domains of the Google-managed certificate (point their DNS at `ip_address`). Default none."
+    )
     ssl_certificates: tuple[StrInput, ...] = Field(
         (), description="Your own compute SslCertificate ids instead of (or besides) the managed one. Default none."
     )
-    ssl_profile: Literal["MODERN", "RESTRICTED"] = Field("MODERN", description="SSL policy profile (TLS 1.2 minimum either way). Default MODERN.")
+    ssl_profile: Literal["MODERN", "RESTRICTED"] = Field(
+        "MODERN", description="SSL policy profile (TLS 1.2 minimum either way). Default MODERN."
+    )
     http_redirect: bool = Field(True, description="Answer port 80 with a redirect to HTTPS. Default true.")
     image: pins.ImagePin = Field(pins.LITELLM, description="LiteLLM image on ghcr.io, pinned by digest. Default pins.LITELLM.")
     cpu: Literal["1", "2", "4", "6", "8"] = Field("2", description="vCPUs per instance. Default 2.")
     memory: str = Field("2Gi", description="Memory per instance (Mi or Gi). Default 2Gi.")
-    min_instances: int | None = Field(
-        None, ge=0, description="Warm instances; prod needs at least 1. Default: 1 in prod, 0 elsewhere."
-    )
+    min_instances: int | None = Field(None, ge=0, description="Warm instances; prod needs at least 1. Default: 1 in prod, 0 elsewhere.")
     max_instances: int = Field(10, ge=1, le=1000, description="Most instances. Default 10.")
     concurrency: int = Field(80, ge=1, le=1000, description="Concurrent requests (open streams) per instance. Default 80.")
     client_timeout_seconds: int = Field(
@@ -194,12 +196,16 @@ class GcpGatewayArgs(BaseModel):
     engine_timeout_seconds: int = Field(
         570, ge=1, description="The engine's request timeout (litellm request_timeout); below the request timeout. Default 570."
     )
-    rate_limit_per_minute: int = Field(600, ge=1, description="Requests per client IP per minute before Cloud Armor answers 429. Default 600.")
+    rate_limit_per_minute: int = Field(
+        600, ge=1, description="Requests per client IP per minute before Cloud Armor answers 429. Default 600."
+    )
     waf_enforced: tuple[str, ...] = Field(
         WAF_ENFORCED_DEFAULT,
         description=f"WAF rules that block (others run in preview): of {', '.join(WAF_RULES)}. Default {', '.join(WAF_ENFORCED_DEFAULT)}.",
     )
-    notification_channels: tuple[StrInput, ...] = Field((), description="Cloud Monitoring notification channel ids for the alerts. Default none.")
+    notification_channels: tuple[StrInput, ...] = Field(
+        (), description="Cloud Monitoring notification channel ids for the alerts. Default none."
+    )
     alert_thresholds: GatewayAlertThresholds = Field(default_factory=GatewayAlertThresholds, description="Alert thresholds.")
     secret_destroy_delay_days: int = Field(
         30, ge=1, le=1000, description="Days a destroyed secret version stays recoverable (delayed destruction). Default 30."
@@ -214,7 +220,9 @@ class GcpGatewayArgs(BaseModel):
     def _check(self) -> GcpGatewayArgs:
         where = self.config_path
         if not _PROJECT.match(self.project):
-            raise UserError(f"{where}.project = {self.project!r}: not a Google Cloud project id (6-30 of [a-z0-9-], starting with a letter)")
+            raise UserError(
+                f"{where}.project = {self.project!r}: not a Google Cloud project id (6-30 of [a-z0-9-], starting with a letter)"
+            )
         if not _REGION.match(self.region):
             raise UserError(f"{where}.region = {self.region!r}: not a Google Cloud region such as us-central1")
         _check_env(self, where)
@@ -312,9 +320,7 @@ def _check_env(args: GcpGatewayArgs, where: str) -> None:
 def check_timeouts(*, client: int, request: int, engine: int, where: str) -> None:
     """client > Cloud Run request timeout (= the load balancer's) > engine, and Cloud Run ≤ 3600 s."""
     if request > MAX_REQUEST_TIMEOUT:
-        raise UserError(
-            f"{where}.request_timeout_seconds = {request}: Cloud Run allows at most {MAX_REQUEST_TIMEOUT} s (60 minutes)"
-        )
+        raise UserError(f"{where}.request_timeout_seconds = {request}: Cloud Run allows at most {MAX_REQUEST_TIMEOUT} s (60 minutes)")
     if request <= engine:
         raise UserError(
             f"{where}.request_timeout_seconds = {request}: must be above {where}.engine_timeout_seconds = {engine}, "
@@ -360,8 +366,13 @@ def remote_image(region: str, project: str, repository_id: str, pin: pins.ImageP
 def check_engine_config(text: str, *, available_env: set[str], engine_timeout_seconds: int, where: str) -> dict[str, Any]:
     """`config.check_engine_config` for a config carried in the Cloud Run service's environment."""
     return engine_config.check_engine_config(
-        text, available_env=available_env, engine_timeout_seconds=engine_timeout_seconds, where=where,
-        carrier="the environment", holder="service", store="Secret Manager",
+        text,
+        available_env=available_env,
+        engine_timeout_seconds=engine_timeout_seconds,
+        where=where,
+        carrier="the environment",
+        holder="service",
+        store="Secret Manager",
     )
 
 
@@ -465,14 +476,18 @@ def dashboard(service: str, backend: str) -> str:
         return {
             "title": title,
             "xyChart": {
-                "dataSets": [
-                    {"timeSeriesQuery": {"timeSeriesFilter": {"filter": flt, "aggregation": aggregation}}, "plotType": "LINE"}
-                ]
+                "dataSets": [{"timeSeriesQuery": {"timeSeriesFilter": {"filter": flt, "aggregation": aggregation}}, "plotType": "LINE"}]
             },
         }
 
     widgets = [
-        chart("Requests by response class", "run.googleapis.com/request_count", "ALIGN_RATE", "REDUCE_SUM", ["metric.label.response_code_class"]),
+        chart(
+            "Requests by response class",
+            "run.googleapis.com/request_count",
+            "ALIGN_RATE",
+            "REDUCE_SUM",
+            ["metric.label.response_code_class"],
+        ),
         chart("Request latency p99 (whole stream)", "run.googleapis.com/request_latencies", "ALIGN_PERCENTILE_99", "REDUCE_MAX"),
         chart("Request latency p50", "run.googleapis.com/request_latencies", "ALIGN_PERCENTILE_50", "REDUCE_MEAN"),
         chart("Instances", "run.googleapis.com/container/instance_count", "ALIGN_MAX", "REDUCE_SUM", ["metric.label.state"]),
@@ -577,15 +592,13 @@ class GcpGateway(pulumi.ComponentResource):
         # ---- secrets: containers only, values come from `pulumi-llm secrets put` ----------------------
         self.secret_ids = {}
         secrets: dict[str, gcp.secretmanager.Secret] = {}
-        for env, provider in sorted(args.secrets.items(), key=lambda kv: kv[1]):
+        for _env, provider in sorted(args.secrets.items(), key=lambda kv: kv[1]):
             secret = gcp.secretmanager.Secret(
                 child(name, f"secret-{provider}"),
                 project=project,
                 secret_id=secret_id(stack, provider),
                 replication={
-                    "user_managed": {
-                        "replicas": [{"location": region, "customer_managed_encryption": {"kms_key_name": args.kms_key}}]
-                    }
+                    "user_managed": {"replicas": [{"location": region, "customer_managed_encryption": {"kms_key_name": args.kms_key}}]}
                 },
                 version_destroy_ttl=f"{args.secret_destroy_delay_days * 86400}s",
                 deletion_protection=args.deletion_protection,

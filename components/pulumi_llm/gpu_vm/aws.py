@@ -38,7 +38,7 @@ import math
 import re
 import zoneinfo
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -54,9 +54,9 @@ from ..sizing import GIB, INSTANCE_TYPES, InstanceType, get_instance_type
 from . import aws_boot
 from .cloud_init import health_check_path, health_check_port, host_path, model_mount, ready_within_seconds, weights_path
 
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
-StrListInput = Union[Sequence[StrInput], pulumi.Output]
+StrListInput = Sequence[StrInput] | pulumi.Output
 """A list of strings or an Output of one (pulumi.Input[list[str]])."""
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -93,9 +93,7 @@ class AlarmThresholds(BaseModel):
     errors_per_minute: int = Field(5, ge=0, description="Target or load-balancer 5xx per minute, in 3 of 5 minutes. Default 5.")
     gpu_idle_percent: float = Field(5.0, ge=0, le=100, description="GPU utilization below which GPUs count as idle. Default 5.")
     gpu_idle_minutes: int = Field(60, ge=5, le=1440, description="Minutes of idle GPUs before the alarm (multiple of 5). Default 60.")
-    gpu_memory_percent: float = Field(
-        97.0, gt=0, le=100, description="GPU memory used; above vLLM's own reservation (0.9). Default 97."
-    )
+    gpu_memory_percent: float = Field(97.0, gt=0, le=100, description="GPU memory used; above vLLM's own reservation (0.9). Default 97.")
 
 
 class ScaleToZeroSchedule(BaseModel):
@@ -132,7 +130,9 @@ class AwsGpuVmArgs(BaseModel):
     )
     model_bucket_arn: StrInput = Field(description="ARN of the S3 bucket holding the weights (e.g. ModelStore.bucket_arn).")
     model_key_prefix: str = Field(description="Key prefix of this model's files in the bucket, e.g. 'llama-3.1-8b/0e9e39f'.")
-    weights_revision: str = Field("", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone.")
+    weights_revision: str = Field(
+        "", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone."
+    )
     kms_key_arn: StrInput = Field(description="Customer KMS key: encrypts both EBS volumes and the server's logs.")
     model_kms_key_arn: StrInput | None = Field(
         None,
@@ -174,7 +174,9 @@ class AwsGpuVmArgs(BaseModel):
         500, ge=125, le=1000, description="Throughput of the model-cache volume (MiB/s, ≤ IOPS/4). Default 500."
     )
     ami_id: str | None = Field(None, description="Pinned AMI id. Default: the latest DLAMI from ami_ssm_parameter.")
-    ami_ssm_parameter: str = Field(aws_boot.DLAMI_SSM_PARAMETER, description="Public SSM parameter of the AMI. Default: DLAMI Base GPU Ubuntu 22.04.")
+    ami_ssm_parameter: str = Field(
+        aws_boot.DLAMI_SSM_PARAMETER, description="Public SSM parameter of the AMI. Default: DLAMI Base GPU Ubuntu 22.04."
+    )
     deletion_protection: bool = Field(False, description="Load balancer deletion protection. Default false (true for prod).")
     log_retention_days: int = Field(30, ge=1, description="Retention of the server's logs and scraped metrics. Default 30.")
     config_path: str = Field("gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
@@ -191,9 +193,7 @@ class AwsGpuVmArgs(BaseModel):
                 "allowed: min_size ≤ desired_capacity ≤ max_size"
             )
         if self.on_demand_base_capacity > self.max_size:
-            raise UserError(
-                f"{where}.on_demand_base_capacity = {self.on_demand_base_capacity}: above max_size {self.max_size}"
-            )
+            raise UserError(f"{where}.on_demand_base_capacity = {self.on_demand_base_capacity}: above max_size {self.max_size}")
         if not self.internal and self.public_subnet_ids is None:
             raise UserError(f"{where}.public_subnet_ids: an internet-facing load balancer (internal: false) needs public subnets")
         for cidr in self.allowed_cidrs:
@@ -219,14 +219,10 @@ class AwsGpuVmArgs(BaseModel):
             raise UserError(f"{where}.container: {err}") from None
         missing = sorted({v.secret_name for v in spec.env if v.secret_name and v.secret_name not in self.secret_arns})  # type: ignore[misc]
         if missing:
-            raise UserError(
-                f"{where}.secret_arns: the server reads secret {missing[0]!r}; map it to its Secrets Manager ARN"
-            )
+            raise UserError(f"{where}.secret_arns: the server reads secret {missing[0]!r}; map it to its Secrets Manager ARN")
         need_gib = math.ceil(spec.weight_bytes / GIB) + 1
         if self.data_volume_gib is not None and self.data_volume_gib < need_gib:
-            raise UserError(
-                f"{where}.data_volume_gib = {self.data_volume_gib}: the weights need at least {need_gib} GiB"
-            )
+            raise UserError(f"{where}.data_volume_gib = {self.data_volume_gib}: the weights need at least {need_gib} GiB")
         if self.data_volume_throughput_mibps * 4 > self.data_volume_iops:
             raise UserError(
                 f"{where}.data_volume_throughput_mibps = {self.data_volume_throughput_mibps}: gp3 allows at most "
@@ -239,9 +235,7 @@ class AwsGpuVmArgs(BaseModel):
                 f"startup budget ({budget} s) to {MAX_GRACE_SECONDS}"
             )
         if self.alarm_thresholds.gpu_idle_minutes % 5:
-            raise UserError(
-                f"{where}.alarm_thresholds.gpu_idle_minutes = {self.alarm_thresholds.gpu_idle_minutes}: a multiple of 5"
-            )
+            raise UserError(f"{where}.alarm_thresholds.gpu_idle_minutes = {self.alarm_thresholds.gpu_idle_minutes}: a multiple of 5")
         if self.schedule is not None:
             for key in ("stop_cron", "start_cron"):
                 cron = getattr(self.schedule, key)
@@ -296,8 +290,7 @@ def check_instance_types(names: Sequence[str], gpus: int, where: str) -> tuple[I
             family = name.strip().lower().split(".")[0]
             if re.fullmatch(r"[a-z][a-z0-9-]*\.[a-z0-9]+", name.strip().lower()) and not family.startswith(("g", "p")):
                 raise UserError(
-                    f"{where} = {name}: not a GPU instance type; AWS GPU families: {', '.join(_aws_gpu_families())} "
-                    "(e.g. g6e.xlarge)"
+                    f"{where} = {name}: not a GPU instance type; AWS GPU families: {', '.join(_aws_gpu_families())} (e.g. g6e.xlarge)"
                 ) from None
             raise UserError(f"{where} = {name}: {err}") from None
         if itype.cloud != "aws":
@@ -306,7 +299,8 @@ def check_instance_types(names: Sequence[str], gpus: int, where: str) -> tuple[I
             raise UserError(f"{where} = {name}: not a GPU instance type")
         if itype.gpu_count < gpus:
             bigger = [
-                t for t in INSTANCE_TYPES.values()
+                t
+                for t in INSTANCE_TYPES.values()
                 if t.cloud == "aws" and t.gpu_count >= gpus and t.accelerator_key == itype.accelerator_key
             ] or [t for t in INSTANCE_TYPES.values() if t.cloud == "aws" and t.gpu_count >= gpus]
             hint = f", e.g. {min(bigger, key=lambda t: (t.price_per_hour, t.name)).name}" if bigger else ""
@@ -526,9 +520,7 @@ class AwsGpuVm(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             child(name, "logs"), retention_in_days=args.log_retention_days, kms_key_id=args.kms_key_arn, tags=tags, opts=here
         )
-        user_data = pulumi.Output.all(
-            args.model_bucket_arn, log_group.name, *(args.secret_arns[s] for s in secret_names)
-        ).apply(
+        user_data = pulumi.Output.all(args.model_bucket_arn, log_group.name, *(args.secret_arns[s] for s in secret_names)).apply(
             lambda v: base64.b64encode(
                 aws_boot.aws_user_data(
                     spec,
@@ -538,7 +530,7 @@ class AwsGpuVm(pulumi.ComponentResource):
                     log_group=v[1],
                     deployment=deployment,
                     revision=args.weights_revision,
-                    secret_arns=dict(zip(secret_names, v[2:])),
+                    secret_arns=dict(zip(secret_names, v[2:], strict=False)),
                 ).encode()
             ).decode()
         )
@@ -648,9 +640,7 @@ class AwsGpuVm(pulumi.ComponentResource):
                 load_balancer_arn=alb.arn,
                 port=80,
                 protocol="HTTP",
-                default_actions=[
-                    {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}
-                ],
+                default_actions=[{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}],
                 tags=tags,
                 opts=here,
             )

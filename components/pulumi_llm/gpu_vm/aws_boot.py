@@ -59,8 +59,16 @@ def aws_cli(region: str, *args: str, volumes: tuple[str, ...] = ()) -> tuple[str
     """argv running the pinned AWS CLI image on the host network (so IMDSv2 hop limit 1 suffices)."""
     mounts = tuple(token for volume in volumes for token in ("--volume", volume))
     return (
-        "/usr/bin/docker", "run", "--rm", "--network", "host", *mounts,
-        "--env", f"AWS_REGION={region}", pins.AWS_CLI.ref, *args,
+        "/usr/bin/docker",
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        *mounts,
+        "--env",
+        f"AWS_REGION={region}",
+        pins.AWS_CLI.ref,
+        *args,
     )
 
 
@@ -68,7 +76,13 @@ def s3_sync(bucket_arn: str, prefix: str, *, region: str, revision: str = "", pa
     """``aws s3 sync s3://<bucket>/<prefix> <dest>``: resumable, copies only what is missing."""
     source = f"s3://{bucket_name(bucket_arn)}/{prefix.strip('/')}"
     command = aws_cli(
-        region, "s3", "sync", "{source}", "{dest}", "--only-show-errors", "--no-progress",
+        region,
+        "s3",
+        "sync",
+        "{source}",
+        "{dest}",
+        "--only-show-errors",
+        "--no-progress",
         volumes=(f"{MODEL_ROOT}:{MODEL_ROOT}",),
     )
     return WeightsSync(source=source, command=command, revision=revision, path=path)
@@ -131,8 +145,14 @@ def scraped_metrics(spec: ContainerSpec) -> tuple[str, ...]:
     """The server's gauges and counters exported to CloudWatch (histograms stay in the EMF logs)."""
     m = spec.metrics
     names = (
-        m.requests_waiting, m.requests_running, m.kv_cache_usage, m.prompt_tokens, m.generation_tokens,
-        m.preemptions, m.queue_duration, m.compute_duration,
+        m.requests_waiting,
+        m.requests_running,
+        m.kv_cache_usage,
+        m.prompt_tokens,
+        m.generation_tokens,
+        m.preemptions,
+        m.queue_duration,
+        m.compute_duration,
     )
     return tuple(name for name in names if name)
 
@@ -173,9 +193,7 @@ def agent_config(spec: ContainerSpec, *, log_group: str, namespace: str = SERVER
     return json.dumps(config, separators=(",", ":")) + "\n"
 
 
-def cloudwatch_agent(
-    spec: ContainerSpec, *, log_group: str, deployment: str, namespace: str = SERVER_METRICS_NAMESPACE
-) -> MetricsAgent:
+def cloudwatch_agent(spec: ContainerSpec, *, log_group: str, deployment: str, namespace: str = SERVER_METRICS_NAMESPACE) -> MetricsAgent:
     """The CloudWatch agent with this deployment's config; installed from the pinned package if absent."""
     deb = "/tmp/amazon-cloudwatch-agent.deb"
     script = "\n".join(

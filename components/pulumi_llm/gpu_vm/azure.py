@@ -43,7 +43,7 @@ import hashlib
 import ipaddress
 import math
 import re
-from typing import Any, Union
+from typing import Any
 
 import pulumi
 import pulumi_azure_native.authorization as authorization
@@ -79,7 +79,7 @@ from .cloud_init import (
     weights_path,
 )
 
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 ADMIN_USERNAME = "llmadmin"
@@ -183,9 +183,7 @@ class AzureScaleSchedule(BaseModel):
     days: tuple[str, ...] = Field(DAYS[:5], description="Days both times apply to. Default Monday to Friday (weekends stay off).")
     start: str = Field("07:00", description="HH:MM at which the serving profile (min_count…max_count) resumes. Default 07:00.")
     stop: str = Field("20:00", description="HH:MM at which the scale set goes to zero. Default 20:00.")
-    time_zone: str = Field(
-        "UTC", description="Azure autoscale (Windows) time zone name, e.g. 'W. Europe Standard Time'. Default UTC."
-    )
+    time_zone: str = Field("UTC", description="Azure autoscale (Windows) time zone name, e.g. 'W. Europe Standard Time'. Default UTC.")
 
 
 class AzureGpuVmArgs(BaseModel):
@@ -198,19 +196,34 @@ class AzureGpuVmArgs(BaseModel):
     container: ContainerSpec = Field(description="The model server (runtimes.vllm / runtimes.triton), with volume weights below /models.")
     location: str = Field(description="Azure region of the provider, e.g. westeurope; the size must be offered there (catalog).")
     resource_group_name: StrInput = Field(description="Resource group of every child.")
-    vm_size: str = Field(description="An Azure GPU size of the sizing catalog with at least the server's GPUs, e.g. Standard_NC24ads_A100_v4.")
+    vm_size: str = Field(
+        description="An Azure GPU size of the sizing catalog with at least the server's GPUs, e.g. Standard_NC24ads_A100_v4."
+    )
     subnet_id: StrInput = Field(description="Subnet of the VMs (AzureNetwork.subnet_ids['compute']).")
-    lb_subnet_id: StrInput | None = Field(None, description="Subnet of the load balancer frontend (AzureNetwork.subnet_ids['lb']). Default subnet_id.")
-    frontend_private_ip: str | None = Field(None, description="Static private address of the frontend, inside the lb subnet. Default: dynamic.")
+    lb_subnet_id: StrInput | None = Field(
+        None, description="Subnet of the load balancer frontend (AzureNetwork.subnet_ids['lb']). Default subnet_id."
+    )
+    frontend_private_ip: str | None = Field(
+        None, description="Static private address of the frontend, inside the lb subnet. Default: dynamic."
+    )
     frontend_port: int = Field(80, ge=1, le=65535, description="Port clients connect to on the frontend. Default 80.")
-    model_container_id: StrInput = Field(description="Resource id of the models container (AzureModelStore.container_id): the reader's scope.")
-    model_container_url: StrInput = Field(description="https://<account>.blob.core.windows.net/<container> (AzureModelStore.container_url).")
+    model_container_id: StrInput = Field(
+        description="Resource id of the models container (AzureModelStore.container_id): the reader's scope."
+    )
+    model_container_url: StrInput = Field(
+        description="https://<account>.blob.core.windows.net/<container> (AzureModelStore.container_url)."
+    )
     model_key_prefix: str = Field(description="Blob prefix of this model's files in the container, e.g. 'llama-3.1-8b/0e9e39f'.")
-    weights_revision: str = Field("", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone.")
-    key_vault_id: StrInput | None = Field(None, description="Resource id of the vault holding the server's secrets (AzureKeyVault.vault_id).")
+    weights_revision: str = Field(
+        "", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone."
+    )
+    key_vault_id: StrInput | None = Field(
+        None, description="Resource id of the vault holding the server's secrets (AzureKeyVault.vault_id)."
+    )
     key_vault_uri: StrInput | None = Field(None, description="https://<vault>.vault.azure.net/ (AzureKeyVault.vault_uri).")
     secret_names: dict[str, str] = Field(
-        default_factory=dict, description="Key Vault secret name per secret the server reads (EnvVar.secret_name → secret name). Default none."
+        default_factory=dict,
+        description="Key Vault secret name per secret the server reads (EnvVar.secret_name → secret name). Default none.",
     )
     min_count: int = Field(1, ge=0, description="Fewest VMs while serving. Default 1.")
     max_count: int = Field(2, ge=1, description="Most VMs. Default 2.")
@@ -224,20 +237,31 @@ class AzureGpuVmArgs(BaseModel):
     scale_in_requests_running: float = Field(
         1.0, ge=0, description="Average running requests per VM over 30 min under which a VM is removed. Default 1."
     )
-    image: AzureImage = Field(DEFAULT_IMAGE, description="OS image. Default: Azure's Ubuntu 22.04 HPC image at the pinned version (pins.AZURE_UBUNTU_HPC).")
+    image: AzureImage = Field(
+        DEFAULT_IMAGE, description="OS image. Default: Azure's Ubuntu 22.04 HPC image at the pinned version (pins.AZURE_UBUNTU_HPC)."
+    )
     os_disk_gib: int = Field(128, ge=64, le=4095, description="Premium SSD OS disk (OS, Docker images). Default 128.")
     data_disk_gib: int | None = Field(None, ge=1, le=32767, description="Model-cache data disk. Default weights × 1.5 + 20 GiB, ≥ 50.")
-    data_disk_sku: str = Field("Premium_LRS", description=f"Data disk type, one of {', '.join(DATA_DISK_SKUS)}. Default Premium_LRS (read-cached).")
-    encryption_at_host: bool = Field(
-        True, description="Encrypt temp disk and caches at the host (subscription feature Microsoft.Compute/EncryptionAtHost). Default true."
+    data_disk_sku: str = Field(
+        "Premium_LRS", description=f"Data disk type, one of {', '.join(DATA_DISK_SKUS)}. Default Premium_LRS (read-cached)."
     )
-    disk_encryption_set_id: StrInput | None = Field(None, description="Disk encryption set (customer-managed key) of OS and data disks. Default: platform keys.")
-    entra_id_login: bool = Field(True, description="Install AADSSHLoginForLinux: SSH with Entra ID identities and Azure RBAC. Default true.")
+    encryption_at_host: bool = Field(
+        True,
+        description="Encrypt temp disk and caches at the host (subscription feature Microsoft.Compute/EncryptionAtHost). Default true.",
+    )
+    disk_encryption_set_id: StrInput | None = Field(
+        None, description="Disk encryption set (customer-managed key) of OS and data disks. Default: platform keys."
+    )
+    entra_id_login: bool = Field(
+        True, description="Install AADSSHLoginForLinux: SSH with Entra ID identities and Azure RBAC. Default true."
+    )
     admin_ssh_public_key: str | None = Field(
         None, description="An (ephemeral) admin SSH public key. Default: a key nobody holds the private half of."
     )
     idle_timeout_minutes: int = Field(
-        MAX_IDLE_TIMEOUT_MINUTES, ge=4, le=MAX_IDLE_TIMEOUT_MINUTES,
+        MAX_IDLE_TIMEOUT_MINUTES,
+        ge=4,
+        le=MAX_IDLE_TIMEOUT_MINUTES,
         description="Load balancer TCP idle timeout, 4 to 30; streams silent longer are reset. Default 30.",
     )
     automatic_repairs: bool = Field(True, description="Replace VMs that fail the health probe after the grace period. Default true.")
@@ -373,9 +397,7 @@ def lb_child_id(subscription_id: str, resource_group: str, lb_name: str, kind: s
     )
 
 
-def autoscale_profiles(
-    args: AzureGpuVmArgs, target: Any, *, scale_out_cooldown_minutes: int
-) -> list[dict[str, Any]]:
+def autoscale_profiles(args: AzureGpuVmArgs, target: Any, *, scale_out_cooldown_minutes: int) -> list[dict[str, Any]]:
     """The autoscale profiles: serving (queue-driven) always; with a schedule, an 'off' profile at zero
     from `stop` and the serving profile again from `start` (recurrence profiles run until the next one
     starts, so days outside the schedule stay off)."""
@@ -396,7 +418,12 @@ def autoscale_profiles(
     rules = [
         {
             "metric_trigger": trigger(azure_boot.REQUESTS_WAITING, "GreaterThan", args.scale_out_requests_waiting, 5),
-            "scale_action": {"direction": "Increase", "type": "ChangeCount", "value": "1", "cooldown": iso_minutes(scale_out_cooldown_minutes)},
+            "scale_action": {
+                "direction": "Increase",
+                "type": "ChangeCount",
+                "value": "1",
+                "cooldown": iso_minutes(scale_out_cooldown_minutes),
+            },
         },
         {
             "metric_trigger": trigger(azure_boot.REQUESTS_RUNNING, "LessThan", args.scale_in_requests_running, 30),
@@ -419,7 +446,12 @@ def autoscale_profiles(
             }
 
         profiles.append(
-            {"name": "off", "capacity": {"minimum": "0", "maximum": "0", "default": "0"}, "rules": [], "recurrence": recurrence(schedule.stop)}
+            {
+                "name": "off",
+                "capacity": {"minimum": "0", "maximum": "0", "default": "0"},
+                "rules": [],
+                "recurrence": recurrence(schedule.stop),
+            }
         )
         profiles.append({"name": "serving-on-schedule", **serving, "recurrence": recurrence(schedule.start)})
     return profiles
@@ -633,9 +665,7 @@ class AzureGpuVm(pulumi.ComponentResource):
         )
 
         # --- boot script ------------------------------------------------------------------
-        custom_data = pulumi.Output.all(
-            identity.client_id, args.model_container_url, args.key_vault_uri
-        ).apply(
+        custom_data = pulumi.Output.all(identity.client_id, args.model_container_url, args.key_vault_uri).apply(
             lambda v: base64.b64encode(
                 azure_boot.azure_custom_data(
                     spec,
@@ -765,7 +795,11 @@ class AzureGpuVm(pulumi.ComponentResource):
                     "rollback_failed_instances_on_policy_breach": True,
                 },
             },
-            automatic_repairs_policy={"enabled": args.automatic_repairs, "grace_period": iso_minutes(grace_minutes), "repair_action": "Replace"},
+            automatic_repairs_policy={
+                "enabled": args.automatic_repairs,
+                "grace_period": iso_minutes(grace_minutes),
+                "repair_action": "Replace",
+            },
             scale_in_policy={"rules": ["Default"], "force_deletion": False},
             virtual_machine_profile=vm_profile,
             tags=tags,
@@ -822,7 +856,9 @@ class AzureGpuVm(pulumi.ComponentResource):
         for definition in alert_definitions(args):
             # Typed args, not a dict: `criteria` is a union, so only the Args class knows its wire names
             # (odata.type, allOf, criterionType).
-            criterion = monitor.MetricCriteriaArgs(criterion_type="StaticThresholdCriterion", name=definition["key"], **definition["criterion"])
+            criterion = monitor.MetricCriteriaArgs(
+                criterion_type="StaticThresholdCriterion", name=definition["key"], **definition["criterion"]
+            )
             monitor.MetricAlert(
                 child(name, f"alert-{definition['key']}"),
                 resource_group_name=rg,

@@ -212,7 +212,11 @@ def main(argv):
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
-''' % {"kv_api": KEY_VAULT_API_VERSION, "gpu_util": GPU_UTILIZATION, "gpu_mem": GPU_MEMORY_USED}
+''' % {
+    "kv_api": KEY_VAULT_API_VERSION,
+    "gpu_util": GPU_UTILIZATION,
+    "gpu_mem": GPU_MEMORY_USED,
+}
 """The helper written to the VM at `HELPER`. Tests import its functions and run them against fakes."""
 
 

@@ -16,8 +16,7 @@ _SIZE = re.compile(r"^standard_([a-z]+)\d*[a-z0-9_-]*$")
 def example_size(gpus: int, location: str | None = None) -> str:
     """The cheapest catalog size with at least `gpus` GPUs (offered in `location` when given), or ''."""
     fits = [
-        t for t in INSTANCE_TYPES.values()
-        if t.cloud == "azure" and t.gpu_count >= gpus and (location is None or t.offered_in(location))
+        t for t in INSTANCE_TYPES.values() if t.cloud == "azure" and t.gpu_count >= gpus and (location is None or t.offered_in(location))
     ]
     return min(fits, key=lambda t: (t.price_per_hour, t.name)).name if fits else ""
 
@@ -32,8 +31,7 @@ def check_vm_size(name: str, gpus: int, location: str | None, where: str) -> Ins
     match = _SIZE.match(size.lower())
     if match and not match.group(1).startswith("n"):
         raise UserError(
-            f"{where} = {size}: not a GPU VM size; choose an NC, ND or NV size from the catalog, "
-            f"e.g. {example_size(max(gpus, 1))}"
+            f"{where} = {size}: not a GPU VM size; choose an NC, ND or NV size from the catalog, e.g. {example_size(max(gpus, 1))}"
         )
     try:
         itype = get_instance_type(size)
@@ -51,7 +49,6 @@ def check_vm_size(name: str, gpus: int, location: str | None, where: str) -> Ins
         )
     if location is not None and not itype.offered_in(location):
         raise UserError(
-            f"{where} = {itype.name}: not offered in {location} according to the catalog; "
-            f"offered in {', '.join(itype.regions)}"
+            f"{where} = {itype.name}: not offered in {location} according to the catalog; offered in {', '.join(itype.regions)}"
         )
     return itype

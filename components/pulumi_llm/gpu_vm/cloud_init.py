@@ -204,7 +204,7 @@ def host_path(spec: ContainerSpec, container_path: str) -> str:
             f"{spec.served_name}: weights path {container_path} is not below the model mount {mount}; "
             "a GPU VM syncs weights to local disk (volume weights), it does not stream them"
         )
-    return MODEL_ROOT + container_path[len(mount):]
+    return MODEL_ROOT + container_path[len(mount) :]
 
 
 def _docker_size(quantity: str) -> str:
@@ -356,7 +356,7 @@ def _secrets_script(spec: ContainerSpec, secrets: SecretFetch) -> str:
         "set -eu",
         "umask 077",
         f"mkdir -p {shlex.quote(SECRETS_ENV.rsplit('/', 1)[0])}",
-        f'tmp=$(mktemp {shlex.quote(SECRETS_ENV)}.XXXXXX)',
+        f"tmp=$(mktemp {shlex.quote(SECRETS_ENV)}.XXXXXX)",
         "trap 'rm -f \"$tmp\"' EXIT",
         "fetch() {",
         '  value=$("$@")',

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import pulumi
 import pulumi_gcp.compute as compute
@@ -61,7 +61,7 @@ from ..storage.gcp import ENCRYPTER_DECRYPTER, OBJECT_VIEWER, check_prefix, read
 from . import gcp_boot
 from .cloud_init import health_check_path, health_check_port, host_path, model_mount, ready_within_seconds, weights_path
 
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 ACCELERATOR_TYPES: dict[str, str] = {
@@ -108,7 +108,9 @@ class AlertThresholds(BaseModel):
     queue_depth: int = Field(5, ge=1, description="Requests waiting in one server's queue, for 5 minutes. Default 5.")
     gpu_idle_percent: float = Field(5.0, ge=0, le=100, description="Mean GPU utilization below which the group's GPUs are idle. Default 5.")
     gpu_idle_minutes: int = Field(60, ge=5, le=1440, description="Minutes of idle GPUs before the alert (multiple of 5). Default 60.")
-    server_absent_minutes: int = Field(10, ge=5, le=1440, description="Minutes without any server metric before the down alert. Default 10.")
+    server_absent_minutes: int = Field(
+        10, ge=5, le=1440, description="Minutes without any server metric before the down alert. Default 10."
+    )
 
 
 class GcpGpuVmArgs(BaseModel):
@@ -120,30 +122,39 @@ class GcpGpuVmArgs(BaseModel):
     labels: CommonLabels = Field(description="The common labels of the stack.")
     container: ContainerSpec = Field(description="The model server (runtimes.vllm / runtimes.triton), with volume weights below /models.")
     region: str = Field(description="Region of the group, load balancer and subnet, e.g. europe-west4.")
-    machine_type: str = Field(description="GCP GPU machine type of the sizing catalog (g2-standard-*, a2-*, a3-*) with at least the server's GPUs.")
+    machine_type: str = Field(
+        description="GCP GPU machine type of the sizing catalog (g2-standard-*, a2-*, a3-*) with at least the server's GPUs."
+    )
     network_id: StrInput = Field(description="The VPC (GcpNetwork.network_id).")
     subnet_id: StrInput = Field(description="The private subnet of the instances and of the internal load balancer (GcpNetwork.subnet_id).")
     proxy_subnet_id: StrInput | None = Field(
-        None, description="The region's proxy-only subnet (GcpNetwork.proxy_subnet_id); the internal forwarding rule waits for it. Default none."
+        None,
+        description="The region's proxy-only subnet (GcpNetwork.proxy_subnet_id); the internal forwarding rule waits for it. Default none.",
     )
     network_tags: list[str] = Field(
         default_factory=lambda: ["pulumi-llm-server"],
         min_length=1,
         description="Network tags of the instances; must include the tag GcpNetwork's firewall rules target. Default ['pulumi-llm-server'].",
     )
-    zones: list[str] | None = Field(None, description="Zones of the group (those that offer the GPU). Default: the region's zones that are UP.")
+    zones: list[str] | None = Field(
+        None, description="Zones of the group (those that offer the GPU). Default: the region's zones that are UP."
+    )
     distribution_shape: Literal["EVEN", "BALANCED", "ANY"] = Field(
         "BALANCED", description="How the group spreads VMs over zones; BALANCED/ANY favour zones with GPU capacity. Default BALANCED."
     )
     model_bucket: StrInput = Field(description="Cloud Storage bucket of the weights (GcpModelStore.bucket_name).")
     model_prefix: str = Field(description="Object prefix of this model in the bucket, e.g. 'llama-3.1-8b/0e9e39f'.")
-    weights_revision: str = Field("", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone.")
+    weights_revision: str = Field(
+        "", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone."
+    )
     kms_key_id: StrInput = Field(description="Cloud KMS key (projects/…/cryptoKeys/…) that encrypts both disks, in the group's region.")
     secret_ids: dict[str, StrInput] = Field(
         default_factory=dict,
         description="Secret Manager secret (projects/<p>/secrets/<s>) per secret the server reads (EnvVar.secret_name → id). Default none.",
     )
-    min_size: int = Field(1, ge=1, description="Fewest instances (≥ 1: with no instance the load balancer gives no signal to scale on). Default 1.")
+    min_size: int = Field(
+        1, ge=1, description="Fewest instances (≥ 1: with no instance the load balancer gives no signal to scale on). Default 1."
+    )
     max_size: int = Field(2, ge=1, description="Most instances. Default 2.")
     spot: bool = Field(False, description="Spot VMs (preemptible, up to 60-91 % cheaper): dev. Default false.")
     spot_termination_action: Literal["DELETE", "STOP"] = Field(
@@ -153,29 +164,45 @@ class GcpGpuVmArgs(BaseModel):
         1.0, gt=0, description="Requests per second one instance serves at full capacity (RATE balancing). Default 1."
     )
     target_utilization: float = Field(0.8, gt=0, le=1, description="Share of that capacity the autoscaler aims at. Default 0.8.")
-    external: bool = Field(False, description="Global external Application Load Balancer with a managed certificate instead of the internal one. Default false.")
-    domains: list[str] = Field(default_factory=list, description="Domains of the managed certificate (external only; first one is the URL). Default none.")
+    external: bool = Field(
+        False,
+        description="Global external Application Load Balancer with a managed certificate instead of the internal one. Default false.",
+    )
+    domains: list[str] = Field(
+        default_factory=list, description="Domains of the managed certificate (external only; first one is the URL). Default none."
+    )
     ssl_certificate_ids: list[StrInput] = Field(
-        default_factory=list, description="Regional SSL certificates of the internal load balancer: HTTPS on 443 instead of HTTP on 80. Default none."
+        default_factory=list,
+        description="Regional SSL certificates of the internal load balancer: HTTPS on 443 instead of HTTP on 80. Default none.",
     )
     allow_global_access: bool = Field(False, description="Let clients in other regions reach the internal load balancer. Default false.")
     timeout_seconds: int = Field(3600, ge=1, le=86400, description="Backend service timeout, ≥ the longest stream. Default 3600.")
-    connection_draining_seconds: int = Field(60, ge=0, le=3600, description="Seconds in-flight requests get when an instance leaves. Default 60.")
+    connection_draining_seconds: int = Field(
+        60, ge=0, le=3600, description="Seconds in-flight requests get when an instance leaves. Default 60."
+    )
     autohealing_initial_delay_seconds: int | None = Field(
         None, description="Autohealing grace of a new VM, from the startup budget to 3600. Default: provisioning + startup budget (≤ 3600)."
     )
     notification_channels: list[StrInput] = Field(
-        default_factory=list, description="Cloud Monitoring notification channels of the alerts. Default none (alerts without notifications)."
+        default_factory=list,
+        description="Cloud Monitoring notification channels of the alerts. Default none (alerts without notifications).",
     )
     alert_thresholds: AlertThresholds = Field(default_factory=AlertThresholds, description="Alert thresholds. Defaults above.")
     boot_disk_gib: int = Field(150, ge=50, le=65536, description="Boot disk (OS, Docker images). Default 150.")
     data_disk_gib: int | None = Field(None, ge=10, le=65536, description="Model-cache disk. Default weights × 1.5 + 20 GiB (≥ 50).")
     disk_type: str | None = Field(None, description="Disk type of both disks. Default pd-balanced (hyperdisk-balanced on a3-mega/ultra).")
-    image: str | None = Field(None, description="Pinned boot image (self link or projects/…/global/images/<name>). Default: the latest of image_family.")
-    image_family: str = Field(gcp_boot.DLVM_IMAGE_FAMILY, description=f"Image family resolved at `pulumi up`. Default {gcp_boot.DLVM_IMAGE_FAMILY}.")
-    image_project: str = Field(gcp_boot.DLVM_IMAGE_PROJECT, description=f"Project of the image family. Default {gcp_boot.DLVM_IMAGE_PROJECT}.")
+    image: str | None = Field(
+        None, description="Pinned boot image (self link or projects/…/global/images/<name>). Default: the latest of image_family."
+    )
+    image_family: str = Field(
+        gcp_boot.DLVM_IMAGE_FAMILY, description=f"Image family resolved at `pulumi up`. Default {gcp_boot.DLVM_IMAGE_FAMILY}."
+    )
+    image_project: str = Field(
+        gcp_boot.DLVM_IMAGE_PROJECT, description=f"Project of the image family. Default {gcp_boot.DLVM_IMAGE_PROJECT}."
+    )
     secure_boot: bool = Field(
-        True, description="Shielded VM secure boot (needs signed NVIDIA kernel modules; vTPM and integrity monitoring are always on). Default true."
+        True,
+        description="Shielded VM secure boot (needs signed NVIDIA kernel modules; vTPM and integrity monitoring are always on). Default true.",
     )
     config_path: str = Field("gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
 
@@ -305,8 +332,7 @@ def check_machine_type(name: str, gpus: int, region: str, where: str) -> Instanc
         raise UserError(f"{where} = {name}: not a GPU machine type")
     if itype.gpu_count < gpus:
         bigger = [
-            t for t in INSTANCE_TYPES.values()
-            if t.cloud == "gcp" and t.gpu_count >= gpus and t.accelerator_key == itype.accelerator_key
+            t for t in INSTANCE_TYPES.values() if t.cloud == "gcp" and t.gpu_count >= gpus and t.accelerator_key == itype.accelerator_key
         ] or [t for t in INSTANCE_TYPES.values() if t.cloud == "gcp" and t.gpu_count >= gpus]
         hint = f", e.g. {min(bigger, key=lambda t: (t.price_per_hour, t.name)).name}" if bigger else ""
         raise UserError(
@@ -314,9 +340,7 @@ def check_machine_type(name: str, gpus: int, region: str, where: str) -> Instanc
             f"{gpus} (its tensor-parallel size); choose a type with at least {gpus} GPUs{hint}"
         )
     if not itype.offered_in(region):
-        raise UserError(
-            f"{where} = {name}: not offered in {region} per the sizing catalog; it is offered in {', '.join(itype.regions)}"
-        )
+        raise UserError(f"{where} = {name}: not offered in {region} per the sizing catalog; it is offered in {', '.join(itype.regions)}")
     return itype
 
 
@@ -521,7 +545,7 @@ def alert_policies(
         {
             "condition_threshold": {
                 "filter": (
-                    f"metric.type = {_quote(gcp_boot.GPU_UTILIZATION_METRIC)} AND resource.type = \"gce_instance\" AND "
+                    f'metric.type = {_quote(gcp_boot.GPU_UTILIZATION_METRIC)} AND resource.type = "gce_instance" AND '
                     f"metadata.user_labels.{_quote(DEPLOYMENT_LABEL)} = {dep}"
                 ),
                 "comparison": "COMPARISON_LT",
@@ -641,7 +665,7 @@ class GcpGpuVm(pulumi.ComponentResource):
                 key_prefix=prefix,
                 deployment=deployment,
                 revision=args.weights_revision,
-                secret_ids=dict(zip(secret_names, v[1:])),
+                secret_ids=dict(zip(secret_names, v[1:], strict=False)),
             )
         )
         image = args.image or compute.get_image_output(family=args.image_family, project=args.image_project, opts=invoke).self_link

@@ -107,8 +107,16 @@ def scraped_metrics(spec: ContainerSpec) -> tuple[str, ...]:
     histograms the alerts read (everything else the server exports is dropped at the scrape)."""
     m = spec.metrics
     names = (
-        m.requests_waiting, m.requests_running, m.kv_cache_usage, m.prompt_tokens, m.generation_tokens,
-        m.preemptions, m.time_to_first_token, m.e2e_latency, m.queue_duration, m.compute_duration,
+        m.requests_waiting,
+        m.requests_running,
+        m.kv_cache_usage,
+        m.prompt_tokens,
+        m.generation_tokens,
+        m.preemptions,
+        m.time_to_first_token,
+        m.e2e_latency,
+        m.queue_duration,
+        m.compute_duration,
     )
     return tuple(dict.fromkeys(name for name in names if name))
 
@@ -132,9 +140,7 @@ def ops_agent_config(spec: ContainerSpec, deployment: str, *, interval_seconds: 
                                 "scrape_interval": f"{interval_seconds}s",
                                 "scrape_timeout": "10s",
                                 "metrics_path": spec.metrics_path,
-                                "static_configs": [
-                                    {"targets": [f"127.0.0.1:{port}"], "labels": {DEPLOYMENT_LABEL: deployment}}
-                                ],
+                                "static_configs": [{"targets": [f"127.0.0.1:{port}"], "labels": {DEPLOYMENT_LABEL: deployment}}],
                                 "metric_relabel_configs": [
                                     {
                                         "source_labels": ["__name__"],

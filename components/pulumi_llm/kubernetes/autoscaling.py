@@ -67,9 +67,7 @@ def queue_trigger(target: Target, policy: ScalingPolicy, prometheus_url: str) ->
     over compute time."""
     m = target.metrics
     if target.runtime == "triton" and m.time_to_first_token:
-        query = (
-            f"histogram_quantile(0.9, sum by (le) (rate({m.time_to_first_token}_bucket{{{_matchers(target)}}}[2m])))"
-        )
+        query = f"histogram_quantile(0.9, sum by (le) (rate({m.time_to_first_token}_bucket{{{_matchers(target)}}}[2m])))"
         return {
             "type": "prometheus",
             "name": "time-to-first-token",
@@ -78,10 +76,7 @@ def queue_trigger(target: Target, policy: ScalingPolicy, prometheus_url: str) ->
         }
     if m.queue_duration and m.compute_duration:
         sel = _matchers(target)
-        query = (
-            f"sum(rate({m.queue_duration}{{{sel}}}[1m])) / "
-            f"clamp_min(sum(rate({m.compute_duration}{{{sel}}}[1m])), 1)"
-        )
+        query = f"sum(rate({m.queue_duration}{{{sel}}}[1m])) / clamp_min(sum(rate({m.compute_duration}{{{sel}}}[1m])), 1)"
         # A ratio, not a per-replica amount: Value keeps the HPA's current × (ratio / target) rule.
         return {
             "type": "prometheus",
@@ -106,9 +101,7 @@ def keepalive_trigger(target: Target, prometheus_url: str) -> dict[str, Any]:
     replica while traffic flows (the server's own metrics vanish with its last pod)."""
     if not target.ingress:
         raise ValueError(f"{target.served_name}: scale to zero needs the model's Ingress for its wake-up signal")
-    query = (
-        f'sum(rate(nginx_ingress_controller_requests{{namespace="{target.namespace}",ingress="{target.ingress}"}}[1m])) > bool 0'
-    )
+    query = f'sum(rate(nginx_ingress_controller_requests{{namespace="{target.namespace}",ingress="{target.ingress}"}}[1m])) > bool 0'
     return {
         "type": "prometheus",
         "name": "keepalive",

@@ -61,7 +61,7 @@ def job_name(spec: CopySpec) -> str:
 
 def _download(spec: CopySpec, dest: str) -> dict[str, Any]:
     script = (
-        f"HF_TOKEN=\"$(cat {TOKEN_DIR}/{HF_TOKEN_SECRET_KEY})\" exec hf download {shlex.quote(spec.hf_repo)} "
+        f'HF_TOKEN="$(cat {TOKEN_DIR}/{HF_TOKEN_SECRET_KEY})" exec hf download {shlex.quote(spec.hf_repo)} '
         f"--revision {shlex.quote(spec.revision)} --local-dir {shlex.quote(dest)}"
     )
     return {
@@ -124,7 +124,10 @@ def job_spec(spec: CopySpec, *, service_account: str, env: dict[str, Any] | None
             raise ValueError(f"{spec.served_name}: a volume copy needs the weights claim")
         volumes += [
             {"name": "work", "persistentVolumeClaim": {"claimName": spec.claim}},
-            {"name": "token", "secret": {"secretName": spec.token_secret, "items": [{"key": HF_TOKEN_SECRET_KEY, "path": HF_TOKEN_SECRET_KEY}]}},
+            {
+                "name": "token",
+                "secret": {"secretName": spec.token_secret, "items": [{"key": HF_TOKEN_SECRET_KEY, "path": HF_TOKEN_SECRET_KEY}]},
+            },
         ]
         volumes = [v for v in volumes if not (v["name"] == "token" and "emptyDir" in v)]
         containers = [_download(spec, f"{WORK_DIR}/{spec.key}")]

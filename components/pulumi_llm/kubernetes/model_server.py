@@ -43,7 +43,8 @@ class ModelServerArgs(BaseModel):
     scrapers: Sequence[Mapping[str, Any]] = Field(default=(), description="NetworkPolicy peers allowed to scrape metrics.")
     object_store_egress: bool = Field(False, description="Allow HTTPS egress to stream weights from object storage.")
     credential_endpoints: Sequence[CredentialEndpoint] = Field(
-        default=(), description="Node-local credential endpoints the pods' cloud identity needs (Pod Identity agent, GKE metadata server). Default none."
+        default=(),
+        description="Node-local credential endpoints the pods' cloud identity needs (Pod Identity agent, GKE metadata server). Default none.",
     )
     service_account_annotations: Mapping[str, Any] = Field(
         default_factory=dict, description="Annotations binding the pods to a cloud identity (IRSA role, GCP service account)."
@@ -116,15 +117,15 @@ class ModelServer(pulumi.ComponentResource):
             self.workload_kind = "LeaderWorkerSet"
             group = render.leader_worker_set_spec(
                 spec,
-                    replicas=args.replicas,
-                    size=size,
-                    gpus_per_node=args.placement.gpus_per_node,
-                    labels=pod_labels,
-                    annotations=annotations,
-                    placement=args.placement,
-                    service_account=served,
-                    model_claim=args.model_claim,
-                )
+                replicas=args.replicas,
+                size=size,
+                gpus_per_node=args.placement.gpus_per_node,
+                labels=pod_labels,
+                annotations=annotations,
+                placement=args.placement,
+                service_account=served,
+                model_claim=args.model_claim,
+            )
             template = group["leaderWorkerTemplate"]
             for role in ("leaderTemplate", "workerTemplate"):
                 for container in template[role]["spec"]["containers"]:

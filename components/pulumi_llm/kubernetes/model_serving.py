@@ -71,9 +71,7 @@ class IngressOptions:
     tls_secret: str | None = None
     style: Literal["nginx", "alb"] = "nginx"
     annotations: Mapping[str, str] = field(default_factory=lambda: dict(INGRESS_NGINX_ANNOTATIONS))
-    peers: Sequence[Mapping[str, Any]] = (
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
-    )
+    peers: Sequence[Mapping[str, Any]] = ({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},)
     """NetworkPolicy peers the ingress traffic arrives from (the controller's pods, or the VPC for an ALB)."""
 
 
@@ -233,7 +231,12 @@ class ModelServing(pulumi.ComponentResource):
             if args.ingress is not None:
                 ingress = k8s.networking.v1.Ingress(
                     child(name, f"{served}-ingress"),
-                    metadata={"name": served, "namespace": args.namespace, "labels": model_labels, "annotations": dict(args.ingress.annotations)},
+                    metadata={
+                        "name": served,
+                        "namespace": args.namespace,
+                        "labels": model_labels,
+                        "annotations": dict(args.ingress.annotations),
+                    },
                     spec=ingress_spec(served, port, args.ingress),
                     opts=in_ns,
                 )

@@ -471,8 +471,7 @@ def _server_rules(server: ServerMetrics, slo: AlertThresholds, dcgm: DcgmLabels)
                 slo.latency_for,
                 severity,
                 f"{pct} {what} of {server.served_name} over its {_num(threshold)}s SLO",
-                f"{pct} {what} of {where} is {{{{ $value | humanizeDuration }}}}, over the "
-                f"{_num(threshold)}s SLO for {slo.latency_for}.",
+                f"{pct} {what} of {where} is {{{{ $value | humanizeDuration }}}}, over the {_num(threshold)}s SLO for {slo.latency_for}.",
             )
 
     pods = _selector(*_pod_matchers(server))
@@ -503,8 +502,7 @@ def _server_rules(server: ServerMetrics, slo: AlertThresholds, dcgm: DcgmLabels)
         if slo.gpu_idle_while_waiting:
             add(
                 "LlmGpuIdleWithQueuedRequests",
-                f"(sum by (pod) ({m.requests_waiting}{sel}) > 0) and on (pod) "
-                f"({_dcgm_by_pod(server, dcgm, DCGM_GPU_UTIL + '{sel}')} == 0)",
+                f"(sum by (pod) ({m.requests_waiting}{sel}) > 0) and on (pod) ({_dcgm_by_pod(server, dcgm, DCGM_GPU_UTIL + '{sel}')} == 0)",
                 slo.gpu_idle_for,
                 CRITICAL,
                 f"GPUs of {server.served_name} idle while requests wait",
@@ -585,8 +583,7 @@ def _check_servers(servers: Sequence[ServerMetrics]) -> None:
             model_key = (server.namespace, server.metrics.model_label, server.served_name)
             if model_key in seen_model:
                 raise ValueError(
-                    f"two servers serve {server.served_name} in namespace {server.namespace}: "
-                    "their series could not be told apart"
+                    f"two servers serve {server.served_name} in namespace {server.namespace}: their series could not be told apart"
                 )
             seen_model.add(model_key)
 
@@ -946,9 +943,7 @@ def _custom_variable(name: str, label: str, values: Sequence[str]) -> dict[str, 
     }
 
 
-def _timeseries(
-    panel_id: int, definition: _PanelDef, targets: list[dict[str, Any]], x: int, y: int
-) -> dict[str, Any]:
+def _timeseries(panel_id: int, definition: _PanelDef, targets: list[dict[str, Any]], x: int, y: int) -> dict[str, Any]:
     defaults: dict[str, Any] = {
         "custom": {"drawStyle": "line", "fillOpacity": 10, "lineWidth": 1, "showPoints": "never", "spanNulls": False},
         "min": 0,
@@ -1009,8 +1004,7 @@ def dashboard(
     uid = dashboard_uid(title)
     groups = _groups(servers)
     sections: list[tuple[str, list[tuple[_PanelDef, list[tuple[str, str]]]]]] = [
-        (name, [(d, _unique(t for g in groups for t in d.targets(g))) for d in definitions])
-        for name, definitions in _SECTIONS
+        (name, [(d, _unique(t for g in groups for t in d.targets(g))) for d in definitions]) for name, definitions in _SECTIONS
     ]
     sections.append(("GPU", _gpu_panels(servers, dcgm)))
 

@@ -26,9 +26,7 @@ class Placement:
     """Where model-server pods may run."""
 
     node_selector: Mapping[str, str] = field(default_factory=dict)
-    tolerations: Sequence[Mapping[str, Any]] = (
-        {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},
-    )
+    tolerations: Sequence[Mapping[str, Any]] = ({"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},)
     gpus_per_node: int | None = None
     """GPUs of one node; a server needing more runs as a LeaderWorkerSet group across nodes."""
 
@@ -67,8 +65,14 @@ def _env(spec: ContainerSpec) -> list[dict[str, Any]]:
     return out
 
 
-def container(spec: ContainerSpec, *, name: str = "server", args: Sequence[str] | None = None,
-              command: Sequence[str] | None = None, extra_ports: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+def container(
+    spec: ContainerSpec,
+    *,
+    name: str = "server",
+    args: Sequence[str] | None = None,
+    command: Sequence[str] | None = None,
+    extra_ports: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
     res = spec.resources
     limits: dict[str, str] = {"memory": res.memory_limit}
     requests: dict[str, str] = {"cpu": res.cpu_request, "memory": res.memory_request}
@@ -89,9 +93,7 @@ def container(spec: ContainerSpec, *, name: str = "server", args: Sequence[str] 
         "readinessProbe": _probe(spec.readiness),
         "livenessProbe": _probe(spec.liveness),
         "resources": {"requests": requests, "limits": limits},
-        "volumeMounts": [
-            {"name": m.name, "mountPath": m.path, **({"readOnly": True} if m.read_only else {})} for m in spec.mounts
-        ],
+        "volumeMounts": [{"name": m.name, "mountPath": m.path, **({"readOnly": True} if m.read_only else {})} for m in spec.mounts],
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
@@ -157,8 +159,13 @@ def pod_security() -> dict[str, Any]:
     }
 
 
-def pod_spec(spec: ContainerSpec, placement: Placement, service_account: str, model_claim: str | None,
-             containers: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def pod_spec(
+    spec: ContainerSpec,
+    placement: Placement,
+    service_account: str,
+    model_claim: str | None,
+    containers: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "serviceAccountName": service_account,
         "automountServiceAccountToken": False,  # the server never talks to the Kubernetes API
@@ -187,8 +194,16 @@ def topology_spread(served_name: str) -> list[dict[str, Any]]:
     ]
 
 
-def deployment_spec(spec: ContainerSpec, *, replicas: int, labels: Mapping[str, str], annotations: Mapping[str, str],
-                    placement: Placement, service_account: str, model_claim: str | None) -> dict[str, Any]:
+def deployment_spec(
+    spec: ContainerSpec,
+    *,
+    replicas: int,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    placement: Placement,
+    service_account: str,
+    model_claim: str | None,
+) -> dict[str, Any]:
     pod = pod_spec(spec, placement, service_account, model_claim)
     pod["topologySpreadConstraints"] = topology_spread(spec.served_name)
     return {
@@ -222,9 +237,15 @@ def pdb_spec(served_name: str) -> dict[str, Any]:
     return {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(served_name)}}
 
 
-def network_policy_spec(spec: ContainerSpec, *, clients: Sequence[Mapping[str, Any]], scrapers: Sequence[Mapping[str, Any]],
-                        object_store_egress: bool, multinode: bool,
-                        credential_egress: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+def network_policy_spec(
+    spec: ContainerSpec,
+    *,
+    clients: Sequence[Mapping[str, Any]],
+    scrapers: Sequence[Mapping[str, Any]],
+    object_store_egress: bool,
+    multinode: bool,
+    credential_egress: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
     """Only clients reach the API and only scrapers reach metrics; egress to DNS (and the object
     store when weights stream from it, and the node's credential endpoint when the pods have a cloud
     identity). The namespace's default-deny policy covers the rest."""
@@ -262,27 +283,47 @@ def default_deny_spec() -> dict[str, Any]:
     return {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
-def leader_worker_set_spec(spec: ContainerSpec, *, replicas: int, size: int, gpus_per_node: int,
-                           labels: Mapping[str, str], annotations: Mapping[str, str], placement: Placement,
-                           service_account: str, model_claim: str | None) -> dict[str, Any]:
+def leader_worker_set_spec(
+    spec: ContainerSpec,
+    *,
+    replicas: int,
+    size: int,
+    gpus_per_node: int,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    placement: Placement,
+    service_account: str,
+    model_claim: str | None,
+) -> dict[str, Any]:
     """A LeaderWorkerSet for a server spread over `size` nodes: tensor parallel within a node,
     pipeline parallel across nodes, Ray as vLLM's distributed executor."""
     from ..runtimes.vllm import flag_name
 
-    per_node_args = [
-        a for a in spec.args if flag_name(a) not in ("--tensor-parallel-size", "--pipeline-parallel-size")
-    ] + [f"--tensor-parallel-size={gpus_per_node}", f"--pipeline-parallel-size={size}", "--distributed-executor-backend=ray"]
+    per_node_args = [a for a in spec.args if flag_name(a) not in ("--tensor-parallel-size", "--pipeline-parallel-size")] + [
+        f"--tensor-parallel-size={gpus_per_node}",
+        f"--pipeline-parallel-size={size}",
+        "--distributed-executor-backend=ray",
+    ]
     serve = " ".join(["exec", *spec.command, *(_quote(a) for a in per_node_args)])
     leader_cmd = ["/bin/sh", "-c", f"ray start --head --port={RAY_PORT} && {serve}"]
     worker_cmd = ["/bin/sh", "-c", f"exec ray start --address=$(LWS_LEADER_ADDRESS):{RAY_PORT} --block"]
     per_node = _with_gpus(spec, gpus_per_node)
-    leader = container(per_node, command=leader_cmd[:1] + leader_cmd[1:2], args=leader_cmd[2:],
-                       extra_ports=[{"name": "ray", "containerPort": RAY_PORT, "protocol": "TCP"}])
+    leader = container(
+        per_node,
+        command=leader_cmd[:1] + leader_cmd[1:2],
+        args=leader_cmd[2:],
+        extra_ports=[{"name": "ray", "containerPort": RAY_PORT, "protocol": "TCP"}],
+    )
     worker = container(per_node, command=worker_cmd[:2], args=worker_cmd[2:])
     for probe in ("startupProbe", "readinessProbe"):
         worker.pop(probe)  # workers serve nothing; the leader's readiness speaks for the group
-    worker["livenessProbe"] = {"exec": {"command": ["ray", "health-check"]}, "periodSeconds": 30, "failureThreshold": 3,
-                               "timeoutSeconds": 10, "successThreshold": 1}
+    worker["livenessProbe"] = {
+        "exec": {"command": ["ray", "health-check"]},
+        "periodSeconds": 30,
+        "failureThreshold": 3,
+        "timeoutSeconds": 10,
+        "successThreshold": 1,
+    }
     template_meta = {"labels": dict(labels), "annotations": dict(annotations)}
     return {
         "replicas": replicas,

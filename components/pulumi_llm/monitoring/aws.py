@@ -47,9 +47,7 @@ class AwsMonitoringArgs(BaseModel):
     alarm_email: str | None = Field(
         None, description="Address subscribed to the topic (AWS mails a confirmation link first). Default: none."
     )
-    alarms: tuple[dict[str, Any], ...] = Field(
-        (), description="Alarm definitions from monitoring.cloudwatch (keys unique). Default: none."
-    )
+    alarms: tuple[dict[str, Any], ...] = Field((), description="Alarm definitions from monitoring.cloudwatch (keys unique). Default: none.")
     dashboard_name: str | None = Field(
         None, description="Name of the CloudWatch dashboard ([A-Za-z0-9_-]). Default: pulumi-llm-<stack>-<component name>."
     )
@@ -104,13 +102,9 @@ class AwsMonitoring(pulumi.ComponentResource):
             tags=tags,
             opts=here,
         )
-        aws.sns.TopicPolicy(
-            child(name, "topic-policy"), arn=topic.arn, policy=topic.arn.apply(alarm_topic_policy), opts=here
-        )
+        aws.sns.TopicPolicy(child(name, "topic-policy"), arn=topic.arn, policy=topic.arn.apply(alarm_topic_policy), opts=here)
         if args.alarm_email:
-            aws.sns.TopicSubscription(
-                child(name, "email"), topic=topic.arn, protocol="email", endpoint=args.alarm_email, opts=here
-            )
+            aws.sns.TopicSubscription(child(name, "email"), topic=topic.arn, protocol="email", endpoint=args.alarm_email, opts=here)
 
         self.alarm_arns = {}
         for alarm in args.alarms:
@@ -139,9 +133,7 @@ class AwsMonitoring(pulumi.ComponentResource):
 
         self.topic_arn = topic.arn
         self.dashboard_name = dashboard.dashboard_name
-        self.register_outputs(
-            {"topic_arn": self.topic_arn, "dashboard_name": self.dashboard_name, "alarm_arns": self.alarm_arns}
-        )
+        self.register_outputs({"topic_arn": self.topic_arn, "dashboard_name": self.dashboard_name, "alarm_arns": self.alarm_arns})
 
 
 def default_dashboard_name(stack: str, name: str) -> str:

@@ -279,9 +279,7 @@ def gpu_asg_alarms(
     ]
 
 
-def ecs_service_alarms(
-    key: str, *, cluster_name: Any, service_name: Any, cpu_percent: float = 80.0
-) -> list[dict[str, Any]]:
+def ecs_service_alarms(key: str, *, cluster_name: Any, service_name: Any, cpu_percent: float = 80.0) -> list[dict[str, Any]]:
     """Alarms of an ECS service (e.g. the gateway). Running-vs-desired needs Container Insights on the cluster."""
     service = {"ClusterName": cluster_name, "ServiceName": service_name}
     return [
@@ -475,9 +473,7 @@ def dashboard_body(
 ) -> str:
     """CloudWatch dashboard JSON: a header, an alarm-status widget (if ARNs are given), and per alarm a
     graph of exactly what it evaluates with its threshold drawn. Dimension values must be resolved."""
-    widgets: list[dict[str, Any]] = [
-        {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": f"# {title}"}}
-    ]
+    widgets: list[dict[str, Any]] = [{"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": f"# {title}"}}]
     y = 1
     if alarm_arns:
         widgets.append(
@@ -536,7 +532,14 @@ def gpu_agent_config(interval_seconds: int = 60) -> dict[str, Any]:
             "aggregation_dimensions": [["AutoScalingGroupName"]],
             "metrics_collected": {
                 "nvidia_gpu": {
-                    "measurement": ["utilization_gpu", "utilization_memory", "memory_used", "memory_total", "temperature_gpu", "power_draw"],
+                    "measurement": [
+                        "utilization_gpu",
+                        "utilization_memory",
+                        "memory_used",
+                        "memory_total",
+                        "temperature_gpu",
+                        "power_draw",
+                    ],
                     "metrics_collection_interval": interval_seconds,
                 }
             },
@@ -555,7 +558,12 @@ def _widget_metrics(alarm: Mapping[str, Any]) -> list[list[Any]]:
         else:
             m = q["metric"]
             rows.append(
-                [m["namespace"], m["metric_name"], *_dims(m.get("dimensions")), {"id": q["id"], "stat": m["stat"], "period": m["period"], "visible": False}]
+                [
+                    m["namespace"],
+                    m["metric_name"],
+                    *_dims(m.get("dimensions")),
+                    {"id": q["id"], "stat": m["stat"], "period": m["period"], "visible": False},
+                ]
             )
     return rows
 

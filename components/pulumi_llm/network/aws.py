@@ -60,18 +60,11 @@ class AwsNetworkArgs(BaseModel):
             "kms:GenerateDataKey*, kms:Describe*)."
         )
     )
-    cidr: str = Field(
-        "10.40.0.0/16", description="IPv4 range of the VPC, a private /16 to /20. Default 10.40.0.0/16."
-    )
-    az_count: int = Field(
-        2, ge=2, le=MAX_ZONES, description=f"Availability zones to spread subnets over, 2 to {MAX_ZONES}. Default 2."
-    )
+    cidr: str = Field("10.40.0.0/16", description="IPv4 range of the VPC, a private /16 to /20. Default 10.40.0.0/16.")
+    az_count: int = Field(2, ge=2, le=MAX_ZONES, description=f"Availability zones to spread subnets over, 2 to {MAX_ZONES}. Default 2.")
     nat_per_az: bool = Field(
         False,
-        description=(
-            "One NAT gateway per zone (no cross-zone dependency, higher cost) instead of one in the first "
-            "zone. Default False."
-        ),
+        description=("One NAT gateway per zone (no cross-zone dependency, higher cost) instead of one in the first zone. Default False."),
     )
     flow_logs_retention_days: int = Field(
         30, description="Days the flow logs are kept; one of CloudWatch Logs' retention values. Default 30."
@@ -178,7 +171,7 @@ class AwsNetwork(pulumi.ComponentResource):
 
         private_subnets: list[aws.ec2.Subnet] = []
         public_subnets: list[aws.ec2.Subnet] = []
-        for slot, zone, private_cidr, public_cidr in zip(slots, zone_names, plan.private, plan.public):
+        for slot, zone, private_cidr, public_cidr in zip(slots, zone_names, plan.private, plan.public, strict=False):
             private_subnets.append(subnet(f"private-{slot}", private_cidr, zone))
             # Only load balancers and NAT gateways live in the public subnets, and they get their
             # addresses explicitly: an instance launched there by mistake stays unreachable.
@@ -189,12 +182,12 @@ class AwsNetwork(pulumi.ComponentResource):
         # pod ever has one, so the model servers' NetworkPolicy admits the ALB and not the whole VPC.
         internal_lb_subnets = [
             subnet(f"internal-lb-{slot}", lb_cidr, zone, **{"kubernetes.io/role/internal-elb": "1"})
-            for slot, zone, lb_cidr in zip(slots, zone_names, plan.internal_lb)
+            for slot, zone, lb_cidr in zip(slots, zone_names, plan.internal_lb, strict=False)
         ]
 
         nat_slots = slots if args.nat_per_az else slots[:1]
         nats: dict[str, aws.ec2.NatGateway] = {}
-        for slot, public in zip(nat_slots, public_subnets):
+        for slot, public in zip(nat_slots, public_subnets, strict=False):
             eip = aws.ec2.Eip(child(name, f"nat-eip-{slot}"), domain="vpc", tags=named(f"nat-eip-{slot}"), opts=here)
             nats[slot] = aws.ec2.NatGateway(
                 child(name, f"nat-{slot}"),
@@ -207,7 +200,7 @@ class AwsNetwork(pulumi.ComponentResource):
             )
 
         private_tables: list[aws.ec2.RouteTable] = []
-        for slot, private, public, internal_lb in zip(slots, private_subnets, public_subnets, internal_lb_subnets):
+        for slot, private, public, internal_lb in zip(slots, private_subnets, public_subnets, internal_lb_subnets, strict=False):
             public_rt = aws.ec2.RouteTable(child(name, f"public-rt-{slot}"), vpc_id=vpc.id, tags=named(f"public-rt-{slot}"), opts=here)
             aws.ec2.Route(
                 child(name, f"public-default-{slot}"),
@@ -391,9 +384,7 @@ def pick_zone(names: list[str], index: int, wanted: int, region: str) -> str:
     the order the API lists them in."""
     ordered = sorted(names)
     if index >= len(ordered):
-        raise ValueError(
-            f"az_count={wanted} but {region} has {len(ordered)} available zones ({', '.join(ordered)}); lower az_count"
-        )
+        raise ValueError(f"az_count={wanted} but {region} has {len(ordered)} available zones ({', '.join(ordered)}); lower az_count")
     return ordered[index]
 
 

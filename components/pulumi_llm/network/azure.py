@@ -38,7 +38,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import pulumi
 import pulumi_azure_native.network as network
@@ -49,7 +49,7 @@ from ..labels import CommonLabels, azure_tags
 from ..naming import child
 from .cidrs import PRIVATE_RANGES
 
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 SUBNET_ROLES: tuple[str, ...] = ("compute", "lb", "private-endpoints", "aks")
@@ -150,8 +150,18 @@ def azure_subnet_plan(cidr: str) -> AzureSubnetPlan:
 # ---------------------------------------------------------------------------------------------
 
 
-def _rule(name: str, priority: int, direction: str, access: str, *, protocol: str = "Tcp", source: str | Sequence[str] = "*",
-          destination: str | Sequence[str] = "*", ports: str | Sequence[int] = "*", description: str) -> dict[str, Any]:
+def _rule(
+    name: str,
+    priority: int,
+    direction: str,
+    access: str,
+    *,
+    protocol: str = "Tcp",
+    source: str | Sequence[str] = "*",
+    destination: str | Sequence[str] = "*",
+    ports: str | Sequence[int] = "*",
+    description: str,
+) -> dict[str, Any]:
     rule: dict[str, Any] = {
         "name": name,
         "priority": priority,
@@ -177,47 +187,132 @@ def _rule(name: str, priority: int, direction: str, access: str, *, protocol: st
 
 
 def _deny_all_inbound() -> dict[str, Any]:
-    return _rule("deny-all-inbound", DENY_ALL_PRIORITY, "Inbound", "Deny", protocol="*",
-                 description="Everything not allowed above, the rest of the VNet and peered VNets included")
+    return _rule(
+        "deny-all-inbound",
+        DENY_ALL_PRIORITY,
+        "Inbound",
+        "Deny",
+        protocol="*",
+        description="Everything not allowed above, the rest of the VNet and peered VNets included",
+    )
 
 
 def _probes() -> dict[str, Any]:
-    return _rule("allow-lb-probes", 100, "Inbound", "Allow", protocol="*", source="AzureLoadBalancer",
-                 description="Azure Load Balancer health probes (168.63.129.16)")
+    return _rule(
+        "allow-lb-probes",
+        100,
+        "Inbound",
+        "Allow",
+        protocol="*",
+        source="AzureLoadBalancer",
+        description="Azure Load Balancer health probes (168.63.129.16)",
+    )
 
 
-def nsg_rules(role: str, plan: AzureSubnetPlan, *, clients: Sequence[str], compute_ports: Sequence[int],
-              public_ingress: bool, app_gateway: bool, ssh_sources: Sequence[str], compute_https_egress_only: bool,
-              aks_pod_cidrs: Sequence[str] = ()) -> list[dict[str, Any]]:
+def nsg_rules(
+    role: str,
+    plan: AzureSubnetPlan,
+    *,
+    clients: Sequence[str],
+    compute_ports: Sequence[int],
+    public_ingress: bool,
+    app_gateway: bool,
+    ssh_sources: Sequence[str],
+    compute_https_egress_only: bool,
+    aks_pod_cidrs: Sequence[str] = (),
+) -> list[dict[str, Any]]:
     """The security rules of the NSG of subnet `role` (pure; tested)."""
     rules = [_probes()]
     if role == "compute":
-        rules.append(_rule("allow-clients", 200, "Inbound", "Allow", source=clients, destination=plan.compute,
-                           ports=compute_ports,
-                           description="Internal clients to the model servers (an internal LB keeps their source address)"))
+        rules.append(
+            _rule(
+                "allow-clients",
+                200,
+                "Inbound",
+                "Allow",
+                source=clients,
+                destination=plan.compute,
+                ports=compute_ports,
+                description="Internal clients to the model servers (an internal LB keeps their source address)",
+            )
+        )
         if ssh_sources:
-            rules.append(_rule("allow-ssh", 300, "Inbound", "Allow", source=ssh_sources, destination=plan.compute, ports=[22],
-                               description="SSH from the given ranges only (e.g. an Azure Bastion subnet)"))
+            rules.append(
+                _rule(
+                    "allow-ssh",
+                    300,
+                    "Inbound",
+                    "Allow",
+                    source=ssh_sources,
+                    destination=plan.compute,
+                    ports=[22],
+                    description="SSH from the given ranges only (e.g. an Azure Bastion subnet)",
+                )
+            )
         if compute_https_egress_only:
             # IMDS, DNS and the WireServer (169.254.169.254, 168.63.129.16) are not filtered by NSGs.
             rules += [
-                _rule("allow-https-vnet", 100, "Outbound", "Allow", destination="VirtualNetwork", ports=[443],
-                      description="HTTPS to private endpoints (Key Vault, Storage) inside the VNet"),
-                _rule("allow-https-internet", 110, "Outbound", "Allow", destination="Internet", ports=[443],
-                      description="HTTPS to image registries, Entra ID and Azure Monitor through the NAT gateway"),
-                _rule("deny-all-outbound", DENY_ALL_PRIORITY, "Outbound", "Deny", protocol="*",
-                      description="Nothing else leaves the GPU VMs"),
+                _rule(
+                    "allow-https-vnet",
+                    100,
+                    "Outbound",
+                    "Allow",
+                    destination="VirtualNetwork",
+                    ports=[443],
+                    description="HTTPS to private endpoints (Key Vault, Storage) inside the VNet",
+                ),
+                _rule(
+                    "allow-https-internet",
+                    110,
+                    "Outbound",
+                    "Allow",
+                    destination="Internet",
+                    ports=[443],
+                    description="HTTPS to image registries, Entra ID and Azure Monitor through the NAT gateway",
+                ),
+                _rule(
+                    "deny-all-outbound", DENY_ALL_PRIORITY, "Outbound", "Deny", protocol="*", description="Nothing else leaves the GPU VMs"
+                ),
             ]
     elif role == "lb":
         if app_gateway:
-            rules.append(_rule("allow-gateway-manager", 110, "Inbound", "Allow", source="GatewayManager", ports="65200-65535",
-                               description="Application Gateway v2 infrastructure ports (required by Azure)"))
+            rules.append(
+                _rule(
+                    "allow-gateway-manager",
+                    110,
+                    "Inbound",
+                    "Allow",
+                    source="GatewayManager",
+                    ports="65200-65535",
+                    description="Application Gateway v2 infrastructure ports (required by Azure)",
+                )
+            )
         source: str | Sequence[str] = "Internet" if public_ingress else clients
-        rules.append(_rule("allow-http-https", 200, "Inbound", "Allow", source=source, destination=plan.lb, ports=[80, 443],
-                           description="Clients to the load balancer frontends: HTTP and HTTPS only"))
+        rules.append(
+            _rule(
+                "allow-http-https",
+                200,
+                "Inbound",
+                "Allow",
+                source=source,
+                destination=plan.lb,
+                ports=[80, 443],
+                description="Clients to the load balancer frontends: HTTP and HTTPS only",
+            )
+        )
     elif role == "private-endpoints":
-        rules.append(_rule("allow-https-vnet", 200, "Inbound", "Allow", source=plan.vnet, destination=plan.private_endpoints,
-                           ports=[443], description="HTTPS to the private endpoints from inside the VNet only"))
+        rules.append(
+            _rule(
+                "allow-https-vnet",
+                200,
+                "Inbound",
+                "Allow",
+                source=plan.vnet,
+                destination=plan.private_endpoints,
+                ports=[443],
+                description="HTTPS to the private endpoints from inside the VNet only",
+            )
+        )
     elif role == "aks":
         # The cluster talks to itself on every port; the rest of the VNet only reaches the internal load
         # balancers' HTTP(S) frontends (ingress-nginx keeps the client address with externalTrafficPolicy
@@ -226,31 +321,89 @@ def nsg_rules(role: str, plan: AzureSubnetPlan, *, clients: Sequence[str], compu
         # node→node, node→pod and pod→pod on every port (DNS included) or the cluster's own traffic is dropped.
         cluster = [plan.aks, *aks_pod_cidrs]
         rules += [
-            _rule("allow-cluster", 200, "Inbound", "Allow", protocol="*", source=cluster if aks_pod_cidrs else plan.aks,
-                  destination=cluster if aks_pod_cidrs else plan.aks,
-                  description="Node-to-node, node-to-pod and pod-to-pod traffic of the cluster (overlay pod ranges included)"),
-            _rule("allow-clients", 210, "Inbound", "Allow", source=clients, destination=plan.aks, ports=AKS_CLIENT_PORTS,
-                  description="Internal clients to the cluster's internal load balancers (ingress): HTTP and HTTPS only"),
+            _rule(
+                "allow-cluster",
+                200,
+                "Inbound",
+                "Allow",
+                protocol="*",
+                source=cluster if aks_pod_cidrs else plan.aks,
+                destination=cluster if aks_pod_cidrs else plan.aks,
+                description="Node-to-node, node-to-pod and pod-to-pod traffic of the cluster (overlay pod ranges included)",
+            ),
+            _rule(
+                "allow-clients",
+                210,
+                "Inbound",
+                "Allow",
+                source=clients,
+                destination=plan.aks,
+                ports=AKS_CLIENT_PORTS,
+                description="Internal clients to the cluster's internal load balancers (ingress): HTTP and HTTPS only",
+            ),
         ]
     elif role == "apim":
         # Outbound VNet integration: APIM's gateway is public and nothing connects into this subnet, so only
         # the explicit deny-all stays inbound (no probe rule either).
         rules = [
-            _rule("allow-https-engine", 100, "Outbound", "Allow", destination=plan.engine, ports=[80, 443],
-                  description="APIM to the gateway engine's internal Container Apps ingress"),
-            _rule("allow-https-private-endpoints", 110, "Outbound", "Allow", destination=plan.private_endpoints, ports=[443],
-                  description="APIM to Key Vault (named values) through its private endpoint"),
-            _rule("allow-https-internet", 120, "Outbound", "Allow", destination="Internet", ports=[443],
-                  description="Azure OpenAI, Entra ID and Azure Monitor over HTTPS through the NAT gateway"),
-            _rule("deny-all-outbound", DENY_ALL_PRIORITY, "Outbound", "Deny", protocol="*",
-                  description="Nothing else leaves the APIM integration subnet"),
+            _rule(
+                "allow-https-engine",
+                100,
+                "Outbound",
+                "Allow",
+                destination=plan.engine,
+                ports=[80, 443],
+                description="APIM to the gateway engine's internal Container Apps ingress",
+            ),
+            _rule(
+                "allow-https-private-endpoints",
+                110,
+                "Outbound",
+                "Allow",
+                destination=plan.private_endpoints,
+                ports=[443],
+                description="APIM to Key Vault (named values) through its private endpoint",
+            ),
+            _rule(
+                "allow-https-internet",
+                120,
+                "Outbound",
+                "Allow",
+                destination="Internet",
+                ports=[443],
+                description="Azure OpenAI, Entra ID and Azure Monitor over HTTPS through the NAT gateway",
+            ),
+            _rule(
+                "deny-all-outbound",
+                DENY_ALL_PRIORITY,
+                "Outbound",
+                "Deny",
+                protocol="*",
+                description="Nothing else leaves the APIM integration subnet",
+            ),
         ]
     elif role == "engine":
         rules += [
-            _rule("allow-apim", 200, "Inbound", "Allow", source=plan.apim, destination=plan.engine, ports=[80, 443],
-                  description="API Management (VNet integration) to the engine's internal ingress"),
-            _rule("allow-environment", 210, "Inbound", "Allow", protocol="*", source=plan.engine, destination=plan.engine,
-                  description="The Container Apps environment's ingress and replicas talk to each other"),
+            _rule(
+                "allow-apim",
+                200,
+                "Inbound",
+                "Allow",
+                source=plan.apim,
+                destination=plan.engine,
+                ports=[80, 443],
+                description="API Management (VNet integration) to the engine's internal ingress",
+            ),
+            _rule(
+                "allow-environment",
+                210,
+                "Inbound",
+                "Allow",
+                protocol="*",
+                source=plan.engine,
+                destination=plan.engine,
+                description="The Container Apps environment's ingress and replicas talk to each other",
+            ),
         ]
         # Outbound stays open: the engine calls providers on the Internet, the self-hosted servers in the
         # VNet, and Container Apps' own dependencies (registries, Entra ID, Azure Monitor) by service tag.
@@ -450,9 +603,7 @@ class AzureNetwork(pulumi.ComponentResource):
 
         zones: dict[str, privatedns.PrivateZone] = {}
         for group, zone_name in PRIVATE_DNS_ZONES.items():
-            zone = privatedns.PrivateZone(
-                child(name, f"dns-{group}"), private_zone_name=zone_name, location="Global", opts=here, **common
-            )
+            zone = privatedns.PrivateZone(child(name, f"dns-{group}"), private_zone_name=zone_name, location="Global", opts=here, **common)
             privatedns.VirtualNetworkLink(
                 child(name, f"dns-{group}-link"),
                 resource_group_name=args.resource_group_name,

@@ -29,9 +29,7 @@ _PUBLIC_BLOCK = 7
 _PUBLIC_SLICE_BITS = 3
 
 # Ranges AWS VPCs should draw from: RFC 1918 and the shared (carrier-grade NAT) range EKS uses for pods.
-PRIVATE_RANGES = tuple(
-    ipaddress.ip_network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
-)
+PRIVATE_RANGES = tuple(ipaddress.ip_network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 
 
 @dataclass(frozen=True)

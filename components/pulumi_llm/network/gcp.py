@@ -46,9 +46,7 @@ SERVICES_RANGE_NAME = "services"
 DEFAULT_SERVER_TAG = "pulumi-llm-server"
 
 # Ranges a VPC should draw from: RFC 1918 and the shared (carrier-grade NAT) range.
-PRIVATE_RANGES = tuple(
-    ipaddress.ip_network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
-)
+PRIVATE_RANGES = tuple(ipaddress.ip_network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 # (smallest prefix = largest range, largest prefix = smallest range) each range may have.
 PREFIX_BOUNDS: dict[str, tuple[int, int]] = {
     "subnet_cidr": (16, 24),
@@ -94,9 +92,7 @@ class GcpNetworkArgs(BaseModel):
     enable_iap_ssh: bool = Field(
         False, description="Admit SSH (22) from IAP's TCP-forwarding range to tagged instances. Default false (no SSH at all)."
     )
-    flow_log_sampling: float = Field(
-        0.5, gt=0, le=1, description="Share of flows the subnet's flow logs record, (0, 1]. Default 0.5."
-    )
+    flow_log_sampling: float = Field(0.5, gt=0, le=1, description="Share of flows the subnet's flow logs record, (0, 1]. Default 0.5.")
     nat_min_ports_per_vm: int = Field(
         128, ge=64, le=65536, description="NAT source ports reserved per VM (image pulls open many connections). Default 128."
     )
@@ -127,8 +123,7 @@ class GcpNetworkArgs(BaseModel):
             raise UserError(f"{where}.server_ports: a port is listed twice")
         if not _TAG.match(self.server_tag):
             raise UserError(
-                f"{where}.server_tag = {self.server_tag!r}: a network tag is 1-63 lowercase letters, digits and '-', "
-                "starting with a letter"
+                f"{where}.server_tag = {self.server_tag!r}: a network tag is 1-63 lowercase letters, digits and '-', starting with a letter"
             )
         return self
 

@@ -11,8 +11,8 @@ import json
 import runpy
 import shutil
 from collections import Counter
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

@@ -148,9 +148,7 @@ class RecordingMonitor(MockMonitor):
         package = request.type.split(":")[0]
         if "*" in self.disabled or package in self.disabled:
             # The engine's own wording, so the offline plan fails exactly where `pulumi up` would.
-            raise DefaultProviderDisabled(
-                f"Default provider for '{package}' disabled. '{urn}' must use an explicit provider."
-            )
+            raise DefaultProviderDisabled(f"Default provider for '{package}' disabled. '{urn}' must use an explicit provider.")
 
 
 def _plain(value: Any) -> Any:

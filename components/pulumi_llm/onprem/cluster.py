@@ -46,20 +46,48 @@ class OnPremCluster(pulumi.ComponentResource):
         monitor = args.prometheus  # ServiceMonitors need the Prometheus Operator's CRDs
         installs: list[tuple[str, pins.ChartPin, str, dict, str]] = []
         if args.gpu_operator:
-            installs.append(("gpu-operator", pins.GPU_OPERATOR_CHART, "gpu-operator",
-                             addons.gpu_operator_values(driver=args.gpu_driver, service_monitor=monitor), "privileged"))
+            installs.append(
+                (
+                    "gpu-operator",
+                    pins.GPU_OPERATOR_CHART,
+                    "gpu-operator",
+                    addons.gpu_operator_values(driver=args.gpu_driver, service_monitor=monitor),
+                    "privileged",
+                )
+            )
         if args.prometheus:
-            installs.append(("prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE,
-                             addons.kube_prometheus_stack_values(), "privileged"))
+            installs.append(
+                (
+                    "prometheus",
+                    pins.KUBE_PROMETHEUS_STACK_CHART,
+                    addons.MONITORING_NAMESPACE,
+                    addons.kube_prometheus_stack_values(),
+                    "privileged",
+                )
+            )
         if args.ingress_nginx and serving.ingress is not None:
-            installs.append(("ingress-nginx", pins.INGRESS_NGINX_CHART, INGRESS_NGINX_NAMESPACE,
-                             addons.ingress_nginx_values(class_name=serving.ingress.class_name, service_monitor=monitor), "baseline"))
+            installs.append(
+                (
+                    "ingress-nginx",
+                    pins.INGRESS_NGINX_CHART,
+                    INGRESS_NGINX_NAMESPACE,
+                    addons.ingress_nginx_values(class_name=serving.ingress.class_name, service_monitor=monitor),
+                    "baseline",
+                )
+            )
         if args.keda and serving.autoscaling_engine == "keda":
             installs.append(("keda", pins.KEDA_CHART, "keda", addons.keda_values(service_monitor=monitor), "restricted"))
         if serving.autoscaling_engine == "hpa":
             rules = autoscaling.adapter_rules([m.container.metrics for m in serving.models])
-            installs.append(("prometheus-adapter", pins.PROMETHEUS_ADAPTER_CHART, addons.MONITORING_NAMESPACE,
-                             addons.prometheus_adapter_values(rules, serving.prometheus_url), "privileged"))
+            installs.append(
+                (
+                    "prometheus-adapter",
+                    pins.PROMETHEUS_ADAPTER_CHART,
+                    addons.MONITORING_NAMESPACE,
+                    addons.prometheus_adapter_values(rules, serving.prometheus_url),
+                    "privileged",
+                )
+            )
         gpus_per_node = serving.placement.gpus_per_node
         if any(render.group_size(m.container.resources.gpus, gpus_per_node) > 1 for m in serving.models):
             installs.append(("lws", pins.LWS_CHART, "lws-system", addons.lws_values(), "restricted"))
@@ -82,9 +110,7 @@ class OnPremCluster(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             after = [namespaces[namespace], *crds]
-            installed = addons.release(
-                child(name, role), pin, namespace, values, pulumi.ResourceOptions(parent=self, depends_on=after)
-            )
+            installed = addons.release(child(name, role), pin, namespace, values, pulumi.ResourceOptions(parent=self, depends_on=after))
             if pin is pins.KUBE_PROMETHEUS_STACK_CHART:
                 crds.append(installed)
             releases.append(installed)

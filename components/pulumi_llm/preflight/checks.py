@@ -63,24 +63,40 @@ def onprem_checks(settings: dict[str, Any], kube: Kube) -> Iterator[Check]:
     if not ingress.get("install", True):
         name = ingress.get("class_name") or "nginx"
         exists = kube.get(f"/apis/networking.k8s.io/v1/ingressclasses/{name}") is not None
-        yield Check(f"IngressClass {name}", exists, "exists" if exists else "missing: ingress.install is false, so the cluster's controller must provide it")
+        yield Check(
+            f"IngressClass {name}",
+            exists,
+            "exists" if exists else "missing: ingress.install is false, so the cluster's controller must provide it",
+        )
 
     found = kube.get(f"/api/v1/namespaces/{namespace}")
     if onprem.get("namespace_exists"):
         # The user's namespace: the stack only labels it, so it and what lives in it come first.
         if found is None:
-            yield Check(f"Namespace {namespace}", False, "missing: onprem.namespace_exists says it is yours; create it with the claims and Secrets first")
+            yield Check(
+                f"Namespace {namespace}",
+                False,
+                "missing: onprem.namespace_exists says it is yours; create it with the claims and Secrets first",
+            )
             return
         yield Check(f"Namespace {namespace}", True, "exists (yours; the stack labels it)")
     elif found is None:
         # The stack creates the model namespace and the Kubernetes provider will not adopt an existing one:
         # what lives in it can only be made once the first `pulumi up` has created it.
         wanted = [f"PersistentVolumeClaim {c}" for c in model_claims(settings)] + [f"Secret {s}" for s, _ in user_secrets(settings)]
-        yield Check(f"Namespace {namespace}", True, "made by the first `pulumi up`; then create in it: " + ", ".join(wanted) if wanted else "made by `pulumi up`")
+        yield Check(
+            f"Namespace {namespace}",
+            True,
+            "made by the first `pulumi up`; then create in it: " + ", ".join(wanted) if wanted else "made by `pulumi up`",
+        )
         return
     elif ((found.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/managed-by") != "pulumi":
-        yield Check(f"Namespace {namespace}", False, "exists and was not made by pulumi-llm: `pulumi up` fails creating it (AlreadyExists); "
-                    "set onprem.namespace_exists: true to use it, or choose another onprem.namespace")
+        yield Check(
+            f"Namespace {namespace}",
+            False,
+            "exists and was not made by pulumi-llm: `pulumi up` fails creating it (AlreadyExists); "
+            "set onprem.namespace_exists: true to use it, or choose another onprem.namespace",
+        )
         return
     else:
         yield Check(f"Namespace {namespace}", True, "exists (made by the stack)")
@@ -88,7 +104,11 @@ def onprem_checks(settings: dict[str, Any], kube: Kube) -> Iterator[Check]:
     for claim in model_claims(settings):
         found = kube.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{claim}")
         if found is None:
-            yield Check(f"PersistentVolumeClaim {namespace}/{claim}", False, "missing: the models are read from it (pvc:// source); create and fill it first")
+            yield Check(
+                f"PersistentVolumeClaim {namespace}/{claim}",
+                False,
+                "missing: the models are read from it (pvc:// source); create and fill it first",
+            )
             continue
         phase = (found.get("status") or {}).get("phase", "")
         yield Check(f"PersistentVolumeClaim {namespace}/{claim}", phase == "Bound", phase or "no phase")
@@ -124,7 +144,9 @@ def _cni_check(kube: Kube) -> Check:
     if found:
         return Check("NetworkPolicy enforcement", True, ", ".join(found))
     known = ", ".join(sorted(chart_needs.POLICY_ENFORCING_CNI_DAEMONSETS))
-    return Check("NetworkPolicy enforcement", False, f"missing: no policy-enforcing CNI DaemonSet ({known}); NetworkPolicies would be ignored")
+    return Check(
+        "NetworkPolicy enforcement", False, f"missing: no policy-enforcing CNI DaemonSet ({known}); NetworkPolicies would be ignored"
+    )
 
 
 def _gpu_checks(onprem: dict[str, Any], kube: Kube) -> Iterator[Check]:
@@ -134,8 +156,13 @@ def _gpu_checks(onprem: dict[str, Any], kube: Kube) -> Iterator[Check]:
         return
     nodes = (kube.get("/api/v1/nodes") or {}).get("items") or []
     gpus = sum(int((n.get("status") or {}).get("allocatable", {}).get(GPU, 0) or 0) for n in nodes)
-    yield Check(f"allocatable {GPU}", gpus > 0, f"{gpus} on {len(nodes)} nodes" if gpus else
-                "missing: gpu_operator.install is false and no node advertises nvidia.com/gpu (driver and device plugin are yours)")
+    yield Check(
+        f"allocatable {GPU}",
+        gpus > 0,
+        f"{gpus} on {len(nodes)} nodes"
+        if gpus
+        else "missing: gpu_operator.install is false and no node advertises nvidia.com/gpu (driver and device plugin are yours)",
+    )
 
 
 # ---- AWS: what the settings reference in the account --------------------------------------------------------------

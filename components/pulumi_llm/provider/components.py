@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from functools import cache
-from typing import Any, NotRequired, Optional, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 from pulumi.errors import InputPropertiesError
@@ -268,7 +268,7 @@ class OnPremServing(pulumi.ComponentResource):
     models: pulumi.Output[list[str]]
     """Served names of the models, sorted; each answers at /<name>/v1 on the ingress host."""
 
-    def __init__(self, name: str, args: OnPremServingArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: OnPremServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         from ..onprem import OnPremCluster
         from ..platform import onprem_cluster_args
 
@@ -277,9 +277,7 @@ class OnPremServing(pulumi.ComponentResource):
         onprem = {k: raw.pop(k) for k in _ONPREM_KEYS if k in raw}
         context = onprem.get("kube_context")
         onprem.setdefault("kube_context", _NO_CONTEXT)
-        settings = _validate(
-            "OnPremServing", name, {**raw, "cloud": "onprem", "methods": ["onprem"], "onprem": onprem}, [("onprem", "")]
-        )
+        settings = _validate("OnPremServing", name, {**raw, "cloud": "onprem", "methods": ["onprem"], "onprem": onprem}, [("onprem", "")])
         labels = CommonLabels(stack=stack, environment=settings.environment, extra=dict(settings.tags))
         cluster_args = onprem_cluster_args(settings, labels)
         # Everything is validated before anything registers, this component included.
@@ -427,7 +425,7 @@ class AwsLlmGateway(pulumi.ComponentResource):
     api_key_ids: pulumi.Output[dict[str, str]]
     """API Gateway API key id per consumer (the key values stay in AWS)."""
 
-    def __init__(self, name: str, args: AwsLlmGatewayArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: AwsLlmGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         from ..gateway.aws import AwsGateway
         from ..platform import aws_gateway_args
 
@@ -436,9 +434,7 @@ class AwsLlmGateway(pulumi.ComponentResource):
         resources = _take(raw, "AwsLlmGateway", name, ("vpc_id", "private_subnet_ids", "kms_key_arn"), ("alarm_topic_arn",))
         high_availability = raw.pop("high_availability", True)
         gateway = {k: raw.pop(k) for k in ("models", "consumers", "timeouts", "retries", "secrets", "bedrock_models") if k in raw}
-        settings = _validate(
-            "AwsLlmGateway", name, {**raw, "cloud": "aws", "methods": ["gateway"], "gateway": gateway}, [("gateway", "")]
-        )
+        settings = _validate("AwsLlmGateway", name, {**raw, "cloud": "aws", "methods": ["gateway"], "gateway": gateway}, [("gateway", "")])
         labels = CommonLabels(stack=stack, environment=settings.environment, extra=dict(settings.tags))
         # No self-hosted routes here: the gateway fronts API providers only.
         gateway_args = _checked(
@@ -557,7 +553,7 @@ class AwsGpuVmServing(pulumi.ComponentResource):
     instance_type: pulumi.Output[str]
     """The EC2 instance type one replica runs on (given or sized)."""
 
-    def __init__(self, name: str, args: AwsGpuVmServingArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: AwsGpuVmServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         from ..gpu_vm.aws import AwsGpuVm
         from ..platform import aws_gpu_vm_args
 

@@ -171,7 +171,12 @@ def llamacpp_container(
     on_gpu = settings.n_gpu_layers > 0
     n_threads = threads if threads is not None else (DEFAULT_GPU_THREADS if on_gpu else DEFAULT_CPU_THREADS)
     env = llamacpp_env(
-        served_name, fit, model_path=path, port=port, api_key_secret=api_key_secret, threads=n_threads,
+        served_name,
+        fit,
+        model_path=path,
+        port=port,
+        api_key_secret=api_key_secret,
+        threads=n_threads,
         cache_ram_mib=cache_ram_mib,
     )
     weight_bytes = fit.memory.weights
@@ -215,5 +220,3 @@ def llamacpp_container(
         weight_bytes=weight_bytes,
         notes=tuple(notes) + budget.notes + fit.notes,
     )
-
-

@@ -78,8 +78,9 @@ def model_dir_from_source(source: str, where: str) -> str:
     return name
 
 
-def onnx_fit(model: ModelSpec | str, hardware: Hardware, *, quantization: str | None, context: int | None,
-             where: str = "models") -> FitResult:
+def onnx_fit(
+    model: ModelSpec | str, hardware: Hardware, *, quantization: str | None, context: int | None, where: str = "models"
+) -> FitResult:
     """The device check: weights (int4) + fp32 KV cache at the context must fit the device's RAM."""
     check_quantization(quantization, where)
     sized = fit(model, hardware, quantization=SIZING_PRECISION, context=context, runtime="llamacpp")
@@ -100,8 +101,15 @@ def memory_bytes(fit_result: FitResult, context: int) -> int:
     return fit_result.memory.weights + kv + fit_result.memory.overhead
 
 
-def onnx_env(served_name: str, *, model_dir: str, port: int = API_PORT, api_key_secret: str | None = None,
-             max_queue: int = DEFAULT_MAX_QUEUE, max_tokens: int = DEFAULT_MAX_TOKENS) -> tuple[EnvVar, ...]:
+def onnx_env(
+    served_name: str,
+    *,
+    model_dir: str,
+    port: int = API_PORT,
+    api_key_secret: str | None = None,
+    max_queue: int = DEFAULT_MAX_QUEUE,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> tuple[EnvVar, ...]:
     """The server's whole configuration (server.py reads ONNX_*), in a stable order."""
     env = [
         EnvVar("ONNX_MODEL_DIR", f"{MODEL_DIR}/{model_dir}"),
@@ -155,18 +163,17 @@ def onnx_container(
         image=image,
         command=SERVER_COMMAND,
         args=(),
-        env=onnx_env(served_name, model_dir=model_dir, port=port, api_key_secret=api_key_secret,
-                     max_queue=max_queue, max_tokens=max_tokens),
+        env=onnx_env(
+            served_name, model_dir=model_dir, port=port, api_key_secret=api_key_secret, max_queue=max_queue, max_tokens=max_tokens
+        ),
         ports=(Port("http", port),),
         http_port="http",
         metrics_port="http",
         metrics_path="/metrics",
-        startup=Probe(HttpCheck("/health", "http"), period_seconds=budget.period_seconds,
-                      failure_threshold=budget.failure_threshold),
+        startup=Probe(HttpCheck("/health", "http"), period_seconds=budget.period_seconds, failure_threshold=budget.failure_threshold),
         readiness=Probe(HttpCheck("/health", "http"), period_seconds=10, failure_threshold=3, timeout_seconds=5),
         liveness=Probe(HttpCheck("/health", "http"), period_seconds=10, failure_threshold=6, timeout_seconds=5),
-        resources=Resources(gpus=0, cpu_request=str(threads), memory_request=f"{memory_gib}Gi",
-                            memory_limit=f"{memory_gib + 1}Gi"),
+        resources=Resources(gpus=0, cpu_request=str(threads), memory_request=f"{memory_gib}Gi", memory_limit=f"{memory_gib + 1}Gi"),
         mounts=(
             Mount("tmp", "/tmp", "scratch", size_limit="1Gi"),
             Mount("model", MODEL_DIR, "model", read_only=True),

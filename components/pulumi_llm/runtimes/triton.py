@@ -252,9 +252,7 @@ def _whole(value: Any) -> bool:
 def check_model_name(name: Any) -> str:
     """A Triton model name: a directory of the repository and part of the readiness URL."""
     if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or name in (".", ".."):
-        raise UserError(
-            f"triton model name {name!r} is not allowed: use letters, digits, '_', '.' and '-' (not '.' or '..')"
-        )
+        raise UserError(f"triton model name {name!r} is not allowed: use letters, digits, '_', '.' and '-' (not '.' or '..')")
     return name
 
 
@@ -268,9 +266,7 @@ def _check_path(what: str, path: Any) -> str:
         and ".." not in path.split("/")
     )
     if not ok:
-        raise UserError(
-            f"triton {what} {path!r} is not allowed: give an absolute path without '..', spaces or a trailing '/'"
-        )
+        raise UserError(f"triton {what} {path!r} is not allowed: give an absolute path without '..', spaces or a trailing '/'")
     return path
 
 
@@ -313,19 +309,11 @@ class TensorSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _TENSOR_NAME.fullmatch(self.name):
-            raise UserError(
-                f"triton tensor name {self.name!r} is not allowed: use letters, digits, '_', '.', ':', '/' and '-'"
-            )
+            raise UserError(f"triton tensor name {self.name!r} is not allowed: use letters, digits, '_', '.', ':', '/' and '-'")
         if self.data_type not in ONNX_DATA_TYPES:
-            raise UserError(
-                f"triton tensor {self.name!r}: data type {self.data_type!r} is not one of {', '.join(ONNX_DATA_TYPES)}"
-            )
+            raise UserError(f"triton tensor {self.name!r}: data type {self.data_type!r} is not one of {', '.join(ONNX_DATA_TYPES)}")
         dims = self.dims
-        if (
-            not isinstance(dims, (tuple, list))
-            or not dims
-            or not all(_whole(d) and (d == -1 or d >= 1) for d in dims)
-        ):
+        if not isinstance(dims, (tuple, list)) or not dims or not all(_whole(d) and (d == -1 or d >= 1) for d in dims):
             raise UserError(
                 f"triton tensor {self.name!r}: dims {list(dims) if isinstance(dims, (tuple, list)) else dims!r} "
                 "are not allowed: give one or more sizes, each a positive whole number or -1 (variable)"
@@ -359,9 +347,7 @@ class OnnxModel:
 
     def __post_init__(self) -> None:
         for what, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
-            if not isinstance(tensors, (tuple, list)) or not tensors or not all(
-                isinstance(t, TensorSpec) for t in tensors
-            ):
+            if not isinstance(tensors, (tuple, list)) or not tensors or not all(isinstance(t, TensorSpec) for t in tensors):
                 raise UserError(f"triton onnx model needs one or more {what} (TensorSpec), not {tensors!r}")
             names = [t.name for t in tensors]
             dupes = sorted({n for n in names if names.count(n) > 1})
@@ -370,45 +356,32 @@ class OnnxModel:
             object.__setattr__(self, what, tuple(tensors))
         mbs = self.max_batch_size
         if not _whole(mbs) or not 0 <= mbs <= MAX_BATCH_SIZE:
-            raise UserError(
-                f"triton onnx max_batch_size {mbs!r} is not allowed: give a whole number from 0 to {MAX_BATCH_SIZE}"
-            )
+            raise UserError(f"triton onnx max_batch_size {mbs!r} is not allowed: give a whole number from 0 to {MAX_BATCH_SIZE}")
         sizes = tuple(self.preferred_batch_sizes)
         if self.dynamic_batching:
             if mbs == 0:
-                raise UserError(
-                    "triton onnx dynamic batching needs max_batch_size above 0: "
-                    "set max_batch_size or dynamic_batching=False"
-                )
+                raise UserError("triton onnx dynamic batching needs max_batch_size above 0: set max_batch_size or dynamic_batching=False")
             for size in sizes:
                 if not _whole(size) or not 1 <= size <= mbs:
                     raise UserError(
-                        f"triton onnx preferred batch size {size!r} is not allowed: each must be from 1 to "
-                        f"max_batch_size {mbs}"
+                        f"triton onnx preferred batch size {size!r} is not allowed: each must be from 1 to max_batch_size {mbs}"
                     )
             if list(sizes) != sorted(set(sizes)):
-                raise UserError(
-                    f"triton onnx preferred batch sizes {list(sizes)} are not allowed: "
-                    "list distinct sizes in increasing order"
-                )
+                raise UserError(f"triton onnx preferred batch sizes {list(sizes)} are not allowed: list distinct sizes in increasing order")
             delay = self.max_queue_delay_microseconds
             if not _whole(delay) or not 0 <= delay <= MAX_QUEUE_DELAY_US:
                 raise UserError(
-                    f"triton onnx max_queue_delay_microseconds {delay!r} is not allowed: give a whole number from 0 "
-                    f"to {MAX_QUEUE_DELAY_US}"
+                    f"triton onnx max_queue_delay_microseconds {delay!r} is not allowed: give a whole number from 0 to {MAX_QUEUE_DELAY_US}"
                 )
         elif sizes:
             raise UserError("triton onnx preferred batch sizes need dynamic_batching=True")
         object.__setattr__(self, "preferred_batch_sizes", sizes)
         if not _whole(self.instance_count) or not 1 <= self.instance_count <= MAX_INSTANCES:
             raise UserError(
-                f"triton onnx instance_count {self.instance_count!r} is not allowed: give a whole number from 1 to "
-                f"{MAX_INSTANCES}"
+                f"triton onnx instance_count {self.instance_count!r} is not allowed: give a whole number from 1 to {MAX_INSTANCES}"
             )
         if not _whole(self.gpus) or not 0 <= self.gpus <= MAX_GPUS:
-            raise UserError(
-                f"triton onnx gpus {self.gpus!r} is not allowed: give a whole number from 0 (CPU) to {MAX_GPUS}"
-            )
+            raise UserError(f"triton onnx gpus {self.gpus!r} is not allowed: give a whole number from 0 (CPU) to {MAX_GPUS}")
 
 
 def onnx_model_config(name: str, model: OnnxModel) -> str:
@@ -471,10 +444,7 @@ _SIZED_ENGINE_ARGS = frozenset(
 def _vllm_fit(fit: Any) -> FitResult:
     if not isinstance(fit, FitResult) or fit.vllm is None:
         runtime = getattr(fit, "runtime", None)
-        raise UserError(
-            "triton vLLM model needs a sizing fit for runtime 'triton' or 'vllm', "
-            f"not {runtime or type(fit).__name__!r}"
-        )
+        raise UserError(f"triton vLLM model needs a sizing fit for runtime 'triton' or 'vllm', not {runtime or type(fit).__name__!r}")
     return fit
 
 
@@ -527,8 +497,7 @@ def vllm_backend_model_json(
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):
             raise UserError(
-                f"triton vLLM engine arg {key!r} has the value {value!r}: "
-                "give a JSON value (string, number, bool, list, map)"
+                f"triton vLLM engine arg {key!r} has the value {value!r}: give a JSON value (string, number, bool, list, map)"
             ) from None
         args[key] = value
     return args
@@ -588,13 +557,13 @@ def render_model_repository(
     kind = _check_kind(kind)
     if kind == "vllm":
         engine = vllm_backend_model_json(
-            _vllm_fit(fit), model_path, enable_prefix_caching=enable_prefix_caching,
+            _vllm_fit(fit),
+            model_path,
+            enable_prefix_caching=enable_prefix_caching,
             extra_engine_args=extra_engine_args,
         )
         return {
-            f"{name}/config.pbtxt": vllm_model_config(
-                name, report_vllm_metrics=report_vllm_metrics, vllm_health_check=vllm_health_check
-            ),
+            f"{name}/config.pbtxt": vllm_model_config(name, report_vllm_metrics=report_vllm_metrics, vllm_health_check=vllm_health_check),
             f"{name}/{MODEL_VERSION}/model.json": json.dumps(engine, indent=2, sort_keys=True) + "\n",
         }
     if not isinstance(onnx, OnnxModel):
@@ -772,8 +741,7 @@ def triton_container(
         model_path = _check_path("model path", model_path or weights_dir)
         if model_path != weights_dir and not model_path.startswith(weights_dir + "/"):
             raise UserError(
-                f"triton model path {model_path!r} is not allowed: it must be the weights dir {weights_dir!r} "
-                "or a directory in it"
+                f"triton model path {model_path!r} is not allowed: it must be the weights dir {weights_dir!r} or a directory in it"
             )
         if _nested(repository_path, weights_dir):
             raise UserError(
@@ -785,15 +753,12 @@ def triton_container(
         shm_mib = VLLM_SHM_BASE_MIB + VLLM_SHM_PER_EXTRA_GPU_MIB * (gpus - 1)
     else:
         if not isinstance(onnx, OnnxModel):
-            raise UserError(
-                f"triton onnx model {served_name!r} needs its tensors and batching (an OnnxModel), not {onnx!r}"
-            )
+            raise UserError(f"triton onnx model {served_name!r} needs its tensors and batching (an OnnxModel), not {onnx!r}")
         if weight_bytes_total is None and fit is not None:
             weight_bytes_total = weight_bytes(fit.model, fit.precision)
         if not _whole(weight_bytes_total) or weight_bytes_total <= 0:
             raise UserError(
-                f"triton onnx model {served_name!r} needs weight_bytes_total, the size of model.onnx in bytes, "
-                f"not {weight_bytes_total!r}"
+                f"triton onnx model {served_name!r} needs weight_bytes_total, the size of model.onnx in bytes, not {weight_bytes_total!r}"
             )
         weights = weight_bytes_total
         gpus = onnx.gpus

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import UserError
-from ..sizing import FitResult, GIB, startup_probe_budget
+from ..sizing import GIB, FitResult, startup_probe_budget
 from .spec import (
     ContainerSpec,
     EnvVar,
@@ -276,5 +276,3 @@ def vllm_container(served_name: str, fit: FitResult, weights: Weights, options: 
         weight_bytes=weight_bytes,
         notes=budget.notes + fit.notes,
     )
-
-

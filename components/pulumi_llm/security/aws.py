@@ -23,9 +23,7 @@ ENCRYPT = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKe
 def key_policy(account_id: str, region: str, partition: str = "aws") -> str:
     """The key policy of a stack key (pure; tested)."""
     root = f"arn:{partition}:iam::{account_id}:root"
-    autoscaling_role = (
-        f"arn:{partition}:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
-    )
+    autoscaling_role = f"arn:{partition}:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
     statements = [
         {"Sid": "AccountAdministersThroughIam", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"},
         {
@@ -93,9 +91,7 @@ class StackKey(pulumi.ComponentResource):
             description=f"pulumi-llm stack key of {args.labels.stack}: logs, volumes, alarms, EKS secrets",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=pulumi.Output.all(identity.account_id, partition.partition).apply(
-                lambda v: key_policy(v[0], args.region, v[1])
-            ),
+            policy=pulumi.Output.all(identity.account_id, partition.partition).apply(lambda v: key_policy(v[0], args.region, v[1])),
             tags=aws_tags(args.labels),
             opts=pulumi.ResourceOptions(parent=self),
         )

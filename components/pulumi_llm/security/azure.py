@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Union
 
 import pulumi
 import pulumi_azure_native.authorization as authorization
@@ -32,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..labels import CommonLabels, azure_tags
 from ..naming import child
 
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 
 # Built-in role definitions (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"  # Key Vault Secrets User: read secret values
@@ -114,7 +113,7 @@ def grant_secret_read(
     subscription_id: pulumi.Input[str],
     parent: pulumi.Resource,
 ) -> dict[str, authorization.RoleAssignment]:
-    """"Key Vault Secrets User" on each named secret (scope ``<vault id>/secrets/<name>``), keyed by name.
+    """ "Key Vault Secrets User" on each named secret (scope ``<vault id>/secrets/<name>``), keyed by name.
 
     Pulumi names are ``<prefix>-<secret name>``. The secret must exist when the assignment is created
     (``pulumi-llm secrets put`` creates it): Azure refuses a role assignment on a scope that does not exist.
@@ -141,20 +140,22 @@ class AzureKeyVaultArgs(BaseModel):
     resource_group_name: StrInput = Field(description="Resource group of the vault and its private endpoint.")
     location: str = Field(description="Azure region, e.g. westeurope.")
     vault_name: str = Field(description="Vault name: 3 to 24 letters, digits and single hyphens, starting with a letter; unique in Azure.")
-    private_endpoint_subnet_id: StrInput = Field(description="Subnet of the vault's private endpoint (AzureNetwork.subnet_ids['private-endpoints']).")
+    private_endpoint_subnet_id: StrInput = Field(
+        description="Subnet of the vault's private endpoint (AzureNetwork.subnet_ids['private-endpoints'])."
+    )
     vault_private_dns_zone_id: StrInput = Field(
         description="Id of the privatelink.vaultcore.azure.net zone linked to the VNet (AzureNetwork.private_dns_zone_ids['vault'])."
     )
-    soft_delete_retention_days: int = Field(90, ge=7, le=90, description="Days a deleted vault or secret stays recoverable, 7 to 90. Default 90.")
+    soft_delete_retention_days: int = Field(
+        90, ge=7, le=90, description="Days a deleted vault or secret stays recoverable, 7 to 90. Default 90."
+    )
     sku: str = Field("standard", description="'standard' or 'premium' (HSM-backed keys). Default standard.")
 
     @field_validator("vault_name")
     @classmethod
     def _name(cls, value: str) -> str:
         if not _VAULT.match(value):
-            raise ValueError(
-                f"{value!r} is not a Key Vault name: 3 to 24 letters, digits and single hyphens, starting with a letter"
-            )
+            raise ValueError(f"{value!r} is not a Key Vault name: 3 to 24 letters, digits and single hyphens, starting with a letter")
         return value
 
     @field_validator("sku")

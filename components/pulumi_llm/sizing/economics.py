@@ -108,8 +108,7 @@ API_PRICES: tuple[ApiPrice, ...] = (
     ApiPrice("openai", "gpt-5", "large", 1.25, 10.00, _API_AS_OF, _OPENAI),
     ApiPrice("openai", "gpt-4.1", "large", 2.00, 8.00, _API_AS_OF, _OPENAI),
     ApiPrice("anthropic", "claude-3.5-haiku", "small", 0.80, 4.00, _API_AS_OF, _ANTHROPIC),
-    ApiPrice("anthropic", "claude-sonnet-4", "medium", 3.00, 15.00, _API_AS_OF, _ANTHROPIC,
-             note="prompts up to 200k tokens"),
+    ApiPrice("anthropic", "claude-sonnet-4", "medium", 3.00, 15.00, _API_AS_OF, _ANTHROPIC, note="prompts up to 200k tokens"),
     ApiPrice("anthropic", "claude-opus-4.1", "large", 15.00, 75.00, _API_AS_OF, _ANTHROPIC),
     ApiPrice("google", "gemini-2.5-flash-lite", "small", 0.10, 0.40, _API_AS_OF, _GEMINI),
     ApiPrice("google", "gemini-2.5-flash", "medium", 0.30, 2.50, _API_AS_OF, _GEMINI),
@@ -117,16 +116,12 @@ API_PRICES: tuple[ApiPrice, ...] = (
     ApiPrice("cohere", "command-r7b", "small", 0.0375, 0.15, _API_AS_OF, _COHERE),
     ApiPrice("cohere", "command-r", "medium", 0.15, 0.60, _API_AS_OF, _COHERE),
     ApiPrice("cohere", "command-a", "large", 2.50, 10.00, _API_AS_OF, _COHERE),
-    ApiPrice("bedrock", "llama-3.1-8b-instruct", "small", 0.22, 0.22, _API_AS_OF, _BEDROCK,
-             same_model="llama-3.1-8b-instruct"),
+    ApiPrice("bedrock", "llama-3.1-8b-instruct", "small", 0.22, 0.22, _API_AS_OF, _BEDROCK, same_model="llama-3.1-8b-instruct"),
     ApiPrice("bedrock", "nova-micro", "small", 0.035, 0.14, _API_AS_OF, _BEDROCK),
-    ApiPrice("bedrock", "llama-3.1-70b-instruct", "medium", 0.72, 0.72, _API_AS_OF, _BEDROCK,
-             same_model="llama-3.1-70b-instruct"),
-    ApiPrice("bedrock", "llama-3.3-70b-instruct", "medium", 0.72, 0.72, _API_AS_OF, _BEDROCK,
-             same_model="llama-3.3-70b-instruct"),
+    ApiPrice("bedrock", "llama-3.1-70b-instruct", "medium", 0.72, 0.72, _API_AS_OF, _BEDROCK, same_model="llama-3.1-70b-instruct"),
+    ApiPrice("bedrock", "llama-3.3-70b-instruct", "medium", 0.72, 0.72, _API_AS_OF, _BEDROCK, same_model="llama-3.3-70b-instruct"),
     ApiPrice("bedrock", "nova-lite", "medium", 0.06, 0.24, _API_AS_OF, _BEDROCK),
-    ApiPrice("bedrock", "llama-3.1-405b-instruct", "large", 2.40, 2.40, _API_AS_OF, _BEDROCK,
-             same_model="llama-3.1-405b-instruct"),
+    ApiPrice("bedrock", "llama-3.1-405b-instruct", "large", 2.40, 2.40, _API_AS_OF, _BEDROCK, same_model="llama-3.1-405b-instruct"),
     ApiPrice("bedrock", "nova-pro", "large", 0.80, 3.20, _API_AS_OF, _BEDROCK),
     ApiPrice("azure-openai", "gpt-4o-mini", "small", 0.15, 0.60, _API_AS_OF, _AZURE_OAI),
     ApiPrice("azure-openai", "gpt-4.1-mini", "medium", 0.40, 1.60, _API_AS_OF, _AZURE_OAI),
@@ -169,9 +164,7 @@ def _check_utilization(utilization: float) -> None:
         raise UserError(f"utilization must be above 0 and at most 1, not {utilization:g}")
 
 
-def self_hosted_cost_per_million(
-    price_per_hour: float, tokens_per_s: float, utilization: float = DEFAULT_UTILIZATION
-) -> float:
+def self_hosted_cost_per_million(price_per_hour: float, tokens_per_s: float, utilization: float = DEFAULT_UTILIZATION) -> float:
     """USD per 1M tokens of a server costing `price_per_hour` that peaks at `tokens_per_s`, run at `utilization`."""
     _check_utilization(utilization)
     if tokens_per_s <= 0:

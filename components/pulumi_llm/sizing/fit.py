@@ -137,11 +137,7 @@ def valid_tensor_parallel_sizes(model: ModelSpec | str, gpus: int, runtime: Runt
     spec = get_model(model)
     if runtime == "llamacpp":
         return tuple(range(1, gpus + 1))
-    return tuple(
-        t
-        for t in range(1, gpus + 1)
-        if spec.num_attention_heads % t == 0 and spec.num_kv_heads % t == 0
-    )
+    return tuple(t for t in range(1, gpus + 1) if spec.num_attention_heads % t == 0 and spec.num_kv_heads % t == 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,9 +287,7 @@ def _check_device_precision(prec: Precision, accel: Accelerator) -> None:
         need = f"{prec.min_cuda_arch // 10}.{prec.min_cuda_arch % 10}"
         has = f"{accel.cuda_arch // 10}.{accel.cuda_arch % 10}"
         extra = "; use --quant fp16" if prec.key == "bf16" else ""
-        raise UserError(
-            f"quantization '{prec.key}' needs compute capability {need} or newer; {accel.key} is {has}{extra}"
-        )
+        raise UserError(f"quantization '{prec.key}' needs compute capability {need} or newer; {accel.key} is {has}{extra}")
 
 
 def resolve_precision(
@@ -359,8 +353,7 @@ class _Layout:
         return self.tp * self.budget_per_gpu - self.weights - self.tp * self.overhead_per_gpu
 
 
-def _layout(spec: ModelSpec, weights: int, kv_per_token: int, hw: Hardware, runtime: Runtime, util: float,
-            tp: int) -> _Layout:
+def _layout(spec: ModelSpec, weights: int, kv_per_token: int, hw: Hardware, runtime: Runtime, util: float, tp: int) -> _Layout:
     budget = int(hw.accelerator.model_memory_bytes * util)
     overhead = runtime_overhead_bytes(spec, runtime, tp)
     pool = tp * budget - weights - tp * overhead
@@ -379,17 +372,22 @@ class _Plan:
     capped: bool
 
 
-def _plan(spec: ModelSpec, weights: int, kv_per_token: int, hw: Hardware, runtime: Runtime, util: float,
-          target: int, floor: int, only_tp: int | None = None) -> _Plan | None:
+def _plan(
+    spec: ModelSpec,
+    weights: int,
+    kv_per_token: int,
+    hw: Hardware,
+    runtime: Runtime,
+    util: float,
+    target: int,
+    floor: int,
+    only_tp: int | None = None,
+) -> _Plan | None:
     """Smallest valid TP holding `target` tokens; else the TP holding most, if ≥ `floor`; else None.
 
     `only_tp` pins the tensor-parallel size (the user asked for that many GPUs per server)."""
     sizes = valid_tensor_parallel_sizes(spec, hw.count, runtime)
-    layouts = [
-        _layout(spec, weights, kv_per_token, hw, runtime, util, tp)
-        for tp in sizes
-        if only_tp is None or tp == only_tp
-    ]
+    layouts = [_layout(spec, weights, kv_per_token, hw, runtime, util, tp) for tp in sizes if only_tp is None or tp == only_tp]
     for lay in layouts:
         if lay.kv_pool > 0 and _usable_len(lay.kv_tokens) >= target:
             return _Plan(lay, target, False)
@@ -470,9 +468,7 @@ def fit(
             f"tokens and {int(KV_MARGIN * 100)} % of that is used"
         )
     if spec.sliding_window:
-        notes.append(
-            f"sliding-window layers ({spec.sliding_window:,} tokens) counted as full attention: KV estimate is an upper bound"
-        )
+        notes.append(f"sliding-window layers ({spec.sliding_window:,} tokens) counted as full attention: KV estimate is an upper bound")
     if hw.count > lay.tp:
         notes.append(f"{hw.count - lay.tp} of {hw.count} GPUs left idle by one server (room for more replicas)")
     if hw.instance is not None and hw.instance.price_is_estimate:
@@ -521,16 +517,18 @@ def fits(model: ModelSpec | str, hardware: Hardware | InstanceType, **kwargs: An
 # ---------------------------------------------------------------------------------------------
 
 
-def _need_and_offer(spec: ModelSpec, weights: int, kv_tok: int, hw: Hardware, rt: Runtime, util: float,
-                    floor: int) -> tuple[int, int, int, int]:
+def _need_and_offer(
+    spec: ModelSpec, weights: int, kv_tok: int, hw: Hardware, rt: Runtime, util: float, floor: int
+) -> tuple[int, int, int, int]:
     tp = max(valid_tensor_parallel_sizes(spec, hw.count, rt))
     overhead = runtime_overhead_bytes(spec, rt, tp) * tp
     offer = int(hw.accelerator.model_memory_bytes * util) * tp
     return weights + overhead + kv_tok * floor, offer, overhead, tp
 
 
-def _cheapest_fitting_type(spec: ModelSpec, prec: Precision, kv: KvDtype, rt: Runtime, util: float,
-                           floor: int, cloud: str, region: str | None) -> InstanceType | None:
+def _cheapest_fitting_type(
+    spec: ModelSpec, prec: Precision, kv: KvDtype, rt: Runtime, util: float, floor: int, cloud: str, region: str | None
+) -> InstanceType | None:
     weights = weight_bytes(spec, prec)
     kv_tok = kv_bytes_per_token(spec, kv)
     for itype in instance_types(cloud, region):
@@ -543,8 +541,9 @@ def _cheapest_fitting_type(spec: ModelSpec, prec: Precision, kv: KvDtype, rt: Ru
     return None
 
 
-def _ways_out(spec: ModelSpec, prec: Precision, kv: KvDtype, hw: Hardware, rt: Runtime, util: float,
-              floor: int, region: str | None) -> list[str]:
+def _ways_out(
+    spec: ModelSpec, prec: Precision, kv: KvDtype, hw: Hardware, rt: Runtime, util: float, floor: int, region: str | None
+) -> list[str]:
     ways: list[str] = []
     accel = hw.accelerator
     if hw.instance is not None:
@@ -552,10 +551,7 @@ def _ways_out(spec: ModelSpec, prec: Precision, kv: KvDtype, hw: Hardware, rt: R
         where = region or DEFAULT_REGION[cloud]
         bigger = _cheapest_fitting_type(spec, prec, kv, rt, util, floor, cloud, where)
         if bigger is not None:
-            ways.append(
-                f"a bigger type: {bigger.name} ({bigger.gpu_count}× {bigger.accelerator.key}, "
-                f"${bigger.price_per_hour:,.2f}/h)"
-            )
+            ways.append(f"a bigger type: {bigger.name} ({bigger.gpu_count}× {bigger.accelerator.key}, ${bigger.price_per_hour:,.2f}/h)")
     elif accel.kind == "gpu":
         weights = weight_bytes(spec, prec)
         kv_tok = kv_bytes_per_token(spec, kv)
@@ -568,9 +564,7 @@ def _ways_out(spec: ModelSpec, prec: Precision, kv: KvDtype, hw: Hardware, rt: R
         (
             PRECISIONS[k]
             for k in RUNTIME_PRECISIONS[rt]
-            if PRECISIONS[k].bits_per_weight < prec.bits_per_weight
-            and PRECISIONS[k].family != "mxfp4"
-            and k not in ("q2_k",)
+            if PRECISIONS[k].bits_per_weight < prec.bits_per_weight and PRECISIONS[k].family != "mxfp4" and k not in ("q2_k",)
         ),
         key=lambda p: -p.bits_per_weight,
     )
@@ -593,8 +587,19 @@ def _ways_out(spec: ModelSpec, prec: Precision, kv: KvDtype, hw: Hardware, rt: R
     return ways
 
 
-def _no_fit_error(spec: ModelSpec, prec: Precision, kv: KvDtype, hw: Hardware, rt: Runtime, util: float,
-                  floor: int, region: str | None, *, prefix: str = "", extra_ways: tuple[str, ...] = ()) -> UserError:
+def _no_fit_error(
+    spec: ModelSpec,
+    prec: Precision,
+    kv: KvDtype,
+    hw: Hardware,
+    rt: Runtime,
+    util: float,
+    floor: int,
+    region: str | None,
+    *,
+    prefix: str = "",
+    extra_ways: tuple[str, ...] = (),
+) -> UserError:
     weights = weight_bytes(spec, prec)
     kv_tok = kv_bytes_per_token(spec, kv)
     need, offer, overhead, tp = _need_and_offer(spec, weights, kv_tok, hw, rt, util, floor)
@@ -656,11 +661,20 @@ def fitting_instances(
         raise UserError(f"no {cl} type in {where} supports quantization '{quantization}'")
     for goal in (target, floor):
         found = [
-            fit(spec, itype, quantization=prec, context=context, runtime=rt, kv_cache_dtype=kv,
-                gpu_memory_utilization=gpu_memory_utilization, typical_seq_len=typical_seq_len, region=where)
+            fit(
+                spec,
+                itype,
+                quantization=prec,
+                context=context,
+                runtime=rt,
+                kv_cache_dtype=kv,
+                gpu_memory_utilization=gpu_memory_utilization,
+                typical_seq_len=typical_seq_len,
+                region=where,
+            )
             for itype, prec, kv in usable
-            if _plan(spec, weight_bytes(spec, prec), kv_bytes_per_token(spec, kv), itype.hardware, rt,
-                     gpu_memory_utilization, goal, goal) is not None
+            if _plan(spec, weight_bytes(spec, prec), kv_bytes_per_token(spec, kv), itype.hardware, rt, gpu_memory_utilization, goal, goal)
+            is not None
         ]
         if found:
             return tuple(found)
@@ -669,12 +683,19 @@ def fitting_instances(
     elsewhere = tuple(
         f"region {other} offers {found_type.name}"
         for other in _other_regions(cl, where)
-        if (found_type := _cheapest_fitting_type(spec, prec, kv, rt, gpu_memory_utilization, floor, cl, other))
-        is not None
+        if (found_type := _cheapest_fitting_type(spec, prec, kv, rt, gpu_memory_utilization, floor, cl, other)) is not None
     )[:1]
     raise _no_fit_error(
-        spec, prec, kv, itype.hardware, rt, gpu_memory_utilization, floor, where,
-        prefix=f"no {cl} type in {where} fits: the largest is {itype.name}; ", extra_ways=elsewhere,
+        spec,
+        prec,
+        kv,
+        itype.hardware,
+        rt,
+        gpu_memory_utilization,
+        floor,
+        where,
+        prefix=f"no {cl} type in {where} fits: the largest is {itype.name}; ",
+        extra_ways=elsewhere,
     )
 
 
@@ -692,8 +713,14 @@ def choose_instance(
 ) -> FitResult:
     """The cheapest catalog type of `cloud` in `region` that fits (see `fitting_instances`)."""
     return fitting_instances(
-        model, cloud=cloud, region=region, quantization=quantization, context=context, runtime=runtime,
-        kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=gpu_memory_utilization,
+        model,
+        cloud=cloud,
+        region=region,
+        quantization=quantization,
+        context=context,
+        runtime=runtime,
+        kv_cache_dtype=kv_cache_dtype,
+        gpu_memory_utilization=gpu_memory_utilization,
         typical_seq_len=typical_seq_len,
     )[0]
 

@@ -84,10 +84,8 @@ def _jetson(key, name, mem, marketed, bw, tflops, reserve, note) -> Accelerator:
 ACCELERATORS: dict[str, Accelerator] = {
     a.key.lower(): a
     for a in (
-        _gpu("T4", "NVIDIA T4 16GB", 14.6, 16, 320, 65, 75, supports_bf16=False,
-             note="Turing: no bf16, fp16 tensor figure"),
-        _gpu("A10G", "NVIDIA A10G 24GB (AWS)", 22.0, 24, 600, 70, 86,
-             note="no NVIDIA data sheet; TFLOP/s approximate"),
+        _gpu("T4", "NVIDIA T4 16GB", 14.6, 16, 320, 65, 75, supports_bf16=False, note="Turing: no bf16, fp16 tensor figure"),
+        _gpu("A10G", "NVIDIA A10G 24GB (AWS)", 22.0, 24, 600, 70, 86, note="no NVIDIA data sheet; TFLOP/s approximate"),
         _gpu("A10", "NVIDIA A10 24GB", 22.0, 24, 600, 125, 86),
         _gpu("L4", "NVIDIA L4 24GB", 22.0, 24, 300, 121, 89),
         _gpu("L40S", "NVIDIA L40S 48GB", 44.5, 48, 864, 362, 89),
@@ -95,11 +93,18 @@ ACCELERATORS: dict[str, Accelerator] = {
         _gpu("A100-80GB", "NVIDIA A100 SXM4 80GB", 79.2, 80, 2039, 312, 80, "nvlink"),
         _gpu("A100-80GB-PCIe", "NVIDIA A100 PCIe 80GB", 79.2, 80, 1935, 312, 80),
         _gpu("H100-80GB", "NVIDIA H100 SXM5 80GB", 79.2, 80, 3350, 989, 90, "nvlink"),
-        _gpu("H100-NVL", "NVIDIA H100 NVL 94GB", 93.1, 94, 3900, 835, 90, "nvlink",
-             note="pairs joined by NVLink bridges"),
+        _gpu("H100-NVL", "NVIDIA H100 NVL 94GB", 93.1, 94, 3900, 835, 90, "nvlink", note="pairs joined by NVLink bridges"),
         _gpu("H200", "NVIDIA H200 SXM 141GB", 139.8, 141, 4800, 989, 90, "nvlink"),
-        _jetson("Orin-Nano-8GB", "Jetson Orin Nano 8GB", 7.4, 8, 68, 10.2, 1.5,
-                "102 GB/s in the JetPack 6.1+ 'Super' power mode; 68 GB/s assumed"),
+        _jetson(
+            "Orin-Nano-8GB",
+            "Jetson Orin Nano 8GB",
+            7.4,
+            8,
+            68,
+            10.2,
+            1.5,
+            "102 GB/s in the JetPack 6.1+ 'Super' power mode; 68 GB/s assumed",
+        ),
         _jetson("Orin-NX-16GB", "Jetson Orin NX 16GB", 15.3, 16, 102.4, 15.0, 2.0, ""),
         _jetson("AGX-Orin-32GB", "Jetson AGX Orin 32GB", 30.6, 32, 204.8, 26.7, 2.0, ""),
         _jetson("AGX-Orin-64GB", "Jetson AGX Orin 64GB", 61.3, 64, 204.8, 42.6, 2.0, ""),
@@ -124,9 +129,7 @@ _ACCELERATOR_ALIASES = {
 
 def get_accelerator(key: str) -> Accelerator:
     """Look an accelerator up by key, case-insensitively ('h100-80gb', 'L4', 'AGX-Orin-64GB', …)."""
-    return lookup(
-        "GPU", key, ACCELERATORS, aliases=_ACCELERATOR_ALIASES, display=lambda k: ACCELERATORS[k].key
-    )
+    return lookup("GPU", key, ACCELERATORS, aliases=_ACCELERATOR_ALIASES, display=lambda k: ACCELERATORS[k].key)
 
 
 def cpu_host(ram_gib: float, *, cores: int = 8, bandwidth_gbs: float = 40.0) -> Accelerator:
@@ -225,15 +228,19 @@ class Hardware:
 _AS_OF = "2025-06"
 _AWS_SRC = "https://aws.amazon.com/ec2/pricing/on-demand/ (Linux, us-east-1; transcribed by hand)"
 _GCP_SRC = "https://cloud.google.com/compute/gpus-pricing (VM incl. GPUs, us-central1; transcribed by hand)"
-_AZ_SRC = (
-    "https://azure.microsoft.com/pricing/details/virtual-machines/linux/ (pay-as-you-go, East US; "
-    "transcribed by hand)"
-)
+_AZ_SRC = "https://azure.microsoft.com/pricing/details/virtual-machines/linux/ (pay-as-you-go, East US; transcribed by hand)"
 
 _AWS_G4DN = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1", "ap-south-1")
 _AWS_G5 = (
-    "us-east-1", "us-east-2", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2", "eu-central-1",
-    "ap-northeast-1", "ap-south-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "ca-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-central-1",
+    "ap-northeast-1",
+    "ap-south-1",
 )
 _AWS_G6 = ("us-east-1", "us-east-2", "us-west-2", "ca-central-1", "eu-west-2", "eu-central-1", "ap-south-1", "ap-northeast-1")
 _AWS_G6E = ("us-east-1", "us-east-2", "us-west-2", "eu-central-1", "ap-northeast-1")
@@ -244,8 +251,15 @@ _AWS_P5E = ("us-east-2",)
 _AWS_P5EN = ("us-east-1", "us-east-2", "us-west-2")
 
 _GCP_G2 = (
-    "us-central1", "us-east1", "us-east4", "us-west1", "us-west4", "europe-west1", "europe-west4",
-    "asia-northeast1", "asia-southeast1",
+    "us-central1",
+    "us-east1",
+    "us-east4",
+    "us-west1",
+    "us-west4",
+    "europe-west1",
+    "europe-west4",
+    "asia-northeast1",
+    "asia-southeast1",
 )
 _GCP_A2 = ("us-central1", "us-east1", "us-west1", "europe-west4", "asia-northeast1", "asia-southeast1")
 _GCP_A2U = ("us-central1", "us-east4", "europe-west4", "asia-southeast1")
@@ -309,8 +323,17 @@ INSTANCE_TYPES: dict[str, InstanceType] = {
         _aws("p4d.24xlarge", "A100-40GB", 8, 96, 1152, 21.96, _AWS_P4D, price_note=_P_CUT),
         _aws("p4de.24xlarge", "A100-80GB", 8, 96, 1152, 27.45, _AWS_P4DE, price_note=_P_CUT),
         _aws("p5.48xlarge", "H100-80GB", 8, 192, 2048, 55.04, _AWS_P5, price_note=_P_CUT),
-        _aws("p5e.48xlarge", "H200", 8, 192, 2048, 63.30, _AWS_P5E, price_is_estimate=True,
-             price_note="sold mainly through Capacity Blocks; p5en.48xlarge list price used as a stand-in"),
+        _aws(
+            "p5e.48xlarge",
+            "H200",
+            8,
+            192,
+            2048,
+            63.30,
+            _AWS_P5E,
+            price_is_estimate=True,
+            price_note="sold mainly through Capacity Blocks; p5en.48xlarge list price used as a stand-in",
+        ),
         _aws("p5en.48xlarge", "H200", 8, 192, 2048, 63.30, _AWS_P5EN, price_note=_P_CUT),
         # --- GCP ---------------------------------------------------------------------------
         _gcp("g2-standard-4", "L4", 1, 4, 16, 0.7068, _GCP_G2),
@@ -330,18 +353,37 @@ INSTANCE_TYPES: dict[str, InstanceType] = {
         _gcp("a2-ultragpu-4g", "A100-80GB", 4, 48, 680, 20.2752, _GCP_A2U),
         _gcp("a2-ultragpu-8g", "A100-80GB", 8, 96, 1360, 40.5504, _GCP_A2U),
         _gcp("a3-highgpu-8g", "H100-80GB", 8, 208, 1872, 88.2488, _GCP_A3),
-        _gcp("a3-megagpu-8g", "H100-80GB", 8, 208, 1872, 92.0, _GCP_A3M, price_is_estimate=True,
-             price_note="no clear on-demand list price found; a3-highgpu-8g plus ~4 % used as a stand-in"),
-        _gcp("a3-ultragpu-8g", "H200", 8, 224, 2952, 100.0, _GCP_A3U, price_is_estimate=True,
-             price_note="mostly sold through reservations/DWS; round stand-in figure"),
+        _gcp(
+            "a3-megagpu-8g",
+            "H100-80GB",
+            8,
+            208,
+            1872,
+            92.0,
+            _GCP_A3M,
+            price_is_estimate=True,
+            price_note="no clear on-demand list price found; a3-highgpu-8g plus ~4 % used as a stand-in",
+        ),
+        _gcp(
+            "a3-ultragpu-8g",
+            "H200",
+            8,
+            224,
+            2952,
+            100.0,
+            _GCP_A3U,
+            price_is_estimate=True,
+            price_note="mostly sold through reservations/DWS; round stand-in figure",
+        ),
         # --- Azure -------------------------------------------------------------------------
         _az("Standard_NC4as_T4_v3", "T4", 1, 4, 28, 0.526, _AZ_T4),
         _az("Standard_NC8as_T4_v3", "T4", 1, 8, 56, 0.752, _AZ_T4),
         _az("Standard_NC16as_T4_v3", "T4", 1, 16, 110, 1.204, _AZ_T4),
         _az("Standard_NC64as_T4_v3", "T4", 4, 64, 440, 4.352, _AZ_T4),
         _az("Standard_NV36ads_A10_v5", "A10", 1, 36, 440, 3.20, _AZ_A10),
-        _az("Standard_NV72ads_A10_v5", "A10", 2, 72, 880, 6.40, _AZ_A10, price_is_estimate=True,
-            price_note="twice the NV36ads_A10_v5 price"),
+        _az(
+            "Standard_NV72ads_A10_v5", "A10", 2, 72, 880, 6.40, _AZ_A10, price_is_estimate=True, price_note="twice the NV36ads_A10_v5 price"
+        ),
         _az("Standard_NC24ads_A100_v4", "A100-80GB-PCIe", 1, 24, 220, 3.673, _AZ_A100),
         _az("Standard_NC48ads_A100_v4", "A100-80GB-PCIe", 2, 48, 440, 7.346, _AZ_A100),
         _az("Standard_NC96ads_A100_v4", "A100-80GB-PCIe", 4, 96, 880, 14.692, _AZ_A100),
@@ -374,11 +416,7 @@ def get_cloud(name: str) -> Cloud:
 
 def instance_types(cloud: str | None = None, region: str | None = None) -> tuple[InstanceType, ...]:
     """Catalog types, cheapest first, optionally only those of `cloud` offered in `region`."""
-    out = [
-        t
-        for t in INSTANCE_TYPES.values()
-        if (cloud is None or t.cloud == cloud) and (region is None or t.offered_in(region))
-    ]
+    out = [t for t in INSTANCE_TYPES.values() if (cloud is None or t.cloud == cloud) and (region is None or t.offered_in(region))]
     return tuple(sorted(out, key=lambda t: (t.price_per_hour, t.name)))
 
 
@@ -403,10 +441,7 @@ def check_region(cloud: str, region: str) -> str:
 def check_instance_region(itype: InstanceType, region: str) -> None:
     """UserError when the catalog does not list `itype` in `region`."""
     if not itype.offered_in(region):
-        raise UserError(
-            f"instance type {itype.name} is not offered in {region} in the catalog; "
-            f"it is in: {', '.join(itype.regions)}"
-        )
+        raise UserError(f"instance type {itype.name} is not offered in {region} in the catalog; it is in: {', '.join(itype.regions)}")
 
 
 def infer_cloud(region: str) -> Cloud:

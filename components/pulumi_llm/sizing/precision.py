@@ -88,16 +88,31 @@ PRECISIONS: dict[str, Precision] = {
     for p in (
         _p("bf16", "bfloat16", 16, "all", "float", vllm_dtype="bfloat16", min_cuda_arch=80),
         _p("fp16", "float16", 16, "all", "float", vllm_dtype="float16", min_cuda_arch=70),
-        _p("fp8", "FP8 (E4M3), linear layers", 8, "linear", "vllm-quant", vllm_dtype="auto",
-           vllm_quantization="fp8", min_cuda_arch=80),
-        _p("int8", "INT8 W8A8, linear layers", 8, "linear", "vllm-quant", vllm_dtype="auto",
-           prequantized=True, min_cuda_arch=75),
-        _p("awq", "AWQ int4, group 128", _AWQ_BITS, "linear", "vllm-quant", vllm_dtype="auto",
-           vllm_quantization="awq", prequantized=True, min_cuda_arch=75),
-        _p("gptq", "GPTQ int4, group 128", _AWQ_BITS, "linear", "vllm-quant", vllm_dtype="auto",
-           vllm_quantization="gptq", prequantized=True, min_cuda_arch=60),
-        _p("mxfp4", "MXFP4 experts (gpt-oss)", 4.25, "experts", "mxfp4", vllm_dtype="auto",
-           prequantized=True, min_cuda_arch=80),
+        _p("fp8", "FP8 (E4M3), linear layers", 8, "linear", "vllm-quant", vllm_dtype="auto", vllm_quantization="fp8", min_cuda_arch=80),
+        _p("int8", "INT8 W8A8, linear layers", 8, "linear", "vllm-quant", vllm_dtype="auto", prequantized=True, min_cuda_arch=75),
+        _p(
+            "awq",
+            "AWQ int4, group 128",
+            _AWQ_BITS,
+            "linear",
+            "vllm-quant",
+            vllm_dtype="auto",
+            vllm_quantization="awq",
+            prequantized=True,
+            min_cuda_arch=75,
+        ),
+        _p(
+            "gptq",
+            "GPTQ int4, group 128",
+            _AWQ_BITS,
+            "linear",
+            "vllm-quant",
+            vllm_dtype="auto",
+            vllm_quantization="gptq",
+            prequantized=True,
+            min_cuda_arch=60,
+        ),
+        _p("mxfp4", "MXFP4 experts (gpt-oss)", 4.25, "experts", "mxfp4", vllm_dtype="auto", prequantized=True, min_cuda_arch=80),
         _p("q2_k", "GGUF Q2_K", 3.1593, "all", "gguf", prequantized=True),
         _p("q3_k_m", "GGUF Q3_K_M", 4.00, "all", "gguf", prequantized=True),
         _p("q4_0", "GGUF Q4_0", 4.64, "all", "gguf", prequantized=True),
@@ -158,9 +173,7 @@ def get_runtime(name: str) -> Runtime:
 
 def get_precision(key: str) -> Precision:
     """Look a precision up by key (case-insensitive; 'Q4_K_M', 'bfloat16' and the like are accepted)."""
-    return lookup(
-        "quantization", key, PRECISIONS, aliases=_PRECISION_ALIASES, normalize=_norm_precision
-    )
+    return lookup("quantization", key, PRECISIONS, aliases=_PRECISION_ALIASES, normalize=_norm_precision)
 
 
 def get_kv_dtype(key: str) -> KvDtype:
@@ -184,15 +197,10 @@ def check_runtime_precision(runtime: Runtime, precision: Precision) -> None:
     """Raise UserError when `runtime` cannot serve `precision`."""
     allowed = RUNTIME_PRECISIONS[runtime]
     if precision.key not in allowed:
-        raise UserError(
-            f"quantization '{precision.key}' is not served by {runtime}; "
-            f"{runtime} takes: {', '.join(allowed)}"
-        )
+        raise UserError(f"quantization '{precision.key}' is not served by {runtime}; {runtime} takes: {', '.join(allowed)}")
 
 
 def check_runtime_kv_dtype(runtime: Runtime, kv: KvDtype) -> None:
     if runtime not in kv.runtimes:
         allowed = [k for k, v in KV_DTYPES.items() if runtime in v.runtimes]
-        raise UserError(
-            f"KV-cache dtype '{kv.key}' is not available in {runtime}; {runtime} takes: {', '.join(allowed)}"
-        )
+        raise UserError(f"KV-cache dtype '{kv.key}' is not available in {runtime}; {runtime} takes: {', '.join(allowed)}")

@@ -32,8 +32,8 @@ from pulumi_llm.sizing.fit import (
 )
 from pulumi_llm.sizing.hardware import (
     CLOUDS,
-    Accelerator,
     DEFAULT_REGION,
+    Accelerator,
     Hardware,
     check_instance_region,
     check_region,
@@ -86,8 +86,11 @@ class SelfHostedOption:
 
     def monthly_cost_at(self, tokens_per_month: float, min_replicas: int = 1, max_replicas: int | None = None) -> float:
         return self_hosted_monthly_cost(
-            self.price_per_hour, self.capacity_tokens_per_month, tokens_per_month,
-            min_replicas=min_replicas, max_replicas=max_replicas,
+            self.price_per_hour,
+            self.capacity_tokens_per_month,
+            tokens_per_month,
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
         ).monthly_cost
 
 
@@ -178,7 +181,9 @@ def compare_costs(
                 price=price,
                 monthly_cost=price.monthly_cost(tokens_per_month, mix),
                 break_even_tokens_per_month=break_even_tokens_per_month(
-                    reference.price_per_hour, reference.capacity_tokens_per_month, blended,
+                    reference.price_per_hour,
+                    reference.capacity_tokens_per_month,
+                    blended,
                     min_replicas=min_replicas,
                 ),
             )
@@ -197,8 +202,7 @@ def compare_costs(
     )
 
 
-def _option(f: FitResult, tokens: float, mix: TokenMix, utilization: float, min_r: int,
-            max_r: int | None) -> SelfHostedOption:
+def _option(f: FitResult, tokens: float, mix: TokenMix, utilization: float, min_r: int, max_r: int | None) -> SelfHostedOption:
     est = estimate_throughput(f, workload_for(f, mix))
     capacity = monthly_capacity_tokens(est.total_tokens_per_s, utilization)
     price = f.hardware.instance.price_per_hour if f.hardware.instance else 0.0
@@ -253,16 +257,29 @@ def sizing_summary(
         itype = get_instance_type(instance_type, cl)
         if region is not None:
             check_instance_region(itype, where or region)
-        result = fit(spec, itype, quantization=quantization, context=context, runtime=runtime,
-                     gpu_memory_utilization=gpu_memory_utilization, region=where)
+        result = fit(
+            spec,
+            itype,
+            quantization=quantization,
+            context=context,
+            runtime=runtime,
+            gpu_memory_utilization=gpu_memory_utilization,
+            region=where,
+        )
     elif accelerator is not None:
         # An Accelerator object is taken as is (an edge CPU node, sizing.cpu_host, has no catalog key).
         hw = Hardware(accelerator if isinstance(accelerator, Accelerator) else get_accelerator(accelerator), gpu_count)
-        result = fit(spec, hw, quantization=quantization, context=context, runtime=runtime,
-                     gpu_memory_utilization=gpu_memory_utilization)
+        result = fit(spec, hw, quantization=quantization, context=context, runtime=runtime, gpu_memory_utilization=gpu_memory_utilization)
     elif cl is not None:
-        result = choose_instance(spec, cloud=cl, region=where, quantization=quantization, context=context,
-                                 runtime=runtime, gpu_memory_utilization=gpu_memory_utilization)
+        result = choose_instance(
+            spec,
+            cloud=cl,
+            region=where,
+            quantization=quantization,
+            context=context,
+            runtime=runtime,
+            gpu_memory_utilization=gpu_memory_utilization,
+        )
     else:
         raise UserError("sizing needs an instance type, an accelerator, or a cloud to choose a type in")
 
@@ -327,8 +344,9 @@ def sizing_summary(
         "notes": [*result.notes, *probe.notes[1:]],
     }
     if inst is not None:
-        monthly = monthly_stack_cost(inst, min_replicas=min_replicas, max_replicas=max_replicas,
-                                     hours_per_month=hours_per_month, extras=extras)
+        monthly = monthly_stack_cost(
+            inst, min_replicas=min_replicas, max_replicas=max_replicas, hours_per_month=hours_per_month, extras=extras
+        )
         out["cost"] = {
             "currency": "USD",
             "price_per_hour": _r(inst.price_per_hour),
@@ -341,14 +359,9 @@ def sizing_summary(
             "max_replicas": max_replicas,
             "monthly_min": _r(monthly.monthly_min),
             "monthly_max": _r(monthly.monthly_max),
-            "items": [
-                {"name": i.name, "monthly_min": _r(i.monthly_min), "monthly_max": _r(i.monthly_max)}
-                for i in monthly.items
-            ],
+            "items": [{"name": i.name, "monthly_min": _r(i.monthly_min), "monthly_max": _r(i.monthly_max)} for i in monthly.items],
             "utilization": _r(utilization),
-            "per_million_tokens": _r(
-                self_hosted_cost_per_million(inst.price_per_hour, est.total_tokens_per_s, utilization)
-            ),
+            "per_million_tokens": _r(self_hosted_cost_per_million(inst.price_per_hour, est.total_tokens_per_s, utilization)),
             "token_mix": mix.label,
             "excluded": list(EXCLUDED_COSTS),
         }

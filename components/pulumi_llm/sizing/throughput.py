@@ -43,8 +43,7 @@ DEFAULT_PROMPT_TOKENS = 1536
 DEFAULT_OUTPUT_TOKENS = 512
 
 _CALIBRATION = (
-    "calibrated on NIM llama3-8b, g5.2xlarge A10G: 284.6 output tok/s, 2.54 req/s at concurrency 10 "
-    "(ai-on-eks nvidia-nim-llama3.md)"
+    "calibrated on NIM llama3-8b, g5.2xlarge A10G: 284.6 output tok/s, 2.54 req/s at concurrency 10 (ai-on-eks nvidia-nim-llama3.md)"
 )
 
 
@@ -57,10 +56,7 @@ class Workload:
 
     def __post_init__(self) -> None:
         if self.prompt_tokens < 0 or self.output_tokens < 1:
-            raise UserError(
-                f"workload needs prompt tokens >= 0 and output tokens >= 1, not {self.prompt_tokens} and "
-                f"{self.output_tokens}"
-            )
+            raise UserError(f"workload needs prompt tokens >= 0 and output tokens >= 1, not {self.prompt_tokens} and {self.output_tokens}")
 
     @property
     def tokens(self) -> int:
@@ -179,9 +175,7 @@ def estimate_throughput(
         "TTFT is one prefill with no queueing and no network time",
     ]
     if tp > 1:
-        assumptions.append(
-            f"tensor parallel over {tp} GPUs scales at {eta_tp:.0%} ({fit.hardware.interconnect}; assumed)"
-        )
+        assumptions.append(f"tensor parallel over {tp} GPUs scales at {eta_tp:.0%} ({fit.hardware.interconnect}; assumed)")
     if spec.is_moe:
         assumptions.append(
             f"MoE: a batch of {c} reads {_touched_share(spec, c):.0%} of the experts per step "

@@ -22,9 +22,7 @@ class ModelStoreArgs(BaseModel):
 
     labels: CommonLabels = Field(description="The common labels of the stack.")
     alias: str = Field(description="KMS alias of the bucket key, unique in the account and region.")
-    noncurrent_version_days: int = Field(
-        30, ge=1, description="Days an overwritten object version is kept before it expires. Default 30."
-    )
+    noncurrent_version_days: int = Field(30, ge=1, description="Days an overwritten object version is kept before it expires. Default 30.")
 
 
 class ModelStore(pulumi.ComponentResource):
@@ -63,9 +61,7 @@ class ModelStore(pulumi.ComponentResource):
             restrict_public_buckets=True,
             opts=here,
         )
-        aws.s3.BucketVersioning(
-            child(name, "versioning"), bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=here
-        )
+        aws.s3.BucketVersioning(child(name, "versioning"), bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=here)
         aws.s3.BucketServerSideEncryptionConfiguration(
             child(name, "encryption"),
             bucket=bucket.id,
@@ -171,12 +167,25 @@ def write_policy(
             {
                 "Version": "2012-10-17",
                 "Statement": [
-                    {"Sid": "WriteModel", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
-                     "Resource": [f"{bucket}/{prefix}/*"]},
-                    {"Sid": "ListModel", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket],
-                     "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}}},
-                    {"Sid": "EncryptModel", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
-                     "Resource": [bucket_key]},
+                    {
+                        "Sid": "WriteModel",
+                        "Effect": "Allow",
+                        "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+                        "Resource": [f"{bucket}/{prefix}/*"],
+                    },
+                    {
+                        "Sid": "ListModel",
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": [bucket],
+                        "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+                    },
+                    {
+                        "Sid": "EncryptModel",
+                        "Effect": "Allow",
+                        "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+                        "Resource": [bucket_key],
+                    },
                     {"Sid": "ReadHubToken", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret]},
                     {"Sid": "DecryptHubToken", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [secret_key]},
                 ],

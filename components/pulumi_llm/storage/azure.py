@@ -14,7 +14,7 @@ account.
 from __future__ import annotations
 
 import re
-from typing import Any, Union
+from typing import Any
 
 import pulumi
 import pulumi_azure_native.network as network
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..labels import CommonLabels, azure_tags
 from ..naming import child
 
-StrInput = Union[str, pulumi.Output]
+StrInput = str | pulumi.Output
 
 BLOB_DNS_SUFFIX = "blob.core.windows.net"
 """Blob endpoint suffix of the public Azure cloud."""
@@ -53,7 +53,9 @@ class AzureModelStoreArgs(BaseModel):
     resource_group_name: StrInput = Field(description="Resource group of the account and its private endpoint.")
     location: str = Field(description="Azure region, e.g. westeurope.")
     account_name: str = Field(description="Storage account name: 3 to 24 lowercase letters and digits, unique in Azure.")
-    private_endpoint_subnet_id: StrInput = Field(description="Subnet of the blob private endpoint (AzureNetwork.subnet_ids['private-endpoints']).")
+    private_endpoint_subnet_id: StrInput = Field(
+        description="Subnet of the blob private endpoint (AzureNetwork.subnet_ids['private-endpoints'])."
+    )
     blob_private_dns_zone_id: StrInput = Field(
         description="Id of the privatelink.blob.core.windows.net zone linked to the VNet (AzureNetwork.private_dns_zone_ids['blob'])."
     )
@@ -61,7 +63,9 @@ class AzureModelStoreArgs(BaseModel):
     sku: str = Field("Standard_ZRS", description=f"Replication: one of {', '.join(SKUS)}. Default Standard_ZRS (survives a zone loss).")
     soft_delete_days: int = Field(7, ge=1, le=365, description="Days deleted blobs and containers can be restored. Default 7.")
     noncurrent_version_days: int = Field(30, ge=1, description="Days an overwritten blob version is kept before it is deleted. Default 30.")
-    customer_key: CustomerKey | None = Field(None, description="Customer-managed key. Default none: Microsoft-managed keys (double-encrypted).")
+    customer_key: CustomerKey | None = Field(
+        None, description="Customer-managed key. Default none: Microsoft-managed keys (double-encrypted)."
+    )
 
     @field_validator("account_name")
     @classmethod
@@ -192,9 +196,7 @@ class AzureModelStore(pulumi.ComponentResource):
             resource_group_name=rg,
             location=args.location,
             subnet={"id": args.private_endpoint_subnet_id},
-            private_link_service_connections=[
-                {"name": "blob", "private_link_service_id": account.id, "group_ids": ["blob"]}
-            ],
+            private_link_service_connections=[{"name": "blob", "private_link_service_id": account.id, "group_ids": ["blob"]}],
             tags=tags,
             opts=here,
         )

@@ -51,8 +51,7 @@ class GcpModelStoreArgs(BaseModel):
     bucket_name: str | None = Field(
         None,
         description=(
-            "Bucket name (globally unique, 3-63 characters). Default: '<project>-<stack>-<name>', unique because "
-            "project ids are."
+            "Bucket name (globally unique, 3-63 characters). Default: '<project>-<stack>-<name>', unique because project ids are."
         ),
     )
     noncurrent_version_days: int = Field(30, ge=1, description="Days an overwritten object version is kept. Default 30.")

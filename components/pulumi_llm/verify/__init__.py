@@ -13,7 +13,7 @@ Facts about upstream components (chart defaults, exporter labels, add-on setting
 from __future__ import annotations
 
 from .report import Violation, errors, format_report
-from .view import PlanView
 from .rules import RULES, run_rules
+from .view import PlanView
 
 __all__ = ["PlanView", "RULES", "Violation", "errors", "format_report", "run_rules"]

@@ -116,7 +116,8 @@ def admits(
     key = "ingress" if direction == "Ingress" else "egress"
     side = "from" if direction == "Ingress" else "to"
     isolating = [
-        p for p in policies
+        p
+        for p in policies
         if p["metadata"].get("namespace") == pod_namespace
         and selects((p.get("spec") or {}).get("podSelector") or {}, pod_labels)
         and direction in _directions(p)

@@ -57,9 +57,9 @@ def self_hosted_routes(view: PlanView) -> Iterator[SelfHostedRoute]:
             if not model.startswith(SELF_HOSTED_PREFIX):
                 continue
             base = str(params.get("api_base") or "")
-            variable = base[len(ENV_REFERENCE):] if base.startswith(ENV_REFERENCE) else None
+            variable = base[len(ENV_REFERENCE) :] if base.startswith(ENV_REFERENCE) else None
             url = str(variables.get(variable, {}).get("value") or "") if variable else base
-            yield SelfHostedRoute(model[len(SELF_HOSTED_PREFIX):], variable, url)
+            yield SelfHostedRoute(model[len(SELF_HOSTED_PREFIX) :], variable, url)
 
 
 def self_hosted_urls(view: PlanView) -> dict[str, SelfHostedRoute]:

@@ -14,6 +14,7 @@ What it does not model (API Gateway's own, tested by AWS): throttling, quotas, W
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import threading
 from collections.abc import Mapping
@@ -91,7 +92,7 @@ class ApiGatewayEdge:
                 pass
 
             def _refuse(self, status: int, message: str) -> None:
-                body = ('{"message":"%s"}' % message).encode()
+                body = json.dumps({"message": message}, separators=(",", ":")).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -105,8 +106,11 @@ class ApiGatewayEdge:
                     return self._refuse(401, "Unauthorized")
                 try:
                     answer = aws_authorizer.handler(
-                        {"type": "REQUEST", "methodArn": "arn:aws:execute-api:eu-west-1:123456789012:api/v1/POST" + self.path,
-                         "headers": client_headers}
+                        {
+                            "type": "REQUEST",
+                            "methodArn": "arn:aws:execute-api:eu-west-1:123456789012:api/v1/POST" + self.path,
+                            "headers": client_headers,
+                        }
                     )
                 except aws_authorizer.Unauthorized:
                     return self._refuse(401, "Unauthorized")

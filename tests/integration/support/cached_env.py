@@ -42,7 +42,10 @@ def python_version(py: Path) -> tuple[int, int] | None:
     try:
         out = subprocess.run(
             [str(py), "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"],
-            capture_output=True, text=True, timeout=60, check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         ).stdout.split()
         return int(out[0]), int(out[1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
@@ -83,8 +86,7 @@ class CachedEnv:
     def write_marker(self, root: Path, **info: object) -> None:
         (root / self.marker_name).write_text(json.dumps({"spec": self.spec(), **info}, indent=2))
 
-    def run(self, cmd: list[str], *, capture: bool = False, timeout: float = 3600,
-            env: dict[str, str] | None = None) -> str:
+    def run(self, cmd: list[str], *, capture: bool = False, timeout: float = 3600, env: dict[str, str] | None = None) -> str:
         """Run ``cmd`` (output to stderr, or returned with ``capture``); a non-zero exit raises ``error``."""
         self.log("$ " + " ".join(cmd))
         # pip's own progress goes to our stderr: stdout is kept for what the installer prints (a path).

@@ -54,8 +54,7 @@ def _checkov(venv: Path) -> Path:
     return venv / "bin" / "checkov"
 
 
-_ENV = CachedEnv("checkov-env", CheckovEnvError, ENV_VENV, DEFAULT_VENV, _spec,
-                 ready=lambda venv: _checkov(venv).exists())
+_ENV = CachedEnv("checkov-env", CheckovEnvError, ENV_VENV, DEFAULT_VENV, _spec, ready=lambda venv: _checkov(venv).exists())
 MARKER_NAME = _ENV.marker_name
 
 
@@ -94,8 +93,9 @@ def checkov_command(checkov: Path, *args: str) -> tuple[list[str], dict[str, str
     return [str(checkov), "--skip-download", "--quiet", "--compact", *args], {**os.environ, **OFFLINE_ENV}
 
 
-def scan(checkov: Path, *args: str, out_dir: Path, cwd: Path, keep_passed: bool = False,
-         timeout: float = 900) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
+def scan(
+    checkov: Path, *args: str, out_dir: Path, cwd: Path, keep_passed: bool = False, timeout: float = 900
+) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
     """One offline checkov run with JSON results: (the process, one report per framework).
 
     ``args`` are checkov's own (targets, ``--framework``, ``--config-file``…). The JSON goes to a file in

@@ -143,8 +143,9 @@ class FakeProvider:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> FakeProvider:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-provider-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-provider-{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -158,8 +159,7 @@ class FakeProvider:
     def __enter__(self) -> FakeProvider:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
 
@@ -216,8 +216,9 @@ class _Handler(BaseHTTPRequestHandler):
             provider = self.server.provider
             with provider._lock:
                 names = sorted(set(provider._standing) | set(provider._scripts))
-            self._send_json(200, {"object": "list", "data": [
-                {"id": n, "object": "model", "created": 0, "owned_by": "stand-in"} for n in names]})
+            self._send_json(
+                200, {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "stand-in"} for n in names]}
+            )
         else:
             self._send_json(404, _error(f"no route {self.path}", "invalid_request_error", None))
 
@@ -231,9 +232,15 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = {}
         chat = path == "/v1/chat/completions"
-        record = RequestRecord(path=path, model=body.get("model"), stream=bool(body.get("stream")),
-                               received_at=time.monotonic(), authorized=self._authorized(), body=body,
-                               bearer=_bearer(self.headers.get("Authorization")))
+        record = RequestRecord(
+            path=path,
+            model=body.get("model"),
+            stream=bool(body.get("stream")),
+            received_at=time.monotonic(),
+            authorized=self._authorized(),
+            body=body,
+            bearer=_bearer(self.headers.get("Authorization")),
+        )
         provider._record(record)
         if path not in ("/v1/chat/completions", "/v1/completions"):
             record.status = 404
@@ -254,8 +261,7 @@ class _Handler(BaseHTTPRequestHandler):
                     ra = behaviour.retry_after
                     headers["Retry-After"] = str(int(ra)) if float(ra).is_integer() else str(ra)
                 kind = {429: "rate_limit_error", 401: "invalid_request_error"}.get(behaviour.status, "server_error")
-                self._send_json(behaviour.status, _error(f"stand-in answered {behaviour.status}", kind, None),
-                                headers)
+                self._send_json(behaviour.status, _error(f"stand-in answered {behaviour.status}", kind, None), headers)
             elif record.stream:
                 record.status = 200
                 self._stream(record, body, behaviour, chat)
@@ -284,20 +290,34 @@ class _Handler(BaseHTTPRequestHandler):
             last = i == behaviour.chunks - 1
             if chat:
                 delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
-                event = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": record.model,
-                         "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if last else None}]}
+                event = {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": record.model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if last else None}],
+                }
             else:
-                event = {"id": cid, "object": "text_completion", "created": created, "model": record.model,
-                         "choices": [{"index": 0, "text": piece, "logprobs": None,
-                                      "finish_reason": "stop" if last else None}]}
+                event = {
+                    "id": cid,
+                    "object": "text_completion",
+                    "created": created,
+                    "model": record.model,
+                    "choices": [{"index": 0, "text": piece, "logprobs": None, "finish_reason": "stop" if last else None}],
+                }
             # Stamped before the write: a client may read the chunk before a stamp taken after it.
             sent = time.monotonic()
             self._write_chunk(f"data: {json.dumps(event)}\n\n".encode())
             record.chunk_times.append(sent)
         if include_usage:
-            usage = {"id": cid, "object": "chat.completion.chunk" if chat else "text_completion",
-                     "created": created, "model": record.model, "choices": [],
-                     "usage": _usage(behaviour.chunks)}
+            usage = {
+                "id": cid,
+                "object": "chat.completion.chunk" if chat else "text_completion",
+                "created": created,
+                "model": record.model,
+                "choices": [],
+                "usage": _usage(behaviour.chunks),
+            }
             self._write_chunk(f"data: {json.dumps(usage)}\n\n".encode())
         self._write_chunk(b"data: [DONE]\n\n")
         self._write_chunk(b"")  # zero-length chunk: end of body
@@ -313,13 +333,14 @@ def _usage(n: int) -> dict:
 
 def _completion(model: str | None, behaviour: Behaviour, chat: bool) -> dict:
     text = " ".join([behaviour.text] * behaviour.chunks)
-    base = {"id": f"standin-{uuid.uuid4().hex[:12]}", "created": int(time.time()), "model": model,
-            "usage": _usage(behaviour.chunks)}
+    base = {"id": f"standin-{uuid.uuid4().hex[:12]}", "created": int(time.time()), "model": model, "usage": _usage(behaviour.chunks)}
     if chat:
-        return {**base, "object": "chat.completion", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
-    return {**base, "object": "text_completion", "choices": [
-        {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}]}
+        return {
+            **base,
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        }
+    return {**base, "object": "text_completion", "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}]}
 
 
 def _error(message: str, kind: str, code: str | None) -> dict:

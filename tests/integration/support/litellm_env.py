@@ -174,8 +174,21 @@ def _install(venv: Path) -> dict[str, object]:
     _log(f"step 1/4: download {wheel_name} and check its sha256")
     if not wheel.is_file() or sha256_file(wheel) != wheel_sha:
         wheel.unlink(missing_ok=True)
-        _run([str(py), "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--progress-bar", "off",
-              "-d", str(wheels), f"litellm=={LITELLM_VERSION}"])
+        _run(
+            [
+                str(py),
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--progress-bar",
+                "off",
+                "-d",
+                str(wheels),
+                f"litellm=={LITELLM_VERSION}",
+            ]
+        )
     if not wheel.is_file():
         got = sorted(p.name for p in wheels.glob("litellm-*"))
         raise LitellmEnvError(f"pip downloaded {got}, not the recorded {wheel_name}")
@@ -187,13 +200,26 @@ def _install(venv: Path) -> dict[str, object]:
     _log(f"step 2/4: {wheel_name}[{','.join(EXTRAS)}] + {', '.join(EXTRA_REQUIREMENTS)} under the frozen constraints")
     constraints = venv / "pulumi-llm-constraints.txt"
     constraints.write_text("\n".join(_constraint_lines()) + "\n")
-    _run([str(py), "-m", "pip", "install", "--progress-bar", "off", "-c", str(constraints),
-          f"{wheel}[{','.join(EXTRAS)}]", *EXTRA_REQUIREMENTS])
+    _run(
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "--progress-bar",
+            "off",
+            "-c",
+            str(constraints),
+            f"{wheel}[{','.join(EXTRAS)}]",
+            *EXTRA_REQUIREMENTS,
+        ]
+    )
 
     _log("step 3/4 + 4/4: no .pth in litellm, import check")
     # Importing litellm fetches its cost map from GitHub unless told to use the bundled one.
-    versions = json.loads(_run([str(py), "-c", _CHECK_SCRIPT], capture=True,
-                               env={"LITELLM_LOCAL_MODEL_COST_MAP": "True"}).strip().splitlines()[-1])
+    versions = json.loads(
+        _run([str(py), "-c", _CHECK_SCRIPT], capture=True, env={"LITELLM_LOCAL_MODEL_COST_MAP": "True"}).strip().splitlines()[-1]
+    )
     if versions.pop("pth_files"):
         raise LitellmEnvError("the installed litellm ships a .pth file (code run at every interpreter start); refusing it")
     if versions["litellm"] != LITELLM_VERSION:
@@ -262,8 +288,18 @@ class LitellmProxy:
 
     @property
     def command(self) -> list[str]:
-        return [str(litellm_executable(self.python)), "--config", str(self.config_path), "--host", "127.0.0.1",
-                "--port", str(self.port), "--telemetry", "False", *self.extra_args]
+        return [
+            str(litellm_executable(self.python)),
+            "--config",
+            str(self.config_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--telemetry",
+            "False",
+            *self.extra_args,
+        ]
 
     def log_tail(self, lines: int = 60) -> str:
         try:
@@ -272,8 +308,7 @@ class LitellmProxy:
             return "(no log)"
 
     def start(self) -> None:
-        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-               "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
         for key, value in self.extra_env.items():
             if value is None:
                 env.pop(key, None)
@@ -282,8 +317,14 @@ class LitellmProxy:
         started = time.monotonic()
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - our own venv's console script
-                self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                cwd=str(self.config_path.parent), start_new_session=True, preexec_fn=_die_with_parent,
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=str(self.config_path.parent),
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         try:
             self._wait_ready(started)
@@ -307,8 +348,7 @@ class LitellmProxy:
             if code is not None:
                 raise LitellmProxyError(f"litellm exited with code {code}; log {self.log_path}:\n{self.log_tail()}")
             if time.monotonic() - started > self.startup_timeout:
-                raise LitellmProxyError(f"litellm not ready after {self.startup_timeout:.0f} s; log {self.log_path}:\n"
-                                        + self.log_tail())
+                raise LitellmProxyError(f"litellm not ready after {self.startup_timeout:.0f} s; log {self.log_path}:\n" + self.log_tail())
             try:
                 if self._status("/health/liveliness") == 200 and self._status("/v1/models", auth) == 200:
                     self.seconds_to_ready = time.monotonic() - started
@@ -340,8 +380,7 @@ class LitellmProxy:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
 

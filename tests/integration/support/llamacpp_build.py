@@ -76,8 +76,16 @@ def _spec() -> dict[str, object]:
 
 # A changed version or flag set builds into a new directory.
 DEFAULT_DIR = CACHE_ROOT / f"llama.cpp-{SDIST_VERSION}-{hashlib.sha256(json.dumps(_spec(), sort_keys=True).encode()).hexdigest()[:8]}"
-_ENV = CachedEnv("llamacpp-build", LlamaCppBuildError, ENV_DIR, DEFAULT_DIR, _spec, marker_name=MARKER_NAME,
-                 ready=lambda root: all((root / "bin" / t).is_file() for t in TARGETS), doing="building")
+_ENV = CachedEnv(
+    "llamacpp-build",
+    LlamaCppBuildError,
+    ENV_DIR,
+    DEFAULT_DIR,
+    _spec,
+    marker_name=MARKER_NAME,
+    ready=lambda root: all((root / "bin" / t).is_file() for t in TARGETS),
+    doing="building",
+)
 _log = _ENV.log
 
 
@@ -138,7 +146,7 @@ def _fetch_source(root: Path) -> Path:
             members = []
             for m in tar.getmembers():
                 if m.name.startswith(prefix) and (m.isfile() or m.isdir() or m.issym()):
-                    m.name = m.name[len(prefix):]
+                    m.name = m.name[len(prefix) :]
                     if m.name:
                         members.append(m)
             tar.extractall(staging, members=members, filter="data")

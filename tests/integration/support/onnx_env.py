@@ -44,13 +44,42 @@ PYTHON_VERSION = _torch_source.PYTHON_VERSION
 # by REQUIREMENTS; torch by TORCH_VERSION.
 BUILDER_REQUIREMENTS = ("onnx", "onnx-ir", "transformers", "tokenizers", "safetensors")
 BUILDER_PINS = (
-    "annotated-doc==0.0.7", "annotated-types==0.8.0", "anyio==4.16.0", "click==8.5.1", "filelock==4.2.11",
-    "fsspec==2026.9.0", "h11==0.16.0", "hf-xet==1.8.0", "httpcore2==2.16.2", "httpx2==2.16.2",
-    "huggingface-hub==2.4.0", "idna==3.20", "jinja2==3.1.6", "markdown-it-py==4.3.0", "markupsafe==3.0.4",
-    "mdurl==0.1.2", "ml-dtypes==0.6.0", "mpmath==1.3.0", "networkx==3.6.1", "onnx==1.23.2", "onnx-ir==1.1.0",
-    "pydantic==2.14.3", "pydantic-core==2.50.4", "pygments==2.21.0", "pyyaml==6.0.3", "regex==2026.11.15",
-    "rich==15.0.0", "safetensors==0.8.0", "shellingham==1.5.4", "sympy==1.14.0", "tokenizers==0.23.3",
-    "tqdm==4.70.1", "transformers==5.23.0", "truststore==0.10.5", "typer==0.29.2", "typing-inspection==0.4.5",
+    "annotated-doc==0.0.7",
+    "annotated-types==0.8.0",
+    "anyio==4.16.0",
+    "click==8.5.1",
+    "filelock==4.2.11",
+    "fsspec==2026.9.0",
+    "h11==0.16.0",
+    "hf-xet==1.8.0",
+    "httpcore2==2.16.2",
+    "httpx2==2.16.2",
+    "huggingface-hub==2.4.0",
+    "idna==3.20",
+    "jinja2==3.1.6",
+    "markdown-it-py==4.3.0",
+    "markupsafe==3.0.4",
+    "mdurl==0.1.2",
+    "ml-dtypes==0.6.0",
+    "mpmath==1.3.0",
+    "networkx==3.6.1",
+    "onnx==1.23.2",
+    "onnx-ir==1.1.0",
+    "pydantic==2.14.3",
+    "pydantic-core==2.50.4",
+    "pygments==2.21.0",
+    "pyyaml==6.0.3",
+    "regex==2026.11.15",
+    "rich==15.0.0",
+    "safetensors==0.8.0",
+    "shellingham==1.5.4",
+    "sympy==1.14.0",
+    "tokenizers==0.23.3",
+    "tqdm==4.70.1",
+    "transformers==5.23.0",
+    "truststore==0.10.5",
+    "typer==0.29.2",
+    "typing-inspection==0.4.5",
     "typing-extensions==4.16.0",
 )
 
@@ -97,8 +126,7 @@ def venv_dir() -> Path:
 
 
 def _base_python() -> str:
-    return _ENV.base_python(PYTHON_VERSION, override_var=_torch_source.ENV_BASE_PYTHON,
-                            why=f"for the torch {TORCH_VERSION} wheel")
+    return _ENV.base_python(PYTHON_VERSION, override_var=_torch_source.ENV_BASE_PYTHON, why=f"for the torch {TORCH_VERSION} wheel")
 
 
 def _install(venv: Path) -> dict[str, str]:
@@ -117,9 +145,7 @@ def _install(venv: Path) -> dict[str, str]:
 
     _log(f"step 3/4: the model builder's packages ({', '.join(BUILDER_REQUIREMENTS)})")
     constraints = venv / "pulumi-llm-constraints.txt"
-    runtime_pins = [
-        line.split()[0] for line in REQUIREMENTS.read_text().splitlines() if "==" in line and not line.startswith("#")
-    ]
+    runtime_pins = [line.split()[0] for line in REQUIREMENTS.read_text().splitlines() if "==" in line and not line.startswith("#")]
     constraints.write_text("\n".join([f"torch=={TORCH_VERSION}", *runtime_pins, *BUILDER_PINS]) + "\n")
     _run(pip + torch_opts + ["-c", str(constraints), *BUILDER_REQUIREMENTS])
 

@@ -53,9 +53,7 @@ def _train_tokenizer(rng: random.Random):
     pairs = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in merges]
     tok = Tokenizer(models.BPE(vocab=vocab, merges=pairs, unk_token=tiny_model.UNK, byte_fallback=True, fuse_unk=True))
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
-    tok.decoder = decoders.Sequence(
-        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
-    )
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)])
     return tok
 
 

@@ -112,8 +112,7 @@ def venv_dir() -> Path:
 
 def _base_python() -> str:
     """A CPython 3.11 to create the venv from (the torch wheel is cp311)."""
-    return _ENV.base_python(PYTHON_VERSION, override_var=ENV_BASE_PYTHON,
-                            why=f"for the torch {TORCH_VERSION} wheel")
+    return _ENV.base_python(PYTHON_VERSION, override_var=ENV_BASE_PYTHON, why=f"for the torch {TORCH_VERSION} wheel")
 
 
 def _torch_requirement() -> tuple[str, list[str]]:
@@ -145,19 +144,13 @@ def _install(venv: Path) -> dict[str, str]:
     _log(f"step 2/4: {VLLM_DIST}=={VLLM_VERSION} --no-deps")
     _run(pip + ["--no-deps", f"{VLLM_DIST}=={VLLM_VERSION}"])
 
-    reqs = json.loads(
-        _run([str(py), "-c", _REQS_SCRIPT, VLLM_DIST, ",".join(sorted(EXCLUDED))], capture=True)
-    )
+    reqs = json.loads(_run([str(py), "-c", _REQS_SCRIPT, VLLM_DIST, ",".join(sorted(EXCLUDED))], capture=True))
     _log(f"step 3/4: {len(reqs)} requirements of {VLLM_DIST} (torch family removed) + extras")
     constraints = venv / "pulumi-llm-constraints.txt"
     # Hold torch at the CPU build so no requirement can swap in a CUDA torch.
     lines = [f"torch=={TORCH_VERSION}"]
     if CONSTRAINTS_FILE.exists():
-        lines += [
-            ln.strip()
-            for ln in CONSTRAINTS_FILE.read_text().splitlines()
-            if ln.strip() and not ln.lstrip().startswith("#")
-        ]
+        lines += [ln.strip() for ln in CONSTRAINTS_FILE.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     constraints.write_text("\n".join(lines) + "\n")
     _run(pip + torch_opts + ["-c", str(constraints), *reqs, *EXTRA_REQUIREMENTS])
 

@@ -195,10 +195,7 @@ class VllmServer:
         while True:
             code = self.proc.poll()
             if code is not None:
-                raise VllmServerError(
-                    f"vLLM exited with code {code} before it was ready; log {self.log_path}:\n"
-                    + self.log_tail()
-                )
+                raise VllmServerError(f"vLLM exited with code {code} before it was ready; log {self.log_path}:\n" + self.log_tail())
             now = time.monotonic()
             if now > deadline:
                 raise VllmServerError(

@@ -34,11 +34,30 @@ from pulumi_llm.sizing import (
 
 def test_catalog_has_the_models_later_code_names():
     for key in (
-        "llama-3.1-8b-instruct", "llama-3.1-70b-instruct", "llama-3.1-405b-instruct", "llama-3.3-70b-instruct",
-        "llama-3.2-1b-instruct", "llama-3.2-3b-instruct", "llama-2-7b-chat", "llama-2-70b-chat",
-        "mistral-7b-instruct-v0.3", "mixtral-8x7b-instruct-v0.1", "qwen2.5-7b-instruct", "qwen2.5-32b-instruct",
-        "qwen2.5-72b-instruct", "qwen3-8b", "qwen3-32b", "qwen3-30b-a3b", "gemma-2-9b-it", "gemma-2-27b-it",
-        "gemma-3-12b-it", "gemma-3-27b-it", "gpt-oss-20b", "gpt-oss-120b", "phi-3.5-mini-instruct", "phi-4",
+        "llama-3.1-8b-instruct",
+        "llama-3.1-70b-instruct",
+        "llama-3.1-405b-instruct",
+        "llama-3.3-70b-instruct",
+        "llama-3.2-1b-instruct",
+        "llama-3.2-3b-instruct",
+        "llama-2-7b-chat",
+        "llama-2-70b-chat",
+        "mistral-7b-instruct-v0.3",
+        "mixtral-8x7b-instruct-v0.1",
+        "qwen2.5-7b-instruct",
+        "qwen2.5-32b-instruct",
+        "qwen2.5-72b-instruct",
+        "qwen3-8b",
+        "qwen3-32b",
+        "qwen3-30b-a3b",
+        "gemma-2-9b-it",
+        "gemma-2-27b-it",
+        "gemma-3-12b-it",
+        "gemma-3-27b-it",
+        "gpt-oss-20b",
+        "gpt-oss-120b",
+        "phi-3.5-mini-instruct",
+        "phi-4",
     ):
         assert key in MODELS
 
@@ -95,38 +114,58 @@ def test_every_catalog_model_is_internally_consistent():
 
 
 def test_model_spec_builds_a_custom_model():
-    spec = ModelSpec.from_dict({
-        "key": "my-ft", "total_params_b": 8.03, "num_layers": 32, "hidden_size": 4096, "num_attention_heads": 32,
-        "num_kv_heads": 8, "max_context": 32768, "vocab_size": 128256, "hf_repo": "acme/my-ft",
-    })
+    spec = ModelSpec.from_dict(
+        {
+            "key": "my-ft",
+            "total_params_b": 8.03,
+            "num_layers": 32,
+            "hidden_size": 4096,
+            "num_attention_heads": 32,
+            "num_kv_heads": 8,
+            "max_context": 32768,
+            "vocab_size": 128256,
+            "hf_repo": "acme/my-ft",
+        }
+    )
     assert spec.resolved_head_dim == 128 and spec.resolved_active_params_b == 8.03
     assert get_model(spec) is spec
 
 
-_BASE = dict(key="custom", total_params_b=8.0, num_layers=32, hidden_size=4096, num_attention_heads=32,
-             num_kv_heads=8, max_context=8192, vocab_size=32000)
+_BASE = dict(
+    key="custom",
+    total_params_b=8.0,
+    num_layers=32,
+    hidden_size=4096,
+    num_attention_heads=32,
+    num_kv_heads=8,
+    max_context=8192,
+    vocab_size=32000,
+)
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
         ({"num_kv_heads": 5}, "model custom: num_attention_heads (32) must be divisible by num_kv_heads (5)"),
-        ({"hidden_size": 4000, "num_attention_heads": 48, "num_kv_heads": 8},
-         "model custom: hidden_size (4000) is not divisible by num_attention_heads (48); set head_dim"),
+        (
+            {"hidden_size": 4000, "num_attention_heads": 48, "num_kv_heads": 8},
+            "model custom: hidden_size (4000) is not divisible by num_attention_heads (48); set head_dim",
+        ),
         ({"num_layers": 0}, "model custom: num_layers must be a positive integer, not 0"),
         ({"vocab_size": 32000.5}, "model custom: vocab_size must be a positive integer, not 32000.5"),
-        ({"total_params_b": 8_030_000_000},
-         "model custom: total_params_b is in billions and must be between 0 and 10,000, not 8.03e+09"),
-        ({"total_params_b": 0.1},
-         "model custom: vocab_size × hidden_size alone is 0.26 B parameters, more than total_params_b (0.1); "
-         "total_params_b is in billions"),
+        ({"total_params_b": 8_030_000_000}, "model custom: total_params_b is in billions and must be between 0 and 10,000, not 8.03e+09"),
+        (
+            {"total_params_b": 0.1},
+            "model custom: vocab_size × hidden_size alone is 0.26 B parameters, more than total_params_b (0.1); "
+            "total_params_b is in billions",
+        ),
         ({"active_params_b": 9.0}, "model custom: active_params_b (9) must be above 0 and at most total_params_b (8)"),
-        ({"num_experts": 8}, "model custom: an MoE model needs num_experts >= 2 and 1 <= experts_per_token <= "
-                             "num_experts (got 8 and 0)"),
-        ({"num_experts": 8, "experts_per_token": 2},
-         "model custom: an MoE model needs expert_params_b (parameters inside the experts, in billions)"),
-        ({"native_precision": "int3"},
-         "model custom: native_precision 'int3' is unknown; use one of " + ", ".join(PRECISIONS)),
+        ({"num_experts": 8}, "model custom: an MoE model needs num_experts >= 2 and 1 <= experts_per_token <= num_experts (got 8 and 0)"),
+        (
+            {"num_experts": 8, "experts_per_token": 2},
+            "model custom: an MoE model needs expert_params_b (parameters inside the experts, in billions)",
+        ),
+        ({"native_precision": "int3"}, "model custom: native_precision 'int3' is unknown; use one of " + ", ".join(PRECISIONS)),
         ({"key": " "}, "model: key must be a non-empty name"),
     ],
 )
@@ -142,17 +181,26 @@ def test_model_spec_from_dict_rejects_unknown_and_missing_fields():
     assert str(err.value) == "model custom: unknown field 'num_kv_head'; did you mean num_kv_heads?"
     with pytest.raises(UserError) as err:
         ModelSpec.from_dict({"key": "x", "num_layers": 2})
-    assert str(err.value) == (
-        "model x: missing total_params_b, hidden_size, num_attention_heads, num_kv_heads, max_context, vocab_size"
-    )
+    assert str(err.value) == ("model x: missing total_params_b, hidden_size, num_attention_heads, num_kv_heads, max_context, vocab_size")
 
 
 # --- hardware ---------------------------------------------------------------------------------
 
 
 def test_accelerators_cover_datacenter_gpus_and_jetson():
-    for key in ("L4", "A10G", "L40S", "A100-40GB", "A100-80GB", "H100-80GB", "H200", "Orin-Nano-8GB",
-                "Orin-NX-16GB", "AGX-Orin-32GB", "AGX-Orin-64GB"):
+    for key in (
+        "L4",
+        "A10G",
+        "L40S",
+        "A100-40GB",
+        "A100-80GB",
+        "H100-80GB",
+        "H200",
+        "Orin-Nano-8GB",
+        "Orin-NX-16GB",
+        "AGX-Orin-32GB",
+        "AGX-Orin-64GB",
+    ):
         acc = get_accelerator(key.lower())
         assert acc.key == key and acc.memory_gib > 0 and acc.bandwidth_gbs > 0 and acc.bf16_tflops > 0
     assert all(a.unified_memory and a.cuda_arch == 87 for a in ACCELERATORS.values() if a.kind == "jetson")
@@ -177,11 +225,30 @@ def test_instance_catalog_entries_are_complete_and_dated():
         # The price was read in a region that offers the type (the p5e stand-in borrows p5en's).
         assert (t.price_region in t.regions) or t.price_is_estimate
         assert not t.price_is_estimate or t.price_note
-    for name in ("g5.xlarge", "g5.48xlarge", "g6.xlarge", "g6.48xlarge", "g6e.xlarge", "p4d.24xlarge",
-                 "p4de.24xlarge", "p5.48xlarge", "p5e.48xlarge", "g2-standard-4", "a2-highgpu-1g",
-                 "a2-ultragpu-8g", "a3-highgpu-8g", "a3-megagpu-8g", "a3-ultragpu-8g", "Standard_NC24ads_A100_v4",
-                 "Standard_NC48ads_A100_v4", "Standard_NC96ads_A100_v4", "Standard_NC40ads_H100_v5",
-                 "Standard_NC80adis_H100_v5", "Standard_NV36ads_A10_v5", "Standard_NC4as_T4_v3"):
+    for name in (
+        "g5.xlarge",
+        "g5.48xlarge",
+        "g6.xlarge",
+        "g6.48xlarge",
+        "g6e.xlarge",
+        "p4d.24xlarge",
+        "p4de.24xlarge",
+        "p5.48xlarge",
+        "p5e.48xlarge",
+        "g2-standard-4",
+        "a2-highgpu-1g",
+        "a2-ultragpu-8g",
+        "a3-highgpu-8g",
+        "a3-megagpu-8g",
+        "a3-ultragpu-8g",
+        "Standard_NC24ads_A100_v4",
+        "Standard_NC48ads_A100_v4",
+        "Standard_NC96ads_A100_v4",
+        "Standard_NC40ads_H100_v5",
+        "Standard_NC80adis_H100_v5",
+        "Standard_NV36ads_A10_v5",
+        "Standard_NC4as_T4_v3",
+    ):
         assert get_instance_type(name.upper()).name == name
 
 
@@ -230,10 +297,22 @@ def test_region_checks():
 
 @pytest.mark.parametrize(
     ("name", "key", "bits"),
-    [("BF16", "bf16", 16), ("float16", "fp16", 16), ("FP8", "fp8", 8), ("int8", "int8", 8),
-     ("awq", "awq", 4.15625), ("GPTQ", "gptq", 4.15625), ("Q4_K_M", "q4_k_m", 4.8944), ("q8_0", "q8_0", 8.5008),
-     ("Q2_K", "q2_k", 3.1593), ("Q3_K_M", "q3_k_m", 4.0), ("Q4_0", "q4_0", 4.64), ("Q5_K_M", "q5_k_m", 5.7036),
-     ("Q6_K", "q6_k", 6.5633), ("F16", "f16", 16.0005)],
+    [
+        ("BF16", "bf16", 16),
+        ("float16", "fp16", 16),
+        ("FP8", "fp8", 8),
+        ("int8", "int8", 8),
+        ("awq", "awq", 4.15625),
+        ("GPTQ", "gptq", 4.15625),
+        ("Q4_K_M", "q4_k_m", 4.8944),
+        ("q8_0", "q8_0", 8.5008),
+        ("Q2_K", "q2_k", 3.1593),
+        ("Q3_K_M", "q3_k_m", 4.0),
+        ("Q4_0", "q4_0", 4.64),
+        ("Q5_K_M", "q5_k_m", 5.7036),
+        ("Q6_K", "q6_k", 6.5633),
+        ("F16", "f16", 16.0005),
+    ],
 )
 def test_precisions_and_their_bits(name: str, key: str, bits: float):
     prec = get_precision(name)

@@ -29,8 +29,10 @@ AZURE_405B_NO_FIT = (
 M = "llama-3.1-8b-instruct"
 
 SIZE_ERRORS = [
-    (["llama-3.1-9b"], "unknown model 'llama-3.1-9b'; did you mean llama-3.1-8b-instruct or llama-3.1-70b-instruct "
-                       "or llama-3.1-405b-instruct?"),
+    (
+        ["llama-3.1-9b"],
+        "unknown model 'llama-3.1-9b'; did you mean llama-3.1-8b-instruct or llama-3.1-70b-instruct or llama-3.1-405b-instruct?",
+    ),
     ([M, "--gpu", "L4", "--count", "two"], "--count must be a whole number, not 'two'"),
     ([M, "--gpu", "L4", "--count", "0"], "--count must be at least 1, not 0"),
     ([M, "--cpu-ram", "lots"], "--cpu-ram must be a number, not 'lots'"),
@@ -43,33 +45,36 @@ SIZE_ERRORS = [
     ([M, "--instance", "g5.xlarge", "--gpu", "L4"], "--instance cannot be combined with --gpu or --cpu-ram"),
     ([M, "--gpu", "L4", "--cpu-ram", "16"], "--gpu and --cpu-ram exclude each other"),
     ([M, "--count", "2"], "--count needs --gpu"),
-    ([M, "--gpu", "L4", "--cloud", "aws"],
-     "--cloud and --region pick cloud instance types; they do not apply to --gpu or --cpu-ram"),
+    ([M, "--gpu", "L4", "--cloud", "aws"], "--cloud and --region pick cloud instance types; they do not apply to --gpu or --cpu-ram"),
     ([M, "--instance", "g5.xlarg"], "unknown instance type 'g5.xlarg'; did you mean g5.xlarge or g5.8xlarge or g5.4xlarge?"),
     ([M, "--instance", "g5.xlarge", "--cloud", "azure"], "instance type g5.xlarge belongs to aws, not azure"),
-    ([M, "--instance", "g6e.xlarge", "--region", "sa-east-1"],
-     "instance type g6e.xlarge is not offered in sa-east-1 in the catalog; it is in: us-east-1, us-east-2, "
-     "us-west-2, eu-central-1, ap-northeast-1"),
+    (
+        [M, "--instance", "g6e.xlarge", "--region", "sa-east-1"],
+        "instance type g6e.xlarge is not offered in sa-east-1 in the catalog; it is in: us-east-1, us-east-2, "
+        "us-west-2, eu-central-1, ap-northeast-1",
+    ),
     ([M, "--gpu", "B200"], "unknown GPU 'B200'; did you mean H200?"),
     ([M, "--cloud", "oracle"], "unknown cloud 'oracle'; known: aws, azure, gcp"),
-    ([M, "--cloud", "gcp", "--region", "us-east-1"],
-     "region 'us-east-1' has no gcp GPU type in the catalog; did you mean us-east1 or us-west1 or us-east5?"),
+    (
+        [M, "--cloud", "gcp", "--region", "us-east-1"],
+        "region 'us-east-1' has no gcp GPU type in the catalog; did you mean us-east1 or us-west1 or us-east5?",
+    ),
     ([M, "--region", "mars-1"], "cannot tell the cloud of region 'mars-1'; pass --cloud aws, gcp or azure"),
     ([M, "--quant", "int3"], "unknown quantization 'int3'; did you mean int8?"),
-    ([M, "--quant", "q4_k_m"],
-     "quantization 'q4_k_m' is not served by vllm; vllm takes: bf16, fp16, fp8, int8, awq, gptq, mxfp4"),
-    ([M, "--gpu", "T4", "--quant", "bf16"],
-     "quantization 'bf16' needs compute capability 8.0 or newer; T4 is 7.5; use --quant fp16"),
-    ([M, "--quant", "mxfp4"],
-     "quantization 'mxfp4' needs a checkpoint published in MXFP4 (gpt-oss-20b, gpt-oss-120b); "
-     "llama-3.1-8b-instruct is published in bf16"),
+    ([M, "--quant", "q4_k_m"], "quantization 'q4_k_m' is not served by vllm; vllm takes: bf16, fp16, fp8, int8, awq, gptq, mxfp4"),
+    ([M, "--gpu", "T4", "--quant", "bf16"], "quantization 'bf16' needs compute capability 8.0 or newer; T4 is 7.5; use --quant fp16"),
+    (
+        [M, "--quant", "mxfp4"],
+        "quantization 'mxfp4' needs a checkpoint published in MXFP4 (gpt-oss-20b, gpt-oss-120b); "
+        "llama-3.1-8b-instruct is published in bf16",
+    ),
     ([M, "--kv-cache-dtype", "q8_0"], "KV-cache dtype 'q8_0' is not available in vllm; vllm takes: auto, fp8"),
-    ([M, "--runtime", "llamacpp", "--gpu", "L4", "--kv-cache-dtype", "fp8"],
-     "KV-cache dtype 'fp8' is not available in llamacpp; llamacpp takes: f16, q8_0, q4_0"),
-    ([M, "--gpu", "T4", "--kv-cache-dtype", "fp8"],
-     "KV-cache dtype 'fp8' needs compute capability 8.0 or newer; T4 is older"),
-    ([M, "--runtime", "llamacpp"],
-     "--runtime llamacpp needs --gpu or --cpu-ram: cloud types are sized for vLLM/Triton"),
+    (
+        [M, "--runtime", "llamacpp", "--gpu", "L4", "--kv-cache-dtype", "fp8"],
+        "KV-cache dtype 'fp8' is not available in llamacpp; llamacpp takes: f16, q8_0, q4_0",
+    ),
+    ([M, "--gpu", "T4", "--kv-cache-dtype", "fp8"], "KV-cache dtype 'fp8' needs compute capability 8.0 or newer; T4 is older"),
+    ([M, "--runtime", "llamacpp"], "--runtime llamacpp needs --gpu or --cpu-ram: cloud types are sized for vLLM/Triton"),
     (["llama-3.1-70b-instruct", "--gpu", "H100-80GB"], H100_70B_NO_FIT),
     (["llama-3.1-70b-instruct", "--instance", "g5.xlarge"], G5_70B_NO_FIT),
     (["llama-3.1-405b-instruct", "--cloud", "azure"], AZURE_405B_NO_FIT),
@@ -88,11 +93,12 @@ C = ["--model", M, "--tokens-per-month", "1B"]
 COMPARE_ERRORS = [
     (["--tokens-per-month", "1B"], "compare needs --model MODEL (or --stack STACK)"),
     (["--model", M], "compare needs --tokens-per-month N (e.g. 500M)"),
-    (["--model", M, "--tokens-per-month", "lots"],
-     "--tokens-per-month must be a number of tokens such as 500M, 2B or 2e9, not 'lots'"),
+    (["--model", M, "--tokens-per-month", "lots"], "--tokens-per-month must be a number of tokens such as 500M, 2B or 2e9, not 'lots'"),
     (["--model", M, "--tokens-per-month", "0"], "--tokens-per-month must be positive, not '0'"),
-    (["--model", "mistral-7b", "--tokens-per-month", "1B"],
-     "unknown model 'mistral-7b'; did you mean mixtral-8x7b-instruct-v0.1 or mistral-7b-instruct-v0.3?"),
+    (
+        ["--model", "mistral-7b", "--tokens-per-month", "1B"],
+        "unknown model 'mistral-7b'; did you mean mixtral-8x7b-instruct-v0.1 or mistral-7b-instruct-v0.3?",
+    ),
     ([*C, "--plot", "out.jpg"], "--plot must name a .png file, not 'out.jpg'"),
     ([*C, "--plot", "/nonexistent/dir/p.png"], "--plot: directory '/nonexistent/dir' does not exist"),
     ([*C, "--mix", "3"], "--mix must look like INPUT:OUTPUT (e.g. 3:1), not '3'"),
@@ -100,8 +106,7 @@ COMPARE_ERRORS = [
     ([*C, "--cloud", "aws", "--cloud", "gcp", "--region", "us-east-1"], "--region needs exactly one --cloud"),
     ([*C, "--cloud", "ibm"], "unknown cloud 'ibm'; known: aws, azure, gcp"),
     ([*C, "--utilization", "0"], "--utilization must be above 0 and at most 1, not 0"),
-    ([*C, "--quant", "q4_k_m"],
-     "quantization 'q4_k_m' is not served by vllm; vllm takes: bf16, fp16, fp8, int8, awq, gptq, mxfp4"),
+    ([*C, "--quant", "q4_k_m"], "quantization 'q4_k_m' is not served by vllm; vllm takes: bf16, fp16, fp8, int8, awq, gptq, mxfp4"),
     ([*C, "--replicas", "2:1"], "--replicas needs MIN <= MAX and MAX >= 1, not '2:1'"),
     ([*C, "--context", "0"], "--context must be at least 1, not 0"),
     (["--model", "llama-3.1-405b-instruct", "--tokens-per-month", "1B", "--cloud", "azure"], AZURE_405B_NO_FIT),
@@ -120,8 +125,7 @@ def test_compare_errors_are_one_line_and_exit_2(cli, argv: list[str], message: s
 def test_size_prints_fit_memory_settings_throughput_and_cost(cli):
     code, out, err = cli("size", M, "--instance", "g6e.xlarge", "--context", "32768", "--replicas", "1:3")
     assert (code, err) == (0, "")
-    assert out.startswith("llama-3.1-8b-instruct (Llama 3.1 8B Instruct) in bf16 on g6e.xlarge (1× L40S): fits, "
-                          "tensor parallel 1\n")
+    assert out.startswith("llama-3.1-8b-instruct (Llama 3.1 8B Instruct) in bf16 on g6e.xlarge (1× L40S): fits, tensor parallel 1\n")
     for fragment in (
         "32,768 tokens (asked 32,768, model max 131,072)",
         "Memory (GB = 10⁹ bytes)",
@@ -165,18 +169,28 @@ def test_compare_prints_options_providers_and_break_even(cli):
     code, out, err = cli("compare", "--model", M, "--tokens-per-month", "2B")
     assert (code, err) == (0, "")
     assert out.startswith("llama-3.1-8b-instruct at 2.0B tokens/month (3:1 input:output)\n")
-    for fragment in ("Self-hosted (on-demand list prices)", "lowest $/h", "lowest bill",
-                     "openai/gpt-4o-mini", "anthropic/claude-3.5-haiku", "google/gemini-2.5-flash-lite",
-                     "cohere/command-r7b", "bedrock/llama-3.1-8b-instruct", "azure-openai/gpt-4o-mini",
-                     "self-hosting cheaper from", "never", "At this volume: ",
-                     "API prices as listed in 2025-08", "Left out of self-hosted costs:"):
+    for fragment in (
+        "Self-hosted (on-demand list prices)",
+        "lowest $/h",
+        "lowest bill",
+        "openai/gpt-4o-mini",
+        "anthropic/claude-3.5-haiku",
+        "google/gemini-2.5-flash-lite",
+        "cohere/command-r7b",
+        "bedrock/llama-3.1-8b-instruct",
+        "azure-openai/gpt-4o-mini",
+        "self-hosting cheaper from",
+        "never",
+        "At this volume: ",
+        "API prices as listed in 2025-08",
+        "Left out of self-hosted costs:",
+    ):
         assert fragment in out, fragment
 
 
 def test_compare_writes_a_png_that_matplotlib_reads_back(cli, tmp_path: Path):
     target = tmp_path / "cost.png"
-    code, out, _ = cli("compare", "--model", "llama-3.3-70b-instruct", "--tokens-per-month", "5e9",
-                       "--plot", str(target))
+    code, out, _ = cli("compare", "--model", "llama-3.3-70b-instruct", "--tokens-per-month", "5e9", "--plot", str(target))
     assert code == 0
     assert f"Plot written to {target}" in out.replace("\n", "")
     data = target.read_bytes()

@@ -119,8 +119,16 @@ def test_compare_raises_when_no_cloud_fits():
 
 
 def test_sizing_summary_is_plain_json_and_deterministic():
-    kwargs = dict(model="llama-3.1-70b-instruct", quantization=None, context=32768, instance_type=None,
-                  cloud="aws", region="us-east-1", min_replicas=1, max_replicas=2)
+    kwargs = dict(
+        model="llama-3.1-70b-instruct",
+        quantization=None,
+        context=32768,
+        instance_type=None,
+        cloud="aws",
+        region="us-east-1",
+        min_replicas=1,
+        max_replicas=2,
+    )
     first = sizing_summary(**kwargs)
     text = json.dumps(first, sort_keys=True)
     assert json.dumps(sizing_summary(**kwargs), sort_keys=True) == text
@@ -129,22 +137,24 @@ def test_sizing_summary_is_plain_json_and_deterministic():
     assert first["cost"]["monthly_max"] == pytest.approx(2 * first["cost"]["monthly_min"])
     assert first["cost"]["price_as_of"] == "2025-06" and first["cost"]["excluded"]
     assert first["startup_probe"]["period_seconds"] == 10
-    code = (
-        "import json; from pulumi_llm.sizing import sizing_summary; "
-        f"print(json.dumps(sizing_summary(**{kwargs!r}), sort_keys=True))"
-    )
+    code = f"import json; from pulumi_llm.sizing import sizing_summary; print(json.dumps(sizing_summary(**{kwargs!r}), sort_keys=True))"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert other.stdout.strip() == text
 
 
 def test_sizing_summary_for_onprem_hardware_has_no_price():
-    out = sizing_summary("llama-3.2-3b-instruct", "q4_k_m", accelerator="AGX-Orin-64GB", runtime="llamacpp",
-                         cloud="onprem")
+    out = sizing_summary("llama-3.2-3b-instruct", "q4_k_m", accelerator="AGX-Orin-64GB", runtime="llamacpp", cloud="onprem")
     assert out["cost"] is None and out["vllm"] is None
     assert out["llamacpp"]["n_gpu_layers"] == 29
-    assert out["hardware"] == {"instance_type": None, "cloud": "onprem", "region": None,
-                               "accelerator": "AGX-Orin-64GB", "gpu_count": 1, "gpu_memory_gib": 61.3}
+    assert out["hardware"] == {
+        "instance_type": None,
+        "cloud": "onprem",
+        "region": None,
+        "accelerator": "AGX-Orin-64GB",
+        "gpu_count": 1,
+        "gpu_memory_gib": 61.3,
+    }
 
 
 def test_sizing_summary_checks_instance_cloud_and_region():

@@ -206,8 +206,14 @@ def test_cpu_only_host_with_n_gib_of_ram():
 
 def test_a_custom_model_spec_is_sized_like_a_catalog_one():
     custom = ModelSpec(
-        key="acme-13b-ft", total_params_b=13.0, num_layers=40, hidden_size=5120, num_attention_heads=40,
-        num_kv_heads=40, max_context=4096, vocab_size=32000,
+        key="acme-13b-ft",
+        total_params_b=13.0,
+        num_layers=40,
+        hidden_size=5120,
+        num_attention_heads=40,
+        num_kv_heads=40,
+        max_context=4096,
+        vocab_size=32000,
     )
     assert kv_bytes_per_token(custom) == 2 * 40 * 40 * 128 * 2
     result = fit(custom, gpus("A100-80GB"))

@@ -38,13 +38,18 @@ def _fit_or_none(*args, **kwargs):
 
 
 @settings(max_examples=150, deadline=None)
-@given(model=dense_models, gpu=gpu_keys, count=counts, context=contexts,
-       extra=st.floats(min_value=1.0, max_value=64.0), quant=st.sampled_from(VLLM_FAMILY))
+@given(
+    model=dense_models,
+    gpu=gpu_keys,
+    count=counts,
+    context=contexts,
+    extra=st.floats(min_value=1.0, max_value=64.0),
+    quant=st.sampled_from(VLLM_FAMILY),
+)
 def test_fit_never_gets_worse_with_more_gpu_memory(model, gpu, count, context, extra, quant):
     acc = ACCELERATORS[gpu]
     small = _fit_or_none(model, Hardware(acc, count), context=context, quantization=quant)
-    big = _fit_or_none(model, Hardware(replace(acc, memory_gib=acc.memory_gib + extra), count),
-                       context=context, quantization=quant)
+    big = _fit_or_none(model, Hardware(replace(acc, memory_gib=acc.memory_gib + extra), count), context=context, quantization=quant)
     if small is None:
         return
     assert big is not None
@@ -55,8 +60,13 @@ def test_fit_never_gets_worse_with_more_gpu_memory(model, gpu, count, context, e
 
 
 @settings(max_examples=150, deadline=None)
-@given(model=dense_models, gpu=gpu_keys, count=counts, context=contexts,
-       pair=st.sampled_from([(a, b) for i, a in enumerate(VLLM_FAMILY) for b in VLLM_FAMILY[i + 1:]]))
+@given(
+    model=dense_models,
+    gpu=gpu_keys,
+    count=counts,
+    context=contexts,
+    pair=st.sampled_from([(a, b) for i, a in enumerate(VLLM_FAMILY) for b in VLLM_FAMILY[i + 1 :]]),
+)
 def test_a_smaller_quantization_never_needs_more_memory_on_vllm(model, gpu, count, context, pair):
     larger, smaller = pair
     assert weight_bytes(model, smaller) < weight_bytes(model, larger)
@@ -69,8 +79,9 @@ def test_a_smaller_quantization_never_needs_more_memory_on_vllm(model, gpu, coun
 
 
 @settings(max_examples=100, deadline=None)
-@given(model=models, i=st.integers(0, len(GGUF_FAMILY) - 2), j=st.integers(1, len(GGUF_FAMILY) - 1),
-       ram=st.floats(min_value=2, max_value=512))
+@given(
+    model=models, i=st.integers(0, len(GGUF_FAMILY) - 2), j=st.integers(1, len(GGUF_FAMILY) - 1), ram=st.floats(min_value=2, max_value=512)
+)
 def test_a_smaller_gguf_type_never_needs_more_memory(model, i, j, ram):
     assume(i < j)
     smaller, larger = GGUF_FAMILY[i], GGUF_FAMILY[j]
@@ -92,9 +103,16 @@ def model_specs(draw) -> ModelSpec:
     vocab = draw(st.sampled_from([32000, 128256]))
     dense = 12 * layers * hidden * hidden / 1e9  # attention + MLP, a rough transformer count
     total = dense + 2 * vocab * hidden / 1e9
-    return ModelSpec(key="prop", total_params_b=total, num_layers=layers, hidden_size=hidden,
-                     num_attention_heads=heads, num_kv_heads=kv, max_context=draw(st.sampled_from([4096, 32768])),
-                     vocab_size=vocab)
+    return ModelSpec(
+        key="prop",
+        total_params_b=total,
+        num_layers=layers,
+        hidden_size=hidden,
+        num_attention_heads=heads,
+        num_kv_heads=kv,
+        max_context=draw(st.sampled_from([4096, 32768])),
+        vocab_size=vocab,
+    )
 
 
 @settings(max_examples=200, deadline=None)

@@ -82,9 +82,7 @@ def test_a_workload_longer_than_the_context_is_rejected():
     result = fit("llama-3.1-8b-instruct", get_instance_type("g6.xlarge"), context=4096)
     with pytest.raises(UserError) as err:
         estimate_throughput(result, Workload(4000, 500))
-    assert str(err.value) == (
-        "a request of 4,500 tokens does not fit max_model_len 4,096; shorten the workload or ask for more context"
-    )
+    assert str(err.value) == ("a request of 4,500 tokens does not fit max_model_len 4,096; shorten the workload or ask for more context")
     with pytest.raises(UserError, match=r"^concurrency must be at least 1, not 0$"):
         estimate_throughput(result, concurrency=0)
     with pytest.raises(UserError, match=r"^workload needs prompt tokens >= 0 and output tokens >= 1, not 10 and 0$"):

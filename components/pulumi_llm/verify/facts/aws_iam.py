@@ -29,7 +29,13 @@ the key policy must name the caller itself. IAM Denies count either way."""
 KMS_DEFAULT_KEY_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
-        {"Sid": "Enable IAM policies", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"}
+        {
+            "Sid": "Enable IAM policies",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
     ],
 }
 """The policy KMS applies to a key created through the API without one (what `aws.kms.Key` does when

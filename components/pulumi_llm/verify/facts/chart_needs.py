@@ -19,15 +19,31 @@ CHART_CRDS: dict[str, frozenset[str]] = {
     # github.com/prometheus-community/helm-charts, tag kube-prometheus-stack-88.5.3 (see PINNED_TAGS_UNREAD:
     # 88.5.4, the pin, changes only the grafana dependency, not charts/crds),
     # charts/kube-prometheus-stack/charts/crds/crds/crd-*.yaml, installed unless crds.enabled is false.
-    "kube-prometheus-stack": frozenset({
-        "Alertmanager", "AlertmanagerConfig", "PodMonitor", "Probe", "Prometheus", "PrometheusAgent",
-        "PrometheusRule", "ScrapeConfig", "ServiceMonitor", "ThanosRuler",
-    }),
+    "kube-prometheus-stack": frozenset(
+        {
+            "Alertmanager",
+            "AlertmanagerConfig",
+            "PodMonitor",
+            "Probe",
+            "Prometheus",
+            "PrometheusAgent",
+            "PrometheusRule",
+            "ScrapeConfig",
+            "ServiceMonitor",
+            "ThanosRuler",
+        }
+    ),
     # github.com/kedacore/charts, tag v2.20.2, keda/templates/crds/crd-*.yaml (crds.install, default true).
-    "keda": frozenset({
-        "CloudEventSource", "ClusterCloudEventSource", "ClusterTriggerAuthentication", "ScaledJob",
-        "ScaledObject", "TriggerAuthentication",
-    }),
+    "keda": frozenset(
+        {
+            "CloudEventSource",
+            "ClusterCloudEventSource",
+            "ClusterTriggerAuthentication",
+            "ScaledJob",
+            "ScaledObject",
+            "TriggerAuthentication",
+        }
+    ),
     # github.com/aws/karpenter-provider-aws, tag v1.14.1, charts/karpenter-crd/templates/
     # (karpenter.sh_nodepools.yaml, karpenter.sh_nodeclaims.yaml, karpenter.sh_nodeoverlays.yaml,
     # karpenter.k8s.aws_ec2nodeclasses.yaml, autoscaling.x-k8s.io_capacitybuffers.yaml).
@@ -38,17 +54,27 @@ CHART_CRDS: dict[str, frozenset[str]] = {
 }
 
 CRD_GROUPS: dict[str, str] = {
-    "ServiceMonitor": "monitoring.coreos.com", "PodMonitor": "monitoring.coreos.com",
-    "PrometheusRule": "monitoring.coreos.com", "ScaledObject": "keda.sh", "ScaledJob": "keda.sh",
-    "TriggerAuthentication": "keda.sh", "NodePool": "karpenter.sh", "EC2NodeClass": "karpenter.k8s.aws",
-    "LeaderWorkerSet": "leaderworkerset.x-k8s.io", "ComputeClass": "cloud.google.com",
+    "ServiceMonitor": "monitoring.coreos.com",
+    "PodMonitor": "monitoring.coreos.com",
+    "PrometheusRule": "monitoring.coreos.com",
+    "ScaledObject": "keda.sh",
+    "ScaledJob": "keda.sh",
+    "TriggerAuthentication": "keda.sh",
+    "NodePool": "karpenter.sh",
+    "EC2NodeClass": "karpenter.k8s.aws",
+    "LeaderWorkerSet": "leaderworkerset.x-k8s.io",
+    "ComputeClass": "cloud.google.com",
 }
 """The API group of each custom kind the plan uses: what `preflight` looks for among a cluster's CRDs
 (`<plural>.<group>`) and what a violation names."""
 
 CRD_PLURALS: dict[str, str] = {
-    "ServiceMonitor": "servicemonitors", "PodMonitor": "podmonitors", "PrometheusRule": "prometheusrules",
-    "ScaledObject": "scaledobjects", "ScaledJob": "scaledjobs", "TriggerAuthentication": "triggerauthentications",
+    "ServiceMonitor": "servicemonitors",
+    "PodMonitor": "podmonitors",
+    "PrometheusRule": "prometheusrules",
+    "ScaledObject": "scaledobjects",
+    "ScaledJob": "scaledjobs",
+    "TriggerAuthentication": "triggerauthentications",
     "LeaderWorkerSet": "leaderworkersets",
 }
 
@@ -85,34 +111,60 @@ KARPENTER = "github.com/aws/karpenter-provider-aws, tag v1.14.1, charts/karpente
 
 CUSTOM_KINDS_FROM_VALUES: dict[str, tuple[ValueSwitch, ...]] = {
     "ingress-nginx": (
-        ValueSwitch((("controller", "metrics", "enabled"), ("controller", "metrics", "serviceMonitor", "enabled")),
-                    "ServiceMonitor", (False, False), f"{INGRESS_NGINX}, charts/ingress-nginx/templates/controller-servicemonitor.yaml"),
+        ValueSwitch(
+            (("controller", "metrics", "enabled"), ("controller", "metrics", "serviceMonitor", "enabled")),
+            "ServiceMonitor",
+            (False, False),
+            f"{INGRESS_NGINX}, charts/ingress-nginx/templates/controller-servicemonitor.yaml",
+        ),
     ),
     "keda": (
-        ValueSwitch((("prometheus", "operator", "enabled"), ("prometheus", "operator", "serviceMonitor", "enabled")),
-                    "ServiceMonitor", (False, False), f"{KEDA}, keda/templates/manager/servicemonitor.yaml"),
-        ValueSwitch((("metricsServer", "enabled"), ("prometheus", "metricServer", "enabled"), ("prometheus", "metricServer", "serviceMonitor", "enabled")),
-                    "ServiceMonitor", (True, False, False), f"{KEDA}, keda/templates/metrics-server/servicemonitor.yaml"),
-        ValueSwitch((("webhooks", "enabled"), ("prometheus", "webhooks", "enabled"), ("prometheus", "webhooks", "serviceMonitor", "enabled")),
-                    "ServiceMonitor", (True, False, False), f"{KEDA}, keda/templates/webhooks/servicemonitor.yaml"),
+        ValueSwitch(
+            (("prometheus", "operator", "enabled"), ("prometheus", "operator", "serviceMonitor", "enabled")),
+            "ServiceMonitor",
+            (False, False),
+            f"{KEDA}, keda/templates/manager/servicemonitor.yaml",
+        ),
+        ValueSwitch(
+            (
+                ("metricsServer", "enabled"),
+                ("prometheus", "metricServer", "enabled"),
+                ("prometheus", "metricServer", "serviceMonitor", "enabled"),
+            ),
+            "ServiceMonitor",
+            (True, False, False),
+            f"{KEDA}, keda/templates/metrics-server/servicemonitor.yaml",
+        ),
+        ValueSwitch(
+            (("webhooks", "enabled"), ("prometheus", "webhooks", "enabled"), ("prometheus", "webhooks", "serviceMonitor", "enabled")),
+            "ServiceMonitor",
+            (True, False, False),
+            f"{KEDA}, keda/templates/webhooks/servicemonitor.yaml",
+        ),
     ),
     "dcgm-exporter": (
         # On by default: the chart renders a ServiceMonitor unless told not to.
-        ValueSwitch((("serviceMonitor", "enabled"),), "ServiceMonitor", (True,),
-                    f"{DCGM}, deployment/values.yaml (serviceMonitor.enabled: true) and deployment/templates/service-monitor.yaml"),
+        ValueSwitch(
+            (("serviceMonitor", "enabled"),),
+            "ServiceMonitor",
+            (True,),
+            f"{DCGM}, deployment/values.yaml (serviceMonitor.enabled: true) and deployment/templates/service-monitor.yaml",
+        ),
     ),
     "aws-load-balancer-controller": (
         ValueSwitch((("serviceMonitor", "enabled"),), "ServiceMonitor", (False,), f"{LB_CONTROLLER}/templates/servicemonitor.yaml"),
     ),
-    "karpenter": (
-        ValueSwitch((("serviceMonitor", "enabled"),), "ServiceMonitor", (False,), f"{KARPENTER}/templates/servicemonitor.yaml"),
-    ),
+    "karpenter": (ValueSwitch((("serviceMonitor", "enabled"),), "ServiceMonitor", (False,), f"{KARPENTER}/templates/servicemonitor.yaml"),),
     "gpu-operator": (
         # The Operator (its ClusterPolicy controller), not Helm, creates the DCGM exporter's ServiceMonitor:
         # without the CRD it logs "couldn't find ServiceMonitor CRD" and leaves the state NotReady, retrying.
-        ValueSwitch((("dcgmExporter", "enabled"), ("dcgmExporter", "serviceMonitor", "enabled")), "ServiceMonitor", (True, False),
-                    "github.com/NVIDIA/gpu-operator, tag v26.3.3, deployments/gpu-operator/values.yaml (dcgmExporter.enabled "
-                    "true, serviceMonitor.enabled false) and controllers/object_controls.go (ServiceMonitor state)"),
+        ValueSwitch(
+            (("dcgmExporter", "enabled"), ("dcgmExporter", "serviceMonitor", "enabled")),
+            "ServiceMonitor",
+            (True, False),
+            "github.com/NVIDIA/gpu-operator, tag v26.3.3, deployments/gpu-operator/values.yaml (dcgmExporter.enabled "
+            "true, serviceMonitor.enabled false) and controllers/object_controls.go (ServiceMonitor state)",
+        ),
     ),
 }
 
@@ -131,9 +183,11 @@ SECRETS_FROM_VALUES: dict[str, tuple[SecretValue, ...]] = {
     # and the sidecars' REQ_USERNAME/REQ_PASSWORD, secretKeyRef); unset, the chart creates and keeps its own
     # admin Secret (see GRAFANA_GENERATED_ADMIN_SECRET).
     "kube-prometheus-stack": (
-        SecretValue(("grafana", "admin", "existingSecret"),
-                    "github.com/grafana-community/helm-charts, tag grafana-12.11.1 (the subchart kube-prometheus-stack "
-                    "88.5.3 requires; the pin's is 12.11.2, see PINNED_TAGS_UNREAD), charts/grafana/templates/_pod.tpl"),
+        SecretValue(
+            ("grafana", "admin", "existingSecret"),
+            "github.com/grafana-community/helm-charts, tag grafana-12.11.1 (the subchart kube-prometheus-stack "
+            "88.5.3 requires; the pin's is 12.11.2, see PINNED_TAGS_UNREAD), charts/grafana/templates/_pod.tpl",
+        ),
     ),
 }
 
@@ -203,10 +257,18 @@ PROVIDER_KINDS: dict[str, frozenset[str]] = {
 }
 """Custom kinds the managed Kubernetes service itself serves, per cloud."""
 
-GKE_MANAGED_PROMETHEUS_KINDS = frozenset({
-    "PodMonitoring", "ClusterPodMonitoring", "ClusterNodeMonitoring", "NodeMonitoring",
-    "Rules", "ClusterRules", "GlobalRules", "OperatorConfig",
-})
+GKE_MANAGED_PROMETHEUS_KINDS = frozenset(
+    {
+        "PodMonitoring",
+        "ClusterPodMonitoring",
+        "ClusterNodeMonitoring",
+        "NodeMonitoring",
+        "Rules",
+        "ClusterRules",
+        "GlobalRules",
+        "OperatorConfig",
+    }
+)
 """Kinds (monitoring.googleapis.com) GKE serves once managed collection is on
 (`monitoringConfig.managedPrometheus.enabled`): GKE runs the Managed Service for Prometheus operator in
 gmp-system with its CRDs — github.com/GoogleCloudPlatform/prometheus-engine, charts/operator/crds/

@@ -123,7 +123,11 @@ KEDA = ChartFacts(
         "metricsServer": {"enabled": True, "useHostNetwork": False},
         "webhooks": {"enabled": True, "useHostNetwork": False},
         "securityContext": {"operator": dict(_KEDA_CONTAINER), "metricServer": dict(_KEDA_CONTAINER), "webhooks": dict(_KEDA_CONTAINER)},
-        "podSecurityContext": {"operator": {"runAsNonRoot": True}, "metricServer": {"runAsNonRoot": True}, "webhooks": {"runAsNonRoot": True}},
+        "podSecurityContext": {
+            "operator": {"runAsNonRoot": True},
+            "metricServer": {"runAsNonRoot": True},
+            "webhooks": {"runAsNonRoot": True},
+        },
     },
     workloads=(
         Workload(
@@ -153,11 +157,19 @@ KEDA = ChartFacts(
 )
 
 _CERTGEN_CONTAINER = {
-    "runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532, "allowPrivilegeEscalation": False,
-    "seccompProfile": {"type": "RuntimeDefault"}, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "runAsUser": 65532,
+    "runAsGroup": 65532,
+    "allowPrivilegeEscalation": False,
+    "seccompProfile": {"type": "RuntimeDefault"},
+    "capabilities": {"drop": ["ALL"]},
+    "readOnlyRootFilesystem": True,
 }
-_WEBHOOK_JOB = ("controller.admissionWebhooks.enabled", "controller.admissionWebhooks.patch.enabled",
-                "!controller.admissionWebhooks.certManager.enabled")
+_WEBHOOK_JOB = (
+    "controller.admissionWebhooks.enabled",
+    "controller.admissionWebhooks.patch.enabled",
+    "!controller.admissionWebhooks.certManager.enabled",
+)
 INGRESS_NGINX = ChartFacts(
     chart="ingress-nginx",
     version="4.15.1",
@@ -186,16 +198,22 @@ INGRESS_NGINX = ChartFacts(
             kind="Deployment",
             name="ingress-nginx-controller",
             # With containerSecurityContext empty the template builds one from controller.image.* (non-chroot image).
-            containers=(Container(
-                "controller",
-                security_context="controller.containerSecurityContext",
-                template={
-                    "runAsNonRoot": True, "runAsUser": 101, "runAsGroup": 82, "allowPrivilegeEscalation": False,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                    "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}, "readOnlyRootFilesystem": False,
-                },
-                fallback=True,
-            ),),
+            containers=(
+                Container(
+                    "controller",
+                    security_context="controller.containerSecurityContext",
+                    template={
+                        "runAsNonRoot": True,
+                        "runAsUser": 101,
+                        "runAsGroup": 82,
+                        "allowPrivilegeEscalation": False,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                        "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+                        "readOnlyRootFilesystem": False,
+                    },
+                    fallback=True,
+                ),
+            ),
             pod_security_context="controller.podSecurityContext",
             host_network="controller.hostNetwork",
             host_ports="controller.hostPort.enabled",
@@ -231,8 +249,14 @@ NVIDIA_DEVICE_PLUGIN = ChartFacts(
             kind="DaemonSet",
             name="nvidia-device-plugin",
             # Empty securityContext (and no CPU-manager compat, no MIG): the template writes a restricted one.
-            containers=(Container("nvidia-device-plugin-ctr", security_context="securityContext",
-                                  template={"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}, fallback=True),),
+            containers=(
+                Container(
+                    "nvidia-device-plugin-ctr",
+                    security_context="securityContext",
+                    template={"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                    fallback=True,
+                ),
+            ),
             enabled=("devicePlugin.enabled",),
             pod_security_context="podSecurityContext",
             host_network="devicePlugin.enableHostNetwork",
@@ -288,8 +312,13 @@ KUBE_PROMETHEUS_STACK = ChartFacts(
         },
         "prometheusOperator": {
             "enabled": True,
-            "securityContext": {"fsGroup": 65534, "runAsGroup": 65534, "runAsNonRoot": True, "runAsUser": 65534,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "securityContext": {
+                "fsGroup": 65534,
+                "runAsGroup": 65534,
+                "runAsNonRoot": True,
+                "runAsUser": 65534,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
             "containerSecurityContext": dict(_RESTRICTED_CONTAINER),
         },
     },
@@ -321,8 +350,12 @@ PROMETHEUS_ADAPTER = ChartFacts(
     defaults={
         "hostNetwork": {"enabled": False},
         "podSecurityContext": {"fsGroup": 10001},
-        "securityContext": {**_RESTRICTED_CONTAINER, "runAsNonRoot": True, "runAsUser": 10001,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            **_RESTRICTED_CONTAINER,
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
     },
     workloads=(
         Workload(
@@ -372,12 +405,21 @@ KARPENTER = ChartFacts(
             kind="Deployment",
             name="karpenter",
             # The template writes the hardening itself; values add only AppArmor, SELinux and seccomp.
-            containers=(Container(
-                "controller",
-                security_context="controller.securityContext",
-                template={"privileged": False, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                          "runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532, "capabilities": {"drop": ["ALL"]}},
-            ),),
+            containers=(
+                Container(
+                    "controller",
+                    security_context="controller.securityContext",
+                    template={
+                        "privileged": False,
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "runAsNonRoot": True,
+                        "runAsUser": 65532,
+                        "runAsGroup": 65532,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                ),
+            ),
             pod_security_context="podSecurityContext",
             host_network="hostNetwork",
         ),
@@ -394,7 +436,16 @@ KARPENTER_CRD = ChartFacts(
 CHARTS: dict[tuple[str, str], ChartFacts] = {
     (c.chart, c.version): c
     for c in (
-        DCGM_EXPORTER, LWS, KEDA, INGRESS_NGINX, NVIDIA_DEVICE_PLUGIN, GPU_OPERATOR, KUBE_PROMETHEUS_STACK,
-        PROMETHEUS_ADAPTER, AWS_LOAD_BALANCER_CONTROLLER, KARPENTER, KARPENTER_CRD,
+        DCGM_EXPORTER,
+        LWS,
+        KEDA,
+        INGRESS_NGINX,
+        NVIDIA_DEVICE_PLUGIN,
+        GPU_OPERATOR,
+        KUBE_PROMETHEUS_STACK,
+        PROMETHEUS_ADAPTER,
+        AWS_LOAD_BALANCER_CONTROLLER,
+        KARPENTER,
+        KARPENTER_CRD,
     )
 }

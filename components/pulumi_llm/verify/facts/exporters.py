@@ -87,32 +87,34 @@ VLLM = Exporter(
     name="vllm",
     version="v0.31.0",
     source="vllm-project/vllm vllm/v1/metrics/loggers.py (V1 PrometheusStatLogger, commit 005a810bc40f)",
-    metrics=MappingProxyType({
-        "vllm:num_requests_running": GAUGE,
-        "vllm:num_requests_waiting": GAUGE,
-        "vllm:kv_cache_usage_perc": GAUGE,
-        "vllm:cache_config_info": INFO,
-        "vllm:prefix_cache_queries_total": COUNTER,
-        "vllm:prefix_cache_hits_total": COUNTER,
-        "vllm:num_preemptions_total": COUNTER,
-        "vllm:prompt_tokens_total": COUNTER,
-        "vllm:generation_tokens_total": COUNTER,
-        "vllm:request_success_total": COUNTER,
-        "vllm:request_prompt_tokens": HISTOGRAM,
-        "vllm:request_generation_tokens": HISTOGRAM,
-        "vllm:iteration_tokens_total": HISTOGRAM,
-        "vllm:request_max_num_generation_tokens": HISTOGRAM,
-        "vllm:request_params_n": HISTOGRAM,
-        "vllm:request_params_max_tokens": HISTOGRAM,
-        "vllm:time_to_first_token_seconds": HISTOGRAM,
-        "vllm:inter_token_latency_seconds": HISTOGRAM,
-        "vllm:time_per_prefill_token_request_seconds": HISTOGRAM,
-        "vllm:e2e_request_latency_seconds": HISTOGRAM,
-        "vllm:request_queue_time_seconds": HISTOGRAM,
-        "vllm:request_inference_time_seconds": HISTOGRAM,
-        "vllm:request_prefill_time_seconds": HISTOGRAM,
-        "vllm:request_decode_time_seconds": HISTOGRAM,
-    }),
+    metrics=MappingProxyType(
+        {
+            "vllm:num_requests_running": GAUGE,
+            "vllm:num_requests_waiting": GAUGE,
+            "vllm:kv_cache_usage_perc": GAUGE,
+            "vllm:cache_config_info": INFO,
+            "vllm:prefix_cache_queries_total": COUNTER,
+            "vllm:prefix_cache_hits_total": COUNTER,
+            "vllm:num_preemptions_total": COUNTER,
+            "vllm:prompt_tokens_total": COUNTER,
+            "vllm:generation_tokens_total": COUNTER,
+            "vllm:request_success_total": COUNTER,
+            "vllm:request_prompt_tokens": HISTOGRAM,
+            "vllm:request_generation_tokens": HISTOGRAM,
+            "vllm:iteration_tokens_total": HISTOGRAM,
+            "vllm:request_max_num_generation_tokens": HISTOGRAM,
+            "vllm:request_params_n": HISTOGRAM,
+            "vllm:request_params_max_tokens": HISTOGRAM,
+            "vllm:time_to_first_token_seconds": HISTOGRAM,
+            "vllm:inter_token_latency_seconds": HISTOGRAM,
+            "vllm:time_per_prefill_token_request_seconds": HISTOGRAM,
+            "vllm:e2e_request_latency_seconds": HISTOGRAM,
+            "vllm:request_queue_time_seconds": HISTOGRAM,
+            "vllm:request_inference_time_seconds": HISTOGRAM,
+            "vllm:request_prefill_time_seconds": HISTOGRAM,
+            "vllm:request_decode_time_seconds": HISTOGRAM,
+        }
+    ),
     labels=frozenset({"model_name", "engine"}),
     metric_labels=MappingProxyType({"vllm:request_success_total": frozenset({"finished_reason"})}),
     image_markers=("vllm/vllm-openai",),
@@ -124,32 +126,40 @@ VLLM = Exporter(
 # gpu_uuid), for the 26.05 / 26.06 containers pinned (pins.TRITON_VLLM, TRITON_ONNX). The pending request
 # count, newer than that page, is a per-model gauge: triton-inference-server/tensorrtllm_backend README.md
 # (its /metrics example: `# TYPE nv_inference_pending_request_count gauge`, labels model and version).
-_TRITON_GPU_FAMILIES = frozenset({
-    "nv_gpu_utilization", "nv_gpu_memory_total_bytes", "nv_gpu_memory_used_bytes",
-    "nv_gpu_power_usage", "nv_gpu_power_limit", "nv_energy_consumption",
-})
+_TRITON_GPU_FAMILIES = frozenset(
+    {
+        "nv_gpu_utilization",
+        "nv_gpu_memory_total_bytes",
+        "nv_gpu_memory_used_bytes",
+        "nv_gpu_power_usage",
+        "nv_gpu_power_limit",
+        "nv_energy_consumption",
+    }
+)
 TRITON = Exporter(
     name="triton",
     version="26.05",
     source="triton-inference-server/server docs/user_guide/metrics.md",
-    metrics=MappingProxyType({
-        "nv_inference_request_success": COUNTER,
-        "nv_inference_request_failure": COUNTER,
-        "nv_inference_count": COUNTER,
-        "nv_inference_exec_count": COUNTER,
-        "nv_inference_request_duration_us": COUNTER,
-        "nv_inference_queue_duration_us": COUNTER,
-        "nv_inference_compute_input_duration_us": COUNTER,
-        "nv_inference_compute_infer_duration_us": COUNTER,
-        "nv_inference_compute_output_duration_us": COUNTER,
-        "nv_inference_pending_request_count": GAUGE,
-        "nv_gpu_utilization": GAUGE,
-        "nv_gpu_memory_total_bytes": GAUGE,
-        "nv_gpu_memory_used_bytes": GAUGE,
-        "nv_gpu_power_usage": GAUGE,
-        "nv_gpu_power_limit": GAUGE,
-        "nv_energy_consumption": COUNTER,
-    }),
+    metrics=MappingProxyType(
+        {
+            "nv_inference_request_success": COUNTER,
+            "nv_inference_request_failure": COUNTER,
+            "nv_inference_count": COUNTER,
+            "nv_inference_exec_count": COUNTER,
+            "nv_inference_request_duration_us": COUNTER,
+            "nv_inference_queue_duration_us": COUNTER,
+            "nv_inference_compute_input_duration_us": COUNTER,
+            "nv_inference_compute_infer_duration_us": COUNTER,
+            "nv_inference_compute_output_duration_us": COUNTER,
+            "nv_inference_pending_request_count": GAUGE,
+            "nv_gpu_utilization": GAUGE,
+            "nv_gpu_memory_total_bytes": GAUGE,
+            "nv_gpu_memory_used_bytes": GAUGE,
+            "nv_gpu_power_usage": GAUGE,
+            "nv_gpu_power_limit": GAUGE,
+            "nv_energy_consumption": COUNTER,
+        }
+    ),
     labels=frozenset({"model", "version"}),
     metric_labels=MappingProxyType({name: frozenset({"gpu_uuid"}) for name in _TRITON_GPU_FAMILIES}),
     unshared=_TRITON_GPU_FAMILIES,
@@ -162,25 +172,27 @@ TRITON_VLLM_BACKEND = Exporter(
     name="triton-vllm-backend",
     version="26.05",
     source="triton-inference-server/vllm_backend src/utils/metrics.py",
-    metrics=MappingProxyType({
-        "vllm:prompt_tokens_total": COUNTER,
-        "vllm:generation_tokens_total": COUNTER,
-        "vllm:num_preemptions_total": COUNTER,
-        "vllm:iteration_tokens_total": HISTOGRAM,
-        "vllm:time_to_first_token_seconds": HISTOGRAM,
-        "vllm:time_per_output_token_seconds": HISTOGRAM,
-        "vllm:e2e_request_latency_seconds": HISTOGRAM,
-        "vllm:request_queue_time_seconds": HISTOGRAM,
-        "vllm:request_inference_time_seconds": HISTOGRAM,
-        "vllm:request_prefill_time_seconds": HISTOGRAM,
-        "vllm:request_decode_time_seconds": HISTOGRAM,
-        "vllm:request_prompt_tokens": HISTOGRAM,
-        "vllm:request_generation_tokens": HISTOGRAM,
-        "vllm:request_params_n": HISTOGRAM,
-        "vllm:num_requests_running": GAUGE,
-        "vllm:num_requests_waiting": GAUGE,
-        "vllm:gpu_cache_usage_perc": GAUGE,
-    }),
+    metrics=MappingProxyType(
+        {
+            "vllm:prompt_tokens_total": COUNTER,
+            "vllm:generation_tokens_total": COUNTER,
+            "vllm:num_preemptions_total": COUNTER,
+            "vllm:iteration_tokens_total": HISTOGRAM,
+            "vllm:time_to_first_token_seconds": HISTOGRAM,
+            "vllm:time_per_output_token_seconds": HISTOGRAM,
+            "vllm:e2e_request_latency_seconds": HISTOGRAM,
+            "vllm:request_queue_time_seconds": HISTOGRAM,
+            "vllm:request_inference_time_seconds": HISTOGRAM,
+            "vllm:request_prefill_time_seconds": HISTOGRAM,
+            "vllm:request_decode_time_seconds": HISTOGRAM,
+            "vllm:request_prompt_tokens": HISTOGRAM,
+            "vllm:request_generation_tokens": HISTOGRAM,
+            "vllm:request_params_n": HISTOGRAM,
+            "vllm:num_requests_running": GAUGE,
+            "vllm:num_requests_waiting": GAUGE,
+            "vllm:gpu_cache_usage_perc": GAUGE,
+        }
+    ),
     labels=frozenset({"model", "version"}),
     image_markers=("-vllm-python-py3",),
 )
@@ -194,24 +206,26 @@ LLAMACPP = Exporter(
     name="llamacpp",
     version="b11176",
     source="ggml-org/llama.cpp tools/server/server-task.cpp (server_task_result_metrics::to_metrics)",
-    metrics=MappingProxyType({
-        "llamacpp:prompt_tokens_total": COUNTER,
-        "llamacpp:prompt_tokens_cached_total": COUNTER,
-        "llamacpp:prompt_seconds_total": COUNTER,
-        "llamacpp:tokens_predicted_total": COUNTER,
-        "llamacpp:tokens_predicted_seconds_total": COUNTER,
-        "llamacpp:n_decode_total": COUNTER,
-        "llamacpp:n_tokens_max": COUNTER,
-        "llamacpp:spec_decode_num_draft_tokens_total": COUNTER,
-        "llamacpp:spec_decode_num_accepted_tokens_total": COUNTER,
-        "llamacpp:spec_decode_num_drafts_total": COUNTER,
-        "llamacpp:spec_decode_num_accepted_tokens_per_pos_total": COUNTER,
-        "llamacpp:n_busy_slots_per_decode": GAUGE,
-        "llamacpp:prompt_tokens_seconds": GAUGE,
-        "llamacpp:predicted_tokens_seconds": GAUGE,
-        "llamacpp:requests_processing": GAUGE,
-        "llamacpp:requests_deferred": GAUGE,
-    }),
+    metrics=MappingProxyType(
+        {
+            "llamacpp:prompt_tokens_total": COUNTER,
+            "llamacpp:prompt_tokens_cached_total": COUNTER,
+            "llamacpp:prompt_seconds_total": COUNTER,
+            "llamacpp:tokens_predicted_total": COUNTER,
+            "llamacpp:tokens_predicted_seconds_total": COUNTER,
+            "llamacpp:n_decode_total": COUNTER,
+            "llamacpp:n_tokens_max": COUNTER,
+            "llamacpp:spec_decode_num_draft_tokens_total": COUNTER,
+            "llamacpp:spec_decode_num_accepted_tokens_total": COUNTER,
+            "llamacpp:spec_decode_num_drafts_total": COUNTER,
+            "llamacpp:spec_decode_num_accepted_tokens_per_pos_total": COUNTER,
+            "llamacpp:n_busy_slots_per_decode": GAUGE,
+            "llamacpp:prompt_tokens_seconds": GAUGE,
+            "llamacpp:predicted_tokens_seconds": GAUGE,
+            "llamacpp:requests_processing": GAUGE,
+            "llamacpp:requests_deferred": GAUGE,
+        }
+    ),
     labels=frozenset(),
     metric_labels=MappingProxyType({"llamacpp:spec_decode_num_accepted_tokens_per_pos_total": frozenset({"position"})}),
     image_markers=("llama.cpp",),
@@ -236,47 +250,50 @@ DCGM_EXPORTER = Exporter(
     name="dcgm-exporter",
     version="4.5.3-4.8.2",
     source="NVIDIA/dcgm-exporter etc/default-counters.csv, internal/pkg/rendermetrics/render_metrics.go @ 4.5.3-4.8.2",
-    metrics=MappingProxyType({
-        "DCGM_FI_DEV_SM_CLOCK": GAUGE,
-        "DCGM_FI_DEV_MEM_CLOCK": GAUGE,
-        "DCGM_FI_DEV_MEMORY_TEMP": GAUGE,
-        "DCGM_FI_DEV_GPU_TEMP": GAUGE,
-        "DCGM_FI_DEV_POWER_USAGE": GAUGE,
-        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": COUNTER,
-        "DCGM_FI_DEV_PCIE_REPLAY_COUNTER": COUNTER,
-        "DCGM_FI_DEV_GPU_UTIL": GAUGE,
-        "DCGM_FI_DEV_MEM_COPY_UTIL": GAUGE,
-        "DCGM_FI_DEV_ENC_UTIL": GAUGE,
-        "DCGM_FI_DEV_DEC_UTIL": GAUGE,
-        "DCGM_FI_DEV_XID_ERRORS": GAUGE,
-        "DCGM_FI_DEV_FB_FREE": GAUGE,
-        "DCGM_FI_DEV_FB_USED": GAUGE,
-        "DCGM_FI_DEV_FB_RESERVED": GAUGE,
-        "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL": COUNTER,
-        "DCGM_FI_DEV_VGPU_LICENSE_STATUS": GAUGE,
-        "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS": COUNTER,
-        "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS": COUNTER,
-        "DCGM_FI_DEV_ROW_REMAP_FAILURE": GAUGE,
-        "DCGM_FI_PROF_GR_ENGINE_ACTIVE": GAUGE,
-        "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": GAUGE,
-        "DCGM_FI_PROF_DRAM_ACTIVE": GAUGE,
-        "DCGM_FI_PROF_PCIE_TX_BYTES": GAUGE,
-        "DCGM_FI_PROF_PCIE_RX_BYTES": GAUGE,
-    }),
-    labels=frozenset({"gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname", "DCGM_FI_DRIVER_VERSION"})
-    | DCGM_ATTRIBUTION,
+    metrics=MappingProxyType(
+        {
+            "DCGM_FI_DEV_SM_CLOCK": GAUGE,
+            "DCGM_FI_DEV_MEM_CLOCK": GAUGE,
+            "DCGM_FI_DEV_MEMORY_TEMP": GAUGE,
+            "DCGM_FI_DEV_GPU_TEMP": GAUGE,
+            "DCGM_FI_DEV_POWER_USAGE": GAUGE,
+            "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": COUNTER,
+            "DCGM_FI_DEV_PCIE_REPLAY_COUNTER": COUNTER,
+            "DCGM_FI_DEV_GPU_UTIL": GAUGE,
+            "DCGM_FI_DEV_MEM_COPY_UTIL": GAUGE,
+            "DCGM_FI_DEV_ENC_UTIL": GAUGE,
+            "DCGM_FI_DEV_DEC_UTIL": GAUGE,
+            "DCGM_FI_DEV_XID_ERRORS": GAUGE,
+            "DCGM_FI_DEV_FB_FREE": GAUGE,
+            "DCGM_FI_DEV_FB_USED": GAUGE,
+            "DCGM_FI_DEV_FB_RESERVED": GAUGE,
+            "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL": COUNTER,
+            "DCGM_FI_DEV_VGPU_LICENSE_STATUS": GAUGE,
+            "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS": COUNTER,
+            "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS": COUNTER,
+            "DCGM_FI_DEV_ROW_REMAP_FAILURE": GAUGE,
+            "DCGM_FI_PROF_GR_ENGINE_ACTIVE": GAUGE,
+            "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": GAUGE,
+            "DCGM_FI_PROF_DRAM_ACTIVE": GAUGE,
+            "DCGM_FI_PROF_PCIE_TX_BYTES": GAUGE,
+            "DCGM_FI_PROF_PCIE_RX_BYTES": GAUGE,
+        }
+    ),
+    labels=frozenset({"gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname", "DCGM_FI_DRIVER_VERSION"}) | DCGM_ATTRIBUTION,
     metric_labels=MappingProxyType({"DCGM_FI_DEV_XID_ERRORS": frozenset({"err_code", "err_msg"})}),
     image_markers=("dcgm-exporter", "gpu-operator"),
 )
 
-LAST_VALUE_GAUGES: Mapping[str, tuple[str, str]] = MappingProxyType({
-    "DCGM_FI_DEV_XID_ERRORS": (
-        "err_code",
-        "holds the code of the last XID the GPU reported, not a count, and stays there: compared with 0 it "
-        "fires on benign (application) XIDs and never clears; and since err_code carries the same code, each "
-        "new XID is a new series, so changes() over one series never sees it",
-    ),
-})
+LAST_VALUE_GAUGES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "DCGM_FI_DEV_XID_ERRORS": (
+            "err_code",
+            "holds the code of the last XID the GPU reported, not a count, and stays there: compared with 0 it "
+            "fires on benign (application) XIDs and never clears; and since err_code carries the same code, each "
+            "new XID is a new series, so changes() over one series never sees it",
+        ),
+    }
+)
 """Gauges whose value is an identifier, not a level → (the label carrying the same code, why). From
 default-counters.csv ("value of the last XID") and gpu_collector.go (err_code = the value)."""
 
@@ -288,27 +305,31 @@ KUBE_STATE_METRICS = Exporter(
     name="kube-state-metrics",
     version="kube-prometheus-stack 88.5.4 subchart",
     source="kubernetes/kube-state-metrics docs/metrics/workload/pod-metrics.md",
-    metrics=MappingProxyType({
-        "kube_pod_container_status_restarts_total": COUNTER,
-        "kube_pod_container_status_waiting_reason": GAUGE,
-        "kube_pod_container_status_waiting": GAUGE,
-        "kube_pod_container_status_ready": GAUGE,
-        "kube_pod_container_status_running": GAUGE,
-        "kube_pod_container_status_terminated_reason": GAUGE,
-        "kube_pod_status_phase": GAUGE,
-        "kube_pod_status_ready": GAUGE,
-    }),
+    metrics=MappingProxyType(
+        {
+            "kube_pod_container_status_restarts_total": COUNTER,
+            "kube_pod_container_status_waiting_reason": GAUGE,
+            "kube_pod_container_status_waiting": GAUGE,
+            "kube_pod_container_status_ready": GAUGE,
+            "kube_pod_container_status_running": GAUGE,
+            "kube_pod_container_status_terminated_reason": GAUGE,
+            "kube_pod_status_phase": GAUGE,
+            "kube_pod_status_ready": GAUGE,
+        }
+    ),
     labels=frozenset({"namespace", "pod", "uid"}),
-    metric_labels=MappingProxyType({
-        "kube_pod_container_status_restarts_total": frozenset({"container"}),
-        "kube_pod_container_status_waiting_reason": frozenset({"container", "reason"}),
-        "kube_pod_container_status_waiting": frozenset({"container"}),
-        "kube_pod_container_status_ready": frozenset({"container"}),
-        "kube_pod_container_status_running": frozenset({"container"}),
-        "kube_pod_container_status_terminated_reason": frozenset({"container", "reason"}),
-        "kube_pod_status_phase": frozenset({"phase"}),
-        "kube_pod_status_ready": frozenset({"condition"}),
-    }),
+    metric_labels=MappingProxyType(
+        {
+            "kube_pod_container_status_restarts_total": frozenset({"container"}),
+            "kube_pod_container_status_waiting_reason": frozenset({"container", "reason"}),
+            "kube_pod_container_status_waiting": frozenset({"container"}),
+            "kube_pod_container_status_ready": frozenset({"container"}),
+            "kube_pod_container_status_running": frozenset({"container"}),
+            "kube_pod_container_status_terminated_reason": frozenset({"container", "reason"}),
+            "kube_pod_status_phase": frozenset({"phase"}),
+            "kube_pod_status_ready": frozenset({"condition"}),
+        }
+    ),
     image_markers=("kube-prometheus-stack",),
 )
 
@@ -320,13 +341,15 @@ SCRAPE_SERIES = Exporter(
     name="prometheus (per target)",
     version="-",
     source="prometheus/prometheus docs/concepts/jobs_instances.md",
-    metrics=MappingProxyType({
-        "up": GAUGE,
-        "scrape_duration_seconds": GAUGE,
-        "scrape_samples_scraped": GAUGE,
-        "scrape_samples_post_metric_relabeling": GAUGE,
-        "scrape_series_added": GAUGE,
-    }),
+    metrics=MappingProxyType(
+        {
+            "up": GAUGE,
+            "scrape_duration_seconds": GAUGE,
+            "scrape_samples_scraped": GAUGE,
+            "scrape_samples_post_metric_relabeling": GAUGE,
+            "scrape_series_added": GAUGE,
+        }
+    ),
     labels=frozenset(),
 )
 
@@ -380,10 +403,20 @@ def service_monitor(honor_labels: bool = False) -> Scrape:
 GMP_POD_MONITORING = Scrape(
     name="GMP PodMonitoring",
     source="GoogleCloudPlatform/prometheus-engine pkg/operator/apis/monitoring/v1/pod_types.go @ v0.18.1-rc.1",
-    target_labels=frozenset({
-        "project_id", "location", "cluster", "namespace", "job", "instance",
-        "container", "pod", "top_level_controller_name", "top_level_controller_type",
-    }),
+    target_labels=frozenset(
+        {
+            "project_id",
+            "location",
+            "cluster",
+            "namespace",
+            "job",
+            "instance",
+            "container",
+            "pod",
+            "top_level_controller_name",
+            "top_level_controller_type",
+        }
+    ),
 )
 
 GKE_MANAGED_STATE_METRICS = Scrape(
@@ -407,22 +440,26 @@ OPS_AGENT_PROMETHEUS = Scrape(
 )
 
 # ---- chart defaults that decide a scrape ------------------------------------------------------------------
-HONOR_LABELS_DEFAULTS: Mapping[str, tuple[tuple[str, ...], bool]] = MappingProxyType({
-    # NVIDIA/dcgm-exporter deployment/values.yaml @ 4.5.3-4.8.2: serviceMonitor.honorLabels: false,
-    # copied into the ServiceMonitor endpoint by deployment/templates/service-monitor.yaml.
-    "dcgm-exporter": (("serviceMonitor", "honorLabels"), False),
-    # NVIDIA/gpu-operator deployments/gpu-operator/values.yaml @ v26.3.3:
-    # dcgmExporter.serviceMonitor.honorLabels: false (controllers/object_controls.go sets the endpoint's).
-    "gpu-operator": (("dcgmExporter", "serviceMonitor", "honorLabels"), False),
-    # prometheus-community/helm-charts charts/kube-prometheus-stack/values.yaml:
-    # kube-state-metrics.prometheus.monitor.honorLabels: true — its namespace/pod are the object's.
-    "kube-prometheus-stack": (("kube-state-metrics", "prometheus", "monitor", "honorLabels"), True),
-})
+HONOR_LABELS_DEFAULTS: Mapping[str, tuple[tuple[str, ...], bool]] = MappingProxyType(
+    {
+        # NVIDIA/dcgm-exporter deployment/values.yaml @ 4.5.3-4.8.2: serviceMonitor.honorLabels: false,
+        # copied into the ServiceMonitor endpoint by deployment/templates/service-monitor.yaml.
+        "dcgm-exporter": (("serviceMonitor", "honorLabels"), False),
+        # NVIDIA/gpu-operator deployments/gpu-operator/values.yaml @ v26.3.3:
+        # dcgmExporter.serviceMonitor.honorLabels: false (controllers/object_controls.go sets the endpoint's).
+        "gpu-operator": (("dcgmExporter", "serviceMonitor", "honorLabels"), False),
+        # prometheus-community/helm-charts charts/kube-prometheus-stack/values.yaml:
+        # kube-state-metrics.prometheus.monitor.honorLabels: true — its namespace/pod are the object's.
+        "kube-prometheus-stack": (("kube-state-metrics", "prometheus", "monitor", "honorLabels"), True),
+    }
+)
 """Chart name → (values path of the exporter's ServiceMonitor honorLabels, the chart's default)."""
 
-CHART_EXPORTER: Mapping[str, Exporter] = MappingProxyType({
-    "dcgm-exporter": DCGM_EXPORTER,
-    "gpu-operator": DCGM_EXPORTER,
-    "kube-prometheus-stack": KUBE_STATE_METRICS,
-})
+CHART_EXPORTER: Mapping[str, Exporter] = MappingProxyType(
+    {
+        "dcgm-exporter": DCGM_EXPORTER,
+        "gpu-operator": DCGM_EXPORTER,
+        "kube-prometheus-stack": KUBE_STATE_METRICS,
+    }
+)
 """The exporter whose scrape each chart's honorLabels value decides."""

@@ -29,10 +29,14 @@ Sources: pulumi-gcp 10.2.0 `compute/firewall.py` (target_service_accounts);
 https://cloud.google.com/firewall/docs/firewalls ("Targets of firewall rules")."""
 
 SUBNET_INTERNAL_RANGES: tuple[str, ...] = (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",  # RFC 1918
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",  # RFC 1918
     "100.64.0.0/10",  # RFC 6598 shared address space
     "192.0.0.0/24",  # RFC 6890 IETF protocol assignments
-    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",  # RFC 5737 documentation
+    "192.0.2.0/24",
+    "198.51.100.0/24",
+    "203.0.113.0/24",  # RFC 5737 documentation
     "192.88.99.0/24",  # RFC 7526 former 6to4 relay
     "198.18.0.0/15",  # RFC 2544 benchmarking
     "240.0.0.0/4",  # RFC 5735 reserved

@@ -21,19 +21,41 @@ DEFAULT_LEVEL = "privileged"
 """A namespace without the label: the plugin's default AdmissionConfiguration enforces `privileged`
 (pod-security-admission/admission/api defaults). Clusters that configure another default are out of scope."""
 
-BASELINE_CAPABILITIES = frozenset({
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
-    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
-})
+BASELINE_CAPABILITIES = frozenset(
+    {
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+    }
+)
 """capabilities.add beyond these fails baseline (policy/check_capabilities_baseline.go)."""
 
 RESTRICTED_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
 """The only capability restricted lets a container add; it must also drop ALL
 (policy/check_capabilities_restricted.go)."""
 
-RESTRICTED_VOLUME_TYPES = frozenset({
-    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret",
-})
+RESTRICTED_VOLUME_TYPES = frozenset(
+    {
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "persistentVolumeClaim",
+        "projected",
+        "secret",
+    }
+)
 """The only volume sources restricted admits (policy/check_restrictedVolumes.go); baseline forbids hostPath
 alone (policy/check_hostPathVolumes.go)."""
 

@@ -114,13 +114,18 @@ def chart_pods(facts: chart_facts.ChartFacts, release_values: Mapping[str, Any])
         extra = values_at(values, workload.extra_host_volumes) if workload.extra_host_volumes else None
         volumes += [{"name": v.get("name"), "hostPath": {"path": v.get("hostPath")}} for v in extra or [] if isinstance(v, Mapping)]
         pod_context = values_at(values, workload.pod_security_context) if workload.pod_security_context else None
-        pods.append((f"{workload.kind} {workload.name}", {
-            "securityContext": copy.deepcopy(dict(pod_context or {})),
-            "hostNetwork": _switch(values, workload.host_network),
-            "hostPID": _switch(values, workload.host_pid),
-            "containers": containers,
-            "volumes": volumes,
-        }))
+        pods.append(
+            (
+                f"{workload.kind} {workload.name}",
+                {
+                    "securityContext": copy.deepcopy(dict(pod_context or {})),
+                    "hostNetwork": _switch(values, workload.host_network),
+                    "hostPID": _switch(values, workload.host_pid),
+                    "containers": containers,
+                    "volumes": volumes,
+                },
+            )
+        )
     return pods
 
 
@@ -191,12 +196,18 @@ def baseline_problems(spec: Pod) -> list[str]:
             found.append(f"container {name} adds capabilities {', '.join(extra)}")
         if any((p or {}).get("hostPort") for p in c.get("ports") or []):
             found.append(f"container {name} uses host ports")
-        found += [f"container {name} sets {profile} Unconfined" for profile in _UNCONFINED_PROFILES
-                  if (context.get(profile) or {}).get("type") == "Unconfined"]
+        found += [
+            f"container {name} sets {profile} Unconfined"
+            for profile in _UNCONFINED_PROFILES
+            if (context.get(profile) or {}).get("type") == "Unconfined"
+        ]
         if context.get("procMount") not in (None, "Default"):
             found.append(f"container {name} sets procMount {context['procMount']}")
-    found += [f"pod sets {profile} Unconfined" for profile in _UNCONFINED_PROFILES
-              if ((spec.get("securityContext") or {}).get(profile) or {}).get("type") == "Unconfined"]
+    found += [
+        f"pod sets {profile} Unconfined"
+        for profile in _UNCONFINED_PROFILES
+        if ((spec.get("securityContext") or {}).get(profile) or {}).get("type") == "Unconfined"
+    ]
     found += [f"hostPath volume {v.get('name')}" for v in spec.get("volumes") or [] if "hostPath" in v]
     return found
 
@@ -270,8 +281,12 @@ def pod_security(view: PlanView) -> Iterator[Violation]:
         level = levels.get(namespace or "", pss.DEFAULT_LEVEL)
         problems = pod_security_problems(spec, level)
         if problems:
-            yield violation(view, resource, "admission.pod_security",
-                            f"{label} in namespace {namespace} (Pod Security {level}) is refused: {'; '.join(problems)}")
+            yield violation(
+                view,
+                resource,
+                "admission.pod_security",
+                f"{label} in namespace {namespace} (Pod Security {level}) is refused: {'; '.join(problems)}",
+            )
 
 
 @rule("admission.security_context")
@@ -291,5 +306,9 @@ def chart_known(view: PlanView) -> Iterator[Violation]:
     for release in view.helm_releases():
         if release_facts(release) is None:
             name, version = chart_name(release), release["inputs"].get("version")
-            yield violation(view, release["name"], "admission.chart_known",
-                            f"chart {name} {version} is not in verify/facts/charts.py: read its values at that version and add it")
+            yield violation(
+                view,
+                release["name"],
+                "admission.chart_known",
+                f"chart {name} {version} is not in verify/facts/charts.py: read its values at that version and add it",
+            )

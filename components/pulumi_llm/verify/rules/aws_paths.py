@@ -72,14 +72,18 @@ def group_rules(view: PlanView) -> list[GroupRule]:
         if ports is None:
             continue
         cidrs = tuple(c for c in (i.get("cidrIpv4"), i.get("cidrIpv6")) if c)
-        found.append(GroupRule(r["name"], i.get("securityGroupId", ""), r["type"] == INGRESS_RULE, *ports, cidrs, i.get("referencedSecurityGroupId")))
+        found.append(
+            GroupRule(r["name"], i.get("securityGroupId", ""), r["type"] == INGRESS_RULE, *ports, cidrs, i.get("referencedSecurityGroupId"))
+        )
     for r in view.of_type(LEGACY_RULE):
         i = r["inputs"]
         ports = _ports(i.get("protocol"), i.get("fromPort"), i.get("toPort"))
         if ports is None:
             continue
         cidrs = tuple(i.get("cidrBlocks") or ()) + tuple(i.get("ipv6CidrBlocks") or ())
-        found.append(GroupRule(r["name"], i.get("securityGroupId", ""), i.get("type") == "ingress", *ports, cidrs, i.get("sourceSecurityGroupId")))
+        found.append(
+            GroupRule(r["name"], i.get("securityGroupId", ""), i.get("type") == "ingress", *ports, cidrs, i.get("sourceSecurityGroupId"))
+        )
     for r in view.of_type(SG):
         for direction in ("ingress", "egress"):
             for entry in r["inputs"].get(direction) or []:
@@ -213,10 +217,19 @@ def gpu_vm_lbs(view: PlanView) -> list[ModelLb]:
             if by_arn(view, listener["inputs"].get("loadBalancerArn"), LB) is lb:
                 i = listener["inputs"]
                 actions = i.get("defaultActions") or []
-                listeners.append(Listener(str(i.get("protocol", "")).upper(), int(i.get("port", 0)),
-                                          any(a.get("type") == "forward" for a in actions)))
-        found.append(ModelLb(model, lb["name"], bool(lb["inputs"].get("internal", False)), listeners,
-                             tuple(lb["inputs"].get("securityGroups") or ()), subnet_cidrs(view, lb["inputs"].get("subnets") or ())))
+                listeners.append(
+                    Listener(str(i.get("protocol", "")).upper(), int(i.get("port", 0)), any(a.get("type") == "forward" for a in actions))
+                )
+        found.append(
+            ModelLb(
+                model,
+                lb["name"],
+                bool(lb["inputs"].get("internal", False)),
+                listeners,
+                tuple(lb["inputs"].get("securityGroups") or ()),
+                subnet_cidrs(view, lb["inputs"].get("subnets") or ()),
+            )
+        )
     return found
 
 
@@ -245,8 +258,18 @@ def ingress_lbs(view: PlanView) -> list[ModelLb]:
         internal = notes.get(facts.SCHEME, facts.SCHEME_DEFAULT) == "internal"
         groups = _annotation_list(notes.get(facts.SECURITY_GROUPS))
         managed = None if groups else (_annotation_list(notes.get(facts.INBOUND_CIDRS)) or facts.INBOUND_CIDRS_DEFAULT_IPV4)
-        found.append(ModelLb(model, f"Ingress {meta.get('namespace')}/{meta['name']}", internal, ingress_listeners(notes), groups,
-                             tagged_subnet_cidrs(view, internal), managed, ing))
+        found.append(
+            ModelLb(
+                model,
+                f"Ingress {meta.get('namespace')}/{meta['name']}",
+                internal,
+                ingress_listeners(notes),
+                groups,
+                tagged_subnet_cidrs(view, internal),
+                managed,
+                ing,
+            )
+        )
     return found
 
 

@@ -36,11 +36,19 @@ from ..view import PlanView
 from . import rule, violation
 
 NOT_ERRORS = frozenset(
-    {"RESOURCE_STAR", "RESOURCE_EFFECTIVELY_STAR", "OLD_VERSION", "MISMATCHED_TYPE_BUT_USABLE", "RESOURCE_POLICY_PRIVILEGE_ESCALATION",
-     "RESOURCE_MISMATCH"}  # checked here instead, see unusable_actions
+    {
+        "RESOURCE_STAR",
+        "RESOURCE_EFFECTIVELY_STAR",
+        "OLD_VERSION",
+        "MISMATCHED_TYPE_BUT_USABLE",
+        "RESOURCE_POLICY_PRIVILEGE_ESCALATION",
+        "RESOURCE_MISMATCH",
+    }  # checked here instead, see unusable_actions
 )
 
-IDENTITY_TYPES = frozenset({"aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy", "aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy"})
+IDENTITY_TYPES = frozenset(
+    {"aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy", "aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy"}
+)
 
 
 @dataclass(frozen=True)
@@ -57,18 +65,24 @@ class Allowed:
 
 ALLOWED = (
     Allowed(
-        "MISMATCHED_TYPE", "resource", "ArnLike requires a value of type Arn",
+        "MISMATCHED_TYPE",
+        "resource",
+        "ArnLike requires a value of type Arn",
         "kms:EncryptionContext:aws:logs:arn compared with ArnLike, as AWS's own managed policy CloudWatchLogsAPIKeyAccess "
         "does (docs.aws.amazon.com/aws-managed-policy/latest/reference/CloudWatchLogsAPIKeyAccess.html); parliament types "
         "every kms:EncryptionContext:* key as a String.",
     ),
     Allowed(
-        "UNKNOWN_ACTION", "identity", "elasticloadbalancing:ModifyIpPools",
+        "UNKNOWN_ACTION",
+        "identity",
+        "elasticloadbalancing:ModifyIpPools",
         "An action newer than parliament 1.6.4's definitions, in the AWS Load Balancer Controller's policy "
         "(github.com/kubernetes-sigs/aws-load-balancer-controller, tag v2.17.1, docs/install/iam_policy.json).",
     ),
     Allowed(
-        "UNKNOWN_CONDITION_FOR_ACTION", "identity", "elasticloadbalancing:CreateAction",
+        "UNKNOWN_CONDITION_FOR_ACTION",
+        "identity",
+        "elasticloadbalancing:CreateAction",
         "elasticloadbalancing:CreateAction on AddTags, newer than parliament 1.6.4's definitions, in the AWS Load "
         "Balancer Controller's policy (github.com/kubernetes-sigs/aws-load-balancer-controller, tag v2.17.1, "
         "docs/install/iam_policy.json).",
@@ -148,10 +162,7 @@ def action_formats(service: str, action: str) -> set[str]:
     from parliament.statement import get_arn_format, get_privilege_info
 
     info = get_privilege_info(service, action)
-    return {
-        get_arn_format(t["resource_type"], info["service_resources"])
-        for t in info["resource_types"] if t["resource_type"].strip("*")
-    }
+    return {get_arn_format(t["resource_type"], info["service_resources"]) for t in info["resource_types"] if t["resource_type"].strip("*")}
 
 
 def fits(resource: str, arn_format: str) -> bool:
@@ -166,7 +177,7 @@ def fits(resource: str, arn_format: str) -> bool:
     have, want = resource.split(":", 5), arn_format.split(":", 5)
     if len(have) != 6 or len(want) != 6:
         return is_glob_match(arn_format, resource)
-    return all(is_glob_match(w, h) for w, h in zip(want, have))
+    return all(is_glob_match(w, h) for w, h in zip(want, have, strict=False))
 
 
 def unusable_actions(stmt: dict[str, Any]) -> list[str]:

@@ -124,9 +124,13 @@ def check(view: PlanView, flow: Flow, rule_name: str) -> Iterator[Violation]:
         return
     gaps = trust_gaps(role, flow.service, flow.trust_context)
     if gaps:
-        yield violation(view, role["name"], rule_name,
-                        f"{flow.who}: the trust policy doesn't let {flow.service} {', '.join(gaps)} (source: "
-                        f"{facts.TRUST_SOURCES.get(flow.service, facts.EVALUATION_SOURCE)})")
+        yield violation(
+            view,
+            role["name"],
+            rule_name,
+            f"{flow.who}: the trust policy doesn't let {flow.service} {', '.join(gaps)} (source: "
+            f"{facts.TRUST_SOURCES.get(flow.service, facts.EVALUATION_SOURCE)})",
+        )
     policies = role_policies(view, role)
     principal = resource_arn(view, role)
     for what, action, arn, resource_policy, is_key, context in flow.requests:
@@ -140,7 +144,8 @@ def check(view: PlanView, flow: Flow, rule_name: str) -> Iterator[Violation]:
             why = "; ".join(decision.notes)
         else:
             why = f"no policy of role {role['name']} allows it" + (
-                f" (nor does {resource_policy[0]})" if resource_policy and not is_key else "")
+                f" (nor does {resource_policy[0]})" if resource_policy and not is_key else ""
+            )
         yield violation(view, flow.at, rule_name, f"{flow.who}: {action} on {arn} ({what}) is refused: {why}")
 
 
@@ -161,10 +166,22 @@ def store_of(view: PlanView, bucket_arn: str) -> Store:
     bucket = _of(view, bucket_arn, BUCKET)
     if bucket is None:
         return Store(bucket_arn, None, None, None, None, [])
-    policy = next((("bucket policy " + p["name"], p["inputs"].get("policy")) for p in view.of_type("aws:s3/bucketPolicy:BucketPolicy")
-                   if view.ref(p["inputs"].get("bucket")) is bucket), None)
-    sse = next((s for s in view.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
-                if view.ref(s["inputs"].get("bucket")) is bucket), None)
+    policy = next(
+        (
+            ("bucket policy " + p["name"], p["inputs"].get("policy"))
+            for p in view.of_type("aws:s3/bucketPolicy:BucketPolicy")
+            if view.ref(p["inputs"].get("bucket")) is bucket
+        ),
+        None,
+    )
+    sse = next(
+        (
+            s
+            for s in view.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+            if view.ref(s["inputs"].get("bucket")) is bucket
+        ),
+        None,
+    )
     if sse is None:
         return Store(bucket_arn, bucket, policy, None, None, [])
     default = ((as_list(sse["inputs"].get("rules")) or [{}])[0] or {}).get("applyServerSideEncryptionByDefault") or {}
@@ -173,9 +190,17 @@ def store_of(view: PlanView, bucket_arn: str) -> Store:
         return Store(bucket_arn, bucket, policy, None, None, [])  # SSE-S3 or the AWS-managed aws/s3 key
     key = _of(view, key_ref, KEY)
     if key is None:
-        return Store(bucket_arn, bucket, policy, key_ref, None,
-                     [f"bucket {bucket['name']} encrypts with {key_ref}, a key that isn't in the plan"])
-    return Store(bucket_arn, bucket, policy, resource_arn(view, key), (f"key policy of {key['name']}", key["inputs"].get("policy") or default_key_policy()), [])
+        return Store(
+            bucket_arn, bucket, policy, key_ref, None, [f"bucket {bucket['name']} encrypts with {key_ref}, a key that isn't in the plan"]
+        )
+    return Store(
+        bucket_arn,
+        bucket,
+        policy,
+        resource_arn(view, key),
+        (f"key policy of {key['name']}", key["inputs"].get("policy") or default_key_policy()),
+        [],
+    )
 
 
 def weights_location(view: PlanView, model: str) -> tuple[str, str] | None:
@@ -183,7 +208,9 @@ def weights_location(view: PlanView, model: str) -> tuple[str, str] | None:
     source = str((view.settings.get("models") or {}).get(model, {}).get("source") or "")
     scheme, _, rest = source.partition("://")
     if scheme == "store":
-        stores = [b for b in view.of_type(BUCKET) if (view.by_urn.get(b.get("parent") or "") or {}).get("type") == "pulumi-llm:index:ModelStore"]
+        stores = [
+            b for b in view.of_type(BUCKET) if (view.by_urn.get(b.get("parent") or "") or {}).get("type") == "pulumi-llm:index:ModelStore"
+        ]
         return (resource_arn(view, stores[0]) if stores else "arn:aws:s3:::<no model store in the plan>", rest.strip("/"))
     if scheme == "s3":
         bucket, _, prefix = rest.partition("/")
@@ -213,10 +240,17 @@ def _served_models(view: PlanView) -> list[str]:
 def _pod_role(view: PlanView, namespace: str, service_account: str) -> tuple[dict[str, Any] | None, list[str], dict[str, str]]:
     """The role EKS Pod Identity gives a service account's pods, what's broken on the way, and what EKS
     sends when it assumes the role (the cluster's ARN as aws:SourceArn)."""
-    associations = [a for a in view.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-                    if a["inputs"].get("namespace") == namespace and a["inputs"].get("serviceAccount") == service_account]
+    associations = [
+        a
+        for a in view.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if a["inputs"].get("namespace") == namespace and a["inputs"].get("serviceAccount") == service_account
+    ]
     if not associations:
-        return None, [f"no EKS Pod Identity association for service account {namespace}/{service_account}: the pods get no AWS credentials"], {}
+        return (
+            None,
+            [f"no EKS Pod Identity association for service account {namespace}/{service_account}: the pods get no AWS credentials"],
+            {},
+        )
     association = associations[0]["inputs"]
     cluster = association.get("clusterName")
     region = view.settings.get("region", "")
@@ -232,9 +266,15 @@ def _pod_role(view: PlanView, namespace: str, service_account: str) -> tuple[dic
 
 
 def _workload(view: PlanView, kind: str, component: str, model: str) -> dict[str, Any] | None:
-    return next((o for o in view.objects(kind)
-                 if (o["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == component
-                 and (o["metadata"].get("labels") or {}).get("pulumi-llm.dev/model") == model), None)
+    return next(
+        (
+            o
+            for o in view.objects(kind)
+            if (o["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == component
+            and (o["metadata"].get("labels") or {}).get("pulumi-llm.dev/model") == model
+        ),
+        None,
+    )
 
 
 def weight_flows(view: PlanView) -> Iterator[Flow]:
@@ -252,17 +292,23 @@ def weight_flows(view: PlanView) -> Iterator[Flow]:
 
 
 def _vm_flow(view: PlanView, model: str, store: Store, prefix: str) -> Flow:
-    templates = [t for t in view.of_type("aws:ec2/launchTemplate:LaunchTemplate")
-                 if (t["inputs"].get("tags") or {}).get("pulumi-llm:model") == model]
+    templates = [
+        t for t in view.of_type("aws:ec2/launchTemplate:LaunchTemplate") if (t["inputs"].get("tags") or {}).get("pulumi-llm:model") == model
+    ]
     who = f"GPU VM of {model} (instance profile role)"
     if not templates:
         return Flow(f"model {model}", who, None, "ec2.amazonaws.com", problems=["no launch template serves it"])
     template = templates[0]
-    profile_ref = (template["inputs"].get("iamInstanceProfile") or {})
+    profile_ref = template["inputs"].get("iamInstanceProfile") or {}
     profile = _of(view, profile_ref.get("arn") or profile_ref.get("name"), "aws:iam/instanceProfile:InstanceProfile")
     if profile is None:
-        return Flow(template["name"], who, None, "ec2.amazonaws.com",
-                    problems=[f"its instance profile {profile_ref} isn't in the plan: the instances get no role"])
+        return Flow(
+            template["name"],
+            who,
+            None,
+            "ec2.amazonaws.com",
+            problems=[f"its instance profile {profile_ref} isn't in the plan: the instances get no role"],
+        )
     role = role_of_profile(view, profile)
     flow = Flow(template["name"], who, role, "ec2.amazonaws.com", problems=list(store.problems))
     if role is None:
@@ -313,8 +359,14 @@ def secret_of(view: PlanView, value: Any) -> dict[str, Any] | None:
 def secret_requests(view: PlanView, secret: dict[str, Any]) -> list[tuple[str, str, Any, bool, dict[str, str]]]:
     region = view.settings.get("region", "")
     arn = resource_arn(view, secret)
-    policy = next((("secret policy " + p["name"], p["inputs"].get("policy")) for p in view.of_type(SECRET_POLICY)
-                   if _of(view, p["inputs"].get("secretArn"), SECRET) is secret), None)
+    policy = next(
+        (
+            ("secret policy " + p["name"], p["inputs"].get("policy"))
+            for p in view.of_type(SECRET_POLICY)
+            if _of(view, p["inputs"].get("secretArn"), SECRET) is secret
+        ),
+        None,
+    )
     requests: list[tuple[str, str, Any, bool, dict[str, str]]] = [
         (f"secret {secret['name']}", "secretsmanager:GetSecretValue", arn, policy, False, {"aws:SecureTransport": "true"})
     ]
@@ -323,8 +375,16 @@ def secret_requests(view: PlanView, secret: dict[str, Any]) -> list[tuple[str, s
         key = _of(view, key_ref, KEY)
         key_arn = resource_arn(view, key) if key is not None else str(key_ref)
         key_policy = (f"key policy of {key['name']}", key["inputs"].get("policy") or default_key_policy()) if key is not None else None
-        requests.append((f"the key of secret {secret['name']}", "kms:Decrypt", key_arn, key_policy, key is not None,
-                         {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}))
+        requests.append(
+            (
+                f"the key of secret {secret['name']}",
+                "kms:Decrypt",
+                key_arn,
+                key_policy,
+                key is not None,
+                {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"},
+            )
+        )
     return requests
 
 
@@ -348,16 +408,27 @@ def secret_flows(view: PlanView) -> Iterator[Flow]:
         refs = [s.get("valueFrom") for c in containers for s in (c.get("secrets") or [])]
         refs += [s.get("valueFrom") for c in containers for s in ((c.get("logConfiguration") or {}).get("secretOptions") or [])]
         if refs:
-            yield _secret_flow(view, task["name"], f"ECS task {task['name']} (execution role: {facts.ECS_SECRETS_FETCHED_BY})",
-                               task["inputs"].get(facts.ECS_SECRETS_FETCHED_BY), "ecs-tasks.amazonaws.com", refs)
+            yield _secret_flow(
+                view,
+                task["name"],
+                f"ECS task {task['name']} (execution role: {facts.ECS_SECRETS_FETCHED_BY})",
+                task["inputs"].get(facts.ECS_SECRETS_FETCHED_BY),
+                "ecs-tasks.amazonaws.com",
+                refs,
+            )
     for function in view.of_type("aws:lambda/function:Function"):
-        variables = ((function["inputs"].get("environment") or {}).get("variables") or {})
+        variables = (function["inputs"].get("environment") or {}).get("variables") or {}
         refs = [v for v in variables.values() if secret_of(view, v) is not None or str(v).startswith("arn:aws:secretsmanager:")]
         if refs:
-            yield _secret_flow(view, function["name"], f"Lambda {function['name']}", function["inputs"].get("role"),
-                               "lambda.amazonaws.com", refs)
+            yield _secret_flow(
+                view, function["name"], f"Lambda {function['name']}", function["inputs"].get("role"), "lambda.amazonaws.com", refs
+            )
     if "cluster" in view.methods:
-        hub = [s for s in view.of_type(SECRET) if (view.by_urn.get(s.get("parent") or "") or {}).get("type") == "pulumi-llm:index:HubTokenSecret"]
+        hub = [
+            s
+            for s in view.of_type(SECRET)
+            if (view.by_urn.get(s.get("parent") or "") or {}).get("type") == "pulumi-llm:index:HubTokenSecret"
+        ]
         for model in _served_models(view):
             if not view.settings["models"][model].get("copy_from_hub"):
                 continue
@@ -366,8 +437,14 @@ def secret_flows(view: PlanView) -> Iterator[Flow]:
                 continue  # identity.aws.weights reports the missing Job
             namespace = job["metadata"].get("namespace", "default")
             role, problems, context = _pod_role(view, namespace, job["spec"]["template"]["spec"].get("serviceAccountName") or "default")
-            flow = Flow(f"Job {namespace}/{job['metadata']['name']}", f"copy Job of {model} (hub token)", role,
-                        "pods.eks.amazonaws.com", problems=problems, trust_context=context)
+            flow = Flow(
+                f"Job {namespace}/{job['metadata']['name']}",
+                f"copy Job of {model} (hub token)",
+                role,
+                "pods.eks.amazonaws.com",
+                problems=problems,
+                trust_context=context,
+            )
             if not hub:
                 flow.problems.append("no hub token secret in the plan")
             for secret in hub:
@@ -383,4 +460,3 @@ def secrets_readable(view: PlanView) -> Iterable[Violation]:
     if view.cloud != "aws":
         return []
     return [v for flow in secret_flows(view) for v in check(view, flow, "identity.aws.secrets")]
-

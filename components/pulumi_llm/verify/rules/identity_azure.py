@@ -105,7 +105,11 @@ def _secret_readable(view: PlanView, principal: dict[str, Any], url: str, system
     scopes = {vault["id"], f"{vault['id']}/secrets/{secret}"}
     for a in view.of_type(ASSIGNMENT):
         scope = str(a["inputs"].get("scope", ""))
-        if role_guid(a) in facts.SECRET_READER_ROLES and (scope in scopes or _above(view, scope, vault)) and _for(view, a, principal, system_identity):
+        if (
+            role_guid(a) in facts.SECRET_READER_ROLES
+            and (scope in scopes or _above(view, scope, vault))
+            and _for(view, a, principal, system_identity)
+        ):
             return None
     return f"no secret-reading role ({', '.join(sorted(facts.SECRET_READER_ROLES.values()))}) for it on secret {secret!r} or above"
 
@@ -120,7 +124,9 @@ def secrets(view: PlanView) -> Iterator[Violation]:
                 continue
             identity = view.ref(ref.get("identity"))
             if identity is None:
-                yield violation(view, app["name"], SECRETS, f"secret {ref.get('name')} names no identity of the plan to read {ref['keyVaultUrl']}")
+                yield violation(
+                    view, app["name"], SECRETS, f"secret {ref.get('name')} names no identity of the plan to read {ref['keyVaultUrl']}"
+                )
                 continue
             why = _secret_readable(view, identity, ref["keyVaultUrl"], system_identity=False)
             if why:
@@ -132,7 +138,9 @@ def secrets(view: PlanView) -> Iterator[Violation]:
             continue
         why = _secret_readable(view, apims[0], url, system_identity=True)
         if why:
-            yield violation(view, value["name"], SECRETS, f"API Management cannot resolve named value {value['inputs'].get('displayName')}: {why}")
+            yield violation(
+                view, value["name"], SECRETS, f"API Management cannot resolve named value {value['inputs'].get('displayName')}: {why}"
+            )
 
 
 # ---- weights ---------------------------------------------------------------------------------------------
@@ -140,7 +148,11 @@ def _contains(view: PlanView, scope: str, container: dict[str, Any]) -> bool:
     if scope in (container["id"], container["urn"]) or _above(view, scope, container):
         return True
     account = view.ref(scope)
-    return account is not None and account["type"] == ACCOUNT and account["inputs"].get("accountName") == container["inputs"].get("accountName")
+    return (
+        account is not None
+        and account["type"] == ACCOUNT
+        and account["inputs"].get("accountName") == container["inputs"].get("accountName")
+    )
 
 
 @rule(WEIGHTS)
@@ -158,13 +170,20 @@ def weights(view: PlanView) -> Iterator[Violation]:
             yield violation(view, vmss["name"], WEIGHTS, "the GPU VMs have no user-assigned identity to read the model weights with")
             continue
         readable = any(
-            role_guid(a) in facts.BLOB_READER_ROLES and _contains(view, str(a["inputs"].get("scope", "")), container) and _for(view, a, identity, False)
-            for a in view.of_type(ASSIGNMENT) for identity in identities
+            role_guid(a) in facts.BLOB_READER_ROLES
+            and _contains(view, str(a["inputs"].get("scope", "")), container)
+            and _for(view, a, identity, False)
+            for a in view.of_type(ASSIGNMENT)
+            for identity in identities
         )
         if not readable:
-            yield violation(view, vmss["name"], WEIGHTS,
-                            f"no blob-reading role ({', '.join(sorted(facts.BLOB_READER_ROLES.values()))}) for the VMs' identity "
-                            f"at container {container['inputs'].get('containerName')} or above: the weights download is refused (403)")
+            yield violation(
+                view,
+                vmss["name"],
+                WEIGHTS,
+                f"no blob-reading role ({', '.join(sorted(facts.BLOB_READER_ROLES.values()))}) for the VMs' identity "
+                f"at container {container['inputs'].get('containerName')} or above: the weights download is refused (403)",
+            )
 
 
 # ---- Prometheus → Azure Monitor ------------------------------------------------------------------------------
@@ -186,29 +205,58 @@ def prometheus(view: PlanView) -> Iterator[Violation]:
     account = values.get("serviceAccount") or {}
     subject = f"system:serviceaccount:{release['inputs'].get('namespace')}:{account.get('name')}"
     if not account.get("name") or account.get("create") is False:
-        yield violation(view, release["name"], PROMETHEUS, "Prometheus's service account is not named and created by the release: no federated credential can name it")
+        yield violation(
+            view,
+            release["name"],
+            PROMETHEUS,
+            "Prometheus's service account is not named and created by the release: no federated credential can name it",
+        )
         return
     if facts.WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION not in (account.get("annotations") or {}):
-        yield violation(view, release["name"], PROMETHEUS, f"service account {subject} names no identity ({facts.WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION})")
+        yield violation(
+            view,
+            release["name"],
+            PROMETHEUS,
+            f"service account {subject} names no identity ({facts.WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION})",
+        )
     if ((spec.get("podMetadata") or {}).get("labels") or {}).get(facts.WORKLOAD_IDENTITY_USE_LABEL) != "true":
-        yield violation(view, release["name"], PROMETHEUS,
-                        f"Prometheus pods lack the label {facts.WORKLOAD_IDENTITY_USE_LABEL}=true: the webhook injects no token, remote write gets 401")
+        yield violation(
+            view,
+            release["name"],
+            PROMETHEUS,
+            f"Prometheus pods lack the label {facts.WORKLOAD_IDENTITY_USE_LABEL}=true: the webhook injects no token, remote write gets 401",
+        )
     federations = [f for f in view.of_type(FEDERATION) if f["inputs"].get("subject") == subject]
     if not federations:
-        yield violation(view, release["name"], PROMETHEUS, f"no federated identity credential trusts {subject}: the token exchange is refused")
+        yield violation(
+            view, release["name"], PROMETHEUS, f"no federated identity credential trusts {subject}: the token exchange is refused"
+        )
         return
     for federation in federations:
         if facts.WORKLOAD_IDENTITY_AUDIENCE not in (federation["inputs"].get("audiences") or []):
-            yield violation(view, federation["name"], PROMETHEUS, f"audiences {federation['inputs'].get('audiences')} lack {facts.WORKLOAD_IDENTITY_AUDIENCE}")
-        identity = next((i for i in view.of_type(IDENTITY) if i["inputs"].get("resourceName") == federation["inputs"].get("resourceName")), None)
+            yield violation(
+                view,
+                federation["name"],
+                PROMETHEUS,
+                f"audiences {federation['inputs'].get('audiences')} lack {facts.WORKLOAD_IDENTITY_AUDIENCE}",
+            )
+        identity = next(
+            (i for i in view.of_type(IDENTITY) if i["inputs"].get("resourceName") == federation["inputs"].get("resourceName")), None
+        )
         if identity is None:
             yield violation(view, federation["name"], PROMETHEUS, "the federated credential belongs to no identity of the plan")
             continue
         rules_ = view.of_type(DCR)
         publishes = any(
-            role_guid(a) == facts.MONITORING_METRICS_PUBLISHER and _for(view, a, identity, False)
+            role_guid(a) == facts.MONITORING_METRICS_PUBLISHER
+            and _for(view, a, identity, False)
             and any(str(a["inputs"].get("scope")) in (d["id"], d["urn"]) for d in rules_)
             for a in view.of_type(ASSIGNMENT)
         )
         if not publishes:
-            yield violation(view, identity["name"], PROMETHEUS, "no Monitoring Metrics Publisher for Prometheus's identity on the data collection rule: remote write gets 403")
+            yield violation(
+                view,
+                identity["name"],
+                PROMETHEUS,
+                "no Monitoring Metrics Publisher for Prometheus's identity on the data collection rule: remote write gets 403",
+            )

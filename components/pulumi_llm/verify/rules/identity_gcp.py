@@ -51,7 +51,9 @@ def _key_grants(view: PlanView, key_ref: str, agent_domain: str) -> bool:
 
 def _secret_keys(secret: dict[str, Any]) -> list[str]:
     replication = secret["inputs"].get("replication") or {}
-    keys = [((r.get("customerManagedEncryption") or {}).get("kmsKeyName")) for r in (replication.get("userManaged") or {}).get("replicas") or []]
+    keys = [
+        ((r.get("customerManagedEncryption") or {}).get("kmsKeyName")) for r in (replication.get("userManaged") or {}).get("replicas") or []
+    ]
     keys.append(((replication.get("auto") or {}).get("customerManagedEncryption") or {}).get("kmsKeyName"))
     return [k for k in keys if k]
 
@@ -90,7 +92,9 @@ def secrets(view: PlanView) -> Iterator[Violation]:
     for run in view.of_type(RUN):
         account = run["inputs"]["template"].get("serviceAccount")
         if not account:
-            yield violation(view, run["name"], SECRETS, "the gateway runs as the default compute account, which holds no accessor role on its secrets")
+            yield violation(
+                view, run["name"], SECRETS, "the gateway runs as the default compute account, which holds no accessor role on its secrets"
+            )
             continue
         member = f"serviceAccount:{account}"
         for name in sorted(_mounted_secrets(run)):
@@ -99,17 +103,23 @@ def secrets(view: PlanView) -> Iterator[Violation]:
                 yield violation(view, run["name"], SECRETS, f"mounts secret {name}, which the plan does not create")
                 continue
             if not _can_access(view, secret, member):
-                yield violation(view, secret["name"], SECRETS, f"{member} holds no accessor role on secret {name}: the revision fails to start")
+                yield violation(
+                    view, secret["name"], SECRETS, f"{member} holds no accessor role on secret {name}: the revision fails to start"
+                )
             for key in _secret_keys(secret):
                 if not _key_grants(view, key, facts.SECRET_MANAGER_SERVICE_AGENT_DOMAIN):
-                    yield violation(view, secret["name"], SECRETS,
-                                    f"secret {name} is encrypted with {key}, but Secret Manager's service agent may not use that key")
+                    yield violation(
+                        view,
+                        secret["name"],
+                        SECRETS,
+                        f"secret {name} is encrypted with {key}, but Secret Manager's service agent may not use that key",
+                    )
 
 
 # ---- weights -------------------------------------------------------------------------------------------------
 def store_prefix(view: PlanView, served: str) -> str | None:
     source = str(((view.settings.get("models") or {}).get(served) or {}).get("source") or "")
-    return source[len(STORE):].strip("/") if source.startswith(STORE) else None
+    return source[len(STORE) :].strip("/") if source.startswith(STORE) else None
 
 
 def _reads(view: PlanView, bucket: dict[str, Any], email: str, prefix: str) -> bool:
@@ -157,7 +167,8 @@ def _lets_in(view: PlanView, email: str, ksa: str) -> bool:
     pool = _workload_pool(view)
     wanted = f"serviceAccount:{pool}[{ksa}]"
     return any(
-        g["inputs"].get("role") == facts.WORKLOAD_IDENTITY_USER and g["inputs"].get("member") == wanted
+        g["inputs"].get("role") == facts.WORKLOAD_IDENTITY_USER
+        and g["inputs"].get("member") == wanted
         and str(g["inputs"].get("serviceAccountId", "")).endswith(f"/serviceAccounts/{email}")
         for g in view.of_type(SA_MEMBER)
     )
@@ -173,7 +184,12 @@ def weights(view: PlanView) -> Iterator[Violation]:
     bucket = buckets[0]
     key = (bucket["inputs"].get("encryption") or {}).get("defaultKmsKeyName")
     if key and not _key_grants(view, key, facts.STORAGE_SERVICE_AGENT_DOMAIN):
-        yield violation(view, bucket["name"], WEIGHTS, f"the bucket's default key {key} is not usable by Cloud Storage's service agent: every read and write fails")
+        yield violation(
+            view,
+            bucket["name"],
+            WEIGHTS,
+            f"the bucket's default key {key} is not usable by Cloud Storage's service agent: every read and write fails",
+        )
     for where, served, email, ksa in _readers(view):
         prefix = store_prefix(view, served)
         if prefix is None:
@@ -184,4 +200,6 @@ def weights(view: PlanView) -> Iterator[Violation]:
         if not _reads(view, bucket, email, prefix):
             yield violation(view, where, WEIGHTS, f"{email} holds no object-reader role on gs://{bucket['inputs'].get('name')}/{prefix}")
         if ksa and not _lets_in(view, email, ksa):
-            yield violation(view, where, WEIGHTS, f"{email} does not let Kubernetes service account {ksa} in (roles/iam.workloadIdentityUser)")
+            yield violation(
+                view, where, WEIGHTS, f"{email} does not let Kubernetes service account {ksa} in (roles/iam.workloadIdentityUser)"
+            )

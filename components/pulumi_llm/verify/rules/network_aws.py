@@ -67,7 +67,9 @@ def edge(view: PlanView) -> Iterator[Violation]:
             continue
         uri = urlsplit(str(i.get("uri", "")))
         port = uri.port or {"http": 80, "https": 443}.get(uri.scheme, 0)
-        listeners = [lst for lst in view.of_type(paths.LISTENER) if paths.by_arn(view, lst["inputs"].get("loadBalancerArn"), paths.LB) is nlb]
+        listeners = [
+            lst for lst in view.of_type(paths.LISTENER) if paths.by_arn(view, lst["inputs"].get("loadBalancerArn"), paths.LB) is nlb
+        ]
         listener = next((lst for lst in listeners if int(lst["inputs"].get("port", 0)) == port), None)
         wanted = ("TCP", "TLS") if uri.scheme == "https" else ("TCP",)
         if listener is None or str(listener["inputs"].get("protocol", "")).upper() not in wanted:
@@ -80,15 +82,25 @@ def edge(view: PlanView) -> Iterator[Violation]:
             yield violation(view, listener["name"], EDGE, "the listener forwards to no target group of this plan")
             continue
         target_port = int(group["inputs"].get("port", 0))
-        services = [s for s in view.of_type(paths.ECS_SERVICE)
-                    if any(paths.by_arn(view, lb.get("targetGroupArn"), paths.TARGET_GROUP) is group for lb in s["inputs"].get("loadBalancers") or [])]
+        services = [
+            s
+            for s in view.of_type(paths.ECS_SERVICE)
+            if any(
+                paths.by_arn(view, lb.get("targetGroupArn"), paths.TARGET_GROUP) is group for lb in s["inputs"].get("loadBalancers") or []
+            )
+        ]
         if not services:
             yield violation(view, group["name"], EDGE, "no ECS service registers its tasks in this target group")
             continue
-        lb_party = paths.Party(tuple(nlb["inputs"].get("securityGroups") or ()), paths.subnet_cidrs(view, nlb["inputs"].get("subnets") or ()))
+        lb_party = paths.Party(
+            tuple(nlb["inputs"].get("securityGroups") or ()), paths.subnet_cidrs(view, nlb["inputs"].get("subnets") or ())
+        )
         for service in services:
-            ports = {lb.get("containerPort") for lb in service["inputs"].get("loadBalancers") or []
-                     if paths.by_arn(view, lb.get("targetGroupArn"), paths.TARGET_GROUP) is group}
+            ports = {
+                lb.get("containerPort")
+                for lb in service["inputs"].get("loadBalancers") or []
+                if paths.by_arn(view, lb.get("targetGroupArn"), paths.TARGET_GROUP) is group
+            }
             if target_port not in ports:
                 yield violation(view, group["name"], EDGE, f"targets on port {target_port}; the tasks register port {sorted(ports)}")
                 continue
@@ -97,8 +109,12 @@ def edge(view: PlanView) -> Iterator[Violation]:
                 yield violation(view, nlb["name"], EDGE, f"its security group lets nothing out to the gateway tasks on {target_port}")
             if not in_:
                 yield violation(view, service["name"], EDGE, f"the tasks' security group admits no traffic from the NLB on {target_port}")
-        if nlb["inputs"].get("enforceSecurityGroupInboundRulesOnPrivateLinkTraffic") != "off" and not paths.ingress_of(rules, lb_party.groups):
-            yield violation(view, nlb["name"], EDGE, "its group filters PrivateLink traffic and admits nothing: the VPC link's requests are dropped")
+        if nlb["inputs"].get("enforceSecurityGroupInboundRulesOnPrivateLinkTraffic") != "off" and not paths.ingress_of(
+            rules, lb_party.groups
+        ):
+            yield violation(
+                view, nlb["name"], EDGE, "its group filters PrivateLink traffic and admits nothing: the VPC link's requests are dropped"
+            )
 
 
 # ---- gateway → self-hosted models --------------------------------------------------------------------
@@ -123,26 +139,39 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
         match = [lst for lst in lb.listeners if lst.port == url.port and lst.protocol == url.scheme.upper() and lst.forwards]
         if not match:
             have = ", ".join(f"{lst.protocol}:{lst.port}{'' if lst.forwards else ' (redirect)'}" for lst in lb.listeners) or "none"
-            yield violation(view, lb.name, SELF_HOSTED, f"the gateway calls {url.scheme.upper()}:{url.port} ({url.url}); its listeners: {have}")
+            yield violation(
+                view, lb.name, SELF_HOSTED, f"the gateway calls {url.scheme.upper()}:{url.port} ({url.url}); its listeners: {have}"
+            )
             continue
         host = urlsplit(url.url).hostname or ""
         if url.scheme == "https" and host not in paths.dns_records(view):
-            yield violation(view, lb.name, SELF_HOSTED, f"the gateway calls {url.url}, a name no DNS record of this plan points at "
-                            "the load balancer (no ACM certificate covers the load balancer's own name)")
+            yield violation(
+                view,
+                lb.name,
+                SELF_HOSTED,
+                f"the gateway calls {url.url}, a name no DNS record of this plan points at "
+                "the load balancer (no ACM certificate covers the load balancer's own name)",
+            )
         for service in services:
             caller = paths.task_party(view, service)
             out, in_ = paths.allows(rules, caller, lb.party(), url.port)
             if lb.managed_inbound is not None:
                 in_ = bool(caller.cidrs) and all(any(paths.cidr_contains(c, p) for c in lb.managed_inbound) for p in caller.cidrs)
             if not out:
-                yield violation(view, service["name"], SELF_HOSTED, f"the tasks' security group lets nothing out to {lb.name} on {url.port}")
+                yield violation(
+                    view, service["name"], SELF_HOSTED, f"the tasks' security group lets nothing out to {lb.name} on {url.port}"
+                )
             if not in_:
                 yield violation(view, lb.name, SELF_HOSTED, f"its security group admits nothing from the gateway tasks on {url.port}")
         if lb.ingress is not None and not lb.managed_inbound:
             notes = lb.ingress["metadata"].get("annotations") or {}
             if str(notes.get(facts.MANAGE_BACKEND_RULES, "false")).lower() != "true":
-                yield violation(view, lb.name, SELF_HOSTED, f"{facts.SECURITY_GROUPS} without {facts.MANAGE_BACKEND_RULES}: "
-                                "no rule opens the pods to the ALB")
+                yield violation(
+                    view,
+                    lb.name,
+                    SELF_HOSTED,
+                    f"{facts.SECURITY_GROUPS} without {facts.MANAGE_BACKEND_RULES}: no rule opens the pods to the ALB",
+                )
 
 
 # ---- what stays closed -------------------------------------------------------------------------------
@@ -182,12 +211,22 @@ def closed(view: PlanView) -> Iterator[Violation]:
             admitted.append((lb.name, None, lb.managed_inbound))
         for resource, peer, sources in admitted:
             if peer is not None and peer not in groups:
-                yield violation(view, resource, CLOSED, f"admits group {peer} to the model load balancer {lb.name}; its callers: "
-                                f"{', '.join(sorted(groups)) or 'none by group'}")
+                yield violation(
+                    view,
+                    resource,
+                    CLOSED,
+                    f"admits group {peer} to the model load balancer {lb.name}; its callers: "
+                    f"{', '.join(sorted(groups)) or 'none by group'}",
+                )
             for cidr in sources:
                 if not any(paths.cidr_contains(c, cidr) for c in cidrs):
-                    yield violation(view, resource, CLOSED, f"admits {cidr} to the model load balancer {lb.name}; its callers: "
-                                    f"{', '.join(sorted(groups) + list(cidrs)) or 'none'}")
+                    yield violation(
+                        view,
+                        resource,
+                        CLOSED,
+                        f"admits {cidr} to the model load balancer {lb.name}; its callers: "
+                        f"{', '.join(sorted(groups) + list(cidrs)) or 'none'}",
+                    )
 
     # Internet ingress anywhere else: only the API Gateway edge faces the internet.
     for r in rules:
@@ -205,7 +244,9 @@ def closed(view: PlanView) -> Iterator[Violation]:
             yield violation(view, nlb["name"], CLOSED, "the gateway's NLB is internet-facing: the engine is reachable past API Gateway")
         nlb_groups = tuple(nlb["inputs"].get("securityGroups") or ())
         for r in paths.ingress_of(rules, nlb_groups):
-            yield violation(view, r.resource, CLOSED, f"admits {r.peer_group or ', '.join(r.cidrs)} to the gateway NLB: a path past API Gateway's keys")
+            yield violation(
+                view, r.resource, CLOSED, f"admits {r.peer_group or ', '.join(r.cidrs)} to the gateway NLB: a path past API Gateway's keys"
+            )
         for r in paths.ingress_of(rules, gateway_groups):
             if r.peer_group not in nlb_groups:
                 yield violation(view, r.resource, CLOSED, f"admits {r.peer_group or ', '.join(r.cidrs)} to the gateway tasks past the NLB")
@@ -218,7 +259,9 @@ def closed(view: PlanView) -> Iterator[Violation]:
         own = {g for lb in lbs if lb.model == model for g in lb.groups}
         for r in paths.ingress_of(rules, [group["id"]]):
             if r.peer_group not in own:
-                yield violation(view, r.resource, CLOSED, f"admits {r.peer_group or ', '.join(r.cidrs)} to the {model} servers past their load balancer")
+                yield violation(
+                    view, r.resource, CLOSED, f"admits {r.peer_group or ', '.join(r.cidrs)} to the {model} servers past their load balancer"
+                )
 
 
 # ---- Kubernetes NetworkPolicy on EKS -----------------------------------------------------------------
@@ -231,7 +274,11 @@ def netpol(view: PlanView) -> Iterator[Violation]:
     if not any(True for _ in view.objects("NetworkPolicy")) or paths.network_policy_enforced(view):
         return
     addon = paths.vpc_cni_addon(view)
-    yield violation(view, addon["name"] if addon else "vpc-cni", NETPOL,
-                    f"NetworkPolicies are in the plan but vpc-cni doesn't enforce them ({facts.VPC_CNI_NETWORK_POLICY_KEY} "
-                    f"is {facts.VPC_CNI_NETWORK_POLICY_DEFAULT!r} by default in chart {facts.VPC_CNI_CHART_VERSION}): every "
-                    "workload in the VPC reaches the model pods")
+    yield violation(
+        view,
+        addon["name"] if addon else "vpc-cni",
+        NETPOL,
+        f"NetworkPolicies are in the plan but vpc-cni doesn't enforce them ({facts.VPC_CNI_NETWORK_POLICY_KEY} "
+        f"is {facts.VPC_CNI_NETWORK_POLICY_DEFAULT!r} by default in chart {facts.VPC_CNI_CHART_VERSION}): every "
+        "workload in the VPC reaches the model pods",
+    )

@@ -104,17 +104,34 @@ def _port_matches(rule_: dict[str, Any], port: int) -> bool:
     return False
 
 
-def nsg_verdict(rules: list[dict[str, Any]], direction: str, source: str, destination: str, port: int, vnet: tuple[str, ...],
-                protocol: str = "Tcp") -> tuple[str, str]:
+def nsg_verdict(
+    rules: list[dict[str, Any]], direction: str, source: str, destination: str, port: int, vnet: tuple[str, ...], protocol: str = "Tcp"
+) -> tuple[str, str]:
     """(Allow|Deny, deciding rule) for `protocol` from all of `source` to `destination`:`port`."""
     custom = [
-        {"name": r["name"], "priority": r["priority"], "direction": r["direction"], "access": r["access"], "protocol": r.get("protocol", "*"),
-         "sources": _prefixes(r, "source"), "destinations": _prefixes(r, "destination"), "rule": r}
+        {
+            "name": r["name"],
+            "priority": r["priority"],
+            "direction": r["direction"],
+            "access": r["access"],
+            "protocol": r.get("protocol", "*"),
+            "sources": _prefixes(r, "source"),
+            "destinations": _prefixes(r, "destination"),
+            "rule": r,
+        }
         for r in rules
     ]
     defaults = [
-        {"name": d["name"], "priority": d["priority"], "direction": d["direction"], "access": d["access"], "protocol": d["protocol"],
-         "sources": [d["source"]], "destinations": [d["destination"]], "rule": {"destinationPortRange": d["ports"]}}
+        {
+            "name": d["name"],
+            "priority": d["priority"],
+            "direction": d["direction"],
+            "access": d["access"],
+            "protocol": d["protocol"],
+            "sources": [d["source"]],
+            "destinations": [d["destination"]],
+            "rule": {"destinationPortRange": d["ports"]},
+        }
         for d in facts.DEFAULT_RULES
     ]
     for r in sorted(custom, key=lambda r: r["priority"]) + defaults:
@@ -149,8 +166,15 @@ def _nsg_rules(view: PlanView, subnet: dict[str, Any]) -> list[dict[str, Any]]:
     return list(nsg["inputs"].get("securityRules") or []) if nsg is not None else []
 
 
-def crossing(view: PlanView, source: dict[str, Any], target: dict[str, Any], port: int, source_cidr: str | None = None,
-             target_cidr: str | None = None, inbound: bool = True) -> list[str]:
+def crossing(
+    view: PlanView,
+    source: dict[str, Any],
+    target: dict[str, Any],
+    port: int,
+    source_cidr: str | None = None,
+    target_cidr: str | None = None,
+    inbound: bool = True,
+) -> list[str]:
     """Why TCP from subnet `source` (or `source_cidr`) to subnet `target`:`port` is dropped; [] when both NSGs pass it
     (`inbound` False: the target's NSG doesn't filter this traffic, only the source's outbound rules count)."""
     vnet = _vnet(view)
@@ -186,7 +210,9 @@ def _vmss_subnet(view: PlanView, served: str) -> dict[str, Any] | None:
     for vmss in view.of_type(VMSS):
         if (vmss["inputs"].get("tags") or {}).get(MODEL_TAG) != served:
             continue
-        for nic in ((vmss["inputs"].get("virtualMachineProfile") or {}).get("networkProfile") or {}).get("networkInterfaceConfigurations") or []:
+        for nic in ((vmss["inputs"].get("virtualMachineProfile") or {}).get("networkProfile") or {}).get(
+            "networkInterfaceConfigurations"
+        ) or []:
             for ip in nic.get("ipConfigurations") or []:
                 found = _subnet(view, (ip.get("subnet") or {}).get("id"))
                 if found is not None:
@@ -215,8 +241,11 @@ def _cluster_subnet(view: PlanView) -> dict[str, Any] | None:
 
 def _routes(view: PlanView, served: str) -> bool:
     return any(
-        any(p.get("path", "").startswith(f"/{served}") for rule_ in (ing.get("spec") or {}).get("rules") or []
-            for p in (rule_.get("http") or {}).get("paths") or [])
+        any(
+            p.get("path", "").startswith(f"/{served}")
+            for rule_ in (ing.get("spec") or {}).get("rules") or []
+            for p in (rule_.get("http") or {}).get("paths") or []
+        )
         for ing in view.objects("Ingress")
     )
 
@@ -235,17 +264,25 @@ def edge(view: PlanView) -> Iterator[Violation]:
     if app is None:
         return  # APIM-only gateway (Azure OpenAI backends): nothing inside the VNet to reach
     if engine_subnet is None or apim_subnet is None:
-        yield violation(view, app["name"], EDGE, "APIM or the engine environment is not in a subnet of the VNet: APIM cannot reach the internal engine")
+        yield violation(
+            view, app["name"], EDGE, "APIM or the engine environment is not in a subnet of the VNet: APIM cannot reach the internal engine"
+        )
         return
     ingress = (app["inputs"].get("configuration") or {}).get("ingress") or {}
-    backends = [b for b in view.of_type(BACKEND) if b["inputs"].get("backendId") == "litellm" or "litellm" in str(b["inputs"].get("title", "")).lower()]
+    backends = [
+        b
+        for b in view.of_type(BACKEND)
+        if b["inputs"].get("backendId") == "litellm" or "litellm" in str(b["inputs"].get("title", "")).lower()
+    ]
     for backend in backends:
         port = url_port(str(backend["inputs"].get("url", "")))
         if port is None:
             yield violation(view, backend["name"], EDGE, f"the engine backend's URL {backend['inputs'].get('url')!r} is not http(s)")
             continue
         if port == 80 and not ingress.get("allowInsecure"):
-            yield violation(view, backend["name"], EDGE, "APIM calls the engine over http, which its ingress (allowInsecure false) redirects")
+            yield violation(
+                view, backend["name"], EDGE, "APIM calls the engine over http, which its ingress (allowInsecure false) redirects"
+            )
         for problem in crossing(view, apim_subnet, engine_subnet, port):
             yield violation(view, backend["name"], EDGE, f"APIM → engine on {port}: {problem}")
 
@@ -263,9 +300,13 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
         if subnet is None:
             continue
         for probe in lb["inputs"].get("probes") or []:
-            access, by = nsg_verdict(_nsg_rules(view, subnet), "Inbound", PROBE_SOURCE, subnet["inputs"]["addressPrefix"], int(probe["port"]), vnet)
+            access, by = nsg_verdict(
+                _nsg_rules(view, subnet), "Inbound", PROBE_SOURCE, subnet["inputs"]["addressPrefix"], int(probe["port"]), vnet
+            )
             if access != "Allow":
-                yield violation(view, subnet["name"], SELF_HOSTED, f"Azure's load balancer probes cannot reach {served} on {probe['port']}: {by}")
+                yield violation(
+                    view, subnet["name"], SELF_HOSTED, f"Azure's load balancer probes cannot reach {served} on {probe['port']}: {by}"
+                )
     app, engine_subnet = _engine(view)
     routed = routed_models(view)
     if app is None or not routed:
@@ -277,7 +318,9 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             continue  # the engine's config calls no URL for it: wiring.self-hosted-model judges the config's routes
         port = route.port
         if port is None:
-            yield violation(view, app["name"], SELF_HOSTED, f"the engine config calls {served} at {route.url!r} ({route.variable}), not an http(s) URL")
+            yield violation(
+                view, app["name"], SELF_HOSTED, f"the engine config calls {served} at {route.url!r} ({route.variable}), not an http(s) URL"
+            )
             continue
         if engine_subnet is None:
             yield violation(view, app["name"], SELF_HOSTED, f"the engine's environment is not in the VNet: it cannot reach {served}")
@@ -286,11 +329,18 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
         scheme = route.scheme
         lb = _model_lb(view, served)
         if lb is not None and scheme != "http":
-            yield violation(view, lb["name"], SELF_HOSTED, f"the engine calls {served} over {scheme}; the layer-4 load balancer hands it to a plain-HTTP server")
+            yield violation(
+                view,
+                lb["name"],
+                SELF_HOSTED,
+                f"the engine calls {served} over {scheme}; the layer-4 load balancer hands it to a plain-HTTP server",
+            )
         if lb is not None:
             rules = [r for r in lb["inputs"].get("loadBalancingRules") or [] if int(r.get("frontendPort", 0)) == port]
             if not rules:
-                yield violation(view, lb["name"], SELF_HOSTED, f"the engine calls {served} on port {port}; the load balancer has no rule for it")
+                yield violation(
+                    view, lb["name"], SELF_HOSTED, f"the engine calls {served} on port {port}; the load balancer has no rule for it"
+                )
                 continue
             backend_port = int(rules[0]["backendPort"])
             servers = _vmss_subnet(view, served)
@@ -300,26 +350,46 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
                 continue
             # Out of the engine to the frontend's address and port; into the servers' subnet on the backend port
             # (no SNAT: the servers see the engine's address).
-            access, by = nsg_verdict(_nsg_rules(view, engine_subnet), "Outbound", engine_cidr, frontend["inputs"]["addressPrefix"], port, vnet)
+            access, by = nsg_verdict(
+                _nsg_rules(view, engine_subnet), "Outbound", engine_cidr, frontend["inputs"]["addressPrefix"], port, vnet
+            )
             if access != "Allow":
                 yield violation(view, engine_subnet["name"], SELF_HOSTED, f"the engine cannot call {served} on {port}: {by}")
-            access, by = nsg_verdict(_nsg_rules(view, servers), "Inbound", engine_cidr, servers["inputs"]["addressPrefix"], backend_port, vnet)
+            access, by = nsg_verdict(
+                _nsg_rules(view, servers), "Inbound", engine_cidr, servers["inputs"]["addressPrefix"], backend_port, vnet
+            )
             if access != "Allow":
-                yield violation(view, servers["name"], SELF_HOSTED, f"the engine ({engine_cidr}) cannot reach {served}'s servers on {backend_port}: {by}")
+                yield violation(
+                    view,
+                    servers["name"],
+                    SELF_HOSTED,
+                    f"the engine ({engine_cidr}) cannot reach {served}'s servers on {backend_port}: {by}",
+                )
             continue
         ingress = _internal_ingress(view)
         cluster_subnet = _cluster_subnet(view)
         if ingress is None or cluster_subnet is None or not _routes(view, served):
-            yield violation(view, app["name"], SELF_HOSTED, f"the engine routes to {served} but no internal load balancer or ingress path serves it")
+            yield violation(
+                view, app["name"], SELF_HOSTED, f"the engine routes to {served} but no internal load balancer or ingress path serves it"
+            )
             continue
         if (scheme, port) not in INGRESS_LISTENERS:
-            yield violation(view, app["name"], SELF_HOSTED, f"the engine calls {served} with {scheme} on port {port}; the internal ingress serves {INGRESS_LISTENERS}")
+            yield violation(
+                view,
+                app["name"],
+                SELF_HOSTED,
+                f"the engine calls {served} with {scheme} on port {port}; the internal ingress serves {INGRESS_LISTENERS}",
+            )
             continue
         ranges = ingress.get("loadBalancerSourceRanges") or []
         if ranges and not any(within(engine_cidr, r) for r in ranges):
-            yield violation(view, "ingress-nginx", SELF_HOSTED, f"the internal ingress admits {ranges}, not the engine's subnet {engine_cidr}")
+            yield violation(
+                view, "ingress-nginx", SELF_HOSTED, f"the internal ingress admits {ranges}, not the engine's subnet {engine_cidr}"
+            )
         for problem in crossing(view, engine_subnet, cluster_subnet, port):
-            yield violation(view, cluster_subnet["name"], SELF_HOSTED, f"engine → {served} through the internal ingress on {port}: {problem}")
+            yield violation(
+                view, cluster_subnet["name"], SELF_HOSTED, f"engine → {served} through the internal ingress on {port}: {problem}"
+            )
 
 
 # ---- closed -------------------------------------------------------------------------------------------
@@ -343,7 +413,9 @@ def closed(view: PlanView) -> Iterator[Violation]:
             if open_ and not (public_ingress and nsg["name"].endswith("-lb-nsg")):
                 yield violation(view, nsg["name"], CLOSED, f"rule {r['name']} admits {open_} from the internet")
     for vmss in view.of_type(VMSS):
-        for nic in ((vmss["inputs"].get("virtualMachineProfile") or {}).get("networkProfile") or {}).get("networkInterfaceConfigurations") or []:
+        for nic in ((vmss["inputs"].get("virtualMachineProfile") or {}).get("networkProfile") or {}).get(
+            "networkInterfaceConfigurations"
+        ) or []:
             if any(ip.get("publicIPAddressConfiguration") for ip in nic.get("ipConfigurations") or []):
                 yield violation(view, vmss["name"], CLOSED, "the GPU VMs get public IP addresses: reachable past the gateway")
     for lb in view.of_type(LB):
@@ -351,7 +423,12 @@ def closed(view: PlanView) -> Iterator[Violation]:
             yield violation(view, lb["name"], CLOSED, "the model's load balancer has a public frontend")
     for env in view.of_type(ENV):
         if not (env["inputs"].get("vnetConfiguration") or {}).get("internal"):
-            yield violation(view, env["name"], CLOSED, "the engine's Container Apps environment is not internal: its ingress faces the internet, past APIM")
+            yield violation(
+                view,
+                env["name"],
+                CLOSED,
+                "the engine's Container Apps environment is not internal: its ingress faces the internet, past APIM",
+            )
     app, engine_subnet = _engine(view)
     if app is None or engine_subnet is None:
         return
@@ -369,7 +446,10 @@ def closed(view: PlanView) -> Iterator[Violation]:
             continue
         dst = target["inputs"]["addressPrefix"]
         others = [s for s in view.of_type(SUBNET) if s is not target and s["inputs"]["addressPrefix"] != engine_cidr]
-        sources = [(s["name"], s["inputs"]["addressPrefix"]) for s in others] + [("a peered network", PEERED + "/32"), ("the internet", INTERNET + "/32")]
+        sources = [(s["name"], s["inputs"]["addressPrefix"]) for s in others] + [
+            ("a peered network", PEERED + "/32"),
+            ("the internet", INTERNET + "/32"),
+        ]
         for name, cidr in sources:
             for port in ports:
                 access, by = nsg_verdict(_nsg_rules(view, target), "Inbound", cidr, dst, port, vnet)
@@ -393,9 +473,13 @@ def netpol(view: PlanView) -> Iterator[Violation]:
     for cluster in view.of_type(CLUSTER):
         if not enforces_network_policy(cluster):
             policy = (cluster["inputs"].get("networkProfile") or {}).get("networkPolicy") or "none"
-            yield violation(view, cluster["name"], NETPOL,
-                            f"networkProfile.networkPolicy {policy!r} (dataplane {(cluster['inputs'].get('networkProfile') or {}).get('networkDataplane')!r}) "
-                            "enforces no NetworkPolicy: any pod reaches the models")
+            yield violation(
+                view,
+                cluster["name"],
+                NETPOL,
+                f"networkProfile.networkPolicy {policy!r} (dataplane {(cluster['inputs'].get('networkProfile') or {}).get('networkDataplane')!r}) "
+                "enforces no NetworkPolicy: any pod reaches the models",
+            )
 
 
 # ---- callers → private endpoints ------------------------------------------------------------------------------
@@ -426,16 +510,27 @@ def private_endpoints(view: PlanView) -> Iterator[Violation]:
         groups = [g for c in endpoint["inputs"].get("privateLinkServiceConnections") or [] for g in c.get("groupIds") or []]
         target = _subnet(view, (endpoint["inputs"].get("subnet") or {}).get("id"))
         name = endpoint["inputs"].get("privateEndpointName") or endpoint["name"]
-        if not any(g["inputs"].get("privateEndpointName") == name and g["inputs"].get("privateDnsZoneConfigs") for g in view.of_type(DNS_GROUP)):
-            yield violation(view, endpoint["name"], PRIVATE_ENDPOINTS,
-                            "no private DNS zone group: the service's name resolves to its public address, which refuses the callers")
+        if not any(
+            g["inputs"].get("privateEndpointName") == name and g["inputs"].get("privateDnsZoneConfigs") for g in view.of_type(DNS_GROUP)
+        ):
+            yield violation(
+                view,
+                endpoint["name"],
+                PRIVATE_ENDPOINTS,
+                "no private DNS zone group: the service's name resolves to its public address, which refuses the callers",
+            )
         if target is None:
             continue
         filtered = target["inputs"].get("privateEndpointNetworkPolicies") in facts.PRIVATE_ENDPOINT_NSG_POLICIES
         for group in groups:
             for who, subnet in _endpoint_callers(view, group):
                 if subnet is None:
-                    yield violation(view, endpoint["name"], PRIVATE_ENDPOINTS, f"{who} are not in a subnet of the VNet: they cannot reach the {group} endpoint")
+                    yield violation(
+                        view,
+                        endpoint["name"],
+                        PRIVATE_ENDPOINTS,
+                        f"{who} are not in a subnet of the VNet: they cannot reach the {group} endpoint",
+                    )
                     continue
                 for problem in crossing(view, subnet, target, 443, inbound=filtered):
                     yield violation(view, endpoint["name"], PRIVATE_ENDPOINTS, f"{who} → the {group} endpoint on 443: {problem}")
@@ -460,12 +555,19 @@ def overlay(view: PlanView) -> Iterator[Violation]:
                 # Both ends are behind the same subnet NSG: the flow leaves through its outbound rules and arrives
                 # through its inbound rules.
                 dropped = [
-                    f"{direction.lower()} by {by}" for direction in ("Outbound", "Inbound")
-                    for access, by in [nsg_verdict(_nsg_rules(view, subnet), direction, ranges[source], ranges[destination], port, vnet, protocol)]
+                    f"{direction.lower()} by {by}"
+                    for direction in ("Outbound", "Inbound")
+                    for access, by in [
+                        nsg_verdict(_nsg_rules(view, subnet), direction, ranges[source], ranges[destination], port, vnet, protocol)
+                    ]
                     if access != "Allow"
                 ]
                 if dropped:
-                    yield violation(view, subnet["name"], OVERLAY,
-                                    f"{source} → {destination} ({ranges[source]} → {ranges[destination]}) {protocol} {port} is dropped "
-                                    f"{' and '.join(dropped)}")
+                    yield violation(
+                        view,
+                        subnet["name"],
+                        OVERLAY,
+                        f"{source} → {destination} ({ranges[source]} → {ranges[destination]}) {protocol} {port} is dropped "
+                        f"{' and '.join(dropped)}",
+                    )
                     break

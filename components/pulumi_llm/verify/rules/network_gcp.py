@@ -101,8 +101,9 @@ def _protocol_entries(entries: list[dict[str, Any]] | None, port: int) -> bool:
     return any(e.get("protocol") in ("tcp", "all", "6") and _ports_cover(e.get("ports"), port) for e in entries or [])
 
 
-def firewall_verdict(rules: list[dict[str, Any]], network_: str, source: str, tags: set[str], port: int,
-                     service_account: str | None = None) -> tuple[str, str]:
+def firewall_verdict(
+    rules: list[dict[str, Any]], network_: str, source: str, tags: set[str], port: int, service_account: str | None = None
+) -> tuple[str, str]:
     """What the VPC does with TCP from all of `source` to an instance tagged `tags`, running as
     `service_account`, on `port`: the first applicable INGRESS rule by priority (deny before allow at equal
     priority) decides, else the implied deny. A deny applies when it covers any of `source` (those addresses are
@@ -149,7 +150,8 @@ def gateway_egress(view: PlanView, run: dict[str, Any]) -> tuple[str | None, str
 
 def _internal_services(view: PlanView) -> list[dict[str, Any]]:
     return [
-        s for s in view.objects("Service")
+        s
+        for s in view.objects("Service")
         if (s.get("spec") or {}).get("type") == "LoadBalancer"
         and ((s["metadata"].get("annotations") or {}).get(facts.INTERNAL_LB_ANNOTATION) == "Internal")
     ]
@@ -161,8 +163,11 @@ def _serves(service: dict[str, Any], served: str) -> bool:
 
 def _gpu_node_accounts(view: PlanView) -> set[str | None]:
     """The service accounts the GPU nodes run as (None: the Compute Engine default account)."""
-    return {(pool["inputs"].get("nodeConfig") or {}).get("serviceAccount") for pool in view.of_type(NODE_POOL)
-            if (pool["inputs"].get("nodeConfig") or {}).get("guestAccelerators")}
+    return {
+        (pool["inputs"].get("nodeConfig") or {}).get("serviceAccount")
+        for pool in view.of_type(NODE_POOL)
+        if (pool["inputs"].get("nodeConfig") or {}).get("guestAccelerators")
+    }
 
 
 def _template_account(template: dict[str, Any]) -> str | None:
@@ -188,7 +193,8 @@ def _cluster_network(view: PlanView) -> str | None:
 
 def _proxy_ranges(view: PlanView, network: str) -> list[str]:
     return [
-        s["inputs"]["ipCidrRange"] for s in view.of_type(SUBNET)
+        s["inputs"]["ipCidrRange"]
+        for s in view.of_type(SUBNET)
         if s["inputs"].get("purpose") in facts.PROXY_ONLY_SUBNET_PURPOSES and s["inputs"].get("network") == network
     ]
 
@@ -244,7 +250,12 @@ def edge(view: PlanView) -> Iterator[Violation]:
     service_name = run["inputs"].get("name")
     ingress = run["inputs"].get("ingress", "INGRESS_TRAFFIC_ALL")
     if ingress == "INGRESS_TRAFFIC_INTERNAL_ONLY":
-        yield violation(view, run["name"], EDGE, "Cloud Run ingress INTERNAL_ONLY refuses the external HTTPS load balancer: consumers never reach the gateway")
+        yield violation(
+            view,
+            run["name"],
+            EDGE,
+            "Cloud Run ingress INTERNAL_ONLY refuses the external HTTPS load balancer: consumers never reach the gateway",
+        )
     https_rules = [fr for fr in view.of_type(GLOBAL_RULE) if str(fr["inputs"].get("portRange")) == "443"]
     if not https_rules:
         yield violation(view, run["name"], EDGE, "no global forwarding rule on 443 fronts the gateway: consumers have no edge")
@@ -262,9 +273,12 @@ def edge(view: PlanView) -> Iterator[Violation]:
         negs = [view.ref(b.get("group")) for b in backend["inputs"].get("backends") or []]
         names = {(n["inputs"].get("cloudRun") or {}).get("service") for n in negs if n is not None and n["type"] == NEG}
         if service_name not in names:
-            yield violation(view, backend["name"], EDGE,
-                            f"the backend service's serverless NEGs point at {sorted(n for n in names if n)}, not the gateway's Cloud Run service {service_name}")
-
+            yield violation(
+                view,
+                backend["name"],
+                EDGE,
+                f"the backend service's serverless NEGs point at {sorted(n for n in names if n)}, not the gateway's Cloud Run service {service_name}",
+            )
 
 
 # ---- gateway / load balancer → self-hosted model ------------------------------------------------------------
@@ -286,29 +300,49 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
         named = {p["name"]: int(p["port"]) for p in mig["inputs"].get("namedPorts") or []}
         port = named.get(i.get("portName", "http"))
         if port is None:
-            yield violation(view, mig["name"], SELF_HOSTED, f"the instance group has no named port {i.get('portName', 'http')!r} for its backend service")
+            yield violation(
+                view,
+                mig["name"],
+                SELF_HOSTED,
+                f"the instance group has no named port {i.get('portName', 'http')!r} for its backend service",
+            )
             continue
         network = _template_network(view, template)
         tags = set(template["inputs"].get("tags") or [])
         account = _template_account(template)
         proxies = _proxy_ranges(view, network or "")
         if not proxies:
-            yield violation(view, backend["name"], SELF_HOSTED, "no proxy-only subnet in the VMs' network: an INTERNAL_MANAGED load balancer has no proxies")
+            yield violation(
+                view,
+                backend["name"],
+                SELF_HOSTED,
+                "no proxy-only subnet in the VMs' network: an INTERNAL_MANAGED load balancer has no proxies",
+            )
         for source in proxies:
             verdict, by = firewall_verdict(firewalls, network or "", source, tags, port, account)
             if verdict != "allow":
-                yield violation(view, template["name"], SELF_HOSTED,
-                                f"the load balancer's proxies ({source}) cannot reach the servers (tags {sorted(tags)}) on port {port}: {by}")
-        checks = [(_hc_port(view, i.get("healthChecks")), "load balancer"),
-                  (_hc_port(view, (mig["inputs"].get("autoHealingPolicies") or {}).get("healthCheck")), "autohealing")]
+                yield violation(
+                    view,
+                    template["name"],
+                    SELF_HOSTED,
+                    f"the load balancer's proxies ({source}) cannot reach the servers (tags {sorted(tags)}) on port {port}: {by}",
+                )
+        checks = [
+            (_hc_port(view, i.get("healthChecks")), "load balancer"),
+            (_hc_port(view, (mig["inputs"].get("autoHealingPolicies") or {}).get("healthCheck")), "autohealing"),
+        ]
         for hc_port, what in checks:
             if hc_port is None:
                 continue
             for source in facts.GOOGLE_HEALTH_CHECK_RANGES:
                 verdict, by = firewall_verdict(firewalls, network or "", source, tags, hc_port, account)
                 if verdict != "allow":
-                    yield violation(view, template["name"], SELF_HOSTED,
-                                    f"Google's {what} health checks ({source}) cannot reach port {hc_port} of the servers: {by}")
+                    yield violation(
+                        view,
+                        template["name"],
+                        SELF_HOSTED,
+                        f"Google's {what} health checks ({source}) cannot reach port {hc_port} of the servers: {by}",
+                    )
     # The gateway to each model it routes to.
     routed = routed_models(view)
     run = _run(view)
@@ -322,7 +356,9 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             continue  # the engine's config calls no URL for it: wiring.self-hosted-model judges the config's routes
         port = route.port
         if port is None:
-            yield violation(view, run["name"], SELF_HOSTED, f"the engine config calls {served} at {route.url!r} ({route.variable}), not an http(s) URL")
+            yield violation(
+                view, run["name"], SELF_HOSTED, f"the engine config calls {served} at {route.url!r} ({route.variable}), not an http(s) URL"
+            )
             continue
         scheme = route.scheme
         services = [s for s in _internal_services(view) if _serves(s, served)]
@@ -332,28 +368,49 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             service = services[0]
             where = f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}"
             if port not in {p.get("port") for p in service["spec"].get("ports") or []}:
-                yield violation(view, where, SELF_HOSTED, f"the gateway calls {served} on port {port}, which its internal load balancer does not serve")
+                yield violation(
+                    view, where, SELF_HOSTED, f"the gateway calls {served} on port {port}, which its internal load balancer does not serve"
+                )
             if scheme != "http":
-                yield violation(view, where, SELF_HOSTED, f"the gateway calls {served} over {scheme}; a passthrough load balancer hands it to a plain-HTTP server")
+                yield violation(
+                    view,
+                    where,
+                    SELF_HOSTED,
+                    f"the gateway calls {served} over {scheme}; a passthrough load balancer hands it to a plain-HTTP server",
+                )
             ranges = service["spec"].get("loadBalancerSourceRanges") or []
             if egress_range and ranges and not any(within(egress_range, r) for r in ranges):
-                yield violation(view, where, SELF_HOSTED,
-                                f"the internal load balancer admits {ranges}, not the gateway's egress subnet {egress_range}")
+                yield violation(
+                    view, where, SELF_HOSTED, f"the internal load balancer admits {ranges}, not the gateway's egress subnet {egress_range}"
+                )
         elif rules:
             network = rules[0]["inputs"].get("network")
             if str(rules[0]["inputs"].get("portRange")) != str(port):
-                yield violation(view, rules[0]["name"], SELF_HOSTED,
-                                f"the gateway calls {served} on port {port}, the load balancer listens on {rules[0]['inputs'].get('portRange')}")
+                yield violation(
+                    view,
+                    rules[0]["name"],
+                    SELF_HOSTED,
+                    f"the gateway calls {served} on port {port}, the load balancer listens on {rules[0]['inputs'].get('portRange')}",
+                )
             proxy = view.ref(rules[0]["inputs"].get("target"))
             speaks = "https" if proxy is not None and "Https" in proxy["type"] else "http"
             if scheme != speaks:
-                yield violation(view, rules[0]["name"], SELF_HOSTED, f"the gateway calls {served} over {scheme}, the load balancer's proxy speaks {speaks}")
+                yield violation(
+                    view,
+                    rules[0]["name"],
+                    SELF_HOSTED,
+                    f"the gateway calls {served} over {scheme}, the load balancer's proxy speaks {speaks}",
+                )
         else:
             yield violation(view, run["name"], SELF_HOSTED, f"the gateway routes to {served} but no internal load balancer serves it")
             continue
         if egress_network is None:
-            yield violation(view, run["name"], SELF_HOSTED,
-                            f"Cloud Run has no Direct VPC egress for private ranges: it cannot reach {served}'s internal load balancer")
+            yield violation(
+                view,
+                run["name"],
+                SELF_HOSTED,
+                f"Cloud Run has no Direct VPC egress for private ranges: it cannot reach {served}'s internal load balancer",
+            )
         elif egress_network != network:
             yield violation(view, run["name"], SELF_HOSTED, f"Cloud Run egresses into {egress_network}, {served} is served in {network}")
 
@@ -378,13 +435,23 @@ def closed(view: PlanView) -> Iterator[Violation]:
     for cluster in view.of_type(CLUSTER):
         i = cluster["inputs"]
         if not i.get("enableAutopilot") and not (i.get("privateClusterConfig") or {}).get("enablePrivateNodes"):
-            yield violation(view, cluster["name"], CLOSED, "nodes are not private (privateClusterConfig.enablePrivateNodes): each gets an external address")
+            yield violation(
+                view,
+                cluster["name"],
+                CLOSED,
+                "nodes are not private (privateClusterConfig.enablePrivateNodes): each gets an external address",
+            )
     for pool in view.of_type(NODE_POOL):
         if (pool["inputs"].get("networkConfig") or {}).get("enablePrivateNodes") is False:
             yield violation(view, pool["name"], CLOSED, "the node pool turns private nodes off: its nodes get external addresses")
     run = _run(view)
     if run is not None and run["inputs"].get("ingress", "INGRESS_TRAFFIC_ALL") in facts.RUN_INGRESS_FROM_INTERNET:
-        yield violation(view, run["name"], CLOSED, "Cloud Run ingress ALL: the run.app URL answers the internet directly, past the load balancer and Cloud Armor")
+        yield violation(
+            view,
+            run["name"],
+            CLOSED,
+            "Cloud Run ingress ALL: the run.app URL answers the internet directly, past the load balancer and Cloud Armor",
+        )
     routed = routed_models(view)
     if not routed or run is None:
         return
@@ -399,7 +466,12 @@ def closed(view: PlanView) -> Iterator[Violation]:
         where = f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}"
         ranges = service["spec"].get("loadBalancerSourceRanges") or []
         if not ranges:
-            yield violation(view, where, CLOSED, f"no loadBalancerSourceRanges: GKE opens {served}'s internal load balancer to the whole VPC, past the gateway")
+            yield violation(
+                view,
+                where,
+                CLOSED,
+                f"no loadBalancerSourceRanges: GKE opens {served}'s internal load balancer to the whole VPC, past the gateway",
+            )
         others = [r for r in ranges if not any(within(r, c) for c in callers)]
         if ranges and others:
             yield violation(view, where, CLOSED, f"admits {others} besides the gateway's subnet to {served}")
@@ -417,7 +489,9 @@ def closed(view: PlanView) -> Iterator[Violation]:
                 continue
             others = [s for s in sources(i) if s not in health and not any(within(s, c) for c in callers)]
             if others:
-                yield violation(view, fw["name"], CLOSED, f"admits {others} to the GPU nodes on the models' ports: workloads there bypass the gateway")
+                yield violation(
+                    view, fw["name"], CLOSED, f"admits {others} to the GPU nodes on the models' ports: workloads there bypass the gateway"
+                )
 
 
 # ---- NetworkPolicy enforcement ----------------------------------------------------------------------------
@@ -435,9 +509,13 @@ def netpol(view: PlanView) -> Iterator[Violation]:
         return
     for cluster in view.of_type(CLUSTER):
         if not enforces_network_policy(cluster):
-            yield violation(view, cluster["name"], NETPOL,
-                            "the plan's NetworkPolicies are not enforced: neither Dataplane V2 (datapathProvider ADVANCED_DATAPATH) "
-                            "nor the Calico add-on (networkPolicy.enabled + addonsConfig.networkPolicyConfig) is on, so any pod reaches the models")
+            yield violation(
+                view,
+                cluster["name"],
+                NETPOL,
+                "the plan's NetworkPolicies are not enforced: neither Dataplane V2 (datapathProvider ADVANCED_DATAPATH) "
+                "nor the Calico add-on (networkPolicy.enabled + addonsConfig.networkPolicyConfig) is on, so any pod reaches the models",
+            )
 
 
 # ---- readers → Cloud Storage -----------------------------------------------------------------------------------
@@ -474,6 +552,10 @@ def google_apis(view: PlanView) -> Iterator[Violation]:
         return
     for where, subnet in _reader_subnets(view):
         if not subnet["inputs"].get("privateIpGoogleAccess") and not _nat_covers(view, subnet):
-            yield violation(view, where, GOOGLE_APIS,
-                            f"subnet {subnet['inputs'].get('ipCidrRange')} has neither Private Google Access nor a Cloud NAT: "
-                            "the servers cannot reach Cloud Storage for the weights (nor Artifact Registry)")
+            yield violation(
+                view,
+                where,
+                GOOGLE_APIS,
+                f"subnet {subnet['inputs'].get('ipCidrRange')} has neither Private Google Access nor a Cloud NAT: "
+                "the servers cannot reach Cloud Storage for the weights (nor Artifact Registry)",
+            )

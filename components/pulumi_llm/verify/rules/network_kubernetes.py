@@ -77,7 +77,10 @@ def _backends(view: PlanView, service: dict[str, Any], port: int | str) -> Itera
 
 
 def _service(view: PlanView, namespace: str, name: str) -> dict[str, Any] | None:
-    return next((s for s in view.objects("Service") if s["metadata"]["name"] == name and s["metadata"].get("namespace", "default") == namespace), None)
+    return next(
+        (s for s in view.objects("Service") if s["metadata"]["name"] == name and s["metadata"].get("namespace", "default") == namespace),
+        None,
+    )
 
 
 def _release_namespace(view: PlanView, chart: str) -> str | None:
@@ -174,7 +177,12 @@ def _entry_points(view: PlanView) -> Iterator[tuple[str, dict[str, Any], int | s
             # means admitting the nodes' range (and, where pods share it, every pod: network.k8s-closed).
             callers = [IpPeer(_address_in(c, 7)) for c in _node_network(view)]
         for sp in spec.get("ports") or []:
-            yield f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']} ({spec['type']})", service, sp["port"], callers
+            yield (
+                f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']} ({spec['type']})",
+                service,
+                sp["port"],
+                callers,
+            )
 
 
 def _reachable(view: PlanView) -> Iterator[tuple[str, dict, str, dict, dict, int, list[Peer]]]:
@@ -206,7 +214,9 @@ def scrape_reaches_targets(view: PlanView) -> Iterator[Violation]:
             targets: list[tuple[dict, str, dict, dict, int]] = []
             if monitor["kind"] == "ServiceMonitor":
                 for service in view.objects("Service"):
-                    if service["metadata"].get("namespace", "default") == ns and selects(spec.get("selector"), service["metadata"].get("labels") or {}):
+                    if service["metadata"].get("namespace", "default") == ns and selects(
+                        spec.get("selector"), service["metadata"].get("labels") or {}
+                    ):
                         targets += list(_backends(view, service, endpoint.get("port") or endpoint.get("targetPort")))
             else:
                 for workload, pod_ns, labels, pod_spec in _pods(view):
@@ -217,7 +227,9 @@ def scrape_reaches_targets(view: PlanView) -> Iterator[Violation]:
             for workload, pod_ns, labels, pod_spec, port in targets:
                 if not admits(policies, "Ingress", pod_ns, labels, scraper, port, port_names=_port_names(pod_spec)):
                     yield violation(
-                        view, f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}", "network.k8s-scrape",
+                        view,
+                        f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}",
+                        "network.k8s-scrape",
                         f"{monitor['kind']} {monitor['metadata']['name']} scrapes port {port}, but no NetworkPolicy admits {_describe(scraper)}",
                     )
 
@@ -226,14 +238,18 @@ def scrape_reaches_targets(view: PlanView) -> Iterator[Violation]:
 def callers_reach_models(view: PlanView) -> Iterator[Violation]:
     """Each entry point's callers reach the pods behind it on the serving port."""
     policies = _policies(view)
-    for what, service, port, callers in _entry_points(view):
+    for what, _service, _port, callers in _entry_points(view):
         if not callers:
-            yield violation(view, what, "network.k8s-callers", "no caller is known for this entry point (no controller, subnet or source range)")
+            yield violation(
+                view, what, "network.k8s-callers", "no caller is known for this entry point (no controller, subnet or source range)"
+            )
     for what, workload, pod_ns, labels, spec, number, callers in _reachable(view):
         for caller in callers:
             if not admits(policies, "Ingress", pod_ns, labels, caller, number, port_names=_port_names(spec)):
                 yield violation(
-                    view, f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}", "network.k8s-callers",
+                    view,
+                    f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}",
+                    "network.k8s-callers",
                     f"{what} forwards from {_describe(caller)} to port {number}, which no NetworkPolicy admits",
                 )
 
@@ -268,7 +284,9 @@ def models_closed_to_others(view: PlanView) -> Iterator[Violation]:
             if admits(policies, "Ingress", pod_ns, labels, probe, number, port_names=_port_names(spec)):
                 where = f"{_describe(probe)}" + (f" (pod address {probe.ip})" if isinstance(probe, PodPeer) and probe.ip else "")
                 yield violation(
-                    view, f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}", "network.k8s-closed",
+                    view,
+                    f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}",
+                    "network.k8s-closed",
                     f"{where} reaches serving port {number}, bypassing {what}" + ("" if what == "the gateway" else " and the gateway"),
                 )
 
@@ -312,7 +330,9 @@ def pods_reach_what_they_need(view: PlanView) -> Iterator[Violation]:
         endpoint = identities.get((pod_ns, pod_spec.get("serviceAccountName") or "default"))
         if endpoint is not None and not admits(policies, "Egress", pod_ns, labels, IpPeer(endpoint[0]), endpoint[1]):
             yield violation(
-                view, name, "network.k8s-egress",
+                view,
+                name,
+                "network.k8s-egress",
                 f"its service account gets cloud credentials from {endpoint[0]}:{endpoint[1]} on the node, "
                 "which no NetworkPolicy lets it reach: no credentials, no object-store access",
             )

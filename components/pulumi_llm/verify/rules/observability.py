@@ -252,7 +252,9 @@ def expressions(view: PlanView) -> Iterator[Expression]:
             promql = condition.get("conditionPrometheusQueryLanguage")
             if promql:
                 ops_agent = ops_agent or ops_agent_source(view)
-                yield Expression(policy["name"], f"condition {condition.get('displayName', '?')!r}", str(promql.get("query", "")), ops_agent)
+                yield Expression(
+                    policy["name"], f"condition {condition.get('displayName', '?')!r}", str(promql.get("query", "")), ops_agent
+                )
     for release in view.helm_releases():
         if str(release["inputs"].get("chart") or "").rsplit("/", 1)[-1] != "prometheus-adapter":
             continue
@@ -403,10 +405,16 @@ def check(expression: Expression) -> list[Finding]:
         if not cands:
             all_known = False
             elsewhere = _known_anywhere(sel.name)
-            found.append(Finding(METRIC, (
-                f"{sel.name} is emitted by {', '.join(elsewhere)}, which this stack does not run"
-                if elsewhere else f"no exporter the stack runs emits {sel.name} (a misspelt or renamed metric)"
-            )))
+            found.append(
+                Finding(
+                    METRIC,
+                    (
+                        f"{sel.name} is emitted by {', '.join(elsewhere)}, which this stack does not run"
+                        if elsewhere
+                        else f"no exporter the stack runs emits {sel.name} (a misspelt or renamed metric)"
+                    ),
+                )
+            )
             continue
         if source.keep is not None and not source.keep.fullmatch(sel.name):
             found.append(Finding(METRIC, f"{sel.name} is dropped by the scrape's metric_relabel keep ({source.keep.pattern})"))
@@ -414,14 +422,19 @@ def check(expression: Expression) -> list[Finding]:
         renamed = {label: name for c in cands for label, name in c.renamed(sel.name).items()}
         for label, _op in sel.matchers:
             if label in renamed and label in ex.WORKLOAD_LABELS:
-                found.append(Finding(WORKLOAD, (
-                    f"{sel.name}{{{label}…}}: the {cands[0].scrape.name} scrape stores the exporter's {label} "
-                    f"(the workload's) as {renamed[label]}; {label} is the exporter's own, so this never matches the workload"
-                )))
+                found.append(
+                    Finding(
+                        WORKLOAD,
+                        (
+                            f"{sel.name}{{{label}…}}: the {cands[0].scrape.name} scrape stores the exporter's {label} "
+                            f"(the workload's) as {renamed[label]}; {label} is the exporter's own, so this never matches the workload"
+                        ),
+                    )
+                )
             elif label not in allowed:
-                found.append(Finding(LABEL, (
-                    f"{sel.name} has no label {label!r} as scraped ({', '.join(sorted(allowed - {'__name__'}))})"
-                )))
+                found.append(
+                    Finding(LABEL, (f"{sel.name} has no label {label!r} as scraped ({', '.join(sorted(allowed - {'__name__'}))})"))
+                )
         types = {c.exporter.series_type(sel.name) for c in cands}
         if sel.inside and sel.inside[0] in COUNTER_FUNCTIONS and types == {ex.GAUGE}:
             found.append(Finding(COUNTER_FN, f"{sel.inside[0]}() over {sel.name}, a gauge: use the value (or deriv/delta)"))
@@ -443,7 +456,9 @@ _FINDINGS: dict[str, list[tuple[Expression, Finding]]] = {}
 
 
 def _fingerprint(view: PlanView) -> str:
-    return hashlib.sha256(json.dumps([view.stack, view.settings, view.resources, view.manifests], sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps([view.stack, view.settings, view.resources, view.manifests], sort_keys=True, default=str).encode()
+    ).hexdigest()
 
 
 def _findings(view: PlanView) -> list[tuple[Expression, Finding]]:
@@ -467,25 +482,40 @@ def _rule_of(name: str, doc: str):
     return rule(name)(run)
 
 
-promql_parses = _rule_of(PARSES, (
-    "Every PromQL expression of the plan (PrometheusRule and GMP Rules, Grafana dashboard panels, KEDA "
-    "prometheus triggers, prometheus-adapter rules, GCP and Azure PromQL alerts) parses with Prometheus' "
-    "grammar, Grafana variables substituted."
-))
-metric_exists = _rule_of(METRIC, (
-    "Each metric an expression selects is emitted by an exporter the stack runs, at its pinned version "
-    "(facts/exporters.py), and not dropped by the scrape's metric_relabel keep."
-))
-label_exists = _rule_of(LABEL, (
-    "Each label an expression matches or groups by is on the series as scraped: the exporter's labels, "
-    "the scrape's target labels, clashing exporter labels renamed exported_* unless honorLabels."
-))
-workload_label = _rule_of(WORKLOAD, (
-    "No expression reads the workload's pod/namespace/container of an exporter that reports on other "
-    "pods (dcgm-exporter) from the label the scrape gave to the exporter's own pod; it must use exported_*."
-))
+promql_parses = _rule_of(
+    PARSES,
+    (
+        "Every PromQL expression of the plan (PrometheusRule and GMP Rules, Grafana dashboard panels, KEDA "
+        "prometheus triggers, prometheus-adapter rules, GCP and Azure PromQL alerts) parses with Prometheus' "
+        "grammar, Grafana variables substituted."
+    ),
+)
+metric_exists = _rule_of(
+    METRIC,
+    (
+        "Each metric an expression selects is emitted by an exporter the stack runs, at its pinned version "
+        "(facts/exporters.py), and not dropped by the scrape's metric_relabel keep."
+    ),
+)
+label_exists = _rule_of(
+    LABEL,
+    (
+        "Each label an expression matches or groups by is on the series as scraped: the exporter's labels, "
+        "the scrape's target labels, clashing exporter labels renamed exported_* unless honorLabels."
+    ),
+)
+workload_label = _rule_of(
+    WORKLOAD,
+    (
+        "No expression reads the workload's pod/namespace/container of an exporter that reports on other "
+        "pods (dcgm-exporter) from the label the scrape gave to the exporter's own pod; it must use exported_*."
+    ),
+)
 counter_function = _rule_of(COUNTER_FN, "rate(), irate(), increase() and resets() are applied to counters, never to a gauge.")
-last_value_gauge = _rule_of(LAST_VALUE, (
-    "A gauge whose value is a code (dcgm-exporter's last XID) is selected by its code label, not "
-    "compared with 0 or watched with changes()."
-))
+last_value_gauge = _rule_of(
+    LAST_VALUE,
+    (
+        "A gauge whose value is a code (dcgm-exporter's last XID) is selected by its code label, not "
+        "compared with 0 or watched with changes()."
+    ),
+)

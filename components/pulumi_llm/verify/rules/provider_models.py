@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .. import clock
+from ..facts import litellm_models
 from ..report import Violation
 from ..view import PlanView
-from ..facts import litellm_models
 from . import rule, violation
 
 NAME = "models.provider-id"
@@ -41,18 +41,28 @@ def provider_model_ids(view: PlanView) -> Iterator[Violation]:
         if known is None:
             continue  # self-hosted served name or an Azure deployment name: not a provider model ID
         if not known:
-            yield violation(view, where, NAME, (
-                f"{provider} model {model!r} is not in LiteLLM {litellm_models.LITELLM_TAG}'s model map: "
-                "the engine cannot resolve or cost it; use an ID the map lists"
-            ))
+            yield violation(
+                view,
+                where,
+                NAME,
+                (
+                    f"{provider} model {model!r} is not in LiteLLM {litellm_models.LITELLM_TAG}'s model map: "
+                    "the engine cannot resolve or cost it; use an ID the map lists"
+                ),
+            )
             continue
         ends = litellm_models.deprecation_date(provider, model)
         if ends is None:
             continue
         if ends <= day:
-            yield violation(view, where, NAME, f"{provider} model {model!r} was deprecated on {ends} (LiteLLM {litellm_models.LITELLM_TAG}'s map)")
+            yield violation(
+                view, where, NAME, f"{provider} model {model!r} was deprecated on {ends} (LiteLLM {litellm_models.LITELLM_TAG}'s map)"
+            )
         elif (ends - day).days <= WARN_DAYS:
             yield violation(
-                view, where, NAME, f"{provider} model {model!r} is deprecated on {ends}, {(ends - day).days} days from now",
+                view,
+                where,
+                NAME,
+                f"{provider} model {model!r} is deprecated on {ends}, {(ends - day).days} days from now",
                 severity="warning",
             )

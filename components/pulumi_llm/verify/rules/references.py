@@ -25,11 +25,25 @@ from ..report import Violation
 from ..view import PlanView
 from . import rule, violation
 
-BUILT_IN_GROUPS = frozenset({
-    "", "apps", "batch", "policy", "autoscaling", "networking.k8s.io", "storage.k8s.io", "rbac.authorization.k8s.io",
-    "scheduling.k8s.io", "coordination.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io",
-    "node.k8s.io", "discovery.k8s.io", "certificates.k8s.io",
-})
+BUILT_IN_GROUPS = frozenset(
+    {
+        "",
+        "apps",
+        "batch",
+        "policy",
+        "autoscaling",
+        "networking.k8s.io",
+        "storage.k8s.io",
+        "rbac.authorization.k8s.io",
+        "scheduling.k8s.io",
+        "coordination.k8s.io",
+        "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
+        "node.k8s.io",
+        "discovery.k8s.io",
+        "certificates.k8s.io",
+    }
+)
 """API groups every Kubernetes API server serves without a CRD."""
 
 CLUSTER_SCOPED = frozenset({"IngressClass", "StorageClass", "PriorityClass", "Namespace", "CustomResourceDefinition"})
@@ -253,7 +267,9 @@ def objects_exist_first(view: PlanView) -> Iterable[Violation]:
             if (need.kind, need.name) in users:
                 if new_cluster:
                     yield violation(
-                        view, user["urn"], name,
+                        view,
+                        user["urn"],
+                        name,
                         f"{what}: the user's, in a cluster this plan creates — it cannot exist before the first "
                         "`pulumi up`, so that run waits on it until you create it",
                         severity="warning",
@@ -263,7 +279,9 @@ def objects_exist_first(view: PlanView) -> Iterable[Violation]:
                     # cannot make the object before the first run without failing it; a user's namespace is
                     # labelled (NamespacePatch) instead, and then the object is a plain precondition.
                     yield violation(
-                        view, user["urn"], name,
+                        view,
+                        user["urn"],
+                        name,
                         f"{what}: the user's, in namespace {need.namespace}, which this plan creates (and would not adopt) "
                         "— it cannot exist before a first `pulumi up`, which waits on it; onprem.namespace_exists: false "
                         "only suits a namespace an earlier run created",
@@ -272,15 +290,24 @@ def objects_exist_first(view: PlanView) -> Iterable[Violation]:
                 continue
             if (provider := by_key.get(key)) is not None:
                 if not view.depends(user, provider):
-                    yield violation(view, user["urn"], name, f"{what}: the plan creates it but {user['name']} does not depend on it, so it may come first")
+                    yield violation(
+                        view,
+                        user["urn"],
+                        name,
+                        f"{what}: the plan creates it but {user['name']} does not depend on it, so it may come first",
+                    )
                 continue
             if need.kind == "IngressClass":
                 controllers = [r for r in releases if need.name in facts.ingress_classes_created(_chart(r), _values(r))]
                 if controllers:
                     if not any(view.depends(user, r) for r in controllers):
-                        yield violation(view, user["urn"], name, f"{what}: {controllers[0]['name']} creates it but {user['name']} does not depend on it")
+                        yield violation(
+                            view, user["urn"], name, f"{what}: {controllers[0]['name']} creates it but {user['name']} does not depend on it"
+                        )
                     continue
-            yield violation(view, user["urn"], name, f"{what}: nothing in the plan creates it and it is no named precondition of a {view.cloud} stack")
+            yield violation(
+                view, user["urn"], name, f"{what}: nothing in the plan creates it and it is no named precondition of a {view.cloud} stack"
+            )
 
 
 def crd_providers(view: PlanView, kind: str) -> list[dict[str, Any]]:
@@ -312,7 +339,7 @@ def _kind_served(view: PlanView, kind: str, user: dict[str, Any]) -> str | None:
         return f"nothing in the plan installs the CRD of {kind} ({facts.CRD_GROUPS.get(kind, 'custom kind')})"
     if any(view.depends(user, p) for p in providers):
         return None
-    return f"{providers[0]['name']} installs the CRD of {kind} but {user['name']} does not depend on it (\"no matches for kind {kind}\" when it comes first)"
+    return f'{providers[0]["name"]} installs the CRD of {kind} but {user["name"]} does not depend on it ("no matches for kind {kind}" when it comes first)'
 
 
 @rule("references.crd")
@@ -345,9 +372,13 @@ def release_needs_exist_first(view: PlanView) -> Iterable[Violation]:
             provider = by_key.get(("Secret", namespace, secret))
             if provider is None:
                 yield violation(
-                    view, release["urn"], name,
+                    view,
+                    release["urn"],
+                    name,
                     f"chart {chart} mounts Secret {namespace}/{secret} (from its values) and nothing in the plan creates it: "
                     "its pods never start and the release times out",
                 )
             elif not view.depends(release, provider):
-                yield violation(view, release["urn"], name, f"chart {chart} mounts Secret {namespace}/{secret}, which the plan creates after it")
+                yield violation(
+                    view, release["urn"], name, f"chart {chart} mounts Secret {namespace}/{secret}, which the plan creates after it"
+                )

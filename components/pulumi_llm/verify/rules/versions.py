@@ -40,15 +40,28 @@ def kubernetes_support(view: PlanView) -> Iterator[Violation]:
             continue  # not pinned: a GKE release channel picks and upgrades the version
         ends = kubernetes_versions.end_of_standard_support(service, version)
         if ends is None:
-            yield violation(view, cluster["name"], NAME, (
-                f"{service.upper()} {version}: no end-of-standard-support date in facts/kubernetes_versions; "
-                "add the release calendar's row"
-            ), severity="warning")
+            yield violation(
+                view,
+                cluster["name"],
+                NAME,
+                (
+                    f"{service.upper()} {version}: no end-of-standard-support date in facts/kubernetes_versions; "
+                    "add the release calendar's row"
+                ),
+                severity="warning",
+            )
         elif ends <= day:
-            yield violation(view, cluster["name"], NAME, (
-                f"{service.upper()} {version} left standard support on {ends}: move to a minor in standard support"
-            ))
+            yield violation(
+                view,
+                cluster["name"],
+                NAME,
+                (f"{service.upper()} {version} left standard support on {ends}: move to a minor in standard support"),
+            )
         elif (ends - day).days <= WARN_DAYS:
-            yield violation(view, cluster["name"], NAME, (
-                f"{service.upper()} {version} leaves standard support on {ends}, {(ends - day).days} days from now"
-            ), severity="warning")
+            yield violation(
+                view,
+                cluster["name"],
+                NAME,
+                (f"{service.upper()} {version} leaves standard support on {ends}, {(ends - day).days} days from now"),
+                severity="warning",
+            )

@@ -53,8 +53,10 @@ def container_variables(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Name → entry of every variable the container gets (plain and secret lists alike)."""
     return {
         e["name"]: e
-        for item in container.values() if isinstance(item, list)
-        for e in item if isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"].isupper()
+        for item in container.values()
+        if isinstance(item, list)
+        for e in item
+        if isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"].isupper()
     }
 
 
@@ -90,7 +92,7 @@ def _references(config: Any) -> Iterator[str]:
         for value in config:
             yield from _references(value)
     elif isinstance(config, str) and config.startswith(ENV_REFERENCE):
-        yield config[len(ENV_REFERENCE):]
+        yield config[len(ENV_REFERENCE) :]
 
 
 @rule("wiring.engine-env")
@@ -106,10 +108,17 @@ def engine_env_resolves(view: PlanView) -> Iterator[Violation]:
             if name in variables:
                 continue
             if name not in files:
-                yield violation(view, resource["name"], "wiring.engine-env", f"the engine config reads os.environ/{name}, which its container doesn't set")
+                yield violation(
+                    view,
+                    resource["name"],
+                    "wiring.engine-env",
+                    f"the engine config reads os.environ/{name}, which its container doesn't set",
+                )
             elif not any(m and files[name].startswith(m.rstrip("/") + "/") for m in mounts):
                 yield violation(
-                    view, resource["name"], "wiring.engine-env",
+                    view,
+                    resource["name"],
+                    "wiring.engine-env",
                     f"os.environ/{name} is read from {files[name]}, which no volume of the container mounts",
                 )
 
@@ -121,9 +130,11 @@ def self_hosted_models_are_served(view: PlanView) -> Iterator[Violation]:
     for resource, _container, config in engine_configs(view):
         for entry in config.get("model_list") or []:
             model = str((entry.get("litellm_params") or {}).get("model") or "")
-            if model.startswith(SELF_HOSTED_PREFIX) and model[len(SELF_HOSTED_PREFIX):] not in served:
+            if model.startswith(SELF_HOSTED_PREFIX) and model[len(SELF_HOSTED_PREFIX) :] not in served:
                 yield violation(
-                    view, resource["name"], "wiring.self-hosted-model",
-                    f"route {entry.get('model_name')} asks for {model[len(SELF_HOSTED_PREFIX):]!r}, which no server in the plan serves "
+                    view,
+                    resource["name"],
+                    "wiring.self-hosted-model",
+                    f"route {entry.get('model_name')} asks for {model[len(SELF_HOSTED_PREFIX) :]!r}, which no server in the plan serves "
                     f"(served: {', '.join(sorted(served)) or 'none'})",
                 )
