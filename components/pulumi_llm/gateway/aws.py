@@ -68,6 +68,21 @@ from ..monitoring import cloudwatch
 from ..naming import child, dns_label
 from ..network.aws import LOG_RETENTION_DAYS, allow_https_out, allow_tcp_between
 from . import config as engine_config
+from .engine import (
+    BOOT,
+    CONFIG_ENV,
+    CONTAINER,
+    ENGINE_PORT,
+    LIVENESS_PATH,
+    MASTER_KEY_ENV,
+    MASTER_KEY_SECRET,
+    SECRET_PREFIX,
+)
+from .engine import (
+    MAX_CONFIG_BYTES as MAX_CONFIG_BYTES,
+)
+from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
+from .validation import ENV_NAME, HOSTNAME, SHORT_NAME
 
 StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
@@ -77,20 +92,9 @@ StrListInput = Sequence[StrInput] | pulumi.Output
 SELF_HOSTED_KEY_ENV = "SELF_HOSTED_API_KEY"
 """The engine's variable that carries it; every self-hosted route sends it (api_key: os.environ/…)."""
 
-ENGINE_PORT = 4000
-"""LiteLLM proxy's port."""
-LIVENESS_PATH = "/health/liveliness"
-"""LiteLLM's liveness endpoint (its spelling): answers without calling any provider."""
-CONTAINER = "litellm"
 TMP_INIT_CONTAINER = "tmp-permissions"
 ENGINE_USER = "65532:65532"
 """Non-root uid/gid (the 'nonroot' user of the Wolfi base the LiteLLM image builds on)."""
-CONFIG_ENV = "LITELLM_CONFIG_B64"
-MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
-MASTER_KEY_SECRET = "litellm-master"
-"""Short name of the LiteLLM master key's secret (`pulumi-llm secrets put litellm-master`)."""
-SECRET_PREFIX = "pulumi-llm"
-MAX_CONFIG_BYTES = engine_config.MAX_CONFIG_BYTES
 MAX_STREAM_TIMEOUT_MS = 900_000
 """API Gateway's integration timeout ceiling for response_transfer_mode STREAM."""
 FARGATE_STOP_TIMEOUT = 120
@@ -111,28 +115,17 @@ FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
 ROTATION_EVENTS = ("PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "RestoreSecret")
 """Secrets Manager API calls that change which value a secret serves."""
 
-RESERVED_ENV = frozenset({CONFIG_ENV, MASTER_KEY_ENV, "HOME", "AWS_REGION", "AWS_DEFAULT_REGION", "LITELLM_MODE"})
+RESERVED_ENV = ENGINE_RESERVED_ENV | {"AWS_REGION", "AWS_DEFAULT_REGION", "LITELLM_MODE"}
 """Environment variables the component sets itself."""
 
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-_CONSUMER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _HEADER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _BEDROCK_ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:(\d{12})?:"
     r"(foundation-model|inference-profile|application-inference-profile|provisioned-model|custom-model|imported-model)/[^*?\s]+$"
 )
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+$")
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/([^@:]+)")
-
-BOOT = (
-    "import base64, os\n"
-    f"open('/tmp/litellm.yaml', 'wb').write(base64.b64decode(os.environ['{CONFIG_ENV}']))\n"
-    f"os.execvp('litellm', ['litellm', '--config', '/tmp/litellm.yaml', '--host', '0.0.0.0', '--port', '{ENGINE_PORT}'])\n"
-)
-"""The engine's entry point: the config to /tmp (the only writable path), then exec LiteLLM as PID 1's child."""
 
 HEALTH_CHECK = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{ENGINE_PORT}{LIVENESS_PATH}', timeout=4)"
 """Container health check with the image's own Python (no curl in the image)."""
@@ -332,7 +325,7 @@ class AwsGatewayArgs(BaseModel):
             raise UserError(f"{where}.stage_name = {self.stage_name!r}: allowed 1-128 of A-Z a-z 0-9 _ -")
         if self.custom_domain is not None:
             domain = self.custom_domain
-            if not _HOSTNAME.match(domain.domain_name):
+            if not HOSTNAME.match(domain.domain_name):
                 raise UserError(
                     f"{where}.custom_domain.domain_name = {domain.domain_name!r}: not a lower-case DNS name such as llm.example.com"
                 )
@@ -391,11 +384,11 @@ class AwsGatewayArgs(BaseModel):
 def _check_providers(args: AwsGatewayArgs, where: str) -> None:
     seen: dict[str, str] = {}
     for env, provider in sorted(args.provider_secrets.items()):
-        if not _ENV_NAME.match(env):
+        if not ENV_NAME.match(env):
             raise UserError(f"{where}.provider_secrets.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
         if env in RESERVED_ENV:
             raise UserError(f"{where}.provider_secrets.{env}: set by the gateway itself; use another name")
-        if not _PROVIDER.match(provider):
+        if not SHORT_NAME.match(provider):
             raise UserError(
                 f"{where}.provider_secrets.{env} = {provider!r}: a secret short name is lower-case letters, digits and '-' "
                 "(at most 40), e.g. openai"
@@ -408,12 +401,12 @@ def _check_providers(args: AwsGatewayArgs, where: str) -> None:
             )
         seen[provider] = env
     for env in sorted(args.external_secrets):
-        if not _ENV_NAME.match(env):
+        if not ENV_NAME.match(env):
             raise UserError(f"{where}.external_secrets.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
         if env in RESERVED_ENV or env in args.provider_secrets:
             raise UserError(f"{where}.external_secrets.{env}: already set by the gateway or a provider secret")
     for env in sorted(args.environment):
-        if not _ENV_NAME.match(env):
+        if not ENV_NAME.match(env):
             raise UserError(f"{where}.environment.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
         if env in RESERVED_ENV or env in args.provider_secrets or env in args.external_secrets:
             raise UserError(f"{where}.environment.{env}: already set by the gateway or a provider secret")
@@ -423,7 +416,7 @@ def _check_consumers(consumers: Sequence[Consumer], where: str) -> None:
     seen: set[str] = set()
     for consumer in consumers:
         at = f"{where}.consumers.{consumer.name}"
-        if not _CONSUMER.match(consumer.name):
+        if not SHORT_NAME.match(consumer.name):
             raise UserError(
                 f"{where}.consumers: name {consumer.name!r}: lower-case letters, digits and '-', starting with a letter (at most 40)"
             )

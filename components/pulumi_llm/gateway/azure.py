@@ -66,23 +66,19 @@ from ..labels import CommonLabels, azure_tags
 from ..naming import child, dns_label
 from . import apim_policy
 from . import config as engine_rules
+from .engine import BOOT, CONFIG_ENV, ENGINE_PORT, LIVENESS_PATH, MASTER_KEY_ENV, MASTER_KEY_SECRET
+from .engine import CONTAINER as ENGINE_CONTAINER
+from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
+from .validation import ENV_NAME, SHORT_NAME
 
 StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
 
-ENGINE_PORT = 4000
-"""LiteLLM proxy's port."""
-ENGINE_CONTAINER = "litellm"
-CONFIG_ENV = "LITELLM_CONFIG_B64"
-MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
-MASTER_KEY_SECRET = "litellm-master"
-"""Key Vault secret of the LiteLLM master key (`pulumi-llm secrets put litellm-master`)."""
 MASTER_KEY_NAMED_VALUE = "litellm-master-key"
 CONSUMER_HEADER = "x-pulumi-llm-consumer"
 """Header the engine reads the consumer from (gateway.config's DEFAULT_CONSUMER_HEADER)."""
 ENGINE_BACKEND_ID = "litellm"
 POOL_BACKEND_ID = "azure-openai-pool"
-LIVENESS_PATH = "/health/liveliness"
 READINESS_PATH = "/health/readiness"
 OPENAI_API = "openai"
 ENGINE_API = "v1"
@@ -94,17 +90,8 @@ CONSUMPTION_PROBLEM = (
 CLASSIC_TIERS = ("Developer", "Basic", "Standard", "Premium", "Isolated")
 VNET_TIERS = ("StandardV2", "PremiumV2")
 KEY_VAULT_SUFFIXES = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net")
-RESERVED_ENV = frozenset({CONFIG_ENV, MASTER_KEY_ENV, "AZURE_CLIENT_ID", "HOME", "LITELLM_MODE"})
+RESERVED_ENV = ENGINE_RESERVED_ENV | {"AZURE_CLIENT_ID", "LITELLM_MODE"}
 
-BOOT = (
-    "import base64, os\n"
-    f"open('/tmp/litellm.yaml', 'wb').write(base64.b64decode(os.environ['{CONFIG_ENV}']))\n"
-    f"os.execvp('litellm', ['litellm', '--config', '/tmp/litellm.yaml', '--host', '0.0.0.0', '--port', '{ENGINE_PORT}'])\n"
-)
-"""The engine's entry point: the config to /tmp, then exec LiteLLM."""
-
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _SERVICE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]$")
 _LOCATION = re.compile(r"^[a-z]+[a-z0-9]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -360,7 +347,7 @@ def _check_openai(backends: Sequence[AzureOpenAIBackend], where: str) -> None:
     seen: set[str] = set()
     for backend in backends:
         at = f"{where}.azure_openai.{backend.name}"
-        if not _NAME.match(backend.name):
+        if not SHORT_NAME.match(backend.name):
             raise UserError(
                 f"{where}.azure_openai: name {backend.name!r}: lower-case letters, digits and '-', starting with a letter (at most 40)"
             )
@@ -390,7 +377,7 @@ def _check_openai(backends: Sequence[AzureOpenAIBackend], where: str) -> None:
 def _check_consumers(consumers: Sequence[ApimConsumer], where: str) -> None:
     seen: set[str] = set()
     for consumer in consumers:
-        if not _NAME.match(consumer.name):
+        if not SHORT_NAME.match(consumer.name):
             raise UserError(
                 f"{where}.consumers: name {consumer.name!r}: lower-case letters, digits and '-', starting with a letter (at most 40)"
             )
@@ -421,11 +408,11 @@ def _check_engine(args: AzureGatewayArgs, where: str) -> None:
     for env, secret in sorted(args.provider_secrets.items()):
         if (env, secret) == (MASTER_KEY_ENV, MASTER_KEY_SECRET):
             continue  # gateway.config.secret_envs lists the master key too; the gateway always wires it
-        if not _ENV_NAME.match(env):
+        if not ENV_NAME.match(env):
             raise UserError(f"{where}.provider_secrets.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
         if env in RESERVED_ENV:
             raise UserError(f"{where}.provider_secrets.{env}: set by the gateway itself; use another name")
-        if not _NAME.match(secret):
+        if not SHORT_NAME.match(secret):
             raise UserError(
                 f"{where}.provider_secrets.{env} = {secret!r}: a Key Vault secret name here is lower-case letters, digits and '-' (at most 40), e.g. openai"
             )
@@ -437,7 +424,7 @@ def _check_engine(args: AzureGatewayArgs, where: str) -> None:
             )
         seen[secret] = env
     for env in sorted(args.environment):
-        if not _ENV_NAME.match(env):
+        if not ENV_NAME.match(env):
             raise UserError(f"{where}.environment.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
         if env in RESERVED_ENV or env in args.provider_secrets:
             raise UserError(f"{where}.environment.{env}: already set by the gateway or a provider secret")

@@ -73,6 +73,12 @@ import yaml
 
 from ..errors import UserError
 
+# Re-exported: verify/rules/wiring.py, the examples and tests read the engine's environment names here.
+from .engine import CONFIG_ENV as CONFIG_ENV
+from .engine import MASTER_KEY_ENV, MASTER_KEY_SECRET, MAX_CONFIG_BYTES
+from .engine import SECRET_FILES_ENV as SECRET_FILES_ENV
+from .validation import ENV_NAME
+
 Provider = Literal["openai", "anthropic", "gemini", "cohere", "bedrock", "azure-openai", "self-hosted"]
 PROVIDERS: tuple[str, ...] = get_args(Provider)
 
@@ -89,15 +95,6 @@ LITELLM_PREFIX: Mapping[str, str] = {
 
 STATIC_KEY_PROVIDERS = frozenset({"openai", "anthropic", "gemini", "cohere"})
 """Providers reached only with a static API key (the route must name its secret env var)."""
-
-MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
-"""The engine's master key; only the managed gateway in front of it holds the value."""
-
-CONFIG_ENV = "LITELLM_CONFIG_B64"
-"""The engine's rendered config, base64, in its container's environment (written to a file at boot)."""
-
-SECRET_FILES_ENV = "LITELLM_SECRET_FILES"
-"""Where a cloud mounts secrets as files (Cloud Run): JSON {env var: file path}, read into the env at boot."""
 
 DEFAULT_CONSUMER_HEADER = "x-pulumi-llm-consumer"
 
@@ -118,7 +115,6 @@ ROUTING_STRATEGIES = ("simple-shuffle", "least-busy", "latency-based-routing", "
 
 TIMEOUT_HOPS = ("client", "edge", "gateway", "engine", "provider")
 
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
 _HEADER = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -347,7 +343,7 @@ def _check_route(route: ProviderRoute, at: str, spec: GatewaySpec, where: str) -
             f"{at}.secret_env: required for {route.provider} (the environment variable its key is injected as, e.g. OPENAI_API_KEY)"
         )
     if route.secret_env is not None:
-        if not _ENV_NAME.match(route.secret_env):
+        if not ENV_NAME.match(route.secret_env):
             raise UserError(f"{at}.secret_env = {route.secret_env!r}: an environment variable name ([A-Z_][A-Z0-9_]*)")
         if route.secret_env == MASTER_KEY_ENV:
             raise UserError(f"{at}.secret_env = {route.secret_env!r}: reserved for the LiteLLM master key")
@@ -543,7 +539,7 @@ def to_yaml(config: Mapping[str, Any]) -> str:
 
 def secret_envs(spec: GatewaySpec) -> dict[str, str]:
     """Secret environment variable → provider, for the shells that inject them (the master key included)."""
-    out = {MASTER_KEY_ENV: "litellm-master"}
+    out = {MASTER_KEY_ENV: MASTER_KEY_SECRET}
     for group in spec.model_groups:
         for route in group.routes:
             if route.secret_env is not None:
@@ -580,10 +576,6 @@ def edge_policies(spec: GatewaySpec, *, where: str = "gateway") -> tuple[EdgePol
         )
     return tuple(out)
 
-
-MAX_CONFIG_BYTES = 24 * 1024
-"""Largest config a cloud shell carries in the engine's environment (ECS task definitions and Cloud
-Run revisions hold the base64 text in one variable)."""
 
 SECRET_CONFIG_KEYS = frozenset(
     {

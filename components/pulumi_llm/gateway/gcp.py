@@ -57,24 +57,30 @@ from ..errors import UserError
 from ..labels import CommonLabels, gcp_labels
 from ..naming import child, dns_label
 from . import config as engine_config
+from .engine import BOOT_WITH_SECRET_FILES as BOOT
+from .engine import (
+    CONFIG_ENV,
+    CONTAINER,
+    ENGINE_PORT,
+    LIVENESS_PATH,
+    MASTER_KEY_ENV,
+    MASTER_KEY_SECRET,
+    SECRET_FILES_ENV,
+    SECRET_PREFIX,
+)
+from .engine import (
+    MAX_CONFIG_BYTES as MAX_CONFIG_BYTES,
+)
+from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
+from .validation import ENV_NAME, HOSTNAME, SHORT_NAME
 
 StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
 
-ENGINE_PORT = 4000
-LIVENESS_PATH = "/health/liveliness"
-"""LiteLLM's liveness endpoint (its spelling): answers without calling any provider."""
-CONTAINER = "litellm"
-CONFIG_ENV = "LITELLM_CONFIG_B64"
-SECRET_FILES_ENV = "LITELLM_SECRET_FILES"
-MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
-MASTER_KEY_SECRET = "litellm-master"
-SECRET_PREFIX = "pulumi-llm"
 SECRETS_DIR = "/secrets"
 SECRET_FILE = "value"
 MAX_REQUEST_TIMEOUT = 3600
 """Cloud Run's longest request timeout (60 minutes)."""
-MAX_CONFIG_BYTES = engine_config.MAX_CONFIG_BYTES
 UPSTREAM_REGISTRY = "https://ghcr.io"
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 VERTEX_ROLE = "roles/aiplatform.user"
@@ -82,7 +88,7 @@ KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 CPU_MEMORY_MIN_GIB = {"1": 0.5, "2": 1, "4": 2, "6": 4, "8": 4}
 """Cloud Run CPU limits and the least memory each needs (GiB)."""
 
-RESERVED_ENV = frozenset({CONFIG_ENV, SECRET_FILES_ENV, MASTER_KEY_ENV, "PORT", "HOME", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
+RESERVED_ENV = ENGINE_RESERVED_ENV | {SECRET_FILES_ENV, "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
 
 # Cloud Armor preconfigured WAF rules (ModSecurity CRS 3.3). The ones that read request bodies flag
 # ordinary prompts (code, SQL, shell lines, file paths), so they run in preview (logged, not enforced:
@@ -104,19 +110,6 @@ RATE_RULE_PRIORITY = 900
 WAF_RULE_PRIORITY = 1000
 DEFAULT_RULE_PRIORITY = 2147483647
 
-BOOT = (
-    "import base64, json, os\n"
-    f"for env, path in json.loads(os.environ['{SECRET_FILES_ENV}']).items():\n"
-    "    os.environ[env] = open(path).read().rstrip('\\n')\n"
-    f"open('/tmp/litellm.yaml', 'wb').write(base64.b64decode(os.environ['{CONFIG_ENV}']))\n"
-    f"os.execvp('litellm', ['litellm', '--config', '/tmp/litellm.yaml', '--host', '0.0.0.0', '--port', '{ENGINE_PORT}'])\n"
-)
-"""The engine's entry point: each mounted secret file into the env var the config references, the config
-to /tmp, then exec LiteLLM. Only names and paths travel in the environment, never a value."""
-
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 _MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
@@ -251,7 +244,7 @@ class GcpGatewayArgs(BaseModel):
         if not self.domains and not self.ssl_certificates:
             raise UserError(f"{where}.domains: give the gateway's domain(s) for a managed certificate, or ssl_certificates")
         for domain in self.domains:
-            if not _HOSTNAME.match(domain):
+            if not HOSTNAME.match(domain):
                 raise UserError(f"{where}.domains = {domain!r}: not a lower-case DNS name such as llm.example.com")
         for rule in self.waf_enforced:
             if rule not in WAF_RULES:
@@ -291,11 +284,11 @@ def _check_env(args: GcpGatewayArgs, where: str) -> None:
     for env, provider in sorted(args.provider_secrets.items()):
         if (env, provider) == (MASTER_KEY_ENV, MASTER_KEY_SECRET):
             continue  # gateway.config.secret_envs lists the master key too; the gateway adds it anyway
-        if not _ENV_NAME.match(env):
+        if not ENV_NAME.match(env):
             raise UserError(f"{where}.provider_secrets.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
         if env in RESERVED_ENV:
             raise UserError(f"{where}.provider_secrets.{env}: set by the gateway itself; use another name")
-        if not _PROVIDER.match(provider):
+        if not SHORT_NAME.match(provider):
             raise UserError(
                 f"{where}.provider_secrets.{env} = {provider!r}: a secret short name is lower-case letters, digits and '-' "
                 "(at most 40), e.g. openai"
@@ -306,7 +299,7 @@ def _check_env(args: GcpGatewayArgs, where: str) -> None:
             raise UserError(f"{where}.provider_secrets: secret {provider!r} is mapped from both {seen[provider]} and {env}")
         seen[provider] = env
     for env in sorted(args.environment):
-        if not _ENV_NAME.match(env):
+        if not ENV_NAME.match(env):
             raise UserError(f"{where}.environment.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
         if env in RESERVED_ENV or env in args.provider_secrets:
             raise UserError(f"{where}.environment.{env}: already set by the gateway or a provider secret")

@@ -1,0 +1,54 @@
+"""The LiteLLM engine's facts every cloud shell deploys it with: port, probe path, container name, the
+environment it reads, where its secrets are named, and the command it boots with.
+
+Pure (no Pulumi, no cloud SDK): `aws`, `gcp` and `azure` import these instead of each restating them,
+so a change of port or boot sequence happens once. `config` re-exports the environment names, which
+`verify` and the examples import from there.
+"""
+
+from __future__ import annotations
+
+ENGINE_PORT = 4000
+"""LiteLLM proxy's port."""
+
+LIVENESS_PATH = "/health/liveliness"
+"""LiteLLM's liveness endpoint (its spelling): answers without calling any provider."""
+
+CONTAINER = "litellm"
+"""The engine's container name in every cloud's task/service/app definition."""
+
+CONFIG_ENV = "LITELLM_CONFIG_B64"
+"""The engine's rendered config, base64, in its container's environment (written to a file at boot)."""
+
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+"""The engine's master key; only the managed gateway in front of it holds the value."""
+
+SECRET_FILES_ENV = "LITELLM_SECRET_FILES"
+"""Where a cloud mounts secrets as files (Cloud Run): JSON {env var: file path}, read into the env at boot."""
+
+MASTER_KEY_SECRET = "litellm-master"
+"""Short name of the LiteLLM master key's secret (`pulumi-llm secrets put litellm-master`)."""
+
+SECRET_PREFIX = "pulumi-llm"
+"""First part of every secret's name in a cloud's secret store (cli_secrets names them the same way)."""
+
+MAX_CONFIG_BYTES = 24 * 1024
+"""Largest config a cloud shell carries in the engine's environment (ECS task definitions and Cloud
+Run revisions hold the base64 text in one variable)."""
+
+RESERVED_ENV = frozenset({CONFIG_ENV, MASTER_KEY_ENV, "HOME"})
+"""Environment variables every shell sets itself; each cloud adds its own (region, identity, platform)."""
+
+_WRITE_CONFIG = f"open('/tmp/litellm.yaml', 'wb').write(base64.b64decode(os.environ['{CONFIG_ENV}']))\n"
+_EXEC = f"os.execvp('litellm', ['litellm', '--config', '/tmp/litellm.yaml', '--host', '0.0.0.0', '--port', '{ENGINE_PORT}'])\n"
+
+BOOT = "import base64, os\n" + _WRITE_CONFIG + _EXEC
+"""The engine's entry point: the config to /tmp (the only writable path), then exec LiteLLM."""
+
+BOOT_WITH_SECRET_FILES = (
+    "import base64, json, os\n"
+    f"for env, path in json.loads(os.environ['{SECRET_FILES_ENV}']).items():\n"
+    "    os.environ[env] = open(path).read().rstrip('\\n')\n" + _WRITE_CONFIG + _EXEC
+)
+"""The entry point where secrets are mounted as files (Cloud Run): each file into the env var the config
+references, the config to /tmp, then exec LiteLLM. Only names and paths travel in the environment."""
