@@ -229,13 +229,56 @@ class EksCluster(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self.pod_identities = {}
-        cluster_name = args.name
-        region = args.region
         tags = aws_tags(args.labels)
-        k8s_labels = kubernetes_labels(args.labels)
-        here = pulumi.ResourceOptions(parent=self)
 
-        # ---- control plane -------------------------------------------------------------------
+        cluster, admin_access = self._control_plane(tags)
+        # Add-ons that nodes need to become Ready.
+        early_addons = [
+            self._addon("vpc-cni", tags, [], configuration_values=r.vpc_cni_configuration()),
+            *(self._addon(key, tags, []) for key in ("kube-proxy", "eks-pod-identity-agent")),
+        ]
+        system_nodes, node_role = self._node_groups(cluster, tags, early_addons)
+        coredns, ebs_csi = self._node_addons(system_nodes, tags)
+        self._kubernetes_provider(cluster)
+        # Admin access first: without bootstrap_creator_admin, Pulumi reaches the API through it.
+        kube = _Installer(
+            self, kubernetes_labels(args.labels), on_cluster=[system_nodes, coredns, *admin_access], admin_access=admin_access
+        )
+        self._default_storage_class(kube, ebs_csi)
+        prometheus = self._observability(kube, tags)
+        releases: list[pulumi.Resource] = [prometheus]
+        gpu_node_role_arn: pulumi.Output[str] = node_role.arn
+        if args.gpu_capacity == "karpenter":
+            gpu_node_role_arn, karpenter = self._karpenter(kube, cluster, tags, prometheus)
+            releases += karpenter
+        releases += self._nvidia_stack(kube, prometheus)
+        releases += self._traffic_and_scaling(kube, cluster, prometheus)
+
+        self.node_role_arn = gpu_node_role_arn
+        self.gpu_placement = r.gpu_placement(args.gpus_per_node)
+        self.addons = releases
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "cluster_arn": self.cluster_arn,
+                "oidc_issuer": self.oidc_issuer,
+                "node_role_arn": self.node_role_arn,
+                "prometheus_url": self.prometheus_url,
+                **({"amp_workspace_arn": self.amp_workspace_arn} if self.amp_workspace_arn is not None else {}),
+            }
+        )
+
+    # ---- steps of the constructor, in creation order ---------------------------------------------
+
+    def _managed(self, policy: str) -> pulumi.Output[str]:
+        """The ARN of an AWS-managed IAM policy in this account's partition."""
+        return self._partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{policy}")
+
+    def _control_plane(self, tags: dict[str, str]) -> tuple[aws.eks.Cluster, list[pulumi.Resource]]:
+        """The cluster role, control-plane log group, the EKS cluster and the admin access entries."""
+        name, args = self._name, self._args
+        cluster_name, region = args.name, args.region
+        here = pulumi.ResourceOptions(parent=self)
         cluster_role = aws.iam.Role(
             child(name, "cluster-role"),
             assume_role_policy=r.service_trust_policy("eks.amazonaws.com"),
@@ -248,12 +291,9 @@ class EksCluster(pulumi.ComponentResource):
         self._account = cluster_role.arn.apply(lambda arn: arn.split(":")[4])
         partition, account = self._partition, self._account
 
-        def managed(policy: str) -> pulumi.Output[str]:
-            return partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{policy}")
-
         cluster_role_policies = [
             aws.iam.RolePolicyAttachment(
-                child(name, "cluster-role-eks"), role=cluster_role.id, policy_arn=managed("AmazonEKSClusterPolicy"), opts=here
+                child(name, "cluster-role-eks"), role=cluster_role.id, policy_arn=self._managed("AmazonEKSClusterPolicy"), opts=here
             ),
             aws.iam.RolePolicy(
                 child(name, "cluster-role-kms"),
@@ -299,17 +339,21 @@ class EksCluster(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.cluster_arn = pulumi.Output.all(partition, account).apply(lambda pa: r.cluster_arn(pa[0], region, pa[1], cluster_name))
         self.oidc_issuer = cluster.identities.apply(_oidc_issuer)
+        return cluster, self._admin_access(cluster, tags)
 
+    def _admin_access(self, cluster: aws.eks.Cluster, tags: dict[str, str]) -> list[pulumi.Resource]:
+        """One access entry and cluster-admin policy association per admin principal."""
+        name = self._name
         admin_access: list[pulumi.Resource] = []
-        admin_policy = partition.apply(lambda p: f"arn:{p}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
-        for key, principal in sorted(args.admin_principal_arns.items()):
+        admin_policy = self._partition.apply(lambda p: f"arn:{p}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
+        for key, principal in sorted(self._args.admin_principal_arns.items()):
             entry = aws.eks.AccessEntry(
                 child(name, f"admin-{key}"),
                 cluster_name=cluster.name,
                 principal_arn=principal,
                 type="STANDARD",
                 tags=tags,
-                opts=here,
+                opts=pulumi.ResourceOptions(parent=self),
             )
             association = aws.eks.AccessPolicyAssociation(
                 child(name, f"admin-{key}-policy"),
@@ -320,32 +364,33 @@ class EksCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
             )
             admin_access += [entry, association]
+        return admin_access
 
-        # ---- add-ons that nodes need to become Ready ----------------------------------------
-        def addon(key: str, after: list[pulumi.Resource], **extra: object) -> aws.eks.Addon:
-            pin = pins.EKS_ADDONS[key]
-            return aws.eks.Addon(
-                child(name, key),
-                cluster_name=cluster.name,
-                addon_name=pin.name,
-                addon_version=pin.version,
-                resolve_conflicts_on_create="OVERWRITE",
-                resolve_conflicts_on_update="OVERWRITE",
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
-                **extra,
-            )
+    def _addon(self, key: str, tags: dict[str, str], after: list[pulumi.Resource], **extra: object) -> aws.eks.Addon:
+        """One EKS-managed add-on at its pinned version."""
+        pin = pins.EKS_ADDONS[key]
+        return aws.eks.Addon(
+            child(self._name, key),
+            cluster_name=self._cluster.name,
+            addon_name=pin.name,
+            addon_version=pin.version,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            **extra,
+        )
 
-        early_addons = [
-            addon("vpc-cni", [], configuration_values=r.vpc_cni_configuration()),
-            *(addon(key, []) for key in ("kube-proxy", "eks-pod-identity-agent")),
-        ]
-
-        # ---- managed node groups -------------------------------------------------------------
+    def _node_groups(
+        self, cluster: aws.eks.Cluster, tags: dict[str, str], early_addons: list[pulumi.Resource]
+    ) -> tuple[aws.eks.NodeGroup, aws.iam.Role]:
+        """The node role, the system node group and (gpu_capacity "node-group") the GPU node group."""
+        name, args = self._name, self._args
+        here = pulumi.ResourceOptions(parent=self)
         node_role = aws.iam.Role(
             child(name, "node-role"), assume_role_policy=r.service_trust_policy("ec2.amazonaws.com"), tags=tags, opts=here
         )
-        node_role_policies = _attach_node_policies(child(name, "node-role"), node_role, managed, here)
+        node_role_policies = _attach_node_policies(child(name, "node-role"), node_role, self._managed, here)
         node_ready = [*early_addons, *node_role_policies]
 
         system_nodes = self._node_group(
@@ -362,7 +407,6 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             after=node_ready,
         )
-        gpu_node_role_arn: pulumi.Output[str] = node_role.arn
         if args.gpu_capacity == "node-group":
             self._node_group(
                 "gpu",
@@ -378,79 +422,69 @@ class EksCluster(pulumi.ComponentResource):
                 tags=tags,
                 after=node_ready,
             )
+        return system_nodes, node_role
 
-        # ---- add-ons that need running nodes ---------------------------------------------------
+    def _node_addons(self, system_nodes: aws.eks.NodeGroup, tags: dict[str, str]) -> tuple[aws.eks.Addon, aws.eks.Addon]:
+        """Add-ons that need running nodes: CoreDNS and the EBS CSI driver (with its pod role)."""
+        region = self._args.region
         ebs_csi_role = self._pod_role(
             "ebs-csi",
             namespace="kube-system",
             service_account=r.EBS_CSI_SERVICE_ACCOUNT,
-            policy=pulumi.Output.from_input(args.kms_key_arn).apply(lambda key: r.ebs_csi_key_policy(key, region)),
-            managed_policy_arns={"driver": managed("service-role/AmazonEBSCSIDriverPolicy")},
+            policy=pulumi.Output.from_input(self._args.kms_key_arn).apply(lambda key: r.ebs_csi_key_policy(key, region)),
+            managed_policy_arns={"driver": self._managed("service-role/AmazonEBSCSIDriverPolicy")},
             associate=False,  # the add-on creates its own association
         )
-        coredns = addon("coredns", [system_nodes])
-        ebs_csi = addon(
+        coredns = self._addon("coredns", tags, [system_nodes])
+        ebs_csi = self._addon(
             "aws-ebs-csi-driver",
+            tags,
             [system_nodes, *ebs_csi_role.parts],
             pod_identity_associations=[{"role_arn": ebs_csi_role.role.arn, "service_account": r.EBS_CSI_SERVICE_ACCOUNT}],
         )
+        return coredns, ebs_csi
 
-        # ---- Kubernetes provider ---------------------------------------------------------------
+    def _kubernetes_provider(self, cluster: aws.eks.Cluster) -> None:
+        """`kubeconfig` and the Kubernetes provider every in-cluster resource uses."""
+        cluster_name, region = self._args.name, self._args.region
         self.kubeconfig = pulumi.Output.all(cluster.endpoint, cluster.certificate_authority).apply(
             lambda ec: r.kubeconfig(cluster_name, ec[0] or "", _ca_data(ec[1]), region)
         )
         self.provider = k8s.Provider(
-            child(name, "k8s"),
+            child(self._name, "k8s"),
             kubeconfig=self.kubeconfig,
             # Server-side apply: field ownership is tracked by the API server, as kubectl does.
             enable_server_side_apply=True,
-            opts=here,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        # Admin access first: without bootstrap_creator_admin, Pulumi reaches the API through it.
-        on_cluster = [system_nodes, coredns, *admin_access]
 
-        def k8s_opts(*after: pulumi.Resource) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[*on_cluster, *after])
-
-        namespaces: dict[str, k8s.core.v1.Namespace] = {}
-
-        def namespace(ns: str, pod_security: str) -> list[pulumi.Resource]:
-            if ns == "kube-system":
-                return []
-            if ns not in namespaces:
-                namespaces[ns] = k8s.core.v1.Namespace(
-                    child(name, f"{ns}-ns"),
-                    metadata={"name": ns, "labels": {**k8s_labels, "pod-security.kubernetes.io/enforce": pod_security}},
-                    opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=admin_access),
-                )
-            return [namespaces[ns]]
-
-        def release(
-            role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource
-        ) -> k8s.helm.v3.Release:
-            return addons.release(child(name, role), pin, ns, values, k8s_opts(*namespace(ns, pod_security), *after))
-
+    def _default_storage_class(self, kube: _Installer, ebs_csi: aws.eks.Addon) -> None:
         k8s.storage.v1.StorageClass(
-            child(name, "gp3"),
+            child(self._name, "gp3"),
             metadata={
                 "name": "gp3-encrypted",
-                "labels": k8s_labels,
+                "labels": kube.labels,
                 "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
             },
             provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": args.kms_key_arn},
+            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": self._args.kms_key_arn},
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
             reclaim_policy="Delete",
-            opts=k8s_opts(ebs_csi),
+            opts=kube.opts(ebs_csi),
         )
 
-        # ---- observability -------------------------------------------------------------------
+    def _observability(self, kube: _Installer, tags: dict[str, str]) -> k8s.helm.v3.Release:
+        """kube-prometheus-stack, remote-writing to an Amazon Managed Prometheus workspace when asked."""
+        name, args = self._name, self._args
+        cluster_name, region = args.name, args.region
         self.prometheus_url = addons.prometheus_url()
         self.amp_workspace_arn = None
         prometheus_after: list[pulumi.Resource] = []
         if args.prometheus == "amp":
-            workspace = aws.amp.Workspace(child(name, "amp"), alias=cluster_name, kms_key_arn=args.kms_key_arn, tags=tags, opts=here)
+            workspace = aws.amp.Workspace(
+                child(name, "amp"), alias=cluster_name, kms_key_arn=args.kms_key_arn, tags=tags, opts=pulumi.ResourceOptions(parent=self)
+            )
             self.amp_workspace_arn = workspace.arn
             writer = self._pod_role(
                 "prometheus-amp",
@@ -462,162 +496,161 @@ class EksCluster(pulumi.ComponentResource):
             values = r.prometheus_values(remote_write_url=workspace.id.apply(lambda ws: r.amp_remote_write_url(region, ws)), region=region)
         else:
             values = r.prometheus_values()
-        prometheus = release(
+        return kube.release(
             "prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE, values, "privileged", *prometheus_after
         )
-        releases: list[pulumi.Resource] = [prometheus]
 
-        # ---- GPU capacity: Karpenter -----------------------------------------------------------
-        if args.gpu_capacity == "karpenter":
-            karpenter_node_role = aws.iam.Role(
-                child(name, "karpenter-node-role"),
-                assume_role_policy=r.service_trust_policy("ec2.amazonaws.com"),
-                tags=tags,
-                opts=here,
-            )
-            _attach_node_policies(child(name, "karpenter-node-role"), karpenter_node_role, managed, here)
-            gpu_node_role_arn = karpenter_node_role.arn
-            node_access = aws.eks.AccessEntry(
-                child(name, "karpenter-node-access"),
-                cluster_name=cluster.name,
-                principal_arn=karpenter_node_role.arn,
-                type="EC2_LINUX",
-                tags=tags,
-                opts=here,
-            )
-            queue = aws.sqs.Queue(
-                child(name, "karpenter-interruptions"),
-                name=r.interruption_queue_name(cluster_name),
-                message_retention_seconds=300,
-                # SQS-managed SSE: EventBridge can send to it without a grant on the stack key.
-                sqs_managed_sse_enabled=True,
-                tags=tags,
-                opts=here,
-            )
-            rules = []
-            for key in r.INTERRUPTION_EVENTS:
-                rule = aws.cloudwatch.EventRule(
-                    child(name, f"karpenter-{key}"),
-                    description=f"Karpenter interruption handling of {cluster_name}: {key}",
-                    event_pattern=r.event_pattern(key),
-                    tags=tags,
-                    opts=here,
+    def _karpenter(
+        self, kube: _Installer, cluster: aws.eks.Cluster, tags: dict[str, str], prometheus: pulumi.Resource
+    ) -> tuple[pulumi.Output[str], list[pulumi.Resource]]:
+        """GPU capacity by Karpenter: its node role, interruption queue, controller, EC2NodeClass and NodePool.
+
+        Returns the GPU nodes' role ARN and the releases/resources the workloads wait for."""
+        name, args = self._name, self._args
+        here = pulumi.ResourceOptions(parent=self)
+        karpenter_node_role = aws.iam.Role(
+            child(name, "karpenter-node-role"),
+            assume_role_policy=r.service_trust_policy("ec2.amazonaws.com"),
+            tags=tags,
+            opts=here,
+        )
+        _attach_node_policies(child(name, "karpenter-node-role"), karpenter_node_role, self._managed, here)
+        node_access = aws.eks.AccessEntry(
+            child(name, "karpenter-node-access"),
+            cluster_name=cluster.name,
+            principal_arn=karpenter_node_role.arn,
+            type="EC2_LINUX",
+            tags=tags,
+            opts=here,
+        )
+        queue = self._interruption_queue(tags)
+        controller = self._pod_role(
+            "karpenter",
+            namespace=r.KARPENTER_NAMESPACE,
+            service_account=r.KARPENTER_SERVICE_ACCOUNT,
+            policy=pulumi.Output.all(self._partition, self._account, karpenter_node_role.arn, queue.arn, args.kms_key_arn).apply(
+                lambda v: r.karpenter_controller_policy(
+                    partition=v[0],
+                    region=args.region,
+                    account_id=v[1],
+                    cluster_name=args.name,
+                    node_role_arn=v[2],
+                    queue_arn=v[3],
+                    kms_key_arn=v[4],
                 )
-                aws.cloudwatch.EventTarget(
-                    child(name, f"karpenter-{key}-target"),
-                    rule=rule.name,
-                    target_id="KarpenterInterruptionQueue",
-                    arn=queue.arn,
-                    opts=here,
-                )
-                rules.append(rule)
-            aws.sqs.QueuePolicy(
-                child(name, "karpenter-interruptions-policy"),
-                queue_url=queue.url,
-                policy=pulumi.Output.all(queue.arn, *[rule.arn for rule in rules]).apply(
-                    lambda arns: r.interruption_queue_policy(arns[0], arns[1:])
-                ),
+            ),
+        )
+        crds = kube.release("karpenter-crd", r.KARPENTER_CRD_CHART, r.KARPENTER_NAMESPACE, {}, "privileged")
+        karpenter = kube.release(
+            "karpenter",
+            pins.KARPENTER_CHART,
+            r.KARPENTER_NAMESPACE,
+            r.karpenter_values(cluster_name=cluster.name, interruption_queue=r.interruption_queue_name(args.name)),
+            "privileged",
+            crds,
+            *controller.parts,
+            node_access,
+            prometheus,
+        )
+        node_class = k8s.apiextensions.CustomResource(
+            child(name, "gpu-node-class"),
+            api_version="karpenter.k8s.aws/v1",
+            kind="EC2NodeClass",
+            metadata={"name": r.NODE_CLASS_NAME, "labels": kube.labels},
+            spec=r.ec2_node_class_spec(
+                role=karpenter_node_role.id,  # an IAM role's id is its name
+                subnet_ids=list(args.private_subnet_ids),
+                cluster_name=args.name,
+                kms_key_arn=args.kms_key_arn,
+                tags=tags,
+                root_volume_gib=args.root_volume_gib,
+            ),
+            opts=kube.opts(crds, karpenter),
+        )
+        node_pool = k8s.apiextensions.CustomResource(
+            child(name, "gpu-node-pool"),
+            api_version="karpenter.sh/v1",
+            kind="NodePool",
+            metadata={"name": r.NODE_POOL_NAME, "labels": kube.labels},
+            spec=r.node_pool_spec(instances=args.instances, capacity_types=args.capacities, max_gpus=args.max_gpus),
+            opts=kube.opts(crds, karpenter, node_class),
+        )
+        return karpenter_node_role.arn, [crds, karpenter, node_class, node_pool]
+
+    def _interruption_queue(self, tags: dict[str, str]) -> aws.sqs.Queue:
+        """The SQS queue Karpenter reads spot interruptions and rebalances from, fed by EventBridge rules."""
+        name, cluster_name = self._name, self._args.name
+        here = pulumi.ResourceOptions(parent=self)
+        queue = aws.sqs.Queue(
+            child(name, "karpenter-interruptions"),
+            name=r.interruption_queue_name(cluster_name),
+            message_retention_seconds=300,
+            # SQS-managed SSE: EventBridge can send to it without a grant on the stack key.
+            sqs_managed_sse_enabled=True,
+            tags=tags,
+            opts=here,
+        )
+        rules = []
+        for key in r.INTERRUPTION_EVENTS:
+            rule = aws.cloudwatch.EventRule(
+                child(name, f"karpenter-{key}"),
+                description=f"Karpenter interruption handling of {cluster_name}: {key}",
+                event_pattern=r.event_pattern(key),
+                tags=tags,
                 opts=here,
             )
-            controller = self._pod_role(
-                "karpenter",
-                namespace=r.KARPENTER_NAMESPACE,
-                service_account=r.KARPENTER_SERVICE_ACCOUNT,
-                policy=pulumi.Output.all(partition, account, karpenter_node_role.arn, queue.arn, args.kms_key_arn).apply(
-                    lambda v: r.karpenter_controller_policy(
-                        partition=v[0],
-                        region=region,
-                        account_id=v[1],
-                        cluster_name=cluster_name,
-                        node_role_arn=v[2],
-                        queue_arn=v[3],
-                        kms_key_arn=v[4],
-                    )
-                ),
+            aws.cloudwatch.EventTarget(
+                child(name, f"karpenter-{key}-target"),
+                rule=rule.name,
+                target_id="KarpenterInterruptionQueue",
+                arn=queue.arn,
+                opts=here,
             )
-            crds = release("karpenter-crd", r.KARPENTER_CRD_CHART, r.KARPENTER_NAMESPACE, {}, "privileged")
-            karpenter = release(
-                "karpenter",
-                pins.KARPENTER_CHART,
-                r.KARPENTER_NAMESPACE,
-                r.karpenter_values(cluster_name=cluster.name, interruption_queue=r.interruption_queue_name(cluster_name)),
-                "privileged",
-                crds,
-                *controller.parts,
-                node_access,
-                prometheus,
-            )
-            node_class = k8s.apiextensions.CustomResource(
-                child(name, "gpu-node-class"),
-                api_version="karpenter.k8s.aws/v1",
-                kind="EC2NodeClass",
-                metadata={"name": r.NODE_CLASS_NAME, "labels": k8s_labels},
-                spec=r.ec2_node_class_spec(
-                    role=karpenter_node_role.id,  # an IAM role's id is its name
-                    subnet_ids=list(args.private_subnet_ids),
-                    cluster_name=cluster_name,
-                    kms_key_arn=args.kms_key_arn,
-                    tags=tags,
-                    root_volume_gib=args.root_volume_gib,
-                ),
-                opts=k8s_opts(crds, karpenter),
-            )
-            node_pool = k8s.apiextensions.CustomResource(
-                child(name, "gpu-node-pool"),
-                api_version="karpenter.sh/v1",
-                kind="NodePool",
-                metadata={"name": r.NODE_POOL_NAME, "labels": k8s_labels},
-                spec=r.node_pool_spec(instances=args.instances, capacity_types=args.capacities, max_gpus=args.max_gpus),
-                opts=k8s_opts(crds, karpenter, node_class),
-            )
-            releases += [crds, karpenter, node_class, node_pool]
+            rules.append(rule)
+        aws.sqs.QueuePolicy(
+            child(name, "karpenter-interruptions-policy"),
+            queue_url=queue.url,
+            policy=pulumi.Output.all(queue.arn, *[rule.arn for rule in rules]).apply(
+                lambda arns: r.interruption_queue_policy(arns[0], arns[1:])
+            ),
+            opts=here,
+        )
+        return queue
 
-        # ---- NVIDIA stack ----------------------------------------------------------------------
-        if args.nvidia_stack == "gpu-operator":
-            releases.append(
-                release("gpu-operator", pins.GPU_OPERATOR_CHART, "gpu-operator", r.gpu_operator_values(), "privileged", prometheus)
-            )
-        else:
-            releases.append(release("device-plugin", pins.NVIDIA_DEVICE_PLUGIN_CHART, "nvidia", r.device_plugin_values(), "privileged"))
-            releases.append(
-                release("dcgm-exporter", pins.DCGM_EXPORTER_CHART, "nvidia", r.dcgm_exporter_values(), "privileged", prometheus)
-            )
+    def _nvidia_stack(self, kube: _Installer, prometheus: pulumi.Resource) -> list[pulumi.Resource]:
+        """The GPU Operator, or the device plugin and DCGM exporter alone."""
+        if self._args.nvidia_stack == "gpu-operator":
+            return [
+                kube.release("gpu-operator", pins.GPU_OPERATOR_CHART, "gpu-operator", r.gpu_operator_values(), "privileged", prometheus)
+            ]
+        return [
+            kube.release("device-plugin", pins.NVIDIA_DEVICE_PLUGIN_CHART, "nvidia", r.device_plugin_values(), "privileged"),
+            kube.release("dcgm-exporter", pins.DCGM_EXPORTER_CHART, "nvidia", r.dcgm_exporter_values(), "privileged", prometheus),
+        ]
 
-        # ---- traffic and scaling ---------------------------------------------------------------
+    def _traffic_and_scaling(self, kube: _Installer, cluster: aws.eks.Cluster, prometheus: pulumi.Resource) -> list[pulumi.Resource]:
+        """The AWS Load Balancer Controller (with its pod role) and KEDA."""
+        args = self._args
         lbc = self._pod_role(
             "load-balancer-controller",
             namespace="kube-system",
             service_account=r.LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
-            policy=pulumi.Output.all(partition, account, args.vpc_id).apply(
-                lambda v: r.load_balancer_controller_policy(partition=v[0], region=region, account_id=v[1], vpc_id=v[2])
+            policy=pulumi.Output.all(self._partition, self._account, args.vpc_id).apply(
+                lambda v: r.load_balancer_controller_policy(partition=v[0], region=args.region, account_id=v[1], vpc_id=v[2])
             ),
         )
-        releases.append(
-            release(
+        return [
+            kube.release(
                 "load-balancer-controller",
                 pins.AWS_LOAD_BALANCER_CONTROLLER_CHART,
                 "kube-system",
-                r.load_balancer_controller_values(cluster_name=cluster.name, region=region, vpc_id=args.vpc_id),
+                r.load_balancer_controller_values(cluster_name=cluster.name, region=args.region, vpc_id=args.vpc_id),
                 "privileged",
                 *lbc.parts,
                 prometheus,
-            )
-        )
-        releases.append(release("keda", pins.KEDA_CHART, "keda", addons.keda_values(service_monitor=True), "restricted", prometheus))
-
-        self.node_role_arn = gpu_node_role_arn
-        self.gpu_placement = r.gpu_placement(args.gpus_per_node)
-        self.addons = releases
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "cluster_arn": self.cluster_arn,
-                "oidc_issuer": self.oidc_issuer,
-                "node_role_arn": self.node_role_arn,
-                "prometheus_url": self.prometheus_url,
-                **({"amp_workspace_arn": self.amp_workspace_arn} if self.amp_workspace_arn is not None else {}),
-            }
-        )
+            ),
+            kube.release("keda", pins.KEDA_CHART, "keda", addons.keda_values(service_monitor=True), "restricted", prometheus),
+        ]
 
     # ---- helpers ---------------------------------------------------------------------------------
 
@@ -733,6 +766,47 @@ class _PodRole:
     def __init__(self, role: aws.iam.Role, parts: list[pulumi.Resource]) -> None:
         self.role = role
         self.parts = parts
+
+
+class _Installer:
+    """Installs into the cluster through the component's Kubernetes provider, after what the API needs.
+
+    Creates each release's namespace once (with its Pod Security level) before the first release in it."""
+
+    def __init__(
+        self,
+        component: EksCluster,
+        labels: dict[str, str],
+        *,
+        on_cluster: list[pulumi.Resource],
+        admin_access: list[pulumi.Resource],
+    ) -> None:
+        self._component = component
+        self.labels = labels
+        self._on_cluster = on_cluster
+        self._admin_access = admin_access
+        self._namespaces: dict[str, k8s.core.v1.Namespace] = {}
+
+    def opts(self, *after: pulumi.Resource) -> pulumi.ResourceOptions:
+        c = self._component
+        return pulumi.ResourceOptions(parent=c, provider=c.provider, depends_on=[*self._on_cluster, *after])
+
+    def namespace(self, ns: str, pod_security: str) -> list[pulumi.Resource]:
+        if ns == "kube-system":
+            return []
+        if ns not in self._namespaces:
+            c = self._component
+            self._namespaces[ns] = k8s.core.v1.Namespace(
+                child(c._name, f"{ns}-ns"),
+                metadata={"name": ns, "labels": {**self.labels, "pod-security.kubernetes.io/enforce": pod_security}},
+                opts=pulumi.ResourceOptions(parent=c, provider=c.provider, depends_on=self._admin_access),
+            )
+        return [self._namespaces[ns]]
+
+    def release(
+        self, role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource
+    ) -> k8s.helm.v3.Release:
+        return addons.release(child(self._component._name, role), pin, ns, values, self.opts(*self.namespace(ns, pod_security), *after))
 
 
 def _attach_node_policies(prefix: str, role: aws.iam.Role, managed, here: pulumi.ResourceOptions) -> list[pulumi.Resource]:
