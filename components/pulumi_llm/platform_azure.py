@@ -12,7 +12,7 @@ What it composes, every child under one explicit azure-native provider (stacks d
 * cluster: `AksCluster` with ingress-nginx on an internal load balancer, then `ModelServing` on it through
   a Kubernetes provider built from the cluster's kubeconfig (and the hub copy Jobs, into the model claim);
 * gateway: `AzureGateway` — API Management v2 with the Azure OpenAI pool (managed identity) and the shared
-  LiteLLM engine on Container Apps, whose config (`platform.gateway_spec`) routes to the self-hosted
+  LiteLLM engine on Container Apps, whose config (`component_args.gateway_spec`) routes to the self-hosted
   models first when the stack serves them.
 """
 
@@ -27,6 +27,7 @@ import pulumi_azure_native.resources as resources
 from pulumi_azure_native.provider import Provider
 
 from . import serving
+from .component_args import gateway_spec, model_serving_args
 from .labels import CommonLabels, azure_tags
 from .naming import child
 from .settings import Settings
@@ -165,7 +166,6 @@ def _aks_pod_cidr() -> str:
 def _aks(platform, name, settings, labels, rg, network, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
     from .cluster.aks import AksCluster, AksClusterArgs, GpuPool, PoolScale
     from .kubernetes.model_serving import IngressOptions, ModelServing
-    from .platform import model_serving_args
 
     cfg = settings.azure.cluster
     aks = AksCluster(
@@ -229,7 +229,6 @@ def _aks(platform, name, settings, labels, rg, network, on_azure, self_hosted) -
 def _gateway(name, settings, labels, rg, network, vault, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
     from .gateway import config as engine
     from .gateway.azure import ApimConsumer, AzureGateway, AzureGatewayArgs, AzureOpenAIBackend
-    from .platform import gateway_spec
 
     cfg = settings.azure
     gw = cfg.gateway

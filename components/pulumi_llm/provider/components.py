@@ -269,8 +269,8 @@ class OnPremServing(pulumi.ComponentResource):
     """Served names of the models, sorted; each answers at /<name>/v1 on the ingress host."""
 
     def __init__(self, name: str, args: OnPremServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        from ..component_args import onprem_cluster_args
         from ..onprem import OnPremCluster
-        from ..platform import onprem_cluster_args
 
         raw = _plain(args)
         stack = raw.pop("stack", None) or pulumi.get_stack()
@@ -426,8 +426,8 @@ class AwsLlmGateway(pulumi.ComponentResource):
     """API Gateway API key id per consumer (the key values stay in AWS)."""
 
     def __init__(self, name: str, args: AwsLlmGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        from ..component_args import aws_gateway_args
         from ..gateway.aws import AwsGateway
-        from ..platform import aws_gateway_args
 
         raw = _plain(args)
         stack = raw.pop("stack", None) or pulumi.get_stack()
@@ -554,8 +554,8 @@ class AwsGpuVmServing(pulumi.ComponentResource):
     """The EC2 instance type one replica runs on (given or sized)."""
 
     def __init__(self, name: str, args: AwsGpuVmServingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        from ..component_args import aws_gpu_vm_args
         from ..gpu_vm.aws import AwsGpuVm
-        from ..platform import aws_gpu_vm_args
 
         raw = _plain(args)
         stack = raw.pop("stack", None) or pulumi.get_stack()
@@ -643,7 +643,7 @@ def _take(raw: dict[str, Any], kind: str, name: str, required: Sequence[str], op
 
 
 def _checked(build: Any, **kwargs: Any) -> Any:
-    """A child's Args (from `platform`'s builder), its own checks' messages (`<where>.private_subnet_ids: …`) spelt like ours."""
+    """A child's Args (from its builder in `component_args`), its own checks' messages (`<where>.private_subnet_ids: …`) spelt like ours."""
     try:
         return build(**kwargs)
     except UserError as err:
