@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from . import pins
 from .errors import UserError
-from .runtimes.spec import ContainerSpec
+from .runtimes import registry
+from .runtimes.spec import ContainerRequest, ContainerSpec
 from .settings import ModelSettings, Replicas, Settings
 from .sizing import (
     FitResult,
@@ -88,6 +89,7 @@ def size(settings: Settings, name: str, *, edge_device: str | None = None) -> Fi
 
     Edge stacks size on `edge.device`, or on `edge_device` (the Jetson fleet's module) when given."""
     model = settings.models[name]
+    runtime = registry.get(model.runtime)
     spec = model_spec(name, model)
     gpus = model.gpus
     if gpus is not None:
@@ -100,22 +102,15 @@ def size(settings: Settings, name: str, *, edge_device: str | None = None) -> Fi
     if "edge" in settings.methods and settings.edge is not None:
         from .edge.devices import accelerator
 
-        if model.runtime == "onnx":
-            from .runtimes.onnx import onnx_fit
-
-            return onnx_fit(
-                spec,
-                Hardware(accelerator(edge_device or settings.edge.device), count=1),
-                quantization=model.quantization,
-                context=model.context,
-                where=f"models.{name}",
-            )
+        device = Hardware(accelerator(edge_device or settings.edge.device), count=1)
+        if runtime.own_fit is not None:
+            return runtime.own_fit(spec, device, quantization=model.quantization, context=model.context, where=f"models.{name}")
         return fit(
             spec,
-            Hardware(accelerator(edge_device or settings.edge.device), count=1),
-            quantization=model.quantization or "q4_k_m",
+            device,
+            quantization=model.quantization or runtime.default_quantization,
             context=model.context,
-            runtime="llamacpp",
+            runtime=runtime.fit_runtime,
         )
     if settings.cloud == "onprem":
         node = node_hardware(settings)
@@ -129,7 +124,7 @@ def size(settings: Settings, name: str, *, edge_device: str | None = None) -> Fi
         hardware,
         quantization=model.quantization,
         context=model.context,
-        runtime="vllm",  # Triton serves LLMs through its vLLM backend: the same engine, the same fit
+        runtime=runtime.fit_runtime,
         gpu_memory_utilization=settings.serving.gpu_memory_utilization,
         tensor_parallel_size=gpus,
         region=settings.region,
@@ -183,43 +178,22 @@ def store_key(settings: Settings, name: str) -> tuple[str | None, str]:
 
 
 def container(settings: Settings, name: str, fit_result: FitResult | None = None) -> ContainerSpec:
-    """The container that serves model `name`."""
-    from .runtimes import vllm
-
+    """The container that serves model `name`: its runtime's `container_spec` (runtimes/registry.py)."""
     model = settings.models[name]
+    runtime = registry.get(model.runtime)
     sized = fit_result or size(settings, name)
-    if model.runtime == "llamacpp":
-        from .runtimes.llamacpp import llamacpp_container
-
-        file = (model.source or "").removeprefix("node://").strip("/")
-        # The image is replaced by the edge build's digest at deploy time; the pin is the fallback.
-        return llamacpp_container(
-            name, sized, image=pins.LLAMA_CPP_SERVER.ref, model_path=f"/models/{file}", api_key_secret=model.api_key_secret
-        )
-    if model.runtime == "onnx":
-        from .runtimes.onnx import model_dir_from_source, onnx_container
-
-        # A digest-pinned placeholder: the edge rollout always runs the EdgeImage's own ref (there is no upstream image).
-        return onnx_container(
-            name,
-            sized,
-            image=pins.PYTHON_SLIM.ref,
-            context=model.context,
-            model_dir=model_dir_from_source(model.source or "", f"models.{name}"),
-            api_key_secret=model.api_key_secret,
-        )
-    location, _ = weights(settings, name)
-    if model.runtime == "vllm":
-        options = vllm.VllmOptions(
-            image=pins.VLLM_OPENAI.ref,
-            lora_adapters={k: f"{location.location}/{v}" for k, v in model.lora_adapters.items()},
-            api_key_secret=model.api_key_secret,
-            extra_args=tuple(model.extra_args),
-        )
-        return vllm.vllm_container(name, sized, location, options)
-    from .runtimes import triton
-
-    return triton.triton_container(name, sized, image=pins.TRITON_VLLM.ref, kind="vllm", model_path=location.location)
+    request = ContainerRequest(
+        served_name=name,
+        fit=sized,
+        source=model.source or "",
+        # Server runtimes read the stack's store or a claim; edge runtimes the node's cache (node://, in `source`).
+        weights=weights(settings, name)[0] if runtime.placement == "server" else None,
+        context=model.context,
+        api_key_secret=model.api_key_secret,
+        lora_adapters=dict(model.lora_adapters),
+        extra_args=tuple(model.extra_args),
+    )
+    return runtime.container_spec(request)
 
 
 def copy_spec(settings: Settings, name: str, *, uploader_image: str = "", token_secret: str = ""):
@@ -318,12 +292,13 @@ def stack_sizing(settings: Settings) -> list[dict]:
     out = []
     for name in sorted(settings.models):
         model = settings.models[name]
+        runtime = registry.get(model.runtime)
         sized = size(settings, name)
         bounds = replicas(settings, name)
         summary = sizing_summary(
             model_spec(name, model),
-            # onnx int4 is sized as its GGUF stand-in (runtimes/onnx.py SIZING_PRECISION)
-            quantization=sized.precision.key if model.runtime == "onnx" else model.quantization or sized.precision.key,
+            # a runtime with its own fit is sized as a stand-in (onnx int4 as GGUF q4_0, runtimes/onnx.py SIZING_PRECISION)
+            quantization=sized.precision.key if runtime.own_fit is not None else model.quantization or sized.precision.key,
             context=sized.max_model_len,
             cloud="onprem" if settings.cloud == "onprem" or "edge" in settings.methods else settings.cloud,
             region=settings.region,
@@ -334,10 +309,10 @@ def stack_sizing(settings: Settings) -> list[dict]:
                 if sized.hardware.instance is not None
                 else {"accelerator": sized.hardware.accelerator, "gpu_count": sized.tensor_parallel_size}
             ),
-            runtime="llamacpp" if model.runtime in ("llamacpp", "onnx") else "vllm",
+            runtime=runtime.fit_runtime,
             gpu_memory_utilization=settings.serving.gpu_memory_utilization,
         )
         out.append({"served_name": name, "runtime": model.runtime, "replicas": {"min": bounds.min, "max": bounds.max}, **summary})
-        if model.runtime == "onnx":
-            out[-1]["runtime"] = "onnx"  # the figures are the llama.cpp device check's, the server is ONNX's
+        if runtime.own_fit is not None:
+            out[-1]["runtime"] = model.runtime  # the figures are the stand-in's (llama.cpp's device check), the server is its own
     return out

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from .errors import UserError
+from .runtimes.spec import Runtime  # the names in runtimes/registry.py: vLLM, Triton on GPU servers; llama.cpp, ONNX on edge
 
 NAMESPACE = "pulumi-llm"
 
@@ -84,10 +85,6 @@ Label = Annotated[str, _dns_label(40)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-Runtime = Literal["vllm", "triton", "llamacpp", "onnx"]
-"""Model-server runtimes: vLLM and Triton on GPU servers, llama.cpp or ONNX Runtime GenAI on edge devices."""
 
 
 class Replicas(_Strict):
@@ -1223,6 +1220,7 @@ class Settings(_Strict):
 
     def _check_models(self) -> None:
         from . import serving
+        from .runtimes import registry
 
         if not self.models:
             raise FieldProblem("models", f"at least one model is required by methods {', '.join(self.methods)}")
@@ -1236,8 +1234,9 @@ class Settings(_Strict):
                     f"models.{name}.source",
                     "edge models are in the nodes' cache (node://<file>.gguf, or node://<dir> for onnx), and only edge models are",
                 )
-            if edge_runtime is None and model.runtime in ("llamacpp", "onnx"):
-                raise FieldProblem(f"models.{name}.runtime", "llamacpp and onnx run on edge nodes only")
+            edge_only = registry.names_where("edge")
+            if edge_runtime is None and model.runtime in edge_only:
+                raise FieldProblem(f"models.{name}.runtime", f"{' and '.join(edge_only)} run on edge nodes only")
             if edge_runtime is not None and model.runtime != edge_runtime:
                 raise FieldProblem(f"models.{name}.runtime", f"edge.runtime is {edge_runtime}: its models run {edge_runtime}")
             if edge_runtime == "onnx":

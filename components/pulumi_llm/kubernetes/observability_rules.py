@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from pulumi_llm.runtimes import registry
 from pulumi_llm.runtimes.spec import ContainerSpec, MetricNames, Runtime
 
 __all__ = [
@@ -70,7 +71,9 @@ __all__ = [
     "promql_metric_names",
 ]
 
-RUNTIMES: tuple[Runtime, ...] = ("vllm", "triton", "llamacpp")
+RUNTIMES: tuple[Runtime, ...] = registry.monitored()
+"""The runtimes whose servers export Prometheus metrics, in registry order (groups and panels sort by it):
+each declares its `MetricNames` in its module (runtimes/registry.py)."""
 
 PROMETHEUS_RULE_API_VERSION = "monitoring.coreos.com/v1"
 PROMETHEUS_RULE_KIND = "PrometheusRule"

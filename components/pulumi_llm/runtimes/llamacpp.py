@@ -37,9 +37,23 @@ from __future__ import annotations
 
 import math
 
+from .. import pins
 from ..errors import UserError
 from ..sizing import GIB, FitResult, check_runtime_precision, startup_probe_budget
-from .spec import ContainerSpec, EnvVar, HttpCheck, MetricNames, Mount, Port, Probe, Resources, check_pinned_image
+from ..sizing.precision import DEFAULT_GGUF
+from .spec import (
+    ContainerRequest,
+    ContainerSpec,
+    EnvVar,
+    HttpCheck,
+    MetricNames,
+    Mount,
+    Port,
+    Probe,
+    Resources,
+    RuntimeInfo,
+    check_pinned_image,
+)
 
 API_PORT = 8080
 MODEL_DIR = "/models"
@@ -220,3 +234,28 @@ def llamacpp_container(
         weight_bytes=weight_bytes,
         notes=tuple(notes) + budget.notes + fit.notes,
     )
+
+
+def container_spec(request: ContainerRequest) -> ContainerSpec:
+    """The registry's entry point: the model file from the node's cache (node://<file>.gguf).
+
+    The image is replaced by the edge build's digest at deploy time; the pin is the fallback."""
+    file = request.source.removeprefix("node://").strip("/")
+    return llamacpp_container(
+        request.served_name,
+        request.fit,
+        image=pins.LLAMA_CPP_SERVER.ref,
+        model_path=f"{MODEL_DIR}/{file}",
+        api_key_secret=request.api_key_secret,
+    )
+
+
+RUNTIME = RuntimeInfo(
+    name="llamacpp",
+    placement="edge",
+    metrics=METRICS,
+    fit_runtime="llamacpp",
+    container_spec=container_spec,
+    default_quantization=DEFAULT_GGUF,
+)
+"""llama.cpp's llama-server on edge nodes (runtimes/registry.py)."""

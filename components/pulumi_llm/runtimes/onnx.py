@@ -22,9 +22,22 @@ from __future__ import annotations
 import math
 import re
 
+from .. import pins
 from ..errors import UserError
 from ..sizing import GIB, FitResult, Hardware, ModelSpec, fit, startup_probe_budget
-from .spec import ContainerSpec, EnvVar, HttpCheck, MetricNames, Mount, Port, Probe, Resources, check_pinned_image
+from .spec import (
+    ContainerRequest,
+    ContainerSpec,
+    EnvVar,
+    HttpCheck,
+    MetricNames,
+    Mount,
+    Port,
+    Probe,
+    Resources,
+    RuntimeInfo,
+    check_pinned_image,
+)
 
 API_PORT = 8080
 MODEL_DIR = "/models"
@@ -183,3 +196,28 @@ def onnx_container(
         weight_bytes=fit_result.memory.weights,
         notes=tuple(notes) + budget.notes + fit_result.notes,
     )
+
+
+def container_spec(request: ContainerRequest) -> ContainerSpec:
+    """The registry's entry point: the model directory from the node's cache (node://<dir>).
+
+    A digest-pinned placeholder image: the edge rollout always runs the EdgeImage's own ref (there is no upstream image)."""
+    return onnx_container(
+        request.served_name,
+        request.fit,
+        image=pins.PYTHON_SLIM.ref,
+        context=request.context,
+        model_dir=model_dir_from_source(request.source, f"models.{request.served_name}"),
+        api_key_secret=request.api_key_secret,
+    )
+
+
+RUNTIME = RuntimeInfo(
+    name="onnx",
+    placement="edge",
+    metrics=METRICS,
+    fit_runtime="llamacpp",
+    container_spec=container_spec,
+    own_fit=onnx_fit,
+)
+"""The ONNX Runtime GenAI server on edge nodes, sized as llama.cpp's device check with int4 as q4_0 (runtimes/registry.py)."""

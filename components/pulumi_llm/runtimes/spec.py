@@ -1,19 +1,30 @@
 """The runtime-neutral description of a model-server container.
 
-`runtimes/vllm.py`, `runtimes/triton.py` and `runtimes/llamacpp.py` turn a model, its sizing and the
-settings into a `ContainerSpec`; the Kubernetes ModelServer, the GPU-VM boot script and the edge
+Each runtime module listed in `runtimes/registry.py` turns a model, its sizing and the settings into a
+`ContainerSpec` through its `container_spec(ContainerRequest)`; the Kubernetes ModelServer, the GPU-VM boot script and the edge
 rollout all render from it, so a model is launched the same way everywhere (one source of truth).
 Everything here is plain data: no Pulumi, no Kubernetes client types.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import UserError
+from .registry import NAMES
 
-Runtime = Literal["vllm", "triton", "llamacpp", "onnx"]
+if TYPE_CHECKING:
+    from ..sizing import FitResult
+    from .vllm import Weights
+
+Runtime = Literal[NAMES]  # the registry's names, in its order
+"""A model server's name: one of `runtimes.registry.NAMES`."""
+
+Placement = Literal["server", "edge"]
+"""Where a runtime runs. server: GPU VMs and clusters, weights from the stack's model store or a claim;
+edge: edge nodes only, weights from the node's cache (node://)."""
 
 
 @dataclass(frozen=True)
@@ -176,3 +187,39 @@ def check_pinned_image(image: str, where: str) -> None:
     """One rule for every runtime's image: pinned by digest, and not a `latest` tag even then."""
     if "@sha256:" not in image or image.split("@")[0].endswith(":latest"):
         raise UserError(f"{where}.image = {image}: images are pinned as repository:tag@sha256:digest")
+
+
+@dataclass(frozen=True)
+class ContainerRequest:
+    """What every runtime's `container_spec` is given: one model of the stack, sized, with its weights."""
+
+    served_name: str
+    fit: FitResult
+    source: str
+    """The model's source as the stack file writes it (node://<file or dir> on edge)."""
+    weights: Weights | None = None
+    """Where a server runtime reads the weights (serving.weights); None for edge runtimes."""
+    context: int | None = None
+    api_key_secret: str | None = None
+    lora_adapters: Mapping[str, str] = field(default_factory=dict)
+    """Adapter name → its path relative to the weights."""
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What a runtime module declares about its server (`RUNTIME`), read through `runtimes/registry.py`."""
+
+    name: str
+    placement: Placement
+    metrics: MetricNames
+    """The names its server exports (what its containers carry; empty names: no Prometheus metrics)."""
+    fit_runtime: Literal["vllm", "llamacpp"]
+    """The sizing engine that fits it (`sizing.fit(..., runtime=)`): Triton serves LLMs through vLLM."""
+    container_spec: Callable[[ContainerRequest], ContainerSpec]
+    """The container with its probes, mounts and metrics; the image is the runtime's pin."""
+    default_quantization: str | None = None
+    """Precision sized when the model names none (None: sizing's own choice)."""
+    own_fit: Callable[..., FitResult] | None = None
+    """The runtime's own device check when it is sized as a stand-in of `fit_runtime` (onnx: int4 as q4_0):
+    `own_fit(spec: ModelSpec, hardware: Hardware, *, quantization, context, where)`."""

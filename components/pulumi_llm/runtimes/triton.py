@@ -37,8 +37,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pulumi_llm import pins
 from pulumi_llm.errors import UserError
 from pulumi_llm.runtimes.spec import (
+    ContainerRequest,
     ContainerSpec,
     EnvVar,
     HttpCheck,
@@ -47,6 +49,7 @@ from pulumi_llm.runtimes.spec import (
     Port,
     Probe,
     Resources,
+    RuntimeInfo,
 )
 from pulumi_llm.sizing import FitResult, startup_probe_budget, weight_bytes
 
@@ -70,11 +73,13 @@ __all__ = [
     "ONNX_DATA_TYPES",
     "Blocks",
     "Enum",
+    "RUNTIME",
     "OnnxModel",
     "TensorSpec",
     "TritonKind",
     "check_image",
     "check_model_name",
+    "container_spec",
     "onnx_model_config",
     "pbtxt_string",
     "render_model_repository",
@@ -865,3 +870,20 @@ def triton_container(
         weight_bytes=weights,
         notes=tuple(notes),
     )
+
+
+def container_spec(request: ContainerRequest) -> ContainerSpec:
+    """The registry's entry point: an LLM through the vLLM backend on the pinned image, weights from a volume."""
+    if request.weights is None:
+        raise ValueError(f"model {request.served_name}: Triton needs its weights' location (serving.weights)")
+    return triton_container(request.served_name, request.fit, image=pins.TRITON_VLLM.ref, kind="vllm", model_path=request.weights.location)
+
+
+RUNTIME = RuntimeInfo(
+    name="triton",
+    placement="server",
+    metrics=triton_metrics("vllm"),
+    fit_runtime="vllm",  # Triton serves LLMs through its vLLM backend: the same engine, the same fit
+    container_spec=container_spec,
+)
+"""Triton Inference Server with its vLLM backend on GPU VMs and clusters (runtimes/registry.py)."""

@@ -17,9 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .. import pins
 from ..errors import UserError
 from ..sizing import GIB, FitResult, startup_probe_budget
 from .spec import (
+    ContainerRequest,
     ContainerSpec,
     EnvVar,
     ExecCheck,
@@ -29,6 +31,7 @@ from .spec import (
     Port,
     Probe,
     Resources,
+    RuntimeInfo,
     check_pinned_image,
 )
 
@@ -276,3 +279,21 @@ def vllm_container(served_name: str, fit: FitResult, weights: Weights, options: 
         weight_bytes=weight_bytes,
         notes=budget.notes + fit.notes,
     )
+
+
+def container_spec(request: ContainerRequest) -> ContainerSpec:
+    """The registry's entry point: the pinned vLLM image, LoRA adapters below the model's weights."""
+    weights = request.weights
+    if weights is None:
+        raise ValueError(f"model {request.served_name}: vLLM needs its weights' location (serving.weights)")
+    options = VllmOptions(
+        image=pins.VLLM_OPENAI.ref,
+        lora_adapters={k: f"{weights.location}/{v}" for k, v in request.lora_adapters.items()},
+        api_key_secret=request.api_key_secret,
+        extra_args=tuple(request.extra_args),
+    )
+    return vllm_container(request.served_name, request.fit, weights, options)
+
+
+RUNTIME = RuntimeInfo(name="vllm", placement="server", metrics=METRICS, fit_runtime="vllm", container_spec=container_spec)
+"""vLLM's OpenAI-compatible server on GPU VMs and clusters (runtimes/registry.py)."""
