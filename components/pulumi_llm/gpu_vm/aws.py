@@ -32,6 +32,7 @@ the host network. Weights streamed from S3 by the server itself would need 2; VM
 from __future__ import annotations
 
 import base64
+import dataclasses
 import ipaddress
 import json
 import math
@@ -385,6 +386,23 @@ def _cidr_key(cidr: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class _Deployment:
+    """What every step of AwsGpuVm's constructor reads: the component name, its args and derived facts."""
+
+    name: str
+    args: AwsGpuVmArgs
+    tags: dict[str, str]
+    deployment: str
+    """`<stack>/<component name>`, in descriptions and the boot script."""
+    port: int
+    """The server's HTTP port (the target group's port)."""
+    check_port: int
+    """The port the load balancer health-checks."""
+    secret_names: tuple[str, ...]
+    """`args.secret_arns` keys, sorted: the order of the secrets in the policy and the boot script."""
+
+
 class AwsGpuVm(pulumi.ComponentResource):
     url: pulumi.Output[str]
     asg_name: pulumi.Output[str]
@@ -400,24 +418,63 @@ class AwsGpuVm(pulumi.ComponentResource):
         super().__init__("pulumi-llm:index:AwsGpuVm", name, None, opts)
         spec = args.container
         labels = args.labels.with_method("gpu-vm").with_model(spec.served_name)
-        tags = aws_tags(labels)
-        here = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOptions(parent=self)
-        deployment = f"{args.labels.stack}/{name}"
-        port = spec.port(spec.http_port).container_port
-        check_port = health_check_port(spec)
-        secret_names = sorted(args.secret_arns)
+        d = _Deployment(
+            name=name,
+            args=args,
+            tags=aws_tags(labels),
+            deployment=f"{args.labels.stack}/{name}",
+            port=spec.port(spec.http_port).container_port,
+            check_port=health_check_port(spec),
+            secret_names=tuple(sorted(args.secret_arns)),
+        )
 
         # Fail before anything registers if the boot script cannot be rendered or is too big for EC2.
-        _check_user_data(args, deployment)
+        _check_user_data(args, d.deployment)
 
+        invoke = pulumi.InvokeOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
 
-        # --- identity ---------------------------------------------------------------------
+        role, profile, grant = self._identity(d, identity, partition)
+        alb_sg, instance_sg = self._network(d)
+        template = self._launch_template(d, profile, instance_sg)
+        alb, target_group = self._load_balancer(d, alb_sg)
+        group_name = self._scaling(d, template, target_group, grant)
+        alb_suffix = alb.arn.apply(elb_arn_suffix)
+        tg_suffix = target_group.arn.apply(elb_arn_suffix)
+        self._scaling_policies(d, group_name, alb_suffix, tg_suffix)
+        self._alarms(d, group_name, alb_suffix, tg_suffix)
+
+        scheme = "https" if args.certificate_arn is not None else "http"
+        self.url = alb.dns_name.apply(lambda dns: f"{scheme}://{dns}")
+        self.asg_name = group_name
+        self.alb_arn = alb.arn
+        self.alb_dns_name = alb.dns_name
+        self.target_group_arn = target_group.arn
+        self.alb_security_group_id = alb_sg.id
+        self.instance_security_group_id = instance_sg.id
+        self.role_arn = role.arn
+        self.register_outputs(
+            {
+                "url": self.url,
+                "asg_name": self.asg_name,
+                "alb_arn": self.alb_arn,
+                "alb_dns_name": self.alb_dns_name,
+                "target_group_arn": self.target_group_arn,
+                "alb_security_group_id": self.alb_security_group_id,
+                "instance_security_group_id": self.instance_security_group_id,
+            }
+        )
+
+    # ---- steps of the constructor, in creation order ---------------------------------------------
+
+    def _identity(self, d: _Deployment, identity: Any, partition: Any) -> tuple[aws.iam.Role, aws.iam.InstanceProfile, aws.kms.Grant]:
+        """The instances' role, its policies and profile, and Auto Scaling's grant on the volume key."""
+        name, args, tags = d.name, d.args, d.tags
+        here = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             child(name, "role"),
-            description=f"pulumi-llm GPU VM {deployment}",
+            description=f"pulumi-llm GPU VM {d.deployment}",
             assume_role_policy=assume_role_policy(),
             tags=tags,
             opts=here,
@@ -435,7 +492,7 @@ class AwsGpuVm(pulumi.ComponentResource):
             args.model_kms_key_arn or args.kms_key_arn,
             args.secrets_kms_key_arn or args.kms_key_arn,
             partition.dns_suffix,
-            *(args.secret_arns[s] for s in secret_names),
+            *(args.secret_arns[s] for s in d.secret_names),
         )
         aws.iam.RolePolicy(
             child(name, "model-read"),
@@ -465,18 +522,22 @@ class AwsGpuVm(pulumi.ComponentResource):
             operations=list(AUTOSCALING_GRANT_OPERATIONS),
             opts=here,
         )
+        return role, profile, grant
 
-        # --- network ----------------------------------------------------------------------
+    def _network(self, d: _Deployment) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
+        """The load balancer's and the instances' security groups and their rules."""
+        name, args, tags = d.name, d.args, d.tags
+        here = pulumi.ResourceOptions(parent=self)
         alb_sg = aws.ec2.SecurityGroup(
             child(name, "alb-sg"),
-            description=f"pulumi-llm {deployment}: load balancer",
+            description=f"pulumi-llm {d.deployment}: load balancer",
             vpc_id=args.vpc_id,
             tags={**tags, "Name": f"{name}-alb"},
             opts=here,
         )
         instance_sg = aws.ec2.SecurityGroup(
             child(name, "instance-sg"),
-            description=f"pulumi-llm {deployment}: GPU instances",
+            description=f"pulumi-llm {d.deployment}: GPU instances",
             vpc_id=args.vpc_id,
             tags={**tags, "Name": f"{name}-instances"},
             opts=here,
@@ -495,7 +556,7 @@ class AwsGpuVm(pulumi.ComponentResource):
                     **{family: cidr},
                     opts=here,
                 )
-        for server_port in sorted({port, check_port}):
+        for server_port in sorted({d.port, d.check_port}):
             allow_tcp_between(
                 egress_name=child(name, f"alb-out-{server_port}"),
                 ingress_name=child(name, f"instance-in-{server_port}"),
@@ -513,14 +574,20 @@ class AwsGpuVm(pulumi.ComponentResource):
             description="HTTPS to AWS APIs and image registries",
             opts=here,
         )
+        return alb_sg, instance_sg
 
-        # --- logs and boot script ---------------------------------------------------------
+    def _launch_template(
+        self, d: _Deployment, profile: aws.iam.InstanceProfile, instance_sg: aws.ec2.SecurityGroup
+    ) -> aws.ec2.LaunchTemplate:
+        """The log group, the boot script and the launch template of the GPU instances."""
+        name, args, tags, spec = d.name, d.args, d.tags, d.args.container
+        here = pulumi.ResourceOptions(parent=self)
         # Server logs can hold request metadata: encrypted with the stack key (whose policy admits
         # CloudWatch Logs of this account).
         log_group = aws.cloudwatch.LogGroup(
             child(name, "logs"), retention_in_days=args.log_retention_days, kms_key_id=args.kms_key_arn, tags=tags, opts=here
         )
-        user_data = pulumi.Output.all(args.model_bucket_arn, log_group.name, *(args.secret_arns[s] for s in secret_names)).apply(
+        user_data = pulumi.Output.all(args.model_bucket_arn, log_group.name, *(args.secret_arns[s] for s in d.secret_names)).apply(
             lambda v: base64.b64encode(
                 aws_boot.aws_user_data(
                     spec,
@@ -528,15 +595,14 @@ class AwsGpuVm(pulumi.ComponentResource):
                     key_prefix=args.model_key_prefix,
                     region=args.region,
                     log_group=v[1],
-                    deployment=deployment,
+                    deployment=d.deployment,
                     revision=args.weights_revision,
-                    secret_arns=dict(zip(secret_names, v[2:], strict=False)),
+                    secret_arns=dict(zip(d.secret_names, v[2:], strict=False)),
                 ).encode()
             ).decode()
         )
-        ami = args.ami_id or aws.ssm.get_parameter_output(name=args.ami_ssm_parameter, opts=invoke).value
+        ami = args.ami_id or aws.ssm.get_parameter_output(name=args.ami_ssm_parameter, opts=pulumi.InvokeOptions(parent=self)).value
 
-        # --- compute ----------------------------------------------------------------------
         def volume(size: int, **extra: Any) -> dict[str, Any]:
             return {
                 "volume_size": size,
@@ -547,9 +613,9 @@ class AwsGpuVm(pulumi.ComponentResource):
                 **extra,
             }
 
-        template = aws.ec2.LaunchTemplate(
+        return aws.ec2.LaunchTemplate(
             child(name, "launch-template"),
-            description=f"pulumi-llm {deployment}: {spec.served_name} ({spec.runtime})",
+            description=f"pulumi-llm {d.deployment}: {spec.served_name} ({spec.runtime})",
             image_id=ami,
             update_default_version=True,
             iam_instance_profile={"arn": profile.arn},
@@ -585,7 +651,10 @@ class AwsGpuVm(pulumi.ComponentResource):
             opts=here,
         )
 
-        # --- traffic ----------------------------------------------------------------------
+    def _load_balancer(self, d: _Deployment, alb_sg: aws.ec2.SecurityGroup) -> tuple[aws.lb.LoadBalancer, aws.lb.TargetGroup]:
+        """The application load balancer, its target group and listeners (HTTPS with a redirect, or HTTP)."""
+        name, args, tags = d.name, d.args, d.tags
+        here = pulumi.ResourceOptions(parent=self)
         alb = aws.lb.LoadBalancer(
             child(name, "alb"),
             load_balancer_type="application",
@@ -601,7 +670,7 @@ class AwsGpuVm(pulumi.ComponentResource):
         )
         target_group = aws.lb.TargetGroup(
             child(name, "tg"),
-            port=port,
+            port=d.port,
             protocol="HTTP",
             target_type="instance",
             vpc_id=args.vpc_id,
@@ -611,8 +680,8 @@ class AwsGpuVm(pulumi.ComponentResource):
             health_check={
                 "enabled": True,
                 "protocol": "HTTP",
-                "path": health_check_path(spec),
-                "port": "traffic-port" if check_port == port else str(check_port),
+                "path": health_check_path(args.container),
+                "port": "traffic-port" if d.check_port == d.port else str(d.check_port),
                 "matcher": "200",
                 "interval": 15,
                 "timeout": 5,
@@ -656,7 +725,13 @@ class AwsGpuVm(pulumi.ComponentResource):
                 tags=tags,
                 opts=here,
             )
+        return alb, target_group
 
+    def _scaling(
+        self, d: _Deployment, template: aws.ec2.LaunchTemplate, target_group: aws.lb.TargetGroup, grant: aws.kms.Grant
+    ) -> pulumi.Output[str]:
+        """The Auto Scaling group (mixed on-demand/spot, rolling refresh); returns its name."""
+        name, args, tags = d.name, d.args, d.tags
         grace = args.grace_seconds
         asg = aws.autoscaling.Group(
             child(name, "asg"),
@@ -699,20 +774,24 @@ class AwsGpuVm(pulumi.ComponentResource):
             wait_for_capacity_timeout="0",
             tags=[
                 {"key": k, "value": v, "propagate_at_launch": True}
-                for k, v in sorted({**tags, "Name": f"{name}-{spec.served_name}"}.items())
+                for k, v in sorted({**tags, "Name": f"{name}-{args.container.served_name}"}.items())
             ],
             # Target tracking and the schedules own the desired count once the group exists.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[grant], ignore_changes=["desiredCapacity"]),
         )
+        return asg.id  # an Auto Scaling group's id is its name
 
-        group_name = asg.id  # an Auto Scaling group's id is its name
-        alb_suffix = alb.arn.apply(elb_arn_suffix)
-        tg_suffix = target_group.arn.apply(elb_arn_suffix)
+    def _scaling_policies(
+        self, d: _Deployment, group_name: pulumi.Output[str], alb_suffix: pulumi.Output[str], tg_suffix: pulumi.Output[str]
+    ) -> None:
+        """Target tracking on requests per instance, and the stop/start schedule when one is set."""
+        name, args = d.name, d.args
+        here = pulumi.ResourceOptions(parent=self)
         aws.autoscaling.Policy(
             child(name, "requests-per-target"),
             autoscaling_group_name=group_name,
             policy_type="TargetTrackingScaling",
-            estimated_instance_warmup=grace,
+            estimated_instance_warmup=args.grace_seconds,
             target_tracking_configuration={
                 "predefined_metric_specification": {
                     "predefined_metric_type": "ALBRequestCountPerTarget",
@@ -739,7 +818,11 @@ class AwsGpuVm(pulumi.ComponentResource):
                     opts=here,
                 )
 
-        # --- alarms -----------------------------------------------------------------------
+    def _alarms(
+        self, d: _Deployment, group_name: pulumi.Output[str], alb_suffix: pulumi.Output[str], tg_suffix: pulumi.Output[str]
+    ) -> None:
+        """CloudWatch alarms on the load balancer and the GPUs of the group."""
+        name, args = d.name, d.args
         thresholds = args.alarm_thresholds
         key = dns_label(name)
         definitions = cloudwatch.alb_alarms(
@@ -763,31 +846,10 @@ class AwsGpuVm(pulumi.ComponentResource):
                 child(name, "alarm-" + definition["key"].removeprefix(key + "-")),
                 alarm_actions=actions,
                 ok_actions=actions,
-                tags=tags,
-                opts=here,
+                tags=d.tags,
+                opts=pulumi.ResourceOptions(parent=self),
                 **settings,
             )
-
-        scheme = "https" if args.certificate_arn is not None else "http"
-        self.url = alb.dns_name.apply(lambda dns: f"{scheme}://{dns}")
-        self.asg_name = group_name
-        self.alb_arn = alb.arn
-        self.alb_dns_name = alb.dns_name
-        self.target_group_arn = target_group.arn
-        self.alb_security_group_id = alb_sg.id
-        self.instance_security_group_id = instance_sg.id
-        self.role_arn = role.arn
-        self.register_outputs(
-            {
-                "url": self.url,
-                "asg_name": self.asg_name,
-                "alb_arn": self.alb_arn,
-                "alb_dns_name": self.alb_dns_name,
-                "target_group_arn": self.target_group_arn,
-                "alb_security_group_id": self.alb_security_group_id,
-                "instance_security_group_id": self.instance_security_group_id,
-            }
-        )
 
 
 def _check_user_data(args: AwsGpuVmArgs, deployment: str) -> None:
