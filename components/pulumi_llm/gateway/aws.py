@@ -54,6 +54,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -809,6 +810,56 @@ def deployment_fingerprint(*parts: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What every step of AwsGateway builds with: the component's name and args, where children go, and the
+    account facts read once."""
+
+    name: str
+    args: AwsGatewayArgs
+    stack: str
+    tags: dict[str, str]
+    here: pulumi.ResourceOptions
+    parent: pulumi.Resource
+    identity: Any
+    partition: Any
+    base: str
+    """Prefix of AWS-side names: DNS-safe, unique per stack and component."""
+    log_prefix: str
+
+    def log_group(self, role: str) -> aws.cloudwatch.LogGroup:
+        return aws.cloudwatch.LogGroup(
+            child(self.name, f"{role}-logs"),
+            name=f"{self.log_prefix}/{role}",
+            retention_in_days=self.args.log_retention_days,
+            kms_key_id=self.args.kms_key_arn,
+            tags=self.tags,
+            opts=self.here,
+        )
+
+    def after(self, *resources: pulumi.Resource, **more: Any) -> pulumi.ResourceOptions:
+        """Options for a child that must wait for `resources`."""
+        return pulumi.ResourceOptions(parent=self.parent, depends_on=list(resources), **more)
+
+
+@dataclass(frozen=True)
+class _Traffic:
+    """The private path to the tasks: their security group and the internal NLB in front of them."""
+
+    tasks_sg: aws.ec2.SecurityGroup
+    nlb: aws.lb.LoadBalancer
+    target_group: aws.lb.TargetGroup
+    listener: aws.lb.Listener
+
+
+@dataclass(frozen=True)
+class _Engine:
+    cluster: aws.ecs.Cluster
+    service: aws.ecs.Service
+    cluster_name: str
+    service_name: str
+
+
 class AwsGateway(pulumi.ComponentResource):
     invoke_url: pulumi.Output[str]
     api_id: pulumi.Output[str]
@@ -823,60 +874,103 @@ class AwsGateway(pulumi.ComponentResource):
     def __init__(self, name: str, args: AwsGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:AwsGateway", name, None, opts)
         stack = args.labels.stack
-        tags = aws_tags(args.labels.with_method("gateway"))
-        here = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=invoke)
-        partition = aws.get_partition_output(opts=invoke)
-        base = dns_label(f"pulumi-llm-{stack}-{name}", 48)
-        log_prefix = f"/pulumi-llm/{stack}/{name}"
+        scope = _Scope(
+            name=name,
+            args=args,
+            stack=stack,
+            tags=aws_tags(args.labels.with_method("gateway")),
+            here=pulumi.ResourceOptions(parent=self),
+            parent=self,
+            identity=aws.get_caller_identity_output(opts=invoke),
+            partition=aws.get_partition_output(opts=invoke),
+            base=dns_label(f"pulumi-llm-{stack}-{name}", 48),
+            log_prefix=f"/pulumi-llm/{stack}/{name}",
+        )
+        # The order of the steps is the order children are registered in: keep it.
+        secret_env, secrets = self._secrets(scope)
+        engine_logs = scope.log_group("engine")
+        access_logs = scope.log_group("access")
+        execution_role = self._execution_role(scope, secrets, engine_logs)
+        authorizer_function, authorizer_role = self._authorizer(scope, secrets[MASTER_KEY_SECRET])
+        self._secret_policies(scope, secrets, execution_role, authorizer_role)
+        task_role = self._task_role(scope)
+        traffic = self._traffic(scope)
+        engine = self._engine(scope, secret_env, secrets, execution_role, task_role, traffic)
+        self._autoscaling(scope, engine, traffic)
+        api, deployment = self._rest_api(scope, traffic.nlb, authorizer_function)
+        stage = self._stage(scope, api, deployment, access_logs)
+        self.api_key_ids = self._consumers(scope, api, stage)
+        if args.waf:
+            self._waf(scope, stage)
+        self.invoke_url, domain_target = self._invoke_url(scope, api, stage)
+        if args.redeploy_on_secret_change:
+            self._rotation(scope, secrets, engine)
+        dashboard = self._alarms(scope, api, stage, engine)
 
-        # --- secrets (containers only; values arrive through `pulumi-llm secrets put`) -------------
-        secret_env = {env: provider for env, provider in args.provider_secrets.items()}
+        self.api_id = api.id
+        self.stage_name = stage.stage_name
+        self.secret_arns = {provider: secret.arn for provider, secret in secrets.items()}
+        self.execution_role_arn = execution_role.arn
+        self.service_name = engine.service.name
+        self.cluster_name = engine.cluster.name
+        self.nlb_arn = traffic.nlb.arn
+        self.domain_target = domain_target
+        self.dashboard_name = dashboard.dashboard_name
+        self.register_outputs(
+            {
+                "invoke_url": self.invoke_url,
+                "api_id": self.api_id,
+                "stage_name": self.stage_name,
+                "secret_arns": self.secret_arns,
+                "service_name": self.service_name,
+                "cluster_name": self.cluster_name,
+                "api_key_ids": self.api_key_ids,
+                "nlb_arn": self.nlb_arn,
+                "domain_target": self.domain_target,
+                "dashboard_name": self.dashboard_name,
+            }
+        )
+
+    @staticmethod
+    def _secrets(s: _Scope) -> tuple[dict[str, str], dict[str, aws.secretsmanager.Secret]]:
+        """One secret per provider and one for the master key: containers only; values arrive through
+        `pulumi-llm secrets put`. Returns {env var: secret short name} and the secrets by short name."""
+        secret_env = {env: provider for env, provider in s.args.provider_secrets.items()}
         secret_env[MASTER_KEY_ENV] = MASTER_KEY_SECRET
         secrets: dict[str, aws.secretsmanager.Secret] = {}
         for provider in sorted(secret_env.values()):
             what = "LiteLLM master key" if provider == MASTER_KEY_SECRET else f"{provider} API key"
             secrets[provider] = aws.secretsmanager.Secret(
-                child(name, f"secret-{provider}"),
-                name=secret_name(stack, provider),
-                description=f"pulumi-llm {stack} gateway: {what}. Value set with `pulumi-llm secrets put {provider} --stack {stack}`.",
-                kms_key_id=args.kms_key_arn,
-                recovery_window_in_days=args.secret_recovery_window_days,
-                tags=tags,
-                opts=here,
+                child(s.name, f"secret-{provider}"),
+                name=secret_name(s.stack, provider),
+                description=f"pulumi-llm {s.stack} gateway: {what}. Value set with `pulumi-llm secrets put {provider} --stack {s.stack}`.",
+                kms_key_id=s.args.kms_key_arn,
+                recovery_window_in_days=s.args.secret_recovery_window_days,
+                tags=s.tags,
+                opts=s.here,
             )
+        return secret_env, secrets
 
-        # --- logs -----------------------------------------------------------------------------------
-        def log_group(role: str) -> aws.cloudwatch.LogGroup:
-            return aws.cloudwatch.LogGroup(
-                child(name, f"{role}-logs"),
-                name=f"{log_prefix}/{role}",
-                retention_in_days=args.log_retention_days,
-                kms_key_id=args.kms_key_arn,
-                tags=tags,
-                opts=here,
-            )
-
-        engine_logs = log_group("engine")
-        access_logs = log_group("access")
-
-        # --- identity -------------------------------------------------------------------------------
+    @staticmethod
+    def _execution_role(s: _Scope, secrets: dict[str, aws.secretsmanager.Secret], engine_logs: aws.cloudwatch.LogGroup) -> aws.iam.Role:
+        """The role ECS starts the tasks as: pull, write logs, read exactly these secrets (and the external ones)."""
+        args = s.args
         execution_role = aws.iam.Role(
-            child(name, "execution-role"),
-            description=f"pulumi-llm {stack}/{name}: ECS starts the gateway tasks (secrets, logs)",
+            child(s.name, "execution-role"),
+            description=f"pulumi-llm {s.stack}/{s.name}: ECS starts the gateway tasks (secrets, logs)",
             assume_role_policy=ecs_tasks_trust_policy(),
-            tags=tags,
-            opts=here,
+            tags=s.tags,
+            opts=s.here,
         )
         ecr_repository = ecr_repository_arn(args.image)
         aws.iam.RolePolicy(
-            child(name, "execution-policy"),
+            child(s.name, "execution-policy"),
             role=execution_role.id,
             policy=pulumi.Output.all(
                 args.kms_key_arn,
                 engine_logs.arn,
-                partition.dns_suffix,
+                s.partition.dns_suffix,
                 *(secrets[p].arn for p in sorted(secrets)),
                 *(args.external_secrets[e] for e in sorted(args.external_secrets)),
             ).apply(
@@ -889,30 +983,34 @@ class AwsGateway(pulumi.ComponentResource):
                     ecr_repository=ecr_repository,
                 )
             ),
-            opts=here,
+            opts=s.here,
         )
+        return execution_role
 
-        # --- authorizer: the only reader of the master key besides ECS (see gateway.aws_authorizer) ---
-        authorizer_logs = log_group("authorizer")
+    @staticmethod
+    def _authorizer(s: _Scope, master_secret: aws.secretsmanager.Secret) -> tuple[aws.lambda_.Function, aws.iam.Role]:
+        """The authorizer Lambda: the only reader of the master key besides ECS (see gateway.aws_authorizer)."""
+        args = s.args
+        authorizer_logs = s.log_group("authorizer")
         lambda_trust = _policy([{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}])
         authorizer_role = aws.iam.Role(
-            child(name, "authorizer-role"),
-            description=f"pulumi-llm {stack}/{name}: the API authorizer reads the engine's master key",
+            child(s.name, "authorizer-role"),
+            description=f"pulumi-llm {s.stack}/{s.name}: the API authorizer reads the engine's master key",
             assume_role_policy=lambda_trust,
-            tags=tags,
-            opts=here,
+            tags=s.tags,
+            opts=s.here,
         )
         authorizer_policy_doc = aws.iam.RolePolicy(
-            child(name, "authorizer-policy"),
+            child(s.name, "authorizer-policy"),
             role=authorizer_role.id,
-            policy=pulumi.Output.all(secrets[MASTER_KEY_SECRET].arn, args.kms_key_arn, authorizer_logs.arn, partition.dns_suffix).apply(
+            policy=pulumi.Output.all(master_secret.arn, args.kms_key_arn, authorizer_logs.arn, s.partition.dns_suffix).apply(
                 lambda v: authorizer_policy(secret_arn=v[0], kms_key_arn=v[1], log_group_arn=v[2], region=args.region, dns_suffix=v[3])
             ),
-            opts=here,
+            opts=s.here,
         )
         authorizer_function = aws.lambda_.Function(
-            child(name, "authorizer"),
-            description=f"pulumi-llm {stack}/{name}: consumer key → usage plan; master key → the engine",
+            child(s.name, "authorizer"),
+            description=f"pulumi-llm {s.stack}/{s.name}: consumer key → usage plan; master key → the engine",
             runtime="python3.13",
             handler="index.handler",
             code=pulumi.AssetArchive({"index.py": pulumi.StringAsset(AUTHORIZER_SOURCE)}),
@@ -921,34 +1019,49 @@ class AwsGateway(pulumi.ComponentResource):
             memory_size=128,
             environment={
                 "variables": {
-                    "MASTER_KEY_SECRET_ARN": secrets[MASTER_KEY_SECRET].arn,
+                    "MASTER_KEY_SECRET_ARN": master_secret.arn,
                     "MASTER_KEY_CACHE_SECONDS": str(AUTHORIZER_CACHE_SECONDS),
                 }
             },
             logging_config={"log_format": "JSON", "log_group": authorizer_logs.name},
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[authorizer_policy_doc]),
+            tags=s.tags,
+            opts=s.after(authorizer_policy_doc),
         )
+        return authorizer_function, authorizer_role
+
+    @staticmethod
+    def _secret_policies(
+        s: _Scope, secrets: dict[str, aws.secretsmanager.Secret], execution_role: aws.iam.Role, authorizer_role: aws.iam.Role
+    ) -> None:
+        """Each secret's resource policy: the execution role reads it, and the authorizer the master key."""
         for provider, secret in secrets.items():
             readers = [execution_role.arn] + ([authorizer_role.arn] if provider == MASTER_KEY_SECRET else [])
             aws.secretsmanager.SecretPolicy(
-                child(name, f"secret-policy-{provider}"),
+                child(s.name, f"secret-policy-{provider}"),
                 secret_arn=secret.arn,
                 policy=pulumi.Output.all(*readers).apply(lambda arns: secret_resource_policy(*arns)),
                 block_public_policy=True,
-                opts=here,
+                opts=s.here,
             )
-        task_role = aws.iam.Role(
-            child(name, "task-role"),
-            description=f"pulumi-llm {stack}/{name}: the gateway engine (Bedrock models only)",
-            assume_role_policy=identity.account_id.apply(ecs_tasks_trust_policy),
-            tags=tags,
-            opts=here,
-        )
-        if args.bedrock_model_arns:
-            aws.iam.RolePolicy(child(name, "task-policy"), role=task_role.id, policy=task_policy(args.bedrock_model_arns), opts=here)
 
-        # --- network --------------------------------------------------------------------------------
+    @staticmethod
+    def _task_role(s: _Scope) -> aws.iam.Role:
+        """The engine's own role: Bedrock models only (none without `bedrock_model_arns`)."""
+        task_role = aws.iam.Role(
+            child(s.name, "task-role"),
+            description=f"pulumi-llm {s.stack}/{s.name}: the gateway engine (Bedrock models only)",
+            assume_role_policy=s.identity.account_id.apply(ecs_tasks_trust_policy),
+            tags=s.tags,
+            opts=s.here,
+        )
+        if s.args.bedrock_model_arns:
+            aws.iam.RolePolicy(child(s.name, "task-policy"), role=task_role.id, policy=task_policy(s.args.bedrock_model_arns), opts=s.here)
+        return task_role
+
+    @staticmethod
+    def _traffic(s: _Scope) -> _Traffic:
+        """Security groups (NLB → tasks → self-hosted models and HTTPS out) and the internal NLB."""
+        name, stack, tags, here, args = s.name, s.stack, s.tags, s.here, s.args
         nlb_sg = aws.ec2.SecurityGroup(
             child(name, "nlb-sg"),
             description=f"pulumi-llm {stack}/{name}: gateway NLB, reached only through the API Gateway VPC link",
@@ -1037,9 +1150,21 @@ class AwsGateway(pulumi.ComponentResource):
             tags=tags,
             opts=here,
         )
+        return _Traffic(tasks_sg=tasks_sg, nlb=nlb, target_group=target_group, listener=listener)
 
-        # --- compute --------------------------------------------------------------------------------
-        cluster_name = dns_label(f"{base}-gw", 255)
+    @staticmethod
+    def _engine(
+        s: _Scope,
+        secret_env: dict[str, str],
+        secrets: dict[str, aws.secretsmanager.Secret],
+        execution_role: aws.iam.Role,
+        task_role: aws.iam.Role,
+        traffic: _Traffic,
+    ) -> _Engine:
+        """The ECS cluster, the Fargate task definition (config in the environment, keys as ECS secrets) and
+        the service behind the NLB's target group."""
+        name, tags, here, args = s.name, s.tags, s.here, s.args
+        cluster_name = dns_label(f"{s.base}-gw", 255)
         service_name = "litellm"
         cluster = aws.ecs.Cluster(
             child(name, "cluster"),
@@ -1058,13 +1183,13 @@ class AwsGateway(pulumi.ComponentResource):
                 secrets=dict(zip(envs, values[: len(envs)], strict=False)),
                 environment=dict(zip(plain, values[len(envs) :], strict=False)),
                 region=args.region,
-                log_group=f"{log_prefix}/engine",
+                log_group=f"{s.log_prefix}/engine",
                 stream_prefix="gateway",
             )
         )
         task = aws.ecs.TaskDefinition(
             child(name, "task"),
-            family=f"{base}-gateway",
+            family=f"{s.base}-gateway",
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
             cpu=str(args.cpu),
@@ -1085,8 +1210,8 @@ class AwsGateway(pulumi.ComponentResource):
             desired_count=args.desired,
             launch_type="FARGATE",
             platform_version="1.4.0",
-            network_configuration={"subnets": args.private_subnet_ids, "security_groups": [tasks_sg.id], "assign_public_ip": False},
-            load_balancers=[{"target_group_arn": target_group.arn, "container_name": CONTAINER, "container_port": ENGINE_PORT}],
+            network_configuration={"subnets": args.private_subnet_ids, "security_groups": [traffic.tasks_sg.id], "assign_public_ip": False},
+            load_balancers=[{"target_group_arn": traffic.target_group.arn, "container_name": CONTAINER, "container_port": ENGINE_PORT}],
             health_check_grace_period_seconds=60,
             deployment_circuit_breaker={"enable": True, "rollback": True},
             deployment_minimum_healthy_percent=100,
@@ -1098,19 +1223,23 @@ class AwsGateway(pulumi.ComponentResource):
             wait_for_steady_state=False,
             tags=tags,
             # Autoscaling owns the count; the target group must be on a listener before ECS registers tasks.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[listener], ignore_changes=["desiredCount"]),
+            opts=s.after(traffic.listener, ignore_changes=["desiredCount"]),
         )
+        return _Engine(cluster=cluster, service=service, cluster_name=cluster_name, service_name=service_name)
 
-        # --- autoscaling ----------------------------------------------------------------------------
+    @staticmethod
+    def _autoscaling(s: _Scope, engine: _Engine, traffic: _Traffic) -> None:
+        """Application Auto Scaling of the service on CPU and on NLB flows (≈ open streams) per task."""
+        name, here, args = s.name, s.here, s.args
         scaling = aws.appautoscaling.Target(
             child(name, "scaling-target"),
             service_namespace="ecs",
-            resource_id=f"service/{cluster_name}/{service_name}",
+            resource_id=f"service/{engine.cluster_name}/{engine.service_name}",
             scalable_dimension="ecs:service:DesiredCount",
             min_capacity=args.min_tasks,
             max_capacity=args.max_tasks,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+            tags=s.tags,
+            opts=s.after(engine.service),
         )
         aws.appautoscaling.Policy(
             child(name, "scale-cpu"),
@@ -1126,8 +1255,8 @@ class AwsGateway(pulumi.ComponentResource):
             },
             opts=here,
         )
-        nlb_suffix = nlb.arn.apply(elb_arn_suffix)
-        tg_suffix = target_group.arn.apply(elb_arn_suffix)
+        nlb_suffix = traffic.nlb.arn.apply(elb_arn_suffix)
+        tg_suffix = traffic.target_group.arn.apply(elb_arn_suffix)
         aws.appautoscaling.Policy(
             child(name, "scale-flows"),
             policy_type="TargetTrackingScaling",
@@ -1145,18 +1274,24 @@ class AwsGateway(pulumi.ComponentResource):
             opts=here,
         )
 
-        # --- API Gateway ----------------------------------------------------------------------------
+    @staticmethod
+    def _rest_api(
+        s: _Scope, nlb: aws.lb.LoadBalancer, authorizer_function: aws.lambda_.Function
+    ) -> tuple[aws.apigateway.RestApi, aws.apigateway.Deployment]:
+        """The REST API: VPC link to the NLB, `{proxy+}` ANY behind the REQUEST authorizer, the streaming
+        HTTP_PROXY integration and a deployment that follows them."""
+        name, stack, here, args = s.name, s.stack, s.here, s.args
         vpc_link = aws.apigateway.VpcLink(
             child(name, "vpc-link"),
-            name=f"{base}-gateway",
+            name=f"{s.base}-gateway",
             description=f"pulumi-llm {stack}/{name}: API Gateway → gateway NLB",
             target_arn=nlb.arn,
-            tags=tags,
+            tags=s.tags,
             opts=here,
         )
         api = aws.apigateway.RestApi(
             child(name, "api"),
-            name=f"{base}-gateway",
+            name=f"{s.base}-gateway",
             description=f"pulumi-llm {stack}: OpenAI-compatible LLM gateway (LiteLLM)",
             endpoint_configuration={"types": "REGIONAL"},
             # The authorizer lifts the consumer's key out of `Authorization: Bearer …` (what OpenAI
@@ -1164,7 +1299,7 @@ class AwsGateway(pulumi.ComponentResource):
             api_key_source="AUTHORIZER",
             # With a custom domain, clients must use it (its TLS policy, its certificate).
             disable_execute_api_endpoint=args.custom_domain is not None,
-            tags=tags,
+            tags=s.tags,
             opts=here,
         )
         proxy = aws.apigateway.Resource(
@@ -1172,7 +1307,7 @@ class AwsGateway(pulumi.ComponentResource):
         )
         authorizer = aws.apigateway.Authorizer(
             child(name, "consumer-key"),
-            name=f"{base}-consumer-key",
+            name=f"{s.base}-consumer-key",
             rest_api=api.id,
             type="REQUEST",
             authorizer_uri=authorizer_function.invoke_arn,
@@ -1231,8 +1366,16 @@ class AwsGateway(pulumi.ComponentResource):
                     )
                 )
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[method, integration]),
+            opts=s.after(method, integration),
         )
+        return api, deployment
+
+    @staticmethod
+    def _stage(
+        s: _Scope, api: aws.apigateway.RestApi, deployment: aws.apigateway.Deployment, access_logs: aws.cloudwatch.LogGroup
+    ) -> aws.apigateway.Stage:
+        """The stage with its JSON access log and method settings (and, if asked, the account's logging role)."""
+        name, stack, tags, here, args = s.name, s.stack, s.tags, s.here, s.args
         stage_depends: list[pulumi.Resource] = []
         if args.set_account_logging_role:
             logging_role = aws.iam.Role(
@@ -1247,17 +1390,13 @@ class AwsGateway(pulumi.ComponentResource):
             attachment = aws.iam.RolePolicyAttachment(
                 child(name, "account-logging-policy"),
                 role=logging_role.name,
-                policy_arn=partition.partition.apply(
+                policy_arn=s.partition.partition.apply(
                     lambda p: f"arn:{p}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
                 ),
                 opts=here,
             )
             stage_depends.append(
-                aws.apigateway.Account(
-                    child(name, "account"),
-                    cloudwatch_role_arn=logging_role.arn,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
-                )
+                aws.apigateway.Account(child(name, "account"), cloudwatch_role_arn=logging_role.arn, opts=s.after(attachment))
             )
         stage = aws.apigateway.Stage(
             child(name, "stage"),
@@ -1269,7 +1408,7 @@ class AwsGateway(pulumi.ComponentResource):
             cache_cluster_enabled=False,  # streaming disables caching anyway; responses are per-caller
             xray_tracing_enabled=False,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=stage_depends),
+            opts=s.after(*stage_depends),
         )
         aws.apigateway.MethodSettings(
             child(name, "method-settings"),
@@ -1288,9 +1427,14 @@ class AwsGateway(pulumi.ComponentResource):
             },
             opts=here,
         )
+        return stage
 
-        self.api_key_ids = {}
-        for consumer in args.consumers:
+    @staticmethod
+    def _consumers(s: _Scope, api: aws.apigateway.RestApi, stage: aws.apigateway.Stage) -> dict[str, pulumi.Output[str]]:
+        """A usage plan and an AWS-generated API key per consumer; returns the key ids by consumer."""
+        name, stack, tags, here = s.name, s.stack, s.tags, s.here
+        api_key_ids: dict[str, pulumi.Output[str]] = {}
+        for consumer in s.args.consumers:
             plan: dict[str, Any] = {
                 "throttle_settings": {"rate_limit": consumer.rate_limit_rps, "burst_limit": consumer.burst},
             }
@@ -1300,7 +1444,7 @@ class AwsGateway(pulumi.ComponentResource):
                 plan["quota_settings"] = {"limit": consumer.quota_per_month, "period": "MONTH"}
             usage_plan = aws.apigateway.UsagePlan(
                 child(name, f"usage-plan-{consumer.name}"),
-                name=f"{base}-{consumer.name}",
+                name=f"{s.base}-{consumer.name}",
                 description=f"pulumi-llm {stack}/{name}: consumer {consumer.name}",
                 api_stages=[{"api_id": api.id, "stage": stage.stage_name}],
                 tags=tags,
@@ -1310,7 +1454,7 @@ class AwsGateway(pulumi.ComponentResource):
             # No `value`: AWS generates the key; read it with `aws apigateway get-api-key --include-value`.
             key = aws.apigateway.ApiKey(
                 child(name, f"api-key-{consumer.name}"),
-                name=f"{base}-{consumer.name}",
+                name=f"{s.base}-{consumer.name}",
                 description=f"pulumi-llm {stack}/{name}: consumer {consumer.name}",
                 enabled=True,
                 tags=tags,
@@ -1323,115 +1467,127 @@ class AwsGateway(pulumi.ComponentResource):
                 usage_plan_id=usage_plan.id,
                 opts=here,
             )
-            self.api_key_ids[consumer.name] = key.id
+            api_key_ids[consumer.name] = key.id
+        return api_key_ids
 
-        if args.waf:
-            acl = aws.wafv2.WebAcl(
-                child(name, "waf"),
-                description=f"pulumi-llm {stack}/{name}: LLM gateway (large bodies allowed)",
-                scope="REGIONAL",
-                default_action={"allow": {}},
-                rules=waf_rules(rate_limit_per_5min=args.waf_rate_limit_per_5min, metric_prefix=base, sampled=args.waf_sampled_requests),
-                visibility_config={
-                    "cloudwatch_metrics_enabled": True,
-                    "metric_name": f"{base}-waf",
-                    "sampled_requests_enabled": args.waf_sampled_requests,
-                },
-                tags=tags,
-                opts=here,
-            )
-            aws.wafv2.WebAclAssociation(child(name, "waf-association"), resource_arn=stage.arn, web_acl_arn=acl.arn, opts=here)
+    @staticmethod
+    def _waf(s: _Scope, stage: aws.apigateway.Stage) -> None:
+        """A regional WAFv2 web ACL on the stage (large bodies allowed: prompts are large)."""
+        args = s.args
+        acl = aws.wafv2.WebAcl(
+            child(s.name, "waf"),
+            description=f"pulumi-llm {s.stack}/{s.name}: LLM gateway (large bodies allowed)",
+            scope="REGIONAL",
+            default_action={"allow": {}},
+            rules=waf_rules(rate_limit_per_5min=args.waf_rate_limit_per_5min, metric_prefix=s.base, sampled=args.waf_sampled_requests),
+            visibility_config={
+                "cloudwatch_metrics_enabled": True,
+                "metric_name": f"{s.base}-waf",
+                "sampled_requests_enabled": args.waf_sampled_requests,
+            },
+            tags=s.tags,
+            opts=s.here,
+        )
+        aws.wafv2.WebAclAssociation(child(s.name, "waf-association"), resource_arn=stage.arn, web_acl_arn=acl.arn, opts=s.here)
 
-        domain_target: pulumi.Output[str] | None = None
-        if args.custom_domain is not None:
-            domain = aws.apigateway.DomainName(
-                child(name, "domain"),
-                domain_name=args.custom_domain.domain_name,
-                regional_certificate_arn=args.custom_domain.certificate_arn,
-                endpoint_configuration={"types": "REGIONAL"},
-                security_policy=DOMAIN_SECURITY_POLICY,
-                tags=tags,
-                opts=here,
-            )
-            aws.apigateway.BasePathMapping(
-                child(name, "base-path"),
-                rest_api=api.id,
-                stage_name=stage.stage_name,
-                domain_name=domain.domain_name,
-                base_path=args.stage_name,
-                opts=here,
-            )
-            domain_target = domain.regional_domain_name
-            self.invoke_url = pulumi.Output.from_input(f"https://{args.custom_domain.domain_name}/{args.stage_name}")
-        else:
-            self.invoke_url = pulumi.Output.all(api.id, partition.dns_suffix).apply(
+    @staticmethod
+    def _invoke_url(
+        s: _Scope, api: aws.apigateway.RestApi, stage: aws.apigateway.Stage
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str] | None]:
+        """The URL clients call: the custom domain's (built here, with its base path) or execute-api's.
+        Returns it and the domain's regional target for DNS (None without a custom domain)."""
+        args = s.args
+        if args.custom_domain is None:
+            url = pulumi.Output.all(api.id, s.partition.dns_suffix).apply(
                 lambda v: f"https://{v[0]}.execute-api.{args.region}.{v[1]}/{args.stage_name}"
             )
+            return url, None
+        domain = aws.apigateway.DomainName(
+            child(s.name, "domain"),
+            domain_name=args.custom_domain.domain_name,
+            regional_certificate_arn=args.custom_domain.certificate_arn,
+            endpoint_configuration={"types": "REGIONAL"},
+            security_policy=DOMAIN_SECURITY_POLICY,
+            tags=s.tags,
+            opts=s.here,
+        )
+        aws.apigateway.BasePathMapping(
+            child(s.name, "base-path"),
+            rest_api=api.id,
+            stage_name=stage.stage_name,
+            domain_name=domain.domain_name,
+            base_path=args.stage_name,
+            opts=s.here,
+        )
+        return pulumi.Output.from_input(f"https://{args.custom_domain.domain_name}/{args.stage_name}"), domain.regional_domain_name
 
-        # --- rotation: a changed secret redeploys the service ---------------------------------------
-        if args.redeploy_on_secret_change:
-            redeploy_logs = log_group("redeploy")
-            service_arn = pulumi.Output.all(partition.partition, identity.account_id).apply(
-                lambda v: f"arn:{v[0]}:ecs:{args.region}:{v[1]}:service/{cluster_name}/{service_name}"
-            )
-            redeploy_role = aws.iam.Role(
-                child(name, "redeploy-role"),
-                description=f"pulumi-llm {stack}/{name}: redeploy the gateway when a secret changes",
-                assume_role_policy=_policy(
-                    [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
-                ),
-                tags=tags,
-                opts=here,
-            )
-            aws.iam.RolePolicy(
-                child(name, "redeploy-policy"),
-                role=redeploy_role.id,
-                policy=pulumi.Output.all(service_arn, redeploy_logs.arn).apply(
-                    lambda v: redeploy_policy(service_arn=v[0], log_group_arn=v[1])
-                ),
-                opts=here,
-            )
-            function = aws.lambda_.Function(
-                child(name, "redeploy"),
-                description=f"pulumi-llm {stack}/{name}: force a new gateway deployment after a secret change",
-                runtime="python3.13",
-                handler="index.handler",
-                code=pulumi.AssetArchive({"index.py": pulumi.StringAsset(REDEPLOY_HANDLER)}),
-                role=redeploy_role.arn,
-                timeout=30,
-                memory_size=128,
-                environment={"variables": {"CLUSTER": cluster_name, "SERVICE": service_name}},
-                logging_config={"log_format": "JSON", "log_group": redeploy_logs.name},
-                tags=tags,
-                opts=here,
-            )
-            rule = aws.cloudwatch.EventRule(
-                child(name, "secret-changed"),
-                name=f"{base}-secret-changed"[:64],
-                description=f"pulumi-llm {stack}/{name}: a gateway secret got a new value",
-                event_pattern=pulumi.Output.all(*(secrets[p].arn for p in sorted(secrets))).apply(
-                    lambda arns: rotation_event_pattern([secret_name(stack, p) for p in sorted(secrets)], arns)
-                ),
-                tags=tags,
-                opts=here,
-            )
-            permission = aws.lambda_.Permission(
-                child(name, "redeploy-permission"),
-                action="lambda:InvokeFunction",
-                function=function.arn,
-                principal="events.amazonaws.com",
-                source_arn=rule.arn,
-                opts=here,
-            )
-            aws.cloudwatch.EventTarget(
-                child(name, "secret-changed-target"),
-                rule=rule.name,
-                arn=function.arn,
-                retry_policy={"maximum_retry_attempts": 4, "maximum_event_age_in_seconds": 3600},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
-            )
+    @staticmethod
+    def _rotation(s: _Scope, secrets: dict[str, aws.secretsmanager.Secret], engine: _Engine) -> None:
+        """A changed secret redeploys the service: an EventBridge rule on the CloudTrail events that change
+        these secrets, and a Lambda that forces a new ECS deployment."""
+        name, stack, tags, here, args = s.name, s.stack, s.tags, s.here, s.args
+        cluster_name, service_name = engine.cluster_name, engine.service_name
+        redeploy_logs = s.log_group("redeploy")
+        service_arn = pulumi.Output.all(s.partition.partition, s.identity.account_id).apply(
+            lambda v: f"arn:{v[0]}:ecs:{args.region}:{v[1]}:service/{cluster_name}/{service_name}"
+        )
+        redeploy_role = aws.iam.Role(
+            child(name, "redeploy-role"),
+            description=f"pulumi-llm {stack}/{name}: redeploy the gateway when a secret changes",
+            assume_role_policy=_policy([{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+            tags=tags,
+            opts=here,
+        )
+        aws.iam.RolePolicy(
+            child(name, "redeploy-policy"),
+            role=redeploy_role.id,
+            policy=pulumi.Output.all(service_arn, redeploy_logs.arn).apply(lambda v: redeploy_policy(service_arn=v[0], log_group_arn=v[1])),
+            opts=here,
+        )
+        function = aws.lambda_.Function(
+            child(name, "redeploy"),
+            description=f"pulumi-llm {stack}/{name}: force a new gateway deployment after a secret change",
+            runtime="python3.13",
+            handler="index.handler",
+            code=pulumi.AssetArchive({"index.py": pulumi.StringAsset(REDEPLOY_HANDLER)}),
+            role=redeploy_role.arn,
+            timeout=30,
+            memory_size=128,
+            environment={"variables": {"CLUSTER": cluster_name, "SERVICE": service_name}},
+            logging_config={"log_format": "JSON", "log_group": redeploy_logs.name},
+            tags=tags,
+            opts=here,
+        )
+        rule = aws.cloudwatch.EventRule(
+            child(name, "secret-changed"),
+            name=f"{s.base}-secret-changed"[:64],
+            description=f"pulumi-llm {stack}/{name}: a gateway secret got a new value",
+            event_pattern=pulumi.Output.all(*(secrets[p].arn for p in sorted(secrets))).apply(
+                lambda arns: rotation_event_pattern([secret_name(stack, p) for p in sorted(secrets)], arns)
+            ),
+            tags=tags,
+            opts=here,
+        )
+        permission = aws.lambda_.Permission(
+            child(name, "redeploy-permission"),
+            action="lambda:InvokeFunction",
+            function=function.arn,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=here,
+        )
+        aws.cloudwatch.EventTarget(
+            child(name, "secret-changed-target"),
+            rule=rule.name,
+            arn=function.arn,
+            retry_policy={"maximum_retry_attempts": 4, "maximum_event_age_in_seconds": 3600},
+            opts=s.after(permission),
+        )
 
-        # --- alarms ---------------------------------------------------------------------------------
+    @staticmethod
+    def _alarms(s: _Scope, api: aws.apigateway.RestApi, stage: aws.apigateway.Stage, engine: _Engine) -> aws.cloudwatch.Dashboard:
+        """API Gateway 5XX/4XX rates and p99 latency, ECS CPU and tasks below desired, and one dashboard of them."""
+        name, stack, args = s.name, s.stack, s.args
         thresholds = args.alarm_thresholds
         key = dns_label(name)
         alarm_definitions = cloudwatch.api_gateway_alarms(
@@ -1441,7 +1597,9 @@ class AwsGateway(pulumi.ComponentResource):
             latency_slo_ms=args.latency_alarm_ms,
             error_rate_5xx=thresholds.error_rate_5xx,
             error_rate_4xx=thresholds.error_rate_4xx,
-        ) + cloudwatch.ecs_service_alarms(key, cluster_name=cluster_name, service_name=service_name, cpu_percent=thresholds.cpu_percent)
+        ) + cloudwatch.ecs_service_alarms(
+            key, cluster_name=engine.cluster_name, service_name=engine.service_name, cpu_percent=thresholds.cpu_percent
+        )
         cloudwatch.check_alarms(alarm_definitions)
         actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
         alarm_arns = []
@@ -1451,41 +1609,17 @@ class AwsGateway(pulumi.ComponentResource):
                 child(name, "alarm-" + definition["key"].removeprefix(key + "-")),
                 alarm_actions=actions,
                 ok_actions=actions,
-                tags=tags,
-                opts=here,
+                tags=s.tags,
+                opts=s.here,
                 **settings,
             )
             alarm_arns.append(alarm.arn)
         # One page per gateway: alarm states, then each alarm's metric with its threshold drawn.
-        dashboard = aws.cloudwatch.Dashboard(
+        return aws.cloudwatch.Dashboard(
             child(name, "dashboard"),
-            dashboard_name=f"{base}-gateway"[:255],
+            dashboard_name=f"{s.base}-gateway"[:255],
             dashboard_body=pulumi.Output.all(pulumi.Output.from_input(alarm_definitions), *alarm_arns).apply(
                 lambda v: cloudwatch.dashboard_body(v[0], region=args.region, title=f"pulumi-llm {stack}: {name} gateway", alarm_arns=v[1:])
             ),
-            opts=here,
-        )
-
-        self.api_id = api.id
-        self.stage_name = stage.stage_name
-        self.secret_arns = {provider: secret.arn for provider, secret in secrets.items()}
-        self.execution_role_arn = execution_role.arn
-        self.service_name = service.name
-        self.cluster_name = cluster.name
-        self.nlb_arn = nlb.arn
-        self.domain_target = domain_target
-        self.dashboard_name = dashboard.dashboard_name
-        self.register_outputs(
-            {
-                "invoke_url": self.invoke_url,
-                "api_id": self.api_id,
-                "stage_name": self.stage_name,
-                "secret_arns": self.secret_arns,
-                "service_name": self.service_name,
-                "cluster_name": self.cluster_name,
-                "api_key_ids": self.api_key_ids,
-                "nlb_arn": self.nlb_arn,
-                "domain_target": self.domain_target,
-                "dashboard_name": self.dashboard_name,
-            }
+            opts=s.here,
         )
