@@ -37,6 +37,7 @@ instance, and a broken agent would stop scaling. The queue depth the server repo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from typing import Any, Literal
@@ -454,26 +455,7 @@ def alert_policies(
             "uptime",
             f"https://{uptime_host}{health_check_path(spec)} fails",
             "CRITICAL",
-            {
-                "condition_threshold": {
-                    "filter": (
-                        'metric.type = "monitoring.googleapis.com/uptime_check/check_passed" AND '
-                        f'resource.type = "uptime_url" AND resource.labels.host = {_quote(uptime_host)}'
-                    ),
-                    "comparison": "COMPARISON_GT",
-                    "threshold_value": 1,
-                    "duration": "300s",
-                    "aggregations": [
-                        {
-                            "alignment_period": "300s",
-                            "per_series_aligner": "ALIGN_NEXT_OLDER",
-                            "cross_series_reducer": "REDUCE_COUNT_FALSE",
-                            "group_by_fields": ["resource.label.*"],
-                        }
-                    ],
-                    "trigger": {"count": 1},
-                }
-            },
+            _uptime_condition(uptime_host),
             f"More than one uptime checker region failed to get `{health_check_path(spec)}` from https://{uptime_host}.",
         )
     policy(
@@ -493,30 +475,7 @@ def alert_policies(
         f"More than {thresholds.errors_per_minute:g} 5xx responses per minute for 3 minutes on `{forwarding_rule}`. "
         "A 503 with no healthy backend means every VM fails its health check.",
     )
-    if m.time_to_first_token:
-        ttft = m.time_to_first_token
-        query = (
-            f"histogram_quantile(0.99, sum by (le) (rate({ttft}_bucket{{{gcp_boot.DEPLOYMENT_LABEL}={dep}}}[5m]))) "
-            f"> {thresholds.latency_p99_seconds:g}"
-        )
-        latency: dict[str, Any] = {
-            "condition_prometheus_query_language": {"query": query, "duration": "300s", "evaluation_interval": "60s"}
-        }
-        what = "time to first token"
-    else:
-        latency = {
-            "condition_threshold": {
-                "filter": f"metric.type = {_quote(latencies)} AND {rule}",
-                "comparison": "COMPARISON_GT",
-                "threshold_value": thresholds.latency_p99_seconds * 1000,  # milliseconds
-                "duration": "300s",
-                "aggregations": [
-                    {"alignment_period": "60s", "per_series_aligner": "ALIGN_DELTA", "cross_series_reducer": "REDUCE_PERCENTILE_99"}
-                ],
-                "trigger": {"count": 1},
-            }
-        }
-        what = "load-balancer latency"
+    latency, what = _latency_condition(m.time_to_first_token, dep=dep, latencies=latencies, rule=rule, thresholds=thresholds)
     policy(
         "latency-p99",
         f"p99 {what} above {thresholds.latency_p99_seconds:g} s",
@@ -561,6 +520,58 @@ def alert_policies(
     return policies
 
 
+def _uptime_condition(uptime_host: str) -> dict[str, Any]:
+    """The uptime policy's condition: more than one uptime checker region fails to get the health path."""
+    return {
+        "condition_threshold": {
+            "filter": (
+                'metric.type = "monitoring.googleapis.com/uptime_check/check_passed" AND '
+                f'resource.type = "uptime_url" AND resource.labels.host = {_quote(uptime_host)}'
+            ),
+            "comparison": "COMPARISON_GT",
+            "threshold_value": 1,
+            "duration": "300s",
+            "aggregations": [
+                {
+                    "alignment_period": "300s",
+                    "per_series_aligner": "ALIGN_NEXT_OLDER",
+                    "cross_series_reducer": "REDUCE_COUNT_FALSE",
+                    "group_by_fields": ["resource.label.*"],
+                }
+            ],
+            "trigger": {"count": 1},
+        }
+    }
+
+
+def _latency_condition(ttft: str | None, *, dep: str, latencies: str, rule: str, thresholds: AlertThresholds) -> tuple[dict[str, Any], str]:
+    """p99 time to first token from the server's histogram when it has one, else the load balancer's p99 latency."""
+    if ttft:
+        query = (
+            f"histogram_quantile(0.99, sum by (le) (rate({ttft}_bucket{{{gcp_boot.DEPLOYMENT_LABEL}={dep}}}[5m]))) "
+            f"> {thresholds.latency_p99_seconds:g}"
+        )
+        latency: dict[str, Any] = {
+            "condition_prometheus_query_language": {"query": query, "duration": "300s", "evaluation_interval": "60s"}
+        }
+        what = "time to first token"
+    else:
+        latency = {
+            "condition_threshold": {
+                "filter": f"metric.type = {_quote(latencies)} AND {rule}",
+                "comparison": "COMPARISON_GT",
+                "threshold_value": thresholds.latency_p99_seconds * 1000,  # milliseconds
+                "duration": "300s",
+                "aggregations": [
+                    {"alignment_period": "60s", "per_series_aligner": "ALIGN_DELTA", "cross_series_reducer": "REDUCE_PERCENTILE_99"}
+                ],
+                "trigger": {"count": 1},
+            }
+        }
+        what = "load-balancer latency"
+    return latency, what
+
+
 def _check_user_data(args: GcpGpuVmArgs) -> None:
     """Render the boot script with the longest plausible ids and check Compute Engine's metadata limit."""
     deployment = dns_label(f"{args.labels.stack}-placeholder", 40)
@@ -588,6 +599,39 @@ def _check_user_data(args: GcpGpuVmArgs) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class _Deployment:
+    """What every step of GcpGpuVm's constructor reads: the component name, its args and derived facts."""
+
+    name: str
+    args: GcpGpuVmArgs
+    deployment: str
+    """`<stack>-<component name>` as a DNS label: resource names, the boot script, the alert filters."""
+    labels: dict[str, str]
+    port: int
+    check_port: int
+    check_path: str
+    secret_names: tuple[str, ...]
+    """`args.secret_ids` keys, sorted: the order of the grants and of the secrets in the boot script."""
+    prefix: str
+    """The checked model prefix the VMs may read."""
+    project: pulumi.Output[str]
+    """The provider's project."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Frontend:
+    """What the load balancer step built that the alerts and the outputs read."""
+
+    backend: pulumi.CustomResource
+    rule_name: str
+    """The HTTPS (or HTTP) forwarding rule's name, which the load-balancer metrics carry."""
+    url: pulumi.Output[str]
+    ip_address: pulumi.Output[str]
+    uptime_host: str | None
+    """The domain the uptime check probes (external only)."""
+
+
 class GcpGpuVm(pulumi.ComponentResource):
     url: pulumi.Output[str]
     instance_group: pulumi.Output[str]
@@ -599,32 +643,66 @@ class GcpGpuVm(pulumi.ComponentResource):
     def __init__(self, name: str, args: GcpGpuVmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:GcpGpuVm", name, None, opts)
         spec = args.container
-        region = args.region
         deployment = dns_label(f"{args.labels.stack}-{name}", 40)
-        labels = {**gcp_labels(args.labels.with_method("gpu-vm").with_model(spec.served_name)), DEPLOYMENT_LABEL: deployment}
-        here = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOptions(parent=self)
-        port = spec.port(spec.http_port).container_port
-        check_port = health_check_port(spec)
-        check_path = health_check_path(spec)
-        secret_names = sorted(args.secret_ids)
-        prefix = check_prefix(args.model_prefix)
-        grace = args.initial_delay_seconds
-
-        project = organizations.get_client_config_output(opts=invoke).project
+        d = _Deployment(
+            name=name,
+            args=args,
+            deployment=deployment,
+            labels={**gcp_labels(args.labels.with_method("gpu-vm").with_model(spec.served_name)), DEPLOYMENT_LABEL: deployment},
+            port=spec.port(spec.http_port).container_port,
+            check_port=health_check_port(spec),
+            check_path=health_check_path(spec),
+            secret_names=tuple(sorted(args.secret_ids)),
+            prefix=check_prefix(args.model_prefix),
+            project=organizations.get_client_config_output(opts=invoke).project,
+        )
         project_number = organizations.get_project_output(opts=invoke).number
 
-        # --- identity ---------------------------------------------------------------------
+        email, grants = self._identity(d, project_number)
+        template = self._instance_template(d, email)
+        mig, group = self._group(d, template, grants)
+        backend_args, hc_args = _backend_and_health_check_args(d, group)
+        front = (
+            self._external_load_balancer(d, backend_args, hc_args)
+            if args.external
+            else self._internal_load_balancer(d, backend_args, hc_args)
+        )
+        self._alerts(d, front)
+
+        self.url = front.url
+        self.ip_address = front.ip_address
+        self.instance_group = group
+        self.instance_group_manager = mig.id
+        self.backend_service = front.backend.id
+        self.service_account_email = email
+        self.register_outputs(
+            {
+                "url": self.url,
+                "instance_group": self.instance_group,
+                "instance_group_manager": self.instance_group_manager,
+                "backend_service": self.backend_service,
+                "service_account_email": self.service_account_email,
+                "ip_address": self.ip_address,
+            }
+        )
+
+    # ---- steps of the constructor, in creation order ---------------------------------------------
+
+    def _identity(self, d: _Deployment, project_number: pulumi.Output[Any]) -> tuple[pulumi.Output[str], list[pulumi.Resource]]:
+        """The VMs' service account and its grants (weights, logs, metrics, secrets; the disk key for Compute Engine)."""
+        name, args, spec = d.name, d.args, d.args.container
+        here = pulumi.ResourceOptions(parent=self)
         account = serviceaccount.Account(
             child(name, "sa"),
-            account_id=service_account_id(deployment),
-            display_name=f"pulumi-llm GPU VM {deployment}",
-            description=f"{spec.served_name} ({spec.runtime}) VMs: read {prefix}/, its secrets, write logs and metrics",
+            account_id=service_account_id(d.deployment),
+            display_name=f"pulumi-llm GPU VM {d.deployment}",
+            description=f"{spec.served_name} ({spec.runtime}) VMs: read {d.prefix}/, its secrets, write logs and metrics",
             opts=here,
         )
-        email = pulumi.Output.all(account.account_id, project).apply(lambda v: service_account_email(v[0], v[1]))
+        email = pulumi.Output.all(account.account_id, d.project).apply(lambda v: service_account_email(v[0], v[1]))
         member = email.apply(lambda e: f"serviceAccount:{e}")
-        binding = pulumi.Output.all(args.model_bucket, member).apply(lambda v: read_bindings(v[0], prefix, v[1])[0])
+        binding = pulumi.Output.all(args.model_bucket, member).apply(lambda v: read_bindings(v[0], d.prefix, v[1])[0])
         grants: list[pulumi.Resource] = [
             storage.BucketIAMMember(
                 child(name, "model-read"),
@@ -636,8 +714,8 @@ class GcpGpuVm(pulumi.ComponentResource):
             )
         ]
         for role_name, role in (("log-writer", LOG_WRITER), ("metric-writer", METRIC_WRITER)):
-            grants.append(projects.IAMMember(child(name, role_name), project=project, role=role, member=member, opts=here))
-        for secret in secret_names:
+            grants.append(projects.IAMMember(child(name, role_name), project=d.project, role=role, member=member, opts=here))
+        for secret in d.secret_names:
             grants.append(
                 secretmanager.SecretIamMember(
                     child(name, f"secret-{dns_label(secret)}"),
@@ -656,23 +734,31 @@ class GcpGpuVm(pulumi.ComponentResource):
                 opts=here,
             )
         )
+        return email, grants
 
-        # --- boot script and template -----------------------------------------------------
-        user_data = pulumi.Output.all(args.model_bucket, *(args.secret_ids[s] for s in secret_names)).apply(
+    def _instance_template(self, d: _Deployment, email: pulumi.Output[str]) -> compute.InstanceTemplate:
+        """The boot script and the instance template (CMEK disks, no external IP, shielded VM)."""
+        args, spec, labels = d.args, d.args.container, d.labels
+        user_data = pulumi.Output.all(args.model_bucket, *(args.secret_ids[s] for s in d.secret_names)).apply(
             lambda v: gcp_boot.gcp_user_data(
                 spec,
                 bucket=v[0],
-                key_prefix=prefix,
-                deployment=deployment,
+                key_prefix=d.prefix,
+                deployment=d.deployment,
                 revision=args.weights_revision,
-                secret_ids=dict(zip(secret_names, v[1:], strict=False)),
+                secret_ids=dict(zip(d.secret_names, v[1:], strict=False)),
             )
         )
-        image = args.image or compute.get_image_output(family=args.image_family, project=args.image_project, opts=invoke).self_link
+        image = (
+            args.image
+            or compute.get_image_output(
+                family=args.image_family, project=args.image_project, opts=pulumi.InvokeOptions(parent=self)
+            ).self_link
+        )
         cmek = {"kms_key_self_link": args.kms_key_id}
-        template = compute.InstanceTemplate(
-            child(name, "template"),
-            description=f"pulumi-llm {deployment}: {spec.served_name} ({spec.runtime}) on {args.machine_type} ({accelerator_type(args.machine_type)})",
+        return compute.InstanceTemplate(
+            child(d.name, "template"),
+            description=f"pulumi-llm {d.deployment}: {spec.served_name} ({spec.runtime}) on {args.machine_type} ({accelerator_type(args.machine_type)})",
             machine_type=args.machine_type,
             labels=labels,
             tags=list(args.network_tags),
@@ -715,14 +801,20 @@ class GcpGpuVm(pulumi.ComponentResource):
                 # lacks it. The -nvidia-580 families ship it, so this only guards a driver-less family.
                 "install-nvidia-driver": "True",
             },
-            opts=here,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        # --- the group --------------------------------------------------------------------
+    def _group(
+        self, d: _Deployment, template: compute.InstanceTemplate, grants: list[pulumi.Resource]
+    ) -> tuple[compute.RegionInstanceGroupManager, pulumi.Output[str]]:
+        """The autohealing check, the regional managed instance group and its autoscaler; returns the group and its URL."""
+        name, args, spec, region = d.name, d.args, d.args.container, d.args.region
+        here = pulumi.ResourceOptions(parent=self)
+        grace = args.initial_delay_seconds
         autoheal = compute.HealthCheck(
             child(name, "autoheal-hc"),
-            description=f"{deployment}: autohealing (tolerant: a recreated GPU VM costs minutes of provisioning)",
-            http_health_check={"port": check_port, "request_path": check_path},
+            description=f"{d.deployment}: autohealing (tolerant: a recreated GPU VM costs minutes of provisioning)",
+            http_health_check={"port": d.check_port, "request_path": d.check_path},
             check_interval_sec=30,
             timeout_sec=10,
             healthy_threshold=1,
@@ -734,20 +826,19 @@ class GcpGpuVm(pulumi.ComponentResource):
             zones: pulumi.Input[list[str]] = sorted(args.zones)
             zone_count: pulumi.Input[int] = len(args.zones)
         else:
-            names = compute.get_zones_output(region=region, status="UP", opts=invoke).names.apply(sorted)
+            names = compute.get_zones_output(region=region, status="UP", opts=pulumi.InvokeOptions(parent=self)).names.apply(sorted)
             zones, zone_count = names, names.apply(len)
-        manager_name = f"{deployment}-mig"
         mig = compute.RegionInstanceGroupManager(
             child(name, "mig"),
-            name=manager_name,
-            description=f"pulumi-llm {deployment}: {spec.served_name}",
+            name=f"{d.deployment}-mig",
+            description=f"pulumi-llm {d.deployment}: {spec.served_name}",
             region=region,
-            base_instance_name=deployment,
+            base_instance_name=d.deployment,
             versions=[{"name": "primary", "instance_template": template.id}],
             target_size=args.min_size,
             distribution_policy_zones=zones,
             distribution_policy_target_shape=args.distribution_shape,
-            named_ports=[{"name": PORT_NAME, "port": port}],
+            named_ports=[{"name": PORT_NAME, "port": d.port}],
             auto_healing_policies={"health_check": autoheal.id, "initial_delay_sec": grace},
             update_policy={
                 "type": "PROACTIVE",
@@ -763,7 +854,7 @@ class GcpGpuVm(pulumi.ComponentResource):
             # The autoscaler owns the size once the group exists; VMs need their grants before they boot.
             opts=pulumi.ResourceOptions(parent=self, depends_on=grants, ignore_changes=["targetSize"]),
         )
-        group = pulumi.Output.all(project, mig.name).apply(lambda v: instance_group_url(v[0], region, v[1]))
+        group = pulumi.Output.all(d.project, mig.name).apply(lambda v: instance_group_url(v[0], region, v[1]))
         compute.RegionAutoscaler(
             child(name, "autoscaler"),
             region=region,
@@ -779,199 +870,207 @@ class GcpGpuVm(pulumi.ComponentResource):
             },
             opts=here,
         )
+        return mig, group
 
-        # --- traffic ----------------------------------------------------------------------
-        check = {"port": check_port, "request_path": check_path}
-        backend_args: dict[str, Any] = {
-            "name": f"{deployment}-backend",
-            "description": f"{deployment}: {spec.served_name}",
-            "protocol": "HTTP",
-            "port_name": PORT_NAME,
-            "timeout_sec": args.timeout_seconds,
-            "connection_draining_timeout_sec": args.connection_draining_seconds,
-            # Generations vary from milliseconds to minutes: send each request to the least busy server.
-            "locality_lb_policy": "LEAST_REQUEST",
-            "log_config": {"enable": True, "sample_rate": 1.0},
-            "backends": [
-                {
-                    "group": group,
-                    "balancing_mode": "RATE",
-                    "max_rate_per_instance": args.requests_per_second_per_instance,
-                    "capacity_scaler": 1.0,
-                }
-            ],
-        }
-        hc_args: dict[str, Any] = {
-            "description": f"{deployment}: load balancer",
-            "http_health_check": check,
-            "check_interval_sec": 15,
-            "timeout_sec": 5,
-            "healthy_threshold": 2,
-            "unhealthy_threshold": 3,
-            "log_config": {"enable": True},
-        }
-        uptime_host: str | None = None
-        if not args.external:
-            hc = compute.RegionHealthCheck(child(name, "hc"), region=region, **hc_args, opts=here)
-            backend = compute.RegionBackendService(
-                child(name, "backend"),
+    def _internal_load_balancer(self, d: _Deployment, backend_args: dict[str, Any], hc_args: dict[str, Any]) -> _Frontend:
+        """A regional internal Application Load Balancer: HTTPS with the given certificates, else HTTP."""
+        name, args, region, labels = d.name, d.args, d.args.region, d.labels
+        here = pulumi.ResourceOptions(parent=self)
+        hc = compute.RegionHealthCheck(child(name, "hc"), region=region, **hc_args, opts=here)
+        backend = compute.RegionBackendService(
+            child(name, "backend"),
+            region=region,
+            load_balancing_scheme="INTERNAL_MANAGED",
+            health_checks=hc.id,
+            **backend_args,
+            opts=here,
+        )
+        url_map = compute.RegionUrlMap(child(name, "url-map"), region=region, default_service=backend.id, opts=here)
+        address = compute.Address(
+            child(name, "address"),
+            description=f"{d.deployment}: internal load balancer",
+            region=region,
+            subnetwork=args.subnet_id,
+            address_type="INTERNAL",
+            labels=labels,
+            opts=here,
+        )
+        if args.ssl_certificate_ids:
+            policy = compute.RegionSslPolicy(
+                child(name, "tls-policy"), region=region, min_tls_version="TLS_1_2", profile="RESTRICTED", opts=here
+            )
+            proxy: pulumi.CustomResource = compute.RegionTargetHttpsProxy(
+                child(name, "https-proxy"),
                 region=region,
-                load_balancing_scheme="INTERNAL_MANAGED",
-                health_checks=hc.id,
-                **backend_args,
+                url_map=url_map.id,
+                ssl_certificates=list(args.ssl_certificate_ids),
+                ssl_policy=policy.id,
                 opts=here,
             )
-            url_map = compute.RegionUrlMap(child(name, "url-map"), region=region, default_service=backend.id, opts=here)
-            address = compute.Address(
-                child(name, "address"),
-                description=f"{deployment}: internal load balancer",
-                region=region,
-                subnetwork=args.subnet_id,
-                address_type="INTERNAL",
-                labels=labels,
-                opts=here,
-            )
-            if args.ssl_certificate_ids:
-                policy = compute.RegionSslPolicy(
-                    child(name, "tls-policy"), region=region, min_tls_version="TLS_1_2", profile="RESTRICTED", opts=here
-                )
-                proxy: pulumi.CustomResource = compute.RegionTargetHttpsProxy(
-                    child(name, "https-proxy"),
-                    region=region,
-                    url_map=url_map.id,
-                    ssl_certificates=list(args.ssl_certificate_ids),
-                    ssl_policy=policy.id,
-                    opts=here,
-                )
-                scheme, listener, port_range = "https", "https", "443"
-            else:
-                # No certificate: plain HTTP on the VPC only (prompts and API keys cross it in clear);
-                # give ssl_certificate_ids outside a trusted network.
-                proxy = compute.RegionTargetHttpProxy(child(name, "http-proxy"), region=region, url_map=url_map.id, opts=here)
-                scheme, listener, port_range = "http", "http", "80"
-            subnetwork: pulumi.Input[str] = args.subnet_id
-            if args.proxy_subnet_id is not None:
-                # Same value, plus a dependency: the forwarding rule fails until the proxy-only subnet exists.
-                subnetwork = pulumi.Output.all(args.subnet_id, args.proxy_subnet_id).apply(lambda v: v[0])
-            rule_name = f"{deployment}-{listener}"
-            compute.ForwardingRule(
-                child(name, listener),
-                name=rule_name,
-                description=f"{deployment}: {scheme.upper()} from the VPC",
-                region=region,
-                load_balancing_scheme="INTERNAL_MANAGED",
-                ip_protocol="TCP",
-                port_range=port_range,
-                target=proxy.id,
-                network=args.network_id,
-                subnetwork=subnetwork,
-                ip_address=address.id,
-                network_tier="PREMIUM",
-                allow_global_access=args.allow_global_access,
-                labels=labels,
-                opts=here,
-            )
-            self.url = address.address.apply(lambda ip: f"{scheme}://{ip}")
-            self.ip_address = address.address
+            scheme, listener, port_range = "https", "https", "443"
         else:
-            hc = compute.HealthCheck(child(name, "hc"), **hc_args, opts=here)
-            backend = compute.BackendService(
-                child(name, "backend"),
-                load_balancing_scheme="EXTERNAL_MANAGED",
-                health_checks=hc.id,
-                **backend_args,
-                opts=here,
-            )
-            url_map = compute.URLMap(child(name, "url-map"), default_service=backend.id, opts=here)
-            address = compute.GlobalAddress(
-                child(name, "address"),
-                description=f"{deployment}: external load balancer",
-                address_type="EXTERNAL",
-                ip_version="IPV4",
-                labels=labels,
-                opts=here,
-            )
-            cert = compute.ManagedSslCertificate(child(name, "cert"), managed={"domains": list(args.domains)}, opts=here)
-            tls = compute.SSLPolicy(child(name, "tls-policy"), min_tls_version="TLS_1_2", profile="RESTRICTED", opts=here)
-            https_proxy = compute.TargetHttpsProxy(
-                child(name, "https-proxy"), url_map=url_map.id, ssl_certificates=[cert.id], ssl_policy=tls.id, opts=here
-            )
-            rule_name = f"{deployment}-https"
-            compute.GlobalForwardingRule(
-                child(name, "https"),
-                name=rule_name,
-                description=f"{deployment}: HTTPS from the internet",
-                load_balancing_scheme="EXTERNAL_MANAGED",
-                ip_protocol="TCP",
-                port_range="443",
-                target=https_proxy.id,
-                ip_address=address.id,
-                labels=labels,
-                opts=here,
-            )
-            redirect = compute.URLMap(
-                child(name, "redirect"),
-                description=f"{deployment}: HTTP → HTTPS",
-                default_url_redirect={"https_redirect": True, "strip_query": False, "redirect_response_code": "MOVED_PERMANENTLY_DEFAULT"},
-                opts=here,
-            )
-            http_proxy = compute.TargetHttpProxy(child(name, "http-proxy"), url_map=redirect.id, opts=here)
-            compute.GlobalForwardingRule(
-                child(name, "http"),
-                name=f"{deployment}-http",
-                description=f"{deployment}: redirect HTTP to HTTPS",
-                load_balancing_scheme="EXTERNAL_MANAGED",
-                ip_protocol="TCP",
-                port_range="80",
-                target=http_proxy.id,
-                ip_address=address.id,
-                labels=labels,
-                opts=here,
-            )
-            uptime_host = args.domains[0]
-            monitoring.UptimeCheckConfig(
-                child(name, "uptime"),
-                display_name=f"{deployment}: https://{uptime_host}{check_path}",
-                timeout="10s",
-                period="60s",
-                http_check={"path": check_path, "port": 443, "use_ssl": True, "validate_ssl": True, "request_method": "GET"},
-                monitored_resource={"type": "uptime_url", "labels": {"project_id": project, "host": uptime_host}},
-                checker_type="STATIC_IP_CHECKERS",
-                user_labels=labels,
-                opts=here,
-            )
-            self.url = pulumi.Output.from_input(f"https://{uptime_host}")
-            self.ip_address = address.address
+            # No certificate: plain HTTP on the VPC only (prompts and API keys cross it in clear);
+            # give ssl_certificate_ids outside a trusted network.
+            proxy = compute.RegionTargetHttpProxy(child(name, "http-proxy"), region=region, url_map=url_map.id, opts=here)
+            scheme, listener, port_range = "http", "http", "80"
+        subnetwork: pulumi.Input[str] = args.subnet_id
+        if args.proxy_subnet_id is not None:
+            # Same value, plus a dependency: the forwarding rule fails until the proxy-only subnet exists.
+            subnetwork = pulumi.Output.all(args.subnet_id, args.proxy_subnet_id).apply(lambda v: v[0])
+        rule_name = f"{d.deployment}-{listener}"
+        compute.ForwardingRule(
+            child(name, listener),
+            name=rule_name,
+            description=f"{d.deployment}: {scheme.upper()} from the VPC",
+            region=region,
+            load_balancing_scheme="INTERNAL_MANAGED",
+            ip_protocol="TCP",
+            port_range=port_range,
+            target=proxy.id,
+            network=args.network_id,
+            subnetwork=subnetwork,
+            ip_address=address.id,
+            network_tier="PREMIUM",
+            allow_global_access=args.allow_global_access,
+            labels=labels,
+            opts=here,
+        )
+        return _Frontend(
+            backend=backend,
+            rule_name=rule_name,
+            url=address.address.apply(lambda ip: f"{scheme}://{ip}"),
+            ip_address=address.address,
+            uptime_host=None,
+        )
 
-        # --- alerts -----------------------------------------------------------------------
+    def _external_load_balancer(self, d: _Deployment, backend_args: dict[str, Any], hc_args: dict[str, Any]) -> _Frontend:
+        """A global external Application Load Balancer: HTTPS with a Google-managed certificate, HTTP redirected, an uptime check."""
+        name, args, labels = d.name, d.args, d.labels
+        here = pulumi.ResourceOptions(parent=self)
+        hc = compute.HealthCheck(child(name, "hc"), **hc_args, opts=here)
+        backend = compute.BackendService(
+            child(name, "backend"),
+            load_balancing_scheme="EXTERNAL_MANAGED",
+            health_checks=hc.id,
+            **backend_args,
+            opts=here,
+        )
+        url_map = compute.URLMap(child(name, "url-map"), default_service=backend.id, opts=here)
+        address = compute.GlobalAddress(
+            child(name, "address"),
+            description=f"{d.deployment}: external load balancer",
+            address_type="EXTERNAL",
+            ip_version="IPV4",
+            labels=labels,
+            opts=here,
+        )
+        cert = compute.ManagedSslCertificate(child(name, "cert"), managed={"domains": list(args.domains)}, opts=here)
+        tls = compute.SSLPolicy(child(name, "tls-policy"), min_tls_version="TLS_1_2", profile="RESTRICTED", opts=here)
+        https_proxy = compute.TargetHttpsProxy(
+            child(name, "https-proxy"), url_map=url_map.id, ssl_certificates=[cert.id], ssl_policy=tls.id, opts=here
+        )
+        rule_name = f"{d.deployment}-https"
+        compute.GlobalForwardingRule(
+            child(name, "https"),
+            name=rule_name,
+            description=f"{d.deployment}: HTTPS from the internet",
+            load_balancing_scheme="EXTERNAL_MANAGED",
+            ip_protocol="TCP",
+            port_range="443",
+            target=https_proxy.id,
+            ip_address=address.id,
+            labels=labels,
+            opts=here,
+        )
+        redirect = compute.URLMap(
+            child(name, "redirect"),
+            description=f"{d.deployment}: HTTP → HTTPS",
+            default_url_redirect={"https_redirect": True, "strip_query": False, "redirect_response_code": "MOVED_PERMANENTLY_DEFAULT"},
+            opts=here,
+        )
+        http_proxy = compute.TargetHttpProxy(child(name, "http-proxy"), url_map=redirect.id, opts=here)
+        compute.GlobalForwardingRule(
+            child(name, "http"),
+            name=f"{d.deployment}-http",
+            description=f"{d.deployment}: redirect HTTP to HTTPS",
+            load_balancing_scheme="EXTERNAL_MANAGED",
+            ip_protocol="TCP",
+            port_range="80",
+            target=http_proxy.id,
+            ip_address=address.id,
+            labels=labels,
+            opts=here,
+        )
+        uptime_host = args.domains[0]
+        monitoring.UptimeCheckConfig(
+            child(name, "uptime"),
+            display_name=f"{d.deployment}: https://{uptime_host}{d.check_path}",
+            timeout="10s",
+            period="60s",
+            http_check={"path": d.check_path, "port": 443, "use_ssl": True, "validate_ssl": True, "request_method": "GET"},
+            monitored_resource={"type": "uptime_url", "labels": {"project_id": d.project, "host": uptime_host}},
+            checker_type="STATIC_IP_CHECKERS",
+            user_labels=labels,
+            opts=here,
+        )
+        return _Frontend(
+            backend=backend,
+            rule_name=rule_name,
+            url=pulumi.Output.from_input(f"https://{uptime_host}"),
+            ip_address=address.address,
+            uptime_host=uptime_host,
+        )
+
+    def _alerts(self, d: _Deployment, front: _Frontend) -> None:
+        """Cloud Monitoring alert policies (see alert_policies)."""
+        args = d.args
         for definition in alert_policies(
-            spec,
-            deployment=deployment,
-            forwarding_rule=rule_name,
+            args.container,
+            deployment=d.deployment,
+            forwarding_rule=front.rule_name,
             external=args.external,
             thresholds=args.alert_thresholds,
-            uptime_host=uptime_host,
+            uptime_host=front.uptime_host,
         ):
             settings = {k: v for k, v in definition.items() if k != "key"}
             monitoring.AlertPolicy(
-                child(name, "alert-" + definition["key"]),
+                child(d.name, "alert-" + definition["key"]),
                 notification_channels=list(args.notification_channels),
-                user_labels=labels,
-                opts=here,
+                user_labels=d.labels,
+                opts=pulumi.ResourceOptions(parent=self),
                 **settings,
             )
 
-        self.instance_group = group
-        self.instance_group_manager = mig.id
-        self.backend_service = backend.id
-        self.service_account_email = email
-        self.register_outputs(
+
+def _backend_and_health_check_args(d: _Deployment, group: pulumi.Output[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The backend service's and the load balancer health check's arguments, the same internal or external."""
+    args = d.args
+    backend_args: dict[str, Any] = {
+        "name": f"{d.deployment}-backend",
+        "description": f"{d.deployment}: {args.container.served_name}",
+        "protocol": "HTTP",
+        "port_name": PORT_NAME,
+        "timeout_sec": args.timeout_seconds,
+        "connection_draining_timeout_sec": args.connection_draining_seconds,
+        # Generations vary from milliseconds to minutes: send each request to the least busy server.
+        "locality_lb_policy": "LEAST_REQUEST",
+        "log_config": {"enable": True, "sample_rate": 1.0},
+        "backends": [
             {
-                "url": self.url,
-                "instance_group": self.instance_group,
-                "instance_group_manager": self.instance_group_manager,
-                "backend_service": self.backend_service,
-                "service_account_email": self.service_account_email,
-                "ip_address": self.ip_address,
+                "group": group,
+                "balancing_mode": "RATE",
+                "max_rate_per_instance": args.requests_per_second_per_instance,
+                "capacity_scaler": 1.0,
             }
-        )
+        ],
+    }
+    hc_args: dict[str, Any] = {
+        "description": f"{d.deployment}: load balancer",
+        "http_health_check": {"port": d.check_port, "request_path": d.check_path},
+        "check_interval_sec": 15,
+        "timeout_sec": 5,
+        "healthy_threshold": 2,
+        "unhealthy_threshold": 3,
+        "log_config": {"enable": True},
+    }
+    return backend_args, hc_args
