@@ -71,3 +71,10 @@ def test_every_runtime_is_sized_by_an_engine_sizing_knows():
 def test_an_unregistered_name_is_a_key_error():
     with pytest.raises(KeyError):
         registry.get("tgi")
+
+
+def test_autoscaling_reads_the_hidden_queue_from_the_registry():
+    from pulumi_llm.kubernetes.autoscaling import _hidden_queue
+
+    assert [name for name in registry.NAMES if _hidden_queue(name)] == ["triton"]
+    assert not _hidden_queue("not-a-runtime")

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..naming import child
+from ..runtimes import registry
 from ..runtimes.spec import MetricNames
 
 KEDA_API_VERSION = "keda.sh/v1alpha1"
@@ -56,6 +57,11 @@ class Target:
     """Name of the model's Ingress (ingress-nginx), for the scale-from-zero trigger."""
 
 
+def _hidden_queue(runtime: str) -> bool:
+    """Whether the runtime's queue is invisible to its metrics (runtimes/registry.py; unknown names: no)."""
+    return runtime in registry.NAMES and registry.get(runtime).hidden_queue
+
+
 def _matchers(target: Target) -> str:
     return f'namespace="{target.namespace}",{target.metrics.model_label}="{target.served_name}"'
 
@@ -66,7 +72,7 @@ def queue_trigger(target: Target, policy: ScalingPolicy, prometheus_url: str) ->
     triton-inference-server/server#8463), time to first token; for other Triton models, queue time
     over compute time."""
     m = target.metrics
-    if target.runtime == "triton" and m.time_to_first_token:
+    if _hidden_queue(target.runtime) and m.time_to_first_token:
         query = f"histogram_quantile(0.9, sum by (le) (rate({m.time_to_first_token}_bucket{{{_matchers(target)}}}[2m])))"
         return {
             "type": "prometheus",

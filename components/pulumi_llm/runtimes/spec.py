@@ -220,6 +220,9 @@ class RuntimeInfo:
     """The container with its probes, mounts and metrics; the image is the runtime's pin."""
     default_quantization: str | None = None
     """Precision sized when the model names none (None: sizing's own choice)."""
+    hidden_queue: bool = False
+    """Its requests queue where its own metrics can't see them (Triton hands every request to vLLM at once):
+    autoscaling scales it on time to first token when the server reports that."""
     own_fit: Callable[..., FitResult] | None = None
     """The runtime's own device check when it is sized as a stand-in of `fit_runtime` (onnx: int4 as q4_0):
     `own_fit(spec: ModelSpec, hardware: Hardware, *, quantization, context, where)`."""

@@ -885,5 +885,6 @@ RUNTIME = RuntimeInfo(
     metrics=triton_metrics("vllm"),
     fit_runtime="vllm",  # Triton serves LLMs through its vLLM backend: the same engine, the same fit
     container_spec=container_spec,
+    hidden_queue=True,  # the vLLM backend's queue is inside vLLM (triton_metrics); server#8463
 )
 """Triton Inference Server with its vLLM backend on GPU VMs and clusters (runtimes/registry.py)."""
