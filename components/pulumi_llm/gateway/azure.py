@@ -46,6 +46,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi
@@ -573,6 +574,50 @@ def secret_ref(secret: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What every step of AzureGateway builds with: the component's name and args, where children go, and the
+    subscription the role definitions live in."""
+
+    name: str
+    args: AzureGatewayArgs
+    tags: dict[str, str]
+    here: pulumi.ResourceOptions
+    parent: pulumi.Resource
+    subscription: pulumi.Output[str]
+
+    def role(self, role_name: str, scope: pulumi.Input[str], role_guid: str, principal: pulumi.Input[str]) -> authorization.RoleAssignment:
+        return authorization.RoleAssignment(
+            child(self.name, role_name),
+            scope=scope,
+            role_definition_id=self.subscription.apply(lambda s: role_definition_id(s, role_guid)),
+            principal_id=principal,
+            principal_type="ServicePrincipal",
+            opts=self.here,
+        )
+
+    def secret_scope(self, secret: str) -> pulumi.Output[str]:
+        return pulumi.Output.from_input(self.args.key_vault_id).apply(lambda vault: f"{vault}/secrets/{secret}")
+
+    def after(self, *resources: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Options for a child that must wait for `resources`."""
+        return pulumi.ResourceOptions(parent=self.parent, depends_on=list(resources))
+
+
+@dataclass(frozen=True)
+class _Apim:
+    """The API Management service as its children need it: the service, its identity, and the
+    resource group / service name every APIM child takes (`common`)."""
+
+    service: apimanagement.ApiManagementService
+    principal: pulumi.Output[str]
+    common: dict[str, Any]
+
+
+Api = tuple[str, str, str, list[pulumi.Resource]]
+"""An API to publish: display name, path, policy XML, the resources the policy names."""
+
+
 class AzureGateway(pulumi.ComponentResource):
     """API Management in front of Azure OpenAI (managed identity) and LiteLLM on Container Apps."""
 
@@ -585,26 +630,51 @@ class AzureGateway(pulumi.ComponentResource):
     def __init__(self, name: str, args: AzureGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:AzureGateway", name, None, opts)
         self._name = name
-        tags = azure_tags(args.labels)
-        here = pulumi.ResourceOptions(parent=self)
-        rg, location = args.resource_group_name, args.location
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        subscription = client.subscription_id
+        s = _Scope(
+            name=name,
+            args=args,
+            tags=azure_tags(args.labels),
+            here=pulumi.ResourceOptions(parent=self),
+            parent=self,
+            subscription=client.subscription_id,
+        )
+        # The order of the steps is the order children are registered in: keep it.
+        workspace_id, insights = self._observability(s)
+        service = self._apim_service(s)
+        self.apim_name = args.apim_name
+        self.gateway_url = service.gateway_url
+        self.apim_principal_id = service.identity.apply(lambda i: _field(i, "principal_id"))
+        apim = _Apim(
+            service=service,
+            principal=self.apim_principal_id,
+            common={"resource_group_name": args.resource_group_name, "service_name": service.name.apply(lambda _: args.apim_name)},
+        )
+        logger = self._apim_logging(s, apim, workspace_id, insights)
+        named_values = self._named_values(s, apim)
+        apis: dict[str, Api] = {}
+        if args.azure_openai:
+            apis[OPENAI_API] = self._openai_pool(s, apim)
+        self.engine_fqdn = None
+        self.engine_principal_id = None
+        if args.engine:
+            self.engine_fqdn, self.engine_principal_id, apis[ENGINE_API] = self._engine(s, apim, workspace_id)
+        api_resources = self._apis(s, apim, apis, named_values, logger)
+        self._products(s, apim, api_resources)
+        self._alerts(s, service)
 
-        def role(role_name: str, scope: pulumi.Input[str], role_guid: str, principal: pulumi.Input[str]) -> authorization.RoleAssignment:
-            return authorization.RoleAssignment(
-                child(name, role_name),
-                scope=scope,
-                role_definition_id=subscription.apply(lambda s: role_definition_id(s, role_guid)),
-                principal_id=principal,
-                principal_type="ServicePrincipal",
-                opts=here,
-            )
+        self.register_outputs(
+            {
+                "gateway_url": self.gateway_url,
+                "apim_name": self.apim_name,
+                "apim_principal_id": self.apim_principal_id,
+                **({"engine_fqdn": self.engine_fqdn, "engine_principal_id": self.engine_principal_id} if args.engine else {}),
+            }
+        )
 
-        def secret_scope(secret: str) -> pulumi.Output[str]:
-            return pulumi.Output.from_input(args.key_vault_id).apply(lambda vault: f"{vault}/secrets/{secret}")
-
-        # ---- observability -------------------------------------------------------------------------
+    def _observability(self, s: _Scope) -> tuple[pulumi.Input[str], applicationinsights.Component]:
+        """The Log Analytics workspace (unless given) and workspace-based Application Insights."""
+        name, args, tags, here, rg, location = s.name, s.args, s.tags, s.here, s.args.resource_group_name, s.args.location
         if args.log_analytics_workspace_id is None:
             workspace = operationalinsights.Workspace(
                 child(name, "logs"),
@@ -633,8 +703,11 @@ class AzureGateway(pulumi.ComponentResource):
             tags=tags,
             opts=here,
         )
+        return workspace_id, insights
 
-        # ---- API Management ------------------------------------------------------------------------
+    def _apim_service(self, s: _Scope) -> apimanagement.ApiManagementService:
+        """The APIM service: a v2 tier, system-assigned identity, VNet integration/injection unless public."""
+        name, args, tags, here, rg, location = s.name, s.args, s.tags, s.here, s.args.resource_group_name, s.args.location
         service_args: dict[str, Any] = {}
         if args.network != "public":
             service_args["virtual_network_type"] = "Internal" if args.network == "internal" else "External"
@@ -656,16 +729,14 @@ class AzureGateway(pulumi.ComponentResource):
             opts=here,
             **service_args,
         )
-        self.apim_name = args.apim_name
-        self.gateway_url = service.gateway_url
-        self.apim_principal_id = service.identity.apply(lambda i: _field(i, "principal_id"))
-        principal = self.apim_principal_id
+        return service
 
-        def in_apim(*after: pulumi.Resource) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, depends_on=list(after))
-
-        common = {"resource_group_name": rg, "service_name": service.name.apply(lambda _: args.apim_name)}
-
+    def _apim_logging(
+        self, s: _Scope, apim: _Apim, workspace_id: pulumi.Input[str], insights: applicationinsights.Component
+    ) -> apimanagement.Logger:
+        """APIM's diagnostic settings to the workspace and its Application Insights logger (Entra ID auth)."""
+        name, service, principal, common = s.name, apim.service, apim.principal, apim.common
+        role, in_apim, here = s.role, s.after, s.here
         monitor.DiagnosticSetting(
             child(name, "apim-logs"),
             name="to-log-analytics",
@@ -690,8 +761,12 @@ class AzureGateway(pulumi.ComponentResource):
             opts=in_apim(publisher),
             **common,
         )
+        return logger
 
-        # ---- secrets: Key Vault-backed named values ------------------------------------------------
+    def _named_values(self, s: _Scope, apim: _Apim) -> list[pulumi.Resource]:
+        """Key Vault-backed named values (versionless, read with the APIM identity), one per secret."""
+        name, args, principal, common = s.name, s.args, apim.principal, apim.common
+        role, secret_scope, in_apim = s.role, s.secret_scope, s.after
         named_values: list[pulumi.Resource] = []
         for secret in args.secrets:
             reader = role(f"apim-kv-{secret}", secret_scope(secret), ROLE_KEY_VAULT_SECRETS_USER, principal)
@@ -709,194 +784,223 @@ class AzureGateway(pulumi.ComponentResource):
                     **common,
                 )
             )
+        return named_values
 
-        # ---- Azure OpenAI backends and pool --------------------------------------------------------
-        apis: dict[str, tuple[str, str, str, list[pulumi.Resource]]] = {}
-        if args.azure_openai:
-            backend_ids: dict[str, Any] = {}
-            members: list[pulumi.Resource] = []
-            for backend in args.azure_openai:
-                grant = role(f"apim-openai-{backend.name}", backend.resource_id, ROLE_COGNITIVE_SERVICES_OPENAI_USER, principal)
-                fallback = is_fallback(backend, args.azure_openai)
-                extra: dict[str, Any] = {} if fallback else {"circuit_breaker": circuit_breaker_rule(args.circuit_breaker)}
-                member = apimanagement.Backend(
-                    child(name, f"backend-aoai-{backend.name}"),
-                    backend_id=f"aoai-{backend.name}",
-                    title=f"Azure OpenAI {backend.name}",
-                    description="fallback: no circuit breaker" if fallback else "circuit breaker on 429/5xx",
-                    url=f"{backend.endpoint}openai",
-                    protocol="http",
-                    type="Single",
-                    tls={"validate_certificate_chain": True, "validate_certificate_name": True},
-                    opts=in_apim(grant),
-                    **common,
-                    **extra,
-                )
-                backend_ids[backend.name] = member.id
-                members.append(member)
-            pool = apimanagement.Backend(
-                child(name, "backend-azure-openai-pool"),
-                backend_id=POOL_BACKEND_ID,
-                title="Azure OpenAI pool",
-                description="Priority groups with weights; the fallback member has no circuit breaker",
-                type="Pool",
-                pool={"services": pool_services(args.azure_openai, backend_ids)},
-                opts=in_apim(*members),
-                **common,
-            )
-            policy = apim_policy.api_policy(
-                backend_id=POOL_BACKEND_ID,
-                backend_label="azure-openai",
-                auth="managed-identity",
-                forward_timeout_seconds=args.forward_timeout_seconds,
-                retries=len(args.azure_openai) - 1,
-            )
-            apis[OPENAI_API] = ("Azure OpenAI", "openai", policy, [pool])
-
-        # ---- the LiteLLM engine --------------------------------------------------------------------
-        self.engine_fqdn = None
-        self.engine_principal_id = None
-        if args.engine:
-            identity = managedidentity.UserAssignedIdentity(
-                child(name, "engine-identity"),
-                resource_name_=f"{args.apim_name}-engine",
-                resource_group_name=rg,
-                location=location,
-                tags=tags,
-                opts=here,
-            )
-            self.engine_principal_id = identity.principal_id
-            engine_secrets = args.secrets
-            readers = [
-                role(f"engine-kv-{secret}", secret_scope(secret), ROLE_KEY_VAULT_SECRETS_USER, identity.principal_id)
-                for secret in engine_secrets
-            ]
-            environment = app.ManagedEnvironment(
-                child(name, "engine-env"),
-                environment_name=f"{args.apim_name}-engine",
-                resource_group_name=rg,
-                location=location,
-                vnet_configuration={"infrastructure_subnet_id": args.engine_subnet_id, "internal": True},
-                workload_profiles=[{"name": "Consumption", "workload_profile_type": "Consumption"}],
-                zone_redundant=True,
-                # Logs through Azure Monitor diagnostic settings: no workspace shared key in the config.
-                app_logs_configuration={"destination": "azure-monitor"},
-                public_network_access="Disabled",
-                tags=tags,
-                opts=here,
-            )
-            monitor.DiagnosticSetting(
-                child(name, "engine-env-logs"),
-                name="to-log-analytics",
-                resource_uri=environment.id,
-                workspace_id=workspace_id,
-                logs=[{"category_group": "allLogs", "enabled": True}],
-                opts=here,
-            )
-            zone = privatedns.PrivateZone(
-                child(name, "engine-dns"),
-                private_zone_name=environment.default_domain,
-                resource_group_name=rg,
-                location="global",
-                tags=tags,
-                opts=here,
-            )
-            privatedns.VirtualNetworkLink(
-                child(name, "engine-dns-link"),
-                private_zone_name=environment.default_domain,
-                virtual_network_link_name=f"{args.apim_name}-engine",
-                resource_group_name=rg,
-                location="global",
-                virtual_network={"id": args.vnet_id},
-                registration_enabled=False,
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[zone]),
-            )
-            record = privatedns.PrivateRecordSet(
-                child(name, "engine-dns-wildcard"),
-                private_zone_name=environment.default_domain,
-                relative_record_set_name="*",
-                record_type="A",
-                resource_group_name=rg,
-                ttl=300,
-                a_records=[{"ipv4_address": environment.static_ip}],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[zone]),
-            )
-            config_yaml = engine_config(
-                args.engine_config_yaml or "",
-                available_env=set(args.provider_secrets) | set(args.environment) | {MASTER_KEY_ENV, "AZURE_CLIENT_ID"},
-                engine_timeout_seconds=args.engine_timeout_seconds,
-                where=f"{args.config_path}.engine_config_yaml",
-            )
-            container = engine_container(
-                image=args.engine_image,
-                config_yaml=config_yaml,
-                secrets={MASTER_KEY_ENV: MASTER_KEY_SECRET, **args.provider_secrets},
-                environment=args.environment,
-                client_id=identity.client_id,
-                cpu=args.engine_cpu,
-                memory_gib=args.engine_memory_gib,
-            )
-            engine = app.ContainerApp(
-                child(name, "engine"),
-                container_app_name=dns_label(f"llm-{args.labels.stack}-engine", 32),
-                resource_group_name=rg,
-                location=location,
-                environment_id=environment.id,
-                workload_profile_name="Consumption",
-                identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
-                configuration={
-                    "active_revisions_mode": "Single",
-                    "ingress": {
-                        "external": False,
-                        "target_port": ENGINE_PORT,
-                        "transport": "http",
-                        "allow_insecure": False,
-                    },
-                    # Key Vault references read with the engine's identity: Container Apps fetches the newest
-                    # version (versionless URL) and picks rotations up without a redeploy.
-                    "secrets": [
-                        {"name": secret_ref(secret), "key_vault_url": args.secret_uri(secret), "identity": identity.id}
-                        for secret in engine_secrets
-                    ],
-                },
-                template={
-                    "containers": [container],
-                    "scale": {
-                        "min_replicas": args.engine_min_replicas,
-                        "max_replicas": args.engine_max_replicas,
-                        "rules": [{"name": "concurrency", "http": {"metadata": {"concurrentRequests": str(args.engine_concurrency)}}}],
-                    },
-                    # Let streams finish on scale-in and on a new revision.
-                    "termination_grace_period_seconds": min(args.engine_timeout_seconds, 600),
-                },
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[*readers, record]),
-            )
-            self.engine_fqdn = engine.configuration.apply(lambda c: _field(_field(c, "ingress"), "fqdn"))
-            engine_backend = apimanagement.Backend(
-                child(name, "backend-litellm"),
-                backend_id=ENGINE_BACKEND_ID,
-                title="LiteLLM engine",
-                description="LiteLLM on Container Apps (internal ingress); serves the non-Azure providers",
-                url=self.engine_fqdn.apply(lambda fqdn: f"https://{fqdn}/v1"),
+    def _openai_pool(self, s: _Scope, apim: _Apim) -> Api:
+        """One backend per Azure OpenAI endpoint (circuit breaker unless the fallback) and the pool over them."""
+        name, args, principal, common = s.name, s.args, apim.principal, apim.common
+        role, in_apim = s.role, s.after
+        backend_ids: dict[str, Any] = {}
+        members: list[pulumi.Resource] = []
+        for backend in args.azure_openai:
+            grant = role(f"apim-openai-{backend.name}", backend.resource_id, ROLE_COGNITIVE_SERVICES_OPENAI_USER, principal)
+            fallback = is_fallback(backend, args.azure_openai)
+            extra: dict[str, Any] = {} if fallback else {"circuit_breaker": circuit_breaker_rule(args.circuit_breaker)}
+            member = apimanagement.Backend(
+                child(name, f"backend-aoai-{backend.name}"),
+                backend_id=f"aoai-{backend.name}",
+                title=f"Azure OpenAI {backend.name}",
+                description="fallback: no circuit breaker" if fallback else "circuit breaker on 429/5xx",
+                url=f"{backend.endpoint}openai",
                 protocol="http",
                 type="Single",
                 tls={"validate_certificate_chain": True, "validate_certificate_name": True},
-                opts=here,
+                opts=in_apim(grant),
                 **common,
+                **extra,
             )
-            policy = apim_policy.api_policy(
-                backend_id=ENGINE_BACKEND_ID,
-                backend_label="litellm",
-                auth="named-value",
-                master_key_named_value=MASTER_KEY_NAMED_VALUE,
-                consumer_header=args.consumer_header,
-                forward_timeout_seconds=args.forward_timeout_seconds,
-            )
-            apis[ENGINE_API] = ("OpenAI-compatible (LiteLLM)", "v1", policy, [engine_backend])
+            backend_ids[backend.name] = member.id
+            members.append(member)
+        pool = apimanagement.Backend(
+            child(name, "backend-azure-openai-pool"),
+            backend_id=POOL_BACKEND_ID,
+            title="Azure OpenAI pool",
+            description="Priority groups with weights; the fallback member has no circuit breaker",
+            type="Pool",
+            pool={"services": pool_services(args.azure_openai, backend_ids)},
+            opts=in_apim(*members),
+            **common,
+        )
+        policy = apim_policy.api_policy(
+            backend_id=POOL_BACKEND_ID,
+            backend_label="azure-openai",
+            auth="managed-identity",
+            forward_timeout_seconds=args.forward_timeout_seconds,
+            retries=len(args.azure_openai) - 1,
+        )
+        return ("Azure OpenAI", "openai", policy, [pool])
 
-        # ---- APIs, operations, policies, diagnostics -------------------------------------------------
+    def _engine(self, s: _Scope, apim: _Apim, workspace_id: pulumi.Input[str]) -> tuple[pulumi.Output[str], pulumi.Output[str], Api]:
+        """LiteLLM on Container Apps: its identity (reads exactly its secrets), environment, app, and the APIM
+        backend in front of it. Returns the app's FQDN, the identity's principal and the /v1 API."""
+        name, args, tags, here, rg, location = s.name, s.args, s.tags, s.here, s.args.resource_group_name, s.args.location
+        role, secret_scope, common = s.role, s.secret_scope, apim.common
+        identity = managedidentity.UserAssignedIdentity(
+            child(name, "engine-identity"),
+            resource_name_=f"{args.apim_name}-engine",
+            resource_group_name=rg,
+            location=location,
+            tags=tags,
+            opts=here,
+        )
+        engine_secrets = args.secrets
+        readers = [
+            role(f"engine-kv-{secret}", secret_scope(secret), ROLE_KEY_VAULT_SECRETS_USER, identity.principal_id)
+            for secret in engine_secrets
+        ]
+        environment, record = self._engine_environment(s, workspace_id)
+        engine = self._engine_app(s, identity, readers, environment, record)
+        fqdn = engine.configuration.apply(lambda c: _field(_field(c, "ingress"), "fqdn"))
+        engine_backend = apimanagement.Backend(
+            child(name, "backend-litellm"),
+            backend_id=ENGINE_BACKEND_ID,
+            title="LiteLLM engine",
+            description="LiteLLM on Container Apps (internal ingress); serves the non-Azure providers",
+            url=fqdn.apply(lambda fqdn: f"https://{fqdn}/v1"),
+            protocol="http",
+            type="Single",
+            tls={"validate_certificate_chain": True, "validate_certificate_name": True},
+            opts=here,
+            **common,
+        )
+        policy = apim_policy.api_policy(
+            backend_id=ENGINE_BACKEND_ID,
+            backend_label="litellm",
+            auth="named-value",
+            master_key_named_value=MASTER_KEY_NAMED_VALUE,
+            consumer_header=args.consumer_header,
+            forward_timeout_seconds=args.forward_timeout_seconds,
+        )
+        return fqdn, identity.principal_id, ("OpenAI-compatible (LiteLLM)", "v1", policy, [engine_backend])
+
+    def _engine_environment(self, s: _Scope, workspace_id: pulumi.Input[str]) -> tuple[app.ManagedEnvironment, privatedns.PrivateRecordSet]:
+        """The internal Container Apps environment in the engine subnet, its logs, and the private DNS zone
+        of its domain linked to the VNet. Returns it and the wildcard record the app waits for."""
+        name, args, tags, here, rg, location = s.name, s.args, s.tags, s.here, s.args.resource_group_name, s.args.location
+        environment = app.ManagedEnvironment(
+            child(name, "engine-env"),
+            environment_name=f"{args.apim_name}-engine",
+            resource_group_name=rg,
+            location=location,
+            vnet_configuration={"infrastructure_subnet_id": args.engine_subnet_id, "internal": True},
+            workload_profiles=[{"name": "Consumption", "workload_profile_type": "Consumption"}],
+            zone_redundant=True,
+            # Logs through Azure Monitor diagnostic settings: no workspace shared key in the config.
+            app_logs_configuration={"destination": "azure-monitor"},
+            public_network_access="Disabled",
+            tags=tags,
+            opts=here,
+        )
+        monitor.DiagnosticSetting(
+            child(name, "engine-env-logs"),
+            name="to-log-analytics",
+            resource_uri=environment.id,
+            workspace_id=workspace_id,
+            logs=[{"category_group": "allLogs", "enabled": True}],
+            opts=here,
+        )
+        zone = privatedns.PrivateZone(
+            child(name, "engine-dns"),
+            private_zone_name=environment.default_domain,
+            resource_group_name=rg,
+            location="global",
+            tags=tags,
+            opts=here,
+        )
+        privatedns.VirtualNetworkLink(
+            child(name, "engine-dns-link"),
+            private_zone_name=environment.default_domain,
+            virtual_network_link_name=f"{args.apim_name}-engine",
+            resource_group_name=rg,
+            location="global",
+            virtual_network={"id": args.vnet_id},
+            registration_enabled=False,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[zone]),
+        )
+        record = privatedns.PrivateRecordSet(
+            child(name, "engine-dns-wildcard"),
+            private_zone_name=environment.default_domain,
+            relative_record_set_name="*",
+            record_type="A",
+            resource_group_name=rg,
+            ttl=300,
+            a_records=[{"ipv4_address": environment.static_ip}],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[zone]),
+        )
+        return environment, record
+
+    def _engine_app(
+        self,
+        s: _Scope,
+        identity: managedidentity.UserAssignedIdentity,
+        readers: list[authorization.RoleAssignment],
+        environment: app.ManagedEnvironment,
+        record: privatedns.PrivateRecordSet,
+    ) -> app.ContainerApp:
+        """The LiteLLM app: pinned image, internal ingress, Key Vault references read with its identity, the
+        rendered config, scaled on concurrent requests; it starts once its roles and DNS record exist."""
+        name, args, tags = s.name, s.args, s.tags
+        rg, location = args.resource_group_name, args.location
+        engine_secrets = args.secrets
+        config_yaml = engine_config(
+            args.engine_config_yaml or "",
+            available_env=set(args.provider_secrets) | set(args.environment) | {MASTER_KEY_ENV, "AZURE_CLIENT_ID"},
+            engine_timeout_seconds=args.engine_timeout_seconds,
+            where=f"{args.config_path}.engine_config_yaml",
+        )
+        container = engine_container(
+            image=args.engine_image,
+            config_yaml=config_yaml,
+            secrets={MASTER_KEY_ENV: MASTER_KEY_SECRET, **args.provider_secrets},
+            environment=args.environment,
+            client_id=identity.client_id,
+            cpu=args.engine_cpu,
+            memory_gib=args.engine_memory_gib,
+        )
+        engine = app.ContainerApp(
+            child(name, "engine"),
+            container_app_name=dns_label(f"llm-{args.labels.stack}-engine", 32),
+            resource_group_name=rg,
+            location=location,
+            environment_id=environment.id,
+            workload_profile_name="Consumption",
+            identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+            configuration={
+                "active_revisions_mode": "Single",
+                "ingress": {
+                    "external": False,
+                    "target_port": ENGINE_PORT,
+                    "transport": "http",
+                    "allow_insecure": False,
+                },
+                # Key Vault references read with the engine's identity: Container Apps fetches the newest
+                # version (versionless URL) and picks rotations up without a redeploy.
+                "secrets": [
+                    {"name": secret_ref(secret), "key_vault_url": args.secret_uri(secret), "identity": identity.id}
+                    for secret in engine_secrets
+                ],
+            },
+            template={
+                "containers": [container],
+                "scale": {
+                    "min_replicas": args.engine_min_replicas,
+                    "max_replicas": args.engine_max_replicas,
+                    "rules": [{"name": "concurrency", "http": {"metadata": {"concurrentRequests": str(args.engine_concurrency)}}}],
+                },
+                # Let streams finish on scale-in and on a new revision.
+                "termination_grace_period_seconds": min(args.engine_timeout_seconds, 600),
+            },
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*readers, record]),
+        )
+        return engine
+
+    def _apis(
+        self, s: _Scope, apim: _Apim, apis: dict[str, Api], named_values: list[pulumi.Resource], logger: apimanagement.Logger
+    ) -> dict[str, apimanagement.Api]:
+        """Each API with its POST/GET wildcard operations, its policy and a diagnostic that logs no bodies."""
+        name, args, here, common, in_apim = s.name, s.args, s.here, apim.common, s.after
         api_resources: dict[str, apimanagement.Api] = {}
         for api_id, (display, path, policy, backends) in apis.items():
             api = apimanagement.Api(
@@ -951,8 +1055,11 @@ class AzureGateway(pulumi.ComponentResource):
                 opts=here,
                 **common,
             )
+        return api_resources
 
-        # ---- products and subscriptions per consumer ---------------------------------------------
+    def _products(self, s: _Scope, apim: _Apim, api_resources: dict[str, apimanagement.Api]) -> None:
+        """One product (with its token limit) and one APIM-generated subscription per consumer."""
+        name, args, here, common = s.name, s.args, s.here, apim.common
         for consumer in args.consumers:
             product = apimanagement.Product(
                 child(name, f"product-{consumer.name}"),
@@ -1000,7 +1107,9 @@ class AzureGateway(pulumi.ComponentResource):
                 **common,
             )
 
-        # ---- alerts --------------------------------------------------------------------------------
+    def _alerts(self, s: _Scope, service: apimanagement.ApiManagementService) -> None:
+        """An action group (from alert_emails) and metric alerts on 5xx, 429 and latency."""
+        name, args, tags, here, rg = s.name, s.args, s.tags, s.here, s.args.resource_group_name
         action_group_id = args.action_group_id
         if args.alert_emails:
             group = monitor.ActionGroup(
@@ -1057,15 +1166,6 @@ class AzureGateway(pulumi.ComponentResource):
                 tags=tags,
                 opts=here,
             )
-
-        self.register_outputs(
-            {
-                "gateway_url": self.gateway_url,
-                "apim_name": self.apim_name,
-                "apim_principal_id": self.apim_principal_id,
-                **({"engine_fqdn": self.engine_fqdn, "engine_principal_id": self.engine_principal_id} if args.engine else {}),
-            }
-        )
 
 
 def _criterion(metric: str, aggregation: str, threshold: float, dimensions: dict[str, str]) -> dict[str, Any]:
