@@ -78,3 +78,14 @@ def test_autoscaling_reads_the_hidden_queue_from_the_registry():
 
     assert [name for name in registry.NAMES if _hidden_queue(name)] == ["triton"]
     assert not _hidden_queue("not-a-runtime")
+
+
+def test_gpu_vm_reads_the_model_path_a_runtime_names_in_its_args():
+    from pulumi_llm.runtimes.vllm import model_argument
+
+    assert {name: registry.get(name).model_in_args for name in registry.NAMES} == {
+        "vllm": model_argument,
+        "triton": None,
+        "llamacpp": None,
+        "onnx": None,
+    }

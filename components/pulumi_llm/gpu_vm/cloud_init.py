@@ -39,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from ..runtimes import registry
 from ..runtimes.spec import ContainerSpec, HttpCheck, Mount
 
 UNIT = "llm-server.service"
@@ -183,14 +184,13 @@ def model_mount(spec: ContainerSpec) -> Mount:
 
 
 def weights_path(spec: ContainerSpec, sync: WeightsSync | None = None) -> str:
-    """Container path the weights are read from: the sync's path, the model `vllm serve` is given, or the
-    model mount."""
+    """Container path the weights are read from: the sync's path, the model the runtime's args name
+    (`RuntimeInfo.model_in_args`: the one `vllm serve` is given), or the model mount."""
     if sync is not None and sync.path:
         return sync.path
-    if spec.runtime == "vllm":
-        from ..runtimes.vllm import model_argument
-
-        return model_argument(spec.args)
+    model_in_args = registry.get(spec.runtime).model_in_args if spec.runtime in registry.NAMES else None
+    if model_in_args is not None:
+        return model_in_args(spec.args)
     return model_mount(spec).path
 
 

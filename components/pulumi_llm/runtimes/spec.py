@@ -8,7 +8,7 @@ Everything here is plain data: no Pulumi, no Kubernetes client types.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -220,6 +220,9 @@ class RuntimeInfo:
     """The container with its probes, mounts and metrics; the image is the runtime's pin."""
     default_quantization: str | None = None
     """Precision sized when the model names none (None: sizing's own choice)."""
+    model_in_args: Callable[[Sequence[str]], str] | None = None
+    """The weights' path its server is given in its args (vLLM's positional model), where it names one there
+    instead of reading the model mount; a GPU VM syncs the weights to that path."""
     hidden_queue: bool = False
     """Its requests queue where its own metrics can't see them (Triton hands every request to vLLM at once):
     autoscaling scales it on time to first token when the server reports that."""

@@ -295,5 +295,12 @@ def container_spec(request: ContainerRequest) -> ContainerSpec:
     return vllm_container(request.served_name, request.fit, weights, options)
 
 
-RUNTIME = RuntimeInfo(name="vllm", placement="server", metrics=METRICS, fit_runtime="vllm", container_spec=container_spec)
+RUNTIME = RuntimeInfo(
+    name="vllm",
+    placement="server",
+    metrics=METRICS,
+    fit_runtime="vllm",
+    container_spec=container_spec,
+    model_in_args=model_argument,
+)
 """vLLM's OpenAI-compatible server on GPU VMs and clusters (runtimes/registry.py)."""
