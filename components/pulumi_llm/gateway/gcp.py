@@ -46,6 +46,7 @@ import base64
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pulumi
@@ -505,6 +506,31 @@ def service_agents(project_number: str) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What every step of GcpGateway builds with: the component's name and args, where children go, the
+    prefix of GCP-side names, and the service agents' grants on the stack key."""
+
+    name: str
+    args: GcpGatewayArgs
+    labels: dict[str, str]
+    here: pulumi.ResourceOptions
+    parent: pulumi.Resource
+    base: str
+    key_grants: dict[str, pulumi.Resource] = field(default_factory=dict)
+    """Per service agent (artifactregistry, secretmanager, run): its grant on the key, when this component makes it."""
+
+    @property
+    def service_name(self) -> str:
+        """The Cloud Run service's name (the alerts and dashboard filter on it)."""
+        return dns_label(f"{self.base}-gateway", 49)
+
+    def after_key(self, service: str) -> pulumi.ResourceOptions:
+        """Options for a child that encrypts with the key through `service`'s agent: it waits for that grant."""
+        grant = self.key_grants.get(service)
+        return pulumi.ResourceOptions(parent=self.parent, depends_on=[grant] if grant else [])
+
+
 class GcpGateway(pulumi.ComponentResource):
     """LiteLLM on Cloud Run behind a global HTTPS load balancer with Cloud Armor."""
 
@@ -517,36 +543,76 @@ class GcpGateway(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GcpGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:GcpGateway", name, None, opts)
-        project, region, stack = args.project, args.region, args.labels.stack
-        labels = gcp_labels(args.labels)
-        here = pulumi.ResourceOptions(parent=self)
-        base = dns_label(f"{SECRET_PREFIX}-{stack}", 40)
-
-        # ---- key: the service agents that encrypt for us ---------------------------------------
-        key_grants: dict[str, pulumi.Resource] = {}
+        s = _Scope(
+            name=name,
+            args=args,
+            labels=gcp_labels(args.labels),
+            here=pulumi.ResourceOptions(parent=self),
+            parent=self,
+            base=dns_label(f"{SECRET_PREFIX}-{args.labels.stack}", 40),
+        )
+        # The order of the steps is the order children are registered in: keep it.
         if args.grant_key_access:
-            number = gcp.organizations.get_project_output(project_id=project, opts=pulumi.InvokeOutputOptions(parent=self)).number
-            identities = {
-                service: gcp.projects.ServiceIdentity(
-                    child(name, f"{service}-agent"), project=project, service=f"{service}.googleapis.com", opts=here
-                )
-                for service in ("artifactregistry", "secretmanager")
+            s = replace(s, key_grants=self._key_grants(s))
+        repository, self.image = self._image(s)
+        email, member, vertex = self._runtime_identity(s)
+        self.runtime_service_account_email = email
+        secrets, accessors = self._secrets(s, member)
+        self.secret_ids = {provider: secret.secret_id for provider, secret in secrets.items()}
+        service = self._service(s, self.image, repository, email, [*vertex, *accessors], secrets)
+        self.service_name = service.name
+        address = gcp.compute.GlobalAddress(
+            child(name, "ip"),
+            project=args.project,
+            name=f"{s.base}-gateway",
+            ip_version="IPV4",
+            address_type="EXTERNAL",
+            labels=s.labels,
+            opts=s.here,
+        )
+        self.ip_address = address.address
+        backend, backend_name = self._backend(s, service)
+        self._frontends(s, address, backend)
+        self.url = f"https://{args.domains[0]}" if args.domains else ""
+        self._monitoring(s, service, backend_name)
+
+        self.register_outputs(
+            {
+                "url": self.url,
+                "ip_address": self.ip_address,
+                "service_name": self.service_name,
+                "secret_ids": self.secret_ids,
+                "runtime_service_account_email": self.runtime_service_account_email,
+                "image": self.image,
             }
-            for service in ("artifactregistry", "secretmanager", "run"):
-                after = [identities[service]] if service in identities else []
-                key_grants[service] = gcp.kms.CryptoKeyIAMMember(
-                    child(name, f"key-{service}"),
-                    crypto_key_id=args.kms_key,
-                    role=KMS_ROLE,
-                    member=number.apply(lambda n, s=service: service_agents(str(n))[s]),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=after),
-                )
+        )
 
-        def after_key(service: str) -> pulumi.ResourceOptions:
-            grant = key_grants.get(service)
-            return pulumi.ResourceOptions(parent=self, depends_on=[grant] if grant else [])
+    def _key_grants(self, s: _Scope) -> dict[str, pulumi.Resource]:
+        """The service agents that encrypt for us (Artifact Registry, Secret Manager, Cloud Run) may use the key."""
+        name, args, project, here = s.name, s.args, s.args.project, s.here
+        key_grants: dict[str, pulumi.Resource] = {}
+        number = gcp.organizations.get_project_output(project_id=project, opts=pulumi.InvokeOutputOptions(parent=self)).number
+        identities = {
+            service: gcp.projects.ServiceIdentity(
+                child(name, f"{service}-agent"), project=project, service=f"{service}.googleapis.com", opts=here
+            )
+            for service in ("artifactregistry", "secretmanager")
+        }
+        for service in ("artifactregistry", "secretmanager", "run"):
+            after = [identities[service]] if service in identities else []
+            key_grants[service] = gcp.kms.CryptoKeyIAMMember(
+                child(name, f"key-{service}"),
+                crypto_key_id=args.kms_key,
+                role=KMS_ROLE,
+                member=number.apply(lambda n, s=service: service_agents(str(n))[s]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            )
+        return key_grants
 
-        # ---- image: ghcr.io through an Artifact Registry remote repository --------------------------
+    def _image(self, s: _Scope) -> tuple[gcp.artifactregistry.Repository, str]:
+        """ghcr.io through an Artifact Registry remote repository; returns it and the pinned image through it."""
+        name, args, project, region, labels, base = s.name, s.args, s.args.project, s.args.region, s.labels, s.base
+        after_key = s.after_key
         repository_id = f"{base}-ghcr"
         repository = gcp.artifactregistry.Repository(
             child(name, "ghcr"),
@@ -564,9 +630,12 @@ class GcpGateway(pulumi.ComponentResource):
             labels=labels,
             opts=after_key("artifactregistry"),
         )
-        self.image = remote_image(region, project, repository_id, args.image)
+        return repository, remote_image(region, project, repository_id, args.image)
 
-        # ---- runtime identity ------------------------------------------------------------------
+    def _runtime_identity(self, s: _Scope) -> tuple[pulumi.Output[str], pulumi.Output[str], list[pulumi.Resource]]:
+        """The runtime service account and, with Vertex AI, its project-level role. Returns its e-mail, its IAM
+        member and the grants the service must wait for."""
+        name, args, project, stack, here = s.name, s.args, s.args.project, s.args.labels.stack, s.here
         account = gcp.serviceaccount.Account(
             child(name, "runtime-sa"),
             project=project,
@@ -577,14 +646,26 @@ class GcpGateway(pulumi.ComponentResource):
         )
         email = account.account_id.apply(lambda a: f"{a}@{project}.iam.gserviceaccount.com")
         member = email.apply(lambda e: f"serviceAccount:{e}")
-        self.runtime_service_account_email = email
         access: list[pulumi.Resource] = []
         if args.vertex_ai:
             access.append(gcp.projects.IAMMember(child(name, "vertex-ai"), project=project, role=VERTEX_ROLE, member=member, opts=here))
+        return email, member, access
 
-        # ---- secrets: containers only, values come from `pulumi-llm secrets put` ----------------------
-        self.secret_ids = {}
+    def _secrets(self, s: _Scope, member: pulumi.Output[str]) -> tuple[dict[str, gcp.secretmanager.Secret], list[pulumi.Resource]]:
+        """One secret per provider and the master key: containers only, values come from `pulumi-llm secrets put`;
+        each readable by the runtime account alone. Returns the secrets by provider and their accessor grants."""
+        name, args, project, region, stack, labels, here = (
+            s.name,
+            s.args,
+            s.args.project,
+            s.args.region,
+            s.args.labels.stack,
+            s.labels,
+            s.here,
+        )
+        after_key = s.after_key
         secrets: dict[str, gcp.secretmanager.Secret] = {}
+        accessors: list[pulumi.Resource] = []
         for _env, provider in sorted(args.secrets.items(), key=lambda kv: kv[1]):
             secret = gcp.secretmanager.Secret(
                 child(name, f"secret-{provider}"),
@@ -599,8 +680,7 @@ class GcpGateway(pulumi.ComponentResource):
                 opts=after_key("secretmanager"),
             )
             secrets[provider] = secret
-            self.secret_ids[provider] = secret.secret_id
-            access.append(
+            accessors.append(
                 gcp.secretmanager.SecretIamMember(
                     child(name, f"secret-{provider}-accessor"),
                     project=project,
@@ -610,9 +690,20 @@ class GcpGateway(pulumi.ComponentResource):
                     opts=here,
                 )
             )
+        return secrets, accessors
 
-        # ---- the engine on Cloud Run ------------------------------------------------------------
-        service_name = dns_label(f"{base}-gateway", 49)
+    def _service(
+        self,
+        s: _Scope,
+        image: str,
+        repository: gcp.artifactregistry.Repository,
+        email: pulumi.Output[str],
+        access: list[pulumi.Resource],
+        secrets: dict[str, gcp.secretmanager.Secret],
+    ) -> gcp.cloudrunv2.Service:
+        """The engine on Cloud Run: secrets mounted as files, the config in the environment, internal-LB ingress."""
+        name, args, project, region, labels = s.name, s.args, s.args.project, s.args.region, s.labels
+        service_name = s.service_name
         files = secret_files(args.secrets)
         envs = [
             {"name": CONFIG_ENV, "value": base64.b64encode(args.engine_config_yaml.encode()).decode()},
@@ -652,7 +743,7 @@ class GcpGateway(pulumi.ComponentResource):
                 "containers": [
                     {
                         "name": CONTAINER,
-                        "image": self.image,
+                        "image": image,
                         "commands": ["python3", "-c", BOOT],
                         "ports": {"name": "http1", "container_port": ENGINE_PORT},
                         "envs": envs,
@@ -670,16 +761,14 @@ class GcpGateway(pulumi.ComponentResource):
                 **({"vpc_access": vpc_access(args.vpc_egress)} if args.vpc_egress is not None else {}),
             },
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[repository, *access, *([key_grants["run"]] if "run" in key_grants else [])]
+                parent=self, depends_on=[repository, *access, *([s.key_grants["run"]] if "run" in s.key_grants else [])]
             ),
         )
-        self.service_name = service.name
+        return service
 
-        # ---- global external HTTPS load balancer ------------------------------------------------------
-        address = gcp.compute.GlobalAddress(
-            child(name, "ip"), project=project, name=f"{base}-gateway", ip_version="IPV4", address_type="EXTERNAL", labels=labels, opts=here
-        )
-        self.ip_address = address.address
+    def _backend(self, s: _Scope, service: gcp.cloudrunv2.Service) -> tuple[gcp.compute.BackendService, str]:
+        """The serverless NEG, the Cloud Armor policy and the backend service (logs without bodies)."""
+        name, args, project, region, here, base = s.name, s.args, s.args.project, s.args.region, s.here, s.base
         neg = gcp.compute.RegionNetworkEndpointGroup(
             child(name, "neg"),
             project=project,
@@ -714,6 +803,11 @@ class GcpGateway(pulumi.ComponentResource):
             log_config={"enable": True, "sample_rate": 1.0, "optional_mode": "EXCLUDE_ALL_OPTIONAL"},
             opts=here,
         )
+        return backend, backend_name
+
+    def _frontends(self, s: _Scope, address: gcp.compute.GlobalAddress, backend: gcp.compute.BackendService) -> None:
+        """Certificates, the TLS 1.2+ policy, URL map, HTTPS proxy and forwarding rule, and the HTTP→HTTPS redirect."""
+        name, args, project, labels, here, base = s.name, s.args, s.args.project, s.labels, s.here, s.base
         certificates: list[StrInput] = list(args.ssl_certificates)
         if args.domains:
             certificate = gcp.compute.ManagedSslCertificate(
@@ -777,9 +871,11 @@ class GcpGateway(pulumi.ComponentResource):
                 labels=labels,
                 opts=here,
             )
-        self.url = f"https://{args.domains[0]}" if args.domains else ""
 
-        # ---- monitoring ----------------------------------------------------------------------
+    def _monitoring(self, s: _Scope, service: gcp.cloudrunv2.Service, backend_name: str) -> None:
+        """Alert policies (5xx ratio, p99 latency, instances near the maximum) and a dashboard."""
+        name, args, project, stack, labels, here = s.name, s.args, s.args.project, s.args.labels.stack, s.labels, s.here
+        service_name = s.service_name
         conditions = alert_conditions(
             service_name,
             error_rate=args.alert_thresholds.error_rate_5xx,
@@ -804,17 +900,6 @@ class GcpGateway(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
             )
         gcp.monitoring.Dashboard(child(name, "dashboard"), project=project, dashboard_json=dashboard(service_name, backend_name), opts=here)
-
-        self.register_outputs(
-            {
-                "url": self.url,
-                "ip_address": self.ip_address,
-                "service_name": self.service_name,
-                "secret_ids": self.secret_ids,
-                "runtime_service_account_email": self.runtime_service_account_email,
-                "image": self.image,
-            }
-        )
 
 
 __all__ = ["GcpGateway", "GcpGatewayArgs", "GatewayAlertThresholds", "VpcEgress", "check_timeouts", "secret_id", "vpc_access"]
