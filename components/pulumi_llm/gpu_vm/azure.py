@@ -39,6 +39,7 @@ requests.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import ipaddress
 import math
@@ -564,6 +565,21 @@ def _check_custom_data(args: AzureGpuVmArgs, deployment: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class _Deployment:
+    """What every step of AzureGpuVm's constructor reads: the component name, its args and derived facts."""
+
+    name: str
+    args: AzureGpuVmArgs
+    tags: dict[str, str]
+    deployment: str
+    """`<stack>/<component name>`, in descriptions and the boot script."""
+    port: int
+    check_port: int
+    subscription: pulumi.Output[str]
+    """The provider's subscription id (role assignment names, the load balancer's part ids)."""
+
+
 class AzureGpuVm(pulumi.ComponentResource):
     url: pulumi.Output[str]
     private_ip: pulumi.Output[str]
@@ -578,32 +594,70 @@ class AzureGpuVm(pulumi.ComponentResource):
         super().__init__("pulumi-llm:index:AzureGpuVm", name, None, opts)
         spec = args.container
         labels = args.labels.with_method("gpu-vm").with_model(spec.served_name)
-        tags = azure_tags(labels)
-        here = pulumi.ResourceOptions(parent=self)
         deployment = f"{args.labels.stack}/{name}"
-        port = spec.port(spec.http_port).container_port
-        check_port = health_check_port(spec)
-        rg = args.resource_group_name
-        secret_keys = sorted(args.secret_names)
 
         # Fail before anything registers if the boot script cannot be rendered or is too big.
         _check_custom_data(args, deployment)
 
         client = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self))
-        subscription = client.subscription_id
+        d = _Deployment(
+            name=name,
+            args=args,
+            tags=azure_tags(labels),
+            deployment=deployment,
+            port=spec.port(spec.http_port).container_port,
+            check_port=health_check_port(spec),
+            subscription=client.subscription_id,
+        )
 
-        # --- identity ---------------------------------------------------------------------
+        identity, readers = self._identity(d)
+        lb = self._load_balancer(d)
+        vmss = self._scale_set(d, identity, lb, readers)
+        self._autoscale(d, vmss)
+        self._alerts(d, vmss, lb)
+
+        scheme_port = "" if args.frontend_port == 80 else f":{args.frontend_port}"
+        self.private_ip = lb.frontend_ip_configurations.apply(lambda f: f[0].private_ip_address if f else None)
+        # 'pending' until Azure assigns a dynamic address: the plan still shows the scheme and port the gateway calls.
+        self.url = self.private_ip.apply(lambda ip: f"http://{ip or 'pending'}{scheme_port}")
+        self.vmss_id = vmss.id
+        self.vmss_name = vmss.name
+        self.identity_id = identity.id
+        self.identity_principal_id = identity.principal_id
+        self.identity_client_id = identity.client_id
+        self.load_balancer_id = lb.id
+        self.register_outputs(
+            {
+                "url": self.url,
+                "private_ip": self.private_ip,
+                "vmss_id": self.vmss_id,
+                "vmss_name": self.vmss_name,
+                "identity_principal_id": self.identity_principal_id,
+                "identity_client_id": self.identity_client_id,
+                "load_balancer_id": self.load_balancer_id,
+            }
+        )
+
+    # ---- steps of the constructor, in creation order ---------------------------------------------
+
+    def _identity(self, d: _Deployment) -> tuple[managedidentity.UserAssignedIdentity, list[pulumi.Resource]]:
+        """The VMs' user-assigned identity and its read roles (weights, secrets), which the VMs wait for."""
+        name, args = d.name, d.args
         identity = managedidentity.UserAssignedIdentity(
-            child(name, "identity"), resource_group_name=rg, location=args.location, tags=tags, opts=here
+            child(name, "identity"),
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            tags=d.tags,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         blob_reader = assign_role(
             child(name, "blob-reader"),
             scope=args.model_container_id,
             principal_id=identity.principal_id,
             role=STORAGE_BLOB_DATA_READER,
-            subscription_id=subscription,
+            subscription_id=d.subscription,
             parent=self,
-            description=f"pulumi-llm {deployment}: read the model weights (this container only)",
+            description=f"pulumi-llm {d.deployment}: read the model weights (this container only)",
         )
         secret_readers: dict[str, authorization.RoleAssignment] = {}
         if args.secret_names:
@@ -613,25 +667,24 @@ class AzureGpuVm(pulumi.ComponentResource):
                 vault_id=args.key_vault_id,
                 principal_id=identity.principal_id,
                 secret_names=args.secret_names.values(),
-                subscription_id=subscription,
+                subscription_id=d.subscription,
                 parent=self,
             )
+        return identity, [blob_reader, *secret_readers.values()]
 
-        # --- load balancer ----------------------------------------------------------------
-        lb_name = child(name, "lb")
-
-        def lb_ref(kind: str, item: str) -> pulumi.Output[str]:
-            return pulumi.Output.all(subscription, rg).apply(lambda v: lb_child_id(v[0], v[1], lb_name, kind, item))
-
+    def _load_balancer(self, d: _Deployment) -> network.LoadBalancer:
+        """The internal Standard load balancer: one frontend, the servers' pool, the health probe, one rule."""
+        args = d.args
+        lb_name = _lb_name(d)
         frontend: dict[str, Any] = {"name": "frontend", "subnet": {"id": args.lb_subnet_id or args.subnet_id}}
         if args.frontend_private_ip is not None:
             frontend.update(private_ip_allocation_method="Static", private_ip_address=args.frontend_private_ip)
         else:
             frontend["private_ip_allocation_method"] = "Dynamic"
-        lb = network.LoadBalancer(
+        return network.LoadBalancer(
             lb_name,
             load_balancer_name=lb_name,  # known up front: the rule and the scale set refer to its parts by id
-            resource_group_name=rg,
+            resource_group_name=args.resource_group_name,
             location=args.location,
             sku={"name": "Standard", "tier": "Regional"},
             frontend_ip_configurations=[frontend],
@@ -640,8 +693,8 @@ class AzureGpuVm(pulumi.ComponentResource):
                 {
                     "name": "health",
                     "protocol": "Http",
-                    "port": check_port,
-                    "request_path": health_check_path(spec),
+                    "port": d.check_port,
+                    "request_path": health_check_path(args.container),
                     "interval_in_seconds": 15,
                     "probe_threshold": 2,
                 }
@@ -651,121 +704,29 @@ class AzureGpuVm(pulumi.ComponentResource):
                     "name": "http",
                     "protocol": "Tcp",
                     "frontend_port": args.frontend_port,
-                    "backend_port": port,
-                    "frontend_ip_configuration": {"id": lb_ref("frontendIPConfigurations", "frontend")},
-                    "backend_address_pool": {"id": lb_ref("backendAddressPools", "servers")},
-                    "probe": {"id": lb_ref("probes", "health")},
+                    "backend_port": d.port,
+                    "frontend_ip_configuration": {"id": _lb_ref(d, "frontendIPConfigurations", "frontend")},
+                    "backend_address_pool": {"id": _lb_ref(d, "backendAddressPools", "servers")},
+                    "probe": {"id": _lb_ref(d, "probes", "health")},
                     "idle_timeout_in_minutes": args.idle_timeout_minutes,
                     "enable_tcp_reset": True,  # clients learn at once that an idle stream was cut
                     "load_distribution": "Default",
                 }
             ],
-            tags=tags,
-            opts=here,
+            tags=d.tags,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        # --- boot script ------------------------------------------------------------------
-        custom_data = pulumi.Output.all(identity.client_id, args.model_container_url, args.key_vault_uri).apply(
-            lambda v: base64.b64encode(
-                azure_boot.azure_custom_data(
-                    spec,
-                    container_url=v[1],
-                    key_prefix=args.model_key_prefix,
-                    client_id=v[0] or "",  # None only under a mock runtime
-                    deployment=deployment,
-                    revision=args.weights_revision,
-                    secret_uris={s: secret_uri(v[2], args.secret_names[s]) for s in secret_keys} or None,
-                ).encode()
-            ).decode()
-        )
-
-        # --- compute ----------------------------------------------------------------------
-        def managed_disk(sku: str) -> dict[str, Any]:
-            disk: dict[str, Any] = {"storage_account_type": sku}
-            if args.disk_encryption_set_id is not None:
-                disk["disk_encryption_set"] = {"id": args.disk_encryption_set_id}
-            return disk
-
-        extensions: list[dict[str, Any]] = []
-        if args.entra_id_login:
-            extensions.append(
-                {
-                    "name": "entra-id-ssh-login",
-                    "publisher": "Microsoft.Azure.ActiveDirectory",
-                    "type": "AADSSHLoginForLinux",
-                    "type_handler_version": "1.0",
-                    "auto_upgrade_minor_version": True,
-                }
-            )
-        grace_minutes = min(90, max(10, math.ceil(ready_within_seconds(spec) / 60)))
-        vm_profile: dict[str, Any] = {
-            "os_profile": {
-                "computer_name_prefix": dns_label(name, 40),
-                "admin_username": ADMIN_USERNAME,
-                "custom_data": custom_data,
-                "allow_extension_operations": True,
-                "linux_configuration": {
-                    "disable_password_authentication": True,
-                    "provision_vm_agent": True,
-                    "ssh": {
-                        "public_keys": [
-                            {
-                                "path": f"/home/{ADMIN_USERNAME}/.ssh/authorized_keys",
-                                "key_data": (args.admin_ssh_public_key or UNUSABLE_SSH_PUBLIC_KEY).strip(),
-                            }
-                        ]
-                    },
-                },
-            },
-            "storage_profile": {
-                "image_reference": args.image.reference(),
-                "os_disk": {
-                    "create_option": "FromImage",
-                    "caching": "ReadWrite",
-                    "disk_size_gb": args.os_disk_gib,
-                    "managed_disk": managed_disk("Premium_LRS"),
-                    "delete_option": "Delete",
-                },
-                "data_disks": [
-                    {
-                        "lun": azure_boot.DATA_DISK_LUN,
-                        "create_option": "Empty",
-                        "disk_size_gb": args.data_gib,
-                        # Weights are written once and read at every start: the host read cache serves them.
-                        "caching": "ReadOnly" if args.data_gib <= 4095 else "None",
-                        "managed_disk": managed_disk(args.data_disk_sku),
-                        "delete_option": "Delete",
-                    }
-                ],
-            },
-            "network_profile": {
-                "health_probe": {"id": lb_ref("probes", "health")},
-                "network_interface_configurations": [
-                    {
-                        "name": "nic",
-                        "primary": True,
-                        "enable_accelerated_networking": True,
-                        "delete_option": "Delete",
-                        "ip_configurations": [
-                            {
-                                "name": "ipconfig",
-                                "primary": True,
-                                "subnet": {"id": args.subnet_id},
-                                "load_balancer_backend_address_pools": [{"id": lb_ref("backendAddressPools", "servers")}],
-                                # No public_ip_address_configuration: the VMs have no public address.
-                            }
-                        ],
-                    }
-                ],
-            },
-            "security_profile": {"encryption_at_host": args.encryption_at_host},
-            "diagnostics_profile": {"boot_diagnostics": {"enabled": True}},  # managed storage, serial console
-            "extension_profile": {"extensions": extensions},
-            "priority": "Spot" if args.spot else "Regular",
-        }
-        if args.spot:
-            vm_profile.update(eviction_policy="Delete", billing_profile={"max_price": -1})
-
+    def _scale_set(
+        self,
+        d: _Deployment,
+        identity: managedidentity.UserAssignedIdentity,
+        lb: network.LoadBalancer,
+        readers: list[pulumi.Resource],
+    ) -> compute.VirtualMachineScaleSet:
+        """The GPU scale set (rolling upgrades, automatic repairs) and its identity's metrics-publisher role."""
+        name, args = d.name, d.args
+        grace_minutes = min(90, max(10, math.ceil(ready_within_seconds(args.container) / 60)))
         vmss_extra: dict[str, Any] = {}
         if args.spot:
             vmss_extra["spot_restore_policy"] = {"enabled": True, "restore_timeout": "PT1H"}
@@ -774,7 +735,7 @@ class AzureGpuVm(pulumi.ComponentResource):
         identity_type = "SystemAssigned, UserAssigned" if args.entra_id_login else "UserAssigned"
         vmss = compute.VirtualMachineScaleSet(
             child(name, "vmss"),
-            resource_group_name=rg,
+            resource_group_name=args.resource_group_name,
             location=args.location,
             orchestration_mode="Uniform",
             sku={"name": args.size.name, "tier": "Standard", "capacity": args.default},
@@ -801,15 +762,11 @@ class AzureGpuVm(pulumi.ComponentResource):
                 "repair_action": "Replace",
             },
             scale_in_policy={"rules": ["Default"], "force_deletion": False},
-            virtual_machine_profile=vm_profile,
-            tags=tags,
+            virtual_machine_profile=_vm_profile(d, _custom_data(d, identity)),
+            tags=d.tags,
             # Autoscale owns the capacity once the scale set exists. The VMs start syncing only once they
             # may read the weights and secrets.
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[lb, blob_reader, *secret_readers.values()],
-                ignore_changes=["sku.capacity"],
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[lb, *readers], ignore_changes=["sku.capacity"]),
             **vmss_extra,
         )
         assign_role(
@@ -817,25 +774,29 @@ class AzureGpuVm(pulumi.ComponentResource):
             scope=vmss.id,
             principal_id=identity.principal_id,
             role=MONITORING_METRICS_PUBLISHER,
-            subscription_id=subscription,
+            subscription_id=d.subscription,
             parent=self,
-            description=f"pulumi-llm {deployment}: publish the server's custom metrics on its own scale set",
+            description=f"pulumi-llm {d.deployment}: publish the server's custom metrics on its own scale set",
         )
+        return vmss
 
-        # --- scaling ----------------------------------------------------------------------
-        cooldown = min(60, max(5, math.ceil(provisioning_seconds(spec) / 60)))
+    def _autoscale(self, d: _Deployment, vmss: compute.VirtualMachineScaleSet) -> None:
+        cooldown = min(60, max(5, math.ceil(provisioning_seconds(d.args.container) / 60)))
         monitor.AutoscaleSetting(
-            child(name, "autoscale"),
-            resource_group_name=rg,
-            location=args.location,
+            child(d.name, "autoscale"),
+            resource_group_name=d.args.resource_group_name,
+            location=d.args.location,
             target_resource_uri=vmss.id,
             enabled=True,
-            profiles=autoscale_profiles(args, vmss.id, scale_out_cooldown_minutes=cooldown),
-            tags=tags,
-            opts=here,
+            profiles=autoscale_profiles(d.args, vmss.id, scale_out_cooldown_minutes=cooldown),
+            tags=d.tags,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        # --- alerts -----------------------------------------------------------------------
+    def _alerts(self, d: _Deployment, vmss: compute.VirtualMachineScaleSet, lb: network.LoadBalancer) -> None:
+        """Azure Monitor metric alerts (see alert_definitions), e-mailed through an action group when addresses are given."""
+        name, args, tags, rg = d.name, d.args, d.tags, d.args.resource_group_name
+        here = pulumi.ResourceOptions(parent=self)
         actions: list[dict[str, Any]] = []
         if args.alert_emails:
             group = monitor.ActionGroup(
@@ -863,7 +824,7 @@ class AzureGpuVm(pulumi.ComponentResource):
                 child(name, f"alert-{definition['key']}"),
                 resource_group_name=rg,
                 location="global",
-                description=f"pulumi-llm {deployment}: {definition['description']}",
+                description=f"pulumi-llm {d.deployment}: {definition['description']}",
                 severity=definition["severity"],
                 enabled=True,
                 scopes=[scopes[definition["scope"]]],
@@ -878,24 +839,122 @@ class AzureGpuVm(pulumi.ComponentResource):
                 opts=here,
             )
 
-        scheme_port = "" if args.frontend_port == 80 else f":{args.frontend_port}"
-        self.private_ip = lb.frontend_ip_configurations.apply(lambda f: f[0].private_ip_address if f else None)
-        # 'pending' until Azure assigns a dynamic address: the plan still shows the scheme and port the gateway calls.
-        self.url = self.private_ip.apply(lambda ip: f"http://{ip or 'pending'}{scheme_port}")
-        self.vmss_id = vmss.id
-        self.vmss_name = vmss.name
-        self.identity_id = identity.id
-        self.identity_principal_id = identity.principal_id
-        self.identity_client_id = identity.client_id
-        self.load_balancer_id = lb.id
-        self.register_outputs(
+
+def _lb_name(d: _Deployment) -> str:
+    return child(d.name, "lb")
+
+
+def _lb_ref(d: _Deployment, kind: str, item: str) -> pulumi.Output[str]:
+    """The id of a part of the load balancer, known before it exists (its name is fixed)."""
+    lb_name = _lb_name(d)
+    return pulumi.Output.all(d.subscription, d.args.resource_group_name).apply(lambda v: lb_child_id(v[0], v[1], lb_name, kind, item))
+
+
+def _custom_data(d: _Deployment, identity: managedidentity.UserAssignedIdentity) -> pulumi.Output[str]:
+    """The boot script, base64-encoded as the scale set takes it."""
+    args = d.args
+    secret_keys = sorted(args.secret_names)
+    return pulumi.Output.all(identity.client_id, args.model_container_url, args.key_vault_uri).apply(
+        lambda v: base64.b64encode(
+            azure_boot.azure_custom_data(
+                args.container,
+                container_url=v[1],
+                key_prefix=args.model_key_prefix,
+                client_id=v[0] or "",  # None only under a mock runtime
+                deployment=d.deployment,
+                revision=args.weights_revision,
+                secret_uris={s: secret_uri(v[2], args.secret_names[s]) for s in secret_keys} or None,
+            ).encode()
+        ).decode()
+    )
+
+
+def _vm_profile(d: _Deployment, custom_data: pulumi.Output[str]) -> dict[str, Any]:
+    """The scale set's VM profile: OS (SSH keys only), CMEK-capable disks, NIC in the load balancer's pool, extensions."""
+    args = d.args
+
+    def managed_disk(sku: str) -> dict[str, Any]:
+        disk: dict[str, Any] = {"storage_account_type": sku}
+        if args.disk_encryption_set_id is not None:
+            disk["disk_encryption_set"] = {"id": args.disk_encryption_set_id}
+        return disk
+
+    extensions: list[dict[str, Any]] = []
+    if args.entra_id_login:
+        extensions.append(
             {
-                "url": self.url,
-                "private_ip": self.private_ip,
-                "vmss_id": self.vmss_id,
-                "vmss_name": self.vmss_name,
-                "identity_principal_id": self.identity_principal_id,
-                "identity_client_id": self.identity_client_id,
-                "load_balancer_id": self.load_balancer_id,
+                "name": "entra-id-ssh-login",
+                "publisher": "Microsoft.Azure.ActiveDirectory",
+                "type": "AADSSHLoginForLinux",
+                "type_handler_version": "1.0",
+                "auto_upgrade_minor_version": True,
             }
         )
+    vm_profile: dict[str, Any] = {
+        "os_profile": {
+            "computer_name_prefix": dns_label(d.name, 40),
+            "admin_username": ADMIN_USERNAME,
+            "custom_data": custom_data,
+            "allow_extension_operations": True,
+            "linux_configuration": {
+                "disable_password_authentication": True,
+                "provision_vm_agent": True,
+                "ssh": {
+                    "public_keys": [
+                        {
+                            "path": f"/home/{ADMIN_USERNAME}/.ssh/authorized_keys",
+                            "key_data": (args.admin_ssh_public_key or UNUSABLE_SSH_PUBLIC_KEY).strip(),
+                        }
+                    ]
+                },
+            },
+        },
+        "storage_profile": {
+            "image_reference": args.image.reference(),
+            "os_disk": {
+                "create_option": "FromImage",
+                "caching": "ReadWrite",
+                "disk_size_gb": args.os_disk_gib,
+                "managed_disk": managed_disk("Premium_LRS"),
+                "delete_option": "Delete",
+            },
+            "data_disks": [
+                {
+                    "lun": azure_boot.DATA_DISK_LUN,
+                    "create_option": "Empty",
+                    "disk_size_gb": args.data_gib,
+                    # Weights are written once and read at every start: the host read cache serves them.
+                    "caching": "ReadOnly" if args.data_gib <= 4095 else "None",
+                    "managed_disk": managed_disk(args.data_disk_sku),
+                    "delete_option": "Delete",
+                }
+            ],
+        },
+        "network_profile": {
+            "health_probe": {"id": _lb_ref(d, "probes", "health")},
+            "network_interface_configurations": [
+                {
+                    "name": "nic",
+                    "primary": True,
+                    "enable_accelerated_networking": True,
+                    "delete_option": "Delete",
+                    "ip_configurations": [
+                        {
+                            "name": "ipconfig",
+                            "primary": True,
+                            "subnet": {"id": args.subnet_id},
+                            "load_balancer_backend_address_pools": [{"id": _lb_ref(d, "backendAddressPools", "servers")}],
+                            # No public_ip_address_configuration: the VMs have no public address.
+                        }
+                    ],
+                }
+            ],
+        },
+        "security_profile": {"encryption_at_host": args.encryption_at_host},
+        "diagnostics_profile": {"boot_diagnostics": {"enabled": True}},  # managed storage, serial console
+        "extension_profile": {"extensions": extensions},
+        "priority": "Spot" if args.spot else "Regular",
+    }
+    if args.spot:
+        vm_profile.update(eviction_policy="Delete", billing_profile={"max_price": -1})
+    return vm_profile
