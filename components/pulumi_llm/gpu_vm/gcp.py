@@ -501,23 +501,28 @@ def alert_policies(
         "gpu-idle",
         f"GPUs below {thresholds.gpu_idle_percent:g} % for {thresholds.gpu_idle_minutes} min",
         "WARNING",
-        {
-            "condition_threshold": {
-                "filter": (
-                    f'metric.type = {_quote(gcp_boot.GPU_UTILIZATION_METRIC)} AND resource.type = "gce_instance" AND '
-                    f"metadata.user_labels.{_quote(DEPLOYMENT_LABEL)} = {dep}"
-                ),
-                "comparison": "COMPARISON_LT",
-                "threshold_value": thresholds.gpu_idle_percent,
-                "duration": f"{thresholds.gpu_idle_minutes * 60}s",
-                "aggregations": [{"alignment_period": "300s", "per_series_aligner": "ALIGN_MEAN", "cross_series_reducer": "REDUCE_MEAN"}],
-                "trigger": {"count": 1},
-            }
-        },
+        _gpu_idle_condition(dep, thresholds),
         f"The GPUs of `{deployment}` averaged under {thresholds.gpu_idle_percent:g} % for {thresholds.gpu_idle_minutes} minutes: "
         "lower min_size, or use Spot VMs.",
     )
     return policies
+
+
+def _gpu_idle_condition(dep: str, thresholds: AlertThresholds) -> dict[str, Any]:
+    """The gpu-idle policy's condition: the group's mean GPU utilization (Ops Agent, NVML) below the threshold."""
+    return {
+        "condition_threshold": {
+            "filter": (
+                f'metric.type = {_quote(gcp_boot.GPU_UTILIZATION_METRIC)} AND resource.type = "gce_instance" AND '
+                f"metadata.user_labels.{_quote(DEPLOYMENT_LABEL)} = {dep}"
+            ),
+            "comparison": "COMPARISON_LT",
+            "threshold_value": thresholds.gpu_idle_percent,
+            "duration": f"{thresholds.gpu_idle_minutes * 60}s",
+            "aggregations": [{"alignment_period": "300s", "per_series_aligner": "ALIGN_MEAN", "cross_series_reducer": "REDUCE_MEAN"}],
+            "trigger": {"count": 1},
+        }
+    }
 
 
 def _uptime_condition(uptime_host: str) -> dict[str, Any]:
