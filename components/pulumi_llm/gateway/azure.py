@@ -76,8 +76,8 @@ StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 MASTER_KEY_NAMED_VALUE = "litellm-master-key"
-CONSUMER_HEADER = "x-pulumi-llm-consumer"
-"""Header the engine reads the consumer from (gateway.config's DEFAULT_CONSUMER_HEADER)."""
+CONSUMER_HEADER = engine_rules.DEFAULT_CONSUMER_HEADER
+"""Header the engine reads the consumer from (the config's default consumer_header)."""
 ENGINE_BACKEND_ID = "litellm"
 POOL_BACKEND_ID = "azure-openai-pool"
 READINESS_PATH = "/health/readiness"
