@@ -6,6 +6,8 @@ The CLI prints that line and exits 2; the Pulumi program turns it into a `pulumi
 the language host reports without a traceback.
 """
 
+import re
+
 
 class UserError(Exception):
     """A mistake in input the user controls. `str(err)` is the complete one-line message."""
@@ -16,3 +18,22 @@ class UserError(Exception):
         if "\n" in message:
             raise ValueError("UserError messages are one line")
         super().__init__(message)
+
+
+class FieldProblem(ValueError):
+    """Raised by cross-field checks to point at the settings field that is wrong, relative to the model.
+
+    pydantic reports errors of a model validator at the model's own location; carrying the field
+    path lets the message name `serving.replicas.max` instead of `serving.replicas`. It lives here, not in
+    settings.py, because the checks that run after parsing (`serving.check_sizing`) raise it too and
+    settings.py is theirs to import, not the other way round; `settings.load` renders either as one line.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        # "routes[0].provider" → ("routes", 0, "provider"), the way pydantic locates list items.
+        parts: list[str | int] = []
+        for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", field):
+            parts.append(int(index) if index else name)
+        self.field = tuple(parts)
+        self.message = message

@@ -1,19 +1,19 @@
 """From the stack settings to what each model server runs: pure glue between settings, sizing and runtimes.
 
-Both the settings validation (so a model that can't fit fails before anything registers) and the
-platform (which renders the containers) call these functions, so there is one answer to "what does
-this model run with".
+Both the settings loader (`settings.load` runs `check_sizing` right after the schema, so a model that can't
+fit fails before anything registers) and the platform (which renders the containers) call these functions,
+so there is one answer to "what does this model run with".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import pins
-from .errors import UserError
+from .errors import FieldProblem, UserError
 from .runtimes import registry
 from .runtimes.spec import ContainerRequest, ContainerSpec
-from .settings import ModelSettings, Replicas, Settings
 from .sizing import (
     FitResult,
     Hardware,
@@ -28,6 +28,11 @@ from .sizing import (
     get_model,
     valid_tensor_parallel_sizes,
 )
+
+if TYPE_CHECKING:
+    # Types only (never evaluated: annotations are strings here). settings.load imports this module to run
+    # check_sizing, so a run-time import back would be a cycle (tests/unit/test_import_graph.py).
+    from .settings import ModelSettings, Replicas, Settings
 
 
 def model_spec(name: str, model: ModelSettings) -> ModelSpec:
@@ -129,6 +134,25 @@ def size(settings: Settings, name: str, *, edge_device: str | None = None) -> Fi
         tensor_parallel_size=gpus,
         region=settings.region,
     )
+
+
+def check_sizing(settings: Settings) -> None:
+    """The settings check that needs the sizing planner, run by `settings.load` once the schema has passed:
+    every served model fits the stack's hardware, and on edge also each Jetson fleet's module. Raises
+    FieldProblem at `models.<name>`, which load renders as the one line a schema problem gets."""
+    if not settings.serves_models():
+        return
+    jetson = settings.edge.jetson if settings.edge is not None and "edge" in settings.methods else None
+    for name in settings.models:
+        try:
+            size(settings, name)
+        except UserError as err:
+            raise FieldProblem(f"models.{name}", str(err)) from None
+        if jetson is not None:
+            try:
+                size(settings, name, edge_device=jetson.device)
+            except UserError as err:
+                raise FieldProblem(f"models.{name}", f"on edge.jetson.device {jetson.device}: {err}") from None
 
 
 def replicas(settings: Settings, name: str) -> Replicas:

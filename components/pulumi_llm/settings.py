@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import UserError
+from .errors import FieldProblem, UserError
 from .runtimes.spec import Runtime  # the names in runtimes/registry.py: vLLM, Triton on GPU servers; llama.cpp, ONNX on edge
 
 NAMESPACE = "pulumi-llm"
@@ -49,23 +49,6 @@ SELF_HOSTING = ("gpu-vm", "cluster", "onprem", "edge")
 """Which clouds each method runs on."""
 _DNS_NAME = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+$")
-
-
-class FieldProblem(ValueError):
-    """Raised by cross-field validators to point at the field that is wrong, relative to the model.
-
-    pydantic reports errors of a model validator at the model's own location; carrying the field
-    path lets the message name `serving.replicas.max` instead of `serving.replicas`.
-    """
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        # "routes[0].provider" → ("routes", 0, "provider"), the way pydantic locates list items.
-        parts: list[str | int] = []
-        for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", field):
-            parts.append(int(index) if index else name)
-        self.field = tuple(parts)
-        self.message = message
 
 
 def _dns_label(max_len: int) -> AfterValidator:
@@ -1219,7 +1202,7 @@ class Settings(_Strict):
             raise FieldProblem("aws.gpu_vm.certificate_arn", "the load balancers use aws.model_tls.certificate_arn; give one certificate")
 
     def _check_models(self) -> None:
-        from . import serving
+        # Whether each model fits its hardware is checked after parsing, by serving.check_sizing (see load).
         from .runtimes import registry
 
         if not self.models:
@@ -1264,16 +1247,6 @@ class Settings(_Strict):
             streamed = scheme in ("s3", "gs") or (scheme == "store" and "cluster" in self.methods)
             if streamed and model.runtime == "triton":
                 raise FieldProblem(f"models.{name}.source", "Triton reads weights from a volume, not a stream: use pvc://<claim>/<path>")
-            try:
-                serving.size(self, name)
-            except UserError as err:
-                raise FieldProblem(f"models.{name}", str(err)) from None
-            jetson = self.edge.jetson if self.edge is not None and "edge" in self.methods else None
-            if jetson is not None:
-                try:
-                    serving.size(self, name, edge_device=jetson.device)
-                except UserError as err:
-                    raise FieldProblem(f"models.{name}", f"on edge.jetson.device {jetson.device}: {err}") from None
         scaling = self.serving.autoscaling
         if self.onprem is not None:
             if scaling.scale_to_zero and not self.onprem.ingress.install:
@@ -1307,12 +1280,28 @@ def load(config: Mapping[str, Any], source: str) -> Settings:
     `config` is what the Pulumi engine hands the program: scalar values as strings, objects and
     lists as JSON text. Native YAML values (as the offline plan reads them) are accepted too.
     `source` names the stack file in messages. Raises UserError whose text is one line per problem.
+
+    Two steps, in this order and both before any resource registers: the schema (`Settings`, pure: fields
+    and cross-field rules over the settings alone), then the checks that need the sizing planner
+    (`serving.check_sizing`: every model fits its hardware). They are separate so that the schema never
+    calls into serving, which reads Settings: serving imports settings.py for types only, this function
+    imports serving, and the import graph has no cycle (tests/unit/test_import_graph.py). Every reader of a
+    stack's settings goes through here, so none sees settings whose models do not fit.
     """
+    # Imported here, not at the top, so that importing settings.py for the schema alone (stack_file_schema,
+    # `pulumi-llm schema`) loads no more modules than before.
+    from .serving import check_sizing
+
     raw = raw_settings(config)
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as err:
         raise UserError(_first_problem(err, raw, source)) from None
+    try:
+        check_sizing(settings)
+    except FieldProblem as problem:
+        raise UserError(_problem_line(source, raw, list(problem.field), problem.message)) from None
+    return settings
 
 
 def raw_settings(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -1364,9 +1353,14 @@ def _first_problem(err: ValidationError, raw: dict[str, Any], source: str) -> st
         message = context_error.message
     else:
         message = _message(problem, loc)
+    return _problem_line(source, raw, loc, message, missing=problem["type"] == "missing")
+
+
+def _problem_line(source: str, raw: dict[str, Any], loc: list[Any], message: str, *, missing: bool = False) -> str:
+    """`<source>: pulumi-llm:<key path> = <value as written>: <message>` (no value when it is missing)."""
     path = f"{NAMESPACE}:{_path(loc)}" if loc else f"{NAMESPACE}"
     found, value = _lookup(raw, loc)
-    if problem["type"] == "missing" or not found:
+    if missing or not found:
         return f"{source}: {path}: {message}"
     return f"{source}: {path} = {_render(value)}: {message}"
 
