@@ -50,6 +50,7 @@ from ..kubernetes import addons, render
 from ..labels import CommonLabels, azure_tags, kubernetes_labels
 from ..naming import child
 from . import aks_render as r
+from .installer import Installer
 
 StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
@@ -329,25 +330,72 @@ class AksCluster(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self.workload_identities = {}
-        cluster_name = args.name
         tags = azure_tags(args.labels)
-        k8s_labels = kubernetes_labels(args.labels)
-        here = pulumi.ResourceOptions(parent=self)
 
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
         self._subscription_id = client.subscription_id
         self._tenant_id = client.tenant_id
 
-        # ---- control plane identity ------------------------------------------------------------
+        cluster_identity, before_cluster = self._control_plane_identity(tags)
+        cluster = self._cluster(tags, cluster_identity, before_cluster)
+        admin_access = self._admin_access(cluster, client.object_id)
+        general_pool = self._node_pools(tags)
+        self._kubernetes_provider()
+        kube = Installer(
+            self,
+            self.provider,
+            name,
+            kubernetes_labels(args.labels),
+            on_cluster=[general_pool, *admin_access],
+            namespaces_after=admin_access,
+        )
+        prometheus = self._observability(kube, cluster, tags)
+        releases: list[pulumi.Resource] = [prometheus]
+        releases += self._nvidia_stack(kube, prometheus)
+        # KEDA from its pinned chart rather than the AKS add-on: the add-on's KEDA version follows the
+        # AKS minor and cannot be pinned, and the chart's ServiceMonitors feed the in-cluster Prometheus
+        # exactly as on EKS and on-prem.
+        releases.append(kube.release("keda", pins.KEDA_CHART, "keda", addons.keda_values(service_monitor=True), "restricted", prometheus))
+        self.ingress_class = None
+        if args.internal_ingress:
+            self.ingress_class = INGRESS_CLASS
+            releases.append(
+                kube.release(
+                    "ingress-nginx",
+                    pins.INGRESS_NGINX_CHART,
+                    INGRESS_NAMESPACE,
+                    internal_ingress_values(args.ingress_source_ranges),
+                    "baseline",
+                    prometheus,
+                )
+            )
+
+        self.gpu_placement = r.gpu_placement(args.placement_gpus)
+        self.addons = releases
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "cluster_id": self.cluster_id,
+                "oidc_issuer": self.oidc_issuer,
+                "prometheus_url": self.prometheus_url,
+                **({"azure_monitor_workspace_id": self.azure_monitor_workspace_id} if self.azure_monitor_workspace_id is not None else {}),
+            }
+        )
+
+    # ---- steps of the constructor, in creation order ---------------------------------------------
+
+    def _control_plane_identity(self, tags: dict[str, str]) -> tuple[managedidentity.UserAssignedIdentity, list[pulumi.Resource]]:
+        """The control plane's identity and its roles on the subnet (and disk encryption set): what the cluster waits for."""
+        args = self._args
         # User-assigned, so its rights on the subnet (and the disk encryption set) exist before the
         # cluster does; a system-assigned identity could only be granted them after creation.
         cluster_identity = managedidentity.UserAssignedIdentity(
-            child(name, "cluster-identity"),
-            resource_name_=f"{cluster_name}-control-plane",
+            child(self._name, "cluster-identity"),
+            resource_name_=f"{args.name}-control-plane",
             resource_group_name=args.resource_group_name,
             location=args.location,
             tags=tags,
-            opts=here,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         before_cluster: list[pulumi.Resource] = [
             self._role("cluster-identity-network", args.subnet_id, r.ROLE_NETWORK_CONTRIBUTOR, cluster_identity.principal_id)
@@ -356,8 +404,17 @@ class AksCluster(pulumi.ComponentResource):
             before_cluster.append(
                 self._role("cluster-identity-des", args.disk_encryption_set_id, r.ROLE_READER, cluster_identity.principal_id)
             )
+        return cluster_identity, before_cluster
 
-        # ---- the cluster -----------------------------------------------------------------------
+    def _cluster(
+        self,
+        tags: dict[str, str],
+        cluster_identity: managedidentity.UserAssignedIdentity,
+        before_cluster: list[pulumi.Resource],
+    ) -> containerservice.ManagedCluster:
+        """The managed cluster with its system pool (Entra ID only, workload identity, OIDC issuer)."""
+        args = self._args
+        cluster_name = args.name
         api_access: dict[str, object] = {"enable_private_cluster": args.private_cluster, "disable_run_command": True}
         if args.private_cluster:
             api_access["private_dns_zone"] = "system"
@@ -384,7 +441,7 @@ class AksCluster(pulumi.ComponentResource):
             "tags": tags,
         }
         cluster = containerservice.ManagedCluster(
-            child(name, "cluster"),
+            child(self._name, "cluster"),
             resource_name_=cluster_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
@@ -425,38 +482,47 @@ class AksCluster(pulumi.ComponentResource):
         # The cluster's own name, but only once it exists: what the node pools and look-ups wait for.
         self._existing_name = cluster.id.apply(lambda _: cluster_name)
         self.oidc_issuer = cluster.oidc_issuer_profile.apply(lambda p: _field(p, "issuer_url"))
+        return cluster
 
+    def _admin_access(self, cluster: containerservice.ManagedCluster, deployer_object_id: pulumi.Output[str]) -> list[pulumi.Resource]:
+        """Cluster-admin role assignments: the deployer (when asked) and each admin principal."""
+        args = self._args
         admin_access: list[pulumi.Resource] = []
         if args.deployer_cluster_admin:
             admin_access.append(
                 self._role(
-                    "deployer-cluster-admin", cluster.id, r.ROLE_AKS_RBAC_CLUSTER_ADMIN, client.object_id, args.deployer_principal_type
+                    "deployer-cluster-admin", cluster.id, r.ROLE_AKS_RBAC_CLUSTER_ADMIN, deployer_object_id, args.deployer_principal_type
                 )
             )
         for key, principal in sorted(args.admin_principal_ids.items()):
             kind = args.admin_principal_types.get(key, "User")
             admin_access.append(self._role(f"admin-{key}", cluster.id, r.ROLE_AKS_RBAC_CLUSTER_ADMIN, principal, kind))
+        return admin_access
 
-        # ---- node pools --------------------------------------------------------------------------
-        def node_pool(key: str, **props: object) -> containerservice.AgentPool:
-            return containerservice.AgentPool(
-                child(name, f"{key}-pool"),
-                resource_group_name=args.resource_group_name,
-                resource_name_=self._existing_name,
-                agent_pool_name=key,
-                mode="User",
-                type="VirtualMachineScaleSets",
-                os_type="Linux",
-                enable_auto_scaling=True,
-                vnet_subnet_id=args.subnet_id,
-                orchestrator_version=args.kubernetes_version,
-                tags=tags,
-                opts=here,
-                **props,
-            )
+    def _node_pool(self, key: str, tags: dict[str, str], **props: object) -> containerservice.AgentPool:
+        args = self._args
+        return containerservice.AgentPool(
+            child(self._name, f"{key}-pool"),
+            resource_group_name=args.resource_group_name,
+            resource_name_=self._existing_name,
+            agent_pool_name=key,
+            mode="User",
+            type="VirtualMachineScaleSets",
+            os_type="Linux",
+            enable_auto_scaling=True,
+            vnet_subnet_id=args.subnet_id,
+            orchestrator_version=args.kubernetes_version,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+            **props,
+        )
 
-        general_pool = node_pool(
+    def _node_pools(self, tags: dict[str, str]) -> containerservice.AgentPool:
+        """The general user pool and one pool per GPU pool (`gpu_pools`); returns the general pool."""
+        args = self._args
+        general_pool = self._node_pool(
             "general",
+            tags,
             vm_size=args.general_vm_size,
             os_sku="AzureLinux",
             count=args.general_nodes.min,
@@ -493,45 +559,31 @@ class AksCluster(pulumi.ComponentResource):
             else:
                 # Scarce GPUs: replace one node at a time instead of surging a second expensive one.
                 props["upgrade_settings"] = {"max_surge": "0", "max_unavailable": "1"}
-            self.gpu_pools[key] = node_pool(key, **props)
+            self.gpu_pools[key] = self._node_pool(key, tags, **props)
+        return general_pool
 
-        # ---- Kubernetes provider -----------------------------------------------------------------
+    def _kubernetes_provider(self) -> None:
+        """`kubeconfig` (Entra ID through kubelogin) and the Kubernetes provider every in-cluster resource uses."""
         credentials = containerservice.list_managed_cluster_user_credentials_output(
-            resource_group_name=args.resource_group_name,
+            resource_group_name=self._args.resource_group_name,
             resource_name=self._existing_name,
             format="exec",
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        login = args.kubelogin_login
+        login = self._args.kubelogin_login
         self.kubeconfig = credentials.apply(lambda c: r.kubeconfig(_field(c.kubeconfigs[0], "value"), login=login))
         self.provider = k8s.Provider(
-            child(name, "k8s"),
+            child(self._name, "k8s"),
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
-            opts=here,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        on_cluster = [general_pool, *admin_access]
 
-        def k8s_opts(*after: pulumi.Resource) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[*on_cluster, *after])
-
-        namespaces: dict[str, k8s.core.v1.Namespace] = {}
-
-        def namespace(ns: str, pod_security: str) -> list[pulumi.Resource]:
-            if ns not in namespaces:
-                namespaces[ns] = k8s.core.v1.Namespace(
-                    child(name, f"{ns}-ns"),
-                    metadata={"name": ns, "labels": {**k8s_labels, "pod-security.kubernetes.io/enforce": pod_security}},
-                    opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=admin_access),
-                )
-            return [namespaces[ns]]
-
-        def release(
-            role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource
-        ) -> k8s.helm.v3.Release:
-            return addons.release(child(name, role), pin, ns, values, k8s_opts(*namespace(ns, pod_security), *after))
-
-        # ---- observability ---------------------------------------------------------------------
+    def _observability(self, kube: Installer, cluster: containerservice.ManagedCluster, tags: dict[str, str]) -> k8s.helm.v3.Release:
+        """kube-prometheus-stack, remote-writing to an Azure Monitor workspace when asked."""
+        name, args = self._name, self._args
+        cluster_name = args.name
+        here = pulumi.ResourceOptions(parent=self)
         self.prometheus_url = addons.prometheus_url()
         self.azure_monitor_workspace_id = None
         prometheus_after: list[pulumi.Resource] = []
@@ -591,59 +643,25 @@ class AksCluster(pulumi.ComponentResource):
             values = r.prometheus_values(remote_write_url=url, client_id=writer.client_id, tenant_id=self._tenant_id)
         else:
             values = r.prometheus_values()
-        prometheus = release(
+        return kube.release(
             "prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE, values, "privileged", *prometheus_after
         )
-        releases: list[pulumi.Resource] = [prometheus]
 
-        # ---- NVIDIA stack ------------------------------------------------------------------------
+    def _nvidia_stack(self, kube: Installer, prometheus: pulumi.Resource) -> list[pulumi.Resource]:
+        """The GPU Operator, or the device plugin and DCGM exporter alone, after the GPU pools."""
         gpu_ready = list(self.gpu_pools.values())
-        if args.nvidia_stack == "gpu-operator":
-            releases.append(
-                release(
+        if self._args.nvidia_stack == "gpu-operator":
+            return [
+                kube.release(
                     "gpu-operator", pins.GPU_OPERATOR_CHART, "gpu-operator", r.gpu_operator_values(), "privileged", prometheus, *gpu_ready
                 )
-            )
-        else:
-            releases.append(
-                release("device-plugin", pins.NVIDIA_DEVICE_PLUGIN_CHART, "nvidia", r.device_plugin_values(), "privileged", *gpu_ready)
-            )
-            releases.append(
-                release("dcgm-exporter", pins.DCGM_EXPORTER_CHART, "nvidia", r.dcgm_exporter_values(), "privileged", prometheus, *gpu_ready)
-            )
-
-        # ---- scaling -----------------------------------------------------------------------------
-        # KEDA from its pinned chart rather than the AKS add-on: the add-on's KEDA version follows the
-        # AKS minor and cannot be pinned, and the chart's ServiceMonitors feed the in-cluster Prometheus
-        # exactly as on EKS and on-prem.
-        releases.append(release("keda", pins.KEDA_CHART, "keda", addons.keda_values(service_monitor=True), "restricted", prometheus))
-
-        # ---- ingress -----------------------------------------------------------------------------
-        self.ingress_class = None
-        if args.internal_ingress:
-            self.ingress_class = INGRESS_CLASS
-            releases.append(
-                release(
-                    "ingress-nginx",
-                    pins.INGRESS_NGINX_CHART,
-                    INGRESS_NAMESPACE,
-                    internal_ingress_values(args.ingress_source_ranges),
-                    "baseline",
-                    prometheus,
-                )
-            )
-
-        self.gpu_placement = r.gpu_placement(args.placement_gpus)
-        self.addons = releases
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "cluster_id": self.cluster_id,
-                "oidc_issuer": self.oidc_issuer,
-                "prometheus_url": self.prometheus_url,
-                **({"azure_monitor_workspace_id": self.azure_monitor_workspace_id} if self.azure_monitor_workspace_id is not None else {}),
-            }
-        )
+            ]
+        return [
+            kube.release("device-plugin", pins.NVIDIA_DEVICE_PLUGIN_CHART, "nvidia", r.device_plugin_values(), "privileged", *gpu_ready),
+            kube.release(
+                "dcgm-exporter", pins.DCGM_EXPORTER_CHART, "nvidia", r.dcgm_exporter_values(), "privileged", prometheus, *gpu_ready
+            ),
+        ]
 
     # ---- helpers ---------------------------------------------------------------------------------
 
