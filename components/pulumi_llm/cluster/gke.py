@@ -41,6 +41,7 @@ from ..kubernetes import addons, render
 from ..labels import CommonLabels, gcp_labels, kubernetes_labels
 from ..naming import child
 from . import gke_render as r
+from .installer import Installer
 
 # `pulumi.Input[str]` in a form pydantic can validate: a plain string or an Output of one.
 StrInput = str | pulumi.Output
@@ -231,25 +232,57 @@ class GkeCluster(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self.workload_identities = {}
-        project, region, cluster_name = args.project, args.region, args.name
-        labels = gcp_labels(args.labels)
-        k8s_labels = kubernetes_labels(args.labels)
-        here = pulumi.ResourceOptions(parent=self)
-        standard = args.mode == "standard"
-        managed_prometheus = args.prometheus == "managed"
 
-        # ---- identities and key --------------------------------------------------------------
+        node_email, node_roles, key_grants = self._identities()
+        cluster = self._cluster(node_email, before=[*key_grants, *node_roles])
+        pools = _NodePools()
+        if args.mode == "standard":
+            pools = self._node_pools(node_email, node_roles)
+        self._kubernetes_provider(cluster)
+        kube = Installer(
+            self,
+            self.provider,
+            name,
+            kubernetes_labels(args.labels),
+            on_cluster=[cluster, *pools.resources],
+            namespaces_after=[cluster],
+        )
+        releases: list[pulumi.Resource] = [self._compute_class(kube, pools)]
+        prometheus, metrics = self._metrics(kube)
+        releases += metrics
+        releases += self._keda(kube, prometheus)
+
+        self.gpu_placement = r.gpu_placement(args.gpus_per_node)
+        self.addons = releases
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "cluster_id": self.cluster_id,
+                "node_service_account_email": self.node_service_account_email,
+                "prometheus_url": self.prometheus_url,
+                "compute_class": self.compute_class,
+            }
+        )
+
+    # ---- steps of the constructor, in creation order ---------------------------------------------
+
+    def _identities(self) -> tuple[pulumi.Output[str], list[pulumi.Resource], list[pulumi.Resource]]:
+        """The nodes' service account with GKE's minimal node roles, and the service agents' grants on the key.
+
+        Returns the nodes' e-mail, their role bindings and the key grants."""
+        name, args, project = self._name, self._args, self._args.project
+        here = pulumi.ResourceOptions(parent=self)
         node_sa = gcp.serviceaccount.Account(
             child(name, "nodes-sa"),
             project=project,
-            account_id=r.account_id(cluster_name, "nodes"),
-            display_name=f"GKE nodes of {cluster_name}",
+            account_id=r.account_id(args.name, "nodes"),
+            display_name=f"GKE nodes of {args.name}",
             description="pulumi-llm: node service account with GKE's minimal node roles",
             opts=here,
         )
         node_email = node_sa.account_id.apply(lambda a: r.service_account_email(a, project))
         self.node_service_account_email = node_email
-        node_roles = [
+        node_roles: list[pulumi.Resource] = [
             gcp.projects.IAMMember(
                 child(name, f"nodes-{_slug(role)}"),
                 project=project,
@@ -272,166 +305,85 @@ class GkeCluster(pulumi.ComponentResource):
                         opts=here,
                     )
                 )
+        return node_email, node_roles, key_grants
 
-        # ---- control plane -------------------------------------------------------------------
-        ip_policy: dict[str, str] = {}
-        if args.pods_range_name:
-            ip_policy["cluster_secondary_range_name"] = args.pods_range_name
-        if args.services_range_name:
-            ip_policy["services_secondary_range_name"] = args.services_range_name
-        metrics = list(r.CONTROL_PLANE_METRICS)
-        if managed_prometheus:
-            metrics += list(r.MANAGED_STATE_METRICS)
-            if not standard:
-                metrics.append("DCGM")  # Autopilot: GKE's managed DCGM metrics instead of the exporter chart
-        cluster_inputs: dict[str, object] = dict(
-            name=cluster_name,
-            project=project,
-            location=region,
-            network=args.network,
-            subnetwork=args.subnetwork,
-            release_channel={"channel": args.release_channel},
-            maintenance_policy={"daily_maintenance_window": {"start_time": args.maintenance_start_time}},
-            private_cluster_config={
-                "enable_private_nodes": True,
-                "enable_private_endpoint": args.private_endpoint,
-                "master_ipv4_cidr_block": args.master_ipv4_cidr,
-            },
-            master_authorized_networks_config={
-                "cidr_blocks": [
-                    {"display_name": display, "cidr_block": cidr} for display, cidr in sorted(args.master_authorized_networks.items())
-                ],
-                "gcp_public_cidrs_access_enabled": False,
-            },
-            ip_allocation_policy=ip_policy,
-            database_encryption={"state": "ENCRYPTED", "key_name": args.kms_key},
-            logging_config={"enable_components": list(r.CONTROL_PLANE_LOGS)},
-            monitoring_config={"enable_components": metrics, "managed_prometheus": {"enabled": managed_prometheus}},
-            resource_labels=labels,
-            deletion_protection=args.deletion_protection,
-        )
-        node_defaults = {
-            "service_account": node_email,
-            "oauth_scopes": list(r.NODE_OAUTH_SCOPES),
-            "boot_disk_kms_key": args.kms_key,
-        }
-        if standard:
-            cluster_inputs.update(
-                remove_default_node_pool=True,
-                initial_node_count=1,
-                # Even the default pool GKE creates and removes runs as our account, not the default one.
-                node_config={
-                    **node_defaults,
-                    "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
-                    "workload_metadata_config": {"mode": "GKE_METADATA"},
-                },
-                enable_shielded_nodes=True,
-                workload_identity_config={"workload_pool": r.workload_pool(project)},
-                datapath_provider="ADVANCED_DATAPATH",
-                node_pool_defaults={"node_config_defaults": {"gcfs_config": {"enabled": True}}},
-                addons_config={
-                    "gcs_fuse_csi_driver_config": {"enabled": True},
-                    "gce_persistent_disk_csi_driver_config": {"enabled": True},
-                },
-            )
-        else:
-            # Autopilot: Workload Identity, Shielded nodes, Dataplane V2 and image streaming are always on.
-            cluster_inputs.update(
-                enable_autopilot=True,
-                cluster_autoscaling={"auto_provisioning_defaults": node_defaults},
-                # The firewall rule admitting the gateway targets this tag on the nodes Autopilot creates.
-                node_pool_auto_config={"network_tags": {"tags": [r.GPU_NODE_TAG]}},
-            )
+    def _cluster(self, node_email: pulumi.Output[str], *, before: list[pulumi.Resource]) -> gcp.container.Cluster:
         cluster = gcp.container.Cluster(
-            child(name, "cluster"),
-            **cluster_inputs,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*key_grants, *node_roles]),
+            child(self._name, "cluster"),
+            **_cluster_inputs(self._args, node_email),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=before),
         )
         self._cluster = cluster
         self.cluster_name = cluster.name
         self.cluster_id = cluster.id
+        return cluster
 
-        # ---- node pools (standard) -----------------------------------------------------------
-        pools: list[pulumi.Resource] = []
-        spot_pools: list[str] = []
-        on_demand_pools: list[str] = []
-        if standard:
-            pools.append(
-                self._node_pool(
-                    "system",
-                    pool_name="system",
-                    machine_type=args.system_machine_type,
-                    nodes=args.system_nodes,
-                    spot=False,
-                    node_labels=dict(r.SYSTEM_NODE_LABELS),
-                    taints=[],
-                    zones=(),
-                    disk_size_gb=100,
-                    accelerator=None,
-                    email=node_email,
-                    after=node_roles,
-                )
+    def _node_pools(self, node_email: pulumi.Output[str], node_roles: list[pulumi.Resource]) -> _NodePools:
+        """Standard mode: the system pool and a spot and/or on-demand pool per GPU pool."""
+        args = self._args
+        pools = _NodePools()
+        pools.resources.append(
+            self._node_pool(
+                "system",
+                pool_name="system",
+                machine_type=args.system_machine_type,
+                nodes=args.system_nodes,
+                spot=False,
+                node_labels=dict(r.SYSTEM_NODE_LABELS),
+                taints=[],
+                zones=(),
+                disk_size_gb=100,
+                accelerator=None,
+                email=node_email,
+                after=node_roles,
             )
-            for key in args.gpu_pools:
-                pool = args.gpu_pools[key]
-                machine = args.machine(key)
-                for capacity, nodes in (("spot", pool.spot), ("on-demand", pool.on_demand)):
-                    if nodes is None:
-                        continue
-                    pool_name = r.node_pool_name(key, capacity)
-                    (spot_pools if capacity == "spot" else on_demand_pools).append(pool_name)
-                    pools.append(
-                        self._node_pool(
-                            f"gpu-{key}-{capacity}",
-                            pool_name=pool_name,
-                            machine_type=machine.machine_type,
-                            nodes=nodes,
-                            spot=capacity == "spot",
-                            node_labels=r.gpu_pool_labels(),
-                            taints=r.gpu_pool_taints(),
-                            zones=pool.zones,
-                            disk_size_gb=pool.disk_size_gb,
-                            accelerator=machine,
-                            network_tags=[r.GPU_NODE_TAG],
-                            email=node_email,
-                            after=node_roles,
-                        )
+        )
+        for key in args.gpu_pools:
+            pool = args.gpu_pools[key]
+            machine = args.machine(key)
+            for capacity, nodes in (("spot", pool.spot), ("on-demand", pool.on_demand)):
+                if nodes is None:
+                    continue
+                pool_name = r.node_pool_name(key, capacity)
+                (pools.spot if capacity == "spot" else pools.on_demand).append(pool_name)
+                pools.resources.append(
+                    self._node_pool(
+                        f"gpu-{key}-{capacity}",
+                        pool_name=pool_name,
+                        machine_type=machine.machine_type,
+                        nodes=nodes,
+                        spot=capacity == "spot",
+                        node_labels=r.gpu_pool_labels(),
+                        taints=r.gpu_pool_taints(),
+                        zones=pool.zones,
+                        disk_size_gb=pool.disk_size_gb,
+                        accelerator=machine,
+                        network_tags=[r.GPU_NODE_TAG],
+                        email=node_email,
+                        after=node_roles,
                     )
+                )
+        return pools
 
-        # ---- Kubernetes provider ---------------------------------------------------------------
+    def _kubernetes_provider(self, cluster: gcp.container.Cluster) -> None:
+        """`kubeconfig` and the Kubernetes provider every in-cluster resource uses."""
+        args = self._args
+        cluster_name, project, region = args.name, args.project, args.region
         self.kubeconfig = pulumi.Output.all(cluster.endpoint, cluster.master_auth).apply(
             lambda em: r.kubeconfig(cluster_name, em[0] or "", _ca(em[1]), project, region)
         )
         self.provider = k8s.Provider(
-            child(name, "k8s"),
+            child(self._name, "k8s"),
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
-            opts=here,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        on_cluster: list[pulumi.Resource] = [cluster, *pools]
 
-        def k8s_opts(*after: pulumi.Resource) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[*on_cluster, *after])
-
-        namespaces: dict[str, k8s.core.v1.Namespace] = {}
-
-        def namespace(ns: str, pod_security: str) -> list[pulumi.Resource]:
-            if ns not in namespaces:
-                namespaces[ns] = k8s.core.v1.Namespace(
-                    child(name, f"{ns}-ns"),
-                    metadata={"name": ns, "labels": {**k8s_labels, "pod-security.kubernetes.io/enforce": pod_security}},
-                    opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[cluster]),
-                )
-            return [namespaces[ns]]
-
-        def release(
-            role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource
-        ) -> k8s.helm.v3.Release:
-            return addons.release(child(name, role), pin, ns, values, k8s_opts(*namespace(ns, pod_security), *after))
-
-        # ---- GPU ComputeClass: spot first, then on-demand ----------------------------------------
-        if standard:
-            class_spec = r.compute_class_standard(spot_pools, on_demand_pools)
+    def _compute_class(self, kube: Installer, pools: _NodePools) -> pulumi.Resource:
+        """The GPU ComputeClass: spot first, then on-demand."""
+        args = self._args
+        if args.mode == "standard":
+            class_spec = r.compute_class_standard(pools.spot, pools.on_demand)
         else:
             gpus = [(args.machine(k).accelerator, args.machine(k).gpus) for k in args.gpu_pools]
             class_spec = r.compute_class_autopilot(
@@ -441,29 +393,36 @@ class GkeCluster(pulumi.ComponentResource):
                 driver=args.gpu_driver_version,
             )
         self.compute_class = r.GPU_COMPUTE_CLASS
-        compute_class = k8s.apiextensions.CustomResource(
-            child(name, "gpu-compute-class"),
+        return k8s.apiextensions.CustomResource(
+            child(self._name, "gpu-compute-class"),
             api_version="cloud.google.com/v1",
             kind="ComputeClass",
-            metadata={"name": r.GPU_COMPUTE_CLASS, "labels": k8s_labels},
+            metadata={"name": r.GPU_COMPUTE_CLASS, "labels": kube.labels},
             spec=class_spec,
-            opts=k8s_opts(),
+            opts=kube.opts(),
         )
-        releases: list[pulumi.Resource] = [compute_class]
 
-        # ---- metrics -------------------------------------------------------------------------
+    def _metrics(self, kube: Installer) -> tuple[list[pulumi.Resource], list[pulumi.Resource]]:
+        """In-cluster Prometheus unless Managed Service for Prometheus; the DCGM exporter on standard clusters.
+
+        Returns the Prometheus release (empty under managed Prometheus) and everything installed."""
+        args = self._args
+        managed_prometheus = args.prometheus == "managed"
+        releases: list[pulumi.Resource] = []
         prometheus: list[pulumi.Resource] = []
         if managed_prometheus:
-            self.prometheus_url = r.gmp_query_url(project)
+            self.prometheus_url = r.gmp_query_url(args.project)
         else:
             self.prometheus_url = addons.prometheus_url()
             prometheus = [
-                release("prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE, r.prometheus_values(), "privileged")
+                kube.release(
+                    "prometheus", pins.KUBE_PROMETHEUS_STACK_CHART, addons.MONITORING_NAMESPACE, r.prometheus_values(), "privileged"
+                )
             ]
             releases += prometheus
 
-        if standard:
-            dcgm = release(
+        if args.mode == "standard":
+            dcgm = kube.release(
                 "dcgm-exporter",
                 pins.DCGM_EXPORTER_CHART,
                 r.NVIDIA_NAMESPACE,
@@ -473,56 +432,43 @@ class GkeCluster(pulumi.ComponentResource):
             )
             releases.append(dcgm)
             if managed_prometheus:
-                body = r.dcgm_pod_monitoring(k8s_labels)
+                body = r.dcgm_pod_monitoring(kube.labels)
                 releases.append(
                     k8s.apiextensions.CustomResource(
-                        child(name, "dcgm-pod-monitoring"),
+                        child(self._name, "dcgm-pod-monitoring"),
                         api_version=body["apiVersion"],
                         kind=body["kind"],
                         metadata=body["metadata"],
                         spec=body["spec"],
-                        opts=k8s_opts(dcgm),
+                        opts=kube.opts(dcgm),
                     )
                 )
+        return prometheus, releases
 
-        # ---- KEDA ----------------------------------------------------------------------------
+    def _keda(self, kube: Installer, prometheus: list[pulumi.Resource]) -> list[pulumi.Resource]:
+        """KEDA; under managed Prometheus with a workload identity that reads Cloud Monitoring and its trigger authentication."""
         self.keda_authentication = None
-        if managed_prometheus:
-            reader = self.workload_identity(r.KEDA_NAMESPACE, r.KEDA_OPERATOR_SERVICE_ACCOUNT, project_roles=("roles/monitoring.viewer",))
-            keda = release(
-                "keda",
-                pins.KEDA_CHART,
-                r.KEDA_NAMESPACE,
-                r.keda_values(service_monitor=False, gcp_service_account=reader.email),
-                "restricted",
-                *reader.parts,
-            )
-            trigger_auth = k8s.apiextensions.CustomResource(
-                child(name, "keda-gmp-auth"),
-                api_version="keda.sh/v1alpha1",
-                kind="ClusterTriggerAuthentication",
-                metadata={"name": r.GMP_TRIGGER_AUTHENTICATION, "labels": k8s_labels},
-                spec=r.trigger_authentication_spec(),
-                opts=k8s_opts(keda),
-            )
-            releases += [keda, trigger_auth]
-            self.keda_authentication = {"kind": "ClusterTriggerAuthentication", "name": r.GMP_TRIGGER_AUTHENTICATION}
-        else:
-            releases.append(
-                release("keda", pins.KEDA_CHART, r.KEDA_NAMESPACE, r.keda_values(service_monitor=True), "restricted", *prometheus)
-            )
-
-        self.gpu_placement = r.gpu_placement(args.gpus_per_node)
-        self.addons = releases
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "cluster_id": self.cluster_id,
-                "node_service_account_email": self.node_service_account_email,
-                "prometheus_url": self.prometheus_url,
-                "compute_class": self.compute_class,
-            }
+        if self._args.prometheus != "managed":
+            return [kube.release("keda", pins.KEDA_CHART, r.KEDA_NAMESPACE, r.keda_values(service_monitor=True), "restricted", *prometheus)]
+        reader = self.workload_identity(r.KEDA_NAMESPACE, r.KEDA_OPERATOR_SERVICE_ACCOUNT, project_roles=("roles/monitoring.viewer",))
+        keda = kube.release(
+            "keda",
+            pins.KEDA_CHART,
+            r.KEDA_NAMESPACE,
+            r.keda_values(service_monitor=False, gcp_service_account=reader.email),
+            "restricted",
+            *reader.parts,
         )
+        trigger_auth = k8s.apiextensions.CustomResource(
+            child(self._name, "keda-gmp-auth"),
+            api_version="keda.sh/v1alpha1",
+            kind="ClusterTriggerAuthentication",
+            metadata={"name": r.GMP_TRIGGER_AUTHENTICATION, "labels": kube.labels},
+            spec=r.trigger_authentication_spec(),
+            opts=kube.opts(keda),
+        )
+        self.keda_authentication = {"kind": "ClusterTriggerAuthentication", "name": r.GMP_TRIGGER_AUTHENTICATION}
+        return [keda, trigger_auth]
 
     # ---- helpers ---------------------------------------------------------------------------------
 
@@ -705,6 +651,90 @@ def _ca(master_auth: object) -> str:
     if isinstance(master_auth, dict):
         return master_auth.get("cluster_ca_certificate") or master_auth.get("clusterCaCertificate") or ""
     return getattr(master_auth, "cluster_ca_certificate", None) or ""
+
+
+@dataclass
+class _NodePools:
+    """The standard-mode node pools: their resources, and the names of the spot and on-demand GPU pools."""
+
+    resources: list[pulumi.Resource] = field(default_factory=list)
+    spot: list[str] = field(default_factory=list)
+    on_demand: list[str] = field(default_factory=list)
+
+
+def _cluster_inputs(args: GkeClusterArgs, node_email: pulumi.Output[str]) -> dict[str, object]:
+    """The Cluster's inputs: private nodes, CMEK for secrets and boot disks, Standard or Autopilot specifics."""
+    standard = args.mode == "standard"
+    managed_prometheus = args.prometheus == "managed"
+    ip_policy: dict[str, str] = {}
+    if args.pods_range_name:
+        ip_policy["cluster_secondary_range_name"] = args.pods_range_name
+    if args.services_range_name:
+        ip_policy["services_secondary_range_name"] = args.services_range_name
+    metrics = list(r.CONTROL_PLANE_METRICS)
+    if managed_prometheus:
+        metrics += list(r.MANAGED_STATE_METRICS)
+        if not standard:
+            metrics.append("DCGM")  # Autopilot: GKE's managed DCGM metrics instead of the exporter chart
+    cluster_inputs: dict[str, object] = dict(
+        name=args.name,
+        project=args.project,
+        location=args.region,
+        network=args.network,
+        subnetwork=args.subnetwork,
+        release_channel={"channel": args.release_channel},
+        maintenance_policy={"daily_maintenance_window": {"start_time": args.maintenance_start_time}},
+        private_cluster_config={
+            "enable_private_nodes": True,
+            "enable_private_endpoint": args.private_endpoint,
+            "master_ipv4_cidr_block": args.master_ipv4_cidr,
+        },
+        master_authorized_networks_config={
+            "cidr_blocks": [
+                {"display_name": display, "cidr_block": cidr} for display, cidr in sorted(args.master_authorized_networks.items())
+            ],
+            "gcp_public_cidrs_access_enabled": False,
+        },
+        ip_allocation_policy=ip_policy,
+        database_encryption={"state": "ENCRYPTED", "key_name": args.kms_key},
+        logging_config={"enable_components": list(r.CONTROL_PLANE_LOGS)},
+        monitoring_config={"enable_components": metrics, "managed_prometheus": {"enabled": managed_prometheus}},
+        resource_labels=gcp_labels(args.labels),
+        deletion_protection=args.deletion_protection,
+    )
+    node_defaults = {
+        "service_account": node_email,
+        "oauth_scopes": list(r.NODE_OAUTH_SCOPES),
+        "boot_disk_kms_key": args.kms_key,
+    }
+    if standard:
+        cluster_inputs.update(
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            # Even the default pool GKE creates and removes runs as our account, not the default one.
+            node_config={
+                **node_defaults,
+                "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+                "workload_metadata_config": {"mode": "GKE_METADATA"},
+            },
+            enable_shielded_nodes=True,
+            workload_identity_config={"workload_pool": r.workload_pool(args.project)},
+            datapath_provider="ADVANCED_DATAPATH",
+            node_pool_defaults={"node_config_defaults": {"gcfs_config": {"enabled": True}}},
+            addons_config={
+                "gcs_fuse_csi_driver_config": {"enabled": True},
+                "gce_persistent_disk_csi_driver_config": {"enabled": True},
+            },
+        )
+    else:
+        # Autopilot: Workload Identity, Shielded nodes, Dataplane V2 and image streaming are always on.
+        cluster_inputs.update(
+            enable_autopilot=True,
+            cluster_autoscaling={"auto_provisioning_defaults": node_defaults},
+            # The firewall rule admitting the gateway targets this tag on the nodes Autopilot creates.
+            node_pool_auto_config={"network_tags": {"tags": [r.GPU_NODE_TAG]}},
+        )
+    return cluster_inputs
 
 
 __all__ = ["GkeCluster", "GkeClusterArgs", "GpuPool", "NodeRange", "WorkloadIdentity"]
