@@ -31,6 +31,7 @@ from ..kubernetes import addons, render
 from ..labels import CommonLabels, aws_tags, kubernetes_labels
 from ..naming import child
 from . import eks_render as r
+from .installer import Installer
 
 # `pulumi.Input[str]` in a form pydantic can validate: a plain string or an Output of one.
 StrInput = str | pulumi.Output
@@ -241,8 +242,14 @@ class EksCluster(pulumi.ComponentResource):
         coredns, ebs_csi = self._node_addons(system_nodes, tags)
         self._kubernetes_provider(cluster)
         # Admin access first: without bootstrap_creator_admin, Pulumi reaches the API through it.
-        kube = _Installer(
-            self, kubernetes_labels(args.labels), on_cluster=[system_nodes, coredns, *admin_access], admin_access=admin_access
+        kube = Installer(
+            self,
+            self.provider,
+            name,
+            kubernetes_labels(args.labels),
+            on_cluster=[system_nodes, coredns, *admin_access],
+            namespaces_after=admin_access,
+            existing_namespaces=("kube-system",),
         )
         self._default_storage_class(kube, ebs_csi)
         prometheus = self._observability(kube, tags)
@@ -458,7 +465,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _default_storage_class(self, kube: _Installer, ebs_csi: aws.eks.Addon) -> None:
+    def _default_storage_class(self, kube: Installer, ebs_csi: aws.eks.Addon) -> None:
         k8s.storage.v1.StorageClass(
             child(self._name, "gp3"),
             metadata={
@@ -474,7 +481,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=kube.opts(ebs_csi),
         )
 
-    def _observability(self, kube: _Installer, tags: dict[str, str]) -> k8s.helm.v3.Release:
+    def _observability(self, kube: Installer, tags: dict[str, str]) -> k8s.helm.v3.Release:
         """kube-prometheus-stack, remote-writing to an Amazon Managed Prometheus workspace when asked."""
         name, args = self._name, self._args
         cluster_name, region = args.name, args.region
@@ -501,7 +508,7 @@ class EksCluster(pulumi.ComponentResource):
         )
 
     def _karpenter(
-        self, kube: _Installer, cluster: aws.eks.Cluster, tags: dict[str, str], prometheus: pulumi.Resource
+        self, kube: Installer, cluster: aws.eks.Cluster, tags: dict[str, str], prometheus: pulumi.Resource
     ) -> tuple[pulumi.Output[str], list[pulumi.Resource]]:
         """GPU capacity by Karpenter: its node role, interruption queue, controller, EC2NodeClass and NodePool.
 
@@ -617,7 +624,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         return queue
 
-    def _nvidia_stack(self, kube: _Installer, prometheus: pulumi.Resource) -> list[pulumi.Resource]:
+    def _nvidia_stack(self, kube: Installer, prometheus: pulumi.Resource) -> list[pulumi.Resource]:
         """The GPU Operator, or the device plugin and DCGM exporter alone."""
         if self._args.nvidia_stack == "gpu-operator":
             return [
@@ -628,7 +635,7 @@ class EksCluster(pulumi.ComponentResource):
             kube.release("dcgm-exporter", pins.DCGM_EXPORTER_CHART, "nvidia", r.dcgm_exporter_values(), "privileged", prometheus),
         ]
 
-    def _traffic_and_scaling(self, kube: _Installer, cluster: aws.eks.Cluster, prometheus: pulumi.Resource) -> list[pulumi.Resource]:
+    def _traffic_and_scaling(self, kube: Installer, cluster: aws.eks.Cluster, prometheus: pulumi.Resource) -> list[pulumi.Resource]:
         """The AWS Load Balancer Controller (with its pod role) and KEDA."""
         args = self._args
         lbc = self._pod_role(
@@ -766,47 +773,6 @@ class _PodRole:
     def __init__(self, role: aws.iam.Role, parts: list[pulumi.Resource]) -> None:
         self.role = role
         self.parts = parts
-
-
-class _Installer:
-    """Installs into the cluster through the component's Kubernetes provider, after what the API needs.
-
-    Creates each release's namespace once (with its Pod Security level) before the first release in it."""
-
-    def __init__(
-        self,
-        component: EksCluster,
-        labels: dict[str, str],
-        *,
-        on_cluster: list[pulumi.Resource],
-        admin_access: list[pulumi.Resource],
-    ) -> None:
-        self._component = component
-        self.labels = labels
-        self._on_cluster = on_cluster
-        self._admin_access = admin_access
-        self._namespaces: dict[str, k8s.core.v1.Namespace] = {}
-
-    def opts(self, *after: pulumi.Resource) -> pulumi.ResourceOptions:
-        c = self._component
-        return pulumi.ResourceOptions(parent=c, provider=c.provider, depends_on=[*self._on_cluster, *after])
-
-    def namespace(self, ns: str, pod_security: str) -> list[pulumi.Resource]:
-        if ns == "kube-system":
-            return []
-        if ns not in self._namespaces:
-            c = self._component
-            self._namespaces[ns] = k8s.core.v1.Namespace(
-                child(c._name, f"{ns}-ns"),
-                metadata={"name": ns, "labels": {**self.labels, "pod-security.kubernetes.io/enforce": pod_security}},
-                opts=pulumi.ResourceOptions(parent=c, provider=c.provider, depends_on=self._admin_access),
-            )
-        return [self._namespaces[ns]]
-
-    def release(
-        self, role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource
-    ) -> k8s.helm.v3.Release:
-        return addons.release(child(self._component._name, role), pin, ns, values, self.opts(*self.namespace(ns, pod_security), *after))
 
 
 def _attach_node_policies(prefix: str, role: aws.iam.Role, managed, here: pulumi.ResourceOptions) -> list[pulumi.Resource]:
