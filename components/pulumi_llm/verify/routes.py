@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .rules.wiring import ENV_REFERENCE, SELF_HOSTED_PREFIX, container_variables, engine_configs
+from .engines import ENV_REFERENCE, SELF_HOSTED_PREFIX, container_variables, engine_configs
 from .view import PlanView
 
 

@@ -1,35 +1,18 @@
-"""The rule registry. A rule is `def rule(view: PlanView) -> Iterable[Violation]`, pure, registered
-with `@rule("family.name")`; each family lives in its own module, imported below.
+"""The rules. A rule is `def rule(view: PlanView) -> Iterable[Violation]`, pure, registered with
+`@rule("family.name")` (registry.py); each family lives in its own module, loaded below.
 
 Rules read facts about upstream components from `..facts` (cited data), never from memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from ..report import Violation
 from ..view import PlanView
+from .registry import RULES, Rule, rule, violation
 
-Rule = Callable[[PlanView], Iterable[Violation]]
-RULES: dict[str, Rule] = {}
-
-
-def rule(name: str) -> Callable[[Rule], Rule]:
-    """Register a rule under `name` ("family.what"), the name each of its violations carries."""
-
-    def register(fn: Rule) -> Rule:
-        if name in RULES:
-            raise ValueError(f"rule {name} registered twice")
-        RULES[name] = fn
-        fn.rule_name = name  # type: ignore[attr-defined]
-        return fn
-
-    return register
-
-
-def violation(view: PlanView, resource: str, name: str, why: str, severity: str = "error") -> Violation:
-    return Violation(stack=view.stack, resource=resource, rule=name, why=why, severity=severity)
+__all__ = ["RULES", "Rule", "rule", "run_rules", "violation"]
 
 
 def _load() -> None:

@@ -16,7 +16,7 @@ from ..facts import charts as chart_facts
 from ..facts import pod_security as pss
 from ..report import Violation
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
 Pod = dict[str, Any]
 """A PodSpec as plain data (what a manifest carries under spec.template.spec)."""

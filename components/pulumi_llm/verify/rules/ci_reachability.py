@@ -21,7 +21,7 @@ from ...ci_runner import ApiEndpoint, decide_ci_runner
 from ..facts import control_plane_access as access
 from ..report import Violation
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
 NAME = "ci.reachability"
 

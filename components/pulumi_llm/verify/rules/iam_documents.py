@@ -33,7 +33,7 @@ from .. import iam_eval
 from ..facts.aws_iam import ARN_FORMATS
 from ..report import Violation
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
 NOT_ERRORS = frozenset(
     {

@@ -26,7 +26,7 @@ from ..facts import aws_iam as facts
 from ..iam_eval import Request, allowed, as_list, condition_holds, evaluate, statements, wildcard
 from ..report import Violation
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"

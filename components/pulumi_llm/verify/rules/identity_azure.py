@@ -27,7 +27,7 @@ from ...offline.recorder import azure_principal_id
 from ..facts import azure as facts
 from ..report import Violation
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
 SECRETS = "identity.azure-secrets"
 WEIGHTS = "identity.azure-weights"

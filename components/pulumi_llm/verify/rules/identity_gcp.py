@@ -20,7 +20,7 @@ from typing import Any
 from ..facts import gcp as facts
 from ..report import Violation
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
 SECRETS = "identity.gcp-secrets"
 WEIGHTS = "identity.gcp-weights"

@@ -30,7 +30,7 @@ from ..report import Violation
 from ..routes import routed_models
 from ..view import PlanView
 from . import aws_paths as paths
-from . import rule, violation
+from .registry import rule, violation
 
 EDGE = "network.aws-edge"
 SELF_HOSTED = "network.aws-self-hosted"

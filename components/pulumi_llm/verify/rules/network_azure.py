@@ -39,7 +39,7 @@ from ..facts import azure as facts
 from ..report import Violation
 from ..routes import routed_models, self_hosted_urls, url_port
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
 EDGE = "network.azure-edge"
 SELF_HOSTED = "network.azure-self-hosted"

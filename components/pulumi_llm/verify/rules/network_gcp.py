@@ -33,7 +33,7 @@ from ..facts import gcp as facts
 from ..report import Violation
 from ..routes import routed_models, self_hosted_urls
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
 EDGE = "network.gcp-edge"
 SELF_HOSTED = "network.gcp-self-hosted"

@@ -21,8 +21,8 @@ from ..facts import credential_endpoints as credentials
 from ..netpol import IpPeer, Peer, PodPeer, admits, selects
 from ..report import Violation
 from ..view import PlanView
-from . import rule, violation
 from .aws_paths import tagged_subnet_cidrs
+from .registry import rule, violation
 
 INTERNET = IpPeer("203.0.113.10")  # TEST-NET-3 (RFC 5737): stands for any address outside the cluster
 PROBE_LABELS = {"app.kubernetes.io/name": "some-other-workload"}

@@ -37,7 +37,7 @@ import yaml
 from ..facts import exporters as ex
 from ..report import Violation
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
 PARSES = "observability.promql-parses"
 METRIC = "observability.metric-exists"

@@ -18,7 +18,7 @@ from .. import clock
 from ..facts import litellm_models
 from ..report import Violation
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
 NAME = "models.provider-id"
 WARN_DAYS = 90

@@ -23,7 +23,7 @@ from typing import Any
 from ..facts import chart_needs as facts
 from ..report import Violation
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
 BUILT_IN_GROUPS = frozenset(
     {

@@ -16,7 +16,7 @@ from .. import clock
 from ..facts import kubernetes_versions
 from ..report import Violation
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
 NAME = "versions.kubernetes-support"
 WARN_DAYS = 90

@@ -16,48 +16,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
-
-from ...gateway.config import CONFIG_ENV, LITELLM_PREFIX, SECRET_FILES_ENV
+from ...gateway.config import SECRET_FILES_ENV
+from ..engines import ENV_REFERENCE, SELF_HOSTED_PREFIX, container_variables, engine_configs
 from ..report import Violation
 from ..view import PlanView
-from . import rule, violation
+from .registry import rule, violation
 
-SELF_HOSTED_PREFIX = LITELLM_PREFIX["self-hosted"] + "/"
-ENV_REFERENCE = "os.environ/"
 _SERVED = re.compile(r"--served-model-name[= ]([A-Za-z0-9._/-]+)")
-
-
-def _inputs(resource: dict[str, Any]) -> Any:
-    inputs = resource["inputs"]
-    if isinstance(inputs.get("containerDefinitions"), str):  # ECS task definitions carry JSON text
-        return {**inputs, "containerDefinitions": json.loads(inputs["containerDefinitions"])}
-    return inputs
-
-
-def _containers(value: Any) -> Iterator[dict[str, Any]]:
-    """Every dict in `value` that holds a list with the engine-config variable: a container spec."""
-    if isinstance(value, dict):
-        for item in value.values():
-            if isinstance(item, list) and any(isinstance(e, dict) and e.get("name") == CONFIG_ENV for e in item):
-                yield value
-                break
-        for item in value.values():
-            yield from _containers(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _containers(item)
-
-
-def container_variables(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Name → entry of every variable the container gets (plain and secret lists alike)."""
-    return {
-        e["name"]: e
-        for item in container.values()
-        if isinstance(item, list)
-        for e in item
-        if isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"].isupper()
-    }
 
 
 def _mount_paths(container: dict[str, Any]) -> list[str]:
@@ -73,15 +38,6 @@ def _served_names(view: PlanView) -> set[str]:
         except (binascii.Error, ValueError):
             continue
     return names
-
-
-def engine_configs(view: PlanView) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
-    """(resource, container, parsed engine config) for every gateway engine in the plan."""
-    for resource in view.resources:
-        for container in _containers(_inputs(resource)):
-            encoded = container_variables(container)[CONFIG_ENV].get("value")
-            if isinstance(encoded, str):
-                yield resource, container, yaml.safe_load(base64.b64decode(encoded))
 
 
 def _references(config: Any) -> Iterator[str]:
