@@ -147,11 +147,27 @@ def _cycle_in(graph: dict[str, set[str]], component: set[str]) -> list[str]:
 
 def test_the_graph_reads_function_level_and_relative_imports() -> None:
     graph = import_graph()
-    assert "pulumi_llm.settings" in graph and "pulumi_llm.gateway.config" in graph
-    # `from .naming import child` at module level
-    assert "pulumi_llm.naming" in graph["pulumi_llm.labels"] or "pulumi_llm.naming" in graph["pulumi_llm.platform"]
-    # imports inside LlmPlatform's methods count like module-level ones
-    assert {"pulumi_llm.gateway.aws", "pulumi_llm.cluster.eks"} <= graph["pulumi_llm.platform"]
+    platform = graph["pulumi_llm.platform"]
+    # module level, relative: `from .component_args import …`, `from .naming import child`
+    assert {"pulumi_llm.component_args", "pulumi_llm.naming"} <= platform
+    # inside LlmPlatform's methods: `from .gateway.aws import AwsGateway`, `from .cluster.eks import …`
+    assert {"pulumi_llm.gateway.aws", "pulumi_llm.cluster.eks"} <= platform
+    # `from . import platform_azure` is the submodule, `from .gateway import SELF_HOSTED_KEY_SECRET` the package
+    assert {"pulumi_llm.platform_azure", "pulumi_llm.gateway"} <= graph["pulumi_llm.component_args"] | platform
+    # `from .. import pins` two levels up
+    assert "pulumi_llm.pins" in graph["pulumi_llm.gateway.aws"]
+
+
+def test_type_checking_imports_are_left_out(tmp_path: Path) -> None:
+    source = tmp_path / "mod.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from . import a\n"
+        "if TYPE_CHECKING:\n    from . import b\nelse:\n    from . import c\n"
+        "def f():\n    import pkg.d.e\n"
+    )
+    known = {"pkg", "pkg.a", "pkg.b", "pkg.c", "pkg.d"}
+    assert imported_modules("pkg.mod", source, known) == {"pkg.a", "pkg.c", "pkg.d"}
 
 
 def test_cycles_are_found_and_printed() -> None:
