@@ -359,104 +359,10 @@ def karpenter_controller_policy(
     }
     return _doc(
         [
-            {
-                "Sid": "AllowScopedEC2InstanceAccessActions",
-                "Effect": "Allow",
-                "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
-                "Resource": [
-                    f"{ec2}::image/*",
-                    f"{ec2}::snapshot/*",
-                    f"{own}:security-group/*",
-                    f"{own}:subnet/*",
-                    f"{own}:capacity-reservation/*",
-                ],
-            },
-            {
-                "Sid": "AllowScopedEC2LaunchTemplateAccessActions",
-                "Effect": "Allow",
-                "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
-                "Resource": f"{own}:launch-template/*",
-                "Condition": {"StringEquals": owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
-            },
-            {
-                "Sid": "AllowScopedEC2InstanceActionsWithTags",
-                "Effect": "Allow",
-                "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
-                "Resource": launched,
-                "Condition": {"StringEquals": requested, "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}},
-            },
-            {
-                "Sid": "AllowScopedResourceCreationTagging",
-                "Effect": "Allow",
-                "Action": "ec2:CreateTags",
-                "Resource": launched,
-                "Condition": {
-                    "StringEquals": {**requested, "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]},
-                    "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
-                },
-            },
-            {
-                "Sid": "AllowScopedResourceTagging",
-                "Effect": "Allow",
-                "Action": "ec2:CreateTags",
-                "Resource": f"{own}:instance/*",
-                "Condition": {
-                    "StringEquals": owned,
-                    "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
-                    "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster_name},
-                    "ForAllValues:StringEquals": {"aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]},
-                },
-            },
-            {
-                "Sid": "AllowScopedDeletion",
-                "Effect": "Allow",
-                "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
-                "Resource": [f"{own}:instance/*", f"{own}:launch-template/*"],
-                "Condition": {"StringEquals": owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
-            },
-            {
-                "Sid": "AllowPassingInstanceRole",
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": node_role_arn,
-                "Condition": {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}},
-            },
-            {
-                "Sid": "AllowScopedInstanceProfileCreationActions",
-                "Effect": "Allow",
-                "Action": "iam:CreateInstanceProfile",
-                "Resource": profiles,
-                "Condition": {
-                    "StringEquals": {**requested, "aws:RequestTag/topology.kubernetes.io/region": region},
-                    "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"},
-                },
-            },
-            {
-                "Sid": "AllowScopedInstanceProfileTagActions",
-                "Effect": "Allow",
-                "Action": "iam:TagInstanceProfile",
-                "Resource": profiles,
-                "Condition": {
-                    "StringEquals": {**profile_tags, **requested, "aws:RequestTag/topology.kubernetes.io/region": region},
-                    "StringLike": {
-                        "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*",
-                        "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*",
-                    },
-                },
-            },
-            {
-                "Sid": "AllowScopedInstanceProfileActions",
-                "Effect": "Allow",
-                "Action": ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
-                "Resource": profiles,
-                "Condition": {"StringEquals": profile_tags, "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"}},
-            },
-            {
-                "Sid": "AllowInstanceProfileReadActions",
-                "Effect": "Allow",
-                "Action": "iam:GetInstanceProfile",
-                "Resource": profiles,
-            },
+            *_karpenter_ec2_statements(ec2=ec2, own=own, owned=owned, requested=requested, launched=launched, cluster_name=cluster_name),
+            *_karpenter_instance_profile_statements(
+                node_role_arn=node_role_arn, profiles=profiles, requested=requested, profile_tags=profile_tags, region=region
+            ),
             {
                 "Sid": "AllowAPIServerEndpointDiscovery",
                 "Effect": "Allow",
@@ -507,6 +413,120 @@ def karpenter_controller_policy(
     )
 
 
+def _karpenter_ec2_statements(
+    *, ec2: str, own: str, owned: dict[str, str], requested: dict[str, str], launched: list[str], cluster_name: str
+) -> list[dict[str, Any]]:
+    """Launching, tagging and terminating this cluster's nodes (karpenter_controller_policy)."""
+    return [
+        {
+            "Sid": "AllowScopedEC2InstanceAccessActions",
+            "Effect": "Allow",
+            "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
+            "Resource": [
+                f"{ec2}::image/*",
+                f"{ec2}::snapshot/*",
+                f"{own}:security-group/*",
+                f"{own}:subnet/*",
+                f"{own}:capacity-reservation/*",
+            ],
+        },
+        {
+            "Sid": "AllowScopedEC2LaunchTemplateAccessActions",
+            "Effect": "Allow",
+            "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
+            "Resource": f"{own}:launch-template/*",
+            "Condition": {"StringEquals": owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
+        },
+        {
+            "Sid": "AllowScopedEC2InstanceActionsWithTags",
+            "Effect": "Allow",
+            "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
+            "Resource": launched,
+            "Condition": {"StringEquals": requested, "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}},
+        },
+        {
+            "Sid": "AllowScopedResourceCreationTagging",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": launched,
+            "Condition": {
+                "StringEquals": {**requested, "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]},
+                "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
+            },
+        },
+        {
+            "Sid": "AllowScopedResourceTagging",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": f"{own}:instance/*",
+            "Condition": {
+                "StringEquals": owned,
+                "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
+                "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster_name},
+                "ForAllValues:StringEquals": {"aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]},
+            },
+        },
+        {
+            "Sid": "AllowScopedDeletion",
+            "Effect": "Allow",
+            "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
+            "Resource": [f"{own}:instance/*", f"{own}:launch-template/*"],
+            "Condition": {"StringEquals": owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
+        },
+    ]
+
+
+def _karpenter_instance_profile_statements(
+    *, node_role_arn: str, profiles: str, requested: dict[str, str], profile_tags: dict[str, str], region: str
+) -> list[dict[str, Any]]:
+    """Passing the node role and managing the instance profiles Karpenter creates for it (karpenter_controller_policy)."""
+    return [
+        {
+            "Sid": "AllowPassingInstanceRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": node_role_arn,
+            "Condition": {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}},
+        },
+        {
+            "Sid": "AllowScopedInstanceProfileCreationActions",
+            "Effect": "Allow",
+            "Action": "iam:CreateInstanceProfile",
+            "Resource": profiles,
+            "Condition": {
+                "StringEquals": {**requested, "aws:RequestTag/topology.kubernetes.io/region": region},
+                "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"},
+            },
+        },
+        {
+            "Sid": "AllowScopedInstanceProfileTagActions",
+            "Effect": "Allow",
+            "Action": "iam:TagInstanceProfile",
+            "Resource": profiles,
+            "Condition": {
+                "StringEquals": {**profile_tags, **requested, "aws:RequestTag/topology.kubernetes.io/region": region},
+                "StringLike": {
+                    "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                    "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                },
+            },
+        },
+        {
+            "Sid": "AllowScopedInstanceProfileActions",
+            "Effect": "Allow",
+            "Action": ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
+            "Resource": profiles,
+            "Condition": {"StringEquals": profile_tags, "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"}},
+        },
+        {
+            "Sid": "AllowInstanceProfileReadActions",
+            "Effect": "Allow",
+            "Action": "iam:GetInstanceProfile",
+            "Resource": profiles,
+        },
+    ]
+
+
 def interruption_queue_policy(queue_arn: str, rule_arns: Sequence[str]) -> str:
     """Only our EventBridge rules may send to the queue; nothing over plain HTTP."""
     return _doc(
@@ -554,101 +574,15 @@ def load_balancer_controller_policy(*, partition: str, region: str, account_id: 
     retag = {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "true", "aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
     return _doc(
         [
-            {
-                "Sid": "ElbServiceLinkedRole",
-                "Effect": "Allow",
-                "Action": "iam:CreateServiceLinkedRole",
-                "Resource": f"arn:{partition}:iam::{account_id}:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing",
-                "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
-            },
-            {
-                # Describe*/List* and GetSecurityGroupsForVpc are read-only and offer no resource
-                # scoping: "*" limited to the region.
-                "Sid": "UnscopableRegionalReadActions",
-                "Effect": "Allow",
-                "Action": [
-                    "acm:ListCertificates",
-                    "ec2:DescribeAccountAttributes",
-                    "ec2:DescribeAddresses",
-                    "ec2:DescribeAvailabilityZones",
-                    "ec2:DescribeInstances",
-                    "ec2:DescribeInternetGateways",
-                    "ec2:DescribeIpamPools",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeRouteTables",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeTags",
-                    "ec2:DescribeVpcPeeringConnections",
-                    "ec2:DescribeVpcs",
-                    "ec2:GetSecurityGroupsForVpc",
-                    "elasticloadbalancing:DescribeCapacityReservation",
-                    "elasticloadbalancing:DescribeListenerAttributes",
-                    "elasticloadbalancing:DescribeListenerCertificates",
-                    "elasticloadbalancing:DescribeListeners",
-                    "elasticloadbalancing:DescribeLoadBalancerAttributes",
-                    "elasticloadbalancing:DescribeLoadBalancers",
-                    "elasticloadbalancing:DescribeRules",
-                    "elasticloadbalancing:DescribeSSLPolicies",
-                    "elasticloadbalancing:DescribeTags",
-                    "elasticloadbalancing:DescribeTargetGroupAttributes",
-                    "elasticloadbalancing:DescribeTargetGroups",
-                    "elasticloadbalancing:DescribeTargetHealth",
-                    "elasticloadbalancing:DescribeTrustStores",
-                ],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
-            },
-            {
-                # IAM is global (its calls are not "in" the cluster's region); List has no resource type.
-                "Sid": "UnscopableGlobalReadActions",
-                "Effect": "Allow",
-                "Action": "iam:ListServerCertificates",
-                "Resource": "*",
-            },
-            {
-                "Sid": "ReadCertificates",
-                "Effect": "Allow",
-                "Action": ["acm:DescribeCertificate", "iam:GetServerCertificate"],
-                "Resource": [
-                    f"arn:{partition}:acm:{region}:{account_id}:certificate/*",
-                    f"arn:{partition}:iam::{account_id}:server-certificate/*",
-                ],
-            },
-            {
-                "Sid": "CreateSecurityGroupsInTheClusterVpc",
-                "Effect": "Allow",
-                "Action": "ec2:CreateSecurityGroup",
-                "Resource": [security_groups, vpc],
-            },
-            {
-                "Sid": "TagSecurityGroupsOnCreate",
-                "Effect": "Allow",
-                "Action": "ec2:CreateTags",
-                "Resource": security_groups,
-                "Condition": {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}, **tagging_on_create},
-            },
-            {
-                "Sid": "RetagManagedSecurityGroups",
-                "Effect": "Allow",
-                "Action": ["ec2:CreateTags", "ec2:DeleteTags"],
-                "Resource": security_groups,
-                "Condition": retag,
-            },
-            {
-                # Opens target ports on the node security groups for the load balancer (upstream: "*").
-                "Sid": "AuthorizeLoadBalancerTraffic",
-                "Effect": "Allow",
-                "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
-                "Resource": [security_groups, security_group_rules],
-            },
-            {
-                "Sid": "DeleteManagedSecurityGroups",
-                "Effect": "Allow",
-                "Action": "ec2:DeleteSecurityGroup",
-                "Resource": security_groups,
-                "Condition": managed,
-            },
+            *_load_balancer_controller_read_statements(partition=partition, region=region, account_id=account_id),
+            *_load_balancer_controller_security_group_statements(
+                security_groups=security_groups,
+                security_group_rules=security_group_rules,
+                vpc=vpc,
+                managed=managed,
+                tagging_on_create=tagging_on_create,
+                retag=retag,
+            ),
             {
                 "Sid": "CreateTaggedLoadBalancers",
                 "Effect": "Allow",
@@ -729,6 +663,121 @@ def load_balancer_controller_policy(*, partition: str, region: str, account_id: 
             },
         ]
     )
+
+
+def _load_balancer_controller_read_statements(*, partition: str, region: str, account_id: str) -> list[dict[str, Any]]:
+    """The service-linked role and the read-only calls (load_balancer_controller_policy)."""
+    return [
+        {
+            "Sid": "ElbServiceLinkedRole",
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": f"arn:{partition}:iam::{account_id}:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing",
+            "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
+        },
+        {
+            # Describe*/List* and GetSecurityGroupsForVpc are read-only and offer no resource
+            # scoping: "*" limited to the region.
+            "Sid": "UnscopableRegionalReadActions",
+            "Effect": "Allow",
+            "Action": [
+                "acm:ListCertificates",
+                "ec2:DescribeAccountAttributes",
+                "ec2:DescribeAddresses",
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeInstances",
+                "ec2:DescribeInternetGateways",
+                "ec2:DescribeIpamPools",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeRouteTables",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeTags",
+                "ec2:DescribeVpcPeeringConnections",
+                "ec2:DescribeVpcs",
+                "ec2:GetSecurityGroupsForVpc",
+                "elasticloadbalancing:DescribeCapacityReservation",
+                "elasticloadbalancing:DescribeListenerAttributes",
+                "elasticloadbalancing:DescribeListenerCertificates",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeLoadBalancerAttributes",
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeRules",
+                "elasticloadbalancing:DescribeSSLPolicies",
+                "elasticloadbalancing:DescribeTags",
+                "elasticloadbalancing:DescribeTargetGroupAttributes",
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetHealth",
+                "elasticloadbalancing:DescribeTrustStores",
+            ],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+        },
+        {
+            # IAM is global (its calls are not "in" the cluster's region); List has no resource type.
+            "Sid": "UnscopableGlobalReadActions",
+            "Effect": "Allow",
+            "Action": "iam:ListServerCertificates",
+            "Resource": "*",
+        },
+        {
+            "Sid": "ReadCertificates",
+            "Effect": "Allow",
+            "Action": ["acm:DescribeCertificate", "iam:GetServerCertificate"],
+            "Resource": [
+                f"arn:{partition}:acm:{region}:{account_id}:certificate/*",
+                f"arn:{partition}:iam::{account_id}:server-certificate/*",
+            ],
+        },
+    ]
+
+
+def _load_balancer_controller_security_group_statements(
+    *,
+    security_groups: str,
+    security_group_rules: str,
+    vpc: str,
+    managed: dict[str, Any],
+    tagging_on_create: dict[str, Any],
+    retag: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Creating, tagging, opening and deleting the security groups the controller manages (load_balancer_controller_policy)."""
+    return [
+        {
+            "Sid": "CreateSecurityGroupsInTheClusterVpc",
+            "Effect": "Allow",
+            "Action": "ec2:CreateSecurityGroup",
+            "Resource": [security_groups, vpc],
+        },
+        {
+            "Sid": "TagSecurityGroupsOnCreate",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": security_groups,
+            "Condition": {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}, **tagging_on_create},
+        },
+        {
+            "Sid": "RetagManagedSecurityGroups",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateTags", "ec2:DeleteTags"],
+            "Resource": security_groups,
+            "Condition": retag,
+        },
+        {
+            # Opens target ports on the node security groups for the load balancer (upstream: "*").
+            "Sid": "AuthorizeLoadBalancerTraffic",
+            "Effect": "Allow",
+            "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+            "Resource": [security_groups, security_group_rules],
+        },
+        {
+            "Sid": "DeleteManagedSecurityGroups",
+            "Effect": "Allow",
+            "Action": "ec2:DeleteSecurityGroup",
+            "Resource": security_groups,
+            "Condition": managed,
+        },
+    ]
 
 
 def amp_remote_write_policy(workspace_arn: str) -> str:
