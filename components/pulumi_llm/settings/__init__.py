@@ -29,8 +29,8 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import FieldProblem, UserError
-from .runtimes.spec import Runtime  # the names in runtimes/registry.py: vLLM, Triton on GPU servers; llama.cpp, ONNX on edge
+from ..errors import FieldProblem, UserError
+from ..runtimes.spec import Runtime  # the names in runtimes/registry.py: vLLM, Triton on GPU servers; llama.cpp, ONNX on edge
 
 NAMESPACE = "pulumi-llm"
 
@@ -201,7 +201,7 @@ class ModelSettings(_Strict):
 
     @model_validator(mode="after")
     def _model(self) -> ModelSettings:
-        from .sizing import get_model
+        from ..sizing import get_model
 
         if (self.catalog is None) == (self.custom is None):
             raise FieldProblem("catalog", "give exactly one of catalog (a known model) or custom (its architecture)")
@@ -221,7 +221,7 @@ class ModelSettings(_Strict):
                 "source",
                 "must be store://<key>, pvc://<claim>/<path>, s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or node://<file>.gguf",
             )
-        from .runtimes.vllm import check_extra_args
+        from ..runtimes.vllm import check_extra_args
 
         for _i, token in enumerate(self.extra_args):
             try:
@@ -239,7 +239,7 @@ class OnPremGpus(_Strict):
 
     @model_validator(mode="after")
     def _known(self) -> OnPremGpus:
-        from .sizing import get_accelerator
+        from ..sizing import get_accelerator
 
         try:
             get_accelerator(self.accelerator)
@@ -535,7 +535,7 @@ DigestRef = Annotated[str, AfterValidator(_digest_ref)]
 
 
 def _pins():  # noqa: ANN202 - the module, imported when a default is needed
-    from . import pins
+    from .. import pins
 
     return pins
 
@@ -623,7 +623,7 @@ class EdgeSettings(_Strict):
             raise FieldProblem("platforms", "a jetson target builds for linux/arm64 only (Jetson modules are arm64)")
         if self.target == "cuda" and "linux/arm64" in self.platforms:
             raise FieldProblem("platforms", "the cuda target is x86 (linux/amd64); use jetson for arm64 GPUs")
-        from .edge.source import LLAMA_CPP_SOURCE
+        from ..edge.source import LLAMA_CPP_SOURCE
 
         if self.llama_cpp_sha256 is not None and self.llama_cpp_sha256 != LLAMA_CPP_SOURCE.sha256:
             raise FieldProblem(
@@ -638,7 +638,7 @@ class EdgeSettings(_Strict):
                 raise FieldProblem("jetson", "the main target is already jetson: drop edge.jetson or build cpu/cuda as the main target")
             if self.jetson.node_selector == self.node_selector:
                 raise FieldProblem("jetson.node_selector", "must differ from edge.node_selector: each node runs one fleet's server")
-        from .edge.devices import accelerator
+        from ..edge.devices import accelerator
 
         for key, device in (("device", self.device), ("jetson.device", self.jetson.device if self.jetson else None)):
             if device is None:
@@ -694,7 +694,7 @@ class AzureNetworkSettings(_Strict):
     def _ranges(self) -> AzureNetworkSettings:
         import ipaddress
 
-        from .network.cidrs import PRIVATE_RANGES
+        from ..network.cidrs import PRIVATE_RANGES
 
         try:
             net = ipaddress.ip_network(self.cidr, strict=True)
@@ -902,7 +902,7 @@ class AzureSettings(_Strict):
 
 def _check_azure_gpu_size(size: str, field: str) -> None:
     """A GPU size of the catalog; whether the stack's region offers it is checked with the region."""
-    from .gpu_vm.azure_sizes import check_vm_size
+    from ..gpu_vm.azure_sizes import check_vm_size
 
     try:
         check_vm_size(size, 1, None, field)
@@ -1065,13 +1065,13 @@ class Settings(_Strict):
         if scheme not in ("store", "pvc"):
             raise FieldProblem(where, "copies into the stack's store (store://) or a claim (pvc://), not an external bucket")
         if model.hub_repo is None:
-            from .sizing import get_model
+            from ..sizing import get_model
 
             if model.catalog is None or not get_model(model.catalog).hf_repo:
                 raise FieldProblem(where, f"needs models.{name}.hub_repo: the model's Hugging Face repository")
 
     def _check_gcp(self) -> None:
-        from .sizing import check_region
+        from ..sizing import check_region
 
         if self.gcp is None:
             raise FieldProblem("gcp", "required on cloud gcp (at least gcp.project)")
@@ -1099,8 +1099,8 @@ class Settings(_Strict):
                 raise FieldProblem("gcp.gateway_subnet_cidr", f"overlaps gcp.subnet_cidr ({self.gcp.subnet_cidr})")
 
     def _check_azure(self) -> None:
-        from .gpu_vm.azure_sizes import check_vm_size
-        from .sizing import check_region
+        from ..gpu_vm.azure_sizes import check_vm_size
+        from ..sizing import check_region
 
         try:
             check_region("azure", self.region or "")
@@ -1135,7 +1135,7 @@ class Settings(_Strict):
                         "AKS servers don't stream from Blob storage yet: use pvc://<claim>/<path> (an Azure Blob CSI or Azure Files claim)",
                     )
         if "gateway" in self.methods and self.gateway is not None:
-            from .gateway.apim_policy import MAX_FORWARD_TIMEOUT_SECONDS
+            from ..gateway.apim_policy import MAX_FORWARD_TIMEOUT_SECONDS
 
             if azure.gateway.publisher_email is None:
                 raise FieldProblem("azure.gateway.publisher_email", "required with the gateway (API Management's publisher address)")
@@ -1158,7 +1158,7 @@ class Settings(_Strict):
                         raise FieldProblem(f"gateway.models.{group_name}.routes[{i}].provider", "bedrock is reached from AWS stacks only")
 
     def _check_aws(self) -> None:
-        from .sizing import check_region
+        from ..sizing import check_region
 
         try:
             check_region("aws", self.region or "")
@@ -1203,7 +1203,7 @@ class Settings(_Strict):
 
     def _check_models(self) -> None:
         # Whether each model fits its hardware is checked after parsing, by serving.check_sizing (see load).
-        from .runtimes import registry
+        from ..runtimes import registry
 
         if not self.models:
             raise FieldProblem("models", f"at least one model is required by methods {', '.join(self.methods)}")
@@ -1223,7 +1223,7 @@ class Settings(_Strict):
             if edge_runtime is not None and model.runtime != edge_runtime:
                 raise FieldProblem(f"models.{name}.runtime", f"edge.runtime is {edge_runtime}: its models run {edge_runtime}")
             if edge_runtime == "onnx":
-                from .runtimes import onnx
+                from ..runtimes import onnx
 
                 try:
                     onnx.check_quantization(model.quantization, f"models.{name}")
@@ -1290,7 +1290,7 @@ def load(config: Mapping[str, Any], source: str) -> Settings:
     """
     # Imported here, not at the top, so that importing settings.py for the schema alone (stack_file_schema,
     # `pulumi-llm schema`) loads no more modules than before.
-    from .serving import check_sizing
+    from ..serving import check_sizing
 
     raw = raw_settings(config)
     try:
