@@ -209,6 +209,215 @@ def _probes() -> dict[str, Any]:
     )
 
 
+def _compute_rules(
+    plan: AzureSubnetPlan,
+    *,
+    clients: Sequence[str],
+    compute_ports: Sequence[int],
+    ssh_sources: Sequence[str],
+    https_egress_only: bool,
+) -> list[dict[str, Any]]:
+    """The GPU VMs' subnet: internal clients (and SSH from the given ranges) in; HTTPS only out when asked."""
+    rules: list[dict[str, Any]] = []
+    rules.append(
+        _rule(
+            "allow-clients",
+            200,
+            "Inbound",
+            "Allow",
+            source=clients,
+            destination=plan.compute,
+            ports=compute_ports,
+            description="Internal clients to the model servers (an internal LB keeps their source address)",
+        )
+    )
+    if ssh_sources:
+        rules.append(
+            _rule(
+                "allow-ssh",
+                300,
+                "Inbound",
+                "Allow",
+                source=ssh_sources,
+                destination=plan.compute,
+                ports=[22],
+                description="SSH from the given ranges only (e.g. an Azure Bastion subnet)",
+            )
+        )
+    if https_egress_only:
+        # IMDS, DNS and the WireServer (169.254.169.254, 168.63.129.16) are not filtered by NSGs.
+        rules += [
+            _rule(
+                "allow-https-vnet",
+                100,
+                "Outbound",
+                "Allow",
+                destination="VirtualNetwork",
+                ports=[443],
+                description="HTTPS to private endpoints (Key Vault, Storage) inside the VNet",
+            ),
+            _rule(
+                "allow-https-internet",
+                110,
+                "Outbound",
+                "Allow",
+                destination="Internet",
+                ports=[443],
+                description="HTTPS to image registries, Entra ID and Azure Monitor through the NAT gateway",
+            ),
+            _rule("deny-all-outbound", DENY_ALL_PRIORITY, "Outbound", "Deny", protocol="*", description="Nothing else leaves the GPU VMs"),
+        ]
+    return rules
+
+
+def _lb_rules(plan: AzureSubnetPlan, *, clients: Sequence[str], public_ingress: bool, app_gateway: bool) -> list[dict[str, Any]]:
+    """The load balancer subnet: HTTP(S) from the clients (or the Internet), plus Application Gateway's ports."""
+    rules: list[dict[str, Any]] = []
+    if app_gateway:
+        rules.append(
+            _rule(
+                "allow-gateway-manager",
+                110,
+                "Inbound",
+                "Allow",
+                source="GatewayManager",
+                ports="65200-65535",
+                description="Application Gateway v2 infrastructure ports (required by Azure)",
+            )
+        )
+    source: str | Sequence[str] = "Internet" if public_ingress else clients
+    rules.append(
+        _rule(
+            "allow-http-https",
+            200,
+            "Inbound",
+            "Allow",
+            source=source,
+            destination=plan.lb,
+            ports=[80, 443],
+            description="Clients to the load balancer frontends: HTTP and HTTPS only",
+        )
+    )
+    return rules
+
+
+def _private_endpoint_rules(plan: AzureSubnetPlan) -> list[dict[str, Any]]:
+    """The private endpoints' subnet: HTTPS from inside the VNet only."""
+    return [
+        _rule(
+            "allow-https-vnet",
+            200,
+            "Inbound",
+            "Allow",
+            source=plan.vnet,
+            destination=plan.private_endpoints,
+            ports=[443],
+            description="HTTPS to the private endpoints from inside the VNet only",
+        )
+    ]
+
+
+def _aks_rules(plan: AzureSubnetPlan, *, clients: Sequence[str], aks_pod_cidrs: Sequence[str]) -> list[dict[str, Any]]:
+    """The AKS nodes' subnet: the cluster to itself on every port, the clients to its internal ingress."""
+    # The cluster talks to itself on every port; the rest of the VNet only reaches the internal load
+    # balancers' HTTP(S) frontends (ingress-nginx keeps the client address with externalTrafficPolicy
+    # Local), and only from the clients: a VNet-wide allow let any workload bypass the gateway.
+    # Azure CNI Overlay does not encapsulate pod traffic: the subnet's NSG sees pod addresses, and AKS needs
+    # node→node, node→pod and pod→pod on every port (DNS included) or the cluster's own traffic is dropped.
+    cluster = [plan.aks, *aks_pod_cidrs]
+    return [
+        _rule(
+            "allow-cluster",
+            200,
+            "Inbound",
+            "Allow",
+            protocol="*",
+            source=cluster if aks_pod_cidrs else plan.aks,
+            destination=cluster if aks_pod_cidrs else plan.aks,
+            description="Node-to-node, node-to-pod and pod-to-pod traffic of the cluster (overlay pod ranges included)",
+        ),
+        _rule(
+            "allow-clients",
+            210,
+            "Inbound",
+            "Allow",
+            source=clients,
+            destination=plan.aks,
+            ports=AKS_CLIENT_PORTS,
+            description="Internal clients to the cluster's internal load balancers (ingress): HTTP and HTTPS only",
+        ),
+    ]
+
+
+def _apim_rules(plan: AzureSubnetPlan) -> list[dict[str, Any]]:
+    """APIM's outbound VNet-integration subnet: HTTPS to the engine, Key Vault and the Internet, nothing else."""
+    return [
+        _rule(
+            "allow-https-engine",
+            100,
+            "Outbound",
+            "Allow",
+            destination=plan.engine,
+            ports=[80, 443],
+            description="APIM to the gateway engine's internal Container Apps ingress",
+        ),
+        _rule(
+            "allow-https-private-endpoints",
+            110,
+            "Outbound",
+            "Allow",
+            destination=plan.private_endpoints,
+            ports=[443],
+            description="APIM to Key Vault (named values) through its private endpoint",
+        ),
+        _rule(
+            "allow-https-internet",
+            120,
+            "Outbound",
+            "Allow",
+            destination="Internet",
+            ports=[443],
+            description="Azure OpenAI, Entra ID and Azure Monitor over HTTPS through the NAT gateway",
+        ),
+        _rule(
+            "deny-all-outbound",
+            DENY_ALL_PRIORITY,
+            "Outbound",
+            "Deny",
+            protocol="*",
+            description="Nothing else leaves the APIM integration subnet",
+        ),
+    ]
+
+
+def _engine_rules(plan: AzureSubnetPlan) -> list[dict[str, Any]]:
+    """The gateway engine's Container Apps subnet: APIM in, the environment to itself."""
+    # Outbound stays open: the engine calls providers on the Internet, the self-hosted servers in the
+    # VNet, and Container Apps' own dependencies (registries, Entra ID, Azure Monitor) by service tag.
+    return [
+        _rule(
+            "allow-apim",
+            200,
+            "Inbound",
+            "Allow",
+            source=plan.apim,
+            destination=plan.engine,
+            ports=[80, 443],
+            description="API Management (VNet integration) to the engine's internal ingress",
+        ),
+        _rule(
+            "allow-environment",
+            210,
+            "Inbound",
+            "Allow",
+            protocol="*",
+            source=plan.engine,
+            destination=plan.engine,
+            description="The Container Apps environment's ingress and replicas talk to each other",
+        ),
+    ]
+
+
 def nsg_rules(
     role: str,
     plan: AzureSubnetPlan,
@@ -224,189 +433,25 @@ def nsg_rules(
     """The security rules of the NSG of subnet `role` (pure; tested)."""
     rules = [_probes()]
     if role == "compute":
-        rules.append(
-            _rule(
-                "allow-clients",
-                200,
-                "Inbound",
-                "Allow",
-                source=clients,
-                destination=plan.compute,
-                ports=compute_ports,
-                description="Internal clients to the model servers (an internal LB keeps their source address)",
-            )
+        rules += _compute_rules(
+            plan,
+            clients=clients,
+            compute_ports=compute_ports,
+            ssh_sources=ssh_sources,
+            https_egress_only=compute_https_egress_only,
         )
-        if ssh_sources:
-            rules.append(
-                _rule(
-                    "allow-ssh",
-                    300,
-                    "Inbound",
-                    "Allow",
-                    source=ssh_sources,
-                    destination=plan.compute,
-                    ports=[22],
-                    description="SSH from the given ranges only (e.g. an Azure Bastion subnet)",
-                )
-            )
-        if compute_https_egress_only:
-            # IMDS, DNS and the WireServer (169.254.169.254, 168.63.129.16) are not filtered by NSGs.
-            rules += [
-                _rule(
-                    "allow-https-vnet",
-                    100,
-                    "Outbound",
-                    "Allow",
-                    destination="VirtualNetwork",
-                    ports=[443],
-                    description="HTTPS to private endpoints (Key Vault, Storage) inside the VNet",
-                ),
-                _rule(
-                    "allow-https-internet",
-                    110,
-                    "Outbound",
-                    "Allow",
-                    destination="Internet",
-                    ports=[443],
-                    description="HTTPS to image registries, Entra ID and Azure Monitor through the NAT gateway",
-                ),
-                _rule(
-                    "deny-all-outbound", DENY_ALL_PRIORITY, "Outbound", "Deny", protocol="*", description="Nothing else leaves the GPU VMs"
-                ),
-            ]
     elif role == "lb":
-        if app_gateway:
-            rules.append(
-                _rule(
-                    "allow-gateway-manager",
-                    110,
-                    "Inbound",
-                    "Allow",
-                    source="GatewayManager",
-                    ports="65200-65535",
-                    description="Application Gateway v2 infrastructure ports (required by Azure)",
-                )
-            )
-        source: str | Sequence[str] = "Internet" if public_ingress else clients
-        rules.append(
-            _rule(
-                "allow-http-https",
-                200,
-                "Inbound",
-                "Allow",
-                source=source,
-                destination=plan.lb,
-                ports=[80, 443],
-                description="Clients to the load balancer frontends: HTTP and HTTPS only",
-            )
-        )
+        rules += _lb_rules(plan, clients=clients, public_ingress=public_ingress, app_gateway=app_gateway)
     elif role == "private-endpoints":
-        rules.append(
-            _rule(
-                "allow-https-vnet",
-                200,
-                "Inbound",
-                "Allow",
-                source=plan.vnet,
-                destination=plan.private_endpoints,
-                ports=[443],
-                description="HTTPS to the private endpoints from inside the VNet only",
-            )
-        )
+        rules += _private_endpoint_rules(plan)
     elif role == "aks":
-        # The cluster talks to itself on every port; the rest of the VNet only reaches the internal load
-        # balancers' HTTP(S) frontends (ingress-nginx keeps the client address with externalTrafficPolicy
-        # Local), and only from the clients: a VNet-wide allow let any workload bypass the gateway.
-        # Azure CNI Overlay does not encapsulate pod traffic: the subnet's NSG sees pod addresses, and AKS needs
-        # node→node, node→pod and pod→pod on every port (DNS included) or the cluster's own traffic is dropped.
-        cluster = [plan.aks, *aks_pod_cidrs]
-        rules += [
-            _rule(
-                "allow-cluster",
-                200,
-                "Inbound",
-                "Allow",
-                protocol="*",
-                source=cluster if aks_pod_cidrs else plan.aks,
-                destination=cluster if aks_pod_cidrs else plan.aks,
-                description="Node-to-node, node-to-pod and pod-to-pod traffic of the cluster (overlay pod ranges included)",
-            ),
-            _rule(
-                "allow-clients",
-                210,
-                "Inbound",
-                "Allow",
-                source=clients,
-                destination=plan.aks,
-                ports=AKS_CLIENT_PORTS,
-                description="Internal clients to the cluster's internal load balancers (ingress): HTTP and HTTPS only",
-            ),
-        ]
+        rules += _aks_rules(plan, clients=clients, aks_pod_cidrs=aks_pod_cidrs)
     elif role == "apim":
         # Outbound VNet integration: APIM's gateway is public and nothing connects into this subnet, so only
         # the explicit deny-all stays inbound (no probe rule either).
-        rules = [
-            _rule(
-                "allow-https-engine",
-                100,
-                "Outbound",
-                "Allow",
-                destination=plan.engine,
-                ports=[80, 443],
-                description="APIM to the gateway engine's internal Container Apps ingress",
-            ),
-            _rule(
-                "allow-https-private-endpoints",
-                110,
-                "Outbound",
-                "Allow",
-                destination=plan.private_endpoints,
-                ports=[443],
-                description="APIM to Key Vault (named values) through its private endpoint",
-            ),
-            _rule(
-                "allow-https-internet",
-                120,
-                "Outbound",
-                "Allow",
-                destination="Internet",
-                ports=[443],
-                description="Azure OpenAI, Entra ID and Azure Monitor over HTTPS through the NAT gateway",
-            ),
-            _rule(
-                "deny-all-outbound",
-                DENY_ALL_PRIORITY,
-                "Outbound",
-                "Deny",
-                protocol="*",
-                description="Nothing else leaves the APIM integration subnet",
-            ),
-        ]
+        rules = _apim_rules(plan)
     elif role == "engine":
-        rules += [
-            _rule(
-                "allow-apim",
-                200,
-                "Inbound",
-                "Allow",
-                source=plan.apim,
-                destination=plan.engine,
-                ports=[80, 443],
-                description="API Management (VNet integration) to the engine's internal ingress",
-            ),
-            _rule(
-                "allow-environment",
-                210,
-                "Inbound",
-                "Allow",
-                protocol="*",
-                source=plan.engine,
-                destination=plan.engine,
-                description="The Container Apps environment's ingress and replicas talk to each other",
-            ),
-        ]
-        # Outbound stays open: the engine calls providers on the Internet, the self-hosted servers in the
-        # VNet, and Container Apps' own dependencies (registries, Entra ID, Azure Monitor) by service tag.
+        rules += _engine_rules(plan)
     else:  # pragma: no cover - roles are fixed
         raise ValueError(role)
     rules.append(_deny_all_inbound())
