@@ -1,6 +1,6 @@
 """Settings → the Args of the components a stack builds: one pure function per component (or engine spec),
 shared by every caller so the same settings give the same child wherever they are wired — `LlmPlatform`
-(platform.py), the Azure wiring (platform_azure.py) and the cross-language adapters (provider/components.py).
+(platform/), the Azure wiring (platform/azure.py) and the cross-language adapters (provider/components.py).
 
 It imports no caller: the wiring modules import it, never the other way round (tests/unit/test_import_graph.py).
 Component modules are imported inside each builder, so a stack still loads its own cloud's SDK only
@@ -70,7 +70,7 @@ def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[s
     return spec, env
 
 
-# The Args of the components LlmPlatform, platform_azure and the package adapters (provider/components.py) build:
+# The Args of the components LlmPlatform, platform.azure and the package adapters (provider/components.py) build:
 # one function each, so a stack and a TypeScript program that give the same settings get the same child.
 # The other resources' values come in as arguments: the platform's own network, key and topic, or the
 # Inputs a program passes to an adapter.

@@ -152,8 +152,8 @@ def test_the_graph_reads_function_level_and_relative_imports() -> None:
     assert {"pulumi_llm.component_args", "pulumi_llm.naming"} <= platform
     # inside LlmPlatform's methods: `from .gateway.aws import AwsGateway`, `from .cluster.eks import …`
     assert {"pulumi_llm.gateway.aws", "pulumi_llm.cluster.eks"} <= platform
-    # `from . import platform_azure` is the submodule, `from .gateway import SELF_HOSTED_KEY_SECRET` the package
-    assert {"pulumi_llm.platform_azure", "pulumi_llm.gateway"} <= graph["pulumi_llm.component_args"] | platform
+    # `from . import azure` is the submodule, `from .gateway import SELF_HOSTED_KEY_SECRET` the package
+    assert {"pulumi_llm.platform.azure", "pulumi_llm.gateway"} <= graph["pulumi_llm.component_args"] | platform
     # `from .. import pins` two levels up
     assert "pulumi_llm.pins" in graph["pulumi_llm.gateway.aws"]
 

@@ -13,10 +13,10 @@ import dataclasses
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
-from .component_args import aws_gateway_args, aws_gpu_vm_args, gateway_self_hosted, gateway_spec, model_serving_args, onprem_cluster_args
-from .labels import CommonLabels
-from .naming import child
-from .settings import Settings
+from ..component_args import aws_gateway_args, aws_gpu_vm_args, gateway_self_hosted, gateway_spec, model_serving_args, onprem_cluster_args
+from ..labels import CommonLabels
+from ..naming import child
+from ..settings import Settings
 
 
 class LlmPlatformArgs(BaseModel):
@@ -50,16 +50,16 @@ class LlmPlatform(pulumi.ComponentResource):
         if settings.cloud == "gcp":
             outputs.update(self._gcp(name, settings, labels))
         if settings.cloud == "azure":
-            from . import platform_azure
+            from . import azure
 
-            outputs.update(platform_azure.build(self, name, settings, labels))
+            outputs.update(azure.build(self, name, settings, labels))
         if "edge" in settings.methods:
             outputs.update(self._edge(name, settings, labels))
 
         if "onprem" in settings.methods and settings.onprem is not None:
             import pulumi_kubernetes as k8s
 
-            from .onprem import OnPremCluster
+            from ..onprem import OnPremCluster
 
             onprem = settings.onprem
             provider = k8s.Provider(
@@ -84,7 +84,7 @@ class LlmPlatform(pulumi.ComponentResource):
         """The AWS methods: model store, and for self-hosting the key, network, alarms and servers."""
         import pulumi_aws as aws
 
-        from .storage.aws import ModelStore, ModelStoreArgs
+        from ..storage.aws import ModelStore, ModelStoreArgs
 
         outputs: dict[str, pulumi.Input[str]] = {}
         provider = aws.Provider(child(name, "aws"), region=settings.region, opts=pulumi.ResourceOptions(parent=self))
@@ -106,9 +106,9 @@ class LlmPlatform(pulumi.ComponentResource):
             return outputs
         assert store is not None  # self-hosting methods require models (settings)
 
-        from .monitoring.aws import AwsMonitoring, AwsMonitoringArgs
-        from .network.aws import AwsNetwork, AwsNetworkArgs
-        from .security.aws import StackKey, StackKeyArgs
+        from ..monitoring.aws import AwsMonitoring, AwsMonitoringArgs
+        from ..network.aws import AwsNetwork, AwsNetworkArgs
+        from ..security.aws import StackKey, StackKeyArgs
 
         region = settings.region or ""
         cfg = settings.aws
@@ -154,8 +154,8 @@ class LlmPlatform(pulumi.ComponentResource):
         """The GCP methods: model store, network, GPU VMs or GKE, and the gateway on Cloud Run."""
         import pulumi_gcp as gcp
 
-        from . import serving
-        from .storage.gcp import GcpModelStore, GcpModelStoreArgs
+        from .. import serving
+        from ..storage.gcp import GcpModelStore, GcpModelStoreArgs
 
         cfg = settings.gcp
         assert cfg is not None
@@ -177,14 +177,14 @@ class LlmPlatform(pulumi.ComponentResource):
             outputs["model_bucket"] = store.bucket_name
         network = None
         if methods & {"gpu-vm", "cluster"}:
-            from .network.gcp import GcpNetwork, GcpNetworkArgs
+            from ..network.gcp import GcpNetwork, GcpNetworkArgs
 
             hybrid = "gateway" in methods and settings.routes_self_hosted()
             # Hybrid routing: the gateway's Cloud Run egress subnet, and (GKE, whose passthrough load
             # balancers keep the client address) a firewall rule admitting only it to the GPU nodes.
             gateway_net: dict = {}
             if hybrid:
-                from .cluster.gke_render import GPU_NODE_TAG
+                from ..cluster.gke_render import GPU_NODE_TAG
 
                 gateway_net["gateway_egress_cidr"] = cfg.gateway_subnet_cidr
                 if "cluster" in methods:
@@ -196,7 +196,7 @@ class LlmPlatform(pulumi.ComponentResource):
             )
         self._self_hosted_urls = {}
         if "gpu-vm" in methods:
-            from .gpu_vm.gcp import GcpGpuVm, GcpGpuVmArgs
+            from ..gpu_vm.gcp import GcpGpuVm, GcpGpuVmArgs
 
             assert store is not None and network is not None
             for served in sorted(settings.models):
@@ -230,8 +230,8 @@ class LlmPlatform(pulumi.ComponentResource):
         if "cluster" in methods:
             outputs.update(self._gke(name, settings, labels, network, store, on_gcp))
         if "gateway" in methods:
-            from .gateway import config as engine
-            from .gateway.gcp import GcpGateway, GcpGatewayArgs, VpcEgress
+            from ..gateway import config as engine
+            from ..gateway.gcp import GcpGateway, GcpGatewayArgs, VpcEgress
 
             spec, urls = gateway_spec(settings, self._self_hosted_urls)
             gateway = GcpGateway(
@@ -259,10 +259,10 @@ class LlmPlatform(pulumi.ComponentResource):
         return outputs
 
     def _gke(self, name, settings, labels, network, store, on_gcp) -> dict[str, pulumi.Input[str]]:
-        from . import serving
-        from .cluster.gke import GkeCluster, GkeClusterArgs, GpuPool, NodeRange
-        from .kubernetes import credential_endpoints
-        from .kubernetes.model_serving import ModelServing
+        from .. import serving
+        from ..cluster.gke import GkeCluster, GkeClusterArgs, GpuPool, NodeRange
+        from ..kubernetes import credential_endpoints
+        from ..kubernetes.model_serving import ModelServing
 
         cfg = settings.gcp
         machine = serving.instance_type(settings, sorted(settings.models)[0])
@@ -344,9 +344,9 @@ class LlmPlatform(pulumi.ComponentResource):
         import pulumi_docker_build as docker_build
         import pulumi_kubernetes as k8s
 
-        from . import serving
-        from .edge.image import EdgeImage, EdgeImageArgs, default_build_context
-        from .edge.rollout import EdgeRollout, EdgeRolloutArgs, EdgeServer
+        from .. import serving
+        from ..edge.image import EdgeImage, EdgeImageArgs, default_build_context
+        from ..edge.rollout import EdgeRollout, EdgeRolloutArgs, EdgeServer
 
         edge = settings.edge
         assert edge is not None
@@ -421,7 +421,7 @@ class LlmPlatform(pulumi.ComponentResource):
         return {f"edge_image_{fleet}": ref for fleet, (ref, _) in self.edge_images.items()}
 
     def _aws_gateway(self, name, settings, labels, network, key, monitoring, on_aws) -> dict[str, pulumi.Input[str]]:
-        from .gateway.aws import AwsGateway
+        from ..gateway.aws import AwsGateway
 
         gateway = AwsGateway(
             child(name, "gateway"),
@@ -444,7 +444,7 @@ class LlmPlatform(pulumi.ComponentResource):
         if self._self_hosted_key is not None:
             import pulumi_aws as aws
 
-            from .gateway.aws import secret_resource_policy
+            from ..gateway.aws import secret_resource_policy
 
             # Only the gateway's ECS execution role and the servers' instance roles read the key.
             aws.secretsmanager.SecretPolicy(
@@ -463,9 +463,9 @@ class LlmPlatform(pulumi.ComponentResource):
         `pulumi-llm secrets put self-hosted`, so it never passes Pulumi), encrypted with the stack key."""
         import pulumi_aws as aws
 
-        from .gateway import SELF_HOSTED_KEY_SECRET
-        from .gateway.aws import secret_name
-        from .labels import aws_tags
+        from ..gateway import SELF_HOSTED_KEY_SECRET
+        from ..gateway.aws import secret_name
+        from ..labels import aws_tags
 
         return aws.secretsmanager.Secret(
             child(name, "self-hosted-key"),
@@ -479,7 +479,7 @@ class LlmPlatform(pulumi.ComponentResource):
         )
 
     def _aws_gpu_vms(self, name, settings, labels, network, key, store, monitoring, on_aws) -> dict[str, pulumi.Input[str]]:
-        from .gpu_vm.aws import AwsGpuVm
+        from ..gpu_vm.aws import AwsGpuVm
 
         outputs: dict[str, pulumi.Input[str]] = {}
         for served in sorted(settings.models):
@@ -516,12 +516,12 @@ class LlmPlatform(pulumi.ComponentResource):
         return outputs
 
     def _aws_cluster(self, name, settings, labels, network, key, store, on_aws) -> dict[str, pulumi.Input[str]]:
-        from . import serving
-        from .cluster.eks import EksCluster, EksClusterArgs
-        from .kubernetes import credential_endpoints
-        from .kubernetes.model_serving import IngressOptions, ModelServing
-        from .security.aws import HubTokenSecret, HubTokenSecretArgs
-        from .storage.aws import read_policy, write_policy
+        from .. import serving
+        from ..cluster.eks import EksCluster, EksClusterArgs
+        from ..kubernetes import credential_endpoints
+        from ..kubernetes.model_serving import IngressOptions, ModelServing
+        from ..security.aws import HubTokenSecret, HubTokenSecretArgs
+        from ..storage.aws import read_policy, write_policy
 
         cfg = settings.aws.cluster
         gpu_types = (
@@ -665,7 +665,7 @@ class LlmPlatform(pulumi.ComponentResource):
         VPC, the documented callers of a cluster-only stack."""
         import pulumi_aws as aws
 
-        from .labels import aws_tags
+        from ..labels import aws_tags
 
         self._model_alb_sg = None
         if not gateway_self_hosted(settings):

@@ -26,11 +26,11 @@ import pulumi
 import pulumi_azure_native.resources as resources
 from pulumi_azure_native.provider import Provider
 
-from . import serving
-from .component_args import gateway_spec, model_serving_args
-from .labels import CommonLabels, azure_tags
-from .naming import child
-from .settings import Settings
+from .. import serving
+from ..component_args import gateway_spec, model_serving_args
+from ..labels import CommonLabels, azure_tags
+from ..naming import child
+from ..settings import Settings
 
 NAMESPACE = "llm"
 HF_TOKEN_SECRET = "hf-token"
@@ -46,9 +46,9 @@ def global_name(prefix: str, stack: str, region: str, max_len: int = 24) -> str:
 
 
 def build(platform: pulumi.ComponentResource, name: str, settings: Settings, labels: CommonLabels) -> dict[str, pulumi.Input[str]]:
-    from .network.azure import AzureNetwork, AzureNetworkArgs
-    from .security.azure import AzureKeyVault, AzureKeyVaultArgs
-    from .storage.azure import AzureModelStore, AzureModelStoreArgs
+    from ..network.azure import AzureNetwork, AzureNetworkArgs
+    from ..security.azure import AzureKeyVault, AzureKeyVaultArgs
+    from ..storage.azure import AzureModelStore, AzureModelStoreArgs
 
     cfg = settings.azure
     region = (settings.region or "").strip().lower()
@@ -116,7 +116,7 @@ def build(platform: pulumi.ComponentResource, name: str, settings: Settings, lab
 
 
 def _gpu_vms(platform, name, settings, labels, rg, network, vault, store, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
-    from .gpu_vm.azure import AzureGpuVm, AzureGpuVmArgs, AzureScaleSchedule
+    from ..gpu_vm.azure import AzureGpuVm, AzureGpuVmArgs, AzureScaleSchedule
 
     cfg = settings.azure
     schedule = cfg.gpu_vm.schedule
@@ -158,14 +158,14 @@ def _gpu_vms(platform, name, settings, labels, rg, network, vault, store, on_azu
 
 
 def _aks_pod_cidr() -> str:
-    from .cluster.aks import AksClusterArgs
+    from ..cluster.aks import AksClusterArgs
 
     return str(AksClusterArgs.model_fields["pod_cidr"].default)
 
 
 def _aks(platform, name, settings, labels, rg, network, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
-    from .cluster.aks import AksCluster, AksClusterArgs, GpuPool, PoolScale
-    from .kubernetes.model_serving import IngressOptions, ModelServing
+    from ..cluster.aks import AksCluster, AksClusterArgs, GpuPool, PoolScale
+    from ..kubernetes.model_serving import IngressOptions, ModelServing
 
     cfg = settings.azure.cluster
     aks = AksCluster(
@@ -227,8 +227,8 @@ def _aks(platform, name, settings, labels, rg, network, on_azure, self_hosted) -
 
 
 def _gateway(name, settings, labels, rg, network, vault, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
-    from .gateway import config as engine
-    from .gateway.azure import ApimConsumer, AzureGateway, AzureGatewayArgs, AzureOpenAIBackend
+    from ..gateway import config as engine
+    from ..gateway.azure import ApimConsumer, AzureGateway, AzureGatewayArgs, AzureOpenAIBackend
 
     cfg = settings.azure
     gw = cfg.gateway
