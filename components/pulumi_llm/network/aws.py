@@ -14,6 +14,7 @@ args alone.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..labels import CommonLabels, aws_tags
 from ..naming import child
-from .cidrs import MAX_ZONES, check_vpc_cidr, subnet_plan
+from .cidrs import MAX_ZONES, SubnetPlan, check_vpc_cidr, subnet_plan
 
 DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
     "ecr.api",
@@ -118,6 +119,23 @@ class AwsNetworkArgs(BaseModel):
         return value
 
 
+@dataclasses.dataclass(frozen=True)
+class _Vpc:
+    """What every step of AwsNetwork builds on: the component's name and args, tags, the address plan and the VPC."""
+
+    name: str
+    args: AwsNetworkArgs
+    tags: dict[str, str]
+    here: pulumi.ResourceOptions
+    plan: SubnetPlan
+    slots: tuple[str, ...]
+    vpc: aws.ec2.Vpc
+
+    def named(self, role: str, **more: str) -> dict[str, str]:
+        """The tags of child `role`: the common ones, its Name, and `more`."""
+        return {**self.tags, "Name": child(self.name, role), **more}
+
+
 class AwsNetwork(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     vpc_cidr: pulumi.Output[str]
@@ -130,175 +148,33 @@ class AwsNetwork(pulumi.ComponentResource):
         tags = aws_tags(args.labels)
         here = pulumi.ResourceOptions(parent=self)
         plan = subnet_plan(args.cidr, args.az_count)
-        slots = zone_slots(args.az_count)
-
-        def named(role: str, **more: str) -> dict[str, str]:
-            return {**tags, "Name": child(name, role), **more}
-
         vpc = aws.ec2.Vpc(
             child(name, "vpc"),
             cidr_block=plan.vpc,
             enable_dns_support=True,  # both required for private DNS of the interface endpoints
             enable_dns_hostnames=True,
-            tags=named("vpc"),
+            tags={**tags, "Name": child(name, "vpc")},
             opts=here,
         )
+        d = _Vpc(name=name, args=args, tags=tags, here=here, plan=plan, slots=tuple(zone_slots(args.az_count)), vpc=vpc)
         aws.ec2.DefaultSecurityGroup(
             child(name, "default-sg"),
             vpc_id=vpc.id,
             ingress=[],  # adopting it removes every rule; none come back
             egress=[],
-            tags=named("default-sg"),
+            tags=d.named("default-sg"),
             opts=here,
         )
 
         zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOptions(parent=self))
         zone_names = [zones.names.apply(lambda names, i=i: pick_zone(names, i, args.az_count, args.region)) for i in range(args.az_count)]
 
-        igw = aws.ec2.InternetGateway(child(name, "igw"), vpc_id=vpc.id, tags=named("igw"), opts=here)
-
-        def subnet(role: str, cidr: str, zone: pulumi.Input[str], **tags: str) -> aws.ec2.Subnet:
-            """A subnet whose instances never get a public address of their own."""
-            return aws.ec2.Subnet(
-                child(name, role),
-                vpc_id=vpc.id,
-                cidr_block=cidr,
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags=named(role, **tags),
-                opts=here,
-            )
-
-        private_subnets: list[aws.ec2.Subnet] = []
-        public_subnets: list[aws.ec2.Subnet] = []
-        for slot, zone, private_cidr, public_cidr in zip(slots, zone_names, plan.private, plan.public, strict=False):
-            private_subnets.append(subnet(f"private-{slot}", private_cidr, zone))
-            # Only load balancers and NAT gateways live in the public subnets, and they get their
-            # addresses explicitly: an instance launched there by mistake stays unreachable.
-            public_subnets.append(subnet(f"public-{slot}", public_cidr, zone, **{"kubernetes.io/role/elb": "1"}))
-
-        # Internal ALBs (the AWS Load Balancer Controller picks subnets by the internal-elb role tag)
-        # get subnets of their own: with target-type ip they reach pods from these addresses, and no
-        # pod ever has one, so the model servers' NetworkPolicy admits the ALB and not the whole VPC.
-        internal_lb_subnets = [
-            subnet(f"internal-lb-{slot}", lb_cidr, zone, **{"kubernetes.io/role/internal-elb": "1"})
-            for slot, zone, lb_cidr in zip(slots, zone_names, plan.internal_lb, strict=False)
-        ]
-
-        nat_slots = slots if args.nat_per_az else slots[:1]
-        nats: dict[str, aws.ec2.NatGateway] = {}
-        for slot, public in zip(nat_slots, public_subnets, strict=False):
-            eip = aws.ec2.Eip(child(name, f"nat-eip-{slot}"), domain="vpc", tags=named(f"nat-eip-{slot}"), opts=here)
-            nats[slot] = aws.ec2.NatGateway(
-                child(name, f"nat-{slot}"),
-                allocation_id=eip.id,  # a VPC EIP's id is its allocation id
-                subnet_id=public.id,
-                connectivity_type="public",
-                tags=named(f"nat-{slot}"),
-                # A public NAT gateway needs the Internet gateway attached before it can route.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
-            )
-
-        private_tables: list[aws.ec2.RouteTable] = []
-        for slot, private, public, internal_lb in zip(slots, private_subnets, public_subnets, internal_lb_subnets, strict=False):
-            public_rt = aws.ec2.RouteTable(child(name, f"public-rt-{slot}"), vpc_id=vpc.id, tags=named(f"public-rt-{slot}"), opts=here)
-            aws.ec2.Route(
-                child(name, f"public-default-{slot}"),
-                route_table_id=public_rt.id,
-                destination_cidr_block="0.0.0.0/0",
-                gateway_id=igw.id,
-                opts=here,
-            )
-            aws.ec2.RouteTableAssociation(child(name, f"public-rta-{slot}"), subnet_id=public.id, route_table_id=public_rt.id, opts=here)
-
-            private_rt = aws.ec2.RouteTable(child(name, f"private-rt-{slot}"), vpc_id=vpc.id, tags=named(f"private-rt-{slot}"), opts=here)
-            nat = nats.get(slot, nats[slots[0]])  # own zone's NAT, else the single one in the first zone
-            aws.ec2.Route(
-                child(name, f"private-default-{slot}"),
-                route_table_id=private_rt.id,
-                destination_cidr_block="0.0.0.0/0",
-                nat_gateway_id=nat.id,
-                opts=here,
-            )
-            aws.ec2.RouteTableAssociation(child(name, f"private-rta-{slot}"), subnet_id=private.id, route_table_id=private_rt.id, opts=here)
-            aws.ec2.RouteTableAssociation(
-                child(name, f"internal-lb-rta-{slot}"), subnet_id=internal_lb.id, route_table_id=private_rt.id, opts=here
-            )
-            private_tables.append(private_rt)
-
-        # S3 (model weights, ECR image layers) through the gateway endpoint: free, and no NAT data charges.
-        aws.ec2.VpcEndpoint(
-            child(name, "endpoint-s3"),
-            vpc_id=vpc.id,
-            service_name=endpoint_service(args.region, "s3"),
-            vpc_endpoint_type="Gateway",
-            route_table_ids=[rt.id for rt in private_tables],
-            tags=named("endpoint-s3"),
-            opts=here,
-        )
-        if args.interface_endpoints:
-            endpoint_sg = aws.ec2.SecurityGroup(
-                child(name, "endpoints-sg"),
-                vpc_id=vpc.id,
-                description="HTTPS to the VPC interface endpoints from inside the VPC only",
-                ingress=[
-                    {
-                        "description": "HTTPS from the VPC",
-                        "protocol": "tcp",
-                        "from_port": 443,
-                        "to_port": 443,
-                        "cidr_blocks": [plan.vpc],
-                    }
-                ],
-                egress=[],  # endpoints only answer; security groups are stateful
-                tags=named("endpoints-sg"),
-                opts=here,
-            )
-            for service in args.interface_endpoints:
-                role = f"endpoint-{service.replace('.', '-')}"
-                aws.ec2.VpcEndpoint(
-                    child(name, role),
-                    vpc_id=vpc.id,
-                    service_name=endpoint_service(args.region, service),
-                    vpc_endpoint_type="Interface",
-                    private_dns_enabled=True,
-                    subnet_ids=[s.id for s in private_subnets],
-                    security_group_ids=[endpoint_sg.id],
-                    tags=named(role),
-                    opts=here,
-                )
-
-        log_group = aws.cloudwatch.LogGroup(
-            child(name, "flow-logs"),
-            retention_in_days=args.flow_logs_retention_days,
-            kms_key_id=args.log_key_arn,
-            tags=tags,
-            opts=here,
-        )
-        role = aws.iam.Role(
-            child(name, "flow-logs-role"),
-            description="VPC flow logs delivery to one log group",
-            assume_role_policy=vpc.arn.apply(flow_logs_trust_policy),
-            tags=tags,
-            opts=here,
-        )
-        aws.iam.RolePolicy(
-            child(name, "flow-logs-write"),
-            role=role.id,
-            policy=log_group.arn.apply(flow_logs_write_policy),
-            opts=here,
-        )
-        aws.ec2.FlowLog(
-            child(name, "flow-log"),
-            vpc_id=vpc.id,
-            traffic_type="ALL",
-            log_destination_type="cloud-watch-logs",
-            log_destination=log_group.arn,
-            iam_role_arn=role.arn,
-            max_aggregation_interval=60,
-            tags=named("flow-log"),
-            opts=here,
-        )
+        igw = aws.ec2.InternetGateway(child(name, "igw"), vpc_id=vpc.id, tags=d.named("igw"), opts=here)
+        private_subnets, public_subnets, internal_lb_subnets = self._subnets(d, zone_names)
+        nats = self._nat_gateways(d, public_subnets, igw)
+        private_tables = self._route_tables(d, igw, nats, private_subnets, public_subnets, internal_lb_subnets)
+        self._endpoints(d, private_tables, private_subnets)
+        self._flow_logs(d)
 
         self.vpc_id = vpc.id
         self.vpc_cidr = vpc.cidr_block
@@ -317,6 +193,177 @@ class AwsNetwork(pulumi.ComponentResource):
                 "public_subnet_ids": self.public_subnet_ids,
                 "availability_zones": self.availability_zones,
             }
+        )
+
+    def _subnets(
+        self, d: _Vpc, zone_names: list[pulumi.Output[str]]
+    ) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.Subnet], list[aws.ec2.Subnet]]:
+        """The private, public and internal load-balancer subnets, one of each per zone."""
+
+        def subnet(role: str, cidr: str, zone: pulumi.Input[str], **tags: str) -> aws.ec2.Subnet:
+            """A subnet whose instances never get a public address of their own."""
+            return aws.ec2.Subnet(
+                child(d.name, role),
+                vpc_id=d.vpc.id,
+                cidr_block=cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags=d.named(role, **tags),
+                opts=d.here,
+            )
+
+        private_subnets: list[aws.ec2.Subnet] = []
+        public_subnets: list[aws.ec2.Subnet] = []
+        for slot, zone, private_cidr, public_cidr in zip(d.slots, zone_names, d.plan.private, d.plan.public, strict=False):
+            private_subnets.append(subnet(f"private-{slot}", private_cidr, zone))
+            # Only load balancers and NAT gateways live in the public subnets, and they get their
+            # addresses explicitly: an instance launched there by mistake stays unreachable.
+            public_subnets.append(subnet(f"public-{slot}", public_cidr, zone, **{"kubernetes.io/role/elb": "1"}))
+
+        # Internal ALBs (the AWS Load Balancer Controller picks subnets by the internal-elb role tag)
+        # get subnets of their own: with target-type ip they reach pods from these addresses, and no
+        # pod ever has one, so the model servers' NetworkPolicy admits the ALB and not the whole VPC.
+        internal_lb_subnets = [
+            subnet(f"internal-lb-{slot}", lb_cidr, zone, **{"kubernetes.io/role/internal-elb": "1"})
+            for slot, zone, lb_cidr in zip(d.slots, zone_names, d.plan.internal_lb, strict=False)
+        ]
+        return private_subnets, public_subnets, internal_lb_subnets
+
+    def _nat_gateways(self, d: _Vpc, public_subnets: list[aws.ec2.Subnet], igw: aws.ec2.InternetGateway) -> dict[str, aws.ec2.NatGateway]:
+        """A NAT gateway per zone (`nat_per_az`), else one in the first zone; by zone slot."""
+        nat_slots = d.slots if d.args.nat_per_az else d.slots[:1]
+        nats: dict[str, aws.ec2.NatGateway] = {}
+        for slot, public in zip(nat_slots, public_subnets, strict=False):
+            eip = aws.ec2.Eip(child(d.name, f"nat-eip-{slot}"), domain="vpc", tags=d.named(f"nat-eip-{slot}"), opts=d.here)
+            nats[slot] = aws.ec2.NatGateway(
+                child(d.name, f"nat-{slot}"),
+                allocation_id=eip.id,  # a VPC EIP's id is its allocation id
+                subnet_id=public.id,
+                connectivity_type="public",
+                tags=d.named(f"nat-{slot}"),
+                # A public NAT gateway needs the Internet gateway attached before it can route.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+            )
+        return nats
+
+    def _route_tables(
+        self,
+        d: _Vpc,
+        igw: aws.ec2.InternetGateway,
+        nats: dict[str, aws.ec2.NatGateway],
+        private_subnets: list[aws.ec2.Subnet],
+        public_subnets: list[aws.ec2.Subnet],
+        internal_lb_subnets: list[aws.ec2.Subnet],
+    ) -> list[aws.ec2.RouteTable]:
+        """Per zone: public subnets out through the Internet gateway, private and internal-LB ones through a NAT."""
+        name, vpc, here, slots = d.name, d.vpc, d.here, d.slots
+        private_tables: list[aws.ec2.RouteTable] = []
+        for slot, private, public, internal_lb in zip(slots, private_subnets, public_subnets, internal_lb_subnets, strict=False):
+            public_rt = aws.ec2.RouteTable(child(name, f"public-rt-{slot}"), vpc_id=vpc.id, tags=d.named(f"public-rt-{slot}"), opts=here)
+            aws.ec2.Route(
+                child(name, f"public-default-{slot}"),
+                route_table_id=public_rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                gateway_id=igw.id,
+                opts=here,
+            )
+            aws.ec2.RouteTableAssociation(child(name, f"public-rta-{slot}"), subnet_id=public.id, route_table_id=public_rt.id, opts=here)
+
+            private_rt = aws.ec2.RouteTable(child(name, f"private-rt-{slot}"), vpc_id=vpc.id, tags=d.named(f"private-rt-{slot}"), opts=here)
+            nat = nats.get(slot, nats[slots[0]])  # own zone's NAT, else the single one in the first zone
+            aws.ec2.Route(
+                child(name, f"private-default-{slot}"),
+                route_table_id=private_rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nat.id,
+                opts=here,
+            )
+            aws.ec2.RouteTableAssociation(child(name, f"private-rta-{slot}"), subnet_id=private.id, route_table_id=private_rt.id, opts=here)
+            aws.ec2.RouteTableAssociation(
+                child(name, f"internal-lb-rta-{slot}"), subnet_id=internal_lb.id, route_table_id=private_rt.id, opts=here
+            )
+            private_tables.append(private_rt)
+        return private_tables
+
+    def _endpoints(self, d: _Vpc, private_tables: list[aws.ec2.RouteTable], private_subnets: list[aws.ec2.Subnet]) -> None:
+        """The S3 gateway endpoint, and the interface endpoints asked for behind an HTTPS-from-the-VPC group."""
+        name, vpc, here = d.name, d.vpc, d.here
+        # S3 (model weights, ECR image layers) through the gateway endpoint: free, and no NAT data charges.
+        aws.ec2.VpcEndpoint(
+            child(name, "endpoint-s3"),
+            vpc_id=vpc.id,
+            service_name=endpoint_service(d.args.region, "s3"),
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in private_tables],
+            tags=d.named("endpoint-s3"),
+            opts=here,
+        )
+        if not d.args.interface_endpoints:
+            return
+        endpoint_sg = aws.ec2.SecurityGroup(
+            child(name, "endpoints-sg"),
+            vpc_id=vpc.id,
+            description="HTTPS to the VPC interface endpoints from inside the VPC only",
+            ingress=[
+                {
+                    "description": "HTTPS from the VPC",
+                    "protocol": "tcp",
+                    "from_port": 443,
+                    "to_port": 443,
+                    "cidr_blocks": [d.plan.vpc],
+                }
+            ],
+            egress=[],  # endpoints only answer; security groups are stateful
+            tags=d.named("endpoints-sg"),
+            opts=here,
+        )
+        for service in d.args.interface_endpoints:
+            role = f"endpoint-{service.replace('.', '-')}"
+            aws.ec2.VpcEndpoint(
+                child(name, role),
+                vpc_id=vpc.id,
+                service_name=endpoint_service(d.args.region, service),
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=[s.id for s in private_subnets],
+                security_group_ids=[endpoint_sg.id],
+                tags=d.named(role),
+                opts=here,
+            )
+
+    def _flow_logs(self, d: _Vpc) -> None:
+        """Every flow of the VPC to one (optionally KMS-encrypted) log group, through a role that writes only there."""
+        name, tags, here = d.name, d.tags, d.here
+        log_group = aws.cloudwatch.LogGroup(
+            child(name, "flow-logs"),
+            retention_in_days=d.args.flow_logs_retention_days,
+            kms_key_id=d.args.log_key_arn,
+            tags=tags,
+            opts=here,
+        )
+        role = aws.iam.Role(
+            child(name, "flow-logs-role"),
+            description="VPC flow logs delivery to one log group",
+            assume_role_policy=d.vpc.arn.apply(flow_logs_trust_policy),
+            tags=tags,
+            opts=here,
+        )
+        aws.iam.RolePolicy(
+            child(name, "flow-logs-write"),
+            role=role.id,
+            policy=log_group.arn.apply(flow_logs_write_policy),
+            opts=here,
+        )
+        aws.ec2.FlowLog(
+            child(name, "flow-log"),
+            vpc_id=d.vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            tags=d.named("flow-log"),
+            opts=here,
         )
 
 
