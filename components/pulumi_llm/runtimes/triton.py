@@ -705,6 +705,144 @@ def _resources(
     )
 
 
+@dataclass(frozen=True)
+class _Sizing:
+    """What the model kind decides for the container: the weights' size (probe budget), GPUs, /dev/shm."""
+
+    fit: FitResult | None
+    model_path: str | None
+    weights: int
+    gpus: int
+    shm_mib: int
+
+
+def _vllm_sizing(fit: FitResult | None, *, repository_path: str, weights_dir: str, model_path: str | None) -> _Sizing:
+    """A vLLM-backend model: checks the paths; GPUs are the tensor-parallel size, /dev/shm grows with them."""
+    fit = _vllm_fit(fit)
+    _check_path("weights dir", weights_dir)
+    model_path = _check_path("model path", model_path or weights_dir)
+    if model_path != weights_dir and not model_path.startswith(weights_dir + "/"):
+        raise UserError(f"triton model path {model_path!r} is not allowed: it must be the weights dir {weights_dir!r} or a directory in it")
+    if _nested(repository_path, weights_dir):
+        raise UserError(
+            f"triton repository path {repository_path!r} and weights dir {weights_dir!r} are not allowed: "
+            "give two separate directories, neither inside the other"
+        )
+    gpus = fit.tensor_parallel_size
+    return _Sizing(
+        fit=fit,
+        model_path=model_path,
+        weights=weight_bytes(fit.model, fit.precision),
+        gpus=gpus,
+        shm_mib=VLLM_SHM_BASE_MIB + VLLM_SHM_PER_EXTRA_GPU_MIB * (gpus - 1),
+    )
+
+
+def _onnx_sizing(served_name: str, fit: FitResult | None, onnx: OnnxModel | None, weight_bytes_total: int | None) -> _Sizing:
+    """An ONNX model: GPUs from `onnx`, the weights' size given (or from `fit`)."""
+    if not isinstance(onnx, OnnxModel):
+        raise UserError(f"triton onnx model {served_name!r} needs its tensors and batching (an OnnxModel), not {onnx!r}")
+    if weight_bytes_total is None and fit is not None:
+        weight_bytes_total = weight_bytes(fit.model, fit.precision)
+    if not _whole(weight_bytes_total) or weight_bytes_total <= 0:
+        raise UserError(
+            f"triton onnx model {served_name!r} needs weight_bytes_total, the size of model.onnx in bytes, not {weight_bytes_total!r}"
+        )
+    return _Sizing(fit=fit, model_path=None, weights=weight_bytes_total, gpus=onnx.gpus, shm_mib=ONNX_SHM_MIB)
+
+
+def _server_args(served_name: str, repository_path: str, gpus: int, api_port: int, grpc_port: int, metrics_port: int) -> tuple[str, ...]:
+    """tritonserver's flags: one explicitly loaded model, strict readiness, the three ports."""
+    return (
+        f"--model-repository={repository_path}",
+        "--model-control-mode=explicit",
+        f"--load-model={served_name}",
+        "--strict-readiness=true",
+        "--exit-on-error=true",
+        f"--http-port={api_port}",
+        f"--grpc-port={grpc_port}",
+        f"--metrics-port={metrics_port}",
+        "--allow-metrics=true",
+        f"--allow-gpu-metrics={'true' if gpus else 'false'}",
+        "--log-verbose=0",
+    )
+
+
+def _server_env(kind: TritonKind) -> tuple[EnvVar, ...]:
+    """HOME on the writable /tmp; for vLLM, offline Hugging Face and no usage reporting."""
+    env = [EnvVar("HOME", "/tmp")]
+    if kind == "vllm":
+        env += [
+            EnvVar("HF_HUB_OFFLINE", "1"),
+            EnvVar("TRANSFORMERS_OFFLINE", "1"),
+            EnvVar("VLLM_NO_USAGE_STATS", "1"),
+            EnvVar("DO_NOT_TRACK", "1"),
+            EnvVar("PYTHONDONTWRITEBYTECODE", "1"),
+        ]
+    return tuple(env)
+
+
+def _mounts(
+    served_name: str, kind: TritonKind, sizing: _Sizing, *, repository_path: str, weights_dir: str, report_vllm_metrics: bool
+) -> tuple[Mount, ...]:
+    """The repository (and for vLLM the weights) read-only, /tmp scratch and /dev/shm writable."""
+    if kind == "vllm":
+        # The repository of a vLLM-backend model is two small text files: rendered here and mounted
+        # from a ConfigMap, so the weights volume stays exactly as the copy job wrote it.
+        repository = render_model_repository(
+            served_name, kind="vllm", fit=sizing.fit, model_path=sizing.model_path, report_vllm_metrics=report_vllm_metrics
+        )
+        mounts = [
+            Mount("model-repository", repository_path, "config", read_only=True, files=tuple(sorted(repository.items()))),
+            Mount("model", weights_dir, "model", read_only=True),
+        ]
+    else:
+        mounts = [Mount("model-repository", repository_path, "model", read_only=True)]
+    mounts += [
+        Mount("tmp", "/tmp", "scratch", size_limit=VLLM_SCRATCH if kind == "vllm" else ONNX_SCRATCH),
+        Mount("dshm", "/dev/shm", "shm", size_limit=_quantity(sizing.shm_mib)),
+    ]
+    return tuple(mounts)
+
+
+def _read_only_note(kind: TritonKind) -> str:
+    """Why the root filesystem can be read-only: every writer has a writable mount."""
+    writers = "Triton and the vLLM backend write" if kind == "vllm" else "Triton writes"
+    caches = "HOME=/tmp: vLLM, torch-compile and Triton-kernel caches land there" if kind == "vllm" else "HOME=/tmp"
+    return (
+        f"{writers} only to /tmp ({caches}) and /dev/shm (Python-backend stub IPC, NCCL), both writable "
+        "mounts; repository and weights are read-only mounts, so the root filesystem can be read-only"
+    )
+
+
+def _serving_notes(served_name: str, kind: TritonKind, *, repository_path: str, weights_dir: str, grpc_port: int) -> list[str]:
+    """The operator's notes: where the repository comes from, which API is served, which metrics to scale on."""
+    if kind == "vllm":
+        repo_note = (
+            f"model repository (config.pbtxt, model.json) rendered into a config mount at {repository_path}; "
+            f"weights volume at {weights_dir}"
+        )
+        api_note = (
+            f"API: KServe v2 with the generate extension (POST /v2/models/{served_name}/generate and "
+            "/generate_stream), not the OpenAI /v1 API"
+        )
+    else:
+        repo_note = (
+            f"mount render_model_repository({served_name!r}, kind='onnx', …) with "
+            f"{served_name}/{MODEL_VERSION}/model.onnx at {repository_path}"
+        )
+        api_note = f"API: KServe v2 inference (POST /v2/models/{served_name}/infer, gRPC on {grpc_port})"
+    metrics_note = "metrics: nv_inference_exec_count is a counter (Triton has no in-flight gauge), use rate()"
+    if kind == "vllm":
+        metrics_note += (
+            "; nv_inference_pending_request_count under-reads the queue of the vLLM backend, which queues inside "
+            "vLLM, and Triton's duration counters are unreliable with that backend "
+            "(triton-inference-server/server#8463): scale on "
+            "vllm:time_to_first_token_seconds"
+        )
+    return [repo_note, api_note, metrics_note]
+
+
 def triton_container(
     served_name: str,
     fit: FitResult | None,
@@ -739,106 +877,17 @@ def triton_container(
     kind = _check_kind(kind)
     _check_path("repository path", repository_path)
     _check_ports(api_port, grpc_port, metrics_port)
-
     if kind == "vllm":
-        fit = _vllm_fit(fit)
-        _check_path("weights dir", weights_dir)
-        model_path = _check_path("model path", model_path or weights_dir)
-        if model_path != weights_dir and not model_path.startswith(weights_dir + "/"):
-            raise UserError(
-                f"triton model path {model_path!r} is not allowed: it must be the weights dir {weights_dir!r} or a directory in it"
-            )
-        if _nested(repository_path, weights_dir):
-            raise UserError(
-                f"triton repository path {repository_path!r} and weights dir {weights_dir!r} are not allowed: "
-                "give two separate directories, neither inside the other"
-            )
-        weights = weight_bytes(fit.model, fit.precision)
-        gpus = fit.tensor_parallel_size
-        shm_mib = VLLM_SHM_BASE_MIB + VLLM_SHM_PER_EXTRA_GPU_MIB * (gpus - 1)
+        sizing = _vllm_sizing(fit, repository_path=repository_path, weights_dir=weights_dir, model_path=model_path)
     else:
-        if not isinstance(onnx, OnnxModel):
-            raise UserError(f"triton onnx model {served_name!r} needs its tensors and batching (an OnnxModel), not {onnx!r}")
-        if weight_bytes_total is None and fit is not None:
-            weight_bytes_total = weight_bytes(fit.model, fit.precision)
-        if not _whole(weight_bytes_total) or weight_bytes_total <= 0:
-            raise UserError(
-                f"triton onnx model {served_name!r} needs weight_bytes_total, the size of model.onnx in bytes, not {weight_bytes_total!r}"
-            )
-        weights = weight_bytes_total
-        gpus = onnx.gpus
-        shm_mib = ONNX_SHM_MIB
+        sizing = _onnx_sizing(served_name, fit, onnx, weight_bytes_total)
 
-    budget = startup_probe_budget(weights)
+    budget = startup_probe_budget(sizing.weights)
     live = HttpCheck(path="/v2/health/live", port="http")
-    args = (
-        f"--model-repository={repository_path}",
-        "--model-control-mode=explicit",
-        f"--load-model={served_name}",
-        "--strict-readiness=true",
-        "--exit-on-error=true",
-        f"--http-port={api_port}",
-        f"--grpc-port={grpc_port}",
-        f"--metrics-port={metrics_port}",
-        "--allow-metrics=true",
-        f"--allow-gpu-metrics={'true' if gpus else 'false'}",
-        "--log-verbose=0",
-    )
-    env = [EnvVar("HOME", "/tmp")]
-    if kind == "vllm":
-        env += [
-            EnvVar("HF_HUB_OFFLINE", "1"),
-            EnvVar("TRANSFORMERS_OFFLINE", "1"),
-            EnvVar("VLLM_NO_USAGE_STATS", "1"),
-            EnvVar("DO_NOT_TRACK", "1"),
-            EnvVar("PYTHONDONTWRITEBYTECODE", "1"),
-        ]
-    if kind == "vllm":
-        # The repository of a vLLM-backend model is two small text files: rendered here and mounted
-        # from a ConfigMap, so the weights volume stays exactly as the copy job wrote it.
-        repository = render_model_repository(
-            served_name, kind="vllm", fit=fit, model_path=model_path, report_vllm_metrics=report_vllm_metrics
-        )
-        mounts = [
-            Mount("model-repository", repository_path, "config", read_only=True, files=tuple(sorted(repository.items()))),
-            Mount("model", weights_dir, "model", read_only=True),
-        ]
-    else:
-        mounts = [Mount("model-repository", repository_path, "model", read_only=True)]
-    mounts += [
-        Mount("tmp", "/tmp", "scratch", size_limit=VLLM_SCRATCH if kind == "vllm" else ONNX_SCRATCH),
-        Mount("dshm", "/dev/shm", "shm", size_limit=_quantity(shm_mib)),
+    notes = [
+        *budget.notes,
+        *_serving_notes(served_name, kind, repository_path=repository_path, weights_dir=weights_dir, grpc_port=grpc_port),
     ]
-    writers = "Triton and the vLLM backend write" if kind == "vllm" else "Triton writes"
-    caches = "HOME=/tmp: vLLM, torch-compile and Triton-kernel caches land there" if kind == "vllm" else "HOME=/tmp"
-    read_only_note = (
-        f"{writers} only to /tmp ({caches}) and /dev/shm (Python-backend stub IPC, NCCL), both writable "
-        "mounts; repository and weights are read-only mounts, so the root filesystem can be read-only"
-    )
-    if kind == "vllm":
-        repo_note = (
-            f"model repository (config.pbtxt, model.json) rendered into a config mount at {repository_path}; "
-            f"weights volume at {weights_dir}"
-        )
-        api_note = (
-            f"API: KServe v2 with the generate extension (POST /v2/models/{served_name}/generate and "
-            "/generate_stream), not the OpenAI /v1 API"
-        )
-    else:
-        repo_note = (
-            f"mount render_model_repository({served_name!r}, kind='onnx', …) with "
-            f"{served_name}/{MODEL_VERSION}/model.onnx at {repository_path}"
-        )
-        api_note = f"API: KServe v2 inference (POST /v2/models/{served_name}/infer, gRPC on {grpc_port})"
-    metrics_note = "metrics: nv_inference_exec_count is a counter (Triton has no in-flight gauge), use rate()"
-    if kind == "vllm":
-        metrics_note += (
-            "; nv_inference_pending_request_count under-reads the queue of the vLLM backend, which queues inside "
-            "vLLM, and Triton's duration counters are unreliable with that backend "
-            "(triton-inference-server/server#8463): scale on "
-            "vllm:time_to_first_token_seconds"
-        )
-    notes = [*budget.notes, repo_note, api_note, metrics_note]
     ready = HttpCheck(path=f"/v2/models/{served_name}/ready", port="http")
     if kind == "vllm":
         # The vLLM backend's health check unloads a model whose engine died; the server stays live with
@@ -852,8 +901,8 @@ def triton_container(
         served_name=served_name,
         image=image,
         command=("tritonserver",),
-        args=args,
-        env=tuple(env),
+        args=_server_args(served_name, repository_path, sizing.gpus, api_port, grpc_port, metrics_port),
+        env=_server_env(kind),
         ports=(Port("http", api_port), Port("grpc", grpc_port), Port("metrics", metrics_port)),
         http_port="http",
         metrics_port="metrics",
@@ -861,13 +910,15 @@ def triton_container(
         startup=Probe(check=live, period_seconds=budget.period_seconds, failure_threshold=budget.failure_threshold),
         readiness=Probe(check=ready, **READINESS),
         liveness=liveness,
-        resources=_resources(kind, fit, onnx, weights, shm_mib, cpu_request, memory_request, memory_limit),
-        mounts=tuple(mounts),
+        resources=_resources(kind, sizing.fit, onnx, sizing.weights, sizing.shm_mib, cpu_request, memory_request, memory_limit),
+        mounts=_mounts(
+            served_name, kind, sizing, repository_path=repository_path, weights_dir=weights_dir, report_vllm_metrics=report_vllm_metrics
+        ),
         metrics=triton_metrics(kind, report_vllm_metrics=report_vllm_metrics),
         read_only_root=True,
-        read_only_root_note=read_only_note,
+        read_only_root_note=_read_only_note(kind),
         run_as_user=1000,
-        weight_bytes=weights,
+        weight_bytes=sizing.weights,
         notes=tuple(notes),
     )
 
