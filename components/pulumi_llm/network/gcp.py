@@ -177,9 +177,6 @@ class GcpNetwork(pulumi.ComponentResource):
         super().__init__("pulumi-llm:index:GcpNetwork", name, None, opts)
         here = pulumi.ResourceOptions(parent=self)
         region = args.region
-        # Cloud Routers are looked up by name (Cloud NAT references its router by name), so it is
-        # named explicitly: stack and component keep it unique in the project and region.
-        router_name = dns_label(f"{args.labels.stack}-{name}-router")
 
         network = compute.Network(
             child(name, "vpc"),
@@ -217,6 +214,42 @@ class GcpNetwork(pulumi.ComponentResource):
             role="ACTIVE",
             opts=here,
         )
+        self._nat(name, args, network, subnet)
+        gateway_subnet = self._ingress_firewalls(name, args, network)
+
+        self.network_id = network.id
+        self.network_self_link = network.self_link
+        self.subnet_id = subnet.id
+        self.subnet_self_link = subnet.self_link
+        self.proxy_subnet_id = proxy_subnet.id
+        self.gateway_subnet_id = gateway_subnet.id if gateway_subnet is not None else None
+        self.gateway_egress_cidr = args.gateway_egress_cidr
+        self.pods_range_name = PODS_RANGE_NAME
+        self.services_range_name = SERVICES_RANGE_NAME
+        self.server_tag = args.server_tag
+        self.subnet_cidr = args.subnet_cidr
+        self.proxy_only_cidr = args.proxy_only_cidr
+        self.register_outputs(
+            {
+                "network_id": self.network_id,
+                "network_self_link": self.network_self_link,
+                "subnet_id": self.subnet_id,
+                "subnet_self_link": self.subnet_self_link,
+                "proxy_subnet_id": self.proxy_subnet_id,
+                "gateway_subnet_id": self.gateway_subnet_id,
+                "pods_range_name": self.pods_range_name,
+                "services_range_name": self.services_range_name,
+                "server_tag": self.server_tag,
+            }
+        )
+
+    def _nat(self, name: str, args: GcpNetworkArgs, network: compute.Network, subnet: compute.Subnetwork) -> None:
+        """Cloud NAT (through its Cloud Router) for the private subnet's primary and secondary ranges."""
+        here = pulumi.ResourceOptions(parent=self)
+        region = args.region
+        # Cloud Routers are looked up by name (Cloud NAT references its router by name), so it is
+        # named explicitly: stack and component keep it unique in the project and region.
+        router_name = dns_label(f"{args.labels.stack}-{name}-router")
         router = compute.Router(
             child(name, "router"),
             name=router_name,
@@ -238,6 +271,11 @@ class GcpNetwork(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[router]),
         )
 
+    def _ingress_firewalls(self, name: str, args: GcpNetworkArgs, network: compute.Network) -> compute.Subnetwork | None:
+        """The only ways in to the model servers' ports: health checks, the load balancers' proxies, the gateway's
+        Cloud Run subnet (created here when asked, and returned), and SSH through IAP when enabled."""
+        here = pulumi.ResourceOptions(parent=self)
+        region = args.region
         ports = [str(p) for p in sorted(args.server_ports)]
         logged = {"metadata": "INCLUDE_ALL_METADATA"}
         compute.Firewall(
@@ -307,29 +345,4 @@ class GcpNetwork(pulumi.ComponentResource):
                 log_config=logged,
                 opts=here,
             )
-
-        self.network_id = network.id
-        self.network_self_link = network.self_link
-        self.subnet_id = subnet.id
-        self.subnet_self_link = subnet.self_link
-        self.proxy_subnet_id = proxy_subnet.id
-        self.gateway_subnet_id = gateway_subnet.id if gateway_subnet is not None else None
-        self.gateway_egress_cidr = args.gateway_egress_cidr
-        self.pods_range_name = PODS_RANGE_NAME
-        self.services_range_name = SERVICES_RANGE_NAME
-        self.server_tag = args.server_tag
-        self.subnet_cidr = args.subnet_cidr
-        self.proxy_only_cidr = args.proxy_only_cidr
-        self.register_outputs(
-            {
-                "network_id": self.network_id,
-                "network_self_link": self.network_self_link,
-                "subnet_id": self.subnet_id,
-                "subnet_self_link": self.subnet_self_link,
-                "proxy_subnet_id": self.proxy_subnet_id,
-                "gateway_subnet_id": self.gateway_subnet_id,
-                "pods_range_name": self.pods_range_name,
-                "services_range_name": self.services_range_name,
-                "server_tag": self.server_tag,
-            }
-        )
+        return gateway_subnet
