@@ -1,0 +1,101 @@
+"""Settings of the AWS methods (`aws`): the VPC, GPU VMs, EKS, model TLS and alarms."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field
+
+from .core import _Strict
+
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+$")
+
+
+class AwsNetworkSettings(_Strict):
+    """The VPC every AWS method runs in."""
+
+    cidr: str = Field("10.40.0.0/16", description="VPC CIDR, a private /16 to /20. Default 10.40.0.0/16.")
+    az_count: int = Field(2, ge=2, le=6, description="Availability zones (3 or more in prod). Default 2.")
+    nat_per_az: bool = Field(False, description="One NAT gateway per zone (prod) instead of one in all. Default false.")
+    flow_logs_retention_days: int = Field(30, ge=1, description="Days VPC flow logs are kept. Default 30.")
+
+
+class ScaleSchedule(_Strict):
+    """Scheduled scale to zero (dev): stop at night, start in the morning."""
+
+    stop: str = Field(description="Cron (UTC unless time_zone) when capacity goes to zero, e.g. `0 20 * * MON-FRI`.")
+    start: str = Field(description="Cron when capacity comes back, e.g. `0 7 * * MON-FRI`.")
+    time_zone: str = Field("UTC", description="IANA time zone of the crons. Default UTC.")
+
+
+class GpuVmSettings(_Strict):
+    """GPU instances in an Auto Scaling group behind a load balancer."""
+
+    on_demand_base: int = Field(0, ge=0, description="On-demand instances before spot is used. Default 0.")
+    spot_percentage: int = Field(
+        100, ge=0, le=100, description="Share of capacity above the base that is spot. Default 100 (prod needs an on-demand base)."
+    )
+    schedule: ScaleSchedule | None = Field(None, description="Scale to zero on a schedule. Default: none (always on).")
+    internet_facing: bool = Field(False, description="Internet-facing load balancer instead of internal. Default false.")
+    allowed_cidrs: list[str] = Field(default_factory=list, description="CIDRs allowed to reach the load balancer. Default: the VPC only.")
+    certificate_arn: str | None = Field(None, description="ACM certificate for HTTPS (TLS 1.2+). Default: none (HTTP inside the VPC).")
+    idle_timeout_seconds: int = Field(
+        3600, ge=60, le=4000, description="Load-balancer idle timeout, longer than the longest stream. Default 3600."
+    )
+    requests_per_target: int = Field(20, ge=1, description="Target tracking: requests per instance per minute. Default 20.")
+
+
+class ClusterSettings(_Strict):
+    """EKS with GPU capacity."""
+
+    kubernetes_version: str | None = Field(None, description="EKS Kubernetes version. Default: the pinned version.")
+    gpu_capacity: Literal["karpenter", "node-group"] = Field(
+        "karpenter", description="Karpenter NodePool (families, spot and on-demand) or a managed GPU node group. Default karpenter."
+    )
+    gpu_instance_families: list[str] = Field(
+        default_factory=lambda: ["g6e", "g6"], description="Karpenter: GPU instance families. Default g6e, g6."
+    )
+    gpu_instance_types: list[str] = Field(
+        default_factory=list, description="Node group: GPU instance types. Default: the model's instance type."
+    )
+    capacity_types: list[Literal["spot", "on-demand"]] = Field(
+        default_factory=lambda: ["spot", "on-demand"], description="Capacity types for GPU nodes. Default spot and on-demand."
+    )
+    max_gpus: int = Field(16, ge=1, description="Most GPUs the GPU capacity may hold. Default 16.")
+    endpoint_public: bool = Field(False, description="Public API endpoint (never in prod). Default false.")
+    public_access_cidrs: list[str] = Field(default_factory=list, description="CIDRs allowed to the public endpoint.")
+    admin_principals: list[str] = Field(
+        default_factory=list, description="IAM principal ARNs given cluster-admin access entries. Default: none."
+    )
+    ingress: Literal["internal", "internet-facing"] = Field("internal", description="ALB scheme of the model Ingress. Default internal.")
+    prometheus: Literal["kube-prometheus-stack", "amp"] = Field(
+        "kube-prometheus-stack", description="In-cluster Prometheus or Amazon Managed Prometheus. Default kube-prometheus-stack."
+    )
+
+
+class ModelTlsSettings(_Strict):
+    """HTTPS from the gateway to the self-hosted models: each model answers at `<model>.<domain>` on 443, with
+    a certificate its load balancer presents and a DNS record pulumi-llm writes, so the engine can verify it."""
+
+    domain: str = Field(
+        description="DNS domain of the model endpoints, e.g. models.internal.example.com: a model answers at <model>.<domain>. Required."
+    )
+    certificate_arn: str = Field(description="ACM certificate in the stack's region that covers *.<domain>. Required.")
+    zone_id: str = Field(
+        description="Route 53 hosted zone of the domain (a private zone associated with the stack's VPC): one CNAME per model. Required."
+    )
+
+
+class AwsSettings(_Strict):
+    """Settings of the AWS methods."""
+
+    network: AwsNetworkSettings = Field(default_factory=AwsNetworkSettings, description="The VPC.")
+    gpu_vm: GpuVmSettings = Field(default_factory=GpuVmSettings, description="The gpu-vm method.")
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings, description="The cluster method (EKS).")
+    alarm_email: str | None = Field(None, description="Email subscribed to the alarm topic. Default: none.")
+    model_tls: ModelTlsSettings | None = Field(
+        None,
+        description="HTTPS to the self-hosted models (gpu-vm load balancers, EKS model ALBs) under a domain. "
+        "Default: none (HTTP on 80 inside the VPC: prompts cross it in clear).",
+    )

@@ -1,0 +1,240 @@
+"""Settings of the Azure methods (`azure`): the VNet, GPU VM scale sets, AKS, API Management and alerts."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ..errors import FieldProblem, UserError
+from .core import EMAIL_PATTERN, Label, _Strict
+
+
+class AzureNetworkSettings(_Strict):
+    """The VNet every Azure method runs in (network.azure.AzureNetwork)."""
+
+    cidr: str = Field("10.50.0.0/16", description="VNet range, a private /16 to /18. Default 10.50.0.0/16.")
+    internal_client_cidrs: list[str] = Field(
+        default_factory=list,
+        description="More ranges allowed to reach the model servers (peered VNets, on-premises). Default: the gateway engine's subnet with the gateway method, else the VNet.",
+    )
+
+    @model_validator(mode="after")
+    def _ranges(self) -> AzureNetworkSettings:
+        import ipaddress
+
+        from ..network.cidrs import PRIVATE_RANGES
+
+        try:
+            net = ipaddress.ip_network(self.cidr, strict=True)
+        except ValueError:
+            raise FieldProblem("cidr", "not an IPv4 network in CIDR notation, e.g. 10.50.0.0/16") from None
+        if net.version != 4 or not 16 <= net.prefixlen <= 18 or not any(net.subnet_of(r) for r in PRIVATE_RANGES):
+            raise FieldProblem("cidr", "a private IPv4 /16 to /18 (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)")
+        for cidr in self.internal_client_cidrs:
+            try:
+                client_net = ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                raise FieldProblem("internal_client_cidrs", f"{cidr} is not a CIDR block such as 10.60.0.0/16") from None
+            if client_net.prefixlen == 0:
+                raise FieldProblem("internal_client_cidrs", f"{cidr} is the whole internet; internal ranges only")
+        return self
+
+
+class AzureScaleSchedule(_Strict):
+    """Scale the GPU VMs to zero outside working hours (dev), in Azure autoscale's terms."""
+
+    days: list[Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]] = Field(
+        default_factory=lambda: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
+        description="Days the start and stop times apply to. Default Monday to Friday (weekends stay off).",
+    )
+    start: str = Field("07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM when serving resumes. Default 07:00.")
+    stop: str = Field("20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM when the scale set goes to zero. Default 20:00.")
+    time_zone: str = Field(
+        "UTC", description="Windows time zone name of the times (Azure autoscale), e.g. 'W. Europe Standard Time'. Default UTC."
+    )
+
+
+class AzureGpuVmSettings(_Strict):
+    """GPU VM scale sets behind internal load balancers (gpu_vm.azure.AzureGpuVm)."""
+
+    vm_size: str | None = Field(
+        None,
+        description="GPU size of the sizing catalog for every model (NC/ND/NV, offered in the region), e.g. Standard_NC24ads_A100_v4. "
+        "Default: each model's instance_type, else the cheapest catalog size that fits.",
+    )
+    spot: bool = Field(False, description="Spot VMs (eviction Delete, max price -1); never in prod. Default false.")
+    zones: list[Literal["1", "2", "3"]] = Field(default_factory=list, description="Availability zones to spread over. Default: regional.")
+    schedule: AzureScaleSchedule | None = Field(None, description="Scale to zero on a schedule (dev). Default: none (always on).")
+
+    @model_validator(mode="after")
+    def _gpu_size(self) -> AzureGpuVmSettings:
+        if self.vm_size is not None:
+            _check_azure_gpu_size(self.vm_size, "vm_size")
+        return self
+
+
+class AzureGpuPoolSettings(_Strict):
+    """One AKS GPU user node pool (tainted nvidia.com/gpu; Spot pools also carry AKS' spot taint)."""
+
+    vm_size: str = Field("Standard_NC24ads_A100_v4", description="GPU size of the sizing catalog. Default Standard_NC24ads_A100_v4.")
+    spot: bool = Field(False, description="Spot priority (evicted when Azure needs the capacity). Default false.")
+    min_count: int = Field(0, ge=0, description="Fewest nodes (0 lets the autoscaler empty the pool). Default 0.")
+    max_count: int = Field(2, ge=1, le=1000, description="Most nodes. Default 2.")
+
+    @model_validator(mode="after")
+    def _pool(self) -> AzureGpuPoolSettings:
+        _check_azure_gpu_size(self.vm_size, "vm_size")
+        if self.min_count > self.max_count:
+            raise FieldProblem("min_count", f"must be <= max_count ({self.max_count})")
+        return self
+
+
+class AzureClusterSettings(_Strict):
+    """AKS with GPU capacity (cluster.aks.AksCluster)."""
+
+    system_vm_size: str = Field(
+        "Standard_D4ds_v5", description="VM size of the system pool (CriticalAddonsOnly). Default Standard_D4ds_v5."
+    )
+    system_min: int = Field(2, ge=1, le=100, description="Fewest system nodes (2 for zone redundancy). Default 2.")
+    system_max: int = Field(4, ge=1, le=100, description="Most system nodes. Default 4.")
+    gpu_pools: dict[str, AzureGpuPoolSettings] = Field(
+        default_factory=lambda: {"gpu": AzureGpuPoolSettings()},
+        description="GPU pools by name (1-12 lower-case letters and digits); every model is sized on the first pool's size. "
+        "Default: one on-demand pool 'gpu' of Standard_NC24ads_A100_v4, 0-2 nodes.",
+    )
+    prometheus: Literal["managed", "kube-prometheus"] = Field(
+        "kube-prometheus",
+        description="kube-prometheus (in-cluster kube-prometheus-stack) or managed (the same, forwarding to Azure Monitor "
+        "managed Prometheus). Default kube-prometheus.",
+    )
+    private_cluster: bool = Field(
+        True, description="API server on a private endpoint only. Default true; false needs authorized_ip_ranges."
+    )
+    authorized_ip_ranges: list[str] = Field(default_factory=list, description="CIDRs allowed to a public API server. Default none.")
+    admin_group_object_ids: list[str] = Field(default_factory=list, description="Entra ID groups bound to cluster-admin. Default none.")
+    deployer_principal_type: Literal["User", "ServicePrincipal"] = Field(
+        "ServicePrincipal", description="What runs Pulumi (given cluster-admin for the Helm releases). Default ServicePrincipal."
+    )
+
+    @model_validator(mode="after")
+    def _pools(self) -> AzureClusterSettings:
+        if not self.gpu_pools:
+            raise FieldProblem("gpu_pools", "at least one GPU pool is needed")
+        for name in self.gpu_pools:
+            if not re.fullmatch(r"[a-z][a-z0-9]{0,11}", name) or name in ("system", "general"):
+                raise FieldProblem(
+                    "gpu_pools", f"pool name {name}: 1-12 lower-case letters and digits, starting with a letter, not system or general"
+                )
+        if self.system_min > self.system_max:
+            raise FieldProblem("system_min", f"must be <= system_max ({self.system_max})")
+        if self.private_cluster == bool(self.authorized_ip_ranges):
+            raise FieldProblem(
+                "authorized_ip_ranges",
+                "only with private_cluster: false, and then required (never 0.0.0.0/0)"
+                if self.private_cluster
+                else "required when private_cluster is false (never 0.0.0.0/0)",
+            )
+        return self
+
+
+APIM_V2_SKUS = ("StandardV2", "PremiumV2")
+"""API Management tiers the Azure gateway runs on: v2 with outbound VNet integration to its engine."""
+
+
+class AzureOpenAIDeploymentSettings(_Strict):
+    """One Azure OpenAI account behind the gateway's /openai pool, reached with APIM's managed identity (no key)."""
+
+    endpoint: str = Field(
+        pattern=r"^https://[a-z0-9][a-z0-9-]{1,62}\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)/$",
+        description="https://<resource>.openai.azure.com/ (trailing slash). Required.",
+    )
+    resource_id: str = Field(
+        pattern=r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/Microsoft\.CognitiveServices/accounts/[^/]+$",
+        description="ARM id of the account: the only scope of the gateway's Cognitive Services OpenAI User role. Required.",
+    )
+    priority: int = Field(1, ge=1, le=100, description="Pool priority, 1 first. Default 1.")
+    weight: int = Field(1, ge=1, le=100, description="Share of traffic within its priority. Default 1.")
+    fallback: bool = Field(False, description="The pool's last resort, without a circuit breaker (one per pool of 2+). Default false.")
+
+
+class AzureGatewaySettings(_Strict):
+    """API Management v2 in front of Azure OpenAI and the shared engine on Container Apps (gateway.azure.AzureGateway)."""
+
+    apim_sku: str = Field("StandardV2", description=f"API Management tier: {' or '.join(APIM_V2_SKUS)}. Default StandardV2.")
+    capacity: int = Field(1, ge=1, le=30, description="APIM scale units. Default 1.")
+    publisher_email: str | None = Field(
+        None, pattern=EMAIL_PATTERN, description="APIM publisher e-mail (service notices). Required with the gateway."
+    )
+    azure_openai: dict[Label, AzureOpenAIDeploymentSettings] = Field(
+        default_factory=dict, description="Azure OpenAI accounts of the /openai pool, by name. Default none (no /openai API)."
+    )
+    tokens_per_minute: int = Field(
+        100_000, ge=1, description="llm-token-limit per consumer key (prompt + completion tokens). Default 100000."
+    )
+    engine_min_replicas: int = Field(2, ge=0, le=300, description="Fewest engine replicas on Container Apps. Default 2.")
+    engine_max_replicas: int = Field(6, ge=1, le=300, description="Most engine replicas. Default 6.")
+
+    @model_validator(mode="after")
+    def _sku(self) -> AzureGatewaySettings:
+        allowed = ", ".join(APIM_V2_SKUS)
+        if self.apim_sku == "Consumption":
+            raise FieldProblem(
+                "apim_sku",
+                'can\'t stream (no long-lived connections, so no buffer-response="false" server-sent events) and has no '
+                f"llm-token-limit; allowed: {allowed}",
+            )
+        if self.apim_sku in ("Developer", "Basic", "Standard", "Premium", "Isolated"):
+            raise FieldProblem("apim_sku", f"a classic tier, without outbound VNet integration to the engine; allowed: {allowed}")
+        if self.apim_sku == "BasicV2":
+            raise FieldProblem("apim_sku", f"has no VNet integration, so it can't reach the engine's internal ingress; allowed: {allowed}")
+        if self.apim_sku not in APIM_V2_SKUS:
+            raise FieldProblem("apim_sku", f"not an API Management tier; allowed: {allowed}")
+        if self.engine_min_replicas > self.engine_max_replicas:
+            raise FieldProblem("engine_min_replicas", f"must be <= engine_max_replicas ({self.engine_max_replicas})")
+        backends = self.azure_openai
+        if len(backends) > 1:
+            fallbacks = [n for n, b in backends.items() if b.fallback]
+            if len(fallbacks) != 1:
+                last = max(backends, key=lambda n: (backends[n].priority, n))
+                raise FieldProblem(
+                    f"azure_openai.{last}.fallback",
+                    "mark exactly one account of the pool fallback: true, in the lowest priority (a pool whose every member is tripped answers 503)",
+                )
+            lowest = max(b.priority for b in backends.values())
+            if backends[fallbacks[0]].priority != lowest:
+                raise FieldProblem(f"azure_openai.{fallbacks[0]}.priority", f"a fallback must be in the lowest priority group ({lowest})")
+        return self
+
+
+class AzureSettings(_Strict):
+    """Settings of the Azure methods."""
+
+    network: AzureNetworkSettings = Field(default_factory=AzureNetworkSettings, description="The VNet.")
+    gpu_vm: AzureGpuVmSettings = Field(default_factory=AzureGpuVmSettings, description="The gpu-vm method (VM scale sets).")
+    cluster: AzureClusterSettings = Field(default_factory=AzureClusterSettings, description="The cluster method (AKS).")
+    gateway: AzureGatewaySettings = Field(default_factory=AzureGatewaySettings, description="API Management and the engine.")
+    alert_emails: list[str] = Field(default_factory=list, description="E-mail receivers of the alerts (an action group). Default none.")
+    action_group_id: str | None = Field(
+        None, description="An existing action group for the gateway's alerts, instead of alert_emails. Default none."
+    )
+
+    @model_validator(mode="after")
+    def _alerts(self) -> AzureSettings:
+        for email in self.alert_emails:
+            if not re.fullmatch(EMAIL_PATTERN, email):
+                raise FieldProblem("alert_emails", f"{email} is not an e-mail address")
+        if self.alert_emails and self.action_group_id:
+            raise FieldProblem("action_group_id", "give alert_emails or action_group_id, not both")
+        return self
+
+
+def _check_azure_gpu_size(size: str, field: str) -> None:
+    """A GPU size of the catalog; whether the stack's region offers it is checked with the region."""
+    from ..gpu_vm.azure_sizes import check_vm_size
+
+    try:
+        check_vm_size(size, 1, None, field)
+    except UserError as err:
+        raise FieldProblem(field, str(err).split(": ", 1)[1]) from None

@@ -1,0 +1,57 @@
+"""What every part of the stack settings shares: the namespace, the clouds and methods, the strict frozen
+base model and the validated string types (labels, DNS names), each defined once."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from ..errors import FieldProblem
+
+__all__ = ["CLOUD_OF_METHOD", "EMAIL_PATTERN", "NAMESPACE", "SELF_HOSTING", "Cloud", "FieldProblem", "Label", "Method"]
+
+
+NAMESPACE = "pulumi-llm"
+
+Cloud = Literal["aws", "gcp", "azure", "onprem"]
+Method = Literal["gateway", "gpu-vm", "cluster", "onprem", "edge"]
+"""The deployment methods a stack can enable. Each one lands with the component that builds it."""
+
+CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {
+    "onprem": ("onprem",),
+    "gpu-vm": ("aws", "gcp", "azure"),
+    "cluster": ("aws", "gcp", "azure"),
+    "gateway": ("aws", "gcp", "azure"),
+    "edge": ("aws",),
+}
+"""Which clouds each method runs on."""
+SELF_HOSTING = ("gpu-vm", "cluster", "onprem", "edge")
+"""The methods that run model servers."""
+
+_DNS_NAME = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+"""A fully qualified DNS name such as models.internal.example.com."""
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+"""An e-mail address, loosely: something@domain.tld (API Management and alert receivers check the rest)."""
+
+
+def _dns_label(max_len: int) -> AfterValidator:
+    def check(value: str) -> str:
+        if not re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", value) or len(value) > max_len:
+            raise ValueError(
+                f"must be lowercase letters, digits and '-', start with a letter, end with a letter or digit, at most {max_len} characters"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+Label = Annotated[str, _dns_label(40)]
+"""Names that become parts of Kubernetes and cloud resource names."""
+
+
+# The base of every settings model: an unknown key is an error (a misspelling never passes silently) and
+# parsed settings never change. No docstring: each subclass's own is its description in the JSON Schema.
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)

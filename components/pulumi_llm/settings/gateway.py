@@ -1,0 +1,109 @@
+"""The gateway method (`gateway`): the models clients call, their routes to providers, consumers and timeouts."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .core import FieldProblem, Label, _Strict
+
+Provider = Literal["openai", "anthropic", "gemini", "cohere", "bedrock", "azure-openai", "self-hosted"]
+"""LLM API providers the gateway routes to; self-hosted is a model this stack serves."""
+
+
+class RouteSettings(_Strict):
+    """One backend of a gateway model, in priority order."""
+
+    provider: Provider = Field(description="openai, anthropic, gemini, cohere, bedrock, azure-openai or self-hosted. Required.")
+    model: str = Field(min_length=1, description="The provider's model id, or the served name of a self-hosted model. Required.")
+    rpm: int | None = Field(None, ge=1, description="Requests per minute this backend takes. Default: unlimited.")
+    tpm: int | None = Field(None, ge=1, description="Tokens per minute this backend takes. Default: unlimited.")
+
+
+class ModelGroupSettings(_Strict):
+    """A model name clients ask for, served by its routes in order, then by its fallbacks."""
+
+    routes: list[RouteSettings] = Field(min_length=1, description="Backends in priority order. At least one.")
+    fallbacks: list[str] = Field(
+        default_factory=list, description="Other gateway models to try when every route fails (before the first byte). Default none."
+    )
+
+
+class ConsumerSettings(_Strict):
+    """A client team or application: its own API key, model allow-list and quota."""
+
+    models: list[str] = Field(min_length=1, description="Gateway models this consumer may call. Required.")
+    requests_per_day: int = Field(ge=1, description="Daily request quota. Required.")
+    rate_limit_rps: float = Field(10.0, gt=0, description="Steady requests per second. Default 10.")
+    burst: int = Field(20, ge=1, description="Burst of requests. Default 20.")
+
+
+class GatewayTimeouts(_Strict):
+    """The timeout budget, outermost first: each hop must outlast the one inside it."""
+
+    client_seconds: int = Field(900, ge=1, description="What clients are told to wait. Default 900.")
+    edge_seconds: int = Field(600, ge=1, description="Managed gateway integration timeout (API Gateway STREAM allows 900). Default 600.")
+    engine_seconds: int = Field(540, ge=1, description="Gateway engine request timeout. Default 540.")
+    provider_seconds: int = Field(480, ge=1, description="One provider call. Default 480.")
+
+    @model_validator(mode="after")
+    def _nested(self) -> GatewayTimeouts:
+        hops = [
+            ("client_seconds", self.client_seconds),
+            ("edge_seconds", self.edge_seconds),
+            ("engine_seconds", self.engine_seconds),
+            ("provider_seconds", self.provider_seconds),
+        ]
+        for (outer, outer_value), (inner, inner_value) in zip(hops, hops[1:], strict=False):
+            if inner_value >= outer_value:
+                raise FieldProblem(inner, f"must be below {outer} ({outer_value}): an inner hop may not outlast an outer one")
+        return self
+
+
+class GatewaySettings(_Strict):
+    """One OpenAI-compatible endpoint in front of API providers and the stack's own models."""
+
+    models: dict[Label, ModelGroupSettings] = Field(description="Models clients call, by name. Required.")
+    consumers: dict[Label, ConsumerSettings] = Field(description="Clients with their own keys and quotas. At least one.")
+    timeouts: GatewayTimeouts = Field(default_factory=GatewayTimeouts, description="Timeout budget, client to provider.")
+    retries: int = Field(2, ge=0, le=5, description="Retries per request (Retry-After honoured). Default 2.")
+    secrets: dict[str, str] = Field(
+        default_factory=dict, description="Secret name per provider, when not the provider's own name. Default: the provider name."
+    )
+    bedrock_models: list[str] = Field(
+        default_factory=list, description="Bedrock foundation-model ids the gateway may invoke (its role is scoped to them)."
+    )
+
+    @model_validator(mode="after")
+    def _references(self) -> GatewaySettings:
+        if not self.consumers:
+            raise FieldProblem("consumers", "at least one consumer is required (clients authenticate with its key)")
+        for name, group in self.models.items():
+            for _i, fallback in enumerate(group.fallbacks):
+                if fallback not in self.models:
+                    raise FieldProblem(f"models.{name}.fallbacks", f"{fallback} is not a gateway model; defined: {', '.join(self.models)}")
+                if fallback == name:
+                    raise FieldProblem(f"models.{name}.fallbacks", "a model can't fall back to itself")
+        for name, consumer in self.consumers.items():
+            for model in consumer.models:
+                if model not in self.models:
+                    raise FieldProblem(f"consumers.{name}.models", f"{model} is not a gateway model; defined: {', '.join(self.models)}")
+        owners: dict[str, str] = {}
+        for provider in sorted(self.providers()):
+            secret = self.secrets.get(provider, provider)
+            if secret in owners:
+                raise FieldProblem("secrets", f"secret name {secret} is used by both {owners[secret]} and {provider}")
+            owners[secret] = provider
+        unknown = sorted(set(self.secrets) - self.providers())
+        if unknown:
+            raise FieldProblem("secrets", f"{unknown[0]} is not a provider of any route")
+        return self
+
+    def providers(self) -> set[str]:
+        """Providers whose keys live in the secret store (not Bedrock: IAM; not self-hosted)."""
+        return {r.provider for g in self.models.values() for r in g.routes} - {"bedrock", "self-hosted"}
+
+    def secret_names(self) -> dict[str, str]:
+        """{provider: secret short name}, sorted."""
+        return {p: self.secrets.get(p, p) for p in sorted(self.providers())}

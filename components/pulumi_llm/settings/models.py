@@ -1,0 +1,173 @@
+"""The models a stack serves (`models.<name>`) and how their servers run whatever the method (`serving`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ..errors import FieldProblem, UserError
+from ..runtimes.spec import Runtime  # the names in runtimes/registry.py: vLLM, Triton on GPU servers; llama.cpp, ONNX on edge
+from .core import Label, _Strict
+
+
+class Replicas(_Strict):
+    """How many copies of each model server run."""
+
+    min: int = Field(1, ge=0, description="Fewest replicas; 0 only with autoscaling.scale_to_zero. Default 1.")
+    max: int = Field(1, ge=1, description="Most replicas the autoscaler may add. Default 1.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Replicas:
+        if self.max < self.min:
+            raise FieldProblem("max", f"must be >= replicas.min ({self.min})")
+        return self
+
+
+class AutoscalingSettings(_Strict):
+    """Scaling on LLM signals (queue depth), never on CPU (vllm-project/production-stack helm/templates/scaledobject-vllm.yaml)."""
+
+    engine: Literal["keda", "hpa", "none"] = Field(
+        "keda", description="keda (ScaledObject on a Prometheus query), hpa (HPA v2 through prometheus-adapter) or none. Default keda."
+    )
+    queue_threshold: int = Field(5, ge=1, description="Waiting requests per replica that trigger a scale-up. Default 5.")
+    polling_seconds: int = Field(15, ge=5, description="How often KEDA queries Prometheus. Default 15.")
+    cooldown_seconds: int = Field(360, ge=0, description="KEDA: idle time before scaling to zero. Default 360.")
+    scale_down_stabilization_seconds: int = Field(
+        300, ge=0, description="Window the HPA looks back over before removing replicas. Default 300."
+    )
+    scale_to_zero: bool = Field(
+        False, description="Let idle models scale to zero (KEDA only; the first request waits for a cold start). Default false."
+    )
+    fallback_replicas: int = Field(
+        2, ge=1, description="Replicas KEDA holds when Prometheus can't be read (capped at replicas.max). Default 2."
+    )
+
+
+class AlertSettings(_Strict):
+    """Thresholds of the LLM alert rules."""
+
+    queue_depth: int = Field(10, ge=1, description="Waiting requests sustained for 5 min that page. Default 10.")
+    kv_cache_usage: float = Field(0.9, gt=0, le=1, description="KV-cache usage fraction that warns. Default 0.9.")
+    ttft_p99_seconds: float = Field(2.0, gt=0, description="Time-to-first-token p99 SLO in seconds. Default 2.")
+    e2e_p99_seconds: float = Field(60.0, gt=0, description="End-to-end latency p99 SLO in seconds. Default 60.")
+
+
+class ServingSettings(_Strict):
+    """How self-hosted model servers run, whatever the method."""
+
+    replicas: Replicas = Field(default_factory=Replicas, description="Replica bounds. Default min 1, max 1.")
+    autoscaling: AutoscalingSettings = Field(
+        default_factory=AutoscalingSettings, description="Autoscaling on queue depth. Default KEDA, threshold 5."
+    )
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert thresholds.")
+    gpu_memory_utilization: float = Field(0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use. Default 0.9.")
+
+    @model_validator(mode="after")
+    def _scaling(self) -> ServingSettings:
+        scaling = self.autoscaling
+        if scaling.scale_to_zero and scaling.engine != "keda":
+            raise FieldProblem(
+                "autoscaling.scale_to_zero",
+                f"scale to zero needs autoscaling.engine keda (an HPA cannot scale to zero), not {scaling.engine}",
+            )
+        if self.replicas.min == 0 and not scaling.scale_to_zero:
+            raise FieldProblem("replicas.min", "0 replicas needs autoscaling.scale_to_zero: true (with KEDA)")
+        return self
+
+
+class CustomModel(_Strict):
+    """The architecture of a model that isn't in the catalog (a fine-tune of a new base, your own LLM)."""
+
+    total_params_b: float = Field(gt=0, description="All parameters, in billions (MoE: every expert). Required.")
+    active_params_b: float | None = Field(None, gt=0, description="Parameters used per token (MoE). Default: all.")
+    num_layers: int = Field(ge=1, description="Transformer layers. Required.")
+    hidden_size: int = Field(ge=1, description="Hidden size. Required.")
+    num_attention_heads: int = Field(ge=1, description="Attention heads. Required.")
+    num_kv_heads: int = Field(ge=1, description="Key/value heads (GQA). Required.")
+    head_dim: int | None = Field(None, ge=1, description="Head dimension. Default hidden_size / attention heads.")
+    max_context: int = Field(ge=1, description="Longest context the model was trained for, in tokens. Required.")
+    vocab_size: int = Field(ge=1, description="Vocabulary size. Required.")
+
+
+class ModelSettings(_Strict):
+    """One model the stack serves; the key of the `models` map is its served name."""
+
+    catalog: str | None = Field(
+        None, description="Key of the model in the sizing catalog (e.g. `llama-3.1-8b-instruct`). Give this or custom."
+    )
+    custom: CustomModel | None = Field(None, description="Architecture of a model outside the catalog. Give this or catalog.")
+    revision: str | None = Field(
+        None, description="Pinned revision (commit) of the weights, part of their path in the model store. Default: none."
+    )
+    source: str | None = Field(
+        None,
+        description="Where servers read the weights: store://<key> (the stack's model store), pvc://<claim>/<path>, "
+        "s3://<bucket>/<prefix> or gs://<bucket>/<prefix>. Required to serve the model; never a public hub.",
+    )
+    runtime: Runtime = Field(
+        "vllm",
+        description="Model server: vllm or triton (Triton's vLLM backend); on edge nodes the edge.runtime, llamacpp or onnx. Default vllm.",
+    )
+    quantization: str | None = Field(
+        None, description="Weight precision: bf16, fp16, fp8, int8, awq, gptq. Default: the model's native precision."
+    )
+    context: int | None = Field(
+        None, ge=1, description="Longest request in tokens (vLLM --max-model-len). Default: as much as fits, up to the model's maximum."
+    )
+    gpus: int | None = Field(
+        None, ge=1, description="GPUs per replica (= tensor parallel size). Default: the fewest that fit, from sizing."
+    )
+    replicas: Replicas | None = Field(None, description="Replica bounds of this model. Default: serving.replicas.")
+    copy_from_hub: bool = Field(
+        False,
+        description="Copy hub_repo at the pinned revision into source once, with a Kubernetes Job (cluster and onprem "
+        "methods; the Hugging Face token comes from the cloud secret store or the onprem hf-token Secret). Default false.",
+    )
+    hub_repo: str | None = Field(None, description="Hugging Face repository of the weights. Default: the catalog model's repository.")
+    instance_type: str | None = Field(
+        None,
+        description="Cloud instance type of one replica (gpu-vm, cluster with node groups). Default: the cheapest type in "
+        "the catalog that fits, in the stack's region.",
+    )
+    lora_adapters: dict[Label, str] = Field(
+        default_factory=dict, description="LoRA adapters served beside the model: name → path below the model source. Default: none."
+    )
+    api_key_secret: str | None = Field(
+        None, description="Kubernetes Secret (key `api-key`) whose value clients must send. Default: none (network policy only)."
+    )
+    extra_args: list[str] = Field(
+        default_factory=list, description="More runtime flags (--flag=value); flags pulumi-llm manages are refused. Default: none."
+    )
+
+    @model_validator(mode="after")
+    def _model(self) -> ModelSettings:
+        from ..sizing import get_model
+
+        if (self.catalog is None) == (self.custom is None):
+            raise FieldProblem("catalog", "give exactly one of catalog (a known model) or custom (its architecture)")
+        if self.catalog is not None:
+            try:
+                spec = get_model(self.catalog)
+            except UserError as err:
+                raise FieldProblem("catalog", str(err)) from None
+            if self.context is not None and self.context > spec.max_context:
+                raise FieldProblem("context", f"above the model's maximum context ({spec.max_context})")
+        if self.custom is not None and self.context is not None and self.context > self.custom.max_context:
+            raise FieldProblem("context", f"above the model's maximum context ({self.custom.max_context})")
+        if self.source is not None and not re.fullmatch(
+            r"(pvc://[a-z0-9][-a-z0-9.]*|s3://[a-z0-9][-a-z0-9.]*|gs://[a-z0-9][-a-z0-9._]*|store:/|node:/)(/[^\s]*)?", self.source
+        ):
+            raise FieldProblem(
+                "source",
+                "must be store://<key>, pvc://<claim>/<path>, s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or node://<file>.gguf",
+            )
+        from ..runtimes.vllm import check_extra_args
+
+        for _i, token in enumerate(self.extra_args):
+            try:
+                check_extra_args([token], "extra_args")
+            except UserError as err:
+                raise FieldProblem("extra_args", str(err).split(": ", 1)[1]) from None
+        return self

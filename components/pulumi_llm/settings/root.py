@@ -1,0 +1,347 @@
+"""The root of the tree, `Settings`: every key a stack file may set under `pulumi-llm:`, and the rules
+that span more than one subtree (cloud and methods, self-hosted routes, per-cloud checks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from ..errors import FieldProblem, UserError
+from .aws import _ACM_ARN, AwsSettings
+from .azure import AzureGpuPoolSettings, AzureSettings
+from .ci import CiSettings
+from .core import _DNS_NAME, CLOUD_OF_METHOD, SELF_HOSTING, Cloud, Label, Method, _Strict
+from .edge import EdgeSettings
+from .gateway import GatewaySettings
+from .gcp import GcpSettings
+from .models import ModelSettings, ServingSettings
+from .onprem import OnPremSettings
+
+
+class Settings(_Strict):
+    """Everything a stack file may set under `pulumi-llm:`."""
+
+    environment: Label = Field(description="Environment name used in tags and names (dev, staging, prod, …). Required.")
+    cloud: Cloud = Field(description="Where the stack deploys: aws, gcp, azure or onprem. Required.")
+    region: str | None = Field(None, description="Cloud region (e.g. us-east-1). Required for aws, gcp and azure; not allowed for onprem.")
+    methods: list[Method] = Field(default_factory=list, description="Deployment methods this stack enables. Default: none.")
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Extra tags/labels on every resource, beside the common set. Default: none."
+    )
+    models: dict[Label, ModelSettings] = Field(default_factory=dict, description="Models to serve, keyed by served name. Default: none.")
+    serving: ServingSettings = Field(
+        default_factory=ServingSettings, description="Model-server settings shared by every self-hosting method."
+    )
+    onprem: OnPremSettings | None = Field(None, description="The existing cluster. Required when methods has onprem.")
+    aws: AwsSettings = Field(default_factory=AwsSettings, description="Network, GPU VMs, EKS and alarms on AWS (cloud aws).")
+    gateway: GatewaySettings | None = Field(None, description="The API gateway. Required when methods has gateway.")
+    edge: EdgeSettings | None = Field(None, description="Edge devices. Required when methods has edge.")
+    gcp: GcpSettings | None = Field(None, description="Project and choices of the GCP methods. Required on cloud gcp.")
+    azure: AzureSettings = Field(
+        default_factory=AzureSettings, description="Network, GPU VMs, AKS, API Management and alerts on Azure (cloud azure)."
+    )
+    ci: CiSettings = Field(
+        default_factory=CiSettings, description="How CI reaches the stack: the runner its preview and deploy jobs run on."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _azure_sizes(cls, data: Any) -> Any:
+        # Azure sizes every model on the size its VMs or GPU pool really have: that size becomes the
+        # models' instance_type where they name none, so sizing and the deployed size are one.
+        if not isinstance(data, dict) or data.get("cloud") != "azure" or not isinstance(data.get("models"), dict):
+            return data
+        azure = data.get("azure") if isinstance(data.get("azure"), dict) else {}
+        methods = data.get("methods") or []
+        size = None
+        if "gpu-vm" in methods and isinstance(azure.get("gpu_vm"), dict):
+            size = azure["gpu_vm"].get("vm_size")
+        if "cluster" in methods:
+            cluster = azure.get("cluster") if isinstance(azure.get("cluster"), dict) else {}
+            pools = cluster.get("gpu_pools")
+            if isinstance(pools, dict) and pools:
+                first = next(iter(pools.values()))
+                size = first.get("vm_size", AzureGpuPoolSettings().vm_size) if isinstance(first, dict) else None
+            elif pools is None:
+                size = AzureGpuPoolSettings().vm_size
+        if not isinstance(size, str):
+            return data
+        models = {
+            name: ({**model, "instance_type": size} if isinstance(model, dict) and not model.get("instance_type") else model)
+            for name, model in data["models"].items()
+        }
+        return {**data, "models": models}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.cloud == "onprem":
+            if self.region is not None:
+                raise FieldProblem("region", "not allowed when cloud is onprem (the cluster is reached by kubeconfig)")
+        elif not self.region:
+            raise FieldProblem("region", f"required when cloud is {self.cloud}")
+        if len(set(self.methods)) != len(self.methods):
+            raise FieldProblem("methods", "must not repeat a method")
+        for method in self.methods:
+            if self.cloud not in CLOUD_OF_METHOD[method]:
+                allowed = ", ".join(CLOUD_OF_METHOD[method])
+                raise FieldProblem("methods", f"method {method} runs on cloud {allowed}, not on cloud {self.cloud}")
+        if "onprem" in self.methods and self.onprem is None:
+            raise FieldProblem("onprem", "required when methods has onprem")
+        if "gateway" in self.methods:
+            self._check_gateway()
+        if "edge" in self.methods:
+            if self.edge is None:
+                raise FieldProblem("edge", "required when methods has edge")
+            if set(self.methods) & {"gpu-vm", "cluster"}:
+                raise FieldProblem("methods", "edge rolls out to its own fleet: keep gpu-vm and cluster in another stack")
+        if "gpu-vm" in self.methods and "cluster" in self.methods:
+            raise FieldProblem("methods", "gpu-vm and cluster both self-host the models: choose one per stack")
+        if self.cloud == "aws":
+            self._check_aws()
+        if self.cloud == "gcp":
+            self._check_gcp()
+        if self.cloud == "azure":
+            self._check_azure()
+        if self.serves_models():
+            self._check_models()
+        return self
+
+    def serves_models(self) -> bool:
+        """True when a method of this stack runs model servers."""
+        return any(m in SELF_HOSTING for m in self.methods)
+
+    def routes_self_hosted(self) -> bool:
+        """True when the gateway routes to a model this stack serves."""
+        return self.gateway is not None and any(r.provider == "self-hosted" for g in self.gateway.models.values() for r in g.routes)
+
+    def _check_gateway(self) -> None:
+        if self.gateway is None:
+            raise FieldProblem("gateway", "required when methods has gateway")
+        for group_name, group in self.gateway.models.items():
+            for i, route in enumerate(group.routes):
+                if route.provider != "self-hosted":
+                    continue
+                if not self.serves_models():
+                    raise FieldProblem(
+                        f"gateway.models.{group_name}.routes[{i}].provider",
+                        "self-hosted routes need a self-hosting method in this stack (gpu-vm or cluster)",
+                    )
+                if route.model not in self.models:
+                    raise FieldProblem(
+                        f"gateway.models.{group_name}.routes[{i}].model",
+                        f"not a model this stack serves; served: {', '.join(self.models)}",
+                    )
+
+    def _check_copy(self, name: str, model: ModelSettings, scheme: str) -> None:
+        where = f"models.{name}.copy_from_hub"
+        if "gpu-vm" in self.methods:
+            raise FieldProblem(where, "the copy Job runs on a cluster; for gpu-vm upload the weights to the model store")
+        if not model.revision:
+            raise FieldProblem(where, f"needs models.{name}.revision: a pinned commit, never a moving branch")
+        if scheme not in ("store", "pvc"):
+            raise FieldProblem(where, "copies into the stack's store (store://) or a claim (pvc://), not an external bucket")
+        if model.hub_repo is None:
+            from ..sizing import get_model
+
+            if model.catalog is None or not get_model(model.catalog).hf_repo:
+                raise FieldProblem(where, f"needs models.{name}.hub_repo: the model's Hugging Face repository")
+
+    def _check_gcp(self) -> None:
+        from ..sizing import check_region
+
+        if self.gcp is None:
+            raise FieldProblem("gcp", "required on cloud gcp (at least gcp.project)")
+        try:
+            check_region("gcp", self.region or "")
+        except UserError as err:
+            raise FieldProblem("region", str(err)) from None
+        if "gateway" in self.methods and not self.gcp.gateway_domains:
+            raise FieldProblem("gcp.gateway_domains", "required with the gateway (its HTTPS load balancer's certificate)")
+        if self.routes_self_hosted():
+            import ipaddress
+
+            # Cloud Run's Direct VPC egress subnet beside the workload subnet (the network checks the rest).
+            try:
+                egress = ipaddress.ip_network(self.gcp.gateway_subnet_cidr, strict=True)
+            except ValueError as err:
+                raise FieldProblem("gcp.gateway_subnet_cidr", f"not an IPv4 network in CIDR notation ({err})") from None
+            if egress.version != 4 or not 16 <= egress.prefixlen <= 26:
+                raise FieldProblem("gcp.gateway_subnet_cidr", "an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)")
+            try:
+                overlaps = egress.overlaps(ipaddress.ip_network(self.gcp.subnet_cidr, strict=False))
+            except ValueError:
+                overlaps = False
+            if overlaps:
+                raise FieldProblem("gcp.gateway_subnet_cidr", f"overlaps gcp.subnet_cidr ({self.gcp.subnet_cidr})")
+
+    def _check_azure(self) -> None:
+        from ..gpu_vm.azure_sizes import check_vm_size
+        from ..sizing import check_region
+
+        try:
+            check_region("azure", self.region or "")
+        except UserError as err:
+            raise FieldProblem("region", str(err)) from None
+        region = (self.region or "").strip().lower()
+        azure = self.azure
+
+        def offered(size: str, field: str) -> None:
+            try:
+                check_vm_size(size, 1, region, field)
+            except UserError as err:
+                raise FieldProblem(field, str(err).split(": ", 1)[1]) from None
+
+        if "gpu-vm" in self.methods:
+            if azure.gpu_vm.vm_size:
+                offered(azure.gpu_vm.vm_size, "azure.gpu_vm.vm_size")
+            if self.environment == "prod" and azure.gpu_vm.spot:
+                raise FieldProblem("azure.gpu_vm.spot", "prod can't run on spot VMs alone (they are evicted when Azure needs the capacity)")
+        if "cluster" in self.methods:
+            for pool_name, pool in azure.cluster.gpu_pools.items():
+                offered(pool.vm_size, f"azure.cluster.gpu_pools.{pool_name}.vm_size")
+            if self.environment == "prod" and all(p.spot for p in azure.cluster.gpu_pools.values()):
+                raise FieldProblem("azure.cluster.gpu_pools", "prod can't run on spot alone: add a pool with spot: false")
+        if self.methods and set(self.methods) & {"gpu-vm", "cluster"}:
+            for name, model in self.models.items():
+                if model.instance_type:
+                    offered(model.instance_type, f"models.{name}.instance_type")
+                if "cluster" in self.methods and (model.source or "").startswith("store://"):
+                    raise FieldProblem(
+                        f"models.{name}.source",
+                        "AKS servers don't stream from Blob storage yet: use pvc://<claim>/<path> (an Azure Blob CSI or Azure Files claim)",
+                    )
+        if "gateway" in self.methods and self.gateway is not None:
+            from ..gateway.apim_policy import MAX_FORWARD_TIMEOUT_SECONDS
+
+            if azure.gateway.publisher_email is None:
+                raise FieldProblem("azure.gateway.publisher_email", "required with the gateway (API Management's publisher address)")
+            edge = self.gateway.timeouts.edge_seconds
+            if edge > MAX_FORWARD_TIMEOUT_SECONDS:
+                raise FieldProblem(
+                    "gateway.timeouts.edge_seconds",
+                    f"above API Management's forward-request limit of {MAX_FORWARD_TIMEOUT_SECONDS} s (longer waits for the "
+                    "first byte may not be honoured); set it to 240 or less, with engine_seconds and provider_seconds below it",
+                )
+            for group_name, group in self.gateway.models.items():
+                for i, route in enumerate(group.routes):
+                    if route.provider == "azure-openai":
+                        raise FieldProblem(
+                            f"gateway.models.{group_name}.routes[{i}].provider",
+                            "on Azure, Azure OpenAI is reached through API Management's /openai pool with its managed identity: "
+                            "list the accounts in azure.gateway.azure_openai",
+                        )
+                    if route.provider == "bedrock":
+                        raise FieldProblem(f"gateway.models.{group_name}.routes[{i}].provider", "bedrock is reached from AWS stacks only")
+
+    def _check_aws(self) -> None:
+        from ..sizing import check_region
+
+        try:
+            check_region("aws", self.region or "")
+        except UserError as err:
+            raise FieldProblem("region", str(err)) from None
+        aws = self.aws
+        self._check_model_tls()
+        if self.environment == "prod" and ("gpu-vm" in self.methods or "cluster" in self.methods):
+            if aws.network.az_count < 3:
+                raise FieldProblem("aws.network.az_count", "prod spreads over at least 3 availability zones")
+            if "gpu-vm" in self.methods and aws.gpu_vm.on_demand_base == 0 and aws.gpu_vm.spot_percentage == 100:
+                raise FieldProblem(
+                    "aws.gpu_vm.spot_percentage",
+                    "prod can't run on spot alone: set aws.gpu_vm.on_demand_base >= 1 or a spot_percentage below 100",
+                )
+            if "cluster" in self.methods and aws.cluster.capacity_types == ["spot"]:
+                raise FieldProblem("aws.cluster.capacity_types", "prod can't run on spot alone: add on-demand")
+            if aws.cluster.endpoint_public and "cluster" in self.methods:
+                raise FieldProblem("aws.cluster.endpoint_public", "prod keeps the EKS API endpoint private")
+
+    def _check_model_tls(self) -> None:
+        aws, tls = self.aws, self.aws.model_tls
+        if tls is None:
+            if "gpu-vm" in self.methods and aws.gpu_vm.certificate_arn and self.routes_self_hosted():
+                raise FieldProblem(
+                    "aws.gpu_vm.certificate_arn",
+                    "the gateway would call https://<load balancer DNS name>, which no ACM certificate covers; "
+                    "set aws.model_tls (domain, certificate_arn, zone_id) instead",
+                )
+            return
+        if not _DNS_NAME.match(tls.domain):
+            raise FieldProblem("aws.model_tls.domain", f"{tls.domain!r} is not a DNS name such as models.internal.example.com")
+        match = _ACM_ARN.match(tls.certificate_arn)
+        if match is None:
+            raise FieldProblem("aws.model_tls.certificate_arn", "an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<id>")
+        if match.group("region") != self.region:
+            raise FieldProblem(
+                "aws.model_tls.certificate_arn", f"is in {match.group('region')}; the load balancers need one in {self.region}"
+            )
+        if aws.gpu_vm.certificate_arn and aws.gpu_vm.certificate_arn != tls.certificate_arn:
+            raise FieldProblem("aws.gpu_vm.certificate_arn", "the load balancers use aws.model_tls.certificate_arn; give one certificate")
+
+    def _check_models(self) -> None:
+        # Whether each model fits its hardware is checked after parsing, by serving.check_sizing (see load).
+        from ..runtimes import registry
+
+        if not self.models:
+            raise FieldProblem("models", f"at least one model is required by methods {', '.join(self.methods)}")
+        for name, model in self.models.items():
+            if model.source is None:
+                raise FieldProblem(f"models.{name}.source", "required to serve the model (store://, pvc://, s3:// or gs://)")
+            scheme = model.source.split("://", 1)[0]
+            edge_runtime = self.edge.runtime if self.edge is not None and "edge" in self.methods else None
+            if ("edge" in self.methods) != (scheme == "node"):
+                raise FieldProblem(
+                    f"models.{name}.source",
+                    "edge models are in the nodes' cache (node://<file>.gguf, or node://<dir> for onnx), and only edge models are",
+                )
+            edge_only = registry.names_where("edge")
+            if edge_runtime is None and model.runtime in edge_only:
+                raise FieldProblem(f"models.{name}.runtime", f"{' and '.join(edge_only)} run on edge nodes only")
+            if edge_runtime is not None and model.runtime != edge_runtime:
+                raise FieldProblem(f"models.{name}.runtime", f"edge.runtime is {edge_runtime}: its models run {edge_runtime}")
+            if edge_runtime == "onnx":
+                from ..runtimes import onnx
+
+                try:
+                    onnx.check_quantization(model.quantization, f"models.{name}")
+                except UserError:
+                    raise FieldProblem(
+                        f"models.{name}.quantization",
+                        "runtime onnx serves ONNX Runtime GenAI int4 models (model builder -p int4 -e cpu); "
+                        "GGUF quantizations such as q4_k_m are for edge.runtime llamacpp",
+                    ) from None
+                if not onnx.DIR_NAME.match(model.source.removeprefix("node://").strip("/")) or model.source.endswith(".gguf"):
+                    raise FieldProblem(
+                        f"models.{name}.source",
+                        "runtime onnx reads an ONNX Runtime GenAI model directory from the nodes' cache, node://<dir>, not a .gguf file",
+                    )
+            if self.cloud == "onprem" and scheme == "store":
+                raise FieldProblem(f"models.{name}.source", "store:// is a cloud stack's model store; on-prem use pvc://<claim>/<path>")
+            if "gpu-vm" in self.methods and scheme == "pvc":
+                raise FieldProblem(f"models.{name}.source", "a GPU VM syncs weights from object storage: use store://<key> or s3://")
+            if model.copy_from_hub:
+                self._check_copy(name, model, scheme)
+            streamed = scheme in ("s3", "gs") or (scheme == "store" and "cluster" in self.methods)
+            if streamed and model.runtime == "triton":
+                raise FieldProblem(f"models.{name}.source", "Triton reads weights from a volume, not a stream: use pvc://<claim>/<path>")
+        scaling = self.serving.autoscaling
+        if self.onprem is not None:
+            if scaling.scale_to_zero and not self.onprem.ingress.install:
+                raise FieldProblem(
+                    "serving.autoscaling.scale_to_zero",
+                    "scale to zero wakes on ingress-nginx request metrics: set onprem.ingress.install true",
+                )
+
+    def onprem_namespace_needs(self) -> list[str]:
+        """The user's objects an on-prem stack's servers, copy Jobs and Ingress read from the model namespace."""
+        assert self.onprem is not None
+        needs = [
+            f"claim {m.source.removeprefix('pvc://').split('/', 1)[0]}"
+            for m in self.models.values()
+            if (m.source or "").startswith("pvc://")
+        ]
+        if self.onprem.ingress.tls_secret:
+            needs.append(f"Secret {self.onprem.ingress.tls_secret}")
+        if any(m.copy_from_hub for m in self.models.values()):
+            needs.append(f"Secret {self.onprem.hf_token_secret}")
+        return needs
