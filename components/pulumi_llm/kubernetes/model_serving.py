@@ -156,6 +156,20 @@ def service_monitor_spec(spec: ContainerSpec) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Namespace:
+    """What every model's resources build on: the component's name and args, the namespace resource, options
+    that wait for it, the common labels, and the peers the servers admit (clients) and are scraped by."""
+
+    name: str
+    args: ModelServingArgs
+    namespace: pulumi.Resource
+    in_ns: pulumi.ResourceOptions
+    common: dict[str, str]
+    clients: list[Mapping[str, Any]]
+    scrapers: list[Mapping[str, Any]]
+
+
 class ModelServing(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     urls: dict[str, pulumi.Output[str]]
@@ -182,131 +196,146 @@ class ModelServing(pulumi.ComponentResource):
         if args.ingress is not None:
             clients.extend(args.ingress.peers)
         scrapers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.monitoring_namespace}}}]
+        d = _Namespace(name=name, args=args, namespace=namespace, in_ns=in_ns, common=common, clients=clients, scrapers=scrapers)
         self.urls = {}
         self.ingress_addresses: dict[str, pulumi.Output[str]] = {}
-        servers: list[observability_rules.ServerMetrics] = []
-        for model in args.models:
-            spec = model.container
-            served = spec.served_name
-            model_labels = kubernetes_labels(args.labels.with_model(served), component="model-server")
-            autoscaled = args.autoscaling_engine != "none" and model.replicas_max > model.replicas_min
-            waits: list[pulumi.Resource] = [namespace, *args.server_depends_on]
-            if model.copy is not None:
-                copy = ModelCopy(
-                    child(name, f"{served}-copy"),
-                    ModelCopyArgs(
-                        spec=model.copy,
-                        namespace=args.namespace,
-                        labels={**model_labels, "app.kubernetes.io/component": "model-copy"},
-                        env=dict(model.env),
-                        service_account=f"copy-{served}",
-                        credential_endpoints=tuple(args.credential_endpoints),
-                    ),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *model.copy_depends_on]),
-                )
-                waits.append(copy.job)
-            server = ModelServer(
-                child(name, served),
-                ModelServerArgs(
-                    container=spec,
-                    namespace=args.namespace,
-                    labels=args.labels,
-                    replicas=max(model.replicas_min, 1),
-                    autoscaled=autoscaled,
-                    placement=args.placement,
-                    model_claim=model.model_claim,
-                    revision=model.revision,
-                    clients=clients,
-                    scrapers=scrapers,
-                    object_store_egress=model.object_store,
-                    credential_endpoints=args.credential_endpoints,
-                    service_account_annotations=model.service_account_annotations,
-                    pod_labels=model.pod_labels,
-                    env=model.env,
-                ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
-            )
-            self.urls[served] = server.url
-            port = spec.port(spec.http_port).container_port
-            if args.ingress is not None:
-                ingress = k8s.networking.v1.Ingress(
-                    child(name, f"{served}-ingress"),
-                    metadata={
-                        "name": served,
-                        "namespace": args.namespace,
-                        "labels": model_labels,
-                        "annotations": dict(args.ingress.annotations),
-                    },
-                    spec=ingress_spec(served, port, args.ingress),
-                    opts=in_ns,
-                )
-                # The address the controller gives the Ingress (an ALB's DNS name, an internal IP):
-                # what a gateway outside the cluster calls.
-                self.ingress_addresses[served] = ingress.status.apply(_ingress_address)
-            scales_to_zero = False
-            if autoscaled or (args.scaling is not None and args.scaling.scale_to_zero):
-                policy = args.scaling or autoscaling.ScalingPolicy(model.replicas_min, model.replicas_max)
-                policy = autoscaling.ScalingPolicy(
-                    **{**policy.__dict__, "min_replicas": model.replicas_min, "max_replicas": model.replicas_max}
-                )
-                scales_to_zero = policy.scale_to_zero
-                lws = server.workload_kind == "LeaderWorkerSet"
-                autoscaling.Autoscaling(
-                    child(name, f"{served}-scaling"),
-                    autoscaling.AutoscalingArgs(
-                        engine="keda" if args.autoscaling_engine == "none" else args.autoscaling_engine,
-                        target=autoscaling.Target(
-                            api_version=LWS_API_VERSION if lws else "apps/v1",
-                            kind=server.workload_kind,
-                            name=served,
-                            namespace=args.namespace,
-                            served_name=served,
-                            metrics=spec.metrics,
-                            runtime=spec.runtime,
-                            ingress=served if args.ingress is not None else None,
-                        ),
-                        policy=policy,
-                        prometheus_url=args.prometheus_url,
-                        labels=model_labels,
-                        authentication=args.trigger_authentication,
-                    ),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[server]),
-                )
-            gmp = args.metrics_api == "gmp"
-            k8s.apiextensions.CustomResource(
-                child(name, f"{served}-monitor"),
-                api_version=GMP_API_VERSION if gmp else SERVICE_MONITOR_API_VERSION,
-                kind="PodMonitoring" if gmp else "ServiceMonitor",
-                metadata={"name": served, "namespace": args.namespace, "labels": model_labels},
-                spec=pod_monitoring_spec(spec) if gmp else service_monitor_spec(spec),
-                opts=in_ns,
-            )
-            servers.append(
-                observability_rules.ServerMetrics.from_container(
-                    spec, namespace=args.namespace, service=served, scales_to_zero=scales_to_zero
-                )
-            )
-
+        servers = [self._serve(d, model) for model in args.models]
         if servers:
-            gmp = args.metrics_api == "gmp"
-            # GMP's Rules take the same groups; its rule evaluator runs them against the project's metrics.
-            k8s.apiextensions.CustomResource(
-                child(name, "alerts"),
-                api_version=GMP_API_VERSION if gmp else observability_rules.PROMETHEUS_RULE_API_VERSION,
-                kind="Rules" if gmp else observability_rules.PROMETHEUS_RULE_KIND,
-                metadata={"name": "llm-alerts", "namespace": args.namespace, "labels": common},
-                spec=observability_rules.alert_rules(servers, args.alerts),
-                opts=in_ns,
-            )
-            k8s.core.v1.ConfigMap(
-                child(name, "dashboards"),
-                metadata={
-                    "name": "llm-dashboards",
-                    "namespace": args.namespace,
-                    "labels": {**common, observability_rules.GRAFANA_DASHBOARD_LABEL: observability_rules.GRAFANA_DASHBOARD_LABEL_VALUE},
-                },
-                data=observability_rules.dashboard_configmap_data(servers, f"LLM serving — {args.labels.stack}"),
-                opts=in_ns,
-            )
+            self._alerts_and_dashboards(d, servers)
         self.namespace = namespace.metadata.name
         self.register_outputs({"namespace": self.namespace, **{f"url_{k}": v for k, v in self.urls.items()}})
+
+    def _serve(self, d: _Namespace, model: ServedModel) -> observability_rules.ServerMetrics:
+        """One model: its copy job (if any), server, Ingress, autoscaling and monitor; returns what its alerts need."""
+        name, args = d.name, d.args
+        spec = model.container
+        served = spec.served_name
+        model_labels = kubernetes_labels(args.labels.with_model(served), component="model-server")
+        autoscaled = args.autoscaling_engine != "none" and model.replicas_max > model.replicas_min
+        waits: list[pulumi.Resource] = [d.namespace, *args.server_depends_on]
+        if model.copy is not None:
+            copy = ModelCopy(
+                child(name, f"{served}-copy"),
+                ModelCopyArgs(
+                    spec=model.copy,
+                    namespace=args.namespace,
+                    labels={**model_labels, "app.kubernetes.io/component": "model-copy"},
+                    env=dict(model.env),
+                    service_account=f"copy-{served}",
+                    credential_endpoints=tuple(args.credential_endpoints),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[d.namespace, *model.copy_depends_on]),
+            )
+            waits.append(copy.job)
+        server = ModelServer(
+            child(name, served),
+            ModelServerArgs(
+                container=spec,
+                namespace=args.namespace,
+                labels=args.labels,
+                replicas=max(model.replicas_min, 1),
+                autoscaled=autoscaled,
+                placement=args.placement,
+                model_claim=model.model_claim,
+                revision=model.revision,
+                clients=d.clients,
+                scrapers=d.scrapers,
+                object_store_egress=model.object_store,
+                credential_endpoints=args.credential_endpoints,
+                service_account_annotations=model.service_account_annotations,
+                pod_labels=model.pod_labels,
+                env=model.env,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
+        )
+        self.urls[served] = server.url
+        port = spec.port(spec.http_port).container_port
+        if args.ingress is not None:
+            self._ingress(d, served, port, model_labels, args.ingress)
+        scales_to_zero = False
+        if autoscaled or (args.scaling is not None and args.scaling.scale_to_zero):
+            scales_to_zero = self._autoscaling(d, model, server, model_labels)
+        gmp = args.metrics_api == "gmp"
+        k8s.apiextensions.CustomResource(
+            child(name, f"{served}-monitor"),
+            api_version=GMP_API_VERSION if gmp else SERVICE_MONITOR_API_VERSION,
+            kind="PodMonitoring" if gmp else "ServiceMonitor",
+            metadata={"name": served, "namespace": args.namespace, "labels": model_labels},
+            spec=pod_monitoring_spec(spec) if gmp else service_monitor_spec(spec),
+            opts=d.in_ns,
+        )
+        return observability_rules.ServerMetrics.from_container(
+            spec, namespace=args.namespace, service=served, scales_to_zero=scales_to_zero
+        )
+
+    def _ingress(self, d: _Namespace, served: str, port: int, model_labels: dict[str, str], options: IngressOptions) -> None:
+        """The model's Ingress to its server's HTTP port."""
+        ingress = k8s.networking.v1.Ingress(
+            child(d.name, f"{served}-ingress"),
+            metadata={
+                "name": served,
+                "namespace": d.args.namespace,
+                "labels": model_labels,
+                "annotations": dict(options.annotations),
+            },
+            spec=ingress_spec(served, port, options),
+            opts=d.in_ns,
+        )
+        # The address the controller gives the Ingress (an ALB's DNS name, an internal IP):
+        # what a gateway outside the cluster calls.
+        self.ingress_addresses[served] = ingress.status.apply(_ingress_address)
+
+    def _autoscaling(self, d: _Namespace, model: ServedModel, server: ModelServer, model_labels: dict[str, str]) -> bool:
+        """The model's autoscaler (KEDA unless another engine is asked for); returns whether it scales to zero."""
+        args = d.args
+        spec = model.container
+        served = spec.served_name
+        policy = args.scaling or autoscaling.ScalingPolicy(model.replicas_min, model.replicas_max)
+        policy = autoscaling.ScalingPolicy(**{**policy.__dict__, "min_replicas": model.replicas_min, "max_replicas": model.replicas_max})
+        lws = server.workload_kind == "LeaderWorkerSet"
+        autoscaling.Autoscaling(
+            child(d.name, f"{served}-scaling"),
+            autoscaling.AutoscalingArgs(
+                engine="keda" if args.autoscaling_engine == "none" else args.autoscaling_engine,
+                target=autoscaling.Target(
+                    api_version=LWS_API_VERSION if lws else "apps/v1",
+                    kind=server.workload_kind,
+                    name=served,
+                    namespace=args.namespace,
+                    served_name=served,
+                    metrics=spec.metrics,
+                    runtime=spec.runtime,
+                    ingress=served if args.ingress is not None else None,
+                ),
+                policy=policy,
+                prometheus_url=args.prometheus_url,
+                labels=model_labels,
+                authentication=args.trigger_authentication,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[server]),
+        )
+        return policy.scale_to_zero
+
+    def _alerts_and_dashboards(self, d: _Namespace, servers: list[observability_rules.ServerMetrics]) -> None:
+        """The servers' alert rules (PrometheusRule, or GMP Rules) and their Grafana dashboards' ConfigMap."""
+        args, common = d.args, d.common
+        gmp = args.metrics_api == "gmp"
+        # GMP's Rules take the same groups; its rule evaluator runs them against the project's metrics.
+        k8s.apiextensions.CustomResource(
+            child(d.name, "alerts"),
+            api_version=GMP_API_VERSION if gmp else observability_rules.PROMETHEUS_RULE_API_VERSION,
+            kind="Rules" if gmp else observability_rules.PROMETHEUS_RULE_KIND,
+            metadata={"name": "llm-alerts", "namespace": args.namespace, "labels": common},
+            spec=observability_rules.alert_rules(servers, args.alerts),
+            opts=d.in_ns,
+        )
+        k8s.core.v1.ConfigMap(
+            child(d.name, "dashboards"),
+            metadata={
+                "name": "llm-dashboards",
+                "namespace": args.namespace,
+                "labels": {**common, observability_rules.GRAFANA_DASHBOARD_LABEL: observability_rules.GRAFANA_DASHBOARD_LABEL_VALUE},
+            },
+            data=observability_rules.dashboard_configmap_data(servers, f"LLM serving — {args.labels.stack}"),
+            opts=d.in_ns,
+        )
