@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from .core import _Strict
+from ..errors import FieldProblem, UserError
+from .core import _DNS_NAME, _Strict
+
+if TYPE_CHECKING:  # root.py imports this module; the checks only read the Settings they are given
+    from .root import Settings
+
 
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+$")
 
@@ -99,3 +104,50 @@ class AwsSettings(_Strict):
         description="HTTPS to the self-hosted models (gpu-vm load balancers, EKS model ALBs) under a domain. "
         "Default: none (HTTP on 80 inside the VPC: prompts cross it in clear).",
     )
+
+
+def check_aws_stack(settings: Settings) -> None:
+    """The AWS rules that read more than the aws subtree: the region, prod spread and capacity, model TLS."""
+    from ..sizing import check_region
+
+    try:
+        check_region("aws", settings.region or "")
+    except UserError as err:
+        raise FieldProblem("region", str(err)) from None
+    aws = settings.aws
+    _check_model_tls(settings)
+    if settings.environment == "prod" and ("gpu-vm" in settings.methods or "cluster" in settings.methods):
+        if aws.network.az_count < 3:
+            raise FieldProblem("aws.network.az_count", "prod spreads over at least 3 availability zones")
+        if "gpu-vm" in settings.methods and aws.gpu_vm.on_demand_base == 0 and aws.gpu_vm.spot_percentage == 100:
+            raise FieldProblem(
+                "aws.gpu_vm.spot_percentage",
+                "prod can't run on spot alone: set aws.gpu_vm.on_demand_base >= 1 or a spot_percentage below 100",
+            )
+        if "cluster" in settings.methods and aws.cluster.capacity_types == ["spot"]:
+            raise FieldProblem("aws.cluster.capacity_types", "prod can't run on spot alone: add on-demand")
+        if aws.cluster.endpoint_public and "cluster" in settings.methods:
+            raise FieldProblem("aws.cluster.endpoint_public", "prod keeps the EKS API endpoint private")
+
+
+def _check_model_tls(settings: Settings) -> None:
+    aws, tls = settings.aws, settings.aws.model_tls
+    if tls is None:
+        if "gpu-vm" in settings.methods and aws.gpu_vm.certificate_arn and settings.routes_self_hosted():
+            raise FieldProblem(
+                "aws.gpu_vm.certificate_arn",
+                "the gateway would call https://<load balancer DNS name>, which no ACM certificate covers; "
+                "set aws.model_tls (domain, certificate_arn, zone_id) instead",
+            )
+        return
+    if not _DNS_NAME.match(tls.domain):
+        raise FieldProblem("aws.model_tls.domain", f"{tls.domain!r} is not a DNS name such as models.internal.example.com")
+    match = _ACM_ARN.match(tls.certificate_arn)
+    if match is None:
+        raise FieldProblem("aws.model_tls.certificate_arn", "an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<id>")
+    if match.group("region") != settings.region:
+        raise FieldProblem(
+            "aws.model_tls.certificate_arn", f"is in {match.group('region')}; the load balancers need one in {settings.region}"
+        )
+    if aws.gpu_vm.certificate_arn and aws.gpu_vm.certificate_arn != tls.certificate_arn:
+        raise FieldProblem("aws.gpu_vm.certificate_arn", "the load balancers use aws.model_tls.certificate_arn; give one certificate")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
 from ..errors import FieldProblem, UserError
 from .core import EMAIL_PATTERN, Label, _Strict
+
+if TYPE_CHECKING:  # root.py imports this module; the checks only read the Settings they are given
+    from .root import Settings
 
 
 class AzureNetworkSettings(_Strict):
@@ -238,3 +241,65 @@ def _check_azure_gpu_size(size: str, field: str) -> None:
         check_vm_size(size, 1, None, field)
     except UserError as err:
         raise FieldProblem(field, str(err).split(": ", 1)[1]) from None
+
+
+def check_azure_stack(settings: Settings) -> None:
+    """The Azure rules that read more than the azure subtree: the region and the sizes it offers, prod
+    capacity, model sources, the gateway's limits."""
+    from ..gpu_vm.azure_sizes import check_vm_size
+    from ..sizing import check_region
+
+    try:
+        check_region("azure", settings.region or "")
+    except UserError as err:
+        raise FieldProblem("region", str(err)) from None
+    region = (settings.region or "").strip().lower()
+    azure = settings.azure
+
+    def offered(size: str, field: str) -> None:
+        try:
+            check_vm_size(size, 1, region, field)
+        except UserError as err:
+            raise FieldProblem(field, str(err).split(": ", 1)[1]) from None
+
+    if "gpu-vm" in settings.methods:
+        if azure.gpu_vm.vm_size:
+            offered(azure.gpu_vm.vm_size, "azure.gpu_vm.vm_size")
+        if settings.environment == "prod" and azure.gpu_vm.spot:
+            raise FieldProblem("azure.gpu_vm.spot", "prod can't run on spot VMs alone (they are evicted when Azure needs the capacity)")
+    if "cluster" in settings.methods:
+        for pool_name, pool in azure.cluster.gpu_pools.items():
+            offered(pool.vm_size, f"azure.cluster.gpu_pools.{pool_name}.vm_size")
+        if settings.environment == "prod" and all(p.spot for p in azure.cluster.gpu_pools.values()):
+            raise FieldProblem("azure.cluster.gpu_pools", "prod can't run on spot alone: add a pool with spot: false")
+    if settings.methods and set(settings.methods) & {"gpu-vm", "cluster"}:
+        for name, model in settings.models.items():
+            if model.instance_type:
+                offered(model.instance_type, f"models.{name}.instance_type")
+            if "cluster" in settings.methods and (model.source or "").startswith("store://"):
+                raise FieldProblem(
+                    f"models.{name}.source",
+                    "AKS servers don't stream from Blob storage yet: use pvc://<claim>/<path> (an Azure Blob CSI or Azure Files claim)",
+                )
+    if "gateway" in settings.methods and settings.gateway is not None:
+        from ..gateway.apim_policy import MAX_FORWARD_TIMEOUT_SECONDS
+
+        if azure.gateway.publisher_email is None:
+            raise FieldProblem("azure.gateway.publisher_email", "required with the gateway (API Management's publisher address)")
+        edge = settings.gateway.timeouts.edge_seconds
+        if edge > MAX_FORWARD_TIMEOUT_SECONDS:
+            raise FieldProblem(
+                "gateway.timeouts.edge_seconds",
+                f"above API Management's forward-request limit of {MAX_FORWARD_TIMEOUT_SECONDS} s (longer waits for the "
+                "first byte may not be honoured); set it to 240 or less, with engine_seconds and provider_seconds below it",
+            )
+        for group_name, group in settings.gateway.models.items():
+            for i, route in enumerate(group.routes):
+                if route.provider == "azure-openai":
+                    raise FieldProblem(
+                        f"gateway.models.{group_name}.routes[{i}].provider",
+                        "on Azure, Azure OpenAI is reached through API Management's /openai pool with its managed identity: "
+                        "list the accounts in azure.gateway.azure_openai",
+                    )
+                if route.provider == "bedrock":
+                    raise FieldProblem(f"gateway.models.{group_name}.routes[{i}].provider", "bedrock is reached from AWS stacks only")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from ..errors import FieldProblem, UserError
 from .core import _Strict
+
+if TYPE_CHECKING:  # root.py imports this module; the checks only read the Settings they are given
+    from .root import Settings
 
 
 class GcpGpuPoolSettings(_Strict):
@@ -36,3 +40,33 @@ class GcpSettings(_Strict):
         description="Subnet of the gateway's Cloud Run Direct VPC egress, made when it routes to self-hosted models "
         "(/26 or larger, outside subnet_cidr). Default 10.40.18.0/26.",
     )
+
+
+def check_gcp_stack(settings: Settings) -> None:
+    """The GCP rules that read more than the gcp subtree: the region, the gateway's domains and egress subnet."""
+    from ..sizing import check_region
+
+    if settings.gcp is None:
+        raise FieldProblem("gcp", "required on cloud gcp (at least gcp.project)")
+    try:
+        check_region("gcp", settings.region or "")
+    except UserError as err:
+        raise FieldProblem("region", str(err)) from None
+    if "gateway" in settings.methods and not settings.gcp.gateway_domains:
+        raise FieldProblem("gcp.gateway_domains", "required with the gateway (its HTTPS load balancer's certificate)")
+    if settings.routes_self_hosted():
+        import ipaddress
+
+        # Cloud Run's Direct VPC egress subnet beside the workload subnet (the network checks the rest).
+        try:
+            egress = ipaddress.ip_network(settings.gcp.gateway_subnet_cidr, strict=True)
+        except ValueError as err:
+            raise FieldProblem("gcp.gateway_subnet_cidr", f"not an IPv4 network in CIDR notation ({err})") from None
+        if egress.version != 4 or not 16 <= egress.prefixlen <= 26:
+            raise FieldProblem("gcp.gateway_subnet_cidr", "an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)")
+        try:
+            overlaps = egress.overlaps(ipaddress.ip_network(settings.gcp.subnet_cidr, strict=False))
+        except ValueError:
+            overlaps = False
+        if overlaps:
+            raise FieldProblem("gcp.gateway_subnet_cidr", f"overlaps gcp.subnet_cidr ({settings.gcp.subnet_cidr})")

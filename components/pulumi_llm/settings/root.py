@@ -8,13 +8,13 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from ..errors import FieldProblem, UserError
-from .aws import _ACM_ARN, AwsSettings
-from .azure import AzureGpuPoolSettings, AzureSettings
+from .aws import AwsSettings, check_aws_stack
+from .azure import AzureGpuPoolSettings, AzureSettings, check_azure_stack
 from .ci import CiSettings
-from .core import _DNS_NAME, CLOUD_OF_METHOD, SELF_HOSTING, Cloud, Label, Method, _Strict
+from .core import CLOUD_OF_METHOD, SELF_HOSTING, Cloud, Label, Method, _Strict
 from .edge import EdgeSettings
 from .gateway import GatewaySettings
-from .gcp import GcpSettings
+from .gcp import GcpSettings, check_gcp_stack
 from .models import ModelSettings, ServingSettings
 from .onprem import OnPremSettings
 
@@ -98,11 +98,11 @@ class Settings(_Strict):
         if "gpu-vm" in self.methods and "cluster" in self.methods:
             raise FieldProblem("methods", "gpu-vm and cluster both self-host the models: choose one per stack")
         if self.cloud == "aws":
-            self._check_aws()
+            check_aws_stack(self)
         if self.cloud == "gcp":
-            self._check_gcp()
+            check_gcp_stack(self)
         if self.cloud == "azure":
-            self._check_azure()
+            check_azure_stack(self)
         if self.serves_models():
             self._check_models()
         return self
@@ -146,137 +146,6 @@ class Settings(_Strict):
 
             if model.catalog is None or not get_model(model.catalog).hf_repo:
                 raise FieldProblem(where, f"needs models.{name}.hub_repo: the model's Hugging Face repository")
-
-    def _check_gcp(self) -> None:
-        from ..sizing import check_region
-
-        if self.gcp is None:
-            raise FieldProblem("gcp", "required on cloud gcp (at least gcp.project)")
-        try:
-            check_region("gcp", self.region or "")
-        except UserError as err:
-            raise FieldProblem("region", str(err)) from None
-        if "gateway" in self.methods and not self.gcp.gateway_domains:
-            raise FieldProblem("gcp.gateway_domains", "required with the gateway (its HTTPS load balancer's certificate)")
-        if self.routes_self_hosted():
-            import ipaddress
-
-            # Cloud Run's Direct VPC egress subnet beside the workload subnet (the network checks the rest).
-            try:
-                egress = ipaddress.ip_network(self.gcp.gateway_subnet_cidr, strict=True)
-            except ValueError as err:
-                raise FieldProblem("gcp.gateway_subnet_cidr", f"not an IPv4 network in CIDR notation ({err})") from None
-            if egress.version != 4 or not 16 <= egress.prefixlen <= 26:
-                raise FieldProblem("gcp.gateway_subnet_cidr", "an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)")
-            try:
-                overlaps = egress.overlaps(ipaddress.ip_network(self.gcp.subnet_cidr, strict=False))
-            except ValueError:
-                overlaps = False
-            if overlaps:
-                raise FieldProblem("gcp.gateway_subnet_cidr", f"overlaps gcp.subnet_cidr ({self.gcp.subnet_cidr})")
-
-    def _check_azure(self) -> None:
-        from ..gpu_vm.azure_sizes import check_vm_size
-        from ..sizing import check_region
-
-        try:
-            check_region("azure", self.region or "")
-        except UserError as err:
-            raise FieldProblem("region", str(err)) from None
-        region = (self.region or "").strip().lower()
-        azure = self.azure
-
-        def offered(size: str, field: str) -> None:
-            try:
-                check_vm_size(size, 1, region, field)
-            except UserError as err:
-                raise FieldProblem(field, str(err).split(": ", 1)[1]) from None
-
-        if "gpu-vm" in self.methods:
-            if azure.gpu_vm.vm_size:
-                offered(azure.gpu_vm.vm_size, "azure.gpu_vm.vm_size")
-            if self.environment == "prod" and azure.gpu_vm.spot:
-                raise FieldProblem("azure.gpu_vm.spot", "prod can't run on spot VMs alone (they are evicted when Azure needs the capacity)")
-        if "cluster" in self.methods:
-            for pool_name, pool in azure.cluster.gpu_pools.items():
-                offered(pool.vm_size, f"azure.cluster.gpu_pools.{pool_name}.vm_size")
-            if self.environment == "prod" and all(p.spot for p in azure.cluster.gpu_pools.values()):
-                raise FieldProblem("azure.cluster.gpu_pools", "prod can't run on spot alone: add a pool with spot: false")
-        if self.methods and set(self.methods) & {"gpu-vm", "cluster"}:
-            for name, model in self.models.items():
-                if model.instance_type:
-                    offered(model.instance_type, f"models.{name}.instance_type")
-                if "cluster" in self.methods and (model.source or "").startswith("store://"):
-                    raise FieldProblem(
-                        f"models.{name}.source",
-                        "AKS servers don't stream from Blob storage yet: use pvc://<claim>/<path> (an Azure Blob CSI or Azure Files claim)",
-                    )
-        if "gateway" in self.methods and self.gateway is not None:
-            from ..gateway.apim_policy import MAX_FORWARD_TIMEOUT_SECONDS
-
-            if azure.gateway.publisher_email is None:
-                raise FieldProblem("azure.gateway.publisher_email", "required with the gateway (API Management's publisher address)")
-            edge = self.gateway.timeouts.edge_seconds
-            if edge > MAX_FORWARD_TIMEOUT_SECONDS:
-                raise FieldProblem(
-                    "gateway.timeouts.edge_seconds",
-                    f"above API Management's forward-request limit of {MAX_FORWARD_TIMEOUT_SECONDS} s (longer waits for the "
-                    "first byte may not be honoured); set it to 240 or less, with engine_seconds and provider_seconds below it",
-                )
-            for group_name, group in self.gateway.models.items():
-                for i, route in enumerate(group.routes):
-                    if route.provider == "azure-openai":
-                        raise FieldProblem(
-                            f"gateway.models.{group_name}.routes[{i}].provider",
-                            "on Azure, Azure OpenAI is reached through API Management's /openai pool with its managed identity: "
-                            "list the accounts in azure.gateway.azure_openai",
-                        )
-                    if route.provider == "bedrock":
-                        raise FieldProblem(f"gateway.models.{group_name}.routes[{i}].provider", "bedrock is reached from AWS stacks only")
-
-    def _check_aws(self) -> None:
-        from ..sizing import check_region
-
-        try:
-            check_region("aws", self.region or "")
-        except UserError as err:
-            raise FieldProblem("region", str(err)) from None
-        aws = self.aws
-        self._check_model_tls()
-        if self.environment == "prod" and ("gpu-vm" in self.methods or "cluster" in self.methods):
-            if aws.network.az_count < 3:
-                raise FieldProblem("aws.network.az_count", "prod spreads over at least 3 availability zones")
-            if "gpu-vm" in self.methods and aws.gpu_vm.on_demand_base == 0 and aws.gpu_vm.spot_percentage == 100:
-                raise FieldProblem(
-                    "aws.gpu_vm.spot_percentage",
-                    "prod can't run on spot alone: set aws.gpu_vm.on_demand_base >= 1 or a spot_percentage below 100",
-                )
-            if "cluster" in self.methods and aws.cluster.capacity_types == ["spot"]:
-                raise FieldProblem("aws.cluster.capacity_types", "prod can't run on spot alone: add on-demand")
-            if aws.cluster.endpoint_public and "cluster" in self.methods:
-                raise FieldProblem("aws.cluster.endpoint_public", "prod keeps the EKS API endpoint private")
-
-    def _check_model_tls(self) -> None:
-        aws, tls = self.aws, self.aws.model_tls
-        if tls is None:
-            if "gpu-vm" in self.methods and aws.gpu_vm.certificate_arn and self.routes_self_hosted():
-                raise FieldProblem(
-                    "aws.gpu_vm.certificate_arn",
-                    "the gateway would call https://<load balancer DNS name>, which no ACM certificate covers; "
-                    "set aws.model_tls (domain, certificate_arn, zone_id) instead",
-                )
-            return
-        if not _DNS_NAME.match(tls.domain):
-            raise FieldProblem("aws.model_tls.domain", f"{tls.domain!r} is not a DNS name such as models.internal.example.com")
-        match = _ACM_ARN.match(tls.certificate_arn)
-        if match is None:
-            raise FieldProblem("aws.model_tls.certificate_arn", "an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<id>")
-        if match.group("region") != self.region:
-            raise FieldProblem(
-                "aws.model_tls.certificate_arn", f"is in {match.group('region')}; the load balancers need one in {self.region}"
-            )
-        if aws.gpu_vm.certificate_arn and aws.gpu_vm.certificate_arn != tls.certificate_arn:
-            raise FieldProblem("aws.gpu_vm.certificate_arn", "the load balancers use aws.model_tls.certificate_arn; give one certificate")
 
     def _check_models(self) -> None:
         # Whether each model fits its hardware is checked after parsing, by serving.check_sizing (see load).
