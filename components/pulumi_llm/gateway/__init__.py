@@ -26,7 +26,7 @@ def expected_secrets(settings) -> list[str]:
     master key (the `pulumi-llm secrets` commands put and check exactly these)."""
     if settings.gateway is None or "gateway" not in settings.methods:
         return []
-    # AWS GPU VMs behind the gateway require an API key (LlmPlatform._aws): the stack's secret holds it.
+    # AWS GPU VMs behind the gateway require an API key (platform/aws.py): the stack's secret holds it.
     self_hosted = (
         [SELF_HOSTED_KEY_SECRET] if settings.cloud == "aws" and "gpu-vm" in settings.methods and settings.routes_self_hosted() else []
     )

@@ -1,16 +1,17 @@
-"""The Azure wiring of LlmPlatform: what an Azure stack builds, from its validated settings.
+"""The Azure target of LlmPlatform: what an Azure stack builds, from its validated settings (the contract:
+context.py).
 
-`build(platform, name, settings, labels)` is called by `LlmPlatform` (imported lazily, so other clouds'
-stacks never load the Azure SDK — docs/ARCHITECTURE.md, convention 5) and returns the platform's outputs. Per cloud
-module rather than more methods on LlmPlatform: platform.py stays the small dispatcher.
+Imported only by an Azure stack, so other clouds' stacks never load the Azure SDK (docs/ARCHITECTURE.md,
+convention 5).
 
 What it composes, every child under one explicit azure-native provider (stacks disable default providers):
 
-* a resource group, the VNet (`AzureNetwork`, with the gateway's apim/engine subnets when the stack has a
-  gateway), the private model store (`AzureModelStore`) and Key Vault (`AzureKeyVault`);
-* gpu-vm: one `AzureGpuVm` per model (scale set behind an internal load balancer);
-* cluster: `AksCluster` with ingress-nginx on an internal load balancer, then `ModelServing` on it through
-  a Kubernetes provider built from the cluster's kubeconfig (and the hub copy Jobs, into the model claim);
+* foundation: a resource group, the VNet (`AzureNetwork`, with the gateway's apim/engine subnets when the
+  stack has a gateway), Key Vault (`AzureKeyVault`) and, for self-hosting, the private model store
+  (`AzureModelStore`);
+* self_hosted — gpu-vm: one `AzureGpuVm` per model (scale set behind an internal load balancer); cluster:
+  `AksCluster` with ingress-nginx on an internal load balancer, then `ModelServing` on it through a Kubernetes
+  provider built from the cluster's kubeconfig (and the hub copy Jobs, into the model claim);
 * gateway: `AzureGateway` — API Management v2 with the Azure OpenAI pool (managed identity) and the shared
   LiteLLM engine on Container Apps, whose config (`component_args.gateway_spec`) routes to the self-hosted
   models first when the stack serves them.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_azure_native.resources as resources
@@ -28,9 +30,9 @@ from pulumi_azure_native.provider import Provider
 
 from .. import serving
 from ..component_args import gateway_spec, model_serving_args
-from ..labels import CommonLabels, azure_tags
+from ..labels import azure_tags
 from ..naming import child
-from ..settings import Settings
+from .context import Foundation, Outputs, PlatformContext, SelfHosted
 
 NAMESPACE = "llm"
 HF_TOKEN_SECRET = "hf-token"
@@ -45,16 +47,17 @@ def global_name(prefix: str, stack: str, region: str, max_len: int = 24) -> str:
     return f"{core[: max_len - len(digest)]}{digest}"
 
 
-def build(platform: pulumi.ComponentResource, name: str, settings: Settings, labels: CommonLabels) -> dict[str, pulumi.Input[str]]:
+def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundation:
+    """The provider, resource group, VNet and Key Vault; for self-hosting the model store."""
     from ..network.azure import AzureNetwork, AzureNetworkArgs
     from ..security.azure import AzureKeyVault, AzureKeyVaultArgs
     from ..storage.azure import AzureModelStore, AzureModelStoreArgs
 
+    name, settings, labels, methods = ctx.name, ctx.settings, ctx.labels, ctx.methods
     cfg = settings.azure
     region = (settings.region or "").strip().lower()
-    methods = set(settings.methods)
-    provider = Provider(child(name, "azure"), location=region, opts=pulumi.ResourceOptions(parent=platform))
-    on_azure = pulumi.ResourceOptions(parent=platform, providers=[provider])
+    provider = Provider(child(name, "azure"), location=region, opts=ctx.opts())
+    on_azure = ctx.opts([provider])
     group = resources.ResourceGroup(
         child(name, "rg"),
         resource_group_name=f"llm-{labels.stack}",
@@ -90,7 +93,7 @@ def build(platform: pulumi.ComponentResource, name: str, settings: Settings, lab
         opts=on_azure,
     )
     outputs: dict[str, pulumi.Input[str]] = {"resource_group": rg, "key_vault_uri": vault.vault_uri}
-    self_hosted: dict[str, pulumi.Output[str]] = {}
+    store = None
     if methods & {"gpu-vm", "cluster"}:
         store = AzureModelStore(
             child(name, "models"),
@@ -105,17 +108,51 @@ def build(platform: pulumi.ComponentResource, name: str, settings: Settings, lab
             opts=on_azure,
         )
         outputs["model_container_url"] = store.container_url
-        platform.model_bucket = store.container_url
-        if "gpu-vm" in methods:
-            outputs.update(_gpu_vms(platform, name, settings, labels, rg, network, vault, store, on_azure, self_hosted))
-        if "cluster" in methods:
-            outputs.update(_aks(platform, name, settings, labels, rg, network, on_azure, self_hosted))
-    if "gateway" in methods:
-        outputs.update(_gateway(name, settings, labels, rg, network, vault, on_azure, self_hosted))
-    return outputs
+    return Foundation(
+        providers=(provider,),
+        network=network,
+        key=vault,
+        store=store,
+        extra={"resource_group": rg},
+        model_bucket=store.container_url if store is not None else None,
+        outputs=outputs,
+    )
 
 
-def _gpu_vms(platform, name, settings, labels, rg, network, vault, store, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
+def self_hosted(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
+    """The GPU VMs and/or AKS, and the URLs the gateway's engine calls them at."""
+    if foundation.store is None:
+        return SelfHosted()
+    name, settings, labels = ctx.name, ctx.settings, ctx.labels
+    rg, network, on_azure = foundation.extra["resource_group"], foundation.network, ctx.opts(foundation.providers)
+    urls: dict[str, pulumi.Output[str]] = {}
+    outputs: dict[str, pulumi.Input[str]] = {}
+    namespace = None
+    if "gpu-vm" in ctx.methods:
+        outputs.update(_gpu_vms(name, settings, labels, rg, network, foundation.store, on_azure, urls))
+    if "cluster" in ctx.methods:
+        aks_outputs, namespace = _aks(ctx, rg, network, on_azure, urls)
+        outputs.update(aks_outputs)
+    return SelfHosted(urls=urls, namespace=namespace, outputs=outputs)
+
+
+def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHosted) -> Outputs:
+    """API Management and the LiteLLM engine on Container Apps."""
+    if "gateway" not in ctx.methods:
+        return {}
+    return _gateway(
+        ctx.name,
+        ctx.settings,
+        ctx.labels,
+        foundation.extra["resource_group"],
+        foundation.network,
+        foundation.key,
+        ctx.opts(foundation.providers),
+        dict(self_hosted.urls),
+    )
+
+
+def _gpu_vms(name, settings, labels, rg, network, store, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
     from ..gpu_vm.azure import AzureGpuVm, AzureGpuVmArgs, AzureScaleSchedule
 
     cfg = settings.azure
@@ -163,10 +200,12 @@ def _aks_pod_cidr() -> str:
     return str(AksClusterArgs.model_fields["pod_cidr"].default)
 
 
-def _aks(platform, name, settings, labels, rg, network, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
+def _aks(ctx: PlatformContext, rg, network, on_azure, self_hosted) -> tuple[dict[str, pulumi.Input[str]], pulumi.Output[str]]:
+    """AKS and the models served on it; its outputs and the models' namespace."""
     from ..cluster.aks import AksCluster, AksClusterArgs, GpuPool, PoolScale
     from ..kubernetes.model_serving import IngressOptions, ModelServing
 
+    name, settings, labels = ctx.name, ctx.settings, ctx.labels
     cfg = settings.azure.cluster
     aks = AksCluster(
         child(name, "aks"),
@@ -217,13 +256,12 @@ def _aks(platform, name, settings, labels, rg, network, on_azure, self_hosted) -
             # No credential_endpoints: AKS workload identity exchanges a projected token with Entra
             # over HTTPS (443), which the servers' object-store egress already lets out.
         ),
-        opts=pulumi.ResourceOptions(parent=platform, providers=[aks.provider], depends_on=list(aks.addons)),
+        opts=ctx.opts([aks.provider], depends_on=list(aks.addons)),
     )
-    platform.namespace = layer.namespace
     # ingress-nginx routes /<model>/v1/… on its internal address to each model's server.
     for served, address in layer.ingress_addresses.items():
         self_hosted[served] = address.apply(lambda a, s=served: f"http://{a or 'pending'}/{s}/v1")
-    return {"cluster_name": aks.cluster_name, "namespace": layer.namespace}
+    return {"cluster_name": aks.cluster_name, "namespace": layer.namespace}, layer.namespace
 
 
 def _gateway(name, settings, labels, rg, network, vault, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:

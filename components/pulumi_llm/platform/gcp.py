@@ -1,0 +1,249 @@
+"""The GCP target of LlmPlatform: model store, network, GPU VMs or GKE, and the gateway on Cloud Run (the
+contract: context.py).
+
+Imported only by a GCP stack (docs/ARCHITECTURE.md, convention 5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_gcp as gcp
+
+from .. import serving
+from ..component_args import gateway_spec, model_serving_args
+from .context import Foundation, Outputs, PlatformContext, SelfHosted
+
+NAMESPACE = "llm"
+"""The GKE namespace the models are served in."""
+
+
+def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundation:
+    """The provider, the model store (with models) and, for self-hosting, the network."""
+    from ..storage.gcp import GcpModelStore, GcpModelStoreArgs
+
+    settings, labels = ctx.settings, ctx.labels
+    cfg = settings.gcp
+    assert cfg is not None
+    region = settings.region or ""
+    provider = gcp.Provider(ctx.child("gcp"), project=cfg.project, region=region, opts=ctx.opts())
+    on_gcp = ctx.opts([provider])
+    store = None
+    extra: dict[str, str] = {}
+    outputs: dict[str, pulumi.Input[str]] = {}
+    if settings.models:
+        # A name known at plan time: workload identity grants name the bucket.
+        extra["bucket"] = f"{cfg.project}-{labels.stack}-models"
+        store = GcpModelStore(
+            ctx.child("models"),
+            GcpModelStoreArgs(labels=labels, region=region, bucket_name=extra["bucket"]),
+            opts=on_gcp,
+        )
+        outputs["model_bucket"] = store.bucket_name
+    network = _network(ctx, on_gcp) if ctx.methods & {"gpu-vm", "cluster"} else None
+    return Foundation(
+        providers=(provider,),
+        network=network,
+        store=store,
+        extra=extra,
+        model_bucket=store.bucket_name if store is not None else None,
+        outputs=outputs,
+    )
+
+
+def _network(ctx: PlatformContext, on_gcp: pulumi.ResourceOptions):
+    from ..network.gcp import GcpNetwork, GcpNetworkArgs
+
+    settings, methods = ctx.settings, ctx.methods
+    cfg = settings.gcp
+    hybrid = "gateway" in methods and settings.routes_self_hosted()
+    # Hybrid routing: the gateway's Cloud Run egress subnet, and (GKE, whose passthrough load
+    # balancers keep the client address) a firewall rule admitting only it to the GPU nodes.
+    gateway_net: dict = {}
+    if hybrid:
+        from ..cluster.gke_render import GPU_NODE_TAG
+
+        gateway_net["gateway_egress_cidr"] = cfg.gateway_subnet_cidr
+        if "cluster" in methods:
+            gateway_net["gateway_target_tags"] = (GPU_NODE_TAG,)
+    return GcpNetwork(
+        ctx.child("network"),
+        GcpNetworkArgs(labels=ctx.labels, region=settings.region or "", subnet_cidr=cfg.subnet_cidr, **gateway_net),
+        opts=on_gcp,
+    )
+
+
+def self_hosted(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
+    """The GPU VMs (one managed group behind an internal ALB per model) and/or GKE."""
+    result = SelfHosted()
+    if "gpu-vm" in ctx.methods:
+        result = _gpu_vms(ctx, foundation)
+    if "cluster" in ctx.methods:
+        result = _gke(ctx, foundation, result)
+    return result
+
+
+def _gpu_vms(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
+    from ..gpu_vm.gcp import GcpGpuVm, GcpGpuVmArgs
+
+    settings, store, network = ctx.settings, foundation.store, foundation.network
+    cfg = settings.gcp
+    assert store is not None and network is not None
+    outputs: dict[str, pulumi.Input[str]] = {}
+    urls: dict[str, pulumi.Output[str]] = {}
+    for served in sorted(settings.models):
+        bounds = serving.replicas(settings, served)
+        _, key = serving.store_key(settings, served)
+        vm = GcpGpuVm(
+            ctx.child(f"vm-{served}"),
+            GcpGpuVmArgs(
+                labels=ctx.labels,
+                container=serving.container(settings, served),
+                region=settings.region or "",
+                machine_type=serving.instance_type(settings, served).name,
+                network_id=network.network_id,
+                subnet_id=network.subnet_id,
+                proxy_subnet_id=network.proxy_subnet_id,
+                network_tags=[network.server_tag],
+                model_bucket=store.bucket_name,
+                model_prefix=key,
+                weights_revision=settings.models[served].revision or "",
+                kms_key_id=store.key_id,
+                min_size=max(1, bounds.min),
+                max_size=bounds.max,
+                spot=cfg.spot,
+                config_path=f"pulumi-llm:models.{served}",
+            ),
+            opts=ctx.opts(foundation.providers),
+        )
+        outputs[f"url_{served}"] = vm.url
+        # The internal Application Load Balancer's address, reached through the gateway's VPC egress.
+        urls[served] = vm.url.apply(lambda u: f"{u}/v1")
+    return SelfHosted(urls=urls, outputs=outputs)
+
+
+def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> SelfHosted:
+    from ..kubernetes import credential_endpoints
+    from ..kubernetes.model_serving import ModelServing
+
+    settings, network, store = ctx.settings, foundation.network, foundation.store
+    cfg = settings.gcp
+    gke = _gke_cluster(ctx, foundation)
+    models = []
+    waits: list[pulumi.Resource] = []
+    for model in serving.served_models(settings):
+        served = model.container.served_name
+        identity = gke.workload_identity(NAMESPACE, served, bucket_roles={foundation.extra["bucket"]: ["roles/storage.objectViewer"]})
+        waits += identity.parts
+        env = {serving.MODEL_BUCKET_ENV: store.bucket_name}
+        models.append(dataclasses.replace(model, env=env, service_account_annotations=identity.annotations))
+    layer = ModelServing(
+        ctx.child("serving"),
+        model_serving_args(
+            settings,
+            ctx.labels.with_method("cluster"),
+            namespace=NAMESPACE,
+            models=models,
+            placement=gke.gpu_placement,
+            prometheus_url=gke.prometheus_url,
+            # Managed Service for Prometheus: PodMonitoring and Rules, scraped from gmp-system, and KEDA
+            # signs its queries as its Google service account.
+            **(
+                {"metrics_api": "gmp", "monitoring_namespace": "gmp-system", "trigger_authentication": gke.keda_authentication}
+                if cfg.prometheus == "managed"
+                else {}
+            ),
+            server_depends_on=waits,
+            # The servers' Workload Identity credentials come from the node's GKE metadata server.
+            credential_endpoints=credential_endpoints.GKE_METADATA_SERVER,
+            # The gateway's Cloud Run instances, through the internal passthrough load balancers below.
+            extra_clients=({"ipBlock": {"cidr": network.gateway_egress_cidr}},) if network.gateway_egress_cidr else (),
+        ),
+        opts=ctx.opts([gke.provider], depends_on=list(gke.addons)),
+    )
+    urls = dict(so_far.urls)
+    if network.gateway_egress_cidr:
+        for model in models:
+            spec = model.container
+            url = gke.internal_endpoint(
+                NAMESPACE,
+                spec.served_name,
+                spec.port(spec.http_port).container_port,
+                [network.gateway_egress_cidr],
+                depends_on=[layer],
+            )
+            urls[spec.served_name] = url.apply(lambda u: f"{u}/v1")
+    return dataclasses.replace(
+        so_far,
+        urls=urls,
+        namespace=layer.namespace,
+        outputs={**so_far.outputs, "cluster_name": gke.cluster_name, "namespace": layer.namespace},
+    )
+
+
+def _gke_cluster(ctx: PlatformContext, foundation: Foundation):
+    from ..cluster.gke import GkeCluster, GkeClusterArgs, GpuPool, NodeRange
+
+    settings, network = ctx.settings, foundation.network
+    cfg = settings.gcp
+    machine = serving.instance_type(settings, sorted(settings.models)[0])
+    return GkeCluster(
+        ctx.child("gke"),
+        GkeClusterArgs(
+            labels=ctx.labels.with_method("cluster"),
+            project=cfg.project,
+            region=settings.region,
+            network=network.network_id,
+            subnetwork=network.subnet_id,
+            pods_range_name=network.pods_range_name,
+            services_range_name=network.services_range_name,
+            kms_key=foundation.store.key_id,
+            mode=cfg.gke_mode,
+            deletion_protection=settings.environment == "prod",
+            gpu_pools={
+                "gpu": GpuPool(
+                    machine_type=machine.name,
+                    spot=NodeRange(min=0, max=cfg.gpu_pool.spot_max_nodes) if cfg.gpu_pool.spot_max_nodes else None,
+                    on_demand=NodeRange(min=0, max=cfg.gpu_pool.on_demand_max_nodes) if cfg.gpu_pool.on_demand_max_nodes else None,
+                )
+            },
+            prometheus=cfg.prometheus,
+        ),
+        opts=ctx.opts(foundation.providers),
+    )
+
+
+def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHosted) -> Outputs:
+    """LiteLLM on Cloud Run, routing to the self-hosted models first when the stack serves them."""
+    if "gateway" not in ctx.methods:
+        return {}
+    from ..gateway import config as engine
+    from ..gateway.gcp import GcpGateway, GcpGatewayArgs, VpcEgress
+
+    settings, store, network = ctx.settings, foundation.store, foundation.network
+    cfg = settings.gcp
+    spec, urls = gateway_spec(settings, dict(self_hosted.urls))
+    gateway = GcpGateway(
+        ctx.child("gateway"),
+        GcpGatewayArgs(
+            labels=ctx.labels.with_method("gateway"),
+            project=cfg.project,
+            region=settings.region or "",
+            kms_key=store.key_id if store is not None else None,
+            engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
+            provider_secrets=engine.secret_envs(spec),
+            environment={**engine.ENGINE_ENVIRONMENT, **urls},
+            vpc_egress=VpcEgress(network=network.network_id, subnetwork=network.gateway_subnet_id)
+            if network is not None and network.gateway_subnet_id is not None
+            else None,
+            domains=tuple(cfg.gateway_domains),
+            client_timeout_seconds=settings.gateway.timeouts.client_seconds,
+            request_timeout_seconds=settings.gateway.timeouts.edge_seconds,
+            engine_timeout_seconds=settings.gateway.timeouts.engine_seconds,
+            config_path="pulumi-llm:gateway",
+        ),
+        opts=ctx.opts(foundation.providers),
+    )
+    return {"gateway_url": gateway.url}
