@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -303,3 +303,31 @@ def check_azure_stack(settings: Settings) -> None:
                     )
                 if route.provider == "bedrock":
                     raise FieldProblem(f"gateway.models.{group_name}.routes[{i}].provider", "bedrock is reached from AWS stacks only")
+
+
+def with_azure_model_sizes(data: Any) -> Any:
+    """Azure sizes every model on the size its VMs or first GPU pool really have: that size becomes the
+    models' instance_type where they name none, so sizing and the deployed size are one. Runs on the raw
+    settings, before parsing (`Settings._azure_sizes`)."""
+    if not isinstance(data, dict) or data.get("cloud") != "azure" or not isinstance(data.get("models"), dict):
+        return data
+    azure = data.get("azure") if isinstance(data.get("azure"), dict) else {}
+    methods = data.get("methods") or []
+    size = None
+    if "gpu-vm" in methods and isinstance(azure.get("gpu_vm"), dict):
+        size = azure["gpu_vm"].get("vm_size")
+    if "cluster" in methods:
+        cluster = azure.get("cluster") if isinstance(azure.get("cluster"), dict) else {}
+        pools = cluster.get("gpu_pools")
+        if isinstance(pools, dict) and pools:
+            first = next(iter(pools.values()))
+            size = first.get("vm_size", AzureGpuPoolSettings().vm_size) if isinstance(first, dict) else None
+        elif pools is None:
+            size = AzureGpuPoolSettings().vm_size
+    if not isinstance(size, str):
+        return data
+    models = {
+        name: ({**model, "instance_type": size} if isinstance(model, dict) and not model.get("instance_type") else model)
+        for name, model in data["models"].items()
+    }
+    return {**data, "models": models}

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from ..errors import FieldProblem, UserError
 from .aws import AwsSettings, check_aws_stack
-from .azure import AzureGpuPoolSettings, AzureSettings, check_azure_stack
+from .azure import AzureSettings, check_azure_stack, with_azure_model_sizes
 from .ci import CiSettings
 from .core import CLOUD_OF_METHOD, SELF_HOSTING, Cloud, Label, Method, _Strict
 from .edge import EdgeSettings
@@ -48,30 +48,7 @@ class Settings(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _azure_sizes(cls, data: Any) -> Any:
-        # Azure sizes every model on the size its VMs or GPU pool really have: that size becomes the
-        # models' instance_type where they name none, so sizing and the deployed size are one.
-        if not isinstance(data, dict) or data.get("cloud") != "azure" or not isinstance(data.get("models"), dict):
-            return data
-        azure = data.get("azure") if isinstance(data.get("azure"), dict) else {}
-        methods = data.get("methods") or []
-        size = None
-        if "gpu-vm" in methods and isinstance(azure.get("gpu_vm"), dict):
-            size = azure["gpu_vm"].get("vm_size")
-        if "cluster" in methods:
-            cluster = azure.get("cluster") if isinstance(azure.get("cluster"), dict) else {}
-            pools = cluster.get("gpu_pools")
-            if isinstance(pools, dict) and pools:
-                first = next(iter(pools.values()))
-                size = first.get("vm_size", AzureGpuPoolSettings().vm_size) if isinstance(first, dict) else None
-            elif pools is None:
-                size = AzureGpuPoolSettings().vm_size
-        if not isinstance(size, str):
-            return data
-        models = {
-            name: ({**model, "instance_type": size} if isinstance(model, dict) and not model.get("instance_type") else model)
-            for name, model in data["models"].items()
-        }
-        return {**data, "models": models}
+        return with_azure_model_sizes(data)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
