@@ -142,7 +142,7 @@ def aws_gateway_args(
 ):
     """AwsGatewayArgs of a stack's `gateway:` settings; `where` prefixes the engine config's messages.
     `self_hosted_endpoints`: name → (a self-hosted model load balancer's security group, the URL's port).
-    `self_hosted_key_arn`: the secret every self-hosted route sends as its API key (see LlmPlatform._aws)."""
+    `self_hosted_key_arn`: the secret every self-hosted route sends as its API key (see platform/aws.py)."""
     from .gateway import config as engine
     from .gateway.aws import SELF_HOSTED_KEY_ENV, AwsGatewayArgs, Consumer, SelfHostedEndpoint
 

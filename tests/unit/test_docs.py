@@ -39,6 +39,7 @@ DOCUMENTED = (
     "monitoring",
     "network",
     "onprem",
+    "platform",
     "runtimes",
     "security",
     "sizing",
