@@ -25,6 +25,7 @@ from pulumi_llm.sizing.economics import (
 from pulumi_llm.sizing.fit import (
     DEFAULT_GPU_MEMORY_UTILIZATION,
     FitResult,
+    MemoryBreakdown,
     choose_instance,
     fit,
     fitting_instances,
@@ -34,7 +35,9 @@ from pulumi_llm.sizing.hardware import (
     CLOUDS,
     DEFAULT_REGION,
     Accelerator,
+    Cloud,
     Hardware,
+    InstanceType,
     check_instance_region,
     check_region,
     get_accelerator,
@@ -224,6 +227,132 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round_sig(float(x), 6)
 
 
+def _sized(
+    spec: ModelSpec,
+    cl: Cloud | None,
+    where: str | None,
+    region: str | None,
+    *,
+    instance_type: str | None,
+    accelerator: str | Accelerator | None,
+    gpu_count: int,
+    quantization: str | None,
+    context: int | None,
+    runtime: str,
+    gpu_memory_utilization: float,
+) -> FitResult:
+    """The fit on the hardware asked for: `instance_type`, else `accelerator` × `gpu_count`, else the cheapest type of `cl`."""
+    if instance_type is not None:
+        itype = get_instance_type(instance_type, cl)
+        if region is not None:
+            check_instance_region(itype, where or region)
+        return fit(
+            spec,
+            itype,
+            quantization=quantization,
+            context=context,
+            runtime=runtime,
+            gpu_memory_utilization=gpu_memory_utilization,
+            region=where,
+        )
+    if accelerator is not None:
+        # An Accelerator object is taken as is (an edge CPU node, sizing.cpu_host, has no catalog key).
+        hw = Hardware(accelerator if isinstance(accelerator, Accelerator) else get_accelerator(accelerator), gpu_count)
+        return fit(spec, hw, quantization=quantization, context=context, runtime=runtime, gpu_memory_utilization=gpu_memory_utilization)
+    if cl is not None:
+        return choose_instance(
+            spec,
+            cloud=cl,
+            region=where,
+            quantization=quantization,
+            context=context,
+            runtime=runtime,
+            gpu_memory_utilization=gpu_memory_utilization,
+        )
+    raise UserError("sizing needs an instance type, an accelerator, or a cloud to choose a type in")
+
+
+def _model_summary(spec: ModelSpec) -> dict[str, Any]:
+    return {
+        "key": spec.key,
+        "hf_repo": spec.hf_repo,
+        "gated": spec.gated,
+        "total_params_b": _r(spec.total_params_b),
+        "active_params_b": _r(spec.resolved_active_params_b),
+        "max_context": spec.max_context,
+    }
+
+
+def _hardware_summary(hw: Hardware, cl: Cloud | None, where: str | None) -> dict[str, Any]:
+    inst = hw.instance
+    return {
+        "instance_type": inst.name if inst else None,
+        "cloud": inst.cloud if inst else (cl or "onprem"),
+        "region": where,
+        "accelerator": hw.accelerator.key,
+        "gpu_count": hw.count,
+        "gpu_memory_gib": _r(hw.accelerator.memory_gib),
+    }
+
+
+def _memory_summary(mem: MemoryBreakdown) -> dict[str, Any]:
+    return {
+        "weights": _r(mem.weights / GB),
+        "runtime_overhead": _r(mem.overhead / GB),
+        "kv_cache": _r(mem.kv_cache / GB),
+        "budget": _r(mem.budget / GB),
+        "device_total": _r(mem.device_total / GB),
+    }
+
+
+def _throughput_summary(est: ThroughputEstimate) -> dict[str, Any]:
+    return {
+        "prompt_tokens": est.workload.prompt_tokens,
+        "output_tokens": est.workload.output_tokens,
+        "concurrency": est.concurrency,
+        "output_tokens_per_s": _r(est.output_tokens_per_s),
+        "total_tokens_per_s": _r(est.total_tokens_per_s),
+        "requests_per_s": _r(est.requests_per_s),
+        "ttft_s": _r(est.ttft_s),
+        "tpot_s": _r(est.tpot_s),
+        "bound": est.bound,
+        "assumptions": list(est.assumptions),
+    }
+
+
+def _cost_summary(
+    inst: InstanceType,
+    est: ThroughputEstimate,
+    *,
+    min_replicas: int,
+    max_replicas: int,
+    utilization: float,
+    mix: TokenMix,
+    hours_per_month: float,
+    extras: dict[str, float] | None,
+) -> dict[str, Any]:
+    """The priced instance's monthly bill for the replica range, and its cost per million tokens."""
+    monthly = monthly_stack_cost(inst, min_replicas=min_replicas, max_replicas=max_replicas, hours_per_month=hours_per_month, extras=extras)
+    return {
+        "currency": "USD",
+        "price_per_hour": _r(inst.price_per_hour),
+        "price_region": inst.price_region,
+        "price_as_of": inst.price_as_of,
+        "price_source": inst.price_source,
+        "price_is_estimate": inst.price_is_estimate,
+        "hours_per_month": _r(hours_per_month),
+        "min_replicas": min_replicas,
+        "max_replicas": max_replicas,
+        "monthly_min": _r(monthly.monthly_min),
+        "monthly_max": _r(monthly.monthly_max),
+        "items": [{"name": i.name, "monthly_min": _r(i.monthly_min), "monthly_max": _r(i.monthly_max)} for i in monthly.items],
+        "utilization": _r(utilization),
+        "per_million_tokens": _r(self_hosted_cost_per_million(inst.price_per_hour, est.total_tokens_per_s, utilization)),
+        "token_mix": mix.label,
+        "excluded": list(EXCLUDED_COSTS),
+    }
+
+
 def sizing_summary(
     model: ModelSpec | str,
     quantization: str | None = None,
@@ -253,68 +382,30 @@ def sizing_summary(
     where = None
     if cl is not None:
         where = check_region(cl, region) if region is not None else DEFAULT_REGION[cl]
-    if instance_type is not None:
-        itype = get_instance_type(instance_type, cl)
-        if region is not None:
-            check_instance_region(itype, where or region)
-        result = fit(
-            spec,
-            itype,
-            quantization=quantization,
-            context=context,
-            runtime=runtime,
-            gpu_memory_utilization=gpu_memory_utilization,
-            region=where,
-        )
-    elif accelerator is not None:
-        # An Accelerator object is taken as is (an edge CPU node, sizing.cpu_host, has no catalog key).
-        hw = Hardware(accelerator if isinstance(accelerator, Accelerator) else get_accelerator(accelerator), gpu_count)
-        result = fit(spec, hw, quantization=quantization, context=context, runtime=runtime, gpu_memory_utilization=gpu_memory_utilization)
-    elif cl is not None:
-        result = choose_instance(
-            spec,
-            cloud=cl,
-            region=where,
-            quantization=quantization,
-            context=context,
-            runtime=runtime,
-            gpu_memory_utilization=gpu_memory_utilization,
-        )
-    else:
-        raise UserError("sizing needs an instance type, an accelerator, or a cloud to choose a type in")
+    result = _sized(
+        spec,
+        cl,
+        where,
+        region,
+        instance_type=instance_type,
+        accelerator=accelerator,
+        gpu_count=gpu_count,
+        quantization=quantization,
+        context=context,
+        runtime=runtime,
+        gpu_memory_utilization=gpu_memory_utilization,
+    )
 
     est = estimate_throughput(result, workload_for(result, mix))
     probe = startup_probe_budget(result.memory.weights)
-    hw = result.hardware
-    inst = hw.instance
-    mem = result.memory
+    inst = result.hardware.instance
     out: dict[str, Any] = {
-        "model": {
-            "key": spec.key,
-            "hf_repo": spec.hf_repo,
-            "gated": spec.gated,
-            "total_params_b": _r(spec.total_params_b),
-            "active_params_b": _r(spec.resolved_active_params_b),
-            "max_context": spec.max_context,
-        },
+        "model": _model_summary(spec),
         "runtime": result.runtime,
         "precision": result.precision.key,
         "kv_cache_dtype": result.kv_dtype.key,
-        "hardware": {
-            "instance_type": inst.name if inst else None,
-            "cloud": inst.cloud if inst else (cl or "onprem"),
-            "region": where,
-            "accelerator": hw.accelerator.key,
-            "gpu_count": hw.count,
-            "gpu_memory_gib": _r(hw.accelerator.memory_gib),
-        },
-        "memory_gb": {
-            "weights": _r(mem.weights / GB),
-            "runtime_overhead": _r(mem.overhead / GB),
-            "kv_cache": _r(mem.kv_cache / GB),
-            "budget": _r(mem.budget / GB),
-            "device_total": _r(mem.device_total / GB),
-        },
+        "hardware": _hardware_summary(result.hardware, cl, where),
+        "memory_gb": _memory_summary(result.memory),
         "kv_bytes_per_token": result.kv_bytes_per_token,
         "kv_tokens": result.kv_tokens,
         "tensor_parallel_size": result.tensor_parallel_size,
@@ -328,43 +419,21 @@ def sizing_summary(
             "period_seconds": probe.period_seconds,
             "failure_threshold": probe.failure_threshold,
         },
-        "throughput": {
-            "prompt_tokens": est.workload.prompt_tokens,
-            "output_tokens": est.workload.output_tokens,
-            "concurrency": est.concurrency,
-            "output_tokens_per_s": _r(est.output_tokens_per_s),
-            "total_tokens_per_s": _r(est.total_tokens_per_s),
-            "requests_per_s": _r(est.requests_per_s),
-            "ttft_s": _r(est.ttft_s),
-            "tpot_s": _r(est.tpot_s),
-            "bound": est.bound,
-            "assumptions": list(est.assumptions),
-        },
+        "throughput": _throughput_summary(est),
         "cost": None,
         "notes": [*result.notes, *probe.notes[1:]],
     }
     if inst is not None:
-        monthly = monthly_stack_cost(
-            inst, min_replicas=min_replicas, max_replicas=max_replicas, hours_per_month=hours_per_month, extras=extras
+        out["cost"] = _cost_summary(
+            inst,
+            est,
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
+            utilization=utilization,
+            mix=mix,
+            hours_per_month=hours_per_month,
+            extras=extras,
         )
-        out["cost"] = {
-            "currency": "USD",
-            "price_per_hour": _r(inst.price_per_hour),
-            "price_region": inst.price_region,
-            "price_as_of": inst.price_as_of,
-            "price_source": inst.price_source,
-            "price_is_estimate": inst.price_is_estimate,
-            "hours_per_month": _r(hours_per_month),
-            "min_replicas": min_replicas,
-            "max_replicas": max_replicas,
-            "monthly_min": _r(monthly.monthly_min),
-            "monthly_max": _r(monthly.monthly_max),
-            "items": [{"name": i.name, "monthly_min": _r(i.monthly_min), "monthly_max": _r(i.monthly_max)} for i in monthly.items],
-            "utilization": _r(utilization),
-            "per_million_tokens": _r(self_hosted_cost_per_million(inst.price_per_hour, est.total_tokens_per_s, utilization)),
-            "token_mix": mix.label,
-            "excluded": list(EXCLUDED_COSTS),
-        }
         if where is not None and where != inst.price_region:
             out["notes"].append(f"price read for {inst.price_region}; {where} may differ")
     return out
