@@ -406,15 +406,28 @@ def _rule(
     return {"alert": name, "expr": expr, "for": for_, "labels": labels, "annotations": annotations}
 
 
-def _server_rules(server: ServerMetrics, slo: AlertThresholds, dcgm: DcgmLabels) -> list[dict[str, Any]]:
-    m = server.metrics
-    sel = _selector(*_server_matchers(server))
-    win = slo.rate_window
-    where = f"model {server.served_name} in namespace {server.namespace}"
-    rules: list[dict[str, Any]] = []
+def _where(server: ServerMetrics) -> str:
+    """How an alert's description names the server."""
+    return f"model {server.served_name} in namespace {server.namespace}"
+
+
+def _adder(rules: list[dict[str, Any]], slo: AlertThresholds, server: ServerMetrics) -> Callable[[str, str, str, str, str, str], None]:
+    """`add(name, expr, for_, severity, summary, description)`: appends that server's rule to `rules`."""
 
     def add(name: str, expr: str, for_: str, severity: str, summary: str, description: str) -> None:
         rules.append(_rule(name, expr, for_, severity, summary, description, slo, server))
+
+    return add
+
+
+def _saturation_rules(server: ServerMetrics, slo: AlertThresholds) -> list[dict[str, Any]]:
+    """Requests queueing (by queue:compute time where the runtime counts both) and the KV cache nearly full."""
+    m = server.metrics
+    sel = _selector(*_server_matchers(server))
+    win = slo.rate_window
+    where = _where(server)
+    rules: list[dict[str, Any]] = []
+    add = _adder(rules, slo, server)
 
     # Queue: queue:compute time ratio where the runtime counts both (Triton), else the waiting requests.
     if m.queue_duration and m.compute_duration:
@@ -453,6 +466,17 @@ def _server_rules(server: ServerMetrics, slo: AlertThresholds, dcgm: DcgmLabels)
             f"(threshold {_num(slo.kv_cache_usage)}) for {slo.kv_cache_for}: requests will be preempted and "
             "recomputed. Add replicas, lower max-num-seqs or max-model-len, or give the cache more GPU memory.",
         )
+    return rules
+
+
+def _latency_rules(server: ServerMetrics, slo: AlertThresholds) -> list[dict[str, Any]]:
+    """The latency quantiles (time to first token, inter-token, end-to-end) over their SLOs."""
+    m = server.metrics
+    sel = _selector(*_server_matchers(server))
+    win = slo.rate_window
+    where = _where(server)
+    rules: list[dict[str, Any]] = []
+    add = _adder(rules, slo, server)
 
     q = slo.latency_quantile
     pct = f"p{_num(q * 100)}"
@@ -476,6 +500,14 @@ def _server_rules(server: ServerMetrics, slo: AlertThresholds, dcgm: DcgmLabels)
                 f"{pct} {what} of {server.served_name} over its {_num(threshold)}s SLO",
                 f"{pct} {what} of {where} is {{{{ $value | humanizeDuration }}}}, over the {_num(threshold)}s SLO for {slo.latency_for}.",
             )
+    return rules
+
+
+def _container_rules(server: ServerMetrics, slo: AlertThresholds) -> list[dict[str, Any]]:
+    """Containers restarting or crash looping."""
+    where = _where(server)
+    rules: list[dict[str, Any]] = []
+    add = _adder(rules, slo, server)
 
     pods = _selector(*_pod_matchers(server))
     if slo.restarts is not None:
@@ -500,6 +532,16 @@ def _server_rules(server: ServerMetrics, slo: AlertThresholds, dcgm: DcgmLabels)
             f"Container {{{{ $labels.container }}}} of {{{{ $labels.pod }}}} ({where}) has been in "
             f"CrashLoopBackOff for {slo.crashloop_for}.",
         )
+    return rules
+
+
+def _gpu_server_rules(server: ServerMetrics, slo: AlertThresholds, dcgm: DcgmLabels) -> list[dict[str, Any]]:
+    """The server's GPUs idle while requests wait, or their memory nearly full (DCGM, by pod)."""
+    m = server.metrics
+    sel = _selector(*_server_matchers(server))
+    where = _where(server)
+    rules: list[dict[str, Any]] = []
+    add = _adder(rules, slo, server)
 
     if server.uses_gpu and dcgm.pod:
         if slo.gpu_idle_while_waiting:
@@ -523,6 +565,14 @@ def _server_rules(server: ServerMetrics, slo: AlertThresholds, dcgm: DcgmLabels)
                 f"A GPU of {{{{ $labels.pod }}}} ({where}) has {{{{ $value | humanizePercentage }}}} of its "
                 f"memory in use (threshold {_num(slo.gpu_memory_used_fraction)}) for {slo.gpu_memory_for}.",
             )
+    return rules
+
+
+def _scrape_rules(server: ServerMetrics, slo: AlertThresholds) -> list[dict[str, Any]]:
+    """Replicas Prometheus cannot scrape, and (unless it scales to zero) no replica at all."""
+    where = _where(server)
+    rules: list[dict[str, Any]] = []
+    add = _adder(rules, slo, server)
 
     up = _selector(("job", "=", server.service), ("namespace", "=", server.namespace))
     add(
@@ -545,6 +595,16 @@ def _server_rules(server: ServerMetrics, slo: AlertThresholds, dcgm: DcgmLabels)
             f"{slo.target_down_for}: no replica is serving, or the ServiceMonitor does not select it.",
         )
     return rules
+
+
+def _server_rules(server: ServerMetrics, slo: AlertThresholds, dcgm: DcgmLabels) -> list[dict[str, Any]]:
+    return [
+        *_saturation_rules(server, slo),
+        *_latency_rules(server, slo),
+        *_container_rules(server, slo),
+        *_gpu_server_rules(server, slo, dcgm),
+        *_scrape_rules(server, slo),
+    ]
 
 
 def _gpu_rules(slo: AlertThresholds) -> list[dict[str, Any]]:
