@@ -31,7 +31,7 @@ from typing import Any
 from ..addresses import network, overlaps, within
 from ..facts import gcp as facts
 from ..report import Violation
-from ..routes import routed_models, self_hosted_urls
+from ..routes import SelfHostedRoute, routed_models, self_hosted_urls
 from ..view import PlanView
 from .registry import rule, violation
 
@@ -282,6 +282,138 @@ def edge(view: PlanView) -> Iterator[Violation]:
 
 
 # ---- gateway / load balancer → self-hosted model ------------------------------------------------------------
+def _internal_alb_reaches_servers(view: PlanView, backend: dict[str, Any], firewalls: list[dict[str, Any]]) -> Iterator[Violation]:
+    """One of the models' regional internal ALBs: its proxies and Google's health checkers reach the VMs' port."""
+    i = backend["inputs"]
+    mig = _mig_for(view, backend)
+    template = _template_of(view, mig) if mig else None
+    if mig is None or template is None:
+        yield violation(view, backend["name"], SELF_HOSTED, "the internal load balancer's backend is no instance group of the plan")
+        return
+    named = {p["name"]: int(p["port"]) for p in mig["inputs"].get("namedPorts") or []}
+    port = named.get(i.get("portName", "http"))
+    if port is None:
+        yield violation(
+            view,
+            mig["name"],
+            SELF_HOSTED,
+            f"the instance group has no named port {i.get('portName', 'http')!r} for its backend service",
+        )
+        return
+    network = _template_network(view, template)
+    tags = set(template["inputs"].get("tags") or [])
+    account = _template_account(template)
+    proxies = _proxy_ranges(view, network or "")
+    if not proxies:
+        yield violation(
+            view,
+            backend["name"],
+            SELF_HOSTED,
+            "no proxy-only subnet in the VMs' network: an INTERNAL_MANAGED load balancer has no proxies",
+        )
+    for source in proxies:
+        verdict, by = firewall_verdict(firewalls, network or "", source, tags, port, account)
+        if verdict != "allow":
+            yield violation(
+                view,
+                template["name"],
+                SELF_HOSTED,
+                f"the load balancer's proxies ({source}) cannot reach the servers (tags {sorted(tags)}) on port {port}: {by}",
+            )
+    checks = [
+        (_hc_port(view, i.get("healthChecks")), "load balancer"),
+        (_hc_port(view, (mig["inputs"].get("autoHealingPolicies") or {}).get("healthCheck")), "autohealing"),
+    ]
+    for hc_port, what in checks:
+        if hc_port is None:
+            continue
+        for source in facts.GOOGLE_HEALTH_CHECK_RANGES:
+            verdict, by = firewall_verdict(firewalls, network or "", source, tags, hc_port, account)
+            if verdict != "allow":
+                yield violation(
+                    view,
+                    template["name"],
+                    SELF_HOSTED,
+                    f"Google's {what} health checks ({source}) cannot reach port {hc_port} of the servers: {by}",
+                )
+
+
+def _service_serves_gateway(
+    view: PlanView, service: dict[str, Any], served: str, port: int, scheme: str, egress_range: str | None
+) -> Iterator[Violation]:
+    """A GKE internal LoadBalancer Service: serves the port the gateway calls, over plain HTTP, to its egress subnet."""
+    where = f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}"
+    if port not in {p.get("port") for p in service["spec"].get("ports") or []}:
+        yield violation(
+            view, where, SELF_HOSTED, f"the gateway calls {served} on port {port}, which its internal load balancer does not serve"
+        )
+    if scheme != "http":
+        yield violation(
+            view,
+            where,
+            SELF_HOSTED,
+            f"the gateway calls {served} over {scheme}; a passthrough load balancer hands it to a plain-HTTP server",
+        )
+    ranges = service["spec"].get("loadBalancerSourceRanges") or []
+    if egress_range and ranges and not any(within(egress_range, r) for r in ranges):
+        yield violation(
+            view, where, SELF_HOSTED, f"the internal load balancer admits {ranges}, not the gateway's egress subnet {egress_range}"
+        )
+
+
+def _forwarding_rule_serves_gateway(view: PlanView, rule_: dict[str, Any], served: str, port: int, scheme: str) -> Iterator[Violation]:
+    """A VM model's internal ALB forwarding rule: listens on the port the gateway calls, its proxy speaks its scheme."""
+    if str(rule_["inputs"].get("portRange")) != str(port):
+        yield violation(
+            view,
+            rule_["name"],
+            SELF_HOSTED,
+            f"the gateway calls {served} on port {port}, the load balancer listens on {rule_['inputs'].get('portRange')}",
+        )
+    proxy = view.ref(rule_["inputs"].get("target"))
+    speaks = "https" if proxy is not None and "Https" in proxy["type"] else "http"
+    if scheme != speaks:
+        yield violation(
+            view,
+            rule_["name"],
+            SELF_HOSTED,
+            f"the gateway calls {served} over {scheme}, the load balancer's proxy speaks {speaks}",
+        )
+
+
+def _gateway_reaches_model(
+    view: PlanView, run: dict[str, Any], served: str, route: SelfHostedRoute, egress_network: str | None, egress_range: str | None
+) -> Iterator[Violation]:
+    """The gateway to one model it routes to: an internal load balancer serves it, in the network Cloud Run egresses into."""
+    port = route.port
+    if port is None:
+        yield violation(
+            view, run["name"], SELF_HOSTED, f"the engine config calls {served} at {route.url!r} ({route.variable}), not an http(s) URL"
+        )
+        return
+    scheme = route.scheme
+    services = [s for s in _internal_services(view) if _serves(s, served)]
+    rules = [fr for fr in view.of_type(FORWARDING_RULE) if (fr["inputs"].get("labels") or {}).get(MODEL_LABEL) == served]
+    if services:
+        network = _cluster_network(view)
+        yield from _service_serves_gateway(view, services[0], served, port, scheme, egress_range)
+    elif rules:
+        network = rules[0]["inputs"].get("network")
+        yield from _forwarding_rule_serves_gateway(view, rules[0], served, port, scheme)
+    else:
+        yield violation(view, run["name"], SELF_HOSTED, f"the gateway routes to {served} but no internal load balancer serves it")
+        return
+    if egress_network is None:
+        yield violation(
+            view,
+            run["name"],
+            SELF_HOSTED,
+            f"Cloud Run has no Direct VPC egress for private ranges: it cannot reach {served}'s internal load balancer",
+        )
+    elif egress_network != network:
+        yield violation(view, run["name"], SELF_HOSTED, f"Cloud Run egresses into {egress_network}, {served} is served in {network}")
+
+
 @rule(SELF_HOSTED)
 def self_hosted(view: PlanView) -> Iterator[Violation]:
     if not _on_gcp(view):
@@ -289,60 +421,9 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
     firewalls = view.of_type(FIREWALL)
     # The models' own regional internal ALBs: proxies and health checkers to the VMs.
     for backend in view.of_type(REGION_BACKEND):
-        i = backend["inputs"]
-        if i.get("loadBalancingScheme") != "INTERNAL_MANAGED":
+        if backend["inputs"].get("loadBalancingScheme") != "INTERNAL_MANAGED":
             continue
-        mig = _mig_for(view, backend)
-        template = _template_of(view, mig) if mig else None
-        if mig is None or template is None:
-            yield violation(view, backend["name"], SELF_HOSTED, "the internal load balancer's backend is no instance group of the plan")
-            continue
-        named = {p["name"]: int(p["port"]) for p in mig["inputs"].get("namedPorts") or []}
-        port = named.get(i.get("portName", "http"))
-        if port is None:
-            yield violation(
-                view,
-                mig["name"],
-                SELF_HOSTED,
-                f"the instance group has no named port {i.get('portName', 'http')!r} for its backend service",
-            )
-            continue
-        network = _template_network(view, template)
-        tags = set(template["inputs"].get("tags") or [])
-        account = _template_account(template)
-        proxies = _proxy_ranges(view, network or "")
-        if not proxies:
-            yield violation(
-                view,
-                backend["name"],
-                SELF_HOSTED,
-                "no proxy-only subnet in the VMs' network: an INTERNAL_MANAGED load balancer has no proxies",
-            )
-        for source in proxies:
-            verdict, by = firewall_verdict(firewalls, network or "", source, tags, port, account)
-            if verdict != "allow":
-                yield violation(
-                    view,
-                    template["name"],
-                    SELF_HOSTED,
-                    f"the load balancer's proxies ({source}) cannot reach the servers (tags {sorted(tags)}) on port {port}: {by}",
-                )
-        checks = [
-            (_hc_port(view, i.get("healthChecks")), "load balancer"),
-            (_hc_port(view, (mig["inputs"].get("autoHealingPolicies") or {}).get("healthCheck")), "autohealing"),
-        ]
-        for hc_port, what in checks:
-            if hc_port is None:
-                continue
-            for source in facts.GOOGLE_HEALTH_CHECK_RANGES:
-                verdict, by = firewall_verdict(firewalls, network or "", source, tags, hc_port, account)
-                if verdict != "allow":
-                    yield violation(
-                        view,
-                        template["name"],
-                        SELF_HOSTED,
-                        f"Google's {what} health checks ({source}) cannot reach port {hc_port} of the servers: {by}",
-                    )
+        yield from _internal_alb_reaches_servers(view, backend, firewalls)
     # The gateway to each model it routes to.
     routed = routed_models(view)
     run = _run(view)
@@ -354,65 +435,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
         route = urls.get(served)
         if route is None:
             continue  # the engine's config calls no URL for it: wiring.self-hosted-model judges the config's routes
-        port = route.port
-        if port is None:
-            yield violation(
-                view, run["name"], SELF_HOSTED, f"the engine config calls {served} at {route.url!r} ({route.variable}), not an http(s) URL"
-            )
-            continue
-        scheme = route.scheme
-        services = [s for s in _internal_services(view) if _serves(s, served)]
-        rules = [fr for fr in view.of_type(FORWARDING_RULE) if (fr["inputs"].get("labels") or {}).get(MODEL_LABEL) == served]
-        if services:
-            network = _cluster_network(view)
-            service = services[0]
-            where = f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}"
-            if port not in {p.get("port") for p in service["spec"].get("ports") or []}:
-                yield violation(
-                    view, where, SELF_HOSTED, f"the gateway calls {served} on port {port}, which its internal load balancer does not serve"
-                )
-            if scheme != "http":
-                yield violation(
-                    view,
-                    where,
-                    SELF_HOSTED,
-                    f"the gateway calls {served} over {scheme}; a passthrough load balancer hands it to a plain-HTTP server",
-                )
-            ranges = service["spec"].get("loadBalancerSourceRanges") or []
-            if egress_range and ranges and not any(within(egress_range, r) for r in ranges):
-                yield violation(
-                    view, where, SELF_HOSTED, f"the internal load balancer admits {ranges}, not the gateway's egress subnet {egress_range}"
-                )
-        elif rules:
-            network = rules[0]["inputs"].get("network")
-            if str(rules[0]["inputs"].get("portRange")) != str(port):
-                yield violation(
-                    view,
-                    rules[0]["name"],
-                    SELF_HOSTED,
-                    f"the gateway calls {served} on port {port}, the load balancer listens on {rules[0]['inputs'].get('portRange')}",
-                )
-            proxy = view.ref(rules[0]["inputs"].get("target"))
-            speaks = "https" if proxy is not None and "Https" in proxy["type"] else "http"
-            if scheme != speaks:
-                yield violation(
-                    view,
-                    rules[0]["name"],
-                    SELF_HOSTED,
-                    f"the gateway calls {served} over {scheme}, the load balancer's proxy speaks {speaks}",
-                )
-        else:
-            yield violation(view, run["name"], SELF_HOSTED, f"the gateway routes to {served} but no internal load balancer serves it")
-            continue
-        if egress_network is None:
-            yield violation(
-                view,
-                run["name"],
-                SELF_HOSTED,
-                f"Cloud Run has no Direct VPC egress for private ranges: it cannot reach {served}'s internal load balancer",
-            )
-        elif egress_network != network:
-            yield violation(view, run["name"], SELF_HOSTED, f"Cloud Run egresses into {egress_network}, {served} is served in {network}")
+        yield from _gateway_reaches_model(view, run, served, route, egress_network, egress_range)
 
 
 # ---- closed ------------------------------------------------------------------------------------------------
