@@ -94,6 +94,26 @@ def blob_endpoint(account_name: str) -> str:
     return f"https://{account_name}.{BLOB_DNS_SUFFIX}/"
 
 
+def _encryption(args: AzureModelStoreArgs) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The account's encryption (infrastructure encryption always; the customer key when given) and the
+    user-assigned identity that reads that key (pure)."""
+    encryption: dict[str, Any] = {
+        "require_infrastructure_encryption": True,  # a second AES-256 layer with a different key
+        "services": {"blob": {"enabled": True, "key_type": "Account"}, "file": {"enabled": True, "key_type": "Account"}},
+        "key_source": "Microsoft.Storage",
+    }
+    identity: dict[str, Any] | None = None
+    if args.customer_key is not None:
+        cmk = args.customer_key
+        encryption.update(
+            key_source="Microsoft.Keyvault",
+            key_vault_properties={"key_vault_uri": cmk.key_vault_uri, "key_name": cmk.key_name},
+            encryption_identity={"encryption_user_assigned_identity": cmk.identity_id},
+        )
+        identity = {"type": "UserAssigned", "user_assigned_identities": [cmk.identity_id]}
+    return encryption, identity
+
+
 class AzureModelStore(pulumi.ComponentResource):
     account_id: pulumi.Output[str]
     account_name: pulumi.Output[str]
@@ -110,21 +130,7 @@ class AzureModelStore(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         rg = args.resource_group_name
 
-        encryption: dict[str, Any] = {
-            "require_infrastructure_encryption": True,  # a second AES-256 layer with a different key
-            "services": {"blob": {"enabled": True, "key_type": "Account"}, "file": {"enabled": True, "key_type": "Account"}},
-            "key_source": "Microsoft.Storage",
-        }
-        identity: dict[str, Any] | None = None
-        if args.customer_key is not None:
-            cmk = args.customer_key
-            encryption.update(
-                key_source="Microsoft.Keyvault",
-                key_vault_properties={"key_vault_uri": cmk.key_vault_uri, "key_name": cmk.key_name},
-                encryption_identity={"encryption_user_assigned_identity": cmk.identity_id},
-            )
-            identity = {"type": "UserAssigned", "user_assigned_identities": [cmk.identity_id]}
-
+        encryption, identity = _encryption(args)
         account = storage.StorageAccount(
             child(name, "account"),
             resource_group_name=rg,
@@ -150,6 +156,29 @@ class AzureModelStore(pulumi.ComponentResource):
             tags=tags,
             opts=here,
         )
+        container = self._container(name, args, account)
+        endpoint = self._private_endpoint(name, args, account, tags)
+
+        self.account_id = account.id
+        self.account_name = account.name
+        self.container_id = container.id
+        self.container_name = args.container_name
+        self.blob_endpoint = blob_endpoint(args.account_name)
+        self.container_url = f"{self.blob_endpoint}{args.container_name}"
+        self.private_endpoint_id = endpoint.id
+        self.register_outputs(
+            {
+                "account_id": self.account_id,
+                "account_name": self.account_name,
+                "container_id": self.container_id,
+                "container_url": self.container_url,
+                "private_endpoint_id": self.private_endpoint_id,
+            }
+        )
+
+    def _container(self, name: str, args: AzureModelStoreArgs, account: storage.StorageAccount) -> storage.BlobContainer:
+        """The blob service (versioning, soft delete), the private container, and expiry of old versions."""
+        rg = args.resource_group_name
         # Children name the account by its (explicit) name and wait for it: the plan then shows which
         # account each belongs to.
         after_account = pulumi.ResourceOptions(parent=self, depends_on=[account])
@@ -191,6 +220,14 @@ class AzureModelStore(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[blob_service]),
         )
+        return container
+
+    def _private_endpoint(
+        self, name: str, args: AzureModelStoreArgs, account: storage.StorageAccount, tags: dict[str, str]
+    ) -> network.PrivateEndpoint:
+        """The account's only way in: a blob private endpoint in the VNet, registered in the private DNS zone."""
+        rg = args.resource_group_name
+        here = pulumi.ResourceOptions(parent=self)
         endpoint = network.PrivateEndpoint(
             child(name, "blob-pe"),
             resource_group_name=rg,
@@ -208,20 +245,4 @@ class AzureModelStore(pulumi.ComponentResource):
             private_dns_zone_configs=[{"name": "blob", "private_dns_zone_id": args.blob_private_dns_zone_id}],
             opts=here,
         )
-
-        self.account_id = account.id
-        self.account_name = account.name
-        self.container_id = container.id
-        self.container_name = args.container_name
-        self.blob_endpoint = blob_endpoint(args.account_name)
-        self.container_url = f"{self.blob_endpoint}{args.container_name}"
-        self.private_endpoint_id = endpoint.id
-        self.register_outputs(
-            {
-                "account_id": self.account_id,
-                "account_name": self.account_name,
-                "container_id": self.container_id,
-                "container_url": self.container_url,
-                "private_endpoint_id": self.private_endpoint_id,
-            }
-        )
+        return endpoint
