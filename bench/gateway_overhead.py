@@ -180,7 +180,7 @@ def report(level: int, direct: Run, gateway: Run) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--levels", default="1,16,64", help="concurrent streams per level (default 1,16,64)")
     parser.add_argument(
         "--requests-per-stream", type=int, default=0, help="requests each stream sends (default: 24 at 1, 4 at 16, 2 at 64)"

@@ -49,7 +49,7 @@ def timed(command: list[str]) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("stacks", nargs="*")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()

@@ -9,7 +9,7 @@ when the inputs are known).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pulumi_llm_policy.rules import UNKNOWN
 
@@ -43,7 +43,7 @@ def _raw(value: Any) -> Any:
     """The object behind pulumi-policy's proxies (which answer ``["__target"]`` with it)."""
     if isinstance(value, (Mapping, Sequence)) and not isinstance(value, (str, bytes, dict, list, tuple)):
         try:
-            return value["__target"]
+            return cast(Any, value)["__target"]
         except (KeyError, IndexError, TypeError):
             return value
     return value
@@ -61,7 +61,7 @@ def plain(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if type(value).__name__ == "Secret":  # pulumi_policy.Secret, should a secret reach us wrapped
-        return plain(value.value)
+        return plain(cast(Any, value).value)
     return repr(value)  # assets and archives: nothing a rule reads
 
 

@@ -545,7 +545,7 @@ def no_plaintext_secrets(r: Resource) -> list[str]:
     out: list[str] = []
     if t == "aws:ecs/taskDefinition:TaskDefinition":
         containers = _ecs_containers(r)
-        if containers == SECRET:
+        if isinstance(containers, str):  # only ever SECRET
             return [
                 f"{w}: containerDefinitions holds a secret value; pass secrets with the container's `secrets` (valueFrom), not in the definition"
             ]

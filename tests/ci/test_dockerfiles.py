@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from pulumi_llm import pins
-from pulumi_llm.edge.image import LLAMA_CPP_SOURCE
+from pulumi_llm.edge.source import LLAMA_CPP_SOURCE
 from pulumi_llm.runtimes import llamacpp
 
 ROOT = Path(__file__).resolve().parents[2]

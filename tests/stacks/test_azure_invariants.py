@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import cast
 
 import pytest
 import yaml
@@ -105,13 +106,13 @@ def test_apim_policies_limit_tokens_and_stream(resources: dict, stack: str) -> N
     for policy in products:
         limit = ET.fromstring(policy["inputs"]["value"]).find("inbound/llm-token-limit")
         assert limit is not None and limit.get("counter-key") == "@(context.Subscription.Id)"
-        assert int(limit.get("tokens-per-minute")) == {"azure-dev": 20000, "azure-prod": 200000}[stack]
+        assert int(cast(str, limit.get("tokens-per-minute"))) == {"azure-dev": 20000, "azure-prod": 200000}[stack]
     apis = of(r, "azure-native:apimanagement:ApiPolicy")
     assert apis
     for policy in apis:
         root = ET.fromstring(policy["inputs"]["value"])
         forwards = list(root.iter("forward-request"))
-        assert forwards and all(f.get("buffer-response") == "false" and int(f.get("timeout")) == 240 for f in forwards)
+        assert forwards and all(f.get("buffer-response") == "false" and int(cast(str, f.get("timeout"))) == 240 for f in forwards)
         assert root.find("inbound/llm-emit-token-metric") is not None
 
 

@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -238,7 +239,7 @@ def test_s3_guard_bites_on_real_stacks(resources):
             f"{_where(bucket)}: no BucketServerSideEncryptionConfiguration applies to it; default encryption must be SSE-KMS"
         ]
         without_pab = [r for r in resources[stack] if r["type"] != rules.S3_PAB]
-        assert [v.urn for v in rules.s3_buckets_guarded(without_pab)] == [bucket["urn"]]
+        assert [cast(rules.Violation, v).urn for v in rules.s3_buckets_guarded(without_pab)] == [bucket["urn"]]
 
 
 def _where(r: dict) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from pulumi_llm.verify import run_rules
 from pulumi_llm.verify.netpol import IpPeer, PodPeer, admits
@@ -234,7 +236,11 @@ def test_nodeport_callers_are_the_nodes(recorded):
     view = recorded("gcp-prod")
     service = manifest(view, "Service", "llama-3-1-8b-instruct-internal", "llm")
     service["spec"] = {**service["spec"], "type": "NodePort", "externalTrafficPolicy": "Cluster"}
-    entries = [(what, [c.address for c in callers]) for what, s, _p, callers in network_kubernetes._entry_points(view) if s is service]
+    entries = [
+        (what, [cast(IpPeer, c).address for c in callers])
+        for what, s, _p, callers in network_kubernetes._entry_points(view)
+        if s is service
+    ]
     assert entries == [("Service llm/llama-3-1-8b-instruct-internal (NodePort)", ["10.40.0.7"])]  # llm-network-subnet, the nodes' range
 
 
@@ -248,7 +254,7 @@ def test_internal_elb_tag_counts_by_presence(recorded):
             tags["kubernetes.io/role/internal-elb"] = ""
     assert fired(view) == set()
     assert all(
-        callers and all(c.address.startswith("10.40.") for c in callers)
+        callers and all(cast(IpPeer, c).address.startswith("10.40.") for c in callers)
         for what, _s, _p, callers in network_kubernetes._entry_points(view)
         if what.startswith("Ingress")
     )

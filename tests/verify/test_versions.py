@@ -4,6 +4,7 @@ out of standard support), the warning window, and the regression for the stale E
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 import pytest
 from pulumi_llm import pins
@@ -61,7 +62,7 @@ def test_a_gke_release_channel_is_not_judged(recorded):
 def test_shipped_eks_clusters_run_a_minor_in_standard_support(recorded, stack):
     version = resource(recorded(stack), "aws:eks/cluster:Cluster", "llm-eks-cluster")["inputs"]["version"]
     assert version == pins.EKS_KUBERNETES_VERSION != "1.33"
-    assert kubernetes_versions.end_of_standard_support("eks", version) > PLAN_DAY
+    assert cast(date, kubernetes_versions.end_of_standard_support("eks", version)) > PLAN_DAY
 
 
 def test_every_eks_addon_is_pinned_for_the_cluster_minor():

@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 from pulumi_llm.gateway.config import CONFIG_ENV
-from pulumi_llm.verify.rules.wiring import engine_configs
+from pulumi_llm.verify.engines import engine_configs
 
 from .conftest import fired
 

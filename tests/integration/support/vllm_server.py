@@ -28,6 +28,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -94,7 +95,7 @@ class VllmServer:
         self,
         python: Path,
         args: list[str],
-        env: dict[str, str | None] | None = None,
+        env: Mapping[str, str | None] | None = None,
         port: int | None = None,
         *,
         startup_timeout: float = 600.0,
