@@ -189,7 +189,7 @@ class Answer:
 
 
 def call(
-    gw: Gateway,
+    gw: Gateway | ApiGatewayEdge,
     model: str,
     *,
     key: str | None = MASTER_KEY,
@@ -217,7 +217,7 @@ def call(
         return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read(), time.monotonic() - started)
 
 
-def stream(gw: Gateway, model: str, *, key: str = MASTER_KEY, timeout: float = 60) -> list[tuple[float, str]]:
+def stream(gw: Gateway | ApiGatewayEdge, model: str, *, key: str = MASTER_KEY, timeout: float = 60) -> list[tuple[float, str]]:
     """Stream a chat completion; every non-empty SSE line with the monotonic time it was read."""
     payload = {"model": model, "max_tokens": 12, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     req = urllib.request.Request(

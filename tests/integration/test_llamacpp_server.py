@@ -31,7 +31,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -62,7 +64,9 @@ def log(msg: str) -> None:
 
 
 def load_prepare_model():
-    spec = importlib.util.spec_from_file_location("prepare_model", IMAGE_DIR / "prepare_model.py")
+    spec = cast(
+        ModuleSpec, importlib.util.spec_from_file_location("prepare_model", IMAGE_DIR / "prepare_model.py")
+    )  # a file path always has one
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
@@ -262,7 +266,7 @@ def test_the_quantized_file_is_q4_k_m_and_smaller_than_f16(prepared, hf_model: P
     # GGUF general.file_type 15 = MOSTLY_Q4_K_M (llama.cpp's llama_ftype), read with the converter's own gguf-py.
     sys.path.insert(0, str(source_dir() / "gguf-py"))
     try:
-        import gguf
+        import gguf  # pyright: ignore[reportMissingImports]  (the llama.cpp checkout's gguf-py, on sys.path just above)
     finally:
         sys.path.pop(0)
     reader = gguf.GGUFReader(result.path)
@@ -340,7 +344,7 @@ def test_metrics_need_the_key_and_carry_every_declared_name(server: dict) -> Non
     assert "kv_cache_usage_ratio" not in text and llamacpp.METRICS.kv_cache_usage is None
     # No model label on any series (MetricNames.model_label is empty).
     assert not re.search(r"^llamacpp:\w+\{[^}]*model", text, re.M)
-    predicted = float(re.search(r"^llamacpp:tokens_predicted_total (\S+)", text, re.M)[1])
+    predicted = float(cast(re.Match[str], re.search(r"^llamacpp:tokens_predicted_total (\S+)", text, re.M))[1])
     assert predicted >= 2
 
 

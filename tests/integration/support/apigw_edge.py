@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 from urllib.parse import urlsplit
 
 from pulumi_llm.gateway import aws_authorizer
@@ -119,7 +120,7 @@ class ApiGatewayEdge:
                     return self._refuse(403, "Forbidden")
                 headers = edge.integration_headers(client_headers, answer["context"], key_id)
                 edge.forwarded.append(headers)
-                upstream = http.client.HTTPConnection(edge.engine.hostname, edge.engine.port, timeout=120)
+                upstream = http.client.HTTPConnection(cast(str, edge.engine.hostname), edge.engine.port, timeout=120)
                 upstream.request("POST", self.path, body=body, headers=headers)
                 response = upstream.getresponse()
                 self.send_response(response.status)

@@ -20,14 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import tiny_model  # noqa: E402  (the shape, the corpus and the chat template are shared)
+import tiny_model  # noqa: E402  # pyright: ignore[reportMissingImports]  (resolved by the sys.path line above: the shape, the corpus and the chat template are shared)
 
 BYTE_TOKENS = [f"<0x{b:02X}>" for b in range(256)]
 SPECIALS = [tiny_model.UNK, tiny_model.BOS, tiny_model.EOS]
 
 
 def _train_tokenizer(rng: random.Random):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # pyright: ignore[reportMissingImports]  (only in the separate model-building env, not .venv)
 
     # Learn merges over "▁"-prefixed words, then rebuild the model with Llama 2's id layout:
     # <unk> <s> </s>, the 256 byte tokens, then the learned pieces.
@@ -59,8 +59,8 @@ def _train_tokenizer(rng: random.Random):
 
 def make_tiny_gguf_ready_model(dest: Path) -> Path:
     """Write the tiny Llama and its Llama-2-style tokenizer into `dest`; return it."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    import torch  # pyright: ignore[reportMissingImports]  (only in the separate model-building env, not .venv)
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast  # pyright: ignore[reportMissingImports]  (only in the separate model-building env, not .venv)
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,7 @@ def _corpus(rng: random.Random, lines: int = 3000) -> list[str]:
 
 
 def _train_tokenizer(rng: random.Random):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # pyright: ignore[reportMissingImports]  (only in the separate model-building env, not .venv)
 
     tok = Tokenizer(models.BPE(unk_token=UNK))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -74,8 +74,8 @@ def _train_tokenizer(rng: random.Random):
 
 def make_tiny_model(dest: Path) -> Path:
     """Write the tiny model and tokenizer into ``dest`` (created if needed) and return it."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    import torch  # pyright: ignore[reportMissingImports]  (only in the separate model-building env, not .venv)
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast  # pyright: ignore[reportMissingImports]  (only in the separate model-building env, not .venv)
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
