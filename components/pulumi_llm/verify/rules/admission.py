@@ -18,7 +18,7 @@ from ..report import Violation
 from ..view import PlanView
 from .registry import rule, violation
 
-Pod = dict[str, Any]
+Pod = Mapping[str, Any]
 """A PodSpec as plain data (what a manifest carries under spec.template.spec)."""
 
 _TEMPLATE_PATHS = {

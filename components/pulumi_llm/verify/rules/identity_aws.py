@@ -28,6 +28,9 @@ from ..report import Violation
 from ..view import PlanView
 from .registry import rule, violation
 
+AccessRequest = tuple[str, str, Any, tuple[str, Any] | None, bool, dict[str, str]]
+"""(what, action, resource ARN, resource policy (name, doc) or None, whether it's a key policy, context)."""
+
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
@@ -108,7 +111,7 @@ class Flow:
     role: dict[str, Any] | None
     service: str
     """The service principal that hands the role to the workload."""
-    requests: list[tuple[str, str, Any, bool, dict[str, str]]] = field(default_factory=list)
+    requests: list[AccessRequest] = field(default_factory=list)
     """(what, action, resource ARN, resource policy (name, doc) or None, whether it's a key policy, context)."""
     problems: list[str] = field(default_factory=list)
     """Links of the chain that don't resolve (found while building the flow)."""
@@ -218,11 +221,11 @@ def weights_location(view: PlanView, model: str) -> tuple[str, str] | None:
     return None
 
 
-def weight_requests(view: PlanView, store: Store, prefix: str, write: bool) -> list[tuple[str, str, Any, bool, dict[str, str]]]:
+def weight_requests(view: PlanView, store: Store, prefix: str, write: bool) -> list[AccessRequest]:
     region = view.settings.get("region", "")
     tls = {"aws:SecureTransport": "true"}
     obj = f"{store.arn}/{prefix}/{OBJECT_PROBE}"
-    requests: list[tuple[str, str, Any, bool, dict[str, str]]] = [
+    requests: list[AccessRequest] = [
         ("the weights bucket", "s3:ListBucket", store.arn, store.policy, False, {**tls, "s3:prefix": f"{prefix}/"}),
         ("the model's objects", "s3:PutObject" if write else "s3:GetObject", obj, store.policy, False, tls),
     ]
@@ -356,7 +359,7 @@ def secret_of(view: PlanView, value: Any) -> dict[str, Any] | None:
     return None
 
 
-def secret_requests(view: PlanView, secret: dict[str, Any]) -> list[tuple[str, str, Any, bool, dict[str, str]]]:
+def secret_requests(view: PlanView, secret: dict[str, Any]) -> list[AccessRequest]:
     region = view.settings.get("region", "")
     arn = resource_arn(view, secret)
     policy = next(
@@ -367,7 +370,7 @@ def secret_requests(view: PlanView, secret: dict[str, Any]) -> list[tuple[str, s
         ),
         None,
     )
-    requests: list[tuple[str, str, Any, bool, dict[str, str]]] = [
+    requests: list[AccessRequest] = [
         (f"secret {secret['name']}", "secretsmanager:GetSecretValue", arn, policy, False, {"aws:SecureTransport": "true"})
     ]
     key_ref = secret["inputs"].get("kmsKeyId")

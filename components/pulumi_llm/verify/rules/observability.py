@@ -439,7 +439,7 @@ def check(expression: Expression) -> list[Finding]:
         if sel.inside and sel.inside[0] in COUNTER_FUNCTIONS and types == {ex.GAUGE}:
             found.append(Finding(COUNTER_FN, f"{sel.inside[0]}() over {sel.name}, a gauge: use the value (or deriv/delta)"))
         family = cands[0].exporter.family(sel.name)
-        if family in ex.LAST_VALUE_GAUGES:
+        if family is not None and family in ex.LAST_VALUE_GAUGES:
             code_label, reason = ex.LAST_VALUE_GAUGES[family]
             if code_label not in {label for label, _ in sel.matchers}:
                 found.append(Finding(LAST_VALUE, f"{sel.name} {reason}; select the codes by {code_label}"))

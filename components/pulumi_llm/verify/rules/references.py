@@ -121,7 +121,7 @@ def pod_spec_needs(spec: dict[str, Any], namespace: str) -> Iterator[Need]:
 
 def object_needs(obj: dict[str, Any]) -> Iterator[Need]:
     """Every named object `obj` needs (pods it runs included)."""
-    kind = obj.get("kind")
+    kind: str = obj.get("kind") or ""  # a manifest without a kind needs nothing below
     namespace = (obj.get("metadata") or {}).get("namespace") or "default"
     for path in WORKLOAD_POD_SPECS.get(kind, ()):
         if isinstance(spec := _at(obj, path), dict):
