@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from ..sizing import FitResult
     from .vllm import Weights
 
-Runtime = Literal[NAMES]  # the registry's names, in its order
+if TYPE_CHECKING:
+    Runtime = str  # the names are data (registry.NAMES), which a type checker can't read as a Literal
+else:
+    Runtime = Literal[NAMES]  # the registry's names, in its order
 """A model server's name: one of `runtimes.registry.NAMES`."""
 
 Placement = Literal["server", "edge"]

@@ -35,7 +35,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
@@ -250,7 +250,7 @@ ONNX_DATA_TYPES: tuple[str, ...] = (
 )
 
 
-def _whole(value: Any) -> bool:
+def _whole(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -787,6 +787,7 @@ def _mounts(
 ) -> tuple[Mount, ...]:
     """The repository (and for vLLM the weights) read-only, /tmp scratch and /dev/shm writable."""
     if kind == "vllm":
+        assert sizing.model_path is not None  # a vllm kind's sizing comes from _vllm_sizing, which always sets it
         # The repository of a vLLM-backend model is two small text files: rendered here and mounted
         # from a ConfigMap, so the weights volume stays exactly as the copy job wrote it.
         repository = render_model_repository(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from pulumi_llm.errors import UserError
 from pulumi_llm.sizing._common import HOURS_PER_MONTH, lookup
@@ -213,7 +213,7 @@ def self_hosted_monthly_cost(
     replicas = max(min_replicas, needed)
     over = max_replicas is not None and replicas > max_replicas
     if over:
-        replicas = max_replicas  # type: ignore[assignment]
+        replicas = cast(int, max_replicas)  # `over` holds only when max_replicas is not None
     return SelfHostedBill(
         tokens_per_month=tokens_per_month,
         replicas=replicas,

@@ -73,7 +73,7 @@ class Accelerator:
         return int((self.memory_gib - self.os_reserve_gib) * GIB)
 
 
-def _gpu(key, name, mem, marketed, bw, tflops, arch, link="pcie", **kw) -> Accelerator:  # noqa: ANN001
+def _gpu(key, name, mem, marketed, bw, tflops, arch, link: Interconnect = "pcie", **kw) -> Accelerator:  # noqa: ANN001
     return Accelerator(key, name, "gpu", mem, bw, tflops, arch, marketed, link, **kw)
 
 
@@ -447,7 +447,7 @@ def check_instance_region(itype: InstanceType, region: str) -> None:
 def infer_cloud(region: str) -> Cloud:
     """The cloud whose catalog regions include `region`; UserError when none (or several) do."""
     norm = region.strip().lower()
-    owners = [c for c in CLOUDS if norm in regions_of(c)]
+    owners: list[Cloud] = [c for c in CLOUDS if norm in regions_of(c)]
     if len(owners) != 1:
         raise UserError(f"cannot tell the cloud of region '{region}'; pass --cloud aws, gcp or azure")
     return owners[0]

@@ -167,7 +167,7 @@ DEFAULT_GGUF = "q4_k_m"
 
 def get_runtime(name: str) -> Runtime:
     """Validate a runtime name ('vllm', 'triton', 'llamacpp'; 'llama.cpp' accepted)."""
-    table = {r: r for r in RUNTIMES}
+    table: dict[str, Runtime] = {r: r for r in RUNTIMES}
     return lookup("runtime", name, table, aliases={"llama.cpp": "llamacpp", "llama-cpp": "llamacpp"})
 
 
