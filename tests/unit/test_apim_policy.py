@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import cast
 
 import pytest
 from pulumi_llm.gateway import apim_policy as p
@@ -34,6 +35,11 @@ def engine_policy(**overrides) -> ET.Element:
     return ET.fromstring(p.api_policy(**values))
 
 
+def find(element: ET.Element, path: str) -> ET.Element:
+    """``element.find(path)``, typed for the paths these policies always hold (a missing one fails the test)."""
+    return cast(ET.Element, element.find(path))
+
+
 def tags(element: ET.Element) -> list[str]:
     return [child.tag for child in element]
 
@@ -41,7 +47,7 @@ def tags(element: ET.Element) -> list[str]:
 def test_api_policy_sections_and_inbound_order() -> None:
     root = pool_policy()
     assert root.tag == "policies" and tags(root) == SECTIONS
-    inbound = root.find("inbound")
+    inbound = find(root, "inbound")
     assert tags(inbound) == [
         "base",
         "set-variable",
@@ -51,11 +57,11 @@ def test_api_policy_sections_and_inbound_order() -> None:
         "authentication-managed-identity",
         "set-backend-service",
     ]
-    assert tags(root.find("outbound")) == ["base"] and tags(root.find("on-error")) == ["base"]
+    assert tags(find(root, "outbound")) == ["base"] and tags(find(root, "on-error")) == ["base"]
 
 
 def test_token_metric_dimensions_are_subscription_model_and_backend() -> None:
-    metric = pool_policy().find("inbound/llm-emit-token-metric")
+    metric = find(pool_policy(), "inbound/llm-emit-token-metric")
     assert metric.get("namespace") == "pulumi-llm"
     dimensions = {d.get("name"): d.get("value") for d in metric.findall("dimension")}
     assert dimensions == {
@@ -63,17 +69,17 @@ def test_token_metric_dimensions_are_subscription_model_and_backend() -> None:
         "Model": '@((string)context.Variables["llm-model"])',
         "Backend": "azure-openai",
     }
-    model = pool_policy().find("inbound/set-variable")
+    model = find(pool_policy(), "inbound/set-variable")
     assert model.get("name") == "llm-model"
-    expression = model.get("value")
+    expression = cast(str, model.get("value"))
     assert expression.startswith("@{") and expression.endswith("}")
     assert "/deployments/([^/]+)/" in expression and '["model"]' in expression and "Substring(0, 64)" in expression
 
 
 def test_pool_policy_streams_and_retries_on_another_member() -> None:
     root = pool_policy(retries=3, forward_timeout_seconds=180)
-    assert root.find("inbound/set-backend-service").attrib == {"backend-id": "azure-openai-pool"}
-    [retry] = root.find("backend")
+    assert find(root, "inbound/set-backend-service").attrib == {"backend-id": "azure-openai-pool"}
+    [retry] = find(root, "backend")
     assert retry.tag == "retry"
     assert retry.attrib == {
         "condition": "@(context.Response.StatusCode == 429 || context.Response.StatusCode >= 500)",
@@ -111,9 +117,9 @@ def test_engine_policy_sends_the_master_key_from_a_named_value_and_does_not_retr
     authorization = [h for h in root.findall("inbound/set-header") if h.get("name") == "Authorization"]
     [header] = authorization
     assert header.get("exists-action") == "override"
-    assert header.find("value").text == "Bearer {{litellm-master-key}}"
+    assert find(header, "value").text == "Bearer {{litellm-master-key}}"
     assert p.named_values_in(ET.tostring(root, encoding="unicode")) == ["litellm-master-key"]
-    [forward] = root.find("backend")
+    [forward] = find(root, "backend")
     assert forward.tag == "forward-request"
     assert forward.attrib == {
         "timeout": "200",
@@ -129,7 +135,7 @@ def test_engine_policy_names_the_consumer_for_the_engine() -> None:
     [consumer] = [h for h in root.findall("inbound/set-header") if h.get("name") == "x-pulumi-llm-consumer"]
     # Override: a client-sent copy never survives, so nobody can claim another consumer's name.
     assert consumer.get("exists-action") == "override"
-    assert consumer.find("value").text == '@(context.Subscription?.Id ?? "anonymous")'
+    assert find(consumer, "value").text == '@(context.Subscription?.Id ?? "anonymous")'
     assert not [h for h in engine_policy().findall("inbound/set-header") if h.get("name") == "x-pulumi-llm-consumer"]
 
 
@@ -157,8 +163,8 @@ def test_api_policy_refuses_bad_input(overrides, message) -> None:
 def test_product_policy_limits_tokens_per_subscription() -> None:
     root = ET.fromstring(p.product_policy(tokens_per_minute=40_000))
     assert tags(root) == SECTIONS
-    assert tags(root.find("inbound")) == ["base", "llm-token-limit"]
-    limit = root.find("inbound/llm-token-limit")
+    assert tags(find(root, "inbound")) == ["base", "llm-token-limit"]
+    limit = find(root, "inbound/llm-token-limit")
     assert limit.attrib == {
         "counter-key": "@(context.Subscription.Id)",
         "tokens-per-minute": "40000",
@@ -167,12 +173,13 @@ def test_product_policy_limits_tokens_per_subscription() -> None:
         "tokens-consumed-header-name": "x-ratelimit-consumed-tokens",
     }
     for section in ("backend", "outbound", "on-error"):
-        assert tags(root.find(section)) == ["base"]
+        assert tags(find(root, section)) == ["base"]
 
 
 def test_product_policy_quota() -> None:
-    limit = ET.fromstring(p.product_policy(tokens_per_minute=1000, token_quota=5_000_000, token_quota_period="Monthly")).find(
-        "inbound/llm-token-limit"
+    limit = find(
+        ET.fromstring(p.product_policy(tokens_per_minute=1000, token_quota=5_000_000, token_quota_period="Monthly")),
+        "inbound/llm-token-limit",
     )
     assert (limit.get("token-quota"), limit.get("token-quota-period")) == ("5000000", "Monthly")
     assert limit.get("remaining-quota-tokens-header-name") == "x-quota-remaining-tokens"

@@ -7,6 +7,8 @@ import argparse
 import base64
 import io
 import json
+import shutil  # the modules cli_secrets calls (patched where they live)
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,7 +44,7 @@ class FakeSecretManager:
 
     def handle(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, Any]]:
         length = int(handler.headers.get("Content-Length") or 0)
-        body = json.loads(handler.rfile.read(length)) if length else None
+        body: Any = json.loads(handler.rfile.read(length)) if length else None
         self.requests.append({"method": handler.command, "path": handler.path, "auth": handler.headers.get("Authorization"), "body": body})
         if self.refuse_with:
             return self.refuse_with, {
@@ -249,7 +251,7 @@ def test_empty_stdin_and_unknown_secret_are_refused_before_any_request(project: 
 
 
 def test_gcloud_token_fallback_without_gcloud_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_secrets.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(UserError) as caught:
         cli_secrets.access_token()
     assert str(caught.value) == (
@@ -264,17 +266,18 @@ def test_gcloud_token_comes_from_print_access_token(monkeypatch: pytest.MonkeyPa
     class Done:
         returncode, stdout = 0, TOKEN + "\n"
 
-    monkeypatch.setattr(cli_secrets.shutil, "which", lambda name: "/opt/gcloud/bin/gcloud")
-    monkeypatch.setattr(cli_secrets.subprocess, "run", lambda argv, **kw: calls.append(argv) or Done())
+    monkeypatch.setattr(shutil, "which", lambda name: "/opt/gcloud/bin/gcloud")
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: calls.append(argv) or Done())
     assert cli_secrets.access_token() == TOKEN
     assert calls == [["/opt/gcloud/bin/gcloud", "auth", "print-access-token"]]
 
 
 def test_secret_ids_match_the_component() -> None:
+    from pulumi_llm.gateway import engine  # where the component takes MASTER_KEY_SECRET from
     from pulumi_llm.gateway import gcp as gateway
 
     assert cli_secrets.gcp_secret_id("prod", "openai") == gateway.secret_id("prod", "openai") == "pulumi-llm-prod-openai"
-    assert cli_secrets.MASTER_KEY_SECRET == gateway.MASTER_KEY_SECRET
+    assert cli_secrets.MASTER_KEY_SECRET == engine.MASTER_KEY_SECRET
 
 
 def test_crc32c_known_answer() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -26,7 +27,7 @@ from pulumi_llm.settings import load
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDER = components.provider()
-SCHEMA = json.loads(PROVIDER.schema)
+SCHEMA = json.loads(cast(str, PROVIDER.schema))
 RESOURCES = SCHEMA["resources"]
 TYPES = SCHEMA["types"]
 
@@ -361,9 +362,12 @@ def test_gpu_vm_serving_sizes_the_instance_and_reads_the_given_bucket() -> None:
     records, state = construct("AwsGpuVmServing", "vm", GPU_VM, aws_provider=True)
     top = only(records, "pulumi-llm:index:AwsGpuVmServing")
     assert children(records, top) == [("pulumi-llm:index:AwsGpuVm", "vm-vm")]
-    expected = sizing.choose_instance(
-        sizing.get_model("llama-3.1-8b-instruct"), cloud="aws", region="us-east-1", gpu_memory_utilization=0.9
-    ).hardware.instance.name
+    expected = cast(
+        sizing.InstanceType,
+        sizing.choose_instance(
+            sizing.get_model("llama-3.1-8b-instruct"), cloud="aws", region="us-east-1", gpu_memory_utilization=0.9
+        ).hardware.instance,
+    ).name
     assert state["instanceType"] == expected
     group = only(records, "aws:autoscaling/group:Group")
     assert (group.inputs["minSize"], group.inputs["maxSize"]) == (1, 2)
@@ -482,7 +486,7 @@ def test_python_callers_get_the_same_user_error() -> None:
         "models": {"llama-8b": {"catalog": "llama-3.1-8b-instruct", "source": "pvc://weights/llama", "copy_from_hub": True}},
     }
     with pytest.raises(UserError) as raised:
-        run(lambda: components.OnPremServing("py", args), region="")
+        run(lambda: components.OnPremServing("py", cast(Any, args)), region="")  # a plain dict, as a program passes
     assert str(raised.value) == (
         "OnPremServing py: args.models.llama-8b.copyFromHub = true: needs models.llama-8b.revision: a pinned commit, never a moving branch"
     )

@@ -20,7 +20,9 @@ import re
 import sys
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field
@@ -119,7 +121,7 @@ def _default(field) -> str:
     else:
         value = field.default
     if isinstance(getattr(value, "ref", None), str) and _pin_name(value.ref):
-        return f"`{_pin_name(value.ref)[: -len('.ref')]}`"
+        return f"`{cast(str, _pin_name(value.ref))[: -len('.ref')]}`"
     if isinstance(value, str) and "@sha256:" in value:
         return f"`{_pin_name(value) or value}`"
     text = _short(value)
@@ -253,7 +255,7 @@ class _ExampleArgs(BaseModel):
     key: str | pulumi.Output[str] | None = Field(None, description="A key.")
     sizes: tuple[int, ...] = Field((1, 2), description="Sizes.")
     mode: typing.Literal["a", "b"] = Field("a", description="Mode.\n  Two lines.")
-    limits: _Thresholds = Field(default_factory=_Thresholds, description="Limits.")
+    limits: _Thresholds = Field(default_factory=cast(Callable[[], _Thresholds], _Thresholds), description="Limits.")
 
 
 def test_table_rendering() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pulumi_llm import pins
@@ -305,5 +305,5 @@ def test_gpu_placement_matches_the_taint_and_labels() -> None:
 )
 def test_cluster_name_rules(name: str, problem: str | None) -> None:
     found = r.cluster_name_problem(name)
-    assert (found is None) if problem is None else (problem in found)
+    assert (found is None) if problem is None else (problem in cast(str, found))
     assert r.log_group_name("llm-prod") == "/aws/eks/llm-prod/cluster"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 from pulumi_llm.errors import UserError
-from pulumi_llm.settings import load
+from pulumi_llm.settings import GatewaySettings, GcpSettings, load
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "stacks/Pulumi.gcp-prod.yaml"
@@ -29,12 +29,12 @@ def message(cfg: dict[str, Any]) -> str:
 
 def test_gcp_prod_routes_its_model_first_and_falls_back_to_providers() -> None:
     settings = load(prod(), SOURCE)
-    chat = settings.gateway.models["chat"]
+    chat = cast(GatewaySettings, settings.gateway).models["chat"]
     assert [(r.provider, r.model) for r in chat.routes] == [("self-hosted", "llama-3-1-8b-instruct")]
     assert chat.fallbacks == ["provider-small"]
-    assert {r.provider for r in settings.gateway.models["provider-small"].routes} == {"gemini", "anthropic"}
+    assert {r.provider for r in cast(GatewaySettings, settings.gateway).models["provider-small"].routes} == {"gemini", "anthropic"}
     assert settings.routes_self_hosted() is True
-    assert settings.gcp.gateway_subnet_cidr == "10.40.18.0/26"
+    assert cast(GcpSettings, settings.gcp).gateway_subnet_cidr == "10.40.18.0/26"
 
 
 def test_self_hosted_routes_are_accepted_with_gpu_vms_too() -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from importlib.abc import Loader
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from typing import Any, cast
 
 import kubernetes_validate
 import pytest
@@ -213,7 +216,7 @@ def test_the_quantizer_table_covers_exactly_what_sizing_serves() -> None:
 
 
 def job(**overrides):
-    args = {"source": "s3://models/hf/llama-3.1-8b", "dest": "s3://models/gguf", "service_account": "model-prep"}
+    args: dict[str, Any] = {"source": "s3://models/hf/llama-3.1-8b", "dest": "s3://models/gguf", "service_account": "model-prep"}
     args.update(overrides)
     return prepare.prepare_job_spec("llama-8b", **args)
 
@@ -290,10 +293,10 @@ def _prepare_model():
     import sys
 
     path = Path(__file__).resolve().parents[2] / "images" / "edge-llamacpp" / "prepare_model.py"
-    spec = importlib.util.spec_from_file_location("prepare_model", path)
+    spec = cast(ModuleSpec, importlib.util.spec_from_file_location("prepare_model", path))  # a file path always has one
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
+    cast(Loader, spec.loader).exec_module(module)
     return module
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import cast
 
 import pytest
 from hypothesis import given
@@ -41,9 +42,9 @@ def test_smallest_vpc_still_fits_six_zones_and_albs() -> None:
     zones=st.integers(1, 6),
 )
 def test_subnets_lie_inside_the_vpc_and_never_overlap(base: str, prefix: int, zones: int) -> None:
-    vpc = ipaddress.ip_network(f"{base}/{prefix}")
+    vpc = cast(ipaddress.IPv4Network, ipaddress.ip_network(f"{base}/{prefix}"))  # subnet_plan plans IPv4
     plan = subnet_plan(str(vpc), zones)
-    subnets = [ipaddress.ip_network(c) for c in plan.private + plan.public + plan.internal_lb]
+    subnets = [cast(ipaddress.IPv4Network, ipaddress.ip_network(c)) for c in plan.private + plan.public + plan.internal_lb]
     assert len(plan.private) == len(plan.public) == len(plan.internal_lb) == zones
     assert all(s.subnet_of(vpc) for s in subnets)
     assert all(not a.overlaps(b) for i, a in enumerate(subnets) for b in subnets[i + 1 :])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import IO, cast
 
 import pytest
 
@@ -18,6 +19,7 @@ from pulumi.runtime import proto  # noqa: E402
 from pulumi_llm.sizing import INSTANCE_TYPES  # noqa: E402
 from pulumi_llm_policy import budget, catalog, pack, rules  # noqa: E402
 from pulumi_llm_policy.rules import UNKNOWN  # noqa: E402
+from pulumi_policy import PolicyConfigSchema  # noqa: E402
 from pulumi_policy.policy import _PolicyAnalyzerServicer  # noqa: E402
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE  # noqa: E402
 
@@ -207,7 +209,7 @@ def test_s3_buckets_guarded_matches_by_parent_or_name():
     without_pab = [r for r in _bucket_set() if r["type"] != rules.S3_PAB]
     found = rules.s3_buckets_guarded(without_pab)
     assert found == ["aws:s3/bucket:Bucket 'models-bucket': no BucketPublicAccessBlock applies to it; block all public access"]
-    assert found[0].urn == "urn:pulumi:dev::pulumi-llm::aws:s3/bucket:Bucket::models-bucket"
+    assert cast(rules.Violation, found[0]).urn == "urn:pulumi:dev::pulumi-llm::aws:s3/bucket:Bucket::models-bucket"
     # A second bucket under the same component is not covered by the first one's configuration…
     two = [*_bucket_set(), res("aws:s3/bucket:Bucket", {"bucket": "logs"}, name="logs-bucket", parent=PARENT)]
     assert len(rules.s3_buckets_guarded(two)) == 4
@@ -725,7 +727,7 @@ def _servicer(config: dict | None = None) -> _PolicyAnalyzerServicer:
 def test_pack_declares_every_rule_mandatory_with_a_budget_schema():
     policies = {p.name: p for p in pack.policies()}
     assert set(policies) == {r.name for r in (*rules.RESOURCE_RULES, *rules.STACK_RULES)} | {pack.BUDGET_POLICY}
-    assert set(policies[pack.BUDGET_POLICY].config_schema.properties) == {"monthlyBudgetUsd", "stackBudgetsUsd"}
+    assert set(cast(PolicyConfigSchema, policies[pack.BUDGET_POLICY].config_schema).properties) == {"monthlyBudgetUsd", "stackBudgetsUsd"}
     assert pack.initial_config()[pack.BUDGET_POLICY]["stackBudgetsUsd"]["prod"] > 0
 
 
@@ -776,7 +778,7 @@ def test_pack_starts_as_pulumi_starts_it_and_answers_over_grpc():
     program = f"import runpy; runpy.run_path({str(POLICY_DIR)!r}, run_name='__main__')"
     proc = subprocess.Popen([sys.executable, "-c", program], cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        port = int(proc.stdout.readline().strip())
+        port = int(cast(IO[str], proc.stdout).readline().strip())
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = analyzer_pb2_grpc.AnalyzerStub(channel)
             info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)

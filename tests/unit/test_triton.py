@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import pytest
 from pulumi_llm.errors import UserError
@@ -498,7 +499,7 @@ def test_mounts_env_and_read_only_root(fit_8b):
     assert env["VLLM_NO_USAGE_STATS"] == "1"
     assert all(e.secret_name is None for e in spec.env)
     assert spec.read_only_root is True
-    assert "/tmp" in spec.read_only_root_note and "/dev/shm" in spec.read_only_root_note
+    assert "/tmp" in cast(str, spec.read_only_root_note) and "/dev/shm" in cast(str, spec.read_only_root_note)
     assert spec.run_as_user == 1000
 
 
@@ -539,7 +540,7 @@ def test_onnx_container():
     assert spec.resources.gpus == 1
     assert "--load-model=intent" in spec.args and "--allow-gpu-metrics=true" in spec.args
     assert spec.startup.budget_seconds == startup_probe_budget(268_000_000).seconds
-    assert spec.readiness.check.path == "/v2/models/intent/ready"
+    assert cast(HttpCheck, spec.readiness.check).path == "/v2/models/intent/ready"
     assert [m.name for m in spec.mounts] == ["model-repository", "tmp", "dshm"]
     assert "HF_HUB_OFFLINE" not in {e.name for e in spec.env}
     assert (spec.resources.cpu_request, spec.resources.memory_request) == ("2", "2Gi")

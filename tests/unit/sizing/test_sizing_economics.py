@@ -7,12 +7,14 @@ import math
 import os
 import subprocess
 import sys
+from typing import Any, cast
 
 import pytest
 from pulumi_llm.errors import UserError
 from pulumi_llm.sizing import (
     EXCLUDED_COSTS,
     ApiPrice,
+    InstanceType,
     TokenMix,
     break_even_tokens_per_month,
     comparable_api_prices,
@@ -69,7 +71,7 @@ def test_break_even_volume():
     assert break_even_tokens_per_month(hourly, 2e9, 1.0, min_replicas=2) == pytest.approx(2e9)
     # API cheaper than a full replica's tokens: never.
     assert break_even_tokens_per_month(hourly, 2e9, 0.4) is None
-    be = break_even_tokens_per_month(hourly, 2e9, 1.0)
+    be = cast(float, break_even_tokens_per_month(hourly, 2e9, 1.0))  # a replica cheaper than the API breaks even
     assert self_hosted_monthly_cost(hourly, 2e9, be).monthly_cost == pytest.approx(be / 1e6 * 1.0)
 
 
@@ -100,7 +102,7 @@ def test_comparable_tier_and_same_model_offers():
 
 def test_compare_lists_cheapest_type_and_cheapest_at_volume_per_cloud():
     c = compare_costs("llama-3.1-8b-instruct", 2e9)
-    whys = {(o.fit.hardware.instance.cloud, o.why) for o in c.self_hosted}
+    whys = {(cast(InstanceType, o.fit.hardware.instance).cloud, o.why) for o in c.self_hosted}
     assert ("aws", "lowest $/h") in whys and ("aws", "lowest bill") in whys
     assert c.reference is c.self_hosted[0]
     assert c.reference.bill.monthly_cost == min(o.bill.monthly_cost for o in c.self_hosted)
@@ -119,7 +121,7 @@ def test_compare_raises_when_no_cloud_fits():
 
 
 def test_sizing_summary_is_plain_json_and_deterministic():
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         model="llama-3.1-70b-instruct",
         quantization=None,
         context=32768,

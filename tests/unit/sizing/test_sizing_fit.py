@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from pulumi_llm.errors import UserError
 from pulumi_llm.sizing import (
     GB,
     GIB,
+    FitResult,
     Hardware,
+    InstanceType,
+    LlamaCppSettings,
     ModelSpec,
+    VllmSettings,
     choose_instance,
     cpu_host,
     fit,
@@ -21,6 +27,11 @@ from pulumi_llm.sizing import (
     valid_tensor_parallel_sizes,
     weight_bytes,
 )
+
+
+def instance(f: FitResult) -> InstanceType:
+    """The instance type a chosen fit runs on (choose_instance/fitting_instances always set one)."""
+    return cast(InstanceType, f.hardware.instance)
 
 
 def gpus(key: str, count: int = 1) -> Hardware:
@@ -146,14 +157,14 @@ def test_vllm_settings_carry_dtype_quantization_and_kv_dtype():
         "quantization": None,
         "kv_cache_dtype": "auto",
     }
-    fp8 = fit("llama-3.1-8b-instruct", gpus("L40S"), quantization="fp8", kv_cache_dtype="fp8").vllm
+    fp8 = cast(VllmSettings, fit("llama-3.1-8b-instruct", gpus("L40S"), quantization="fp8", kv_cache_dtype="fp8").vllm)
     assert (fp8.dtype, fp8.quantization, fp8.kv_cache_dtype) == ("auto", "fp8", "fp8")
 
 
 def test_t4_has_no_bf16_so_the_default_becomes_fp16():
     result = fit("llama-3.2-3b-instruct", gpus("T4"))
     assert result.precision.key == "fp16"
-    assert result.vllm.dtype == "float16"
+    assert cast(VllmSettings, result.vllm).dtype == "float16"
     assert "T4 has no bf16: weights served in fp16" in result.notes
 
 
@@ -198,7 +209,7 @@ def test_cpu_only_host_with_n_gib_of_ram():
     host = cpu_host(16)
     assert host.kind == "cpu" and host.memory_gib == 16 and host.cuda_arch is None
     result = fit("llama-3.2-3b-instruct", Hardware(host), runtime="llamacpp")
-    assert result.llamacpp.n_gpu_layers == 0
+    assert cast(LlamaCppSettings, result.llamacpp).n_gpu_layers == 0
     assert not fits("llama-3.1-70b-instruct", Hardware(cpu_host(16)), runtime="llamacpp")
     with pytest.raises(UserError, match=r"^CPU host RAM must be a positive number of GiB, not -1$"):
         cpu_host(-1)
@@ -253,23 +264,23 @@ def test_no_fit_suggests_a_quantization_that_fits():
 
 
 def test_cheapest_type_that_fits_per_cloud():
-    assert choose_instance("llama-3.1-8b-instruct", cloud="aws").hardware.instance.name == "g6.xlarge"
-    assert choose_instance("llama-3.1-8b-instruct", cloud="gcp").hardware.instance.name == "g2-standard-4"
-    assert choose_instance("llama-3.1-70b-instruct", cloud="gcp").hardware.instance.name == "a2-ultragpu-4g"
+    assert instance(choose_instance("llama-3.1-8b-instruct", cloud="aws")).name == "g6.xlarge"
+    assert instance(choose_instance("llama-3.1-8b-instruct", cloud="gcp")).name == "g2-standard-4"
+    assert instance(choose_instance("llama-3.1-70b-instruct", cloud="gcp")).name == "a2-ultragpu-4g"
 
 
 def test_instance_choice_prefers_types_that_hold_the_requested_context():
     # A 2×L4 type is cheaper but only holds ~7k tokens of Phi-4; the A100-40GB holds 8,192.
     chosen = choose_instance("phi-4", cloud="gcp")
-    assert chosen.hardware.instance.name == "a2-highgpu-1g"
+    assert instance(chosen).name == "a2-highgpu-1g"
     assert not chosen.context_capped
 
 
 def test_fitting_instances_are_cheapest_first_and_all_fit():
     found = fitting_instances("llama-3.1-70b-instruct", cloud="aws")
-    prices = [f.hardware.instance.price_per_hour for f in found]
+    prices = [instance(f).price_per_hour for f in found]
     assert prices == sorted(prices)
-    assert {f.hardware.instance.name for f in found} >= {"p4d.24xlarge", "p4de.24xlarge", "p5.48xlarge"}
+    assert {instance(f).name for f in found} >= {"p4d.24xlarge", "p4de.24xlarge", "p5.48xlarge"}
 
 
 def test_instance_choice_respects_region_availability():
