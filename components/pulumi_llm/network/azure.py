@@ -38,7 +38,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_azure_native.network as network
@@ -106,6 +106,7 @@ def check_vnet_cidr(cidr: str) -> str:
         raise ValueError(f"{cidr!r} is not an IPv4 network in CIDR notation ({err}); e.g. 10.50.0.0/16") from None
     if net.version != 4:
         raise ValueError(f"{cidr!r} is IPv6; the VNet range must be IPv4, e.g. 10.50.0.0/16")
+    assert isinstance(net, ipaddress.IPv4Network)  # version 4 just checked; tells the checker too
     if not MIN_PREFIX <= net.prefixlen <= MAX_PREFIX:
         raise ValueError(f"{cidr!r} is a /{net.prefixlen}; allowed: /{MIN_PREFIX} to /{MAX_PREFIX}")
     if not any(net.subnet_of(r) for r in PRIVATE_RANGES):
@@ -563,7 +564,7 @@ class AzureNetwork(pulumi.ComponentResource):
     nsg_ids: dict[str, pulumi.Output[str]]
     private_dns_zone_ids: dict[str, pulumi.Output[str]]
     """Private DNS zone id by private-link group: vault, blob."""
-    nat_public_ip: pulumi.Output[str]
+    nat_public_ip: pulumi.Output[str | None]
     client_cidrs: tuple[str, ...]
     """The ranges the NSGs admit to the model servers and internal load balancers (`AzureNetworkArgs.clients`)."""
 
@@ -616,7 +617,12 @@ class AzureNetwork(pulumi.ComponentResource):
                 aks_pod_cidrs=args.aks_pod_cidrs,
             )
             nsgs[role] = network.NetworkSecurityGroup(
-                child(name, f"{role}-nsg"), location=args.location, security_rules=rules, opts=here, **common
+                child(name, f"{role}-nsg"),
+                location=args.location,
+                # nsg_rules builds SecurityRuleArgsDict-shaped plain data (pure, so its tests read it as dicts)
+                security_rules=cast(list[network.SecurityRuleArgsDict], rules),
+                opts=here,
+                **common,
             )
 
         cidrs = plan.by_role(gateway=args.gateway_subnets)

@@ -29,7 +29,7 @@ _PUBLIC_BLOCK = 7
 _PUBLIC_SLICE_BITS = 3
 
 # Ranges AWS VPCs should draw from: RFC 1918 and the shared (carrier-grade NAT) range EKS uses for pods.
-PRIVATE_RANGES = tuple(ipaddress.ip_network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+PRIVATE_RANGES = tuple(ipaddress.IPv4Network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def check_vpc_cidr(cidr: str) -> str:
         raise ValueError(f"{cidr!r} is not an IPv4 network in CIDR notation ({err}); e.g. 10.40.0.0/16") from None
     if network.version != 4:
         raise ValueError(f"{cidr!r} is IPv6; the VPC range must be IPv4, e.g. 10.40.0.0/16")
+    assert isinstance(network, ipaddress.IPv4Network)  # version 4 just checked; tells the checker too
     if not MIN_PREFIX <= network.prefixlen <= MAX_PREFIX:
         raise ValueError(f"{cidr!r} is a /{network.prefixlen}; allowed: /{MIN_PREFIX} to /{MAX_PREFIX}")
     if not any(network.subnet_of(r) for r in PRIVATE_RANGES):

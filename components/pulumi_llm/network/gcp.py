@@ -277,7 +277,7 @@ class GcpNetwork(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         region = args.region
         ports = [str(p) for p in sorted(args.server_ports)]
-        logged = {"metadata": "INCLUDE_ALL_METADATA"}
+        logged: compute.FirewallLogConfigArgsDict = {"metadata": "INCLUDE_ALL_METADATA"}
         compute.Firewall(
             child(name, "allow-health-checks"),
             description="Google health checks (load balancers, MIG autohealing) to the model servers' ports only",

@@ -14,7 +14,6 @@ account.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pulumi
 import pulumi_azure_native.network as network
@@ -94,15 +93,15 @@ def blob_endpoint(account_name: str) -> str:
     return f"https://{account_name}.{BLOB_DNS_SUFFIX}/"
 
 
-def _encryption(args: AzureModelStoreArgs) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _encryption(args: AzureModelStoreArgs) -> tuple[storage.EncryptionArgsDict, storage.IdentityArgsDict | None]:
     """The account's encryption (infrastructure encryption always; the customer key when given) and the
     user-assigned identity that reads that key (pure)."""
-    encryption: dict[str, Any] = {
+    encryption: storage.EncryptionArgsDict = {
         "require_infrastructure_encryption": True,  # a second AES-256 layer with a different key
         "services": {"blob": {"enabled": True, "key_type": "Account"}, "file": {"enabled": True, "key_type": "Account"}},
         "key_source": "Microsoft.Storage",
     }
-    identity: dict[str, Any] | None = None
+    identity: storage.IdentityArgsDict | None = None
     if args.customer_key is not None:
         cmk = args.customer_key
         encryption.update(
@@ -138,14 +137,14 @@ class AzureModelStore(pulumi.ComponentResource):
             account_name=args.account_name,
             kind="StorageV2",
             sku={"name": args.sku},
-            access_tier="Hot",
+            access_tier=storage.AccessTier.HOT,
             enable_https_traffic_only=True,
             minimum_tls_version="TLS1_2",
             allow_blob_public_access=False,
             allow_shared_key_access=False,  # Entra ID only: no account keys, no account/service SAS
             default_to_o_auth_authentication=True,
             public_network_access="Disabled",
-            network_rule_set={"default_action": "Deny", "bypass": "None"},
+            network_rule_set={"default_action": storage.DefaultAction.DENY, "bypass": "None"},
             allow_cross_tenant_replication=False,
             allowed_copy_scope="PrivateLink",
             is_local_user_enabled=False,
@@ -197,7 +196,7 @@ class AzureModelStore(pulumi.ComponentResource):
             resource_group_name=rg,
             account_name=args.account_name,
             container_name=args.container_name,
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[blob_service]),
         )
         storage.ManagementPolicy(

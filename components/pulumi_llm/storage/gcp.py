@@ -142,7 +142,7 @@ def default_bucket_name(project: str, stack: str, name: str) -> str:
     return dns_label(f"{project}-{stack}-{name}".replace("google", "gcp"), 63)
 
 
-def lifecycle_rules(noncurrent_days: int) -> list[dict[str, Any]]:
+def lifecycle_rules(noncurrent_days: int) -> list[storage.BucketLifecycleRuleArgsDict]:
     """Expire overwritten versions after `noncurrent_days`; clear unfinished multipart uploads after 7."""
     return [
         {"action": {"type": "Delete"}, "condition": {"days_since_noncurrent_time": noncurrent_days, "with_state": "ARCHIVED"}},
