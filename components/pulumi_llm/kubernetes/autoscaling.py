@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -214,7 +214,7 @@ class Autoscaling(pulumi.ComponentResource):
     def __init__(self, name: str, args: AutoscalingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:Autoscaling", name, None, opts)
         target = args.target
-        meta = {"name": target.name, "namespace": target.namespace, "labels": dict(args.labels)}
+        meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": target.name, "namespace": target.namespace, "labels": dict(args.labels)}
         here = pulumi.ResourceOptions(parent=self)
         if args.engine == "keda":
             k8s.apiextensions.CustomResource(
@@ -226,5 +226,8 @@ class Autoscaling(pulumi.ComponentResource):
                 opts=here,
             )
         else:
-            k8s.autoscaling.v2.HorizontalPodAutoscaler(child(name, "hpa"), metadata=meta, spec=hpa_spec(target, args.policy), opts=here)
+            # Specs are rendered as Kubernetes JSON (camelCase keys, plain dicts the tests read) and cast to the
+            # SDK's snake_case *ArgsDict types: the provider sends a dict's keys as written.
+            spec = cast(k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgsDict, hpa_spec(target, args.policy))
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(child(name, "hpa"), metadata=meta, spec=spec, opts=here)
         self.register_outputs({})

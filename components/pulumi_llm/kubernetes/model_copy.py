@@ -15,7 +15,7 @@ import hashlib
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -196,16 +196,18 @@ class ModelCopy(pulumi.ComponentResource):
         )
         # The namespace denies all traffic by default; the copy reaches DNS and HTTPS (the hub, the
         # object store) and accepts nothing.
+        # Specs are rendered as Kubernetes JSON (camelCase keys, plain dicts the tests read) and cast to the
+        # SDK's snake_case *ArgsDict types: the provider sends a dict's keys as written.
         k8s.networking.v1.NetworkPolicy(
             child(name, "netpol"),
             metadata={"name": job_name(args.spec), "namespace": args.namespace, "labels": args.labels},
-            spec=network_policy_spec(args.spec, args.credential_endpoints),
+            spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, network_policy_spec(args.spec, args.credential_endpoints)),
             opts=here,
         )
         self.job = k8s.batch.v1.Job(
             child(name, "job"),
             metadata={"name": job_name(args.spec), "namespace": args.namespace, "labels": args.labels},
-            spec=job_spec(args.spec, service_account=args.service_account, env=args.env),
+            spec=cast(k8s.batch.v1.JobSpecArgsDict, job_spec(args.spec, service_account=args.service_account, env=args.env)),
             # Pulumi waits for the Job to complete, so servers created after it find the weights.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account], custom_timeouts=pulumi.CustomTimeouts(create="240m")),
         )

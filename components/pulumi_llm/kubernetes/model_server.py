@@ -9,7 +9,7 @@ Kubernetes object names are the served model name; Pulumi names derive from the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -74,8 +74,10 @@ class ModelServer(pulumi.ComponentResource):
         annotations = {"pulumi-llm.dev/revision": args.revision} if args.revision else {}
         here = pulumi.ResourceOptions(parent=self)
 
-        def meta(**extra: Any) -> dict[str, Any]:
-            return {"name": served, "namespace": args.namespace, "labels": labels, **extra}
+        # The objects below are rendered as Kubernetes JSON (camelCase keys, plain dicts the tests read) and
+        # cast to the SDK's snake_case *ArgsDict types: the provider sends a dict's keys as written.
+        def meta(**extra: Any) -> k8s.meta.v1.ObjectMetaArgsDict:
+            return cast(k8s.meta.v1.ObjectMetaArgsDict, {"name": served, "namespace": args.namespace, "labels": labels, **extra})
 
         account = k8s.core.v1.ServiceAccount(
             child(name, "sa"),
@@ -111,7 +113,8 @@ class ModelServer(pulumi.ComponentResource):
             # Values from other resources join the rendered env (Kubernetes expands $(VAR) in args).
             for container in deployment["template"]["spec"]["containers"]:
                 container["env"] = [*({"name": k, "value": v} for k, v in sorted(args.env.items())), *container["env"]]
-            k8s.apps.v1.Deployment(child(name, "deployment"), metadata=meta(), spec=deployment, opts=workload_opts)
+            deployment_args = cast(k8s.apps.v1.DeploymentSpecArgsDict, deployment)
+            k8s.apps.v1.Deployment(child(name, "deployment"), metadata=meta(), spec=deployment_args, opts=workload_opts)
         else:
             assert args.placement.gpus_per_node is not None
             self.workload_kind = "LeaderWorkerSet"
@@ -137,18 +140,24 @@ class ModelServer(pulumi.ComponentResource):
         if size > 1:
             # Only group leaders (worker index 0, labelled by the LWS controller) serve the API.
             service_spec["selector"] = {**service_spec["selector"], "leaderworkerset.sigs.k8s.io/worker-index": "0"}
-        service = k8s.core.v1.Service(child(name, "service"), metadata=meta(), spec=service_spec, opts=here)
-        k8s.policy.v1.PodDisruptionBudget(child(name, "pdb"), metadata=meta(), spec=render.pdb_spec(served), opts=here)
+        service = k8s.core.v1.Service(
+            child(name, "service"), metadata=meta(), spec=cast(k8s.core.v1.ServiceSpecArgsDict, service_spec), opts=here
+        )
+        pdb = cast(k8s.policy.v1.PodDisruptionBudgetSpecArgsDict, render.pdb_spec(served))
+        k8s.policy.v1.PodDisruptionBudget(child(name, "pdb"), metadata=meta(), spec=pdb, opts=here)
         k8s.networking.v1.NetworkPolicy(
             child(name, "netpol"),
             metadata=meta(),
-            spec=render.network_policy_spec(
-                spec,
-                clients=args.clients,
-                scrapers=args.scrapers,
-                object_store_egress=args.object_store_egress,
-                multinode=size > 1,
-                credential_egress=credential_endpoints.egress_rules(args.credential_endpoints),
+            spec=cast(
+                k8s.networking.v1.NetworkPolicySpecArgsDict,
+                render.network_policy_spec(
+                    spec,
+                    clients=args.clients,
+                    scrapers=args.scrapers,
+                    object_store_egress=args.object_store_egress,
+                    multinode=size > 1,
+                    credential_egress=credential_endpoints.egress_rules(args.credential_endpoints),
+                ),
             ),
             opts=here,
         )

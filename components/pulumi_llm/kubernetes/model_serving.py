@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -185,17 +185,21 @@ class ModelServing(pulumi.ComponentResource):
         namespace = make(child(name, "ns"), metadata={"name": args.namespace, "labels": ns_labels}, opts=here)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         common = kubernetes_labels(args.labels)
+        # Specs are rendered as Kubernetes JSON (camelCase keys, plain dicts the tests read) and cast to the
+        # SDK's snake_case *ArgsDict types: the provider sends a dict's keys as written.
         k8s.networking.v1.NetworkPolicy(
             child(name, "default-deny"),
             metadata={"name": "default-deny", "namespace": args.namespace, "labels": common},
-            spec=render.default_deny_spec(),
+            spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, render.default_deny_spec()),
             opts=in_ns,
         )
 
         clients: list[Mapping[str, Any]] = list(args.extra_clients)
         if args.ingress is not None:
             clients.extend(args.ingress.peers)
-        scrapers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.monitoring_namespace}}}]
+        scrapers: list[Mapping[str, Any]] = [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.monitoring_namespace}}}
+        ]
         d = _Namespace(name=name, args=args, namespace=namespace, in_ns=in_ns, common=common, clients=clients, scrapers=scrapers)
         self.urls = {}
         self.ingress_addresses: dict[str, pulumi.Output[str]] = {}
@@ -278,7 +282,7 @@ class ModelServing(pulumi.ComponentResource):
                 "labels": model_labels,
                 "annotations": dict(options.annotations),
             },
-            spec=ingress_spec(served, port, options),
+            spec=cast(k8s.networking.v1.IngressSpecArgsDict, ingress_spec(served, port, options)),
             opts=d.in_ns,
         )
         # The address the controller gives the Ingress (an ALB's DNS name, an internal IP):
