@@ -8,7 +8,7 @@ so there is one answer to "what does this model run with".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from . import pins
 from .errors import FieldProblem, UserError
@@ -33,6 +33,16 @@ if TYPE_CHECKING:
     # Types only (never evaluated: annotations are strings here). settings.load imports this module to run
     # check_sizing, so a run-time import back would be a cycle (tests/unit/test_import_graph.py).
     from .settings import ModelSettings, Replicas, Settings
+
+
+class _FitOptions(TypedDict):
+    """What instance_type passes to fitting_instances/choose_instance besides the model."""
+
+    cloud: str
+    region: str | None
+    quantization: str | None
+    context: int | None
+    gpu_memory_utilization: float
 
 
 def model_spec(name: str, model: ModelSettings) -> ModelSpec:
@@ -62,7 +72,7 @@ def instance_type(settings: Settings, name: str) -> InstanceType:
             raise UserError(f"instance_type = {model.instance_type}: {err}") from None
         return itype
     spec = model_spec(name, model)
-    options = dict(
+    options = _FitOptions(
         cloud=cloud,
         region=settings.region,
         quantization=model.quantization,
@@ -228,6 +238,8 @@ def copy_spec(settings: Settings, name: str, *, uploader_image: str = "", token_
     if not model.copy_from_hub:
         return None
     repo = model.hub_repo or model_spec(name, model).hf_repo
+    # Settings refuse copy_from_hub without a revision, or without a repository (hub_repo or the catalog's).
+    assert repo is not None and model.revision is not None
     location, volume = weights(settings, name)
     weights_gib = max(1, int(size(settings, name).memory.weights / 2**30))
     if volume is not None:
@@ -319,6 +331,12 @@ def stack_sizing(settings: Settings) -> list[dict]:
         runtime = registry.get(model.runtime)
         sized = size(settings, name)
         bounds = replicas(settings, name)
+        # {"instance_type"} or {"accelerator", "gpu_count"}: a checker can't unpack a union of TypedDicts per key
+        hardware: dict[str, Any] = (
+            {"instance_type": sized.hardware.instance.name}
+            if sized.hardware.instance is not None
+            else {"accelerator": sized.hardware.accelerator, "gpu_count": sized.tensor_parallel_size}
+        )
         summary = sizing_summary(
             model_spec(name, model),
             # a runtime with its own fit is sized as a stand-in (onnx int4 as GGUF q4_0, runtimes/onnx.py SIZING_PRECISION)
@@ -328,11 +346,7 @@ def stack_sizing(settings: Settings) -> list[dict]:
             region=settings.region,
             min_replicas=bounds.min,
             max_replicas=bounds.max,
-            **(
-                {"instance_type": sized.hardware.instance.name}
-                if sized.hardware.instance is not None
-                else {"accelerator": sized.hardware.accelerator, "gpu_count": sized.tensor_parallel_size}
-            ),
+            **hardware,
             runtime=runtime.fit_runtime,
             gpu_memory_utilization=settings.serving.gpu_memory_utilization,
         )
