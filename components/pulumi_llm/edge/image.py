@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import pulumi
 import pulumi_docker_build as docker_build
@@ -316,6 +316,7 @@ class EdgeImage(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         if args.repository_url is not None:
             repo_url = pulumi.Output.from_input(args.repository_url)
+            assert args.cache_repository_url is not None  # the args validator requires both URLs or neither
             cache_url = pulumi.Output.from_input(args.cache_repository_url)
         else:
             repo_url, cache_url = self._ecr(name, args, here)
@@ -330,7 +331,8 @@ class EdgeImage(pulumi.ComponentResource):
             ]
         context = docker_build.BuildContextArgs(
             location=args.context,
-            named={"model": docker_build.ContextArgs(location=args.model_dir)} if args.target == "bundled" else None,
+            # the args validator requires model_dir for the bundled target
+            named={"model": docker_build.ContextArgs(location=cast(str, args.model_dir))} if args.target == "bundled" else None,
         )
         images: dict[str, docker_build.Image] = {}
         for platform in args.platforms:
@@ -342,7 +344,7 @@ class EdgeImage(pulumi.ComponentResource):
                 context=context,
                 dockerfile=docker_build.DockerfileArgs(location=f"{args.context.rstrip('/')}/Dockerfile"),
                 target=args.dockerfile_target,
-                platforms=[platform],
+                platforms=[cast(docker_build.Platform, platform)],  # the args validator admits PLATFORMS only
                 build_args=build_args(args),
                 tags=[pulumi.Output.concat(repo_url, ":", args.tag, "-", arch)],
                 push=True,
@@ -411,7 +413,7 @@ class EdgeImage(pulumi.ComponentResource):
                 child(name, "key-alias"), name=f"alias/pulumi-llm/{args.labels.stack}/{name}", target_key_id=key.key_id, opts=here
             )
             key_arn = key.arn
-        encryption = [{"encryption_type": "KMS", "kms_key": key_arn}]
+        encryption: list[aws.ecr.RepositoryEncryptionConfigurationArgsDict] = [{"encryption_type": "KMS", "kms_key": key_arn}]
         repo = aws.ecr.Repository(
             child(name, "repo"),
             name=args.repository,

@@ -11,7 +11,7 @@ each fleet gets its own image and DaemonSets, told apart by the pulumi-llm.dev/f
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -90,10 +90,12 @@ class EdgeRollout(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        # Specs are rendered as Kubernetes JSON (camelCase keys, plain dicts the tests read) and cast to the
+        # SDK's snake_case *ArgsDict types: the provider sends a dict's keys as written.
         k8s.networking.v1.NetworkPolicy(
             child(name, "default-deny"),
             metadata={"name": "default-deny", "namespace": args.namespace, "labels": common},
-            spec=render.default_deny_spec(),
+            spec=cast(k8s.networking.v1.NetworkPolicySpecArgsDict, render.default_deny_spec()),
             opts=in_ns,
         )
         for server in args.servers:
@@ -105,13 +107,15 @@ class EdgeRollout(pulumi.ComponentResource):
             }
             body = daemon_set_spec(server, labels=labels, host_model_dir=args.host_model_dir)
             body["template"]["spec"]["containers"][0]["image"] = server.image
-            meta = {"name": server.name, "namespace": args.namespace, "labels": labels}
-            k8s.apps.v1.DaemonSet(child(name, f"{server.name}-daemonset"), metadata=meta, spec=body, opts=in_ns)
+            meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": server.name, "namespace": args.namespace, "labels": labels}
+            daemon_set = cast(k8s.apps.v1.DaemonSetSpecArgsDict, body)
+            k8s.apps.v1.DaemonSet(child(name, f"{server.name}-daemonset"), metadata=meta, spec=daemon_set, opts=in_ns)
             service = render.service_spec(spec)
             service["selector"] = server_selector(server)
             # Clients on an edge node reach the server on that node, not one across a weak link.
             service["internalTrafficPolicy"] = "Local"
-            k8s.core.v1.Service(child(name, f"{server.name}-service"), metadata=meta, spec=service, opts=in_ns)
+            service_args = cast(k8s.core.v1.ServiceSpecArgsDict, service)
+            k8s.core.v1.Service(child(name, f"{server.name}-service"), metadata=meta, spec=service_args, opts=in_ns)
             policy = render.network_policy_spec(
                 spec,
                 clients=[{"ipBlock": {"cidr": c}} for c in CLIENT_CIDRS],
@@ -120,5 +124,6 @@ class EdgeRollout(pulumi.ComponentResource):
                 multinode=False,
             )
             policy["podSelector"] = {"matchLabels": server_selector(server)}
-            k8s.networking.v1.NetworkPolicy(child(name, f"{server.name}-netpol"), metadata=meta, spec=policy, opts=in_ns)
+            policy_args = cast(k8s.networking.v1.NetworkPolicySpecArgsDict, policy)
+            k8s.networking.v1.NetworkPolicy(child(name, f"{server.name}-netpol"), metadata=meta, spec=policy_args, opts=in_ns)
         self.register_outputs({})
