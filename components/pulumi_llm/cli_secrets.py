@@ -87,9 +87,9 @@ def default_expected(settings: Settings) -> Sequence[str]:
 
 
 def default_session(region: str) -> Any:
-    import boto3
+    from boto3.session import Session
 
-    return boto3.session.Session(region_name=region)
+    return Session(region_name=region)
 
 
 def default_gcp_client(project: str) -> GcpSecretManager:

@@ -137,6 +137,7 @@ def _console() -> Console:
 def handle_size(args: argparse.Namespace) -> int:
     """Print fit, memory, vLLM settings, throughput and cost of a model on some hardware."""
     from pulumi_llm import sizing as s
+    from pulumi_llm.sizing import fit  # the function: checkers read `s.fit` as the submodule of that name
 
     model = s.get_model(args.model)
     count = _int(args.count, "--count")
@@ -172,11 +173,11 @@ def handle_size(args: argparse.Namespace) -> int:
         itype = s.get_instance_type(args.instance, cloud)
         if region is not None:
             s.check_instance_region(itype, region.strip().lower())
-        result = s.fit(model, itype, region=region, **common)
+        result = fit(model, itype, region=region, **common)
     elif args.gpu:
-        result = s.fit(model, s.Hardware(s.get_accelerator(args.gpu), count or 1), **common)
+        result = fit(model, s.Hardware(s.get_accelerator(args.gpu), count or 1), **common)
     elif cpu_ram is not None:
-        result = s.fit(model, s.Hardware(s.cpu_host(cpu_ram)), **common)
+        result = fit(model, s.Hardware(s.cpu_host(cpu_ram)), **common)
     else:
         if runtime == "llamacpp":
             raise UserError("--runtime llamacpp needs --gpu or --cpu-ram: cloud types are sized for vLLM/Triton")

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from functools import cache
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 import pulumi
 from pulumi.errors import InputPropertiesError
@@ -287,6 +287,7 @@ class OnPremServing(pulumi.ComponentResource):
         if context:
             import pulumi_kubernetes as k8s
 
+            assert settings.onprem is not None  # validated with its onprem section just above
             provider = k8s.Provider(
                 child(name, "k8s"),
                 context=context,
@@ -457,8 +458,9 @@ class AwsLlmGateway(pulumi.ComponentResource):
         self.stage_name = gateway_component.stage_name
         self.service_name = gateway_component.service_name
         self.cluster_name = gateway_component.cluster_name
-        self.secret_arns = pulumi.Output.from_input(dict(gateway_component.secret_arns))
-        self.api_key_ids = pulumi.Output.from_input(dict(gateway_component.api_key_ids))
+        # from_input resolves the Outputs nested in a dict; its stub keeps them in the type
+        self.secret_arns = cast(pulumi.Output[dict[str, str]], pulumi.Output.from_input(dict(gateway_component.secret_arns)))
+        self.api_key_ids = cast(pulumi.Output[dict[str, str]], pulumi.Output.from_input(dict(gateway_component.api_key_ids)))
         self.register_outputs(
             {
                 "invoke_url": self.invoke_url,
