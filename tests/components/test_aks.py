@@ -9,7 +9,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pytest
@@ -134,8 +134,8 @@ def plan(captured: dict[str, Any] | None = None, program_extra=None, **overrides
         cluster = AksCluster("llm-aks", args(**overrides), opts=pulumi.ResourceOptions(providers=[provider]))
         if captured is not None:
             captured["component"] = cluster
-            cluster.oidc_issuer.apply(lambda v: captured.__setitem__("oidc_issuer", v))
-            cluster.kubeconfig.apply(lambda v: captured.__setitem__("kubeconfig", v))
+            cluster.oidc_issuer.apply(lambda v: cast(dict[str, Any], captured).__setitem__("oidc_issuer", v))
+            cluster.kubeconfig.apply(lambda v: cast(dict[str, Any], captured).__setitem__("kubeconfig", v))
         if program_extra is not None:
             program_extra(cluster, captured)
 

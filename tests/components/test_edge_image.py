@@ -13,7 +13,8 @@ import pulumi_docker_build as docker_build
 import pytest
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
-from pulumi_llm.edge.image import LLAMA_CPP_SOURCE, EdgeImage, EdgeImageArgs, LlamaCppSource, build_args, cache_tag
+from pulumi_llm.edge.image import EdgeImage, EdgeImageArgs, build_args, cache_tag
+from pulumi_llm.edge.source import LLAMA_CPP_SOURCE, LlamaCppSource
 from pulumi_llm.errors import UserError
 from pulumi_llm.labels import CommonLabels
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -66,7 +66,7 @@ def plan(captured: dict[str, Any] | None = None, **overrides: Any):
         if captured is not None:
             captured["component"] = cluster
             for attr in ("cluster_name", "node_role_arn", "cluster_arn"):
-                getattr(cluster, attr).apply(lambda value, attr=attr: captured.__setitem__(attr, value))
+                getattr(cluster, attr).apply(lambda value, attr=attr: cast(dict[str, Any], captured).__setitem__(attr, value))
 
     return run(program, region=REGION)
 
@@ -163,6 +163,7 @@ def test_node_group_children_types_and_names() -> None:
 
 
 def test_every_resource_uses_an_explicit_provider_and_kubernetes_ones_the_cluster_s() -> None:
+    overrides: dict[str, Any]  # keyword arguments for plan()
     for overrides in ({}, {"gpu_capacity": "node-group", "prometheus": "amp", "nvidia_stack": "gpu-operator"}):
         records = plan(**overrides)
         aws_provider = by_name(records)["aws"].urn
@@ -411,6 +412,7 @@ UNSCOPABLE = re.compile(
 
 
 def test_every_inline_policy_scopes_its_resources() -> None:
+    overrides: dict[str, Any]  # keyword arguments for plan()
     for overrides in ({}, {"prometheus": "amp"}):
         found = policies(plan(**overrides))
         assert found

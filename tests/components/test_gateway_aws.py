@@ -16,6 +16,7 @@ from pulumi_llm import pins
 from pulumi_llm.errors import UserError
 from pulumi_llm.gateway import aws as gateway
 from pulumi_llm.gateway.aws import AwsGateway, AwsGatewayArgs, Consumer, CustomDomain
+from pulumi_llm.gateway.engine import BOOT  # the boot script gateway.aws runs
 from pulumi_llm.labels import CommonLabels
 
 REGION = "eu-west-1"
@@ -299,8 +300,8 @@ def test_task_runs_the_pinned_image_non_root_read_only_with_injected_secrets(nam
     assert not {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LITELLM_MASTER_KEY"} & set(env)
     assert yaml.safe_load(base64.b64decode(env["LITELLM_CONFIG_B64"])) == yaml.safe_load(CONFIG)
     assert env["HOME"] == "/tmp" and env["AWS_REGION"] == REGION
-    assert container["entryPoint"] == ["python3", "-c", gateway.BOOT]
-    assert "--config', '/tmp/litellm.yaml'" in gateway.BOOT
+    assert container["entryPoint"] == ["python3", "-c", BOOT]
+    assert "--config', '/tmp/litellm.yaml'" in BOOT
     logs = container["logConfiguration"]
     assert logs["logDriver"] == "awslogs" and logs["options"]["awslogs-group"] == "/pulumi-llm/prod/gw/engine"
     assert "/health/liveliness" in " ".join(container["healthCheck"]["command"])

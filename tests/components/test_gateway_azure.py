@@ -11,7 +11,7 @@ import sys
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pytest
@@ -22,6 +22,7 @@ from pulumi_llm import pins
 from pulumi_llm.errors import UserError
 from pulumi_llm.gateway import azure as gateway
 from pulumi_llm.gateway.azure import AzureGateway, AzureGatewayArgs
+from pulumi_llm.gateway.engine import BOOT  # the boot script gateway.azure runs
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.offline import invokes, recorder
 
@@ -173,7 +174,7 @@ def plan(captured: dict[str, Any] | None = None, **overrides: Any):
             outputs = [component.gateway_url, component.apim_principal_id]
             if component.engine_fqdn is not None:
                 outputs += [component.engine_fqdn, component.engine_principal_id]
-            pulumi.Output.all(*outputs).apply(lambda v: captured.__setitem__("outputs", v))
+            pulumi.Output.all(*outputs).apply(lambda v: cast(dict[str, Any], captured).__setitem__("outputs", v))
 
     return run(program, region="eastus")
 
@@ -201,6 +202,11 @@ def error(**overrides: Any) -> str:
 def xml(record) -> ET.Element:
     assert record.inputs["format"] == "xml"
     return ET.fromstring(record.inputs["value"])
+
+
+def find(element: ET.Element, path: str) -> ET.Element:
+    """``element.find(path)``, typed for the paths these policies always hold (a missing one fails the test)."""
+    return cast(ET.Element, element.find(path))
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,23 +335,23 @@ def test_api_policies_stream_meter_and_route(named) -> None:
     for api_id, backend, label in (("openai", "azure-openai-pool", "azure-openai"), ("v1", "litellm", "litellm")):
         root = xml(named[f"gw-api-{api_id}-policy"])
         assert [c.tag for c in root] == ["inbound", "backend", "outbound", "on-error"]
-        assert root.find("inbound")[0].tag == "base"
-        metric = root.find("inbound/llm-emit-token-metric")
+        assert find(root, "inbound")[0].tag == "base"
+        metric = find(root, "inbound/llm-emit-token-metric")
         assert [d.get("name") for d in metric.findall("dimension")] == ["Subscription ID", "Model", "Backend"]
-        assert metric.find("dimension[@name='Backend']").get("value") == label
-        assert root.find("inbound/set-backend-service").get("backend-id") == backend
+        assert find(metric, "dimension[@name='Backend']").get("value") == label
+        assert find(root, "inbound/set-backend-service").get("backend-id") == backend
         forwards = list(root.iter("forward-request"))
         assert len(forwards) == 1
         assert forwards[0].get("buffer-response") == "false"
         assert forwards[0].get("timeout") == "230"
     pool = xml(named["gw-api-openai-policy"])
-    retry = pool.find("backend/retry")
+    retry = find(pool, "backend/retry")
     assert retry.get("count") == "2" and retry.find("forward-request") is not None
     assert xml(named["gw-api-v1-policy"]).find("backend/retry") is None
 
 
 def test_each_product_limits_tokens_per_subscription(named) -> None:
-    chat = xml(named["gw-product-chat-app-policy"]).find("inbound/llm-token-limit")
+    chat = find(xml(named["gw-product-chat-app-policy"]), "inbound/llm-token-limit")
     assert chat.attrib == {
         "counter-key": "@(context.Subscription.Id)",
         "tokens-per-minute": "120000",
@@ -353,7 +359,7 @@ def test_each_product_limits_tokens_per_subscription(named) -> None:
         "remaining-tokens-header-name": "x-ratelimit-remaining-tokens",
         "tokens-consumed-header-name": "x-ratelimit-consumed-tokens",
     }
-    batch = xml(named["gw-product-batch-policy"]).find("inbound/llm-token-limit")
+    batch = find(xml(named["gw-product-batch-policy"]), "inbound/llm-token-limit")
     assert (batch.get("tokens-per-minute"), batch.get("token-quota"), batch.get("token-quota-period")) == ("20000", "10000000", "Monthly")
     product = named["gw-product-chat-app"].inputs
     assert (product["productId"], product["subscriptionRequired"], product["approvalRequired"], product["state"]) == (
@@ -414,7 +420,7 @@ def test_pool_orders_members_by_priority_and_weight(named) -> None:
 
 def test_azure_openai_uses_the_managed_identity_and_no_api_key_anywhere(records, named) -> None:
     root = xml(named["gw-api-openai-policy"])
-    assert root.find("inbound/authentication-managed-identity").attrib == {"resource": "https://cognitiveservices.azure.com"}
+    assert find(root, "inbound/authentication-managed-identity").attrib == {"resource": "https://cognitiveservices.azure.com"}
     for record in records:
         if record.type == "azure-native:apimanagement:Backend":
             assert "credentials" not in record.inputs, record.name
@@ -438,9 +444,9 @@ def test_engine_backend_is_the_internal_app_with_the_master_key_named_value(name
     assert "circuitBreaker" not in backend and "credentials" not in backend
     root = xml(named["gw-api-v1-policy"])
     [authorization] = [h for h in root.iter("set-header") if h.get("name") == "Authorization"]
-    assert authorization.find("value").text == "Bearer {{litellm-master-key}}"
+    assert find(authorization, "value").text == "Bearer {{litellm-master-key}}"
     [consumer] = [h for h in root.iter("set-header") if h.get("name") == "x-pulumi-llm-consumer"]
-    assert consumer.get("exists-action") == "override" and "context.Subscription" in consumer.find("value").text
+    assert consumer.get("exists-action") == "override" and "context.Subscription" in cast(str, find(consumer, "value").text)
     assert not [h for h in xml(named["gw-api-openai-policy"]).iter("set-header") if h.get("name") == "x-pulumi-llm-consumer"]
 
 
@@ -522,7 +528,7 @@ def test_engine_runs_the_pinned_image_internally_with_the_rendered_config(named)
     assert ingress == {"external": False, "targetPort": 4000, "transport": "http", "allowInsecure": False}
     [container] = app["template"]["containers"]
     assert container["image"] == pins.LITELLM.ref and "@sha256:" in container["image"]
-    assert container["command"] == ["python3", "-c", gateway.BOOT]
+    assert container["command"] == ["python3", "-c", BOOT]
     assert container["resources"] == {"cpu": 1, "memory": "2Gi"}
     probes = {p["type"]: p["httpGet"]["path"] for p in container["probes"]}
     assert probes == {"Startup": "/health/liveliness", "Liveness": "/health/liveliness", "Readiness": "/health/readiness"}

@@ -7,7 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_gcp as gcp
@@ -16,6 +16,7 @@ from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
 from pulumi_llm.gateway import gcp as gw
+from pulumi_llm.gateway.engine import BOOT_WITH_SECRET_FILES  # gateway.gcp's BOOT
 from pulumi_llm.gateway.gcp import GcpGateway, GcpGatewayArgs
 from pulumi_llm.labels import CommonLabels
 
@@ -60,9 +61,9 @@ def plan(captured: dict[str, Any] | None = None, **overrides: Any):
         gateway = GcpGateway("llm-gw", args(**overrides), opts=pulumi.ResourceOptions(providers=[provider]))
         if captured is not None:
             captured["component"] = gateway
-            gateway.runtime_service_account_email.apply(lambda v: captured.__setitem__("email", v))
+            gateway.runtime_service_account_email.apply(lambda v: cast(dict[str, Any], captured).__setitem__("email", v))
             for provider_name, output in gateway.secret_ids.items():
-                output.apply(lambda v, p=provider_name: captured.setdefault("secret_ids", {}).__setitem__(p, v))
+                output.apply(lambda v, p=provider_name: cast(dict[str, Any], captured).setdefault("secret_ids", {}).__setitem__(p, v))
 
     return run(program, region=REGION)
 
@@ -244,7 +245,7 @@ def test_cloud_run_is_internal_lb_only_with_secret_volumes_at_latest() -> None:
     assert {m["name"]: m["mountPath"] for m in container["volumeMounts"]} == {
         f"secret-{p}": f"/secrets/{p}" for p in ("anthropic", "litellm-master", "openai")
     }
-    assert container["commands"] == ["python3", "-c", gw.BOOT]
+    assert container["commands"] == ["python3", "-c", BOOT_WITH_SECRET_FILES]
     assert container["ports"] == {"name": "http1", "containerPort": 4000}
     assert container["startupProbe"]["httpGet"] == {"path": "/health/liveliness", "port": 4000}
 

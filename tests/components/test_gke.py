@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_gcp as gcp
@@ -51,7 +51,7 @@ def plan(captured: dict[str, Any] | None = None, extra=None, **overrides: Any):
             extra(cluster)
         if captured is not None:
             captured["component"] = cluster
-            cluster.node_service_account_email.apply(lambda v: captured.__setitem__("node_email", v))
+            cluster.node_service_account_email.apply(lambda v: cast(dict[str, Any], captured).__setitem__("node_email", v))
 
     return run(program, region=REGION)
 
@@ -114,6 +114,7 @@ def test_autopilot_children_types_and_names() -> None:
 
 
 def test_every_resource_uses_an_explicit_provider_and_kubernetes_ones_the_cluster_s() -> None:
+    overrides: dict[str, Any]  # keyword arguments for plan()
     for overrides in ({}, {"prometheus": "managed"}, {"mode": "autopilot", "prometheus": "managed"}):
         records = plan(**overrides)
         gcp_provider = by_name(records)["gcp"].urn

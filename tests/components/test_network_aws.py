@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -254,7 +255,7 @@ def test_policies_are_pure_functions_of_the_arns() -> None:
 
 
 def test_outputs_list_subnets_and_zones_in_slot_order() -> None:
-    captured: dict[str, object] = {}
+    captured: dict[str, Any] = {}
 
     def capture() -> None:
         provider = aws.Provider("aws", region=REGION)

@@ -3,7 +3,7 @@ firewall rules that never admit the internet; under the mock runtime with defaul
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_gcp as gcp
@@ -187,7 +187,7 @@ def test_gateway_subnet_id_is_an_output_only_when_asked_for() -> None:
         plain = GcpNetwork("plain", make_args(), opts=pulumi.ResourceOptions(providers=[provider]))
         egress = GcpNetwork("egress", make_args(gateway_egress_cidr="10.40.18.0/26"), opts=pulumi.ResourceOptions(providers=[provider]))
         seen.update(plain=plain.gateway_subnet_id, cidr=egress.gateway_egress_cidr)
-        egress.gateway_subnet_id.apply(lambda v: seen.setdefault("egress", v))
+        cast(pulumi.Output[str], egress.gateway_subnet_id).apply(lambda v: seen.setdefault("egress", v))  # set with an egress CIDR
 
     run(program, region=REGION)
     assert seen["plain"] is None and seen["cidr"] == "10.40.18.0/26"

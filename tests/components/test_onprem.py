@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -38,7 +39,7 @@ def settings(models: dict | None = None, gpu: str = "L4", **extra: object):
     return load(config, "stacks/Pulumi.lab.yaml")
 
 
-def plan(**kwargs: object):
+def plan(**kwargs: Any):
     return run(lambda: LlmPlatform("llm", LlmPlatformArgs(settings=settings(**kwargs), stack="lab")), region="")
 
 
