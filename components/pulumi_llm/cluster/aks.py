@@ -82,22 +82,22 @@ class GpuPool(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     vm_size: str = Field(
-        "Standard_NC24ads_A100_v4", description="An NC or ND size (NVIDIA GPUs). Default Standard_NC24ads_A100_v4 (1 × A100 80 GB)."
+        default="Standard_NC24ads_A100_v4", description="An NC or ND size (NVIDIA GPUs). Default Standard_NC24ads_A100_v4 (1 × A100 80 GB)."
     )
     priority: Literal["Regular", "Spot"] = Field(
-        "Regular", description="Regular (on-demand) or Spot (evicted and deleted when Azure needs the capacity). Default Regular."
+        default="Regular", description="Regular (on-demand) or Spot (evicted and deleted when Azure needs the capacity). Default Regular."
     )
-    min_count: int = Field(0, ge=0, description="Fewest nodes (0 lets the autoscaler empty the pool). Default 0.")
-    max_count: int = Field(2, ge=1, le=1000, description="Most nodes. Default 2.")
+    min_count: int = Field(default=0, ge=0, description="Fewest nodes (0 lets the autoscaler empty the pool). Default 0.")
+    max_count: int = Field(default=2, ge=1, le=1000, description="Most nodes. Default 2.")
     gpu_instance_profile: Literal["MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"] | None = Field(
-        None, description="MIG partition of each GPU (A100/H100 sizes only). Default none: whole GPUs."
+        default=None, description="MIG partition of each GPU (A100/H100 sizes only). Default none: whole GPUs."
     )
     labels: dict[str, str] = Field(
         default_factory=dict, description="Extra node labels (the GPU and pool labels are always set). Default none."
     )
-    os_disk_size_gb: int = Field(256, ge=128, le=2048, description="OS disk in GB (CUDA images are large). Default 256.")
-    os_sku: Literal["Ubuntu", "AzureLinux"] = Field("Ubuntu", description="Node OS. Default Ubuntu.")
-    zones: tuple[str, ...] = Field((), description="Availability zones of the pool; GPU sizes are often not zonal. Default none.")
+    os_disk_size_gb: int = Field(default=256, ge=128, le=2048, description="OS disk in GB (CUDA images are large). Default 256.")
+    os_sku: Literal["Ubuntu", "AzureLinux"] = Field(default="Ubuntu", description="Node OS. Default Ubuntu.")
+    zones: tuple[str, ...] = Field(default=(), description="Availability zones of the pool; GPU sizes are often not zonal. Default none.")
 
     @property
     def spot(self) -> bool:
@@ -137,22 +137,23 @@ class AksClusterArgs(BaseModel):
     location: str = Field(description="Azure region of the cluster, e.g. eastus. Required.")
     resource_group_name: StrInput = Field(description="Resource group of the cluster and its identities (Input). Required.")
     subnet_id: StrInput = Field(description="Subnet of every node pool (Input, ARM id); pods use the overlay, not this subnet. Required.")
-    cluster_name: str | None = Field(None, description="AKS cluster name (2-63 of [A-Za-z0-9_-]). Default: llm-<stack>.")
+    cluster_name: str | None = Field(default=None, description="AKS cluster name (2-63 of [A-Za-z0-9_-]). Default: llm-<stack>.")
     kubernetes_version: str = Field(
-        r.AKS_KUBERNETES_VERSION,
+        default=r.AKS_KUBERNETES_VERSION,
         description=f"Kubernetes minor; AKS picks its latest patch. Default {r.AKS_KUBERNETES_VERSION} (aks_render.AKS_KUBERNETES_VERSION).",
     )
     sku_tier: Literal["Free", "Standard", "Premium"] = Field(
-        "Standard", description="Control plane tier: Standard has the uptime SLA; Free for throw-away clusters. Default Standard."
+        default="Standard", description="Control plane tier: Standard has the uptime SLA; Free for throw-away clusters. Default Standard."
     )
     private_cluster: bool = Field(
-        True, description="API server on a private endpoint in the VNet only (prod). Default true; false needs authorized_ip_ranges."
+        default=True,
+        description="API server on a private endpoint in the VNet only (prod). Default true; false needs authorized_ip_ranges.",
     )
     authorized_ip_ranges: tuple[str, ...] = Field(
-        (), description="CIDRs allowed to reach a public API server; required when public, refused when private. Default none."
+        default=(), description="CIDRs allowed to reach a public API server; required when public, refused when private. Default none."
     )
     admin_group_object_ids: tuple[str, ...] = Field(
-        (), description="Entra ID groups (object ids) bound to cluster-admin through the AAD profile. Default none."
+        default=(), description="Entra ID groups (object ids) bound to cluster-admin through the AAD profile. Default none."
     )
     admin_principal_ids: dict[str, str] = Field(
         default_factory=dict,
@@ -163,73 +164,75 @@ class AksClusterArgs(BaseModel):
         description="Principal type of an admin_principal_ids entry (same key); role assignments must state it. Default User.",
     )
     deployer_cluster_admin: bool = Field(
-        True,
+        default=True,
         description=(
             "Give the identity running Pulumi 'Azure Kubernetes Service RBAC Cluster Admin' on the cluster, which the "
             "Helm releases need. Do not list it in admin_principal_ids too. Default true."
         ),
     )
     deployer_principal_type: Literal["User", "ServicePrincipal"] = Field(
-        "ServicePrincipal",
+        default="ServicePrincipal",
         description="What kind of principal runs Pulumi (a CI service principal, or a User for a personal stack). Default ServicePrincipal.",
     )
     kubelogin_login: Literal["azurecli", "workloadidentity", "msi"] = Field(
-        "azurecli",
+        default="azurecli",
         description="How the provider's kubeconfig gets tokens (`kubelogin get-token --login …`): az CLI, a federated CI token, or the runner's managed identity. Default azurecli.",
     )
     network_policy: Literal["cilium", "calico"] = Field(
-        "cilium", description="Network policy engine on Azure CNI overlay (cilium uses the Cilium dataplane). Default cilium."
+        default="cilium", description="Network policy engine on Azure CNI overlay (cilium uses the Cilium dataplane). Default cilium."
     )
-    pod_cidr: str = Field("192.168.0.0/16", description="Overlay range of pod addresses (not in the VNet). Default 192.168.0.0/16.")
-    service_cidr: str = Field("172.16.0.0/16", description="Service addresses; must not overlap the VNet. Default 172.16.0.0/16.")
-    dns_service_ip: str = Field("172.16.0.10", description="CoreDNS address inside service_cidr. Default 172.16.0.10.")
+    pod_cidr: str = Field(default="192.168.0.0/16", description="Overlay range of pod addresses (not in the VNet). Default 192.168.0.0/16.")
+    service_cidr: str = Field(default="172.16.0.0/16", description="Service addresses; must not overlap the VNet. Default 172.16.0.0/16.")
+    dns_service_ip: str = Field(default="172.16.0.10", description="CoreDNS address inside service_cidr. Default 172.16.0.10.")
     outbound_type: Literal["loadBalancer", "userDefinedRouting", "managedNATGateway", "userAssignedNATGateway"] = Field(
-        "loadBalancer", description="Egress of the nodes (userDefinedRouting behind a firewall). Default loadBalancer."
+        default="loadBalancer", description="Egress of the nodes (userDefinedRouting behind a firewall). Default loadBalancer."
     )
-    zones: tuple[str, ...] = Field(("1", "2", "3"), description="Availability zones of the system and general pools. Default 1, 2, 3.")
-    system_vm_size: str = Field("Standard_D4ds_v5", description="VM size of the system pool. Default Standard_D4ds_v5.")
-    system_nodes: PoolScale = Field(PoolScale(min=2, max=4), description="System pool autoscaler bounds. Default 2-4.")
-    general_vm_size: str = Field("Standard_D8ds_v5", description="VM size of the general pool (add-ons). Default Standard_D8ds_v5.")
-    general_nodes: PoolScale = Field(PoolScale(min=2, max=6), description="General pool autoscaler bounds. Default 2-6.")
+    zones: tuple[str, ...] = Field(
+        default=("1", "2", "3"), description="Availability zones of the system and general pools. Default 1, 2, 3."
+    )
+    system_vm_size: str = Field(default="Standard_D4ds_v5", description="VM size of the system pool. Default Standard_D4ds_v5.")
+    system_nodes: PoolScale = Field(default=PoolScale(min=2, max=4), description="System pool autoscaler bounds. Default 2-4.")
+    general_vm_size: str = Field(default="Standard_D8ds_v5", description="VM size of the general pool (add-ons). Default Standard_D8ds_v5.")
+    general_nodes: PoolScale = Field(default=PoolScale(min=2, max=6), description="General pool autoscaler bounds. Default 2-6.")
     gpu_pools: dict[str, GpuPool] = Field(
         default_factory=lambda: {"gpu": GpuPool(), "gpuspot": GpuPool(priority="Spot")},
         description="GPU pools by name (1-12 lower-case letters/digits). Default: 'gpu' (Regular) and 'gpuspot' (Spot), both Standard_NC24ads_A100_v4, 0-2 nodes.",
     )
     gpus_per_node: int | None = Field(
-        None,
+        default=None,
         ge=1,
         description="GPUs of one GPU node for multi-node placement. Default: the fewest of the pools' sizes, from the sizing catalog.",
     )
     disk_encryption_set_id: StrInput | None = Field(
-        None, description="Disk encryption set (customer-managed key) for node OS disks (Input). Default none: platform keys."
+        default=None, description="Disk encryption set (customer-managed key) for node OS disks (Input). Default none: platform keys."
     )
     prometheus: Literal["kube-prometheus-stack", "azure-monitor"] = Field(
-        "kube-prometheus-stack",
+        default="kube-prometheus-stack",
         description=(
             "kube-prometheus-stack in the cluster, or the same plus Azure Monitor managed Prometheus (metrics profile, "
             "workspace, data collection endpoint/rule) receiving the LLM series. Default kube-prometheus-stack."
         ),
     )
     nvidia_stack: Literal["device-plugin", "gpu-operator"] = Field(
-        "device-plugin",
+        default="device-plugin",
         description="NVIDIA device plugin + DCGM exporter, or the GPU Operator with driver and toolkit off (AKS installs both). Default device-plugin.",
     )
     internal_ingress: bool = Field(
-        False,
+        default=False,
         description=(
             "Install ingress-nginx (pinned) on the general pool behind an INTERNAL Azure load balancer, so clients in the "
             "VNet (the gateway's engine) reach the models at http://<address>/<model>/v1. Default false."
         ),
     )
     ingress_source_ranges: tuple[str, ...] = Field(
-        (),
+        default=(),
         description=(
             "Ranges the internal ingress load balancer admits (its Service's loadBalancerSourceRanges, which the "
             "cloud provider writes into the cluster NSG and kube-proxy/Cilium enforce on the nodes), e.g. the gateway "
             "engine's subnet. Default: none given, so the whole VNet."
         ),
     )
-    config_path: str = Field("cluster", description="Key path named in error messages. Default 'cluster'.")
+    config_path: str = Field(default="cluster", description="Key path named in error messages. Default 'cluster'.")
 
     @model_validator(mode="after")
     def _check(self) -> AksClusterArgs:

@@ -77,65 +77,67 @@ class EksClusterArgs(BaseModel):
             "volumes and AMP. Its key policy must let CloudWatch Logs, EC2/EBS and AMP use it. Required."
         )
     )
-    cluster_name: str | None = Field(None, description="EKS cluster name (1-100 of [A-Za-z0-9_-]). Default: llm-<stack>.")
+    cluster_name: str | None = Field(default=None, description="EKS cluster name (1-100 of [A-Za-z0-9_-]). Default: llm-<stack>.")
     kubernetes_version: str = Field(
-        pins.EKS_KUBERNETES_VERSION,
+        default=pins.EKS_KUBERNETES_VERSION,
         description=f"Kubernetes minor; must match the add-on pins. Default {pins.EKS_KUBERNETES_VERSION} (pins.EKS_KUBERNETES_VERSION).",
     )
     endpoint_public_access: bool = Field(
-        False, description="Expose the API server endpoint publicly (to public_access_cidrs only). Default false: private only."
+        default=False, description="Expose the API server endpoint publicly (to public_access_cidrs only). Default false: private only."
     )
     public_access_cidrs: tuple[str, ...] = Field(
-        (), description="CIDRs allowed to reach a public endpoint; required when public, refused otherwise. Default none."
+        default=(), description="CIDRs allowed to reach a public endpoint; required when public, refused otherwise. Default none."
     )
     admin_principal_arns: dict[str, str] = Field(
         default_factory=dict,
         description="Cluster admins: stable key -> IAM role/user ARN, each given an access entry with AmazonEKSClusterAdminPolicy. Default none.",
     )
     bootstrap_creator_admin: bool = Field(
-        True,
+        default=True,
         description=(
             "Give the identity that creates the cluster (the one running Pulumi) admin access, which the Helm "
             "releases need. Do not list that identity in admin_principal_arns too. Default true."
         ),
     )
     log_types: tuple[LogType, ...] = Field(
-        r.CONTROL_PLANE_LOG_TYPES, description="Control-plane log types sent to CloudWatch. Default all five."
+        default=r.CONTROL_PLANE_LOG_TYPES, description="Control-plane log types sent to CloudWatch. Default all five."
     )
-    log_retention_days: int = Field(90, ge=1, description="Retention of the control-plane log group, in days. Default 90.")
-    deletion_protection: bool = Field(True, description="Refuse to delete the cluster until this is turned off. Default true.")
-    system_instance_type: str = Field("m7i.large", description="Instance type of the system node group. Default m7i.large.")
+    log_retention_days: int = Field(default=90, ge=1, description="Retention of the control-plane log group, in days. Default 90.")
+    deletion_protection: bool = Field(default=True, description="Refuse to delete the cluster until this is turned off. Default true.")
+    system_instance_type: str = Field(default="m7i.large", description="Instance type of the system node group. Default m7i.large.")
     system_nodes: NodeScaling = Field(
-        NodeScaling(min=2, desired=2, max=4), description="System node group size. Default min 2, desired 2, max 4."
+        default=NodeScaling(min=2, desired=2, max=4), description="System node group size. Default min 2, desired 2, max 4."
     )
     gpu_capacity: Literal["karpenter", "node-group"] = Field(
-        "karpenter", description="How GPU nodes come: Karpenter NodePool, or a fixed managed node group. Default karpenter."
+        default="karpenter", description="How GPU nodes come: Karpenter NodePool, or a fixed managed node group. Default karpenter."
     )
     gpu_instances: tuple[str, ...] | None = Field(
-        None,
+        default=None,
         description=(
             "GPU instance families (karpenter: g6e, g6) or exact types (karpenter or node-group: g6e.xlarge). "
             "Default: families g6e, g6 with karpenter; g6e.xlarge with node-group."
         ),
     )
     capacity_types: tuple[CapacityType, ...] | None = Field(
-        None,
+        default=None,
         description="GPU capacity types. Default: spot then on-demand with karpenter; on-demand with node-group (exactly one there).",
     )
-    max_gpus: int = Field(8, ge=1, description="Most GPUs Karpenter may provision in total (NodePool limit). Default 8.")
+    max_gpus: int = Field(default=8, ge=1, description="Most GPUs Karpenter may provision in total (NodePool limit). Default 8.")
     gpu_nodes: NodeScaling = Field(
-        NodeScaling(min=1, desired=1, max=2), description="GPU node group size (node-group only). Default min 1, desired 1, max 2."
+        default=NodeScaling(min=1, desired=1, max=2), description="GPU node group size (node-group only). Default min 1, desired 1, max 2."
     )
     gpus_per_node: int | None = Field(
-        None, ge=1, description="GPUs of one GPU node, for multi-node placement of big models. Default: unknown."
+        default=None, ge=1, description="GPUs of one GPU node, for multi-node placement of big models. Default: unknown."
     )
-    root_volume_gib: int = Field(r.ROOT_VOLUME_GIB, ge=50, description="Root volume of GPU nodes in GiB (images are large). Default 200.")
+    root_volume_gib: int = Field(
+        default=r.ROOT_VOLUME_GIB, ge=50, description="Root volume of GPU nodes in GiB (images are large). Default 200."
+    )
     prometheus: Literal["kube-prometheus-stack", "amp"] = Field(
-        "kube-prometheus-stack",
+        default="kube-prometheus-stack",
         description="kube-prometheus-stack in the cluster, or the same plus remote write to a KMS-encrypted Amazon Managed Prometheus workspace. Default kube-prometheus-stack.",
     )
     nvidia_stack: Literal["device-plugin", "gpu-operator"] = Field(
-        "device-plugin",
+        default="device-plugin",
         description="NVIDIA device plugin + DCGM exporter, or the GPU Operator with driver and toolkit off (the AMI has them). Default device-plugin.",
     )
 

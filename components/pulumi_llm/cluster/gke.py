@@ -74,23 +74,26 @@ class GpuPool(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     machine_type: str | None = Field(
-        None, description="GPU machine type (g2-standard-24, a2-ultragpu-1g, a3-highgpu-8g, …; n1-* with T4s). Required in standard mode."
+        default=None,
+        description="GPU machine type (g2-standard-24, a2-ultragpu-1g, a3-highgpu-8g, …; n1-* with T4s). Required in standard mode.",
     )
     accelerator: str | None = Field(
-        None,
+        default=None,
         description="GKE accelerator name (nvidia-l4, nvidia-h100-80gb, …). Default: the machine type's; required for n1-* and for Autopilot without a machine type.",
     )
     gpus: int | None = Field(
-        None,
+        default=None,
         ge=1,
         description="GPUs per node (= the tensor-parallel size a server on one node gets). Default: the machine type's; checked against it.",
     )
-    zones: tuple[str, ...] = Field((), description="Zones of the region that have this GPU (node locations). Default: the cluster's zones.")
-    spot: NodeRange | None = Field(NodeRange(min=0, max=2), description="Spot nodes (tried first). None for no spot. Default 0-2.")
-    on_demand: NodeRange | None = Field(
-        NodeRange(min=0, max=1), description="On-demand nodes, used when spot has no room. None for spot only. Default 0-1."
+    zones: tuple[str, ...] = Field(
+        default=(), description="Zones of the region that have this GPU (node locations). Default: the cluster's zones."
     )
-    disk_size_gb: int = Field(200, ge=100, description="Boot disk of a GPU node in GB (CUDA images are large). Default 200.")
+    spot: NodeRange | None = Field(default=NodeRange(min=0, max=2), description="Spot nodes (tried first). None for no spot. Default 0-2.")
+    on_demand: NodeRange | None = Field(
+        default=NodeRange(min=0, max=1), description="On-demand nodes, used when spot has no room. None for spot only. Default 0-1."
+    )
+    disk_size_gb: int = Field(default=200, ge=100, description="Boot disk of a GPU node in GB (CUDA images are large). Default 200.")
 
 
 class GkeClusterArgs(BaseModel):
@@ -103,41 +106,45 @@ class GkeClusterArgs(BaseModel):
     region: str = Field(description="Region of the regional cluster, e.g. us-central1. Required.")
     network: StrInput = Field(description="VPC network (id or self link, Input). Required.")
     subnetwork: StrInput = Field(description="Subnetwork of the nodes (id or self link, Input). Required.")
-    pods_range_name: str | None = Field(None, description="Secondary range of the subnetwork for pods. Default: GKE creates one.")
-    services_range_name: str | None = Field(None, description="Secondary range for services. Default: GKE creates one.")
+    pods_range_name: str | None = Field(default=None, description="Secondary range of the subnetwork for pods. Default: GKE creates one.")
+    services_range_name: str | None = Field(default=None, description="Secondary range for services. Default: GKE creates one.")
     kms_key: StrInput = Field(
         description="Cloud KMS crypto key id (projects/…/locations/<region>/keyRings/…/cryptoKeys/…, Input) for Kubernetes Secrets and node boot disks. Required."
     )
     grant_key_access: bool = Field(
-        True, description="Let the GKE and Compute Engine service agents use the key (additive key IAM members). Default true."
+        default=True, description="Let the GKE and Compute Engine service agents use the key (additive key IAM members). Default true."
     )
-    cluster_name: str | None = Field(None, description="GKE cluster name (1-40 of [a-z0-9-]). Default llm-<stack>.")
-    mode: Literal["standard", "autopilot"] = Field("standard", description="GKE Standard with node pools, or Autopilot. Default standard.")
+    cluster_name: str | None = Field(default=None, description="GKE cluster name (1-40 of [a-z0-9-]). Default llm-<stack>.")
+    mode: Literal["standard", "autopilot"] = Field(
+        default="standard", description="GKE Standard with node pools, or Autopilot. Default standard."
+    )
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = Field(
-        "REGULAR", description="Release channel; GKE picks and upgrades the version within it. Default REGULAR."
+        default="REGULAR", description="Release channel; GKE picks and upgrades the version within it. Default REGULAR."
     )
-    maintenance_start_time: str = Field("03:00", description="Daily maintenance window start, HH:MM UTC. Default 03:00.")
-    master_ipv4_cidr: str = Field("172.16.0.0/28", description="The control plane's private /28. Default 172.16.0.0/28.")
+    maintenance_start_time: str = Field(default="03:00", description="Daily maintenance window start, HH:MM UTC. Default 03:00.")
+    master_ipv4_cidr: str = Field(default="172.16.0.0/28", description="The control plane's private /28. Default 172.16.0.0/28.")
     private_endpoint: bool = Field(
-        True,
+        default=True,
         description="Control plane reachable only on its private endpoint. Default true (run Pulumi from the VPC or a peered network).",
     )
     master_authorized_networks: dict[str, str] = Field(
         default_factory=dict,
         description="Networks allowed to reach the control plane: display name -> CIDR (never 0.0.0.0/0). Default none (the VPC only).",
     )
-    deletion_protection: bool = Field(True, description="Refuse to delete the cluster until this is turned off. Default true.")
-    system_machine_type: str = Field("e2-standard-4", description="Machine type of the system pool (standard). Default e2-standard-4.")
-    system_nodes: NodeRange = Field(NodeRange(min=2, max=6), description="System pool size in total (standard). Default 2-6.")
+    deletion_protection: bool = Field(default=True, description="Refuse to delete the cluster until this is turned off. Default true.")
+    system_machine_type: str = Field(
+        default="e2-standard-4", description="Machine type of the system pool (standard). Default e2-standard-4."
+    )
+    system_nodes: NodeRange = Field(default=NodeRange(min=2, max=6), description="System pool size in total (standard). Default 2-6.")
     gpu_pools: dict[str, GpuPool] = Field(
         default_factory=lambda: {"l4": GpuPool(machine_type="g2-standard-24")},
         description="GPU pools by stable key ([a-z0-9-], at most 20). Default l4: g2-standard-24 (2 × L4), spot 0-2 then on-demand 0-1.",
     )
     gpu_driver_version: Literal["LATEST", "DEFAULT"] = Field(
-        "LATEST", description="NVIDIA driver GKE installs on GPU nodes: LATEST or DEFAULT for the GKE version. Default LATEST."
+        default="LATEST", description="NVIDIA driver GKE installs on GPU nodes: LATEST or DEFAULT for the GKE version. Default LATEST."
     )
     prometheus: Literal["kube-prometheus-stack", "managed"] = Field(
-        "kube-prometheus-stack",
+        default="kube-prometheus-stack",
         description="kube-prometheus-stack in the cluster, or Managed Service for Prometheus (PodMonitoring; required on Autopilot). Default kube-prometheus-stack.",
     )
 

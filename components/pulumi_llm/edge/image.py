@@ -94,7 +94,7 @@ class EdgeImageArgs(BaseModel):
 
     labels: CommonLabels = Field(description="The common labels of the stack. Required.")
     runtime: EdgeRuntime = Field(
-        "llamacpp",
+        default="llamacpp",
         description="Server the image runs: llamacpp (images/edge-llamacpp) or onnx (images/edge-onnx, cpu only). Default llamacpp.",
     )
     context: str = Field(description="Directory with the runtime's Dockerfile (default_build_context(runtime)). Required.")
@@ -106,48 +106,56 @@ class EdgeImageArgs(BaseModel):
         )
     )
     llama_cpp_sha256: str | None = Field(
-        None,
+        default=None,
         description=(
             "sha256 of the llama.cpp source file (the llama-cpp-python sdist); the build verifies the download "
             "against it. Required for llamacpp (the stack pins it); not taken by onnx."
         ),
     )
     llama_cpp_source: LlamaCppSource = Field(
-        LLAMA_CPP_SOURCE, description="The sdist to build from. Default llama-cpp-python 0.3.36 (llama.cpp 0c1e57098)."
+        default=LLAMA_CPP_SOURCE, description="The sdist to build from. Default llama-cpp-python 0.3.36 (llama.cpp 0c1e57098)."
     )
-    target: Target = Field("cpu", description="Dockerfile target: cpu, cuda, jetson or bundled. Default cpu.")
-    platforms: tuple[str, ...] = Field(PLATFORMS, description="linux/amd64 and/or linux/arm64. Default both (jetson: linux/arm64 only).")
-    registry: Literal["ecr", "artifact-registry", "acr"] = Field("ecr", description="Registry kind. Default ecr.")
+    target: Target = Field(default="cpu", description="Dockerfile target: cpu, cuda, jetson or bundled. Default cpu.")
+    platforms: tuple[str, ...] = Field(
+        default=PLATFORMS, description="linux/amd64 and/or linux/arm64. Default both (jetson: linux/arm64 only)."
+    )
+    registry: Literal["ecr", "artifact-registry", "acr"] = Field(default="ecr", description="Registry kind. Default ecr.")
     builders: Mapping[str, str] = Field(
         default_factory=dict,
         description="buildx builder name per platform, e.g. {'linux/arm64': 'graviton'} (native arm64). Default: the current builder.",
     )
     cuda_arch: str | None = Field(
-        None, description="CUDA_DOCKER_ARCH for the cuda target, e.g. '89' or '80;90'. Default: the Dockerfile's list."
+        default=None, description="CUDA_DOCKER_ARCH for the cuda target, e.g. '89' or '80;90'. Default: the Dockerfile's list."
     )
     jetson_build_image: str = Field(
-        pins.L4T_JETPACK.ref,
+        default=pins.L4T_JETPACK.ref,
         description="L4T r36 JetPack image the jetson target builds on, as repository:tag@sha256:digest. Default pins.L4T_JETPACK.",
     )
     jetson_runtime_image: str = Field(
-        pins.UBUNTU_22_04.ref,
+        default=pins.UBUNTU_22_04.ref,
         description="Image the jetson server runs on (Ubuntu 22.04, as L4T r36), repository:tag@sha256:digest. Default pins.UBUNTU_22_04.",
     )
-    bundle_on: Literal["cpu", "cuda", "jetson"] = Field("cpu", description="Stage the bundled target bakes the model into. Default cpu.")
-    model_dir: str | None = Field(None, description="Directory holding the GGUF to bake in (bundled). Required for bundled.")
-    model_file: str | None = Field(None, description="GGUF file name inside model_dir (bundled). Required for bundled.")
-    model_sha256: str | None = Field(None, description="sha256 of that GGUF (its .sha256 file). Required for bundled.")
-    kms_key_arn: StrInput | None = Field(None, description="KMS key for the repositories (Input). Default: a new rotating key.")
+    bundle_on: Literal["cpu", "cuda", "jetson"] = Field(
+        default="cpu", description="Stage the bundled target bakes the model into. Default cpu."
+    )
+    model_dir: str | None = Field(default=None, description="Directory holding the GGUF to bake in (bundled). Required for bundled.")
+    model_file: str | None = Field(default=None, description="GGUF file name inside model_dir (bundled). Required for bundled.")
+    model_sha256: str | None = Field(default=None, description="sha256 of that GGUF (its .sha256 file). Required for bundled.")
+    kms_key_arn: StrInput | None = Field(default=None, description="KMS key for the repositories (Input). Default: a new rotating key.")
     repository_url: StrInput | None = Field(
-        None,
+        default=None,
         description=(
             "An existing image repository URL (Input), e.g. another EdgeImage's, with cache_repository_url. "
             "Default: this component creates the repository, its cache repository and key."
         ),
     )
-    cache_repository_url: StrInput | None = Field(None, description="The build-cache repository URL that goes with repository_url (Input).")
-    registry_username: StrInput | None = Field(None, description="Registry user (Input). Default: the build machine's Docker login.")
-    registry_password: StrInput | None = Field(None, description="Registry password (secret Input). Default: the Docker login.")
+    cache_repository_url: StrInput | None = Field(
+        default=None, description="The build-cache repository URL that goes with repository_url (Input)."
+    )
+    registry_username: StrInput | None = Field(
+        default=None, description="Registry user (Input). Default: the build machine's Docker login."
+    )
+    registry_password: StrInput | None = Field(default=None, description="Registry password (secret Input). Default: the Docker login.")
 
     @model_validator(mode="after")
     def _check(self) -> EdgeImageArgs:

@@ -44,9 +44,9 @@ class EdgeRolloutArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     servers: tuple[EdgeServer, ...] = Field(description="Every model on every fleet. Names must be unique.")
-    namespace: str = Field("llm-edge", description="Namespace created for the rollout. Default llm-edge.")
+    namespace: str = Field(default="llm-edge", description="Namespace created for the rollout. Default llm-edge.")
     labels: CommonLabels = Field(description="The stack's common labels.")
-    host_model_dir: str = Field("/var/lib/pulumi-llm/models", description="Node directory holding the GGUF files.")
+    host_model_dir: str = Field(default="/var/lib/pulumi-llm/models", description="Node directory holding the GGUF files.")
 
 
 def server_selector(server: EdgeServer) -> dict[str, str]:

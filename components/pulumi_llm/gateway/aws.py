@@ -170,10 +170,10 @@ class Consumer(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(description="Stable key, [a-z][a-z0-9-]: names the API key and the usage plan.")
-    quota_per_day: int | None = Field(None, description="Requests per day. Default none (at most one of day/month).")
-    quota_per_month: int | None = Field(None, description="Requests per month. Default none.")
-    rate_limit_rps: float = Field(10.0, description="Steady requests per second (token bucket rate). Default 10.")
-    burst: int = Field(20, description="Burst (token bucket size). Default 20.")
+    quota_per_day: int | None = Field(default=None, description="Requests per day. Default none (at most one of day/month).")
+    quota_per_month: int | None = Field(default=None, description="Requests per month. Default none.")
+    rate_limit_rps: float = Field(default=10.0, description="Steady requests per second (token bucket rate). Default 10.")
+    burst: int = Field(default=20, description="Burst (token bucket size). Default 20.")
 
 
 class CustomDomain(BaseModel):
@@ -198,11 +198,11 @@ class GatewayAlarmThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     latency_p99_ms: float | None = Field(
-        None, description="p99 API latency alarm (a stream's whole duration). Default: 90% of the integration timeout."
+        default=None, description="p99 API latency alarm (a stream's whole duration). Default: 90% of the integration timeout."
     )
-    error_rate_5xx: float = Field(0.05, description="Share of 5XX responses. Default 0.05.")
-    error_rate_4xx: float = Field(0.25, description="Share of 4XX responses (429 throttles, 403 bad keys). Default 0.25.")
-    cpu_percent: float = Field(80.0, description="Service CPU. Default 80.")
+    error_rate_5xx: float = Field(default=0.05, description="Share of 5XX responses. Default 0.05.")
+    error_rate_4xx: float = Field(default=0.25, description="Share of 4XX responses (429 throttles, 403 bad keys). Default 0.25.")
+    cpu_percent: float = Field(default=80.0, description="Service CPU. Default 80.")
 
 
 class AwsGatewayArgs(BaseModel):
@@ -243,55 +243,60 @@ class AwsGatewayArgs(BaseModel):
         default_factory=list, description="Bedrock model / inference-profile ARNs the task role may invoke (no wildcards). Default none."
     )
     consumers: list[Consumer] = Field(min_length=1, description="Clients: one API key and usage plan each. At least one.")
-    image: str = Field(pins.LITELLM.ref, description="LiteLLM image, pinned by digest. Default pins.LITELLM.")
-    cpu_architecture: Literal["X86_64", "ARM64"] = Field("X86_64", description="Fargate CPU architecture. Default X86_64.")
-    cpu: int = Field(1024, description="Task CPU units (Fargate sizes). Default 1024 (1 vCPU).")
-    memory: int = Field(2048, description="Task memory MiB (valid for the CPU). Default 2048.")
+    image: str = Field(default=pins.LITELLM.ref, description="LiteLLM image, pinned by digest. Default pins.LITELLM.")
+    cpu_architecture: Literal["X86_64", "ARM64"] = Field(default="X86_64", description="Fargate CPU architecture. Default X86_64.")
+    cpu: int = Field(default=1024, description="Task CPU units (Fargate sizes). Default 1024 (1 vCPU).")
+    memory: int = Field(default=2048, description="Task memory MiB (valid for the CPU). Default 2048.")
     high_availability: bool = Field(
-        True, description="Require ≥ 2 tasks and ≥ 2 subnets (zones). Default true; false only for a dev gateway."
+        default=True, description="Require ≥ 2 tasks and ≥ 2 subnets (zones). Default true; false only for a dev gateway."
     )
-    min_tasks: int = Field(2, ge=1, description="Fewest tasks. Default 2.")
-    max_tasks: int = Field(6, ge=1, description="Most tasks. Default 6.")
-    desired_tasks: int | None = Field(None, description="Tasks at creation; autoscaling owns the count after. Default min_tasks.")
-    cpu_target_percent: float = Field(60.0, gt=0, le=100, description="Target of the CPU tracking policy. Default 60.")
+    min_tasks: int = Field(default=2, ge=1, description="Fewest tasks. Default 2.")
+    max_tasks: int = Field(default=6, ge=1, description="Most tasks. Default 6.")
+    desired_tasks: int | None = Field(default=None, description="Tasks at creation; autoscaling owns the count after. Default min_tasks.")
+    cpu_target_percent: float = Field(default=60.0, gt=0, le=100, description="Target of the CPU tracking policy. Default 60.")
     flows_per_task: int = Field(
-        100, ge=1, description="Target of open NLB flows (≈ concurrent requests and streams) per task. Default 100."
+        default=100, ge=1, description="Target of open NLB flows (≈ concurrent requests and streams) per task. Default 100."
     )
     integration_timeout_ms: int = Field(
-        300_000, description=f"API Gateway integration timeout, 50 to {MAX_STREAM_TIMEOUT_MS} (STREAM). Default 300000."
+        default=300_000, description=f"API Gateway integration timeout, 50 to {MAX_STREAM_TIMEOUT_MS} (STREAM). Default 300000."
     )
     engine_timeout_seconds: int = Field(
-        270, ge=1, description="The engine's request timeout (litellm request_timeout); below the integration timeout. Default 270."
+        default=270, ge=1, description="The engine's request timeout (litellm request_timeout); below the integration timeout. Default 270."
     )
-    stage_name: str = Field("v1", description="Stage name, also the base path: clients use <invoke_url> as OpenAI base_url. Default v1.")
-    stage_rate_limit_rps: float = Field(500.0, gt=0, description="Stage-wide throttle rate (all consumers). Default 500.")
-    stage_burst: int = Field(1000, ge=1, description="Stage-wide burst. Default 1000.")
+    stage_name: str = Field(
+        default="v1", description="Stage name, also the base path: clients use <invoke_url> as OpenAI base_url. Default v1."
+    )
+    stage_rate_limit_rps: float = Field(default=500.0, gt=0, description="Stage-wide throttle rate (all consumers). Default 500.")
+    stage_burst: int = Field(default=1000, ge=1, description="Stage-wide burst. Default 1000.")
     custom_domain: CustomDomain | None = Field(
-        None, description="Custom domain (REGIONAL, TLS 1.2+); then the execute-api endpoint is disabled. Default none."
+        default=None, description="Custom domain (REGIONAL, TLS 1.2+); then the execute-api endpoint is disabled. Default none."
     )
-    waf: bool = Field(True, description="WAFv2 web ACL on the stage. Default true.")
-    waf_rate_limit_per_5min: int = Field(3000, description="Requests per client IP per 5 minutes before WAF blocks. Default 3000.")
-    waf_sampled_requests: bool = Field(False, description="Keep WAF request samples (they show headers, API keys included). Default false.")
+    waf: bool = Field(default=True, description="WAFv2 web ACL on the stage. Default true.")
+    waf_rate_limit_per_5min: int = Field(default=3000, description="Requests per client IP per 5 minutes before WAF blocks. Default 3000.")
+    waf_sampled_requests: bool = Field(
+        default=False, description="Keep WAF request samples (they show headers, API keys included). Default false."
+    )
     redeploy_on_secret_change: bool = Field(
-        True, description="EventBridge + Lambda force a new deployment when a secret changes (needs a CloudTrail trail). Default true."
+        default=True,
+        description="EventBridge + Lambda force a new deployment when a secret changes (needs a CloudTrail trail). Default true.",
     )
     set_account_logging_role: bool = Field(
-        False,
+        default=False,
         description=(
             "Create the region's API Gateway account CloudWatch role (an account-wide singleton, needed for access "
             "logs). Default false: the account already has one."
         ),
     )
-    alarm_topic_arn: StrInput | None = Field(None, description="SNS topic the alarms notify. Default none: alarms without actions.")
+    alarm_topic_arn: StrInput | None = Field(default=None, description="SNS topic the alarms notify. Default none: alarms without actions.")
     alarm_thresholds: GatewayAlarmThresholds = Field(default_factory=GatewayAlarmThresholds, description="Alarm thresholds.")
-    log_retention_days: int = Field(30, description="Retention of engine, access and redeploy logs. Default 30.")
-    secret_recovery_window_days: int = Field(30, description="Days a deleted secret can be restored, 7 to 30. Default 30.")
+    log_retention_days: int = Field(default=30, description="Retention of engine, access and redeploy logs. Default 30.")
+    secret_recovery_window_days: int = Field(default=30, description="Days a deleted secret can be restored, 7 to 30. Default 30.")
     consumer_header: str = Field(
-        engine_config.DEFAULT_CONSUMER_HEADER,
+        default=engine_config.DEFAULT_CONSUMER_HEADER,
         description="Header the integration sets to the caller's API key id (the engine records it as the end user; "
         "a client-sent copy is overwritten). Default x-pulumi-llm-consumer.",
     )
-    config_path: str = Field("gateway", description="Key path named in error messages. Default 'gateway'.")
+    config_path: str = Field(default="gateway", description="Key path named in error messages. Default 'gateway'.")
 
     @model_validator(mode="after")
     def _check(self) -> AwsGatewayArgs:

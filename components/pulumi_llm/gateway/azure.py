@@ -117,11 +117,11 @@ class AzureOpenAIBackend(BaseModel):
         description="ARM id of the account: scope of the gateway's Cognitive Services OpenAI User role. Required."
     )
     priority: int = Field(
-        1, ge=1, le=100, description="Pool priority, 1 first; lower groups take over when higher ones are tripped. Default 1."
+        default=1, ge=1, le=100, description="Pool priority, 1 first; lower groups take over when higher ones are tripped. Default 1."
     )
-    weight: int = Field(1, ge=1, le=100, description="Share of traffic within its priority group. Default 1.")
+    weight: int = Field(default=1, ge=1, le=100, description="Share of traffic within its priority group. Default 1.")
     fallback: bool = Field(
-        False,
+        default=False,
         description="The pool's last resort: no circuit breaker, so the pool never has every member tripped (AI-Gateway#163). Default false; see AzureGatewayArgs.",
     )
 
@@ -133,9 +133,9 @@ class ApimConsumer(BaseModel):
 
     name: str = Field(description="Stable key [a-z][a-z0-9-] (≤ 40): names the product and the subscription. Required.")
     tokens_per_minute: int = Field(ge=1, description="llm-token-limit rate per subscription (prompt + completion tokens). Required.")
-    token_quota: int | None = Field(None, ge=1, description="Tokens per quota period. Default none.")
+    token_quota: int | None = Field(default=None, ge=1, description="Tokens per quota period. Default none.")
     token_quota_period: Literal["Hourly", "Daily", "Weekly", "Monthly", "Yearly"] | None = Field(
-        None, description="Period of token_quota. Default none (set both or neither)."
+        default=None, description="Period of token_quota. Default none (set both or neither)."
     )
 
 
@@ -144,19 +144,24 @@ class CircuitBreaker(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    failures: int = Field(1, ge=1, description="429/5xx answers within interval_seconds that open the circuit. Default 1.")
-    interval_seconds: int = Field(10, ge=1, le=3600, description="Window the failures are counted in. Default 10.")
+    failures: int = Field(default=1, ge=1, description="429/5xx answers within interval_seconds that open the circuit. Default 1.")
+    interval_seconds: int = Field(default=10, ge=1, le=3600, description="Window the failures are counted in. Default 10.")
     trip_seconds: int = Field(
-        10, ge=1, le=3600, description="How long the circuit stays open when the backend sent no Retry-After (it is honoured). Default 10."
+        default=10,
+        ge=1,
+        le=3600,
+        description="How long the circuit stays open when the backend sent no Retry-After (it is honoured). Default 10.",
     )
 
 
 class GatewayAlertThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    server_errors: int = Field(10, ge=1, description="5xx responses in 5 minutes. Default 10.")
-    throttled: int = Field(50, ge=1, description="429 responses in 5 minutes. Default 50.")
-    latency_ms: int = Field(60_000, ge=1, description="Average request duration in ms over 5 minutes (streams count whole). Default 60000.")
+    server_errors: int = Field(default=10, ge=1, description="5xx responses in 5 minutes. Default 10.")
+    throttled: int = Field(default=50, ge=1, description="429 responses in 5 minutes. Default 50.")
+    latency_ms: int = Field(
+        default=60_000, ge=1, description="Average request duration in ms over 5 minutes (streams count whole). Default 60000."
+    )
 
 
 class AzureGatewayArgs(BaseModel):
@@ -169,19 +174,19 @@ class AzureGatewayArgs(BaseModel):
     location: str = Field(description="Azure region, e.g. eastus. Required.")
     resource_group_name: StrInput = Field(description="Resource group of every child (Input). Required.")
     publisher_email: str = Field(description="APIM publisher e-mail (service notifications). Required.")
-    publisher_name: str = Field("pulumi-llm", description="APIM publisher name. Default pulumi-llm.")
-    service_name: str | None = Field(None, description="APIM service name (globally unique, 2-50). Default llm-<stack>-gateway.")
-    tier: str = Field("StandardV2", description=f"APIM tier, one of {', '.join(V2_TIERS)}. Default StandardV2.")
-    capacity: int = Field(1, ge=1, le=30, description="APIM scale units. Default 1.")
+    publisher_name: str = Field(default="pulumi-llm", description="APIM publisher name. Default pulumi-llm.")
+    service_name: str | None = Field(default=None, description="APIM service name (globally unique, 2-50). Default llm-<stack>-gateway.")
+    tier: str = Field(default="StandardV2", description=f"APIM tier, one of {', '.join(V2_TIERS)}. Default StandardV2.")
+    capacity: int = Field(default=1, ge=1, le=30, description="APIM scale units. Default 1.")
     network: Literal["public", "vnet-outbound", "internal"] = Field(
-        "vnet-outbound",
+        default="vnet-outbound",
         description=(
             "public: no VNet (Azure OpenAI only); vnet-outbound: public gateway, outbound VNet integration (StandardV2, "
             "PremiumV2) to reach the engine; internal: VNet injection, private gateway (PremiumV2 only). Default vnet-outbound."
         ),
     )
     apim_subnet_id: StrInput | None = Field(
-        None,
+        default=None,
         description=(
             "Subnet for VNet integration/injection: AzureNetwork(gateway_subnets=True).subnet_ids['apim'] (delegated to "
             "Microsoft.Web/serverFarms, /27 or larger). Required unless public."
@@ -193,7 +198,7 @@ class AzureGatewayArgs(BaseModel):
         default_factory=list, description="Azure OpenAI endpoints of the /openai pool. Default none (then no /openai API)."
     )
     engine_config_yaml: str | None = Field(
-        None,
+        default=None,
         description="Rendered LiteLLM config (gateway.config); provider keys only as os.environ/<ENV>. Default none: no engine, no /v1 API.",
     )
     provider_secrets: dict[str, str] = Field(
@@ -204,43 +209,45 @@ class AzureGatewayArgs(BaseModel):
         description="Non-secret environment of the engine; values may be Outputs (e.g. self-hosted model URLs the config names as os.environ/<VAR>). Default none.",
     )
     consumer_header: str = Field(
-        CONSUMER_HEADER,
+        default=CONSUMER_HEADER,
         description="Header APIM sets to the consumer's name for the engine (the config's consumer_header). Default x-pulumi-llm-consumer.",
     )
-    engine_image: str = Field(pins.LITELLM.ref, description="LiteLLM image pinned by digest. Default pins.LITELLM.")
+    engine_image: str = Field(default=pins.LITELLM.ref, description="LiteLLM image pinned by digest. Default pins.LITELLM.")
     engine_subnet_id: StrInput | None = Field(
-        None,
+        default=None,
         description=(
             "Infrastructure subnet of the Container Apps environment: AzureNetwork(gateway_subnets=True).subnet_ids['engine'] "
             "(/27 or larger, delegated to Microsoft.App/environments). Required with an engine."
         ),
     )
     vnet_id: StrInput | None = Field(
-        None, description="VNet of both subnets: the engine's private DNS zone is linked to it. Required with an engine."
+        default=None, description="VNet of both subnets: the engine's private DNS zone is linked to it. Required with an engine."
     )
-    engine_min_replicas: int = Field(2, ge=0, le=300, description="Fewest engine replicas (0 allows cold starts). Default 2.")
-    engine_max_replicas: int = Field(6, ge=1, le=300, description="Most engine replicas. Default 6.")
-    engine_cpu: float = Field(1.0, description="vCPU per replica (Consumption: 0.25-4 in 0.25 steps). Default 1.0.")
-    engine_memory_gib: float = Field(2.0, description="Memory per replica, 2 GiB per vCPU. Default 2.0.")
-    engine_concurrency: int = Field(50, ge=1, description="Concurrent requests per replica before scaling out. Default 50.")
+    engine_min_replicas: int = Field(default=2, ge=0, le=300, description="Fewest engine replicas (0 allows cold starts). Default 2.")
+    engine_max_replicas: int = Field(default=6, ge=1, le=300, description="Most engine replicas. Default 6.")
+    engine_cpu: float = Field(default=1.0, description="vCPU per replica (Consumption: 0.25-4 in 0.25 steps). Default 1.0.")
+    engine_memory_gib: float = Field(default=2.0, description="Memory per replica, 2 GiB per vCPU. Default 2.0.")
+    engine_concurrency: int = Field(default=50, ge=1, description="Concurrent requests per replica before scaling out. Default 50.")
     consumers: list[ApimConsumer] = Field(min_length=1, description="Clients: one product + subscription each. At least one.")
-    client_timeout_seconds: int = Field(300, ge=1, description="How long clients wait for response headers. Default 300.")
+    client_timeout_seconds: int = Field(default=300, ge=1, description="How long clients wait for response headers. Default 300.")
     forward_timeout_seconds: int = Field(
-        240, ge=1, description=f"APIM forward-request timeout (headers), ≤ {apim_policy.MAX_FORWARD_TIMEOUT_SECONDS}. Default 240."
+        default=240, ge=1, description=f"APIM forward-request timeout (headers), ≤ {apim_policy.MAX_FORWARD_TIMEOUT_SECONDS}. Default 240."
     )
     engine_timeout_seconds: int = Field(
-        210, ge=1, description="The engine's request timeout (litellm_settings.request_timeout, set when absent). Default 210."
+        default=210, ge=1, description="The engine's request timeout (litellm_settings.request_timeout, set when absent). Default 210."
     )
     circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker, description="Circuit breaker of the Azure OpenAI backends.")
-    sampling_percentage: float = Field(10.0, gt=0, le=100, description="Share of requests Application Insights traces. Default 10.")
-    log_analytics_workspace_id: StrInput | None = Field(None, description="Existing Log Analytics workspace. Default: one is created.")
-    log_retention_days: int = Field(30, ge=30, le=730, description="Retention of a created workspace. Default 30.")
+    sampling_percentage: float = Field(default=10.0, gt=0, le=100, description="Share of requests Application Insights traces. Default 10.")
+    log_analytics_workspace_id: StrInput | None = Field(
+        default=None, description="Existing Log Analytics workspace. Default: one is created."
+    )
+    log_retention_days: int = Field(default=30, ge=30, le=730, description="Retention of a created workspace. Default 30.")
     alert_emails: list[str] = Field(default_factory=list, description="Action group e-mail receivers. Default none.")
     action_group_id: StrInput | None = Field(
-        None, description="Existing action group for the alerts (instead of alert_emails). Default none."
+        default=None, description="Existing action group for the alerts (instead of alert_emails). Default none."
     )
     alert_thresholds: GatewayAlertThresholds = Field(default_factory=GatewayAlertThresholds, description="Alert thresholds.")
-    config_path: str = Field("gateway", description="Key path named in error messages. Default 'gateway'.")
+    config_path: str = Field(default="gateway", description="Key path named in error messages. Default 'gateway'.")
 
     @model_validator(mode="after")
     def _check(self) -> AzureGatewayArgs:

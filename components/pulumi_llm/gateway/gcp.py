@@ -124,11 +124,11 @@ _MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
 class GatewayAlertThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    error_rate_5xx: float = Field(0.05, description="Share of 5xx responses over 5 minutes. Default 0.05.")
+    error_rate_5xx: float = Field(default=0.05, description="Share of 5xx responses over 5 minutes. Default 0.05.")
     latency_p99_seconds: float | None = Field(
-        None, description="p99 request latency (a stream's whole duration). Default: 90% of request_timeout_seconds."
+        default=None, description="p99 request latency (a stream's whole duration). Default: 90% of request_timeout_seconds."
     )
-    instances_share: float = Field(0.8, description="Alert when instances exceed this share of max_instances. Default 0.8.")
+    instances_share: float = Field(default=0.8, description="Alert when instances exceed this share of max_instances. Default 0.8.")
 
 
 class VpcEgress(BaseModel):
@@ -138,7 +138,7 @@ class VpcEgress(BaseModel):
 
     network: StrInput = Field(description="VPC network id or self link (Input). Required.")
     subnetwork: StrInput = Field(description="Subnet id or self link in the service's region, /26 or larger (Input). Required.")
-    network_tags: tuple[str, ...] = Field((), description="Network tags the instances carry (for firewall rules). Default none.")
+    network_tags: tuple[str, ...] = Field(default=(), description="Network tags the instances carry (for firewall rules). Default none.")
 
 
 class GcpGatewayArgs(BaseModel):
@@ -160,55 +160,57 @@ class GcpGatewayArgs(BaseModel):
         description="Non-secret environment (e.g. VERTEXAI_PROJECT, or a self-hosted model's URL as an Input). Default none.",
     )
     vpc_egress: VpcEgress | None = Field(
-        None, description="Direct VPC egress (private ranges only) to reach self-hosted models in the VPC. Default none."
+        default=None, description="Direct VPC egress (private ranges only) to reach self-hosted models in the VPC. Default none."
     )
     vertex_ai: bool = Field(
-        False, description="Let the runtime account call Vertex AI (roles/aiplatform.user on the project). Default false."
+        default=False, description="Let the runtime account call Vertex AI (roles/aiplatform.user on the project). Default false."
     )
     domains: tuple[str, ...] = Field(
-        (), description="Domains of the Google-managed certificate (point their DNS at `ip_address`). Default none."
+        default=(), description="Domains of the Google-managed certificate (point their DNS at `ip_address`). Default none."
     )
     ssl_certificates: tuple[StrInput, ...] = Field(
-        (), description="Your own compute SslCertificate ids instead of (or besides) the managed one. Default none."
+        default=(), description="Your own compute SslCertificate ids instead of (or besides) the managed one. Default none."
     )
     ssl_profile: Literal["MODERN", "RESTRICTED"] = Field(
-        "MODERN", description="SSL policy profile (TLS 1.2 minimum either way). Default MODERN."
+        default="MODERN", description="SSL policy profile (TLS 1.2 minimum either way). Default MODERN."
     )
-    http_redirect: bool = Field(True, description="Answer port 80 with a redirect to HTTPS. Default true.")
-    image: pins.ImagePin = Field(pins.LITELLM, description="LiteLLM image on ghcr.io, pinned by digest. Default pins.LITELLM.")
-    cpu: Literal["1", "2", "4", "6", "8"] = Field("2", description="vCPUs per instance. Default 2.")
-    memory: str = Field("2Gi", description="Memory per instance (Mi or Gi). Default 2Gi.")
-    min_instances: int | None = Field(None, ge=0, description="Warm instances; prod needs at least 1. Default: 1 in prod, 0 elsewhere.")
-    max_instances: int = Field(10, ge=1, le=1000, description="Most instances. Default 10.")
-    concurrency: int = Field(80, ge=1, le=1000, description="Concurrent requests (open streams) per instance. Default 80.")
+    http_redirect: bool = Field(default=True, description="Answer port 80 with a redirect to HTTPS. Default true.")
+    image: pins.ImagePin = Field(default=pins.LITELLM, description="LiteLLM image on ghcr.io, pinned by digest. Default pins.LITELLM.")
+    cpu: Literal["1", "2", "4", "6", "8"] = Field(default="2", description="vCPUs per instance. Default 2.")
+    memory: str = Field(default="2Gi", description="Memory per instance (Mi or Gi). Default 2Gi.")
+    min_instances: int | None = Field(
+        default=None, ge=0, description="Warm instances; prod needs at least 1. Default: 1 in prod, 0 elsewhere."
+    )
+    max_instances: int = Field(default=10, ge=1, le=1000, description="Most instances. Default 10.")
+    concurrency: int = Field(default=80, ge=1, le=1000, description="Concurrent requests (open streams) per instance. Default 80.")
     client_timeout_seconds: int = Field(
-        900, ge=1, description="How long clients wait (documented for them; must exceed the request timeout). Default 900."
+        default=900, ge=1, description="How long clients wait (documented for them; must exceed the request timeout). Default 900."
     )
     request_timeout_seconds: int = Field(
-        600, ge=1, description=f"Cloud Run request timeout, also the load balancer's, at most {MAX_REQUEST_TIMEOUT}. Default 600."
+        default=600, ge=1, description=f"Cloud Run request timeout, also the load balancer's, at most {MAX_REQUEST_TIMEOUT}. Default 600."
     )
     engine_timeout_seconds: int = Field(
-        570, ge=1, description="The engine's request timeout (litellm request_timeout); below the request timeout. Default 570."
+        default=570, ge=1, description="The engine's request timeout (litellm request_timeout); below the request timeout. Default 570."
     )
     rate_limit_per_minute: int = Field(
-        600, ge=1, description="Requests per client IP per minute before Cloud Armor answers 429. Default 600."
+        default=600, ge=1, description="Requests per client IP per minute before Cloud Armor answers 429. Default 600."
     )
     waf_enforced: tuple[str, ...] = Field(
-        WAF_ENFORCED_DEFAULT,
+        default=WAF_ENFORCED_DEFAULT,
         description=f"WAF rules that block (others run in preview): of {', '.join(WAF_RULES)}. Default {', '.join(WAF_ENFORCED_DEFAULT)}.",
     )
     notification_channels: tuple[StrInput, ...] = Field(
-        (), description="Cloud Monitoring notification channel ids for the alerts. Default none."
+        default=(), description="Cloud Monitoring notification channel ids for the alerts. Default none."
     )
     alert_thresholds: GatewayAlertThresholds = Field(default_factory=GatewayAlertThresholds, description="Alert thresholds.")
     secret_destroy_delay_days: int = Field(
-        30, ge=1, le=1000, description="Days a destroyed secret version stays recoverable (delayed destruction). Default 30."
+        default=30, ge=1, le=1000, description="Days a destroyed secret version stays recoverable (delayed destruction). Default 30."
     )
     grant_key_access: bool = Field(
-        True, description="Let the Artifact Registry, Secret Manager and Cloud Run service agents use the key. Default true."
+        default=True, description="Let the Artifact Registry, Secret Manager and Cloud Run service agents use the key. Default true."
     )
-    deletion_protection: bool = Field(True, description="Protect the service and the secrets from deletion. Default true.")
-    config_path: str = Field("gateway", description="Key path named in error messages. Default 'gateway'.")
+    deletion_protection: bool = Field(default=True, description="Protect the service and the secrets from deletion. Default true.")
+    config_path: str = Field(default="gateway", description="Key path named in error messages. Default 'gateway'.")
 
     @model_validator(mode="after")
     def _check(self) -> GcpGatewayArgs:

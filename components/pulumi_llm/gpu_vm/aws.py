@@ -89,12 +89,16 @@ class AlarmThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     latency_p99_seconds: float = Field(
-        30.0, gt=0, description="p99 target response time (≈ time to first token when streaming). Default 30."
+        default=30.0, gt=0, description="p99 target response time (≈ time to first token when streaming). Default 30."
     )
-    errors_per_minute: int = Field(5, ge=0, description="Target or load-balancer 5xx per minute, in 3 of 5 minutes. Default 5.")
-    gpu_idle_percent: float = Field(5.0, ge=0, le=100, description="GPU utilization below which GPUs count as idle. Default 5.")
-    gpu_idle_minutes: int = Field(60, ge=5, le=1440, description="Minutes of idle GPUs before the alarm (multiple of 5). Default 60.")
-    gpu_memory_percent: float = Field(97.0, gt=0, le=100, description="GPU memory used; above vLLM's own reservation (0.9). Default 97.")
+    errors_per_minute: int = Field(default=5, ge=0, description="Target or load-balancer 5xx per minute, in 3 of 5 minutes. Default 5.")
+    gpu_idle_percent: float = Field(default=5.0, ge=0, le=100, description="GPU utilization below which GPUs count as idle. Default 5.")
+    gpu_idle_minutes: int = Field(
+        default=60, ge=5, le=1440, description="Minutes of idle GPUs before the alarm (multiple of 5). Default 60."
+    )
+    gpu_memory_percent: float = Field(
+        default=97.0, gt=0, le=100, description="GPU memory used; above vLLM's own reservation (0.9). Default 97."
+    )
 
 
 class ScaleToZeroSchedule(BaseModel):
@@ -104,7 +108,7 @@ class ScaleToZeroSchedule(BaseModel):
 
     stop_cron: str = Field(description="Cron (5 fields, in time_zone) at which the group scales to zero, e.g. '0 20 * * MON-FRI'.")
     start_cron: str = Field(description="Cron at which min/max/desired are restored, e.g. '0 7 * * MON-FRI'.")
-    time_zone: str = Field("UTC", description="IANA time zone of both crons. Default UTC.")
+    time_zone: str = Field(default="UTC", description="IANA time zone of both crons. Default UTC.")
 
 
 class AwsGpuVmArgs(BaseModel):
@@ -122,8 +126,8 @@ class AwsGpuVmArgs(BaseModel):
     )
     vpc_id: StrInput = Field(description="VPC of the load balancer and the instances.")
     private_subnet_ids: StrListInput = Field(description="Subnets of the instances (and of an internal load balancer).")
-    public_subnet_ids: StrListInput | None = Field(None, description="Subnets of an internet-facing load balancer. Default none.")
-    internal: bool = Field(True, description="Internal load balancer (private endpoint). Default true.")
+    public_subnet_ids: StrListInput | None = Field(default=None, description="Subnets of an internet-facing load balancer. Default none.")
+    internal: bool = Field(default=True, description="Internal load balancer (private endpoint). Default true.")
     allowed_cidrs: list[str] = Field(
         default_factory=list,
         description="CIDRs allowed to reach the load balancer on 80/443; 0.0.0.0/0 only when internal is false. "
@@ -132,11 +136,11 @@ class AwsGpuVmArgs(BaseModel):
     model_bucket_arn: StrInput = Field(description="ARN of the S3 bucket holding the weights (e.g. ModelStore.bucket_arn).")
     model_key_prefix: str = Field(description="Key prefix of this model's files in the bucket, e.g. 'llama-3.1-8b/0e9e39f'.")
     weights_revision: str = Field(
-        "", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone."
+        default="", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone."
     )
     kms_key_arn: StrInput = Field(description="Customer KMS key: encrypts both EBS volumes and the server's logs.")
     model_kms_key_arn: StrInput | None = Field(
-        None,
+        default=None,
         description="The key the weights bucket encrypts with (its default SSE-KMS key, e.g. ModelStore.key_arn): the "
         "instance role decrypts the weights with it, through S3 only. Default: kms_key_arn.",
     )
@@ -144,43 +148,50 @@ class AwsGpuVmArgs(BaseModel):
         default_factory=dict,
         description="Secrets Manager ARN per secret the server reads (EnvVar.secret_name → ARN). Default none.",
     )
-    secrets_kms_key_arn: StrInput | None = Field(None, description="Key of those secrets. Default: kms_key_arn.")
-    min_size: int = Field(1, ge=0, description="Fewest instances. Default 1.")
-    max_size: int = Field(2, ge=1, description="Most instances. Default 2.")
-    desired_capacity: int | None = Field(None, ge=0, description="Instances at creation; target tracking owns it after. Default min_size.")
-    on_demand_base_capacity: int = Field(0, ge=0, description="Instances always on demand. Default 0.")
+    secrets_kms_key_arn: StrInput | None = Field(default=None, description="Key of those secrets. Default: kms_key_arn.")
+    min_size: int = Field(default=1, ge=0, description="Fewest instances. Default 1.")
+    max_size: int = Field(default=2, ge=1, description="Most instances. Default 2.")
+    desired_capacity: int | None = Field(
+        default=None, ge=0, description="Instances at creation; target tracking owns it after. Default min_size."
+    )
+    on_demand_base_capacity: int = Field(default=0, ge=0, description="Instances always on demand. Default 0.")
     spot_percentage_above_base: int = Field(
-        100, ge=0, le=100, description="Share of instances above the base that are spot: 100 for dev, e.g. 50 for prod. Default 100."
+        default=100,
+        ge=0,
+        le=100,
+        description="Share of instances above the base that are spot: 100 for dev, e.g. 50 for prod. Default 100.",
     )
-    schedule: ScaleToZeroSchedule | None = Field(None, description="Scale-to-zero schedule. Default none (always on).")
+    schedule: ScaleToZeroSchedule | None = Field(default=None, description="Scale-to-zero schedule. Default none (always on).")
     certificate_arn: StrInput | None = Field(
-        None, description="ACM certificate: HTTPS on 443 (TLS 1.2+) and HTTP redirects to it. Default none: HTTP on 80 only."
+        default=None, description="ACM certificate: HTTPS on 443 (TLS 1.2+) and HTTP redirects to it. Default none: HTTP on 80 only."
     )
-    idle_timeout_seconds: int = Field(3600, ge=1, le=4000, description="Load balancer idle timeout, ≥ the longest stream. Default 3600.")
+    idle_timeout_seconds: int = Field(
+        default=3600, ge=1, le=4000, description="Load balancer idle timeout, ≥ the longest stream. Default 3600."
+    )
     deregistration_delay_seconds: int = Field(
-        60, ge=0, le=3600, description="Seconds in-flight requests get when an instance leaves. Default 60."
+        default=60, ge=0, le=3600, description="Seconds in-flight requests get when an instance leaves. Default 60."
     )
     requests_per_instance_per_minute: float = Field(
-        60.0, gt=0, description="Target of the ALBRequestCountPerTarget tracking policy. Default 60."
+        default=60.0, gt=0, description="Target of the ALBRequestCountPerTarget tracking policy. Default 60."
     )
     health_check_grace_seconds: int | None = Field(
-        None, description="Auto Scaling health-check grace; at least the startup budget. Default: provisioning + startup budget."
+        default=None, description="Auto Scaling health-check grace; at least the startup budget. Default: provisioning + startup budget."
     )
-    alarm_topic_arn: StrInput | None = Field(None, description="SNS topic the alarms notify. Default none: alarms without actions.")
+    alarm_topic_arn: StrInput | None = Field(default=None, description="SNS topic the alarms notify. Default none: alarms without actions.")
     alarm_thresholds: AlarmThresholds = Field(default_factory=AlarmThresholds, description="Alarm thresholds. Defaults above.")
-    root_volume_gib: int = Field(150, ge=75, le=16384, description="gp3 root volume (OS, Docker images). Default 150.")
-    data_volume_gib: int | None = Field(None, ge=1, le=16384, description="gp3 model-cache volume. Default weights × 1.5 + 20 GiB.")
-    data_volume_iops: int = Field(6000, ge=3000, le=16000, description="IOPS of the model-cache volume. Default 6000.")
+    root_volume_gib: int = Field(default=150, ge=75, le=16384, description="gp3 root volume (OS, Docker images). Default 150.")
+    data_volume_gib: int | None = Field(default=None, ge=1, le=16384, description="gp3 model-cache volume. Default weights × 1.5 + 20 GiB.")
+    data_volume_iops: int = Field(default=6000, ge=3000, le=16000, description="IOPS of the model-cache volume. Default 6000.")
     data_volume_throughput_mibps: int = Field(
-        500, ge=125, le=1000, description="Throughput of the model-cache volume (MiB/s, ≤ IOPS/4). Default 500."
+        default=500, ge=125, le=1000, description="Throughput of the model-cache volume (MiB/s, ≤ IOPS/4). Default 500."
     )
-    ami_id: str | None = Field(None, description="Pinned AMI id. Default: the latest DLAMI from ami_ssm_parameter.")
+    ami_id: str | None = Field(default=None, description="Pinned AMI id. Default: the latest DLAMI from ami_ssm_parameter.")
     ami_ssm_parameter: str = Field(
-        aws_boot.DLAMI_SSM_PARAMETER, description="Public SSM parameter of the AMI. Default: DLAMI Base GPU Ubuntu 22.04."
+        default=aws_boot.DLAMI_SSM_PARAMETER, description="Public SSM parameter of the AMI. Default: DLAMI Base GPU Ubuntu 22.04."
     )
-    deletion_protection: bool = Field(False, description="Load balancer deletion protection. Default false (true for prod).")
-    log_retention_days: int = Field(30, ge=1, description="Retention of the server's logs and scraped metrics. Default 30.")
-    config_path: str = Field("gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
+    deletion_protection: bool = Field(default=False, description="Load balancer deletion protection. Default false (true for prod).")
+    log_retention_days: int = Field(default=30, ge=1, description="Retention of the server's logs and scraped metrics. Default 30.")
+    config_path: str = Field(default="gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
 
     @model_validator(mode="after")
     def _check(self) -> AwsGpuVmArgs:

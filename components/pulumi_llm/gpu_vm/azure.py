@@ -132,14 +132,16 @@ class AzureImage(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    publisher: str | None = Field(None, description="Marketplace publisher, e.g. microsoft-dsvm.")
-    offer: str | None = Field(None, description="Marketplace offer, e.g. ubuntu-hpc.")
-    sku: str | None = Field(None, description="Marketplace SKU, e.g. 2204.")
+    publisher: str | None = Field(default=None, description="Marketplace publisher, e.g. microsoft-dsvm.")
+    offer: str | None = Field(default=None, description="Marketplace offer, e.g. ubuntu-hpc.")
+    sku: str | None = Field(default=None, description="Marketplace SKU, e.g. 2204.")
     version: str = Field(
-        pins.AZURE_UBUNTU_HPC.version,
+        default=pins.AZURE_UBUNTU_HPC.version,
         description=f"Image version, a concrete one (never latest). Default {pins.AZURE_UBUNTU_HPC.version} (pins.AZURE_UBUNTU_HPC).",
     )
-    id: str | None = Field(None, description="Resource id of a gallery image version or managed image instead of a Marketplace image.")
+    id: str | None = Field(
+        default=None, description="Resource id of a gallery image version or managed image instead of a Marketplace image."
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> AzureImage:
@@ -168,12 +170,18 @@ class AzureAlertThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     lb_healthy_percent: float = Field(
-        50.0, gt=0, le=100, description="Alert when under this share of backends pass the health probe for 15 min. Default 50."
+        default=50.0, gt=0, le=100, description="Alert when under this share of backends pass the health probe for 15 min. Default 50."
     )
-    gpu_idle_percent: float = Field(5.0, ge=0, le=100, description="GPU utilization below which GPUs count as idle. Default 5.")
-    gpu_idle_minutes: int = Field(60, description=f"Minutes of idle GPUs before the alert, one of {ALERT_WINDOWS_MINUTES}. Default 60.")
-    gpu_memory_percent: float = Field(97.0, gt=0, le=100, description="GPU memory used, above vLLM's own reservation (0.9). Default 97.")
-    requests_waiting: float = Field(20.0, gt=0, description="Average queued requests per VM over 15 min that raise the alert. Default 20.")
+    gpu_idle_percent: float = Field(default=5.0, ge=0, le=100, description="GPU utilization below which GPUs count as idle. Default 5.")
+    gpu_idle_minutes: int = Field(
+        default=60, description=f"Minutes of idle GPUs before the alert, one of {ALERT_WINDOWS_MINUTES}. Default 60."
+    )
+    gpu_memory_percent: float = Field(
+        default=97.0, gt=0, le=100, description="GPU memory used, above vLLM's own reservation (0.9). Default 97."
+    )
+    requests_waiting: float = Field(
+        default=20.0, gt=0, description="Average queued requests per VM over 15 min that raise the alert. Default 20."
+    )
 
 
 class AzureScaleSchedule(BaseModel):
@@ -181,10 +189,12 @@ class AzureScaleSchedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    days: tuple[str, ...] = Field(DAYS[:5], description="Days both times apply to. Default Monday to Friday (weekends stay off).")
-    start: str = Field("07:00", description="HH:MM at which the serving profile (min_count…max_count) resumes. Default 07:00.")
-    stop: str = Field("20:00", description="HH:MM at which the scale set goes to zero. Default 20:00.")
-    time_zone: str = Field("UTC", description="Azure autoscale (Windows) time zone name, e.g. 'W. Europe Standard Time'. Default UTC.")
+    days: tuple[str, ...] = Field(default=DAYS[:5], description="Days both times apply to. Default Monday to Friday (weekends stay off).")
+    start: str = Field(default="07:00", description="HH:MM at which the serving profile (min_count…max_count) resumes. Default 07:00.")
+    stop: str = Field(default="20:00", description="HH:MM at which the scale set goes to zero. Default 20:00.")
+    time_zone: str = Field(
+        default="UTC", description="Azure autoscale (Windows) time zone name, e.g. 'W. Europe Standard Time'. Default UTC."
+    )
 
 
 class AzureGpuVmArgs(BaseModel):
@@ -202,12 +212,12 @@ class AzureGpuVmArgs(BaseModel):
     )
     subnet_id: StrInput = Field(description="Subnet of the VMs (AzureNetwork.subnet_ids['compute']).")
     lb_subnet_id: StrInput | None = Field(
-        None, description="Subnet of the load balancer frontend (AzureNetwork.subnet_ids['lb']). Default subnet_id."
+        default=None, description="Subnet of the load balancer frontend (AzureNetwork.subnet_ids['lb']). Default subnet_id."
     )
     frontend_private_ip: str | None = Field(
-        None, description="Static private address of the frontend, inside the lb subnet. Default: dynamic."
+        default=None, description="Static private address of the frontend, inside the lb subnet. Default: dynamic."
     )
-    frontend_port: int = Field(80, ge=1, le=65535, description="Port clients connect to on the frontend. Default 80.")
+    frontend_port: int = Field(default=80, ge=1, le=65535, description="Port clients connect to on the frontend. Default 80.")
     model_container_id: StrInput = Field(
         description="Resource id of the models container (AzureModelStore.container_id): the reader's scope."
     )
@@ -216,59 +226,70 @@ class AzureGpuVmArgs(BaseModel):
     )
     model_key_prefix: str = Field(description="Blob prefix of this model's files in the container, e.g. 'llama-3.1-8b/0e9e39f'.")
     weights_revision: str = Field(
-        "", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone."
+        default="", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone."
     )
     key_vault_id: StrInput | None = Field(
-        None, description="Resource id of the vault holding the server's secrets (AzureKeyVault.vault_id)."
+        default=None, description="Resource id of the vault holding the server's secrets (AzureKeyVault.vault_id)."
     )
-    key_vault_uri: StrInput | None = Field(None, description="https://<vault>.vault.azure.net/ (AzureKeyVault.vault_uri).")
+    key_vault_uri: StrInput | None = Field(default=None, description="https://<vault>.vault.azure.net/ (AzureKeyVault.vault_uri).")
     secret_names: dict[str, str] = Field(
         default_factory=dict,
         description="Key Vault secret name per secret the server reads (EnvVar.secret_name → secret name). Default none.",
     )
-    min_count: int = Field(1, ge=0, description="Fewest VMs while serving. Default 1.")
-    max_count: int = Field(2, ge=1, description="Most VMs. Default 2.")
-    default_count: int | None = Field(None, ge=0, description="VMs at creation and when metrics are missing. Default min_count.")
-    spot: bool = Field(False, description="Spot VMs (eviction policy Delete, max price -1: never evicted for price). Default false.")
-    zones: tuple[str, ...] = Field((), description="Availability zones to spread over, e.g. ('1', '2'). Default: regional (no zones).")
-    schedule: AzureScaleSchedule | None = Field(None, description="Scale-to-zero schedule (dev). Default none (always on).")
+    min_count: int = Field(default=1, ge=0, description="Fewest VMs while serving. Default 1.")
+    max_count: int = Field(default=2, ge=1, description="Most VMs. Default 2.")
+    default_count: int | None = Field(default=None, ge=0, description="VMs at creation and when metrics are missing. Default min_count.")
+    spot: bool = Field(
+        default=False, description="Spot VMs (eviction policy Delete, max price -1: never evicted for price). Default false."
+    )
+    zones: tuple[str, ...] = Field(
+        default=(), description="Availability zones to spread over, e.g. ('1', '2'). Default: regional (no zones)."
+    )
+    schedule: AzureScaleSchedule | None = Field(default=None, description="Scale-to-zero schedule (dev). Default none (always on).")
     scale_out_requests_waiting: float = Field(
-        5.0, gt=0, description="Average queued requests per VM over 5 min that add a VM. Default 5 (KEDA's threshold in production-stack)."
+        default=5.0,
+        gt=0,
+        description="Average queued requests per VM over 5 min that add a VM. Default 5 (KEDA's threshold in production-stack).",
     )
     scale_in_requests_running: float = Field(
-        1.0, ge=0, description="Average running requests per VM over 30 min under which a VM is removed. Default 1."
+        default=1.0, ge=0, description="Average running requests per VM over 30 min under which a VM is removed. Default 1."
     )
     image: AzureImage = Field(
-        DEFAULT_IMAGE, description="OS image. Default: Azure's Ubuntu 22.04 HPC image at the pinned version (pins.AZURE_UBUNTU_HPC)."
+        default=DEFAULT_IMAGE,
+        description="OS image. Default: Azure's Ubuntu 22.04 HPC image at the pinned version (pins.AZURE_UBUNTU_HPC).",
     )
-    os_disk_gib: int = Field(128, ge=64, le=4095, description="Premium SSD OS disk (OS, Docker images). Default 128.")
-    data_disk_gib: int | None = Field(None, ge=1, le=32767, description="Model-cache data disk. Default weights × 1.5 + 20 GiB, ≥ 50.")
+    os_disk_gib: int = Field(default=128, ge=64, le=4095, description="Premium SSD OS disk (OS, Docker images). Default 128.")
+    data_disk_gib: int | None = Field(
+        default=None, ge=1, le=32767, description="Model-cache data disk. Default weights × 1.5 + 20 GiB, ≥ 50."
+    )
     data_disk_sku: str = Field(
-        "Premium_LRS", description=f"Data disk type, one of {', '.join(DATA_DISK_SKUS)}. Default Premium_LRS (read-cached)."
+        default="Premium_LRS", description=f"Data disk type, one of {', '.join(DATA_DISK_SKUS)}. Default Premium_LRS (read-cached)."
     )
     encryption_at_host: bool = Field(
-        True,
+        default=True,
         description="Encrypt temp disk and caches at the host (subscription feature Microsoft.Compute/EncryptionAtHost). Default true.",
     )
     disk_encryption_set_id: StrInput | None = Field(
-        None, description="Disk encryption set (customer-managed key) of OS and data disks. Default: platform keys."
+        default=None, description="Disk encryption set (customer-managed key) of OS and data disks. Default: platform keys."
     )
     entra_id_login: bool = Field(
-        True, description="Install AADSSHLoginForLinux: SSH with Entra ID identities and Azure RBAC. Default true."
+        default=True, description="Install AADSSHLoginForLinux: SSH with Entra ID identities and Azure RBAC. Default true."
     )
     admin_ssh_public_key: str | None = Field(
-        None, description="An (ephemeral) admin SSH public key. Default: a key nobody holds the private half of."
+        default=None, description="An (ephemeral) admin SSH public key. Default: a key nobody holds the private half of."
     )
     idle_timeout_minutes: int = Field(
-        MAX_IDLE_TIMEOUT_MINUTES,
+        default=MAX_IDLE_TIMEOUT_MINUTES,
         ge=4,
         le=MAX_IDLE_TIMEOUT_MINUTES,
         description="Load balancer TCP idle timeout, 4 to 30; streams silent longer are reset. Default 30.",
     )
-    automatic_repairs: bool = Field(True, description="Replace VMs that fail the health probe after the grace period. Default true.")
-    alert_emails: tuple[str, ...] = Field((), description="E-mail receivers of the alerts. Default none: alerts without actions.")
+    automatic_repairs: bool = Field(
+        default=True, description="Replace VMs that fail the health probe after the grace period. Default true."
+    )
+    alert_emails: tuple[str, ...] = Field(default=(), description="E-mail receivers of the alerts. Default none: alerts without actions.")
     alert_thresholds: AzureAlertThresholds = Field(default_factory=AzureAlertThresholds, description="Alert thresholds. Defaults above.")
-    config_path: str = Field("gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
+    config_path: str = Field(default="gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
 
     @model_validator(mode="after")
     def _check(self) -> AzureGpuVmArgs:

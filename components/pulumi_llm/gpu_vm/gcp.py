@@ -103,14 +103,18 @@ class AlertThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     latency_p99_seconds: float = Field(
-        30.0, gt=0, description="p99 time to first token (vLLM) or load-balancer latency (others), seconds. Default 30."
+        default=30.0, gt=0, description="p99 time to first token (vLLM) or load-balancer latency (others), seconds. Default 30."
     )
-    errors_per_minute: float = Field(5.0, ge=0, description="Load-balancer 5xx responses per minute, for 3 minutes. Default 5.")
-    queue_depth: int = Field(5, ge=1, description="Requests waiting in one server's queue, for 5 minutes. Default 5.")
-    gpu_idle_percent: float = Field(5.0, ge=0, le=100, description="Mean GPU utilization below which the group's GPUs are idle. Default 5.")
-    gpu_idle_minutes: int = Field(60, ge=5, le=1440, description="Minutes of idle GPUs before the alert (multiple of 5). Default 60.")
+    errors_per_minute: float = Field(default=5.0, ge=0, description="Load-balancer 5xx responses per minute, for 3 minutes. Default 5.")
+    queue_depth: int = Field(default=5, ge=1, description="Requests waiting in one server's queue, for 5 minutes. Default 5.")
+    gpu_idle_percent: float = Field(
+        default=5.0, ge=0, le=100, description="Mean GPU utilization below which the group's GPUs are idle. Default 5."
+    )
+    gpu_idle_minutes: int = Field(
+        default=60, ge=5, le=1440, description="Minutes of idle GPUs before the alert (multiple of 5). Default 60."
+    )
     server_absent_minutes: int = Field(
-        10, ge=5, le=1440, description="Minutes without any server metric before the down alert. Default 10."
+        default=10, ge=5, le=1440, description="Minutes without any server metric before the down alert. Default 10."
     )
 
 
@@ -129,7 +133,7 @@ class GcpGpuVmArgs(BaseModel):
     network_id: StrInput = Field(description="The VPC (GcpNetwork.network_id).")
     subnet_id: StrInput = Field(description="The private subnet of the instances and of the internal load balancer (GcpNetwork.subnet_id).")
     proxy_subnet_id: StrInput | None = Field(
-        None,
+        default=None,
         description="The region's proxy-only subnet (GcpNetwork.proxy_subnet_id); the internal forwarding rule waits for it. Default none.",
     )
     network_tags: list[str] = Field(
@@ -138,15 +142,16 @@ class GcpGpuVmArgs(BaseModel):
         description="Network tags of the instances; must include the tag GcpNetwork's firewall rules target. Default ['pulumi-llm-server'].",
     )
     zones: list[str] | None = Field(
-        None, description="Zones of the group (those that offer the GPU). Default: the region's zones that are UP."
+        default=None, description="Zones of the group (those that offer the GPU). Default: the region's zones that are UP."
     )
     distribution_shape: Literal["EVEN", "BALANCED", "ANY"] = Field(
-        "BALANCED", description="How the group spreads VMs over zones; BALANCED/ANY favour zones with GPU capacity. Default BALANCED."
+        default="BALANCED",
+        description="How the group spreads VMs over zones; BALANCED/ANY favour zones with GPU capacity. Default BALANCED.",
     )
     model_bucket: StrInput = Field(description="Cloud Storage bucket of the weights (GcpModelStore.bucket_name).")
     model_prefix: str = Field(description="Object prefix of this model in the bucket, e.g. 'llama-3.1-8b/0e9e39f'.")
     weights_revision: str = Field(
-        "", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone."
+        default="", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone."
     )
     kms_key_id: StrInput = Field(description="Cloud KMS key (projects/…/cryptoKeys/…) that encrypts both disks, in the group's region.")
     secret_ids: dict[str, StrInput] = Field(
@@ -154,19 +159,19 @@ class GcpGpuVmArgs(BaseModel):
         description="Secret Manager secret (projects/<p>/secrets/<s>) per secret the server reads (EnvVar.secret_name → id). Default none.",
     )
     min_size: int = Field(
-        1, ge=1, description="Fewest instances (≥ 1: with no instance the load balancer gives no signal to scale on). Default 1."
+        default=1, ge=1, description="Fewest instances (≥ 1: with no instance the load balancer gives no signal to scale on). Default 1."
     )
-    max_size: int = Field(2, ge=1, description="Most instances. Default 2.")
-    spot: bool = Field(False, description="Spot VMs (preemptible, up to 60-91 % cheaper): dev. Default false.")
+    max_size: int = Field(default=2, ge=1, description="Most instances. Default 2.")
+    spot: bool = Field(default=False, description="Spot VMs (preemptible, up to 60-91 % cheaper): dev. Default false.")
     spot_termination_action: Literal["DELETE", "STOP"] = Field(
-        "DELETE", description="What preemption does to a Spot VM; the group recreates deleted VMs. Default DELETE."
+        default="DELETE", description="What preemption does to a Spot VM; the group recreates deleted VMs. Default DELETE."
     )
     requests_per_second_per_instance: float = Field(
-        1.0, gt=0, description="Requests per second one instance serves at full capacity (RATE balancing). Default 1."
+        default=1.0, gt=0, description="Requests per second one instance serves at full capacity (RATE balancing). Default 1."
     )
-    target_utilization: float = Field(0.8, gt=0, le=1, description="Share of that capacity the autoscaler aims at. Default 0.8.")
+    target_utilization: float = Field(default=0.8, gt=0, le=1, description="Share of that capacity the autoscaler aims at. Default 0.8.")
     external: bool = Field(
-        False,
+        default=False,
         description="Global external Application Load Balancer with a managed certificate instead of the internal one. Default false.",
     )
     domains: list[str] = Field(
@@ -176,36 +181,41 @@ class GcpGpuVmArgs(BaseModel):
         default_factory=list,
         description="Regional SSL certificates of the internal load balancer: HTTPS on 443 instead of HTTP on 80. Default none.",
     )
-    allow_global_access: bool = Field(False, description="Let clients in other regions reach the internal load balancer. Default false.")
-    timeout_seconds: int = Field(3600, ge=1, le=86400, description="Backend service timeout, ≥ the longest stream. Default 3600.")
+    allow_global_access: bool = Field(
+        default=False, description="Let clients in other regions reach the internal load balancer. Default false."
+    )
+    timeout_seconds: int = Field(default=3600, ge=1, le=86400, description="Backend service timeout, ≥ the longest stream. Default 3600.")
     connection_draining_seconds: int = Field(
-        60, ge=0, le=3600, description="Seconds in-flight requests get when an instance leaves. Default 60."
+        default=60, ge=0, le=3600, description="Seconds in-flight requests get when an instance leaves. Default 60."
     )
     autohealing_initial_delay_seconds: int | None = Field(
-        None, description="Autohealing grace of a new VM, from the startup budget to 3600. Default: provisioning + startup budget (≤ 3600)."
+        default=None,
+        description="Autohealing grace of a new VM, from the startup budget to 3600. Default: provisioning + startup budget (≤ 3600).",
     )
     notification_channels: list[StrInput] = Field(
         default_factory=list,
         description="Cloud Monitoring notification channels of the alerts. Default none (alerts without notifications).",
     )
     alert_thresholds: AlertThresholds = Field(default_factory=AlertThresholds, description="Alert thresholds. Defaults above.")
-    boot_disk_gib: int = Field(150, ge=50, le=65536, description="Boot disk (OS, Docker images). Default 150.")
-    data_disk_gib: int | None = Field(None, ge=10, le=65536, description="Model-cache disk. Default weights × 1.5 + 20 GiB (≥ 50).")
-    disk_type: str | None = Field(None, description="Disk type of both disks. Default pd-balanced (hyperdisk-balanced on a3-mega/ultra).")
+    boot_disk_gib: int = Field(default=150, ge=50, le=65536, description="Boot disk (OS, Docker images). Default 150.")
+    data_disk_gib: int | None = Field(default=None, ge=10, le=65536, description="Model-cache disk. Default weights × 1.5 + 20 GiB (≥ 50).")
+    disk_type: str | None = Field(
+        default=None, description="Disk type of both disks. Default pd-balanced (hyperdisk-balanced on a3-mega/ultra)."
+    )
     image: str | None = Field(
-        None, description="Pinned boot image (self link or projects/…/global/images/<name>). Default: the latest of image_family."
+        default=None, description="Pinned boot image (self link or projects/…/global/images/<name>). Default: the latest of image_family."
     )
     image_family: str = Field(
-        gcp_boot.DLVM_IMAGE_FAMILY, description=f"Image family resolved at `pulumi up`. Default {gcp_boot.DLVM_IMAGE_FAMILY}."
+        default=gcp_boot.DLVM_IMAGE_FAMILY, description=f"Image family resolved at `pulumi up`. Default {gcp_boot.DLVM_IMAGE_FAMILY}."
     )
     image_project: str = Field(
-        gcp_boot.DLVM_IMAGE_PROJECT, description=f"Project of the image family. Default {gcp_boot.DLVM_IMAGE_PROJECT}."
+        default=gcp_boot.DLVM_IMAGE_PROJECT, description=f"Project of the image family. Default {gcp_boot.DLVM_IMAGE_PROJECT}."
     )
     secure_boot: bool = Field(
-        True,
+        default=True,
         description="Shielded VM secure boot (needs signed NVIDIA kernel modules; vTPM and integrity monitoring are always on). Default true.",
     )
-    config_path: str = Field("gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
+    config_path: str = Field(default="gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
 
     @model_validator(mode="after")
     def _check(self) -> GcpGpuVmArgs:

@@ -206,7 +206,7 @@ class AutoscalingArgs(BaseModel):
     prometheus_url: str = Field(description="Prometheus that KEDA queries (unused for hpa).")
     labels: Mapping[str, str] = Field(default_factory=dict, description="Labels of the scaler object.")
     authentication: Mapping[str, str] | None = Field(
-        None, description="KEDA: {kind, name} of the (Cluster)TriggerAuthentication its Prometheus queries use. Default none."
+        default=None, description="KEDA: {kind, name} of the (Cluster)TriggerAuthentication its Prometheus queries use. Default none."
     )
 
 

@@ -32,16 +32,16 @@ class ModelServerArgs(BaseModel):
     container: ContainerSpec = Field(description="The server container, from runtimes/ (vllm, triton, llamacpp).")
     namespace: str = Field(description="Namespace of every object.")
     labels: CommonLabels = Field(description="The stack's common labels.")
-    replicas: int = Field(1, ge=0, description="Replicas at creation; an autoscaler owns the count afterwards. Default 1.")
-    autoscaled: bool = Field(False, description="An autoscaler manages replicas: Pulumi leaves the count alone. Default false.")
+    replicas: int = Field(default=1, ge=0, description="Replicas at creation; an autoscaler owns the count afterwards. Default 1.")
+    autoscaled: bool = Field(default=False, description="An autoscaler manages replicas: Pulumi leaves the count alone. Default false.")
     placement: render.Placement = Field(default_factory=render.Placement, description="GPU node selection and tolerations.")
-    model_claim: str | None = Field(None, description="PersistentVolumeClaim holding the weights (mounted read-only at /models).")
-    revision: str | None = Field(None, description="Revision of the weights, recorded on the pods. Default none.")
+    model_claim: str | None = Field(default=None, description="PersistentVolumeClaim holding the weights (mounted read-only at /models).")
+    revision: str | None = Field(default=None, description="Revision of the weights, recorded on the pods. Default none.")
     clients: Sequence[Mapping[str, Any]] = Field(
         default=(), description="NetworkPolicy peers allowed to call the API (ingress controller, gateway). Default: nobody."
     )
     scrapers: Sequence[Mapping[str, Any]] = Field(default=(), description="NetworkPolicy peers allowed to scrape metrics.")
-    object_store_egress: bool = Field(False, description="Allow HTTPS egress to stream weights from object storage.")
+    object_store_egress: bool = Field(default=False, description="Allow HTTPS egress to stream weights from object storage.")
     credential_endpoints: Sequence[CredentialEndpoint] = Field(
         default=(),
         description="Node-local credential endpoints the pods' cloud identity needs (Pod Identity agent, GKE metadata server). Default none.",

@@ -80,28 +80,28 @@ class ModelServingArgs(BaseModel):
 
     namespace: str = Field(description="Namespace of the model servers: created, or labelled when `namespace_exists`.")
     namespace_exists: bool = Field(
-        False,
+        default=False,
         description="The namespace is the user's (made before `pulumi up` with claims and Secrets the servers read): "
         "set its labels by server-side apply, never create or delete it. Default false: create it.",
     )
     labels: CommonLabels = Field(description="The stack's common labels.")
     models: Sequence[ServedModel] = Field(description="The models to serve.")
     placement: render.Placement = Field(default_factory=render.Placement, description="GPU node selection.")
-    autoscaling_engine: Literal["keda", "hpa", "none"] = Field("keda", description="Autoscaler kind. Default keda.")
-    scaling: autoscaling.ScalingPolicy | None = Field(None, description="Timings and thresholds (bounds come per model).")
+    autoscaling_engine: Literal["keda", "hpa", "none"] = Field(default="keda", description="Autoscaler kind. Default keda.")
+    scaling: autoscaling.ScalingPolicy | None = Field(default=None, description="Timings and thresholds (bounds come per model).")
     prometheus_url: str = Field(description="Prometheus that KEDA queries.")
-    monitoring_namespace: str = Field("monitoring", description="Namespace of the Prometheus that scrapes the servers.")
+    monitoring_namespace: str = Field(default="monitoring", description="Namespace of the Prometheus that scrapes the servers.")
     metrics_api: Literal["prometheus-operator", "gmp"] = Field(
-        "prometheus-operator",
+        default="prometheus-operator",
         description="ServiceMonitor + PrometheusRule, or (GKE Managed Service for Prometheus) PodMonitoring + Rules. Default prometheus-operator.",
     )
     trigger_authentication: Mapping[str, str] | None = Field(
-        None, description="{kind, name} of the KEDA (Cluster)TriggerAuthentication for Prometheus queries. Default none."
+        default=None, description="{kind, name} of the KEDA (Cluster)TriggerAuthentication for Prometheus queries. Default none."
     )
     alerts: observability_rules.AlertThresholds = Field(
         default_factory=observability_rules.AlertThresholds, description="Alert thresholds."
     )
-    ingress: IngressOptions | None = Field(None, description="Expose each model through this ingress class. Default: not exposed.")
+    ingress: IngressOptions | None = Field(default=None, description="Expose each model through this ingress class. Default: not exposed.")
     extra_clients: Sequence[Mapping[str, Any]] = Field(
         default=(), description="More NetworkPolicy peers allowed to call the models (e.g. the gateway)."
     )

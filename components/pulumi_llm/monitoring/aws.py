@@ -38,18 +38,20 @@ class AwsMonitoringArgs(BaseModel):
     labels: CommonLabels = Field(description="The common labels of the stack.")
     region: str = Field(description="The region the provider deploys to; dashboard widgets name it.")
     key_arn: str | pulumi.Output[str] | None = Field(
-        None,
+        default=None,
         description=(
             "ARN of the customer KMS key that encrypts the topic; its policy must allow cloudwatch.amazonaws.com "
             "(see alarm_key_policy_statement). Default: none → AWS managed alias/aws/sns, which alarms cannot publish to."
         ),
     )
     alarm_email: str | None = Field(
-        None, description="Address subscribed to the topic (AWS mails a confirmation link first). Default: none."
+        default=None, description="Address subscribed to the topic (AWS mails a confirmation link first). Default: none."
     )
-    alarms: tuple[dict[str, Any], ...] = Field((), description="Alarm definitions from monitoring.cloudwatch (keys unique). Default: none.")
+    alarms: tuple[dict[str, Any], ...] = Field(
+        default=(), description="Alarm definitions from monitoring.cloudwatch (keys unique). Default: none."
+    )
     dashboard_name: str | None = Field(
-        None, description="Name of the CloudWatch dashboard ([A-Za-z0-9_-]). Default: pulumi-llm-<stack>-<component name>."
+        default=None, description="Name of the CloudWatch dashboard ([A-Za-z0-9_-]). Default: pulumi-llm-<stack>-<component name>."
     )
 
     @field_validator("alarm_email")

@@ -61,17 +61,19 @@ class AwsNetworkArgs(BaseModel):
             "kms:GenerateDataKey*, kms:Describe*)."
         )
     )
-    cidr: str = Field("10.40.0.0/16", description="IPv4 range of the VPC, a private /16 to /20. Default 10.40.0.0/16.")
-    az_count: int = Field(2, ge=2, le=MAX_ZONES, description=f"Availability zones to spread subnets over, 2 to {MAX_ZONES}. Default 2.")
+    cidr: str = Field(default="10.40.0.0/16", description="IPv4 range of the VPC, a private /16 to /20. Default 10.40.0.0/16.")
+    az_count: int = Field(
+        default=2, ge=2, le=MAX_ZONES, description=f"Availability zones to spread subnets over, 2 to {MAX_ZONES}. Default 2."
+    )
     nat_per_az: bool = Field(
-        False,
+        default=False,
         description=("One NAT gateway per zone (no cross-zone dependency, higher cost) instead of one in the first zone. Default False."),
     )
     flow_logs_retention_days: int = Field(
-        30, description="Days the flow logs are kept; one of CloudWatch Logs' retention values. Default 30."
+        default=30, description="Days the flow logs are kept; one of CloudWatch Logs' retention values. Default 30."
     )
     interface_endpoints: tuple[str, ...] = Field(
-        DEFAULT_INTERFACE_ENDPOINTS,
+        default=DEFAULT_INTERFACE_ENDPOINTS,
         description=(
             "Services reached through interface endpoints, as the suffix of `com.amazonaws.<region>.<svc>`. "
             "Default: ecr.api, ecr.dkr, sts, secretsmanager, logs, ssm, ssmmessages, ec2messages."

@@ -470,9 +470,9 @@ class AzureNetworkArgs(BaseModel):
     labels: CommonLabels = Field(description="The common labels of the stack (rendered as tags).")
     resource_group_name: StrInput = Field(description="Resource group every resource goes in (name or Output).")
     location: str = Field(description="Azure region of the VNet, e.g. westeurope.")
-    cidr: str = Field("10.50.0.0/16", description="IPv4 range of the VNet, a private /16 to /18. Default 10.50.0.0/16.")
+    cidr: str = Field(default="10.50.0.0/16", description="IPv4 range of the VNet, a private /16 to /18. Default 10.50.0.0/16.")
     internal_client_cidrs: tuple[str, ...] = Field(
-        (),
+        default=(),
         description=(
             "Ranges allowed to reach the model servers and internal load balancers (e.g. peered VNets, "
             "on-premises through a gateway). Default: the gateway's engine subnet with `gateway_subnets`, "
@@ -480,30 +480,32 @@ class AzureNetworkArgs(BaseModel):
         ),
     )
     compute_ports: tuple[int, ...] = Field(
-        (8000,), description="TCP ports of the compute subnet open to the internal clients. Default (8000,): vLLM and Triton HTTP."
+        default=(8000,), description="TCP ports of the compute subnet open to the internal clients. Default (8000,): vLLM and Triton HTTP."
     )
     public_ingress: bool = Field(
-        False, description="Admit 80/443 from the Internet to the lb subnet (an internet-facing LB or App Gateway). Default false."
+        default=False, description="Admit 80/443 from the Internet to the lb subnet (an internet-facing LB or App Gateway). Default false."
     )
     app_gateway: bool = Field(
-        False, description="The lb subnet hosts an Application Gateway v2: admit GatewayManager on 65200-65535. Default false."
+        default=False, description="The lb subnet hosts an Application Gateway v2: admit GatewayManager on 65200-65535. Default false."
     )
     ssh_source_cidrs: tuple[str, ...] = Field(
-        (), description="Ranges allowed to SSH into the compute subnet (e.g. an Azure Bastion subnet). Default none."
+        default=(), description="Ranges allowed to SSH into the compute subnet (e.g. an Azure Bastion subnet). Default none."
     )
     compute_https_egress_only: bool = Field(
-        True, description="The compute subnet may only open HTTPS connections (VNet and Internet). Default true."
+        default=True, description="The compute subnet may only open HTTPS connections (VNet and Internet). Default true."
     )
     aks_pod_cidrs: tuple[str, ...] = Field(
-        (),
+        default=(),
         description=(
             "Overlay pod ranges of the AKS cluster on the aks subnet (Azure CNI Overlay): its NSG admits node-to-pod and "
             "pod-to-pod traffic, which Azure filters by pod address. Default none (no overlay cluster)."
         ),
     )
-    nat_idle_timeout_minutes: int = Field(10, ge=4, le=120, description="Idle timeout of the NAT gateway's flows, 4 to 120. Default 10.")
+    nat_idle_timeout_minutes: int = Field(
+        default=10, ge=4, le=120, description="Idle timeout of the NAT gateway's flows, 4 to 120. Default 10."
+    )
     gateway_subnets: bool = Field(
-        False,
+        default=False,
         description=(
             "Also create the gateway's subnets: apim (delegated to Microsoft.Web/serverFarms, APIM v2 VNet integration) and "
             "engine (delegated to Microsoft.App/environments, the Container Apps environment). Default false."

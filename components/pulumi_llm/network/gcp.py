@@ -65,38 +65,41 @@ class GcpNetworkArgs(BaseModel):
 
     labels: CommonLabels = Field(description="The common labels of the stack (names the Cloud Router).")
     region: str = Field(description="The region of the subnets, router and NAT, e.g. europe-west4.")
-    subnet_cidr: str = Field("10.40.0.0/20", description="Primary range of the compute subnet, /16 to /24. Default 10.40.0.0/20.")
+    subnet_cidr: str = Field(default="10.40.0.0/20", description="Primary range of the compute subnet, /16 to /24. Default 10.40.0.0/20.")
     proxy_only_cidr: str = Field(
-        "10.40.16.0/23", description="Range of the proxy-only subnet of the regional load balancers, /16 to /26. Default 10.40.16.0/23."
+        default="10.40.16.0/23",
+        description="Range of the proxy-only subnet of the regional load balancers, /16 to /26. Default 10.40.16.0/23.",
     )
-    pods_cidr: str = Field("10.44.0.0/14", description="Secondary range for GKE pods, /9 to /21. Default 10.44.0.0/14.")
-    services_cidr: str = Field("10.40.32.0/20", description="Secondary range for GKE services, /16 to /27. Default 10.40.32.0/20.")
+    pods_cidr: str = Field(default="10.44.0.0/14", description="Secondary range for GKE pods, /9 to /21. Default 10.44.0.0/14.")
+    services_cidr: str = Field(default="10.40.32.0/20", description="Secondary range for GKE services, /16 to /27. Default 10.40.32.0/20.")
     server_ports: tuple[int, ...] = Field(
-        (8000,),
+        default=(8000,),
         min_length=1,
         description="TCP ports of the model servers (serving and health-check ports) that probes and proxies may reach. Default (8000,).",
     )
     gateway_egress_cidr: str | None = Field(
-        None,
+        default=None,
         description="Range of a subnet for the gateway's Cloud Run Direct VPC egress, /16 to /26. Default none (no subnet).",
     )
     gateway_target_tags: tuple[str, ...] = Field(
-        (),
+        default=(),
         description="Network tags of the instances the gateway subnet may reach on server_ports (GKE GPU nodes). "
         "Default none (no rule: an internal Application Load Balancer's address is reached through its proxies).",
     )
     server_tag: str = Field(
-        DEFAULT_SERVER_TAG,
+        default=DEFAULT_SERVER_TAG,
         description=f"Network tag of the instances the firewall rules target; GPU VMs carry it. Default {DEFAULT_SERVER_TAG!r}.",
     )
     enable_iap_ssh: bool = Field(
-        False, description="Admit SSH (22) from IAP's TCP-forwarding range to tagged instances. Default false (no SSH at all)."
+        default=False, description="Admit SSH (22) from IAP's TCP-forwarding range to tagged instances. Default false (no SSH at all)."
     )
-    flow_log_sampling: float = Field(0.5, gt=0, le=1, description="Share of flows the subnet's flow logs record, (0, 1]. Default 0.5.")
+    flow_log_sampling: float = Field(
+        default=0.5, gt=0, le=1, description="Share of flows the subnet's flow logs record, (0, 1]. Default 0.5."
+    )
     nat_min_ports_per_vm: int = Field(
-        128, ge=64, le=65536, description="NAT source ports reserved per VM (image pulls open many connections). Default 128."
+        default=128, ge=64, le=65536, description="NAT source ports reserved per VM (image pulls open many connections). Default 128."
     )
-    config_path: str = Field("network", description="Key path named in error messages. Default 'network'.")
+    config_path: str = Field(default="network", description="Key path named in error messages. Default 'network'.")
 
     @model_validator(mode="after")
     def _check(self) -> GcpNetworkArgs:

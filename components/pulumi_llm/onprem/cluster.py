@@ -29,11 +29,13 @@ class OnPremClusterArgs(BaseModel):
 
     labels: CommonLabels = Field(description="The common labels of the stack.")
     serving: ModelServingArgs = Field(description="The models and how they are served.")
-    gpu_operator: bool = Field(True, description="Install the NVIDIA GPU Operator. Default true.")
-    gpu_driver: bool = Field(True, description="Let the Operator install the NVIDIA driver. Default true.")
-    ingress_nginx: bool = Field(True, description="Install ingress-nginx. Default true.")
-    keda: bool = Field(True, description="Install KEDA. Default true.")
-    prometheus: bool = Field(True, description="Install kube-prometheus-stack (Prometheus, Grafana, kube-state-metrics). Default true.")
+    gpu_operator: bool = Field(default=True, description="Install the NVIDIA GPU Operator. Default true.")
+    gpu_driver: bool = Field(default=True, description="Let the Operator install the NVIDIA driver. Default true.")
+    ingress_nginx: bool = Field(default=True, description="Install ingress-nginx. Default true.")
+    keda: bool = Field(default=True, description="Install KEDA. Default true.")
+    prometheus: bool = Field(
+        default=True, description="Install kube-prometheus-stack (Prometheus, Grafana, kube-state-metrics). Default true."
+    )
 
 
 class OnPremCluster(pulumi.ComponentResource):

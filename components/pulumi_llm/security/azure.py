@@ -147,9 +147,9 @@ class AzureKeyVaultArgs(BaseModel):
         description="Id of the privatelink.vaultcore.azure.net zone linked to the VNet (AzureNetwork.private_dns_zone_ids['vault'])."
     )
     soft_delete_retention_days: int = Field(
-        90, ge=7, le=90, description="Days a deleted vault or secret stays recoverable, 7 to 90. Default 90."
+        default=90, ge=7, le=90, description="Days a deleted vault or secret stays recoverable, 7 to 90. Default 90."
     )
-    sku: str = Field("standard", description="'standard' or 'premium' (HSM-backed keys). Default standard.")
+    sku: str = Field(default="standard", description="'standard' or 'premium' (HSM-backed keys). Default standard.")
 
     @field_validator("vault_name")
     @classmethod

@@ -20,10 +20,10 @@ _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certif
 class AwsNetworkSettings(_Strict):
     """The VPC every AWS method runs in."""
 
-    cidr: str = Field("10.40.0.0/16", description="VPC CIDR, a private /16 to /20. Default 10.40.0.0/16.")
-    az_count: int = Field(2, ge=2, le=6, description="Availability zones (3 or more in prod). Default 2.")
-    nat_per_az: bool = Field(False, description="One NAT gateway per zone (prod) instead of one in all. Default false.")
-    flow_logs_retention_days: int = Field(30, ge=1, description="Days VPC flow logs are kept. Default 30.")
+    cidr: str = Field(default="10.40.0.0/16", description="VPC CIDR, a private /16 to /20. Default 10.40.0.0/16.")
+    az_count: int = Field(default=2, ge=2, le=6, description="Availability zones (3 or more in prod). Default 2.")
+    nat_per_az: bool = Field(default=False, description="One NAT gateway per zone (prod) instead of one in all. Default false.")
+    flow_logs_retention_days: int = Field(default=30, ge=1, description="Days VPC flow logs are kept. Default 30.")
 
 
 class ScaleSchedule(_Strict):
@@ -31,32 +31,34 @@ class ScaleSchedule(_Strict):
 
     stop: str = Field(description="Cron (UTC unless time_zone) when capacity goes to zero, e.g. `0 20 * * MON-FRI`.")
     start: str = Field(description="Cron when capacity comes back, e.g. `0 7 * * MON-FRI`.")
-    time_zone: str = Field("UTC", description="IANA time zone of the crons. Default UTC.")
+    time_zone: str = Field(default="UTC", description="IANA time zone of the crons. Default UTC.")
 
 
 class GpuVmSettings(_Strict):
     """GPU instances in an Auto Scaling group behind a load balancer."""
 
-    on_demand_base: int = Field(0, ge=0, description="On-demand instances before spot is used. Default 0.")
+    on_demand_base: int = Field(default=0, ge=0, description="On-demand instances before spot is used. Default 0.")
     spot_percentage: int = Field(
-        100, ge=0, le=100, description="Share of capacity above the base that is spot. Default 100 (prod needs an on-demand base)."
+        default=100, ge=0, le=100, description="Share of capacity above the base that is spot. Default 100 (prod needs an on-demand base)."
     )
-    schedule: ScaleSchedule | None = Field(None, description="Scale to zero on a schedule. Default: none (always on).")
-    internet_facing: bool = Field(False, description="Internet-facing load balancer instead of internal. Default false.")
+    schedule: ScaleSchedule | None = Field(default=None, description="Scale to zero on a schedule. Default: none (always on).")
+    internet_facing: bool = Field(default=False, description="Internet-facing load balancer instead of internal. Default false.")
     allowed_cidrs: list[str] = Field(default_factory=list, description="CIDRs allowed to reach the load balancer. Default: the VPC only.")
-    certificate_arn: str | None = Field(None, description="ACM certificate for HTTPS (TLS 1.2+). Default: none (HTTP inside the VPC).")
-    idle_timeout_seconds: int = Field(
-        3600, ge=60, le=4000, description="Load-balancer idle timeout, longer than the longest stream. Default 3600."
+    certificate_arn: str | None = Field(
+        default=None, description="ACM certificate for HTTPS (TLS 1.2+). Default: none (HTTP inside the VPC)."
     )
-    requests_per_target: int = Field(20, ge=1, description="Target tracking: requests per instance per minute. Default 20.")
+    idle_timeout_seconds: int = Field(
+        default=3600, ge=60, le=4000, description="Load-balancer idle timeout, longer than the longest stream. Default 3600."
+    )
+    requests_per_target: int = Field(default=20, ge=1, description="Target tracking: requests per instance per minute. Default 20.")
 
 
 class ClusterSettings(_Strict):
     """EKS with GPU capacity."""
 
-    kubernetes_version: str | None = Field(None, description="EKS Kubernetes version. Default: the pinned version.")
+    kubernetes_version: str | None = Field(default=None, description="EKS Kubernetes version. Default: the pinned version.")
     gpu_capacity: Literal["karpenter", "node-group"] = Field(
-        "karpenter", description="Karpenter NodePool (families, spot and on-demand) or a managed GPU node group. Default karpenter."
+        default="karpenter", description="Karpenter NodePool (families, spot and on-demand) or a managed GPU node group. Default karpenter."
     )
     gpu_instance_families: list[str] = Field(
         default_factory=lambda: ["g6e", "g6"], description="Karpenter: GPU instance families. Default g6e, g6."
@@ -67,15 +69,17 @@ class ClusterSettings(_Strict):
     capacity_types: list[Literal["spot", "on-demand"]] = Field(
         default_factory=lambda: ["spot", "on-demand"], description="Capacity types for GPU nodes. Default spot and on-demand."
     )
-    max_gpus: int = Field(16, ge=1, description="Most GPUs the GPU capacity may hold. Default 16.")
-    endpoint_public: bool = Field(False, description="Public API endpoint (never in prod). Default false.")
+    max_gpus: int = Field(default=16, ge=1, description="Most GPUs the GPU capacity may hold. Default 16.")
+    endpoint_public: bool = Field(default=False, description="Public API endpoint (never in prod). Default false.")
     public_access_cidrs: list[str] = Field(default_factory=list, description="CIDRs allowed to the public endpoint.")
     admin_principals: list[str] = Field(
         default_factory=list, description="IAM principal ARNs given cluster-admin access entries. Default: none."
     )
-    ingress: Literal["internal", "internet-facing"] = Field("internal", description="ALB scheme of the model Ingress. Default internal.")
+    ingress: Literal["internal", "internet-facing"] = Field(
+        default="internal", description="ALB scheme of the model Ingress. Default internal."
+    )
     prometheus: Literal["kube-prometheus-stack", "amp"] = Field(
-        "kube-prometheus-stack", description="In-cluster Prometheus or Amazon Managed Prometheus. Default kube-prometheus-stack."
+        default="kube-prometheus-stack", description="In-cluster Prometheus or Amazon Managed Prometheus. Default kube-prometheus-stack."
     )
 
 
@@ -98,9 +102,9 @@ class AwsSettings(_Strict):
     network: AwsNetworkSettings = Field(default_factory=AwsNetworkSettings, description="The VPC.")
     gpu_vm: GpuVmSettings = Field(default_factory=GpuVmSettings, description="The gpu-vm method.")
     cluster: ClusterSettings = Field(default_factory=ClusterSettings, description="The cluster method (EKS).")
-    alarm_email: str | None = Field(None, description="Email subscribed to the alarm topic. Default: none.")
+    alarm_email: str | None = Field(default=None, description="Email subscribed to the alarm topic. Default: none.")
     model_tls: ModelTlsSettings | None = Field(
-        None,
+        default=None,
         description="HTTPS to the self-hosted models (gpu-vm load balancers, EKS model ALBs) under a domain. "
         "Default: none (HTTP on 80 inside the VPC: prompts cross it in clear).",
     )

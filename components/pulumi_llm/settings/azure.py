@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # root.py imports this module; the checks only read the Setti
 class AzureNetworkSettings(_Strict):
     """The VNet every Azure method runs in (network.azure.AzureNetwork)."""
 
-    cidr: str = Field("10.50.0.0/16", description="VNet range, a private /16 to /18. Default 10.50.0.0/16.")
+    cidr: str = Field(default="10.50.0.0/16", description="VNet range, a private /16 to /18. Default 10.50.0.0/16.")
     internal_client_cidrs: list[str] = Field(
         default_factory=list,
         description="More ranges allowed to reach the model servers (peered VNets, on-premises). Default: the gateway engine's subnet with the gateway method, else the VNet.",
@@ -52,10 +52,12 @@ class AzureScaleSchedule(_Strict):
         default_factory=lambda: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
         description="Days the start and stop times apply to. Default Monday to Friday (weekends stay off).",
     )
-    start: str = Field("07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM when serving resumes. Default 07:00.")
-    stop: str = Field("20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM when the scale set goes to zero. Default 20:00.")
+    start: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM when serving resumes. Default 07:00.")
+    stop: str = Field(
+        default="20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM when the scale set goes to zero. Default 20:00."
+    )
     time_zone: str = Field(
-        "UTC", description="Windows time zone name of the times (Azure autoscale), e.g. 'W. Europe Standard Time'. Default UTC."
+        default="UTC", description="Windows time zone name of the times (Azure autoscale), e.g. 'W. Europe Standard Time'. Default UTC."
     )
 
 
@@ -63,13 +65,13 @@ class AzureGpuVmSettings(_Strict):
     """GPU VM scale sets behind internal load balancers (gpu_vm.azure.AzureGpuVm)."""
 
     vm_size: str | None = Field(
-        None,
+        default=None,
         description="GPU size of the sizing catalog for every model (NC/ND/NV, offered in the region), e.g. Standard_NC24ads_A100_v4. "
         "Default: each model's instance_type, else the cheapest catalog size that fits.",
     )
-    spot: bool = Field(False, description="Spot VMs (eviction Delete, max price -1); never in prod. Default false.")
+    spot: bool = Field(default=False, description="Spot VMs (eviction Delete, max price -1); never in prod. Default false.")
     zones: list[Literal["1", "2", "3"]] = Field(default_factory=list, description="Availability zones to spread over. Default: regional.")
-    schedule: AzureScaleSchedule | None = Field(None, description="Scale to zero on a schedule (dev). Default: none (always on).")
+    schedule: AzureScaleSchedule | None = Field(default=None, description="Scale to zero on a schedule (dev). Default: none (always on).")
 
     @model_validator(mode="after")
     def _gpu_size(self) -> AzureGpuVmSettings:
@@ -81,10 +83,12 @@ class AzureGpuVmSettings(_Strict):
 class AzureGpuPoolSettings(_Strict):
     """One AKS GPU user node pool (tainted nvidia.com/gpu; Spot pools also carry AKS' spot taint)."""
 
-    vm_size: str = Field("Standard_NC24ads_A100_v4", description="GPU size of the sizing catalog. Default Standard_NC24ads_A100_v4.")
-    spot: bool = Field(False, description="Spot priority (evicted when Azure needs the capacity). Default false.")
-    min_count: int = Field(0, ge=0, description="Fewest nodes (0 lets the autoscaler empty the pool). Default 0.")
-    max_count: int = Field(2, ge=1, le=1000, description="Most nodes. Default 2.")
+    vm_size: str = Field(
+        default="Standard_NC24ads_A100_v4", description="GPU size of the sizing catalog. Default Standard_NC24ads_A100_v4."
+    )
+    spot: bool = Field(default=False, description="Spot priority (evicted when Azure needs the capacity). Default false.")
+    min_count: int = Field(default=0, ge=0, description="Fewest nodes (0 lets the autoscaler empty the pool). Default 0.")
+    max_count: int = Field(default=2, ge=1, le=1000, description="Most nodes. Default 2.")
 
     @model_validator(mode="after")
     def _pool(self) -> AzureGpuPoolSettings:
@@ -98,27 +102,27 @@ class AzureClusterSettings(_Strict):
     """AKS with GPU capacity (cluster.aks.AksCluster)."""
 
     system_vm_size: str = Field(
-        "Standard_D4ds_v5", description="VM size of the system pool (CriticalAddonsOnly). Default Standard_D4ds_v5."
+        default="Standard_D4ds_v5", description="VM size of the system pool (CriticalAddonsOnly). Default Standard_D4ds_v5."
     )
-    system_min: int = Field(2, ge=1, le=100, description="Fewest system nodes (2 for zone redundancy). Default 2.")
-    system_max: int = Field(4, ge=1, le=100, description="Most system nodes. Default 4.")
+    system_min: int = Field(default=2, ge=1, le=100, description="Fewest system nodes (2 for zone redundancy). Default 2.")
+    system_max: int = Field(default=4, ge=1, le=100, description="Most system nodes. Default 4.")
     gpu_pools: dict[str, AzureGpuPoolSettings] = Field(
         default_factory=lambda: {"gpu": AzureGpuPoolSettings()},
         description="GPU pools by name (1-12 lower-case letters and digits); every model is sized on the first pool's size. "
         "Default: one on-demand pool 'gpu' of Standard_NC24ads_A100_v4, 0-2 nodes.",
     )
     prometheus: Literal["managed", "kube-prometheus"] = Field(
-        "kube-prometheus",
+        default="kube-prometheus",
         description="kube-prometheus (in-cluster kube-prometheus-stack) or managed (the same, forwarding to Azure Monitor "
         "managed Prometheus). Default kube-prometheus.",
     )
     private_cluster: bool = Field(
-        True, description="API server on a private endpoint only. Default true; false needs authorized_ip_ranges."
+        default=True, description="API server on a private endpoint only. Default true; false needs authorized_ip_ranges."
     )
     authorized_ip_ranges: list[str] = Field(default_factory=list, description="CIDRs allowed to a public API server. Default none.")
     admin_group_object_ids: list[str] = Field(default_factory=list, description="Entra ID groups bound to cluster-admin. Default none.")
     deployer_principal_type: Literal["User", "ServicePrincipal"] = Field(
-        "ServicePrincipal", description="What runs Pulumi (given cluster-admin for the Helm releases). Default ServicePrincipal."
+        default="ServicePrincipal", description="What runs Pulumi (given cluster-admin for the Helm releases). Default ServicePrincipal."
     )
 
     @model_validator(mode="after")
@@ -157,27 +161,29 @@ class AzureOpenAIDeploymentSettings(_Strict):
         pattern=r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/Microsoft\.CognitiveServices/accounts/[^/]+$",
         description="ARM id of the account: the only scope of the gateway's Cognitive Services OpenAI User role. Required.",
     )
-    priority: int = Field(1, ge=1, le=100, description="Pool priority, 1 first. Default 1.")
-    weight: int = Field(1, ge=1, le=100, description="Share of traffic within its priority. Default 1.")
-    fallback: bool = Field(False, description="The pool's last resort, without a circuit breaker (one per pool of 2+). Default false.")
+    priority: int = Field(default=1, ge=1, le=100, description="Pool priority, 1 first. Default 1.")
+    weight: int = Field(default=1, ge=1, le=100, description="Share of traffic within its priority. Default 1.")
+    fallback: bool = Field(
+        default=False, description="The pool's last resort, without a circuit breaker (one per pool of 2+). Default false."
+    )
 
 
 class AzureGatewaySettings(_Strict):
     """API Management v2 in front of Azure OpenAI and the shared engine on Container Apps (gateway.azure.AzureGateway)."""
 
-    apim_sku: str = Field("StandardV2", description=f"API Management tier: {' or '.join(APIM_V2_SKUS)}. Default StandardV2.")
-    capacity: int = Field(1, ge=1, le=30, description="APIM scale units. Default 1.")
+    apim_sku: str = Field(default="StandardV2", description=f"API Management tier: {' or '.join(APIM_V2_SKUS)}. Default StandardV2.")
+    capacity: int = Field(default=1, ge=1, le=30, description="APIM scale units. Default 1.")
     publisher_email: str | None = Field(
-        None, pattern=EMAIL_PATTERN, description="APIM publisher e-mail (service notices). Required with the gateway."
+        default=None, pattern=EMAIL_PATTERN, description="APIM publisher e-mail (service notices). Required with the gateway."
     )
     azure_openai: dict[Label, AzureOpenAIDeploymentSettings] = Field(
         default_factory=dict, description="Azure OpenAI accounts of the /openai pool, by name. Default none (no /openai API)."
     )
     tokens_per_minute: int = Field(
-        100_000, ge=1, description="llm-token-limit per consumer key (prompt + completion tokens). Default 100000."
+        default=100_000, ge=1, description="llm-token-limit per consumer key (prompt + completion tokens). Default 100000."
     )
-    engine_min_replicas: int = Field(2, ge=0, le=300, description="Fewest engine replicas on Container Apps. Default 2.")
-    engine_max_replicas: int = Field(6, ge=1, le=300, description="Most engine replicas. Default 6.")
+    engine_min_replicas: int = Field(default=2, ge=0, le=300, description="Fewest engine replicas on Container Apps. Default 2.")
+    engine_max_replicas: int = Field(default=6, ge=1, le=300, description="Most engine replicas. Default 6.")
 
     @model_validator(mode="after")
     def _sku(self) -> AzureGatewaySettings:
@@ -220,7 +226,7 @@ class AzureSettings(_Strict):
     gateway: AzureGatewaySettings = Field(default_factory=AzureGatewaySettings, description="API Management and the engine.")
     alert_emails: list[str] = Field(default_factory=list, description="E-mail receivers of the alerts (an action group). Default none.")
     action_group_id: str | None = Field(
-        None, description="An existing action group for the gateway's alerts, instead of alert_emails. Default none."
+        default=None, description="An existing action group for the gateway's alerts, instead of alert_emails. Default none."
     )
 
     @model_validator(mode="after")

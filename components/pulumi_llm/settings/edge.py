@@ -34,8 +34,10 @@ class EdgeJetsonFleet(_Strict):
         default_factory=lambda: {"pulumi-llm.dev/edge": "jetson"},
         description="Labels of the Jetson nodes. Default pulumi-llm.dev/edge=jetson.",
     )
-    device: str = Field("Orin-Nano-8GB", description="Jetson module of those nodes, for sizing. Default Orin-Nano-8GB.")
-    builder: str | None = Field(None, description="buildx builder for the arm64 Jetson build (native arm64). Default: the current builder.")
+    device: str = Field(default="Orin-Nano-8GB", description="Jetson module of those nodes, for sizing. Default Orin-Nano-8GB.")
+    builder: str | None = Field(
+        default=None, description="buildx builder for the arm64 Jetson build (native arm64). Default: the current builder."
+    )
 
 
 class EdgeSettings(_Strict):
@@ -43,19 +45,21 @@ class EdgeSettings(_Strict):
 
     kube_context: str = Field(min_length=1, description="kubeconfig context of the edge fleet's cluster (K3s). Required.")
     runtime: Literal["llamacpp", "onnx"] = Field(
-        "llamacpp",
+        default="llamacpp",
         description=(
             "Server the image runs: llamacpp (GGUF models; cpu, cuda, jetson targets) or onnx (ONNX Runtime GenAI int4 "
             "model directories, images/edge-onnx; cpu target only). Default llamacpp."
         ),
     )
-    kubeconfig: str | None = Field(None, description="Path of the kubeconfig file. Default: the provider's default.")
-    namespace: Label = Field("llm-edge", description="Namespace of the rollout. Default llm-edge.")
+    kubeconfig: str | None = Field(default=None, description="Path of the kubeconfig file. Default: the provider's default.")
+    namespace: Label = Field(default="llm-edge", description="Namespace of the rollout. Default llm-edge.")
     device: str = Field(
-        "AGX-Orin-64GB",
+        default="AGX-Orin-64GB",
         description="Device of the edge nodes, for sizing: a Jetson module or GPU key, or cpu-<N>gib for a CPU-only node. Default AGX-Orin-64GB.",
     )
-    target: Literal["cpu", "cuda", "jetson"] = Field("cpu", description="Image target: cpu (portable), cuda or jetson. Default cpu.")
+    target: Literal["cpu", "cuda", "jetson"] = Field(
+        default="cpu", description="Image target: cpu (portable), cuda or jetson. Default cpu."
+    )
     platforms: list[Literal["linux/amd64", "linux/arm64"]] = Field(
         default_factory=lambda: ["linux/amd64", "linux/arm64"], description="Image platforms. Default amd64 and arm64."
     )
@@ -63,14 +67,14 @@ class EdgeSettings(_Strict):
         default_factory=lambda: {"pulumi-llm.dev/edge": "true"},
         description="Labels of the nodes that serve. Default pulumi-llm.dev/edge=true.",
     )
-    host_model_dir: str = Field("/var/lib/pulumi-llm/models", description="Node directory with the GGUF files.")
-    repository: str = Field("pulumi-llm/llama-server", description="Repository of the images in the registry.")
+    host_model_dir: str = Field(default="/var/lib/pulumi-llm/models", description="Node directory with the GGUF files.")
+    repository: str = Field(default="pulumi-llm/llama-server", description="Repository of the images in the registry.")
     image_tag: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$",
         description="Tag of this build (immutable in the registry: a new one per build, e.g. b11176-<git sha>). Required.",
     )
     llama_cpp_sha256: str | None = Field(
-        None,
+        default=None,
         pattern=r"^[0-9a-f]{64}$",
         description=(
             "sha256 of the llama.cpp source the image builds from: the llama-cpp-python sdist on PyPI, which "
@@ -90,7 +94,7 @@ class EdgeSettings(_Strict):
         description="Image Jetson servers run on (Ubuntu 22.04, as L4T r36), repository:tag@sha256:<digest>. Default: pins.UBUNTU_22_04.",
     )
     jetson: EdgeJetsonFleet | None = Field(
-        None, description="Jetson nodes beside the main fleet: a jetson image and its own rollout. Default: none."
+        default=None, description="Jetson nodes beside the main fleet: a jetson image and its own rollout. Default: none."
     )
 
     @model_validator(mode="after")

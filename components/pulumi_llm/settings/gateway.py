@@ -17,8 +17,8 @@ class RouteSettings(_Strict):
 
     provider: Provider = Field(description="openai, anthropic, gemini, cohere, bedrock, azure-openai or self-hosted. Required.")
     model: str = Field(min_length=1, description="The provider's model id, or the served name of a self-hosted model. Required.")
-    rpm: int | None = Field(None, ge=1, description="Requests per minute this backend takes. Default: unlimited.")
-    tpm: int | None = Field(None, ge=1, description="Tokens per minute this backend takes. Default: unlimited.")
+    rpm: int | None = Field(default=None, ge=1, description="Requests per minute this backend takes. Default: unlimited.")
+    tpm: int | None = Field(default=None, ge=1, description="Tokens per minute this backend takes. Default: unlimited.")
 
 
 class ModelGroupSettings(_Strict):
@@ -35,17 +35,19 @@ class ConsumerSettings(_Strict):
 
     models: list[str] = Field(min_length=1, description="Gateway models this consumer may call. Required.")
     requests_per_day: int = Field(ge=1, description="Daily request quota. Required.")
-    rate_limit_rps: float = Field(10.0, gt=0, description="Steady requests per second. Default 10.")
-    burst: int = Field(20, ge=1, description="Burst of requests. Default 20.")
+    rate_limit_rps: float = Field(default=10.0, gt=0, description="Steady requests per second. Default 10.")
+    burst: int = Field(default=20, ge=1, description="Burst of requests. Default 20.")
 
 
 class GatewayTimeouts(_Strict):
     """The timeout budget, outermost first: each hop must outlast the one inside it."""
 
-    client_seconds: int = Field(900, ge=1, description="What clients are told to wait. Default 900.")
-    edge_seconds: int = Field(600, ge=1, description="Managed gateway integration timeout (API Gateway STREAM allows 900). Default 600.")
-    engine_seconds: int = Field(540, ge=1, description="Gateway engine request timeout. Default 540.")
-    provider_seconds: int = Field(480, ge=1, description="One provider call. Default 480.")
+    client_seconds: int = Field(default=900, ge=1, description="What clients are told to wait. Default 900.")
+    edge_seconds: int = Field(
+        default=600, ge=1, description="Managed gateway integration timeout (API Gateway STREAM allows 900). Default 600."
+    )
+    engine_seconds: int = Field(default=540, ge=1, description="Gateway engine request timeout. Default 540.")
+    provider_seconds: int = Field(default=480, ge=1, description="One provider call. Default 480.")
 
     @model_validator(mode="after")
     def _nested(self) -> GatewayTimeouts:
@@ -67,7 +69,7 @@ class GatewaySettings(_Strict):
     models: dict[Label, ModelGroupSettings] = Field(description="Models clients call, by name. Required.")
     consumers: dict[Label, ConsumerSettings] = Field(description="Clients with their own keys and quotas. At least one.")
     timeouts: GatewayTimeouts = Field(default_factory=GatewayTimeouts, description="Timeout budget, client to provider.")
-    retries: int = Field(2, ge=0, le=5, description="Retries per request (Retry-After honoured). Default 2.")
+    retries: int = Field(default=2, ge=0, le=5, description="Retries per request (Retry-After honoured). Default 2.")
     secrets: dict[str, str] = Field(
         default_factory=dict, description="Secret name per provider, when not the provider's own name. Default: the provider name."
     )

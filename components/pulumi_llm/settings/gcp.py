@@ -16,27 +16,28 @@ if TYPE_CHECKING:  # root.py imports this module; the checks only read the Setti
 class GcpGpuPoolSettings(_Strict):
     """A GKE GPU node pool family: spot nodes first, on-demand as the fallback."""
 
-    machine_type: str = Field("g2-standard-24", description="Machine type (g2 L4, a2 A100, a3 H100). Default g2-standard-24.")
-    spot_max_nodes: int = Field(2, ge=0, le=50, description="Most spot nodes. Default 2.")
-    on_demand_max_nodes: int = Field(1, ge=0, le=50, description="Most on-demand nodes. Default 1.")
+    machine_type: str = Field(default="g2-standard-24", description="Machine type (g2 L4, a2 A100, a3 H100). Default g2-standard-24.")
+    spot_max_nodes: int = Field(default=2, ge=0, le=50, description="Most spot nodes. Default 2.")
+    on_demand_max_nodes: int = Field(default=1, ge=0, le=50, description="Most on-demand nodes. Default 1.")
 
 
 class GcpSettings(_Strict):
     """Settings of the GCP methods."""
 
     project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="GCP project id. Required on GCP.")
-    subnet_cidr: str = Field("10.40.0.0/20", description="Private subnet of the workloads. Default 10.40.0.0/20.")
-    spot: bool = Field(False, description="GPU VMs on spot capacity (dev). Default false.")
-    gke_mode: Literal["standard", "autopilot"] = Field("standard", description="GKE Standard or Autopilot. Default standard.")
+    subnet_cidr: str = Field(default="10.40.0.0/20", description="Private subnet of the workloads. Default 10.40.0.0/20.")
+    spot: bool = Field(default=False, description="GPU VMs on spot capacity (dev). Default false.")
+    gke_mode: Literal["standard", "autopilot"] = Field(default="standard", description="GKE Standard or Autopilot. Default standard.")
     gpu_pool: GcpGpuPoolSettings = Field(default_factory=GcpGpuPoolSettings, description="GKE GPU capacity.")
     prometheus: Literal["kube-prometheus-stack", "managed"] = Field(
-        "kube-prometheus-stack", description="In-cluster Prometheus or Managed Service for Prometheus. Default kube-prometheus-stack."
+        default="kube-prometheus-stack",
+        description="In-cluster Prometheus or Managed Service for Prometheus. Default kube-prometheus-stack.",
     )
     gateway_domains: list[str] = Field(
         default_factory=list, description="Domains of the gateway's managed certificate. Required with the gateway."
     )
     gateway_subnet_cidr: str = Field(
-        "10.40.18.0/26",
+        default="10.40.18.0/26",
         description="Subnet of the gateway's Cloud Run Direct VPC egress, made when it routes to self-hosted models "
         "(/26 or larger, outside subnet_cidr). Default 10.40.18.0/26.",
     )

@@ -15,8 +15,8 @@ from .core import Label, _Strict
 class Replicas(_Strict):
     """How many copies of each model server run."""
 
-    min: int = Field(1, ge=0, description="Fewest replicas; 0 only with autoscaling.scale_to_zero. Default 1.")
-    max: int = Field(1, ge=1, description="Most replicas the autoscaler may add. Default 1.")
+    min: int = Field(default=1, ge=0, description="Fewest replicas; 0 only with autoscaling.scale_to_zero. Default 1.")
+    max: int = Field(default=1, ge=1, description="Most replicas the autoscaler may add. Default 1.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Replicas:
@@ -29,29 +29,30 @@ class AutoscalingSettings(_Strict):
     """Scaling on LLM signals (queue depth), never on CPU (vllm-project/production-stack helm/templates/scaledobject-vllm.yaml)."""
 
     engine: Literal["keda", "hpa", "none"] = Field(
-        "keda", description="keda (ScaledObject on a Prometheus query), hpa (HPA v2 through prometheus-adapter) or none. Default keda."
+        default="keda",
+        description="keda (ScaledObject on a Prometheus query), hpa (HPA v2 through prometheus-adapter) or none. Default keda.",
     )
-    queue_threshold: int = Field(5, ge=1, description="Waiting requests per replica that trigger a scale-up. Default 5.")
-    polling_seconds: int = Field(15, ge=5, description="How often KEDA queries Prometheus. Default 15.")
-    cooldown_seconds: int = Field(360, ge=0, description="KEDA: idle time before scaling to zero. Default 360.")
+    queue_threshold: int = Field(default=5, ge=1, description="Waiting requests per replica that trigger a scale-up. Default 5.")
+    polling_seconds: int = Field(default=15, ge=5, description="How often KEDA queries Prometheus. Default 15.")
+    cooldown_seconds: int = Field(default=360, ge=0, description="KEDA: idle time before scaling to zero. Default 360.")
     scale_down_stabilization_seconds: int = Field(
-        300, ge=0, description="Window the HPA looks back over before removing replicas. Default 300."
+        default=300, ge=0, description="Window the HPA looks back over before removing replicas. Default 300."
     )
     scale_to_zero: bool = Field(
-        False, description="Let idle models scale to zero (KEDA only; the first request waits for a cold start). Default false."
+        default=False, description="Let idle models scale to zero (KEDA only; the first request waits for a cold start). Default false."
     )
     fallback_replicas: int = Field(
-        2, ge=1, description="Replicas KEDA holds when Prometheus can't be read (capped at replicas.max). Default 2."
+        default=2, ge=1, description="Replicas KEDA holds when Prometheus can't be read (capped at replicas.max). Default 2."
     )
 
 
 class AlertSettings(_Strict):
     """Thresholds of the LLM alert rules."""
 
-    queue_depth: int = Field(10, ge=1, description="Waiting requests sustained for 5 min that page. Default 10.")
-    kv_cache_usage: float = Field(0.9, gt=0, le=1, description="KV-cache usage fraction that warns. Default 0.9.")
-    ttft_p99_seconds: float = Field(2.0, gt=0, description="Time-to-first-token p99 SLO in seconds. Default 2.")
-    e2e_p99_seconds: float = Field(60.0, gt=0, description="End-to-end latency p99 SLO in seconds. Default 60.")
+    queue_depth: int = Field(default=10, ge=1, description="Waiting requests sustained for 5 min that page. Default 10.")
+    kv_cache_usage: float = Field(default=0.9, gt=0, le=1, description="KV-cache usage fraction that warns. Default 0.9.")
+    ttft_p99_seconds: float = Field(default=2.0, gt=0, description="Time-to-first-token p99 SLO in seconds. Default 2.")
+    e2e_p99_seconds: float = Field(default=60.0, gt=0, description="End-to-end latency p99 SLO in seconds. Default 60.")
 
 
 class ServingSettings(_Strict):
@@ -62,7 +63,7 @@ class ServingSettings(_Strict):
         default_factory=AutoscalingSettings, description="Autoscaling on queue depth. Default KEDA, threshold 5."
     )
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert thresholds.")
-    gpu_memory_utilization: float = Field(0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use. Default 0.9.")
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use. Default 0.9.")
 
     @model_validator(mode="after")
     def _scaling(self) -> ServingSettings:
@@ -81,12 +82,12 @@ class CustomModel(_Strict):
     """The architecture of a model that isn't in the catalog (a fine-tune of a new base, your own LLM)."""
 
     total_params_b: float = Field(gt=0, description="All parameters, in billions (MoE: every expert). Required.")
-    active_params_b: float | None = Field(None, gt=0, description="Parameters used per token (MoE). Default: all.")
+    active_params_b: float | None = Field(default=None, gt=0, description="Parameters used per token (MoE). Default: all.")
     num_layers: int = Field(ge=1, description="Transformer layers. Required.")
     hidden_size: int = Field(ge=1, description="Hidden size. Required.")
     num_attention_heads: int = Field(ge=1, description="Attention heads. Required.")
     num_kv_heads: int = Field(ge=1, description="Key/value heads (GQA). Required.")
-    head_dim: int | None = Field(None, ge=1, description="Head dimension. Default hidden_size / attention heads.")
+    head_dim: int | None = Field(default=None, ge=1, description="Head dimension. Default hidden_size / attention heads.")
     max_context: int = Field(ge=1, description="Longest context the model was trained for, in tokens. Required.")
     vocab_size: int = Field(ge=1, description="Vocabulary size. Required.")
 
@@ -95,39 +96,43 @@ class ModelSettings(_Strict):
     """One model the stack serves; the key of the `models` map is its served name."""
 
     catalog: str | None = Field(
-        None, description="Key of the model in the sizing catalog (e.g. `llama-3.1-8b-instruct`). Give this or custom."
+        default=None, description="Key of the model in the sizing catalog (e.g. `llama-3.1-8b-instruct`). Give this or custom."
     )
-    custom: CustomModel | None = Field(None, description="Architecture of a model outside the catalog. Give this or catalog.")
+    custom: CustomModel | None = Field(default=None, description="Architecture of a model outside the catalog. Give this or catalog.")
     revision: str | None = Field(
-        None, description="Pinned revision (commit) of the weights, part of their path in the model store. Default: none."
+        default=None, description="Pinned revision (commit) of the weights, part of their path in the model store. Default: none."
     )
     source: str | None = Field(
-        None,
+        default=None,
         description="Where servers read the weights: store://<key> (the stack's model store), pvc://<claim>/<path>, "
         "s3://<bucket>/<prefix> or gs://<bucket>/<prefix>. Required to serve the model; never a public hub.",
     )
     runtime: Runtime = Field(
-        "vllm",
+        default="vllm",
         description="Model server: vllm or triton (Triton's vLLM backend); on edge nodes the edge.runtime, llamacpp or onnx. Default vllm.",
     )
     quantization: str | None = Field(
-        None, description="Weight precision: bf16, fp16, fp8, int8, awq, gptq. Default: the model's native precision."
+        default=None, description="Weight precision: bf16, fp16, fp8, int8, awq, gptq. Default: the model's native precision."
     )
     context: int | None = Field(
-        None, ge=1, description="Longest request in tokens (vLLM --max-model-len). Default: as much as fits, up to the model's maximum."
+        default=None,
+        ge=1,
+        description="Longest request in tokens (vLLM --max-model-len). Default: as much as fits, up to the model's maximum.",
     )
     gpus: int | None = Field(
-        None, ge=1, description="GPUs per replica (= tensor parallel size). Default: the fewest that fit, from sizing."
+        default=None, ge=1, description="GPUs per replica (= tensor parallel size). Default: the fewest that fit, from sizing."
     )
-    replicas: Replicas | None = Field(None, description="Replica bounds of this model. Default: serving.replicas.")
+    replicas: Replicas | None = Field(default=None, description="Replica bounds of this model. Default: serving.replicas.")
     copy_from_hub: bool = Field(
-        False,
+        default=False,
         description="Copy hub_repo at the pinned revision into source once, with a Kubernetes Job (cluster and onprem "
         "methods; the Hugging Face token comes from the cloud secret store or the onprem hf-token Secret). Default false.",
     )
-    hub_repo: str | None = Field(None, description="Hugging Face repository of the weights. Default: the catalog model's repository.")
+    hub_repo: str | None = Field(
+        default=None, description="Hugging Face repository of the weights. Default: the catalog model's repository."
+    )
     instance_type: str | None = Field(
-        None,
+        default=None,
         description="Cloud instance type of one replica (gpu-vm, cluster with node groups). Default: the cheapest type in "
         "the catalog that fits, in the stack's region.",
     )
@@ -135,7 +140,7 @@ class ModelSettings(_Strict):
         default_factory=dict, description="LoRA adapters served beside the model: name → path below the model source. Default: none."
     )
     api_key_secret: str | None = Field(
-        None, description="Kubernetes Secret (key `api-key`) whose value clients must send. Default: none (network policy only)."
+        default=None, description="Kubernetes Secret (key `api-key`) whose value clients must send. Default: none (network policy only)."
     )
     extra_args: list[str] = Field(
         default_factory=list, description="More runtime flags (--flag=value); flags pulumi-llm manages are refused. Default: none."

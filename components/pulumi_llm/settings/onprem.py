@@ -11,8 +11,10 @@ from .core import Label, _Strict
 class OnPremGpus(_Strict):
     """The GPUs of the cluster's GPU nodes, for sizing."""
 
-    accelerator: str = Field("L40S", description="GPU model of the GPU nodes (L4, A10G, L40S, A100-80GB, H100-80GB, …). Default L40S.")
-    per_node: int = Field(8, ge=1, le=16, description="GPUs per GPU node. Default 8.")
+    accelerator: str = Field(
+        default="L40S", description="GPU model of the GPU nodes (L4, A10G, L40S, A100-80GB, H100-80GB, …). Default L40S."
+    )
+    per_node: int = Field(default=8, ge=1, le=16, description="GPUs per GPU node. Default 8.")
 
     @model_validator(mode="after")
     def _known(self) -> OnPremGpus:
@@ -28,34 +30,36 @@ class OnPremGpus(_Strict):
 class AddOn(_Strict):
     """A cluster add-on pulumi-llm can install; set install false where the cluster already has it."""
 
-    install: bool = Field(True, description="Install it (pinned Helm chart). Default true.")
+    install: bool = Field(default=True, description="Install it (pinned Helm chart). Default true.")
 
 
 class GpuOperatorSettings(_Strict):
     """The NVIDIA GPU Operator. On-prem is the one place it installs drivers (awslabs/ai-on-eks infra/base/terraform/helm-values/nvidia-gpu-operator.yaml)."""
 
-    install: bool = Field(True, description="Install the GPU Operator. Default true.")
-    driver: bool = Field(True, description="Let the Operator install the NVIDIA driver on the nodes. Default true.")
+    install: bool = Field(default=True, description="Install the GPU Operator. Default true.")
+    driver: bool = Field(default=True, description="Let the Operator install the NVIDIA driver on the nodes. Default true.")
 
 
 class IngressSettings(_Strict):
     """How clients reach the model servers."""
 
-    install: bool = Field(True, description="Install ingress-nginx (pinned). Default true.")
-    class_name: str = Field("nginx", description="IngressClass the model Ingresses use. Default nginx.")
-    host: str | None = Field(None, description="Host name of the model API. Default: none (any host).")
+    install: bool = Field(default=True, description="Install ingress-nginx (pinned). Default true.")
+    class_name: str = Field(default="nginx", description="IngressClass the model Ingresses use. Default nginx.")
+    host: str | None = Field(default=None, description="Host name of the model API. Default: none (any host).")
     tls_secret: str | None = Field(
-        None, description="Secret with the TLS certificate for host. Default: none (plain HTTP inside the cluster network)."
+        default=None, description="Secret with the TLS certificate for host. Default: none (plain HTTP inside the cluster network)."
     )
 
 
 class PrometheusSettings(_Strict):
     """Metrics: kube-prometheus-stack, or the Prometheus the cluster already runs."""
 
-    install: bool = Field(True, description="Install kube-prometheus-stack (pinned). Default true.")
-    url: str | None = Field(None, description="Prometheus URL KEDA queries when install is false. Default: the installed stack's service.")
+    install: bool = Field(default=True, description="Install kube-prometheus-stack (pinned). Default true.")
+    url: str | None = Field(
+        default=None, description="Prometheus URL KEDA queries when install is false. Default: the installed stack's service."
+    )
     namespace: Label | None = Field(
-        None,
+        default=None,
         description="Namespace the cluster's own Prometheus runs in (install false): the model servers' NetworkPolicy "
         "admits it to scrape. Default: the namespace in url's `<service>.<namespace>.svc` host.",
     )
@@ -84,11 +88,11 @@ class OnPremSettings(_Strict):
 
     kube_context: str = Field(min_length=1, description="kubeconfig context of the cluster. Required: never the current context.")
     kubeconfig: str | None = Field(
-        None, description="Path of the kubeconfig file. Default: the provider's default ($KUBECONFIG or ~/.kube/config)."
+        default=None, description="Path of the kubeconfig file. Default: the provider's default ($KUBECONFIG or ~/.kube/config)."
     )
-    namespace: Label = Field("llm", description="Namespace the model servers run in. Default `llm`.")
+    namespace: Label = Field(default="llm", description="Namespace the model servers run in. Default `llm`.")
     namespace_exists: bool | None = Field(
-        None,
+        default=None,
         description="The namespace is yours, created before `pulumi up` with what the servers read from it (pvc:// "
         "claims, the ingress TLS Secret, the Hugging Face token Secret): the stack sets its labels (Pod Security "
         "restricted) and never creates or deletes it. Default: true when the stack reads such objects (a namespace "
@@ -105,7 +109,7 @@ class OnPremSettings(_Strict):
     ingress: IngressSettings = Field(default_factory=IngressSettings, description="Ingress to the model API.")
     keda: AddOn = Field(default_factory=AddOn, description="KEDA, for autoscaling on queue depth.")
     hf_token_secret: str = Field(
-        "hf-token",
+        default="hf-token",
         description="Secret (key `token`) in the model namespace holding the Hugging Face token for copy Jobs. Default hf-token.",
     )
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings, description="Prometheus and Grafana.")

@@ -24,7 +24,9 @@ class Settings(_Strict):
 
     environment: Label = Field(description="Environment name used in tags and names (dev, staging, prod, …). Required.")
     cloud: Cloud = Field(description="Where the stack deploys: aws, gcp, azure or onprem. Required.")
-    region: str | None = Field(None, description="Cloud region (e.g. us-east-1). Required for aws, gcp and azure; not allowed for onprem.")
+    region: str | None = Field(
+        default=None, description="Cloud region (e.g. us-east-1). Required for aws, gcp and azure; not allowed for onprem."
+    )
     methods: list[Method] = Field(default_factory=list, description="Deployment methods this stack enables. Default: none.")
     tags: dict[str, str] = Field(
         default_factory=dict, description="Extra tags/labels on every resource, beside the common set. Default: none."
@@ -33,11 +35,11 @@ class Settings(_Strict):
     serving: ServingSettings = Field(
         default_factory=ServingSettings, description="Model-server settings shared by every self-hosting method."
     )
-    onprem: OnPremSettings | None = Field(None, description="The existing cluster. Required when methods has onprem.")
+    onprem: OnPremSettings | None = Field(default=None, description="The existing cluster. Required when methods has onprem.")
     aws: AwsSettings = Field(default_factory=AwsSettings, description="Network, GPU VMs, EKS and alarms on AWS (cloud aws).")
-    gateway: GatewaySettings | None = Field(None, description="The API gateway. Required when methods has gateway.")
-    edge: EdgeSettings | None = Field(None, description="Edge devices. Required when methods has edge.")
-    gcp: GcpSettings | None = Field(None, description="Project and choices of the GCP methods. Required on cloud gcp.")
+    gateway: GatewaySettings | None = Field(default=None, description="The API gateway. Required when methods has gateway.")
+    edge: EdgeSettings | None = Field(default=None, description="Edge devices. Required when methods has edge.")
+    gcp: GcpSettings | None = Field(default=None, description="Project and choices of the GCP methods. Required on cloud gcp.")
     azure: AzureSettings = Field(
         default_factory=AzureSettings, description="Network, GPU VMs, AKS, API Management and alerts on Azure (cloud azure)."
     )

@@ -22,7 +22,9 @@ class ModelStoreArgs(BaseModel):
 
     labels: CommonLabels = Field(description="The common labels of the stack.")
     alias: str = Field(description="KMS alias of the bucket key, unique in the account and region.")
-    noncurrent_version_days: int = Field(30, ge=1, description="Days an overwritten object version is kept before it expires. Default 30.")
+    noncurrent_version_days: int = Field(
+        default=30, ge=1, description="Days an overwritten object version is kept before it expires. Default 30."
+    )
 
 
 class ModelStore(pulumi.ComponentResource):

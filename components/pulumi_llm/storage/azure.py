@@ -58,12 +58,16 @@ class AzureModelStoreArgs(BaseModel):
     blob_private_dns_zone_id: StrInput = Field(
         description="Id of the privatelink.blob.core.windows.net zone linked to the VNet (AzureNetwork.private_dns_zone_ids['blob'])."
     )
-    container_name: str = Field("models", description="The private container of the weights. Default 'models'.")
-    sku: str = Field("Standard_ZRS", description=f"Replication: one of {', '.join(SKUS)}. Default Standard_ZRS (survives a zone loss).")
-    soft_delete_days: int = Field(7, ge=1, le=365, description="Days deleted blobs and containers can be restored. Default 7.")
-    noncurrent_version_days: int = Field(30, ge=1, description="Days an overwritten blob version is kept before it is deleted. Default 30.")
+    container_name: str = Field(default="models", description="The private container of the weights. Default 'models'.")
+    sku: str = Field(
+        default="Standard_ZRS", description=f"Replication: one of {', '.join(SKUS)}. Default Standard_ZRS (survives a zone loss)."
+    )
+    soft_delete_days: int = Field(default=7, ge=1, le=365, description="Days deleted blobs and containers can be restored. Default 7.")
+    noncurrent_version_days: int = Field(
+        default=30, ge=1, description="Days an overwritten blob version is kept before it is deleted. Default 30."
+    )
     customer_key: CustomerKey | None = Field(
-        None, description="Customer-managed key. Default none: Microsoft-managed keys (double-encrypted)."
+        default=None, description="Customer-managed key. Default none: Microsoft-managed keys (double-encrypted)."
     )
 
     @field_validator("account_name")

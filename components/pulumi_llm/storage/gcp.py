@@ -49,16 +49,16 @@ class GcpModelStoreArgs(BaseModel):
     labels: CommonLabels = Field(description="The common labels of the stack; the bucket and key carry them.")
     region: str = Field(description="Location of the bucket and of the key ring, e.g. europe-west4 (the GPU VMs' region).")
     bucket_name: str | None = Field(
-        None,
+        default=None,
         description=(
             "Bucket name (globally unique, 3-63 characters). Default: '<project>-<stack>-<name>', unique because project ids are."
         ),
     )
-    noncurrent_version_days: int = Field(30, ge=1, description="Days an overwritten object version is kept. Default 30.")
+    noncurrent_version_days: int = Field(default=30, ge=1, description="Days an overwritten object version is kept. Default 30.")
     key_protection_level: Literal["SOFTWARE", "HSM"] = Field(
-        "SOFTWARE", description="Where the key's material lives: SOFTWARE or HSM (Cloud HSM, FIPS 140-2 L3). Default SOFTWARE."
+        default="SOFTWARE", description="Where the key's material lives: SOFTWARE or HSM (Cloud HSM, FIPS 140-2 L3). Default SOFTWARE."
     )
-    config_path: str = Field("model_store", description="Key path named in error messages. Default 'model_store'.")
+    config_path: str = Field(default="model_store", description="Key path named in error messages. Default 'model_store'.")
 
     @model_validator(mode="after")
     def _check(self) -> GcpModelStoreArgs:
