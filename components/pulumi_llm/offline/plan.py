@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -163,10 +163,12 @@ def execute(
     runtime_settings.ROOT.set(None)  # a fresh root stack per run (pulumi#8280)
     monitor = RecordingMonitor(PlanMocks(region), disabled)
     set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    runtime_settings.SETTINGS.rpc_manager.clear()
-    runtime_settings.SETTINGS.outputs.clear()
+    # pulumi types these contextproperty attributes as methods; the stub, not the code, is wrong
+    runtime_settings.SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue]
+    runtime_settings.SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue]
     try:
-        _sync_await(run_pulumi_func(program))
+        # run_pulumi_func ignores what the program returns unless it is awaitable
+        _sync_await(run_pulumi_func(cast(Callable[[], None], program)))
     except pulumi.RunError as err:
         raise UserError(str(err)) from None
     return list(monitor.records)
