@@ -317,13 +317,13 @@ def with_azure_model_sizes(data: Any) -> Any:
     settings, before parsing (`Settings._azure_sizes`)."""
     if not isinstance(data, dict) or data.get("cloud") != "azure" or not isinstance(data.get("models"), dict):
         return data
-    azure = data.get("azure") if isinstance(data.get("azure"), dict) else {}
+    azure = raw if isinstance(raw := data.get("azure"), dict) else {}
     methods = data.get("methods") or []
     size = None
     if "gpu-vm" in methods and isinstance(azure.get("gpu_vm"), dict):
         size = azure["gpu_vm"].get("vm_size")
     if "cluster" in methods:
-        cluster = azure.get("cluster") if isinstance(azure.get("cluster"), dict) else {}
+        cluster = raw if isinstance(raw := azure.get("cluster"), dict) else {}
         pools = cluster.get("gpu_pools")
         if isinstance(pools, dict) and pools:
             first = next(iter(pools.values()))

@@ -184,7 +184,7 @@ class Settings(_Strict):
         """The user's objects an on-prem stack's servers, copy Jobs and Ingress read from the model namespace."""
         assert self.onprem is not None
         needs = [
-            f"claim {m.source.removeprefix('pvc://').split('/', 1)[0]}"
+            f"claim {(m.source or '').removeprefix('pvc://').split('/', 1)[0]}"  # `or ''`: for the checker, see the filter
             for m in self.models.values()
             if (m.source or "").startswith("pvc://")
         ]
