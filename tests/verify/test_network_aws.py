@@ -10,6 +10,8 @@ import json
 
 import pytest
 import yaml
+from pulumi_llm.verify.addresses import within
+from pulumi_llm.verify.engines import SELF_HOSTED_PREFIX
 from pulumi_llm.verify.facts import aws_network as facts
 from pulumi_llm.verify.rules import aws_paths as paths
 
@@ -290,8 +292,8 @@ def test_listen_ports_default_follows_the_certificate():
 def test_group_rules_read_every_way_a_rule_is_written():
     rule = paths.GroupRule("r", "sg-1", True, None, None, ("10.0.0.0/8",))
     assert rule.covers_port(1) and rule.covers_port(65535)
-    assert paths.cidr_contains("10.0.0.0/8", "10.40.0.0/19") and not paths.cidr_contains("10.40.0.0/19", "10.0.0.0/8")
-    assert not paths.cidr_contains("0.0.0.0/0", "::/0")
+    assert within("10.40.0.0/19", "10.0.0.0/8") and not within("10.0.0.0/8", "10.40.0.0/19")
+    assert not within("::/0", "0.0.0.0/0")
     caller = paths.Party(("sg-a",), ("10.40.0.0/19",))
     callee = paths.Party(("sg-b",), ("10.40.32.0/19",))
     rules = [
@@ -311,7 +313,7 @@ def test_dev_gpu_vm_requires_the_key_the_gateway_sends(recorded):
     arn = f"arn:aws:secretsmanager:us-east-1:123456789012:{secret['name']}"
     # The gateway: every self-hosted route sends it, ECS injects it from the secret.
     config = yaml.safe_load(base64.b64decode(engine_env(view, "LITELLM_CONFIG_B64")))
-    hosted = [m["litellm_params"] for m in config["model_list"] if m["litellm_params"]["model"].startswith(paths.SELF_HOSTED_PREFIX)]
+    hosted = [m["litellm_params"] for m in config["model_list"] if m["litellm_params"]["model"].startswith(SELF_HOSTED_PREFIX)]
     assert hosted and all(p["api_key"] == "os.environ/SELF_HOSTED_API_KEY" for p in hosted)
     task = view.of_type(paths.TASK_DEFINITION)[0]
     injected = {s["name"]: s["valueFrom"] for c in json.loads(task["inputs"]["containerDefinitions"]) for s in c.get("secrets", [])}
@@ -331,9 +333,7 @@ def test_eks_models_get_no_key_yet(recorded):
     view = recorded("prod")
     config = yaml.safe_load(base64.b64decode(engine_env(view, "LITELLM_CONFIG_B64")))
     assert not [
-        m
-        for m in config["model_list"]
-        if "api_key" in m["litellm_params"] and m["litellm_params"]["model"].startswith(paths.SELF_HOSTED_PREFIX)
+        m for m in config["model_list"] if "api_key" in m["litellm_params"] and m["litellm_params"]["model"].startswith(SELF_HOSTED_PREFIX)
     ]
 
 

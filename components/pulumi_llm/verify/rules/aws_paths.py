@@ -4,16 +4,12 @@ the model Ingresses' ALBs. Pure functions over a PlanView; no rule lives here.""
 
 from __future__ import annotations
 
-import base64
-import ipaddress
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-import yaml
-
+from ..addresses import within
 from ..facts import aws_network as facts
 from ..view import PlanView
 
@@ -31,8 +27,6 @@ ECS_SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 EKS_ADDON = "aws:eks/addon:Addon"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
-SELF_HOSTED_PREFIX = "hosted_vllm/"
-"""The engine's provider prefix of a self-hosted (OpenAI-compatible vLLM) route: the rest is the served name."""
 
 
 # ---- security groups -------------------------------------------------------------------------------
@@ -100,14 +94,6 @@ def group_rules(view: PlanView) -> list[GroupRule]:
     return found
 
 
-def cidr_contains(outer: str, inner: str) -> bool:
-    try:
-        a, b = ipaddress.ip_network(outer, strict=False), ipaddress.ip_network(inner, strict=False)
-    except ValueError:
-        return False
-    return a.version == b.version and b.subnet_of(a)  # type: ignore[arg-type]
-
-
 @dataclass(frozen=True)
 class Party:
     """One end of a flow: its security groups and the CIDRs its addresses come from."""
@@ -121,7 +107,7 @@ def _admits(rule: GroupRule, peer: Party, port: int) -> bool:
         return False
     if rule.peer_group is not None:
         return rule.peer_group in peer.groups
-    return bool(peer.cidrs) and all(any(cidr_contains(c, p) for c in rule.cidrs) for p in peer.cidrs)
+    return bool(peer.cidrs) and all(any(within(p, c) for c in rule.cidrs) for p in peer.cidrs)
 
 
 def allows(rules: Iterable[GroupRule], caller: Party, callee: Party, port: int) -> tuple[bool, bool]:
@@ -278,46 +264,6 @@ def model_lbs(view: PlanView) -> dict[str, ModelLb]:
 
 
 # ---- the gateway --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SelfHostedUrl:
-    model: str
-    url: str
-    scheme: str
-    port: int
-
-
-def _container_env(task: dict[str, Any]) -> dict[str, str]:
-    defs = task["inputs"].get("containerDefinitions") or []
-    defs = json.loads(defs) if isinstance(defs, str) else defs
-    return {e["name"]: e.get("value", "") for c in defs for e in c.get("environment") or []}
-
-
-def engine_config(env: dict[str, str]) -> dict[str, Any]:
-    raw = env.get("LITELLM_CONFIG_B64")
-    return yaml.safe_load(base64.b64decode(raw)) if raw else {}
-
-
-def self_hosted_urls(view: PlanView) -> Iterator[SelfHostedUrl]:
-    """Each self-hosted route of the gateway's rendered engine config, with the URL its api_base names."""
-    for task in view.of_type(TASK_DEFINITION):
-        env = _container_env(task)
-        for entry in engine_config(env).get("model_list") or []:
-            params = entry.get("litellm_params") or {}
-            model = str(params.get("model", ""))
-            if not model.startswith(SELF_HOSTED_PREFIX):
-                continue
-            base = str(params.get("api_base", ""))
-            url = env.get(base.removeprefix("os.environ/"), "") if base.startswith("os.environ/") else base
-            parts = urlsplit(url)
-            scheme = parts.scheme.lower()
-            default = {"http": 80, "https": 443}.get(scheme, 0)
-            try:
-                port = parts.port or default
-            except ValueError:
-                port = 0
-            yield SelfHostedUrl(model.removeprefix(SELF_HOSTED_PREFIX), url, scheme, port)
-
-
 def gateway_tasks(view: PlanView) -> list[dict[str, Any]]:
     """The gateway's ECS services (those whose tasks run the engine config)."""
     return view.of_type(ECS_SERVICE)

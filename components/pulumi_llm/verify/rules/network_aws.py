@@ -25,9 +25,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..addresses import within
 from ..facts import aws_network as facts
 from ..report import Violation
-from ..routes import routed_models
+from ..routes import routed_models, self_hosted_routes
 from ..view import PlanView
 from . import aws_paths as paths
 from .registry import rule, violation
@@ -125,7 +126,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
     rules = paths.group_rules(view)
     lbs = paths.model_lbs(view)
     services = paths.gateway_tasks(view)
-    urls = list(paths.self_hosted_urls(view))
+    urls = list(self_hosted_routes(view))
     for missing in sorted(routed_models(view) - {u.model for u in urls}):
         yield violation(view, missing, SELF_HOSTED, "the gateway's settings route here but its engine config has no route to it")
     for url in urls:
@@ -156,7 +157,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             caller = paths.task_party(view, service)
             out, in_ = paths.allows(rules, caller, lb.party(), url.port)
             if lb.managed_inbound is not None:
-                in_ = bool(caller.cidrs) and all(any(paths.cidr_contains(c, p) for c in lb.managed_inbound) for p in caller.cidrs)
+                in_ = bool(caller.cidrs) and all(any(within(p, c) for c in lb.managed_inbound) for p in caller.cidrs)
             if not out:
                 yield violation(
                     view, service["name"], SELF_HOSTED, f"the tasks' security group lets nothing out to {lb.name} on {url.port}"
@@ -219,7 +220,7 @@ def closed(view: PlanView) -> Iterator[Violation]:
                     f"{', '.join(sorted(groups)) or 'none by group'}",
                 )
             for cidr in sources:
-                if not any(paths.cidr_contains(c, cidr) for c in cidrs):
+                if not any(within(cidr, c) for c in cidrs):
                     yield violation(
                         view,
                         resource,
