@@ -81,7 +81,7 @@ def instance_type(settings: Settings, name: str) -> InstanceType:
     )
     if cloud == "gcp" and "cluster" in settings.methods and settings.gcp is not None:
         # GKE serves from its GPU pool: every model is sized on that machine type.
-        itype = get_instance_type(settings.gcp.gpu_pool.machine_type, "gcp")
+        itype = get_instance_type(settings.gcp.cluster.gpu_pool.machine_type, "gcp")
         check_instance_region(itype, settings.region or "")
         return itype
     if cloud == "aws" and "cluster" in settings.methods and settings.aws.cluster.gpu_capacity == "karpenter":

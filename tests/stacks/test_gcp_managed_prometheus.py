@@ -1,4 +1,4 @@
-"""gcp-prod on Managed Service for Prometheus (gcp.prometheus: managed), planned from a scratch copy:
+"""gcp-prod on Managed Service for Prometheus (gcp.cluster.prometheus: managed), planned from a scratch copy:
 PodMonitoring and Rules instead of the Prometheus Operator's kinds, and KEDA querying the GMP frontend
 as its Google service account (ClusterTriggerAuthentication with podIdentity gcp, roles/monitoring.viewer)."""
 
@@ -30,7 +30,7 @@ CRDS = {
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     stack = shipped_stack("gcp-prod")
-    stack["config"]["pulumi-llm:gcp"]["prometheus"] = "managed"
+    stack["config"]["pulumi-llm:gcp"].setdefault("cluster", {})["prometheus"] = "managed"
     project = scratch_project(tmp_path_factory.mktemp("project"), {"gmp": stack})
     out = project / "out"
     result = subprocess.run(

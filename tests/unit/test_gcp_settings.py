@@ -1,4 +1,5 @@
-"""GCP settings: hybrid routing (self-hosted first, then providers) and its Cloud Run egress subnet."""
+"""GCP settings: the subtree nested by method, keys moved in 0.2.0 refused with one line, hybrid routing
+(self-hosted first, then providers) and its Cloud Run egress subnet."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import yaml
 from pulumi_llm.errors import UserError
 from pulumi_llm.settings import GatewaySettings, GcpSettings, load
+from pulumi_llm.settings.moved import MOVED_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "stacks/Pulumi.gcp-prod.yaml"
@@ -34,7 +36,7 @@ def test_gcp_prod_routes_its_model_first_and_falls_back_to_providers() -> None:
     assert chat.fallbacks == ["provider-small"]
     assert {r.provider for r in cast(GatewaySettings, settings.gateway).models["provider-small"].routes} == {"gemini", "anthropic"}
     assert settings.routes_self_hosted() is True
-    assert cast(GcpSettings, settings.gcp).gateway_subnet_cidr == "10.40.18.0/26"
+    assert cast(GcpSettings, settings.gcp).gateway.subnet_cidr == "10.40.18.0/26"
 
 
 def test_self_hosted_routes_are_accepted_with_gpu_vms_too() -> None:
@@ -52,20 +54,20 @@ def test_provider_only_gateways_need_no_egress_subnet() -> None:
 @pytest.mark.parametrize(
     ("cidr", "line"),
     [
-        ("10.40.8.0/26", "pulumi-llm:gcp.gateway_subnet_cidr = 10.40.8.0/26: overlaps gcp.subnet_cidr (10.40.0.0/20)"),
+        ("10.40.8.0/26", "pulumi-llm:gcp.gateway.subnet_cidr = 10.40.8.0/26: overlaps gcp.network.subnet_cidr (10.40.0.0/20)"),
         (
             "10.40.18.0/27",
-            "pulumi-llm:gcp.gateway_subnet_cidr = 10.40.18.0/27: an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)",
+            "pulumi-llm:gcp.gateway.subnet_cidr = 10.40.18.0/27: an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)",
         ),
         (
             "10.40.18.1/26",
-            "pulumi-llm:gcp.gateway_subnet_cidr = 10.40.18.1/26: not an IPv4 network in CIDR notation (10.40.18.1/26 has host bits set)",
+            "pulumi-llm:gcp.gateway.subnet_cidr = 10.40.18.1/26: not an IPv4 network in CIDR notation (10.40.18.1/26 has host bits set)",
         ),
     ],
 )
 def test_a_bad_egress_subnet_is_one_line(cidr: str, line: str) -> None:
     cfg = copy.deepcopy(prod())
-    cfg["pulumi-llm:gcp"]["gateway_subnet_cidr"] = cidr
+    cfg["pulumi-llm:gcp"]["gateway"]["subnet_cidr"] = cidr
     assert message(cfg) == f"{SOURCE}: {line}"
 
 
@@ -75,3 +77,41 @@ def test_a_self_hosted_route_to_a_model_not_served_names_the_route() -> None:
     assert message(cfg) == (
         f"{SOURCE}: pulumi-llm:gateway.models.chat.routes[0].model = mistral-7b: not a model this stack serves; served: llama-3-1-8b-instruct"
     )
+
+
+def test_the_shipped_stacks_set_each_method_under_its_own_subtree() -> None:
+    settings = load(prod(), SOURCE)
+    gcp = cast(GcpSettings, settings.gcp)
+    assert (gcp.cluster.mode, gcp.cluster.gpu_pool.spot_max_nodes, gcp.cluster.gpu_pool.on_demand_max_nodes) == ("standard", 4, 2)
+    assert gcp.gateway.domains == ["llm.example.com"]
+    assert gcp.network.subnet_cidr == "10.40.0.0/20"
+    dev = load(yaml.safe_load((ROOT / "stacks/Pulumi.gcp-dev.yaml").read_text())["config"], "stacks/Pulumi.gcp-dev.yaml")
+    assert cast(GcpSettings, dev.gcp).gpu_vm.spot is True
+
+
+@pytest.mark.parametrize(
+    ("old", "value", "written", "new"),
+    [
+        ("gateway_domains", ["llm.example.com"], '["llm.example.com"]', "gcp.gateway.domains"),
+        ("gateway_subnet_cidr", "10.40.18.0/26", "10.40.18.0/26", "gcp.gateway.subnet_cidr"),
+        ("subnet_cidr", "10.40.0.0/20", "10.40.0.0/20", "gcp.network.subnet_cidr"),
+        ("spot", True, "true", "gcp.gpu_vm.spot"),
+        ("gke_mode", "autopilot", "autopilot", "gcp.cluster.mode"),
+        ("gpu_pool", {"spot_max_nodes": 4}, '{"spot_max_nodes": 4}', "gcp.cluster.gpu_pool"),
+        ("prometheus", "managed", "managed", "gcp.cluster.prometheus"),
+    ],
+)
+def test_a_key_moved_in_0_2_0_is_refused_with_one_line_naming_its_new_place(old: str, value: Any, written: str, new: str) -> None:
+    cfg = copy.deepcopy(prod())
+    cfg["pulumi-llm:gcp"][old] = value
+    assert message(cfg) == f"{SOURCE}: pulumi-llm:gcp.{old} = {written}: moved to {new} in 0.2.0 — CHANGELOG Upgrade notes"
+
+
+def test_every_moved_key_names_a_key_the_settings_accept() -> None:
+    # A table entry pointing nowhere would send a user from one unknown key to another.
+    from pulumi_llm.settings.loading import _allowed_keys
+
+    for old, moved in MOVED_KEYS.items():
+        *parent, leaf = moved.new.split(".")
+        assert leaf in _allowed_keys(parent), (old, moved.new)
+        assert old.split(".")[-1] not in _allowed_keys(old.split(".")[:-1]), old

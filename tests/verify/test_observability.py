@@ -302,7 +302,7 @@ def test_adapter_queries_are_filled_in_as_the_adapter_sends_them():
 
 @pytest.fixture(scope="module")
 def gmp_view(tmp_path_factory):
-    """gcp-prod with gcp.prometheus: managed — PodMonitoring, GMP Rules, KEDA on the GMP frontend."""
+    """gcp-prod with gcp.cluster.prometheus: managed — PodMonitoring, GMP Rules, KEDA on the GMP frontend."""
     import shutil
     import subprocess
     import sys
@@ -317,7 +317,7 @@ def gmp_view(tmp_path_factory):
     (project / "stacks").mkdir()
     shutil.copy(root / "stacks" / "__main__.py", project / "stacks" / "__main__.py")
     stack = yaml.safe_load((root / "stacks" / "Pulumi.gcp-prod.yaml").read_text())
-    stack["config"]["pulumi-llm:gcp"]["prometheus"] = "managed"
+    stack["config"]["pulumi-llm:gcp"].setdefault("cluster", {})["prometheus"] = "managed"
     (project / "stacks" / "Pulumi.gmp.yaml").write_text(yaml.safe_dump(stack))
     out = project / "out"
     result = subprocess.run(

@@ -65,12 +65,12 @@ def _network(ctx: PlatformContext, on_gcp: pulumi.ResourceOptions):
     if hybrid:
         from ..cluster.gke_render import GPU_NODE_TAG
 
-        gateway_net["gateway_egress_cidr"] = cfg.gateway_subnet_cidr
+        gateway_net["gateway_egress_cidr"] = cfg.gateway.subnet_cidr
         if "cluster" in methods:
             gateway_net["gateway_target_tags"] = (GPU_NODE_TAG,)
     return GcpNetwork(
         ctx.child("network"),
-        GcpNetworkArgs(labels=ctx.labels, region=settings.region or "", subnet_cidr=cfg.subnet_cidr, **gateway_net),
+        GcpNetworkArgs(labels=ctx.labels, region=settings.region or "", subnet_cidr=cfg.network.subnet_cidr, **gateway_net),
         opts=on_gcp,
     )
 
@@ -113,7 +113,7 @@ def _gpu_vms(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
                 kms_key_id=store.key_id,
                 min_size=max(1, bounds.min),
                 max_size=bounds.max,
-                spot=cfg.spot,
+                spot=cfg.gpu_vm.spot,
                 config_path=f"pulumi-llm:models.{served}",
             ),
             opts=ctx.opts(foundation.providers),
@@ -152,7 +152,7 @@ def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> Se
             # signs its queries as its Google service account.
             **(
                 {"metrics_api": "gmp", "monitoring_namespace": "gmp-system", "trigger_authentication": gke.keda_authentication}
-                if cfg.prometheus == "managed"
+                if cfg.cluster.prometheus == "managed"
                 else {}
             ),
             server_depends_on=waits,
@@ -188,6 +188,8 @@ def _gke_cluster(ctx: PlatformContext, foundation: Foundation):
 
     settings, network = ctx.settings, foundation.network
     cfg = settings.gcp
+    assert cfg is not None
+    pool = cfg.cluster.gpu_pool
     machine = serving.instance_type(settings, sorted(settings.models)[0])
     return GkeCluster(
         ctx.child("gke"),
@@ -200,16 +202,16 @@ def _gke_cluster(ctx: PlatformContext, foundation: Foundation):
             pods_range_name=network.pods_range_name,
             services_range_name=network.services_range_name,
             kms_key=foundation.store.key_id,
-            mode=cfg.gke_mode,
+            mode=cfg.cluster.mode,
             deletion_protection=settings.environment == "prod",
             gpu_pools={
                 "gpu": GpuPool(
                     machine_type=machine.name,
-                    spot=NodeRange(min=0, max=cfg.gpu_pool.spot_max_nodes) if cfg.gpu_pool.spot_max_nodes else None,
-                    on_demand=NodeRange(min=0, max=cfg.gpu_pool.on_demand_max_nodes) if cfg.gpu_pool.on_demand_max_nodes else None,
+                    spot=NodeRange(min=0, max=pool.spot_max_nodes) if pool.spot_max_nodes else None,
+                    on_demand=NodeRange(min=0, max=pool.on_demand_max_nodes) if pool.on_demand_max_nodes else None,
                 )
             },
-            prometheus=cfg.prometheus,
+            prometheus=cfg.cluster.prometheus,
         ),
         opts=ctx.opts(foundation.providers),
     )
@@ -238,7 +240,7 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
             vpc_egress=VpcEgress(network=network.network_id, subnetwork=network.gateway_subnet_id)
             if network is not None and network.gateway_subnet_id is not None
             else None,
-            domains=tuple(cfg.gateway_domains),
+            domains=tuple(cfg.gateway.domains),
             client_timeout_seconds=settings.gateway.timeouts.client_seconds,
             request_timeout_seconds=settings.gateway.timeouts.edge_seconds,
             engine_timeout_seconds=settings.gateway.timeouts.engine_seconds,

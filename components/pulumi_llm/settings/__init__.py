@@ -40,7 +40,7 @@ from .ci import SELF_HOSTED_LABEL, CiSettings, RunnerLabel
 from .core import CLOUD_OF_METHOD, NAMESPACE, SELF_HOSTING, Cloud, FieldProblem, Label, Method
 from .edge import DigestRef, EdgeJetsonFleet, EdgeSettings
 from .gateway import ConsumerSettings, GatewaySettings, GatewayTimeouts, ModelGroupSettings, Provider, RouteSettings
-from .gcp import GcpGpuPoolSettings, GcpSettings
+from .gcp import GcpClusterSettings, GcpGatewaySettings, GcpGpuPoolSettings, GcpGpuVmSettings, GcpNetworkSettings, GcpSettings
 from .loading import _unwrap as _unwrap
 from .loading import from_pulumi, load, raw_settings, stack_file_schema
 from .models import AlertSettings, AutoscalingSettings, CustomModel, ModelSettings, Replicas, Runtime, ServingSettings
@@ -74,7 +74,11 @@ __all__ = [
     "FieldProblem",
     "GatewaySettings",
     "GatewayTimeouts",
+    "GcpClusterSettings",
+    "GcpGatewaySettings",
     "GcpGpuPoolSettings",
+    "GcpGpuVmSettings",
+    "GcpNetworkSettings",
     "GcpSettings",
     "GpuOperatorSettings",
     "GpuVmSettings",

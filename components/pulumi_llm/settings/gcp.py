@@ -1,4 +1,5 @@
-"""Settings of the GCP methods (`gcp`): the project, subnets, GKE and the gateway's domains."""
+"""Settings of the GCP methods (`gcp`): the project, and one subtree per method as on AWS and Azure —
+`network`, `gpu_vm`, `cluster` (GKE) and `gateway` (its domains and egress subnet)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,18 @@ if TYPE_CHECKING:  # root.py imports this module; the checks only read the Setti
     from .root import Settings
 
 
+class GcpNetworkSettings(_Strict):
+    """The VPC every self-hosting GCP method runs in (network.gcp.GcpNetwork)."""
+
+    subnet_cidr: str = Field(default="10.40.0.0/20", description="Private subnet of the workloads. Default 10.40.0.0/20.")
+
+
+class GcpGpuVmSettings(_Strict):
+    """GPU VMs in a regional managed instance group behind an internal load balancer (gpu_vm.gcp.GcpGpuVm)."""
+
+    spot: bool = Field(default=False, description="GPU VMs on spot capacity (dev). Default false.")
+
+
 class GcpGpuPoolSettings(_Strict):
     """A GKE GPU node pool family: spot nodes first, on-demand as the fallback."""
 
@@ -21,26 +34,36 @@ class GcpGpuPoolSettings(_Strict):
     on_demand_max_nodes: int = Field(default=1, ge=0, le=50, description="Most on-demand nodes. Default 1.")
 
 
-class GcpSettings(_Strict):
-    """Settings of the GCP methods."""
+class GcpClusterSettings(_Strict):
+    """GKE with GPU capacity (cluster.gke.GkeCluster)."""
 
-    project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="GCP project id. Required on GCP.")
-    subnet_cidr: str = Field(default="10.40.0.0/20", description="Private subnet of the workloads. Default 10.40.0.0/20.")
-    spot: bool = Field(default=False, description="GPU VMs on spot capacity (dev). Default false.")
-    gke_mode: Literal["standard", "autopilot"] = Field(default="standard", description="GKE Standard or Autopilot. Default standard.")
+    mode: Literal["standard", "autopilot"] = Field(default="standard", description="GKE Standard or Autopilot. Default standard.")
     gpu_pool: GcpGpuPoolSettings = Field(default_factory=GcpGpuPoolSettings, description="GKE GPU capacity.")
     prometheus: Literal["kube-prometheus-stack", "managed"] = Field(
         default="kube-prometheus-stack",
         description="In-cluster Prometheus or Managed Service for Prometheus. Default kube-prometheus-stack.",
     )
-    gateway_domains: list[str] = Field(
-        default_factory=list, description="Domains of the gateway's managed certificate. Required with the gateway."
-    )
-    gateway_subnet_cidr: str = Field(
+
+
+class GcpGatewaySettings(_Strict):
+    """The gateway on Cloud Run behind a global HTTPS load balancer (gateway.gcp.GcpGateway)."""
+
+    domains: list[str] = Field(default_factory=list, description="Domains of the gateway's managed certificate. Required with the gateway.")
+    subnet_cidr: str = Field(
         default="10.40.18.0/26",
         description="Subnet of the gateway's Cloud Run Direct VPC egress, made when it routes to self-hosted models "
-        "(/26 or larger, outside subnet_cidr). Default 10.40.18.0/26.",
+        "(/26 or larger, outside gcp.network.subnet_cidr). Default 10.40.18.0/26.",
     )
+
+
+class GcpSettings(_Strict):
+    """Settings of the GCP methods."""
+
+    project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="GCP project id. Required on GCP.")
+    network: GcpNetworkSettings = Field(default_factory=GcpNetworkSettings, description="The VPC.")
+    gpu_vm: GcpGpuVmSettings = Field(default_factory=GcpGpuVmSettings, description="The gpu-vm method.")
+    cluster: GcpClusterSettings = Field(default_factory=GcpClusterSettings, description="The cluster method (GKE).")
+    gateway: GcpGatewaySettings = Field(default_factory=GcpGatewaySettings, description="The gateway method (Cloud Run).")
 
 
 def check_gcp_stack(settings: Settings) -> None:
@@ -53,21 +76,22 @@ def check_gcp_stack(settings: Settings) -> None:
         check_region("gcp", settings.region or "")
     except UserError as err:
         raise FieldProblem("region", str(err)) from None
-    if "gateway" in settings.methods and not settings.gcp.gateway_domains:
-        raise FieldProblem("gcp.gateway_domains", "required with the gateway (its HTTPS load balancer's certificate)")
+    gateway, network = settings.gcp.gateway, settings.gcp.network
+    if "gateway" in settings.methods and not gateway.domains:
+        raise FieldProblem("gcp.gateway.domains", "required with the gateway (its HTTPS load balancer's certificate)")
     if settings.routes_self_hosted():
         import ipaddress
 
         # Cloud Run's Direct VPC egress subnet beside the workload subnet (the network checks the rest).
         try:
-            egress = ipaddress.ip_network(settings.gcp.gateway_subnet_cidr, strict=True)
+            egress = ipaddress.ip_network(gateway.subnet_cidr, strict=True)
         except ValueError as err:
-            raise FieldProblem("gcp.gateway_subnet_cidr", f"not an IPv4 network in CIDR notation ({err})") from None
+            raise FieldProblem("gcp.gateway.subnet_cidr", f"not an IPv4 network in CIDR notation ({err})") from None
         if egress.version != 4 or not 16 <= egress.prefixlen <= 26:
-            raise FieldProblem("gcp.gateway_subnet_cidr", "an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)")
+            raise FieldProblem("gcp.gateway.subnet_cidr", "an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)")
         try:
-            overlaps = egress.overlaps(ipaddress.ip_network(settings.gcp.subnet_cidr, strict=False))
+            overlaps = egress.overlaps(ipaddress.ip_network(network.subnet_cidr, strict=False))
         except ValueError:
             overlaps = False
         if overlaps:
-            raise FieldProblem("gcp.gateway_subnet_cidr", f"overlaps gcp.subnet_cidr ({settings.gcp.subnet_cidr})")
+            raise FieldProblem("gcp.gateway.subnet_cidr", f"overlaps gcp.network.subnet_cidr ({network.subnet_cidr})")

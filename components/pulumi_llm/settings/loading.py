@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import FieldProblem, UserError
 from .core import NAMESPACE
+from .moved import find_moved_key
 from .root import Settings
 
 
@@ -37,6 +38,9 @@ def load(config: Mapping[str, Any], source: str) -> Settings:
     from ..serving import check_sizing
 
     raw = raw_settings(config)
+    moved = find_moved_key(raw)
+    if moved is not None:
+        raise UserError(_problem_line(source, raw, list(moved[0]), moved[1]))
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as err:
