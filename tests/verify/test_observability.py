@@ -10,6 +10,7 @@ import json
 import promql_parser
 import pytest
 from pulumi_llm.kubernetes import observability_rules
+from pulumi_llm.runtimes import triton, vllm
 from pulumi_llm.verify import run_rules
 from pulumi_llm.verify.facts import exporters as ex
 from pulumi_llm.verify.rules import observability as obs
@@ -240,11 +241,11 @@ def test_scrape_renames_clashing_labels_unless_honoured():
 
 
 def test_histogram_series_map_to_their_family_and_type():
-    assert ex.VLLM.family("vllm:time_to_first_token_seconds_bucket") == "vllm:time_to_first_token_seconds"
-    assert ex.VLLM.series_type("vllm:time_to_first_token_seconds_count") == ex.COUNTER
-    assert "le" in ex.VLLM.series_labels("vllm:time_to_first_token_seconds_bucket")
-    assert "le" not in ex.VLLM.series_labels("vllm:time_to_first_token_seconds_sum")
-    assert ex.VLLM.family("vllm:num_requests_waiting_bucket") is None  # a gauge has no buckets
+    assert vllm.EXPORTER.family("vllm:time_to_first_token_seconds_bucket") == "vllm:time_to_first_token_seconds"
+    assert vllm.EXPORTER.series_type("vllm:time_to_first_token_seconds_count") == ex.COUNTER
+    assert "le" in vllm.EXPORTER.series_labels("vllm:time_to_first_token_seconds_bucket")
+    assert "le" not in vllm.EXPORTER.series_labels("vllm:time_to_first_token_seconds_sum")
+    assert vllm.EXPORTER.family("vllm:num_requests_waiting_bucket") is None  # a gauge has no buckets
 
 
 def _source(*exporters: ex.Exporter, scrape: ex.Scrape | None = None) -> obs.Source:
@@ -273,14 +274,14 @@ def test_check_on_dcgm_expressions(expr, rules):
 
 
 def test_gmp_rules_see_exported_labels_and_no_service_label():
-    gmp = obs.Source({e.name: ex.GMP_POD_MONITORING for e in (ex.VLLM, ex.SCRAPE_SERIES)}, (ex.VLLM, ex.SCRAPE_SERIES))
+    gmp = obs.Source({e.name: ex.GMP_POD_MONITORING for e in (vllm.EXPORTER, ex.SCRAPE_SERIES)}, (vllm.EXPORTER, ex.SCRAPE_SERIES))
     findings = obs.check(obs.Expression("r", "w", 'up{namespace="llm", service="m"} == 0', gmp))
     assert [f.rule for f in findings] == [obs.LABEL]
     assert obs.check(obs.Expression("r", "w", 'up{namespace="llm", job="m"} == 0', gmp)) == []
 
 
 def test_a_metric_of_a_runtime_the_stack_does_not_run_is_named():
-    [finding] = obs.check(obs.Expression("r", "w", "nv_inference_pending_request_count", _source(ex.VLLM)))
+    [finding] = obs.check(obs.Expression("r", "w", "nv_inference_pending_request_count", _source(vllm.EXPORTER)))
     assert finding.rule == obs.METRIC and "triton" in finding.why
 
 
@@ -290,7 +291,7 @@ def test_adapter_queries_are_filled_in_as_the_adapter_sends_them():
     [adapter_rule] = autoscaling.adapter_rules([_vllm_metrics()])
     query = obs.adapter_query(adapter_rule)
     assert query == 'sum(vllm:num_requests_waiting{namespace="adapter_value",pod="adapter_value"}) by (namespace, pod)'
-    source = _source(ex.VLLM)
+    source = _source(vllm.EXPORTER)
     assert obs.check(obs.Expression("r", "w", query, source)) == []
     assert obs.check(obs.Expression("r", "w", adapter_rule["seriesQuery"], source)) == []
     typo = {**adapter_rule, "seriesQuery": adapter_rule["seriesQuery"].replace("waiting", "waitng")}
@@ -345,8 +346,8 @@ def test_gmp_plan_alerts_panels_and_triggers_select_what_gmp_stores(gmp_view):
 
 
 def test_tritons_gpu_families_are_per_gpu_not_per_model():
-    assert ex.TRITON.series_labels("nv_gpu_utilization") == frozenset({"gpu_uuid"})
-    assert ex.TRITON.series_labels("nv_inference_pending_request_count") == frozenset({"model", "version"})
+    assert triton.EXPORTER.series_labels("nv_gpu_utilization") == frozenset({"gpu_uuid"})
+    assert triton.EXPORTER.series_labels("nv_inference_pending_request_count") == frozenset({"model", "version"})
 
 
 # ---- the six rules share one pass over the plan's expressions ------------------------------------------------------

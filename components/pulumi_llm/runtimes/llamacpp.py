@@ -36,9 +36,11 @@ Decisions, with their reasons:
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 from .. import pins
 from ..errors import UserError
+from ..exporter_facts import COUNTER, GAUGE, Exporter
 from ..sizing import GIB, FitResult, check_runtime_precision, startup_probe_budget
 from ..sizing.precision import DEFAULT_GGUF
 from .spec import (
@@ -250,12 +252,48 @@ def container_spec(request: ContainerRequest) -> ContainerSpec:
     )
 
 
+# ---- llama.cpp -------------------------------------------------------------------------------------------
+# github.com/ggml-org/llama.cpp, tools/server/server-task.cpp, server_task_result_metrics::to_metrics (the
+# /metrics body): unlabelled counters and gauges with the `llamacpp:` prefix (only the speculative
+# per-position counter carries `position`). Read in a recent build of the file; the pin is b11176
+# (pins.LLAMA_CPP_SERVER), whose names the llama.cpp integration test checks against a real server.
+EXPORTER = Exporter(
+    name="llamacpp",
+    version="b11176",
+    source="ggml-org/llama.cpp tools/server/server-task.cpp (server_task_result_metrics::to_metrics)",
+    metrics=MappingProxyType(
+        {
+            "llamacpp:prompt_tokens_total": COUNTER,
+            "llamacpp:prompt_tokens_cached_total": COUNTER,
+            "llamacpp:prompt_seconds_total": COUNTER,
+            "llamacpp:tokens_predicted_total": COUNTER,
+            "llamacpp:tokens_predicted_seconds_total": COUNTER,
+            "llamacpp:n_decode_total": COUNTER,
+            "llamacpp:n_tokens_max": COUNTER,
+            "llamacpp:spec_decode_num_draft_tokens_total": COUNTER,
+            "llamacpp:spec_decode_num_accepted_tokens_total": COUNTER,
+            "llamacpp:spec_decode_num_drafts_total": COUNTER,
+            "llamacpp:spec_decode_num_accepted_tokens_per_pos_total": COUNTER,
+            "llamacpp:n_busy_slots_per_decode": GAUGE,
+            "llamacpp:prompt_tokens_seconds": GAUGE,
+            "llamacpp:predicted_tokens_seconds": GAUGE,
+            "llamacpp:requests_processing": GAUGE,
+            "llamacpp:requests_deferred": GAUGE,
+        }
+    ),
+    labels=frozenset(),
+    metric_labels=MappingProxyType({"llamacpp:spec_decode_num_accepted_tokens_per_pos_total": frozenset({"position"})}),
+    image_markers=("llama.cpp",),
+)
+
+
 RUNTIME = RuntimeInfo(
     name="llamacpp",
     placement="edge",
     metrics=METRICS,
     fit_runtime="llamacpp",
     container_spec=container_spec,
+    exporters=(EXPORTER,),
     default_quantization=DEFAULT_GGUF,
 )
 """llama.cpp's llama-server on edge nodes (runtimes/registry.py)."""

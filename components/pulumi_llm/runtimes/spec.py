@@ -16,6 +16,7 @@ from ..errors import UserError
 from .registry import NAMES
 
 if TYPE_CHECKING:
+    from ..exporter_facts import Exporter
     from ..sizing import FitResult
     from .vllm import Weights
 
@@ -229,6 +230,9 @@ class RuntimeInfo:
     hidden_queue: bool = False
     """Its requests queue where its own metrics can't see them (Triton hands every request to vLLM at once):
     autoscaling scales it on time to first token when the server reports that."""
+    exporters: tuple[Exporter, ...] = ()
+    """What its server writes to /metrics at the pinned image, cited (the `observability.*` rules check every
+    PromQL expression against them; verify/facts/exporters.py reads them here). Empty: no Prometheus metrics."""
     own_fit: Callable[..., FitResult] | None = None
     """The runtime's own device check when it is sized as a stand-in of `fit_runtime` (onnx: int4 as q4_0):
     `own_fit(spec: ModelSpec, hardware: Hardware, *, quantization, context, where)`."""

@@ -35,10 +35,12 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal, TypeGuard
 
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
+from pulumi_llm.exporter_facts import COUNTER, GAUGE, HISTOGRAM, Exporter
 from pulumi_llm.runtimes.spec import (
     ContainerRequest,
     ContainerSpec,
@@ -931,12 +933,91 @@ def container_spec(request: ContainerRequest) -> ContainerSpec:
     return triton_container(request.served_name, request.fit, image=pins.TRITON_VLLM.ref, kind="vllm", model_path=request.weights.location)
 
 
+# ---- Triton ----------------------------------------------------------------------------------------------
+# github.com/triton-inference-server/server, docs/user_guide/metrics.md (per-model families labelled
+# model and version; the latency families are counters by default, `counter_latencies`; GPU families per
+# gpu_uuid), for the 26.05 / 26.06 containers pinned (pins.TRITON_VLLM, TRITON_ONNX). The pending request
+# count, newer than that page, is a per-model gauge: triton-inference-server/tensorrtllm_backend README.md
+# (its /metrics example: `# TYPE nv_inference_pending_request_count gauge`, labels model and version).
+_TRITON_GPU_FAMILIES = frozenset(
+    {
+        "nv_gpu_utilization",
+        "nv_gpu_memory_total_bytes",
+        "nv_gpu_memory_used_bytes",
+        "nv_gpu_power_usage",
+        "nv_gpu_power_limit",
+        "nv_energy_consumption",
+    }
+)
+EXPORTER = Exporter(
+    name="triton",
+    version="26.05",
+    source="triton-inference-server/server docs/user_guide/metrics.md",
+    metrics=MappingProxyType(
+        {
+            "nv_inference_request_success": COUNTER,
+            "nv_inference_request_failure": COUNTER,
+            "nv_inference_count": COUNTER,
+            "nv_inference_exec_count": COUNTER,
+            "nv_inference_request_duration_us": COUNTER,
+            "nv_inference_queue_duration_us": COUNTER,
+            "nv_inference_compute_input_duration_us": COUNTER,
+            "nv_inference_compute_infer_duration_us": COUNTER,
+            "nv_inference_compute_output_duration_us": COUNTER,
+            "nv_inference_pending_request_count": GAUGE,
+            "nv_gpu_utilization": GAUGE,
+            "nv_gpu_memory_total_bytes": GAUGE,
+            "nv_gpu_memory_used_bytes": GAUGE,
+            "nv_gpu_power_usage": GAUGE,
+            "nv_gpu_power_limit": GAUGE,
+            "nv_energy_consumption": COUNTER,
+        }
+    ),
+    labels=frozenset({"model", "version"}),
+    metric_labels=MappingProxyType({name: frozenset({"gpu_uuid"}) for name in _TRITON_GPU_FAMILIES}),
+    unshared=_TRITON_GPU_FAMILIES,
+    image_markers=("nvidia/tritonserver",),
+)
+
+# github.com/triton-inference-server/vllm_backend, src/utils/metrics.py (TritonMetrics; the backend's
+# model.py passes the labels {model, version}). Shipped in the `-vllm-python-py3` Triton containers.
+VLLM_BACKEND_EXPORTER = Exporter(
+    name="triton-vllm-backend",
+    version="26.05",
+    source="triton-inference-server/vllm_backend src/utils/metrics.py",
+    metrics=MappingProxyType(
+        {
+            "vllm:prompt_tokens_total": COUNTER,
+            "vllm:generation_tokens_total": COUNTER,
+            "vllm:num_preemptions_total": COUNTER,
+            "vllm:iteration_tokens_total": HISTOGRAM,
+            "vllm:time_to_first_token_seconds": HISTOGRAM,
+            "vllm:time_per_output_token_seconds": HISTOGRAM,
+            "vllm:e2e_request_latency_seconds": HISTOGRAM,
+            "vllm:request_queue_time_seconds": HISTOGRAM,
+            "vllm:request_inference_time_seconds": HISTOGRAM,
+            "vllm:request_prefill_time_seconds": HISTOGRAM,
+            "vllm:request_decode_time_seconds": HISTOGRAM,
+            "vllm:request_prompt_tokens": HISTOGRAM,
+            "vllm:request_generation_tokens": HISTOGRAM,
+            "vllm:request_params_n": HISTOGRAM,
+            "vllm:num_requests_running": GAUGE,
+            "vllm:num_requests_waiting": GAUGE,
+            "vllm:gpu_cache_usage_perc": GAUGE,
+        }
+    ),
+    labels=frozenset({"model", "version"}),
+    image_markers=("-vllm-python-py3",),
+)
+
+
 RUNTIME = RuntimeInfo(
     name="triton",
     placement="server",
     metrics=triton_metrics("vllm"),
     fit_runtime="vllm",  # Triton serves LLMs through its vLLM backend: the same engine, the same fit
     container_spec=container_spec,
+    exporters=(EXPORTER, VLLM_BACKEND_EXPORTER),
     hidden_queue=True,  # the vLLM backend's queue is inside vLLM (triton_metrics); server#8463
 )
 """Triton Inference Server with its vLLM backend on GPU VMs and clusters (runtimes/registry.py)."""

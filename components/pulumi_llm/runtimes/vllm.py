@@ -15,10 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 from .. import pins
 from ..errors import UserError
+from ..exporter_facts import COUNTER, GAUGE, HISTOGRAM, INFO, Exporter
 from ..sizing import GIB, FitResult, startup_probe_budget
 from .spec import (
     ContainerRequest,
@@ -295,12 +297,58 @@ def container_spec(request: ContainerRequest) -> ContainerSpec:
     return vllm_container(request.served_name, request.fit, weights, options)
 
 
+# ---- vLLM ------------------------------------------------------------------------------------------------
+# github.com/vllm-project/vllm, vllm/v1/metrics/loggers.py (PrometheusStatLogger; labelnames
+# ["model_name", "engine"] on every family). The pin is v0.31.0 (pins.VLLM_OPENAI); the reference index
+# holds this file at commit 005a810bc40f (V1 engine) only, so the families below are the V1 set that
+# both carry; `inter_token_latency_seconds` replaced `time_per_output_token_seconds` after that commit and
+# is the one the pinned release exposes — the repository's vLLM integration test reads every
+# MetricNames entry from a real server's /metrics. prometheus_client adds `_total` to counters.
+EXPORTER = Exporter(
+    name="vllm",
+    version="v0.31.0",
+    source="vllm-project/vllm vllm/v1/metrics/loggers.py (V1 PrometheusStatLogger, commit 005a810bc40f)",
+    metrics=MappingProxyType(
+        {
+            "vllm:num_requests_running": GAUGE,
+            "vllm:num_requests_waiting": GAUGE,
+            "vllm:kv_cache_usage_perc": GAUGE,
+            "vllm:cache_config_info": INFO,
+            "vllm:prefix_cache_queries_total": COUNTER,
+            "vllm:prefix_cache_hits_total": COUNTER,
+            "vllm:num_preemptions_total": COUNTER,
+            "vllm:prompt_tokens_total": COUNTER,
+            "vllm:generation_tokens_total": COUNTER,
+            "vllm:request_success_total": COUNTER,
+            "vllm:request_prompt_tokens": HISTOGRAM,
+            "vllm:request_generation_tokens": HISTOGRAM,
+            "vllm:iteration_tokens_total": HISTOGRAM,
+            "vllm:request_max_num_generation_tokens": HISTOGRAM,
+            "vllm:request_params_n": HISTOGRAM,
+            "vllm:request_params_max_tokens": HISTOGRAM,
+            "vllm:time_to_first_token_seconds": HISTOGRAM,
+            "vllm:inter_token_latency_seconds": HISTOGRAM,
+            "vllm:time_per_prefill_token_request_seconds": HISTOGRAM,
+            "vllm:e2e_request_latency_seconds": HISTOGRAM,
+            "vllm:request_queue_time_seconds": HISTOGRAM,
+            "vllm:request_inference_time_seconds": HISTOGRAM,
+            "vllm:request_prefill_time_seconds": HISTOGRAM,
+            "vllm:request_decode_time_seconds": HISTOGRAM,
+        }
+    ),
+    labels=frozenset({"model_name", "engine"}),
+    metric_labels=MappingProxyType({"vllm:request_success_total": frozenset({"finished_reason"})}),
+    image_markers=("vllm/vllm-openai",),
+)
+
+
 RUNTIME = RuntimeInfo(
     name="vllm",
     placement="server",
     metrics=METRICS,
     fit_runtime="vllm",
     container_spec=container_spec,
+    exporters=(EXPORTER,),
     model_in_args=model_argument,
 )
 """vLLM's OpenAI-compatible server on GPU VMs and clusters (runtimes/registry.py)."""

@@ -11,225 +11,21 @@ takes the name (prometheus/prometheus docs/configuration/configuration.md, `hono
 dcgm-exporter series behind a ServiceMonitor, `pod` is the exporter's own pod and the GPU's workload is
 `exported_pod`.
 
-Each fact carries the upstream repository, file and tag it was read at.
+Each fact carries the upstream repository, file and tag it was read at. The model servers' facts are
+declared by their runtime modules (`RuntimeInfo.exporters`, next to the image they describe) so that a new
+runtime brings its own; this module holds the other exporters and reads those through the registry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 
-COUNTER = "counter"
-GAUGE = "gauge"
-HISTOGRAM = "histogram"
-INFO = "info"
-"""A gauge held at 1 whose labels carry the data (vLLM's `*_info`, DCGM's label fields)."""
+from ...exporter_facts import COUNTER, GAUGE, HISTOGRAM, HISTOGRAM_SERIES, INFO, Exporter
+from ...runtimes import registry
 
-HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
-"""The series a histogram named `x` is stored as: `x_bucket` (with `le`), `x_sum`, `x_count`."""
-
-
-@dataclass(frozen=True)
-class Exporter:
-    """One exporter at its pinned version, as it writes /metrics (before any scrape)."""
-
-    name: str
-    version: str
-    source: str
-    """Upstream repository, file and tag the names and labels were read at."""
-    metrics: Mapping[str, str]
-    """Metric (family) name → type. Counters are named as exposed (`_total` where the exporter adds it);
-    histograms by their family name (the series add HISTOGRAM_SERIES)."""
-    labels: frozenset[str]
-    """Labels on every series the exporter writes."""
-    metric_labels: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
-    """Extra labels on particular families."""
-    unshared: frozenset[str] = frozenset()
-    """Families that do not carry `labels` (only their `metric_labels`), e.g. Triton's per-GPU families."""
-    image_markers: tuple[str, ...] = ()
-    """Substrings of the exporter's image or chart name: how a plan shows it runs the exporter."""
-
-    def family(self, series: str) -> str | None:
-        """The family a stored series belongs to (`x_bucket` → `x` for a histogram), or None."""
-        if series in self.metrics:
-            return series
-        for suffix in HISTOGRAM_SERIES:
-            base = series.removesuffix(suffix)
-            if base != series and self.metrics.get(base) == HISTOGRAM:
-                return base
-        return None
-
-    def series_type(self, series: str) -> str | None:
-        """The type of one stored series: a histogram's `_bucket`/`_sum`/`_count` are counters."""
-        family = self.family(series)
-        if family is None:
-            return None
-        kind = self.metrics[family]
-        return COUNTER if kind == HISTOGRAM and family != series else kind
-
-    def series_labels(self, series: str) -> frozenset[str]:
-        family = self.family(series)
-        extra = self.metric_labels.get(family or "", frozenset())
-        le = frozenset({"le"}) if family and series == family + "_bucket" else frozenset()
-        shared = frozenset() if family in self.unshared else self.labels
-        return shared | extra | le
-
-
-# ---- vLLM ------------------------------------------------------------------------------------------------
-# github.com/vllm-project/vllm, vllm/v1/metrics/loggers.py (PrometheusStatLogger; labelnames
-# ["model_name", "engine"] on every family). The pin is v0.31.0 (pins.VLLM_OPENAI); the reference index
-# holds this file at commit 005a810bc40f (V1 engine) only, so the families below are the V1 set that
-# both carry; `inter_token_latency_seconds` replaced `time_per_output_token_seconds` after that commit and
-# is the one the pinned release exposes — the repository's vLLM integration test reads every
-# MetricNames entry from a real server's /metrics. prometheus_client adds `_total` to counters.
-VLLM = Exporter(
-    name="vllm",
-    version="v0.31.0",
-    source="vllm-project/vllm vllm/v1/metrics/loggers.py (V1 PrometheusStatLogger, commit 005a810bc40f)",
-    metrics=MappingProxyType(
-        {
-            "vllm:num_requests_running": GAUGE,
-            "vllm:num_requests_waiting": GAUGE,
-            "vllm:kv_cache_usage_perc": GAUGE,
-            "vllm:cache_config_info": INFO,
-            "vllm:prefix_cache_queries_total": COUNTER,
-            "vllm:prefix_cache_hits_total": COUNTER,
-            "vllm:num_preemptions_total": COUNTER,
-            "vllm:prompt_tokens_total": COUNTER,
-            "vllm:generation_tokens_total": COUNTER,
-            "vllm:request_success_total": COUNTER,
-            "vllm:request_prompt_tokens": HISTOGRAM,
-            "vllm:request_generation_tokens": HISTOGRAM,
-            "vllm:iteration_tokens_total": HISTOGRAM,
-            "vllm:request_max_num_generation_tokens": HISTOGRAM,
-            "vllm:request_params_n": HISTOGRAM,
-            "vllm:request_params_max_tokens": HISTOGRAM,
-            "vllm:time_to_first_token_seconds": HISTOGRAM,
-            "vllm:inter_token_latency_seconds": HISTOGRAM,
-            "vllm:time_per_prefill_token_request_seconds": HISTOGRAM,
-            "vllm:e2e_request_latency_seconds": HISTOGRAM,
-            "vllm:request_queue_time_seconds": HISTOGRAM,
-            "vllm:request_inference_time_seconds": HISTOGRAM,
-            "vllm:request_prefill_time_seconds": HISTOGRAM,
-            "vllm:request_decode_time_seconds": HISTOGRAM,
-        }
-    ),
-    labels=frozenset({"model_name", "engine"}),
-    metric_labels=MappingProxyType({"vllm:request_success_total": frozenset({"finished_reason"})}),
-    image_markers=("vllm/vllm-openai",),
-)
-
-# ---- Triton ----------------------------------------------------------------------------------------------
-# github.com/triton-inference-server/server, docs/user_guide/metrics.md (per-model families labelled
-# model and version; the latency families are counters by default, `counter_latencies`; GPU families per
-# gpu_uuid), for the 26.05 / 26.06 containers pinned (pins.TRITON_VLLM, TRITON_ONNX). The pending request
-# count, newer than that page, is a per-model gauge: triton-inference-server/tensorrtllm_backend README.md
-# (its /metrics example: `# TYPE nv_inference_pending_request_count gauge`, labels model and version).
-_TRITON_GPU_FAMILIES = frozenset(
-    {
-        "nv_gpu_utilization",
-        "nv_gpu_memory_total_bytes",
-        "nv_gpu_memory_used_bytes",
-        "nv_gpu_power_usage",
-        "nv_gpu_power_limit",
-        "nv_energy_consumption",
-    }
-)
-TRITON = Exporter(
-    name="triton",
-    version="26.05",
-    source="triton-inference-server/server docs/user_guide/metrics.md",
-    metrics=MappingProxyType(
-        {
-            "nv_inference_request_success": COUNTER,
-            "nv_inference_request_failure": COUNTER,
-            "nv_inference_count": COUNTER,
-            "nv_inference_exec_count": COUNTER,
-            "nv_inference_request_duration_us": COUNTER,
-            "nv_inference_queue_duration_us": COUNTER,
-            "nv_inference_compute_input_duration_us": COUNTER,
-            "nv_inference_compute_infer_duration_us": COUNTER,
-            "nv_inference_compute_output_duration_us": COUNTER,
-            "nv_inference_pending_request_count": GAUGE,
-            "nv_gpu_utilization": GAUGE,
-            "nv_gpu_memory_total_bytes": GAUGE,
-            "nv_gpu_memory_used_bytes": GAUGE,
-            "nv_gpu_power_usage": GAUGE,
-            "nv_gpu_power_limit": GAUGE,
-            "nv_energy_consumption": COUNTER,
-        }
-    ),
-    labels=frozenset({"model", "version"}),
-    metric_labels=MappingProxyType({name: frozenset({"gpu_uuid"}) for name in _TRITON_GPU_FAMILIES}),
-    unshared=_TRITON_GPU_FAMILIES,
-    image_markers=("nvidia/tritonserver",),
-)
-
-# github.com/triton-inference-server/vllm_backend, src/utils/metrics.py (TritonMetrics; the backend's
-# model.py passes the labels {model, version}). Shipped in the `-vllm-python-py3` Triton containers.
-TRITON_VLLM_BACKEND = Exporter(
-    name="triton-vllm-backend",
-    version="26.05",
-    source="triton-inference-server/vllm_backend src/utils/metrics.py",
-    metrics=MappingProxyType(
-        {
-            "vllm:prompt_tokens_total": COUNTER,
-            "vllm:generation_tokens_total": COUNTER,
-            "vllm:num_preemptions_total": COUNTER,
-            "vllm:iteration_tokens_total": HISTOGRAM,
-            "vllm:time_to_first_token_seconds": HISTOGRAM,
-            "vllm:time_per_output_token_seconds": HISTOGRAM,
-            "vllm:e2e_request_latency_seconds": HISTOGRAM,
-            "vllm:request_queue_time_seconds": HISTOGRAM,
-            "vllm:request_inference_time_seconds": HISTOGRAM,
-            "vllm:request_prefill_time_seconds": HISTOGRAM,
-            "vllm:request_decode_time_seconds": HISTOGRAM,
-            "vllm:request_prompt_tokens": HISTOGRAM,
-            "vllm:request_generation_tokens": HISTOGRAM,
-            "vllm:request_params_n": HISTOGRAM,
-            "vllm:num_requests_running": GAUGE,
-            "vllm:num_requests_waiting": GAUGE,
-            "vllm:gpu_cache_usage_perc": GAUGE,
-        }
-    ),
-    labels=frozenset({"model", "version"}),
-    image_markers=("-vllm-python-py3",),
-)
-
-# ---- llama.cpp -------------------------------------------------------------------------------------------
-# github.com/ggml-org/llama.cpp, tools/server/server-task.cpp, server_task_result_metrics::to_metrics (the
-# /metrics body): unlabelled counters and gauges with the `llamacpp:` prefix (only the speculative
-# per-position counter carries `position`). Read in a recent build of the file; the pin is b11176
-# (pins.LLAMA_CPP_SERVER), whose names the llama.cpp integration test checks against a real server.
-LLAMACPP = Exporter(
-    name="llamacpp",
-    version="b11176",
-    source="ggml-org/llama.cpp tools/server/server-task.cpp (server_task_result_metrics::to_metrics)",
-    metrics=MappingProxyType(
-        {
-            "llamacpp:prompt_tokens_total": COUNTER,
-            "llamacpp:prompt_tokens_cached_total": COUNTER,
-            "llamacpp:prompt_seconds_total": COUNTER,
-            "llamacpp:tokens_predicted_total": COUNTER,
-            "llamacpp:tokens_predicted_seconds_total": COUNTER,
-            "llamacpp:n_decode_total": COUNTER,
-            "llamacpp:n_tokens_max": COUNTER,
-            "llamacpp:spec_decode_num_draft_tokens_total": COUNTER,
-            "llamacpp:spec_decode_num_accepted_tokens_total": COUNTER,
-            "llamacpp:spec_decode_num_drafts_total": COUNTER,
-            "llamacpp:spec_decode_num_accepted_tokens_per_pos_total": COUNTER,
-            "llamacpp:n_busy_slots_per_decode": GAUGE,
-            "llamacpp:prompt_tokens_seconds": GAUGE,
-            "llamacpp:predicted_tokens_seconds": GAUGE,
-            "llamacpp:requests_processing": GAUGE,
-            "llamacpp:requests_deferred": GAUGE,
-        }
-    ),
-    labels=frozenset(),
-    metric_labels=MappingProxyType({"llamacpp:spec_decode_num_accepted_tokens_per_pos_total": frozenset({"position"})}),
-    image_markers=("llama.cpp",),
-)
+__all__ = ["COUNTER", "GAUGE", "HISTOGRAM", "HISTOGRAM_SERIES", "INFO", "Exporter"]
 
 # ---- dcgm-exporter ---------------------------------------------------------------------------------------
 # github.com/NVIDIA/dcgm-exporter, tag 4.5.3-4.8.2 (chart 4.8.2, pins.DCGM_EXPORTER_CHART; the same image
@@ -353,7 +149,8 @@ SCRAPE_SERIES = Exporter(
     labels=frozenset(),
 )
 
-MODEL_SERVERS: tuple[Exporter, ...] = (VLLM, TRITON, TRITON_VLLM_BACKEND, LLAMACPP)
+MODEL_SERVERS: tuple[Exporter, ...] = tuple(exporter for info in registry.runtimes() for exporter in info.exporters)
+"""What the model servers emit: each runtime module declares its own (`RuntimeInfo.exporters`), in registry order."""
 EXPORTERS: tuple[Exporter, ...] = (*MODEL_SERVERS, DCGM_EXPORTER, KUBE_STATE_METRICS, SCRAPE_SERIES)
 
 
