@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import UserError
-from . import manifests
+from . import manifests, stack_yaml
 from .recorder import SECRET, Record
 
 MANIFEST_DIR = "manifests"
@@ -77,33 +78,38 @@ class Plan:
 
 
 def engine_config(stack_file: Path, source: str) -> tuple[dict[str, str], list[str]]:
-    """The config map the engine would pass the program, and the keys that are secret."""
-    try:
-        document = yaml.safe_load(stack_file.read_text()) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise UserError(f"{source}:{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
-        raise UserError(f"{source}: config: must be a map of keys to values")
+    """The config map the engine would pass the program, and the keys that are secret.
+
+    Read as the Pulumi CLI reads the file (`stack_yaml`): scalars as written, maps and lists as JSON,
+    duplicate keys, ambiguous YAML 1.1 scalars and alias bombs refused in one line."""
+    document = stack_yaml.read_document(stack_file, source)
+    if document is None:
+        return {}, []
+    if not isinstance(document, MappingNode):
+        raise UserError(f"{source}: must be a map with a config: key, not a {_kind(document)}")
+    top = dict(stack_yaml.mapping_items(document, source, "", typed=False))
+    node = top.get("config")
+    if node is None or (isinstance(node, ScalarNode) and stack_yaml.scalar_text(node) == ""):
+        return {}, []
+    if not isinstance(node, MappingNode):
+        raise UserError(f"{source}: config: must be a map of keys to values, not a {_kind(node)}")
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    for key, value in (document.get("config") or {}).items():
-        if ":" not in str(key):
-            raise UserError(f"{source}: config.{key}: keys need a namespace, e.g. pulumi-llm:{key}")
-        if isinstance(value, dict) and set(value) == {"secure"}:
+    for key, value in stack_yaml.mapping_items(node, source, "config", typed=False):
+        if ":" not in key:
+            example = key if len(key) <= 40 else "<key>"
+            raise UserError(f"{source}: config.{stack_yaml.shown(key)}: keys need a namespace, e.g. pulumi-llm:{example}")
+        if isinstance(value, MappingNode) and [k for k, _ in stack_yaml.mapping_items(value, source, key)] == ["secure"]:
             # Encrypted values cannot be read offline; the program sees a masked placeholder.
             config[key] = SECRET
             secret_keys.append(key)
-        elif isinstance(value, (dict, list)):
-            config[key] = json.dumps(value)
-        elif isinstance(value, bool):
-            config[key] = "true" if value else "false"
-        elif value is None:
-            config[key] = ""
         else:
-            config[key] = str(value)
+            config[key] = stack_yaml.engine_value(value, source, key)
     return config, secret_keys
+
+
+def _kind(node: Node) -> str:
+    return {MappingNode: "map", SequenceNode: "list"}.get(type(node), "single value")
 
 
 def run(project: Project, stack: str) -> Plan:
