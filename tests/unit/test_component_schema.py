@@ -23,6 +23,7 @@ from pulumi_llm import sizing
 from pulumi_llm.errors import UserError
 from pulumi_llm.platform import LlmPlatform, LlmPlatformArgs
 from pulumi_llm.provider import components
+from pulumi_llm.runtimes import registry
 from pulumi_llm.settings import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -246,7 +247,7 @@ def test_types_fields_required_and_enums() -> None:
     assert TYPES["pulumi-llm:index:ScaleSchedule"]["required"] == ["start", "stop"]
     enums = {name: [v["value"] for v in t["enum"]] for name, t in TYPES.items() if "enum" in t}
     assert enums == {
-        "pulumi-llm:index:Runtime": ["vllm", "triton"],
+        "pulumi-llm:index:Runtime": list(registry.names_where("server")),
         "pulumi-llm:index:AutoscalingEngine": ["keda", "hpa", "none"],
         "pulumi-llm:index:ApiProvider": ["openai", "anthropic", "gemini", "cohere", "bedrock", "azure-openai"],
     }
@@ -273,8 +274,8 @@ def test_enum_values_are_the_settings_literals() -> None:
 
     from pulumi_llm import settings
 
-    # llamacpp and onnx run on edge nodes only (edge.runtime), which the package components don't build
-    assert [e.value for e in components.Runtime] == [r for r in get_args(settings.Runtime) if r not in ("llamacpp", "onnx")]
+    # edge runtimes (llamacpp, onnx) run on edge nodes only (edge.runtime), which the package components don't build
+    assert [e.value for e in components.Runtime] == [r for r in get_args(settings.Runtime) if r not in registry.names_where("edge")]
     assert [e.value for e in components.AutoscalingEngine] == list(get_args(settings.AutoscalingSettings.model_fields["engine"].annotation))
     assert [e.value for e in components.ApiProvider] == [p for p in get_args(settings.Provider) if p != "self-hosted"]
 

@@ -44,6 +44,7 @@ PACKAGE = "pulumi-llm"
 # Shared types (one schema namespace: every name here is a type of the package)
 
 
+# generated: Runtime — the server runtimes of runtimes/registry.py (uv run python tests/unit/test_runtime_registry.py --write)
 class Runtime(Enum):
     """The model server."""
 
@@ -51,6 +52,9 @@ class Runtime(Enum):
     """vLLM's OpenAI-compatible server."""
     TRITON = "triton"
     """Triton Inference Server with its vLLM backend (KServe v2 API, not OpenAI /v1)."""
+
+
+# /generated: Runtime
 
 
 class Replicas(TypedDict):

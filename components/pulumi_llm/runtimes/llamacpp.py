@@ -289,6 +289,7 @@ EXPORTER = Exporter(
 
 RUNTIME = RuntimeInfo(
     name="llamacpp",
+    description="llama.cpp's llama-server (GGUF models, OpenAI-compatible API).",
     placement="edge",
     metrics=METRICS,
     fit_runtime="llamacpp",

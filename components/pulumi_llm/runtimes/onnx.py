@@ -214,6 +214,7 @@ def container_spec(request: ContainerRequest) -> ContainerSpec:
 
 RUNTIME = RuntimeInfo(
     name="onnx",
+    description="The ONNX Runtime GenAI server (int4 model directories; sized by llama.cpp's device check, int4 as q4_0).",
     placement="edge",
     metrics=METRICS,
     fit_runtime="llamacpp",

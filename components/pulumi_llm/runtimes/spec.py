@@ -215,6 +215,8 @@ class RuntimeInfo:
     """What a runtime module declares about its server (`RUNTIME`), read through `runtimes/registry.py`."""
 
     name: str
+    description: str
+    """One sentence: what the server is (the package adapters' `Runtime` enum and runtimes/README.md show it)."""
     placement: Placement
     metrics: MetricNames
     """The names its server exports (what its containers carry; empty names: no Prometheus metrics)."""

@@ -1013,6 +1013,7 @@ VLLM_BACKEND_EXPORTER = Exporter(
 
 RUNTIME = RuntimeInfo(
     name="triton",
+    description="Triton Inference Server with its vLLM backend (KServe v2 API, not OpenAI /v1).",
     placement="server",
     metrics=triton_metrics("vllm"),
     fit_runtime="vllm",  # Triton serves LLMs through its vLLM backend: the same engine, the same fit

@@ -344,6 +344,7 @@ EXPORTER = Exporter(
 
 RUNTIME = RuntimeInfo(
     name="vllm",
+    description="vLLM's OpenAI-compatible server.",
     placement="server",
     metrics=METRICS,
     fit_runtime="vllm",

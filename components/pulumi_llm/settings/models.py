@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..errors import FieldProblem, UserError
+from ..runtimes.registry import NAMES
 from ..runtimes.spec import Runtime  # the names in runtimes/registry.py: vLLM, Triton on GPU servers; llama.cpp, ONNX on edge
 from .core import Label, _Strict
 
@@ -109,7 +110,8 @@ class ModelSettings(_Strict):
     )
     runtime: Runtime = Field(
         default="vllm",
-        description="Model server: vllm or triton (Triton's vLLM backend); on edge nodes the edge.runtime, llamacpp or onnx. Default vllm.",
+        description=f"Model server: one of the runtimes of runtimes/registry.py ({', '.join(NAMES)}); one that runs on edge "
+        "nodes only (runtimes/README.md) is the stack's edge.runtime. Default vllm.",
     )
     quantization: str | None = Field(
         default=None, description="Weight precision: bf16, fp16, fp8, int8, awq, gptq. Default: the model's native precision."
