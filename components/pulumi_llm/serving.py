@@ -157,12 +157,21 @@ def check_sizing(settings: Settings) -> None:
         try:
             size(settings, name)
         except UserError as err:
-            raise FieldProblem(f"models.{name}", str(err)) from None
+            raise sizing_problem(settings, name, str(err)) from None
         if jetson is not None:
             try:
                 size(settings, name, edge_device=jetson.device)
             except UserError as err:
                 raise FieldProblem(f"models.{name}", f"on edge.jetson.device {jetson.device}: {err}") from None
+
+
+def sizing_problem(settings: Settings, name: str, message: str) -> FieldProblem:
+    """A sizing error at the key it is about: `gpus = 9: …` from the planner is `models.<name>.gpus`, not the
+    whole model; a message that names no key of the model stays at `models.<name>`."""
+    key, _, rest = message.partition(" = ")
+    if key in type(settings.models[name]).model_fields and ": " in rest:
+        return FieldProblem(f"models.{name}.{key}", rest.split(": ", 1)[1])
+    return FieldProblem(f"models.{name}", message)
 
 
 def replicas(settings: Settings, name: str) -> Replicas:

@@ -34,8 +34,8 @@ def message(cfg: dict[str, str]) -> str:
 
 def test_an_instance_type_that_is_not_a_gpu_type() -> None:
     assert message(config(instance_type="m7i.large")) == (
-        f'{SOURCE}: pulumi-llm:models.m = {{"catalog": "llama-3.1-8b-instruct", "context": 8192, "instance_type": "m7i.large", '
-        '"source": "store://llama/abc"}: instance_type = m7i.large: unknown instance type \'m7i.large\'; did you mean '
+        # the key the user wrote (models.m.instance_type), not the whole model
+        f"{SOURCE}: pulumi-llm:models.m.instance_type = m7i.large: unknown instance type 'm7i.large'; did you mean "
         "g6.xlarge or g5.xlarge or g6e.xlarge?"
     )
 

@@ -192,7 +192,7 @@ def test_no_import_cycles() -> None:
 
 def test_the_settings_schema_does_not_run_the_sizing_planner() -> None:
     """settings ↔ serving was a cycle because a model validator sized the models; now the schema is pure and
-    `load` runs `serving.check_sizing` as its second step, with the message it always had."""
+    `load` runs `serving.check_sizing` after it, naming the model's key the planner refused (models.m.gpus)."""
     import json
 
     import pytest
@@ -203,6 +203,6 @@ def test_the_settings_schema_does_not_run_the_sizing_planner() -> None:
     models = {"m": {"catalog": "llama-3.1-8b-instruct", "source": "pvc://w/m", "gpus": 3}}
     raw = {"environment": "lab", "cloud": "onprem", "methods": ["onprem"], "onprem": onprem, "models": models}
     assert Settings.model_validate(raw).models["m"].gpus == 3
-    with pytest.raises(UserError, match=r"^stacks/Pulumi\.lab\.yaml: pulumi-llm:models\.m = .*: gpus = 3: the tensor parallel size"):
+    with pytest.raises(UserError, match=r"^stacks/Pulumi\.lab\.yaml: pulumi-llm:models\.m\.gpus = 3: the tensor parallel size"):
         # the engine hands scalars over as plain strings and objects as JSON text
         load({f"pulumi-llm:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}, "stacks/Pulumi.lab.yaml")

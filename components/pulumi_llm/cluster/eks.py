@@ -40,7 +40,6 @@ LogType = Literal["api", "audit", "authenticator", "controllerManager", "schedul
 CapacityType = Literal["spot", "on-demand"]
 
 _KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)/.+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
@@ -172,7 +171,7 @@ class EksClusterArgs(BaseModel):
         for key, arn in self.admin_principal_arns.items():
             if not _KEY.match(key) or len(key) > 40:
                 raise ValueError(f"admin_principal_arns: key {key!r} must be lower-case letters, digits and '-' (at most 40)")
-            if not _PRINCIPAL.match(arn):
+            if not r.IAM_PRINCIPAL_ARN.match(arn):
                 raise ValueError(f"admin_principal_arns.{key}: {arn!r} is not an IAM role or user ARN")
         if len(set(self.log_types)) != len(self.log_types):
             raise ValueError(f"log_types: duplicates in {list(self.log_types)}")

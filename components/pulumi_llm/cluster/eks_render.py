@@ -32,6 +32,8 @@ GPU_NODE_LABELS: dict[str, str] = {"nvidia.com/gpu.present": "true", POOL_LABEL:
 SYSTEM_NODE_LABELS: dict[str, str] = {POOL_LABEL: "system"}
 # The taint every GPU node carries (Kubernetes spelling), so only pods that tolerate it land there.
 GPU_TAINT: dict[str, str] = {"key": GPU_TAINT_KEY, "value": "true", "effect": "NoSchedule"}
+# An IAM principal EKS access entries take: a role or a user (or an assumed-role session) of one account.
+IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)/.+$")
 GPU_TOLERATION: dict[str, str] = {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")

@@ -37,7 +37,6 @@ import ipaddress
 import json
 import math
 import re
-import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,6 +50,7 @@ from ..monitoring import cloudwatch
 from ..naming import child, dns_label
 from ..network.aws import allow_https_out, allow_tcp_between
 from ..runtimes.spec import ContainerSpec
+from ..schedules import cron_problem, time_zone_problem
 from ..sizing import GIB, INSTANCE_TYPES, InstanceType, get_instance_type
 from . import aws_boot
 from .cloud_init import health_check_path, health_check_port, host_path, model_mount, ready_within_seconds, weights_path
@@ -251,14 +251,10 @@ class AwsGpuVmArgs(BaseModel):
         if self.schedule is not None:
             for key in ("stop_cron", "start_cron"):
                 cron = getattr(self.schedule, key)
-                if len(cron.split()) != 5:
-                    raise UserError(f"{where}.schedule.{key} = {cron!r}: a 5-field cron, e.g. '0 20 * * MON-FRI'")
-            try:
-                zoneinfo.ZoneInfo(self.schedule.time_zone)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                raise UserError(
-                    f"{where}.schedule.time_zone = {self.schedule.time_zone}: not an IANA time zone such as Europe/Paris"
-                ) from None
+                if problem := cron_problem(cron):
+                    raise UserError(f"{where}.schedule.{key} = {cron!r}: {problem}")
+            if problem := time_zone_problem(self.schedule.time_zone):
+                raise UserError(f"{where}.schedule.time_zone = {self.schedule.time_zone}: {problem}")
         return self
 
     @property

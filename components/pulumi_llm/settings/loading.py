@@ -36,6 +36,7 @@ def load(config: Mapping[str, Any], source: str) -> Settings:
     # Imported here, not at the top, so that importing the settings package for the schema alone (stack_file_schema,
     # `pulumi-llm schema`) loads no more modules than before.
     from ..serving import check_sizing
+    from .checks_deploy import check_deploy, check_gpu_capacity
 
     raw = raw_settings(config)
     moved = find_moved_key(raw)
@@ -46,7 +47,10 @@ def load(config: Mapping[str, Any], source: str) -> Settings:
     except ValidationError as err:
         raise UserError(_first_problem(err, raw, source)) from None
     try:
+        # What the components would refuse after registering the resources before them, then the sizing.
+        check_deploy(settings)
         check_sizing(settings)
+        check_gpu_capacity(settings)
     except FieldProblem as problem:
         raise UserError(_problem_line(source, raw, list(problem.field), problem.message)) from None
     return settings

@@ -1,0 +1,248 @@
+"""The values the components would refuse, decided from the settings before the first resource registers.
+
+A component checks its own args (a VPC range, an e-mail, an IAM ARN, a cron, a CIDR), but it runs after the
+program has registered the resources before it: in `pulumi up` those are real creates, and its message names
+the component's argument, not the key the user wrote. `settings.load` runs `check_deploy` once the schema and
+the sizing have passed, so every such value is refused up front, as one line naming the stack-file key. The
+rules themselves stay where the component keeps them (`network.cidrs.check_vpc_cidr`, `schedules`,
+`cluster.eks_render.IAM_PRINCIPAL_ARN`, the sizing catalog …): this module only says which key feeds which
+rule. Imports are per cloud, inside the functions, so a stack loads only its own cloud's modules.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import TYPE_CHECKING
+
+from ..errors import FieldProblem, UserError
+from .core import EMAIL_PATTERN
+
+if TYPE_CHECKING:  # root.py imports nothing of this module; load() hands it the parsed Settings
+    from .root import Settings
+
+
+def check_deploy(settings: Settings) -> None:
+    """Raise FieldProblem at the stack-file key of the first value a component of this stack would refuse."""
+    if settings.cloud == "aws":
+        _aws(settings)
+    if settings.cloud == "azure":
+        _azure(settings)
+    if "gateway" in settings.methods and settings.gateway is not None:
+        _gateway_routes(settings)
+
+
+# --------------------------------------------------------------------------------------------
+# Shared rules
+
+
+def cidr_problem(value: str, *, internet: bool = False) -> str | None:
+    """What is wrong with an IPv4/IPv6 CIDR block the user lists (None when it is one). `internet`: whether
+    0.0.0.0/0 (the whole internet) is acceptable where it is used."""
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return "not a network in CIDR notation such as 10.0.0.0/16 (host bits zero)"
+    if network.prefixlen == 0 and not internet:
+        return "the whole internet; list the networks that need access"
+    return None
+
+
+def _cidrs(values: list[str], key: str, *, internet: bool = False) -> None:
+    for i, value in enumerate(values):
+        if problem := cidr_problem(value, internet=internet):
+            raise FieldProblem(f"{key}[{i}]", problem)
+
+
+# --------------------------------------------------------------------------------------------
+# AWS
+
+
+def _aws(settings: Settings) -> None:
+    aws = settings.aws
+    if settings.models and set(settings.methods) & {"gpu-vm", "cluster"}:
+        from ..network.cidrs import check_vpc_cidr
+
+        try:
+            check_vpc_cidr(aws.network.cidr)
+        except ValueError as err:
+            raise FieldProblem("aws.network.cidr", str(err)) from None
+        if aws.alarm_email is not None and not re.fullmatch(EMAIL_PATTERN, aws.alarm_email):
+            raise FieldProblem("aws.alarm_email", "not an e-mail address such as oncall@example.com")
+    if "gpu-vm" in settings.methods:
+        _aws_gpu_vm(settings)
+    if "cluster" in settings.methods:
+        _aws_cluster(settings)
+
+
+def _aws_gpu_vm(settings: Settings) -> None:
+    from ..schedules import cron_problem, time_zone_problem
+
+    gpu_vm = settings.aws.gpu_vm
+    _cidrs(gpu_vm.allowed_cidrs, "aws.gpu_vm.allowed_cidrs", internet=gpu_vm.internet_facing)
+    if gpu_vm.schedule is not None:
+        for key in ("stop", "start"):
+            if problem := cron_problem(getattr(gpu_vm.schedule, key)):
+                raise FieldProblem(f"aws.gpu_vm.schedule.{key}", problem)
+        if problem := time_zone_problem(gpu_vm.schedule.time_zone):
+            raise FieldProblem("aws.gpu_vm.schedule.time_zone", problem)
+    if gpu_vm.certificate_arn is not None:
+        from .aws import _ACM_ARN
+
+        if not _ACM_ARN.match(gpu_vm.certificate_arn):
+            raise FieldProblem("aws.gpu_vm.certificate_arn", "an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<id>")
+
+
+def _aws_cluster(settings: Settings) -> None:
+    from .. import pins
+    from ..cluster.eks_render import IAM_PRINCIPAL_ARN
+    from ..sizing import INSTANCE_TYPES, get_instance_type
+
+    cluster = settings.aws.cluster
+    if cluster.kubernetes_version is not None and cluster.kubernetes_version != pins.EKS_KUBERNETES_VERSION:
+        raise FieldProblem(
+            "aws.cluster.kubernetes_version",
+            f"the pinned EKS add-ons are for {pins.EKS_KUBERNETES_VERSION}; allowed: {pins.EKS_KUBERNETES_VERSION} (or leave it unset)",
+        )
+    if cluster.public_access_cidrs and not cluster.endpoint_public:
+        raise FieldProblem("aws.cluster.public_access_cidrs", "only allowed with aws.cluster.endpoint_public: true")
+    if cluster.endpoint_public and not cluster.public_access_cidrs:
+        raise FieldProblem("aws.cluster.public_access_cidrs", "required with aws.cluster.endpoint_public: true (never 0.0.0.0/0)")
+    _cidrs(cluster.public_access_cidrs, "aws.cluster.public_access_cidrs")
+    for i, arn in enumerate(cluster.admin_principals):
+        if not IAM_PRINCIPAL_ARN.match(arn):
+            raise FieldProblem(
+                f"aws.cluster.admin_principals[{i}]", "an IAM role or user ARN such as arn:aws:iam::123456789012:role/platform-admins"
+            )
+    gpu_families = sorted({t.name.split(".")[0] for t in INSTANCE_TYPES.values() if t.cloud == "aws" and t.gpu_count > 0})
+    if cluster.gpu_capacity == "karpenter":
+        for i, family in enumerate(cluster.gpu_instance_families):
+            if family not in gpu_families:
+                raise FieldProblem(
+                    f"aws.cluster.gpu_instance_families[{i}]", f"not a GPU instance family; allowed: {', '.join(gpu_families)}"
+                )
+    else:
+        for i, name in enumerate(cluster.gpu_instance_types):
+            try:
+                itype = get_instance_type(name, "aws")
+            except UserError as err:
+                raise FieldProblem(f"aws.cluster.gpu_instance_types[{i}]", str(err)) from None
+            if itype.gpu_count < 1:
+                raise FieldProblem(
+                    f"aws.cluster.gpu_instance_types[{i}]", f"not a GPU instance type; GPU families: {', '.join(gpu_families)}"
+                )
+
+
+# --------------------------------------------------------------------------------------------
+# Azure
+
+
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_ACTION_GROUP_ID = re.compile(r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/microsoft\.insights/actionGroups/[^/]+$", re.I)
+_AZURE_VM_SIZE = re.compile(r"^(Standard|Basic)_[A-Za-z0-9_]+$")
+
+
+def _azure(settings: Settings) -> None:
+    azure = settings.azure
+    if "cluster" in settings.methods:
+        cluster = azure.cluster
+        _cidrs(cluster.authorized_ip_ranges, "azure.cluster.authorized_ip_ranges")
+        for i, group in enumerate(cluster.admin_group_object_ids):
+            if not _GUID.match(group):
+                raise FieldProblem(f"azure.cluster.admin_group_object_ids[{i}]", "an Entra object id (a lower-case GUID)")
+        if not _AZURE_VM_SIZE.match(cluster.system_vm_size):
+            raise FieldProblem("azure.cluster.system_vm_size", "an Azure VM size such as Standard_D4ds_v5")
+    if azure.action_group_id is not None and not _ACTION_GROUP_ID.match(azure.action_group_id):
+        raise FieldProblem(
+            "azure.action_group_id",
+            "the ARM id of an action group: /subscriptions/<id>/resourceGroups/<group>/providers/microsoft.insights/actionGroups/<name>",
+        )
+    schedule = azure.gpu_vm.schedule
+    if "gpu-vm" in settings.methods and schedule is not None and ("/" in schedule.time_zone or not schedule.time_zone.strip()):
+        raise FieldProblem(
+            "azure.gpu_vm.schedule.time_zone",
+            "Azure autoscale takes Windows time zone names such as 'W. Europe Standard Time' or UTC, not IANA names",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Gateway routes
+
+
+_GATEWAY_CLOUD_OF_PROVIDER = {
+    # Azure OpenAI needs an endpoint and a managed identity, which only the Azure gateway's /openai pool
+    # has; Bedrock needs the AWS engine's IAM role.
+    "azure-openai": ("azure", "azure.gateway.azure_openai on an Azure stack"),
+    "bedrock": ("aws", "an AWS stack"),
+}
+_SECRET_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+MAX_MODEL_ID = 256
+"""Longest provider model id a route takes (the longest ids, Bedrock ARNs and inference profiles, are under 200)."""
+
+
+def _gateway_routes(settings: Settings) -> None:
+    gateway = settings.gateway
+    assert gateway is not None
+    for group_name, group in gateway.models.items():
+        for i, route in enumerate(group.routes):
+            at = f"gateway.models.{group_name}.routes[{i}]"
+            home = _GATEWAY_CLOUD_OF_PROVIDER.get(route.provider)
+            if home is not None and settings.cloud != home[0] and not (route.provider == "azure-openai" and settings.cloud == "azure"):
+                raise FieldProblem(f"{at}.provider", f"{route.provider} is reached from {home[1]}, not from cloud {settings.cloud}")
+            if route.model != route.model.strip() or len(route.model) > MAX_MODEL_ID:
+                raise FieldProblem(f"{at}.model", f"the provider's model id: no surrounding spaces, at most {MAX_MODEL_ID} characters")
+    for provider, name in gateway.secrets.items():
+        if not _SECRET_NAME.match(name):
+            raise FieldProblem(
+                f"gateway.secrets.{provider}", "a secret name: 1-63 lower-case letters, digits and '-', starting with a letter"
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# GPU capacity
+
+
+def gpu_capacity(settings: Settings) -> tuple[str, int] | None:
+    """(the stack-file key that caps the cluster's GPUs, that cap), or None where the stack sets no cap."""
+    from ..sizing import get_instance_type
+
+    if settings.cloud == "aws":
+        cluster = settings.aws.cluster
+        return "aws.cluster.max_gpus", cluster.max_gpus
+    if settings.cloud == "gcp" and settings.gcp is not None:
+        pool = settings.gcp.cluster.gpu_pool
+        if settings.gcp.cluster.mode == "autopilot":
+            return None
+        per_node = get_instance_type(pool.machine_type, "gcp").gpu_count
+        return "gcp.cluster.gpu_pool", (pool.spot_max_nodes + pool.on_demand_max_nodes) * per_node
+    if settings.cloud == "azure":
+        total = sum(get_instance_type(p.vm_size, "azure").gpu_count * p.max_count for p in settings.azure.cluster.gpu_pools.values())
+        return "azure.cluster.gpu_pools", total
+    return None
+
+
+def check_gpu_capacity(settings: Settings) -> None:
+    """Run by `settings.load` after the sizing check (it sizes every model). The cluster's GPU cap holds what the plan itself sizes: every model's fewest replicas together, and
+    each model's most replicas on its own (a cap below that leaves replicas Pending forever)."""
+    from ..serving import replicas, size
+
+    cap = gpu_capacity(settings) if "cluster" in settings.methods else None
+    if cap is None:
+        return
+    key, most = cap
+    needed = 0
+    for name in settings.models:
+        per_replica = size(settings, name).tensor_parallel_size
+        bounds = replicas(settings, name)
+        needed += per_replica * bounds.min
+        if per_replica * bounds.max > most:
+            where = f"models.{name}.replicas.max" if settings.models[name].replicas else "serving.replicas.max"
+            raise FieldProblem(
+                where,
+                f"{bounds.max} replicas × {per_replica} GPUs = {per_replica * bounds.max} GPUs, above the cluster's cap of "
+                f"{most} ({key}); lower the replicas or raise the cap",
+            )
+    if needed > most:
+        raise FieldProblem(
+            key, f"caps the cluster at {most} GPUs, below the {needed} its models' minimum replicas need; allowed: {needed} or more"
+        )
