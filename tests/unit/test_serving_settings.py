@@ -6,6 +6,7 @@ import json
 
 import pytest
 from pulumi_llm.errors import UserError
+from pulumi_llm.runtimes import registry
 from pulumi_llm.settings import load
 
 SOURCE = "stacks/Pulumi.lab.yaml"
@@ -36,7 +37,7 @@ def model(**fields: object) -> dict:
 @pytest.mark.parametrize(
     ("cfg", "expected"),
     [
-        (config(model(runtime="tgi")), "pulumi-llm:models.m.runtime = tgi: must be one of: vllm, triton, llamacpp, onnx"),
+        (config(model(runtime="tgi")), f"pulumi-llm:models.m.runtime = tgi: must be one of: {', '.join(registry.NAMES)}"),
         (
             config(model(gpus=3)),
             # the key the planner refused, not the whole model
