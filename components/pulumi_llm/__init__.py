@@ -80,16 +80,16 @@ _EXPORTS: dict[str, str] = {
     "GcpNetworkArgs": "pulumi_llm.network.gcp",
     "AzureNetwork": "pulumi_llm.network.azure",
     "AzureNetworkArgs": "pulumi_llm.network.azure",
-    "ModelStore": "pulumi_llm.storage.aws",
-    "ModelStoreArgs": "pulumi_llm.storage.aws",
+    "AwsModelStore": "pulumi_llm.storage.aws",
+    "AwsModelStoreArgs": "pulumi_llm.storage.aws",
     "GcpModelStore": "pulumi_llm.storage.gcp",
     "GcpModelStoreArgs": "pulumi_llm.storage.gcp",
     "AzureModelStore": "pulumi_llm.storage.azure",
     "AzureModelStoreArgs": "pulumi_llm.storage.azure",
-    "StackKey": "pulumi_llm.security.aws",
-    "StackKeyArgs": "pulumi_llm.security.aws",
-    "HubTokenSecret": "pulumi_llm.security.aws",
-    "HubTokenSecretArgs": "pulumi_llm.security.aws",
+    "AwsStackKey": "pulumi_llm.security.aws",
+    "AwsStackKeyArgs": "pulumi_llm.security.aws",
+    "AwsHubTokenSecret": "pulumi_llm.security.aws",
+    "AwsHubTokenSecretArgs": "pulumi_llm.security.aws",
     "AzureKeyVault": "pulumi_llm.security.azure",
     "AzureKeyVaultArgs": "pulumi_llm.security.azure",
     "AwsMonitoring": "pulumi_llm.monitoring.aws",
@@ -120,10 +120,26 @@ _EXPORTS: dict[str, str] = {
     "UserError": "pulumi_llm.errors",
 }
 
+# Old public name → its name since 0.2.0 (docs/ARCHITECTURE.md, "Names"): still served, with a
+# DeprecationWarning, until 0.3.0 (CHANGELOG.md, "Deprecated"). Not in __all__, so `import *` doesn't warn.
+_RENAMED: dict[str, str] = {
+    "ModelStore": "AwsModelStore",
+    "ModelStoreArgs": "AwsModelStoreArgs",
+    "StackKey": "AwsStackKey",
+    "StackKeyArgs": "AwsStackKeyArgs",
+    "HubTokenSecret": "AwsHubTokenSecret",
+    "HubTokenSecretArgs": "AwsHubTokenSecretArgs",
+}
+
 __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        from .deprecated import warn_renamed
+
+        warn_renamed(f"pulumi_llm.{name}", f"pulumi_llm.{_RENAMED[name]}")
+        return __getattr__(_RENAMED[name])
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pulumi_llm' has no attribute {name!r}")
@@ -174,7 +190,7 @@ if TYPE_CHECKING:
     from .runtimes.spec import ContainerSpec
     from .runtimes.triton import triton_container
     from .runtimes.vllm import VllmOptions, Weights, vllm_container
-    from .security.aws import HubTokenSecret, HubTokenSecretArgs, StackKey, StackKeyArgs
+    from .security.aws import AwsHubTokenSecret, AwsHubTokenSecretArgs, AwsStackKey, AwsStackKeyArgs
     from .security.azure import AzureKeyVault, AzureKeyVaultArgs
     from .sizing import (
         FitResult,
@@ -191,6 +207,6 @@ if TYPE_CHECKING:
         get_model,
         startup_probe_budget,
     )
-    from .storage.aws import ModelStore, ModelStoreArgs
+    from .storage.aws import AwsModelStore, AwsModelStoreArgs
     from .storage.azure import AzureModelStore, AzureModelStoreArgs
     from .storage.gcp import GcpModelStore, GcpModelStoreArgs

@@ -8,19 +8,19 @@ after the cluster's add-ons are in.
 import pulumi
 import pulumi_aws as aws
 from pulumi_llm import (
+    AwsModelStore,
+    AwsModelStoreArgs,
     AwsNetwork,
     AwsNetworkArgs,
+    AwsStackKey,
+    AwsStackKeyArgs,
     CommonLabels,
     EksCluster,
     EksClusterArgs,
     IngressOptions,
     ModelServing,
     ModelServingArgs,
-    ModelStore,
-    ModelStoreArgs,
     ServedModel,
-    StackKey,
-    StackKeyArgs,
     VllmOptions,
     Weights,
     fit,
@@ -38,13 +38,13 @@ labels = CommonLabels(stack=stack, environment="staging", method="cluster")
 aws_provider = aws.Provider("aws", region=region)
 on_aws = pulumi.ResourceOptions(providers=[aws_provider])
 
-key = StackKey("llm-key", StackKeyArgs(labels=labels, region=region), opts=on_aws)
+key = AwsStackKey("llm-key", AwsStackKeyArgs(labels=labels, region=region), opts=on_aws)
 network = AwsNetwork(
     "llm-net",
     AwsNetworkArgs(labels=labels, region=region, log_key_arn=key.arn, cidr="10.40.0.0/16", az_count=2),
     opts=on_aws,
 )
-store = ModelStore("llm-models", ModelStoreArgs(labels=labels, alias=f"alias/llm-eks/{stack}/models"), opts=on_aws)
+store = AwsModelStore("llm-models", AwsModelStoreArgs(labels=labels, alias=f"alias/llm-eks/{stack}/models"), opts=on_aws)
 
 eks = EksCluster(
     "llm",
@@ -106,7 +106,7 @@ serving = ModelServing(
             },
             peers=({"ipBlock": {"cidr": "10.40.0.0/16"}},),
         ),
-        server_depends_on=eks.pod_identities[f"{namespace}/{served}"],
+        server_depends_on=eks.workload_identities[f"{namespace}/{served}"],
     ),
     opts=pulumi.ResourceOptions(providers=[eks.provider], depends_on=list(eks.addons)),
 )

@@ -9,12 +9,12 @@ import pulumi_aws as aws
 from pulumi_llm import (
     AwsGateway,
     AwsGatewayArgs,
+    AwsStackKey,
+    AwsStackKeyArgs,
     CommonLabels,
     GatewaySpec,
     ModelGroup,
     ProviderRoute,
-    StackKey,
-    StackKeyArgs,
     TimeoutBudget,
     render_litellm_config,
     secret_envs,
@@ -31,7 +31,7 @@ aws_provider = aws.Provider("aws", region=region)
 on_aws = pulumi.ResourceOptions(providers=[aws_provider])
 
 # The customer-managed key of the secrets and log groups.
-key = StackKey("llm-key", StackKeyArgs(labels=labels, region=region), opts=on_aws)
+key = AwsStackKey("llm-key", AwsStackKeyArgs(labels=labels, region=region), opts=on_aws)
 
 # Timeouts from the outside in: API Gateway (300 s) > LiteLLM (270 s) > each provider call (240 s).
 timeouts = TimeoutBudget(client=330, edge=300, engine=270)

@@ -10,15 +10,15 @@ import pulumi_aws as aws
 from pulumi_llm import (
     AwsGpuVm,
     AwsGpuVmArgs,
+    AwsModelStore,
+    AwsModelStoreArgs,
     AwsMonitoring,
     AwsMonitoringArgs,
     AwsNetwork,
     AwsNetworkArgs,
+    AwsStackKey,
+    AwsStackKeyArgs,
     CommonLabels,
-    ModelStore,
-    ModelStoreArgs,
-    StackKey,
-    StackKeyArgs,
     VllmOptions,
     Weights,
     fit,
@@ -36,13 +36,13 @@ labels = CommonLabels(stack=stack, environment="dev", method="gpu-vm")
 aws_provider = aws.Provider("aws", region=region)
 on_aws = pulumi.ResourceOptions(providers=[aws_provider])
 
-key = StackKey("llm-key", StackKeyArgs(labels=labels, region=region), opts=on_aws)
+key = AwsStackKey("llm-key", AwsStackKeyArgs(labels=labels, region=region), opts=on_aws)
 network = AwsNetwork(
     "llm-net",
     AwsNetworkArgs(labels=labels, region=region, log_key_arn=key.arn, cidr="10.40.0.0/16", az_count=2),
     opts=on_aws,
 )
-store = ModelStore("llm-models", ModelStoreArgs(labels=labels, alias=f"alias/llm-gpu-vm/{stack}/models"), opts=on_aws)
+store = AwsModelStore("llm-models", AwsModelStoreArgs(labels=labels, alias=f"alias/llm-gpu-vm/{stack}/models"), opts=on_aws)
 alarms = AwsMonitoring(
     "llm-alarms",
     AwsMonitoringArgs(labels=labels, region=region, key_arn=key.arn, alarm_email=config.require("alarm-email")),

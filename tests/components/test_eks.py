@@ -460,8 +460,11 @@ def test_pod_identity_helper_gives_a_service_account_its_own_role() -> None:
         )
         role = cluster.pod_identity("models", "llama-8b", policy)
         assert isinstance(role, aws.iam.Role)
-        ready = cluster.pod_identities["models/llama-8b"]
+        ready = cluster.workload_identities["models/llama-8b"]
         assert ready[0] is role and [type(r).__name__ for r in ready] == ["Role", "RolePolicy", "PodIdentityAssociation"]
+        # The name before 0.2.0 (GKE and AKS call the map workload_identities) still answers, warning.
+        with pytest.warns(DeprecationWarning, match=r"EksCluster\.pod_identities is deprecated: use EksCluster\.workload_identities"):
+            assert cluster.pod_identities is cluster.workload_identities
 
     records = by_name(run(program, region=REGION))
     association = records["llm-eks-models-llama-8b-pod-identity"].inputs

@@ -719,3 +719,15 @@ def test_an_external_secret_cannot_shadow_a_provider_key() -> None:
     assert error(external_secrets={"OPENAI_API_KEY": SELF_HOSTED_KEY_ARN}) == (
         "gateway.external_secrets.OPENAI_API_KEY: already set by the gateway or a provider secret"
     )
+
+
+def test_alarm_thresholds_is_the_deprecated_name_of_alert_thresholds() -> None:
+    from pulumi_llm.gateway.aws import GatewayAlertThresholds
+
+    chosen = GatewayAlertThresholds(error_rate_5xx=0.1)
+    assert make_args(alert_thresholds=chosen).alert_thresholds == chosen
+    with pytest.warns(DeprecationWarning, match=r"AwsGatewayArgs\.alarm_thresholds is deprecated: use AwsGatewayArgs\.alert_thresholds"):
+        old = make_args(alarm_thresholds=chosen)
+    assert old.alert_thresholds == chosen
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="give alert_thresholds only"):
+        make_args(alarm_thresholds=chosen, alert_thresholds=chosen)

@@ -436,3 +436,15 @@ def test_capacity_bounds_are_checked() -> None:
     assert error(schedule=ScaleToZeroSchedule(stop_cron="0 20 * *", start_cron="0 7 * * *")) == (
         "gpu_vm.schedule.stop_cron = '0 20 * *': a 5-field cron, e.g. '0 20 * * MON-FRI'"
     )
+
+
+def test_alarm_thresholds_is_the_deprecated_name_of_alert_thresholds() -> None:
+    from pulumi_llm.gpu_vm.aws import GpuVmAlertThresholds
+
+    chosen = GpuVmAlertThresholds(gpu_idle_minutes=30)
+    assert make_args(alert_thresholds=chosen).alert_thresholds == chosen
+    with pytest.warns(DeprecationWarning, match=r"AwsGpuVmArgs\.alarm_thresholds is deprecated: use AwsGpuVmArgs\.alert_thresholds"):
+        old = make_args(alarm_thresholds=chosen)
+    assert old.alert_thresholds == chosen and old == make_args(alert_thresholds=chosen)
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="give alert_thresholds only"):
+        make_args(alarm_thresholds=chosen, alert_thresholds=chosen)

@@ -20,9 +20,9 @@ from pulumi_llm.errors import UserError
 from pulumi_llm.gpu_vm import gcp_boot
 from pulumi_llm.gpu_vm.cloud_init import ready_within_seconds
 from pulumi_llm.gpu_vm.gcp import (
-    AlertThresholds,
     GcpGpuVm,
     GcpGpuVmArgs,
+    GpuVmAlertThresholds,
     accelerator_type,
     alert_policies,
     data_disk_size_gib,
@@ -488,7 +488,8 @@ def test_triton_alerts_use_its_metric_names() -> None:
     the_fit = fit("llama-3.1-8b-instruct", get_instance_type("g2-standard-8"), runtime="triton")
     spec = triton.triton_container("llama-8b", the_fit, image=pins.TRITON_VLLM.ref)
     policies = {
-        p["key"]: p for p in alert_policies(spec, deployment="d", forwarding_rule="d-http", external=False, thresholds=AlertThresholds())
+        p["key"]: p
+        for p in alert_policies(spec, deployment="d", forwarding_rule="d-http", external=False, thresholds=GpuVmAlertThresholds())
     }
     down = policies["server-down"]["conditions"][0]["condition_prometheus_query_language"]["query"]
     assert down == 'absent(nv_inference_pending_request_count{deployment="d"})'
@@ -500,7 +501,8 @@ def test_triton_alerts_use_its_metric_names() -> None:
 def test_latency_falls_back_to_the_load_balancer_without_a_ttft_histogram() -> None:
     spec = dataclasses.replace(SPEC, metrics=dataclasses.replace(SPEC.metrics, time_to_first_token=None))
     policies = {
-        p["key"]: p for p in alert_policies(spec, deployment="d", forwarding_rule="d-https", external=True, thresholds=AlertThresholds())
+        p["key"]: p
+        for p in alert_policies(spec, deployment="d", forwarding_rule="d-https", external=True, thresholds=GpuVmAlertThresholds())
     }
     condition = policies["latency-p99"]["conditions"][0]["condition_threshold"]
     assert condition["filter"].startswith(

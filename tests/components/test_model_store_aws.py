@@ -1,4 +1,4 @@
-"""ModelStore on AWS: encryption with a customer key, no public access, TLS only, versioned."""
+"""AwsModelStore on AWS: encryption with a customer key, no public access, TLS only, versioned."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import pulumi
 import pulumi_aws as aws
 from helpers import by_name, children, only, run
 from pulumi_llm.labels import CommonLabels
-from pulumi_llm.storage.aws import ModelStore, ModelStoreArgs, tls_only_policy
+from pulumi_llm.storage.aws import AwsModelStore, AwsModelStoreArgs, tls_only_policy
 
 
 def program() -> None:
     provider = aws.Provider("aws", region="eu-west-1")
-    ModelStore(
+    AwsModelStore(
         "llm-models",
-        ModelStoreArgs(labels=CommonLabels("prod", "prod"), alias="alias/pulumi-llm/prod/models"),
+        AwsModelStoreArgs(labels=CommonLabels("prod", "prod"), alias="alias/pulumi-llm/prod/models"),
         opts=pulumi.ResourceOptions(providers=[provider]),
     )
 

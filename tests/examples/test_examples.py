@@ -135,7 +135,7 @@ def test_gateway_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     secrets = {r.name: r.inputs for r in of_type(records, "aws:secretsmanager/secret:Secret")}
     assert sorted(secrets) == ["llm-gateway-secret-anthropic", "llm-gateway-secret-litellm-master", "llm-gateway-secret-openai"]
     assert {s["name"] for s in secrets.values()} == {"pulumi-llm/dev/anthropic", "pulumi-llm/dev/litellm-master", "pulumi-llm/dev/openai"}
-    assert {s["kmsKeyId"] for s in secrets.values()} == {"arn:aws:kms:eu-west-1:123456789012:llm-key-key"}  # the StackKey (mock ARN)
+    assert {s["kmsKeyId"] for s in secrets.values()} == {"arn:aws:kms:eu-west-1:123456789012:llm-key-key"}  # the AwsStackKey (mock ARN)
     assert of_type(records, "aws:secretsmanager/secretVersion:SecretVersion") == []
     assert not any("secretString" in r.inputs or "secretBinary" in r.inputs for r in records)
     # The engine reads each key from Secrets Manager by reference and runs the pinned LiteLLM image.

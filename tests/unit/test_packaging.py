@@ -174,10 +174,10 @@ def test_every_public_name_resolves_to_the_object_its_module_defines() -> None:
         "AwsNetwork",
         "GcpNetwork",
         "AzureNetwork",
-        "ModelStore",
+        "AwsModelStore",
         "GcpModelStore",
         "AzureModelStore",
-        "StackKey",
+        "AwsStackKey",
         "AwsMonitoring",
     ):
         assert component in pulumi_llm.__all__ and f"{component}Args" in pulumi_llm.__all__, component
@@ -187,9 +187,12 @@ def test_every_public_name_resolves_to_the_object_its_module_defines() -> None:
 
 def test_every_component_class_of_the_package_is_exported() -> None:
     """A new component can't be forgotten in the public API."""
+    # By class name, not type token: AWS tokens keep their names before 0.2.0 (ModelStore, StackKey, …) so
+    # that no resource is replaced, while the classes follow the naming rule (AwsModelStore, …).
     defined = set()
     for path in PACKAGE.rglob("*.py"):
-        defined.update(re.findall(r'super\(\).__init__\("pulumi-llm:index:(\w+)"', path.read_text()))
+        if "provider" not in path.relative_to(PACKAGE).parts:  # the adapters for other languages, not Python API
+            defined.update(re.findall(r"^class (\w+)\(pulumi\.ComponentResource\)", path.read_text(), re.M))
     assert defined, "no components found"
     assert defined - set(pulumi_llm.__all__) == set()
 

@@ -224,13 +224,13 @@ class EksCluster(pulumi.ComponentResource):
     prometheus_url: str
     amp_workspace_arn: pulumi.Output[str] | None
     addons: list[pulumi.Resource]
-    pod_identities: dict[str, list[pulumi.Resource]]
+    workload_identities: dict[str, list[pulumi.Resource]]
 
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:EksCluster", name, None, opts)
         self._name = name
         self._args = args
-        self.pod_identities = {}
+        self.workload_identities = {}
         tags = aws_tags(args.labels)
 
         cluster, admin_access = self._control_plane(tags)
@@ -662,13 +662,21 @@ class EksCluster(pulumi.ComponentResource):
 
     # ---- helpers ---------------------------------------------------------------------------------
 
+    @property
+    def pod_identities(self) -> dict[str, list[pulumi.Resource]]:
+        """Deprecated name of `workload_identities` (GKE and AKS call the same map so), until 0.3.0."""
+        from ..deprecated import warn_renamed
+
+        warn_renamed("EksCluster.pod_identities", "EksCluster.workload_identities")
+        return self.workload_identities
+
     def pod_identity(self, namespace: str, service_account: str, policy_json: pulumi.Input[str]) -> aws.iam.Role:
         """An IAM role for one Kubernetes service account through EKS Pod Identity.
 
         Creates `<name>-<namespace>-<service_account>-role` (trusted only by this cluster's pods), its
         inline policy `policy_json` and the PodIdentityAssociation. Pods get credentials only if they
         start after the association: create them with
-        `depends_on=cluster.pod_identities[f"{namespace}/{service_account}"]` (role, policy, association).
+        `depends_on=cluster.workload_identities[f"{namespace}/{service_account}"]` (role, policy, association).
         """
         key = f"{namespace}-{service_account}"
         return self._pod_role(key, namespace=namespace, service_account=service_account, policy=policy_json).role
@@ -707,7 +715,7 @@ class EksCluster(pulumi.ComponentResource):
                     opts=here,
                 )
             )
-        self.pod_identities[f"{namespace}/{service_account}"] = [role, *parts]
+        self.workload_identities[f"{namespace}/{service_account}"] = [role, *parts]
         return _PodRole(role, parts)
 
     def _node_group(

@@ -63,6 +63,7 @@ import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .. import pins
+from ..deprecated import module_aliases, moved_field
 from ..errors import UserError
 from ..labels import CommonLabels, aws_tags
 from ..monitoring import cloudwatch
@@ -77,12 +78,12 @@ from .engine import (
     LIVENESS_PATH,
     MASTER_KEY_ENV,
     MASTER_KEY_SECRET,
-    SECRET_PREFIX,
 )
 from .engine import (
     MAX_CONFIG_BYTES as MAX_CONFIG_BYTES,
 )
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
+from .engine import secret_name as secret_name
 from .validation import ENV_NAME, HOSTNAME, SHORT_NAME
 
 StrInput = str | pulumi.Output
@@ -194,7 +195,7 @@ class SelfHostedEndpoint(BaseModel):
     port: int = Field(ge=1, le=65535, description="The listener port the engine's URL names (80 for http, 443 for https).")
 
 
-class GatewayAlarmThresholds(BaseModel):
+class GatewayAlertThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     latency_p99_ms: float | None = Field(
@@ -217,7 +218,7 @@ class AwsGatewayArgs(BaseModel):
     private_subnet_ids: StrListInput = Field(
         description="Private subnets of the NLB and the tasks, one per zone (a list of Inputs lets the zone count be checked)."
     )
-    kms_key_arn: StrInput = Field(description="The stack's customer key: secrets and log groups (StackKey.arn).")
+    kms_key_arn: StrInput = Field(description="The stack's customer key: secrets and log groups (AwsStackKey.arn).")
     engine_config_yaml: str = Field(
         description="Rendered LiteLLM config (gateway.config): provider keys only as os.environ/<ENV> references."
     )
@@ -288,7 +289,9 @@ class AwsGatewayArgs(BaseModel):
         ),
     )
     alarm_topic_arn: StrInput | None = Field(default=None, description="SNS topic the alarms notify. Default none: alarms without actions.")
-    alarm_thresholds: GatewayAlarmThresholds = Field(default_factory=GatewayAlarmThresholds, description="Alarm thresholds.")
+    alert_thresholds: GatewayAlertThresholds = Field(
+        default_factory=GatewayAlertThresholds, description="Alert thresholds (of its CloudWatch alarms)."
+    )
     log_retention_days: int = Field(default=30, description="Retention of engine, access and redeploy logs. Default 30.")
     secret_recovery_window_days: int = Field(default=30, description="Days a deleted secret can be restored, 7 to 30. Default 30.")
     consumer_header: str = Field(
@@ -297,6 +300,11 @@ class AwsGatewayArgs(BaseModel):
         "a client-sent copy is overwritten). Default x-pulumi-llm-consumer.",
     )
     config_path: str = Field(default="gateway", description="Key path named in error messages. Default 'gateway'.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_fields(cls, data: Any) -> Any:
+        return moved_field(data, "AwsGatewayArgs", "alarm_thresholds", "alert_thresholds")
 
     @model_validator(mode="after")
     def _check(self) -> AwsGatewayArgs:
@@ -356,11 +364,11 @@ class AwsGatewayArgs(BaseModel):
                 f"{where}.secret_recovery_window_days = {self.secret_recovery_window_days}: allowed 7 to 30 "
                 "(a deleted provider key must stay recoverable)"
             )
-        thresholds = self.alarm_thresholds
+        thresholds = self.alert_thresholds
         for key in ("error_rate_5xx", "error_rate_4xx"):
             value = getattr(thresholds, key)
             if not 0 < value < 1:
-                raise UserError(f"{where}.alarm_thresholds.{key} = {value}: a fraction between 0 and 1, e.g. 0.05")
+                raise UserError(f"{where}.alert_thresholds.{key} = {value}: a fraction between 0 and 1, e.g. 0.05")
         check_engine_config(
             self.engine_config_yaml,
             available_env=set(self.provider_secrets)
@@ -378,7 +386,7 @@ class AwsGatewayArgs(BaseModel):
 
     @property
     def latency_alarm_ms(self) -> float:
-        chosen = self.alarm_thresholds.latency_p99_ms
+        chosen = self.alert_thresholds.latency_p99_ms
         return chosen if chosen is not None else round(self.integration_timeout_ms * 0.9)
 
     @property
@@ -471,11 +479,6 @@ def _check_sizes(args: AwsGatewayArgs, where: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Pure helpers
 # ---------------------------------------------------------------------------------------------
-
-
-def secret_name(stack: str, provider: str) -> str:
-    """Secrets Manager name of a provider's key (the CLI writes the value under the same name)."""
-    return f"{SECRET_PREFIX}/{stack}/{provider}"
 
 
 def check_engine_config(text: str, *, available_env: set[str], engine_timeout_seconds: int, where: str) -> dict[str, Any]:
@@ -1593,7 +1596,7 @@ class AwsGateway(pulumi.ComponentResource):
     def _alarms(s: _Scope, api: aws.apigateway.RestApi, stage: aws.apigateway.Stage, engine: _Engine) -> aws.cloudwatch.Dashboard:
         """API Gateway 5XX/4XX rates and p99 latency, ECS CPU and tasks below desired, and one dashboard of them."""
         name, stack, args = s.name, s.stack, s.args
-        thresholds = args.alarm_thresholds
+        thresholds = args.alert_thresholds
         key = dns_label(name)
         alarm_definitions = cloudwatch.api_gateway_alarms(
             key,
@@ -1628,3 +1631,13 @@ class AwsGateway(pulumi.ComponentResource):
             ),
             opts=s.here,
         )
+
+
+# Names before 0.2.0 (docs/ARCHITECTURE.md, "Names"): served with a DeprecationWarning until 0.3.0.
+__getattr__ = module_aliases(
+    __name__,
+    globals(),
+    {
+        "GatewayAlarmThresholds": "GatewayAlertThresholds",
+    },
+)

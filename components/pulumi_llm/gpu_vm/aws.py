@@ -44,6 +44,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..deprecated import module_aliases, moved_field
 from ..errors import UserError
 from ..labels import CommonLabels, aws_tags
 from ..monitoring import cloudwatch
@@ -83,7 +84,7 @@ _OPEN = {"0.0.0.0/0", "::/0"}
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.()'-]+(/[A-Za-z0-9!_.()'-]+)*$")
 
 
-class AlarmThresholds(BaseModel):
+class GpuVmAlertThresholds(BaseModel):
     """Thresholds of the alarms (definitions in `monitoring.cloudwatch`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -133,7 +134,7 @@ class AwsGpuVmArgs(BaseModel):
         description="CIDRs allowed to reach the load balancer on 80/443; 0.0.0.0/0 only when internal is false. "
         "Default none: callers come in by security group (`alb_security_group_id`), e.g. the gateway's tasks.",
     )
-    model_bucket_arn: StrInput = Field(description="ARN of the S3 bucket holding the weights (e.g. ModelStore.bucket_arn).")
+    model_bucket_arn: StrInput = Field(description="ARN of the S3 bucket holding the weights (e.g. AwsModelStore.bucket_arn).")
     model_key_prefix: str = Field(description="Key prefix of this model's files in the bucket, e.g. 'llama-3.1-8b/0e9e39f'.")
     weights_revision: str = Field(
         default="", description="Revision recorded with the synced weights; a new one re-syncs. Default: the prefix alone."
@@ -141,7 +142,7 @@ class AwsGpuVmArgs(BaseModel):
     kms_key_arn: StrInput = Field(description="Customer KMS key: encrypts both EBS volumes and the server's logs.")
     model_kms_key_arn: StrInput | None = Field(
         default=None,
-        description="The key the weights bucket encrypts with (its default SSE-KMS key, e.g. ModelStore.key_arn): the "
+        description="The key the weights bucket encrypts with (its default SSE-KMS key, e.g. AwsModelStore.key_arn): the "
         "instance role decrypts the weights with it, through S3 only. Default: kms_key_arn.",
     )
     secret_arns: dict[str, StrInput] = Field(
@@ -178,7 +179,9 @@ class AwsGpuVmArgs(BaseModel):
         default=None, description="Auto Scaling health-check grace; at least the startup budget. Default: provisioning + startup budget."
     )
     alarm_topic_arn: StrInput | None = Field(default=None, description="SNS topic the alarms notify. Default none: alarms without actions.")
-    alarm_thresholds: AlarmThresholds = Field(default_factory=AlarmThresholds, description="Alarm thresholds. Defaults above.")
+    alert_thresholds: GpuVmAlertThresholds = Field(
+        default_factory=GpuVmAlertThresholds, description="Alert thresholds (of its CloudWatch alarms). Defaults above."
+    )
     root_volume_gib: int = Field(default=150, ge=75, le=16384, description="gp3 root volume (OS, Docker images). Default 150.")
     data_volume_gib: int | None = Field(default=None, ge=1, le=16384, description="gp3 model-cache volume. Default weights × 1.5 + 20 GiB.")
     data_volume_iops: int = Field(default=6000, ge=3000, le=16000, description="IOPS of the model-cache volume. Default 6000.")
@@ -192,6 +195,11 @@ class AwsGpuVmArgs(BaseModel):
     deletion_protection: bool = Field(default=False, description="Load balancer deletion protection. Default false (true for prod).")
     log_retention_days: int = Field(default=30, ge=1, description="Retention of the server's logs and scraped metrics. Default 30.")
     config_path: str = Field(default="gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_fields(cls, data: Any) -> Any:
+        return moved_field(data, "AwsGpuVmArgs", "alarm_thresholds", "alert_thresholds")
 
     @model_validator(mode="after")
     def _check(self) -> AwsGpuVmArgs:
@@ -246,8 +254,8 @@ class AwsGpuVmArgs(BaseModel):
                 f"{where}.health_check_grace_seconds = {self.health_check_grace_seconds}: allowed from the server's "
                 f"startup budget ({budget} s) to {MAX_GRACE_SECONDS}"
             )
-        if self.alarm_thresholds.gpu_idle_minutes % 5:
-            raise UserError(f"{where}.alarm_thresholds.gpu_idle_minutes = {self.alarm_thresholds.gpu_idle_minutes}: a multiple of 5")
+        if self.alert_thresholds.gpu_idle_minutes % 5:
+            raise UserError(f"{where}.alert_thresholds.gpu_idle_minutes = {self.alert_thresholds.gpu_idle_minutes}: a multiple of 5")
         if self.schedule is not None:
             for key in ("stop_cron", "start_cron"):
                 cron = getattr(self.schedule, key)
@@ -830,7 +838,7 @@ class AwsGpuVm(pulumi.ComponentResource):
     ) -> None:
         """CloudWatch alarms on the load balancer and the GPUs of the group."""
         name, args = d.name, d.args
-        thresholds = args.alarm_thresholds
+        thresholds = args.alert_thresholds
         key = dns_label(name)
         definitions = cloudwatch.alb_alarms(
             key,
@@ -877,3 +885,13 @@ def _check_user_data(args: AwsGpuVmArgs, deployment: str) -> None:
             f"{args.config_path}.container: the boot script is {len(text.encode())} bytes, above EC2's "
             f"{USER_DATA_LIMIT}-byte user-data limit (large config mounts?)"
         )
+
+
+# Names before 0.2.0 (docs/ARCHITECTURE.md, "Names"): served with a DeprecationWarning until 0.3.0.
+__getattr__ = module_aliases(
+    __name__,
+    globals(),
+    {
+        "AlarmThresholds": "GpuVmAlertThresholds",
+    },
+)

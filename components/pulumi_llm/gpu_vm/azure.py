@@ -55,6 +55,7 @@ import pulumi_azure_native.network as network
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .. import pins
+from ..deprecated import module_aliases
 from ..errors import UserError
 from ..labels import CommonLabels, azure_tags
 from ..naming import child, dns_label
@@ -166,7 +167,7 @@ class AzureImage(BaseModel):
 DEFAULT_IMAGE = AzureImage(**azure_boot.UBUNTU_HPC_IMAGE)
 
 
-class AzureAlertThresholds(BaseModel):
+class GpuVmAlertThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     lb_healthy_percent: float = Field(
@@ -288,7 +289,7 @@ class AzureGpuVmArgs(BaseModel):
         default=True, description="Replace VMs that fail the health probe after the grace period. Default true."
     )
     alert_emails: tuple[str, ...] = Field(default=(), description="E-mail receivers of the alerts. Default none: alerts without actions.")
-    alert_thresholds: AzureAlertThresholds = Field(default_factory=AzureAlertThresholds, description="Alert thresholds. Defaults above.")
+    alert_thresholds: GpuVmAlertThresholds = Field(default_factory=GpuVmAlertThresholds, description="Alert thresholds. Defaults above.")
     config_path: str = Field(default="gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
 
     @model_validator(mode="after")
@@ -979,3 +980,13 @@ def _vm_profile(d: _Deployment, custom_data: pulumi.Output[str]) -> dict[str, An
     if args.spot:
         vm_profile.update(eviction_policy="Delete", billing_profile={"max_price": -1})
     return vm_profile
+
+
+# Names before 0.2.0 (docs/ARCHITECTURE.md, "Names"): served with a DeprecationWarning until 0.3.0.
+__getattr__ = module_aliases(
+    __name__,
+    globals(),
+    {
+        "AzureAlertThresholds": "GpuVmAlertThresholds",
+    },
+)

@@ -53,6 +53,7 @@ import pulumi_gcp.serviceaccount as serviceaccount
 import pulumi_gcp.storage as storage
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..deprecated import module_aliases
 from ..errors import UserError
 from ..labels import CommonLabels, gcp_labels
 from ..naming import child, dns_label
@@ -97,7 +98,7 @@ _TAG = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
-class AlertThresholds(BaseModel):
+class GpuVmAlertThresholds(BaseModel):
     """Thresholds of the alert policies (definitions in `alert_policies`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -196,7 +197,7 @@ class GcpGpuVmArgs(BaseModel):
         default_factory=list,
         description="Cloud Monitoring notification channels of the alerts. Default none (alerts without notifications).",
     )
-    alert_thresholds: AlertThresholds = Field(default_factory=AlertThresholds, description="Alert thresholds. Defaults above.")
+    alert_thresholds: GpuVmAlertThresholds = Field(default_factory=GpuVmAlertThresholds, description="Alert thresholds. Defaults above.")
     boot_disk_gib: int = Field(default=150, ge=50, le=65536, description="Boot disk (OS, Docker images). Default 150.")
     data_disk_gib: int | None = Field(default=None, ge=10, le=65536, description="Model-cache disk. Default weights × 1.5 + 20 GiB (≥ 50).")
     disk_type: str | None = Field(
@@ -412,7 +413,7 @@ def alert_policies(
     deployment: str,
     forwarding_rule: str,
     external: bool,
-    thresholds: AlertThresholds,
+    thresholds: GpuVmAlertThresholds,
     uptime_host: str | None = None,
 ) -> list[dict[str, Any]]:
     """The deployment's alert policies as `monitoring.AlertPolicy` arguments plus a stable `key`.
@@ -518,7 +519,7 @@ def alert_policies(
     return policies
 
 
-def _gpu_idle_condition(dep: str, thresholds: AlertThresholds) -> dict[str, Any]:
+def _gpu_idle_condition(dep: str, thresholds: GpuVmAlertThresholds) -> dict[str, Any]:
     """The gpu-idle policy's condition: the group's mean GPU utilization (Ops Agent, NVML) below the threshold."""
     return {
         "condition_threshold": {
@@ -559,7 +560,9 @@ def _uptime_condition(uptime_host: str) -> dict[str, Any]:
     }
 
 
-def _latency_condition(ttft: str | None, *, dep: str, latencies: str, rule: str, thresholds: AlertThresholds) -> tuple[dict[str, Any], str]:
+def _latency_condition(
+    ttft: str | None, *, dep: str, latencies: str, rule: str, thresholds: GpuVmAlertThresholds
+) -> tuple[dict[str, Any], str]:
     """p99 time to first token from the server's histogram when it has one, else the load balancer's p99 latency."""
     if ttft:
         query = (
@@ -1089,3 +1092,13 @@ def _backend_and_health_check_args(d: _Deployment, group: pulumi.Output[str]) ->
         "log_config": {"enable": True},
     }
     return backend_args, hc_args
+
+
+# Names before 0.2.0 (docs/ARCHITECTURE.md, "Names"): served with a DeprecationWarning until 0.3.0.
+__getattr__ = module_aliases(
+    __name__,
+    globals(),
+    {
+        "AlertThresholds": "GpuVmAlertThresholds",
+    },
+)

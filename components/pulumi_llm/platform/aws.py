@@ -25,26 +25,26 @@ def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundat
     """The provider; with a self-hosting method the model store, stack key, network and alarms. Without one
     (an edge or gateway-only stack) the provider alone: edge nodes load weights from each node's cache
     (node://), so an edge-only stack would carry an unused key and bucket."""
-    from ..storage.aws import ModelStore, ModelStoreArgs
+    from ..storage.aws import AwsModelStore, AwsModelStoreArgs
 
     settings, labels = ctx.settings, ctx.labels
     provider = aws.Provider(ctx.child("aws"), region=settings.region, opts=ctx.opts())
     on_aws = ctx.opts([provider])
     if not (settings.models and ctx.methods & SELF_HOSTING):
         return Foundation(providers=(provider,))
-    store = ModelStore(
+    store = AwsModelStore(
         ctx.child("models"),
-        ModelStoreArgs(labels=labels, alias=f"alias/pulumi-llm/{labels.stack}/models"),
+        AwsModelStoreArgs(labels=labels, alias=f"alias/pulumi-llm/{labels.stack}/models"),
         opts=on_aws,
     )
 
     from ..monitoring.aws import AwsMonitoring, AwsMonitoringArgs
     from ..network.aws import AwsNetwork, AwsNetworkArgs
-    from ..security.aws import StackKey, StackKeyArgs
+    from ..security.aws import AwsStackKey, AwsStackKeyArgs
 
     region = settings.region or ""
     cfg = settings.aws
-    key = StackKey(ctx.child("key"), StackKeyArgs(labels=labels, region=region), opts=on_aws)
+    key = AwsStackKey(ctx.child("key"), AwsStackKeyArgs(labels=labels, region=region), opts=on_aws)
     network = AwsNetwork(
         ctx.child("network"),
         AwsNetworkArgs(
@@ -275,7 +275,7 @@ def _served_models(ctx: PlatformContext, foundation: Foundation, eks) -> tuple[l
     """The served models with their Pod Identities (read their prefix; the hub copy writes it), and the
     identities the servers wait for."""
     from .. import serving
-    from ..security.aws import HubTokenSecret, HubTokenSecretArgs
+    from ..security.aws import AwsHubTokenSecret, AwsHubTokenSecretArgs
     from ..storage.aws import read_policy, write_policy
 
     settings, store, key = ctx.settings, foundation.store, foundation.key
@@ -287,19 +287,19 @@ def _served_models(ctx: PlatformContext, foundation: Foundation, eks) -> tuple[l
         bucket, key_prefix = serving.store_key(settings, served)
         bucket_arn = store.bucket_arn if bucket is None else f"arn:aws:s3:::{bucket}"
         eks.pod_identity(NAMESPACE, served, read_policy(bucket_arn, key_prefix, store.key_arn))
-        identities += eks.pod_identities[f"{NAMESPACE}/{served}"]
+        identities += eks.workload_identities[f"{NAMESPACE}/{served}"]
         env = {serving.MODEL_BUCKET_ENV: store.bucket_name} if bucket is None else {}
         copy, copy_waits = model.copy, []
         if copy is not None:
             # The copy writes one model's prefix and reads the token; values never pass Pulumi.
-            hub_token = hub_token or HubTokenSecret(
+            hub_token = hub_token or AwsHubTokenSecret(
                 ctx.child("hub-token"),
-                HubTokenSecretArgs(labels=ctx.labels, key_arn=key.arn),
+                AwsHubTokenSecretArgs(labels=ctx.labels, key_arn=key.arn),
                 opts=ctx.opts(foundation.providers),
             )
             copy = dataclasses.replace(copy, token_secret=hub_token.secret_name)
             eks.pod_identity(NAMESPACE, f"copy-{served}", write_policy(store.bucket_arn, key_prefix, store.key_arn, hub_token.arn, key.arn))
-            copy_waits = eks.pod_identities[f"{NAMESPACE}/copy-{served}"]
+            copy_waits = eks.workload_identities[f"{NAMESPACE}/copy-{served}"]
         models.append(dataclasses.replace(model, env=env, copy=copy, copy_depends_on=tuple(copy_waits)))
     return models, identities
 

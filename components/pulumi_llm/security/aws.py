@@ -1,4 +1,4 @@
-"""StackKey: the customer-managed KMS key of an AWS stack (logs, volumes, alarms, EKS secrets).
+"""AwsStackKey: the customer-managed KMS key of an AWS stack (logs, volumes, alarms, EKS secrets).
 
 A key policy, not IAM alone, decides who may use a KMS key. Besides the account (so IAM policies can
 grant it), the services that encrypt on the stack's behalf get exactly the use they need: CloudWatch
@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..deprecated import module_aliases
 from ..labels import CommonLabels, aws_tags
 from ..naming import child
 
@@ -70,19 +71,19 @@ def key_policy(account_id: str, region: str, partition: str = "aws") -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
-class StackKeyArgs(BaseModel):
+class AwsStackKeyArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     labels: CommonLabels = Field(description="The common labels of the stack.")
     region: str = Field(description="The stack's region (the logs service principal is regional).")
 
 
-class StackKey(pulumi.ComponentResource):
+class AwsStackKey(pulumi.ComponentResource):
     arn: pulumi.Output[str]
     key_id: pulumi.Output[str]
     account_id: pulumi.Output[str]
 
-    def __init__(self, name: str, args: StackKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: AwsStackKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:StackKey", name, None, opts)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self))
@@ -107,21 +108,21 @@ class StackKey(pulumi.ComponentResource):
         self.register_outputs({"arn": self.arn, "key_id": self.key_id})
 
 
-class HubTokenSecretArgs(BaseModel):
+class AwsHubTokenSecretArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     labels: CommonLabels = Field(description="The common labels of the stack.")
     key_arn: str | pulumi.Output[str] = Field(description="The stack key that encrypts the secret.")
 
 
-class HubTokenSecret(pulumi.ComponentResource):
+class AwsHubTokenSecret(pulumi.ComponentResource):
     """The Secrets Manager container of the Hugging Face token the copy Jobs use. No value: the operator
     writes it with `pulumi-llm secrets put huggingface --stack STACK` (stdin → Secrets Manager)."""
 
     arn: pulumi.Output[str]
     secret_name: str
 
-    def __init__(self, name: str, args: HubTokenSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: AwsHubTokenSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:HubTokenSecret", name, None, opts)
         self.secret_name = f"pulumi-llm/{args.labels.stack}/huggingface"
         secret = aws.secretsmanager.Secret(
@@ -135,3 +136,16 @@ class HubTokenSecret(pulumi.ComponentResource):
         )
         self.arn = secret.arn
         self.register_outputs({"arn": self.arn})
+
+
+# Names before 0.2.0 (docs/ARCHITECTURE.md, "Names"): served with a DeprecationWarning until 0.3.0.
+__getattr__ = module_aliases(
+    __name__,
+    globals(),
+    {
+        "StackKey": "AwsStackKey",
+        "StackKeyArgs": "AwsStackKeyArgs",
+        "HubTokenSecret": "AwsHubTokenSecret",
+        "HubTokenSecretArgs": "AwsHubTokenSecretArgs",
+    },
+)

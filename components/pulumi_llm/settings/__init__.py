@@ -23,8 +23,10 @@ The tree is split by where each subtree applies; this package re-exports every n
     loading.py   load / from_pulumi, the one-line messages, the stack file's JSON Schema
 """
 
+from ..deprecated import module_aliases
 from ..errors import UserError
-from .aws import AwsNetworkSettings, AwsSettings, ClusterSettings, GpuVmSettings, ModelTlsSettings, ScaleSchedule
+from .aws import RENAMED as _AWS_RENAMED
+from .aws import AwsClusterSettings, AwsGpuVmSettings, AwsModelTlsSettings, AwsNetworkSettings, AwsScaleSchedule, AwsSettings
 from .azure import (
     APIM_V2_SKUS,
     AzureClusterSettings,
@@ -52,7 +54,11 @@ __all__ = [
     "AddOn",
     "AlertSettings",
     "AutoscalingSettings",
+    "AwsClusterSettings",
+    "AwsGpuVmSettings",
+    "AwsModelTlsSettings",
     "AwsNetworkSettings",
+    "AwsScaleSchedule",
     "AwsSettings",
     "AzureClusterSettings",
     "AzureGatewaySettings",
@@ -65,7 +71,6 @@ __all__ = [
     "CLOUD_OF_METHOD",
     "CiSettings",
     "Cloud",
-    "ClusterSettings",
     "ConsumerSettings",
     "CustomModel",
     "DigestRef",
@@ -81,13 +86,11 @@ __all__ = [
     "GcpNetworkSettings",
     "GcpSettings",
     "GpuOperatorSettings",
-    "GpuVmSettings",
     "IngressSettings",
     "Label",
     "Method",
     "ModelGroupSettings",
     "ModelSettings",
-    "ModelTlsSettings",
     "NAMESPACE",
     "OnPremGpus",
     "OnPremSettings",
@@ -99,7 +102,6 @@ __all__ = [
     "Runtime",
     "SELF_HOSTED_LABEL",
     "SELF_HOSTING",
-    "ScaleSchedule",
     "ServingSettings",
     "Settings",
     "UserError",
@@ -108,3 +110,6 @@ __all__ = [
     "raw_settings",
     "stack_file_schema",
 ]
+
+# The AWS settings classes by their names before 0.2.0, with a DeprecationWarning (settings.aws.RENAMED).
+__getattr__ = module_aliases(__name__, globals(), _AWS_RENAMED)

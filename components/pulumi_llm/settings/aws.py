@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from ..deprecated import module_aliases
 from ..errors import FieldProblem, UserError
 from .core import _DNS_NAME, _Strict
 
@@ -26,7 +27,7 @@ class AwsNetworkSettings(_Strict):
     flow_logs_retention_days: int = Field(default=30, ge=1, description="Days VPC flow logs are kept. Default 30.")
 
 
-class ScaleSchedule(_Strict):
+class AwsScaleSchedule(_Strict):
     """Scheduled scale to zero (dev): stop at night, start in the morning."""
 
     stop: str = Field(description="Cron (UTC unless time_zone) when capacity goes to zero, e.g. `0 20 * * MON-FRI`.")
@@ -34,14 +35,14 @@ class ScaleSchedule(_Strict):
     time_zone: str = Field(default="UTC", description="IANA time zone of the crons. Default UTC.")
 
 
-class GpuVmSettings(_Strict):
+class AwsGpuVmSettings(_Strict):
     """GPU instances in an Auto Scaling group behind a load balancer."""
 
     on_demand_base: int = Field(default=0, ge=0, description="On-demand instances before spot is used. Default 0.")
     spot_percentage: int = Field(
         default=100, ge=0, le=100, description="Share of capacity above the base that is spot. Default 100 (prod needs an on-demand base)."
     )
-    schedule: ScaleSchedule | None = Field(default=None, description="Scale to zero on a schedule. Default: none (always on).")
+    schedule: AwsScaleSchedule | None = Field(default=None, description="Scale to zero on a schedule. Default: none (always on).")
     internet_facing: bool = Field(default=False, description="Internet-facing load balancer instead of internal. Default false.")
     allowed_cidrs: list[str] = Field(default_factory=list, description="CIDRs allowed to reach the load balancer. Default: the VPC only.")
     certificate_arn: str | None = Field(
@@ -53,7 +54,7 @@ class GpuVmSettings(_Strict):
     requests_per_target: int = Field(default=20, ge=1, description="Target tracking: requests per instance per minute. Default 20.")
 
 
-class ClusterSettings(_Strict):
+class AwsClusterSettings(_Strict):
     """EKS with GPU capacity."""
 
     kubernetes_version: str | None = Field(default=None, description="EKS Kubernetes version. Default: the pinned version.")
@@ -83,7 +84,7 @@ class ClusterSettings(_Strict):
     )
 
 
-class ModelTlsSettings(_Strict):
+class AwsModelTlsSettings(_Strict):
     """HTTPS from the gateway to the self-hosted models: each model answers at `<model>.<domain>` on 443, with
     a certificate its load balancer presents and a DNS record pulumi-llm writes, so the engine can verify it."""
 
@@ -100,10 +101,10 @@ class AwsSettings(_Strict):
     """Settings of the AWS methods."""
 
     network: AwsNetworkSettings = Field(default_factory=AwsNetworkSettings, description="The VPC.")
-    gpu_vm: GpuVmSettings = Field(default_factory=GpuVmSettings, description="The gpu-vm method.")
-    cluster: ClusterSettings = Field(default_factory=ClusterSettings, description="The cluster method (EKS).")
+    gpu_vm: AwsGpuVmSettings = Field(default_factory=AwsGpuVmSettings, description="The gpu-vm method.")
+    cluster: AwsClusterSettings = Field(default_factory=AwsClusterSettings, description="The cluster method (EKS).")
     alarm_email: str | None = Field(default=None, description="Email subscribed to the alarm topic. Default: none.")
-    model_tls: ModelTlsSettings | None = Field(
+    model_tls: AwsModelTlsSettings | None = Field(
         default=None,
         description="HTTPS to the self-hosted models (gpu-vm load balancers, EKS model ALBs) under a domain. "
         "Default: none (HTTP on 80 inside the VPC: prompts cross it in clear).",
@@ -155,3 +156,14 @@ def _check_model_tls(settings: Settings) -> None:
         )
     if aws.gpu_vm.certificate_arn and aws.gpu_vm.certificate_arn != tls.certificate_arn:
         raise FieldProblem("aws.gpu_vm.certificate_arn", "the load balancers use aws.model_tls.certificate_arn; give one certificate")
+
+
+RENAMED = {
+    "GpuVmSettings": "AwsGpuVmSettings",
+    "ClusterSettings": "AwsClusterSettings",
+    "ModelTlsSettings": "AwsModelTlsSettings",
+    "ScaleSchedule": "AwsScaleSchedule",
+}
+"""Names before 0.2.0 (docs/ARCHITECTURE.md, "Names") → now; served with a DeprecationWarning until 0.3.0,
+here and by the settings package."""
+__getattr__ = module_aliases(__name__, globals(), RENAMED)

@@ -1,4 +1,4 @@
-"""ModelStore on AWS: the S3 bucket where weights, fine-tuned checkpoints and LoRA adapters live.
+"""AwsModelStore on AWS: the S3 bucket where weights, fine-tuned checkpoints and LoRA adapters live.
 
 Model servers never download from a public hub at start (docs/ARCHITECTURE.md, "Weights"); they read
 from here, so the bucket is locked down: a customer-managed KMS key, versioning, no public access, TLS
@@ -13,11 +13,12 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..deprecated import module_aliases
 from ..labels import CommonLabels, aws_tags
 from ..naming import child
 
 
-class ModelStoreArgs(BaseModel):
+class AwsModelStoreArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     labels: CommonLabels = Field(description="The common labels of the stack.")
@@ -27,12 +28,12 @@ class ModelStoreArgs(BaseModel):
     )
 
 
-class ModelStore(pulumi.ComponentResource):
+class AwsModelStore(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
     key_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ModelStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: AwsModelStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:ModelStore", name, None, opts)
         tags = aws_tags(args.labels)
         here = pulumi.ResourceOptions(parent=self)
@@ -196,3 +197,14 @@ def write_policy(
         )
 
     return pulumi.Output.all(bucket_arn, bucket_key_arn, token_secret_arn, token_key_arn).apply(render)
+
+
+# Names before 0.2.0 (docs/ARCHITECTURE.md, "Names"): served with a DeprecationWarning until 0.3.0.
+__getattr__ = module_aliases(
+    __name__,
+    globals(),
+    {
+        "ModelStore": "AwsModelStore",
+        "ModelStoreArgs": "AwsModelStoreArgs",
+    },
+)

@@ -1,7 +1,7 @@
 """GcpModelStore: the Cloud Storage bucket where weights, fine-tuned checkpoints and LoRA adapters live.
 
 Model servers never download from a public hub at start (docs/ARCHITECTURE.md, "Weights"); they read
-from here, so the bucket is locked down like the AWS ModelStore:
+from here, so the bucket is locked down like AwsModelStore:
 
 * a customer-managed key (Cloud KMS key ring + key in the bucket's region, rotated every 90 days) is the
   bucket's default key (CMEK). Cloud Storage encrypts with it through its per-project service agent,
