@@ -45,6 +45,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pulumi_llm.errors import UserError
+from pulumi_llm.gateway.engine import MASTER_KEY_SECRET
+from pulumi_llm.gateway.engine import secret_id as gcp_secret_id
+from pulumi_llm.gateway.engine import secret_name as secret_name
 
 if TYPE_CHECKING:
     from pulumi_llm.settings import Settings
@@ -57,22 +60,9 @@ SessionFactory = Callable[[str], Any]
 GcpClientFactory = Callable[[str], "GcpSecretManager"]
 """project id → a Secret Manager client (tests pass one aimed at a local fake server)."""
 
-SECRET_PREFIX = "pulumi-llm"
 SECRET_MANAGER_URL = "https://secretmanager.googleapis.com/v1"
-MASTER_KEY_SECRET = "litellm-master"
-"""The LiteLLM master key: every stack with a gateway has it (AwsGateway creates its container)."""
 CURRENT = "AWSCURRENT"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-
-
-def secret_name(stack: str, provider: str) -> str:
-    """Same naming as `pulumi_llm.gateway.aws.secret_name` (a test keeps them equal)."""
-    return f"{SECRET_PREFIX}/{stack}/{provider}"
-
-
-def gcp_secret_id(stack: str, provider: str) -> str:
-    """Same naming as `pulumi_llm.gateway.gcp.secret_id` (a test keeps them equal)."""
-    return f"{SECRET_PREFIX}-{stack}-{provider}"
 
 
 def default_expected(settings: Settings) -> Sequence[str]:

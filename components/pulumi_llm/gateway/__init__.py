@@ -16,6 +16,7 @@ from .config import (
     render_litellm_config,
     to_yaml,
 )
+from .engine import MASTER_KEY_SECRET
 
 SELF_HOSTED_KEY_SECRET = "self-hosted"
 """Short name of the secret the self-hosted servers require as their API key (AWS: pulumi-llm/<stack>/self-hosted)."""
@@ -30,7 +31,7 @@ def expected_secrets(settings) -> list[str]:
     self_hosted = (
         [SELF_HOSTED_KEY_SECRET] if settings.cloud == "aws" and "gpu-vm" in settings.methods and settings.routes_self_hosted() else []
     )
-    return [*settings.gateway.secret_names().values(), "litellm-master", *self_hosted]
+    return [*settings.gateway.secret_names().values(), MASTER_KEY_SECRET, *self_hosted]
 
 
 __all__ = [

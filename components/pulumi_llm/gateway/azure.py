@@ -67,7 +67,7 @@ from ..labels import CommonLabels, azure_tags
 from ..naming import child, dns_label
 from . import apim_policy
 from . import config as engine_rules
-from .engine import BOOT, CONFIG_ENV, ENGINE_PORT, LIVENESS_PATH, MASTER_KEY_ENV, MASTER_KEY_SECRET
+from .engine import BOOT, CONFIG_ENV, ENGINE_PORT, LIVENESS_PATH, MASTER_KEY_ENV, MASTER_KEY_SECRET, READINESS_PATH
 from .engine import CONTAINER as ENGINE_CONTAINER
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
 from .validation import ENV_NAME, SHORT_NAME
@@ -80,7 +80,6 @@ CONSUMER_HEADER = engine_rules.DEFAULT_CONSUMER_HEADER
 """Header the engine reads the consumer from (the config's default consumer_header)."""
 ENGINE_BACKEND_ID = "litellm"
 POOL_BACKEND_ID = "azure-openai-pool"
-READINESS_PATH = "/health/readiness"
 OPENAI_API = "openai"
 ENGINE_API = "v1"
 V2_TIERS = ("BasicV2", "StandardV2", "PremiumV2")

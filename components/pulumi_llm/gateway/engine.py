@@ -14,6 +14,9 @@ ENGINE_PORT = 4000
 LIVENESS_PATH = "/health/liveliness"
 """LiteLLM's liveness endpoint (its spelling): answers without calling any provider."""
 
+READINESS_PATH = "/health/readiness"
+"""LiteLLM's readiness endpoint: answers once the proxy has loaded its config."""
+
 CONTAINER = "litellm"
 """The engine's container name in every cloud's task/service/app definition."""
 
@@ -30,7 +33,18 @@ MASTER_KEY_SECRET = "litellm-master"
 """Short name of the LiteLLM master key's secret (`pulumi-llm secrets put litellm-master`)."""
 
 SECRET_PREFIX = "pulumi-llm"
-"""First part of every secret's name in a cloud's secret store (cli_secrets names them the same way)."""
+"""First part of every secret's name in a cloud's secret store."""
+
+
+def secret_name(stack: str, short: str) -> str:
+    """AWS Secrets Manager name of a stack's secret: the gateway creates it, `pulumi-llm secrets` writes it."""
+    return f"{SECRET_PREFIX}/{stack}/{short}"
+
+
+def secret_id(stack: str, short: str) -> str:
+    """GCP Secret Manager id of a stack's secret (ids take no `/`): the gateway creates it, the CLI writes it."""
+    return f"{SECRET_PREFIX}-{stack}-{short}"
+
 
 MAX_CONFIG_BYTES = 24 * 1024
 """Largest config a cloud shell carries in the engine's environment (ECS task definitions and Cloud

@@ -73,6 +73,7 @@ from .engine import (
     MAX_CONFIG_BYTES as MAX_CONFIG_BYTES,
 )
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
+from .engine import secret_id as secret_id
 from .validation import ENV_NAME, HOSTNAME, SHORT_NAME
 
 StrInput = str | pulumi.Output
@@ -336,11 +337,6 @@ def vpc_access(egress: VpcEgress) -> dict[str, Any]:
     if egress.network_tags:
         interface["tags"] = list(egress.network_tags)
     return {"network_interfaces": [interface], "egress": "PRIVATE_RANGES_ONLY"}
-
-
-def secret_id(stack: str, provider: str) -> str:
-    """Secret Manager id of a provider's key (the CLI writes versions under the same id)."""
-    return f"{SECRET_PREFIX}-{stack}-{provider}"
 
 
 def secret_mount(provider: str) -> str:
