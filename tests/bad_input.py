@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pulumi_llm import cli
-from pulumi_llm.offline import recorder
+from pulumi_llm.offline import out_dir, recorder
 
-PLAN_FILES = ("resources.json", "summary.json", "manifests")
+PLAN_FILES = tuple(sorted(out_dir.PLAN_FILES))
 
 
 @dataclass(frozen=True)

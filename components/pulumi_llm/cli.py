@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .errors import UserError
+from .offline import out_dir
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as err:
         print(f"{getattr(args, 'error_prefix', 'pulumi-llm: ')}{err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        # A file the command reads or writes that the checks before it could not foresee (a disk that
+        # fills, a permission that changes): still the user's to fix, still one line.
+        print(f"pulumi-llm: {err.filename or 'a file'}: {err.strerror or err}", file=sys.stderr)
+        return UserError.exit_code
 
 
 def _project(args: argparse.Namespace):
@@ -85,16 +91,24 @@ def _project(args: argparse.Namespace):
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from .offline.plan import check_stack_name
+
     project = _project(args)
     stacks = project.stacks() if args.all else [args.stack]
     if args.all and not stacks:
         raise UserError(f"{project.relative(project.stacks_dir)}: no stack files (Pulumi.<stack>.yaml)")
     failed = 0
     violations: list = []
+    if args.all:
+        # Checked once for every stack: each plan goes into a directory of its own under it.
+        out_dir.writable_directory(args.out or project.root / "out", _out_shown(args, args.out or project.root / "out"))
     for stack in stacks:
+        check_stack_name(stack)
         out = (args.out or project.root / "out") / stack if args.all else (args.out or project.root / "out" / stack)
         try:
-            plan_stack(project, stack, out, quiet=args.quiet, verify=None if args.no_verify else violations)
+            # Before the stack is read: a plan that fails leaves no earlier plan to be mistaken for it.
+            out_dir.prepare(out, _out_shown(args, out))
+            plan_stack(project, stack, out, quiet=args.quiet, verify=None if args.no_verify else violations, shown=_out_shown(args, out))
         except UserError as err:
             if not args.all:
                 raise
@@ -103,6 +117,13 @@ def _plan(args: argparse.Namespace) -> int:
     if not args.no_verify:
         _print_violations(stacks, violations)
     return 2 if failed or _errors(violations) else 0
+
+
+def _out_shown(args: argparse.Namespace, out: Path) -> str:
+    """How messages name a plan directory: the flag and the path as given, or the default's path."""
+    from .offline.stack_yaml import shown
+
+    return f"plan --out {shown(str(out))}" if args.out is not None else f"plan output {_shown(out)} (the default of --out)"
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -144,15 +165,18 @@ def _print_violations(stacks: Sequence[str], violations: list) -> None:
     print(format_report(stacks, violations), file=sys.stderr if _errors(violations) else sys.stdout)
 
 
-def plan_stack(project, stack: str, out: Path, quiet: bool = False, verify: list | None = None) -> dict:
-    """Plan one stack into `out`; with `verify` (a list), run the verification pass and add its
-    violations to that list."""
+def plan_stack(project, stack: str, out: Path, quiet: bool = False, verify: list | None = None, shown: str | None = None) -> dict:
+    """Plan one stack into `out` (`shown`: how messages name it); with `verify` (a list), run the
+    verification pass and add its violations to that list."""
     from .offline import plan as offline
     from .serving import stack_sizing
 
     result = offline.run(project, stack)
     sizing = stack_sizing(result.settings)
-    summary = offline.write(result, out, {"sizing": sizing})
+    try:
+        summary = offline.write(result, out, {"sizing": sizing})
+    except OSError as err:
+        raise UserError(f"{shown or out}: cannot write the plan ({err.strerror or err})") from None
     if verify is not None:
         from .verify import PlanView, run_rules
 
@@ -192,7 +216,10 @@ def _schema(args: argparse.Namespace) -> int:
     if args.write:
         project = _project(args)
         target = project.stacks_dir / "schema.json"
-        target.write_text(text)
+        try:
+            target.write_text(text)
+        except OSError as err:
+            raise UserError(f"schema --write: cannot write {project.relative(target)} ({err.strerror or err})") from None
         print(f"wrote {project.relative(target)}")
     else:
         sys.stdout.write(text)

@@ -225,7 +225,11 @@ def read_value(stream: TextIO, *, prompt: str) -> str:
     """The secret from `stream`, less one trailing newline; on a terminal, a prompt that does not echo."""
     if stream.isatty():
         return getpass.getpass(prompt, stream=sys.stderr)
-    text = stream.read()
+    try:
+        text = stream.read()
+    except UnicodeDecodeError:
+        # Never echo what was read: it is a secret.
+        raise UserError("secrets put: standard input is not UTF-8 text; pipe the key as UTF-8") from None
     if text.endswith("\r\n"):
         return text[:-2]
     if text.endswith("\n"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 from pathlib import Path
@@ -386,6 +387,11 @@ def _plot_path(text: str) -> Path:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UserError(f"--plot: directory '{parent}' does not exist")
+    # Checked before the tables are printed: a plot that cannot be written fails first, in one line.
+    if path.is_dir():
+        raise UserError(f"--plot {text}: a directory; name a .png file")
+    if not os.access(path if path.exists() else parent, os.W_OK):
+        raise UserError(f"--plot {text}: not writable")
     return path
 
 
@@ -498,4 +504,7 @@ def plot_comparison(c: Comparison, path: Path | str) -> None:
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
-    fig.savefig(str(path), format="png")
+    try:
+        fig.savefig(str(path), format="png")
+    except OSError as err:
+        raise UserError(f"--plot {path}: cannot write ({err.strerror or err})") from None

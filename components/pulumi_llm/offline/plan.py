@@ -8,6 +8,7 @@ JSON). No engine, credentials or network. Output files are byte-identical betwee
 from __future__ import annotations
 
 import json
+import re
 import runpy
 import shutil
 from collections import Counter
@@ -21,9 +22,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import UserError
 from . import manifests, stack_yaml
+from .out_dir import MANIFEST_DIR
 from .recorder import SECRET, Record
 
-MANIFEST_DIR = "manifests"
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
 @dataclass
@@ -39,7 +41,7 @@ class Project:
     def find(cls, start: Path) -> Project:
         for directory in [start, *start.parents]:
             if (directory / "Pulumi.yaml").is_file():
-                spec = yaml.safe_load((directory / "Pulumi.yaml").read_text()) or {}
+                spec = _project_spec(directory / "Pulumi.yaml")
                 return cls(
                     root=directory,
                     name=spec.get("name", directory.name),
@@ -52,6 +54,7 @@ class Project:
         return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in self.stacks_dir.glob("Pulumi.*.yaml"))
 
     def stack_file(self, stack: str) -> Path:
+        check_stack_name(stack)
         path = self.stacks_dir / f"Pulumi.{stack}.yaml"
         if not path.is_file():
             known = ", ".join(self.stacks()) or "none"
@@ -63,6 +66,26 @@ class Project:
             return str(path.relative_to(self.root))
         except ValueError:
             return str(path)
+
+
+def check_stack_name(stack: str) -> None:
+    """Pulumi's own rule for a stack name; it also keeps every path built from it inside its directory."""
+    if not STACK_NAME.fullmatch(stack):
+        raise UserError(f"stack '{stack_yaml.shown(stack)}': not a stack name; letters, digits, '-', '_' and '.' (at most 100)")
+
+
+def _project_spec(path: Path) -> dict[str, str]:
+    """The keys of Pulumi.yaml this command reads (name, main, stackConfigDir), each a string."""
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise UserError(f"{path}: not a readable Pulumi project file ({stack_yaml.shown(str(err).splitlines()[0])})") from None
+    if not isinstance(spec, dict):
+        raise UserError(f"{path}: must be a map (name, runtime, main, …)")
+    for key in ("name", "main", "stackConfigDir"):
+        if key in spec and not isinstance(spec[key], str):
+            raise UserError(f"{path}: {key} = {stack_yaml.shown(str(spec[key]))}: must be a string")
+    return spec
 
 
 @dataclass

@@ -59,8 +59,9 @@ _UINT64 = range(0, 2**64)
 
 
 def shown(value: str) -> str:
-    """`value` cut to SHOWN characters for a message (one line: line breaks shown as \\n)."""
-    text = value.replace("\r", "\\r").replace("\n", "\\n")
+    """`value` cut to SHOWN characters for a message, on one line: control characters (line breaks, NUL,
+    terminal escapes) written as their escapes."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
     return text if len(text) <= SHOWN else text[:SHOWN] + f"… ({len(text)} characters)"
 
 

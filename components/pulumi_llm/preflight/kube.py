@@ -66,7 +66,13 @@ class KubeClient:
     def from_kubeconfig(cls, path: Path, context_name: str) -> KubeClient:
         if not path.is_file():
             raise UserError(f"{path}: no kubeconfig (set onprem.kubeconfig or KUBECONFIG)")
-        config = yaml.safe_load(path.read_text()) or {}
+        try:
+            config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+            # Only the error's kind: a kubeconfig holds credentials, and a YAML error quotes the text.
+            raise UserError(f"{path}: not a readable kubeconfig ({type(err).__name__})") from None
+        if not isinstance(config, dict):
+            raise UserError(f"{path}: not a kubeconfig (a map with contexts, clusters and users)")
         context = _named(config.get("contexts"), context_name, "context", path)
         cluster = _named(config.get("clusters"), context.get("cluster", ""), "cluster", path)
         user = _named(config.get("users"), context.get("user", ""), "user", path) if context.get("user") else {}
@@ -88,7 +94,10 @@ class KubeClient:
             os.unlink(name)  # loaded into the SSL context; never left on disk
         token = user.get("token")
         if not token and user.get("tokenFile"):
-            token = Path(user["tokenFile"]).read_text().strip()
+            try:
+                token = Path(user["tokenFile"]).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as err:
+                raise UserError(f"{path}: tokenFile of context {context_name} cannot be read ({type(err).__name__})") from None
         if not token and user.get("exec"):
             token = _exec_token(user["exec"])
         return cls(server=server, context=ssl_context, token=token)
