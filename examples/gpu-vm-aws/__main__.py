@@ -45,7 +45,7 @@ network = AwsNetwork(
 store = AwsModelStore("llm-models", AwsModelStoreArgs(labels=labels, alias=f"alias/llm-gpu-vm/{stack}/models"), opts=on_aws)
 alarms = AwsMonitoring(
     "llm-alarms",
-    AwsMonitoringArgs(labels=labels, region=region, key_arn=key.arn, alarm_email=config.require("alarm-email")),
+    AwsMonitoringArgs(labels=labels, region=region, key_arn=key.arn, alert_emails=(config.require("alert-email"),)),
     opts=on_aws,
 )
 

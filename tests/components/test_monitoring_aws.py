@@ -16,6 +16,7 @@ from pulumi_llm.monitoring.aws import (
     AwsMonitoringArgs,
     alarm_key_policy_statement,
     alarm_topic_policy,
+    email_subscriptions,
 )
 from pydantic import ValidationError
 
@@ -41,7 +42,7 @@ def program(**overrides: object) -> None:
         "labels": CommonLabels("prod", "prod"),
         "region": REGION,
         "key_arn": KEY,
-        "alarm_email": "oncall@example.com",
+        "alert_emails": ("oncall@example.com",),
         "alarms": definitions(),
         **overrides,
     }
@@ -114,7 +115,7 @@ def test_topic_is_encrypted_with_the_given_key_and_only_this_accounts_alarms_may
 
 
 def test_without_a_key_the_topic_falls_back_to_the_aws_managed_key_and_no_email_means_no_subscription() -> None:
-    records = records_of(key_arn=None, alarm_email=None)
+    records = records_of(key_arn=None, alert_emails=())
     assert only(records, "aws:sns/topic:Topic").inputs["kmsMasterKeyId"] == AWS_MANAGED_SNS_KEY == "alias/aws/sns"
     assert of_type(records, "aws:sns/topicSubscription:TopicSubscription") == []
 
@@ -303,7 +304,8 @@ def test_bad_alarm_definitions_are_refused_naming_the_alarm(change, message: str
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"alarm_email": "oncall"}, "'oncall' is not an e-mail address"),
+        ({"alert_emails": ("oncall@example.com", "oncall")}, "'oncall' is not an e-mail address"),
+        ({"alert_emails": ("a@example.com", "a@example.com")}, "repeats an address"),
         ({"key_arn": "my-key"}, "'my-key' is not a KMS key ARN"),
         ({"dashboard_name": "llm dashboard"}, "'llm dashboard' is not a dashboard name"),
     ],
@@ -319,3 +321,28 @@ def test_renderer_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match=r"^error_rate_5xx=5; allowed: a fraction between 0 and 1, e.g. 0.05$"):
         cw.api_gateway_alarms("a", api_name="x", stage="s", error_rate_5xx=5)
     cw.check_alarms(definitions())
+
+
+def test_each_alert_email_is_subscribed_and_the_first_keeps_the_single_address_child_name() -> None:
+    records = by_name(records_of(alert_emails=("oncall@example.com", "llm-team@example.com", "sre@example.com")))
+    subscriptions = {r.name: r.inputs["endpoint"] for r in records.values() if r.type == "aws:sns/topicSubscription:TopicSubscription"}
+    assert subscriptions == {
+        "llm-mon-email": "oncall@example.com",
+        "llm-mon-email-2": "llm-team@example.com",
+        "llm-mon-email-3": "sre@example.com",
+    }
+
+
+def test_email_subscriptions_decides_child_roles_in_order() -> None:
+    assert email_subscriptions(()) == {}
+    assert email_subscriptions(("a@example.com", "b@example.com")) == {"email": "a@example.com", "email-2": "b@example.com"}
+
+
+def test_alarm_email_is_the_deprecated_name_of_the_first_alert_email() -> None:
+    with pytest.warns(DeprecationWarning, match=r"AwsMonitoringArgs\.alarm_email is deprecated: use AwsMonitoringArgs\.alert_emails"):
+        args = AwsMonitoringArgs(labels=CommonLabels("prod", "prod"), region=REGION, alarm_email="oncall@example.com")
+    assert args.alert_emails == ("oncall@example.com",)
+    with pytest.warns(DeprecationWarning):
+        assert AwsMonitoringArgs(labels=CommonLabels("prod", "prod"), region=REGION, alarm_email=None).alert_emails == ()
+    with pytest.warns(DeprecationWarning), pytest.raises(ValidationError, match="give alert_emails only"):
+        AwsMonitoringArgs(labels=CommonLabels("prod", "prod"), region=REGION, alarm_email="a@example.com", alert_emails=("b@example.com",))

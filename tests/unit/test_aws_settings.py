@@ -95,3 +95,18 @@ def test_vm_weights_come_from_object_storage() -> None:
 def test_a_good_prod_stack_loads() -> None:
     settings = load(config("prod", ("cluster",), aws={"network": {"az_count": 3}}), SOURCE)
     assert settings.aws.cluster.capacity_types == ["spot", "on-demand"]
+
+
+def test_alert_emails_is_a_list_like_azures() -> None:
+    settings = load(config(aws={"alert_emails": ["oncall@example.com", "llm@example.com"]}), SOURCE)
+    assert settings.aws.alert_emails == ["oncall@example.com", "llm@example.com"]
+    assert message(config(aws={"alert_emails": ["oncall"]})) == (
+        f"{SOURCE}: pulumi-llm:aws.alert_emails = " + '["oncall"]' + ": oncall is not an e-mail address such as oncall@example.com"
+    )
+
+
+def test_the_single_alarm_email_of_0_1_is_refused_naming_its_new_key() -> None:
+    assert message(config(aws={"alarm_email": "oncall@example.com"})) == (
+        f"{SOURCE}: pulumi-llm:aws.alarm_email = oncall@example.com: moved to aws.alert_emails "
+        "(a list: alert_emails: [<address>]) in 0.2.0 — CHANGELOG Upgrade notes"
+    )

@@ -19,8 +19,9 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..deprecated import warn_renamed
 from ..labels import CommonLabels, aws_tags
 from ..naming import child
 from .cloudwatch import check_alarms, dashboard_body
@@ -30,6 +31,13 @@ AWS_MANAGED_SNS_KEY = "alias/aws/sns"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KMS_KEY = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
 _DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+
+
+def email_subscriptions(emails: tuple[str, ...]) -> dict[str, str]:
+    """Child role → address of each e-mail subscription (pure). The first keeps the role `email` it had when
+    the args took one address, so upgrading replaces no subscription (each replacement mails a new
+    confirmation link); the others are `email-2`, `email-3`, … in the order given."""
+    return {("email" if i == 1 else f"email-{i}"): email for i, email in enumerate(emails, start=1)}
 
 
 class AwsMonitoringArgs(BaseModel):
@@ -44,8 +52,8 @@ class AwsMonitoringArgs(BaseModel):
             "(see alarm_key_policy_statement). Default: none → AWS managed alias/aws/sns, which alarms cannot publish to."
         ),
     )
-    alarm_email: str | None = Field(
-        default=None, description="Address subscribed to the topic (AWS mails a confirmation link first). Default: none."
+    alert_emails: tuple[str, ...] = Field(
+        default=(), description="Addresses subscribed to the topic (AWS mails each a confirmation link first). Default: none."
     )
     alarms: tuple[dict[str, Any], ...] = Field(
         default=(), description="Alarm definitions from monitoring.cloudwatch (keys unique). Default: none."
@@ -54,11 +62,26 @@ class AwsMonitoringArgs(BaseModel):
         default=None, description="Name of the CloudWatch dashboard ([A-Za-z0-9_-]). Default: pulumi-llm-<stack>-<component name>."
     )
 
-    @field_validator("alarm_email")
+    @model_validator(mode="before")
     @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
-            raise ValueError(f"{value!r} is not an e-mail address")
+    def _renamed_fields(cls, data: Any) -> Any:
+        # alarm_email (one address, before 0.2.0) is the first of alert_emails, as on Azure.
+        if not isinstance(data, dict) or "alarm_email" not in data:
+            return data
+        warn_renamed("AwsMonitoringArgs.alarm_email", "AwsMonitoringArgs.alert_emails", stacklevel=4)
+        if "alert_emails" in data:
+            raise ValueError("AwsMonitoringArgs: give alert_emails only (alarm_email is its deprecated name)")
+        old = data["alarm_email"]
+        return {**{k: v for k, v in data.items() if k != "alarm_email"}, "alert_emails": () if old is None else (old,)}
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for email in value:
+            if not _EMAIL.match(email):
+                raise ValueError(f"{email!r} is not an e-mail address")
+        if len(set(value)) != len(value):
+            raise ValueError(f"repeats an address: {list(value)}")
         return value
 
     @field_validator("key_arn")
@@ -105,8 +128,8 @@ class AwsMonitoring(pulumi.ComponentResource):
             opts=here,
         )
         aws.sns.TopicPolicy(child(name, "topic-policy"), arn=topic.arn, policy=topic.arn.apply(alarm_topic_policy), opts=here)
-        if args.alarm_email:
-            aws.sns.TopicSubscription(child(name, "email"), topic=topic.arn, protocol="email", endpoint=args.alarm_email, opts=here)
+        for role, email in email_subscriptions(args.alert_emails).items():
+            aws.sns.TopicSubscription(child(name, role), topic=topic.arn, protocol="email", endpoint=email, opts=here)
 
         self.alarm_arns = {}
         for alarm in args.alarms:

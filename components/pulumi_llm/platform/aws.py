@@ -60,7 +60,7 @@ def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundat
     )
     monitoring = AwsMonitoring(
         ctx.child("alarms"),
-        AwsMonitoringArgs(labels=labels, region=region, key_arn=key.arn, alarm_email=cfg.alarm_email),
+        AwsMonitoringArgs(labels=labels, region=region, key_arn=key.arn, alert_emails=tuple(cfg.alert_emails)),
         opts=on_aws,
     )
     return Foundation(

@@ -103,7 +103,11 @@ class AwsSettings(_Strict):
     network: AwsNetworkSettings = Field(default_factory=AwsNetworkSettings, description="The VPC.")
     gpu_vm: AwsGpuVmSettings = Field(default_factory=AwsGpuVmSettings, description="The gpu-vm method.")
     cluster: AwsClusterSettings = Field(default_factory=AwsClusterSettings, description="The cluster method (EKS).")
-    alarm_email: str | None = Field(default=None, description="Email subscribed to the alarm topic. Default: none.")
+    alert_emails: list[str] = Field(
+        default_factory=list,
+        description="E-mail receivers of the alerts, subscribed to the alarm topic (AWS mails each a confirmation link first). "
+        "Default none.",
+    )
     model_tls: AwsModelTlsSettings | None = Field(
         default=None,
         description="HTTPS to the self-hosted models (gpu-vm load balancers, EKS model ALBs) under a domain. "

@@ -67,8 +67,9 @@ def _aws(settings: Settings) -> None:
             check_vpc_cidr(aws.network.cidr)
         except ValueError as err:
             raise FieldProblem("aws.network.cidr", str(err)) from None
-        if aws.alarm_email is not None and not re.fullmatch(EMAIL_PATTERN, aws.alarm_email):
-            raise FieldProblem("aws.alarm_email", "not an e-mail address such as oncall@example.com")
+        for email in aws.alert_emails:
+            if not re.fullmatch(EMAIL_PATTERN, email):
+                raise FieldProblem("aws.alert_emails", f"{email} is not an e-mail address such as oncall@example.com")
     if "gpu-vm" in settings.methods:
         _aws_gpu_vm(settings)
     if "cluster" in settings.methods:

@@ -16,6 +16,8 @@ class MovedKey(NamedTuple):
 
     new: str
     release: str
+    how: str = ""
+    """How the value changes, when it does more than move."""
 
 
 MOVED_KEYS: dict[str, MovedKey] = {
@@ -27,6 +29,8 @@ MOVED_KEYS: dict[str, MovedKey] = {
     "gcp.prometheus": MovedKey("gcp.cluster.prometheus", "0.2.0"),
     "gcp.gateway_domains": MovedKey("gcp.gateway.domains", "0.2.0"),
     "gcp.gateway_subnet_cidr": MovedKey("gcp.gateway.subnet_cidr", "0.2.0"),
+    # 0.2.0: one word for alerts on every cloud, and a list of receivers as on Azure.
+    "aws.alarm_email": MovedKey("aws.alert_emails", "0.2.0", "a list: alert_emails: [<address>]"),
 }
 """Old key path (dotted, under `pulumi-llm:`) → where it went."""
 
@@ -37,7 +41,8 @@ def find_moved_key(raw: Mapping[str, Any]) -> tuple[list[str], str] | None:
     for old, moved in MOVED_KEYS.items():
         path = old.split(".")
         if _is_set(raw, path):
-            return path, f"moved to {moved.new} in {moved.release} — CHANGELOG Upgrade notes"
+            how = f" ({moved.how})" if moved.how else ""
+            return path, f"moved to {moved.new}{how} in {moved.release} — CHANGELOG Upgrade notes"
     return None
 
 
