@@ -33,7 +33,6 @@ import base64
 import functools
 import getpass
 import json
-import re
 import shutil
 import subprocess  # nosec B404 - runs gcloud by absolute path, no shell
 import sys
@@ -49,6 +48,8 @@ from pulumi_llm.gateway.engine import MASTER_KEY_SECRET
 from pulumi_llm.gateway.engine import secret_id as gcp_secret_id
 from pulumi_llm.gateway.engine import secret_name as secret_name
 
+from .validation import SHORT_NAME as _NAME
+
 if TYPE_CHECKING:
     from pulumi_llm.settings import Settings
 
@@ -62,7 +63,6 @@ GcpClientFactory = Callable[[str], "GcpSecretManager"]
 
 SECRET_MANAGER_URL = "https://secretmanager.googleapis.com/v1"
 CURRENT = "AWSCURRENT"
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 
 
 def default_expected(settings: Settings) -> Sequence[str]:

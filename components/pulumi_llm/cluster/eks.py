@@ -30,6 +30,7 @@ from .. import pins
 from ..kubernetes import addons, render
 from ..labels import CommonLabels, aws_tags, kubernetes_labels
 from ..naming import child
+from ..validation import AWS_REGION as _REGION
 from . import eks_render as r
 from .installer import Installer
 
@@ -40,7 +41,6 @@ LogType = Literal["api", "audit", "authenticator", "controllerManager", "schedul
 CapacityType = Literal["spot", "on-demand"]
 
 _KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 class NodeScaling(BaseModel):

@@ -40,6 +40,9 @@ from ..errors import UserError
 from ..kubernetes import addons, render
 from ..labels import CommonLabels, gcp_labels, kubernetes_labels
 from ..naming import child
+from ..validation import CLOCK_TIME as _TIME
+from ..validation import GCP_PROJECT as _PROJECT
+from ..validation import GCP_REGION as _REGION
 from . import gke_render as r
 from .installer import Installer
 
@@ -47,9 +50,6 @@ from .installer import Installer
 StrInput = str | pulumi.Output
 
 _KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
-_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
-_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 

@@ -48,6 +48,7 @@ from .. import pins
 from ..errors import UserError
 from ..labels import CommonLabels
 from ..naming import child
+from ..validation import DIGEST_REF as _DIGEST_REF
 from .source import LLAMA_CPP_SOURCE, LlamaCppSource
 
 StrInput = str | pulumi.Output
@@ -62,7 +63,6 @@ ONNX_GENAI_VERSION = "0.18.0"
 PLATFORMS = ("linux/amd64", "linux/arm64")
 CACHE_EXPIRY_DAYS = 14
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_DIGEST_REF = re.compile(r"^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}$")
 _REPO_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 

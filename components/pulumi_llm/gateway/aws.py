@@ -69,6 +69,8 @@ from ..labels import CommonLabels, aws_tags
 from ..monitoring import cloudwatch
 from ..naming import child, dns_label
 from ..network.aws import LOG_RETENTION_DAYS, allow_https_out, allow_tcp_between
+from ..validation import ACM_CERTIFICATE_ARN as _ACM_ARN
+from ..validation import ENV_NAME, HOSTNAME, SHORT_NAME
 from . import config as engine_config
 from .engine import (
     BOOT,
@@ -84,7 +86,6 @@ from .engine import (
 )
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
 from .engine import secret_name as secret_name
-from .validation import ENV_NAME, HOSTNAME, SHORT_NAME
 
 StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
@@ -126,7 +127,6 @@ _BEDROCK_ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:(\d{12})?:"
     r"(foundation-model|inference-profile|application-inference-profile|provisioned-model|custom-model|imported-model)/[^*?\s]+$"
 )
-_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+$")
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/([^@:]+)")
 
 HEALTH_CHECK = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{ENGINE_PORT}{LIVENESS_PATH}', timeout=4)"

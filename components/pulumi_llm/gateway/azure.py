@@ -65,12 +65,14 @@ from .. import pins
 from ..errors import UserError
 from ..labels import CommonLabels, azure_tags
 from ..naming import child, dns_label
+from ..validation import AZURE_LOCATION as _LOCATION
+from ..validation import EMAIL as _EMAIL
+from ..validation import ENV_NAME, SHORT_NAME
 from . import apim_policy
 from . import config as engine_rules
 from .engine import BOOT, CONFIG_ENV, ENGINE_PORT, LIVENESS_PATH, MASTER_KEY_ENV, MASTER_KEY_SECRET, READINESS_PATH
 from .engine import CONTAINER as ENGINE_CONTAINER
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
-from .validation import ENV_NAME, SHORT_NAME
 
 StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
@@ -93,8 +95,6 @@ KEY_VAULT_SUFFIXES = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovclouda
 RESERVED_ENV = ENGINE_RESERVED_ENV | {"AZURE_CLIENT_ID", "LITELLM_MODE"}
 
 _SERVICE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]$")
-_LOCATION = re.compile(r"^[a-z]+[a-z0-9]*$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _OPENAI_ENDPOINT = re.compile(
     r"^https://[a-z0-9][a-z0-9-]{1,62}\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)/$"
 )

@@ -72,12 +72,12 @@ from typing import Any, Literal, get_args
 import yaml
 
 from ..errors import UserError
+from ..validation import ENV_NAME
 
 # Re-exported: verify/rules/wiring.py, the examples and tests read the engine's environment names here.
 from .engine import CONFIG_ENV as CONFIG_ENV
 from .engine import MASTER_KEY_ENV, MASTER_KEY_SECRET, MAX_CONFIG_BYTES
 from .engine import SECRET_FILES_ENV as SECRET_FILES_ENV
-from .validation import ENV_NAME
 
 Provider = Literal["openai", "anthropic", "gemini", "cohere", "bedrock", "azure-openai", "self-hosted"]
 PROVIDERS: tuple[str, ...] = get_args(Provider)

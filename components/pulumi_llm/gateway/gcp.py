@@ -57,6 +57,9 @@ from .. import pins
 from ..errors import UserError
 from ..labels import CommonLabels, gcp_labels
 from ..naming import child, dns_label
+from ..validation import ENV_NAME, HOSTNAME, SHA256_DIGEST, SHORT_NAME
+from ..validation import GCP_PROJECT as _PROJECT
+from ..validation import GCP_REGION as _REGION
 from . import config as engine_config
 from .engine import BOOT_WITH_SECRET_FILES as BOOT
 from .engine import (
@@ -74,7 +77,6 @@ from .engine import (
 )
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
 from .engine import secret_id as secret_id
-from .validation import ENV_NAME, HOSTNAME, SHORT_NAME
 
 StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
@@ -112,8 +114,6 @@ RATE_RULE_PRIORITY = 900
 WAF_RULE_PRIORITY = 1000
 DEFAULT_RULE_PRIORITY = 2147483647
 
-_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
-_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 _MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
 
 
@@ -231,7 +231,7 @@ class GcpGatewayArgs(BaseModel):
         )
         if not self.image.repository.startswith("ghcr.io/"):
             raise UserError(f"{where}.image = {self.image.ref}: the remote repository proxies ghcr.io; pick a ghcr.io image")
-        if not re.fullmatch(r"sha256:[0-9a-f]{64}", self.image.digest):
+        if not SHA256_DIGEST.match(self.image.digest):
             raise UserError(f"{where}.image = {self.image.ref}: pin the image by digest (sha256:…)")
         memory = _MEMORY.match(self.memory)
         if not memory:

@@ -69,6 +69,9 @@ from ..security.azure import (
     secret_uri,
 )
 from ..sizing import GIB, InstanceType, get_instance_type
+from ..validation import AZURE_LOCATION as _LOCATION
+from ..validation import CLOCK_TIME as _CLOCK
+from ..validation import EMAIL as _EMAIL
 from . import azure_boot
 from .azure_sizes import check_vm_size
 from .cloud_init import (
@@ -93,9 +96,6 @@ ALERT_WINDOWS_MINUTES = (15, 30, 60, 360, 720, 1440)
 """Window sizes a metric alert accepts that are ≥ 15 minutes (PT15M … PT24H)."""
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.()'-]+(/[A-Za-z0-9!_.()'-]+)*$")
-_LOCATION = re.compile(r"^[a-z][a-z0-9]{2,}$")
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SSH_KEY = re.compile(r"^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/=]+( \S+)?$")
 
 

@@ -24,12 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..deprecated import warn_renamed
 from ..labels import CommonLabels, aws_tags
 from ..naming import child
+from ..validation import EMAIL as _EMAIL
+from ..validation import KMS_KEY_OR_ALIAS_ARN as _KMS_KEY
 from .cloudwatch import check_alarms, dashboard_body
 
 AWS_MANAGED_SNS_KEY = "alias/aws/sns"
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_KMS_KEY = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
 _DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..labels import CommonLabels, aws_tags
 from ..naming import child
+from ..validation import AWS_REGION as _REGION
+from ..validation import KMS_KEY_ARN as _KMS_KEY_ARN
 from .cidrs import MAX_ZONES, SubnetPlan, check_vpc_cidr, subnet_plan
 
 DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
@@ -44,9 +46,7 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _SERVICE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+)*)*$")
-_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/.+$")
 
 
 class AwsNetworkArgs(BaseModel):

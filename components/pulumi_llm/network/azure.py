@@ -35,7 +35,6 @@ The subnet plan is a pure function (`azure_subnet_plan`).
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -47,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..labels import CommonLabels, azure_tags
 from ..naming import child
+from ..validation import AZURE_LOCATION as _LOCATION
 from .cidrs import PRIVATE_RANGES
 
 StrInput = str | pulumi.Output
@@ -74,8 +74,6 @@ DENY_ALL_PRIORITY = 4096
 """The last priority a custom NSG rule may use: our explicit deny-all sits there."""
 AKS_CLIENT_PORTS: tuple[int, ...] = (80, 443)
 """Ports of the aks subnet open to the internal clients: the internal ingress load balancer's HTTP(S) frontends."""
-
-_LOCATION = re.compile(r"^[a-z][a-z0-9]{2,}$")
 
 
 @dataclass(frozen=True)

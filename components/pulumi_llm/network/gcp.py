@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..errors import UserError
 from ..labels import CommonLabels
 from ..naming import child, dns_label
+from ..validation import GCP_REGION as _REGION
 
 HEALTH_CHECK_RANGES: tuple[str, ...] = ("35.191.0.0/16", "130.211.0.0/22")
 """Where Google Cloud health-check probes (load balancers and MIG autohealing) come from."""
@@ -56,7 +57,6 @@ PREFIX_BOUNDS: dict[str, tuple[int, int]] = {
     "gateway_egress_cidr": (16, 26),  # Cloud Run Direct VPC egress: /26 or larger
 }
 
-_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 _TAG = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 

@@ -54,6 +54,7 @@ from pulumi_llm.runtimes.spec import (
     RuntimeInfo,
 )
 from pulumi_llm.sizing import FitResult, startup_probe_budget, weight_bytes
+from pulumi_llm.validation import SHA256_DIGEST as _DIGEST
 
 TritonKind = Literal["vllm", "onnx"]
 KINDS: tuple[TritonKind, ...] = ("vllm", "onnx")
@@ -228,7 +229,6 @@ def render_pbtxt(message: Mapping[str, Any]) -> str:
 _MODEL_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _TENSOR_NAME = re.compile(r"[A-Za-z0-9_.:/-]+")
 _ENGINE_ARG = re.compile(r"[a-z][a-z0-9_]*")
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_BATCH_SIZE = 4096
 MAX_QUEUE_DELAY_US = 1_000_000
 MAX_INSTANCES = 64

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from ..deprecated import module_aliases
 from ..errors import FieldProblem, UserError
-from .core import _DNS_NAME, _Strict
+from ..validation import ACM_CERTIFICATE_ARN as _ACM_ARN
+from ..validation import MODEL_DOMAIN as _DNS_NAME
+from .core import _Strict
 
 if TYPE_CHECKING:  # root.py imports this module; the checks only read the Settings they are given
     from .root import Settings
-
-
-_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+$")
 
 
 class AwsNetworkSettings(_Strict):

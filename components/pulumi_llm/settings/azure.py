@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from ..errors import FieldProblem, UserError
-from .core import EMAIL_PATTERN, Label, _Strict
+from ..validation import EMAIL, ClockTime, Email
+from .core import Label, _Strict
 
 if TYPE_CHECKING:  # root.py imports this module; the checks only read the Settings they are given
     from .root import Settings
@@ -52,10 +53,8 @@ class AzureScaleSchedule(_Strict):
         default_factory=lambda: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
         description="Days the start and stop times apply to. Default Monday to Friday (weekends stay off).",
     )
-    start: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM when serving resumes. Default 07:00.")
-    stop: str = Field(
-        default="20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM when the scale set goes to zero. Default 20:00."
-    )
+    start: ClockTime = Field(default="07:00", description="HH:MM when serving resumes. Default 07:00.")
+    stop: ClockTime = Field(default="20:00", description="HH:MM when the scale set goes to zero. Default 20:00.")
     time_zone: str = Field(
         default="UTC", description="Windows time zone name of the times (Azure autoscale), e.g. 'W. Europe Standard Time'. Default UTC."
     )
@@ -173,9 +172,7 @@ class AzureGatewaySettings(_Strict):
 
     apim_sku: str = Field(default="StandardV2", description=f"API Management tier: {' or '.join(APIM_V2_SKUS)}. Default StandardV2.")
     capacity: int = Field(default=1, ge=1, le=30, description="APIM scale units. Default 1.")
-    publisher_email: str | None = Field(
-        default=None, pattern=EMAIL_PATTERN, description="APIM publisher e-mail (service notices). Required with the gateway."
-    )
+    publisher_email: Email | None = Field(default=None, description="APIM publisher e-mail (service notices). Required with the gateway.")
     azure_openai: dict[Label, AzureOpenAIDeploymentSettings] = Field(
         default_factory=dict, description="Azure OpenAI accounts of the /openai pool, by name. Default none (no /openai API)."
     )
@@ -232,7 +229,7 @@ class AzureSettings(_Strict):
     @model_validator(mode="after")
     def _alerts(self) -> AzureSettings:
         for email in self.alert_emails:
-            if not re.fullmatch(EMAIL_PATTERN, email):
+            if not EMAIL.match(email):
                 raise FieldProblem("alert_emails", f"{email} is not an e-mail address")
         if self.alert_emails and self.action_group_id:
             raise FieldProblem("action_group_id", "give alert_emails or action_group_id, not both")

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from ..errors import FieldProblem
+from ..validation import EMAIL
 
 __all__ = ["CLOUD_OF_METHOD", "EMAIL_PATTERN", "NAMESPACE", "SELF_HOSTING", "Cloud", "FieldProblem", "Label", "Method"]
 
@@ -30,10 +31,8 @@ CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {
 SELF_HOSTING = ("gpu-vm", "cluster", "onprem", "edge")
 """The methods that run model servers."""
 
-_DNS_NAME = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-"""A fully qualified DNS name such as models.internal.example.com."""
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-"""An e-mail address, loosely: something@domain.tld (API Management and alert receivers check the rest)."""
+EMAIL_PATTERN = EMAIL.pattern
+"""validation.EMAIL's pattern, for the checks that match a value against it with `re.fullmatch`."""
 
 
 def _dns_label(max_len: int) -> AfterValidator:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from ..errors import FieldProblem, UserError
+from ..validation import DIGEST_REF
 from .core import Label, _Strict
 
 
 def _digest_ref(value: str) -> str:
-    if not re.fullmatch(r"[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}", value):
+    if not DIGEST_REF.match(value):
         raise ValueError("pin the base image by digest as repository:tag@sha256:<digest> (read it with `crane digest <ref>`)")
     return value
 

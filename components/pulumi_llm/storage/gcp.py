@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..errors import UserError
 from ..labels import CommonLabels, gcp_labels
 from ..naming import child, dns_label
+from ..validation import GCP_REGION as _REGION
 
 ROTATION_PERIOD = "7776000s"
 """90 days, in the seconds format Cloud KMS takes."""
@@ -37,7 +38,6 @@ KEY_DESTROY_DELAY = "2592000s"
 ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 OBJECT_VIEWER = "roles/storage.objectViewer"
 
-_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
 # Object-name prefix segments safe inside a CEL string literal: no quotes, backslashes or wildcards.
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.()'-]+(/[A-Za-z0-9!_.()'-]+)*$")

@@ -1,0 +1,71 @@
+"""The shapes of values users write, one home for each: settings, components' args and the CLI check them here.
+
+Pure (only `re` and pydantic's `Annotated` metadata): components import it without importing `settings`, and
+`settings` without importing any component. Each shape is a compiled pattern, for the checks that raise
+`UserError` with the key path they were given (components, CLI), and, where a settings field takes it
+as is, an `Annotated` type whose JSON Schema carries the same pattern, so the stack file's editor and
+the loader refuse the same values (the loader's message names the key, docs/ARCHITECTURE.md, "Errors
+speak to the user"). A shape only one cloud's API has (Bedrock model ARNs, GCP project ids, APIM service
+names) stays beside the args it checks.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+
+def _dns_name(max_len: int) -> re.Pattern[str]:
+    return re.compile(rf"^(?=.{{1,{max_len}}}$)([a-z0-9]([a-z0-9-]{{0,61}}[a-z0-9])?\.)+[a-z]{{2,63}}$")
+
+
+HOSTNAME = _dns_name(253)
+"""A fully qualified custom domain name (lowercase, at least two labels)."""
+
+MODEL_DOMAIN = _dns_name(200)
+"""A domain the models' names go in front of (`<model>.<domain>`): a DNS name short enough to leave them room."""
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+"""An e-mail address, loosely: something@domain.tld (API Management and alert receivers check the rest)."""
+
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+"""An environment variable name the engine config may reference (`os.environ/<ENV>`)."""
+
+SHORT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+"""A provider, secret, consumer or backend short name: a DNS label fragment that fits in a secret's name
+(`pulumi-llm/<stack>/<name>`) and the `pulumi-llm secrets` commands."""
+
+ACM_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[A-Za-z0-9-]+$")
+"""An ACM certificate ARN; `region` is where it lives (a load balancer takes one from its own region)."""
+
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/.+$")
+"""A KMS key ARN (a key policy grant needs the key, not an alias)."""
+
+KMS_KEY_OR_ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
+"""A KMS key or alias ARN (where the service resolves an alias itself, e.g. SNS encryption)."""
+
+AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+"""An AWS region such as us-east-1."""
+
+GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
+"""A GCP region such as europe-west4."""
+
+GCP_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+"""A GCP project id: 6 to 30 lowercase letters, digits and hyphens, starting with a letter."""
+
+AZURE_LOCATION = re.compile(r"^[a-z][a-z0-9]{2,}$")
+"""An Azure location's programmatic name such as westeurope."""
+
+SHA256_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+"""An image digest."""
+
+DIGEST_REF = re.compile(r"^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$")
+"""An image pinned by tag and digest: repository:tag@sha256:<64 hex>."""
+
+CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+"""A time of day, HH:MM on a 24-hour clock."""
+
+Email = Annotated[str, StringConstraints(pattern=EMAIL.pattern)]
+ClockTime = Annotated[str, StringConstraints(pattern=CLOCK_TIME.pattern)]
