@@ -8,6 +8,8 @@ the language host reports without a traceback.
 
 import re
 
+from .secret_values import mask_secrets
+
 
 class UserError(Exception):
     """A mistake in input the user controls. `str(err)` is the complete one-line message."""
@@ -17,7 +19,8 @@ class UserError(Exception):
     def __init__(self, message: str) -> None:
         if "\n" in message:
             raise ValueError("UserError messages are one line")
-        super().__init__(message)
+        # Whatever built the line, a key the user pasted is never printed whole (secret_values.mask_secrets).
+        super().__init__(mask_secrets(message))
 
 
 class FieldProblem(ValueError):

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import FieldProblem, UserError
+from ..secret_values import mask, secret_kind
+from .checks_secrets import check_secret_names
 from .core import NAMESPACE
 from .moved import find_moved_key
 from .root import Settings
@@ -42,6 +44,11 @@ def load(config: Mapping[str, Any], source: str) -> Settings:
     moved = find_moved_key(raw)
     if moved is not None:
         raise UserError(_problem_line(source, raw, list(moved[0]), moved[1]))
+    try:
+        # Before the schema: a pasted key is the mistake to report, whatever format its field wants.
+        check_secret_names(raw)
+    except FieldProblem as problem:
+        raise UserError(_problem_line(source, raw, list(problem.field), problem.message)) from None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as err:
@@ -179,7 +186,20 @@ def _lookup(raw: Any, loc: list[Any]) -> tuple[bool, Any]:
     return True, node
 
 
+_SHOWN_VALUE = 200
+"""Characters of a value a message shows: a huge string would bury the line."""
+_SHOWN_BLOCK = 100
+"""Characters of a map or list a message shows: its start says which block it is, and the line stays under 300."""
+
+
 def _render(value: Any) -> str:
+    """The value as the user wrote it, secret-looking strings masked, cut to _SHOWN_VALUE (_SHOWN_BLOCK) characters."""
+    text = _rendered(_masked(value))
+    limit = _SHOWN_BLOCK if isinstance(value, (dict, list)) else _SHOWN_VALUE
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _rendered(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -187,8 +207,19 @@ def _render(value: Any) -> str:
     if value == "":
         return '""'
     if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
     return str(value)
+
+
+def _masked(value: Any) -> Any:
+    """`value` with every secret-looking string (and map key) masked, whatever key it sits under."""
+    if isinstance(value, str):
+        return mask(value) if secret_kind(value) else value
+    if isinstance(value, dict):
+        return {_masked(k): _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 def _allowed_keys(loc: list[Any]) -> list[str]:
