@@ -32,7 +32,14 @@ def settings(models: dict | None = None, gpu: str = "L4", **extra: object):
         "pulumi-llm:serving": json.dumps({"replicas": {"min": 1, "max": 3}}),
         "pulumi-llm:models": json.dumps(
             models
-            or {MODEL: {"catalog": "llama-3.1-8b-instruct", "source": "pvc://weights/llama/abc123", "context": 8192, "revision": "abc123"}}
+            or {
+                MODEL: {
+                    "catalog": "llama-3.1-8b-instruct",
+                    "source": "pvc://weights/llama/0e9e39f249a16976918f6564b8830bc894c89659",
+                    "context": 8192,
+                    "revision": "0e9e39f249a16976918f6564b8830bc894c89659",
+                }
+            }
         ),
     }
     config.update({f"pulumi-llm:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in extra.items()})
@@ -342,9 +349,9 @@ def test_copy_from_hub_runs_once_per_revision_before_the_server() -> None:
         models={
             MODEL: {
                 "catalog": "llama-3.1-8b-instruct",
-                "source": "pvc://weights/llama/abc123",
+                "source": "pvc://weights/llama/0e9e39f249a16976918f6564b8830bc894c89659",
                 "context": 8192,
-                "revision": "abc123",
+                "revision": "0e9e39f249a16976918f6564b8830bc894c89659",
                 "copy_from_hub": True,
             }
         }
@@ -353,8 +360,8 @@ def test_copy_from_hub_runs_once_per_revision_before_the_server() -> None:
     spec = job.inputs["spec"]["template"]["spec"]
     [download] = spec["containers"]
     assert download["command"][-1] == (
-        'HF_TOKEN="$(cat /secrets/token)" exec hf download meta-llama/Llama-3.1-8B-Instruct --revision abc123 '
-        "--local-dir /work/llama/abc123"
+        'HF_TOKEN="$(cat /secrets/token)" exec hf download meta-llama/Llama-3.1-8B-Instruct --revision 0e9e39f249a16976918f6564b8830bc894c89659 '
+        "--local-dir /work/llama/0e9e39f249a16976918f6564b8830bc894c89659"
     )
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes["work"] == {"name": "work", "persistentVolumeClaim": {"claimName": "weights"}}

@@ -33,7 +33,12 @@ RESOURCES = SCHEMA["resources"]
 TYPES = SCHEMA["types"]
 
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/0f3c"
-MODEL = {"catalog": "llama-3.1-8b-instruct", "source": "pvc://weights/llama/abc123", "revision": "abc123", "context": 8192}
+MODEL = {
+    "catalog": "llama-3.1-8b-instruct",
+    "source": "pvc://weights/llama/0e9e39f249a16976918f6564b8830bc894c89659",
+    "revision": "0e9e39f249a16976918f6564b8830bc894c89659",
+    "context": 8192,
+}
 ONPREM = {
     "environment": "lab",
     "kubeContext": "gpu-lab",
@@ -69,8 +74,8 @@ GPU_VM = {
     "kmsKeyArn": KEY_ARN,
     "model": {
         "catalog": "llama-3.1-8b-instruct",
-        "source": "s3://weights-bucket/llama/abc123",
-        "revision": "abc123",
+        "source": "s3://weights-bucket/llama/0e9e39f249a16976918f6564b8830bc894c89659",
+        "revision": "0e9e39f249a16976918f6564b8830bc894c89659",
         "replicas": {"min": 1, "max": 2},
     },
 }

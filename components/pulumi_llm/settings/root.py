@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from ..errors import FieldProblem, UserError
 from .aws import AwsSettings, check_aws_stack
 from .azure import AzureSettings, check_azure_stack, with_azure_model_sizes
+from .checks_sources import check_source
 from .ci import CiSettings
 from .core import CLOUD_OF_METHOD, SELF_HOSTING, Cloud, Label, Method, _Strict
 from .edge import EdgeSettings
@@ -172,6 +173,7 @@ class Settings(_Strict):
             streamed = scheme in ("s3", "gs") or (scheme == "store" and "cluster" in self.methods)
             if streamed and model.runtime == "triton":
                 raise FieldProblem(f"models.{name}.source", "Triton reads weights from a volume, not a stream: use pvc://<claim>/<path>")
+            check_source(self.cloud, list(self.methods), name, model)
         scaling = self.serving.autoscaling
         if self.onprem is not None:
             if scaling.scale_to_zero and not self.onprem.ingress.install:
