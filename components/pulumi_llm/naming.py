@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+from .validation import DNS_LABEL as _DNS_LABEL
 
 
 def child(parent: str, role: str) -> str:

@@ -27,6 +27,15 @@ HOSTNAME = _dns_name(253)
 MODEL_DOMAIN = _dns_name(200)
 """A domain the models' names go in front of (`<model>.<domain>`): a DNS name short enough to leave them room."""
 
+DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+"""An RFC 1035 label (Kubernetes Service and Namespace names, GCP resource names); the length is the caller's."""
+
+GCP_NETWORK_TAG = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+"""A GCP network tag: an RFC 1035 label of at most 63 characters."""
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+"""An RFC 1123 label (may start with a digit): Kubernetes label-name parts, node pool keys, CloudWatch keys."""
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 """An e-mail address, loosely: something@domain.tld (API Management and alert receivers check the rest)."""
 

@@ -49,13 +49,13 @@ from ..errors import UserError
 from ..kubernetes import addons, render
 from ..labels import CommonLabels, azure_tags, kubernetes_labels
 from ..naming import child
+from ..validation import DNS1123_LABEL as _KEY
 from . import aks_render as r
 from .installer import Installer
 
 StrInput = str | pulumi.Output
 """A string or the Output of another resource (pulumi.Input[str])."""
 
-_KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LOCATION = re.compile(r"^[a-z]+[a-z0-9]*$")
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _VM_SIZE = re.compile(r"^Standard_[A-Za-z0-9_]+$")

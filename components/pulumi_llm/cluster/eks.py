@@ -18,7 +18,6 @@ parts (kubeconfig, Karpenter objects, IAM documents, Helm values) live in `eks_r
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Literal
 
 import pulumi
@@ -31,6 +30,7 @@ from ..kubernetes import addons, render
 from ..labels import CommonLabels, aws_tags, kubernetes_labels
 from ..naming import child
 from ..validation import AWS_REGION as _REGION
+from ..validation import DNS1123_LABEL as _KEY
 from . import eks_render as r
 from .installer import Installer
 
@@ -39,8 +39,6 @@ StrInput = str | pulumi.Output
 
 LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
 CapacityType = Literal["spot", "on-demand"]
-
-_KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class NodeScaling(BaseModel):

@@ -25,7 +25,6 @@ parts live in `gke_render`.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -41,6 +40,7 @@ from ..kubernetes import addons, render
 from ..labels import CommonLabels, gcp_labels, kubernetes_labels
 from ..naming import child
 from ..validation import CLOCK_TIME as _TIME
+from ..validation import DNS1123_LABEL as _KEY
 from ..validation import GCP_PROJECT as _PROJECT
 from ..validation import GCP_REGION as _REGION
 from . import gke_render as r
@@ -49,7 +49,6 @@ from .installer import Installer
 # `pulumi.Input[str]` in a form pydantic can validate: a plain string or an Output of one.
 StrInput = str | pulumi.Output
 
-_KEY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 

@@ -26,9 +26,10 @@ rendered once they resolve.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from ..validation import DNS1123_LABEL as _KEY
 
 __all__ = [
     "COMPARISON_OPERATORS",
@@ -68,7 +69,6 @@ _SYMBOL = {
     "LessThanThreshold": "<",
     "LessThanOrEqualToThreshold": "<=",
 }
-_KEY = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _OURS = {"key", "title"}
 _COMMON = {
     "comparison_operator",

@@ -27,7 +27,6 @@ bounds, no overlap. No cloud call is made; the resource tree is known from the a
 from __future__ import annotations
 
 import ipaddress
-import re
 
 import pulumi
 import pulumi_gcp.compute as compute
@@ -36,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..errors import UserError
 from ..labels import CommonLabels
 from ..naming import child, dns_label
+from ..validation import GCP_NETWORK_TAG as _TAG
 from ..validation import GCP_REGION as _REGION
 
 HEALTH_CHECK_RANGES: tuple[str, ...] = ("35.191.0.0/16", "130.211.0.0/22")
@@ -56,8 +56,6 @@ PREFIX_BOUNDS: dict[str, tuple[int, int]] = {
     "services_cidr": (16, 27),
     "gateway_egress_cidr": (16, 26),  # Cloud Run Direct VPC egress: /26 or larger
 }
-
-_TAG = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class GcpNetworkArgs(BaseModel):

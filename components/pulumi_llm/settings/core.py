@@ -3,13 +3,12 @@ base model and the validated string types (labels, DNS names), each defined once
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from ..errors import FieldProblem
-from ..validation import EMAIL
+from ..validation import DNS_LABEL, EMAIL
 
 __all__ = ["CLOUD_OF_METHOD", "EMAIL_PATTERN", "NAMESPACE", "SELF_HOSTING", "Cloud", "FieldProblem", "Label", "Method"]
 
@@ -37,7 +36,7 @@ EMAIL_PATTERN = EMAIL.pattern
 
 def _dns_label(max_len: int) -> AfterValidator:
     def check(value: str) -> str:
-        if not re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", value) or len(value) > max_len:
+        if not DNS_LABEL.match(value) or len(value) > max_len:
             raise ValueError(
                 f"must be lowercase letters, digits and '-', start with a letter, end with a letter or digit, at most {max_len} characters"
             )
