@@ -30,6 +30,7 @@ from typing import Any
 from .. import pins
 from ..errors import UserError
 from ..kubernetes import addons, render
+from ..validation import DNS_LABEL as _CLUSTER_NAME
 
 # --------------------------------------------------------------------------------------------
 # Facts shared by the component, the platform and the tests
@@ -79,7 +80,6 @@ GMP_TRIGGER_AUTHENTICATION = "gcp-managed-prometheus"
 # On COS GKE puts the driver it installs here; the DCGM exporter loads NVML from it.
 GKE_DRIVER_HOST_PATH = "/home/kubernetes/bin/nvidia"
 
-_CLUSTER_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _ACCOUNT_ID = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])$")
 
 

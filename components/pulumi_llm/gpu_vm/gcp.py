@@ -62,6 +62,7 @@ from ..sizing import GIB, INSTANCE_TYPES, InstanceType, get_instance_type
 from ..storage.gcp import ENCRYPTER_DECRYPTER, OBJECT_VIEWER, check_prefix, read_bindings
 from ..validation import GCP_NETWORK_TAG as _TAG
 from ..validation import GCP_REGION as _REGION
+from ..validation import HOSTNAME as _DOMAIN
 from . import gcp_boot
 from .cloud_init import health_check_path, health_check_port, host_path, model_mount, ready_within_seconds, weights_path
 
@@ -95,7 +96,6 @@ METADATA_VALUE_LIMIT = 256 * 1024
 PORT_NAME = "http"
 
 _ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 class GpuVmAlertThresholds(BaseModel):
