@@ -21,6 +21,13 @@ config:
   pulumi-llm:environment: prod
   pulumi-llm:cloud: aws
   pulumi-llm:region: eu-west-1
+  pulumi-llm:methods: [gateway]
+  pulumi-llm:gateway:
+    models:
+      chat:
+        routes: [{provider: openai, model: gpt-4o-mini}]
+    consumers:
+      team: {models: [chat], requests_per_day: 1000}
 """
 
 
@@ -184,7 +191,14 @@ def test_no_such_stack(project: Path) -> None:
 
 
 def test_other_clouds_are_refused(project: Path) -> None:
-    (project / "stacks" / "Pulumi.az.yaml").write_text(STACK_FILE.replace("cloud: aws", "cloud: azure").replace("eu-west-1", "westeurope"))
+    azure = STACK_FILE.replace("cloud: aws", "cloud: azure").replace("eu-west-1", "westeurope")
+    # API Management requires a publisher and forwards for at most 240 s.
+    azure += "  pulumi-llm:azure: {gateway: {publisher_email: llm@example.com}}\n"
+    azure = azure.replace(
+        "    consumers:",
+        "    timeouts: {client_seconds: 300, edge_seconds: 240, engine_seconds: 210, provider_seconds: 180}\n    consumers:",
+    )
+    (project / "stacks" / "Pulumi.az.yaml").write_text(azure)
     with pytest.raises(UserError) as caught:
         cli_secrets.handle_check(parse(project, "secrets", "check", "--stack", "az"), expected=expected)
     assert str(caught.value) == (

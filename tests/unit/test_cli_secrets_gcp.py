@@ -28,8 +28,16 @@ config:
   pulumi-llm:environment: prod
   pulumi-llm:cloud: gcp
   pulumi-llm:region: europe-west4
+  pulumi-llm:methods: [gateway]
   pulumi-llm:gcp:
     project: {PROJECT}
+    gateway: {{domains: [llm.example.com]}}
+  pulumi-llm:gateway:
+    models:
+      chat:
+        routes: [{{provider: openai, model: gpt-4o-mini}}]
+    consumers:
+      team: {{models: [chat], requests_per_day: 1000}}
 """
 BASE = f"/v1/projects/{PROJECT}/secrets"
 

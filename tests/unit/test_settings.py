@@ -24,6 +24,14 @@ def config(**overrides: object) -> dict[str, str]:
     return out
 
 
+SERVED = {
+    "methods": ["cluster"],
+    "models": {"m": {"catalog": "llama-3.1-8b-instruct", "source": "store://m", "context": 8192}},
+    "aws": {"network": {"az_count": 3}},
+}
+"""A stack that deploys something (a stack with no method is refused): one model on EKS."""
+
+
 def message(cfg: dict[str, str]) -> str:
     with pytest.raises(UserError) as caught:
         load(cfg, SOURCE)
@@ -33,7 +41,7 @@ def message(cfg: dict[str, str]) -> str:
 
 
 def test_engine_strings_become_typed_values() -> None:
-    settings = load(config(serving={"replicas": {"min": 2, "max": 4}}, tags='{"team": "ml"}'), SOURCE)
+    settings = load(config(**SERVED, serving={"replicas": {"min": 2, "max": 4}}, tags='{"team": "ml"}'), SOURCE)
     assert isinstance(settings, Settings)
     assert (settings.serving.replicas.min, settings.serving.replicas.max) == (2, 4)
     assert settings.tags == {"team": "ml"}
@@ -41,18 +49,18 @@ def test_engine_strings_become_typed_values() -> None:
 
 
 def test_native_yaml_values_are_accepted_too() -> None:
-    settings = load({**BASE, "pulumi-llm:serving": {"replicas": {"min": 1, "max": 3}}}, SOURCE)
+    settings = load({**config(**SERVED), "pulumi-llm:serving": {"replicas": {"min": 1, "max": 3}}}, SOURCE)
     assert settings.serving.replicas.max == 3
 
 
 def test_settings_are_frozen() -> None:
-    settings = load(config(), SOURCE)
+    settings = load(config(**SERVED), SOURCE)
     with pytest.raises(ValidationError, match="frozen"):
         settings.cloud = "gcp"  # type: ignore[misc]
 
 
 def test_keys_of_other_namespaces_are_ignored() -> None:
-    assert load({**config(), "aws:region": "eu-west-1", "pulumi:disable-default-providers": '["*"]'}, SOURCE).region == "us-east-1"
+    assert load({**config(**SERVED), "aws:region": "eu-west-1", "pulumi:disable-default-providers": '["*"]'}, SOURCE).region == "us-east-1"
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import FieldProblem, UserError
 from ..secret_values import mask, secret_kind
+from .checks_effect import check_effect, misspelt_namespace
 from .checks_secrets import check_secret_names
 from .core import NAMESPACE
 from .moved import find_moved_key
@@ -40,6 +41,7 @@ def load(config: Mapping[str, Any], source: str) -> Settings:
     from ..serving import check_sizing
     from .checks_deploy import check_deploy, check_gpu_capacity
 
+    _check_namespaces(config, source)
     raw = raw_settings(config)
     moved = find_moved_key(raw)
     if moved is not None:
@@ -54,6 +56,7 @@ def load(config: Mapping[str, Any], source: str) -> Settings:
     except ValidationError as err:
         raise UserError(_first_problem(err, raw, source)) from None
     try:
+        check_effect(raw, settings.cloud, list(settings.methods))
         # What the components would refuse after registering the resources before them, then the sizing.
         check_deploy(settings)
         check_sizing(settings)
@@ -71,6 +74,17 @@ def raw_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         if key.startswith(prefix):
             raw[key[len(prefix) :]] = _decode(config[key])
     return raw
+
+
+def _check_namespaces(config: Mapping[str, Any], source: str) -> None:
+    """A key meant for pulumi-llm under a misspelt namespace would be dropped by raw_settings: refuse it."""
+    for key in sorted(config):
+        meant = misspelt_namespace(str(key), Settings.model_fields)
+        if meant is not None:
+            raise UserError(
+                f"{source}: {key} = {_render(_decode(config[key]))}: unknown namespace {str(key).partition(':')[0]} "
+                f"(did you mean {meant}?); the program reads {NAMESPACE}:<key> only, so this key would have no effect"
+            )
 
 
 def _decode(value: Any) -> Any:

@@ -1,0 +1,97 @@
+"""Keys that would have no effect: refused, because a key that changes nothing is almost always a misplaced one.
+
+Each case is decided here, from what the platform targets read (platform/<target>.py):
+
+* a namespace close to ours (`pulumi-lm:cloud`, `pulumi_llm:…`, `pulumi:methods`): the program reads
+  `pulumi-llm:` keys only, so the key would be dropped silently; refused with the key it was meant to be.
+  Other namespaces (aws:, kubernetes:, pulumi:disable-default-providers, …) belong to their providers.
+* no method, or an empty `methods` list: the stack would deploy nothing.
+* a cloud block of another cloud (`azure` on an aws stack), or a method block (`gateway`, `edge`, `onprem`,
+  `aws.cluster`, `gcp.gpu_vm`, …) whose method the stack doesn't enable: nothing reads it.
+
+Refused, not warned: a stack file is checked in CI and by `pulumi up` alike, where a warning scrolls past,
+and removing the block (or enabling its method) is always possible. The two checks are pure: one reads the
+config map's keys, the other the raw settings beside the parsed methods and cloud.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..errors import FieldProblem
+from .core import NAMESPACE, SELF_HOSTING
+
+_SELF_HOSTED_CLOUD = ("gpu-vm", "cluster")
+"""The methods that build a cloud stack's network, store, key and alarms (the foundation of platform/aws.py)."""
+
+READ_BY: dict[str, tuple[str, ...]] = {
+    "gateway": ("gateway",),
+    "edge": ("edge",),
+    "onprem": ("onprem",),
+    "models": SELF_HOSTING,
+    "serving": SELF_HOSTING,
+    "aws.network": _SELF_HOSTED_CLOUD,
+    "aws.gpu_vm": ("gpu-vm",),
+    "aws.cluster": ("cluster",),
+    "aws.model_tls": _SELF_HOSTED_CLOUD,
+    "aws.alert_emails": _SELF_HOSTED_CLOUD,
+    "gcp.network": _SELF_HOSTED_CLOUD,
+    "gcp.gpu_vm": ("gpu-vm",),
+    "gcp.cluster": ("cluster",),
+    "gcp.gateway": ("gateway",),
+    "azure.gpu_vm": ("gpu-vm",),
+    "azure.cluster": ("cluster",),
+    "azure.gateway": ("gateway",),
+}
+"""Stack-file key (under `pulumi-llm:`) → the methods whose wiring reads it; with none of them it does nothing."""
+
+CLOUD_BLOCKS = ("aws", "gcp", "azure")
+"""Per-cloud subtrees, read only on a stack of that cloud."""
+
+
+def _normal(namespace: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", namespace.lower())
+
+
+def misspelt_namespace(key: str, fields: Iterable[str]) -> str | None:
+    """For a config key (`namespace:name`) that was meant for pulumi-llm, the key it should be; else None.
+
+    Meant for us: the namespace reads like ours (difflib ratio >= 0.8, or the same letters without
+    separators, `pulumi_llm`), or the name is one of our top-level settings `fields` under a namespace
+    that is a prefix of ours (`pulumi:methods`). pulumi's own keys (`pulumi:disable-default-providers`)
+    are not settings fields, so they pass."""
+    namespace, sep, name = key.partition(":")
+    if not sep or namespace == NAMESPACE:
+        return None
+    top = re.split(r"[.\[]", name, maxsplit=1)[0]
+    close = difflib.SequenceMatcher(None, namespace.lower(), NAMESPACE).ratio() >= 0.8 or _normal(namespace) == _normal(NAMESPACE)
+    if close or (NAMESPACE.startswith(namespace) and top in fields):
+        return f"{NAMESPACE}:{name}"
+    return None
+
+
+def _is_set(raw: Mapping[str, Any], path: str) -> bool:
+    node: Any = raw
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def check_effect(raw: Mapping[str, Any], cloud: str, methods: list[str]) -> None:
+    """Raise FieldProblem for the first key of `raw` (the stack's settings) that the stack would never read."""
+    if not methods:
+        raise FieldProblem(
+            "methods", "at least one method is required (gateway, gpu-vm, cluster, onprem, edge): a stack with none deploys nothing"
+        )
+    for block in CLOUD_BLOCKS:
+        if block != cloud and block in raw:
+            raise FieldProblem(block, f"has no effect on cloud {cloud}: the {block} block configures cloud {block} stacks; remove it")
+    for path, readers in READ_BY.items():
+        if not _is_set(raw, path) or set(readers) & set(methods):
+            continue
+        raise FieldProblem(path, f"has no effect: read only with method {' or '.join(readers)} (methods: {', '.join(methods)}); remove it")

@@ -1,0 +1,138 @@
+"""Issue 16, family 7 — keys with no effect: a misspelt namespace, no method, a block of another cloud or of a
+method the stack doesn't enable. Each is refused (settings/checks_effect.py says why refused, not warned), with
+the key it was meant to be where there is one.
+
+Each case edits a shipped stack and drives `pulumi-llm plan` in-process (tests/bad_input.py): exit 2, one line
+naming the stack file, the key path as written, the value and what to do, nothing registered, no plan written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import bad_input
+import pytest
+import yaml
+from bad_input import assert_one_line_refusal
+from helpers import shipped_stack
+from pulumi_llm.settings import Settings
+from pulumi_llm.settings.checks_effect import READ_BY, misspelt_namespace
+
+GATEWAY = {
+    "models": {"chat": {"routes": [{"provider": "openai", "model": "gpt-4o-mini"}]}},
+    "consumers": {"team": {"models": ["chat"], "requests_per_day": 1000}},
+}
+
+
+def refused(project: Path, base: str, set_: dict[str, Any], *parts: str, drop: tuple[str, ...] = ()) -> str:
+    stack = shipped_stack(base)
+    for key in drop:
+        del stack["config"][key]
+    stack["config"].update(set_)
+    name = f"{base}-edited"
+    bad_input.write_stack(project, name, yaml.safe_dump(stack, sort_keys=False))
+    return assert_one_line_refusal(bad_input.plan(project, name), name, *parts)
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [
+        ("pulumi-lm:cloud", "pulumi-llm:cloud"),
+        ("pulumi_llm:region", "pulumi-llm:region"),
+        ("Pulumi-LLM:environment", "pulumi-llm:environment"),
+        ("pulumillm:tags", "pulumi-llm:tags"),
+        ("pulumi-llms:serving", "pulumi-llm:serving"),
+        ("pulumi:methods", "pulumi-llm:methods"),
+    ],
+)
+def test_a_misspelt_namespace_is_refused_with_the_key_it_was_meant_to_be(scratch_project: Path, key: str, meant: str) -> None:
+    # Before: dropped without a word, so a stack ran with the default instead.
+    refused(scratch_project, "dev", {key: "x"}, f"{key} = x", f"did you mean {meant}?", "no effect")
+
+
+def test_other_namespaces_are_not_ours_to_judge() -> None:
+    fields = Settings.model_fields
+    for key in ("pulumi:disable-default-providers", "aws:region", "azure-native:location", "kubernetes:context", "gcp:project"):
+        assert misspelt_namespace(key, fields) is None
+    assert misspelt_namespace("pulumi-llm:cloud", fields) is None
+
+
+@pytest.mark.parametrize("methods", [[], None])
+def test_a_stack_with_no_method_is_refused(scratch_project: Path, methods: list[str] | None) -> None:
+    # Before: a plan of nothing but a provider, and `pulumi up` deploying nothing.
+    set_ = {} if methods is None else {"pulumi-llm:methods": methods}
+    drop = ("pulumi-llm:methods",) if methods is None else ()
+    refused(scratch_project, "dev", set_, "pulumi-llm:methods", "at least one method is required", drop=drop)
+
+
+@pytest.mark.parametrize(
+    ("base", "block", "value"),
+    [
+        ("dev", "azure", {"alert_emails": ["llm@example.com"]}),
+        ("dev", "gcp", {"project": "acme-llm-dev"}),
+        ("gcp-dev", "aws", {"network": {"az_count": 3}}),
+        ("azure-dev", "aws", {"alert_emails": ["llm@example.com"]}),
+        ("azure-dev", "gcp", {"project": "acme-llm-dev"}),
+    ],
+)
+def test_a_block_of_another_cloud_is_refused(scratch_project: Path, base: str, block: str, value: dict[str, Any]) -> None:
+    refused(scratch_project, base, {f"pulumi-llm:{block}": value}, f"pulumi-llm:{block} = ", "has no effect on cloud", "remove it")
+
+
+@pytest.mark.parametrize(
+    ("base", "key", "value", "path", "method"),
+    [
+        ("staging", "pulumi-llm:gateway", GATEWAY, "pulumi-llm:gateway", "gateway"),
+        ("dev", "pulumi-llm:aws", {"cluster": {"max_gpus": 4}}, "pulumi-llm:aws.cluster", "cluster"),
+        ("staging", "pulumi-llm:aws", {"gpu_vm": {"on_demand_base": 1}}, "pulumi-llm:aws.gpu_vm", "gpu-vm"),
+        (
+            "gcp-dev",
+            "pulumi-llm:gcp",
+            {"project": "acme-llm-dev", "gateway": {"domains": ["a.example.com"]}, "cluster": {"mode": "autopilot"}},
+            "pulumi-llm:gcp.cluster",
+            "cluster",
+        ),
+        (
+            "azure-dev",
+            "pulumi-llm:azure",
+            {
+                "gpu_vm": {"vm_size": "Standard_NC24ads_A100_v4"},
+                "cluster": {"system_min": 2},
+                "gateway": {"publisher_email": "llm@example.com"},
+            },
+            "pulumi-llm:azure.cluster",
+            "cluster",
+        ),
+    ],
+)
+def test_settings_of_a_method_the_stack_does_not_enable_are_refused(
+    scratch_project: Path, base: str, key: str, value: dict[str, Any], path: str, method: str
+) -> None:
+    refused(scratch_project, base, {key: value}, f"{path} = ", f"read only with method {method} (methods: ", "remove it")
+
+
+def test_a_gateway_only_stack_refuses_models_it_would_not_serve(scratch_project: Path) -> None:
+    stack = shipped_stack("gcp-dev")["config"]
+    refused(
+        scratch_project,
+        "gcp-dev",
+        {"pulumi-llm:methods": ["gateway"], "pulumi-llm:gcp": {"project": "acme-llm-dev", "gateway": {"domains": ["a.example.com"]}}},
+        "pulumi-llm:models = ",
+        "read only with method gpu-vm or cluster or onprem or edge",
+        drop=("pulumi-llm:serving",) if "pulumi-llm:serving" in stack else (),
+    )
+
+
+@pytest.mark.parametrize(
+    "stack", ["dev", "staging", "prod", "edge", "gcp-dev", "gcp-prod", "azure-dev", "azure-prod", "onprem", "onprem-triton"]
+)
+def test_every_key_of_a_shipped_stack_has_an_effect(stack: str) -> None:
+    config = shipped_stack(stack)["config"]
+    methods = set(config["pulumi-llm:methods"])
+    for path, readers in READ_BY.items():
+        node: Any = {k.removeprefix("pulumi-llm:"): v for k, v in config.items()}
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            assert methods & set(readers), (stack, path)
