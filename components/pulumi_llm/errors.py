@@ -17,10 +17,14 @@ class UserError(Exception):
     exit_code = 2
 
     def __init__(self, message: str) -> None:
-        if "\n" in message:
-            raise ValueError("UserError messages are one line")
-        # Whatever built the line, a key the user pasted is never printed whole (secret_values.mask_secrets).
-        super().__init__(mask_secrets(message))
+        # Whatever built the line, a key the user pasted is never printed whole (secret_values.mask_secrets),
+        # and a value with a line break, NUL or terminal escape in it cannot make it two lines or more.
+        super().__init__(one_line(mask_secrets(message)))
+
+
+def one_line(text: str) -> str:
+    """`text` with every control character (line breaks, NUL, terminal escapes) written as its escape."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class FieldProblem(ValueError):

@@ -159,3 +159,19 @@ def test_a_huge_or_deeply_nested_file_is_refused(scratch_project: Path) -> None:
 def test_a_malformed_document_is_one_line(scratch_project: Path, text: str, expected: str) -> None:
     bad_input.write_stack(scratch_project, "shape", text)
     assert_one_line_refusal(bad_input.plan(scratch_project, "shape"), "shape", expected)
+
+
+@pytest.mark.parametrize("value", ['"dev\\nprod"', '"dev\\u0000"', '"\\e[31mdev"', "|\n    dev\n    prod"])
+def test_a_value_with_control_characters_stays_one_line(scratch_project: Path, value: str) -> None:
+    bad_input.write_stack(scratch_project, "ctl", DEV.replace("pulumi-llm:environment: dev", f"pulumi-llm:environment: {value}", 1))
+    line = assert_one_line_refusal(bad_input.plan(scratch_project, "ctl"), "ctl", "pulumi-llm:environment = ")
+    assert "\x00" not in line and "\x1b" not in line
+
+
+@pytest.mark.parametrize("value", ["", "null", "'*'", "[1]", "{a: b}", "['']"])
+def test_disable_default_providers_must_be_a_list_of_packages(scratch_project: Path, value: str) -> None:
+    text = DEV.replace('pulumi:disable-default-providers: ["*"]', f"pulumi:disable-default-providers: {value}", 1)
+    bad_input.write_stack(scratch_project, "ddp", text)
+    assert_one_line_refusal(
+        bad_input.plan(scratch_project, "ddp"), "ddp", "pulumi:disable-default-providers = ", "must be a list of package names"
+    )

@@ -7,6 +7,7 @@ JSON). No engine, credentials or network. Output files are byte-identical betwee
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import runpy
@@ -100,6 +101,10 @@ class Plan:
         return {r.urn: r for r in self.records}
 
 
+STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt")
+"""The top-level keys of a stack file (as stacks/schema.json allows them)."""
+
+
 def engine_config(stack_file: Path, source: str) -> tuple[dict[str, str], list[str]]:
     """The config map the engine would pass the program, and the keys that are secret.
 
@@ -111,6 +116,15 @@ def engine_config(stack_file: Path, source: str) -> tuple[dict[str, str], list[s
     if not isinstance(document, MappingNode):
         raise UserError(f"{source}: must be a map with a config: key, not a {_kind(document)}")
     top = dict(stack_yaml.mapping_items(document, source, "", typed=False))
+    unknown = [key for key in top if key not in STACK_FILE_KEYS]
+    if "config" not in top and unknown:
+        # A misspelt `config:` would otherwise read as an empty config ("environment: required").
+        key = next((k for k in unknown if difflib.get_close_matches(k, ["config"], n=1, cutoff=0.6)), unknown[0])
+        did_you_mean = " (did you mean config?)" if difflib.get_close_matches(key, ["config"], n=1, cutoff=0.6) else ""
+        raise UserError(
+            f"{source}: {stack_yaml.shown(key)}: unknown top-level key{did_you_mean}, and no config: key; "
+            f"allowed: {', '.join(STACK_FILE_KEYS)}"
+        )
     node = top.get("config")
     if node is None or (isinstance(node, ScalarNode) and stack_yaml.scalar_text(node) == ""):
         return {}, []
@@ -131,6 +145,20 @@ def engine_config(stack_file: Path, source: str) -> tuple[dict[str, str], list[s
     return config, secret_keys
 
 
+def check_disabled_providers(config: dict[str, str], source: str) -> None:
+    """`pulumi:disable-default-providers`, which the engine reads as a JSON list of package names."""
+    key = "pulumi:disable-default-providers"
+    if key not in config:
+        return
+    try:
+        value = json.loads(config[key])
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        shown = stack_yaml.shown(config[key]) or '""'
+        raise UserError(f'{source}: {key} = {shown}: must be a list of package names; every stack sets ["*"]')
+
+
 def _kind(node: Node) -> str:
     return {MappingNode: "map", SequenceNode: "list"}.get(type(node), "single value")
 
@@ -143,6 +171,7 @@ def run(project: Project, stack: str) -> Plan:
     source = project.relative(stack_file)
     config, secret_keys = engine_config(stack_file, source)
     # Validate before anything registers: a bad stack file never produces a half-built plan.
+    check_disabled_providers(config, source)
     parsed = stack_settings.load(config, source)
     program = project.main / "__main__.py"
     records = execute(

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ..errors import UserError
+from ..errors import UserError, one_line
 
 MAX_BYTES = 1 << 20  # a stack file is a few KiB; a megabyte is a mistake, not a configuration
 MAX_DEPTH = 64  # deeper than any settings tree, shallow enough for Python's recursion limit
@@ -61,7 +61,7 @@ _UINT64 = range(0, 2**64)
 def shown(value: str) -> str:
     """`value` cut to SHOWN characters for a message, on one line: control characters (line breaks, NUL,
     terminal escapes) written as their escapes."""
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
+    text = one_line(value)
     return text if len(text) <= SHOWN else text[:SHOWN] + f"… ({len(text)} characters)"
 
 
