@@ -76,5 +76,13 @@ DIGEST_REF = re.compile(r"^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$")
 CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 """A time of day, HH:MM on a 24-hour clock."""
 
+S3_BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!xn--|sthree-)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+"""An S3 bucket name: 3-63 lower-case letters, digits, '.' and '-', alphanumeric at both ends, no '..', not an IP
+address, no reserved prefix (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html)."""
+
+HF_REPO_ID = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}(?<!\.git)$")
+"""A Hugging Face repository id, owner/name: letters, digits, '-', '_' and '.', no '--' or '..', not ending in .git
+(huggingface/huggingface_hub src/huggingface_hub/utils/_validators.py, validate_repo_id)."""
+
 Email = Annotated[str, StringConstraints(pattern=EMAIL.pattern)]
 ClockTime = Annotated[str, StringConstraints(pattern=CLOCK_TIME.pattern)]

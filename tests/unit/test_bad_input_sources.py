@@ -72,6 +72,20 @@ def test_a_path_that_is_not_relative_and_normalised_is_refused(scratch_project: 
     refused(scratch_project, base, {"source": source}, f"pulumi-llm:models.{MODEL}.source = {source}", "the path", why)
 
 
+@pytest.mark.parametrize("bucket", ["a..b", "ab", "weights-", "192.168.1.10", "xn--weights"])
+def test_an_s3_bucket_aws_would_refuse_is_refused(scratch_project: Path, bucket: str) -> None:
+    source = f"s3://{bucket}/llama/{REV}"
+    refused(scratch_project, "dev", {"source": source}, f"pulumi-llm:models.{MODEL}.source = {source}", "is not an S3 bucket name")
+
+
+@pytest.mark.parametrize(
+    "repo", ["https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct", "Llama-3.1-8B-Instruct", "meta-llama/../x", "a/b/c"]
+)
+def test_a_hub_repo_that_is_not_owner_slash_name_is_refused(scratch_project: Path, repo: str) -> None:
+    # Before: the copy Job's `hf download` failed at deploy time.
+    refused(scratch_project, "staging", {"hub_repo": repo}, f"pulumi-llm:models.{MODEL}.hub_repo = {repo}", "owner/name")
+
+
 def test_a_lora_adapter_path_that_leaves_the_model_directory_is_refused(scratch_project: Path) -> None:
     refused(
         scratch_project,

@@ -19,6 +19,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import FieldProblem
+from ..validation import HF_REPO_ID, S3_BUCKET
 
 if TYPE_CHECKING:  # root.py imports this module; the checks only read the settings they are given
     from .models import ModelSettings
@@ -81,7 +82,10 @@ def check_source(cloud: str, methods: list[str], name: str, model: ModelSettings
         forms = " or ".join(FORMS[s] for s in allowed)
         raise FieldProblem(where, f"{scheme}:// is not read on cloud {cloud} with {method}: use {forms}")
     # The bucket or claim is the first segment (store:// and node:// have none); the path follows it.
-    path = rest if scheme in ("store", "node") else rest.partition("/")[2]
+    container, _, below = rest.partition("/")
+    if scheme == "s3" and not S3_BUCKET.match(container):
+        raise FieldProblem(where, f"{container!r} is not an S3 bucket name: 3-63 lower-case letters, digits, '.' and '-', no '..'")
+    path = rest if scheme in ("store", "node") else below
     problem = "is empty: name the key or file" if scheme in ("store", "node") and not path else path_problem(path)
     if problem is not None:
         raise FieldProblem(where, f"the path {problem}")
@@ -90,6 +94,10 @@ def check_source(cloud: str, methods: list[str], name: str, model: ModelSettings
         if problem is not None or not adapter_path:
             raise FieldProblem(f"models.{name}.lora_adapters.{adapter}", f"the path below the model source {problem or 'is empty'}")
     check_revision(name, model)
+    if model.hub_repo is not None and not HF_REPO_ID.match(model.hub_repo):
+        raise FieldProblem(
+            f"models.{name}.hub_repo", "must be a Hugging Face repository id, owner/name (e.g. meta-llama/Llama-3.1-8B-Instruct), not a URL"
+        )
 
 
 def check_revision(name: str, model: ModelSettings) -> None:
