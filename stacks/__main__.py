@@ -4,13 +4,19 @@ import pulumi
 from pulumi_llm import settings
 from pulumi_llm.errors import UserError
 from pulumi_llm.platform import LlmPlatform, LlmPlatformArgs
+from pulumi_llm.settings.component_errors import component_problem_in_program
+from pydantic import ValidationError
 
 try:
     stack_settings = settings.from_pulumi()
-    platform = LlmPlatform("llm", LlmPlatformArgs(settings=stack_settings, stack=pulumi.get_stack()))
 except UserError as err:
     # RunError is reported by the language host as its message alone: one line, no traceback.
     raise pulumi.RunError(str(err)) from None
+try:
+    platform = LlmPlatform("llm", LlmPlatformArgs(settings=stack_settings, stack=pulumi.get_stack()))
+except (UserError, ValidationError) as err:
+    # The safety net: a component's own refusal, as the one line naming the stack file and key the settings give.
+    raise pulumi.RunError(component_problem_in_program(err)) from None
 
 if platform.namespace is not None:
     pulumi.export("namespace", platform.namespace)

@@ -76,6 +76,8 @@ def add_parsers(subparsers: Any) -> None:
 # ---------------------------------------------------------------------------------------------
 
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+MAX_TOKENS_PER_MONTH = 1e15
+"""A quadrillion tokens a month: far above any one deployment, below where a typo (1e30) makes every cost infinite."""
 
 
 def parse_tokens(text: str, flag: str = "--tokens-per-month") -> float:
@@ -86,10 +88,12 @@ def parse_tokens(text: str, flag: str = "--tokens-per-month") -> float:
     value = float(match.group(1).replace(",", "").replace("_", "")) * _SUFFIX.get(match.group(2), 1)
     if value <= 0 or not math.isfinite(value):
         raise UserError(f"{flag} must be positive, not '{text}'")
+    if value > MAX_TOKENS_PER_MONTH:
+        raise UserError(f"{flag} must be at most {MAX_TOKENS_PER_MONTH:.0e} tokens, not '{text[:200]}'")
     return value
 
 
-def _int(text: str | None, flag: str, minimum: int = 1) -> int | None:
+def _int(text: str | None, flag: str, minimum: int = 1, maximum: int | None = None) -> int | None:
     if text is None:
         return None
     try:
@@ -98,6 +102,8 @@ def _int(text: str | None, flag: str, minimum: int = 1) -> int | None:
         raise UserError(f"{flag} must be a whole number, not '{text}'") from None
     if value < minimum:
         raise UserError(f"{flag} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise UserError(f"{flag} must be at most {maximum}, not {str(value)[:200]}")
     return value
 
 
@@ -121,6 +127,10 @@ def _replicas(text: str, *, open_max: bool) -> tuple[int, int | None]:
     high = int(match.group(2)) if match.group(2) else (None if open_max else max(low, 1))
     if high is not None and (high < 1 or high < low):
         raise UserError(f"--replicas needs MIN <= MAX and MAX >= 1, not '{text}'")
+    from pulumi_llm.settings.models import MAX_REPLICAS  # here: the settings load pydantic, which size and compare may not need
+
+    if max(low, high or 0) > MAX_REPLICAS:
+        raise UserError(f"--replicas must be at most {MAX_REPLICAS}, not '{text[:200]}'")
     return low, high
 
 
@@ -141,9 +151,11 @@ def handle_size(args: argparse.Namespace) -> int:
     from pulumi_llm.sizing import fit  # the function: checkers read `s.fit` as the submodule of that name
 
     model = s.get_model(args.model)
-    count = _int(args.count, "--count")
+    from pulumi_llm.settings.models import MAX_CONTEXT, MAX_GPUS_PER_REPLICA
+
+    count = _int(args.count, "--count", maximum=MAX_GPUS_PER_REPLICA)
     cpu_ram = _float(args.cpu_ram, "--cpu-ram", 0, 1e6)
-    context = _int(args.context, "--context")
+    context = _int(args.context, "--context", maximum=MAX_CONTEXT)
     util = _float(args.gpu_memory_utilization, "--gpu-memory-utilization", 0, 1)
     if util is not None and util < 0.1:
         raise UserError(f"--gpu-memory-utilization must be between 0.1 and 1, not {util:g}")
@@ -305,7 +317,9 @@ def handle_compare(args: argparse.Namespace) -> int:
     model = s.get_model(args.model)
     tokens = parse_tokens(args.tokens_per_month)
     plot_path = _plot_path(args.plot) if args.plot else None
-    context = _int(args.context, "--context")
+    from pulumi_llm.settings.models import MAX_CONTEXT
+
+    context = _int(args.context, "--context", maximum=MAX_CONTEXT)
     util = _float(args.utilization, "--utilization", 0, 1)
     mix = s.TokenMix.parse(args.mix)
     min_r, max_r = _replicas(args.replicas, open_max=True)

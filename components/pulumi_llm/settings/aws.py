@@ -22,7 +22,7 @@ class AwsNetworkSettings(_Strict):
     cidr: str = Field(default="10.40.0.0/16", description="VPC CIDR, a private /16 to /20. Default 10.40.0.0/16.")
     az_count: int = Field(default=2, ge=2, le=6, description="Availability zones (3 or more in prod). Default 2.")
     nat_per_az: bool = Field(default=False, description="One NAT gateway per zone (prod) instead of one in all. Default false.")
-    flow_logs_retention_days: int = Field(default=30, ge=1, description="Days VPC flow logs are kept. Default 30.")
+    flow_logs_retention_days: int = Field(default=30, ge=1, le=3653, description="Days VPC flow logs are kept. Default 30.")
 
 
 class AwsScaleSchedule(_Strict):
@@ -36,7 +36,7 @@ class AwsScaleSchedule(_Strict):
 class AwsGpuVmSettings(_Strict):
     """GPU instances in an Auto Scaling group behind a load balancer."""
 
-    on_demand_base: int = Field(default=0, ge=0, description="On-demand instances before spot is used. Default 0.")
+    on_demand_base: int = Field(default=0, ge=0, le=1000, description="On-demand instances before spot is used. Default 0.")
     spot_percentage: int = Field(
         default=100, ge=0, le=100, description="Share of capacity above the base that is spot. Default 100 (prod needs an on-demand base)."
     )
@@ -49,7 +49,9 @@ class AwsGpuVmSettings(_Strict):
     idle_timeout_seconds: int = Field(
         default=3600, ge=60, le=4000, description="Load-balancer idle timeout, longer than the longest stream. Default 3600."
     )
-    requests_per_target: int = Field(default=20, ge=1, description="Target tracking: requests per instance per minute. Default 20.")
+    requests_per_target: int = Field(
+        default=20, ge=1, le=1_000_000, description="Target tracking: requests per instance per minute. Default 20."
+    )
 
 
 class AwsClusterSettings(_Strict):
@@ -68,7 +70,7 @@ class AwsClusterSettings(_Strict):
     capacity_types: list[Literal["spot", "on-demand"]] = Field(
         default_factory=lambda: ["spot", "on-demand"], description="Capacity types for GPU nodes. Default spot and on-demand."
     )
-    max_gpus: int = Field(default=16, ge=1, description="Most GPUs the GPU capacity may hold. Default 16.")
+    max_gpus: int = Field(default=16, ge=1, le=10_000, description="Most GPUs the GPU capacity may hold. Default 16.")
     endpoint_public: bool = Field(default=False, description="Public API endpoint (never in prod). Default false.")
     public_access_cidrs: list[str] = Field(default_factory=list, description="CIDRs allowed to the public endpoint.")
     admin_principals: list[str] = Field(

@@ -28,6 +28,15 @@ def check_deploy(settings: Settings) -> None:
         _aws(settings)
     if settings.cloud == "azure":
         _azure(settings)
+    if settings.cloud == "gcp" and settings.gcp is not None:
+        _gcp(settings)
+    if "edge" in settings.methods and settings.edge is not None:
+        from ..edge.image import _REPO_NAME  # the image component's own rule for the registry repository
+
+        if not _REPO_NAME.match(settings.edge.repository):
+            raise FieldProblem(
+                "edge.repository", "lower-case path segments of letters, digits, '.', '_', '-' such as pulumi-llm/llama-server"
+            )
     if "gateway" in settings.methods and settings.gateway is not None:
         _gateway_routes(settings)
 
@@ -67,6 +76,13 @@ def _aws(settings: Settings) -> None:
             check_vpc_cidr(aws.network.cidr)
         except ValueError as err:
             raise FieldProblem("aws.network.cidr", str(err)) from None
+        from ..network.aws import LOG_RETENTION_DAYS
+
+        if aws.network.flow_logs_retention_days not in LOG_RETENTION_DAYS:
+            raise FieldProblem(
+                "aws.network.flow_logs_retention_days",
+                f"not a CloudWatch Logs retention; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}",
+            )
         for email in aws.alert_emails:
             if not re.fullmatch(EMAIL_PATTERN, email):
                 raise FieldProblem("aws.alert_emails", f"{email} is not an e-mail address such as oncall@example.com")
@@ -167,6 +183,43 @@ def _azure(settings: Settings) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# GCP
+
+
+def _gcp(settings: Settings) -> None:
+    from .names import host_name_problem
+
+    gcp = settings.gcp
+    assert gcp is not None
+    if "gateway" in settings.methods:
+        for i, domain in enumerate(gcp.gateway.domains):
+            if problem := host_name_problem(domain):
+                raise FieldProblem(f"gcp.gateway.domains[{i}]", problem)
+    if set(settings.methods) & {"gpu-vm", "cluster"}:
+        from ..network.gcp import check_ranges
+
+        ranges = {"subnet_cidr": gcp.network.subnet_cidr}
+        if settings.routes_self_hosted():
+            ranges["gateway_egress_cidr"] = gcp.gateway.subnet_cidr
+        keys = {"subnet_cidr": "gcp.network.subnet_cidr", "gateway_egress_cidr": "gcp.gateway.subnet_cidr"}
+        try:
+            check_ranges(ranges, "gcp")
+        except UserError as err:
+            # "gcp.<range> = <cidr>: <problem>": the problem, at the stack-file key of that range
+            head, _, problem = str(err).partition(": ")
+            raise FieldProblem(keys[head.split(" = ")[0].removeprefix("gcp.")], problem) from None
+    if "cluster" in settings.methods and gcp.cluster.mode == "standard":
+        from ..sizing import get_instance_type
+
+        try:
+            machine = get_instance_type(gcp.cluster.gpu_pool.machine_type, "gcp")
+        except UserError as err:
+            raise FieldProblem("gcp.cluster.gpu_pool.machine_type", str(err)) from None
+        if machine.gpu_count < 1:
+            raise FieldProblem("gcp.cluster.gpu_pool.machine_type", "not a GPU machine type; GPU pools take g2, a2 or a3 types")
+
+
+# --------------------------------------------------------------------------------------------
 # Gateway routes
 
 
@@ -192,6 +245,15 @@ def _gateway_routes(settings: Settings) -> None:
                 raise FieldProblem(f"{at}.provider", f"{route.provider} is reached from {home[1]}, not from cloud {settings.cloud}")
             if route.model != route.model.strip() or len(route.model) > MAX_MODEL_ID:
                 raise FieldProblem(f"{at}.model", f"the provider's model id: no surrounding spaces, at most {MAX_MODEL_ID} characters")
+    if settings.cloud == "aws" and gateway.bedrock_models:
+        from ..gateway.aws import _BEDROCK_ARN  # the AWS gateway's own rule for the ARNs it scopes its role to
+
+        for i, model in enumerate(gateway.bedrock_models):
+            if not _BEDROCK_ARN.match(f"arn:aws:bedrock:{settings.region}::foundation-model/{model}"):
+                raise FieldProblem(
+                    f"gateway.bedrock_models[{i}]",
+                    "a Bedrock foundation-model id without wildcards or spaces, e.g. anthropic.claude-3-5-sonnet-20240620-v1:0",
+                )
     for provider, name in gateway.secrets.items():
         if not _SECRET_NAME.match(name):
             raise FieldProblem(

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, model_validator
 from ..errors import FieldProblem, UserError
 from ..validation import DIGEST_REF
 from .core import Label, _Strict
+from .names import AbsolutePath, LabelKey, LabelValue, NonBlank
 
 
 def _digest_ref(value: str) -> str:
@@ -30,7 +31,7 @@ def _pins():  # noqa: ANN202 - the module, imported when a default is needed
 class EdgeJetsonFleet(_Strict):
     """Jetson Orin nodes served by a jetson image (linux/arm64, L4T r36) beside the main edge fleet."""
 
-    node_selector: dict[str, str] = Field(
+    node_selector: dict[LabelKey, LabelValue] = Field(
         default_factory=lambda: {"pulumi-llm.dev/edge": "jetson"},
         description="Labels of the Jetson nodes. Default pulumi-llm.dev/edge=jetson.",
     )
@@ -43,7 +44,7 @@ class EdgeJetsonFleet(_Strict):
 class EdgeSettings(_Strict):
     """Edge devices: multi-arch llama.cpp (or ONNX Runtime GenAI) images in the stack's registry, rolled out to labelled nodes."""
 
-    kube_context: str = Field(min_length=1, description="kubeconfig context of the edge fleet's cluster (K3s). Required.")
+    kube_context: NonBlank = Field(min_length=1, description="kubeconfig context of the edge fleet's cluster (K3s). Required.")
     runtime: Literal["llamacpp", "onnx"] = Field(
         default="llamacpp",
         description=(
@@ -63,11 +64,11 @@ class EdgeSettings(_Strict):
     platforms: list[Literal["linux/amd64", "linux/arm64"]] = Field(
         default_factory=lambda: ["linux/amd64", "linux/arm64"], description="Image platforms. Default amd64 and arm64."
     )
-    node_selector: dict[str, str] = Field(
+    node_selector: dict[LabelKey, LabelValue] = Field(
         default_factory=lambda: {"pulumi-llm.dev/edge": "true"},
         description="Labels of the nodes that serve. Default pulumi-llm.dev/edge=true.",
     )
-    host_model_dir: str = Field(default="/var/lib/pulumi-llm/models", description="Node directory with the GGUF files.")
+    host_model_dir: AbsolutePath = Field(default="/var/lib/pulumi-llm/models", description="Node directory with the GGUF files.")
     repository: str = Field(default="pulumi-llm/llama-server", description="Repository of the images in the registry.")
     image_tag: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$",

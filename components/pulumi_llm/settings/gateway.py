@@ -17,8 +17,8 @@ class RouteSettings(_Strict):
 
     provider: Provider = Field(description="openai, anthropic, gemini, cohere, bedrock, azure-openai or self-hosted. Required.")
     model: str = Field(min_length=1, description="The provider's model id, or the served name of a self-hosted model. Required.")
-    rpm: int | None = Field(default=None, ge=1, description="Requests per minute this backend takes. Default: unlimited.")
-    tpm: int | None = Field(default=None, ge=1, description="Tokens per minute this backend takes. Default: unlimited.")
+    rpm: int | None = Field(default=None, ge=1, le=100_000_000, description="Requests per minute this backend takes. Default: unlimited.")
+    tpm: int | None = Field(default=None, ge=1, le=100_000_000_000, description="Tokens per minute this backend takes. Default: unlimited.")
 
 
 class ModelGroupSettings(_Strict):
@@ -34,20 +34,20 @@ class ConsumerSettings(_Strict):
     """A client team or application: its own API key, model allow-list and quota."""
 
     models: list[str] = Field(min_length=1, description="Gateway models this consumer may call. Required.")
-    requests_per_day: int = Field(ge=1, description="Daily request quota. Required.")
-    rate_limit_rps: float = Field(default=10.0, gt=0, description="Steady requests per second. Default 10.")
-    burst: int = Field(default=20, ge=1, description="Burst of requests. Default 20.")
+    requests_per_day: int = Field(ge=1, le=1_000_000_000, description="Daily request quota. Required.")
+    rate_limit_rps: float = Field(default=10.0, gt=0, le=10_000, description="Steady requests per second. Default 10.")
+    burst: int = Field(default=20, ge=1, le=5000, description="Burst of requests. Default 20.")
 
 
 class GatewayTimeouts(_Strict):
     """The timeout budget, outermost first: each hop must outlast the one inside it."""
 
-    client_seconds: int = Field(default=900, ge=1, description="What clients are told to wait. Default 900.")
+    client_seconds: int = Field(default=900, ge=1, le=3600, description="What clients are told to wait. Default 900.")
     edge_seconds: int = Field(
-        default=600, ge=1, description="Managed gateway integration timeout (API Gateway STREAM allows 900). Default 600."
+        default=600, ge=1, le=900, description="Managed gateway integration timeout (API Gateway STREAM allows 900). Default 600."
     )
-    engine_seconds: int = Field(default=540, ge=1, description="Gateway engine request timeout. Default 540.")
-    provider_seconds: int = Field(default=480, ge=1, description="One provider call. Default 480.")
+    engine_seconds: int = Field(default=540, ge=1, le=3600, description="Gateway engine request timeout. Default 540.")
+    provider_seconds: int = Field(default=480, ge=1, le=3600, description="One provider call. Default 480.")
 
     @model_validator(mode="after")
     def _nested(self) -> GatewayTimeouts:

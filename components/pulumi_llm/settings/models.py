@@ -11,13 +11,22 @@ from ..errors import FieldProblem, UserError
 from ..runtimes.registry import NAMES
 from ..runtimes.spec import Runtime  # the names in runtimes/registry.py: vLLM, Triton on GPU servers; llama.cpp, ONNX on edge
 from .core import Label, _Strict
+from .names import KubeName
+
+MAX_REPLICAS = 1000
+"""Most replicas of one model (and most KEDA fallback replicas): far above any cluster's GPUs, and below the
+point where a mistyped count (10^10) reaches a NodePool or an Auto Scaling group."""
+MAX_CONTEXT = 10_000_000
+"""Longest context a model may declare or a request ask for, in tokens (the longest published models hold 10M)."""
+MAX_GPUS_PER_REPLICA = 64
+"""Most GPUs one replica's tensor-parallel group spans (8 per node in every catalog type; 64 leaves room for multi-node)."""
 
 
 class Replicas(_Strict):
     """How many copies of each model server run."""
 
-    min: int = Field(default=1, ge=0, description="Fewest replicas; 0 only with autoscaling.scale_to_zero. Default 1.")
-    max: int = Field(default=1, ge=1, description="Most replicas the autoscaler may add. Default 1.")
+    min: int = Field(default=1, ge=0, le=MAX_REPLICAS, description="Fewest replicas; 0 only with autoscaling.scale_to_zero. Default 1.")
+    max: int = Field(default=1, ge=1, le=MAX_REPLICAS, description="Most replicas the autoscaler may add. Default 1.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Replicas:
@@ -33,27 +42,30 @@ class AutoscalingSettings(_Strict):
         default="keda",
         description="keda (ScaledObject on a Prometheus query), hpa (HPA v2 through prometheus-adapter) or none. Default keda.",
     )
-    queue_threshold: int = Field(default=5, ge=1, description="Waiting requests per replica that trigger a scale-up. Default 5.")
-    polling_seconds: int = Field(default=15, ge=5, description="How often KEDA queries Prometheus. Default 15.")
-    cooldown_seconds: int = Field(default=360, ge=0, description="KEDA: idle time before scaling to zero. Default 360.")
+    queue_threshold: int = Field(default=5, ge=1, le=10_000, description="Waiting requests per replica that trigger a scale-up. Default 5.")
+    polling_seconds: int = Field(default=15, ge=5, le=3600, description="How often KEDA queries Prometheus. Default 15.")
+    cooldown_seconds: int = Field(default=360, ge=0, le=86_400, description="KEDA: idle time before scaling to zero. Default 360.")
     scale_down_stabilization_seconds: int = Field(
-        default=300, ge=0, description="Window the HPA looks back over before removing replicas. Default 300."
+        default=300, ge=0, le=3600, description="Window the HPA looks back over before removing replicas. Default 300."
     )
     scale_to_zero: bool = Field(
         default=False, description="Let idle models scale to zero (KEDA only; the first request waits for a cold start). Default false."
     )
     fallback_replicas: int = Field(
-        default=2, ge=1, description="Replicas KEDA holds when Prometheus can't be read (capped at replicas.max). Default 2."
+        default=2,
+        ge=1,
+        le=MAX_REPLICAS,
+        description="Replicas KEDA holds when Prometheus can't be read (capped at replicas.max). Default 2.",
     )
 
 
 class AlertSettings(_Strict):
     """Thresholds of the LLM alert rules."""
 
-    queue_depth: int = Field(default=10, ge=1, description="Waiting requests sustained for 5 min that page. Default 10.")
+    queue_depth: int = Field(default=10, ge=1, le=100_000, description="Waiting requests sustained for 5 min that page. Default 10.")
     kv_cache_usage: float = Field(default=0.9, gt=0, le=1, description="KV-cache usage fraction that warns. Default 0.9.")
-    ttft_p99_seconds: float = Field(default=2.0, gt=0, description="Time-to-first-token p99 SLO in seconds. Default 2.")
-    e2e_p99_seconds: float = Field(default=60.0, gt=0, description="End-to-end latency p99 SLO in seconds. Default 60.")
+    ttft_p99_seconds: float = Field(default=2.0, gt=0, le=3600, description="Time-to-first-token p99 SLO in seconds. Default 2.")
+    e2e_p99_seconds: float = Field(default=60.0, gt=0, le=86_400, description="End-to-end latency p99 SLO in seconds. Default 60.")
 
 
 class ServingSettings(_Strict):
@@ -82,15 +94,15 @@ class ServingSettings(_Strict):
 class CustomModel(_Strict):
     """The architecture of a model that isn't in the catalog (a fine-tune of a new base, your own LLM)."""
 
-    total_params_b: float = Field(gt=0, description="All parameters, in billions (MoE: every expert). Required.")
-    active_params_b: float | None = Field(default=None, gt=0, description="Parameters used per token (MoE). Default: all.")
-    num_layers: int = Field(ge=1, description="Transformer layers. Required.")
-    hidden_size: int = Field(ge=1, description="Hidden size. Required.")
-    num_attention_heads: int = Field(ge=1, description="Attention heads. Required.")
-    num_kv_heads: int = Field(ge=1, description="Key/value heads (GQA). Required.")
-    head_dim: int | None = Field(default=None, ge=1, description="Head dimension. Default hidden_size / attention heads.")
-    max_context: int = Field(ge=1, description="Longest context the model was trained for, in tokens. Required.")
-    vocab_size: int = Field(ge=1, description="Vocabulary size. Required.")
+    total_params_b: float = Field(gt=0, le=100_000, description="All parameters, in billions (MoE: every expert). Required.")
+    active_params_b: float | None = Field(default=None, gt=0, le=100_000, description="Parameters used per token (MoE). Default: all.")
+    num_layers: int = Field(ge=1, le=10_000, description="Transformer layers. Required.")
+    hidden_size: int = Field(ge=1, le=1_000_000, description="Hidden size. Required.")
+    num_attention_heads: int = Field(ge=1, le=10_000, description="Attention heads. Required.")
+    num_kv_heads: int = Field(ge=1, le=10_000, description="Key/value heads (GQA). Required.")
+    head_dim: int | None = Field(default=None, ge=1, le=100_000, description="Head dimension. Default hidden_size / attention heads.")
+    max_context: int = Field(ge=1, le=MAX_CONTEXT, description="Longest context the model was trained for, in tokens. Required.")
+    vocab_size: int = Field(ge=1, le=100_000_000, description="Vocabulary size. Required.")
 
 
 class ModelSettings(_Strict):
@@ -119,10 +131,14 @@ class ModelSettings(_Strict):
     context: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_CONTEXT,
         description="Longest request in tokens (vLLM --max-model-len). Default: as much as fits, up to the model's maximum.",
     )
     gpus: int | None = Field(
-        default=None, ge=1, description="GPUs per replica (= tensor parallel size). Default: the fewest that fit, from sizing."
+        default=None,
+        ge=1,
+        le=MAX_GPUS_PER_REPLICA,
+        description="GPUs per replica (= tensor parallel size). Default: the fewest that fit, from sizing.",
     )
     replicas: Replicas | None = Field(default=None, description="Replica bounds of this model. Default: serving.replicas.")
     copy_from_hub: bool = Field(
@@ -141,7 +157,7 @@ class ModelSettings(_Strict):
     lora_adapters: dict[Label, str] = Field(
         default_factory=dict, description="LoRA adapters served beside the model: name → path below the model source. Default: none."
     )
-    api_key_secret: str | None = Field(
+    api_key_secret: KubeName | None = Field(
         default=None, description="Kubernetes Secret (key `api-key`) whose value clients must send. Default: none (network policy only)."
     )
     extra_args: list[str] = Field(
@@ -161,8 +177,11 @@ class ModelSettings(_Strict):
                 raise FieldProblem("catalog", str(err)) from None
             if self.context is not None and self.context > spec.max_context:
                 raise FieldProblem("context", f"above the model's maximum context ({spec.max_context})")
+            _check_shortest_context(self.context, spec.max_context)
         if self.custom is not None and self.context is not None and self.context > self.custom.max_context:
             raise FieldProblem("context", f"above the model's maximum context ({self.custom.max_context})")
+        if self.custom is not None:
+            _check_shortest_context(self.context, self.custom.max_context)
         if self.source is not None and not re.fullmatch(
             r"(pvc://[a-z0-9][-a-z0-9.]*|s3://[a-z0-9][-a-z0-9.]*|gs://[a-z0-9][-a-z0-9._]*|store:/|node:/)(/[^\s]*)?", self.source
         ):
@@ -178,3 +197,13 @@ class ModelSettings(_Strict):
             except UserError as err:
                 raise FieldProblem("extra_args", str(err).split(": ", 1)[1]) from None
         return self
+
+
+def _check_shortest_context(context: int | None, model_max: int) -> None:
+    # Below the planner's MIN_CONTEXT no model is said to fit (sizing/fit.py); a shorter request limit is a
+    # typo (context: 1), not a choice. A model whose own maximum is shorter may use all of it.
+    from ..sizing.fit import MIN_CONTEXT
+
+    shortest = min(MIN_CONTEXT, model_max)
+    if context is not None and context < shortest:
+        raise FieldProblem("context", f"below the shortest context worth serving; allowed: {shortest} to {model_max} tokens")

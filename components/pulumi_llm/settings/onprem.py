@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 
 from ..errors import FieldProblem, UserError
 from .core import Label, _Strict
+from .names import HostName, HttpUrl, KubeName, NonBlank
 
 
 class OnPremGpus(_Strict):
@@ -44,9 +45,9 @@ class IngressSettings(_Strict):
     """How clients reach the model servers."""
 
     install: bool = Field(default=True, description="Install ingress-nginx (pinned). Default true.")
-    class_name: str = Field(default="nginx", description="IngressClass the model Ingresses use. Default nginx.")
-    host: str | None = Field(default=None, description="Host name of the model API. Default: none (any host).")
-    tls_secret: str | None = Field(
+    class_name: KubeName = Field(default="nginx", description="IngressClass the model Ingresses use. Default nginx.")
+    host: HostName | None = Field(default=None, description="Host name of the model API. Default: none (any host).")
+    tls_secret: KubeName | None = Field(
         default=None, description="Secret with the TLS certificate for host. Default: none (plain HTTP inside the cluster network)."
     )
 
@@ -55,7 +56,7 @@ class PrometheusSettings(_Strict):
     """Metrics: kube-prometheus-stack, or the Prometheus the cluster already runs."""
 
     install: bool = Field(default=True, description="Install kube-prometheus-stack (pinned). Default true.")
-    url: str | None = Field(
+    url: HttpUrl | None = Field(
         default=None, description="Prometheus URL KEDA queries when install is false. Default: the installed stack's service."
     )
     namespace: Label | None = Field(
@@ -86,7 +87,7 @@ class PrometheusSettings(_Strict):
 class OnPremSettings(_Strict):
     """An existing Kubernetes cluster, reached through a kubeconfig context."""
 
-    kube_context: str = Field(min_length=1, description="kubeconfig context of the cluster. Required: never the current context.")
+    kube_context: NonBlank = Field(min_length=1, description="kubeconfig context of the cluster. Required: never the current context.")
     kubeconfig: str | None = Field(
         default=None, description="Path of the kubeconfig file. Default: the provider's default ($KUBECONFIG or ~/.kube/config)."
     )
@@ -108,7 +109,7 @@ class OnPremSettings(_Strict):
     gpu_operator: GpuOperatorSettings = Field(default_factory=GpuOperatorSettings, description="NVIDIA GPU Operator.")
     ingress: IngressSettings = Field(default_factory=IngressSettings, description="Ingress to the model API.")
     keda: AddOn = Field(default_factory=AddOn, description="KEDA, for autoscaling on queue depth.")
-    hf_token_secret: str = Field(
+    hf_token_secret: KubeName = Field(
         default="hf-token",
         description="Secret (key `token`) in the model namespace holding the Hugging Face token for copy Jobs. Default hf-token.",
     )

@@ -17,6 +17,7 @@ from .edge import EdgeSettings
 from .gateway import GatewaySettings
 from .gcp import GcpSettings, check_gcp_stack
 from .models import ModelSettings, ServingSettings
+from .names import TagKey, TagValue
 from .onprem import OnPremSettings
 
 
@@ -29,7 +30,7 @@ class Settings(_Strict):
         default=None, description="Cloud region (e.g. us-east-1). Required for aws, gcp and azure; not allowed for onprem."
     )
     methods: list[Method] = Field(default_factory=list, description="Deployment methods this stack enables. Default: none.")
-    tags: dict[str, str] = Field(
+    tags: dict[TagKey, TagValue] = Field(
         default_factory=dict, description="Extra tags/labels on every resource, beside the common set. Default: none."
     )
     models: dict[Label, ModelSettings] = Field(default_factory=dict, description="Models to serve, keyed by served name. Default: none.")

@@ -1,0 +1,167 @@
+"""Issue 16, family 1 — checks that ran after registration: values only a component refused, after the program
+had registered 13-83 resources (real creates in `pulumi up`), some as a pydantic traceback.
+
+Each case edits a shipped stack, drives `pulumi-llm plan` in-process on a scratch project (tests/bad_input.py)
+and checks what the user sees: exit 2, one line naming the stack file, the key path as written, the value and
+what is allowed, nothing registered, no plan written. The safety net (a component's own refusal that the
+settings let through, as one line naming the settings key) is tested by switching the settings check off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import bad_input
+import pytest
+import yaml
+from bad_input import assert_one_line_refusal
+from helpers import shipped_stack
+from pulumi_llm.errors import UserError
+from pulumi_llm.settings import checks_deploy
+from pulumi_llm.settings.component_errors import component_problem
+from pydantic import ValidationError
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def refused(project: Path, base: str, edit: Edit, *parts: str) -> str:
+    """Plan shipped stack `base` with `edit` applied to its config; the one line it is refused with."""
+    stack = shipped_stack(base)
+    edit(stack["config"])
+    name = f"{base}-edited"
+    bad_input.write_stack(project, name, yaml.safe_dump(stack, sort_keys=False))
+    return assert_one_line_refusal(bad_input.plan(project, name), name, *parts)
+
+
+def at(*path: str | int, value: Any) -> Edit:
+    """An edit setting `value` at `path` (the config key, then keys below it), creating maps on the way."""
+
+    def edit(config: dict[str, Any]) -> None:
+        node: Any = config
+        for part in path[:-1]:
+            node = node.setdefault(part, {}) if isinstance(part, str) else node[part]
+        node[path[-1]] = value
+
+    return edit
+
+
+def both(*edits: Edit) -> Edit:
+    def edit(config: dict[str, Any]) -> None:
+        for one in edits:
+            one(config)
+
+    return edit
+
+
+AWS, AZURE, GCP, GATEWAY = "pulumi-llm:aws", "pulumi-llm:azure", "pulumi-llm:gcp", "pulumi-llm:gateway"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/abc"
+
+
+@pytest.mark.parametrize(
+    ("base", "edit", "parts"),
+    [
+        # Before: 16 resources, then a pydantic traceback from AwsNetworkArgs.
+        ("prod", at(AWS, "network", "cidr", value="10.0.0.0/8"), ("pulumi-llm:aws.network.cidr = 10.0.0.0/8", "allowed: /16 to /20")),
+        ("prod", at(AWS, "network", "flow_logs_retention_days", value=8), ("aws.network.flow_logs_retention_days = 8", "allowed: 1, 3")),
+        # Before: 75 resources, then a traceback from EksClusterArgs.
+        (
+            "prod",
+            at(AWS, "cluster", "admin_principals", value=["arn:aws:iam::12:role/x"]),
+            ("pulumi-llm:aws.cluster.admin_principals[0] = arn:aws:iam::12:role/x", "an IAM role or user ARN"),
+        ),
+        ("prod", at(AWS, "cluster", "kubernetes_version", value="1.20"), ("aws.cluster.kubernetes_version = 1.20", "allowed: ")),
+        (
+            "staging",
+            at(AWS, "cluster", "public_access_cidrs", value=["10.0.0.0/8"]),
+            ("aws.cluster.public_access_cidrs", "only allowed with aws.cluster.endpoint_public: true"),
+        ),
+        # Before: reported after 61 resources, under models.<m>.
+        ("dev", at(AWS, "gpu_vm", "allowed_cidrs", value=["bogus"]), ("pulumi-llm:aws.gpu_vm.allowed_cidrs[0] = bogus", "CIDR notation")),
+        ("dev", at(AWS, "gpu_vm", "schedule", "time_zone", value="Mars/Base"), ("aws.gpu_vm.schedule.time_zone = Mars/Base", "IANA")),
+        (
+            "dev",
+            at(AWS, "gpu_vm", "schedule", "start", value="0 7 * * FUNDAY"),
+            ("aws.gpu_vm.schedule.start = 0 7 * * FUNDAY", "day of week"),
+        ),
+        # Before: 88 resources, then "api_base: required" for a key the stack file doesn't have.
+        (
+            "prod",
+            at(GATEWAY, "models", "provider-small", "routes", 0, "provider", value="azure-openai"),
+            ("pulumi-llm:gateway.models.provider-small.routes[0].provider = azure-openai", "azure.gateway.azure_openai"),
+        ),
+        (
+            "gcp-dev",
+            at(GATEWAY, "models", "chat", "routes", 0, "provider", value="bedrock"),
+            ("gateway.models.chat.routes[0].provider = bedrock", "from an AWS stack"),
+        ),
+        # Before: 164 resources, then a message naming bedrock_model_arns.
+        ("prod", at(GATEWAY, "bedrock_models", value=["bogus model"]), ("pulumi-llm:gateway.bedrock_models[0] = bogus model",)),
+        ("prod", at(GATEWAY, "secrets", value={"openai": "Bad Name!"}), ("pulumi-llm:gateway.secrets.openai = Bad Name!", "1-63")),
+        # Before: 35 resources, then the AKS component's message.
+        (
+            "azure-prod",
+            at(AZURE, "cluster", "admin_group_object_ids", value=["nope"]),
+            ("azure.cluster.admin_group_object_ids[0] = nope", "GUID"),
+        ),
+        (
+            "azure-prod",
+            both(at(AZURE, "cluster", "private_cluster", value=False), at(AZURE, "cluster", "authorized_ip_ranges", value=["bogus"])),
+            ("azure.cluster.authorized_ip_ranges[0] = bogus", "CIDR notation"),
+        ),
+        ("azure-prod", at(AZURE, "cluster", "system_vm_size", value="Bogus Size"), ("azure.cluster.system_vm_size = Bogus Size",)),
+        # Before: silently accepted, then refused by Azure Monitor at deploy.
+        (
+            "azure-dev",
+            both(at(AZURE, "alert_emails", value=[]), at(AZURE, "action_group_id", value="nope")),
+            ("azure.action_group_id = nope", "actionGroups"),
+        ),
+        ("azure-dev", at(AZURE, "gpu_vm", "schedule", "time_zone", value="Europe/Paris"), ("azure.gpu_vm.schedule.time_zone", "Windows")),
+        ("gcp-prod", at(GCP, "network", "subnet_cidr", value="8.8.0.0/20"), ("pulumi-llm:gcp.network.subnet_cidr = 8.8.0.0/20", "private")),
+        # Before: 4 resources (the registry), then the image component's message without the file.
+        ("edge", at("pulumi-llm:edge", "repository", value="Bad Repo"), ("pulumi-llm:edge.repository = Bad Repo", "lower-case")),
+    ],
+)
+def test_refused_before_any_resource_registers(scratch_project: Path, base: str, edit: Edit, parts: tuple[str, ...]) -> None:
+    refused(scratch_project, base, edit, *parts)
+
+
+def test_the_safety_net_names_the_settings_key_when_a_component_refuses(scratch_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A gap in the settings checks: the network component is then the first to see the bad range.
+    monkeypatch.setattr(checks_deploy, "check_deploy", lambda settings: None)
+    stack = shipped_stack("prod")
+    stack["config"][AWS]["network"]["cidr"] = "8.8.0.0/16"
+    bad_input.write_stack(scratch_project, "net", yaml.safe_dump(stack, sort_keys=False))
+    outcome = bad_input.plan(scratch_project, "net")
+    assert outcome.code == 2, outcome
+    assert outcome.stderr == [
+        "stacks/Pulumi.net.yaml: pulumi-llm:aws.network.cidr = 8.8.0.0/16: '8.8.0.0/16' is not a private range; "
+        "allowed inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10"
+    ]
+    assert outcome.written == ()
+
+
+def test_a_component_validation_error_maps_its_field_to_the_settings_key() -> None:
+    from pulumi_llm.labels import CommonLabels
+    from pulumi_llm.network.aws import AwsNetworkArgs
+
+    with pytest.raises(ValidationError) as caught:
+        AwsNetworkArgs(labels=CommonLabels("s", "dev"), region="us-east-1", log_key_arn=KEY_ARN, cidr="10.0.0.0/33")
+    line = component_problem(caught.value, {"aws": {"network": {"cidr": "10.0.0.0/33"}}}, "stacks/Pulumi.x.yaml")
+    assert line.startswith("stacks/Pulumi.x.yaml: pulumi-llm:aws.network.cidr = 10.0.0.0/33: '10.0.0.0/33' is not an IPv4 network")
+    assert "\n" not in line and len(line) <= 300
+
+
+def test_a_component_user_error_is_rewritten_to_the_key_it_came_from() -> None:
+    raw = {"aws": {"gpu_vm": {"schedule": {"stop": "0 20 * *"}}}, "models": {"m": {"source": "node://x.txt"}}}
+    line = component_problem(UserError("pulumi-llm:models.m.schedule.stop_cron = '0 20 * *': a 5-field cron"), raw, "stacks/Pulumi.x.yaml")
+    assert line == "stacks/Pulumi.x.yaml: pulumi-llm:aws.gpu_vm.schedule.stop = 0 20 * *: a 5-field cron"
+    line = component_problem(UserError("models.m.model_path = /models/x.txt: a .gguf file below /models/"), raw, "stacks/Pulumi.x.yaml")
+    assert line == "stacks/Pulumi.x.yaml: pulumi-llm:models.m.source = node://x.txt: a .gguf file below /models/"
+
+
+def test_an_unmapped_component_error_is_still_one_line_naming_the_file() -> None:
+    line = component_problem(UserError("something the settings should have caught " + "x" * 400), {}, "stacks/Pulumi.x.yaml")
+    assert line.startswith("stacks/Pulumi.x.yaml: pulumi-llm: something the settings should have caught xxx")
+    assert len(line) == 300 and line.endswith("...")
