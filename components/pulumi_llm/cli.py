@@ -26,8 +26,10 @@ from .offline import out_dir
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        # argparse prints the whole usage block; one line says the same.
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        # argparse prints the whole usage block; one line says the same, with any pasted key masked as in UserError.
+        from .secret_values import mask_secrets
+
+        self.exit(2, f"{self.prog}: {mask_secrets(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -97,11 +97,12 @@ def mask(value: str) -> str:
     return value.strip()[:SHOWN] + MASK
 
 
-# Words of a message: runs between spaces, quotes and brackets; inside one, the parts between / : @ = and ,
-# (a secret may follow `key=`, sit in a URI or in a JSON-rendered list).
+# Words of a message: runs between spaces, quotes and brackets; inside one, the parts between : @ and =, then
+# their '/' segments, then their '.' pieces (a secret may follow `key=`, sit in a URI, a path or a file name).
 _WORD = re.compile(r"[^\s'\"`()\[\]{}<>,;]+")
 _PART = re.compile(r"[^:@=]+")
 _SEGMENT = re.compile(r"[^/]+")
+_DOTTED = re.compile(r"[^.]+")
 
 
 def _masked(text: str, inner: re.Pattern[str] | None) -> str:
@@ -112,7 +113,7 @@ def _masked(text: str, inner: re.Pattern[str] | None) -> str:
     return inner.sub(lambda m: _masked(m.group(0), _INNER.get(inner)), text) if inner else text
 
 
-_INNER = {_PART: _SEGMENT}
+_INNER = {_PART: _SEGMENT, _SEGMENT: _DOTTED}
 
 
 def _mask_word(match: re.Match[str]) -> str:

@@ -105,3 +105,20 @@ def test_secret_names_of_the_shipped_stacks_pass(scratch_project: Path) -> None:
     stack["config"]["pulumi-llm:region"] = "nowhere-1"  # stop at the schema: nothing needs planning
     bad_input.write_stack(scratch_project, "names", yaml.safe_dump(stack, sort_keys=False))
     assert_one_line_refusal(bad_input.plan(scratch_project, "names"), "names", "pulumi-llm:region = nowhere-1")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["plan", OPENAI],  # a key pasted as the stack name
+        ["plan", "dev", "--bogus", OPENAI],  # argparse's own error
+        ["secrets", "check", "--stack", HF],
+    ],
+)
+def test_a_key_pasted_into_a_cli_argument_is_never_printed_whole(scratch_project: Path, argv: list[str]) -> None:
+    outcome = bad_input.main(["--project-dir", str(scratch_project), *argv])
+    assert outcome.code == 2
+    assert len(outcome.stderr) == 1, outcome.stderr
+    value = argv[-1]
+    assert value[:4] + "…" in outcome.stderr[0]
+    assert value not in "\n".join(outcome.stdout + outcome.stderr)
