@@ -105,10 +105,6 @@ STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt"
 """The top-level keys of a stack file (as stacks/schema.json allows them)."""
 
 
-STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt")
-"""The top-level keys of a stack file (as stacks/schema.json allows them)."""
-
-
 def engine_config(stack_file: Path, source: str) -> tuple[dict[str, str], list[str]]:
     """The config map the engine would pass the program, and the keys that are secret.
 
@@ -120,15 +116,6 @@ def engine_config(stack_file: Path, source: str) -> tuple[dict[str, str], list[s
     if not isinstance(document, MappingNode):
         raise UserError(f"{source}: must be a map with a config: key, not a {_kind(document)}")
     top = dict(stack_yaml.mapping_items(document, source, "", typed=False))
-    unknown = [key for key in top if key not in STACK_FILE_KEYS]
-    if "config" not in top and unknown:
-        # A misspelt `config:` would otherwise read as an empty config ("environment: required").
-        key = next((k for k in unknown if difflib.get_close_matches(k, ["config"], n=1, cutoff=0.6)), unknown[0])
-        did_you_mean = " (did you mean config?)" if difflib.get_close_matches(key, ["config"], n=1, cutoff=0.6) else ""
-        raise UserError(
-            f"{source}: {stack_yaml.shown(key)}: unknown top-level key{did_you_mean}, and no config: key; "
-            f"allowed: {', '.join(STACK_FILE_KEYS)}"
-        )
     unknown = [key for key in top if key not in STACK_FILE_KEYS]
     if "config" not in top and unknown:
         # A misspelt `config:` would otherwise read as an empty config ("environment: required").
