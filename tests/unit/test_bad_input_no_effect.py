@@ -112,6 +112,24 @@ def test_settings_of_a_method_the_stack_does_not_enable_are_refused(
     refused(scratch_project, base, {key: value}, f"{path} = ", f"read only with method {method} (methods: ", "remove it")
 
 
+@pytest.mark.parametrize(
+    ("base", "serving", "path"),
+    [
+        ("dev", {"replicas": {"min": 1, "max": 1}, "autoscaling": {"engine": "hpa"}}, "pulumi-llm:serving.autoscaling"),
+        ("gcp-dev", {"replicas": {"min": 1, "max": 1}, "alerts": {"queue_depth": 20}}, "pulumi-llm:serving.alerts"),
+    ],
+)
+def test_kubernetes_serving_settings_on_gpu_vms_are_refused(scratch_project: Path, base: str, serving: dict[str, Any], path: str) -> None:
+    # GPU VMs scale on their load balancer's requests per target: the autoscaler and its alerts are Kubernetes'.
+    refused(scratch_project, base, {"pulumi-llm:serving": serving}, f"{path} = ", "read only with method cluster or onprem")
+
+
+def test_bedrock_models_off_aws_are_refused(scratch_project: Path) -> None:
+    stack = shipped_stack("gcp-dev")["config"]
+    gateway = {**stack["pulumi-llm:gateway"], "bedrock_models": ["anthropic.claude-3-haiku-20240307-v1:0"]}
+    refused(scratch_project, "gcp-dev", {"pulumi-llm:gateway": gateway}, "pulumi-llm:gateway.bedrock_models = ", "read only on cloud aws")
+
+
 def test_a_gateway_only_stack_refuses_models_it_would_not_serve(scratch_project: Path) -> None:
     stack = shipped_stack("gcp-dev")["config"]
     refused(

@@ -26,6 +26,8 @@ from .core import NAMESPACE, SELF_HOSTING
 
 _SELF_HOSTED_CLOUD = ("gpu-vm", "cluster")
 """The methods that build a cloud stack's network, store, key and alarms (the foundation of platform/aws.py)."""
+_KUBERNETES = ("cluster", "onprem")
+"""The methods whose models run in ModelServing on Kubernetes."""
 
 READ_BY: dict[str, tuple[str, ...]] = {
     "gateway": ("gateway",),
@@ -33,6 +35,10 @@ READ_BY: dict[str, tuple[str, ...]] = {
     "onprem": ("onprem",),
     "models": SELF_HOSTING,
     "serving": SELF_HOSTING,
+    # The Kubernetes serving layer's autoscaler and alert rules (component_args.model_serving_args); GPU VMs
+    # scale on their load balancer's requests per target and edge DaemonSets don't scale.
+    "serving.autoscaling": _KUBERNETES,
+    "serving.alerts": _KUBERNETES,
     "aws.network": _SELF_HOSTED_CLOUD,
     "aws.gpu_vm": ("gpu-vm",),
     "aws.cluster": ("cluster",),
@@ -50,6 +56,8 @@ READ_BY: dict[str, tuple[str, ...]] = {
 
 CLOUD_BLOCKS = ("aws", "gcp", "azure")
 """Per-cloud subtrees, read only on a stack of that cloud."""
+CLOUD_ONLY: dict[str, str] = {"gateway.bedrock_models": "aws"}
+"""Keys outside the cloud blocks that one cloud's wiring reads (Bedrock model ARNs scope the AWS gateway's role)."""
 
 
 def _normal(namespace: str) -> str:
@@ -91,6 +99,9 @@ def check_effect(raw: Mapping[str, Any], cloud: str, methods: list[str]) -> None
     for block in CLOUD_BLOCKS:
         if block != cloud and block in raw:
             raise FieldProblem(block, f"has no effect on cloud {cloud}: the {block} block configures cloud {block} stacks; remove it")
+    for path, only in CLOUD_ONLY.items():
+        if only != cloud and _is_set(raw, path):
+            raise FieldProblem(path, f"has no effect on cloud {cloud}: read only on cloud {only}; remove it")
     for path, readers in READ_BY.items():
         if not _is_set(raw, path) or set(readers) & set(methods):
             continue
