@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pulumi_llm.clouds import CLOUDS
 
 ROOT = Path(__file__).resolve().parents[2]
-CLOUD_SDKS = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}
+CLOUD_SDKS = {cloud.name: cloud.sdk for cloud in CLOUDS}
 
 PROBE = """
 import json, sys

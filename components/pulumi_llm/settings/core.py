@@ -3,10 +3,11 @@ base model and the validated string types (labels, DNS names), each defined once
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from ..clouds import NAMES as CLOUD_NAMES
 from ..errors import FieldProblem
 from ..validation import DNS_LABEL, EMAIL
 
@@ -15,18 +16,21 @@ __all__ = ["CLOUD_OF_METHOD", "EMAIL_PATTERN", "NAMESPACE", "SELF_HOSTING", "Clo
 
 NAMESPACE = "pulumi-llm"
 
-Cloud = Literal["aws", "gcp", "azure", "onprem"]
+if TYPE_CHECKING:
+    Cloud = str  # the names are data (clouds.NAMES), which a type checker can't read as a Literal
+else:
+    Cloud = Literal[(*CLOUD_NAMES, "onprem")]  # the public clouds of clouds.py, then your own cluster
 Method = Literal["gateway", "gpu-vm", "cluster", "onprem", "edge"]
 """The deployment methods a stack can enable. Each one lands with the component that builds it."""
 
 CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {
     "onprem": ("onprem",),
-    "gpu-vm": ("aws", "gcp", "azure"),
-    "cluster": ("aws", "gcp", "azure"),
-    "gateway": ("aws", "gcp", "azure"),
+    "gpu-vm": CLOUD_NAMES,
+    "cluster": CLOUD_NAMES,
+    "gateway": CLOUD_NAMES,
     "edge": ("aws",),
 }
-"""Which clouds each method runs on."""
+"""Which clouds each method runs on: every public cloud runs the gateway, GPU VMs and clusters."""
 SELF_HOSTING = ("gpu-vm", "cluster", "onprem", "edge")
 """The methods that run model servers."""
 

@@ -1,0 +1,30 @@
+"""Every public cloud pulumi-llm deploys to, by name: the one list of clouds.
+
+Pure data with no imports of the package, so settings, sizing and the platform all read it. Settings'
+`cloud` values and the clouds each method runs on (`settings/core.py`), the platform's cloud targets
+(`platform/<name>.py`, imported when a stack picks the cloud) and the SDK a stack may import
+(tests/stacks/test_imports.py) follow from it; sizing's catalog is kept equal to it by a test. What a cloud needs beyond its line
+here is listed in docs/ARCHITECTURE.md, "Adding a cloud".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CloudInfo:
+    name: str
+    """The `pulumi-llm:cloud` value, and the name of the cloud's modules (platform/<name>.py, settings/<name>.py)."""
+    sdk: str
+    """The Pulumi provider package the cloud's stacks import (and no other cloud's stack does)."""
+
+
+CLOUDS: tuple[CloudInfo, ...] = (
+    CloudInfo("aws", sdk="pulumi_aws"),
+    CloudInfo("gcp", sdk="pulumi_gcp"),
+    CloudInfo("azure", sdk="pulumi_azure_native"),
+)
+"""In this order everywhere (stacks/schema.json's enum, the platform's targets)."""
+
+NAMES: tuple[str, ...] = tuple(cloud.name for cloud in CLOUDS)
