@@ -4,8 +4,9 @@ Each module named here declares `RUNTIME`, a `spec.RuntimeInfo`: where the serve
 exports (observability rules and dashboards read them), how sizing fits it, and `container_spec`, the one
 function (`ContainerRequest` → `ContainerSpec`) that renders its container with its probes. Settings'
 `runtime` values (`spec.Runtime`), the container dispatch in `serving.py`, the monitored runtimes of
-`kubernetes/observability_rules.py` and the package adapters' `Runtime` enum (a test keeps it equal) read
-this list; a new runtime is one module and one line here (docs/ARCHITECTURE.md, "Extending it today").
+`kubernetes/observability_rules.py`, the exporter facts of `verify` and the package adapters' `Runtime` enum
+(generated) read this list; a new runtime is one module, one line here and its image pin
+(docs/ARCHITECTURE.md, "Adding a runtime").
 
 The modules load on the first `get`, so reading `NAMES` costs no import: settings and `spec` read it at import
 time, and the runtime modules import sizing, which must not load with every settings import.
