@@ -78,6 +78,12 @@ def test_an_s3_bucket_aws_would_refuse_is_refused(scratch_project: Path, bucket:
     refused(scratch_project, "dev", {"source": source}, f"pulumi-llm:models.{MODEL}.source = {source}", "is not an S3 bucket name")
 
 
+@pytest.mark.parametrize("claim", ["weights-", "weights..x", "a" * 254])
+def test_a_claim_that_is_not_a_kubernetes_name_is_refused(scratch_project: Path, claim: str) -> None:
+    source = f"pvc://{claim}/llama/{REV}"
+    refused(scratch_project, "onprem", {"source": source}, f"pulumi-llm:models.{MODEL}.source = ", "is not a Kubernetes name")
+
+
 @pytest.mark.parametrize(
     "repo", ["https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct", "Llama-3.1-8B-Instruct", "meta-llama/../x", "a/b/c"]
 )

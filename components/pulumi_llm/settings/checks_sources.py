@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import FieldProblem
 from ..validation import HF_REPO_ID, S3_BUCKET
+from .names import kube_name_problem
 
 if TYPE_CHECKING:  # root.py imports this module; the checks only read the settings they are given
     from .models import ModelSettings
@@ -85,6 +86,8 @@ def check_source(cloud: str, methods: list[str], name: str, model: ModelSettings
     container, _, below = rest.partition("/")
     if scheme == "s3" and not S3_BUCKET.match(container):
         raise FieldProblem(where, f"{container!r} is not an S3 bucket name: 3-63 lower-case letters, digits, '.' and '-', no '..'")
+    if scheme == "pvc" and (claim_problem := kube_name_problem(container)):
+        raise FieldProblem(where, f"the claim (before the first /) is not {claim_problem}")
     path = rest if scheme in ("store", "node") else below
     problem = "is empty: name the key or file" if scheme in ("store", "node") and not path else path_problem(path)
     if problem is not None:

@@ -135,7 +135,9 @@ def _problem_line(source: str, raw: dict[str, Any], loc: list[Any], message: str
     found, value = _lookup(raw, loc)
     if missing or not found:
         return f"{source}: {path}: {message}"
-    return f"{source}: {path} = {_render(value)}: {message}"
+    # The value gives way to the rest so the line stays within _LINE (the file, key and rule are the fix).
+    budget = max(_LINE - len(f"{source}: {path} = : {message}"), _SHOWN_MIN)
+    return f"{source}: {path} = {_cut(_render(value), budget)}: {message}"
 
 
 def _message(problem: Mapping[str, Any], loc: list[Any]) -> str:
@@ -206,10 +208,18 @@ _SHOWN_BLOCK = 100
 """Characters of a map or list a message shows: its start says which block it is, and the line stays under 300."""
 
 
+_LINE = 300
+"""Longest message line: one terminal line or two, never a wall."""
+_SHOWN_MIN = 40
+"""The value keeps at least this much when the key path and the rule are long."""
+
+
 def _render(value: Any) -> str:
     """The value as the user wrote it, secret-looking strings masked, cut to _SHOWN_VALUE (_SHOWN_BLOCK) characters."""
-    text = _rendered(_masked(value))
-    limit = _SHOWN_BLOCK if isinstance(value, (dict, list)) else _SHOWN_VALUE
+    return _cut(_rendered(_masked(value)), _SHOWN_BLOCK if isinstance(value, (dict, list)) else _SHOWN_VALUE)
+
+
+def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
