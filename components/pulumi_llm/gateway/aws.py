@@ -70,7 +70,7 @@ from ..monitoring import cloudwatch
 from ..naming import child, dns_label
 from ..network.aws import LOG_RETENTION_DAYS, allow_https_out, allow_tcp_between
 from ..validation import ACM_CERTIFICATE_ARN as _ACM_ARN
-from ..validation import ENV_NAME, HOSTNAME, SHORT_NAME
+from ..validation import HOSTNAME, SHORT_NAME
 from . import config as engine_config
 from .engine import (
     BOOT,
@@ -80,6 +80,8 @@ from .engine import (
     LIVENESS_PATH,
     MASTER_KEY_ENV,
     MASTER_KEY_SECRET,
+    check_plain_env,
+    check_secret_env,
 )
 from .engine import (
     MAX_CONFIG_BYTES as MAX_CONFIG_BYTES,
@@ -396,34 +398,10 @@ class AwsGatewayArgs(BaseModel):
 
 
 def _check_providers(args: AwsGatewayArgs, where: str) -> None:
-    seen: dict[str, str] = {}
-    for env, provider in sorted(args.provider_secrets.items()):
-        if not ENV_NAME.match(env):
-            raise UserError(f"{where}.provider_secrets.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
-        if env in RESERVED_ENV:
-            raise UserError(f"{where}.provider_secrets.{env}: set by the gateway itself; use another name")
-        if not SHORT_NAME.match(provider):
-            raise UserError(
-                f"{where}.provider_secrets.{env} = {provider!r}: a secret short name is lower-case letters, digits and '-' "
-                "(at most 40), e.g. openai"
-            )
-        if provider == MASTER_KEY_SECRET:
-            raise UserError(f"{where}.provider_secrets.{env} = {provider!r}: reserved for the LiteLLM master key")
-        if provider in seen:
-            raise UserError(
-                f"{where}.provider_secrets: secret {provider!r} is mapped from both {seen[provider]} and {env}; one secret per variable"
-            )
-        seen[provider] = env
-    for env in sorted(args.external_secrets):
-        if not ENV_NAME.match(env):
-            raise UserError(f"{where}.external_secrets.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
-        if env in RESERVED_ENV or env in args.provider_secrets:
-            raise UserError(f"{where}.external_secrets.{env}: already set by the gateway or a provider secret")
-    for env in sorted(args.environment):
-        if not ENV_NAME.match(env):
-            raise UserError(f"{where}.environment.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
-        if env in RESERVED_ENV or env in args.provider_secrets or env in args.external_secrets:
-            raise UserError(f"{where}.environment.{env}: already set by the gateway or a provider secret")
+    check_secret_env(args.provider_secrets, reserved=RESERVED_ENV, where=where)
+    provided = RESERVED_ENV | set(args.provider_secrets)
+    check_plain_env(args.external_secrets, key="external_secrets", taken=provided, where=where)
+    check_plain_env(args.environment, key="environment", taken=provided | set(args.external_secrets), where=where)
 
 
 def _check_consumers(consumers: Sequence[Consumer], where: str) -> None:

@@ -67,10 +67,20 @@ from ..labels import CommonLabels, azure_tags
 from ..naming import child, dns_label
 from ..validation import AZURE_LOCATION as _LOCATION
 from ..validation import EMAIL as _EMAIL
-from ..validation import ENV_NAME, SHORT_NAME
+from ..validation import SHORT_NAME
 from . import apim_policy
 from . import config as engine_rules
-from .engine import BOOT, CONFIG_ENV, ENGINE_PORT, LIVENESS_PATH, MASTER_KEY_ENV, MASTER_KEY_SECRET, READINESS_PATH
+from .engine import (
+    BOOT,
+    CONFIG_ENV,
+    ENGINE_PORT,
+    LIVENESS_PATH,
+    MASTER_KEY_ENV,
+    MASTER_KEY_SECRET,
+    READINESS_PATH,
+    check_plain_env,
+    check_secret_env,
+)
 from .engine import CONTAINER as ENGINE_CONTAINER
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
 
@@ -411,30 +421,14 @@ def _check_engine(args: AzureGatewayArgs, where: str) -> None:
         raise UserError(f"{where}.engine_memory_gib = {memory:g}: with engine_cpu {cpu:g}, Consumption replicas take {cpu * 2:g} GiB")
     if not re.match(r"^[a-z0-9][a-z0-9-]*$", args.consumer_header):
         raise UserError(f"{where}.consumer_header = {args.consumer_header!r}: a lower-case header name")
-    seen: dict[str, str] = {}
-    for env, secret in sorted(args.provider_secrets.items()):
-        if (env, secret) == (MASTER_KEY_ENV, MASTER_KEY_SECRET):
-            continue  # gateway.config.secret_envs lists the master key too; the gateway always wires it
-        if not ENV_NAME.match(env):
-            raise UserError(f"{where}.provider_secrets.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
-        if env in RESERVED_ENV:
-            raise UserError(f"{where}.provider_secrets.{env}: set by the gateway itself; use another name")
-        if not SHORT_NAME.match(secret):
-            raise UserError(
-                f"{where}.provider_secrets.{env} = {secret!r}: a Key Vault secret name here is lower-case letters, digits and '-' (at most 40), e.g. openai"
-            )
-        if secret == MASTER_KEY_SECRET:
-            raise UserError(f"{where}.provider_secrets.{env} = {secret!r}: reserved for the LiteLLM master key")
-        if secret in seen:
-            raise UserError(
-                f"{where}.provider_secrets: secret {secret!r} is mapped from both {seen[secret]} and {env}; one secret per variable"
-            )
-        seen[secret] = env
-    for env in sorted(args.environment):
-        if not ENV_NAME.match(env):
-            raise UserError(f"{where}.environment.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
-        if env in RESERVED_ENV or env in args.provider_secrets:
-            raise UserError(f"{where}.environment.{env}: already set by the gateway or a provider secret")
+    check_secret_env(
+        args.provider_secrets,
+        reserved=RESERVED_ENV,
+        where=where,
+        store="a Key Vault secret name here is",
+        master_pair_allowed=True,
+    )
+    check_plain_env(args.environment, key="environment", taken=RESERVED_ENV | set(args.provider_secrets), where=where)
     engine_config(
         args.engine_config_yaml or "",
         available_env=set(args.provider_secrets) | set(args.environment) | {MASTER_KEY_ENV, "AZURE_CLIENT_ID"},

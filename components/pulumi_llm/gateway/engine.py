@@ -8,6 +8,12 @@ so a change of port or boot sequence happens once. `config` re-exports the envir
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
+
+from ..errors import UserError
+from ..validation import ENV_NAME, SHORT_NAME
+
 ENGINE_PORT = 4000
 """LiteLLM proxy's port."""
 
@@ -66,3 +72,44 @@ BOOT_WITH_SECRET_FILES = (
 )
 """The entry point where secrets are mounted as files (Cloud Run): each file into the env var the config
 references, the config to /tmp, then exec LiteLLM. Only names and paths travel in the environment."""
+
+
+def check_secret_env(
+    secrets: Mapping[str, str],
+    *,
+    reserved: AbstractSet[str],
+    where: str,
+    store: str = "a secret short name is",
+    master_pair_allowed: bool = False,
+) -> None:
+    """The provider secrets a cloud shell hands the engine (environment variable → secret short name): an
+    environment name the shell does not set itself, a short name that fits the store, never the master key's
+    secret, one secret per variable. One set of rules and messages for the three clouds."""
+    seen: dict[str, str] = {}
+    for env, secret in sorted(secrets.items()):
+        if master_pair_allowed and (env, secret) == (MASTER_KEY_ENV, MASTER_KEY_SECRET):
+            continue  # gateway.config.secret_envs lists the master key too; the shell wires it itself
+        at = f"{where}.provider_secrets.{env}"
+        if not ENV_NAME.match(env):
+            raise UserError(f"{at}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
+        if env in reserved:
+            raise UserError(f"{at}: set by the gateway itself; use another name")
+        if not SHORT_NAME.match(secret):
+            raise UserError(f"{at} = {secret!r}: {store} lower-case letters, digits and '-' (at most 40), e.g. openai")
+        if secret == MASTER_KEY_SECRET:
+            raise UserError(f"{at} = {secret!r}: reserved for the LiteLLM master key")
+        if secret in seen:
+            raise UserError(
+                f"{where}.provider_secrets: secret {secret!r} is mapped from both {seen[secret]} and {env}; one secret per variable"
+            )
+        seen[secret] = env
+
+
+def check_plain_env(names: Iterable[str], *, key: str, taken: AbstractSet[str], where: str) -> None:
+    """More environment variables of the engine (`key`: environment, external_secrets): valid names, none
+    the shell or a provider secret already sets."""
+    for env in sorted(names):
+        if not ENV_NAME.match(env):
+            raise UserError(f"{where}.{key}.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
+        if env in taken:
+            raise UserError(f"{where}.{key}.{env}: already set by the gateway or a provider secret")

@@ -57,9 +57,9 @@ from .. import pins
 from ..errors import UserError
 from ..labels import CommonLabels, gcp_labels
 from ..naming import child, dns_label
-from ..validation import ENV_NAME, HOSTNAME, SHA256_DIGEST, SHORT_NAME
 from ..validation import GCP_PROJECT as _PROJECT
 from ..validation import GCP_REGION as _REGION
+from ..validation import HOSTNAME, SHA256_DIGEST
 from . import config as engine_config
 from .engine import BOOT_WITH_SECRET_FILES as BOOT
 from .engine import (
@@ -71,6 +71,8 @@ from .engine import (
     MASTER_KEY_SECRET,
     SECRET_FILES_ENV,
     SECRET_PREFIX,
+    check_plain_env,
+    check_secret_env,
 )
 from .engine import (
     MAX_CONFIG_BYTES as MAX_CONFIG_BYTES,
@@ -284,29 +286,8 @@ class GcpGatewayArgs(BaseModel):
 
 
 def _check_env(args: GcpGatewayArgs, where: str) -> None:
-    seen: dict[str, str] = {}
-    for env, provider in sorted(args.provider_secrets.items()):
-        if (env, provider) == (MASTER_KEY_ENV, MASTER_KEY_SECRET):
-            continue  # gateway.config.secret_envs lists the master key too; the gateway adds it anyway
-        if not ENV_NAME.match(env):
-            raise UserError(f"{where}.provider_secrets.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
-        if env in RESERVED_ENV:
-            raise UserError(f"{where}.provider_secrets.{env}: set by the gateway itself; use another name")
-        if not SHORT_NAME.match(provider):
-            raise UserError(
-                f"{where}.provider_secrets.{env} = {provider!r}: a secret short name is lower-case letters, digits and '-' "
-                "(at most 40), e.g. openai"
-            )
-        if provider == MASTER_KEY_SECRET:
-            raise UserError(f"{where}.provider_secrets.{env} = {provider!r}: reserved for the LiteLLM master key")
-        if provider in seen:
-            raise UserError(f"{where}.provider_secrets: secret {provider!r} is mapped from both {seen[provider]} and {env}")
-        seen[provider] = env
-    for env in sorted(args.environment):
-        if not ENV_NAME.match(env):
-            raise UserError(f"{where}.environment.{env}: not an environment variable name ([A-Z_][A-Z0-9_]*)")
-        if env in RESERVED_ENV or env in args.provider_secrets:
-            raise UserError(f"{where}.environment.{env}: already set by the gateway or a provider secret")
+    check_secret_env(args.provider_secrets, reserved=RESERVED_ENV, where=where, master_pair_allowed=True)
+    check_plain_env(args.environment, key="environment", taken=RESERVED_ENV | set(args.provider_secrets), where=where)
 
 
 # ---------------------------------------------------------------------------------------------
