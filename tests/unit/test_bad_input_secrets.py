@@ -60,6 +60,7 @@ CASES = [
     ),
     ("dev", _set(["pulumi-llm:tags"], {"team": GOOGLE}), "pulumi-llm:tags.team", GOOGLE, "secrets put"),
     ("dev", _set(["pulumi-llm:tags"], {JWT: "x"}), "pulumi-llm:tags", JWT, "secrets put"),
+    ("dev", _set(["pulumi-llm:gateway", "secrets"], {ANTHROPIC: "anthropic"}), "pulumi-llm:gateway.secrets", ANTHROPIC, "secrets put"),
     ("edge", _set(["pulumi-llm:edge", "node_selector"], {"fleet": AZURE}), "pulumi-llm:edge.node_selector.fleet", AZURE, "secrets put"),
     ("prod", _set(["pulumi-llm:ci", "runner_labels"], ["self-hosted", RANDOM]), "pulumi-llm:ci.runner_labels[1]", RANDOM, "secrets put"),
 ]

@@ -7,7 +7,8 @@ by their names, so a secret-name field added later is covered without being list
 * a key ending in `_secret` (models.<m>.api_key_secret, onprem.hf_token_secret, onprem.ingress.tls_secret):
   the name of a Kubernetes Secret;
 * the entries of `gateway.secrets`: the secret store's short name per provider;
-* tags, labels, node selectors and runner labels: rendered on every resource, node or workflow.
+* tags, labels, node selectors and runner labels: rendered on every resource, node or workflow;
+* the key of any map (a model, a provider, a tag): a name, shown in plans, state and resource names.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..secret_values import WHERE_VALUES_GO, mask, secret_kind
 
 _VISIBLE = ("tags", "labels", "node_selector", "runner_labels")
 """Maps and lists whose keys and values are shown on every resource, node or workflow run."""
-_SHOWN_EVERYWHERE = f"those are shown on every resource; a secret value goes in the store: {WHERE_VALUES_GO}"
+_SHOWN_EVERYWHERE = f"those are shown in plans, state and on resources; a secret value goes in the store: {WHERE_VALUES_GO}"
 _KEY = "key"
 
 
@@ -39,8 +40,8 @@ def _walk(node: Any, path: str, visible: bool) -> Iterator[tuple[str, str, str]]
         for key, value in node.items():
             child = f"{path}.{key}" if path else str(key)
             inside = visible or str(key) in _VISIBLE
-            if visible:  # a tag or label key is as visible as its value; the path stops at its map, never naming it
-                yield path, str(key), _KEY
+            # Every map key is a name (a model, a provider, a tag): the path stops at its map, never naming it.
+            yield path, str(key), _KEY
             yield from _walk(value, child, inside)
     elif isinstance(node, list):
         for i, value in enumerate(node):
@@ -61,5 +62,5 @@ def check_secret_names(raw: dict[str, Any]) -> None:
         if kind is None:
             continue
         if need is _KEY:
-            raise FieldProblem(path, f"the key {mask(value)} looks like {kind}, not a tag or label key: {_SHOWN_EVERYWHERE}")
+            raise FieldProblem(path or "", f"the key {mask(value)} looks like {kind}; keys are names: {_SHOWN_EVERYWHERE}")
         raise FieldProblem(path, f"looks like {kind} (masked here), not {need}")

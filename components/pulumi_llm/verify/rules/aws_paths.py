@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..addresses import within
 from ..facts import aws_network as facts
@@ -57,6 +57,12 @@ def _ports(protocol: Any, low: Any, high: Any) -> tuple[int, int] | tuple[None, 
     return int(low if low is not None else 0), int(high if high is not None else low if low is not None else 65535)
 
 
+def _strings(value: Any) -> tuple[str, ...]:
+    """A list input of strings (CIDRs, group ids) as a tuple; () where it is absent or null."""
+    strings: Iterable[str] = value or ()
+    return tuple(strings)
+
+
 def group_rules(view: PlanView) -> list[GroupRule]:
     """Every TCP-admitting rule of every security group in the plan, whichever way it is written."""
     found: list[GroupRule] = []
@@ -74,18 +80,19 @@ def group_rules(view: PlanView) -> list[GroupRule]:
         ports = _ports(i.get("protocol"), i.get("fromPort"), i.get("toPort"))
         if ports is None:
             continue
-        cidrs = tuple(i.get("cidrBlocks") or ()) + tuple(i.get("ipv6CidrBlocks") or ())
+        cidrs = _strings(i.get("cidrBlocks")) + _strings(i.get("ipv6CidrBlocks"))
         found.append(
             GroupRule(r["name"], i.get("securityGroupId", ""), i.get("type") == "ingress", *ports, cidrs, i.get("sourceSecurityGroupId"))
         )
     for r in view.of_type(SG):
         for direction in ("ingress", "egress"):
-            for entry in r["inputs"].get(direction) or []:
+            entries: list[dict[str, Any]] = r["inputs"].get(direction) or []
+            for entry in entries:
                 ports = _ports(entry.get("protocol"), entry.get("fromPort"), entry.get("toPort"))
                 if ports is None:
                     continue
-                cidrs = tuple(entry.get("cidrBlocks") or ()) + tuple(entry.get("ipv6CidrBlocks") or ())
-                peers = list(entry.get("securityGroups") or []) + (["self"] if entry.get("self") else [])
+                cidrs = _strings(entry.get("cidrBlocks")) + _strings(entry.get("ipv6CidrBlocks"))
+                peers = [*_strings(entry.get("securityGroups")), *(["self"] if entry.get("self") else [])]
                 # AWS honours every source an entry names: its CIDRs are one rule, each group another.
                 if cidrs or not peers:
                     found.append(GroupRule(r["name"], r["id"], direction == "ingress", *ports, cidrs, None))
@@ -126,11 +133,12 @@ def ingress_of(rules: Iterable[GroupRule], groups: Iterable[str]) -> list[GroupR
 # ---- addresses ---------------------------------------------------------------------------------------
 def vpc_cidr(view: PlanView) -> str | None:
     vpcs = view.of_type(VPC)
-    return vpcs[0]["inputs"].get("cidrBlock") if vpcs else None
+    cidr: str | None = vpcs[0]["inputs"].get("cidrBlock") if vpcs else None
+    return cidr
 
 
 def subnet_cidrs(view: PlanView, subnet_ids: Iterable[str]) -> tuple[str, ...]:
-    cidrs = []
+    cidrs: list[str] = []
     for sid in subnet_ids:
         subnet = view.ref(sid)
         if subnet is not None and subnet["type"] == SUBNET and subnet["inputs"].get("cidrBlock"):
@@ -188,21 +196,22 @@ class ModelLb:
 
 
 def _model_tag(r: dict[str, Any]) -> str | None:
-    return (r["inputs"].get("tags") or {}).get("pulumi-llm:model")
+    tags: dict[str, str] = r["inputs"].get("tags") or {}
+    return tags.get("pulumi-llm:model")
 
 
 def gpu_vm_lbs(view: PlanView) -> list[ModelLb]:
     """The load balancers of the gpu-vm method: one per model, tagged with it."""
-    found = []
+    found: list[ModelLb] = []
     for lb in view.of_type(LB):
         model = _model_tag(lb)
         if model is None:
             continue
-        listeners = []
+        listeners: list[Listener] = []
         for listener in view.of_type(LISTENER):
             if by_arn(view, listener["inputs"].get("loadBalancerArn"), LB) is lb:
                 i = listener["inputs"]
-                actions = i.get("defaultActions") or []
+                actions: list[dict[str, Any]] = i.get("defaultActions") or []
                 listeners.append(
                     Listener(str(i.get("protocol", "")).upper(), int(i.get("port", 0)), any(a.get("type") == "forward" for a in actions))
                 )
@@ -212,8 +221,8 @@ def gpu_vm_lbs(view: PlanView) -> list[ModelLb]:
                 lb["name"],
                 bool(lb["inputs"].get("internal", False)),
                 listeners,
-                tuple(lb["inputs"].get("securityGroups") or ()),
-                subnet_cidrs(view, lb["inputs"].get("subnets") or ()),
+                _strings(lb["inputs"].get("securityGroups")),
+                subnet_cidrs(view, _strings(lb["inputs"].get("subnets"))),
             )
         )
     return found
@@ -233,15 +242,16 @@ def ingress_listeners(annotations: dict[str, Any]) -> list[Listener]:
 
 def ingress_lbs(view: PlanView) -> list[ModelLb]:
     """The ALBs the AWS Load Balancer Controller makes of the model Ingresses (class alb)."""
-    found = []
+    found: list[ModelLb] = []
     for ing in view.objects("Ingress"):
-        spec = ing.get("spec") or {}
+        spec: dict[str, Any] = ing.get("spec") or {}
         if spec.get("ingressClassName") != "alb":
             continue
-        meta = ing["metadata"]
-        notes = meta.get("annotations") or {}
-        model = (meta.get("labels") or {}).get("pulumi-llm.dev/model") or meta["name"]
-        internal = notes.get(facts.SCHEME, facts.SCHEME_DEFAULT) == "internal"
+        meta: dict[str, Any] = ing["metadata"]
+        notes: dict[str, Any] = meta.get("annotations") or {}
+        labels: dict[str, str] = meta.get("labels") or {}
+        model: str = labels.get("pulumi-llm.dev/model") or meta["name"]
+        internal: bool = notes.get(facts.SCHEME, facts.SCHEME_DEFAULT) == "internal"
         groups = _annotation_list(notes.get(facts.SECURITY_GROUPS))
         managed = None if groups else (_annotation_list(notes.get(facts.INBOUND_CIDRS)) or facts.INBOUND_CIDRS_DEFAULT_IPV4)
         found.append(
@@ -270,8 +280,8 @@ def gateway_tasks(view: PlanView) -> list[dict[str, Any]]:
 
 
 def task_party(view: PlanView, service: dict[str, Any]) -> Party:
-    net = service["inputs"].get("networkConfiguration") or {}
-    return Party(tuple(net.get("securityGroups") or ()), subnet_cidrs(view, net.get("subnets") or ()))
+    net: dict[str, Any] = service["inputs"].get("networkConfiguration") or {}
+    return Party(_strings(net.get("securityGroups")), subnet_cidrs(view, _strings(net.get("subnets"))))
 
 
 # ---- Kubernetes NetworkPolicy ------------------------------------------------------------------------
@@ -285,7 +295,7 @@ def network_policy_enforced(view: PlanView) -> bool:
         return False
     raw = addon["inputs"].get("configurationValues")
     try:
-        values = json.loads(raw) if isinstance(raw, str) and raw.strip() else (raw or {})
+        values: Any = json.loads(raw) if isinstance(raw, str) and raw.strip() else (raw or {})
     except json.JSONDecodeError:
         return False
-    return facts.vpc_cni_enforces_network_policy(values if isinstance(values, dict) else {})
+    return facts.vpc_cni_enforces_network_policy(cast("dict[str, Any]", values) if isinstance(values, dict) else {})

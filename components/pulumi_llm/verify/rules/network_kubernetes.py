@@ -35,10 +35,19 @@ KUBE_DNS = PodPeer("kube-system", {"k8s-app": "kube-dns"})
 OBJECT_STORE = IpPeer("52.216.0.10")  # a public object-store address (S3, GCS, Blob all serve on 443)
 STORE_SCHEMES = ("s3://", "gs://", "az://", "https://")
 
+Pod = tuple[dict[str, Any], str, dict[str, str], dict[str, Any]]
+"""(workload, namespace, pod labels, pod spec) of a pod template."""
+Backend = tuple[dict[str, Any], str, dict[str, str], dict[str, Any], int]
+"""(workload, namespace, pod labels, pod spec, container port) of the pods behind a Service port."""
+Reachable = tuple[str, dict[str, Any], str, dict[str, str], dict[str, Any], int, list[Peer]]
+"""(what, workload, namespace, labels, pod spec, port, callers) of an entry point's backend."""
+ServingPort = tuple[str, dict[str, Any], str, dict[str, str], dict[str, Any], int]
+"""(what, workload, namespace, labels, pod spec, port) of a model server's exposed port."""
 
-def _pods(view: PlanView) -> list[tuple[dict[str, Any], str, dict[str, str], dict[str, Any]]]:
+
+def _pods(view: PlanView) -> list[Pod]:
     """(workload, namespace, pod labels, pod spec) of every pod template in the plan."""
-    found = []
+    found: list[Pod] = []
     for obj in view.objects("Deployment", "StatefulSet", "DaemonSet", "Job"):
         template = obj["spec"]["template"]
         found.append((obj, obj["metadata"].get("namespace", "default"), template["metadata"].get("labels") or {}, template["spec"]))
@@ -46,7 +55,18 @@ def _pods(view: PlanView) -> list[tuple[dict[str, Any], str, dict[str, str], dic
 
 
 def _port_names(spec: dict[str, Any]) -> dict[str, int]:
-    return {p["name"]: p["containerPort"] for c in spec.get("containers", []) for p in c.get("ports") or [] if p.get("name")}
+    containers: list[dict[str, Any]] = spec.get("containers", [])
+    return {p["name"]: p["containerPort"] for c in containers for p in _list(c.get("ports")) if p.get("name")}
+
+
+def _list(value: Any) -> list[dict[str, Any]]:
+    """A manifest's list of objects, [] where it has none (absent or null)."""
+    return value or []
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A manifest's or resource's object, {} where it has none (absent or null)."""
+    return value or {}
 
 
 def _policies(view: PlanView) -> list[dict[str, Any]]:
@@ -61,14 +81,14 @@ def _peer(view: PlanView, namespace: str, labels: dict[str, str], ip: str | None
     return PodPeer(namespace, labels, _namespace_labels(view).get(namespace, {}), ip)
 
 
-def _backends(view: PlanView, service: dict[str, Any], port: int | str) -> Iterator[tuple[dict, str, dict, dict, int]]:
+def _backends(view: PlanView, service: dict[str, Any], port: int | str) -> Iterator[Backend]:
     """Pods behind a Service port: (workload, namespace, labels, spec, container port)."""
     ns = service["metadata"].get("namespace", "default")
-    selector = service["spec"].get("selector") or {}
-    for sp in service["spec"].get("ports") or []:
+    selector = _object(service["spec"].get("selector"))
+    for sp in _list(service["spec"].get("ports")):
         if port not in (sp.get("port"), sp.get("name")):
             continue
-        target = sp.get("targetPort", sp.get("port"))
+        target: Any = sp.get("targetPort", sp.get("port"))  # IntOrString, as the manifest gives it
         for workload, pod_ns, labels, spec in _pods(view):
             if pod_ns == ns and selector and selects({"matchLabels": selector}, labels):
                 number = target if isinstance(target, int) else _port_names(spec).get(target)
@@ -94,7 +114,7 @@ def _scraper(view: PlanView) -> PodPeer | None:
     ns = _release_namespace(view, "kube-prometheus-stack")
     if ns:
         return _peer(view, ns, PROMETHEUS_LABELS)
-    url = str(((view.settings.get("onprem") or {}).get("prometheus") or {}).get("url") or "")
+    url = str(_object(_object(view.settings.get("onprem")).get("prometheus")).get("url") or "")
     host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].split(".")
     if len(host) >= 2 and host[2:3] == ["svc"]:
         return _peer(view, host[1], PROMETHEUS_LABELS)  # <service>.<namespace>.svc…: the cluster's own Prometheus
@@ -105,12 +125,12 @@ def _pod_network(view: PlanView) -> str | None:
     """An address inside the range pods get their IPs from, where the plan says."""
     ranges: list[str] = []
     if view.of_type("aws:eks/cluster:Cluster"):
-        ranges.append(str(((view.settings.get("aws") or {}).get("network") or {}).get("cidr") or ""))  # vpc-cni: pods get VPC addresses
+        ranges.append(str(_object(_object(view.settings.get("aws")).get("network")).get("cidr") or ""))  # vpc-cni: pods get VPC addresses
     # A cluster the plan doesn't make (on-prem, the K3s edge fleet) has a pod range the plan doesn't know.
     for r in view.of_type("gcp:compute/subnetwork:Subnetwork"):
-        ranges += [s["ipCidrRange"] for s in r["inputs"].get("secondaryIpRanges") or [] if s.get("rangeName") == "pods"]
+        ranges += [s["ipCidrRange"] for s in _list(r["inputs"].get("secondaryIpRanges")) if s.get("rangeName") == "pods"]
     for r in view.of_type("azure-native:containerservice:ManagedCluster"):
-        ranges.append(str((r["inputs"].get("networkProfile") or {}).get("podCidr") or ""))
+        ranges.append(str(_object(r["inputs"].get("networkProfile")).get("podCidr") or ""))
     for cidr in filter(None, ranges):
         return str(ipaddress.ip_network(cidr, strict=False).network_address + 77)
     return None
@@ -126,16 +146,16 @@ def _node_network(view: PlanView) -> list[str]:
     secondary range, on AKS the subnets the node pools join."""
     ranges: list[str] = []
     for s in view.of_type("aws:ec2/subnet:Subnet"):
-        tags = s["inputs"].get("tags") or {}
+        tags = _object(s["inputs"].get("tags"))
         if not any(aws_facts.discovered_subnet(tags, internal) for internal in (True, False)):
             ranges.append(s["inputs"]["cidrBlock"])
     for s in view.of_type("gcp:compute/subnetwork:Subnetwork"):
-        if any(r.get("rangeName") == "pods" for r in s["inputs"].get("secondaryIpRanges") or []):
+        if any(r.get("rangeName") == "pods" for r in _list(s["inputs"].get("secondaryIpRanges"))):
             ranges.append(s["inputs"]["ipCidrRange"])
     pools = [*view.of_type("azure-native:containerservice:AgentPool")]
-    subnet_refs = [p["inputs"].get("vnetSubnetID") for p in pools]
+    subnet_refs: list[str | None] = [p["inputs"].get("vnetSubnetID") for p in pools]
     for cluster in view.of_type("azure-native:containerservice:ManagedCluster"):
-        subnet_refs += [p.get("vnetSubnetID") for p in cluster["inputs"].get("agentPoolProfiles") or []]
+        subnet_refs += [p.get("vnetSubnetID") for p in _list(cluster["inputs"].get("agentPoolProfiles"))]
     for ref in dict.fromkeys(filter(None, subnet_refs)):
         subnet = view.ref(ref)
         if subnet is not None and subnet["inputs"].get("addressPrefix"):
@@ -152,13 +172,13 @@ def _entry_points(view: PlanView) -> Iterator[tuple[str, dict[str, Any], int | s
         callers: list[Peer]
         if klass == "alb":
             # target-type ip: the ALB's own addresses in the subnets the controller places it in.
-            scheme = (ingress["metadata"].get("annotations") or {}).get(aws_facts.SCHEME, aws_facts.SCHEME_DEFAULT)
+            scheme: str = _object(ingress["metadata"].get("annotations")).get(aws_facts.SCHEME, aws_facts.SCHEME_DEFAULT)
             callers = [IpPeer(_address_in(c, 10)) for c in tagged_subnet_cidrs(view, scheme == "internal")]
         else:
             controller_ns = _release_namespace(view, "ingress-nginx")
             callers = [_peer(view, controller_ns, NGINX_LABELS)] if controller_ns else []
-        for rule_ in ingress["spec"].get("rules") or []:
-            for path in (rule_.get("http") or {}).get("paths") or []:
+        for rule_ in _list(ingress["spec"].get("rules")):
+            for path in _list(_object(rule_.get("http")).get("paths")):
                 backend = path["backend"]["service"]
                 service = _service(view, ns, backend["name"])
                 if service is not None:
@@ -170,13 +190,14 @@ def _entry_points(view: PlanView) -> Iterator[tuple[str, dict[str, Any], int | s
             continue
         if spec.get("externalTrafficPolicy") == "Local":
             # The client's address reaches the pod: the load balancer's allowed sources are the callers.
-            callers = [IpPeer(_address_in(c, 5)) for c in spec.get("loadBalancerSourceRanges") or []]
+            source_ranges: list[str] = spec.get("loadBalancerSourceRanges") or []
+            callers = [IpPeer(_address_in(c, 5)) for c in source_ranges]
         else:
             # Cluster (the default): kube-proxy source-NATs the connection to the address of the node it
             # arrived at, so the pod sees a node as its caller whoever called; admitting callers then
             # means admitting the nodes' range (and, where pods share it, every pod: network.k8s-closed).
             callers = [IpPeer(_address_in(c, 7)) for c in _node_network(view)]
-        for sp in spec.get("ports") or []:
+        for sp in _list(spec.get("ports")):
             yield (
                 f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']} ({spec['type']})",
                 service,
@@ -185,7 +206,7 @@ def _entry_points(view: PlanView) -> Iterator[tuple[str, dict[str, Any], int | s
             )
 
 
-def _reachable(view: PlanView) -> Iterator[tuple[str, dict, str, dict, dict, int, list[Peer]]]:
+def _reachable(view: PlanView) -> Iterator[Reachable]:
     """(what, workload, namespace, labels, pod spec, port, callers) for every entry point's backend."""
     for what, service, port, callers in _entry_points(view):
         for workload, pod_ns, labels, spec, number in _backends(view, service, port):
@@ -210,17 +231,18 @@ def scrape_reaches_targets(view: PlanView) -> Iterator[Violation]:
             continue
         ns = monitor["metadata"].get("namespace", "default")
         spec = monitor["spec"]
-        for endpoint in spec.get("endpoints") or []:
-            targets: list[tuple[dict, str, dict, dict, int]] = []
+        for endpoint in _list(spec.get("endpoints")):
+            targets: list[Backend] = []
             if monitor["kind"] == "ServiceMonitor":
                 for service in view.objects("Service"):
                     if service["metadata"].get("namespace", "default") == ns and selects(
-                        spec.get("selector"), service["metadata"].get("labels") or {}
+                        spec.get("selector"), _object(service["metadata"].get("labels"))
                     ):
-                        targets += list(_backends(view, service, endpoint.get("port") or endpoint.get("targetPort")))
+                        endpoint_port: Any = endpoint.get("port") or endpoint.get("targetPort")  # a port's name or number
+                        targets += list(_backends(view, service, endpoint_port))
             else:
                 for workload, pod_ns, labels, pod_spec in _pods(view):
-                    port = endpoint.get("port")
+                    port: Any = endpoint.get("port")  # a port's name or number
                     number = port if isinstance(port, int) else _port_names(pod_spec).get(port)
                     if pod_ns == ns and number and selects(spec.get("selector"), labels):
                         targets.append((workload, pod_ns, labels, pod_spec, number))
@@ -254,13 +276,13 @@ def callers_reach_models(view: PlanView) -> Iterator[Violation]:
                 )
 
 
-def _serving_ports(view: PlanView) -> Iterator[tuple[str, dict, str, dict, dict, int]]:
+def _serving_ports(view: PlanView) -> Iterator[ServingPort]:
     """(what, workload, namespace, labels, pod spec, port) for every port a model server's Services
     expose (the API, and metrics where they are separate), whether or not an entry point leads there."""
     entries = {(id(w), n): what for what, w, _ns, _l, _s, n, _c in _reachable(view)}
     seen: set[tuple[int, int]] = set()
     for service in view.objects("Service"):
-        for sp in service["spec"].get("ports") or []:
+        for sp in _list(service["spec"].get("ports")):
             for workload, pod_ns, labels, spec, number in _backends(view, service, sp["port"]):
                 if labels.get("app.kubernetes.io/component") != "model-server" or (id(workload), number) in seen:
                     continue
@@ -304,7 +326,7 @@ def _credential_endpoints(view: PlanView) -> dict[tuple[str, str], tuple[str, in
     metadata = credentials.GKE_METADATA_SERVER["ADVANCED_DATAPATH" if dataplane_v2 else "LEGACY_DATAPATH"]
     for account in view.objects("ServiceAccount"):
         meta = account["metadata"]
-        if credentials.GKE_SERVICE_ACCOUNT_ANNOTATION in (meta.get("annotations") or {}):
+        if credentials.GKE_SERVICE_ACCOUNT_ANNOTATION in _object(meta.get("annotations")):
             found[(meta.get("namespace", "default"), meta["name"])] = metadata
     return found
 
@@ -317,7 +339,7 @@ def pods_reach_what_they_need(view: PlanView) -> Iterator[Violation]:
     endpoint that serves its credentials."""
     policies = _policies(view)
     identities = _credential_endpoints(view)
-    sources = {m: str(spec.get("source") or "") for m, spec in (view.settings.get("models") or {}).items()}
+    sources = {m: str(spec.get("source") or "") for m, spec in _object(view.settings.get("models")).items()}
     for workload, pod_ns, labels, pod_spec in _pods(view):
         name = f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}"
         if not admits(policies, "Egress", pod_ns, labels, KUBE_DNS, 53, "UDP"):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..facts import chart_needs as facts
 from ..report import Violation
@@ -78,7 +78,8 @@ def _at(node: Any, path: tuple[str, ...]) -> Any:
     for key in path:
         if not isinstance(node, dict):
             return None
-        node = node.get(key)
+        mapping = cast("dict[str, Any]", node)  # a manifest's (JSON) objects have string keys
+        node = mapping.get(key)
     return node
 
 
@@ -89,7 +90,8 @@ def pod_spec_needs(spec: dict[str, Any], namespace: str) -> Iterator[Need]:
         if isinstance(name, str) and name:
             yield Need(kind, "" if kind in CLUSTER_SCOPED else namespace, name, where)
 
-    for volume in spec.get("volumes") or []:
+    volumes: list[dict[str, Any]] = spec.get("volumes") or []
+    for volume in volumes:
         if (secret := volume.get("secret")) and not secret.get("optional"):
             yield from need("Secret", secret.get("secretName"), f"volume {volume.get('name')}")
         if (config := volume.get("configMap")) and not config.get("optional"):
@@ -98,22 +100,29 @@ def pod_spec_needs(spec: dict[str, Any], namespace: str) -> Iterator[Need]:
             yield from need("PersistentVolumeClaim", claim.get("claimName"), f"volume {volume.get('name')}")
         if template := _at(volume, ("ephemeral", "volumeClaimTemplate", "spec")):
             yield from need("StorageClass", template.get("storageClassName"), f"volume {volume.get('name')}")
-        for source in (volume.get("projected") or {}).get("sources") or []:
+        projected: dict[str, Any] = volume.get("projected") or {}
+        sources: list[dict[str, Any]] = projected.get("sources") or []
+        for source in sources:
             for key, kind in (("secret", "Secret"), ("configMap", "ConfigMap")):
                 if (ref := source.get(key)) and not ref.get("optional"):
                     yield from need(kind, ref.get("name"), f"volume {volume.get('name')}")
-    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+    init_containers: list[dict[str, Any]] = spec.get("initContainers") or []
+    containers: list[dict[str, Any]] = spec.get("containers") or []
+    for container in [*init_containers, *containers]:
         where = f"container {container.get('name')}"
-        for env in container.get("env") or []:
-            source = env.get("valueFrom") or {}
+        envs: list[dict[str, Any]] = container.get("env") or []
+        for env in envs:
+            source: dict[str, Any] = env.get("valueFrom") or {}
             for key, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
                 if (ref := source.get(key)) and not ref.get("optional"):
                     yield from need(kind, ref.get("name"), f"{where} env {env.get('name')}")
-        for env_from in container.get("envFrom") or []:
+        env_froms: list[dict[str, Any]] = container.get("envFrom") or []
+        for env_from in env_froms:
             for key, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
                 if (ref := env_from.get(key)) and not ref.get("optional"):
                     yield from need(kind, ref.get("name"), f"{where} envFrom")
-    for pull in spec.get("imagePullSecrets") or []:
+    pulls: list[dict[str, Any]] = spec.get("imagePullSecrets") or []
+    for pull in pulls:
         yield from need("Secret", pull.get("name"), "imagePullSecrets")
     yield from need("ServiceAccount", spec.get("serviceAccountName") or facts.DEFAULT_SERVICE_ACCOUNT, "serviceAccountName")
     yield from need("PriorityClass", spec.get("priorityClassName"), "priorityClassName")
@@ -122,22 +131,27 @@ def pod_spec_needs(spec: dict[str, Any], namespace: str) -> Iterator[Need]:
 def object_needs(obj: dict[str, Any]) -> Iterator[Need]:
     """Every named object `obj` needs (pods it runs included)."""
     kind: str = obj.get("kind") or ""  # a manifest without a kind needs nothing below
-    namespace = (obj.get("metadata") or {}).get("namespace") or "default"
+    metadata: dict[str, Any] = obj.get("metadata") or {}
+    namespace: str = metadata.get("namespace") or "default"
     for path in WORKLOAD_POD_SPECS.get(kind, ()):
-        if isinstance(spec := _at(obj, path), dict):
-            yield from pod_spec_needs(spec, namespace)
-    spec = obj.get("spec") or {}
+        pod_spec: dict[str, Any] | None = _at(obj, path)
+        if isinstance(pod_spec, dict):
+            yield from pod_spec_needs(pod_spec, namespace)
+    spec: dict[str, Any] = obj.get("spec") or {}
     if kind == "Ingress":
         if name := spec.get("ingressClassName"):
             yield Need("IngressClass", "", name, "spec.ingressClassName")
-        for tls in spec.get("tls") or []:
+        tls_entries: list[dict[str, Any]] = spec.get("tls") or []
+        for tls in tls_entries:
             if name := tls.get("secretName"):
                 yield Need("Secret", namespace, name, "spec.tls")
     if kind == "PersistentVolumeClaim" and (name := spec.get("storageClassName")):
         yield Need("StorageClass", "", name, "spec.storageClassName")
     if kind == "StatefulSet":
-        for template in spec.get("volumeClaimTemplates") or []:
-            if name := (template.get("spec") or {}).get("storageClassName"):
+        templates: list[dict[str, Any]] = spec.get("volumeClaimTemplates") or []
+        for template in templates:
+            template_spec: dict[str, Any] = template.get("spec") or {}
+            if name := template_spec.get("storageClassName"):
                 yield Need("StorageClass", "", name, "volumeClaimTemplates")
 
 
@@ -151,19 +165,20 @@ def resource_key(resource: dict[str, Any]) -> tuple[str, str, str] | None:
     """(kind, namespace, name) of a Kubernetes object resource, from its type token and inputs."""
     if not resource["type"].startswith("kubernetes:") or resource["type"].startswith("kubernetes:helm.sh"):
         return None
-    kind = resource["type"].rsplit(":", 1)[-1]
-    metadata = (resource.get("inputs") or {}).get("metadata") or {}
+    kind: str = resource["type"].rsplit(":", 1)[-1]
+    inputs: dict[str, Any] = resource.get("inputs") or {}
+    metadata: dict[str, Any] = inputs.get("metadata") or {}
     name = metadata.get("name")
     if not isinstance(name, str):
         return None
-    namespace = "" if kind in CLUSTER_SCOPED else (metadata.get("namespace") or "default")
+    namespace: str = "" if kind in CLUSTER_SCOPED else (metadata.get("namespace") or "default")
     return kind, namespace, name
 
 
 def object_key(obj: dict[str, Any]) -> tuple[str, str, str]:
-    metadata = obj.get("metadata") or {}
-    kind = obj.get("kind", "")
-    namespace = "" if kind in CLUSTER_SCOPED else (metadata.get("namespace") or "default")
+    metadata: dict[str, Any] = obj.get("metadata") or {}
+    kind: str = obj.get("kind", "")
+    namespace: str = "" if kind in CLUSTER_SCOPED else (metadata.get("namespace") or "default")
     return kind, namespace, metadata.get("name", "")
 
 
@@ -175,12 +190,16 @@ def _objects_by_key(view: PlanView) -> dict[tuple[str, str, str], dict[str, Any]
     return index
 
 
+def _inputs(resource: dict[str, Any]) -> dict[str, Any]:
+    return resource.get("inputs") or {}
+
+
 def _chart(release: dict[str, Any]) -> str:
-    return str((release.get("inputs") or {}).get("chart") or "").rsplit("/", 1)[-1]
+    return str(_inputs(release).get("chart") or "").rsplit("/", 1)[-1]
 
 
 def _values(release: dict[str, Any]) -> dict[str, Any]:
-    return (release.get("inputs") or {}).get("values") or {}
+    return _inputs(release).get("values") or {}
 
 
 def _label(key: tuple[str, str, str]) -> str:
@@ -191,12 +210,22 @@ def _label(key: tuple[str, str, str]) -> str:
 # ---- named preconditions -------------------------------------------------------------------------------------------
 def _pvc_claims(view: PlanView) -> set[str]:
     """Claims the stack's models are read from (`pvc://claim/path`): the user fills them."""
-    claims = set()
-    for model in (view.settings.get("models") or {}).values():
-        source = str((model or {}).get("source") or "")
+    claims: set[str] = set()
+    for model in _models(view):
+        source = str(model.get("source") or "")
         if source.startswith("pvc://"):
             claims.add(source.removeprefix("pvc://").split("/", 1)[0])
     return claims
+
+
+def _models(view: PlanView) -> list[dict[str, Any]]:
+    """The settings of each model of the stack ({} for a model given no settings)."""
+    models: dict[str, Any] = view.settings.get("models") or {}
+    return [model or {} for model in models.values()]
+
+
+def _onprem(view: PlanView) -> dict[str, Any]:
+    return view.settings.get("onprem") or {}
 
 
 def existing_cluster(view: PlanView) -> bool:
@@ -209,32 +238,34 @@ def user_objects(view: PlanView) -> set[tuple[str, str]]:
     """(kind, name) of the objects the stack's settings say the user provides in the cluster: the claims
     models are read from, the Secrets settings name (TLS, Hugging Face token, API keys) and, on-prem, an
     IngressClass the stack does not install."""
-    onprem = view.settings.get("onprem") or {}
+    onprem = _onprem(view)
     provided = {("PersistentVolumeClaim", claim) for claim in _pvc_claims(view)}
-    for model in (view.settings.get("models") or {}).values():
-        if secret := (model or {}).get("api_key_secret"):
+    for model in _models(view):
+        if secret := model.get("api_key_secret"):
             provided.add(("Secret", secret))
     if view.cloud != "onprem" or not onprem:
         return provided
-    ingress = onprem.get("ingress") or {}
+    ingress: dict[str, Any] = onprem.get("ingress") or {}
     if ingress.get("tls_secret"):
         provided.add(("Secret", ingress["tls_secret"]))
     if not ingress.get("install", True) and ingress.get("class_name"):
         provided.add(("IngressClass", ingress["class_name"]))
-    if any((model or {}).get("copy_from_hub") for model in (view.settings.get("models") or {}).values()):
+    if any(model.get("copy_from_hub") for model in _models(view)):
         provided.add(("Secret", onprem.get("hf_token_secret") or "hf-token"))
     return provided
 
 
 def user_kinds(view: PlanView) -> set[str]:
     """Custom kinds an on-prem cluster serves itself because the stack does not install their operator."""
-    onprem = view.settings.get("onprem") or {}
+    onprem = _onprem(view)
     if view.cloud != "onprem" or not onprem:
         return set()
     kinds: set[str] = set()
-    if not (onprem.get("prometheus") or {}).get("install", True):
+    prometheus: dict[str, Any] = onprem.get("prometheus") or {}
+    keda: dict[str, Any] = onprem.get("keda") or {}
+    if not prometheus.get("install", True):
         kinds |= facts.CHART_CRDS["kube-prometheus-stack"]
-    if not (onprem.get("keda") or {}).get("install", True):
+    if not keda.get("install", True):
         kinds |= facts.CHART_CRDS["keda"]
     return kinds
 
@@ -314,7 +345,8 @@ def crd_providers(view: PlanView, kind: str) -> list[dict[str, Any]]:
     """Releases (and CRD objects) of the plan that make `kind` served."""
     providers = [r for r in view.helm_releases() if kind in facts.CHART_CRDS.get(_chart(r), ())]
     for resource in view.of_type("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"):
-        names = ((resource.get("inputs") or {}).get("spec") or {}).get("names") or {}
+        spec: dict[str, Any] = _inputs(resource).get("spec") or {}
+        names: dict[str, Any] = spec.get("names") or {}
         if names.get("kind") == kind:
             providers.append(resource)
     return providers
@@ -323,7 +355,7 @@ def crd_providers(view: PlanView, kind: str) -> list[dict[str, Any]]:
 def _gke_managed_prometheus(view: PlanView) -> bool:
     """Whether a GKE cluster of the plan has managed collection on (GKE then serves the GMP kinds)."""
     return any(
-        ((c["inputs"].get("monitoringConfig") or {}).get("managedPrometheus") or {}).get("enabled") is True
+        _at(c["inputs"], ("monitoringConfig", "managedPrometheus", "enabled")) is True
         for c in view.of_type("gcp:container/cluster:Cluster")
     )
 
@@ -364,7 +396,7 @@ def release_needs_exist_first(view: PlanView) -> Iterable[Violation]:
     by_key = _objects_by_key(view)
     for release in view.helm_releases():
         chart, values = _chart(release), _values(release)
-        namespace = str((release.get("inputs") or {}).get("namespace") or "default")
+        namespace = str(_inputs(release).get("namespace") or "default")
         for kind in sorted(facts.custom_kinds_rendered(chart, values)):
             if (why := _kind_served(view, kind, release)) is not None:
                 yield violation(view, release["urn"], name, f"chart {chart} renders a {kind} with these values: {why}")
