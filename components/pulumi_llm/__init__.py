@@ -131,7 +131,109 @@ _RENAMED: dict[str, str] = {
     "HubTokenSecretArgs": "AwsHubTokenSecretArgs",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+# Spelled out, not derived from _EXPORTS, so that type checkers see the re-exports (a computed __all__ is
+# opaque to them); tests/unit/test_packaging.py keeps it equal to ["__version__", *_EXPORTS].
+__all__ = [
+    "__version__",
+    # The whole platform, as this repository's stacks use it.
+    "LlmPlatform",
+    "LlmPlatformArgs",
+    # gateway: one OpenAI-compatible endpoint in front of providers and self-hosted models.
+    "AwsGateway",
+    "AwsGatewayArgs",
+    "GcpGateway",
+    "GcpGatewayArgs",
+    "AzureGateway",
+    "AzureGatewayArgs",
+    "GatewaySpec",
+    "ModelGroup",
+    "ProviderRoute",
+    "TimeoutBudget",
+    "render_litellm_config",
+    "secret_envs",
+    "to_yaml",
+    # gpu-vm: a model server on GPU instances behind a load balancer.
+    "AwsGpuVm",
+    "AwsGpuVmArgs",
+    "GcpGpuVm",
+    "GcpGpuVmArgs",
+    "AzureGpuVm",
+    "AzureGpuVmArgs",
+    # cluster: managed Kubernetes with GPU capacity.
+    "EksCluster",
+    "EksClusterArgs",
+    "GkeCluster",
+    "GkeClusterArgs",
+    "AksCluster",
+    "AksClusterArgs",
+    # onprem: model servers on a cluster you already run.
+    "OnPremCluster",
+    "OnPremClusterArgs",
+    # Kubernetes serving, shared by onprem and the managed clusters.
+    "ModelServing",
+    "ModelServingArgs",
+    "ServedModel",
+    "IngressOptions",
+    "ModelServer",
+    "ModelServerArgs",
+    "ModelCopy",
+    "ModelCopyArgs",
+    "CopySpec",
+    "Autoscaling",
+    "AutoscalingArgs",
+    "ScalingPolicy",
+    "Placement",
+    # edge: multi-arch llama.cpp images and their rollout to edge nodes.
+    "EdgeImage",
+    "EdgeImageArgs",
+    "EdgeRollout",
+    "EdgeRolloutArgs",
+    # Building blocks: networks, model stores, keys and secrets, alarms.
+    "AwsNetwork",
+    "AwsNetworkArgs",
+    "GcpNetwork",
+    "GcpNetworkArgs",
+    "AzureNetwork",
+    "AzureNetworkArgs",
+    "AwsModelStore",
+    "AwsModelStoreArgs",
+    "GcpModelStore",
+    "GcpModelStoreArgs",
+    "AzureModelStore",
+    "AzureModelStoreArgs",
+    "AwsStackKey",
+    "AwsStackKeyArgs",
+    "AwsHubTokenSecret",
+    "AwsHubTokenSecretArgs",
+    "AzureKeyVault",
+    "AzureKeyVaultArgs",
+    "AwsMonitoring",
+    "AwsMonitoringArgs",
+    # Runtimes: the container every platform runs (pure).
+    "ContainerSpec",
+    "VllmOptions",
+    "Weights",
+    "vllm_container",
+    "triton_container",
+    "llamacpp_container",
+    # Sizing: will it fit, with which settings, how fast, at what cost (pure).
+    "Hardware",
+    "ModelSpec",
+    "FitResult",
+    "fit",
+    "choose_instance",
+    "fitting_instances",
+    "startup_probe_budget",
+    "estimate_throughput",
+    "compare_costs",
+    "get_model",
+    "get_accelerator",
+    "get_instance_type",
+    "cpu_host",
+    # Shared contracts.
+    "CommonLabels",
+    "UserError",
+]
 
 
 def __getattr__(name: str) -> Any:

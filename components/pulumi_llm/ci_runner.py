@@ -79,7 +79,7 @@ class CiRunner:
 
 def kubernetes_endpoint(settings: Mapping[str, Any]) -> ApiEndpoint | None:
     """The Kubernetes API server a stack's settings make its program talk to, or None."""
-    methods = set(settings.get("methods") or ())
+    methods: set[str] = set(settings.get("methods") or ())
     cloud = settings.get("cloud")
     if "cluster" in methods and cloud == "aws":
         cluster = settings["aws"]["cluster"]
@@ -113,7 +113,8 @@ def decide_ci_runner(settings: Mapping[str, Any]) -> CiRunner:
     """The runner that previews and deploys the stack: its `ci.runner_labels` when it sets them; else a
     GitHub-hosted runner when that reaches everything the stack talks to; else none (`problem` says why)."""
     endpoint = kubernetes_endpoint(settings)
-    labels = tuple((settings.get("ci") or {}).get("runner_labels") or ())
+    ci: Mapping[str, Any] = settings.get("ci") or {}
+    labels: tuple[str, ...] = tuple(ci.get("runner_labels") or ())
     if labels:
         return CiRunner(endpoint, labels)
     if endpoint is None or endpoint.reachable_from_github_hosted:

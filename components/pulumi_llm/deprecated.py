@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 RENAMED_IN = "0.2.0"
 REMOVED_IN = "0.3.0"
@@ -45,7 +45,10 @@ def module_aliases(module: str, namespace: Mapping[str, Any], renamed: Mapping[s
 def moved_field(data: Any, owner: str, old: str, new: str) -> Any:
     """The raw input of an args model with the deprecated field `old` moved to `new`, warning; `data` as is
     when it doesn't set `old`. Setting both is an error: which one was meant is unknowable."""
-    if not isinstance(data, Mapping) or old not in data:
+    if not isinstance(data, Mapping):
+        return data
+    data = cast(Mapping[str, Any], data)  # an args model's raw input: field name → value
+    if old not in data:
         return data
     warn_renamed(f"{owner}.{old}", f"{owner}.{new}", stacklevel=4)
     if new in data:

@@ -63,6 +63,6 @@ class Exporter:
     def series_labels(self, series: str) -> frozenset[str]:
         family = self.family(series)
         extra = self.metric_labels.get(family or "", frozenset())
-        le = frozenset({"le"}) if family and series == family + "_bucket" else frozenset()
-        shared = frozenset() if family in self.unshared else self.labels
+        le = frozenset({"le"}) if family and series == family + "_bucket" else frozenset[str]()
+        shared = frozenset[str]() if family in self.unshared else self.labels
         return shared | extra | le

@@ -21,7 +21,7 @@ class CommonLabels:
     environment: str
     method: str | None = None
     model: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict[str, str])
 
     def with_method(self, method: str) -> CommonLabels:
         return CommonLabels(self.stack, self.environment, method, self.model, dict(self.extra))
@@ -29,7 +29,9 @@ class CommonLabels:
     def with_model(self, model: str) -> CommonLabels:
         return CommonLabels(self.stack, self.environment, self.method, model, dict(self.extra))
 
-    def _pairs(self) -> dict[str, str]:
+    def facts(self) -> dict[str, str]:
+        """Our own facts by name (project, stack, environment, and method and model when set); each
+        target turns them into its tags or labels."""
         pairs = {"project": PROJECT, "stack": self.stack, "environment": self.environment}
         if self.method:
             pairs["method"] = self.method
@@ -41,7 +43,7 @@ class CommonLabels:
 def aws_tags(labels: CommonLabels) -> dict[str, str]:
     """AWS tags (also used for Azure): `pulumi-llm:<fact>` keys keep ours apart from the user's."""
     tags = dict(labels.extra)
-    tags.update({f"{PROJECT}:{k}": v for k, v in labels._pairs().items()})
+    tags.update({f"{PROJECT}:{k}": v for k, v in labels.facts().items()})
     return tags
 
 
@@ -51,7 +53,7 @@ azure_tags = aws_tags
 def gcp_labels(labels: CommonLabels) -> dict[str, str]:
     """GCP labels: lowercase keys and values, [a-z0-9_-], at most 63 characters."""
     out = {_gcp(k): _gcp(v) for k, v in labels.extra.items()}
-    out.update({f"pulumi-llm_{k}": _gcp(v) for k, v in labels._pairs().items()})
+    out.update({f"pulumi-llm_{k}": _gcp(v) for k, v in labels.facts().items()})
     return out
 
 

@@ -32,6 +32,7 @@ from .sizing import (
 if TYPE_CHECKING:
     # Types only (never evaluated: annotations are strings here). settings.load imports this module to run
     # check_sizing, so a run-time import back would be a cycle (tests/unit/test_import_graph.py).
+    from .kubernetes.model_serving import ServedModel
     from .settings import ModelSettings, Replicas, Settings
 
 
@@ -249,7 +250,7 @@ def copy_spec(settings: Settings, name: str, *, uploader_image: str = "", token_
     repo = model.hub_repo or model_spec(name, model).hf_repo
     # Settings refuse copy_from_hub without a revision, or without a repository (hub_repo or the catalog's).
     assert repo is not None and model.revision is not None
-    location, volume = weights(settings, name)
+    _, volume = weights(settings, name)
     weights_gib = max(1, int(size(settings, name).memory.weights / 2**30))
     if volume is not None:
         return CopySpec(
@@ -276,11 +277,11 @@ def copy_spec(settings: Settings, name: str, *, uploader_image: str = "", token_
     )
 
 
-def served_models(settings: Settings) -> list:
+def served_models(settings: Settings) -> list[ServedModel]:
     """Every configured model as a cluster runs it (containers rendered, sized, with replica bounds)."""
     from .kubernetes.model_serving import ServedModel
 
-    out = []
+    out: list[ServedModel] = []
     for name in sorted(settings.models):
         model = settings.models[name]
         bounds = replicas(settings, name)
@@ -328,13 +329,13 @@ def alert_thresholds(settings: Settings):
     )
 
 
-def stack_sizing(settings: Settings) -> list[dict]:
+def stack_sizing(settings: Settings) -> list[dict[str, Any]]:
     """Sizing and cost figures of every served model of the stack, for summary.json (deterministic)."""
     from .sizing import sizing_summary
 
     if not settings.serves_models():
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     for name in sorted(settings.models):
         model = settings.models[name]
         runtime = registry.get(model.runtime)

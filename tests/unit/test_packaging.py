@@ -151,7 +151,8 @@ def test_installed_wheel_reports_its_version_and_runs_its_console_script(wheel: 
 def test_every_public_name_resolves_to_the_object_its_module_defines() -> None:
     import importlib
 
-    assert pulumi_llm.__all__[0] == "__version__"
+    # __all__ is spelled out for type checkers; it must list exactly the lazily served names, in order.
+    assert pulumi_llm.__all__ == ["__version__", *pulumi_llm._EXPORTS]
     assert len(set(pulumi_llm.__all__)) == len(pulumi_llm.__all__)
     for name, module in pulumi_llm._EXPORTS.items():
         assert getattr(pulumi_llm, name) is getattr(importlib.import_module(module), name), name

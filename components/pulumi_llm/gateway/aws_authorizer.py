@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 DEFAULT_CACHE_SECONDS = 300
 _secrets_client: Any = None
@@ -38,7 +39,7 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
-def bearer_token(headers: dict[str, str] | None) -> str | None:
+def bearer_token(headers: Mapping[str, object] | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (any header-name case), else None."""
     for name, value in (headers or {}).items():
         if name.lower() == "authorization" and isinstance(value, str):
@@ -65,9 +66,10 @@ def stage_wide_resource(method_arn: str) -> str:
 def _client() -> Any:
     global _secrets_client
     if _secrets_client is None:
-        import boto3
+        import boto3  # pyright: ignore[reportMissingTypeStubs] - boto3 ships no type stubs
 
-        _secrets_client = boto3.client("secretsmanager")
+        # Any: boto3 builds its clients at run time, so there is no type to give.
+        _secrets_client = cast(Any, boto3.client("secretsmanager"))  # pyright: ignore[reportUnknownMemberType] - no stubs
     return _secrets_client
 
 

@@ -37,12 +37,12 @@ SessionFactory = Callable[[str | None], Any]
 def default_kube(settings: dict[str, Any]) -> Any:
     from .kube import KubeClient, kubeconfig_path
 
-    onprem = settings.get("onprem") or {}
+    onprem: dict[str, Any] = settings.get("onprem") or {}
     return KubeClient.from_kubeconfig(kubeconfig_path(onprem.get("kubeconfig")), onprem["kube_context"])
 
 
 def default_session(region: str | None) -> Any:
-    import boto3
+    import boto3  # pyright: ignore[reportMissingTypeStubs] - boto3 ships no type stubs
 
     return boto3.Session(region_name=region)
 

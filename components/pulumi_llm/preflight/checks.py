@@ -26,11 +26,21 @@ class Kube(Protocol):
     def get(self, path: str) -> dict[str, Any] | None: ...
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object of the settings or of an API answer; {} where it is left out or null."""
+    return value or {}
+
+
+def _items(value: Any) -> list[Any]:
+    """A JSON list of the settings or of an API answer; [] where it is left out or null."""
+    return value or []
+
+
 # ---- on-prem: the cluster ------------------------------------------------------------------------------------------
 def model_claims(settings: dict[str, Any]) -> list[str]:
-    claims = []
-    for model in (settings.get("models") or {}).values():
-        source = str((model or {}).get("source") or "")
+    claims: list[str] = []
+    for model in _obj(settings.get("models")).values():
+        source = str(_obj(model).get("source") or "")
         if source.startswith("pvc://"):
             claims.append(source.removeprefix("pvc://").split("/", 1)[0])
     return sorted(set(claims))
@@ -38,28 +48,28 @@ def model_claims(settings: dict[str, Any]) -> list[str]:
 
 def user_secrets(settings: dict[str, Any]) -> list[tuple[str, str]]:
     """(secret, why) the on-prem settings name in the model namespace."""
-    onprem = settings.get("onprem") or {}
-    models = (settings.get("models") or {}).values()
-    secrets = []
-    if tls := (onprem.get("ingress") or {}).get("tls_secret"):
+    onprem = _obj(settings.get("onprem"))
+    models = [_obj(m) for m in _obj(settings.get("models")).values()]
+    secrets: list[tuple[str, str]] = []
+    if tls := _obj(onprem.get("ingress")).get("tls_secret"):
         secrets.append((tls, "onprem.ingress.tls_secret"))
-    if any((m or {}).get("copy_from_hub") for m in models):
+    if any(m.get("copy_from_hub") for m in models):
         secrets.append((onprem.get("hf_token_secret") or "hf-token", "copy_from_hub (key token)"))
     for model in models:
-        if secret := (model or {}).get("api_key_secret"):
+        if secret := model.get("api_key_secret"):
             secrets.append((secret, "api_key_secret (key api-key)"))
     return secrets
 
 
 def onprem_checks(settings: dict[str, Any], kube: Kube) -> Iterator[Check]:
-    onprem = settings.get("onprem") or {}
+    onprem = _obj(settings.get("onprem"))
     namespace = onprem.get("namespace") or "llm"
-    version = kube.get("/version") or {}
+    version = _obj(kube.get("/version"))
     yield Check("API server", True, f"{version.get('gitVersion', 'reachable')}")
     yield from _crd_checks(settings, kube)
     yield _cni_check(kube)
     yield from _gpu_checks(onprem, kube)
-    ingress = onprem.get("ingress") or {}
+    ingress = _obj(onprem.get("ingress"))
     if not ingress.get("install", True):
         name = ingress.get("class_name") or "nginx"
         exists = kube.get(f"/apis/networking.k8s.io/v1/ingressclasses/{name}") is not None
@@ -90,7 +100,7 @@ def onprem_checks(settings: dict[str, Any], kube: Kube) -> Iterator[Check]:
             "made by the first `pulumi up`; then create in it: " + ", ".join(wanted) if wanted else "made by `pulumi up`",
         )
         return
-    elif ((found.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/managed-by") != "pulumi":
+    elif _obj(_obj(found.get("metadata")).get("labels")).get("app.kubernetes.io/managed-by") != "pulumi":
         yield Check(
             f"Namespace {namespace}",
             False,
@@ -110,9 +120,9 @@ def onprem_checks(settings: dict[str, Any], kube: Kube) -> Iterator[Check]:
                 "missing: the models are read from it (pvc:// source); create and fill it first",
             )
             continue
-        phase = (found.get("status") or {}).get("phase", "")
+        phase = _obj(found.get("status")).get("phase", "")
         yield Check(f"PersistentVolumeClaim {namespace}/{claim}", phase == "Bound", phase or "no phase")
-        if storage_class := (found.get("spec") or {}).get("storageClassName"):
+        if storage_class := _obj(found.get("spec")).get("storageClassName"):
             exists = kube.get(f"/apis/storage.k8s.io/v1/storageclasses/{storage_class}") is not None
             yield Check(f"StorageClass {storage_class}", exists, "exists" if exists else f"missing: claim {claim} names it")
 
@@ -122,12 +132,12 @@ def onprem_checks(settings: dict[str, Any], kube: Kube) -> Iterator[Check]:
 
 
 def _crd_checks(settings: dict[str, Any], kube: Kube) -> Iterator[Check]:
-    onprem = settings.get("onprem") or {}
+    onprem = _obj(settings.get("onprem"))
     kinds: list[tuple[str, str]] = []
-    if not (onprem.get("prometheus") or {}).get("install", True):
+    if not _obj(onprem.get("prometheus")).get("install", True):
         kinds += [(k, "prometheus.install is false") for k in ("ServiceMonitor", "PrometheusRule")]
-    keda = ((settings.get("serving") or {}).get("autoscaling") or {}).get("engine", "keda") == "keda"
-    if keda and not (onprem.get("keda") or {}).get("install", True):
+    keda = _obj(_obj(settings.get("serving")).get("autoscaling")).get("engine", "keda") == "keda"
+    if keda and not _obj(onprem.get("keda")).get("install", True):
         kinds.append(("ScaledObject", "keda.install is false"))
     for kind, why in kinds:
         crd = f"{chart_needs.CRD_PLURALS[kind]}.{chart_needs.CRD_GROUPS[kind]}"
@@ -138,8 +148,8 @@ def _crd_checks(settings: dict[str, Any], kube: Kube) -> Iterator[Check]:
 def _cni_check(kube: Kube) -> Check:
     """A CNI that enforces NetworkPolicy, recognised by its DaemonSet: the model namespace is default-deny
     and only the policies keep everyone but the ingress, the gateway and Prometheus off the servers."""
-    daemonsets = (kube.get("/apis/apps/v1/daemonsets") or {}).get("items") or []
-    names = {(d.get("metadata") or {}).get("name") for d in daemonsets}
+    daemonsets = _items(_obj(kube.get("/apis/apps/v1/daemonsets")).get("items"))
+    names: set[str | None] = {_obj(_obj(d).get("metadata")).get("name") for d in daemonsets}
     found = sorted(chart_needs.POLICY_ENFORCING_CNI_DAEMONSETS[n] for n in names if n in chart_needs.POLICY_ENFORCING_CNI_DAEMONSETS)
     if found:
         return Check("NetworkPolicy enforcement", True, ", ".join(found))
@@ -150,12 +160,12 @@ def _cni_check(kube: Kube) -> Check:
 
 
 def _gpu_checks(onprem: dict[str, Any], kube: Kube) -> Iterator[Check]:
-    operator = onprem.get("gpu_operator") or {}
+    operator = _obj(onprem.get("gpu_operator"))
     if operator.get("install", True):
         # The Operator installs the device plugin (and, with driver on, the driver): nodes advertise GPUs after it.
         return
-    nodes = (kube.get("/api/v1/nodes") or {}).get("items") or []
-    gpus = sum(int((n.get("status") or {}).get("allocatable", {}).get(GPU, 0) or 0) for n in nodes)
+    nodes = [_obj(n) for n in _items(_obj(kube.get("/api/v1/nodes")).get("items"))]
+    gpus = sum(int(_obj(n.get("status")).get("allocatable", {}).get(GPU, 0) or 0) for n in nodes)
     yield Check(
         f"allocatable {GPU}",
         gpus > 0,
@@ -167,13 +177,13 @@ def _gpu_checks(onprem: dict[str, Any], kube: Kube) -> Iterator[Check]:
 
 # ---- AWS: what the settings reference in the account --------------------------------------------------------------
 def aws_checks(settings: dict[str, Any], session: Any) -> Iterator[Check]:
-    aws = settings.get("aws") or {}
+    aws = _obj(settings.get("aws"))
     region = settings.get("region")
-    methods = set(settings.get("methods") or [])
+    methods = set(_items(settings.get("methods")))
     certificates: list[tuple[str, str]] = []
-    if "gpu-vm" in methods and (arn := (aws.get("gpu_vm") or {}).get("certificate_arn")):
+    if "gpu-vm" in methods and (arn := _obj(aws.get("gpu_vm")).get("certificate_arn")):
         certificates.append((arn, "aws.gpu_vm.certificate_arn"))
-    tls = aws.get("model_tls") or {}
+    tls = _obj(aws.get("model_tls"))
     if arn := tls.get("certificate_arn"):
         certificates.append((arn, "aws.model_tls.certificate_arn"))
     if certificates:
@@ -184,13 +194,13 @@ def aws_checks(settings: dict[str, Any], session: Any) -> Iterator[Check]:
         route53 = session.client("route53")
         try:
             found = route53.get_hosted_zone(Id=zone)["HostedZone"]
-            private = (found.get("Config") or {}).get("PrivateZone", False)
+            private = _obj(found.get("Config")).get("PrivateZone", False)
             yield Check(f"Route 53 zone {zone}", True, f"{found['Name']} ({'private' if private else 'public'})")
         except route53.exceptions.NoSuchHostedZone:
             yield Check(f"Route 53 zone {zone}", False, "missing: aws.model_tls.zone_id")
     if "cluster" in methods:
         iam = session.client("iam")
-        for arn in (aws.get("cluster") or {}).get("admin_principals") or []:
+        for arn in _items(_obj(aws.get("cluster")).get("admin_principals")):
             yield _principal(iam, arn)
 
 

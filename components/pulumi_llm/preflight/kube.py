@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -67,12 +67,13 @@ class KubeClient:
         if not path.is_file():
             raise UserError(f"{path}: no kubeconfig (set onprem.kubeconfig or KUBECONFIG)")
         try:
-            config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            loaded: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
             # Only the error's kind: a kubeconfig holds credentials, and a YAML error quotes the text.
             raise UserError(f"{path}: not a readable kubeconfig ({type(err).__name__})") from None
-        if not isinstance(config, dict):
+        if not isinstance(loaded, dict):
             raise UserError(f"{path}: not a kubeconfig (a map with contexts, clusters and users)")
+        config = cast(dict[str, Any], loaded)  # YAML's keys; _named checks the entries it reads
         context = _named(config.get("contexts"), context_name, "context", path)
         cluster = _named(config.get("clusters"), context.get("cluster", ""), "cluster", path)
         user = _named(config.get("users"), context.get("user", ""), "user", path) if context.get("user") else {}
@@ -119,11 +120,13 @@ class KubeClient:
 
 
 def _exec_token(spec: dict[str, Any]) -> str | None:
-    env = {**os.environ, **{e["name"]: e["value"] for e in spec.get("env") or []}}
+    entries: list[dict[str, str]] = spec.get("env") or []
+    env = {**os.environ, **{e["name"]: e["value"] for e in entries}}
     try:
         result = subprocess.run(  # nosec B603 - argv from the user's own kubeconfig
             [spec["command"], *(spec.get("args") or [])], capture_output=True, text=True, timeout=60, env=env, check=True
         )
     except (OSError, subprocess.SubprocessError):
         raise UserError(f"kubeconfig exec plugin {spec.get('command')} failed") from None
-    return (json.loads(result.stdout).get("status") or {}).get("token")
+    status: dict[str, Any] = json.loads(result.stdout).get("status") or {}
+    return status.get("token")

@@ -205,7 +205,7 @@ class ContainerRequest:
     """Where a server runtime reads the weights (serving.weights); None for edge runtimes."""
     context: int | None = None
     api_key_secret: str | None = None
-    lora_adapters: Mapping[str, str] = field(default_factory=dict)
+    lora_adapters: Mapping[str, str] = field(default_factory=dict[str, str])
     """Adapter name → its path relative to the weights."""
     extra_args: tuple[str, ...] = ()
 

@@ -93,7 +93,7 @@ class VllmOptions:
     image: str
     prefix_caching: bool = True
     chunked_prefill: bool = True
-    lora_adapters: Mapping[str, str] = field(default_factory=dict)
+    lora_adapters: Mapping[str, str] = field(default_factory=dict[str, str])
     """LoRA adapter name → path below /models (or object-store URI) served beside the base model."""
     max_lora_rank: int = 16
     api_key_secret: str | None = None

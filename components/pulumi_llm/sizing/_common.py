@@ -40,7 +40,7 @@ def lookup(
     known keys (up to twelve of them).
     """
     aliases = aliases or {}
-    show = display or (lambda k: k)
+    show: Callable[[str], str] = display or (lambda k: k)
     key = normalize(query)
     if key in table:
         return table[key]

@@ -405,7 +405,8 @@ def _check_util(util: float) -> None:
         raise UserError(f"gpu-memory-utilization must be between 0.1 and 1.0, not {util:g}")
 
 
-def _check_context(context: int | None) -> None:
+def _check_context(context: object) -> None:
+    # `object`, not `int | None`: callers pass values straight from user input, so the type is checked here.
     if context is not None and (isinstance(context, bool) or not isinstance(context, int) or context < 1):
         raise UserError(f"context must be a positive number of tokens, not {context!r}")
 

@@ -73,11 +73,23 @@ class Accelerator:
         return int((self.memory_gib - self.os_reserve_gib) * GIB)
 
 
-def _gpu(key, name, mem, marketed, bw, tflops, arch, link: Interconnect = "pcie", **kw) -> Accelerator:  # noqa: ANN001
-    return Accelerator(key, name, "gpu", mem, bw, tflops, arch, marketed, link, **kw)
+def _gpu(
+    key: str,
+    name: str,
+    mem: float,
+    marketed: float,
+    bw: float,
+    tflops: float,
+    arch: int,
+    link: Interconnect = "pcie",
+    *,
+    supports_bf16: bool = True,
+    note: str = "",
+) -> Accelerator:
+    return Accelerator(key, name, "gpu", mem, bw, tflops, arch, marketed, link, supports_bf16=supports_bf16, note=note)
 
 
-def _jetson(key, name, mem, marketed, bw, tflops, reserve, note) -> Accelerator:  # noqa: ANN001
+def _jetson(key: str, name: str, mem: float, marketed: float, bw: float, tflops: float, reserve: float, note: str) -> Accelerator:
     return Accelerator(key, name, "jetson", mem, bw, tflops, 87, marketed, "none", True, reserve, True, note)
 
 
@@ -275,16 +287,49 @@ _AZ_ND = ("eastus", "southcentralus", "westus2", "westeurope")
 _AZ_NDH = ("eastus", "southcentralus", "westeurope", "swedencentral")
 
 
-def _aws(name, acc, n, vcpu, ram, price, regions, **kw) -> InstanceType:  # noqa: ANN001
-    return InstanceType(name, "aws", acc, n, vcpu, ram, price, "us-east-1", _AS_OF, _AWS_SRC, regions, **kw)
+def _aws(
+    name: str,
+    acc: str,
+    n: int,
+    vcpu: int,
+    ram: float,
+    price: float,
+    regions: tuple[str, ...],
+    *,
+    price_is_estimate: bool = False,
+    price_note: str = "",
+) -> InstanceType:
+    return InstanceType(name, "aws", acc, n, vcpu, ram, price, "us-east-1", _AS_OF, _AWS_SRC, regions, price_is_estimate, price_note)
 
 
-def _gcp(name, acc, n, vcpu, ram, price, regions, **kw) -> InstanceType:  # noqa: ANN001
-    return InstanceType(name, "gcp", acc, n, vcpu, ram, price, "us-central1", _AS_OF, _GCP_SRC, regions, **kw)
+def _gcp(
+    name: str,
+    acc: str,
+    n: int,
+    vcpu: int,
+    ram: float,
+    price: float,
+    regions: tuple[str, ...],
+    *,
+    price_is_estimate: bool = False,
+    price_note: str = "",
+) -> InstanceType:
+    return InstanceType(name, "gcp", acc, n, vcpu, ram, price, "us-central1", _AS_OF, _GCP_SRC, regions, price_is_estimate, price_note)
 
 
-def _az(name, acc, n, vcpu, ram, price, regions, **kw) -> InstanceType:  # noqa: ANN001
-    return InstanceType(name, "azure", acc, n, vcpu, ram, price, "eastus", _AS_OF, _AZ_SRC, regions, **kw)
+def _az(
+    name: str,
+    acc: str,
+    n: int,
+    vcpu: int,
+    ram: float,
+    price: float,
+    regions: tuple[str, ...],
+    *,
+    price_is_estimate: bool = False,
+    price_note: str = "",
+) -> InstanceType:
+    return InstanceType(name, "azure", acc, n, vcpu, ram, price, "eastus", _AS_OF, _AZ_SRC, regions, price_is_estimate, price_note)
 
 
 _P_CUT = "after AWS's June 2025 on-demand price cut for P4/P5"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
-from typing import Any
+from typing import Any, TypedDict
 
 from pulumi_llm.errors import UserError
 from pulumi_llm.sizing._common import lookup, normalize_key
@@ -183,7 +183,14 @@ def _m(
     )
 
 
-_LLAMA3 = {"gated": True, "license": "llama3.1"}
+class _Access(TypedDict):
+    """How a model's weights may be downloaded: the keyword arguments of _m that several models share."""
+
+    gated: bool
+    license: str
+
+
+_LLAMA3: _Access = {"gated": True, "license": "llama3.1"}
 
 MODELS: dict[str, ModelSpec] = {
     m.key: m

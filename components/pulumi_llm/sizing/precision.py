@@ -30,6 +30,8 @@ from pulumi_llm.sizing._common import lookup, normalize_key
 
 Scope = Literal["all", "linear", "experts"]
 Runtime = Literal["vllm", "triton", "llamacpp"]
+PrecisionFamily = Literal["float", "vllm-quant", "gguf", "mxfp4"]
+"""How a precision is produced and served: plain floats, a vLLM quantization, GGUF files, or MXFP4."""
 
 RUNTIMES: tuple[Runtime, ...] = ("vllm", "triton", "llamacpp")
 
@@ -49,7 +51,7 @@ class Precision:
     label: str
     bits_per_weight: float
     scope: Scope
-    family: Literal["float", "vllm-quant", "gguf", "mxfp4"]
+    family: PrecisionFamily
     vllm_dtype: str | None = None
     """vLLM `--dtype` value, when this precision is served by vLLM."""
     vllm_quantization: str | None = None
@@ -79,8 +81,29 @@ class KvDtype:
     min_cuda_arch: int | None = None
 
 
-def _p(key: str, label: str, bits: float, scope: Scope, family, **kw) -> Precision:  # noqa: ANN001
-    return Precision(key=key, label=label, bits_per_weight=bits, scope=scope, family=family, **kw)
+def _p(
+    key: str,
+    label: str,
+    bits: float,
+    scope: Scope,
+    family: PrecisionFamily,
+    *,
+    vllm_dtype: str | None = None,
+    vllm_quantization: str | None = None,
+    prequantized: bool = False,
+    min_cuda_arch: int | None = None,
+) -> Precision:
+    return Precision(
+        key=key,
+        label=label,
+        bits_per_weight=bits,
+        scope=scope,
+        family=family,
+        vllm_dtype=vllm_dtype,
+        vllm_quantization=vllm_quantization,
+        prequantized=prequantized,
+        min_cuda_arch=min_cuda_arch,
+    )
 
 
 PRECISIONS: dict[str, Precision] = {

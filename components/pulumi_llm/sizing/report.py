@@ -176,7 +176,7 @@ def compare_costs(
         raise first_error
     options.sort(key=lambda o: (o.bill.over_capacity, o.bill.monthly_cost, o.label))
     reference = options[0]
-    api = []
+    api: list[ApiOption] = []
     for price in comparable_api_prices(spec):
         blended = price.blended_per_m(mix)
         api.append(
