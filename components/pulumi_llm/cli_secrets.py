@@ -47,8 +47,7 @@ from pulumi_llm.errors import UserError
 from pulumi_llm.gateway.engine import MASTER_KEY_SECRET
 from pulumi_llm.gateway.engine import secret_id as gcp_secret_id
 from pulumi_llm.gateway.engine import secret_name as secret_name
-
-from .validation import SHORT_NAME as _NAME
+from pulumi_llm.validation import SHORT_NAME as _NAME
 
 if TYPE_CHECKING:
     from pulumi_llm.settings import Settings
