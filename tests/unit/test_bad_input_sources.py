@@ -65,6 +65,9 @@ def test_a_scheme_the_cloud_does_not_read_is_refused(scratch_project: Path, base
         ("dev", f"store://../meta-llama/{REV}", "'..' segment"),
         ("dev", f"store:///meta-llama/{REV}", "is absolute"),
         ("dev", "store://", "is empty"),
+        ("dev", "s3://weights-bucket", "is empty"),  # before: a traceback after 40 resources
+        ("onprem", "pvc://model-weights", "is empty"),
+        ("onprem", "pvc://model-weights/", "is empty"),
         ("dev", f"s3://bucket/a/../../{REV}", "'..' segment"),
     ],
 )
@@ -143,7 +146,7 @@ def test_the_table_gives_every_self_hosting_cloud_method_its_schemes() -> None:
     ("path", "ok"),
     [
         ("meta-llama/Llama-3.1-8B-Instruct/" + REV, True),
-        ("", True),  # the whole claim or bucket
+        ("", False),  # servers read a directory below /models, never the mount itself
         ("a/../b", False),
         ("..", False),
         ("./a", False),

@@ -9,7 +9,7 @@ One table, read from the wiring (platform/<target>.py, serving.weights and store
   URI would be replaced by the stack's store without a word, so it is refused.
 * AKS servers read claims (pvc://); on-prem clusters claims; edge nodes their own cache (node://).
 
-Paths below a scheme are relative and normalised (no `..`, `.`, empty segment or leading `/`): servers join
+Paths below a scheme are given, relative and normalised (no `..`, `.`, empty segment or leading `/`): servers join
 them under /models and copy Jobs write there, so `..` would leave the model directory.
 """
 
@@ -61,12 +61,15 @@ def allowed_schemes(cloud: str, methods: list[str]) -> tuple[str, ...]:
 
 def path_problem(path: str) -> str | None:
     """Why `path` (below a scheme's bucket, claim or store) isn't a relative normalised path, or None."""
+    if not path:
+        # Servers read a directory below /models (runtimes/vllm.Weights), never the mount point itself.
+        return "is empty: name the directory of the weights below the bucket, claim or store"
     if path.startswith("/"):
         return "is absolute (starts with /); write it relative to the bucket, claim or store"
     parts = path.split("/")
     if any(p in ("..", ".") for p in parts):
         return "has a '.' or '..' segment; servers read below the model directory only"
-    if path and any(p == "" for p in parts):
+    if any(p == "" for p in parts):
         return "has an empty segment ('//' or a trailing '/')"
     return None
 
@@ -89,13 +92,13 @@ def check_source(cloud: str, methods: list[str], name: str, model: ModelSettings
     if scheme == "pvc" and (claim_problem := kube_name_problem(container)):
         raise FieldProblem(where, f"the claim (before the first /) is not {claim_problem}")
     path = rest if scheme in ("store", "node") else below
-    problem = "is empty: name the key or file" if scheme in ("store", "node") and not path else path_problem(path)
+    problem = path_problem(path)
     if problem is not None:
         raise FieldProblem(where, f"the path {problem}")
     for adapter, adapter_path in model.lora_adapters.items():
         problem = path_problem(adapter_path)
-        if problem is not None or not adapter_path:
-            raise FieldProblem(f"models.{name}.lora_adapters.{adapter}", f"the path below the model source {problem or 'is empty'}")
+        if problem is not None:
+            raise FieldProblem(f"models.{name}.lora_adapters.{adapter}", f"the path below the model source {problem}")
     check_revision(name, model)
     if model.hub_repo is not None and not HF_REPO_ID.match(model.hub_repo):
         raise FieldProblem(
