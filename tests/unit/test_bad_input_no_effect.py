@@ -58,6 +58,18 @@ def test_other_namespaces_are_not_ours_to_judge() -> None:
     assert misspelt_namespace("pulumi-llm:cloud", fields) is None
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "nest"),
+    [
+        ("pulumi-llm:serving.replicas.max", 2, "serving: {replicas.max: …}"),
+        ("pulumi-llm:aws.gpu_vm.spot_percentage", 50, "aws: {gpu_vm.spot_percentage: …}"),
+    ],
+)
+def test_a_dotted_key_written_flat_is_refused_with_how_to_nest_it(scratch_project: Path, key: str, value: int, nest: str) -> None:
+    # Before: "unknown key" and the list of top-level keys, which has the first part of the dotted key in it.
+    refused(scratch_project, "dev", {key: value}, f"{key} = {value}", nest, f"pulumi config set --path {key}")
+
+
 @pytest.mark.parametrize("methods", [[], None])
 def test_a_stack_with_no_method_is_refused(scratch_project: Path, methods: list[str] | None) -> None:
     # Before: a plan of nothing but a provider, and `pulumi up` deploying nothing.

@@ -81,6 +81,15 @@ def misspelt_namespace(key: str, fields: Iterable[str]) -> str | None:
     return None
 
 
+def nested_key_hint(key: str, allowed: Iterable[str]) -> str | None:
+    """For a dotted key written flat (`serving.replicas.max: 4` where `serving:` nests), the message saying how to
+    write it; None for any other key. Pulumi stores `config set --path` values nested, so a flat key is never read."""
+    head, dot, rest = key.partition(".")
+    if not dot or head not in allowed:
+        return None
+    return f"unknown key: a dotted key is not a path; nest it ({head}: {{{rest}: …}}) or run pulumi config set --path {NAMESPACE}:{key}"
+
+
 def _is_set(raw: Mapping[str, Any], path: str) -> bool:
     node: Any = raw
     for part in path.split("."):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import FieldProblem, UserError
 from ..secret_values import mask, secret_kind
-from .checks_effect import check_effect, misspelt_namespace
+from .checks_effect import check_effect, misspelt_namespace, nested_key_hint
 from .checks_secrets import check_secret_names
 from .core import NAMESPACE
 from .moved import find_moved_key
@@ -147,6 +147,9 @@ def _message(problem: Mapping[str, Any], loc: list[Any]) -> str:
         return "required"
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
+        nested = nested_key_hint(str(loc[-1]), allowed)
+        if nested is not None:
+            return nested
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
         did_you_mean = f" (did you mean {hint[0]}?)" if hint else ""
         return f"unknown key{did_you_mean}; allowed: {', '.join(allowed)}"
