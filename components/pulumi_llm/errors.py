@@ -18,13 +18,22 @@ class UserError(Exception):
 
     def __init__(self, message: str) -> None:
         # Whatever built the line, a key the user pasted is never printed whole (secret_values.mask_secrets),
-        # and a value with a line break, NUL or terminal escape in it cannot make it two lines or more.
-        super().__init__(one_line(mask_secrets(message)))
+        # a value with a line break, NUL or terminal escape in it cannot make it two lines or more, and a
+        # huge value quoted anywhere in it (a validator's own message too) is cut.
+        super().__init__(_cut_long_words(one_line(mask_secrets(message))))
+
+
+LONGEST_WORD = 200  # characters of one unbroken value shown in a message
 
 
 def one_line(text: str) -> str:
     """`text` with every control character (line breaks, NUL, terminal escapes) written as its escape."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _cut_long_words(text: str) -> str:
+    # No word of a message the code writes comes near this length; a value the user wrote can.
+    return re.sub(rf"\S{{{LONGEST_WORD + 1},}}", lambda m: m.group()[:LONGEST_WORD] + "…", text)
 
 
 class FieldProblem(ValueError):

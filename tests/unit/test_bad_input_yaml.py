@@ -175,3 +175,13 @@ def test_disable_default_providers_must_be_a_list_of_packages(scratch_project: P
     assert_one_line_refusal(
         bad_input.plan(scratch_project, "ddp"), "ddp", "pulumi:disable-default-providers = ", "must be a list of package names"
     )
+
+
+def test_a_huge_value_the_settings_refuse_is_cut_in_the_message(scratch_project: Path) -> None:
+    # The value appears twice (as written, and in the region check's own words): each time cut.
+    bad_input.write_stack(scratch_project, "huge", edited("region: us-east-1", "region: " + "r" * 50_000))
+    outcome = bad_input.plan(scratch_project, "huge")
+    assert (outcome.code, outcome.registered, len(outcome.stderr)) == (2, 0, 1)
+    line = outcome.stderr[0]
+    assert line.startswith("stacks/Pulumi.huge.yaml: pulumi-llm:region = rrr") and "has no aws GPU type" in line
+    assert "r" * 201 not in line and len(line) < 700
