@@ -42,6 +42,9 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 """An environment variable name the engine config may reference (`os.environ/<ENV>`)."""
 
+HEADER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+"""An HTTP header name as the gateways set it (lower case, at most 63 characters), e.g. the consumer header."""
+
 SHORT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 """A provider, secret, consumer or backend short name: a DNS label fragment that fits in a secret's name
 (`pulumi-llm/<stack>/<name>`) and the `pulumi-llm secrets` commands."""

@@ -70,6 +70,7 @@ from ..monitoring import cloudwatch
 from ..naming import child, dns_label
 from ..network.aws import LOG_RETENTION_DAYS, allow_https_out, allow_tcp_between
 from ..validation import ACM_CERTIFICATE_ARN as _ACM_ARN
+from ..validation import HEADER_NAME as _HEADER_NAME
 from ..validation import HOSTNAME, SHORT_NAME
 from . import config as engine_config
 from .engine import (
@@ -123,7 +124,6 @@ ROTATION_EVENTS = ("PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage",
 RESERVED_ENV = ENGINE_RESERVED_ENV | {"AWS_REGION", "AWS_DEFAULT_REGION", "LITELLM_MODE"}
 """Environment variables the component sets itself."""
 
-_HEADER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _BEDROCK_ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:(\d{12})?:"

@@ -67,7 +67,7 @@ from ..labels import CommonLabels, azure_tags
 from ..naming import child, dns_label
 from ..validation import AZURE_LOCATION as _LOCATION
 from ..validation import EMAIL as _EMAIL
-from ..validation import SHORT_NAME
+from ..validation import HEADER_NAME, SHORT_NAME
 from . import apim_policy
 from . import config as engine_rules
 from .engine import (
@@ -419,7 +419,7 @@ def _check_engine(args: AzureGatewayArgs, where: str) -> None:
         raise UserError(f"{where}.engine_cpu = {cpu:g}: Consumption replicas take 0.25 to 4 vCPU in steps of 0.25")
     if memory != cpu * 2:
         raise UserError(f"{where}.engine_memory_gib = {memory:g}: with engine_cpu {cpu:g}, Consumption replicas take {cpu * 2:g} GiB")
-    if not re.match(r"^[a-z0-9][a-z0-9-]*$", args.consumer_header):
+    if not HEADER_NAME.match(args.consumer_header):
         raise UserError(f"{where}.consumer_header = {args.consumer_header!r}: a lower-case header name")
     check_secret_env(
         args.provider_secrets,

@@ -73,6 +73,7 @@ import yaml
 
 from ..errors import UserError
 from ..validation import ENV_NAME
+from ..validation import HEADER_NAME as _HEADER
 
 # Re-exported: verify/rules/wiring.py, the examples and tests read the engine's environment names here.
 from .engine import CONFIG_ENV as CONFIG_ENV
@@ -116,7 +117,6 @@ ROUTING_STRATEGIES = ("simple-shuffle", "least-busy", "latency-based-routing", "
 TIMEOUT_HOPS = ("client", "edge", "gateway", "engine", "provider")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
-_HEADER = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 @dataclass(frozen=True)
