@@ -166,3 +166,14 @@ def test_every_key_of_a_shipped_stack_has_an_effect(stack: str) -> None:
             node = node.get(part) if isinstance(node, dict) else None
         if node is not None:
             assert methods & set(readers), (stack, path)
+
+
+def test_a_block_nothing_reads_is_reported_as_such_not_for_its_own_mistakes(scratch_project: Path) -> None:
+    # A gateway block on an on-prem stack: removing it is the fix, not completing its consumers.
+    refused(
+        scratch_project,
+        "onprem",
+        {"pulumi-llm:gateway": {"models": {}, "consumers": {}}},
+        "pulumi-llm:gateway = ",
+        "read only with method gateway",
+    )

@@ -10,8 +10,9 @@ Each case is decided here, from what the platform targets read (platform/<target
   `aws.cluster`, `gcp.gpu_vm`, …) whose method the stack doesn't enable: nothing reads it.
 
 Refused, not warned: a stack file is checked in CI and by `pulumi up` alike, where a warning scrolls past,
-and removing the block (or enabling its method) is always possible. The two checks are pure: one reads the
-config map's keys, the other the raw settings beside the parsed methods and cloud.
+and removing the block (or enabling its method) is always possible. The checks are pure: one reads the config
+map's keys, the other the raw settings beside the cloud and methods (before the schema when those two are valid
+values, so a block nothing reads is reported as such, not for its own mistakes).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from ..errors import FieldProblem
-from .core import NAMESPACE, SELF_HOSTING
+from .core import NAMESPACE, SELF_HOSTING, Cloud, Method
 
 _SELF_HOSTED_CLOUD = ("gpu-vm", "cluster")
 """The methods that build a cloud stack's network, store, key and alarms (the foundation of platform/aws.py)."""
@@ -90,6 +91,17 @@ def nested_key_hint(key: str, allowed: Iterable[str]) -> str | None:
     return f"unknown key: a dotted key is not a path; nest it ({head}: {{{rest}: …}}) or run pulumi config set --path {NAMESPACE}:{key}"
 
 
+def check_blocks_early(raw: Mapping[str, Any]) -> None:
+    """Before the schema, when cloud and methods are valid values already: a whole block of another cloud or of a
+    method the stack doesn't enable (EARLY_BLOCKS) is reported as such, not for the mistakes inside it."""
+    cloud, methods = raw.get("cloud"), raw.get("methods")
+    if cloud not in get_args(Cloud) or not isinstance(methods, list) or not methods:
+        return
+    if not all(m in get_args(Method) for m in methods):
+        return
+    _check_blocks(raw, cloud, methods, [b for b in CLOUD_BLOCKS if b != cloud], EARLY_BLOCKS)
+
+
 def _is_set(raw: Mapping[str, Any], path: str) -> bool:
     node: Any = raw
     for part in path.split("."):
@@ -99,19 +111,36 @@ def _is_set(raw: Mapping[str, Any], path: str) -> bool:
     return True
 
 
+EARLY_BLOCKS = ("gateway", "edge", "onprem")
+"""Method blocks refused before the schema (check_blocks_early); the rest of READ_BY waits for it, whose own
+cross-field messages (a self-hosted route without a self-hosting method, …) say more."""
+
+
+def _check_blocks(raw: Mapping[str, Any], cloud: str, methods: list[str], other_clouds: list[str], blocks: Iterable[str]) -> None:
+    for block in other_clouds:
+        if block in raw:
+            raise FieldProblem(block, f"has no effect on cloud {cloud}: the {block} block configures cloud {block} stacks; remove it")
+    for block in blocks:
+        readers = READ_BY[block]
+        if block in raw and not set(readers) & set(methods):
+            raise FieldProblem(block, _unread(readers, methods))
+
+
+def _unread(readers: Iterable[str], methods: list[str]) -> str:
+    return f"has no effect: read only with method {' or '.join(readers)} (methods: {', '.join(methods)}); remove it"
+
+
 def check_effect(raw: Mapping[str, Any], cloud: str, methods: list[str]) -> None:
     """Raise FieldProblem for the first key of `raw` (the stack's settings) that the stack would never read."""
     if not methods:
         raise FieldProblem(
             "methods", "at least one method is required (gateway, gpu-vm, cluster, onprem, edge): a stack with none deploys nothing"
         )
-    for block in CLOUD_BLOCKS:
-        if block != cloud and block in raw:
-            raise FieldProblem(block, f"has no effect on cloud {cloud}: the {block} block configures cloud {block} stacks; remove it")
+    _check_blocks(raw, cloud, methods, [b for b in CLOUD_BLOCKS if b != cloud], ())
     for path, only in CLOUD_ONLY.items():
         if only != cloud and _is_set(raw, path):
             raise FieldProblem(path, f"has no effect on cloud {cloud}: read only on cloud {only}; remove it")
     for path, readers in READ_BY.items():
         if not _is_set(raw, path) or set(readers) & set(methods):
             continue
-        raise FieldProblem(path, f"has no effect: read only with method {' or '.join(readers)} (methods: {', '.join(methods)}); remove it")
+        raise FieldProblem(path, _unread(readers, methods))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import FieldProblem, UserError
 from ..secret_values import mask, secret_kind
-from .checks_effect import check_effect, misspelt_namespace, nested_key_hint
+from .checks_effect import check_blocks_early, check_effect, misspelt_namespace, nested_key_hint
 from .checks_secrets import check_secret_names
 from .core import NAMESPACE
 from .moved import find_moved_key
@@ -47,8 +47,10 @@ def load(config: Mapping[str, Any], source: str) -> Settings:
     if moved is not None:
         raise UserError(_problem_line(source, raw, list(moved[0]), moved[1]))
     try:
-        # Before the schema: a pasted key is the mistake to report, whatever format its field wants.
+        # Before the schema: a pasted key is the mistake to report, whatever format its field wants, and a block
+        # nothing reads is to be removed, not fixed (when cloud and methods are readable already).
         check_secret_names(raw)
+        check_blocks_early(raw)
     except FieldProblem as problem:
         raise UserError(_problem_line(source, raw, list(problem.field), problem.message)) from None
     try:
