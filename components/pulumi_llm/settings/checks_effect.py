@@ -60,6 +60,10 @@ CLOUD_BLOCKS = ("aws", "gcp", "azure")
 CLOUD_ONLY: dict[str, str] = {"gateway.bedrock_models": "aws"}
 """Keys outside the cloud blocks that one cloud's wiring reads (Bedrock model ARNs scope the AWS gateway's role)."""
 
+EARLY_BLOCKS = ("gateway", "edge", "onprem")
+"""Method blocks refused before the schema (check_blocks_early); the rest of READ_BY waits for it, whose own
+cross-field messages (a self-hosted route without a self-hosting method, …) say more."""
+
 
 def _normal(namespace: str) -> str:
     return re.sub(r"[^a-z0-9]", "", namespace.lower())
@@ -111,11 +115,6 @@ def _is_set(raw: Mapping[str, Any], path: str) -> bool:
     return True
 
 
-EARLY_BLOCKS = ("gateway", "edge", "onprem")
-"""Method blocks refused before the schema (check_blocks_early); the rest of READ_BY waits for it, whose own
-cross-field messages (a self-hosted route without a self-hosting method, …) say more."""
-
-
 def _check_blocks(raw: Mapping[str, Any], cloud: str, methods: list[str], other_clouds: list[str], blocks: Iterable[str]) -> None:
     for block in other_clouds:
         if block in raw:
@@ -133,9 +132,7 @@ def _unread(readers: Iterable[str], methods: list[str]) -> str:
 def check_effect(raw: Mapping[str, Any], cloud: str, methods: list[str]) -> None:
     """Raise FieldProblem for the first key of `raw` (the stack's settings) that the stack would never read."""
     if not methods:
-        raise FieldProblem(
-            "methods", "at least one method is required (gateway, gpu-vm, cluster, onprem, edge): a stack with none deploys nothing"
-        )
+        raise FieldProblem("methods", f"at least one method is required ({', '.join(get_args(Method))}): a stack with none deploys nothing")
     _check_blocks(raw, cloud, methods, [b for b in CLOUD_BLOCKS if b != cloud], ())
     for path, only in CLOUD_ONLY.items():
         if only != cloud and _is_set(raw, path):
