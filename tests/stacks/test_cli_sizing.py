@@ -40,11 +40,15 @@ def test_compare_stack_prints_each_model_and_plots(
 def test_compare_stack_without_models_and_with_both_modes(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, scratch_project: Path
 ) -> None:
+    # A gateway-only stack: it deploys something (a stack with no method is refused) but serves no model.
     (scratch_project / "stacks" / "Pulumi.shared.yaml").write_text(
         "config:\n  pulumi-llm:environment: shared\n  pulumi-llm:cloud: aws\n  pulumi-llm:region: us-east-1\n"
+        "  pulumi-llm:methods: [gateway]\n  pulumi-llm:gateway:\n"
+        "    models: {chat: {routes: [{provider: openai, model: gpt-4o-mini}]}}\n"
+        "    consumers: {team: {models: [chat], requests_per_day: 1000}}\n"
     )
     assert main(["--project-dir", str(scratch_project), "compare", "--stack", "shared"]) == 2
-    assert capsys.readouterr().err == "pulumi-llm: stack shared serves no models (methods: none)\n"
+    assert capsys.readouterr().err == "pulumi-llm: stack shared serves no models (methods: gateway)\n"
     monkeypatch.chdir(ROOT)
     assert main(["compare", "--stack", "onprem", "--model", "llama-3.1-8b-instruct"]) == 2
     assert capsys.readouterr().err == "pulumi-llm: compare takes --stack or --model, not both\n"
