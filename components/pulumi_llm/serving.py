@@ -169,9 +169,14 @@ def check_sizing(settings: Settings) -> None:
 def sizing_problem(settings: Settings, name: str, message: str) -> FieldProblem:
     """A sizing error at the key it is about: `gpus = 9: …` from the planner is `models.<name>.gpus`, not the
     whole model; a message that names no key of the model stays at `models.<name>`."""
+    fields = type(settings.models[name]).model_fields
     key, _, rest = message.partition(" = ")
-    if key in type(settings.models[name]).model_fields and ": " in rest:
+    if key in fields and ": " in rest:
         return FieldProblem(f"models.{name}.{key}", rest.split(": ", 1)[1])
+    # "quantization 'awq' is not served by llamacpp; …": the message names the key and quotes the value
+    first = message.split(" ", 1)[0]
+    if first in fields and message[len(first) : len(first) + 2] == " '":
+        return FieldProblem(f"models.{name}.{first}", message)
     return FieldProblem(f"models.{name}", message)
 
 

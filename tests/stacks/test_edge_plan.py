@@ -140,7 +140,8 @@ def _cpu_only_jetson_target(config: dict) -> None:
             'stacks/Pulumi.edge.yaml: pulumi-llm:edge.platforms = ["linux/amd64", "linux/arm64"]: a jetson target builds for '
             "linux/arm64 only (Jetson modules are arm64)",
         ),
-        (_model(quantization="awq"), "stacks/Pulumi.edge.yaml: pulumi-llm:models.llama-3-2-3b = "),
+        # the key at fault, not the whole model
+        (_model(quantization="awq"), "stacks/Pulumi.edge.yaml: pulumi-llm:models.llama-3-2-3b.quantization = awq: "),
         (_model(catalog="llama-3.1-70b-instruct", quantization="q8_0"), "stacks/Pulumi.edge.yaml: pulumi-llm:models.llama-3-2-3b = "),
         # fits the 16 GiB CPU nodes, not the 8 GB Orin Nano
         (

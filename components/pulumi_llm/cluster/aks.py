@@ -34,7 +34,7 @@ import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_azure_native.authorization as authorization
@@ -53,7 +53,7 @@ from ..validation import DNS1123_LABEL as _KEY
 from . import aks_render as r
 from .installer import Installer
 
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 _LOCATION = re.compile(r"^[a-z]+[a-z0-9]*$")
@@ -123,7 +123,7 @@ class WorkloadIdentity:
     """Put these on the Kubernetes service account (`azure.workload.identity/client-id`)."""
     pod_labels: dict[str, str]
     """Put these on the pods (`azure.workload.identity/use: "true"`)."""
-    parts: list[pulumi.Resource] = field(default_factory=list)
+    parts: list[pulumi.Resource] = field(default_factory=list[pulumi.Resource])
     """Identity, federated credential and role assignments: create the pods after them."""
 
 
@@ -418,13 +418,16 @@ class AksCluster(pulumi.ComponentResource):
         """The managed cluster with its system pool (Entra ID only, workload identity, OIDC issuer)."""
         args = self._args
         cluster_name = args.name
-        api_access: dict[str, object] = {"enable_private_cluster": args.private_cluster, "disable_run_command": True}
+        api_access: containerservice.ManagedClusterAPIServerAccessProfileArgsDict = {
+            "enable_private_cluster": args.private_cluster,
+            "disable_run_command": True,
+        }
         if args.private_cluster:
             api_access["private_dns_zone"] = "system"
             api_access["enable_private_cluster_public_fqdn"] = False
         else:
             api_access["authorized_ip_ranges"] = list(args.authorized_ip_ranges)
-        system_pool = {
+        system_pool: containerservice.ManagedClusterAgentPoolProfileArgsDict = {
             "name": "system",
             "mode": "System",
             "type": "VirtualMachineScaleSets",
@@ -451,7 +454,7 @@ class AksCluster(pulumi.ComponentResource):
             dns_prefix=cluster_name,
             kubernetes_version=args.kubernetes_version,
             sku={"name": "Base", "tier": args.sku_tier},
-            identity={"type": "UserAssigned", "user_assigned_identities": [cluster_identity.id]},
+            identity={"type": containerservice.ResourceIdentityType.USER_ASSIGNED, "user_assigned_identities": [cluster_identity.id]},
             enable_rbac=True,
             aad_profile={
                 "managed": True,
@@ -464,12 +467,16 @@ class AksCluster(pulumi.ComponentResource):
             api_server_access_profile=api_access,
             oidc_issuer_profile={"enabled": True},
             security_profile={"workload_identity": {"enabled": True}, "image_cleaner": {"enabled": True, "interval_hours": 168}},
-            network_profile=r.network_profile(
-                network_policy=args.network_policy,
-                pod_cidr=args.pod_cidr,
-                service_cidr=args.service_cidr,
-                dns_service_ip=args.dns_service_ip,
-                outbound_type=args.outbound_type,
+            # r.network_profile builds ContainerServiceNetworkProfileArgsDict-shaped plain data (pure, tested as dicts)
+            network_profile=cast(
+                containerservice.ContainerServiceNetworkProfileArgsDict,
+                r.network_profile(
+                    network_policy=args.network_policy,
+                    pod_cidr=args.pod_cidr,
+                    service_cidr=args.service_cidr,
+                    dns_service_ip=args.dns_service_ip,
+                    outbound_type=args.outbound_type,
+                ),
             ),
             auto_upgrade_profile={"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
             azure_monitor_profile={"metrics": {"enabled": args.prometheus == "azure-monitor"}},
@@ -479,7 +486,6 @@ class AksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=before_cluster),
         )
-        self._cluster = cluster
         self.cluster_name = cluster_name
         self.cluster_id = cluster.id
         # The cluster's own name, but only once it exists: what the node pools and look-ups wait for.
@@ -502,7 +508,7 @@ class AksCluster(pulumi.ComponentResource):
             admin_access.append(self._role(f"admin-{key}", cluster.id, r.ROLE_AKS_RBAC_CLUSTER_ADMIN, principal, kind))
         return admin_access
 
-    def _node_pool(self, key: str, tags: dict[str, str], **props: object) -> containerservice.AgentPool:
+    def _node_pool(self, key: str, tags: dict[str, str], **props: Any) -> containerservice.AgentPool:
         args = self._args
         return containerservice.AgentPool(
             child(self._name, f"{key}-pool"),
@@ -750,7 +756,7 @@ INGRESS_NAMESPACE = "ingress-nginx"
 INTERNAL_LB_ANNOTATION = "service.beta.kubernetes.io/azure-load-balancer-internal"
 
 
-def internal_ingress_values(source_ranges: Sequence[str] = ()) -> dict:
+def internal_ingress_values(source_ranges: Sequence[str] = ()) -> dict[str, Any]:
     """ingress-nginx for streaming (addons.ingress_nginx_values) on the general pool, behind an internal Azure LB
     that admits only `source_ranges` when given (Local traffic policy keeps the caller's address to check)."""
     values = addons.ingress_nginx_values(class_name=INGRESS_CLASS, service_monitor=True)
@@ -766,14 +772,15 @@ def _dns_label_ok(value: str) -> bool:
     return bool(re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", value))
 
 
-def _field(value: object, key: str) -> object:
+def _field(value: object, key: str) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
-        if key in value:
-            return value[key]
+        fields = cast(dict[str, Any], value)
+        if key in fields:
+            return fields[key]
         camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key)
-        return value.get(camel, value.get(camel.replace("Url", "URL")))
+        return fields.get(camel, fields.get(camel.replace("Url", "URL")))
     return getattr(value, key, None)
 
 

@@ -238,7 +238,7 @@ def kubeconfig(user_kubeconfig_b64: str, *, login: str) -> str:
     """
     if login not in KUBELOGIN_LOGINS:
         raise ValueError(f"login {login!r}: allowed {', '.join(KUBELOGIN_LOGINS)}")
-    doc = yaml.safe_load(base64.b64decode(user_kubeconfig_b64).decode())
+    doc: dict[str, Any] = yaml.safe_load(base64.b64decode(user_kubeconfig_b64).decode())
     exec_user = {
         "exec": {
             "apiVersion": "client.authentication.k8s.io/v1beta1",
@@ -249,7 +249,8 @@ def kubeconfig(user_kubeconfig_b64: str, *, login: str) -> str:
             "provideClusterInfo": False,
         }
     }
-    doc["users"] = [{"name": user["name"], "user": exec_user} for user in doc.get("users") or []]
+    users: list[dict[str, Any]] = doc.get("users") or []
+    doc["users"] = [{"name": user["name"], "user": exec_user} for user in users]
     return json.dumps(doc, indent=2, sort_keys=True)
 
 

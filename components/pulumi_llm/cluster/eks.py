@@ -18,7 +18,8 @@ parts (kubeconfig, Karpenter objects, IAM documents, Helm values) live in `eks_r
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -35,7 +36,7 @@ from . import eks_render as r
 from .installer import Installer
 
 # `pulumi.Input[str]` in a form pydantic can validate: a plain string or an Output of one.
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 
 LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
 CapacityType = Literal["spot", "on-demand"]
@@ -233,7 +234,7 @@ class EksCluster(pulumi.ComponentResource):
 
         cluster, admin_access = self._control_plane(tags)
         # Add-ons that nodes need to become Ready.
-        early_addons = [
+        early_addons: list[pulumi.Resource] = [
             self._addon("vpc-cni", tags, [], configuration_values=r.vpc_cni_configuration()),
             *(self._addon(key, tags, []) for key in ("kube-proxy", "eks-pod-identity-agent")),
         ]
@@ -316,7 +317,7 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=here,
         )
-        vpc_config: dict[str, object] = {
+        vpc_config: aws.eks.ClusterVpcConfigArgsDict = {
             "subnet_ids": list(args.private_subnet_ids),
             "endpoint_private_access": True,
             "endpoint_public_access": args.endpoint_public_access,
@@ -372,7 +373,7 @@ class EksCluster(pulumi.ComponentResource):
             admin_access += [entry, association]
         return admin_access
 
-    def _addon(self, key: str, tags: dict[str, str], after: list[pulumi.Resource], **extra: object) -> aws.eks.Addon:
+    def _addon(self, key: str, tags: dict[str, str], after: list[pulumi.Resource], **extra: Any) -> aws.eks.Addon:
         """One EKS-managed add-on at its pinned version."""
         pin = pins.EKS_ADDONS[key]
         return aws.eks.Addon(
@@ -596,7 +597,7 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=here,
         )
-        rules = []
+        rules: list[aws.cloudwatch.EventRule] = []
         for key in r.INTERRUPTION_EVENTS:
             rule = aws.cloudwatch.EventRule(
                 child(name, f"karpenter-{key}"),
@@ -727,7 +728,7 @@ class EksCluster(pulumi.ComponentResource):
         capacity_type: str,
         scaling: NodeScaling,
         labels: dict[str, str],
-        taints: list[dict[str, str]],
+        taints: list[aws.eks.NodeGroupTaintArgsDict],
         root_volume_gib: int,
         tags: dict[str, str],
         after: list[pulumi.Resource],
@@ -768,7 +769,8 @@ class EksCluster(pulumi.ComponentResource):
             update_config={"max_unavailable": 1},
             labels=labels,
             taints=taints,
-            launch_template={"id": template.id, "version": template.latest_version.apply(_version)},
+            # The version is None only while the template is unknown (a preview); the engine sends it as unknown.
+            launch_template={"id": template.id, "version": cast(pulumi.Output[str], template.latest_version.apply(_version))},
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
@@ -782,7 +784,9 @@ class _PodRole:
         self.parts = parts
 
 
-def _attach_node_policies(prefix: str, role: aws.iam.Role, managed, here: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+def _attach_node_policies(
+    prefix: str, role: aws.iam.Role, managed: Callable[[str], pulumi.Output[str]], here: pulumi.ResourceOptions
+) -> list[pulumi.Resource]:
     return [
         aws.iam.RolePolicyAttachment(f"{prefix}-{key}", role=role.id, policy_arn=managed(policy), opts=here)
         for key, policy in (
@@ -793,10 +797,9 @@ def _attach_node_policies(prefix: str, role: aws.iam.Role, managed, here: pulumi
     ]
 
 
-def _oidc_issuer(identities: object) -> str | None:
-    for identity in identities or []:
-        oidcs = _field(identity, "oidcs") or []
-        for oidc in oidcs:
+def _oidc_issuer(identities: Any) -> str | None:
+    for identity in identities or ():
+        for oidc in _field(identity, "oidcs") or ():
             issuer = _field(oidc, "issuer")
             if issuer:
                 return issuer
@@ -807,11 +810,11 @@ def _ca_data(ca: object) -> str:
     return _field(ca, "data") or ""
 
 
-def _field(value: object, key: str) -> object:
+def _field(value: object, key: str) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
-        return value.get(key)
+        return cast(dict[str, Any], value).get(key)
     return getattr(value, key, None)
 
 

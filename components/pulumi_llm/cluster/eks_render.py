@@ -117,7 +117,7 @@ def kubeconfig(cluster_name: str, endpoint: str, certificate_authority_data: str
             "provideClusterInfo": False,
         }
     }
-    doc = {
+    doc: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority_data}}],

@@ -27,7 +27,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_gcp as gcp
@@ -47,7 +47,7 @@ from . import gke_render as r
 from .installer import Installer
 
 # `pulumi.Input[str]` in a form pydantic can validate: a plain string or an Output of one.
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 
 KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
@@ -215,7 +215,7 @@ class WorkloadIdentity:
 
     email: pulumi.Output[str]
     annotations: dict[str, pulumi.Output[str]]
-    parts: list[pulumi.Resource] = field(default_factory=list)
+    parts: list[pulumi.Resource] = field(default_factory=list[pulumi.Resource])
 
 
 class GkeCluster(pulumi.ComponentResource):
@@ -240,7 +240,7 @@ class GkeCluster(pulumi.ComponentResource):
         self.workload_identities = {}
 
         node_email, node_roles, key_grants = self._identities()
-        cluster = self._cluster(node_email, before=[*key_grants, *node_roles])
+        cluster = self._new_cluster(node_email, before=[*key_grants, *node_roles])
         pools = _NodePools()
         if args.mode == "standard":
             pools = self._node_pools(node_email, node_roles)
@@ -313,7 +313,7 @@ class GkeCluster(pulumi.ComponentResource):
                 )
         return node_email, node_roles, key_grants
 
-    def _cluster(self, node_email: pulumi.Output[str], *, before: list[pulumi.Resource]) -> gcp.container.Cluster:
+    def _new_cluster(self, node_email: pulumi.Output[str], *, before: list[pulumi.Resource]) -> gcp.container.Cluster:
         cluster = gcp.container.Cluster(
             child(self._name, "cluster"),
             **_cluster_inputs(self._args, node_email),
@@ -587,7 +587,7 @@ class GkeCluster(pulumi.ComponentResource):
         network_tags: Sequence[str] = (),
     ) -> gcp.container.NodePool:
         args = self._args
-        node_config: dict[str, object] = {
+        node_config: dict[str, Any] = {
             "machine_type": machine_type,
             "image_type": r.NODE_IMAGE,
             "disk_size_gb": disk_size_gb,
@@ -617,7 +617,7 @@ class GkeCluster(pulumi.ComponentResource):
                     "gpu_driver_installation_config": {"gpu_driver_version": args.gpu_driver_version},
                 }
             ]
-        inputs: dict[str, object] = dict(
+        inputs: dict[str, Any] = dict(
             name=pool_name,
             project=args.project,
             location=args.region,
@@ -655,7 +655,8 @@ def _ca(master_auth: object) -> str:
     if master_auth is None:
         return ""
     if isinstance(master_auth, dict):
-        return master_auth.get("cluster_ca_certificate") or master_auth.get("clusterCaCertificate") or ""
+        fields = cast(dict[str, Any], master_auth)
+        return fields.get("cluster_ca_certificate") or fields.get("clusterCaCertificate") or ""
     return getattr(master_auth, "cluster_ca_certificate", None) or ""
 
 
@@ -663,12 +664,12 @@ def _ca(master_auth: object) -> str:
 class _NodePools:
     """The standard-mode node pools: their resources, and the names of the spot and on-demand GPU pools."""
 
-    resources: list[pulumi.Resource] = field(default_factory=list)
-    spot: list[str] = field(default_factory=list)
-    on_demand: list[str] = field(default_factory=list)
+    resources: list[pulumi.Resource] = field(default_factory=list[pulumi.Resource])
+    spot: list[str] = field(default_factory=list[str])
+    on_demand: list[str] = field(default_factory=list[str])
 
 
-def _cluster_inputs(args: GkeClusterArgs, node_email: pulumi.Output[str]) -> dict[str, object]:
+def _cluster_inputs(args: GkeClusterArgs, node_email: pulumi.Output[str]) -> dict[str, Any]:
     """The Cluster's inputs: private nodes, CMEK for secrets and boot disks, Standard or Autopilot specifics."""
     standard = args.mode == "standard"
     managed_prometheus = args.prometheus == "managed"
@@ -677,12 +678,12 @@ def _cluster_inputs(args: GkeClusterArgs, node_email: pulumi.Output[str]) -> dic
         ip_policy["cluster_secondary_range_name"] = args.pods_range_name
     if args.services_range_name:
         ip_policy["services_secondary_range_name"] = args.services_range_name
-    metrics = list(r.CONTROL_PLANE_METRICS)
+    metrics: list[str] = list(r.CONTROL_PLANE_METRICS)
     if managed_prometheus:
         metrics += list(r.MANAGED_STATE_METRICS)
         if not standard:
             metrics.append("DCGM")  # Autopilot: GKE's managed DCGM metrics instead of the exporter chart
-    cluster_inputs: dict[str, object] = dict(
+    cluster_inputs: dict[str, Any] = dict(
         name=args.name,
         project=args.project,
         location=args.region,

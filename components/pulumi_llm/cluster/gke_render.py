@@ -377,8 +377,8 @@ def internal_lb_service(
 
 def load_balancer_ip(status: Any) -> str:
     """The address a Service's load balancer got ('' until GKE has set it)."""
-    entries = ((status or {}).get("load_balancer") or (status or {}).get("loadBalancer") or {}).get("ingress") or []
-    return (entries[0].get("ip") or entries[0].get("hostname") or "") if entries else ""
+    entries = render.load_balancer_ingress(status)
+    return str(entries[0].get("ip") or entries[0].get("hostname") or "") if entries else ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,7 +399,7 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str, project: s
             "provideClusterInfo": True,
         }
     }
-    doc = {
+    doc: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": context, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate}}],

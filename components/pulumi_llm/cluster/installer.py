@@ -7,7 +7,8 @@ each release in a namespace created once, with its Pod Security level, before th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -59,7 +60,7 @@ class Installer:
         return [self._namespaces[ns]]
 
     def release(
-        self, role: str, pin: pins.ChartPin, ns: str, values: dict, pod_security: str, *after: pulumi.Resource
+        self, role: str, pin: pins.ChartPin, ns: str, values: Mapping[str, Any], pod_security: str, *after: pulumi.Resource
     ) -> k8s.helm.v3.Release:
         """The pinned chart `pin` as release `<name>-<role>` in `ns`, after its namespace and `after`."""
         return addons.release(child(self._name, role), pin, ns, values, self.opts(*self.namespace(ns, pod_security), *after))

@@ -51,7 +51,7 @@ from ..naming import child
 from ..validation import DIGEST_REF as _DIGEST_REF
 from .source import LLAMA_CPP_SOURCE, LlamaCppSource
 
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 Target = Literal["cpu", "cuda", "jetson", "bundled"]
 EdgeRuntime = Literal["llamacpp", "onnx"]
 RUNTIMES: tuple[EdgeRuntime, ...] = ("llamacpp", "onnx")

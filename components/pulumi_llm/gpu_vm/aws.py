@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import ipaddress
 import json
 import math
@@ -56,9 +57,9 @@ from ..sizing import GIB, INSTANCE_TYPES, InstanceType, get_instance_type
 from . import aws_boot
 from .cloud_init import health_check_path, health_check_port, host_path, model_mount, ready_within_seconds, weights_path
 
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 """A string or the Output of another resource (pulumi.Input[str])."""
-StrListInput = Sequence[StrInput] | pulumi.Output
+StrListInput = Sequence[StrInput] | pulumi.Output[list[str]]
 """A list of strings or an Output of one (pulumi.Input[list[str]])."""
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -396,6 +397,11 @@ def _cidr_key(cidr: str) -> str:
     return re.sub(r"[^0-9a-fA-F]+", "-", cidr).strip("-").lower()
 
 
+def _managed_policy_arn(partition: str, policy: str) -> str:
+    """An AWS managed policy's ARN in the account's partition (aws, aws-cn, aws-us-gov)."""
+    return f"arn:{partition}:iam::aws:policy/{policy}"
+
+
 # ---------------------------------------------------------------------------------------------
 # The component
 # ---------------------------------------------------------------------------------------------
@@ -498,7 +504,7 @@ class AwsGpuVm(pulumi.ComponentResource):
             aws.iam.RolePolicyAttachment(
                 child(name, role_name),
                 role=role.id,  # a role's id is its name; the plan then records which role it is
-                policy_arn=partition.partition.apply(lambda p, policy=policy: f"arn:{p}:iam::aws:policy/{policy}"),
+                policy_arn=partition.partition.apply(functools.partial(_managed_policy_arn, policy=policy)),
                 opts=here,
             )
         # The weights are decrypted with the bucket's own key, which need not be the stack key.
@@ -560,7 +566,7 @@ class AwsGpuVm(pulumi.ComponentResource):
         listener_ports = (443, 80) if args.certificate_arn is not None else (80,)
         for listener_port in listener_ports:
             for cidr in args.allowed_cidrs:
-                family = "cidr_ipv6" if ":" in cidr else "cidr_ipv4"
+                ipv6 = ":" in cidr
                 aws.vpc.SecurityGroupIngressRule(
                     child(name, f"alb-in-{listener_port}-{_cidr_key(cidr)}"),
                     security_group_id=alb_sg.id,
@@ -568,7 +574,8 @@ class AwsGpuVm(pulumi.ComponentResource):
                     ip_protocol="tcp",
                     from_port=listener_port,
                     to_port=listener_port,
-                    **{family: cidr},
+                    cidr_ipv6=cidr if ipv6 else None,
+                    cidr_ipv4=None if ipv6 else cidr,
                     opts=here,
                 )
         for server_port in sorted({d.port, d.check_port}):
@@ -618,15 +625,18 @@ class AwsGpuVm(pulumi.ComponentResource):
         )
         ami = args.ami_id or aws.ssm.get_parameter_output(name=args.ami_ssm_parameter, opts=pulumi.InvokeOptions(parent=self)).value
 
-        def volume(size: int, **extra: Any) -> dict[str, Any]:
+        def volume(size: int) -> aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgsDict:
             return {
                 "volume_size": size,
                 "volume_type": "gp3",
                 "encrypted": "true",
                 "kms_key_id": args.kms_key_arn,
                 "delete_on_termination": "true",
-                **extra,
             }
+
+        data_volume = volume(args.data_gib)
+        data_volume["iops"] = args.data_volume_iops
+        data_volume["throughput"] = args.data_volume_throughput_mibps
 
         return aws.ec2.LaunchTemplate(
             child(name, "launch-template"),
@@ -642,10 +652,7 @@ class AwsGpuVm(pulumi.ComponentResource):
             },
             block_device_mappings=[
                 {"device_name": ROOT_DEVICE, "ebs": volume(args.root_volume_gib)},
-                {
-                    "device_name": DATA_DEVICE,
-                    "ebs": volume(args.data_gib, iops=args.data_volume_iops, throughput=args.data_volume_throughput_mibps),
-                },
+                {"device_name": DATA_DEVICE, "ebs": data_volume},
             ],
             network_interfaces=[
                 {
@@ -706,7 +713,7 @@ class AwsGpuVm(pulumi.ComponentResource):
             tags=tags,
             opts=here,
         )
-        forward = [{"type": "forward", "target_group_arn": target_group.arn}]
+        forward: list[aws.lb.ListenerDefaultActionArgsDict] = [{"type": "forward", "target_group_arn": target_group.arn}]
         if args.certificate_arn is not None:
             aws.lb.Listener(
                 child(name, "https"),
@@ -784,7 +791,12 @@ class AwsGpuVm(pulumi.ComponentResource):
                     "skip_matching": True,
                 },
             },
-            enabled_metrics=["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTotalInstances"],
+            enabled_metrics=[
+                aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
+                aws.autoscaling.Metric.GROUP_IN_SERVICE_INSTANCES,
+                aws.autoscaling.Metric.GROUP_PENDING_INSTANCES,
+                aws.autoscaling.Metric.GROUP_TOTAL_INSTANCES,
+            ],
             # Capacity for GPU types (spot above all) can take long; Pulumi does not wait for it.
             wait_for_capacity_timeout="0",
             tags=[

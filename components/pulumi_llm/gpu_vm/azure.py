@@ -44,7 +44,7 @@ import hashlib
 import ipaddress
 import math
 import re
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_azure_native.authorization as authorization
@@ -84,7 +84,7 @@ from .cloud_init import (
     weights_path,
 )
 
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 ADMIN_USERNAME = "llmadmin"
@@ -322,7 +322,7 @@ class AzureGpuVmArgs(BaseModel):
             host_path(spec, weights_path(spec))
         except ValueError as err:
             raise UserError(f"{where}.container: {err}") from None
-        needed = sorted({v.secret_name for v in spec.env if v.secret_name})  # type: ignore[misc]
+        needed = sorted({name for v in spec.env if (name := v.secret_name)})
         missing = [s for s in needed if s not in self.secret_names]
         if missing:
             raise UserError(f"{where}.secret_names: the server reads secret {missing[0]!r}; map it to its Key Vault secret name")
@@ -604,7 +604,7 @@ class _Deployment:
 
 class AzureGpuVm(pulumi.ComponentResource):
     url: pulumi.Output[str]
-    private_ip: pulumi.Output[str]
+    private_ip: pulumi.Output[str | None]
     vmss_id: pulumi.Output[str]
     vmss_name: pulumi.Output[str]
     identity_id: pulumi.Output[str]
@@ -698,9 +698,10 @@ class AzureGpuVm(pulumi.ComponentResource):
         """The internal Standard load balancer: one frontend, the servers' pool, the health probe, one rule."""
         args = d.args
         lb_name = _lb_name(d)
-        frontend: dict[str, Any] = {"name": "frontend", "subnet": {"id": args.lb_subnet_id or args.subnet_id}}
+        frontend: network.FrontendIPConfigurationArgsDict = {"name": "frontend", "subnet": {"id": args.lb_subnet_id or args.subnet_id}}
         if args.frontend_private_ip is not None:
-            frontend.update(private_ip_allocation_method="Static", private_ip_address=args.frontend_private_ip)
+            frontend["private_ip_allocation_method"] = "Static"
+            frontend["private_ip_address"] = args.frontend_private_ip
         else:
             frontend["private_ip_allocation_method"] = "Dynamic"
         return network.LoadBalancer(
@@ -754,7 +755,11 @@ class AzureGpuVm(pulumi.ComponentResource):
             vmss_extra["spot_restore_policy"] = {"enabled": True, "restore_timeout": "PT1H"}
         if args.zones:
             vmss_extra.update(zones=list(args.zones), zone_balance=False)
-        identity_type = "SystemAssigned, UserAssigned" if args.entra_id_login else "UserAssigned"
+        identity_type = (
+            compute.ResourceIdentityType.SYSTEM_ASSIGNED_USER_ASSIGNED
+            if args.entra_id_login
+            else compute.ResourceIdentityType.USER_ASSIGNED
+        )
         vmss = compute.VirtualMachineScaleSet(
             child(name, "vmss"),
             resource_group_name=args.resource_group_name,
@@ -767,7 +772,7 @@ class AzureGpuVm(pulumi.ComponentResource):
             # Entra ID SSH login needs the system-assigned identity; it gets no role here.
             identity={"type": identity_type, "user_assigned_identities": [identity.id]},
             upgrade_policy={
-                "mode": "Rolling",
+                "mode": compute.UpgradeMode.ROLLING,
                 "rolling_upgrade_policy": {
                     "max_surge": True,  # new VMs first: GPU capacity is scarce, never drop below today
                     "max_batch_instance_percent": 20,
@@ -784,7 +789,8 @@ class AzureGpuVm(pulumi.ComponentResource):
                 "repair_action": "Replace",
             },
             scale_in_policy={"rules": ["Default"], "force_deletion": False},
-            virtual_machine_profile=_vm_profile(d, _custom_data(d, identity)),
+            # _vm_profile builds VirtualMachineScaleSetVMProfileArgsDict-shaped plain data (pure, tested as dicts)
+            virtual_machine_profile=cast(compute.VirtualMachineScaleSetVMProfileArgsDict, _vm_profile(d, _custom_data(d, identity))),
             tags=d.tags,
             # Autoscale owns the capacity once the scale set exists. The VMs start syncing only once they
             # may read the weights and secrets.
@@ -810,7 +816,8 @@ class AzureGpuVm(pulumi.ComponentResource):
             location=d.args.location,
             target_resource_uri=vmss.id,
             enabled=True,
-            profiles=autoscale_profiles(d.args, vmss.id, scale_out_cooldown_minutes=cooldown),
+            # autoscale_profiles builds AutoscaleProfileArgsDict-shaped plain data (pure, so its tests read it as dicts)
+            profiles=cast(list[monitor.AutoscaleProfileArgsDict], autoscale_profiles(d.args, vmss.id, scale_out_cooldown_minutes=cooldown)),
             tags=d.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -819,7 +826,7 @@ class AzureGpuVm(pulumi.ComponentResource):
         """Azure Monitor metric alerts (see alert_definitions), e-mailed through an action group when addresses are given."""
         name, args, tags, rg = d.name, d.args, d.tags, d.args.resource_group_name
         here = pulumi.ResourceOptions(parent=self)
-        actions: list[dict[str, Any]] = []
+        actions: list[monitor.MetricAlertActionArgsDict] = []
         if args.alert_emails:
             group = monitor.ActionGroup(
                 child(name, "alerts"),

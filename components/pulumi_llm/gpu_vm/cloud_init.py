@@ -100,7 +100,7 @@ class SecretFetch:
     """
 
     command: tuple[str, ...]
-    ids: Mapping[str, str] = field(default_factory=dict)
+    ids: Mapping[str, str] = field(default_factory=dict[str, str])
     """`EnvVar.secret_name` → the secret's id in the store (ARN, resource name or URI)."""
 
 
@@ -421,7 +421,7 @@ class _Argv(list):  # type: ignore[type-arg]
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)  # pyright: ignore[reportUnknownMemberType] - PyYAML ships no type hints
 
 
 def _represent_argv(dumper: yaml.SafeDumper, data: _Argv) -> yaml.SequenceNode:
@@ -459,7 +459,7 @@ def render_cloud_init(
     if secret_vars:
         if secrets is None:
             raise ValueError(f"{spec.served_name}: the server reads secrets but no SecretFetch was given")
-        missing = sorted({v.secret_name for v in secret_vars if v.secret_name not in secrets.ids})  # type: ignore[misc]
+        missing = sorted({name for v in secret_vars if (name := v.secret_name) and name not in secrets.ids})
         if missing:
             raise ValueError(f"{spec.served_name}: no secret-store id for {', '.join(missing)}")
     if weights_sync is not None:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_gcp.compute as compute
@@ -66,7 +66,7 @@ from ..validation import HOSTNAME as _DOMAIN
 from . import gcp_boot
 from .cloud_init import health_check_path, health_check_port, host_path, model_mount, ready_within_seconds, weights_path
 
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 ACCELERATOR_TYPES: dict[str, str] = {
@@ -179,7 +179,7 @@ class GcpGpuVmArgs(BaseModel):
         default_factory=list, description="Domains of the managed certificate (external only; first one is the URL). Default none."
     )
     ssl_certificate_ids: list[StrInput] = Field(
-        default_factory=list,
+        default_factory=list[StrInput],
         description="Regional SSL certificates of the internal load balancer: HTTPS on 443 instead of HTTP on 80. Default none.",
     )
     allow_global_access: bool = Field(
@@ -194,7 +194,7 @@ class GcpGpuVmArgs(BaseModel):
         description="Autohealing grace of a new VM, from the startup budget to 3600. Default: provisioning + startup budget (≤ 3600).",
     )
     notification_channels: list[StrInput] = Field(
-        default_factory=list,
+        default_factory=list[StrInput],
         description="Cloud Monitoring notification channels of the alerts. Default none (alerts without notifications).",
     )
     alert_thresholds: GpuVmAlertThresholds = Field(default_factory=GpuVmAlertThresholds, description="Alert thresholds. Defaults above.")
@@ -773,7 +773,7 @@ class GcpGpuVm(pulumi.ComponentResource):
                 family=args.image_family, project=args.image_project, opts=pulumi.InvokeOptions(parent=self)
             ).self_link
         )
-        cmek = {"kms_key_self_link": args.kms_key_id}
+        cmek: compute.InstanceTemplateDiskDiskEncryptionKeyArgsDict = {"kms_key_self_link": args.kms_key_id}
         return compute.InstanceTemplate(
             child(d.name, "template"),
             description=f"pulumi-llm {d.deployment}: {spec.served_name} ({spec.runtime}) on {args.machine_type} ({accelerator_type(args.machine_type)})",
@@ -809,7 +809,8 @@ class GcpGpuVm(pulumi.ComponentResource):
                 "enable_vtpm": True,
                 "enable_integrity_monitoring": True,
             },
-            scheduling=scheduling(args.spot, args.spot_termination_action),
+            # scheduling builds InstanceTemplateSchedulingArgsDict-shaped plain data (pure, tested as dicts)
+            scheduling=cast(compute.InstanceTemplateSchedulingArgsDict, scheduling(args.spot, args.spot_termination_action)),
             metadata={
                 "user-data": user_data,
                 "enable-oslogin": "TRUE",

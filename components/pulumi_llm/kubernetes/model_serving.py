@@ -8,6 +8,7 @@ for all models a PrometheusRule with the LLM alerts and the Grafana dashboards.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -39,13 +40,13 @@ class ServedModel:
     model_claim: str | None = None
     revision: str | None = None
     object_store: bool = False
-    service_account_annotations: Mapping[str, Any] = field(default_factory=dict)
-    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    service_account_annotations: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    pod_labels: Mapping[str, str] = field(default_factory=dict[str, str])
     copy: Any = None
     """A `model_copy.CopySpec`: copy the weights from the hub once, before the server starts."""
     copy_depends_on: Sequence[Any] = ()
     """Resources the copy Job waits for (its pod identity)."""
-    env: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, Any] = field(default_factory=dict[str, Any])
     """Extra environment variables whose values come from other resources (pulumi Inputs), e.g. the
     model bucket that the server's positional model argument `s3://$(MODEL_BUCKET)/…` expands
     (`vllm serve MODEL`; Kubernetes expands $(VAR) in args)."""
@@ -70,7 +71,7 @@ class IngressOptions:
     host: str | None = None
     tls_secret: str | None = None
     style: Literal["nginx", "alb"] = "nginx"
-    annotations: Mapping[str, str] = field(default_factory=lambda: dict(INGRESS_NGINX_ANNOTATIONS))
+    annotations: Mapping[str, str | pulumi.Output[str]] = field(default_factory=lambda: dict(INGRESS_NGINX_ANNOTATIONS))
     peers: Sequence[Mapping[str, Any]] = ({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},)
     """NetworkPolicy peers the ingress traffic arrives from (the controller's pods, or the VPC for an ALB)."""
 
@@ -135,10 +136,10 @@ def ingress_spec(served_name: str, port: int, options: IngressOptions) -> dict[s
 
 def _ingress_address(status: Any) -> str:
     """Hostname or IP of an Ingress's load balancer, once the controller has set it ('' before)."""
-    entries = ((status or {}).get("load_balancer") or (status or {}).get("loadBalancer") or {}).get("ingress") or []
+    entries = render.load_balancer_ingress(status)
     if not entries:
         return ""
-    return entries[0].get("hostname") or entries[0].get("ip") or ""
+    return str(entries[0].get("hostname") or entries[0].get("ip") or "")
 
 
 def pod_monitoring_spec(spec: ContainerSpec) -> dict[str, Any]:
@@ -295,7 +296,7 @@ class ModelServing(pulumi.ComponentResource):
         spec = model.container
         served = spec.served_name
         policy = args.scaling or autoscaling.ScalingPolicy(model.replicas_min, model.replicas_max)
-        policy = autoscaling.ScalingPolicy(**{**policy.__dict__, "min_replicas": model.replicas_min, "max_replicas": model.replicas_max})
+        policy = dataclasses.replace(policy, min_replicas=model.replicas_min, max_replicas=model.replicas_max)
         lws = server.workload_kind == "LeaderWorkerSet"
         autoscaling.Autoscaling(
             child(d.name, f"{served}-scaling"),

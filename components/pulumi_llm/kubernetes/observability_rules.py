@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from pulumi_llm.runtimes import registry
 from pulumi_llm.runtimes.spec import ContainerSpec, MetricNames, Runtime
@@ -222,7 +222,8 @@ class AlertThresholds:
                 raise ValueError(f"AlertThresholds.{name}: {value!r} must be a fraction between 0 and 1 (exclusive)")
         if not (isinstance(self.latency_quantile, float) and 0 < self.latency_quantile < 1):
             raise ValueError(f"AlertThresholds.latency_quantile: {self.latency_quantile!r} must be between 0 and 1")
-        if self.restarts is not None and (not isinstance(self.restarts, int) or self.restarts < 0):
+        # As given: a caller's YAML may hold any type.
+        if self.restarts is not None and (not isinstance(cast(object, self.restarts), int) or self.restarts < 0):
             raise ValueError(f"AlertThresholds.restarts: {self.restarts!r} must be a whole number >= 0")
 
 
@@ -636,7 +637,8 @@ def _check_servers(servers: Sequence[ServerMetrics]) -> None:
     seen_service: set[tuple[str, str]] = set()
     seen_model: set[tuple[str, str, str]] = set()
     for server in servers:
-        if not isinstance(server, ServerMetrics):
+        # As given: callers in other languages may pass anything.
+        if not isinstance(cast(object, server), ServerMetrics):
             raise TypeError(f"expected ServerMetrics, got {type(server).__name__}")
         key = (server.namespace, server.service)
         if key in seen_service:
@@ -713,7 +715,7 @@ def promql_metric_names(expr: str) -> set[str]:
     text = _PROMQL_BRACES.sub("{}", text)
     text = _PROMQL_BRACKETS.sub("[]", text)
     text = _PROMQL_GROUPING.sub(" ", text)
-    names = set()
+    names: set[str] = set()
     for match in _PROMQL_IDENT.finditer(text):
         name = match.group(0)
         if name.lower() in _PROMQL_KEYWORDS:
@@ -727,13 +729,13 @@ def promql_metric_names(expr: str) -> set[str]:
 def _exprs(obj: Any) -> Iterator[str]:
     """Every string under an `expr` key, anywhere in a rule spec or dashboard."""
     if isinstance(obj, Mapping):
-        for key, value in obj.items():
+        for key, value in cast(Mapping[Any, Any], obj).items():
             if key == "expr" and isinstance(value, str):
                 yield value
             else:
                 yield from _exprs(value)
     elif isinstance(obj, list | tuple):
-        for item in obj:
+        for item in cast(Sequence[Any], obj):
             yield from _exprs(item)
 
 
@@ -746,7 +748,7 @@ def metrics_referenced(spec: Mapping[str, Any]) -> set[str]:
     raw: set[str] = set()
     for expr in _exprs(spec):
         raw |= promql_metric_names(expr)
-    out = set()
+    out: set[str] = set()
     for name in raw:
         if name.endswith("_bucket"):
             name = name.removesuffix("_bucket")
@@ -844,7 +846,7 @@ def _is_counter(name: str) -> bool:
 
 def _load_targets(g: _Group) -> list[tuple[str, str]]:
     """Running and waiting requests; a runtime with no in-flight gauge (Triton) shows its execution rate."""
-    out = []
+    out: list[tuple[str, str]] = []
     for name, what in ((g.metrics.requests_running, "running"), (g.metrics.requests_waiting, "waiting")):
         if _is_counter(name):
             out.append((_sum_rate(g, name), f"{g.legend} {'executions' if what == 'running' else what}/s"))
@@ -874,7 +876,7 @@ def _preemption_targets(g: _Group) -> list[tuple[str, str]]:
 
 def _token_targets(g: _Group) -> list[tuple[str, str]]:
     m = g.metrics
-    out = []
+    out: list[tuple[str, str]] = []
     if m.prompt_tokens:
         out.append((_sum_rate(g, m.prompt_tokens), f"{g.legend} prompt"))
     if m.generation_tokens:
@@ -976,7 +978,7 @@ def _gpu_panels(servers: Sequence[ServerMetrics], dcgm: DcgmLabels) -> list[tupl
     gpu_servers = [s for s in servers if s.uses_gpu]
     if not gpu_servers:
         return []
-    matchers = []
+    matchers: list[tuple[str, str, str]] = []
     if dcgm.namespace:
         matchers.append((dcgm.namespace, "=~", "$namespace"))
     if dcgm.pod:
@@ -1042,7 +1044,7 @@ def _ref_id(index: int) -> str:
 def _unique(targets: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """Targets in order, without repeats (two metric-name sets may share a series, e.g. two Triton kinds)."""
     seen: set[str] = set()
-    out = []
+    out: list[tuple[str, str]] = []
     for expr, legend in targets:
         if expr not in seen:
             seen.add(expr)

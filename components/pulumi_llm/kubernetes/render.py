@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..runtimes.spec import ContainerSpec, ExecCheck, HttpCheck, Probe
+from ..runtimes.spec import ContainerSpec, HttpCheck, Probe
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
 PRESTOP_SLEEP_SECONDS = 15
@@ -25,7 +25,7 @@ RAY_PORT = 6379
 class Placement:
     """Where model-server pods may run."""
 
-    node_selector: Mapping[str, str] = field(default_factory=dict)
+    node_selector: Mapping[str, str] = field(default_factory=dict[str, str])
     tolerations: Sequence[Mapping[str, Any]] = ({"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},)
     gpus_per_node: int | None = None
     """GPUs of one node; a server needing more runs as a LeaderWorkerSet group across nodes."""
@@ -39,6 +39,14 @@ def selector_labels(served_name: str) -> dict[str, str]:
     }
 
 
+def load_balancer_ingress(status: Any) -> list[Mapping[str, Any]]:
+    """The `status.loadBalancer.ingress` entries of a Service or Ingress ([] until the controller sets them);
+    the provider's Outputs spell the keys in snake case, a manifest in camel case."""
+    fields: Mapping[str, Any] = status or {}
+    balancer: Mapping[str, Any] = fields.get("load_balancer") or fields.get("loadBalancer") or {}
+    return list(balancer.get("ingress") or [])
+
+
 def _probe(probe: Probe) -> dict[str, Any]:
     body: dict[str, Any] = {
         "periodSeconds": probe.period_seconds,
@@ -50,13 +58,13 @@ def _probe(probe: Probe) -> dict[str, Any]:
         body["initialDelaySeconds"] = probe.initial_delay_seconds
     if isinstance(probe.check, HttpCheck):
         body["httpGet"] = {"path": probe.check.path, "port": probe.check.port}
-    elif isinstance(probe.check, ExecCheck):
+    else:
         body["exec"] = {"command": list(probe.check.command)}
     return body
 
 
 def _env(spec: ContainerSpec) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for var in spec.env:
         if var.secret_name:
             out.append({"name": var.name, "valueFrom": {"secretKeyRef": {"name": var.secret_name, "key": var.secret_key}}})

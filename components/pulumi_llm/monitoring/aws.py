@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -66,13 +66,16 @@ class AwsMonitoringArgs(BaseModel):
     @classmethod
     def _renamed_fields(cls, data: Any) -> Any:
         # alarm_email (one address, before 0.2.0) is the first of alert_emails, as on Azure.
-        if not isinstance(data, dict) or "alarm_email" not in data:
+        if not isinstance(data, dict):
             return data
+        fields = cast(dict[str, Any], data)
+        if "alarm_email" not in fields:
+            return fields
         warn_renamed("AwsMonitoringArgs.alarm_email", "AwsMonitoringArgs.alert_emails", stacklevel=4)
-        if "alert_emails" in data:
+        if "alert_emails" in fields:
             raise ValueError("AwsMonitoringArgs: give alert_emails only (alarm_email is its deprecated name)")
-        old = data["alarm_email"]
-        return {**{k: v for k, v in data.items() if k != "alarm_email"}, "alert_emails": () if old is None else (old,)}
+        old = fields["alarm_email"]
+        return {**{k: v for k, v in fields.items() if k != "alarm_email"}, "alert_emails": () if old is None else (old,)}
 
     @field_validator("alert_emails")
     @classmethod

@@ -49,7 +49,7 @@ from ..naming import child
 from ..validation import AZURE_LOCATION as _LOCATION
 from .cidrs import PRIVATE_RANGES
 
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 SUBNET_ROLES: tuple[str, ...] = ("compute", "lb", "private-endpoints", "aks")
@@ -573,7 +573,7 @@ class AzureNetwork(pulumi.ComponentResource):
         tags = azure_tags(args.labels)
         here = pulumi.ResourceOptions(parent=self)
         plan = azure_subnet_plan(args.cidr)
-        common = {"resource_group_name": args.resource_group_name, "tags": tags}
+        common: dict[str, Any] = {"resource_group_name": args.resource_group_name, "tags": tags}
 
         vnet = network.VirtualNetwork(
             child(name, "vnet"),

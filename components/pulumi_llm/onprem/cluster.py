@@ -9,6 +9,8 @@ release that can be switched off where the cluster has its own — and then the 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,7 +48,7 @@ class OnPremCluster(pulumi.ComponentResource):
         labels = kubernetes_labels(args.labels)
         serving = args.serving
         monitor = args.prometheus  # ServiceMonitors need the Prometheus Operator's CRDs
-        installs: list[tuple[str, pins.ChartPin, str, dict, str]] = []
+        installs: list[tuple[str, pins.ChartPin, str, dict[str, Any], str]] = []
         if args.gpu_operator:
             installs.append(
                 (

@@ -91,7 +91,7 @@ def enabled_targets(settings: Settings) -> tuple[str, ...]:
 class LlmPlatform(pulumi.ComponentResource):
     """Everything one stack deploys."""
 
-    model_bucket: pulumi.Output[str] | None
+    model_bucket: pulumi.Input[str] | None
     namespace: pulumi.Output[str] | None
     edge_images: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]]
     """Edge stacks: fleet (cpu/cuda/jetson) → (image index ref by digest, its sha256 digest)."""

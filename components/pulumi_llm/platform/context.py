@@ -66,20 +66,20 @@ class Foundation:
     key: Any = None
     store: Any = None
     monitoring: Any = None
-    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict[str, Any])
     """Per-target pieces the other phases read (GCP: the bucket's plan-time name; Azure: the resource group, vault)."""
-    model_bucket: pulumi.Output[str] | None = None
+    model_bucket: pulumi.Input[str] | None = None
     """LlmPlatform.model_bucket: the model store's bucket (or container URL)."""
-    outputs: Outputs = dataclasses.field(default_factory=dict)
+    outputs: Outputs = dataclasses.field(default_factory=dict[str, pulumi.Input[str]])
 
 
 @dataclasses.dataclass(frozen=True)
 class SelfHosted:
     """The served models as the gateway reaches them."""
 
-    urls: Mapping[str, pulumi.Output[str]] = dataclasses.field(default_factory=dict)
+    urls: Mapping[str, pulumi.Output[str]] = dataclasses.field(default_factory=dict[str, pulumi.Output[str]])
     """Served name → base URL the gateway calls (ending in /v1)."""
-    endpoints: Mapping[str, tuple[pulumi.Output[str], int]] = dataclasses.field(default_factory=dict)
+    endpoints: Mapping[str, tuple[pulumi.Output[str], int]] = dataclasses.field(default_factory=dict[str, tuple[pulumi.Output[str], int]])
     """AWS: a name → (the load balancers' security group, the port of the URLs), one entry per group."""
     key: Any = None
     """AWS: the Secrets Manager secret of the API key the servers require and the gateway sends."""
@@ -87,9 +87,11 @@ class SelfHosted:
     """AWS: the servers' role ARNs that read that key."""
     namespace: pulumi.Output[str] | None = None
     """LlmPlatform.namespace: the Kubernetes namespace the models are served in."""
-    edge_images: Mapping[str, tuple[pulumi.Output[str], pulumi.Output[str]]] = dataclasses.field(default_factory=dict)
+    edge_images: Mapping[str, tuple[pulumi.Output[str], pulumi.Output[str]]] = dataclasses.field(
+        default_factory=dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]]
+    )
     """LlmPlatform.edge_images: fleet → (image index ref by digest, its sha256 digest)."""
-    outputs: Outputs = dataclasses.field(default_factory=dict)
+    outputs: Outputs = dataclasses.field(default_factory=dict[str, pulumi.Input[str]])
 
 
 NOTHING_SELF_HOSTED = SelfHosted()

@@ -8,7 +8,9 @@ provider alone), must have run first (the dispatcher's order).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
 
 import pulumi
 import pulumi_docker_build as docker_build
@@ -16,6 +18,9 @@ import pulumi_kubernetes as k8s
 
 from .. import serving
 from .context import NO_OUTPUTS, Foundation, Outputs, PlatformContext, SelfHosted
+
+if TYPE_CHECKING:
+    from ..settings.edge import EdgeSettings
 
 
 def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundation:
@@ -35,38 +40,43 @@ def self_hosted(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
     edge = settings.edge
     assert edge is not None
     edge_labels = ctx.labels.with_method("edge")
-    common = dict(
-        labels=edge_labels,
-        runtime=edge.runtime,
-        context=default_build_context(edge.runtime),
-        repository=edge.repository,
-        llama_cpp_sha256=edge.llama_cpp_sha256,
-        jetson_build_image=edge.jetson_build_image,
-        jetson_runtime_image=edge.jetson_runtime_image,
-        registry="ecr",
-    )
     gpu_taint = ({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},)
-    servers = []
+    servers: list[EdgeServer] = []
     images: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]] = {}
-    registry: dict = {}
-    for fleet, image_name, tag, target, platforms, builders, selector, device in _fleets(edge):
+    # Every fleet's image goes to the first one's repository (tags tell them apart).
+    first: EdgeImage | None = None
+    for fleet in _fleets(edge):
         image = EdgeImage(
-            ctx.child(image_name),
-            EdgeImageArgs(**common, **registry, tag=tag, target=target, platforms=platforms, builders=builders),
+            ctx.child(fleet.image_name),
+            EdgeImageArgs(
+                labels=edge_labels,
+                runtime=edge.runtime,
+                context=default_build_context(edge.runtime),
+                repository=edge.repository,
+                llama_cpp_sha256=edge.llama_cpp_sha256,
+                jetson_build_image=edge.jetson_build_image,
+                jetson_runtime_image=edge.jetson_runtime_image,
+                registry="ecr",
+                repository_url=first.repository_url if first is not None else None,
+                cache_repository_url=first.cache_repository_url if first is not None else None,
+                tag=fleet.tag,
+                target=fleet.target,
+                platforms=fleet.platforms,
+                builders=fleet.builders,
+            ),
             opts=ctx.opts(foundation.providers),
         )
-        # Every fleet's image goes to the first one's repository (tags tell them apart).
-        registry = registry or {"repository_url": image.repository_url, "cache_repository_url": image.cache_repository_url}
-        images[fleet] = (image.ref, image.digest)
+        first = first or image
+        images[fleet.fleet] = (image.ref, image.digest)
         for served in sorted(settings.models):
             servers.append(
                 EdgeServer(
-                    name=served if device is None else f"{served}-{fleet}",
-                    fleet=fleet,
-                    container=serving.container(settings, served, serving.size(settings, served, edge_device=device)),
+                    name=served if fleet.device is None else f"{served}-{fleet.fleet}",
+                    fleet=fleet.fleet,
+                    container=serving.container(settings, served, serving.size(settings, served, edge_device=fleet.device)),
                     image=image.ref,
-                    node_selector=selector,
-                    tolerations=gpu_taint if target != "cpu" else (),
+                    node_selector=fleet.node_selector,
+                    tolerations=gpu_taint if fleet.target != "cpu" else (),
                 )
             )
     fleet_cluster = k8s.Provider(
@@ -84,16 +94,40 @@ def self_hosted(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
     return SelfHosted(edge_images=images, outputs={f"edge_image_{fleet}": ref for fleet, (ref, _) in images.items()})
 
 
-def _fleets(edge) -> list[tuple]:
-    """(fleet, image child, tag, target, platforms, builders, node selector, sizing device) of each fleet: the
-    main target's, and a Jetson fleet's when edge.jetson is set."""
+@dataclasses.dataclass(frozen=True)
+class _Fleet:
+    """One fleet's image and nodes."""
+
+    fleet: str
+    image_name: str
+    """The EdgeImage's child name."""
+    tag: str
+    target: Literal["cpu", "cuda", "jetson"]
+    platforms: tuple[str, ...]
+    builders: dict[str, str]
+    node_selector: Mapping[str, str]
+    device: str | None
+    """The sizing device (None: the stack's edge.device)."""
+
+
+def _fleets(edge: EdgeSettings) -> list[_Fleet]:
+    """Each fleet: the main target's, and a Jetson fleet's when edge.jetson is set."""
     fleets = [
-        (edge.target, "edge-image", edge.image_tag, edge.target, tuple(edge.platforms), dict(edge.builders), edge.node_selector, None)
+        _Fleet(
+            edge.target,
+            "edge-image",
+            edge.image_tag,
+            edge.target,
+            tuple(edge.platforms),
+            {str(k): v for k, v in edge.builders.items()},
+            edge.node_selector,
+            None,
+        )
     ]
     if edge.jetson is not None:
         jet = edge.jetson
         fleets.append(
-            (
+            _Fleet(
                 "jetson",
                 "edge-image-jetson",
                 f"{edge.image_tag}-jetson",

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..labels import CommonLabels, azure_tags
 from ..naming import child
 
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 
 # Built-in role definitions (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"  # Key Vault Secrets User: read secret values
@@ -187,7 +187,7 @@ class AzureKeyVault(pulumi.ComponentResource):
             vault_name=args.vault_name,
             properties={
                 "tenant_id": client.tenant_id,
-                "sku": {"family": "A", "name": args.sku},
+                "sku": {"family": "A", "name": keyvault.SkuName(args.sku)},
                 "enable_rbac_authorization": True,  # Azure RBAC only; access policies are ignored
                 "enable_soft_delete": True,
                 "soft_delete_retention_in_days": args.soft_delete_retention_days,

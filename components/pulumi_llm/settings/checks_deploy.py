@@ -31,6 +31,7 @@ def check_deploy(settings: Settings) -> None:
     if settings.cloud == "gcp" and settings.gcp is not None:
         _gcp(settings)
     if "edge" in settings.methods and settings.edge is not None:
+        _edge_sources(settings)
         from ..edge.image import _REPO_NAME  # the image component's own rule for the registry repository
 
         if not _REPO_NAME.match(settings.edge.repository):
@@ -217,6 +218,16 @@ def _gcp(settings: Settings) -> None:
             raise FieldProblem("gcp.cluster.gpu_pool.machine_type", str(err)) from None
         if machine.gpu_count < 1:
             raise FieldProblem("gcp.cluster.gpu_pool.machine_type", "not a GPU machine type; GPU pools take g2, a2 or a3 types")
+
+
+def _edge_sources(settings: Settings) -> None:
+    # llama.cpp loads one GGUF file (runtimes/llamacpp.py refuses any other model_path after the image is built)
+    assert settings.edge is not None
+    if settings.edge.runtime != "llamacpp":
+        return
+    for name, model in settings.models.items():
+        if not (model.source or "").endswith(".gguf"):
+            raise FieldProblem(f"models.{name}.source", "runtime llamacpp reads one GGUF file from the nodes' cache: node://<file>.gguf")
 
 
 # --------------------------------------------------------------------------------------------

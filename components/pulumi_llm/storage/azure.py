@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..labels import CommonLabels, azure_tags
 from ..naming import child
 
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 
 BLOB_DNS_SUFFIX = "blob.core.windows.net"
 """Blob endpoint suffix of the public Azure cloud."""

@@ -1,0 +1,197 @@
+"""Issue 16, family 4 — silently accepted: counts and sizes without an upper bound (replicas 10^10), a context
+no server can use, a GPU cap below what the plan itself sizes, a CPU-only machine in a GPU pool, host names with
+a scheme, an underscore or a double dot, Kubernetes names and label keys the API server refuses, a URL without a
+scheme, a cron with hour 99, and CLI numbers (compare --tokens-per-month 1e30).
+
+Stack cases drive `pulumi-llm plan` in-process on a scratch project (tests/bad_input.py): exit 2, one line naming
+the stack file, the key as written, the value and what is allowed, nothing registered, no plan written. The CLI
+cases drive `pulumi-llm size|compare` the same way. The name rules are tested pure below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import bad_input
+import pytest
+import yaml
+from bad_input import assert_one_line_refusal
+from helpers import shipped_stack
+from pulumi_llm.schedules import cron_problem
+from pulumi_llm.settings.names import host_name_problem, http_url_problem, kube_name_problem, label_key_problem
+
+MODEL = "llama-3-1-8b-instruct"
+
+
+def refused(project: Path, base: str, path: tuple[Any, ...], value: Any, *parts: str) -> str:
+    """Plan shipped stack `base` with `value` set at `path` (config key first); the one line it is refused with."""
+    stack = shipped_stack(base)
+    node: Any = stack["config"]
+    for part in path[:-1]:
+        node = node.setdefault(part, {}) if isinstance(part, str) else node[part]
+    node[path[-1]] = value
+    name = f"{base}-edited"
+    bad_input.write_stack(project, name, yaml.safe_dump(stack, sort_keys=False))
+    return assert_one_line_refusal(bad_input.plan(project, name), name, *parts)
+
+
+SERVING, MODELS, ONPREM = "pulumi-llm:serving", "pulumi-llm:models", "pulumi-llm:onprem"
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "value", "parts"),
+    [
+        # Before: planned, rounded into the Auto Scaling group / NodePool.
+        ("onprem", (SERVING, "replicas", "max"), 10**10, ("pulumi-llm:serving.replicas.max = 10000000000", "must be <= 1000")),
+        ("onprem", (SERVING, "replicas", "max"), 10**25, ("serving.replicas.max = 1e+25", "far too large")),
+        ("onprem", (MODELS, MODEL, "replicas"), {"min": 1, "max": 10**10}, (f"models.{MODEL}.replicas.max", "<= 1000")),
+        ("onprem", (SERVING, "autoscaling", "polling_seconds"), 10**12, ("serving.autoscaling.polling_seconds", "<= 3600")),
+        ("onprem", (MODELS, MODEL, "gpus"), 10**6, (f"models.{MODEL}.gpus = 1000000", "<= 64")),
+        ("onprem", (ONPREM, "gpus", "per_node"), 10**10, ("onprem.gpus.per_node", "<= 16")),
+        ("prod", ("pulumi-llm:gateway", "consumers", "search", "rate_limit_rps"), 1e9, ("rate_limit_rps", "<= 10000")),
+        # A context no server can use.
+        ("onprem", (MODELS, MODEL, "context"), 1, (f"pulumi-llm:models.{MODEL}.context = 1", "allowed: 2048 to 131072 tokens")),
+        # A GPU cap below what the plan sizes (NodePool limit), and model replicas above it.
+        (
+            "staging",
+            ("pulumi-llm:aws", "cluster", "max_gpus"),
+            1,
+            ("pulumi-llm:serving.replicas.max = 2", "cap of 1 (aws.cluster.max_gpus)"),
+        ),
+        ("prod", (SERVING, "replicas"), {"min": 9, "max": 9}, ("pulumi-llm:serving.replicas.max = 9", "cap of 32 (aws.cluster.max_gpus)")),
+        (
+            "gcp-prod",
+            ("pulumi-llm:gcp", "cluster", "gpu_pool"),
+            {"machine_type": "g2-standard-24", "spot_max_nodes": 0, "on_demand_max_nodes": 1},
+            ("serving.replicas.max = 6", "(gcp.cluster.gpu_pool)"),
+        ),
+        # A CPU-only machine type in a GPU pool.
+        (
+            "gcp-prod",
+            ("pulumi-llm:gcp", "cluster", "gpu_pool", "machine_type"),
+            "n2-standard-8",
+            ("gcp.cluster.gpu_pool.machine_type = n2-standard-8",),
+        ),
+        (
+            "prod",
+            ("pulumi-llm:aws", "cluster", "gpu_instance_families"),
+            ["m7i"],
+            ("aws.cluster.gpu_instance_families[0] = m7i", "not a GPU"),
+        ),
+        # Hosts with a scheme, an underscore or a double dot.
+        ("onprem", (ONPREM, "ingress", "host"), "https://llm.example.com", ("onprem.ingress.host = https://llm.example.com", "no scheme")),
+        ("onprem", (ONPREM, "ingress", "host"), "llm_api.example.com", ("onprem.ingress.host = llm_api.example.com", "underscore")),
+        ("onprem", (ONPREM, "ingress", "host"), "llm..example.com", ("onprem.ingress.host = llm..example.com", "single dots")),
+        ("gcp-prod", ("pulumi-llm:gcp", "gateway", "domains"), ["llm..example.com"], ("gcp.gateway.domains[0] = llm..example.com",)),
+        # Kubernetes names and label keys.
+        ("onprem", (ONPREM, "ingress", "tls_secret"), "Bad_Secret", ("onprem.ingress.tls_secret = Bad_Secret", "a Kubernetes name")),
+        ("onprem", (ONPREM, "hf_token_secret"), "hf token", ("onprem.hf_token_secret = hf token", "a Kubernetes name")),
+        ("onprem", (MODELS, MODEL, "api_key_secret"), "API-KEY", (f"models.{MODEL}.api_key_secret = API-KEY", "a Kubernetes name")),
+        ("edge", ("pulumi-llm:edge", "node_selector"), {"bad key!": "x"}, ("pulumi-llm:edge.node_selector", "label key")),
+        (
+            "edge",
+            ("pulumi-llm:edge", "node_selector"),
+            {"pulumi-llm.dev/edge": "not ok!"},
+            ("edge.node_selector.pulumi-llm.dev/edge", "label value"),
+        ),
+        ("onprem", ("pulumi-llm:tags",), {"Cost Center": "x"}, ("pulumi-llm:tags", "label key")),
+        # A Prometheus URL without a scheme.
+        (
+            "onprem-triton",
+            (ONPREM, "prometheus", "url"),
+            "prometheus-operated.observability.svc.cluster.local:9090",
+            ("onprem.prometheus.url = prometheus-operated.observability.svc.cluster.local:9090", "http://"),
+        ),
+        # A cron with hour 99.
+        (
+            "dev",
+            ("pulumi-llm:aws", "gpu_vm", "schedule", "stop"),
+            "0 99 * * MON-FRI",
+            ("aws.gpu_vm.schedule.stop = 0 99 * * MON-FRI", "hour '99'"),
+        ),
+        ("edge", ("pulumi-llm:edge", "host_model_dir"), "models", ("edge.host_model_dir = models", "absolute")),
+    ],
+)
+def test_refused_with_its_bound(scratch_project: Path, base: str, path: tuple[Any, ...], value: Any, parts: tuple[str, ...]) -> None:
+    refused(scratch_project, base, path, value, *parts)
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["compare", "--model", "llama-3.1-8b-instruct", "--tokens-per-month", "1e30"],
+            "pulumi-llm: --tokens-per-month must be at most 1e+15 tokens, not '1e30'",
+        ),
+        (
+            ["compare", "--model", "llama-3.1-8b-instruct", "--tokens-per-month", "1B", "--context", "99999999999"],
+            "--context must be at most",
+        ),
+        (
+            ["compare", "--model", "llama-3.1-8b-instruct", "--tokens-per-month", "1B", "--replicas", "1:10000000000"],
+            "--replicas must be at most 1000",
+        ),
+        (["size", "llama-3.1-8b-instruct", "--gpu", "L4", "--count", "100000"], "--count must be at most 64"),
+    ],
+)
+def test_cli_numbers_are_bounded(argv: list[str], line: str) -> None:
+    outcome = bad_input.main(argv)
+    assert outcome.code == 2, outcome
+    assert len(outcome.stderr) == 1 and line in outcome.stderr[0], outcome.stderr
+    assert outcome.stdout == []
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("llm.example.com", True),
+        ("*.models.example.com", True),
+        ("LLM.example.com", False),
+        ("llm.example.com:443", False),
+        ("localhost", False),
+    ],
+)
+def test_host_names(value: str, ok: bool) -> None:
+    assert (host_name_problem(value) is None) == ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("hf-token", True), ("tls.example-1", True), ("-bad", False), ("a" * 254, False), ("Upper", False)],
+)
+def test_kubernetes_names(value: str, ok: bool) -> None:
+    assert (kube_name_problem(value) is None) == ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("pulumi-llm.dev/edge", True), ("edge", True), ("a/b/c", False), ("Example.com/x", False), ("/x", False), ("x" * 64, False)],
+)
+def test_label_keys(value: str, ok: bool) -> None:
+    assert (label_key_problem(value) is None) == ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("http://prom.monitoring.svc:9090", True), ("https://prom.example.com/api", True), ("prom:9090", False), ("http://x:70000", False)],
+)
+def test_urls(value: str, ok: bool) -> None:
+    assert (http_url_problem(value) is None) == ok
+
+
+@pytest.mark.parametrize(
+    ("cron", "problem"),
+    [
+        ("0 20 * * MON-FRI", None),
+        ("*/15 7-19 1,15 JAN-DEC 0", None),
+        ("0 99 * * *", "hour '99': allowed 0 to 23"),
+        ("61 1 * * *", "minute '61': allowed 0 to 59"),
+        ("0 1 32 * *", "day of month '32': allowed 1 to 31"),
+        ("0 1 * * FUNDAY", "day of week 'FUNDAY': allowed 0 to 7 or SUN-SAT"),
+        ("0 1 * *", "a 5-field cron, e.g. '0 20 * * MON-FRI'"),
+        ("0 1/0 * * *", "hour step /0: allowed 1 to 23"),
+    ],
+)
+def test_cron_fields_are_range_checked(cron: str, problem: str | None) -> None:
+    assert cron_problem(cron) == problem

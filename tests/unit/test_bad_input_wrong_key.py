@@ -1,0 +1,106 @@
+"""Issue 16, family 3 — the wrong key named: a message must name the key path as the user wrote it in the stack
+file, never the component argument it became (`models.<m>.schedule`, `model_path`, `gateway.domains`,
+`bedrock_model_arns`), nor the whole model map when one of its keys is at fault.
+
+Each case edits a shipped stack and drives `pulumi-llm plan` in-process on a scratch project (tests/bad_input.py):
+exit 2, one line naming the stack file and the key as written, nothing registered, no plan written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import bad_input
+import pytest
+import yaml
+from bad_input import assert_one_line_refusal
+from helpers import shipped_stack
+
+
+def refused(project: Path, base: str, config: dict[str, Any], *parts: str) -> str:
+    stack = shipped_stack(base)
+    for key, value in config.items():
+        stack["config"][key] = value
+    name = f"{base}-edited"
+    bad_input.write_stack(project, name, yaml.safe_dump(stack, sort_keys=False))
+    return assert_one_line_refusal(bad_input.plan(project, name), name, *parts)
+
+
+def edited(base: str, key: str, update: dict[str, Any]) -> dict[str, Any]:
+    """The value of config `key` of shipped stack `base`, with `update` merged one level down."""
+    value = shipped_stack(base)["config"][key]
+    for sub, change in update.items():
+        value[sub] = {**value[sub], **change} if isinstance(change, dict) and isinstance(value.get(sub), dict) else change
+    return {key: value}
+
+
+MODEL = "llama-3-1-8b-instruct"
+
+
+@pytest.mark.parametrize(
+    ("base", "config", "key", "not_named"),
+    [
+        # Was models.<m>.schedule.time_zone: the GPU VM component's path, not the stack file's.
+        (
+            "dev",
+            edited("dev", "pulumi-llm:aws", {"gpu_vm": {"schedule": {"stop": "0 20 * * *", "start": "0 7 * * *", "time_zone": "CEST"}}}),
+            "pulumi-llm:aws.gpu_vm.schedule.time_zone = CEST",
+            "models.",
+        ),
+        # Was models.<m> = {the whole model}: gpus = 3: …
+        ("onprem", edited("onprem", "pulumi-llm:models", {MODEL: {"gpus": 3}}), f"pulumi-llm:models.{MODEL}.gpus = 3", "{"),
+        (
+            "dev",
+            edited("dev", "pulumi-llm:models", {MODEL: {"instance_type": "m5.large"}}),
+            f"pulumi-llm:models.{MODEL}.instance_type",
+            "{",
+        ),
+        (
+            "edge",
+            edited("edge", "pulumi-llm:models", {"llama-3-2-3b": {"quantization": "awq"}}),
+            "pulumi-llm:models.llama-3-2-3b.quantization = awq",
+            "{",
+        ),
+        # Was models.<m> = {…}: no instance type of the Karpenter families m5 …
+        (
+            "prod",
+            edited("prod", "pulumi-llm:aws", {"cluster": {"gpu_instance_families": ["m5"]}}),
+            "pulumi-llm:aws.cluster.gpu_instance_families[0] = m5",
+            "{",
+        ),
+        # Was model_path, after 13 resources.
+        (
+            "edge",
+            edited("edge", "pulumi-llm:models", {"llama-3-2-3b": {"source": "node://model.bin"}}),
+            "pulumi-llm:models.llama-3-2-3b.source = node://model.bin",
+            "model_path",
+        ),
+        # Was gateway.domains (the component's argument), after the registrations before it.
+        (
+            "gcp-prod",
+            edited("gcp-prod", "pulumi-llm:gcp", {"gateway": {"domains": ["https://llm.example.com"]}}),
+            "pulumi-llm:gcp.gateway.domains[0] = https://llm.example.com",
+            "pulumi-llm:gateway.domains",
+        ),
+        # Was bedrock_model_arns (the ARN the component builds), after 164 resources.
+        (
+            "prod",
+            edited("prod", "pulumi-llm:gateway", {"bedrock_models": ["meta.llama3 70b"]}),
+            "pulumi-llm:gateway.bedrock_models[0] = meta.llama3 70b",
+            "bedrock_model_arns",
+        ),
+    ],
+)
+def test_the_message_names_the_key_as_written(scratch_project: Path, base: str, config: dict[str, Any], key: str, not_named: str) -> None:
+    line = refused(scratch_project, base, config, key)
+    message = line.split(key, 1)[1]
+    assert not_named not in message, line
+
+
+def test_a_misspelt_config_key_is_named_with_a_did_you_mean(scratch_project: Path) -> None:
+    text = (Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.dev.yaml").read_text().replace("\nconfig:", "\nconfg:")
+    bad_input.write_stack(scratch_project, "typo", text)
+    line = assert_one_line_refusal(bad_input.plan(scratch_project, "typo"), "typo", "confg: unknown top-level key (did you mean config?)")
+    assert "environment" not in line
+    assert line.endswith("allowed: config, secretsprovider, encryptedkey, encryptionsalt")
