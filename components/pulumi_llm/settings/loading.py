@@ -164,6 +164,8 @@ def _message(problem: Mapping[str, Any], loc: list[Any]) -> str:
     if kind in bounds:
         limit = next(v for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))
         return f"must be {bounds[kind]} {limit}"
+    if kind == "int_parsing_size":
+        return "must be a whole number; this one is far too large"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return "must be a whole number"
     if kind in ("float_parsing", "float_type"):
