@@ -111,6 +111,17 @@ SERVING, MODELS, ONPREM = "pulumi-llm:serving", "pulumi-llm:models", "pulumi-llm
             ("aws.gpu_vm.schedule.stop = 0 99 * * MON-FRI", "hour '99'"),
         ),
         ("edge", ("pulumi-llm:edge", "host_model_dir"), "models", ("edge.host_model_dir = models", "absolute")),
+        ("onprem", (ONPREM, "kubeconfig"), " ", ("onprem.kubeconfig", "must not be blank")),
+        # A replica bigger than a node, and repeats the cloud refuses.
+        ("onprem-triton", (ONPREM, "gpus", "per_node"), 2, ("models.llama-3-3-70b-instruct.gpus = 4", "allowed: 1 to 2")),
+        ("azure-dev", ("pulumi-llm:azure", "gpu_vm", "zones"), ["1", "1"], ("azure.gpu_vm.zones[1] = 1", "listed twice")),
+        ("prod", ("pulumi-llm:aws", "cluster", "gpu_instance_families"), ["g6e", "g6e"], ("aws.cluster.gpu_instance_families[1] = g6e",)),
+        (
+            "azure-dev",
+            ("pulumi-llm:azure", "gpu_vm", "schedule"),
+            {"start": "07:00", "stop": "07:00"},
+            ("azure.gpu_vm.schedule.stop = 07:00", "never run"),
+        ),
     ],
 )
 def test_refused_with_its_bound(scratch_project: Path, base: str, path: tuple[Any, ...], value: Any, parts: tuple[str, ...]) -> None:

@@ -40,6 +40,41 @@ def check_deploy(settings: Settings) -> None:
             )
     if "gateway" in settings.methods and settings.gateway is not None:
         _gateway_routes(settings)
+    if settings.onprem is not None and "onprem" in settings.methods:
+        per_node = settings.onprem.gpus.per_node
+        for name, model in settings.models.items():
+            if model.gpus is not None and model.gpus > per_node:
+                raise FieldProblem(
+                    f"models.{name}.gpus",
+                    f"a replica runs on one node, which has onprem.gpus.per_node = {per_node} GPUs; allowed: 1 to {per_node}",
+                )
+    _no_repeats(settings)
+
+
+def _no_repeats(settings: Settings) -> None:
+    """A list whose items name things (zones, families, principals, domains) lists each once: a repeat is a typo
+    the cloud refuses (a duplicate access entry, zone or certificate domain)."""
+    lists: dict[str, list[str]] = {
+        "aws.cluster.gpu_instance_families": settings.aws.cluster.gpu_instance_families,
+        "aws.cluster.gpu_instance_types": settings.aws.cluster.gpu_instance_types,
+        "aws.cluster.capacity_types": list(settings.aws.cluster.capacity_types),
+        "aws.cluster.admin_principals": settings.aws.cluster.admin_principals,
+        "aws.gpu_vm.allowed_cidrs": settings.aws.gpu_vm.allowed_cidrs,
+        "azure.gpu_vm.zones": list(settings.azure.gpu_vm.zones),
+        "azure.cluster.admin_group_object_ids": settings.azure.cluster.admin_group_object_ids,
+        "azure.cluster.authorized_ip_ranges": settings.azure.cluster.authorized_ip_ranges,
+    }
+    if settings.gcp is not None:
+        lists["gcp.gateway.domains"] = settings.gcp.gateway.domains
+    for key, items in lists.items():
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item in seen:
+                raise FieldProblem(f"{key}[{i}]", f"{item} is listed twice; list each once")
+            seen.add(item)
+    schedule = settings.azure.gpu_vm.schedule
+    if schedule is not None and schedule.start == schedule.stop:
+        raise FieldProblem("azure.gpu_vm.schedule.stop", f"the same time as start ({schedule.start}); the scale set would never run")
 
 
 # --------------------------------------------------------------------------------------------

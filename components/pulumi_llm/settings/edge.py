@@ -52,7 +52,7 @@ class EdgeSettings(_Strict):
             "model directories, images/edge-onnx; cpu target only). Default llamacpp."
         ),
     )
-    kubeconfig: str | None = Field(default=None, description="Path of the kubeconfig file. Default: the provider's default.")
+    kubeconfig: NonBlank | None = Field(default=None, description="Path of the kubeconfig file. Default: the provider's default.")
     namespace: Label = Field(default="llm-edge", description="Namespace of the rollout. Default llm-edge.")
     device: str = Field(
         default="AGX-Orin-64GB",

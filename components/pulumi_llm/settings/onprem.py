@@ -88,7 +88,7 @@ class OnPremSettings(_Strict):
     """An existing Kubernetes cluster, reached through a kubeconfig context."""
 
     kube_context: NonBlank = Field(min_length=1, description="kubeconfig context of the cluster. Required: never the current context.")
-    kubeconfig: str | None = Field(
+    kubeconfig: NonBlank | None = Field(
         default=None, description="Path of the kubeconfig file. Default: the provider's default ($KUBECONFIG or ~/.kube/config)."
     )
     namespace: Label = Field(default="llm", description="Namespace the model servers run in. Default `llm`.")
