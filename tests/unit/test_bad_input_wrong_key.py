@@ -104,3 +104,51 @@ def test_a_misspelt_config_key_is_named_with_a_did_you_mean(scratch_project: Pat
     line = assert_one_line_refusal(bad_input.plan(scratch_project, "typo"), "typo", "confg: unknown top-level key (did you mean config?)")
     assert "environment" not in line
     assert line.endswith("allowed: config, secretsprovider, encryptedkey, encryptionsalt")
+
+
+def _message_texts(path: Path) -> list[str]:
+    """The literal text of every FieldProblem(...) and UserError(...) message in a module (f-string parts too)."""
+    import ast
+
+    texts: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("FieldProblem", "UserError"):
+            for arg in node.args:
+                texts.extend(c.value for c in ast.walk(arg) if isinstance(c, ast.Constant) and isinstance(c.value, str))
+    return texts
+
+
+def test_every_key_a_settings_message_names_is_a_key_of_the_stack_file() -> None:
+    """A message that tells the user to set `aws.model_tls` or `onprem.ingress.install` must name a key the
+    schema accepts, not one it refuses (or one that moved)."""
+    import re
+    import typing
+
+    from pulumi_llm.settings import Settings
+    from pulumi_llm.settings.loading import _unwrap
+    from pydantic import BaseModel
+
+    package = Path(__file__).resolve().parents[2] / "components" / "pulumi_llm"
+    modules = [p for p in (package / "settings").glob("*.py") if p.name != "moved.py"] + [package / "serving.py"]
+    tops = "|".join(sorted(Settings.model_fields, key=len, reverse=True))
+    key_path = re.compile(rf"(?<![\w./-])((?:{tops})(?:\.[a-z_][a-z0-9_]*)+)")
+
+    def resolves(path: str) -> bool:
+        node: Any = Settings
+        for part in path.split("."):
+            if isinstance(node, type) and issubclass(node, BaseModel):
+                if part not in node.model_fields:
+                    return False
+                node = _unwrap(node.model_fields[part].annotation)
+            elif typing.get_origin(node) in (dict, list):
+                node = _unwrap(typing.get_args(node)[-1])  # the part is the user's own name (a model, a pool)
+            else:
+                return True
+        return True
+
+    named = {(module.name, path) for module in modules for text in _message_texts(module) for path in key_path.findall(text)}
+    # a domain (models.internal.example.com) or a module (aws.py) is not a key path
+    named = {(module, path) for module, path in named if path.rsplit(".", 1)[-1] not in ("com", "org", "io", "py")}
+    assert len(named) >= 20, named
+    assert named, "the scan found no key in any message"
+    assert not {(module, path) for module, path in named if not resolves(path)}
