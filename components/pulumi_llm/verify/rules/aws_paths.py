@@ -57,7 +57,7 @@ def _ports(protocol: Any, low: Any, high: Any) -> tuple[int, int] | tuple[None, 
     return int(low if low is not None else 0), int(high if high is not None else low if low is not None else 65535)
 
 
-def _strings(value: Any) -> tuple[str, ...]:
+def as_strings(value: Any) -> tuple[str, ...]:
     """A list input of strings (CIDRs, group ids) as a tuple; () where it is absent or null."""
     strings: Iterable[str] = value or ()
     return tuple(strings)
@@ -80,7 +80,7 @@ def group_rules(view: PlanView) -> list[GroupRule]:
         ports = _ports(i.get("protocol"), i.get("fromPort"), i.get("toPort"))
         if ports is None:
             continue
-        cidrs = _strings(i.get("cidrBlocks")) + _strings(i.get("ipv6CidrBlocks"))
+        cidrs = as_strings(i.get("cidrBlocks")) + as_strings(i.get("ipv6CidrBlocks"))
         found.append(
             GroupRule(r["name"], i.get("securityGroupId", ""), i.get("type") == "ingress", *ports, cidrs, i.get("sourceSecurityGroupId"))
         )
@@ -91,8 +91,8 @@ def group_rules(view: PlanView) -> list[GroupRule]:
                 ports = _ports(entry.get("protocol"), entry.get("fromPort"), entry.get("toPort"))
                 if ports is None:
                     continue
-                cidrs = _strings(entry.get("cidrBlocks")) + _strings(entry.get("ipv6CidrBlocks"))
-                peers = [*_strings(entry.get("securityGroups")), *(["self"] if entry.get("self") else [])]
+                cidrs = as_strings(entry.get("cidrBlocks")) + as_strings(entry.get("ipv6CidrBlocks"))
+                peers = [*as_strings(entry.get("securityGroups")), *(["self"] if entry.get("self") else [])]
                 # AWS honours every source an entry names: its CIDRs are one rule, each group another.
                 if cidrs or not peers:
                     found.append(GroupRule(r["name"], r["id"], direction == "ingress", *ports, cidrs, None))
@@ -221,8 +221,8 @@ def gpu_vm_lbs(view: PlanView) -> list[ModelLb]:
                 lb["name"],
                 bool(lb["inputs"].get("internal", False)),
                 listeners,
-                _strings(lb["inputs"].get("securityGroups")),
-                subnet_cidrs(view, _strings(lb["inputs"].get("subnets"))),
+                as_strings(lb["inputs"].get("securityGroups")),
+                subnet_cidrs(view, as_strings(lb["inputs"].get("subnets"))),
             )
         )
     return found
@@ -281,7 +281,7 @@ def gateway_tasks(view: PlanView) -> list[dict[str, Any]]:
 
 def task_party(view: PlanView, service: dict[str, Any]) -> Party:
     net: dict[str, Any] = service["inputs"].get("networkConfiguration") or {}
-    return Party(_strings(net.get("securityGroups")), subnet_cidrs(view, _strings(net.get("subnets"))))
+    return Party(as_strings(net.get("securityGroups")), subnet_cidrs(view, as_strings(net.get("subnets"))))
 
 
 # ---- Kubernetes NetworkPolicy ------------------------------------------------------------------------

@@ -47,6 +47,11 @@ def _aws_settings(view: PlanView) -> dict[str, Any]:
     return view.settings.get("aws") or {}
 
 
+def _service_lbs(service: dict[str, Any]) -> list[dict[str, Any]]:
+    """An ECS service's loadBalancers entries (target group, container and port its tasks register)."""
+    return service["inputs"].get("loadBalancers") or []
+
+
 # ---- consumer → gateway edge -------------------------------------------------------------------------
 @rule(EDGE)
 def edge(view: PlanView) -> Iterator[Violation]:
@@ -77,8 +82,9 @@ def edge(view: PlanView) -> Iterator[Violation]:
             have = ", ".join(f"{lst['inputs'].get('protocol')}:{lst['inputs'].get('port')}" for lst in listeners) or "none"
             yield violation(view, where, EDGE, f"the integration calls {uri.scheme}:{port} on {nlb['name']}; its listeners: {have}")
             continue
-        forward = next((a for a in listener["inputs"].get("defaultActions") or [] if a.get("type") == "forward"), None)
-        group = paths.by_arn(view, (forward or {}).get("targetGroupArn"), paths.TARGET_GROUP)
+        actions: list[dict[str, Any]] = listener["inputs"].get("defaultActions") or []
+        forward: dict[str, Any] = next((a for a in actions if a.get("type") == "forward"), None) or {}
+        group = paths.by_arn(view, forward.get("targetGroupArn"), paths.TARGET_GROUP)
         if group is None:
             yield violation(view, listener["name"], EDGE, "the listener forwards to no target group of this plan")
             continue
@@ -86,20 +92,18 @@ def edge(view: PlanView) -> Iterator[Violation]:
         services = [
             s
             for s in view.of_type(paths.ECS_SERVICE)
-            if any(
-                paths.by_arn(view, lb.get("targetGroupArn"), paths.TARGET_GROUP) is group for lb in s["inputs"].get("loadBalancers") or []
-            )
+            if any(paths.by_arn(view, lb.get("targetGroupArn"), paths.TARGET_GROUP) is group for lb in _service_lbs(s))
         ]
         if not services:
             yield violation(view, group["name"], EDGE, "no ECS service registers its tasks in this target group")
             continue
         lb_party = paths.Party(
-            tuple(nlb["inputs"].get("securityGroups") or ()), paths.subnet_cidrs(view, nlb["inputs"].get("subnets") or ())
+            paths.as_strings(nlb["inputs"].get("securityGroups")), paths.subnet_cidrs(view, paths.as_strings(nlb["inputs"].get("subnets")))
         )
         for service in services:
-            ports = {
+            ports: set[Any] = {  # containerPort as the input gives it (None where absent)
                 lb.get("containerPort")
-                for lb in service["inputs"].get("loadBalancers") or []
+                for lb in _service_lbs(service)
                 if paths.by_arn(view, lb.get("targetGroupArn"), paths.TARGET_GROUP) is group
             }
             if target_port not in ports:
@@ -137,8 +141,9 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
         if url.scheme not in ("http", "https"):
             yield violation(view, lb.name, SELF_HOSTED, f"the gateway's URL {url.url} is neither http nor https")
             continue
-        match = [lst for lst in lb.listeners if lst.port == url.port and lst.protocol == url.scheme.upper() and lst.forwards]
-        if not match:
+        port = url.port
+        match = [lst for lst in lb.listeners if lst.port == port and lst.protocol == url.scheme.upper() and lst.forwards]
+        if port is None or not match:
             have = ", ".join(f"{lst.protocol}:{lst.port}{'' if lst.forwards else ' (redirect)'}" for lst in lb.listeners) or "none"
             yield violation(
                 view, lb.name, SELF_HOSTED, f"the gateway calls {url.scheme.upper()}:{url.port} ({url.url}); its listeners: {have}"
@@ -155,7 +160,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             )
         for service in services:
             caller = paths.task_party(view, service)
-            out, in_ = paths.allows(rules, caller, lb.party(), url.port)
+            out, in_ = paths.allows(rules, caller, lb.party(), port)
             if lb.managed_inbound is not None:
                 in_ = bool(caller.cidrs) and all(any(within(p, c) for c in lb.managed_inbound) for p in caller.cidrs)
             if not out:
@@ -165,7 +170,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
             if not in_:
                 yield violation(view, lb.name, SELF_HOSTED, f"its security group admits nothing from the gateway tasks on {url.port}")
         if lb.ingress is not None and not lb.managed_inbound:
-            notes = lb.ingress["metadata"].get("annotations") or {}
+            notes: dict[str, Any] = lb.ingress["metadata"].get("annotations") or {}
             if str(notes.get(facts.MANAGE_BACKEND_RULES, "false")).lower() != "true":
                 yield violation(
                     view,
@@ -179,14 +184,17 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
 def _intended_internet_facing(view: PlanView, lb: paths.ModelLb) -> bool:
     aws = _aws_settings(view)
     if lb.ingress is not None:
-        return (aws.get("cluster") or {}).get("ingress") == "internet-facing"
-    return bool((aws.get("gpu_vm") or {}).get("internet_facing"))
+        cluster: dict[str, Any] = aws.get("cluster") or {}
+        return cluster.get("ingress") == "internet-facing"
+    gpu_vm: dict[str, Any] = aws.get("gpu_vm") or {}
+    return bool(gpu_vm.get("internet_facing"))
 
 
 def _callers(view: PlanView, lb: paths.ModelLb, gateway_groups: set[str]) -> tuple[set[str], tuple[str, ...]]:
     """The groups and CIDRs the settings intend to reach `lb`: the gateway's tasks where it routes there,
     the allowed CIDRs the gpu-vm settings name, and the VPC where neither says otherwise."""
-    explicit = tuple((_aws_settings(view).get("gpu_vm") or {}).get("allowed_cidrs") or ()) if lb.ingress is None else ()
+    gpu_vm: dict[str, Any] = _aws_settings(view).get("gpu_vm") or {}
+    explicit = paths.as_strings(gpu_vm.get("allowed_cidrs")) if lb.ingress is None else ()
     if lb.model in routed_models(view):
         return gateway_groups, explicit
     if _intended_internet_facing(view, lb) and lb.ingress is not None:
@@ -243,7 +251,7 @@ def closed(view: PlanView) -> Iterator[Violation]:
             continue
         if not nlb["inputs"].get("internal", False):
             yield violation(view, nlb["name"], CLOSED, "the gateway's NLB is internet-facing: the engine is reachable past API Gateway")
-        nlb_groups = tuple(nlb["inputs"].get("securityGroups") or ())
+        nlb_groups = paths.as_strings(nlb["inputs"].get("securityGroups"))
         for r in paths.ingress_of(rules, nlb_groups):
             yield violation(
                 view, r.resource, CLOSED, f"admits {r.peer_group or ', '.join(r.cidrs)} to the gateway NLB: a path past API Gateway's keys"
@@ -254,7 +262,8 @@ def closed(view: PlanView) -> Iterator[Violation]:
 
     # The servers behind a gpu-vm load balancer: from that load balancer only.
     for group in view.of_type(paths.SG):
-        model = (group["inputs"].get("tags") or {}).get("pulumi-llm:model")
+        tags: dict[str, str] = group["inputs"].get("tags") or {}
+        model = tags.get("pulumi-llm:model")
         if model is None or group["id"] in model_groups:
             continue
         own = {g for lb in lbs if lb.model == model for g in lb.groups}
