@@ -32,6 +32,7 @@ Upstream behaviour relied on is in facts.azure.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..addresses import network, within
@@ -88,13 +89,28 @@ def prefix_matches(prefix: str, address: str, vnet: tuple[str, ...]) -> bool:
     return within(address, prefix)
 
 
+def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """An optional object field of plan data: `parent[key]`, or {} where it is missing or null."""
+    return parent.get(key) or {}
+
+
+def _objects(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """An optional list-of-objects field of plan data: `parent[key]`, or [] where it is missing or null."""
+    return parent.get(key) or []
+
+
+def _strings(parent: dict[str, Any], key: str) -> list[str]:
+    """An optional list-of-strings field of plan data (prefixes, port ranges): `parent[key]`, or [] where it is missing or null."""
+    return parent.get(key) or []
+
+
 def _prefixes(rule_: dict[str, Any], side: str) -> list[str]:
     single = rule_.get(f"{side}AddressPrefix")
-    return list(rule_.get(f"{side}AddressPrefixes") or []) + ([single] if single else [])
+    return _strings(rule_, f"{side}AddressPrefixes") + ([single] if single else [])
 
 
 def _port_matches(rule_: dict[str, Any], port: int) -> bool:
-    specs = list(rule_.get("destinationPortRanges") or []) + ([rule_["destinationPortRange"]] if rule_.get("destinationPortRange") else [])
+    specs = _strings(rule_, "destinationPortRanges") + ([rule_["destinationPortRange"]] if rule_.get("destinationPortRange") else [])
     for spec in specs:
         if spec == "*":
             return True
@@ -104,46 +120,67 @@ def _port_matches(rule_: dict[str, Any], port: int) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class NsgRule:
+    """One security rule as nsg_verdict weighs it: a custom rule of the plan or one of Azure's defaults."""
+
+    name: str
+    priority: int
+    direction: str
+    access: str
+    protocol: str
+    sources: list[str]
+    destinations: list[str]
+    ports: dict[str, Any]
+    """The rule's destination port fields (destinationPortRange / destinationPortRanges)."""
+
+
+def _nsg_rule(r: dict[str, Any]) -> NsgRule:
+    return NsgRule(
+        r["name"],
+        r["priority"],
+        r["direction"],
+        r["access"],
+        r.get("protocol", "*"),
+        _prefixes(r, "source"),
+        _prefixes(r, "destination"),
+        r,
+    )
+
+
+def _default_rule(d: dict[str, Any]) -> NsgRule:
+    return NsgRule(
+        d["name"],
+        d["priority"],
+        d["direction"],
+        d["access"],
+        d["protocol"],
+        [d["source"]],
+        [d["destination"]],
+        {"destinationPortRange": d["ports"]},
+    )
+
+
+def _priority(r: NsgRule) -> int:
+    return r.priority
+
+
 def nsg_verdict(
     rules: list[dict[str, Any]], direction: str, source: str, destination: str, port: int, vnet: tuple[str, ...], protocol: str = "Tcp"
 ) -> tuple[str, str]:
     """(Allow|Deny, deciding rule) for `protocol` from all of `source` to `destination`:`port`."""
-    custom = [
-        {
-            "name": r["name"],
-            "priority": r["priority"],
-            "direction": r["direction"],
-            "access": r["access"],
-            "protocol": r.get("protocol", "*"),
-            "sources": _prefixes(r, "source"),
-            "destinations": _prefixes(r, "destination"),
-            "rule": r,
-        }
-        for r in rules
-    ]
-    defaults = [
-        {
-            "name": d["name"],
-            "priority": d["priority"],
-            "direction": d["direction"],
-            "access": d["access"],
-            "protocol": d["protocol"],
-            "sources": [d["source"]],
-            "destinations": [d["destination"]],
-            "rule": {"destinationPortRange": d["ports"]},
-        }
-        for d in facts.DEFAULT_RULES
-    ]
-    for r in sorted(custom, key=lambda r: r["priority"]) + defaults:
-        if r["direction"] != direction or r["protocol"] not in ("*", protocol):
+    custom = [_nsg_rule(r) for r in rules]
+    defaults = [_default_rule(d) for d in facts.DEFAULT_RULES]
+    for r in sorted(custom, key=_priority) + defaults:
+        if r.direction != direction or r.protocol not in ("*", protocol):
             continue
-        if not any(prefix_matches(p, source, vnet) for p in r["sources"]):
+        if not any(prefix_matches(p, source, vnet) for p in r.sources):
             continue
-        if not any(prefix_matches(p, destination, vnet) for p in r["destinations"]):
+        if not any(prefix_matches(p, destination, vnet) for p in r.destinations):
             continue
-        if not _port_matches(r["rule"], port):
+        if not _port_matches(r.ports, port):
             continue
-        return r["access"], f"{r['name']} (priority {r['priority']})"
+        return r.access, f"{r.name} (priority {r.priority})"
     return "Deny", "no rule"  # unreachable: DenyAll* match everything
 
 
@@ -153,7 +190,7 @@ def _on_azure(view: PlanView) -> bool:
 
 
 def _vnet(view: PlanView) -> tuple[str, ...]:
-    return tuple(p for v in view.of_type(VNET) for p in (v["inputs"].get("addressSpace") or {}).get("addressPrefixes") or [])
+    return tuple(p for v in view.of_type(VNET) for p in _strings(_object(v["inputs"], "addressSpace"), "addressPrefixes"))
 
 
 def _subnet(view: PlanView, ref: Any) -> dict[str, Any] | None:
@@ -162,8 +199,8 @@ def _subnet(view: PlanView, ref: Any) -> dict[str, Any] | None:
 
 
 def _nsg_rules(view: PlanView, subnet: dict[str, Any]) -> list[dict[str, Any]]:
-    nsg = view.ref((subnet["inputs"].get("networkSecurityGroup") or {}).get("id"))
-    return list(nsg["inputs"].get("securityRules") or []) if nsg is not None else []
+    nsg = view.ref(_object(subnet["inputs"], "networkSecurityGroup").get("id"))
+    return list(_objects(nsg["inputs"], "securityRules")) if nsg is not None else []
 
 
 def crossing(
@@ -180,11 +217,10 @@ def crossing(
     vnet = _vnet(view)
     src = source_cidr or source["inputs"]["addressPrefix"]
     dst = target_cidr or target["inputs"]["addressPrefix"]
-    problems = []
-    if source is not None:
-        access, by = nsg_verdict(_nsg_rules(view, source), "Outbound", src, dst, port, vnet)
-        if access != "Allow":
-            problems.append(f"{source['name']}'s NSG denies it out: {by}")
+    problems: list[str] = []
+    access, by = nsg_verdict(_nsg_rules(view, source), "Outbound", src, dst, port, vnet)
+    if access != "Allow":
+        problems.append(f"{source['name']}'s NSG denies it out: {by}")
     if inbound:
         access, by = nsg_verdict(_nsg_rules(view, target), "Inbound", src, dst, port, vnet)
         if access != "Allow":
@@ -198,25 +234,33 @@ def _engine(view: PlanView) -> tuple[dict[str, Any] | None, dict[str, Any] | Non
     if not apps:
         return None, None
     env = view.ref(apps[0]["inputs"].get("environmentId"))
-    subnet = _subnet(view, ((env or {}).get("inputs", {}).get("vnetConfiguration") or {}).get("infrastructureSubnetId"))
+    subnet = _subnet(view, _object(env["inputs"], "vnetConfiguration").get("infrastructureSubnetId")) if env else None
     return apps[0], subnet
 
 
 def _model_lb(view: PlanView, served: str) -> dict[str, Any] | None:
-    return next((lb for lb in view.of_type(LB) if (lb["inputs"].get("tags") or {}).get(MODEL_TAG) == served), None)
+    return next((lb for lb in view.of_type(LB) if _model_tag(lb) == served), None)
+
+
+def _model_tag(resource: dict[str, Any]) -> str | None:
+    """The model a load balancer or scale set serves, by its tag."""
+    return _object(resource["inputs"], "tags").get(MODEL_TAG)
+
+
+def _vmss_ip_configurations(vmss: dict[str, Any]) -> list[dict[str, Any]]:
+    """The IP configurations of every NIC of a scale set's VMs."""
+    profile = _object(_object(vmss["inputs"], "virtualMachineProfile"), "networkProfile")
+    return [ip for nic in _objects(profile, "networkInterfaceConfigurations") for ip in _objects(nic, "ipConfigurations")]
 
 
 def _vmss_subnet(view: PlanView, served: str) -> dict[str, Any] | None:
     for vmss in view.of_type(VMSS):
-        if (vmss["inputs"].get("tags") or {}).get(MODEL_TAG) != served:
+        if _model_tag(vmss) != served:
             continue
-        for nic in ((vmss["inputs"].get("virtualMachineProfile") or {}).get("networkProfile") or {}).get(
-            "networkInterfaceConfigurations"
-        ) or []:
-            for ip in nic.get("ipConfigurations") or []:
-                found = _subnet(view, (ip.get("subnet") or {}).get("id"))
-                if found is not None:
-                    return found
+        for ip in _vmss_ip_configurations(vmss):
+            found = _subnet(view, _object(ip, "subnet").get("id"))
+            if found is not None:
+                return found
     return None
 
 
@@ -224,15 +268,20 @@ def _internal_ingress(view: PlanView) -> dict[str, Any] | None:
     for release in view.of_type(HELM):
         if release["inputs"].get("chart") != "ingress-nginx":
             continue
-        service = (((release["inputs"].get("values") or {}).get("controller") or {}).get("service")) or {}
-        if (service.get("annotations") or {}).get("service.beta.kubernetes.io/azure-load-balancer-internal") == "true":
+        service = _object(_object(_object(release["inputs"], "values"), "controller"), "service")
+        if _object(service, "annotations").get("service.beta.kubernetes.io/azure-load-balancer-internal") == "true":
             return service
     return None
 
 
+def _apim_subnet(view: PlanView, apim: dict[str, Any]) -> dict[str, Any] | None:
+    """The subnet an API Management service is injected into (None: not VNet-integrated)."""
+    return _subnet(view, _object(apim["inputs"], "virtualNetworkConfiguration").get("subnetResourceId"))
+
+
 def _cluster_subnet(view: PlanView) -> dict[str, Any] | None:
     for cluster in view.of_type(CLUSTER):
-        for pool in cluster["inputs"].get("agentPoolProfiles") or []:
+        for pool in _objects(cluster["inputs"], "agentPoolProfiles"):
             found = _subnet(view, pool.get("vnetSubnetID"))
             if found is not None:
                 return found
@@ -243,8 +292,8 @@ def _routes(view: PlanView, served: str) -> bool:
     return any(
         any(
             p.get("path", "").startswith(f"/{served}")
-            for rule_ in (ing.get("spec") or {}).get("rules") or []
-            for p in (rule_.get("http") or {}).get("paths") or []
+            for rule_ in _objects(_object(ing, "spec"), "rules")
+            for p in _objects(_object(rule_, "http"), "paths")
         )
         for ing in view.objects("Ingress")
     )
@@ -260,7 +309,7 @@ def edge(view: PlanView) -> Iterator[Violation]:
     if not apims:
         yield violation(view, "gateway", EDGE, "the gateway method is on but the plan has no API Management service")
         return
-    apim_subnet = _subnet(view, (apims[0]["inputs"].get("virtualNetworkConfiguration") or {}).get("subnetResourceId"))
+    apim_subnet = _apim_subnet(view, apims[0])
     if app is None:
         return  # APIM-only gateway (Azure OpenAI backends): nothing inside the VNet to reach
     if engine_subnet is None or apim_subnet is None:
@@ -268,7 +317,7 @@ def edge(view: PlanView) -> Iterator[Violation]:
             view, app["name"], EDGE, "APIM or the engine environment is not in a subnet of the VNet: APIM cannot reach the internal engine"
         )
         return
-    ingress = (app["inputs"].get("configuration") or {}).get("ingress") or {}
+    ingress = _object(_object(app["inputs"], "configuration"), "ingress")
     backends = [
         b
         for b in view.of_type(BACKEND)
@@ -295,11 +344,11 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
     vnet = _vnet(view)
     # Each GPU VM model's load balancer probes its servers.
     for lb in view.of_type(LB):
-        served = (lb["inputs"].get("tags") or {}).get(MODEL_TAG)
+        served = _model_tag(lb)
         subnet = _vmss_subnet(view, served) if served else None
         if subnet is None:
             continue
-        for probe in lb["inputs"].get("probes") or []:
+        for probe in _objects(lb["inputs"], "probes"):
             access, by = nsg_verdict(
                 _nsg_rules(view, subnet), "Inbound", PROBE_SOURCE, subnet["inputs"]["addressPrefix"], int(probe["port"]), vnet
             )
@@ -336,7 +385,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
                 f"the engine calls {served} over {scheme}; the layer-4 load balancer hands it to a plain-HTTP server",
             )
         if lb is not None:
-            rules = [r for r in lb["inputs"].get("loadBalancingRules") or [] if int(r.get("frontendPort", 0)) == port]
+            rules = [r for r in _objects(lb["inputs"], "loadBalancingRules") if int(r.get("frontendPort", 0)) == port]
             if not rules:
                 yield violation(
                     view, lb["name"], SELF_HOSTED, f"the engine calls {served} on port {port}; the load balancer has no rule for it"
@@ -344,7 +393,8 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
                 continue
             backend_port = int(rules[0]["backendPort"])
             servers = _vmss_subnet(view, served)
-            frontend = _subnet(view, ((lb["inputs"].get("frontendIPConfigurations") or [{}])[0].get("subnet") or {}).get("id"))
+            frontends = _objects(lb["inputs"], "frontendIPConfigurations") or [{}]
+            frontend = _subnet(view, _object(frontends[0], "subnet").get("id"))
             if servers is None or frontend is None:
                 yield violation(view, lb["name"], SELF_HOSTED, f"{served}'s servers or load balancer frontend are in no subnet of the VNet")
                 continue
@@ -381,7 +431,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
                 f"the engine calls {served} with {scheme} on port {port}; the internal ingress serves {INGRESS_LISTENERS}",
             )
             continue
-        ranges = ingress.get("loadBalancerSourceRanges") or []
+        ranges = _strings(ingress, "loadBalancerSourceRanges")
         if ranges and not any(within(engine_cidr, r) for r in ranges):
             yield violation(
                 view, "ingress-nginx", SELF_HOSTED, f"the internal ingress admits {ranges}, not the engine's subnet {engine_cidr}"
@@ -404,25 +454,24 @@ def _is_open(prefix: str) -> bool:
 def closed(view: PlanView) -> Iterator[Violation]:
     if not _on_azure(view):
         return
-    public_ingress = bool(((view.settings.get("azure") or {}).get("network") or {}).get("public_ingress"))
+    public_ingress = bool(_object(_object(view.settings, "azure"), "network").get("public_ingress"))
     for nsg in view.of_type(NSG):
-        for r in nsg["inputs"].get("securityRules") or []:
+        for r in _objects(nsg["inputs"], "securityRules"):
             if r["direction"] != "Inbound" or r["access"] != "Allow":
                 continue
             open_ = [p for p in _prefixes(r, "source") if _is_open(p)]
             if open_ and not (public_ingress and nsg["name"].endswith("-lb-nsg")):
                 yield violation(view, nsg["name"], CLOSED, f"rule {r['name']} admits {open_} from the internet")
     for vmss in view.of_type(VMSS):
-        for nic in ((vmss["inputs"].get("virtualMachineProfile") or {}).get("networkProfile") or {}).get(
-            "networkInterfaceConfigurations"
-        ) or []:
-            if any(ip.get("publicIPAddressConfiguration") for ip in nic.get("ipConfigurations") or []):
+        profile = _object(_object(vmss["inputs"], "virtualMachineProfile"), "networkProfile")
+        for nic in _objects(profile, "networkInterfaceConfigurations"):
+            if any(ip.get("publicIPAddressConfiguration") for ip in _objects(nic, "ipConfigurations")):
                 yield violation(view, vmss["name"], CLOSED, "the GPU VMs get public IP addresses: reachable past the gateway")
     for lb in view.of_type(LB):
-        if any(f.get("publicIPAddress") for f in lb["inputs"].get("frontendIPConfigurations") or []):
+        if any(f.get("publicIPAddress") for f in _objects(lb["inputs"], "frontendIPConfigurations")):
             yield violation(view, lb["name"], CLOSED, "the model's load balancer has a public frontend")
     for env in view.of_type(ENV):
-        if not (env["inputs"].get("vnetConfiguration") or {}).get("internal"):
+        if not _object(env["inputs"], "vnetConfiguration").get("internal"):
             yield violation(
                 view,
                 env["name"],
@@ -438,7 +487,7 @@ def closed(view: PlanView) -> Iterator[Violation]:
         lb = _model_lb(view, served)
         if lb is not None:
             target = _vmss_subnet(view, served)
-            ports = sorted({int(r["backendPort"]) for r in lb["inputs"].get("loadBalancingRules") or []})
+            ports = sorted({int(r["backendPort"]) for r in _objects(lb["inputs"], "loadBalancingRules")})
         else:
             target = _cluster_subnet(view)
             ports = list(INGRESS_PORTS)
@@ -459,8 +508,8 @@ def closed(view: PlanView) -> Iterator[Violation]:
 
 # ---- NetworkPolicy enforcement ---------------------------------------------------------------------------
 def enforces_network_policy(cluster: dict[str, Any]) -> bool:
-    profile = cluster["inputs"].get("networkProfile") or {}
-    policy = profile.get("networkPolicy") or "none"
+    profile = _object(cluster["inputs"], "networkProfile")
+    policy: str = profile.get("networkPolicy") or "none"
     if policy not in facts.ENFORCING_NETWORK_POLICIES:
         return False
     return policy != "cilium" or profile.get("networkDataplane") == "cilium"
@@ -472,12 +521,13 @@ def netpol(view: PlanView) -> Iterator[Violation]:
         return
     for cluster in view.of_type(CLUSTER):
         if not enforces_network_policy(cluster):
-            policy = (cluster["inputs"].get("networkProfile") or {}).get("networkPolicy") or "none"
+            profile = _object(cluster["inputs"], "networkProfile")
+            policy: str = profile.get("networkPolicy") or "none"
             yield violation(
                 view,
                 cluster["name"],
                 NETPOL,
-                f"networkProfile.networkPolicy {policy!r} (dataplane {(cluster['inputs'].get('networkProfile') or {}).get('networkDataplane')!r}) "
+                f"networkProfile.networkPolicy {policy!r} (dataplane {profile.get('networkDataplane')!r}) "
                 "enforces no NetworkPolicy: any pod reaches the models",
             )
 
@@ -488,15 +538,14 @@ def _endpoint_callers(view: PlanView, group: str) -> list[tuple[str, dict[str, A
     callers: list[tuple[str, dict[str, Any] | None]] = []
     if group == "vault":
         app, engine_subnet = _engine(view)
-        if app is not None and any(r.get("keyVaultUrl") for r in (app["inputs"].get("configuration") or {}).get("secrets") or []):
+        if app is not None and any(r.get("keyVaultUrl") for r in _objects(_object(app["inputs"], "configuration"), "secrets")):
             callers.append(("the engine's Key Vault references", engine_subnet))
         apims = view.of_type(APIM)
-        if apims and any((v["inputs"].get("keyVault") or {}).get("secretIdentifier") for v in view.of_type(NAMED_VALUE)):
-            apim_subnet = _subnet(view, (apims[0]["inputs"].get("virtualNetworkConfiguration") or {}).get("subnetResourceId"))
-            callers.append(("API Management's Key Vault named values", apim_subnet))
+        if apims and any(_object(v["inputs"], "keyVault").get("secretIdentifier") for v in view.of_type(NAMED_VALUE)):
+            callers.append(("API Management's Key Vault named values", _apim_subnet(view, apims[0])))
     if group == "blob":
         for vmss in view.of_type(VMSS):
-            served = (vmss["inputs"].get("tags") or {}).get(MODEL_TAG)
+            served = _model_tag(vmss)
             if served:
                 callers.append((f"{served}'s GPU VMs reading the weights", _vmss_subnet(view, served)))
     return callers
@@ -507,8 +556,8 @@ def private_endpoints(view: PlanView) -> Iterator[Violation]:
     if not _on_azure(view):
         return
     for endpoint in view.of_type(ENDPOINT):
-        groups = [g for c in endpoint["inputs"].get("privateLinkServiceConnections") or [] for g in c.get("groupIds") or []]
-        target = _subnet(view, (endpoint["inputs"].get("subnet") or {}).get("id"))
+        groups = [g for c in _objects(endpoint["inputs"], "privateLinkServiceConnections") for g in _strings(c, "groupIds")]
+        target = _subnet(view, _object(endpoint["inputs"], "subnet").get("id"))
         name = endpoint["inputs"].get("privateEndpointName") or endpoint["name"]
         if not any(
             g["inputs"].get("privateEndpointName") == name and g["inputs"].get("privateDnsZoneConfigs") for g in view.of_type(DNS_GROUP)
@@ -546,10 +595,10 @@ def overlay(view: PlanView) -> Iterator[Violation]:
         return
     vnet = _vnet(view)
     for cluster in view.of_type(CLUSTER):
-        profile = cluster["inputs"].get("networkProfile") or {}
+        profile = _object(cluster["inputs"], "networkProfile")
         if profile.get("networkPluginMode") != "overlay":
             continue
-        ranges = {"node": subnet["inputs"]["addressPrefix"], "pod": profile.get("podCidr") or ""}
+        ranges: dict[str, str] = {"node": subnet["inputs"]["addressPrefix"], "pod": profile.get("podCidr") or ""}
         for source, destination in facts.OVERLAY_FLOWS:
             for protocol, port in OVERLAY_PROBES:
                 # Both ends are behind the same subnet NSG: the flow leaves through its outbound rules and arrives

@@ -75,13 +75,14 @@ def sources(firewall_inputs: dict[str, Any]) -> list[str]:
     i = firewall_inputs
     if not (i.get("sourceRanges") or i.get("sourceTags") or i.get("sourceServiceAccounts")):
         return [facts.INGRESS_SOURCE_WHEN_UNSET]
-    return list(i.get("sourceRanges") or [])
+    ranges: list[str] = i.get("sourceRanges") or []
+    return list(ranges)
 
 
 def applies_to(firewall_inputs: dict[str, Any], tags: set[str], service_account: str | None) -> bool:
     """Whether the rule targets an instance with network `tags` running as `service_account`."""
-    targets = set(firewall_inputs.get("targetTags") or [])
-    accounts = set(firewall_inputs.get("targetServiceAccounts") or [])
+    targets: set[str] = set(firewall_inputs.get("targetTags") or [])
+    accounts: set[str] = set(firewall_inputs.get("targetServiceAccounts") or [])
     if targets and not targets & tags:
         return False
     return not accounts or service_account in accounts
@@ -108,7 +109,7 @@ def firewall_verdict(
     `service_account`, on `port`: the first applicable INGRESS rule by priority (deny before allow at equal
     priority) decides, else the implied deny. A deny applies when it covers any of `source` (those addresses are
     dropped), an allow only when it covers all of it. Returns (allow|deny, the deciding rule's name)."""
-    candidates = []
+    candidates: list[tuple[int, int, str, str]] = []
     for r in rules:
         i = r["inputs"]
         if i.get("disabled") or (i.get("direction") or "INGRESS") != "INGRESS" or i.get("network") != network_:
@@ -138,57 +139,79 @@ def _run(view: PlanView) -> dict[str, Any] | None:
 
 def gateway_egress(view: PlanView, run: dict[str, Any]) -> tuple[str | None, str | None]:
     """(network, subnet CIDR) of the Cloud Run service's Direct VPC egress, or (None, None)."""
-    access = run["inputs"]["template"].get("vpcAccess") or {}
+    access: dict[str, Any] = run["inputs"]["template"].get("vpcAccess") or {}
     if access.get("egress") not in facts.RUN_EGRESS_PRIVATE:
         return None, None
-    for nic in access.get("networkInterfaces") or []:
+    nics: list[dict[str, Any]] = access.get("networkInterfaces") or []
+    for nic in nics:
         subnet = view.ref(nic.get("subnetwork"))
         if subnet is not None:
             return subnet["inputs"].get("network"), subnet["inputs"].get("ipCidrRange")
     return None, None
 
 
+def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """An optional object field of plan data: `parent[key]`, or {} where it is missing or null."""
+    return parent.get(key) or {}
+
+
+def _objects(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """An optional list-of-objects field of plan data: `parent[key]`, or [] where it is missing or null."""
+    return parent.get(key) or []
+
+
+def _strings(parent: dict[str, Any], key: str) -> list[str]:
+    """An optional list-of-strings field of plan data (tags, ranges): `parent[key]`, or [] where it is missing or null."""
+    return parent.get(key) or []
+
+
 def _internal_services(view: PlanView) -> list[dict[str, Any]]:
     return [
         s
         for s in view.objects("Service")
-        if (s.get("spec") or {}).get("type") == "LoadBalancer"
-        and ((s["metadata"].get("annotations") or {}).get(facts.INTERNAL_LB_ANNOTATION) == "Internal")
+        if _object(s, "spec").get("type") == "LoadBalancer"
+        and (_object(s["metadata"], "annotations").get(facts.INTERNAL_LB_ANNOTATION) == "Internal")
     ]
 
 
+def _selected_name(service: dict[str, Any]) -> str | None:
+    """The app.kubernetes.io/name a Service selects its pods by."""
+    return _object(service["spec"], "selector").get("app.kubernetes.io/name")
+
+
 def _serves(service: dict[str, Any], served: str) -> bool:
-    return (service["spec"].get("selector") or {}).get("app.kubernetes.io/name") == served
+    return _selected_name(service) == served
 
 
 def _gpu_node_accounts(view: PlanView) -> set[str | None]:
     """The service accounts the GPU nodes run as (None: the Compute Engine default account)."""
     return {
-        (pool["inputs"].get("nodeConfig") or {}).get("serviceAccount")
+        _object(pool["inputs"], "nodeConfig").get("serviceAccount")
         for pool in view.of_type(NODE_POOL)
-        if (pool["inputs"].get("nodeConfig") or {}).get("guestAccelerators")
+        if _object(pool["inputs"], "nodeConfig").get("guestAccelerators")
     }
 
 
 def _template_account(template: dict[str, Any]) -> str | None:
-    return (template["inputs"].get("serviceAccount") or {}).get("email")
+    return _object(template["inputs"], "serviceAccount").get("email")
 
 
 def _gpu_node_tags(view: PlanView) -> set[str]:
     tags: set[str] = set()
     for pool in view.of_type(NODE_POOL):
-        config = pool["inputs"].get("nodeConfig") or {}
+        config = _object(pool["inputs"], "nodeConfig")
         if config.get("guestAccelerators"):
-            tags |= set(config.get("tags") or [])
+            tags |= set(_strings(config, "tags"))
     for cluster in view.of_type(CLUSTER):
-        auto = (cluster["inputs"].get("nodePoolAutoConfig") or {}).get("networkTags") or {}
-        tags |= set(auto.get("tags") or [])
+        auto = _object(_object(cluster["inputs"], "nodePoolAutoConfig"), "networkTags")
+        tags |= set(_strings(auto, "tags"))
     return tags
 
 
 def _cluster_network(view: PlanView) -> str | None:
     clusters = view.of_type(CLUSTER)
-    return clusters[0]["inputs"].get("network") if clusters else None
+    found: str | None = clusters[0]["inputs"].get("network") if clusters else None
+    return found
 
 
 def _proxy_ranges(view: PlanView, network: str) -> list[str]:
@@ -200,7 +223,7 @@ def _proxy_ranges(view: PlanView, network: str) -> list[str]:
 
 
 def _mig_for(view: PlanView, backend: dict[str, Any]) -> dict[str, Any] | None:
-    for b in backend["inputs"].get("backends") or []:
+    for b in _objects(backend["inputs"], "backends"):
         group = str(b.get("group") or "")
         name = group.rsplit("/", 1)[-1]
         for mig in view.of_type(MIG):
@@ -210,7 +233,7 @@ def _mig_for(view: PlanView, backend: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _template_of(view: PlanView, mig: dict[str, Any]) -> dict[str, Any] | None:
-    for version in mig["inputs"].get("versions") or []:
+    for version in _objects(mig["inputs"], "versions"):
         found = view.ref(version.get("instanceTemplate"))
         if found is not None:
             return found
@@ -218,12 +241,13 @@ def _template_of(view: PlanView, mig: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _template_network(view: PlanView, template: dict[str, Any]) -> str | None:
-    for nic in template["inputs"].get("networkInterfaces") or []:
+    for nic in _objects(template["inputs"], "networkInterfaces"):
         if nic.get("network"):
             return nic["network"]
         subnet = view.ref(nic.get("subnetwork"))
         if subnet is not None:
-            return subnet["inputs"].get("network")
+            found: str | None = subnet["inputs"].get("network")
+            return found
     return None
 
 
@@ -232,7 +256,7 @@ def _hc_port(view: PlanView, ref: Any) -> int | None:
     if hc is None:
         return None
     for kind in ("httpHealthCheck", "httpsHealthCheck", "http2HealthCheck", "tcpHealthCheck", "grpcHealthCheck"):
-        port = (hc["inputs"].get(kind) or {}).get("port")
+        port = _object(hc["inputs"], kind).get("port")
         if port:
             return int(port)
     return None
@@ -266,12 +290,12 @@ def edge(view: PlanView) -> Iterator[Violation]:
             yield violation(view, fr["name"], EDGE, "the 443 forwarding rule does not target an HTTPS proxy")
             continue
         url_map = view.ref(proxy["inputs"].get("urlMap"))
-        backend = view.ref((url_map or {}).get("inputs", {}).get("defaultService"))
+        backend = view.ref(url_map["inputs"].get("defaultService")) if url_map else None
         if backend is None or backend["type"] != BACKEND:
             yield violation(view, proxy["name"], EDGE, "the HTTPS proxy's URL map does not default to a backend service")
             continue
-        negs = [view.ref(b.get("group")) for b in backend["inputs"].get("backends") or []]
-        names = {(n["inputs"].get("cloudRun") or {}).get("service") for n in negs if n is not None and n["type"] == NEG}
+        negs = [view.ref(b.get("group")) for b in _objects(backend["inputs"], "backends")]
+        names: set[str | None] = {_object(n["inputs"], "cloudRun").get("service") for n in negs if n is not None and n["type"] == NEG}
         if service_name not in names:
             yield violation(
                 view,
@@ -290,7 +314,7 @@ def _internal_alb_reaches_servers(view: PlanView, backend: dict[str, Any], firew
     if mig is None or template is None:
         yield violation(view, backend["name"], SELF_HOSTED, "the internal load balancer's backend is no instance group of the plan")
         return
-    named = {p["name"]: int(p["port"]) for p in mig["inputs"].get("namedPorts") or []}
+    named: dict[str, int] = {p["name"]: int(p["port"]) for p in _objects(mig["inputs"], "namedPorts")}
     port = named.get(i.get("portName", "http"))
     if port is None:
         yield violation(
@@ -301,7 +325,7 @@ def _internal_alb_reaches_servers(view: PlanView, backend: dict[str, Any], firew
         )
         return
     network = _template_network(view, template)
-    tags = set(template["inputs"].get("tags") or [])
+    tags = set(_strings(template["inputs"], "tags"))
     account = _template_account(template)
     proxies = _proxy_ranges(view, network or "")
     if not proxies:
@@ -322,7 +346,7 @@ def _internal_alb_reaches_servers(view: PlanView, backend: dict[str, Any], firew
             )
     checks = [
         (_hc_port(view, i.get("healthChecks")), "load balancer"),
-        (_hc_port(view, (mig["inputs"].get("autoHealingPolicies") or {}).get("healthCheck")), "autohealing"),
+        (_hc_port(view, _object(mig["inputs"], "autoHealingPolicies").get("healthCheck")), "autohealing"),
     ]
     for hc_port, what in checks:
         if hc_port is None:
@@ -343,7 +367,7 @@ def _service_serves_gateway(
 ) -> Iterator[Violation]:
     """A GKE internal LoadBalancer Service: serves the port the gateway calls, over plain HTTP, to its egress subnet."""
     where = f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}"
-    if port not in {p.get("port") for p in service["spec"].get("ports") or []}:
+    if port not in {p.get("port") for p in _objects(service["spec"], "ports")}:
         yield violation(
             view, where, SELF_HOSTED, f"the gateway calls {served} on port {port}, which its internal load balancer does not serve"
         )
@@ -354,7 +378,7 @@ def _service_serves_gateway(
             SELF_HOSTED,
             f"the gateway calls {served} over {scheme}; a passthrough load balancer hands it to a plain-HTTP server",
         )
-    ranges = service["spec"].get("loadBalancerSourceRanges") or []
+    ranges = _strings(service["spec"], "loadBalancerSourceRanges")
     if egress_range and ranges and not any(within(egress_range, r) for r in ranges):
         yield violation(
             view, where, SELF_HOSTED, f"the internal load balancer admits {ranges}, not the gateway's egress subnet {egress_range}"
@@ -393,12 +417,12 @@ def _gateway_reaches_model(
         return
     scheme = route.scheme
     services = [s for s in _internal_services(view) if _serves(s, served)]
-    rules = [fr for fr in view.of_type(FORWARDING_RULE) if (fr["inputs"].get("labels") or {}).get(MODEL_LABEL) == served]
+    rules = [fr for fr in view.of_type(FORWARDING_RULE) if _object(fr["inputs"], "labels").get(MODEL_LABEL) == served]
     if services:
         network = _cluster_network(view)
         yield from _service_serves_gateway(view, services[0], served, port, scheme, egress_range)
     elif rules:
-        network = rules[0]["inputs"].get("network")
+        network: str | None = rules[0]["inputs"].get("network")
         yield from _forwarding_rule_serves_gateway(view, rules[0], served, port, scheme)
     else:
         yield violation(view, run["name"], SELF_HOSTED, f"the gateway routes to {served} but no internal load balancer serves it")
@@ -453,11 +477,11 @@ def closed(view: PlanView) -> Iterator[Violation]:
             targets = i.get("targetTags") or i.get("targetServiceAccounts") or "every instance"
             yield violation(view, fw["name"], CLOSED, f"admits {public} from the internet to {targets}")
     for tpl in view.of_type(TEMPLATE):
-        if any(nic.get("accessConfigs") for nic in tpl["inputs"].get("networkInterfaces") or []):
+        if any(nic.get("accessConfigs") for nic in _objects(tpl["inputs"], "networkInterfaces")):
             yield violation(view, tpl["name"], CLOSED, "the GPU VMs get an external address (accessConfigs): reachable past the gateway")
     for cluster in view.of_type(CLUSTER):
         i = cluster["inputs"]
-        if not i.get("enableAutopilot") and not (i.get("privateClusterConfig") or {}).get("enablePrivateNodes"):
+        if not i.get("enableAutopilot") and not _object(i, "privateClusterConfig").get("enablePrivateNodes"):
             yield violation(
                 view,
                 cluster["name"],
@@ -465,7 +489,7 @@ def closed(view: PlanView) -> Iterator[Violation]:
                 "nodes are not private (privateClusterConfig.enablePrivateNodes): each gets an external address",
             )
     for pool in view.of_type(NODE_POOL):
-        if (pool["inputs"].get("networkConfig") or {}).get("enablePrivateNodes") is False:
+        if _object(pool["inputs"], "networkConfig").get("enablePrivateNodes") is False:
             yield violation(view, pool["name"], CLOSED, "the node pool turns private nodes off: its nodes get external addresses")
     run = _run(view)
     if run is not None and run["inputs"].get("ingress", "INGRESS_TRAFFIC_ALL") in facts.RUN_INGRESS_FROM_INTERNET:
@@ -483,11 +507,11 @@ def closed(view: PlanView) -> Iterator[Violation]:
         return  # no Direct VPC egress: network.gcp-self-hosted reports it; the callers are unknown here
     callers = [egress_range]
     for service in _internal_services(view):
-        served = (service["spec"].get("selector") or {}).get("app.kubernetes.io/name")
+        served = _selected_name(service)
         if served not in routed:
             continue
         where = f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}"
-        ranges = service["spec"].get("loadBalancerSourceRanges") or []
+        ranges = _strings(service["spec"], "loadBalancerSourceRanges")
         if not ranges:
             yield violation(
                 view,
@@ -501,7 +525,7 @@ def closed(view: PlanView) -> Iterator[Violation]:
     if any(_serves(s, m) for s in _internal_services(view) for m in routed):
         gpu_tags = _gpu_node_tags(view)
         gpu_accounts = _gpu_node_accounts(view)
-        ports = {p.get("port") for s in _internal_services(view) for p in s["spec"].get("ports") or []}
+        ports: set[int | None] = {p.get("port") for s in _internal_services(view) for p in _objects(s["spec"], "ports")}
         for fw in view.of_type(FIREWALL):
             i = fw["inputs"]
             if (i.get("direction") or "INGRESS") != "INGRESS" or not i.get("allows") or i.get("disabled"):
@@ -522,8 +546,8 @@ def enforces_network_policy(cluster: dict[str, Any]) -> bool:
     i = cluster["inputs"]
     if i.get("enableAutopilot") or i.get("datapathProvider") == facts.DATAPLANE_V2:
         return True
-    calico_addon_on = not (((i.get("addonsConfig") or {}).get("networkPolicyConfig") or {}).get("disabled", True))
-    return bool((i.get("networkPolicy") or {}).get("enabled")) and calico_addon_on
+    calico_addon_on = not (_object(_object(i, "addonsConfig"), "networkPolicyConfig").get("disabled", True))
+    return bool(_object(i, "networkPolicy").get("enabled")) and calico_addon_on
 
 
 @rule(NETPOL)
@@ -544,7 +568,7 @@ def netpol(view: PlanView) -> Iterator[Violation]:
 # ---- readers → Cloud Storage -----------------------------------------------------------------------------------
 def _reader_subnets(view: PlanView) -> Iterator[tuple[str, dict[str, Any]]]:
     for tpl in view.of_type(TEMPLATE):
-        for nic in tpl["inputs"].get("networkInterfaces") or []:
+        for nic in _objects(tpl["inputs"], "networkInterfaces"):
             subnet = view.ref(nic.get("subnetwork"))
             if subnet is not None and not nic.get("accessConfigs"):
                 yield tpl["name"], subnet
@@ -564,7 +588,7 @@ def _nat_covers(view: PlanView, subnet: dict[str, Any]) -> bool:
             continue
         if i.get("sourceSubnetworkIpRangesToNat") in facts.NAT_ALL_SUBNETS:
             return True
-        if any(view.ref(s.get("name")) is subnet for s in i.get("subnetworks") or []):
+        if any(view.ref(s.get("name")) is subnet for s in _objects(i, "subnetworks")):
             return True
     return False
 
