@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import cluster_endpoints
 from .settings import SELF_HOSTED_LABEL
 from .verify.facts import control_plane_access as access
 
@@ -81,26 +82,11 @@ def kubernetes_endpoint(settings: Mapping[str, Any]) -> ApiEndpoint | None:
     """The Kubernetes API server a stack's settings make its program talk to, or None."""
     methods: set[str] = set(settings.get("methods") or ())
     cloud = settings.get("cloud")
-    if "cluster" in methods and cloud == "aws":
-        cluster = settings["aws"]["cluster"]
-        public, allowed = access.eks_endpoint(
-            {"endpointPublicAccess": cluster["endpoint_public"], "publicAccessCidrs": cluster["public_access_cidrs"]}
-        )
-        return ApiEndpoint("the EKS API server", public, allowed)
-    if "cluster" in methods and cloud == "gcp":
-        # The platform builds GKE with the component's endpoint defaults (no stack setting changes them).
-        from .cluster.gke import GkeClusterArgs
-
-        fields = GkeClusterArgs.model_fields
-        private_endpoint = bool(fields["private_endpoint"].default)
-        allowed = tuple(fields["master_authorized_networks"].default_factory().values())  # type: ignore[misc]
-        return ApiEndpoint("the GKE API server", not private_endpoint, allowed)
-    if "cluster" in methods and cloud == "azure":
-        cluster = settings["azure"]["cluster"]
-        public, allowed = access.aks_endpoint(
-            {"enablePrivateCluster": cluster["private_cluster"], "authorizedIPRanges": cluster["authorized_ip_ranges"]}
-        )
-        return ApiEndpoint("the AKS API server", public, allowed)
+    api = cluster_endpoints.BY_CLOUD.get(str(cloud)) if "cluster" in methods else None
+    if api is not None:
+        cloud_settings: Mapping[str, Any] = settings.get(str(cloud)) or {}
+        public, allowed = api.exposure(cloud_settings.get("cluster") or {})
+        return ApiEndpoint(api.api_server, public, allowed)
     for method in ("onprem", "edge"):
         if method in methods:
             # A kubeconfig context names a cluster the plan knows nothing about beyond its name; it is taken

@@ -18,13 +18,24 @@ class CloudInfo:
     """The `pulumi-llm:cloud` value, and the name of the cloud's modules (platform/<name>.py, settings/<name>.py)."""
     sdk: str
     """The Pulumi provider package the cloud's stacks import (and no other cloud's stack does)."""
+    store_scheme: str | None = None
+    """The URI scheme a cluster's model server streams the stack's model store with (`<scheme>://<bucket>/<key>`);
+    None where clusters never stream it (settings/checks_sources.py allows no store:// source there)."""
+    self_hosted_key_secret: bool = False
+    """Its GPU VMs require an API key the gateway reads from the stack's secret store (platform/<name>.py), so
+    `pulumi-llm secrets` expects that secret too (gateway.expected_secrets)."""
 
 
 CLOUDS: tuple[CloudInfo, ...] = (
-    CloudInfo("aws", sdk="pulumi_aws"),
-    CloudInfo("gcp", sdk="pulumi_gcp"),
+    CloudInfo("aws", sdk="pulumi_aws", store_scheme="s3", self_hosted_key_secret=True),
+    CloudInfo("gcp", sdk="pulumi_gcp", store_scheme="gs"),
     CloudInfo("azure", sdk="pulumi_azure_native"),
 )
 """In this order everywhere (stacks/schema.json's enum, the platform's targets)."""
 
 NAMES: tuple[str, ...] = tuple(cloud.name for cloud in CLOUDS)
+
+
+def info(name: str) -> CloudInfo | None:
+    """The registered cloud called `name` (None for onprem, which is no public cloud)."""
+    return next((cloud for cloud in CLOUDS if cloud.name == name), None)

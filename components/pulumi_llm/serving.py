@@ -7,10 +7,11 @@ so there is one answer to "what does this model run with".
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from . import pins
+from . import clouds, cluster_machines, pins
 from .errors import FieldProblem, UserError
 from .runtimes import registry
 from .runtimes.spec import ContainerRequest, ContainerSpec
@@ -60,6 +61,13 @@ def node_hardware(settings: Settings) -> Hardware:
     raise UserError(f"cloud {settings.cloud}: no on-prem GPU nodes are configured")
 
 
+def _fitting(spec: ModelSpec, options: _FitOptions) -> Iterator[InstanceType]:
+    """The instance types that fit `spec`, cheapest first, sized only when a cluster's machine rule asks."""
+    for candidate in fitting_instances(spec, **options):
+        if candidate.hardware.instance is not None:
+            yield candidate.hardware.instance
+
+
 def instance_type(settings: Settings, name: str) -> InstanceType:
     """The cloud instance type one replica of `name` runs on: the one the stack names, else the
     cheapest in the catalog (within the Karpenter families for a Karpenter cluster) that fits."""
@@ -80,21 +88,11 @@ def instance_type(settings: Settings, name: str) -> InstanceType:
         context=model.context,
         gpu_memory_utilization=settings.serving.gpu_memory_utilization,
     )
-    if cloud == "gcp" and "cluster" in settings.methods and settings.gcp is not None:
-        # GKE serves from its GPU pool: every model is sized on that machine type.
-        itype = get_instance_type(settings.gcp.cluster.gpu_pool.machine_type, "gcp")
-        check_instance_region(itype, settings.region or "")
-        return itype
-    if cloud == "aws" and "cluster" in settings.methods and settings.aws.cluster.gpu_capacity == "karpenter":
-        families = tuple(settings.aws.cluster.gpu_instance_families)
-        for candidate in fitting_instances(spec, **options):
-            assert candidate.hardware.instance is not None
-            if candidate.hardware.instance.name.split(".")[0] in families:
-                return candidate.hardware.instance
-        raise UserError(
-            f"no instance type of the Karpenter families {', '.join(families)} in {settings.region} fits {spec.key}; "
-            "add a larger family to aws.cluster.gpu_instance_families or choose a quantization"
-        )
+    own_machine = cluster_machines.BY_CLOUD.get(cloud) if "cluster" in settings.methods else None
+    if own_machine is not None:
+        itype = own_machine(settings, spec.key, _fitting(spec, options))
+        if itype is not None:
+            return itype
     chosen = choose_instance(spec, **options)
     assert chosen.hardware.instance is not None
     return chosen.hardware.instance
@@ -212,8 +210,10 @@ def weights(settings: Settings, name: str):
     if "gpu-vm" in settings.methods:
         return Weights("volume", f"{MODEL_DIR}/{key}".rstrip("/")), None
     if scheme == "store":
-        store = "gs" if settings.cloud == "gcp" else "s3"
-        return Weights("object-store", f"{store}://$({MODEL_BUCKET_ENV})/{key}"), None
+        cloud = clouds.info(settings.cloud)
+        if cloud is None or cloud.store_scheme is None:
+            raise UserError(f"models.{name}.source = {source}: a {settings.cloud} cluster does not stream the model store; use pvc://")
+        return Weights("object-store", f"{cloud.store_scheme}://$({MODEL_BUCKET_ENV})/{key}"), None
     return Weights("object-store", source), None
 
 

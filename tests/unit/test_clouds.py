@@ -39,6 +39,32 @@ def test_sizing_prices_exactly_the_registered_clouds():
     assert CLOUDS == clouds.NAMES and tuple(DEFAULT_REGION) == clouds.NAMES
 
 
+def test_every_per_cloud_registry_has_exactly_the_registered_clouds_each_in_its_own_module():
+    """Shared code asks the stack's cloud through these registries instead of naming clouds one by one
+    (docs/ARCHITECTURE.md, "Adding a cloud"): a cloud missing from one would silently get no rule there."""
+    from pulumi_llm import cluster_endpoints, cluster_machines
+
+    for package, registry in (("cluster_machines", cluster_machines.BY_CLOUD), ("cluster_endpoints", cluster_endpoints.BY_CLOUD)):
+        assert tuple(registry) == clouds.NAMES, package
+        for name in clouds.NAMES:
+            assert (PACKAGE / package / f"{name}.py").is_file(), (package, name)
+
+
+def test_a_cloud_streams_the_model_store_exactly_where_its_clusters_accept_store_sources():
+    """serving.weights streams store:// with the cloud's scheme; a cloud without one must refuse store://
+    for clusters before the plan (settings/checks_sources.py), and one with it must accept it."""
+    from pulumi_llm.settings.checks_sources import SCHEMES
+
+    for cloud in clouds.CLOUDS:
+        accepts_store = "store" in SCHEMES.get((cloud.name, "cluster"), ())
+        assert accepts_store == (cloud.store_scheme is not None), cloud.name
+
+
+def test_info_finds_a_registered_cloud_and_nothing_for_onprem():
+    assert [clouds.info(name) for name in clouds.NAMES] == list(clouds.CLOUDS)
+    assert clouds.info("onprem") is None
+
+
 PROBE = """
 import json, typing
 

@@ -4,6 +4,7 @@
 it into resources and are imported only by the stacks that use them.
 """
 
+from .. import clouds
 from .config import (
     Consumer,
     EdgePolicy,
@@ -27,10 +28,10 @@ def expected_secrets(settings) -> list[str]:
     master key (the `pulumi-llm secrets` commands put and check exactly these)."""
     if settings.gateway is None or "gateway" not in settings.methods:
         return []
-    # AWS GPU VMs behind the gateway require an API key (platform/aws.py): the stack's secret holds it.
-    self_hosted = (
-        [SELF_HOSTED_KEY_SECRET] if settings.cloud == "aws" and "gpu-vm" in settings.methods and settings.routes_self_hosted() else []
-    )
+    # A cloud whose GPU VMs require an API key (clouds.CloudInfo.self_hosted_key_secret) keeps it in the stack's secret.
+    cloud = clouds.info(settings.cloud)
+    keyed = cloud is not None and cloud.self_hosted_key_secret
+    self_hosted = [SELF_HOSTED_KEY_SECRET] if keyed and "gpu-vm" in settings.methods and settings.routes_self_hosted() else []
     return [*settings.gateway.secret_names().values(), MASTER_KEY_SECRET, *self_hosted]
 
 
