@@ -112,6 +112,13 @@ SERVING, MODELS, ONPREM = "pulumi-llm:serving", "pulumi-llm:models", "pulumi-llm
         ),
         ("edge", ("pulumi-llm:edge", "host_model_dir"), "models", ("edge.host_model_dir = models", "absolute")),
         ("onprem", (ONPREM, "kubeconfig"), " ", ("onprem.kubeconfig", "must not be blank")),
+        (
+            "dev",
+            ("pulumi-llm:aws", "model_tls"),
+            {"domain": "models.example.com", "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/abc", "zone_id": "my zone"},
+            ("aws.model_tls.zone_id = my zone", "Route 53 hosted zone id"),
+        ),
+        ("gcp-dev", ("pulumi-llm:environment",), "prod", ("pulumi-llm:gcp.gpu_vm.spot = true", "prod can't run on spot")),
         # A replica bigger than a node, and repeats the cloud refuses.
         ("onprem-triton", (ONPREM, "gpus", "per_node"), 2, ("models.llama-3-3-70b-instruct.gpus = 4", "allowed: 1 to 2")),
         ("azure-dev", ("pulumi-llm:azure", "gpu_vm", "zones"), ["1", "1"], ("azure.gpu_vm.zones[1] = 1", "listed twice")),

@@ -122,10 +122,21 @@ def _aws(settings: Settings) -> None:
         for email in aws.alert_emails:
             if not re.fullmatch(EMAIL_PATTERN, email):
                 raise FieldProblem("aws.alert_emails", f"{email} is not an e-mail address such as oncall@example.com")
+    _aws_model_tls(settings)
     if "gpu-vm" in settings.methods:
         _aws_gpu_vm(settings)
     if "cluster" in settings.methods:
         _aws_cluster(settings)
+
+
+_ROUTE53_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+"""A Route 53 hosted zone id as the console and `aws route53 list-hosted-zones` show it (without /hostedzone/)."""
+
+
+def _aws_model_tls(settings: Settings) -> None:
+    tls = settings.aws.model_tls
+    if tls is not None and not _ROUTE53_ZONE_ID.match(tls.zone_id):
+        raise FieldProblem("aws.model_tls.zone_id", "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (without /hostedzone/)")
 
 
 def _aws_gpu_vm(settings: Settings) -> None:
@@ -227,6 +238,9 @@ def _gcp(settings: Settings) -> None:
 
     gcp = settings.gcp
     assert gcp is not None
+    if "gpu-vm" in settings.methods and gcp.gpu_vm.spot and settings.environment == "prod":
+        # as aws.gpu_vm.spot_percentage and azure.gpu_vm.spot: spot capacity is reclaimed without notice
+        raise FieldProblem("gcp.gpu_vm.spot", "prod can't run on spot VMs alone (Compute Engine reclaims them when it needs the capacity)")
     if "gateway" in settings.methods:
         for i, domain in enumerate(gcp.gateway.domains):
             if problem := host_name_problem(domain):
