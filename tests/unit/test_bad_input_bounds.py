@@ -112,6 +112,7 @@ SERVING, MODELS, ONPREM = "pulumi-llm:serving", "pulumi-llm:models", "pulumi-llm
         ),
         ("edge", ("pulumi-llm:edge", "host_model_dir"), "models", ("edge.host_model_dir = models", "absolute")),
         ("onprem", (ONPREM, "kubeconfig"), " ", ("onprem.kubeconfig", "must not be blank")),
+        ("azure-prod", ("pulumi-llm:azure", "gateway", "tokens_per_minute"), 10**15, ("azure.gateway.tokens_per_minute", "<= 1000000000")),
         (
             "dev",
             ("pulumi-llm:aws", "model_tls"),
@@ -133,6 +134,29 @@ SERVING, MODELS, ONPREM = "pulumi-llm:serving", "pulumi-llm:models", "pulumi-llm
 )
 def test_refused_with_its_bound(scratch_project: Path, base: str, path: tuple[Any, ...], value: Any, parts: tuple[str, ...]) -> None:
     refused(scratch_project, base, path, value, *parts)
+
+
+def test_every_number_in_the_settings_has_an_upper_bound() -> None:
+    """Family 4 as a rule, not a list: every int/float field of the stack-file schema has a maximum."""
+    from pulumi_llm.settings import stack_file_schema
+
+    unbounded: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            types = {node.get("type")} | {branch.get("type") for branch in node.get("anyOf", [])}
+            if types & {"integer", "number"} and "maximum" not in node and "exclusiveMaximum" not in node:
+                bounded = [b for b in node.get("anyOf", []) if "maximum" in b or "exclusiveMaximum" in b]
+                if not bounded:
+                    unbounded.append(path)
+            for key, value in node.items():
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    walk(stack_file_schema(), "")
+    assert unbounded == []
 
 
 @pytest.mark.parametrize(

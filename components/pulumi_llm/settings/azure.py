@@ -86,7 +86,7 @@ class AzureGpuPoolSettings(_Strict):
         default="Standard_NC24ads_A100_v4", description="GPU size of the sizing catalog. Default Standard_NC24ads_A100_v4."
     )
     spot: bool = Field(default=False, description="Spot priority (evicted when Azure needs the capacity). Default false.")
-    min_count: int = Field(default=0, ge=0, description="Fewest nodes (0 lets the autoscaler empty the pool). Default 0.")
+    min_count: int = Field(default=0, ge=0, le=1000, description="Fewest nodes (0 lets the autoscaler empty the pool). Default 0.")
     max_count: int = Field(default=2, ge=1, le=1000, description="Most nodes. Default 2.")
 
     @model_validator(mode="after")
@@ -177,7 +177,10 @@ class AzureGatewaySettings(_Strict):
         default_factory=dict, description="Azure OpenAI accounts of the /openai pool, by name. Default none (no /openai API)."
     )
     tokens_per_minute: int = Field(
-        default=100_000, ge=1, description="llm-token-limit per consumer key (prompt + completion tokens). Default 100000."
+        default=100_000,
+        ge=1,
+        le=1_000_000_000,
+        description="llm-token-limit per consumer key (prompt + completion tokens). Default 100000.",
     )
     engine_min_replicas: int = Field(default=2, ge=0, le=300, description="Fewest engine replicas on Container Apps. Default 2.")
     engine_max_replicas: int = Field(default=6, ge=1, le=300, description="Most engine replicas. Default 6.")
