@@ -4,6 +4,10 @@
 it into resources and are imported only by the stacks that use them.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .. import clouds
 from .config import (
     Consumer,
@@ -19,11 +23,14 @@ from .config import (
 )
 from .engine import MASTER_KEY_SECRET
 
+if TYPE_CHECKING:
+    from ..settings import Settings
+
 SELF_HOSTED_KEY_SECRET = "self-hosted"
 """Short name of the secret the self-hosted servers require as their API key (AWS: pulumi-llm/<stack>/self-hosted)."""
 
 
-def expected_secrets(settings) -> list[str]:
+def expected_secrets(settings: Settings) -> list[str]:
     """The secret store entries a stack's gateway reads: one per keyed provider, plus the engine's
     master key (the `pulumi-llm secrets` commands put and check exactly these)."""
     if settings.gateway is None or "gateway" not in settings.methods:

@@ -67,7 +67,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import yaml
 
@@ -550,7 +550,7 @@ def secret_envs(spec: GatewaySpec) -> dict[str, str]:
 def edge_policies(spec: GatewaySpec, *, where: str = "gateway") -> tuple[EdgePolicy, ...]:
     """Each consumer's limits for the managed gateway in front of the engine; validates first."""
     validate(spec, where=where)
-    out = []
+    out: list[EdgePolicy] = []
     for c in spec.consumers:
         rate = round(c.rpm / 60, 3) if c.rpm is not None else None
         burst = max(1, math.ceil(c.rpm / 6)) if c.rpm is not None else None  # ten seconds' worth
@@ -612,15 +612,16 @@ def check_engine_config(
     if size > MAX_CONFIG_BYTES:
         raise UserError(f"{where}: {size} bytes, above the {MAX_CONFIG_BYTES}-byte limit of a config carried in {carrier}")
     try:
-        config = yaml.safe_load(text)
+        loaded: Any = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise UserError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(config, dict):
+    if not isinstance(loaded, dict):
         raise UserError(f"{where}: the config must be a YAML mapping (model_list, litellm_settings, …)")
+    config = cast(dict[str, Any], loaded)
 
     def walk(node: Any, path: str) -> None:
         if isinstance(node, dict):
-            for key, value in node.items():
+            for key, value in cast(dict[Any, Any], node).items():  # YAML: keys of any scalar type
                 here = f"{path}.{key}" if path else str(key)
                 if (
                     str(key).lower() in SECRET_CONFIG_KEYS
@@ -632,7 +633,7 @@ def check_engine_config(
                     )
                 walk(value, here)
         elif isinstance(node, list):
-            for index, value in enumerate(node):
+            for index, value in enumerate(cast(list[Any], node)):
                 walk(value, f"{path}[{index}]")
 
     walk(config, "")
@@ -642,8 +643,8 @@ def check_engine_config(
                 f"{where}: references os.environ/{env}, which the {holder} does not get; map it in provider_secrets "
                 "(a secret) or environment (plain)"
             )
-    settings = config.get("litellm_settings") or {}
-    timeout = settings.get("request_timeout") if isinstance(settings, dict) else None
+    settings: Any = config.get("litellm_settings") or {}
+    timeout = cast(dict[str, Any], settings).get("request_timeout") if isinstance(settings, dict) else None
     if isinstance(timeout, (int, float)) and timeout > engine_timeout_seconds:
         raise UserError(
             f"{where}: litellm_settings.request_timeout = {timeout:g} is above engine_timeout_seconds = {engine_timeout_seconds}"

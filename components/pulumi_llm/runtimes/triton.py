@@ -153,8 +153,12 @@ def pbtxt_string(value: str) -> str:
     return "".join(out)
 
 
-def _is_message(value: Any) -> bool:
+def _is_message(value: Any) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(value, Mapping)
+
+
+def _is_list(value: object) -> TypeGuard[list[Any] | tuple[Any, ...]]:
+    return isinstance(value, (list, tuple))
 
 
 def _scalar(value: Any) -> str:
@@ -186,7 +190,7 @@ def _message_lines(message: Mapping[str, Any], depth: int) -> list[str]:
         elif isinstance(value, Blocks):
             for item in value.items:
                 lines.extend(_block(name, item, depth))
-        elif isinstance(value, (list, tuple)):
+        elif _is_list(value):
             if value and all(_is_message(v) for v in value):
                 lines.append(f"{pad}{name} [")
                 for i, item in enumerate(value):
@@ -256,6 +260,12 @@ def _whole(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _as_given(value: object) -> object:
+    """A field as a caller may really have given it: dataclasses don't check their fields' types, and
+    programs in other languages (through the provider) or YAML can pass anything, so checks start here."""
+    return value
+
+
 def check_model_name(name: Any) -> str:
     """A Triton model name: a directory of the repository and part of the readiness URL."""
     if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or name in (".", ".."):
@@ -315,14 +325,14 @@ class TensorSpec:
     """Sizes of each dimension; -1 for a variable one (e.g. the sequence length)."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _TENSOR_NAME.fullmatch(self.name):
+        if not isinstance(_as_given(self.name), str) or not _TENSOR_NAME.fullmatch(self.name):
             raise UserError(f"triton tensor name {self.name!r} is not allowed: use letters, digits, '_', '.', ':', '/' and '-'")
         if self.data_type not in ONNX_DATA_TYPES:
             raise UserError(f"triton tensor {self.name!r}: data type {self.data_type!r} is not one of {', '.join(ONNX_DATA_TYPES)}")
-        dims = self.dims
-        if not isinstance(dims, (tuple, list)) or not dims or not all(_whole(d) and (d == -1 or d >= 1) for d in dims):
+        dims = _as_given(self.dims)
+        if not _is_list(dims) or not dims or not all(_whole(d) and (d == -1 or d >= 1) for d in dims):
             raise UserError(
-                f"triton tensor {self.name!r}: dims {list(dims) if isinstance(dims, (tuple, list)) else dims!r} "
+                f"triton tensor {self.name!r}: dims {list(dims) if _is_list(dims) else dims!r} "
                 "are not allowed: give one or more sizes, each a positive whole number or -1 (variable)"
             )
         object.__setattr__(self, "dims", tuple(dims))
@@ -353,8 +363,9 @@ class OnnxModel:
     """GPUs the model runs on (devices 0..gpus-1 of the container); 0 = CPU."""
 
     def __post_init__(self) -> None:
-        for what, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
-            if not isinstance(tensors, (tuple, list)) or not tensors or not all(isinstance(t, TensorSpec) for t in tensors):
+        for what, given in (("inputs", self.inputs), ("outputs", self.outputs)):
+            tensors = _as_given(given)
+            if not _is_list(tensors) or not tensors or not all(isinstance(t, TensorSpec) for t in tensors):
                 raise UserError(f"triton onnx model needs one or more {what} (TensorSpec), not {tensors!r}")
             names = [t.name for t in tensors]
             dupes = sorted({n for n in names if names.count(n) > 1})
@@ -493,7 +504,7 @@ def vllm_backend_model_json(
     if settings.kv_cache_dtype != "auto":
         args["kv_cache_dtype"] = settings.kv_cache_dtype
     for key, value in (extra_engine_args or {}).items():
-        if not isinstance(key, str) or not _ENGINE_ARG.fullmatch(key):
+        if not isinstance(_as_given(key), str) or not _ENGINE_ARG.fullmatch(key):
             raise UserError(f"triton vLLM engine arg {key!r} is not allowed: use a vLLM engine arg name in snake_case")
         if key in _SIZED_ENGINE_ARGS:
             raise UserError(
@@ -523,7 +534,7 @@ def vllm_model_config(name: str, *, report_vllm_metrics: bool = True, vllm_healt
     readiness off (needs ``--model-control-mode=explicit``; beta, Triton ≥ 24.12).
     """
     check_model_name(name)
-    parameters = []
+    parameters: list[dict[str, Any]] = []
     if vllm_health_check:
         parameters.append({"key": "ENABLE_VLLM_HEALTH_CHECK", "value": {"string_value": "true"}})
     if report_vllm_metrics:
