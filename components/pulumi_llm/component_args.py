@@ -10,11 +10,15 @@ Component modules are imported inside each builder, so a stack still loads its o
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
 from .labels import CommonLabels
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .kubernetes.model_serving import ModelServingArgs
 
 
 def gateway_self_hosted(settings: Settings) -> set[str]:
@@ -76,7 +80,7 @@ def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[s
 # Inputs a program passes to an adapter.
 
 
-def model_serving_args(settings: Settings, labels: CommonLabels, **where):
+def model_serving_args(settings: Settings, labels: CommonLabels, **where: Any) -> ModelServingArgs:
     """ModelServingArgs with the stack's serving policy (autoscaler, scaling, alert thresholds); `where`
     gives the rest: namespace, models, placement, Prometheus and ingress of the cluster they run on."""
     from . import serving

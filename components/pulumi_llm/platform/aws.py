@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -15,6 +16,10 @@ import pulumi_aws as aws
 from ..component_args import aws_gateway_args, aws_gpu_vm_args, gateway_self_hosted, model_serving_args
 from ..labels import aws_tags
 from .context import NO_OUTPUTS, NOTHING_SELF_HOSTED, Foundation, Outputs, PlatformContext, SelfHosted
+
+if TYPE_CHECKING:
+    from ..cluster.eks import EksCluster
+    from ..kubernetes.model_serving import IngressOptions, ServedModel
 
 SELF_HOSTING = frozenset({"gpu-vm", "cluster"})
 NAMESPACE = "llm"
@@ -237,8 +242,8 @@ def _cluster(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -
     )
 
 
-def _eks(ctx: PlatformContext, foundation: Foundation):
-    from .. import serving
+def _eks(ctx: PlatformContext, foundation: Foundation) -> EksCluster:
+    from .. import pins, serving
     from ..cluster.eks import EksCluster, EksClusterArgs
 
     settings, network = ctx.settings, foundation.network
@@ -252,11 +257,11 @@ def _eks(ctx: PlatformContext, foundation: Foundation):
         ctx.child("eks"),
         EksClusterArgs(
             labels=ctx.labels.with_method("cluster"),
-            region=settings.region,
+            region=settings.region or "",
             vpc_id=network.vpc_id,
             private_subnet_ids=tuple(network.private_subnet_id_list),
             kms_key_arn=foundation.key.arn,
-            **({"kubernetes_version": cfg.kubernetes_version} if cfg.kubernetes_version else {}),
+            kubernetes_version=cfg.kubernetes_version or pins.EKS_KUBERNETES_VERSION,
             endpoint_public_access=cfg.endpoint_public,
             public_access_cidrs=tuple(cfg.public_access_cidrs),
             admin_principal_arns={f"admin-{i}": arn for i, arn in enumerate(cfg.admin_principals)},
@@ -271,7 +276,7 @@ def _eks(ctx: PlatformContext, foundation: Foundation):
     )
 
 
-def _served_models(ctx: PlatformContext, foundation: Foundation, eks) -> tuple[list, list[pulumi.Resource]]:
+def _served_models(ctx: PlatformContext, foundation: Foundation, eks: EksCluster) -> tuple[list[ServedModel], list[pulumi.Resource]]:
     """The served models with their Pod Identities (read their prefix; the hub copy writes it), and the
     identities the servers wait for."""
     from .. import serving
@@ -279,7 +284,7 @@ def _served_models(ctx: PlatformContext, foundation: Foundation, eks) -> tuple[l
     from ..storage.aws import read_policy, write_policy
 
     settings, store, key = ctx.settings, foundation.store, foundation.key
-    models = []
+    models: list[ServedModel] = []
     identities: list[pulumi.Resource] = []
     hub_token = None
     for model in serving.served_models(settings):
@@ -289,7 +294,8 @@ def _served_models(ctx: PlatformContext, foundation: Foundation, eks) -> tuple[l
         eks.pod_identity(NAMESPACE, served, read_policy(bucket_arn, key_prefix, store.key_arn))
         identities += eks.workload_identities[f"{NAMESPACE}/{served}"]
         env = {serving.MODEL_BUCKET_ENV: store.bucket_name} if bucket is None else {}
-        copy, copy_waits = model.copy, []
+        copy = model.copy
+        copy_waits: list[pulumi.Resource] = []
         if copy is not None:
             # The copy writes one model's prefix and reads the token; values never pass Pulumi.
             hub_token = hub_token or AwsHubTokenSecret(
@@ -304,12 +310,12 @@ def _served_models(ctx: PlatformContext, foundation: Foundation, eks) -> tuple[l
     return models, identities
 
 
-def _ingress(ctx: PlatformContext, foundation: Foundation, access: Mapping[str, pulumi.Input[str]]):
+def _ingress(ctx: PlatformContext, foundation: Foundation, access: Mapping[str, str | pulumi.Output[str]]) -> IngressOptions:
     """The model ALBs' ingress: internal (or as aws.cluster.ingress says), target-type ip, TLS under aws.model_tls."""
-    from ..kubernetes.model_serving import IngressOptions
+    from ..kubernetes.model_serving import IngressOptions as Options
 
     tls = ctx.settings.aws.model_tls
-    return IngressOptions(
+    return Options(
         class_name="alb",
         style="alb",
         # Under aws.model_tls each ALB routes <model>.<domain>, the name its certificate covers.
@@ -340,7 +346,9 @@ def _ingress(ctx: PlatformContext, foundation: Foundation, access: Mapping[str, 
     )
 
 
-def _model_url(ctx: PlatformContext, foundation: Foundation, served: str, lb_dns_name, plain_url) -> pulumi.Output[str]:
+def _model_url(
+    ctx: PlatformContext, foundation: Foundation, served: str, lb_dns_name: pulumi.Input[str], plain_url: pulumi.Input[str]
+) -> pulumi.Output[str]:
     """The base URL the gateway calls a model at: https://<model>.<domain> under aws.model_tls (a CNAME
     in its zone to the load balancer, so the name the certificate covers leads there), else the load
     balancer's own `plain_url`."""
@@ -360,7 +368,9 @@ def _model_url(ctx: PlatformContext, foundation: Foundation, served: str, lb_dns
     return record.fqdn.apply(lambda _: f"https://{host}")
 
 
-def _model_alb_access(ctx: PlatformContext, foundation: Foundation) -> tuple[aws.ec2.SecurityGroup | None, dict[str, pulumi.Input[str]]]:
+def _model_alb_access(
+    ctx: PlatformContext, foundation: Foundation
+) -> tuple[aws.ec2.SecurityGroup | None, dict[str, str | pulumi.Output[str]]]:
     """Who may reach the model ALBs, as AWS Load Balancer Controller annotations (v2.17, see
     verify.facts.aws_network), and the security group that fronts them if any. Without them the controller's
     own frontend group opens the listener to 0.0.0.0/0, so every workload in the VPC could skip the gateway's

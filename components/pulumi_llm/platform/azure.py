@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_azure_native.resources as resources
@@ -33,6 +34,13 @@ from ..component_args import gateway_spec, model_serving_args
 from ..labels import azure_tags
 from ..naming import child
 from .context import Foundation, Outputs, PlatformContext, SelfHosted
+
+if TYPE_CHECKING:
+    from ..labels import CommonLabels
+    from ..network.azure import AzureNetwork
+    from ..security.azure import AzureKeyVault
+    from ..settings import Settings
+    from ..storage.azure import AzureModelStore
 
 NAMESPACE = "llm"
 HF_TOKEN_SECRET = "hf-token"
@@ -47,6 +55,11 @@ def global_name(prefix: str, stack: str, region: str, max_len: int = 24) -> str:
     return f"{core[: max_len - len(digest)]}{digest}"
 
 
+def location(settings: Settings) -> str:
+    """The stack's Azure location as azure-native spells it (the settings have checked it is there)."""
+    return (settings.region or "").strip().lower()
+
+
 def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundation:
     """The provider, resource group, VNet and Key Vault; for self-hosting the model store."""
     from ..network.azure import AzureNetwork, AzureNetworkArgs
@@ -55,7 +68,7 @@ def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundat
 
     name, settings, labels, methods = ctx.name, ctx.settings, ctx.labels, ctx.methods
     cfg = settings.azure
-    region = (settings.region or "").strip().lower()
+    region = location(settings)
     provider = Provider(child(name, "azure"), location=region, opts=ctx.opts())
     on_azure = ctx.opts([provider])
     group = resources.ResourceGroup(
@@ -152,7 +165,16 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
     )
 
 
-def _gpu_vms(name, settings, labels, rg, network, store, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
+def _gpu_vms(
+    name: str,
+    settings: Settings,
+    labels: CommonLabels,
+    rg: pulumi.Output[str],
+    network: AzureNetwork,
+    store: AzureModelStore,
+    on_azure: pulumi.ResourceOptions,
+    self_hosted: dict[str, pulumi.Output[str]],
+) -> dict[str, pulumi.Input[str]]:
     from ..gpu_vm.azure import AzureGpuVm, AzureGpuVmArgs, AzureScaleSchedule
 
     cfg = settings.azure
@@ -166,7 +188,7 @@ def _gpu_vms(name, settings, labels, rg, network, store, on_azure, self_hosted) 
             AzureGpuVmArgs(
                 labels=labels.with_method("gpu-vm"),
                 container=serving.container(settings, served),
-                location=settings.region.strip().lower(),
+                location=location(settings),
                 resource_group_name=rg,
                 vm_size=serving.instance_type(settings, served).name,
                 subnet_id=network.subnet_ids["compute"],
@@ -200,10 +222,16 @@ def _aks_pod_cidr() -> str:
     return str(AksClusterArgs.model_fields["pod_cidr"].default)
 
 
-def _aks(ctx: PlatformContext, rg, network, on_azure, self_hosted) -> tuple[dict[str, pulumi.Input[str]], pulumi.Output[str]]:
+def _aks(
+    ctx: PlatformContext,
+    rg: pulumi.Output[str],
+    network: AzureNetwork,
+    on_azure: pulumi.ResourceOptions,
+    self_hosted: dict[str, pulumi.Output[str]],
+) -> tuple[dict[str, pulumi.Input[str]], pulumi.Output[str]]:
     """AKS and the models served on it; its outputs and the models' namespace."""
     from ..cluster.aks import AksCluster, AksClusterArgs, GpuPool, PoolScale
-    from ..kubernetes.model_serving import IngressOptions, ModelServing
+    from ..kubernetes.model_serving import IngressOptions, ModelServing, ServedModel
 
     name, settings, labels = ctx.name, ctx.settings, ctx.labels
     cfg = settings.azure.cluster
@@ -211,7 +239,7 @@ def _aks(ctx: PlatformContext, rg, network, on_azure, self_hosted) -> tuple[dict
         child(name, "aks"),
         AksClusterArgs(
             labels=labels.with_method("cluster"),
-            location=settings.region.strip().lower(),
+            location=location(settings),
             resource_group_name=rg,
             subnet_id=network.subnet_ids["aks"],
             private_cluster=cfg.private_cluster,
@@ -237,7 +265,7 @@ def _aks(ctx: PlatformContext, rg, network, on_azure, self_hosted) -> tuple[dict
         ),
         opts=on_azure,
     )
-    models = []
+    models: list[ServedModel] = []
     for model in serving.served_models(settings):
         copy = model.copy
         if copy is not None:
@@ -264,12 +292,23 @@ def _aks(ctx: PlatformContext, rg, network, on_azure, self_hosted) -> tuple[dict
     return {"cluster_name": aks.cluster_name, "namespace": layer.namespace}, layer.namespace
 
 
-def _gateway(name, settings, labels, rg, network, vault, on_azure, self_hosted) -> dict[str, pulumi.Input[str]]:
+def _gateway(
+    name: str,
+    settings: Settings,
+    labels: CommonLabels,
+    rg: pulumi.Output[str],
+    network: AzureNetwork,
+    vault: AzureKeyVault,
+    on_azure: pulumi.ResourceOptions,
+    self_hosted: dict[str, pulumi.Output[str]],
+) -> dict[str, pulumi.Input[str]]:
     from ..gateway import config as engine
     from ..gateway.azure import ApimConsumer, AzureGateway, AzureGatewayArgs, AzureOpenAIBackend
 
     cfg = settings.azure
     gw = cfg.gateway
+    # The settings require both with the gateway (settings.azure: publisher_email).
+    assert settings.gateway is not None and gw.publisher_email is not None
     timeouts = settings.gateway.timeouts
     spec, urls = gateway_spec(settings, self_hosted)
     secrets = settings.gateway.secret_names()
@@ -277,7 +316,7 @@ def _gateway(name, settings, labels, rg, network, vault, on_azure, self_hosted) 
         child(name, "gateway"),
         AzureGatewayArgs(
             labels=labels.with_method("gateway"),
-            location=settings.region.strip().lower(),
+            location=location(settings),
             resource_group_name=rg,
             publisher_email=gw.publisher_email,
             tier=gw.apim_sku,

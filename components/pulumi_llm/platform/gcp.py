@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_gcp as gcp
@@ -15,6 +16,10 @@ import pulumi_gcp as gcp
 from .. import serving
 from ..component_args import gateway_spec, model_serving_args
 from .context import Foundation, Outputs, PlatformContext, SelfHosted
+
+if TYPE_CHECKING:
+    from ..cluster.gke import GkeCluster
+    from ..kubernetes.model_serving import ServedModel
 
 NAMESPACE = "llm"
 """The GKE namespace the models are served in."""
@@ -58,19 +63,27 @@ def _network(ctx: PlatformContext, on_gcp: pulumi.ResourceOptions):
 
     settings, methods = ctx.settings, ctx.methods
     cfg = settings.gcp
+    assert cfg is not None
     hybrid = "gateway" in methods and settings.routes_self_hosted()
     # Hybrid routing: the gateway's Cloud Run egress subnet, and (GKE, whose passthrough load
     # balancers keep the client address) a firewall rule admitting only it to the GPU nodes.
-    gateway_net: dict = {}
+    egress_cidr: str | None = None
+    target_tags: tuple[str, ...] = ()
     if hybrid:
         from ..cluster.gke_render import GPU_NODE_TAG
 
-        gateway_net["gateway_egress_cidr"] = cfg.gateway.subnet_cidr
+        egress_cidr = cfg.gateway.subnet_cidr
         if "cluster" in methods:
-            gateway_net["gateway_target_tags"] = (GPU_NODE_TAG,)
+            target_tags = (GPU_NODE_TAG,)
     return GcpNetwork(
         ctx.child("network"),
-        GcpNetworkArgs(labels=ctx.labels, region=settings.region or "", subnet_cidr=cfg.network.subnet_cidr, **gateway_net),
+        GcpNetworkArgs(
+            labels=ctx.labels,
+            region=settings.region or "",
+            subnet_cidr=cfg.network.subnet_cidr,
+            gateway_egress_cidr=egress_cidr,
+            gateway_target_tags=target_tags,
+        ),
         opts=on_gcp,
     )
 
@@ -90,7 +103,7 @@ def _gpu_vms(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
 
     settings, store, network = ctx.settings, foundation.store, foundation.network
     cfg = settings.gcp
-    assert store is not None and network is not None
+    assert cfg is not None and store is not None and network is not None
     outputs: dict[str, pulumi.Input[str]] = {}
     urls: dict[str, pulumi.Output[str]] = {}
     for served in sorted(settings.models):
@@ -130,8 +143,9 @@ def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> Se
 
     settings, network, store = ctx.settings, foundation.network, foundation.store
     cfg = settings.gcp
+    assert cfg is not None
     gke = _gke_cluster(ctx, foundation)
-    models = []
+    models: list[ServedModel] = []
     waits: list[pulumi.Resource] = []
     for model in serving.served_models(settings):
         served = model.container.served_name
@@ -183,7 +197,7 @@ def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> Se
     )
 
 
-def _gke_cluster(ctx: PlatformContext, foundation: Foundation):
+def _gke_cluster(ctx: PlatformContext, foundation: Foundation) -> GkeCluster:
     from ..cluster.gke import GkeCluster, GkeClusterArgs, GpuPool, NodeRange
 
     settings, network = ctx.settings, foundation.network
@@ -196,7 +210,7 @@ def _gke_cluster(ctx: PlatformContext, foundation: Foundation):
         GkeClusterArgs(
             labels=ctx.labels.with_method("cluster"),
             project=cfg.project,
-            region=settings.region,
+            region=settings.region or "",
             network=network.network_id,
             subnetwork=network.subnet_id,
             pods_range_name=network.pods_range_name,
@@ -225,7 +239,8 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
     from ..gateway.gcp import GcpGateway, GcpGatewayArgs, VpcEgress
 
     settings, store, network = ctx.settings, foundation.store, foundation.network
-    cfg = settings.gcp
+    cfg, timeouts = settings.gcp, settings.gateway.timeouts if settings.gateway else None
+    assert cfg is not None and timeouts is not None
     spec, urls = gateway_spec(settings, dict(self_hosted.urls))
     gateway = GcpGateway(
         ctx.child("gateway"),
@@ -241,9 +256,9 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
             if network is not None and network.gateway_subnet_id is not None
             else None,
             domains=tuple(cfg.gateway.domains),
-            client_timeout_seconds=settings.gateway.timeouts.client_seconds,
-            request_timeout_seconds=settings.gateway.timeouts.edge_seconds,
-            engine_timeout_seconds=settings.gateway.timeouts.engine_seconds,
+            client_timeout_seconds=timeouts.client_seconds,
+            request_timeout_seconds=timeouts.edge_seconds,
+            engine_timeout_seconds=timeouts.engine_seconds,
             config_path="pulumi-llm:gateway",
         ),
         opts=ctx.opts(foundation.providers),

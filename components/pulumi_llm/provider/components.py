@@ -661,9 +661,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v) for k, v in cast(Mapping[Any, Any], value).items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_plain(v) for v in cast(Sequence[Any], value)]
     return value
 
 
@@ -722,18 +722,20 @@ def _field_names() -> frozenset[str]:
     names: set[str] = set()
 
     def walk(annotation: Any) -> None:
-        annotation = stack_settings._unwrap(annotation)
+        # Annotated[...], Optional[...] and other unions are walked through their __args__.
+        members: tuple[Any, ...] = getattr(annotation, "__args__", None) or ()
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             for field_name, field in annotation.model_fields.items():
                 if field_name not in names:
                     names.add(field_name)
                     walk(field.annotation)
-        for arg in getattr(annotation, "__args__", ()) or ():
-            walk(arg)
+        for member in members:
+            walk(member)
 
     walk(stack_settings.Settings)
     for component in COMPONENTS:
-        names.update(component.__init__.__annotations__["args"].__annotations__)
+        args_type: type = component.__init__.__annotations__["args"]
+        names.update(args_type.__annotations__)
     return frozenset(names)
 
 
