@@ -135,9 +135,9 @@ def _verify(args: argparse.Namespace) -> int:
     project = _project(args)
     stacks = project.stacks() if args.all else [args.stack]
     if args.rule:
-        from .verify.rules import RULES, _load
+        from .verify.rules import RULES, load_families
 
-        _load()
+        load_families()
         unknown = sorted(set(args.rule) - set(RULES))
         if unknown:
             raise UserError(f"verify --rule {unknown[0]}: no such rule; rules: {', '.join(sorted(RULES))}")

@@ -54,9 +54,9 @@ def test_an_unknown_rule_is_one_line_exit_2():
 
 
 def test_rules_are_registered_under_their_family():
-    from pulumi_llm.verify.rules import _load
+    from pulumi_llm.verify.rules import load_families
 
-    _load()
+    load_families()
     assert all("." in name for name in RULES)
 
 

@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from .rules import RULES, _load
+from .rules import RULES, load_families
 
 README = Path(__file__).with_name("README.md")
 START, END = "<!-- rules -->\n", "<!-- /rules -->\n"
@@ -27,7 +27,7 @@ def description(name: str) -> str:
 
 
 def table() -> str:
-    _load()
+    load_families()
     rows = ["| rule | module | what it proves |", "|---|---|---|"]
     for name in sorted(RULES):
         fn = RULES[name]

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from ..gateway.config import CONFIG_ENV, LITELLM_PREFIX
+from .plain import is_array, is_object
 from .view import PlanView
 
 SELF_HOSTED_PREFIX = LITELLM_PREFIX["self-hosted"] + "/"
@@ -27,14 +28,14 @@ def _inputs(resource: dict[str, Any]) -> Any:
 
 def _containers(value: Any) -> Iterator[dict[str, Any]]:
     """Every dict in `value` that holds a list with the engine-config variable: a container spec."""
-    if isinstance(value, dict):
+    if is_object(value):
         for item in value.values():
-            if isinstance(item, list) and any(isinstance(e, dict) and e.get("name") == CONFIG_ENV for e in item):
+            if is_array(item) and any(is_object(e) and e.get("name") == CONFIG_ENV for e in item):
                 yield value
                 break
         for item in value.values():
             yield from _containers(item)
-    elif isinstance(value, list):
+    elif is_array(value):
         for item in value:
             yield from _containers(item)
 
@@ -44,9 +45,9 @@ def container_variables(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         e["name"]: e
         for item in container.values()
-        if isinstance(item, list)
+        if is_array(item)
         for e in item
-        if isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"].isupper()
+        if is_object(e) and isinstance(e.get("name"), str) and e["name"].isupper()
     }
 
 

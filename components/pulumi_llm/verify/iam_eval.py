@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .facts.aws_iam import account_principals
 
@@ -26,42 +26,41 @@ class Request:
     action: str
     resource: str
     account: str
-    context: dict[str, str] = field(default_factory=dict)
+    context: dict[str, str] = field(default_factory=dict[str, str])
     """Condition keys whose value the flow fixes (aws:SecureTransport, kms:ViaService, s3:prefix, ...)."""
 
 
 @dataclass
 class Decision:
-    allowed_by: list[str] = field(default_factory=list)
+    allowed_by: list[str] = field(default_factory=list[str])
     """Where an Allow matched: "identity:<policy>", "resource:<policy>", "key-delegates"."""
-    denied_by: list[str] = field(default_factory=list)
-    assumptions: list[str] = field(default_factory=list)
+    denied_by: list[str] = field(default_factory=list[str])
+    assumptions: list[str] = field(default_factory=list[str])
     """Conditions that couldn't be evaluated offline and were assumed to hold."""
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list[str])
 
 
 def document(policy: Any) -> dict[str, Any]:
     """A policy document from a plan input (a JSON string, or already a dict); {} when absent or unreadable."""
-    if isinstance(policy, dict):
-        return policy
     if isinstance(policy, str) and policy.strip():
         try:
-            parsed = json.loads(policy)
+            policy = json.loads(policy)
         except json.JSONDecodeError:
             return {}
-        return parsed if isinstance(parsed, dict) else {}
-    return {}
+    # Plan inputs and parsed JSON are untyped: a dict here is a JSON object, keyed by strings.
+    return cast("dict[str, Any]", policy) if isinstance(policy, dict) else {}
 
 
 def statements(policy: Any) -> list[dict[str, Any]]:
-    found = document(policy).get("Statement") or []
-    return [s for s in ([found] if isinstance(found, dict) else found) if isinstance(s, dict)]
+    found: Any = document(policy).get("Statement") or []
+    listed: list[Any] = [found] if isinstance(found, dict) else list(found)
+    return [cast("dict[str, Any]", s) for s in listed if isinstance(s, dict)]
 
 
 def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+    return list(cast("list[Any] | tuple[Any, ...]", value)) if isinstance(value, (list, tuple)) else [value]
 
 
 def wildcard(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
@@ -91,14 +90,14 @@ def principals(stmt: dict[str, Any]) -> list[str]:
     if principal == "*":
         return ["*"]
     if isinstance(principal, dict):
-        return [str(p) for p in as_list(principal.get("AWS"))]
+        return [str(p) for p in as_list(cast("dict[str, Any]", principal).get("AWS"))]
     return []
 
 
 def names_principal(stmt: dict[str, Any], principal: str) -> bool:
     if "NotPrincipal" in stmt:
         notp = stmt["NotPrincipal"]
-        listed = as_list(notp.get("AWS")) if isinstance(notp, dict) else as_list(notp)
+        listed = as_list(cast("dict[str, Any]", notp).get("AWS")) if isinstance(notp, dict) else as_list(notp)
         return principal not in listed
     return any(p == "*" or wildcard(p, principal) for p in principals(stmt))
 
@@ -107,7 +106,7 @@ def names_account(stmt: dict[str, Any], account: str) -> bool:
     return bool(account_principals(account) & set(principals(stmt)))
 
 
-_STRING_OPS = {
+_STRING_OPS: dict[str, Callable[[str, str], bool]] = {
     "StringEquals": lambda p, v: p == v,
     "StringEqualsIgnoreCase": lambda p, v: p.lower() == v.lower(),
     "StringLike": lambda p, v: wildcard(p, v),
@@ -121,11 +120,13 @@ def condition_holds(stmt: dict[str, Any], context: dict[str, str]) -> tuple[bool
     """(holds, assumptions): every operator/key of the statement's Condition that the context answers is
     evaluated; the rest are assumed to hold and listed."""
     assumed: list[str] = []
-    for operator, keys in (stmt.get("Condition") or {}).items():
+    conditions: dict[str, Any] = stmt.get("Condition") or {}
+    for operator, keys in conditions.items():
         base = operator.removeprefix("ForAnyValue:").removeprefix("ForAllValues:")
         negate = base.startswith("StringNot") or base.startswith("ArnNot")
         op = _STRING_OPS.get(base.replace("Not", "", 1) if negate else base)
-        for key, wanted in (keys or {}).items():
+        keyed: dict[str, Any] = keys or {}
+        for key, wanted in keyed.items():
             if op is None or key not in context:
                 assumed.append(f"{operator} {key}")
                 continue

@@ -21,7 +21,7 @@ from typing import Any
 class PodPeer:
     namespace: str
     labels: Mapping[str, str]
-    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    namespace_labels: Mapping[str, str] = field(default_factory=dict[str, str])
     ip: str | None = None
     """The pod's address where the pod network is known. Whether an ipBlock matches pod traffic is up
     to the CNI (vpc-cni, Calico and Cilium do match it): so a pod with an address counts as matched when
@@ -44,11 +44,15 @@ def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bo
     """LabelSelector semantics: matchLabels and matchExpressions all hold; {} selects everything."""
     if selector is None:
         return False
-    for key, value in (selector.get("matchLabels") or {}).items():
+    match_labels: Mapping[str, Any] = selector.get("matchLabels") or {}
+    for key, value in match_labels.items():
         if labels.get(key) != value:
             return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], set(expr.get("values") or [])
+    expressions: list[Any] = selector.get("matchExpressions") or []
+    for expr in expressions:
+        key: str = expr["key"]
+        op: str = expr["operator"]
+        values: set[Any] = set(expr.get("values") or ())
         if op == "In" and labels.get(key) not in values:
             return False
         if op == "NotIn" and key in labels and labels[key] in values:
@@ -60,8 +64,12 @@ def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bo
     return True
 
 
+def _spec(policy: Mapping[str, Any]) -> Mapping[str, Any]:
+    return policy.get("spec") or {}
+
+
 def _directions(policy: Mapping[str, Any]) -> set[str]:
-    spec = policy.get("spec") or {}
+    spec = _spec(policy)
     types = spec.get("policyTypes")
     if types:
         return set(types)
@@ -77,7 +85,8 @@ def _peer_matches(peer_rule: Mapping[str, Any], peer: Peer, policy_ns: str) -> b
         address = ipaddress.ip_address(raw)
         if address not in ipaddress.ip_network(block["cidr"], strict=False):
             return False
-        return not any(address in ipaddress.ip_network(e, strict=False) for e in block.get("except") or [])
+        excepted: list[Any] = block.get("except") or []
+        return not any(address in ipaddress.ip_network(e, strict=False) for e in excepted)
     if isinstance(peer, IpPeer):
         return False
     ns_sel, pod_sel = peer_rule.get("namespaceSelector"), peer_rule.get("podSelector")
@@ -119,15 +128,16 @@ def admits(
         p
         for p in policies
         if p["metadata"].get("namespace") == pod_namespace
-        and selects((p.get("spec") or {}).get("podSelector") or {}, pod_labels)
+        and selects(_spec(p).get("podSelector") or {}, pod_labels)
         and direction in _directions(p)
     ]
     if not isolating:
         return True
     for policy in isolating:
-        for rule_ in (policy.get("spec") or {}).get(key) or []:
-            peers = rule_.get(side)
-            ports = rule_.get("ports")
+        rules: list[Any] = _spec(policy).get(key) or []
+        for rule_ in rules:
+            peers: list[Any] | None = rule_.get(side)
+            ports: list[Any] | None = rule_.get("ports")
             peer_ok = not peers or any(_peer_matches(pr, peer, pod_namespace) for pr in peers)
             port_ok = not ports or any(_port_matches(pr, port, protocol, names) for pr in ports)
             if peer_ok and port_ok:

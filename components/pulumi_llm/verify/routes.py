@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from .engines import ENV_REFERENCE, SELF_HOSTED_PREFIX, container_variables, engine_configs
@@ -14,10 +15,12 @@ from .view import PlanView
 
 def routed_models(view: PlanView) -> set[str]:
     """Served names of the models the gateway's settings route to (what the rendered config should call)."""
-    gateway = view.settings.get("gateway") or {}
+    gateway: dict[str, Any] = view.settings.get("gateway") or {}
     if "gateway" not in view.methods:
         return set()
-    return {r["model"] for g in (gateway.get("models") or {}).values() for r in g.get("routes") or [] if r.get("provider") == "self-hosted"}
+    models: dict[str, Any] = gateway.get("models") or {}
+    routes: list[Any] = [r for g in models.values() for r in g.get("routes") or ()]
+    return {r["model"] for r in routes if r.get("provider") == "self-hosted"}
 
 
 def url_port(url: str) -> int | None:
@@ -51,8 +54,9 @@ def self_hosted_routes(view: PlanView) -> Iterator[SelfHostedRoute]:
     """Each self-hosted route of every engine config in the plan, with the URL its api_base resolves to."""
     for _resource, container, config in engine_configs(view):
         variables = container_variables(container)
-        for entry in config.get("model_list") or []:
-            params = entry.get("litellm_params") or {}
+        entries: list[Any] = config.get("model_list") or []
+        for entry in entries:
+            params: dict[str, Any] = entry.get("litellm_params") or {}
             model = str(params.get("model") or "")
             if not model.startswith(SELF_HOSTED_PREFIX):
                 continue

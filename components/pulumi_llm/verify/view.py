@@ -20,7 +20,7 @@ class PlanView:
     stack: str
     settings: dict[str, Any]
     resources: list[dict[str, Any]]
-    manifests: list[dict[str, Any]] = field(default_factory=list)
+    manifests: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
 
     # ---- loading -------------------------------------------------------------------------------
     @classmethod
@@ -36,7 +36,7 @@ class PlanView:
     def from_dir(cls, out: Path, settings: dict[str, Any]) -> PlanView:
         """From a plan's output directory (resources.json, manifests/)."""
         resources = json.loads((out / "resources.json").read_text())
-        objects = [yaml.safe_load(p.read_text()) for p in sorted((out / "manifests").glob("*.yaml"))]
+        objects: list[dict[str, Any]] = [yaml.safe_load(p.read_text()) for p in sorted((out / "manifests").glob("*.yaml"))]
         stack = json.loads((out / "summary.json").read_text())["stack"]
         return cls(stack=stack, settings=settings, resources=resources, manifests=objects)
 

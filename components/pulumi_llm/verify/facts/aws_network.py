@@ -6,6 +6,8 @@ Each fact is read at the version pulumi-llm pins (pins.EKS_ADDONS["vpc-cni"], pi
 
 from __future__ import annotations
 
+from typing import Any
+
 # ---- Amazon VPC CNI (EKS add-on vpc-cni) --------------------------------------------------------------
 VPC_CNI_CHART_VERSION = "1.22.1"
 """The aws-vpc-cni chart the add-on v1.22.1-eksbuild.2 is built from (chart version 1.22.1, appVersion v1.22.1; the
@@ -25,11 +27,11 @@ VPC_CNI_NODE_AGENT_DEFAULT = True
 """`nodeAgent.enabled` defaults to true in values.yaml: the agent that enforces policies is deployed."""
 
 
-def vpc_cni_enforces_network_policy(configuration_values: dict | None) -> bool:
+def vpc_cni_enforces_network_policy(configuration_values: dict[str, Any] | None) -> bool:
     """Whether a vpc-cni add-on with these configurationValues enforces NetworkPolicy. The chart quotes
     the value into a flag and a ConfigMap string, so "true" and true both turn it on."""
     values = configuration_values or {}
-    node_agent = values.get("nodeAgent") or {}
+    node_agent: dict[str, Any] = values.get("nodeAgent") or {}
     agent_on = node_agent.get("enabled", VPC_CNI_NODE_AGENT_DEFAULT) not in (False, "false")
     flag = str(values.get(VPC_CNI_NETWORK_POLICY_KEY, VPC_CNI_NETWORK_POLICY_DEFAULT)).lower()
     return agent_on and flag == "true"
@@ -58,7 +60,7 @@ SUBNET_ROLE_TAGS = {True: "kubernetes.io/role/internal-elb", False: "kubernetes.
 balancer; the documented values are "1" or the empty string: the tag's presence is what counts."""
 
 
-def discovered_subnet(tags: dict | None, internal: bool) -> bool:
+def discovered_subnet(tags: dict[str, Any] | None, internal: bool) -> bool:
     """Whether the controller would place an internal / internet-facing load balancer in a subnet so tagged."""
     return SUBNET_ROLE_TAGS[internal] in (tags or {})
 

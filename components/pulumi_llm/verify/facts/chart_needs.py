@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..plain import dig
+
 # ---- CRDs each chart installs ---------------------------------------------------------------------------
 CHART_CRDS: dict[str, frozenset[str]] = {
     # github.com/prometheus-community/helm-charts, tag kube-prometheus-stack-88.5.3 (see PINNED_TAGS_UNREAD:
@@ -210,7 +212,8 @@ def ingress_classes_created(chart: str, values: dict[str, Any]) -> set[str]:
     if chart == "ingress-nginx":
         # helm-chart-4.15.1, templates/controller-ingressclass.yaml: controller.ingressClassResource.enabled
         # (default true) creates an IngressClass named controller.ingressClassResource.name (default nginx).
-        resource = (values.get("controller") or {}).get("ingressClassResource") or {}
+        controller: dict[str, Any] = values.get("controller") or {}
+        resource: dict[str, Any] = controller.get("ingressClassResource") or {}
         return {resource.get("name", "nginx")} if resource.get("enabled", True) else set()
     if chart == "aws-load-balancer-controller":
         # 1.17.1 values.yaml: createIngressClassResource true, ingressClass alb; templates/ingressclass.yaml.
@@ -218,20 +221,11 @@ def ingress_classes_created(chart: str, values: dict[str, Any]) -> set[str]:
     return set()
 
 
-def _lookup(values: dict[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = values
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 def custom_kinds_rendered(chart: str, values: dict[str, Any]) -> set[str]:
     """Custom kinds a release of `chart` renders (and so needs served) with these values."""
     kinds: set[str] = set()
     for switch in CUSTOM_KINDS_FROM_VALUES.get(chart, ()):
-        states = [_lookup(values, path) for path in switch.all_of]
+        states = [dig(values, path) for path in switch.all_of]
         if all(bool(default if state is None else state) for state, default in zip(states, switch.defaults, strict=True)):
             kinds.add(switch.kind)
     return kinds
@@ -239,7 +233,7 @@ def custom_kinds_rendered(chart: str, values: dict[str, Any]) -> set[str]:
 
 def secrets_mounted(chart: str, values: dict[str, Any]) -> set[str]:
     """Secrets (in the release's namespace) a release of `chart` mounts and expects to find."""
-    return {name for need in SECRETS_FROM_VALUES.get(chart, ()) if (name := _lookup(values, need.path))}
+    return {name for need in SECRETS_FROM_VALUES.get(chart, ()) if (name := dig(values, need.path))}
 
 
 # ---- named preconditions: what exists without the plan creating it ----------------------------------------

@@ -22,7 +22,7 @@ class Container:
     name: str
     security_context: str | None = None
     """Values path whose map the template renders as this container's securityContext."""
-    template: Mapping[str, Any] = field(default_factory=dict)
+    template: Mapping[str, Any] = field(default_factory=dict[str, Any])
     """What the template writes itself. Values merge over it, or (`fallback`) replace it when non-empty."""
     fallback: bool = False
     """True when the template uses `template` only if the values map is empty (`{{ if .Values.x }}`)."""

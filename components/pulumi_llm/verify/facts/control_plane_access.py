@@ -65,7 +65,7 @@ def eks_endpoint(vpc_config: Mapping[str, Any] | None) -> tuple[bool, tuple[str,
 
 def gke_endpoint(inputs: Mapping[str, Any]) -> tuple[bool, tuple[str, ...] | None]:
     """(public, allowed CIDRs or None for any) of a GKE cluster's API server."""
-    private = inputs.get("privateClusterConfig") or {}
+    private: Mapping[str, Any] = inputs.get("privateClusterConfig") or {}
     public = not (private.get("enablePrivateNodes") and private.get("enablePrivateEndpoint"))
     authorized = inputs.get("masterAuthorizedNetworksConfig")
     if authorized is None:

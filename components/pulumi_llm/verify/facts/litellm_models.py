@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from ._litellm_model_ids import DEPRECATION, KNOWN
 
@@ -64,6 +64,7 @@ def extract(model_map: Mapping[str, Any]) -> tuple[dict[str, frozenset[str]], di
     for key, entry in model_map.items():
         if not isinstance(entry, Mapping):
             continue  # the map's "sample_spec" documentation entry has the same shape; others don't
+        entry = cast("Mapping[str, Any]", entry)  # parsed JSON: an object's keys are strings
         family = family_of(str(entry.get("litellm_provider", "")))
         if family is None:
             continue

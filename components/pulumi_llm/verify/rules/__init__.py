@@ -7,22 +7,25 @@ Rules read facts about upstream components from `..facts` (cited data), never fr
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import ModuleType
 
 from ..report import Violation
 from ..view import PlanView
 from .registry import RULES, Rule, rule, violation
 
-__all__ = ["RULES", "Rule", "rule", "run_rules", "violation"]
+__all__ = ["RULES", "Rule", "load_families", "rule", "run_rules", "violation"]
 
 
-def _load() -> None:
-    # One import line per rule family; each module registers its rules on import.
-    from . import registered  # noqa: F401
+def load_families() -> tuple[ModuleType, ...]:
+    """Every rule family module, imported: each registers its rules on import (registered.py lists them)."""
+    from . import registered
+
+    return registered.FAMILIES
 
 
 def run_rules(view: PlanView, only: Iterable[str] | None = None) -> list[Violation]:
     """Every violation the registered rules find in `view` (or only the rules named in `only`)."""
-    _load()
+    load_families()
     wanted = set(only) if only is not None else None
     found: list[Violation] = []
     for name, fn in RULES.items():

@@ -1,6 +1,7 @@
 """Every rule family, one import line each (the registry's only list)."""
 
-# ruff: noqa: F401
+from types import ModuleType
+
 from . import (
     admission,
     ci_reachability,
@@ -18,3 +19,22 @@ from . import (
     versions,
     wiring,
 )
+
+FAMILIES: tuple[ModuleType, ...] = (
+    admission,
+    ci_reachability,
+    iam_documents,
+    identity_aws,
+    identity_azure,
+    identity_gcp,
+    network_aws,
+    network_azure,
+    network_gcp,
+    network_kubernetes,
+    observability,
+    provider_models,
+    references,
+    versions,
+    wiring,
+)
+"""The family modules, each of which registered its rules when imported above."""
