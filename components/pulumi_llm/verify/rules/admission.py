@@ -9,11 +9,12 @@ namespace enforces (facts.pod_security) and the securityContext validation the J
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
 
 from ..facts import charts as chart_facts
 from ..facts import pod_security as pss
+from ..plain import array_at, dig, object_at
 from ..report import Violation
 from ..view import PlanView
 from .registry import rule, violation
@@ -36,29 +37,21 @@ _LWS_TEMPLATES = (("leaderTemplate", "spec"), ("workerTemplate", "spec"))
 # ---- where pods come from ---------------------------------------------------------------------
 
 
-def _dig(data: Any, path: Iterable[str]) -> Any:
-    for key in path:
-        if not isinstance(data, Mapping):
-            return None
-        data = data.get(key)
-    return data
-
-
 def values_at(values: Mapping[str, Any], dotted: str) -> Any:
     """The value at a dotted values path ("controller.hostPort.enabled"); None where absent."""
-    return _dig(values, dotted.split("."))
+    return dig(values, dotted.split("."))
 
 
 def manifest_pods(obj: Mapping[str, Any]) -> list[tuple[str, Pod]]:
     """(label, PodSpec) of every pod template a workload object carries."""
     kind = obj.get("kind")
     if kind == "LeaderWorkerSet":
-        lws = _dig(obj, ("spec", "leaderWorkerTemplate")) or {}
-        found = [(path[0], _dig(lws, path)) for path in _LWS_TEMPLATES]
-        return [(label, spec) for label, spec in found if isinstance(spec, Mapping)]
+        lws: Any = dig(obj, ("spec", "leaderWorkerTemplate")) or {}
+        found: list[tuple[str, Any]] = [(path[0], dig(lws, path)) for path in _LWS_TEMPLATES]
+        return [(label, cast(Pod, spec)) for label, spec in found if isinstance(spec, Mapping)]
     path = _TEMPLATE_PATHS.get(str(kind))
-    spec = _dig(obj, path) if path else None
-    return [("pod", spec)] if isinstance(spec, Mapping) else []
+    spec: Any = dig(obj, path) if path else None
+    return [("pod", cast(Pod, spec))] if isinstance(spec, Mapping) else []
 
 
 def helm_merge(defaults: Any, overrides: Any) -> Any:
@@ -66,8 +59,9 @@ def helm_merge(defaults: Any, overrides: Any) -> Any:
     (lists included) replaces."""
     if not isinstance(defaults, Mapping) or not isinstance(overrides, Mapping):
         return copy.deepcopy(overrides)
-    merged = copy.deepcopy(dict(defaults))
-    for key, value in overrides.items():
+    # Values are YAML maps: string keys, untyped values.
+    merged = copy.deepcopy(dict(cast("Mapping[str, Any]", defaults)))
+    for key, value in cast("Mapping[str, Any]", overrides).items():
         if value is None:
             merged.pop(key, None)
         elif key in merged:
@@ -110,9 +104,10 @@ def chart_pods(facts: chart_facts.ChartFacts, release_values: Mapping[str, Any])
         if workload.host_ports and values_at(values, workload.host_ports):
             for c in containers:  # admission asks only whether a host port is set, not which
                 c["ports"] = [{"hostPort": True}]
-        volumes = [{"name": f"host-{i}", "hostPath": {"path": p}} for i, p in enumerate(workload.host_paths)]
-        extra = values_at(values, workload.extra_host_volumes) if workload.extra_host_volumes else None
-        volumes += [{"name": v.get("name"), "hostPath": {"path": v.get("hostPath")}} for v in extra or [] if isinstance(v, Mapping)]
+        volumes: list[dict[str, Any]] = [{"name": f"host-{i}", "hostPath": {"path": p}} for i, p in enumerate(workload.host_paths)]
+        extra: list[Any] = (values_at(values, workload.extra_host_volumes) if workload.extra_host_volumes else None) or []
+        extra_volumes = [cast("Mapping[str, Any]", v) for v in extra if isinstance(v, Mapping)]
+        volumes += [{"name": v.get("name"), "hostPath": {"path": v.get("hostPath")}} for v in extra_volumes]
         pod_context = values_at(values, workload.pod_security_context) if workload.pod_security_context else None
         pods.append(
             (
@@ -141,7 +136,7 @@ def release_facts(release: Mapping[str, Any]) -> chart_facts.ChartFacts | None:
 def pods(view: PlanView) -> Iterator[tuple[str, str | None, str, Pod]]:
     """(resource, namespace, which pod, PodSpec) for every pod the plan creates, directly or through Helm."""
     for obj in view.manifests:
-        meta = obj.get("metadata") or {}
+        meta = object_at(obj, "metadata")
         for label, spec in manifest_pods(obj):
             yield f"{obj['kind']} {meta.get('namespace')}/{meta.get('name')}", meta.get("namespace"), label, spec
     for release in view.helm_releases():
@@ -157,8 +152,8 @@ def namespace_levels(view: PlanView) -> dict[str, str]:
     """The Pod Security level each Namespace in the plan enforces (its label, or the cluster default)."""
     levels: dict[str, str] = {}
     for ns in view.objects("Namespace"):
-        meta = ns.get("metadata") or {}
-        levels[str(meta.get("name"))] = str((meta.get("labels") or {}).get(pss.LEVEL_LABEL) or pss.DEFAULT_LEVEL)
+        meta = object_at(ns, "metadata")
+        levels[str(meta.get("name"))] = str(object_at(meta, "labels").get(pss.LEVEL_LABEL) or pss.DEFAULT_LEVEL)
     return levels
 
 
@@ -166,7 +161,7 @@ def namespace_levels(view: PlanView) -> dict[str, str]:
 
 
 def containers(spec: Pod) -> list[dict[str, Any]]:
-    return [c for key in ("initContainers", "containers", "ephemeralContainers") for c in spec.get(key) or []]
+    return [c for key in ("initContainers", "containers", "ephemeralContainers") for c in array_at(spec, key)]
 
 
 def _context(container: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -174,7 +169,7 @@ def _context(container: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _caps(container: Mapping[str, Any], which: str) -> list[str]:
-    return [str(c) for c in (_context(container).get("capabilities") or {}).get(which) or []]
+    return [str(c) for c in array_at(object_at(_context(container), "capabilities"), which)]
 
 
 def _volume_type(volume: Mapping[str, Any]) -> str:
@@ -194,30 +189,30 @@ def baseline_problems(spec: Pod) -> list[str]:
         extra = sorted(set(_caps(c, "add")) - pss.BASELINE_CAPABILITIES)
         if extra:
             found.append(f"container {name} adds capabilities {', '.join(extra)}")
-        if any((p or {}).get("hostPort") for p in c.get("ports") or []):
+        if any(p and p.get("hostPort") for p in array_at(c, "ports")):
             found.append(f"container {name} uses host ports")
         found += [
             f"container {name} sets {profile} Unconfined"
             for profile in _UNCONFINED_PROFILES
-            if (context.get(profile) or {}).get("type") == "Unconfined"
+            if object_at(context, profile).get("type") == "Unconfined"
         ]
         if context.get("procMount") not in (None, "Default"):
             found.append(f"container {name} sets procMount {context['procMount']}")
     found += [
         f"pod sets {profile} Unconfined"
         for profile in _UNCONFINED_PROFILES
-        if ((spec.get("securityContext") or {}).get(profile) or {}).get("type") == "Unconfined"
+        if object_at(object_at(spec, "securityContext"), profile).get("type") == "Unconfined"
     ]
-    found += [f"hostPath volume {v.get('name')}" for v in spec.get("volumes") or [] if "hostPath" in v]
+    found += [f"hostPath volume {v.get('name')}" for v in array_at(spec, "volumes") if "hostPath" in v]
     return found
 
 
 def restricted_problems(spec: Pod) -> list[str]:
     """The checks restricted adds to baseline."""
     found: list[str] = []
-    pod_context = spec.get("securityContext") or {}
+    pod_context = object_at(spec, "securityContext")
     pod_non_root = pod_context.get("runAsNonRoot") is True
-    pod_seccomp = (pod_context.get("seccompProfile") or {}).get("type") in pss.RESTRICTED_SECCOMP_TYPES
+    pod_seccomp = object_at(pod_context, "seccompProfile").get("type") in pss.RESTRICTED_SECCOMP_TYPES
     if pod_context.get("runAsUser") == 0:
         found.append("pod runs as user 0")
     for c in containers(spec):
@@ -234,10 +229,10 @@ def restricted_problems(spec: Pod) -> list[str]:
             found.append(f"container {name} may run as root (runAsNonRoot not true)")
         if context.get("runAsUser") == 0:
             found.append(f"container {name} runs as user 0")
-        seccomp = (context.get("seccompProfile") or {}).get("type")
+        seccomp = object_at(context, "seccompProfile").get("type")
         if (seccomp is None and not pod_seccomp) or (seccomp is not None and seccomp not in pss.RESTRICTED_SECCOMP_TYPES):
             found.append(f"container {name} has no seccompProfile RuntimeDefault or Localhost (nor has the pod)")
-    for v in spec.get("volumes") or []:
+    for v in array_at(spec, "volumes"):
         if _volume_type(v) not in pss.RESTRICTED_VOLUME_TYPES and "hostPath" not in v:
             found.append(f"volume {v.get('name')} is of type {_volume_type(v)}")
     return found

@@ -22,15 +22,16 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from ...offline.invokes import ACCOUNT_ID
 from ...offline.recorder import mock_arn
 from .. import iam_eval
 from ..facts.aws_iam import ARN_FORMATS
+from ..plain import array_at, is_object
 from ..report import Violation
 from ..view import PlanView
 from .registry import rule, violation
@@ -90,15 +91,43 @@ ALLOWED = (
 )
 
 
+@dataclass(frozen=True)
+class _Parliament:
+    """The parliament functions this module calls, with their types: parliament ships neither annotations
+    nor stubs, so they are stated once here, where its functions enter."""
+
+    analyze_policy_string: Callable[..., Any]
+    """(policy text, ignore_private_auditors=...) -> a Policy whose `findings` have `issue` and `detail`."""
+    expand_action: Callable[..., list[dict[str, str]]]
+    """An action pattern -> {"service", "action"} of every action it stands for."""
+    is_glob_match: Callable[[str, str], bool]
+    get_privilege_info: Callable[[str, str], dict[str, Any]]
+    get_arn_format: Callable[[str, Any], str]
+
+
 @lru_cache(maxsize=1)
-def _parliament() -> Any:
+def _parliament() -> _Parliament:
     # parliament 1.6.4 imports pkg_resources, which warns on import; the warning is about parliament's
     # packaging, not about our documents.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
-        from parliament import analyze_policy_string
-    return analyze_policy_string
+        from parliament import (  # pyright: ignore[reportMissingTypeStubs]  (no stubs; typed by _Parliament)
+            analyze_policy_string,  # pyright: ignore[reportUnknownVariableType]  (unannotated parameters)
+            expand_action,  # pyright: ignore[reportUnknownVariableType]  (unannotated parameters)
+            is_glob_match,  # pyright: ignore[reportUnknownVariableType]  (unannotated parameters)
+        )
+        from parliament.statement import (  # pyright: ignore[reportMissingTypeStubs]  (no stubs; typed by _Parliament)
+            get_arn_format,  # pyright: ignore[reportUnknownVariableType]  (unannotated parameters)
+            get_privilege_info,  # pyright: ignore[reportUnknownVariableType]  (unannotated parameters)
+        )
+    return _Parliament(
+        analyze_policy_string=cast("Callable[..., Any]", analyze_policy_string),
+        expand_action=cast("Callable[..., list[dict[str, str]]]", expand_action),
+        is_glob_match=cast("Callable[[str, str], bool]", is_glob_match),
+        get_privilege_info=cast("Callable[[str, str], dict[str, Any]]", get_privilege_info),
+        get_arn_format=cast("Callable[[str, Any], str]", get_arn_format),
+    )
 
 
 @dataclass(frozen=True)
@@ -126,8 +155,8 @@ def documents(view: PlanView) -> Iterator[Document]:
             yield Document(r["name"], "trust", inputs["assumeRolePolicy"])
         if _is_policy(inputs.get("policy")):
             yield Document(r["name"], "identity" if r["type"] in IDENTITY_TYPES else "resource", inputs["policy"])
-        for inline in inputs.get("inlinePolicies") or []:
-            if isinstance(inline, dict) and _is_policy(inline.get("policy")):
+        for inline in array_at(inputs, "inlinePolicies"):
+            if is_object(inline) and _is_policy(inline.get("policy")):
                 yield Document(f"{r['name']}/{inline.get('name', 'inline')}", "identity", inline["policy"])
 
 
@@ -159,19 +188,20 @@ def is_allowed(finding_issue: str, kind: str, detail: str) -> bool:
 def action_formats(service: str, action: str) -> set[str]:
     """The ARN formats of every resource type `action` takes, required or not (parliament's definitions);
     empty when it takes none (it is only ever allowed on "*")."""
-    from parliament.statement import get_arn_format, get_privilege_info
-
-    info = get_privilege_info(service, action)
-    return {get_arn_format(t["resource_type"], info["service_resources"]) for t in info["resource_types"] if t["resource_type"].strip("*")}
+    parliament = _parliament()
+    info = parliament.get_privilege_info(service, action)
+    return {
+        parliament.get_arn_format(t["resource_type"], info["service_resources"])
+        for t in info["resource_types"]
+        if t["resource_type"].strip("*")
+    }
 
 
 def fits(resource: str, arn_format: str) -> bool:
     """Whether a policy's resource (a pattern) can name something of `arn_format`, part by part. An
     empty region or account (AWS-owned images, public SSM parameters, Bedrock foundation models) fits
     the format's wildcard."""
-    _parliament()
-    from parliament import is_glob_match
-
+    is_glob_match = _parliament().is_glob_match
     if resource == "*":
         return True
     have, want = resource.split(":", 5), arn_format.split(":", 5)
@@ -187,13 +217,11 @@ def unusable_actions(stmt: dict[str, Any]) -> list[str]:
     This replaces parliament's RESOURCE_MISMATCH, which also reports an action touching several resource
     types (ec2:RunInstances) whenever a statement lists only some of them; AWS authorizes each type on
     its own, so policies split them across statements (Karpenter's does)."""
-    _parliament()
-    from parliament import expand_action
-
+    expand_action = _parliament().expand_action
     resources = [str(r) for r in iam_eval.as_list(stmt.get("Resource"))]
     if not resources or "NotResource" in stmt or "NotAction" in stmt:
         return []
-    unusable = []
+    unusable: list[str] = []
     for pattern in (str(a) for a in iam_eval.as_list(stmt.get("Action"))):
         if ":" not in pattern:
             continue  # "*", or malformed: parliament reports it
@@ -223,8 +251,8 @@ def as_parliament_reads(text: str, kind: str) -> str:
         doc = json.loads(text)
     except json.JSONDecodeError:
         return text
-    for stmt in iam_eval.as_list(doc.get("Statement") if isinstance(doc, dict) else None):
-        if isinstance(stmt, dict) and "Resource" not in stmt and "NotResource" not in stmt:
+    for stmt in iam_eval.as_list(doc.get("Statement") if is_object(doc) else None):
+        if is_object(stmt) and "Resource" not in stmt and "NotResource" not in stmt:
             stmt["Resource"] = "*"
     return json.dumps(doc)
 
@@ -232,8 +260,8 @@ def as_parliament_reads(text: str, kind: str) -> str:
 def errors_in(text: str, kind: str) -> list[tuple[str, str]]:
     """(issue, detail) of every parliament finding in `text` that counts as an error, and of every
     statement whose resources can't apply to one of its actions (RESOURCE_MISMATCH, see unusable_actions)."""
-    policy = _parliament()(as_parliament_reads(text, kind), ignore_private_auditors=True)
-    found = []
+    policy = _parliament().analyze_policy_string(as_parliament_reads(text, kind), ignore_private_auditors=True)
+    found: list[tuple[str, str]] = []
     for finding in policy.findings:
         detail = json.dumps(finding.detail, sort_keys=True, default=str)
         if finding.issue in NOT_ERRORS or is_allowed(finding.issue, kind, detail):
@@ -256,7 +284,7 @@ def iam_documents_pass_parliament(view: PlanView) -> Iterable[Violation]:
     if view.cloud != "aws" and not any(r["type"].startswith("aws:") for r in view.resources):
         return []
     arns = real_arns(view)
-    out = []
+    out: list[Violation] = []
     for doc in documents(view):
         for issue, detail in errors_in(realistic(doc.text, arns), doc.kind):
             out.append(violation(view, doc.resource, "iam.parliament", f"{doc.kind} policy: parliament {issue}: {detail}"))

@@ -24,6 +24,7 @@ from ...offline.invokes import ACCOUNT_ID
 from ...offline.recorder import mock_arn
 from ..facts import aws_iam as facts
 from ..iam_eval import Request, allowed, as_list, condition_holds, evaluate, statements, wildcard
+from ..plain import array_at, object_at
 from ..report import Violation
 from ..view import PlanView
 from .registry import rule, violation
@@ -78,11 +79,11 @@ def trust_gaps(role: dict[str, Any], service: str, context: dict[str, str] | Non
     """The STS actions `service` needs (facts.aws_iam.ASSUME_ACTIONS) that the role's trust policy
     doesn't allow it, its conditions evaluated against what the service sends (`context`: the source
     account, for EKS Pod Identity the cluster's ARN)."""
-    gaps = []
+    gaps: list[str] = []
     for action in facts.ASSUME_ACTIONS[service]:
         ok = any(
             stmt.get("Effect") == "Allow"
-            and service in as_list((stmt.get("Principal") or {}).get("Service") if isinstance(stmt.get("Principal"), dict) else None)
+            and service in as_list(object_at(stmt, "Principal").get("Service") if isinstance(stmt.get("Principal"), dict) else None)
             and any(wildcard(a, action, case_sensitive=False) for a in as_list(stmt.get("Action")))
             and condition_holds(stmt, context or {})[0]
             for stmt in statements(role["inputs"].get("assumeRolePolicy"))
@@ -111,9 +112,9 @@ class Flow:
     role: dict[str, Any] | None
     service: str
     """The service principal that hands the role to the workload."""
-    requests: list[AccessRequest] = field(default_factory=list)
+    requests: list[AccessRequest] = field(default_factory=list[AccessRequest])
     """(what, action, resource ARN, resource policy (name, doc) or None, whether it's a key policy, context)."""
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list[str])
     """Links of the chain that don't resolve (found while building the flow)."""
     trust_context: dict[str, str] = field(default_factory=lambda: {"aws:SourceAccount": ACCOUNT_ID})
     """What the service sends when it assumes the role (the trust policy's condition keys)."""
@@ -187,7 +188,8 @@ def store_of(view: PlanView, bucket_arn: str) -> Store:
     )
     if sse is None:
         return Store(bucket_arn, bucket, policy, None, None, [])
-    default = ((as_list(sse["inputs"].get("rules")) or [{}])[0] or {}).get("applyServerSideEncryptionByDefault") or {}
+    first_rule: dict[str, Any] = (as_list(sse["inputs"].get("rules")) or [{}])[0] or {}
+    default = object_at(first_rule, "applyServerSideEncryptionByDefault")
     key_ref = default.get("kmsMasterKeyId")
     if default.get("sseAlgorithm") not in ("aws:kms", "aws:kms:dsse") or not key_ref:
         return Store(bucket_arn, bucket, policy, None, None, [])  # SSE-S3 or the AWS-managed aws/s3 key
@@ -208,7 +210,7 @@ def store_of(view: PlanView, bucket_arn: str) -> Store:
 
 def weights_location(view: PlanView, model: str) -> tuple[str, str] | None:
     """(bucket ARN, key prefix) of a model's weights from its settings; None when not in object storage."""
-    source = str((view.settings.get("models") or {}).get(model, {}).get("source") or "")
+    source = str(object_at(view.settings, "models").get(model, {}).get("source") or "")
     scheme, _, rest = source.partition("://")
     if scheme == "store":
         stores = [
@@ -237,7 +239,7 @@ def weight_requests(view: PlanView, store: Store, prefix: str, write: bool) -> l
 
 
 def _served_models(view: PlanView) -> list[str]:
-    return sorted(m for m in (view.settings.get("models") or {}) if weights_location(view, m) is not None)
+    return sorted(m for m in object_at(view.settings, "models") if weights_location(view, m) is not None)
 
 
 def _pod_role(view: PlanView, namespace: str, service_account: str) -> tuple[dict[str, Any] | None, list[str], dict[str, str]]:
@@ -258,7 +260,7 @@ def _pod_role(view: PlanView, namespace: str, service_account: str) -> tuple[dic
     cluster = association.get("clusterName")
     region = view.settings.get("region", "")
     context = {"aws:SourceAccount": ACCOUNT_ID, "aws:SourceArn": f"arn:aws:eks:{region}:{ACCOUNT_ID}:cluster/{cluster}"}
-    problems = []
+    problems: list[str] = []
     if not any(c["inputs"].get("name") == cluster or view.ref(cluster) is c for c in view.of_type("aws:eks/cluster:Cluster")):
         problems.append(f"Pod Identity association {associations[0]['name']} is for cluster {cluster}, which the plan doesn't create")
     arn = association.get("roleArn")
@@ -273,8 +275,8 @@ def _workload(view: PlanView, kind: str, component: str, model: str) -> dict[str
         (
             o
             for o in view.objects(kind)
-            if (o["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == component
-            and (o["metadata"].get("labels") or {}).get("pulumi-llm.dev/model") == model
+            if object_at(o["metadata"], "labels").get("app.kubernetes.io/component") == component
+            and object_at(o["metadata"], "labels").get("pulumi-llm.dev/model") == model
         ),
         None,
     )
@@ -283,7 +285,10 @@ def _workload(view: PlanView, kind: str, component: str, model: str) -> dict[str
 def weight_flows(view: PlanView) -> Iterator[Flow]:
     methods = view.methods
     for model in _served_models(view):
-        bucket_arn, prefix = weights_location(view, model)  # type: ignore[misc]
+        location = weights_location(view, model)
+        if location is None:  # _served_models keeps only models whose weights have a location
+            continue
+        bucket_arn, prefix = location
         store = store_of(view, bucket_arn)
         if "gpu-vm" in methods:
             yield _vm_flow(view, model, store, prefix)
@@ -296,13 +301,13 @@ def weight_flows(view: PlanView) -> Iterator[Flow]:
 
 def _vm_flow(view: PlanView, model: str, store: Store, prefix: str) -> Flow:
     templates = [
-        t for t in view.of_type("aws:ec2/launchTemplate:LaunchTemplate") if (t["inputs"].get("tags") or {}).get("pulumi-llm:model") == model
+        t for t in view.of_type("aws:ec2/launchTemplate:LaunchTemplate") if object_at(t["inputs"], "tags").get("pulumi-llm:model") == model
     ]
     who = f"GPU VM of {model} (instance profile role)"
     if not templates:
         return Flow(f"model {model}", who, None, "ec2.amazonaws.com", problems=["no launch template serves it"])
     template = templates[0]
-    profile_ref = template["inputs"].get("iamInstanceProfile") or {}
+    profile_ref = object_at(template["inputs"], "iamInstanceProfile")
     profile = _of(view, profile_ref.get("arn") or profile_ref.get("name"), "aws:iam/instanceProfile:InstanceProfile")
     if profile is None:
         return Flow(
@@ -408,8 +413,8 @@ def _secret_flow(view: PlanView, at: str, who: str, role_ref: Any, service: str,
 def secret_flows(view: PlanView) -> Iterator[Flow]:
     for task in view.of_type("aws:ecs/taskDefinition:TaskDefinition"):
         containers = json.loads(task["inputs"].get("containerDefinitions") or "[]")
-        refs = [s.get("valueFrom") for c in containers for s in (c.get("secrets") or [])]
-        refs += [s.get("valueFrom") for c in containers for s in ((c.get("logConfiguration") or {}).get("secretOptions") or [])]
+        refs = [s.get("valueFrom") for c in containers for s in array_at(c, "secrets")]
+        refs += [s.get("valueFrom") for c in containers for s in array_at(object_at(c, "logConfiguration"), "secretOptions")]
         if refs:
             yield _secret_flow(
                 view,
@@ -420,7 +425,7 @@ def secret_flows(view: PlanView) -> Iterator[Flow]:
                 refs,
             )
     for function in view.of_type("aws:lambda/function:Function"):
-        variables = (function["inputs"].get("environment") or {}).get("variables") or {}
+        variables = object_at(object_at(function["inputs"], "environment"), "variables")
         refs = [v for v in variables.values() if secret_of(view, v) is not None or str(v).startswith("arn:aws:secretsmanager:")]
         if refs:
             yield _secret_flow(

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from ...offline.recorder import azure_principal_id
 from ..facts import azure as facts
+from ..plain import array_at, object_at
 from ..report import Violation
 from ..view import PlanView
 from .registry import rule, violation
@@ -98,7 +99,7 @@ def _secret_readable(view: PlanView, principal: dict[str, Any], url: str, system
     vault = _vault_by_host(view, parts.hostname or "")
     if vault is None:
         return f"{url} is in no Key Vault of the plan"
-    if not (vault["inputs"].get("properties") or {}).get("enableRbacAuthorization"):
+    if not object_at(vault["inputs"], "properties").get("enableRbacAuthorization"):
         return f"vault {vault['inputs'].get('vaultName')} uses access policies, not RBAC: no role assignment reads its secrets"
     segments = [s for s in parts.path.split("/") if s]
     secret = segments[1] if len(segments) > 1 and segments[0] == "secrets" else ""
@@ -119,7 +120,7 @@ def secrets(view: PlanView) -> Iterator[Violation]:
     if view.cloud != "azure":
         return
     for app in view.of_type(APP):
-        for ref in (app["inputs"].get("configuration") or {}).get("secrets") or []:
+        for ref in array_at(object_at(app["inputs"], "configuration"), "secrets"):
             if not ref.get("keyVaultUrl"):
                 continue
             identity = view.ref(ref.get("identity"))
@@ -133,7 +134,7 @@ def secrets(view: PlanView) -> Iterator[Violation]:
                 yield violation(view, app["name"], SECRETS, f"the engine's identity cannot read {ref['keyVaultUrl']}: {why}")
     apims = view.of_type(APIM)
     for value in view.of_type(NAMED_VALUE):
-        url = (value["inputs"].get("keyVault") or {}).get("secretIdentifier")
+        url = object_at(value["inputs"], "keyVault").get("secretIdentifier")
         if not url or not apims:
             continue
         why = _secret_readable(view, apims[0], url, system_identity=True)
@@ -164,8 +165,9 @@ def weights(view: PlanView) -> Iterator[Violation]:
         return
     container = containers[0]
     for vmss in view.of_type(VMSS):
-        ids = (vmss["inputs"].get("identity") or {}).get("userAssignedIdentities") or []
-        identities = [i for i in (view.ref(x) for x in (ids if isinstance(ids, list) else list(ids))) if i is not None]
+        # A list of identity ids, or a map keyed by them: list() yields the ids either way.
+        ids: Any = object_at(vmss["inputs"], "identity").get("userAssignedIdentities") or []
+        identities = [i for i in (view.ref(x) for x in list(ids)) if i is not None]
         if not identities:
             yield violation(view, vmss["name"], WEIGHTS, "the GPU VMs have no user-assigned identity to read the model weights with")
             continue
@@ -198,11 +200,11 @@ def prometheus(view: PlanView) -> Iterator[Violation]:
     release = _prometheus_release(view)
     if release is None:
         return
-    values = (release["inputs"].get("values") or {}).get("prometheus") or {}
-    spec = values.get("prometheusSpec") or {}
-    if not any("azureAd" in w for w in spec.get("remoteWrite") or []):
+    values = object_at(object_at(release["inputs"], "values"), "prometheus")
+    spec = object_at(values, "prometheusSpec")
+    if not any("azureAd" in w for w in array_at(spec, "remoteWrite")):
         return  # no remote write to Azure Monitor: no identity flow
-    account = values.get("serviceAccount") or {}
+    account = object_at(values, "serviceAccount")
     subject = f"system:serviceaccount:{release['inputs'].get('namespace')}:{account.get('name')}"
     if not account.get("name") or account.get("create") is False:
         yield violation(
@@ -212,14 +214,14 @@ def prometheus(view: PlanView) -> Iterator[Violation]:
             "Prometheus's service account is not named and created by the release: no federated credential can name it",
         )
         return
-    if facts.WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION not in (account.get("annotations") or {}):
+    if facts.WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION not in object_at(account, "annotations"):
         yield violation(
             view,
             release["name"],
             PROMETHEUS,
             f"service account {subject} names no identity ({facts.WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION})",
         )
-    if ((spec.get("podMetadata") or {}).get("labels") or {}).get(facts.WORKLOAD_IDENTITY_USE_LABEL) != "true":
+    if object_at(object_at(spec, "podMetadata"), "labels").get(facts.WORKLOAD_IDENTITY_USE_LABEL) != "true":
         yield violation(
             view,
             release["name"],
@@ -233,7 +235,7 @@ def prometheus(view: PlanView) -> Iterator[Violation]:
         )
         return
     for federation in federations:
-        if facts.WORKLOAD_IDENTITY_AUDIENCE not in (federation["inputs"].get("audiences") or []):
+        if facts.WORKLOAD_IDENTITY_AUDIENCE not in array_at(federation["inputs"], "audiences"):
             yield violation(
                 view,
                 federation["name"],

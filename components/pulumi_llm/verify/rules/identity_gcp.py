@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..facts import gcp as facts
+from ..plain import array_at, object_at
 from ..report import Violation
 from ..view import PlanView
 from .registry import rule, violation
@@ -50,20 +51,20 @@ def _key_grants(view: PlanView, key_ref: str, agent_domain: str) -> bool:
 
 
 def _secret_keys(secret: dict[str, Any]) -> list[str]:
-    replication = secret["inputs"].get("replication") or {}
+    replication = object_at(secret["inputs"], "replication")
     keys = [
-        ((r.get("customerManagedEncryption") or {}).get("kmsKeyName")) for r in (replication.get("userManaged") or {}).get("replicas") or []
+        (object_at(r, "customerManagedEncryption").get("kmsKeyName")) for r in array_at(object_at(replication, "userManaged"), "replicas")
     ]
-    keys.append(((replication.get("auto") or {}).get("customerManagedEncryption") or {}).get("kmsKeyName"))
+    keys.append(object_at(object_at(replication, "auto"), "customerManagedEncryption").get("kmsKeyName"))
     return [k for k in keys if k]
 
 
 def _mounted_secrets(run: dict[str, Any]) -> set[str]:
     template = run["inputs"]["template"]
-    names = {(v.get("secret") or {}).get("secret") for v in template.get("volumes") or []}
-    for container in template.get("containers") or []:
-        for env in container.get("envs") or []:
-            names.add(((env.get("valueSource") or {}).get("secretKeyRef") or {}).get("secret"))
+    names = {object_at(v, "secret").get("secret") for v in array_at(template, "volumes")}
+    for container in array_at(template, "containers"):
+        for env in array_at(container, "envs"):
+            names.add(object_at(object_at(env, "valueSource"), "secretKeyRef").get("secret"))
     return {n for n in names if n}
 
 
@@ -118,7 +119,7 @@ def secrets(view: PlanView) -> Iterator[Violation]:
 
 # ---- weights -------------------------------------------------------------------------------------------------
 def store_prefix(view: PlanView, served: str) -> str | None:
-    source = str(((view.settings.get("models") or {}).get(served) or {}).get("source") or "")
+    source = str(object_at(object_at(view.settings, "models"), served).get("source") or "")
     return source[len(STORE) :].strip("/") if source.startswith(STORE) else None
 
 
@@ -130,7 +131,7 @@ def _reads(view: PlanView, bucket: dict[str, Any], email: str, prefix: str) -> b
             continue
         if i.get("role") not in facts.OBJECT_READER_ROLES:
             continue
-        condition = (i.get("condition") or {}).get("expression")
+        condition = object_at(i, "condition").get("expression")
         if condition is None or f"/objects/{prefix}/" in condition:
             return True
     return False
@@ -140,16 +141,16 @@ def _readers(view: PlanView) -> Iterator[tuple[str, str, str, str | None]]:
     """(where, served model, Google service account email, Kubernetes service account `ns/name` or None) of
     each reader of the weights."""
     for tpl in view.of_type(TEMPLATE):
-        served = (tpl["inputs"].get("labels") or {}).get("pulumi-llm_model")
-        email = (tpl["inputs"].get("serviceAccount") or {}).get("email", "")
+        served = object_at(tpl["inputs"], "labels").get("pulumi-llm_model")
+        email = object_at(tpl["inputs"], "serviceAccount").get("email", "")
         if served:
             yield tpl["name"], served, email, None
     accounts = {
-        (o["metadata"].get("namespace"), o["metadata"]["name"]): (o["metadata"].get("annotations") or {}).get(GSA_ANNOTATION, "")
+        (o["metadata"].get("namespace"), o["metadata"]["name"]): object_at(o["metadata"], "annotations").get(GSA_ANNOTATION, "")
         for o in view.objects("ServiceAccount")
     }
     for deploy in view.objects("Deployment", "StatefulSet", "Job"):
-        labels = deploy["spec"]["template"]["metadata"].get("labels") or {}
+        labels = object_at(deploy["spec"]["template"]["metadata"], "labels")
         served = labels.get("app.kubernetes.io/name")
         if labels.get("app.kubernetes.io/component") != "model-server" or not served:
             continue
@@ -160,7 +161,7 @@ def _readers(view: PlanView) -> Iterator[tuple[str, str, str, str | None]]:
 
 def _workload_pool(view: PlanView) -> str | None:
     clusters = view.of_type(CLUSTER)
-    return ((clusters[0]["inputs"].get("workloadIdentityConfig") or {}).get("workloadPool")) if clusters else None
+    return (object_at(clusters[0]["inputs"], "workloadIdentityConfig").get("workloadPool")) if clusters else None
 
 
 def _lets_in(view: PlanView, email: str, ksa: str) -> bool:
@@ -182,7 +183,7 @@ def weights(view: PlanView) -> Iterator[Violation]:
     if not buckets:
         return
     bucket = buckets[0]
-    key = (bucket["inputs"].get("encryption") or {}).get("defaultKmsKeyName")
+    key = object_at(bucket["inputs"], "encryption").get("defaultKmsKeyName")
     if key and not _key_grants(view, key, facts.STORAGE_SERVICE_AGENT_DOMAIN):
         yield violation(
             view,

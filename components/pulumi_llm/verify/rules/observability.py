@@ -35,6 +35,7 @@ import promql_parser
 import yaml
 
 from ..facts import exporters as ex
+from ..plain import array_at, dig, is_object, object_at
 from ..report import Violation
 from ..view import PlanView
 from .registry import rule, violation
@@ -93,7 +94,7 @@ def adapter_query(adapter_rule: Mapping[str, Any]) -> str:
     <<.LabelMatchers>> a matcher per resource label (`resources.overrides`), <<.GroupBy>> those labels."""
     found = _SERIES_NAME.search(str(adapter_rule.get("seriesQuery", "")))
     series = next((g for g in (found.groups() if found else ()) if g), "adapter_series")
-    labels = sorted(((adapter_rule.get("resources") or {}).get("overrides") or {}).keys()) or ["namespace"]
+    labels = sorted(object_at(object_at(adapter_rule, "resources"), "overrides").keys()) or ["namespace"]
     matchers = ",".join(f'{label}="adapter_value"' for label in labels)
     return (
         str(adapter_rule.get("metricsQuery", ""))
@@ -107,14 +108,6 @@ def _stack_text(view: PlanView) -> str:
     return json.dumps([view.resources, view.manifests], default=str)
 
 
-def _get(values: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(values, Mapping) or key not in values:
-            return None
-        values = values[key]
-    return values
-
-
 def _chart_honor_labels(view: PlanView) -> dict[str, bool]:
     """Exporter name → the honorLabels its chart's ServiceMonitor gets from the plan's values (the
     chart's default where the values leave it unset)."""
@@ -124,7 +117,7 @@ def _chart_honor_labels(view: PlanView) -> dict[str, bool]:
         if chart not in ex.HONOR_LABELS_DEFAULTS:
             continue
         path, default = ex.HONOR_LABELS_DEFAULTS[chart]
-        value = _get(release["inputs"].get("values") or {}, path)
+        value = dig(release["inputs"].get("values") or {}, path)
         found[ex.CHART_EXPORTER[chart].name] = default if value is None else bool(value)
     return found
 
@@ -142,7 +135,7 @@ def _service_monitor_honors(view: PlanView) -> bool:
     return any(
         endpoint.get("honorLabels") is True
         for obj in view.objects("ServiceMonitor")
-        for endpoint in (obj.get("spec") or {}).get("endpoints") or []
+        for endpoint in array_at(object_at(obj, "spec"), "endpoints")
     )
 
 
@@ -175,19 +168,19 @@ def _uses_gmp(view: PlanView) -> bool:
 def _ops_agent_scrape_configs(view: PlanView) -> Iterator[dict[str, Any]]:
     """The Prometheus scrape configs of the Ops Agent configurations the VMs' cloud-init writes."""
     for r in view.of_type("gcp:compute/instanceTemplate:InstanceTemplate", "gcp:compute/instance:Instance"):
-        user_data = ((r["inputs"].get("metadata") or {}).get("user-data")) or ""
+        user_data = object_at(r["inputs"], "metadata").get("user-data") or ""
         try:
             cloud_config = yaml.safe_load(user_data) if isinstance(user_data, str) else None
         except yaml.YAMLError:
             continue
-        files = cloud_config.get("write_files") or [] if isinstance(cloud_config, dict) else []
+        files = array_at(cloud_config, "write_files") if is_object(cloud_config) else []
         for file in files:
             if not str(file.get("path", "")).endswith("ops-agent.yaml"):
                 continue
-            config = yaml.safe_load(file.get("content") or "") or {}
-            for receiver in ((config.get("metrics") or {}).get("receivers") or {}).values():
+            config: dict[str, Any] = yaml.safe_load(file.get("content") or "") or {}
+            for receiver in object_at(object_at(config, "metrics"), "receivers").values():
                 if receiver.get("type") == "prometheus":
-                    yield from (receiver.get("config") or {}).get("scrape_configs") or []
+                    yield from array_at(object_at(receiver, "config"), "scrape_configs")
 
 
 def ops_agent_source(view: PlanView) -> Source:
@@ -196,9 +189,9 @@ def ops_agent_source(view: PlanView) -> Source:
     static: set[str] = set()
     keeps: list[str] = []
     for config in _ops_agent_scrape_configs(view):
-        for target in config.get("static_configs") or []:
-            static |= set((target.get("labels") or {}).keys())
-        for relabel in config.get("metric_relabel_configs") or []:
+        for target in array_at(config, "static_configs"):
+            static |= set(object_at(target, "labels").keys())
+        for relabel in array_at(config, "metric_relabel_configs"):
             if relabel.get("action") == "keep" and relabel.get("source_labels") == ["__name__"]:
                 keeps.append(relabel.get("regex") or "(.*)")
     keep = re.compile("|".join(f"(?:{k})" for k in keeps)) if keeps else None
@@ -208,8 +201,8 @@ def ops_agent_source(view: PlanView) -> Source:
 
 def _dashboard_exprs(board: Any) -> Iterator[tuple[str, str]]:
     """(panel title, expr) of every target, rows' nested panels included."""
-    for panel in (board or {}).get("panels") or []:
-        for target in panel.get("targets") or []:
+    for panel in array_at(board or {}, "panels"):
+        for target in array_at(panel, "targets"):
             if isinstance(target.get("expr"), str):
                 yield panel.get("title", ""), target["expr"]
         yield from _dashboard_exprs(panel)
@@ -223,13 +216,13 @@ def expressions(view: PlanView) -> Iterator[Expression]:
     for obj in view.objects("PrometheusRule", *GMP_RULE_KINDS):
         gmp_rules = obj["kind"] in GMP_RULE_KINDS and str(obj.get("apiVersion", "")).startswith(GMP_GROUP)
         name = f"{obj['kind']} {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
-        for group in (obj.get("spec") or {}).get("groups") or []:
-            for r in group.get("rules") or []:
+        for group in array_at(object_at(obj, "spec"), "groups"):
+            for r in array_at(group, "rules"):
                 label = r.get("alert") or r.get("record") or "?"
                 yield Expression(name, f"{group.get('name')}/{label}", str(r.get("expr", "")), gmp if gmp_rules else cluster)
     for obj in view.objects("ConfigMap"):
         name = f"ConfigMap {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
-        for key, text in (obj.get("data") or {}).items():
+        for key, text in object_at(obj, "data").items():
             if not key.endswith(".json"):
                 continue
             try:
@@ -240,15 +233,15 @@ def expressions(view: PlanView) -> Iterator[Expression]:
                 yield Expression(name, f"{key}: panel {title!r}", substitute_grafana(expr), dashboards)
     for obj in view.objects("ScaledObject"):
         name = f"ScaledObject {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
-        for trigger in (obj.get("spec") or {}).get("triggers") or []:
+        for trigger in array_at(object_at(obj, "spec"), "triggers"):
             if trigger.get("type") != "prometheus":
                 continue
-            meta = trigger.get("metadata") or {}
+            meta = object_at(trigger, "metadata")
             source = gmp if GMP_GROUP in str(meta.get("serverAddress", "")) else cluster
             yield Expression(name, f"trigger {trigger.get('name', '?')}", str(meta.get("query", "")), source)
     ops_agent = None
     for policy in view.of_type("gcp:monitoring/alertPolicy:AlertPolicy"):
-        for condition in policy["inputs"].get("conditions") or []:
+        for condition in array_at(policy["inputs"], "conditions"):
             promql = condition.get("conditionPrometheusQueryLanguage")
             if promql:
                 ops_agent = ops_agent or ops_agent_source(view)
@@ -258,7 +251,7 @@ def expressions(view: PlanView) -> Iterator[Expression]:
     for release in view.helm_releases():
         if str(release["inputs"].get("chart") or "").rsplit("/", 1)[-1] != "prometheus-adapter":
             continue
-        rules = _get(release["inputs"].get("values") or {}, ("rules", "custom")) or []
+        rules: list[Any] = dig(object_at(release["inputs"], "values"), ("rules", "custom")) or []
         for i, r in enumerate(rules):
             where = f"rules.custom[{i}]"
             yield Expression(release["name"], f"{where}.seriesQuery", str(r.get("seriesQuery", "")), cluster)
@@ -266,7 +259,7 @@ def expressions(view: PlanView) -> Iterator[Expression]:
     # Azure Monitor rule groups read the workspace the in-cluster Prometheus remote-writes to (the
     # `azure-monitor` metrics option): the series as that Prometheus stored them.
     for group in view.of_type("azure-native:alertsmanagement:PrometheusRuleGroup"):
-        for i, r in enumerate(group["inputs"].get("rules") or []):
+        for i, r in enumerate(array_at(group["inputs"], "rules")):
             yield Expression(group["name"], f"rules[{i}] {r.get('alert') or r.get('record') or ''}", str(r.get("expression", "")), cluster)
 
 
@@ -347,7 +340,8 @@ def groupings(node: Any) -> Iterator[tuple[str, tuple[str, ...], list[Any]]]:
         if matching is not None and matching.labels:
             yield f"{node.op} {str(matching.type).rsplit('.', 1)[-1].lower()}", tuple(matching.labels), [node.lhs, node.rhs]
         card = node.modifier.card
-        extra = tuple(getattr(card, "labels", None) or ()) if card is not None else ()
+        # The stub types `card` as never None, but it is None when an operand is not a vector.
+        extra = tuple(getattr(card, "labels", None) or ()) if card is not None else ()  # pyright: ignore[reportUnnecessaryComparison]
         if extra:
             yield "group_x", extra, [node.lhs, node.rhs]
     for child in _children(node):
@@ -418,7 +412,7 @@ def check(expression: Expression) -> list[Finding]:
             continue
         if source.keep is not None and not source.keep.fullmatch(sel.name):
             found.append(Finding(METRIC, f"{sel.name} is dropped by the scrape's metric_relabel keep ({source.keep.pattern})"))
-        allowed = set().union(*(c.labels(sel.name, source.static_labels) for c in cands))
+        allowed = set[str]().union(*(c.labels(sel.name, source.static_labels) for c in cands))
         renamed = {label: name for c in cands for label, name in c.renamed(sel.name).items()}
         for label, _op in sel.matchers:
             if label in renamed and label in ex.WORKLOAD_LABELS:
@@ -445,7 +439,7 @@ def check(expression: Expression) -> list[Finding]:
                 found.append(Finding(LAST_VALUE, f"{sel.name} {reason}; select the codes by {code_label}"))
     if all_known:
         for clause, labels, subtrees in groupings(ast):
-            available = set().union(*(_series_labels(source, s) for s in subtrees))
+            available = set[str]().union(*(_series_labels(source, s) for s in subtrees))
             for label in labels:
                 if label not in available:
                     found.append(Finding(LABEL, f"{clause} ({label}): no series of the expression carries {label!r} as scraped"))

@@ -13,6 +13,7 @@ Facts: ``facts/litellm_models`` (LiteLLM v1.103.0's map). Routes are read from t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from .. import clock
 from ..facts import litellm_models
@@ -26,9 +27,11 @@ WARN_DAYS = 90
 
 def routes(view: PlanView) -> Iterator[tuple[str, str, str]]:
     """(where, provider, model) for every route of the stack's gateway, in settings order."""
-    groups = ((view.settings.get("gateway") or {}).get("models")) or {}
+    gateway: dict[str, Any] = view.settings.get("gateway") or {}
+    groups: dict[str, Any] = gateway.get("models") or {}
     for group, spec in groups.items():
-        for i, route in enumerate(spec.get("routes") or []):
+        routes_: list[Any] = spec.get("routes") or []
+        for i, route in enumerate(routes_):
             yield f"gateway.models.{group}.routes[{i}]", route["provider"], route["model"]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ...gateway.config import SECRET_FILES_ENV
 from ..engines import ENV_REFERENCE, SELF_HOSTED_PREFIX, container_variables, engine_configs
+from ..plain import is_array, is_object
 from ..report import Violation
 from ..view import PlanView
 from .registry import rule, violation
@@ -26,7 +27,8 @@ _SERVED = re.compile(r"--served-model-name[= ]([A-Za-z0-9._/-]+)")
 
 
 def _mount_paths(container: dict[str, Any]) -> list[str]:
-    return [m.get("mountPath") or m.get("containerPath") or "" for key in ("volumeMounts", "mountPoints") for m in container.get(key) or []]
+    mounts: list[Any] = [m for key in ("volumeMounts", "mountPoints") for m in container.get(key) or ()]
+    return [m.get("mountPath") or m.get("containerPath") or "" for m in mounts]
 
 
 def _served_names(view: PlanView) -> set[str]:
@@ -41,10 +43,10 @@ def _served_names(view: PlanView) -> set[str]:
 
 
 def _references(config: Any) -> Iterator[str]:
-    if isinstance(config, dict):
+    if is_object(config):
         for value in config.values():
             yield from _references(value)
-    elif isinstance(config, list):
+    elif is_array(config):
         for value in config:
             yield from _references(value)
     elif isinstance(config, str) and config.startswith(ENV_REFERENCE):
@@ -84,8 +86,10 @@ def self_hosted_models_are_served(view: PlanView) -> Iterator[Violation]:
     """Every self-hosted route names a model a server in the plan serves (`--served-model-name`)."""
     served = _served_names(view)
     for resource, _container, config in engine_configs(view):
-        for entry in config.get("model_list") or []:
-            model = str((entry.get("litellm_params") or {}).get("model") or "")
+        entries: list[Any] = config.get("model_list") or []
+        for entry in entries:
+            params: dict[str, Any] = entry.get("litellm_params") or {}
+            model = str(params.get("model") or "")
             if model.startswith(SELF_HOSTED_PREFIX) and model[len(SELF_HOSTED_PREFIX) :] not in served:
                 yield violation(
                     view,
