@@ -34,9 +34,16 @@ def test_every_cloud_is_a_platform_target_in_registry_order_with_its_modules():
 
 
 def test_sizing_prices_exactly_the_registered_clouds():
-    from pulumi_llm.sizing import CLOUDS, DEFAULT_REGION
+    from pulumi_llm.sizing import CLOUDS, DEFAULT_REGION, instance_types
+    from pulumi_llm.sizing.catalogs import CATALOGS
+    from pulumi_llm.sizing.economics import OBJECT_STORAGE_PER_GB_MONTH
 
     assert CLOUDS == clouds.NAMES and tuple(DEFAULT_REGION) == clouds.NAMES
+    assert tuple(OBJECT_STORAGE_PER_GB_MONTH) == clouds.NAMES
+    for catalog in CATALOGS:  # each cloud's prices in its own module, every type priced in its price region
+        assert (PACKAGE / "sizing" / "catalogs" / f"{catalog.cloud}.py").is_file()
+        assert {t.name for t in instance_types(catalog.cloud)} == {offer.name for offer in catalog.offers}
+        assert all(t.price_region == catalog.price_region for t in instance_types(catalog.cloud))
 
 
 def test_every_per_cloud_registry_has_exactly_the_registered_clouds_each_in_its_own_module():

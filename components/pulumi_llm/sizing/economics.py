@@ -19,6 +19,7 @@ from typing import Literal, cast
 
 from pulumi_llm.errors import UserError
 from pulumi_llm.sizing._common import HOURS_PER_MONTH, lookup
+from pulumi_llm.sizing.catalogs import CATALOGS
 from pulumi_llm.sizing.hardware import InstanceType
 from pulumi_llm.sizing.models import ModelSpec
 
@@ -251,9 +252,9 @@ def break_even_tokens_per_month(
 # Monthly cost of a stack
 # ---------------------------------------------------------------------------------------------
 
-OBJECT_STORAGE_PER_GB_MONTH: dict[str, float] = {"aws": 0.023, "gcp": 0.020, "azure": 0.018}
-"""Standard-class object storage list prices (S3 Standard us-east-1, GCS Standard us-central1, Blob hot
-LRS East US), USD per GB-month, as listed in 2025-06, for the model weights kept in a bucket."""
+OBJECT_STORAGE_PER_GB_MONTH: dict[str, float] = {catalog.cloud: catalog.object_storage_per_gb_month for catalog in CATALOGS}
+"""Standard-class object storage list prices per cloud (sizing/catalogs/<cloud>.py), USD per GB-month, for
+the model weights kept in a bucket."""
 
 EXCLUDED_COSTS: tuple[str, ...] = (
     "data egress and cross-zone traffic",

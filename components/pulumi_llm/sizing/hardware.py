@@ -15,7 +15,7 @@ sparse INT8 GPU TOPS (÷ 4: dense, and fp16 runs at half the INT8 rate).
 Instance prices
 ---------------
 `price_per_hour` is the on-demand Linux list price in USD for `price_region`, transcribed by hand from
-the cloud's public pricing page named in `price_source`, as listed in the month `price_as_of`. They are
+the cloud's public pricing page named in `price_source` (sizing/catalogs/<cloud>.py), as listed in the month `price_as_of`. They are
 list prices — no savings plans, committed-use or spot discounts — and they are not fetched by this
 tool: check the page before budgeting. Entries with `price_is_estimate` had no clear public on-demand
 list price when transcribed; their figure is a stand-in, said so in `price_note`.
@@ -29,10 +29,12 @@ from typing import Literal
 
 from pulumi_llm.errors import UserError
 from pulumi_llm.sizing._common import GIB, lookup
+from pulumi_llm.sizing.catalogs import CATALOGS, CloudCatalog, Offer
 
-Cloud = Literal["aws", "gcp", "azure"]
-CLOUDS: tuple[Cloud, ...] = ("aws", "gcp", "azure")
-DEFAULT_REGION: dict[Cloud, str] = {"aws": "us-east-1", "gcp": "us-central1", "azure": "eastus"}
+Cloud = str
+"""A name in CLOUDS (get_cloud checks one given by a user)."""
+CLOUDS: tuple[Cloud, ...] = tuple(catalog.cloud for catalog in CATALOGS)
+DEFAULT_REGION: dict[Cloud, str] = {catalog.cloud: catalog.price_region for catalog in CATALOGS}
 """Region each cloud's prices were read for, and the default region of `size`/`compare`."""
 
 Interconnect = Literal["nvlink", "pcie", "none"]
@@ -237,208 +239,29 @@ class Hardware:
 # Instance catalog
 # ---------------------------------------------------------------------------------------------
 
-_AS_OF = "2025-06"
-_AWS_SRC = "https://aws.amazon.com/ec2/pricing/on-demand/ (Linux, us-east-1; transcribed by hand)"
-_GCP_SRC = "https://cloud.google.com/compute/gpus-pricing (VM incl. GPUs, us-central1; transcribed by hand)"
-_AZ_SRC = "https://azure.microsoft.com/pricing/details/virtual-machines/linux/ (pay-as-you-go, East US; transcribed by hand)"
 
-_AWS_G4DN = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1", "ap-south-1")
-_AWS_G5 = (
-    "us-east-1",
-    "us-east-2",
-    "us-west-2",
-    "ca-central-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-central-1",
-    "ap-northeast-1",
-    "ap-south-1",
-)
-_AWS_G6 = ("us-east-1", "us-east-2", "us-west-2", "ca-central-1", "eu-west-2", "eu-central-1", "ap-south-1", "ap-northeast-1")
-_AWS_G6E = ("us-east-1", "us-east-2", "us-west-2", "eu-central-1", "ap-northeast-1")
-_AWS_P4D = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1")
-_AWS_P4DE = ("us-east-1", "us-west-2")
-_AWS_P5 = ("us-east-1", "us-east-2", "us-west-2", "eu-north-1", "ap-northeast-1")
-_AWS_P5E = ("us-east-2",)
-_AWS_P5EN = ("us-east-1", "us-east-2", "us-west-2")
+def _instance_type(catalog: CloudCatalog, offer: Offer) -> InstanceType:
+    return InstanceType(
+        offer.name,
+        catalog.cloud,
+        offer.accelerator,
+        offer.gpus,
+        offer.vcpu,
+        offer.ram_gib,
+        offer.price_per_hour,
+        catalog.price_region,
+        catalog.price_as_of,
+        catalog.price_source,
+        offer.regions,
+        offer.price_is_estimate,
+        offer.price_note,
+    )
 
-_GCP_G2 = (
-    "us-central1",
-    "us-east1",
-    "us-east4",
-    "us-west1",
-    "us-west4",
-    "europe-west1",
-    "europe-west4",
-    "asia-northeast1",
-    "asia-southeast1",
-)
-_GCP_A2 = ("us-central1", "us-east1", "us-west1", "europe-west4", "asia-northeast1", "asia-southeast1")
-_GCP_A2U = ("us-central1", "us-east4", "europe-west4", "asia-southeast1")
-_GCP_A3 = ("us-central1", "us-east4", "us-east5", "us-west1", "europe-west1", "europe-west4", "asia-northeast1", "asia-southeast1")
-_GCP_A3M = ("us-central1", "us-east4", "us-east5", "europe-west1", "europe-west4", "asia-northeast1")
-_GCP_A3U = ("us-central1", "us-east4", "europe-west1", "asia-south1")
-
-_AZ_T4 = ("eastus", "eastus2", "westus2", "southcentralus", "westeurope", "northeurope", "southeastasia", "japaneast")
-_AZ_A10 = ("eastus", "southcentralus", "westus2", "westus3", "westeurope", "northeurope")
-_AZ_A100 = ("eastus", "eastus2", "southcentralus", "westus2", "westeurope", "australiaeast")
-_AZ_H100NVL = ("eastus", "eastus2", "southcentralus", "westeurope", "swedencentral")
-_AZ_ND = ("eastus", "southcentralus", "westus2", "westeurope")
-_AZ_NDH = ("eastus", "southcentralus", "westeurope", "swedencentral")
-
-
-def _aws(
-    name: str,
-    acc: str,
-    n: int,
-    vcpu: int,
-    ram: float,
-    price: float,
-    regions: tuple[str, ...],
-    *,
-    price_is_estimate: bool = False,
-    price_note: str = "",
-) -> InstanceType:
-    return InstanceType(name, "aws", acc, n, vcpu, ram, price, "us-east-1", _AS_OF, _AWS_SRC, regions, price_is_estimate, price_note)
-
-
-def _gcp(
-    name: str,
-    acc: str,
-    n: int,
-    vcpu: int,
-    ram: float,
-    price: float,
-    regions: tuple[str, ...],
-    *,
-    price_is_estimate: bool = False,
-    price_note: str = "",
-) -> InstanceType:
-    return InstanceType(name, "gcp", acc, n, vcpu, ram, price, "us-central1", _AS_OF, _GCP_SRC, regions, price_is_estimate, price_note)
-
-
-def _az(
-    name: str,
-    acc: str,
-    n: int,
-    vcpu: int,
-    ram: float,
-    price: float,
-    regions: tuple[str, ...],
-    *,
-    price_is_estimate: bool = False,
-    price_note: str = "",
-) -> InstanceType:
-    return InstanceType(name, "azure", acc, n, vcpu, ram, price, "eastus", _AS_OF, _AZ_SRC, regions, price_is_estimate, price_note)
-
-
-_P_CUT = "after AWS's June 2025 on-demand price cut for P4/P5"
 
 INSTANCE_TYPES: dict[str, InstanceType] = {
-    t.name.lower(): t
-    for t in (
-        # --- AWS ---------------------------------------------------------------------------
-        _aws("g4dn.xlarge", "T4", 1, 4, 16, 0.526, _AWS_G4DN),
-        _aws("g4dn.2xlarge", "T4", 1, 8, 32, 0.752, _AWS_G4DN),
-        _aws("g4dn.12xlarge", "T4", 4, 48, 192, 3.912, _AWS_G4DN),
-        _aws("g5.xlarge", "A10G", 1, 4, 16, 1.006, _AWS_G5),
-        _aws("g5.2xlarge", "A10G", 1, 8, 32, 1.212, _AWS_G5),
-        _aws("g5.4xlarge", "A10G", 1, 16, 64, 1.624, _AWS_G5),
-        _aws("g5.8xlarge", "A10G", 1, 32, 128, 2.448, _AWS_G5),
-        _aws("g5.12xlarge", "A10G", 4, 48, 192, 5.672, _AWS_G5),
-        _aws("g5.16xlarge", "A10G", 1, 64, 256, 4.096, _AWS_G5),
-        _aws("g5.24xlarge", "A10G", 4, 96, 384, 8.144, _AWS_G5),
-        _aws("g5.48xlarge", "A10G", 8, 192, 768, 16.288, _AWS_G5),
-        _aws("g6.xlarge", "L4", 1, 4, 16, 0.8048, _AWS_G6),
-        _aws("g6.2xlarge", "L4", 1, 8, 32, 0.9776, _AWS_G6),
-        _aws("g6.4xlarge", "L4", 1, 16, 64, 1.3232, _AWS_G6),
-        _aws("g6.8xlarge", "L4", 1, 32, 128, 2.0144, _AWS_G6),
-        _aws("g6.12xlarge", "L4", 4, 48, 192, 4.6016, _AWS_G6),
-        _aws("g6.16xlarge", "L4", 1, 64, 256, 3.3968, _AWS_G6),
-        _aws("g6.24xlarge", "L4", 4, 96, 384, 6.6752, _AWS_G6),
-        _aws("g6.48xlarge", "L4", 8, 192, 768, 13.3504, _AWS_G6),
-        _aws("g6e.xlarge", "L40S", 1, 4, 32, 1.861, _AWS_G6E),
-        _aws("g6e.2xlarge", "L40S", 1, 8, 64, 2.24208, _AWS_G6E),
-        _aws("g6e.4xlarge", "L40S", 1, 16, 128, 3.00424, _AWS_G6E),
-        _aws("g6e.8xlarge", "L40S", 1, 32, 256, 4.52856, _AWS_G6E),
-        _aws("g6e.12xlarge", "L40S", 4, 48, 384, 10.49264, _AWS_G6E),
-        _aws("g6e.16xlarge", "L40S", 1, 64, 512, 7.57288, _AWS_G6E),
-        _aws("g6e.24xlarge", "L40S", 4, 96, 768, 15.06559, _AWS_G6E),
-        _aws("g6e.48xlarge", "L40S", 8, 192, 1536, 30.13118, _AWS_G6E),
-        _aws("p4d.24xlarge", "A100-40GB", 8, 96, 1152, 21.96, _AWS_P4D, price_note=_P_CUT),
-        _aws("p4de.24xlarge", "A100-80GB", 8, 96, 1152, 27.45, _AWS_P4DE, price_note=_P_CUT),
-        _aws("p5.48xlarge", "H100-80GB", 8, 192, 2048, 55.04, _AWS_P5, price_note=_P_CUT),
-        _aws(
-            "p5e.48xlarge",
-            "H200",
-            8,
-            192,
-            2048,
-            63.30,
-            _AWS_P5E,
-            price_is_estimate=True,
-            price_note="sold mainly through Capacity Blocks; p5en.48xlarge list price used as a stand-in",
-        ),
-        _aws("p5en.48xlarge", "H200", 8, 192, 2048, 63.30, _AWS_P5EN, price_note=_P_CUT),
-        # --- GCP ---------------------------------------------------------------------------
-        _gcp("g2-standard-4", "L4", 1, 4, 16, 0.7068, _GCP_G2),
-        _gcp("g2-standard-8", "L4", 1, 8, 32, 0.8536, _GCP_G2),
-        _gcp("g2-standard-12", "L4", 1, 12, 48, 1.0005, _GCP_G2),
-        _gcp("g2-standard-16", "L4", 1, 16, 64, 1.1473, _GCP_G2),
-        _gcp("g2-standard-24", "L4", 2, 24, 96, 2.0011, _GCP_G2),
-        _gcp("g2-standard-32", "L4", 1, 32, 128, 1.7340, _GCP_G2),
-        _gcp("g2-standard-48", "L4", 4, 48, 192, 4.0022, _GCP_G2),
-        _gcp("g2-standard-96", "L4", 8, 96, 384, 8.0044, _GCP_G2),
-        _gcp("a2-highgpu-1g", "A100-40GB", 1, 12, 85, 3.6734, _GCP_A2),
-        _gcp("a2-highgpu-2g", "A100-40GB", 2, 24, 170, 7.3467, _GCP_A2),
-        _gcp("a2-highgpu-4g", "A100-40GB", 4, 48, 340, 14.6934, _GCP_A2),
-        _gcp("a2-highgpu-8g", "A100-40GB", 8, 96, 680, 29.3869, _GCP_A2),
-        _gcp("a2-ultragpu-1g", "A100-80GB", 1, 12, 170, 5.0688, _GCP_A2U),
-        _gcp("a2-ultragpu-2g", "A100-80GB", 2, 24, 340, 10.1376, _GCP_A2U),
-        _gcp("a2-ultragpu-4g", "A100-80GB", 4, 48, 680, 20.2752, _GCP_A2U),
-        _gcp("a2-ultragpu-8g", "A100-80GB", 8, 96, 1360, 40.5504, _GCP_A2U),
-        _gcp("a3-highgpu-8g", "H100-80GB", 8, 208, 1872, 88.2488, _GCP_A3),
-        _gcp(
-            "a3-megagpu-8g",
-            "H100-80GB",
-            8,
-            208,
-            1872,
-            92.0,
-            _GCP_A3M,
-            price_is_estimate=True,
-            price_note="no clear on-demand list price found; a3-highgpu-8g plus ~4 % used as a stand-in",
-        ),
-        _gcp(
-            "a3-ultragpu-8g",
-            "H200",
-            8,
-            224,
-            2952,
-            100.0,
-            _GCP_A3U,
-            price_is_estimate=True,
-            price_note="mostly sold through reservations/DWS; round stand-in figure",
-        ),
-        # --- Azure -------------------------------------------------------------------------
-        _az("Standard_NC4as_T4_v3", "T4", 1, 4, 28, 0.526, _AZ_T4),
-        _az("Standard_NC8as_T4_v3", "T4", 1, 8, 56, 0.752, _AZ_T4),
-        _az("Standard_NC16as_T4_v3", "T4", 1, 16, 110, 1.204, _AZ_T4),
-        _az("Standard_NC64as_T4_v3", "T4", 4, 64, 440, 4.352, _AZ_T4),
-        _az("Standard_NV36ads_A10_v5", "A10", 1, 36, 440, 3.20, _AZ_A10),
-        _az(
-            "Standard_NV72ads_A10_v5", "A10", 2, 72, 880, 6.40, _AZ_A10, price_is_estimate=True, price_note="twice the NV36ads_A10_v5 price"
-        ),
-        _az("Standard_NC24ads_A100_v4", "A100-80GB-PCIe", 1, 24, 220, 3.673, _AZ_A100),
-        _az("Standard_NC48ads_A100_v4", "A100-80GB-PCIe", 2, 48, 440, 7.346, _AZ_A100),
-        _az("Standard_NC96ads_A100_v4", "A100-80GB-PCIe", 4, 96, 880, 14.692, _AZ_A100),
-        _az("Standard_NC40ads_H100_v5", "H100-NVL", 1, 40, 320, 6.98, _AZ_H100NVL),
-        _az("Standard_NC80adis_H100_v5", "H100-NVL", 2, 80, 640, 13.96, _AZ_H100NVL),
-        _az("Standard_ND96asr_v4", "A100-40GB", 8, 96, 900, 27.197, _AZ_ND),
-        _az("Standard_ND96amsr_A100_v4", "A100-80GB", 8, 96, 1900, 32.77, _AZ_ND),
-        _az("Standard_ND96isr_H100_v5", "H100-80GB", 8, 96, 1900, 98.32, _AZ_NDH),
-    )
+    offer.name.lower(): _instance_type(catalog, offer) for catalog in CATALOGS for offer in catalog.offers
 }
+"""Every cloud's machine types (sizing/catalogs/<cloud>.py), by lower-case name, in catalog order."""
 
 
 def get_instance_type(name: str, cloud: str | None = None) -> InstanceType:
@@ -456,7 +279,8 @@ def get_instance_type(name: str, cloud: str | None = None) -> InstanceType:
 
 
 def get_cloud(name: str) -> Cloud:
-    return lookup("cloud", name, {c: c for c in CLOUDS}, aliases={"gcloud": "gcp", "google": "gcp", "amazon": "aws"})
+    aliases = {alias: catalog.cloud for catalog in CATALOGS for alias in catalog.aliases}
+    return lookup("cloud", name, {c: c for c in CLOUDS}, aliases=aliases)
 
 
 def instance_types(cloud: str | None = None, region: str | None = None) -> tuple[InstanceType, ...]:
@@ -494,5 +318,5 @@ def infer_cloud(region: str) -> Cloud:
     norm = region.strip().lower()
     owners: list[Cloud] = [c for c in CLOUDS if norm in regions_of(c)]
     if len(owners) != 1:
-        raise UserError(f"cannot tell the cloud of region '{region}'; pass --cloud aws, gcp or azure")
+        raise UserError(f"cannot tell the cloud of region '{region}'; pass --cloud {', '.join(CLOUDS[:-1])} or {CLOUDS[-1]}")
     return owners[0]
