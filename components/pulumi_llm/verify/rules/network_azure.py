@@ -37,6 +37,7 @@ from typing import Any
 
 from ..addresses import network, within
 from ..facts import azure as facts
+from ..plain import array_at, object_at
 from ..report import Violation
 from ..routes import routed_models, self_hosted_urls, url_port
 from ..view import PlanView
@@ -89,28 +90,13 @@ def prefix_matches(prefix: str, address: str, vnet: tuple[str, ...]) -> bool:
     return within(address, prefix)
 
 
-def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    """An optional object field of plan data: `parent[key]`, or {} where it is missing or null."""
-    return parent.get(key) or {}
-
-
-def _objects(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    """An optional list-of-objects field of plan data: `parent[key]`, or [] where it is missing or null."""
-    return parent.get(key) or []
-
-
-def _strings(parent: dict[str, Any], key: str) -> list[str]:
-    """An optional list-of-strings field of plan data (prefixes, port ranges): `parent[key]`, or [] where it is missing or null."""
-    return parent.get(key) or []
-
-
 def _prefixes(rule_: dict[str, Any], side: str) -> list[str]:
     single = rule_.get(f"{side}AddressPrefix")
-    return _strings(rule_, f"{side}AddressPrefixes") + ([single] if single else [])
+    return array_at(rule_, f"{side}AddressPrefixes") + ([single] if single else [])
 
 
 def _port_matches(rule_: dict[str, Any], port: int) -> bool:
-    specs = _strings(rule_, "destinationPortRanges") + ([rule_["destinationPortRange"]] if rule_.get("destinationPortRange") else [])
+    specs = array_at(rule_, "destinationPortRanges") + ([rule_["destinationPortRange"]] if rule_.get("destinationPortRange") else [])
     for spec in specs:
         if spec == "*":
             return True
@@ -190,7 +176,7 @@ def _on_azure(view: PlanView) -> bool:
 
 
 def _vnet(view: PlanView) -> tuple[str, ...]:
-    return tuple(p for v in view.of_type(VNET) for p in _strings(_object(v["inputs"], "addressSpace"), "addressPrefixes"))
+    return tuple(p for v in view.of_type(VNET) for p in array_at(object_at(v["inputs"], "addressSpace"), "addressPrefixes"))
 
 
 def _subnet(view: PlanView, ref: Any) -> dict[str, Any] | None:
@@ -199,8 +185,8 @@ def _subnet(view: PlanView, ref: Any) -> dict[str, Any] | None:
 
 
 def _nsg_rules(view: PlanView, subnet: dict[str, Any]) -> list[dict[str, Any]]:
-    nsg = view.ref(_object(subnet["inputs"], "networkSecurityGroup").get("id"))
-    return list(_objects(nsg["inputs"], "securityRules")) if nsg is not None else []
+    nsg = view.ref(object_at(subnet["inputs"], "networkSecurityGroup").get("id"))
+    return list(array_at(nsg["inputs"], "securityRules")) if nsg is not None else []
 
 
 def crossing(
@@ -234,7 +220,7 @@ def _engine(view: PlanView) -> tuple[dict[str, Any] | None, dict[str, Any] | Non
     if not apps:
         return None, None
     env = view.ref(apps[0]["inputs"].get("environmentId"))
-    subnet = _subnet(view, _object(env["inputs"], "vnetConfiguration").get("infrastructureSubnetId")) if env else None
+    subnet = _subnet(view, object_at(env["inputs"], "vnetConfiguration").get("infrastructureSubnetId")) if env else None
     return apps[0], subnet
 
 
@@ -244,13 +230,13 @@ def _model_lb(view: PlanView, served: str) -> dict[str, Any] | None:
 
 def _model_tag(resource: dict[str, Any]) -> str | None:
     """The model a load balancer or scale set serves, by its tag."""
-    return _object(resource["inputs"], "tags").get(MODEL_TAG)
+    return object_at(resource["inputs"], "tags").get(MODEL_TAG)
 
 
 def _vmss_ip_configurations(vmss: dict[str, Any]) -> list[dict[str, Any]]:
     """The IP configurations of every NIC of a scale set's VMs."""
-    profile = _object(_object(vmss["inputs"], "virtualMachineProfile"), "networkProfile")
-    return [ip for nic in _objects(profile, "networkInterfaceConfigurations") for ip in _objects(nic, "ipConfigurations")]
+    profile = object_at(object_at(vmss["inputs"], "virtualMachineProfile"), "networkProfile")
+    return [ip for nic in array_at(profile, "networkInterfaceConfigurations") for ip in array_at(nic, "ipConfigurations")]
 
 
 def _vmss_subnet(view: PlanView, served: str) -> dict[str, Any] | None:
@@ -258,7 +244,7 @@ def _vmss_subnet(view: PlanView, served: str) -> dict[str, Any] | None:
         if _model_tag(vmss) != served:
             continue
         for ip in _vmss_ip_configurations(vmss):
-            found = _subnet(view, _object(ip, "subnet").get("id"))
+            found = _subnet(view, object_at(ip, "subnet").get("id"))
             if found is not None:
                 return found
     return None
@@ -268,20 +254,20 @@ def _internal_ingress(view: PlanView) -> dict[str, Any] | None:
     for release in view.of_type(HELM):
         if release["inputs"].get("chart") != "ingress-nginx":
             continue
-        service = _object(_object(_object(release["inputs"], "values"), "controller"), "service")
-        if _object(service, "annotations").get("service.beta.kubernetes.io/azure-load-balancer-internal") == "true":
+        service = object_at(object_at(object_at(release["inputs"], "values"), "controller"), "service")
+        if object_at(service, "annotations").get("service.beta.kubernetes.io/azure-load-balancer-internal") == "true":
             return service
     return None
 
 
 def _apim_subnet(view: PlanView, apim: dict[str, Any]) -> dict[str, Any] | None:
     """The subnet an API Management service is injected into (None: not VNet-integrated)."""
-    return _subnet(view, _object(apim["inputs"], "virtualNetworkConfiguration").get("subnetResourceId"))
+    return _subnet(view, object_at(apim["inputs"], "virtualNetworkConfiguration").get("subnetResourceId"))
 
 
 def _cluster_subnet(view: PlanView) -> dict[str, Any] | None:
     for cluster in view.of_type(CLUSTER):
-        for pool in _objects(cluster["inputs"], "agentPoolProfiles"):
+        for pool in array_at(cluster["inputs"], "agentPoolProfiles"):
             found = _subnet(view, pool.get("vnetSubnetID"))
             if found is not None:
                 return found
@@ -292,8 +278,8 @@ def _routes(view: PlanView, served: str) -> bool:
     return any(
         any(
             p.get("path", "").startswith(f"/{served}")
-            for rule_ in _objects(_object(ing, "spec"), "rules")
-            for p in _objects(_object(rule_, "http"), "paths")
+            for rule_ in array_at(object_at(ing, "spec"), "rules")
+            for p in array_at(object_at(rule_, "http"), "paths")
         )
         for ing in view.objects("Ingress")
     )
@@ -317,7 +303,7 @@ def edge(view: PlanView) -> Iterator[Violation]:
             view, app["name"], EDGE, "APIM or the engine environment is not in a subnet of the VNet: APIM cannot reach the internal engine"
         )
         return
-    ingress = _object(_object(app["inputs"], "configuration"), "ingress")
+    ingress = object_at(object_at(app["inputs"], "configuration"), "ingress")
     backends = [
         b
         for b in view.of_type(BACKEND)
@@ -348,7 +334,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
         subnet = _vmss_subnet(view, served) if served else None
         if subnet is None:
             continue
-        for probe in _objects(lb["inputs"], "probes"):
+        for probe in array_at(lb["inputs"], "probes"):
             access, by = nsg_verdict(
                 _nsg_rules(view, subnet), "Inbound", PROBE_SOURCE, subnet["inputs"]["addressPrefix"], int(probe["port"]), vnet
             )
@@ -385,7 +371,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
                 f"the engine calls {served} over {scheme}; the layer-4 load balancer hands it to a plain-HTTP server",
             )
         if lb is not None:
-            rules = [r for r in _objects(lb["inputs"], "loadBalancingRules") if int(r.get("frontendPort", 0)) == port]
+            rules = [r for r in array_at(lb["inputs"], "loadBalancingRules") if int(r.get("frontendPort", 0)) == port]
             if not rules:
                 yield violation(
                     view, lb["name"], SELF_HOSTED, f"the engine calls {served} on port {port}; the load balancer has no rule for it"
@@ -393,8 +379,8 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
                 continue
             backend_port = int(rules[0]["backendPort"])
             servers = _vmss_subnet(view, served)
-            frontends = _objects(lb["inputs"], "frontendIPConfigurations") or [{}]
-            frontend = _subnet(view, _object(frontends[0], "subnet").get("id"))
+            frontends = array_at(lb["inputs"], "frontendIPConfigurations") or [{}]
+            frontend = _subnet(view, object_at(frontends[0], "subnet").get("id"))
             if servers is None or frontend is None:
                 yield violation(view, lb["name"], SELF_HOSTED, f"{served}'s servers or load balancer frontend are in no subnet of the VNet")
                 continue
@@ -431,7 +417,7 @@ def self_hosted(view: PlanView) -> Iterator[Violation]:
                 f"the engine calls {served} with {scheme} on port {port}; the internal ingress serves {INGRESS_LISTENERS}",
             )
             continue
-        ranges = _strings(ingress, "loadBalancerSourceRanges")
+        ranges = array_at(ingress, "loadBalancerSourceRanges")
         if ranges and not any(within(engine_cidr, r) for r in ranges):
             yield violation(
                 view, "ingress-nginx", SELF_HOSTED, f"the internal ingress admits {ranges}, not the engine's subnet {engine_cidr}"
@@ -454,24 +440,24 @@ def _is_open(prefix: str) -> bool:
 def closed(view: PlanView) -> Iterator[Violation]:
     if not _on_azure(view):
         return
-    public_ingress = bool(_object(_object(view.settings, "azure"), "network").get("public_ingress"))
+    public_ingress = bool(object_at(object_at(view.settings, "azure"), "network").get("public_ingress"))
     for nsg in view.of_type(NSG):
-        for r in _objects(nsg["inputs"], "securityRules"):
+        for r in array_at(nsg["inputs"], "securityRules"):
             if r["direction"] != "Inbound" or r["access"] != "Allow":
                 continue
             open_ = [p for p in _prefixes(r, "source") if _is_open(p)]
             if open_ and not (public_ingress and nsg["name"].endswith("-lb-nsg")):
                 yield violation(view, nsg["name"], CLOSED, f"rule {r['name']} admits {open_} from the internet")
     for vmss in view.of_type(VMSS):
-        profile = _object(_object(vmss["inputs"], "virtualMachineProfile"), "networkProfile")
-        for nic in _objects(profile, "networkInterfaceConfigurations"):
-            if any(ip.get("publicIPAddressConfiguration") for ip in _objects(nic, "ipConfigurations")):
+        profile = object_at(object_at(vmss["inputs"], "virtualMachineProfile"), "networkProfile")
+        for nic in array_at(profile, "networkInterfaceConfigurations"):
+            if any(ip.get("publicIPAddressConfiguration") for ip in array_at(nic, "ipConfigurations")):
                 yield violation(view, vmss["name"], CLOSED, "the GPU VMs get public IP addresses: reachable past the gateway")
     for lb in view.of_type(LB):
-        if any(f.get("publicIPAddress") for f in _objects(lb["inputs"], "frontendIPConfigurations")):
+        if any(f.get("publicIPAddress") for f in array_at(lb["inputs"], "frontendIPConfigurations")):
             yield violation(view, lb["name"], CLOSED, "the model's load balancer has a public frontend")
     for env in view.of_type(ENV):
-        if not _object(env["inputs"], "vnetConfiguration").get("internal"):
+        if not object_at(env["inputs"], "vnetConfiguration").get("internal"):
             yield violation(
                 view,
                 env["name"],
@@ -487,7 +473,7 @@ def closed(view: PlanView) -> Iterator[Violation]:
         lb = _model_lb(view, served)
         if lb is not None:
             target = _vmss_subnet(view, served)
-            ports = sorted({int(r["backendPort"]) for r in _objects(lb["inputs"], "loadBalancingRules")})
+            ports = sorted({int(r["backendPort"]) for r in array_at(lb["inputs"], "loadBalancingRules")})
         else:
             target = _cluster_subnet(view)
             ports = list(INGRESS_PORTS)
@@ -508,7 +494,7 @@ def closed(view: PlanView) -> Iterator[Violation]:
 
 # ---- NetworkPolicy enforcement ---------------------------------------------------------------------------
 def enforces_network_policy(cluster: dict[str, Any]) -> bool:
-    profile = _object(cluster["inputs"], "networkProfile")
+    profile = object_at(cluster["inputs"], "networkProfile")
     policy: str = profile.get("networkPolicy") or "none"
     if policy not in facts.ENFORCING_NETWORK_POLICIES:
         return False
@@ -521,7 +507,7 @@ def netpol(view: PlanView) -> Iterator[Violation]:
         return
     for cluster in view.of_type(CLUSTER):
         if not enforces_network_policy(cluster):
-            profile = _object(cluster["inputs"], "networkProfile")
+            profile = object_at(cluster["inputs"], "networkProfile")
             policy: str = profile.get("networkPolicy") or "none"
             yield violation(
                 view,
@@ -538,10 +524,10 @@ def _endpoint_callers(view: PlanView, group: str) -> list[tuple[str, dict[str, A
     callers: list[tuple[str, dict[str, Any] | None]] = []
     if group == "vault":
         app, engine_subnet = _engine(view)
-        if app is not None and any(r.get("keyVaultUrl") for r in _objects(_object(app["inputs"], "configuration"), "secrets")):
+        if app is not None and any(r.get("keyVaultUrl") for r in array_at(object_at(app["inputs"], "configuration"), "secrets")):
             callers.append(("the engine's Key Vault references", engine_subnet))
         apims = view.of_type(APIM)
-        if apims and any(_object(v["inputs"], "keyVault").get("secretIdentifier") for v in view.of_type(NAMED_VALUE)):
+        if apims and any(object_at(v["inputs"], "keyVault").get("secretIdentifier") for v in view.of_type(NAMED_VALUE)):
             callers.append(("API Management's Key Vault named values", _apim_subnet(view, apims[0])))
     if group == "blob":
         for vmss in view.of_type(VMSS):
@@ -556,8 +542,8 @@ def private_endpoints(view: PlanView) -> Iterator[Violation]:
     if not _on_azure(view):
         return
     for endpoint in view.of_type(ENDPOINT):
-        groups = [g for c in _objects(endpoint["inputs"], "privateLinkServiceConnections") for g in _strings(c, "groupIds")]
-        target = _subnet(view, _object(endpoint["inputs"], "subnet").get("id"))
+        groups = [g for c in array_at(endpoint["inputs"], "privateLinkServiceConnections") for g in array_at(c, "groupIds")]
+        target = _subnet(view, object_at(endpoint["inputs"], "subnet").get("id"))
         name = endpoint["inputs"].get("privateEndpointName") or endpoint["name"]
         if not any(
             g["inputs"].get("privateEndpointName") == name and g["inputs"].get("privateDnsZoneConfigs") for g in view.of_type(DNS_GROUP)
@@ -595,7 +581,7 @@ def overlay(view: PlanView) -> Iterator[Violation]:
         return
     vnet = _vnet(view)
     for cluster in view.of_type(CLUSTER):
-        profile = _object(cluster["inputs"], "networkProfile")
+        profile = object_at(cluster["inputs"], "networkProfile")
         if profile.get("networkPluginMode") != "overlay":
             continue
         ranges: dict[str, str] = {"node": subnet["inputs"]["addressPrefix"], "pod": profile.get("podCidr") or ""}

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..addresses import network, overlaps, within
 from ..facts import gcp as facts
+from ..plain import array_at, object_at
 from ..report import Violation
 from ..routes import SelfHostedRoute, routed_models, self_hosted_urls
 from ..view import PlanView
@@ -150,33 +151,18 @@ def gateway_egress(view: PlanView, run: dict[str, Any]) -> tuple[str | None, str
     return None, None
 
 
-def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    """An optional object field of plan data: `parent[key]`, or {} where it is missing or null."""
-    return parent.get(key) or {}
-
-
-def _objects(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    """An optional list-of-objects field of plan data: `parent[key]`, or [] where it is missing or null."""
-    return parent.get(key) or []
-
-
-def _strings(parent: dict[str, Any], key: str) -> list[str]:
-    """An optional list-of-strings field of plan data (tags, ranges): `parent[key]`, or [] where it is missing or null."""
-    return parent.get(key) or []
-
-
 def _internal_services(view: PlanView) -> list[dict[str, Any]]:
     return [
         s
         for s in view.objects("Service")
-        if _object(s, "spec").get("type") == "LoadBalancer"
-        and (_object(s["metadata"], "annotations").get(facts.INTERNAL_LB_ANNOTATION) == "Internal")
+        if object_at(s, "spec").get("type") == "LoadBalancer"
+        and (object_at(s["metadata"], "annotations").get(facts.INTERNAL_LB_ANNOTATION) == "Internal")
     ]
 
 
 def _selected_name(service: dict[str, Any]) -> str | None:
     """The app.kubernetes.io/name a Service selects its pods by."""
-    return _object(service["spec"], "selector").get("app.kubernetes.io/name")
+    return object_at(service["spec"], "selector").get("app.kubernetes.io/name")
 
 
 def _serves(service: dict[str, Any], served: str) -> bool:
@@ -186,25 +172,25 @@ def _serves(service: dict[str, Any], served: str) -> bool:
 def _gpu_node_accounts(view: PlanView) -> set[str | None]:
     """The service accounts the GPU nodes run as (None: the Compute Engine default account)."""
     return {
-        _object(pool["inputs"], "nodeConfig").get("serviceAccount")
+        object_at(pool["inputs"], "nodeConfig").get("serviceAccount")
         for pool in view.of_type(NODE_POOL)
-        if _object(pool["inputs"], "nodeConfig").get("guestAccelerators")
+        if object_at(pool["inputs"], "nodeConfig").get("guestAccelerators")
     }
 
 
 def _template_account(template: dict[str, Any]) -> str | None:
-    return _object(template["inputs"], "serviceAccount").get("email")
+    return object_at(template["inputs"], "serviceAccount").get("email")
 
 
 def _gpu_node_tags(view: PlanView) -> set[str]:
     tags: set[str] = set()
     for pool in view.of_type(NODE_POOL):
-        config = _object(pool["inputs"], "nodeConfig")
+        config = object_at(pool["inputs"], "nodeConfig")
         if config.get("guestAccelerators"):
-            tags |= set(_strings(config, "tags"))
+            tags |= set(array_at(config, "tags"))
     for cluster in view.of_type(CLUSTER):
-        auto = _object(_object(cluster["inputs"], "nodePoolAutoConfig"), "networkTags")
-        tags |= set(_strings(auto, "tags"))
+        auto = object_at(object_at(cluster["inputs"], "nodePoolAutoConfig"), "networkTags")
+        tags |= set(array_at(auto, "tags"))
     return tags
 
 
@@ -223,7 +209,7 @@ def _proxy_ranges(view: PlanView, network: str) -> list[str]:
 
 
 def _mig_for(view: PlanView, backend: dict[str, Any]) -> dict[str, Any] | None:
-    for b in _objects(backend["inputs"], "backends"):
+    for b in array_at(backend["inputs"], "backends"):
         group = str(b.get("group") or "")
         name = group.rsplit("/", 1)[-1]
         for mig in view.of_type(MIG):
@@ -233,7 +219,7 @@ def _mig_for(view: PlanView, backend: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _template_of(view: PlanView, mig: dict[str, Any]) -> dict[str, Any] | None:
-    for version in _objects(mig["inputs"], "versions"):
+    for version in array_at(mig["inputs"], "versions"):
         found = view.ref(version.get("instanceTemplate"))
         if found is not None:
             return found
@@ -241,7 +227,7 @@ def _template_of(view: PlanView, mig: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _template_network(view: PlanView, template: dict[str, Any]) -> str | None:
-    for nic in _objects(template["inputs"], "networkInterfaces"):
+    for nic in array_at(template["inputs"], "networkInterfaces"):
         if nic.get("network"):
             return nic["network"]
         subnet = view.ref(nic.get("subnetwork"))
@@ -256,7 +242,7 @@ def _hc_port(view: PlanView, ref: Any) -> int | None:
     if hc is None:
         return None
     for kind in ("httpHealthCheck", "httpsHealthCheck", "http2HealthCheck", "tcpHealthCheck", "grpcHealthCheck"):
-        port = _object(hc["inputs"], kind).get("port")
+        port = object_at(hc["inputs"], kind).get("port")
         if port:
             return int(port)
     return None
@@ -294,8 +280,8 @@ def edge(view: PlanView) -> Iterator[Violation]:
         if backend is None or backend["type"] != BACKEND:
             yield violation(view, proxy["name"], EDGE, "the HTTPS proxy's URL map does not default to a backend service")
             continue
-        negs = [view.ref(b.get("group")) for b in _objects(backend["inputs"], "backends")]
-        names: set[str | None] = {_object(n["inputs"], "cloudRun").get("service") for n in negs if n is not None and n["type"] == NEG}
+        negs = [view.ref(b.get("group")) for b in array_at(backend["inputs"], "backends")]
+        names: set[str | None] = {object_at(n["inputs"], "cloudRun").get("service") for n in negs if n is not None and n["type"] == NEG}
         if service_name not in names:
             yield violation(
                 view,
@@ -314,7 +300,7 @@ def _internal_alb_reaches_servers(view: PlanView, backend: dict[str, Any], firew
     if mig is None or template is None:
         yield violation(view, backend["name"], SELF_HOSTED, "the internal load balancer's backend is no instance group of the plan")
         return
-    named: dict[str, int] = {p["name"]: int(p["port"]) for p in _objects(mig["inputs"], "namedPorts")}
+    named: dict[str, int] = {p["name"]: int(p["port"]) for p in array_at(mig["inputs"], "namedPorts")}
     port = named.get(i.get("portName", "http"))
     if port is None:
         yield violation(
@@ -325,7 +311,7 @@ def _internal_alb_reaches_servers(view: PlanView, backend: dict[str, Any], firew
         )
         return
     network = _template_network(view, template)
-    tags = set(_strings(template["inputs"], "tags"))
+    tags = set(array_at(template["inputs"], "tags"))
     account = _template_account(template)
     proxies = _proxy_ranges(view, network or "")
     if not proxies:
@@ -346,7 +332,7 @@ def _internal_alb_reaches_servers(view: PlanView, backend: dict[str, Any], firew
             )
     checks = [
         (_hc_port(view, i.get("healthChecks")), "load balancer"),
-        (_hc_port(view, _object(mig["inputs"], "autoHealingPolicies").get("healthCheck")), "autohealing"),
+        (_hc_port(view, object_at(mig["inputs"], "autoHealingPolicies").get("healthCheck")), "autohealing"),
     ]
     for hc_port, what in checks:
         if hc_port is None:
@@ -367,7 +353,7 @@ def _service_serves_gateway(
 ) -> Iterator[Violation]:
     """A GKE internal LoadBalancer Service: serves the port the gateway calls, over plain HTTP, to its egress subnet."""
     where = f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}"
-    if port not in {p.get("port") for p in _objects(service["spec"], "ports")}:
+    if port not in {p.get("port") for p in array_at(service["spec"], "ports")}:
         yield violation(
             view, where, SELF_HOSTED, f"the gateway calls {served} on port {port}, which its internal load balancer does not serve"
         )
@@ -378,7 +364,7 @@ def _service_serves_gateway(
             SELF_HOSTED,
             f"the gateway calls {served} over {scheme}; a passthrough load balancer hands it to a plain-HTTP server",
         )
-    ranges = _strings(service["spec"], "loadBalancerSourceRanges")
+    ranges = array_at(service["spec"], "loadBalancerSourceRanges")
     if egress_range and ranges and not any(within(egress_range, r) for r in ranges):
         yield violation(
             view, where, SELF_HOSTED, f"the internal load balancer admits {ranges}, not the gateway's egress subnet {egress_range}"
@@ -417,7 +403,7 @@ def _gateway_reaches_model(
         return
     scheme = route.scheme
     services = [s for s in _internal_services(view) if _serves(s, served)]
-    rules = [fr for fr in view.of_type(FORWARDING_RULE) if _object(fr["inputs"], "labels").get(MODEL_LABEL) == served]
+    rules = [fr for fr in view.of_type(FORWARDING_RULE) if object_at(fr["inputs"], "labels").get(MODEL_LABEL) == served]
     if services:
         network = _cluster_network(view)
         yield from _service_serves_gateway(view, services[0], served, port, scheme, egress_range)
@@ -477,11 +463,11 @@ def closed(view: PlanView) -> Iterator[Violation]:
             targets = i.get("targetTags") or i.get("targetServiceAccounts") or "every instance"
             yield violation(view, fw["name"], CLOSED, f"admits {public} from the internet to {targets}")
     for tpl in view.of_type(TEMPLATE):
-        if any(nic.get("accessConfigs") for nic in _objects(tpl["inputs"], "networkInterfaces")):
+        if any(nic.get("accessConfigs") for nic in array_at(tpl["inputs"], "networkInterfaces")):
             yield violation(view, tpl["name"], CLOSED, "the GPU VMs get an external address (accessConfigs): reachable past the gateway")
     for cluster in view.of_type(CLUSTER):
         i = cluster["inputs"]
-        if not i.get("enableAutopilot") and not _object(i, "privateClusterConfig").get("enablePrivateNodes"):
+        if not i.get("enableAutopilot") and not object_at(i, "privateClusterConfig").get("enablePrivateNodes"):
             yield violation(
                 view,
                 cluster["name"],
@@ -489,7 +475,7 @@ def closed(view: PlanView) -> Iterator[Violation]:
                 "nodes are not private (privateClusterConfig.enablePrivateNodes): each gets an external address",
             )
     for pool in view.of_type(NODE_POOL):
-        if _object(pool["inputs"], "networkConfig").get("enablePrivateNodes") is False:
+        if object_at(pool["inputs"], "networkConfig").get("enablePrivateNodes") is False:
             yield violation(view, pool["name"], CLOSED, "the node pool turns private nodes off: its nodes get external addresses")
     run = _run(view)
     if run is not None and run["inputs"].get("ingress", "INGRESS_TRAFFIC_ALL") in facts.RUN_INGRESS_FROM_INTERNET:
@@ -511,7 +497,7 @@ def closed(view: PlanView) -> Iterator[Violation]:
         if served not in routed:
             continue
         where = f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']}"
-        ranges = _strings(service["spec"], "loadBalancerSourceRanges")
+        ranges = array_at(service["spec"], "loadBalancerSourceRanges")
         if not ranges:
             yield violation(
                 view,
@@ -525,7 +511,7 @@ def closed(view: PlanView) -> Iterator[Violation]:
     if any(_serves(s, m) for s in _internal_services(view) for m in routed):
         gpu_tags = _gpu_node_tags(view)
         gpu_accounts = _gpu_node_accounts(view)
-        ports: set[int | None] = {p.get("port") for s in _internal_services(view) for p in _objects(s["spec"], "ports")}
+        ports: set[int | None] = {p.get("port") for s in _internal_services(view) for p in array_at(s["spec"], "ports")}
         for fw in view.of_type(FIREWALL):
             i = fw["inputs"]
             if (i.get("direction") or "INGRESS") != "INGRESS" or not i.get("allows") or i.get("disabled"):
@@ -546,8 +532,8 @@ def enforces_network_policy(cluster: dict[str, Any]) -> bool:
     i = cluster["inputs"]
     if i.get("enableAutopilot") or i.get("datapathProvider") == facts.DATAPLANE_V2:
         return True
-    calico_addon_on = not (_object(_object(i, "addonsConfig"), "networkPolicyConfig").get("disabled", True))
-    return bool(_object(i, "networkPolicy").get("enabled")) and calico_addon_on
+    calico_addon_on = not (object_at(object_at(i, "addonsConfig"), "networkPolicyConfig").get("disabled", True))
+    return bool(object_at(i, "networkPolicy").get("enabled")) and calico_addon_on
 
 
 @rule(NETPOL)
@@ -568,7 +554,7 @@ def netpol(view: PlanView) -> Iterator[Violation]:
 # ---- readers → Cloud Storage -----------------------------------------------------------------------------------
 def _reader_subnets(view: PlanView) -> Iterator[tuple[str, dict[str, Any]]]:
     for tpl in view.of_type(TEMPLATE):
-        for nic in _objects(tpl["inputs"], "networkInterfaces"):
+        for nic in array_at(tpl["inputs"], "networkInterfaces"):
             subnet = view.ref(nic.get("subnetwork"))
             if subnet is not None and not nic.get("accessConfigs"):
                 yield tpl["name"], subnet
@@ -588,7 +574,7 @@ def _nat_covers(view: PlanView, subnet: dict[str, Any]) -> bool:
             continue
         if i.get("sourceSubnetworkIpRangesToNat") in facts.NAT_ALL_SUBNETS:
             return True
-        if any(view.ref(s.get("name")) is subnet for s in _objects(i, "subnetworks")):
+        if any(view.ref(s.get("name")) is subnet for s in array_at(i, "subnetworks")):
             return True
     return False
 

@@ -19,6 +19,7 @@ from typing import Any
 from ..facts import aws_network as aws_facts
 from ..facts import credential_endpoints as credentials
 from ..netpol import IpPeer, Peer, PodPeer, admits, selects
+from ..plain import array_at, object_at
 from ..report import Violation
 from ..view import PlanView
 from .aws_paths import tagged_subnet_cidrs
@@ -56,17 +57,7 @@ def _pods(view: PlanView) -> list[Pod]:
 
 def _port_names(spec: dict[str, Any]) -> dict[str, int]:
     containers: list[dict[str, Any]] = spec.get("containers", [])
-    return {p["name"]: p["containerPort"] for c in containers for p in _list(c.get("ports")) if p.get("name")}
-
-
-def _list(value: Any) -> list[dict[str, Any]]:
-    """A manifest's list of objects, [] where it has none (absent or null)."""
-    return value or []
-
-
-def _object(value: Any) -> dict[str, Any]:
-    """A manifest's or resource's object, {} where it has none (absent or null)."""
-    return value or {}
+    return {p["name"]: p["containerPort"] for c in containers for p in array_at(c, "ports") if p.get("name")}
 
 
 def _policies(view: PlanView) -> list[dict[str, Any]]:
@@ -84,8 +75,8 @@ def _peer(view: PlanView, namespace: str, labels: dict[str, str], ip: str | None
 def _backends(view: PlanView, service: dict[str, Any], port: int | str) -> Iterator[Backend]:
     """Pods behind a Service port: (workload, namespace, labels, spec, container port)."""
     ns = service["metadata"].get("namespace", "default")
-    selector = _object(service["spec"].get("selector"))
-    for sp in _list(service["spec"].get("ports")):
+    selector = object_at(service["spec"], "selector")
+    for sp in array_at(service["spec"], "ports"):
         if port not in (sp.get("port"), sp.get("name")):
             continue
         target: Any = sp.get("targetPort", sp.get("port"))  # IntOrString, as the manifest gives it
@@ -114,7 +105,7 @@ def _scraper(view: PlanView) -> PodPeer | None:
     ns = _release_namespace(view, "kube-prometheus-stack")
     if ns:
         return _peer(view, ns, PROMETHEUS_LABELS)
-    url = str(_object(_object(view.settings.get("onprem")).get("prometheus")).get("url") or "")
+    url = str(object_at(object_at(view.settings, "onprem"), "prometheus").get("url") or "")
     host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].split(".")
     if len(host) >= 2 and host[2:3] == ["svc"]:
         return _peer(view, host[1], PROMETHEUS_LABELS)  # <service>.<namespace>.svc…: the cluster's own Prometheus
@@ -125,12 +116,12 @@ def _pod_network(view: PlanView) -> str | None:
     """An address inside the range pods get their IPs from, where the plan says."""
     ranges: list[str] = []
     if view.of_type("aws:eks/cluster:Cluster"):
-        ranges.append(str(_object(_object(view.settings.get("aws")).get("network")).get("cidr") or ""))  # vpc-cni: pods get VPC addresses
+        ranges.append(str(object_at(object_at(view.settings, "aws"), "network").get("cidr") or ""))  # vpc-cni: pods get VPC addresses
     # A cluster the plan doesn't make (on-prem, the K3s edge fleet) has a pod range the plan doesn't know.
     for r in view.of_type("gcp:compute/subnetwork:Subnetwork"):
-        ranges += [s["ipCidrRange"] for s in _list(r["inputs"].get("secondaryIpRanges")) if s.get("rangeName") == "pods"]
+        ranges += [s["ipCidrRange"] for s in array_at(r["inputs"], "secondaryIpRanges") if s.get("rangeName") == "pods"]
     for r in view.of_type("azure-native:containerservice:ManagedCluster"):
-        ranges.append(str(_object(r["inputs"].get("networkProfile")).get("podCidr") or ""))
+        ranges.append(str(object_at(r["inputs"], "networkProfile").get("podCidr") or ""))
     for cidr in filter(None, ranges):
         return str(ipaddress.ip_network(cidr, strict=False).network_address + 77)
     return None
@@ -146,16 +137,16 @@ def _node_network(view: PlanView) -> list[str]:
     secondary range, on AKS the subnets the node pools join."""
     ranges: list[str] = []
     for s in view.of_type("aws:ec2/subnet:Subnet"):
-        tags = _object(s["inputs"].get("tags"))
+        tags = object_at(s["inputs"], "tags")
         if not any(aws_facts.discovered_subnet(tags, internal) for internal in (True, False)):
             ranges.append(s["inputs"]["cidrBlock"])
     for s in view.of_type("gcp:compute/subnetwork:Subnetwork"):
-        if any(r.get("rangeName") == "pods" for r in _list(s["inputs"].get("secondaryIpRanges"))):
+        if any(r.get("rangeName") == "pods" for r in array_at(s["inputs"], "secondaryIpRanges")):
             ranges.append(s["inputs"]["ipCidrRange"])
     pools = [*view.of_type("azure-native:containerservice:AgentPool")]
     subnet_refs: list[str | None] = [p["inputs"].get("vnetSubnetID") for p in pools]
     for cluster in view.of_type("azure-native:containerservice:ManagedCluster"):
-        subnet_refs += [p.get("vnetSubnetID") for p in _list(cluster["inputs"].get("agentPoolProfiles"))]
+        subnet_refs += [p.get("vnetSubnetID") for p in array_at(cluster["inputs"], "agentPoolProfiles")]
     for ref in dict.fromkeys(filter(None, subnet_refs)):
         subnet = view.ref(ref)
         if subnet is not None and subnet["inputs"].get("addressPrefix"):
@@ -172,13 +163,13 @@ def _entry_points(view: PlanView) -> Iterator[tuple[str, dict[str, Any], int | s
         callers: list[Peer]
         if klass == "alb":
             # target-type ip: the ALB's own addresses in the subnets the controller places it in.
-            scheme: str = _object(ingress["metadata"].get("annotations")).get(aws_facts.SCHEME, aws_facts.SCHEME_DEFAULT)
+            scheme: str = object_at(ingress["metadata"], "annotations").get(aws_facts.SCHEME, aws_facts.SCHEME_DEFAULT)
             callers = [IpPeer(_address_in(c, 10)) for c in tagged_subnet_cidrs(view, scheme == "internal")]
         else:
             controller_ns = _release_namespace(view, "ingress-nginx")
             callers = [_peer(view, controller_ns, NGINX_LABELS)] if controller_ns else []
-        for rule_ in _list(ingress["spec"].get("rules")):
-            for path in _list(_object(rule_.get("http")).get("paths")):
+        for rule_ in array_at(ingress["spec"], "rules"):
+            for path in array_at(object_at(rule_, "http"), "paths"):
                 backend = path["backend"]["service"]
                 service = _service(view, ns, backend["name"])
                 if service is not None:
@@ -197,7 +188,7 @@ def _entry_points(view: PlanView) -> Iterator[tuple[str, dict[str, Any], int | s
             # arrived at, so the pod sees a node as its caller whoever called; admitting callers then
             # means admitting the nodes' range (and, where pods share it, every pod: network.k8s-closed).
             callers = [IpPeer(_address_in(c, 7)) for c in _node_network(view)]
-        for sp in _list(spec.get("ports")):
+        for sp in array_at(spec, "ports"):
             yield (
                 f"Service {service['metadata'].get('namespace')}/{service['metadata']['name']} ({spec['type']})",
                 service,
@@ -231,12 +222,12 @@ def scrape_reaches_targets(view: PlanView) -> Iterator[Violation]:
             continue
         ns = monitor["metadata"].get("namespace", "default")
         spec = monitor["spec"]
-        for endpoint in _list(spec.get("endpoints")):
+        for endpoint in array_at(spec, "endpoints"):
             targets: list[Backend] = []
             if monitor["kind"] == "ServiceMonitor":
                 for service in view.objects("Service"):
                     if service["metadata"].get("namespace", "default") == ns and selects(
-                        spec.get("selector"), _object(service["metadata"].get("labels"))
+                        spec.get("selector"), object_at(service["metadata"], "labels")
                     ):
                         endpoint_port: Any = endpoint.get("port") or endpoint.get("targetPort")  # a port's name or number
                         targets += list(_backends(view, service, endpoint_port))
@@ -282,7 +273,7 @@ def _serving_ports(view: PlanView) -> Iterator[ServingPort]:
     entries = {(id(w), n): what for what, w, _ns, _l, _s, n, _c in _reachable(view)}
     seen: set[tuple[int, int]] = set()
     for service in view.objects("Service"):
-        for sp in _list(service["spec"].get("ports")):
+        for sp in array_at(service["spec"], "ports"):
             for workload, pod_ns, labels, spec, number in _backends(view, service, sp["port"]):
                 if labels.get("app.kubernetes.io/component") != "model-server" or (id(workload), number) in seen:
                     continue
@@ -326,7 +317,7 @@ def _credential_endpoints(view: PlanView) -> dict[tuple[str, str], tuple[str, in
     metadata = credentials.GKE_METADATA_SERVER["ADVANCED_DATAPATH" if dataplane_v2 else "LEGACY_DATAPATH"]
     for account in view.objects("ServiceAccount"):
         meta = account["metadata"]
-        if credentials.GKE_SERVICE_ACCOUNT_ANNOTATION in _object(meta.get("annotations")):
+        if credentials.GKE_SERVICE_ACCOUNT_ANNOTATION in object_at(meta, "annotations"):
             found[(meta.get("namespace", "default"), meta["name"])] = metadata
     return found
 
@@ -339,7 +330,7 @@ def pods_reach_what_they_need(view: PlanView) -> Iterator[Violation]:
     endpoint that serves its credentials."""
     policies = _policies(view)
     identities = _credential_endpoints(view)
-    sources = {m: str(spec.get("source") or "") for m, spec in _object(view.settings.get("models")).items()}
+    sources = {m: str(spec.get("source") or "") for m, spec in object_at(view.settings, "models").items()}
     for workload, pod_ns, labels, pod_spec in _pods(view):
         name = f"{workload['kind']} {pod_ns}/{workload['metadata']['name']}"
         if not admits(policies, "Egress", pod_ns, labels, KUBE_DNS, 53, "UDP"):

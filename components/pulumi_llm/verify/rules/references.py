@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from ..facts import chart_needs as facts
+from ..plain import dig
 from ..report import Violation
 from ..view import PlanView
 from .registry import rule, violation
@@ -74,15 +75,6 @@ class Need:
 
 
 # ---- what an object names ---------------------------------------------------------------------------------
-def _at(node: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(node, dict):
-            return None
-        mapping = cast("dict[str, Any]", node)  # a manifest's (JSON) objects have string keys
-        node = mapping.get(key)
-    return node
-
-
 def pod_spec_needs(spec: dict[str, Any], namespace: str) -> Iterator[Need]:
     """What a pod spec needs from its namespace and the cluster. Optional references are not needs."""
 
@@ -98,7 +90,7 @@ def pod_spec_needs(spec: dict[str, Any], namespace: str) -> Iterator[Need]:
             yield from need("ConfigMap", config.get("name"), f"volume {volume.get('name')}")
         if claim := volume.get("persistentVolumeClaim"):
             yield from need("PersistentVolumeClaim", claim.get("claimName"), f"volume {volume.get('name')}")
-        if template := _at(volume, ("ephemeral", "volumeClaimTemplate", "spec")):
+        if template := dig(volume, ("ephemeral", "volumeClaimTemplate", "spec")):
             yield from need("StorageClass", template.get("storageClassName"), f"volume {volume.get('name')}")
         projected: dict[str, Any] = volume.get("projected") or {}
         sources: list[dict[str, Any]] = projected.get("sources") or []
@@ -134,7 +126,7 @@ def object_needs(obj: dict[str, Any]) -> Iterator[Need]:
     metadata: dict[str, Any] = obj.get("metadata") or {}
     namespace: str = metadata.get("namespace") or "default"
     for path in WORKLOAD_POD_SPECS.get(kind, ()):
-        pod_spec: dict[str, Any] | None = _at(obj, path)
+        pod_spec: dict[str, Any] | None = dig(obj, path)
         if isinstance(pod_spec, dict):
             yield from pod_spec_needs(pod_spec, namespace)
     spec: dict[str, Any] = obj.get("spec") or {}
@@ -355,7 +347,7 @@ def crd_providers(view: PlanView, kind: str) -> list[dict[str, Any]]:
 def _gke_managed_prometheus(view: PlanView) -> bool:
     """Whether a GKE cluster of the plan has managed collection on (GKE then serves the GMP kinds)."""
     return any(
-        _at(c["inputs"], ("monitoringConfig", "managedPrometheus", "enabled")) is True
+        dig(c["inputs"], ("monitoringConfig", "managedPrometheus", "enabled")) is True
         for c in view.of_type("gcp:container/cluster:Cluster")
     )
 
