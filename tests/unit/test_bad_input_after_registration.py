@@ -142,6 +142,21 @@ def test_the_safety_net_names_the_settings_key_when_a_component_refuses(scratch_
     assert outcome.written == ()
 
 
+def test_a_refusal_inside_an_apply_is_one_line_at_its_key(scratch_project: Path) -> None:
+    # The AWS network learns the region's zones from an invoke, so it can only refuse az_count inside an apply
+    # (the offline plan's mock region has 3 zones); Pulumi wraps that ValueError in "While processing" layers.
+    stack = shipped_stack("prod")
+    stack["config"][AWS]["network"]["az_count"] = 6
+    bad_input.write_stack(scratch_project, "zones", yaml.safe_dump(stack, sort_keys=False))
+    outcome = bad_input.plan(scratch_project, "zones")
+    assert outcome.code == 2, outcome
+    assert outcome.stderr == [
+        "stacks/Pulumi.zones.yaml: pulumi-llm:aws.network.az_count = 6: us-east-1 has 3 available zones "
+        "(us-east-1a, us-east-1b, us-east-1c); lower az_count"
+    ]
+    assert outcome.written == ()
+
+
 def test_a_component_validation_error_maps_its_field_to_the_settings_key() -> None:
     from pulumi_llm.labels import CommonLabels
     from pulumi_llm.network.aws import AwsNetworkArgs

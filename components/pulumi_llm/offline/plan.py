@@ -174,14 +174,23 @@ def run(project: Project, stack: str) -> Plan:
     check_disabled_providers(config, source)
     parsed = stack_settings.load(config, source)
     program = project.main / "__main__.py"
-    records = execute(
-        lambda: runpy.run_path(str(program), run_name="__main__"),
-        project=project.name,
-        stack=stack,
-        config=config,
-        secret_keys=secret_keys,
-        region=parsed.region or "",
-    )
+    try:
+        records = execute(
+            lambda: runpy.run_path(str(program), run_name="__main__"),
+            project=project.name,
+            stack=stack,
+            config=config,
+            secret_keys=secret_keys,
+            region=parsed.region or "",
+        )
+    except (ValueError, UserError) as err:
+        # The safety net for a refusal raised where the program's own net can't see it (inside an Output's
+        # apply, as the AWS network's zone count): one line naming the stack file and, where known, the key.
+        if isinstance(err, UserError) and str(err).startswith(source):
+            raise
+        from ..settings.component_errors import program_problem
+
+        raise UserError(program_problem(err, stack_settings.raw_settings(config), source)) from None
     return Plan(stack=stack, project=project.name, config=parsed.model_dump(mode="json"), records=records, settings=parsed)
 
 

@@ -106,6 +106,29 @@ def _user_error_key(text: str) -> tuple[str | None, str]:
     return path, message
 
 
+MESSAGE_KEYS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # network.aws: "az_count=6 but us-east-1 has 3 available zones (…); lower az_count", raised in an apply
+    (re.compile(r"^az_count=(?P<value>\d+) but (?P<message>.*)$"), "aws.network.az_count"),
+)
+"""A component message that names its argument `name=value` at the start → the stack-file key it came from."""
+
+
+def program_problem(err: BaseException, raw: Mapping[str, Any], source: str) -> str:
+    """`component_problem` for whatever a component raised while the program ran: a pydantic error, a UserError,
+    or a ValueError that Pulumi wrapped in "While processing input …" layers (the innermost one is the reason)."""
+    if isinstance(err, (ValidationError, UserError)):
+        return component_problem(err, raw, source)
+    root: BaseException = err
+    while (inner := root.__cause__ or root.__context__) is not None and isinstance(inner, ValueError):
+        root = inner
+    text = " ".join(str(root).split())
+    for pattern, key in MESSAGE_KEYS:
+        found = pattern.match(text)
+        if found is not None:
+            return component_problem(UserError(f"{key} = {found.group('value')}: {found.group('message')}"), raw, source)
+    return component_problem(UserError(text[:1000]), raw, source)
+
+
 def _one_line(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= 300 else line[:297] + "..."
