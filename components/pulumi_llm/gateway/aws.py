@@ -90,9 +90,9 @@ from .engine import (
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
 from .engine import secret_name as secret_name
 
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 """A string or the Output of another resource (pulumi.Input[str])."""
-StrListInput = Sequence[StrInput] | pulumi.Output
+StrListInput = Sequence[StrInput] | pulumi.Output[list[str]]
 """A list of strings or an Output of one (pulumi.Input[list[str]])."""
 
 SELF_HOSTED_KEY_ENV = "SELF_HOSTED_API_KEY"
@@ -239,7 +239,7 @@ class AwsGatewayArgs(BaseModel):
         "which their servers read too), encrypted with kms_key_arn; injected like the provider keys. Default none.",
     )
     self_hosted_endpoints: list[SelfHostedEndpoint] = Field(
-        default_factory=list,
+        default_factory=list[SelfHostedEndpoint],
         description="Load balancers of self-hosted models the engine calls (their URLs are in `environment`). Default none.",
     )
     bedrock_model_arns: list[str] = Field(
@@ -498,15 +498,15 @@ def access_log_format() -> str:
     return json.dumps(fields, separators=(",", ":"))
 
 
-def waf_rules(*, rate_limit_per_5min: int, metric_prefix: str, sampled: bool) -> list[dict[str, Any]]:
+def waf_rules(*, rate_limit_per_5min: int, metric_prefix: str, sampled: bool) -> list[aws.wafv2.WebAclRuleArgsDict]:
     """WAFv2 rules (pulumi_aws input shape). Managed groups count or block by their own actions, except
     SizeRestrictions_BODY: LLM prompts routinely exceed its 8 KB body limit, so it only counts."""
 
-    def visibility(metric: str) -> dict[str, Any]:
+    def visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgsDict:
         return {"cloudwatch_metrics_enabled": True, "metric_name": f"{metric_prefix}-{metric}", "sampled_requests_enabled": sampled}
 
-    def managed(priority: int, group: str, overrides: Sequence[str] = ()) -> dict[str, Any]:
-        statement: dict[str, Any] = {"vendor_name": "AWS", "name": group}
+    def managed(priority: int, group: str, overrides: Sequence[str] = ()) -> aws.wafv2.WebAclRuleArgsDict:
+        statement: aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgsDict = {"vendor_name": "AWS", "name": group}
         if overrides:
             statement["rule_action_overrides"] = [{"name": rule, "action_to_use": {"count": {}}} for rule in overrides]
         return {
@@ -616,7 +616,7 @@ def secret_resource_policy(*reader_role_arns: str) -> str:
             {
                 "Sid": "GatewayRead",
                 "Effect": "Allow",
-                "Principal": {"AWS": sorted(reader_role_arns) if len(reader_role_arns) > 1 else reader_role_arns[0]},
+                "Principal": {"AWS": reader_role_arns[0] if len(reader_role_arns) == 1 else sorted(reader_role_arns)},
                 "Action": "secretsmanager:GetSecretValue",
                 "Resource": "*",
             }
@@ -756,11 +756,15 @@ def container_definitions(
     return json.dumps([init, engine], sort_keys=True)
 
 
-def flows_per_task_metrics(load_balancer: str, target_group: str) -> list[dict[str, Any]]:
+# One metric of a target-tracking policy's metric math, in pulumi_aws's input shape.
+_TargetTrackingMetric = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgsDict
+
+
+def flows_per_task_metrics(load_balancer: str, target_group: str) -> list[_TargetTrackingMetric]:
     """Target-tracking metric math: open NLB flows per healthy task (≈ concurrent requests and streams
     per task: each streamed completion holds one flow for its whole duration)."""
 
-    def stat(metric_id: str, metric: str, dims: dict[str, str]) -> dict[str, Any]:
+    def stat(metric_id: str, metric: str, dims: dict[str, str]) -> _TargetTrackingMetric:
         return {
             "id": metric_id,
             "metric_stat": {
@@ -807,8 +811,8 @@ class _Scope:
     tags: dict[str, str]
     here: pulumi.ResourceOptions
     parent: pulumi.Resource
-    identity: Any
-    partition: Any
+    identity: pulumi.Output[aws.GetCallerIdentityResult]
+    partition: pulumi.Output[aws.GetPartitionResult]
     base: str
     """Prefix of AWS-side names: DNS-safe, unique per stack and component."""
     log_prefix: str
@@ -1588,7 +1592,7 @@ class AwsGateway(pulumi.ComponentResource):
         )
         cloudwatch.check_alarms(alarm_definitions)
         actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
-        alarm_arns = []
+        alarm_arns: list[pulumi.Output[str]] = []
         for definition in alarm_definitions:
             settings = {k: v for k, v in definition.items() if k not in ("key", "title")}
             alarm = aws.cloudwatch.MetricAlarm(

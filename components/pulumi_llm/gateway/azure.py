@@ -84,7 +84,7 @@ from .engine import (
 from .engine import CONTAINER as ENGINE_CONTAINER
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
 
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 MASTER_KEY_NAMED_VALUE = "litellm-master-key"

@@ -80,7 +80,7 @@ from .engine import (
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
 from .engine import secret_id as secret_id
 
-StrInput = str | pulumi.Output
+StrInput = str | pulumi.Output[str]
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 SECRETS_DIR = "/secrets"
