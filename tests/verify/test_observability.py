@@ -161,6 +161,28 @@ def test_seed_grouping_by_a_label_no_series_has_on_onprem(recorded):
     assert caught(recorded, view) == {"observability.label-exists"}
 
 
+def _join_reason(expr: str, copied: str) -> str:
+    """`expr` (per pod and container) with each series given its pod's waiting reason, copied by group_left from
+    kube-state-metrics' series that has it."""
+    return f"({expr.split(' > ')[0]}) * on (pod) group_left({copied}) max by (pod, reason) (kube_pod_container_status_waiting_reason) > 1"
+
+
+def test_group_left_labels_read_from_the_one_side_on_onprem(recorded):
+    """group_left(reason) copies `reason` from the right-hand side, which has it: no finding."""
+    view = recorded("onprem")
+    rule = alert(view, "LlmContainerRestarting")
+    rule["expr"] = _join_reason(rule["expr"], "reason")
+    assert caught(recorded, view) == set()
+
+
+def test_seed_group_left_label_the_one_side_lacks_on_onprem(recorded):
+    view = recorded("onprem")
+    rule = alert(view, "LlmContainerRestarting")
+    rule["expr"] = _join_reason(rule["expr"], "reasons")
+    assert caught(recorded, view) == {"observability.label-exists"}
+    assert any("reasons" in why for why in whys(view, "observability.label-exists"))
+
+
 def test_seed_rate_of_a_gauge_on_onprem_triton(recorded):
     view = recorded("onprem-triton")
     rule = alert(view, "LlmGpuIdleWithQueuedRequests", "llm-triton")

@@ -339,11 +339,13 @@ def groupings(node: Any) -> Iterator[tuple[str, tuple[str, ...], list[Any]]]:
         matching = node.modifier.matching
         if matching is not None and matching.labels:
             yield f"{node.op} {str(matching.type).rsplit('.', 1)[-1].lower()}", tuple(matching.labels), [node.lhs, node.rhs]
-        card = node.modifier.card
-        # The stub types `card` as never None, but it is None when an operand is not a vector.
-        extra = tuple(getattr(card, "labels", None) or ()) if card is not None else ()  # pyright: ignore[reportUnnecessaryComparison]
+        # group_left(labels) copies `labels` from the right-hand ("one") side onto each left-hand series, and
+        # group_right from the left: the labels must exist on that side (Prometheus docs, "Many-to-one and
+        # one-to-many vector matches"). promql_parser keeps them in `group_labels`, the side in `card`.
+        extra = tuple(node.modifier.group_labels or ())
         if extra:
-            yield "group_x", extra, [node.lhs, node.rhs]
+            many_to_one = node.modifier.card == promql_parser.VectorMatchCardinality.ManyToOne
+            yield ("group_left" if many_to_one else "group_right"), extra, [node.rhs if many_to_one else node.lhs]
     for child in _children(node):
         yield from groupings(child)
 
