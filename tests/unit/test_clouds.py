@@ -55,6 +55,11 @@ def test_every_per_cloud_registry_has_exactly_the_registered_clouds_each_in_its_
         assert tuple(registry) == clouds.NAMES, package
         for name in clouds.NAMES:
             assert (PACKAGE / package / f"{name}.py").is_file(), (package, name)
+    from pulumi_llm.settings.cloud_registry import RULES
+
+    assert tuple(rules.cloud for rules in RULES) == clouds.NAMES
+    for rules in RULES:  # a cloud's rows name its own subtree and methods that run on it
+        assert all(key.startswith(f"{rules.cloud}.") for key in rules.read_by), rules.cloud
 
 
 def test_a_cloud_streams_the_model_store_exactly_where_its_clusters_accept_store_sources():

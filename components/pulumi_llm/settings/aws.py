@@ -10,7 +10,8 @@ from ..deprecated import module_aliases
 from ..errors import FieldProblem, UserError
 from ..validation import ACM_CERTIFICATE_ARN as _ACM_ARN
 from ..validation import MODEL_DOMAIN as _DNS_NAME
-from .core import _Strict
+from .cloud_rules import CloudRules
+from .core import CLOUD_FOUNDATION, _Strict
 
 if TYPE_CHECKING:  # root.py imports this module; the checks only read the Settings they are given
     from .root import Settings
@@ -171,3 +172,17 @@ RENAMED = {
 """Names before 0.2.0 (docs/ARCHITECTURE.md, "Names") → now; served with a DeprecationWarning until 0.3.0,
 here and by the settings package."""
 __getattr__ = module_aliases(__name__, globals(), RENAMED)
+
+
+RULES = CloudRules(
+    cloud="aws",
+    source_schemes={"gpu-vm": ("store", "s3"), "cluster": ("store", "s3", "pvc"), "edge": ("node",)},
+    read_by={
+        "aws.network": CLOUD_FOUNDATION,
+        "aws.gpu_vm": ("gpu-vm",),
+        "aws.cluster": ("cluster",),
+        "aws.model_tls": CLOUD_FOUNDATION,
+        "aws.alert_emails": CLOUD_FOUNDATION,
+    },
+)
+"""This cloud's rows of the model-source and key-effect tables (settings/cloud_registry.py)."""

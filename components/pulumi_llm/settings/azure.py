@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from ..errors import FieldProblem, UserError
 from ..validation import EMAIL, ClockTime, Email
+from .cloud_rules import CloudRules
 from .core import Label, _Strict
 
 if TYPE_CHECKING:  # root.py imports this module; the checks only read the Settings they are given
@@ -337,3 +338,11 @@ def with_azure_model_sizes(data: Any) -> Any:
         for name, model in data["models"].items()
     }
     return {**data, "models": models}
+
+
+RULES = CloudRules(
+    cloud="azure",
+    source_schemes={"gpu-vm": ("store",), "cluster": ("pvc",)},
+    read_by={"azure.gpu_vm": ("gpu-vm",), "azure.cluster": ("cluster",), "azure.gateway": ("gateway",)},
+)
+"""This cloud's rows of the model-source and key-effect tables (settings/cloud_registry.py)."""

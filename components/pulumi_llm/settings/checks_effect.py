@@ -22,11 +22,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, get_args
 
+from ..clouds import NAMES as CLOUD_NAMES
 from ..errors import FieldProblem
+from .cloud_registry import RULES as CLOUD_RULES
 from .core import NAMESPACE, SELF_HOSTING, Cloud, Method
 
-_SELF_HOSTED_CLOUD = ("gpu-vm", "cluster")
-"""The methods that build a cloud stack's network, store, key and alarms (the foundation of platform/aws.py)."""
 _KUBERNETES = ("cluster", "onprem")
 """The methods whose models run in ModelServing on Kubernetes."""
 
@@ -40,23 +40,12 @@ READ_BY: dict[str, tuple[str, ...]] = {
     # scale on their load balancer's requests per target and edge DaemonSets don't scale.
     "serving.autoscaling": _KUBERNETES,
     "serving.alerts": _KUBERNETES,
-    "aws.network": _SELF_HOSTED_CLOUD,
-    "aws.gpu_vm": ("gpu-vm",),
-    "aws.cluster": ("cluster",),
-    "aws.model_tls": _SELF_HOSTED_CLOUD,
-    "aws.alert_emails": _SELF_HOSTED_CLOUD,
-    "gcp.network": _SELF_HOSTED_CLOUD,
-    "gcp.gpu_vm": ("gpu-vm",),
-    "gcp.cluster": ("cluster",),
-    "gcp.gateway": ("gateway",),
-    "azure.gpu_vm": ("gpu-vm",),
-    "azure.cluster": ("cluster",),
-    "azure.gateway": ("gateway",),
+    **{key: readers for rules in CLOUD_RULES for key, readers in rules.read_by.items()},
 }
 """Stack-file key (under `pulumi-llm:`) → the methods whose wiring reads it; with none of them it does nothing."""
 
-CLOUD_BLOCKS = ("aws", "gcp", "azure")
-"""Per-cloud subtrees, read only on a stack of that cloud."""
+CLOUD_BLOCKS = CLOUD_NAMES
+"""Per-cloud subtrees (one per cloud of clouds.py), read only on a stack of that cloud."""
 CLOUD_ONLY: dict[str, str] = {"gateway.bedrock_models": "aws"}
 """Keys outside the cloud blocks that one cloud's wiring reads (Bedrock model ARNs scope the AWS gateway's role)."""
 

@@ -20,22 +20,17 @@ from typing import TYPE_CHECKING
 
 from ..errors import FieldProblem
 from ..validation import HF_REPO_ID, S3_BUCKET
+from .cloud_registry import RULES as CLOUD_RULES
 from .names import kube_name_problem
 
 if TYPE_CHECKING:  # root.py imports this module; the checks only read the settings they are given
     from .models import ModelSettings
 
 SCHEMES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("aws", "gpu-vm"): ("store", "s3"),
-    ("aws", "cluster"): ("store", "s3", "pvc"),
-    ("aws", "edge"): ("node",),
-    ("gcp", "gpu-vm"): ("store",),
-    ("gcp", "cluster"): ("store", "pvc"),
-    ("azure", "gpu-vm"): ("store",),
-    ("azure", "cluster"): ("pvc",),
+    **{(rules.cloud, method): schemes for rules in CLOUD_RULES for method, schemes in rules.source_schemes.items()},
     ("onprem", "onprem"): ("pvc",),
 }
-"""(cloud, self-hosting method) → the source schemes its servers read."""
+"""(cloud, self-hosting method) → the source schemes its servers read (each cloud's rows in settings/<cloud>.py)."""
 
 FORMS = {
     "store": "store://<key>",

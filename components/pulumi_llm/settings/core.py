@@ -11,7 +11,7 @@ from ..clouds import NAMES as CLOUD_NAMES
 from ..errors import FieldProblem
 from ..validation import DNS_LABEL, EMAIL
 
-__all__ = ["CLOUD_OF_METHOD", "EMAIL_PATTERN", "NAMESPACE", "SELF_HOSTING", "Cloud", "FieldProblem", "Label", "Method"]
+__all__ = ["CLOUD_FOUNDATION", "CLOUD_OF_METHOD", "EMAIL_PATTERN", "NAMESPACE", "SELF_HOSTING", "Cloud", "FieldProblem", "Label", "Method"]
 
 
 NAMESPACE = "pulumi-llm"
@@ -33,6 +33,8 @@ CLOUD_OF_METHOD: dict[str, tuple[str, ...]] = {
 """Which clouds each method runs on: every public cloud runs the gateway, GPU VMs and clusters."""
 SELF_HOSTING = ("gpu-vm", "cluster", "onprem", "edge")
 """The methods that run model servers."""
+CLOUD_FOUNDATION = ("gpu-vm", "cluster")
+"""The methods that build a cloud stack's network, store, key and alarms (the foundation of platform/<cloud>.py)."""
 
 EMAIL_PATTERN = EMAIL.pattern
 """validation.EMAIL's pattern, for the checks that match a value against it with `re.fullmatch`."""

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from ..errors import FieldProblem, UserError
-from .core import _Strict
+from .cloud_rules import CloudRules
+from .core import CLOUD_FOUNDATION, _Strict
 
 if TYPE_CHECKING:  # root.py imports this module; the checks only read the Settings they are given
     from .root import Settings
@@ -95,3 +96,16 @@ def check_gcp_stack(settings: Settings) -> None:
             overlaps = False
         if overlaps:
             raise FieldProblem("gcp.gateway.subnet_cidr", f"overlaps gcp.network.subnet_cidr ({network.subnet_cidr})")
+
+
+RULES = CloudRules(
+    cloud="gcp",
+    source_schemes={"gpu-vm": ("store",), "cluster": ("store", "pvc")},
+    read_by={
+        "gcp.network": CLOUD_FOUNDATION,
+        "gcp.gpu_vm": ("gpu-vm",),
+        "gcp.cluster": ("cluster",),
+        "gcp.gateway": ("gateway",),
+    },
+)
+"""This cloud's rows of the model-source and key-effect tables (settings/cloud_registry.py)."""
