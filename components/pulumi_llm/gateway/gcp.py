@@ -311,10 +311,13 @@ def check_timeouts(*, client: int, request: int, engine: int, where: str) -> Non
         )
 
 
-def vpc_access(egress: VpcEgress) -> dict[str, Any]:
+def vpc_access(egress: VpcEgress) -> gcp.cloudrunv2.ServiceTemplateVpcAccessArgsDict:
     """Cloud Run v2 `template.vpc_access` (pulumi_gcp input shape): Direct VPC egress, no connector, and
     only private ranges through the VPC (providers' public APIs stay on Cloud Run's own egress)."""
-    interface: dict[str, Any] = {"network": egress.network, "subnetwork": egress.subnetwork}
+    interface: gcp.cloudrunv2.ServiceTemplateVpcAccessNetworkInterfaceArgsDict = {
+        "network": egress.network,
+        "subnetwork": egress.subnetwork,
+    }
     if egress.network_tags:
         interface["tags"] = list(egress.network_tags)
     return {"network_interfaces": [interface], "egress": "PRIVATE_RANGES_ONLY"}
@@ -349,10 +352,10 @@ def check_engine_config(text: str, *, available_env: set[str], engine_timeout_se
     )
 
 
-def armor_rules(*, rate_limit_per_minute: int, enforced: Sequence[str]) -> list[dict[str, Any]]:
+def armor_rules(*, rate_limit_per_minute: int, enforced: Sequence[str]) -> list[gcp.compute.SecurityPolicyRuleArgsDict]:
     """Cloud Armor rules (pulumi_gcp input shape): a per-IP throttle, the WAF rules, allow the rest."""
-    everyone = {"versioned_expr": "SRC_IPS_V1", "config": {"src_ip_ranges": ["*"]}}
-    rules: list[dict[str, Any]] = [
+    everyone: gcp.compute.SecurityPolicyRuleMatchArgsDict = {"versioned_expr": "SRC_IPS_V1", "config": {"src_ip_ranges": ["*"]}}
+    rules: list[gcp.compute.SecurityPolicyRuleArgsDict] = [
         {
             "priority": RATE_RULE_PRIORITY,
             "action": "throttle",
@@ -386,10 +389,12 @@ def _run_filter(service: str, metric: str, extra: str = "") -> str:
     return f"{base} AND {extra}" if extra else base
 
 
-def alert_conditions(service: str, *, error_rate: float, latency_ms: float, instances: float) -> dict[str, dict[str, Any]]:
+def alert_conditions(
+    service: str, *, error_rate: float, latency_ms: float, instances: float
+) -> dict[str, gcp.monitoring.AlertPolicyConditionArgsDict]:
     """The three alert conditions (pulumi_gcp input shape) by key."""
 
-    def aggregate(aligner: str, reducer: str) -> list[dict[str, str]]:
+    def aggregate(aligner: str, reducer: str) -> list[gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgsDict]:
         return [{"alignment_period": "300s", "per_series_aligner": aligner, "cross_series_reducer": reducer}]
 
     requests = "run.googleapis.com/request_count"
@@ -496,7 +501,7 @@ class _Scope:
     here: pulumi.ResourceOptions
     parent: pulumi.Resource
     base: str
-    key_grants: dict[str, pulumi.Resource] = field(default_factory=dict)
+    key_grants: dict[str, pulumi.Resource] = field(default_factory=dict[str, pulumi.Resource])
     """Per service agent (artifactregistry, secretmanager, run): its grant on the key, when this component makes it."""
 
     @property
@@ -684,12 +689,12 @@ class GcpGateway(pulumi.ComponentResource):
         name, args, project, region, labels = s.name, s.args, s.args.project, s.args.region, s.labels
         service_name = s.service_name
         files = secret_files(args.secrets)
-        envs = [
+        envs: list[gcp.cloudrunv2.ServiceTemplateContainerEnvArgsDict] = [
             {"name": CONFIG_ENV, "value": base64.b64encode(args.engine_config_yaml.encode()).decode()},
             {"name": SECRET_FILES_ENV, "value": json.dumps(files, sort_keys=True)},
             *[{"name": key, "value": value} for key, value in sorted(args.environment.items())],
         ]
-        volumes = [
+        volumes: list[gcp.cloudrunv2.ServiceTemplateVolumeArgsDict] = [
             {
                 "name": f"secret-{provider}",
                 # version "latest": the file always shows the newest enabled version, no new revision needed.
@@ -697,8 +702,48 @@ class GcpGateway(pulumi.ComponentResource):
             }
             for provider in sorted(secrets)
         ]
-        mounts = [{"name": f"secret-{provider}", "mount_path": secret_mount(provider)} for provider in sorted(secrets)]
-        probe = {"http_get": {"path": LIVENESS_PATH, "port": ENGINE_PORT}}
+        mounts: list[gcp.cloudrunv2.ServiceTemplateContainerVolumeMountArgsDict] = [
+            {"name": f"secret-{provider}", "mount_path": secret_mount(provider)} for provider in sorted(secrets)
+        ]
+        template: gcp.cloudrunv2.ServiceTemplateArgsDict = {
+            "service_account": email,
+            "timeout": f"{args.request_timeout_seconds}s",
+            "max_instance_request_concurrency": args.concurrency,
+            "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
+            "encryption_key": args.kms_key,
+            "scaling": {"min_instance_count": args.min_count, "max_instance_count": args.max_instances},
+            "labels": labels,
+            "containers": [
+                {
+                    "name": CONTAINER,
+                    "image": image,
+                    "commands": ["python3", "-c", BOOT],
+                    "ports": {"name": "http1", "container_port": ENGINE_PORT},
+                    "envs": envs,
+                    "resources": {
+                        "limits": {"cpu": args.cpu, "memory": args.memory},
+                        "cpu_idle": True,
+                        "startup_cpu_boost": True,
+                    },
+                    "startup_probe": {
+                        "http_get": {"path": LIVENESS_PATH, "port": ENGINE_PORT},
+                        "period_seconds": 5,
+                        "timeout_seconds": 3,
+                        "failure_threshold": 24,
+                    },
+                    "liveness_probe": {
+                        "http_get": {"path": LIVENESS_PATH, "port": ENGINE_PORT},
+                        "period_seconds": 30,
+                        "timeout_seconds": 5,
+                        "failure_threshold": 3,
+                    },
+                    "volume_mounts": mounts,
+                }
+            ],
+            "volumes": volumes,
+        }
+        if args.vpc_egress is not None:
+            template["vpc_access"] = vpc_access(args.vpc_egress)
         service = gcp.cloudrunv2.Service(
             child(name, "service"),
             project=project,
@@ -711,34 +756,7 @@ class GcpGateway(pulumi.ComponentResource):
             invoker_iam_disabled=True,
             deletion_protection=args.deletion_protection,
             labels=labels,
-            template={
-                "service_account": email,
-                "timeout": f"{args.request_timeout_seconds}s",
-                "max_instance_request_concurrency": args.concurrency,
-                "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
-                "encryption_key": args.kms_key,
-                "scaling": {"min_instance_count": args.min_count, "max_instance_count": args.max_instances},
-                "labels": labels,
-                "containers": [
-                    {
-                        "name": CONTAINER,
-                        "image": image,
-                        "commands": ["python3", "-c", BOOT],
-                        "ports": {"name": "http1", "container_port": ENGINE_PORT},
-                        "envs": envs,
-                        "resources": {
-                            "limits": {"cpu": args.cpu, "memory": args.memory},
-                            "cpu_idle": True,
-                            "startup_cpu_boost": True,
-                        },
-                        "startup_probe": {**probe, "period_seconds": 5, "timeout_seconds": 3, "failure_threshold": 24},
-                        "liveness_probe": {**probe, "period_seconds": 30, "timeout_seconds": 5, "failure_threshold": 3},
-                        "volume_mounts": mounts,
-                    }
-                ],
-                "volumes": volumes,
-                **({"vpc_access": vpc_access(args.vpc_egress)} if args.vpc_egress is not None else {}),
-            },
+            template=template,
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[repository, *access, *([s.key_grants["run"]] if "run" in s.key_grants else [])]
             ),
