@@ -47,7 +47,7 @@ import base64
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_azure_native.apimanagement as apimanagement
@@ -204,7 +204,8 @@ class AzureGatewayArgs(BaseModel):
     key_vault_id: StrInput = Field(description="ARM id of the stack's Key Vault (RBAC mode): scopes the per-secret roles. Required.")
     key_vault_uri: str = Field(description="https://<vault>.vault.azure.net/ of that vault. Required.")
     azure_openai: list[AzureOpenAIBackend] = Field(
-        default_factory=list, description="Azure OpenAI endpoints of the /openai pool. Default none (then no /openai API)."
+        default_factory=list[AzureOpenAIBackend],
+        description="Azure OpenAI endpoints of the /openai pool. Default none (then no /openai API).",
     )
     engine_config_yaml: str | None = Field(
         default=None,
@@ -460,6 +461,7 @@ def engine_config(text: str, *, available_env: set[str], engine_timeout_seconds:
         settings = config["litellm_settings"] = {}
     if not isinstance(settings, dict):
         raise UserError(f"{where}: litellm_settings must be a mapping")
+    settings = cast(dict[str, Any], settings)  # YAML: check_engine_config has read the config's keys
     timeout = settings.get("request_timeout")
     if timeout is None:
         settings["request_timeout"] = engine_timeout_seconds
@@ -501,14 +503,14 @@ def is_fallback(backend: AzureOpenAIBackend, backends: Sequence[AzureOpenAIBacke
     return backend.fallback or len(backends) == 1
 
 
-def pool_services(backends: Sequence[AzureOpenAIBackend], ids: dict[str, Any]) -> list[dict[str, Any]]:
+def pool_services(backends: Sequence[AzureOpenAIBackend], ids: dict[str, Any]) -> list[apimanagement.BackendPoolItemArgsDict]:
     return [{"id": ids[b.name], "priority": b.priority, "weight": b.weight} for b in sorted(backends, key=lambda b: (b.priority, b.name))]
 
 
-def no_body_logging() -> dict[str, Any]:
+def no_body_logging() -> apimanagement.PipelineDiagnosticSettingsArgsDict:
     """Frontend/backend settings of an APIM diagnostic that log no body and no header."""
-    message = {"body": {"bytes": 0}, "headers": []}
-    return {"request": dict(message), "response": dict(message)}
+    message: apimanagement.HttpMessageDiagnosticArgsDict = {"body": {"bytes": 0}, "headers": []}
+    return {"request": message.copy(), "response": message.copy()}
 
 
 def engine_container(
@@ -520,9 +522,9 @@ def engine_container(
     client_id: Any,
     cpu: float,
     memory_gib: float,
-) -> dict[str, Any]:
+) -> app.ContainerArgsDict:
     """The LiteLLM container of the Container App (env names → secret refs, never values)."""
-    env: list[dict[str, Any]] = [
+    env: list[app.EnvironmentVarArgsDict] = [
         {"name": CONFIG_ENV, "value": base64.b64encode(config_yaml.encode()).decode()},
         {"name": "HOME", "value": "/tmp"},
         {"name": "LITELLM_MODE", "value": "PRODUCTION"},
@@ -531,7 +533,7 @@ def engine_container(
         *({"name": k, "value": v} for k, v in sorted(environment.items())),
         *({"name": k, "secret_ref": secret_ref(v)} for k, v in sorted(secrets.items())),
     ]
-    probe = {"port": ENGINE_PORT, "scheme": "HTTP"}
+    probe: app.ContainerAppProbeHttpGetArgsDict = {"port": ENGINE_PORT, "scheme": "HTTP"}
     return {
         "name": ENGINE_CONTAINER,
         "image": image,
@@ -1069,7 +1071,7 @@ class AzureGateway(pulumi.ComponentResource):
                 subscription_required=True,
                 approval_required=False,
                 subscriptions_limit=1,
-                state="published",
+                state=apimanagement.ProductState.PUBLISHED,
                 opts=here,
                 **common,
             )
@@ -1101,7 +1103,7 @@ class AzureGateway(pulumi.ComponentResource):
                 sid=consumer.name,
                 display_name=consumer.name,
                 scope=product.name.apply(lambda _, c=consumer.name: f"/products/{c}"),
-                state="active",
+                state=apimanagement.SubscriptionState.ACTIVE,
                 allow_tracing=False,
                 opts=here,
                 **common,
@@ -1127,7 +1129,7 @@ class AzureGateway(pulumi.ComponentResource):
                 opts=here,
             )
             action_group_id = group.id
-        actions = [{"action_group_id": action_group_id}] if action_group_id is not None else []
+        actions: list[monitor.MetricAlertActionArgsDict] = [{"action_group_id": action_group_id}] if action_group_id is not None else []
         thresholds = args.alert_thresholds
         for key, description, criterion, severity in (
             (
@@ -1185,10 +1187,11 @@ def _field(value: object, key: str) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
-        if key in value:
-            return value[key]
+        fields = cast(dict[str, Any], value)  # an args dict (snake_case keys, or camelCase as the provider spells them)
+        if key in fields:
+            return fields[key]
         camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key)
-        return value.get(camel)
+        return fields.get(camel)
     return getattr(value, key, None)
 
 
