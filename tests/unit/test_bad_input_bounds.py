@@ -112,6 +112,16 @@ SERVING, MODELS, ONPREM = "pulumi-llm:serving", "pulumi-llm:models", "pulumi-llm
         ),
         ("edge", ("pulumi-llm:edge", "host_model_dir"), "models", ("edge.host_model_dir = models", "absolute")),
         ("onprem", (ONPREM, "kubeconfig"), " ", ("onprem.kubeconfig", "must not be blank")),
+        # Empty lists a component refused after 75 resources, and repeats.
+        ("prod", ("pulumi-llm:aws", "cluster", "capacity_types"), [], ("aws.cluster.capacity_types = []", "at least one")),
+        ("prod", ("pulumi-llm:aws", "cluster", "gpu_instance_families"), [], ("aws.cluster.gpu_instance_families = []", "at least one")),
+        (
+            "prod",
+            ("pulumi-llm:gateway", "models", "chat", "fallbacks"),
+            ["provider-small", "provider-small"],
+            ("gateway.models.chat.fallbacks[1] = provider-small", "listed twice"),
+        ),
+        ("prod", ("pulumi-llm:gateway", "consumers", "search", "models"), ["chat", "chat"], ("gateway.consumers.search.models[1] = chat",)),
         ("azure-prod", ("pulumi-llm:azure", "gateway", "tokens_per_minute"), 10**15, ("azure.gateway.tokens_per_minute", "<= 1000000000")),
         (
             "dev",

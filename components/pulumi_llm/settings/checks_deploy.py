@@ -66,6 +66,11 @@ def _no_repeats(settings: Settings) -> None:
     }
     if settings.gcp is not None:
         lists["gcp.gateway.domains"] = settings.gcp.gateway.domains
+    if settings.gateway is not None:
+        for name, consumer in settings.gateway.consumers.items():
+            lists[f"gateway.consumers.{name}.models"] = consumer.models
+        for name, group in settings.gateway.models.items():
+            lists[f"gateway.models.{name}.fallbacks"] = group.fallbacks
     for key, items in lists.items():
         seen: set[str] = set()
         for i, item in enumerate(items):
@@ -163,6 +168,10 @@ def _aws_cluster(settings: Settings) -> None:
     from ..sizing import INSTANCE_TYPES, get_instance_type
 
     cluster = settings.aws.cluster
+    if not cluster.capacity_types:
+        raise FieldProblem("aws.cluster.capacity_types", "at least one of spot, on-demand")
+    if cluster.gpu_capacity == "karpenter" and not cluster.gpu_instance_families:
+        raise FieldProblem("aws.cluster.gpu_instance_families", "at least one GPU instance family for the Karpenter NodePool, e.g. g6e")
     if cluster.kubernetes_version is not None and cluster.kubernetes_version != pins.EKS_KUBERNETES_VERSION:
         raise FieldProblem(
             "aws.cluster.kubernetes_version",
