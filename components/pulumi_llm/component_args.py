@@ -64,7 +64,7 @@ def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[s
                     **kwargs,
                 )
             )
-        groups.append(engine.ModelGroup(name=group_name, routes=tuple(routes), fallbacks=tuple(group.fallbacks)))
+        groups.append(engine.ModelGroup(name=group_name, routes=tuple(routes), fallbacks=tuple(group.fallbacks), boundary=group.boundary))
     spec = engine.GatewaySpec(
         model_groups=tuple(groups),
         consumers=tuple(engine.Consumer(name=n, models=tuple(c.models)) for n, c in sorted(gw.consumers.items())),

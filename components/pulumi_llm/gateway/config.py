@@ -74,6 +74,8 @@ import yaml
 from ..errors import UserError
 from ..validation import ENV_NAME
 from ..validation import HEADER_NAME as _HEADER
+from .boundary import BOUNDARIES, PRIVATE_MARK, decide_boundary_breach
+from .boundary_hook import HOOK_CALLBACK
 
 # Re-exported: verify/rules/wiring.py, the examples and tests read the engine's environment names here.
 from .engine import CONFIG_ENV as CONFIG_ENV
@@ -164,12 +166,15 @@ class ModelGroup:
         Default none.
     retries: retries within this group before its fallbacks. Default None: the gateway's ``retries``.
         A hybrid group usually wants 0, to fall back at once instead of retrying a server that is down.
+    boundary: ``public``, or ``private``: its routes and (transitive) fallbacks may only be self-hosted,
+        and when none can serve, the engine answers 503 with Retry-After (``boundary``). Default public.
     """
 
     name: str
     routes: tuple[ProviderRoute, ...]
     fallbacks: tuple[str, ...] = ()
     retries: int | None = None
+    boundary: str = "public"
 
 
 @dataclass(frozen=True)
@@ -419,6 +424,7 @@ def validate(spec: GatewaySpec, *, where: str = "gateway") -> None:
                 raise UserError(f"{at}.fallbacks: {fallback!r} is not a model group; defined: {defined}")
         if len(set(group.fallbacks)) != len(group.fallbacks):
             raise UserError(f"{at}.fallbacks: a group is listed twice")
+    _check_boundaries(spec, where)
 
     consumer_names = [c.name for c in spec.consumers]
     for consumer in spec.consumers:
@@ -435,6 +441,20 @@ def validate(spec: GatewaySpec, *, where: str = "gateway") -> None:
         for key in ("rpm", "tpm", "max_parallel"):
             _positive(getattr(consumer, key), f"{at}.{key}", "a positive whole number")
         _positive(consumer.monthly_budget_usd, f"{at}.monthly_budget_usd", "a positive amount in USD")
+
+
+def _check_boundaries(spec: GatewaySpec, where: str) -> None:
+    """A private group reaches no external provider, through its routes or its fallbacks' chains."""
+    for group in spec.model_groups:
+        if group.boundary not in BOUNDARIES:
+            raise UserError(f"{where}.models.{group.name}.boundary = {group.boundary!r}: allowed {', '.join(BOUNDARIES)}")
+    breach = decide_boundary_breach(
+        [g.name for g in spec.model_groups if g.boundary == "private"],
+        {g.name: [r.provider for r in g.routes] for g in spec.model_groups},
+        {g.name: g.fallbacks for g in spec.model_groups},
+    )
+    if breach is not None:
+        raise UserError(f"{where}.models.{breach.group}.{breach.key} = {breach.value!r}: {breach.reason()}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,11 +492,14 @@ def render_litellm_config(spec: GatewaySpec, *, where: str = "gateway") -> dict[
     for group in spec.model_groups:
         ordered = len(group.routes) > 1
         for i, route in enumerate(group.routes):
+            info: dict[str, Any] = {"id": f"{group.name}/{route.name}"}
+            if group.boundary == "private":
+                info[PRIVATE_MARK] = "private"  # read by the engine's boundary hook and by verify
             model_list.append(
                 {
                     "model_name": group.name,
                     "litellm_params": _litellm_params(route, i + 1 if ordered else None, group.retries),
-                    "model_info": {"id": f"{group.name}/{route.name}"},
+                    "model_info": info,
                 }
             )
 
@@ -514,6 +537,10 @@ def render_litellm_config(spec: GatewaySpec, *, where: str = "gateway") -> dict[
         settings["sse_keepalive_ping_interval_seconds"] = _num(spec.stream_keepalive_seconds)
     if any(r.provider == "azure-openai" and r.secret_env is None for r in routes):
         settings["enable_azure_ad_token_refresh"] = True
+    if any(g.boundary == "private" for g in spec.model_groups):
+        # Without it a private group whose servers are all down answers 500 or 429 ("No deployments
+        # available"); the hook makes that a 503 with Retry-After (engine.boot writes its module).
+        settings["callbacks"] = [HOOK_CALLBACK]
 
     general: dict[str, Any] = {
         "master_key": f"os.environ/{MASTER_KEY_ENV}",

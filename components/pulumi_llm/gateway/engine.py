@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
+from typing import cast
+
+import yaml
 
 from ..errors import UserError
 from ..validation import ENV_NAME, SHORT_NAME
+from .boundary_hook import HOOK_CALLBACK, HOOK_MODULE
+from .boundary_hook import SOURCE as HOOK_SOURCE
 
 ENGINE_PORT = 4000
 """LiteLLM proxy's port."""
@@ -72,6 +77,19 @@ BOOT_WITH_SECRET_FILES = (
 )
 """The entry point where secrets are mounted as files (Cloud Run): each file into the env var the config
 references, the config to /tmp, then exec LiteLLM. Only names and paths travel in the environment."""
+
+
+def boot(config_yaml: str, base: str = BOOT) -> str:
+    """The entry point for an engine running `config_yaml`: `base` (BOOT, or BOOT_WITH_SECRET_FILES), which
+    also writes the private-boundary hook's module beside the config (/tmp) when the config names it.
+    A config without private groups boots exactly as before."""
+    loaded: object = yaml.safe_load(config_yaml) if config_yaml else None
+    settings: object = cast(dict[str, object], loaded).get("litellm_settings") if isinstance(loaded, dict) else None
+    callbacks: object = cast(dict[str, object], settings).get("callbacks") if isinstance(settings, dict) else None
+    if not isinstance(callbacks, list) or HOOK_CALLBACK not in cast(list[object], callbacks):
+        return base
+    write = f"open('/tmp/{HOOK_MODULE}.py', 'w').write({HOOK_SOURCE!r})\n"
+    return base.replace(_EXEC, write + _EXEC)
 
 
 def check_secret_env(

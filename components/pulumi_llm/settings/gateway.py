@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from ..gateway.boundary import Boundary, decide_boundary_breach
 from .core import FieldProblem, Label, _Strict
 
 Provider = Literal["openai", "anthropic", "gemini", "cohere", "bedrock", "azure-openai", "self-hosted"]
@@ -27,6 +28,13 @@ class ModelGroupSettings(_Strict):
     routes: list[RouteSettings] = Field(min_length=1, description="Backends in priority order. At least one.")
     fallbacks: list[str] = Field(
         default_factory=list, description="Other gateway models to try when every route fails (before the first byte). Default none."
+    )
+    boundary: Boundary = Field(
+        default="public",
+        description=(
+            "public, or private: served and fallen back to only by self-hosted deployments, never an external provider; "
+            "when none can serve, clients get 503 with Retry-After. Default public."
+        ),
     )
 
 
@@ -87,6 +95,14 @@ class GatewaySettings(_Strict):
                     raise FieldProblem(f"models.{name}.fallbacks", f"{fallback} is not a gateway model; defined: {', '.join(self.models)}")
                 if fallback == name:
                     raise FieldProblem(f"models.{name}.fallbacks", "a model can't fall back to itself")
+        private = [name for name, group in self.models.items() if group.boundary == "private"]
+        breach = decide_boundary_breach(
+            private,
+            {name: [r.provider for r in group.routes] for name, group in self.models.items()},
+            {name: group.fallbacks for name, group in self.models.items()},
+        )
+        if breach is not None:
+            raise FieldProblem(f"models.{breach.group}.{breach.key}", breach.reason())
         for name, consumer in self.consumers.items():
             for model in consumer.models:
                 if model not in self.models:
