@@ -83,6 +83,12 @@ S3_BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!xn--|sthree-)(?!.*\.\.)[a-z0
 """An S3 bucket name: 3-63 lower-case letters, digits, '.' and '-', alphanumeric at both ends, no '..', not an IP
 address, no reserved prefix (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html)."""
 
+OBJECT_PREFIX = re.compile(r"^[A-Za-z0-9!_.()'-]+(/[A-Za-z0-9!_.()'-]+)*$")
+"""An object prefix in a bucket the stack grants by prefix: the characters a Cloud Storage IAM condition's
+string literal and a sync command take without quoting (storage/gcp.check_prefix); no quotes, backslashes,
+spaces or wildcards.
+"""
+
 HF_REPO_ID = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}(?<!\.git)$")
 """A Hugging Face repository id, owner/name: letters, digits, '-', '_' and '.', no '--' or '..', not ending in .git
 (huggingface/huggingface_hub src/huggingface_hub/utils/_validators.py, validate_repo_id)."""

@@ -19,7 +19,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import FieldProblem
-from ..validation import HF_REPO_ID, S3_BUCKET
+from ..validation import HF_REPO_ID, OBJECT_PREFIX, S3_BUCKET
 from .cloud_registry import RULES as CLOUD_RULES
 from .names import kube_name_problem
 
@@ -88,6 +88,9 @@ def check_source(cloud: str, methods: list[str], name: str, model: ModelSettings
         raise FieldProblem(where, f"the claim (before the first /) is not {claim_problem}")
     path = rest if scheme in ("store", "node") else below
     problem = path_problem(path)
+    if problem is None and scheme in ("store", "s3", "gs") and not OBJECT_PREFIX.match(path):
+        # The GPU VMs grant and sync the weights by this prefix; a quote or wildcard would break or widen it.
+        problem = "holds a character an object prefix can't: letters, digits, !_.()'- and / only"
     if problem is not None:
         raise FieldProblem(where, f"the path {problem}")
     for adapter, adapter_path in model.lora_adapters.items():

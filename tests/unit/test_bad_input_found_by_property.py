@@ -1,0 +1,30 @@
+"""Cases the bad-input property test (test_bad_input_property.py) found in other families, kept as examples:
+each must be refused in one line before anything registers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bad_input
+import pytest
+from bad_input import assert_one_line_refusal
+
+ROOT = Path(__file__).resolve().parents[2]
+SHA = "0e9e39f249a16976918f6564b8830bc894c89659"
+
+
+@pytest.mark.parametrize("stack", ["gcp-dev", "dev"])
+@pytest.mark.parametrize("bad", ["[", "*", "?", "\\", "$", "%"])
+def test_a_store_path_an_object_prefix_cannot_hold_is_refused_before_registration(scratch_project: Path, stack: str, bad: str) -> None:
+    # gcp-dev with a '[' in its store:// path passed the settings and failed in GcpGpuVm after 15 resources.
+    text = (ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()
+    source = f"store://meta-llama/Llama-3.1-8B-Instruct/{SHA}"
+    assert source in text
+    edited = text.replace(source, f"'store://meta-llama/Llama-3.1-8B{bad}Instruct/{SHA}'", 1)
+    bad_input.write_stack(scratch_project, "fuzz", edited)
+    assert_one_line_refusal(
+        bad_input.plan(scratch_project, "fuzz"),
+        "fuzz",
+        "pulumi-llm:models.llama-3-1-8b-instruct.source = store://meta-llama/Llama-3.1-8B",
+        "letters, digits, !_.()'- and / only",
+    )
