@@ -680,6 +680,7 @@ def _validate(kind: str, name: str, raw: dict[str, Any], renames: Sequence[tuple
 
 
 _PATH = re.compile(r"^(?P<source>.*?): (?:pulumi-llm:|args\.)(?P<path>[^\s=:]*)(?P<rest>.*)$")
+_CUT_OBJECT = re.compile(r" = \{[^…]*…(?=: )")
 
 
 def _respell(message: str, renames: Sequence[tuple[str, str]] = ()) -> str:
@@ -700,7 +701,9 @@ def _respell(message: str, renames: Sequence[tuple[str, str]] = ()) -> str:
             _, end = json.JSONDecoder().raw_decode(rest[3:])
             rest = rest[3 + end :]
         except json.JSONDecodeError:
-            pass
+            # A long value is cut (`{"catalog": "…`) by the message builder: drop it up to the cut.
+            cut = _CUT_OBJECT.match(rest)
+            rest = rest[cut.end() :] if cut else rest
     fields = _field_names()
     spelt = ".".join(_camel(part) if part.split("[")[0] in fields else part for part in path.split(".") if part)
     return f"{found['source']}: args{'.' + spelt if spelt else ''}{rest}"
