@@ -4,6 +4,7 @@ deployments and with the engine hook that turns "nothing can serve" into 503 + R
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,24 @@ def test_the_boot_writes_the_hook_before_the_engine_starts(tmp_path: Path) -> No
     compile(HOOK_SOURCE, f"{HOOK_MODULE}.py", "exec")
     assert repr(PRIVATE_MARK) in HOOK_SOURCE
     assert HOOK_CALLBACK == f"{HOOK_MODULE}.handler" and "\nhandler = " in HOOK_SOURCE
+
+
+def test_the_aws_and_azure_engine_containers_boot_with_the_hook_only_for_a_private_config() -> None:
+    from pulumi_llm.gateway.aws import container_definitions
+    from pulumi_llm.gateway.azure import engine_container
+
+    def commands(config_yaml: str) -> tuple[str, str]:
+        [_, aws_engine] = json.loads(
+            container_definitions(
+                image="img", config_yaml=config_yaml, secrets={}, environment={}, region="us-east-1", log_group="g", stream_prefix="p"
+            )
+        )
+        azure_engine = engine_container(
+            image="img", config_yaml=config_yaml, secrets={}, environment={}, client_id="id", cpu=1, memory_gib=2
+        )
+        return aws_engine["entryPoint"][-1], azure_engine["command"][-1]
+
+    public = to_yaml(render_litellm_config(spec(ModelGroup("chat", (SELF,)))))
+    private = to_yaml(render_litellm_config(spec(ModelGroup("chat", (SELF,), boundary="private"))))
+    assert commands(public) == (BOOT, BOOT)
+    assert commands(private) == (boot(private), boot(private)) and boot(private) != BOOT

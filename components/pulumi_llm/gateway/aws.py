@@ -74,13 +74,13 @@ from ..validation import HEADER_NAME as _HEADER_NAME
 from ..validation import HOSTNAME, SHORT_NAME
 from . import config as engine_config
 from .engine import (
-    BOOT,
     CONFIG_ENV,
     CONTAINER,
     ENGINE_PORT,
     LIVENESS_PATH,
     MASTER_KEY_ENV,
     MASTER_KEY_SECRET,
+    boot,
     check_plain_env,
     check_secret_env,
 )
@@ -735,7 +735,7 @@ def container_definitions(
         "essential": True,
         "user": ENGINE_USER,
         "readonlyRootFilesystem": True,
-        "entryPoint": ["python3", "-c", BOOT],
+        "entryPoint": ["python3", "-c", boot(config_yaml)],
         "portMappings": [{"containerPort": ENGINE_PORT, "hostPort": ENGINE_PORT, "protocol": "tcp", "name": "http"}],
         "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],

@@ -71,13 +71,13 @@ from ..validation import HEADER_NAME, SHORT_NAME
 from . import apim_policy
 from . import config as engine_rules
 from .engine import (
-    BOOT,
     CONFIG_ENV,
     ENGINE_PORT,
     LIVENESS_PATH,
     MASTER_KEY_ENV,
     MASTER_KEY_SECRET,
     READINESS_PATH,
+    boot,
     check_plain_env,
     check_secret_env,
 )
@@ -537,7 +537,7 @@ def engine_container(
     return {
         "name": ENGINE_CONTAINER,
         "image": image,
-        "command": ["python3", "-c", BOOT],
+        "command": ["python3", "-c", boot(config_yaml)],
         "env": env,
         "resources": {"cpu": cpu, "memory": f"{memory_gib:g}Gi"},
         "probes": [

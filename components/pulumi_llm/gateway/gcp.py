@@ -71,6 +71,7 @@ from .engine import (
     MASTER_KEY_SECRET,
     SECRET_FILES_ENV,
     SECRET_PREFIX,
+    boot,
     check_plain_env,
     check_secret_env,
 )
@@ -717,7 +718,7 @@ class GcpGateway(pulumi.ComponentResource):
                 {
                     "name": CONTAINER,
                     "image": image,
-                    "commands": ["python3", "-c", BOOT],
+                    "commands": ["python3", "-c", boot(args.engine_config_yaml, BOOT)],
                     "ports": {"name": "http1", "container_port": ENGINE_PORT},
                     "envs": envs,
                     "resources": {
