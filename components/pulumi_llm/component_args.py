@@ -18,6 +18,7 @@ from .labels import CommonLabels
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .gateway.aws import StrInput, StrListInput
     from .kubernetes.model_serving import ModelServingArgs
 
 
@@ -38,11 +39,11 @@ def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[s
     assert gw is not None
     secrets = gw.secret_names()
     env: dict[str, pulumi.Output[str]] = {}
-    groups = []
+    groups: list[engine.ModelGroup] = []
     for group_name, group in sorted(gw.models.items()):
-        routes = []
+        routes: list[engine.ProviderRoute] = []
         for i, route in enumerate(group.routes):
-            kwargs: dict = {}
+            kwargs: dict[str, Any] = {}
             if route.provider == "self-hosted":
                 var = "SELF_HOSTED_" + route.model.upper().replace("-", "_") + "_URL"
                 env[var] = self_hosted_urls[route.model]
@@ -133,16 +134,16 @@ def aws_gateway_args(
     settings: Settings,
     labels: CommonLabels,
     *,
-    vpc_id: pulumi.Input[str],
-    private_subnet_ids: pulumi.Input[list[str]],
-    kms_key_arn: pulumi.Input[str],
-    alarm_topic_arn: pulumi.Input[str] | None,
+    vpc_id: StrInput,
+    private_subnet_ids: StrListInput,
+    kms_key_arn: StrInput,
+    alarm_topic_arn: StrInput | None,
     self_hosted_urls: dict[str, pulumi.Output[str]],
     high_availability: bool,
     where: str,
     config_path: str,
-    self_hosted_endpoints: dict[str, tuple[pulumi.Input[str], int]] | None = None,
-    self_hosted_key_arn: pulumi.Input[str] | None = None,
+    self_hosted_endpoints: dict[str, tuple[StrInput, int]] | None = None,
+    self_hosted_key_arn: StrInput | None = None,
 ):
     """AwsGatewayArgs of a stack's `gateway:` settings; `where` prefixes the engine config's messages.
     `self_hosted_endpoints`: name → (a self-hosted model load balancer's security group, the URL's port).
@@ -152,6 +153,7 @@ def aws_gateway_args(
 
     gw = settings.gateway
     assert gw is not None  # required by methods: [gateway]
+    assert settings.region is not None  # required by cloud: aws
     key_env = SELF_HOSTED_KEY_ENV if self_hosted_key_arn is not None else None
     spec, urls = gateway_spec(settings, self_hosted_urls, key_env)
     return AwsGatewayArgs(
@@ -163,7 +165,7 @@ def aws_gateway_args(
         engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where=where)),
         # The master key's secret the component creates itself; the providers' come from the spec.
         provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k not in (engine.MASTER_KEY_ENV, key_env)},
-        external_secrets={key_env: self_hosted_key_arn} if key_env is not None else {},
+        external_secrets={SELF_HOSTED_KEY_ENV: self_hosted_key_arn} if self_hosted_key_arn is not None else {},
         consumer_header=spec.consumer_header,
         # The AWS task sets LITELLM_MODE itself; the rest keeps the engine from phoning home.
         environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
@@ -189,16 +191,16 @@ def aws_gpu_vm_args(
     labels: CommonLabels,
     served: str,
     *,
-    vpc_id: pulumi.Input[str],
-    private_subnet_ids: pulumi.Input[list[str]],
-    public_subnet_ids: pulumi.Input[list[str]] | None,
-    kms_key_arn: pulumi.Input[str],
-    store_bucket_arn: pulumi.Input[str] | None,
-    store_key_arn: pulumi.Input[str] | None,
-    alarm_topic_arn: pulumi.Input[str] | None,
+    vpc_id: StrInput,
+    private_subnet_ids: StrListInput,
+    public_subnet_ids: StrListInput | None,
+    kms_key_arn: StrInput,
+    store_bucket_arn: StrInput | None,
+    store_key_arn: StrInput | None,
+    alarm_topic_arn: StrInput | None,
     config_path: str,
     gateway_calls: bool = False,
-    api_key_secret_arn: pulumi.Input[str] | None = None,
+    api_key_secret_arn: StrInput | None = None,
 ):
     """AwsGpuVmArgs of model `served`; `store_bucket_arn` is the stack's own store, for store:// sources,
     and `store_key_arn` the key that store's bucket encrypts with (the instance role decrypts the weights
@@ -214,14 +216,21 @@ def aws_gpu_vm_args(
     from .runtimes.vllm import API_KEY_SECRET_KEY
 
     cfg = settings.aws.gpu_vm
+    assert settings.region is not None  # required by cloud: aws
     container = serving.container(settings, served)
-    secret_arns: dict = {}
+    secret_arns: dict[str, StrInput] = {}
     if api_key_secret_arn is not None and container.runtime == "vllm" and not any(e.name == "VLLM_API_KEY" for e in container.env):
         key_env = EnvVar("VLLM_API_KEY", secret_name=SELF_HOSTED_KEY_SECRET, secret_key=API_KEY_SECRET_KEY)
         container = dataclasses.replace(container, env=(*container.env, key_env))
         secret_arns[SELF_HOSTED_KEY_SECRET] = api_key_secret_arn
     bounds = serving.replicas(settings, served)
     bucket, key_prefix = serving.store_key(settings, served)
+    if bucket is not None:
+        model_bucket_arn: StrInput = f"arn:aws:s3:::{bucket}"
+    else:
+        # store:// (the stack's own store): LlmPlatform passes the store; the provider's adapter refuses it before.
+        assert store_bucket_arn is not None
+        model_bucket_arn = store_bucket_arn
     return AwsGpuVmArgs(
         labels=labels,
         container=container,
@@ -233,7 +242,7 @@ def aws_gpu_vm_args(
         public_subnet_ids=public_subnet_ids if cfg.internet_facing else None,
         internal=not cfg.internet_facing,
         allowed_cidrs=cfg.allowed_cidrs or ([] if gateway_calls else [settings.aws.network.cidr]),
-        model_bucket_arn=store_bucket_arn if bucket is None else f"arn:aws:s3:::{bucket}",
+        model_bucket_arn=model_bucket_arn,
         model_kms_key_arn=store_key_arn if bucket is None else None,
         model_key_prefix=key_prefix,
         weights_revision=settings.models[served].revision or "",
