@@ -208,6 +208,29 @@ def test_key_is_granted_to_the_service_agents_that_encrypt() -> None:
         }
 
 
+def test_without_a_key_the_gateway_makes_its_own_and_encrypts_everything_with_it() -> None:
+    records = plan(kms_key=None)
+    names = by_name(records)
+    gateway = only(records, "pulumi-llm:index:GcpGateway")
+    own = {("gcp:kms/keyRing:KeyRing", "llm-gw-keyring"), ("gcp:kms/cryptoKey:CryptoKey", "llm-gw-key")}
+    assert set(children(records, gateway)) == set(EXPECTED) | own
+    ring, key = names["llm-gw-keyring"], names["llm-gw-key"]
+    assert ring.inputs == {"location": REGION}
+    assert key.inputs["keyRing"].startswith("llm-gw-keyring-")  # the mock id of that very ring
+    assert (key.inputs["rotationPeriod"], key.inputs["purpose"]) == ("7776000s", "ENCRYPT_DECRYPT")
+    key_id = names["llm-gw-key-run"].inputs["cryptoKeyId"]
+    assert key_id.startswith("llm-gw-key-")
+    assert all(names[f"llm-gw-key-{s}"].inputs["cryptoKeyId"] == key_id for s in ("artifactregistry", "secretmanager", "run"))
+    assert names["llm-gw-ghcr"].inputs["kmsKeyName"] == key_id
+    assert names["llm-gw-service"].inputs["template"]["encryptionKey"] == key_id
+    for secret in of_type(records, "gcp:secretmanager/secret:Secret"):
+        assert secret.inputs["replication"]["userManaged"]["replicas"][0]["customerManagedEncryption"] == {"kmsKeyName": key_id}
+
+
+def test_a_given_key_makes_no_key_of_the_gateways_own() -> None:
+    assert not [r for r in plan() if r.type.startswith("gcp:kms/") and r.type != "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"]
+
+
 def test_no_secret_value_anywhere_in_the_plan() -> None:
     records = plan()
     [container] = by_name(records)["llm-gw-service"].inputs["template"]["containers"]

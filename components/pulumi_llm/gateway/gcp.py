@@ -13,6 +13,8 @@ stack that wants API Gateway's managed API keys for non-streaming traffic would 
 
 Children (Pulumi names ``<name>-<role>``):
 
+* key: the customer-managed key everything below is encrypted with — ``kms_key`` (the stack's, e.g. the
+  model store's) or, when none is given, the gateway's own key ring and key (security/gcp.py);
 * image: an Artifact Registry REMOTE repository proxying ghcr.io (Cloud Run cannot pull from ghcr.io),
   encrypted with the stack's key; the service runs the pinned LiteLLM image from it by digest;
 * secrets: one Secret Manager secret per provider (``pulumi-llm-<stack>-<provider>``) and one for the
@@ -57,6 +59,7 @@ from .. import pins
 from ..errors import UserError
 from ..labels import CommonLabels, gcp_labels
 from ..naming import child, dns_label
+from ..security.gcp import ENCRYPTER_DECRYPTER, crypto_key
 from ..validation import GCP_PROJECT as _PROJECT
 from ..validation import GCP_REGION as _REGION
 from ..validation import HOSTNAME, SHA256_DIGEST
@@ -91,7 +94,7 @@ MAX_REQUEST_TIMEOUT = 3600
 UPSTREAM_REGISTRY = "https://ghcr.io"
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 VERTEX_ROLE = "roles/aiplatform.user"
-KMS_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+KMS_ROLE = ENCRYPTER_DECRYPTER
 CPU_MEMORY_MIN_GIB = {"1": 0.5, "2": 1, "4": 2, "6": 4, "8": 4}
 """Cloud Run CPU limits and the least memory each needs (GiB)."""
 
@@ -154,7 +157,13 @@ class GcpGatewayArgs(BaseModel):
     labels: CommonLabels = Field(description="The common labels of the stack (its stack name names the secrets). Required.")
     project: str = Field(description="Google Cloud project id (the provider's). Required.")
     region: str = Field(description="Region of Cloud Run, the repository and the secrets' replica. Required.")
-    kms_key: StrInput = Field(description="Cloud KMS crypto key id in `region` (Input): repository, secrets, Cloud Run. Required.")
+    kms_key: StrInput | None = Field(
+        default=None,
+        description=(
+            "Cloud KMS crypto key id in `region` (Input): repository, secrets, Cloud Run. "
+            "Default: the gateway's own key ring and key (`<name>-keyring`, `<name>-key`, rotated every 90 days)."
+        ),
+    )
     engine_config_yaml: str = Field(description="Rendered LiteLLM config (gateway.config): keys only as os.environ/<ENV>. Required.")
     provider_secrets: dict[str, str] = Field(
         default_factory=dict, description="Env var → provider secret short name, e.g. {'OPENAI_API_KEY': 'openai'}. Default none."
@@ -502,6 +511,8 @@ class _Scope:
     here: pulumi.ResourceOptions
     parent: pulumi.Resource
     base: str
+    kms_key: StrInput
+    """The key the repository, the secrets and the service are encrypted with (given, or the gateway's own)."""
     key_grants: dict[str, pulumi.Resource] = field(default_factory=dict[str, pulumi.Resource])
     """Per service agent (artifactregistry, secretmanager, run): its grant on the key, when this component makes it."""
 
@@ -535,6 +546,7 @@ class GcpGateway(pulumi.ComponentResource):
             here=pulumi.ResourceOptions(parent=self),
             parent=self,
             base=dns_label(f"{SECRET_PREFIX}-{args.labels.stack}", 40),
+            kms_key=args.kms_key if args.kms_key is not None else self._own_key(name, args),
         )
         # The order of the steps is the order children are registered in: keep it.
         if args.grant_key_access:
@@ -572,9 +584,15 @@ class GcpGateway(pulumi.ComponentResource):
             }
         )
 
+    def _own_key(self, name: str, args: GcpGatewayArgs) -> pulumi.Output[str]:
+        """A key of the gateway's own when it is given none (a gateway-only stack has no model store, whose key
+        the gateway shares otherwise): the secrets, repository and service stay customer-key encrypted."""
+        _, key = crypto_key(name, region=args.region, labels=gcp_labels(args.labels), parent=self)
+        return key.id
+
     def _key_grants(self, s: _Scope) -> dict[str, pulumi.Resource]:
         """The service agents that encrypt for us (Artifact Registry, Secret Manager, Cloud Run) may use the key."""
-        name, args, project, here = s.name, s.args, s.args.project, s.here
+        name, project, here = s.name, s.args.project, s.here
         key_grants: dict[str, pulumi.Resource] = {}
         number = gcp.organizations.get_project_output(project_id=project, opts=pulumi.InvokeOutputOptions(parent=self)).number
         identities = {
@@ -587,7 +605,7 @@ class GcpGateway(pulumi.ComponentResource):
             after = [identities[service]] if service in identities else []
             key_grants[service] = gcp.kms.CryptoKeyIAMMember(
                 child(name, f"key-{service}"),
-                crypto_key_id=args.kms_key,
+                crypto_key_id=s.kms_key,
                 role=KMS_ROLE,
                 member=number.apply(lambda n, s=service: service_agents(str(n))[s]),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after),
@@ -611,7 +629,7 @@ class GcpGateway(pulumi.ComponentResource):
                 "description": "ghcr.io",
                 "docker_repository": {"custom_repository": {"uri": UPSTREAM_REGISTRY}},
             },
-            kms_key_name=args.kms_key,
+            kms_key_name=s.kms_key,
             labels=labels,
             opts=after_key("artifactregistry"),
         )
@@ -657,7 +675,7 @@ class GcpGateway(pulumi.ComponentResource):
                 project=project,
                 secret_id=secret_id(stack, provider),
                 replication={
-                    "user_managed": {"replicas": [{"location": region, "customer_managed_encryption": {"kms_key_name": args.kms_key}}]}
+                    "user_managed": {"replicas": [{"location": region, "customer_managed_encryption": {"kms_key_name": s.kms_key}}]}
                 },
                 version_destroy_ttl=f"{args.secret_destroy_delay_days * 86400}s",
                 deletion_protection=args.deletion_protection,
@@ -711,7 +729,7 @@ class GcpGateway(pulumi.ComponentResource):
             "timeout": f"{args.request_timeout_seconds}s",
             "max_instance_request_concurrency": args.concurrency,
             "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
-            "encryption_key": args.kms_key,
+            "encryption_key": s.kms_key,
             "scaling": {"min_instance_count": args.min_count, "max_instance_count": args.max_instances},
             "labels": labels,
             "containers": [

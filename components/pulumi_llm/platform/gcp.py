@@ -248,6 +248,11 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
             labels=ctx.labels.with_method("gateway"),
             project=cfg.project,
             region=settings.region or "",
+            # The model store's key when the stack has one; a gateway-only stack has no store, and the gateway
+            # then makes its own key (GcpGateway._own_key) rather than the foundation making a stack key for
+            # both: the store keeps owning its key ring and key, so the URNs of stacks with models stay as
+            # they are. Adding models later moves the gateway to the store's key, which replaces its
+            # secrets (their replication is immutable): put their values again.
             kms_key=store.key_id if store is not None else None,
             engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
             provider_secrets=engine.secret_envs(spec),

@@ -18,7 +18,7 @@ model's prefix (`read_bindings`); they need no key permission (the service agent
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_gcp.kms as kms
@@ -29,13 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..errors import UserError
 from ..labels import CommonLabels, gcp_labels
 from ..naming import child, dns_label
+from ..security.gcp import ENCRYPTER_DECRYPTER, KeyProtection, crypto_key
 from ..validation import GCP_REGION as _REGION
 
-ROTATION_PERIOD = "7776000s"
-"""90 days, in the seconds format Cloud KMS takes."""
-KEY_DESTROY_DELAY = "2592000s"
-"""30 days between scheduling a key version's destruction and its destruction (as AWS's window)."""
-ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 OBJECT_VIEWER = "roles/storage.objectViewer"
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
@@ -55,7 +51,7 @@ class GcpModelStoreArgs(BaseModel):
         ),
     )
     noncurrent_version_days: int = Field(default=30, ge=1, description="Days an overwritten object version is kept. Default 30.")
-    key_protection_level: Literal["SOFTWARE", "HSM"] = Field(
+    key_protection_level: KeyProtection = Field(
         default="SOFTWARE", description="Where the key's material lives: SOFTWARE or HSM (Cloud HSM, FIPS 140-2 L3). Default SOFTWARE."
     )
     config_path: str = Field(default="model_store", description="Key path named in error messages. Default 'model_store'.")
@@ -85,19 +81,7 @@ class GcpModelStore(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOptions(parent=self)
 
-        # Key rings cannot be deleted in Cloud KMS: the auto-named ring (random suffix) never collides
-        # with one a destroyed stack left behind.
-        ring = kms.KeyRing(child(name, "keyring"), location=args.region, opts=here)
-        key = kms.CryptoKey(
-            child(name, "key"),
-            key_ring=ring.id,
-            purpose="ENCRYPT_DECRYPT",
-            rotation_period=ROTATION_PERIOD,
-            destroy_scheduled_duration=KEY_DESTROY_DELAY,
-            version_template={"algorithm": "GOOGLE_SYMMETRIC_ENCRYPTION", "protection_level": args.key_protection_level},
-            labels=labels,
-            opts=here,
-        )
+        ring, key = crypto_key(name, region=args.region, labels=labels, parent=self, protection_level=args.key_protection_level)
         agent = storage.get_project_service_account_output(opts=invoke)
         grant = kms.CryptoKeyIAMMember(
             child(name, "key-storage-agent"),
