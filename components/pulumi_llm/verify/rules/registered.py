@@ -4,6 +4,7 @@ from types import ModuleType
 
 from . import (
     admission,
+    boundary,
     ci_reachability,
     iam_documents,
     identity_aws,
@@ -22,6 +23,7 @@ from . import (
 
 FAMILIES: tuple[ModuleType, ...] = (
     admission,
+    boundary,
     ci_reachability,
     iam_documents,
     identity_aws,
