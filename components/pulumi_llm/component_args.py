@@ -150,6 +150,7 @@ def aws_gateway_args(
     `self_hosted_key_arn`: the secret every self-hosted route sends as its API key (see platform/aws.py)."""
     from .gateway import config as engine
     from .gateway.aws import SELF_HOSTED_KEY_ENV, AwsGatewayArgs, Consumer, SelfHostedEndpoint
+    from .gateway.engine import MASTER_KEY_ENV
 
     gw = settings.gateway
     assert gw is not None  # required by methods: [gateway]
@@ -164,7 +165,7 @@ def aws_gateway_args(
         kms_key_arn=kms_key_arn,
         engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where=where)),
         # The master key's secret the component creates itself; the providers' come from the spec.
-        provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k not in (engine.MASTER_KEY_ENV, key_env)},
+        provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k not in (MASTER_KEY_ENV, key_env)},
         external_secrets={SELF_HOSTED_KEY_ENV: self_hosted_key_arn} if self_hosted_key_arn is not None else {},
         consumer_header=spec.consumer_header,
         # The AWS task sets LITELLM_MODE itself; the rest keeps the engine from phoning home.
