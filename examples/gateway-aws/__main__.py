@@ -21,7 +21,8 @@ from pulumi_llm import (
     to_yaml,
 )
 from pulumi_llm.gateway.aws import Consumer
-from pulumi_llm.gateway.config import ENGINE_ENVIRONMENT, MASTER_KEY_ENV
+from pulumi_llm.gateway.config import ENGINE_ENVIRONMENT
+from pulumi_llm.gateway.engine import MASTER_KEY_ENV
 
 config = pulumi.Config()
 region = config.require("region")
@@ -34,7 +35,8 @@ on_aws = pulumi.ResourceOptions(providers=[aws_provider])
 key = AwsStackKey("llm-key", AwsStackKeyArgs(labels=labels, region=region), opts=on_aws)
 
 # Timeouts from the outside in: API Gateway (300 s) > LiteLLM (270 s) > each provider call (240 s).
-timeouts = TimeoutBudget(client=330, edge=300, engine=270)
+EDGE_SECONDS, ENGINE_SECONDS = 300, 270
+timeouts = TimeoutBudget(client=330, edge=EDGE_SECONDS, engine=ENGINE_SECONDS)
 spec = GatewaySpec(
     model_groups=(
         ModelGroup(
@@ -76,8 +78,8 @@ gateway = AwsGateway(
         high_availability=False,  # one task is enough for dev; prod keeps the default (≥ 2 tasks, ≥ 2 zones)
         min_tasks=1,
         max_tasks=3,
-        integration_timeout_ms=int(timeouts.edge * 1000),
-        engine_timeout_seconds=int(timeouts.engine),
+        integration_timeout_ms=EDGE_SECONDS * 1000,
+        engine_timeout_seconds=ENGINE_SECONDS,
     ),
     opts=on_aws,
 )

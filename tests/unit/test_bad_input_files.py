@@ -5,6 +5,7 @@ never a traceback. Every sub-command of `pulumi-llm --help` that reads a stack f
 
 from __future__ import annotations
 
+import argparse
 import io
 from pathlib import Path
 
@@ -33,8 +34,9 @@ READS_NO_STACK = {"schema", "size"}
 
 
 def test_every_sub_command_is_covered() -> None:
-    commands = cli.build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    assert set(commands) == set(READS_A_STACK) | READS_NO_STACK
+    # argparse keeps the sub-commands on the parser's one sub-parsers action, keyed by name.
+    [action] = [a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(action.choices) == set(READS_A_STACK) | READS_NO_STACK
 
 
 @pytest.mark.parametrize("command", sorted(READS_A_STACK))

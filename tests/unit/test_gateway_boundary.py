@@ -162,7 +162,12 @@ def test_the_aws_and_azure_engine_containers_boot_with_the_hook_only_for_a_priva
         azure_engine = engine_container(
             image="img", config_yaml=config_yaml, secrets={}, environment={}, client_id="id", cpu=1, memory_gib=2
         )
-        return aws_engine["entryPoint"][-1], azure_engine["command"][-1]
+        # ContainerArgsDict types command as an optional Pulumi input; here it is a plain list of strings.
+        azure_command = azure_engine.get("command")
+        assert isinstance(azure_command, list)
+        azure_boot = azure_command[-1]
+        assert isinstance(azure_boot, str)
+        return aws_engine["entryPoint"][-1], azure_boot
 
     public = to_yaml(render_litellm_config(spec(ModelGroup("chat", (SELF,)))))
     private = to_yaml(render_litellm_config(spec(ModelGroup("chat", (SELF,), boundary="private"))))

@@ -66,10 +66,16 @@ def test_names_are_the_modules_keys_in_schema_order():
     assert tuple(schema["$defs"]["ModelSettings"]["properties"]["runtime"]["enum"]) == registry.NAMES
 
 
+def generated_text(block: re.Pattern[str], path: Path) -> str:
+    found = block.search(path.read_text())
+    assert found is not None, f"no generated block {block.pattern!r} in {path.name}"
+    return found.group(2)
+
+
 def test_generated_texts_are_current():
     infos = registry.runtimes()
-    assert ENUM_BLOCK.search(PROVIDER.read_text()).group(2) == provider_enum_source(infos), f"run {WRITE_COMMAND}"
-    assert TABLE_BLOCK.search(README.read_text()).group(2) == readme_table(infos), f"run {WRITE_COMMAND}"
+    assert generated_text(ENUM_BLOCK, PROVIDER) == provider_enum_source(infos), f"run {WRITE_COMMAND}"
+    assert generated_text(TABLE_BLOCK, README) == readme_table(infos), f"run {WRITE_COMMAND}"
 
 
 @pytest.mark.parametrize("name", registry.NAMES)
