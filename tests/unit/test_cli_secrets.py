@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 from pulumi_llm import cli_secrets
 from pulumi_llm.errors import UserError
+from pulumi_llm.secret_stores import aws as aws_store
 
 REGION = "eu-west-1"
 KEY = "sk-proj-TESTVALUE-7f3a9c1e5b2d4f60"
@@ -107,7 +108,7 @@ def test_only_one_trailing_newline_is_dropped(project: Path, aws) -> None:
 
 def test_check_never_reads_values(project: Path, aws, monkeypatch: pytest.MonkeyPatch) -> None:
     put(project, "openai", KEY)
-    real = cli_secrets.default_session
+    real = aws_store.default_session
 
     def guarded(region: str):
         session = real(region)
@@ -125,7 +126,7 @@ def test_check_never_reads_values(project: Path, aws, monkeypatch: pytest.Monkey
         return Guard()
 
     args = parse(project, "secrets", "check", "--stack", "gw")
-    assert cli_secrets.handle_check(args, expected=expected, session_factory=guarded) == 1
+    assert cli_secrets.handle_check(args, expected=expected, clients={"aws": guarded}) == 1
 
 
 def test_empty_stdin_is_refused(project: Path, aws) -> None:
@@ -210,5 +211,5 @@ def test_secret_names_match_the_component() -> None:
     from pulumi_llm.gateway import aws as gateway
     from pulumi_llm.gateway import engine  # where the component takes MASTER_KEY_SECRET from
 
-    assert cli_secrets.secret_name("prod", "openai") == gateway.secret_name("prod", "openai") == "pulumi-llm/prod/openai"
+    assert aws_store.secret_name("prod", "openai") == gateway.secret_name("prod", "openai") == "pulumi-llm/prod/openai"
     assert cli_secrets.MASTER_KEY_SECRET == engine.MASTER_KEY_SECRET

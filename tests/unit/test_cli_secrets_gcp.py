@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from pulumi_llm import cli_secrets
 from pulumi_llm.errors import UserError
+from pulumi_llm.secret_stores import gcp as gcp_store
 
 PROJECT = "acme-llm-test"
 STACK = "gw"
@@ -135,9 +136,9 @@ def expected(settings: Any) -> list[str]:
 
 
 def factory(fake: FakeSecretManager):
-    def make(project: str) -> cli_secrets.GcpSecretManager:
+    def make(project: str) -> gcp_store.GcpSecretManager:
         assert project == PROJECT
-        return cli_secrets.GcpSecretManager(project, base_url=fake.url, token=lambda: TOKEN)  # type: ignore[attr-defined]
+        return gcp_store.GcpSecretManager(project, base_url=fake.url, token=lambda: TOKEN)  # type: ignore[attr-defined]
 
     return make
 
@@ -145,13 +146,13 @@ def factory(fake: FakeSecretManager):
 def parse(project: Path, fake: FakeSecretManager, *argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="pulumi-llm")
     parser.add_argument("--project-dir", type=Path, default=None)
-    cli_secrets.add_parsers(parser.add_subparsers(dest="command", required=True), expected=expected, gcp_client_factory=factory(fake))
+    cli_secrets.add_parsers(parser.add_subparsers(dest="command", required=True), expected=expected, clients={"gcp": factory(fake)})
     return parser.parse_args(["--project-dir", str(project), *argv])
 
 
 def put(project: Path, fake: FakeSecretManager, provider: str, text: str) -> int:
     args = parse(project, fake, "secrets", "put", provider, "--stack", STACK)
-    return cli_secrets.handle_put(args, expected=expected, gcp_client_factory=factory(fake), stdin=io.StringIO(text))
+    return cli_secrets.handle_put(args, expected=expected, clients={"gcp": factory(fake)}, stdin=io.StringIO(text))
 
 
 def check(project: Path, fake: FakeSecretManager) -> int:
@@ -167,7 +168,7 @@ def test_put_adds_a_version_with_the_base64_of_stdin_on_the_exact_path(project: 
     assert request["auth"] == f"Bearer {TOKEN}"
     payload = request["body"]["payload"]
     assert base64.b64decode(payload["data"]) == KEY.encode()  # one trailing newline dropped
-    assert payload["dataCrc32c"] == str(cli_secrets.crc32c(KEY.encode()))
+    assert payload["dataCrc32c"] == str(gcp_store.crc32c(KEY.encode()))
     out, err = capsys.readouterr()
     assert out == f"pulumi-llm-gw-openai: new version 1 is latest in project {PROJECT}; gateway instances started from now on read it\n"
     assert KEY not in out + err and TOKEN not in out + err
@@ -231,22 +232,22 @@ def test_a_refusal_is_one_line_without_the_value(project: Path, fake) -> None:
 
 
 def test_unreachable_api_is_one_line(project: Path) -> None:
-    closed = cli_secrets.GcpSecretManager(PROJECT, base_url="http://127.0.0.1:9/v1", token=lambda: TOKEN, timeout=5)
+    closed = gcp_store.GcpSecretManager(PROJECT, base_url="http://127.0.0.1:9/v1", token=lambda: TOKEN, timeout=5)
     args = argparse.Namespace(project_dir=project, stack=STACK, provider="openai", providers=None)
     with pytest.raises(UserError) as caught:
-        cli_secrets.handle_put(args, expected=expected, gcp_client_factory=lambda p: closed, stdin=io.StringIO(KEY))
+        cli_secrets.handle_put(args, expected=expected, clients={"gcp": lambda p: closed}, stdin=io.StringIO(KEY))
     assert str(caught.value).startswith("secrets put openai: cannot reach Secret Manager (")
     assert "\n" not in str(caught.value) and KEY not in str(caught.value)
 
 
 def test_the_token_is_never_sent_over_plain_http_to_a_remote_host() -> None:
-    manager = cli_secrets.GcpSecretManager(PROJECT, base_url="http://secretmanager.example.com/v1", token=lambda: TOKEN)
-    with pytest.raises(cli_secrets.GcpApiError, match="https:// only"):
+    manager = gcp_store.GcpSecretManager(PROJECT, base_url="http://secretmanager.example.com/v1", token=lambda: TOKEN)
+    with pytest.raises(gcp_store.GcpApiError, match="https:// only"):
         manager.secret("x")
 
 
 def test_client_has_no_call_that_reads_a_payload() -> None:
-    public = {name for name in dir(cli_secrets.GcpSecretManager) if not name.startswith("_")}
+    public = {name for name in dir(gcp_store.GcpSecretManager) if not name.startswith("_")}
     assert public == {"add_version", "secret", "latest_version"}
 
 
@@ -261,7 +262,7 @@ def test_empty_stdin_and_unknown_secret_are_refused_before_any_request(project: 
 def test_gcloud_token_fallback_without_gcloud_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(UserError) as caught:
-        cli_secrets.access_token()
+        gcp_store.access_token()
     assert str(caught.value) == (
         "pulumi-llm secrets: no Google credentials (google-auth is not installed and gcloud is not on PATH); "
         "sign in with gcloud auth login (or gcloud auth application-default login) and retry"
@@ -276,7 +277,7 @@ def test_gcloud_token_comes_from_print_access_token(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(shutil, "which", lambda name: "/opt/gcloud/bin/gcloud")
     monkeypatch.setattr(subprocess, "run", lambda argv, **kw: calls.append(argv) or Done())
-    assert cli_secrets.access_token() == TOKEN
+    assert gcp_store.access_token() == TOKEN
     assert calls == [["/opt/gcloud/bin/gcloud", "auth", "print-access-token"]]
 
 
@@ -284,10 +285,10 @@ def test_secret_ids_match_the_component() -> None:
     from pulumi_llm.gateway import engine  # where the component takes MASTER_KEY_SECRET from
     from pulumi_llm.gateway import gcp as gateway
 
-    assert cli_secrets.gcp_secret_id("prod", "openai") == gateway.secret_id("prod", "openai") == "pulumi-llm-prod-openai"
+    assert gcp_store.gcp_secret_id("prod", "openai") == gateway.secret_id("prod", "openai") == "pulumi-llm-prod-openai"
     assert cli_secrets.MASTER_KEY_SECRET == engine.MASTER_KEY_SECRET
 
 
 def test_crc32c_known_answer() -> None:
-    assert cli_secrets.crc32c(b"123456789") == 0xE3069283
-    assert cli_secrets.crc32c(b"") == 0
+    assert gcp_store.crc32c(b"123456789") == 0xE3069283
+    assert gcp_store.crc32c(b"") == 0

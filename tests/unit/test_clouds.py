@@ -62,6 +62,16 @@ def test_every_per_cloud_registry_has_exactly_the_registered_clouds_each_in_its_
         assert all(key.startswith(f"{rules.cloud}.") for key in rules.read_by), rules.cloud
 
 
+def test_every_secret_store_belongs_to_a_registered_cloud_and_lives_in_its_module():
+    """`pulumi-llm secrets` serves the clouds of secret_stores.BY_CLOUD (a cloud may have none yet)."""
+    from pulumi_llm import secret_stores
+
+    assert set(secret_stores.BY_CLOUD) <= set(clouds.NAMES)
+    for name, store in secret_stores.BY_CLOUD.items():
+        assert (PACKAGE / "secret_stores" / f"{name}.py").is_file()
+        assert store.put.__module__ == store.check.__module__ == f"pulumi_llm.secret_stores.{name}"
+
+
 def test_a_cloud_streams_the_model_store_exactly_where_its_clusters_accept_store_sources():
     """serving.weights streams store:// with the cloud's scheme; a cloud without one must refuse store://
     for clusters before the plan (settings/checks_sources.py), and one with it must accept it."""
