@@ -131,7 +131,14 @@ SERVING, MODELS, ONPREM = "pulumi-llm:serving", "pulumi-llm:models", "pulumi-llm
         ),
         ("gcp-dev", ("pulumi-llm:environment",), "prod", ("pulumi-llm:gcp.gpu_vm.spot = true", "prod can't run on spot")),
         # A replica bigger than a node, and repeats the cloud refuses.
-        ("onprem-triton", (ONPREM, "gpus", "per_node"), 2, ("models.llama-3-3-70b-instruct.gpus = 4", "allowed: 1 to 2")),
+        (
+            "onprem-triton",
+            (ONPREM, "gpus", "per_node"),
+            2,
+            ("models.llama-3-3-70b-instruct.gpus = 4", "allowed: 1 to 2", "only vllm spans"),
+        ),
+        # vLLM spans nodes (a LeaderWorkerSet) in whole nodes only.
+        ("onprem", (MODELS, MODEL, "gpus"), 12, (f"models.{MODEL}.gpus = 12", "a multiple of 8")),
         ("azure-dev", ("pulumi-llm:azure", "gpu_vm", "zones"), ["1", "1"], ("azure.gpu_vm.zones[1] = 1", "listed twice")),
         ("prod", ("pulumi-llm:aws", "cluster", "gpu_instance_families"), ["g6e", "g6e"], ("aws.cluster.gpu_instance_families[1] = g6e",)),
         (

@@ -235,6 +235,9 @@ class RuntimeInfo:
     exporters: tuple[Exporter, ...] = ()
     """What its server writes to /metrics at the pinned image, cited (the `observability.*` rules check every
     PromQL expression against them; verify/facts/exporters.py reads them here). Empty: no Prometheus metrics."""
+    spans_nodes: bool = False
+    """Its server can span nodes when a replica needs more GPUs than a node has: a LeaderWorkerSet, tensor
+    parallel within a node and pipeline parallel across nodes (kubernetes/render.py, leader_worker_set_spec)."""
     own_fit: Callable[..., FitResult] | None = None
     """The runtime's own device check when it is sized as a stand-in of `fit_runtime` (onnx: int4 as q4_0):
     `own_fit(spec: ModelSpec, hardware: Hardware, *, quantization, context, where)`."""

@@ -351,5 +351,6 @@ RUNTIME = RuntimeInfo(
     container_spec=container_spec,
     exporters=(EXPORTER,),
     model_in_args=model_argument,
+    spans_nodes=True,
 )
 """vLLM's OpenAI-compatible server on GPU VMs and clusters (runtimes/registry.py)."""

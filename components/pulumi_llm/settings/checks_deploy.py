@@ -32,23 +32,39 @@ def check_deploy(settings: Settings) -> None:
         _gcp(settings)
     if "edge" in settings.methods and settings.edge is not None:
         _edge_sources(settings)
-        from ..edge.image import _REPO_NAME  # the image component's own rule for the registry repository
+        from ..edge.image import REPOSITORY_NAME  # the image component's own rule for the registry repository
 
-        if not _REPO_NAME.match(settings.edge.repository):
+        if not REPOSITORY_NAME.match(settings.edge.repository):
             raise FieldProblem(
                 "edge.repository", "lower-case path segments of letters, digits, '.', '_', '-' such as pulumi-llm/llama-server"
             )
     if "gateway" in settings.methods and settings.gateway is not None:
         _gateway_routes(settings)
     if settings.onprem is not None and "onprem" in settings.methods:
-        per_node = settings.onprem.gpus.per_node
-        for name, model in settings.models.items():
-            if model.gpus is not None and model.gpus > per_node:
-                raise FieldProblem(
-                    f"models.{name}.gpus",
-                    f"a replica runs on one node, which has onprem.gpus.per_node = {per_node} GPUs; allowed: 1 to {per_node}",
-                )
+        _onprem_nodes(settings, settings.onprem.gpus.per_node)
     _no_repeats(settings)
+
+
+def _onprem_nodes(settings: Settings, per_node: int) -> None:
+    """A replica needing more GPUs than a node has spans whole nodes (a LeaderWorkerSet) when its runtime can;
+    otherwise it must fit one node."""
+    from ..runtimes import registry
+
+    for name, model in settings.models.items():
+        if model.gpus is None or model.gpus <= per_node:
+            continue
+        if not registry.get(model.runtime).spans_nodes:
+            raise FieldProblem(
+                f"models.{name}.gpus",
+                f"a {model.runtime} replica runs on one node, which has onprem.gpus.per_node = {per_node} GPUs; allowed: 1 to {per_node} "
+                f"(only {', '.join(r.name for r in registry.runtimes() if r.spans_nodes)} spans nodes)",
+            )
+        if model.gpus % per_node:
+            raise FieldProblem(
+                f"models.{name}.gpus",
+                f"a replica spanning nodes takes whole nodes of onprem.gpus.per_node = {per_node} GPUs; "
+                f"allowed: up to {per_node} or a multiple of {per_node}",
+            )
 
 
 def _no_repeats(settings: Settings) -> None:
@@ -156,9 +172,9 @@ def _aws_gpu_vm(settings: Settings) -> None:
         if problem := time_zone_problem(gpu_vm.schedule.time_zone):
             raise FieldProblem("aws.gpu_vm.schedule.time_zone", problem)
     if gpu_vm.certificate_arn is not None:
-        from .aws import _ACM_ARN
+        from ..validation import ACM_CERTIFICATE_ARN
 
-        if not _ACM_ARN.match(gpu_vm.certificate_arn):
+        if not ACM_CERTIFICATE_ARN.match(gpu_vm.certificate_arn):
             raise FieldProblem("aws.gpu_vm.certificate_arn", "an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<id>")
 
 
@@ -315,10 +331,10 @@ def _gateway_routes(settings: Settings) -> None:
             if route.model != route.model.strip() or len(route.model) > MAX_MODEL_ID:
                 raise FieldProblem(f"{at}.model", f"the provider's model id: no surrounding spaces, at most {MAX_MODEL_ID} characters")
     if settings.cloud == "aws" and gateway.bedrock_models:
-        from ..gateway.aws import _BEDROCK_ARN  # the AWS gateway's own rule for the ARNs it scopes its role to
+        from ..gateway.aws import BEDROCK_ARN  # the AWS gateway's own rule for the ARNs it scopes its role to
 
         for i, model in enumerate(gateway.bedrock_models):
-            if not _BEDROCK_ARN.match(f"arn:aws:bedrock:{settings.region}::foundation-model/{model}"):
+            if not BEDROCK_ARN.match(f"arn:aws:bedrock:{settings.region}::foundation-model/{model}"):
                 raise FieldProblem(
                     f"gateway.bedrock_models[{i}]",
                     "a Bedrock foundation-model id without wildcards or spaces, e.g. anthropic.claude-3-5-sonnet-20240620-v1:0",
