@@ -7,7 +7,7 @@ Imported only by an AWS stack (docs/ARCHITECTURE.md, convention 5).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -26,21 +26,44 @@ NAMESPACE = "llm"
 """The EKS namespace the models are served in."""
 
 
+@dataclasses.dataclass(frozen=True)
+class FoundationParts:
+    """Which shared parts an AWS stack builds before its methods."""
+
+    store: bool
+    """The model store: weights for self-hosted servers."""
+    shared: bool
+    """The stack key, the network and the alarm topic."""
+
+
+def decide_foundation(methods: Set[str], has_models: bool) -> FoundationParts:
+    """The store with self-hosted models; the key, network and alarms with them or with a gateway, which runs
+    its tasks in the VPC, encrypts its secrets and logs with the key and alarms to the topic (a gateway-only
+    stack in front of API providers too). Neither for an edge-only stack: edge nodes load weights from each
+    node's cache (node://), so it would carry an unused key, bucket and VPC."""
+    store = has_models and bool(methods & SELF_HOSTING)
+    return FoundationParts(store=store, shared=store or "gateway" in methods)
+
+
 def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundation:
-    """The provider; with a self-hosting method the model store, stack key, network and alarms. Without one
-    (an edge or gateway-only stack) the provider alone: edge nodes load weights from each node's cache
-    (node://), so an edge-only stack would carry an unused key and bucket."""
+    """The provider, then the parts `decide_foundation` picks, in this order: model store, stack key,
+    network, alarms."""
     from ..storage.aws import AwsModelStore, AwsModelStoreArgs
 
     settings, labels = ctx.settings, ctx.labels
     provider = aws.Provider(ctx.child("aws"), region=settings.region, opts=ctx.opts())
     on_aws = ctx.opts([provider])
-    if not (settings.models and ctx.methods & SELF_HOSTING):
+    parts = decide_foundation(ctx.methods, bool(settings.models))
+    if not parts.shared:
         return Foundation(providers=(provider,))
-    store = AwsModelStore(
-        ctx.child("models"),
-        AwsModelStoreArgs(labels=labels, alias=f"alias/pulumi-llm/{labels.stack}/models"),
-        opts=on_aws,
+    store = (
+        AwsModelStore(
+            ctx.child("models"),
+            AwsModelStoreArgs(labels=labels, alias=f"alias/pulumi-llm/{labels.stack}/models"),
+            opts=on_aws,
+        )
+        if parts.store
+        else None
     )
 
     from ..monitoring.aws import AwsMonitoring, AwsMonitoringArgs
@@ -74,8 +97,8 @@ def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundat
         key=key,
         store=store,
         monitoring=monitoring,
-        model_bucket=store.bucket_name,
-        outputs={"model_bucket": store.bucket_name, "alarm_topic": monitoring.topic_arn},
+        model_bucket=store.bucket_name if store is not None else None,
+        outputs={**({"model_bucket": store.bucket_name} if store is not None else {}), "alarm_topic": monitoring.topic_arn},
     )
 
 
@@ -97,7 +120,7 @@ def self_hosted(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
 
 def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHosted) -> Outputs:
     """The gateway on ECS behind API Gateway, and who may read the self-hosted key."""
-    if "gateway" not in ctx.methods or foundation.store is None:
+    if "gateway" not in ctx.methods:
         return NO_OUTPUTS
     from ..gateway.aws import AwsGateway
 
