@@ -18,10 +18,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import UserError
 from .offline import out_dir
+
+if TYPE_CHECKING:
+    from .offline.plan import Project
+    from .verify import Violation
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,7 +104,7 @@ def _plan(args: argparse.Namespace) -> int:
     if args.all and not stacks:
         raise UserError(f"{project.relative(project.stacks_dir)}: no stack files (Pulumi.<stack>.yaml)")
     failed = 0
-    violations: list = []
+    violations: list[Violation] = []
     if args.all:
         # Checked once for every stack: each plan goes into a directory of its own under it.
         out_dir.writable_directory(args.out or project.root / "out", _out_shown(args, args.out or project.root / "out"))
@@ -141,7 +145,7 @@ def _verify(args: argparse.Namespace) -> int:
         unknown = sorted(set(args.rule) - set(RULES))
         if unknown:
             raise UserError(f"verify --rule {unknown[0]}: no such rule; rules: {', '.join(sorted(RULES))}")
-    violations: list = []
+    violations: list[Violation] = []
     failed = 0
     for stack in stacks:
         try:
@@ -155,19 +159,21 @@ def _verify(args: argparse.Namespace) -> int:
     return 2 if failed or _errors(violations) else 0
 
 
-def _errors(violations: list) -> list:
+def _errors(violations: list[Violation]) -> list[Violation]:
     from .verify import errors
 
     return errors(violations)
 
 
-def _print_violations(stacks: Sequence[str], violations: list) -> None:
+def _print_violations(stacks: Sequence[str], violations: list[Violation]) -> None:
     from .verify import format_report
 
     print(format_report(stacks, violations), file=sys.stderr if _errors(violations) else sys.stdout)
 
 
-def plan_stack(project, stack: str, out: Path, quiet: bool = False, verify: list | None = None, shown: str | None = None) -> dict:
+def plan_stack(
+    project: Project, stack: str, out: Path, quiet: bool = False, verify: list[Violation] | None = None, shown: str | None = None
+) -> dict[str, Any]:
     """Plan one stack into `out` (`shown`: how messages name it); with `verify` (a list), run the
     verification pass and add its violations to that list."""
     from .offline import plan as offline
@@ -191,13 +197,13 @@ def plan_stack(project, stack: str, out: Path, quiet: bool = False, verify: list
             print(f"  {count:4d}  {type_}")
         for model in sizing:
             print(_sizing_line(model))
-    manifests = len(list((out / offline.MANIFEST_DIR).glob("*.yaml")))
+    manifests = len(list((out / out_dir.MANIFEST_DIR).glob("*.yaml")))
     print(f"{stack}: {summary['resources']['total']} resources, {manifests} manifests -> {_shown(out)}")
     return summary
 
 
-def _sizing_line(model: dict) -> str:
-    hw = model["hardware"]
+def _sizing_line(model: dict[str, Any]) -> str:
+    hw: dict[str, Any] = model["hardware"]
     where = hw["instance_type"] or f"{hw['gpu_count']}× {hw['accelerator']}"
     line = (
         f"Model {model['served_name']}: {model['precision']} on {where} per replica, TP {model['tensor_parallel_size']}, "
@@ -205,7 +211,7 @@ def _sizing_line(model: dict) -> str:
         f"~{model['throughput']['output_tokens_per_s']:,.0f} output tok/s per replica (estimate), "
         f"startup budget {model['startup_probe']['seconds']} s"
     )
-    cost = model.get("cost")
+    cost: dict[str, Any] | None = model.get("cost")
     if cost:
         line += f"; {cost}"
     return line

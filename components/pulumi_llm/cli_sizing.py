@@ -174,7 +174,7 @@ def handle_size(args: argparse.Namespace) -> int:
 
     cloud = s.get_cloud(args.cloud) if args.cloud else None
     region = args.region
-    common = {
+    common: dict[str, Any] = {
         "quantization": args.quant,
         "context": context,
         "runtime": runtime,
@@ -497,28 +497,29 @@ def plot_comparison(c: Comparison, path: Path | str) -> None:
     hi = min(14.0, math.ceil(math.log10(max(volumes))) + 2)
     xs = np.logspace(lo, hi, 600)
 
+    # matplotlib annotates its Artist **kwargs as unknown: the ignores below are for that stub, one per call
     fig = Figure(figsize=(11, 6.5), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for opt in c.self_hosted:
         ys = [opt.monthly_cost_at(float(x), max(1, c.min_replicas), None) for x in xs]
-        ax.plot(xs, ys, drawstyle="steps-post", linewidth=2, label=f"self-hosted {opt.label}")
+        ax.plot(xs, ys, drawstyle="steps-post", linewidth=2, label=f"self-hosted {opt.label}")  # pyright: ignore[reportUnknownMemberType]
     for a in c.api:
         ys = xs / 1e6 * a.price.blended_per_m(c.mix)
-        ax.plot(xs, ys, linestyle="--", linewidth=1, label=f"API {a.price.key}")
+        ax.plot(xs, ys, linestyle="--", linewidth=1, label=f"API {a.price.key}")  # pyright: ignore[reportUnknownMemberType]
         be = a.break_even_tokens_per_month
         if be is not None and 10**lo <= be <= 10**hi:
-            ax.plot([be], [be / 1e6 * a.price.blended_per_m(c.mix)], marker="o", color="black", markersize=5)
-    ax.axvline(c.tokens_per_month, color="grey", linestyle=":", label="your volume")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(f"tokens per month (input + output, {c.mix.label} mix)")
-    ax.set_ylabel("USD per month (list prices)")
-    ax.set_title(f"{c.model.key}: self-hosted vs API (● break-even vs {c.reference.label})")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+            ax.plot([be], [be / 1e6 * a.price.blended_per_m(c.mix)], marker="o", color="black", markersize=5)  # pyright: ignore[reportUnknownMemberType]
+    ax.axvline(c.tokens_per_month, color="grey", linestyle=":", label="your volume")  # pyright: ignore[reportUnknownMemberType]
+    ax.set_xscale("log")  # pyright: ignore[reportUnknownMemberType]
+    ax.set_yscale("log")  # pyright: ignore[reportUnknownMemberType]
+    ax.set_xlabel(f"tokens per month (input + output, {c.mix.label} mix)")  # pyright: ignore[reportUnknownMemberType]
+    ax.set_ylabel("USD per month (list prices)")  # pyright: ignore[reportUnknownMemberType]
+    ax.set_title(f"{c.model.key}: self-hosted vs API (● break-even vs {c.reference.label})")  # pyright: ignore[reportUnknownMemberType]
+    ax.grid(True, which="major", alpha=0.3)  # pyright: ignore[reportUnknownMemberType]
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # pyright: ignore[reportUnknownMemberType]
     fig.tight_layout()
     try:
-        fig.savefig(str(path), format="png")
+        fig.savefig(str(path), format="png")  # pyright: ignore[reportUnknownMemberType]
     except OSError as err:
         raise UserError(f"--plot {path}: cannot write ({err.strerror or err})") from None

@@ -125,7 +125,7 @@ def test_every_key_a_settings_message_names_is_a_key_of_the_stack_file() -> None
     import typing
 
     from pulumi_llm.settings import Settings
-    from pulumi_llm.settings.loading import _unwrap
+    from pulumi_llm.settings.loading import unwrap_annotation
     from pydantic import BaseModel
 
     package = Path(__file__).resolve().parents[2] / "components" / "pulumi_llm"
@@ -139,9 +139,9 @@ def test_every_key_a_settings_message_names_is_a_key_of_the_stack_file() -> None
             if isinstance(node, type) and issubclass(node, BaseModel):
                 if part not in node.model_fields:
                     return False
-                node = _unwrap(node.model_fields[part].annotation)
+                node = unwrap_annotation(node.model_fields[part].annotation)
             elif typing.get_origin(node) in (dict, list):
-                node = _unwrap(typing.get_args(node)[-1])  # the part is the user's own name (a model, a pool)
+                node = unwrap_annotation(typing.get_args(node)[-1])  # the part is the user's own name (a model, a pool)
             else:
                 return True
         return True

@@ -64,7 +64,8 @@ PLATFORMS = ("linux/amd64", "linux/arm64")
 CACHE_EXPIRY_DAYS = 14
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}$")
-_REPO_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+REPOSITORY_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+"""A registry repository name; settings.checks_deploy applies it to edge.repository before anything registers."""
 
 
 def arch_of(platform: str) -> str:
@@ -199,7 +200,7 @@ class EdgeImageArgs(BaseModel):
             raise UserError(f"{where}.llama_cpp_source.commit = {source.commit}: the llama.cpp commit the sdist vendors (hex)")
         if not _TAG.match(self.tag) or self.tag == "latest":
             raise UserError(f"{where}.tag = {self.tag}: a version tag (not latest) of letters, digits, '.', '_', '-'")
-        if not _REPO_NAME.match(self.repository):
+        if not REPOSITORY_NAME.match(self.repository):
             raise UserError(f"{where}.repository = {self.repository}: lower-case path segments such as pulumi-llm/llama-server")
         if self.cuda_arch is not None and stage != "cuda":
             raise UserError(f"{where}.cuda_arch = {self.cuda_arch}: only the cuda target takes it (jetson is 87)")
@@ -233,7 +234,7 @@ class EdgeImageArgs(BaseModel):
             raise UserError(f"{where}.model_*: the onnx image bakes no model in (the model directory is mounted)")
         if not _TAG.match(self.tag) or self.tag == "latest":
             raise UserError(f"{where}.tag = {self.tag}: a version tag (not latest) of letters, digits, '.', '_', '-'")
-        if not _REPO_NAME.match(self.repository):
+        if not REPOSITORY_NAME.match(self.repository):
             raise UserError(f"{where}.repository = {self.repository}: lower-case path segments such as pulumi-llm/llama-server")
         return self._check_common(where)
 

@@ -125,10 +125,11 @@ RESERVED_ENV = ENGINE_RESERVED_ENV | {"AWS_REGION", "AWS_DEFAULT_REGION", "LITEL
 """Environment variables the component sets itself."""
 
 _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_BEDROCK_ARN = re.compile(
+BEDROCK_ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:(\d{12})?:"
     r"(foundation-model|inference-profile|application-inference-profile|provisioned-model|custom-model|imported-model)/[^*?\s]+$"
 )
+"""A Bedrock model ARN the role may be scoped to; settings.checks_deploy applies it to gateway.bedrock_models too."""
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/([^@:]+)")
 
 HEALTH_CHECK = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{ENGINE_PORT}{LIVENESS_PATH}', timeout=4)"
@@ -328,7 +329,7 @@ class AwsGatewayArgs(BaseModel):
                 "or API Gateway cuts requests the engine is still serving"
             )
         for arn in self.bedrock_model_arns:
-            if not _BEDROCK_ARN.match(arn):
+            if not BEDROCK_ARN.match(arn):
                 raise UserError(
                     f"{where}.bedrock_model_arns = {arn}: not a Bedrock model ARN without wildcards, e.g. "
                     "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0"

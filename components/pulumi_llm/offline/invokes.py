@@ -50,7 +50,7 @@ def _ssm_parameter(args: dict[str, Any], region: str) -> dict[str, Any]:
 
 
 def _policy_document(args: dict[str, Any], region: str) -> dict[str, Any]:
-    statements = []
+    statements: list[dict[str, Any]] = []
     for s in args.get("statements", []):
         out: dict[str, Any] = {"Effect": s.get("effect", "Allow")}
         if s.get("sid"):

@@ -32,7 +32,7 @@ def is_kubernetes_object(record: Record) -> bool:
 
 def to_object(record: Record) -> dict[str, Any]:
     inputs = record.inputs
-    metadata = inputs.get("metadata") or {}
+    metadata: dict[str, Any] = inputs.get("metadata") or {}
     if not metadata.get("name"):
         # Auto-names get a random suffix at deploy time; manifests (and Services) need stable names.
         raise ValueError(f"{record.urn}: Kubernetes objects must set metadata.name")

@@ -78,15 +78,16 @@ def check_stack_name(stack: str) -> None:
 def _project_spec(path: Path) -> dict[str, str]:
     """The keys of Pulumi.yaml this command reads (name, main, stackConfigDir), each a string."""
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        spec: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise UserError(f"{path}: not a readable Pulumi project file ({stack_yaml.shown(str(err).splitlines()[0])})") from None
     if not isinstance(spec, dict):
         raise UserError(f"{path}: must be a map (name, runtime, main, …)")
+    project = cast("dict[str, Any]", spec)
     for key in ("name", "main", "stackConfigDir"):
-        if key in spec and not isinstance(spec[key], str):
-            raise UserError(f"{path}: {key} = {stack_yaml.shown(str(spec[key]))}: must be a string")
-    return spec
+        if key in project and not isinstance(project[key], str):
+            raise UserError(f"{path}: {key} = {stack_yaml.shown(str(project[key]))}: must be a string")
+    return cast("dict[str, str]", project)
 
 
 @dataclass
@@ -154,13 +155,17 @@ def check_disabled_providers(config: dict[str, str], source: str) -> None:
         value = json.loads(config[key])
     except json.JSONDecodeError:
         value = None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in cast("list[Any]", value)):
         shown = stack_yaml.shown(config[key]) or '""'
         raise UserError(f'{source}: {key} = {shown}: must be a list of package names; every stack sets ["*"]')
 
 
+_KINDS: dict[type[Node], str] = {MappingNode: "map", SequenceNode: "list"}
+"""What a message calls a YAML node of each composite type; any other node is a single value."""
+
+
 def _kind(node: Node) -> str:
-    return {MappingNode: "map", SequenceNode: "list"}.get(type(node), "single value")
+    return _KINDS.get(type(node), "single value")
 
 
 def run(project: Project, stack: str) -> Plan:
@@ -221,7 +226,7 @@ def execute(
     from pulumi.runtime.config import set_all_config
     from pulumi.runtime.mocks import set_mocks
     from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
+    from pulumi.runtime.sync_await import _sync_await  # pyright: ignore[reportPrivateUsage]  # pulumi has no public synchronous runner
 
     from .recorder import PlanMocks, RecordingMonitor
 
@@ -231,8 +236,8 @@ def execute(
     monitor = RecordingMonitor(PlanMocks(region), disabled)
     set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
     # pulumi types these contextproperty attributes as methods; the stub, not the code, is wrong
-    runtime_settings.SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue]
-    runtime_settings.SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue]
+    runtime_settings.SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
+    runtime_settings.SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
     try:
         # run_pulumi_func ignores what the program returns unless it is awaitable
         _sync_await(run_pulumi_func(cast(Callable[[], None], program)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 from pulumi.runtime import rpc
@@ -57,7 +57,8 @@ class PlanMocks(Mocks):
         self.region = region
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        state = dict(args.inputs)
+        # pulumi annotates MockResourceArgs.inputs as a bare dict; the engine's inputs are keyed by property name
+        state: dict[str, Any] = dict(args.inputs)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
         digest = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()[:12]
         resource_id = f"{args.name}-{digest}"
         if args.typ.startswith("aws:"):
@@ -95,15 +96,17 @@ class PlanMocks(Mocks):
         """What Azure computes: a name for auto-named resources, identity GUIDs, and the identity map
         Azure returns where the request sent a list of identity ids."""
         state.setdefault("name", args.name)
-        identity = state.get("identity")
-        if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
-            identity["userAssignedIdentities"] = {i: {} for i in identity["userAssignedIdentities"]}
+        identity: dict[str, Any] = state["identity"] if isinstance(state.get("identity"), dict) else {}
+        ids = identity.get("userAssignedIdentities")
+        if isinstance(ids, list):
+            identity["userAssignedIdentities"] = {i: {} for i in cast("list[str]", ids)}
         if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
             guid = azure_principal_id(digest)
             state.update({"principalId": guid, "clientId": guid[::-1].replace("-", "0")[:8] + guid[8:], "tenantId": invokes.AZURE_TENANT})
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        return invokes.answer(args.token, args.args, self.region), []
+        # pulumi annotates MockCallArgs.args as a bare dict; an invoke's arguments are keyed by name
+        return invokes.answer(args.token, args.args, self.region), []  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
 
 
 def azure_principal_id(digest: str) -> str:
@@ -119,13 +122,13 @@ class RecordingMonitor(MockMonitor):
         self.disabled = disabled_default_providers
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # pyright: ignore[reportUnknownMemberType]  # pulumi leaves request unannotated
         if request.type == "pulumi:pulumi:Stack":
             parent = None
         else:
             parent = request.parent or None
         self._check_provider(request, response.urn)
-        inputs = _plain(rpc.deserialize_properties(request.object)) if request.type != "pulumi:pulumi:Stack" else {}
+        inputs: dict[str, Any] = _plain(rpc.deserialize_properties(request.object)) if request.type != "pulumi:pulumi:Stack" else {}
         self.records.append(
             Record(
                 urn=response.urn,
@@ -156,9 +159,9 @@ def _plain(value: Any) -> Any:
     if rpc.is_rpc_secret(value):
         return SECRET
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in sorted(value.items()) if not k.startswith("__")}
+        return {k: _plain(v) for k, v in sorted(cast("dict[str, Any]", value).items()) if not k.startswith("__")}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v) for v in cast("list[Any]", value)]
     if isinstance(value, pulumi.Resource):
         return getattr(value, "_pulumi_llm_urn", None) or "[resource]"
     if isinstance(value, float) and value.is_integer():

@@ -24,7 +24,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -71,7 +71,7 @@ class _Loader(yaml.SafeLoader):
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is ScalarNode and implicit[0]:
             return PLAIN
-        return super().resolve(kind, value, implicit)
+        return super().resolve(kind, value, implicit)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # types-PyYAML leaves resolve unannotated
 
 
 def read_document(path: Path, source: str) -> Node | None:
@@ -85,7 +85,9 @@ def read_document(path: Path, source: str) -> Node | None:
         raise UserError(f"{source}: larger than {MAX_BYTES // 1024} KiB; a stack file holds settings only")
     text = _text(data, source)
     try:
-        return yaml.compose(text, Loader=_Loader)
+        # types-PyYAML leaves compose's stream and result unannotated; it returns the root node or None
+        root = yaml.compose(text, Loader=_Loader)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        return cast("Node | None", root)
     except yaml.reader.ReaderError as err:
         line = text.count("\n", 0, err.position) + 1
         raise UserError(f"{source}: line {line}: character U+{err.character:04X} is not allowed in a YAML file") from None

@@ -25,6 +25,7 @@ The tree is split by where each subtree applies; this package re-exports every n
 
 from ..deprecated import module_aliases
 from ..errors import UserError
+from ..runtimes.spec import Runtime
 from .aws import RENAMED as _AWS_RENAMED
 from .aws import AwsClusterSettings, AwsGpuVmSettings, AwsModelTlsSettings, AwsNetworkSettings, AwsScaleSchedule, AwsSettings
 from .azure import (
@@ -43,9 +44,8 @@ from .core import CLOUD_OF_METHOD, NAMESPACE, SELF_HOSTING, Cloud, FieldProblem,
 from .edge import DigestRef, EdgeJetsonFleet, EdgeSettings
 from .gateway import ConsumerSettings, GatewaySettings, GatewayTimeouts, ModelGroupSettings, Provider, RouteSettings
 from .gcp import GcpClusterSettings, GcpGatewaySettings, GcpGpuPoolSettings, GcpGpuVmSettings, GcpNetworkSettings, GcpSettings
-from .loading import _unwrap as _unwrap
 from .loading import from_pulumi, load, raw_settings, stack_file_schema
-from .models import AlertSettings, AutoscalingSettings, CustomModel, ModelSettings, Replicas, Runtime, ServingSettings
+from .models import AlertSettings, AutoscalingSettings, CustomModel, ModelSettings, Replicas, ServingSettings
 from .onprem import AddOn, GpuOperatorSettings, IngressSettings, OnPremGpus, OnPremSettings, PrometheusSettings
 from .root import Settings
 

@@ -11,13 +11,13 @@ from ..errors import FieldProblem, UserError
 from ..validation import ACM_CERTIFICATE_ARN as _ACM_ARN
 from ..validation import MODEL_DOMAIN as _DNS_NAME
 from .cloud_rules import CloudRules
-from .core import CLOUD_FOUNDATION, _Strict
+from .core import CLOUD_FOUNDATION, StrictModel
 
 if TYPE_CHECKING:  # root.py imports this module; the checks only read the Settings they are given
     from .root import Settings
 
 
-class AwsNetworkSettings(_Strict):
+class AwsNetworkSettings(StrictModel):
     """The VPC every AWS method runs in."""
 
     cidr: str = Field(default="10.40.0.0/16", description="VPC CIDR, a private /16 to /20. Default 10.40.0.0/16.")
@@ -26,7 +26,7 @@ class AwsNetworkSettings(_Strict):
     flow_logs_retention_days: int = Field(default=30, ge=1, le=3653, description="Days VPC flow logs are kept. Default 30.")
 
 
-class AwsScaleSchedule(_Strict):
+class AwsScaleSchedule(StrictModel):
     """Scheduled scale to zero (dev): stop at night, start in the morning."""
 
     stop: str = Field(description="Cron (UTC unless time_zone) when capacity goes to zero, e.g. `0 20 * * MON-FRI`.")
@@ -34,7 +34,7 @@ class AwsScaleSchedule(_Strict):
     time_zone: str = Field(default="UTC", description="IANA time zone of the crons. Default UTC.")
 
 
-class AwsGpuVmSettings(_Strict):
+class AwsGpuVmSettings(StrictModel):
     """GPU instances in an Auto Scaling group behind a load balancer."""
 
     on_demand_base: int = Field(default=0, ge=0, le=1000, description="On-demand instances before spot is used. Default 0.")
@@ -55,7 +55,7 @@ class AwsGpuVmSettings(_Strict):
     )
 
 
-class AwsClusterSettings(_Strict):
+class AwsClusterSettings(StrictModel):
     """EKS with GPU capacity."""
 
     kubernetes_version: str | None = Field(default=None, description="EKS Kubernetes version. Default: the pinned version.")
@@ -85,7 +85,7 @@ class AwsClusterSettings(_Strict):
     )
 
 
-class AwsModelTlsSettings(_Strict):
+class AwsModelTlsSettings(StrictModel):
     """HTTPS from the gateway to the self-hosted models: each model answers at `<model>.<domain>` on 443, with
     a certificate its load balancer presents and a DNS record pulumi-llm writes, so the engine can verify it."""
 
@@ -98,7 +98,7 @@ class AwsModelTlsSettings(_Strict):
     )
 
 
-class AwsSettings(_Strict):
+class AwsSettings(StrictModel):
     """Settings of the AWS methods."""
 
     network: AwsNetworkSettings = Field(default_factory=AwsNetworkSettings, description="The VPC.")
@@ -174,20 +174,15 @@ here and by the settings package."""
 __getattr__ = module_aliases(__name__, globals(), RENAMED)
 
 
-GATEWAY_FOUNDATION = (*CLOUD_FOUNDATION, "gateway")
-"""The methods that build the AWS stack's key, network and alarm topic (platform/aws.decide_foundation): the
-self-hosting ones, and the gateway, whose tasks run in the stack's VPC and alarm to its topic, so a gateway-only
-stack reads aws.network and aws.alert_emails too."""
-
 RULES = CloudRules(
     cloud="aws",
     source_schemes={"gpu-vm": ("store", "s3"), "cluster": ("store", "s3", "pvc"), "edge": ("node",)},
     read_by={
-        "aws.network": GATEWAY_FOUNDATION,
+        "aws.network": CLOUD_FOUNDATION,
         "aws.gpu_vm": ("gpu-vm",),
         "aws.cluster": ("cluster",),
         "aws.model_tls": CLOUD_FOUNDATION,
-        "aws.alert_emails": GATEWAY_FOUNDATION,
+        "aws.alert_emails": CLOUD_FOUNDATION,
     },
 )
 """This cloud's rows of the model-source and key-effect tables (settings/cloud_registry.py)."""

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import Field, model_validator
 
 from ..errors import FieldProblem, UserError
 from ..validation import EMAIL, ClockTime, Email
 from .cloud_rules import CloudRules
-from .core import Label, _Strict
+from .core import Label, StrictModel
 
 if TYPE_CHECKING:  # root.py imports this module; the checks only read the Settings they are given
     from .root import Settings
 
 
-class AzureNetworkSettings(_Strict):
+class AzureNetworkSettings(StrictModel):
     """The VNet every Azure method runs in (network.azure.AzureNetwork)."""
 
     cidr: str = Field(default="10.50.0.0/16", description="VNet range, a private /16 to /18. Default 10.50.0.0/16.")
@@ -47,7 +47,7 @@ class AzureNetworkSettings(_Strict):
         return self
 
 
-class AzureScaleSchedule(_Strict):
+class AzureScaleSchedule(StrictModel):
     """Scale the GPU VMs to zero outside working hours (dev), in Azure autoscale's terms."""
 
     days: list[Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]] = Field(
@@ -61,7 +61,7 @@ class AzureScaleSchedule(_Strict):
     )
 
 
-class AzureGpuVmSettings(_Strict):
+class AzureGpuVmSettings(StrictModel):
     """GPU VM scale sets behind internal load balancers (gpu_vm.azure.AzureGpuVm)."""
 
     vm_size: str | None = Field(
@@ -70,7 +70,9 @@ class AzureGpuVmSettings(_Strict):
         "Default: each model's instance_type, else the cheapest catalog size that fits.",
     )
     spot: bool = Field(default=False, description="Spot VMs (eviction Delete, max price -1); never in prod. Default false.")
-    zones: list[Literal["1", "2", "3"]] = Field(default_factory=list, description="Availability zones to spread over. Default: regional.")
+    zones: list[Literal["1", "2", "3"]] = Field(
+        default_factory=list[Literal["1", "2", "3"]], description="Availability zones to spread over. Default: regional."
+    )
     schedule: AzureScaleSchedule | None = Field(default=None, description="Scale to zero on a schedule (dev). Default: none (always on).")
 
     @model_validator(mode="after")
@@ -80,7 +82,7 @@ class AzureGpuVmSettings(_Strict):
         return self
 
 
-class AzureGpuPoolSettings(_Strict):
+class AzureGpuPoolSettings(StrictModel):
     """One AKS GPU user node pool (tainted nvidia.com/gpu; Spot pools also carry AKS' spot taint)."""
 
     vm_size: str = Field(
@@ -98,7 +100,7 @@ class AzureGpuPoolSettings(_Strict):
         return self
 
 
-class AzureClusterSettings(_Strict):
+class AzureClusterSettings(StrictModel):
     """AKS with GPU capacity (cluster.aks.AksCluster)."""
 
     system_vm_size: str = Field(
@@ -150,7 +152,7 @@ APIM_V2_SKUS = ("StandardV2", "PremiumV2")
 """API Management tiers the Azure gateway runs on: v2 with outbound VNet integration to its engine."""
 
 
-class AzureOpenAIDeploymentSettings(_Strict):
+class AzureOpenAIDeploymentSettings(StrictModel):
     """One Azure OpenAI account behind the gateway's /openai pool, reached with APIM's managed identity (no key)."""
 
     endpoint: str = Field(
@@ -168,7 +170,7 @@ class AzureOpenAIDeploymentSettings(_Strict):
     )
 
 
-class AzureGatewaySettings(_Strict):
+class AzureGatewaySettings(StrictModel):
     """API Management v2 in front of Azure OpenAI and the shared engine on Container Apps (gateway.azure.AzureGateway)."""
 
     apim_sku: str = Field(default="StandardV2", description=f"API Management tier: {' or '.join(APIM_V2_SKUS)}. Default StandardV2.")
@@ -218,7 +220,7 @@ class AzureGatewaySettings(_Strict):
         return self
 
 
-class AzureSettings(_Strict):
+class AzureSettings(StrictModel):
     """Settings of the Azure methods."""
 
     network: AzureNetworkSettings = Field(default_factory=AzureNetworkSettings, description="The VNet.")
@@ -316,28 +318,41 @@ def with_azure_model_sizes(data: Any) -> Any:
     """Azure sizes every model on the size its VMs or first GPU pool really have: that size becomes the
     models' instance_type where they name none, so sizing and the deployed size are one. Runs on the raw
     settings, before parsing (`Settings._azure_sizes`)."""
-    if not isinstance(data, dict) or data.get("cloud") != "azure" or not isinstance(data.get("models"), dict):
+    if not isinstance(data, dict):
         return data
-    azure = raw if isinstance(raw := data.get("azure"), dict) else {}
-    methods = data.get("methods") or []
-    size = None
+    stack = cast("dict[str, Any]", data)
+    if stack.get("cloud") != "azure" or not isinstance(stack.get("models"), dict):
+        return stack
+    azure = _block(stack, "azure")
+    methods: Any = stack.get("methods") or []
+    size: Any = None
     if "gpu-vm" in methods and isinstance(azure.get("gpu_vm"), dict):
-        size = azure["gpu_vm"].get("vm_size")
+        size = _block(azure, "gpu_vm").get("vm_size")
     if "cluster" in methods:
-        cluster = raw if isinstance(raw := azure.get("cluster"), dict) else {}
-        pools = cluster.get("gpu_pools")
+        pools = _block(azure, "cluster").get("gpu_pools")
         if isinstance(pools, dict) and pools:
-            first = next(iter(pools.values()))
-            size = first.get("vm_size", AzureGpuPoolSettings().vm_size) if isinstance(first, dict) else None
+            first = next(iter(cast("dict[str, Any]", pools).values()))
+            size = cast("dict[str, Any]", first).get("vm_size", AzureGpuPoolSettings().vm_size) if isinstance(first, dict) else None
         elif pools is None:
             size = AzureGpuPoolSettings().vm_size
     if not isinstance(size, str):
-        return data
-    models = {
-        name: ({**model, "instance_type": size} if isinstance(model, dict) and not model.get("instance_type") else model)
-        for name, model in data["models"].items()
-    }
-    return {**data, "models": models}
+        return stack
+    models = {name: _with_instance_type(model, size) for name, model in _block(stack, "models").items()}
+    return {**stack, "models": models}
+
+
+def _block(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """`parent[key]` where it is a map, else {}: the schema reports a block of the wrong type afterwards."""
+    value = parent.get(key)
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else {}
+
+
+def _with_instance_type(model: Any, size: str) -> Any:
+    """A raw model entry with `size` as its instance_type where it names none (anything else as it is)."""
+    if not isinstance(model, dict):
+        return model
+    fields = cast("dict[str, Any]", model)
+    return fields if fields.get("instance_type") else {**fields, "instance_type": size}
 
 
 RULES = CloudRules(

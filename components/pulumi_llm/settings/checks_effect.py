@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from ..clouds import NAMES as CLOUD_NAMES
 from ..errors import FieldProblem
@@ -88,11 +88,12 @@ def check_blocks_early(raw: Mapping[str, Any]) -> None:
     """Before the schema, when cloud and methods are valid values already: a whole block of another cloud or of a
     method the stack doesn't enable (EARLY_BLOCKS) is reported as such, not for the mistakes inside it."""
     cloud, methods = raw.get("cloud"), raw.get("methods")
-    if cloud not in get_args(Cloud) or not isinstance(methods, list) or not methods:
+    if not isinstance(cloud, str) or cloud not in get_args(Cloud) or not isinstance(methods, list) or not methods:
         return
-    if not all(m in get_args(Method) for m in methods):
+    listed = cast("list[Any]", methods)
+    if not all(m in get_args(Method) for m in listed):
         return
-    _check_blocks(raw, cloud, methods, [b for b in CLOUD_BLOCKS if b != cloud], EARLY_BLOCKS)
+    _check_blocks(raw, cloud, cast("list[str]", listed), [b for b in CLOUD_BLOCKS if b != cloud], EARLY_BLOCKS)
 
 
 def _is_set(raw: Mapping[str, Any], path: str) -> bool:
@@ -100,7 +101,7 @@ def _is_set(raw: Mapping[str, Any], path: str) -> bool:
     for part in path.split("."):
         if not isinstance(node, Mapping) or part not in node:
             return False
-        node = node[part]
+        node = cast("Mapping[str, Any]", node)[part]
     return True
 
 

@@ -14,7 +14,7 @@ by their names, so a secret-name field added later is covered without being list
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from ..errors import FieldProblem
 from ..secret_values import WHERE_VALUES_GO, mask, secret_kind
@@ -37,14 +37,14 @@ def _where(path: str, last: str) -> str | None:
 def _walk(node: Any, path: str, visible: bool) -> Iterator[tuple[str, str, str]]:
     """(key path, string, what it must be) of every name-holding string below `node`."""
     if isinstance(node, dict):
-        for key, value in node.items():
+        for key, value in cast("dict[Any, Any]", node).items():
             child = f"{path}.{key}" if path else str(key)
             inside = visible or str(key) in _VISIBLE
             # Every map key is a name (a model, a provider, a tag): the path stops at its map, never naming it.
             yield path, str(key), _KEY
             yield from _walk(value, child, inside)
     elif isinstance(node, list):
-        for i, value in enumerate(node):
+        for i, value in enumerate(cast("list[Any]", node)):
             yield from _walk(value, f"{path}[{i}]", visible)
     elif isinstance(node, str):
         last = path.rsplit(".", 1)[-1]

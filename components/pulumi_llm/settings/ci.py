@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from .core import FieldProblem, _Strict
+from .core import FieldProblem, StrictModel
 
 RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
 """A GitHub Actions runner label: letters, digits, '.', '_' and '-' (it lands in a workflow's runs-on)."""
@@ -15,7 +15,7 @@ SELF_HOSTED_LABEL = "self-hosted"
 """The label GitHub gives every self-hosted runner and no GitHub-hosted one."""
 
 
-class CiSettings(_Strict):
+class CiSettings(StrictModel):
     """How CI (.github/workflows) previews and deploys the stack. See README, "Deploying from CI"."""
 
     runner_labels: list[RunnerLabel] = Field(

@@ -63,7 +63,7 @@ _LEADING_PATH = re.compile(r"^(?:pulumi-llm:)?(?P<path>[A-Za-z_][\w-]*(?:\.[\w-]
 
 def component_problem(err: ValidationError | UserError, raw: Mapping[str, Any], source: str) -> str:
     """One line for a component's refusal: `<source>: pulumi-llm:<key> = <value>: <message>`."""
-    from .loading import _problem_line
+    from .loading import problem_line
 
     if isinstance(err, ValidationError):
         key, message = _validation_key(err)
@@ -72,7 +72,7 @@ def component_problem(err: ValidationError | UserError, raw: Mapping[str, Any], 
     if key is None:
         return _one_line(f"{source}: {NAMESPACE}: {message}")
     loc = list(FieldProblem(key, message).field)
-    return _one_line(_problem_line(source, dict(raw), loc, message))
+    return _one_line(problem_line(source, dict(raw), loc, message))
 
 
 def _validation_key(err: ValidationError) -> tuple[str | None, str]:

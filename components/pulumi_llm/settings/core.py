@@ -57,5 +57,5 @@ Label = Annotated[str, _dns_label(40)]
 
 # The base of every settings model: an unknown key is an error (a misspelling never passes silently) and
 # parsed settings never change. No docstring: each subclass's own is its description in the JSON Schema.
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

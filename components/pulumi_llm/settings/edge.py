@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from ..errors import FieldProblem, UserError
 from ..validation import DIGEST_REF
-from .core import Label, _Strict
+from .core import Label, StrictModel
 from .names import AbsolutePath, LabelKey, LabelValue, NonBlank
 
 
@@ -28,7 +28,7 @@ def _pins():  # noqa: ANN202 - the module, imported when a default is needed
     return pins
 
 
-class EdgeJetsonFleet(_Strict):
+class EdgeJetsonFleet(StrictModel):
     """Jetson Orin nodes served by a jetson image (linux/arm64, L4T r36) beside the main edge fleet."""
 
     node_selector: dict[LabelKey, LabelValue] = Field(
@@ -41,7 +41,7 @@ class EdgeJetsonFleet(_Strict):
     )
 
 
-class EdgeSettings(_Strict):
+class EdgeSettings(StrictModel):
     """Edge devices: multi-arch llama.cpp (or ONNX Runtime GenAI) images in the stack's registry, rolled out to labelled nodes."""
 
     kube_context: NonBlank = Field(min_length=1, description="kubeconfig context of the edge fleet's cluster (K3s). Required.")
@@ -83,7 +83,7 @@ class EdgeSettings(_Strict):
         ),
     )
     builders: dict[Literal["linux/amd64", "linux/arm64"], str] = Field(
-        default_factory=dict,
+        default_factory=dict[Literal["linux/amd64", "linux/arm64"], str],
         description="buildx builder per platform, e.g. linux/arm64: graviton (llama.cpp can't build under QEMU). Default: the current builder.",
     )
     jetson_build_image: DigestRef = Field(

@@ -7,13 +7,13 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..gateway.boundary import Boundary, decide_boundary_breach
-from .core import FieldProblem, Label, _Strict
+from .core import FieldProblem, Label, StrictModel
 
 Provider = Literal["openai", "anthropic", "gemini", "cohere", "bedrock", "azure-openai", "self-hosted"]
 """LLM API providers the gateway routes to; self-hosted is a model this stack serves."""
 
 
-class RouteSettings(_Strict):
+class RouteSettings(StrictModel):
     """One backend of a gateway model, in priority order."""
 
     provider: Provider = Field(description="openai, anthropic, gemini, cohere, bedrock, azure-openai or self-hosted. Required.")
@@ -22,7 +22,7 @@ class RouteSettings(_Strict):
     tpm: int | None = Field(default=None, ge=1, le=100_000_000_000, description="Tokens per minute this backend takes. Default: unlimited.")
 
 
-class ModelGroupSettings(_Strict):
+class ModelGroupSettings(StrictModel):
     """A model name clients ask for, served by its routes in order, then by its fallbacks."""
 
     routes: list[RouteSettings] = Field(min_length=1, description="Backends in priority order. At least one.")
@@ -38,7 +38,7 @@ class ModelGroupSettings(_Strict):
     )
 
 
-class ConsumerSettings(_Strict):
+class ConsumerSettings(StrictModel):
     """A client team or application: its own API key, model allow-list and quota."""
 
     models: list[str] = Field(min_length=1, description="Gateway models this consumer may call. Required.")
@@ -47,7 +47,7 @@ class ConsumerSettings(_Strict):
     burst: int = Field(default=20, ge=1, le=5000, description="Burst of requests. Default 20.")
 
 
-class GatewayTimeouts(_Strict):
+class GatewayTimeouts(StrictModel):
     """The timeout budget, outermost first: each hop must outlast the one inside it."""
 
     client_seconds: int = Field(default=900, ge=1, le=3600, description="What clients are told to wait. Default 900.")
@@ -71,7 +71,7 @@ class GatewayTimeouts(_Strict):
         return self
 
 
-class GatewaySettings(_Strict):
+class GatewaySettings(StrictModel):
     """One OpenAI-compatible endpoint in front of API providers and the stack's own models."""
 
     models: dict[Label, ModelGroupSettings] = Field(description="Models clients call, by name. Required.")

@@ -9,25 +9,25 @@ from pydantic import Field
 
 from ..errors import FieldProblem, UserError
 from .cloud_rules import CloudRules
-from .core import CLOUD_FOUNDATION, _Strict
+from .core import CLOUD_FOUNDATION, StrictModel
 
 if TYPE_CHECKING:  # root.py imports this module; the checks only read the Settings they are given
     from .root import Settings
 
 
-class GcpNetworkSettings(_Strict):
+class GcpNetworkSettings(StrictModel):
     """The VPC every self-hosting GCP method runs in (network.gcp.GcpNetwork)."""
 
     subnet_cidr: str = Field(default="10.40.0.0/20", description="Private subnet of the workloads. Default 10.40.0.0/20.")
 
 
-class GcpGpuVmSettings(_Strict):
+class GcpGpuVmSettings(StrictModel):
     """GPU VMs in a regional managed instance group behind an internal load balancer (gpu_vm.gcp.GcpGpuVm)."""
 
     spot: bool = Field(default=False, description="GPU VMs on spot capacity (dev). Default false.")
 
 
-class GcpGpuPoolSettings(_Strict):
+class GcpGpuPoolSettings(StrictModel):
     """A GKE GPU node pool family: spot nodes first, on-demand as the fallback."""
 
     machine_type: str = Field(default="g2-standard-24", description="Machine type (g2 L4, a2 A100, a3 H100). Default g2-standard-24.")
@@ -35,7 +35,7 @@ class GcpGpuPoolSettings(_Strict):
     on_demand_max_nodes: int = Field(default=1, ge=0, le=50, description="Most on-demand nodes. Default 1.")
 
 
-class GcpClusterSettings(_Strict):
+class GcpClusterSettings(StrictModel):
     """GKE with GPU capacity (cluster.gke.GkeCluster)."""
 
     mode: Literal["standard", "autopilot"] = Field(default="standard", description="GKE Standard or Autopilot. Default standard.")
@@ -46,7 +46,7 @@ class GcpClusterSettings(_Strict):
     )
 
 
-class GcpGatewaySettings(_Strict):
+class GcpGatewaySettings(StrictModel):
     """The gateway on Cloud Run behind a global HTTPS load balancer (gateway.gcp.GcpGateway)."""
 
     domains: list[str] = Field(default_factory=list, description="Domains of the gateway's managed certificate. Required with the gateway.")
@@ -57,7 +57,7 @@ class GcpGatewaySettings(_Strict):
     )
 
 
-class GcpSettings(_Strict):
+class GcpSettings(StrictModel):
     """Settings of the GCP methods."""
 
     project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="GCP project id. Required on GCP.")

@@ -9,7 +9,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -45,14 +45,14 @@ def load(config: Mapping[str, Any], source: str) -> Settings:
     raw = raw_settings(config)
     moved = find_moved_key(raw)
     if moved is not None:
-        raise UserError(_problem_line(source, raw, list(moved[0]), moved[1]))
+        raise UserError(problem_line(source, raw, list(moved[0]), moved[1]))
     try:
         # Before the schema: a pasted key is the mistake to report, whatever format its field wants, and a block
         # nothing reads is to be removed, not fixed (when cloud and methods are readable already).
         check_secret_names(raw)
         check_blocks_early(raw)
     except FieldProblem as problem:
-        raise UserError(_problem_line(source, raw, list(problem.field), problem.message)) from None
+        raise UserError(problem_line(source, raw, list(problem.field), problem.message)) from None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as err:
@@ -64,7 +64,7 @@ def load(config: Mapping[str, Any], source: str) -> Settings:
         check_sizing(settings)
         check_gpu_capacity(settings)
     except FieldProblem as problem:
-        raise UserError(_problem_line(source, raw, list(problem.field), problem.message)) from None
+        raise UserError(problem_line(source, raw, list(problem.field), problem.message)) from None
     return settings
 
 
@@ -122,16 +122,17 @@ def _first_problem(err: ValidationError, raw: dict[str, Any], source: str) -> st
     loc = [p for p in problem["loc"] if not _is_union_tag(p)]
     if problem["loc"][-1:] == ("[key]",):
         return f"{source}: {NAMESPACE}:{_path(loc)}: the name {_message(problem, loc)}"
-    context_error = (problem.get("ctx") or {}).get("error")
+    context: dict[str, Any] = problem.get("ctx") or {}
+    context_error = context.get("error")
     if isinstance(context_error, FieldProblem):
         loc += list(context_error.field)
         message = context_error.message
     else:
         message = _message(problem, loc)
-    return _problem_line(source, raw, loc, message, missing=problem["type"] == "missing")
+    return problem_line(source, raw, loc, message, missing=problem["type"] == "missing")
 
 
-def _problem_line(source: str, raw: dict[str, Any], loc: list[Any], message: str, *, missing: bool = False) -> str:
+def problem_line(source: str, raw: dict[str, Any], loc: list[Any], message: str, *, missing: bool = False) -> str:
     """`<source>: pulumi-llm:<key path> = <value as written>: <message>` (no value when it is missing)."""
     path = f"{NAMESPACE}:{_path(loc)}" if loc else f"{NAMESPACE}"
     found, value = _lookup(raw, loc)
@@ -144,7 +145,7 @@ def _problem_line(source: str, raw: dict[str, Any], loc: list[Any], message: str
 
 def _message(problem: Mapping[str, Any], loc: list[Any]) -> str:
     kind = problem["type"]
-    ctx = problem.get("ctx") or {}
+    ctx: Mapping[str, Any] = problem.get("ctx") or {}
     if kind == "missing":
         return "required"
     if kind == "extra_forbidden":
@@ -198,12 +199,12 @@ def _path(loc: list[Any]) -> str:
 
 
 def _lookup(raw: Any, loc: list[Any]) -> tuple[bool, Any]:
-    node = raw
+    node: Any = raw
     for part in loc:
         if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
+            node = cast("dict[Any, Any]", node)[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(cast("list[Any]", node)):
+            node = cast("list[Any]", node)[part]
         else:
             return False, None
     return True, node
@@ -247,9 +248,9 @@ def _masked(value: Any) -> Any:
     if isinstance(value, str):
         return mask(value) if secret_kind(value) else value
     if isinstance(value, dict):
-        return {_masked(k): _masked(v) for k, v in value.items()}
+        return {_masked(k): _masked(v) for k, v in cast("dict[Any, Any]", value).items()}
     if isinstance(value, list):
-        return [_masked(v) for v in value]
+        return [_masked(v) for v in cast("list[Any]", value)]
     return value
 
 
@@ -266,20 +267,21 @@ def _allowed_keys(loc: list[Any]) -> list[str]:
 def _step(node: Any, part: Any) -> Any:
     if isinstance(node, type) and issubclass(node, BaseModel):
         field = node.model_fields.get(str(part))
-        return _unwrap(field.annotation) if field else None
+        return unwrap_annotation(field.annotation) if field else None
     origin = typing.get_origin(node)
     if origin in (dict, list, tuple):
-        return _unwrap(typing.get_args(node)[-1])
+        return unwrap_annotation(typing.get_args(node)[-1])
     return None
 
 
-def _unwrap(annotation: Any) -> Any:
+def unwrap_annotation(annotation: Any) -> Any:
+    """The type a field holds: Annotated metadata and an Optional's None removed (a real union stays)."""
     origin = typing.get_origin(annotation)
     if origin is Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
+        return unwrap_annotation(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _unwrap(members[0]) if len(members) == 1 else annotation
+        return unwrap_annotation(members[0]) if len(members) == 1 else annotation
     return annotation
 
 

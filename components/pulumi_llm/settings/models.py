@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from ..errors import FieldProblem, UserError
 from ..runtimes.registry import NAMES
 from ..runtimes.spec import Runtime  # the names in runtimes/registry.py: vLLM, Triton on GPU servers; llama.cpp, ONNX on edge
-from .core import Label, _Strict
+from .core import Label, StrictModel
 from .names import KubeName
 
 MAX_REPLICAS = 1000
@@ -22,7 +22,7 @@ MAX_GPUS_PER_REPLICA = 64
 """Most GPUs one replica's tensor-parallel group spans (8 per node in every catalog type; 64 leaves room for multi-node)."""
 
 
-class Replicas(_Strict):
+class Replicas(StrictModel):
     """How many copies of each model server run."""
 
     min: int = Field(default=1, ge=0, le=MAX_REPLICAS, description="Fewest replicas; 0 only with autoscaling.scale_to_zero. Default 1.")
@@ -35,7 +35,7 @@ class Replicas(_Strict):
         return self
 
 
-class AutoscalingSettings(_Strict):
+class AutoscalingSettings(StrictModel):
     """Scaling on LLM signals (queue depth), never on CPU (vllm-project/production-stack helm/templates/scaledobject-vllm.yaml)."""
 
     engine: Literal["keda", "hpa", "none"] = Field(
@@ -59,7 +59,7 @@ class AutoscalingSettings(_Strict):
     )
 
 
-class AlertSettings(_Strict):
+class AlertSettings(StrictModel):
     """Thresholds of the LLM alert rules."""
 
     queue_depth: int = Field(default=10, ge=1, le=100_000, description="Waiting requests sustained for 5 min that page. Default 10.")
@@ -68,7 +68,7 @@ class AlertSettings(_Strict):
     e2e_p99_seconds: float = Field(default=60.0, gt=0, le=86_400, description="End-to-end latency p99 SLO in seconds. Default 60.")
 
 
-class ServingSettings(_Strict):
+class ServingSettings(StrictModel):
     """How self-hosted model servers run, whatever the method."""
 
     replicas: Replicas = Field(default_factory=Replicas, description="Replica bounds. Default min 1, max 1.")
@@ -91,7 +91,7 @@ class ServingSettings(_Strict):
         return self
 
 
-class CustomModel(_Strict):
+class CustomModel(StrictModel):
     """The architecture of a model that isn't in the catalog (a fine-tune of a new base, your own LLM)."""
 
     total_params_b: float = Field(gt=0, le=100_000, description="All parameters, in billions (MoE: every expert). Required.")
@@ -105,7 +105,7 @@ class CustomModel(_Strict):
     vocab_size: int = Field(ge=1, le=100_000_000, description="Vocabulary size. Required.")
 
 
-class ModelSettings(_Strict):
+class ModelSettings(StrictModel):
     """One model the stack serves; the key of the `models` map is its served name."""
 
     catalog: str | None = Field(

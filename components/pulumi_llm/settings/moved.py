@@ -8,7 +8,7 @@ release that moves the key and the next, so that a stack skipping a release stil
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 
 class MovedKey(NamedTuple):
@@ -51,5 +51,5 @@ def _is_set(raw: Mapping[str, Any], path: list[str]) -> bool:
     for part in path:
         if not isinstance(node, Mapping) or part not in node:
             return False
-        node = node[part]
+        node = cast("Mapping[str, Any]", node)[part]
     return True

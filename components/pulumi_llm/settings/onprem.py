@@ -5,11 +5,11 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from ..errors import FieldProblem, UserError
-from .core import Label, _Strict
+from .core import Label, StrictModel
 from .names import HostName, HttpUrl, KubeName, NonBlank
 
 
-class OnPremGpus(_Strict):
+class OnPremGpus(StrictModel):
     """The GPUs of the cluster's GPU nodes, for sizing."""
 
     accelerator: str = Field(
@@ -28,20 +28,20 @@ class OnPremGpus(_Strict):
         return self
 
 
-class AddOn(_Strict):
+class AddOn(StrictModel):
     """A cluster add-on pulumi-llm can install; set install false where the cluster already has it."""
 
     install: bool = Field(default=True, description="Install it (pinned Helm chart). Default true.")
 
 
-class GpuOperatorSettings(_Strict):
+class GpuOperatorSettings(StrictModel):
     """The NVIDIA GPU Operator. On-prem is the one place it installs drivers (awslabs/ai-on-eks infra/base/terraform/helm-values/nvidia-gpu-operator.yaml)."""
 
     install: bool = Field(default=True, description="Install the GPU Operator. Default true.")
     driver: bool = Field(default=True, description="Let the Operator install the NVIDIA driver on the nodes. Default true.")
 
 
-class IngressSettings(_Strict):
+class IngressSettings(StrictModel):
     """How clients reach the model servers."""
 
     install: bool = Field(default=True, description="Install ingress-nginx (pinned). Default true.")
@@ -52,7 +52,7 @@ class IngressSettings(_Strict):
     )
 
 
-class PrometheusSettings(_Strict):
+class PrometheusSettings(StrictModel):
     """Metrics: kube-prometheus-stack, or the Prometheus the cluster already runs."""
 
     install: bool = Field(default=True, description="Install kube-prometheus-stack (pinned). Default true.")
@@ -84,7 +84,7 @@ class PrometheusSettings(_Strict):
         return host[1] if len(host) >= 3 and host[2] == "svc" else None
 
 
-class OnPremSettings(_Strict):
+class OnPremSettings(StrictModel):
     """An existing Kubernetes cluster, reached through a kubeconfig context."""
 
     kube_context: NonBlank = Field(min_length=1, description="kubeconfig context of the cluster. Required: never the current context.")

@@ -12,7 +12,7 @@ from .aws import AwsSettings, check_aws_stack
 from .azure import AzureSettings, check_azure_stack, with_azure_model_sizes
 from .checks_sources import check_source
 from .ci import CiSettings
-from .core import CLOUD_OF_METHOD, SELF_HOSTING, Cloud, Label, Method, _Strict
+from .core import CLOUD_OF_METHOD, SELF_HOSTING, Cloud, Label, Method, StrictModel
 from .edge import EdgeSettings
 from .gateway import GatewaySettings
 from .gcp import GcpSettings, check_gcp_stack
@@ -21,7 +21,7 @@ from .names import TagKey, TagValue
 from .onprem import OnPremSettings
 
 
-class Settings(_Strict):
+class Settings(StrictModel):
     """Everything a stack file may set under `pulumi-llm:`."""
 
     environment: Label = Field(description="Environment name used in tags and names (dev, staging, prod, …). Required.")
@@ -29,7 +29,7 @@ class Settings(_Strict):
     region: str | None = Field(
         default=None, description="Cloud region (e.g. us-east-1). Required for aws, gcp and azure; not allowed for onprem."
     )
-    methods: list[Method] = Field(default_factory=list, description="Deployment methods this stack enables. Default: none.")
+    methods: list[Method] = Field(default_factory=list[Method], description="Deployment methods this stack enables. Default: none.")
     tags: dict[TagKey, TagValue] = Field(
         default_factory=dict, description="Extra tags/labels on every resource, beside the common set. Default: none."
     )
