@@ -1,5 +1,5 @@
-"""The AWS target of LlmPlatform: model store, and for self-hosting the key, network, alarms, GPU VMs or EKS,
-and the gateway on ECS in front of them (the contract: context.py).
+"""The AWS target of LlmPlatform: the model store for self-hosting, the key, network and alarms for it or the
+gateway, GPU VMs or EKS, and the gateway on ECS in front of them (the contract: context.py).
 
 Imported only by an AWS stack (docs/ARCHITECTURE.md, convention 5).
 """
