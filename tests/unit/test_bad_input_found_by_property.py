@@ -28,3 +28,11 @@ def test_a_store_path_an_object_prefix_cannot_hold_is_refused_before_registratio
         "pulumi-llm:models.llama-3-1-8b-instruct.source = store://meta-llama/Llama-3.1-8B",
         "letters, digits, !_.()'- and / only",
     )
+
+
+def test_an_unknown_instance_type_lists_known_types_within_one_short_line(scratch_project: Path) -> None:
+    # gcp-dev with instance_type "\0" listed twelve Azure-length type names: a 432-character line.
+    text = (ROOT / "stacks" / "Pulumi.azure-dev.yaml").read_text()
+    bad_input.write_stack(scratch_project, "fuzz", text.replace("vm_size: Standard_NC24ads_A100_v4", 'vm_size: "\\0"', 1))
+    line = assert_one_line_refusal(bad_input.plan(scratch_project, "fuzz"), "fuzz", "pulumi-llm:azure.gpu_vm.vm_size = \\x00", "in all)")
+    assert len(line) <= 300
