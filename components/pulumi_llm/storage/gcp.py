@@ -31,12 +31,13 @@ from ..labels import CommonLabels, gcp_labels
 from ..naming import child, dns_label
 from ..security.gcp import ENCRYPTER_DECRYPTER, KeyProtection, crypto_key
 from ..validation import GCP_REGION as _REGION
+from ..validation import OBJECT_PREFIX
 
 OBJECT_VIEWER = "roles/storage.objectViewer"
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
-# Object-name prefix segments safe inside a CEL string literal: no quotes, backslashes or wildcards.
-_PREFIX = re.compile(r"^[A-Za-z0-9!_.()'-]+(/[A-Za-z0-9!_.()'-]+)*$")
+# Object-name prefix segments safe inside a CEL string literal; the settings apply the same rule to store:// paths.
+_PREFIX = OBJECT_PREFIX
 
 
 class GcpModelStoreArgs(BaseModel):
