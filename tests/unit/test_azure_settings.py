@@ -154,3 +154,18 @@ def test_the_cli_exits_2_with_the_line(tmp_path: Path, monkeypatch: pytest.Monke
         "pulumi-llm:azure.gpu_vm.vm_size = Standard_D4s_v5: not a GPU VM size; choose an NC, ND or NV size from the catalog, e.g. Standard_NC4as_T4_v3"
     )
     assert len(err.splitlines()) == 1
+
+
+def test_an_azure_gateway_without_timeouts_gets_the_budget_api_management_can_honour() -> None:
+    """The default edge timeout (600 s) is above API Management's 240 s forward limit: an Azure stack that sets
+    no timeouts gets Azure's budget; one that sets an edge above the limit is still refused."""
+    settings = load(dev(gateway__timeouts=None), SOURCE)
+    assert settings.gateway is not None
+    assert settings.gateway.timeouts.model_dump() == {
+        "client_seconds": 300,
+        "edge_seconds": 240,
+        "engine_seconds": 210,
+        "provider_seconds": 180,
+    }
+    line = message(dev(gateway__timeouts={"edge_seconds": 600}))
+    assert "gateway.timeouts.edge_seconds" in line and "240" in line

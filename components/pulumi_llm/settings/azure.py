@@ -314,10 +314,28 @@ def check_azure_stack(settings: Settings) -> None:
                     raise FieldProblem(f"gateway.models.{group_name}.routes[{i}].provider", "bedrock is reached from AWS stacks only")
 
 
+AZURE_GATEWAY_TIMEOUTS: dict[str, int] = {"client_seconds": 300, "edge_seconds": 240, "engine_seconds": 210, "provider_seconds": 180}
+"""The gateway's timeout budget on Azure when the stack gives none: API Management forwards for at most 240 s
+(gateway/apim_policy.py, MAX_FORWARD_TIMEOUT_SECONDS), below the other clouds' default edge of 600 s; each
+inner hop 30 s shorter, as the shipped Azure stacks set it."""
+
+
+def with_azure_gateway_timeouts(data: Any) -> Any:
+    """An Azure stack whose gateway sets no `timeouts` gets Azure's budget instead of the default one API
+    Management can't honour (which the checks would refuse). Runs on the raw settings, before parsing."""
+    if not isinstance(data, dict):
+        return data
+    stack = cast("dict[str, Any]", data)
+    gateway = stack.get("gateway")
+    if stack.get("cloud") != "azure" or not isinstance(gateway, dict) or "timeouts" in gateway:
+        return stack
+    return {**stack, "gateway": {**cast("dict[str, Any]", gateway), "timeouts": dict(AZURE_GATEWAY_TIMEOUTS)}}
+
+
 def with_azure_model_sizes(data: Any) -> Any:
     """Azure sizes every model on the size its VMs or first GPU pool really have: that size becomes the
     models' instance_type where they name none, so sizing and the deployed size are one. Runs on the raw
-    settings, before parsing (`Settings._azure_sizes`)."""
+    settings, before parsing (`Settings._azure_defaults`)."""
     if not isinstance(data, dict):
         return data
     stack = cast("dict[str, Any]", data)

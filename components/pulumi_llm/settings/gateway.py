@@ -76,7 +76,10 @@ class GatewaySettings(StrictModel):
 
     models: dict[Label, ModelGroupSettings] = Field(description="Models clients call, by name. Required.")
     consumers: dict[Label, ConsumerSettings] = Field(description="Clients with their own keys and quotas. At least one.")
-    timeouts: GatewayTimeouts = Field(default_factory=GatewayTimeouts, description="Timeout budget, client to provider.")
+    timeouts: GatewayTimeouts = Field(
+        default_factory=GatewayTimeouts,
+        description="Timeout budget, client to provider. On Azure without this key: 300/240/210/180 s (API Management forwards for 240 s at most).",
+    )
     retries: int = Field(default=2, ge=0, le=5, description="Retries per request (Retry-After honoured). Default 2.")
     secrets: dict[str, str] = Field(
         default_factory=dict, description="Secret name per provider, when not the provider's own name. Default: the provider name."

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from ..errors import FieldProblem, UserError
 from .aws import AwsSettings, check_aws_stack
-from .azure import AzureSettings, check_azure_stack, with_azure_model_sizes
+from .azure import AzureSettings, check_azure_stack, with_azure_gateway_timeouts, with_azure_model_sizes
 from .checks_sources import check_source
 from .ci import CiSettings
 from .core import CLOUD_OF_METHOD, SELF_HOSTING, Cloud, Label, Method, StrictModel
@@ -51,8 +51,8 @@ class Settings(StrictModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _azure_sizes(cls, data: Any) -> Any:
-        return with_azure_model_sizes(data)
+    def _azure_defaults(cls, data: Any) -> Any:
+        return with_azure_gateway_timeouts(with_azure_model_sizes(data))
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
