@@ -9,7 +9,7 @@ naming the stack file, the key path as written, the value and what to do, nothin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import bad_input
 import pytest
@@ -17,7 +17,7 @@ import yaml
 from bad_input import assert_one_line_refusal
 from helpers import shipped_stack
 from pulumi_llm.settings import Settings
-from pulumi_llm.settings.checks_effect import READ_BY, misspelt_namespace
+from pulumi_llm.settings.checks_effect import READ_BY, READ_IN_MODE, misspelt_namespace
 
 GATEWAY = {
     "models": {"chat": {"routes": [{"provider": "openai", "model": "gpt-4o-mini"}]}},
@@ -177,3 +177,31 @@ def test_a_block_nothing_reads_is_reported_as_such_not_for_its_own_mistakes(scra
         "pulumi-llm:gateway = ",
         "read only with method gateway",
     )
+
+
+@pytest.mark.parametrize(
+    ("cluster", "key", "mode"),
+    [
+        ({"gpu_instance_types": ["m5.xlarge"]}, "gpu_instance_types", "karpenter"),
+        ({"gpu_capacity": "karpenter", "gpu_instance_types": ["g6e.xlarge"]}, "gpu_instance_types", "karpenter"),
+        ({"gpu_capacity": "node-group", "gpu_instance_families": ["g6e"]}, "gpu_instance_families", "node-group"),
+        ({"gpu_capacity": "node-group", "capacity_types": ["spot", "on-demand"]}, "capacity_types", "node-group"),
+    ],
+)
+def test_a_key_the_gpu_capacity_mode_does_not_read_is_refused(scratch_project: Path, cluster: dict[str, Any], key: str, mode: str) -> None:
+    # Before: under Karpenter (the default) gpu_instance_types was dropped silently, even a CPU type, and the
+    # NodePool used the families; a node group ignored the families and capacity types the same way.
+    stack = shipped_stack("staging")
+    stack["config"]["pulumi-llm:aws"]["cluster"] = cluster
+    bad_input.write_stack(scratch_project, "staging-edited", yaml.safe_dump(stack, sort_keys=False))
+    line = assert_one_line_refusal(bad_input.plan(scratch_project, "staging-edited"), "staging-edited", f"aws.cluster.{key} = ")
+    assert f"has no effect with aws.cluster.gpu_capacity {mode}" in line
+
+
+def test_the_mode_table_defaults_are_the_schema_defaults() -> None:
+    from pulumi_llm.settings.aws import AwsClusterSettings
+
+    for mode_key, default, readers in READ_IN_MODE.values():
+        field = AwsClusterSettings.model_fields[mode_key.rsplit(".", 1)[-1]]
+        assert field.default == default
+        assert set(readers) <= set(get_args(field.annotation))

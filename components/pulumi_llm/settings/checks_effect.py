@@ -49,6 +49,18 @@ CLOUD_BLOCKS = CLOUD_NAMES
 CLOUD_ONLY: dict[str, str] = {"gateway.bedrock_models": "aws"}
 """Keys outside the cloud blocks that one cloud's wiring reads (Bedrock model ARNs scope the AWS gateway's role)."""
 
+READ_IN_MODE: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # EKS (platform/aws._eks): Karpenter's NodePool picks from families on spot and on-demand; a managed node
+    # group takes exact types and is always on-demand, so each mode ignores the other's keys.
+    "aws.cluster.gpu_instance_families": ("aws.cluster.gpu_capacity", "karpenter", ("karpenter",)),
+    "aws.cluster.capacity_types": ("aws.cluster.gpu_capacity", "karpenter", ("karpenter",)),
+    "aws.cluster.gpu_instance_types": ("aws.cluster.gpu_capacity", "karpenter", ("node-group",)),
+}
+"""Key → (the key choosing the mode, that key's default, the modes whose wiring reads the key). GKE Standard
+and Autopilot both read gcp.cluster.gpu_pool, and AKS pools and the GPU VMs' spot keys have no mode to depend on,
+so EKS's GPU capacity is the only mode-dependent case. tests/unit/test_bad_input_no_effect.py checks the
+defaults against the schema."""
+
 EARLY_BLOCKS = ("gateway", "edge", "onprem")
 """Method blocks refused before the schema (check_blocks_early); the rest of READ_BY waits for it, whose own
 cross-field messages (a self-hosted route without a self-hosting method, …) say more."""
@@ -97,12 +109,31 @@ def check_blocks_early(raw: Mapping[str, Any]) -> None:
 
 
 def _is_set(raw: Mapping[str, Any], path: str) -> bool:
+    return _written(raw, path) is not _UNSET
+
+
+_UNSET = object()
+
+
+def _written(raw: Mapping[str, Any], path: str) -> Any:
+    """The value the stack file gives `path`, or _UNSET when it doesn't write it."""
     node: Any = raw
     for part in path.split("."):
         if not isinstance(node, Mapping) or part not in node:
-            return False
+            return _UNSET
         node = cast("Mapping[str, Any]", node)[part]
-    return True
+    return node
+
+
+def decide_unread_in_mode(raw: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(key, why) for the first key of READ_IN_MODE that the stack writes but whose mode doesn't read it; else None."""
+    for path, (mode_key, default, readers) in READ_IN_MODE.items():
+        mode = _written(raw, mode_key)
+        mode = default if mode is _UNSET else mode
+        if _is_set(raw, path) and mode not in readers:
+            name = mode_key.rsplit(".", 1)[-1]
+            return path, f"has no effect with {mode_key} {mode}: read only with {name} {' or '.join(readers)}; remove it"
+    return None
 
 
 def _check_blocks(raw: Mapping[str, Any], cloud: str, methods: list[str], other_clouds: list[str], blocks: Iterable[str]) -> None:
@@ -131,3 +162,6 @@ def check_effect(raw: Mapping[str, Any], cloud: str, methods: list[str]) -> None
         if not _is_set(raw, path) or set(readers) & set(methods):
             continue
         raise FieldProblem(path, _unread(readers, methods))
+    unread = decide_unread_in_mode(raw)
+    if unread is not None:
+        raise FieldProblem(*unread)
