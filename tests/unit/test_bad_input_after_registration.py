@@ -180,3 +180,48 @@ def test_an_unmapped_component_error_is_still_one_line_naming_the_file() -> None
     line = component_problem(UserError("something the settings should have caught " + "x" * 400), {}, "stacks/Pulumi.x.yaml")
     assert line.startswith("stacks/Pulumi.x.yaml: pulumi-llm: something the settings should have caught xxx")
     assert len(line) <= 300 and "\n" not in line  # the long message is cut, by the line or by UserError itself
+
+
+def _route(base: str, provider: str) -> tuple[str, int]:
+    """(group, index) of the first route of shipped stack `base` to `provider`."""
+    groups = shipped_stack(base)["config"][GATEWAY]["models"]
+    return next((g, i) for g, spec in groups.items() for i, r in enumerate(spec["routes"]) if r["provider"] == provider)
+
+
+@pytest.mark.parametrize(
+    ("base", "provider", "model", "hint"),
+    [
+        ("dev", "openai", "gpt-4o-mimi", "did you mean gpt-4o-mini?"),
+        ("prod", "bedrock", "meta.llama9-instruct-v1:0", "did you mean meta.llama"),
+        ("gcp-prod", "gemini", "gemini-2.5-flsh", "did you mean gemini-2.5-flash?"),
+        ("azure-prod", "anthropic", "claude-haiku-4-5-2025100", "did you mean claude-haiku-4-5-20251001?"),
+        ("dev", "anthropic", "claude-3-5-haiku-latest", "LiteLLM v1.103.0"),  # an alias the pinned map does not carry
+    ],
+)
+def test_a_provider_model_id_the_engine_does_not_know_is_refused_before_registration(
+    scratch_project: Path, base: str, provider: str, model: str, hint: str
+) -> None:
+    # Before: only the verify pass after the plan caught it (3 lines, plan written); `--no-verify` and `pulumi up` went on.
+    group, index = _route(base, provider)
+    line = refused(
+        scratch_project,
+        base,
+        at(GATEWAY, "models", group, "routes", index, "model", value=model),
+        f"{GATEWAY}.models.{group}.routes[{index}].model = {model}: ",
+    )
+    assert f"unknown {provider} model ID" in line and hint in line
+
+
+def test_the_settings_accept_every_id_the_verify_fact_knows_and_judge_nothing_else() -> None:
+    # One fact, two readers: the settings refuse exactly the IDs models.provider-id would call unknown.
+    from pulumi_llm.settings.gateway import decide_unknown_model
+    from pulumi_llm.verify.facts import litellm_models
+
+    for provider in litellm_models.ROUTE_FAMILY:
+        ids = litellm_models.known_ids(provider)
+        assert ids and all(decide_unknown_model(provider, model) is None for model in ids)
+        assert decide_unknown_model(provider, "no-such-model-x") is not None
+    assert decide_unknown_model("openai", "openai/gpt-4o-mini") is None  # LiteLLM resolves the prefixed form too
+    # An Azure OpenAI deployment and a self-hosted served name are the operator's names: the map cannot judge them.
+    assert decide_unknown_model("azure-openai", "my-gpt4o-deployment") is None
+    assert decide_unknown_model("self-hosted", "llama-3-1-8b-instruct") is None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from ..gateway.boundary import Boundary, decide_boundary_breach
+from ..verify.facts import litellm_models
 from .core import FieldProblem, Label, StrictModel
 
 Provider = Literal["openai", "anthropic", "gemini", "cohere", "bedrock", "azure-openai", "self-hosted"]
@@ -20,6 +22,29 @@ class RouteSettings(StrictModel):
     model: str = Field(min_length=1, description="The provider's model id, or the served name of a self-hosted model. Required.")
     rpm: int | None = Field(default=None, ge=1, le=100_000_000, description="Requests per minute this backend takes. Default: unlimited.")
     tpm: int | None = Field(default=None, ge=1, le=100_000_000_000, description="Tokens per minute this backend takes. Default: unlimited.")
+
+    @model_validator(mode="after")
+    def _known_to_the_engine(self) -> RouteSettings:
+        # The verify rule models.provider-id reads the same fact after the plan (and adds deprecation dates, which
+        # depend on the day); here a typo is refused before anything registers, so `pulumi up` never deploys it.
+        problem = decide_unknown_model(self.provider, self.model)
+        if problem is not None:
+            raise FieldProblem("model", problem)
+        return self
+
+
+def decide_unknown_model(provider: str, model: str) -> str | None:
+    """Why the pinned engine cannot serve `model` from `provider`, with the closest ID it knows; None when it can,
+    or when its model map cannot judge (an Azure OpenAI deployment name, a self-hosted served name)."""
+    if litellm_models.known(provider, model) is not False:
+        return None
+    ids = sorted(litellm_models.known_ids(provider))
+    hint = difflib.get_close_matches(model, ids, n=1, cutoff=0.6)
+    did_you_mean = f" (did you mean {hint[0]}?)" if hint else ""
+    return (
+        f"unknown {provider} model ID for the pinned engine (LiteLLM {litellm_models.LITELLM_TAG}'s model map)"
+        f"{did_you_mean}: calls would fail or go uncosted"
+    )
 
 
 class ModelGroupSettings(StrictModel):

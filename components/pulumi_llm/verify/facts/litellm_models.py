@@ -98,6 +98,12 @@ def known(provider: str, model: str) -> bool | None:
     return None if family is None else route_id(family, model) in KNOWN[family]
 
 
+def known_ids(provider: str) -> frozenset[str]:
+    """Every ID the engine's map has for gateway `provider`, as a route names it (empty when the map cannot judge)."""
+    family = ROUTE_FAMILY.get(provider)
+    return KNOWN[family] if family is not None else frozenset()
+
+
 def deprecation_date(provider: str, model: str) -> date | None:
     family = ROUTE_FAMILY.get(provider)
     when = DEPRECATION.get((family, route_id(family, model))) if family else None
