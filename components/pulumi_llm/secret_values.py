@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 
 MASK = "…"
 """What follows the first characters of a masked value."""
@@ -118,6 +119,25 @@ _INNER = {_PART: _SEGMENT, _SEGMENT: _DOTTED}
 
 def _mask_word(match: re.Match[str]) -> str:
     return _masked(match.group(0), _PART)
+
+
+def _kinds(text: str, inner: re.Pattern[str] | None) -> Iterator[str]:
+    core = text.rstrip(".:").lstrip("/")
+    kind = secret_kind(core)
+    if kind is not None:
+        yield kind
+    elif inner is not None:
+        for match in inner.finditer(text):
+            yield from _kinds(match.group(0), _INNER.get(inner))
+
+
+def secret_inside(text: str) -> str | None:
+    """What kind of secret a word of `text` looks like, or None: the words mask_secrets would mask, so a value
+    pasted into a path (/var/lib/<token>), a URL (https://user:<token>@host) or an argument (--key=<token>) counts."""
+    for word in _WORD.finditer(text):
+        for kind in _kinds(word.group(0), _PART):
+            return kind
+    return None
 
 
 def mask_secrets(text: str) -> str:

@@ -123,3 +123,30 @@ def test_a_key_pasted_into_a_cli_argument_is_never_printed_whole(scratch_project
     value = argv[-1]
     assert value[:4] + "…" in outcome.stderr[0]
     assert value not in "\n".join(outcome.stdout + outcome.stderr)
+
+
+GITHUB = "ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+
+ANY_STRING_CASES = [
+    # Issue 16 follow-up: a secret in any name, path, context, URL or argument — the value would be written in the
+    # clear into the provider, the DaemonSets or the pod spec. A secret *inside* the value counts (a path segment).
+    ("onprem", ["pulumi-llm:onprem", "kube_context"], HF, "pulumi-llm:onprem.kube_context"),
+    ("onprem", ["pulumi-llm:onprem", "kube_context"], ANTHROPIC, "pulumi-llm:onprem.kube_context"),
+    ("edge", ["pulumi-llm:edge", "kube_context"], HF, "pulumi-llm:edge.kube_context"),
+    ("onprem", ["pulumi-llm:onprem", "kubeconfig"], GITHUB, "pulumi-llm:onprem.kubeconfig"),
+    ("edge", ["pulumi-llm:edge", "host_model_dir"], f"/var/lib/{GITHUB}", "pulumi-llm:edge.host_model_dir"),
+    ("onprem", ["pulumi-llm:onprem", "prometheus", "url"], f"https://admin:{HF}@prom.internal:9090", "pulumi-llm:onprem.prometheus.url"),
+    ("onprem", ["pulumi-llm:models", MODEL, "extra_args"], [f"--api-key={OPENAI}"], f"pulumi-llm:models.{MODEL}.extra_args[0]"),
+]
+
+
+@pytest.mark.parametrize(("base", "path", "value", "key"), ANY_STRING_CASES, ids=[c[3] for c in ANY_STRING_CASES])
+def test_a_secret_in_any_string_field_is_refused_masked(scratch_project: Path, base: str, path: list[str], value: Any, key: str) -> None:
+    stack = shipped_stack(base)
+    _set(path, value)(stack["config"])
+    bad_input.write_stack(scratch_project, "anywhere", yaml.safe_dump(stack, sort_keys=False))
+    outcome = bad_input.plan(scratch_project, "anywhere")
+    secret = HF if HF in str(value) else OPENAI if OPENAI in str(value) else ANTHROPIC if ANTHROPIC in str(value) else GITHUB
+    line = assert_one_line_refusal(outcome, "anywhere", key, "looks like", "secrets put")
+    assert secret not in "\n".join(outcome.stdout + outcome.stderr)
+    assert secret[:5] not in line  # at most the first 4 characters

@@ -14,7 +14,7 @@ from typing import Annotated, Any, cast
 from pydantic import BaseModel, ValidationError
 
 from ..errors import FieldProblem, UserError
-from ..secret_values import mask, secret_kind
+from ..secret_values import mask, mask_secrets, secret_kind
 from .checks_effect import check_blocks_early, check_effect, misspelt_namespace, nested_key_hint
 from .checks_secrets import check_secret_names
 from .core import NAMESPACE
@@ -246,7 +246,9 @@ def _rendered(value: Any) -> str:
 def _masked(value: Any) -> Any:
     """`value` with every secret-looking string (and map key) masked, whatever key it sits under."""
     if isinstance(value, str):
-        return mask(value) if secret_kind(value) else value
+        # A secret inside a longer value (a path segment, --key=<token>) too: the cut below would otherwise keep
+        # its first characters past what mask_secrets, the last guard, still recognises.
+        return mask(value) if secret_kind(value) else mask_secrets(value)
     if isinstance(value, dict):
         return {_masked(k): _masked(v) for k, v in cast("dict[Any, Any]", value).items()}
     if isinstance(value, list):
