@@ -205,3 +205,38 @@ def test_the_mode_table_defaults_are_the_schema_defaults() -> None:
         field = AwsClusterSettings.model_fields[mode_key.rsplit(".", 1)[-1]]
         assert field.default == default
         assert set(readers) <= set(get_args(field.annotation))
+
+
+@pytest.mark.parametrize(
+    ("base", "key", "value", "ours"),
+    [
+        ("azure-dev", "azure-native:location", "westeurope", "pulumi-llm:region = eastus"),
+        ("dev", "aws:region", "eu-west-1", "pulumi-llm:region = us-east-1"),
+        ("gcp-dev", "gcp:region", "europe-west4", "pulumi-llm:region = us-central1"),
+        ("gcp-dev", "gcp:project", "acme-llm-prod", "pulumi-llm:gcp.project = acme-llm-dev"),
+    ],
+)
+def test_a_provider_key_that_contradicts_ours_is_refused(scratch_project: Path, base: str, key: str, value: str, ours: str) -> None:
+    # Before: planned with exit 0, every resource in our region; the explicit provider reads our settings only.
+    line = refused(scratch_project, base, {key: value}, f"{key} = {value}: contradicts {ours}", "has no effect")
+    assert line.count(key) == 2
+
+
+def test_a_provider_key_equal_to_ours_is_harmless() -> None:
+    from pulumi_llm.clouds import NAMES as CLOUD_NAMES
+    from pulumi_llm.settings.checks_providers import PROVIDER_KEYS, decide_contradiction
+
+    settings = Settings.model_validate(
+        {
+            "environment": "dev",
+            "cloud": "azure",
+            "region": "westeurope",
+            "methods": ["gateway"],
+            "gateway": GATEWAY,
+            "azure": {"gateway": {"publisher_email": "ops@example.com"}},
+        }
+    )
+    assert decide_contradiction({"azure-native:location": "West Europe"}, "azure", settings) is None  # Azure's display name
+    found = decide_contradiction({"azure-native:location": "eastus", "aws:region": "eu-west-1"}, "azure", settings)
+    assert found is not None and (found.theirs, found.our_value) == ("azure-native:location", "westeurope")
+    assert set(PROVIDER_KEYS) == set(CLOUD_NAMES)  # every public cloud declares the keys its provider would read

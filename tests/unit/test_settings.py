@@ -60,7 +60,10 @@ def test_settings_are_frozen() -> None:
 
 
 def test_keys_of_other_namespaces_are_ignored() -> None:
-    assert load({**config(**SERVED), "aws:region": "eu-west-1", "pulumi:disable-default-providers": '["*"]'}, SOURCE).region == "us-east-1"
+    # Other packages' keys are theirs; one that contradicts ours (aws:region: eu-west-1) is refused, see
+    # test_bad_input_no_effect.py; an equal one is harmless.
+    other = {"aws:region": "us-east-1", "kubernetes:context": "kind", "pulumi:disable-default-providers": '["*"]'}
+    assert load({**config(**SERVED), **other}, SOURCE).region == "us-east-1"
 
 
 @pytest.mark.parametrize(

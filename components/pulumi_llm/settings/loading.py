@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import FieldProblem, UserError
 from ..secret_values import mask, mask_secrets, secret_kind
 from .checks_effect import check_blocks_early, check_effect, misspelt_namespace, nested_key_hint
+from .checks_providers import decide_contradiction
 from .checks_secrets import check_secret_names
 from .core import NAMESPACE
 from .moved import find_moved_key
@@ -57,6 +58,10 @@ def load(config: Mapping[str, Any], source: str) -> Settings:
         settings = Settings.model_validate(raw)
     except ValidationError as err:
         raise UserError(_first_problem(err, raw, source)) from None
+    contradiction = decide_contradiction(config, settings.cloud, settings)
+    if contradiction is not None:
+        theirs = contradiction.theirs
+        raise UserError(f"{source}: {theirs} = {_render(contradiction.their_value)}: {contradiction.reason(settings.cloud)}")
     try:
         check_effect(raw, settings.cloud, list(settings.methods))
         # What the components would refuse after registering the resources before them, then the sizing.
