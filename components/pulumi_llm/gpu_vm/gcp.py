@@ -58,8 +58,9 @@ from ..errors import UserError
 from ..labels import CommonLabels, gcp_labels
 from ..naming import child, dns_label
 from ..runtimes.spec import ContainerSpec
+from ..security.gcp import ENCRYPTER_DECRYPTER
 from ..sizing import GIB, INSTANCE_TYPES, InstanceType, get_instance_type
-from ..storage.gcp import ENCRYPTER_DECRYPTER, OBJECT_VIEWER, check_prefix, read_bindings
+from ..storage.gcp import OBJECT_VIEWER, check_prefix, read_bindings
 from ..validation import GCP_NETWORK_TAG as _TAG
 from ..validation import GCP_REGION as _REGION
 from ..validation import HOSTNAME as _DOMAIN

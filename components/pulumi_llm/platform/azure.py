@@ -304,6 +304,7 @@ def _gateway(
 ) -> dict[str, pulumi.Input[str]]:
     from ..gateway import config as engine
     from ..gateway.azure import ApimConsumer, AzureGateway, AzureGatewayArgs, AzureOpenAIBackend
+    from ..gateway.engine import MASTER_KEY_ENV
 
     cfg = settings.azure
     gw = cfg.gateway
@@ -341,7 +342,7 @@ def _gateway(
             engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
             # Key Vault secret names: the provider's, or the one gateway.secrets gives it.
             provider_secrets={
-                env: secrets.get(provider, provider) for env, provider in engine.secret_envs(spec).items() if env != engine.MASTER_KEY_ENV
+                env: secrets.get(provider, provider) for env, provider in engine.secret_envs(spec).items() if env != MASTER_KEY_ENV
             },
             # The component sets LITELLM_MODE itself; the self-hosted URLs are Outputs known at deploy time.
             environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
