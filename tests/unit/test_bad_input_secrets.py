@@ -150,3 +150,24 @@ def test_a_secret_in_any_string_field_is_refused_masked(scratch_project: Path, b
     line = assert_one_line_refusal(outcome, "anywhere", key, "looks like", "secrets put")
     assert secret not in "\n".join(outcome.stdout + outcome.stderr)
     assert secret[:5] not in line  # at most the first 4 characters
+
+
+@pytest.mark.parametrize(
+    ("base", "route", "value"),
+    [
+        ("dev", {"provider": "openai", "model": OPENAI}, OPENAI),
+        ("gcp-dev", {"provider": "gemini", "model": GOOGLE}, GOOGLE),
+        # An Azure OpenAI deployment name is not judged by the engine's model map: the detector is what refuses it.
+        ("azure-dev", {"provider": "azure-openai", "model": AZURE}, AZURE),
+    ],
+)
+def test_a_key_pasted_as_a_route_model_is_refused_masked(scratch_project: Path, base: str, route: dict[str, str], value: str) -> None:
+    # Before (R16 item 2): the verify pass after the plan printed the key whole on stderr, and the plan was written.
+    stack = shipped_stack(base)
+    group = next(iter(stack["config"]["pulumi-llm:gateway"]["models"]))
+    stack["config"]["pulumi-llm:gateway"]["models"][group]["routes"] = [route]
+    bad_input.write_stack(scratch_project, "route", yaml.safe_dump(stack, sort_keys=False))
+    outcome = bad_input.plan(scratch_project, "route")
+    line = assert_one_line_refusal(outcome, "route", f"pulumi-llm:gateway.models.{group}.routes[0].model = {value[:4]}…", "looks like")
+    assert value not in "\n".join(outcome.stdout + outcome.stderr)
+    assert value[:5] not in line

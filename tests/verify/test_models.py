@@ -120,3 +120,12 @@ def test_render_round_trips():
 def test_a_route_may_name_the_id_with_its_prefix():
     assert litellm_models.known("gemini", "gemini/gemini-2.5-flash") is True
     assert litellm_models.known("gemini", "gemini-2.5-flash") is True
+
+
+def test_a_key_recorded_as_a_route_model_is_never_printed_whole(recorded):
+    # A plan recorded before the settings refused pasted keys (R16 item 2) printed it on stderr.
+    key = "sk-proj-T3BlbkFJx9Yq2Lm4Np6Rs8Tu0Vw2Xy4Za6Bc8De"
+    view = recorded("dev")
+    set_route(view, "chat-api", 1, key)
+    [found] = mine(view, "error")
+    assert key not in found.why and "sk-p" in found.why

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ...secret_values import mask_secrets
 from .. import clock
 from ..facts import litellm_models
 from ..report import Violation
@@ -39,8 +40,10 @@ def routes(view: PlanView) -> Iterator[tuple[str, str, str]]:
 def provider_model_ids(view: PlanView) -> Iterator[Violation]:
     """Every provider model a gateway route names is in the pinned engine's model map and not past its deprecation date (a warning within 90 days of it)."""
     day = clock.today()
-    for where, provider, model in routes(view):
-        known = litellm_models.known(provider, model)
+    for where, provider, model_id in routes(view):
+        known = litellm_models.known(provider, model_id)
+        # The settings refuse a pasted key before a plan exists; a plan recorded before that check may still hold one.
+        model = mask_secrets(model_id)
         if known is None:
             continue  # self-hosted served name or an Azure deployment name: not a provider model ID
         if not known:
@@ -54,7 +57,7 @@ def provider_model_ids(view: PlanView) -> Iterator[Violation]:
                 ),
             )
             continue
-        ends = litellm_models.deprecation_date(provider, model)
+        ends = litellm_models.deprecation_date(provider, model_id)
         if ends is None:
             continue
         if ends <= day:
