@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from .choices import allowed
 from .errors import UserError
 from .offline import out_dir
 
@@ -144,7 +145,7 @@ def _verify(args: argparse.Namespace) -> int:
         load_families()
         unknown = sorted(set(args.rule) - set(RULES))
         if unknown:
-            raise UserError(f"verify --rule {unknown[0]}: no such rule; rules: {', '.join(sorted(RULES))}")
+            raise UserError(f"verify --rule {unknown[0]}: no such rule; {allowed(unknown[0], sorted(RULES), 'rules')}")
     violations: list[Violation] = []
     failed = 0
     for stack in stacks:

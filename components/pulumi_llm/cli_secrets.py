@@ -35,6 +35,8 @@ from pulumi_llm.gateway.engine import MASTER_KEY_SECRET
 from pulumi_llm.secret_stores import ClientFactory, SecretStore
 from pulumi_llm.validation import SHORT_NAME as _NAME
 
+from .choices import allowed
+
 if TYPE_CHECKING:
     from pulumi_llm.settings import Settings
 
@@ -126,7 +128,7 @@ def handle_put(
     target = _stack(args, expected, where)
     known = target.known
     if provider not in known:
-        raise UserError(f"{where}: stack {args.stack} expects no such secret; expected: {', '.join(known)}")
+        raise UserError(f"{where}: stack {args.stack} expects no such secret; {allowed(provider, known, 'expected')}")
     value = read_value(stdin or sys.stdin, prompt=f"{provider} key for stack {args.stack} (input hidden): ")
     if not value:
         raise UserError(

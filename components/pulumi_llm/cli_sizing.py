@@ -183,7 +183,7 @@ def handle_size(args: argparse.Namespace) -> int:
     }
     chosen_note = None
     if args.instance:
-        itype = s.get_instance_type(args.instance, cloud)
+        itype = s.get_instance_type(args.instance, cloud, region and region.strip().lower())
         if region is not None:
             s.check_instance_region(itype, region.strip().lower())
         result = fit(model, itype, region=region, **common)

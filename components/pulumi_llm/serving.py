@@ -75,7 +75,7 @@ def instance_type(settings: Settings, name: str) -> InstanceType:
     cloud = settings.cloud
     if model.instance_type:
         try:
-            itype = get_instance_type(model.instance_type, cloud)
+            itype = get_instance_type(model.instance_type, cloud, settings.region)
             check_instance_region(itype, settings.region or "")
         except UserError as err:
             raise UserError(f"instance_type = {model.instance_type}: {err}") from None

@@ -152,3 +152,37 @@ def test_every_key_a_settings_message_names_is_a_key_of_the_stack_file() -> None
     assert len(named) >= 20, named
     assert named, "the scan found no key in any message"
     assert not {(module, path) for module, path in named if not resolves(path)}
+
+
+@pytest.mark.parametrize(
+    ("typo", "parts"),
+    [
+        ("g99.mega", ("known: g4dn.", ", … ")),  # nothing close: the stack's own cloud's types, cut
+        ("g6.xlarg", ("did you mean g6.xlarge",)),
+    ],
+)
+def test_an_unknown_instance_type_is_answered_in_the_stacks_own_cloud(scratch_project: Path, typo: str, parts: tuple[str, ...]) -> None:
+    # Before: an AWS stack's typo listed twelve Azure sizes in a 439-character line, with no did-you-mean.
+    models = edited("dev", "pulumi-llm:models", {MODEL: {"instance_type": typo}})
+    line = refused(scratch_project, "dev", models, f"models.{MODEL}.instance_type = {typo}", *parts)
+    assert "Standard_" not in line
+    assert len(line) <= 300
+
+
+def test_size_with_an_unknown_instance_lists_a_cut_catalog() -> None:
+    outcome = bad_input.main(["size", "llama-3.1-8b-instruct", "--instance", "g99.huge"])
+    assert outcome.code == 2
+    [line] = outcome.stderr
+    assert line.endswith(" more") and ", … " in line and len(line) <= 300
+    [aws] = bad_input.main(["size", "llama-3.1-8b-instruct", "--instance", "g99.huge", "--cloud", "aws"]).stderr
+    assert "known: g4dn." in aws and "Standard_" not in aws and "a2-" not in aws
+
+
+def test_every_list_of_allowed_values_is_cut_to_one_line() -> None:
+    from pulumi_llm.choices import allowed, listing
+
+    names = [f"value-{i:03d}" for i in range(100)]
+    assert listing(names).endswith(", value-012, … 87 more") and len(listing(names)) <= 150 + len(", … 87 more")
+    assert listing(["a", "b"]) == "a, b"
+    assert allowed("spto", ["on-demand", "spot"]) == "did you mean spot? allowed: on-demand, spot"
+    assert allowed("zzz", names).startswith("allowed: value-000, ")

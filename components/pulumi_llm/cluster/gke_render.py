@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import pins
+from ..choices import allowed
 from ..errors import UserError
 from ..kubernetes import addons, render
 from ..validation import DNS_LABEL as _CLUSTER_NAME
@@ -145,7 +146,9 @@ def resolve_gpu(key: str, machine_type: str | None, accelerator: str | None, gpu
         if accelerator is None or gpus is None:
             raise UserError(f"{where}: give machine_type (e.g. g2-standard-24), or accelerator and gpus (Autopilot)")
         if accelerator not in KNOWN_ACCELERATORS:
-            raise UserError(f"{where}.accelerator: unknown GPU {accelerator!r}; known: {', '.join(sorted(KNOWN_ACCELERATORS))}")
+            raise UserError(
+                f"{where}.accelerator: unknown GPU {accelerator!r}; {allowed(accelerator, sorted(KNOWN_ACCELERATORS), 'known')}"
+            )
         return GpuMachine("", accelerator, gpus)
     if machine_type in GPU_MACHINES:
         machine = GPU_MACHINES[machine_type]

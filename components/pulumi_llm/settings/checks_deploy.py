@@ -15,6 +15,7 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING
 
+from ..choices import allowed, listing
 from ..errors import FieldProblem, UserError
 from .core import EMAIL_PATTERN
 
@@ -207,18 +208,16 @@ def _aws_cluster(settings: Settings) -> None:
     if cluster.gpu_capacity == "karpenter":
         for i, family in enumerate(cluster.gpu_instance_families):
             if family not in gpu_families:
-                raise FieldProblem(
-                    f"aws.cluster.gpu_instance_families[{i}]", f"not a GPU instance family; allowed: {', '.join(gpu_families)}"
-                )
+                raise FieldProblem(f"aws.cluster.gpu_instance_families[{i}]", f"not a GPU instance family; {allowed(family, gpu_families)}")
     else:
         for i, name in enumerate(cluster.gpu_instance_types):
             try:
-                itype = get_instance_type(name, "aws")
+                itype = get_instance_type(name, "aws", settings.region)
             except UserError as err:
                 raise FieldProblem(f"aws.cluster.gpu_instance_types[{i}]", str(err)) from None
             if itype.gpu_count < 1:
                 raise FieldProblem(
-                    f"aws.cluster.gpu_instance_types[{i}]", f"not a GPU instance type; GPU families: {', '.join(gpu_families)}"
+                    f"aws.cluster.gpu_instance_types[{i}]", f"not a GPU instance type; GPU families: {listing(gpu_families)}"
                 )
 
 
@@ -287,7 +286,7 @@ def _gcp(settings: Settings) -> None:
         from ..sizing import get_instance_type
 
         try:
-            machine = get_instance_type(gcp.cluster.gpu_pool.machine_type, "gcp")
+            machine = get_instance_type(gcp.cluster.gpu_pool.machine_type, "gcp", settings.region)
         except UserError as err:
             raise FieldProblem("gcp.cluster.gpu_pool.machine_type", str(err)) from None
         if machine.gpu_count < 1:

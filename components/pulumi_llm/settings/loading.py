@@ -3,7 +3,6 @@ and the JSON Schema of a stack file."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import types
@@ -13,6 +12,7 @@ from typing import Annotated, Any, cast
 
 from pydantic import BaseModel, ValidationError
 
+from ..choices import close_to, listing
 from ..errors import FieldProblem, UserError
 from ..secret_values import mask, mask_secrets, secret_kind
 from .checks_effect import check_blocks_early, check_effect, misspelt_namespace, nested_key_hint
@@ -158,14 +158,14 @@ def _message(problem: Mapping[str, Any], loc: list[Any]) -> str:
         nested = nested_key_hint(str(loc[-1]), allowed)
         if nested is not None:
             return nested
-        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        hint = close_to(str(loc[-1]), allowed, n=1)
         did_you_mean = f" (did you mean {hint[0]}?)" if hint else ""
-        return f"unknown key{did_you_mean}; allowed: {', '.join(allowed)}"
+        return f"unknown key{did_you_mean}; allowed: {listing(allowed)}"
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        hint = difflib.get_close_matches(str(problem.get("input")), choices, n=1, cutoff=0.6)
+        hint = close_to(str(problem.get("input")), choices, n=1)
         did_you_mean = f" (did you mean {hint[0]}?)" if hint else ""
-        return f"must be one of: {', '.join(choices)}{did_you_mean}"
+        return f"must be one of: {listing(choices)}{did_you_mean}"
     bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
     if kind in bounds:
         limit = next(v for k, v in ctx.items() if k in ("ge", "gt", "le", "lt"))

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
+from pulumi_llm.choices import listing
 from pulumi_llm.errors import UserError
 
 T = TypeVar("T")
@@ -37,7 +38,7 @@ def lookup(
     """Find `query` in `table` (keys already normalized), case-insensitively, or raise a one-line UserError.
 
     On a miss the message suggests the closest keys (difflib) or, when nothing is close, lists the
-    known keys (as many as fit in KNOWN_CHARS characters).
+    known keys (cut by choices.listing, so the line stays near 300 characters).
     """
     aliases = aliases or {}
     show: Callable[[str], str] = display or (lambda k: k)
@@ -51,24 +52,8 @@ def lookup(
     if suggestions:
         hint = "did you mean " + " or ".join(suggestions) + "?"
     else:
-        known = sorted(show(k) for k in table)
-        shown = _within(known, KNOWN_CHARS)
-        more = f", … ({len(known)} in all)" if len(shown) < len(known) else ""
-        hint = "known: " + ", ".join(shown) + more
+        hint = "known: " + listing(show(k) for k in sorted(table))
     raise UserError(f"unknown {kind} '{query}'; {hint}")
-
-
-KNOWN_CHARS = 150  # of known keys listed in a miss, so the one-line message stays near 300 characters
-
-
-def _within(keys: list[str], budget: int) -> list[str]:
-    """The first keys whose comma-separated listing fits in `budget` characters (at least one)."""
-    shown: list[str] = []
-    for key in keys:
-        if shown and len(", ".join([*shown, key])) > budget:
-            break
-        shown.append(key)
-    return shown
 
 
 def _unique(items: Iterable[str]) -> list[str]:

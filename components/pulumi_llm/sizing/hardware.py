@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pulumi_llm.choices import close_to, listing
 from pulumi_llm.errors import UserError
 from pulumi_llm.sizing._common import GIB, lookup
 from pulumi_llm.sizing.catalogs import CATALOGS, CloudCatalog, Offer
@@ -264,12 +265,18 @@ INSTANCE_TYPES: dict[str, InstanceType] = {
 """Every cloud's machine types (sizing/catalogs/<cloud>.py), by lower-case name, in catalog order."""
 
 
-def get_instance_type(name: str, cloud: str | None = None) -> InstanceType:
-    """Look an instance type up by name, case-insensitively; with `cloud`, it must belong to that cloud."""
-    itype = lookup(
+def get_instance_type(name: str, cloud: str | None = None, region: str | None = None) -> InstanceType:
+    """Look an instance type up by name, case-insensitively; with `cloud`, it must belong to that cloud.
+
+    A miss suggests and lists `cloud`'s types only (those offered in `region` when it has any): an AWS stack's
+    typo is best answered with AWS names, never Azure's longer ones."""
+    key = name.strip().lower()
+    candidates = {k: t for k, t in INSTANCE_TYPES.items() if cloud is None or t.cloud == cloud}
+    in_region = {k: t for k, t in candidates.items() if region and t.offered_in(region)}
+    itype = INSTANCE_TYPES.get(key) or lookup(
         "instance type",
         name,
-        INSTANCE_TYPES,
+        in_region or candidates,
         display=lambda k: INSTANCE_TYPES[k].name,
         normalize=lambda s: s.strip().lower(),
     )
@@ -299,10 +306,8 @@ def check_region(cloud: str, region: str) -> str:
     norm = region.strip().lower()
     known = regions_of(cloud)
     if norm not in known:
-        import difflib
-
-        close = difflib.get_close_matches(norm, known, n=3, cutoff=0.6)
-        hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(known)}"
+        close = close_to(norm, known)
+        hint = f"did you mean {' or '.join(close)}?" if close else f"known: {listing(known)}"
         raise UserError(f"region '{region}' has no {cloud} GPU type in the catalog; {hint}")
     return norm
 
@@ -310,7 +315,7 @@ def check_region(cloud: str, region: str) -> str:
 def check_instance_region(itype: InstanceType, region: str) -> None:
     """UserError when the catalog does not list `itype` in `region`."""
     if not itype.offered_in(region):
-        raise UserError(f"instance type {itype.name} is not offered in {region} in the catalog; it is in: {', '.join(itype.regions)}")
+        raise UserError(f"instance type {itype.name} is not offered in {region} in the catalog; it is in: {listing(itype.regions)}")
 
 
 def infer_cloud(region: str) -> Cloud:
