@@ -1,6 +1,6 @@
 """The shapes of values users write, one home for each: settings, components' args and the CLI check them here.
 
-Pure (only `re` and pydantic's `Annotated` metadata): components import it without importing `settings`, and
+Pure (only `re`, `ipaddress` and pydantic's `Annotated` metadata): components import it without importing `settings`, and
 `settings` without importing any component. Each shape is a compiled pattern, for the checks that raise
 `UserError` with the key path they were given (components, CLI), and, where a settings field takes it
 as is, an `Annotated` type whose JSON Schema carries the same pattern, so the stack file's editor and
@@ -11,10 +11,11 @@ names) stays beside the args it checks.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 
 def _dns_name(max_len: int) -> re.Pattern[str]:
@@ -95,3 +96,16 @@ HF_REPO_ID = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w
 
 Email = Annotated[str, StringConstraints(pattern=EMAIL.pattern)]
 ClockTime = Annotated[str, StringConstraints(pattern=CLOCK_TIME.pattern)]
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError("not a network in CIDR notation such as 10.0.0.0/16 (host bits zero)") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+"""A network in CIDR notation with its host bits zero (IPv4 or IPv6), checked in the schema whether or not the stack
+reads it (a key nothing reads is refused as such, checks_effect); where it is used decides version, size and range."""

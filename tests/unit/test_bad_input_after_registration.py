@@ -9,9 +9,10 @@ settings let through, as one line naming the settings key) is tested by switchin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import bad_input
 import pytest
@@ -19,9 +20,9 @@ import yaml
 from bad_input import assert_one_line_refusal
 from helpers import shipped_stack
 from pulumi_llm.errors import UserError
-from pulumi_llm.settings import checks_deploy
+from pulumi_llm.settings import Settings, checks_deploy
 from pulumi_llm.settings.component_errors import component_problem
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -225,3 +226,52 @@ def test_the_settings_accept_every_id_the_verify_fact_knows_and_judge_nothing_el
     # An Azure OpenAI deployment and a self-hosted served name are the operator's names: the map cannot judge them.
     assert decide_unknown_model("azure-openai", "my-gpt4o-deployment") is None
     assert decide_unknown_model("self-hosted", "llama-3-1-8b-instruct") is None
+
+
+def _cidr_fields() -> list[tuple[type[BaseModel], str]]:
+    """(model, field) of every settings field holding a CIDR, by the names the schema gives them."""
+    found: list[tuple[type[BaseModel], str]] = []
+    seen: set[type[BaseModel]] = set()
+
+    def visit(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            if re.search(r"cidr|ip_ranges", name):
+                found.append((model, name))
+            for arg in _types_in(field.annotation):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    visit(arg)
+
+    visit(Settings)
+    return found
+
+
+def _types_in(annotation: Any) -> list[Any]:
+    args = get_args(annotation)
+    return [annotation] if not args else [t for arg in args for t in _types_in(arg)]
+
+
+CIDR_FIELDS = _cidr_fields()
+
+
+def test_the_walk_finds_every_cidr_field_the_clouds_have() -> None:
+    names = {f"{model.__name__}.{name}" for model, name in CIDR_FIELDS}
+    assert {"GcpGatewaySettings.subnet_cidr", "GcpNetworkSettings.subnet_cidr", "AwsNetworkSettings.cidr"} <= names
+    assert len(names) >= 8
+
+
+@pytest.mark.parametrize(("model", "name"), CIDR_FIELDS, ids=[f"{m.__name__}.{n}" for m, n in CIDR_FIELDS])
+def test_every_cidr_field_refuses_a_bad_network_in_the_schema_itself(model: type[BaseModel], name: str) -> None:
+    # In the schema, whether or not the stack reads the key: before, gcp-dev took gcp.gateway.subnet_cidr 300.1.0.0/28
+    # because only the check that runs when the gateway routes to a self-hosted model parsed it.
+    many = get_origin(model.model_fields[name].annotation) is list
+    for bad in ("300.1.0.0/28", "10.0.0.1/16", "10.0.0.0/33", "ten"):
+        with pytest.raises(ValidationError, match="not a network in CIDR notation"):
+            model.model_validate({name: [bad] if many else bad})
+
+
+def test_an_unused_cidr_with_a_bad_value_is_refused_at_its_key(scratch_project: Path) -> None:
+    gateway = {"domains": ["llm-dev.example.com"], "subnet_cidr": "300.1.0.0/28"}
+    refused(scratch_project, "gcp-dev", at(GCP, "gateway", value=gateway), "pulumi-llm:gcp.gateway.subnet_cidr = 300.1.0.0/28", "CIDR")

@@ -240,3 +240,17 @@ def test_a_provider_key_equal_to_ours_is_harmless() -> None:
     found = decide_contradiction({"azure-native:location": "eastus", "aws:region": "eu-west-1"}, "azure", settings)
     assert found is not None and (found.theirs, found.our_value) == ("azure-native:location", "westeurope")
     assert set(PROVIDER_KEYS) == set(CLOUD_NAMES)  # every public cloud declares the keys its provider would read
+
+
+def test_a_gateway_egress_subnet_no_route_uses_is_refused(scratch_project: Path) -> None:
+    # gcp-dev enables gpu-vm, but its gateway routes to providers only: the egress subnet is never made, so the key
+    # is a misplaced one (report item 4: it was accepted, and a bad value with it).
+    gateway = {"domains": ["llm-dev.example.com"], "subnet_cidr": "10.99.0.0/26"}
+    refused(
+        scratch_project,
+        "gcp-dev",
+        {"pulumi-llm:gcp": {**shipped_stack("gcp-dev")["config"]["pulumi-llm:gcp"], "gateway": gateway}},
+        "pulumi-llm:gcp.gateway.subnet_cidr = 10.99.0.0/26",
+        "has no effect",
+        "self-hosted model",
+    )

@@ -61,7 +61,7 @@ def test_provider_only_gateways_need_no_egress_subnet() -> None:
         ),
         (
             "10.40.18.1/26",
-            "pulumi-llm:gcp.gateway.subnet_cidr = 10.40.18.1/26: not an IPv4 network in CIDR notation (10.40.18.1/26 has host bits set)",
+            "pulumi-llm:gcp.gateway.subnet_cidr = 10.40.18.1/26: not a network in CIDR notation such as 10.0.0.0/16 (host bits zero)",
         ),
     ],
 )

@@ -10,6 +10,7 @@ from ..deprecated import module_aliases
 from ..errors import FieldProblem, UserError
 from ..validation import ACM_CERTIFICATE_ARN as _ACM_ARN
 from ..validation import MODEL_DOMAIN as _DNS_NAME
+from ..validation import Cidr
 from .cloud_rules import CloudRules
 from .core import CLOUD_FOUNDATION, StrictModel
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:  # root.py imports this module; the checks only read the Setti
 class AwsNetworkSettings(StrictModel):
     """The VPC every AWS method runs in."""
 
-    cidr: str = Field(default="10.40.0.0/16", description="VPC CIDR, a private /16 to /20. Default 10.40.0.0/16.")
+    cidr: Cidr = Field(default="10.40.0.0/16", description="VPC CIDR, a private /16 to /20. Default 10.40.0.0/16.")
     az_count: int = Field(default=2, ge=2, le=6, description="Availability zones (3 or more in prod). Default 2.")
     nat_per_az: bool = Field(default=False, description="One NAT gateway per zone (prod) instead of one in all. Default false.")
     flow_logs_retention_days: int = Field(default=30, ge=1, le=3653, description="Days VPC flow logs are kept. Default 30.")
@@ -43,7 +44,7 @@ class AwsGpuVmSettings(StrictModel):
     )
     schedule: AwsScaleSchedule | None = Field(default=None, description="Scale to zero on a schedule. Default: none (always on).")
     internet_facing: bool = Field(default=False, description="Internet-facing load balancer instead of internal. Default false.")
-    allowed_cidrs: list[str] = Field(default_factory=list, description="CIDRs allowed to reach the load balancer. Default: the VPC only.")
+    allowed_cidrs: list[Cidr] = Field(default_factory=list, description="CIDRs allowed to reach the load balancer. Default: the VPC only.")
     certificate_arn: str | None = Field(
         default=None, description="ACM certificate for HTTPS (TLS 1.2+). Default: none (HTTP inside the VPC)."
     )
@@ -73,7 +74,7 @@ class AwsClusterSettings(StrictModel):
     )
     max_gpus: int = Field(default=16, ge=1, le=10_000, description="Most GPUs the GPU capacity may hold. Default 16.")
     endpoint_public: bool = Field(default=False, description="Public API endpoint (never in prod). Default false.")
-    public_access_cidrs: list[str] = Field(default_factory=list, description="CIDRs allowed to the public endpoint.")
+    public_access_cidrs: list[Cidr] = Field(default_factory=list, description="CIDRs allowed to the public endpoint.")
     admin_principals: list[str] = Field(
         default_factory=list, description="IAM principal ARNs given cluster-admin access entries. Default: none."
     )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from pydantic import Field, model_validator
 
 from ..errors import FieldProblem, UserError
-from ..validation import EMAIL, ClockTime, Email
+from ..validation import EMAIL, Cidr, ClockTime, Email
 from .cloud_rules import CloudRules
 from .core import Label, StrictModel
 
@@ -19,8 +19,8 @@ if TYPE_CHECKING:  # root.py imports this module; the checks only read the Setti
 class AzureNetworkSettings(StrictModel):
     """The VNet every Azure method runs in (network.azure.AzureNetwork)."""
 
-    cidr: str = Field(default="10.50.0.0/16", description="VNet range, a private /16 to /18. Default 10.50.0.0/16.")
-    internal_client_cidrs: list[str] = Field(
+    cidr: Cidr = Field(default="10.50.0.0/16", description="VNet range, a private /16 to /18. Default 10.50.0.0/16.")
+    internal_client_cidrs: list[Cidr] = Field(
         default_factory=list,
         description="More ranges allowed to reach the model servers (peered VNets, on-premises). Default: the gateway engine's subnet with the gateway method, else the VNet.",
     )
@@ -121,7 +121,7 @@ class AzureClusterSettings(StrictModel):
     private_cluster: bool = Field(
         default=True, description="API server on a private endpoint only. Default true; false needs authorized_ip_ranges."
     )
-    authorized_ip_ranges: list[str] = Field(default_factory=list, description="CIDRs allowed to a public API server. Default none.")
+    authorized_ip_ranges: list[Cidr] = Field(default_factory=list, description="CIDRs allowed to a public API server. Default none.")
     admin_group_object_ids: list[str] = Field(default_factory=list, description="Entra ID groups bound to cluster-admin. Default none.")
     deployer_principal_type: Literal["User", "ServicePrincipal"] = Field(
         default="ServicePrincipal", description="What runs Pulumi (given cluster-admin for the Helm releases). Default ServicePrincipal."

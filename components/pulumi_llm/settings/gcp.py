@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from ..errors import FieldProblem, UserError
+from ..validation import Cidr
 from .cloud_rules import CloudRules
 from .core import CLOUD_FOUNDATION, StrictModel
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:  # root.py imports this module; the checks only read the Setti
 class GcpNetworkSettings(StrictModel):
     """The VPC every self-hosting GCP method runs in (network.gcp.GcpNetwork)."""
 
-    subnet_cidr: str = Field(default="10.40.0.0/20", description="Private subnet of the workloads. Default 10.40.0.0/20.")
+    subnet_cidr: Cidr = Field(default="10.40.0.0/20", description="Private subnet of the workloads. Default 10.40.0.0/20.")
 
 
 class GcpGpuVmSettings(StrictModel):
@@ -50,7 +51,7 @@ class GcpGatewaySettings(StrictModel):
     """The gateway on Cloud Run behind a global HTTPS load balancer (gateway.gcp.GcpGateway)."""
 
     domains: list[str] = Field(default_factory=list, description="Domains of the gateway's managed certificate. Required with the gateway.")
-    subnet_cidr: str = Field(
+    subnet_cidr: Cidr = Field(
         default="10.40.18.0/26",
         description="Subnet of the gateway's Cloud Run Direct VPC egress, made when it routes to self-hosted models "
         "(/26 or larger, outside gcp.network.subnet_cidr). Default 10.40.18.0/26.",
@@ -83,19 +84,20 @@ def check_gcp_stack(settings: Settings) -> None:
     if settings.routes_self_hosted():
         import ipaddress
 
-        # Cloud Run's Direct VPC egress subnet beside the workload subnet (the network checks the rest).
-        try:
-            egress = ipaddress.ip_network(gateway.subnet_cidr, strict=True)
-        except ValueError as err:
-            raise FieldProblem("gcp.gateway.subnet_cidr", f"not an IPv4 network in CIDR notation ({err})") from None
+        # Cloud Run's Direct VPC egress subnet beside the workload subnet (the network checks the rest). Both are
+        # validation.Cidr: the schema has parsed them already.
+        egress = ipaddress.ip_network(gateway.subnet_cidr)
         if egress.version != 4 or not 16 <= egress.prefixlen <= 26:
             raise FieldProblem("gcp.gateway.subnet_cidr", "an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)")
-        try:
-            overlaps = egress.overlaps(ipaddress.ip_network(network.subnet_cidr, strict=False))
-        except ValueError:
-            overlaps = False
-        if overlaps:
+        if egress.overlaps(ipaddress.ip_network(network.subnet_cidr)):
             raise FieldProblem("gcp.gateway.subnet_cidr", f"overlaps gcp.network.subnet_cidr ({network.subnet_cidr})")
+    elif "subnet_cidr" in gateway.model_fields_set:
+        # Not a READ_BY row (checks_effect): what reads it is a route to a self-hosted model, not a method — gcp-dev
+        # enables gpu-vm and a gateway that routes to providers only, and the subnet is never made.
+        raise FieldProblem(
+            "gcp.gateway.subnet_cidr",
+            "has no effect: read only when the gateway routes to a self-hosted model (Cloud Run's egress subnet to them); remove it",
+        )
 
 
 RULES = CloudRules(
