@@ -186,3 +186,59 @@ def test_every_list_of_allowed_values_is_cut_to_one_line() -> None:
     assert listing(["a", "b"]) == "a, b"
     assert allowed("spto", ["on-demand", "spot"]) == "did you mean spot? allowed: on-demand, spot"
     assert allowed("zzz", names).startswith("allowed: value-000, ")
+
+
+@pytest.mark.parametrize(
+    ("gcp", "key", "says"),
+    [
+        # Only the workload subnet written: it is named, with its value, against the gateway subnet's default.
+        (
+            {"network": {"subnet_cidr": "10.40.18.0/26"}},
+            "gcp.network.subnet_cidr = 10.40.18.0/26",
+            "the default of gcp.gateway.subnet_cidr",
+        ),
+        # Only the gateway subnet written: the same the other way round.
+        ({"gateway": {"subnet_cidr": "10.40.0.0/24"}}, "gcp.gateway.subnet_cidr = 10.40.0.0/24", "the default of gcp.network.subnet_cidr"),
+        # Both written: both named, each with its value.
+        (
+            {"network": {"subnet_cidr": "10.60.0.0/20"}, "gateway": {"subnet_cidr": "10.60.0.0/24"}},
+            "gcp.gateway.subnet_cidr = 10.60.0.0/24",
+            "gcp.network.subnet_cidr = 10.60.0.0/20",
+        ),
+    ],
+)
+def test_an_overlap_names_the_key_the_user_wrote(scratch_project: Path, gcp: dict[str, Any], key: str, says: str) -> None:
+    # Before: gcp-prod with only gcp.network.subnet_cidr set was reported on gcp.gateway.subnet_cidr, a key the
+    # file never wrote, without a value.
+    shipped = shipped_stack("gcp-prod")["config"]["pulumi-llm:gcp"]
+    gateway = {**shipped["gateway"], **gcp.get("gateway", {})}
+    line = refused(scratch_project, "gcp-prod", {"pulumi-llm:gcp": {**shipped, **gcp, "gateway": gateway}}, key, says)
+    assert "overlaps" in line
+
+
+def test_equal_schedule_times_name_the_time_written(scratch_project: Path) -> None:
+    # Only stop written, equal to start's default 07:00: stop is named, against start's default.
+    azure = shipped_stack("azure-dev")["config"]["pulumi-llm:azure"]
+    azure["gpu_vm"]["schedule"] = {"stop": "07:00", "time_zone": "UTC"}
+    refused(
+        scratch_project,
+        "azure-dev",
+        {"pulumi-llm:azure": azure},
+        "azure.gpu_vm.schedule.stop = 07:00",
+        "the default of azure.gpu_vm.schedule.start (07:00)",
+    )
+    azure["gpu_vm"]["schedule"] = {"start": "20:00", "time_zone": "UTC"}
+    refused(
+        scratch_project,
+        "azure-dev",
+        {"pulumi-llm:azure": azure},
+        "azure.gpu_vm.schedule.start = 20:00",
+        "the default of azure.gpu_vm.schedule.stop (20:00)",
+    )
+
+
+def test_equal_node_selectors_name_the_selector_written(scratch_project: Path) -> None:
+    edge = shipped_stack("edge")["config"]
+    edge["pulumi-llm:edge"]["jetson"]["node_selector"] = {"pulumi-llm.dev/edge": "true"}
+    del edge["pulumi-llm:edge"]["node_selector"]
+    refused(scratch_project, "edge", edge, "edge.jetson.node_selector = ", "the default of edge.node_selector (pulumi-llm.dev/edge=true)")

@@ -54,7 +54,11 @@ def test_provider_only_gateways_need_no_egress_subnet() -> None:
 @pytest.mark.parametrize(
     ("cidr", "line"),
     [
-        ("10.40.8.0/26", "pulumi-llm:gcp.gateway.subnet_cidr = 10.40.8.0/26: overlaps gcp.network.subnet_cidr (10.40.0.0/20)"),
+        (
+            "10.40.8.0/26",
+            "pulumi-llm:gcp.gateway.subnet_cidr = 10.40.8.0/26: overlaps the default of gcp.network.subnet_cidr (10.40.0.0/20); "
+            "the workload subnet and Cloud Run's egress subnet must not share addresses",
+        ),
         (
             "10.40.18.0/27",
             "pulumi-llm:gcp.gateway.subnet_cidr = 10.40.18.0/27: an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)",

@@ -96,7 +96,17 @@ def _no_repeats(settings: Settings) -> None:
             seen.add(item)
     schedule = settings.azure.gpu_vm.schedule
     if schedule is not None and schedule.start == schedule.stop:
-        raise FieldProblem("azure.gpu_vm.schedule.stop", f"the same time as start ({schedule.start}); the scale set would never run")
+        from .pairs import Side, decide_conflict
+
+        at = "azure.gpu_vm.schedule"
+        raise FieldProblem(
+            *decide_conflict(
+                Side(f"{at}.start", schedule.start, "start" in schedule.model_fields_set),
+                Side(f"{at}.stop", schedule.stop, "stop" in schedule.model_fields_set),
+                "is the same time as",
+                "the scale set would never run",
+            )
+        )
 
 
 # --------------------------------------------------------------------------------------------

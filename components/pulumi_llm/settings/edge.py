@@ -28,6 +28,10 @@ def _pins():  # noqa: ANN202 - the module, imported when a default is needed
     return pins
 
 
+def _labels(selector: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
 class EdgeJetsonFleet(StrictModel):
     """Jetson Orin nodes served by a jetson image (linux/arm64, L4T r36) beside the main edge fleet."""
 
@@ -129,7 +133,15 @@ class EdgeSettings(StrictModel):
             if self.target == "jetson":
                 raise FieldProblem("jetson", "the main target is already jetson: drop edge.jetson or build cpu/cuda as the main target")
             if self.jetson.node_selector == self.node_selector:
-                raise FieldProblem("jetson.node_selector", "must differ from edge.node_selector: each node runs one fleet's server")
+                from .pairs import Side, decide_conflict
+
+                key, message = decide_conflict(
+                    Side("edge.node_selector", _labels(self.node_selector), "node_selector" in self.model_fields_set),
+                    Side("edge.jetson.node_selector", _labels(self.jetson.node_selector), "node_selector" in self.jetson.model_fields_set),
+                    "is the same as",
+                    "each node runs one fleet's server, so the two fleets need different labels",
+                )
+                raise FieldProblem(key.removeprefix("edge."), message)
         from ..edge.devices import accelerator
 
         for key, device in (("device", self.device), ("jetson.device", self.jetson.device if self.jetson else None)):

@@ -90,7 +90,16 @@ def check_gcp_stack(settings: Settings) -> None:
         if egress.version != 4 or not 16 <= egress.prefixlen <= 26:
             raise FieldProblem("gcp.gateway.subnet_cidr", "an IPv4 /16 to /26 (Cloud Run Direct VPC egress needs a /26 or larger)")
         if egress.overlaps(ipaddress.ip_network(network.subnet_cidr)):
-            raise FieldProblem("gcp.gateway.subnet_cidr", f"overlaps gcp.network.subnet_cidr ({network.subnet_cidr})")
+            from .pairs import Side, decide_conflict
+
+            raise FieldProblem(
+                *decide_conflict(
+                    Side("gcp.network.subnet_cidr", network.subnet_cidr, "subnet_cidr" in network.model_fields_set),
+                    Side("gcp.gateway.subnet_cidr", gateway.subnet_cidr, "subnet_cidr" in gateway.model_fields_set),
+                    "overlaps",
+                    "the workload subnet and Cloud Run's egress subnet must not share addresses",
+                )
+            )
     elif "subnet_cidr" in gateway.model_fields_set:
         # Not a READ_BY row (checks_effect): what reads it is a route to a self-hosted model, not a method — gcp-dev
         # enables gpu-vm and a gateway that routes to providers only, and the subnet is never made.
