@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ..choices import allowed, listing
 from ..errors import FieldProblem, UserError
 from .core import EMAIL_PATTERN
+from .gateway import decide_unknown_model
 
 if TYPE_CHECKING:  # root.py imports nothing of this module; load() hands it the parsed Settings
     from .root import Settings
@@ -339,6 +340,9 @@ def _gateway_routes(settings: Settings) -> None:
                 raise FieldProblem(f"{at}.provider", f"{route.provider} is reached from {home[1]}, not from cloud {settings.cloud}")
             if route.model != route.model.strip() or len(route.model) > MAX_MODEL_ID:
                 raise FieldProblem(f"{at}.model", f"the provider's model id: no surrounding spaces, at most {MAX_MODEL_ID} characters")
+            unknown = decide_unknown_model(route.provider, route.model)
+            if unknown is not None:
+                raise FieldProblem(f"{at}.model", unknown)
     if settings.cloud == "aws" and gateway.bedrock_models:
         from ..gateway.aws import BEDROCK_ARN  # the AWS gateway's own rule for the ARNs it scopes its role to
 

@@ -23,19 +23,14 @@ class RouteSettings(StrictModel):
     rpm: int | None = Field(default=None, ge=1, le=100_000_000, description="Requests per minute this backend takes. Default: unlimited.")
     tpm: int | None = Field(default=None, ge=1, le=100_000_000_000, description="Tokens per minute this backend takes. Default: unlimited.")
 
-    @model_validator(mode="after")
-    def _known_to_the_engine(self) -> RouteSettings:
-        # The verify rule models.provider-id reads the same fact after the plan (and adds deprecation dates, which
-        # depend on the day); here a typo is refused before anything registers, so `pulumi up` never deploys it.
-        problem = decide_unknown_model(self.provider, self.model)
-        if problem is not None:
-            raise FieldProblem("model", problem)
-        return self
-
 
 def decide_unknown_model(provider: str, model: str) -> str | None:
     """Why the pinned engine cannot serve `model` from `provider`, with the closest ID it knows; None when it can,
-    or when its model map cannot judge (an Azure OpenAI deployment name, a self-hosted served name)."""
+    or when its model map cannot judge (an Azure OpenAI deployment name, a self-hosted served name).
+
+    The verify rule models.provider-id reads the same fact after the plan (and adds deprecation dates, which
+    depend on the day); checks_deploy refuses a typo with this before anything registers, so `pulumi up` never
+    deploys it."""
     if litellm_models.known(provider, model) is not False:
         return None
     ids = sorted(litellm_models.known_ids(provider))
