@@ -17,6 +17,17 @@ from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
+PATTERN_WORDS: dict[str, str] = {}
+"""Each pattern a settings field carries → what it allows, in words: the loader says this instead of pydantic's
+"String should match pattern '^…$'" (settings/loading.py). tests/unit/test_bad_input_wrong_key.py walks the
+Settings schema and holds every pattern to an entry here."""
+
+
+def described(pattern: str, words: str) -> str:
+    """`pattern`, with `words` (what it allows, e.g. "HH:MM, 00:00 to 23:59") kept for the loader's message."""
+    PATTERN_WORDS[pattern] = words
+    return pattern
+
 
 def _dns_name(max_len: int) -> re.Pattern[str]:
     return re.compile(rf"^(?=.{{1,{max_len}}}$)([a-z0-9]([a-z0-9-]{{0,61}}[a-z0-9])?\.)+[a-z]{{2,63}}$")
@@ -94,8 +105,8 @@ HF_REPO_ID = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w
 """A Hugging Face repository id, owner/name: letters, digits, '-', '_' and '.', no '--' or '..', not ending in .git
 (huggingface/huggingface_hub src/huggingface_hub/utils/_validators.py, validate_repo_id)."""
 
-Email = Annotated[str, StringConstraints(pattern=EMAIL.pattern)]
-ClockTime = Annotated[str, StringConstraints(pattern=CLOCK_TIME.pattern)]
+Email = Annotated[str, StringConstraints(pattern=described(EMAIL.pattern, "an email address such as ops@example.com"))]
+ClockTime = Annotated[str, StringConstraints(pattern=described(CLOCK_TIME.pattern, "a time of day as HH:MM, 00:00 to 23:59"))]
 
 
 def _cidr(value: str) -> str:

@@ -242,3 +242,51 @@ def test_equal_node_selectors_name_the_selector_written(scratch_project: Path) -
     edge["pulumi-llm:edge"]["jetson"]["node_selector"] = {"pulumi-llm.dev/edge": "true"}
     del edge["pulumi-llm:edge"]["node_selector"]
     refused(scratch_project, "edge", edge, "edge.jetson.node_selector = ", "the default of edge.node_selector (pulumi-llm.dev/edge=true)")
+
+
+def _patterns(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {str(v) for k, v in node.items() if k == "pattern"}
+        return found.union(*(_patterns(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_patterns(v) for v in node))
+    return set()
+
+
+def test_every_pattern_of_the_schema_is_said_in_words() -> None:
+    from pulumi_llm.settings import Settings
+    from pulumi_llm.validation import PATTERN_WORDS
+
+    patterns = _patterns(Settings.model_json_schema())
+    assert patterns, "the schema has patterns to check"
+    assert sorted(p for p in patterns if p not in PATTERN_WORDS) == []
+
+
+@pytest.mark.parametrize(
+    ("base", "key", "update", "written", "words"),
+    [
+        ("gcp-prod", "pulumi-llm:gcp", {"project": "Acme_Prod"}, "gcp.project = Acme_Prod", "a GCP project id: 6-30 lower-case"),
+        ("edge", "pulumi-llm:edge", {"image_tag": "-bad"}, "edge.image_tag = -bad", "an image tag"),
+        ("edge", "pulumi-llm:edge", {"llama_cpp_sha256": "ABC"}, "edge.llama_cpp_sha256 = ABC", "a sha256: 64 lower-case hex digits"),
+        (
+            "azure-dev",
+            "pulumi-llm:azure",
+            {"gateway": {"publisher_email": "ops"}},
+            "azure.gateway.publisher_email = ops",
+            "an email address",
+        ),
+        (
+            "azure-dev",
+            "pulumi-llm:azure",
+            {"gpu_vm": {"schedule": {"start": "07:00", "stop": "25:00"}}},
+            "azure.gpu_vm.schedule.stop = 25:00",
+            "a time of day as HH:MM",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_form_is_told_what_is_allowed_in_words(
+    scratch_project: Path, base: str, key: str, update: dict[str, Any], written: str, words: str
+) -> None:
+    # Before: "String should match pattern '^[a-z][a-z0-9-]{4,28}[a-z0-9]$'" and the like.
+    line = refused(scratch_project, base, edited(base, key, update), written, f"must be {words}")
+    assert "should match pattern" not in line

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from pydantic import Field, model_validator
 
 from ..errors import FieldProblem, UserError
-from ..validation import EMAIL, Cidr, ClockTime, Email
+from ..validation import EMAIL, Cidr, ClockTime, Email, described
 from .cloud_rules import CloudRules
 from .core import Label, StrictModel
 
@@ -156,11 +156,17 @@ class AzureOpenAIDeploymentSettings(StrictModel):
     """One Azure OpenAI account behind the gateway's /openai pool, reached with APIM's managed identity (no key)."""
 
     endpoint: str = Field(
-        pattern=r"^https://[a-z0-9][a-z0-9-]{1,62}\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)/$",
+        pattern=described(
+            r"^https://[a-z0-9][a-z0-9-]{1,62}\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)/$",
+            "https://<resource>.openai.azure.com/ (or .cognitiveservices.azure.com/, .services.ai.azure.com/), with the trailing slash",
+        ),
         description="https://<resource>.openai.azure.com/ (trailing slash). Required.",
     )
     resource_id: str = Field(
-        pattern=r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/Microsoft\.CognitiveServices/accounts/[^/]+$",
+        pattern=described(
+            r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/Microsoft\.CognitiveServices/accounts/[^/]+$",
+            "an account's ARM id: /subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.CognitiveServices/accounts/<name>",
+        ),
         description="ARM id of the account: the only scope of the gateway's Cognitive Services OpenAI User role. Required.",
     )
     priority: int = Field(default=1, ge=1, le=100, description="Pool priority, 1 first. Default 1.")

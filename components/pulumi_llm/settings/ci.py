@@ -6,9 +6,15 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from ..validation import described
 from .core import FieldProblem, StrictModel
 
-RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+RunnerLabel = Annotated[
+    str,
+    Field(
+        pattern=described(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", "1-100 letters, digits, '.', '_' and '-', starting with a letter or digit")
+    ),
+]
 """A GitHub Actions runner label: letters, digits, '.', '_' and '-' (it lands in a workflow's runs-on)."""
 
 SELF_HOSTED_LABEL = "self-hosted"

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from ..errors import FieldProblem, UserError
-from ..validation import DIGEST_REF
+from ..validation import DIGEST_REF, described
 from .core import Label, StrictModel
 from .names import AbsolutePath, LabelKey, LabelValue, NonBlank
 
@@ -75,12 +75,14 @@ class EdgeSettings(StrictModel):
     host_model_dir: AbsolutePath = Field(default="/var/lib/pulumi-llm/models", description="Node directory with the GGUF files.")
     repository: str = Field(default="pulumi-llm/llama-server", description="Repository of the images in the registry.")
     image_tag: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$",
+        pattern=described(
+            r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$", "an image tag: 1-101 letters, digits, '.', '_' and '-', starting with a letter or digit"
+        ),
         description="Tag of this build (immutable in the registry: a new one per build, e.g. b11176-<git sha>). Required.",
     )
     llama_cpp_sha256: str | None = Field(
         default=None,
-        pattern=r"^[0-9a-f]{64}$",
+        pattern=described(r"^[0-9a-f]{64}$", "a sha256: 64 lower-case hex digits"),
         description=(
             "sha256 of the llama.cpp source the image builds from: the llama-cpp-python sdist on PyPI, which "
             "vendors llama.cpp (images/edge-llamacpp/README.md). Required for runtime llamacpp; onnx takes none."

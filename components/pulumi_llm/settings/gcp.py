@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from ..errors import FieldProblem, UserError
-from ..validation import Cidr
+from ..validation import Cidr, described
 from .cloud_rules import CloudRules
 from .core import CLOUD_FOUNDATION, StrictModel
 
@@ -61,7 +61,12 @@ class GcpGatewaySettings(StrictModel):
 class GcpSettings(StrictModel):
     """Settings of the GCP methods."""
 
-    project: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="GCP project id. Required on GCP.")
+    project: str = Field(
+        pattern=described(
+            r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", "a GCP project id: 6-30 lower-case letters, digits and '-', starting with a letter"
+        ),
+        description="GCP project id. Required on GCP.",
+    )
     network: GcpNetworkSettings = Field(default_factory=GcpNetworkSettings, description="The VPC.")
     gpu_vm: GcpGpuVmSettings = Field(default_factory=GcpGpuVmSettings, description="The gpu-vm method.")
     cluster: GcpClusterSettings = Field(default_factory=GcpClusterSettings, description="The cluster method (GKE).")

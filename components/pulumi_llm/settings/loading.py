@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from ..choices import close_to, listing
 from ..errors import FieldProblem, UserError
 from ..secret_values import mask, mask_secrets, secret_kind
+from ..validation import PATTERN_WORDS
 from .checks_effect import check_blocks_early, check_effect, misspelt_namespace, nested_key_hint
 from .checks_providers import decide_contradiction
 from .checks_secrets import check_secret_names
@@ -186,6 +187,9 @@ def _message(problem: Mapping[str, Any], loc: list[Any]) -> str:
         return "must be a list"
     if kind == "string_too_short":
         return "must not be empty"
+    if kind == "string_pattern_mismatch":
+        # Words, never the regex: every pattern of the schema has them (validation.described).
+        return f"must be {PATTERN_WORDS.get(str(ctx.get('pattern')), 'in the form the key description gives (stacks/schema.json)')}"
     if kind == "value_error":
         return str(problem["msg"]).removeprefix("Value error, ")
     return str(problem["msg"])
