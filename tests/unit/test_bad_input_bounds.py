@@ -254,3 +254,28 @@ def test_urls(value: str, ok: bool) -> None:
 )
 def test_cron_fields_are_range_checked(cron: str, problem: str | None) -> None:
     assert cron_problem(cron) == problem
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "value", "written"),
+    [
+        # Before: true read as 1, refused as "below the shortest context worth serving".
+        ("onprem", (MODELS, MODEL, "context"), True, f"models.{MODEL}.context = true"),
+        ("onprem", (SERVING, "replicas", "max"), True, "serving.replicas.max = true"),
+        ("onprem", (ONPREM, "gpus", "per_node"), False, "onprem.gpus.per_node = false"),
+        ("staging", ("pulumi-llm:aws", "cluster", "max_gpus"), True, "aws.cluster.max_gpus = true"),
+    ],
+)
+def test_a_boolean_where_a_whole_number_belongs_is_refused_as_such(
+    scratch_project: Path, base: str, path: tuple[Any, ...], value: bool, written: str
+) -> None:
+    refused(scratch_project, base, path, value, written, "must be a whole number, not true or false")
+
+
+def test_the_boolean_rule_covers_every_whole_number_field_and_only_those() -> None:
+    from typing import Annotated
+
+    from pulumi_llm.settings.core import takes_whole_number
+
+    assert takes_whole_number(int) and takes_whole_number(int | None) and takes_whole_number(Annotated[int, "x"])
+    assert not takes_whole_number(bool) and not takes_whole_number(float) and not takes_whole_number(int | str)

@@ -3,9 +3,10 @@ base model and the validated string types (labels, DNS names), each defined once
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 from ..clouds import NAMES as CLOUD_NAMES
 from ..errors import FieldProblem
@@ -59,3 +60,32 @@ Label = Annotated[str, _dns_label(40)]
 # parsed settings never change. No docstring: each subclass's own is its description in the JSON Schema.
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, data: Any) -> Any:
+        # pydantic's lax mode reads true as 1 where a field wants an int (`context: true` became a context of 1).
+        # Strict mode would also refuse "8192", the form the Pulumi engine passes every scalar in, so only booleans
+        # are refused here, for every whole-number field of every settings model; YAML numbers parse as before.
+        for name, value in _entries(data):
+            field = cls.model_fields.get(str(name))
+            if isinstance(value, bool) and field is not None and takes_whole_number(field.annotation):
+                raise FieldProblem(str(name), "must be a whole number, not true or false")
+        return data
+
+
+def _entries(data: Any) -> list[tuple[Any, Any]]:
+    return list(cast("dict[Any, Any]", data).items()) if isinstance(data, dict) else []
+
+
+def takes_whole_number(annotation: Any) -> bool:
+    """Whether a field annotated `annotation` holds an int (int, int | None, Annotated[int, …]), not a bool."""
+    if annotation is int:
+        return True
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return takes_whole_number(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        return bool(members) and all(takes_whole_number(a) for a in members)
+    return False
