@@ -290,3 +290,16 @@ def test_a_value_of_the_wrong_form_is_told_what_is_allowed_in_words(
     # Before: "String should match pattern '^[a-z][a-z0-9-]{4,28}[a-z0-9]$'" and the like.
     line = refused(scratch_project, base, edited(base, key, update), written, f"must be {words}")
     assert "should match pattern" not in line
+
+
+def test_a_misspelt_gateway_model_gets_a_did_you_mean_before_the_list(scratch_project: Path) -> None:
+    gateway = shipped_stack("prod")["config"]["pulumi-llm:gateway"]
+    gateway["models"]["chat"]["fallbacks"] = ["provider-smal"]
+    line = refused(
+        scratch_project,
+        "prod",
+        {"pulumi-llm:gateway": gateway},
+        "gateway.models.chat.fallbacks",
+        "did you mean provider-small or provider-large? defined: ",
+    )
+    assert len(line) <= 300

@@ -71,6 +71,7 @@ from typing import Any, Literal, cast, get_args
 
 import yaml
 
+from ..choices import listing
 from ..errors import UserError
 from ..validation import ENV_NAME
 from ..validation import HEADER_NAME as _HEADER
@@ -318,7 +319,7 @@ def _positive(value: float | None, at: str, what: str = "a positive number") -> 
 
 def _check_route(route: ProviderRoute, at: str, spec: GatewaySpec, where: str) -> None:
     if route.provider not in PROVIDERS:
-        raise UserError(f"{at}.provider = {route.provider!r}: allowed {', '.join(PROVIDERS)}")
+        raise UserError(f"{at}.provider = {route.provider!r}: allowed {listing(PROVIDERS)}")
     if not _NAME.match(route.name or ""):
         raise UserError(f"{at}.name = {route.name!r}: 1-63 letters, digits, '.', '_', ':' or '-'")
     if not route.model or route.model != route.model.strip():
@@ -387,12 +388,12 @@ def validate(spec: GatewaySpec, *, where: str = "gateway") -> None:
                 f"({_g(t.engine)} s), or unset for no keep-alives"
             )
     if spec.routing_strategy not in ROUTING_STRATEGIES:
-        raise UserError(f"{where}.routing_strategy = {spec.routing_strategy!r}: allowed {', '.join(ROUTING_STRATEGIES)}")
+        raise UserError(f"{where}.routing_strategy = {spec.routing_strategy!r}: allowed {listing(ROUTING_STRATEGIES)}")
     if not _HEADER.match(spec.consumer_header):
         raise UserError(f"{where}.consumer_header = {spec.consumer_header!r}: a lower-case header name")
 
     names = [g.name for g in spec.model_groups]
-    defined = ", ".join(names)
+    defined = listing(names)
     secret_owner: dict[str, tuple[str, str]] = {}
     for group in spec.model_groups:
         at = f"{where}.models.{group.name}"
@@ -447,7 +448,7 @@ def _check_boundaries(spec: GatewaySpec, where: str) -> None:
     """A private group reaches no external provider, through its routes or its fallbacks' chains."""
     for group in spec.model_groups:
         if group.boundary not in BOUNDARIES:
-            raise UserError(f"{where}.models.{group.name}.boundary = {group.boundary!r}: allowed {', '.join(BOUNDARIES)}")
+            raise UserError(f"{where}.models.{group.name}.boundary = {group.boundary!r}: allowed {listing(BOUNDARIES)}")
     breach = decide_boundary_breach(
         [g.name for g in spec.model_groups if g.boundary == "private"],
         {g.name: [r.provider for r in g.routes] for g in spec.model_groups},

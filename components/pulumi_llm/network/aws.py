@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..choices import listing
 from ..labels import CommonLabels, aws_tags
 from ..naming import child
 from ..validation import AWS_REGION as _REGION
@@ -96,7 +97,7 @@ class AwsNetworkArgs(BaseModel):
     @classmethod
     def _retention(cls, value: int) -> int:
         if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{value} days is not a CloudWatch Logs retention; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+            raise ValueError(f"{value} days is not a CloudWatch Logs retention; allowed: {listing(LOG_RETENTION_DAYS)}")
         return value
 
     @field_validator("log_key_arn")

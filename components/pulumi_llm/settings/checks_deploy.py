@@ -150,7 +150,7 @@ def _aws(settings: Settings) -> None:
         if aws.network.flow_logs_retention_days not in LOG_RETENTION_DAYS:
             raise FieldProblem(
                 "aws.network.flow_logs_retention_days",
-                f"not a CloudWatch Logs retention; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}",
+                f"not a CloudWatch Logs retention; allowed: {listing(LOG_RETENTION_DAYS)}",
             )
         for email in aws.alert_emails:
             if not re.fullmatch(EMAIL_PATTERN, email):

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from ..choices import allowed
 from ..gateway.boundary import Boundary, decide_boundary_breach
 from ..verify.facts import litellm_models
 from .core import FieldProblem, Label, StrictModel
@@ -115,7 +116,9 @@ class GatewaySettings(StrictModel):
         for name, group in self.models.items():
             for _i, fallback in enumerate(group.fallbacks):
                 if fallback not in self.models:
-                    raise FieldProblem(f"models.{name}.fallbacks", f"{fallback} is not a gateway model; defined: {', '.join(self.models)}")
+                    raise FieldProblem(
+                        f"models.{name}.fallbacks", f"{fallback} is not a gateway model; {allowed(fallback, self.models, 'defined')}"
+                    )
                 if fallback == name:
                     raise FieldProblem(f"models.{name}.fallbacks", "a model can't fall back to itself")
         private = [name for name, group in self.models.items() if group.boundary == "private"]
@@ -129,7 +132,9 @@ class GatewaySettings(StrictModel):
         for name, consumer in self.consumers.items():
             for model in consumer.models:
                 if model not in self.models:
-                    raise FieldProblem(f"consumers.{name}.models", f"{model} is not a gateway model; defined: {', '.join(self.models)}")
+                    raise FieldProblem(
+                        f"consumers.{name}.models", f"{model} is not a gateway model; {allowed(model, self.models, 'defined')}"
+                    )
         owners: dict[str, str] = {}
         for provider in sorted(self.providers()):
             secret = self.secrets.get(provider, provider)

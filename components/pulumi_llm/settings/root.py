@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from ..choices import allowed
 from ..errors import FieldProblem, UserError
 from .aws import AwsSettings, check_aws_stack
 from .azure import AzureSettings, check_azure_stack, with_azure_gateway_timeouts, with_azure_model_sizes
@@ -111,7 +112,7 @@ class Settings(StrictModel):
                 if route.model not in self.models:
                     raise FieldProblem(
                         f"gateway.models.{group_name}.routes[{i}].model",
-                        f"not a model this stack serves; served: {', '.join(self.models)}",
+                        f"not a model this stack serves; {allowed(route.model, self.models, 'served')}",
                     )
 
     def _check_copy(self, name: str, model: ModelSettings, scheme: str) -> None:

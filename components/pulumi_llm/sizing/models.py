@@ -7,11 +7,11 @@ counts of MoE models are computed from the config (layers × experts × expert m
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, TypedDict
 
+from pulumi_llm.choices import close_to, listing
 from pulumi_llm.errors import UserError
 from pulumi_llm.sizing._common import lookup, normalize_key
 from pulumi_llm.sizing.precision import PRECISIONS
@@ -141,8 +141,8 @@ class ModelSpec:
         names = [f.name for f in fields(cls)]
         for key in data:
             if key not in names:
-                close = difflib.get_close_matches(str(key), names, n=1)
-                hint = f"did you mean {close[0]}?" if close else f"allowed: {', '.join(names)}"
+                close = close_to(str(key), names, n=1)
+                hint = f"did you mean {close[0]}?" if close else f"allowed: {listing(names)}"
                 raise UserError(f"model {data.get('key', '<unnamed>')}: unknown field '{key}'; {hint}")
         missing = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING and f.name not in data]
         if missing:
