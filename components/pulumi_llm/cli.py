@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,12 +74,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_NEGATIVE_VALUE = re.compile(r"^-\d")
+
+
+def attach_negative_values(argv: Sequence[str]) -> list[str]:
+    """`--opt -5M` as `--opt=-5M`: argparse takes a value that starts with '-' for an option unless it is a plain
+    number (-5, -0.5), so `compare --tokens-per-month -5M` failed with "expected one argument" instead of reaching
+    the option's own check. No option or command of ours starts with a dash and a digit, so nothing else changes."""
+    out: list[str] = []
+    for token in argv:
+        previous = out[-1] if out else ""
+        if _NEGATIVE_VALUE.match(token) and previous.startswith("--") and "=" not in previous and previous != "--":
+            out[-1] = f"{previous}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Cache our own compiled modules even where PYTHONDONTWRITEBYTECODE is set (common in CI images):
     # an editable install is otherwise recompiled at every start. Only this command does it, never
     # a program that imports the library.
     sys.dont_write_bytecode = False
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(attach_negative_values(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.handler(args) or 0)
     except UserError as err:

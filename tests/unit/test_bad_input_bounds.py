@@ -279,3 +279,26 @@ def test_the_boolean_rule_covers_every_whole_number_field_and_only_those() -> No
 
     assert takes_whole_number(int) and takes_whole_number(int | None) and takes_whole_number(Annotated[int, "x"])
     assert not takes_whole_number(bool) and not takes_whole_number(float) and not takes_whole_number(int | str)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        # Before: argparse's "expected one argument" — a value starting with '-' read as an option.
+        (["compare", "--model", "llama-3.1-8b-instruct", "--tokens-per-month", "-5M"], "--tokens-per-month must be a number of tokens"),
+        (["size", "llama-3.1-8b-instruct", "--context", "-5k"], "--context"),
+    ],
+)
+def test_a_negative_cli_value_after_a_space_reaches_the_options_own_check(argv: list[str], says: str) -> None:
+    outcome = bad_input.main(argv)
+    assert outcome.code == 2
+    [line] = outcome.stderr
+    assert says in line and "expected one argument" not in line
+
+
+def test_only_a_dash_and_a_digit_after_an_option_is_attached() -> None:
+    from pulumi_llm.cli import attach_negative_values
+
+    assert attach_negative_values(["compare", "--mix", "-3:1"]) == ["compare", "--mix=-3:1"]
+    assert attach_negative_values(["plan", "dev", "--quiet", "--out", "x"]) == ["plan", "dev", "--quiet", "--out", "x"]
+    assert attach_negative_values(["--x=1", "-5", "--", "-5"]) == ["--x=1", "-5", "--", "-5"]
