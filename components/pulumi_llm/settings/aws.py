@@ -175,15 +175,20 @@ here and by the settings package."""
 __getattr__ = module_aliases(__name__, globals(), RENAMED)
 
 
+GATEWAY_FOUNDATION = (*CLOUD_FOUNDATION, "gateway")
+"""The methods that build the AWS stack's key, network and alarm topic (platform/aws.decide_foundation): the
+self-hosting ones, and the gateway, whose tasks run in the stack's VPC and alarm to its topic, so a gateway-only
+stack reads aws.network and aws.alert_emails too."""
+
 RULES = CloudRules(
     cloud="aws",
     source_schemes={"gpu-vm": ("store", "s3"), "cluster": ("store", "s3", "pvc"), "edge": ("node",)},
     read_by={
-        "aws.network": CLOUD_FOUNDATION,
+        "aws.network": GATEWAY_FOUNDATION,
         "aws.gpu_vm": ("gpu-vm",),
         "aws.cluster": ("cluster",),
         "aws.model_tls": CLOUD_FOUNDATION,
-        "aws.alert_emails": CLOUD_FOUNDATION,
+        "aws.alert_emails": GATEWAY_FOUNDATION,
     },
 )
 """This cloud's rows of the model-source and key-effect tables (settings/cloud_registry.py)."""
