@@ -207,9 +207,13 @@ def test_other_clouds_are_refused(project: Path) -> None:
     )
 
 
-def test_secret_names_match_the_component() -> None:
+def test_secret_names_match_the_component(project: Path, aws) -> None:
     from pulumi_llm.gateway import aws as gateway
     from pulumi_llm.gateway import engine  # where the component takes MASTER_KEY_SECRET from
 
-    assert aws_store.secret_name("prod", "openai") == gateway.secret_name("prod", "openai") == "pulumi-llm/prod/openai"
-    assert cli_secrets.MASTER_KEY_SECRET == engine.MASTER_KEY_SECRET
+    assert gateway.secret_name("prod", "openai") == "pulumi-llm/prod/openai"
+    # Through the command, not its imports: a provider key and the master key land on the names AwsGateway reads.
+    assert put(project, "openai", KEY) == 0
+    assert put(project, engine.MASTER_KEY_SECRET, MASTER) == 0
+    assert aws.get_secret_value(SecretId=gateway.secret_name("gw", "openai"))["SecretString"] == KEY
+    assert aws.get_secret_value(SecretId=gateway.secret_name("gw", engine.MASTER_KEY_SECRET))["SecretString"] == MASTER

@@ -281,12 +281,16 @@ def test_gcloud_token_comes_from_print_access_token(monkeypatch: pytest.MonkeyPa
     assert calls == [["/opt/gcloud/bin/gcloud", "auth", "print-access-token"]]
 
 
-def test_secret_ids_match_the_component() -> None:
+def test_put_writes_the_secrets_the_component_creates(project: Path, fake) -> None:
+    # Through the command, not its imports: a provider key and the master key land on the ids GcpGateway reads.
     from pulumi_llm.gateway import engine  # where the component takes MASTER_KEY_SECRET from
     from pulumi_llm.gateway import gcp as gateway
 
-    assert gcp_store.gcp_secret_id("prod", "openai") == gateway.secret_id("prod", "openai") == "pulumi-llm-prod-openai"
-    assert cli_secrets.MASTER_KEY_SECRET == engine.MASTER_KEY_SECRET
+    assert gateway.secret_id("prod", "openai") == "pulumi-llm-prod-openai"
+    assert put(project, fake, "openai", KEY) == 0
+    assert put(project, fake, engine.MASTER_KEY_SECRET, MASTER) == 0
+    written = {secret: len(versions) for secret, versions in fake.secrets.items() if versions}
+    assert written == {gateway.secret_id(STACK, "openai"): 1, gateway.secret_id(STACK, engine.MASTER_KEY_SECRET): 1}
 
 
 def test_crc32c_known_answer() -> None:
