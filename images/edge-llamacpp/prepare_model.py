@@ -152,7 +152,7 @@ def prepare(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("hf_dir", type=Path, help="Hugging Face checkpoint directory (config.json, safetensors, tokenizer)")
     parser.add_argument("--name", required=True, help="model name: the file is NAME-QUANT.gguf")
     parser.add_argument("--quant", default=DEFAULT_QUANTIZATION, help=f"GGUF type (default {DEFAULT_QUANTIZATION})")

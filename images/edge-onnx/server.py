@@ -137,7 +137,9 @@ class Engine:
     """The loaded model: tokenizer, chat template and a blocking, token-by-token generate()."""
 
     def __init__(self, model_dir: Path) -> None:
-        import onnxruntime_genai as og  # imported here so --healthcheck starts fast
+        # Imported here so --healthcheck starts fast; installed in the image (and the tests' onnx environment),
+        # not in the project's environment pyright reads.
+        import onnxruntime_genai as og  # pyright: ignore[reportMissingImports]
 
         self.og = og
         self.model = og.Model(str(model_dir))
@@ -303,18 +305,19 @@ class Server:
     async def load(self) -> None:
         started = time.monotonic()
         try:
-            self.engine = await asyncio.get_running_loop().run_in_executor(self.pool, Engine, self.settings.model_dir)
+            engine = await asyncio.get_running_loop().run_in_executor(self.pool, Engine, self.settings.model_dir)
         except Exception as exc:  # noqa: BLE001 - reported, then the process exits non-zero
             self.load_error = f"{type(exc).__name__}: {exc}"
             LOG.error("loading %s failed: %s", self.settings.model_dir, self.load_error)
             raise
+        self.engine = engine
         LOG.info(
             "model %s loaded from %s in %.1f s (context %d, chat template: %s)",
             self.settings.model_name,
             self.settings.model_dir,
             time.monotonic() - started,
-            self.engine.context_length,
-            "model's" if self.engine.has_template else "fallback",
+            engine.context_length,
+            "model's" if engine.has_template else "fallback",
         )
 
     # -------------------------------------------------------------- connection handling
