@@ -51,7 +51,7 @@ SERVING, MODELS, ONPREM = "pulumi-llm:serving", "pulumi-llm:models", "pulumi-llm
         ("onprem", (ONPREM, "gpus", "per_node"), 10**10, ("onprem.gpus.per_node", "<= 16")),
         ("prod", ("pulumi-llm:gateway", "consumers", "search", "rate_limit_rps"), 1e9, ("rate_limit_rps", "<= 10000")),
         # A context no server can use.
-        ("onprem", (MODELS, MODEL, "context"), 1, (f"pulumi-llm:models.{MODEL}.context = 1", "allowed: 2048 to 131072 tokens")),
+        ("onprem", (MODELS, MODEL, "context"), 1, (f"pulumi-llm:models.{MODEL}.context = 1", "allowed: 256 to 131072 tokens")),
         # A GPU cap below what the plan sizes (NodePool limit), and model replicas above it.
         (
             "staging",

@@ -443,7 +443,7 @@ def test_yaml_example_is_a_valid_use_of_the_schema_and_builds() -> None:
         (
             "AwsLlmGateway",
             lambda a: a["consumers"]["team-a"].update(models=["chatt"]),
-            'AwsLlmGateway x: args.consumers.team-a.models = ["chatt"]: chatt is not a gateway model; defined: chat',
+            'AwsLlmGateway x: args.consumers.team-a.models = ["chatt"]: chatt is not a gateway model; did you mean chat? defined: chat',
         ),
         (
             "AwsLlmGateway",

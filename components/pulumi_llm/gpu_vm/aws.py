@@ -54,6 +54,7 @@ from ..network.aws import allow_https_out, allow_tcp_between
 from ..runtimes.spec import ContainerSpec
 from ..schedules import cron_problem, time_zone_problem
 from ..sizing import GIB, INSTANCE_TYPES, InstanceType, get_instance_type
+from ..validation import OBJECT_PREFIX
 from . import aws_boot
 from .cloud_init import health_check_path, health_check_port, host_path, model_mount, ready_within_seconds, weights_path
 
@@ -82,7 +83,6 @@ AUTOSCALING_GRANT_OPERATIONS = (
 )
 """What EC2 Auto Scaling's service-linked role needs on a customer key to launch encrypted volumes."""
 _OPEN = {"0.0.0.0/0", "::/0"}
-_PREFIX = re.compile(r"^[A-Za-z0-9!_.()'-]+(/[A-Za-z0-9!_.()'-]+)*$")
 
 
 class GpuVmAlertThresholds(BaseModel):
@@ -228,7 +228,7 @@ class AwsGpuVmArgs(BaseModel):
                     "load balancer (internal: false); give the CIDRs of your clients"
                 )
         prefix = self.model_key_prefix
-        if not _PREFIX.match(prefix):
+        if not OBJECT_PREFIX.match(prefix):
             raise UserError(
                 f"{where}.model_key_prefix = {prefix!r}: give a key prefix like 'llama-3.1-8b/0e9e39f' "
                 "(no leading or trailing '/', no wildcards)"

@@ -72,6 +72,7 @@ from ..sizing import GIB, InstanceType, get_instance_type
 from ..validation import AZURE_LOCATION as _LOCATION
 from ..validation import CLOCK_TIME as _CLOCK
 from ..validation import EMAIL as _EMAIL
+from ..validation import OBJECT_PREFIX
 from . import azure_boot
 from .azure_sizes import check_vm_size
 from .cloud_init import (
@@ -95,7 +96,6 @@ GRID_DRIVER_ACCELERATORS = ("A10",)
 ALERT_WINDOWS_MINUTES = (15, 30, 60, 360, 720, 1440)
 """Window sizes a metric alert accepts that are ≥ 15 minutes (PT15M … PT24H)."""
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_PREFIX = re.compile(r"^[A-Za-z0-9!_.()'-]+(/[A-Za-z0-9!_.()'-]+)*$")
 _SSH_KEY = re.compile(r"^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/=]+( \S+)?$")
 
 
@@ -312,7 +312,7 @@ class AzureGpuVmArgs(BaseModel):
                 f"{where}: min_count {self.min_count}, default_count {default}, max_count {self.max_count}; "
                 "allowed: min_count ≤ default_count ≤ max_count"
             )
-        if not _PREFIX.match(self.model_key_prefix):
+        if not OBJECT_PREFIX.match(self.model_key_prefix):
             raise UserError(
                 f"{where}.model_key_prefix = {self.model_key_prefix!r}: give a blob prefix like 'llama-3.1-8b/0e9e39f' "
                 "(no leading or trailing '/', no wildcards)"

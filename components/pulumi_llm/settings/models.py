@@ -199,11 +199,14 @@ class ModelSettings(StrictModel):
         return self
 
 
-def _check_shortest_context(context: int | None, model_max: int) -> None:
-    # Below the planner's MIN_CONTEXT no model is said to fit (sizing/fit.py); a shorter request limit is a
-    # typo (context: 1), not a choice. A model whose own maximum is shorter may use all of it.
-    from ..sizing.fit import MIN_CONTEXT
+SHORTEST_CONTEXT = 256
+"""The shortest request limit a model is served with: below it not even a system prompt and a short answer fit,
+so `context: 1` is a typo, not a choice. A short limit on purpose (a small test model, a classifier) stays
+possible: the planner sizes whatever target it is given."""
 
-    shortest = min(MIN_CONTEXT, model_max)
+
+def _check_shortest_context(context: int | None, model_max: int) -> None:
+    # A model whose own maximum is shorter may use all of it.
+    shortest = min(SHORTEST_CONTEXT, model_max)
     if context is not None and context < shortest:
         raise FieldProblem("context", f"below the shortest context worth serving; allowed: {shortest} to {model_max} tokens")
