@@ -82,6 +82,7 @@ from .boundary_hook import HOOK_CALLBACK
 from .engine import CONFIG_ENV as CONFIG_ENV
 from .engine import MASTER_KEY_ENV, MASTER_KEY_SECRET, MAX_CONFIG_BYTES
 from .engine import SECRET_FILES_ENV as SECRET_FILES_ENV
+from .grants import Grant
 
 Provider = Literal["openai", "anthropic", "gemini", "cohere", "bedrock", "azure-openai", "self-hosted"]
 PROVIDERS: tuple[str, ...] = get_args(Provider)
@@ -180,13 +181,19 @@ class ModelGroup:
 
 @dataclass(frozen=True)
 class Consumer:
-    """A client team or application; enforced at the managed gateway (see the module docstring).
+    """A client team or application; its grant is enforced by the front (``grants_from_spec``) and, for
+    the limits an edge can count, by the managed gateway too (``edge_policies``; the README says which).
 
     name: the consumer (keys its API key and usage plan). Required.
     models: model groups it may call. At least one.
-    rpm / tpm: requests / tokens per minute. Default None: no limit of its own.
+    rpm / tpm: requests / tokens (prompt + completion) per minute. Default None: no limit of its own.
     max_parallel: concurrent requests. Default None: no limit of its own.
     monthly_budget_usd: spend that raises the budget alarm. Default None: no alarm.
+    max_tokens: cap on a request's max_tokens / max_completion_tokens (lowered to it, or set when absent).
+        Default None: no cap.
+    requests_per_day / tokens_per_day: requests / tokens per day. Default None: no limit of its own.
+    rate_per_second / burst: the edge's token bucket, when the stack gives it (settings' rate_limit_rps and
+        burst). Default None: derived from rpm (rpm/60 per second, ten seconds' worth of burst).
     """
 
     name: str
@@ -195,6 +202,11 @@ class Consumer:
     tpm: int | None = None
     max_parallel: int | None = None
     monthly_budget_usd: float | None = None
+    max_tokens: int | None = None
+    requests_per_day: int | None = None
+    tokens_per_day: int | None = None
+    rate_per_second: float | None = None
+    burst: int | None = None
 
 
 @dataclass(frozen=True)
@@ -251,10 +263,12 @@ class GatewaySpec:
 class EdgePolicy:
     """One consumer's limits, as the managed gateway in front of the engine enforces them.
 
-    rate_per_second / burst: the token bucket for ``rpm``: rpm/60 per second, ten seconds' worth of
-    burst (None when the consumer has no rpm).
+    rate_per_second / burst: the consumer's own, else the token bucket for ``rpm``: rpm/60 per second,
+    ten seconds' worth of burst (None when the consumer has neither).
     request_schema: a JSON Schema (draft-04 subset, as API Gateway models take) that admits only
     requests whose ``model`` is in the allow-list.
+    max_tokens / requests_per_day / tokens_per_day: as on ``Consumer`` (for the edges that can count them:
+    a usage plan's daily quota, APIM's token quota).
     """
 
     consumer: str
@@ -266,6 +280,9 @@ class EdgePolicy:
     max_parallel: int | None
     monthly_budget_usd: float | None
     request_schema: Mapping[str, Any]
+    max_tokens: int | None = None
+    requests_per_day: int | None = None
+    tokens_per_day: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,9 +456,14 @@ def validate(spec: GatewaySpec, *, where: str = "gateway") -> None:
         for model in consumer.models:
             if model not in names:
                 raise UserError(f"{at}.models: {model!r} is not a model group; defined: {defined}")
-        for key in ("rpm", "tpm", "max_parallel"):
+        for key in ("rpm", "tpm", "max_parallel", "max_tokens", "requests_per_day", "tokens_per_day", "burst"):
             _positive(getattr(consumer, key), f"{at}.{key}", "a positive whole number")
         _positive(consumer.monthly_budget_usd, f"{at}.monthly_budget_usd", "a positive amount in USD")
+        _positive(consumer.rate_per_second, f"{at}.rate_per_second", "a positive number of requests per second")
+        for window in ("tpm", "tokens_per_day"):
+            limit = getattr(consumer, window)
+            if consumer.max_tokens is not None and limit is not None and consumer.max_tokens > limit:
+                raise UserError(f"{at}.max_tokens = {consumer.max_tokens}: allowed at most {window} ({limit}), so a capped request fits")
 
 
 def _check_boundaries(spec: GatewaySpec, where: str) -> None:
@@ -580,8 +602,8 @@ def edge_policies(spec: GatewaySpec, *, where: str = "gateway") -> tuple[EdgePol
     validate(spec, where=where)
     out: list[EdgePolicy] = []
     for c in spec.consumers:
-        rate = round(c.rpm / 60, 3) if c.rpm is not None else None
-        burst = max(1, math.ceil(c.rpm / 6)) if c.rpm is not None else None  # ten seconds' worth
+        rate = c.rate_per_second if c.rate_per_second is not None else round(c.rpm / 60, 3) if c.rpm is not None else None
+        burst = c.burst if c.burst is not None else max(1, math.ceil(c.rpm / 6)) if c.rpm is not None else None  # ten seconds' worth
         schema = {
             "$schema": "http://json-schema.org/draft-04/schema#",
             "title": f"{c.name}-request",
@@ -600,9 +622,30 @@ def edge_policies(spec: GatewaySpec, *, where: str = "gateway") -> tuple[EdgePol
                 max_parallel=c.max_parallel,
                 monthly_budget_usd=c.monthly_budget_usd,
                 request_schema=schema,
+                max_tokens=c.max_tokens,
+                requests_per_day=c.requests_per_day,
+                tokens_per_day=c.tokens_per_day,
             )
         )
     return tuple(out)
+
+
+def grants_from_spec(spec: GatewaySpec, *, where: str = "gateway") -> dict[str, Grant]:
+    """Each consumer's grant as the front enforces it (``grants.grants_document`` carries it into the
+    container); validates first. ``rpm`` is the front's requests per sliding minute."""
+    validate(spec, where=where)
+    return {
+        c.name: Grant(
+            consumer=c.name,
+            models=tuple(c.models),
+            max_tokens=c.max_tokens,
+            requests_per_minute=c.rpm,
+            requests_per_day=c.requests_per_day,
+            tokens_per_minute=c.tpm,
+            tokens_per_day=c.tokens_per_day,
+        )
+        for c in spec.consumers
+    }
 
 
 SECRET_CONFIG_KEYS = frozenset(
