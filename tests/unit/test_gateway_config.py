@@ -545,3 +545,52 @@ def test_the_stack_file_location_prefixes_every_message() -> None:
 def test_edge_policies_validate_too() -> None:
     with pytest.raises(UserError):
         edge_policies(spec(consumers=(Consumer("web", ("nope",)),)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The fallback alarms' thresholds (issue 20): carried by the group, checked like every other key
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_group_carries_the_fallback_alarm_defaults_of_the_contract() -> None:
+    from pulumi_llm.gateway.front_contract import DEFAULT_FALLBACK_SHARE_PERCENT, DEFAULT_FALLBACK_WINDOW_MINUTES
+
+    group = ModelGroup("chat", (OPENAI,))
+    assert (group.fallback_share_percent, group.fallback_window_minutes) == (DEFAULT_FALLBACK_SHARE_PERCENT, DEFAULT_FALLBACK_WINDOW_MINUTES)
+    assert (DEFAULT_FALLBACK_SHARE_PERCENT, DEFAULT_FALLBACK_WINDOW_MINUTES) == (5.0, 10)
+    edge = ModelGroup("chat", (OPENAI,), fallback_share_percent=100, fallback_window_minutes=1440)
+    gw.validate(spec(model_groups=(edge,), consumers=()))  # the bounds themselves are allowed
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"fallback_share_percent": 0.0},
+            "gateway.models.chat.fallback_alert.share_percent = 0.0: allowed a percentage above 0, at most 100",
+        ),
+        (
+            {"fallback_share_percent": 100.5},
+            "gateway.models.chat.fallback_alert.share_percent = 100.5: allowed a percentage above 0, at most 100",
+        ),
+        (
+            {"fallback_share_percent": float("nan")},
+            "gateway.models.chat.fallback_alert.share_percent = nan: allowed a percentage above 0, at most 100",
+        ),
+        (
+            {"fallback_window_minutes": 0},
+            "gateway.models.chat.fallback_alert.window_minutes = 0: allowed a whole number of minutes from 1 to 1440",
+        ),
+        (
+            {"fallback_window_minutes": 1441},
+            "gateway.models.chat.fallback_alert.window_minutes = 1441: allowed a whole number of minutes from 1 to 1440",
+        ),
+        (
+            {"fallback_window_minutes": True},
+            "gateway.models.chat.fallback_alert.window_minutes = True: allowed a whole number of minutes from 1 to 1440",
+        ),
+    ],
+)
+def test_fallback_alarm_thresholds_out_of_range_are_refused(change: dict, message: str) -> None:
+    group = dataclasses.replace(ModelGroup("chat", (OPENAI,)), **change)
+    assert refused(spec(model_groups=(group,), consumers=())) == message

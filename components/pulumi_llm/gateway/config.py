@@ -82,6 +82,7 @@ from .boundary_hook import HOOK_CALLBACK
 from .engine import CONFIG_ENV as CONFIG_ENV
 from .engine import MASTER_KEY_ENV, MASTER_KEY_SECRET, MAX_CONFIG_BYTES
 from .engine import SECRET_FILES_ENV as SECRET_FILES_ENV
+from .front_contract import DEFAULT_FALLBACK_SHARE_PERCENT, DEFAULT_FALLBACK_WINDOW_MINUTES
 from .grants import Grant
 
 Provider = Literal["openai", "anthropic", "gemini", "cohere", "bedrock", "azure-openai", "self-hosted"]
@@ -119,6 +120,9 @@ ENGINE_ENVIRONMENT: Mapping[str, str] = {
 ROUTING_STRATEGIES = ("simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2")
 
 TIMEOUT_HOPS = ("client", "edge", "gateway", "engine", "provider")
+
+MAX_FALLBACK_WINDOW_MINUTES = 1440
+"""The longest fallback-alarm window, a day: the bound the stack setting (``settings.gateway``) takes too."""
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
 
@@ -169,7 +173,12 @@ class ModelGroup:
     retries: retries within this group before its fallbacks. Default None: the gateway's ``retries``.
         A hybrid group usually wants 0, to fall back at once instead of retrying a server that is down.
     boundary: ``public``, or ``private``: its routes and (transitive) fallbacks may only be self-hosted,
-        and when none can serve, the engine answers 503 with Retry-After (``boundary``). Default public.
+        and when none can serve, the front answers 503 with Retry-After (``boundary``). Default public.
+    fallback_share_percent: a hybrid group's fallback-share alarm fires when more than this percentage
+        of its requests were served by a fallback (``fallback_alarms``; stack key
+        ``fallback_alert.share_percent``). Above 0, at most 100. Default 5.
+    fallback_window_minutes: the window both fallback alarms of a hybrid group measure over (stack key
+        ``fallback_alert.window_minutes``). 1 to 1440. Default 10.
     """
 
     name: str
@@ -177,6 +186,8 @@ class ModelGroup:
     fallbacks: tuple[str, ...] = ()
     retries: int | None = None
     boundary: str = "public"
+    fallback_share_percent: float = DEFAULT_FALLBACK_SHARE_PERCENT
+    fallback_window_minutes: int = DEFAULT_FALLBACK_WINDOW_MINUTES
 
 
 @dataclass(frozen=True)
@@ -442,6 +453,7 @@ def validate(spec: GatewaySpec, *, where: str = "gateway") -> None:
                 raise UserError(f"{at}.fallbacks: {fallback!r} is not a model group; defined: {defined}")
         if len(set(group.fallbacks)) != len(group.fallbacks):
             raise UserError(f"{at}.fallbacks: a group is listed twice")
+        _check_fallback_alert(group, at)
     _check_boundaries(spec, where)
 
     consumer_names = [c.name for c in spec.consumers]
@@ -464,6 +476,18 @@ def validate(spec: GatewaySpec, *, where: str = "gateway") -> None:
             limit = getattr(consumer, window)
             if consumer.max_tokens is not None and limit is not None and consumer.max_tokens > limit:
                 raise UserError(f"{at}.max_tokens = {consumer.max_tokens}: allowed at most {window} ({limit}), so a capped request fits")
+
+
+def _check_fallback_alert(group: ModelGroup, at: str) -> None:
+    """The fallback alarms' thresholds, named as the stack file spells them (``fallback_alert.*``)."""
+    share = group.fallback_share_percent
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share) or not 0 < share <= 100:
+        raise UserError(f"{at}.fallback_alert.share_percent = {share!r}: allowed a percentage above 0, at most 100")
+    window = group.fallback_window_minutes
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= MAX_FALLBACK_WINDOW_MINUTES:
+        raise UserError(
+            f"{at}.fallback_alert.window_minutes = {window!r}: allowed a whole number of minutes from 1 to {MAX_FALLBACK_WINDOW_MINUTES}"
+        )
 
 
 def _check_boundaries(spec: GatewaySpec, where: str) -> None:
