@@ -3,7 +3,6 @@ reference semantics over the front's request log lines that each cloud's rendere
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -32,7 +31,15 @@ from pulumi_llm.gateway.front_contract import (
 
 
 def _route(name: str, provider: str) -> ProviderRoute:
-    return ProviderRoute(name=name, provider=provider, model=f"{name}-model")
+    """A valid route of `provider` (what config.validate asks of each)."""
+    extra: dict[str, Any] = {
+        "self-hosted": {"api_base": "http://llama.internal/v1"},
+        "bedrock": {"region": "us-east-1"},
+        "openai": {"secret_env": "OPENAI_API_KEY"},
+        "anthropic": {"secret_env": "ANTHROPIC_API_KEY"},
+        "gemini": {"secret_env": "GEMINI_API_KEY"},
+    }[provider]
+    return ProviderRoute(name=name, provider=provider, model=f"{name}-model", **extra)
 
 
 def _spec(*groups: ModelGroup) -> GatewaySpec:
@@ -85,16 +92,8 @@ def test_hybrid_groups_get_the_contract_defaults_when_the_group_sets_none() -> N
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class _GroupWithAlert(ModelGroup):
-    """A ModelGroup carrying the per-group thresholds the stack setting fallback_alert passes through."""
-
-    fallback_share_percent: float = 5.0
-    fallback_window_minutes: int = 10
-
-
 def _with_alert(share: Any, window: Any) -> GatewaySpec:
-    chat = _GroupWithAlert(
+    chat = ModelGroup(
         "chat", (_route("sh", "self-hosted"),), fallbacks=("p",), fallback_share_percent=share, fallback_window_minutes=window
     )
     return _spec(chat, ModelGroup("p", (_route("oa", "openai"),)))
@@ -105,23 +104,36 @@ def test_a_groups_own_thresholds_are_used() -> None:
 
 
 @pytest.mark.parametrize(
-    ("share", "window", "key", "allowed"),
+    ("share", "window", "key"), [(0, 10, "share_percent = 0"), (5.0, 0, "window_minutes = 0"), (5.0, 2.5, "window_minutes = 2.5")]
+)
+def test_a_threshold_no_alarm_can_evaluate_is_refused_in_one_line_naming_its_key(share: Any, window: Any, key: str) -> None:
+    with pytest.raises(UserError) as err:
+        decide_fallback_alarms(_with_alert(share, window), where="stacks/Pulumi.prod.yaml: gateway")
+    message = str(err.value)
+    assert message.startswith(f"stacks/Pulumi.prod.yaml: gateway.models.chat.fallback_alert.{key}: allowed ")
+    assert "\n" not in message
+
+
+def _settings_maps(spec: GatewaySpec) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The two maps verify reads from a stack's settings, for the same groups."""
+    return ({g.name: [r.provider for r in g.routes] for g in spec.model_groups}, {g.name: list(g.fallbacks) for g in spec.model_groups})
+
+
+@pytest.mark.parametrize(
+    "spec",
     [
-        (0, 10, "share_percent = 0", "above 0 and below 100"),
-        (100, 10, "share_percent = 100", "above 0 and below 100"),
-        (float("nan"), 10, "share_percent = nan", "above 0 and below 100"),
-        (True, 10, "share_percent = True", "above 0 and below 100"),
-        (5.0, 0, "window_minutes = 0", "from 1 to 1440"),
-        (5.0, 1441, "window_minutes = 1441", "from 1 to 1440"),
-        (5.0, 2.5, "window_minutes = 2.5", "from 1 to 1440"),
+        PROD_LIKE,
+        _spec(ModelGroup("mixed", (_route("sh", "self-hosted"), _route("oa", "openai")))),
+        _spec(
+            ModelGroup("a", (_route("sh", "self-hosted"),), fallbacks=("b",)),
+            ModelGroup("b", (_route("sh", "self-hosted"),), fallbacks=("a", "c")),
+            ModelGroup("c", (_route("g", "gemini"),)),
+            ModelGroup("p", (_route("oa", "openai"),), fallbacks=("a",)),
+        ),
     ],
 )
-def test_a_threshold_no_alarm_can_evaluate_is_refused_in_one_line_naming_its_key(share: Any, window: Any, key: str, allowed: str) -> None:
-    with pytest.raises(UserError) as err:
-        decide_fallback_alarms(_with_alert(share, window))
-    message = str(err.value)
-    assert message.startswith(f"gateway.models.chat.fallback_alert.{key}: ")
-    assert allowed in message and "\n" not in message
+def test_the_settings_reading_verify_uses_agrees_with_the_fronts_chains(spec: GatewaySpec) -> None:
+    assert decide_hybrid(*_settings_maps(spec)) == hybrid_groups(spec)
 
 
 # --------------------------------------------------------------------------------------------

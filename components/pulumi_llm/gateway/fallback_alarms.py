@@ -33,34 +33,27 @@ specification makes it mandatory, so every line the front writes has it). The wi
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from ..errors import UserError
+from .boundary import SELF_HOSTED as SELF_HOSTED_ROUTE
+from .config import MAX_FALLBACK_WINDOW_MINUTES, GatewaySpec, validate
 from .front_contract import (
     ALARM_FALLBACK_SHARE,
     ALARM_KINDS,
     ALARM_SELF_HOSTED_SILENT,
-    DEFAULT_FALLBACK_SHARE_PERCENT,
-    DEFAULT_FALLBACK_WINDOW_MINUTES,
     NONE,
     PROVIDER,
     REQUEST_LOG_MARK,
     SELF_HOSTED,
 )
+from .routing import decide_chains
 
-if TYPE_CHECKING:
-    from .config import GatewaySpec
-
-SELF_HOSTED_PROVIDER = "self-hosted"
-"""``ProviderRoute.provider`` of a deployment the stack serves itself; any other provider is external."""
-
-MAX_WINDOW_MINUTES = 1440
-"""A day: past it an alarm reports an outage too late to matter (and CloudWatch's longest period is a day)."""
+MAX_WINDOW_MINUTES = MAX_FALLBACK_WINDOW_MINUTES
+"""The longest window an alarm evaluates (``config`` refuses a longer one; the settings schema's bound)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +61,7 @@ class FallbackAlarm:
     """The two alarms of one hybrid group.
 
     group: the model group (what clients send as ``model``).
-    share_percent: ``fallback-share`` fires above this share of the window's requests, 0 < x < 100.
+    share_percent: ``fallback-share`` fires above this share of the window's requests, above 0, at most 100.
     window_minutes: the window both kinds evaluate, 1 to ``MAX_WINDOW_MINUTES``.
     """
 
@@ -94,8 +87,8 @@ def decide_hybrid(providers: Mapping[str, Sequence[str]], fallbacks: Mapping[str
 
     providers: group → the provider of each of its routes. fallbacks: group → its fallback groups.
     A chain is the group's routes, then each fallback's chain, transitively (each group once; a name that
-    is not a group adds nothing). Pure: shared by ``hybrid_groups`` and ``verify``, which reads the same
-    two maps from a stack's settings.
+    is not a group adds nothing). Pure: ``verify`` reads the two maps from a stack's settings; it agrees
+    with ``hybrid_groups``, which reads the chains the front runs (a test holds them equal).
     """
     out: list[str] = []
     for group in providers:
@@ -107,7 +100,7 @@ def decide_hybrid(providers: Mapping[str, Sequence[str]], fallbacks: Mapping[str
             if name in seen or name not in providers:
                 continue
             seen.add(name)
-            kinds.update(p == SELF_HOSTED_PROVIDER for p in providers[name])
+            kinds.update(p == SELF_HOSTED_ROUTE for p in providers[name])
             pending.extend(reversed(fallbacks.get(name, ())))
         if kinds == {True, False}:
             out.append(group)
@@ -115,31 +108,22 @@ def decide_hybrid(providers: Mapping[str, Sequence[str]], fallbacks: Mapping[str
 
 
 def hybrid_groups(spec: GatewaySpec) -> tuple[str, ...]:
-    """The spec's groups whose chain (routes, then fallbacks, transitively) has a self-hosted AND a provider deployment."""
-    return decide_hybrid(
-        {g.name: [r.provider for r in g.routes] for g in spec.model_groups},
-        {g.name: g.fallbacks for g in spec.model_groups},
-    )
+    """The spec's groups whose chain (``routing.decide_chains``: routes, then fallbacks, transitively)
+    has a self-hosted AND a provider candidate, in spec order. Expects a validated spec."""
+    return tuple(group for group, chain in decide_chains(spec).items() if {c.served_by for c in chain} >= {SELF_HOSTED, PROVIDER})
 
 
 def decide_fallback_alarms(spec: GatewaySpec, *, where: str = "gateway") -> tuple[FallbackAlarm, ...]:
     """One ``FallbackAlarm`` per hybrid group, with the group's thresholds (``fallback_share_percent``,
-    ``fallback_window_minutes``; the contract's defaults where the group has none). Raises UserError
-    naming ``<where>.models.<group>.fallback_alert.<key>`` for a threshold no alarm can evaluate."""
+    ``fallback_window_minutes``). Validates the spec first (``config.validate``, which names
+    ``<where>.models.<group>.fallback_alert.<key>`` for a threshold no alarm can evaluate)."""
+    validate(spec, where=where)
     hybrid = set(hybrid_groups(spec))
-    out: list[FallbackAlarm] = []
-    for group in spec.model_groups:
-        if group.name not in hybrid:
-            continue
-        share: Any = getattr(group, "fallback_share_percent", DEFAULT_FALLBACK_SHARE_PERCENT)
-        window: Any = getattr(group, "fallback_window_minutes", DEFAULT_FALLBACK_WINDOW_MINUTES)
-        at = f"{where}.models.{group.name}.fallback_alert"
-        if isinstance(share, bool) or not isinstance(share, int | float) or not math.isfinite(share) or not 0 < share < 100:
-            raise UserError(f"{at}.share_percent = {share!r}: allowed a percentage above 0 and below 100")
-        if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= MAX_WINDOW_MINUTES:
-            raise UserError(f"{at}.window_minutes = {window!r}: allowed a whole number of minutes from 1 to {MAX_WINDOW_MINUTES}")
-        out.append(FallbackAlarm(group=group.name, share_percent=float(share), window_minutes=window))
-    return tuple(out)
+    return tuple(
+        FallbackAlarm(group=g.name, share_percent=float(g.fallback_share_percent), window_minutes=g.fallback_window_minutes)
+        for g in spec.model_groups
+        if g.name in hybrid
+    )
 
 
 # --- names -------------------------------------------------------------------------------------
