@@ -50,6 +50,31 @@ SERVING, MODELS, ONPREM = "pulumi-llm:serving", "pulumi-llm:models", "pulumi-llm
         ("onprem", (MODELS, MODEL, "gpus"), 10**6, (f"models.{MODEL}.gpus = 1000000", "<= 64")),
         ("onprem", (ONPREM, "gpus", "per_node"), 10**10, ("onprem.gpus.per_node", "<= 16")),
         ("prod", ("pulumi-llm:gateway", "consumers", "search", "rate_limit_rps"), 1e9, ("rate_limit_rps", "<= 10000")),
+        # A consumer's token grant (issue 15): bounded, and a capped request fits its windows.
+        (
+            "prod",
+            ("pulumi-llm:gateway", "consumers", "search", "max_tokens"),
+            10**9,
+            ("consumers.search.max_tokens = 1000000000", "<= 10000000"),
+        ),
+        (
+            "prod",
+            ("pulumi-llm:gateway", "consumers", "search", "tokens_per_minute"),
+            100,
+            ("consumers.search.max_tokens = 1024", "must be <= tokens_per_minute (100)"),
+        ),
+        (
+            "gcp-prod",
+            ("pulumi-llm:gateway", "consumers", "search", "tokens_per_day"),
+            10**13,
+            ("consumers.search.tokens_per_day = 10000000000000", "<= 1000000000000"),
+        ),
+        (
+            "prod",
+            ("pulumi-llm:gateway", "models", "chat-large", "fallback_alert", "window_minutes"),
+            10**6,
+            ("models.chat-large.fallback_alert.window_minutes = 1000000", "<= 1440"),
+        ),
         # A context no server can use.
         ("onprem", (MODELS, MODEL, "context"), 1, (f"pulumi-llm:models.{MODEL}.context = 1", "allowed: 256 to 131072 tokens")),
         # A GPU cap below what the plan sizes (NodePool limit), and model replicas above it.

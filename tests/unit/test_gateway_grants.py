@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from pulumi_llm.component_args import gateway_consumers
+from pulumi_llm.errors import UserError
 from pulumi_llm.gateway import front_contract
+from pulumi_llm.gateway.config import Consumer, GatewaySpec, ModelGroup, ProviderRoute, edge_policies, grants_from_spec
 from pulumi_llm.gateway.grants import (
     FILLED_KEY,
     Grant,
@@ -17,6 +20,7 @@ from pulumi_llm.gateway.grants import (
     grants_from_document,
     visible_models,
 )
+from pulumi_llm.settings import load
 
 CHAT = "/v1/chat/completions"
 WEB = Grant("web", ("chat", "embed"), max_tokens=256)
@@ -160,7 +164,7 @@ def test_document_round_trips_through_json() -> None:
         "web", ("chat",), max_tokens=512, requests_per_minute=60, requests_per_day=10_000, tokens_per_minute=50_000, tokens_per_day=1
     )
     doc = grants_document({"web": full, "batch": BATCH})
-    assert list(doc["consumers"]) == ["batch", "web"]  # type: ignore[call-overload]
+    assert json.dumps(doc).index('"batch"') < json.dumps(doc).index('"web"')  # sorted by name
     assert grants_from_document(json.loads(json.dumps(doc))) == {"web": full, "batch": BATCH}
 
 
@@ -336,3 +340,74 @@ def test_without_token_limits_nothing_is_reserved() -> None:
     d = limiter.admit("web", "POST", CHAT, chat())
     assert (d.status, d.reserved_tokens) == (200, 0)
     assert d.body is not None and d.body["max_tokens"] == 100
+
+
+# --- from the stack's settings to the grants ---------------------------------------------------------
+
+
+def _spec(*consumers: Consumer) -> GatewaySpec:
+    route = ProviderRoute("openai", "openai", "gpt-4o-mini", secret_env="OPENAI_API_KEY")
+    return GatewaySpec(model_groups=(ModelGroup("chat", (route,)), ModelGroup("chat-large", (route,))), consumers=consumers)
+
+
+def test_grants_from_spec_carry_every_limit_of_each_consumer() -> None:
+    spec = _spec(
+        Consumer("web", ("chat",), rpm=600, tpm=100_000, max_tokens=2048, requests_per_day=20_000, tokens_per_day=20_000_000),
+        Consumer("batch", ("chat", "chat-large")),
+    )
+    assert grants_from_spec(spec) == {
+        "web": Grant("web", ("chat",), 2048, 600, 20_000, 100_000, 20_000_000),
+        "batch": Grant("batch", ("chat", "chat-large")),
+    }
+
+
+def test_grants_from_spec_refuse_a_cap_that_does_not_fit_the_minute() -> None:
+    with pytest.raises(UserError) as caught:
+        grants_from_spec(_spec(Consumer("web", ("chat",), tpm=1000, max_tokens=4096)))
+    assert str(caught.value) == "gateway.consumers.web.max_tokens = 4096: allowed at most tpm (1000), so a capped request fits"
+
+
+def test_edge_policies_take_the_consumers_own_rate_and_burst() -> None:
+    (web,) = edge_policies(_spec(Consumer("web", ("chat",), rpm=300, rate_per_second=5.0, burst=10, max_tokens=512, tokens_per_day=9000)))
+    assert (web.rate_per_second, web.burst, web.max_tokens, web.tokens_per_day) == (5.0, 10, 512, 9000)
+    (derived,) = edge_policies(_spec(Consumer("web", ("chat",), rpm=300)))
+    assert (derived.rate_per_second, derived.burst) == (5.0, 50)  # rpm/60 and ten seconds' worth
+
+
+def test_stack_settings_become_consumers_with_their_grant() -> None:
+    cfg = {
+        "pulumi-llm:environment": "dev",
+        "pulumi-llm:cloud": "aws",
+        "pulumi-llm:region": "us-east-1",
+        "pulumi-llm:methods": json.dumps(["gateway"]),
+        "pulumi-llm:gateway": json.dumps(
+            {
+                "models": {"chat": {"routes": [{"provider": "openai", "model": "gpt-4o-mini"}]}},
+                "consumers": {
+                    "web": {
+                        "models": ["chat"],
+                        "requests_per_day": 20_000,
+                        "rate_limit_rps": 2.5,
+                        "burst": 5,
+                        "max_tokens": 1024,
+                        "tokens_per_minute": 50_000,
+                        "tokens_per_day": 5_000_000,
+                    },
+                    "app": {"models": ["chat"], "requests_per_day": 10},
+                },
+            }
+        ),
+    }
+    app, web = gateway_consumers(load(cfg, "stacks/Pulumi.dev.yaml"))
+    assert (web.name, web.models, web.rpm, web.tpm, web.max_tokens, web.requests_per_day, web.tokens_per_day) == (
+        "web",
+        ("chat",),
+        150,  # 2.5 rps as the front's sliding minute
+        50_000,
+        1024,
+        20_000,
+        5_000_000,
+    )
+    assert (web.rate_per_second, web.burst) == (2.5, 5)
+    # Defaults: rate_limit_rps 10 and burst 20 (the edge's), no token limits and no cap.
+    assert (app.rpm, app.tpm, app.max_tokens, app.tokens_per_day, app.burst) == (600, None, None, None, 20)

@@ -86,6 +86,53 @@ def test_a_good_hybrid_gateway_loads() -> None:
             with_(["consumers"], {}),
             "pulumi-llm:gateway.consumers = {}: at least one consumer is required (clients authenticate with its key)",
         ),
+        # The grant's token limits (issue 15): bounded, and consistent with each other.
+        (with_(["consumers", "team-a", "max_tokens"], 0), "pulumi-llm:gateway.consumers.team-a.max_tokens = 0: must be >= 1"),
+        (
+            with_(["consumers", "team-a", "max_tokens"], 10**8),
+            "pulumi-llm:gateway.consumers.team-a.max_tokens = 100000000: must be <= 10000000",
+        ),
+        (
+            with_(["consumers", "team-a", "tokens_per_day"], "lots"),
+            "pulumi-llm:gateway.consumers.team-a.tokens_per_day = lots: must be a whole number",
+        ),
+        (
+            with_(["consumers", "team-a"], {"models": ["chat"], "requests_per_day": 10, "max_tokens": 5000, "tokens_per_minute": 4000}),
+            "pulumi-llm:gateway.consumers.team-a.max_tokens = 5000: must be <= tokens_per_minute (4000): one capped request must fit "
+            "in the window",
+        ),
+        (
+            with_(["consumers", "team-a"], {"models": ["chat"], "requests_per_day": 10, "max_tokens": 5000, "tokens_per_day": 4000}),
+            "pulumi-llm:gateway.consumers.team-a.max_tokens = 5000: must be <= tokens_per_day (4000): one capped request must fit "
+            "in the window",
+        ),
+        (
+            with_(["consumers", "team-a"], {"models": ["chat"], "requests_per_day": 10, "tokens_per_minute": 5000, "tokens_per_day": 4000}),
+            "pulumi-llm:gateway.consumers.team-a.tokens_per_minute = 5000: must be <= tokens_per_day (4000)",
+        ),
+        # The fallback alarms' thresholds (issue 20), and only where there are fallback alarms.
+        (
+            with_(["models", "chat", "fallback_alert"], {"share_percent": 100}),
+            "pulumi-llm:gateway.models.chat.fallback_alert.share_percent = 100: must be < 100.0",
+        ),
+        (
+            with_(["models", "chat", "fallback_alert"], {"share_percent": 0}),
+            "pulumi-llm:gateway.models.chat.fallback_alert.share_percent = 0: must be > 0.0",
+        ),
+        (
+            with_(["models", "chat", "fallback_alert"], {"window_minutes": 1441}),
+            "pulumi-llm:gateway.models.chat.fallback_alert.window_minutes = 1441: must be <= 1440",
+        ),
+        (
+            with_(["models", "chat", "fallback_alert"], {"window": 5}),
+            "pulumi-llm:gateway.models.chat.fallback_alert.window = 5: unknown key (did you mean window_minutes?); allowed: "
+            "share_percent, window_minutes",
+        ),
+        (
+            with_(["models", "claude", "fallback_alert"], {"share_percent": 10}),
+            'pulumi-llm:gateway.models.claude.fallback_alert = {"share_percent": 10}: has no effect: only a hybrid model (a '
+            "self-hosted and a provider route among its routes and fallbacks) has fallback alarms; remove it",
+        ),
     ],
 )
 def test_bad_gateway_input(gateway: dict, expected: str) -> None:

@@ -189,7 +189,8 @@ class AzureGatewaySettings(StrictModel):
         default=100_000,
         ge=1,
         le=1_000_000_000,
-        description="llm-token-limit per consumer key (prompt + completion tokens). Default 100000.",
+        description="llm-token-limit per consumer key (prompt + completion tokens per minute) for a consumer without its own "
+        "gateway.consumers.<name>.tokens_per_minute. Default 100000.",
     )
     engine_min_replicas: int = Field(default=2, ge=0, le=300, description="Fewest engine replicas on Container Apps. Default 2.")
     engine_max_replicas: int = Field(default=6, ge=1, le=300, description="Most engine replicas. Default 6.")

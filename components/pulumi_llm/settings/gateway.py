@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 
 from ..choices import allowed
 from ..gateway.boundary import Boundary, decide_boundary_breach
+from ..gateway.fallback_alarms import MAX_WINDOW_MINUTES, decide_hybrid
+from ..gateway.front_contract import DEFAULT_FALLBACK_SHARE_PERCENT, DEFAULT_FALLBACK_WINDOW_MINUTES
 from ..verify.facts import litellm_models
 from .core import FieldProblem, Label, StrictModel
 
@@ -43,6 +45,25 @@ def decide_unknown_model(provider: str, model: str) -> str | None:
     )
 
 
+class FallbackAlertSettings(StrictModel):
+    """When a hybrid model's fallbacks serve too much of its traffic (the fallback-share alarm; the
+    self-hosted-silent alarm uses the same window)."""
+
+    share_percent: float = Field(
+        default=DEFAULT_FALLBACK_SHARE_PERCENT,
+        gt=0,
+        lt=100,  # a share can't be above 100 %: the alarm would never fire
+        description="Alarm when more than this percentage of the model's requests were served by a fallback, above 0 and below 100. "
+        "Default 5.",
+    )
+    window_minutes: int = Field(
+        default=DEFAULT_FALLBACK_WINDOW_MINUTES,
+        ge=1,
+        le=MAX_WINDOW_MINUTES,
+        description="Window the share is measured over (the silent alarm's too), 1 to 1440 minutes. Default 10.",
+    )
+
+
 class ModelGroupSettings(StrictModel):
     """A model name clients ask for, served by its routes in order, then by its fallbacks."""
 
@@ -57,15 +78,57 @@ class ModelGroupSettings(StrictModel):
             "when none can serve, clients get 503 with Retry-After. Default public."
         ),
     )
+    fallback_alert: FallbackAlertSettings = Field(
+        default_factory=FallbackAlertSettings,
+        description="Thresholds of the fallback alarms of a hybrid model (self-hosted routes with a provider fallback). "
+        "Default: above 5 % over 10 minutes.",
+    )
+
+
+MAX_TOKENS_CAP = 10_000_000
+"""The largest max_tokens cap accepted: above any model's context window (10M tokens, Llama 4 Scout's)."""
 
 
 class ConsumerSettings(StrictModel):
-    """A client team or application: its own API key, model allow-list and quota."""
+    """A client team or application: its own API key, model allow-list, quotas and token limits.
+
+    Where each limit is enforced (the edge in front, exactly across instances, or the gateway's front
+    per instance) is in the gateway README ("Consumer limits: who enforces what")."""
 
     models: list[str] = Field(min_length=1, description="Gateway models this consumer may call. Required.")
     requests_per_day: int = Field(ge=1, le=1_000_000_000, description="Daily request quota. Required.")
-    rate_limit_rps: float = Field(default=10.0, gt=0, le=10_000, description="Steady requests per second. Default 10.")
-    burst: int = Field(default=20, ge=1, le=5000, description="Burst of requests. Default 20.")
+    rate_limit_rps: float = Field(
+        default=10.0,
+        gt=0,
+        le=10_000,
+        description="Steady requests per second (the edge's rate; the front allows rate_limit_rps × 60 per sliding minute). Default 10.",
+    )
+    burst: int = Field(default=20, ge=1, le=5000, description="Burst of requests above the steady rate, at the edge. Default 20.")
+    max_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TOKENS_CAP,
+        description="Cap per request on max_tokens / max_completion_tokens: a higher value is lowered to it, a request without one "
+        "gets it. Default: no cap.",
+    )
+    tokens_per_minute: int | None = Field(
+        default=None, ge=1, le=1_000_000_000, description="Prompt + completion tokens per minute. Default: no limit of its own."
+    )
+    tokens_per_day: int | None = Field(
+        default=None, ge=1, le=1_000_000_000_000, description="Prompt + completion tokens per day. Default: no limit of its own."
+    )
+
+    @model_validator(mode="after")
+    def _token_limits(self) -> ConsumerSettings:
+        # A request capped at max_tokens must fit in the windows, and a minute's tokens in a day's.
+        if self.max_tokens is not None:
+            for key in ("tokens_per_minute", "tokens_per_day"):
+                limit = getattr(self, key)
+                if limit is not None and self.max_tokens > limit:
+                    raise FieldProblem("max_tokens", f"must be <= {key} ({limit}): one capped request must fit in the window")
+        if self.tokens_per_minute is not None and self.tokens_per_day is not None and self.tokens_per_minute > self.tokens_per_day:
+            raise FieldProblem("tokens_per_minute", f"must be <= tokens_per_day ({self.tokens_per_day})")
+        return self
 
 
 class GatewayTimeouts(StrictModel):
@@ -129,6 +192,17 @@ class GatewaySettings(StrictModel):
         )
         if breach is not None:
             raise FieldProblem(f"models.{breach.group}.{breach.key}", breach.reason())
+        hybrid = decide_hybrid(
+            {name: [r.provider for r in group.routes] for name, group in self.models.items()},
+            {name: group.fallbacks for name, group in self.models.items()},
+        )
+        for name, group in self.models.items():
+            if "fallback_alert" in group.model_fields_set and name not in hybrid:
+                raise FieldProblem(
+                    f"models.{name}.fallback_alert",
+                    "has no effect: only a hybrid model (a self-hosted and a provider route among its routes and fallbacks) "
+                    "has fallback alarms; remove it",
+                )
         for name, consumer in self.consumers.items():
             for model in consumer.models:
                 if model not in self.models:
