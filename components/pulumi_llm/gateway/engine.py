@@ -1,5 +1,10 @@
-"""The LiteLLM engine's facts every cloud shell deploys it with: port, probe path, container name, the
+"""The gateway engine's facts every cloud shell deploys it with: port, probe paths, container name, the
 environment it reads, where its secrets are named, and the command it boots with.
+
+The engine is two processes in one container: the front (``front_server``, on the engine port) and
+LiteLLM on loopback behind it. ``front_config`` renders what the front reads; ``boot`` is the container's
+command: it writes the front's package and both configs to /tmp, and runs the front, which starts LiteLLM
+with a master key made for this boot, waits for it, serves, and on SIGTERM drains and stops it.
 
 Pure (no Pulumi, no cloud SDK): `aws`, `gcp` and `azure` import these instead of each restating them,
 so a change of port or boot sequence happens once. `config` re-exports the environment names, which
@@ -8,25 +13,33 @@ so a change of port or boot sequence happens once. `config` re-exports the envir
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import ast
+import base64
+import json
+import math
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from typing import cast
-
-import yaml
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from ..validation import ENV_NAME, SHORT_NAME
-from .boundary_hook import HOOK_CALLBACK, HOOK_MODULE
-from .boundary_hook import SOURCE as HOOK_SOURCE
+from . import front_contract as fc
+from .grants import Grant, grants_document
+from .routing import routing_document
 
-ENGINE_PORT = 4000
-"""LiteLLM proxy's port."""
+if TYPE_CHECKING:
+    from .config import GatewaySpec
 
-LIVENESS_PATH = "/health/liveliness"
-"""LiteLLM's liveness endpoint (its spelling): answers without calling any provider."""
+ENGINE_PORT = fc.FRONT_PORT
+"""The engine's port (the front listens there; LiteLLM is on loopback only)."""
 
-READINESS_PATH = "/health/readiness"
-"""LiteLLM's readiness endpoint: answers once the proxy has loaded its config."""
+LIVENESS_PATH = fc.LIVENESS_PATH
+"""Answered by the front while its process serves (LiteLLM's spelling, kept so probes did not change)."""
+
+READINESS_PATH = fc.READINESS_PATH
+"""Answered 200 by the front once LiteLLM behind it is ready, 503 while it drains."""
 
 CONTAINER = "litellm"
 """The engine's container name in every cloud's task/service/app definition."""
@@ -35,7 +48,27 @@ CONFIG_ENV = "LITELLM_CONFIG_B64"
 """The engine's rendered config, base64, in its container's environment (written to a file at boot)."""
 
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
-"""The engine's master key; only the managed gateway in front of it holds the value."""
+"""What LiteLLM's config reads its master key from. The front sets it in LiteLLM's environment only, to a
+value made per boot (``secrets.token_urlsafe``); no shell sets it and no one outside the container holds it."""
+
+EDGE_KEY_ENV = fc.EDGE_KEY_ENV
+"""Mode edge (AWS, Azure): the shell injects the ``litellm-master`` secret's value as this variable; the
+front accepts it as the edge key."""
+
+EDGE_KEY_PREVIOUS_ENV = fc.EDGE_KEY_PREVIOUS_ENV
+"""Mode edge, optional: the secret's previous value (AWS ``AWSPREVIOUS``), accepted during a rotation."""
+
+FRONT_CONFIG_ENV = "PULUMI_LLM_FRONT_CONFIG_B64"
+"""The front's rendered config (``front_config``), base64 JSON, in the container's environment."""
+
+BOOT_DIR_ENV = "PULUMI_LLM_FRONT_DIR"
+"""Where the boot writes the package and configs; default /tmp (the only writable path). Tests set it."""
+
+FRONT_PACKAGE = "pulumi_llm_front"
+"""The package name the front's modules ship under in the container."""
+
+FRONT_MODULES = ("front_contract.py", "grants.py", "routing.py", "front_server.py")
+"""The front's source files (siblings of this module), shipped verbatim."""
 
 SECRET_FILES_ENV = "LITELLM_SECRET_FILES"
 """Where a cloud mounts secrets as files (Cloud Run): JSON {env var: file path}, read into the env at boot."""
@@ -61,35 +94,160 @@ MAX_CONFIG_BYTES = 24 * 1024
 """Largest config a cloud shell carries in the engine's environment (ECS task definitions and Cloud
 Run revisions hold the base64 text in one variable)."""
 
-RESERVED_ENV = frozenset({CONFIG_ENV, MASTER_KEY_ENV, "HOME"})
+MAX_BOOT_BYTES = 48 * 1024
+"""Largest boot command: ECS holds a whole task definition in 64 KiB, the front's config and LiteLLM's
+(each up to ``MAX_CONFIG_BYTES``) included; a test holds ``boot()`` to this."""
+
+RESERVED_ENV = frozenset({CONFIG_ENV, MASTER_KEY_ENV, FRONT_CONFIG_ENV, EDGE_KEY_ENV, EDGE_KEY_PREVIOUS_ENV, BOOT_DIR_ENV, "HOME"})
 """Environment variables every shell sets itself; each cloud adds its own (region, identity, platform)."""
 
-_WRITE_CONFIG = f"open('/tmp/litellm.yaml', 'wb').write(base64.b64decode(os.environ['{CONFIG_ENV}']))\n"
-_EXEC = f"os.execvp('litellm', ['litellm', '--config', '/tmp/litellm.yaml', '--host', '0.0.0.0', '--port', '{ENGINE_PORT}'])\n"
-
-BOOT = "import base64, os\n" + _WRITE_CONFIG + _EXEC
-"""The engine's entry point: the config to /tmp (the only writable path), then exec LiteLLM."""
-
-BOOT_WITH_SECRET_FILES = (
-    "import base64, json, os\n"
-    f"for env, path in json.loads(os.environ['{SECRET_FILES_ENV}']).items():\n"
-    "    os.environ[env] = open(path).read().rstrip('\\n')\n" + _WRITE_CONFIG + _EXEC
-)
-"""The entry point where secrets are mounted as files (Cloud Run): each file into the env var the config
-references, the config to /tmp, then exec LiteLLM. Only names and paths travel in the environment."""
+_DOC_OWNERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def boot(config_yaml: str, base: str = BOOT) -> str:
-    """The entry point for an engine running `config_yaml`: `base` (BOOT, or BOOT_WITH_SECRET_FILES), which
-    also writes the private-boundary hook's module beside the config (/tmp) when the config names it.
-    A config without private groups boots exactly as before."""
-    loaded: object = yaml.safe_load(config_yaml) if config_yaml else None
-    settings: object = cast(dict[str, object], loaded).get("litellm_settings") if isinstance(loaded, dict) else None
-    callbacks: object = cast(dict[str, object], settings).get("callbacks") if isinstance(settings, dict) else None
-    if not isinstance(callbacks, list) or HOOK_CALLBACK not in cast(list[object], callbacks):
-        return base
-    write = f"open('/tmp/{HOOK_MODULE}.py', 'w').write({HOOK_SOURCE!r})\n"
-    return base.replace(_EXEC, write + _EXEC)
+def shipped_source(text: str) -> str:
+    """A module as it ships in the boot command: the same code with its docstrings and comments left out
+    (``ast.unparse`` of the tree without bare string statements), which halves the command. The repository's
+    file stays the documented one; the integration tests run the shipped text."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        if isinstance(node, _DOC_OWNERS):
+            kept = [
+                s
+                for s in node.body
+                if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str))
+            ]
+            node.body = kept or [ast.Pass()]
+    return ast.unparse(tree) + "\n"
+
+
+def package_blob(directory: Path | None = None) -> str:
+    """The front's package as one text: {file name: shipped source} as JSON, zlib level 9, base64. The
+    sources are the sibling modules ``FRONT_MODULES`` (``shipped_source``), plus an empty ``__init__.py``."""
+    here = directory or Path(__file__).resolve().parent
+    files = {"__init__.py": ""} | {name: shipped_source((here / name).read_text(encoding="utf-8")) for name in FRONT_MODULES}
+    return base64.b64encode(zlib.compress(json.dumps(files, sort_keys=True).encode(), 9)).decode()
+
+
+def boot(*, secret_files: bool = False) -> str:
+    """The container's command (``python3 -c <this>``): write the front's package and both configs
+    (``FRONT_CONFIG_ENV``, ``CONFIG_ENV``) under ``BOOT_DIR_ENV`` (default /tmp), then run the front, which
+    starts LiteLLM on loopback, waits for it and serves on ``ENGINE_PORT``. ``secret_files`` (Cloud Run):
+    first read each file of ``SECRET_FILES_ENV`` ({env var: path}) into that variable, as LiteLLM's config
+    references provider keys by variable. Only names and paths travel in the environment, never a key."""
+    lines = ["import base64, json, os, sys, zlib"]
+    if secret_files:
+        lines += [
+            f"for env, path in json.loads(os.environ['{SECRET_FILES_ENV}']).items():",
+            "    os.environ[env] = open(path).read().rstrip('\\n')",
+        ]
+    lines += [
+        f"d = os.environ.get('{BOOT_DIR_ENV}') or '/tmp'",
+        f"p = os.path.join(d, '{FRONT_PACKAGE}')",
+        "os.makedirs(p, exist_ok=True)",
+        f"for n, t in json.loads(zlib.decompress(base64.b64decode('{package_blob()}'))).items():",
+        "    open(os.path.join(p, n), 'w').write(t)",
+        f"open(os.path.join(d, 'front.json'), 'wb').write(base64.b64decode(os.environ['{FRONT_CONFIG_ENV}']))",
+        "args = ['--config', os.path.join(d, 'front.json')]",
+        f"if os.environ.get('{CONFIG_ENV}'):",
+        f"    open(os.path.join(d, 'litellm.yaml'), 'wb').write(base64.b64decode(os.environ['{CONFIG_ENV}']))",
+        "    args += ['--litellm-config', os.path.join(d, 'litellm.yaml')]",
+        "sys.path.insert(0, d)",
+        f"from {FRONT_PACKAGE}.front_server import main",
+        "sys.exit(main(args))",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def spec_grants(spec: GatewaySpec) -> dict[str, Grant]:
+    """Each consumer's grant from the spec's consumers: its models, ``max_tokens`` cap and request/token
+    limits per minute and day (the per-day fields and the cap when the spec's Consumer carries them)."""
+    out: dict[str, Grant] = {}
+    for c in spec.consumers:
+        out[c.name] = Grant(
+            consumer=c.name,
+            models=tuple(c.models),
+            max_tokens=getattr(c, "max_tokens", None),
+            requests_per_minute=c.rpm,
+            requests_per_day=getattr(c, "requests_per_day", None),
+            tokens_per_minute=c.tpm,
+            tokens_per_day=getattr(c, "tokens_per_day", None),
+        )
+    return out
+
+
+def front_config(
+    spec: GatewaySpec,
+    *,
+    identity: str,
+    stack: str,
+    grants: Mapping[str, Grant] | None = None,
+    consumer_key_files: Mapping[str, str] | None = None,
+    edge_key_files: Sequence[str] = (),
+    host: str = "0.0.0.0",  # noqa: S104 - the container's port; the platform decides who reaches it
+    port: int = ENGINE_PORT,
+    litellm_port: int = fc.LITELLM_LOOPBACK_PORT,
+    drain_seconds: float = 25.0,
+    where: str = "gateway",
+) -> dict[str, object]:
+    """What the front reads (JSON-able; the shells carry it base64 in ``FRONT_CONFIG_ENV``, see
+    ``encode_front_config``). Validates ``spec`` first.
+
+    identity: ``edge`` (AWS, Azure: the edge sends the edge key and the consumer header) or ``keys`` (GCP:
+    each consumer's own key). stack: the stack's name (the metrics' ``stack`` dimension). grants: per
+    consumer; default ``spec_grants(spec)``. consumer_key_files: mode keys only, required there — every
+    consumer → the file its key secret is mounted at. edge_key_files: mode edge, optional — files holding
+    accepted edge keys, re-read on an unknown key (the env vars ``EDGE_KEY_ENV`` / ``EDGE_KEY_PREVIOUS_ENV``
+    are always read). host / port: where the front listens. litellm_port: LiteLLM's loopback port.
+    drain_seconds: how long open requests may finish after SIGTERM.
+    """
+    from .config import validate  # config imports this module: a late import keeps the cycle out
+
+    validate(spec, where=where)
+    if identity not in fc.IDENTITY_MODES:
+        raise UserError(f"{where}.identity = {identity!r}: allowed {' or '.join(fc.IDENTITY_MODES)}")
+    chosen = dict(grants) if grants is not None else spec_grants(spec)
+    files = dict(consumer_key_files or {})
+    if identity == fc.IDENTITY_KEYS:
+        missing = sorted(set(chosen) - set(files))
+        if missing:
+            raise UserError(f"{where}.consumers.{missing[0]}: identity keys needs a key file for every consumer; none given")
+        extra = sorted(set(files) - set(chosen))
+        if extra:
+            raise UserError(f"{where}: a key file for {extra[0]!r}, which is no consumer")
+    elif files:
+        raise UserError(f"{where}: consumer key files are read only with identity keys (this gateway's edge names the consumer)")
+    return {
+        "identity": identity,
+        "stack": stack,
+        "grants": grants_document(chosen),
+        "routing": routing_document(spec),
+        "edge_key_envs": [EDGE_KEY_ENV, EDGE_KEY_PREVIOUS_ENV] if identity == fc.IDENTITY_EDGE else [],
+        "edge_key_files": list(edge_key_files) if identity == fc.IDENTITY_EDGE else [],
+        "consumer_key_files": files,
+        "host": host,
+        "port": port,
+        "litellm_url": f"http://127.0.0.1:{litellm_port}",
+        "allowed_fails": spec.allowed_fails,
+        "cooldown_seconds": spec.cooldown_seconds,
+        "retry_after_seconds": max(1, math.ceil(spec.cooldown_seconds)),
+        "drain_seconds": drain_seconds,
+    }
+
+
+def encode_front_config(config: Mapping[str, object], *, where: str = "gateway") -> str:
+    """``front_config``'s output as the value of ``FRONT_CONFIG_ENV`` (base64 of compact JSON); refused
+    above ``MAX_CONFIG_BYTES`` like LiteLLM's config."""
+    text = base64.b64encode(json.dumps(config, separators=(",", ":"), sort_keys=True).encode()).decode()
+    if len(text) > MAX_CONFIG_BYTES:
+        raise UserError(f"{where}: the front's config is {len(text)} bytes in base64, above the {MAX_CONFIG_BYTES}-byte limit")
+    return text
+
+
+BOOT = boot()
+"""The engine's command where secrets arrive as environment variables (ECS, Container Apps)."""
+
+BOOT_WITH_SECRET_FILES = boot(secret_files=True)
+"""The engine's command where secrets are mounted as files (Cloud Run)."""
 
 
 def check_secret_env(

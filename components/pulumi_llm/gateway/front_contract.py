@@ -40,6 +40,14 @@ key a secret in the store, mounted as a file. GCP."""
 
 IDENTITY_MODES: Final = (IDENTITY_EDGE, IDENTITY_KEYS)
 
+EDGE_KEY_ENV: Final = "PULUMI_LLM_EDGE_KEY"
+"""Mode ``edge``: the environment variable the shell injects the ``litellm-master`` secret's current value
+as. The front accepts it as the edge key; LiteLLM (on loopback) never sees it."""
+
+EDGE_KEY_PREVIOUS_ENV: Final = "PULUMI_LLM_EDGE_KEY_PREVIOUS"
+"""Mode ``edge``, optional: the secret's previous value (AWS: the ``AWSPREVIOUS`` version stage), accepted
+too, so an edge that still caches it during a rotation meets no 401."""
+
 # --- routes --------------------------------------------------------------------------------------
 
 INFERENCE_ROUTES: Final = (
@@ -50,6 +58,9 @@ INFERENCE_ROUTES: Final = (
 )
 """The only (method, path) pairs a consumer can reach, at every edge and at the front. Nothing else
 (LiteLLM's admin, key, pass-through and health routes) exists for a client."""
+
+METRICS_PATH: Final = "/metrics"
+"""Prometheus text (``PROM_REQUESTS``) on the front's own port; no edge routes it."""
 
 LIVENESS_PATH: Final = "/health/liveliness"
 READINESS_PATH: Final = "/health/readiness"

@@ -54,6 +54,8 @@ class Behaviour:
     chunks: number of content chunks in a streamed answer (and words in a non-streamed one).
     chunk_delay: seconds between streamed chunks (a slow stream).
     text: the word each chunk carries.
+    identical: every chunk carries exactly ``text`` (a model repeating one token), instead of the first
+        ``text`` and the rest `` text``.
     """
 
     status: int = 200
@@ -62,6 +64,7 @@ class Behaviour:
     chunks: int = 4
     chunk_delay: float = 0.0
     text: str = "stand-in"
+    identical: bool = False
 
 
 @dataclass
@@ -286,7 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
         for i in range(behaviour.chunks):
             if i and behaviour.chunk_delay and provider._stopping.wait(behaviour.chunk_delay):
                 return
-            piece = behaviour.text if i == 0 else f" {behaviour.text}"
+            piece = behaviour.text if i == 0 or behaviour.identical else f" {behaviour.text}"
             last = i == behaviour.chunks - 1
             if chat:
                 delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
