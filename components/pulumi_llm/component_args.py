@@ -10,6 +10,7 @@ Component modules are imported inside each builder, so a stack still loads its o
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -27,6 +28,30 @@ def gateway_self_hosted(settings: Settings) -> set[str]:
     if "gateway" not in settings.methods or settings.gateway is None:
         return set()
     return {r.model for g in settings.gateway.models.values() for r in g.routes if r.provider == "self-hosted"}
+
+
+def gateway_consumers(settings: Settings):
+    """The stack's consumers with every limit of their grant, sorted by name. The front counts
+    rate_limit_rps as rate_limit_rps × 60 requests per sliding minute (rounded up); the edges that take a
+    token bucket get rate_limit_rps and burst as written."""
+    from .gateway import config as engine
+
+    gw = settings.gateway
+    assert gw is not None
+    return tuple(
+        engine.Consumer(
+            name=n,
+            models=tuple(c.models),
+            rpm=math.ceil(c.rate_limit_rps * 60),
+            tpm=c.tokens_per_minute,
+            max_tokens=c.max_tokens,
+            requests_per_day=c.requests_per_day,
+            tokens_per_day=c.tokens_per_day,
+            rate_per_second=c.rate_limit_rps,
+            burst=c.burst,
+        )
+        for n, c in sorted(gw.consumers.items())
+    )
 
 
 def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[str]], self_hosted_key_env: str | None = None):
@@ -65,10 +90,19 @@ def gateway_spec(settings: Settings, self_hosted_urls: dict[str, pulumi.Output[s
                     **kwargs,
                 )
             )
-        groups.append(engine.ModelGroup(name=group_name, routes=tuple(routes), fallbacks=tuple(group.fallbacks), boundary=group.boundary))
+        groups.append(
+            engine.ModelGroup(
+                name=group_name,
+                routes=tuple(routes),
+                fallbacks=tuple(group.fallbacks),
+                boundary=group.boundary,
+                fallback_share_percent=group.fallback_alert.share_percent,
+                fallback_window_minutes=group.fallback_alert.window_minutes,
+            )
+        )
     spec = engine.GatewaySpec(
         model_groups=tuple(groups),
-        consumers=tuple(engine.Consumer(name=n, models=tuple(c.models)) for n, c in sorted(gw.consumers.items())),
+        consumers=gateway_consumers(settings),
         retries=gw.retries,
         timeouts=engine.TimeoutBudget(client=gw.timeouts.client_seconds, edge=gw.timeouts.edge_seconds, engine=gw.timeouts.engine_seconds),
     )
