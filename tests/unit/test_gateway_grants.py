@@ -411,3 +411,14 @@ def test_stack_settings_become_consumers_with_their_grant() -> None:
     assert (web.rate_per_second, web.burst) == (2.5, 5)
     # Defaults: rate_limit_rps 10 and burst 20 (the edge's), no token limits and no cap.
     assert (app.rpm, app.tpm, app.max_tokens, app.tokens_per_day, app.burst) == (600, None, None, None, 20)
+
+
+def test_the_package_adapter_offers_every_consumer_key() -> None:
+    """A TypeScript/Go/YAML program sets a consumer's grant with the same keys as a stack file."""
+    from pulumi_llm.provider import components
+    from pulumi_llm.settings import ConsumerSettings
+
+    schema = json.loads(str(components.provider().schema))
+    offered = set(schema["types"]["pulumi-llm:index:GatewayConsumer"]["properties"])
+    camel = {k.split("_")[0] + "".join(p.title() for p in k.split("_")[1:]) for k in ConsumerSettings.model_fields}
+    assert camel == offered

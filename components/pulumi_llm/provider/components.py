@@ -364,6 +364,12 @@ class GatewayConsumer(TypedDict):
     """Steady requests per second. Default 10."""
     burst: NotRequired[int]
     """Burst of requests. Default 20."""
+    max_tokens: NotRequired[int]
+    """Cap per request on max_tokens / max_completion_tokens (lowered to it, or set when absent). Default: no cap."""
+    tokens_per_minute: NotRequired[int]
+    """Prompt + completion tokens per minute. Default: no limit of its own."""
+    tokens_per_day: NotRequired[int]
+    """Prompt + completion tokens per day. Default: no limit of its own."""
 
 
 class GatewayTimeouts(TypedDict):
