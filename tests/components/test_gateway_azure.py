@@ -23,6 +23,8 @@ from pulumi_llm.errors import UserError
 from pulumi_llm.gateway import azure as gateway
 from pulumi_llm.gateway.azure import AzureGateway, AzureGatewayArgs
 from pulumi_llm.gateway.engine import BOOT  # the boot script gateway.azure runs
+from pulumi_llm.gateway.fallback_alarms import FallbackAlarm
+from pulumi_llm.gateway.front_contract import ALARM_KINDS, INFERENCE_ROUTES
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.offline import invokes, recorder
 
@@ -50,6 +52,7 @@ general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
 """
 PROVIDERS = {"ANTHROPIC_API_KEY": "anthropic", "OPENAI_API_KEY": "openai"}
 DAPR = "happy-river-1234.eastus.azurecontainerapps.io"
+FRONT_CONFIG = base64.b64encode(json.dumps({"identity": "edge", "stack": "prod"}).encode()).decode()
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,6 +148,7 @@ def make_args(**overrides: Any) -> AzureGatewayArgs:
             {"name": "sweden", "endpoint": "https://aoai-sweden.openai.azure.com/", "resource_id": SWEDEN, "priority": 2, "fallback": True},
         ],
         "engine_config_yaml": CONFIG,
+        "front_config_b64": FRONT_CONFIG,
         "provider_secrets": PROVIDERS,
         "environment": {"LITELLM_LOG": "INFO"},
         "engine_subnet_id": ENGINE_SUBNET,
@@ -158,6 +162,7 @@ def make_args(**overrides: Any) -> AzureGatewayArgs:
         "forward_timeout_seconds": 230,
         "engine_timeout_seconds": 200,
         "alert_emails": ["oncall@example.com"],
+        "fallback_alarms": [FallbackAlarm(group="chat", share_percent=5.0, window_minutes=10)],
     }
     values.update(overrides)
     return AzureGatewayArgs(**values)
@@ -225,12 +230,17 @@ APIM = [
 ]
 
 
+OPERATIONS = {
+    "v1": ["get-models", "post-chat-completions", "post-completions", "post-embeddings"],
+    "openai": ["post-deployments-chat-completions", "post-deployments-completions", "post-deployments-embeddings"],
+}
+
+
 def api(api_id: str) -> list[tuple[str, str]]:
     return [
         ("azure-native:apimanagement:Api", f"gw-api-{api_id}"),
         ("azure-native:apimanagement:ApiDiagnostic", f"gw-api-{api_id}-diagnostic"),
-        ("azure-native:apimanagement:ApiOperation", f"gw-api-{api_id}-get"),
-        ("azure-native:apimanagement:ApiOperation", f"gw-api-{api_id}-post"),
+        *[("azure-native:apimanagement:ApiOperation", f"gw-api-{api_id}-{op}") for op in OPERATIONS[api_id]],
         ("azure-native:apimanagement:ApiPolicy", f"gw-api-{api_id}-policy"),
     ]
 
@@ -260,10 +270,15 @@ ENGINE = [
     ("azure-native:privatedns:PrivateRecordSet", "gw-engine-dns-wildcard"),
     ("azure-native:privatedns:PrivateZone", "gw-engine-dns"),
     ("azure-native:privatedns:VirtualNetworkLink", "gw-engine-dns-link"),
-    *[("azure-native:authorization:RoleAssignment", f"gw-engine-kv-{s}") for s in ("anthropic", "litellm-master", "openai")],
-    *[("azure-native:authorization:RoleAssignment", f"gw-apim-kv-{s}") for s in ("anthropic", "litellm-master", "openai")],
-    *[("azure-native:apimanagement:NamedValue", f"gw-nv-{s}") for s in ("anthropic", "litellm-master", "openai")],
+    *[
+        ("azure-native:authorization:RoleAssignment", f"gw-engine-kv-{s}")
+        for s in ("anthropic", "litellm-master", "litellm-master-previous", "openai")
+    ],
+    # APIM reads the edge key only.
+    ("azure-native:authorization:RoleAssignment", "gw-apim-kv-litellm-master"),
+    ("azure-native:apimanagement:NamedValue", "gw-nv-litellm-master"),
     *api("v1"),
+    *[("azure-native:monitor:ScheduledQueryRule", f"gw-{kind}-chat") for kind in ALARM_KINDS],
 ]
 
 
@@ -284,6 +299,7 @@ def test_azure_openai_only_gateway_has_no_engine_and_may_be_public() -> None:
         alert_emails=[],
         engine_subnet_id=None,
         vnet_id=None,
+        fallback_alarms=[],
     )
     component = only(records, "pulumi-llm:index:AzureGateway")
     apim = [c for c in APIM if c[1] != "gw-alerts"]
@@ -335,7 +351,10 @@ def test_api_policies_stream_meter_and_route(named) -> None:
     for api_id, backend, label in (("openai", "azure-openai-pool", "azure-openai"), ("v1", "litellm", "litellm")):
         root = xml(named[f"gw-api-{api_id}-policy"])
         assert [c.tag for c in root] == ["inbound", "backend", "outbound", "on-error"]
-        assert find(root, "inbound")[0].tag == "base"
+        # The query-string key refusal runs first, before the product's limits (in <base/>) and everything else.
+        assert [c.tag for c in find(root, "inbound")][:2] == ["choose", "base"]
+        [when] = find(root, "inbound/choose")
+        assert "subscription-key" in cast(str, when.get("condition")) and find(when, "return-response/set-status").get("code") == "401"
         metric = find(root, "inbound/llm-emit-token-metric")
         assert [d.get("name") for d in metric.findall("dimension")] == ["Subscription ID", "Model", "Backend"]
         assert find(metric, "dimension[@name='Backend']").get("value") == label
@@ -376,14 +395,33 @@ def test_each_product_limits_tokens_per_subscription(named) -> None:
     assert "primaryKey" not in subscription and "secondaryKey" not in subscription
 
 
-def test_apis_are_https_wildcards_with_subscription_keys(named) -> None:
+def test_apis_expose_only_the_inference_operations(records, named) -> None:
+    operations: dict[str, set[tuple[str, str]]] = {}
+    for record in records:
+        if record.type == "azure-native:apimanagement:ApiOperation":
+            operations.setdefault(record.inputs["apiId"], set()).add((record.inputs["method"], record.inputs["urlTemplate"]))
+    # /v1 + each template is exactly the front's inference routes: no wildcard, no admin or pass-through path.
+    assert {(m, "/v1" + t) for m, t in operations["v1"]} == set(INFERENCE_ROUTES)
+    assert operations["openai"] == {
+        ("POST", "/deployments/{deployment-id}/chat/completions"),
+        ("POST", "/deployments/{deployment-id}/completions"),
+        ("POST", "/deployments/{deployment-id}/embeddings"),
+    }
+    assert not [t for ts in operations.values() for _, t in ts if "*" in t]
+    chat = named["gw-api-openai-post-deployments-chat-completions"].inputs
+    assert chat["templateParameters"] == [{"name": "deployment-id", "type": "string", "required": True}]
+
+
+def test_subscription_keys_are_accepted_in_the_header_and_the_query_form_is_refused(named) -> None:
     for api_id, path in (("openai", "openai"), ("v1", "v1")):
         api_ = named[f"gw-api-{api_id}"].inputs
         assert (api_["apiId"], api_["path"], api_["protocols"], api_["subscriptionRequired"]) == (api_id, path, ["https"], True)
-        assert api_["subscriptionKeyParameterNames"] == {"header": "Ocp-Apim-Subscription-Key", "query": "subscription-key"}
-        for method in ("post", "get"):
-            operation = named[f"gw-api-{api_id}-{method}"].inputs
-            assert (operation["method"], operation["urlTemplate"], operation["apiId"]) == (method.upper(), "/*", api_id)
+        # The contract has no "off" for the query name: it is named explicitly and the policy refuses it.
+        names = api_["subscriptionKeyParameterNames"]
+        assert names == {"header": "Ocp-Apim-Subscription-Key", "query": "subscription-key"}
+        [when] = find(xml(named[f"gw-api-{api_id}-policy"]), "inbound/choose")
+        assert f'"{names["query"]}"' in cast(str, when.get("condition"))
+        assert find(when, "return-response/set-status").get("code") == "401"
 
 
 # --------------------------------------------------------------------------------------------
@@ -453,7 +491,8 @@ def test_engine_backend_is_the_internal_app_with_the_master_key_named_value(name
 def test_secret_envs_of_the_config_renderer_are_accepted_as_they_come() -> None:
     # gateway.config.secret_envs lists the master key too; the gateway wires it once.
     args = make_args(provider_secrets={**PROVIDERS, "LITELLM_MASTER_KEY": "litellm-master"})
-    assert args.secrets == ["litellm-master", "anthropic", "openai"]
+    assert args.secrets == ["litellm-master", "litellm-master-previous", "anthropic", "openai"]
+    assert args.apim_secrets == ["litellm-master"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,12 +500,14 @@ def test_secret_envs_of_the_config_renderer_are_accepted_as_they_come() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_named_values_are_key_vault_references_read_with_the_apim_identity(named) -> None:
-    for secret, named_value in (
-        ("litellm-master", "litellm-master-key"),
-        ("anthropic", "provider-anthropic"),
-        ("openai", "provider-openai"),
-    ):
+def test_apim_reads_only_the_edge_key_through_a_role_scoped_to_that_secret(records, named) -> None:
+    apim_grants = [
+        r for r in records if r.type == "azure-native:authorization:RoleAssignment" and r.inputs["principalId"] == APIM_PRINCIPAL
+    ]
+    vault_grants = [r for r in apim_grants if cast(str, r.inputs["scope"]).startswith(VAULT)]
+    assert [(r.name, r.inputs["scope"]) for r in vault_grants] == [("gw-apim-kv-litellm-master", f"{VAULT}/secrets/litellm-master")]
+    assert [r.inputs["namedValueId"] for r in records if r.type == "azure-native:apimanagement:NamedValue"] == ["litellm-master-key"]
+    for secret, named_value in (("litellm-master", "litellm-master-key"),):
         value = named[f"gw-nv-{secret}"].inputs
         assert value["namedValueId"] == named_value and value["secret"] is True
         assert value["keyVault"] == {"secretIdentifier": f"{VAULT_URI}secrets/{secret}"}  # versionless: follows rotation
@@ -484,7 +525,7 @@ def test_engine_reads_key_vault_references_with_its_identity_never_values(named)
     app = named["gw-engine"].inputs
     assert app["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [ENGINE_IDENTITY]}
     secrets = {s["name"]: s for s in app["configuration"]["secrets"]}
-    assert set(secrets) == {"litellm-master", "anthropic", "openai"}
+    assert set(secrets) == {"litellm-master", "litellm-master-previous", "anthropic", "openai"}
     for name, secret in secrets.items():
         assert secret == {"name": name, "keyVaultUrl": f"{VAULT_URI}secrets/{name}", "identity": ENGINE_IDENTITY}
         grant = named[f"gw-engine-kv-{name}"].inputs
@@ -497,7 +538,10 @@ def test_engine_reads_key_vault_references_with_its_identity_never_values(named)
     env = {e["name"]: e for e in container["env"]}
     assert env["ANTHROPIC_API_KEY"] == {"name": "ANTHROPIC_API_KEY", "secretRef": "anthropic"}
     assert env["OPENAI_API_KEY"] == {"name": "OPENAI_API_KEY", "secretRef": "openai"}
-    assert env["LITELLM_MASTER_KEY"] == {"name": "LITELLM_MASTER_KEY", "secretRef": "litellm-master"}
+    # The edge keys reach the front (current and previous); LiteLLM's own key is made per boot, never set here.
+    assert env["PULUMI_LLM_EDGE_KEY"] == {"name": "PULUMI_LLM_EDGE_KEY", "secretRef": "litellm-master"}
+    assert env["PULUMI_LLM_EDGE_KEY_PREVIOUS"] == {"name": "PULUMI_LLM_EDGE_KEY_PREVIOUS", "secretRef": "litellm-master-previous"}
+    assert "LITELLM_MASTER_KEY" not in env
     assert env["AZURE_CLIENT_ID"]["value"] == ENGINE_CLIENT
     assert env["LITELLM_LOG"]["value"] == "INFO"
 
@@ -536,6 +580,7 @@ def test_engine_runs_the_pinned_image_internally_with_the_rendered_config(named)
     config = yaml.safe_load(base64.b64decode(env["LITELLM_CONFIG_B64"]))
     assert config["model_list"] == yaml.safe_load(CONFIG)["model_list"]
     assert config["litellm_settings"]["request_timeout"] == 200  # the budget's engine hop, set because the config left it out
+    assert env["PULUMI_LLM_FRONT_CONFIG_B64"] == FRONT_CONFIG  # the front's grants and chains, as the platform encoded them
     scale = app["template"]["scale"]
     assert (scale["minReplicas"], scale["maxReplicas"]) == (2, 6)
     assert scale["rules"] == [{"name": "concurrency", "http": {"metadata": {"concurrentRequests": "50"}}}]
@@ -616,6 +661,42 @@ def test_alerts_watch_5xx_429_and_latency_and_notify_the_action_group(named) -> 
         )
         assert criterion["dimensions"] == dimensions
         assert criterion["metricNamespace"] == "Microsoft.ApiManagement/service"
+
+
+def test_each_hybrid_route_has_two_log_alerts_over_the_front_lines_to_the_action_group(named) -> None:
+    workspace = arm("Workspace", "gw-logs", "operationalinsights")
+    for kind, severity in ((ALARM_KINDS[0], 2), (ALARM_KINDS[1], 1)):
+        rule = named[f"gw-{kind}-chat"].inputs
+        assert rule["ruleName"] == f"llm-prod-gateway-{kind}-chat"
+        assert (rule["kind"], rule["scopes"], rule["location"], rule["severity"]) == ("LogAlert", [workspace], "eastus", severity)
+        assert (rule["windowSize"], rule["evaluationFrequency"], rule["autoMitigate"], rule["enabled"]) == ("PT10M", "PT5M", True, True)
+        assert rule["actions"] == {"actionGroups": [arm("ActionGroup", "gw-alerts", "monitor")]}
+        # A fresh workspace has no ContainerAppConsoleLogs table yet: validation at creation would refuse the query.
+        assert rule["skipQueryValidation"] is True
+        [condition] = rule["criteria"]["allOf"]
+        assert (condition["timeAggregation"], condition["operator"], condition["threshold"]) == ("Count", "GreaterThan", 0)
+        assert condition["failingPeriods"] == {"numberOfEvaluationPeriods": 1, "minFailingPeriodsToAlert": 1}
+        query = condition["query"]
+        # The engine app's console lines, this route only (what the query means is tests/unit/test_azure_alarms.py).
+        assert query.startswith('ContainerAppConsoleLogs\n| where ContainerAppName == "llm-prod-engine"\n')
+        assert 'tostring(line.route) == "chat"' in query
+    share = named[f"gw-{ALARM_KINDS[0]}-chat"].inputs["criteria"]["allOf"][0]["query"]
+    assert share.endswith("| where requests > 0 and fallbacks * 100.0 / requests > 5.0")
+    # The console lines reach the workspace's resource-specific table.
+    assert named["gw-engine-env-logs"].inputs["logAnalyticsDestinationType"] == "Dedicated"
+    assert named["gw-engine"].inputs["containerAppName"] == "llm-prod-engine"
+
+
+def test_alerts_use_a_given_action_group_and_the_hybrid_routes_given() -> None:
+    group = f"{RG}/providers/Microsoft.Insights/actionGroups/oncall"
+    alarms = [FallbackAlarm("chat", 5.0, 10), FallbackAlarm("code.v1", 20.0, 60)]
+    records = by_name(plan(alert_emails=[], action_group_id=group, fallback_alarms=alarms))
+    rules = {name: r.inputs for name, r in records.items() if r.type == "azure-native:monitor:ScheduledQueryRule"}
+    assert set(rules) == {
+        f"gw-{kind}-{g}" for kind in ALARM_KINDS for g in ("chat", "code-v1-" + hashlib.sha256(b"code.v1").hexdigest()[:6])
+    }
+    assert {r["windowSize"] for n, r in rules.items() if "code" in n} == {"PT1H"}
+    assert all(r["actions"] == {"actionGroups": [group]} for r in rules.values())
 
 
 def test_outputs() -> None:
@@ -701,6 +782,22 @@ def test_timeout_budget_is_checked_hop_by_hop(overrides: dict[str, Any], line: s
         (
             {"azure_openai": [{"name": "a", "endpoint": "https://a.openai.azure.com", "resource_id": EAST}]},
             "gateway.azure_openai.a.endpoint = 'https://a.openai.azure.com': expected https://<resource>.openai.azure.com/ (or .cognitiveservices.azure.com/), with the trailing slash",
+        ),
+        (
+            {"front_config_b64": None},
+            "gateway.front_config_b64: required with an engine (engine.encode_front_config of the front's config)",
+        ),
+        (
+            {"provider_secrets": {**PROVIDERS, "COHERE_API_KEY": "litellm-master-previous"}},
+            "gateway.provider_secrets.COHERE_API_KEY = 'litellm-master-previous': reserved for the previous edge key",
+        ),
+        (
+            {"consumers": [{"name": "chat-app", "tokens_per_minute": 10, "rate_limit_rps": 5.0}]},
+            "gateway.consumers.chat-app: set rate_limit_rps and burst together, or neither",
+        ),
+        (
+            {"engine_config_yaml": None, "provider_secrets": {}, "environment": {}},
+            "gateway.fallback_alarms: the alarms read the engine's request log; set engine_config_yaml or remove them",
         ),
         (
             {"key_vault_uri": "https://kv-llm-prod.vault.azure.net"},

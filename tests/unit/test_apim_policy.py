@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from typing import cast
 
@@ -49,6 +50,7 @@ def test_api_policy_sections_and_inbound_order() -> None:
     assert root.tag == "policies" and tags(root) == SECTIONS
     inbound = find(root, "inbound")
     assert tags(inbound) == [
+        "choose",
         "base",
         "set-variable",
         "llm-emit-token-metric",
@@ -135,7 +137,8 @@ def test_engine_policy_names_the_consumer_for_the_engine() -> None:
     [consumer] = [h for h in root.findall("inbound/set-header") if h.get("name") == "x-pulumi-llm-consumer"]
     # Override: a client-sent copy never survives, so nobody can claim another consumer's name.
     assert consumer.get("exists-action") == "override"
-    assert find(consumer, "value").text == '@(context.Subscription?.Id ?? "anonymous")'
+    # The subscription's id, which AzureGateway sets to the consumer's name (the name the front's grants are keyed by).
+    assert find(consumer, "value").text == "@(context.Subscription.Id)"
     assert not [h for h in engine_policy().findall("inbound/set-header") if h.get("name") == "x-pulumi-llm-consumer"]
 
 
@@ -189,3 +192,41 @@ def test_product_policy_quota() -> None:
         p.product_policy(tokens_per_minute=1000, token_quota=5, token_quota_period="Minutely")
     with pytest.raises(ValueError, match="tokens_per_minute must be >= 1"):
         p.product_policy(tokens_per_minute=0)
+
+
+def test_a_subscription_key_in_the_query_string_is_refused_before_anything_else() -> None:
+    for root in (pool_policy(), engine_policy()):
+        inbound = find(root, "inbound")
+        assert inbound[0].tag == "choose"  # before <base/>: no product limit, metric or backend runs for it
+        [when] = inbound[0]
+        assert when.tag == "when"
+        condition = cast(str, when.get("condition"))
+        assert condition == p.QUERY_KEY_CONDITION
+        assert f'"{p.QUERY_KEY_PARAMETER}"' in condition and "OrdinalIgnoreCase" in condition
+        assert [c.tag for c in when] == ["return-response"]
+        answer = when[0]
+        assert find(answer, "set-status").attrib == {"code": "401", "reason": "Unauthorized"}
+        body = json.loads(cast(str, find(answer, "set-body").text))
+        assert body["error"]["message"] == p.QUERY_KEY_MESSAGE and "Ocp-Apim-Subscription-Key header only" in p.QUERY_KEY_MESSAGE
+
+
+def test_product_policy_limits_requests_per_subscription() -> None:
+    root = ET.fromstring(p.product_policy(tokens_per_minute=1000, requests_per_day=500_000, rate_limit_rps=50, burst=100))
+    assert tags(find(root, "inbound")) == ["base", "rate-limit-by-key", "quota-by-key", "llm-token-limit"]
+    rate = find(root, "inbound/rate-limit-by-key")
+    # 100 calls per 2 s: the burst, refilled at 50 per second on average.
+    assert rate.attrib == {"calls": "100", "renewal-period": "2", "counter-key": "@(context.Subscription.Id)"}
+    quota = find(root, "inbound/quota-by-key")
+    assert quota.attrib == {"calls": "500000", "renewal-period": "86400", "counter-key": "@(context.Subscription.Id)"}
+    with pytest.raises(ValueError, match="rate_limit_rps and burst go together"):
+        p.product_policy(tokens_per_minute=1000, rate_limit_rps=5)
+
+
+@pytest.mark.parametrize(
+    ("rps", "burst", "window"),
+    [(50, 100, (100, 2)), (10, 20, (20, 2)), (20, 5, (20, 1)), (0.5, 3, (3, 6)), (3, 10, (12, 4))],
+)
+def test_request_rate_window_allows_the_burst_and_the_steady_rate(rps: float, burst: int, window: tuple[int, int]) -> None:
+    calls, period = p.request_rate_window(rps, burst)
+    assert (calls, period) == window
+    assert calls >= burst and calls / period >= rps and period >= 1

@@ -3,16 +3,19 @@
 Two kinds of policy documents, built with ElementTree (so every policy expression is XML-escaped
 correctly) and returned as text for `format="xml"`:
 
-* `api_policy` — one per API. Emits token metrics (`llm-emit-token-metric`: subscription, model,
+* `api_policy` — one per API. Refuses a subscription key sent in the query string (before anything
+  else runs: such keys end up in proxy and access logs), emits token metrics (`llm-emit-token-metric`: subscription, model,
   backend), strips caller credentials, authenticates to the backend (Azure OpenAI: the gateway's
   managed identity, `authentication-managed-identity resource="https://cognitiveservices.azure.com"`,
-  never a key; the LiteLLM engine: its master key from a Key Vault-backed named value), routes to the
+  never a key; the engine's front: the edge key — the `litellm-master` secret — from a Key Vault-backed
+  named value, with the consumer's name in `x-pulumi-llm-consumer`), routes to the
   backend or backend pool (`set-backend-service`), and forwards with `buffer-response="false"` so
   server-sent events stream token by token. Against a pool it retries 429 and 5xx answers on another
   member; the retry only happens on a status code, so before any byte has reached the client.
-* `product_policy` — one per consumer product: `llm-token-limit` keyed by the subscription
-  (tokens per minute, optionally a token quota per period), with `estimate-prompt-tokens` so an over-limit
-  request is refused before it reaches a backend.
+* `product_policy` — one per consumer product: `rate-limit-by-key` and `quota-by-key` on requests and
+  `llm-token-limit` on tokens, all keyed by the subscription (tokens per minute, optionally a token quota
+  per period), with `estimate-prompt-tokens` so an over-limit request is refused before it reaches a
+  backend. The front behind APIM enforces the consumer's models and max_tokens cap.
 
 Facts the renderer relies on (learn.microsoft.com/azure/api-management):
 * forward-request `timeout` is the wait for the backend's response HEADERS (default 300 s); values above
@@ -21,10 +24,18 @@ Facts the renderer relies on (learn.microsoft.com/azure/api-management):
   not in Consumption.
 * llm-emit-token-metric allows at most 5 custom dimensions next to APIM's defaults; "Subscription ID" is
   a default dimension (no value needed).
+* An API's `subscriptionKeyParameterNames` (azure-native 3.29 `SubscriptionKeyParameterNamesContract`,
+  API version 2024-05-01) has a `header` and a `query` name and no way to turn the query form off: an
+  absent name takes APIM's default (`Ocp-Apim-Subscription-Key` / `subscription-key`). So the query name is
+  set explicitly (`QUERY_KEY_PARAMETER`) and `api_policy` refuses any request that carries it.
+* APIM validates the subscription key before the API's policy runs, and `context.Subscription.Id` is the
+  subscription's identifier (`sid`), which AzureGateway sets to the consumer's name.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -36,6 +47,10 @@ MODEL_VARIABLE = "llm-model"
 MAX_FORWARD_TIMEOUT_SECONDS = 240
 """Above this APIM may not honour a forward-request timeout (the network drops idle connections)."""
 SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
+QUERY_KEY_PARAMETER = "subscription-key"
+"""APIM's query-string name for a subscription key: named on every API so the policy refuses exactly it."""
+QUERY_KEY_STATUS = 401
+QUERY_KEY_MESSAGE = f"subscription keys are accepted in the {SUBSCRIPTION_KEY_HEADER} header only, never in the query string"
 TOKEN_QUOTA_PERIODS = ("Hourly", "Daily", "Weekly", "Monthly", "Yearly")
 # Caller-supplied credentials that must never travel on to a backend: the consumer's APIM key and any
 # provider key a client might send along.
@@ -55,6 +70,15 @@ MODEL_EXPRESSION = (
 )
 
 Auth = Literal["managed-identity", "named-value"]
+
+CONSUMER_EXPRESSION = "@(context.Subscription.Id)"
+"""The consumer's name: every API requires a subscription, whose id AzureGateway sets to the consumer."""
+
+# True when the request's query string names the subscription-key parameter, in any letter case (APIM's own
+# lookup of the parameter is case-insensitive).
+QUERY_KEY_CONDITION = (
+    f'@(context.Request.Url.Query.Keys.Any(k => k.Equals("{QUERY_KEY_PARAMETER}", System.StringComparison.OrdinalIgnoreCase)))'
+)
 
 
 def _sections(root: ET.Element) -> tuple[ET.Element, ET.Element, ET.Element, ET.Element]:
@@ -78,6 +102,18 @@ def forward_request(timeout_seconds: int, *, buffer_request_body: bool) -> ET.El
     return element
 
 
+def refuse_query_key(inbound: ET.Element) -> None:
+    """A `choose` that answers QUERY_KEY_STATUS to a request with a subscription key in its query string,
+    before any other policy (metrics, limits, the backend) runs."""
+    choose = ET.SubElement(inbound, "choose")
+    when = ET.SubElement(choose, "when", {"condition": QUERY_KEY_CONDITION})
+    answer = ET.SubElement(when, "return-response")
+    ET.SubElement(answer, "set-status", {"code": str(QUERY_KEY_STATUS), "reason": "Unauthorized"})
+    content_type = ET.SubElement(answer, "set-header", {"name": "Content-Type", "exists-action": "override"})
+    ET.SubElement(content_type, "value").text = "application/json"
+    ET.SubElement(answer, "set-body").text = json.dumps({"error": {"message": QUERY_KEY_MESSAGE, "type": "invalid_request_error"}})
+
+
 def api_policy(
     *,
     backend_id: str,
@@ -95,9 +131,11 @@ def api_policy(
     (the circuit breaker has taken the failing one out, honouring its Retry-After). The request body is
     buffered so it can be sent again; the response never is.
 
+    `master_key_named_value`: the named value holding the edge key (the `litellm-master` secret), sent as
+    `Authorization: Bearer` to the front — the only credential the front accepts from the edge.
+
     `consumer_header`: set it to the caller's subscription id (= the consumer's name), replacing any copy
-    the client sent, so the engine records the consumer as the end user (gateway.config's
-    `user_header_mappings`).
+    the client sent; the front applies that consumer's grant.
     """
     if auth == "named-value" and not master_key_named_value:
         raise ValueError("auth named-value needs master_key_named_value")
@@ -107,6 +145,7 @@ def api_policy(
         raise ValueError("retries must be >= 0")
     root = ET.Element("policies")
     inbound, backend, outbound, on_error = _sections(root)
+    refuse_query_key(inbound)
     ET.SubElement(inbound, "base")
     ET.SubElement(inbound, "set-variable", {"name": MODEL_VARIABLE, "value": MODEL_EXPRESSION})
     metric = ET.SubElement(inbound, "llm-emit-token-metric", {"namespace": metric_namespace})
@@ -123,7 +162,7 @@ def api_policy(
         ET.SubElement(authorization, "value").text = f"Bearer {{{{{master_key_named_value}}}}}"
     if consumer_header:
         consumer = ET.SubElement(inbound, "set-header", {"name": consumer_header, "exists-action": "override"})
-        ET.SubElement(consumer, "value").text = '@(context.Subscription?.Id ?? "anonymous")'
+        ET.SubElement(consumer, "value").text = CONSUMER_EXPRESSION
     ET.SubElement(inbound, "set-backend-service", {"backend-id": backend_id})
 
     if retries:
@@ -145,13 +184,30 @@ def api_policy(
     return _text(root)
 
 
+def request_rate_window(rate_per_second: float, burst: int) -> tuple[int, int]:
+    """`rate-limit-by-key` (calls, renewal-period seconds) for a steady rate with a burst: `burst` calls per
+    the window in which the steady rate adds up to the burst (at least 1 s, APIM's shortest period)."""
+    if rate_per_second <= 0 or burst < 1:
+        raise ValueError("rate_per_second must be > 0 and burst >= 1")
+    period = max(1, math.ceil(burst / rate_per_second))
+    return max(burst, math.ceil(rate_per_second * period)), period
+
+
 def product_policy(
     *,
     tokens_per_minute: int,
     token_quota: int | None = None,
     token_quota_period: str | None = None,
+    requests_per_day: int | None = None,
+    rate_limit_rps: float | None = None,
+    burst: int | None = None,
 ) -> str:
-    """The policy of one consumer product: a token limit per subscription (the consumer's key)."""
+    """The policy of one consumer product: request rate and daily quota, and a token limit, per subscription
+    (the consumer's key). `rate_limit_rps` and `burst` go together."""
+    if (rate_limit_rps is None) != (burst is None):
+        raise ValueError("rate_limit_rps and burst go together")
+    if requests_per_day is not None and requests_per_day < 1:
+        raise ValueError("requests_per_day must be >= 1")
     if tokens_per_minute < 1:
         raise ValueError("tokens_per_minute must be >= 1")
     if (token_quota is None) != (token_quota_period is None):
@@ -161,6 +217,23 @@ def product_policy(
     root = ET.Element("policies")
     inbound, backend, outbound, on_error = _sections(root)
     ET.SubElement(inbound, "base")
+    if rate_limit_rps is not None and burst is not None:
+        calls, period = request_rate_window(rate_limit_rps, burst)
+        ET.SubElement(
+            inbound,
+            "rate-limit-by-key",
+            {
+                "calls": str(calls),
+                "renewal-period": str(period),
+                "counter-key": "@(context.Subscription.Id)",
+            },
+        )
+    if requests_per_day is not None:
+        ET.SubElement(
+            inbound,
+            "quota-by-key",
+            {"calls": str(requests_per_day), "renewal-period": str(24 * 3600), "counter-key": "@(context.Subscription.Id)"},
+        )
     limit = {
         "counter-key": "@(context.Subscription.Id)",
         "tokens-per-minute": str(tokens_per_minute),

@@ -2,10 +2,21 @@
 
 Request path::
 
-    client ──HTTPS (APIM subscription key)──▶ API Management (BasicV2 / StandardV2 / PremiumV2)
-        /openai/*  ──managed identity──▶ backend pool of Azure OpenAI endpoints (circuit breaker each)
-        /v1/*      ──master key (Key Vault named value)──▶ LiteLLM on Container Apps (internal ingress)
-                                                          ──▶ OpenAI / Anthropic / … (keys from Key Vault)
+    client ──HTTPS (APIM subscription key, header only)──▶ API Management (BasicV2 / StandardV2 / PremiumV2)
+        /openai/deployments/{id}/{chat/completions,completions,embeddings}
+                   ──managed identity──▶ backend pool of Azure OpenAI endpoints (circuit breaker each)
+        /v1/{chat/completions,completions,embeddings,models}  (front_contract.INFERENCE_ROUTES, nothing else)
+                   ──edge key (Key Vault named value) + x-pulumi-llm-consumer──▶ the engine on Container Apps
+                     (internal ingress): the front checks the consumer's grant, streams self-hosted routes,
+                     hands provider routes to LiteLLM on loopback ──▶ OpenAI / Anthropic / … (keys from Key Vault)
+
+Identity (issue 15): APIM authenticates the consumer by its subscription key in the
+`Ocp-Apim-Subscription-Key` header; a key in the query string is refused (401) by the API policy before
+anything else runs (the API contract cannot turn the query form off; `apim_policy`). APIM then sends the
+consumer's name (the subscription's id) in `x-pulumi-llm-consumer` and `Authorization: Bearer <edge key>`
+(the `litellm-master` secret) — identity mode `edge` of the front, which accepts that key and
+`litellm-master-previous` (rotation without a 401 window; see the README). Requests per second/day and
+tokens per minute stay at APIM per subscription; the front enforces models, max_tokens and tokens.
 
 Children (Pulumi names ``<name>-<role>``):
 
@@ -18,9 +29,9 @@ Children (Pulumi names ``<name>-<role>``):
 * the APIM service: a v2 tier (the only ones that stream with `buffer-response="false"` and run
   `llm-token-limit` in this design), system-assigned identity, outbound VNet integration (StandardV2,
   PremiumV2) or VNet injection (PremiumV2 only: StandardV2 can't join an internal VNet);
-* secrets: Key Vault-backed NAMED VALUES (`keyVault.secretIdentifier`, versionless, read with the APIM
-  identity; APIM refreshes them within 4 h) for the LiteLLM master key and each provider key — never a
-  literal value — and `Key Vault Secrets User` granted per secret, not per vault;
+* secrets: ONE Key Vault-backed named value (`keyVault.secretIdentifier`, versionless, read with the APIM
+  identity; APIM refreshes it within 4 h) for the edge key — never a literal value — and `Key Vault
+  Secrets User` for the APIM identity on that one secret only (it never reads a provider key);
 * Azure OpenAI: one backend per endpoint with a circuit breaker (trips on 429/5xx, honours Retry-After)
   unless it is the fallback, a POOL over them by priority and weight, `Cognitive Services OpenAI User`
   for the APIM identity on each account; the policy authenticates with
@@ -29,8 +40,11 @@ Children (Pulumi names ``<name>-<role>``):
   for its domain, a user-assigned identity that reads exactly its secrets (Key Vault references:
   `keyVaultUrl` + identity, never values), and the LiteLLM app (pinned image by digest, internal ingress,
   probes, min/max replicas, scaled on concurrent requests) with the rendered config;
-* APIs `/openai/*` and `/v1/*` (POST and GET wildcard operations) with the policy from `apim_policy`,
-  one product per consumer with its `llm-token-limit`, and one subscription (APIM-generated keys) each.
+* APIs `/openai` and `/v1` with one operation per inference route (no wildcard: any other path is APIM's
+  404) and the policy from `apim_policy`, one product per consumer with its request rate/quota and
+  `llm-token-limit`, and one subscription (APIM-generated keys) each;
+* per hybrid route (`fallback_alarms`), two log alerts (scheduled query rules over the front's request
+  log lines in the workspace, `azure_alarms`) to the action group.
 
 Whole-pool 503 guard (Azure-Samples/AI-Gateway#163): when every member of a pool has its circuit open, APIM
 answers 503 at once for everything. Here the pool always keeps one member without a breaker — the lowest
@@ -68,26 +82,44 @@ from ..naming import child, dns_label
 from ..validation import AZURE_LOCATION as _LOCATION
 from ..validation import EMAIL as _EMAIL
 from ..validation import HEADER_NAME, SHORT_NAME
-from . import apim_policy
+from . import apim_policy, azure_alarms
 from . import config as engine_rules
 from .engine import (
+    BOOT,
     CONFIG_ENV,
+    EDGE_KEY_ENV,
+    EDGE_KEY_PREVIOUS_ENV,
     ENGINE_PORT,
+    FRONT_CONFIG_ENV,
     LIVENESS_PATH,
     MASTER_KEY_ENV,
     MASTER_KEY_SECRET,
     READINESS_PATH,
-    boot,
     check_plain_env,
     check_secret_env,
 )
 from .engine import CONTAINER as ENGINE_CONTAINER
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
+from .fallback_alarms import FallbackAlarm, alarm_resource_name
+from .front_contract import INFERENCE_ROUTES
 
 StrInput = str | pulumi.Output[str]
 """A string or the Output of another resource (pulumi.Input[str])."""
 
 MASTER_KEY_NAMED_VALUE = "litellm-master-key"
+"""The APIM named value holding the edge key (Key Vault secret `litellm-master`)."""
+EDGE_KEY_PREVIOUS_SECRET = f"{MASTER_KEY_SECRET}-previous"
+"""Key Vault secret of the second edge key the front accepts (only the engine reads it): rotation stages the
+new key here first, so no request APIM sends is refused while its named value refreshes."""
+ENGINE_API_PREFIX = "/v1"
+"""The engine API's path: its operations are INFERENCE_ROUTES with this prefix taken off."""
+OPENAI_OPERATIONS = (
+    ("POST", "/deployments/{deployment-id}/chat/completions"),
+    ("POST", "/deployments/{deployment-id}/completions"),
+    ("POST", "/deployments/{deployment-id}/embeddings"),
+)
+"""Azure OpenAI's inference operations (data plane, learn.microsoft.com/azure/ai-services/openai/reference):
+the only paths the /openai API forwards with the gateway's identity (no files, fine-tuning or assistants)."""
 CONSUMER_HEADER = engine_rules.DEFAULT_CONSUMER_HEADER
 """Header the engine reads the consumer from (the config's default consumer_header)."""
 ENGINE_BACKEND_ID = "litellm"
@@ -146,6 +178,9 @@ class ApimConsumer(BaseModel):
     token_quota_period: Literal["Hourly", "Daily", "Weekly", "Monthly", "Yearly"] | None = Field(
         default=None, description="Period of token_quota. Default none (set both or neither)."
     )
+    requests_per_day: int | None = Field(default=None, ge=1, description="quota-by-key: requests per day. Default none.")
+    rate_limit_rps: float | None = Field(default=None, gt=0, description="rate-limit-by-key: steady requests per second. Default none.")
+    burst: int | None = Field(default=None, ge=1, description="Burst of requests with rate_limit_rps (set both or neither). Default none.")
 
 
 class CircuitBreaker(BaseModel):
@@ -211,6 +246,13 @@ class AzureGatewayArgs(BaseModel):
         default=None,
         description="Rendered LiteLLM config (gateway.config); provider keys only as os.environ/<ENV>. Default none: no engine, no /v1 API.",
     )
+    front_config_b64: str | None = Field(
+        default=None,
+        description=(
+            "The front's config, engine.encode_front_config(engine.front_config(spec, identity='edge', stack=…)): the "
+            "consumers' grants and the routes' chains. Required with an engine."
+        ),
+    )
     provider_secrets: dict[str, str] = Field(
         default_factory=dict, description="Engine env var → Key Vault secret name, e.g. {'OPENAI_API_KEY': 'openai'}. Default none."
     )
@@ -257,6 +299,10 @@ class AzureGatewayArgs(BaseModel):
         default=None, description="Existing action group for the alerts (instead of alert_emails). Default none."
     )
     alert_thresholds: GatewayAlertThresholds = Field(default_factory=GatewayAlertThresholds, description="Alert thresholds.")
+    fallback_alarms: list[FallbackAlarm] = Field(
+        default_factory=list[FallbackAlarm],
+        description="Hybrid routes' alarms (fallback_alarms.decide_fallback_alarms): two log alerts each. Needs an engine. Default none.",
+    )
     config_path: str = Field(default="gateway", description="Key path named in error messages. Default 'gateway'.")
 
     @model_validator(mode="after")
@@ -286,6 +332,8 @@ class AzureGatewayArgs(BaseModel):
             _check_engine(self, where)
         elif self.provider_secrets or self.environment:
             raise UserError(f"{where}.provider_secrets: only used by the engine; set engine_config_yaml or remove them")
+        elif self.fallback_alarms:
+            raise UserError(f"{where}.fallback_alarms: the alarms read the engine's request log; set engine_config_yaml or remove them")
         for email in self.alert_emails:
             if not _EMAIL.match(email):
                 raise UserError(f"{where}.alert_emails = {email!r}: not an e-mail address")
@@ -303,9 +351,19 @@ class AzureGatewayArgs(BaseModel):
 
     @property
     def secrets(self) -> list[str]:
-        """Key Vault secret names the gateway reads: the master key (with an engine) and every provider key."""
-        names = sorted(set(self.provider_secrets.values()) - {MASTER_KEY_SECRET})
-        return [MASTER_KEY_SECRET, *names] if self.engine else names
+        """Key Vault secret names the engine reads: both edge keys and every provider key (none without an engine)."""
+        names = sorted(set(self.provider_secrets.values()) - {MASTER_KEY_SECRET, EDGE_KEY_PREVIOUS_SECRET})
+        return [MASTER_KEY_SECRET, EDGE_KEY_PREVIOUS_SECRET, *names] if self.engine else []
+
+    @property
+    def apim_secrets(self) -> list[str]:
+        """Key Vault secret names APIM reads: the edge key only (with an engine)."""
+        return [MASTER_KEY_SECRET] if self.engine else []
+
+    @property
+    def engine_app_name(self) -> str:
+        """The engine's Container App (its console lines carry this ContainerAppName)."""
+        return dns_label(f"llm-{self.labels.stack}-engine", 32)
 
     def secret_uri(self, secret: str) -> str:
         """Versionless secret identifier: readers follow the newest version (rotation without redeploy)."""
@@ -404,9 +462,13 @@ def _check_consumers(consumers: Sequence[ApimConsumer], where: str) -> None:
         seen.add(consumer.name)
         if (consumer.token_quota is None) != (consumer.token_quota_period is None):
             raise UserError(f"{where}.consumers.{consumer.name}: set token_quota and token_quota_period together, or neither")
+        if (consumer.rate_limit_rps is None) != (consumer.burst is None):
+            raise UserError(f"{where}.consumers.{consumer.name}: set rate_limit_rps and burst together, or neither")
 
 
 def _check_engine(args: AzureGatewayArgs, where: str) -> None:
+    if not args.front_config_b64:
+        raise UserError(f"{where}.front_config_b64: required with an engine (engine.encode_front_config of the front's config)")
     if args.engine_subnet_id is None:
         raise UserError(f"{where}.engine_subnet_id: required with an engine (the Container Apps environment's subnet)")
     if args.vnet_id is None:
@@ -429,6 +491,9 @@ def _check_engine(args: AzureGatewayArgs, where: str) -> None:
         store="a Key Vault secret name here is",
         master_pair_allowed=True,
     )
+    for env, secret in sorted(args.provider_secrets.items()):
+        if secret == EDGE_KEY_PREVIOUS_SECRET:
+            raise UserError(f"{where}.provider_secrets.{env} = {secret!r}: reserved for the previous edge key")
     check_plain_env(args.environment, key="environment", taken=RESERVED_ENV | set(args.provider_secrets), where=where)
     engine_config(
         args.engine_config_yaml or "",
@@ -498,6 +563,22 @@ def circuit_breaker_rule(breaker: CircuitBreaker) -> dict[str, Any]:
     }
 
 
+def api_operations(api_id: str) -> tuple[tuple[str, str], ...]:
+    """(method, URL template) of every operation of an API: the engine's are front_contract.INFERENCE_ROUTES
+    under the API's /v1 path, Azure OpenAI's its inference operations. APIM answers 404 to anything else."""
+    if api_id == ENGINE_API:
+        return tuple((method, path.removeprefix(ENGINE_API_PREFIX)) for method, path in INFERENCE_ROUTES)
+    if api_id == OPENAI_API:
+        return OPENAI_OPERATIONS
+    raise ValueError(f"api {api_id!r}: allowed {ENGINE_API}, {OPENAI_API}")
+
+
+def operation_name(method: str, template: str) -> str:
+    """An operation id from its method and template: `post-chat-completions`, `get-models`."""
+    words = re.findall(r"[a-z0-9]+", template.replace("{deployment-id}", "").lower())
+    return "-".join([method.lower(), *words])
+
+
 def is_fallback(backend: AzureOpenAIBackend, backends: Sequence[AzureOpenAIBackend]) -> bool:
     """The pool's breaker-free member: the one marked fallback, or the only backend there is."""
     return backend.fallback or len(backends) == 1
@@ -517,15 +598,19 @@ def engine_container(
     *,
     image: str,
     config_yaml: str,
+    front_config_b64: str,
     secrets: dict[str, str],
     environment: dict[str, Any],
     client_id: Any,
     cpu: float,
     memory_gib: float,
 ) -> app.ContainerArgsDict:
-    """The LiteLLM container of the Container App (env names → secret refs, never values)."""
+    """The engine's container: the front on ENGINE_PORT with LiteLLM behind it on loopback (env names → secret
+    refs, never values). The edge keys reach the front as EDGE_KEY_ENV / EDGE_KEY_PREVIOUS_ENV; LiteLLM's own
+    master key is made by the front at each boot, so LITELLM_MASTER_KEY is never set here."""
     env: list[app.EnvironmentVarArgsDict] = [
         {"name": CONFIG_ENV, "value": base64.b64encode(config_yaml.encode()).decode()},
+        {"name": FRONT_CONFIG_ENV, "value": front_config_b64},
         {"name": "HOME", "value": "/tmp"},
         {"name": "LITELLM_MODE", "value": "PRODUCTION"},
         # The engine's own identity, for providers it reaches with Entra ID (Azure OpenAI through LiteLLM).
@@ -537,7 +622,7 @@ def engine_container(
     return {
         "name": ENGINE_CONTAINER,
         "image": image,
-        "command": ["python3", "-c", boot(config_yaml)],
+        "command": ["python3", "-c", BOOT],
         "env": env,
         "resources": {"cpu": cpu, "memory": f"{memory_gib:g}Gi"},
         "probes": [
@@ -663,7 +748,7 @@ class AzureGateway(pulumi.ComponentResource):
             self.engine_fqdn, self.engine_principal_id, apis[ENGINE_API] = self._engine(s, apim, workspace_id)
         api_resources = self._apis(s, apim, apis, named_values, logger)
         self._products(s, apim, api_resources)
-        self._alerts(s, service)
+        self._alerts(s, service, workspace_id)
 
         self.register_outputs(
             {
@@ -766,13 +851,15 @@ class AzureGateway(pulumi.ComponentResource):
         return logger
 
     def _named_values(self, s: _Scope, apim: _Apim) -> list[pulumi.Resource]:
-        """Key Vault-backed named values (versionless, read with the APIM identity), one per secret."""
+        """The edge key's Key Vault-backed named value (versionless, read with the APIM identity)."""
         name, args, principal, common = s.name, s.args, apim.principal, apim.common
         role, secret_scope, in_apim = s.role, s.secret_scope, s.after
         named_values: list[pulumi.Resource] = []
-        for secret in args.secrets:
+        # Least privilege: APIM's identity reads the edge key and nothing else (the providers' keys are the
+        # engine's); the role is scoped to that one secret, not the vault.
+        for secret in args.apim_secrets:
             reader = role(f"apim-kv-{secret}", secret_scope(secret), ROLE_KEY_VAULT_SECRETS_USER, principal)
-            named_value_id = MASTER_KEY_NAMED_VALUE if secret == MASTER_KEY_SECRET else f"provider-{secret}"
+            named_value_id = MASTER_KEY_NAMED_VALUE
             named_values.append(
                 apimanagement.NamedValue(
                     child(name, f"nv-{secret}"),
@@ -898,6 +985,9 @@ class AzureGateway(pulumi.ComponentResource):
             name="to-log-analytics",
             resource_uri=environment.id,
             workspace_id=workspace_id,
+            # Resource-specific tables: console lines land in ContainerAppConsoleLogs (Log, ContainerAppName),
+            # the table the fallback alarms query (azure_alarms).
+            log_analytics_destination_type="Dedicated",
             logs=[{"category_group": "allLogs", "enabled": True}],
             opts=here,
         )
@@ -954,7 +1044,12 @@ class AzureGateway(pulumi.ComponentResource):
         container = engine_container(
             image=args.engine_image,
             config_yaml=config_yaml,
-            secrets={MASTER_KEY_ENV: MASTER_KEY_SECRET, **args.provider_secrets},
+            front_config_b64=args.front_config_b64 or "",
+            secrets={
+                EDGE_KEY_ENV: MASTER_KEY_SECRET,
+                EDGE_KEY_PREVIOUS_ENV: EDGE_KEY_PREVIOUS_SECRET,
+                **{env: secret for env, secret in args.provider_secrets.items() if env != MASTER_KEY_ENV},
+            },
             environment=args.environment,
             client_id=identity.client_id,
             cpu=args.engine_cpu,
@@ -962,7 +1057,7 @@ class AzureGateway(pulumi.ComponentResource):
         )
         engine = app.ContainerApp(
             child(name, "engine"),
-            container_app_name=dns_label(f"llm-{args.labels.stack}-engine", 32),
+            container_app_name=args.engine_app_name,
             resource_group_name=rg,
             location=location,
             environment_id=environment.id,
@@ -1001,7 +1096,7 @@ class AzureGateway(pulumi.ComponentResource):
     def _apis(
         self, s: _Scope, apim: _Apim, apis: dict[str, Api], named_values: list[pulumi.Resource], logger: apimanagement.Logger
     ) -> dict[str, apimanagement.Api]:
-        """Each API with its POST/GET wildcard operations, its policy and a diagnostic that logs no bodies."""
+        """Each API with one operation per inference route, its policy and a diagnostic that logs no bodies."""
         name, args, here, common, in_apim = s.name, s.args, s.here, apim.common, s.after
         api_resources: dict[str, apimanagement.Api] = {}
         for api_id, (display, path, policy, backends) in apis.items():
@@ -1013,20 +1108,30 @@ class AzureGateway(pulumi.ComponentResource):
                 protocols=["https"],
                 api_type="http",
                 subscription_required=True,
-                subscription_key_parameter_names={"header": apim_policy.SUBSCRIPTION_KEY_HEADER, "query": "subscription-key"},
+                # Both names are set: the contract has no "off" for the query form (an absent name takes
+                # APIM's default), so the API policy refuses exactly this query parameter.
+                subscription_key_parameter_names={
+                    "header": apim_policy.SUBSCRIPTION_KEY_HEADER,
+                    "query": apim_policy.QUERY_KEY_PARAMETER,
+                },
                 opts=here,
                 **common,
             )
             api_resources[api_id] = api
             api_ref = api.name.apply(lambda _, api_id=api_id: api_id)
-            for method in ("POST", "GET"):
+            for method, template in api_operations(api_id):
+                operation_id = operation_name(method, template)
+                parameters: list[apimanagement.ParameterContractArgsDict] = [
+                    {"name": p, "type": "string", "required": True} for p in re.findall(r"\{([^}]+)\}", template)
+                ]
                 apimanagement.ApiOperation(
-                    child(name, f"api-{api_id}-{method.lower()}"),
+                    child(name, f"api-{api_id}-{operation_id}"),
                     api_id=api_ref,
-                    operation_id=f"{method.lower()}-any",
-                    display_name=f"{method} /*",
+                    operation_id=operation_id,
+                    display_name=f"{method} /{path}{template}",
                     method=method,
-                    url_template="/*",
+                    url_template=template,
+                    template_parameters=parameters,
                     opts=here,
                     **common,
                 )
@@ -1093,6 +1198,9 @@ class AzureGateway(pulumi.ComponentResource):
                     tokens_per_minute=consumer.tokens_per_minute,
                     token_quota=consumer.token_quota,
                     token_quota_period=consumer.token_quota_period,
+                    requests_per_day=consumer.requests_per_day,
+                    rate_limit_rps=consumer.rate_limit_rps,
+                    burst=consumer.burst,
                 ),
                 opts=here,
                 **common,
@@ -1109,8 +1217,9 @@ class AzureGateway(pulumi.ComponentResource):
                 **common,
             )
 
-    def _alerts(self, s: _Scope, service: apimanagement.ApiManagementService) -> None:
-        """An action group (from alert_emails) and metric alerts on 5xx, 429 and latency."""
+    def _alerts(self, s: _Scope, service: apimanagement.ApiManagementService, workspace_id: pulumi.Input[str]) -> None:
+        """An action group (from alert_emails), metric alerts on 5xx, 429 and latency, and the hybrid routes'
+        fallback alarms."""
         name, args, tags, here, rg = s.name, s.args, s.tags, s.here, s.args.resource_group_name
         action_group_id = args.action_group_id
         if args.alert_emails:
@@ -1168,6 +1277,46 @@ class AzureGateway(pulumi.ComponentResource):
                 tags=tags,
                 opts=here,
             )
+        self._fallback_alarms(s, workspace_id, action_group_id)
+
+    def _fallback_alarms(self, s: _Scope, workspace_id: pulumi.Input[str], action_group_id: pulumi.Input[str] | None) -> None:
+        """Two log alerts per hybrid route (azure_alarms): the fallback share and a silent self-hosted
+        route, over the front's request lines in the workspace, to the same action group."""
+        name, args, tags, here, rg = s.name, s.args, s.tags, s.here, s.args.resource_group_name
+        actions: monitor.ActionsArgsDict = {"action_groups": [action_group_id]} if action_group_id is not None else {}
+        for alarm in args.fallback_alarms:
+            for alert in azure_alarms.decide_log_alerts(alarm, args.engine_app_name):
+                monitor.ScheduledQueryRule(
+                    alarm_resource_name(name, alert.kind, alert.group),
+                    rule_name=alarm_resource_name(args.apim_name, alert.kind, alert.group),
+                    resource_group_name=rg,
+                    location=args.location,
+                    kind="LogAlert",
+                    description=alert.description,
+                    severity=alert.severity,
+                    enabled=True,
+                    scopes=[workspace_id],
+                    evaluation_frequency=alert.frequency,
+                    window_size=alert.window,
+                    criteria={
+                        "all_of": [
+                            {
+                                "query": alert.query,
+                                "time_aggregation": "Count",
+                                "operator": alert.operator,
+                                "threshold": alert.threshold,
+                                "failing_periods": {"number_of_evaluation_periods": 1, "min_failing_periods_to_alert": 1},
+                            }
+                        ]
+                    },
+                    # A new workspace has no ContainerAppConsoleLogs table until the first line arrives;
+                    # validating the query at creation would fail on the missing table.
+                    skip_query_validation=True,
+                    auto_mitigate=True,
+                    actions=actions,
+                    tags=tags,
+                    opts=here,
+                )
 
 
 def _criterion(metric: str, aggregation: str, threshold: float, dimensions: dict[str, str]) -> dict[str, Any]:
