@@ -185,15 +185,18 @@ LLAMA_CPP_FULL = ImagePin(
 
 LITELLM = ImagePin(
     repository="ghcr.io/berriai/litellm",
-    tag="v1.103.0",
-    digest="sha256:bd089afdcd35b894b14a93f9743cdc8b591f82da1a38dd43a010a7b0c9de5fd7",
+    tag="v1.103.1",
+    digest="sha256:df15400b5b80925c45d3fd53f8f7a6c0eaa8a25a86833e1b358002e129018943",
     source=(
-        "LiteLLM proxy 1.103.0 (image revision c991f4b0). Index digest, identical on ghcr.io and "
-        "docker.io/litellm/litellm; pinned in 8 public files "
-        f"({_IDX} 71054979300, 71194482448, 71046183805, 70886050502, 71621955907, 70083547608, "
-        "70152390208, 71418529064). Far past the compromised 1.82.7/1.82.8."
+        "LiteLLM proxy 1.103.1 (2026-09-30), the 1.103 release that fixes GHSA-7hp6-4w63-5g45 "
+        "(verify/facts/advisories.py). Same digest in 2 public files of unrelated projects: a Terraform "
+        f"module's 'Official LiteLLM v1.103.1 image index, verified against GHCR on 2026-09-30' ({_IDX} "
+        f"70623470762) and a lab's gateway inventory ({_IDX} 71155236977). Two sources: confirm with "
+        "`crane digest` before production. The PyPI wheel differs from 1.103.0 only in the proxy's UI "
+        "session tokens (proxy/auth/auth_checks.py, proxy/common_utils/encrypt_decrypt_utils.py) and the "
+        "bundled UI; same dependencies, same model map. Far past the compromised 1.82.7/1.82.8."
     ),
-    checked=CHECKED,
+    checked="2026-12-07",
 )
 
 LITELLM_DATABASE = ImagePin(
@@ -204,7 +207,8 @@ LITELLM_DATABASE = ImagePin(
         "LiteLLM proxy with the Prisma toolchain (self-migrating Postgres schema), 1.104.0. "
         f"'Base index digest' in 5 public files across 4+ repos ({_IDX} 71494846626, "
         "71428310686, 70284244339, 70152588910, 71385752175). One minor ahead of LITELLM: no "
-        "v1.103.0 litellm-database digest was seen in 2+ places."
+        "v1.103.x litellm-database digest was seen in 2+ places. 1.104.0 (PyPI, 2026-10-03: "
+        f"{_IDX} 71001198854) came after the GHSA-7hp6-4w63-5g45 fix and is outside its affected range."
     ),
     checked=CHECKED,
 )

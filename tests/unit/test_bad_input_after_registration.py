@@ -196,7 +196,7 @@ def _route(base: str, provider: str) -> tuple[str, int]:
         ("prod", "bedrock", "meta.llama9-instruct-v1:0", "did you mean meta.llama"),
         ("gcp-prod", "gemini", "gemini-2.5-flsh", "did you mean gemini-2.5-flash?"),
         ("azure-prod", "anthropic", "claude-haiku-4-5-2025100", "did you mean claude-haiku-4-5-20251001?"),
-        ("dev", "anthropic", "claude-3-5-haiku-latest", "LiteLLM v1.103.0"),  # an alias the pinned map does not carry
+        ("dev", "anthropic", "claude-3-5-haiku-latest", "LiteLLM v1.103.1"),  # an alias the pinned map does not carry
     ],
 )
 def test_a_provider_model_id_the_engine_does_not_know_is_refused_before_registration(

@@ -29,7 +29,7 @@ def test_seed_unknown_alias_on_dev(recorded):
     set_route(view, "chat-api", 1, "claude-3-5-haiku-latest")  # an alias the pinned map does not carry
     assert fired(view) == {"models.provider-id"}
     [found] = mine(view, "error")
-    assert found.resource == "gateway.models.chat-api.routes[1]" and "not in LiteLLM v1.103.0" in found.why
+    assert found.resource == "gateway.models.chat-api.routes[1]" and "not in LiteLLM v1.103.1" in found.why
 
 
 def test_seed_past_deprecation_on_prod(recorded):

@@ -5,10 +5,11 @@ lock, so it lives in its own venv, installed once per machine and reused:
 
     python tests/integration/support/litellm_env.py      # installs if needed, prints the venv's python
 
-Version: ``litellm[proxy]==1.103.0``, the release whose container image is pinned by digest in
-``pulumi_llm.pins.LITELLM`` (ghcr.io/berriai/litellm:v1.103.0), so the tests exercise the engine the
+Version: ``litellm[proxy]==1.103.1``, the release whose container image is pinned by digest in
+``pulumi_llm.pins.LITELLM`` (ghcr.io/berriai/litellm:v1.103.1), so the tests exercise the engine the
 stacks deploy. Never 1.82.7 or 1.82.8: those PyPI releases carried a credential stealer (litellm#24518);
-``_check_version`` refuses them whatever the constant says.
+``_check_version`` refuses them whatever the constant says. A unit test holds the version out of every
+affected range in ``pulumi_llm.verify.facts.advisories`` (1.103.0 is in GHSA-7hp6-4w63-5g45's).
 
 Supply chain, in order:
 
@@ -22,7 +23,7 @@ Supply chain, in order:
 3. the installed litellm may not carry a ``.pth`` file (how 1.82.8 ran its payload at interpreter start);
 4. an import check of the proxy server module; only then is the marker file written.
 
-Venv location: ``$PULUMI_LLM_LITELLM_VENV`` or ``~/.cache/pulumi-llm/litellm-1.103.0``. Concurrent callers
+Venv location: ``$PULUMI_LLM_LITELLM_VENV`` or ``~/.cache/pulumi-llm/litellm-1.103.1``. Concurrent callers
 are serialised by a file lock beside the venv; a finished install is recognised by its marker (which
 records the constraints, so editing them forces a reinstall). Only the standard library is used, so the
 project's venv can import this module.
@@ -57,7 +58,7 @@ except ImportError:
     import cached_env  # type: ignore[no-redef]
     from vllm_server import _die_with_parent, _group_alive, free_port  # type: ignore[no-redef]
 
-LITELLM_VERSION = "1.103.0"
+LITELLM_VERSION = "1.103.1"
 COMPROMISED = frozenset({"1.82.7", "1.82.8"})
 EXTRAS = ("proxy",)
 # The official image installs prisma; the proxy's auth error path imports it (see module docstring).
@@ -140,7 +141,7 @@ _log = _ENV.log
 
 
 def venv_dir() -> Path:
-    """Where the venv lives: $PULUMI_LLM_LITELLM_VENV or ~/.cache/pulumi-llm/litellm-1.103.0."""
+    """Where the venv lives: $PULUMI_LLM_LITELLM_VENV or ~/.cache/pulumi-llm/litellm-1.103.1."""
     return _ENV.location()
 
 

@@ -1,4 +1,4 @@
-"""Generated from LiteLLM v1.103.0's model map by litellm_models.render(); do not edit."""
+"""Generated from LiteLLM v1.103.1's model map by litellm_models.render(); do not edit."""
 
 KNOWN: dict[str, frozenset[str]] = {
     'anthropic': frozenset({

@@ -6,7 +6,7 @@ resolve (the call fails, or runs uncosted and unbudgeted); an ID past the map's 
 refused by the provider on the day of the plan. Within ``WARN_DAYS`` of that date it is a warning: the
 route still works, but the stack should move before the provider switches it off.
 
-Facts: ``facts/litellm_models`` (LiteLLM v1.103.0's map). Routes are read from the stack's settings
+Facts: ``facts/litellm_models`` (LiteLLM v1.103.1's map). Routes are read from the stack's settings
 (``gateway.models.<group>.routes``), the list the engine's ``model_list`` is rendered from.
 """
 
