@@ -195,7 +195,7 @@ def _stack(args: argparse.Namespace, expected: Expected, where: str) -> _Target:
             raise UserError(f"{where}: --provider {name!r}: not a secret name; lower-case letters, digits and '-'")
     if not names:
         raise UserError(f"{where}: stack {args.stack} expects no provider secrets (no gateway); name them with --provider NAME")
-    known = sorted(set(names) | {MASTER_KEY_SECRET})
+    known = sorted(set(names) | {MASTER_KEY_SECRET, *store.extra})
     return _Target(settings.cloud, store, store.location(settings), known)
 
 

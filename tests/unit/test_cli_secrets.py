@@ -17,6 +17,7 @@ from pulumi_llm.secret_stores import aws as aws_store
 REGION = "eu-west-1"
 KEY = "sk-proj-TESTVALUE-7f3a9c1e5b2d4f60"
 MASTER = "sk-master-TESTVALUE-0a1b2c3d"
+ROOT = Path(__file__).resolve().parents[2]
 STACK_FILE = """\
 config:
   pulumi-llm:environment: prod
@@ -192,18 +193,13 @@ def test_no_such_stack(project: Path) -> None:
 
 
 def test_other_clouds_are_refused(project: Path) -> None:
-    azure = STACK_FILE.replace("cloud: aws", "cloud: azure").replace("eu-west-1", "westeurope")
-    # API Management requires a publisher and forwards for at most 240 s.
-    azure += "  pulumi-llm:azure: {gateway: {publisher_email: llm@example.com}}\n"
-    azure = azure.replace(
-        "    consumers:",
-        "    timeouts: {client_seconds: 300, edge_seconds: 240, engine_seconds: 210, provider_seconds: 180}\n    consumers:",
-    )
-    (project / "stacks" / "Pulumi.az.yaml").write_text(azure)
+    # An on-prem stack has no cloud secret store (its secrets are Kubernetes Secrets the operator creates).
+    (project / "stacks" / "Pulumi.op.yaml").write_text((ROOT / "stacks" / "Pulumi.onprem.yaml").read_text())
     with pytest.raises(UserError) as caught:
-        cli_secrets.handle_check(parse(project, "secrets", "check", "--stack", "az"), expected=expected)
+        cli_secrets.handle_check(parse(project, "secrets", "check", "--stack", "op"), expected=expected)
     assert str(caught.value) == (
-        "secrets check: stack az deploys to azure; `pulumi-llm secrets` writes AWS Secrets Manager and GCP Secret Manager only"
+        "secrets check: stack op deploys to onprem; `pulumi-llm secrets` writes AWS Secrets Manager and GCP Secret Manager "
+        "and Azure Key Vault only"
     )
 
 

@@ -304,7 +304,9 @@ def _gateway(
 ) -> dict[str, pulumi.Input[str]]:
     from ..gateway import config as engine
     from ..gateway.azure import ApimConsumer, AzureGateway, AzureGatewayArgs, AzureOpenAIBackend
-    from ..gateway.engine import MASTER_KEY_ENV
+    from ..gateway.engine import MASTER_KEY_ENV, encode_front_config, front_config
+    from ..gateway.fallback_alarms import decide_fallback_alarms
+    from ..gateway.front_contract import IDENTITY_EDGE
 
     cfg = settings.azure
     gw = cfg.gateway
@@ -340,6 +342,11 @@ def _gateway(
                 for backend_name, b in sorted(gw.azure_openai.items())
             ],
             engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
+            # APIM authenticates the consumer and names it; the front applies its grant (identity mode edge).
+            front_config_b64=encode_front_config(
+                front_config(spec, identity=IDENTITY_EDGE, stack=labels.stack, where="pulumi-llm:gateway"), where="pulumi-llm:gateway"
+            ),
+            fallback_alarms=list(decide_fallback_alarms(spec, where="pulumi-llm:gateway")),
             # Key Vault secret names: the provider's, or the one gateway.secrets gives it.
             provider_secrets={
                 env: secrets.get(provider, provider) for env, provider in engine.secret_envs(spec).items() if env != MASTER_KEY_ENV
@@ -348,7 +355,19 @@ def _gateway(
             environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
             engine_min_replicas=gw.engine_min_replicas,
             engine_max_replicas=gw.engine_max_replicas,
-            consumers=[ApimConsumer(name=n, tokens_per_minute=gw.tokens_per_minute) for n in sorted(settings.gateway.consumers)],
+            # llm-token-limit per subscription: the consumer's own tokens per minute/day, else the stack-wide rate.
+            consumers=[
+                ApimConsumer(
+                    name=n,
+                    tokens_per_minute=c.tokens_per_minute or gw.tokens_per_minute,
+                    token_quota=c.tokens_per_day,
+                    token_quota_period="Daily" if c.tokens_per_day is not None else None,
+                    requests_per_day=c.requests_per_day,
+                    rate_limit_rps=c.rate_limit_rps,
+                    burst=c.burst,
+                )
+                for n, c in sorted(settings.gateway.consumers.items())
+            ],
             client_timeout_seconds=timeouts.client_seconds,
             forward_timeout_seconds=timeouts.edge_seconds,
             engine_timeout_seconds=timeouts.engine_seconds,
