@@ -42,6 +42,7 @@ from pulumi_llm.gateway.front_server import (
     decide_endpoint,
     decide_identity,
     edge_key_reader,
+    files_signature,
     front_config_from_document,
     litellm_environment,
     metric_values,
@@ -243,28 +244,23 @@ def test_a_rotated_key_is_accepted_at_once_and_the_old_one_for_the_grace_period(
     key = tmp_path / "edge.key"
     key.write_text("old-key\n")
     clock = Clock()
-    reads: list[int] = []
-    read = edge_key_reader([], [str(key)], {})
-
-    def counted() -> dict[str, str]:
-        reads.append(1)
-        return dict(read())
-
-    ring = KeyRing(counted, grace_seconds=900, refresh_seconds=5, clock=clock)
+    ring = KeyRing(edge_key_reader([], [str(key)], {}), signature=lambda: files_signature([str(key)]), clock=clock)
     assert ring.owner("old-key") is not None
-    key.write_text("new-key\n")
-    clock.now += 6
-    assert ring.owner("new-key") is not None  # unknown → re-read → accepted in the same request
+    assert ring.owner("wrong") is None  # a wrong key just before the rotation …
+    key.write_text("new-key-longer\n")
+    assert ring.owner("new-key-longer") is not None  # … does not delay the new one: the file's stat changed
     assert ring.owner("old-key") is not None  # still accepted: an edge may cache it
     clock.now += 899
     assert ring.owner("old-key") is not None
     clock.now += 2
     ring.refresh()
     assert ring.owner("old-key") is None  # the grace period is over
-    assert ring.owner("new-key") is not None
+    assert ring.owner("new-key-longer") is not None
 
 
-def test_unknown_keys_re_read_the_sources_at_most_once_per_interval() -> None:
+def test_unknown_keys_re_read_unchanged_sources_at_most_once_per_interval(tmp_path: Path) -> None:
+    key = tmp_path / "k"
+    key.write_text("k")
     clock = Clock()
     reads: list[int] = []
 
@@ -272,10 +268,10 @@ def test_unknown_keys_re_read_the_sources_at_most_once_per_interval() -> None:
         reads.append(1)
         return {"k": "edge"}
 
-    ring = KeyRing(read, refresh_seconds=5, clock=clock)
+    ring = KeyRing(read, signature=lambda: files_signature([str(key)]), refresh_seconds=5, clock=clock)
     for _ in range(50):
         assert ring.owner("guess") is None
-    assert len(reads) == 1  # the read at start; the flood inside one interval read nothing
+    assert len(reads) == 1  # the read at start; the flood inside one interval only took stats
     clock.now += 5
     assert ring.owner("guess") is None
     assert len(reads) == 2
@@ -417,6 +413,7 @@ def fake() -> Iterator[FakeProvider]:
     with FakeProvider(api_key=STANDIN_KEY) as provider:
         provider.behave("failing", Behaviour(status=500))
         provider.behave("same", Behaviour(chunks=300, identical=True, text="same"))
+        provider.behave("slow-first", Behaviour(chunks=2, first_chunk_delay=1.0))
         yield provider
 
 
@@ -429,9 +426,11 @@ def in_process_spec(fake_url: str, dead_url: str) -> GatewaySpec:
             ModelGroup("chat", (sh("down", dead_url, "ok"), sh("failing", fake_url, "failing"), sh("good", fake_url, "ok"))),
             ModelGroup("private", (sh("failing", fake_url, "failing"),), boundary="private"),
             ModelGroup("same", (sh("same", fake_url, "same"),)),
+            ModelGroup("slow-first", (sh("slow", fake_url, "slow-first"),)),
         ),
-        consumers=(Consumer("web", ("chat", "private", "same")),),
+        consumers=(Consumer("web", ("chat", "private", "same", "slow-first")),),
         cooldown_seconds=3,
+        stream_keepalive_seconds=0.25,
     )
 
 
@@ -453,6 +452,7 @@ async def _run_front(fake: FakeProvider, lines: list[dict[str, object]]) -> list
                 {"model": "private", "messages": [{"role": "user", "content": "hi"}]},
                 {"model": "same", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
                 {"model": "chat", "max_tokens": 0, "messages": []},
+                {"model": "slow-first", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
             ):
                 async with session.post(url + "/v1/chat/completions", json=body, headers=headers) as answer:
                     out.append((answer.status, {k.lower(): v for k, v in answer.headers.items()}, await answer.read()))
@@ -465,7 +465,7 @@ async def _run_front(fake: FakeProvider, lines: list[dict[str, object]]) -> list
 
 def test_an_in_process_front_falls_back_passes_streams_whole_and_says_who_served(fake: FakeProvider) -> None:
     lines: list[dict[str, object]] = []
-    chat, private, same, bad, health = asyncio.run(_run_front(fake, lines))
+    chat, private, same, bad, slow, health = asyncio.run(_run_front(fake, lines))
     # chat: the dead route, then the failing one (500), then the good one — before any byte reached the client.
     assert chat[0] == 200, chat[2]
     assert (chat[1][fc.SERVED_BY_HEADER], chat[1][fc.FALLBACK_HEADER]) == ("self-hosted", "true")
@@ -478,11 +478,15 @@ def test_an_in_process_front_falls_back_passes_streams_whole_and_says_who_served
     assert len(events) == 300 and same[2].decode().rstrip().endswith("data: [DONE]")
     # the front's own refusal: a bad body is 400 and nothing is called.
     assert bad[0] == 400 and bad[1][fc.SERVED_BY_HEADER] == "none"
+    # the last candidate answered 200 and is slow to its first token: keep-alive comments meanwhile.
+    text = slow[2].decode()
+    assert slow[0] == 200 and text.index(": keep-alive") < text.index("data: ") and text.count(": keep-alive") >= 2
     assert health[0] == 404 and health[1][fc.SERVED_BY_HEADER] == "none"
     assert [(line["route"], line["status"], line["deployment"]) for line in lines] == [
         ("chat", 200, "chat/good"),
         ("private", 503, ""),
         ("same", 200, "same/same"),
         ("chat", 400, ""),
+        ("slow-first", 200, "slow-first/slow"),
         ("", 404, ""),
     ]

@@ -63,12 +63,15 @@ authorizer's 5-minute key cache plus API Gateway's 5-minute authorizer cache, so
 sending the old value meets no 401 window."""
 
 KEY_REFRESH_SECONDS: Final = 5.0
-"""An unknown key re-reads the key files at most this often (a rotated key is accepted within one
-request, and a flood of bad keys costs one read per interval); a background task re-reads them at this
-interval too, so a rotation is seen and the old value's grace starts."""
+"""A background task re-reads the key files this often (a rotation is seen and the old value's grace
+starts); an unknown key re-reads them at once when their stat changed, else at most this often."""
 
 CLIENT_MAX_BYTES: Final = 32 * 1024 * 1024
 """Largest request body (aiohttp's default is 1 MiB; long prompts and embedding batches are larger)."""
+
+KEEPALIVE: Final = b": keep-alive\n\n"
+"""An SSE comment (every SSE client ignores it), sent while the last candidate of a chain has answered
+200 but not yet its first token."""
 
 TAIL_BYTES: Final = 8192
 """How much of a stream's end is kept to find the usage event (the last SSE events)."""
@@ -99,7 +102,8 @@ class FrontConfig:
     edge_key_files: files holding accepted edge keys, re-read (mode edge). consumer_key_files: consumer →
     file holding its key (mode keys). host / port: where the front listens. litellm_url: LiteLLM's
     loopback origin. allowed_fails / cooldown_seconds: the breaker. retry_after_seconds: Retry-After of
-    a 503. drain_seconds: SIGTERM drain. key_grace_seconds / key_refresh_seconds: see the constants.
+    a 503. drain_seconds: SIGTERM drain. keepalive_seconds: SSE comment interval while the last candidate
+    of a chain has answered 200 and not yet its first token (0: none). key_grace_seconds / key_refresh_seconds: see the constants.
     """
 
     identity: str
@@ -116,6 +120,7 @@ class FrontConfig:
     cooldown_seconds: float = 60.0
     retry_after_seconds: int = 60
     drain_seconds: float = DRAIN_SECONDS
+    keepalive_seconds: float = 0.0
     key_grace_seconds: float = KEY_GRACE_SECONDS
     key_refresh_seconds: float = KEY_REFRESH_SECONDS
 
@@ -170,6 +175,7 @@ def front_config_from_document(doc: Mapping[str, object]) -> FrontConfig:
         cooldown_seconds=_number(doc, "cooldown_seconds", 60.0),
         retry_after_seconds=max(1, math.ceil(_number(doc, "retry_after_seconds", 60))),
         drain_seconds=_number(doc, "drain_seconds", DRAIN_SECONDS),
+        keepalive_seconds=_number(doc, "keepalive_seconds", 0.0),
         key_grace_seconds=_number(doc, "key_grace_seconds", KEY_GRACE_SECONDS),
         key_refresh_seconds=_number(doc, "key_refresh_seconds", KEY_REFRESH_SECONDS),
     )
@@ -384,24 +390,43 @@ def read_key_file(path: str) -> str | None:
     return value or None
 
 
+def files_signature(paths: Iterable[str]) -> tuple[tuple[int, int, int] | None, ...]:
+    """What changes when a key file is rewritten or its mount's symlink swapped (inode, size, mtime), per
+    file; None for a missing one. A ``stat`` each: cheap enough to take on every unknown key."""
+    out: list[tuple[int, int, int] | None] = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            out.append(None)
+            continue
+        out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
 class KeyRing:
     """Accepted secret values and whose they are, with rotation that has no refusal window.
 
-    ``read()`` returns {value: owner} from the sources (env vars, files). It is called at start, on a key
-    no value matches (at most once per ``refresh_seconds``) and by ``refresh()``. A value that disappears
-    from the sources stays accepted for ``grace_seconds`` (the rotation's old value); a new value is
-    accepted from the first request that presents it. Comparison is constant-time against every value.
+    ``read()`` returns {value: owner} from the sources (env vars, files). It is called at start, by
+    ``refresh()`` (a background task, every ``refresh_seconds``), and on a key no value matches: at once when
+    ``signature()`` (the key files' stat) changed since the last read — a rotated file is accepted by the
+    very request that first presents the new value — else at most once per ``refresh_seconds``, so a flood
+    of wrong keys costs a stat, not a read. A value that disappears from the sources stays accepted for
+    ``grace_seconds`` (the rotation's old value). Comparison is constant-time against every value.
     """
 
     def __init__(
         self,
         read: Callable[[], Mapping[str, str]],
         *,
+        signature: Callable[[], object] | None = None,
         grace_seconds: float = KEY_GRACE_SECONDS,
         refresh_seconds: float = KEY_REFRESH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._read = read
+        self._signature = signature
+        self._seen: object = None
         self._grace = grace_seconds
         self._refresh_every = refresh_seconds
         self._clock = clock
@@ -414,6 +439,8 @@ class KeyRing:
         """Re-read the sources; a value gone from them starts its grace period."""
         now = self._clock()
         self._last_read = now
+        if self._signature is not None:
+            self._seen = self._signature()
         fresh = dict(self._read())
         for value, owner in self._current.items():
             if value not in fresh:
@@ -435,11 +462,17 @@ class KeyRing:
                 found = owner
         return found
 
+    def _stale(self) -> bool:
+        if self._signature is not None and self._signature() != self._seen:
+            return True
+        return self._clock() - self._last_read >= self._refresh_every
+
     def owner(self, presented: str) -> str | None:
-        """Whose value ``presented`` is, or None. An unknown value re-reads the sources first (rate-limited)."""
+        """Whose value ``presented`` is, or None. An unknown value re-reads the sources first when they
+        may have changed (see the class)."""
         raw = presented.encode()
         found = self._match(raw)
-        if found is None and self._clock() - self._last_read >= self._refresh_every:
+        if found is None and self._stale():
             self.refresh()
             found = self._match(raw)
         return found
@@ -542,9 +575,16 @@ class Front:
         self.loopback_key = loopback_key
         if config.identity == fc.IDENTITY_EDGE:
             read = edge_key_reader(config.edge_key_envs, config.edge_key_files, self.environ)
+            files: tuple[str, ...] = config.edge_key_files
         else:
             read = consumer_key_reader(config.consumer_key_files)
-        self.keys = KeyRing(read, grace_seconds=config.key_grace_seconds, refresh_seconds=config.key_refresh_seconds)
+            files = tuple(config.consumer_key_files.values())
+        self.keys = KeyRing(
+            read,
+            signature=lambda: files_signature(files),
+            grace_seconds=config.key_grace_seconds,
+            refresh_seconds=config.key_refresh_seconds,
+        )
         self.counts: dict[tuple[str, str, str, str], int] = {}
         self.ready: Callable[[], bool] = lambda: True
         self.draining = False
@@ -666,9 +706,10 @@ class Front:
             return self._json(record, 404, error_body(f"model {group[:100]!r} is not served here", "not_found_error"), started=started)
         statuses: list[int | None] = []
         retry_after: str | None = None
-        for candidate in self.breaker.order(chain):
+        ordered = self.breaker.order(chain)
+        for i, candidate in enumerate(ordered):
             try:
-                return await self._attempt(request, record, candidate, body, started)
+                return await self._attempt(request, record, candidate, body, started, last=i == len(ordered) - 1)
             except _Failed as failed:
                 statuses.append(failed.status)
                 retry_after = failed.retry_after or retry_after
@@ -697,20 +738,22 @@ class Front:
         return headers
 
     async def _attempt(
-        self, request: web.Request, record: RequestRecord, candidate: Candidate, body: dict[str, object], started: float
+        self, request: web.Request, record: RequestRecord, candidate: Candidate, body: dict[str, object], started: float, last: bool
     ) -> web.StreamResponse:
-        """Call one candidate. Raises _Failed before the first byte; after it, the answer is the client's."""
+        """Call one candidate. Raises _Failed before the first byte; after it, the answer is the client's.
+        One deadline covers the answer's headers and its first body byte (``stream_timeout_seconds`` for a
+        stream, ``timeout_seconds`` otherwise)."""
         url = upstream_url(candidate, request.path, self.config.litellm_url, self.environ)
         if url is None or self._session is None:
             raise _Failed(None)
         stream = body.get("stream") is True
-        wait = candidate.stream_timeout_seconds if stream else candidate.timeout_seconds
+        deadline = time.monotonic() + (candidate.stream_timeout_seconds if stream else candidate.timeout_seconds)
         try:
             upstream = await asyncio.wait_for(
                 self._session.post(
                     url, data=upstream_body(body, candidate), headers=self._upstream_headers(candidate), allow_redirects=False
                 ),
-                timeout=wait,
+                timeout=max(0.0, deadline - time.monotonic()),
             )
         except (aiohttp.ClientError, TimeoutError, OSError):
             raise _Failed(None) from None
@@ -718,27 +761,51 @@ class Front:
             verdict = decide_attempt(upstream.status)
             if verdict == ATTEMPT_NEXT:
                 raise _Failed(upstream.status, upstream.headers.get("Retry-After"))
-            record.served_by, record.fallback, record.deployment = candidate.served_by, candidate.fallback, candidate.deployment
+            headers = {k: v for k, v in upstream.headers.items() if k.lower() in PASSED_RESPONSE_HEADERS}
+            headers.update(who_served_headers(candidate.served_by, candidate.fallback))
+            if stream and verdict == ATTEMPT_SERVE and last and self.config.keepalive_seconds > 0:
+                # Nothing after this candidate: the status can go out now, with SSE comments while the
+                # model has not said its first token, so no idle timeout of an edge cuts a slow start.
+                return await self._relay(request, record, candidate, upstream, None, headers, started, deadline)
             try:
-                first = await asyncio.wait_for(upstream.content.readany() if stream else upstream.read(), timeout=wait)
+                first = await asyncio.wait_for(
+                    upstream.content.readany() if stream else upstream.read(), timeout=max(0.0, deadline - time.monotonic())
+                )
             except (aiohttp.ClientError, TimeoutError, OSError):
                 raise _Failed(None) from None
             if verdict == ATTEMPT_SERVE and not first:
                 raise _Failed(None)  # 2xx with no body at all: nothing was served
-            headers = {k: v for k, v in upstream.headers.items() if k.lower() in PASSED_RESPONSE_HEADERS}
-            headers.update(who_served_headers(candidate.served_by, candidate.fallback))
+            record.served_by, record.fallback, record.deployment = candidate.served_by, candidate.fallback, candidate.deployment
             record.status = upstream.status
             if not stream or verdict == ATTEMPT_PASS:
-                rest = await upstream.read() if stream else b""
-                whole = first + rest
+                whole = first + (await upstream.read() if stream else b"")
                 record.ttft_ms = (time.monotonic() - started) * 1000
                 record.prompt_tokens, record.completion_tokens = usage_from_json(whole)
                 if verdict == ATTEMPT_SERVE:
                     self.breaker.succeeded(candidate.deployment)
                 return web.Response(status=upstream.status, body=whole, headers=headers)
-            return await self._relay(request, record, candidate, upstream, first, headers, started)
+            return await self._relay(request, record, candidate, upstream, first, headers, started, deadline)
         finally:
             upstream.release()
+
+    async def _first_with_keepalives(self, response: web.StreamResponse, upstream: aiohttp.ClientResponse, deadline: float) -> bytes:
+        """The stream's first bytes, writing an SSE comment every ``keepalive_seconds`` meanwhile; b"" when
+        the deadline passed or the upstream ended first."""
+        reading = asyncio.ensure_future(upstream.content.readany())
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return b""
+                done, _ = await asyncio.wait({reading}, timeout=min(left, self.config.keepalive_seconds))
+                if done:
+                    return reading.result()
+                await response.write(KEEPALIVE)
+        except (aiohttp.ClientError, OSError):
+            return b""
+        finally:
+            if not reading.done():
+                reading.cancel()
 
     async def _relay(
         self,
@@ -746,13 +813,29 @@ class Front:
         record: RequestRecord,
         candidate: Candidate,
         upstream: aiohttp.ClientResponse,
-        first: bytes,
+        first: bytes | None,
         headers: Mapping[str, str],
         started: float,
+        deadline: float,
     ) -> web.StreamResponse:
-        """Pass a stream through chunk by chunk, as it arrives (no buffering, no parsing per chunk)."""
+        """Pass a stream through chunk by chunk, as it arrives (no buffering, no parsing per chunk). ``first``
+        None: the status goes out now and the first bytes are awaited behind keep-alives."""
+        record.served_by, record.fallback, record.deployment = candidate.served_by, candidate.fallback, candidate.deployment
+        record.status = upstream.status
         response = web.StreamResponse(status=upstream.status, headers=headers)
         await response.prepare(request)
+        if first is None:
+            first = await self._first_with_keepalives(response, upstream, deadline)
+            if not first:
+                # The status line is out: the failure is an SSE error event. Logged as 504 (the client
+                # got no answer), so it counts as a failed request rather than a self-hosted success.
+                self.breaker.failed(candidate.deployment)
+                record.served_by, record.status = fc.NONE, 504
+                message = f"{candidate.group}: no answer within {candidate.stream_timeout_seconds:g} s"
+                with contextlib.suppress(ConnectionResetError, OSError):
+                    await response.write(b"data: " + error_body(message, "timeout") + b"\n\n")
+                    await response.write_eof()
+                return response
         await response.write(first)
         record.ttft_ms = (time.monotonic() - started) * 1000
         tail = first[-TAIL_BYTES:]
@@ -765,7 +848,7 @@ class Front:
                     break
                 await response.write(chunk)
                 tail = (tail + chunk)[-TAIL_BYTES:]
-        except (aiohttp.ClientError, TimeoutError, OSError, ConnectionResetError):
+        except (aiohttp.ClientError, TimeoutError, OSError):
             pass  # after the first byte a failure is the client's to see: the stream ends here
         record.prompt_tokens, record.completion_tokens = usage_from_sse_tail(tail)
         if complete:

@@ -54,6 +54,8 @@ class Behaviour:
     chunks: number of content chunks in a streamed answer (and words in a non-streamed one).
     chunk_delay: seconds between streamed chunks (a slow stream).
     text: the word each chunk carries.
+    first_chunk_delay: seconds between a stream's headers and its first chunk (a model slow to its first
+        token behind an answered status line).
     identical: every chunk carries exactly ``text`` (a model repeating one token), instead of the first
         ``text`` and the rest `` text``.
     """
@@ -65,6 +67,7 @@ class Behaviour:
     chunk_delay: float = 0.0
     text: str = "stand-in"
     identical: bool = False
+    first_chunk_delay: float = 0.0
 
 
 @dataclass
@@ -286,6 +289,9 @@ class _Handler(BaseHTTPRequestHandler):
         cid = f"standin-{uuid.uuid4().hex[:12]}"
         created = int(time.time())
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        self.wfile.flush()
+        if behaviour.first_chunk_delay and provider._stopping.wait(behaviour.first_chunk_delay):
+            return
         for i in range(behaviour.chunks):
             if i and behaviour.chunk_delay and provider._stopping.wait(behaviour.chunk_delay):
                 return
