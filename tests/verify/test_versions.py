@@ -83,3 +83,87 @@ def test_an_unknown_minor_is_a_warning(recorded):
     resource(view, "aws:eks/cluster:Cluster", "llm-eks-cluster")["inputs"]["version"] = "1.37"
     assert fired(view) == set()
     assert "no end-of-standard-support date" in mine(view, "warning")[0].why
+
+
+# --- versions.advisories: the pinned engine image moved back into an advisory's range ---------------
+
+OLD_LITELLM = "ghcr.io/berriai/litellm:v1.103.0@sha256:bd089afdcd35b894b14a93f9743cdc8b591f82da1a38dd43a010a7b0c9de5fd7"
+
+
+def replace_in_inputs(view, old: str, new: str) -> int:
+    """Replace `old` by `new` in every string input of the plan (JSON-encoded container definitions included);
+    returns how many strings changed."""
+    changed = 0
+
+    def walk(value):
+        nonlocal changed
+        if isinstance(value, str):
+            if old in value:
+                changed += 1
+                return value.replace(old, new)
+            return value
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    for r in view.resources:
+        r["inputs"] = walk(r["inputs"])
+    return changed
+
+
+def advisories_found(view, severity: str = "error") -> list:
+    return [v for v in run_rules(view, only=[versions.ADVISORIES]) if v.severity == severity]
+
+
+@pytest.mark.parametrize(("stack", "holder"), [("prod", "llm-gateway-task"), ("azure-prod", "llm-gateway-engine")])
+def test_seed_the_engine_image_back_on_litellm_1_103_0(recorded, stack, holder):
+    view = recorded(stack)
+    assert replace_in_inputs(view, pins.LITELLM.ref, OLD_LITELLM) >= 1
+    assert fired(view) == {versions.ADVISORIES}
+    [found] = advisories_found(view)
+    assert found.resource == holder
+    assert (
+        "runs litellm 1.103.0, affected by GHSA-7hp6-4w63-5g45" in found.why and "fixed in 1.100.4, 1.101.3, 1.102.2, 1.103.1" in found.why
+    )
+
+
+def test_seed_a_digest_only_mirror_of_the_affected_image_on_gcp_prod(recorded):
+    view = recorded("gcp-prod")
+    assert replace_in_inputs(view, pins.LITELLM.digest, OLD_LITELLM.split("@")[1]) >= 1
+    assert fired(view) == {versions.ADVISORIES}
+    assert "berriai/litellm@sha256:bd089afd" in advisories_found(view)[0].why
+
+
+def test_seed_a_compromised_release(recorded):
+    view = recorded("dev")
+    replace_in_inputs(view, pins.LITELLM.ref, "ghcr.io/berriai/litellm:v1.82.8")
+    [found] = [v for v in advisories_found(view) if "litellm#24518" in v.why]
+    assert "never install it" in found.why
+
+
+def test_an_image_of_unknown_version_is_a_warning_not_an_error(recorded):
+    view = recorded("prod")
+    replace_in_inputs(view, pins.LITELLM.ref, "ghcr.io/berriai/litellm:main-stable")
+    assert fired(view) == set()
+    assert "cannot tell its litellm version" in advisories_found(view, "warning")[0].why
+
+
+@pytest.mark.parametrize("stack", ["prod", "dev", "gcp-prod", "azure-prod"])
+def test_the_shipped_engine_images_are_past_every_advisory(recorded, stack):
+    assert run_rules(recorded(stack), only=[versions.ADVISORIES]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ghcr.io/berriai/litellm:v1.103.1@sha256:" + "a" * 64, [("litellm", "v1.103.1")]),
+        ("123.dkr.ecr.us-east-1.amazonaws.com/mirror/litellm-database:v1.104.0", [("litellm", "v1.104.0")]),
+        ('[{"image": "localhost:5000/litellm/litellm:v1.82.7"}]', [("litellm", "v1.82.7")]),
+        ("see https://github.com/BerriAI/litellm/security/advisories", []),
+        ("docker.io/vllm/vllm-openai:v0.31.0", []),
+    ],
+)
+def test_image_versions_reads_watched_images_only(text, expected):
+    assert [(package, version) for _, package, version in versions.image_versions(text)] == expected
