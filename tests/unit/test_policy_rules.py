@@ -486,7 +486,7 @@ def test_images_pinned_helm_values():
 
 def test_images_pinned_ecs_cloud_run_container_apps_lambda():
     assert rules.images_pinned_by_digest(_ecs()) == []
-    assert len(rules.images_pinned_by_digest(_ecs(image="ghcr.io/berriai/litellm:v1.103.0"))) == 1
+    assert len(rules.images_pinned_by_digest(_ecs(image="ghcr.io/berriai/litellm:v1.103.1"))) == 1
     cr = "gcp:cloudrunv2/service:Service"
     assert rules.images_pinned_by_digest(res(cr, {"template": {"containers": [{"image": f"us-docker.pkg.dev/p/r/i@{DIGEST}"}]}})) == []
     assert len(rules.images_pinned_by_digest(res(cr, {"template": {"containers": [{"image": "us-docker.pkg.dev/p/r/i:1"}]}}))) == 1

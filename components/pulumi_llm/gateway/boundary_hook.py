@@ -1,13 +1,13 @@
 """The engine-side half of private model groups: a LiteLLM callback that answers 503 with Retry-After when
 no self-hosted deployment of a private group can serve.
 
-Why a hook: LiteLLM 1.103.0 answers a group whose deployments all failed with the failure's own status
+Why a hook: LiteLLM 1.103.1 answers a group whose deployments all failed with the failure's own status
 (a refused connection is an ``APIConnectionError``, 500) and, once they are cooling down, with 429 "No
 deployments available" (``ProxyException`` maps that message to 429; ``litellm/proxy/_types.py``) — neither
 tells a client that the service, not its own rate, is the problem. The proxy lets a callback's
 ``async_post_call_failure_hook`` return an ``HTTPException`` that replaces the error sent to the client,
 headers included (``ProxyLogging.post_call_failure_hook`` in ``litellm/proxy/utils.py``,
-``_handle_llm_api_exception`` in ``litellm/proxy/common_request_processing.py``, both at v1.103.0). The
+``_handle_llm_api_exception`` in ``litellm/proxy/common_request_processing.py``, both at v1.103.1 as at v1.103.0). The
 hook runs after the router has tried the group's routes and its (self-hosted only) fallbacks, so nothing
 else is called; a client's own error (4xx other than 408 and 429) passes through unchanged.
 
