@@ -108,6 +108,16 @@ def test_an_alarm_that_notifies_nobody_is_refused(cloud: str) -> None:
     )
 
 
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
+def test_alarms_of_a_gateway_that_notifies_nobody_are_a_warning(cloud: str) -> None:
+    view = plan(cloud, silent=ALARM_KINDS)
+    for r in view.resources:
+        r["inputs"].update(actions(cloud, None, metric_alert=r["name"] == "llm-gateway-alarm-5xx"))
+    found = list(fallback_alarms.hybrid_routes_have_fallback_alarms(view))
+    assert [(v.resource, v.severity) for v in found] == [(alarm_resource_name("llm-gateway", k, "chat"), "warning") for k in ALARM_KINDS]
+    assert "notifies nobody" in found[0].why
+
+
 def test_an_alarm_of_another_clouds_type_does_not_count() -> None:
     view = plan("aws")
     for r in view.resources:
@@ -198,4 +208,4 @@ def test_seed_prod_with_a_silent_alarm_that_notifies_no_topic(recorded):
 
 @pytest.mark.parametrize("stack", ["prod", "gcp-prod", "azure-prod"])
 def test_the_shipped_hybrid_stacks_render_their_fallback_alarms(recorded, stack):
-    assert [f"{v.resource}: {v.why}" for v in run_rules(recorded(stack)) if v.rule == RULE] == []
+    assert [f"{v.resource}: {v.why}" for v in run_rules(recorded(stack)) if v.rule == RULE and v.severity == "error"] == []

@@ -13,7 +13,9 @@ looks for each group's two alarm resources by the name every cloud gives them
   scheduled query rule (log search alert);
 * notifying every channel the gateway's other alarms notify — the stack's alert channel: the alarm
   topic (AWS ``alarmActions``), the notification channels (GCP ``notificationChannels``), the action
-  group (Azure ``actions``). An alarm that notifies nothing while the gateway's others do is silent.
+  group (Azure ``actions``). An alarm that notifies nothing while the gateway's others do is silent: an
+  error. When none of them notifies anyone (a GCP gateway without notification channels) it is a warning:
+  the alarm is there, the stack has no one to tell.
 """
 
 from __future__ import annotations
@@ -111,8 +113,17 @@ def hybrid_routes_have_fallback_alarms(view: PlanView) -> Iterator[Violation]:
                     "serves and nobody is told",
                 )
                 continue
-            missing = sorted(channel - alarm_actions(alarm))
-            if missing:
+            actions = alarm_actions(alarm)
+            missing = sorted(channel - actions)
+            if not actions and not channel:
+                yield violation(
+                    view,
+                    name,
+                    NAME,
+                    f"hybrid group {group}: the alarm notifies nobody, as none of the gateway's alarms does: give the stack an alert channel",
+                    severity="warning",
+                )
+            elif missing:
                 yield violation(
                     view,
                     name,
