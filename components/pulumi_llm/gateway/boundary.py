@@ -5,8 +5,8 @@ A model group is ``public`` (the default) or ``private``. A private group is ser
 own deployments (provider ``self-hosted``) and falls back only to groups that are themselves served only
 by self-hosted deployments, transitively: prompts meant to stay inside the stack's network are never sent
 to an external API provider, even when every self-hosted server is down. A breach is a configuration
-error, refused before anything is deployed; at run time the engine answers 503 with Retry-After instead
-of calling anyone else (``boundary_hook``).
+error, refused before anything is deployed; at run time the front answers 503 with Retry-After instead
+of calling anyone else (``front_server``: a private group's chain holds no provider candidate).
 """
 
 from __future__ import annotations
