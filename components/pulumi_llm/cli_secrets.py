@@ -29,8 +29,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pulumi_llm import secret_stores
+from pulumi_llm import clouds, secret_stores
 from pulumi_llm.errors import UserError
+from pulumi_llm.gateway import CONSUMER_KEY_SECRET_PREFIX
 from pulumi_llm.gateway.engine import MASTER_KEY_SECRET
 from pulumi_llm.secret_stores import ClientFactory, SecretStore
 from pulumi_llm.validation import SHORT_NAME as _NAME
@@ -46,6 +47,18 @@ Clients = Mapping[str, ClientFactory]
 """cloud → its secret store's client factory (secret_stores: region → boto3 Session, project → Secret Manager)."""
 
 NO_CLIENTS: Clients = {}
+
+CONSUMER_KEY_MIN_CHARS = 32
+"""A consumer key is a bearer credential sent to the internet-facing load balancer: at least 32 characters
+(`openssl rand -hex 32` gives 64), so it cannot be guessed within any rate limit."""
+
+
+def secret_name_ok(name: str) -> bool:
+    """A secret short name (`openai`), or a consumer's key secret (`consumer-<consumer name>`, which may be
+    longer than a short name by the prefix)."""
+    return bool(
+        _NAME.match(name) or (name.startswith(CONSUMER_KEY_SECRET_PREFIX) and _NAME.match(name.removeprefix(CONSUMER_KEY_SECRET_PREFIX)))
+    )
 
 
 def default_expected(settings: Settings) -> Sequence[str]:
@@ -82,7 +95,7 @@ def add_parsers(
             "pulumi-llm-STACK-PROVIDER (GCP). Nothing is printed back."
         ),
     )
-    put.add_argument("provider", metavar="PROVIDER", help="secret short name, e.g. openai, anthropic, litellm-master")
+    put.add_argument("provider", metavar="PROVIDER", help="secret short name, e.g. openai, anthropic, litellm-master, consumer-<name>")
     put.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.STACK.yaml (its cloud and region)")
     put.add_argument(
         "--provider",
@@ -123,7 +136,7 @@ def handle_put(
 ) -> int:
     provider = args.provider
     where = f"secrets put {provider}"
-    if not _NAME.match(provider):
+    if not secret_name_ok(provider):
         raise UserError(f"{where}: not a secret name; lower-case letters, digits and '-', e.g. openai")
     target = _stack(args, expected, where)
     known = target.known
@@ -136,6 +149,12 @@ def handle_put(
         )
     if provider == MASTER_KEY_SECRET and not value.startswith("sk-"):
         raise UserError(f"{where}: a LiteLLM master key starts with 'sk-'")
+    if provider.startswith(CONSUMER_KEY_SECRET_PREFIX) and (len(value) < CONSUMER_KEY_MIN_CHARS or value != value.strip()):
+        # Never echo the value: its length is all the line says.
+        raise UserError(
+            f"{where}: a consumer key is at least {CONSUMER_KEY_MIN_CHARS} characters without surrounding spaces "
+            f"(got {len(value)}); generate one, e.g. openssl rand -hex 32 | pulumi-llm secrets put {provider} --stack {args.stack}"
+        )
     return target.store.put(where, args.stack, target.location, provider, value, _client_factory(target, clients))
 
 
@@ -180,7 +199,7 @@ class _Target:
 
 
 def _stack(args: argparse.Namespace, expected: Expected, where: str) -> _Target:
-    """The stack's cloud, its secret store and location, and the secrets it expects (master key included)."""
+    """The stack's cloud, its secret store and location, and the secrets it expects (the master key included where an edge holds one)."""
     from pulumi_llm.offline.plan import Project, load_settings
 
     project_dir = getattr(args, "project_dir", None) or Path.cwd()
@@ -191,11 +210,13 @@ def _stack(args: argparse.Namespace, expected: Expected, where: str) -> _Target:
         raise UserError(f"{where}: stack {args.stack} deploys to {settings.cloud}; `pulumi-llm secrets` writes {stores} only")
     names = list(args.providers) if getattr(args, "providers", None) else list(expected(settings))
     for name in names:
-        if not _NAME.match(name):
+        if not secret_name_ok(name):
             raise UserError(f"{where}: --provider {name!r}: not a secret name; lower-case letters, digits and '-'")
     if not names:
         raise UserError(f"{where}: stack {args.stack} expects no provider secrets (no gateway); name them with --provider NAME")
-    known = sorted(set(names) | {MASTER_KEY_SECRET, *store.extra})
+    # Where the front checks consumer keys itself (GCP) no edge holds a master key, so no such secret exists.
+    info = clouds.info(settings.cloud)
+    known = sorted(set(names) | set(store.extra) | (set() if info is not None and info.consumer_keys else {MASTER_KEY_SECRET}))
     return _Target(settings.cloud, store, store.location(settings), known)
 
 

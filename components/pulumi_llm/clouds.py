@@ -24,11 +24,14 @@ class CloudInfo:
     self_hosted_key_secret: bool = False
     """Its GPU VMs require an API key the gateway reads from the stack's secret store (platform/<name>.py), so
     `pulumi-llm secrets` expects that secret too (gateway.expected_secrets)."""
+    consumer_keys: bool = False
+    """Its gateway's front checks each consumer's key itself (front_contract.IDENTITY_KEYS): one secret per consumer
+    (`consumer-<name>`), and no master key secret, since no edge holds one (gateway.expected_secrets)."""
 
 
 CLOUDS: tuple[CloudInfo, ...] = (
     CloudInfo("aws", sdk="pulumi_aws", store_scheme="s3", self_hosted_key_secret=True),
-    CloudInfo("gcp", sdk="pulumi_gcp", store_scheme="gs"),
+    CloudInfo("gcp", sdk="pulumi_gcp", store_scheme="gs", consumer_keys=True),
     CloudInfo("azure", sdk="pulumi_azure_native"),
 )
 """In this order everywhere (stacks/schema.json's enum, the platform's targets)."""

@@ -1,4 +1,6 @@
-"""GcpGateway under the recording mock runtime: remote repository, secrets, Cloud Run, load balancer, alerts."""
+"""GcpGateway under the recording mock runtime: remote repository, secrets (providers' and consumers' keys),
+Cloud Run running the front, a load balancer that routes only the inference paths, alerts (the who-served
+counters and the hybrid groups' fallback alarms)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
 from pulumi_llm.gateway import gcp as gw
-from pulumi_llm.gateway.engine import BOOT_WITH_SECRET_FILES  # gateway.gcp's BOOT
+from pulumi_llm.gateway.config import Consumer, GatewaySpec, ModelGroup, ProviderRoute
+from pulumi_llm.gateway.engine import BOOT_WITH_SECRET_FILES, front_config  # gateway.gcp's BOOT
+from pulumi_llm.gateway.fallback_alarms import FallbackAlarm, alarm_resource_name, decide_fallback_alarms
+from pulumi_llm.gateway.front_contract import ALARM_FALLBACK_SHARE, ALARM_SELF_HOSTED_SILENT, INFERENCE_ROUTES
 from pulumi_llm.gateway.gcp import GcpGateway, GcpGatewayArgs
 from pulumi_llm.labels import CommonLabels
 
@@ -36,6 +41,24 @@ general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
 litellm_settings: {request_timeout: 540}
 """
 SECRETS = {"OPENAI_API_KEY": "openai", "ANTHROPIC_API_KEY": "anthropic"}
+CONSUMERS = ("search", "support-bot")
+# What the front serves: a hybrid group (a self-hosted model, a provider group as its fallback) and a provider-only one.
+SPEC = GatewaySpec(
+    model_groups=(
+        ModelGroup(
+            "chat",
+            routes=(ProviderRoute("llama", "self-hosted", "llama", api_base="http://10.40.0.9:8000/v1"),),
+            fallbacks=("gpt-4o",),
+            fallback_share_percent=2.5,
+            fallback_window_minutes=15,
+        ),
+        ModelGroup("gpt-4o", routes=(ProviderRoute("openai", "openai", "gpt-4o", secret_env="OPENAI_API_KEY"),)),
+        ModelGroup("claude", routes=(ProviderRoute("anthropic", "anthropic", "claude-sonnet-4", secret_env="ANTHROPIC_API_KEY"),)),
+    ),
+    consumers=(Consumer("search", models=("chat",)), Consumer("support-bot", models=("claude",), rpm=60)),
+)
+FRONT = front_config(SPEC, identity="keys", stack="prod", consumer_key_files=gw.consumer_key_files(CONSUMERS))
+ALARMS = decide_fallback_alarms(SPEC)
 
 
 def args(**overrides: Any) -> GcpGatewayArgs:
@@ -50,6 +73,8 @@ def args(**overrides: Any) -> GcpGatewayArgs:
         "vertex_ai": True,
         "domains": ("llm.example.com",),
         "notification_channels": ("projects/llm-prod-123/notificationChannels/42",),
+        "front_config": FRONT,
+        "fallback_alarms": ALARMS,
     }
     values.update(overrides)
     return GcpGatewayArgs(**values)
@@ -86,18 +111,25 @@ EXPECTED = [
     ("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "llm-gw-key-artifactregistry"),
     ("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "llm-gw-key-run"),
     ("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "llm-gw-key-secretmanager"),
+    ("gcp:logging/metric:Metric", "llm-gw-metric-fallbacks"),
+    ("gcp:logging/metric:Metric", "llm-gw-metric-requests"),
+    ("gcp:logging/metric:Metric", "llm-gw-metric-self-hosted-ok"),
     ("gcp:monitoring/alertPolicy:AlertPolicy", "llm-gw-alert-5xx-ratio"),
     ("gcp:monitoring/alertPolicy:AlertPolicy", "llm-gw-alert-instances"),
     ("gcp:monitoring/alertPolicy:AlertPolicy", "llm-gw-alert-latency-p99"),
+    ("gcp:monitoring/alertPolicy:AlertPolicy", "llm-gw-fallback-share-chat"),
+    ("gcp:monitoring/alertPolicy:AlertPolicy", "llm-gw-self-hosted-silent-chat"),
     ("gcp:monitoring/dashboard:Dashboard", "llm-gw-dashboard"),
     ("gcp:projects/iAMMember:IAMMember", "llm-gw-vertex-ai"),
     ("gcp:projects/serviceIdentity:ServiceIdentity", "llm-gw-artifactregistry-agent"),
     ("gcp:projects/serviceIdentity:ServiceIdentity", "llm-gw-secretmanager-agent"),
     ("gcp:secretmanager/secret:Secret", "llm-gw-secret-anthropic"),
-    ("gcp:secretmanager/secret:Secret", "llm-gw-secret-litellm-master"),
+    ("gcp:secretmanager/secret:Secret", "llm-gw-secret-consumer-search"),
+    ("gcp:secretmanager/secret:Secret", "llm-gw-secret-consumer-support-bot"),
     ("gcp:secretmanager/secret:Secret", "llm-gw-secret-openai"),
     ("gcp:secretmanager/secretIamMember:SecretIamMember", "llm-gw-secret-anthropic-accessor"),
-    ("gcp:secretmanager/secretIamMember:SecretIamMember", "llm-gw-secret-litellm-master-accessor"),
+    ("gcp:secretmanager/secretIamMember:SecretIamMember", "llm-gw-secret-consumer-search-accessor"),
+    ("gcp:secretmanager/secretIamMember:SecretIamMember", "llm-gw-secret-consumer-support-bot-accessor"),
     ("gcp:secretmanager/secretIamMember:SecretIamMember", "llm-gw-secret-openai-accessor"),
     ("gcp:serviceaccount/account:Account", "llm-gw-runtime-sa"),
 ]
@@ -138,7 +170,8 @@ def test_outputs() -> None:
     assert captured["email"] == RUNTIME_SA
     assert captured["secret_ids"] == {
         "anthropic": "pulumi-llm-prod-anthropic",
-        "litellm-master": "pulumi-llm-prod-litellm-master",
+        "consumer-search": "pulumi-llm-prod-consumer-search",
+        "consumer-support-bot": "pulumi-llm-prod-consumer-support-bot",
         "openai": "pulumi-llm-prod-openai",
     }
 
@@ -167,7 +200,12 @@ def test_secrets_are_containers_with_the_stack_key_and_no_value() -> None:
     records = plan()
     assert not [r for r in records if "secretVersion" in r.type or "SecretVersion" in r.type]
     secrets = {r.inputs["secretId"]: r.inputs for r in of_type(records, "gcp:secretmanager/secret:Secret")}
-    assert set(secrets) == {"pulumi-llm-prod-openai", "pulumi-llm-prod-anthropic", "pulumi-llm-prod-litellm-master"}
+    assert set(secrets) == {
+        "pulumi-llm-prod-openai",
+        "pulumi-llm-prod-anthropic",
+        "pulumi-llm-prod-consumer-search",
+        "pulumi-llm-prod-consumer-support-bot",
+    }
     for secret in secrets.values():
         assert secret["replication"] == {
             "userManaged": {"replicas": [{"location": REGION, "customerManagedEncryption": {"kmsKeyName": KEY}}]}
@@ -179,7 +217,7 @@ def test_secrets_are_containers_with_the_stack_key_and_no_value() -> None:
 def test_runtime_account_reads_exactly_its_secrets_and_nothing_project_wide() -> None:
     records = plan()
     accessors = of_type(records, "gcp:secretmanager/secretIamMember:SecretIamMember")
-    assert len(accessors) == 3
+    assert len(accessors) == 4
     secret_ids = {r.name: r for r in of_type(records, "gcp:secretmanager/secret:Secret")}
     for accessor in accessors:
         assert accessor.inputs["role"] == "roles/secretmanager.secretAccessor"
@@ -236,12 +274,37 @@ def test_no_secret_value_anywhere_in_the_plan() -> None:
     [container] = by_name(records)["llm-gw-service"].inputs["template"]["containers"]
     env = {e["name"]: e["value"] for e in container["envs"]}
     assert base64.b64decode(env["LITELLM_CONFIG_B64"]).decode() == CONFIG
+    # Only provider keys become environment variables; consumer keys stay files the front reads.
     assert json.loads(env["LITELLM_SECRET_FILES"]) == {
         "ANTHROPIC_API_KEY": "/secrets/anthropic/value",
-        "LITELLM_MASTER_KEY": "/secrets/litellm-master/value",
         "OPENAI_API_KEY": "/secrets/openai/value",
     }
-    assert set(env) == {"LITELLM_CONFIG_B64", "LITELLM_SECRET_FILES", "VERTEXAI_PROJECT"}
+    assert set(env) == {"LITELLM_CONFIG_B64", "PULUMI_LLM_FRONT_CONFIG_B64", "LITELLM_SECRET_FILES", "VERTEXAI_PROJECT"}
+
+
+def test_clients_get_no_master_key_the_front_checks_consumer_keys_from_mounted_files() -> None:
+    records = plan()
+    service = by_name(records)["llm-gw-service"].inputs
+    [container] = service["template"]["containers"]
+    env = {e["name"]: e["value"] for e in container["envs"]}
+    front = json.loads(base64.b64decode(env["PULUMI_LLM_FRONT_CONFIG_B64"]))
+    assert front["identity"] == "keys"
+    assert front["edge_key_envs"] == [] and front["edge_key_files"] == []
+    assert front["consumer_key_files"] == {
+        "search": "/secrets/consumer-search/value",
+        "support-bot": "/secrets/consumer-support-bot/value",
+    }
+    # The consumer config is enforced, not dropped: each consumer's grant is in the front's config.
+    assert front["grants"]["consumers"]["support-bot"]["models"] == ["claude"]
+    assert front["grants"]["consumers"]["support-bot"]["requests_per_minute"] == 60
+    assert set(front["grants"]["consumers"]) == set(CONSUMERS)
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {path.rsplit("/", 1)[0] for path in front["consumer_key_files"].values()} <= mounts
+    # No master key exists anywhere a client could reach: no secret, no volume, no variable, nothing in the state.
+    dumped = json.dumps([r.inputs for r in records])
+    assert "litellm-master" not in dumped
+    assert "LITELLM_MASTER_KEY" not in env and "PULUMI_LLM_EDGE_KEY" not in env
+    assert service["invokerIamDisabled"] is True  # the front authenticates; the load balancer carries no identity
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,21 +319,30 @@ def test_cloud_run_is_internal_lb_only_with_secret_volumes_at_latest() -> None:
     template = service["template"]
     assert template["serviceAccount"] == RUNTIME_SA
     assert template["timeout"] == "600s"
-    assert template["scaling"] == {"minInstanceCount": 1, "maxInstanceCount": 10}
+    assert template["scaling"] == {"minInstanceCount": 2, "maxInstanceCount": 10}
     assert template["maxInstanceRequestConcurrency"] == 80
     assert template["encryptionKey"] == KEY
+    shorts = ("anthropic", "consumer-search", "consumer-support-bot", "openai")
     volumes = {v["name"]: v["secret"] for v in template["volumes"]}
-    assert volumes == {
-        f"secret-{p}": {"secret": f"pulumi-llm-prod-{p}", "items": [{"path": "value", "version": "latest"}]}
-        for p in ("anthropic", "litellm-master", "openai")
-    }
+    assert volumes == {f"secret-{p}": {"secret": f"pulumi-llm-prod-{p}", "items": [{"path": "value", "version": "latest"}]} for p in shorts}
     [container] = template["containers"]
-    assert {m["name"]: m["mountPath"] for m in container["volumeMounts"]} == {
-        f"secret-{p}": f"/secrets/{p}" for p in ("anthropic", "litellm-master", "openai")
-    }
+    assert {m["name"]: m["mountPath"] for m in container["volumeMounts"]} == {f"secret-{p}": f"/secrets/{p}" for p in shorts}
     assert container["commands"] == ["python3", "-c", BOOT_WITH_SECRET_FILES]
     assert container["ports"] == {"name": "http1", "containerPort": 4000}
-    assert container["startupProbe"]["httpGet"] == {"path": "/health/liveliness", "port": 4000}
+    assert container["startupProbe"]["httpGet"] == {"path": "/health/readiness", "port": 4000}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health/liveliness", "port": 4000}
+
+
+def test_prod_keeps_two_warm_instances_with_cpu_always_allocated() -> None:
+    template = by_name(plan())["llm-gw-service"].inputs["template"]
+    assert template["scaling"]["minInstanceCount"] == 2
+    [container] = template["containers"]
+    # The front refreshes keys and ages its rate windows between requests: the CPU must not be throttled then.
+    assert container["resources"]["cpuIdle"] is False
+    assert by_name(plan(min_instances=3, max_instances=4))["llm-gw-service"].inputs["template"]["scaling"] == {
+        "minInstanceCount": 3,
+        "maxInstanceCount": 4,
+    }
 
 
 def test_without_vpc_egress_cloud_run_has_no_vpc_access() -> None:
@@ -308,9 +380,10 @@ def test_a_self_hosted_url_the_service_does_not_get_is_refused() -> None:
         args(engine_config_yaml=hybrid)
 
 
-def test_the_master_key_pair_from_the_config_renderer_is_accepted_once() -> None:
+def test_the_master_key_pair_from_the_config_renderer_is_accepted_and_dropped() -> None:
+    # config.secret_envs lists LITELLM_MASTER_KEY → litellm-master; on GCP the boot makes LiteLLM's key per boot.
     secrets = {**SECRETS, "LITELLM_MASTER_KEY": "litellm-master"}
-    assert args(provider_secrets=secrets).secrets == secrets
+    assert args(provider_secrets=secrets).secrets == SECRETS
 
 
 def test_instances_outside_prod_may_scale_to_zero() -> None:
@@ -345,6 +418,32 @@ def test_load_balancer_chain_with_cloud_armor_and_tls_1_2() -> None:
     redirect = records["llm-gw-http-redirect"].inputs["defaultUrlRedirect"]
     assert redirect["httpsRedirect"] is True
     assert by_name(plan(ssl_profile="RESTRICTED"))["llm-gw-ssl-policy"].inputs["profile"] == "RESTRICTED"
+
+
+def test_the_url_map_sends_only_the_inference_paths_to_cloud_run_and_answers_404_itself_for_the_rest() -> None:
+    records = by_name(plan())
+    url_map = records["llm-gw-url-map"].inputs
+    backend = _mock_id("gcp:compute/backendService:BackendService", "llm-gw-backend")
+    not_found = {"faultInjectionPolicy": {"abort": {"httpStatus": 404, "percentage": 100}}}
+    assert url_map["hostRules"] == [{"hosts": ["*"], "pathMatcher": "inference"}]
+    assert url_map["defaultRouteAction"] == not_found  # a host no rule names: 404 too
+    [matcher] = url_map["pathMatchers"]
+    assert matcher["defaultRouteAction"] == not_found
+    assert matcher["pathRules"] == [{"paths": sorted({path for _, path in INFERENCE_ROUTES}), "service": backend}]
+    # What the load balancer does with a path under that matcher (the rule the tests' edge stand-in applies).
+    routed = {path: gw.decide_lb_route(matcher, path) for path in (
+        "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models", "/v1/models?x=1",
+        "/key/generate", "/model/new", "/anthropic/v1/messages", "/openai/v1/chat/completions", "/health/readiness",
+        "/health/liveliness", "/metrics", "/v1/chat/completions/", "/", "/v1/responses",
+    )}  # fmt: skip
+    assert {p for p, to in routed.items() if to == backend} == {
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/models",
+        "/v1/models?x=1",
+    }
+    assert {to for to in routed.values() if to != backend} == {404}
 
 
 def _mock_id(type_: str, name: str) -> str:
@@ -397,7 +496,63 @@ def test_alert_policies_and_dashboard() -> None:
     assert 'metric.type = "run.googleapis.com/container/instance_count"' in instances["filter"]
     assert instances["thresholdValue"] == 8
     dashboard = json.loads(records["llm-gw-dashboard"].inputs["dashboardJson"])
-    assert len(dashboard["mosaicLayout"]["tiles"]) == 6
+    # The six platform charts, who served the requests, and the hybrid group's fallback share with its threshold.
+    tiles = [t["widget"] for t in dashboard["mosaicLayout"]["tiles"]]
+    assert len(tiles) == 8
+    assert tiles[6]["title"] == "Requests by route and who served them (per minute)"
+    share = tiles[7]["xyChart"]
+    assert share["thresholds"] == [{"value": 2.5, "color": "RED", "direction": "ABOVE"}]
+    assert share["dataSets"][0]["timeSeriesQuery"]["prometheusQuery"] == (
+        'sum(increase(logging_googleapis_com:user_pulumi_llm_prod_gateway_fallbacks{monitored_resource="cloud_run_revision",route="chat"}[15m])) '
+        '/ sum(increase(logging_googleapis_com:user_pulumi_llm_prod_gateway_requests{monitored_resource="cloud_run_revision",route="chat"}[15m])) * 100'
+    )
+
+
+def test_who_served_counters_count_the_fronts_request_lines_by_route_served_by_fallback_and_status() -> None:
+    records = by_name(plan())
+    base = (
+        'resource.type="cloud_run_revision" AND resource.labels.service_name="pulumi-llm-prod-gateway" AND jsonPayload.pulumi_llm_request=1'
+    )
+    counted = '(jsonPayload.served_by!="none" OR jsonPayload.status>=500)'
+    expected = {
+        "requests": f"{base} AND {counted}",
+        "fallbacks": f'{base} AND {counted} AND (jsonPayload.fallback=true OR jsonPayload.served_by="provider")',
+        "self-hosted-ok": f'{base} AND jsonPayload.served_by="self-hosted" AND jsonPayload.status>=200 AND jsonPayload.status<300',
+    }
+    for key, flt in expected.items():
+        metric = records[f"llm-gw-metric-{key}"].inputs
+        assert metric["name"] == f"pulumi-llm-prod-gateway-{key}"
+        assert metric["filter"] == flt
+        assert metric["labelExtractors"] == {
+            label: f"EXTRACT(jsonPayload.{label})" for label in ("route", "served_by", "fallback", "status")
+        }
+        descriptor = metric["metricDescriptor"]
+        assert (descriptor["metricKind"], descriptor["valueType"]) == ("DELTA", "INT64")
+        assert [label["key"] for label in descriptor["labels"]] == ["route", "served_by", "fallback", "status"]
+
+
+def test_each_hybrid_group_has_both_fallback_alerts_on_the_counters_to_the_stacks_channels() -> None:
+    records = by_name(plan())
+    channels = ["projects/llm-prod-123/notificationChannels/42"]
+    [alarm] = ALARMS
+    assert alarm == FallbackAlarm("chat", 2.5, 15)
+    requests = 'sum(increase(logging_googleapis_com:user_pulumi_llm_prod_gateway_requests{monitored_resource="cloud_run_revision",route="chat"}[15m]))'
+    fallbacks = requests.replace("gateway_requests", "gateway_fallbacks")
+    ok = requests.replace("gateway_requests", "gateway_self_hosted_ok")
+    queries = {ALARM_FALLBACK_SHARE: f"{fallbacks} / {requests} * 100 > 2.5", ALARM_SELF_HOSTED_SILENT: f"{requests} > 0 unless {ok} > 0"}
+    metric_urns = {records[f"llm-gw-metric-{k}"].urn for k in ("requests", "fallbacks", "self-hosted-ok")}
+    for kind, query in queries.items():
+        record = records[alarm_resource_name("llm-gw", kind, "chat")]
+        policy = record.inputs
+        [condition] = policy["conditions"]
+        promql = condition["conditionPrometheusQueryLanguage"]
+        assert promql["query"] == query
+        assert (promql["duration"], promql["evaluationInterval"], promql["disableMetricValidation"]) == ("0s", "60s", True)
+        assert policy["notificationChannels"] == channels
+        assert policy["displayName"].startswith("LLM gateway prod: chat: ")
+        assert metric_urns <= set(record.depends_on)
+    # Groups without a self-hosted and a provider deployment on their chain get none.
+    assert not [r for r in plan(fallback_alarms=()) if "fallback-share" in r.name or "self-hosted-silent" in r.name]
 
 
 # --------------------------------------------------------------------------------------------
@@ -436,7 +591,26 @@ def test_alert_policies_and_dashboard() -> None:
             "gateway.engine_config_yaml: references os.environ/ANTHROPIC_API_KEY, which the service does not get; "
             "map it in provider_secrets (a secret) or environment (plain)",
         ),
-        ({"min_instances": 0}, "gateway.min_instances = 0: prod keeps at least 1 warm instance (cold starts cut the first streams)"),
+        (
+            {"min_instances": 1},
+            "gateway.min_instances = 1: prod keeps at least 2 warm instances "
+            "(one lost instance must not cut every stream, and cold starts cut the first ones)",
+        ),
+        ({"min_instances": 4, "max_instances": 3}, "gateway.min_instances = 4: above max_instances = 3"),
+        (
+            {"front_config": {**FRONT, "identity": "edge"}},
+            "gateway.front_config.identity = 'edge': GCP's load balancer authenticates nobody, so the front checks "
+            "consumer keys itself; render it with identity='keys'",
+        ),
+        (
+            {"front_config": {**FRONT, "consumer_key_files": {"search": "/tmp/search.key"}}},
+            "gateway.front_config.consumer_key_files.search = '/tmp/search.key': the key secret is mounted at "
+            "/secrets/consumer-search/value (gcp.consumer_key_files)",
+        ),
+        (
+            {"front_config": {**FRONT, "consumer_key_files": {}}},
+            "gateway.front_config.consumer_key_files: give every consumer's key file (gcp.consumer_key_files); at least one consumer",
+        ),
         ({"domains": ()}, "gateway.domains: give the gateway's domain(s) for a managed certificate, or ssl_certificates"),
         ({"cpu": "1", "memory": "256Mi"}, "gateway.memory = 256Mi: with cpu 1, Cloud Run needs 0.5 to 32 GiB"),
         (

@@ -123,7 +123,8 @@ def test_gcp_gateway_makes_its_own_key_and_encrypts_its_secrets_repository_and_s
     key_id = resources["llm-gateway-key-run"]["inputs"]["cryptoKeyId"]
     assert key_id.startswith("llm-gateway-key-")  # the mock id of that very key
     secrets = _of_type(resources, "gcp:secretmanager/secret:Secret")
-    assert {s["inputs"]["secretId"] for s in secrets} == {"pulumi-llm-gw-gcp-gemini", "pulumi-llm-gw-gcp-litellm-master"}
+    # The provider's key and the consumer's key (GCP's front checks consumer keys itself: no master key secret).
+    assert {s["inputs"]["secretId"] for s in secrets} == {"pulumi-llm-gw-gcp-gemini", "pulumi-llm-gw-gcp-consumer-dev-team"}
     for secret in secrets:
         [replica] = secret["inputs"]["replication"]["userManaged"]["replicas"]
         assert replica["customerManagedEncryption"] == {"kmsKeyName": key_id}

@@ -1,5 +1,5 @@
-"""gcp-prod's hybrid routing, read from its offline plan: the gateway on Cloud Run reaches the GKE model
-through Direct VPC egress and an internal passthrough load balancer, then falls back to providers."""
+"""gcp-prod's hybrid routing, read from its offline plan: the gateway's front on Cloud Run reaches the GKE
+model through Direct VPC egress and an internal passthrough load balancer, then falls back to providers."""
 
 from __future__ import annotations
 
@@ -56,17 +56,24 @@ def test_only_the_gateway_subnet_may_reach_the_gpu_nodes_model_port(resources: d
     assert all("tags" not in p["inputs"]["nodeConfig"] for p in pools if p not in gpu)
 
 
-def test_engine_routes_the_model_first_through_the_url_in_its_environment(resources: dict[str, dict]) -> None:
+def test_the_front_routes_the_model_first_through_the_url_in_its_environment(resources: dict[str, dict]) -> None:
     [container] = resources["llm-gateway-service"]["inputs"]["template"]["containers"]
     envs = {e["name"]: e["value"] for e in container["envs"]}
     # The load balancer's address exists only after deploy; the plan shows where it goes.
     assert envs[URL_ENV] == "http://pending:8000/v1"
+    # The front streams the self-hosted route itself (from the URL in its environment), then falls back to the
+    # provider group through LiteLLM, whose config holds the provider deployments only.
+    front = json.loads(base64.b64decode(envs["PULUMI_LLM_FRONT_CONFIG_B64"]))
+    chat = front["routing"]["chains"]["chat"]
+    assert [(c["kind"], c["served_by"], c["fallback"]) for c in chat] == [
+        ("direct", "self-hosted", False),
+        ("litellm", "provider", True),
+        ("litellm", "provider", True),
+    ]
+    assert (chat[0]["model"], chat[0]["url"]) == (MODEL, f"os.environ/{URL_ENV}")
     config = yaml.safe_load(base64.b64decode(envs["LITELLM_CONFIG_B64"]))
-    chat = [m for m in config["model_list"] if m["model_name"] == "chat"]
-    assert [m["litellm_params"]["model"] for m in chat] == [f"hosted_vllm/{MODEL}"]
-    assert chat[0]["litellm_params"]["api_base"] == f"os.environ/{URL_ENV}"
-    assert config["router_settings"]["fallbacks"] == [{"chat": ["provider-small"]}]
-    providers = sorted(m["litellm_params"]["model"].split("/")[0] for m in config["model_list"] if m["model_name"] == "provider-small")
+    assert [m["model_name"] for m in config["model_list"]] == [c["deployment"] for c in chat[1:]]
+    providers = sorted(m["litellm_params"]["model"].split("/")[0] for m in config["model_list"])
     assert providers == ["anthropic", "gemini"]
 
 

@@ -23,7 +23,7 @@ PROJECT = "acme-llm-test"
 STACK = "gw"
 TOKEN = "ya29.TEST-TOKEN-not-a-secret"
 KEY = "sk-proj-TESTVALUE-7f3a9c1e5b2d4f60"
-MASTER = "sk-master-TESTVALUE-0a1b2c3d"
+CONSUMER_KEY = "ck-TESTVALUE-5e0c1f2a9b8d7c6e5f4a3b2c1d0e9f8a"
 STACK_FILE = f"""\
 config:
   pulumi-llm:environment: prod
@@ -117,7 +117,7 @@ def fake():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_port}/v1"  # type: ignore[attr-defined]
-    for provider in ("openai", "anthropic", "litellm-master"):  # what pulumi up creates: no versions
+    for provider in ("openai", "anthropic", "consumer-team"):  # what pulumi up creates: no versions
         state.secrets[f"pulumi-llm-{STACK}-{provider}"] = []
     yield state
     server.shutdown()
@@ -132,7 +132,7 @@ def project(scratch_project: Path) -> Path:
 
 def expected(settings: Any) -> list[str]:
     assert settings.cloud == "gcp"
-    return ["openai", "anthropic"]
+    return ["openai", "anthropic", "consumer-team"]
 
 
 def factory(fake: FakeSecretManager):
@@ -177,7 +177,7 @@ def test_put_adds_a_version_with_the_base64_of_stdin_on_the_exact_path(project: 
 def test_check_reads_metadata_only_and_reports_each_secret(project: Path, fake, capsys) -> None:
     assert check(project, fake) == 1
     assert put(project, fake, "openai", KEY) == 0
-    assert put(project, fake, "litellm-master", MASTER) == 0
+    assert put(project, fake, "consumer-team", CONSUMER_KEY) == 0
     fake.requests.clear()
     capsys.readouterr()
 
@@ -185,8 +185,8 @@ def test_check_reads_metadata_only_and_reports_each_secret(project: Path, fake, 
     assert [(r["method"], r["path"]) for r in fake.requests] == [
         ("GET", f"{BASE}/pulumi-llm-gw-anthropic"),
         ("GET", f"{BASE}/pulumi-llm-gw-anthropic/versions/latest"),
-        ("GET", f"{BASE}/pulumi-llm-gw-litellm-master"),
-        ("GET", f"{BASE}/pulumi-llm-gw-litellm-master/versions/latest"),
+        ("GET", f"{BASE}/pulumi-llm-gw-consumer-team"),
+        ("GET", f"{BASE}/pulumi-llm-gw-consumer-team/versions/latest"),
         ("GET", f"{BASE}/pulumi-llm-gw-openai"),
         ("GET", f"{BASE}/pulumi-llm-gw-openai/versions/latest"),
     ]
@@ -196,7 +196,7 @@ def test_check_reads_metadata_only_and_reports_each_secret(project: Path, fake, 
     assert "missing (no value: pulumi-llm secrets put … --stack gw)" in lines["anthropic"]
     assert "set (created 2025-06-01 12:34 UTC)" in lines["openai"] and lines["openai"].endswith("pulumi-llm-gw-openai")
     assert out.splitlines()[-1] == f"2 of 3 set in project {PROJECT}"
-    for value in (KEY, MASTER, base64.b64encode(KEY.encode()).decode(), "TESTVALUE", TOKEN):
+    for value in (KEY, CONSUMER_KEY, base64.b64encode(KEY.encode()).decode(), "TESTVALUE", TOKEN):
         assert value not in out and value not in err
 
     assert put(project, fake, "anthropic", KEY + "-b") == 0
@@ -254,9 +254,32 @@ def test_client_has_no_call_that_reads_a_payload() -> None:
 def test_empty_stdin_and_unknown_secret_are_refused_before_any_request(project: Path, fake) -> None:
     with pytest.raises(UserError, match="empty key on standard input"):
         put(project, fake, "openai", "\n")
-    with pytest.raises(UserError, match="stack gw expects no such secret; expected: anthropic, litellm-master, openai"):
+    with pytest.raises(UserError, match="stack gw expects no such secret; expected: anthropic, consumer-team, openai"):
         put(project, fake, "cohere", KEY)
+    # The front checks consumer keys itself: no edge holds a master key, so a GCP stack has no such secret.
+    with pytest.raises(UserError, match="stack gw expects no such secret; expected: anthropic, consumer-team, openai"):
+        put(project, fake, "litellm-master", "sk-" + KEY)
     assert fake.requests == []
+
+
+def test_a_short_consumer_key_is_refused_without_echoing_it(project: Path, fake) -> None:
+    with pytest.raises(UserError) as caught:
+        put(project, fake, "consumer-team", "short-TESTVALUE")
+    assert str(caught.value) == (
+        "secrets put consumer-team: a consumer key is at least 32 characters without surrounding spaces (got 15); "
+        "generate one, e.g. openssl rand -hex 32 | pulumi-llm secrets put consumer-team --stack gw"
+    )
+    with pytest.raises(UserError, match="without surrounding spaces"):
+        put(project, fake, "consumer-team", " " + CONSUMER_KEY)
+    assert fake.requests == []
+
+
+def test_a_gcp_stack_expects_its_provider_keys_and_one_key_per_consumer_and_no_master_key(project: Path) -> None:
+    from pulumi_llm.gateway import expected_secrets
+    from pulumi_llm.offline.plan import Project, load_settings
+
+    settings = load_settings(Project.find(project), STACK)
+    assert expected_secrets(settings) == ["openai", "consumer-team"]
 
 
 def test_gcloud_token_fallback_without_gcloud_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -282,15 +305,15 @@ def test_gcloud_token_comes_from_print_access_token(monkeypatch: pytest.MonkeyPa
 
 
 def test_put_writes_the_secrets_the_component_creates(project: Path, fake) -> None:
-    # Through the command, not its imports: a provider key and the master key land on the ids GcpGateway reads.
-    from pulumi_llm.gateway import engine  # where the component takes MASTER_KEY_SECRET from
+    # Through the command, not its imports: a provider key and a consumer's key land on the ids GcpGateway reads.
+    from pulumi_llm.gateway import consumer_key_secret  # where the component takes a consumer's secret name from
     from pulumi_llm.gateway import gcp as gateway
 
     assert gateway.secret_id("prod", "openai") == "pulumi-llm-prod-openai"
     assert put(project, fake, "openai", KEY) == 0
-    assert put(project, fake, engine.MASTER_KEY_SECRET, MASTER) == 0
+    assert put(project, fake, consumer_key_secret("team"), CONSUMER_KEY) == 0
     written = {secret: len(versions) for secret, versions in fake.secrets.items() if versions}
-    assert written == {gateway.secret_id(STACK, "openai"): 1, gateway.secret_id(STACK, engine.MASTER_KEY_SECRET): 1}
+    assert written == {gateway.secret_id(STACK, "openai"): 1, gateway.secret_id(STACK, "consumer-team"): 1}
 
 
 def test_crc32c_known_answer() -> None:

@@ -47,9 +47,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_gcp as gcp
@@ -62,27 +62,33 @@ from ..naming import child, dns_label
 from ..security.gcp import ENCRYPTER_DECRYPTER, crypto_key
 from ..validation import GCP_PROJECT as _PROJECT
 from ..validation import GCP_REGION as _REGION
-from ..validation import HOSTNAME, SHA256_DIGEST
+from ..validation import HOSTNAME, SHA256_DIGEST, SHORT_NAME
 from . import config as engine_config
+from . import consumer_key_secret
+from . import gcp_alarms as alarms
 from .engine import BOOT_WITH_SECRET_FILES as BOOT
 from .engine import (
     CONFIG_ENV,
     CONTAINER,
     ENGINE_PORT,
+    FRONT_CONFIG_ENV,
     LIVENESS_PATH,
     MASTER_KEY_ENV,
     MASTER_KEY_SECRET,
+    READINESS_PATH,
     SECRET_FILES_ENV,
     SECRET_PREFIX,
-    boot,
     check_plain_env,
     check_secret_env,
+    encode_front_config,
 )
 from .engine import (
     MAX_CONFIG_BYTES as MAX_CONFIG_BYTES,
 )
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
 from .engine import secret_id as secret_id
+from .fallback_alarms import FallbackAlarm, alarm_resource_name
+from .front_contract import ALARM_FALLBACK_SHARE, ALARM_KINDS, IDENTITY_KEYS, INFERENCE_ROUTES
 
 StrInput = str | pulumi.Output[str]
 """A string or the Output of another resource (pulumi.Input[str])."""
@@ -97,6 +103,23 @@ VERTEX_ROLE = "roles/aiplatform.user"
 KMS_ROLE = ENCRYPTER_DECRYPTER
 CPU_MEMORY_MIN_GIB = {"1": 0.5, "2": 1, "4": 2, "6": 4, "8": 4}
 """Cloud Run CPU limits and the least memory each needs (GiB)."""
+PROD_MIN_INSTANCES = 2
+"""Warm instances in prod: losing one must not cut every open stream, and the front keeps its rate windows and
+re-reads consumer keys per instance, which only an instance that stays up (and keeps its CPU) can do."""
+
+INFERENCE_PATHS: tuple[str, ...] = tuple(sorted({path for _method, path in INFERENCE_ROUTES}))
+"""The only paths the load balancer sends to Cloud Run (front_contract.INFERENCE_ROUTES; the front refuses a
+wrong method on them). Path rules without a `*` match the whole path exactly; the query string is not part
+of it (pulumi_gcp 10.2 URLMapPathMatcherPathRule.paths)."""
+
+NOT_FOUND_STATUS = 404
+"""What every other path gets, from the load balancer itself, without calling the backend (`decide_lb_route`)."""
+
+PATH_MATCHER = "inference"
+
+DRAIN_SECONDS = 8.0
+"""The front's `drain_seconds` on Cloud Run: an instance is killed 10 s after SIGTERM (Cloud Run container
+runtime contract, "Instance shutdown"), so open requests get 8 of them and the front 2 to stop LiteLLM."""
 
 RESERVED_ENV = ENGINE_RESERVED_ENV | {SECRET_FILES_ENV, "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
 
@@ -172,6 +195,18 @@ class GcpGatewayArgs(BaseModel):
         default_factory=dict,
         description="Non-secret environment (e.g. VERTEXAI_PROJECT, or a self-hosted model's URL as an Input). Default none.",
     )
+    front_config: dict[str, Any] = Field(
+        description=(
+            "The front's config, identity keys: engine.front_config(spec, identity='keys', stack=<stack>, "
+            "consumer_key_files=gcp.consumer_key_files(<consumer names>)). Each of its consumers gets the Secret Manager "
+            "secret `pulumi-llm-<stack>-consumer-<name>` (no value: `pulumi-llm secrets put consumer-<name>`), mounted "
+            "where the front reads the key. Required."
+        ),
+    )
+    fallback_alarms: tuple[FallbackAlarm, ...] = Field(
+        default=(),
+        description="Hybrid groups' alarms (fallback_alarms.decide_fallback_alarms): two alert policies each. Default none.",
+    )
     vpc_egress: VpcEgress | None = Field(
         default=None, description="Direct VPC egress (private ranges only) to reach self-hosted models in the VPC. Default none."
     )
@@ -192,7 +227,9 @@ class GcpGatewayArgs(BaseModel):
     cpu: Literal["1", "2", "4", "6", "8"] = Field(default="2", description="vCPUs per instance. Default 2.")
     memory: str = Field(default="2Gi", description="Memory per instance (Mi or Gi). Default 2Gi.")
     min_instances: int | None = Field(
-        default=None, ge=0, description="Warm instances; prod needs at least 1. Default: 1 in prod, 0 elsewhere."
+        default=None,
+        ge=0,
+        description=f"Warm instances; prod needs at least {PROD_MIN_INSTANCES}. Default: {PROD_MIN_INSTANCES} in prod, 0 elsewhere.",
     )
     max_instances: int = Field(default=10, ge=1, le=1000, description="Most instances. Default 10.")
     concurrency: int = Field(default=80, ge=1, le=1000, description="Concurrent requests (open streams) per instance. Default 80.")
@@ -253,10 +290,14 @@ class GcpGatewayArgs(BaseModel):
             raise UserError(
                 f"{where}.memory = {self.memory}: with cpu {self.cpu}, Cloud Run needs {CPU_MEMORY_MIN_GIB[self.cpu]:g} to 32 GiB"
             )
-        if self.labels.environment == "prod" and self.min_instances == 0:
-            raise UserError(f"{where}.min_instances = 0: prod keeps at least 1 warm instance (cold starts cut the first streams)")
+        if self.labels.environment == "prod" and self.min_instances is not None and self.min_instances < PROD_MIN_INSTANCES:
+            raise UserError(
+                f"{where}.min_instances = {self.min_instances}: prod keeps at least {PROD_MIN_INSTANCES} warm instances "
+                "(one lost instance must not cut every stream, and cold starts cut the first ones)"
+            )
         if self.min_count > self.max_instances:
             raise UserError(f"{where}.min_instances = {self.min_count}: above max_instances = {self.max_instances}")
+        _check_front(self.front_config, where)
         if not self.domains and not self.ssl_certificates:
             raise UserError(f"{where}.domains: give the gateway's domain(s) for a managed certificate, or ssl_certificates")
         for domain in self.domains:
@@ -282,17 +323,51 @@ class GcpGatewayArgs(BaseModel):
     def min_count(self) -> int:
         if self.min_instances is not None:
             return self.min_instances
-        return 1 if self.labels.environment == "prod" else 0
+        return PROD_MIN_INSTANCES if self.labels.environment == "prod" else 0
 
     @property
     def secrets(self) -> dict[str, str]:
-        """Env var → secret short name, the master key included."""
-        return {**self.provider_secrets, MASTER_KEY_ENV: MASTER_KEY_SECRET}
+        """Env var → provider secret short name. No master key: the boot makes LiteLLM's per boot and only the
+        front, in the same container, holds it (gateway.config.secret_envs lists the master key's pair; dropped)."""
+        return {env: short for env, short in self.provider_secrets.items() if (env, short) != (MASTER_KEY_ENV, MASTER_KEY_SECRET)}
+
+    @property
+    def consumers(self) -> tuple[str, ...]:
+        """The consumers of the front's config, sorted: one key secret each."""
+        return tuple(sorted(cast(dict[str, str], self.front_config["consumer_key_files"])))
+
+    @property
+    def consumer_secrets(self) -> dict[str, str]:
+        """Consumer → the short name of the secret holding its key (`consumer-<name>`)."""
+        return {consumer: consumer_key_secret(consumer) for consumer in sorted(self.consumers)}
 
     @property
     def latency_alert_seconds(self) -> float:
         chosen = self.alert_thresholds.latency_p99_seconds
         return chosen if chosen is not None else round(self.request_timeout_seconds * 0.9, 1)
+
+
+def _check_front(front: Mapping[str, Any], where: str) -> None:
+    """Identity keys, at least one consumer, each consumer's key file where this component mounts its secret, and
+    a config that fits the service's environment."""
+    at = f"{where}.front_config"
+    if front.get("identity") != IDENTITY_KEYS:
+        raise UserError(
+            f"{at}.identity = {front.get('identity')!r}: GCP's load balancer authenticates nobody, so the front checks "
+            f"consumer keys itself; render it with identity={IDENTITY_KEYS!r}"
+        )
+    files: object = front.get("consumer_key_files")
+    if not isinstance(files, dict) or not files:
+        raise UserError(f"{at}.consumer_key_files: give every consumer's key file (gcp.consumer_key_files); at least one consumer")
+    for consumer, path in sorted(cast(dict[object, object], files).items(), key=str):
+        if not isinstance(consumer, str) or not SHORT_NAME.match(consumer):
+            raise UserError(f"{at}.consumer_key_files.{consumer}: a consumer is lower-case letters, digits and '-' (at most 40)")
+        if path != secret_path(consumer_key_secret(consumer)):
+            raise UserError(
+                f"{at}.consumer_key_files.{consumer} = {path!r}: the key secret is mounted at "
+                f"{secret_path(consumer_key_secret(consumer))} (gcp.consumer_key_files)"
+            )
+    encode_front_config(front, where=at)
 
 
 def _check_env(args: GcpGatewayArgs, where: str) -> None:
@@ -338,9 +413,67 @@ def secret_mount(provider: str) -> str:
     return f"{SECRETS_DIR}/{provider}"
 
 
+def secret_path(short: str) -> str:
+    """The file a secret's value is read from (its mount directory's `value`)."""
+    return f"{secret_mount(short)}/{SECRET_FILE}"
+
+
+def consumer_key_files(consumers: Sequence[str]) -> dict[str, str]:
+    """Consumer → the file its key secret is mounted at: what `engine.front_config(consumer_key_files=…)` takes."""
+    return {consumer: secret_path(consumer_key_secret(consumer)) for consumer in sorted(consumers)}
+
+
 def secret_files(secrets: dict[str, str]) -> dict[str, str]:
     """Env var → file the boot script reads it from."""
-    return {env: f"{secret_mount(provider)}/{SECRET_FILE}" for env, provider in sorted(secrets.items())}
+    return {env: secret_path(provider) for env, provider in sorted(secrets.items())}
+
+
+def not_found_action() -> gcp.compute.URLMapPathMatcherDefaultRouteActionArgsDict:
+    """The route action that answers 404 at the load balancer. A URL map has no fixed-response action; aborting
+    100 % of requests (routeAction.faultInjectionPolicy: Compute API urlMaps, HttpRouteAction — supported by the
+    global external Application Load Balancer, not the classic one) is the one answer that calls no backend."""
+    return {"fault_injection_policy": {"abort": {"http_status": NOT_FOUND_STATUS, "percentage": 100.0}}}
+
+
+def path_matcher(service: StrInput) -> gcp.compute.URLMapPathMatcherArgsDict:
+    """The URL map's one path matcher (pulumi_gcp input shape): `INFERENCE_PATHS` to `service`, anything else
+    404 at the load balancer. `default_service` stays set because a matcher needs a default; the abort
+    action answers before it would be called."""
+    return {
+        "name": PATH_MATCHER,
+        "default_service": service,
+        "default_route_action": not_found_action(),
+        "path_rules": [{"paths": list(INFERENCE_PATHS), "service": service}],
+    }
+
+
+def decide_lb_route(matcher: Mapping[str, Any], path: str) -> str | int:
+    """What the load balancer does with a request path under `matcher` (`path_matcher`'s shape, or the same
+    matcher as a plan records it, in camelCase): the service it is sent to, or the status it answers itself.
+    The query string is not matched; a rule path without `*` matches exactly, one ending in `/*` matches that
+    prefix (the longest match wins). The tests' edge stand-in routes by it."""
+
+    def get(node: object, snake: str) -> object:
+        if not isinstance(node, Mapping):
+            return None
+        fields = cast(Mapping[str, object], node)
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), snake)
+        return fields.get(snake, fields.get(camel))
+
+    bare = path.split("?", 1)[0].split("#", 1)[0]
+    best: tuple[int, str] | None = None
+    for rule in cast(list[Mapping[str, object]], get(matcher, "path_rules") or []):
+        for pattern in cast(list[str], rule["paths"]):
+            hit = bare.startswith(pattern[:-1]) if pattern.endswith("/*") else bare == pattern
+            if hit and (best is None or len(pattern) > best[0]):
+                best = (len(pattern), str(rule["service"]))
+    if best is not None:
+        return best[1]
+    abort = get(get(get(matcher, "default_route_action"), "fault_injection_policy"), "abort")
+    status = get(abort, "http_status")
+    if get(abort, "percentage") == 100 and isinstance(status, int):
+        return status
+    return str(get(matcher, "default_service"))
 
 
 def remote_image(region: str, project: str, repository_id: str, pin: pins.ImagePin) -> str:
@@ -447,8 +580,24 @@ def alert_conditions(
     }
 
 
-def dashboard(service: str, backend: str) -> str:
-    """Cloud Monitoring dashboard JSON: requests by class, latency p50/p99, instances, LB requests."""
+def fallback_runbook(kind: str, alarm: FallbackAlarm, stack: str) -> str:
+    """What the on-call reads on a fallback alert: what it means and where to look."""
+    what = (
+        f"More than {alarm.share_percent:g}% of `{alarm.group}` requests were answered by a fallback or a provider"
+        if kind == ALARM_FALLBACK_SHARE
+        else f"`{alarm.group}` received requests but no self-hosted deployment answered one with a 2xx"
+    )
+    return (
+        f"{what} over the last {alarm.window_minutes} minutes (stack {stack}). Clients still get answers, from the "
+        "provider: prompts leave the stack and the provider is paid. Check the self-hosted model servers (up, ready, "
+        "reachable through the gateway's VPC egress) and the gateway's request lines (`jsonPayload.route`, "
+        "`jsonPayload.served_by`, `jsonPayload.deployment`)."
+    )
+
+
+def dashboard(service: str, backend: str, extra: Sequence[dict[str, Any]] = ()) -> str:
+    """Cloud Monitoring dashboard JSON: requests by class, latency p50/p99, instances, LB requests, then
+    `extra` widgets (who served the requests, the hybrid groups' fallback shares)."""
 
     def chart(title: str, metric: str, aligner: str, reducer: str, group_by: Sequence[str] = (), *, lb: bool = False) -> dict[str, Any]:
         if lb:
@@ -481,6 +630,7 @@ def dashboard(service: str, backend: str) -> str:
         chart("Instances", "run.googleapis.com/container/instance_count", "ALIGN_MAX", "REDUCE_SUM", ["metric.label.state"]),
         chart("Load balancer requests by code class", "", "ALIGN_RATE", "REDUCE_SUM", ["metric.label.response_code_class"], lb=True),
         chart("CPU utilization p99", "run.googleapis.com/container/cpu/utilizations", "ALIGN_PERCENTILE_99", "REDUCE_MAX"),
+        *extra,
     ]
     tiles = [{"xPos": (i % 2) * 6, "yPos": (i // 2) * 4, "width": 6, "height": 4, "widget": w} for i, w in enumerate(widgets)]
     return json.dumps({"displayName": f"LLM gateway {service}", "mosaicLayout": {"columns": 12, "tiles": tiles}}, sort_keys=True)
@@ -655,8 +805,9 @@ class GcpGateway(pulumi.ComponentResource):
         return email, member, access
 
     def _secrets(self, s: _Scope, member: pulumi.Output[str]) -> tuple[dict[str, gcp.secretmanager.Secret], list[pulumi.Resource]]:
-        """One secret per provider and the master key: containers only, values come from `pulumi-llm secrets put`;
-        each readable by the runtime account alone. Returns the secrets by provider and their accessor grants."""
+        """One secret per provider and one per consumer's key: containers only, values come from `pulumi-llm
+        secrets put`; each readable by the runtime account alone. Returns the secrets by short name and their
+        accessor grants."""
         name, args, project, region, stack, labels, here = (
             s.name,
             s.args,
@@ -669,7 +820,9 @@ class GcpGateway(pulumi.ComponentResource):
         after_key = s.after_key
         secrets: dict[str, gcp.secretmanager.Secret] = {}
         accessors: list[pulumi.Resource] = []
-        for _env, provider in sorted(args.secrets.items(), key=lambda kv: kv[1]):
+        owners = {short: ("provider", short) for short in args.secrets.values()}
+        owners.update({short: ("consumer", consumer) for consumer, short in args.consumer_secrets.items()})
+        for provider, (role, owner) in sorted(owners.items()):
             secret = gcp.secretmanager.Secret(
                 child(name, f"secret-{provider}"),
                 project=project,
@@ -679,7 +832,7 @@ class GcpGateway(pulumi.ComponentResource):
                 },
                 version_destroy_ttl=f"{args.secret_destroy_delay_days * 86400}s",
                 deletion_protection=args.deletion_protection,
-                labels={**labels, "pulumi-llm_provider": provider},
+                labels={**labels, f"pulumi-llm_{role}": owner},
                 opts=after_key("secretmanager"),
             )
             secrets[provider] = secret
@@ -710,13 +863,15 @@ class GcpGateway(pulumi.ComponentResource):
         files = secret_files(args.secrets)
         envs: list[gcp.cloudrunv2.ServiceTemplateContainerEnvArgsDict] = [
             {"name": CONFIG_ENV, "value": base64.b64encode(args.engine_config_yaml.encode()).decode()},
+            {"name": FRONT_CONFIG_ENV, "value": encode_front_config(args.front_config, where=f"{args.config_path}.front_config")},
             {"name": SECRET_FILES_ENV, "value": json.dumps(files, sort_keys=True)},
             *[{"name": key, "value": value} for key, value in sorted(args.environment.items())],
         ]
         volumes: list[gcp.cloudrunv2.ServiceTemplateVolumeArgsDict] = [
             {
                 "name": f"secret-{provider}",
-                # version "latest": the file always shows the newest enabled version, no new revision needed.
+                # Version "latest": Cloud Run fetches the secret from Secret Manager when the file is read, so a new
+                # version shows without a new revision (the front re-reads consumer keys; provider keys are read at boot).
                 "secret": {"secret": secrets[provider].secret_id, "items": [{"path": SECRET_FILE, "version": "latest"}]},
             }
             for provider in sorted(secrets)
@@ -736,16 +891,19 @@ class GcpGateway(pulumi.ComponentResource):
                 {
                     "name": CONTAINER,
                     "image": image,
-                    "commands": ["python3", "-c", boot(args.engine_config_yaml, BOOT)],
+                    "commands": ["python3", "-c", BOOT],
                     "ports": {"name": "http1", "container_port": ENGINE_PORT},
                     "envs": envs,
                     "resources": {
                         "limits": {"cpu": args.cpu, "memory": args.memory},
-                        "cpu_idle": True,
+                        # CPU stays allocated between requests: the front refreshes consumer keys and ages its
+                        # per-instance rate windows in the background, which a throttled CPU would stall.
+                        "cpu_idle": False,
                         "startup_cpu_boost": True,
                     },
+                    # Ready = the front serves and LiteLLM behind it answers; Cloud Run sends traffic after it.
                     "startup_probe": {
-                        "http_get": {"path": LIVENESS_PATH, "port": ENGINE_PORT},
+                        "http_get": {"path": READINESS_PATH, "port": ENGINE_PORT},
                         "period_seconds": 5,
                         "timeout_seconds": 3,
                         "failure_threshold": 24,
@@ -842,7 +1000,18 @@ class GcpGateway(pulumi.ComponentResource):
             profile=args.ssl_profile,
             opts=here,
         )
-        url_map = gcp.compute.URLMap(child(name, "url-map"), project=project, name=f"{base}-gateway", default_service=backend.id, opts=here)
+        # Only the inference paths reach Cloud Run; everything else (LiteLLM's admin, key, pass-through and health
+        # routes, the front's /metrics) is 404 at the load balancer, for every host.
+        url_map = gcp.compute.URLMap(
+            child(name, "url-map"),
+            project=project,
+            name=f"{base}-gateway",
+            default_service=backend.id,
+            default_route_action={"fault_injection_policy": {"abort": {"http_status": NOT_FOUND_STATUS, "percentage": 100.0}}},
+            host_rules=[{"hosts": ["*"], "path_matcher": PATH_MATCHER}],
+            path_matchers=[path_matcher(backend.id)],
+            opts=here,
+        )
         proxy = gcp.compute.TargetHttpsProxy(
             child(name, "https-proxy"),
             project=project,
@@ -889,7 +1058,8 @@ class GcpGateway(pulumi.ComponentResource):
             )
 
     def _monitoring(self, s: _Scope, service: gcp.cloudrunv2.Service, backend_name: str) -> None:
-        """Alert policies (5xx ratio, p99 latency, instances near the maximum) and a dashboard."""
+        """Alert policies (5xx ratio, p99 latency, instances near the maximum), the who-served counters, the
+        hybrid groups' fallback alerts and a dashboard."""
         name, args, project, stack, labels, here = s.name, s.args, s.args.project, s.args.labels.stack, s.labels, s.here
         service_name = s.service_name
         conditions = alert_conditions(
@@ -915,7 +1085,55 @@ class GcpGateway(pulumi.ComponentResource):
                 user_labels=labels,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
             )
-        gcp.monitoring.Dashboard(child(name, "dashboard"), project=project, dashboard_json=dashboard(service_name, backend_name), opts=here)
+        metrics = alarms.decide_log_metrics(stack, service_name)
+        counters = self._who_served(s, metrics)
+        self._fallback_alarms(s, metrics, counters)
+        gcp.monitoring.Dashboard(
+            child(name, "dashboard"),
+            project=project,
+            dashboard_json=dashboard(service_name, backend_name, alarms.dashboard_widgets(metrics, args.fallback_alarms)),
+            opts=here,
+        )
+
+    def _who_served(self, s: _Scope, metrics: dict[str, alarms.LogMetric]) -> list[pulumi.Resource]:
+        """The three log-based counters of the front's request lines (requests, fallbacks, self-hosted 2xx),
+        labelled route / served_by / fallback / status."""
+        name, project, here = s.name, s.args.project, s.here
+        return [
+            gcp.logging.Metric(
+                child(name, f"metric-{key}"),
+                project=project,
+                name=metric.name,
+                description=f"pulumi-llm gateway: {metric.description}",
+                filter=metric.filter,
+                metric_descriptor=alarms.metric_descriptor(f"LLM gateway {s.args.labels.stack}: {key}"),
+                label_extractors=alarms.label_extractors(),
+                opts=here,
+            )
+            for key, metric in metrics.items()
+        ]
+
+    def _fallback_alarms(self, s: _Scope, metrics: dict[str, alarms.LogMetric], counters: list[pulumi.Resource]) -> None:
+        """Per hybrid group, its two alert policies (fallback share above the threshold; no self-hosted 2xx while
+        requests arrive), named alarm_resource_name(<component>, kind, group), to the stack's channels."""
+        name, args, project, labels, stack = s.name, s.args, s.args.project, s.labels, s.args.labels.stack
+        for alarm in args.fallback_alarms:
+            queries = alarms.decide_alarm_queries(alarm, metrics)
+            for kind in ALARM_KINDS:
+                condition = alarms.alarm_condition(kind, alarm, queries[kind])
+                gcp.monitoring.AlertPolicy(
+                    alarm_resource_name(name, kind, alarm.group),
+                    project=project,
+                    display_name=f"LLM gateway {stack}: {alarms.alarm_title(kind, alarm)}",
+                    combiner="OR",
+                    conditions=[condition],
+                    notification_channels=list(args.notification_channels),
+                    alert_strategy={"auto_close": "1800s"},
+                    severity="WARNING",
+                    documentation={"mime_type": "text/markdown", "content": fallback_runbook(kind, alarm, stack)},
+                    user_labels=labels,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=counters),
+                )
 
 
 __all__ = ["GcpGateway", "GcpGatewayArgs", "GatewayAlertThresholds", "VpcEgress", "check_timeouts", "secret_id", "vpc_access"]

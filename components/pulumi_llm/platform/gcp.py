@@ -236,7 +236,10 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
     if "gateway" not in ctx.methods:
         return {}
     from ..gateway import config as engine
-    from ..gateway.gcp import GcpGateway, GcpGatewayArgs, VpcEgress
+    from ..gateway.engine import front_config
+    from ..gateway.fallback_alarms import decide_fallback_alarms
+    from ..gateway.front_contract import IDENTITY_KEYS
+    from ..gateway.gcp import DRAIN_SECONDS, GcpGateway, GcpGatewayArgs, VpcEgress, consumer_key_files
 
     settings, store, network = ctx.settings, foundation.store, foundation.network
     cfg, timeouts = settings.gcp, settings.gateway.timeouts if settings.gateway else None
@@ -255,6 +258,16 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
             # secrets (their replication is immutable): put their values again.
             kms_key=store.key_id if store is not None else None,
             engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
+            front_config=front_config(
+                spec,
+                identity=IDENTITY_KEYS,
+                stack=ctx.labels.stack,
+                consumer_key_files=consumer_key_files([c.name for c in spec.consumers]),
+                # Cloud Run kills an instance 10 s after SIGTERM: open requests get 8 of them.
+                drain_seconds=DRAIN_SECONDS,
+                where="pulumi-llm:gateway",
+            ),
+            fallback_alarms=decide_fallback_alarms(spec, where="pulumi-llm:gateway"),
             provider_secrets=engine.secret_envs(spec),
             environment={**engine.ENGINE_ENVIRONMENT, **urls},
             vpc_egress=VpcEgress(network=network.network_id, subnetwork=network.gateway_subnet_id)

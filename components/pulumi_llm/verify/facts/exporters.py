@@ -236,6 +236,21 @@ OPS_AGENT_PROMETHEUS = Scrape(
     target_labels=frozenset({"project_id", "location", "cluster", "namespace", "job", "instance"}),
 )
 
+# Log-based metrics (Cloud Logging → Cloud Monitoring): a counter's series carry the labels its
+# labelExtractors write and the labels of the log entries' monitored resource; PromQL reads both like metric
+# labels and adds `monitored_resource` (cloud.google.com/monitoring/promql/promql-mapping). Nothing is
+# scraped, so nothing is renamed. The resource labels per type: cloud.google.com/monitoring/api/resources.
+LOG_BASED_METRIC = Scrape(
+    name="Cloud Logging log-based metric",
+    source="cloud.google.com/logging/docs/logs-based-metrics (labelExtractors) and monitoring/promql/promql-mapping",
+    target_labels=frozenset({"monitored_resource"}),
+    honor_labels=True,
+)
+LOG_RESOURCE_LABELS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {"cloud_run_revision": frozenset({"project_id", "service_name", "revision_name", "location", "configuration_name"})}
+)
+"""Labels of a log entry's monitored resource, by resource type (the types the plans' log metrics filter on)."""
+
 # ---- chart defaults that decide a scrape ------------------------------------------------------------------
 HONOR_LABELS_DEFAULTS: Mapping[str, tuple[tuple[str, ...], bool]] = MappingProxyType(
     {

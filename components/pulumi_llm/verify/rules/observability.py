@@ -199,6 +199,44 @@ def ops_agent_source(view: PlanView) -> Source:
     return Source({e.name: ex.OPS_AGENT_PROMETHEUS for e in exporters}, exporters, frozenset(static), keep)
 
 
+LOG_METRIC_TYPE = "gcp:logging/metric:Metric"
+_RESOURCE_TYPE = re.compile(r'resource\.type\s*=\s*"([a-z_]+)"')
+
+
+def log_metrics_exporter(view: PlanView) -> ex.Exporter | None:
+    """The plan's log-based counters as one exporter: each `logging.googleapis.com/user/<name>` under its PromQL
+    name (first `/` → `:`, other special characters → `_`), with its labelExtractors' labels and its filter's
+    resource type's labels."""
+    metrics: dict[str, str] = {}
+    labels: dict[str, frozenset[str]] = {}
+    for r in view.of_type(LOG_METRIC_TYPE):
+        inputs = r["inputs"]
+        name = "logging_googleapis_com:" + re.sub(r"[^A-Za-z0-9_]", "_", "user/" + str(inputs.get("name") or r["name"]))
+        resource = _RESOURCE_TYPE.search(str(inputs.get("filter") or ""))
+        metrics[name] = ex.COUNTER
+        labels[name] = frozenset(object_at(inputs, "labelExtractors")) | ex.LOG_RESOURCE_LABELS.get(
+            resource.group(1) if resource else "", frozenset()
+        )
+    if not metrics:
+        return None
+    return ex.Exporter(
+        name=ex.LOG_BASED_METRIC.name,
+        version="-",
+        source=ex.LOG_BASED_METRIC.source,
+        metrics=metrics,
+        labels=frozenset(),
+        metric_labels=labels,
+    )
+
+
+def _with_log_metrics(source: Source, view: PlanView) -> Source:
+    """`source` plus the plan's log-based counters (Cloud Monitoring PromQL sees both)."""
+    logs = log_metrics_exporter(view)
+    if logs is None:
+        return source
+    return Source({**source.scrapes, logs.name: ex.LOG_BASED_METRIC}, (*source.exporters, logs), source.static_labels, source.keep)
+
+
 def _dashboard_exprs(board: Any) -> Iterator[tuple[str, str]]:
     """(panel title, expr) of every target, rows' nested panels included."""
     for panel in array_at(board or {}, "panels"):
@@ -244,7 +282,7 @@ def expressions(view: PlanView) -> Iterator[Expression]:
         for condition in array_at(policy["inputs"], "conditions"):
             promql = condition.get("conditionPrometheusQueryLanguage")
             if promql:
-                ops_agent = ops_agent or ops_agent_source(view)
+                ops_agent = ops_agent or _with_log_metrics(ops_agent_source(view), view)
                 yield Expression(
                     policy["name"], f"condition {condition.get('displayName', '?')!r}", str(promql.get("query", "")), ops_agent
                 )
@@ -412,7 +450,8 @@ def check(expression: Expression) -> list[Finding]:
                 )
             )
             continue
-        if source.keep is not None and not source.keep.fullmatch(sel.name):
+        scraped = [c for c in cands if c.scrape.name != ex.LOG_BASED_METRIC.name]  # a log metric is no scrape's to drop
+        if source.keep is not None and scraped and not source.keep.fullmatch(sel.name):
             found.append(Finding(METRIC, f"{sel.name} is dropped by the scrape's metric_relabel keep ({source.keep.pattern})"))
         allowed = set[str]().union(*(c.labels(sel.name, source.static_labels) for c in cands))
         renamed = {label: name for c in cands for label, name in c.renamed(sel.name).items()}

@@ -1,0 +1,99 @@
+"""A stand-in for the GCP edge of the gateway, on 127.0.0.1: what the global external Application Load Balancer
+that GcpGateway builds does with a request, before Cloud Run's front sees it.
+
+1. The URL map: the path (query string aside) goes through the very path matcher the component puts on its
+   URL map (``gateway.gcp.path_matcher``), routed by ``gateway.gcp.decide_lb_route``. An inference path goes on
+   to the backend; any other path is answered 404 by the load balancer itself (the matcher's fault-injection
+   abort), and the front is never called.
+2. The backend: the client's request, headers and body as sent (the load balancer adds no identity: the
+   front checks the consumer's key itself), streamed back as it arrives.
+
+What it does not model (Google's own): TLS, Cloud Armor's throttle and WAF rules, the host rules (``*``).
+``forwarded`` lists the paths that reached the front; ``refused`` those the load balancer answered itself.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import urlsplit
+
+from pulumi_llm.gateway.gcp import decide_lb_route, path_matcher
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
+BACKEND = "projects/itest/global/backendServices/pulumi-llm-itest-gateway"
+
+
+class GcpLoadBalancerEdge:
+    def __init__(self, front_url: str) -> None:
+        self.front = urlsplit(front_url)
+        self.matcher = path_matcher(BACKEND)
+        self.forwarded: list[str] = []
+        self.refused: list[str] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> GcpLoadBalancerEdge:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        edge = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _answer_here(self, status: int) -> None:
+                # The load balancer's own answer to an aborted request: a short text body, no backend involved.
+                body = b"fault filter abort"
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _proxy(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                route = decide_lb_route(edge.matcher, self.path)
+                if route != BACKEND:
+                    edge.refused.append(self.path)
+                    assert isinstance(route, int), route
+                    return self._answer_here(route)
+                edge.forwarded.append(self.path)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                upstream = http.client.HTTPConnection(str(edge.front.hostname), edge.front.port, timeout=120)
+                try:
+                    upstream.request(self.command, self.path, body=body or None, headers=headers)
+                    response = upstream.getresponse()
+                    self.send_response(response.status)
+                    for name, value in response.getheaders():
+                        if name.lower() not in HOP_BY_HOP:
+                            self.send_header(name, value)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    while chunk := response.read1(65536):
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except OSError as err:  # the backend went away: what the load balancer says then
+                    message = json.dumps({"error": f"backend unreachable: {err}"}).encode()
+                    self.send_response(502)
+                    self.send_header("Content-Length", str(len(message)))
+                    self.end_headers()
+                    self.wfile.write(message)
+                finally:
+                    upstream.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _proxy  # noqa: N815 - http.server's spelling
+
+        return Handler
