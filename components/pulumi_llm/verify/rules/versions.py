@@ -26,6 +26,7 @@ from typing import Any
 from ... import pins
 from .. import clock
 from ..facts import advisories, kubernetes_versions
+from ..plain import dig
 from ..report import Violation
 from ..view import PlanView
 from .registry import rule, violation
@@ -116,7 +117,7 @@ def image_versions(text: str) -> Iterator[tuple[str, str, str | None]]:
 def known_advisories(view: PlanView) -> Iterator[Violation]:
     """No image the plan runs carries a package version a known advisory affects (facts/advisories: LiteLLM before 1.103.1, the compromised 1.82.7/1.82.8)."""
     holders = [(r["name"], r["inputs"]) for r in view.resources]
-    holders += [(f"{o.get('kind')}/{(o.get('metadata') or {}).get('name')}", o) for o in view.manifests]
+    holders += [(f"{o.get('kind')}/{dig(o, ('metadata', 'name'))}", o) for o in view.manifests]
     for holder, data in holders:
         seen: set[str] = set()
         for text in _strings(data):
