@@ -198,6 +198,7 @@ def aws_gateway_args(
         private_subnet_ids=private_subnet_ids,
         kms_key_arn=kms_key_arn,
         engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where=where)),
+        spec=spec,
         # The master key's secret the component creates itself; the providers' come from the spec.
         provider_secrets={k: v for k, v in engine.secret_envs(spec).items() if k not in (MASTER_KEY_ENV, key_env)},
         external_secrets={SELF_HOSTED_KEY_ENV: self_hosted_key_arn} if self_hosted_key_arn is not None else {},

@@ -1,7 +1,8 @@
 """One OpenAI-compatible endpoint (LiteLLM on Fargate behind a streaming API Gateway) in front of
 OpenAI, with Anthropic as the fallback, for two consumers with their own keys and quotas.
 
-Clients call `<invoke_url>/chat/completions` with `model: chat` and their API Gateway key in `x-api-key`.
+Clients call `<invoke_url>/chat/completions` with `model: chat` and their API Gateway key as their bearer
+(`OpenAI(base_url=<invoke_url>, api_key=<key>)`); only the inference routes exist at the edge.
 """
 
 import pulumi
@@ -20,8 +21,8 @@ from pulumi_llm import (
     secret_envs,
     to_yaml,
 )
-from pulumi_llm.gateway.aws import Consumer
-from pulumi_llm.gateway.config import ENGINE_ENVIRONMENT
+from pulumi_llm.gateway.aws import Consumer as UsagePlan
+from pulumi_llm.gateway.config import ENGINE_ENVIRONMENT, Consumer
 from pulumi_llm.gateway.engine import MASTER_KEY_ENV
 
 config = pulumi.Config()
@@ -59,6 +60,8 @@ spec = GatewaySpec(
             ),
         ),
     ),
+    # Each consumer's grant (the front enforces it): the group it may call.
+    consumers=tuple(Consumer(name=name, models=("chat",)) for name in sorted(config.require_object("consumers"))),
     timeouts=timeouts,
 )
 
@@ -71,10 +74,11 @@ gateway = AwsGateway(
         private_subnet_ids=config.require_object("private-subnet-ids"),
         kms_key_arn=key.arn,
         engine_config_yaml=to_yaml(render_litellm_config(spec)),
+        spec=spec,
         # Only the names of the secrets: the values go straight into Secrets Manager, never into state.
         provider_secrets={env: name for env, name in secret_envs(spec).items() if env != MASTER_KEY_ENV},
         environment={k: v for k, v in ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"},
-        consumers=[Consumer(name=name, **limits) for name, limits in sorted(config.require_object("consumers").items())],
+        consumers=[UsagePlan(name=name, **limits) for name, limits in sorted(config.require_object("consumers").items())],
         high_availability=False,  # one task is enough for dev; prod keeps the default (≥ 2 tasks, ≥ 2 zones)
         min_tasks=1,
         max_tasks=3,

@@ -15,8 +15,11 @@ from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
 from pulumi_llm.gateway import aws as gateway
+from pulumi_llm.gateway import front_contract as contract
 from pulumi_llm.gateway.aws import AwsGateway, AwsGatewayArgs, Consumer, CustomDomain
-from pulumi_llm.gateway.engine import BOOT  # the boot script gateway.aws runs
+from pulumi_llm.gateway.config import Consumer as Grantee
+from pulumi_llm.gateway.config import GatewaySpec, ModelGroup, ProviderRoute
+from pulumi_llm.gateway.engine import BOOT  # the front's boot, which gateway.aws runs after PREVIOUS_EDGE_KEY
 from pulumi_llm.labels import CommonLabels
 
 REGION = "eu-west-1"
@@ -39,6 +42,24 @@ litellm_settings: {request_timeout: 240, drop_params: true}
 general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
 """
 PROVIDERS = {"OPENAI_API_KEY": "openai", "ANTHROPIC_API_KEY": "anthropic"}
+SPEC = GatewaySpec(
+    model_groups=(
+        # Hybrid: a self-hosted route with a provider group as its fallback (its own alarm thresholds).
+        ModelGroup(
+            "chat",
+            (ProviderRoute("vllm", "self-hosted", "llama", api_base="http://llama.internal/v1"),),
+            fallbacks=("gpt-4o",),
+            fallback_share_percent=7.5,
+            fallback_window_minutes=15,
+        ),
+        ModelGroup("gpt-4o", (ProviderRoute("openai-0", "openai", "gpt-4o", secret_env="OPENAI_API_KEY"),)),
+        ModelGroup(
+            "claude-sonnet",
+            (ProviderRoute("anthropic-0", "anthropic", "claude-3-5-sonnet-20240620", secret_env="ANTHROPIC_API_KEY"),),
+        ),
+    ),
+    consumers=(Grantee("chat-app", ("chat", "gpt-4o"), max_tokens=1024), Grantee("batch", ("claude-sonnet",))),
+)
 
 
 def secret_arn(provider: str) -> str:
@@ -54,6 +75,7 @@ def make_args(**overrides: Any) -> AwsGatewayArgs:
         "private_subnet_ids": ["subnet-a", "subnet-b"],
         "kms_key_arn": KEY_ARN,
         "engine_config_yaml": CONFIG,
+        "spec": SPEC,
         "provider_secrets": PROVIDERS,
         "bedrock_model_arns": [PROFILE, CLAUDE],
         "consumers": [
@@ -120,10 +142,20 @@ def test_children_are_exactly_these_and_use_the_stack_provider(records) -> None:
         ("aws:apigateway/basePathMapping:BasePathMapping", "gw-base-path"),
         ("aws:apigateway/deployment:Deployment", "gw-deployment"),
         ("aws:apigateway/domainName:DomainName", "gw-domain"),
-        ("aws:apigateway/integration:Integration", "gw-proxy-integration"),
-        ("aws:apigateway/method:Method", "gw-proxy-any"),
+        ("aws:apigateway/integration:Integration", "gw-get-models-integration"),
+        ("aws:apigateway/integration:Integration", "gw-post-chat-completions-integration"),
+        ("aws:apigateway/integration:Integration", "gw-post-completions-integration"),
+        ("aws:apigateway/integration:Integration", "gw-post-embeddings-integration"),
+        ("aws:apigateway/method:Method", "gw-get-models"),
+        ("aws:apigateway/method:Method", "gw-post-chat-completions"),
+        ("aws:apigateway/method:Method", "gw-post-completions"),
+        ("aws:apigateway/method:Method", "gw-post-embeddings"),
         ("aws:apigateway/methodSettings:MethodSettings", "gw-method-settings"),
-        ("aws:apigateway/resource:Resource", "gw-proxy"),
+        ("aws:apigateway/resource:Resource", "gw-route-chat"),
+        ("aws:apigateway/resource:Resource", "gw-route-chat-completions"),
+        ("aws:apigateway/resource:Resource", "gw-route-completions"),
+        ("aws:apigateway/resource:Resource", "gw-route-embeddings"),
+        ("aws:apigateway/resource:Resource", "gw-route-models"),
         ("aws:apigateway/restApi:RestApi", "gw-api"),
         ("aws:apigateway/stage:Stage", "gw-stage"),
         ("aws:apigateway/usagePlan:UsagePlan", "gw-usage-plan-batch"),
@@ -146,6 +178,8 @@ def test_children_are_exactly_these_and_use_the_stack_provider(records) -> None:
         ("aws:cloudwatch/metricAlarm:MetricAlarm", "gw-alarm-cpu-high"),
         ("aws:cloudwatch/metricAlarm:MetricAlarm", "gw-alarm-latency-p99"),
         ("aws:cloudwatch/metricAlarm:MetricAlarm", "gw-alarm-tasks-below-desired"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "gw-fallback-share-chat"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "gw-self-hosted-silent-chat"),
         ("aws:ec2/securityGroup:SecurityGroup", "gw-nlb-sg"),
         ("aws:ec2/securityGroup:SecurityGroup", "gw-tasks-sg"),
         ("aws:ecs/cluster:Cluster", "gw-cluster"),
@@ -192,7 +226,8 @@ def test_optional_parts_go_away_when_turned_off() -> None:
     ):
         assert gone not in types
     assert [f.name for f in of_type(records, "aws:lambda/function:Function")] == ["gw-authorizer"]
-    assert "gw-task-policy" not in by_name(records)  # no Bedrock model: the task role may do nothing
+    # No Bedrock model: the task role reads its edge key's secret and nothing else.
+    assert [st["Sid"] for st in policy(by_name(records)["gw-task-policy"])["Statement"]] == ["ReadEdgeKey", "DecryptThroughSecretsManager"]
     assert by_name(records)["gw-api"].inputs["disableExecuteApiEndpoint"] is False
 
 
@@ -227,10 +262,11 @@ def test_one_secret_per_provider_encrypted_with_a_recovery_window(named, records
     assert gateway.secret_name("prod", "openai") == "pulumi-llm/prod/openai"
 
 
-def test_provider_secrets_are_readable_by_the_execution_role_only_and_the_master_key_by_the_authorizer_too(named) -> None:
+def test_provider_secrets_are_readable_by_the_execution_role_only_and_the_edge_key_by_the_authorizer_and_task_too(named) -> None:
     role_arn = f"arn:aws:iam:{REGION}:{ACCOUNT}:gw-execution-role"
     authorizer_arn = f"arn:aws:iam:{REGION}:{ACCOUNT}:gw-authorizer-role"
-    readers = {"openai": role_arn, "anthropic": role_arn, "litellm-master": sorted([role_arn, authorizer_arn])}
+    task_arn = f"arn:aws:iam:{REGION}:{ACCOUNT}:gw-task-role"
+    readers = {"openai": role_arn, "anthropic": role_arn, "litellm-master": sorted([role_arn, authorizer_arn, task_arn])}
     for provider, principal in readers.items():
         record = named[f"gw-secret-policy-{provider}"].inputs
         assert record["secretArn"] == secret_arn(provider)
@@ -262,14 +298,23 @@ def test_execution_role_reads_exactly_the_secrets_and_decrypts_through_secrets_m
 
 
 def test_an_ecr_image_adds_a_pull_scoped_to_its_repository() -> None:
-    image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/mirror/litellm:v1.103.0@{pins.LITELLM.digest}"
+    image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/mirror/litellm:{pins.LITELLM.tag}@{pins.LITELLM.digest}"
     statements = {s["Sid"]: s for s in policy(by_name(plan(image=image))["gw-execution-policy"])["Statement"]}
     assert statements["PullEngineImage"]["Resource"] == f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/mirror/litellm"
     assert statements["EcrLogin"]["Action"] == "ecr:GetAuthorizationToken"
 
 
-def test_task_role_invokes_exactly_the_bedrock_models(named) -> None:
-    [statement] = policy(named["gw-task-policy"])["Statement"]
+def test_task_role_reads_the_edge_key_and_invokes_exactly_the_bedrock_models(named) -> None:
+    statements = {st["Sid"]: st for st in policy(named["gw-task-policy"])["Statement"]}
+    assert set(statements) == {"ReadEdgeKey", "DecryptThroughSecretsManager", "InvokeBedrockModels"}
+    assert (statements["ReadEdgeKey"]["Action"], statements["ReadEdgeKey"]["Resource"]) == (
+        "secretsmanager:GetSecretValue",
+        secret_arn("litellm-master"),
+    )
+    assert statements["DecryptThroughSecretsManager"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
+    }
+    statement = statements["InvokeBedrockModels"]
     assert statement["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
     assert statement["Resource"] == sorted([CLAUDE, PROFILE])
     assert named["gw-task-policy"].inputs["role"].startswith("gw-task-role-")
@@ -291,21 +336,79 @@ def test_task_runs_the_pinned_image_non_root_read_only_with_injected_secrets(nam
     assert container["readonlyRootFilesystem"] is True
     assert container["mountPoints"] == [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}]
     assert container["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}
+    # The litellm-master secret reaches the front as its edge key; LiteLLM's own key is made per boot.
     assert container["secrets"] == [
         {"name": "ANTHROPIC_API_KEY", "valueFrom": secret_arn("anthropic")},
-        {"name": "LITELLM_MASTER_KEY", "valueFrom": secret_arn("litellm-master")},
         {"name": "OPENAI_API_KEY", "valueFrom": secret_arn("openai")},
+        {"name": "PULUMI_LLM_EDGE_KEY", "valueFrom": secret_arn("litellm-master")},
     ]
     env = {e["name"]: e["value"] for e in container["environment"]}
-    assert not {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LITELLM_MASTER_KEY"} & set(env)
+    assert not {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LITELLM_MASTER_KEY", "PULUMI_LLM_EDGE_KEY", "PULUMI_LLM_EDGE_KEY_PREVIOUS"} & set(
+        env
+    )
     assert yaml.safe_load(base64.b64decode(env["LITELLM_CONFIG_B64"])) == yaml.safe_load(CONFIG)
     assert env["HOME"] == "/tmp" and env["AWS_REGION"] == REGION
-    assert container["entryPoint"] == ["python3", "-c", BOOT]
-    assert "--config', '/tmp/litellm.yaml'" in BOOT
+    assert env["PULUMI_LLM_EDGE_KEY_SECRET_ARN"] == secret_arn("litellm-master")  # a name: the boot reads AWSPREVIOUS
+    assert container["entryPoint"] == ["python3", "-c", gateway.PREVIOUS_EDGE_KEY + BOOT]
     logs = container["logConfiguration"]
     assert logs["logDriver"] == "awslogs" and logs["options"]["awslogs-group"] == "/pulumi-llm/prod/gw/engine"
     assert "/health/liveliness" in " ".join(container["healthCheck"]["command"])
     assert container["portMappings"][0]["containerPort"] == 4000
+
+
+def test_the_task_boots_the_front_in_edge_mode_with_the_specs_grants(named) -> None:
+    env = {e["name"]: e["value"] for e in engine(named)["environment"]}
+    config = json.loads(base64.b64decode(env["PULUMI_LLM_FRONT_CONFIG_B64"]))
+    assert (config["identity"], config["stack"], config["port"]) == ("edge", "prod", 4000)
+    assert config["edge_key_envs"] == ["PULUMI_LLM_EDGE_KEY", "PULUMI_LLM_EDGE_KEY_PREVIOUS"]
+    assert config["consumer_key_files"] == {}
+    grants = config["grants"]["consumers"]
+    assert sorted(grants) == ["batch", "chat-app"]
+    assert (grants["chat-app"]["models"], grants["chat-app"]["max_tokens"]) == (["chat", "gpt-4o"], 1024)
+    assert grants["batch"]["models"] == ["claude-sonnet"]
+    assert SENTINEL not in json.dumps(config)
+
+
+def run_previous_edge_key(monkeypatch, answer: Any) -> dict[str, str]:
+    """Run PREVIOUS_EDGE_KEY as the container does, with a boto3 whose Secrets Manager answers `answer`
+    (a value, or an exception to raise); returns the environment it leaves."""
+    import sys
+    import types
+
+    calls: list[dict[str, Any]] = []
+
+    class FakeSecrets:
+        def get_secret_value(self, **kwargs: Any) -> dict[str, str]:
+            calls.append(kwargs)
+            if isinstance(answer, Exception):
+                raise answer
+            return {"SecretString": answer}
+
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda service: FakeSecrets()))
+    monkeypatch.setenv("PULUMI_LLM_EDGE_KEY_SECRET_ARN", secret_arn("litellm-master"))
+    monkeypatch.delenv("PULUMI_LLM_EDGE_KEY_PREVIOUS", raising=False)
+    exec(compile(gateway.PREVIOUS_EDGE_KEY, "boot", "exec"), {})
+    assert calls == [{"SecretId": secret_arn("litellm-master"), "VersionStage": "AWSPREVIOUS"}]
+    import os
+
+    return dict(os.environ)
+
+
+class NotFound(Exception):
+    """What botocore raises for a missing version stage: the code in `response`."""
+
+    response = {"Error": {"Code": "ResourceNotFoundException", "Message": "no AWSPREVIOUS"}}
+
+
+class Throttled(Exception):
+    response = {"Error": {"Code": "ThrottlingException"}}
+
+
+def test_the_boot_takes_the_edge_keys_previous_value_when_there_is_one(monkeypatch) -> None:
+    assert run_previous_edge_key(monkeypatch, "sk-edge-old")["PULUMI_LLM_EDGE_KEY_PREVIOUS"] == "sk-edge-old"
+    assert "PULUMI_LLM_EDGE_KEY_PREVIOUS" not in run_previous_edge_key(monkeypatch, NotFound())  # first value: nothing before it
+    with pytest.raises(Throttled):  # anything else stops the boot: ECS starts another task
+        run_previous_edge_key(monkeypatch, Throttled())
 
 
 def test_a_root_init_container_only_opens_tmp(named) -> None:
@@ -390,50 +493,103 @@ def test_tasks_admit_only_the_nlb_and_the_nlb_only_the_vpc_link(named, records) 
 # --- API Gateway ----------------------------------------------------------------------------
 
 
-def test_integration_streams_over_the_vpc_link_within_the_budget(named) -> None:
-    integration = named["gw-proxy-integration"].inputs
-    assert integration["responseTransferMode"] == "STREAM"
-    assert integration["timeoutMilliseconds"] == 600_000 > 300 * 1000
-    assert (integration["type"], integration["connectionType"]) == ("HTTP_PROXY", "VPC_LINK")
-    assert integration["connectionId"].startswith("gw-vpc-link-")
-    assert integration["uri"].endswith("/{proxy}")
-    # The engine gets the master key from the authorizer in place of the consumer's bearer, and the
-    # consumer's key id (never the key) in the consumer header.
-    assert integration["requestParameters"] == {
-        "integration.request.path.proxy": "method.request.path.proxy",
-        "integration.request.header.Authorization": "context.authorizer.bearer",
-        "integration.request.header.x-pulumi-llm-consumer": "context.identity.apiKeyId",
-    }
+ROUTES = {  # (method, resource path under the stage) → the front's path: exactly front_contract.INFERENCE_ROUTES
+    ("POST", "/chat/completions"): "/v1/chat/completions",
+    ("POST", "/completions"): "/v1/completions",
+    ("POST", "/embeddings"): "/v1/embeddings",
+    ("GET", "/models"): "/v1/models",
+}
+
+
+def resource_path(named, resource_id: str) -> str:
+    """A REST API resource's full path, followed up its parents (by the ids the mocks answered with)."""
+    by_id = {r.id: r for r in named.values() if r.type == "aws:apigateway/resource:Resource"}
+    parts: list[str] = []
+    while resource_id in by_id:
+        record = by_id[resource_id].inputs
+        parts.insert(0, record["pathPart"])
+        resource_id = record.get("parentId", "")  # the root resource's id is unknown to the mocks
+    return "/" + "/".join(parts)
+
+
+def test_only_the_inference_routes_exist_each_behind_the_authorizer_with_a_key(named, records) -> None:
+    methods = of_type(records, "aws:apigateway/method:Method")
+    found = {(m.inputs["httpMethod"], resource_path(named, m.inputs["resourceId"])) for m in methods}
+    assert found == set(ROUTES) == {(m, p.removeprefix("/v1")) for m, p in contract.INFERENCE_ROUTES}
+    for method in methods:
+        assert (method.inputs["authorization"], method.inputs["apiKeyRequired"]) == ("CUSTOM", True)
+        assert method.inputs["authorizerId"].startswith("gw-consumer-key-")
+        assert "requestParameters" not in method.inputs
+    # No catch-all: no greedy path, no ANY; everything else is API Gateway's own 403.
+    resources = of_type(records, "aws:apigateway/resource:Resource")
+    assert not [r for r in resources if "{" in r.inputs["pathPart"]]
+    assert sorted(resource_path(named, r.id) for r in resources) == [
+        "/chat",
+        "/chat/completions",
+        "/completions",
+        "/embeddings",
+        "/models",
+    ]
+
+
+def test_each_integration_streams_its_front_path_over_the_vpc_link_within_the_budget(named, records) -> None:
+    integrations = of_type(records, "aws:apigateway/integration:Integration")
+    assert len(integrations) == len(ROUTES)
+    for integration in integrations:
+        i = integration.inputs
+        route = (i["httpMethod"], resource_path(named, i["resourceId"]))
+        assert i["integrationHttpMethod"] == i["httpMethod"]
+        assert i["uri"].endswith(ROUTES[route]) and "{proxy}" not in i["uri"]
+        assert i["responseTransferMode"] == "STREAM"
+        assert i["timeoutMilliseconds"] == 600_000 > 300 * 1000
+        assert (i["type"], i["connectionType"]) == ("HTTP_PROXY", "VPC_LINK")
+        assert i["connectionId"].startswith("gw-vpc-link-")
+        # The front gets the edge key in place of the consumer's key, and the consumer's name as the
+        # authorizer resolved it (a client's own copy of either header is overwritten).
+        assert i["requestParameters"] == {
+            "integration.request.header.Authorization": "context.authorizer.bearer",
+            "integration.request.header.x-pulumi-llm-consumer": "context.authorizer.consumer",
+        }
     assert named["gw-vpc-link"].inputs["targetArn"] == f"arn:aws:lb:{REGION}:{ACCOUNT}:gw-nlb"
 
 
 def test_every_request_needs_an_api_key_as_its_bearer(named) -> None:
-    method = named["gw-proxy-any"].inputs
-    assert (method["httpMethod"], method["authorization"], method["apiKeyRequired"]) == ("ANY", "CUSTOM", True)
-    assert method["authorizerId"].startswith("gw-consumer-key-")
-    assert named["gw-proxy"].inputs["pathPart"] == "{proxy+}"
     api = named["gw-api"].inputs
     assert api["endpointConfiguration"] == {"types": "REGIONAL"}
     assert (api["apiKeySource"], api["disableExecuteApiEndpoint"]) == ("AUTHORIZER", True)
     authorizer = named["gw-consumer-key"].inputs
     assert (authorizer["type"], authorizer["identitySource"]) == ("REQUEST", "method.request.header.Authorization")
-    assert authorizer["authorizerResultTtlInSeconds"] == 300
+    assert authorizer["authorizerResultTtlInSeconds"] == gateway.AUTHORIZER_CACHE_SECONDS == 300
     assert authorizer["authorizerUri"] == (
         f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/arn:aws:lambda:{REGION}:{ACCOUNT}:gw-authorizer/invocations"
     )
 
 
-def test_the_authorizer_reads_only_the_master_key_and_api_gateway_alone_may_invoke_it(named) -> None:
+def test_the_authorizer_reads_the_edge_key_and_exactly_the_stacks_consumer_keys(named) -> None:
     function = named["gw-authorizer"].inputs
     assert (function["runtime"], function["handler"]) == ("python3.13", "index.handler")
-    assert function["environment"] == {
-        "variables": {"MASTER_KEY_SECRET_ARN": secret_arn("litellm-master"), "MASTER_KEY_CACHE_SECONDS": "300"}
+    variables = function["environment"]["variables"]
+    assert variables == {
+        "MASTER_KEY_SECRET_ARN": secret_arn("litellm-master"),
+        "EDGE_KEY_CACHE_SECONDS": "60",
+        "EDGE_KEY_SWITCH_SECONDS": "900",
+        "CONSUMER_KEY_IDS": variables["CONSUMER_KEY_IDS"],
     }
+    # Key ids (not values) → consumer names: the function reads the values itself.
+    key_ids = {c: named[f"gw-api-key-{c}"].id for c in ("batch", "chat-app")}
+    assert json.loads(variables["CONSUMER_KEY_IDS"]) == {key_ids["batch"]: "batch", key_ids["chat-app"]: "chat-app"}
     assert function["role"] == f"arn:aws:iam:{REGION}:{ACCOUNT}:gw-authorizer-role"
     statements = {s["Sid"]: s for s in policy(named["gw-authorizer-policy"])["Statement"]}
+    assert set(statements) == {"ReadMasterKey", "DecryptThroughSecretsManager", "ReadConsumerKeys", "WriteOwnLogs"}
     assert statements["ReadMasterKey"]["Resource"] == secret_arn("litellm-master")
     assert statements["DecryptThroughSecretsManager"]["Condition"] == {
         "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
+    }
+    assert statements["ReadConsumerKeys"] == {
+        "Sid": "ReadConsumerKeys",
+        "Effect": "Allow",
+        "Action": "apigateway:GET",
+        "Resource": sorted(f"arn:aws:apigateway:{REGION}::/apikeys/{i}" for i in key_ids.values()),
     }
     assert statements["WriteOwnLogs"]["Resource"] == f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:gw-authorizer-logs:*"
     permission = named["gw-authorizer-permission"].inputs
@@ -443,10 +599,27 @@ def test_the_authorizer_reads_only_the_master_key_and_api_gateway_alone_may_invo
     assert permission["sourceArn"].startswith(f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/authorizers/gw-consumer-key-")
 
 
-def test_the_consumer_header_must_be_a_header_other_than_authorization() -> None:
-    for bad in ("Authorization", "authorization", "x consumer"):
-        with pytest.raises(UserError, match=r"^gateway\.consumer_header = .*: a lower-case header name other than authorization$"):
-            make_args(consumer_header=bad)
+def test_the_consumer_header_is_the_one_the_front_reads() -> None:
+    for bad in ("Authorization", "authorization", "x-consumer"):
+        assert (
+            error(consumer_header=bad) == f"gateway.consumer_header = {bad!r}: the front reads the consumer from x-pulumi-llm-consumer only"
+        )
+
+
+def test_every_consumer_has_a_usage_plan_and_a_grant() -> None:
+    assert error(consumers=[Consumer(name="chat-app"), Consumer(name="batch"), Consumer(name="extra")]) == (
+        "gateway.consumers = batch, chat-app, extra: the spec grants batch, chat-app; every consumer needs both a usage plan "
+        "(its key) and a grant (its models)"
+    )
+
+
+def test_too_many_consumers_for_the_authorizers_environment_are_refused() -> None:
+    many = [Consumer(name=f"consumer-with-a-long-name-{i:03d}") for i in range(80)]
+    spec = GatewaySpec(model_groups=SPEC.model_groups, consumers=tuple(Grantee(c.name, ("gpt-4o",)) for c in many))
+    message = error(consumers=many, spec=spec)
+    assert message.startswith("gateway.consumers: 80 consumers need ") and message.endswith(
+        "bytes of the authorizer's environment; allowed at most 3072 (fewer consumers, or shorter names)"
+    )
 
 
 def test_usage_plan_per_consumer_with_quota_and_throttle(named) -> None:
@@ -589,7 +762,7 @@ def test_the_redeploy_handler_forces_a_new_deployment(monkeypatch) -> None:
 
 def test_alarms_notify_the_topic(records, named) -> None:
     alarms = of_type(records, "aws:cloudwatch/metricAlarm:MetricAlarm")
-    assert len(alarms) == 5
+    assert len(alarms) == 5 + 2  # the gateway's own five, and the two of the one hybrid route
     for alarm in alarms:
         assert alarm.inputs["alarmActions"] == [TOPIC_ARN] and alarm.inputs["okActions"] == [TOPIC_ARN]
     api_name = named["gw-api"].inputs["name"]
@@ -600,6 +773,57 @@ def test_alarms_notify_the_topic(records, named) -> None:
     missing = named["gw-alarm-tasks-below-desired"].inputs["metricQueries"]
     cluster = named["gw-cluster"].inputs["name"]
     assert missing[0]["metric"]["dimensions"] == {"ClusterName": cluster, "ServiceName": "litellm"}
+
+
+def emf_metric(query: dict[str, Any]) -> tuple[str, str, dict[str, str], str, int]:
+    metric = query["metric"]  # MetricAlarm's metric_queries[].metric shape
+    return (metric["namespace"], metric["metricName"], metric["dimensions"], metric["stat"], metric["period"])
+
+
+def test_a_hybrid_route_has_a_fallback_share_alarm_on_the_fronts_metrics(named) -> None:
+    """chat: self-hosted first, gpt-4o (a provider) as fallback — its own thresholds, 7.5 % over 15 min."""
+    alarm = named["gw-fallback-share-chat"].inputs
+    queries = {q["id"]: q for q in alarm["metricQueries"]}
+    dims = {"stack": "prod", "route": "chat"}
+    assert emf_metric(queries["fallbacks"]) == ("pulumi-llm/gateway", "FallbackRequests", dims, "Sum", 900)
+    assert emf_metric(queries["requests"]) == ("pulumi-llm/gateway", "Requests", dims, "Sum", 900)
+    assert queries["share"] == {
+        "id": "share",
+        "expression": "IF(requests > 0, 100 * FILL(fallbacks, 0) / requests, 0)",
+        "label": "% served by a fallback",
+        "returnData": True,
+    }
+    assert not queries["fallbacks"]["returnData"] and not queries["requests"]["returnData"]
+    assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanThreshold", 7.5)
+    assert (alarm["evaluationPeriods"], alarm["datapointsToAlarm"], alarm["treatMissingData"]) == (1, 1, "notBreaching")
+    assert alarm["alarmActions"] == [TOPIC_ARN]
+
+
+def test_a_hybrid_route_has_a_self_hosted_silent_alarm(named) -> None:
+    alarm = named["gw-self-hosted-silent-chat"].inputs
+    queries = {q["id"]: q for q in alarm["metricQueries"]}
+    dims = {"stack": "prod", "route": "chat"}
+    assert emf_metric(queries["requests"]) == ("pulumi-llm/gateway", "Requests", dims, "Sum", 900)
+    assert emf_metric(queries["successes"]) == ("pulumi-llm/gateway", "SelfHostedSuccesses", dims, "Sum", 900)
+    assert queries["silent"]["expression"] == "IF(requests > 0 AND FILL(successes, 0) == 0, 1, 0)"
+    assert queries["silent"]["returnData"] is True
+    assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    assert (alarm["evaluationPeriods"], alarm["treatMissingData"]) == (1, "notBreaching")
+    assert alarm["alarmActions"] == [TOPIC_ARN] == alarm["okActions"]
+
+
+def test_only_hybrid_routes_get_fallback_alarms_and_the_names_follow_the_contract() -> None:
+    providers_only = GatewaySpec(
+        model_groups=SPEC.model_groups[1:], consumers=(Grantee("chat-app", ("gpt-4o",)), Grantee("batch", ("gpt-4o",)))
+    )
+    names = {r.name for r in of_type(plan(spec=providers_only), "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert not [n for n in names if "fallback" in n or "silent" in n]
+    from pulumi_llm.gateway.fallback_alarms import alarm_resource_name
+
+    assert {alarm_resource_name("gw", kind, "chat") for kind in contract.ALARM_KINDS} == {
+        "gw-fallback-share-chat",
+        "gw-self-hosted-silent-chat",
+    }
 
 
 # --- bad input ------------------------------------------------------------------------------
@@ -687,10 +911,24 @@ def test_the_dashboard_shows_every_alarm_and_its_metric(named) -> None:
     body = json.loads(dashboard["dashboardBody"])
     [status] = [w for w in body["widgets"] if w["type"] == "alarm"]
     assert sorted(status["properties"]["alarms"]) == sorted(
-        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:gw-alarm-{k}"
-        for k in ("4xx-rate", "5xx-rate", "cpu-high", "latency-p99", "tasks-below-desired")
+        [
+            *(
+                f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:gw-alarm-{k}"
+                for k in ("4xx-rate", "5xx-rate", "cpu-high", "latency-p99", "tasks-below-desired")
+            ),
+            f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:gw-fallback-share-chat",
+            f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:gw-self-hosted-silent-chat",
+        ]
     )
-    assert len([w for w in body["widgets"] if w["type"] == "metric"]) == 5
+    graphs = {w["properties"]["title"]: w["properties"] for w in body["widgets"] if w["type"] == "metric"}
+    assert len(graphs) == 7
+    share = graphs["chat: % of requests served by a fallback (15 min)"]
+    assert [row[-1] for row in share["metrics"]][-1] == {
+        "expression": "IF(requests > 0, 100 * FILL(fallbacks, 0) / requests, 0)",
+        "id": "share",
+        "label": "% served by a fallback",
+    }
+    assert share["annotations"]["horizontal"][0]["value"] == 7.5
 
 
 MODEL_SG = "sg-model-alb"

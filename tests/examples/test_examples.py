@@ -143,12 +143,15 @@ def test_gateway_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = [c for c in containers(task).values() if c["image"] == pins.LITELLM.ref]
     assert len(engine) >= 1 and "@sha256:" in pins.LITELLM.ref
     injected = {s["name"] for c in containers(task).values() for s in c.get("secrets", [])}
-    assert injected == {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LITELLM_MASTER_KEY"}
+    assert injected == {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "PULUMI_LLM_EDGE_KEY"}  # litellm-master: the front's edge key
     environment = {e["name"]: e["value"] for c in engine for e in c.get("environment", [])}
     rendered = yaml.safe_load(base64.b64decode(environment["LITELLM_CONFIG_B64"]))
-    assert [m["model_name"] for m in rendered["model_list"]] == ["chat", "chat-fallback"]
+    # LiteLLM serves the provider deployments by id; the front owns the chain (chat, then its fallback).
+    assert [m["model_name"] for m in rendered["model_list"]] == ["chat/openai-0", "chat-fallback/anthropic-0"]
     assert rendered["model_list"][0]["litellm_params"]["api_key"] == "os.environ/OPENAI_API_KEY"
-    assert rendered["router_settings"]["fallbacks"] == [{"chat": ["chat-fallback"]}]
+    front = json.loads(base64.b64decode(environment["PULUMI_LLM_FRONT_CONFIG_B64"]))
+    assert [c["deployment"] for c in front["routing"]["chains"]["chat"]] == ["chat/openai-0", "chat-fallback/anthropic-0"]
+    assert sorted(front["grants"]["consumers"]) == ["batch-jobs", "web-app"]
     # Each consumer: its own API key and usage plan with the stack file's limits.
     plans = {r.name: r.inputs for r in of_type(records, "aws:apigateway/usagePlan:UsagePlan")}
     assert plans["llm-gateway-usage-plan-web-app"]["quotaSettings"] == {"limit": 20000, "period": "DAY"}

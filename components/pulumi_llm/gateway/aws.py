@@ -70,25 +70,44 @@ from ..monitoring import cloudwatch
 from ..naming import child, dns_label
 from ..network.aws import LOG_RETENTION_DAYS, allow_https_out, allow_tcp_between
 from ..validation import ACM_CERTIFICATE_ARN as _ACM_ARN
-from ..validation import HEADER_NAME as _HEADER_NAME
 from ..validation import HOSTNAME, SHORT_NAME
 from . import config as engine_config
+from . import front_contract as contract
+from .aws_edge import (
+    AUTHORIZER_CACHE_SECONDS,
+    EDGE_KEY_CACHE_SECONDS,
+    EDGE_KEY_SWITCH_SECONDS,
+    EdgeRoute,
+    decide_edge_routes,
+    fallback_alarm_definitions,
+    integration_request_parameters,
+    resource_key,
+    resource_paths,
+)
+from .aws_edge import EDGE_KEY_MAX_AGE_SECONDS as EDGE_KEY_MAX_AGE_SECONDS
+from .aws_edge import MIN_ROTATION_SPACING_SECONDS as MIN_ROTATION_SPACING_SECONDS
 from .engine import (
+    BOOT,
     CONFIG_ENV,
     CONTAINER,
+    EDGE_KEY_ENV,
+    EDGE_KEY_PREVIOUS_ENV,
     ENGINE_PORT,
+    FRONT_CONFIG_ENV,
     LIVENESS_PATH,
     MASTER_KEY_ENV,
     MASTER_KEY_SECRET,
-    boot,
     check_plain_env,
     check_secret_env,
+    encode_front_config,
+    front_config,
 )
 from .engine import (
     MAX_CONFIG_BYTES as MAX_CONFIG_BYTES,
 )
 from .engine import RESERVED_ENV as ENGINE_RESERVED_ENV
 from .engine import secret_name as secret_name
+from .fallback_alarms import alarm_resource_name, decide_fallback_alarms
 
 StrInput = str | pulumi.Output[str]
 """A string or the Output of another resource (pulumi.Input[str])."""
@@ -121,7 +140,11 @@ FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
 ROTATION_EVENTS = ("PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "RestoreSecret")
 """Secrets Manager API calls that change which value a secret serves."""
 
-RESERVED_ENV = ENGINE_RESERVED_ENV | {"AWS_REGION", "AWS_DEFAULT_REGION", "LITELLM_MODE"}
+EDGE_KEY_SECRET_ENV = "PULUMI_LLM_EDGE_KEY_SECRET_ARN"
+"""The ``litellm-master`` secret's ARN in the engine's environment (a name, not a value): its boot reads the
+secret's previous value from it."""
+
+RESERVED_ENV = ENGINE_RESERVED_ENV | {"AWS_REGION", "AWS_DEFAULT_REGION", "LITELLM_MODE", EDGE_KEY_SECRET_ENV}
 """Environment variables the component sets itself."""
 
 _STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -134,6 +157,25 @@ _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn
 
 HEALTH_CHECK = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{ENGINE_PORT}{LIVENESS_PATH}', timeout=4)"
 """Container health check with the image's own Python (no curl in the image)."""
+
+PREVIOUS_EDGE_KEY = f"""\
+import os
+try:
+    import boto3
+    os.environ[{EDGE_KEY_PREVIOUS_ENV!r}] = boto3.client('secretsmanager').get_secret_value(
+        SecretId=os.environ[{EDGE_KEY_SECRET_ENV!r}], VersionStage='AWSPREVIOUS')['SecretString']
+except Exception as err:
+    if (getattr(err, 'response', None) or {{}}).get('Error', {{}}).get('Code') != 'ResourceNotFoundException':
+        raise
+"""
+"""What the engine's command runs before the front's boot (engine.BOOT): the edge key's previous value
+(``AWSPREVIOUS``) into ``EDGE_KEY_PREVIOUS_ENV``, with the task role, so a task started after a rotation
+accepts the old value the authorizer still sends (ECS's own secret injection cannot do it: a ``valueFrom``
+naming ``AWSPREVIOUS`` fails the task while the secret has no previous version). No previous version yet:
+nothing to accept. boto3 is in the image (BerriAI/litellm requirements.txt: "aws bedrock/sagemaker calls")."""
+
+ENGINE_COMMAND = PREVIOUS_EDGE_KEY + BOOT
+"""The engine container's ``python3 -c`` program."""
 
 REDEPLOY_HANDLER = '''\
 """Force a new deployment of the gateway's ECS service when one of its secrets changes.
@@ -159,8 +201,11 @@ def handler(event, context):
 
 AUTHORIZER_SOURCE = (Path(__file__).parent / "aws_authorizer.py").read_text()
 """Source of the authorizer Lambda: the module the tests import and run."""
-AUTHORIZER_CACHE_SECONDS = 300
-"""API Gateway caches each consumer's authorizer answer this long (and the function caches the master key)."""
+MAX_CONSUMER_KEY_IDS_BYTES = 3072
+"""Room for the authorizer's ``CONSUMER_KEY_IDS`` ({API key id: consumer}, JSON) in its environment:
+Lambda allows 4 KB of variables in all, and the secret ARN and cache period take the rest."""
+API_KEY_ID_LENGTH = 10
+"""Length of an AWS-generated API key id (the JSON size of CONSUMER_KEY_IDS is checked before any id exists)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,6 +269,10 @@ class AwsGatewayArgs(BaseModel):
     kms_key_arn: StrInput = Field(description="The stack's customer key: secrets and log groups (AwsStackKey.arn).")
     engine_config_yaml: str = Field(
         description="Rendered LiteLLM config (gateway.config): provider keys only as os.environ/<ENV> references."
+    )
+    spec: engine_config.GatewaySpec = Field(
+        description="The gateway's groups, routes, fallbacks and consumers (gateway.config), the one engine_config_yaml "
+        "renders from: the front's grants and routing, and the fallback alarms of its hybrid routes."
     )
     provider_secrets: dict[str, str] = Field(
         default_factory=dict,
@@ -298,9 +347,9 @@ class AwsGatewayArgs(BaseModel):
     log_retention_days: int = Field(default=30, description="Retention of engine, access and redeploy logs. Default 30.")
     secret_recovery_window_days: int = Field(default=30, description="Days a deleted secret can be restored, 7 to 30. Default 30.")
     consumer_header: str = Field(
-        default=engine_config.DEFAULT_CONSUMER_HEADER,
-        description="Header the integration sets to the caller's API key id (the engine records it as the end user; "
-        "a client-sent copy is overwritten). Default x-pulumi-llm-consumer.",
+        default=contract.CONSUMER_HEADER,
+        description="Header the integration sets to the consumer's name as the authorizer resolved it (a client-sent "
+        "copy is overwritten); the front reads this one only. Default x-pulumi-llm-consumer.",
     )
     config_path: str = Field(default="gateway", description="Key path named in error messages. Default 'gateway'.")
 
@@ -314,8 +363,16 @@ class AwsGatewayArgs(BaseModel):
         where = self.config_path
         _check_providers(self, where)
         _check_consumers(self.consumers, where)
-        if not _HEADER_NAME.match(self.consumer_header) or self.consumer_header == "authorization":
-            raise UserError(f"{where}.consumer_header = {self.consumer_header!r}: a lower-case header name other than authorization")
+        granted = sorted(c.name for c in self.spec.consumers)
+        if granted != sorted(c.name for c in self.consumers):
+            raise UserError(
+                f"{where}.consumers = {', '.join(sorted(c.name for c in self.consumers))}: the spec grants "
+                f"{', '.join(granted) or 'no consumer'}; every consumer needs both a usage plan (its key) and a grant (its models)"
+            )
+        if self.consumer_header != contract.CONSUMER_HEADER:
+            raise UserError(
+                f"{where}.consumer_header = {self.consumer_header!r}: the front reads the consumer from {contract.CONSUMER_HEADER} only"
+            )
         _check_sizes(self, where)
         if not 50 <= self.integration_timeout_ms <= MAX_STREAM_TIMEOUT_MS:
             raise UserError(
@@ -381,7 +438,17 @@ class AwsGatewayArgs(BaseModel):
             engine_timeout_seconds=self.engine_timeout_seconds,
             where=f"{where}.engine_config_yaml",
         )
+        self.front_config_b64()  # a bad spec or a config too large for the task: one line, before any resource
+        decide_fallback_alarms(self.spec, where=where)
         return self
+
+    def front_config_b64(self) -> str:
+        """The front's config (engine.front_config, identity edge, this stack's metrics dimension) as the
+        engine's FRONT_CONFIG_ENV carries it."""
+        where = self.config_path
+        return encode_front_config(
+            front_config(self.spec, identity=contract.IDENTITY_EDGE, stack=self.labels.stack, where=where), where=where
+        )
 
     @property
     def desired(self) -> int:
@@ -426,6 +493,13 @@ def _check_consumers(consumers: Sequence[Consumer], where: str) -> None:
             raise UserError(f"{at}.rate_limit_rps = {consumer.rate_limit_rps:g}: allowed above 0 up to 10000 (the account limit)")
         if not 1 <= consumer.burst <= 5_000:
             raise UserError(f"{at}.burst = {consumer.burst}: allowed 1 to 5000 (the account burst limit)")
+    # The authorizer tells consumers apart by their key ids, carried in its environment (4 KB in all).
+    size = len(consumer_key_ids({f"{i:0{API_KEY_ID_LENGTH}d}": c.name for i, c in enumerate(consumers)}))
+    if size > MAX_CONSUMER_KEY_IDS_BYTES:
+        raise UserError(
+            f"{where}.consumers: {len(consumers)} consumers need {size} bytes of the authorizer's environment; "
+            f"allowed at most {MAX_CONSUMER_KEY_IDS_BYTES} (fewer consumers, or shorter names)"
+        )
 
 
 def _check_sizes(args: AwsGatewayArgs, where: str) -> None:
@@ -482,6 +556,7 @@ def access_log_format() -> str:
         "ip": "$context.identity.sourceIp",
         "userAgent": "$context.identity.userAgent",
         "apiKeyId": "$context.identity.apiKeyId",
+        "consumer": "$context.authorizer.principalId",
         "httpMethod": "$context.httpMethod",
         "resourcePath": "$context.resourcePath",
         "path": "$context.path",
@@ -594,24 +669,37 @@ def execution_policy(
     return _policy(statements)
 
 
-def task_policy(model_arns: Sequence[str]) -> str:
-    """The engine's own rights: invoke (and stream from) exactly these Bedrock models (Converse and
-    ConverseStream are authorized by the same two actions)."""
-    return _policy(
-        [
+def task_policy(
+    model_arns: Sequence[str], *, edge_key_secret_arn: str, kms_key_arn: str, region: str, dns_suffix: str = "amazonaws.com"
+) -> str:
+    """The engine's own rights: read the edge key's secret (its boot takes the previous value, see
+    PREVIOUS_EDGE_KEY) and decrypt it through Secrets Manager only, and invoke (and stream from) exactly
+    these Bedrock models (Converse and ConverseStream are authorized by the same two actions)."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ReadEdgeKey", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": edge_key_secret_arn},
+        {
+            "Sid": "DecryptThroughSecretsManager",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": kms_key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.{dns_suffix}"}},
+        },
+    ]
+    if model_arns:
+        statements.append(
             {
                 "Sid": "InvokeBedrockModels",
                 "Effect": "Allow",
                 "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
                 "Resource": sorted(model_arns),
             }
-        ]
-    )
+        )
+    return _policy(statements)
 
 
 def secret_resource_policy(*reader_role_arns: str) -> str:
     """Resource policy of a secret: only these roles may read it — the execution role for every secret,
-    and the authorizer's role for the master key (no other identity policy names these ARNs)."""
+    and the authorizer's and the task's roles for the edge key (no other identity policy names these ARNs)."""
     return _policy(
         [
             {
@@ -625,8 +713,27 @@ def secret_resource_policy(*reader_role_arns: str) -> str:
     )
 
 
-def authorizer_policy(*, secret_arn: str, kms_key_arn: str, log_group_arn: str, region: str, dns_suffix: str = "amazonaws.com") -> str:
-    """The authorizer reads the master key only, decrypts through Secrets Manager only, writes its logs."""
+def consumer_key_ids(consumer_by_key_id: Mapping[str, str]) -> str:
+    """The authorizer's ``CONSUMER_KEY_IDS``: {API key id: consumer name} as compact JSON."""
+    return json.dumps(dict(sorted(consumer_by_key_id.items())), separators=(",", ":"))
+
+
+def api_key_arn(key_id: str, *, region: str, partition: str = "aws") -> str:
+    """An API Gateway API key's ARN (API Gateway resources carry no account)."""
+    return f"arn:{partition}:apigateway:{region}::/apikeys/{key_id}"
+
+
+def authorizer_policy(
+    *,
+    secret_arn: str,
+    kms_key_arn: str,
+    log_group_arn: str,
+    region: str,
+    api_key_arns: Sequence[str],
+    dns_suffix: str = "amazonaws.com",
+) -> str:
+    """The authorizer reads the edge key only, decrypts through Secrets Manager only, reads exactly the
+    stack's consumer keys (to tell which consumer a key is), and writes its logs."""
     return _policy(
         [
             {"Sid": "ReadMasterKey", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn},
@@ -637,6 +744,8 @@ def authorizer_policy(*, secret_arn: str, kms_key_arn: str, log_group_arn: str, 
                 "Resource": kms_key_arn,
                 "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.{dns_suffix}"}},
             },
+            # GetApiKey is apigateway:GET on the key's ARN; no other key, no listing.
+            {"Sid": "ReadConsumerKeys", "Effect": "Allow", "Action": "apigateway:GET", "Resource": sorted(api_key_arns)},
             {
                 "Sid": "WriteOwnLogs",
                 "Effect": "Allow",
@@ -645,16 +754,6 @@ def authorizer_policy(*, secret_arn: str, kms_key_arn: str, log_group_arn: str, 
             },
         ]
     )
-
-
-def integration_request_parameters(consumer_header: str) -> dict[str, str]:
-    """What the integration sends the engine besides the client's request: the path, the master key from
-    the authorizer in place of the consumer's bearer, and the consumer's API key id (never the key)."""
-    return {
-        "integration.request.path.proxy": "method.request.path.proxy",
-        "integration.request.header.Authorization": "context.authorizer.bearer",
-        f"integration.request.header.{consumer_header}": "context.identity.apiKeyId",
-    }
 
 
 def redeploy_policy(*, service_arn: str, log_group_arn: str) -> str:
@@ -692,6 +791,8 @@ def container_definitions(
     *,
     image: str,
     config_yaml: str,
+    front_config_b64: str,
+    edge_key_secret_arn: str,
     secrets: Mapping[str, str],
     environment: Mapping[str, str],
     region: str,
@@ -699,10 +800,13 @@ def container_definitions(
     stream_prefix: str,
 ) -> str:
     """The task's containers (ECS JSON): a root init container that opens /tmp to the non-root engine
-    (Fargate mounts scratch volumes root-owned 0755), then the engine itself."""
+    (Fargate mounts scratch volumes root-owned 0755), then the engine: the front on the engine port, which
+    starts LiteLLM on loopback (engine.BOOT), its request log on stdout into the awslogs group."""
     env = {
         **environment,
         CONFIG_ENV: base64.b64encode(config_yaml.encode()).decode(),
+        FRONT_CONFIG_ENV: front_config_b64,
+        EDGE_KEY_SECRET_ENV: edge_key_secret_arn,
         "HOME": "/tmp",
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
@@ -736,7 +840,7 @@ def container_definitions(
         "essential": True,
         "user": ENGINE_USER,
         "readonlyRootFilesystem": True,
-        "entryPoint": ["python3", "-c", boot(config_yaml)],
+        "entryPoint": ["python3", "-c", ENGINE_COMMAND],
         "portMappings": [{"containerPort": ENGINE_PORT, "hostPort": ENGINE_PORT, "protocol": "tcp", "name": "http"}],
         "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
@@ -883,15 +987,17 @@ class AwsGateway(pulumi.ComponentResource):
         engine_logs = scope.log_group("engine")
         access_logs = scope.log_group("access")
         execution_role = self._execution_role(scope, secrets, engine_logs)
-        authorizer_function, authorizer_role = self._authorizer(scope, secrets[MASTER_KEY_SECRET])
-        self._secret_policies(scope, secrets, execution_role, authorizer_role)
-        task_role = self._task_role(scope)
+        api_keys = self._api_keys(scope)
+        authorizer_function, authorizer_role = self._authorizer(scope, secrets[MASTER_KEY_SECRET], api_keys)
+        task_role = self._task_role(scope, secrets[MASTER_KEY_SECRET])
+        self._secret_policies(scope, secrets, execution_role, authorizer_role, task_role)
         traffic = self._traffic(scope)
         engine = self._engine(scope, secret_env, secrets, execution_role, task_role, traffic)
         self._autoscaling(scope, engine, traffic)
         api, deployment = self._rest_api(scope, traffic.nlb, authorizer_function)
         stage = self._stage(scope, api, deployment, access_logs)
-        self.api_key_ids = self._consumers(scope, api, stage)
+        self._consumers(scope, api, stage, api_keys)
+        self.api_key_ids = {consumer: key.id for consumer, key in api_keys.items()}
         if args.waf:
             self._waf(scope, stage)
         self.invoke_url, domain_target = self._invoke_url(scope, api, stage)
@@ -928,10 +1034,11 @@ class AwsGateway(pulumi.ComponentResource):
         """One secret per provider and one for the master key: containers only; values arrive through
         `pulumi-llm secrets put`. Returns {env var: secret short name} and the secrets by short name."""
         secret_env = {env: provider for env, provider in s.args.provider_secrets.items()}
-        secret_env[MASTER_KEY_ENV] = MASTER_KEY_SECRET
+        # The secret keeps its short name; its value is the edge key the front accepts (engine.EDGE_KEY_ENV).
+        secret_env[EDGE_KEY_ENV] = MASTER_KEY_SECRET
         secrets: dict[str, aws.secretsmanager.Secret] = {}
         for provider in sorted(secret_env.values()):
-            what = "LiteLLM master key" if provider == MASTER_KEY_SECRET else f"{provider} API key"
+            what = "edge key (API Gateway → the front)" if provider == MASTER_KEY_SECRET else f"{provider} API key"
             secrets[provider] = aws.secretsmanager.Secret(
                 child(s.name, f"secret-{provider}"),
                 name=secret_name(s.stack, provider),
@@ -979,29 +1086,60 @@ class AwsGateway(pulumi.ComponentResource):
         return execution_role
 
     @staticmethod
-    def _authorizer(s: _Scope, master_secret: aws.secretsmanager.Secret) -> tuple[aws.lambda_.Function, aws.iam.Role]:
-        """The authorizer Lambda: the only reader of the master key besides ECS (see gateway.aws_authorizer)."""
+    def _api_keys(s: _Scope) -> dict[str, aws.apigateway.ApiKey]:
+        """An AWS-generated API key per consumer (their usage plans follow the stage). Created before the
+        authorizer, which gets their ids to tell which consumer a key is."""
+        keys: dict[str, aws.apigateway.ApiKey] = {}
+        for consumer in s.args.consumers:
+            # No `value`: AWS generates the key; read it with `aws apigateway get-api-key --include-value`.
+            keys[consumer.name] = aws.apigateway.ApiKey(
+                child(s.name, f"api-key-{consumer.name}"),
+                name=f"{s.base}-{consumer.name}",
+                description=f"pulumi-llm {s.stack}/{s.name}: consumer {consumer.name}",
+                enabled=True,
+                tags=s.tags,
+                opts=s.here,
+            )
+        return keys
+
+    @staticmethod
+    def _authorizer(
+        s: _Scope, master_secret: aws.secretsmanager.Secret, api_keys: dict[str, aws.apigateway.ApiKey]
+    ) -> tuple[aws.lambda_.Function, aws.iam.Role]:
+        """The authorizer Lambda: tells the consumer from its key, and the only reader of the edge key
+        besides ECS (see gateway.aws_authorizer)."""
         args = s.args
         authorizer_logs = s.log_group("authorizer")
         lambda_trust = _policy([{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}])
         authorizer_role = aws.iam.Role(
             child(s.name, "authorizer-role"),
-            description=f"pulumi-llm {s.stack}/{s.name}: the API authorizer reads the engine's master key",
+            description=f"pulumi-llm {s.stack}/{s.name}: the API authorizer reads the consumer keys and the edge key",
             assume_role_policy=lambda_trust,
             tags=s.tags,
             opts=s.here,
         )
+        consumers = sorted(api_keys)
+        key_ids = pulumi.Output.all(*(api_keys[c].id for c in consumers))
         authorizer_policy_doc = aws.iam.RolePolicy(
             child(s.name, "authorizer-policy"),
             role=authorizer_role.id,
-            policy=pulumi.Output.all(master_secret.arn, args.kms_key_arn, authorizer_logs.arn, s.partition.dns_suffix).apply(
-                lambda v: authorizer_policy(secret_arn=v[0], kms_key_arn=v[1], log_group_arn=v[2], region=args.region, dns_suffix=v[3])
+            policy=pulumi.Output.all(
+                master_secret.arn, args.kms_key_arn, authorizer_logs.arn, s.partition.dns_suffix, s.partition.partition, key_ids
+            ).apply(
+                lambda v: authorizer_policy(
+                    secret_arn=v[0],
+                    kms_key_arn=v[1],
+                    log_group_arn=v[2],
+                    region=args.region,
+                    dns_suffix=v[3],
+                    api_key_arns=[api_key_arn(i, region=args.region, partition=v[4]) for i in v[5]],
+                )
             ),
             opts=s.here,
         )
         authorizer_function = aws.lambda_.Function(
             child(s.name, "authorizer"),
-            description=f"pulumi-llm {s.stack}/{s.name}: consumer key → usage plan; master key → the engine",
+            description=f"pulumi-llm {s.stack}/{s.name}: consumer key → usage plan and consumer name; edge key → the front",
             runtime="python3.13",
             handler="index.handler",
             code=pulumi.AssetArchive({"index.py": pulumi.StringAsset(AUTHORIZER_SOURCE)}),
@@ -1011,7 +1149,10 @@ class AwsGateway(pulumi.ComponentResource):
             environment={
                 "variables": {
                     "MASTER_KEY_SECRET_ARN": master_secret.arn,
-                    "MASTER_KEY_CACHE_SECONDS": str(AUTHORIZER_CACHE_SECONDS),
+                    "EDGE_KEY_CACHE_SECONDS": str(EDGE_KEY_CACHE_SECONDS),
+                    "EDGE_KEY_SWITCH_SECONDS": str(EDGE_KEY_SWITCH_SECONDS),
+                    # Ids, not values: the function reads the values itself (authorizer_policy).
+                    "CONSUMER_KEY_IDS": key_ids.apply(lambda ids: consumer_key_ids(dict(zip(ids, consumers, strict=True)))),
                 }
             },
             logging_config={"log_format": "JSON", "log_group": authorizer_logs.name},
@@ -1022,11 +1163,15 @@ class AwsGateway(pulumi.ComponentResource):
 
     @staticmethod
     def _secret_policies(
-        s: _Scope, secrets: dict[str, aws.secretsmanager.Secret], execution_role: aws.iam.Role, authorizer_role: aws.iam.Role
+        s: _Scope,
+        secrets: dict[str, aws.secretsmanager.Secret],
+        execution_role: aws.iam.Role,
+        authorizer_role: aws.iam.Role,
+        task_role: aws.iam.Role,
     ) -> None:
-        """Each secret's resource policy: the execution role reads it, and the authorizer the master key."""
+        """Each secret's resource policy: the execution role reads it, and the authorizer and the task the edge key."""
         for provider, secret in secrets.items():
-            readers = [execution_role.arn] + ([authorizer_role.arn] if provider == MASTER_KEY_SECRET else [])
+            readers = [execution_role.arn] + ([authorizer_role.arn, task_role.arn] if provider == MASTER_KEY_SECRET else [])
             aws.secretsmanager.SecretPolicy(
                 child(s.name, f"secret-policy-{provider}"),
                 secret_arn=secret.arn,
@@ -1036,17 +1181,27 @@ class AwsGateway(pulumi.ComponentResource):
             )
 
     @staticmethod
-    def _task_role(s: _Scope) -> aws.iam.Role:
-        """The engine's own role: Bedrock models only (none without `bedrock_model_arns`)."""
+    def _task_role(s: _Scope, edge_secret: aws.secretsmanager.Secret) -> aws.iam.Role:
+        """The engine's own role: the edge key's previous value at boot, and Bedrock models (none without
+        `bedrock_model_arns`)."""
+        args = s.args
         task_role = aws.iam.Role(
             child(s.name, "task-role"),
-            description=f"pulumi-llm {s.stack}/{s.name}: the gateway engine (Bedrock models only)",
+            description=f"pulumi-llm {s.stack}/{s.name}: the gateway engine (its edge key, Bedrock models)",
             assume_role_policy=s.identity.account_id.apply(ecs_tasks_trust_policy),
             tags=s.tags,
             opts=s.here,
         )
-        if s.args.bedrock_model_arns:
-            aws.iam.RolePolicy(child(s.name, "task-policy"), role=task_role.id, policy=task_policy(s.args.bedrock_model_arns), opts=s.here)
+        aws.iam.RolePolicy(
+            child(s.name, "task-policy"),
+            role=task_role.id,
+            policy=pulumi.Output.all(edge_secret.arn, args.kms_key_arn, s.partition.dns_suffix).apply(
+                lambda v: task_policy(
+                    args.bedrock_model_arns, edge_key_secret_arn=v[0], kms_key_arn=v[1], region=args.region, dns_suffix=v[2]
+                )
+            ),
+            opts=s.here,
+        )
         return task_role
 
     @staticmethod
@@ -1167,17 +1322,23 @@ class AwsGateway(pulumi.ComponentResource):
         secret_arn_by_env = {**{env: secrets[provider].arn for env, provider in secret_env.items()}, **args.external_secrets}
         envs = sorted(secret_arn_by_env)
         plain = sorted(args.environment)
-        definitions = pulumi.Output.all(*(secret_arn_by_env[e] for e in envs), *(args.environment[e] for e in plain)).apply(
-            lambda values: container_definitions(
+        front = args.front_config_b64()
+
+        def render(values: list[Any]) -> str:
+            secret_arns = dict(zip(envs, values[: len(envs)], strict=True))
+            return container_definitions(
                 image=args.image,
                 config_yaml=args.engine_config_yaml,
-                secrets=dict(zip(envs, values[: len(envs)], strict=False)),
-                environment=dict(zip(plain, values[len(envs) :], strict=False)),
+                front_config_b64=front,
+                edge_key_secret_arn=secret_arns[EDGE_KEY_ENV],
+                secrets=secret_arns,
+                environment=dict(zip(plain, values[len(envs) :], strict=True)),
                 region=args.region,
                 log_group=f"{s.log_prefix}/engine",
                 stream_prefix="gateway",
             )
-        )
+
+        definitions = pulumi.Output.all(*(secret_arn_by_env[e] for e in envs), *(args.environment[e] for e in plain)).apply(render)
         task = aws.ecs.TaskDefinition(
             child(name, "task"),
             family=f"{s.base}-gateway",
@@ -1269,8 +1430,9 @@ class AwsGateway(pulumi.ComponentResource):
     def _rest_api(
         s: _Scope, nlb: aws.lb.LoadBalancer, authorizer_function: aws.lambda_.Function
     ) -> tuple[aws.apigateway.RestApi, aws.apigateway.Deployment]:
-        """The REST API: VPC link to the NLB, `{proxy+}` ANY behind the REQUEST authorizer, the streaming
-        HTTP_PROXY integration and a deployment that follows them."""
+        """The REST API: VPC link to the NLB, one method per inference route (nothing else exists: any other
+        path or verb is API Gateway's own 403) behind the REQUEST authorizer, each with the streaming
+        HTTP_PROXY integration to the front's path, and a deployment that follows them."""
         name, stack, here, args = s.name, s.stack, s.here, s.args
         vpc_link = aws.apigateway.VpcLink(
             child(name, "vpc-link"),
@@ -1283,7 +1445,7 @@ class AwsGateway(pulumi.ComponentResource):
         api = aws.apigateway.RestApi(
             child(name, "api"),
             name=f"{s.base}-gateway",
-            description=f"pulumi-llm {stack}: OpenAI-compatible LLM gateway (LiteLLM)",
+            description=f"pulumi-llm {stack}: OpenAI-compatible LLM gateway (inference routes only)",
             endpoint_configuration={"types": "REGIONAL"},
             # The authorizer lifts the consumer's key out of `Authorization: Bearer …` (what OpenAI
             # clients send); API Gateway still checks it against the usage plans.
@@ -1292,9 +1454,6 @@ class AwsGateway(pulumi.ComponentResource):
             disable_execute_api_endpoint=args.custom_domain is not None,
             tags=s.tags,
             opts=here,
-        )
-        proxy = aws.apigateway.Resource(
-            child(name, "proxy"), rest_api=api.id, parent_id=api.root_resource_id, path_part="{proxy+}", opts=here
         )
         authorizer = aws.apigateway.Authorizer(
             child(name, "consumer-key"),
@@ -1315,40 +1474,17 @@ class AwsGateway(pulumi.ComponentResource):
             source_arn=pulumi.Output.all(api.execution_arn, authorizer.id).apply(lambda v: f"{v[0]}/authorizers/{v[1]}"),
             opts=here,
         )
-        method = aws.apigateway.Method(
-            child(name, "proxy-any"),
-            rest_api=api.id,
-            resource_id=proxy.id,
-            http_method="ANY",
-            authorization="CUSTOM",
-            authorizer_id=authorizer.id,
-            api_key_required=True,
-            request_parameters={"method.request.path.proxy": True},
-            opts=here,
-        )
-        integration = aws.apigateway.Integration(
-            child(name, "proxy-integration"),
-            rest_api=api.id,
-            resource_id=proxy.id,
-            http_method=method.http_method,
-            type="HTTP_PROXY",
-            integration_http_method="ANY",
-            connection_type="VPC_LINK",
-            connection_id=vpc_link.id,
-            uri=nlb.dns_name.apply(lambda dns: f"http://{dns}/{{proxy}}"),
-            request_parameters=integration_request_parameters(args.consumer_header),
-            response_transfer_mode="STREAM",
-            timeout_milliseconds=args.integration_timeout_ms,
-            opts=here,
-        )
+        routes = decide_edge_routes()
+        parts = AwsGateway._routes(s, api, authorizer, vpc_link, nlb, routes)
         deployment = aws.apigateway.Deployment(
             child(name, "deployment"),
             rest_api=api.id,
             description=f"pulumi-llm {stack}/{name}",
             triggers={
-                "redeployment": pulumi.Output.all(proxy.id, method.id, integration.id, vpc_link.id, authorizer.id).apply(
+                "redeployment": pulumi.Output.all(vpc_link.id, authorizer.id, *(p.id for p in parts)).apply(
                     lambda ids: deployment_fingerprint(
                         ids,
+                        [(r.method, r.resource_path, r.front_path) for r in routes],
                         "STREAM",
                         args.integration_timeout_ms,
                         "HTTP_PROXY",
@@ -1357,9 +1493,60 @@ class AwsGateway(pulumi.ComponentResource):
                     )
                 )
             },
-            opts=s.after(method, integration),
+            opts=s.after(*parts),
         )
         return api, deployment
+
+    @staticmethod
+    def _routes(
+        s: _Scope,
+        api: aws.apigateway.RestApi,
+        authorizer: aws.apigateway.Authorizer,
+        vpc_link: aws.apigateway.VpcLink,
+        nlb: aws.lb.LoadBalancer,
+        routes: Sequence[EdgeRoute],
+    ) -> list[pulumi.CustomResource]:
+        """The resources, methods and integrations of `routes`; returns all of them (the deployment follows)."""
+        name, here, args = s.name, s.here, s.args
+        resources: dict[str, aws.apigateway.Resource] = {}
+        for path in resource_paths(routes):
+            parent, _, part = path.rpartition("/")
+            resources[path] = aws.apigateway.Resource(
+                child(name, resource_key(path)),
+                rest_api=api.id,
+                parent_id=resources[parent].id if parent else api.root_resource_id,
+                path_part=part,
+                opts=here,
+            )
+        parts: list[pulumi.CustomResource] = list(resources.values())
+        for route in routes:
+            method = aws.apigateway.Method(
+                child(name, route.key),
+                rest_api=api.id,
+                resource_id=resources[route.resource_path].id,
+                http_method=route.method,
+                authorization="CUSTOM",
+                authorizer_id=authorizer.id,
+                api_key_required=True,
+                opts=here,
+            )
+            integration = aws.apigateway.Integration(
+                child(name, f"{route.key}-integration"),
+                rest_api=api.id,
+                resource_id=resources[route.resource_path].id,
+                http_method=method.http_method,
+                type="HTTP_PROXY",
+                integration_http_method=route.method,
+                connection_type="VPC_LINK",
+                connection_id=vpc_link.id,
+                uri=nlb.dns_name.apply(lambda dns, path=route.front_path: f"http://{dns}{path}"),
+                request_parameters=integration_request_parameters(args.consumer_header),
+                response_transfer_mode="STREAM",
+                timeout_milliseconds=args.integration_timeout_ms,
+                opts=here,
+            )
+            parts += [method, integration]
+        return parts
 
     @staticmethod
     def _stage(
@@ -1421,10 +1608,9 @@ class AwsGateway(pulumi.ComponentResource):
         return stage
 
     @staticmethod
-    def _consumers(s: _Scope, api: aws.apigateway.RestApi, stage: aws.apigateway.Stage) -> dict[str, pulumi.Output[str]]:
-        """A usage plan and an AWS-generated API key per consumer; returns the key ids by consumer."""
+    def _consumers(s: _Scope, api: aws.apigateway.RestApi, stage: aws.apigateway.Stage, api_keys: dict[str, aws.apigateway.ApiKey]) -> None:
+        """A usage plan per consumer (its request quota and throttle, exact at the edge) holding its key."""
         name, stack, tags, here = s.name, s.stack, s.tags, s.here
-        api_key_ids: dict[str, pulumi.Output[str]] = {}
         for consumer in s.args.consumers:
             plan: dict[str, Any] = {
                 "throttle_settings": {"rate_limit": consumer.rate_limit_rps, "burst_limit": consumer.burst},
@@ -1442,24 +1628,13 @@ class AwsGateway(pulumi.ComponentResource):
                 opts=here,
                 **plan,
             )
-            # No `value`: AWS generates the key; read it with `aws apigateway get-api-key --include-value`.
-            key = aws.apigateway.ApiKey(
-                child(name, f"api-key-{consumer.name}"),
-                name=f"{s.base}-{consumer.name}",
-                description=f"pulumi-llm {stack}/{name}: consumer {consumer.name}",
-                enabled=True,
-                tags=tags,
-                opts=here,
-            )
             aws.apigateway.UsagePlanKey(
                 child(name, f"usage-plan-key-{consumer.name}"),
-                key_id=key.id,
+                key_id=api_keys[consumer.name].id,
                 key_type="API_KEY",
                 usage_plan_id=usage_plan.id,
                 opts=here,
             )
-            api_key_ids[consumer.name] = key.id
-        return api_key_ids
 
     @staticmethod
     def _waf(s: _Scope, stage: aws.apigateway.Stage) -> None:
@@ -1577,7 +1752,8 @@ class AwsGateway(pulumi.ComponentResource):
 
     @staticmethod
     def _alarms(s: _Scope, api: aws.apigateway.RestApi, stage: aws.apigateway.Stage, engine: _Engine) -> aws.cloudwatch.Dashboard:
-        """API Gateway 5XX/4XX rates and p99 latency, ECS CPU and tasks below desired, and one dashboard of them."""
+        """API Gateway 5XX/4XX rates and p99 latency, ECS CPU and tasks below desired, the two fallback
+        alarms of each hybrid route (from the front's EMF metrics), and one dashboard of them."""
         name, stack, args = s.name, s.stack, s.args
         thresholds = args.alert_thresholds
         key = dns_label(name)
@@ -1591,13 +1767,21 @@ class AwsGateway(pulumi.ComponentResource):
         ) + cloudwatch.ecs_service_alarms(
             key, cluster_name=engine.cluster_name, service_name=engine.service_name, cpu_percent=thresholds.cpu_percent
         )
+        resource_names = [child(name, "alarm-" + d["key"].removeprefix(key + "-")) for d in alarm_definitions]
+        for alarm in decide_fallback_alarms(args.spec, where=args.config_path):
+            by_kind = fallback_alarm_definitions(
+                stack=stack, group=alarm.group, share_percent=alarm.share_percent, window_minutes=alarm.window_minutes
+            )
+            for kind in contract.ALARM_KINDS:
+                alarm_definitions.append(by_kind[kind])
+                resource_names.append(alarm_resource_name(name, kind, alarm.group))
         cloudwatch.check_alarms(alarm_definitions)
         actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
         alarm_arns: list[pulumi.Output[str]] = []
-        for definition in alarm_definitions:
+        for resource_name, definition in zip(resource_names, alarm_definitions, strict=True):
             settings = {k: v for k, v in definition.items() if k not in ("key", "title")}
             alarm = aws.cloudwatch.MetricAlarm(
-                child(name, "alarm-" + definition["key"].removeprefix(key + "-")),
+                resource_name,
                 alarm_actions=actions,
                 ok_actions=actions,
                 tags=s.tags,

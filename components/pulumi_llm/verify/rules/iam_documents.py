@@ -187,14 +187,33 @@ def is_allowed(finding_issue: str, kind: str, detail: str) -> bool:
 
 def action_formats(service: str, action: str) -> set[str]:
     """The ARN formats of every resource type `action` takes, required or not (parliament's definitions);
-    empty when it takes none (it is only ever allowed on "*")."""
+    empty when it takes none (it is only ever allowed on "*").
+
+    Two services share a prefix in AWS's definitions — "apigateway" is both Amazon API Gateway Management
+    (REST APIs, API keys: apikeys/${ApiKeyId}) and Management V2 — and parliament's get_privilege_info
+    reads the first one only, so every service of the prefix that has the action counts."""
     parliament = _parliament()
-    info = parliament.get_privilege_info(service, action)
-    return {
-        parliament.get_arn_format(t["resource_type"], info["service_resources"])
-        for t in info["resource_types"]
-        if t["resource_type"].strip("*")
-    }
+    formats: set[str] = set()
+    for definition in _services(service):
+        for privilege in definition["privileges"]:
+            if privilege["privilege"].lower() != action.lower():
+                continue
+            formats |= {
+                parliament.get_arn_format(t["resource_type"], definition["resources"])
+                for t in privilege["resource_types"]
+                if t["resource_type"].strip("*")
+            }
+    return formats
+
+
+def _services(prefix: str) -> list[dict[str, Any]]:
+    """Every service definition of an IAM prefix in parliament's data."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        from parliament import iam_definition  # pyright: ignore[reportMissingTypeStubs, reportUnknownVariableType]
+    definitions = cast("list[dict[str, Any]]", iam_definition)
+    return [d for d in definitions if d["prefix"] == prefix]
 
 
 def fits(resource: str, arn_format: str) -> bool:
