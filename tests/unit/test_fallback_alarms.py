@@ -264,3 +264,28 @@ def test_the_line_time_is_the_emf_timestamp_in_milliseconds() -> None:
 
 def test_every_alarm_kind_is_evaluated() -> None:
     assert set(fires(ok(1))) == set(ALARM_KINDS)
+
+
+# --------------------------------------------------------------------------------------------
+# the front's own log lines and EMF metrics agree with the reference
+
+
+def test_the_fronts_log_lines_count_as_its_emf_metrics_say() -> None:
+    from pulumi_llm.gateway import front_contract as fc
+    from pulumi_llm.gateway.front_server import RequestRecord, metric_values, request_log_line
+
+    records = [
+        RequestRecord(route="chat", consumer="search", served_by=served_by, fallback=fallback, status=status)
+        for served_by in fc.SERVED_CLASSES
+        for fallback in (False, True)
+        for status in (200, 400, 403, 429, 500, 502, 503)
+        if not (served_by == fc.NONE and fallback)
+    ]
+    lines = [request_log_line(r, stack="prod", epoch_ms=int((NOW - 30) * 1000)) for r in records]
+    metrics = [metric_values(r) for r in records]
+    assert 0 < sum(m[fc.METRIC_REQUESTS] for m in metrics) < len(records)  # the front's own refusals are left out
+    assert window_counts(ALARM, lines, now=NOW) == WindowCounts(
+        requests=sum(m[fc.METRIC_REQUESTS] for m in metrics),
+        fallbacks=sum(m[fc.METRIC_FALLBACKS] for m in metrics if m[fc.METRIC_REQUESTS]),
+        self_hosted_ok=sum(m[fc.METRIC_SELF_HOSTED_OK] for m in metrics),
+    )
