@@ -563,6 +563,19 @@ def circuit_breaker_rule(breaker: CircuitBreaker) -> dict[str, Any]:
     }
 
 
+def engine_api_policy(*, consumer_header: str, forward_timeout_seconds: int) -> str:
+    """The /v1 API's policy: the query-key refusal, the edge key from its named value as the bearer, the
+    consumer's name in `consumer_header`, the engine backend (what tests/integration's APIM stand-in runs)."""
+    return apim_policy.api_policy(
+        backend_id=ENGINE_BACKEND_ID,
+        backend_label="litellm",
+        auth="named-value",
+        master_key_named_value=MASTER_KEY_NAMED_VALUE,
+        consumer_header=consumer_header,
+        forward_timeout_seconds=forward_timeout_seconds,
+    )
+
+
 def api_operations(api_id: str) -> tuple[tuple[str, str], ...]:
     """(method, URL template) of every operation of an API: the engine's are front_contract.INFERENCE_ROUTES
     under the API's /v1 path, Azure OpenAI's its inference operations. APIM answers 404 to anything else."""
@@ -952,14 +965,7 @@ class AzureGateway(pulumi.ComponentResource):
             opts=here,
             **common,
         )
-        policy = apim_policy.api_policy(
-            backend_id=ENGINE_BACKEND_ID,
-            backend_label="litellm",
-            auth="named-value",
-            master_key_named_value=MASTER_KEY_NAMED_VALUE,
-            consumer_header=args.consumer_header,
-            forward_timeout_seconds=args.forward_timeout_seconds,
-        )
+        policy = engine_api_policy(consumer_header=args.consumer_header, forward_timeout_seconds=args.forward_timeout_seconds)
         return fqdn, identity.principal_id, ("OpenAI-compatible (LiteLLM)", "v1", policy, [engine_backend])
 
     def _engine_environment(self, s: _Scope, workspace_id: pulumi.Input[str]) -> tuple[app.ManagedEnvironment, privatedns.PrivateRecordSet]:

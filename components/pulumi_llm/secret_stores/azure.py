@@ -35,7 +35,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pulumi_llm.errors import UserError
 from pulumi_llm.gateway.engine import MASTER_KEY_SECRET
@@ -165,7 +165,8 @@ class KeyVaultSecrets:
             answer = self._call("GET", path, missing_ok=True)
             if answer is None:
                 return []
-            out.extend(v for v in answer.get("value", []) if isinstance(v, dict))
+            items: list[Any] = answer.get("value") or []
+            out.extend(cast(dict[str, Any], v) for v in items if isinstance(v, dict))
             path = self._next(answer.get("nextLink"))
         return out
 
@@ -208,9 +209,12 @@ def _vault_error(err: urllib.error.HTTPError) -> tuple[str, str]:
     except (ValueError, AttributeError):
         detail = {}
     code = str(detail.get("code") or err.code)
-    inner = detail.get("innererror")
-    if isinstance(inner, dict) and inner.get("code"):
-        code = str(inner["code"])
+    inner: Any = detail.get("innererror")
+    if isinstance(inner, dict):
+        # Key Vault's specific reason (e.g. ForbiddenByConnection: public network access is disabled).
+        inner_code = cast(dict[str, Any], inner).get("code")
+        if inner_code:
+            code = str(inner_code)
     message = " ".join(str(detail.get("message", "")).split())
     return code, f"Key Vault refused: {code}: {message}".rstrip(": ")
 

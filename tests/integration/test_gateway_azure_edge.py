@@ -1,0 +1,273 @@
+"""The Azure shape of the gateway, run for real: the engine booted as Container Apps boots it (``engine.BOOT``,
+the front in identity mode ``edge`` with LiteLLM behind it on loopback) behind the APIM stand-in
+(``support/apim_edge.py``), which runs the /v1 API policy AzureGateway renders, its operations and its
+subscription key names.
+
+A local OpenAI-compatible stand-in (``support/fake_provider.py``) plays both the self-hosted server and the
+API provider, so every backend call is on its request log. What must hold (issue 15, Azure):
+
+* consumer A gets its models; A asking for consumer B's model → 403 and no backend is called;
+* admin, pass-through and health paths → 404 at the edge (no operation), nothing forwarded;
+* a subscription key in the query string → 401, nothing forwarded;
+* the edge key presented by a client is no credential (401), and a client's Authorization or consumer
+  header never reaches the front;
+* rotating the edge key (staged as litellm-master-previous, then APIM's named value refreshed) → no 401.
+
+And issue 20 on Azure: the front's real request lines, as Container Apps stores them, run through the log
+alerts' KQL — a hybrid route whose self-hosted backend is down fires both alarms, a served one neither, in
+agreement with ``fallback_alarms.fallback_alarm_fires``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pulumi_llm.gateway import azure_alarms, engine  # noqa: E402
+from pulumi_llm.gateway import front_contract as fc  # noqa: E402
+from pulumi_llm.gateway.azure import MASTER_KEY_NAMED_VALUE, engine_api_policy  # noqa: E402
+from pulumi_llm.gateway.config import (  # noqa: E402
+    ENGINE_ENVIRONMENT,
+    Consumer,
+    GatewaySpec,
+    ModelGroup,
+    ProviderRoute,
+    render_litellm_config,
+    to_yaml,
+)
+from pulumi_llm.gateway.fallback_alarms import FallbackAlarm, fallback_alarm_fires  # noqa: E402
+from support import kql_eval  # noqa: E402
+from support.apim_edge import ApimEdge  # noqa: E402
+from support.fake_provider import FakeProvider  # noqa: E402
+from support.front_boot import BootedFront  # noqa: E402
+from support.litellm_env import ensure_litellm_env  # noqa: E402
+from support.vllm_server import free_port  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+# Test values created here; never real credentials.
+EDGE_KEY_OLD = "sk-itest-azure-edge-old-" + uuid.uuid4().hex[:12]
+EDGE_KEY_NEW = "sk-itest-azure-edge-new-" + uuid.uuid4().hex[:12]
+PROVIDER_KEY = "standin-provider-key"
+SELF_HOSTED_KEY = "itest-selfhosted-key"
+KEY_A = uuid.uuid4().hex  # APIM generates 32 hex characters per subscription key
+KEY_B = uuid.uuid4().hex
+A, B = "search", "support-bot"
+APP = "llm-itest-engine"
+
+
+def gateway_spec(fake_url: str, dead_url: str) -> GatewaySpec:
+    def provider(name: str, model: str) -> ProviderRoute:
+        return ProviderRoute(name, "openai", model, api_base=fake_url, secret_env="STANDIN_OPENAI_KEY")
+
+    def self_hosted(name: str, base: str, model: str) -> ProviderRoute:
+        return ProviderRoute(name, "self-hosted", model, api_base=base, secret_env="SELF_HOSTED_API_KEY", timeout_seconds=10)
+
+    return GatewaySpec(
+        model_groups=(
+            ModelGroup("chat", (self_hosted("fast", fake_url, "selfhosted-echo"),), fallbacks=("provider",), retries=0),
+            ModelGroup("chat-down", (self_hosted("down", dead_url, "tiny"),), fallbacks=("provider",), retries=0),
+            ModelGroup("provider", (provider("standin", "gpt-standin"),)),
+            ModelGroup("support-only", (provider("support", "gpt-support"),)),
+        ),
+        consumers=(Consumer(A, ("chat", "chat-down", "provider")), Consumer(B, ("provider", "support-only"))),
+    )
+
+
+@dataclass
+class Azure:
+    engine: BootedFront
+    edge: ApimEdge
+    fake: FakeProvider
+
+
+@pytest.fixture(scope="module")
+def azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azure]:
+    python = ensure_litellm_env()
+    with FakeProvider(api_key=(PROVIDER_KEY, SELF_HOSTED_KEY)) as fake:
+        spec = gateway_spec(fake.base_url, f"http://127.0.0.1:{free_port()}/v1")
+        front_doc = engine.front_config(
+            spec, identity=fc.IDENTITY_EDGE, stack="itest", host="127.0.0.1", port=free_port(), litellm_port=free_port(), drain_seconds=5
+        )
+        env = {
+            **ENGINE_ENVIRONMENT,
+            # Rotation step 1 done: the new key is staged in litellm-master-previous and the revision restarted,
+            # so the front accepts both while APIM's named value still holds the old one.
+            fc.EDGE_KEY_ENV: EDGE_KEY_OLD,
+            fc.EDGE_KEY_PREVIOUS_ENV: EDGE_KEY_NEW,
+            "STANDIN_OPENAI_KEY": PROVIDER_KEY,
+            "SELF_HOSTED_API_KEY": SELF_HOSTED_KEY,
+            "LITELLM_MASTER_KEY": None,
+            "OPENAI_API_KEY": None,
+            "DATABASE_URL": None,
+        }
+        workdir = tmp_path_factory.mktemp("azure-engine")
+        booted = BootedFront(python, front_doc, to_yaml(render_litellm_config(spec)), env=env, workdir=workdir)
+        policy = engine_api_policy(consumer_header=fc.CONSUMER_HEADER, forward_timeout_seconds=230)
+        with booted, ApimEdge(booted.url, policy, {KEY_A: A, KEY_B: B}, {MASTER_KEY_NAMED_VALUE: EDGE_KEY_OLD}) as edge:
+            print(f"\n[azure-edge] engine ready in {booted.seconds_to_ready:.1f} s; edge {edge.url} (logs in {workdir})", file=sys.stderr)
+            yield Azure(booted, edge, fake)
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def send(url: str, *, method: str = "POST", body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Answer:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **(headers or {})}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback
+            return Answer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+    except urllib.error.HTTPError as exc:
+        return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
+
+
+def chat(
+    azure: Azure, model: str, *, key: str | None = KEY_A, path: str = "/v1/chat/completions", headers: dict[str, str] | None = None
+) -> Answer:
+    all_headers = dict(headers or {})
+    if key is not None:
+        all_headers["Ocp-Apim-Subscription-Key"] = key
+    body = {"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": "hello"}]}
+    return send(azure.edge.url + path, body=body, headers=all_headers)
+
+
+def test_a_consumer_gets_its_models_through_the_edge(azure: Azure) -> None:
+    answer = chat(azure, "chat")
+    assert answer.status == 200, answer.body
+    assert (answer.headers[fc.SERVED_BY_HEADER], answer.headers[fc.FALLBACK_HEADER]) == (fc.SELF_HOSTED, "false")
+    listed = send(azure.edge.url + "/v1/models", method="GET", headers={"Ocp-Apim-Subscription-Key": KEY_A})
+    assert listed.status == 200 and [m["id"] for m in listed.json()["data"]] == ["chat", "chat-down", "provider"]
+    assert chat(azure, "support-only", key=KEY_B).status == 200
+    # What the front received: the consumer's name and the edge key from the named value, no subscription key.
+    forwarded = {k.lower(): v for k, v in azure.edge.forwarded[0].items()}
+    assert forwarded[fc.CONSUMER_HEADER] == A and forwarded["authorization"] == f"Bearer {EDGE_KEY_OLD}"
+    assert "ocp-apim-subscription-key" not in forwarded
+
+
+def test_a_consumer_asking_for_another_consumers_model_is_403_and_nothing_is_called(azure: Azure) -> None:
+    before = len(azure.fake.requests)
+    answer = chat(azure, "support-only")  # B's model, asked by A
+    assert answer.status == 403, answer.body
+    assert answer.headers[fc.SERVED_BY_HEADER] == fc.NONE
+    assert len(azure.fake.requests) == before  # neither the provider nor the self-hosted stand-in was called
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/key/generate"),
+        ("GET", "/v1/key/info"),
+        ("GET", "/v1/model/info"),
+        ("POST", "/anthropic/v1/messages"),
+        ("POST", "/v1/anthropic/v1/messages"),
+        ("POST", "/v1/openai/v1/chat/completions"),
+        ("POST", "/v1/responses"),
+        ("GET", "/v1/health"),
+        ("GET", "/v1/health/liveliness"),
+        ("GET", "/v1/metrics"),
+        ("GET", "/v1/chat/completions"),
+        ("POST", "/chat/completions"),
+    ],
+)
+def test_only_the_inference_operations_exist_at_the_edge(azure: Azure, method: str, path: str) -> None:
+    forwarded, before = len(azure.edge.forwarded), len(azure.fake.requests)
+    body = {"model": "provider", "messages": [{"role": "user", "content": "hi"}]} if method == "POST" else None
+    answer = send(azure.edge.url + path, method=method, body=body, headers={"Ocp-Apim-Subscription-Key": KEY_A})
+    assert answer.status == 404, (path, answer.body)
+    assert (len(azure.edge.forwarded), len(azure.fake.requests)) == (forwarded, before)
+
+
+def test_a_subscription_key_in_the_query_string_is_refused(azure: Azure) -> None:
+    forwarded = len(azure.edge.forwarded)
+    alone = chat(azure, "provider", key=None, path=f"/v1/chat/completions?subscription-key={KEY_A}")
+    assert alone.status == 401 and "header only" in alone.json()["error"]["message"]
+    with_header = chat(azure, "provider", path=f"/v1/chat/completions?Subscription-Key={KEY_A}")
+    assert with_header.status == 401
+    assert len(azure.edge.forwarded) == forwarded
+
+
+def test_the_edge_key_is_no_credential_for_a_client(azure: Azure) -> None:
+    forwarded = len(azure.edge.forwarded)
+    assert chat(azure, "provider", key=EDGE_KEY_OLD).status == 401  # as a subscription key
+    assert chat(azure, "provider", key=None, headers={"Authorization": f"Bearer {EDGE_KEY_OLD}"}).status == 401
+    assert len(azure.edge.forwarded) == forwarded
+    # With a subscription: the client's bearer and consumer header are replaced, so B cannot act as A.
+    answer = chat(azure, "chat", key=KEY_B, headers={"Authorization": "Bearer sk-client", fc.CONSUMER_HEADER: A})
+    assert answer.status == 403, answer.body  # chat is A's, and the front saw B
+    sent = {k.lower(): v for k, v in azure.edge.forwarded[-1].items()}
+    assert (sent[fc.CONSUMER_HEADER], sent["authorization"]) == (B, f"Bearer {EDGE_KEY_OLD}")
+    # Straight at the front, a client without the edge key gets nothing.
+    direct = send(azure.engine.url + "/v1/chat/completions", body={"model": "provider"}, headers={fc.CONSUMER_HEADER: A})
+    assert direct.status == 401
+
+
+def test_rotating_the_edge_key_has_no_401_window(azure: Azure) -> None:
+    statuses = []
+    for i in range(12):
+        if i == 6:  # APIM's named value refreshes from Key Vault to the new key mid-traffic
+            azure.edge.refresh_named_value(MASTER_KEY_NAMED_VALUE, EDGE_KEY_NEW)
+        statuses.append(chat(azure, "provider").status)
+    assert statuses == [200] * 12
+    sent = [{k.lower(): v for k, v in h.items()}["authorization"] for h in azure.edge.forwarded[-12:]]
+    assert sent == [f"Bearer {EDGE_KEY_OLD}"] * 6 + [f"Bearer {EDGE_KEY_NEW}"] * 6
+
+
+def console_rows(engine_out: Path) -> list[dict[str, Any]]:
+    """The engine's stdout as Container Apps' console log table holds it: one row per line, the line in Log."""
+    rows = []
+    for raw in engine_out.read_text(errors="replace").splitlines():
+        at = time.time()
+        try:
+            parsed = json.loads(raw)
+            at = parsed["_aws"]["Timestamp"] / 1000
+        except (ValueError, KeyError, TypeError):
+            pass
+        rows.append({"ContainerAppName": APP, "Log": raw, "TimeGenerated": at})
+    return rows
+
+
+def test_the_log_alerts_fire_on_the_fronts_own_lines_when_the_self_hosted_backend_is_down(azure: Azure) -> None:
+    for _ in range(5):
+        down = chat(azure, "chat-down")
+        assert down.status == 200, down.body
+        assert (down.headers[fc.SERVED_BY_HEADER], down.headers[fc.FALLBACK_HEADER]) == (fc.PROVIDER, "true")
+        assert chat(azure, "chat").headers[fc.SERVED_BY_HEADER] == fc.SELF_HOSTED
+    time.sleep(0.5)  # the front writes its line as the response ends
+    rows = console_rows(azure.engine.out_path)
+    now = time.time() + 1
+    lines = [json.loads(r["Log"]) for r in rows if r["Log"].startswith("{") and '"pulumi_llm_request"' in r["Log"]]
+    for group, expected in (("chat-down", True), ("chat", False)):
+        alarm = FallbackAlarm(group=group, share_percent=5.0, window_minutes=10)
+        rendered = {
+            alert.kind: kql_eval.alert_fires(
+                query=alert.query,
+                window=alert.window,
+                operator=alert.operator,
+                threshold=alert.threshold,
+                table=azure_alarms.TABLE,
+                rows=rows,
+                now=now,
+            )
+            for alert in azure_alarms.decide_log_alerts(alarm, APP)
+        }
+        assert rendered == {fc.ALARM_FALLBACK_SHARE: expected, fc.ALARM_SELF_HOSTED_SILENT: expected}, group
+        assert rendered == fallback_alarm_fires(alarm, lines, now=now), group
