@@ -352,6 +352,17 @@ def lines_for(gw: Gateway, route: str) -> list[dict[str, object]]:
 # ---------------------------------------------------------------------------------------------
 
 
+def test_a_consumer_asking_for_another_consumers_model_is_403_and_nothing_is_called(gateway: Gateway, fake: FakeProvider) -> None:
+    """The module's first request: the stand-in's log is empty before it and must stay empty."""
+    assert fake.requests == []
+    for model in ("echo", "hybrid-failing", "hybrid"):
+        answer = call(gateway, model, consumer=BATCH)
+        assert answer.status == 403, answer.body
+        assert "not granted" in answer.json()["error"]["message"]
+        assert answer.served_by == fc.NONE
+    assert fake.requests == []  # neither the provider nor a self-hosted stand-in was called
+
+
 def test_a_consumer_gets_its_models_and_v1_models_lists_only_those(gateway: Gateway) -> None:
     def listed(consumer: str) -> list[str]:
         answer = request(gateway.url + "/v1/models", method="GET", consumer=consumer)
@@ -364,16 +375,6 @@ def test_a_consumer_gets_its_models_and_v1_models_lists_only_those(gateway: Gate
     answer = call(gateway, "provider", consumer=BATCH)
     assert answer.status == 200, answer.body
     assert (answer.served_by, answer.fallback) == (fc.PROVIDER, "false")
-
-
-def test_a_consumer_asking_for_another_consumers_model_is_403_and_nothing_is_called(gateway: Gateway, fake: FakeProvider) -> None:
-    before = len(fake.requests)
-    for model in ("echo", "hybrid-failing", "hybrid"):
-        answer = call(gateway, model, consumer=BATCH)
-        assert answer.status == 403, answer.body
-        assert "not granted" in answer.json()["error"]["message"]
-        assert answer.served_by == fc.NONE
-    assert len(fake.requests) == before  # neither the provider nor a self-hosted stand-in was called
 
 
 @pytest.mark.parametrize(

@@ -651,13 +651,17 @@ class Front:
         started = time.monotonic()
         record = RequestRecord()
         try:
-            return (
-                await self._inference(request, record, started)
-                if endpoint == ENDPOINT_INFERENCE
-                else self._json(
-                    record, 404, error_body(f"no such route: {request.method} {request.path[:200]}", "not_found_error"), started=started
-                )
-            )
+            if endpoint != ENDPOINT_INFERENCE:
+                message = f"no such route: {request.method} {request.path[:200]}"
+                return self._json(record, 404, error_body(message, "not_found_error"), started=started)
+            return await self._inference(request, record, started)
+        except web.HTTPRequestEntityTooLarge:
+            message = f"the request body is above {CLIENT_MAX_BYTES // (1024 * 1024)} MiB"
+            return self._json(record, 413, error_body(message, "invalid_request_error"), started=started)
+        except Exception as err:  # a bug must still answer with the headers and leave its log line
+            _say(f"error answering a request: {type(err).__name__}")  # the type only: a message may quote the body
+            record.served_by, record.deployment = fc.NONE, ""
+            return self._json(record, 500, error_body("the gateway failed to answer this request", "server_error"), started=started)
         finally:
             self._finish(record)
 
