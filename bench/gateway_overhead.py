@@ -2,7 +2,11 @@
 
 The servers are the integration tests' own: the real vLLM CPU server with the tiny offline model
 (``tests/integration/support``) and the LiteLLM proxy from its pinned venv, started with the config
-``pulumi_llm.gateway.config`` renders for one self-hosted route. At 1, 16 and 64 concurrent streams a
+``pulumi_llm.gateway.config`` renders for one route to that server. LiteLLM now serves only provider
+routes (the front streams self-hosted ones itself, ``bench/gateway_engine.py`` measures that path), so the
+route is rendered as an OpenAI-compatible provider deployment and its model switched to LiteLLM's vLLM
+provider (``hosted_vllm/``, which passes ``ignore_eos`` on): what LiteLLM adds on the path a provider
+route or a fallback takes, against the same server. At 1, 16 and 64 concurrent streams a
 bounded number of streamed chat completions (fixed ``max_tokens``, ``ignore_eos``) goes to vLLM
 directly and through the gateway, interleaved level by level so that machine noise hits both alike.
 Reported side by side: time to first token and total request latency (p50 / p99), the latency the
@@ -126,13 +130,13 @@ class Run:
         return sum(s.tokens for s in self.ok) / self.wall
 
 
-def run_level(url: str, key: str, concurrency: int, per_stream: int, max_tokens: int) -> Run:
+def run_level(url: str, key: str, concurrency: int, per_stream: int, max_tokens: int, model: str = SERVED) -> Run:
     total = concurrency * per_stream
     barrier = threading.Barrier(concurrency)
 
     def worker(_: int) -> list[Sample]:
         barrier.wait()
-        return [one_stream(url, key, SERVED, max_tokens) for _ in range(per_stream)]
+        return [one_stream(url, key, model, max_tokens) for _ in range(per_stream)]
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -217,7 +221,7 @@ def main() -> int:
                         (
                             ProviderRoute(
                                 "vllm",
-                                "self-hosted",
+                                "openai",
                                 SERVED,
                                 api_base=vllm.url + "/v1",
                                 secret_env="SELF_HOSTED_API_KEY",
@@ -227,7 +231,11 @@ def main() -> int:
                     ),
                 ),
             )
-            (work / "config.yaml").write_text(to_yaml(render_litellm_config(spec)))
+            config = render_litellm_config(spec)
+            [deployment] = config["model_list"]
+            deployment["litellm_params"]["model"] = f"hosted_vllm/{SERVED}"
+            gateway_model = deployment["model_name"]  # the deployment id, as the front sends it
+            (work / "config.yaml").write_text(to_yaml(config))
             env = {**ENGINE_ENVIRONMENT, "LITELLM_MASTER_KEY": MASTER_KEY, "SELF_HOSTED_API_KEY": VLLM_KEY}
             extra = ["--num_workers", str(args.workers)] if args.workers > 1 else []
             with LitellmProxy(litellm_python, work / "config.yaml", env=env, log_path=work / "litellm.log", extra_args=extra) as proxy:
@@ -242,12 +250,12 @@ def main() -> int:
                     f"{os.cpu_count()} CPUs, {pinning}; max_tokens {args.max_tokens}",
                     flush=True,
                 )
-                for url, key in ((vllm.url, VLLM_KEY), (proxy.url, MASTER_KEY)):  # warm both paths
-                    run_level(url, key, 4, 2, args.max_tokens)
+                for url, key, name in ((vllm.url, VLLM_KEY, SERVED), (proxy.url, MASTER_KEY, gateway_model)):  # warm both paths
+                    run_level(url, key, 4, 2, args.max_tokens, name)
                 for level in levels:
                     per_stream = args.requests_per_stream or default_per_stream.get(level, 2)
                     direct = run_level(vllm.url, VLLM_KEY, level, per_stream, args.max_tokens)
-                    gateway = run_level(proxy.url, MASTER_KEY, level, per_stream, args.max_tokens)
+                    gateway = run_level(proxy.url, MASTER_KEY, level, per_stream, args.max_tokens, gateway_model)
                     print("\n".join(report(level, direct, gateway)), flush=True)
     return 0
 

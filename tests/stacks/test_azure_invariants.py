@@ -119,6 +119,7 @@ def test_apim_policies_limit_tokens_and_stream(resources: dict, stack: str) -> N
 @pytest.mark.parametrize("stack", AZURE_STACKS)
 def test_engine_runs_in_the_delegated_subnet_with_the_hybrid_config(resources: dict, stack: str) -> None:
     import base64
+    import json
 
     r = by_name(resources[stack])
     env = r["llm-gateway-engine-env"]["inputs"]
@@ -129,14 +130,20 @@ def test_engine_runs_in_the_delegated_subnet_with_the_hybrid_config(resources: d
     [container] = r["llm-gateway-engine"]["inputs"]["template"]["containers"]
     variables = {v["name"]: v for v in container["env"]}
     config = yaml.safe_load(base64.b64decode(variables["LITELLM_CONFIG_B64"]["value"]))
-    chat = [m for m in config["model_list"] if m["model_name"] == "chat"]
-    assert [m["litellm_params"]["model"] for m in chat] == ["hosted_vllm/llama-3-1-8b-instruct"]
-    assert chat[0]["litellm_params"]["api_base"] == "os.environ/SELF_HOSTED_LLAMA_3_1_8B_INSTRUCT_URL"
-    assert config["router_settings"]["fallbacks"] == [{"chat": ["provider-small"]}]
+    # The front streams chat's self-hosted route from the URL in its environment, then falls back to
+    # provider-small through LiteLLM, whose config holds the provider deployments only.
+    front = json.loads(base64.b64decode(variables["PULUMI_LLM_FRONT_CONFIG_B64"]["value"]))
+    chat = front["routing"]["chains"]["chat"]
+    assert [(c["kind"], c["model"], c["url"]) for c in chat[:1]] == [
+        ("direct", "llama-3-1-8b-instruct", "os.environ/SELF_HOSTED_LLAMA_3_1_8B_INSTRUCT_URL")
+    ]
+    assert [c["group"] for c in chat[1:]] and {c["group"] for c in chat[1:]} == {"provider-small"}
+    assert [m["model_name"] for m in config["model_list"]] == [c["deployment"] for c in chat[1:]]
+    assert "fallbacks" not in config["router_settings"]
     assert "SELF_HOSTED_LLAMA_3_1_8B_INSTRUCT_URL" in variables
     assert config["litellm_settings"]["request_timeout"] == 210
-    # Provider keys come from Key Vault references, never values.
-    for name in ("LITELLM_MASTER_KEY", "OPENAI_API_KEY"):
+    # Provider keys and the front's edge key (the litellm-master secret) come from Key Vault references, never values.
+    for name in ("PULUMI_LLM_EDGE_KEY", "OPENAI_API_KEY"):
         assert set(variables[name]) == {"name", "secretRef"}
 
 

@@ -1,10 +1,10 @@
 """Private model groups (issue 20, item 3): a group marked `boundary: private` reaches no external provider —
-refused in the stack file (one line, exit 2) and in the component's spec, rendered without provider
-deployments and with the engine hook that turns "nothing can serve" into 503 + Retry-After."""
+refused in the stack file (one line, exit 2) and in the component's spec; its chain is the front's and holds
+no provider, and nothing of it is rendered for LiteLLM (the front turns "nothing can serve" into 503 +
+Retry-After)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,10 @@ import yaml
 from bad_input import assert_one_line_refusal
 from helpers import shipped_stack
 from pulumi_llm.errors import UserError
-from pulumi_llm.gateway.boundary import PRIVATE_MARK, decide_boundary_breach
-from pulumi_llm.gateway.boundary_hook import HOOK_CALLBACK, HOOK_MODULE
-from pulumi_llm.gateway.boundary_hook import SOURCE as HOOK_SOURCE
-from pulumi_llm.gateway.config import GatewaySpec, ModelGroup, ProviderRoute, render_litellm_config, to_yaml
-from pulumi_llm.gateway.engine import BOOT, BOOT_WITH_SECRET_FILES, boot
+from pulumi_llm.gateway.boundary import decide_boundary_breach
+from pulumi_llm.gateway.config import GatewaySpec, ModelGroup, ProviderRoute, render_litellm_config
+from pulumi_llm.gateway.front_contract import SELF_HOSTED
+from pulumi_llm.gateway.routing import decide_chains, routing_document
 
 # --------------------------------------------------------------------------------------------
 # decide_boundary_breach: pure
@@ -105,71 +104,19 @@ def test_the_spec_refuses_an_unknown_boundary() -> None:
         render_litellm_config(spec(ModelGroup("chat", (SELF,), boundary="secret")))
 
 
-def test_a_private_group_renders_only_self_hosted_deployments_marked_private_and_the_hook() -> None:
-    config = render_litellm_config(
-        spec(
-            ModelGroup("chat", (SELF,), fallbacks=("spare",), boundary="private"),
-            ModelGroup("spare", (SPARE,), boundary="private"),
-            ModelGroup("api", (OPENAI,), fallbacks=("chat",)),  # a public group may fall back to a private one
-        )
+def test_a_private_group_renders_nothing_for_litellm_and_no_hook() -> None:
+    s = spec(
+        ModelGroup("chat", (SELF,), fallbacks=("spare",), boundary="private"),
+        ModelGroup("spare", (SPARE,), boundary="private"),
+        ModelGroup("api", (OPENAI,), fallbacks=("chat",)),  # a public group may fall back to a private one
     )
-    private = {m["model_name"] for m in config["model_list"] if m["model_info"].get(PRIVATE_MARK) == "private"}
-    assert private == {"chat", "spare"}
-    assert {m["litellm_params"]["model"] for m in config["model_list"] if m["model_name"] in private} == {"hosted_vllm/llama"}
-    assert config["router_settings"]["fallbacks"] == [{"chat": ["spare"]}, {"api": ["chat"]}]
-    assert config["litellm_settings"]["callbacks"] == [HOOK_CALLBACK]
-
-
-def test_without_a_private_group_nothing_changes() -> None:
-    config = render_litellm_config(spec(ModelGroup("chat", (SELF,), fallbacks=("api",)), ModelGroup("api", (OPENAI,))))
+    config = render_litellm_config(s)
+    # Only the provider route is LiteLLM's; the private chain is the front's, and it holds no provider.
+    assert [m["model_name"] for m in config["model_list"]] == ["api/openai"]
+    assert config["model_list"][0]["model_info"] == {"id": "api/openai"}  # no private mark: nothing private is LiteLLM's
+    assert "fallbacks" not in config["router_settings"]
+    # The front answers 503 + Retry-After itself: LiteLLM loads no boundary hook.
     assert "callbacks" not in config["litellm_settings"]
-    assert all(set(m["model_info"]) == {"id"} for m in config["model_list"])
-
-
-# --------------------------------------------------------------------------------------------
-# The boot writes the hook's module beside the config only when the config names it
-
-
-def test_the_boot_is_unchanged_without_the_hook() -> None:
-    text = to_yaml(render_litellm_config(spec(ModelGroup("chat", (SELF,)))))
-    assert boot(text) == BOOT
-    assert boot(text, BOOT_WITH_SECRET_FILES) == BOOT_WITH_SECRET_FILES
-
-
-def test_the_boot_writes_the_hook_before_the_engine_starts(tmp_path: Path) -> None:
-    text = to_yaml(render_litellm_config(spec(ModelGroup("chat", (SELF,), boundary="private"))))
-    for base in (BOOT, BOOT_WITH_SECRET_FILES):
-        script = boot(text, base)
-        write = f"open('/tmp/{HOOK_MODULE}.py', 'w')"
-        assert write in script and script.index(write) < script.index("os.execvp")
-        compile(script, "<boot>", "exec")
-    # What it writes is the hook's source, which is valid Python naming the mark the renderer sets.
-    compile(HOOK_SOURCE, f"{HOOK_MODULE}.py", "exec")
-    assert repr(PRIVATE_MARK) in HOOK_SOURCE
-    assert HOOK_CALLBACK == f"{HOOK_MODULE}.handler" and "\nhandler = " in HOOK_SOURCE
-
-
-def test_the_aws_and_azure_engine_containers_boot_with_the_hook_only_for_a_private_config() -> None:
-    from pulumi_llm.gateway.aws import container_definitions
-    from pulumi_llm.gateway.azure import engine_container
-
-    def commands(config_yaml: str) -> tuple[str, str]:
-        [_, aws_engine] = json.loads(
-            container_definitions(
-                image="img", config_yaml=config_yaml, secrets={}, environment={}, region="us-east-1", log_group="g", stream_prefix="p"
-            )
-        )
-        azure_engine = engine_container(
-            image="img", config_yaml=config_yaml, secrets={}, environment={}, client_id="id", cpu=1, memory_gib=2
-        )
-        # ContainerArgsDict types command as an optional Pulumi input; here it is a plain list of strings.
-        azure_command = azure_engine.get("command")
-        assert isinstance(azure_command, list)
-        azure_boot = azure_command[-1]
-        assert isinstance(azure_boot, str)
-        return aws_engine["entryPoint"][-1], azure_boot
-
-    public = to_yaml(render_litellm_config(spec(ModelGroup("chat", (SELF,)))))
-    private = to_yaml(render_litellm_config(spec(ModelGroup("chat", (SELF,), boundary="private"))))
-    assert commands(public) == (BOOT, BOOT)
-    assert commands(private) == (boot(private), boot(private)) and boot(private) != BOOT
+    chains = decide_chains(s)
+    assert [c.served_by for c in chains["chat"]] == [SELF_HOSTED, SELF_HOSTED]
+    assert routing_document(s)["private"] == ["chat", "spare"]

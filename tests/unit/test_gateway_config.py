@@ -64,23 +64,12 @@ def refused(s: GatewaySpec) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_hybrid_group_provider_group_and_consumers_render_exactly() -> None:
+def test_only_provider_deployments_render_each_under_its_own_name() -> None:
     assert render_litellm_config(spec()) == {
+        # chat's self-hosted route is the front's: it streams it from the model server.
         "model_list": [
             {
-                "model_name": "chat",
-                "litellm_params": {
-                    "model": "hosted_vllm/llama-3-8b",
-                    "api_base": "http://llm.internal:8000/v1",
-                    "api_key": "os.environ/SELF_HOSTED_API_KEY",
-                    "timeout": 120,
-                    "stream_timeout": 30,
-                    "num_retries": 0,
-                },
-                "model_info": {"id": "chat/llama"},
-            },
-            {
-                "model_name": "chat-provider",
+                "model_name": "chat-provider/openai",
                 "litellm_params": {
                     "model": "openai/gpt-4o-mini",
                     "api_key": "os.environ/OPENAI_API_KEY",
@@ -88,54 +77,71 @@ def test_hybrid_group_provider_group_and_consumers_render_exactly() -> None:
                     "tpm": 200_000,
                     "timeout": 480,
                     "stream_timeout": 480,
-                    "order": 1,
                 },
                 "model_info": {"id": "chat-provider/openai"},
             },
             {
-                "model_name": "chat-provider",
+                "model_name": "chat-provider/claude",
                 "litellm_params": {
                     "model": "anthropic/claude-haiku-4-5-20251001",
                     "api_key": "os.environ/ANTHROPIC_API_KEY",
                     "timeout": 480,
                     "stream_timeout": 480,
-                    "order": 2,
                 },
                 "model_info": {"id": "chat-provider/claude"},
             },
         ],
+        # No fallbacks, order, routing strategy or cool-down: the front owns the chain and the breaker.
         "router_settings": {
-            "routing_strategy": "simple-shuffle",
             "num_retries": 2,
             "retry_after": 0,
-            "allowed_fails": 3,
-            "allowed_fails_policy": {
-                "TimeoutErrorAllowedFails": 3,
-                "InternalServerErrorAllowedFails": 3,
-                "ServiceUnavailableErrorAllowedFails": 3,
-                "BadGatewayErrorAllowedFails": 3,
-            },
-            "cooldown_time": 60,
+            "disable_cooldowns": True,
             "timeout": 540,
-            "fallbacks": [{"chat": ["chat-provider"]}],
             "optional_pre_call_checks": ["enforce_model_rate_limits"],
         },
+        # No SSE keep-alives (they would commit LiteLLM's 200 before the first token) and no callback.
         "litellm_settings": {
             "drop_params": True,
             "turn_off_message_logging": True,
             "redact_user_api_key_info": True,
             "request_timeout": 540,
             "json_logs": True,
-            "sse_keepalive_ping_interval_seconds": 15,
         },
+        # The front strips the consumer header before LiteLLM: no user_header_mappings.
         "general_settings": {
             "master_key": "os.environ/LITELLM_MASTER_KEY",
             "store_model_in_db": False,
             "disable_spend_logs": True,
             "allow_client_side_credentials": False,
-            "user_header_mappings": [{"header_name": "x-pulumi-llm-consumer", "litellm_user_role": "customer"}],
         },
     }
+
+
+def test_the_litellm_names_are_the_fronts_candidates() -> None:
+    from pulumi_llm.gateway.routing import KIND_LITELLM, decide_chains
+
+    s = spec()
+    sent = {c.model for chain in decide_chains(s).values() for c in chain if c.kind == KIND_LITELLM}
+    assert sent == {m["model_name"] for m in render_litellm_config(s)["model_list"]}
+
+
+def test_a_group_retry_count_stays_on_its_provider_deployments() -> None:
+    s = spec(model_groups=(ModelGroup("chat", (OPENAI, CLAUDE), retries=0),), consumers=())
+    assert [m["litellm_params"]["num_retries"] for m in render_litellm_config(s)["model_list"]] == [0, 0]
+
+
+def test_an_all_self_hosted_spec_renders_an_empty_model_list() -> None:
+    s = spec(
+        model_groups=(
+            ModelGroup("chat", (SELF_HOSTED,), fallbacks=("spare",)),
+            ModelGroup("spare", (dataclasses.replace(SELF_HOSTED, name="b"),)),
+        ),
+        consumers=(),
+    )
+    config = render_litellm_config(s)
+    assert config["model_list"] == []
+    assert "optional_pre_call_checks" not in config["router_settings"]
+    assert config["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
 
 
 def test_yaml_round_trips_and_keeps_the_rendering_order() -> None:
@@ -150,12 +156,7 @@ def test_no_key_value_only_environment_references() -> None:
     config = render_litellm_config(spec())
     values = [m["litellm_params"]["api_key"] for m in config["model_list"]]
     values.append(config["general_settings"]["master_key"])
-    assert values == [
-        "os.environ/SELF_HOSTED_API_KEY",
-        "os.environ/OPENAI_API_KEY",
-        "os.environ/ANTHROPIC_API_KEY",
-        "os.environ/LITELLM_MASTER_KEY",
-    ]
+    assert values == ["os.environ/OPENAI_API_KEY", "os.environ/ANTHROPIC_API_KEY", "os.environ/LITELLM_MASTER_KEY"]
 
 
 def test_every_provider_gets_its_litellm_prefix_and_fields() -> None:
@@ -177,14 +178,13 @@ def test_every_provider_gets_its_litellm_prefix_and_fields() -> None:
         "all/d": "cohere/command-r-plus",
         "all/e": "bedrock/anthropic.claude-3-haiku-20240307-v1:0",
         "all/f": "azure/gpt4o-prod",
-        "all/g": "hosted_vllm/tiny",
     }
+    assert [m["model_name"] for m in config["model_list"]] == list(params)
     assert params["all/e"] == {
         "model": "bedrock/anthropic.claude-3-haiku-20240307-v1:0",
         "aws_region_name": "eu-west-1",
         "timeout": 480,
         "stream_timeout": 480,
-        "order": 5,
     }
     assert params["all/f"] == {
         "model": "azure/gpt4o-prod",
@@ -192,26 +192,24 @@ def test_every_provider_gets_its_litellm_prefix_and_fields() -> None:
         "api_version": "2024-10-21",
         "timeout": 480,
         "stream_timeout": 480,
-        "order": 6,
     }
-    assert "api_key" not in params["all/g"]
     # Azure without a key authenticates with the managed identity.
     assert config["litellm_settings"]["enable_azure_ad_token_refresh"] is True
-    # No limits anywhere: no rate-limit pre-call check; no consumers: no consumer header.
+    # No limits anywhere: no rate-limit pre-call check.
     assert "optional_pre_call_checks" not in config["router_settings"]
-    assert "user_header_mappings" not in config["general_settings"]
 
 
 def test_a_deploy_time_api_base_is_an_environment_reference() -> None:
-    route = ProviderRoute("lb", "self-hosted", "tiny", api_base="os.environ/SELF_HOSTED_TINY_URL")
+    route = ProviderRoute("lb", "azure-openai", "gpt4o", api_base="os.environ/AZURE_OPENAI_URL", api_version="2024-10-21")
     config = render_litellm_config(with_route(route))
-    assert config["model_list"][0]["litellm_params"]["api_base"] == "os.environ/SELF_HOSTED_TINY_URL"
+    assert config["model_list"][0]["litellm_params"]["api_base"] == "os.environ/AZURE_OPENAI_URL"
 
 
-def test_prompt_logging_and_keepalives_are_switches() -> None:
-    config = render_litellm_config(spec(log_prompts=True, stream_keepalive_seconds=None))
-    assert config["litellm_settings"]["turn_off_message_logging"] is False
-    assert "sse_keepalive_ping_interval_seconds" not in config["litellm_settings"]
+def test_prompt_logging_is_a_switch_and_keepalives_stay_out_of_litellm() -> None:
+    for keepalive in (15.0, None):
+        config = render_litellm_config(spec(log_prompts=True, stream_keepalive_seconds=keepalive))
+        assert config["litellm_settings"]["turn_off_message_logging"] is False
+        assert "sse_keepalive_ping_interval_seconds" not in config["litellm_settings"]
 
 
 def test_timeouts_reach_the_engine() -> None:
@@ -220,15 +218,15 @@ def test_timeouts_reach_the_engine() -> None:
         s,
         model_groups=(
             ModelGroup("chat", (dataclasses.replace(SELF_HOSTED, timeout_seconds=60),), fallbacks=("p",)),
-            ModelGroup("p", (dataclasses.replace(OPENAI, timeout_seconds=80),)),
+            ModelGroup("p", (dataclasses.replace(OPENAI, timeout_seconds=80, stream_timeout_seconds=20),)),
         ),
         consumers=(),
     )
     config = render_litellm_config(s)
     assert config["litellm_settings"]["request_timeout"] == 90.5
     assert config["router_settings"]["timeout"] == 90.5
-    assert [m["litellm_params"]["timeout"] for m in config["model_list"]] == [60, 80]
-    assert [m["litellm_params"]["stream_timeout"] for m in config["model_list"]] == [30, 80]
+    assert [m["litellm_params"]["timeout"] for m in config["model_list"]] == [80]
+    assert [m["litellm_params"]["stream_timeout"] for m in config["model_list"]] == [20]
 
 
 def test_edge_policies_carry_each_consumers_limits() -> None:
@@ -556,7 +554,10 @@ def test_a_group_carries_the_fallback_alarm_defaults_of_the_contract() -> None:
     from pulumi_llm.gateway.front_contract import DEFAULT_FALLBACK_SHARE_PERCENT, DEFAULT_FALLBACK_WINDOW_MINUTES
 
     group = ModelGroup("chat", (OPENAI,))
-    assert (group.fallback_share_percent, group.fallback_window_minutes) == (DEFAULT_FALLBACK_SHARE_PERCENT, DEFAULT_FALLBACK_WINDOW_MINUTES)
+    assert (group.fallback_share_percent, group.fallback_window_minutes) == (
+        DEFAULT_FALLBACK_SHARE_PERCENT,
+        DEFAULT_FALLBACK_WINDOW_MINUTES,
+    )
     assert (DEFAULT_FALLBACK_SHARE_PERCENT, DEFAULT_FALLBACK_WINDOW_MINUTES) == (5.0, 10)
     edge = ModelGroup("chat", (OPENAI,), fallback_share_percent=100, fallback_window_minutes=1440)
     gw.validate(spec(model_groups=(edge,), consumers=()))  # the bounds themselves are allowed

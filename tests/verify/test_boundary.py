@@ -6,21 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_llm.gateway.boundary import PRIVATE_MARK
-from pulumi_llm.gateway.boundary_hook import HOOK_CALLBACK
 from pulumi_llm.verify import run_rules
 
 from .conftest import fired
-from .test_wiring import _rewrite_config
+from .test_wiring import _rewrite_config, _rewrite_front
 
 RULE = "gateway.private-boundary"
 
 
-def mark_chat_private(config: dict[str, Any]) -> None:
-    for entry in config["model_list"]:
-        if entry["model_name"] == "chat":
-            entry["model_info"][PRIVATE_MARK] = "private"
-    config["litellm_settings"]["callbacks"] = [HOOK_CALLBACK]
+def mark_chat_private(routing: dict[str, Any]) -> None:
+    routing["private"] = ["chat"]
+
+
+def only_self_hosted(routing: dict[str, Any]) -> None:
+    routing["chains"]["chat"] = [c for c in routing["chains"]["chat"] if c["served_by"] == "self-hosted"]
 
 
 def test_the_shipped_gateway_stacks_have_no_private_group_and_pass(recorded):
@@ -28,44 +27,38 @@ def test_the_shipped_gateway_stacks_have_no_private_group_and_pass(recorded):
         assert [v for v in run_rules(recorded(stack)) if v.rule == RULE] == []
 
 
-def test_seed_a_private_group_whose_engine_config_falls_back_to_a_provider(recorded):
+def test_seed_a_private_group_whose_chain_falls_back_to_a_provider(recorded):
     view = recorded("gcp-prod")
-    _rewrite_config(view, mark_chat_private)  # marked private, but still falling back to provider-small
+    _rewrite_front(view, mark_chat_private)  # listed private, but its chain still reaches provider-small
     assert fired(view) == {RULE}
     [found] = [v for v in run_rules(view) if v.rule == RULE]
-    assert "chat" in found.why and "fallbacks[0] = provider-small" in found.why and "gemini" in found.why
+    assert "private group chat" in found.why and "through its fallback provider-small" in found.why and "gemini" in found.why
 
 
-def test_seed_settings_say_private_but_the_engine_config_was_rendered_public(recorded):
+def test_seed_settings_say_private_but_the_routing_was_rendered_public(recorded):
     view = recorded("gcp-prod")
     view.settings["gateway"]["models"]["chat"]["boundary"] = "private"
     assert fired(view) == {RULE}
     whys = [v.why for v in run_rules(view) if v.rule == RULE]
     assert any("provider-small" in w for w in whys)
-    assert any(f"lack model_info.{PRIVATE_MARK}" in w for w in whys)
-    assert any(HOOK_CALLBACK in w for w in whys)
+    assert any("does not list it as private" in w for w in whys)
 
 
-def test_seed_a_private_chain_of_self_hosted_deployments_without_the_hook(recorded):
+def test_seed_a_private_groups_deployment_served_by_litellm(recorded):
     view = recorded("gcp-prod")
+    _rewrite_front(view, lambda routing: (mark_chat_private(routing), only_self_hosted(routing)))
 
-    def private_without_fallback_or_hook(config: dict[str, Any]) -> None:
-        mark_chat_private(config)
-        config["router_settings"]["fallbacks"] = []
-        del config["litellm_settings"]["callbacks"]
+    def serve_chat(config: dict[str, Any]) -> None:
+        entry = dict(config["model_list"][0])
+        config["model_list"].append({**entry, "model_name": "chat/leak", "model_info": {"id": "chat/leak"}})
 
-    _rewrite_config(view, private_without_fallback_or_hook)
+    _rewrite_config(view, serve_chat)
     assert fired(view) == {RULE}
     [found] = [v for v in run_rules(view) if v.rule == RULE]
-    assert HOOK_CALLBACK in found.why
+    assert "LiteLLM's config serves its deployment chat/leak" in found.why
 
 
-def test_a_private_chain_of_self_hosted_deployments_with_the_hook_passes(recorded):
+def test_a_private_chain_of_self_hosted_deployments_listed_private_passes(recorded):
     view = recorded("gcp-prod")
-
-    def private_and_inside(config: dict[str, Any]) -> None:
-        mark_chat_private(config)
-        config["router_settings"]["fallbacks"] = []
-
-    _rewrite_config(view, private_and_inside)
+    _rewrite_front(view, lambda routing: (mark_chat_private(routing), only_self_hosted(routing)))
     assert RULE not in fired(view)

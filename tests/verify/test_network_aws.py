@@ -9,9 +9,9 @@ import base64
 import json
 
 import pytest
-import yaml
+from pulumi_llm.gateway.engine import FRONT_CONFIG_ENV
+from pulumi_llm.gateway.routing import KIND_DIRECT
 from pulumi_llm.verify.addresses import within
-from pulumi_llm.verify.engines import SELF_HOSTED_PREFIX
 from pulumi_llm.verify.facts import aws_network as facts
 from pulumi_llm.verify.rules import aws_paths as paths
 
@@ -197,11 +197,24 @@ def test_seed_self_hosted_backend_rules_not_managed(recorded):
     assert fired(view) == {SELF_HOSTED}
 
 
+def front_config(view) -> dict:
+    return json.loads(base64.b64decode(engine_env(view, FRONT_CONFIG_ENV)))
+
+
+def direct_routes(view) -> list[dict]:
+    """The self-hosted candidates of the front's routing (each once): the routes the front streams itself."""
+    seen = {c["deployment"]: c for chain in front_config(view)["routing"]["chains"].values() for c in chain if c["kind"] == KIND_DIRECT}
+    return list(seen.values())
+
+
 def test_seed_self_hosted_route_missing_from_engine_config(recorded):
     view = recorded("prod")
-    config = yaml.safe_load(base64.b64decode(engine_env(view, "LITELLM_CONFIG_B64")))
-    config["model_list"] = [m for m in config["model_list"] if "70b" not in m["litellm_params"]["model"]]
-    set_engine_env(view, "LITELLM_CONFIG_B64", base64.b64encode(yaml.safe_dump(config).encode()).decode())
+    config = front_config(view)
+    chains = config["routing"]["chains"]
+    for group in chains:
+        chains[group] = [c for c in chains[group] if "70b" not in c["model"]]
+    config["routing"]["chains"] = {g: chain for g, chain in chains.items() if chain}
+    set_engine_env(view, FRONT_CONFIG_ENV, base64.b64encode(json.dumps(config).encode()).decode())
     assert fired(view) == {SELF_HOSTED}
 
 
@@ -312,9 +325,8 @@ def test_dev_gpu_vm_requires_the_key_the_gateway_sends(recorded):
     assert secret["inputs"]["kmsKeyId"].endswith(":llm-key-key")  # the stack key, which the execution policy decrypts through
     arn = f"arn:aws:secretsmanager:us-east-1:123456789012:{secret['name']}"
     # The gateway: every self-hosted route sends it, ECS injects it from the secret.
-    config = yaml.safe_load(base64.b64decode(engine_env(view, "LITELLM_CONFIG_B64")))
-    hosted = [m["litellm_params"] for m in config["model_list"] if m["litellm_params"]["model"].startswith(SELF_HOSTED_PREFIX)]
-    assert hosted and all(p["api_key"] == "os.environ/SELF_HOSTED_API_KEY" for p in hosted)
+    hosted = direct_routes(view)
+    assert hosted and all(c["key_env"] == "SELF_HOSTED_API_KEY" for c in hosted)
     task = view.of_type(paths.TASK_DEFINITION)[0]
     injected = {s["name"]: s["valueFrom"] for c in json.loads(task["inputs"]["containerDefinitions"]) for s in c.get("secrets", [])}
     assert injected["SELF_HOSTED_API_KEY"] == arn
@@ -331,10 +343,8 @@ def test_dev_gpu_vm_requires_the_key_the_gateway_sends(recorded):
 def test_eks_models_get_no_key_yet(recorded):
     """Nothing syncs a Secrets Manager value into the cluster yet: the EKS routes send no key."""
     view = recorded("prod")
-    config = yaml.safe_load(base64.b64decode(engine_env(view, "LITELLM_CONFIG_B64")))
-    assert not [
-        m for m in config["model_list"] if "api_key" in m["litellm_params"] and m["litellm_params"]["model"].startswith(SELF_HOSTED_PREFIX)
-    ]
+    hosted = direct_routes(view)
+    assert hosted and [c["deployment"] for c in hosted if c["key_env"] is not None] == []
 
 
 def test_seed_inline_rule_names_a_group_and_the_internet(recorded):

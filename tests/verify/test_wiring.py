@@ -8,7 +8,10 @@ import json
 import pytest
 import yaml
 from pulumi_llm.gateway.config import CONFIG_ENV
-from pulumi_llm.verify.engines import engine_configs
+from pulumi_llm.gateway.engine import FRONT_CONFIG_ENV
+from pulumi_llm.gateway.routing import KIND_DIRECT, KIND_LITELLM
+from pulumi_llm.verify import run_rules
+from pulumi_llm.verify.engines import engine_configs, front_routings
 
 from .conftest import fired
 
@@ -16,11 +19,17 @@ GATEWAY_STACKS = ["dev", "prod", "gcp-dev", "gcp-prod", "azure-dev", "azure-prod
 
 
 @pytest.mark.parametrize("stack", GATEWAY_STACKS)
-def test_every_gateway_stack_has_its_engine_config_found(recorded, stack):
-    configs = list(engine_configs(recorded(stack)))
+def test_every_gateway_stack_has_its_engine_configs_found(recorded, stack):
+    view = recorded(stack)
+    configs = list(engine_configs(view))
     assert len(configs) == 1
     _resource, _container, config = configs[0]
-    assert config["model_list"], stack
+    assert config["model_list"], stack  # every shipped gateway has a provider route
+    [routing] = front_routings(view)
+    assert routing.error is None and routing.chains, stack
+    # LiteLLM knows exactly the provider deployments the front sends it.
+    sent = {c.model for c in routing.deployments() if c.kind == KIND_LITELLM}
+    assert sent == {m["model_name"] for m in config["model_list"]}, stack
 
 
 def _ecs_container(view, name="llm-gateway-task"):
@@ -52,6 +61,25 @@ def _rewrite_config(view, change):
     raise AssertionError("no engine config")
 
 
+def _rewrite_front(view, change):
+    """Decode the front's config wherever it is, apply `change` to its routing document, and encode it back."""
+    for routing in front_routings(view):
+        entries = [
+            e
+            for item in routing.container.values()
+            if isinstance(item, list)
+            for e in item
+            if isinstance(e, dict) and e.get("name") == FRONT_CONFIG_ENV
+        ]
+        old = entries[0]["value"]
+        config = json.loads(base64.b64decode(old))
+        change(config["routing"])
+        new = base64.b64encode(json.dumps(config).encode()).decode()
+        routing.resource["inputs"] = json.loads(json.dumps(routing.resource["inputs"]).replace(old, new))
+        return
+    raise AssertionError("no front config")
+
+
 def test_seed_provider_key_secret_missing_on_ecs(recorded):
     view = recorded("prod")
     task, containers = _ecs_container(view)
@@ -77,10 +105,32 @@ def test_seed_secret_file_outside_every_mount_on_cloud_run(recorded):
 def test_seed_route_names_a_model_no_server_serves(recorded, stack):
     view = recorded(stack)
 
-    def rename(config):
-        for entry in config["model_list"]:
-            if entry["litellm_params"]["model"].startswith("hosted_vllm/"):
-                entry["litellm_params"]["model"] = "hosted_vllm/llama-3.1-8b-instruct"  # dots: not the served name
+    def rename(routing):
+        for chain in routing["chains"].values():
+            for candidate in chain:
+                if candidate["kind"] == KIND_DIRECT:
+                    candidate["model"] = "llama-3.1-8b-instruct"  # dots: not the served name
 
-    _rewrite_config(view, rename)
+    _rewrite_front(view, rename)
     assert fired(view) == {"wiring.self-hosted-model"}
+
+
+def test_seed_self_hosted_key_variable_the_container_lacks(recorded):
+    view = recorded("gcp-prod")
+
+    def elsewhere(routing):
+        for chain in routing["chains"].values():
+            for candidate in chain:
+                if candidate["kind"] == KIND_DIRECT:
+                    candidate["key_env"] = "SELF_HOSTED_ELSEWHERE_KEY"
+
+    _rewrite_front(view, elsewhere)
+    assert fired(view) == {"wiring.engine-env"}
+    assert any("the front's routing reads os.environ/SELF_HOSTED_ELSEWHERE_KEY" in v.why for v in run_rules(view))
+
+
+def test_seed_unreadable_front_routing(recorded):
+    view = recorded("gcp-prod")
+    _rewrite_front(view, lambda routing: routing.update(version=99))
+    assert fired(view) == {"wiring.self-hosted-model"}
+    assert any("the front's config cannot be read" in v.why and "version 99" in v.why for v in run_rules(view))

@@ -21,10 +21,6 @@ BOUNDARIES: tuple[str, ...] = get_args(Boundary)
 SELF_HOSTED = "self-hosted"
 """The one provider a private group may use: a model this stack serves."""
 
-PRIVATE_MARK = "pulumi_llm_boundary"
-"""The key of a deployment's ``model_info`` in the engine config that marks its group private (value
-``private``): the engine's hook and `verify` read the boundary there."""
-
 
 @dataclass(frozen=True)
 class BoundaryBreach:

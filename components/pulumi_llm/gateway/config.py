@@ -1,40 +1,42 @@
 """The gateway engine's configuration, rendered from a typed spec — pure, shared by AWS, GCP and Azure.
 
-The engine is the LiteLLM proxy (``pins.LITELLM``: 1.103.0, the version the integration tests run for
-real). ``render_litellm_config(spec)`` returns the dict its ``--config`` file holds and ``to_yaml``
-the text; the per-cloud components only carry that text to the engine and inject the environment
-variables it names.
+Two processes serve the engine port (``front_contract``): the front, which checks each consumer's grant
+and walks each model group's chain (``routing.decide_chains``: the group's routes in priority order, then
+its fallback groups' chains), and LiteLLM (``pins.LITELLM``: 1.103.1) on loopback behind it, for the
+provider routes only. ``render_litellm_config(spec)`` returns the dict LiteLLM's ``--config`` file holds
+and ``to_yaml`` the text; ``routing.routing_document(spec)`` is what the front reads.
 
-What the rendered config does
------------------------------
-* ``model_list``: one deployment per route. A model group is the name clients ask for; its routes are
-  tried in order (LiteLLM ``order`` 1, 2, …: the next order is used once the earlier ones fail or
-  are cooling down), then its ``fallbacks`` groups. Provider keys appear only as
-  ``os.environ/<SECRET_ENV>`` references: the value lives in the cloud's secret store and is injected
-  into the engine's environment; Bedrock uses the engine's IAM role and Azure OpenAI without a key its
-  managed identity (``enable_azure_ad_token_refresh``). A self-hosted route is ``hosted_vllm/<served
-  name>`` with ``api_base`` = the server's OpenAI base URL (``…/v1``), LiteLLM's provider for vLLM's
-  OpenAI-compatible server.
+What the rendered LiteLLM config does
+-------------------------------------
+* ``model_list``: one deployment per provider route, under its own name ``<group>/<route>`` — the name
+  the front sends (``routing.Candidate.model``), so LiteLLM never chooses between routes or falls back:
+  there is no ``order`` and no ``router_settings.fallbacks``. Self-hosted routes are not in it (the front
+  streams them from the model server); a spec whose groups are all self-hosted renders an empty
+  ``model_list``, which LiteLLM 1.103.1 accepts. Provider keys appear only as ``os.environ/<SECRET_ENV>``
+  references: the value lives in the cloud's secret store and is injected into the engine's environment;
+  Bedrock uses the engine's IAM role and Azure OpenAI without a key its managed identity
+  (``enable_azure_ad_token_refresh``).
 * Hybrid routing is a group whose first route is self-hosted and whose fallback is a provider group:
   while the model servers answer, no provider is paid; when they are down, failing or too slow, the
-  request goes to the provider before the client has seen a byte. Fallbacks never happen mid-stream
-  (litellm#6957): once the first chunk is out, a failure is the client's to see.
-* ``router_settings``: retries (a Retry-After of up to 60 s is always honoured: LiteLLM waits that
-  long before the retry; ``min_retry_wait_seconds`` is the floor of its own back-off), per-deployment
-  cooldown after ``allowed_fails`` server-side failures (timeouts, 5xx, refused connections) in a
-  minute — also for a group's only route, so a dead self-hosted server is skipped rather than tried by
-  every request — route ``rpm``/``tpm`` enforced (429) by the
-  ``enforce_model_rate_limits`` pre-call check — per engine replica, as the counters are in memory.
+  front sends the request to the provider before the client has seen a byte. Fallbacks never happen
+  mid-stream: once the first chunk is out, a failure is the client's to see.
+* ``router_settings``: retries of one deployment (a Retry-After of up to 60 s is always honoured: LiteLLM
+  waits that long before the retry; ``min_retry_wait_seconds`` is the floor of its own back-off); no
+  cool-down of its own (``disable_cooldowns``: the front's ``routing.Breaker`` skips a deployment after
+  ``allowed_fails`` failures in a minute, for ``cooldown_seconds``, but never a whole chain); route
+  ``rpm``/``tpm`` enforced (429) by the ``enforce_model_rate_limits`` pre-call check — per engine replica,
+  as the counters are in memory.
 * ``litellm_settings``: prompt and response logging off (``turn_off_message_logging``) unless
   ``log_prompts`` (never run the engine with ``LITELLM_LOG=DEBUG``: its debug lines print request
-  bodies regardless); unsupported parameters dropped, not failed; JSON logs; SSE keep-alive comments
-  (``: ping``) while a stream waits for its first token, so idle timeouts of load balancers do not cut
-  slow starts. The trade-off: once a ping is out, the status line is 200, so a stream that then fails
-  everywhere ends with an error event instead of an HTTP error (fallbacks still happen: they are inside
-  the engine, before the first provider byte).
-  Streamed token usage is tracked without extra settings: LiteLLM asks providers for
-  ``include_usage`` and strips it again for clients that did not ask.
-* ``general_settings``: the master key from ``os.environ/LITELLM_MASTER_KEY``; no database.
+  bodies regardless); unsupported parameters dropped, not failed; JSON logs. No SSE keep-alives: a ping
+  would send LiteLLM's 200 status line before the provider's first token, and the front could no longer
+  fall back to the next candidate (``stream_keepalive_seconds`` is the front's). Streamed token usage is
+  tracked without extra settings: LiteLLM asks providers for ``include_usage`` and strips it again for
+  clients that did not ask.
+* ``general_settings``: the master key from ``os.environ/LITELLM_MASTER_KEY`` (the boot generates it
+  per start; only the front holds it); no database.
+* Private groups (``boundary: private``) have only self-hosted routes on their chain (``_check_boundaries``),
+  so nothing of theirs is rendered here; the front answers 503 + Retry-After when none can serve.
 
 Consumer keys: at the managed gateway, not in LiteLLM
 ------------------------------------------------------
@@ -75,8 +77,7 @@ from ..choices import listing
 from ..errors import UserError
 from ..validation import ENV_NAME
 from ..validation import HEADER_NAME as _HEADER
-from .boundary import BOUNDARIES, PRIVATE_MARK, decide_boundary_breach
-from .boundary_hook import HOOK_CALLBACK
+from .boundary import BOUNDARIES, SELF_HOSTED, decide_boundary_breach
 
 # Re-exported: verify/rules/wiring.py, the examples and tests read the engine's environment names here.
 from .engine import CONFIG_ENV as CONFIG_ENV
@@ -84,6 +85,7 @@ from .engine import MASTER_KEY_ENV, MASTER_KEY_SECRET, MAX_CONFIG_BYTES
 from .engine import SECRET_FILES_ENV as SECRET_FILES_ENV
 from .front_contract import DEFAULT_FALLBACK_SHARE_PERCENT, DEFAULT_FALLBACK_WINDOW_MINUTES
 from .grants import Grant
+from .routing import deployment_id
 
 Provider = Literal["openai", "anthropic", "gemini", "cohere", "bedrock", "azure-openai", "self-hosted"]
 PROVIDERS: tuple[str, ...] = get_args(Provider)
@@ -247,13 +249,16 @@ class GatewaySpec:
     consumers: who may call which groups, with which limits (enforced at the edge). Default none.
     retries: retries of a failed call within a group (Retry-After honoured). Default 2.
     timeouts: the timeout budget. Default ``TimeoutBudget()``.
-    cooldown_seconds: how long a failing route is skipped. Default 60.
-    allowed_fails: failures of a route within a minute before its cooldown. Default 3.
-    min_retry_wait_seconds: floor of the back-off between retries (a Retry-After header wins). Default 0.
-    stream_keepalive_seconds: SSE keep-alive comment interval while a stream waits for its first token;
-        None turns them off. Default 15.
+    cooldown_seconds: how long the front skips a failing route (``routing.Breaker``). Default 60.
+    allowed_fails: failures of a route within a minute before its cooldown (the front's breaker). Default 3.
+    min_retry_wait_seconds: floor of LiteLLM's back-off between retries of a provider route (a Retry-After
+        header wins). Default 0.
+    stream_keepalive_seconds: SSE keep-alive comment interval while a stream waits for its first token (the
+        front's; LiteLLM sends none, see the module docstring); None turns them off. Default 15.
     log_prompts: log request and response bodies. Default False (prompts are customer data).
-    routing_strategy: how LiteLLM picks among routes of the same order. Default simple-shuffle.
+    routing_strategy: deprecated, no effect: LiteLLM picked among routes of the same order; each provider
+        route is now a deployment of its own and the front walks the chain. Still validated; to be removed.
+        Default simple-shuffle.
     consumer_header: the header the edge sets to the consumer's name. Default x-pulumi-llm-consumer.
     """
 
@@ -509,7 +514,7 @@ def _check_boundaries(spec: GatewaySpec, where: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _litellm_params(route: ProviderRoute, order: int | None, retries: int | None) -> dict[str, Any]:
+def _litellm_params(route: ProviderRoute, retries: int | None) -> dict[str, Any]:
     params: dict[str, Any] = {"model": f"{LITELLM_PREFIX[route.provider]}/{route.model}"}
     if route.api_base is not None:
         params["api_base"] = route.api_base
@@ -527,48 +532,42 @@ def _litellm_params(route: ProviderRoute, order: int | None, retries: int | None
     params["stream_timeout"] = _num(route.stream_timeout_seconds if route.stream_timeout_seconds is not None else route.timeout_seconds)
     if retries is not None:
         params["num_retries"] = retries
-    if order is not None:
-        params["order"] = order
     return params
 
 
-def render_litellm_config(spec: GatewaySpec, *, where: str = "gateway") -> dict[str, Any]:
-    """The LiteLLM proxy config (the content of its ``--config`` YAML) for ``spec``; validates first."""
-    validate(spec, where=where)
-    model_list: list[dict[str, Any]] = []
-    for group in spec.model_groups:
-        ordered = len(group.routes) > 1
-        for i, route in enumerate(group.routes):
-            info: dict[str, Any] = {"id": f"{group.name}/{route.name}"}
-            if group.boundary == "private":
-                info[PRIVATE_MARK] = "private"  # read by the engine's boundary hook and by verify
-            model_list.append(
-                {
-                    "model_name": group.name,
-                    "litellm_params": _litellm_params(route, i + 1 if ordered else None, group.retries),
-                    "model_info": info,
-                }
-            )
+def provider_deployments(spec: GatewaySpec) -> list[tuple[ModelGroup, ProviderRoute]]:
+    """The routes LiteLLM serves: every route that is not self-hosted, in spec order (the front streams
+    self-hosted routes itself). Empty when every group is self-hosted."""
+    return [(g, r) for g in spec.model_groups for r in g.routes if r.provider != SELF_HOSTED]
 
-    routes = [r for g in spec.model_groups for r in g.routes]
+
+def render_litellm_config(spec: GatewaySpec, *, where: str = "gateway") -> dict[str, Any]:
+    """The loopback LiteLLM's config (the content of its ``--config`` YAML) for ``spec``; validates first.
+
+    Only provider deployments, each under its own name ``<group>/<route>`` (``routing.deployment_id``):
+    the front sends each call to one named deployment and walks the chain itself, so LiteLLM has no
+    fallbacks, no order and no cool-down of its own. A spec whose groups are all self-hosted renders an
+    empty ``model_list``, which LiteLLM 1.103.1 accepts (it starts, answers readiness, lists no model).
+    """
+    validate(spec, where=where)
+    model_list: list[dict[str, Any]] = [
+        {
+            "model_name": deployment_id(group.name, route.name),
+            "litellm_params": _litellm_params(route, group.retries),
+            "model_info": {"id": deployment_id(group.name, route.name)},
+        }
+        for group, route in provider_deployments(spec)
+    ]
+    routes = [r for _, r in provider_deployments(spec)]
     router: dict[str, Any] = {
-        "routing_strategy": spec.routing_strategy,
         "num_retries": spec.retries,
         "retry_after": _num(spec.min_retry_wait_seconds),
-        "allowed_fails": spec.allowed_fails,
-        # Spelled out per server-side failure: LiteLLM takes an allowed_fails equal to its own default (3)
-        # as unset and then never cools down the only route of a group (a hybrid group's self-hosted
-        # route), so every request would try a dead server first. Client errors (400) are left out on
-        # purpose: bad requests must not cool down a healthy backend.
-        "allowed_fails_policy": {
-            "TimeoutErrorAllowedFails": spec.allowed_fails,
-            "InternalServerErrorAllowedFails": spec.allowed_fails,
-            "ServiceUnavailableErrorAllowedFails": spec.allowed_fails,
-            "BadGatewayErrorAllowedFails": spec.allowed_fails,
-        },
-        "cooldown_time": _num(spec.cooldown_seconds),
+        # The front's breaker owns cool-downs (routing.Breaker): LiteLLM would otherwise also cool down a
+        # failing deployment and answer 429 "No deployments available" for it, even when the front, with
+        # every candidate of a chain cooling, decides to try them all. `disable_cooldowns` is checked first
+        # in `_should_run_cooldown_logic` (litellm/router_utils/cooldown_handlers.py, v1.103.1).
+        "disable_cooldowns": True,
         "timeout": _num(spec.timeouts.engine),
-        "fallbacks": [{g.name: list(g.fallbacks)} for g in spec.model_groups if g.fallbacks],
     }
     if any(r.rpm is not None or r.tpm is not None for r in routes):
         router["optional_pre_call_checks"] = ["enforce_model_rate_limits"]
@@ -580,14 +579,8 @@ def render_litellm_config(spec: GatewaySpec, *, where: str = "gateway") -> dict[
         "request_timeout": _num(spec.timeouts.engine),
         "json_logs": True,
     }
-    if spec.stream_keepalive_seconds is not None:
-        settings["sse_keepalive_ping_interval_seconds"] = _num(spec.stream_keepalive_seconds)
     if any(r.provider == "azure-openai" and r.secret_env is None for r in routes):
         settings["enable_azure_ad_token_refresh"] = True
-    if any(g.boundary == "private" for g in spec.model_groups):
-        # Without it a private group whose servers are all down answers 500 or 429 ("No deployments
-        # available"); the hook makes that a 503 with Retry-After (engine.boot writes its module).
-        settings["callbacks"] = [HOOK_CALLBACK]
 
     general: dict[str, Any] = {
         "master_key": f"os.environ/{MASTER_KEY_ENV}",
@@ -595,9 +588,6 @@ def render_litellm_config(spec: GatewaySpec, *, where: str = "gateway") -> dict[
         "disable_spend_logs": True,
         "allow_client_side_credentials": False,
     }
-    if spec.consumers:
-        general["user_header_mappings"] = [{"header_name": spec.consumer_header, "litellm_user_role": "customer"}]
-
     return {
         "model_list": model_list,
         "router_settings": router,

@@ -1,6 +1,7 @@
 """The gateway's self-hosted routes as the network rules trace them: which served models the settings route
-to, and the URL the engine calls for each, read from the rendered engine config (a route's `api_base` is
-`os.environ/NAME`, resolved against the engine container's variables) — the one thing the engine reads."""
+to, and the URL the engine calls for each, read from the front's routing document in the plan (a direct
+candidate's `url` is `os.environ/NAME`, resolved against the engine container's variables) — the one thing
+the front reads: it streams self-hosted routes itself, LiteLLM's config no longer holds them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .engines import ENV_REFERENCE, SELF_HOSTED_PREFIX, container_variables, engine_configs
+from ..gateway.routing import KIND_DIRECT
+from .engines import ENV_REFERENCE, container_variables, front_routings
 from .view import PlanView
 
 
@@ -51,19 +53,17 @@ class SelfHostedRoute:
 
 
 def self_hosted_routes(view: PlanView) -> Iterator[SelfHostedRoute]:
-    """Each self-hosted route of every engine config in the plan, with the URL its api_base resolves to."""
-    for _resource, container, config in engine_configs(view):
-        variables = container_variables(container)
-        entries: list[Any] = config.get("model_list") or []
-        for entry in entries:
-            params: dict[str, Any] = entry.get("litellm_params") or {}
-            model = str(params.get("model") or "")
-            if not model.startswith(SELF_HOSTED_PREFIX):
+    """Each self-hosted route (a direct candidate, once) of every engine in the plan, with the URL its
+    `url` resolves to."""
+    for routing in front_routings(view):
+        variables = container_variables(routing.container)
+        for candidate in routing.deployments():
+            if candidate.kind != KIND_DIRECT:
                 continue
-            base = str(params.get("api_base") or "")
+            base = candidate.url or ""
             variable = base[len(ENV_REFERENCE) :] if base.startswith(ENV_REFERENCE) else None
             url = str(variables.get(variable, {}).get("value") or "") if variable else base
-            yield SelfHostedRoute(model[len(SELF_HOSTED_PREFIX) :], variable, url)
+            yield SelfHostedRoute(candidate.model, variable, url)
 
 
 def self_hosted_urls(view: PlanView) -> dict[str, SelfHostedRoute]:

@@ -1,10 +1,11 @@
-"""The gateway engine's config against the containers and servers it names: both sides of each name.
+"""The gateway engine's configs against the containers and servers they name: both sides of each name.
 
-The engine reads `os.environ/NAME` references at request time: a name its container doesn't carry (as a
-plain variable, a secret reference, or a mounted secret file listed in the secret-files map) fails every
-request on that route — and a route with fallbacks fails over to a provider in silence. A self-hosted
-route names the model as the server serves it (`--served-model-name`); a name no server in the plan
-serves answers 404 from the server, and falls over the same way.
+LiteLLM reads `os.environ/NAME` references in its config, and the front the same spelling in its routing
+document (a self-hosted route's URL) plus the variable of each server's key, at request time: a name the
+container doesn't carry (as a plain variable, a secret reference, or a mounted secret file listed in the
+secret-files map) fails every request on that route — and a route with fallbacks fails over to a provider
+in silence. A self-hosted route names the model as the server serves it (`--served-model-name`); a name no
+server in the plan serves answers 404 from the server, and falls over the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ...gateway.config import SECRET_FILES_ENV
-from ..engines import ENV_REFERENCE, SELF_HOSTED_PREFIX, container_variables, engine_configs
+from ...gateway.engine import MASTER_KEY_ENV
+from ...gateway.routing import KIND_DIRECT
+from ..engines import ENV_REFERENCE, container_variables, engine_configs, front_routings
 from ..plain import is_array, is_object
 from ..report import Violation
 from ..view import PlanView
@@ -53,16 +56,32 @@ def _references(config: Any) -> Iterator[str]:
         yield config[len(ENV_REFERENCE) :]
 
 
+def _front_references(view: PlanView) -> Iterator[tuple[dict[str, Any], dict[str, Any], set[str]]]:
+    """(resource, container, the variables the front's routing reads: URLs given as os.environ/NAME and
+    the servers' key variables) of every engine carrying the front's config."""
+    for routing in front_routings(view):
+        names: set[str] = set()
+        for candidate in routing.deployments():
+            if candidate.url is not None and candidate.url.startswith(ENV_REFERENCE):
+                names.add(candidate.url[len(ENV_REFERENCE) :])
+            if candidate.key_env is not None:
+                names.add(candidate.key_env)
+        yield routing.resource, routing.container, names
+
+
 @rule("wiring.engine-env")
 def engine_env_resolves(view: PlanView) -> Iterator[Violation]:
-    """Every `os.environ/NAME` in the engine's config is a variable, secret or mounted file of its container."""
-    for resource, container, config in engine_configs(view):
+    """Every `os.environ/NAME` in LiteLLM's config and every variable the front's routing reads is a variable, secret or mounted file of its container."""
+    # The front starts LiteLLM with a master key it generates per boot (front_server): set by the boot, not the container.
+    found = [(r, c, set(_references(config)) - {MASTER_KEY_ENV}, "the engine config") for r, c, config in engine_configs(view)]
+    found += [(r, c, names, "the front's routing") for r, c, names in _front_references(view)]
+    for resource, container, names, reader in found:
         variables = container_variables(container)
         files: dict[str, str] = {}
         if SECRET_FILES_ENV in variables:
             files = json.loads(variables[SECRET_FILES_ENV].get("value") or "{}")
         mounts = _mount_paths(container)
-        for name in sorted(set(_references(config))):
+        for name in sorted(names):
             if name in variables:
                 continue
             if name not in files:
@@ -70,7 +89,7 @@ def engine_env_resolves(view: PlanView) -> Iterator[Violation]:
                     view,
                     resource["name"],
                     "wiring.engine-env",
-                    f"the engine config reads os.environ/{name}, which its container doesn't set",
+                    f"{reader} reads os.environ/{name}, which its container doesn't set",
                 )
             elif not any(m and files[name].startswith(m.rstrip("/") + "/") for m in mounts):
                 yield violation(
@@ -83,18 +102,23 @@ def engine_env_resolves(view: PlanView) -> Iterator[Violation]:
 
 @rule("wiring.self-hosted-model")
 def self_hosted_models_are_served(view: PlanView) -> Iterator[Violation]:
-    """Every self-hosted route names a model a server in the plan serves (`--served-model-name`)."""
+    """Every self-hosted route of the front's routing names a model a server in the plan serves (`--served-model-name`), and the routing document is readable."""
     served = _served_names(view)
-    for resource, _container, config in engine_configs(view):
-        entries: list[Any] = config.get("model_list") or []
-        for entry in entries:
-            params: dict[str, Any] = entry.get("litellm_params") or {}
-            model = str(params.get("model") or "")
-            if model.startswith(SELF_HOSTED_PREFIX) and model[len(SELF_HOSTED_PREFIX) :] not in served:
+    for routing in front_routings(view):
+        if routing.error is not None:
+            yield violation(
+                view,
+                routing.resource["name"],
+                "wiring.self-hosted-model",
+                f"the front's config cannot be read ({routing.error}): it would not start",
+            )
+            continue
+        for candidate in routing.deployments():
+            if candidate.kind == KIND_DIRECT and candidate.model not in served:
                 yield violation(
                     view,
-                    resource["name"],
+                    routing.resource["name"],
                     "wiring.self-hosted-model",
-                    f"route {entry.get('model_name')} asks for {model[len(SELF_HOSTED_PREFIX) :]!r}, which no server in the plan serves "
+                    f"route {candidate.deployment} asks for {candidate.model!r}, which no server in the plan serves "
                     f"(served: {', '.join(sorted(served)) or 'none'})",
                 )
