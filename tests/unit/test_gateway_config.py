@@ -595,3 +595,10 @@ def test_a_group_carries_the_fallback_alarm_defaults_of_the_contract() -> None:
 def test_fallback_alarm_thresholds_out_of_range_are_refused(change: dict, message: str) -> None:
     group = dataclasses.replace(ModelGroup("chat", (OPENAI,)), **change)
     assert refused(spec(model_groups=(group,), consumers=())) == message
+
+
+def test_a_fractional_fallback_window_is_refused() -> None:
+    group = dataclasses.replace(ModelGroup("chat", (OPENAI,)), fallback_window_minutes=10.5)
+    assert refused(spec(model_groups=(group,), consumers=())) == (
+        "gateway.models.chat.fallback_alert.window_minutes = 10.5: allowed a whole number of minutes from 1 to 1440"
+    )

@@ -485,11 +485,12 @@ def validate(spec: GatewaySpec, *, where: str = "gateway") -> None:
 
 def _check_fallback_alert(group: ModelGroup, at: str) -> None:
     """The fallback alarms' thresholds, named as the stack file spells them (``fallback_alert.*``)."""
+    # The dataclass does not enforce its types: a bool or a fractional window from a program is refused too.
     share = group.fallback_share_percent
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share) or not 0 < share <= 100:
+    if isinstance(share, bool) or not math.isfinite(share) or not 0 < share <= 100:
         raise UserError(f"{at}.fallback_alert.share_percent = {share!r}: allowed a percentage above 0, at most 100")
     window = group.fallback_window_minutes
-    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= MAX_FALLBACK_WINDOW_MINUTES:
+    if isinstance(window, bool) or int(window) != window or not 1 <= window <= MAX_FALLBACK_WINDOW_MINUTES:
         raise UserError(
             f"{at}.fallback_alert.window_minutes = {window!r}: allowed a whole number of minutes from 1 to {MAX_FALLBACK_WINDOW_MINUTES}"
         )
