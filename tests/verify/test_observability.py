@@ -120,6 +120,24 @@ def test_seed_alert_policy_on_a_label_the_vm_scrape_does_not_add_on_gcp_dev(reco
     assert caught(recorded, view) == {"observability.label-exists"}
 
 
+def test_seed_fallback_alert_on_a_log_metric_the_plan_does_not_define_on_gcp_prod(recorded):
+    view = recorded("gcp-prod")
+    assert fired(view) == set()  # the gateway's fallback alerts read the plan's log-based counters
+    metric = resource(view, "gcp:logging/metric:Metric", "llm-gateway-metric-fallbacks")
+    metric["inputs"]["name"] = "pulumi-llm-gcp-prod-gateway-fallback"  # renamed: the alert reads nothing
+    assert caught(recorded, view) == {"observability.metric-exists"}
+    assert any(
+        "logging_googleapis_com:user_pulumi_llm_gcp_prod_gateway_fallbacks" in why for why in whys(view, "observability.metric-exists")
+    )
+
+
+def test_seed_fallback_alert_on_a_label_the_log_metric_does_not_extract_on_gcp_prod(recorded):
+    view = recorded("gcp-prod")
+    metric = resource(view, "gcp:logging/metric:Metric", "llm-gateway-metric-requests")
+    del metric["inputs"]["labelExtractors"]["route"]
+    assert caught(recorded, view) == {"observability.label-exists"}
+
+
 # --- seeds: Azure (AKS) ------------------------------------------------------------------------------------
 
 

@@ -1,15 +1,22 @@
-"""GcpGateway: LiteLLM on Cloud Run behind a global external HTTPS load balancer, keys in Secret Manager.
+"""GcpGateway: the gateway's front and LiteLLM on Cloud Run behind a global external HTTPS load balancer,
+keys in Secret Manager.
 
 Request path::
 
-    client ──HTTPS (TLS 1.2+)──▶ global external Application Load Balancer (Cloud Armor)
-           ──serverless NEG──▶ Cloud Run service (ingress: internal load balancer only)
-           ──HTTPS──▶ OpenAI / Anthropic / … (keys from Secret Manager) and Vertex AI (service account)
+    client ──HTTPS (TLS 1.2+), Authorization: Bearer <consumer key>──▶ global external Application Load
+           Balancer (Cloud Armor; URL map: only front_contract.INFERENCE_ROUTES' paths, else 404 there)
+           ──serverless NEG──▶ Cloud Run service (ingress: internal load balancer only): the front checks the
+           consumer's key and grant, streams self-hosted routes itself (Direct VPC egress), hands provider
+           routes to LiteLLM on 127.0.0.1 ──HTTPS──▶ OpenAI / Anthropic / … and Vertex AI
+
+Identity (front_contract.IDENTITY_KEYS): the load balancer authenticates nobody, so the front checks each
+consumer's own key, read from the file its secret is mounted at, and enforces the consumer's grant (models,
+max_tokens cap, requests and tokens per minute and day) before anything behind it is called. No client holds
+LiteLLM's master key: the front makes it at boot and only LiteLLM's process gets it.
 
 Why not API Gateway: its deadline defaults to 15 s, streaming is still in preview and pulumi_gcp 10.2
 has no setting for it, so responses would be buffered. The load balancer streams server-sent events
-through, and a Cloud Run request may run up to 3,600 s. Only this streaming path is implemented; a
-stack that wants API Gateway's managed API keys for non-streaming traffic would need another component.
+through, and a Cloud Run request may run up to 3,600 s.
 
 Children (Pulumi names ``<name>-<role>``):
 
@@ -17,25 +24,27 @@ Children (Pulumi names ``<name>-<role>``):
   model store's) or, when none is given, the gateway's own key ring and key (security/gcp.py);
 * image: an Artifact Registry REMOTE repository proxying ghcr.io (Cloud Run cannot pull from ghcr.io),
   encrypted with the stack's key; the service runs the pinned LiteLLM image from it by digest;
-* secrets: one Secret Manager secret per provider (``pulumi-llm-<stack>-<provider>``) and one for the
-  LiteLLM master key (``pulumi-llm-<stack>-litellm-master``), user-managed replication in the region,
-  encrypted with the stack's key, with delayed version destruction, and NO version: values are written
-  out of band by ``pulumi-llm secrets put`` and never pass through Pulumi;
+* secrets: one Secret Manager secret per provider (``pulumi-llm-<stack>-<provider>``) and one per consumer's
+  key (``pulumi-llm-<stack>-consumer-<name>``), user-managed replication in the region, encrypted with the
+  stack's key, with delayed version destruction, and NO version: values are written out of band by
+  ``pulumi-llm secrets put`` and never pass through Pulumi;
 * identity: the runtime service account, ``roles/secretmanager.secretAccessor`` on exactly those secrets
   (secret-level members, never project-wide) and, with Vertex AI, ``roles/aiplatform.user`` on the
   project (Vertex AI offers that role at project level only: there is no per-model resource to scope it to);
   the key's IAM lets the Artifact Registry, Secret Manager and Cloud Run service agents use it;
 * engine: the Cloud Run v2 service (internal-load-balancer ingress, gen2, the request timeout of the
-  budget, min/max instances, concurrency, secrets mounted as files at version ``latest``, the config in
-  an environment variable) and, with ``vpc_egress``, Direct VPC egress into the stack's VPC for private
-  ranges only (``PRIVATE_RANGES_ONLY``): self-hosted models behind internal load balancers are reached
-  through the VPC, providers straight from Cloud Run;
+  budget, at least ``PROD_MIN_INSTANCES`` warm instances in prod with CPU always allocated, concurrency,
+  secrets mounted as files at version ``latest``, both configs in environment variables) and, with
+  ``vpc_egress``, Direct VPC egress into the stack's VPC for private ranges only (``PRIVATE_RANGES_ONLY``):
+  self-hosted models behind internal load balancers are reached through the VPC, providers straight from
+  Cloud Run;
 * traffic: a global address, a serverless NEG, a backend service (logs without bodies) with a Cloud Armor
   policy (preconfigured WAF rules, body-inspecting ones in preview, a per-IP throttle), a managed
-  certificate (or yours), an SSL policy (TLS 1.2+), URL map, HTTPS proxy, forwarding rule, and an
-  HTTP→HTTPS redirect;
-* monitoring: alert policies (5xx ratio, p99 request latency, instance count near the maximum) and a
-  dashboard.
+  certificate (or yours), an SSL policy (TLS 1.2+), a URL map that routes only the inference paths, HTTPS
+  proxy, forwarding rule, and an HTTP→HTTPS redirect;
+* monitoring: alert policies (5xx ratio, p99 request latency, instance count near the maximum), the
+  who-served log-based counters and, per hybrid group, its two fallback alert policies
+  (``gcp_alarms``), and a dashboard.
 
 The request timeout budget: client > Cloud Run request timeout (= the load balancer's: a backend service
 with a serverless NEG takes no ``timeout_sec`` of its own; GCP rejects one, so Cloud Run's timeout is the
