@@ -156,7 +156,7 @@ def send(
         return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
 
 
-def chat(aws: Aws, model: str, key: str = APP_KEY, headers: dict[str, str] | None = None) -> Answer:
+def chat(aws: Aws, model: str, key: str | None = APP_KEY, headers: dict[str, str] | None = None) -> Answer:
     body = {"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": "hello"}]}
     return send(aws.url + "/v1/chat/completions", key=key, body=body, headers=headers)
 

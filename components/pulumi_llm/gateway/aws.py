@@ -73,19 +73,19 @@ from ..validation import ACM_CERTIFICATE_ARN as _ACM_ARN
 from ..validation import HOSTNAME, SHORT_NAME
 from . import config as engine_config
 from . import front_contract as contract
+from .aws_edge import AUTHORIZER_CACHE_SECONDS as AUTHORIZER_CACHE_SECONDS
+from .aws_edge import EDGE_KEY_CACHE_SECONDS as EDGE_KEY_CACHE_SECONDS
+from .aws_edge import EDGE_KEY_MAX_AGE_SECONDS as EDGE_KEY_MAX_AGE_SECONDS
+from .aws_edge import EDGE_KEY_SWITCH_SECONDS as EDGE_KEY_SWITCH_SECONDS
+from .aws_edge import MIN_ROTATION_SPACING_SECONDS as MIN_ROTATION_SPACING_SECONDS
 from .aws_edge import (
-    AUTHORIZER_CACHE_SECONDS,
-    EDGE_KEY_CACHE_SECONDS,
-    EDGE_KEY_SWITCH_SECONDS,
     EdgeRoute,
     decide_edge_routes,
     fallback_alarm_definitions,
-    integration_request_parameters,
     resource_key,
     resource_paths,
 )
-from .aws_edge import EDGE_KEY_MAX_AGE_SECONDS as EDGE_KEY_MAX_AGE_SECONDS
-from .aws_edge import MIN_ROTATION_SPACING_SECONDS as MIN_ROTATION_SPACING_SECONDS
+from .aws_edge import integration_request_parameters as integration_request_parameters
 from .engine import (
     BOOT,
     CONFIG_ENV,

@@ -36,8 +36,8 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from pulumi_llm.gateway import aws_authorizer
-from pulumi_llm.gateway.aws import consumer_key_ids, integration_request_parameters
-from pulumi_llm.gateway.aws_edge import AUTHORIZER_CACHE_SECONDS, OPENAI_BASE, decide_edge_routes
+from pulumi_llm.gateway.aws import consumer_key_ids
+from pulumi_llm.gateway.aws_edge import AUTHORIZER_CACHE_SECONDS, OPENAI_BASE, decide_edge_routes, integration_request_parameters
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pulumi-llm/itest/litellm-master-AbCdEf"
