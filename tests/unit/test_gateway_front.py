@@ -356,6 +356,40 @@ def test_front_config_round_trips_through_the_front() -> None:
     assert front.granted["web"].requests_per_minute == 60
 
 
+def test_front_config_takes_the_grants_from_the_spec_by_default() -> None:
+    spec = GatewaySpec(
+        model_groups=(ModelGroup("api", (OPENAI,)),),
+        consumers=(Consumer("web", ("api",), rpm=60, tpm=9000, max_tokens=512, requests_per_day=1000, tokens_per_day=90000),),
+    )
+    grant = Front(front_config_from_document(engine.front_config(spec, identity="edge", stack="s")), None, environ={}).granted["web"]
+    assert (grant.max_tokens, grant.requests_per_minute, grant.requests_per_day, grant.tokens_per_minute, grant.tokens_per_day) == (
+        512,
+        60,
+        1000,
+        9000,
+        90000,
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"identity": None}, "front config: identity = None: allowed edge or keys"),
+        ({"stack": ""}, "front config: stack: allowed a non-empty string"),
+        ({"port": 0}, "front config: port = 0: allowed 1 to 65535"),
+        ({"port": True}, "front config: port = True: allowed 1 to 65535"),
+        ({"edge_key_envs": "PULUMI_LLM_EDGE_KEY"}, "front config: edge_key_envs: allowed a list of strings"),
+        ({"consumer_key_files": {"web": 3}}, "front config: consumer_key_files: allowed an object of consumer to file path"),
+        ({"cooldown_seconds": -1}, "front config: cooldown_seconds = -1: allowed a number, 0 or more"),
+    ],
+)
+def test_a_malformed_front_config_is_refused_in_one_line(change: dict[str, object], message: str) -> None:
+    doc = {**engine.front_config(gateway_spec(), identity="edge", stack="prod"), **change}
+    with pytest.raises(ValueError) as caught:
+        front_config_from_document(doc)
+    assert str(caught.value) == message
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -158,23 +158,6 @@ def boot(*, secret_files: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def spec_grants(spec: GatewaySpec) -> dict[str, Grant]:
-    """Each consumer's grant from the spec's consumers: its models, ``max_tokens`` cap and request/token
-    limits per minute and day (the per-day fields and the cap when the spec's Consumer carries them)."""
-    out: dict[str, Grant] = {}
-    for c in spec.consumers:
-        out[c.name] = Grant(
-            consumer=c.name,
-            models=tuple(c.models),
-            max_tokens=getattr(c, "max_tokens", None),
-            requests_per_minute=c.rpm,
-            requests_per_day=getattr(c, "requests_per_day", None),
-            tokens_per_minute=c.tpm,
-            tokens_per_day=getattr(c, "tokens_per_day", None),
-        )
-    return out
-
-
 def front_config(
     spec: GatewaySpec,
     *,
@@ -194,18 +177,18 @@ def front_config(
 
     identity: ``edge`` (AWS, Azure: the edge sends the edge key and the consumer header) or ``keys`` (GCP:
     each consumer's own key). stack: the stack's name (the metrics' ``stack`` dimension). grants: per
-    consumer; default ``spec_grants(spec)``. consumer_key_files: mode keys only, required there — every
+    consumer; default ``config.grants_from_spec(spec)``. consumer_key_files: mode keys only, required there — every
     consumer → the file its key secret is mounted at. edge_key_files: mode edge, optional — files holding
     accepted edge keys, re-read on an unknown key (the env vars ``EDGE_KEY_ENV`` / ``EDGE_KEY_PREVIOUS_ENV``
     are always read). host / port: where the front listens. litellm_port: LiteLLM's loopback port.
     drain_seconds: how long open requests may finish after SIGTERM.
     """
-    from .config import validate  # config imports this module: a late import keeps the cycle out
+    from .config import grants_from_spec, validate  # config imports this module: a late import keeps the cycle out
 
     validate(spec, where=where)
     if identity not in fc.IDENTITY_MODES:
         raise UserError(f"{where}.identity = {identity!r}: allowed {' or '.join(fc.IDENTITY_MODES)}")
-    chosen = dict(grants) if grants is not None else spec_grants(spec)
+    chosen = dict(grants) if grants is not None else grants_from_spec(spec, where=where)
     files = dict(consumer_key_files or {})
     if identity == fc.IDENTITY_KEYS:
         missing = sorted(set(chosen) - set(files))
@@ -231,6 +214,7 @@ def front_config(
         "cooldown_seconds": spec.cooldown_seconds,
         "retry_after_seconds": max(1, math.ceil(spec.cooldown_seconds)),
         "drain_seconds": drain_seconds,
+        "keepalive_seconds": spec.stream_keepalive_seconds or 0,
     }
 
 
