@@ -102,11 +102,21 @@ def test_apim_policies_limit_tokens_and_stream(resources: dict, stack: str) -> N
     assert service["inputs"]["virtualNetworkType"] == "External"
     assert service["inputs"]["virtualNetworkConfiguration"]["subnetResourceId"].startswith("llm-network-apim-")
     products = of(r, "azure-native:apimanagement:ProductPolicy")
-    assert products
+    config = stack_config(stack)
+    consumers = config["pulumi-llm:gateway"]["consumers"]
+    assert sorted(p["inputs"]["productId"] for p in products) == sorted(consumers)
     for policy in products:
-        limit = ET.fromstring(policy["inputs"]["value"]).find("inbound/llm-token-limit")
+        consumer = consumers[policy["inputs"]["productId"]]
+        inbound = ET.fromstring(policy["inputs"]["value"]).find("inbound")
+        assert inbound is not None
+        limit = inbound.find("llm-token-limit")
         assert limit is not None and limit.get("counter-key") == "@(context.Subscription.Id)"
-        assert int(cast(str, limit.get("tokens-per-minute"))) == {"azure-dev": 20000, "azure-prod": 200000}[stack]
+        # The consumer's own tokens per minute, else the stack-wide llm-token-limit.
+        expected = consumer.get("tokens_per_minute") or config["pulumi-llm:azure"]["gateway"]["tokens_per_minute"]
+        assert int(cast(str, limit.get("tokens-per-minute"))) == expected
+        quota = inbound.find("quota-by-key")
+        assert quota is not None and (quota.get("calls"), quota.get("renewal-period")) == (str(consumer["requests_per_day"]), "86400")
+        assert inbound.find("rate-limit-by-key") is not None
     apis = of(r, "azure-native:apimanagement:ApiPolicy")
     assert apis
     for policy in apis:
@@ -114,6 +124,48 @@ def test_apim_policies_limit_tokens_and_stream(resources: dict, stack: str) -> N
         forwards = list(root.iter("forward-request"))
         assert forwards and all(f.get("buffer-response") == "false" and int(cast(str, f.get("timeout"))) == 240 for f in forwards)
         assert root.find("inbound/llm-emit-token-metric") is not None
+
+
+def stack_config(stack: str) -> dict:
+    root = Path(__file__).resolve().parents[2]
+    return yaml.safe_load((root / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_apim_exposes_only_inference_operations_and_header_keys(resources: dict, stack: str) -> None:
+    from pulumi_llm.gateway.front_contract import INFERENCE_ROUTES
+
+    r = resources[stack]
+    v1 = {
+        (o["inputs"]["method"], "/v1" + o["inputs"]["urlTemplate"])
+        for o in of(r, "azure-native:apimanagement:ApiOperation")
+        if o["inputs"]["apiId"] == "v1"
+    }
+    assert v1 == set(INFERENCE_ROUTES)
+    assert not [o for o in of(r, "azure-native:apimanagement:ApiOperation") if "*" in o["inputs"]["urlTemplate"]]
+    for policy in of(r, "azure-native:apimanagement:ApiPolicy"):
+        first = ET.fromstring(policy["inputs"]["value"]).find("inbound")
+        assert first is not None and first[0].tag == "choose"  # the query-string key refusal runs before anything
+    # APIM's identity reads the edge key's secret and nothing else in the vault.
+    [service] = of(r, "azure-native:apimanagement:ApiManagementService")
+    vault_reads = [g["name"] for g in of(r, "azure-native:authorization:RoleAssignment") if g["name"].startswith("llm-gateway-apim-kv-")]
+    assert vault_reads == ["llm-gateway-apim-kv-litellm-master"], service["name"]
+    assert [n["inputs"]["namedValueId"] for n in of(r, "azure-native:apimanagement:NamedValue")] == ["litellm-master-key"]
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_each_hybrid_route_has_its_log_alerts(resources: dict, stack: str) -> None:
+    rules = {q["name"]: q["inputs"] for q in of(resources[stack], "azure-native:monitor:ScheduledQueryRule")}
+    assert set(rules) == {"llm-gateway-fallback-share-chat", "llm-gateway-self-hosted-silent-chat"}
+    for rule in rules.values():
+        # Over the gateway's workspace, to the gateway's action group (the stack's alert_emails).
+        [scope] = rule["scopes"]
+        [group] = rule["actions"]["actionGroups"]
+        assert scope.startswith("llm-gateway-logs-") and group.startswith("llm-gateway-alerts-")
+        assert (rule["windowSize"], rule["kind"]) == ("PT10M", "LogAlert")
+        assert rule["criteria"]["allOf"][0]["query"].startswith(
+            f'ContainerAppConsoleLogs\n| where ContainerAppName == "llm-{stack}-engine"'
+        )
 
 
 @pytest.mark.parametrize("stack", AZURE_STACKS)
