@@ -137,10 +137,15 @@ def test_azure_gateway_secrets_live_in_the_stacks_private_key_vault(planned: dic
     assert not _of_type(resources, "pulumi-llm:index:AzureModelStore")
     vault = resources["llm-vault-vault"]["inputs"]["properties"]
     assert (vault["publicNetworkAccess"], vault["enableRbacAuthorization"], vault["enablePurgeProtection"]) == ("Disabled", True, True)
+    # APIM holds the edge key only; the engine reads it, the previous edge key and the provider key.
     named = _of_type(resources, "azure-native:apimanagement:NamedValue")
-    assert {n["inputs"]["displayName"] for n in named} == {"provider-openai", "litellm-master-key"}
+    assert {n["inputs"]["displayName"] for n in named} == {"litellm-master-key"}
     assert all(n["inputs"]["secret"] and n["inputs"]["keyVault"]["secretIdentifier"].startswith("https://kv") for n in named)
     assert all("value" not in n["inputs"] for n in named)
+    [app] = _of_type(resources, "azure-native:app:ContainerApp")
+    secrets = app["inputs"]["configuration"]["secrets"]
+    assert {x["name"] for x in secrets} == {"openai", "litellm-master", "litellm-master-previous"}
+    assert all(x["keyVaultUrl"].startswith("https://kv") and "value" not in x for x in secrets)
 
 
 @pytest.mark.parametrize(
