@@ -216,6 +216,13 @@ def plan_stack(
             print(f"  {count:4d}  {type_}")
         for model in sizing:
             print(_sizing_line(model))
+    # Printed with --quiet too: a server deployed with less context than the model holds is worth one line.
+    for model in sizing:
+        if model["context_capped"]:
+            print(
+                f"{stack}: model {model['served_name']}: context capped to {model['context_deployed']:,} tokens "
+                f"of {model['context_asked']:,} (context: max takes the most that fits on {model['hardware']['instance_type'] or model['hardware']['accelerator']})"
+            )
     manifests = len(list((out / out_dir.MANIFEST_DIR).glob("*.yaml")))
     print(f"{stack}: {summary['resources']['total']} resources, {manifests} manifests -> {_shown(out)}")
     return summary

@@ -85,7 +85,7 @@ def instance_type(settings: Settings, name: str) -> InstanceType:
         cloud=cloud,
         region=settings.region,
         quantization=model.quantization,
-        context=model.context,
+        context=model.context_tokens,
         gpu_memory_utilization=settings.serving.gpu_memory_utilization,
     )
     own_machine = cluster_machines.BY_CLOUD.get(cloud) if "cluster" in settings.methods else None
@@ -101,7 +101,37 @@ def instance_type(settings: Settings, name: str) -> InstanceType:
 def size(settings: Settings, name: str, *, edge_device: str | None = None) -> FitResult:
     """Fit model `name` on the stack's hardware; with `gpus` set, exactly that tensor-parallel size.
 
-    Edge stacks size on `edge.device`, or on `edge_device` (the Jetson fleet's module) when given."""
+    Edge stacks size on `edge.device`, or on `edge_device` (the Jetson fleet's module) when given. A context the
+    stack demands as a number and that does not fit is refused (`check_context`), never capped."""
+    sized = _size(settings, name, edge_device=edge_device)
+    check_context(settings.models[name].context_tokens, sized)
+    return sized
+
+
+def check_context(asked: int | None, sized: FitResult) -> None:
+    """Refuse a demanded context (`asked` tokens) the hardware can't hold; `asked` None is `context: max`, which
+    takes the most that fits. The UserError starts `context = <asked>: ` so `sizing_problem` files it under the key."""
+    if asked is None or not sized.context_capped:
+        return
+    raise UserError(
+        f"context = {asked}: only {sized.max_model_len} tokens fit on {sized.hardware.label} "
+        f"(KV cache ~{sized.kv_tokens:,} tokens); ask for {sized.max_model_len} or less, or write `context: max` "
+        "to deploy the most that fits"
+    )
+
+
+def context_report(model: ModelSettings, sized: FitResult) -> dict[str, Any]:
+    """What summary.json says of the context: asked (the stack's number, or the model's maximum under `max`),
+    deployed (vLLM's --max-model-len), capped, and the stack's policy (`exact` for a number, `max`)."""
+    return {
+        "context_asked": sized.requested_context,
+        "context_deployed": sized.max_model_len,
+        "context_capped": sized.context_capped,
+        "context_policy": "exact" if model.context_tokens is not None else "max",
+    }
+
+
+def _size(settings: Settings, name: str, *, edge_device: str | None = None) -> FitResult:
     model = settings.models[name]
     runtime = registry.get(model.runtime)
     spec = model_spec(name, model)
@@ -118,12 +148,12 @@ def size(settings: Settings, name: str, *, edge_device: str | None = None) -> Fi
 
         device = Hardware(accelerator(edge_device or settings.edge.device), count=1)
         if runtime.own_fit is not None:
-            return runtime.own_fit(spec, device, quantization=model.quantization, context=model.context, where=f"models.{name}")
+            return runtime.own_fit(spec, device, quantization=model.quantization, context=model.context_tokens, where=f"models.{name}")
         return fit(
             spec,
             device,
             quantization=model.quantization or runtime.default_quantization,
-            context=model.context,
+            context=model.context_tokens,
             runtime=runtime.fit_runtime,
         )
     if settings.cloud == "onprem":
@@ -137,7 +167,7 @@ def size(settings: Settings, name: str, *, edge_device: str | None = None) -> Fi
         spec,
         hardware,
         quantization=model.quantization,
-        context=model.context,
+        context=model.context_tokens,
         runtime=runtime.fit_runtime,
         gpu_memory_utilization=settings.serving.gpu_memory_utilization,
         tensor_parallel_size=gpus,
@@ -237,7 +267,7 @@ def container(settings: Settings, name: str, fit_result: FitResult | None = None
         source=model.source or "",
         # Server runtimes read the stack's store or a claim; edge runtimes the node's cache (node://, in `source`).
         weights=weights(settings, name)[0] if runtime.placement == "server" else None,
-        context=model.context,
+        context=model.context_tokens,
         api_key_secret=model.api_key_secret,
         lora_adapters=dict(model.lora_adapters),
         extra_args=tuple(model.extra_args),
@@ -365,6 +395,8 @@ def stack_sizing(settings: Settings) -> list[dict[str, Any]]:
             runtime=runtime.fit_runtime,
             gpu_memory_utilization=settings.serving.gpu_memory_utilization,
         )
+        # The summary re-fits at the deployed length, so it can't see a cap: the context figures come from the stack's fit.
+        summary.update(context_report(model, sized))
         out.append({"served_name": name, "runtime": model.runtime, "replicas": {"min": bounds.min, "max": bounds.max}, **summary})
         if runtime.own_fit is not None:
             out[-1]["runtime"] = model.runtime  # the figures are the stand-in's (llama.cpp's device check), the server is its own

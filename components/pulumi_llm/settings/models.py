@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, model_validator
 
@@ -128,11 +128,12 @@ class ModelSettings(StrictModel):
     quantization: str | None = Field(
         default=None, description="Weight precision: bf16, fp16, fp8, int8, awq, gptq. Default: the model's native precision."
     )
-    context: int | None = Field(
+    context: Annotated[int, Field(ge=1, le=MAX_CONTEXT)] | Literal["max"] | None = Field(
         default=None,
-        ge=1,
-        le=MAX_CONTEXT,
-        description="Longest request in tokens (vLLM --max-model-len). Default: as much as fits, up to the model's maximum.",
+        description="Longest request in tokens (vLLM --max-model-len), or `max`: the most that fits on the hardware, up to "
+        "the model's maximum. A number is a demand: when fewer tokens fit, the stack is refused (one line with the asked "
+        "and the possible context), never capped in silence; under `max` a cap is reported (plan output, summary.json "
+        "context_capped, context_asked, context_deployed). Default: max.",
     )
     gpus: int | None = Field(
         default=None,
@@ -164,9 +165,29 @@ class ModelSettings(StrictModel):
         default_factory=list, description="More runtime flags (--flag=value); flags pulumi-llm manages are refused. Default: none."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _context_value(cls, data: Any) -> Any:
+        # Checked before the union: its own errors would name a member (`context.constrained-int`), not the key. And
+        # `context: true` would read as 1 token (pydantic's lax int); StrictModel's check skips a field that takes `max`.
+        value = cast("dict[str, Any]", data).get("context") if isinstance(data, dict) else None
+        if value is None or value == "max":
+            return data
+        number = int(value) if isinstance(value, str) and value.isdigit() else value
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_CONTEXT:
+            raise FieldProblem("context", f"must be a whole number of tokens (1 to {MAX_CONTEXT}) or max")
+        return data
+
+    @property
+    def context_tokens(self) -> int | None:
+        """The context the stack demands in tokens; None when it takes the most that fits (`max`, or no context)."""
+        return self.context if isinstance(self.context, int) else None
+
     @model_validator(mode="after")
     def _model(self) -> ModelSettings:
         from ..sizing import get_model
+
+        context = self.context_tokens
 
         if (self.catalog is None) == (self.custom is None):
             raise FieldProblem("catalog", "give exactly one of catalog (a known model) or custom (its architecture)")
@@ -175,13 +196,13 @@ class ModelSettings(StrictModel):
                 spec = get_model(self.catalog)
             except UserError as err:
                 raise FieldProblem("catalog", str(err)) from None
-            if self.context is not None and self.context > spec.max_context:
+            if context is not None and context > spec.max_context:
                 raise FieldProblem("context", f"above the model's maximum context ({spec.max_context})")
-            _check_shortest_context(self.context, spec.max_context)
-        if self.custom is not None and self.context is not None and self.context > self.custom.max_context:
+            _check_shortest_context(context, spec.max_context)
+        if self.custom is not None and context is not None and context > self.custom.max_context:
             raise FieldProblem("context", f"above the model's maximum context ({self.custom.max_context})")
         if self.custom is not None:
-            _check_shortest_context(self.context, self.custom.max_context)
+            _check_shortest_context(context, self.custom.max_context)
         if self.source is not None and not re.fullmatch(
             r"(pvc://[a-z0-9][-a-z0-9.]*|s3://[a-z0-9][-a-z0-9.]*|gs://[a-z0-9][-a-z0-9._]*|store:/|node:/)(/[^\s]*)?", self.source
         ):
