@@ -1,12 +1,16 @@
-"""AwsGateway: LiteLLM on ECS Fargate behind API Gateway (REST, streaming), provider keys in Secrets Manager.
+"""AwsGateway: the gateway's front (and LiteLLM on loopback) on ECS Fargate behind API Gateway (REST,
+streaming), provider keys in Secrets Manager.
 
 Request path::
 
-    client ──HTTPS──▶ API Gateway REST stage (REGIONAL; WAF; REQUEST authorizer; usage plan per consumer key)
-           ──VPC link (PrivateLink)──▶ internal NLB (TCP) ──▶ LiteLLM tasks (Fargate, private subnets)
-           ──HTTPS──▶ OpenAI / Anthropic / … (keys from Secrets Manager) and Bedrock (task role)
-           ──HTTP(S), the URL's port──▶ self-hosted models' load balancers (`self_hosted_endpoints`: the
-             tasks' group may reach each one's group on that port, and that group admits the tasks' group)
+    client ──HTTPS──▶ API Gateway REST stage (REGIONAL; WAF; the inference routes only; REQUEST authorizer:
+           the consumer's name and usage plan from its key, the edge key for the front)
+           ──VPC link (PrivateLink)──▶ internal NLB (TCP) ──▶ the front (Fargate, private subnets; identity
+           mode edge: the consumer's grant) ──▶ LiteLLM on 127.0.0.1 ──HTTPS──▶ OpenAI / Anthropic / … (keys
+           from Secrets Manager) and Bedrock (task role)
+           ──HTTP(S), the URL's port──▶ self-hosted models' load balancers, straight from the front
+             (`self_hosted_endpoints`: the tasks' group may reach each one's group on that port, and that
+             group admits the tasks' group)
 
 Why REST and not HTTP APIs or an ALB: HTTP APIs cap integrations at 30 s and buffer; an ALB in front of
 Lambda buffers too. A REST integration with `response_transfer_mode="STREAM"` streams server-sent events
@@ -16,35 +20,44 @@ is a plain TCP pass-through, so nothing in the path buffers.
 Children (Pulumi names ``<name>-<role>``):
 
 * secrets: one Secrets Manager secret per provider (``pulumi-llm/<stack>/<provider>``) and one for the
-  LiteLLM master key (``pulumi-llm/<stack>/litellm-master``), each encrypted with the stack key, with a
-  recovery window, a resource policy that lets only the task execution role read it, and NO value: the
-  values are written out of band by ``pulumi-llm secrets put`` and never pass through Pulumi;
+  edge key (``pulumi-llm/<stack>/litellm-master``), each encrypted with the stack key, with a recovery
+  window, a resource policy that lets only the task execution role (and, for the edge key, the authorizer's
+  and the task's roles) read it, and NO value: the values are written out of band by ``pulumi-llm secrets
+  put`` and never pass through Pulumi;
 * identity: the task execution role (pull, logs, read exactly those secrets, decrypt through Secrets
-  Manager only) and the task role (``bedrock:InvokeModel*`` on exactly ``bedrock_model_arns``);
+  Manager only) and the task role (the edge key's previous value at boot, ``bedrock:InvokeModel*`` on
+  exactly ``bedrock_model_arns``);
 * compute: an ECS cluster (Container Insights), a Fargate task definition (the pinned LiteLLM image by
-  digest, non-root, read-only root filesystem with a scratch volume on /tmp, capabilities dropped, the
-  engine config in an environment variable, the keys injected by ECS as ``secrets``), and the service
-  (private subnets, no public IP, spread across zones, circuit breaker with rollback, draining that lets
-  streams finish), scaled by Application Auto Scaling on CPU and on NLB flows (≈ open streams) per task;
+  digest running the front, ``PREVIOUS_EDGE_KEY`` + ``engine.BOOT``; non-root, read-only root filesystem with
+  a scratch volume on /tmp, capabilities dropped, both configs in environment variables, the keys injected
+  by ECS as ``secrets``), and the service (private subnets, no public IP, spread across zones, circuit
+  breaker with rollback, draining that lets streams finish), scaled by Application Auto Scaling on CPU and
+  on NLB flows (≈ open streams) per task;
 * traffic: an internal NLB reachable only through the VPC link (its security group has no inbound rule and
-  does not filter PrivateLink traffic), tasks reachable only from the NLB, the REST API with ``{proxy+}``
-  ANY (``api_key_required``), the streaming HTTP_PROXY integration, a deployment and stage with JSON access
-  logs (no bodies, no key values) to an encrypted group, method settings (metrics, throttling, no data
-  trace), a usage plan + AWS-generated API key per consumer, a WAFv2 web ACL, an optional custom domain;
+  does not filter PrivateLink traffic), tasks reachable only from the NLB, the REST API with one method per
+  inference route (``aws_edge.decide_edge_routes``: nothing else exists, so LiteLLM's admin and pass-through
+  routes are API Gateway's own 403) each with the streaming HTTP_PROXY integration to the front's path, a
+  deployment and stage with JSON access logs (no bodies, no key values) to an encrypted group, method
+  settings (metrics, throttling, no data trace), a usage plan + AWS-generated API key per consumer, a WAFv2
+  web ACL, an optional custom domain;
 * authorizer: a Lambda (``aws_authorizer.py``, shipped verbatim) behind a REQUEST authorizer: the consumer's
-  ``Authorization: Bearer <API key>`` becomes the usage-plan key (``api_key_source = AUTHORIZER``), and the
-  master key, read from its secret, reaches the engine through ``context.authorizer.bearer`` mapped onto
+  ``Authorization: Bearer <API key>`` becomes the usage-plan key (``api_key_source = AUTHORIZER``) and, read
+  against the stack's own keys, the consumer's name (``context.authorizer.consumer`` → the consumer header);
+  the edge key, read from its secret, reaches the front through ``context.authorizer.bearer`` mapped onto
   the integration's ``Authorization`` header — no client ever holds it, and it never enters the state;
 * rotation: an EventBridge rule on the CloudTrail events that change these secrets and a small Lambda that
-  forces a new ECS deployment, so a rotated key reaches the tasks without a `pulumi up`;
+  forces a new ECS deployment, so a rotated key reaches the tasks without a `pulumi up` (the edge key with no
+  401 window: ``aws_edge.EDGE_KEY_SWITCH_SECONDS``);
 * alarms: API Gateway 5XX / 4XX (429) rates and p99 latency, ECS CPU and tasks below desired
-  (`monitoring.cloudwatch`), notifying the alarm topic, and a dashboard of them.
+  (`monitoring.cloudwatch`), and per hybrid route the fallback-share and self-hosted-silent metric-math
+  alarms on the front's EMF metrics (``aws_edge.fallback_alarm_definitions``), notifying the alarm topic,
+  and a dashboard of them.
 
-Why the config travels in an environment variable: it holds no secret (every key is an
-``os.environ/<ENV>`` reference, checked here), it versions with the task definition (a config change is a
-new revision and a rolling deployment, nothing to fetch at start), and it needs no extra IAM or service
+Why the configs travel in environment variables: they hold no secret (every key is an ``os.environ/<ENV>``
+reference or a variable name, checked here), they version with the task definition (a config change is a
+new revision and a rolling deployment, nothing to fetch at start), and they need no extra IAM or service
 (an SSM parameter or S3 object would need both, and a fetch that can fail at start). The container's
-entry point decodes it to /tmp and execs ``litellm --config``.
+command writes them to /tmp and runs the front, which starts LiteLLM.
 """
 
 from __future__ import annotations
