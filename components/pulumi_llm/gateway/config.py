@@ -80,9 +80,9 @@ from ..validation import HEADER_NAME as _HEADER
 from .boundary import BOUNDARIES, SELF_HOSTED, decide_boundary_breach
 
 # Re-exported: verify/rules/wiring.py, the examples and tests read the engine's environment names here.
-from .engine import CONFIG_ENV as CONFIG_ENV
-from .engine import MASTER_KEY_ENV, MASTER_KEY_SECRET, MAX_CONFIG_BYTES
-from .engine import SECRET_FILES_ENV as SECRET_FILES_ENV
+from .engine_names import CONFIG_ENV as CONFIG_ENV
+from .engine_names import MASTER_KEY_ENV, MASTER_KEY_SECRET, MAX_CONFIG_BYTES
+from .engine_names import SECRET_FILES_ENV as SECRET_FILES_ENV
 from .front_contract import DEFAULT_FALLBACK_SHARE_PERCENT, DEFAULT_FALLBACK_WINDOW_MINUTES
 from .grants import Grant
 from .routing import deployment_id

@@ -21,16 +21,18 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from ..validation import ENV_NAME, SHORT_NAME
 from . import front_contract as fc
+from .config import GatewaySpec, grants_from_spec, validate
+from .engine_names import CONFIG_ENV as CONFIG_ENV
+from .engine_names import MASTER_KEY_ENV as MASTER_KEY_ENV
+from .engine_names import MASTER_KEY_SECRET as MASTER_KEY_SECRET
+from .engine_names import MAX_CONFIG_BYTES as MAX_CONFIG_BYTES
+from .engine_names import SECRET_FILES_ENV as SECRET_FILES_ENV
 from .grants import Grant, grants_document
 from .routing import routing_document
-
-if TYPE_CHECKING:
-    from .config import GatewaySpec
 
 ENGINE_PORT = fc.FRONT_PORT
 """The engine's port (the front listens there; LiteLLM is on loopback only)."""
@@ -43,13 +45,6 @@ READINESS_PATH = fc.READINESS_PATH
 
 CONTAINER = "litellm"
 """The engine's container name in every cloud's task/service/app definition."""
-
-CONFIG_ENV = "LITELLM_CONFIG_B64"
-"""The engine's rendered config, base64, in its container's environment (written to a file at boot)."""
-
-MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
-"""What LiteLLM's config reads its master key from. The front sets it in LiteLLM's environment only, to a
-value made per boot (``secrets.token_urlsafe``); no shell sets it and no one outside the container holds it."""
 
 EDGE_KEY_ENV = fc.EDGE_KEY_ENV
 """Mode edge (AWS, Azure): the shell injects the ``litellm-master`` secret's value as this variable; the
@@ -70,12 +65,6 @@ FRONT_PACKAGE = "pulumi_llm_front"
 FRONT_MODULES = ("front_contract.py", "grants.py", "routing.py", "front_server.py")
 """The front's source files (siblings of this module), shipped verbatim."""
 
-SECRET_FILES_ENV = "LITELLM_SECRET_FILES"
-"""Where a cloud mounts secrets as files (Cloud Run): JSON {env var: file path}, read into the env at boot."""
-
-MASTER_KEY_SECRET = "litellm-master"
-"""Short name of the LiteLLM master key's secret (`pulumi-llm secrets put litellm-master`)."""
-
 SECRET_PREFIX = "pulumi-llm"
 """First part of every secret's name in a cloud's secret store."""
 
@@ -89,10 +78,6 @@ def secret_id(stack: str, short: str) -> str:
     """GCP Secret Manager id of a stack's secret (ids take no `/`): the gateway creates it, the CLI writes it."""
     return f"{SECRET_PREFIX}-{stack}-{short}"
 
-
-MAX_CONFIG_BYTES = 24 * 1024
-"""Largest config a cloud shell carries in the engine's environment (ECS task definitions and Cloud
-Run revisions hold the base64 text in one variable)."""
 
 MAX_BOOT_BYTES = 48 * 1024
 """Largest boot command: ECS holds a whole task definition in 64 KiB, the front's config and LiteLLM's
@@ -183,8 +168,6 @@ def front_config(
     are always read). host / port: where the front listens. litellm_port: LiteLLM's loopback port.
     drain_seconds: how long open requests may finish after SIGTERM.
     """
-    from .config import grants_from_spec, validate  # config imports this module: a late import keeps the cycle out
-
     validate(spec, where=where)
     if identity not in fc.IDENTITY_MODES:
         raise UserError(f"{where}.identity = {identity!r}: allowed {' or '.join(fc.IDENTITY_MODES)}")
