@@ -14,8 +14,8 @@ with the config ``engine.front_config`` builds, a consumer granted the model, ed
 front exists in this tree.
 
 Pinning (2+ CPUs): each engine on CPU 1, the backends and this client on CPU 0 — an engine gets one core
-to itself, as "per engine core" asks. Three repetitions, interleaved (each level runs direct, then every
-engine, in a rotating order), so machine noise hits all alike; reported as min / median over the
+to itself, as "per engine core" asks. Three repetitions, interleaved (each level runs direct and every engine,
+in an order that rotates per repetition), so machine noise hits all alike; reported as min / median over the
 repetitions. CPU per request and per chunk: the engine's process group's utime+stime (/proc/<pid>/stat)
 over the 16- and 64-stream levels together and over a calibration level of one-chunk answers, solved
 for ``cpu = a * requests + b * chunks`` (the clock ticks at 10 ms, so each window holds many requests).
@@ -42,6 +42,10 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pulumi_llm.gateway.config import GatewaySpec
 
 ROOT = Path(__file__).resolve().parents[1]
 INTEGRATION = ROOT / "tests" / "integration"
@@ -399,6 +403,14 @@ def process_group(
             proc.wait(timeout=10)
 
 
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
 def free_port() -> int:
     import socket
 
@@ -415,32 +427,38 @@ class Backend:
     served: str  # the model name the backend serves
 
 
-def litellm_config(backends: Sequence[Backend]) -> tuple[dict[str, object], dict[str, str]]:
-    """The config the gateway renders for one self-hosted route per backend; client model name per backend.
+def self_hosted_spec(backends: Sequence[Backend], provider: str = "self-hosted") -> GatewaySpec:
+    """One model group per backend, its one route the backend (a self-hosted server, key in BENCH_BACKEND_KEY)."""
+    from pulumi_llm.gateway.config import GatewaySpec, ModelGroup, ProviderRoute
 
-    Once config.render_litellm_config leaves self-hosted routes to the front (the loopback LiteLLM only
-    serves providers), the same backend is rendered as an OpenAI-compatible provider route: what LiteLLM
-    does for a request that reaches it is then the provider path."""
-    from pulumi_llm.gateway.config import GatewaySpec, ModelGroup, ProviderRoute, render_litellm_config
-
-    def spec(provider: str) -> GatewaySpec:
-        return GatewaySpec(
-            model_groups=tuple(
-                ModelGroup(
-                    b.group,
-                    (
-                        ProviderRoute(
-                            b.name, provider, b.served, api_base=b.url + "/v1", secret_env="BENCH_BACKEND_KEY", timeout_seconds=300
-                        ),
-                    ),
-                )
-                for b in backends
+    return GatewaySpec(
+        model_groups=tuple(
+            ModelGroup(
+                b.group,
+                (ProviderRoute(b.name, provider, b.served, api_base=b.url + "/v1", secret_env="BENCH_BACKEND_KEY", timeout_seconds=300),),
             )
+            for b in backends
         )
+    )
 
-    config = render_litellm_config(spec("self-hosted"))
+
+def litellm_config(backends: Sequence[Backend]) -> tuple[dict[str, object], dict[str, str]]:
+    """LiteLLM as the engine was deployed before the front: the config ``render_litellm_config`` gives one
+    ``hosted_vllm/`` deployment per backend; client model name per backend group.
+
+    Now that the front streams self-hosted routes itself, the renderer leaves them out (the loopback
+    LiteLLM serves providers only); the bench then renders the route as an OpenAI-compatible provider and
+    puts LiteLLM's self-hosted prefix back — the same deployment entry as before, from the same renderer."""
+    from pulumi_llm.gateway.config import render_litellm_config
+
+    config = render_litellm_config(self_hosted_spec(backends))
     if not config.get("model_list"):
-        config = render_litellm_config(spec("openai"))
+        # The provider rendering of the same route, with LiteLLM's self-hosted prefix put back: the
+        # deployment the engine ran for a self-hosted route before the front took those over.
+        config = render_litellm_config(self_hosted_spec(backends, "openai"))
+        for entry in config["model_list"]:  # type: ignore[union-attr]
+            params = entry["litellm_params"]  # type: ignore[index]
+            params["model"] = "hosted_vllm/" + str(params["model"]).split("/", 1)[1]  # type: ignore[index]
     names: dict[str, str] = {}
     for entry in config["model_list"]:  # type: ignore[union-attr]
         group = str(entry["model_info"]["id"]).split("/")[0]  # type: ignore[index]
@@ -448,7 +466,7 @@ def litellm_config(backends: Sequence[Backend]) -> tuple[dict[str, object], dict
     return config, names
 
 
-# --- the front (present once gateway/front_server.py lands) ----------------------------------------
+# --- the front ---------------------------------------------------------------------------------------
 
 
 def front_available() -> bool:
@@ -457,48 +475,32 @@ def front_available() -> bool:
 
 @contextlib.contextmanager
 def start_front(backends: Sequence[Backend], work: Path, python: Path, cpus: set[int] | None) -> Iterator[tuple[int, int, dict[str, str]]]:
-    """The front as the boot runs it (its package from this tree, the LiteLLM venv's python with aiohttp
-    and uvloop, as in the engine image), in front of one self-hosted route per backend, one consumer granted
-    every group, edge identity; no provider route, so no LiteLLM behind it. Yields (port, pgid, models)."""
+    """The front as deployed: the container's command (``engine.boot()``, which writes the shipped package
+    and runs it) with the config ``engine.front_config`` renders — edge identity, one self-hosted route
+    per backend, one consumer granted every group with request and token limits (so the limiter runs,
+    never binding) — on the LiteLLM venv's python (aiohttp and uvloop, as in the engine image). No
+    provider route, so no LiteLLM behind it. Yields (port, pgid, client model name per group)."""
+    from pulumi_llm.gateway import engine
     from pulumi_llm.gateway import front_contract as fc
-    from pulumi_llm.gateway.config import GatewaySpec, ModelGroup, ProviderRoute
-    from pulumi_llm.gateway.grants import Grant, grants_document
-    from pulumi_llm.gateway.routing import routing_document
+    from pulumi_llm.gateway.grants import Grant
 
-    spec = GatewaySpec(
-        model_groups=tuple(
-            ModelGroup(
-                b.group,
-                (
-                    ProviderRoute(
-                        b.name, "self-hosted", b.served, api_base=b.url + "/v1", secret_env="BENCH_BACKEND_KEY", timeout_seconds=300
-                    ),
-                ),
-            )
-            for b in backends
-        )
-    )
-    package = work / "pulumi_llm_front"
-    package.mkdir(exist_ok=True)
-    (package / "__init__.py").write_text("")
-    source = ROOT / "components" / "pulumi_llm" / "gateway"
-    for module in ("front_contract.py", "grants.py", "routing.py", "front_server.py"):
-        (package / module).write_text((source / module).read_text())
     port = free_port()
-    grant = Grant(CONSUMER, tuple(b.group for b in backends), None, None, None, None, None)
-    config = {
-        "identity": fc.IDENTITY_EDGE,
-        "stack": "bench",
-        "grants": grants_document({CONSUMER: grant}),
-        "routing": routing_document(spec),
-        "host": "127.0.0.1",
-        "port": port,
+    big = 1_000_000_000
+    grant = Grant(CONSUMER, tuple(b.group for b in backends), 4096, big, big, big, big)
+    config = engine.front_config(
+        self_hosted_spec(backends), identity=fc.IDENTITY_EDGE, stack="bench", grants={CONSUMER: grant}, host="127.0.0.1", port=port
+    )
+    env = {
+        **os.environ,
+        engine.BOOT_DIR_ENV: str(work),
+        engine.FRONT_CONFIG_ENV: engine.encode_front_config(config),
+        engine.EDGE_KEY_ENV: EDGE_KEY,
+        "BENCH_BACKEND_KEY": BACKEND_KEY,
+        "PYTHONUNBUFFERED": "1",
     }
-    (work / "front.json").write_text(json.dumps(config))
-    edge_env = str(getattr(fc, "EDGE_KEY_ENV", "PULUMI_LLM_EDGE_KEY"))
-    env = {**os.environ, "PYTHONPATH": str(work), edge_env: EDGE_KEY, "BENCH_BACKEND_KEY": BACKEND_KEY, "PYTHONUNBUFFERED": "1"}
-    command = [str(python), "-m", "pulumi_llm_front.front_server", "--config", str(work / "front.json")]
+    env.pop(engine.CONFIG_ENV, None)
     headers = {"Authorization": f"Bearer {EDGE_KEY}", fc.CONSUMER_HEADER: CONSUMER}
+    command = [str(python), "-c", engine.boot()]
     with affinity(cpus), process_group(command, env, work / "front.log", f"http://127.0.0.1:{port}/v1/models", headers) as proc:
         if cpus:
             pin_group(proc.pid, cpus)
@@ -572,11 +574,11 @@ async def measure(
     for target in targets:  # warm every path (connection pools, JIT-less caches, first-request imports)
         await run_level(target, 4, 2, 4)
     for rep in range(reps):
-        order = list(targets[1:])
-        order = order[rep % max(1, len(order)) :] + order[: rep % max(1, len(order))]
+        order = list(targets[rep % len(targets) :]) + list(targets[: rep % len(targets)])  # direct too: no one always first
+        engines = [t for t in order if t.pgid]
         runs: dict[str, dict[int, Run]] = {t.name: {} for t in targets}
         for level in levels:
-            for target in (targets[0], *order):  # direct first, then the engines in a rotating order
+            for target in order:
                 run = await run_level(target, level, per_stream[level], max_tokens)
                 runs[target.name][level] = run
                 print(
@@ -585,9 +587,9 @@ async def measure(
                     + (f", engine CPU {run.cpu:.2f} s" if run.cpu is not None else ""),
                     flush=True,
                 )
-        shorts = {t.name: await run_level(t, calibration[0], calibration[1], CALIBRATION_TOKENS) for t in order}
+        shorts = {t.name: await run_level(t, calibration[0], calibration[1], CALIBRATION_TOKENS) for t in engines}
         direct = runs[targets[0].name]
-        for target in order:
+        for target in engines:
             cell, mine = cells[target.name], runs[target.name]
             for level in levels:
                 cell.added_ttft.setdefault(level, []).append((mine[level].ttft_p50() - direct[level].ttft_p50()) * 1000)
@@ -633,7 +635,7 @@ def main() -> int:  # noqa: C901, PLR0915 - one linear script
         print("front: gateway/front_server.py not in this tree yet — direct and LiteLLM only", flush=True)
         engines_wanted.remove("front")
     per_stream_fake = {1: 4 if args.quick else 8, 16: 1 if args.quick else 2, 64: 1 if args.quick else 2}
-    per_stream_vllm = {1: 3 if args.quick else 6, 16: 1, 64: 1}
+    per_stream_vllm = {1: 3 if args.quick else 6, 16: 1 if args.quick else 3, 64: 1 if args.quick else 3}
     engine_cpus = {1} if args.pin else None
     backend_cpus = {0} if args.pin else None
     litellm_python = ensure_litellm_env()
@@ -681,6 +683,8 @@ def main() -> int:  # noqa: C901, PLR0915 - one linear script
         if "litellm" in engines_wanted:
             config, names = litellm_config(backends)
             (work / "litellm.yaml").write_text(to_yaml(config))
+            first = config["model_list"][0]["litellm_params"]["model"]  # type: ignore[index]
+            print(f"LiteLLM config: rendered by pulumi_llm.gateway.config, deployments {str(first).split('/')[0]}/…", flush=True)
             env = {**ENGINE_ENVIRONMENT, "LITELLM_MASTER_KEY": MASTER_KEY, "BENCH_BACKEND_KEY": BACKEND_KEY}
             with affinity(engine_cpus):
                 proxy = stack.enter_context(LitellmProxy(litellm_python, work / "litellm.yaml", env=env, log_path=work / "litellm.log"))
@@ -693,7 +697,7 @@ def main() -> int:  # noqa: C901, PLR0915 - one linear script
             engines["front"] = (port, pgid, names, {"Authorization": f"Bearer {EDGE_KEY}", "x-pulumi-llm-consumer": CONSUMER})
 
         print(
-            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
+            f"{cpu_model()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
             + ("engines on CPU 1, backends and client on CPU 0" if args.pin else "unpinned")
             + f"; {args.reps} repetitions; levels {levels}; fake backend {FAKE_CHUNKS} chunks {FAKE_INTERVAL * 1000:.0f} ms apart",
             flush=True,
@@ -711,7 +715,7 @@ def main() -> int:  # noqa: C901, PLR0915 - one linear script
             if vllm_pgid and backend.name == "fake":
                 pass  # vLLM idles on CPU 0 meanwhile (its CPU is low when no request runs)
             results[backend.name] = asyncio.run(measure(backend, targets, levels, per_stream, args.reps, max_tokens, calibration))
-        print(f"\nload average {os.getloadavg()[0]:.2f} at end (other work on the machine shows here: 2 CPUs are shared)")
+        print(f"\nload average {os.getloadavg()[0]:.2f} at end (above the bench's own ~2, it is other work sharing the CPUs: noise)")
         for backend, cells in results.items():
             print("\n".join(table(backend, cells, levels)))
     return 0
