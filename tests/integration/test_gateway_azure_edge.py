@@ -10,7 +10,7 @@ API provider, so every backend call is on its request log. What must hold (issue
 * admin, pass-through and health paths → 404 at the edge (no operation), nothing forwarded;
 * a subscription key in the query string → 401, nothing forwarded;
 * the edge key presented by a client is no credential (401), and a client's Authorization or consumer
-  header never reaches the front;
+  header never reaches the front; LiteLLM's per-boot key presented straight to the front is 403;
 * rotating the edge key (staged as litellm-master-previous, then APIM's named value refreshed) → no 401.
 
 And issue 20 on Azure: the front's real request lines, as Container Apps stores them, run through the log
@@ -50,7 +50,7 @@ from pulumi_llm.gateway.fallback_alarms import FallbackAlarm, fallback_alarm_fir
 from support import kql_eval  # noqa: E402
 from support.apim_edge import ApimEdge  # noqa: E402
 from support.fake_provider import FakeProvider  # noqa: E402
-from support.front_boot import BootedFront  # noqa: E402
+from support.front_boot import BootedFront, litellm_master_key  # noqa: E402
 from support.litellm_env import ensure_litellm_env  # noqa: E402
 from support.vllm_server import free_port  # noqa: E402
 
@@ -218,6 +218,12 @@ def test_the_edge_key_is_no_credential_for_a_client(azure: Azure) -> None:
     # Straight at the front, a client without the edge key gets nothing.
     direct = send(azure.engine.url + "/v1/chat/completions", body={"model": "provider"}, headers={fc.CONSUMER_HEADER: A})
     assert direct.status == 401
+    # LiteLLM's per-boot key is known to the front and no client's: 403, with or without a consumer header.
+    master = litellm_master_key(azure.engine)
+    for headers in ({"Authorization": f"Bearer {master}"}, {"Authorization": f"Bearer {master}", fc.CONSUMER_HEADER: A}):
+        refused = send(azure.engine.url + "/v1/chat/completions", body={"model": "provider"}, headers=headers)
+        assert refused.status == 403 and refused.headers[fc.SERVED_BY_HEADER] == fc.NONE, refused.body
+        assert master.encode() not in refused.body
 
 
 def test_rotating_the_edge_key_has_no_401_window(azure: Azure) -> None:

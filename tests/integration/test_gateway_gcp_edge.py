@@ -8,7 +8,8 @@ route points at a port nothing listens on (the backend is down). Everything list
 
 What must hold (issues 15 and 20, GCP): a consumer reaches its models; another consumer's model is 403 with
 no backend called; only the inference paths pass the load balancer (admin, pass-through, health: 404 there,
-the front never sees them); LiteLLM's master key, presented by a client, opens nothing; over its limit a
+the front never sees them); LiteLLM's master key, presented by a client, is 403 and opens nothing (an unknown
+key is 401); over its limit a
 consumer gets 429 with Retry-After; a rotated consumer key (new file content) is accepted at once and the old
 one during the grace, with no 401; and the front's request lines, counted by the component's log-based
 counters and read by its PromQL alert conditions (``support/gcp_monitoring.py``), fire the fallback alarms
@@ -18,7 +19,6 @@ while the self-hosted backend is down and not while it is up — as the referenc
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -39,7 +39,7 @@ from pulumi_llm.gateway.fallback_alarms import decide_fallback_alarms, fallback_
 from pulumi_llm.gateway.grants import Grant  # noqa: E402
 from support import gcp_monitoring as gm  # noqa: E402
 from support.fake_provider import FakeProvider  # noqa: E402
-from support.front_boot import BootedFront  # noqa: E402
+from support.front_boot import BootedFront, litellm_master_key  # noqa: E402
 from support.gcp_edge import GcpLoadBalancerEdge  # noqa: E402
 from support.litellm_env import ensure_litellm_env  # noqa: E402
 from support.vllm_server import free_port  # noqa: E402
@@ -167,31 +167,6 @@ def chat(gcp: Gcp, model: str, key: str = APP_KEY) -> Answer:
     return send(gcp.url + "/v1/chat/completions", key=key, body=body)
 
 
-def litellm_master_key(booted: BootedFront) -> str:
-    """LiteLLM's per-boot master key, read from the environment of a process the engine started (the only
-    place it exists: the front made it and handed it to LiteLLM's process)."""
-    assert booted.proc is not None
-    parents: dict[int, int] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        parents[int(pid)] = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state: the parent's pid
-    family = {booted.proc.pid}
-    while grown := {pid for pid, parent in parents.items() if parent in family} - family:
-        family |= grown
-    for pid in sorted(family):
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        for item in environ:
-            if item.startswith(b"LITELLM_MASTER_KEY=") and len(item) > len(b"LITELLM_MASTER_KEY="):
-                return item.split(b"=", 1)[1].decode()
-    raise AssertionError("no process of the engine holds LITELLM_MASTER_KEY")
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -249,9 +224,11 @@ def test_litellms_master_key_presented_by_a_client_opens_nothing(gcp: Gcp, fake:
     fake.reset("gpt-standin")
     for model in ("provider", "chat"):
         answer = chat(gcp, model, key=master)
-        # Not a consumer's key: the front refuses it as it refuses any unknown key (401), before any backend.
-        assert answer.status == 401, answer.body
+        # A key the front knows but no client may present: 403 (an unknown key is 401), before any backend.
+        assert answer.status == 403, answer.body
         assert answer.headers[fc.SERVED_BY_HEADER] == fc.NONE
+        assert master.encode() not in answer.body
+    assert chat(gcp, "provider", key="sk-" + "0" * 40).status == 401  # a key nobody knows
     assert fake.requests_for("gpt-standin") == []
     assert master not in gcp.engine.logs()  # nor does it reach a log
 

@@ -315,6 +315,23 @@ def test_mode_keys_takes_the_consumer_from_its_key_and_ignores_the_header() -> N
     assert decide_identity("keys", "Bearer edge-key", "web", keys=ring, granted=GRANTED).status == 401
 
 
+def test_a_key_the_front_knows_but_no_consumer_may_present_is_403_and_an_unknown_one_401() -> None:
+    known = KeyRing(lambda: {"loop-key": "loopback", "edge-key": "env:PULUMI_LLM_EDGE_KEY"})
+    consumers = KeyRing(lambda: {"key-of-web": "web"})
+    for token in ("loop-key", "edge-key"):  # mode keys: LiteLLM's per-boot key, or an edge key if configured
+        refused = decide_identity("keys", f"Bearer {token}", "web", keys=consumers, granted=GRANTED, known=known)
+        assert (refused.consumer, refused.status) == (None, 403)
+        assert token not in refused.reason
+    assert decide_identity("keys", "Bearer guessed", None, keys=consumers, granted=GRANTED, known=known).status == 401
+    assert decide_identity("keys", "Bearer key-of-web", None, keys=consumers, granted=GRANTED, known=known).consumer == "web"
+    # Mode edge: LiteLLM's key as the bearer is 403 with or without a consumer header; the edge key still works.
+    loop_only = KeyRing(lambda: {"loop-key": "loopback"})
+    for header in (None, "web"):
+        assert decide_identity("edge", "Bearer loop-key", header, keys=edge_ring(), granted=GRANTED, known=loop_only).status == 403
+    assert decide_identity("edge", "Bearer edge-key", "web", keys=edge_ring(), granted=GRANTED, known=loop_only).consumer == "web"
+    assert decide_identity("edge", "Bearer other", "web", keys=edge_ring(), granted=GRANTED, known=loop_only).status == 401
+
+
 def test_litellm_gets_the_loopback_key_and_never_the_edge_key() -> None:
     env = litellm_environment(
         {
@@ -524,3 +541,70 @@ def test_an_in_process_front_falls_back_passes_streams_whole_and_says_who_served
         ("slow-first", 200, "slow-first/slow"),
         ("", 404, ""),
     ]
+
+
+# One front in process, identity mode keys: every refusal says who served it and never echoes a key
+
+LOOPBACK = "unit-loopback-" + "k" * 24
+KEY_WEB = "unit-consumer-web-" + "w" * 24
+
+
+async def _refusals(tmp_path: Path) -> list[tuple[str, int, dict[str, str], bytes]]:
+    (tmp_path / "web").write_text(KEY_WEB + "\n")
+    spec = GatewaySpec(
+        model_groups=(
+            ModelGroup("chat", (ProviderRoute("r", "self-hosted", "ok", api_base="http://127.0.0.1:9/v1"),)),
+            ModelGroup("other", (ProviderRoute("r", "self-hosted", "ok", api_base="http://127.0.0.1:9/v1"),)),
+        ),
+        consumers=(Consumer("web", ("chat",), rpm=1),),
+    )
+    doc = engine.front_config(
+        spec, identity="keys", stack="unit", host="127.0.0.1", port=free_port(), consumer_key_files={"web": str(tmp_path / "web")}
+    )
+    config = front_config_from_document(doc)
+    front = Front(config, LOOPBACK, environ={})
+    front._finish = lambda record: None  # type: ignore[method-assign]
+    runner = web.AppRunner(front.app())
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", config.port).start()
+    url = f"http://127.0.0.1:{config.port}"
+    chat_body = {"model": "chat", "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]}
+    cases: list[tuple[str, str, str, dict[str, str], object]] = [
+        ("no key", "POST", "/v1/chat/completions", {}, chat_body),
+        ("unknown key", "POST", "/v1/chat/completions", {"Authorization": "Bearer sk-guessed-" + "g" * 20}, chat_body),
+        ("loopback key", "POST", "/v1/chat/completions", {"Authorization": f"Bearer {LOOPBACK}"}, chat_body),
+        ("not granted", "POST", "/v1/chat/completions", {"Authorization": f"Bearer {KEY_WEB}"}, {**chat_body, "model": "other"}),
+        ("bad body", "POST", "/v1/chat/completions", {"Authorization": f"Bearer {KEY_WEB}"}, {"model": "chat", "max_tokens": -1}),
+        ("no route", "POST", f"/v1/{KEY_WEB}/chat", {"Authorization": f"Bearer {KEY_WEB}"}, chat_body),
+        ("admitted, nothing serves", "POST", "/v1/chat/completions", {"Authorization": f"Bearer {KEY_WEB}"}, chat_body),
+        ("over the rate", "POST", "/v1/chat/completions", {"Authorization": f"Bearer {KEY_WEB}"}, chat_body),
+    ]
+    out: list[tuple[str, int, dict[str, str], bytes]] = []
+    try:
+        async with ClientSession() as session:
+            for name, method, path, headers, body in cases:
+                async with session.request(method, url + path, json=body, headers=headers) as answer:
+                    out.append((name, answer.status, {k.lower(): v for k, v in answer.headers.items()}, await answer.read()))
+    finally:
+        await runner.cleanup()
+    return out
+
+
+def test_every_refusal_carries_the_who_served_headers_and_never_a_key(tmp_path: Path) -> None:
+    answers = asyncio.run(_refusals(tmp_path))
+    assert [(name, status) for name, status, _, _ in answers] == [
+        ("no key", 401),
+        ("unknown key", 401),
+        ("loopback key", 403),
+        ("not granted", 403),
+        ("bad body", 400),
+        ("no route", 404),
+        ("admitted, nothing serves", 503),
+        ("over the rate", 429),
+    ]
+    for name, _status, headers, body in answers:
+        assert (headers[fc.SERVED_BY_HEADER], headers[fc.FALLBACK_HEADER]) == (fc.NONE, "false"), name
+        assert json.loads(body)["error"]["message"], name
+        for key in (LOOPBACK, KEY_WEB, "sk-guessed-"):
+            assert key.encode() not in body, (name, key)
+    assert answers[-1][2]["retry-after"].isdigit()

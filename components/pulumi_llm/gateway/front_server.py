@@ -525,15 +525,32 @@ class Identity:
     reason: str = ""
 
 
+NOT_A_CONSUMER_KEY: Final = "this key is no consumer's key; requests carry the consumer's own key"
+"""The 403 reason for a key the front knows but no consumer may present (never the key itself)."""
+
+
 def decide_identity(
-    mode: str, authorization: str | None, consumer_header: str | None, *, keys: KeyRing, granted: Mapping[str, object]
+    mode: str,
+    authorization: str | None,
+    consumer_header: str | None,
+    *,
+    keys: KeyRing,
+    granted: Mapping[str, object],
+    known: KeyRing | None = None,
 ) -> Identity:
     """Mode edge: the bearer must be an edge key AND the consumer header must name a granted consumer —
     the edge key without the header (a client holding the key, not the edge) is 403. Mode keys: the
-    bearer must be a consumer's key; the consumer header is ignored and no edge key is accepted."""
+    bearer must be a consumer's key; the consumer header is ignored and no edge key is accepted.
+
+    ``known``: values the front recognises that are no consumer's credential (LiteLLM's per-boot key in both
+    modes; in mode keys the edge key too, if one is configured). Presented as the bearer they are 403 — the
+    key is real but refused for a client (issue 15: "the master key presented by a client → 403") — where a
+    value nothing knows is 401."""
     token = bearer(authorization)
     if token is None:
         return Identity(None, 401, "an Authorization: Bearer <key> header is required")
+    if known is not None and known.owner(token) is not None:
+        return Identity(None, 403, NOT_A_CONSUMER_KEY)
     owner = keys.owner(token)
     if owner is None:
         return Identity(None, 401, "the key is not valid")
@@ -573,15 +590,27 @@ class Front:
         self.models = list(self.chains)
         self.breaker = Breaker(config.allowed_fails, config.cooldown_seconds)
         self.loopback_key = loopback_key
+        edge_keys = edge_key_reader(config.edge_key_envs, config.edge_key_files, self.environ)
+        loopback: dict[str, str] = {loopback_key: "loopback"} if loopback_key else {}
+        read: Callable[[], Mapping[str, str]]
+        known_read: Callable[[], Mapping[str, str]]
+        files: tuple[str, ...]
         if config.identity == fc.IDENTITY_EDGE:
-            read = edge_key_reader(config.edge_key_envs, config.edge_key_files, self.environ)
-            files: tuple[str, ...] = config.edge_key_files
+            read, files = edge_keys, config.edge_key_files
+            known_read = lambda: loopback  # noqa: E731
         else:
-            read = consumer_key_reader(config.consumer_key_files)
-            files = tuple(config.consumer_key_files.values())
+            read, files = consumer_key_reader(config.consumer_key_files), tuple(config.consumer_key_files.values())
+            known_read = lambda: {**edge_keys(), **loopback}  # noqa: E731
         self.keys = KeyRing(
             read,
             signature=lambda: files_signature(files),
+            grace_seconds=config.key_grace_seconds,
+            refresh_seconds=config.key_refresh_seconds,
+        )
+        # Keys the front knows that no client may present: 403 instead of 401 (``decide_identity``).
+        self.known = KeyRing(
+            known_read,
+            signature=lambda: files_signature(config.edge_key_files),
             grace_seconds=config.key_grace_seconds,
             refresh_seconds=config.key_refresh_seconds,
         )
@@ -616,6 +645,7 @@ class Front:
         while True:
             await asyncio.sleep(max(1.0, self.config.key_refresh_seconds))
             self.keys.refresh()
+            self.known.refresh()
 
     # -- records
 
@@ -652,7 +682,8 @@ class Front:
         record = RequestRecord()
         try:
             if endpoint != ENDPOINT_INFERENCE:
-                message = f"no such route: {request.method} {request.path[:200]}"
+                # The routes that exist, not the path asked: a path may carry what a client pasted by mistake.
+                message = "no such route; this gateway serves " + ", ".join(f"{m} {p}" for m, p in fc.INFERENCE_ROUTES)
                 return self._json(record, 404, error_body(message, "not_found_error"), started=started)
             return await self._inference(request, record, started)
         except web.HTTPRequestEntityTooLarge:
@@ -672,6 +703,7 @@ class Front:
             request.headers.get(fc.CONSUMER_HEADER),
             keys=self.keys,
             granted=self.granted,
+            known=self.known,
         )
         if who.consumer is None:
             kind = "authentication_error" if who.status == 401 else "permission_error"

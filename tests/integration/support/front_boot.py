@@ -168,3 +168,28 @@ class BootedFront:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+def litellm_master_key(booted: BootedFront) -> str:
+    """LiteLLM's per-boot master key, read from the environment of a process the engine started (the only
+    place it exists: the front made it and handed it to LiteLLM's process)."""
+    assert booted.proc is not None
+    parents: dict[int, int] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        parents[int(pid)] = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state: the parent's pid
+    family = {booted.proc.pid}
+    while grown := {pid for pid, parent in parents.items() if parent in family} - family:
+        family |= grown
+    for pid in sorted(family):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for item in environ:
+            if item.startswith(b"LITELLM_MASTER_KEY=") and len(item) > len(b"LITELLM_MASTER_KEY="):
+                return item.split(b"=", 1)[1].decode()
+    raise AssertionError("no process of the engine holds LITELLM_MASTER_KEY")
