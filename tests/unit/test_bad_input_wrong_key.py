@@ -266,6 +266,7 @@ def test_every_pattern_of_the_schema_is_said_in_words() -> None:
     ("base", "key", "update", "written", "words"),
     [
         ("gcp-prod", "pulumi-llm:gcp", {"project": "Acme_Prod"}, "gcp.project = Acme_Prod", "a GCP project id: 6-30 lower-case"),
+        ("gcp-prod", "pulumi-llm:gcp", {"alert_emails": ["oncall"]}, "gcp.alert_emails[0] = oncall", "an email address"),
         ("edge", "pulumi-llm:edge", {"image_tag": "-bad"}, "edge.image_tag = -bad", "an image tag"),
         ("edge", "pulumi-llm:edge", {"llama_cpp_sha256": "ABC"}, "edge.llama_cpp_sha256 = ABC", "a sha256: 64 lower-case hex digits"),
         (

@@ -119,3 +119,32 @@ def test_every_moved_key_names_a_key_the_settings_accept() -> None:
         *parent, leaf = moved.new.split(".")
         assert leaf in _allowed_keys(parent), (old, moved.new)
         assert old.split(".")[-1] not in _allowed_keys(old.split(".")[:-1]), old
+
+
+def test_alert_emails_is_a_list_like_awss_and_azures() -> None:
+    cfg = copy.deepcopy(prod())
+    cfg["pulumi-llm:gcp"]["alert_emails"] = ["oncall@example.com", "llm@example.com"]
+    assert cast(GcpSettings, load(cfg, SOURCE).gcp).alert_emails == ["oncall@example.com", "llm@example.com"]
+    cfg["pulumi-llm:gcp"]["alert_emails"] = ["oncall@example.com", "llm@example.com", "oncall@example.com"]
+    assert message(cfg) == (
+        f"{SOURCE}: pulumi-llm:gcp.alert_emails = "
+        '["oncall@example.com", "llm@example.com", "oncall@example.com"]: repeats oncall@example.com: give each address once'
+    )
+
+
+def test_a_prod_stack_without_alert_emails_loads_as_on_aws_and_azure() -> None:
+    # Neither aws.alert_emails nor azure.alert_emails is required in prod; GCP matches them.
+    cfg = copy.deepcopy(prod())
+    del cfg["pulumi-llm:gcp"]["alert_emails"]
+    assert cast(GcpSettings, load(cfg, SOURCE).gcp).alert_emails == []
+
+
+def test_alert_emails_of_a_stack_without_alert_policies_are_refused() -> None:
+    # GKE alone makes no Cloud Monitoring alert policy (its alerts are Prometheus rules): nothing would read them.
+    cfg = copy.deepcopy(prod())
+    cfg["pulumi-llm:methods"] = ["cluster"]
+    del cfg["pulumi-llm:gateway"], cfg["pulumi-llm:gcp"]["gateway"]
+    assert message(cfg) == (
+        f'{SOURCE}: pulumi-llm:gcp.alert_emails = ["llm-oncall@example.com"]: has no effect: read only with method gateway or '
+        "gpu-vm (methods: cluster); remove it"
+    )

@@ -26,7 +26,10 @@ NAMESPACE = "llm"
 
 
 def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundation:
-    """The provider, the model store (with models) and, for self-hosting, the network."""
+    """The provider, the model store (with models), for self-hosting the network, and the stack's alert channel
+    (`Foundation.monitoring`: the ids of its e-mail notification channels, which every alert policy notifies)."""
+    from ..monitoring.gcp import alert_channels
+    from ..settings.gcp import ALERTING
     from ..storage.gcp import GcpModelStore, GcpModelStoreArgs
 
     settings, labels = ctx.settings, ctx.labels
@@ -48,10 +51,18 @@ def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundat
         )
         outputs["model_bucket"] = store.bucket_name
     network = _network(ctx, on_gcp) if ctx.methods & {"gpu-vm", "cluster"} else None
+    # Once per stack, as AWS's alarm topic and Azure's action group: the gateway's and the GPU VMs' alert policies
+    # all notify these channels (a stack with neither makes no alert policy, and settings refuse its addresses).
+    channels = (
+        alert_channels(ctx.child("alerts"), project=cfg.project, labels=labels, emails=cfg.alert_emails, opts=on_gcp)
+        if ctx.methods & set(ALERTING)
+        else ()
+    )
     return Foundation(
         providers=(provider,),
         network=network,
         store=store,
+        monitoring=channels,
         extra=extra,
         model_bucket=store.bucket_name if store is not None else None,
         outputs=outputs,
@@ -70,11 +81,12 @@ def _network(ctx: PlatformContext, on_gcp: pulumi.ResourceOptions):
     egress_cidr: str | None = None
     target_tags: tuple[str, ...] = ()
     if hybrid:
-        from ..cluster.gke_render import GPU_NODE_TAG
+        from ..cluster.gke_render import GPU_NODE_TAG, SYSTEM_NODE_TAG
 
         egress_cidr = cfg.gateway.subnet_cidr
         if "cluster" in methods:
-            target_tags = (GPU_NODE_TAG,)
+            # GPU nodes run the servers; Standard's system nodes the routers (Autopilot tags every node GPU_NODE_TAG).
+            target_tags = (GPU_NODE_TAG, SYSTEM_NODE_TAG)
     return GcpNetwork(
         ctx.child("network"),
         GcpNetworkArgs(
@@ -127,6 +139,7 @@ def _gpu_vms(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
                 min_size=max(1, bounds.min),
                 max_size=bounds.max,
                 spot=cfg.gpu_vm.spot,
+                notification_channels=list(foundation.monitoring),
                 config_path=f"pulumi-llm:models.{served}",
             ),
             opts=ctx.opts(foundation.providers),
@@ -139,7 +152,9 @@ def _gpu_vms(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
 
 def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> SelfHosted:
     from ..kubernetes import credential_endpoints
+    from ..kubernetes import router_render as rr
     from ..kubernetes.model_serving import ModelServing
+    from ..kubernetes.router import decide_router, router_http_port
 
     settings, network, store = ctx.settings, foundation.network, foundation.store
     cfg = settings.gcp
@@ -181,12 +196,15 @@ def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> Se
     if network.gateway_egress_cidr:
         for model in models:
             spec = model.container
+            # The gateway calls the model's router when it has one (kubernetes/router.py), else its servers.
+            routed = decide_router(serving.router_options(settings), spec) is not None
             url = gke.internal_endpoint(
                 NAMESPACE,
                 spec.served_name,
-                spec.port(spec.http_port).container_port,
+                router_http_port() if routed else spec.port(spec.http_port).container_port,
                 [network.gateway_egress_cidr],
                 depends_on=[layer],
+                selector=rr.selector_labels(spec.served_name) if routed else None,
             )
             urls[spec.served_name] = url.apply(lambda u: f"{u}/v1")
     return dataclasses.replace(
@@ -226,6 +244,8 @@ def _gke_cluster(ctx: PlatformContext, foundation: Foundation) -> GkeCluster:
                 )
             },
             prometheus=cfg.cluster.prometheus,
+            # On-demand pool first in the ComputeClass: the models' replicas.min stay off spot (serving.all_spot: spot first).
+            on_demand_first=not settings.serving.all_spot,
         ),
         opts=ctx.opts(foundation.providers),
     )
@@ -274,6 +294,7 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
             if network is not None and network.gateway_subnet_id is not None
             else None,
             domains=tuple(cfg.gateway.domains),
+            notification_channels=tuple(foundation.monitoring),
             client_timeout_seconds=timeouts.client_seconds,
             request_timeout_seconds=timeouts.edge_seconds,
             engine_timeout_seconds=timeouts.engine_seconds,

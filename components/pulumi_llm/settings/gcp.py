@@ -1,14 +1,14 @@
-"""Settings of the GCP methods (`gcp`): the project, and one subtree per method as on AWS and Azure —
+"""Settings of the GCP methods (`gcp`): the project, the alerts' receivers (`alert_emails`), and one subtree per method as on AWS and Azure —
 `network`, `gpu_vm`, `cluster` (GKE) and `gateway` (its domains and egress subnet)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..errors import FieldProblem, UserError
-from ..validation import Cidr, described
+from ..validation import Cidr, Email, described
 from .cloud_rules import CloudRules
 from .core import CLOUD_FOUNDATION, StrictModel
 
@@ -71,6 +71,20 @@ class GcpSettings(StrictModel):
     gpu_vm: GcpGpuVmSettings = Field(default_factory=GcpGpuVmSettings, description="The gpu-vm method.")
     cluster: GcpClusterSettings = Field(default_factory=GcpClusterSettings, description="The cluster method (GKE).")
     gateway: GcpGatewaySettings = Field(default_factory=GcpGatewaySettings, description="The gateway method (Cloud Run).")
+    alert_emails: list[Email] = Field(
+        default_factory=list,
+        description="E-mail receivers of the alerts: one Cloud Monitoring notification channel each, which every alert "
+        "policy of the stack (gateway, GPU VMs) notifies. Default none: the alerts notify nobody.",
+    )
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _one_channel_per_address(cls, value: list[str]) -> list[str]:
+        # Two channels to one address mail every incident twice.
+        repeated = sorted({email for email in value if value.count(email) > 1})
+        if repeated:
+            raise ValueError(f"repeats {', '.join(repeated)}: give each address once")
+        return value
 
 
 def check_gcp_stack(settings: Settings) -> None:
@@ -114,6 +128,10 @@ def check_gcp_stack(settings: Settings) -> None:
         )
 
 
+ALERTING = ("gateway", "gpu-vm")
+"""The GCP methods that make Cloud Monitoring alert policies (gateway.gcp, gpu_vm.gcp), so read gcp.alert_emails.
+GKE's alerts are Prometheus rules inside the cluster, not alert policies."""
+
 RULES = CloudRules(
     cloud="gcp",
     source_schemes={"gpu-vm": ("store",), "cluster": ("store", "pvc")},
@@ -122,6 +140,7 @@ RULES = CloudRules(
         "gcp.gpu_vm": ("gpu-vm",),
         "gcp.cluster": ("cluster",),
         "gcp.gateway": ("gateway",),
+        "gcp.alert_emails": ALERTING,
     },
 )
 """This cloud's rows of the model-source and key-effect tables (settings/cloud_registry.py)."""

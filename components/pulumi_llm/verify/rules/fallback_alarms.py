@@ -14,8 +14,9 @@ looks for each group's two alarm resources by the name every cloud gives them
 * notifying every channel the gateway's other alarms notify — the stack's alert channel: the alarm
   topic (AWS ``alarmActions``), the notification channels (GCP ``notificationChannels``), the action
   group (Azure ``actions``). An alarm that notifies nothing while the gateway's others do is silent: an
-  error. When none of them notifies anyone (a GCP gateway without notification channels) it is a warning:
-  the alarm is there, the stack has no one to tell.
+  error. When none of them notifies anyone (a GCP stack without ``gcp.alert_emails``) it is a warning:
+  the alarm is there, the stack has no one to tell. ``alerts.gcp-channels`` checks every GCP alert policy
+  against the stack's channels.
 """
 
 from __future__ import annotations

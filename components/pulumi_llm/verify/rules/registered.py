@@ -4,6 +4,7 @@ from types import ModuleType
 
 from . import (
     admission,
+    alert_channels,
     boundary,
     ci_reachability,
     fallback_alarms,
@@ -24,6 +25,7 @@ from . import (
 
 FAMILIES: tuple[ModuleType, ...] = (
     admission,
+    alert_channels,
     boundary,
     ci_reachability,
     fallback_alarms,
