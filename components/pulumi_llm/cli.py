@@ -196,12 +196,17 @@ def plan_stack(
     """Plan one stack into `out` (`shown`: how messages name it); with `verify` (a list), run the
     verification pass and add its violations to that list."""
     from .offline import plan as offline
+    from .offline.cost_block import render_cost_block
+    from .offline.words import plural
     from .serving import stack_sizing
+    from .stack_cost import price_stack
 
     result = offline.run(project, stack)
     sizing = stack_sizing(result.settings)
+    # The region, schedule and spot share of the stack file, not the catalog's list price all month.
+    stack_cost = price_stack(result.settings, sizing)
     try:
-        summary = offline.write(result, out, {"sizing": sizing})
+        summary = offline.write(result, out, {"sizing": sizing, "cost": stack_cost})
     except OSError as err:
         raise UserError(f"{shown or out}: cannot write the plan ({err.strerror or err})") from None
     if verify is not None:
@@ -214,8 +219,9 @@ def plan_stack(
         print("Resources by type:")
         for type_, count in summary["resources"]["byType"].items():
             print(f"  {count:4d}  {type_}")
-        for model in sizing:
-            print(_sizing_line(model))
+        block = render_cost_block(summary, color=sys.stdout.isatty())
+        if block:
+            print(block)
     # Printed with --quiet too: a server deployed with less context than the model holds is worth one line.
     for model in sizing:
         if model["context_capped"]:
@@ -224,23 +230,8 @@ def plan_stack(
                 f"of {model['context_asked']:,} (context: max takes the most that fits on {model['hardware']['instance_type'] or model['hardware']['accelerator']})"
             )
     manifests = len(list((out / out_dir.MANIFEST_DIR).glob("*.yaml")))
-    print(f"{stack}: {summary['resources']['total']} resources, {manifests} manifests -> {_shown(out)}")
+    print(f"{stack}: {plural(summary['resources']['total'], 'resource')}, {plural(manifests, 'manifest')} -> {_shown(out)}")
     return summary
-
-
-def _sizing_line(model: dict[str, Any]) -> str:
-    hw: dict[str, Any] = model["hardware"]
-    where = hw["instance_type"] or f"{hw['gpu_count']}× {hw['accelerator']}"
-    line = (
-        f"Model {model['served_name']}: {model['precision']} on {where} per replica, TP {model['tensor_parallel_size']}, "
-        f"max-model-len {model['max_model_len']:,}, max-num-seqs {model['max_num_seqs']}, "
-        f"~{model['throughput']['output_tokens_per_s']:,.0f} output tok/s per replica (estimate), "
-        f"startup budget {model['startup_probe']['seconds']} s"
-    )
-    cost: dict[str, Any] | None = model.get("cost")
-    if cost:
-        line += f"; {cost}"
-    return line
 
 
 def _schema(args: argparse.Namespace) -> int:

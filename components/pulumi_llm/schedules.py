@@ -65,3 +65,111 @@ def time_zone_problem(name: str) -> str | None:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return "not an IANA time zone such as Europe/Paris or UTC"
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Hours on per month: what a schedule leaves running, for the plan's cost (issue 19)
+# ---------------------------------------------------------------------------------------------
+
+REFERENCE_YEAR = 2026
+"""The calendar a schedule is counted over: a non-leap year (365 days), so an always-on server gets
+8,760 / 12 = 730 hours a month, the month sizing prices with (sizing/_common.py HOURS_PER_MONTH)."""
+
+_MINUTES_PER_YEAR = 365 * 24 * 60
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _cron_values(text: str, low: int, high: int, names: tuple[str, ...]) -> frozenset[int]:
+    """Every value one valid cron field matches (`cron_problem` has accepted the expression)."""
+    values: set[int] = set()
+    for item in text.split(","):
+        match = _ITEM.match(item)
+        assert match is not None  # validated by cron_problem first
+        step = int(match.group("step") or 1)
+        if match.group("range") == "*":
+            first, last = low, high
+        else:
+            first = _cron_value(match.group("lo"), names) or 0
+            hi = match.group("hi")
+            last = (_cron_value(hi, names) or 0) if hi is not None else (high if match.group("step") else first)
+        values.update(range(first, last + 1, step))
+    return frozenset(values)
+
+
+def _cron_minutes(expression: str) -> list[int]:
+    """The minutes of REFERENCE_YEAR (from its first minute) at which a 5-field cron fires.
+
+    Unix cron semantics (the AWS Auto Scaling recurrence, docs.aws.amazon.com/autoscaling/ec2/userguide/
+    scheduled-scaling-recurring-schedules.html): when both day of month and day of week are restricted, a
+    day matching either fires; 7 is Sunday like 0."""
+    import datetime
+
+    fields = expression.split()
+    minute, hour, dom, month, dow = (
+        _cron_values(text, low, high, names) for text, (_, low, high, names) in zip(fields, CRON_FIELDS, strict=True)
+    )
+    dow = frozenset(d % 7 for d in dow)
+    dom_any, dow_any = fields[2] == "*", fields[4] == "*"
+    fired: list[int] = []
+    day = datetime.date(REFERENCE_YEAR, 1, 1)
+    for index in range(365):
+        date = day + datetime.timedelta(days=index)
+        cron_dow = (date.weekday() + 1) % 7  # cron counts from Sunday = 0
+        in_dom, in_dow = date.day in dom, cron_dow in dow
+        day_ok = (in_dom and in_dow) if dom_any or dow_any else (in_dom or in_dow)
+        if date.month in month and day_ok:
+            fired.extend(index * 1440 + h * 60 + m for h in sorted(hour) for m in sorted(minute))
+    return fired
+
+
+def _on_minutes(events: list[tuple[int, bool]]) -> int:
+    """Minutes on in the year from (minute, turns on) events; the year wraps (its start is in the state of
+    the last event), and a start and stop at the same minute leave it as the stop does."""
+    if not events:
+        return 0
+    events = sorted(events, key=lambda e: (e[0], e[1]))  # at a tie, stop (False) first, then start
+    on = events[-1][1]
+    total, since = 0, 0
+    for minute, turns_on in events:
+        if on:
+            total += minute - since
+        on, since = turns_on, minute
+    if on:
+        total += _MINUTES_PER_YEAR - since
+    return total
+
+
+def cron_hours_per_month(start: str, stop: str) -> float:
+    """Average hours a month a start/stop pair of crons leaves running, over REFERENCE_YEAR.
+
+    Counted in the crons' own wall-clock time: the time zone moves when, not how long (a daylight-saving
+    change adds or removes one hour twice a year, left out). Crons that never fire: 730 (always on) when
+    nothing ever stops it, 0 when nothing ever starts it."""
+    for expression in (start, stop):
+        problem = cron_problem(expression)
+        if problem is not None:
+            raise ValueError(f"{expression!r}: {problem}")
+    starts, stops = _cron_minutes(start), _cron_minutes(stop)
+    if not stops:
+        return 365 * 24 / 12
+    events = [(m, True) for m in starts] + [(m, False) for m in stops]
+    return _on_minutes(events) / 60 / 12
+
+
+def weekly_hours_per_month(days: list[str] | tuple[str, ...], start: str, stop: str) -> float:
+    """Average hours a month of a schedule on from `start` to `stop` (HH:MM) on each of `days`, over
+    REFERENCE_YEAR (Azure autoscale's recurrence profile: one window a listed day; a stop earlier than the
+    start runs past midnight into the next day)."""
+    import datetime
+
+    def minutes(clock: str) -> int:
+        hours, mins = clock.split(":")
+        return int(hours) * 60 + int(mins)
+
+    unknown = [d for d in days if d not in _WEEKDAYS]
+    if unknown:
+        raise ValueError(f"day {unknown[0]!r}: one of {', '.join(_WEEKDAYS)}")
+    window = (minutes(stop) - minutes(start)) % 1440
+    first = datetime.date(REFERENCE_YEAR, 1, 1)
+    listed = sum(1 for i in range(365) if _WEEKDAYS[(first + datetime.timedelta(days=i)).weekday()] in days)
+    return listed * window / 60 / 12

@@ -62,7 +62,7 @@ def test_plan_summary_carries_the_sizing_the_manifests_were_rendered_from(
     monkeypatch.chdir(ROOT)
     assert main(["plan", "onprem", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    assert "Model llama-3-1-8b-instruct: bf16 on 1× L40S per replica, TP 1, max-model-len 32,768" in printed
+    assert "    sized        bf16 on 1× L40S, TP 1, context 32,768," in printed
     [model] = json.loads((tmp_path / "summary.json").read_text())["sizing"]
     deployment = yaml.safe_load((tmp_path / "manifests" / "deployment-llm-llama-3-1-8b-instruct.yaml").read_text())
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]

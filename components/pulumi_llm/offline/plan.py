@@ -25,6 +25,7 @@ from ..errors import UserError
 from . import manifests, stack_yaml
 from .out_dir import MANIFEST_DIR
 from .recorder import SECRET, Record
+from .words import plural
 
 STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
@@ -294,7 +295,7 @@ def tree(plan: Plan) -> str:
     lines: list[str] = []
 
     def walk(record: Record, depth: int) -> None:
-        suffix = "" if record.custom else f"  ({count(record.urn)} resources)"
+        suffix = "" if record.custom else f"  ({plural(count(record.urn), 'resource')})"
         lines.append(f"{'  ' * depth}{record.type}  {record.name}{suffix}")
         for child in children.get(record.urn, []):
             walk(child, depth + 1)

@@ -8,8 +8,8 @@ them equal). Explicit import lines, so tests/unit/test_import_graph.py sees the 
 from __future__ import annotations
 
 from . import aws, azure, gcp
-from .offer import CloudCatalog, Offer
+from .offer import CloudCatalog, Offer, RegionalPrices, SpotDiscount
 
 CATALOGS: tuple[CloudCatalog, ...] = (aws.CATALOG, gcp.CATALOG, azure.CATALOG)
 
-__all__ = ["CATALOGS", "CloudCatalog", "Offer"]
+__all__ = ["CATALOGS", "CloudCatalog", "Offer", "RegionalPrices", "SpotDiscount"]

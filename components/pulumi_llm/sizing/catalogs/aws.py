@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .offer import CloudCatalog, Offer
+from .offer import CloudCatalog, Offer, SpotDiscount
 
 _G4DN = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1", "ap-south-1")
 _G5 = (
@@ -71,6 +71,15 @@ OFFERS: tuple[Offer, ...] = (
     Offer("p5en.48xlarge", "H200", 8, 192, 2048, 63.30, _P5EN, price_note=_P_CUT),
 )
 
+_SPOT = SpotDiscount(
+    0.6,
+    "assumed: AWS publishes only 'up to 90 %' off On-Demand (https://aws.amazon.com/ec2/spot/pricing/; the "
+    "saving per type and region is in the Spot Instance Advisor); 60 % is the low end Google documents for its "
+    "spot VMs, used for every cloud so no cloud looks cheaper on an assumption",
+    "2026-12-07",
+)
+"""What the plan assumes EC2 Spot saves off the on-demand list price."""
+
 CATALOG = CloudCatalog(
     cloud="aws",
     price_region="us-east-1",
@@ -78,5 +87,6 @@ CATALOG = CloudCatalog(
     object_storage_per_gb_month=0.023,
     offers=OFFERS,
     aliases=("amazon",),
+    spot_discount=_SPOT,
 )
 """What sizing prices aws with; weights kept in S3 Standard in us-east-1 (USD per GB-month, listed 2025-06)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .offer import CloudCatalog, Offer
+from .offer import CloudCatalog, Offer, SpotDiscount
 
 _T4 = ("eastus", "eastus2", "westus2", "southcentralus", "westeurope", "northeurope", "southeastasia", "japaneast")
 _A10 = ("eastus", "southcentralus", "westus2", "westus3", "westeurope", "northeurope")
@@ -28,11 +28,21 @@ OFFERS: tuple[Offer, ...] = (
     Offer("Standard_ND96isr_H100_v5", "H100-80GB", 8, 96, 1900, 98.32, _NDH),
 )
 
+_SPOT = SpotDiscount(
+    0.6,
+    "assumed: Azure prices spot VMs per region and size, at most the pay-as-you-go price with max price -1 "
+    "(https://learn.microsoft.com/azure/virtual-machines/spot-vms); 60 % is the low end Google documents for its "
+    "spot VMs, used for every cloud so no cloud looks cheaper on an assumption",
+    "2026-12-07",
+)
+"""What the plan assumes Azure Spot VMs save off the pay-as-you-go list price."""
+
 CATALOG = CloudCatalog(
     cloud="azure",
     price_region="eastus",
     price_source="https://azure.microsoft.com/pricing/details/virtual-machines/linux/ (pay-as-you-go, East US; transcribed by hand)",
     object_storage_per_gb_month=0.018,
     offers=OFFERS,
+    spot_discount=_SPOT,
 )
 """What sizing prices azure with; weights kept in Blob hot LRS in East US (USD per GB-month, listed 2025-06)."""

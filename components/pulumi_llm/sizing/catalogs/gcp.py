@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .offer import CloudCatalog, Offer
+from .offer import CloudCatalog, Offer, SpotDiscount
 
 _G2 = (
     "us-central1",
@@ -63,6 +63,14 @@ OFFERS: tuple[Offer, ...] = (
     ),
 )
 
+_SPOT = SpotDiscount(
+    0.6,
+    "assumed: Google documents spot VMs at 60-91 % off the on-demand price "
+    "(https://cloud.google.com/compute/docs/instances/spot; the current English page says 'up to 91 %'); the low end",
+    "2026-12-07",
+)
+"""What the plan assumes Compute Engine spot VMs save off the on-demand list price."""
+
 CATALOG = CloudCatalog(
     cloud="gcp",
     price_region="us-central1",
@@ -70,5 +78,6 @@ CATALOG = CloudCatalog(
     object_storage_per_gb_month=0.020,
     offers=OFFERS,
     aliases=("gcloud", "google"),
+    spot_discount=_SPOT,
 )
 """What sizing prices gcp with; weights kept in GCS Standard in us-central1 (USD per GB-month, listed 2025-06)."""
