@@ -20,6 +20,7 @@ from helpers import by_name, children, only, run
 from pulumi_azure_native.provider import Provider as AzureProvider
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
+from pulumi_llm.gateway import apim_policy
 from pulumi_llm.gateway import azure as gateway
 from pulumi_llm.gateway.azure import AzureGateway, AzureGatewayArgs
 from pulumi_llm.gateway.engine import BOOT  # the boot script gateway.azure runs
@@ -367,6 +368,23 @@ def test_api_policies_stream_meter_and_route(named) -> None:
     retry = find(pool, "backend/retry")
     assert retry.get("count") == "2" and retry.find("forward-request") is not None
     assert xml(named["gw-api-v1-policy"]).find("backend/retry") is None
+
+
+def test_each_product_refuses_the_openai_deployments_its_consumer_is_not_granted(named) -> None:
+    # make_args' consumers grant no deployment: every /openai request of theirs is 403, before any limit.
+    for consumer in ("chat-app", "batch"):
+        inbound = find(xml(named[f"gw-product-{consumer}-policy"]), "inbound")
+        assert [e.tag for e in inbound][:2] == ["base", "choose"]
+        when = find(inbound[1], "when")
+        assert when.get("condition") == apim_policy.deployment_refused_condition([])
+        assert find(when, "return-response/set-status").get("code") == "403"
+    granted = by_name(plan(consumers=[{"name": "app", "tokens_per_minute": 10, "openai_deployments": ["gpt-4o"], "max_tokens": 512}]))
+    inbound = find(xml(granted["gw-product-app-policy"]), "inbound")
+    assert find(inbound[1], "when").get("condition") == apim_policy.deployment_refused_condition(["gpt-4o"])
+    assert find(inbound[2], "when/set-body").text == apim_policy.max_tokens_body(512)
+    # A gateway without the /openai API renders none of it.
+    v1_only = by_name(plan(azure_openai=[]))
+    assert [e.tag for e in find(xml(v1_only["gw-product-chat-app-policy"]), "inbound")] == ["base", "llm-token-limit"]
 
 
 def test_each_product_limits_tokens_per_subscription(named) -> None:
@@ -794,6 +812,14 @@ def test_timeout_budget_is_checked_hop_by_hop(overrides: dict[str, Any], line: s
         (
             {"consumers": [{"name": "chat-app", "tokens_per_minute": 10, "rate_limit_rps": 5.0}]},
             "gateway.consumers.chat-app: set rate_limit_rps and burst together, or neither",
+        ),
+        (
+            {"consumers": [{"name": "chat-app", "tokens_per_minute": 10, "openai_deployments": ["gpt 4o"]}]},
+            "gateway.consumers.chat-app.openai_deployments[0] = 'gpt 4o': an Azure OpenAI deployment name (letters, digits, '.', '_' and '-', at most 64)",
+        ),
+        (
+            {"azure_openai": [], "consumers": [{"name": "chat-app", "tokens_per_minute": 10, "openai_deployments": ["gpt-4o"]}]},
+            "gateway.consumers.chat-app.openai_deployments: applies to the /openai API, which this gateway has not (no azure_openai); the front enforces /v1 from its config",
         ),
         (
             {"engine_config_yaml": None, "provider_secrets": {}, "environment": {}},

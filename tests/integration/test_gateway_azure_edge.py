@@ -11,7 +11,10 @@ API provider, so every backend call is on its request log. What must hold (issue
 * a subscription key in the query string → 401, nothing forwarded;
 * the edge key presented by a client is no credential (401), and a client's Authorization or consumer
   header never reaches the front; LiteLLM's per-boot key presented straight to the front is 403;
-* rotating the edge key (staged as litellm-master-previous, then APIM's named value refreshed) → no 401.
+* rotating the edge key (staged as litellm-master-previous, then APIM's named value refreshed) → no 401;
+* the /openai API (Azure OpenAI's deployment operations, straight to the pool, not through the front): the
+  consumer's product policy lets through only its deployments — another is 403 and nothing is forwarded —
+  and caps max_tokens / max_completion_tokens as the front does.
 
 And issue 20 on Azure: the front's real request lines, as Container Apps stores them, run through the log
 alerts' KQL — a hybrid route whose self-hosted backend is down fires both alarms, a served one neither, in
@@ -36,7 +39,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pulumi_llm.gateway import azure_alarms, engine  # noqa: E402
 from pulumi_llm.gateway import front_contract as fc  # noqa: E402
-from pulumi_llm.gateway.azure import MASTER_KEY_NAMED_VALUE, engine_api_policy  # noqa: E402
+from pulumi_llm.gateway.azure import (  # noqa: E402
+    MASTER_KEY_NAMED_VALUE,
+    OPENAI_API,
+    ApimConsumer,
+    consumer_product_policy,
+    engine_api_policy,
+    openai_api_policy,
+)
 from pulumi_llm.gateway.config import (  # noqa: E402
     ENGINE_ENVIRONMENT,
     Consumer,
@@ -48,7 +58,7 @@ from pulumi_llm.gateway.config import (  # noqa: E402
 )
 from pulumi_llm.gateway.fallback_alarms import FallbackAlarm, fallback_alarm_fires  # noqa: E402
 from support import kql_eval  # noqa: E402
-from support.apim_edge import ApimEdge  # noqa: E402
+from support.apim_edge import MANAGED_IDENTITY_TOKEN, ApimEdge  # noqa: E402
 from support.fake_provider import FakeProvider  # noqa: E402
 from support.front_boot import BootedFront, litellm_master_key  # noqa: E402
 from support.litellm_env import ensure_litellm_env  # noqa: E402
@@ -277,3 +287,60 @@ def test_the_log_alerts_fire_on_the_fronts_own_lines_when_the_self_hosted_backen
         }
         assert rendered == {fc.ALARM_FALLBACK_SHARE: expected, fc.ALARM_SELF_HOSTED_SILENT: expected}, group
         assert rendered == fallback_alarm_fires(alarm, lines, now=now), group
+
+
+# --- /openai: Azure OpenAI's deployment operations, with the consumers' product policies -------------------
+
+CAP = 64
+OPENAI_CONSUMERS = (
+    ApimConsumer(name=A, tokens_per_minute=100_000, openai_deployments=["gpt-4o-mini"], max_tokens=CAP),
+    ApimConsumer(name=B, tokens_per_minute=100_000, openai_deployments=["o3-mini"]),
+)
+
+
+@pytest.fixture(scope="module")
+def openai_edge() -> Iterator[tuple[ApimEdge, FakeProvider]]:
+    """The pool's stand-in (answers Azure OpenAI's deployment paths, only to the managed identity's token)
+    behind the /openai API and the consumers' product policies as AzureGateway renders them."""
+    with FakeProvider(api_key=MANAGED_IDENTITY_TOKEN) as aoai:
+        products = {c.name: consumer_product_policy(c, openai=True) for c in OPENAI_CONSUMERS}
+        policy = openai_api_policy(forward_timeout_seconds=230, backends=2)
+        with ApimEdge(aoai.url, policy, {KEY_A: A, KEY_B: B}, {}, api_path=OPENAI_API, product_policies=products) as edge:
+            yield edge, aoai
+
+
+def openai_chat(edge: ApimEdge, deployment: str, key: str, **body: Any) -> Answer:
+    url = f"{edge.url}/openai/deployments/{deployment}/chat/completions?api-version=2024-10-21"
+    payload = {"messages": [{"role": "user", "content": "hello"}], **body}
+    return send(url, body=payload, headers={"Ocp-Apim-Subscription-Key": key})
+
+
+def test_openai_a_consumer_reaches_only_its_own_deployments(openai_edge: tuple[ApimEdge, FakeProvider]) -> None:
+    edge, aoai = openai_edge
+    mine = openai_chat(edge, "gpt-4o-mini", KEY_A, max_tokens=8)
+    assert mine.status == 200, mine.body
+    assert [(r.path, r.bearer) for r in aoai.requests] == [("/openai/deployments/gpt-4o-mini/chat/completions", MANAGED_IDENTITY_TOKEN)]
+    for deployment, key in (("o3-mini", KEY_A), ("gpt-4o-mini", KEY_B), ("GPT-4o-mini", KEY_A), ("gpt-4o-mini-2", KEY_A)):
+        forwarded, called = len(edge.forwarded), len(aoai.requests)
+        refused = openai_chat(edge, deployment, key)
+        assert refused.status == 403, (deployment, refused.body)
+        assert refused.headers[fc.SERVED_BY_HEADER] == fc.NONE and refused.json()["error"]["type"] == "permission_error"
+        assert (len(edge.forwarded), len(aoai.requests)) == (forwarded, called)  # nothing forwarded, the pool not called
+    assert openai_chat(edge, "o3-mini", KEY_B).status == 200  # B's own deployment
+
+
+def test_openai_max_tokens_is_capped_or_filled_as_the_front_does(openai_edge: tuple[ApimEdge, FakeProvider]) -> None:
+    edge, aoai = openai_edge
+    cases = [
+        ({"max_tokens": 4096}, {"max_tokens": CAP}),
+        ({"max_completion_tokens": 4096, "max_tokens": 8}, {"max_completion_tokens": CAP, "max_tokens": 8}),
+        ({}, {"max_completion_tokens": CAP}),  # chat: the key every chat model takes
+        ({"max_tokens": 8}, {"max_tokens": 8}),
+    ]
+    for sent, expected in cases:
+        assert openai_chat(edge, "gpt-4o-mini", KEY_A, **sent).status == 200
+        received = aoai.requests[-1].body or {}
+        assert {k: received.get(k) for k in ("max_tokens", "max_completion_tokens") if k in received} == expected, sent
+    # B has no cap: its body passes unchanged.
+    assert openai_chat(edge, "o3-mini", KEY_B, max_completion_tokens=10_000).status == 200
+    assert (aoai.requests[-1].body or {}).get("max_completion_tokens") == 10_000

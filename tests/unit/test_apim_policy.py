@@ -8,6 +8,7 @@ from typing import cast
 
 import pytest
 from pulumi_llm.gateway import apim_policy as p
+from pulumi_llm.gateway import front_contract as fc
 
 SECTIONS = ["inbound", "backend", "outbound", "on-error"]
 
@@ -230,3 +231,36 @@ def test_request_rate_window_allows_the_burst_and_the_steady_rate(rps: float, bu
     calls, period = p.request_rate_window(rps, burst)
     assert (calls, period) == window
     assert calls >= burst and calls / period >= rps and period >= 1
+
+
+def test_product_policy_refuses_ungranted_openai_deployments_first_and_caps_max_tokens() -> None:
+    root = ET.fromstring(
+        p.product_policy(tokens_per_minute=1000, rate_limit_rps=5, burst=10, openai_deployments=["b", "a"], max_tokens=256)
+    )
+    inbound = find(root, "inbound")
+    # The refusal comes before every limit: a refused request costs no quota; then the cap, then the limits.
+    assert tags(inbound) == ["base", "choose", "choose", "rate-limit-by-key", "llm-token-limit"]
+    refusal = inbound[1][0]
+    assert refusal.get("condition") == (
+        '@(context.Request.MatchedParameters.ContainsKey("deployment-id") && '
+        '!(context.Request.MatchedParameters["deployment-id"] == "a" || context.Request.MatchedParameters["deployment-id"] == "b"))'
+    )
+    answer = find(refusal, "return-response")
+    assert find(answer, "set-status").get("code") == "403"
+    headers = {h.get("name"): find(h, "value").text for h in answer.findall("set-header")}
+    # The who-served headers as the front sets them on its own refusals.
+    assert (headers[fc.SERVED_BY_HEADER], headers[fc.FALLBACK_HEADER]) == (fc.NONE, "false")
+    assert json.loads(cast(str, find(answer, "set-body").text))["error"]["message"] == p.DEPLOYMENT_REFUSED_MESSAGE
+    cap = inbound[2][0]
+    assert cap.get("condition") == p.CAP_CONDITION and find(cap, "set-body").text == p.max_tokens_body(256)
+    assert "> 256) { body[key] = 256; }" in p.max_tokens_body(256)
+
+
+def test_product_policy_without_openai_deployments_refuses_every_openai_request_and_without_the_api_renders_nothing() -> None:
+    none_granted = ET.fromstring(p.product_policy(tokens_per_minute=1000, openai_deployments=[]))
+    assert find(none_granted, "inbound")[1][0].get("condition") == '@(context.Request.MatchedParameters.ContainsKey("deployment-id"))'
+    assert tags(find(ET.fromstring(p.product_policy(tokens_per_minute=1000)), "inbound")) == ["base", "llm-token-limit"]
+    with pytest.raises(ValueError, match="max_tokens caps /openai requests: it needs openai_deployments"):
+        p.product_policy(tokens_per_minute=1000, max_tokens=10)
+    with pytest.raises(ValueError, match="deployment 'a\"b'"):
+        p.product_policy(tokens_per_minute=1000, openai_deployments=['a"b'])

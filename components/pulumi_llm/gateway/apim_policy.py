@@ -15,7 +15,10 @@ correctly) and returned as text for `format="xml"`:
 * `product_policy` — one per consumer product: `rate-limit-by-key` and `quota-by-key` on requests and
   `llm-token-limit` on tokens, all keyed by the subscription (tokens per minute, optionally a token quota
   per period), with `estimate-prompt-tokens` so an over-limit request is refused before it reaches a
-  backend. The front behind APIM enforces the consumer's models and max_tokens cap.
+  backend. The front behind APIM enforces the consumer's models and max_tokens cap on `/v1`; `/openai`
+  goes straight to Azure OpenAI, so there the product policy itself refuses (403, before the limits and
+  the backend) a deployment the consumer is not granted (`openai_deployments`) and caps `max_tokens` /
+  `max_completion_tokens` as the front does (`max_tokens_body`).
 
 Facts the renderer relies on (learn.microsoft.com/azure/api-management):
 * forward-request `timeout` is the wait for the backend's response HEADERS (default 300 s); values above
@@ -30,6 +33,11 @@ Facts the renderer relies on (learn.microsoft.com/azure/api-management):
   set explicitly (`QUERY_KEY_PARAMETER`) and `api_policy` refuses any request that carries it.
 * APIM validates the subscription key before the API's policy runs, and `context.Subscription.Id` is the
   subscription's identifier (`sid`), which AzureGateway sets to the consumer's name.
+* Scopes nest: the API policy's `<base/>` runs the product policy (learn.microsoft.com, "Set or edit
+  policies", policy scopes), so a product's refusal comes before the API's metrics, credentials and backend.
+* `context.Request.MatchedParameters` holds exactly the parameters of the matched operation's URL template
+  ("API Management policy expressions", context variables): `deployment-id` exists only on the `/openai`
+  operations, so the product policy's `/openai` rules key on it and leave `/v1` alone.
 """
 
 from __future__ import annotations
@@ -79,6 +87,90 @@ CONSUMER_EXPRESSION = "@(context.Subscription.Id)"
 QUERY_KEY_CONDITION = (
     f'@(context.Request.Url.Query.Keys.Any(k => k.Equals("{QUERY_KEY_PARAMETER}", System.StringComparison.OrdinalIgnoreCase)))'
 )
+
+
+DEPLOYMENT_PARAMETER = "deployment-id"
+"""The `/openai` operations' URL template parameter (`/deployments/{deployment-id}/…`)."""
+DEPLOYMENT_PRESENT = f'context.Request.MatchedParameters.ContainsKey("{DEPLOYMENT_PARAMETER}")'
+DEPLOYMENT_VALUE = f'context.Request.MatchedParameters["{DEPLOYMENT_PARAMETER}"]'
+DEPLOYMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+"""An Azure OpenAI deployment name as the policy may quote it (letters, digits, '.', '_', '-'; at most 64):
+nothing in it needs escaping inside a C# string literal."""
+DEPLOYMENT_REFUSED_STATUS = 403
+DEPLOYMENT_REFUSED_MESSAGE = "this Azure OpenAI deployment is not granted to this subscription's consumer"
+WHO_SERVED_REFUSED = {"x-pulumi-llm-served-by": "none", "x-pulumi-llm-fallback": "false"}
+"""front_contract's who-served headers as the front sets them on its own refusals (this module stays free of
+the front's imports; tests hold the names equal)."""
+CAPPED_KEYS = ("max_tokens", "max_completion_tokens")
+"""As grants.CAPPED_KEYS: each present one above the cap is lowered to it."""
+FILLED_KEY = {"/chat/completions": "max_completion_tokens", "/completions": "max_tokens"}
+"""The key set to the cap when a request names neither, by the operation's ending: straight to Azure OpenAI
+there is no LiteLLM to translate, and the o-series and later chat models refuse `max_tokens` while every chat
+model takes `max_completion_tokens` (OpenAI API reference, chat `max_tokens`: "not compatible with o-series
+models"); the completions API knows only `max_tokens`. Embeddings have no completion: no cap."""
+
+
+def deployment_refused_condition(deployments: Sequence[str]) -> str:
+    """True on an `/openai` request whose `{deployment-id}` is none of `deployments` (exact, case-sensitive
+    match: a variant spelling is refused, never let through). Empty `deployments`: every `/openai` request."""
+    for deployment in deployments:
+        if not DEPLOYMENT_ID.match(deployment):
+            raise ValueError(f"deployment {deployment!r}: allowed letters, digits, '.', '_' and '-' (at most 64)")
+    if not deployments:
+        return f"@({DEPLOYMENT_PRESENT})"
+    allowed = " || ".join(f'{DEPLOYMENT_VALUE} == "{d}"' for d in sorted(set(deployments)))
+    return f"@({DEPLOYMENT_PRESENT} && !({allowed}))"
+
+
+CAP_CONDITION = f'@({DEPLOYMENT_PRESENT} && !context.Operation.UrlTemplate.EndsWith("/embeddings"))'
+"""Where the cap applies: the `/openai` chat and completions operations."""
+
+
+def max_tokens_body(cap: int) -> str:
+    """The request body with `max_tokens` / `max_completion_tokens` capped at `cap` (each present whole number
+    above it lowered to it; neither present: `FILLED_KEY` set to it). A body that is not a JSON object passes
+    unchanged (Azure OpenAI answers it 400 itself)."""
+    if cap < 1:
+        raise ValueError("max_tokens must be >= 1")
+    chat, completions = (FILLED_KEY[k] for k in ("/chat/completions", "/completions"))
+    return (
+        "@{"
+        "var text = context.Request.Body.As<string>(preserveContent: true); "
+        "JObject body; "
+        "try { body = JObject.Parse(text); } catch { return text; } "
+        "var present = false; "
+        f'foreach (var key in new[] {{ "{CAPPED_KEYS[0]}", "{CAPPED_KEYS[1]}" }}) {{ '
+        "var value = body[key]; "
+        "if (value != null && value.Type == JTokenType.Integer) { "
+        f"present = true; if (value.Value<long>() > {cap}) {{ body[key] = {cap}; }} "
+        "} "
+        "} "
+        "if (!present) { "
+        f'body[context.Operation.UrlTemplate.EndsWith("/chat/completions") ? "{chat}" : "{completions}"] = {cap}; '
+        "} "
+        "return body.ToString(Newtonsoft.Json.Formatting.None);"
+        "}"
+    )
+
+
+def refuse_deployments(inbound: ET.Element, deployments: Sequence[str]) -> None:
+    """A `choose` that answers 403 to an `/openai` request for a deployment not in `deployments`."""
+    choose = ET.SubElement(inbound, "choose")
+    when = ET.SubElement(choose, "when", {"condition": deployment_refused_condition(deployments)})
+    answer = ET.SubElement(when, "return-response")
+    ET.SubElement(answer, "set-status", {"code": str(DEPLOYMENT_REFUSED_STATUS), "reason": "Forbidden"})
+    for name, value in {"Content-Type": "application/json", **WHO_SERVED_REFUSED}.items():
+        header = ET.SubElement(answer, "set-header", {"name": name, "exists-action": "override"})
+        ET.SubElement(header, "value").text = value
+    body = {"error": {"message": DEPLOYMENT_REFUSED_MESSAGE, "type": "permission_error", "code": "403"}}
+    ET.SubElement(answer, "set-body").text = json.dumps(body)
+
+
+def cap_max_tokens(inbound: ET.Element, cap: int) -> None:
+    """A `choose` that rewrites an `/openai` chat or completions body with `max_tokens_body(cap)`."""
+    choose = ET.SubElement(inbound, "choose")
+    when = ET.SubElement(choose, "when", {"condition": CAP_CONDITION})
+    ET.SubElement(when, "set-body").text = max_tokens_body(cap)
 
 
 def _sections(root: ET.Element) -> tuple[ET.Element, ET.Element, ET.Element, ET.Element]:
@@ -201,9 +293,16 @@ def product_policy(
     requests_per_day: int | None = None,
     rate_limit_rps: float | None = None,
     burst: int | None = None,
+    openai_deployments: Sequence[str] | None = None,
+    max_tokens: int | None = None,
 ) -> str:
     """The policy of one consumer product: request rate and daily quota, and a token limit, per subscription
-    (the consumer's key). `rate_limit_rps` and `burst` go together."""
+    (the consumer's key). `rate_limit_rps` and `burst` go together.
+
+    `openai_deployments`: the gateway has the `/openai` API (None: it has not, and nothing of it is rendered);
+    an `/openai` request for any other deployment is refused with 403 first, before any limit counts it.
+    `max_tokens`: with `openai_deployments`, the cap on an `/openai` chat or completions request's
+    `max_tokens` / `max_completion_tokens` (the front caps `/v1`)."""
     if (rate_limit_rps is None) != (burst is None):
         raise ValueError("rate_limit_rps and burst go together")
     if requests_per_day is not None and requests_per_day < 1:
@@ -214,9 +313,15 @@ def product_policy(
         raise ValueError("token_quota and token_quota_period go together")
     if token_quota_period is not None and token_quota_period not in TOKEN_QUOTA_PERIODS:
         raise ValueError(f"token_quota_period {token_quota_period!r}: allowed {', '.join(TOKEN_QUOTA_PERIODS)}")
+    if max_tokens is not None and openai_deployments is None:
+        raise ValueError("max_tokens caps /openai requests: it needs openai_deployments")
     root = ET.Element("policies")
     inbound, backend, outbound, on_error = _sections(root)
     ET.SubElement(inbound, "base")
+    if openai_deployments is not None:
+        refuse_deployments(inbound, openai_deployments)
+        if max_tokens is not None:
+            cap_max_tokens(inbound, max_tokens)
     if rate_limit_rps is not None and burst is not None:
         calls, period = request_rate_window(rate_limit_rps, burst)
         ET.SubElement(

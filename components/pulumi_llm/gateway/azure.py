@@ -16,7 +16,9 @@ anything else runs (the API contract cannot turn the query form off; `apim_polic
 consumer's name (the subscription's id) in `x-pulumi-llm-consumer` and `Authorization: Bearer <edge key>`
 (the `litellm-master` secret) — identity mode `edge` of the front, which accepts that key and
 `litellm-master-previous` (rotation without a 401 window; see the README). Requests per second/day and
-tokens per minute stay at APIM per subscription; the front enforces models, max_tokens and tokens.
+tokens per minute stay at APIM per subscription; the front enforces models, max_tokens and tokens. The
+`/openai` API goes to Azure OpenAI without the front, so each consumer's product policy refuses (403, before
+the limits and the pool) a deployment not in its `openai_deployments` and caps max_tokens itself.
 
 Children (Pulumi names ``<name>-<role>``):
 
@@ -181,6 +183,18 @@ class ApimConsumer(BaseModel):
     requests_per_day: int | None = Field(default=None, ge=1, description="quota-by-key: requests per day. Default none.")
     rate_limit_rps: float | None = Field(default=None, gt=0, description="rate-limit-by-key: steady requests per second. Default none.")
     burst: int | None = Field(default=None, ge=1, description="Burst of requests with rate_limit_rps (set both or neither). Default none.")
+    openai_deployments: list[str] = Field(
+        default_factory=list[str],
+        description=(
+            "Azure OpenAI deployment ids (the /openai path's {deployment-id}) this consumer may call; any other is 403 at "
+            "APIM before the limits and the pool. Default none: every /openai request of this consumer is 403."
+        ),
+    )
+    max_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="Cap on an /openai request's max_tokens / max_completion_tokens, as the front caps /v1 (lowered, or set when absent). Default none.",
+    )
 
 
 class CircuitBreaker(BaseModel):
@@ -328,6 +342,14 @@ class AzureGatewayArgs(BaseModel):
             raise UserError(f"{where}: neither azure_openai nor engine_config_yaml is set; the gateway needs at least one backend")
         _check_openai(self.azure_openai, where)
         _check_consumers(self.consumers, where)
+        if not self.azure_openai:
+            for consumer in self.consumers:
+                if consumer.openai_deployments or consumer.max_tokens is not None:
+                    key = "openai_deployments" if consumer.openai_deployments else "max_tokens"
+                    raise UserError(
+                        f"{where}.consumers.{consumer.name}.{key}: applies to the /openai API, which this gateway has not "
+                        "(no azure_openai); the front enforces /v1 from its config"
+                    )
         if self.engine_config_yaml is not None:
             _check_engine(self, where)
         elif self.provider_secrets or self.environment:
@@ -464,6 +486,12 @@ def _check_consumers(consumers: Sequence[ApimConsumer], where: str) -> None:
             raise UserError(f"{where}.consumers.{consumer.name}: set token_quota and token_quota_period together, or neither")
         if (consumer.rate_limit_rps is None) != (consumer.burst is None):
             raise UserError(f"{where}.consumers.{consumer.name}: set rate_limit_rps and burst together, or neither")
+        for i, deployment in enumerate(consumer.openai_deployments):
+            if not apim_policy.DEPLOYMENT_ID.match(deployment):
+                raise UserError(
+                    f"{where}.consumers.{consumer.name}.openai_deployments[{i}] = {deployment!r}: an Azure OpenAI deployment name "
+                    "(letters, digits, '.', '_' and '-', at most 64)"
+                )
 
 
 def _check_engine(args: AzureGatewayArgs, where: str) -> None:
@@ -573,6 +601,33 @@ def engine_api_policy(*, consumer_header: str, forward_timeout_seconds: int) -> 
         master_key_named_value=MASTER_KEY_NAMED_VALUE,
         consumer_header=consumer_header,
         forward_timeout_seconds=forward_timeout_seconds,
+    )
+
+
+def openai_api_policy(*, forward_timeout_seconds: int, backends: int) -> str:
+    """The /openai API's policy: the query-key refusal, the gateway's managed identity to Azure OpenAI, the pool
+    with a retry per other member (what tests/integration's APIM stand-in runs)."""
+    return apim_policy.api_policy(
+        backend_id=POOL_BACKEND_ID,
+        backend_label="azure-openai",
+        auth="managed-identity",
+        forward_timeout_seconds=forward_timeout_seconds,
+        retries=backends - 1,
+    )
+
+
+def consumer_product_policy(consumer: ApimConsumer, *, openai: bool) -> str:
+    """A consumer's product policy: its request rate and quota and token limit; with the /openai API (`openai`),
+    its deployments and max_tokens cap there, as /openai does not pass the front (what the stand-in runs)."""
+    return apim_policy.product_policy(
+        tokens_per_minute=consumer.tokens_per_minute,
+        token_quota=consumer.token_quota,
+        token_quota_period=consumer.token_quota_period,
+        requests_per_day=consumer.requests_per_day,
+        rate_limit_rps=consumer.rate_limit_rps,
+        burst=consumer.burst,
+        openai_deployments=consumer.openai_deployments if openai else None,
+        max_tokens=consumer.max_tokens if openai else None,
     )
 
 
@@ -923,13 +978,7 @@ class AzureGateway(pulumi.ComponentResource):
             opts=in_apim(*members),
             **common,
         )
-        policy = apim_policy.api_policy(
-            backend_id=POOL_BACKEND_ID,
-            backend_label="azure-openai",
-            auth="managed-identity",
-            forward_timeout_seconds=args.forward_timeout_seconds,
-            retries=len(args.azure_openai) - 1,
-        )
+        policy = openai_api_policy(forward_timeout_seconds=args.forward_timeout_seconds, backends=len(args.azure_openai))
         return ("Azure OpenAI", "openai", policy, [pool])
 
     def _engine(self, s: _Scope, apim: _Apim, workspace_id: pulumi.Input[str]) -> tuple[pulumi.Output[str], pulumi.Output[str], Api]:
@@ -1200,14 +1249,8 @@ class AzureGateway(pulumi.ComponentResource):
                 product_id=product_ref,
                 policy_id="policy",
                 format="xml",
-                value=apim_policy.product_policy(
-                    tokens_per_minute=consumer.tokens_per_minute,
-                    token_quota=consumer.token_quota,
-                    token_quota_period=consumer.token_quota_period,
-                    requests_per_day=consumer.requests_per_day,
-                    rate_limit_rps=consumer.rate_limit_rps,
-                    burst=consumer.burst,
-                ),
+                # /openai is not behind the front: the consumer's deployments and cap are enforced here.
+                value=consumer_product_policy(consumer, openai=OPENAI_API in api_resources),
                 opts=here,
                 **common,
             )

@@ -365,6 +365,9 @@ def _gateway(
                     requests_per_day=c.requests_per_day,
                     rate_limit_rps=c.rate_limit_rps,
                     burst=c.burst,
+                    # /openai skips the front: there a consumer's granted groups, by name, are its deployments.
+                    openai_deployments=list(c.models) if gw.azure_openai else [],
+                    max_tokens=c.max_tokens if gw.azure_openai else None,
                 )
                 for n, c in sorted(settings.gateway.consumers.items())
             ],

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import socket
 import threading
 import time
@@ -237,10 +238,13 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
         except ValueError:
             body = {}
-        chat = path == "/v1/chat/completions"
+        # Azure OpenAI's deployment paths answer as the OpenAI ones, the deployment as the model.
+        azure = re.match(r"^/openai/deployments/([^/]+)(/chat/completions|/completions)$", path)
+        served = f"/v1{azure.group(2)}" if azure else path
+        chat = served == "/v1/chat/completions"
         record = RequestRecord(
             path=path,
-            model=body.get("model"),
+            model=azure.group(1) if azure else body.get("model"),
             stream=bool(body.get("stream")),
             received_at=time.monotonic(),
             authorized=self._authorized(),
@@ -248,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
             bearer=_bearer(self.headers.get("Authorization")),
         )
         provider._record(record)
-        if path not in ("/v1/chat/completions", "/v1/completions"):
+        if served not in ("/v1/chat/completions", "/v1/completions"):
             record.status = 404
             self._send_json(404, _error(f"no route {self.path}", "invalid_request_error", None))
             return
