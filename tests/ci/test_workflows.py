@@ -1,8 +1,9 @@
 """The GitHub Actions workflows: linted (actionlint), audited (zizmor), and held to the CI contract.
 
 Contract (docs/ARCHITECTURE.md, "CI and delivery"; the pulumi/actions and pulumi/auth-actions docs):
-every PR gets tests, the offline plan of every stack and a `pulumi preview` per stack with the diff
-commented on the PR; superseded previews are cancelled, deploys never are; prod deploys only from `v*`
+every PR gets tests, the offline plan of every stack (and of its base branch), a `pulumi preview --json`
+per stack, and one comment (updated in place, from the only job that may write to the PR) with each
+stack's changes; superseded previews are cancelled, deploys never are; prod deploys only from `v*`
 tags behind the `prod` environment; clouds and Pulumi Cloud are reached by OIDC only; every action is
 pinned by commit SHA; every PR runs `pulumi-llm verify --all`; each stack's jobs run on the runner its
 stack file chooses (a self-hosted one inside the network of a stack whose Kubernetes API server no
@@ -79,6 +80,17 @@ def the_step(job: dict[str, Any], action: str) -> dict[str, Any]:
 
 def pulumi_jobs(wf: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: job for name, job in wf["jobs"].items() if steps_using(job, "pulumi/actions")}
+
+
+def pulumi_command_step(job: dict[str, Any]) -> dict[str, Any]:
+    """The step that runs the job's Pulumi command: pulumi/actions with a `command`, or (previews, for their
+    JSON output) the `run:` step calling the CLI that an install-only pulumi/actions step put on PATH."""
+    action = the_step(job, "pulumi/actions")
+    if "command" in action.get("with", {}):
+        return action
+    found = [s for s in job["steps"] if re.search(r"^\s*pulumi (preview|up) ", s.get("run", ""), re.M)]
+    assert len(found) == 1, f"expected exactly one step running the Pulumi CLI, found {len(found)}"
+    return found[0]
 
 
 def run_scripts(wf: dict[str, Any]) -> list[tuple[str, str]]:
@@ -226,7 +238,9 @@ def test_no_expressions_inside_run_scripts(preview, deploy):
 
 def test_permissions_are_minimal(preview, deploy):
     allowed = {
-        ("preview", "preview"): {"contents": "read", "id-token": "write", "pull-requests": "write"},
+        ("preview", "preview"): {"contents": "read", "id-token": "write"},
+        # The only job that may write to the PR: its one comment. It installs no package (below).
+        ("preview", "comment"): {"contents": "read", "pull-requests": "write"},
     }
     for wf_name, wf in (("preview", preview), ("deploy", deploy)):
         assert wf["permissions"] == {"contents": "read"}, wf_name
@@ -281,7 +295,7 @@ def test_every_pulumi_job_logs_in_by_oidc_only_for_its_cloud(which, preview, dep
     for job_name, job in jobs.items():
         steps = job["steps"]
         index = {id(s): i for i, s in enumerate(steps)}
-        pulumi_at = index[id(the_step(job, "pulumi/actions"))]
+        pulumi_at = index[id(pulumi_command_step(job))]
 
         auth = the_step(job, "pulumi/auth-actions")
         assert auth["with"]["organization"] == "${{ vars.PULUMI_ORG }}"
@@ -295,7 +309,7 @@ def test_every_pulumi_job_logs_in_by_oidc_only_for_its_cloud(which, preview, dep
             assert step["with"] == {k: f"${{{{ {v} }}}}" for k, v in inputs.items()}, f"{job_name}: {action}"
             assert index[id(step)] < pulumi_at
 
-        arm = the_step(job, "pulumi/actions").get("env", {})
+        arm = pulumi_command_step(job).get("env", {})
         assert arm["ARM_USE_OIDC"] == f"${{{{ {expr} == 'azure' && 'true' || 'false' }}}}"
 
         if expr == "steps.stack.outputs.cloud":
@@ -330,7 +344,7 @@ def test_preview_test_job_runs_the_test_command(preview):
     the_step(preview["jobs"]["test"], "actions/setup-python")
 
 
-def test_preview_job_previews_every_stack_with_a_pr_comment(preview):
+def test_preview_job_previews_every_stack_as_json(preview):
     job = preview["jobs"]["preview"]
     # `plan` runs verify: a stack that fails it is not previewed against its cloud.
     assert set(job["needs"]) == {"test", "stacks", "plan"}
@@ -339,22 +353,69 @@ def test_preview_job_previews_every_stack_with_a_pr_comment(preview):
     # Fork PRs cannot get an OIDC token; they are served by the test and plan jobs.
     assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
 
-    step = the_step(job, "pulumi/actions")
-    w = step["with"]
-    assert w["command"] == "preview"
-    assert w["comment-on-pr"] is True and w["diff"] is True and w["refresh"] is True
-    assert w["work-dir"] == "."
-    assert w["stack-name"].endswith("${{ matrix.stack }}")
-    assert w["pulumi-version"] == "${{ steps.pulumi-version.outputs.version }}"
-    assert "github-token" not in w  # the default github.token, scoped by the job's permissions
-    assert w["policyPacks"] == "policy"  # the CrossGuard pack gates every preview
+    # pulumi/actions only installs the locked CLI; the step runs it for its JSON preview digest.
+    install = the_step(job, "pulumi/actions")
+    assert install["with"] == {"pulumi-version": "${{ steps.pulumi-version.outputs.version }}"}
+    step = pulumi_command_step(job)
+    assert step is not install
+    command = " ".join(step["run"].replace("\\\n", " ").split())
+    assert 'pulumi preview --stack "${STACK}" --refresh --policy-pack policy --non-interactive --json' in command
+    assert step["env"]["STACK"] == "${{ vars.PULUMI_ORG }}/${{ matrix.stack }}"
+    # Its exit status is the step's, and is recorded beside the reduced digest for the comment.
+    assert "|| status=$?" in command and command.rstrip().endswith('exit "${status}"')
+    assert 'pr_comment.py reduce --preview "${RUNNER_TEMP}/preview.json" --out "previews/${STACK_NAME}.json"' in command
+    assert 'echo "${status}" > "previews/${STACK_NAME}.exit"' in command
+    upload = the_step(job, "actions/upload-artifact")
+    assert upload["with"]["path"] == "previews/" and upload["with"]["name"] == "preview-${{ matrix.stack }}"
+    assert upload["if"] == "${{ !cancelled() }}"
+    # No per-stack comment of pulumi/actions: the comment job writes the one comment.
+    assert "pull-requests" not in job["permissions"]
+
+
+def test_one_comment_per_pr_from_the_comment_job(preview):
+    job = preview["jobs"]["comment"]
+    assert set(job["needs"]) == {"plan", "preview"}
+    # After the previews whatever their result (and when none ran); never for forks (read-only token).
+    assert "!cancelled()" in job["if"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    others = [n for n, j in preview["jobs"].items() if n != "comment" and "pull-requests" in (j.get("permissions") or {})]
+    assert others == []
+    runs = [" ".join(s["run"].replace("\\\n", " ").split()) for s in job["steps"] if "run" in s]
+    # The job holding the write token installs nothing: standard-library Python from the checkout.
+    assert not any("pip install" in r or "uv " in r for r in runs)
+    assert runs == [
+        "python3 .github/scripts/pr_comment.py render --offline pr-comment/offline.json --previews previews > comment.md",
+        "python3 .github/scripts/pr_comment.py post --body comment.md",
+    ]
+    post = next(s for s in job["steps"] if "post --body" in s.get("run", ""))
+    assert post["env"] == {"GITHUB_TOKEN": "${{ github.token }}", "PR_NUMBER": "${{ github.event.pull_request.number }}"}
+    downloads = steps_using(job, "actions/download-artifact")
+    assert [d["with"].get("name") or d["with"].get("pattern") for d in downloads] == ["pr-comment", "preview-*"]
+
+
+def test_plan_job_plans_the_base_branch_for_the_comment(preview):
+    job = preview["jobs"]["plan"]
+    base = next(s for s in steps_using(job, "actions/checkout") if s.get("with", {}).get("path") == "base")
+    assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    plan = next(s for s in job["steps"] if s.get("working-directory") == "base")
+    assert "uv sync --frozen" in plan["run"] and "uv run pulumi-llm plan --all --no-verify --quiet --out ../out-base" in plan["run"]
+    collect = next(s for s in job["steps"] if "pr_comment.py offline" in s.get("run", ""))
+    assert "--base-project base --base-plans out-base --pr-plans out --out pr-comment/offline.json" in " ".join(
+        collect["run"].replace("\\\n", " ").split()
+    )
+    # Even when verify failed: the comment then says which stack and rule.
+    assert plan["if"] == collect["if"] == "${{ !cancelled() }}"
+    uploads = {s["with"]["name"]: s for s in steps_using(job, "actions/upload-artifact")}
+    assert uploads["pr-comment"]["with"]["path"] == "pr-comment/" and uploads["pr-comment"]["if"] == "${{ !cancelled() }}"
 
 
 def test_plan_job_runs_the_offline_plan_of_every_stack(preview):
     job = preview["jobs"]["plan"]
     assert "permissions" not in job and "needs" not in job  # no cloud, no wait for anything
-    assert any("uv run pulumi-llm plan --all" in s.get("run", "") for s in job["steps"])
-    assert the_step(job, "actions/upload-artifact")["with"]["path"] == "out/"
+    assert any("uv run pulumi-llm plan --all --no-verify --out out" in s.get("run", "") for s in job["steps"])
+    uploads = {s["with"]["name"]: s for s in steps_using(job, "actions/upload-artifact")}
+    assert uploads["offline-plan"]["with"]["path"] == "out/"
 
 
 def test_every_pull_request_runs_verify(preview):
@@ -370,7 +431,7 @@ def test_every_pull_request_runs_verify(preview):
     assert "--no-verify" in plan["run"]
     steps = job["steps"]
     assert steps.index(plan) < steps.index(verify[0])
-    assert the_step(job, "actions/upload-artifact")["if"] == "${{ !cancelled() }}"
+    assert all(s["if"] == "${{ !cancelled() }}" for s in steps_using(job, "actions/upload-artifact"))
 
 
 def test_stacks_job_exposes_the_discovered_matrix(preview):
