@@ -260,6 +260,19 @@ AWS_CLI = ImagePin(
     manifest="unknown",
 )
 
+GOOGLE_CLOUD_CLI = ImagePin(
+    repository="gcr.io/google.com/cloudsdktool/google-cloud-cli",
+    tag="562.0.0-slim",
+    digest="sha256:0da2de42ae51cd6092b5caf7c96d25003659fd15548760eb4c50c2623e7bf9c2",
+    source=(
+        f"Pinned as a FROM in two revisions of one public Dockerfile ({_IDX} 59880768504, 59899089984): a single "
+        "project, manifest kind not stated — confirm with `crane digest` before production. Copies LoRA "
+        "adapters from Cloud Storage into GKE model-server pods (`gcloud storage rsync`)."
+    ),
+    checked="2026-12-07",
+    manifest="unknown",
+)
+
 PYTHON_SLIM = ImagePin(
     repository="docker.io/library/python",
     tag="3.12.13-slim-bookworm",
@@ -363,6 +376,7 @@ IMAGES: dict[str, ImagePin] = {
     "dcgm-exporter": DCGM_EXPORTER,
     "busybox": BUSYBOX,
     "aws-cli": AWS_CLI,
+    "google-cloud-cli": GOOGLE_CLOUD_CLI,
     "python-slim": PYTHON_SLIM,
     "ubuntu-24.04": UBUNTU_24_04,
     "ubuntu-22.04": UBUNTU_22_04,

@@ -270,6 +270,8 @@ def container(settings: Settings, name: str, fit_result: FitResult | None = None
         context=model.context_tokens,
         api_key_secret=model.api_key_secret,
         lora_adapters=dict(model.lora_adapters),
+        lora_max_rank=model.lora_max_rank,
+        lora_runtime_loading=model.lora_runtime_loading,
         extra_args=tuple(model.extra_args),
     )
     return runtime.container_spec(request)

@@ -167,7 +167,8 @@ def test_quotes_and_spaces_in_args_survive_the_shell(fit_8b) -> None:
     tokens = run_tokens(aws_document(spec))
     k8s = render.container(spec)
     assert tokens[tokens.index(spec.image) + 1 :] == k8s["command"] + k8s["args"]
-    assert "--lora-modules=chat=/models/lora/chat sql=/models/lora/sql" in tokens
+    at = tokens.index("--lora-modules")
+    assert tokens[at : at + 3] == ["--lora-modules", "chat=/models/lora/chat", "sql=/models/lora/sql"]
     assert tricky[0] in tokens
 
 

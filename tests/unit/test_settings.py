@@ -119,7 +119,7 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
             config(models={"llama": {"catalg": "llama-3.1-8b-instruct"}}),
             "stacks/Pulumi.prod.yaml: pulumi-llm:models.llama.catalg = llama-3.1-8b-instruct: unknown key "
             "(did you mean catalog?); allowed: catalog, custom, revision, source, runtime, quantization, context, gpus, "
-            "replicas, copy_from_hub, hub_repo, instance_type, lora_adapters, … 2 more",
+            "replicas, copy_from_hub, hub_repo, instance_type, lora_adapters, … 4 more",
         ),
         (
             config(models={"llama": {}}),

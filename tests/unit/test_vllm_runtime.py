@@ -34,11 +34,20 @@ def test_flags_are_single_tokens_from_sizing(fit_8b) -> None:
     )
 
 
-def test_object_store_weights_stream_with_runai_and_lora_adapters(fit_8b) -> None:
-    options = vllm.VllmOptions(image=IMAGE, lora_adapters={"sql": "s3://b/lora/sql", "chat": "s3://b/lora/chat"})
+def test_object_store_weights_stream_with_runai_and_each_lora_adapter_is_its_own_item(fit_8b) -> None:
+    options = vllm.VllmOptions(image=IMAGE, lora_adapters={"sql": "/adapters/sql", "chat": "/adapters/chat"})
     args = vllm.vllm_args("m", fit_8b, vllm.Weights("object-store", "s3://b/llama"), options)
     assert args[0] == "s3://b/llama" and "--load-format=runai_streamer" in args
-    assert args[-4:] == ("--enable-lora", "--max-loras=2", "--max-lora-rank=16", "--lora-modules=chat=s3://b/lora/chat sql=s3://b/lora/sql")
+    # vLLM's --lora-modules is nargs='+': one `name=path` item per adapter after the bare flag, never one
+    # "--lora-modules=chat=… sql=…" token (vLLM reads that as ONE adapter whose path holds the space).
+    assert args[-6:] == (
+        "--enable-lora",
+        "--max-loras=2",
+        "--max-lora-rank=16",
+        "--lora-modules",
+        "chat=/adapters/chat",
+        "sql=/adapters/sql",
+    )
 
 
 @pytest.mark.parametrize(

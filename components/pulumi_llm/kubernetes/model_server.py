@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..labels import CommonLabels, kubernetes_labels
 from ..naming import child
 from ..runtimes.spec import ContainerSpec
-from . import credential_endpoints, render
+from . import adapter_sync, credential_endpoints, render
 from .credential_endpoints import CredentialEndpoint
 
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
@@ -113,6 +113,8 @@ class ModelServer(pulumi.ComponentResource):
             # Values from other resources join the rendered env (Kubernetes expands $(VAR) in args).
             for container in deployment["template"]["spec"]["containers"]:
                 container["env"] = [*({"name": k, "value": v} for k, v in sorted(args.env.items())), *container["env"]]
+            # Adapters of streamed weights are copied into the pod before the server starts (adapter_sync.py).
+            adapter_sync.attach(deployment["template"]["spec"], spec, args.env)
             deployment_args = cast(k8s.apps.v1.DeploymentSpecArgsDict, deployment)
             k8s.apps.v1.Deployment(child(name, "deployment"), metadata=meta(), spec=deployment_args, opts=workload_opts)
         else:
@@ -133,6 +135,7 @@ class ModelServer(pulumi.ComponentResource):
             for role in ("leaderTemplate", "workerTemplate"):
                 for container in template[role]["spec"]["containers"]:
                     container["env"] = [*({"name": k, "value": v} for k, v in sorted(args.env.items())), *container["env"]]
+                adapter_sync.attach(template[role]["spec"], spec, args.env)  # every node loads the adapters
             k8s.apiextensions.CustomResource(
                 child(name, "lws"), api_version=LWS_API_VERSION, kind="LeaderWorkerSet", metadata=meta(), spec=group, opts=workload_opts
             )

@@ -95,6 +95,21 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class Fetch:
+    """Files the server reads from a local path that live in object storage: copied from `source` to `dest`
+    before the server starts (on Kubernetes by an init container, kubernetes/adapter_sync.py), because the
+    server itself can't read that URI (vLLM loads LoRA adapters from local directories only)."""
+
+    source: str
+    """An object-store prefix, ``s3://<bucket>/<prefix>`` or ``gs://<bucket>/<prefix>`` (``$(VAR)`` allowed:
+    Kubernetes expands it from the container's env)."""
+    dest: str
+    """The local directory the server reads: below the scratch mount `mount`."""
+    mount: str
+    """Name of the container's scratch Mount that holds `dest`."""
+
+
+@dataclass(frozen=True)
 class Resources:
     gpus: int
     cpu_request: str
@@ -182,6 +197,8 @@ class ContainerSpec:
     run_as_user: int = 1000
     weight_bytes: int = 0
     notes: tuple[str, ...] = field(default=())
+    fetches: tuple[Fetch, ...] = ()
+    """Object-store files copied to local paths before the server starts (LoRA adapters of streamed weights)."""
 
     def port(self, name: str) -> Port:
         return next(p for p in self.ports if p.name == name)
@@ -207,6 +224,10 @@ class ContainerRequest:
     api_key_secret: str | None = None
     lora_adapters: Mapping[str, str] = field(default_factory=dict[str, str])
     """Adapter name → its path relative to the weights."""
+    lora_max_rank: int = 16
+    """The largest LoRA rank among the adapters (vLLM --max-lora-rank)."""
+    lora_runtime_loading: bool = False
+    """Let callers load and unload adapters at run time (vLLM's /v1/load_lora_adapter). Off by default."""
     extra_args: tuple[str, ...] = ()
 
 

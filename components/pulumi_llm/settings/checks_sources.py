@@ -95,6 +95,12 @@ def check_source(cloud: str, methods: list[str], name: str, model: ModelSettings
         raise FieldProblem(where, f"the path {problem}")
     for adapter, adapter_path in model.lora_adapters.items():
         problem = path_problem(adapter_path)
+        if problem is None and scheme in ("store", "s3", "gs") and not OBJECT_PREFIX.match(adapter_path):
+            # A cluster copies the adapter by this prefix (kubernetes/adapter_sync.py), as the VMs sync weights.
+            problem = "holds a character an object prefix can't: letters, digits, !_.()'- and / only"
+        if problem is None and ("=" in adapter_path or "," in adapter_path):
+            # vLLM's --lora-modules item is name=path, read as JSON once it holds a ',' (runtimes/vllm.py).
+            problem = "holds '=' or ',', which vLLM's --lora-modules item can't"
         if problem is not None:
             raise FieldProblem(f"models.{name}.lora_adapters.{adapter}", f"the path below the model source {problem}")
     check_revision(name, model)

@@ -156,7 +156,18 @@ class ModelSettings(StrictModel):
         "the catalog that fits, in the stack's region.",
     )
     lora_adapters: dict[Label, str] = Field(
-        default_factory=dict, description="LoRA adapters served beside the model: name → path below the model source. Default: none."
+        default_factory=dict,
+        description="LoRA adapters served beside the model (runtime vllm): name → path below the model source; a cluster that "
+        "streams the weights copies each adapter into the pod before vLLM starts. Default: none.",
+    )
+    lora_max_rank: int = Field(
+        default=16,
+        description="Largest LoRA rank among the adapters (vLLM --max-lora-rank: 1, 8, 16, 32, 64, 128, 256, 320 or 512). Default 16.",
+    )
+    lora_runtime_loading: bool = Field(
+        default=False,
+        description="Let callers that reach the server load and unload adapters at run time (vLLM's /v1/load_lora_adapter, "
+        "VLLM_ALLOW_RUNTIME_LORA_UPDATING): they can then load any adapter path the server can read. Default false.",
     )
     api_key_secret: KubeName | None = Field(
         default=None, description="Kubernetes Secret (key `api-key`) whose value clients must send. Default: none (network policy only)."
@@ -210,6 +221,7 @@ class ModelSettings(StrictModel):
                 "source",
                 "must be store://<key>, pvc://<claim>/<path>, s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or node://<file>.gguf",
             )
+        self._check_lora()
         from ..runtimes.vllm import check_extra_args
 
         for _i, token in enumerate(self.extra_args):
@@ -218,6 +230,17 @@ class ModelSettings(StrictModel):
             except UserError as err:
                 raise FieldProblem("extra_args", str(err).split(": ", 1)[1]) from None
         return self
+
+    def _check_lora(self) -> None:
+        """LoRA settings are vLLM's (the other runtimes would ignore them), with a rank vLLM accepts."""
+        from ..runtimes.vllm import MAX_LORA_RANKS
+
+        if self.runtime != "vllm":
+            for key, asked in (("lora_adapters", bool(self.lora_adapters)), ("lora_runtime_loading", self.lora_runtime_loading)):
+                if asked:
+                    raise FieldProblem(key, f"LoRA adapters are served by runtime vllm only, not {self.runtime}")
+        if self.lora_max_rank not in MAX_LORA_RANKS:
+            raise FieldProblem("lora_max_rank", f"vLLM accepts {', '.join(map(str, MAX_LORA_RANKS))}")
 
 
 SHORTEST_CONTEXT = 256
