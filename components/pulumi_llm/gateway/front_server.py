@@ -58,9 +58,9 @@ EDGE_KEY_ENV: Final = fc.EDGE_KEY_ENV
 EDGE_KEY_PREVIOUS_ENV: Final = fc.EDGE_KEY_PREVIOUS_ENV
 
 KEY_GRACE_SECONDS: Final = 900.0
-"""How long a key value that disappeared from its source (rotated) stays accepted: longer than the AWS
-authorizer's 5-minute key cache plus API Gateway's 5-minute authorizer cache, so an edge or client still
-sending the old value meets no 401 window."""
+"""How long a key value that disappeared from a key file (rotated) stays accepted, so a client or edge still
+sending the old value meets no 401 window: GCP's consumers switch keys over 15 minutes. Env-var keys never
+disappear while the process runs; AWS and Azure overlap edge keys through the previous-key variable."""
 
 KEY_REFRESH_SECONDS: Final = 5.0
 """A background task re-reads the key files this often (a rotation is seen and the old value's grace
