@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Sequence
 
 CRON_FIELDS = (
     # (name, lowest, highest, names allowed in place of numbers)
@@ -156,7 +157,7 @@ def cron_hours_per_month(start: str, stop: str) -> float:
     return _on_minutes(events) / 60 / 12
 
 
-def weekly_hours_per_month(days: list[str] | tuple[str, ...], start: str, stop: str) -> float:
+def weekly_hours_per_month(days: Sequence[str], start: str, stop: str) -> float:
     """Average hours a month of a schedule on from `start` to `stop` (HH:MM) on each of `days`, over
     REFERENCE_YEAR (Azure autoscale's recurrence profile: one window a listed day; a stop earlier than the
     start runs past midnight into the next day)."""

@@ -24,7 +24,9 @@ STACKS = {"dev", "staging", "prod", "gcp-dev", "gcp-prod", "onprem", "onprem-tri
 
 def _summary_cost(plans: Path, stack: str) -> float:
     summary = json.loads((plans / stack / "summary.json").read_text())
-    return sum(s["cost"]["monthly_max"] for s in summary.get("sizing") or [] if s.get("cost"))
+    # The budget rule guards GPU capacity at maximum scale at the on-demand list price, all month: the
+    # summary's list figure (its monthly_max is the stack's own, after schedule and spot).
+    return sum(s["cost"]["list_monthly_max"] for s in summary.get("sizing") or [] if s.get("cost"))
 
 
 def _first(resources: list[dict], type_: str) -> dict:
