@@ -94,14 +94,39 @@ def model_cost(model: Mapping[str, Any]) -> Cost | None:
     return Cost(low, high, str(cost.get("currency") or "USD"))
 
 
-def stack_cost(summary: Summary | None) -> Cost | None:
-    """The sum of the models' monthly costs; None when no model is priced (on-prem, edge, gateway only)."""
-    costs = [c for m in models(summary).values() if (c := model_cost(m)) is not None]
+def _summed(summary: Summary | None, low_key: str, high_key: str) -> Cost | None:
+    """The stack's `cost` block's range under these keys, else the sum of its models' (older summaries)."""
+    total = _dict(_dict(summary).get("cost"))
+    low, high = _number(total.get(low_key)), _number(total.get(high_key))
+    if low is not None and high is not None:
+        return Cost(low, high, str(total.get("currency") or "USD"))
+    costs: list[Cost] = []
+    for model in models(summary).values():
+        cost = _dict(model.get("cost"))
+        m_low, m_high = _number(cost.get(low_key)), _number(cost.get(high_key))
+        if m_low is not None and m_high is not None:
+            costs.append(Cost(m_low, m_high, str(cost.get("currency") or "USD")))
     if not costs:
         return None
     currencies = {c.currency for c in costs}
     currency = costs[0].currency if len(currencies) == 1 else "/".join(sorted(currencies))
     return Cost(sum(c.low for c in costs), sum(c.high for c in costs), currency)
+
+
+def stack_cost(summary: Summary | None) -> Cost | None:
+    """The stack's monthly cost as it deploys (its region, schedule and spot share: summary.json `cost`,
+    else the sum of its models' `sizing[].cost`); None when nothing is priced (on-prem, edge, gateway only)."""
+    return _summed(summary, "monthly_min", "monthly_max")
+
+
+def list_cost(summary: Summary | None) -> Cost | None:
+    """The same capacity at on-demand list prices for every hour (`list_monthly_min/max`), if the summary has it."""
+    return _summed(summary, "list_monthly_min", "list_monthly_max")
+
+
+def price_flags(summary: Summary | None) -> list[str]:
+    """Why the stack's price may not match where it deploys (a region with no catalog price)."""
+    return [str(f) for f in _list(_dict(_dict(summary).get("cost")).get("region_price_flags"))]
 
 
 def _money(amount: float, currency: str, signed: bool = False) -> str:
@@ -392,6 +417,11 @@ def _stack_section(stack: _Stack, with_details: bool) -> list[str]:
         base_shown = base_cost.shown() if base_cost else DASH
         pr_shown = pr_cost.shown() if pr_cost else DASH
         lines.append(f"Monthly cost (min–max): {base_shown} → **{pr_shown}** ({cost_delta(base_cost, pr_cost)} min / max).")
+        base_list, pr_list = list_cost(stack.base), list_cost(stack.pr)
+        if pr_list is not None and pr_list != pr_cost:
+            base_list_shown = base_list.shown() if base_list else DASH
+            lines[-1] += f" On-demand list for every hour: {base_list_shown} → {pr_list.shown()}."
+        lines.extend(f"- ⚠️ {_cell(flag)}" for flag in price_flags(stack.pr))
     table = _sizing_table(stack)
     if table:
         lines.extend(["", *table])
@@ -459,9 +489,9 @@ def render_pr_comment(
         )
     footer = [
         "",
-        "<sub>Cost: the models' GPU capacity at list prices from the sizing catalog (summary.json `sizing[].cost`), "
-        "min at minimum replicas, max at maximum; excluded costs are listed there. Plans: `pulumi-llm plan --all` "
-        "offline of this PR and of its base branch. Updated in place on every push.</sub>",
+        "<sub>Cost: the models' GPU capacity priced as each stack deploys (its region, schedule and spot share; "
+        "summary.json `cost` and `sizing[].cost`, with the excluded costs), min at minimum replicas, max at maximum. "
+        "Plans: `pulumi-llm plan --all` offline of this PR and of its base branch. Updated in place on every push.</sub>",
     ]
     sections = [line for s in changed for line in _stack_section(s, with_details=True)]
     text = "\n".join([*lines, *sections, *footer]) + "\n"

@@ -19,7 +19,17 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from pulumi_llm.ci_comment import MARKER, MAX_CHARS, StackChecks, cost_delta, models, render_pr_comment, stack_cost
+from pulumi_llm.ci_comment import (
+    MARKER,
+    MAX_CHARS,
+    Cost,
+    StackChecks,
+    cost_delta,
+    list_cost,
+    models,
+    render_pr_comment,
+    stack_cost,
+)
 from pulumi_llm.ci_preview import parse_preview, reduce_preview
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,6 +235,34 @@ def test_new_removed_and_failed_stacks_are_named():
     rows = {line.split("|")[1].strip() for line in comment.splitlines() if line.startswith("| **")}
     assert rows == {"**broken** (plan failed)", "**new** (new stack)", "**old** (stack removed)"}
     assert "Unchanged (1): same" in comment
+
+
+def test_cost_as_deployed_beside_the_list_price_and_region_flags():
+    # The base branch's summary predates the stack's `cost` block: its models' costs are summed.
+    model = {"served_name": "m", "replicas": {"min": 1, "max": 4}, "cost": {"currency": "USD", "monthly_min": 100.0, "monthly_max": 400.0}}
+    base = {"cloud": "azure", "region": "westeurope", "sizing": [model]}
+    flag = "pulumi-llm:region = westeurope: no list price of Standard_NC24ads_A100_v4 there; priced at the eastus list price"
+    pr = {
+        "cloud": "azure",
+        "region": "westeurope",
+        "sizing": [{**model, "cost": {"currency": "USD", "monthly_min": 100.0, "monthly_max": 320.0}}],
+        "cost": {
+            "currency": "USD",
+            "monthly_min": 100.0,
+            "monthly_max": 320.0,
+            "list_monthly_min": 100.0,
+            "list_monthly_max": 400.0,
+            "region_price_flags": [flag],
+        },
+    }
+    assert stack_cost(base) == Cost(100.0, 400.0, "USD") and list_cost(base) is None
+    assert stack_cost(pr) == Cost(100.0, 320.0, "USD") and list_cost(pr) == Cost(100.0, 400.0, "USD")
+    comment = render_pr_comment({"azure-prod": base}, {"azure-prod": pr}, {}, {"azure-prod": StackChecks()})
+    assert (
+        "Monthly cost (min–max): $100–$400 → **$100–$320** (±$0 / -$80 min / max). On-demand list for every hour: – → $100–$400." in comment
+    )
+    assert f"- ⚠️ {flag}" in comment
+    assert "| m | – | – | – | – | – | 1–4 | – | – | $100–$400 → **$100–$320** |" in comment
 
 
 def test_a_huge_comment_drops_its_details_to_fit():
