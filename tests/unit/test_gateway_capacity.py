@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from pulumi_llm.gateway.capacity import DEFAULT_ENGINE, MEASURED, decide_gateway_capacity
+from pulumi_llm.gateway.capacity import DEFAULT_ENGINE, MEASURED, decide_engine_cost, decide_gateway_capacity
 
 
 def test_streams_per_instance_is_what_the_target_utilisation_leaves_for_chunks_and_request_starts() -> None:
@@ -104,3 +104,26 @@ def test_every_measured_cost_cites_the_benchmark_run() -> None:
         assert "bench/gateway_engine.py" in cost.measured
         assert cost.cpu_seconds_per_chunk > 0
         assert cost.cpu_seconds_per_request > 0
+
+
+def test_a_mix_costs_the_front_for_every_stream_and_litellm_for_the_provider_share() -> None:
+    front, litellm = MEASURED["front"], MEASURED["litellm"]
+    assert decide_engine_cost(0.0).cpu_seconds_per_chunk == front.cpu_seconds_per_chunk
+    quarter = decide_engine_cost(0.25)
+    assert quarter.cpu_seconds_per_chunk == pytest.approx(front.cpu_seconds_per_chunk + 0.25 * litellm.cpu_seconds_per_chunk)
+    assert quarter.cpu_seconds_per_request == pytest.approx(front.cpu_seconds_per_request + 0.25 * litellm.cpu_seconds_per_request)
+    everything = decide_engine_cost(1.0)
+    assert everything.cpu_seconds_per_chunk == pytest.approx(front.cpu_seconds_per_chunk + litellm.cpu_seconds_per_chunk)
+    # more provider traffic, fewer streams per instance
+    per_instance = [
+        decide_gateway_capacity(500, 50, c.cpu_seconds_per_chunk, c.cpu_seconds_per_request, 25, 1.0).streams_per_instance
+        for c in (decide_engine_cost(0.0), quarter, everything)
+    ]
+    assert per_instance == sorted(per_instance, reverse=True)
+    assert per_instance[0] > per_instance[2]
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_a_provider_share_outside_0_to_1_is_refused(share: float) -> None:
+    with pytest.raises(ValueError, match=f"provider_share = {share!r}: allowed 0 to 1"):
+        decide_engine_cost(share)

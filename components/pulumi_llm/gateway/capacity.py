@@ -60,6 +60,25 @@ DEFAULT_TARGET_UTILISATION: Final = 0.6
 of a new instance (tens of seconds) and the noise the benchmark saw."""
 
 
+def decide_engine_cost(provider_share: float) -> EngineCost:
+    """The cost per request and per chunk of a traffic mix through the engine container.
+
+    Every request passes the front; a provider route (or a fallback to one) also passes LiteLLM on loopback,
+    and its chunks cross both processes (LiteLLM makes them, the front relays them). So a share
+    ``provider_share`` (0 … 1) of the streams costs ``front + litellm``, the rest ``front``. LiteLLM is a
+    second process: with providers in the mix the container can use a second core (pass
+    ``engine_cores_per_instance=2`` to ``decide_gateway_capacity``), yet LiteLLM's own share stays on one.
+    """
+    _check(0 <= provider_share <= 1, "provider_share", provider_share, "0 to 1")
+    front, litellm = MEASURED["front"], MEASURED["litellm"]
+    return EngineCost(
+        engine="front" if provider_share == 0 else f"front + {provider_share:.0%} through litellm",
+        cpu_seconds_per_request=front.cpu_seconds_per_request + provider_share * litellm.cpu_seconds_per_request,
+        cpu_seconds_per_chunk=front.cpu_seconds_per_chunk + provider_share * litellm.cpu_seconds_per_chunk,
+        measured=front.measured,
+    )
+
+
 @dataclass(frozen=True)
 class GatewayCapacity:
     """What to deploy for a load.
@@ -146,4 +165,4 @@ def decide_gateway_capacity(
 
 def _check(ok: bool, name: str, value: object, allowed: str) -> None:
     if not ok:
-        raise ValueError(f"decide_gateway_capacity: {name} = {value!r}: allowed {allowed}")
+        raise ValueError(f"gateway capacity: {name} = {value!r}: allowed {allowed}")
