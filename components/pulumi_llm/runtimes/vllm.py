@@ -256,7 +256,7 @@ def adapter_scratch_gib(model_layers: int, hidden_size: int, max_rank: int, coun
     A LoRA on a linear layer (in, out) stores rank x (in + out) numbers. Over the attention and MLP
     projections of a dense Llama-like layer, sum(in + out) is about 20 x hidden (Llama-3-70B: 161,792 =
     19.75 x 8,192), so 24 x hidden per layer bounds it; 4 bytes each covers fp32 adapters. Plus 1 GiB
-    headroom. Adapters on MoE experts are larger: raise lora_max_rank's budget by serving them from a claim."""
+    headroom. Adapters on MoE experts can exceed this bound: serve those from a claim."""
     per_adapter = max_rank * model_layers * 24 * hidden_size * 4
     return math.ceil(per_adapter * count / GIB) + 1
 
