@@ -460,7 +460,7 @@ def fit(
             )
     plan = _plan(spec, weights, kv_tok, hw, rt, gpu_memory_utilization, target, floor, tensor_parallel_size)
     if plan is None:
-        raise _no_fit_error(spec, prec, kv, hw, rt, gpu_memory_utilization, floor, region)
+        raise _no_fit_error(spec, prec, kv, hw, rt, gpu_memory_utilization, floor, region, target=target)
 
     lay = plan.layout
     if plan.capped:
@@ -542,8 +542,73 @@ def _cheapest_fitting_type(
     return None
 
 
+def _smaller_precisions(prec: Precision, rt: Runtime, accel: Accelerator) -> list[Precision]:
+    """Precisions of `rt` below `prec` that `accel` runs, most bits first (MXFP4 needs its own checkpoint; Q2_K
+    loses too much to offer)."""
+    out: list[Precision] = []
+    for key in RUNTIME_PRECISIONS[rt]:
+        cand = PRECISIONS[key]
+        if cand.bits_per_weight >= prec.bits_per_weight or cand.family == "mxfp4" or key == "q2_k":
+            continue
+        try:
+            _check_device_precision(cand, accel)
+        except UserError:
+            continue
+        out.append(cand)
+    return sorted(out, key=lambda p: -p.bits_per_weight)
+
+
+@dataclass(frozen=True)
+class QuantizedFit:
+    """A smaller precision and GPU count of the same accelerator on which the model fits."""
+
+    precision: Precision
+    count: int
+    tensor_parallel_size: int
+    max_model_len: int
+    capped: bool
+    """True when `max_model_len` is below the context asked for."""
+
+    def way_out(self, accel: Accelerator, asked_count: int) -> str:
+        """The suggestion as `size` prints it: the flags, then what the server gets."""
+        flags = f"--quant {self.precision.key}" + (f" --count {self.count}" if self.count != asked_count else "")
+        context = f"context {self.max_model_len:,}" + (" (capped)" if self.capped else "")
+        return f"{self.precision.key} on {self.count}× {accel.key}: {flags} (TP {self.tensor_parallel_size}, {context})"
+
+
+def decide_quantized_fit(
+    spec: ModelSpec, prec: Precision, kv: KvDtype, hw: Hardware, rt: Runtime, util: float, target: int, floor: int
+) -> QuantizedFit | None:
+    """The quantized fit to offer when `spec` does not fit in `prec` on `hw`: the precision with the most bits
+    below `prec` that fits on this accelerator with at most 8 GPUs, on the fewest GPUs (at least the count
+    asked), holding `target` tokens or as many as fit above `floor`. None when no such precision fits, or
+    for a machine type or a CPU (their GPU count is not the user's to change).
+
+    Why: 70B in bf16 fits on no number of L4s, but in fp8 on 8 of them; naming only "more GPUs" or only
+    "--quant" (each alone fails) left that fit to be found by trying."""
+    accel = hw.accelerator
+    if hw.instance is not None or accel.kind != "gpu":
+        return None
+    kv_tok = kv_bytes_per_token(spec, kv)
+    for cand in _smaller_precisions(prec, rt, accel):
+        weights = weight_bytes(spec, cand)
+        for count in range(hw.count, max(hw.count, 8) + 1):
+            plan = _plan(spec, weights, kv_tok, Hardware(accel, count), rt, util, target, floor)
+            if plan is not None:
+                return QuantizedFit(cand, count, plan.layout.tp, plan.max_model_len, plan.capped)
+    return None
+
+
 def _ways_out(
-    spec: ModelSpec, prec: Precision, kv: KvDtype, hw: Hardware, rt: Runtime, util: float, floor: int, region: str | None
+    spec: ModelSpec,
+    prec: Precision,
+    kv: KvDtype,
+    hw: Hardware,
+    rt: Runtime,
+    util: float,
+    floor: int,
+    region: str | None,
+    target: int | None = None,
 ) -> list[str]:
     ways: list[str] = []
     accel = hw.accelerator
@@ -561,25 +626,19 @@ def _ways_out(
             if _plan(spec, weights, kv_tok, more, rt, util, floor, floor) is not None:
                 ways.append(f"more GPUs: --count {count}")
                 break
-    smaller = sorted(
-        (
-            PRECISIONS[k]
-            for k in RUNTIME_PRECISIONS[rt]
-            if PRECISIONS[k].bits_per_weight < prec.bits_per_weight and PRECISIONS[k].family != "mxfp4" and k not in ("q2_k",)
-        ),
-        key=lambda p: -p.bits_per_weight,
-    )
-    for cand in smaller:
-        try:
-            _check_device_precision(cand, accel)
-        except UserError:
-            continue
+    same_count: Precision | None = None
+    for cand in _smaller_precisions(prec, rt, accel):
         weights = weight_bytes(spec, cand)
         kv_tok = kv_bytes_per_token(spec, kv)
         if _plan(spec, weights, kv_tok, hw, rt, util, floor, floor) is not None:
             need, _, _, _ = _need_and_offer(spec, weights, kv_tok, hw, rt, util, floor)
             ways.append(f"--quant {cand.key} (needs {fmt_gb(need)})")
+            same_count = cand
             break
+    quantized = decide_quantized_fit(spec, prec, kv, hw, rt, util, max(floor, target or floor), floor)
+    # Offered beside "--quant X" when it keeps more bits on more GPUs, or alone when no count of GPUs holds `prec`.
+    if quantized is not None and (same_count is None or quantized.precision.bits_per_weight > same_count.bits_per_weight):
+        ways.append(quantized.way_out(accel, hw.count))
     if util < 0.95 and accel.kind != "cpu":
         weights = weight_bytes(spec, prec)
         kv_tok = kv_bytes_per_token(spec, kv)
@@ -600,12 +659,13 @@ def _no_fit_error(
     *,
     prefix: str = "",
     extra_ways: tuple[str, ...] = (),
+    target: int | None = None,
 ) -> UserError:
     weights = weight_bytes(spec, prec)
     kv_tok = kv_bytes_per_token(spec, kv)
     need, offer, overhead, tp = _need_and_offer(spec, weights, kv_tok, hw, rt, util, floor)
     on = hw.label if tp == hw.count else f"{hw.label} (a valid tensor-parallel size uses {tp})"
-    ways = [*extra_ways, *_ways_out(spec, prec, kv, hw, rt, util, floor, region)]
+    ways = [*extra_ways, *_ways_out(spec, prec, kv, hw, rt, util, floor, region, target)]
     way_text = "; ".join(ways) if ways else "no single machine in the catalog holds it (multi-node serving is not sized here)"
     return UserError(
         f"{prefix}{spec.key} in {prec.key} needs {fmt_gb(need)} ({fmt_gb(weights)} weights + {fmt_gb(overhead)} "

@@ -13,7 +13,12 @@ from pulumi_llm.cli_sizing import parse_tokens
 H100_70B_NO_FIT = (
     "llama-3.1-70b-instruct in bf16 needs 147.1 GB (141.1 GB weights + 5.4 GB runtime + 0.7 GB KV for 2,048 "
     "tokens) but 1× H100-80GB offers 76.5 GB at memory utilization 0.90; ways out: more GPUs: --count 4; "
-    "--quant awq (needs 45.8 GB)"
+    "--quant awq (needs 45.8 GB); fp8 on 2× H100-80GB: --quant fp8 --count 2 (TP 2, context 131,072)"
+)
+L4_70B_NO_FIT = (
+    "llama-3.1-70b-instruct in bf16 needs 147.1 GB (141.1 GB weights + 5.4 GB runtime + 0.7 GB KV for 2,048 "
+    "tokens) but 1× L4 offers 21.3 GB at memory utilization 0.90; ways out: fp8 on 8× L4: --quant fp8 --count 8 "
+    "(TP 8, context 131,072)"
 )
 G5_70B_NO_FIT = (
     "llama-3.1-70b-instruct in bf16 needs 147.1 GB (141.1 GB weights + 5.4 GB runtime + 0.7 GB KV for 2,048 "
@@ -76,6 +81,7 @@ SIZE_ERRORS = [
     ([M, "--gpu", "T4", "--kv-cache-dtype", "fp8"], "KV-cache dtype 'fp8' needs compute capability 8.0 or newer; T4 is older"),
     ([M, "--runtime", "llamacpp"], "--runtime llamacpp needs --gpu or --cpu-ram: cloud types are sized for vLLM/Triton"),
     (["llama-3.1-70b-instruct", "--gpu", "H100-80GB"], H100_70B_NO_FIT),
+    (["llama-3.1-70b-instruct", "--gpu", "L4"], L4_70B_NO_FIT),
     (["llama-3.1-70b-instruct", "--instance", "g5.xlarge"], G5_70B_NO_FIT),
     (["llama-3.1-405b-instruct", "--cloud", "azure"], AZURE_405B_NO_FIT),
 ]

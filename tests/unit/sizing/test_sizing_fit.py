@@ -240,8 +240,38 @@ def test_no_fit_on_one_gpu_names_need_offer_and_ways_out():
     assert str(err.value) == (
         "llama-3.1-70b-instruct in bf16 needs 147.1 GB (141.1 GB weights + 5.4 GB runtime + 0.7 GB KV for "
         "2,048 tokens) but 1× H100-80GB offers 76.5 GB at memory utilization 0.90; ways out: more GPUs: "
-        "--count 4; --quant awq (needs 45.8 GB)"
+        "--count 4; --quant awq (needs 45.8 GB); fp8 on 2× H100-80GB: --quant fp8 --count 2 (TP 2, context 131,072)"
     )
+
+
+def test_70b_on_l4_offers_the_fp8_fit_on_8_gpus_with_its_context():
+    # bf16 fits on no count of L4s and fp8 not on one: only the two together fit (issue 19, item 3).
+    with pytest.raises(UserError) as err:
+        fit("llama-3.1-70b-instruct", gpus("L4"), context=32768)
+    assert str(err.value).endswith("ways out: fp8 on 8× L4: --quant fp8 --count 8 (TP 8, context 32,768)")
+    # What it offers is what `fit` gives with those flags.
+    offered = fit("llama-3.1-70b-instruct", gpus("L4", 8), quantization="fp8", context=32768)
+    assert (offered.precision.key, offered.tensor_parallel_size, offered.max_model_len) == ("fp8", 8, 32768)
+    assert not fits("llama-3.1-70b-instruct", gpus("L4", 8))
+    assert not fits("llama-3.1-70b-instruct", gpus("L4", 4), quantization="fp8", context=32768)
+
+
+def test_decide_quantized_fit_takes_the_most_bits_then_the_fewest_gpus():
+    from pulumi_llm.sizing.fit import decide_quantized_fit
+    from pulumi_llm.sizing.models import get_model
+    from pulumi_llm.sizing.precision import KV_DTYPES, PRECISIONS
+
+    spec, bf16, kv = get_model("llama-3.1-70b-instruct"), PRECISIONS["bf16"], KV_DTYPES["auto"]
+    on_h100 = decide_quantized_fit(spec, bf16, kv, gpus("H100-80GB"), "vllm", 0.9, 131072, 2048)
+    assert on_h100 is not None
+    assert (on_h100.precision.key, on_h100.count, on_h100.tensor_parallel_size, on_h100.capped) == ("fp8", 2, 2, False)
+    # T4 (compute 7.5) has no fp8 kernels: AWQ, capped context (the KV left on 8 T4s holds less than 128k).
+    on_t4 = decide_quantized_fit(spec, PRECISIONS["fp16"], kv, gpus("T4"), "vllm", 0.9, 131072, 2048)
+    assert on_t4 is not None and (on_t4.precision.key, on_t4.count, on_t4.capped) == ("awq", 8, True)
+    assert on_t4.max_model_len < 131072
+    # A machine type's GPU count is not the user's to change, and nothing holds 405B on one T4 node.
+    assert decide_quantized_fit(spec, bf16, kv, get_instance_type("g5.xlarge").hardware, "vllm", 0.9, 8192, 2048) is None
+    assert decide_quantized_fit(get_model("llama-3.1-405b-instruct"), PRECISIONS["fp16"], kv, gpus("T4"), "vllm", 0.9, 8192, 2048) is None
 
 
 def test_no_fit_on_an_instance_names_a_bigger_type_that_fits():
