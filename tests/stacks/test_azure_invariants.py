@@ -126,6 +126,29 @@ def test_apim_policies_limit_tokens_and_stream(resources: dict, stack: str) -> N
         assert root.find("inbound/llm-emit-token-metric") is not None
 
 
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_openai_requests_are_held_to_each_consumers_grant_at_apim(resources: dict, stack: str) -> None:
+    """/openai skips the front: each product refuses a deployment outside the consumer's granted groups (by name)
+    first and caps max_tokens; a stack without Azure OpenAI accounts renders neither."""
+    from pulumi_llm.gateway import apim_policy
+
+    config = stack_config(stack)
+    consumers = config["pulumi-llm:gateway"]["consumers"]
+    has_openai = bool(config["pulumi-llm:azure"]["gateway"].get("azure_openai"))
+    for policy in of(resources[stack], "azure-native:apimanagement:ProductPolicy"):
+        consumer = consumers[policy["inputs"]["productId"]]
+        inbound = ET.fromstring(policy["inputs"]["value"]).find("inbound")
+        assert inbound is not None
+        chooses = [e for e in inbound if e.tag == "choose"]
+        if not has_openai:
+            assert chooses == []
+            continue
+        assert [e.tag for e in inbound][:2] == ["base", "choose"]
+        assert chooses[0][0].get("condition") == apim_policy.deployment_refused_condition(consumer["models"])
+        cap = consumer.get("max_tokens")
+        assert [c[0].find("set-body").text for c in chooses[1:]] == ([apim_policy.max_tokens_body(cap)] if cap else [])  # type: ignore[union-attr]
+
+
 def stack_config(stack: str) -> dict:
     root = Path(__file__).resolve().parents[2]
     return yaml.safe_load((root / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
