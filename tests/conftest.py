@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import helpers
@@ -14,6 +15,26 @@ import pytest
 # hypothesis' pytest plugin imports it lazily at the end of the session.
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The first run installs ~6 GB of environments inside fixtures, where pytest captures every line: hand
+    the installers (tests/integration/support/cached_env.py) a writer that reaches the terminal anyway, one
+    line per step with the elapsed time, so a first run does not look hung."""
+    if str(ROOT / "tests" / "integration") not in sys.path:
+        sys.path.append(str(ROOT / "tests" / "integration"))  # the tests that use the installers import it from there
+    from support import cached_env
+
+    def to_terminal(line: str) -> None:
+        # Looked up when a line comes: the terminal reporter registers in its own pytest_configure.
+        capman = config.pluginmanager.getplugin("capturemanager")
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        if capman is None or reporter is None or not capman.is_globally_capturing():
+            return  # nothing captured (-s, or run as a script): the line already reached stderr
+        with capman.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+    cached_env.set_terminal(to_terminal)
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """What the per-machine installs under ~/.cache/pulumi-llm share (vllm_env, litellm_env, checkov_env, onnx_env,
-llamacpp_build): a location overridable by an environment variable, a JSON marker whose ``spec`` must equal
-the installer's current one, a file lock so concurrent callers install once, logged subprocess runs that
-raise the installer's own error class, and the ``python <installer>.py`` entry point.
+llamacpp_build, router_env): one root that ``$PULUMI_LLM_CACHE_DIR`` moves, a location per install that its own
+variable still overrides, a JSON marker whose ``spec`` must equal the installer's current one, a file lock so
+concurrent callers install once, logged subprocess runs that raise the installer's own error class, progress
+lines with the elapsed time on the terminal (also while pytest captures output: tests/conftest.py hands a
+writer to ``set_terminal``), and the ``python <installer>.py`` entry point.
 
 Only the standard library is used here, so the project's venv can import this module.
 """
@@ -16,13 +18,46 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CACHE_ROOT = Path.home() / ".cache" / "pulumi-llm"
+ENV_CACHE_DIR = "PULUMI_LLM_CACHE_DIR"
+"""Moves every install at once; each install's own variable (``CachedEnv.env_var``) still wins for that one."""
+
+
+def decide_cache_root(environ: Mapping[str, str], home: Path) -> Path:
+    """Where the installs live: ``$PULUMI_LLM_CACHE_DIR``, else ``<home>/.cache/pulumi-llm``."""
+    override = environ.get(ENV_CACHE_DIR)
+    return Path(override).expanduser().resolve() if override else home / ".cache" / "pulumi-llm"
+
+
+CACHE_ROOT = decide_cache_root(os.environ, Path.home())
 MARKER_NAME = ".pulumi-llm-installed.json"
 _RUN_ENV = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONNOUSERSITE": "1"}
+
+
+PROGRESS_WIDTH = 110
+"""Characters of a message a progress line keeps."""
+_terminal: Callable[[str], None] | None = None
+"""Writes one line where a person sees it while stderr is captured (set by tests/conftest.py under pytest)."""
+_started: dict[str, float] = {}
+"""Monotonic start of each install (by tag) running in this process: its log lines are progress."""
+
+
+def set_terminal(writer: Callable[[str], None] | None) -> None:
+    """Send progress lines to ``writer`` as well as stderr (None: stderr only, as when run as a script)."""
+    global _terminal
+    _terminal = writer
+
+
+def progress_line(tag: str, elapsed_seconds: float, msg: str) -> str:
+    """``[pulumi-llm vllm-env +2:05] step 2/4: …``: the install, how long it has run, what it does now."""
+    whole = int(elapsed_seconds)
+    # One terminal line: a command (pip's argv lists every requirement) is cut; stderr's log keeps it whole.
+    text = msg if len(msg) <= PROGRESS_WIDTH else msg[: PROGRESS_WIDTH - 1] + "…"
+    return f"[pulumi-llm {tag} +{whole // 60}:{whole % 60:02d}] {text}"
 
 
 def venv_python(venv: Path) -> Path:
@@ -69,6 +104,9 @@ class CachedEnv:
 
     def log(self, msg: str) -> None:
         print(f"[{self.tag}] {msg}", file=sys.stderr, flush=True)
+        started = _started.get(self.tag)
+        if started is not None and _terminal is not None:
+            _terminal(progress_line(self.tag, time.monotonic() - started, msg))
 
     def location(self) -> Path:
         override = os.environ.get(self.env_var)
@@ -139,10 +177,16 @@ class CachedEnv:
         root = self.location()
         if self.marker_ok(root):
             return root
-        with self.lock(root.parent / f"{root.name}.lock"):
-            if not self.marker_ok(root):
-                (root / self.marker_name).unlink(missing_ok=True)
-                install(root)
+        _started[self.tag] = time.monotonic()
+        try:
+            with self.lock(root.parent / f"{root.name}.lock"):
+                if not self.marker_ok(root):
+                    self.log(f"{self.doing} into {root}, once per machine (README: 'The first test run')")
+                    (root / self.marker_name).unlink(missing_ok=True)
+                    install(root)
+                    self.log(f"ready after {time.monotonic() - _started[self.tag]:.0f} s")
+        finally:
+            del _started[self.tag]
         return root
 
     def main(self, ensure: Callable[[], Path], *, also: tuple[type[BaseException], ...] = ()) -> int:

