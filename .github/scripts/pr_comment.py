@@ -89,7 +89,13 @@ def collect(base_project: Path, base_plans: Path, pr_plans: Path) -> dict[str, A
     pr = Project.find(Path.cwd())
     base_stacks = Project.find(base_project.resolve()).stacks() if (base_project / "Pulumi.yaml").is_file() else []
     pr_summaries = _summaries(pr_plans, pr.stacks())
-    checks = {stack: _checks(pr, pr_plans, stack) if summary is not None else {"ran": False} for stack, summary in pr_summaries.items()}
+    checks: dict[str, Any] = {}
+    for stack, summary in pr_summaries.items():
+        try:
+            checks[stack] = _checks(pr, pr_plans, stack) if summary is not None else {"ran": False}
+        except Exception as err:  # noqa: BLE001  (one stack's checks failing must not lose every stack's comment)
+            print(f"::warning::{stack}: the checks did not run ({type(err).__name__}: {err})", file=sys.stderr)
+            checks[stack] = {"ran": False}
     return {"base": _summaries(base_plans, base_stacks), "pr": pr_summaries, "checks": checks}
 
 

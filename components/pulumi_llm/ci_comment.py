@@ -391,6 +391,7 @@ def _details(stack: _Stack) -> list[str]:
         elif not preview.failed:
             body.append("`pulumi preview`: no changes.")
         body.extend(f"- preview error: {_cell(e)}" for e in _more(preview.errors, 5))
+        body.extend(f"- preview warning: {_cell(w)}" for w in _more(preview.warnings, 5))
         if preview.exit_code:
             body.append(f"- the preview exited {preview.exit_code}; a mandatory policy violation shows in the job log")
         body.extend(f"- note: {n}" for n in preview.notes)

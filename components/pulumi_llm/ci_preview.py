@@ -54,6 +54,8 @@ class PreviewResult:
     changes: tuple[StepChange, ...] = ()
     errors: tuple[str, ...] = ()
     """Diagnostics of severity error, one line each."""
+    warnings: tuple[str, ...] = ()
+    """Diagnostics of severity warning, one line each."""
     exit_code: int | None = 0
     """The preview's exit status; non-zero when it failed (a mandatory policy violation included)."""
     maybe_corrupt: bool = False
@@ -123,17 +125,18 @@ def parse_preview(document: Mapping[str, Any] | None, exit_code: int | None = 0)
         if steps:
             notes.append("no changeSummary; counted from the steps")
     raw_diagnostics: object = document.get("diagnostics") or []
-    errors: list[str] = []
+    found: dict[str, list[str]] = {"error": [], "warning": []}
     if isinstance(raw_diagnostics, list):
         for diagnostic in cast("list[object]", raw_diagnostics):
             if isinstance(diagnostic, Mapping):
                 d = cast("Mapping[str, Any]", diagnostic)
-                if d.get("severity") == "error":
-                    errors.append(" ".join(str(d.get("message", "")).split()))
+                if d.get("severity") in found:
+                    found[str(d["severity"])].append(" ".join(str(d.get("message", "")).split()))
     return PreviewResult(
         counts=counts,
         changes=changes,
-        errors=tuple(errors),
+        errors=tuple(found["error"]),
+        warnings=tuple(found["warning"]),
         exit_code=exit_code,
         maybe_corrupt=document.get("maybeCorrupt") is True,
         notes=tuple(notes),

@@ -198,6 +198,10 @@ def test_the_comment_shows_the_cost_delta_and_the_changed_sizing(recorded, scrip
     # The preview's changes and the policy pack's verdict on the PR's plan, in the details.
     assert "- replace `aws:ecs/taskDefinition:TaskDefinition` `llm-gateway-task` (containerDefinitions)" in comment
     assert "`pulumi preview` changes 5 resources:" in comment
+    assert (
+        "- preview warning: warning: aws:ecs/taskDefinition:TaskDefinition is replaced: the gateway's tasks restart one at a time"
+        in comment
+    )
     # 12 max replicas cost more than prod's budget in policy/budgets.json: the pack says so, as in preview.
     assert any(line.startswith("- monthly-gpu-budget: stack 'prod': GPU capacity at maximum scale costs") for line in comment.splitlines())
 
