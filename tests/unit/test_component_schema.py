@@ -232,12 +232,15 @@ def test_types_fields_required_and_enums() -> None:
         "copyFromHub",
         "hubRepo",
         "loraAdapters",
+        "loraMaxRank",
+        "loraRuntimeLoading",
         "apiKeySecret",
         "extraArgs",
     ]
     assert model["required"] == ["source"]
     assert model["properties"]["runtime"]["$ref"] == "#/types/pulumi-llm:index:Runtime"
     assert model["properties"]["extraArgs"]["items"]["type"] == "string"
+    assert (model["properties"]["loraMaxRank"]["type"], model["properties"]["loraRuntimeLoading"]["type"]) == ("integer", "boolean")
     assert TYPES["pulumi-llm:index:CustomModel"]["required"] == [
         "hiddenSize",
         "maxContext",
@@ -340,9 +343,27 @@ def test_onprem_serving_uses_the_consumers_kubernetes_provider_without_kube_cont
     consumer = by_name(records)["consumer-k8s"]
     k8s_records = [r for r in records if r.custom and r.type.startswith("kubernetes:")]
     assert k8s_records and all(r.provider == consumer.urn for r in k8s_records)
-    deployment = only(records, "kubernetes:apps/v1:Deployment")
+    # The model server's Deployment (its router has its own, named <model>-router).
+    deployment = by_name(records)["lab-cluster-serving-llama-8b-deployment"]
     assert deployment.inputs["metadata"]["labels"]["pulumi-llm.dev/stack"] == "test"  # the consumer's stack
     assert deployment.inputs["metadata"]["labels"]["pulumi-llm.dev/environment"] == "lab"
+
+
+def test_onprem_serving_passes_the_lora_keys_a_stack_file_can_set() -> None:
+    """loraMaxRank and loraRuntimeLoading reach the server as the stack file's lora_max_rank and lora_runtime_loading."""
+    inputs = json.loads(json.dumps(ONPREM))
+    inputs["models"]["llama-8b"].update(loraAdapters={"sql": "lora/sql"}, loraMaxRank=64, loraRuntimeLoading=True)
+    records, _ = construct("OnPremServing", "lab", inputs)
+    server = by_name(records)["lab-cluster-serving-llama-8b-deployment"].inputs["spec"]["template"]["spec"]["containers"][0]
+    args = server["args"]
+    assert "--max-lora-rank=64" in args and args[args.index("--lora-modules") + 1].startswith("sql=/models/")
+    assert {"name": "VLLM_ALLOW_RUNTIME_LORA_UPDATING", "value": "True"} in server["env"]
+    # Without the keys: rank 16 and no runtime loading, as in a stack file.
+    del inputs["models"]["llama-8b"]["loraMaxRank"], inputs["models"]["llama-8b"]["loraRuntimeLoading"]
+    records, _ = construct("OnPremServing", "lab", inputs)
+    server = by_name(records)["lab-cluster-serving-llama-8b-deployment"].inputs["spec"]["template"]["spec"]["containers"][0]
+    assert "--max-lora-rank=16" in server["args"]
+    assert all(e["name"] != "VLLM_ALLOW_RUNTIME_LORA_UPDATING" for e in server["env"])
 
 
 def test_aws_gateway_builds_the_gateway_with_secret_containers_consumer_keys_and_scoped_bedrock() -> None:
@@ -415,7 +436,7 @@ def test_yaml_example_is_a_valid_use_of_the_schema_and_builds() -> None:
     records, _ = construct("OnPremServing", "llm", llm["properties"], k8s_provider="gpu-lab")
     ingress = only(records, "kubernetes:networking.k8s.io/v1:Ingress")
     assert ingress.inputs["spec"]["rules"][0]["host"] == "llm.lab.example.com"
-    assert only(records, "kubernetes:apps/v1:Deployment").inputs["metadata"]["namespace"] == "llm"
+    assert {d.inputs["metadata"]["namespace"] for d in of_type(records, "kubernetes:apps/v1:Deployment")} == {"llm"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,6 +460,11 @@ def test_yaml_example_is_a_valid_use_of_the_schema_and_builds() -> None:
             "OnPremServing",
             lambda a: a.update(gpuOperator={"install": "maybe"}),
             "OnPremServing x: args.gpuOperator.install = maybe: must be true or false",
+        ),
+        (
+            "OnPremServing",
+            lambda a: a["models"]["llama-8b"].update(loraAdapters={"sql": "lora/sql"}, loraMaxRank=12),
+            "OnPremServing x: args.models.llama-8b.loraMaxRank = 12: vLLM accepts 1, 8, 16, 32, 64, 128, 256, 320, 512",
         ),
         (
             "AwsLlmGateway",

@@ -115,7 +115,13 @@ class Model(TypedDict):
     hub_repo: NotRequired[str]
     """Hugging Face repository of the weights. Default: the catalog model's repository."""
     lora_adapters: NotRequired[dict[str, str]]
-    """LoRA adapters served beside the model: name → path below the model source. Default: none."""
+    """LoRA adapters served beside the model (runtime vllm): name → path below the model source. Default: none."""
+    lora_max_rank: NotRequired[int]
+    """Largest LoRA rank among the adapters (vLLM --max-lora-rank: 1, 8, 16, 32, 64, 128, 256, 320 or 512); every
+    adapter slot reserves GPU memory for this rank. Default 16."""
+    lora_runtime_loading: NotRequired[bool]
+    """Let callers that reach the server load and unload adapters at run time (VLLM_ALLOW_RUNTIME_LORA_UPDATING): they
+    can then load any adapter path the server can read. Default false."""
     api_key_secret: NotRequired[str]
     """Kubernetes Secret (key `api-key`) whose value clients must send. Default: none (network policy only)."""
     extra_args: NotRequired[list[str]]
