@@ -60,7 +60,13 @@ def add_parsers(subparsers: Any) -> None:
     compare.add_argument("--stack", help="compare every model a stack serves (stacks/Pulumi.STACK.yaml), at its settings")
     compare.add_argument("--model", help="catalog model key (required without --stack)")
     compare.add_argument("--tokens-per-month", metavar="N", help="input + output tokens per month, e.g. 500M, 2e9 (required)")
-    compare.add_argument("--plot", metavar="FILE.png", help="also draw monthly cost against monthly volume")
+    compare.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        nargs="?",
+        const="",
+        help="also draw monthly cost against monthly volume (default file: out/compare-MODEL.png, or out/compare-STACK.png)",
+    )
     compare.add_argument("--quant", metavar="Q", help="weight precision/quantization (default: the checkpoint's)")
     compare.add_argument("--context", metavar="N", help="context length to serve (default 8192)")
     compare.add_argument("--cloud", action="append", help="only this cloud (repeatable; default: aws, gcp, azure)")
@@ -316,7 +322,7 @@ def handle_compare(args: argparse.Namespace) -> int:
         raise UserError("compare needs --tokens-per-month N (e.g. 500M)")
     model = s.get_model(args.model)
     tokens = parse_tokens(args.tokens_per_month)
-    plot_path = _plot_path(args.plot) if args.plot else None
+    plot_path = _plot_path(args.plot, model.key) if args.plot is not None else None
     from pulumi_llm.settings.models import MAX_CONTEXT
 
     context = _int(args.context, "--context", maximum=MAX_CONTEXT)
@@ -358,7 +364,7 @@ def _compare_stack(args: argparse.Namespace) -> int:
     settings = load_settings(project, args.stack)
     if not settings.serves_models():
         raise UserError(f"stack {args.stack} serves no models (methods: {', '.join(settings.methods) or 'none'})")
-    plot_path = _plot_path(args.plot) if args.plot else None
+    plot_path = _plot_path(args.plot, args.stack) if args.plot is not None else None
     util = _float(args.utilization, "--utilization", 0, 1)
     util = s.DEFAULT_UTILIZATION if util is None else util
     mix = s.TokenMix.parse(args.mix)
@@ -394,7 +400,16 @@ def _compare_stack(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plot_path(text: str) -> Path:
+def _plot_path(text: str, default_name: str) -> Path:
+    """The PNG `--plot` writes: the file named, or out/compare-<default_name>.png for a bare --plot (out/ created)."""
+    from pulumi_llm.compare_plot import DEFAULT_PLOT_DIR, default_plot_path
+
+    if text == "":
+        try:
+            DEFAULT_PLOT_DIR.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"--plot: cannot create directory '{DEFAULT_PLOT_DIR}' ({err.strerror or err})") from None
+        text = str(default_plot_path(default_name))
     path = Path(text)
     if path.suffix.lower() != ".png":
         raise UserError(f"--plot must name a .png file, not '{text}'")
@@ -487,39 +502,7 @@ def _excluded() -> tuple[str, ...]:
 
 
 def plot_comparison(c: Comparison, path: Path | str) -> None:
-    """Draw monthly cost against monthly volume (log-log) with break-even points; write a PNG."""
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """Draw monthly cost against monthly volume (log-log) with labelled break-even points; write a PNG."""
+    from pulumi_llm.compare_plot import plot_comparison as draw_and_write
 
-    volumes = [c.tokens_per_month, *(a.break_even_tokens_per_month for a in c.api if a.break_even_tokens_per_month)]
-    lo = max(4.0, math.floor(math.log10(min(volumes))) - 2)
-    hi = min(14.0, math.ceil(math.log10(max(volumes))) + 2)
-    xs = np.logspace(lo, hi, 600)
-
-    # matplotlib annotates its Artist **kwargs as unknown: the ignores below are for that stub, one per call
-    fig = Figure(figsize=(11, 6.5), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    for opt in c.self_hosted:
-        ys = [opt.monthly_cost_at(float(x), max(1, c.min_replicas), None) for x in xs]
-        ax.plot(xs, ys, drawstyle="steps-post", linewidth=2, label=f"self-hosted {opt.label}")  # pyright: ignore[reportUnknownMemberType]
-    for a in c.api:
-        ys = xs / 1e6 * a.price.blended_per_m(c.mix)
-        ax.plot(xs, ys, linestyle="--", linewidth=1, label=f"API {a.price.key}")  # pyright: ignore[reportUnknownMemberType]
-        be = a.break_even_tokens_per_month
-        if be is not None and 10**lo <= be <= 10**hi:
-            ax.plot([be], [be / 1e6 * a.price.blended_per_m(c.mix)], marker="o", color="black", markersize=5)  # pyright: ignore[reportUnknownMemberType]
-    ax.axvline(c.tokens_per_month, color="grey", linestyle=":", label="your volume")  # pyright: ignore[reportUnknownMemberType]
-    ax.set_xscale("log")  # pyright: ignore[reportUnknownMemberType]
-    ax.set_yscale("log")  # pyright: ignore[reportUnknownMemberType]
-    ax.set_xlabel(f"tokens per month (input + output, {c.mix.label} mix)")  # pyright: ignore[reportUnknownMemberType]
-    ax.set_ylabel("USD per month (list prices)")  # pyright: ignore[reportUnknownMemberType]
-    ax.set_title(f"{c.model.key}: self-hosted vs API (● break-even vs {c.reference.label})")  # pyright: ignore[reportUnknownMemberType]
-    ax.grid(True, which="major", alpha=0.3)  # pyright: ignore[reportUnknownMemberType]
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # pyright: ignore[reportUnknownMemberType]
-    fig.tight_layout()
-    try:
-        fig.savefig(str(path), format="png")  # pyright: ignore[reportUnknownMemberType]
-    except OSError as err:
-        raise UserError(f"--plot {path}: cannot write ({err.strerror or err})") from None
+    draw_and_write(c, path)
