@@ -1,20 +1,20 @@
 """What `pulumi preview --json` says a stack's update would do: counts per operation and the changed resources.
 
-The document is Pulumi's preview digest, written by the CLI's JSON display (pulumi/pulumi
-`sdk/go/common/display/json.go`, `PreviewDigest`; filled in `pkg/backend/display/json.go`,
-`ShowJSONEvents`):
+The document is Pulumi's preview digest, written by the CLI's JSON display (pulumi/pulumi v3.259.0, the
+newest release read for this; uv.lock pins 3.272.0: `pkg/display/json.go`, `PreviewDigest`, filled in
+`pkg/backend/display/json.go`, `ShowJSONEvents`):
 
     {"config": {...}, "steps": [{"op", "urn", "provider", "oldState", "newState", "diffReasons",
      "replaceReasons", "detailedDiff"}], "diagnostics": [{"urn", "prefix", "message", "severity"}],
      "duration": <ns>, "changeSummary": {"<op>": <count>}, "maybeCorrupt": <bool>}
 
-`op` is one of the engine's step operations (pulumi/pulumi `pkg/resource/deploy/step.go`, `StepOp`):
+`op` is one of the engine's step operations (same release, `pkg/resource/deploy/step.go`, `StepOp`):
 same, create, update, delete, replace, create-replacement, delete-replaced, read, read-replacement,
-refresh, discard, discard-replaced, remove-pending-replace, import, import-replacement. The digest has
-no policy results: ShowJSONEvents skips policy events ("we don't handle policy events in JSON
+refresh, discard, discard-replaced, remove-pending-replace, import, import-replacement, diff,
+extend-parameterize. An op this module does not know counts as a change (shown, never hidden). The
+digest has no policy results: ShowJSONEvents skips policy events ("we don't handle policy events in JSON
 serialization"), so a mandatory violation shows only as the preview's failing exit status, which the
-workflow records beside the document. The CLI this repository runs is the one uv.lock pins
-(pulumi 3.272.0).
+workflow records beside the document.
 
 Pure and standard library only: the PR-comment job renders with no third-party package installed.
 """
@@ -25,8 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-UNCHANGED_OPS = frozenset({"same", "read", "read-replacement", "refresh"})
-"""Steps that leave the stack's resources as they are (reading or refreshing state is not a change)."""
+UNCHANGED_OPS = frozenset({"same", "read", "read-replacement", "refresh", "diff", "extend-parameterize"})
+"""Steps that leave the stack's resources as they are: reading or refreshing state, diffing against an imported
+resource, parameterizing a provider."""
 COMPANION_OPS = frozenset({"create-replacement", "delete-replaced", "discard-replaced", "import-replacement"})
 """The halves of a replacement: the engine also emits one `replace` step per replaced resource, which is
 the one shown (counting both would count one replacement three times)."""

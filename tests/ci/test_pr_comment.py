@@ -137,6 +137,14 @@ def test_a_preview_without_its_summary_is_counted_from_its_steps():
     assert result.changed == 5 and result.notes == ("no changeSummary; counted from the steps",)
 
 
+def test_only_operations_that_change_resources_count_as_changes():
+    urn = "urn:pulumi:prod::pulumi-llm::aws:s3/bucket:Bucket::b"
+    ops = ["same", "read", "read-replacement", "refresh", "diff", "extend-parameterize", "import", "some-future-op"]
+    result = parse_preview({"steps": [{"op": op, "urn": urn} for op in ops]})
+    # An import changes the stack's state; an op Pulumi adds later is shown rather than hidden.
+    assert result.changed == 2 and [c.op for c in result.changes] == ["import", "some-future-op"]
+
+
 def test_a_failed_or_missing_preview_is_shown_not_raised():
     failed = parse_preview({"diagnostics": [{"severity": "error", "message": "error: preview failed\n  policy violations"}]}, exit_code=255)
     assert failed.failed and failed.errors == ("error: preview failed policy violations",) and failed.exit_code == 255
