@@ -19,9 +19,11 @@ from .sizing import (
     FitResult,
     Hardware,
     InstanceType,
+    LoraSlots,
     ModelSpec,
     check_instance_region,
     choose_instance,
+    decide_lora_slots,
     fit,
     fitting_instances,
     get_accelerator,
@@ -45,6 +47,12 @@ class _FitOptions(TypedDict):
     quantization: str | None
     context: int | None
     gpu_memory_utilization: float
+    lora: LoraSlots | None
+
+
+def lora_slots(model: ModelSettings) -> LoraSlots | None:
+    """The LoRA adapter slots `model`'s vLLM server reserves GPU memory for (sizing/lora.py), None without LoRA."""
+    return decide_lora_slots(len(model.lora_adapters), model.lora_max_rank, runtime_loading=model.lora_runtime_loading)
 
 
 def model_spec(name: str, model: ModelSettings) -> ModelSpec:
@@ -87,6 +95,7 @@ def instance_type(settings: Settings, name: str) -> InstanceType:
         quantization=model.quantization,
         context=model.context_tokens,
         gpu_memory_utilization=settings.serving.gpu_memory_utilization,
+        lora=lora_slots(model),
     )
     own_machine = cluster_machines.BY_CLOUD.get(cloud) if "cluster" in settings.methods else None
     if own_machine is not None:
@@ -172,6 +181,7 @@ def _size(settings: Settings, name: str, *, edge_device: str | None = None) -> F
         gpu_memory_utilization=settings.serving.gpu_memory_utilization,
         tensor_parallel_size=gpus,
         region=settings.region,
+        lora=lora_slots(model),
     )
 
 
@@ -396,6 +406,7 @@ def stack_sizing(settings: Settings) -> list[dict[str, Any]]:
             **hardware,
             runtime=runtime.fit_runtime,
             gpu_memory_utilization=settings.serving.gpu_memory_utilization,
+            lora=lora_slots(model),
         )
         # The summary re-fits at the deployed length, so it can't see a cap: the context figures come from the stack's fit.
         summary.update(context_report(model, sized))

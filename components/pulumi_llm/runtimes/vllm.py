@@ -23,7 +23,7 @@ from typing import Literal
 from .. import pins
 from ..errors import UserError
 from ..exporter_facts import COUNTER, GAUGE, HISTOGRAM, INFO, Exporter
-from ..sizing import GIB, FitResult, startup_probe_budget
+from ..sizing import GIB, FitResult, decide_lora_slots, startup_probe_budget
 from .spec import (
     ContainerRequest,
     ContainerSpec,
@@ -230,7 +230,10 @@ def lora_args(served_name: str, adapters: Mapping[str, str], max_rank: int, *, r
     for name, path in adapters.items():
         if any(c in name + path for c in LORA_ITEM_FORBIDDEN):
             raise UserError(f"models.{served_name}.lora_adapters.{name} = {path}: vLLM's --lora-modules item can't hold '=' or ','")
-    out = ["--enable-lora", f"--max-loras={max(1, len(adapters))}", f"--max-lora-rank={max_rank}"]
+    # The slots sizing reserved GPU memory for (sizing/lora.py): one per adapter, one for runtime loading alone.
+    slots = decide_lora_slots(len(adapters), max_rank, runtime_loading=runtime_loading)
+    assert slots is not None  # adapters or runtime loading, checked above
+    out = ["--enable-lora", f"--max-loras={slots.max_loras}", f"--max-lora-rank={slots.max_rank}"]
     if adapters:
         out += ["--lora-modules", *(f"{name}={path}" for name, path in sorted(adapters.items()))]
     return out

@@ -79,6 +79,7 @@ from pulumi_llm.sizing.hardware import (
     instance_types,
     regions_of,
 )
+from pulumi_llm.sizing.lora import LoraSlots, decide_lora_slots, lora_bytes_per_gpu
 from pulumi_llm.sizing.models import MODEL_ALIASES, MODELS, ModelSpec, get_model
 from pulumi_llm.sizing.precision import (
     KV_DTYPES,
@@ -128,6 +129,7 @@ __all__ = [
     "RUNTIMES",
     "RUNTIME_PRECISIONS",
     "Accelerator",
+    "LoraSlots",
     "ApiOption",
     "ApiPrice",
     "Comparison",
@@ -157,6 +159,7 @@ __all__ = [
     "comparable_tier",
     "compare_costs",
     "cpu_host",
+    "decide_lora_slots",
     "estimate_throughput",
     "fit",
     "fits",
@@ -172,6 +175,7 @@ __all__ = [
     "infer_cloud",
     "instance_types",
     "kv_bytes_per_token",
+    "lora_bytes_per_gpu",
     "monthly_capacity_tokens",
     "monthly_stack_cost",
     "regions_of",

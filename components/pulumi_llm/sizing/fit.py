@@ -5,7 +5,8 @@ Memory model (per GPU, with tensor-parallel size `tp`)
     budget   = device memory (minus the OS reserve on unified-memory devices) × gpu_memory_utilization
     weights  = weight bytes / tp                       (vLLM shards every layer, embeddings included)
     overhead = runtime overhead, see `runtime_overhead_bytes`
-    KV pool  = budget − weights − overhead             (must be > 0)
+    LoRA     = the adapter slots vLLM preallocates when LoRA is on, see sizing/lora.py (0 without)
+    KV pool  = budget − weights − overhead − LoRA      (must be > 0)
     KV tokens the server holds = tp × KV pool / KV bytes per token
 
 KV bytes per token = 2 (K and V) × layers × KV heads × head dim × bytes per KV value; with tensor
@@ -47,6 +48,7 @@ from pulumi_llm.sizing.hardware import (
     get_cloud,
     instance_types,
 )
+from pulumi_llm.sizing.lora import LoraSlots, lora_bytes_per_gpu
 from pulumi_llm.sizing.models import ModelSpec, get_model
 from pulumi_llm.sizing.precision import (
     DEFAULT_GGUF,
@@ -157,6 +159,8 @@ class MemoryBreakdown:
     device_total: int
     """Memory of the GPUs used (whole RAM for unified-memory devices)."""
     gpus: int
+    lora: int = 0
+    """LoRA adapter slots vLLM preallocates (sizing/lora.py), over the GPUs used; 0 without LoRA."""
 
     @property
     def headroom(self) -> int:
@@ -347,18 +351,22 @@ class _Layout:
     overhead_per_gpu: int
     weights: int
     kv_tokens: int
+    lora_per_gpu: int = 0
 
     @property
     def kv_pool(self) -> int:
-        return self.tp * self.budget_per_gpu - self.weights - self.tp * self.overhead_per_gpu
+        return self.tp * self.budget_per_gpu - self.weights - self.tp * (self.overhead_per_gpu + self.lora_per_gpu)
 
 
-def _layout(spec: ModelSpec, weights: int, kv_per_token: int, hw: Hardware, runtime: Runtime, util: float, tp: int) -> _Layout:
+def _layout(
+    spec: ModelSpec, weights: int, kv_per_token: int, hw: Hardware, runtime: Runtime, util: float, tp: int, lora: LoraSlots | None = None
+) -> _Layout:
     budget = int(hw.accelerator.model_memory_bytes * util)
     overhead = runtime_overhead_bytes(spec, runtime, tp)
-    pool = tp * budget - weights - tp * overhead
+    adapters = lora_bytes_per_gpu(spec, lora, tp)
+    pool = tp * budget - weights - tp * (overhead + adapters)
     tokens = max(0, pool // kv_per_token) if pool > 0 else 0
-    return _Layout(tp, budget, overhead, weights, int(tokens))
+    return _Layout(tp, budget, overhead, weights, int(tokens), adapters)
 
 
 def _usable_len(kv_tokens: int) -> int:
@@ -382,12 +390,14 @@ def _plan(
     target: int,
     floor: int,
     only_tp: int | None = None,
+    lora: LoraSlots | None = None,
 ) -> _Plan | None:
     """Smallest valid TP holding `target` tokens; else the TP holding most, if ≥ `floor`; else None.
 
-    `only_tp` pins the tensor-parallel size (the user asked for that many GPUs per server)."""
+    `only_tp` pins the tensor-parallel size (the user asked for that many GPUs per server); `lora` the adapter
+    slots every layout reserves."""
     sizes = valid_tensor_parallel_sizes(spec, hw.count, runtime)
-    layouts = [_layout(spec, weights, kv_per_token, hw, runtime, util, tp) for tp in sizes if only_tp is None or tp == only_tp]
+    layouts = [_layout(spec, weights, kv_per_token, hw, runtime, util, tp, lora) for tp in sizes if only_tp is None or tp == only_tp]
     for lay in layouts:
         if lay.kv_pool > 0 and _usable_len(lay.kv_tokens) >= target:
             return _Plan(lay, target, False)
@@ -423,13 +433,15 @@ def fit(
     typical_seq_len: int = TYPICAL_SEQ_LEN,
     region: str | None = None,
     tensor_parallel_size: int | None = None,
+    lora: LoraSlots | None = None,
 ) -> FitResult:
     """Fit `model` on `hardware` (or an instance type): TP size, context, concurrency, memory.
 
     Raises UserError with one line — the need, the offer, and ways out — when it cannot fit.
     `region` only sharpens the "a bigger type" suggestion of that error. `tensor_parallel_size`
     pins TP instead of choosing the smallest that fits; it must divide the attention and KV heads
-    and not exceed the hardware's GPUs.
+    and not exceed the hardware's GPUs. `lora`: the adapter slots a vLLM server with LoRA reserves
+    (sizing/lora.py), which the KV cache doesn't get.
     """
     spec = get_model(model)
     hw = hardware.hardware if isinstance(hardware, InstanceType) else hardware
@@ -458,9 +470,9 @@ def fit(
                 f"attention heads and {spec.num_kv_heads} KV heads and fit in {hw.count} GPUs; "
                 f"allowed: {', '.join(str(t) for t in allowed if t <= hw.count)}"
             )
-    plan = _plan(spec, weights, kv_tok, hw, rt, gpu_memory_utilization, target, floor, tensor_parallel_size)
+    plan = _plan(spec, weights, kv_tok, hw, rt, gpu_memory_utilization, target, floor, tensor_parallel_size, lora)
     if plan is None:
-        raise _no_fit_error(spec, prec, kv, hw, rt, gpu_memory_utilization, floor, region, target=target)
+        raise _no_fit_error(spec, prec, kv, hw, rt, gpu_memory_utilization, floor, region, target=target, lora=lora)
 
     lay = plan.layout
     if plan.capped:
@@ -474,6 +486,11 @@ def fit(
         notes.append(f"{hw.count - lay.tp} of {hw.count} GPUs left idle by one server (room for more replicas)")
     if hw.instance is not None and hw.instance.price_is_estimate:
         notes.append(f"{hw.instance.name} price is an estimate: {hw.instance.price_note}")
+    if lora is not None:
+        notes.append(
+            f"LoRA: {lora.max_loras} adapter slot(s) of rank {lora.max_rank} reserve {fmt_gb(lay.lora_per_gpu * lay.tp)} "
+            "the KV cache doesn't get"
+        )
 
     typical = min(typical_seq_len, plan.max_model_len)
     max_num_seqs = max(1, min(MAX_NUM_SEQS_CAP, lay.kv_tokens // typical))
@@ -484,6 +501,7 @@ def fit(
         budget=lay.budget_per_gpu * lay.tp,
         device_total=hw.accelerator.memory_bytes * lay.tp,
         gpus=lay.tp,
+        lora=lay.lora_per_gpu * lay.tp,
     )
     return FitResult(
         model=spec,
@@ -519,16 +537,25 @@ def fits(model: ModelSpec | str, hardware: Hardware | InstanceType, **kwargs: An
 
 
 def _need_and_offer(
-    spec: ModelSpec, weights: int, kv_tok: int, hw: Hardware, rt: Runtime, util: float, floor: int
+    spec: ModelSpec, weights: int, kv_tok: int, hw: Hardware, rt: Runtime, util: float, floor: int, lora: LoraSlots | None = None
 ) -> tuple[int, int, int, int]:
+    """(need, offer, runtime overhead, tp) at the largest valid TP; the need counts the LoRA slots too."""
     tp = max(valid_tensor_parallel_sizes(spec, hw.count, rt))
     overhead = runtime_overhead_bytes(spec, rt, tp) * tp
     offer = int(hw.accelerator.model_memory_bytes * util) * tp
-    return weights + overhead + kv_tok * floor, offer, overhead, tp
+    return weights + overhead + lora_bytes_per_gpu(spec, lora, tp) * tp + kv_tok * floor, offer, overhead, tp
 
 
 def _cheapest_fitting_type(
-    spec: ModelSpec, prec: Precision, kv: KvDtype, rt: Runtime, util: float, floor: int, cloud: str, region: str | None
+    spec: ModelSpec,
+    prec: Precision,
+    kv: KvDtype,
+    rt: Runtime,
+    util: float,
+    floor: int,
+    cloud: str,
+    region: str | None,
+    lora: LoraSlots | None = None,
 ) -> InstanceType | None:
     weights = weight_bytes(spec, prec)
     kv_tok = kv_bytes_per_token(spec, kv)
@@ -537,7 +564,7 @@ def _cheapest_fitting_type(
             _check_device_precision(prec, itype.accelerator)
         except UserError:
             continue
-        if _plan(spec, weights, kv_tok, itype.hardware, rt, util, floor, floor) is not None:
+        if _plan(spec, weights, kv_tok, itype.hardware, rt, util, floor, floor, lora=lora) is not None:
             return itype
     return None
 
@@ -577,7 +604,15 @@ class QuantizedFit:
 
 
 def decide_quantized_fit(
-    spec: ModelSpec, prec: Precision, kv: KvDtype, hw: Hardware, rt: Runtime, util: float, target: int, floor: int
+    spec: ModelSpec,
+    prec: Precision,
+    kv: KvDtype,
+    hw: Hardware,
+    rt: Runtime,
+    util: float,
+    target: int,
+    floor: int,
+    lora: LoraSlots | None = None,
 ) -> QuantizedFit | None:
     """The quantized fit to offer when `spec` does not fit in `prec` on `hw`: the precision with the most bits
     below `prec` that fits on this accelerator with at most 8 GPUs, on the fewest GPUs (at least the count
@@ -593,7 +628,7 @@ def decide_quantized_fit(
     for cand in _smaller_precisions(prec, rt, accel):
         weights = weight_bytes(spec, cand)
         for count in range(hw.count, max(hw.count, 8) + 1):
-            plan = _plan(spec, weights, kv_tok, Hardware(accel, count), rt, util, target, floor)
+            plan = _plan(spec, weights, kv_tok, Hardware(accel, count), rt, util, target, floor, lora=lora)
             if plan is not None:
                 return QuantizedFit(cand, count, plan.layout.tp, plan.max_model_len, plan.capped)
     return None
@@ -609,13 +644,14 @@ def _ways_out(
     floor: int,
     region: str | None,
     target: int | None = None,
+    lora: LoraSlots | None = None,
 ) -> list[str]:
     ways: list[str] = []
     accel = hw.accelerator
     if hw.instance is not None:
         cloud = hw.instance.cloud
         where = region or DEFAULT_REGION[cloud]
-        bigger = _cheapest_fitting_type(spec, prec, kv, rt, util, floor, cloud, where)
+        bigger = _cheapest_fitting_type(spec, prec, kv, rt, util, floor, cloud, where, lora)
         if bigger is not None:
             ways.append(f"a bigger type: {bigger.name} ({bigger.gpu_count}× {bigger.accelerator.key}, ${bigger.price_per_hour:,.2f}/h)")
     elif accel.kind == "gpu":
@@ -623,26 +659,26 @@ def _ways_out(
         kv_tok = kv_bytes_per_token(spec, kv)
         for count in range(hw.count + 1, 9):
             more = Hardware(accel, count)
-            if _plan(spec, weights, kv_tok, more, rt, util, floor, floor) is not None:
+            if _plan(spec, weights, kv_tok, more, rt, util, floor, floor, lora=lora) is not None:
                 ways.append(f"more GPUs: --count {count}")
                 break
     same_count: Precision | None = None
     for cand in _smaller_precisions(prec, rt, accel):
         weights = weight_bytes(spec, cand)
         kv_tok = kv_bytes_per_token(spec, kv)
-        if _plan(spec, weights, kv_tok, hw, rt, util, floor, floor) is not None:
-            need, _, _, _ = _need_and_offer(spec, weights, kv_tok, hw, rt, util, floor)
+        if _plan(spec, weights, kv_tok, hw, rt, util, floor, floor, lora=lora) is not None:
+            need, _, _, _ = _need_and_offer(spec, weights, kv_tok, hw, rt, util, floor, lora)
             ways.append(f"--quant {cand.key} (needs {fmt_gb(need)})")
             same_count = cand
             break
-    quantized = decide_quantized_fit(spec, prec, kv, hw, rt, util, max(floor, target or floor), floor)
+    quantized = decide_quantized_fit(spec, prec, kv, hw, rt, util, max(floor, target or floor), floor, lora)
     # Offered beside "--quant X" when it keeps more bits on more GPUs, or alone when no count of GPUs holds `prec`.
     if quantized is not None and (same_count is None or quantized.precision.bits_per_weight > same_count.bits_per_weight):
         ways.append(quantized.way_out(accel, hw.count))
     if util < 0.95 and accel.kind != "cpu":
         weights = weight_bytes(spec, prec)
         kv_tok = kv_bytes_per_token(spec, kv)
-        if _plan(spec, weights, kv_tok, hw, rt, 0.95, floor, floor) is not None:
+        if _plan(spec, weights, kv_tok, hw, rt, 0.95, floor, floor, lora=lora) is not None:
             ways.append("--gpu-memory-utilization 0.95")
     return ways
 
@@ -660,16 +696,19 @@ def _no_fit_error(
     prefix: str = "",
     extra_ways: tuple[str, ...] = (),
     target: int | None = None,
+    lora: LoraSlots | None = None,
 ) -> UserError:
     weights = weight_bytes(spec, prec)
     kv_tok = kv_bytes_per_token(spec, kv)
-    need, offer, overhead, tp = _need_and_offer(spec, weights, kv_tok, hw, rt, util, floor)
+    need, offer, overhead, tp = _need_and_offer(spec, weights, kv_tok, hw, rt, util, floor, lora)
     on = hw.label if tp == hw.count else f"{hw.label} (a valid tensor-parallel size uses {tp})"
-    ways = [*extra_ways, *_ways_out(spec, prec, kv, hw, rt, util, floor, region, target)]
+    ways = [*extra_ways, *_ways_out(spec, prec, kv, hw, rt, util, floor, region, target, lora)]
+    adapters = lora_bytes_per_gpu(spec, lora, tp) * tp
+    lora_part = f" + {fmt_gb(adapters)} LoRA slots" if lora is not None else ""
     way_text = "; ".join(ways) if ways else "no single machine in the catalog holds it (multi-node serving is not sized here)"
     return UserError(
         f"{prefix}{spec.key} in {prec.key} needs {fmt_gb(need)} ({fmt_gb(weights)} weights + {fmt_gb(overhead)} "
-        f"runtime + {fmt_gb(kv_tok * floor)} KV for {fmt_int(floor)} tokens) but {on} offers {fmt_gb(offer)} at "
+        f"runtime{lora_part} + {fmt_gb(kv_tok * floor)} KV for {fmt_int(floor)} tokens) but {on} offers {fmt_gb(offer)} at "
         f"memory utilization {util:.2f}; ways out: {way_text}"
     )
 
@@ -690,6 +729,7 @@ def fitting_instances(
     kv_cache_dtype: str | KvDtype | None = None,
     gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION,
     typical_seq_len: int = TYPICAL_SEQ_LEN,
+    lora: LoraSlots | None = None,
 ) -> tuple[FitResult, ...]:
     """Every catalog type of `cloud` in `region` (default: the cloud's price region) that fits, cheapest first.
 
@@ -732,9 +772,20 @@ def fitting_instances(
                 gpu_memory_utilization=gpu_memory_utilization,
                 typical_seq_len=typical_seq_len,
                 region=where,
+                lora=lora,
             )
             for itype, prec, kv in usable
-            if _plan(spec, weight_bytes(spec, prec), kv_bytes_per_token(spec, kv), itype.hardware, rt, gpu_memory_utilization, goal, goal)
+            if _plan(
+                spec,
+                weight_bytes(spec, prec),
+                kv_bytes_per_token(spec, kv),
+                itype.hardware,
+                rt,
+                gpu_memory_utilization,
+                goal,
+                goal,
+                lora=lora,
+            )
             is not None
         ]
         if found:
@@ -744,7 +795,7 @@ def fitting_instances(
     elsewhere = tuple(
         f"region {other} offers {found_type.name}"
         for other in _other_regions(cl, where)
-        if (found_type := _cheapest_fitting_type(spec, prec, kv, rt, gpu_memory_utilization, floor, cl, other)) is not None
+        if (found_type := _cheapest_fitting_type(spec, prec, kv, rt, gpu_memory_utilization, floor, cl, other, lora)) is not None
     )[:1]
     raise _no_fit_error(
         spec,
@@ -757,6 +808,7 @@ def fitting_instances(
         where,
         prefix=f"no {cl} type in {where} fits: the largest is {itype.name}; ",
         extra_ways=elsewhere,
+        lora=lora,
     )
 
 
@@ -771,6 +823,7 @@ def choose_instance(
     kv_cache_dtype: str | KvDtype | None = None,
     gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION,
     typical_seq_len: int = TYPICAL_SEQ_LEN,
+    lora: LoraSlots | None = None,
 ) -> FitResult:
     """The cheapest catalog type of `cloud` in `region` that fits (see `fitting_instances`)."""
     return fitting_instances(
@@ -783,6 +836,7 @@ def choose_instance(
         kv_cache_dtype=kv_cache_dtype,
         gpu_memory_utilization=gpu_memory_utilization,
         typical_seq_len=typical_seq_len,
+        lora=lora,
     )[0]
 
 

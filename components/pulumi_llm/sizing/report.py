@@ -44,6 +44,7 @@ from pulumi_llm.sizing.hardware import (
     get_cloud,
     get_instance_type,
 )
+from pulumi_llm.sizing.lora import LoraSlots
 from pulumi_llm.sizing.models import ModelSpec, get_model
 from pulumi_llm.sizing.throughput import (
     ThroughputEstimate,
@@ -240,6 +241,7 @@ def _sized(
     context: int | None,
     runtime: str,
     gpu_memory_utilization: float,
+    lora: LoraSlots | None = None,
 ) -> FitResult:
     """The fit on the hardware asked for: `instance_type`, else `accelerator` × `gpu_count`, else the cheapest type of `cl`."""
     if instance_type is not None:
@@ -254,11 +256,14 @@ def _sized(
             runtime=runtime,
             gpu_memory_utilization=gpu_memory_utilization,
             region=where,
+            lora=lora,
         )
     if accelerator is not None:
         # An Accelerator object is taken as is (an edge CPU node, sizing.cpu_host, has no catalog key).
         hw = Hardware(accelerator if isinstance(accelerator, Accelerator) else get_accelerator(accelerator), gpu_count)
-        return fit(spec, hw, quantization=quantization, context=context, runtime=runtime, gpu_memory_utilization=gpu_memory_utilization)
+        return fit(
+            spec, hw, quantization=quantization, context=context, runtime=runtime, gpu_memory_utilization=gpu_memory_utilization, lora=lora
+        )
     if cl is not None:
         return choose_instance(
             spec,
@@ -268,6 +273,7 @@ def _sized(
             context=context,
             runtime=runtime,
             gpu_memory_utilization=gpu_memory_utilization,
+            lora=lora,
         )
     raise UserError("sizing needs an instance type, an accelerator, or a cloud to choose a type in")
 
@@ -296,13 +302,16 @@ def _hardware_summary(hw: Hardware, cl: Cloud | None, where: str | None) -> dict
 
 
 def _memory_summary(mem: MemoryBreakdown) -> dict[str, Any]:
-    return {
+    out = {
         "weights": _r(mem.weights / GB),
         "runtime_overhead": _r(mem.overhead / GB),
         "kv_cache": _r(mem.kv_cache / GB),
         "budget": _r(mem.budget / GB),
         "device_total": _r(mem.device_total / GB),
     }
+    if mem.lora:
+        out["lora_slots"] = _r(mem.lora / GB)  # only with adapters: summaries of other models keep their keys
+    return out
 
 
 def _throughput_summary(est: ThroughputEstimate) -> dict[str, Any]:
@@ -371,11 +380,13 @@ def sizing_summary(
     mix: TokenMix = DEFAULT_MIX,
     hours_per_month: float = HOURS_PER_MONTH,
     extras: dict[str, float] | None = None,
+    lora: LoraSlots | None = None,
 ) -> dict[str, Any]:
     """Sizing and cost figures of one served model as a plain, deterministic, JSON-serialisable dict.
 
     Hardware is, in order: `instance_type` (checked against `cloud` and `region`), `accelerator` ×
-    `gpu_count` (on-prem/edge: no price), or the cheapest fitting type of `cloud` in `region`.
+    `gpu_count` (on-prem/edge: no price), or the cheapest fitting type of `cloud` in `region`. `lora`: the
+    adapter slots the server reserves (sizing/lora.py), shown as memory_gb.lora_slots and `lora`.
     """
     spec = get_model(model)
     cl = None if cloud in (None, "onprem") else get_cloud(cloud)
@@ -394,6 +405,7 @@ def sizing_summary(
         context=context,
         runtime=runtime,
         gpu_memory_utilization=gpu_memory_utilization,
+        lora=lora,
     )
 
     est = estimate_throughput(result, workload_for(result, mix))
@@ -423,6 +435,8 @@ def sizing_summary(
         "cost": None,
         "notes": [*result.notes, *probe.notes[1:]],
     }
+    if lora is not None:
+        out["lora"] = {"max_loras": lora.max_loras, "max_rank": lora.max_rank, "reserved_gb": _r(result.memory.lora / GB)}
     if inst is not None:
         out["cost"] = _cost_summary(
             inst,
