@@ -195,6 +195,7 @@ def plan_stack(
 ) -> dict[str, Any]:
     """Plan one stack into `out` (`shown`: how messages name it); with `verify` (a list), run the
     verification pass and add its violations to that list."""
+    from .gateway.sizing import gateway_summary, stack_gateway_sizing
     from .offline import plan as offline
     from .offline.cost_block import render_cost_block
     from .offline.words import plural
@@ -205,8 +206,13 @@ def plan_stack(
     sizing = stack_sizing(result.settings)
     # The region, schedule and spot share of the stack file, not the catalog's list price all month.
     stack_cost = price_stack(result.settings, sizing)
+    extra: dict[str, Any] = {"sizing": sizing, "cost": stack_cost}
+    gateway = stack_gateway_sizing(result.settings)
+    if gateway is not None:
+        # Its instances, autoscaling target and list price, from the measured engine cost (gateway/sizing.py).
+        extra["gateway"] = gateway_summary(gateway)
     try:
-        summary = offline.write(result, out, {"sizing": sizing, "cost": stack_cost})
+        summary = offline.write(result, out, extra)
     except OSError as err:
         raise UserError(f"{shown or out}: cannot write the plan ({err.strerror or err})") from None
     if verify is not None:

@@ -185,10 +185,14 @@ def aws_gateway_args(
     from .gateway import config as engine
     from .gateway.aws import SELF_HOSTED_KEY_ENV, AwsGatewayArgs, Consumer, SelfHostedEndpoint
     from .gateway.engine import MASTER_KEY_ENV
+    from .gateway.sizing import stack_gateway_sizing
 
     gw = settings.gateway
     assert gw is not None  # required by methods: [gateway]
     assert settings.region is not None  # required by cloud: aws
+    # Tasks and the streams per task the flows policy targets, from the measured engine cost (gateway/sizing.py).
+    sizing = stack_gateway_sizing(settings, high_availability=high_availability)
+    assert sizing is not None  # a gateway on aws
     key_env = SELF_HOSTED_KEY_ENV if self_hosted_key_arn is not None else None
     spec, urls = gateway_spec(settings, self_hosted_urls, key_env)
     return AwsGatewayArgs(
@@ -215,6 +219,9 @@ def aws_gateway_args(
             for n, c in sorted(gw.consumers.items())
         ],
         high_availability=high_availability,
+        min_tasks=sizing.instances_min,
+        max_tasks=sizing.instances_max,
+        flows_per_task=sizing.scale_target,
         integration_timeout_ms=gw.timeouts.edge_seconds * 1000,
         engine_timeout_seconds=gw.timeouts.engine_seconds,
         alarm_topic_arn=alarm_topic_arn,

@@ -307,6 +307,7 @@ def _gateway(
     from ..gateway.engine import MASTER_KEY_ENV, encode_front_config, front_config
     from ..gateway.fallback_alarms import decide_fallback_alarms
     from ..gateway.front_contract import IDENTITY_EDGE
+    from ..gateway.sizing import stack_gateway_sizing
 
     cfg = settings.azure
     gw = cfg.gateway
@@ -315,6 +316,9 @@ def _gateway(
     timeouts = settings.gateway.timeouts
     spec, urls = gateway_spec(settings, self_hosted)
     secrets = settings.gateway.secret_names()
+    # Replicas and the concurrent requests per replica the http rule scales on, from the measured engine cost.
+    sizing = stack_gateway_sizing(settings)
+    assert sizing is not None  # a gateway on azure
     gateway = AzureGateway(
         child(name, "gateway"),
         AzureGatewayArgs(
@@ -353,8 +357,9 @@ def _gateway(
             },
             # The component sets LITELLM_MODE itself; the self-hosted URLs are Outputs known at deploy time.
             environment={**{k: v for k, v in engine.ENGINE_ENVIRONMENT.items() if k != "LITELLM_MODE"}, **urls},
-            engine_min_replicas=gw.engine_min_replicas,
-            engine_max_replicas=gw.engine_max_replicas,
+            engine_min_replicas=sizing.instances_min,
+            engine_max_replicas=sizing.instances_max,
+            engine_concurrency=sizing.scale_target,
             # llm-token-limit per subscription: the consumer's own tokens per minute/day, else the stack-wide rate.
             consumers=[
                 ApimConsumer(

@@ -252,11 +252,15 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
     from ..gateway.fallback_alarms import decide_fallback_alarms
     from ..gateway.front_contract import IDENTITY_KEYS
     from ..gateway.gcp import DRAIN_SECONDS, GcpGateway, GcpGatewayArgs, VpcEgress, consumer_key_files
+    from ..gateway.sizing import stack_gateway_sizing
 
     settings, store, network = ctx.settings, foundation.store, foundation.network
     cfg, timeouts = settings.gcp, settings.gateway.timeouts if settings.gateway else None
     assert cfg is not None and timeouts is not None
     spec, urls = gateway_spec(settings, dict(self_hosted.urls))
+    # Instances and the maximum concurrency Cloud Run scales on, from the measured engine cost (gateway/sizing.py).
+    sizing = stack_gateway_sizing(settings)
+    assert sizing is not None  # a gateway on gcp
     gateway = GcpGateway(
         ctx.child("gateway"),
         GcpGatewayArgs(
@@ -290,6 +294,9 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
             client_timeout_seconds=timeouts.client_seconds,
             request_timeout_seconds=timeouts.edge_seconds,
             engine_timeout_seconds=timeouts.engine_seconds,
+            min_instances=sizing.instances_min,
+            max_instances=sizing.instances_max,
+            concurrency=sizing.scale_target,
             config_path="pulumi-llm:gateway",
         ),
         opts=ctx.opts(foundation.providers),

@@ -192,8 +192,19 @@ class AzureGatewaySettings(StrictModel):
         description="llm-token-limit per consumer key (prompt + completion tokens per minute) for a consumer without its own "
         "gateway.consumers.<name>.tokens_per_minute. Default 100000.",
     )
-    engine_min_replicas: int = Field(default=2, ge=0, le=300, description="Fewest engine replicas on Container Apps. Default 2.")
-    engine_max_replicas: int = Field(default=6, ge=1, le=300, description="Most engine replicas. Default 6.")
+    engine_min_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        le=300,
+        description="Fewest engine replicas on Container Apps; wins over gateway.capacity.instances_min. "
+        "Default: sized from gateway.capacity (2 in prod, else 1).",
+    )
+    engine_max_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=300,
+        description="Most engine replicas; wins over gateway.capacity.instances_max. Default: sized from gateway.capacity.",
+    )
 
     @model_validator(mode="after")
     def _sku(self) -> AzureGatewaySettings:
@@ -210,7 +221,11 @@ class AzureGatewaySettings(StrictModel):
             raise FieldProblem("apim_sku", f"has no VNet integration, so it can't reach the engine's internal ingress; allowed: {allowed}")
         if self.apim_sku not in APIM_V2_SKUS:
             raise FieldProblem("apim_sku", f"not an API Management tier; allowed: {allowed}")
-        if self.engine_min_replicas > self.engine_max_replicas:
+        if (
+            self.engine_min_replicas is not None
+            and self.engine_max_replicas is not None
+            and self.engine_min_replicas > self.engine_max_replicas
+        ):
             raise FieldProblem("engine_min_replicas", f"must be <= engine_max_replicas ({self.engine_max_replicas})")
         backends = self.azure_openai
         if len(backends) > 1:

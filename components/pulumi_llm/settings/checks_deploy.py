@@ -42,6 +42,10 @@ def check_deploy(settings: Settings) -> None:
             )
     if "gateway" in settings.methods and settings.gateway is not None:
         _gateway_routes(settings)
+        # Bounds that contradict each other or the measured capacity (gateway/sizing.py), before any resource.
+        from ..gateway.sizing import stack_gateway_sizing
+
+        stack_gateway_sizing(settings)
     if settings.onprem is not None and "onprem" in settings.methods:
         _onprem_nodes(settings, settings.onprem.gpus.per_node)
     _no_repeats(settings)

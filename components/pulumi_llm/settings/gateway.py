@@ -155,6 +155,53 @@ class GatewayTimeouts(StrictModel):
         return self
 
 
+class GatewayCapacitySettings(StrictModel):
+    """The peak load the gateway is sized for (gateway/sizing.py): its instances and the concurrent streams its
+    autoscaler targets follow from the engine's measured CPU per chunk (gateway/capacity.py, MEASURED).
+
+    Bounds, first wins: the cloud's own key (azure.gateway.engine_min_replicas / engine_max_replicas), then
+    instances_min / instances_max here, then the measured bounds; the autoscaling target is always measured."""
+
+    concurrent_streams: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Streams open at once at the peak, 1 to 1000000. Default 300 in prod (at a 50 % provider share: 2-6 "
+        "one-vCPU instances, the bounds the AWS and Azure gateways had before they were measured), 50 elsewhere.",
+    )
+    tokens_per_second: float = Field(
+        default=50.0, gt=0, le=10_000, description="Tokens per second of one stream (one chunk each), above 0 up to 10000. Default 50."
+    )
+    stream_seconds: float = Field(
+        default=20.0,
+        ge=1,
+        le=3600,
+        description="How long a stream lasts on average, 1 to 3600 s (new requests per second = concurrent_streams / this). "
+        "Default 20 (1000 tokens at 50/s).",
+    )
+    provider_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Share of the streams that go to an API provider through LiteLLM, 0 to 1. Default: the share of gateway "
+        "models whose first route is a provider.",
+    )
+    instances_min: int | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="Fewest gateway instances (tasks, Cloud Run instances, replicas), 0 to 1000; prod needs 2. "
+        "Default: 2 in prod, else 1 (0 on GCP: Cloud Run scales to zero).",
+    )
+    instances_max: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Most gateway instances, 1 to 1000 (300 on Azure); refused when, with every engine core busy, they "
+        "could not carry concurrent_streams. Default: what the peak needs at 60 % of the engine cores.",
+    )
+
+
 class GatewaySettings(StrictModel):
     """One OpenAI-compatible endpoint in front of API providers and the stack's own models."""
 
@@ -170,6 +217,11 @@ class GatewaySettings(StrictModel):
     )
     bedrock_models: list[str] = Field(
         default_factory=list, description="Bedrock foundation-model ids the gateway may invoke (its role is scoped to them)."
+    )
+    capacity: GatewayCapacitySettings = Field(
+        default_factory=GatewayCapacitySettings,
+        description="The peak load the gateway's instances and autoscaling are sized for. Default: 300 concurrent streams "
+        "in prod (50 elsewhere) of 50 tokens/s, 20 s each.",
     )
 
     @model_validator(mode="after")
@@ -218,7 +270,16 @@ class GatewaySettings(StrictModel):
         unknown = sorted(set(self.secrets) - self.providers())
         if unknown:
             raise FieldProblem("secrets", f"{unknown[0]} is not a provider of any route")
+        if self.capacity.stream_seconds > self.timeouts.engine_seconds:
+            raise FieldProblem(
+                "capacity.stream_seconds",
+                f"above timeouts.engine_seconds ({self.timeouts.engine_seconds}), which ends every stream sooner; allowed at most that",
+            )
         return self
+
+    def first_routes(self) -> list[str]:
+        """The provider of each gateway model's first route, by model name (the default provider share's input)."""
+        return [group.routes[0].provider for _name, group in sorted(self.models.items())]
 
     def providers(self) -> set[str]:
         """Providers whose keys live in the secret store (not Bedrock: IAM; not self-hosted)."""
