@@ -26,7 +26,7 @@ from .errors import UserError
 from .offline import out_dir
 
 if TYPE_CHECKING:
-    from .offline.plan import Project
+    from .offline.plan import Plan, Project
     from .verify import Violation
 
 
@@ -124,6 +124,7 @@ def _plan(args: argparse.Namespace) -> int:
         raise UserError(f"{project.relative(project.stacks_dir)}: no stack files (Pulumi.<stack>.yaml)")
     failed = 0
     violations: list[Violation] = []
+    verified: list[str] = []
     if args.all:
         # Checked once for every stack: each plan goes into a directory of its own under it.
         out_dir.writable_directory(args.out or project.root / "out", _out_shown(args, args.out or project.root / "out"))
@@ -133,14 +134,18 @@ def _plan(args: argparse.Namespace) -> int:
         try:
             # Before the stack is read: a plan that fails leaves no earlier plan to be mistaken for it.
             out_dir.prepare(out, _out_shown(args, out))
-            plan_stack(project, stack, out, quiet=args.quiet, verify=None if args.no_verify else violations, shown=_out_shown(args, out))
+            summary = plan_stack(
+                project, stack, out, quiet=args.quiet, verify=None if args.no_verify else violations, shown=_out_shown(args, out)
+            )
+            if not summary.get("program"):
+                verified.append(stack)  # a program of its own is not verified (plan_stack says why)
         except UserError as err:
             if not args.all:
                 raise
             print(str(err), file=sys.stderr)
             failed += 1
-    if not args.no_verify:
-        _print_violations(stacks, violations)
+    if not args.no_verify and verified:
+        _print_violations(verified, violations)
     return 2 if failed or _errors(violations) else 0
 
 
@@ -203,6 +208,8 @@ def plan_stack(
     from .stack_cost import price_stack
 
     result = offline.run(project, stack)
+    if result.settings is None:
+        return _plan_program(result, out, quiet=quiet, shown=shown)
     sizing = stack_sizing(result.settings)
     # The region, schedule and spot share of the stack file, not the catalog's list price all month.
     stack_cost = price_stack(result.settings, sizing)
@@ -237,6 +244,34 @@ def plan_stack(
             )
     manifests = len(list((out / out_dir.MANIFEST_DIR).glob("*.yaml")))
     print(f"{stack}: {plural(summary['resources']['total'], 'resource')}, {plural(manifests, 'manifest')} -> {_shown(out)}")
+    return summary
+
+
+def _plan_program(result: Plan, out: Path, quiet: bool, shown: str | None) -> dict[str, Any]:
+    """`plan` of a project with a program of its own (offline.plan.decide_plan_mode): its resources and manifests.
+
+    Sizing and cost come from pulumi-llm's stack settings, which such a project does not have; nor does verify
+    run, as several of its rules read those settings (CI runners, claims a stack names as preconditions) and
+    would judge what they cannot see. Both are said in one line each, not left out silently."""
+    from .offline import plan as offline
+    from .offline.words import plural
+
+    try:
+        summary = offline.write(result, out, {"program": True})
+    except OSError as err:
+        raise UserError(f"{shown or out}: cannot write the plan ({err.strerror or err})") from None
+    if not quiet:
+        print(f"Plan of stack {result.stack} (project {result.project}, a program of its own; cloud {summary['cloud']})")
+        print(offline.tree(result))
+        print("Resources by type:")
+        for type_, count in summary["resources"]["byType"].items():
+            print(f"  {count:4d}  {type_}")
+    print(
+        f"{result.stack}: sizing, cost and verify read pulumi-llm stack settings (pulumi-llm:* keys), which project "
+        f"{result.project} does not use: not run (pulumi-llm size MODEL --gpu GPU sizes a model)"
+    )
+    manifests = len(list((out / out_dir.MANIFEST_DIR).glob("*.yaml")))
+    print(f"{result.stack}: {plural(summary['resources']['total'], 'resource')}, {plural(manifests, 'manifest')} -> {_shown(out)}")
     return summary
 
 

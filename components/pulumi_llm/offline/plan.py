@@ -3,20 +3,27 @@
 Exactly the program `pulumi up` runs (`stacks/__main__.py`), with the config of
 `stacks/Pulumi.<stack>.yaml` handed over the way the engine hands it (scalars as strings, objects as
 JSON). No engine, credentials or network. Output files are byte-identical between runs.
+
+Any other Python Pulumi project that uses the components (examples/*, a team's own repository) is planned
+the same way: its own program with its own stack file's config, run from its directory; only what reads
+pulumi-llm's stack settings (sizing, cost) is left out (`decide_plan_mode`).
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import runpy
 import shutil
+import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -38,6 +45,8 @@ class Project:
     name: str
     main: Path
     stacks_dir: Path
+    runtime: str = "python"
+    """Pulumi.yaml's runtime name (`runtime: python` or `runtime: {name: python, ...}`)."""
 
     @classmethod
     def find(cls, start: Path) -> Project:
@@ -49,6 +58,7 @@ class Project:
                     name=spec.get("name", directory.name),
                     main=directory / spec.get("main", "."),
                     stacks_dir=directory / spec.get("stackConfigDir", "."),
+                    runtime=_runtime_name(spec.get("runtime")),
                 )
         raise UserError(f"{start}: no Pulumi.yaml here or in any parent directory; run pulumi-llm inside the project")
 
@@ -74,6 +84,13 @@ def check_stack_name(stack: str) -> None:
     """Pulumi's own rule for a stack name; it also keeps every path built from it inside its directory."""
     if not STACK_NAME.fullmatch(stack):
         raise UserError(f"stack '{stack_yaml.shown(stack)}': not a stack name; letters, digits, '-', '_' and '.' (at most 100)")
+
+
+def _runtime_name(value: object) -> str:
+    """`runtime: python` or `runtime: {name: python, options: ...}`; anything else reads as unknown."""
+    if isinstance(value, dict):
+        value = cast("dict[str, object]", value).get("name")
+    return value if isinstance(value, str) and value else "unknown"
 
 
 def _project_spec(path: Path) -> dict[str, str]:
@@ -169,6 +186,86 @@ def _kind(node: Node) -> str:
     return _KINDS.get(type(node), "single value")
 
 
+PlanMode = Literal["settings", "program"]
+SETTINGS_PROJECT = "pulumi-llm"
+"""The project whose program (stacks/__main__.py) reads pulumi-llm's stack settings."""
+SETTINGS_NAMESPACE = "pulumi-llm:"
+
+
+def decide_plan_mode(project_name: str, config_keys: Iterable[str]) -> PlanMode:
+    """How to plan a stack: "settings" when its file configures pulumi-llm's own program (the project named
+    pulumi-llm, or any `pulumi-llm:` key: validated as stack settings, sized and costed); "program" for any
+    other project that uses the components in a program of its own, whose config is its own business (run
+    with it as written, as `pulumi preview` would). Before, every project was read as settings, so an
+    example failed on "pulumi-llm:environment: required", a key it never had."""
+    if project_name == SETTINGS_PROJECT or any(key.startswith(SETTINGS_NAMESPACE) for key in config_keys):
+        return "settings"
+    return "program"
+
+
+PROGRAM_REGION_KEYS = ("aws:region", "gcp:region", "azure-native:location")
+"""Provider config a program's stack file may set; the first found (else the project's own `region` key) is the
+region the mocks answer with."""
+PROGRAM_CLOUDS = (
+    ("pulumi:providers:aws", "aws"),
+    ("pulumi:providers:gcp", "gcp"),
+    ("pulumi:providers:azure-native", "azure"),
+    ("pulumi:providers:kubernetes", "kubernetes"),
+)
+"""Provider types a program registers, and the cloud each means (summary.json's `cloud`), first match wins."""
+
+
+def _program_file(project: Project) -> Path:
+    # Pulumi.yaml's `main` may name the program's directory (default: the project's) or its file.
+    return project.main if project.main.suffix == ".py" else project.main / "__main__.py"
+
+
+@contextmanager
+def _in_program_dir(program: Path) -> Iterator[None]:
+    """Run a program as Pulumi's Python host does: from its directory, which is on sys.path (sibling modules)."""
+    previous_cwd, previous_path = Path.cwd(), list(sys.path)
+    os.chdir(program.parent)
+    sys.path.insert(0, str(program.parent))
+    try:
+        yield
+    finally:
+        os.chdir(previous_cwd)
+        sys.path[:] = previous_path
+
+
+def _run_program(project: Project, stack: str, config: dict[str, str], secret_keys: list[str], source: str) -> Plan:
+    """Plan a project of its own (mode "program"): its program with its stack file's config, under the mocks."""
+    pulumi_yaml = project.relative(project.root / "Pulumi.yaml")
+    if project.runtime != "python":
+        raise UserError(
+            f"{pulumi_yaml}: runtime {stack_yaml.shown(project.runtime)}: pulumi-llm plan runs Python programs only; "
+            f"a {stack_yaml.shown(project.runtime)} program is previewed by the Pulumi CLI (pulumi preview)"
+        )
+    program = _program_file(project).resolve()  # absolute: the program runs from its own directory
+    if not program.is_file():
+        raise UserError(f"{pulumi_yaml}: no program at {project.relative(program)} (main: names its directory or file)")
+    region = next((config[key] for key in (*PROGRAM_REGION_KEYS, f"{project.name}:region") if config.get(key)), "")
+    with _in_program_dir(program):
+        try:
+            records = execute(
+                lambda: runpy.run_path(str(program), run_name="__main__"),
+                project=project.name,
+                stack=stack,
+                config=config,
+                secret_keys=secret_keys,
+                region=region,
+            )
+        except (ValueError, UserError) as err:
+            # Pulumi's own errors go on with how to set a value; the first line is the one that says what is wrong.
+            # (a UserError's text already has its line breaks written as \\n)
+            first = (str(err).replace("\\n", "\n").strip().splitlines() or [type(err).__name__])[0]
+            raise UserError(f"{source}: the program {project.relative(program)} stopped: {stack_yaml.shown(first)}") from None
+    providers = {r.type for r in records}
+    cloud = next((name for type_, name in PROGRAM_CLOUDS if type_ in providers), "none")
+    summary = {"environment": None, "cloud": cloud, "region": region or None, "methods": []}
+    return Plan(stack=stack, project=project.name, config=summary, records=records, settings=None)
+
+
 def run(project: Project, stack: str) -> Plan:
     """Run the stack's program under mocks; UserError for any mistake in the stack file."""
     from .. import settings as stack_settings
@@ -178,6 +275,8 @@ def run(project: Project, stack: str) -> Plan:
     config, secret_keys = engine_config(stack_file, source)
     # Validate before anything registers: a bad stack file never produces a half-built plan.
     check_disabled_providers(config, source)
+    if decide_plan_mode(project.name, config) == "program":
+        return _run_program(project, stack, config, secret_keys, source)
     parsed = stack_settings.load(config, source)
     program = project.main / "__main__.py"
     try:
