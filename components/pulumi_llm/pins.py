@@ -284,6 +284,20 @@ PYTHON_SLIM = ImagePin(
     checked=CHECKED,
 )
 
+GIE_EPP = ImagePin(
+    repository="registry.k8s.io/gateway-api-inference-extension/epp",
+    tag="v1.5.0",
+    digest="sha256:86c679b057298e68c6e65ff5603e92066d432e77b11f1f81f0a06399694810bc",
+    source=(
+        "The Gateway API Inference Extension's endpoint picker at its v1.5.0 release (the chart's image, "
+        "config/charts/inferencepool/values.yaml at that tag). Digest stated for v1.5.0 in one public project's "
+        f"version inventory and deploy record and pinned in its Go defaults ({_IDX} 58517039519, 58649669680, "
+        "58517077155): a single project, manifest kind not stated — confirm with `crane digest` before production."
+    ),
+    checked="2026-12-07",
+    manifest="unknown",
+)
+
 UBUNTU_24_04 = ImagePin(
     repository="docker.io/library/ubuntu",
     tag="noble-20260905",
@@ -378,6 +392,7 @@ IMAGES: dict[str, ImagePin] = {
     "aws-cli": AWS_CLI,
     "google-cloud-cli": GOOGLE_CLOUD_CLI,
     "python-slim": PYTHON_SLIM,
+    "gie-epp": GIE_EPP,
     "ubuntu-24.04": UBUNTU_24_04,
     "ubuntu-22.04": UBUNTU_22_04,
     "debian-bookworm-slim": DEBIAN_BOOKWORM_SLIM,

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..addresses import network, overlaps, within
 from ..facts import gcp as facts
+from ..facts import inference_extension as inference_facts
 from ..plain import array_at, object_at
 from ..report import Violation
 from ..routes import SelfHostedRoute, routed_models, self_hosted_urls
@@ -391,6 +393,39 @@ def _forwarding_rule_serves_gateway(view: PlanView, rule_: dict[str, Any], serve
         )
 
 
+def _inference_route(view: PlanView, served: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The GKE Gateway and the HTTPRoute that send `/<served>` to an InferencePool (kubernetes/inference_gateway.py)."""
+    gateways = {(g["metadata"].get("namespace"), g["metadata"]["name"]): g for g in view.manifests if g["kind"] == "Gateway"}
+    for route in (m for m in view.manifests if m["kind"] == "HTTPRoute"):
+        namespace = route["metadata"].get("namespace")
+        for rule_ in array_at(route["spec"], "rules"):
+            prefixes = {object_at(match, "path").get("value") for match in array_at(rule_, "matches")}
+            if f"/{served}" not in prefixes or not any(b.get("kind") == "InferencePool" for b in array_at(rule_, "backendRefs")):
+                continue
+            for parent in array_at(route["spec"], "parentRefs"):
+                gateway = gateways.get((parent.get("namespace", namespace), parent.get("name")))
+                if gateway is not None:
+                    return gateway, route
+    return None
+
+
+def _inference_gateway_serves(
+    view: PlanView, pooled: tuple[dict[str, Any], dict[str, Any]], served: str, route: SelfHostedRoute
+) -> Iterator[Violation]:
+    """A model behind GKE's inference Gateway: a class that takes InferencePool backends, a listener on the URL's port
+    speaking its scheme, and the URL's path under the route's prefix."""
+    gateway, _route = pooled
+    where = f"Gateway {gateway['metadata'].get('namespace')}/{gateway['metadata']['name']}"
+    spec = gateway["spec"]
+    if spec.get("gatewayClassName") not in inference_facts.GKE_INFERENCE_GATEWAY_CLASSES:
+        yield violation(view, where, SELF_HOSTED, f"class {spec.get('gatewayClassName')!r} takes no InferencePool backend")
+    listeners = {(int(lst.get("port", 0)), str(lst.get("protocol", "")).lower()) for lst in array_at(spec, "listeners")}
+    if (route.port, route.scheme) not in listeners:
+        yield violation(view, where, SELF_HOSTED, f"the gateway calls {served} on {route.scheme} port {route.port}, no listener serves it")
+    if not urlsplit(route.url).path.startswith(f"/{served}/"):
+        yield violation(view, where, SELF_HOSTED, f"the gateway calls {served} at {route.url!r}, outside its route's prefix /{served}")
+
+
 def _gateway_reaches_model(
     view: PlanView, run: dict[str, Any], served: str, route: SelfHostedRoute, egress_network: str | None, egress_range: str | None
 ) -> Iterator[Violation]:
@@ -404,7 +439,11 @@ def _gateway_reaches_model(
     scheme = route.scheme
     services = [s for s in _internal_services(view) if _serves(s, served)]
     rules = [fr for fr in view.of_type(FORWARDING_RULE) if object_at(fr["inputs"], "labels").get(MODEL_LABEL) == served]
-    if services:
+    pooled = _inference_route(view, served)
+    if pooled is not None:
+        network = _cluster_network(view)
+        yield from _inference_gateway_serves(view, pooled, served, route)
+    elif services:
         network = _cluster_network(view)
         yield from _service_serves_gateway(view, services[0], served, port, scheme, egress_range)
     elif rules:

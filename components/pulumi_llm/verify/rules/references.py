@@ -10,6 +10,7 @@ user's on an on-prem cluster (which `pulumi-llm preflight` checks against the li
 - references.object       Secrets, ConfigMaps, PVCs, ServiceAccounts, IngressClasses, StorageClasses and
                           PriorityClasses that manifests name
 - references.crd          the CRD of every custom kind in the manifests
+- references.crd-schema   custom objects whose pinned CRD schema the facts hold match it (strict)
 - references.chart-values what a release renders given its values: custom kinds (serviceMonitor.enabled
                           → ServiceMonitor) and Secrets it mounts (grafana.admin.existingSecret)
 """
@@ -20,7 +21,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .. import openapi
 from ..facts import chart_needs as facts
+from ..facts import inference_extension as inference_facts
 from ..plain import dig
 from ..report import Violation
 from ..view import PlanView
@@ -352,11 +355,21 @@ def _gke_managed_prometheus(view: PlanView) -> bool:
     )
 
 
+def _gke_gateway_api(view: PlanView) -> bool:
+    """Whether a GKE cluster of the plan has the Gateway API on (GKE then serves Gateway, HTTPRoute and its policies)."""
+    return any(
+        dig(c["inputs"], ("gatewayApiConfig", "channel")) == inference_facts.GKE_GATEWAY_API_CHANNEL
+        for c in view.of_type("gcp:container/cluster:Cluster")
+    )
+
+
 def _kind_served(view: PlanView, kind: str, user: dict[str, Any]) -> str | None:
     """None when `kind` is served before `user`; otherwise why not."""
     if kind in facts.PROVIDER_KINDS.get(view.cloud, ()) or kind in user_kinds(view):
         return None
     if kind in facts.GKE_MANAGED_PROMETHEUS_KINDS and _gke_managed_prometheus(view):
+        return None
+    if kind in inference_facts.GKE_GATEWAY_KINDS and _gke_gateway_api(view):
         return None
     providers = crd_providers(view, kind)
     if not providers:
@@ -379,6 +392,22 @@ def custom_kinds_served_first(view: PlanView) -> Iterable[Violation]:
             continue
         if (why := _kind_served(view, obj["kind"], user)) is not None:
             yield violation(view, user["urn"], name, f"{_label(object_key(obj))}: {why}")
+
+
+@rule("references.crd-schema")
+def custom_objects_match_their_crd(view: PlanView) -> Iterable[Violation]:
+    """Every custom object whose CRD schema the facts hold at its pinned version (InferencePool, Gateway, HTTPRoute: facts.inference_extension) matches it strictly: no field the CRD lacks (the API server would prune or refuse it), every required field, types, enums, patterns and bounds."""
+    name = "references.crd-schema"
+    by_key = _objects_by_key(view)
+    for obj in view.manifests:
+        known = inference_facts.SPEC_SCHEMAS.get((obj.get("apiVersion", ""), obj.get("kind", "")))
+        user = by_key.get(object_key(obj))
+        if known is None or user is None:
+            continue
+        schema, source = known
+        problems = list(openapi.problems(obj.get("spec"), schema))
+        if problems:
+            yield violation(view, user["urn"], name, f"{_label(object_key(obj))}: {'; '.join(problems[:3])} (CRD: {source})")
 
 
 @rule("references.chart-values")
