@@ -35,7 +35,9 @@ from .sizing import (
 if TYPE_CHECKING:
     # Types only (never evaluated: annotations are strings here). settings.load imports this module to run
     # check_sizing, so a run-time import back would be a cycle (tests/unit/test_import_graph.py).
+    from .cluster_machines.capacity import GpuCapacity
     from .kubernetes.model_serving import ServedModel
+    from .kubernetes.resilience import Drain, Rollout
     from .settings import ModelSettings, Replicas, Settings
 
 
@@ -202,6 +204,68 @@ def check_sizing(settings: Settings) -> None:
                 size(settings, name, edge_device=jetson.device)
             except UserError as err:
                 raise FieldProblem(f"models.{name}", f"on edge.jetson.device {jetson.device}: {err}") from None
+    check_on_demand_floor(settings)
+
+
+def gpu_capacity(settings: Settings) -> GpuCapacity | None:
+    """The GPUs the stack's cluster offers model servers (cluster_machines.CAPACITY), or None (no cluster, on-prem,
+    GKE Autopilot)."""
+    rule = cluster_machines.CAPACITY.get(settings.cloud) if "cluster" in settings.methods else None
+    return rule(settings) if rule is not None else None
+
+
+def on_demand_floor(settings: Settings) -> int:
+    """GPUs every model's replicas.min needs on on-demand capacity; 0 when the stack is deliberately all-spot."""
+    from .kubernetes.resilience import on_demand_floor_gpus
+
+    if not settings.serves_models():
+        return 0
+    needs = [(size(settings, name).tensor_parallel_size, replicas(settings, name).min) for name in sorted(settings.models)]
+    return on_demand_floor_gpus(needs, all_spot=settings.serving.all_spot)
+
+
+def check_on_demand_floor(settings: Settings) -> None:
+    """Refuse a cluster whose on-demand capacity can't hold the models' fewest replicas (spot alone could take them
+    all at once), unless the stack says it is all-spot on purpose."""
+    capacity = gpu_capacity(settings)
+    floor = on_demand_floor(settings) if capacity is not None else 0
+    if capacity is None or floor <= capacity.on_demand:
+        return
+    raise FieldProblem(
+        capacity.on_demand_key,
+        f"holds {capacity.on_demand} on-demand GPUs, below the {floor} the models' replicas.min need off spot capacity; "
+        "add on-demand capacity, or set serving.all_spot: true to run every replica on spot deliberately",
+    )
+
+
+def rollout(settings: Settings, name: str) -> Rollout:
+    """Model `name`'s rolling update (serving.rollout; `auto` surges when the cluster's GPU cap has room for one more
+    replica with this model at its most replicas and the others at their fewest)."""
+    from .kubernetes.resilience import decide_rollout
+
+    capacity = gpu_capacity(settings)
+    per_replica = size(settings, name).tensor_parallel_size
+    spare: int | None = None
+    if capacity is not None:
+        others = sum(size(settings, o).tensor_parallel_size * replicas(settings, o).min for o in settings.models if o != name)
+        spare = capacity.total - others - per_replica * replicas(settings, name).max
+    return decide_rollout(settings.serving.rollout, spare_gpus=spare, gpus_per_replica=per_replica)
+
+
+def longest_stream_seconds(settings: Settings) -> int:
+    """The longest stream a model server must let finish: the gateway's engine timeout when the stack's gateway is
+    in front (gateway.timeouts.engine_seconds), else the cluster ingress's 3600 s."""
+    from .kubernetes.resilience import INGRESS_STREAM_SECONDS
+
+    if "gateway" in settings.methods and settings.gateway is not None:
+        return settings.gateway.timeouts.engine_seconds
+    return INGRESS_STREAM_SECONDS
+
+
+def drain(settings: Settings) -> Drain:
+    from .kubernetes.resilience import decide_drain
+
+    return decide_drain(longest_stream_seconds(settings))
 
 
 def sizing_problem(settings: Settings, name: str, message: str) -> FieldProblem:
@@ -342,6 +406,8 @@ def served_models(settings: Settings) -> list[ServedModel]:
                 revision=model.revision,
                 object_store=location.kind == "object-store",
                 copy=copy_spec(settings, name),
+                rollout=rollout(settings, name),
+                drain=drain(settings),
             )
         )
     return out

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import pulumi
 import pytest
+import yaml
 from helpers import by_name, children, of_type, only, run
 from pulumi_azure_native.provider import Provider as AzureProvider
 from pulumi_llm import pins
@@ -163,6 +164,7 @@ BASE = [
     ("azure-native:containerservice:AgentPool", "llm-aks-gpuspot-pool"),
     ("azure-native:containerservice:ManagedCluster", "llm-aks-cluster"),
     ("azure-native:managedidentity:UserAssignedIdentity", "llm-aks-cluster-identity"),
+    ("kubernetes:core/v1:ConfigMap", "llm-aks-priority-expander"),
     ("kubernetes:core/v1:Namespace", "llm-aks-keda-ns"),
     ("kubernetes:core/v1:Namespace", "llm-aks-monitoring-ns"),
     ("kubernetes:helm.sh/v3:Release", "llm-aks-keda"),
@@ -189,6 +191,17 @@ AZURE_MONITOR = [
 def test_children_types_and_names() -> None:
     records = plan()
     assert children(records, only(records, "pulumi-llm:index:AksCluster")) == sorted(BASE + DEVICE_PLUGIN)
+
+
+def test_autoscaler_grows_the_regular_gpu_pool_before_the_spot_one() -> None:
+    """Issue 18: the Spot and Regular pools had no order; the priority expander now grows Regular first."""
+    records = by_name(plan())
+    assert records["llm-aks-cluster"].inputs["autoScalerProfile"] == {"expander": "priority"}
+    config = records["llm-aks-priority-expander"].inputs
+    assert (config["metadata"]["name"], config["metadata"]["namespace"]) == ("cluster-autoscaler-priority-expander", "kube-system")
+    assert yaml.safe_load(config["data"]["priorities"]) == {30: ["^aks-gpu-[0-9]+-vmss$"], 20: ["^aks-gpuspot-[0-9]+-vmss$"], 10: [".*"]}
+    spot_first = by_name(plan(on_demand_first=False))["llm-aks-priority-expander"].inputs
+    assert yaml.safe_load(spot_first["data"]["priorities"])[30] == ["^aks-gpuspot-[0-9]+-vmss$"]
 
 
 def test_children_with_azure_monitor_gpu_operator_and_disk_encryption() -> None:

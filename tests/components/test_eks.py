@@ -157,6 +157,17 @@ def test_karpenter_children_types_and_names() -> None:
     assert children(records, cluster) == sorted(SHARED + KARPENTER)
 
 
+def test_an_on_demand_floor_is_a_weighted_on_demand_node_pool_karpenter_fills_first() -> None:
+    """Issue 18: one NodePool mixed spot and on-demand with no floor, so spot could take every replica."""
+    records = by_name(plan(max_gpus=16, on_demand_gpus=4))
+    floor = records["llm-eks-gpu-on-demand-node-pool"].inputs
+    burst = records["llm-eks-gpu-node-pool"].inputs
+    assert (floor["metadata"]["name"], floor["spec"]["weight"], floor["spec"]["limits"]) == ("gpu-on-demand", 100, {"nvidia.com/gpu": "4"})
+    assert "weight" not in burst["spec"] and burst["spec"]["limits"] == {"nvidia.com/gpu": "12"}
+    capacity = [r for r in floor["spec"]["template"]["spec"]["requirements"] if r["key"] == "karpenter.sh/capacity-type"]
+    assert capacity == [{"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]}]
+
+
 def test_node_group_children_types_and_names() -> None:
     records = plan(gpu_capacity="node-group")
     assert children(records, only(records, "pulumi-llm:index:EksCluster")) == sorted(SHARED + NODE_GROUP)

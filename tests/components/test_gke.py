@@ -286,10 +286,11 @@ def test_gpu_count_per_node_is_what_servers_are_told() -> None:
     # The smallest GPU node bounds the tensor-parallel size a single-node server may ask for.
     assert captured["component"].gpu_placement.gpus_per_node == 4
     spec = records["llm-gke-gpu-compute-class"].inputs["spec"]
-    assert spec["priorities"] == [{"nodepools": ["gpu-l4-spot"]}, {"nodepools": ["gpu-h100-on-demand"]}]
+    assert spec["priorities"] == [{"nodepools": ["gpu-h100-on-demand"]}, {"nodepools": ["gpu-l4-spot"]}]
 
 
-def test_compute_class_orders_spot_before_on_demand() -> None:
+def test_compute_class_orders_on_demand_before_spot() -> None:
+    # Issue 18: spot first let a reclaim take every replica; the on-demand pool now holds the fewest replicas.
     records = plan()
     compute_class = by_name(records)["llm-gke-gpu-compute-class"].inputs
     assert (compute_class["apiVersion"], compute_class["kind"], compute_class["metadata"]["name"]) == (
@@ -298,7 +299,7 @@ def test_compute_class_orders_spot_before_on_demand() -> None:
         "pulumi-llm-gpu",
     )
     assert compute_class["spec"] == {
-        "priorities": [{"nodepools": ["gpu-l4-spot"]}, {"nodepools": ["gpu-l4-on-demand"]}],
+        "priorities": [{"nodepools": ["gpu-l4-on-demand"]}, {"nodepools": ["gpu-l4-spot"]}],
         "nodePoolAutoCreation": {"enabled": False},
         "activeMigration": {"optimizeRulePriority": True},
         "whenUnsatisfiable": "DoNotScaleUp",

@@ -186,7 +186,8 @@ def test_probes_and_their_budget_come_from_the_weight_size() -> None:
     assert small["readinessProbe"]["exec"]["command"] == list(vllm.readiness_command(MODEL))
     assert small["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert small["lifecycle"] == {"preStop": {"sleep": {"seconds": 15}}}
-    assert deployment(plan())["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 60
+    # No gateway in front: streams run up to ingress-nginx's 3600 s; 15 s preStop + 3600 s + 15 s teardown.
+    assert deployment(plan())["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 3630
 
 
 def test_network_policies_deny_by_default_and_admit_ingress_and_scraper_only() -> None:

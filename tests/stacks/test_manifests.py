@@ -39,14 +39,18 @@ def test_self_hosting_stacks_render_manifests(manifests: dict[str, list[dict]]) 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_karpenter_gpu_pool_is_tainted_encrypted_and_bounded(manifests: dict[str, list[dict]], stack: str) -> None:
-    [pool] = by_kind(manifests[stack], "NodePool")
-    template = pool["spec"]["template"]["spec"]
-    assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"} in template["taints"] or any(
-        t["key"] == "nvidia.com/gpu" and t["effect"] == "NoSchedule" for t in template["taints"]
-    )
-    assert template["expireAfter"] == "720h"
-    assert pool["spec"]["disruption"]["budgets"] == [{"nodes": "10%"}]
-    assert int(pool["spec"]["limits"]["nvidia.com/gpu"]) > 0
+    # The burst pool and, first (weighted), an on-demand pool holding the models' fewest replicas (issue 18).
+    pools = {p["metadata"]["name"]: p for p in by_kind(manifests[stack], "NodePool")}
+    assert sorted(pools) == ["gpu", "gpu-on-demand"]
+    assert pools["gpu-on-demand"]["spec"]["weight"] == 100 and "weight" not in pools["gpu"]["spec"]
+    for pool in pools.values():
+        template = pool["spec"]["template"]["spec"]
+        assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"} in template["taints"] or any(
+            t["key"] == "nvidia.com/gpu" and t["effect"] == "NoSchedule" for t in template["taints"]
+        )
+        assert template["expireAfter"] == "720h"
+        assert pool["spec"]["disruption"]["budgets"] == [{"nodes": "10%"}]
+        assert int(pool["spec"]["limits"]["nvidia.com/gpu"]) > 0
     [node_class] = by_kind(manifests[stack], "EC2NodeClass")
     assert node_class["spec"]["metadataOptions"]["httpTokens"] == "required"
     assert all(m["ebs"]["encrypted"] is True and m["ebs"]["kmsKeyID"] for m in node_class["spec"]["blockDeviceMappings"])

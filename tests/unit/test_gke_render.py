@@ -181,19 +181,20 @@ def test_placement_selects_and_tolerates_exactly_the_gpu_pools() -> None:
     assert placement.gpus_per_node == 2
 
 
-def test_standard_compute_class_tries_spot_pools_first() -> None:
+def test_standard_compute_class_tries_on_demand_pools_first() -> None:
+    # The on-demand floor first (issue 18): spot takes the replicas above what the on-demand pools hold.
     spec = r.compute_class_standard(["gpu-l4-spot", "gpu-h100-spot"], ["gpu-l4-on-demand"])
-    assert spec["priorities"] == [{"nodepools": ["gpu-l4-spot"]}, {"nodepools": ["gpu-h100-spot"]}, {"nodepools": ["gpu-l4-on-demand"]}]
+    assert spec["priorities"] == [{"nodepools": ["gpu-l4-on-demand"]}, {"nodepools": ["gpu-l4-spot"]}, {"nodepools": ["gpu-h100-spot"]}]
     assert spec["nodePoolAutoCreation"] == {"enabled": False}
     assert spec["activeMigration"] == {"optimizeRulePriority": True}
     assert spec["whenUnsatisfiable"] == "DoNotScaleUp"
 
 
-def test_autopilot_compute_class_names_gpus_spot_then_on_demand() -> None:
+def test_autopilot_compute_class_names_gpus_on_demand_then_spot() -> None:
     spec = r.compute_class_autopilot([("nvidia-l4", 2)], spot=True, on_demand=True, driver="LATEST")
     assert spec["priorities"] == [
-        {"gpu": {"type": "nvidia-l4", "count": 2, "driverVersion": "latest"}, "spot": True},
         {"gpu": {"type": "nvidia-l4", "count": 2, "driverVersion": "latest"}, "spot": False},
+        {"gpu": {"type": "nvidia-l4", "count": 2, "driverVersion": "latest"}, "spot": True},
     ]
     assert spec["nodePoolAutoCreation"] == {"enabled": True}
 

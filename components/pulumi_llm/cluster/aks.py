@@ -232,6 +232,11 @@ class AksClusterArgs(BaseModel):
             "engine's subnet. Default: none given, so the whole VNet."
         ),
     )
+    on_demand_first: bool = Field(
+        default=True,
+        description="The cluster autoscaler grows the Regular GPU pools before the Spot ones (priority expander), so the "
+        "servers' fewest replicas stay off Spot up to the Regular pools' size; false: Spot first (serving.all_spot). Default true.",
+    )
     config_path: str = Field(default="cluster", description="Key path named in error messages. Default 'cluster'.")
 
     @model_validator(mode="after")
@@ -373,7 +378,9 @@ class AksCluster(pulumi.ComponentResource):
                 )
             )
 
-        self.gpu_placement = r.gpu_placement(args.placement_gpus)
+        self._priority_expander(kube)
+        zones = min(len(pool.zones) for pool in args.gpu_pools.values()) if args.gpu_pools else 0
+        self.gpu_placement = r.gpu_placement(args.placement_gpus, zones=zones or None)
         self.addons = releases
         self.register_outputs(
             {
@@ -479,6 +486,8 @@ class AksCluster(pulumi.ComponentResource):
                 ),
             ),
             auto_upgrade_profile={"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
+            # Which pool grows first is the priority expander's ConfigMap (_priority_expander): Regular before Spot.
+            auto_scaler_profile={"expander": r.PRIORITY_EXPANDER},
             azure_monitor_profile={"metrics": {"enabled": args.prometheus == "azure-monitor"}},
             disk_encryption_set_id=args.disk_encryption_set_id,
             agent_pool_profiles=[system_pool],
@@ -570,6 +579,20 @@ class AksCluster(pulumi.ComponentResource):
                 props["upgrade_settings"] = {"max_surge": "0", "max_unavailable": "1"}
             self.gpu_pools[key] = self._node_pool(key, tags, **props)
         return general_pool
+
+    def _priority_expander(self, kube: Installer) -> k8s.core.v1.ConfigMap:
+        """The priority expander's ConfigMap: the Regular GPU pools grow before the Spot ones (aks_render)."""
+        args = self._args
+        return k8s.core.v1.ConfigMap(
+            child(self._name, "priority-expander"),
+            metadata={"name": r.PRIORITY_EXPANDER_CONFIGMAP, "namespace": r.PRIORITY_EXPANDER_NAMESPACE, "labels": kube.labels},
+            data={
+                "priorities": r.expander_priorities(
+                    {key: pool.spot for key, pool in args.gpu_pools.items()}, on_demand_first=args.on_demand_first
+                )
+            },
+            opts=kube.opts(),
+        )
 
     def _kubernetes_provider(self) -> None:
         """`kubeconfig` (Entra ID through kubelogin) and the Kubernetes provider every in-cluster resource uses."""

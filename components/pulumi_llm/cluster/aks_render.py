@@ -129,14 +129,55 @@ def gpu_taints(spot: bool) -> list[str]:
     return [GPU_TAINT, SPOT_TAINT] if spot else [GPU_TAINT]
 
 
-def gpu_placement(gpus_per_node: int | None = None) -> render.Placement:
+def gpu_placement(gpus_per_node: int | None = None, *, zones: int | None = None) -> render.Placement:
     """Where model servers run: on GPU nodes (by label), tolerating the GPU taint and the Spot taint, so
-    they may use the on-demand and the Spot GPU pools alike."""
+    they may use the on-demand and the Spot GPU pools alike — Regular nodes first where both have room (Spot
+    nodes carry `kubernetes.azure.com/scalesetpriority: spot`, Regular ones don't). Spread over zones as a
+    requirement only when every GPU pool spans two or more (`zones`: the fewest; GPU pools are often regional)."""
+    from ..kubernetes.resilience import decide_zone_spread
+
     return render.Placement(
         node_selector={GPU_PRESENT_LABEL: "true"},
         tolerations=tuple(dict(t) for t in GPU_TOLERATIONS),
         gpus_per_node=gpus_per_node,
+        zone_spread=decide_zone_spread(zones),
+        preferred_nodes=(
+            {"weight": 100, "preference": {"matchExpressions": [{"key": SPOT_TAINT_KEY, "operator": "NotIn", "values": ["spot"]}]}},
+        ),
     )
+
+
+# The cluster autoscaler's priority expander: AKS' managed autoscaler uses it with `expander: priority` in the
+# cluster's autoscaler profile and reads the ConfigMap `cluster-autoscaler-priority-expander` in kube-system
+# (kubernetes/autoscaler cluster-autoscaler/expander/priority/readme.md: the ConfigMap must be named so and live
+# in the autoscaler's namespace; `priorities` maps a number to regexes of node group names, the highest number
+# wins). AKS names a pool's scale set `aks-<pool>-<number>-vmss`, its node group.
+PRIORITY_EXPANDER = "priority"
+PRIORITY_EXPANDER_CONFIGMAP = "cluster-autoscaler-priority-expander"
+PRIORITY_EXPANDER_NAMESPACE = "kube-system"
+ON_DEMAND_PRIORITY = 30
+SPOT_PRIORITY = 20
+OTHER_PRIORITY = 10
+
+
+def node_group_pattern(pool: str) -> str:
+    """The regex of one AKS pool's node group (its scale set `aks-<pool>-<number>-vmss`)."""
+    return f"^aks-{pool}-[0-9]+-vmss$"
+
+
+def expander_priorities(pools: Mapping[str, bool], *, on_demand_first: bool = True) -> str:
+    """The priority expander's `priorities` (YAML): Regular GPU pools before Spot ones (the reverse when not
+    `on_demand_first`: serving.all_spot), any other pool last. `pools`: GPU pool name → spot."""
+    spot_rank, regular_rank = (SPOT_PRIORITY, ON_DEMAND_PRIORITY) if on_demand_first else (ON_DEMAND_PRIORITY, SPOT_PRIORITY)
+    ranks: dict[int, list[str]] = {regular_rank: [], spot_rank: [], OTHER_PRIORITY: [".*"]}
+    for pool, spot in sorted(pools.items()):
+        ranks[spot_rank if spot else regular_rank].append(node_group_pattern(pool))
+    lines: list[str] = []
+    for rank in sorted(ranks, reverse=True):
+        if ranks[rank]:
+            lines.append(f"{rank}:")
+            lines += [f"  - {json.dumps(pattern)}" for pattern in ranks[rank]]
+    return "\n".join(lines) + "\n"
 
 
 def tolerates(tolerations: Sequence[Mapping[str, Any]], taint: str) -> bool:

@@ -121,6 +121,12 @@ class EksClusterArgs(BaseModel):
         description="GPU capacity types. Default: spot then on-demand with karpenter; on-demand with node-group (exactly one there).",
     )
     max_gpus: int = Field(default=8, ge=1, description="Most GPUs Karpenter may provision in total (NodePool limit). Default 8.")
+    on_demand_gpus: int = Field(
+        default=0,
+        ge=0,
+        description="Karpenter: GPUs of an on-demand NodePool Karpenter fills first (weight 100) — the models' fewest replicas "
+        "stay off spot; the burst pool (capacity_types) holds max_gpus minus these. Default 0: no floor pool (all-spot allowed).",
+    )
     gpu_nodes: NodeScaling = Field(
         default=NodeScaling(min=1, desired=1, max=2), description="GPU node group size (node-group only). Default min 1, desired 1, max 2."
     )
@@ -188,6 +194,8 @@ class EksClusterArgs(BaseModel):
                 raise ValueError(f"gpu_instances: node groups need exact instance types (g6e.xlarge), not families {families}")
             if len(self.capacities) != 1:
                 raise ValueError(f"capacity_types: a node group has exactly one capacity type, not {list(self.capacities)}")
+        if self.on_demand_gpus > self.max_gpus:
+            raise ValueError(f"on_demand_gpus: {self.on_demand_gpus} is above max_gpus ({self.max_gpus})")
         if len(set(self.capacities)) != len(self.capacities) or not self.capacities:
             raise ValueError(f"capacity_types: one or more distinct values needed, got {list(self.capacities)}")
         return self
@@ -262,7 +270,9 @@ class EksCluster(pulumi.ComponentResource):
         releases += self._traffic_and_scaling(kube, cluster, prometheus)
 
         self.node_role_arn = gpu_node_role_arn
-        self.gpu_placement = r.gpu_placement(args.gpus_per_node)
+        self.gpu_placement = r.gpu_placement(
+            args.gpus_per_node, karpenter=args.gpu_capacity == "karpenter", zones=len(args.private_subnet_ids)
+        )
         self.addons = releases
         self.register_outputs(
             {
@@ -574,15 +584,22 @@ class EksCluster(pulumi.ComponentResource):
             ),
             opts=kube.opts(crds, karpenter),
         )
-        node_pool = k8s.apiextensions.CustomResource(
-            child(name, "gpu-node-pool"),
-            api_version="karpenter.sh/v1",
-            kind="NodePool",
-            metadata={"name": r.NODE_POOL_NAME, "labels": kube.labels},
-            spec=r.node_pool_spec(instances=args.instances, capacity_types=args.capacities, max_gpus=args.max_gpus),
-            opts=kube.opts(crds, karpenter, node_class),
+        pools = r.node_pools(
+            instances=args.instances, capacity_types=args.capacities, max_gpus=args.max_gpus, on_demand_gpus=args.on_demand_gpus
         )
-        return karpenter_node_role.arn, [crds, karpenter, node_class, node_pool]
+        # The burst pool keeps its child name ("gpu-node-pool"): renaming it would replace the NodePool.
+        node_pools = [
+            k8s.apiextensions.CustomResource(
+                child(name, f"{pool_name}-node-pool"),
+                api_version="karpenter.sh/v1",
+                kind="NodePool",
+                metadata={"name": pool_name, "labels": kube.labels},
+                spec=spec,
+                opts=kube.opts(crds, karpenter, node_class),
+            )
+            for pool_name, spec in pools.items()
+        ]
+        return karpenter_node_role.arn, [crds, karpenter, node_class, *node_pools]
 
     def _interruption_queue(self, tags: dict[str, str]) -> aws.sqs.Queue:
         """The SQS queue Karpenter reads spot interruptions and rebalances from, fed by EventBridge rules."""

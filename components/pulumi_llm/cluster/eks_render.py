@@ -46,6 +46,16 @@ EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 PROMETHEUS_SERVICE_ACCOUNT = f"{addons.PROMETHEUS_FULLNAME}-prometheus"
 NODE_CLASS_NAME = "gpu"
 NODE_POOL_NAME = "gpu"
+ON_DEMAND_NODE_POOL_NAME = "gpu-on-demand"
+# Karpenter tries the NodePool with the highest weight first and moves on once its limits are reached
+# (aws/karpenter-provider-aws pkg/apis/crds/karpenter.sh_nodepools.yaml, karpenter.sh/v1 `spec.weight` and
+# `spec.limits`; website concepts/nodepools.md: "If multiple NodePools are matched, Karpenter will use the
+# NodePool with the highest weight"). The on-demand floor pool is weighted, the burst pool is not.
+ON_DEMAND_WEIGHT = 100
+DO_NOT_DISRUPT = {"karpenter.sh/do-not-disrupt": "true"}
+"""Pod annotation: Karpenter never disrupts (consolidates, drifts) a node for this pod voluntarily — a GPU server's
+cold start is minutes (karpenter.sh/v1 well-known annotation; spot interruptions and expiry still apply)."""
+CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
 ROOT_VOLUME_GIB = 200
 ROOT_DEVICE = "/dev/xvda"  # the AL2023 root device
 
@@ -86,12 +96,28 @@ def cluster_name_problem(name: str) -> str | None:
     return None
 
 
-def gpu_placement(gpus_per_node: int | None = None) -> render.Placement:
-    """Where model servers run: on GPU nodes (by label), tolerating their taint."""
+def gpu_placement(gpus_per_node: int | None = None, *, karpenter: bool = True, zones: int = 2) -> render.Placement:
+    """Where model servers run: on GPU nodes (by label), tolerating their taint, spread over the cluster's zones
+    as a requirement (EKS needs private subnets in two zones or more); under Karpenter, on on-demand nodes before
+    spot ones where both have room, and never disrupted voluntarily."""
+    from ..kubernetes.resilience import decide_zone_spread
+
     return render.Placement(
         node_selector={"nvidia.com/gpu.present": "true"},
         tolerations=(dict(GPU_TOLERATION),),
         gpus_per_node=gpus_per_node,
+        zone_spread=decide_zone_spread(zones),
+        pod_annotations=dict(DO_NOT_DISRUPT) if karpenter else {},
+        preferred_nodes=(
+            (
+                {
+                    "weight": 100,
+                    "preference": {"matchExpressions": [{"key": CAPACITY_TYPE_LABEL, "operator": "In", "values": ["on-demand"]}]},
+                },
+            )
+            if karpenter
+            else ()
+        ),
     )
 
 
@@ -150,6 +176,20 @@ def instance_requirement(instances: Sequence[str]) -> dict[str, Any]:
     return {"key": key, "operator": "In", "values": list(instances)}
 
 
+def node_pools(*, instances: Sequence[str], capacity_types: Sequence[str], max_gpus: int, on_demand_gpus: int) -> dict[str, dict[str, Any]]:
+    """The GPU NodePools by name: with an on-demand floor (`on_demand_gpus` > 0: the models' fewest replicas), an
+    on-demand pool limited to it and weighted, so Karpenter fills it first, and the burst pool (`capacity_types`,
+    spot first) with the rest of `max_gpus`; without one (serving.all_spot), the burst pool alone."""
+    if not 0 <= on_demand_gpus <= max_gpus:
+        raise ValueError(f"on_demand_gpus: {on_demand_gpus} must be between 0 and max_gpus ({max_gpus})")
+    burst = node_pool_spec(instances=instances, capacity_types=capacity_types, max_gpus=max_gpus - on_demand_gpus)
+    if on_demand_gpus == 0:
+        return {NODE_POOL_NAME: burst}
+    floor = node_pool_spec(instances=instances, capacity_types=("on-demand",), max_gpus=on_demand_gpus)
+    floor["weight"] = ON_DEMAND_WEIGHT
+    return {ON_DEMAND_NODE_POOL_NAME: floor, NODE_POOL_NAME: burst}
+
+
 def node_pool_spec(
     *,
     instances: Sequence[str],
@@ -160,7 +200,7 @@ def node_pool_spec(
     consolidate_after: str = "10m",
     disruption_budget: str = "10%",
 ) -> dict[str, Any]:
-    """The GPU NodePool (karpenter.sh/v1): tainted GPU nodes, capped GPU count, gentle disruption."""
+    """A GPU NodePool (karpenter.sh/v1): tainted GPU nodes, capped GPU count, gentle disruption."""
     return {
         "template": {
             "metadata": {"labels": dict(GPU_NODE_LABELS)},

@@ -142,6 +142,12 @@ class GkeClusterArgs(BaseModel):
     gpu_driver_version: Literal["LATEST", "DEFAULT"] = Field(
         default="LATEST", description="NVIDIA driver GKE installs on GPU nodes: LATEST or DEFAULT for the GKE version. Default LATEST."
     )
+    on_demand_first: bool = Field(
+        default=True,
+        description="The ComputeClass tries the on-demand pools before the spot ones (and migrates pods back to them when they "
+        "have room), so the servers' fewest replicas stay off spot up to the on-demand pools' size; false: spot first "
+        "(serving.all_spot). Default true.",
+    )
     prometheus: Literal["kube-prometheus-stack", "managed"] = Field(
         default="kube-prometheus-stack",
         description="kube-prometheus-stack in the cluster, or Managed Service for Prometheus (PodMonitoring; required on Autopilot). Default kube-prometheus-stack.",
@@ -208,6 +214,12 @@ class GkeClusterArgs(BaseModel):
         """GPUs of the smallest GPU node: a server asking for at most this many fits every pool."""
         return min(self.machine(key).gpus for key in self.gpu_pools)
 
+    @property
+    def gpu_zone_count(self) -> int:
+        """Zones the GPU nodes may come up in: the fewest of any pool (its `zones`, else the regional cluster's
+        default node locations, r.REGIONAL_DEFAULT_ZONES)."""
+        return min(len(pool.zones) or r.REGIONAL_DEFAULT_ZONES for pool in self.gpu_pools.values())
+
 
 @dataclass
 class WorkloadIdentity:
@@ -258,7 +270,7 @@ class GkeCluster(pulumi.ComponentResource):
         releases += metrics
         releases += self._keda(kube, prometheus)
 
-        self.gpu_placement = r.gpu_placement(args.gpus_per_node)
+        self.gpu_placement = r.gpu_placement(args.gpus_per_node, zones=args.gpu_zone_count)
         self.addons = releases
         self.register_outputs(
             {
@@ -386,10 +398,10 @@ class GkeCluster(pulumi.ComponentResource):
         )
 
     def _compute_class(self, kube: Installer, pools: _NodePools) -> pulumi.Resource:
-        """The GPU ComputeClass: spot first, then on-demand."""
+        """The GPU ComputeClass: on-demand first, then spot (spot first with on_demand_first false)."""
         args = self._args
         if args.mode == "standard":
-            class_spec = r.compute_class_standard(pools.spot, pools.on_demand)
+            class_spec = r.compute_class_standard(pools.spot, pools.on_demand, on_demand_first=args.on_demand_first)
         else:
             gpus = [(args.machine(k).accelerator, args.machine(k).gpus) for k in args.gpu_pools]
             class_spec = r.compute_class_autopilot(
@@ -397,6 +409,7 @@ class GkeCluster(pulumi.ComponentResource):
                 spot=any(p.spot is not None for p in args.gpu_pools.values()),
                 on_demand=any(p.on_demand is not None for p in args.gpu_pools.values()),
                 driver=args.gpu_driver_version,
+                on_demand_first=args.on_demand_first,
             )
         self.compute_class = r.GPU_COMPUTE_CLASS
         return k8s.apiextensions.CustomResource(

@@ -10,9 +10,11 @@ GPU capacity decisions (see README.md):
 - GPU nodes carry the taint GKE itself puts on GPU nodes, `nvidia.com/gpu=present:NoSchedule`, set
   explicitly on the pool so it holds even in a cluster without another node pool (where GKE would not
   add it), and the label `nvidia.com/gpu.present: "true"` (the DCGM exporter's selector, as on EKS).
-- Spot first, on-demand after: one Custom Compute Class (`cloud.google.com/v1 ComputeClass`) lists the
-  spot pools, then the on-demand pools, by priority; GKE's autoscaler tries them in that order and
-  moves pods back to spot when it can (`activeMigration`). Two node pools alone would leave the choice
+- On-demand first, spot after: one Custom Compute Class (`cloud.google.com/v1 ComputeClass`) lists the
+  on-demand pools, then the spot pools, by priority; GKE's autoscaler tries them in that order and
+  moves pods back to a higher priority when it has room (`activeMigration`), so the servers' fewest
+  replicas (what the on-demand pools hold: the settings refuse less) stay off spot and the burst rides
+  spot. With serving.all_spot the order is spot first. Two node pools alone would leave the choice
   to the autoscaler's expander, which Standard clusters cannot set to "priority". Model servers select
   the class by the `cloud.google.com/compute-class` label; pools that serve a class carry that label
   and its taint, as GKE requires of manually created pools.
@@ -54,6 +56,13 @@ SYSTEM_NODE_LABELS: dict[str, str] = {POOL_LABEL: "system"}
 # GKE installs this driver branch on GPU nodes: LATEST (the newest the GKE version supports; vLLM's
 # CUDA 13 images need an R580+ driver, see pins.VLLM_OPENAI) or DEFAULT.
 GPU_DRIVER_VERSIONS = ("LATEST", "DEFAULT")
+
+SPOT_NODE_LABEL = "cloud.google.com/gke-spot"
+"""GKE labels Spot VM nodes `cloud.google.com/gke-spot: "true"` (GKE docs, Spot VMs: "GKE automatically adds the
+cloud.google.com/gke-spot=true label to nodes that use Spot VMs")."""
+REGIONAL_DEFAULT_ZONES = 3
+"""A regional cluster's node pools span three zones of the region unless given node locations (GKE docs, Regional
+clusters: "By default, GKE replicates each node pool across three zones of the control plane's region")."""
 
 NODE_IMAGE = "COS_CONTAINERD"
 NODE_OAUTH_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)  # IAM roles decide, not scopes
@@ -251,8 +260,13 @@ def service_agents(project_number: str) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 
 
-def gpu_placement(gpus_per_node: int | None, compute_class: str = GPU_COMPUTE_CLASS) -> render.Placement:
-    """Model servers run on the GPU ComputeClass (spot first, on-demand after), tolerating GPU nodes."""
+def gpu_placement(
+    gpus_per_node: int | None, compute_class: str = GPU_COMPUTE_CLASS, *, zones: int = REGIONAL_DEFAULT_ZONES
+) -> render.Placement:
+    """Model servers run on the GPU ComputeClass, tolerating GPU nodes, on non-spot nodes first where both have
+    room, spread over the GPU pools' zones as a requirement when there are two or more."""
+    from ..kubernetes.resilience import decide_zone_spread
+
     return render.Placement(
         node_selector={COMPUTE_CLASS_LABEL: compute_class},
         tolerations=(
@@ -260,6 +274,10 @@ def gpu_placement(gpus_per_node: int | None, compute_class: str = GPU_COMPUTE_CL
             {"key": COMPUTE_CLASS_LABEL, "operator": "Equal", "value": compute_class, "effect": "NoSchedule"},
         ),
         gpus_per_node=gpus_per_node,
+        zone_spread=decide_zone_spread(zones),
+        preferred_nodes=(
+            {"weight": 100, "preference": {"matchExpressions": [{"key": SPOT_NODE_LABEL, "operator": "NotIn", "values": ["true"]}]}},
+        ),
     )
 
 
@@ -272,24 +290,30 @@ def gpu_pool_taints(compute_class: str = GPU_COMPUTE_CLASS) -> list[dict[str, st
     return [dict(GPU_TAINT), {"key": COMPUTE_CLASS_LABEL, "value": compute_class, "effect": "NO_SCHEDULE"}]
 
 
-def compute_class_standard(spot_pools: Sequence[str], on_demand_pools: Sequence[str]) -> dict[str, Any]:
-    """ComputeClass spec over existing node pools: every spot pool, then every on-demand pool."""
-    priorities = [{"nodepools": [pool]} for pool in (*spot_pools, *on_demand_pools)]
+def compute_class_standard(spot_pools: Sequence[str], on_demand_pools: Sequence[str], *, on_demand_first: bool = True) -> dict[str, Any]:
+    """ComputeClass spec over existing node pools: every on-demand pool, then every spot pool (the reverse when
+    not `on_demand_first`: the stack is all-spot on purpose)."""
+    ordered = (*on_demand_pools, *spot_pools) if on_demand_first else (*spot_pools, *on_demand_pools)
+    priorities = [{"nodepools": [pool]} for pool in ordered]
     if not priorities:
         raise ValueError("a ComputeClass needs at least one node pool")
     return {
         "priorities": priorities,
         "nodePoolAutoCreation": {"enabled": False},
-        # Back to a higher priority (spot) when it has room again.
+        # Back to a higher priority (the on-demand floor) when it has room again.
         "activeMigration": {"optimizeRulePriority": True},
         "whenUnsatisfiable": "DoNotScaleUp",
     }
 
 
-def compute_class_autopilot(gpus: Sequence[tuple[str, int]], spot: bool, on_demand: bool, driver: str) -> dict[str, Any]:
-    """ComputeClass spec for Autopilot: each (accelerator, count) on spot first, then on-demand."""
+def compute_class_autopilot(
+    gpus: Sequence[tuple[str, int]], spot: bool, on_demand: bool, driver: str, *, on_demand_first: bool = True
+) -> dict[str, Any]:
+    """ComputeClass spec for Autopilot: each (accelerator, count) on on-demand first, then spot (the reverse when
+    not `on_demand_first`)."""
     priorities: list[dict[str, Any]] = []
-    for capacity, wanted in ((True, spot), (False, on_demand)):
+    order = ((False, on_demand), (True, spot)) if on_demand_first else ((True, spot), (False, on_demand))
+    for capacity, wanted in order:
         if wanted:
             priorities += [
                 {"gpu": {"type": accelerator, "count": count, "driverVersion": driver.lower()}, "spot": capacity}

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from . import aws, azure, gcp
+from .capacity import GpuCapacity
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -25,4 +26,14 @@ BY_CLOUD: dict[str, OwnMachine] = {
     "aws": aws.own_machine,
     "gcp": gcp.own_machine,
     "azure": azure.own_machine,
+}
+
+Capacity = Callable[["Settings"], "GpuCapacity | None"]
+"""settings → the GPUs the stack's cluster may run model servers on (all, and on on-demand capacity), or None
+where the settings don't bound them (GKE Autopilot)."""
+
+CAPACITY: dict[str, Capacity] = {
+    "aws": aws.capacity,
+    "gcp": gcp.capacity,
+    "azure": azure.capacity,
 }

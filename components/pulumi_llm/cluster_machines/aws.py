@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..errors import UserError
+from .capacity import GpuCapacity
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -24,3 +25,11 @@ def own_machine(settings: Settings, model_key: str, fitting: Iterable[InstanceTy
         f"no instance type of the Karpenter families {', '.join(families)} in {settings.region} fits {model_key}; "
         "add a larger family to aws.cluster.gpu_instance_families or choose a quantization"
     )
+
+
+def capacity(settings: Settings) -> GpuCapacity | None:
+    """EKS: aws.cluster.max_gpus caps every GPU. Karpenter keeps the models' fewest replicas on an on-demand
+    NodePool of its own (cluster/eks_render.node_pools), whatever capacity_types the burst pool takes; a managed
+    GPU node group is on-demand (platform/aws.py)."""
+    cluster = settings.aws.cluster
+    return GpuCapacity(cluster.max_gpus, "aws.cluster.max_gpus", cluster.max_gpus, "aws.cluster.max_gpus")

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ..sizing import get_instance_type
+from .capacity import GpuCapacity
+
 if TYPE_CHECKING:
     from ..settings import Settings
     from ..sizing import InstanceType
@@ -13,3 +16,12 @@ if TYPE_CHECKING:
 def own_machine(settings: Settings, model_key: str, fitting: Iterable[InstanceType]) -> InstanceType | None:
     del settings, model_key, fitting
     return None
+
+
+def capacity(settings: Settings) -> GpuCapacity | None:
+    """AKS: every GPU pool's max_count × its size's GPUs; on-demand is the Regular (spot: false) pools'."""
+    pools = settings.azure.cluster.gpu_pools.values()
+    gpus = [(get_instance_type(p.vm_size, "azure").gpu_count * p.max_count, p.spot) for p in pools]
+    return GpuCapacity(
+        sum(n for n, _ in gpus), "azure.cluster.gpu_pools", sum(n for n, spot in gpus if not spot), "azure.cluster.gpu_pools"
+    )

@@ -8,6 +8,7 @@ Kubernetes object names are the served model name; Pulumi names derive from the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -20,6 +21,7 @@ from ..naming import child
 from ..runtimes.spec import ContainerSpec
 from . import adapter_sync, credential_endpoints, render
 from .credential_endpoints import CredentialEndpoint
+from .resilience import REPLACE, Drain, Rollout, drain_args
 
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
 
@@ -55,6 +57,14 @@ class ModelServerArgs(BaseModel):
     env: Mapping[str, Any] = Field(
         default_factory=dict, description="Extra env vars valued from other resources (Inputs), e.g. the model bucket."
     )
+    rollout: Rollout = Field(
+        default=REPLACE,
+        description="Rolling update (maxSurge/maxUnavailable, resilience.decide_rollout). Default: replace one replica at a time.",
+    )
+    drain: Drain = Field(
+        default=render.DEFAULT_DRAIN,
+        description="preStop sleep and termination grace (resilience.decide_drain). Default: streams of up to 3600 s (the ingress's timeout).",
+    )
 
 
 class ModelServer(pulumi.ComponentResource):
@@ -64,7 +74,8 @@ class ModelServer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:ModelServer", name, None, opts)
-        spec = args.container
+        # SIGTERM drains the streams the grace period waits for, instead of aborting them (resilience.py).
+        spec = dataclasses.replace(args.container, args=(*args.container.args, *drain_args(args.container.runtime, args.drain)))
         served = spec.served_name
         labels = {
             **kubernetes_labels(args.labels.with_model(served), component="model-server"),
@@ -109,6 +120,8 @@ class ModelServer(pulumi.ComponentResource):
                 placement=args.placement,
                 service_account=served,
                 model_claim=args.model_claim,
+                rollout=args.rollout,
+                drain=args.drain,
             )
             # Values from other resources join the rendered env (Kubernetes expands $(VAR) in args).
             for container in deployment["template"]["spec"]["containers"]:
@@ -130,6 +143,8 @@ class ModelServer(pulumi.ComponentResource):
                 placement=args.placement,
                 service_account=served,
                 model_claim=args.model_claim,
+                rollout=args.rollout,
+                drain=args.drain,
             )
             template = group["leaderWorkerTemplate"]
             for role in ("leaderTemplate", "workerTemplate"):

@@ -24,6 +24,7 @@ from . import autoscaling, observability_rules, render
 from .credential_endpoints import CredentialEndpoint
 from .model_copy import ModelCopy, ModelCopyArgs
 from .model_server import LWS_API_VERSION, ModelServer, ModelServerArgs
+from .resilience import REPLACE, Drain, Rollout
 
 SERVICE_MONITOR_API_VERSION = "monitoring.coreos.com/v1"
 GMP_API_VERSION = "monitoring.googleapis.com/v1"
@@ -50,6 +51,10 @@ class ServedModel:
     """Extra environment variables whose values come from other resources (pulumi Inputs), e.g. the
     model bucket that the server's positional model argument `s3://$(MODEL_BUCKET)/…` expands
     (`vllm serve MODEL`; Kubernetes expands $(VAR) in args)."""
+    rollout: Rollout = REPLACE
+    """Its rolling update (serving.rollout: surge where the cluster's GPU cap has room)."""
+    drain: Drain = render.DEFAULT_DRAIN
+    """Its preStop sleep and termination grace (serving.drain: the longest stream the stack allows)."""
 
 
 INGRESS_NGINX_ANNOTATIONS = {
@@ -250,6 +255,8 @@ class ModelServing(pulumi.ComponentResource):
                 service_account_annotations=model.service_account_annotations,
                 pod_labels=model.pod_labels,
                 env=model.env,
+                rollout=model.rollout,
+                drain=model.drain,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
         )

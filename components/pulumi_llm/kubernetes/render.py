@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..runtimes.spec import ContainerSpec, HttpCheck, Probe
+from .resilience import INGRESS_STREAM_SECONDS, PRESTOP_SLEEP_SECONDS, REPLACE, Drain, Rollout, ZoneSpread, decide_drain
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
-PRESTOP_SLEEP_SECONDS = 15
-TERMINATION_GRACE_SECONDS = 60
 RAY_PORT = 6379
+DEFAULT_DRAIN = decide_drain(INGRESS_STREAM_SECONDS)
+"""A server behind the cluster's own ingress only: streams run up to the ingress's 3600 s."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ class Placement:
     tolerations: Sequence[Mapping[str, Any]] = ({"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},)
     gpus_per_node: int | None = None
     """GPUs of one node; a server needing more runs as a LeaderWorkerSet group across nodes."""
+    zone_spread: ZoneSpread = "ScheduleAnyway"
+    """Zone spread of one model's replicas: `DoNotSchedule` where the GPU nodes span zones (resilience.decide_zone_spread)."""
+    pod_annotations: Mapping[str, str] = field(default_factory=dict[str, str])
+    """Annotations every server pod carries (EKS: `karpenter.sh/do-not-disrupt`)."""
+    preferred_nodes: Sequence[Mapping[str, Any]] = ()
+    """`preferredDuringSchedulingIgnoredDuringExecution` terms: on-demand nodes before spot ones where both run."""
 
 
 def selector_labels(served_name: str) -> dict[str, str]:
@@ -108,7 +115,7 @@ def container(
             "readOnlyRootFilesystem": spec.read_only_root,
             "runAsNonRoot": True,
         },
-        # Lets in-flight streams finish and endpoints update before SIGTERM (kserve's template).
+        # Endpoints drop the pod before SIGTERM, so no new request arrives while the server drains (resilience.py).
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
@@ -173,33 +180,44 @@ def pod_spec(
     service_account: str,
     model_claim: str | None,
     containers: Sequence[Mapping[str, Any]] | None = None,
+    drain: Drain = DEFAULT_DRAIN,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "serviceAccountName": service_account,
         "automountServiceAccountToken": False,  # the server never talks to the Kubernetes API
         "enableServiceLinks": False,
         "securityContext": pod_security(),
-        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+        # preStop + the longest stream + teardown: SIGKILL never cuts a stream the stack allows (resilience.py).
+        "terminationGracePeriodSeconds": drain.grace_seconds,
         "containers": [dict(c) for c in containers] if containers is not None else [container(spec)],
         "volumes": volumes(spec, model_claim),
         "tolerations": [dict(t) for t in placement.tolerations],
     }
     if placement.node_selector:
         body["nodeSelector"] = dict(placement.node_selector)
+    if placement.preferred_nodes:
+        body["affinity"] = {
+            "nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [dict(t) for t in placement.preferred_nodes]}
+        }
     return body
 
 
-def topology_spread(served_name: str) -> list[dict[str, Any]]:
-    """Spread replicas over nodes and zones when there is room; never block scheduling on it."""
+def topology_spread(served_name: str, zone_spread: ZoneSpread = "ScheduleAnyway") -> list[dict[str, Any]]:
+    """Spread replicas over nodes when there is room (a node with spare GPUs may hold two), and over zones as
+    `zone_spread` says: a requirement where the GPU nodes span zones (resilience.decide_zone_spread)."""
     return [
         {
             "maxSkew": 1,
             "topologyKey": key,
-            "whenUnsatisfiable": "ScheduleAnyway",
+            "whenUnsatisfiable": when,
             "labelSelector": {"matchLabels": selector_labels(served_name)},
         }
-        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+        for key, when in (("kubernetes.io/hostname", "ScheduleAnyway"), ("topology.kubernetes.io/zone", zone_spread))
     ]
+
+
+def template_metadata(labels: Mapping[str, str], annotations: Mapping[str, str], placement: Placement) -> dict[str, Any]:
+    return {"labels": dict(labels), "annotations": {**placement.pod_annotations, **annotations}}
 
 
 def deployment_spec(
@@ -211,17 +229,19 @@ def deployment_spec(
     placement: Placement,
     service_account: str,
     model_claim: str | None,
+    rollout: Rollout = REPLACE,
+    drain: Drain = DEFAULT_DRAIN,
 ) -> dict[str, Any]:
-    pod = pod_spec(spec, placement, service_account, model_claim)
-    pod["topologySpreadConstraints"] = topology_spread(spec.served_name)
+    pod = pod_spec(spec, placement, service_account, model_claim, drain=drain)
+    pod["topologySpreadConstraints"] = topology_spread(spec.served_name, placement.zone_spread)
     return {
         "replicas": replicas,
         "selector": {"matchLabels": selector_labels(spec.served_name)},
-        # GPUs are scarce: never ask for a surge replica the cluster may not have room for.
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+        # Surge where the cluster's GPU cap has room for one more replica, else replace one at a time (resilience.decide_rollout).
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": rollout.max_surge, "maxUnavailable": rollout.max_unavailable}},
         "revisionHistoryLimit": 3,
         "progressDeadlineSeconds": spec.startup.budget_seconds + 300,
-        "template": {"metadata": {"labels": dict(labels), "annotations": dict(annotations)}, "spec": pod},
+        "template": {"metadata": template_metadata(labels, annotations, placement), "spec": pod},
     }
 
 
@@ -302,6 +322,8 @@ def leader_worker_set_spec(
     placement: Placement,
     service_account: str,
     model_claim: str | None,
+    rollout: Rollout = REPLACE,
+    drain: Drain = DEFAULT_DRAIN,
 ) -> dict[str, Any]:
     """A LeaderWorkerSet for a server spread over `size` nodes: tensor parallel within a node,
     pipeline parallel across nodes, Ray as vLLM's distributed executor."""
@@ -332,16 +354,23 @@ def leader_worker_set_spec(
         "timeoutSeconds": 10,
         "successThreshold": 1,
     }
-    template_meta = {"labels": dict(labels), "annotations": dict(annotations)}
+    template_meta = template_metadata(labels, annotations, placement)
+    surge = {"maxSurge": rollout.max_surge, "maxUnavailable": rollout.max_unavailable}
     return {
         "replicas": replicas,
         "startupPolicy": "LeaderCreated",
-        "rolloutStrategy": {"type": "RollingUpdate", "rollingUpdateConfiguration": {"maxSurge": 0, "maxUnavailable": 1}},
+        "rolloutStrategy": {"type": "RollingUpdate", "rollingUpdateConfiguration": surge},
         "leaderWorkerTemplate": {
             "size": size,
             "restartPolicy": "RecreateGroupOnPodRestart",
-            "leaderTemplate": {"metadata": template_meta, "spec": pod_spec(per_node, placement, service_account, model_claim, [leader])},
-            "workerTemplate": {"metadata": template_meta, "spec": pod_spec(per_node, placement, service_account, model_claim, [worker])},
+            "leaderTemplate": {
+                "metadata": template_meta,
+                "spec": pod_spec(per_node, placement, service_account, model_claim, [leader], drain=drain),
+            },
+            "workerTemplate": {
+                "metadata": template_meta,
+                "spec": pod_spec(per_node, placement, service_account, model_claim, [worker], drain=drain),
+            },
         },
     }
 

@@ -292,6 +292,8 @@ def _eks(ctx: PlatformContext, foundation: Foundation) -> EksCluster:
             gpu_instances=gpu_types,
             capacity_types=tuple(cfg.capacity_types) if cfg.gpu_capacity == "karpenter" else ("on-demand",),
             max_gpus=cfg.max_gpus,
+            # The models' fewest replicas on an on-demand NodePool Karpenter fills first (0 under serving.all_spot).
+            on_demand_gpus=serving.on_demand_floor(settings) if cfg.gpu_capacity == "karpenter" else 0,
             prometheus=cfg.prometheus,
             deletion_protection=settings.environment == "prod",
         ),

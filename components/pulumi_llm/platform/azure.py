@@ -261,6 +261,8 @@ def _aks(
             internal_ingress=True,
             # The same callers the aks subnet's NSG admits (the gateway engine's subnet with the gateway).
             ingress_source_ranges=network.client_cidrs,
+            # Regular GPU pools grow before Spot ones: the models' replicas.min stay off Spot (serving.all_spot: Spot first).
+            on_demand_first=not settings.serving.all_spot,
             config_path="pulumi-llm:azure.cluster",
         ),
         opts=on_azure,

@@ -238,6 +238,8 @@ def _gke_cluster(ctx: PlatformContext, foundation: Foundation) -> GkeCluster:
                 )
             },
             prometheus=cfg.cluster.prometheus,
+            # On-demand pool first in the ComputeClass: the models' replicas.min stay off spot (serving.all_spot: spot first).
+            on_demand_first=not settings.serving.all_spot,
         ),
         opts=ctx.opts(foundation.providers),
     )

@@ -77,6 +77,21 @@ class ServingSettings(StrictModel):
     )
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert thresholds.")
     gpu_memory_utilization: float = Field(default=0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use. Default 0.9.")
+    rollout: Literal["auto", "surge", "replace"] = Field(
+        default="auto",
+        description="Cluster rolling updates: surge (start one new replica before stopping an old one: full capacity, needs "
+        "GPUs for one more replica), replace (stop one, then start its replacement: one replica fewer for up to the startup "
+        "budget) or auto (surge when the cluster's GPU cap leaves room for one more replica of the model at its most "
+        "replicas, else replace; replace on-prem, whose capacity the stack doesn't state). Say the trade-off in a comment "
+        "where you set it. Default auto.",
+    )
+    all_spot: bool = Field(
+        default=False,
+        description="The cluster's model servers may all run on spot capacity, deliberately (one reclaim can take every "
+        "replica). Default false: every model's replicas.min stays on on-demand capacity — EKS an on-demand Karpenter "
+        "NodePool tried first, AKS the Regular pools first (cluster autoscaler priority expander), GKE the on-demand pool "
+        "first in the ComputeClass — and the stack is refused when the on-demand capacity can't hold them.",
+    )
 
     @model_validator(mode="after")
     def _scaling(self) -> ServingSettings:
@@ -181,7 +196,7 @@ class ModelSettings(StrictModel):
     def _context_value(cls, data: Any) -> Any:
         # Checked before the union: its own errors would name a member (`context.constrained-int`), not the key. And
         # `context: true` would read as 1 token (pydantic's lax int); StrictModel's check skips a field that takes `max`.
-        value = cast("dict[str, Any]", data).get("context") if isinstance(data, dict) else None
+        value = _context_of(data)
         if value is None or value == "max":
             return data
         number = int(value) if isinstance(value, str) and value.isdigit() else value
@@ -241,6 +256,11 @@ class ModelSettings(StrictModel):
                     raise FieldProblem(key, f"LoRA adapters are served by runtime vllm only, not {self.runtime}")
         if self.lora_max_rank not in MAX_LORA_RANKS:
             raise FieldProblem("lora_max_rank", f"vLLM accepts {', '.join(map(str, MAX_LORA_RANKS))}")
+
+
+def _context_of(data: object) -> object:
+    """The raw `context` of a model's settings before validation (None when absent)."""
+    return cast("dict[str, object]", data).get("context") if isinstance(data, dict) else None
 
 
 SHORTEST_CONTEXT = 256
