@@ -375,6 +375,9 @@ def copy_spec(settings: Settings, name: str, *, uploader_image: str = "", token_
             token_secret=settings.onprem.hf_token_secret if settings.onprem else token_secret,
         )
     _, key = store_key(settings, name)
+    cloud = clouds.info(settings.cloud)
+    # weights() refused store:// on a cluster without a store scheme; settings refuse copies to external buckets.
+    assert cloud is not None and cloud.store_scheme is not None
     return CopySpec(
         served_name=name,
         hf_repo=repo,
@@ -382,9 +385,10 @@ def copy_spec(settings: Settings, name: str, *, uploader_image: str = "", token_
         destination="object-store",
         key=key,
         downloader_image=pins.VLLM_OPENAI.ref,
-        uploader_image=uploader_image or pins.AWS_CLI.ref,
+        uploader_image=uploader_image,  # "": the store's own pinned CLI (kubernetes/model_copy.py UPLOADERS)
         token_secret=token_secret,
         scratch_gib=weights_gib * 2 + 10,
+        store_scheme=cloud.store_scheme,
     )
 
 

@@ -6,6 +6,10 @@ the stack's object store (cloud clusters: the token comes from the cloud secret 
 Job's pod identity) or into the weights claim (on-prem: the token comes from a Kubernetes Secret the
 operator created). The Job's name carries the revision, so a new revision is a new Job (Jobs are
 immutable) and model servers are created after the copy completes.
+
+An object-store copy talks to its own cloud with that cloud's pinned CLI (`UPLOADERS`): the token from the
+cloud's secret store and the upload to its object store, both as the Job's pod identity (EKS Pod Identity,
+GKE Workload Identity) — never another cloud's tool pointed at the wrong store.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import pins
 from ..naming import child, dns_label
 from . import credential_endpoints, render
 from .credential_endpoints import CredentialEndpoint
@@ -32,6 +37,48 @@ HF_TOKEN_SECRET_KEY = "token"
 DOWNLOAD_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
 UPLOAD_RESOURCES = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
 TOKEN_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
+TMP_DIR = "/tmp"  # noqa: S108 - the Job's emptyDir, not the node's /tmp
+
+
+@dataclass(frozen=True)
+class Uploader:
+    """How a copy Job reaches one cloud: its CLI image, the token fetch and the upload (shell templates)."""
+
+    image: str
+    token: str
+    """Writes the Hugging Face token to ``{out}``; ``{secret}`` (quoted) and ``{project}`` are filled in."""
+    sync: str
+    """Uploads ``{source}`` (the downloaded directory) to ``{dest}`` (the store prefix), skipping hf's .cache."""
+    env: tuple[tuple[str, str], ...]
+    """What the CLI needs on a read-only root filesystem: a writable home (and gcloud's configuration dir)."""
+
+
+UPLOADERS: dict[str, Uploader] = {
+    "s3": Uploader(
+        image=pins.AWS_CLI.ref,
+        token="aws secretsmanager get-secret-value --secret-id {secret} --query SecretString --output text > {out}",
+        sync="exec aws s3 sync {source} {dest} --only-show-errors --exclude '.cache/*'",
+        env=(("HOME", TMP_DIR),),
+    ),
+    # gcloud storage rsync: --exclude takes Python regexes matched against the path below the source; secrets
+    # versions access prints the payload alone (cloud.google.com/sdk/gcloud/reference/storage/rsync and
+    # /secrets/versions/access). The same commands the GCP GPU VMs and the adapter copies run (gpu_vm/gcp_boot.py,
+    # kubernetes/adapter_sync.py).
+    "gs": Uploader(
+        image=pins.GOOGLE_CLOUD_CLI.ref,
+        token="gcloud secrets versions access latest --secret={secret} --project={project} --quiet > {out}",
+        sync="exec gcloud storage rsync --recursive --quiet --exclude='\\.cache/.*' {source} {dest}",
+        env=(("HOME", TMP_DIR), ("CLOUDSDK_CONFIG", f"{TMP_DIR}/gcloud")),
+    ),
+}
+"""Store scheme → its uploader. Azure clusters copy into a claim only (settings/checks_sources.py): no Blob entry."""
+
+
+def decide_uploader(scheme: str) -> Uploader:
+    """The uploader of an object store's scheme; another scheme is a programming error (settings refuse it first)."""
+    if scheme not in UPLOADERS:
+        raise ValueError(f"no copy uploader for {scheme}://: object-store copies go to {', '.join(f'{s}://' for s in UPLOADERS)}")
+    return UPLOADERS[scheme]
 
 
 @dataclass(frozen=True)
@@ -47,11 +94,15 @@ class CopySpec:
     downloader_image: str
     """An image with the `hf` CLI (huggingface_hub) — the vLLM image carries it."""
     uploader_image: str = ""
-    """object-store: an image with the cloud's CLI (aws-cli)."""
+    """object-store: an image with the cloud's CLI. Default: the pinned CLI of `store_scheme` (`UPLOADERS`)."""
     claim: str | None = None
     token_secret: str = ""
     """object-store: the cloud secret id of the Hugging Face token; volume: the Kubernetes Secret name."""
     scratch_gib: int = 100
+    store_scheme: str = "s3"
+    """object-store: the store's URI scheme, which picks the uploader (s3: AWS CLI, gs: Google Cloud CLI)."""
+    token_project: str = ""
+    """object-store on gs: the project of the token's Secret Manager secret."""
 
 
 def job_name(spec: CopySpec) -> str:
@@ -87,33 +138,36 @@ def job_spec(spec: CopySpec, *, service_account: str, env: dict[str, Any] | None
     init: list[dict[str, Any]] = []
     containers: list[dict[str, Any]]
     if spec.destination == "object-store":
+        uploader = decide_uploader(spec.store_scheme)
+        image = spec.uploader_image or uploader.image
+        cli_env = [{"name": k, "value": v} for k, v in uploader.env]
         volumes.append({"name": "work", "emptyDir": {"sizeLimit": f"{spec.scratch_gib}Gi"}})
-        fetch = (
-            f"aws secretsmanager get-secret-value --secret-id {shlex.quote(spec.token_secret)} "
-            f"--query SecretString --output text > {TOKEN_DIR}/{HF_TOKEN_SECRET_KEY}"
+        fetch = uploader.token.format(
+            secret=shlex.quote(spec.token_secret), project=shlex.quote(spec.token_project), out=f"{TOKEN_DIR}/{HF_TOKEN_SECRET_KEY}"
         )
         init.append(
             {
                 "name": "token",
-                "image": spec.uploader_image,
+                "image": image,
                 "imagePullPolicy": "IfNotPresent",
                 "command": ["/bin/sh", "-c", fetch],
-                "env": [{"name": "HOME", "value": "/tmp"}],
-                "volumeMounts": [{"name": "token", "mountPath": TOKEN_DIR}, {"name": "tmp", "mountPath": "/tmp"}],
+                "env": copy.deepcopy(cli_env),
+                "volumeMounts": [{"name": "token", "mountPath": TOKEN_DIR}, {"name": "tmp", "mountPath": TMP_DIR}],
                 "securityContext": _container_security(),
                 "resources": copy.deepcopy(TOKEN_RESOURCES),
             }
         )
         init.append(_download(spec, f"{WORK_DIR}/model"))
-        sync = f"exec aws s3 sync {WORK_DIR}/model \"s3://$(MODEL_BUCKET)/{spec.key}\" --only-show-errors --exclude '.cache/*'"
+        # $(MODEL_BUCKET) is Kubernetes' expansion from the container's env (before the shell), hence "…" not shlex.
+        sync = uploader.sync.format(source=f"{WORK_DIR}/model", dest=f'"{spec.store_scheme}://$(MODEL_BUCKET)/{spec.key}"')
         containers = [
             {
                 "name": "upload",
-                "image": spec.uploader_image,
+                "image": image,
                 "imagePullPolicy": "IfNotPresent",
                 "command": ["/bin/sh", "-c", sync],
-                "env": [{"name": "HOME", "value": "/tmp"}],
-                "volumeMounts": [{"name": "work", "mountPath": WORK_DIR, "readOnly": True}, {"name": "tmp", "mountPath": "/tmp"}],
+                "env": copy.deepcopy(cli_env),
+                "volumeMounts": [{"name": "work", "mountPath": WORK_DIR, "readOnly": True}, {"name": "tmp", "mountPath": TMP_DIR}],
                 "securityContext": _container_security(),
                 "resources": copy.deepcopy(UPLOAD_RESOURCES),
             }
@@ -177,6 +231,9 @@ class ModelCopyArgs(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict, description="Labels of the Job.")
     env: dict[str, Any] = Field(default_factory=dict, description="Env valued from other resources (e.g. MODEL_BUCKET).")
     service_account: str = Field(description="Service account of the Job (bound to the cloud identity that may write).")
+    service_account_annotations: dict[str, Any] = Field(
+        default_factory=dict, description="Annotations of that service account (GKE: iam.gke.io/gcp-service-account). Default none."
+    )
     credential_endpoints: tuple[CredentialEndpoint, ...] = Field(
         default=(), description="Node-local credential endpoints its cloud identity needs. Default none."
     )
@@ -190,7 +247,12 @@ class ModelCopy(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         account = k8s.core.v1.ServiceAccount(
             child(name, "sa"),
-            metadata={"name": args.service_account, "namespace": args.namespace, "labels": args.labels},
+            metadata={
+                "name": args.service_account,
+                "namespace": args.namespace,
+                "labels": args.labels,
+                **({"annotations": args.service_account_annotations} if args.service_account_annotations else {}),
+            },
             automount_service_account_token=False,
             opts=here,
         )

@@ -47,6 +47,8 @@ class ServedModel:
     """A `model_copy.CopySpec`: copy the weights from the hub once, before the server starts."""
     copy_depends_on: Sequence[Any] = ()
     """Resources the copy Job waits for (its pod identity)."""
+    copy_service_account_annotations: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    """Annotations of the copy Job's service account (GKE: the Google service account it acts as)."""
     env: Mapping[str, Any] = field(default_factory=dict[str, Any])
     """Extra environment variables whose values come from other resources (pulumi Inputs), e.g. the
     model bucket that the server's positional model argument `s3://$(MODEL_BUCKET)/…` expands
@@ -232,6 +234,7 @@ class ModelServing(pulumi.ComponentResource):
                     labels={**model_labels, "app.kubernetes.io/component": "model-copy"},
                     env=dict(model.env),
                     service_account=f"copy-{served}",
+                    service_account_annotations=dict(model.copy_service_account_annotations),
                     credential_endpoints=tuple(args.credential_endpoints),
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[d.namespace, *model.copy_depends_on]),

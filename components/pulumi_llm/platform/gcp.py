@@ -20,6 +20,7 @@ from .context import Foundation, Outputs, PlatformContext, SelfHosted
 if TYPE_CHECKING:
     from ..cluster.gke import GkeCluster
     from ..kubernetes.model_serving import ServedModel
+    from ..security.gcp import GcpHubTokenSecret
 
 NAMESPACE = "llm"
 """The GKE namespace the models are served in."""
@@ -159,12 +160,17 @@ def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> Se
     gke = _gke_cluster(ctx, foundation)
     models: list[ServedModel] = []
     waits: list[pulumi.Resource] = []
+    hub_token = None
     for model in serving.served_models(settings):
         served = model.container.served_name
         identity = gke.workload_identity(NAMESPACE, served, bucket_roles={foundation.extra["bucket"]: ["roles/storage.objectViewer"]})
         waits += identity.parts
         env = {serving.MODEL_BUCKET_ENV: store.bucket_name}
-        models.append(dataclasses.replace(model, env=env, service_account_annotations=identity.annotations))
+        model = dataclasses.replace(model, env=env, service_account_annotations=identity.annotations)
+        if model.copy is not None:
+            hub_token = hub_token or _hub_token(ctx, foundation)
+            model = _gke_copy(gke, model, hub_token, cfg.project, foundation.extra["bucket"])
+        models.append(model)
     layer = ModelServing(
         ctx.child("serving"),
         model_serving_args(
@@ -206,6 +212,39 @@ def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> Se
         urls=urls,
         namespace=layer.namespace,
         outputs={**so_far.outputs, "cluster_name": gke.cluster_name, "namespace": layer.namespace},
+    )
+
+
+def _hub_token(ctx: PlatformContext, foundation: Foundation) -> GcpHubTokenSecret:
+    """The Secret Manager secret the GKE copy Jobs read the Hugging Face token from (once per stack)."""
+    from ..labels import gcp_labels
+    from ..security.gcp import GcpHubTokenSecret as HubToken
+
+    settings = ctx.settings
+    assert settings.gcp is not None
+    return HubToken(
+        ctx.child("hub-token"),
+        project=settings.gcp.project,
+        region=settings.region or "",
+        stack=ctx.labels.stack,
+        kms_key=foundation.store.key_id,
+        labels=gcp_labels(ctx.labels),
+        deletion_protection=settings.environment == "prod",
+        opts=ctx.opts(foundation.providers),
+    )
+
+
+def _gke_copy(gke: GkeCluster, model: ServedModel, hub_token: GcpHubTokenSecret, project: str, bucket: str) -> ServedModel:
+    """`model` with its hub copy Job running as its own Workload Identity: it writes the stack's bucket with
+    `gcloud storage rsync` and reads the token secret (only that one) with `gcloud secrets` — kubernetes/model_copy.py."""
+    served = model.container.served_name
+    assert model.copy is not None
+    # Object User: create, overwrite and list objects of the bucket (rsync lists the destination), no bucket admin.
+    writer = gke.workload_identity(NAMESPACE, f"copy-{served}", bucket_roles={bucket: ["roles/storage.objectUser"]})
+    accessor = hub_token.grant(f"copy-{served}", writer.email.apply(lambda e: f"serviceAccount:{e}"))
+    copy = dataclasses.replace(model.copy, token_secret=hub_token.secret_id, token_project=project)
+    return dataclasses.replace(
+        model, copy=copy, copy_depends_on=(*writer.parts, accessor), copy_service_account_annotations=writer.annotations
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Literal
 
 import pulumi
+import pulumi_gcp as gcp
 import pulumi_gcp.kms as kms
 
 from ..naming import child
@@ -51,3 +52,70 @@ def crypto_key(
         opts=here,
     )
     return ring, key
+
+
+SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
+HUB_TOKEN_SHORT = "huggingface"
+"""The token's short name: `pulumi-llm secrets put huggingface --stack STACK` writes its value."""
+
+
+class GcpHubTokenSecret(pulumi.ComponentResource):
+    """The Secret Manager secret of the Hugging Face token GKE copy Jobs read (as AwsHubTokenSecret on AWS). No
+    value: the operator writes it with `pulumi-llm secrets put huggingface --stack STACK`. Replicated in the stack's
+    region under the model store's key, which Secret Manager's service agent may therefore use; `grant` lets one
+    reader (a copy Job's Google service account) access this secret only."""
+
+    secret: gcp.secretmanager.Secret
+    secret_id: str
+    """The GCP-side id (gateway/engine.py `secret_id`: `pulumi-llm-<stack>-huggingface`)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        project: str,
+        region: str,
+        stack: str,
+        kms_key: pulumi.Input[str],
+        labels: dict[str, str],
+        deletion_protection: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("pulumi-llm:index:GcpHubTokenSecret", name, None, opts)
+        from ..gateway.engine import secret_id
+
+        here = pulumi.ResourceOptions(parent=self)
+        self._name, self._project = name, project
+        self.secret_id = secret_id(stack, HUB_TOKEN_SHORT)
+        number = gcp.organizations.get_project_output(project_id=project, opts=pulumi.InvokeOutputOptions(parent=self)).number
+        agent = gcp.projects.ServiceIdentity(
+            child(name, "secretmanager-agent"), project=project, service="secretmanager.googleapis.com", opts=here
+        )
+        grant = kms.CryptoKeyIAMMember(
+            child(name, "key-secretmanager"),
+            crypto_key_id=kms_key,
+            role=ENCRYPTER_DECRYPTER,
+            member=number.apply(lambda n: f"serviceAccount:service-{n}@gcp-sa-secretmanager.iam.gserviceaccount.com"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[agent]),
+        )
+        self.secret = gcp.secretmanager.Secret(
+            child(name, "secret"),
+            project=project,
+            secret_id=self.secret_id,
+            replication={"user_managed": {"replicas": [{"location": region, "customer_managed_encryption": {"kms_key_name": kms_key}}]}},
+            deletion_protection=deletion_protection,
+            labels={**labels, "pulumi-llm_provider": HUB_TOKEN_SHORT},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[grant]),
+        )
+        self.register_outputs({"secret_id": self.secret_id})
+
+    def grant(self, reader: str, member: pulumi.Input[str]) -> gcp.secretmanager.SecretIamMember:
+        """`member` (``serviceAccount:<email>``) may read this secret's versions, and nothing else in Secret Manager."""
+        return gcp.secretmanager.SecretIamMember(
+            child(self._name, f"{reader}-accessor"),
+            project=self._project,
+            secret_id=self.secret.id,
+            role=SECRET_ACCESSOR,
+            member=member,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
