@@ -23,13 +23,18 @@ def pytest_configure(config: pytest.Config) -> None:
     line per step with the elapsed time, so a first run does not look hung."""
     if str(ROOT / "tests" / "integration") not in sys.path:
         sys.path.append(str(ROOT / "tests" / "integration"))  # the tests that use the installers import it from there
+    from _pytest.capture import CaptureManager  # pytest exports no name for it; its methods below are public API
     from support import cached_env
 
     def to_terminal(line: str) -> None:
         # Looked up when a line comes: the terminal reporter registers in its own pytest_configure.
         capman = config.pluginmanager.getplugin("capturemanager")
         reporter = config.pluginmanager.getplugin("terminalreporter")
-        if capman is None or reporter is None or not capman.is_globally_capturing():
+        if (
+            not isinstance(capman, CaptureManager)
+            or not isinstance(reporter, pytest.TerminalReporter)
+            or not capman.is_globally_capturing()
+        ):
             return  # nothing captured (-s, or run as a script): the line already reached stderr
         with capman.global_and_fixture_disabled():
             reporter.write_line(line)
