@@ -5,6 +5,7 @@ list price of the instances, and the numbers each shell is given."""
 from __future__ import annotations
 
 import copy
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -171,11 +172,9 @@ def test_summary_block_carries_bounds_cost_and_the_measured_constants() -> None:
     assert block["vcpu"] == {"min": 2.0, "max": 6.0}
     assert block["autoscaling"]["target"] == 50
     cost = block["cost"]
-    assert isinstance(cost, dict)
     per_replica = HOURS_PER_MONTH * (0.000024 * 3600 + 2 * 0.000003 * 3600)
     assert (cost["monthly_min"], cost["monthly_max"]) == (round(2 * per_replica, 2), round(6 * per_replica, 2))
     measured = block["measured"]
-    assert isinstance(measured, dict)
     assert measured["front"] == {"per_chunk": 0.000032, "per_request": 0.00019}
     assert math.isclose(measured["cpu_seconds_per_chunk"], 0.000032 + 0.5 * 0.000398)
 
@@ -260,3 +259,24 @@ def test_the_stack_file_load_and_overrides_reach_the_sizing() -> None:
 )
 def test_bad_capacity_input_is_one_line(name: str, changes: dict[str, Any], line: str) -> None:
     assert message(name, **changes).startswith(line)
+
+
+# --- the printed cost block ------------------------------------------------------------------------------------
+
+
+def test_cost_block_has_a_gateway_line_and_a_gateway_only_stack_gets_one_too() -> None:
+    from pulumi_llm.offline.cost_block import WIDTH, render_cost_block
+
+    block = gateway_summary(decide_gateway_sizing("aws", PROD, high_availability=True))
+    summary = json.loads((ROOT / "tests" / "unit" / "golden" / "plan_summary_prod.json").read_text())
+    without = render_cost_block(summary)
+    text = render_cost_block({**summary, "gateway": block})
+    assert text.startswith(without + "\n")  # one line added at the end, nothing else moved
+    added = text[len(without) + 1 :]
+    assert added.startswith("  gateway      $72.08 – $216 a month for 2–6 × Fargate task (1 vCPU, 2 GiB) autoscaled on")
+    assert "(target 50) for 300 expected; list price, us-east-1, as of 2026-06" in " ".join(added.split())
+    assert all(len(line) <= WIDTH for line in text.splitlines())
+    gateway_only = render_cost_block({"stack": "shared", "cloud": "aws", "region": "us-east-1", "sizing": [], "gateway": block})
+    assert gateway_only.splitlines()[0].startswith("Sizing and cost of shared (aws us-east-1")
+    assert gateway_only.splitlines()[1].startswith("  gateway ")
+    assert render_cost_block({"stack": "shared", "cloud": "aws", "region": "us-east-1", "sizing": []}) == ""

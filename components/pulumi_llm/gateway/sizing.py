@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from ..errors import FieldProblem
 from .capacity import MEASURED, EngineCost, GatewayCapacity, decide_engine_cost, decide_gateway_capacity
@@ -270,7 +270,7 @@ SCALES_ON: Final[dict[str, str]] = {
 }
 
 
-def gateway_summary(sizing: GatewaySizing) -> dict[str, object]:
+def gateway_summary(sizing: GatewaySizing) -> dict[str, Any]:
     """summary.json's `gateway` block: instances, vCPU, monthly cost min–max and the measured constants used."""
     price = GATEWAY_PRICES[sizing.cloud]
     capacity = sizing.capacity
@@ -335,7 +335,7 @@ def stack_gateway_sizing(settings: Settings, *, high_availability: bool | None =
     capacity = gateway.capacity
     share = capacity.provider_share if capacity.provider_share is not None else decide_provider_share(gateway.first_routes())
     counts = Counts(instances_min=capacity.instances_min, instances_max=capacity.instances_max)
-    if settings.cloud == "azure" and settings.azure is not None:
+    if settings.cloud == "azure":
         azure = settings.azure.gateway
         for cloud_key, ours, theirs in (
             ("engine_min_replicas", "instances_min", azure.engine_min_replicas),

@@ -104,11 +104,26 @@ def _model_lines(model: dict[str, Any], color: bool) -> list[str]:
     return lines
 
 
+def _gateway_line(gateway: dict[str, Any]) -> list[str]:
+    """The gateway's instances, what they scale on and their list price (summary.json `gateway`, gateway/sizing.py)."""
+    instances, instance, cost = gateway["instances"], gateway["instance"], gateway["cost"]
+    low, high = instances["min"], instances["max"]
+    count = str(low) if low == high else f"{low}–{high}"
+    text = (
+        f"{_money(cost['monthly_min'], cost['monthly_max'])} a month for {count} × {instance['what']} "
+        f"({instance['vcpu']:g} vCPU, {instance['memory_gib']:g} GiB) autoscaled on concurrent streams (target "
+        f"{gateway['autoscaling']['target']:,}) for {gateway['load']['concurrent_streams']:,} expected; list price, "
+        f"{cost['region_priced']}, as of {cost['price_as_of']}"
+    )
+    return _wrap("gateway", text, indent=2)
+
+
 def render_cost_block(summary: dict[str, Any], *, color: bool = False) -> str:
-    """The cost block of one plan's summary.json; "" when the stack serves no model. `color` adds ANSI bold
+    """The cost block of one plan's summary.json; "" when the stack serves no model and has no gateway. `color` adds ANSI bold
     and yellow (the CLI passes it only when stdout is a terminal)."""
     sizing: list[dict[str, Any]] = summary.get("sizing") or []
-    if not sizing:
+    gateway: dict[str, Any] | None = summary.get("gateway")
+    if not sizing and not gateway:
         return ""
     stack_cost: dict[str, Any] | None = summary.get("cost")
     where = f"{summary['cloud']} {summary['region']}" if summary.get("region") else summary["cloud"]
@@ -125,4 +140,6 @@ def render_cost_block(summary: dict[str, Any], *, color: bool = False) -> str:
             f"gateway, network, egress and the rest are left out (summary.json lists them)"
         )
         lines += _wrap("stack", total, indent=2)
+    if gateway:
+        lines += _gateway_line(gateway)
     return "\n".join(lines)
