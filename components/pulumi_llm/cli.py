@@ -173,7 +173,15 @@ def _verify(args: argparse.Namespace) -> int:
     failed = 0
     for stack in stacks:
         try:
-            violations.extend(run_rules(PlanView.from_plan(offline.run(project, stack)), args.rule))
+            plan = offline.run(project, stack)
+            if plan.settings is None:
+                # Several rules read pulumi-llm stack settings (CI runners, claims named as preconditions): judged
+                # without them, a program of its own would get findings that are not its own.
+                raise UserError(
+                    f"{project.relative(project.stack_file(stack))}: project {project.name} configures a program of its own: "
+                    "verify checks pulumi-llm stacks only (plan still records it)"
+                )
+            violations.extend(run_rules(PlanView.from_plan(plan), args.rule))
         except UserError as err:
             if not args.all:
                 raise

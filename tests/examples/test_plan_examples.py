@@ -79,3 +79,19 @@ def test_a_project_in_another_language_is_refused_in_one_line(tmp_path: Path) ->
     assert err == (
         "Pulumi.yaml: runtime yaml: pulumi-llm plan runs Python programs only; a yaml program is previewed by the Pulumi CLI (pulumi preview)\n"
     )
+
+
+def test_verify_and_compare_stack_say_in_one_line_that_a_program_of_its_own_has_no_stack_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(EXAMPLES / "onprem")
+    code, out, err = _main(["verify", "lab"])
+    assert (code, out) == (2, "")
+    assert err == (
+        "Pulumi.lab.yaml: project llm-onprem configures a program of its own: verify checks pulumi-llm stacks only (plan still records it)\n"
+    )
+    code, out, err = _main(["compare", "--stack", "lab", "--tokens-per-month", "1B"])
+    assert (code, out) == (2, "")
+    assert err == (
+        "pulumi-llm: Pulumi.lab.yaml: project llm-onprem configures a program of its own, not pulumi-llm stack settings (pulumi-llm:* keys)\n"
+    )

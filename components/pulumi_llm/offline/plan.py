@@ -307,7 +307,13 @@ def load_settings(project: Project, stack: str):
 
     stack_file = project.stack_file(stack)
     source = project.relative(stack_file)
-    return stack_settings.load(engine_config(stack_file, source)[0], source)
+    config = engine_config(stack_file, source)[0]
+    if decide_plan_mode(project.name, config) == "program":
+        # Not "pulumi-llm:environment: required": the file configures a program of its own, not pulumi-llm's.
+        raise UserError(
+            f"{source}: project {project.name} configures a program of its own, not pulumi-llm stack settings (pulumi-llm:* keys)"
+        )
+    return stack_settings.load(config, source)
 
 
 def execute(
