@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
@@ -158,9 +156,3 @@ def test_under_pytest_capture_the_steps_reach_the_terminal_and_the_rest_stays_ca
     assert "[pulumi-llm fake-env +0:00] step 1/1: unpacking" in proc.stdout
     assert "pip-noise-stays-captured" not in proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
-
-
-@pytest.mark.parametrize("module", ["vllm_env", "litellm_env", "checkov_env", "onnx_env", "llamacpp_build"])
-def test_every_installer_lives_under_the_shared_root(module: str) -> None:
-    source = (ROOT / "tests" / "integration" / "support" / f"{module}.py").read_text()
-    assert "CACHE_ROOT" in source, f"{module} builds its default location from its own root"
