@@ -247,12 +247,15 @@ class ModelCopy(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         account = k8s.core.v1.ServiceAccount(
             child(name, "sa"),
-            metadata={
-                "name": args.service_account,
-                "namespace": args.namespace,
-                "labels": args.labels,
-                **({"annotations": args.service_account_annotations} if args.service_account_annotations else {}),
-            },
+            metadata=cast(
+                k8s.meta.v1.ObjectMetaArgsDict,
+                {
+                    "name": args.service_account,
+                    "namespace": args.namespace,
+                    "labels": args.labels,
+                    **({"annotations": args.service_account_annotations} if args.service_account_annotations else {}),
+                },
+            ),
             automount_service_account_token=False,
             opts=here,
         )
