@@ -9,7 +9,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from pulumi_llm import pins
 from pulumi_llm.kubernetes import inference_gateway_render as r
 from pulumi_llm.verify import openapi
@@ -53,23 +52,34 @@ def test_a_field_the_pinned_inferencepool_lacks_fails_validation() -> None:
     """v1 InferencePool has no modelServerType (the chart's value, not a CRD field) and its port is `number`."""
     spec = _pool()
     spec["modelServerType"] = "vllm"
-    assert r.validate(*POOL, spec) == ["spec.modelServerType: unknown field (the schema has appProtocol, endpointPickerRef, selector, targetPorts)"]
+    assert r.validate(*POOL, spec) == [
+        "spec.modelServerType: unknown field (the schema has appProtocol, endpointPickerRef, selector, targetPorts)"
+    ]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(spec, _strict(gie.INFERENCE_POOL_SPEC))
     old = _pool()
     old["targetPortNumber"] = 8000  # v1alpha2's field, gone in v1
     del old["targetPorts"]
-    assert r.validate(*POOL, old) == ["spec.targetPorts: required", "spec.targetPortNumber: unknown field (the schema has appProtocol, endpointPickerRef, selector, targetPorts)"]
+    assert r.validate(*POOL, old) == [
+        "spec.targetPorts: required",
+        "spec.targetPortNumber: unknown field (the schema has appProtocol, endpointPickerRef, selector, targetPorts)",
+    ]
 
 
 @pytest.mark.parametrize(
     ("edit", "problem"),
     [
-        (lambda s: s["endpointPickerRef"].update(failureMode="Retry"), "spec.endpointPickerRef.failureMode: 'Retry' not one of FailOpen, FailClose"),
+        (
+            lambda s: s["endpointPickerRef"].update(failureMode="Retry"),
+            "spec.endpointPickerRef.failureMode: 'Retry' not one of FailOpen, FailClose",
+        ),
         (lambda s: s["targetPorts"][0].update(number=70000), "spec.targetPorts[0].number: 70000 outside 1..65535"),
         (lambda s: s.update(targetPorts=[{"number": p} for p in range(8000, 8009)]), "spec.targetPorts: 9 items outside 1..8"),
         (lambda s: s["selector"].update(matchLabels={}), "spec.selector.matchLabels: 0 keys outside 1..64"),
-        (lambda s: s["selector"]["matchLabels"].update(bad="no spaces allowed"), "spec.selector.matchLabels.bad: 'no spaces allowed' does not match"),
+        (
+            lambda s: s["selector"]["matchLabels"].update(bad="no spaces allowed"),
+            "spec.selector.matchLabels.bad: 'no spaces allowed' does not match",
+        ),
         (lambda s: s["endpointPickerRef"].pop("name"), "spec.endpointPickerRef.name: required"),
         (lambda s: s["targetPorts"][0].update(number="8000"), "spec.targetPorts[0].number: expected integer, got str"),
     ],
@@ -133,7 +143,12 @@ def test_epp_runs_the_pinned_image_restricted_with_grpc_probes() -> None:
 def test_epp_rbac_is_read_only_and_namespaced() -> None:
     rules = r.epp_role_rules()
     assert {v for rule in rules for v in rule["verbs"]} == {"get", "list", "watch"}
-    assert {res for rule in rules for res in rule["resources"]} == {"pods", "inferencepools", "inferenceobjectives", "inferencemodelrewrites"}
+    assert {res for rule in rules for res in rule["resources"]} == {
+        "pods",
+        "inferencepools",
+        "inferenceobjectives",
+        "inferencemodelrewrites",
+    }
 
 
 def test_network_policies_admit_only_the_proxies_health_checkers_and_pickers() -> None:
@@ -145,7 +160,9 @@ def test_network_policies_admit_only_the_proxies_health_checkers_and_pickers() -
         {"podSelector": {"matchLabels": {"app.kubernetes.io/component": "endpoint-picker"}}},
     ]
     scraper = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
-    policy = r.epp_network_policy_spec("chat", proxy_only_cidr="10.40.16.0/23", scrapers=[scraper], model_selector=SELECTOR, model_port=8000)
+    policy = r.epp_network_policy_spec(
+        "chat", proxy_only_cidr="10.40.16.0/23", scrapers=[scraper], model_selector=SELECTOR, model_port=8000
+    )
     assert policy["podSelector"] == {"matchLabels": r.epp_selector("chat")}
     [callers, scrape] = policy["ingress"]
     assert [p["port"] for p in callers["ports"]] == [9002, 9003] and callers["from"] == clients[:3]
@@ -161,9 +178,14 @@ def test_decide_inference_gateway_pools_vllm_models_only_when_chosen() -> None:
 
 
 def test_openapi_validator_reports_types_and_preserves_unknown_where_declared() -> None:
-    schema = {"type": "object", "properties": {"a": {"type": "boolean"}, "s": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "boolean"}, "s": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+    }
     assert list(openapi.problems({"a": 1, "s": {"anything": 1}}, schema)) == ["spec.a: expected boolean, got int"]
-    assert list(openapi.problems({"n": True}, {"type": "object", "properties": {"n": {"type": "integer"}}})) == ["spec.n: expected integer, got bool"]
+    assert list(openapi.problems({"n": True}, {"type": "object", "properties": {"n": {"type": "integer"}}})) == [
+        "spec.n: expected integer, got bool"
+    ]
 
 
 def test_crd_object_carries_the_pinned_spec_schema() -> None:

@@ -107,8 +107,12 @@ class InferenceGateway(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         labels = {**args.labels, "app.kubernetes.io/name": served}
 
-        def meta(object_name: str, component: str = r.COMPONENT) -> dict[str, Any]:
-            return {"name": object_name, "namespace": ns, "labels": {**labels, "app.kubernetes.io/component": component}}
+        # Rendered as Kubernetes JSON and cast to the SDK's *ArgsDict type (the provider sends keys as written).
+        def meta(object_name: str, component: str = r.COMPONENT) -> k8s.meta.v1.ObjectMetaArgsDict:
+            return cast(
+                k8s.meta.v1.ObjectMetaArgsDict,
+                {"name": object_name, "namespace": ns, "labels": {**labels, "app.kubernetes.io/component": component}},
+            )
 
         epp = r.epp_name(served)
         account = k8s.core.v1.ServiceAccount(child(base, "epp-sa"), metadata=meta(epp), automount_service_account_token=False, opts=here)
@@ -116,7 +120,7 @@ class InferenceGateway(pulumi.ComponentResource):
         binding = k8s.rbac.v1.RoleBinding(
             child(base, "epp-rolebinding"),
             metadata=meta(epp),
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": epp},
+            role_ref=cast(Any, {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": epp}),
             subjects=[{"kind": "ServiceAccount", "name": epp, "namespace": ns}],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account, role]),
         )
@@ -124,7 +128,10 @@ class InferenceGateway(pulumi.ComponentResource):
         k8s.apps.v1.Deployment(
             child(base, "epp"),
             metadata=meta(epp),
-            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, r.epp_deployment_spec(served, ns, args.image, meta(epp)["labels"])),
+            spec=cast(
+                k8s.apps.v1.DeploymentSpecArgsDict,
+                r.epp_deployment_spec(served, ns, args.image, {**labels, "app.kubernetes.io/component": r.COMPONENT}),
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[binding, config]),
         )
         k8s.core.v1.Service(child(base, "epp-service"), metadata=meta(epp), spec=cast(Any, r.epp_service_spec(served)), opts=here)

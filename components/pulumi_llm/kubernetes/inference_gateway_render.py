@@ -27,6 +27,8 @@ GATEWAY_NAME = "llm-inference"
 GATEWAY_PORT = 80
 DEFAULT_GATEWAY_CLASS = "gke-l7-rilb"
 """Regional internal Application Load Balancer: reachable from the VPC (the gateway's Cloud Run egress), not the internet."""
+EPP_PORTS = (gie.EPP_EXT_PROC_PORT, gie.EPP_HEALTH_PORT)
+"""What the load balancer calls on an endpoint picker: ext-proc and its health."""
 API_SERVER_PORT = 443
 """GKE's API server (the EPP watches the pool and its pods)."""
 RUN_AS = 65532
@@ -273,7 +275,7 @@ def epp_network_policy_spec(
     ingress: list[dict[str, Any]] = [
         {
             "from": _ip_blocks([proxy_only_cidr, *GOOGLE_HEALTH_CHECK_RANGES]),
-            "ports": [{"port": p, "protocol": "TCP"} for p in (gie.EPP_EXT_PROC_PORT, gie.EPP_HEALTH_PORT)],
+            "ports": [{"port": p, "protocol": "TCP"} for p in EPP_PORTS],
         }
     ]
     if scrapers:
