@@ -27,8 +27,9 @@ def lora_bytes(model: Any) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, module in model.named_modules():
         for attr in STACKED:
-            value = getattr(module, attr, None)
-            for tensor in value if isinstance(value, (tuple, list)) else (value,):
+            value: Any = getattr(module, attr, None)
+            tensors: list[Any] = list(value) if isinstance(value, (tuple, list)) else [value]
+            for tensor in tensors:
                 if isinstance(tensor, torch.Tensor) and tensor.data_ptr() not in seen:
                     seen.add(tensor.data_ptr())
                     out[f"{name}.{attr}"] = out.get(f"{name}.{attr}", 0) + tensor.numel() * tensor.element_size()
