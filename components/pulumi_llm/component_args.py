@@ -126,6 +126,7 @@ def model_serving_args(settings: Settings, labels: CommonLabels, **where: Any) -
         autoscaling_engine=settings.serving.autoscaling.engine,
         scaling=serving.scaling_policy(settings),
         alerts=serving.alert_thresholds(settings),
+        router=serving.router_options(settings),
         **where,
     )
 

@@ -431,7 +431,45 @@ def scaling_policy(settings: Settings):
         fallback_replicas=s.fallback_replicas,
         scale_to_zero=s.scale_to_zero,
         ttft_target_seconds=settings.serving.alerts.ttft_p99_seconds / 2,
+        kv_cache_target=s.kv_cache_target,
     )
+
+
+def router_options(settings: Settings):
+    """The router in front of each vLLM model's replicas on Kubernetes (`serving.router`), or None when off."""
+    from .kubernetes.router_render import RouterOptions
+
+    router = settings.serving.router
+    if not router.enabled:
+        return None
+    assert router.policy != "off"
+    return RouterOptions(policy=router.policy, replicas=router.replicas, index_url=router.index_url)
+
+
+def router_summary(settings: Settings, name: str) -> dict[str, Any] | None:
+    """What summary.json says of a model's router: policy, pods and their CPU/memory (requests, and the memory
+    limit), beside the model's own replicas, whose per-replica concurrency (max_num_seqs) the router leaves as is."""
+    from .kubernetes.router import ROUTED_RUNTIMES
+
+    options = router_options(settings)
+    on_kubernetes = "cluster" in settings.methods or "onprem" in settings.methods
+    if options is None or not on_kubernetes or settings.models[name].runtime not in ROUTED_RUNTIMES:
+        return None
+    return {
+        "policy": options.policy,
+        "replicas": options.replicas,
+        "cpu_request": options.cpu_request,
+        "cpu_limit": options.cpu_limit,
+        "memory_request": options.memory_request,
+        "memory_limit": options.memory_limit,
+        "version": _router_version(),
+    }
+
+
+def _router_version() -> str:
+    from .kubernetes.router_render import ROUTER_VERSION
+
+    return ROUTER_VERSION
 
 
 def alert_thresholds(settings: Settings):
@@ -481,6 +519,9 @@ def stack_sizing(settings: Settings) -> list[dict[str, Any]]:
         # The summary re-fits at the deployed length, so it can't see a cap: the context figures come from the stack's fit.
         summary.update(context_report(model, sized))
         out.append({"served_name": name, "runtime": model.runtime, "replicas": {"min": bounds.min, "max": bounds.max}, **summary})
+        routed = router_summary(settings, name)
+        if routed is not None:
+            out[-1]["router"] = routed
         if runtime.own_fit is not None:
             out[-1]["runtime"] = model.runtime  # the figures are the stand-in's (llama.cpp's device check), the server is its own
     return out

@@ -328,8 +328,9 @@ def test_autopilot_has_no_node_pools_and_asks_for_gpus_by_compute_class() -> Non
     assert cluster["nodePoolAutoConfig"] == {"networkTags": {"tags": ["pulumi-llm-gke-gpu"]}}
 
 
-def test_system_pool_carries_no_gpu_tag() -> None:
-    assert "tags" not in by_name(plan())["llm-gke-system-nodes"].inputs["nodeConfig"]
+def test_system_pool_carries_its_own_tag_not_the_gpu_tag() -> None:
+    # The models' routers run on the system nodes; the gateway's firewall rule names this tag beside the GPU one.
+    assert by_name(plan())["llm-gke-system-nodes"].inputs["nodeConfig"]["tags"] == [gke_render.SYSTEM_NODE_TAG]
 
 
 # --------------------------------------------------------------------------------------------

@@ -130,8 +130,13 @@ def test_model_server_children_and_names() -> None:
     ]
 
 
+def model_deployments(records):
+    """The model servers' Deployments (each vLLM model's router has its own, tested in tests/unit/test_router.py)."""
+    return [r for r in of_type(records, "kubernetes:apps/v1:Deployment") if not r.name.endswith("-router-deployment")]
+
+
 def deployment(records):
-    return only(records, "kubernetes:apps/v1:Deployment").inputs
+    return only(model_deployments(records), "kubernetes:apps/v1:Deployment").inputs
 
 
 def test_pods_run_non_root_read_only_with_no_privileges() -> None:
@@ -196,9 +201,10 @@ def test_network_policies_deny_by_default_and_admit_ingress_and_scraper_only() -
     assert policies["llm-onprem-serving-default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     server = policies[f"llm-onprem-serving-{MODEL}-netpol"]
     assert server["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": MODEL, "app.kubernetes.io/component": "model-server"}}
+    # Only the model's router calls the servers; the ingress controller calls the router (its own policy).
     assert server["ingress"] == [
         {
-            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
+            "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": MODEL, "app.kubernetes.io/component": "router"}}}],
             "ports": [{"port": 8000, "protocol": "TCP"}],
         },
         {
@@ -275,7 +281,7 @@ def test_alert_rules_cover_queue_kv_ttft_restarts_xid_and_absent_targets() -> No
 
 def test_a_model_bigger_than_a_node_runs_as_a_leader_worker_set() -> None:
     records = plan(models={"big": {"catalog": "llama-3.1-70b-instruct", "source": "pvc://weights/l70", "gpus": 8}}, gpu="A100-40GB")
-    assert of_type(records, "kubernetes:apps/v1:Deployment") == []
+    assert model_deployments(records) == []
     lws = only(records, "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet").inputs["spec"]
     template = lws["leaderWorkerTemplate"]
     assert template["size"] == 2  # 8 GPUs over nodes of 4
@@ -284,8 +290,11 @@ def test_a_model_bigger_than_a_node_runs_as_a_leader_worker_set() -> None:
     assert "--tensor-parallel-size=4 --pipeline-parallel-size=2 --distributed-executor-backend=ray" in leader["args"][0]
     assert "ray start --head" in leader["args"][0]
     assert "ray start --address=$(LWS_LEADER_ADDRESS)" in template["workerTemplate"]["spec"]["containers"][0]["args"][0]
-    service = only(records, "kubernetes:core/v1:Service").inputs["spec"]
+    service = by_name(records)["llm-onprem-serving-big-service"].inputs["spec"]
     assert service["selector"]["leaderworkerset.sigs.k8s.io/worker-index"] == "0"
+    # The router discovers the group leaders only (workers serve nothing).
+    router = by_name(records)["llm-onprem-serving-big-router-deployment"].inputs["spec"]["template"]["spec"]["containers"][0]
+    assert "leaderworkerset.sigs.k8s.io/worker-index=0" in router["args"]
     assert "llm-onprem-lws" in by_name(records)
     scaled = only(records, "kubernetes:keda.sh/v1alpha1:ScaledObject").inputs["spec"]
     assert scaled["scaleTargetRef"] == {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "name": "big"}

@@ -48,12 +48,17 @@ def test_cloud_run_egresses_private_ranges_into_the_gateway_subnet(resources: di
 
 def test_only_the_gateway_subnet_may_reach_the_gpu_nodes_model_port(resources: dict[str, dict]) -> None:
     rule = resources["llm-network-allow-gateway"]["inputs"]
-    assert (rule["direction"], rule["sourceRanges"], rule["targetTags"]) == ("INGRESS", [EGRESS], ["pulumi-llm-gke-gpu"])
+    # GPU nodes run the servers, the system nodes the models' routers (which the gateway calls).
+    assert (rule["direction"], rule["sourceRanges"], rule["targetTags"]) == (
+        "INGRESS",
+        [EGRESS],
+        ["pulumi-llm-gke-gpu", "pulumi-llm-gke-system"],
+    )
     assert rule["allows"] == [{"protocol": "tcp", "ports": ["8000"]}]
     pools = [r for r in resources.values() if r["type"] == "gcp:container/nodePool:NodePool"]
     gpu = [p for p in pools if p["inputs"]["nodeConfig"].get("guestAccelerators")]
     assert gpu and all(p["inputs"]["nodeConfig"]["tags"] == ["pulumi-llm-gke-gpu"] for p in gpu)
-    assert all("tags" not in p["inputs"]["nodeConfig"] for p in pools if p not in gpu)
+    assert all(p["inputs"]["nodeConfig"]["tags"] == ["pulumi-llm-gke-system"] for p in pools if p not in gpu)
 
 
 def test_the_front_routes_the_model_first_through_the_url_in_its_environment(resources: dict[str, dict]) -> None:
@@ -83,6 +88,12 @@ def test_model_has_an_internal_passthrough_load_balancer_and_admits_only_the_gat
     assert service["metadata"]["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
     assert service["spec"]["type"] == "LoadBalancer" and service["spec"]["externalTrafficPolicy"] == "Local"
     assert service["spec"]["loadBalancerSourceRanges"] == [EGRESS]
-    policy = yaml.safe_load((manifests / f"networkpolicy-llm-{MODEL}.yaml").read_text())
+    # The load balancer leads to the model's router, which admits the gateway subnet; the servers admit the router.
+    router = {"app.kubernetes.io/name": MODEL, "app.kubernetes.io/component": "router"}
+    assert service["spec"]["selector"] == router
+    policy = yaml.safe_load((manifests / f"networkpolicy-llm-{MODEL}-router.yaml").read_text())
     api = [rule for rule in policy["spec"]["ingress"] if rule["ports"] == [{"port": 8000, "protocol": "TCP"}]]
     assert {"ipBlock": {"cidr": EGRESS}} in api[0]["from"]
+    server = yaml.safe_load((manifests / f"networkpolicy-llm-{MODEL}.yaml").read_text())
+    served = [rule for rule in server["spec"]["ingress"] if rule["ports"] == [{"port": 8000, "protocol": "TCP"}]]
+    assert served[0]["from"] == [{"podSelector": {"matchLabels": router}}]

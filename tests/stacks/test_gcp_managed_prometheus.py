@@ -61,7 +61,7 @@ def test_no_prometheus_operator_kinds_and_no_in_cluster_prometheus(manifests: li
 
 def test_model_servers_and_dcgm_are_scraped_by_pod_monitoring(manifests: list[dict]) -> None:
     monitors = {(m["metadata"]["namespace"], m["metadata"]["name"]): m for m in kinds(manifests, "PodMonitoring")}
-    assert set(monitors) == {("llm", MODEL), ("nvidia", "dcgm-exporter")}
+    assert set(monitors) == {("llm", MODEL), ("llm", f"{MODEL}-router"), ("nvidia", "dcgm-exporter")}
     server = monitors[("llm", MODEL)]
     assert server["apiVersion"] == "monitoring.googleapis.com/v1"
     assert server["spec"]["selector"] == {"matchLabels": {"app.kubernetes.io/name": MODEL, "app.kubernetes.io/component": "model-server"}}

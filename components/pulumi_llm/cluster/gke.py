@@ -352,6 +352,7 @@ class GkeCluster(pulumi.ComponentResource):
                 zones=(),
                 disk_size_gb=100,
                 accelerator=None,
+                network_tags=[r.SYSTEM_NODE_TAG],
                 email=node_email,
                 after=node_roles,
             )
@@ -561,18 +562,26 @@ class GkeCluster(pulumi.ComponentResource):
         source_ranges: Sequence[str],
         *,
         depends_on: Sequence[pulumi.Resource] = (),
+        selector: Mapping[str, str] | None = None,
     ) -> pulumi.Output[str]:
         """An internal passthrough load balancer in front of one model server (`gke_render.internal_lb_service`),
+        or of the pods `selector` picks (the model's router, on `port`),
         admitting only `source_ranges`; returns its URL, `http://<address>:<port>` ('pending' until GKE
         assigns the address). The VPC firewall must admit the same ranges to `GPU_NODE_TAG` nodes
         (GcpNetwork's `gateway_target_tags`); the model's NetworkPolicy must admit them too."""
         body = r.internal_lb_service(
             f"{served}-internal",
             namespace,
-            render.selector_labels(served),
+            selector or render.selector_labels(served),
             port,
             source_ranges,
-            labels={**kubernetes_labels(self._args.labels.with_model(served), component="model-server")},
+            # Labelled as what it selects: a model server's ServiceMonitor must not pick a router's load balancer.
+            labels={
+                **kubernetes_labels(
+                    self._args.labels.with_model(served),
+                    component=(selector or {}).get("app.kubernetes.io/component", "model-server"),
+                )
+            },
         )
         service = k8s.core.v1.Service(
             child(self._name, f"{namespace}-{served}-ilb"),

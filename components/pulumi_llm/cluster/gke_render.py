@@ -48,6 +48,9 @@ GPU_TAINT_KEY = render.GPU_TAINT_KEY  # "nvidia.com/gpu"
 GPU_TAINT: dict[str, str] = {"key": GPU_TAINT_KEY, "value": "present", "effect": "NO_SCHEDULE"}
 GPU_TOLERATION: dict[str, str] = {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
 GPU_NODE_TAG = "pulumi-llm-gke-gpu"
+SYSTEM_NODE_TAG = "pulumi-llm-gke-system"
+"""Network tag of the Standard system pool, where the models' routers run: the gateway's firewall rule admits it
+too, since a router's internal load balancer (externalTrafficPolicy Local) delivers to the nodes of its pods."""
 """Network tag of GPU nodes: the firewall rule that admits the gateway's subnet targets it."""
 INTERNAL_LB_ANNOTATIONS: dict[str, str] = {"networking.gke.io/load-balancer-type": "Internal"}
 GPU_NODE_LABELS: dict[str, str] = {"nvidia.com/gpu.present": "true", POOL_LABEL: "gpu"}

@@ -40,6 +40,9 @@ class ScalingPolicy:
     scale_to_zero: bool = False
     ttft_target_seconds: float = 1.0
     """Triton with the vLLM backend: the p90 time to first token the scaler holds (half the SLO)."""
+    kv_cache_target: float | None = None
+    """Also scale on KV-cache usage: the mean fraction per replica the scaler holds (e.g. 0.8), beside the queue.
+    A full KV cache preempts requests before the queue grows (long prompts, shared prefixes). None: queue only."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,25 @@ def queue_trigger(target: Target, policy: ScalingPolicy, prometheus_url: str) ->
     }
 
 
+def kv_cache_trigger(target: Target, policy: ScalingPolicy, prometheus_url: str) -> dict[str, Any] | None:
+    """KV-cache usage summed over the replicas against the per-replica target (AverageValue: KEDA divides by the
+    replica count), or None when the policy or the runtime has no KV-cache signal. The gauge is vLLM's
+    `vllm:kv_cache_usage_perc`, a fraction 0-1 (vllm-project/vllm v0.32.0 vllm/v1/metrics/loggers.py)."""
+    name = target.metrics.kv_cache_usage
+    if policy.kv_cache_target is None or not name or _hidden_queue(target.runtime):
+        return None
+    return {
+        "type": "prometheus",
+        "name": "kv-cache-usage",
+        "metricType": "AverageValue",
+        "metadata": {
+            "serverAddress": prometheus_url,
+            "query": f"sum({name}{{{_matchers(target)}}})",
+            "threshold": f"{policy.kv_cache_target:g}",
+        },
+    }
+
+
 def keepalive_trigger(target: Target, prometheus_url: str) -> dict[str, Any]:
     """1 while requests reach the model's Ingress, else 0: wakes a scaled-to-zero model and keeps one
     replica while traffic flows (the server's own metrics vanish with its last pod)."""
@@ -135,6 +157,9 @@ def scaled_object_spec(
     """`authentication` ({kind, name} of a (Cluster)TriggerAuthentication) is how KEDA signs its queries,
     e.g. as a Google service account against Managed Service for Prometheus."""
     triggers = [queue_trigger(target, policy, prometheus_url)]
+    kv_cache = kv_cache_trigger(target, policy, prometheus_url)
+    if kv_cache is not None:
+        triggers.append(kv_cache)  # the HPA takes the larger of the triggers' replica counts
     if policy.scale_to_zero:
         triggers.append(keepalive_trigger(target, prometheus_url))
     if authentication is not None:
@@ -166,26 +191,41 @@ def adapter_metric_name(metric: str) -> str:
 def hpa_spec(target: Target, policy: ScalingPolicy) -> dict[str, Any]:
     if target.metrics.queue_duration:
         raise ValueError(f"{target.served_name}: Triton scales on a ratio of two series; use engine keda")
+    metrics: list[dict[str, Any]] = [
+        {
+            "type": "Pods",
+            "pods": {
+                "metric": {"name": adapter_metric_name(target.metrics.requests_waiting)},
+                "target": {"type": "AverageValue", "averageValue": str(policy.queue_threshold)},
+            },
+        }
+    ]
+    if policy.kv_cache_target is not None and target.metrics.kv_cache_usage:
+        # Quantities: 0.8 is written 800m (the HPA's averageValue is a Kubernetes quantity).
+        metrics.append(
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": adapter_metric_name(target.metrics.kv_cache_usage)},
+                    "target": {"type": "AverageValue", "averageValue": f"{round(policy.kv_cache_target * 1000)}m"},
+                },
+            }
+        )
     return {
         "scaleTargetRef": {"apiVersion": target.api_version, "kind": target.kind, "name": target.name},
         "minReplicas": policy.min_replicas,
         "maxReplicas": policy.max_replicas,
-        "metrics": [
-            {
-                "type": "Pods",
-                "pods": {
-                    "metric": {"name": adapter_metric_name(target.metrics.requests_waiting)},
-                    "target": {"type": "AverageValue", "averageValue": str(policy.queue_threshold)},
-                },
-            }
-        ],
+        "metrics": metrics,
         "behavior": behavior(policy),
     }
 
 
-def adapter_rules(metrics: list[MetricNames]) -> list[dict[str, Any]]:
-    """prometheus-adapter custom-metric rules exposing each server's queue gauge per pod."""
+def adapter_rules(metrics: list[MetricNames], *, kv_cache: bool = False) -> list[dict[str, Any]]:
+    """prometheus-adapter custom-metric rules exposing each server's queue gauge per pod (and, with `kv_cache`,
+    its KV-cache usage gauge: serving.autoscaling.kv_cache_target under engine hpa)."""
     names = sorted({m.requests_waiting for m in metrics if not m.queue_duration})
+    if kv_cache:
+        names += sorted({m.kv_cache_usage for m in metrics if m.kv_cache_usage and not m.queue_duration})
     return [
         {
             "seriesQuery": f'{{__name__="{name}",namespace!="",pod!=""}}',

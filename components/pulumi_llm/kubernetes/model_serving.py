@@ -24,6 +24,8 @@ from . import autoscaling, observability_rules, render
 from .credential_endpoints import CredentialEndpoint
 from .model_copy import ModelCopy, ModelCopyArgs
 from .model_server import LWS_API_VERSION, ModelServer, ModelServerArgs
+from .router import ModelRouter, ModelRouterArgs, decide_router, router_dashboard_data, router_http_port, router_service, router_workers
+from .router_render import RouterOptions
 from .resilience import REPLACE, Drain, Rollout
 
 SERVICE_MONITOR_API_VERSION = "monitoring.coreos.com/v1"
@@ -118,19 +120,27 @@ class ModelServingArgs(BaseModel):
         description="Node-local endpoints the servers' and copy Jobs' cloud identity is served from (EKS Pod Identity "
         "agent, GKE metadata server), let out by their NetworkPolicies. Default none (AKS: tokens go to Entra on 443).",
     )
+    router: RouterOptions | None = Field(
+        default=None,
+        description="Put the vLLM router (kubernetes/router.py) in front of each vLLM model's replicas: the Ingress and `urls` "
+        "lead to it and only it may call the servers. Default none (the model's Service).",
+    )
     server_depends_on: Sequence[pulumi.Resource] = Field(
         default=(), description="Resources the servers wait for (e.g. pod identity associations: credentials need them first)."
     )
 
 
-def ingress_spec(served_name: str, port: int, options: IngressOptions) -> dict[str, Any]:
-    backend = {"service": {"name": served_name, "port": {"number": port}}}
+def ingress_spec(served_name: str, port: int, options: IngressOptions, service: str | None = None) -> dict[str, Any]:
+    """`service`: a router's Service in front of the model's; then only `/v1/…` is forwarded (the router's
+    worker-management routes share its port)."""
+    backend = {"service": {"name": service or served_name, "port": {"number": port}}}
     host = options.host
     if options.style == "nginx":
-        # `/<model>/v1/...` on the shared host, rewritten to the server's `/v1/...`.
-        path = {"path": f"/{served_name}(/|$)(.*)", "pathType": "ImplementationSpecific", "backend": backend}
+        # `/<model>/v1/...` on the shared host, rewritten to the server's `/v1/...` (the 2nd group).
+        prefix = f"/{served_name}(/)(v1/.*)" if service else f"/{served_name}(/|$)(.*)"
+        path = {"path": prefix, "pathType": "ImplementationSpecific", "backend": backend}
     else:
-        path = {"path": "/", "pathType": "Prefix", "backend": backend}
+        path = {"path": "/v1/" if service else "/", "pathType": "Prefix", "backend": backend}
         host = f"{served_name}.{host}" if host else None
     rule: dict[str, Any] = {"http": {"paths": [path]}}
     if host:
@@ -251,7 +261,7 @@ class ModelServing(pulumi.ComponentResource):
                 placement=args.placement,
                 model_claim=model.model_claim,
                 revision=model.revision,
-                clients=d.clients,
+                clients=[rr_peer] if (rr_peer := decide_router(args.router, spec)) else d.clients,
                 scrapers=d.scrapers,
                 object_store_egress=model.object_store,
                 credential_endpoints=args.credential_endpoints,
@@ -264,9 +274,12 @@ class ModelServing(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
         )
         self.urls[served] = server.url
+        router = self._router(d, model, server, model_labels) if rr_peer else None
+        if router is not None:
+            self.urls[served] = router.url
         port = spec.port(spec.http_port).container_port
         if args.ingress is not None:
-            self._ingress(d, served, port, model_labels, args.ingress)
+            self._ingress(d, served, port, model_labels, args.ingress, routed=router is not None)
         scales_to_zero = False
         if autoscaled or (args.scaling is not None and args.scaling.scale_to_zero):
             scales_to_zero = self._autoscaling(d, model, server, model_labels)
@@ -283,7 +296,29 @@ class ModelServing(pulumi.ComponentResource):
             spec, namespace=args.namespace, service=served, scales_to_zero=scales_to_zero
         )
 
-    def _ingress(self, d: _Namespace, served: str, port: int, model_labels: dict[str, str], options: IngressOptions) -> None:
+    def _router(self, d: _Namespace, model: ServedModel, server: ModelServer, model_labels: dict[str, str]) -> ModelRouter:
+        """The model's router (kubernetes/router.py): the clients call it, it calls the model's pods."""
+        args = d.args
+        assert args.router is not None
+        spec = model.container
+        return ModelRouter(
+            child(d.name, f"{spec.served_name}-router"),
+            ModelRouterArgs(
+                served_name=spec.served_name,
+                namespace=args.namespace,
+                labels={**model_labels, "app.kubernetes.io/component": "router"},
+                options=args.router,
+                workers=router_workers(spec, args.namespace, server.workload_kind),
+                clients=d.clients,
+                scrapers=d.scrapers,
+                metrics_api=args.metrics_api,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[d.namespace]),
+        )
+
+    def _ingress(
+        self, d: _Namespace, served: str, port: int, model_labels: dict[str, str], options: IngressOptions, *, routed: bool = False
+    ) -> None:
         """The model's Ingress to its server's HTTP port."""
         ingress = k8s.networking.v1.Ingress(
             child(d.name, f"{served}-ingress"),
@@ -293,7 +328,12 @@ class ModelServing(pulumi.ComponentResource):
                 "labels": model_labels,
                 "annotations": dict(options.annotations),
             },
-            spec=cast(k8s.networking.v1.IngressSpecArgsDict, ingress_spec(served, port, options)),
+            spec=cast(
+                k8s.networking.v1.IngressSpecArgsDict,
+                ingress_spec(served, router_http_port(), options, router_service(served))
+                if routed
+                else ingress_spec(served, port, options),
+            ),
             opts=d.in_ns,
         )
         # The address the controller gives the Ingress (an ALB's DNS name, an internal IP):
@@ -354,3 +394,15 @@ class ModelServing(pulumi.ComponentResource):
             data=observability_rules.dashboard_configmap_data(servers, f"LLM serving — {args.labels.stack}"),
             opts=d.in_ns,
         )
+        routed = [m.container.served_name for m in args.models if decide_router(args.router, m.container)]
+        if routed:
+            k8s.core.v1.ConfigMap(
+                child(d.name, "router-dashboards"),
+                metadata={
+                    "name": "llm-router-dashboards",
+                    "namespace": args.namespace,
+                    "labels": {**common, observability_rules.GRAFANA_DASHBOARD_LABEL: observability_rules.GRAFANA_DASHBOARD_LABEL_VALUE},
+                },
+                data=router_dashboard_data(args.namespace, routed, f"LLM routers — {args.labels.stack}"),
+                opts=d.in_ns,
+            )

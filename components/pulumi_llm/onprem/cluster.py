@@ -82,7 +82,8 @@ class OnPremCluster(pulumi.ComponentResource):
         if args.keda and serving.autoscaling_engine == "keda":
             installs.append(("keda", pins.KEDA_CHART, "keda", addons.keda_values(service_monitor=monitor), "restricted"))
         if serving.autoscaling_engine == "hpa":
-            rules = autoscaling.adapter_rules([m.container.metrics for m in serving.models])
+            kv_cache = serving.scaling is not None and serving.scaling.kv_cache_target is not None
+            rules = autoscaling.adapter_rules([m.container.metrics for m in serving.models], kv_cache=kv_cache)
             installs.append(
                 (
                     "prometheus-adapter",

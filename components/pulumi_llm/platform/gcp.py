@@ -82,11 +82,12 @@ def _network(ctx: PlatformContext, on_gcp: pulumi.ResourceOptions):
     egress_cidr: str | None = None
     target_tags: tuple[str, ...] = ()
     if hybrid:
-        from ..cluster.gke_render import GPU_NODE_TAG
+        from ..cluster.gke_render import GPU_NODE_TAG, SYSTEM_NODE_TAG
 
         egress_cidr = cfg.gateway.subnet_cidr
         if "cluster" in methods:
-            target_tags = (GPU_NODE_TAG,)
+            # GPU nodes run the servers; Standard's system nodes the routers (Autopilot tags every node GPU_NODE_TAG).
+            target_tags = (GPU_NODE_TAG, SYSTEM_NODE_TAG)
     return GcpNetwork(
         ctx.child("network"),
         GcpNetworkArgs(
@@ -152,7 +153,9 @@ def _gpu_vms(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
 
 def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> SelfHosted:
     from ..kubernetes import credential_endpoints
+    from ..kubernetes import router_render as rr
     from ..kubernetes.model_serving import ModelServing
+    from ..kubernetes.router import decide_router, router_http_port
 
     settings, network, store = ctx.settings, foundation.network, foundation.store
     cfg = settings.gcp
@@ -199,12 +202,15 @@ def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> Se
     if network.gateway_egress_cidr:
         for model in models:
             spec = model.container
+            # The gateway calls the model's router when it has one (kubernetes/router.py), else its servers.
+            routed = decide_router(serving.router_options(settings), spec) is not None
             url = gke.internal_endpoint(
                 NAMESPACE,
                 spec.served_name,
-                spec.port(spec.http_port).container_port,
+                router_http_port() if routed else spec.port(spec.http_port).container_port,
                 [network.gateway_egress_cidr],
                 depends_on=[layer],
+                selector=rr.selector_labels(spec.served_name) if routed else None,
             )
             urls[spec.served_name] = url.apply(lambda u: f"{u}/v1")
     return dataclasses.replace(

@@ -40,6 +40,8 @@ READ_BY: dict[str, tuple[str, ...]] = {
     # scale on their load balancer's requests per target and edge DaemonSets don't scale.
     "serving.autoscaling": _KUBERNETES,
     "serving.alerts": _KUBERNETES,
+    # The router runs on Kubernetes only: a GPU VM group's load balancer spreads requests (gpu_vm/README.md).
+    "serving.router": _KUBERNETES,
     **{key: readers for rules in CLOUD_RULES for key, readers in rules.read_by.items()},
 }
 """Stack-file key (under `pulumi-llm:`) → the methods whose wiring reads it; with none of them it does nothing."""

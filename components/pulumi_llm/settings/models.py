@@ -57,6 +57,13 @@ class AutoscalingSettings(StrictModel):
         le=MAX_REPLICAS,
         description="Replicas KEDA holds when Prometheus can't be read (capped at replicas.max). Default 2.",
     )
+    kv_cache_target: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Also scale on KV-cache usage (vLLM's vllm:kv_cache_usage_perc): the mean fraction per replica to hold, "
+        "e.g. 0.8, beside the queue threshold (the larger replica count wins). Default none: the queue alone.",
+    )
 
 
 class AlertSettings(StrictModel):
@@ -68,6 +75,34 @@ class AlertSettings(StrictModel):
     e2e_p99_seconds: float = Field(default=60.0, gt=0, le=86_400, description="End-to-end latency p99 SLO in seconds. Default 60.")
 
 
+class RouterSettings(StrictModel):
+    """The vLLM project's router in front of each model's replicas on Kubernetes (kubernetes/router_render.py).
+
+    `serving.router: off` (or `false`) serves without it: the model's Service spreads requests round-robin."""
+
+    policy: Literal["cache_aware", "power_of_two", "round_robin", "off"] = Field(
+        default="cache_aware",
+        description="cache_aware (a request goes to the replica whose prefix cache holds its prompt's start), power_of_two "
+        "(the less loaded of two), round_robin, or off. Default cache_aware.",
+    )
+    replicas: int = Field(default=2, ge=1, le=20, description="Router pods per model (PDB: one down at a time). Default 2.")
+    index_url: str | None = Field(
+        default=None,
+        pattern=r"^https://[^\s]+$",
+        description="PyPI mirror the router pods install the pinned, hash-checked wheel from. Default pypi.org.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        # `router: off` / `router: false` (YAML 1.1 reads off as false; Pulumi's YAML keeps the word).
+        return {"policy": "off"} if value is False or value == "off" else value
+
+    @property
+    def enabled(self) -> bool:
+        return self.policy != "off"
+
+
 class ServingSettings(StrictModel):
     """How self-hosted model servers run, whatever the method."""
 
@@ -77,6 +112,10 @@ class ServingSettings(StrictModel):
     )
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert thresholds.")
     gpu_memory_utilization: float = Field(default=0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use. Default 0.9.")
+    router: RouterSettings = Field(
+        default_factory=RouterSettings,
+        description="The router in front of each model's replicas on Kubernetes (EKS, GKE, AKS, on-prem). Default cache_aware, 2 pods.",
+    )
     rollout: Literal["auto", "surge", "replace"] = Field(
         default="auto",
         description="Cluster rolling updates: surge (start one new replica before stopping an old one: full capacity, needs "

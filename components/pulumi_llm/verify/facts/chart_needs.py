@@ -240,6 +240,11 @@ def secrets_mounted(chart: str, values: dict[str, Any]) -> set[str]:
 BUILT_IN_PRIORITY_CLASSES = frozenset({"system-node-critical", "system-cluster-critical"})
 """Created by the API server in every cluster (kubernetes.io/docs/concepts/scheduling-eviction/pod-priority-preemption)."""
 
+ROOT_CA_CONFIG_MAP = "kube-root-ca.crt"
+"""The root CA publisher (kube-controller-manager, GA in Kubernetes 1.21) creates this ConfigMap, key `ca.crt`, in
+every namespace; the kubelet's automounted service-account volume reads it
+(kubernetes.io/docs/reference/access-authn-authz/service-accounts-admin, "Bound service account token volume")."""
+
 DEFAULT_SERVICE_ACCOUNT = "default"
 """The ServiceAccount controller creates `default` in every namespace
 (kubernetes.io/docs/concepts/security/service-accounts, "Default service accounts")."""

@@ -149,8 +149,52 @@ SCRAPE_SERIES = Exporter(
     labels=frozenset(),
 )
 
-MODEL_SERVERS: tuple[Exporter, ...] = tuple(exporter for info in registry.runtimes() for exporter in info.exporters)
-"""What the model servers emit: each runtime module declares its own (`RuntimeInfo.exporters`), in registry order."""
+# ---- the vLLM router (kubernetes/router.py) ---------------------------------------------------------------
+# github.com/vllm-project/router, src/metrics.rs at v0.1.17 (the wheel kubernetes/router_render.py pins):
+# families, types and per-family labels; no label on every series.
+VLLM_ROUTER = Exporter(
+    name="vllm-router",
+    version="0.1.17",
+    source="vllm-project/router src/metrics.rs @ v0.1.17",
+    metrics=MappingProxyType(
+        {
+            "vllm_router_requests_total": COUNTER,
+            "vllm_router_request_duration_seconds": HISTOGRAM,
+            "vllm_router_request_errors_total": COUNTER,
+            "vllm_router_retries_total": COUNTER,
+            "vllm_router_active_workers": GAUGE,
+            "vllm_router_worker_health": GAUGE,
+            "vllm_router_worker_load": GAUGE,
+            "vllm_router_processed_requests_total": COUNTER,
+            "vllm_router_policy_decisions_total": COUNTER,
+            "vllm_router_cache_hits_total": COUNTER,
+            "vllm_router_cache_misses_total": COUNTER,
+            "vllm_router_tree_size": GAUGE,
+            "vllm_router_running_requests": GAUGE,
+        }
+    ),
+    labels=frozenset(),
+    metric_labels=MappingProxyType(
+        {
+            "vllm_router_requests_total": frozenset({"route"}),
+            "vllm_router_request_duration_seconds": frozenset({"route"}),
+            "vllm_router_request_errors_total": frozenset({"route", "error_type"}),
+            "vllm_router_retries_total": frozenset({"route"}),
+            "vllm_router_worker_health": frozenset({"worker"}),
+            "vllm_router_worker_load": frozenset({"worker"}),
+            "vllm_router_processed_requests_total": frozenset({"worker"}),
+            "vllm_router_policy_decisions_total": frozenset({"policy", "worker"}),
+            "vllm_router_tree_size": frozenset({"worker"}),
+            "vllm_router_running_requests": frozenset({"worker"}),
+        }
+    ),
+    # The router pods install the pinned wheel from this requirement (its ConfigMap), the GPU VMs don't run it.
+    image_markers=("vllm-router==",),
+)
+
+MODEL_SERVERS: tuple[Exporter, ...] = (*(exporter for info in registry.runtimes() for exporter in info.exporters), VLLM_ROUTER)
+"""What the model servers emit: each runtime module declares its own (`RuntimeInfo.exporters`), in registry order;
+then the router in front of them, detected the same way (its requirement in the plan)."""
 EXPORTERS: tuple[Exporter, ...] = (*MODEL_SERVERS, DCGM_EXPORTER, KUBE_STATE_METRICS, SCRAPE_SERIES)
 
 

@@ -266,8 +266,10 @@ def user_kinds(view: PlanView) -> set[str]:
 
 
 def built_in(need: Need) -> bool:
-    return (need.kind == "ServiceAccount" and need.name == facts.DEFAULT_SERVICE_ACCOUNT) or (
-        need.kind == "PriorityClass" and need.name in facts.BUILT_IN_PRIORITY_CLASSES
+    return (
+        (need.kind == "ServiceAccount" and need.name == facts.DEFAULT_SERVICE_ACCOUNT)
+        or (need.kind == "PriorityClass" and need.name in facts.BUILT_IN_PRIORITY_CLASSES)
+        or (need.kind == "ConfigMap" and need.name == facts.ROOT_CA_CONFIG_MAP)
     )
 
 

@@ -1,0 +1,193 @@
+"""The real vLLM router (the pinned ``vllm-router`` wheel) in front of two real vLLM CPU servers.
+
+The router runs as the cluster pods run it: ``python -c router_render.LAUNCHER`` with the flags
+``router_render.router_args`` renders for the stack's default options (cache_aware), with the replicas given as
+static URLs (outside Kubernetes there are no pods to discover; the Kubernetes flags are checked against the
+router's own parser below). Two vLLM CPU servers serve the tiny offline model with prefix caching on. The test
+asserts that requests through the router reach both servers (each server's own request counter rises),
+that the router answers ready and exposes its metrics, and that the discovery flags the Deployment renders
+are what the pinned router parses. Nothing is skipped: a failed install or start-up fails the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+try:
+    from support.router_env import ensure_router_env
+    from support.vllm_env import ensure_vllm_env
+    from support.vllm_server import VllmServer, free_port
+except ImportError:  # collected under another rootdir layout
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from support.router_env import ensure_router_env
+    from support.vllm_env import ensure_vllm_env
+    from support.vllm_server import VllmServer, free_port
+
+from pulumi_llm.kubernetes import router_render as rr
+from pulumi_llm.runtimes.vllm import METRICS
+
+pytestmark = pytest.mark.integration
+
+SUPPORT = Path(__file__).resolve().parent / "support"
+MODEL = "tiny"
+SERVER_ARGS = ["--served-model-name", MODEL, "--dtype", "float32", "--max-model-len", "256", "--enable-prefix-caching"]
+SUCCESS = "vllm:request_success_total"
+
+
+def _get(url: str, timeout: float = 10) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _counter(url: str, name: str) -> float:
+    """Sum of a counter's samples on a server's /metrics."""
+    _, text = _get(url + "/metrics")
+    return sum(float(m.group(1)) for m in re.finditer(rf"^{re.escape(name)}(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M))
+
+
+@pytest.fixture(scope="module")
+def vllm_python() -> Path:
+    return ensure_vllm_env()
+
+
+@pytest.fixture(scope="module")
+def tiny_model(vllm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("tiny-model")
+    proc = subprocess.run(
+        [str(vllm_python), str(SUPPORT / "tiny_model.py"), str(dest)], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert proc.returncode == 0, f"tiny_model.py failed:\n{proc.stdout}\n{proc.stderr}"
+    return dest
+
+
+@pytest.fixture(scope="module")
+def servers(vllm_python: Path, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[VllmServer]]:
+    logs = tmp_path_factory.mktemp("vllm-logs")
+    args = ["--model", str(tiny_model), *SERVER_ARGS]
+    with (
+        VllmServer(vllm_python, args, log_path=logs / "a.log") as a,
+        VllmServer(vllm_python, args, log_path=logs / "b.log") as b,
+    ):
+        yield [a, b]
+
+
+@pytest.fixture(scope="module")
+def router_python() -> Path:
+    return ensure_router_env(rr.requirements_text())
+
+
+@pytest.fixture(scope="module")
+def router(router_python: Path, servers: list[VllmServer], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The router with the rendered flags (default options), its API and metrics URLs."""
+    port, metrics_port = free_port(), free_port()
+    args = rr.router_args(
+        rr.RouterOptions(),
+        rr.StaticWorkers(tuple(s.url for s in servers)),
+        host="127.0.0.1",
+        port=port,
+        metrics_host="127.0.0.1",
+        metrics_port=metrics_port,
+    )
+    log = tmp_path_factory.mktemp("router-log") / "router.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(router_python), "-c", rr.LAUNCHER, *args], stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while not _ready(url):
+            assert proc.poll() is None, f"router exited {proc.returncode}:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"router not ready:\n{log.read_text()[-3000:]}"
+            time.sleep(0.5)
+        yield {"url": url, "metrics": f"http://127.0.0.1:{metrics_port}", "log": str(log)}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _ready(url: str) -> bool:
+    """/readiness answers 200 once the router has a healthy replica (503 before; nothing while it starts)."""
+    try:
+        return _get(url + "/readiness", timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+def _complete(url: str, prompt: str) -> dict[str, object]:
+    body = json.dumps({"model": MODEL, "prompt": prompt, "max_tokens": 4, "temperature": 0}).encode()
+    req = urllib.request.Request(url + "/v1/completions", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as resp:  # noqa: S310 - loopback only
+        assert resp.status == 200
+        return json.loads(resp.read())
+
+
+def test_router_routes_to_both_replicas(router: dict[str, str], servers: list[VllmServer]) -> None:
+    before = [_counter(s.url, SUCCESS) for s in servers]
+    # Distinct prompts (no shared prefix): cache_aware sends a prompt it has not seen to the replica with the
+    # smaller prefix tree, so new prompts alternate between the replicas.
+    prompts = [f"prompt {i}: " + " ".join(["hello world cloud region"] * (i + 1)) for i in range(6)]
+    for prompt in prompts:
+        answer = _complete(router["url"], prompt)
+        assert answer["model"] == MODEL
+    after = [_counter(s.url, SUCCESS) for s in servers]
+    grew = [round(b - a) for a, b in zip(before, after, strict=True)]
+    assert all(g > 0 for g in grew), f"requests per server {grew}: the router did not use both replicas ({router['log']})"
+    assert sum(grew) == len(prompts)
+    assert _counter(servers[0].url, METRICS.prefix_cache_queries) > 0  # prefix caching is on
+
+
+def test_router_is_ready_and_exposes_its_metrics(router: dict[str, str]) -> None:
+    status, _ = _get(router["url"] + "/readiness")
+    assert status == 200
+    assert _get(router["url"] + "/liveness")[0] == 200
+    status, text = _get(router["metrics"] + "/metrics")
+    assert status == 200
+    assert re.search(r"^vllm_router_active_workers 2$", text, re.M), text[:2000]
+    # The families the dashboard panels read (kubernetes/router.py ROUTER_PANELS) exist once traffic flowed.
+    for family in ("vllm_router_requests_total", "vllm_router_request_duration_seconds_bucket", "vllm_router_cache_misses_total"):
+        assert family in text, f"{family} missing from the router's /metrics"
+
+
+def test_pinned_router_parses_the_kubernetes_flags(router_python: Path) -> None:
+    """The Deployment's discovery flags, as the pinned router's own parser reads them (no cluster needed)."""
+    workers = rr.KubernetesWorkers(
+        selector={"app.kubernetes.io/name": "chat", "app.kubernetes.io/component": "model-server"}, namespace="llm", port=8000
+    )
+    _, container = rr.containers(rr.RouterOptions(policy="power_of_two"), workers, "image")
+    assert container["command"][:2] == ["python", "-c"]
+    parse = rr.LAUNCHER.split("args._validate_router_args()")[0] + (
+        "import json; print(json.dumps({k: getattr(args, k) for k in "
+        "('policy', 'service_discovery', 'selector', 'service_discovery_namespace', 'service_discovery_port', "
+        "'prometheus_host', 'prometheus_port', 'host', 'port', 'request_timeout_secs', 'max_tree_size')}))"
+    )
+    out = subprocess.run([str(router_python), "-c", parse, *container["args"]], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    parsed = json.loads(out.stdout)
+    assert parsed == {
+        "policy": "power_of_two",
+        "service_discovery": True,
+        "selector": {"app.kubernetes.io/name": "chat", "app.kubernetes.io/component": "model-server"},
+        "service_discovery_namespace": "llm",
+        "service_discovery_port": 8000,
+        "prometheus_host": "0.0.0.0",
+        "prometheus_port": rr.METRICS_PORT,
+        "host": "0.0.0.0",
+        "port": rr.HTTP_PORT,
+        "request_timeout_secs": 3600,
+        "max_tree_size": 4_194_304,
+    }
