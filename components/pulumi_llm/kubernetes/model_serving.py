@@ -24,9 +24,9 @@ from . import autoscaling, observability_rules, render
 from .credential_endpoints import CredentialEndpoint
 from .model_copy import ModelCopy, ModelCopyArgs
 from .model_server import LWS_API_VERSION, ModelServer, ModelServerArgs
+from .resilience import REPLACE, Drain, Rollout
 from .router import ModelRouter, ModelRouterArgs, decide_router, router_dashboard_data, router_http_port, router_service, router_workers
 from .router_render import RouterOptions
-from .resilience import REPLACE, Drain, Rollout
 
 SERVICE_MONITOR_API_VERSION = "monitoring.coreos.com/v1"
 GMP_API_VERSION = "monitoring.googleapis.com/v1"
