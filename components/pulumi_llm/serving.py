@@ -440,7 +440,8 @@ def router_options(settings: Settings):
     from .kubernetes.router_render import RouterOptions
 
     router = settings.serving.router
-    if not router.enabled:
+    # On GKE the Gateway API Inference Extension can take its place (gcp.cluster.router, kubernetes/inference_gateway.py).
+    if not router.enabled or (settings.gcp is not None and settings.gcp.cluster.router == "gateway-inference-extension"):
         return None
     assert router.policy != "off"
     return RouterOptions(policy=router.policy, replicas=router.replicas, index_url=router.index_url)

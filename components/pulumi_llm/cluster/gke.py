@@ -43,6 +43,7 @@ from ..validation import CLOCK_TIME as _TIME
 from ..validation import DNS1123_LABEL as _KEY
 from ..validation import GCP_PROJECT as _PROJECT
 from ..validation import GCP_REGION as _REGION
+from ..verify.facts.inference_extension import GKE_GATEWAY_API_CHANNEL
 from . import gke_render as r
 from .installer import Installer
 
@@ -151,6 +152,11 @@ class GkeClusterArgs(BaseModel):
     prometheus: Literal["kube-prometheus-stack", "managed"] = Field(
         default="kube-prometheus-stack",
         description="kube-prometheus-stack in the cluster, or Managed Service for Prometheus (PodMonitoring; required on Autopilot). Default kube-prometheus-stack.",
+    )
+    gateway_api: bool = Field(
+        default=False,
+        description="Turn on GKE's Gateway API (standard channel: Gateway, HTTPRoute and GKE's policies served), which the "
+        "inference extension's Gateway needs (kubernetes/inference_gateway.py). Default false.",
     )
 
     @model_validator(mode="after")
@@ -731,6 +737,8 @@ def _cluster_inputs(args: GkeClusterArgs, node_email: pulumi.Output[str]) -> dic
         resource_labels=gcp_labels(args.labels),
         deletion_protection=args.deletion_protection,
     )
+    if args.gateway_api:
+        cluster_inputs["gateway_api_config"] = {"channel": GKE_GATEWAY_API_CHANNEL}
     node_defaults = {
         "service_account": node_email,
         "oauth_scopes": list(r.NODE_OAUTH_SCOPES),

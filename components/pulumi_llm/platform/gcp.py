@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -154,6 +154,7 @@ def _gpu_vms(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
 def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> SelfHosted:
     from ..kubernetes import credential_endpoints
     from ..kubernetes import router_render as rr
+    from ..kubernetes.inference_gateway_render import decide_inference_gateway
     from ..kubernetes.model_serving import ModelServing
     from ..kubernetes.router import decide_router, router_http_port
 
@@ -174,6 +175,8 @@ def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> Se
             hub_token = hub_token or _hub_token(ctx, foundation)
             model = _gke_copy(gke, model, hub_token, cfg.project, foundation.extra["bucket"])
         models.append(model)
+    # vLLM models behind the Gateway API Inference Extension (gcp.cluster.router), the others as before.
+    pooled = {m.container.served_name: m for m in models if decide_inference_gateway(cfg.cluster.router, m.container.runtime)}
     layer = ModelServing(
         ctx.child("serving"),
         model_serving_args(
@@ -193,15 +196,27 @@ def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> Se
             server_depends_on=waits,
             # The servers' Workload Identity credentials come from the node's GKE metadata server.
             credential_endpoints=credential_endpoints.GKE_METADATA_SERVER,
-            # The gateway's Cloud Run instances, through the internal passthrough load balancers below.
-            extra_clients=({"ipBlock": {"cidr": network.gateway_egress_cidr}},) if network.gateway_egress_cidr else (),
+            # The gateway's Cloud Run instances, through the internal passthrough load balancers below (and, with the
+            # inference extension, the Gateway's proxies, health checkers and endpoint pickers).
+            extra_clients=(
+                *(
+                    ({"ipBlock": {"cidr": network.gateway_egress_cidr}},)
+                    if network.gateway_egress_cidr and len(pooled) < len(models)
+                    else ()
+                ),
+                *(_pool_clients(network) if pooled else ()),
+            ),
         ),
         opts=ctx.opts([gke.provider], depends_on=list(gke.addons)),
     )
     urls = dict(so_far.urls)
+    if pooled:
+        urls.update(_inference_gateway(ctx, foundation, gke, layer, pooled))
     if network.gateway_egress_cidr:
         for model in models:
             spec = model.container
+            if spec.served_name in pooled:
+                continue
             # The gateway calls the model's router when it has one (kubernetes/router.py), else its servers.
             routed = decide_router(serving.router_options(settings), spec) is not None
             url = gke.internal_endpoint(
@@ -219,6 +234,75 @@ def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> Se
         namespace=layer.namespace,
         outputs={**so_far.outputs, "cluster_name": gke.cluster_name, "namespace": layer.namespace},
     )
+
+
+def _pool_clients(network: Any) -> list[dict[str, Any]]:
+    from ..kubernetes.inference_gateway_render import model_clients
+
+    return model_clients(network.proxy_only_cidr)
+
+
+def _inference_gateway(
+    ctx: PlatformContext, foundation: Foundation, gke: GkeCluster, layer: pulumi.Resource, pooled: dict[str, ServedModel]
+) -> dict[str, pulumi.Output[str]]:
+    """The Gateway API Inference Extension in front of the pooled models: a reserved internal address in the nodes'
+    subnet, which the Gateway takes, and per model its pool, endpoint picker and route; the gateway's URL of a
+    model is `http://<address>/<model>/v1`."""
+    from ..cluster.gke_render import GPU_NODE_TAG, SYSTEM_NODE_TAG
+    from ..kubernetes import render
+    from ..kubernetes.inference_gateway import InferenceGateway, InferenceGatewayArgs, PooledModel
+    from ..kubernetes.inference_gateway_render import EPP_PORTS
+    from ..labels import gcp_labels, kubernetes_labels
+    from ..naming import dns_label
+    from ..verify.facts.gcp import GOOGLE_HEALTH_CHECK_RANGES
+
+    settings, network = ctx.settings, foundation.network
+    pooled_models = [
+        PooledModel(
+            served_name=served, selector=render.selector_labels(served), port=m.container.port(m.container.http_port).container_port
+        )
+        for served, m in sorted(pooled.items())
+    ]
+    # Looked up by name (the Gateway's NamedAddress), so named explicitly: stack and component keep it unique.
+    address_name = dns_label(f"{ctx.labels.stack}-{ctx.name}-inference")
+    address = gcp.compute.Address(
+        ctx.child("inference-gateway-address"),
+        name=address_name,
+        region=settings.region,
+        subnetwork=network.subnet_id,
+        address_type="INTERNAL",
+        description="The GKE inference Gateway's regional internal Application Load Balancer",
+        labels=gcp_labels(ctx.labels.with_method("cluster")),
+        opts=ctx.opts(foundation.providers),
+    )
+    # The load balancer's proxies (and Google's health checkers) to the model pods on the GPU nodes and to the
+    # endpoint pickers on the system nodes (Autopilot tags every node GPU_NODE_TAG); no other source, no other port.
+    gcp.compute.Firewall(
+        ctx.child("inference-gateway-backends"),
+        description="The GKE inference Gateway's proxies and health checks to the model servers and endpoint pickers",
+        network=network.network_id,
+        direction="INGRESS",
+        priority=1000,
+        source_ranges=[network.proxy_only_cidr, *GOOGLE_HEALTH_CHECK_RANGES],
+        target_tags=[GPU_NODE_TAG, SYSTEM_NODE_TAG],
+        allows=[{"protocol": "tcp", "ports": sorted({str(m.port) for m in pooled_models} | {str(p) for p in EPP_PORTS})}],
+        log_config={"metadata": "INCLUDE_ALL_METADATA"},
+        opts=ctx.opts(foundation.providers),
+    )
+    gateway = InferenceGateway(
+        ctx.child("inference-gateway"),
+        InferenceGatewayArgs(
+            namespace=NAMESPACE,
+            labels=kubernetes_labels(ctx.labels.with_method("cluster"), component="inference-gateway"),
+            models=pooled_models,
+            address_name=address_name,
+            address=address.address,
+            proxy_only_cidr=network.proxy_only_cidr,
+            backend_timeout_seconds=serving.longest_stream_seconds(settings),
+        ),
+        opts=ctx.opts([gke.provider], depends_on=[layer]),
+    )
+    return dict(gateway.urls)
 
 
 def _hub_token(ctx: PlatformContext, foundation: Foundation) -> GcpHubTokenSecret:
@@ -285,6 +369,7 @@ def _gke_cluster(ctx: PlatformContext, foundation: Foundation) -> GkeCluster:
             prometheus=cfg.cluster.prometheus,
             # On-demand pool first in the ComputeClass: the models' replicas.min stay off spot (serving.all_spot: spot first).
             on_demand_first=not settings.serving.all_spot,
+            gateway_api=cfg.cluster.router == "gateway-inference-extension",
         ),
         opts=ctx.opts(foundation.providers),
     )

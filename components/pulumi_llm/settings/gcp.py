@@ -45,6 +45,12 @@ class GcpClusterSettings(StrictModel):
         default="kube-prometheus-stack",
         description="In-cluster Prometheus or Managed Service for Prometheus. Default kube-prometheus-stack.",
     )
+    router: Literal["vllm", "gateway-inference-extension"] = Field(
+        default="vllm",
+        description="What routes to each vLLM model's replicas: vllm (the vLLM router, `serving.router`) or "
+        "gateway-inference-extension (an InferencePool and endpoint picker behind a GKE internal Gateway, whose address "
+        "the gateway calls; kubernetes/inference_gateway.py). Default vllm.",
+    )
 
 
 class GcpGatewaySettings(StrictModel):
