@@ -9,7 +9,7 @@ from typing import cast
 import pytest
 from pulumi_llm import pins
 from pulumi_llm.verify import clock, run_rules
-from pulumi_llm.verify.facts import kubernetes_versions
+from pulumi_llm.verify.facts import advisories, kubernetes_versions
 from pulumi_llm.verify.rules import versions
 
 from .conftest import PLAN_DAY, fired, resource
@@ -167,3 +167,35 @@ def test_the_shipped_engine_images_are_past_every_advisory(recorded, stack):
 )
 def test_image_versions_reads_watched_images_only(text, expected):
     assert [(package, version) for _, package, version in versions.image_versions(text)] == expected
+
+
+def _scanned(text: str) -> list[tuple[str, str, str | None]]:
+    """What image_versions read before it scanned only the runs naming a watched image: the pattern
+    tried at every position of the whole text."""
+    found: list[tuple[str, str, str | None]] = []
+    for match in versions._IMAGE.finditer(text):
+        tag, digest = match.group("tag"), match.group("digest")
+        if tag is None and digest is None:
+            continue
+        version = tag if tag is not None and advisories.release(tag) is not None else versions._TAG_BY_DIGEST.get(digest or "")
+        found.append((match.group("ref"), advisories.IMAGE_PACKAGES[match.group("name")], version))
+    return found
+
+
+EDGE_TEXTS = [
+    "a:ghcr.io/berriai/litellm:v1.103.1,b=docker.io/litellm/litellm-database@sha256:" + "b" * 64 + ";",
+    "x" * 5000 + "/litellm:v1.82.8 " + "/".join(["seg"] * 400) + "/litellm-database:v1.104.0",
+    "mirror.example:5000/team/litellm:v1.103.0@sha256:" + "c" * 64 + "/litellm:v1",
+    "ümlaut/litellm:v1.82.7 and ghcr.io/berriai/litellm (a bare repository)",
+    "ghcr.io/berriai/LITELLM:v1.82.7 /litellm-database /litellm:",
+]
+
+
+@pytest.mark.parametrize("stack", ["prod", "azure-prod", "gcp-prod", "staging"])
+def test_image_versions_finds_what_a_whole_text_scan_finds(recorded, stack):
+    view = recorded(stack)
+    texts = [t for r in view.resources for t in versions._strings(r["inputs"])]
+    texts += [t for o in view.manifests for t in versions._strings(o)] + EDGE_TEXTS
+    assert any(_scanned(t) for t in texts)  # the plan names watched images: the comparison bites
+    for text in texts:
+        assert list(versions.image_versions(text)) == _scanned(text), text[:200]
