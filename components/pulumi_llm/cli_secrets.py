@@ -29,21 +29,22 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pulumi_llm import clouds, secret_stores
 from pulumi_llm.errors import UserError
-from pulumi_llm.gateway import CONSUMER_KEY_SECRET_PREFIX
-from pulumi_llm.gateway.engine import MASTER_KEY_SECRET
-from pulumi_llm.secret_stores import ClientFactory, SecretStore
 from pulumi_llm.validation import SHORT_NAME as _NAME
 
 from .choices import allowed
 
 if TYPE_CHECKING:
+    from pulumi_llm.secret_stores import ClientFactory, SecretStore
     from pulumi_llm.settings import Settings
+
+# The secret stores and the gateway (whose engine module builds the boot commands) are imported by the
+# handlers that use them: every `pulumi-llm` command builds this parser, and a plan of a stack without a
+# gateway would otherwise import them for nothing (a third of the edge stack's plan time over its floor).
 
 Expected = Callable[["Settings"], Sequence[str]]
 """Which provider secrets a stack's settings call for (short names, e.g. ['openai', 'anthropic'])."""
-Clients = Mapping[str, ClientFactory]
+Clients = Mapping[str, "ClientFactory"]
 """cloud → its secret store's client factory (secret_stores: region → boto3 Session, project → Secret Manager)."""
 
 NO_CLIENTS: Clients = {}
@@ -56,6 +57,8 @@ CONSUMER_KEY_MIN_CHARS = 32
 def secret_name_ok(name: str) -> bool:
     """A secret short name (`openai`), or a consumer's key secret (`consumer-<consumer name>`, which may be
     longer than a short name by the prefix)."""
+    from pulumi_llm.gateway import CONSUMER_KEY_SECRET_PREFIX
+
     return bool(
         _NAME.match(name) or (name.startswith(CONSUMER_KEY_SECRET_PREFIX) and _NAME.match(name.removeprefix(CONSUMER_KEY_SECRET_PREFIX)))
     )
@@ -134,6 +137,9 @@ def handle_put(
     clients: Clients = NO_CLIENTS,
     stdin: TextIO | None = None,
 ) -> int:
+    from pulumi_llm.gateway import CONSUMER_KEY_SECRET_PREFIX
+    from pulumi_llm.gateway.engine import MASTER_KEY_SECRET
+
     provider = args.provider
     where = f"secrets put {provider}"
     if not secret_name_ok(provider):
@@ -200,6 +206,8 @@ class _Target:
 
 def _stack(args: argparse.Namespace, expected: Expected, where: str) -> _Target:
     """The stack's cloud, its secret store and location, and the secrets it expects (the master key included where an edge holds one)."""
+    from pulumi_llm import clouds, secret_stores
+    from pulumi_llm.gateway.engine import MASTER_KEY_SECRET
     from pulumi_llm.offline.plan import Project, load_settings
 
     project_dir = getattr(args, "project_dir", None) or Path.cwd()

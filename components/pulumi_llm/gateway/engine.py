@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import functools
 import json
 import math
 import zlib
@@ -89,6 +90,7 @@ RESERVED_ENV = frozenset({CONFIG_ENV, MASTER_KEY_ENV, FRONT_CONFIG_ENV, EDGE_KEY
 _DOC_OWNERS = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
+@functools.cache  # pure in `text`; both boot commands (BOOT, BOOT_WITH_SECRET_FILES) ship the same modules
 def shipped_source(text: str) -> str:
     """A module as it ships in the boot command: the same code with its docstrings and comments left out
     (``ast.unparse`` of the tree without bare string statements), which halves the command. The repository's
@@ -210,11 +212,19 @@ def encode_front_config(config: Mapping[str, object], *, where: str = "gateway")
     return text
 
 
-BOOT = boot()
-"""The engine's command where secrets arrive as environment variables (ECS, Container Apps)."""
+_BOOTS: Mapping[str, bool] = {"BOOT": False, "BOOT_WITH_SECRET_FILES": True}
+"""The module's boot commands, built on first use (``boot``: a few hundredths of a second each), not when the
+module is imported — every plan imports it (gateway sizing), most never read them:
 
-BOOT_WITH_SECRET_FILES = boot(secret_files=True)
-"""The engine's command where secrets are mounted as files (Cloud Run)."""
+- ``BOOT``: the engine's command where secrets arrive as environment variables (ECS, Container Apps);
+- ``BOOT_WITH_SECRET_FILES``: the engine's command where secrets are mounted as files (Cloud Run)."""
+
+
+def __getattr__(name: str) -> str:
+    if name not in _BOOTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    command = globals()[name] = boot(secret_files=_BOOTS[name])
+    return command
 
 
 def check_secret_env(
