@@ -1,0 +1,60 @@
+"""The caches and shortcuts that keep `pulumi-llm plan` near its import floor (bench/plan_time.py) give
+the same results as the work they save."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from pathlib import Path
+
+import pulumi
+from pulumi_llm.gateway import engine
+from pulumi_llm.offline.plan import execute
+
+
+def test_shipped_source_cached_equals_uncached():
+    engine.shipped_source.cache_clear()
+    here = Path(engine.__file__).parent
+    for name in engine.FRONT_MODULES:
+        text = (here / name).read_text(encoding="utf-8")
+        uncached = engine.shipped_source.__wrapped__(text)
+        assert engine.shipped_source(text) == uncached  # a miss
+        assert engine.shipped_source(text) == uncached  # a hit
+        assert '"""' not in uncached.split("\n", 1)[0]  # the docstring-free text, not the file
+    assert engine.shipped_source.cache_info().hits == len(engine.FRONT_MODULES)
+
+
+def test_boot_commands_ship_the_uncached_sources():
+    here = Path(engine.__file__).parent
+    for command in (engine.BOOT, engine.BOOT_WITH_SECRET_FILES):
+        blob = command.split("base64.b64decode('", 1)[1].split("'", 1)[0]
+        files = json.loads(zlib.decompress(base64.b64decode(blob)))
+        for name in engine.FRONT_MODULES:
+            assert files[name] == engine.shipped_source.__wrapped__((here / name).read_text(encoding="utf-8"))
+
+
+class _Aliased(pulumi.ComponentResource):
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("test:index:Aliased", name, None, opts)
+        self.register_outputs({})
+
+
+def test_the_plan_records_an_aliased_resource_as_without_its_aliases():
+    """The plan drops aliases (offline/plan.py `_without_aliases`): what it records is the same."""
+
+    built: list[_Aliased] = []
+
+    def program(aliases: list[pulumi.Alias] | None) -> None:
+        parent = _Aliased("parent", pulumi.ResourceOptions(aliases=aliases))
+        built.extend([parent, _Aliased("child", pulumi.ResourceOptions(parent=parent, aliases=aliases))])
+
+    def records(aliases: list[pulumi.Alias] | None) -> list[tuple[str, str | None, bool]]:
+        recorded = execute(lambda: program(aliases), project="p", stack="s", config={})
+        return [(r.urn, r.parent, r.custom) for r in recorded]
+
+    aliased = records([pulumi.Alias(name="old"), pulumi.Alias(type_="test:index:Older")])
+    assert aliased == records(None)
+    assert [urn.rsplit("::", 1)[1] for urn, _, _ in aliased] == ["p-s", "parent", "child"]
+    # the SDK built no alias URN Output for them: the work the plan saves
+    assert [resource._aliases for resource in built] == [[], [], [], []]  # pyright: ignore[reportPrivateUsage]
