@@ -124,6 +124,7 @@ def gateway_spec(vllm_url: str, fake_url: str, dead_url: str) -> GatewaySpec:
             ModelGroup("rate-limited", (provider("rpm", "gpt-rpm", rpm=RPM),)),
             ModelGroup("slow-stream", (provider("slow", "slow-stream"),)),
             ModelGroup("broken", (provider("broken", "always-500"),), retries=0),
+            ModelGroup("secret", (provider("standin", "secret-model"),)),  # granted to no consumer
         ),
         consumers=(Consumer(WEB, WEB_MODELS), Consumer(BATCH, ("provider",)), Consumer(LIMITED, ("provider",))),
         stream_keepalive_seconds=KEEPALIVE,
@@ -363,6 +364,29 @@ def test_a_consumer_asking_for_another_consumers_model_is_403_and_nothing_is_cal
     assert fake.requests == []  # neither the provider nor a self-hosted stand-in was called
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"fallbacks": ["secret/standin"]},
+        {"context_window_fallbacks": [{"broken": ["secret/standin"]}]},
+        {"mock_response": "free answer"},
+        {"api_base": "http://127.0.0.1:9/v1"},
+        {"metadata": {"tags": ["secret"]}},
+    ],
+)
+def test_litellm_call_arguments_in_a_request_are_refused_and_reach_nothing(gateway: Gateway, fake: FakeProvider, extra: dict) -> None:
+    """LiteLLM 1.103.1 honours request-level fallbacks and lets request kwargs override a deployment's:
+    sent on, ``fallbacks`` to a deployment of a group nobody is granted was answered by it. The front
+    refuses the key (400 naming it) before the limiter and before any backend."""
+    before = len(fake.requests)
+    answer = call(gateway, "broken", **extra)
+    assert answer.status == 400, answer.body
+    assert next(iter(extra)) in answer.json()["error"]["message"]
+    assert answer.served_by == fc.NONE
+    time.sleep(0.3)
+    assert fake.requests_for("secret-model") == [] and len(fake.requests) == before  # nothing was called
+
+
 def test_a_consumer_gets_its_models_and_v1_models_lists_only_those(gateway: Gateway) -> None:
     def listed(consumer: str) -> list[str]:
         answer = request(gateway.url + "/v1/models", method="GET", consumer=consumer)
@@ -491,6 +515,23 @@ def test_a_vllm_stream_passes_through(gateway: Gateway) -> None:
     events = data_events(lines)
     assert events[-1][1] == "[DONE]"
     assert len(content_chunks(lines)) >= 3
+
+
+@pytest.mark.parametrize("group", ["hybrid", "provider"])
+def test_every_stream_is_settled_from_its_usage_which_the_client_only_sees_when_asked(gateway: Gateway, group: str) -> None:
+    """The front asks every stream for its usage (the token limits settle from it — a stream without it
+    reserved only its prompt) and takes the usage-only event out again when the client did not ask."""
+    _headers, lines = stream(gateway, group)
+    events = [json.loads(e) for _, e in data_events(lines) if e != "[DONE]"]
+    assert events and all(e.get("choices") for e in events), events[-1]  # no usage-only event
+    line = lines_for(gateway, group)[-1]
+    assert isinstance(line["completion_tokens"], int) and line["completion_tokens"] > 0, line
+    asked = {"model": group, "max_tokens": 6, "stream": True, "stream_options": {"include_usage": True}}
+    asked["messages"] = [{"role": "user", "content": "hi"}]
+    answer = request(gateway.url + "/v1/chat/completions", body=asked)
+    assert answer.status == 200, answer.body
+    last = [json.loads(raw[6:]) for raw in answer.body.decode().splitlines() if raw.startswith("data: {")][-1]
+    assert last["usage"]["completion_tokens"] > 0  # asked for: passed through
 
 
 def test_300_identical_tokens_arrive_whole_and_the_route_stays_self_hosted(gateway: Gateway, fake: FakeProvider) -> None:

@@ -36,7 +36,9 @@ from pulumi_llm.gateway.front_server import (
     Front,
     KeyRing,
     RequestRecord,
+    UsageFilter,
     bearer,
+    client_wants_usage,
     consumer_key_reader,
     decide_attempt,
     decide_endpoint,
@@ -47,6 +49,7 @@ from pulumi_llm.gateway.front_server import (
     litellm_environment,
     metric_values,
     prometheus_text,
+    refused_key,
     request_log_line,
     upstream_body,
     upstream_url,
@@ -151,10 +154,86 @@ def test_upstream_urls() -> None:
     assert upstream_url(candidate("litellm"), "/v1/chat/completions", loop, {}) == loop + "/v1/chat/completions"
 
 
-def test_the_upstream_body_changes_only_the_model() -> None:
+def test_the_upstream_body_sets_the_model_and_asks_every_stream_for_its_usage() -> None:
     body = {"model": "chat", "max_tokens": 16, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    assert json.loads(upstream_body(body, candidate())) == {**body, "model": "tiny"}
-    assert json.loads(upstream_body(body, candidate("litellm")))["model"] == "chat/openai"
+    usage = {"stream_options": {"include_usage": True}}
+    assert json.loads(upstream_body(body, candidate())) == {**body, "model": "tiny", **usage}
+    assert json.loads(upstream_body(body, candidate("litellm"))) == {**body, "model": "chat/openai", **usage}
+    # only include_usage survives in stream_options; a non-stream carries none
+    extra = {**body, "stream_options": {"include_usage": False, "continuous_usage_stats": True}}
+    assert json.loads(upstream_body(extra, candidate()))["stream_options"] == {"include_usage": True}
+    assert "stream_options" not in json.loads(upstream_body({**extra, "stream": False}, candidate()))
+
+
+# LiteLLM 1.103.1 honours these as call arguments (router fallbacks, deployment overrides): a consumer's
+# request naming them could reach another group's deployment or another account.
+ROUTING_AND_AUTH_KEYS = (
+    "fallbacks",
+    "context_window_fallbacks",
+    "content_policy_fallbacks",
+    "num_retries",
+    "timeout",
+    "api_base",
+    "api_key",
+    "organization",
+    "extra_headers",
+    "metadata",
+    "mock_response",
+    "extra_body",
+    "model_list",
+)
+
+
+@pytest.mark.parametrize("key", ROUTING_AND_AUTH_KEYS)
+def test_routing_and_auth_keys_are_refused_and_never_sent_on(key: str) -> None:
+    body = {"model": "chat", "messages": [], key: ["other/openai"]}
+    assert refused_key("/v1/chat/completions", body, self_hosted=True) == key
+    assert refused_key("/v1/completions", {"model": "c", "prompt": "x", key: 1}, self_hosted=False) == key
+    for kind in ("direct", "litellm"):
+        assert key not in json.loads(upstream_body(body, candidate(kind)))
+
+
+def test_vllm_sampling_keys_only_on_a_group_with_a_self_hosted_route_and_only_to_it() -> None:
+    body = {"model": "chat", "messages": [], "top_k": 5, "ignore_eos": True, "temperature": 0.2}
+    assert refused_key("/v1/chat/completions", body, self_hosted=True) is None
+    assert refused_key("/v1/chat/completions", body, self_hosted=False) == "ignore_eos"
+    assert refused_key("/v1/chat/completions", {**body, "chat_template": "x"}, self_hosted=True) == "chat_template"
+    assert json.loads(upstream_body(body, candidate()))["top_k"] == 5
+    to_provider = json.loads(upstream_body(body, candidate("litellm")))
+    assert to_provider == {"model": "chat/openai", "messages": [], "temperature": 0.2}  # the fallback gets OpenAI keys
+    embed = {"model": "e", "input": "x", "dimensions": 8, "encoding_format": "float", "user": "u"}
+    assert refused_key("/v1/embeddings", embed, self_hosted=True) is None
+    assert refused_key("/v1/embeddings", {**embed, "top_k": 1}, self_hosted=True) == "top_k"
+
+
+USAGE_EVENT = b'data: {"id":"x","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3}}\n\n'
+CONTENT_EVENT = b'data: {"id":"x","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+
+
+def test_the_forced_usage_event_is_read_and_taken_out_when_the_client_did_not_ask() -> None:
+    stream = CONTENT_EVENT * 2 + USAGE_EVENT + b"data: [DONE]\n\n"
+    for size in (1, 7, 64, len(stream)):  # however the bytes arrive
+        f = UsageFilter(strip=True)
+        out = b"".join(f.feed(stream[i : i + size]) for i in range(0, len(stream), size)) + f.finish()
+        assert out == CONTENT_EVENT * 2 + b"data: [DONE]\n\n"
+        assert f.usage == (7, 3) and f.events == 4
+    kept = UsageFilter(strip=False)
+    assert kept.feed(stream) == stream and kept.events == 4  # asked for: passed through as it is
+
+
+def test_a_usage_event_with_choices_and_crlf_events_pass_through() -> None:
+    with_choices = b'data: {"choices":[{"index":0,"delta":{}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}\r\n\r\n'
+    f = UsageFilter(strip=True)
+    assert f.feed(with_choices + b"data: [DONE]\r\n\r\n") == with_choices + b"data: [DONE]\r\n\r\n"
+    assert f.usage == (1, 2)
+    partial = UsageFilter(strip=True)
+    assert partial.feed(b"data: {") == b""  # half an event waits for its end
+    assert partial.finish() == b"data: {"  # and is sent as it is when the stream ends
+
+
+def test_client_wants_usage() -> None:
+    assert client_wants_usage({"stream_options": {"include_usage": True}})
+    assert not client_wants_usage({"stream_options": {"include_usage": "yes"}}) and not client_wants_usage({})
 
 
 def test_usage_is_read_from_a_json_answer_and_from_a_streams_last_events() -> None:

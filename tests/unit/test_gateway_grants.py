@@ -143,6 +143,34 @@ def test_reservation_is_prompt_estimate_plus_capped_max_tokens() -> None:
     assert d.reserved_tokens == 10 + 4 + 256
 
 
+def test_n_best_of_and_a_batched_prompt_reserve_the_allowance_once_per_completion() -> None:
+    # n completions of up to the cap each: a token limit must see all of them before admitting.
+    one = decide_request(WEB, "POST", CHAT, chat(text="a" * 40, max_tokens=100)).reserved_tokens
+    five = decide_request(WEB, "POST", CHAT, chat(text="a" * 40, max_tokens=100, n=5)).reserved_tokens
+    assert five - (10 + 4) == 5 * (one - (10 + 4)) == 500
+    completions = "/v1/completions"
+    body = {"model": "chat", "prompt": ["a" * 40, "b" * 40, "c" * 40], "max_tokens": 10, "best_of": 4, "n": 2}
+    # 3 prompts x best_of 4 (generated and billed, though n=2 come back) x 10 tokens, + 30 prompt tokens
+    assert decide_request(WEB, "POST", completions, body).reserved_tokens == 30 + 3 * 4 * 10
+    tokenized = {"model": "chat", "prompt": [1, 2, 3, 4], "max_tokens": 10}  # one prompt as token ids
+    assert decide_request(WEB, "POST", completions, tokenized).reserved_tokens == 4 + 10
+
+
+@pytest.mark.parametrize("key, value", [("n", 0), ("n", "3"), ("n", True), ("best_of", -1)])
+def test_a_bad_copy_count_is_400(key: str, value: object) -> None:
+    d = decide_request(WEB, "POST", CHAT, chat(**{key: value}))
+    assert (d.status, d.reserved_tokens) == (400, 0)
+    assert d.reason.startswith(f"{key} = ")
+
+
+def test_a_limiter_refuses_n_copies_that_exceed_the_minutes_tokens() -> None:
+    grant = Grant("web", ("chat",), tokens_per_minute=1000)
+    limiter = Limiter({"web": grant}, clock=lambda: 100.0)
+    assert limiter.admit("web", "POST", CHAT, chat(text="hi", max_tokens=300, n=2)).status == 200  # ~606 reserved
+    refused = limiter.admit("web", "POST", CHAT, chat(text="hi", max_tokens=300, n=2))
+    assert refused.status == 429 and refused.retry_after is not None
+
+
 def test_prompt_estimate_counts_text_parts_token_ids_and_every_message() -> None:
     parts = {"messages": [{"role": "system", "content": "a" * 8}, {"role": "user", "content": [{"type": "text", "text": "b" * 9}]}]}
     assert estimate_prompt_tokens(CHAT, parts) == 5 + 2 * 4  # ceil(17 / 4) + 4 per message

@@ -35,6 +35,7 @@ import hmac
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -48,7 +49,7 @@ import aiohttp
 from aiohttp import web
 
 from . import front_contract as fc
-from .grants import Limiter, grants_from_document, visible_models
+from .grants import Limiter, estimate_prompt_tokens, grants_from_document, visible_models
 from .routing import KIND_DIRECT, Breaker, Candidate, chains_from_document, private_from_document, resolve_env_ref
 
 # --- facts ------------------------------------------------------------------------------------------
@@ -242,10 +243,197 @@ def upstream_url(candidate: Candidate, path: str, litellm_url: str, environ: Map
     return base.rstrip("/") + path.removeprefix("/v1")
 
 
-def upstream_body(body: Mapping[str, object], candidate: Candidate) -> bytes:
-    """The admitted body with ``model`` the candidate's: the served name (direct) or the deployment id
-    LiteLLM knows (litellm). Nothing else changes."""
-    return json.dumps({**body, "model": candidate.model}, separators=(",", ":")).encode()
+# What a client may send on, per route. LiteLLM 1.103.1 treats the request's top-level keys as its own
+# call arguments: request-level ``fallbacks`` / ``context_window_fallbacks`` / ``content_policy_fallbacks``
+# re-route to any deployment it knows (litellm/router.py, ``Router.async_function_with_fallbacks``), and
+# request kwargs override a deployment's ``api_base``, ``api_key``, ``organization``, ``timeout``,
+# ``num_retries``, ``extra_headers``, ``metadata``, ``mock_response``… — so the front forwards only the
+# parameters the OpenAI API reference documents for each route, and refuses anything else (400 naming
+# the key) before it counts against the consumer's limits.
+
+OPENAI_REQUEST_KEYS: Final[Mapping[str, frozenset[str]]] = {
+    # https://platform.openai.com/docs/api-reference/chat/create (request body), less ``metadata``:
+    # LiteLLM reads a request's ``metadata`` as its own routing/logging metadata (tags route deployments).
+    "/v1/chat/completions": frozenset(
+        {
+            "model",
+            "messages",
+            "audio",
+            "frequency_penalty",
+            "function_call",
+            "functions",
+            "logit_bias",
+            "logprobs",
+            "max_completion_tokens",
+            "max_tokens",
+            "modalities",
+            "n",
+            "parallel_tool_calls",
+            "prediction",
+            "presence_penalty",
+            "prompt_cache_key",
+            "reasoning_effort",
+            "response_format",
+            "safety_identifier",
+            "seed",
+            "service_tier",
+            "stop",
+            "store",
+            "stream",
+            "stream_options",
+            "temperature",
+            "tool_choice",
+            "tools",
+            "top_logprobs",
+            "top_p",
+            "user",
+            "verbosity",
+            "web_search_options",
+        }
+    ),  # fmt: skip
+    # https://platform.openai.com/docs/api-reference/completions/create
+    "/v1/completions": frozenset(
+        {
+            "model",
+            "prompt",
+            "best_of",
+            "echo",
+            "frequency_penalty",
+            "logit_bias",
+            "logprobs",
+            "max_tokens",
+            "n",
+            "presence_penalty",
+            "seed",
+            "stop",
+            "stream",
+            "stream_options",
+            "suffix",
+            "temperature",
+            "top_p",
+            "user",
+        }
+    ),  # fmt: skip
+    # https://platform.openai.com/docs/api-reference/embeddings/create
+    "/v1/embeddings": frozenset({"model", "input", "dimensions", "encoding_format", "user"}),
+}
+
+VLLM_SAMPLING_KEYS: Final = frozenset(
+    {
+        "top_k", "min_p", "repetition_penalty", "length_penalty", "stop_token_ids", "include_stop_str_in_output",
+        "ignore_eos", "min_tokens", "skip_special_tokens", "spaces_between_special_tokens", "truncate_prompt_tokens",
+        "allowed_token_ids", "prompt_logprobs", "bad_words", "structured_outputs",
+    }
+)  # fmt: skip
+"""vLLM's own sampling parameters, accepted on a group whose chain has a self-hosted route and sent only to
+self-hosted candidates (a provider fallback gets the OpenAI keys alone). The ``chat-completion-sampling-params``
+and ``completion-sampling-params`` blocks of vllm-project/vllm v0.32.0
+``vllm/entrypoints/openai/{chat_completion,completion}/protocol.py`` (less ``use_beam_search``, ``watermarking``,
+``truncation_side``, ``logprob_token_ids``), plus ``structured_outputs`` (guided decoding). Never vLLM's
+"extra params" (``chat_template``, ``priority``, ``request_id``, ``kv_transfer_params``, ``vllm_xargs``…):
+they are the operator's, not a consumer's."""
+
+
+def refused_key(path: str, body: Mapping[str, object], *, self_hosted: bool) -> str | None:
+    """The first (sorted) key of ``body`` the front does not send on for ``path`` (None: all allowed).
+    ``self_hosted``: the group's chain has a self-hosted route, so vLLM's sampling keys are allowed too."""
+    allowed = OPENAI_REQUEST_KEYS.get(path, frozenset[str]())
+    if self_hosted and path != "/v1/embeddings":
+        allowed = allowed | VLLM_SAMPLING_KEYS
+    unknown = sorted(k for k in body if k not in allowed)
+    return unknown[0] if unknown else None
+
+
+def upstream_body(body: Mapping[str, object], candidate: Candidate, path: str = "/v1/chat/completions") -> bytes:
+    """The admitted body for one candidate: ``model`` the candidate's (the served name, or the deployment id
+    LiteLLM knows), only the keys the route allows for its kind (``OPENAI_REQUEST_KEYS``, plus
+    ``VLLM_SAMPLING_KEYS`` for a self-hosted one), and on a stream ``stream_options`` reduced to
+    ``{"include_usage": true}`` so every stream ends with its usage (the token limits settle from it)."""
+    allowed = OPENAI_REQUEST_KEYS.get(path, frozenset[str]())
+    if candidate.kind == KIND_DIRECT and path != "/v1/embeddings":
+        allowed = allowed | VLLM_SAMPLING_KEYS
+    out = {k: v for k, v in body.items() if k in allowed}
+    out["model"] = candidate.model
+    if out.get("stream") is True:
+        out["stream_options"] = {"include_usage": True}
+    else:
+        out.pop("stream_options", None)
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
+def client_wants_usage(body: Mapping[str, object]) -> bool:
+    """The client asked for the usage event itself (``stream_options.include_usage: true``)."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and cast(dict[str, object], options).get("include_usage") is True
+
+
+_EVENT_END = re.compile(rb"\r?\n\r?\n")
+HELD_MAX_BYTES: Final = 1024 * 1024
+"""``UsageFilter`` holds at most this much of an unfinished SSE event before passing it on as it is."""
+
+
+class UsageFilter:
+    """Reads a stream's usage event on the way through and, when the client did not ask for it, takes the
+    usage-only event (``"choices": []`` with a ``usage`` object, which the front forced with
+    ``include_usage``) out of what the client receives — what an OpenAI client expects of a stream it did
+    not ask usage of. Only a chunk holding ``"usage"`` is parsed; with ``strip`` an unfinished event is held
+    until its blank line (an SSE client cannot use half an event anyway). ``events`` counts ``data:`` lines:
+    the completion estimate when a stream ends without its usage (the client hung up)."""
+
+    def __init__(self, strip: bool) -> None:
+        self.strip = strip
+        self.usage: tuple[int | None, int | None] = (None, None)
+        self.events = 0
+        self._held = b""
+        self._carry = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        # The last 4 bytes seen go before the chunk: a "data:" split across reads is counted once.
+        joined = self._carry + chunk
+        self.events += joined.count(b"data:")
+        self._carry = joined[-4:]
+        if not self.strip:
+            return chunk
+        data = self._held + chunk
+        ends = list(_EVENT_END.finditer(data))
+        if not ends:
+            self._held = data if len(data) <= HELD_MAX_BYTES else b""
+            return b"" if self._held else data
+        cut = ends[-1].end()
+        complete, self._held = data[:cut], data[cut:]
+        if b'"usage"' not in complete:
+            return complete
+        kept: list[bytes] = []
+        start = 0
+        for end in ends:
+            event = complete[start : end.end()]
+            start = end.end()
+            if not self._usage_only(event):
+                kept.append(event)
+        return b"".join(kept)
+
+    def finish(self) -> bytes:
+        held, self._held = self._held, b""
+        return held
+
+    def _usage_only(self, event: bytes) -> bool:
+        if b'"usage"' not in event:
+            return False
+        for line in event.splitlines():
+            if not line.startswith(b"data:"):
+                continue
+            try:
+                parsed: object = json.loads(line[5:])
+            except ValueError:
+                return False
+            if not isinstance(parsed, dict):
+                return False
+            found = usage_tokens(cast(dict[str, object], parsed).get("usage"))
+            if found == (None, None):
+                return False
+            self.usage = found
+            return not cast(dict[str, object], parsed).get("choices")
+        return False
 
 
 def usage_tokens(usage: object) -> tuple[int | None, int | None]:
@@ -305,6 +493,7 @@ class RequestRecord:
     ttft_ms: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    stream_events: int = 0  # SSE data events relayed (not logged): the estimate when a stream has no usage
 
 
 def metric_values(record: RequestRecord) -> dict[str, int]:
@@ -721,6 +910,14 @@ class Front:
             body = cast(dict[str, object], parsed) if isinstance(parsed, dict) else None
         if body is not None and isinstance(body.get("model"), str) and body["model"] in self.chains:
             record.route = cast(str, body["model"])  # only a known group: labels stay a closed set
+        grant = self.granted[consumer]
+        if body is not None and record.route and record.route in grant.models:
+            # Before the limiter: a refused key costs no quota (and never reaches LiteLLM; see OPENAI_REQUEST_KEYS).
+            self_hosted = any(c.kind == KIND_DIRECT for c in self.chains[record.route])
+            key = refused_key(request.path, body, self_hosted=self_hosted)
+            if key is not None:
+                message = f"{key[:100]}: not a parameter this gateway sends on for {request.path}"
+                return self._json(record, 400, error_body(message, "invalid_request_error"), started=started)
         decision = self.limiter.admit(consumer, request.method, request.path, body)
         if decision.status != 200 or decision.body is None:
             extra = {"Retry-After": str(decision.retry_after)} if decision.retry_after is not None else None
@@ -731,6 +928,10 @@ class Front:
             response = await self._serve(request, record, decision.body, started)
             if record.prompt_tokens is not None or record.completion_tokens is not None:
                 actual = (record.prompt_tokens or 0) + (record.completion_tokens or 0)
+            elif record.stream_events:
+                # A stream that ended without its usage (the client hung up first): its data events
+                # (about a token each) on top of the prompt estimate, so a cut stream still counts.
+                actual = estimate_prompt_tokens(request.path, decision.body) + record.stream_events
             return response
         finally:
             self.limiter.settle(consumer, decision.reserved_tokens, actual)
@@ -787,7 +988,7 @@ class Front:
         try:
             upstream = await asyncio.wait_for(
                 self._session.post(
-                    url, data=upstream_body(body, candidate), headers=self._upstream_headers(candidate), allow_redirects=False
+                    url, data=upstream_body(body, candidate, request.path), headers=self._upstream_headers(candidate), allow_redirects=False
                 ),
                 timeout=max(0.0, deadline - time.monotonic()),
             )
@@ -802,7 +1003,7 @@ class Front:
             if stream and verdict == ATTEMPT_SERVE and last and self.config.keepalive_seconds > 0:
                 # Nothing after this candidate: the status can go out now, with SSE comments while the
                 # model has not said its first token, so no idle timeout of an edge cuts a slow start.
-                return await self._relay(request, record, candidate, upstream, None, headers, started, deadline)
+                return await self._relay(request, record, candidate, upstream, None, headers, started, deadline, body)
             try:
                 first = await asyncio.wait_for(
                     upstream.content.readany() if stream else upstream.read(), timeout=max(0.0, deadline - time.monotonic())
@@ -820,7 +1021,7 @@ class Front:
                 if verdict == ATTEMPT_SERVE:
                     self.breaker.succeeded(candidate.deployment)
                 return web.Response(status=upstream.status, body=whole, headers=headers)
-            return await self._relay(request, record, candidate, upstream, first, headers, started, deadline)
+            return await self._relay(request, record, candidate, upstream, first, headers, started, deadline, body)
         finally:
             upstream.release()
 
@@ -853,9 +1054,11 @@ class Front:
         headers: Mapping[str, str],
         started: float,
         deadline: float,
+        body: Mapping[str, object],
     ) -> web.StreamResponse:
-        """Pass a stream through chunk by chunk, as it arrives (no buffering, no parsing per chunk). ``first``
-        None: the status goes out now and the first bytes are awaited behind keep-alives."""
+        """Pass a stream through chunk by chunk, as it arrives (no buffering; only a chunk holding ``"usage"``
+        is parsed, see ``UsageFilter``). ``first`` None: the status goes out now and the first bytes are
+        awaited behind keep-alives."""
         record.served_by, record.fallback, record.deployment = candidate.served_by, candidate.fallback, candidate.deployment
         record.status = upstream.status
         response = web.StreamResponse(status=upstream.status, headers=headers)
@@ -872,7 +1075,10 @@ class Front:
                     await response.write(b"data: " + error_body(message, "timeout") + b"\n\n")
                     await response.write_eof()
                 return response
-        await response.write(first)
+        usage = UsageFilter(strip=not client_wants_usage(body))
+        opening = usage.feed(first)
+        if opening:
+            await response.write(opening)
         record.ttft_ms = (time.monotonic() - started) * 1000
         tail = first[-TAIL_BYTES:]
         complete = False
@@ -882,11 +1088,18 @@ class Front:
                 if not chunk:
                     complete = True
                     break
-                await response.write(chunk)
+                out = usage.feed(chunk)
+                if out:
+                    await response.write(out)
                 tail = (tail + chunk)[-TAIL_BYTES:]
+            rest = usage.finish()
+            if rest:
+                await response.write(rest)
         except (aiohttp.ClientError, TimeoutError, OSError):
             pass  # after the first byte a failure is the client's to see: the stream ends here
-        record.prompt_tokens, record.completion_tokens = usage_from_sse_tail(tail)
+        record.stream_events = usage.events
+        found = usage.usage if usage.usage != (None, None) else usage_from_sse_tail(tail)
+        record.prompt_tokens, record.completion_tokens = found
         if complete:
             self.breaker.succeeded(candidate.deployment)
             with contextlib.suppress(ConnectionResetError, OSError):

@@ -25,7 +25,8 @@ Token accounting: at admit the limiter reserves the prompt estimate (``estimate_
 bytes / 4, rounded up, plus 4 per chat message) plus the request's completion allowance (its capped
 ``max_tokens``; 0 when it has none and the grant no cap). When the response ends, the front calls
 ``settle`` with the usage the backend reported: the reservation is replaced by the actual count (unknown
-usage keeps the reservation). A single request whose reservation exceeds a whole token limit is admitted
+usage keeps the reservation). The completion allowance counts once per completion asked for
+(``completion_copies``: ``n``, ``best_of``, a batched ``prompt`` list). A single request whose reservation exceeds a whole token limit is admitted
 only into an empty window, so a large prompt is not refused forever.
 
 Per-instance: the windows live in this process's memory. With N front instances behind an edge, a
@@ -48,6 +49,8 @@ MODELS_ROUTE = ("GET", "/v1/models")
 EMBEDDINGS_PATH = "/v1/embeddings"
 
 CAPPED_KEYS = ("max_tokens", "max_completion_tokens")
+COPY_KEYS = ("n", "best_of")
+"""The request keys that multiply the completions generated (see ``completion_copies``)."""
 """The request keys that bound a completion's length (OpenAI chat uses both; completions ``max_tokens``)."""
 
 FILLED_KEY = "max_tokens"
@@ -248,7 +251,27 @@ def decide_request(grant: Grant, method: str, path: str, body: Mapping[str, obje
         if allowance == 0 and grant.max_tokens is not None:
             out[FILLED_KEY] = grant.max_tokens
             allowance = grant.max_tokens
+        for key in COPY_KEYS:
+            value = out.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                return _refuse(400, f"{key} = {value!r}: allowed a positive whole number")
+        allowance *= completion_copies(path, out)
     return Decision(status=200, reason="ok", body=out, reserved_tokens=estimate_prompt_tokens(path, out) + allowance)
+
+
+def completion_copies(path: str, body: Mapping[str, object]) -> int:
+    """How many completions one request asks for, each up to its ``max_tokens``: ``n`` (chat, completions),
+    ``best_of`` (completions: generated server-side and billed, though only ``n`` come back), times the
+    prompts of a batched completions request (``prompt`` a list of strings or of token-id lists). The
+    completion allowance is reserved this many times, so ``n: 50`` cannot pass a token limit as one."""
+    best_of = (_as_int(body.get("best_of")) or 1) if path == "/v1/completions" else 1
+    copies = max(_as_int(body.get("n")) or 1, best_of)
+    prompt = body.get("prompt") if path == "/v1/completions" else None
+    if isinstance(prompt, list):
+        items = cast(list[object], prompt)
+        if items and all(isinstance(p, (str, list)) for p in items):
+            copies *= len(items)
+    return copies
 
 
 def _as_int(value: object) -> int:
