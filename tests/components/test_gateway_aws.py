@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from typing import Any
 
 import pulumi
@@ -156,6 +157,14 @@ def test_children_are_exactly_these_and_use_the_stack_provider(records) -> None:
         ("aws:apigateway/resource:Resource", "gw-route-completions"),
         ("aws:apigateway/resource:Resource", "gw-route-embeddings"),
         ("aws:apigateway/resource:Resource", "gw-route-models"),
+        ("aws:apigateway/response:Response", "gw-refusal-access-denied"),
+        ("aws:apigateway/response:Response", "gw-refusal-default-4xx"),
+        ("aws:apigateway/response:Response", "gw-refusal-default-5xx"),
+        ("aws:apigateway/response:Response", "gw-refusal-invalid-api-key"),
+        ("aws:apigateway/response:Response", "gw-refusal-missing-authentication-token"),
+        ("aws:apigateway/response:Response", "gw-refusal-quota-exceeded"),
+        ("aws:apigateway/response:Response", "gw-refusal-throttled"),
+        ("aws:apigateway/response:Response", "gw-refusal-unauthorized"),
         ("aws:apigateway/restApi:RestApi", "gw-api"),
         ("aws:apigateway/stage:Stage", "gw-stage"),
         ("aws:apigateway/usagePlan:UsagePlan", "gw-usage-plan-batch"),
@@ -510,6 +519,21 @@ def resource_path(named, resource_id: str) -> str:
         parts.insert(0, record["pathPart"])
         resource_id = record.get("parentId", "")  # the root resource's id is unknown to the mocks
     return "/" + "/".join(parts)
+
+
+def test_the_edges_own_refusals_say_who_served_them_and_its_429s_when_to_retry(named) -> None:
+    """API Gateway's default 429s carry no Retry-After and none of its refusals the who-served headers."""
+    who = {f"gatewayresponse.header.{contract.SERVED_BY_HEADER}": "'none'", f"gatewayresponse.header.{contract.FALLBACK_HEADER}": "'false'"}
+    for kind, status in (("access-denied", "403"), ("missing-authentication-token", "403"), ("unauthorized", "401")):
+        response = named[f"gw-refusal-{kind}"].inputs
+        assert (response["statusCode"], response["responseParameters"]) == (status, who)
+    quota, throttled = named["gw-refusal-quota-exceeded"].inputs, named["gw-refusal-throttled"].inputs
+    assert quota["responseType"] == "QUOTA_EXCEEDED" and quota["statusCode"] == "429"
+    assert quota["responseParameters"] == {**who, "gatewayresponse.header.Retry-After": "'3600'"}
+    # the slowest consumer's token bucket: one request per 1 / rate_limit_rps seconds
+    slowest = min(c.rate_limit_rps for c in make_args().consumers)
+    assert throttled["responseParameters"]["gatewayresponse.header.Retry-After"] == f"'{max(1, math.ceil(1 / slowest))}'"
+    assert "statusCode" not in named["gw-refusal-default-5xx"].inputs  # keeps each 5xx's own status
 
 
 def test_only_the_inference_routes_exist_each_behind_the_authorizer_with_a_key(named, records) -> None:

@@ -35,7 +35,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pulumi_llm.gateway import engine  # noqa: E402
 from pulumi_llm.gateway import front_contract as fc  # noqa: E402
-from pulumi_llm.gateway.aws_edge import fallback_alarm_definitions  # noqa: E402
+from pulumi_llm.gateway.aws_edge import QUOTA_RETRY_AFTER_SECONDS, fallback_alarm_definitions  # noqa: E402
 from pulumi_llm.gateway.config import ENGINE_ENVIRONMENT, Consumer, GatewaySpec, ModelGroup, ProviderRoute, render_litellm_config, to_yaml  # noqa: E402
 from pulumi_llm.gateway.fallback_alarms import decide_fallback_alarms, fallback_alarm_fires  # noqa: E402
 from support.apigw_edge import ApiGatewayEdge, ApiKeys, EdgeSecret, UsagePlan  # noqa: E402
@@ -254,8 +254,10 @@ def test_the_edge_key_or_litellms_key_presented_by_a_client_is_403_at_the_edge(a
     for key in (EDGE_KEY, EDGE_KEY_OLD, master, "sk-" + uuid.uuid4().hex):
         answer = chat(aws, "provider", key=key)
         assert answer.status == 403, answer.body  # the authorizer's Deny: no consumer key
+        assert answer.headers[fc.SERVED_BY_HEADER] == fc.NONE  # ACCESS_DENIED's gateway response
     assert len(aws.edge.forwarded) == before and fake.requests_for("gpt-standin") == []
-    assert chat(aws, "provider", key=None).status == 401  # no bearer: the authorizer never ran
+    bare = chat(aws, "provider", key=None)
+    assert (bare.status, bare.headers[fc.SERVED_BY_HEADER]) == (401, fc.NONE)  # no bearer: the authorizer never ran
     assert master not in aws.engine.logs() and EDGE_KEY not in aws.engine.logs()
 
 
@@ -264,6 +266,9 @@ def test_over_its_usage_plan_quota_a_consumer_gets_429_from_api_gateway(aws: Aws
     assert [a.status for a in answers] == [200] * QUOTA + [429]
     assert json.loads(answers[-1].body) == {"message": "Limit Exceeded"}
     assert aws.edge.refused[-1] == (429, "/v1/chat/completions")
+    # The component's QUOTA_EXCEEDED gateway response: when to retry, and who served it (nobody).
+    assert answers[-1].headers["retry-after"] == str(QUOTA_RETRY_AFTER_SECONDS)
+    assert (answers[-1].headers[fc.SERVED_BY_HEADER], answers[-1].headers[fc.FALLBACK_HEADER]) == (fc.NONE, "false")
 
 
 def test_across_an_edge_key_rotation_the_task_accepts_what_the_authorizer_sends(aws: Aws) -> None:

@@ -93,6 +93,7 @@ from .aws_edge import EDGE_KEY_SWITCH_SECONDS as EDGE_KEY_SWITCH_SECONDS
 from .aws_edge import MIN_ROTATION_SPACING_SECONDS as MIN_ROTATION_SPACING_SECONDS
 from .aws_edge import (
     EdgeRoute,
+    decide_edge_refusals,
     decide_edge_routes,
     fallback_alarm_definitions,
     resource_key,
@@ -1489,6 +1490,20 @@ class AwsGateway(pulumi.ComponentResource):
         )
         routes = decide_edge_routes()
         parts = AwsGateway._routes(s, api, authorizer, vpc_link, nlb, routes)
+        # The edge's own refusals say who served them (none) and its 429s when to retry (decide_edge_refusals).
+        refusals = decide_edge_refusals([c.rate_limit_rps for c in args.consumers])
+        responses = [
+            aws.apigateway.Response(
+                child(name, f"refusal-{r.key}"),
+                rest_api_id=api.id,
+                response_type=r.response_type,
+                status_code=str(r.status) if r.status else None,
+                response_parameters=r.response_parameters(),
+                response_templates={"application/json": '{"message":$context.error.messageString}'},
+                opts=here,
+            )
+            for r in refusals
+        ]
         deployment = aws.apigateway.Deployment(
             child(name, "deployment"),
             rest_api=api.id,
@@ -1503,10 +1518,11 @@ class AwsGateway(pulumi.ComponentResource):
                         "HTTP_PROXY",
                         True,
                         integration_request_parameters(args.consumer_header),
+                        [(r.response_type, r.status, r.headers) for r in refusals],
                     )
                 )
             },
-            opts=s.after(*parts),
+            opts=s.after(*parts, *responses),
         )
         return api, deployment
 

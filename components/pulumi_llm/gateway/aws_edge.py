@@ -7,6 +7,7 @@ alarm evaluation test read one definition.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,6 +96,67 @@ def integration_request_parameters(consumer_header: str = contract.CONSUMER_HEAD
 
 
 # --- fallback alarms (issue 20) ------------------------------------------------------------------
+
+
+def throttle_retry_after(rates_per_second: Sequence[float]) -> int:
+    """``Retry-After`` of the edge's throttle 429: a usage plan's token bucket refills ``rate_limit_rps``
+    tokens a second, so the next token comes within ``1 / rate`` s. One gateway response serves every
+    consumer of the API, so the slowest consumer's refill sets it (at least 1 s, whole seconds)."""
+    slowest = min((r for r in rates_per_second if r > 0), default=1.0)
+    return max(1, math.ceil(1 / slowest))
+
+
+QUOTA_RETRY_AFTER_SECONDS = 3600
+"""``Retry-After`` of the edge's quota 429 (``requests_per_day`` spent). API Gateway's ``DAY`` quota resets at
+midnight UTC and a gateway response holds only static values (``$context`` has no reset time), so the
+seconds to the reset are not knowable at the edge; an hour is the conservative, documented answer — a
+client retrying hourly never hammers a spent quota and waits at most an hour too long."""
+
+
+@dataclass(frozen=True)
+class EdgeRefusal:
+    """One API Gateway gateway response: what the edge answers when it refuses a request itself.
+
+    response_type: API Gateway's type (``THROTTLED``, ``QUOTA_EXCEEDED``, …). status: the status it answers
+    with (0: the type's own, for ``DEFAULT_4XX`` / ``DEFAULT_5XX``, which cover several).
+    headers: header → value, static (set as ``gatewayresponse.header.<name>`` = ``'<value>'``)."""
+
+    response_type: str
+    status: int
+    headers: tuple[tuple[str, str], ...]
+
+    @property
+    def key(self) -> str:
+        """Names the ``aws.apigateway.Response`` resource: ``throttled``."""
+        return _slug(self.response_type)
+
+    def response_parameters(self) -> dict[str, str]:
+        """The ``responseParameters`` API Gateway takes: static values in single quotes."""
+        return {f"gatewayresponse.header.{name}": f"'{value}'" for name, value in self.headers}
+
+
+def decide_edge_refusals(rates_per_second: Sequence[float] = ()) -> tuple[EdgeRefusal, ...]:
+    """The gateway responses AwsGateway sets: every refusal the edge makes itself says who served it
+    (``none``, no fallback) like the front's own, and the two 429s carry ``Retry-After`` (API Gateway's
+    defaults carry neither). Types and statuses: AWS, *Gateway response types for API Gateway*
+    (THROTTLED 429, QUOTA_EXCEEDED 429, ACCESS_DENIED 403, MISSING_AUTHENTICATION_TOKEN 403,
+    UNAUTHORIZED 401, INVALID_API_KEY 403; DEFAULT_4XX / DEFAULT_5XX cover the rest)."""
+    who = ((contract.SERVED_BY_HEADER, contract.NONE), (contract.FALLBACK_HEADER, "false"))
+    refusals = [
+        EdgeRefusal("THROTTLED", 429, (("Retry-After", str(throttle_retry_after(rates_per_second))), *who)),
+        EdgeRefusal("QUOTA_EXCEEDED", 429, (("Retry-After", str(QUOTA_RETRY_AFTER_SECONDS)), *who)),
+    ]
+    for response_type, status in (
+        ("ACCESS_DENIED", 403),
+        ("MISSING_AUTHENTICATION_TOKEN", 403),
+        ("UNAUTHORIZED", 401),
+        ("INVALID_API_KEY", 403),
+        ("DEFAULT_4XX", 0),
+        ("DEFAULT_5XX", 0),
+    ):
+        refusals.append(EdgeRefusal(response_type, status, who))
+    return tuple(refusals)
+
 
 FALLBACK_SHARE_EXPRESSION = "IF(requests > 0, 100 * FILL(fallbacks, 0) / requests, 0)"
 """Percent of a route's requests served by a fallback in the window (0 without requests, never a division

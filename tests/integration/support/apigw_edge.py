@@ -16,6 +16,10 @@ API AwsGateway builds, in the order API Gateway does it.
    ``integration_request_parameters`` (the very dict the component puts on each Integration), evaluated
    against the authorizer context, sent to the route's front path; then streamed back (STREAM) as it arrives.
 
+Every refusal of the edge's own is answered with the gateway response the component sets for its type
+(``aws_edge.decide_edge_refusals`` over the plans' rates, as AwsGateway calls it over its consumers'):
+its status and headers (who served: none; ``Retry-After`` on THROTTLED and QUOTA_EXCEEDED).
+
 What it does not model (API Gateway's own, tested by AWS): WAF, TLS, the stage-wide throttle.
 ``forwarded`` lists (method, path, headers) that reached the front; ``refused`` (status, path) the edge answered.
 """
@@ -37,7 +41,14 @@ from urllib.parse import urlsplit
 
 from pulumi_llm.gateway import aws_authorizer
 from pulumi_llm.gateway.aws import consumer_key_ids
-from pulumi_llm.gateway.aws_edge import AUTHORIZER_CACHE_SECONDS, OPENAI_BASE, decide_edge_routes, integration_request_parameters
+from pulumi_llm.gateway.aws_edge import (
+    AUTHORIZER_CACHE_SECONDS,
+    OPENAI_BASE,
+    EdgeRefusal,
+    decide_edge_refusals,
+    decide_edge_routes,
+    integration_request_parameters,
+)
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pulumi-llm/itest/litellm-master-AbCdEf"
@@ -118,6 +129,8 @@ class ApiKeys:
 class ApiGatewayEdge:
     def __init__(self, front_url: str, keys: ApiKeys, secret: EdgeSecret, *, cache_seconds: float = AUTHORIZER_CACHE_SECONDS) -> None:
         self.front = urlsplit(front_url)
+        rates = [plan.rate_per_second for _, _, plan in keys.keys.values()]
+        self.gateway_responses: dict[str, EdgeRefusal] = {r.response_type: r for r in decide_edge_refusals(rates)}
         self.keys = keys
         self.secret = secret
         self.cache_seconds = cache_seconds
@@ -192,10 +205,13 @@ class ApiGatewayEdge:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
                 pass
 
-            def _refuse(self, status: int, message: str) -> None:
+            def _refuse(self, status: int, message: str, response_type: str = "DEFAULT_4XX") -> None:
                 edge.refused.append((status, self.path))
                 body = json.dumps({"message": message}, separators=(",", ":")).encode()
-                self.send_response(status)
+                refusal = edge.gateway_responses.get(response_type) or edge.gateway_responses.get("DEFAULT_4XX")
+                self.send_response(refusal.status if refusal is not None and refusal.status else status)
+                for name, value in refusal.headers if refusal is not None else ():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -213,21 +229,21 @@ class ApiGatewayEdge:
                         return self._refuse(
                             403, f"'{authorization}' not a valid key=value pair (missing equal-sign) in Authorization header"
                         )
-                    return self._refuse(403, "Missing Authentication Token")
+                    return self._refuse(403, "Missing Authentication Token", "MISSING_AUTHENTICATION_TOKEN")
                 if not authorization:
-                    return self._refuse(401, "Unauthorized")
+                    return self._refuse(401, "Unauthorized", "UNAUTHORIZED")
                 try:
                     answer = edge.authorize(authorization, self.command, route.resource_path)
                 except aws_authorizer.Unauthorized:
-                    return self._refuse(401, "Unauthorized")
+                    return self._refuse(401, "Unauthorized", "UNAUTHORIZED")
                 if answer["policyDocument"]["Statement"][0]["Effect"] != "Allow":
-                    return self._refuse(403, "User is not authorized to access this resource with an explicit deny")
+                    return self._refuse(403, "User is not authorized to access this resource with an explicit deny", "ACCESS_DENIED")
                 plan = edge.keys.plan_of(answer["usageIdentifierKey"])
                 if plan is None:
-                    return self._refuse(403, "Forbidden")
+                    return self._refuse(403, "Forbidden", "INVALID_API_KEY")
                 limited = plan.admit()
                 if limited is not None:
-                    return self._refuse(429, limited)
+                    return self._refuse(429, limited, "QUOTA_EXCEEDED" if limited == "Limit Exceeded" else "THROTTLED")
                 headers = edge.integration_headers(client_headers, answer["context"])
                 edge.forwarded.append((self.command, route.front_path, headers))
                 upstream = http.client.HTTPConnection(cast(str, edge.front.hostname), edge.front.port, timeout=120)
