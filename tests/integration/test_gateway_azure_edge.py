@@ -319,6 +319,8 @@ def test_openai_a_consumer_reaches_only_its_own_deployments(openai_edge: tuple[A
     edge, aoai = openai_edge
     mine = openai_chat(edge, "gpt-4o-mini", KEY_A, max_tokens=8)
     assert mine.status == 200, mine.body
+    # The /openai API's outbound policy: Azure OpenAI served it, as a first-order route (no front behind /openai).
+    assert (mine.headers[fc.SERVED_BY_HEADER], mine.headers[fc.FALLBACK_HEADER]) == (fc.PROVIDER, "false")
     assert [(r.path, r.bearer) for r in aoai.requests] == [("/openai/deployments/gpt-4o-mini/chat/completions", MANAGED_IDENTITY_TOKEN)]
     for deployment, key in (("o3-mini", KEY_A), ("gpt-4o-mini", KEY_B), ("GPT-4o-mini", KEY_A), ("gpt-4o-mini-2", KEY_A)):
         forwarded, called = len(edge.forwarded), len(aoai.requests)

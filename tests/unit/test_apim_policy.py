@@ -60,7 +60,23 @@ def test_api_policy_sections_and_inbound_order() -> None:
         "authentication-managed-identity",
         "set-backend-service",
     ]
-    assert tags(find(root, "outbound")) == ["base"] and tags(find(root, "on-error")) == ["base"]
+    assert tags(find(root, "outbound")) == ["base", "set-header", "set-header"]
+    assert tags(find(root, "on-error")) == ["base", "set-header", "set-header"]
+
+
+def test_openai_answers_say_a_provider_served_them_and_the_engine_api_leaves_that_to_the_front() -> None:
+    def headers(section: ET.Element) -> dict[str, str]:
+        return {h.get("name", ""): cast(str, find(h, "value").text) for h in section.findall("set-header")}
+
+    pool = pool_policy()
+    assert headers(find(pool, "outbound")) == {
+        fc.SERVED_BY_HEADER: p.SERVED_BY_PROVIDER_EXPRESSION,
+        fc.FALLBACK_HEADER: "false",
+    }
+    assert headers(find(pool, "on-error")) == {fc.SERVED_BY_HEADER: fc.NONE, fc.FALLBACK_HEADER: "false"}
+    engine = engine_policy()
+    assert tags(find(engine, "outbound")) == ["base"]  # the front sets them on every answer
+    assert headers(find(engine, "on-error")) == {fc.SERVED_BY_HEADER: fc.NONE, fc.FALLBACK_HEADER: "false"}
 
 
 def test_token_metric_dimensions_are_subscription_model_and_backend() -> None:

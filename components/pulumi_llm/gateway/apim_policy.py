@@ -99,6 +99,10 @@ nothing in it needs escaping inside a C# string literal."""
 DEPLOYMENT_REFUSED_STATUS = 403
 DEPLOYMENT_REFUSED_MESSAGE = "this Azure OpenAI deployment is not granted to this subscription's consumer"
 WHO_SERVED_REFUSED = {"x-pulumi-llm-served-by": "none", "x-pulumi-llm-fallback": "false"}
+SERVED_BY_PROVIDER_EXPRESSION = '@(context.Response.StatusCode == 429 || context.Response.StatusCode >= 500 ? "none" : "provider")'
+"""/openai's who-served value, as the front decides it: Azure OpenAI (a provider) served any answer but a
+429 or 5xx left after the pool's retries, which no deployment served. Its fallback header is ``false``:
+the pool's members are one route's deployments (the front's first-order routes, never a fallback)."""
 """front_contract's who-served headers as the front sets them on its own refusals (this module stays free of
 the front's imports; tests hold the names equal)."""
 CAPPED_KEYS = ("max_tokens", "max_completion_tokens")
@@ -272,7 +276,16 @@ def api_policy(
     else:
         backend.append(forward_request(forward_timeout_seconds, buffer_request_body=False))
     ET.SubElement(outbound, "base")
+    if auth == "managed-identity":
+        # /openai goes straight to Azure OpenAI: no front behind it sets the audit headers, so the edge does.
+        served = {"x-pulumi-llm-served-by": SERVED_BY_PROVIDER_EXPRESSION, "x-pulumi-llm-fallback": "false"}
+        for name, value in served.items():
+            header = ET.SubElement(outbound, "set-header", {"name": name, "exists-action": "override"})
+            ET.SubElement(header, "value").text = value
     ET.SubElement(on_error, "base")
+    for name, value in WHO_SERVED_REFUSED.items():  # a failed policy or backend: nothing served it
+        header = ET.SubElement(on_error, "set-header", {"name": name, "exists-action": "override"})
+        ET.SubElement(header, "value").text = value
     return _text(root)
 
 

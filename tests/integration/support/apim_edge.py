@@ -20,7 +20,10 @@ engine API AzureGateway builds (`/v1`), in the order APIM does it, driven by the
    the max_tokens cap (a ``set-body`` whose text must equal ``apim_policy.max_tokens_body(cap)``, applied with
    the same rule in Python; the C# itself is APIM's to run). An element or expression it does not know fails
    the request with 500, so a policy change cannot pass unseen.
-4. forward-request to the backend (the backend URL + the operation's path), streamed back as it arrives.
+4. forward-request to the backend (the backend URL + the operation's path), streamed back as it arrives,
+   with the REAL API policy's outbound section applied to the response's headers: ``set-header`` override
+   with a literal or ``apim_policy.SERVED_BY_PROVIDER_EXPRESSION`` (evaluated on the backend's status), and
+   ``<base/>`` (the product's outbound, itself only ``<base/>``).
 
 What it does not model (APIM's own, tested by Microsoft): the product policy's rate limits, quotas and
 llm-token-limit, TLS, the named value's 4-hour refresh (tests call ``refresh_named_value``).
@@ -235,6 +238,23 @@ class ApimEdge:
         value = element.find("value")
         request.headers[name] = self._expression(cast(str, value.text if value is not None else ""), request.subscription)
 
+    def outbound(self, status: int) -> dict[str, str]:
+        """The response headers the API policy's outbound section sets on a backend answer of ``status``."""
+        out: dict[str, str] = {}
+        section = self.policy.find("outbound")
+        for element in section if section is not None else []:
+            if element.tag == "base":
+                continue
+            if element.tag != "set-header" or element.get("exists-action") != "override":
+                raise PolicyError(f"outbound element {element.tag!r}")
+            text = cast(str, cast(ET.Element, element.find("value")).text)
+            if text == apim_policy.SERVED_BY_PROVIDER_EXPRESSION:
+                text = "none" if status == 429 or status >= 500 else "provider"
+            elif text.startswith("@"):
+                raise PolicyError(f"expression {text!r}")
+            out[element.get("name", "")] = text
+        return out
+
     # --- the server ------------------------------------------------------------------------------
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -296,10 +316,17 @@ class ApimEdge:
                 upstream = http.client.HTTPConnection(cast(str, edge.engine.hostname), edge.engine.port, timeout=120)
                 upstream.request(self.command, self.path, body=request.body or None, headers=request.headers)
                 response = upstream.getresponse()
+                try:
+                    outbound = edge.outbound(response.status)
+                except PolicyError as err:
+                    upstream.close()
+                    return self._refuse(500, f"the APIM stand-in does not model {err}")
                 self.send_response(response.status)
                 for name, value in response.getheaders():
-                    if name.lower() not in HOP_BY_HOP:
+                    if name.lower() not in HOP_BY_HOP and name.lower() not in {k.lower() for k in outbound}:
                         self.send_header(name, value)
+                for name, value in outbound.items():
+                    self.send_header(name, value)
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 while chunk := response.read1(65536):
