@@ -36,6 +36,7 @@ from pulumi_llm.gateway import engine, gcp_alarms  # noqa: E402
 from pulumi_llm.gateway import front_contract as fc  # noqa: E402
 from pulumi_llm.gateway.config import ENGINE_ENVIRONMENT, Consumer, GatewaySpec, ModelGroup, ProviderRoute, render_litellm_config, to_yaml  # noqa: E402
 from pulumi_llm.gateway.fallback_alarms import decide_fallback_alarms, fallback_alarm_fires  # noqa: E402
+from pulumi_llm.gateway.front_server import Front, front_config_from_document  # noqa: E402
 from pulumi_llm.gateway.grants import Grant  # noqa: E402
 from support import gcp_monitoring as gm  # noqa: E402
 from support.fake_provider import FakeProvider  # noqa: E402
@@ -52,6 +53,7 @@ SELF_HOSTED_KEY = "itest-self-hosted-key"
 APP_KEY = "itest-gcp-app-" + uuid.uuid4().hex
 APP_KEY_NEW = "itest-gcp-app-new-" + uuid.uuid4().hex
 OPS_KEY = "itest-gcp-ops-" + uuid.uuid4().hex
+OPS_KEY_NEW = "itest-gcp-ops-new-" + uuid.uuid4().hex
 LIMITED_KEY = "itest-gcp-limited-" + uuid.uuid4().hex
 APP, OPS, LIMITED = "app", "ops", "limited"
 OPS_MODEL = "gpt-ops-only"
@@ -248,6 +250,20 @@ def test_a_rotated_consumer_key_is_accepted_at_once_and_the_old_one_during_the_g
     while time.monotonic() < deadline:
         statuses += [chat(gcp, "chat", key=APP_KEY_NEW).status, chat(gcp, "chat", key=APP_KEY).status]
     assert statuses and set(statuses) == {200}, statuses  # no 401 for either key
+
+
+def test_an_instance_started_mid_rotation_accepts_the_old_key_too(gcp: Gcp) -> None:
+    """A Cloud Run instance started after `secrets put consumer-ops` knows only what the secret holds: the
+    rotation puts the new key with the old one on a second line, so the fresh instance accepts both."""
+    gcp.key_files[OPS].write_text(OPS_KEY_NEW + "\n" + OPS_KEY + "\n")
+    fresh = Front(front_config_from_document(gcp.engine.front_doc), None)  # the new instance's key ring, from the same files
+    assert (fresh.keys.owner(OPS_KEY), fresh.keys.owner(OPS_KEY_NEW)) == (OPS, OPS)
+    deadline = time.monotonic() + 6  # and the running instance, past its 5-second re-read
+    statuses: list[int] = []
+    while time.monotonic() < deadline:
+        statuses += [chat(gcp, "ops", key=OPS_KEY_NEW).status, chat(gcp, "ops", key=OPS_KEY).status]
+    assert statuses and set(statuses) == {200}, statuses
+    gcp.key_files[OPS].write_text(OPS_KEY + "\n")
 
 
 def test_the_fallback_alarms_fire_on_the_fronts_lines_while_the_backend_is_down_and_not_while_it_is_up(gcp: Gcp) -> None:

@@ -374,6 +374,18 @@ def test_a_consumer_key_shared_by_two_consumers_is_nobodys(tmp_path: Path) -> No
 GRANTED = {"web": object(), "batch": object()}
 
 
+def test_a_consumer_key_file_may_hold_the_new_and_the_old_key_so_a_fresh_instance_accepts_both(tmp_path: Path) -> None:
+    """GCP rotation: `secrets put consumer-app` with the new key and the old one on a second line; an instance
+    started after that (no grace period in its memory) must still accept the old key."""
+    app = tmp_path / "app"
+    app.write_text("key-app-new\nkey-app-old\n")
+    ring = KeyRing(consumer_key_reader({"app": str(app)}))  # a fresh instance
+    assert (ring.owner("key-app-new"), ring.owner("key-app-old")) == ("app", "app")
+    assert ring.owner("key-app-new\nkey-app-old") is None  # the file's whole text is no key
+    app.write_text("key-app-new\n")  # the rotation's second put: the old key ends (after the running ones' grace)
+    assert KeyRing(consumer_key_reader({"app": str(app)})).owner("key-app-old") is None
+
+
 def edge_ring() -> KeyRing:
     return KeyRing(lambda: {"edge-key": "env:PULUMI_LLM_EDGE_KEY"})
 

@@ -686,20 +686,25 @@ def edge_key_reader(envs: Iterable[str], files: Iterable[str], environ: Mapping[
     return read
 
 
+def key_file_lines(path: str) -> list[str]:
+    """Every non-empty line of a key file, stripped: a consumer's secret may hold its new key and, during a
+    rotation, its old one on a second line, so an instance started mid-rotation accepts both."""
+    value = read_key_file(path)
+    return [line.strip() for line in value.splitlines() if line.strip()] if value else []
+
+
 def consumer_key_reader(files: Mapping[str, str]) -> Callable[[], Mapping[str, str]]:
-    """Mode keys: each consumer's key file → {key: consumer}. A value two consumers share is nobody's
-    (it cannot say who is asking)."""
+    """Mode keys: each consumer's key file → {key: consumer}, one key per non-empty line (``key_file_lines``).
+    A value two consumers share is nobody's (it cannot say who is asking)."""
 
     def read() -> Mapping[str, str]:
         out: dict[str, str] = {}
         shared: set[str] = set()
         for consumer, path in sorted(files.items()):
-            value = read_key_file(path)
-            if value is None:
-                continue
-            if value in out:
-                shared.add(value)
-            out[value] = consumer
+            for value in key_file_lines(path):
+                if value in out and out[value] != consumer:
+                    shared.add(value)
+                out[value] = consumer
         return {v: c for v, c in out.items() if v not in shared}
 
     return read
