@@ -376,6 +376,9 @@ def test_the_task_boots_the_front_in_edge_mode_with_the_specs_grants(named) -> N
     assert (grants["chat-app"]["models"], grants["chat-app"]["max_tokens"]) == (["chat", "gpt-4o"], 1024)
     assert grants["batch"]["models"] == ["claude-sonnet"]
     assert SENTINEL not in json.dumps(config)
+    # Streams drain for what Fargate's stopTimeout leaves (not the front's 25 s default), then LiteLLM stops.
+    stop = engine(named)["stopTimeout"]
+    assert (stop, config["drain_seconds"]) == (120, 110)
 
 
 def run_previous_edge_key(monkeypatch, answer: Any) -> dict[str, str]:

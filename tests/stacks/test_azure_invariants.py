@@ -208,6 +208,9 @@ def test_engine_runs_in_the_delegated_subnet_with_the_hybrid_config(resources: d
     # The front streams chat's self-hosted route from the URL in its environment, then falls back to
     # provider-small through LiteLLM, whose config holds the provider deployments only.
     front = json.loads(base64.b64decode(variables["PULUMI_LLM_FRONT_CONFIG_B64"]["value"]))
+    # Open streams drain for the replica's whole grace less the time to stop LiteLLM (was the default 25 s).
+    grace = r["llm-gateway-engine"]["inputs"]["template"]["terminationGracePeriodSeconds"]
+    assert grace > 25 and front["drain_seconds"] == grace - 10
     chat = front["routing"]["chains"]["chat"]
     assert [(c["kind"], c["model"], c["url"]) for c in chat[:1]] == [
         ("direct", "llama-3-1-8b-instruct", "os.environ/SELF_HOSTED_LLAMA_3_1_8B_INSTRUCT_URL")

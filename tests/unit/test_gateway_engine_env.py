@@ -41,3 +41,16 @@ def test_plain_env_may_not_shadow_what_is_already_set():
         check_plain_env(["HOME"], key="environment", taken=RESERVED, where="g")
     with pytest.raises(UserError, match=r"^g\.external_secrets\.log-level: not an environment variable name"):
         check_plain_env(["log-level"], key="external_secrets", taken=RESERVED, where="g")
+
+
+def test_the_fronts_drain_fits_each_platforms_grace_and_leaves_time_to_stop_litellm() -> None:
+    from pulumi_llm.gateway import gcp
+    from pulumi_llm.gateway.azure import termination_grace_seconds
+    from pulumi_llm.gateway.engine import STOP_MARGIN_SECONDS, decide_drain_seconds
+
+    assert decide_drain_seconds(120) == 120 - STOP_MARGIN_SECONDS  # Fargate's stopTimeout maximum
+    # Azure: the replica's grace follows the engine timeout up to Container Apps' 600 s; the drain follows it.
+    assert [termination_grace_seconds(t) for t in (300, 570, 900)] == [300, 570, 600]
+    assert decide_drain_seconds(termination_grace_seconds(570)) == 560
+    assert decide_drain_seconds(5) == 1.0  # never zero: an instance always drains a little
+    assert gcp.DRAIN_SECONDS < 10  # Cloud Run kills 10 s after SIGTERM; GCP keeps its own 8 s

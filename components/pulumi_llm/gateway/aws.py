@@ -113,6 +113,7 @@ from .engine import (
     MASTER_KEY_SECRET,
     check_plain_env,
     check_secret_env,
+    decide_drain_seconds,
     encode_front_config,
     front_config,
 )
@@ -460,8 +461,11 @@ class AwsGatewayArgs(BaseModel):
         """The front's config (engine.front_config, identity edge, this stack's metrics dimension) as the
         engine's FRONT_CONFIG_ENV carries it."""
         where = self.config_path
+        # Open streams drain for what Fargate's stopTimeout (its 120 s maximum) leaves after stopping LiteLLM.
+        drain = decide_drain_seconds(FARGATE_STOP_TIMEOUT)
         return encode_front_config(
-            front_config(self.spec, identity=contract.IDENTITY_EDGE, stack=self.labels.stack, where=where), where=where
+            front_config(self.spec, identity=contract.IDENTITY_EDGE, stack=self.labels.stack, drain_seconds=drain, where=where),
+            where=where,
         )
 
     @property

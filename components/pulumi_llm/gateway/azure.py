@@ -591,6 +591,16 @@ def circuit_breaker_rule(breaker: CircuitBreaker) -> dict[str, Any]:
     }
 
 
+MAX_TERMINATION_GRACE_SECONDS = 600
+"""Container Apps' largest ``terminationGracePeriodSeconds`` (azure-native app.ContainerApp template)."""
+
+
+def termination_grace_seconds(engine_timeout_seconds: int) -> int:
+    """The engine replica's grace between SIGTERM and SIGKILL: its longest request (the engine timeout), at
+    most Container Apps' 600 s. The front drains for ``engine.decide_drain_seconds`` of it."""
+    return min(engine_timeout_seconds, MAX_TERMINATION_GRACE_SECONDS)
+
+
 def engine_api_policy(*, consumer_header: str, forward_timeout_seconds: int) -> str:
     """The /v1 API's policy: the query-key refusal, the edge key from its named value as the bearer, the
     consumer's name in `consumer_header`, the engine backend (what tests/integration's APIM stand-in runs)."""
@@ -1141,7 +1151,7 @@ class AzureGateway(pulumi.ComponentResource):
                     "rules": [{"name": "concurrency", "http": {"metadata": {"concurrentRequests": str(args.engine_concurrency)}}}],
                 },
                 # Let streams finish on scale-in and on a new revision.
-                "termination_grace_period_seconds": min(args.engine_timeout_seconds, 600),
+                "termination_grace_period_seconds": termination_grace_seconds(args.engine_timeout_seconds),
             },
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*readers, record]),

@@ -145,6 +145,17 @@ def boot(*, secret_files: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+STOP_MARGIN_SECONDS = 10.0
+"""What a platform's grace period keeps back from the front's drain after SIGTERM: the front then stops
+LiteLLM (SIGTERM, which answers within a few seconds once idle) and exits before the platform's SIGKILL."""
+
+
+def decide_drain_seconds(grace_seconds: float) -> float:
+    """The front's ``drain_seconds`` within a platform's SIGTERM-to-SIGKILL grace: the grace less
+    ``STOP_MARGIN_SECONDS``, at least 1 s. Open streams get the most the platform allows."""
+    return max(1.0, float(grace_seconds) - STOP_MARGIN_SECONDS)
+
+
 def front_config(
     spec: GatewaySpec,
     *,

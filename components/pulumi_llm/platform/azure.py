@@ -305,8 +305,8 @@ def _gateway(
     self_hosted: dict[str, pulumi.Output[str]],
 ) -> dict[str, pulumi.Input[str]]:
     from ..gateway import config as engine
-    from ..gateway.azure import ApimConsumer, AzureGateway, AzureGatewayArgs, AzureOpenAIBackend
-    from ..gateway.engine import MASTER_KEY_ENV, encode_front_config, front_config
+    from ..gateway.azure import ApimConsumer, AzureGateway, AzureGatewayArgs, AzureOpenAIBackend, termination_grace_seconds
+    from ..gateway.engine import MASTER_KEY_ENV, decide_drain_seconds, encode_front_config, front_config
     from ..gateway.fallback_alarms import decide_fallback_alarms
     from ..gateway.front_contract import IDENTITY_EDGE
     from ..gateway.sizing import stack_gateway_sizing
@@ -350,7 +350,15 @@ def _gateway(
             engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
             # APIM authenticates the consumer and names it; the front applies its grant (identity mode edge).
             front_config_b64=encode_front_config(
-                front_config(spec, identity=IDENTITY_EDGE, stack=labels.stack, where="pulumi-llm:gateway"), where="pulumi-llm:gateway"
+                front_config(
+                    spec,
+                    identity=IDENTITY_EDGE,
+                    stack=labels.stack,
+                    # Streams finish within the replica's grace (min(engine timeout, 600 s)), not the default 25 s.
+                    drain_seconds=decide_drain_seconds(termination_grace_seconds(timeouts.engine_seconds)),
+                    where="pulumi-llm:gateway",
+                ),
+                where="pulumi-llm:gateway",
             ),
             fallback_alarms=list(decide_fallback_alarms(spec, where="pulumi-llm:gateway")),
             # Key Vault secret names: the provider's, or the one gateway.secrets gives it.
