@@ -220,6 +220,12 @@ def test_the_edge_key_is_no_credential_for_a_client(azure: Azure) -> None:
     assert chat(azure, "provider", key=EDGE_KEY_OLD).status == 401  # as a subscription key
     assert chat(azure, "provider", key=None, headers={"Authorization": f"Bearer {EDGE_KEY_OLD}"}).status == 401
     assert len(azure.edge.forwarded) == forwarded
+    # The edge key as the bearer beside a valid subscription key: the API policy knows it (its named value) → 403.
+    for scheme in ("Bearer", "bearer"):
+        presented = chat(azure, "provider", key=KEY_A, headers={"Authorization": f"{scheme} {EDGE_KEY_OLD}"})
+        assert presented.status == 403, presented.body
+        assert presented.headers[fc.SERVED_BY_HEADER] == fc.NONE and EDGE_KEY_OLD.encode() not in presented.body
+    assert len(azure.edge.forwarded) == forwarded  # refused at the edge, nothing forwarded
     # With a subscription: the client's bearer and consumer header are replaced, so B cannot act as A.
     answer = chat(azure, "chat", key=KEY_B, headers={"Authorization": "Bearer sk-client", fc.CONSUMER_HEADER: A})
     assert answer.status == 403, answer.body  # chat is A's, and the front saw B

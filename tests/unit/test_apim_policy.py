@@ -280,3 +280,15 @@ def test_product_policy_without_openai_deployments_refuses_every_openai_request_
         p.product_policy(tokens_per_minute=1000, max_tokens=10)
     with pytest.raises(ValueError, match="deployment 'a\"b'"):
         p.product_policy(tokens_per_minute=1000, openai_deployments=['a"b'])
+
+
+def test_the_edge_key_presented_as_a_clients_bearer_is_403_before_anything_counts() -> None:
+    inbound = find(engine_policy(), "inbound")
+    assert tags(inbound)[:3] == ["choose", "choose", "base"]  # query key, then the edge key, then the product's limits
+    when = find(inbound[1], "when")
+    assert when.get("condition") == p.edge_key_presented_condition("litellm-master-key")
+    assert "{{litellm-master-key}}" in when.get("condition", "")
+    answer = find(when, "return-response")
+    assert find(answer, "set-status").get("code") == "403"
+    assert {h.get("name"): find(h, "value").text for h in answer.findall("set-header")}[fc.SERVED_BY_HEADER] == fc.NONE
+    assert tags(find(pool_policy(), "inbound"))[:2] == ["choose", "base"]  # /openai has no edge key to refuse

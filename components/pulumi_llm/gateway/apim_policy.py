@@ -96,6 +96,36 @@ DEPLOYMENT_VALUE = f'context.Request.MatchedParameters["{DEPLOYMENT_PARAMETER}"]
 DEPLOYMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 """An Azure OpenAI deployment name as the policy may quote it (letters, digits, '.', '_', '-'; at most 64):
 nothing in it needs escaping inside a C# string literal."""
+EDGE_KEY_PRESENTED_STATUS = 403
+EDGE_KEY_PRESENTED_MESSAGE = "this key is no consumer's key; requests carry the consumer's own subscription key"
+"""Issue 15: "the master key presented by a client → 403". APIM checks the subscription key before any policy
+runs, so the edge key sent AS the subscription key is APIM's own 401 (it is no subscription's); sent as the
+``Authorization`` bearer beside a valid subscription key, the API policy recognises it (the named value it
+would send itself) and answers 403 before anything counts or is forwarded."""
+
+
+def edge_key_presented_condition(named_value: str) -> str:
+    """True when the client's ``Authorization`` is ``Bearer <the edge key>`` (the named value, which APIM
+    substitutes into the expression before it runs; the scheme compared case-insensitively)."""
+    return (
+        '@(context.Request.Headers.GetValueOrDefault("Authorization", "").Trim()'
+        '.Equals("Bearer {{' + named_value + '}}", System.StringComparison.OrdinalIgnoreCase))'
+    )
+
+
+def refuse_edge_key(inbound: ET.Element, named_value: str) -> None:
+    """A `choose` that answers 403 (who served: none) to a client presenting the edge key as its bearer."""
+    choose = ET.SubElement(inbound, "choose")
+    when = ET.SubElement(choose, "when", {"condition": edge_key_presented_condition(named_value)})
+    answer = ET.SubElement(when, "return-response")
+    ET.SubElement(answer, "set-status", {"code": str(EDGE_KEY_PRESENTED_STATUS), "reason": "Forbidden"})
+    for name, value in {"Content-Type": "application/json", **WHO_SERVED_REFUSED}.items():
+        header = ET.SubElement(answer, "set-header", {"name": name, "exists-action": "override"})
+        ET.SubElement(header, "value").text = value
+    body = {"error": {"message": EDGE_KEY_PRESENTED_MESSAGE, "type": "permission_error", "code": "403"}}
+    ET.SubElement(answer, "set-body").text = json.dumps(body)
+
+
 DEPLOYMENT_REFUSED_STATUS = 403
 DEPLOYMENT_REFUSED_MESSAGE = "this Azure OpenAI deployment is not granted to this subscription's consumer"
 WHO_SERVED_REFUSED = {"x-pulumi-llm-served-by": "none", "x-pulumi-llm-fallback": "false"}
@@ -242,6 +272,8 @@ def api_policy(
     root = ET.Element("policies")
     inbound, backend, outbound, on_error = _sections(root)
     refuse_query_key(inbound)
+    if master_key_named_value:
+        refuse_edge_key(inbound, master_key_named_value)  # before the product's limits count the request
     ET.SubElement(inbound, "base")
     ET.SubElement(inbound, "set-variable", {"name": MODEL_VARIABLE, "value": MODEL_EXPRESSION})
     metric = ET.SubElement(inbound, "llm-emit-token-metric", {"namespace": metric_namespace})
@@ -371,8 +403,8 @@ def product_policy(
 
 
 def named_values_in(policy: str) -> list[str]:
-    """The `{{named-value}}` references of a policy, in order of appearance."""
-    return re.findall(r"\{\{([A-Za-z0-9._-]+)\}\}", policy)
+    """The named values a policy references (`{{named-value}}`), each once, in order of first appearance."""
+    return list(dict.fromkeys(re.findall(r"\{\{([A-Za-z0-9._-]+)\}\}", policy)))
 
 
 def backend_ids_in(policy: str) -> Sequence[str]:

@@ -168,6 +168,12 @@ class ApimEdge:
             return any(k.lower() == apim_policy.QUERY_KEY_PARAMETER.lower() for k in request.query)
         if condition == apim_policy.CAP_CONDITION:
             return apim_policy.DEPLOYMENT_PARAMETER in request.matched and not request.template.endswith("/embeddings")
+        for name in apim_policy.named_values_in(condition):
+            if condition == apim_policy.edge_key_presented_condition(name):  # the text as rendered for this named value
+                with self.lock:
+                    value = self.named_values.get(name)
+                presented = next((v for k, v in request.headers.items() if k.lower() == "authorization"), "").strip()
+                return value is not None and presented.lower() == f"bearer {value}".lower()
         allowed = _ALLOWED_TERM.findall(condition)
         if condition == apim_policy.deployment_refused_condition(allowed):  # the text as rendered for these ids
             deployment = request.matched.get(apim_policy.DEPLOYMENT_PARAMETER)
