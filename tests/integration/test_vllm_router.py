@@ -89,35 +89,50 @@ def router_python() -> Path:
     return ensure_router_env(rr.requirements_text())
 
 
-@pytest.fixture(scope="module")
-def router(router_python: Path, servers: list[VllmServer], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The router with the rendered flags (default options), its API and metrics URLs."""
+def _start(python: Path, options: rr.RouterOptions, servers: list[VllmServer], log: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """The router with the rendered flags for `options`, the two servers as its replicas; ready (a healthy replica)."""
     port, metrics_port = free_port(), free_port()
     args = rr.router_args(
-        rr.RouterOptions(),
+        options,
         rr.StaticWorkers(tuple(s.url for s in servers)),
         host="127.0.0.1",
         port=port,
         metrics_host="127.0.0.1",
         metrics_port=metrics_port,
     )
-    log = tmp_path_factory.mktemp("router-log") / "router.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([str(router_python), "-c", rr.LAUNCHER, *args], stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([str(python), "-c", rr.LAUNCHER, *args], stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while not _ready(url):
-            assert proc.poll() is None, f"router exited {proc.returncode}:\n{log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"router not ready:\n{log.read_text()[-3000:]}"
-            time.sleep(0.5)
-        yield {"url": url, "metrics": f"http://127.0.0.1:{metrics_port}", "log": str(log)}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + 120
+    while not _ready(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
+            raise AssertionError(f"router exited or not ready ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+    return proc, {"url": url, "metrics": f"http://127.0.0.1:{metrics_port}", "log": str(log)}
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def round_robin(router_python: Path, servers: list[VllmServer], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    proc, router = _start(router_python, rr.RouterOptions(policy="round_robin"), servers, tmp_path_factory.mktemp("rr") / "router.log")
+    yield router
+    _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def cache_aware(router_python: Path, servers: list[VllmServer], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The stack's default options (cache_aware)."""
+    proc, router = _start(router_python, rr.RouterOptions(), servers, tmp_path_factory.mktemp("ca") / "router.log")
+    yield router
+    _stop(proc)
 
 
 def _ready(url: str) -> bool:
@@ -136,30 +151,47 @@ def _complete(url: str, prompt: str) -> dict[str, object]:
         return json.loads(resp.read())
 
 
-def test_router_routes_to_both_replicas(router: dict[str, str], servers: list[VllmServer]) -> None:
-    before = [_counter(s.url, SUCCESS) for s in servers]
-    # Distinct prompts (no shared prefix): cache_aware sends a prompt it has not seen to the replica with the
-    # smaller prefix tree, so new prompts alternate between the replicas.
+def _served(servers: list[VllmServer]) -> list[float]:
+    return [_counter(s.url, SUCCESS) for s in servers]
+
+
+def test_router_routes_to_both_replicas(round_robin: dict[str, str], servers: list[VllmServer]) -> None:
+    before = _served(servers)
     prompts = [f"prompt {i}: " + " ".join(["hello world cloud region"] * (i + 1)) for i in range(6)]
     for prompt in prompts:
-        answer = _complete(router["url"], prompt)
-        assert answer["model"] == MODEL
-    after = [_counter(s.url, SUCCESS) for s in servers]
-    grew = [round(b - a) for a, b in zip(before, after, strict=True)]
-    assert all(g > 0 for g in grew), f"requests per server {grew}: the router did not use both replicas ({router['log']})"
-    assert sum(grew) == len(prompts)
+        assert _complete(round_robin["url"], prompt)["model"] == MODEL
+    grew = [round(b - a) for a, b in zip(before, _served(servers), strict=True)]
+    assert grew == [3, 3], f"requests per server {grew} ({round_robin['log']})"
     assert _counter(servers[0].url, METRICS.prefix_cache_queries) > 0  # prefix caching is on
 
 
-def test_router_is_ready_and_exposes_its_metrics(router: dict[str, str]) -> None:
-    status, _ = _get(router["url"] + "/readiness")
+def test_cache_aware_keeps_a_conversation_on_the_replica_that_holds_its_prefix(
+    cache_aware: dict[str, str], servers: list[VllmServer]
+) -> None:
+    """Turns of one conversation (each resending the growing history) all land on one replica, whose prefix
+    cache then serves the shared start: its hit counter rises, the other replica sees none of the turns."""
+    before = _served(servers)
+    hits_before = [_counter(s.url, METRICS.prefix_cache_hits) for s in servers]
+    history = "system: " + " ".join(["deploy stack config value error retry limit rate quota"] * 12)
+    for turn in range(4):
+        history += f"\nuser: question {turn} about the cluster\nassistant:"
+        _complete(cache_aware["url"], history)
+        history += " answer"
+    grew = [round(b - a) for a, b in zip(before, _served(servers), strict=True)]
+    assert sorted(grew) == [0, 4], f"turns per server {grew} ({cache_aware['log']})"
+    chosen = grew.index(4)
+    assert _counter(servers[chosen].url, METRICS.prefix_cache_hits) > hits_before[chosen]
+
+
+def test_router_is_ready_and_exposes_its_metrics(cache_aware: dict[str, str]) -> None:
+    status, _ = _get(cache_aware["url"] + "/readiness")
     assert status == 200
-    assert _get(router["url"] + "/liveness")[0] == 200
-    status, text = _get(router["metrics"] + "/metrics")
+    assert _get(cache_aware["url"] + "/liveness")[0] == 200
+    status, text = _get(cache_aware["metrics"] + "/metrics")
     assert status == 200
     assert re.search(r"^vllm_router_active_workers 2$", text, re.M), text[:2000]
     # The families the dashboard panels read (kubernetes/router.py ROUTER_PANELS) exist once traffic flowed.
-    for family in ("vllm_router_requests_total", "vllm_router_request_duration_seconds_bucket", "vllm_router_cache_misses_total"):
+    for family in ("vllm_router_requests_total", "vllm_router_generate_duration_seconds_bucket", "vllm_router_processed_requests_total"):
         assert family in text, f"{family} missing from the router's /metrics"
 
 

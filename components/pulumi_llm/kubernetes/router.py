@@ -168,12 +168,13 @@ ROUTER_PANELS: tuple[RouterPanel, ...] = (
         ),
     ),
     RouterPanel(
-        "Router request duration",
+        "Router time to response",
         "s",
-        "p50 and p99 time from the router receiving a request to its response completing (vllm_router_request_duration_seconds).",
+        "p50 and p99 time from the router receiving a request to the chosen replica's response starting — for a stream, "
+        "its headers, about the first token (vllm_router_generate_duration_seconds, recorded per successful request).",
         tuple(
             (
-                f"histogram_quantile({q}, sum by (job, le) (rate(vllm_router_request_duration_seconds_bucket{_SEL}[{_RATE}])))",
+                f"histogram_quantile({q}, sum by (job, le) (rate(vllm_router_generate_duration_seconds_bucket{_SEL}[{_RATE}])))",
                 f"{{{{job}}}} p{round(q * 100)}",
             )
             for q in (0.5, 0.99)
@@ -186,17 +187,12 @@ ROUTER_PANELS: tuple[RouterPanel, ...] = (
         (("min by (job) (vllm_router_active_workers" + _SEL + ")", "{{job}}"),),
     ),
     RouterPanel(
-        "Cache-aware routing hit rate",
-        "percentunit",
-        "Share of requests the cache_aware policy sent to the replica that holds their prefix "
-        "(vllm_router_cache_hits_total / (hits + misses)); the model servers' prefix-cache hit rate is on the serving board.",
-        (
-            (
-                f"sum by (job) (rate(vllm_router_cache_hits_total{_SEL}[{_RATE}])) / clamp_min(sum by (job) "
-                f"(rate(vllm_router_cache_hits_total{_SEL}[{_RATE}])) + sum by (job) (rate(vllm_router_cache_misses_total{_SEL}[{_RATE}])), 1e-9)",
-                "{{job}}",
-            ),
-        ),
+        "Requests per replica",
+        "reqps",
+        "Requests each router sent to each replica (vllm_router_processed_requests_total by worker): cache_aware keeps "
+        "conversations on the replica holding their prefix, so this shows how evenly that spreads. The servers' prefix-cache "
+        "hit rate is on the serving board.",
+        ((f"sum by (job, worker) (rate(vllm_router_processed_requests_total{_SEL}[{_RATE}]))", "{{job}} → {{worker}}"),),
     ),
 )
 
@@ -219,7 +215,7 @@ def _panel(index: int, panel: RouterPanel) -> dict[str, Any]:
 
 
 def dashboard(namespaces: Sequence[str], services: Sequence[str], title: str) -> dict[str, Any]:
-    """The routers' board: requests and errors, duration, healthy replicas, cache-aware hit rate."""
+    """The routers' board: requests and errors, time to response, healthy replicas, requests per replica."""
 
     def variable(var: str, values: Sequence[str]) -> dict[str, Any]:
         return {

@@ -160,6 +160,7 @@ VLLM_ROUTER = Exporter(
         {
             "vllm_router_requests_total": COUNTER,
             "vllm_router_request_duration_seconds": HISTOGRAM,
+            "vllm_router_generate_duration_seconds": HISTOGRAM,
             "vllm_router_request_errors_total": COUNTER,
             "vllm_router_retries_total": COUNTER,
             "vllm_router_active_workers": GAUGE,
