@@ -241,7 +241,7 @@ def measure(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--system-words", type=int, default=300, help="words per system prompt (≈1 token each)")
     parser.add_argument("--conversations", type=int, default=3, help="conversations per system prompt")
