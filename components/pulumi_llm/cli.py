@@ -116,7 +116,7 @@ def _project(args: argparse.Namespace):
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from .offline.plan import check_stack_name
+    from .offline.plan import check_stack_name, fewer_collections
 
     project = _project(args)
     stacks = project.stacks() if args.all else [args.stack]
@@ -134,9 +134,10 @@ def _plan(args: argparse.Namespace) -> int:
         try:
             # Before the stack is read: a plan that fails leaves no earlier plan to be mistaken for it.
             out_dir.prepare(out, _out_shown(args, out))
-            summary = plan_stack(
-                project, stack, out, quiet=args.quiet, verify=None if args.no_verify else violations, shown=_out_shown(args, out)
-            )
+            with fewer_collections():
+                summary = plan_stack(
+                    project, stack, out, quiet=args.quiet, verify=None if args.no_verify else violations, shown=_out_shown(args, out)
+                )
             if not summary.get("program"):
                 verified.append(stack)  # a program of its own is not verified (plan_stack says why)
         except UserError as err:

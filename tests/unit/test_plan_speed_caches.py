@@ -58,3 +58,41 @@ def test_the_plan_records_an_aliased_resource_as_without_its_aliases():
     assert [urn.rsplit("::", 1)[1] for urn, _, _ in aliased] == ["p-s", "parent", "child"]
     # the SDK built no alias URN Output for them: the work the plan saves
     assert [resource._aliases for resource in built] == [[], [], [], []]  # pyright: ignore[reportPrivateUsage]
+
+
+def test_fewer_collections_holds_the_plan_thresholds_and_gives_the_callers_back():
+    import gc
+
+    from pulumi_llm.offline.plan import PLAN_GC_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(500, 5, 5)
+        with fewer_collections():
+            assert gc.get_threshold() == PLAN_GC_THRESHOLD
+        assert gc.get_threshold() == (500, 5, 5)
+        try:
+            with fewer_collections():
+                raise RuntimeError("a plan that fails")
+        except RuntimeError:
+            pass
+        assert gc.get_threshold() == (500, 5, 5)
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_a_plan_records_the_same_with_the_default_thresholds(monkeypatch):
+    """Collection timing changes nothing the plan records: the same program under the defaults."""
+    from pulumi_llm.offline import plan as offline
+
+    def program() -> None:
+        parent = _Aliased("parent")
+        for index in range(50):
+            _Aliased(f"child-{index}", pulumi.ResourceOptions(parent=parent))
+
+    def records() -> list[tuple[str, str | None]]:
+        return [(r.urn, r.parent) for r in execute(program, project="p", stack="s", config={})]
+
+    tuned = records()
+    monkeypatch.setattr(offline, "PLAN_GC_THRESHOLD", (700, 10, 10))  # Python's defaults
+    assert records() == tuned and len(tuned) == 52

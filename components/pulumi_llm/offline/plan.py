@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import gc
 import json
 import os
 import re
@@ -348,11 +349,35 @@ def execute(
     runtime_settings.SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
     runtime_settings.SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
     try:
-        # run_pulumi_func ignores what the program returns unless it is awaitable
-        _sync_await(run_pulumi_func(cast(Callable[[], None], program)))
+        with fewer_collections():
+            # run_pulumi_func ignores what the program returns unless it is awaitable
+            _sync_await(run_pulumi_func(cast(Callable[[], None], program)))
     except pulumi.RunError as err:
         raise UserError(str(err)) from None
     return list(monitor.records)
+
+
+PLAN_GC_THRESHOLD = (100_000, 50, 1000)
+"""The garbage collector's thresholds while a program runs under the mocks (Python's default: 700, 10, 10).
+
+The SDK modules a plan imports as it runs leave about half a million objects for the collector to track
+(dev: 80 thousand when the program starts, 506 thousand at its end), and each full collection walks all of
+them; the program's Outputs and tasks and the verify pass allocate fast enough to trigger one every few
+hundred milliseconds, for little garbage (a plan holds few cycles). Measured on the dev stack: 7 full
+collections, 0.55 s of CPU of a 2.3 s plan, with the defaults; 1 with these, and the same peak memory
+(221 MB against 217 MB). bench/README.md has the plan times."""
+
+
+@contextmanager
+def fewer_collections() -> Generator[None, None, None]:
+    """Collect less often while the block runs (PLAN_GC_THRESHOLD); the caller's thresholds are back after it.
+    `plan` holds it over each stack's whole plan (verify allocates as much as the program)."""
+    before = gc.get_threshold()
+    gc.set_threshold(*PLAN_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _without_aliases(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
