@@ -366,6 +366,30 @@ def test_onprem_serving_passes_the_lora_keys_a_stack_file_can_set() -> None:
     assert all(e["name"] != "VLLM_ALLOW_RUNTIME_LORA_UPDATING" for e in server["env"])
 
 
+def test_model_context_takes_max_as_the_stack_file_does() -> None:
+    """`context: "max"` (the stack file's default, settings/models.py) is accepted by the schema and the adapter, and
+    serves what the same model without a context serves; a whole number still sets --max-model-len."""
+    assert TYPES["pulumi-llm:index:Model"]["properties"]["context"]["$ref"] == "pulumi.json#/Any"
+
+    def server_args(context: object) -> list[str]:
+        inputs = json.loads(json.dumps(ONPREM))
+        if context is None:
+            del inputs["models"]["llama-8b"]["context"]
+        else:
+            inputs["models"]["llama-8b"]["context"] = context
+        records, _ = construct("OnPremServing", "lab", inputs)
+        deployment = by_name(records)["lab-cluster-serving-llama-8b-deployment"]
+        return deployment.inputs["spec"]["template"]["spec"]["containers"][0]["args"]
+
+    as_max = server_args("max")
+    assert as_max == server_args(None)
+    assert "--max-model-len=8192" in server_args(8192)
+    assert "--max-model-len=8192" not in as_max and any(a.startswith("--max-model-len=") for a in as_max)
+    message = error_of("OnPremServing", {**ONPREM, "models": {"llama-8b": {**MODEL, "context": "maximum"}}})
+    assert message.startswith("OnPremServing x: args.models.llama-8b.context = maximum: ")
+    assert "or max" in message
+
+
 def test_aws_gateway_builds_the_gateway_with_secret_containers_consumer_keys_and_scoped_bedrock() -> None:
     records, state = construct("AwsLlmGateway", "gw", {**GATEWAY, "stack": "shared"}, aws_provider=True)
     top = only(records, "pulumi-llm:index:AwsLlmGateway")

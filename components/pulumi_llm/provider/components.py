@@ -104,8 +104,11 @@ class Model(TypedDict):
     """Model server. Default vllm."""
     quantization: NotRequired[str]
     """Weight precision: bf16, fp16, fp8, int8, awq, gptq. Default: the model's native precision."""
-    context: NotRequired[int]
-    """Longest request in tokens (vLLM --max-model-len). Default: as much as fits, up to the model's maximum."""
+    # Any, not int | Literal["max"]: the SDK's schema analyzer refuses unions. The stack-file validation
+    # (settings/models.py) checks the value and names the key, as for a stack file.
+    context: NotRequired[Any]
+    """Longest request in tokens (vLLM --max-model-len): a whole number, or "max" (as much as fits, up to the model's
+    maximum; a cap is reported). Default: max."""
     gpus: NotRequired[int]
     """GPUs per replica (= tensor parallel size). Default: the fewest that fit."""
     replicas: NotRequired[Replicas]
