@@ -88,6 +88,7 @@ WEB_MODELS = (
     "rate-limited",
     "slow-stream",
     "broken",
+    "provider-same",
 )
 
 
@@ -125,6 +126,7 @@ def gateway_spec(vllm_url: str, fake_url: str, dead_url: str) -> GatewaySpec:
             ModelGroup("slow-stream", (provider("slow", "slow-stream"),)),
             ModelGroup("broken", (provider("broken", "always-500"),), retries=0),
             ModelGroup("secret", (provider("standin", "secret-model"),)),  # granted to no consumer
+            ModelGroup("provider-same", (provider("looping", "provider-same"),), retries=0),
         ),
         consumers=(Consumer(WEB, WEB_MODELS), Consumer(BATCH, ("provider",)), Consumer(LIMITED, ("provider",))),
         stream_keepalive_seconds=KEEPALIVE,
@@ -217,6 +219,7 @@ def gateway(vllm: VllmServer, fake: FakeProvider, tmp_path_factory: pytest.TempP
     fake.behave("selfhosted-500", Behaviour(status=500))
     fake.behave("selfhosted-stuck", Behaviour(hang=30))
     fake.behave("selfhosted-same", Behaviour(chunks=SAME_TOKENS, identical=True, text="again"))
+    fake.behave("provider-same", Behaviour(chunks=SAME_TOKENS, identical=True, text="again"))
     fake.behave("selfhosted-slow", Behaviour(chunks=6, chunk_delay=0.5))
     fake.behave("slow-stream", Behaviour(chunks=6, chunk_delay=0.5))
     fake.behave("always-500", Behaviour(status=500))
@@ -534,6 +537,15 @@ def test_every_stream_is_settled_from_its_usage_which_the_client_only_sees_when_
     assert last["usage"]["completion_tokens"] > 0  # asked for: passed through
 
 
+def test_300_identical_tokens_from_a_provider_arrive_whole_through_litellm(gateway: Gateway) -> None:
+    """LiteLLM 1.103.1 raises after REPEATED_STREAMING_CHUNK_LIMIT (100) identical chunks; the engine's
+    environment (config.ENGINE_ENVIRONMENT) lifts the limit, so a provider's looping stream is not cut either."""
+    headers, lines = stream(gateway, "provider-same")
+    assert headers[fc.SERVED_BY_HEADER] == fc.PROVIDER
+    assert [c["choices"][0]["delta"]["content"] for _, c in content_chunks(lines)] == ["again"] * SAME_TOKENS
+    assert data_events(lines)[-1][1] == "[DONE]"
+
+
 def test_300_identical_tokens_arrive_whole_and_the_route_stays_self_hosted(gateway: Gateway, fake: FakeProvider) -> None:
     """LiteLLM cut such a stream after 100 identical chunks and counted a route failure; three of them
     cooled the route down. The front passes bytes through and judges nothing per chunk."""
@@ -656,6 +668,11 @@ def test_a_routes_rpm_turns_into_429_with_retry_after(gateway: Gateway) -> None:
     answers = [call(gateway, "rate-limited") for _ in range(RPM + 2)]
     assert [a.status for a in answers] == [200] * RPM + [429, 429]
     assert int(answers[-1].headers["retry-after"]) >= 1
+    # Every backend said 429: the line names the deployment, so the request counts (Requests, the silent alarm).
+    limited = [line for line in lines_for(gateway, "rate-limited") if line["status"] == 429]
+    assert len(limited) >= 2 and {(line["served_by"], line["deployment"], line["Requests"]) for line in limited} == {
+        (fc.NONE, "rate-limited/rpm", 1)
+    }
 
 
 def test_a_group_nothing_can_serve_is_503_with_retry_after(gateway: Gateway) -> None:

@@ -109,3 +109,11 @@ def test_the_rendered_alarms_agree_with_the_reference_on_any_mix(seed: int) -> N
             line(served_by, status, fallback=fallback, route=rng.choice(["chat", "chat", "other"]), seconds_ago=rng.uniform(0, 7200))
         )
     assert aws_fires(lines, alarm) == fallback_alarm_fires(alarm, lines, now=NOW)
+
+
+def test_traffic_every_backend_refused_with_429_counts_like_the_reference() -> None:
+    record = RequestRecord(route="chat", consumer="app", served_by="none", deployment="chat/vllm", status=429)
+    limited = [request_log_line(record, stack="prod", epoch_ms=int((NOW - 30 - i) * 1000)) for i in range(3)]
+    lines = [*limited, line("none", 429)]  # the front's own 429 (no deployment) still counts nothing
+    assert aws_fires(lines) == {fc.ALARM_SELF_HOSTED_SILENT: True, fc.ALARM_FALLBACK_SHARE: False}
+    assert aws_fires(lines) == fallback_alarm_fires(ALARM, lines, now=NOW)

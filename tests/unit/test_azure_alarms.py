@@ -147,3 +147,10 @@ def test_the_evaluator_refuses_kql_it_does_not_know() -> None:
         kql_eval.run("T\n| project x", {"T": [{"x": 1}]})
     with pytest.raises(ValueError, match="unknown column or function 'bin'"):
         kql_eval.run("T\n| where bin(x) == 1", {"T": [{"x": 1}]})
+
+
+def test_traffic_every_backend_refused_with_429_counts_like_the_reference() -> None:
+    limited = RequestRecord(route="chat", consumer="search", served_by="none", deployment="chat/vllm", status=429)
+    rows = [row(limited, NOW - 10 * i) for i in range(3)] + [row(served("chat", "none", 429), NOW - 1)]
+    assert fires(CHAT, rows) == {fc.ALARM_FALLBACK_SHARE: False, fc.ALARM_SELF_HOSTED_SILENT: True}
+    assert fires(CHAT, rows) == reference(CHAT, rows)

@@ -289,3 +289,11 @@ def test_the_fronts_log_lines_count_as_its_emf_metrics_say() -> None:
         fallbacks=sum(m[fc.METRIC_FALLBACKS] for m in metrics if m[fc.METRIC_REQUESTS]),
         self_hosted_ok=sum(m[fc.METRIC_SELF_HOSTED_OK] for m in metrics),
     )
+
+
+def test_traffic_every_backend_refused_with_429_counts_and_the_silent_alarm_sees_it() -> None:
+    """Review of issue 15: all candidates 429 was logged served_by none below 500 and counted as nothing, so a
+    self-hosted route rate-limited away looked like no traffic. The line names the last deployment that said 429."""
+    limited = [{**line(30, served_by="none", status=429), "deployment": "chat/vllm"} for _ in range(3)]
+    assert window_counts(ALARM, limited, now=NOW) == WindowCounts(requests=3, fallbacks=0, self_hosted_ok=0)
+    assert fires(limited) == {ALARM_FALLBACK_SHARE: False, ALARM_SELF_HOSTED_SILENT: True}

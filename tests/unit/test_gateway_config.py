@@ -269,6 +269,11 @@ def test_the_engine_environment_never_phones_home() -> None:
     assert not any("KEY" in k or "SECRET" in k for k in env)
 
 
+def test_the_engine_environment_lets_a_looping_provider_stream_through() -> None:
+    # LiteLLM's default (100 identical chunks) raised mid-stream; far above any max_tokens a grant allows.
+    assert int(gw.ENGINE_ENVIRONMENT["REPEATED_STREAMING_CHUNK_LIMIT"]) >= 1_000_000
+
+
 # ---------------------------------------------------------------------------------------------
 # The timeout budget
 # ---------------------------------------------------------------------------------------------

@@ -141,3 +141,10 @@ def test_the_filter_stand_in_refuses_and_or_without_parentheses() -> None:
         gm.matches("jsonPayload.a=1 AND jsonPayload.b=3 OR jsonPayload.b=2", probe)
     for metric in METRICS.values():
         gm.matches(metric.filter, probe)  # every rendered filter is within the parenthesised subset
+
+
+def test_traffic_every_backend_refused_with_429_counts_like_the_reference() -> None:
+    limited = RequestRecord(route="chat", consumer="search", served_by="none", deployment="chat/vllm", status=429)
+    entries = [entry(limited, NOW - 10 * i) for i in range(3)] + [entry(served("chat", "none", 429), NOW - 1)]
+    assert fires(CHAT, entries) == {fc.ALARM_FALLBACK_SHARE: False, fc.ALARM_SELF_HOSTED_SILENT: True}
+    assert fires(CHAT, entries) == reference(CHAT, entries)

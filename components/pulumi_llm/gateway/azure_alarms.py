@@ -9,7 +9,7 @@ in ``Log``, the app in ``ContainerAppName``, its time in ``TimeGenerated`` (Azur
 ``ContainerAppConsoleLogs_CL`` as ``Log_s`` instead — AzureGateway does not use it).
 
 What the queries count is ``fallback_alarms`` (the reference semantics every cloud agrees with): a request
-is a line of the group unless the front refused it itself (``served_by`` none below 500); a fallback is
+is a line of the group unless the front refused it itself (``served_by`` none below 500, no ``deployment``); a fallback is
 ``fallback`` true or ``served_by`` provider; a self-hosted success is ``served_by`` self-hosted with a 2xx.
 Each query returns one row when its alarm should fire and none otherwise, so the rule fires on "more
 than 0 rows" over one window of ``window_minutes``; the rule's window filters on ``TimeGenerated``.
@@ -88,7 +88,7 @@ def counts_query(app_name: str, group: str) -> str:
             f"| extend line = parse_json({LOG_COLUMN})",
             f"| where toint(line.{REQUEST_LOG_MARK}) == 1 and tostring(line.route) == {_kql_string(group)}",
             "| extend served_by = tostring(line.served_by), status = toint(line.status), fallback = tobool(line.fallback)",
-            f"| where served_by != {_kql_string(NONE)} or status >= 500",
+            f'| where served_by != {_kql_string(NONE)} or status >= 500 or tostring(line.deployment) != ""',  # see counts_as_request
             "| summarize requests = count(), "
             f"fallbacks = countif(fallback == true or served_by == {_kql_string(PROVIDER)}), "
             f"self_hosted_ok = countif(served_by == {_kql_string(SELF_HOSTED)} and status >= 200 and status < 300)",

@@ -116,6 +116,11 @@ ENGINE_ENVIRONMENT: Mapping[str, str] = {
     "DISABLE_ADMIN_UI": "True",  # the UI needs the database this design does without
     "NO_DOCS": "True",
     "NO_REDOC": "True",
+    # LiteLLM cuts a provider stream after 100 identical consecutive chunks and raises InternalServerError
+    # (litellm/litellm_core_utils/streaming_handler.py, safety_checks; the limit is read once at import from
+    # this variable, litellm/constants.py REPEATED_STREAMING_CHUNK_LIMIT, BerriAI/litellm v1.103.1). A model
+    # repeating itself is no failure (issue 15): the stream reaches the client whole, bounded by max_tokens.
+    "REPEATED_STREAMING_CHUNK_LIMIT": "1000000",
 }
 """Plain (non-secret) environment the engine runs with: no phoning home at start, no admin UI or docs."""
 

@@ -166,8 +166,9 @@ def _status(line: Mapping[str, Any]) -> int:
 
 
 def counts_as_request(line: Mapping[str, Any]) -> bool:
-    """Reached a backend, or nothing could serve it (5xx): not a refusal of the front's own (bad body, grant, limit)."""
-    return line.get("served_by") != NONE or _status(line) >= 500
+    """Reached a backend, or nothing could serve it (5xx), or every backend refused it with 429 (the line names
+    a deployment): not a refusal of the front's own (bad body, grant, limit), which names none."""
+    return line.get("served_by") != NONE or _status(line) >= 500 or bool(line.get("deployment"))
 
 
 def counts_as_fallback(line: Mapping[str, Any]) -> bool:

@@ -88,7 +88,8 @@ LOG_FIELDS: Final = (
     "route",  # the model group the client asked for
     "consumer",  # the consumer's name
     "served_by",  # one of SERVED_CLASSES
-    "deployment",  # "<group>/<route name>" that answered, or "" when none did
+    "deployment",  # "<group>/<route name>" that served it — or, when every candidate said 429, the last of them;
+    # "" when the front answered itself (refusals before routing) or no backend answered at all
     "fallback",  # bool
     "status",  # HTTP status sent to the client
     "ttft_ms",  # time to the first byte of the body sent to the client
@@ -101,6 +102,7 @@ LOG_FIELDS: Final = (
 METRIC_NAMESPACE: Final = "pulumi-llm/gateway"
 METRIC_DIMENSIONS: Final = ("stack", "route")
 METRIC_REQUESTS: Final = "Requests"  # 1 per request that reached a backend or was refused for capacity
+# (served_by not none, or a 5xx, or a deployment named: the backends' own 429) — never the front's own refusals
 METRIC_FALLBACKS: Final = "FallbackRequests"  # 1 when served by a fallback (or a provider on a hybrid route)
 METRIC_SELF_HOSTED_OK: Final = "SelfHostedSuccesses"  # 1 when a self-hosted deployment answered 2xx
 

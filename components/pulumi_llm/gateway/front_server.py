@@ -498,10 +498,12 @@ class RequestRecord:
 
 def metric_values(record: RequestRecord) -> dict[str, int]:
     """The EMF metric values of one request, as ``fallback_alarms`` counts them: a request unless the
-    front refused it itself (served by none, below 500); a fallback when a fallback or a provider served
-    it; a self-hosted success when a self-hosted deployment answered 2xx."""
+    front refused it itself (served by none, below 500, no deployment named — the backends' own 429s name
+    one, so traffic every backend refused still counts and the silent alarm sees it); a fallback when a
+    fallback or a provider served it; a self-hosted success when a self-hosted deployment answered 2xx."""
+    front_refusal = record.served_by == fc.NONE and record.status < 500 and not record.deployment
     return {
-        fc.METRIC_REQUESTS: 0 if record.served_by == fc.NONE and record.status < 500 else 1,
+        fc.METRIC_REQUESTS: 0 if front_refusal else 1,
         fc.METRIC_FALLBACKS: 1 if record.fallback or record.served_by == fc.PROVIDER else 0,
         fc.METRIC_SELF_HOSTED_OK: 1 if record.served_by == fc.SELF_HOSTED and 200 <= record.status < 300 else 0,
     }
@@ -948,6 +950,7 @@ class Front:
             return self._json(record, 404, error_body(f"model {group[:100]!r} is not served here", "not_found_error"), started=started)
         statuses: list[int | None] = []
         retry_after: str | None = None
+        last_limited = ""
         ordered = self.breaker.order(chain)
         for i, candidate in enumerate(ordered):
             try:
@@ -955,12 +958,16 @@ class Front:
             except _Failed as failed:
                 statuses.append(failed.status)
                 retry_after = failed.retry_after or retry_after
+                last_limited = candidate.deployment if failed.status == 429 else last_limited
                 self.breaker.failed(candidate.deployment)
         # Nothing could serve. Said as a service problem (503), or as the backends' rate limit (429) when
         # that is all they said; never a provider call for a private group (its chain has none).
         record.served_by, record.fallback, record.deployment = fc.NONE, False, ""
         wait = retry_after if retry_after and retry_after.isdigit() else str(self.config.retry_after_seconds)
         if statuses and all(s == 429 for s in statuses):
+            # The traffic arrived and reached the backends: the line names the last of them, so the
+            # request counts (Requests, the silent alarm) although it is a 429 nobody served.
+            record.deployment = last_limited
             return self._json(
                 record,
                 429,

@@ -7,7 +7,8 @@ log-based counters (https://cloud.google.com/logging/docs/logs-based-metrics/cou
 same three things the front's EMF block counts on AWS, with the same definitions as
 ``fallback_alarms`` (the reference semantics every cloud's alarm must agree with):
 
-* ``requests``: the group's lines except the front's own refusals (``served_by`` none below 500);
+* ``requests``: the group's lines except the front's own refusals (``served_by`` none below 500 with no
+  ``deployment``; the backends' own 429s name one);
 * ``fallbacks``: among those, ``fallback`` true or ``served_by`` provider;
 * ``self-hosted-ok``: ``served_by`` self-hosted with a 2xx status.
 
@@ -100,7 +101,7 @@ def decide_log_metrics(stack: str, service: str) -> dict[str, LogMetric]:
     """The three counters of a stack's gateway, by key. Filters are parenthesised throughout: in the
     Logging query language OR binds tighter than AND (the opposite of most languages)."""
     base = request_log_filter(service)
-    counted = f'(jsonPayload.served_by!="{NONE}" OR jsonPayload.status>=500)'
+    counted = f'(jsonPayload.served_by!="{NONE}" OR jsonPayload.status>=500 OR jsonPayload.deployment!="")'
     fallback = f'(jsonPayload.fallback=true OR jsonPayload.served_by="{PROVIDER}")'
     ok = f'jsonPayload.served_by="{SELF_HOSTED}" AND jsonPayload.status>=200 AND jsonPayload.status<300'
     prefix = f"pulumi-llm-{stack}-gateway"
