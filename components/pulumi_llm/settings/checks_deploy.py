@@ -367,34 +367,17 @@ def _gateway_routes(settings: Settings) -> None:
 # GPU capacity
 
 
-def gpu_capacity(settings: Settings) -> tuple[str, int] | None:
-    """(the stack-file key that caps the cluster's GPUs, that cap), or None where the stack sets no cap."""
-    from ..sizing import get_instance_type
-
-    if settings.cloud == "aws":
-        cluster = settings.aws.cluster
-        return "aws.cluster.max_gpus", cluster.max_gpus
-    if settings.cloud == "gcp" and settings.gcp is not None:
-        pool = settings.gcp.cluster.gpu_pool
-        if settings.gcp.cluster.mode == "autopilot":
-            return None
-        per_node = get_instance_type(pool.machine_type, "gcp").gpu_count
-        return "gcp.cluster.gpu_pool", (pool.spot_max_nodes + pool.on_demand_max_nodes) * per_node
-    if settings.cloud == "azure":
-        total = sum(get_instance_type(p.vm_size, "azure").gpu_count * p.max_count for p in settings.azure.cluster.gpu_pools.values())
-        return "azure.cluster.gpu_pools", total
-    return None
-
-
 def check_gpu_capacity(settings: Settings) -> None:
     """Run by `settings.load` after the sizing check (it sizes every model). The cluster's GPU cap holds what the plan itself sizes: every model's fewest replicas together, and
     each model's most replicas on its own (a cap below that leaves replicas Pending forever)."""
-    from ..serving import replicas, size
+    # The cap is serving.gpu_capacity's (cluster_machines.CAPACITY, per cloud): the one place that knows which
+    # settings bound a cluster's GPUs, so this check and the on-demand floor never disagree about them.
+    from ..serving import gpu_capacity, replicas, size
 
-    cap = gpu_capacity(settings) if "cluster" in settings.methods else None
-    if cap is None:
+    capacity = gpu_capacity(settings)
+    if capacity is None:
         return
-    key, most = cap
+    key, most = capacity.total_key, capacity.total
     needed = 0
     for name in settings.models:
         per_replica = size(settings, name).tensor_parallel_size
