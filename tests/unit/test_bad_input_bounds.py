@@ -84,11 +84,17 @@ SERVING, MODELS, ONPREM = "pulumi-llm:serving", "pulumi-llm:models", "pulumi-llm
             1,
             ("pulumi-llm:serving.replicas.max = 2", "cap of 1 (aws.cluster.max_gpus)"),
         ),
-        ("prod", (SERVING, "replicas"), {"min": 9, "max": 9}, ("pulumi-llm:serving.replicas.max = 9", "cap of 32 (aws.cluster.max_gpus)")),
+        # min 1: replicas.min above the on-demand capacity is refused first, by its own rule (test_resilience.py).
+        (
+            "prod",
+            (SERVING, "replicas"),
+            {"min": 1, "max": 10},
+            ("pulumi-llm:serving.replicas.max = 10", "cap of 38 (aws.cluster.max_gpus)"),
+        ),
         (
             "gcp-prod",
             ("pulumi-llm:gcp", "cluster", "gpu_pool"),
-            {"machine_type": "g2-standard-24", "spot_max_nodes": 0, "on_demand_max_nodes": 1},
+            {"machine_type": "g2-standard-24", "spot_max_nodes": 0, "on_demand_max_nodes": 2},
             ("serving.replicas.max = 6", "(gcp.cluster.gpu_pool)"),
         ),
         # A CPU-only machine type in a GPU pool.
@@ -294,7 +300,8 @@ def test_cron_fields_are_range_checked(cron: str, problem: str | None) -> None:
 def test_a_boolean_where_a_whole_number_belongs_is_refused_as_such(
     scratch_project: Path, base: str, path: tuple[Any, ...], value: bool, written: str
 ) -> None:
-    refused(scratch_project, base, path, value, written, "must be a whole number, not true or false")
+    # context also takes `max`, so its line says so before "not true or false" (models.py _context_value).
+    refused(scratch_project, base, path, value, written, "must be a whole number", "not true or false")
 
 
 def test_the_boolean_rule_covers_every_whole_number_field_and_only_those() -> None:

@@ -216,6 +216,8 @@ class ModelSettings(StrictModel):
     )
     lora_max_rank: int = Field(
         default=16,
+        ge=1,
+        le=512,  # the largest of runtimes.vllm.MAX_LORA_RANKS (imported there lazily); the validator checks the exact set
         description="Largest LoRA rank among the adapters (vLLM --max-lora-rank: 1, 8, 16, 32, 64, 128, 256, 320 or 512). Default 16.",
     )
     lora_runtime_loading: bool = Field(
@@ -238,8 +240,10 @@ class ModelSettings(StrictModel):
         value = _context_of(data)
         if value is None or value == "max":
             return data
+        if isinstance(value, bool):
+            raise FieldProblem("context", f"must be a whole number of tokens (1 to {MAX_CONTEXT}) or max, not true or false")
         number = int(value) if isinstance(value, str) and value.isdigit() else value
-        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_CONTEXT:
+        if not isinstance(number, int) or not 1 <= number <= MAX_CONTEXT:
             raise FieldProblem("context", f"must be a whole number of tokens (1 to {MAX_CONTEXT}) or max")
         return data
 
