@@ -86,7 +86,8 @@ def test_a_self_hosted_route_to_a_model_not_served_names_the_route() -> None:
 def test_the_shipped_stacks_set_each_method_under_its_own_subtree() -> None:
     settings = load(prod(), SOURCE)
     gcp = cast(GcpSettings, settings.gcp)
-    assert (gcp.cluster.mode, gcp.cluster.gpu_pool.spot_max_nodes, gcp.cluster.gpu_pool.on_demand_max_nodes) == ("standard", 4, 2)
+    # 5 spot nodes: one more replica than serving.replicas.max, for surging rollouts (the stack file says so).
+    assert (gcp.cluster.mode, gcp.cluster.gpu_pool.spot_max_nodes, gcp.cluster.gpu_pool.on_demand_max_nodes) == ("standard", 5, 2)
     assert gcp.gateway.domains == ["llm.example.com"]
     assert gcp.network.subnet_cidr == "10.40.0.0/20"
     dev = load(yaml.safe_load((ROOT / "stacks/Pulumi.gcp-dev.yaml").read_text())["config"], "stacks/Pulumi.gcp-dev.yaml")
