@@ -217,7 +217,9 @@ print(json.dumps({
     "container": [spec.runtime, spec.image],
     "monitored": rules.RUNTIMES,
     "alerted": sorted(rules.metrics_referenced(rules.alert_rules([server]))),
-    "exporters": [e.name for e in exporters.MODEL_SERVERS],
+    # The runtimes' exporters in registry order; the router in front of them (not a runtime) follows them.
+    "exporters": [e.name for e in exporters.MODEL_SERVERS if e is not exporters.VLLM_ROUTER],
+    "router_last": exporters.MODEL_SERVERS[-1] is exporters.VLLM_ROUTER,
 }))
 """
 
@@ -233,7 +235,7 @@ def test_a_registered_runtime_module_reaches_settings_dispatch_monitoring_and_fa
     assert seen["container"][0] == "fake"  # serving.container dispatched to the module's container_spec
     assert seen["monitored"][-1] == "fake"
     assert "fake:waiting" in seen["alerted"]  # the queue alerts query the runtime's own gauge
-    assert seen["exporters"][-1] == "fake"
+    assert seen["exporters"][-1] == "fake" and seen["router_last"]  # the verifier knows what the new runtime emits
 
 
 def test_the_generated_texts_follow_the_registry(monkeypatch):
