@@ -64,6 +64,10 @@ _EXPORTS: dict[str, str] = {
     "ModelCopy": "pulumi_llm.kubernetes.model_copy",
     "ModelCopyArgs": "pulumi_llm.kubernetes.model_copy",
     "CopySpec": "pulumi_llm.kubernetes.model_copy",
+    "ModelRouter": "pulumi_llm.kubernetes.router",
+    "ModelRouterArgs": "pulumi_llm.kubernetes.router",
+    "InferenceGateway": "pulumi_llm.kubernetes.inference_gateway",
+    "InferenceGatewayArgs": "pulumi_llm.kubernetes.inference_gateway",
     "Autoscaling": "pulumi_llm.kubernetes.autoscaling",
     "AutoscalingArgs": "pulumi_llm.kubernetes.autoscaling",
     "ScalingPolicy": "pulumi_llm.kubernetes.autoscaling",
@@ -90,6 +94,7 @@ _EXPORTS: dict[str, str] = {
     "AwsStackKeyArgs": "pulumi_llm.security.aws",
     "AwsHubTokenSecret": "pulumi_llm.security.aws",
     "AwsHubTokenSecretArgs": "pulumi_llm.security.aws",
+    "GcpHubTokenSecret": "pulumi_llm.security.gcp",
     "AzureKeyVault": "pulumi_llm.security.azure",
     "AzureKeyVaultArgs": "pulumi_llm.security.azure",
     "AwsMonitoring": "pulumi_llm.monitoring.aws",
@@ -179,6 +184,10 @@ __all__ = [
     "ModelCopy",
     "ModelCopyArgs",
     "CopySpec",
+    "ModelRouter",
+    "ModelRouterArgs",
+    "InferenceGateway",
+    "InferenceGatewayArgs",
     "Autoscaling",
     "AutoscalingArgs",
     "ScalingPolicy",
@@ -205,6 +214,7 @@ __all__ = [
     "AwsStackKeyArgs",
     "AwsHubTokenSecret",
     "AwsHubTokenSecretArgs",
+    "GcpHubTokenSecret",
     "AzureKeyVault",
     "AzureKeyVaultArgs",
     "AwsMonitoring",
@@ -277,10 +287,12 @@ if TYPE_CHECKING:
     from .gpu_vm.azure import AzureGpuVm, AzureGpuVmArgs
     from .gpu_vm.gcp import GcpGpuVm, GcpGpuVmArgs
     from .kubernetes.autoscaling import Autoscaling, AutoscalingArgs, ScalingPolicy
+    from .kubernetes.inference_gateway import InferenceGateway, InferenceGatewayArgs
     from .kubernetes.model_copy import CopySpec, ModelCopy, ModelCopyArgs
     from .kubernetes.model_server import ModelServer, ModelServerArgs
     from .kubernetes.model_serving import IngressOptions, ModelServing, ModelServingArgs, ServedModel
     from .kubernetes.render import Placement
+    from .kubernetes.router import ModelRouter, ModelRouterArgs
     from .labels import CommonLabels
     from .monitoring.aws import AwsMonitoring, AwsMonitoringArgs
     from .network.aws import AwsNetwork, AwsNetworkArgs
@@ -294,6 +306,7 @@ if TYPE_CHECKING:
     from .runtimes.vllm import VllmOptions, Weights, vllm_container
     from .security.aws import AwsHubTokenSecret, AwsHubTokenSecretArgs, AwsStackKey, AwsStackKeyArgs
     from .security.azure import AzureKeyVault, AzureKeyVaultArgs
+    from .security.gcp import GcpHubTokenSecret
     from .sizing import (
         FitResult,
         Hardware,
