@@ -513,7 +513,7 @@ def test_who_served_counters_count_the_fronts_request_lines_by_route_served_by_f
     base = (
         'resource.type="cloud_run_revision" AND resource.labels.service_name="pulumi-llm-prod-gateway" AND jsonPayload.pulumi_llm_request=1'
     )
-    counted = '(jsonPayload.served_by!="none" OR jsonPayload.status>=500)'
+    counted = '(jsonPayload.served_by!="none" OR jsonPayload.status>=500 OR jsonPayload.deployment!="")'  # the backends' own 429s name one
     expected = {
         "requests": f"{base} AND {counted}",
         "fallbacks": f'{base} AND {counted} AND (jsonPayload.fallback=true OR jsonPayload.served_by="provider")',
