@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlparse
 
 import pytest
+from pulumi_llm.gateway.front_contract import EDGE_KEY_ENV, INFERENCE_ROUTES
 from pulumi_llm.sizing import fit, get_instance_type, get_model
 
 AWS_STACKS = ["dev", "staging", "prod"]
@@ -174,15 +176,25 @@ def test_gateway_keeps_secret_values_out_of_state_and_streams(resources: dict, s
     assert names == [f"pulumi-llm/{stack}/{p}" for p in expected]
     for secret in of(r, "aws:secretsmanager/secret:Secret"):
         assert secret["inputs"]["kmsKeyId"] and secret["inputs"]["recoveryWindowInDays"] > 0
-    [integration] = [i for i in of(r, "aws:apigateway/integration:Integration") if i["inputs"].get("responseTransferMode")]
-    assert integration["inputs"]["responseTransferMode"] == "STREAM"
-    assert integration["inputs"]["timeoutMilliseconds"] == 600_000
-    for method in of(r, "aws:apigateway/method:Method"):
+    # One integration per inference route of the front's contract (no proxy+), each streamed with the 600 s timeout.
+    integrations = of(r, "aws:apigateway/integration:Integration")
+    routes = {(i["inputs"]["httpMethod"], urlparse(i["inputs"]["uri"]).path) for i in integrations}
+    assert routes == set(INFERENCE_ROUTES) and len(integrations) == len(INFERENCE_ROUTES)
+    for integration in integrations:
+        assert integration["inputs"]["responseTransferMode"] == "STREAM"
+        assert integration["inputs"]["timeoutMilliseconds"] == 600_000
+    methods = of(r, "aws:apigateway/method:Method")
+    assert len(methods) == len(INFERENCE_ROUTES)
+    for method in methods:
         assert method["inputs"]["apiKeyRequired"] is True
     text = json.dumps(r)
     assert not re.search(r"sk-[A-Za-z0-9_-]{20,}", text)  # no key-shaped literal anywhere
     [task] = of(r, "aws:ecs/taskDefinition:TaskDefinition")
     containers = json.loads(task["inputs"]["containerDefinitions"])
     engine = next(c for c in containers if c.get("secrets"))
-    assert {s["name"] for s in engine["secrets"]} >= {"OPENAI_API_KEY", "LITELLM_MASTER_KEY"}
+    # The front takes the edge key (the litellm-master secret) by reference; LiteLLM, behind it on loopback, gets a
+    # per-boot key from the front, so no LITELLM_MASTER_KEY reaches the task.
+    names = {s["name"] for s in engine["secrets"]}
+    assert names >= {"OPENAI_API_KEY", EDGE_KEY_ENV} and "LITELLM_MASTER_KEY" not in names
     assert all("value" not in s for s in engine["secrets"])
+    assert {e["name"] for e in engine.get("environment", [])}.isdisjoint(names)  # no secret also as a plain value
