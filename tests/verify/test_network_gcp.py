@@ -13,7 +13,7 @@ from .conftest import fired, manifest, resource
 
 EDGE, SELF_HOSTED, CLOSED, NETPOL = "network.gcp-edge", "network.gcp-self-hosted", "network.gcp-closed", "network.gcp-netpol"
 SECRETS, WEIGHTS = "identity.gcp-secrets", "identity.gcp-weights"
-MINE = {EDGE, SELF_HOSTED, CLOSED, NETPOL, SECRETS, WEIGHTS, "network.gcp-google-apis"}
+MINE = {EDGE, SELF_HOSTED, CLOSED, NETPOL, SECRETS, WEIGHTS, identity_gcp.ONE_GRANT, "network.gcp-google-apis"}
 MODEL = "llama-3-1-8b-instruct"
 FIREWALL, TEMPLATE, CLUSTER = rules.FIREWALL, rules.TEMPLATE, rules.CLUSTER
 RUN = rules.RUN
@@ -176,7 +176,7 @@ def test_seed_accessor_granted_to_another_account(recorded):
 
 def test_seed_secret_manager_agent_cannot_use_the_cmek_key(recorded):
     view = recorded("gcp-prod")
-    drop(view, identity_gcp.KEY_MEMBER, "llm-gateway-key-secretmanager")
+    drop(view, identity_gcp.KEY_MEMBER, "llm-store-key-secretmanager")  # the stack's one (platform/gcp.py)
     assert fired(view) == {SECRETS}
 
 

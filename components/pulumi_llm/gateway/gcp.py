@@ -268,6 +268,14 @@ class GcpGatewayArgs(BaseModel):
     grant_key_access: bool = Field(
         default=True, description="Let the Artifact Registry, Secret Manager and Cloud Run service agents use the key. Default true."
     )
+    key_grants: dict[str, pulumi.Resource] = Field(
+        default_factory=dict[str, pulumi.Resource],
+        description=(
+            "Grants on `kms_key` its owner already made, per service agent (artifactregistry, secretmanager, run): the "
+            "gateway makes none of its own for these (two resources managing one IAM member: destroying either removes "
+            "it for both) and its children wait for the given one. Default none."
+        ),
+    )
     deletion_protection: bool = Field(default=True, description="Protect the service and the secrets from deletion. Default true.")
     config_path: str = Field(default="gateway", description="Key path named in error messages. Default 'gateway'.")
 
@@ -759,8 +767,12 @@ class GcpGateway(pulumi.ComponentResource):
                 child(name, f"{service}-agent"), project=project, service=f"{service}.googleapis.com", opts=here
             )
             for service in ("artifactregistry", "secretmanager")
+            if service not in s.args.key_grants
         }
         for service in ("artifactregistry", "secretmanager", "run"):
+            if service in s.args.key_grants:
+                key_grants[service] = s.args.key_grants[service]
+                continue
             after = [identities[service]] if service in identities else []
             key_grants[service] = gcp.kms.CryptoKeyIAMMember(
                 child(name, f"key-{service}"),

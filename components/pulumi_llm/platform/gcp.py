@@ -40,7 +40,8 @@ def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundat
     provider = gcp.Provider(ctx.child("gcp"), project=cfg.project, region=region, opts=ctx.opts())
     on_gcp = ctx.opts([provider])
     store = None
-    extra: dict[str, str] = {}
+    # "key_grants": service agent → its grant on the store's key, made once on first need (_key_grant).
+    extra: dict[str, Any] = {"key_grants": {}}
     outputs: dict[str, pulumi.Input[str]] = {}
     if settings.models:
         # A name known at plan time: workload identity grants name the bucket.
@@ -305,6 +306,31 @@ def _inference_gateway(
     return dict(gateway.urls)
 
 
+def _key_grant(ctx: PlatformContext, foundation: Foundation, agent: str) -> pulumi.Resource:
+    """The grant letting `agent`'s service agent use the model store's key, made on first need and shared: the hub
+    token's secret and the gateway's secrets both need Secret Manager's, and two resources managing one IAM member
+    would each remove it for both when destroyed (verify: identity.gcp-one-grant)."""
+    from ..security.gcp import secret_manager_key_grant
+
+    assert agent == "secretmanager", agent  # the only agent two components share a key grant for
+    made: dict[str, pulumi.Resource] = foundation.extra["key_grants"]
+    if agent not in made:
+        settings = ctx.settings
+        assert settings.gcp is not None
+        # Stacks before this grant moved here had it as the gateway's child: aliased, so the move changes nothing.
+        gateway = ctx.child("gateway")
+        was = (gateway, pulumi.create_urn(gateway, "pulumi-llm:index:GcpGateway", parent=ctx.parent)) if "gateway" in ctx.methods else None
+        made[agent] = secret_manager_key_grant(
+            ctx.child("store"),
+            project=settings.gcp.project,
+            kms_key=foundation.store.key_id,
+            parent=ctx.parent,
+            provider=foundation.providers[0],
+            moved_from=was,
+        )
+    return made[agent]
+
+
 def _hub_token(ctx: PlatformContext, foundation: Foundation) -> GcpHubTokenSecret:
     """The Secret Manager secret the GKE copy Jobs read the Hugging Face token from (once per stack)."""
     from ..labels import gcp_labels
@@ -318,6 +344,7 @@ def _hub_token(ctx: PlatformContext, foundation: Foundation) -> GcpHubTokenSecre
         region=settings.region or "",
         stack=ctx.labels.stack,
         kms_key=foundation.store.key_id,
+        key_grant=_key_grant(ctx, foundation, "secretmanager"),
         labels=gcp_labels(ctx.labels),
         deletion_protection=settings.environment == "prod",
         opts=ctx.opts(foundation.providers),
@@ -405,6 +432,8 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
             # they are. Adding models later moves the gateway to the store's key, which replaces its
             # secrets (their replication is immutable): put their values again.
             kms_key=store.key_id if store is not None else None,
+            # Secret Manager's agent on the store's key is the stack's one grant (the hub token's secret needs it too).
+            key_grants={"secretmanager": _key_grant(ctx, foundation, "secretmanager")} if store is not None else {},
             engine_config_yaml=engine.to_yaml(engine.render_litellm_config(spec, where="pulumi-llm:gateway")),
             front_config=front_config(
                 spec,

@@ -54,6 +54,43 @@ def crypto_key(
     return ring, key
 
 
+def secret_manager_key_grant(
+    name: str,
+    *,
+    project: str,
+    kms_key: pulumi.Input[str],
+    parent: pulumi.Resource,
+    provider: pulumi.ProviderResource,
+    moved_from: tuple[str, pulumi.Input[str]] | None = None,
+) -> kms.CryptoKeyIAMMember:
+    """Secret Manager's service agent (made to exist first) may use `kms_key`: what every secret replicated under that
+    key needs. Make it once per key (platform/gcp.py): another resource granting the same member the same role on the
+    same key would remove the binding for both when destroyed. `moved_from`: (name, URN) of the component that made
+    this grant before, as `<name>-secretmanager-agent` and `<name>-key-secretmanager`; they are aliased, so moving
+    them here is no change — without the alias Pulumi would create the grant anew, then delete the old one, which
+    removes the binding both stand for."""
+
+    def moved(suffix: str) -> pulumi.ResourceOptions:
+        aliases = [pulumi.Alias(name=child(moved_from[0], suffix), parent=moved_from[1])] if moved_from else []
+        return pulumi.ResourceOptions(parent=parent, provider=provider, aliases=aliases)
+
+    on_gcp = pulumi.InvokeOutputOptions(parent=parent, provider=provider)
+    number = gcp.organizations.get_project_output(project_id=project, opts=on_gcp).number
+    agent = gcp.projects.ServiceIdentity(
+        child(name, "secretmanager-agent"),
+        project=project,
+        service="secretmanager.googleapis.com",
+        opts=moved("secretmanager-agent"),
+    )
+    return kms.CryptoKeyIAMMember(
+        child(name, "key-secretmanager"),
+        crypto_key_id=kms_key,
+        role=ENCRYPTER_DECRYPTER,
+        member=number.apply(lambda n: f"serviceAccount:service-{n}@gcp-sa-secretmanager.iam.gserviceaccount.com"),
+        opts=pulumi.ResourceOptions.merge(moved("key-secretmanager"), pulumi.ResourceOptions(depends_on=[agent])),
+    )
+
+
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 HUB_TOKEN_SHORT = "huggingface"
 """The token's short name: `pulumi-llm secrets put huggingface --stack STACK` writes its value."""
@@ -62,8 +99,10 @@ HUB_TOKEN_SHORT = "huggingface"
 class GcpHubTokenSecret(pulumi.ComponentResource):
     """The Secret Manager secret of the Hugging Face token GKE copy Jobs read (as AwsHubTokenSecret on AWS). No
     value: the operator writes it with `pulumi-llm secrets put huggingface --stack STACK`. Replicated in the stack's
-    region under the model store's key, which Secret Manager's service agent may therefore use; `grant` lets one
-    reader (a copy Job's Google service account) access this secret only."""
+    region under the model store's key, which Secret Manager's service agent must be allowed to use: `key_grant` is
+    that grant, made by its owner (platform/gcp.py, once per stack: the gateway's secrets need the same one, and two
+    resources managing one IAM member would each remove it for both when destroyed). `grant` lets one reader (a copy
+    Job's Google service account) access this secret only."""
 
     secret: gcp.secretmanager.Secret
     secret_id: str
@@ -77,6 +116,7 @@ class GcpHubTokenSecret(pulumi.ComponentResource):
         region: str,
         stack: str,
         kms_key: pulumi.Input[str],
+        key_grant: pulumi.Resource,
         labels: dict[str, str],
         deletion_protection: bool,
         opts: pulumi.ResourceOptions | None = None,
@@ -84,20 +124,8 @@ class GcpHubTokenSecret(pulumi.ComponentResource):
         super().__init__("pulumi-llm:index:GcpHubTokenSecret", name, None, opts)
         from ..gateway.engine import secret_id
 
-        here = pulumi.ResourceOptions(parent=self)
         self._name, self._project = name, project
         self.secret_id = secret_id(stack, HUB_TOKEN_SHORT)
-        number = gcp.organizations.get_project_output(project_id=project, opts=pulumi.InvokeOutputOptions(parent=self)).number
-        agent = gcp.projects.ServiceIdentity(
-            child(name, "secretmanager-agent"), project=project, service="secretmanager.googleapis.com", opts=here
-        )
-        grant = kms.CryptoKeyIAMMember(
-            child(name, "key-secretmanager"),
-            crypto_key_id=kms_key,
-            role=ENCRYPTER_DECRYPTER,
-            member=number.apply(lambda n: f"serviceAccount:service-{n}@gcp-sa-secretmanager.iam.gserviceaccount.com"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[agent]),
-        )
         self.secret = gcp.secretmanager.Secret(
             child(name, "secret"),
             project=project,
@@ -105,7 +133,7 @@ class GcpHubTokenSecret(pulumi.ComponentResource):
             replication={"user_managed": {"replicas": [{"location": region, "customer_managed_encryption": {"kms_key_name": kms_key}}]}},
             deletion_protection=deletion_protection,
             labels={**labels, "pulumi-llm_provider": HUB_TOKEN_SHORT},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[grant]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[key_grant]),
         )
         self.register_outputs({"secret_id": self.secret_id})
 

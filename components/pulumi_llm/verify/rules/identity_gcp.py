@@ -9,11 +9,16 @@
   Kubernetes service account is annotated with, which must also let that Kubernetes service account in
   (Workload Identity User). The bucket's default CMEK key needs Cloud Storage's service agent.
 
+* identity.gcp-one-grant: no two resources of a plan grant the same member the same role on the same resource
+  (under the same condition). Each IAM member resource adds the binding and removes it when destroyed, so
+  destroying (or renaming without an alias) either one removes the grant the other still stands for.
+
 Role sets and agent names are in facts.gcp.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +30,7 @@ from .registry import rule, violation
 
 SECRETS = "identity.gcp-secrets"
 WEIGHTS = "identity.gcp-weights"
+ONE_GRANT = "identity.gcp-one-grant"
 
 RUN = "gcp:cloudrunv2/service:Service"
 SECRET = "gcp:secretmanager/secret:Secret"
@@ -204,3 +210,41 @@ def weights(view: PlanView) -> Iterator[Violation]:
             yield violation(
                 view, where, WEIGHTS, f"{email} does not let Kubernetes service account {ksa} in (roles/iam.workloadIdentityUser)"
             )
+
+
+# ---- one grant, one resource ---------------------------------------------------------------------------------
+
+
+def is_iam_member(type_: str) -> bool:
+    """Every google provider resource that adds one member to one role's binding: `<resource>IamMember` /
+    `IAMMember` (cryptoKeyIAMMember, secretIamMember, projects/iAMMember, bucketIAMMember, ...)."""
+    return type_.startswith("gcp:") and type_.rsplit(":", 1)[-1].lower().endswith("iammember")
+
+
+def grant_key(view: PlanView, grant: dict[str, Any]) -> str:
+    """What one IAM member resource stands for: its type and every input (the granted-on resource's id fields, the
+    role, the member, the condition), references resolved to the resource they name."""
+    inputs = {k: (ref["urn"] if isinstance(v, str) and (ref := view.ref(v)) is not None else v) for k, v in grant["inputs"].items()}
+    return json.dumps([grant["type"], inputs], sort_keys=True, default=str)
+
+
+@rule(ONE_GRANT)
+def one_grant(view: PlanView) -> Iterator[Violation]:
+    if view.cloud != "gcp":
+        return
+    first: dict[str, str] = {}
+    for grant in view.resources:
+        if not is_iam_member(grant["type"]):
+            continue
+        key = grant_key(view, grant)
+        if key in first:
+            i = grant["inputs"]
+            yield violation(
+                view,
+                grant["name"],
+                ONE_GRANT,
+                f"grants {i.get('role')} to {i.get('member')} as {first[key]} does: destroying either removes the binding "
+                "for both; make the grant once and share it",
+            )
+        else:
+            first[key] = grant["name"]
