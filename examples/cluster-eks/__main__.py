@@ -28,6 +28,7 @@ from pulumi_llm import (
     pins,
     vllm_container,
 )
+from pulumi_llm.kubernetes.credential_endpoints import EKS_POD_IDENTITY_AGENT
 from pulumi_llm.storage.aws import read_policy
 
 config = pulumi.Config()
@@ -35,13 +36,16 @@ region = config.require("region")
 stack = pulumi.get_stack()
 labels = CommonLabels(stack=stack, environment="staging", method="cluster")
 
+VPC_CIDR = "10.40.0.0/16"
+"""The VPC: the model's callers (no gateway in this example). Nothing outside it may reach the model."""
+
 aws_provider = aws.Provider("aws", region=region)
 on_aws = pulumi.ResourceOptions(providers=[aws_provider])
 
 key = AwsStackKey("llm-key", AwsStackKeyArgs(labels=labels, region=region), opts=on_aws)
 network = AwsNetwork(
     "llm-net",
-    AwsNetworkArgs(labels=labels, region=region, log_key_arn=key.arn, cidr="10.40.0.0/16", az_count=2),
+    AwsNetworkArgs(labels=labels, region=region, log_key_arn=key.arn, cidr=VPC_CIDR, az_count=2),
     opts=on_aws,
 )
 store = AwsModelStore("llm-models", AwsModelStoreArgs(labels=labels, alias=f"alias/llm-eks/{stack}/models"), opts=on_aws)
@@ -93,7 +97,8 @@ serving = ModelServing(
         ],
         placement=eks.gpu_placement,
         prometheus_url=eks.prometheus_url,
-        # One internal ALB (AWS Load Balancer Controller) per model, host llama-8b.<host>; only the VPC may call.
+        # One internal ALB (AWS Load Balancer Controller) per model, host llama-8b.<host>; only the VPC may call:
+        # without inbound-cidrs the controller opens the ALB's listener to 0.0.0.0/0 (verify: network.aws-closed).
         ingress=IngressOptions(
             class_name="alb",
             style="alb",
@@ -103,10 +108,16 @@ serving = ModelServing(
                 "alb.ingress.kubernetes.io/target-type": "ip",
                 "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=3600",  # long streams
                 "alb.ingress.kubernetes.io/healthcheck-path": "/health",
+                "alb.ingress.kubernetes.io/inbound-cidrs": VPC_CIDR,
             },
-            peers=({"ipBlock": {"cidr": "10.40.0.0/16"}},),
+            # Target type ip: the ALB's own interfaces, in the internal load-balancer subnets, reach the pods. Not the
+            # whole VPC: with the VPC CNI every pod has a VPC address and could call the model around the ALB.
+            peers=tuple({"ipBlock": {"cidr": cidr}} for cidr in network.internal_lb_cidrs),
         ),
         server_depends_on=eks.workload_identities[f"{namespace}/{served}"],
+        # The server's Pod Identity credentials come from the node's agent, which its NetworkPolicy must let it reach
+        # (without it: no credentials, no weights; verify: network.k8s-egress).
+        credential_endpoints=EKS_POD_IDENTITY_AGENT,
     ),
     opts=pulumi.ResourceOptions(providers=[eks.provider], depends_on=list(eks.addons)),
 )
