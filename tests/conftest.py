@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import helpers
@@ -51,3 +53,16 @@ def root() -> Path:
 def scratch_project(tmp_path: Path) -> Path:
     """A copy of the project's program and Pulumi.yaml with no stack files: tests write their own."""
     return helpers.scratch_project(tmp_path, {})
+
+
+@pytest.fixture(autouse=True)
+def _main_thread_keeps_an_event_loop() -> Iterator[None]:
+    """asyncio.run() (the gateway front's tests) ends with set_event_loop(None), and the Pulumi SDK's set_mocks
+    then calls asyncio.get_event_loop() directly (pulumi/runtime/resource.py, resource_output), which raises
+    "There is no current event loop" in every later test that runs a program. Give the main thread a loop back."""
+    yield
+    policy = asyncio.get_event_loop_policy()
+    try:
+        policy.get_event_loop()
+    except RuntimeError:
+        policy.set_event_loop(policy.new_event_loop())
