@@ -158,7 +158,7 @@ def test_n_best_of_and_a_batched_prompt_reserve_the_allowance_once_per_completio
 
 @pytest.mark.parametrize("key, value", [("n", 0), ("n", "3"), ("n", True), ("best_of", -1)])
 def test_a_bad_copy_count_is_400(key: str, value: object) -> None:
-    d = decide_request(WEB, "POST", CHAT, chat(**{key: value}))
+    d = decide_request(WEB, "POST", CHAT, {**chat(), key: value})
     assert (d.status, d.reserved_tokens) == (400, 0)
     assert d.reason.startswith(f"{key} = ")
 
