@@ -80,7 +80,7 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
         ),
         (
             config(serving={"replica": {"min": 1}}),
-            'stacks/Pulumi.prod.yaml: pulumi-llm:serving.replica = {"min": 1}: unknown key (did you mean replicas?); allowed: replicas, autoscaling, alerts, gpu_memory_utilization, rollout, all_spot',
+            'stacks/Pulumi.prod.yaml: pulumi-llm:serving.replica = {"min": 1}: unknown key (did you mean replicas?); allowed: replicas, autoscaling, alerts, gpu_memory_utilization, router, rollout, all_spot',
         ),
         (
             config(owner="ml-platform"),

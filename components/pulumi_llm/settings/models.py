@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from ..errors import FieldProblem, UserError
 from ..runtimes.registry import NAMES
 from ..runtimes.spec import Runtime  # the names in runtimes/registry.py: vLLM, Triton on GPU servers; llama.cpp, ONNX on edge
+from ..validation import described
 from .core import Label, StrictModel
 from .names import KubeName
 
@@ -88,7 +89,7 @@ class RouterSettings(StrictModel):
     replicas: int = Field(default=2, ge=1, le=20, description="Router pods per model (PDB: one down at a time). Default 2.")
     index_url: str | None = Field(
         default=None,
-        pattern=r"^https://[^\s]+$",
+        pattern=described(r"^https://[^\s]+$", "an https:// URL with no spaces"),
         description="PyPI mirror the router pods install the pinned, hash-checked wheel from. Default pypi.org.",
     )
 
