@@ -100,14 +100,17 @@ def test_seed_triton_metrics_port_not_admitted(recorded):
 
 def test_seed_ingress_controller_namespace_wrong(recorded):
     view = recorded("azure-prod")
-    rule_ = manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm")["spec"]["ingress"][0]
+    # The ingress controller calls the model's router, whose policy admits it (the model pods admit only the router).
+    rule_ = manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct-router", "llm")["spec"]["ingress"][0]
     rule_["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] = "nginx"
     assert k8s_fired(view) == {"network.k8s-callers"}
 
 
 def test_seed_passthrough_lb_source_not_admitted(recorded):
     view = recorded("gcp-prod")
-    manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct", "llm")["spec"]["ingress"][0]["from"][0]["ipBlock"]["cidr"] = "10.40.19.0/26"
+    # The passthrough load balancer's sources reach the model's router (the model pods admit only the router).
+    router = manifest(view, "NetworkPolicy", "llama-3-1-8b-instruct-router", "llm")
+    router["spec"]["ingress"][0]["from"][0]["ipBlock"]["cidr"] = "10.40.19.0/26"
     assert k8s_fired(view) == {"network.k8s-callers"}
 
 
