@@ -19,8 +19,11 @@ has 2012-10-17), MISMATCHED_TYPE_BUT_USABLE (works as written), RESOURCE_POLICY_
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import re
+import sys
+import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -105,13 +108,42 @@ class _Parliament:
     get_arn_format: Callable[[str, Any], str]
 
 
+def _package_file(package: str, name: str) -> str:
+    """The path of data file `name` shipped in `package`: what pkg_resources.resource_filename returns for a
+    package installed as plain files (parliament's wheel is)."""
+    return str(importlib.resources.files(package).joinpath(name))
+
+
+def _import_parliament() -> None:
+    """Import parliament without importing pkg_resources, when nothing has yet.
+
+    parliament 1.6.4's __init__ (github.com/duo-labs/parliament, tag 1.6.4, parliament/__init__.py) imports
+    pkg_resources only to call `resource_filename(__name__, "iam_definition.json")` and
+    `resource_filename(__name__, "config.yaml")` while it loads; no other module of it uses pkg_resources.
+    Importing pkg_resources scans every installed distribution (~0.1 s of a plan's CPU, and a deprecation
+    warning); a stand-in with that one function, present only while parliament loads, gives it the same
+    paths. If pkg_resources is already loaded, parliament gets the real one."""
+    if "parliament" in sys.modules or "pkg_resources" in sys.modules:
+        import parliament  # noqa: F401  # pyright: ignore[reportMissingTypeStubs, reportUnusedImport]
+
+        return
+    stand_in = types.ModuleType("pkg_resources")
+    stand_in.resource_filename = _package_file  # type: ignore[attr-defined]
+    sys.modules["pkg_resources"] = stand_in
+    try:
+        import parliament  # noqa: F401  # pyright: ignore[reportMissingTypeStubs, reportUnusedImport]
+    finally:
+        del sys.modules["pkg_resources"]
+
+
 @lru_cache(maxsize=1)
 def _parliament() -> _Parliament:
-    # parliament 1.6.4 imports pkg_resources, which warns on import; the warning is about parliament's
-    # packaging, not about our documents.
+    # parliament 1.6.4 imports pkg_resources, which warns on import when the real one loads (see
+    # _import_parliament); the warning is about parliament's packaging, not about our documents.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
+        _import_parliament()
         from parliament import (  # pyright: ignore[reportMissingTypeStubs]  (no stubs; typed by _Parliament)
             analyze_policy_string,  # pyright: ignore[reportUnknownVariableType]  (unannotated parameters)
             expand_action,  # pyright: ignore[reportUnknownVariableType]  (unannotated parameters)
@@ -211,6 +243,7 @@ def _services(prefix: str) -> list[dict[str, Any]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
+        _import_parliament()
         from parliament import iam_definition  # pyright: ignore[reportMissingTypeStubs, reportUnknownVariableType]
     definitions = cast("list[dict[str, Any]]", iam_definition)
     return [d for d in definitions if d["prefix"] == prefix]
