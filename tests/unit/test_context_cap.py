@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import scratch_project
 from pulumi_llm import serving
 from pulumi_llm.cli import main
 from pulumi_llm.errors import UserError
 from pulumi_llm.settings import load
-
-from tests.helpers import scratch_project
 
 SOURCE = "stacks/Pulumi.lab.yaml"
 FITS_ON_L4 = 9728
