@@ -312,14 +312,6 @@ def as_parliament_reads(text: str, kind: str) -> str:
 def errors_in(text: str, kind: str) -> list[tuple[str, str]]:
     """(issue, detail) of every parliament finding in `text` that counts as an error, and of every
     statement whose resources can't apply to one of its actions (RESOURCE_MISMATCH, see unusable_actions)."""
-    return list(_errors_in(text, kind))
-
-
-@lru_cache(maxsize=1024)
-def _errors_in(text: str, kind: str) -> tuple[tuple[str, str], ...]:
-    # Cached by document: a plan holds the same document more than once (prod: 31 documents, 24 distinct),
-    # and parliament's analysis is the costliest part of verify (0.2 s of prod's CPU); the result depends
-    # on the text, the kind and this module's constants only.
     policy = _parliament().analyze_policy_string(as_parliament_reads(text, kind), ignore_private_auditors=True)
     found: list[tuple[str, str]] = []
     for finding in policy.findings:
@@ -331,7 +323,7 @@ def _errors_in(text: str, kind: str) -> tuple[tuple[str, str], ...]:
         actions = unusable_actions(stmt)
         if actions:
             found.append(("RESOURCE_MISMATCH", f"statement {stmt.get('Sid', '')!r}: no resource of it fits {', '.join(actions)}"))
-    return tuple(found)
+    return found
 
 
 @rule("iam.parliament")
