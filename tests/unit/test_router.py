@@ -33,7 +33,7 @@ def _flag(args: list[str], name: str) -> list[str]:
 
 def test_kubernetes_args_discover_the_models_pods_in_its_namespace() -> None:
     args = rr.router_args(rr.RouterOptions(), WORKERS)
-    assert _flag(args, "--policy") == ["cache_aware"]
+    assert _flag(args, "--policy") == ["power_of_two"]
     assert "--service-discovery" in args and "--worker-urls" not in args
     assert _flag(args, "--service-discovery-namespace") == ["llm"]
     assert _flag(args, "--service-discovery-port") == ["8000"]
@@ -187,8 +187,13 @@ def _settings(serving: dict | None = None, methods: str = '["onprem"]'):
     return load(config, "stacks/Pulumi.lab.yaml")
 
 
-def test_settings_default_to_cache_aware_and_off_turns_it_off() -> None:
-    assert router_options(_settings()) == rr.RouterOptions()
+def test_settings_default_to_power_of_two_and_off_turns_it_off() -> None:
+    # power_of_two, not cache_aware: vllm-router 0.1.17's cache_aware routes by prefix only when the model's vLLM
+    # runs with --enable-scale-out (router_render.CACHE_AWARE_WARNING); cache_aware stays selectable.
+    default = router_options(_settings())
+    assert default is not None and default == rr.RouterOptions(policy="power_of_two")
+    assert _flag(rr.router_args(default, WORKERS), "--policy") == ["power_of_two"]
+    assert router_options(_settings({"router": {"policy": "cache_aware"}})) == rr.RouterOptions(policy="cache_aware")
     assert router_options(_settings({"router": {"policy": "round_robin", "replicas": 3}})) == rr.RouterOptions(
         policy="round_robin", replicas=3
     )
@@ -207,7 +212,7 @@ def test_sizing_summary_names_the_router_and_keeps_per_replica_concurrency() -> 
     with_router = stack_sizing(_settings())[0]
     without = stack_sizing(_settings({"router": "off"}))[0]
     assert with_router["router"] == {
-        "policy": "cache_aware",
+        "policy": "power_of_two",
         "replicas": 2,
         "cpu_request": "500m",
         "cpu_limit": "2",

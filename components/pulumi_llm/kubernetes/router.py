@@ -73,7 +73,7 @@ class ModelRouterArgs(BaseModel):
     served_name: str = Field(description="The served model name; objects are named `<served_name>-router`.")
     namespace: str = Field(description="Namespace of the router and the model's pods.")
     labels: Mapping[str, str] = Field(description="Labels of every object (the model's common labels).")
-    options: rr.RouterOptions = Field(default_factory=rr.RouterOptions, description="Policy, replicas, resources. Default cache_aware, 2.")
+    options: rr.RouterOptions = Field(default_factory=rr.RouterOptions, description="Policy, replicas, resources. Default power_of_two, 2.")
     workers: rr.KubernetesWorkers = Field(description="The model's pods: their labels and API port.")
     clients: Sequence[Mapping[str, Any]] = Field(default=(), description="NetworkPolicy peers allowed to call the router. Default: nobody.")
     scrapers: Sequence[Mapping[str, Any]] = Field(default=(), description="NetworkPolicy peers allowed to scrape its metrics.")
@@ -189,8 +189,8 @@ ROUTER_PANELS: tuple[RouterPanel, ...] = (
     RouterPanel(
         "Requests per replica",
         "reqps",
-        "Requests each router sent to each replica (vllm_router_processed_requests_total by worker): cache_aware keeps "
-        "conversations on the replica holding their prefix, so this shows how evenly that spreads. The servers' prefix-cache "
+        "Requests each router sent to each replica (vllm_router_processed_requests_total by worker): how evenly the "
+        "policy spreads them (cache_aware is meant to keep conversations on the replica holding their prefix). The servers' prefix-cache "
         "hit rate is on the serving board.",
         ((f"sum by (job, worker) (rate(vllm_router_processed_requests_total{_SEL}[{_RATE}]))", "{{job}} → {{worker}}"),),
     ),
