@@ -91,6 +91,9 @@ def server_args(blocks: int) -> list[str]:
         str(BLOCK_SIZE),
         "--num-gpu-blocks-override",
         str(blocks),
+        # The render endpoints (/v1/chat/completions/render, /v1/completions/render) vllm-router 0.1.17's cache_aware
+        # asks each replica for the prompt's token ids; without them every decision is missing_tokens (no prefix routing).
+        "--enable-scale-out",
     ]
 
 
