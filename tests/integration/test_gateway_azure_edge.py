@@ -9,6 +9,8 @@ API provider, so every backend call is on its request log. What must hold (issue
 * consumer A gets its models; A asking for consumer B's model → 403 and no backend is called;
 * admin, pass-through and health paths → 404 at the edge (no operation), nothing forwarded;
 * a subscription key in the query string → 401, nothing forwarded;
+* over its requests per minute (the front's grant, not an APIM policy — the stand-in models none) a consumer
+  gets 429 with a positive Retry-After and ``x-pulumi-llm-served-by: none``, and no backend is called;
 * the edge key presented by a client is no credential (401), and a client's Authorization or consumer
   header never reaches the front; LiteLLM's per-boot key presented straight to the front is 403;
 * rotating the edge key (staged as litellm-master-previous, then APIM's named value refreshed) → no 401;
@@ -73,7 +75,9 @@ PROVIDER_KEY = "standin-provider-key"
 SELF_HOSTED_KEY = "itest-selfhosted-key"
 KEY_A = uuid.uuid4().hex  # APIM generates 32 hex characters per subscription key
 KEY_B = uuid.uuid4().hex
-A, B = "search", "support-bot"
+KEY_L = uuid.uuid4().hex
+A, B, LIMITED = "search", "support-bot", "limited"
+LIMITED_RPM = 2
 APP = "llm-itest-engine"
 
 
@@ -91,7 +95,11 @@ def gateway_spec(fake_url: str, dead_url: str) -> GatewaySpec:
             ModelGroup("provider", (provider("standin", "gpt-standin"),)),
             ModelGroup("support-only", (provider("support", "gpt-support"),)),
         ),
-        consumers=(Consumer(A, ("chat", "chat-down", "provider")), Consumer(B, ("provider", "support-only"))),
+        consumers=(
+            Consumer(A, ("chat", "chat-down", "provider")),
+            Consumer(B, ("provider", "support-only")),
+            Consumer(LIMITED, ("provider",), rpm=LIMITED_RPM),
+        ),
     )
 
 
@@ -125,7 +133,7 @@ def azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azure]:
         workdir = tmp_path_factory.mktemp("azure-engine")
         booted = BootedFront(python, front_doc, to_yaml(render_litellm_config(spec)), env=env, workdir=workdir)
         policy = engine_api_policy(consumer_header=fc.CONSUMER_HEADER, forward_timeout_seconds=230)
-        with booted, ApimEdge(booted.url, policy, {KEY_A: A, KEY_B: B}, {MASTER_KEY_NAMED_VALUE: EDGE_KEY_OLD}) as edge:
+        with booted, ApimEdge(booted.url, policy, {KEY_A: A, KEY_B: B, KEY_L: LIMITED}, {MASTER_KEY_NAMED_VALUE: EDGE_KEY_OLD}) as edge:
             print(f"\n[azure-edge] engine ready in {booted.seconds_to_ready:.1f} s; edge {edge.url} (logs in {workdir})", file=sys.stderr)
             yield Azure(booted, edge, fake)
 
@@ -204,6 +212,19 @@ def test_only_the_inference_operations_exist_at_the_edge(azure: Azure, method: s
     answer = send(azure.edge.url + path, method=method, body=body, headers={"Ocp-Apim-Subscription-Key": KEY_A})
     assert answer.status == 404, (path, answer.body)
     assert (len(azure.edge.forwarded), len(azure.fake.requests)) == (forwarded, before)
+
+
+def test_over_its_requests_per_minute_a_consumer_gets_429_with_retry_after_and_no_backend_is_called(azure: Azure) -> None:
+    # The front enforces the grant (rpm from the spec); APIM's own rate-limit-by-key is not modelled here.
+    answers = [chat(azure, "provider", key=KEY_L) for _ in range(LIMITED_RPM)]
+    assert [a.status for a in answers] == [200] * LIMITED_RPM
+    called = len(azure.fake.requests)
+    over = chat(azure, "provider", key=KEY_L)
+    assert over.status == 429, over.body
+    assert int(over.headers["retry-after"]) >= 1
+    assert over.headers[fc.SERVED_BY_HEADER] == fc.NONE
+    assert len(azure.fake.requests) == called  # refused before any backend
+    assert {k.lower(): v for k, v in azure.edge.forwarded[-1].items()}[fc.CONSUMER_HEADER] == LIMITED
 
 
 def test_a_subscription_key_in_the_query_string_is_refused(azure: Azure) -> None:
