@@ -1,12 +1,14 @@
 """The real vLLM router (the pinned ``vllm-router`` wheel) in front of two real vLLM CPU servers.
 
 The router runs as the cluster pods run it: ``python -c router_render.LAUNCHER`` with the flags
-``router_render.router_args`` renders for the stack's default options (cache_aware), with the replicas given as
-static URLs (outside Kubernetes there are no pods to discover; the Kubernetes flags are checked against the
-router's own parser below). Two vLLM CPU servers serve the tiny offline model with prefix caching on. The test
-asserts that requests through the router reach both servers (each server's own request counter rises),
-that the router answers ready and exposes its metrics, and that the discovery flags the Deployment renders
-are what the pinned router parses. Nothing is skipped: a failed install or start-up fails the tests.
+``router_render.router_args`` renders for the stack's default options (power_of_two) and for the other policies,
+with the replicas given as static URLs (outside Kubernetes there are no pods to discover; the Kubernetes flags are
+checked against the router's own parser below). Two vLLM CPU servers serve the tiny offline model with prefix
+caching on. The tests assert that requests through the router reach both servers (each server's own request
+counter rises), that the router answers ready and exposes its metrics, that the discovery flags the Deployment
+renders are what the pinned router parses, and that cache_aware routes by prefix (the router's own decision
+counter) when the servers run with --enable-scale-out (router_render.CACHE_AWARE_WARNING). Nothing is skipped: a
+failed install or start-up fails the tests.
 """
 
 from __future__ import annotations
@@ -40,7 +42,18 @@ pytestmark = pytest.mark.integration
 
 SUPPORT = Path(__file__).resolve().parent / "support"
 MODEL = "tiny"
-SERVER_ARGS = ["--served-model-name", MODEL, "--dtype", "float32", "--max-model-len", "256", "--enable-prefix-caching"]
+# --enable-scale-out: the render endpoints the router's cache_aware asks for token ids (router_render.CACHE_AWARE_WARNING;
+# a stack sets it in the model's extra_args); without it every cache_aware decision is missing_tokens.
+SERVER_ARGS = [
+    "--served-model-name",
+    MODEL,
+    "--dtype",
+    "float32",
+    "--max-model-len",
+    "256",
+    "--enable-prefix-caching",
+    "--enable-scale-out",
+]
 SUCCESS = "vllm:request_success_total"
 # MetricNames fields are optional per runtime; vLLM declares both (runtimes/vllm.py METRICS).
 PREFIX_QUERIES = METRICS.prefix_cache_queries or "vllm:prefix_cache_queries_total"
@@ -132,8 +145,17 @@ def round_robin(router_python: Path, servers: list[VllmServer], tmp_path_factory
 
 @pytest.fixture(scope="module")
 def cache_aware(router_python: Path, servers: list[VllmServer], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The stack's default options (cache_aware)."""
-    proc, router = _start(router_python, rr.RouterOptions(), servers, tmp_path_factory.mktemp("ca") / "router.log")
+    """cache_aware, selectable but not the default."""
+    proc, router = _start(router_python, rr.RouterOptions(policy="cache_aware"), servers, tmp_path_factory.mktemp("ca") / "router.log")
+    yield router
+    _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def default(router_python: Path, servers: list[VllmServer], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The stack's default options (power_of_two)."""
+    assert rr.RouterOptions().policy == "power_of_two"
+    proc, router = _start(router_python, rr.RouterOptions(), servers, tmp_path_factory.mktemp("default") / "router.log")
     yield router
     _stop(proc)
 
@@ -168,12 +190,24 @@ def test_router_routes_to_both_replicas(round_robin: dict[str, str], servers: li
     assert _counter(servers[0].url, PREFIX_QUERIES) > 0  # prefix caching is on
 
 
+def _decisions(metrics_url: str) -> dict[str, float]:
+    """The router's own count of its cache_aware decisions by outcome (prefix_hit, prefix_miss, load_imbalance,
+    missing_tokens: vllm_router_prefix_routing_decisions_total)."""
+    _, text = _get(metrics_url + "/metrics")
+    out: dict[str, float] = {}
+    for m in re.finditer(r'^vllm_router_prefix_routing_decisions_total\{[^}]*outcome="([^"]+)"[^}]*\} ([0-9.e+-]+)$', text, re.M):
+        out[m.group(1)] = out.get(m.group(1), 0.0) + float(m.group(2))
+    return out
+
+
 def test_cache_aware_keeps_a_conversation_on_the_replica_that_holds_its_prefix(
     cache_aware: dict[str, str], servers: list[VllmServer]
 ) -> None:
-    """Turns of one conversation (each resending the growing history) all land on one replica, whose prefix
-    cache then serves the shared start: its hit counter rises, the other replica sees none of the turns."""
+    """Turns of one conversation (each resending the growing history) all land on one replica, by prefix: the
+    router's own count shows prefix_hit decisions and no missing_tokens (what 0.1.17 counts when the replicas
+    run without --enable-scale-out), and the chosen replica's prefix-cache hit counter rises."""
     before = _served(servers)
+    decided = _decisions(cache_aware["metrics"])
     hits_before = [_counter(s.url, PREFIX_HITS) for s in servers]
     history = "system: " + " ".join(["deploy stack config value error retry limit rate quota"] * 12)
     for turn in range(4):
@@ -182,15 +216,27 @@ def test_cache_aware_keeps_a_conversation_on_the_replica_that_holds_its_prefix(
         history += " answer"
     grew = [round(b - a) for a, b in zip(before, _served(servers), strict=True)]
     assert sorted(grew) == [0, 4], f"turns per server {grew} ({cache_aware['log']})"
+    outcomes = {k: v - decided.get(k, 0.0) for k, v in _decisions(cache_aware["metrics"]).items() if v > decided.get(k, 0.0)}
+    assert outcomes.get("prefix_hit", 0) >= 3 and "missing_tokens" not in outcomes, f"cache_aware decisions {outcomes}"
     chosen = grew.index(4)
     assert _counter(servers[chosen].url, PREFIX_HITS) > hits_before[chosen]
 
 
-def test_router_is_ready_and_exposes_its_metrics(cache_aware: dict[str, str]) -> None:
-    status, _ = _get(cache_aware["url"] + "/readiness")
+def test_default_power_of_two_reaches_both_replicas(default: dict[str, str], servers: list[VllmServer]) -> None:
+    """The default policy spreads sequential requests over both replicas (each of 16 picks is random between two
+    equally loaded replicas: all on one has probability 2/65536)."""
+    before = _served(servers)
+    for i in range(16):
+        assert _complete(default["url"], f"request {i}: hello world cloud region")["model"] == MODEL
+    grew = [round(b - a) for a, b in zip(before, _served(servers), strict=True)]
+    assert sum(grew) == 16 and min(grew) > 0, f"requests per server {grew} ({default['log']})"
+
+
+def test_router_is_ready_and_exposes_its_metrics(default: dict[str, str]) -> None:
+    status, _ = _get(default["url"] + "/readiness")
     assert status == 200
-    assert _get(cache_aware["url"] + "/liveness")[0] == 200
-    status, text = _get(cache_aware["metrics"] + "/metrics")
+    assert _get(default["url"] + "/liveness")[0] == 200
+    status, text = _get(default["metrics"] + "/metrics")
     assert status == 200
     assert re.search(r"^vllm_router_active_workers 2$", text, re.M), text[:2000]
     # The families the dashboard panels read (kubernetes/router.py ROUTER_PANELS) exist once traffic flowed.
