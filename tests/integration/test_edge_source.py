@@ -54,7 +54,9 @@ def run_step(tmp: Path, archive: Path, sha256: str) -> subprocess.CompletedProce
 
 def tree_digest(root: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+    # __pycache__ is not source: test_llamacpp_server imports the tree's gguf-py in-process, which writes bytecode
+    # into the cached tree, so a second run on the same machine would compare it too.
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
