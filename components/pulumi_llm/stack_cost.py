@@ -98,11 +98,17 @@ class SpotRule:
 
 
 ON_DEMAND = SpotRule(basis="on-demand only")
+ALL_SPOT = "serving.all_spot"
+"""A cluster rule's basis suffix when the stack runs every replica on spot deliberately (spot first)."""
+FLOOR_ON_DEMAND = "replicas.min on on-demand"
+"""A cluster rule's basis suffix when each model's fewest replicas stay off spot (the default)."""
 
 
-def decide_spot_rule(settings: Settings) -> SpotRule:
-    """The spot rule of the method that runs the stack's model servers (gpu-vm before cluster)."""
-    cloud, methods = settings.cloud, settings.methods
+def decide_spot_rule(settings: Settings, *, replicas_min: int) -> SpotRule:
+    """The spot rule of the method that runs the stack's model servers (gpu-vm before cluster), for a model whose
+    fewest replicas are `replicas_min` (serving.replicas.min): clusters keep those on on-demand capacity unless the
+    stack is all-spot on purpose (`serving.all_spot`; kubernetes/resilience.on_demand_floor_gpus)."""
+    cloud, methods, all_spot = settings.cloud, settings.methods, settings.serving.all_spot
     if cloud == "aws" and "gpu-vm" in methods:
         vm = settings.aws.gpu_vm
         # An Auto Scaling group's mixed instances policy: the base on demand, then the percentage on spot;
@@ -118,39 +124,73 @@ def decide_spot_rule(settings: Settings) -> SpotRule:
         gcp = settings.gcp
         return SpotRule(basis="gcp.gpu_vm.spot: true", spot_fraction=1.0) if gcp is not None and gcp.gpu_vm.spot else ON_DEMAND
     if cloud == "aws" and "cluster" in methods:
-        types = settings.aws.cluster.capacity_types
-        basis = f"aws.cluster.capacity_types: [{', '.join(types)}]"
-        if types == ["on-demand"]:
-            return ON_DEMAND
-        if types == ["spot"]:
-            return SpotRule(basis=basis, spot_fraction=1.0)
-        # Karpenter prefers spot when a NodePool allows both and falls back to on-demand when spot is short
-        # (karpenter.sh/docs/concepts/nodepools/, capacity type): anywhere from none to all on spot.
-        return SpotRule(basis=basis, spot_fraction=1.0, falls_back=True)
+        return _eks_rule(settings, replicas_min, all_spot)
     if cloud == "azure" and "cluster" in methods:
-        pools = settings.azure.cluster.gpu_pools
-        regular = [p for p in pools.values() if not p.spot]
-        spot = [p for p in pools.values() if p.spot]
-        if not spot:
-            return ON_DEMAND
-        # cluster/aks.py's priority expander grows the Regular pools before the Spot ones: spot only beyond them.
-        return SpotRule(
-            basis=f"azure.cluster.gpu_pools: {len(regular)} regular (max {sum(p.max_count for p in regular)} nodes), "
-            f"{len(spot)} spot (max {sum(p.max_count for p in spot)})",
-            on_demand_cap=sum(p.max_count for p in regular),
-            spot_cap=sum(p.max_count for p in spot),
-        )
+        return _aks_rule(settings, all_spot)
     if cloud == "gcp" and "cluster" in methods and settings.gcp is not None:
-        pool = settings.gcp.cluster.gpu_pool
-        # The GKE pool family: spot nodes first, on-demand as the fallback (settings/gcp.py GcpGpuPoolSettings).
+        return _gke_rule(settings, all_spot)
+    return ON_DEMAND
+
+
+def _eks_rule(settings: Settings, replicas_min: int, all_spot: bool) -> SpotRule:
+    cluster = settings.aws.cluster
+    if cluster.gpu_capacity != "karpenter":
+        return SpotRule(basis="aws.cluster.gpu_capacity: node-group (on-demand)")  # platform/aws.py: on-demand only
+    types = cluster.capacity_types
+    if types == ["on-demand"]:
+        return ON_DEMAND
+    basis = f"aws.cluster.capacity_types: [{', '.join(types)}]; {ALL_SPOT if all_spot else FLOOR_ON_DEMAND}"
+    # Unless all-spot, the model's replicas.min run on the on-demand NodePool gpu-on-demand, weighted so Karpenter
+    # fills it first and limited to the models' fewest replicas (cluster/eks_render.node_pools). Beyond them the
+    # burst pool: spot only, or spot preferred with on-demand when spot is short (karpenter.sh/docs/concepts/
+    # nodepools/, capacity type): anywhere from none to all of the replicas above the floor on spot.
+    floor = 0 if all_spot else replicas_min
+    if types == ["spot"]:
+        return SpotRule(basis=basis, on_demand_floor=floor, spot_fraction=1.0, on_demand_cap=floor)
+    return SpotRule(basis=basis, on_demand_floor=floor, spot_fraction=1.0, falls_back=True)
+
+
+def _aks_rule(settings: Settings, all_spot: bool) -> SpotRule:
+    pools = settings.azure.cluster.gpu_pools
+    regular_max = sum(p.max_count for p in pools.values() if not p.spot)
+    spot_max = sum(p.max_count for p in pools.values() if p.spot)
+    regular = sum(1 for p in pools.values() if not p.spot)
+    if regular == len(pools):
+        return ON_DEMAND
+    basis = f"azure.cluster.gpu_pools: {regular} regular (max {regular_max} nodes), {len(pools) - regular} spot (max {spot_max})"
+    basis += f"; {ALL_SPOT}" if all_spot else ""
+    if all_spot:
+        # cluster/aks_render.py's priority expander tries the Spot pools first; a Spot pool that can't grow within
+        # max-node-provision-time (15 min) is backed off and the Regular pools grow instead (kubernetes/autoscaler#2075).
+        return SpotRule(basis=basis, spot_fraction=1.0, spot_cap=spot_max, on_demand_cap=regular_max, falls_back=True)
+    # The priority expander grows the Regular pools before the Spot ones: spot only beyond them.
+    return SpotRule(basis=basis, on_demand_cap=regular_max, spot_cap=spot_max)
+
+
+def _gke_rule(settings: Settings, all_spot: bool) -> SpotRule:
+    assert settings.gcp is not None
+    pool = settings.gcp.cluster.gpu_pool
+    basis = f"gcp.cluster.gpu_pool: spot_max_nodes {pool.spot_max_nodes}, on_demand_max_nodes {pool.on_demand_max_nodes}"
+    if settings.gcp.cluster.mode == "autopilot":
+        # Autopilot creates the nodes itself, with no node cap: the ComputeClass's first capacity type takes every
+        # replica, the other only when the first has none (cluster/gke_render.compute_class_autopilot).
+        if not pool.on_demand_max_nodes:
+            return SpotRule(basis=f"{basis}; autopilot", spot_fraction=1.0)
+        if not all_spot or not pool.spot_max_nodes:
+            return SpotRule(basis=f"{basis}; autopilot, on-demand first")
+        return SpotRule(basis=f"{basis}; autopilot, {ALL_SPOT}", spot_fraction=1.0, falls_back=True)
+    if all_spot:
+        # The ComputeClass lists the spot pool first, the on-demand pool as the fallback (cluster/gke_render.py).
         return SpotRule(
-            basis=f"gcp.cluster.gpu_pool: spot_max_nodes {pool.spot_max_nodes}, on_demand_max_nodes {pool.on_demand_max_nodes}",
+            basis=f"{basis}; {ALL_SPOT}",
             spot_fraction=1.0,
             spot_cap=pool.spot_max_nodes,
             on_demand_cap=pool.on_demand_max_nodes,
             falls_back=True,
         )
-    return ON_DEMAND
+    # The ComputeClass lists the on-demand pool first (and migrates pods back to it when it has room,
+    # cluster/gke_render.compute_class_standard): spot only beyond its nodes, like the AKS priority expander.
+    return SpotRule(basis=basis, on_demand_cap=pool.on_demand_max_nodes, spot_cap=pool.spot_max_nodes)
 
 
 @dataclass(frozen=True)
@@ -211,14 +251,15 @@ def price_model(
     discount = catalog.spot_discount.fraction if catalog.spot_discount is not None else 0.0
     lo, hi = int(cost["min_replicas"]), int(cost["max_replicas"])
     price, hours = where.price_per_hour, uptime.hours_per_month
-    spot_lo, spot_hi = rule.most(lo), rule.fewest(hi)
+    spot_lo, spot_hi, spot_hi_most = rule.most(lo), rule.fewest(hi), rule.most(hi)
     monthly_min = _month(price, hours, lo, spot_lo, discount)
     monthly_max = _month(price, hours, hi, spot_hi, discount)
     utilization = float(cost["utilization"])
     per_token_hour = tokens_per_s * 3600 * utilization / 1e6  # million tokens a replica serves per hour
-    # A replica's hourly price at the cheapest and the dearest spot share the stack allows.
+    # A replica's hourly price at the cheapest and the dearest spot share the stack allows. The cheapest share may
+    # be at max replicas: with an on-demand floor (replicas.min off spot) only the replicas above it ride spot.
     n_lo = max(1, lo)
-    hourly_low = price * (1 - discount * rule.most(n_lo) / n_lo)
+    hourly_low = price * (1 - discount * max(rule.most(n_lo) / n_lo, spot_hi_most / hi))
     hourly_high = price * (1 - discount * spot_hi / hi)
     api, why = closest_api(spec)
     blended = api.blended_per_m()
@@ -249,6 +290,9 @@ def price_model(
             "replicas_at_max": spot_hi,
             "share_at_min": _r(spot_lo / lo) if lo else 0.0,
             "share_at_max": _r(spot_hi / hi),
+            # max replicas with as many on spot as the rule allows (above an on-demand floor, when spot is there)
+            "replicas_at_max_up_to": spot_hi_most,
+            "share_at_max_up_to": _r(spot_hi_most / hi),
             "discount": _r(discount),
             "discount_source": spot_assumption.source if spot_assumption else None,
             "discount_as_of": spot_assumption.as_of if spot_assumption else None,
@@ -283,13 +327,17 @@ def price_stack(settings: Settings, sizing: list[dict[str, Any]]) -> dict[str, A
     catalog = next((c for c in CATALOGS if c.cloud == settings.cloud), None)
     if catalog is None:
         return None
-    rule, uptime = decide_spot_rule(settings), decide_uptime(settings)
+    uptime = decide_uptime(settings)
     priced: list[dict[str, Any]] = []
+    bases: list[str] = []
     for model in sizing:
         machine_type = model["hardware"]["instance_type"]
         if model.get("cost") is None or machine_type is None:
             continue
         name = model["served_name"]
+        # Per model: a cluster keeps each model's own replicas.min off spot (serving.all_spot aside).
+        rule = decide_spot_rule(settings, replicas_min=int(model["replicas"]["min"]))
+        bases += [rule.basis] if rule.basis not in bases else []
         model["cost"] = price_model(
             model["cost"],
             machine_type=machine_type,
@@ -311,7 +359,7 @@ def price_stack(settings: Settings, sizing: list[dict[str, Any]]) -> dict[str, A
         "region_price_flags": flags,
         "hours_per_month": priced[0]["hours_per_month"],
         "schedule": uptime.schedule,
-        "spot_basis": rule.basis,
+        "spot_basis": "; ".join(bases),
         "spot_discount": priced[0]["spot"]["discount"],
         "spot_discount_as_of": priced[0]["spot"]["discount_as_of"],
         "list_monthly_min": _r(sum(c["list_monthly_min"] for c in priced)),

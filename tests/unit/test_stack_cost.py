@@ -109,12 +109,52 @@ def test_pools_with_caps_force_spot_past_the_on_demand_cap() -> None:
     assert [(gke.most(n), gke.fewest(n)) for n in (2, 6)] == [(2, 0), (4, 4)]
 
 
+def test_an_on_demand_floor_keeps_min_replicas_off_spot_and_the_rest_may_ride_spot() -> None:
+    eks = SpotRule(basis="", on_demand_floor=2, spot_fraction=1.0, falls_back=True)  # gpu-on-demand, then [on-demand, spot]
+    assert [(eks.most(n), eks.fewest(n)) for n in (2, 8)] == [(0, 0), (6, 0)]
+    spot_burst = SpotRule(basis="", on_demand_floor=2, spot_fraction=1.0, on_demand_cap=2)  # gpu-on-demand, then [spot]
+    assert [(spot_burst.most(n), spot_burst.fewest(n)) for n in (2, 8)] == [(0, 0), (6, 6)]
+
+
+def with_serving(settings: Any, **changes: Any) -> Any:
+    return settings.model_copy(update={"serving": settings.serving.model_copy(update=changes)})
+
+
 def test_the_shipped_stacks_spot_rules_read_their_own_keys() -> None:
-    dev, prod, azure_prod = (load_settings(Project.find(ROOT), s) for s in ("dev", "prod", "azure-prod"))
-    assert decide_spot_rule(dev) == SpotRule(basis="aws.gpu_vm: on_demand_base 0, spot_percentage 100", spot_fraction=1.0)
-    assert decide_spot_rule(prod).falls_back and decide_spot_rule(prod).spot_fraction == 1.0
-    assert (decide_spot_rule(azure_prod).on_demand_cap, decide_spot_rule(azure_prod).spot_cap) == (4, 4)
+    dev, prod, azure_prod, gcp_prod = (load_settings(Project.find(ROOT), s) for s in ("dev", "prod", "azure-prod", "gcp-prod"))
+    assert decide_spot_rule(dev, replicas_min=1) == SpotRule(basis="aws.gpu_vm: on_demand_base 0, spot_percentage 100", spot_fraction=1.0)
+    # EKS: each model's replicas.min on the on-demand NodePool gpu-on-demand, spot preferred beyond it
+    assert decide_spot_rule(prod, replicas_min=2) == SpotRule(
+        basis="aws.cluster.capacity_types: [on-demand, spot]; replicas.min on on-demand",
+        on_demand_floor=2,
+        spot_fraction=1.0,
+        falls_back=True,
+    )
+    assert decide_spot_rule(with_serving(prod, all_spot=True), replicas_min=2).on_demand_floor == 0
+    assert (decide_spot_rule(azure_prod, replicas_min=2).on_demand_cap, decide_spot_rule(azure_prod, replicas_min=2).spot_cap) == (4, 4)
+    # GKE: the ComputeClass's on-demand pool first (2 nodes), spot beyond it (5 nodes)
+    gke = decide_spot_rule(gcp_prod, replicas_min=2)
+    assert (gke.on_demand_cap, gke.spot_cap, gke.spot_fraction, gke.falls_back) == (2, 5, 0.0, False)
     assert decide_uptime(prod) == stack_cost.Uptime(730)
+
+
+def test_all_spot_clusters_put_spot_first() -> None:
+    azure_prod, gcp_prod = (with_serving(load_settings(Project.find(ROOT), s), all_spot=True) for s in ("azure-prod", "gcp-prod"))
+    aks = decide_spot_rule(azure_prod, replicas_min=2)  # the priority expander's Spot pools first, Regular on backoff
+    assert [(aks.most(n), aks.fewest(n)) for n in (2, 6)] == [(2, 0), (4, 2)]
+    gke = decide_spot_rule(gcp_prod, replicas_min=2)  # the ComputeClass's spot pool first, on-demand when spot is short
+    assert [(gke.most(n), gke.fewest(n)) for n in (2, 6)] == [(2, 0), (5, 4)]
+
+
+def test_capacity_the_cost_cannot_put_on_spot_is_priced_on_demand() -> None:
+    prod, gcp_prod = (load_settings(Project.find(ROOT), s) for s in ("prod", "gcp-prod"))
+    aws = prod.aws.model_copy(update={"cluster": prod.aws.cluster.model_copy(update={"gpu_capacity": "node-group"})})
+    node_group = decide_spot_rule(prod.model_copy(update={"aws": aws}), replicas_min=2)
+    assert (node_group.most(8), node_group.fewest(8)) == (0, 0)
+    assert gcp_prod.gcp is not None
+    autopilot_cluster = gcp_prod.gcp.cluster.model_copy(update={"mode": "autopilot"})
+    autopilot = gcp_prod.model_copy(update={"gcp": gcp_prod.gcp.model_copy(update={"cluster": autopilot_cluster})})
+    assert decide_spot_rule(autopilot, replicas_min=2).most(6) == 0  # on-demand first, and Autopilot has no node cap
 
 
 # --- the shipped stacks ---------------------------------------------------------------------------------------
@@ -134,14 +174,46 @@ def test_dev_is_cheaper_than_730_on_demand_hours_by_its_schedule_and_spot_factor
     assert "0 7 * * MON-FRI" in stack["schedule"] and stack["region_price_flags"] == []
 
 
-def test_prod_ranges_from_min_replicas_on_spot_to_max_replicas_on_demand() -> None:
+def test_prod_prices_min_replicas_on_demand_and_only_replicas_above_them_on_spot() -> None:
     _, sizing, stack = planned("prod")
+    assert len(sizing) == 2
     for model in sizing:
-        cost = model["cost"]
+        cost, spot = model["cost"], model["cost"]["spot"]
+        assert (model["replicas"]["min"], model["replicas"]["max"]) == (2, 8)
+        # replicas.min run on the on-demand NodePool gpu-on-demand: list price, none on spot
+        assert cost["monthly_min"] == pytest.approx(cost["list_monthly_min"], rel=1e-5)
         assert cost["monthly_max"] == pytest.approx(cost["list_monthly_max"], rel=1e-5)  # Karpenter may find no spot
-        assert cost["monthly_min"] == pytest.approx(cost["list_monthly_min"] * 0.4, rel=1e-5)  # or spot for all
+        assert (spot["replicas_at_min"], spot["replicas_at_max"], spot["replicas_at_max_up_to"]) == (0, 0, 6)
+        # the cheapest token: 8 replicas, the 6 above the floor on spot at 60 % off
+        low, high = cost["per_million_tokens_effective"]
+        assert low == pytest.approx(high * (1 - 0.6 * 6 / 8), rel=1e-5) and high == cost["per_million_tokens"]
         assert cost["hours_per_month"] == 730 and cost["schedule"] is None
     assert stack is not None and stack["monthly_min"] == pytest.approx(sum(m["cost"]["monthly_min"] for m in sizing), rel=1e-5)
+    assert stack["monthly_min"] == pytest.approx(stack["list_monthly_min"], rel=1e-5)
+    assert stack["spot_basis"] == "aws.cluster.capacity_types: [on-demand, spot]; replicas.min on on-demand"
+
+
+def test_prod_all_spot_keeps_min_replicas_on_spot() -> None:
+    settings = with_serving(load_settings(Project.find(ROOT), "prod"), all_spot=True)
+    sizing = stack_sizing(settings)
+    stack = price_stack(settings, sizing)
+    assert len(sizing) == 2
+    for model in sizing:
+        cost = model["cost"]
+        assert cost["monthly_min"] == pytest.approx(cost["list_monthly_min"] * 0.4, rel=1e-5)  # spot for all
+        assert cost["monthly_max"] == pytest.approx(cost["list_monthly_max"], rel=1e-5)  # or none
+        assert (cost["spot"]["replicas_at_min"], cost["spot"]["replicas_at_max_up_to"]) == (2, 8)
+    assert stack is not None and stack["spot_basis"].endswith("; serving.all_spot")
+
+
+def test_gcp_prod_fills_its_on_demand_nodes_first_and_bursts_on_spot() -> None:
+    _, sizing, _ = planned("gcp-prod")
+    assert sizing
+    for model in sizing:
+        cost, spot = model["cost"], model["cost"]["spot"]
+        assert cost["monthly_min"] == pytest.approx(cost["list_monthly_min"], rel=1e-5)  # 2 replicas, 2 on-demand nodes
+        assert (spot["replicas_at_min"], spot["replicas_at_max"], spot["replicas_at_max_up_to"]) == (0, 4, 4)
+        assert cost["monthly_max"] == pytest.approx(cost["list_monthly_max"] * (1 - 0.6 * 4 / 6), rel=1e-5)
 
 
 def test_azure_prod_is_priced_for_westeurope_and_flagged_while_the_catalog_has_no_westeurope_price() -> None:

@@ -57,9 +57,12 @@ def _headline(model: dict[str, Any]) -> str:
 def _spot(cost: dict[str, Any]) -> str:
     spot: dict[str, Any] = cost["spot"]
     lo, hi = spot["share_at_min"], spot["share_at_max"]
-    if lo == 0 and hi == 0:
+    # At max replicas, from as few to as many on spot as the rule allows (summaries before it: as few).
+    up_to = spot.get("share_at_max_up_to", hi)
+    if lo == hi == up_to == 0:
         return f"none ({spot['basis']})"
-    share = _pct(lo) if lo == hi else f"{_pct(lo)} at min, {_pct(hi)} at max"
+    at_max = _pct(hi) if hi == up_to else f"{_pct(hi)}–{_pct(up_to)}"
+    share = _pct(lo) if lo == hi == up_to else f"{_pct(lo)} at min, {at_max} at max"
     return f"{share} of replicas ({spot['basis']}), priced {_pct(spot['discount'])} off list (assumed {spot['discount_as_of']})"
 
 
