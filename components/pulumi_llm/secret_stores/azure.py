@@ -27,18 +27,15 @@ hours. The README's rotation steps order both.
 
 from __future__ import annotations
 
-import importlib
-import json
-import shutil
-import subprocess  # nosec B404 - runs az by absolute path, no shell
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from pulumi_llm.errors import UserError
 from pulumi_llm.gateway.engine import MASTER_KEY_SECRET
+
+from . import rest
 
 NAME = "Azure Key Vault"
 API_VERSION = "7.4"
@@ -181,33 +178,11 @@ class KeyVaultSecrets:
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None, *, missing_ok: bool = False) -> dict[str, Any] | None:
         separator = "&" if "?" in path else "?"
         url = f"{self.base_url}{path}" if "api-version=" in path else f"{self.base_url}{path}{separator}api-version={API_VERSION}"
-        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            raise KeyVaultError(0, f"refusing to send an Azure token to {self.base_url}: https:// only")
-        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # nosec B310 - scheme checked above
-                return json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as err:
-            if err.code == 404 and missing_ok:
-                return None
-            code, message = _vault_error(err)
-            raise KeyVaultError(err.code, message, code) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as err:
-            reason = getattr(err, "reason", err)
-            raise KeyVaultError(0, f"cannot reach Key Vault ({' '.join(str(reason).split())})") from None
+        return rest.call_json(_API, self.base_url, url, method, self._token, self.timeout, body, missing_ok=missing_ok)
 
 
-def _vault_error(err: urllib.error.HTTPError) -> tuple[str, str]:
-    detail: dict[str, Any]
-    try:
-        detail = json.loads(err.read() or b"{}").get("error", {})
-    except (ValueError, AttributeError):
-        detail = {}
+def _vault_error(err: urllib.error.HTTPError) -> KeyVaultError:
+    detail = rest.error_detail(err)
     code = str(detail.get("code") or err.code)
     inner: Any = detail.get("innererror")
     if isinstance(inner, dict):
@@ -216,34 +191,20 @@ def _vault_error(err: urllib.error.HTTPError) -> tuple[str, str]:
         if inner_code:
             code = str(inner_code)
     message = " ".join(str(detail.get("message", "")).split())
-    return code, f"Key Vault refused: {code}: {message}".rstrip(": ")
+    return KeyVaultError(err.code, f"Key Vault refused: {code}: {message}".rstrip(": "), code)
+
+
+_API = rest.Api("Key Vault", "an Azure token", KeyVaultError, _vault_error)
 
 
 def access_token() -> str:
     """An access token for Key Vault: azure-identity's DefaultAzureCredential when that library is installed,
     else `az account get-access-token`. Never printed or logged."""
-    try:
-        # An optional library without stubs here: imported by name, its objects typed Any.
-        identity: Any = importlib.import_module("azure.identity")
-    except ImportError:
-        pass
-    else:
-        try:
-            return str(identity.DefaultAzureCredential().get_token(f"{VAULT_RESOURCE}/.default").token)
-        except Exception:  # noqa: BLE001 - fall back to the az CLI, which explains itself
-            pass
-    az = shutil.which("az")
     hint = "sign in with az login and retry"
-    if az is None:
-        raise UserError(f"pulumi-llm secrets: no Azure credentials (azure-identity is not installed and az is not on PATH); {hint}")
-    result = subprocess.run(  # nosec B603 - fixed argv, no shell
-        [az, "account", "get-access-token", "--resource", VAULT_RESOURCE, "--query", "accessToken", "--output", "tsv"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return rest.access_token(
+        ["azure.identity"],
+        lambda sdk: str(sdk[0].DefaultAzureCredential().get_token(f"{VAULT_RESOURCE}/.default").token),
+        ["az", "account", "get-access-token", "--resource", VAULT_RESOURCE, "--query", "accessToken", "--output", "tsv"],
+        no_cli=f"pulumi-llm secrets: no Azure credentials (azure-identity is not installed and az is not on PATH); {hint}",
+        no_token=f"pulumi-llm secrets: az gave no access token for Key Vault; {hint}",
     )
-    token = result.stdout.strip()
-    if result.returncode != 0 or not token:
-        raise UserError(f"pulumi-llm secrets: az gave no access token for Key Vault; {hint}")
-    return token

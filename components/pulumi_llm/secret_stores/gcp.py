@@ -12,18 +12,15 @@ started after `put` read the new value without a redeploy.
 from __future__ import annotations
 
 import base64
-import importlib
-import json
-import shutil
-import subprocess  # nosec B404 - runs gcloud by absolute path, no shell
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pulumi_llm.errors import UserError
 from pulumi_llm.gateway.engine import secret_id as gcp_secret_id
+
+from . import rest
 
 SECRET_MANAGER_URL = "https://secretmanager.googleapis.com/v1"
 NAME = "GCP Secret Manager"
@@ -130,62 +127,37 @@ class GcpSecretManager:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None, *, missing_ok: bool = False) -> dict[str, Any] | None:
         url = f"{self.base_url}/{path}"
-        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            raise GcpApiError(0, f"refusing to send a Google token to {self.base_url}: https:// only")
-        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # nosec B310 - scheme checked above
-                return json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as err:
-            if err.code == 404 and missing_ok:
-                return None
-            raise GcpApiError(err.code, _google_error(err)) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as err:
-            reason = getattr(err, "reason", err)
-            raise GcpApiError(0, f"cannot reach Secret Manager ({' '.join(str(reason).split())})") from None
+        return rest.call_json(_API, self.base_url, url, method, self._token, self.timeout, body, missing_ok=missing_ok)
 
 
-def _google_error(err: urllib.error.HTTPError) -> str:
-    detail: dict[str, Any]
-    try:
-        detail = json.loads(err.read() or b"{}").get("error", {})
-    except (ValueError, AttributeError):
-        detail = {}
+def _google_error(err: urllib.error.HTTPError) -> GcpApiError:
+    detail = rest.error_detail(err)
     status = detail.get("status") or str(err.code)
     message = " ".join(str(detail.get("message", "")).split())
-    return f"Google refused: {status}: {message}".rstrip(": ")
+    return GcpApiError(err.code, f"Google refused: {status}: {message}".rstrip(": "))
+
+
+_API = rest.Api("Secret Manager", "a Google token", GcpApiError, _google_error)
+
+
+def _from_google_auth(sdk: list[Any]) -> str:
+    google_auth, transport = sdk
+    credentials, _ = google_auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    credentials.refresh(transport.Request())
+    return str(credentials.token)
 
 
 def access_token() -> str:
     """An OAuth access token of the caller: google-auth's application default credentials when the
     library is installed, else `gcloud auth print-access-token`. Never printed or logged."""
-    try:
-        # An optional library without stubs here: imported by name, its objects typed Any.
-        google_auth: Any = importlib.import_module("google.auth")
-        transport: Any = importlib.import_module("google.auth.transport.requests")
-    except ImportError:
-        pass
-    else:
-        try:
-            credentials, _ = google_auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-            credentials.refresh(transport.Request())
-            return str(credentials.token)
-        except Exception:  # noqa: BLE001 - fall back to gcloud, which explains itself
-            pass
-    gcloud = shutil.which("gcloud")
     hint = "sign in with gcloud auth login (or gcloud auth application-default login) and retry"
-    if gcloud is None:
-        raise UserError(f"pulumi-llm secrets: no Google credentials (google-auth is not installed and gcloud is not on PATH); {hint}")
-    result = subprocess.run([gcloud, "auth", "print-access-token"], capture_output=True, text=True, timeout=60, check=False)  # nosec B603
-    token = result.stdout.strip()
-    if result.returncode != 0 or not token:
-        raise UserError(f"pulumi-llm secrets: gcloud gave no access token; {hint}")
-    return token
+    return rest.access_token(
+        ["google.auth", "google.auth.transport.requests"],
+        _from_google_auth,
+        ["gcloud", "auth", "print-access-token"],
+        no_cli=f"pulumi-llm secrets: no Google credentials (google-auth is not installed and gcloud is not on PATH); {hint}",
+        no_token=f"pulumi-llm secrets: gcloud gave no access token; {hint}",
+    )
 
 
 def _crc32c_table() -> list[int]:
