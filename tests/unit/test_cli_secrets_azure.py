@@ -1,164 +1,35 @@
 """`pulumi-llm secrets put|check` on an Azure stack, against a fake Key Vault data plane on 127.0.0.1:
 exact request paths and api-version, the body is standard input, check lists version attributes only (never
-GET /secrets/<name>, which returns a value), values and the token never shown."""
+GET /secrets/<name>, which returns a value), values and the token never shown. The cases Azure shares with
+GCP (plain http, no value-reading call, unreachable, bad input, the token lookup) are in
+test_cli_secrets_rest_stores.py."""
 
 from __future__ import annotations
 
-import argparse
-import io
-import json
-import shutil  # the modules the store calls (patched where they live)
-import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from pulumi_llm import cli_secrets
 from pulumi_llm.errors import UserError
 from pulumi_llm.secret_stores import azure as azure_store
-
-STACK = "gw"
-REGION = "westeurope"
-TOKEN = "eyJ0eXAiOiJKV1Qi.TEST-TOKEN-not-a-secret"
-KEY = "sk-proj-TESTVALUE-7f3a9c1e5b2d4f60"
-MASTER = "sk-master-TESTVALUE-0a1b2c3d"
-STACK_FILE = f"""\
-config:
-  pulumi-llm:environment: prod
-  pulumi-llm:cloud: azure
-  pulumi-llm:region: {REGION}
-  pulumi-llm:methods: [gateway]
-  pulumi-llm:azure: {{gateway: {{publisher_email: llm@example.com}}}}
-  pulumi-llm:gateway:
-    timeouts: {{client_seconds: 300, edge_seconds: 240, engine_seconds: 210, provider_seconds: 180}}
-    models:
-      chat:
-        routes: [{{provider: openai, model: gpt-4o-mini}}]
-    consumers:
-      team: {{models: [chat], requests_per_day: 1000}}
-"""
-CREATED = 1748781296  # 2025-06-01 12:34:56 UTC
-
-
-class FakeKeyVault:
-    """Key Vault's secrets data plane (api-version 7.4) as far as the commands may touch it; records every request."""
-
-    def __init__(self) -> None:
-        self.secrets: dict[str, list[dict[str, Any]]] = {}
-        self.requests: list[dict[str, Any]] = []
-        self.refuse_with: tuple[int, str, str] | None = None
-        self.page_size = 25
-        self.url = ""
-
-    def handle(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, Any]]:
-        length = int(handler.headers.get("Content-Length") or 0)
-        body: Any = json.loads(handler.rfile.read(length)) if length else None
-        parts = urlsplit(handler.path)
-        query = parse_qs(parts.query)
-        self.requests.append(
-            {"method": handler.command, "path": parts.path, "query": query, "auth": handler.headers.get("Authorization"), "body": body}
-        )
-        if query.get("api-version") != ["7.4"]:
-            return 400, {"error": {"code": "BadParameter", "message": "api-version missing or wrong"}}
-        if self.refuse_with:
-            status, code, message = self.refuse_with
-            return status, {"error": {"code": code, "message": message}}
-        segments = parts.path.strip("/").split("/")
-        if segments[0] != "secrets" or len(segments) < 2:
-            return 400, {"error": {"code": "BadParameter", "message": "unexpected path"}}
-        name = segments[1]
-        if handler.command == "PUT" and len(segments) == 2:
-            version = f"{len(self.secrets.get(name, [])) + 1:032x}"
-            record = {
-                "id": f"{self.url}/secrets/{name}/{version}",
-                "attributes": {"enabled": True, "created": CREATED, "updated": CREATED, "recoveryLevel": "Recoverable"},
-                "value": body["value"],
-            }
-            self.secrets.setdefault(name, []).append(record)
-            return 200, {k: v for k, v in record.items()}  # Key Vault echoes the value on set; the CLI never prints it
-        if handler.command == "GET" and segments[2:] == ["versions"]:
-            if name not in self.secrets:
-                return 404, {
-                    "error": {"code": "SecretNotFound", "message": f"A secret with (name/id) {name} was not found in this key vault."}
-                }
-            items = [{"id": r["id"], "attributes": r["attributes"]} for r in self.secrets[name]]
-            start = int(query.get("skip", ["0"])[0])
-            page = items[start : start + self.page_size]
-            following = start + self.page_size
-            link = f"{self.url}/secrets/{name}/versions?api-version=7.4&skip={following}" if following < len(items) else None
-            return 200, {"value": page, "nextLink": link}
-        # GET /secrets/<name> (or /<version>) returns the value: the commands must never call it.
-        return 500, {"error": {"code": "Forbidden", "message": "the CLI must never read a value"}}
+from secret_store_fakes import AZURE, KEY, MASTER, STACK, VAULT, FakeKeyVault, serving
+from secret_store_fakes import AZURE_REGION as REGION
+from secret_store_fakes import AZURE_TOKEN as TOKEN
+from secret_store_fakes import KV_CREATED as CREATED
 
 
 @pytest.fixture
-def fake():
-    state = FakeKeyVault()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            status, body = state.handle(self)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_PUT = _answer
-
-        def log_message(self, *args: Any) -> None:  # keep test output clean
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_port}"
-    yield state
-    server.shutdown()
-    server.server_close()
+def fake() -> Iterator[FakeKeyVault]:
+    with serving(FakeKeyVault()) as state:
+        yield state
 
 
 @pytest.fixture
 def project(scratch_project: Path) -> Path:
-    (scratch_project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(STACK_FILE)
-    return scratch_project
+    return AZURE.write_stack(scratch_project)
 
 
-def expected(settings: Any) -> list[str]:
-    assert settings.cloud == "azure"
-    return ["openai", "anthropic"]
-
-
-VAULT = azure_store.vault_name(STACK, REGION)
-
-
-def factory(fake: FakeKeyVault):
-    def make(vault: str) -> azure_store.KeyVaultSecrets:
-        assert vault == VAULT
-        return azure_store.KeyVaultSecrets(fake.url, token=lambda: TOKEN)
-
-    return make
-
-
-def parse(project: Path, fake: FakeKeyVault, *argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="pulumi-llm")
-    parser.add_argument("--project-dir", type=Path, default=None)
-    cli_secrets.add_parsers(parser.add_subparsers(dest="command", required=True), expected=expected, clients={"azure": factory(fake)})
-    return parser.parse_args(["--project-dir", str(project), *argv])
-
-
-def put(project: Path, fake: FakeKeyVault, provider: str, text: str) -> int:
-    args = parse(project, fake, "secrets", "put", provider, "--stack", STACK)
-    return cli_secrets.handle_put(args, expected=expected, clients={"azure": factory(fake)}, stdin=io.StringIO(text))
-
-
-def check(project: Path, fake: FakeKeyVault) -> int:
-    args = parse(project, fake, "secrets", "check", "--stack", STACK)
-    return args.handler(args)
+factory, put, check = AZURE.factory, AZURE.put, AZURE.check
 
 
 def test_the_vault_is_the_one_the_platform_names() -> None:
@@ -253,60 +124,6 @@ def test_a_missing_role_is_one_line_naming_the_role(project: Path, fake: FakeKey
         "secrets check: Key Vault refused: Forbidden: Caller is not authorized to perform action on resource.; "
         f"grant your identity Key Vault Secrets Officer (put) or Key Vault Reader (check) on {VAULT}"
     )
-
-
-def test_unreachable_vault_is_one_line(project: Path) -> None:
-    closed = azure_store.KeyVaultSecrets("http://127.0.0.1:9", token=lambda: TOKEN, timeout=5)
-    args = argparse.Namespace(project_dir=project, stack=STACK, provider="openai", providers=None)
-    with pytest.raises(UserError) as caught:
-        cli_secrets.handle_put(args, expected=expected, clients={"azure": lambda v: closed}, stdin=io.StringIO(KEY))
-    message = str(caught.value)
-    assert message.startswith("secrets put openai: cannot reach Key Vault (") and "private endpoint" in message
-    assert "\n" not in message and KEY not in message
-
-
-def test_the_token_is_never_sent_over_plain_http_to_a_remote_host() -> None:
-    client = azure_store.KeyVaultSecrets("http://kv.example.com", token=lambda: TOKEN)
-    with pytest.raises(azure_store.KeyVaultError, match="https:// only"):
-        client.versions("x")
-
-
-def test_client_has_no_call_that_reads_a_value() -> None:
-    public = {name for name in dir(azure_store.KeyVaultSecrets) if not name.startswith("_")}
-    assert public == {"set_secret", "versions"}
-
-
-def test_empty_stdin_and_unknown_secret_are_refused_before_any_request(project: Path, fake: FakeKeyVault) -> None:
-    with pytest.raises(UserError, match="empty key on standard input"):
-        put(project, fake, "openai", "\n")
-    with pytest.raises(
-        UserError, match="stack gw expects no such secret; expected: anthropic, litellm-master, litellm-master-previous, openai"
-    ):
-        put(project, fake, "cohere", KEY)
-    assert fake.requests == []
-
-
-def test_az_token_fallback_without_az_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(UserError) as caught:
-        azure_store.access_token()
-    assert str(caught.value) == (
-        "pulumi-llm secrets: no Azure credentials (azure-identity is not installed and az is not on PATH); sign in with az login and retry"
-    )
-
-
-def test_az_token_is_asked_for_key_vault(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[list[str]] = []
-
-    class Done:
-        returncode, stdout = 0, TOKEN + "\n"
-
-    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/az")
-    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: calls.append(argv) or Done())
-    assert azure_store.access_token() == TOKEN
-    assert calls == [
-        ["/usr/bin/az", "account", "get-access-token", "--resource", "https://vault.azure.net", "--query", "accessToken", "--output", "tsv"]
-    ]
 
 
 def test_put_writes_the_secrets_the_component_reads(project: Path, fake: FakeKeyVault) -> None:

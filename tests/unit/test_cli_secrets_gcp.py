@@ -1,163 +1,35 @@
 """`pulumi-llm secrets put|check` on a GCP stack, against a fake Secret Manager REST API on 127.0.0.1:
-exact request paths, the payload is base64 of standard input, check reads metadata only, values never shown."""
+exact request paths, the payload is base64 of standard input, check reads metadata only, values never shown.
+The cases GCP shares with Azure (plain http, no payload-reading call, unreachable, bad input, the token
+lookup) are in test_cli_secrets_rest_stores.py."""
 
 from __future__ import annotations
 
-import argparse
 import base64
-import io
-import json
-import shutil  # the modules cli_secrets calls (patched where they live)
-import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pulumi_llm import cli_secrets
 from pulumi_llm.errors import UserError
 from pulumi_llm.secret_stores import gcp as gcp_store
-
-PROJECT = "acme-llm-test"
-STACK = "gw"
-TOKEN = "ya29.TEST-TOKEN-not-a-secret"
-KEY = "sk-proj-TESTVALUE-7f3a9c1e5b2d4f60"
-CONSUMER_KEY = "ck-TESTVALUE-5e0c1f2a9b8d7c6e5f4a3b2c1d0e9f8a"
-STACK_FILE = f"""\
-config:
-  pulumi-llm:environment: prod
-  pulumi-llm:cloud: gcp
-  pulumi-llm:region: europe-west4
-  pulumi-llm:methods: [gateway]
-  pulumi-llm:gcp:
-    project: {PROJECT}
-    gateway: {{domains: [llm.example.com]}}
-  pulumi-llm:gateway:
-    models:
-      chat:
-        routes: [{{provider: openai, model: gpt-4o-mini}}]
-    consumers:
-      team: {{models: [chat], requests_per_day: 1000}}
-"""
-BASE = f"/v1/projects/{PROJECT}/secrets"
-
-
-class FakeSecretManager:
-    """Secret Manager's v1 REST surface the commands may touch; records every request."""
-
-    def __init__(self) -> None:
-        self.secrets: dict[str, list[dict[str, Any]]] = {}
-        self.requests: list[dict[str, Any]] = []
-        self.refuse_with: int | None = None
-
-    def handle(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, Any]]:
-        length = int(handler.headers.get("Content-Length") or 0)
-        body: Any = json.loads(handler.rfile.read(length)) if length else None
-        self.requests.append({"method": handler.command, "path": handler.path, "auth": handler.headers.get("Authorization"), "body": body})
-        if self.refuse_with:
-            return self.refuse_with, {
-                "error": {
-                    "code": self.refuse_with,
-                    "status": "PERMISSION_DENIED",
-                    "message": "Permission 'secretmanager.versions.add' denied",
-                }
-            }
-        path = handler.path
-        if not path.startswith(BASE + "/"):
-            return 400, {"error": {"status": "INVALID_ARGUMENT", "message": "unexpected path"}}
-        rest = path[len(BASE) + 1 :]
-        if ":access" in rest:
-            return 500, {"error": {"status": "INTERNAL", "message": "the CLI must never read a payload"}}
-        if handler.command == "POST" and rest.endswith(":addVersion"):
-            secret = rest[: -len(":addVersion")]
-            if secret not in self.secrets:
-                return 404, {"error": {"code": 404, "status": "NOT_FOUND", "message": f"Secret [{secret}] not found."}}
-            version = {
-                "name": f"projects/123/secrets/{secret}/versions/{len(self.secrets[secret]) + 1}",
-                "state": "ENABLED",
-                "createTime": "2025-06-01T12:34:56.789Z",
-                "payload": body["payload"],
-            }
-            self.secrets[secret].append(version)
-            return 200, {k: v for k, v in version.items() if k != "payload"}
-        if handler.command == "GET" and rest.endswith("/versions/latest"):
-            secret = rest[: -len("/versions/latest")]
-            versions = self.secrets.get(secret) or []
-            if not versions:
-                return 404, {"error": {"code": 404, "status": "NOT_FOUND", "message": "no versions"}}
-            return 200, {k: v for k, v in versions[-1].items() if k != "payload"}
-        if handler.command == "GET" and "/" not in rest:
-            if rest not in self.secrets:
-                return 404, {"error": {"code": 404, "status": "NOT_FOUND", "message": "no secret"}}
-            return 200, {"name": f"projects/123/secrets/{rest}", "replication": {}}
-        return 400, {"error": {"status": "INVALID_ARGUMENT", "message": "unexpected call"}}
+from secret_store_fakes import CONSUMER_KEY, GCP, KEY, STACK, FakeSecretManager, serving
+from secret_store_fakes import GCP_PROJECT as PROJECT
+from secret_store_fakes import GCP_TOKEN as TOKEN
+from secret_store_fakes import SM_BASE as BASE
 
 
 @pytest.fixture
-def fake():
-    state = FakeSecretManager()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            status, body = state.handle(self)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = _answer
-
-        def log_message(self, *args: Any) -> None:  # keep test output clean
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_port}/v1"  # type: ignore[attr-defined]
-    for provider in ("openai", "anthropic", "consumer-team"):  # what pulumi up creates: no versions
-        state.secrets[f"pulumi-llm-{STACK}-{provider}"] = []
-    yield state
-    server.shutdown()
-    server.server_close()
+def fake() -> Iterator[FakeSecretManager]:
+    with serving(FakeSecretManager()) as state:
+        yield state
 
 
 @pytest.fixture
 def project(scratch_project: Path) -> Path:
-    (scratch_project / "stacks" / f"Pulumi.{STACK}.yaml").write_text(STACK_FILE)
-    return scratch_project
+    return GCP.write_stack(scratch_project)
 
 
-def expected(settings: Any) -> list[str]:
-    assert settings.cloud == "gcp"
-    return ["openai", "anthropic", "consumer-team"]
-
-
-def factory(fake: FakeSecretManager):
-    def make(project: str) -> gcp_store.GcpSecretManager:
-        assert project == PROJECT
-        return gcp_store.GcpSecretManager(project, base_url=fake.url, token=lambda: TOKEN)  # type: ignore[attr-defined]
-
-    return make
-
-
-def parse(project: Path, fake: FakeSecretManager, *argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="pulumi-llm")
-    parser.add_argument("--project-dir", type=Path, default=None)
-    cli_secrets.add_parsers(parser.add_subparsers(dest="command", required=True), expected=expected, clients={"gcp": factory(fake)})
-    return parser.parse_args(["--project-dir", str(project), *argv])
-
-
-def put(project: Path, fake: FakeSecretManager, provider: str, text: str) -> int:
-    args = parse(project, fake, "secrets", "put", provider, "--stack", STACK)
-    return cli_secrets.handle_put(args, expected=expected, clients={"gcp": factory(fake)}, stdin=io.StringIO(text))
-
-
-def check(project: Path, fake: FakeSecretManager) -> int:
-    args = parse(project, fake, "secrets", "check", "--stack", STACK)
-    return args.handler(args)
+put, check = GCP.put, GCP.check
 
 
 def test_put_adds_a_version_with_the_base64_of_stdin_on_the_exact_path(project: Path, fake, capsys) -> None:
@@ -231,31 +103,7 @@ def test_a_refusal_is_one_line_without_the_value(project: Path, fake) -> None:
     assert str(caught.value) == "secrets put openai: Google refused: PERMISSION_DENIED: Permission 'secretmanager.versions.add' denied"
 
 
-def test_unreachable_api_is_one_line(project: Path) -> None:
-    closed = gcp_store.GcpSecretManager(PROJECT, base_url="http://127.0.0.1:9/v1", token=lambda: TOKEN, timeout=5)
-    args = argparse.Namespace(project_dir=project, stack=STACK, provider="openai", providers=None)
-    with pytest.raises(UserError) as caught:
-        cli_secrets.handle_put(args, expected=expected, clients={"gcp": lambda p: closed}, stdin=io.StringIO(KEY))
-    assert str(caught.value).startswith("secrets put openai: cannot reach Secret Manager (")
-    assert "\n" not in str(caught.value) and KEY not in str(caught.value)
-
-
-def test_the_token_is_never_sent_over_plain_http_to_a_remote_host() -> None:
-    manager = gcp_store.GcpSecretManager(PROJECT, base_url="http://secretmanager.example.com/v1", token=lambda: TOKEN)
-    with pytest.raises(gcp_store.GcpApiError, match="https:// only"):
-        manager.secret("x")
-
-
-def test_client_has_no_call_that_reads_a_payload() -> None:
-    public = {name for name in dir(gcp_store.GcpSecretManager) if not name.startswith("_")}
-    assert public == {"add_version", "secret", "latest_version"}
-
-
-def test_empty_stdin_and_unknown_secret_are_refused_before_any_request(project: Path, fake) -> None:
-    with pytest.raises(UserError, match="empty key on standard input"):
-        put(project, fake, "openai", "\n")
-    with pytest.raises(UserError, match="stack gw expects no such secret; expected: anthropic, consumer-team, openai"):
-        put(project, fake, "cohere", KEY)
+def test_a_gcp_stack_has_no_master_key_secret(project: Path, fake) -> None:
     # The front checks consumer keys itself: no edge holds a master key, so a GCP stack has no such secret.
     with pytest.raises(UserError, match="stack gw expects no such secret; expected: anthropic, consumer-team, openai"):
         put(project, fake, "litellm-master", "sk-" + KEY)
@@ -280,28 +128,6 @@ def test_a_gcp_stack_expects_its_provider_keys_and_one_key_per_consumer_and_no_m
 
     settings = load_settings(Project.find(project), STACK)
     assert expected_secrets(settings) == ["openai", "consumer-team"]
-
-
-def test_gcloud_token_fallback_without_gcloud_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(UserError) as caught:
-        gcp_store.access_token()
-    assert str(caught.value) == (
-        "pulumi-llm secrets: no Google credentials (google-auth is not installed and gcloud is not on PATH); "
-        "sign in with gcloud auth login (or gcloud auth application-default login) and retry"
-    )
-
-
-def test_gcloud_token_comes_from_print_access_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[list[str]] = []
-
-    class Done:
-        returncode, stdout = 0, TOKEN + "\n"
-
-    monkeypatch.setattr(shutil, "which", lambda name: "/opt/gcloud/bin/gcloud")
-    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: calls.append(argv) or Done())
-    assert gcp_store.access_token() == TOKEN
-    assert calls == [["/opt/gcloud/bin/gcloud", "auth", "print-access-token"]]
 
 
 def test_put_writes_the_secrets_the_component_creates(project: Path, fake) -> None:
