@@ -41,6 +41,7 @@ import yaml
 
 from ..runtimes import registry
 from ..runtimes.spec import ContainerSpec, HttpCheck, Mount
+from . import router_vm
 
 UNIT = "llm-server.service"
 CONTAINER_NAME = "llm-server"
@@ -444,13 +445,15 @@ def render_cloud_init(
     data_disk: DataDisk | None = None,
     secrets: SecretFetch | None = None,
     log_args: Sequence[str] = (),
+    router: router_vm.VmRouter | None = None,
 ) -> str:
     """The ``#cloud-config`` document that boots `spec` on a GPU-ready VM image.
 
     `weights_sync`: copies the weights onto the disk (None when the disk already holds them, e.g. a
     snapshot). `metrics`: the cloud's agent. `data_disk`: the weights disk (None: /opt/models on the
     root disk). `secrets`: how to read the spec's secret env vars (required when it has any).
-    `log_args`: Docker logging options, e.g. ``--log-driver=awslogs …``.
+    `log_args`: Docker logging options, e.g. ``--log-driver=awslogs …``. `router`: the vLLM router and its
+    worker reconciler beside the server (`router_vm`), or None.
     """
     mount = model_mount(spec)
     if not mount.read_only:
@@ -484,16 +487,19 @@ def render_cloud_init(
     for config in (m for m in spec.mounts if m.kind == "config"):
         for relative, text in config.files:
             files.append(_file(f"{CONFIG_ROOT}/{config.name}/{relative}", text, "0644"))
+    if router is not None:
+        files += [_file(path, text, mode) for path, text, mode in router_vm.boot_files(spec, router)]
     for path, text in metrics.files:
         files.append(_file(path, text, "0644"))
     files.append(_file(f"{SCRIPT_DIR}/metrics-agent", "#!/bin/sh\nset -eu\n" + metrics.script.strip() + "\n", "0755"))
 
+    units = [UNIT, *(router_vm.UNITS if router is not None else ())]
     document = {
         "write_files": files,
         "runcmd": [
             _Argv(["systemctl", "daemon-reload"]),
-            # --no-block: cloud-init finishes while the unit syncs and starts; boot is never held up.
-            _Argv(["systemctl", "enable", "--now", "--no-block", UNIT]),
+            # --no-block: cloud-init finishes while the units sync and start; boot is never held up.
+            _Argv(["systemctl", "enable", "--now", "--no-block", *units]),
             _Argv([f"{SCRIPT_DIR}/metrics-agent"]),
         ],
     }
@@ -502,5 +508,10 @@ def render_cloud_init(
         f"# pulumi-llm GPU VM: {spec.served_name} ({spec.runtime}), image {spec.image}\n"
         "# Needs an image with the NVIDIA driver, Docker and the NVIDIA container toolkit.\n"
         f"# Metrics agent: {metrics.name}.\n"
+        + (
+            f"# Router: vllm-router {router.options.policy} on port {router_vm.ROUTER_PORT}, workers from: {router.lister.description}.\n"
+            if router
+            else ""
+        )
     )
     return header + yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1 << 16)
