@@ -34,11 +34,15 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import pins
 from ..kubernetes import router_render as rr
 from ..kubernetes.router_render import _ENV  # pyright: ignore[reportPrivateUsage] - the pod's env, one home
 from ..runtimes.spec import ContainerSpec
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 ROUTER_PORT = 8080
 """The router's port on the VM (host = container port): the load balancer's traffic port. Not the router's
@@ -122,6 +126,16 @@ def vm_router(
     if options is None or spec.runtime not in ROUTED_RUNTIMES:
         return None
     return VmRouter(options=options, lister=lister, log_args=tuple(log_args))
+
+
+def router_options(settings: Settings) -> rr.RouterOptions | None:
+    """`serving.router` as a VM group's router options, or None when it is off. (gcp.cluster.router picks GKE's
+    router only: a VM group always gets the vLLM router.)"""
+    router = settings.serving.router
+    if not router.enabled:
+        return None
+    assert router.policy != "off"
+    return rr.RouterOptions(policy=router.policy, index_url=router.index_url)
 
 
 def traffic_port(spec: ContainerSpec, router: VmRouter | None) -> int:
