@@ -107,6 +107,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         # fills, a permission that changes): still the user's to fix, still one line.
         print(f"pulumi-llm: {err.filename or 'a file'}: {err.strerror or err}", file=sys.stderr)
         return UserError.exit_code
+    finally:
+        if argv is None:
+            skip_exit_collection()
+
+
+def skip_exit_collection() -> None:
+    """Leave the objects alive now out of the garbage collections the interpreter runs as it exits.
+
+    The command's process ends right after `main` (the console script and `python -m` call it with no
+    argv): at exit the interpreter walks every object it tracks in full collections, about half a million
+    after a plan (the SDK modules' classes and functions), to free what the OS frees anyway. Measured on
+    onprem: 0.23 s of CPU of a 1.1 s plan. Frozen objects are still finalized by reference counting;
+    files are flushed and atexit handlers run as before. A caller that passes argv (the tests, a program
+    importing the CLI) goes on running and keeps its collector as it was."""
+    import gc
+
+    gc.freeze()
 
 
 def _project(args: argparse.Namespace):
