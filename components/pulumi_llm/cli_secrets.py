@@ -54,6 +54,21 @@ CONSUMER_KEY_MIN_CHARS = 32
 (`openssl rand -hex 32` gives 64), so it cannot be guessed within any rate limit."""
 
 
+def decide_consumer_key_fault(value: str) -> str | None:
+    """None when a consumer secret's value is usable, else what is wrong, for the error line: a length, and a
+    line number when the value has several lines — never the value.
+
+    The front reads a consumer's secret as one key per line (front_server.key_file_lines), and during a
+    rotation the secret holds the new key and the old one on two lines: each line must be a key of at least
+    CONSUMER_KEY_MIN_CHARS characters without surrounding spaces (a blank line, or a carriage return, is a
+    mistake: standard input loses one trailing newline only). A value of one line is checked whole."""
+    lines = value.split("\n")
+    for number, line in enumerate(lines, start=1):
+        if len(line) < CONSUMER_KEY_MIN_CHARS or line != line.strip():
+            return f"got {len(line)}" if len(lines) == 1 else f"line {number} of {len(lines)}: got {len(line)}"
+    return None
+
+
 def secret_name_ok(name: str) -> bool:
     """A secret short name (`openai`), or a consumer's key secret (`consumer-<consumer name>`, which may be
     longer than a short name by the prefix)."""
@@ -155,11 +170,11 @@ def handle_put(
         )
     if provider == MASTER_KEY_SECRET and not value.startswith("sk-"):
         raise UserError(f"{where}: a LiteLLM master key starts with 'sk-'")
-    if provider.startswith(CONSUMER_KEY_SECRET_PREFIX) and (len(value) < CONSUMER_KEY_MIN_CHARS or value != value.strip()):
-        # Never echo the value: its length is all the line says.
+    fault = decide_consumer_key_fault(value) if provider.startswith(CONSUMER_KEY_SECRET_PREFIX) else None
+    if fault is not None:
         raise UserError(
             f"{where}: a consumer key is at least {CONSUMER_KEY_MIN_CHARS} characters without surrounding spaces "
-            f"(got {len(value)}); generate one, e.g. openssl rand -hex 32 | pulumi-llm secrets put {provider} --stack {args.stack}"
+            f"({fault}); generate one, e.g. openssl rand -hex 32 | pulumi-llm secrets put {provider} --stack {args.stack}"
         )
     return target.store.put(where, args.stack, target.location, provider, value, _client_factory(target, clients))
 

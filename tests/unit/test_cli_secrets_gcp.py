@@ -122,6 +122,47 @@ def test_a_short_consumer_key_is_refused_without_echoing_it(project: Path, fake)
     assert fake.requests == []
 
 
+def test_during_a_rotation_each_line_of_a_consumer_secret_is_checked_as_a_key(project: Path, fake) -> None:
+    # The front takes one key per line (front_server.key_file_lines): the new key and the old one, two lines.
+    old = CONSUMER_KEY.replace("ck-", "ck-old-")
+    assert put(project, fake, "consumer-team", f"{CONSUMER_KEY}\n{old}\n") == 0
+    [version] = fake.secrets["pulumi-llm-gw-consumer-team"]
+    assert base64.b64decode(version["payload"]["data"]).decode() == f"{CONSUMER_KEY}\n{old}"
+    fake.requests.clear()
+    # A long first line no longer carries a short second one, nor one with surrounding spaces.
+    with pytest.raises(UserError) as caught:
+        put(project, fake, "consumer-team", f"{CONSUMER_KEY}\nshort-TESTVALUE\n")
+    assert str(caught.value) == (
+        "secrets put consumer-team: a consumer key is at least 32 characters without surrounding spaces (line 2 of 2: got 15); "
+        "generate one, e.g. openssl rand -hex 32 | pulumi-llm secrets put consumer-team --stack gw"
+    )
+    assert "TESTVALUE" not in str(caught.value)
+    with pytest.raises(UserError, match=r"without surrounding spaces \(line 1 of 2: got 46\)"):
+        put(project, fake, "consumer-team", f"{CONSUMER_KEY} \n{old}")
+    with pytest.raises(UserError, match=r"\(line 2 of 3: got 0\)"):
+        put(project, fake, "consumer-team", f"{CONSUMER_KEY}\n\n{old}")
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("value", "fault"),
+    [
+        ("k" * 32, None),
+        ("k" * 31, "got 31"),
+        (" " + "k" * 32, "got 33"),
+        ("k" * 32 + "\r", "got 33"),  # one line: judged whole, as before rotation
+        ("n" * 64 + "\n" + "o" * 64, None),  # new key, old key
+        ("n" * 64 + "\n" + "o" * 31, "line 2 of 2: got 31"),
+        ("n" * 64 + "\n", "line 2 of 2: got 0"),  # a blank line is no key
+        ("n" * 64 + "\r\n" + "o" * 64, "line 1 of 2: got 65"),
+    ],
+)
+def test_decide_consumer_key_fault_judges_each_line(value: str, fault: str | None) -> None:
+    from pulumi_llm.cli_secrets import decide_consumer_key_fault
+
+    assert decide_consumer_key_fault(value) == fault
+
+
 def test_a_gcp_stack_expects_its_provider_keys_and_one_key_per_consumer_and_no_master_key(project: Path) -> None:
     from pulumi_llm.gateway import expected_secrets
     from pulumi_llm.offline.plan import Project, load_settings
