@@ -17,7 +17,7 @@ import yaml
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
-from pulumi_llm.gpu_vm import gcp_boot
+from pulumi_llm.gpu_vm import gcp_boot, router_vm
 from pulumi_llm.gpu_vm.cloud_init import ready_within_seconds
 from pulumi_llm.gpu_vm.gcp import (
     GcpGpuVm,
@@ -29,6 +29,7 @@ from pulumi_llm.gpu_vm.gcp import (
     default_disk_type,
 )
 from pulumi_llm.kubernetes import render
+from pulumi_llm.kubernetes.router_render import RouterOptions
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.offline import invokes
 from pulumi_llm.runtimes import triton, vllm
@@ -576,3 +577,110 @@ def test_the_pure_boot_module_imports_no_cloud_sdk_at_all() -> None:
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# --- the vLLM router on every VM (router arg) --------------------------------------------------------
+
+
+ROUTER = RouterOptions(policy="cache_aware")
+ROUTER_CHILDREN = {"llm-lister-role", "llm-lister", "llm-allow-peers", "llm-allow-autohealing"}
+
+
+@pytest.fixture(scope="module")
+def routed():
+    records, seen = plan(router=ROUTER)
+    return records, by_name(records), seen
+
+
+def test_router_adds_only_the_lister_grant_and_the_model_port_rules(routed) -> None:
+    records, _, _ = routed
+    component = only(records, "pulumi-llm:index:GcpGpuVm")
+    added = {name for _, name in children(records, component)} - {name for _, name in INTERNAL_CHILDREN}
+    assert added == ROUTER_CHILDREN
+    # Without the arg nothing of it: the load balancer calls the servers as before.
+    assert not ROUTER_CHILDREN & {name for _, name in INTERNAL_CHILDREN}
+
+
+def test_the_lister_role_holds_exactly_what_listing_the_group_needs(routed) -> None:
+    _, named, _ = routed
+    role = named["llm-lister-role"].inputs
+    assert sorted(role["permissions"]) == ["compute.instanceGroupManagers.get", "compute.instances.get"]
+    assert role["roleId"] == "pulumiLlmLister_prod_llm" and role["project"] == PROJECT
+    grant = named["llm-lister"].inputs
+    assert (
+        grant["member"] == MEMBER and grant["project"] == PROJECT and grant["role"] == f"projects/{PROJECT}/roles/pulumiLlmLister_prod_llm"
+    )
+    expression = grant["condition"]["expression"]
+    # Of all instances only the group's (base instance name prod-llm): another deployment's VMs stay unreadable.
+    assert expression == (
+        'resource.type != "compute.googleapis.com/Instance" || resource.name.extract("/instances/{name}").startsWith("prod-llm-")'
+    )
+
+
+def test_the_boot_script_runs_the_router_listing_this_group(routed) -> None:
+    _, named, _ = routed
+    document = named["llm-template"].inputs["metadata"]["user-data"]
+    written = {f["path"]: f["content"] for f in yaml.safe_load(document)["write_files"]}
+    lister = written[router_vm.LISTER]
+    assert f"{gcp_boot.LISTER_PATH} --region {REGION} --group prod-llm-mig" in lister
+    assert written[gcp_boot.LISTER_PATH] == gcp_boot.lister_source()
+    assert router_vm.RECONCILER in written and f"/etc/systemd/system/{router_vm.UNIT}" in written
+    # The Ops Agent scrapes the router too, with the same deployment label.
+    jobs = yaml.safe_load(written[gcp_boot.OPS_AGENT_CONFIG_SOURCE])["metrics"]["receivers"]["llm_server"]["config"]["scrape_configs"]
+    router_job = only_one([j for j in jobs if j["job_name"] == gcp_boot.ROUTER_SCRAPE_JOB])
+    assert router_job["static_configs"] == [{"targets": [router_vm.METRICS_TARGET], "labels": {"deployment": "prod-llm"}}]
+    assert "vllm_router_active_workers" in router_job["metric_relabel_configs"][0]["regex"]
+
+
+def only_one(items: list[Any]) -> Any:
+    assert len(items) == 1, items
+    return items[0]
+
+
+def test_the_load_balancer_calls_and_checks_the_routers_while_autohealing_checks_the_server(routed) -> None:
+    _, named, _ = routed
+    assert named["llm-mig"].inputs["namedPorts"] == [{"name": "http", "port": router_vm.ROUTER_PORT}]
+    assert named["llm-hc"].inputs["httpHealthCheck"] == {"port": router_vm.ROUTER_PORT, "requestPath": "/readiness"}
+    assert named["llm-autoheal-hc"].inputs["httpHealthCheck"] == {"port": 8000, "requestPath": "/health"}
+    assert named["llm-mig"].inputs["autoHealingPolicies"]["healthCheck"].startswith("llm-autoheal-hc")
+
+
+def test_the_url_map_forwards_the_api_only_never_the_router_worker_routes(routed) -> None:
+    _, named, _ = routed
+    url_map = named["llm-url-map"].inputs
+    assert "defaultService" not in url_map and url_map["defaultUrlRedirect"]["pathRedirect"] == "/v1/models"
+    [matcher] = url_map["pathMatchers"]
+    [rule] = matcher["pathRules"]
+    assert rule["paths"] == ["/v1/*", "/readiness"] and rule["service"].startswith("llm-backend-")
+    assert matcher["defaultUrlRedirect"]["pathRedirect"] == "/v1/models"
+    assert url_map["hostRules"] == [{"hosts": ["*"], "pathMatcher": "api"}]
+
+
+def test_the_model_port_admits_the_groups_own_vms_and_the_autohealing_checkers_only(routed) -> None:
+    _, named, _ = routed
+    peers = named["llm-allow-peers"].inputs
+    assert peers["sourceServiceAccounts"] == peers["targetServiceAccounts"] == [SA_EMAIL]
+    assert "sourceRanges" not in peers and peers["allows"] == [{"protocol": "tcp", "ports": ["8000"]}]
+    healing = named["llm-allow-autohealing"].inputs
+    assert sorted(healing["sourceRanges"]) == ["130.211.0.0/22", "35.191.0.0/16"]
+    assert healing["targetServiceAccounts"] == [SA_EMAIL] and healing["allows"] == [{"protocol": "tcp", "ports": ["8000"]}]
+    assert peers["network"] == healing["network"] == NETWORK and peers["direction"] == healing["direction"] == "INGRESS"
+
+
+def test_external_uptime_check_probes_the_routers_readiness() -> None:
+    named = by_name(plan(router=ROUTER, external=True, domains=["llm.acme.example"])[0])
+    assert named["llm-uptime"].inputs["httpCheck"]["path"] == "/readiness"
+    assert "/readiness" in named["llm-alert-uptime"].inputs["displayName"]
+    assert named["llm-url-map"].inputs["pathMatchers"][0]["pathRules"][0]["paths"] == ["/v1/*", "/readiness"]
+
+
+def triton_spec():
+    the_fit = fit("llama-3.1-8b-instruct", get_instance_type("g2-standard-8"), runtime="triton")
+    return triton.triton_container("llama-8b", the_fit, image=pins.TRITON_VLLM.ref)
+
+
+def test_a_triton_server_gets_no_router_whatever_the_arg() -> None:
+    records, _ = plan(router=ROUTER, container=triton_spec(), secret_ids={})
+    names = {r.name for r in records}
+    assert not ROUTER_CHILDREN & names
+    assert by_name(records)["llm-mig"].inputs["namedPorts"][0]["port"] == 8000

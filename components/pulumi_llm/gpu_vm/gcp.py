@@ -24,7 +24,17 @@ Children (Pulumi names ``<name>-<role>``):
   external Application Load Balancer with a Google-managed certificate for `domains`, a TLS 1.2+
   policy, an HTTP→HTTPS redirect and an uptime check;
 * alerts: Cloud Monitoring alert policies (`-alert-<key>`, from `alert_policies`) to the given
-  notification channels.
+  notification channels;
+* router (with `router`, vLLM only; `router_vm`): every VM runs the vLLM router beside the server, and the load
+  balancer sends requests to the routers (named port `http` = `router_vm.ROUTER_PORT`, URL map forwarding
+  `/v1/*` only: the router's worker routes are unauthenticated) and checks their `/readiness`, while autohealing
+  keeps checking the model server itself (GCP keeps the two checks apart). The VMs' service account gets a
+  custom role (`-lister-role`: `gcp_boot.LISTER_PERMISSIONS` only) on the project under a condition that admits,
+  of all instances, only this group's (`-lister`): listing the group needs nothing else. Firewall rules on the
+  group's service account (`-allow-peers`, `-allow-autohealing`) admit the model port from the group's own VMs
+  (router → servers) and from Google's health checkers (autohealing) only; the router port is the one
+  `GcpNetwork`'s rules admit from the health checkers and the proxy-only subnet (the platform passes it as a
+  server port).
 
 Autoscaling signal: the load balancer's serving capacity (`load_balancing_utilization`), not CPU. An
 LLM server's CPU is nearly idle while its GPUs are saturated, so CPU scaling never scales out. Each
@@ -55,8 +65,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..deprecated import module_aliases
 from ..errors import UserError
+from ..kubernetes.router_render import RouterOptions
 from ..labels import CommonLabels, gcp_labels
 from ..naming import child, dns_label
+from ..network.gcp import HEALTH_CHECK_RANGES
 from ..runtimes.spec import ContainerSpec
 from ..security.gcp import ENCRYPTER_DECRYPTER
 from ..sizing import GIB, INSTANCE_TYPES, InstanceType, get_instance_type
@@ -64,7 +76,7 @@ from ..storage.gcp import OBJECT_VIEWER, check_prefix, read_bindings
 from ..validation import GCP_NETWORK_TAG as _TAG
 from ..validation import GCP_REGION as _REGION
 from ..validation import HOSTNAME as _DOMAIN
-from . import gcp_boot
+from . import gcp_boot, router_vm
 from .cloud_init import health_check_path, health_check_port, host_path, model_mount, ready_within_seconds, weights_path
 
 StrInput = str | pulumi.Output[str]
@@ -216,6 +228,11 @@ class GcpGpuVmArgs(BaseModel):
     secure_boot: bool = Field(
         default=True,
         description="Shielded VM secure boot (needs signed NVIDIA kernel modules; vTPM and integrity monitoring are always on). Default true.",
+    )
+    router: RouterOptions | None = Field(
+        default=None,
+        description="The vLLM router on every VM (serving.router; vLLM servers only): the load balancer calls the routers. "
+        "Default none: the load balancer calls the servers.",
     )
     config_path: str = Field(default="gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
 
@@ -373,6 +390,67 @@ def compute_service_agent(project_number: str) -> str:
     return f"serviceAccount:service-{project_number}@compute-system.iam.gserviceaccount.com"
 
 
+def mig_name(deployment: str) -> str:
+    """The regional managed instance group's name (its lister names it)."""
+    return f"{deployment}-mig"
+
+
+def lister_role_id(deployment: str) -> str:
+    """The custom role's id: letters, digits, '_' and '.', 3-64 characters, unique in the project."""
+    return "pulumiLlmLister_" + deployment.replace("-", "_")
+
+
+def custom_role_name(project: str, role_id: str) -> str:
+    """A project-level custom role's resource name, as IAM bindings take it."""
+    return f"projects/{project}/roles/{role_id}"
+
+
+def lister_condition(deployment: str) -> dict[str, str]:
+    """The IAM condition of the lister's grant: of all instances only the group's, named `<deployment>-<suffix>`
+    by the group (its base instance name). Compute Engine takes resource-name conditions on instances
+    (`compute.googleapis.com/Instance`, "Resource attributes for IAM Conditions"); a managed instance group has no
+    IAM policy of its own, so `compute.instanceGroupManagers.get` (read a group's settings, nothing else) stays
+    project-wide."""
+    return {
+        "title": "group-instances-only",
+        "description": f"compute.instances.get on {deployment}'s instances only",
+        "expression": (
+            'resource.type != "compute.googleapis.com/Instance" || '
+            f'resource.name.extract("/instances/{{name}}").startsWith("{deployment}-")'
+        ),
+    }
+
+
+def lb_check(spec: ContainerSpec, router: router_vm.VmRouter | None) -> tuple[int, str]:
+    """(port, path) of the load balancer's health check. With routers it checks them (`/readiness`: the router holds a
+    healthy server, its own or another VM's), while autohealing keeps checking the VM's own server — GCP keeps the
+    two checks apart, so a VM is replaced for its server, never for its router's view of the group."""
+    if router is not None:
+        return router_vm.ROUTER_PORT, router_vm.READINESS_PATH
+    return health_check_port(spec), health_check_path(spec)
+
+
+def url_map_paths(backend: Any, router: bool) -> dict[str, Any]:
+    """The URL map's routing: everything to the backend, or with a router `/v1/*` (`router_vm.FORWARDED_PREFIX`) and
+    its `/readiness` (the external uptime check's path) only: the router's `/add_worker`, `/remove_worker` and
+    `/workers` share its port unauthenticated, so any other path is answered with a redirect to `/v1/models` and
+    never reaches a router."""
+    if not router:
+        return {"default_service": backend}
+    away = {"path_redirect": "/v1/models", "strip_query": True, "redirect_response_code": "FOUND"}
+    return {
+        "default_url_redirect": away,
+        "host_rules": [{"hosts": ["*"], "path_matcher": "api"}],
+        "path_matchers": [
+            {
+                "name": "api",
+                "default_url_redirect": away,
+                "path_rules": [{"paths": [router_vm.FORWARDED_PREFIX + "*", router_vm.READINESS_PATH], "service": backend}],
+            }
+        ],
+    }
+
+
 def instance_group_url(project: str, region: str, manager_name: str) -> str:
     """The instance group a regional MIG manages: it has the manager's name (what the MIG's
     `instance_group` output holds, derived here so the plan shows the backend's wiring)."""
@@ -416,12 +494,14 @@ def alert_policies(
     external: bool,
     thresholds: GpuVmAlertThresholds,
     uptime_host: str | None = None,
+    uptime_path: str | None = None,
 ) -> list[dict[str, Any]]:
     """The deployment's alert policies as `monitoring.AlertPolicy` arguments plus a stable `key`.
 
     server-down: no server reports its waiting-requests gauge for `server_absent_minutes` (every VM down,
         crash-looping or unreachable; a load balancer with no healthy backend answers 503, caught below);
-    uptime (external only): Google's uptime checkers fail to get the health path over HTTPS;
+    uptime (external only): Google's uptime checkers fail to get `uptime_path` (default: the server's health path;
+        the routers' readiness with a router) over HTTPS;
     5xx: the load balancer's 5xx responses (backend errors and "no healthy upstream") above the rate;
     latency-p99: p99 time to first token from the server's histogram (vLLM), else the load balancer's
         total latency, above the SLO for 5 minutes;
@@ -463,12 +543,13 @@ def alert_policies(
         "Check the group's VMs, `journalctl -u llm-server` (via IAP SSH) and the autohealing history.",
     )
     if uptime_host is not None:
+        path = uptime_path or health_check_path(spec)
         policy(
             "uptime",
-            f"https://{uptime_host}{health_check_path(spec)} fails",
+            f"https://{uptime_host}{path} fails",
             "CRITICAL",
             _uptime_condition(uptime_host),
-            f"More than one uptime checker region failed to get `{health_check_path(spec)}` from https://{uptime_host}.",
+            f"More than one uptime checker region failed to get `{path}` from https://{uptime_host}.",
         )
     policy(
         "5xx",
@@ -603,6 +684,7 @@ def _check_user_data(args: GcpGpuVmArgs) -> None:
             deployment=deployment,
             revision=args.weights_revision,
             secret_ids=placeholder,
+            router=gcp_boot.gcp_router(args.container, args.router, region=args.region, group=mig_name(deployment)),
         )
     except ValueError as err:
         raise UserError(f"{args.config_path}.container: {err}") from None
@@ -636,6 +718,12 @@ class _Deployment:
     """The checked model prefix the VMs may read."""
     project: pulumi.Output[str]
     """The provider's project."""
+    router: router_vm.VmRouter | None
+    """The vLLM router on each VM, or None (no `router` arg, or not a vLLM server)."""
+    traffic_port: int
+    """Where the load balancer sends requests: the router's port, else the server's."""
+    lb_check: tuple[int, str]
+    """(port, path) the load balancer (and an uptime check) probes: the routers' readiness, else the server's check."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -664,6 +752,7 @@ class GcpGpuVm(pulumi.ComponentResource):
         spec = args.container
         deployment = dns_label(f"{args.labels.stack}-{name}", 40)
         invoke = pulumi.InvokeOptions(parent=self)
+        router = gcp_boot.gcp_router(spec, args.router, region=args.region, group=mig_name(deployment))
         d = _Deployment(
             name=name,
             args=args,
@@ -675,12 +764,17 @@ class GcpGpuVm(pulumi.ComponentResource):
             secret_names=tuple(sorted(args.secret_ids)),
             prefix=check_prefix(args.model_prefix),
             project=organizations.get_client_config_output(opts=invoke).project,
+            router=router,
+            traffic_port=router_vm.traffic_port(spec, router),
+            lb_check=lb_check(spec, router),
         )
         project_number = organizations.get_project_output(opts=invoke).number
 
         email, grants = self._identity(d, project_number)
         template = self._instance_template(d, email)
         mig, group = self._group(d, template, grants)
+        if router is not None:
+            self._router_firewall(d, email)
         backend_args, hc_args = _backend_and_health_check_args(d, group)
         front = (
             self._external_load_balancer(d, backend_args, hc_args)
@@ -744,6 +838,28 @@ class GcpGpuVm(pulumi.ComponentResource):
                     opts=here,
                 )
             )
+        if d.router is not None:
+            role = projects.IAMCustomRole(
+                child(name, "lister-role"),
+                project=d.project,
+                role_id=lister_role_id(d.deployment),
+                title=f"pulumi-llm {d.deployment}: list its group",
+                description="The VM router's lister: the managed instance group's VMs and their internal addresses",
+                permissions=list(gcp_boot.LISTER_PERMISSIONS),
+                stage="GA",
+                opts=here,
+            )
+            grants.append(
+                projects.IAMMember(
+                    child(name, "lister"),
+                    project=d.project,
+                    # Derived from the role's id (what its `name` output holds) so the plan shows the grant's role.
+                    role=pulumi.Output.all(d.project, role.role_id).apply(lambda v: custom_role_name(v[0], v[1])),
+                    member=member,
+                    condition=lister_condition(d.deployment),
+                    opts=here,
+                )
+            )
         grants.append(
             kms.CryptoKeyIAMMember(
                 child(name, "disk-key"),
@@ -766,6 +882,7 @@ class GcpGpuVm(pulumi.ComponentResource):
                 deployment=d.deployment,
                 revision=args.weights_revision,
                 secret_ids=dict(zip(d.secret_names, v[1:], strict=False)),
+                router=d.router,
             )
         )
         image = (
@@ -850,7 +967,7 @@ class GcpGpuVm(pulumi.ComponentResource):
             zones, zone_count = names, names.apply(len)
         mig = compute.RegionInstanceGroupManager(
             child(name, "mig"),
-            name=f"{d.deployment}-mig",
+            name=mig_name(d.deployment),
             description=f"pulumi-llm {d.deployment}: {spec.served_name}",
             region=region,
             base_instance_name=d.deployment,
@@ -858,7 +975,7 @@ class GcpGpuVm(pulumi.ComponentResource):
             target_size=args.min_size,
             distribution_policy_zones=zones,
             distribution_policy_target_shape=args.distribution_shape,
-            named_ports=[{"name": PORT_NAME, "port": d.port}],
+            named_ports=[{"name": PORT_NAME, "port": d.traffic_port}],
             auto_healing_policies={"health_check": autoheal.id, "initial_delay_sec": grace},
             update_policy={
                 "type": "PROACTIVE",
@@ -892,6 +1009,38 @@ class GcpGpuVm(pulumi.ComponentResource):
         )
         return mig, group
 
+    def _router_firewall(self, d: _Deployment, email: pulumi.Output[str]) -> None:
+        """The model port of the group's VMs, now that the routers call it: from the group's own VMs (by service
+        account) and from Google's health checkers (autohealing), nobody else."""
+        here = pulumi.ResourceOptions(parent=self)
+        accounts = [email]
+        logged: compute.FirewallLogConfigArgsDict = {"metadata": "INCLUDE_ALL_METADATA"}
+        ports = [str(d.port)] if d.check_port == d.port else [str(d.port), str(d.check_port)]
+        compute.Firewall(
+            child(d.name, "allow-peers"),
+            description=f"{d.deployment}: the routers on the group's VMs to the model servers",
+            network=d.args.network_id,
+            direction="INGRESS",
+            priority=1000,
+            source_service_accounts=accounts,
+            target_service_accounts=accounts,
+            allows=[{"protocol": "tcp", "ports": [str(d.port)]}],
+            log_config=logged,
+            opts=here,
+        )
+        compute.Firewall(
+            child(d.name, "allow-autohealing"),
+            description=f"{d.deployment}: Google's health checkers to the model servers (autohealing)",
+            network=d.args.network_id,
+            direction="INGRESS",
+            priority=1000,
+            source_ranges=list(HEALTH_CHECK_RANGES),
+            target_service_accounts=accounts,
+            allows=[{"protocol": "tcp", "ports": ports}],
+            log_config=logged,
+            opts=here,
+        )
+
     def _internal_load_balancer(self, d: _Deployment, backend_args: dict[str, Any], hc_args: dict[str, Any]) -> _Frontend:
         """A regional internal Application Load Balancer: HTTPS with the given certificates, else HTTP."""
         name, args, region, labels = d.name, d.args, d.args.region, d.labels
@@ -905,7 +1054,7 @@ class GcpGpuVm(pulumi.ComponentResource):
             **backend_args,
             opts=here,
         )
-        url_map = compute.RegionUrlMap(child(name, "url-map"), region=region, default_service=backend.id, opts=here)
+        url_map = compute.RegionUrlMap(child(name, "url-map"), region=region, **url_map_paths(backend.id, d.router is not None), opts=here)
         address = compute.Address(
             child(name, "address"),
             description=f"{d.deployment}: internal load balancer",
@@ -975,7 +1124,7 @@ class GcpGpuVm(pulumi.ComponentResource):
             **backend_args,
             opts=here,
         )
-        url_map = compute.URLMap(child(name, "url-map"), default_service=backend.id, opts=here)
+        url_map = compute.URLMap(child(name, "url-map"), **url_map_paths(backend.id, d.router is not None), opts=here)
         address = compute.GlobalAddress(
             child(name, "address"),
             description=f"{d.deployment}: external load balancer",
@@ -1022,12 +1171,13 @@ class GcpGpuVm(pulumi.ComponentResource):
             opts=here,
         )
         uptime_host = args.domains[0]
+        uptime_path = d.lb_check[1]
         monitoring.UptimeCheckConfig(
             child(name, "uptime"),
-            display_name=f"{d.deployment}: https://{uptime_host}{d.check_path}",
+            display_name=f"{d.deployment}: https://{uptime_host}{uptime_path}",
             timeout="10s",
             period="60s",
-            http_check={"path": d.check_path, "port": 443, "use_ssl": True, "validate_ssl": True, "request_method": "GET"},
+            http_check={"path": uptime_path, "port": 443, "use_ssl": True, "validate_ssl": True, "request_method": "GET"},
             monitored_resource={"type": "uptime_url", "labels": {"project_id": d.project, "host": uptime_host}},
             checker_type="STATIC_IP_CHECKERS",
             user_labels=labels,
@@ -1051,6 +1201,7 @@ class GcpGpuVm(pulumi.ComponentResource):
             external=args.external,
             thresholds=args.alert_thresholds,
             uptime_host=front.uptime_host,
+            uptime_path=d.lb_check[1],
         ):
             settings = {k: v for k, v in definition.items() if k != "key"}
             monitoring.AlertPolicy(
@@ -1084,9 +1235,10 @@ def _backend_and_health_check_args(d: _Deployment, group: pulumi.Output[str]) ->
             }
         ],
     }
+    port, path = d.lb_check
     hc_args: dict[str, Any] = {
-        "description": f"{d.deployment}: load balancer",
-        "http_health_check": {"port": d.check_port, "request_path": d.check_path},
+        "description": f"{d.deployment}: load balancer" + (" → routers" if d.router is not None else ""),
+        "http_health_check": {"port": port, "request_path": path},
         "check_interval_sec": 15,
         "timeout_sec": 5,
         "healthy_threshold": 2,

@@ -16,6 +16,14 @@ drop-in that makes the server's unit require it: the model server cannot read th
 the secrets or write metrics with the VM's identity; only the host-side steps can. Those unit files
 travel with the metrics agent's files (`MetricsAgent.files`), the only per-cloud hook of the shared
 renderer that writes files.
+
+With the vLLM router (`router_vm`, `serving.router`), the group's lister is `gcp_list_instances.py` (shipped
+verbatim beside the metrics agent's files): the managed instance group's in-service VMs → their internal
+addresses, through the Compute Engine API with the VM's service account token from the metadata server.
+Python's standard library rather than `gcloud`: both are on the Deep Learning VM image (python3 runs cloud-init
+itself on every Ubuntu image), but `gcloud` starts an interpreter per call — one per instance for the addresses
+— every 15 seconds, where the script makes one process and reads the JSON itself. The Ops Agent scrapes the
+router's metrics too (`ROUTER_SCRAPE_JOB`).
 """
 
 from __future__ import annotations
@@ -23,11 +31,15 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import yaml
 
+from ..kubernetes.router_render import RouterOptions
 from ..runtimes.spec import ContainerSpec
-from .cloud_init import UNIT, DataDisk, MetricsAgent, SecretFetch, WeightsSync, render_cloud_init
+from . import router_vm
+from .cloud_init import SCRIPT_DIR, UNIT, DataDisk, MetricsAgent, SecretFetch, WeightsSync, render_cloud_init
 
 DLVM_IMAGE_PROJECT = "deeplearning-platform-release"
 DLVM_IMAGE_FAMILY = "common-cu129-ubuntu-2204-nvidia-580"
@@ -53,6 +65,11 @@ OPS_AGENT_CONFIG_SOURCE = "/etc/pulumi-llm/ops-agent.yaml"
 the package's first install would make dpkg ask about its conffile)."""
 SCRAPE_JOB = "llm-server"
 SCRAPE_RECEIVER = "llm_server"
+ROUTER_SCRAPE_JOB = "llm-router"
+"""The router's scrape job, in the same receiver: its series get the same deployment label."""
+LISTER_PATH = f"{SCRIPT_DIR}/gcp-list-instances"
+"""`gcp_list_instances.py` on the VM; the router's lister runs it with the group's region and name."""
+_LISTER_SOURCE = Path(__file__).with_name("gcp_list_instances.py")
 DEPLOYMENT_LABEL = "deployment"
 """Label the scrape adds to every server metric; alert filters select one deployment by it."""
 
@@ -121,36 +138,43 @@ def scraped_metrics(spec: ContainerSpec) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for name in names if name))
 
 
-def ops_agent_config(spec: ContainerSpec, deployment: str, *, interval_seconds: int = 30) -> str:
+def _scrape_job(job: str, target: str, path: str, names: tuple[str, ...], deployment: str, interval_seconds: int) -> dict[str, Any]:
+    """One Prometheus scrape job: `target` on the VM's loopback, labelled with the deployment, kept to `names`."""
+    keep = "|".join(re.escape(name) for name in names)
+    return {
+        "job_name": job,
+        "scrape_interval": f"{interval_seconds}s",
+        "scrape_timeout": "10s",
+        "metrics_path": path,
+        "static_configs": [{"targets": [target], "labels": {DEPLOYMENT_LABEL: deployment}}],
+        "metric_relabel_configs": [
+            {
+                "source_labels": ["__name__"],
+                "regex": f"({keep})(_bucket|_sum|_count)?",
+                "action": "keep",
+            }
+        ],
+    }
+
+
+def ops_agent_config(spec: ContainerSpec, deployment: str, *, interval_seconds: int = 30, router: bool = False) -> str:
     """Ops Agent configuration: a Prometheus scrape of the server's metrics port, labelled with the
-    deployment and filtered to `scraped_metrics`. Merged by the agent with its built-in configuration,
-    whose `hostmetrics` receiver already collects the NVIDIA GPU metrics through NVML
-    (`GPU_UTILIZATION_METRIC`, `GPU_MEMORY_USED_METRIC`); the built-in pipelines are left untouched."""
+    deployment and filtered to `scraped_metrics`, and with `router` one of the router's (`router_vm.METRICS_TARGET`,
+    `router_vm.METRIC_NAMES`). Merged by the agent with its built-in configuration, whose `hostmetrics` receiver
+    already collects the NVIDIA GPU metrics through NVML (`GPU_UTILIZATION_METRIC`, `GPU_MEMORY_USED_METRIC`); the
+    built-in pipelines are left untouched."""
     port = spec.port(spec.metrics_port).container_port
-    keep = "|".join(re.escape(name) for name in scraped_metrics(spec))
+    jobs = [_scrape_job(SCRAPE_JOB, f"127.0.0.1:{port}", spec.metrics_path, scraped_metrics(spec), deployment, interval_seconds)]
+    if router:
+        jobs.append(
+            _scrape_job(ROUTER_SCRAPE_JOB, router_vm.METRICS_TARGET, "/metrics", router_vm.METRIC_NAMES, deployment, interval_seconds)
+        )
     config = {
         "metrics": {
             "receivers": {
                 SCRAPE_RECEIVER: {
                     "type": "prometheus",
-                    "config": {
-                        "scrape_configs": [
-                            {
-                                "job_name": SCRAPE_JOB,
-                                "scrape_interval": f"{interval_seconds}s",
-                                "scrape_timeout": "10s",
-                                "metrics_path": spec.metrics_path,
-                                "static_configs": [{"targets": [f"127.0.0.1:{port}"], "labels": {DEPLOYMENT_LABEL: deployment}}],
-                                "metric_relabel_configs": [
-                                    {
-                                        "source_labels": ["__name__"],
-                                        "regex": f"({keep})(_bucket|_sum|_count)?",
-                                        "action": "keep",
-                                    }
-                                ],
-                            }
-                        ]
-                    },
+                    "config": {"scrape_configs": jobs},
                 }
             },
             "service": {"pipelines": {SCRAPE_RECEIVER: {"receivers": [SCRAPE_RECEIVER]}}},
@@ -185,9 +209,9 @@ def metadata_guard_files() -> tuple[tuple[str, str], ...]:
     return ((METADATA_GUARD_PATH, guard), (METADATA_GUARD_DROP_IN, drop_in))
 
 
-def ops_agent(spec: ContainerSpec, *, deployment: str) -> MetricsAgent:
-    """The Ops Agent at `OPS_AGENT_VERSION` with this deployment's scrape; installed (or re-pinned) when
-    the VM has another version or none, then configured and restarted."""
+def ops_agent(spec: ContainerSpec, *, deployment: str, router: router_vm.VmRouter | None = None) -> MetricsAgent:
+    """The Ops Agent at `OPS_AGENT_VERSION` with this deployment's scrape (and the router's, with its lister
+    script); installed (or re-pinned) when the VM has another version or none, then configured and restarted."""
     script_path = "/tmp/add-google-cloud-ops-agent-repo.sh"
     v = OPS_AGENT_VERSION
     script = "\n".join(
@@ -205,11 +229,41 @@ def ops_agent(spec: ContainerSpec, *, deployment: str) -> MetricsAgent:
             "systemctl restart google-cloud-ops-agent",
         ]
     )
-    return MetricsAgent(
-        name=f"Google Cloud Ops Agent {v} (GPU via NVML, server scraped as job {SCRAPE_JOB}); metadata guard",
-        files=((OPS_AGENT_CONFIG_SOURCE, ops_agent_config(spec, deployment)), *metadata_guard_files()),
-        script=script,
+    files = ((OPS_AGENT_CONFIG_SOURCE, ops_agent_config(spec, deployment, router=router is not None)), *metadata_guard_files())
+    jobs = f"server scraped as job {SCRAPE_JOB}"
+    if router is not None:
+        # The lister is a script file: MetricsAgent.files is the renderer's one per-cloud hook that writes files
+        # (mode 0644: the lister runs it with python3, never executes it directly).
+        files = (*files, (LISTER_PATH, lister_source()))
+        jobs += f", router as job {ROUTER_SCRAPE_JOB}"
+    return MetricsAgent(name=f"Google Cloud Ops Agent {v} (GPU via NVML, {jobs}); metadata guard", files=files, script=script)
+
+
+def lister_source() -> str:
+    """`gcp_list_instances.py` as shipped (its tests import the same file)."""
+    return _LISTER_SOURCE.read_text(encoding="utf-8")
+
+
+def mig_lister(region: str, group: str) -> router_vm.InstanceLister:
+    """The router's lister on GCP: the regional managed instance group `group`'s VMs in service → their internal
+    addresses (`gcp_list_instances.py`; the VM's service account needs `LISTER_PERMISSIONS` on them)."""
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", group) or not re.fullmatch(r"[a-z]+-[a-z]+\d+", region):
+        raise ValueError(f"not a managed instance group name and region: {group!r} in {region!r}")
+    return router_vm.InstanceLister(
+        command=("/usr/bin/python3", LISTER_PATH, "--region", region, "--group", group),
+        description=f"managed instance group {group} ({region}): RUNNING VMs, action NONE or VERIFYING → internal IPs",
     )
+
+
+LISTER_PERMISSIONS = ("compute.instanceGroupManagers.get", "compute.instances.get")
+"""What the lister's two calls need (Compute Engine API reference, "IAM Permissions" of each method):
+regionInstanceGroupManagers.listManagedInstances → compute.instanceGroupManagers.get on the group;
+instances.get → compute.instances.get on each VM."""
+
+
+def gcp_router(spec: ContainerSpec, options: RouterOptions | None, *, region: str, group: str) -> router_vm.VmRouter | None:
+    """The group's router (None without `options` or for a server the router does not front), listing `group`."""
+    return router_vm.vm_router(spec, options, mig_lister(region, group), log_args=gcplogs_args())
 
 
 def gcp_user_data(
@@ -220,16 +274,18 @@ def gcp_user_data(
     deployment: str,
     revision: str = "",
     secret_ids: Mapping[str, str] | None = None,
+    router: router_vm.VmRouter | None = None,
 ) -> str:
     """The complete GCP boot script: persistent data disk, Cloud Storage sync, Secret Manager, Ops Agent,
-    gcplogs, metadata guard."""
+    gcplogs, metadata guard; with `router` (`gcp_router`), the vLLM router and its reconciler."""
     return render_cloud_init(
         spec,
         weights_sync=gcs_sync(bucket, key_prefix, revision=revision),
-        metrics=ops_agent(spec, deployment=deployment),
+        metrics=ops_agent(spec, deployment=deployment, router=router),
         data_disk=gce_data_disk(),
         secrets=secret_manager(secret_ids) if secret_ids else None,
         log_args=gcplogs_args(),
+        router=router,
     )
 
 
@@ -238,12 +294,16 @@ __all__ = [
     "DLVM_IMAGE_FAMILY",
     "DLVM_IMAGE_PROJECT",
     "GPU_UTILIZATION_METRIC",
+    "LISTER_PERMISSIONS",
     "OPS_AGENT_VERSION",
     "gce_data_disk",
+    "gcp_router",
     "gcp_user_data",
     "gcplogs_args",
     "gcs_sync",
+    "lister_source",
     "metadata_guard_files",
+    "mig_lister",
     "ops_agent",
     "ops_agent_config",
     "secret_manager",
