@@ -15,6 +15,7 @@ from . import clouds, cluster_machines, pins
 from .errors import FieldProblem, UserError
 from .runtimes import registry
 from .runtimes.spec import ContainerRequest, ContainerSpec
+from .runtimes.vllm import decide_scale_out
 from .sizing import (
     FitResult,
     Hardware,
@@ -330,8 +331,12 @@ def store_key(settings: Settings, name: str) -> tuple[str | None, str]:
     return bucket, key.strip("/")
 
 
-def container(settings: Settings, name: str, fit_result: FitResult | None = None) -> ContainerSpec:
-    """The container that serves model `name`: its runtime's `container_spec` (runtimes/registry.py)."""
+def container(settings: Settings, name: str, fit_result: FitResult | None = None, *, router_policy: str | None = None) -> ContainerSpec:
+    """The container that serves model `name`: its runtime's `container_spec` (runtimes/registry.py).
+
+    `router_policy`: the policy of the router in front of the model's replicas on this target (None: no
+    router); a vLLM server behind a cache_aware router gets `--enable-scale-out` (runtimes/vllm.py
+    `decide_scale_out`)."""
     model = settings.models[name]
     runtime = registry.get(model.runtime)
     sized = fit_result or size(settings, name)
@@ -346,7 +351,7 @@ def container(settings: Settings, name: str, fit_result: FitResult | None = None
         lora_adapters=dict(model.lora_adapters),
         lora_max_rank=model.lora_max_rank,
         lora_runtime_loading=model.lora_runtime_loading,
-        extra_args=tuple(model.extra_args),
+        extra_args=decide_scale_out(model.runtime, router_policy, model.extra_args),
     )
     return runtime.container_spec(request)
 
@@ -397,13 +402,14 @@ def served_models(settings: Settings) -> list[ServedModel]:
     from .kubernetes.model_serving import ServedModel
 
     out: list[ServedModel] = []
+    router = router_options(settings)
     for name in sorted(settings.models):
         model = settings.models[name]
         bounds = replicas(settings, name)
         location, volume = weights(settings, name)
         out.append(
             ServedModel(
-                container=container(settings, name),
+                container=container(settings, name, router_policy=router.policy if router is not None else None),
                 replicas_min=bounds.min,
                 replicas_max=bounds.max,
                 model_claim=volume.claim if volume else None,

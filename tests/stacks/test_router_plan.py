@@ -101,3 +101,15 @@ def test_router_dashboard_beside_the_serving_board(resources: dict[str, list[dic
     assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
     (text,) = board["data"].values()
     assert "vllm_router_requests_total" in text and "vllm_router_active_workers" in text
+
+
+@pytest.mark.parametrize("stack", ROUTED)
+def test_vllm_behind_the_default_cache_aware_router_runs_with_scale_out_once(resources: dict[str, list[dict]], stack: str) -> None:
+    """The default policy is cache_aware, and each vLLM server gets --enable-scale-out once (runtimes/vllm.py decide_scale_out)."""
+    plan = resources[stack]
+    deployments = {d["metadata"]["name"]: d for d in _objects(plan, "kubernetes:apps/v1:Deployment")}
+    for model in _models(plan):
+        router_args = deployments[f"{model}-router"]["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert router_args[router_args.index("--policy") + 1] == "cache_aware"
+        server = deployments[model]["spec"]["template"]["spec"]["containers"][0]
+        assert server["command"] == ["vllm", "serve"] and server["args"].count("--enable-scale-out") == 1

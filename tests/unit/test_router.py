@@ -12,7 +12,7 @@ from pulumi_llm.errors import UserError
 from pulumi_llm.kubernetes import router_render as rr
 from pulumi_llm.kubernetes.router import ROUTER_PANELS, decide_router, router_dashboard_data, router_workers
 from pulumi_llm.runtimes.spec import ContainerSpec
-from pulumi_llm.serving import container, router_options, router_summary, stack_sizing
+from pulumi_llm.serving import container, router_options, router_summary, served_models, stack_sizing
 from pulumi_llm.settings import load
 
 WORKERS = rr.KubernetesWorkers(
@@ -33,7 +33,7 @@ def _flag(args: list[str], name: str) -> list[str]:
 
 def test_kubernetes_args_discover_the_models_pods_in_its_namespace() -> None:
     args = rr.router_args(rr.RouterOptions(), WORKERS)
-    assert _flag(args, "--policy") == ["power_of_two"]
+    assert _flag(args, "--policy") == ["cache_aware"]
     assert "--service-discovery" in args and "--worker-urls" not in args
     assert _flag(args, "--service-discovery-namespace") == ["llm"]
     assert _flag(args, "--service-discovery-port") == ["8000"]
@@ -187,18 +187,43 @@ def _settings(serving: dict | None = None, methods: str = '["onprem"]'):
     return load(config, "stacks/Pulumi.lab.yaml")
 
 
-def test_settings_default_to_power_of_two_and_off_turns_it_off() -> None:
-    # power_of_two, not cache_aware: vllm-router 0.1.17's cache_aware routes by prefix only when the model's vLLM
-    # runs with --enable-scale-out (router_render.CACHE_AWARE_WARNING); cache_aware stays selectable.
+def test_settings_default_to_cache_aware_and_off_turns_it_off() -> None:
+    # cache_aware: its vLLM models get --enable-scale-out from the stack (runtimes/vllm.py decide_scale_out).
     default = router_options(_settings())
-    assert default is not None and default == rr.RouterOptions(policy="power_of_two")
-    assert _flag(rr.router_args(default, WORKERS), "--policy") == ["power_of_two"]
-    assert router_options(_settings({"router": {"policy": "cache_aware"}})) == rr.RouterOptions(policy="cache_aware")
+    assert default is not None and default == rr.RouterOptions(policy="cache_aware")
+    assert _flag(rr.router_args(default, WORKERS), "--policy") == ["cache_aware"]
+    assert router_options(_settings({"router": {"policy": "power_of_two"}})) == rr.RouterOptions(policy="power_of_two")
     assert router_options(_settings({"router": {"policy": "round_robin", "replicas": 3}})) == rr.RouterOptions(
         policy="round_robin", replicas=3
     )
     assert router_options(_settings({"router": "off"})) is None
     assert router_options(_settings({"router": False})) is None
+
+
+def _served_args(serving: dict | None = None, extra_args: list[str] | None = None) -> tuple[str, ...]:
+    """The args of chat's server as the cluster runs it (serving.served_models)."""
+    settings = _settings(serving)
+    if extra_args is not None:
+        chat = settings.models["chat"].model_copy(update={"extra_args": extra_args})
+        settings = settings.model_copy(update={"models": {"chat": chat}})
+    [model] = served_models(settings)
+    return model.container.args
+
+
+def test_served_vllm_behind_the_default_router_runs_with_scale_out_once() -> None:
+    assert _served_args().count("--enable-scale-out") == 1
+    assert _served_args({"router": {"policy": "cache_aware"}}, ["--enable-scale-out"]).count("--enable-scale-out") == 1
+
+
+@pytest.mark.parametrize("router", [{"policy": "power_of_two"}, {"policy": "round_robin"}, "off"])
+def test_served_vllm_without_a_cache_aware_router_has_no_scale_out(router: object) -> None:
+    assert "--enable-scale-out" not in _served_args({"router": router})
+
+
+def test_container_alone_adds_scale_out_only_when_told_the_routers_policy() -> None:
+    # The GPU-VM and edge paths call serving.container without a router policy: no flag.
+    assert "--enable-scale-out" not in container(_settings(), "chat").args
+    assert container(_settings(), "chat", router_policy="cache_aware").args.count("--enable-scale-out") == 1
 
 
 def test_a_bad_policy_is_one_line_naming_the_key() -> None:
@@ -212,7 +237,7 @@ def test_sizing_summary_names_the_router_and_keeps_per_replica_concurrency() -> 
     with_router = stack_sizing(_settings())[0]
     without = stack_sizing(_settings({"router": "off"}))[0]
     assert with_router["router"] == {
-        "policy": "power_of_two",
+        "policy": "cache_aware",
         "replicas": 2,
         "cpu_request": "500m",
         "cpu_limit": "2",

@@ -73,7 +73,7 @@ class ModelRouterArgs(BaseModel):
     served_name: str = Field(description="The served model name; objects are named `<served_name>-router`.")
     namespace: str = Field(description="Namespace of the router and the model's pods.")
     labels: Mapping[str, str] = Field(description="Labels of every object (the model's common labels).")
-    options: rr.RouterOptions = Field(default_factory=rr.RouterOptions, description="Policy, replicas, resources. Default power_of_two, 2.")
+    options: rr.RouterOptions = Field(default_factory=rr.RouterOptions, description="Policy, replicas, resources. Default cache_aware, 2.")
     workers: rr.KubernetesWorkers = Field(description="The model's pods: their labels and API port.")
     clients: Sequence[Mapping[str, Any]] = Field(default=(), description="NetworkPolicy peers allowed to call the router. Default: nobody.")
     scrapers: Sequence[Mapping[str, Any]] = Field(default=(), description="NetworkPolicy peers allowed to scrape its metrics.")

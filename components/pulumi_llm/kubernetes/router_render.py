@@ -49,23 +49,16 @@ POLICIES: tuple[Policy, ...] = ("cache_aware", "power_of_two", "round_robin")
 """The policies offered (router_args.py also has random, kv_aware, consistent_hash, sticky_least_loaded:
 kv_aware needs vLLM's KV events over ZMQ, the others don't use the prefix cache)."""
 
-CACHE_AWARE_WARNING = (
-    "vllm-router 0.1.17's cache_aware routes by prefix only when the model's vLLM runs with --enable-scale-out: it "
-    "asks each replica's /v1/chat/completions/render or /v1/completions/render for the prompt's token ids, which "
-    "vLLM 0.32 answers 403 without that flag; the router then counts every decision as missing_tokens "
-    "(vllm_router_prefix_routing_decisions_total) and routes on load alone. Set models.<name>.extra_args: "
-    "[--enable-scale-out] when choosing cache_aware"
-)
-"""Why `power_of_two` is the default and what `cache_aware` needs. Found with the pinned wheel (no source of the
-0.1.17 tag was at hand): its debug log `Prefix input preparation unavailable … reason="preparation_rejected"`
-(src/backend/preprocess.rs:486) and the strings `/v1/chat/completions/render`, `/v1/completions/render`,
-`preparation_rejected`, `missing_tokens`, `prefix_hit` in `vllm_router_rs.abi3.so`; vLLM 0.32.0
-`vllm/entrypoints/scale_out/factories.py` (`register_scale_out_api_routers`: the render routes answer 403
-"Scale-out endpoints are disabled. Restart vllm serve with --enable-scale-out" unless the flag is set).
-`VLLM_ROUTER_TOKENIZER`/`VLLM_ROUTER_MODEL` (the router's own tokenizer, for gRPC workers) did not help. The flag
-also registers vLLM's token-in/token-out `/inference/v1/generate` and the derender routes on the model's pods,
-which is why it is not on by default. Proved by tests/integration/test_vllm_router.py (prefix_hit) and
-bench/router_prefix.py (bench/README.md)."""
+TOKENIZE_ROUTES = ("/v1/chat/completions/render", "/v1/completions/render")
+"""Where `cache_aware` gets a prompt's token ids: it asks a replica's vLLM, whose routes answer only when vLLM runs
+with `--enable-scale-out` — which the stack adds to every vLLM model behind a cache_aware router (runtimes/vllm.py
+`decide_scale_out`, with vLLM's side of the fact). Refused (vLLM 0.32 answers 403), the router counts every decision
+`missing_tokens` (vllm_router_prefix_routing_decisions_total) and routes on load alone. Found with the pinned wheel
+(no source of the 0.1.17 tag was at hand): its debug log `Prefix input preparation unavailable …
+reason="preparation_rejected"` (src/backend/preprocess.rs:486) and the strings `/v1/chat/completions/render`,
+`/v1/completions/render`, `preparation_rejected`, `missing_tokens`, `prefix_hit` in `vllm_router_rs.abi3.so`.
+`VLLM_ROUTER_TOKENIZER`/`VLLM_ROUTER_MODEL` (the router's own tokenizer, for gRPC workers) did not help. Proved by
+tests/integration/test_vllm_router.py (prefix_hit) and bench/router_prefix.py (bench/README.md)."""
 
 HTTP_PORT = 8000
 METRICS_PORT = 29000
@@ -95,9 +88,10 @@ same validation, `Router.from_args(...).start()`), without the imports only its 
 class RouterOptions:
     """How one model's router runs (settings `serving.router`)."""
 
-    policy: Policy = "power_of_two"
-    """Default power_of_two: vllm-router 0.1.17's `cache_aware` routes by prefix only if the model's vLLM runs with
-    `--enable-scale-out` (`CACHE_AWARE_WARNING`); without it, it only adds a skewed split."""
+    policy: Policy = "cache_aware"
+    """Default cache_aware: a request goes to the replica whose prefix cache holds its prompt's start (measured
+    x1.75 round_robin's hit rate, bench/README.md). It needs the model's vLLM to run with `--enable-scale-out`
+    (`TOKENIZE_ROUTES`), which the stack adds (runtimes/vllm.py `decide_scale_out`)."""
     replicas: int = 2
     """Router pods; 2 or more so a drain or a node loss doesn't cut the model off."""
     cpu_request: str = "500m"

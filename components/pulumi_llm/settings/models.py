@@ -82,10 +82,10 @@ class RouterSettings(StrictModel):
     `serving.router: off` (or `false`) serves without it: the model's Service spreads requests round-robin."""
 
     policy: Literal["cache_aware", "power_of_two", "round_robin", "off"] = Field(
-        default="power_of_two",
-        description="power_of_two (the less loaded of two replicas), cache_aware (a request goes to the replica whose "
-        "prefix cache holds its prompt's start; needs the model's extra_args: [--enable-scale-out], else the pinned "
-        "vllm-router 0.1.17 never routes by prefix and falls back to load), round_robin, or off. Default power_of_two.",
+        default="cache_aware",
+        description="cache_aware (a request goes to the replica whose prefix cache holds its prompt's start; the model's "
+        "vLLM then runs with --enable-scale-out, added for you, whose token-id routes the router asks), power_of_two (the "
+        "less loaded of two replicas), round_robin, or off. Default cache_aware.",
     )
     replicas: int = Field(default=2, ge=1, le=20, description="Router pods per model (PDB: one down at a time). Default 2.")
     index_url: str | None = Field(
@@ -116,7 +116,7 @@ class ServingSettings(StrictModel):
     gpu_memory_utilization: float = Field(default=0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use. Default 0.9.")
     router: RouterSettings = Field(
         default_factory=RouterSettings,
-        description="The router in front of each model's replicas on Kubernetes (EKS, GKE, AKS, on-prem). Default power_of_two, 2 pods.",
+        description="The router in front of each model's replicas on Kubernetes (EKS, GKE, AKS, on-prem). Default cache_aware, 2 pods.",
     )
     rollout: Literal["auto", "surge", "replace"] = Field(
         default="auto",

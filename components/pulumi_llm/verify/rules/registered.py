@@ -19,6 +19,7 @@ from . import (
     observability,
     provider_models,
     references,
+    router,
     versions,
     wiring,
 )
@@ -40,6 +41,7 @@ FAMILIES: tuple[ModuleType, ...] = (
     observability,
     provider_models,
     references,
+    router,
     versions,
     wiring,
 )
