@@ -20,7 +20,7 @@ from helpers import by_name, children, of_type, only, run
 from pulumi_azure_native.provider import Provider as AzureProvider
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
-from pulumi_llm.gpu_vm import azure_boot
+from pulumi_llm.gpu_vm import azure_boot, router_vm
 from pulumi_llm.gpu_vm.azure import (
     UNUSABLE_SSH_PUBLIC_KEY,
     AzureGpuVm,
@@ -31,6 +31,7 @@ from pulumi_llm.gpu_vm.azure import (
     iso_minutes,
 )
 from pulumi_llm.kubernetes import render
+from pulumi_llm.kubernetes.router_render import RouterOptions
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.offline import invokes
 from pulumi_llm.offline.recorder import PlanMocks
@@ -38,6 +39,7 @@ from pulumi_llm.runtimes import vllm
 from pulumi_llm.security.azure import (
     KEY_VAULT_SECRETS_USER,
     MONITORING_METRICS_PUBLISHER,
+    READER,
     ROLE_NAMES,
     STORAGE_BLOB_DATA_READER,
 )
@@ -601,3 +603,54 @@ def test_the_image_version_is_pinned_never_latest() -> None:
     assert AzureImage(publisher="microsoft-dsvm", offer="ubuntu-hpc", sku="2204").version == "22.04.2026082801"
     with pytest.raises(ValueError, match="version 'latest': pin a concrete image version such as 22.04.2026082801"):
         AzureImage(publisher="microsoft-dsvm", offer="ubuntu-hpc", sku="2204", version="latest")
+
+
+# --- the vLLM router on every VM (router arg) --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def routed():
+    return by_name(plan(router=RouterOptions(policy="cache_aware"))[0])
+
+
+def test_with_routers_the_load_balancer_sends_to_and_probes_the_routers(routed) -> None:
+    lb = routed["llm-lb"].inputs
+    assert lb["probes"] == [
+        {"name": "health", "protocol": "Http", "port": 8080, "requestPath": "/readiness", "intervalInSeconds": 15, "probeThreshold": 2}
+    ]
+    [rule] = lb["loadBalancingRules"]
+    assert (rule["frontendPort"], rule["backendPort"]) == (80, router_vm.ROUTER_PORT)
+
+
+def test_with_routers_instance_health_follows_the_server_through_the_application_health_extension(routed, named) -> None:
+    profile = routed["llm-vmss"].inputs["virtualMachineProfile"]
+    # One source of instance health per scale set: no load balancer probe there any more …
+    assert "healthProbe" not in profile["networkProfile"]
+    extensions = {e["name"]: e for e in profile["extensionProfile"]["extensions"]}
+    health = extensions["application-health"]
+    assert (health["publisher"], health["type"], health["typeHandlerVersion"]) == (
+        "Microsoft.ManagedServices",
+        "ApplicationHealthLinux",
+        "1.0",
+    )
+    # … but the server's own check on its own port, so repairs and rolling upgrades judge the model server.
+    assert health["settings"] == {"protocol": "http", "port": 8000, "requestPath": "/health"}
+    assert routed["llm-vmss"].inputs["automaticRepairsPolicy"]["enabled"] is True
+    # Without routers nothing changes: the probe is the server's and no extension is added.
+    assert "application-health" not in json.dumps(named["llm-vmss"].inputs)
+
+
+def test_with_routers_the_identity_reads_its_own_scale_set_and_nothing_else(routed) -> None:
+    reader = routed["llm-workers-reader"].inputs
+    assert reader["roleDefinitionId"] == ROLE_DEFINITIONS + READER and ROLE_NAMES[READER] == "Reader"
+    assert reader["scope"].startswith("llm-vmss-") and reader["principalId"] == principal_of("llm-identity")
+    roles = {r["roleDefinitionId"].removeprefix(ROLE_DEFINITIONS) for r in (v.inputs for v in routed.values()) if "roleDefinitionId" in r}
+    assert roles.isdisjoint(BROAD_ROLES)
+
+
+def test_with_routers_the_boot_script_runs_the_router_listing_the_scale_set(routed) -> None:
+    files = written(base64.b64decode(routed["llm-vmss"].inputs["virtualMachineProfile"]["osProfile"]["customData"]).decode())
+    client = client_of("llm-identity")
+    assert f"{azure_boot.HELPER} workers --client-id {client}" in files[router_vm.LISTER]
+    assert f"/etc/systemd/system/{router_vm.WORKERS_UNIT}" in files
+    assert json.loads(files[azure_boot.METRICS_CONFIG])["gauges"]["router_active_workers"] == "vllm_router_active_workers"

@@ -17,15 +17,17 @@ import py_compile
 import shlex
 import subprocess
 import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from pulumi_llm import pins
-from pulumi_llm.gpu_vm import azure_boot
+from pulumi_llm.gpu_vm import azure_boot, router_vm
 from pulumi_llm.gpu_vm.cloud_init import MODEL_ROOT, SECRETS_ENV, docker_run_argv
 from pulumi_llm.kubernetes import render
+from pulumi_llm.kubernetes.router_render import RouterOptions
 from pulumi_llm.runtimes import triton, vllm
 from pulumi_llm.sizing import fit, get_instance_type
 
@@ -363,3 +365,116 @@ def test_the_default_image_is_azures_ubuntu_hpc_image() -> None:
         "version": "22.04.2026082801",
     }
     assert azure_boot.UBUNTU_HPC_IMAGE == pins.AZURE_UBUNTU_HPC.reference()
+
+
+# --- the vLLM router's lister and metrics ------------------------------------------------------
+
+
+def nic(address: str, state: str = "Succeeded", primary: bool = True) -> dict[str, Any]:
+    return {
+        "properties": {"provisioningState": state, "ipConfigurations": [{"properties": {"privateIPAddress": address, "primary": primary}}]}
+    }
+
+
+class FakeArm(FakeAzure):
+    """FakeAzure plus Azure Resource Manager's scale-set network interfaces, in pages."""
+
+    def __init__(self, pages: list[list[dict[str, Any]]], next_link: str | None = None) -> None:
+        super().__init__(None)
+        self.pages = pages
+        self.next_link = next_link
+
+    def __call__(self, request, timeout=None):  # noqa: ANN001
+        url = request.full_url
+        if url.startswith("https://management.azure.com/"):
+            self.requests.append((url, {k.lower(): v for k, v in request.header_items()}, request.data))
+            page = self.pages.pop(0)
+            body: dict[str, Any] = {"value": page}
+            if self.pages:
+                body["nextLink"] = self.next_link or "https://management.azure.com/next?page=2"
+            return io.BytesIO(json.dumps(body).encode())
+        return super().__call__(request, timeout)
+
+
+def test_helper_lists_the_scale_sets_provisioned_vms_with_an_arm_token() -> None:
+    helper = helper_module()
+    fake = FakeArm([[nic("10.50.0.7"), nic("10.50.0.9", state="Deleting")], [nic("10.50.0.12"), nic("10.50.0.7")]])
+    assert helper["workers"](CLIENT_ID, opener=fake) == ["10.50.0.12", "10.50.0.7"]
+    arm = [(url, headers) for url, headers, _ in fake.requests if url.startswith("https://management.azure.com/")]
+    assert arm[0][0] == (
+        "https://management.azure.com/subscriptions/sub-1/resourceGroups/rg-llm/providers/Microsoft.Compute/"
+        "virtualMachineScaleSets/llm-vmss/networkInterfaces?api-version=2018-10-01"
+    )
+    assert arm[1][0] == "https://management.azure.com/next?page=2"
+    assert {h["authorization"] for _, h in arm} == {f"Bearer token-for-https://management.azure.com/-{CLIENT_ID}"}
+
+
+def test_helper_never_follows_a_next_link_off_resource_manager() -> None:
+    helper = helper_module()
+    fake = FakeArm([[nic("10.50.0.7")], [nic("10.50.0.8")]], next_link="https://evil.example/steal")
+    with pytest.raises(ValueError, match="unexpected nextLink"):
+        helper["workers"](CLIENT_ID, opener=fake)
+
+
+def test_helper_workers_prints_one_address_a_line_or_exits_1(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    helper = helper_module()
+    fake = FakeArm([[nic("10.50.0.9"), nic("10.50.0.7", primary=False)]])
+
+    def through_fake(url, headers=None, body=None, opener=None, timeout=30):  # noqa: ANN001
+        return fake(urllib.request.Request(url, headers=headers or {})).read().decode()
+
+    monkeypatch.setitem(helper, "http", through_fake)
+    assert helper["main"](["azure_helper.py", "workers", "--client-id", CLIENT_ID]) == 0
+    # One interface, one configuration: it is the VM's address even if not flagged primary.
+    assert capsys.readouterr().out == "10.50.0.7\n10.50.0.9\n"
+
+    def broken(url, headers=None, body=None, opener=None, timeout=30):  # noqa: ANN001
+        raise OSError("403 AuthorizationFailed")
+
+    monkeypatch.setitem(helper, "http", broken)
+    assert helper["main"](["azure_helper.py", "workers", "--client-id", CLIENT_ID]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "403 AuthorizationFailed" in err
+
+
+ROUTER_METRICS = """\
+# TYPE vllm_router_active_workers gauge
+vllm_router_active_workers 2
+vllm_router_running_requests{worker="http://10.50.0.7:8000"} 3
+vllm_router_running_requests{worker="http://10.50.0.9:8000"} 1
+vllm_router_requests_total{route="/v1/chat/completions"} 99
+"""
+
+
+def test_with_the_router_the_helper_posts_its_gauges_too(vllm_spec) -> None:
+    helper = helper_module()
+
+    class WithRouter(FakeAzure):
+        def __call__(self, request, timeout=None):  # noqa: ANN001
+            if request.full_url == "http://127.0.0.1:29000/metrics":
+                self.requests.append((request.full_url, {}, None))
+                return io.BytesIO(ROUTER_METRICS.encode())
+            return super().__call__(request, timeout)
+
+    fake = WithRouter(VLLM_METRICS)
+    config = json.loads(azure_boot.metrics_config(vllm_spec, client_id=CLIENT_ID, deployment="prod/chat", router=True))
+    assert config["router_scrape_url"] == "http://127.0.0.1:29000/metrics"
+    helper["push"](config, opener=fake, run=nvidia_smi("90, 60000, 81920\n"))
+    by_metric = {
+        json.loads(body)["data"]["baseData"]["metric"]: json.loads(body)["data"]["baseData"] for _, _, body in fake.requests if body
+    }
+    assert by_metric["router_active_workers"]["series"][0]["sum"] == 2.0
+    assert by_metric["router_running_requests"]["series"][0]["sum"] == 4.0  # summed over its workers
+    assert "vllm_router_requests_total" not in json.dumps(config["gauges"])  # a counter: not a per-minute sample
+
+
+def test_the_router_lister_is_the_helper_with_the_identity_and_its_logs_go_to_the_journal(vllm_spec) -> None:
+    router = azure_boot.azure_router(vllm_spec, RouterOptions(), client_id=CLIENT_ID)
+    assert router is not None
+    assert router.lister.command == ("/usr/bin/python3", azure_boot.HELPER, "workers", "--client-id", CLIENT_ID)
+    assert router.log_args == ("--log-driver=journald", "--log-opt=tag=llm-router")
+    document = azure_document(vllm_spec, router=RouterOptions())
+    written = files(document)
+    assert f"{azure_boot.HELPER} workers --client-id {CLIENT_ID}" in written[router_vm.LISTER]["content"]
+    assert json.loads(written[azure_boot.METRICS_CONFIG]["content"])["router_scrape_url"].endswith(":29000/metrics")
+    assert azure_boot.azure_router(vllm_spec, None, client_id=CLIENT_ID) is None

@@ -20,7 +20,18 @@ Children (Pulumi names ``<name>-<role>``):
 * scaling: an autoscale setting (``-autoscale``) on the server's queue and running requests (custom
   metrics the VMs publish), and optional recurrence profiles that scale to zero on a schedule;
 * alerts: Azure Monitor metric alerts (``-alert-*``) — VM availability, load balancer health probe
-  status, GPU idle, GPU memory, queue backlog — to an action group of e-mail receivers (``-alerts``).
+  status, GPU idle, GPU memory, queue backlog — to an action group of e-mail receivers (``-alerts``);
+* router (with `router`, vLLM only; `router_vm`): every VM runs the vLLM router beside the server; the load
+  balancer's rule sends to the router port and its probe checks the routers' ``/readiness``. Instance health —
+  rolling upgrades and automatic repairs — then follows the model server itself through the Application Health
+  extension (``ApplicationHealthLinux``, binary states, the server's check on its port, probed from inside the
+  VM) instead of the load balancer probe: a scale set takes one source of health, either (Azure, "Using
+  Application Health extension with Virtual Machine Scale Sets"). The identity gets "Reader" on the scale set
+  only (``-workers-reader``): the lister reads the scale set's network interfaces, children of the scale set.
+  The NSG side (router port from the clients, model port only within the compute subnet) is `AzureNetwork`'s
+  (`compute_ports`, `compute_peer_ports`). The load balancer is layer 4: it cannot keep a client off the router's
+  unauthenticated ``/add_worker``; the NSG admits only the gateway's subnet (and `internal_client_cidrs`), and
+  each VM's reconciler removes, within `router_vm.RECONCILE_SECONDS`, any worker the scale set does not list.
 
 Why Uniform and not Flexible orchestration: the servers are identical, stateless replicas of one size
 behind one load balancer. Uniform gives exactly that with the mature pieces this needs — rolling
@@ -57,11 +68,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .. import pins
 from ..deprecated import module_aliases
 from ..errors import UserError
+from ..kubernetes.router_render import RouterOptions
 from ..labels import CommonLabels, azure_tags
 from ..naming import child, dns_label
 from ..runtimes.spec import ContainerSpec
 from ..security.azure import (
     MONITORING_METRICS_PUBLISHER,
+    READER,
     STORAGE_BLOB_DATA_READER,
     assign_role,
     check_secret_name,
@@ -73,7 +86,7 @@ from ..validation import AZURE_LOCATION as _LOCATION
 from ..validation import CLOCK_TIME as _CLOCK
 from ..validation import EMAIL as _EMAIL
 from ..validation import OBJECT_PREFIX
-from . import azure_boot
+from . import azure_boot, router_vm
 from .azure_sizes import check_vm_size
 from .cloud_init import (
     health_check_path,
@@ -290,6 +303,11 @@ class AzureGpuVmArgs(BaseModel):
     )
     alert_emails: tuple[str, ...] = Field(default=(), description="E-mail receivers of the alerts. Default none: alerts without actions.")
     alert_thresholds: GpuVmAlertThresholds = Field(default_factory=GpuVmAlertThresholds, description="Alert thresholds. Defaults above.")
+    router: RouterOptions | None = Field(
+        default=None,
+        description="The vLLM router on every VM (serving.router; vLLM servers only): the load balancer calls the routers. "
+        "Default none: the load balancer calls the servers.",
+    )
     config_path: str = Field(default="gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
 
     @model_validator(mode="after")
@@ -410,6 +428,30 @@ def iso_minutes(minutes: int) -> str:
     """ISO 8601 duration: 90 → PT1H30M, 15 → PT15M."""
     hours, rest = divmod(int(minutes), 60)
     return "PT" + (f"{hours}H" if hours else "") + (f"{rest}M" if rest or not hours else "")
+
+
+def lb_probe(spec: ContainerSpec, routed: bool) -> dict[str, Any]:
+    """The load balancer probe's port and path: the routers' readiness (a router holds a healthy server, its own
+    or another VM's), else the server's own check."""
+    if routed:
+        return {"port": router_vm.ROUTER_PORT, "request_path": router_vm.READINESS_PATH}
+    return {"port": health_check_port(spec), "request_path": health_check_path(spec)}
+
+
+APPLICATION_HEALTH = {"publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux", "type_handler_version": "1.0"}
+"""The Application Health extension, Binary Health States (HTTP 200 = healthy): Rich Health States (2.0) want a JSON
+body vLLM's /health does not send (Azure, "Using Application Health extension with Virtual Machine Scale Sets")."""
+
+
+def application_health_extension(spec: ContainerSpec) -> dict[str, Any]:
+    """Instance health from inside the VM: the model server's own check on its port (localhost, no NSG on the way),
+    for rolling upgrades and automatic repairs when the load balancer probe checks the routers."""
+    return {
+        "name": "application-health",
+        **APPLICATION_HEALTH,
+        "auto_upgrade_minor_version": True,
+        "settings": {"protocol": "http", "port": health_check_port(spec), "requestPath": health_check_path(spec)},
+    }
 
 
 def lb_child_id(subscription_id: str, resource_group: str, lb_name: str, kind: str, name: str) -> str:
@@ -573,6 +615,7 @@ def _check_custom_data(args: AzureGpuVmArgs, deployment: str) -> None:
         deployment=deployment,
         revision=args.weights_revision,
         secret_uris={s: secret_uri("https://" + "v" * 24 + ".vault.azure.net/", n) for s, n in args.secret_names.items()} or None,
+        router=args.router,
     )
     size = len(text.encode())
     if size > azure_boot.CUSTOM_DATA_LIMIT:
@@ -600,6 +643,10 @@ class _Deployment:
     check_port: int
     subscription: pulumi.Output[str]
     """The provider's subscription id (role assignment names, the load balancer's part ids)."""
+    routed: bool
+    """Whether the VMs run the vLLM router (`router` given and a vLLM server)."""
+    traffic_port: int
+    """Where the load balancer sends requests: the router's port, else the server's."""
 
 
 class AzureGpuVm(pulumi.ComponentResource):
@@ -622,6 +669,7 @@ class AzureGpuVm(pulumi.ComponentResource):
         _check_custom_data(args, deployment)
 
         client = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self))
+        router = azure_boot.azure_router(spec, args.router, client_id="")  # the client id only names the lister's identity
         d = _Deployment(
             name=name,
             args=args,
@@ -630,6 +678,8 @@ class AzureGpuVm(pulumi.ComponentResource):
             port=spec.port(spec.http_port).container_port,
             check_port=health_check_port(spec),
             subscription=client.subscription_id,
+            routed=router is not None,
+            traffic_port=router_vm.traffic_port(spec, router),
         )
 
         identity, readers = self._identity(d)
@@ -716,8 +766,7 @@ class AzureGpuVm(pulumi.ComponentResource):
                 {
                     "name": "health",
                     "protocol": "Http",
-                    "port": d.check_port,
-                    "request_path": health_check_path(args.container),
+                    **lb_probe(args.container, d.routed),
                     "interval_in_seconds": 15,
                     "probe_threshold": 2,
                 }
@@ -727,7 +776,7 @@ class AzureGpuVm(pulumi.ComponentResource):
                     "name": "http",
                     "protocol": "Tcp",
                     "frontend_port": args.frontend_port,
-                    "backend_port": d.port,
+                    "backend_port": d.traffic_port,
                     "frontend_ip_configuration": {"id": _lb_ref(d, "frontendIPConfigurations", "frontend")},
                     "backend_address_pool": {"id": _lb_ref(d, "backendAddressPools", "servers")},
                     "probe": {"id": _lb_ref(d, "probes", "health")},
@@ -806,6 +855,18 @@ class AzureGpuVm(pulumi.ComponentResource):
             parent=self,
             description=f"pulumi-llm {d.deployment}: publish the server's custom metrics on its own scale set",
         )
+        if d.routed:
+            # The router's lister reads the scale set's network interfaces (children of the scale set): Reader
+            # there and nowhere else. Until it exists, the reconciler's listing fails and leaves the router as is.
+            assign_role(
+                child(name, "workers-reader"),
+                scope=vmss.id,
+                principal_id=identity.principal_id,
+                role=READER,
+                subscription_id=d.subscription,
+                parent=self,
+                description=f"pulumi-llm {d.deployment}: the routers list their scale set's VMs",
+            )
         return vmss
 
     def _autoscale(self, d: _Deployment, vmss: compute.VirtualMachineScaleSet) -> None:
@@ -893,6 +954,7 @@ def _custom_data(d: _Deployment, identity: managedidentity.UserAssignedIdentity)
                 deployment=d.deployment,
                 revision=args.weights_revision,
                 secret_uris={s: secret_uri(v[2], args.secret_names[s]) for s in secret_keys} or None,
+                router=args.router,
             ).encode()
         ).decode()
     )
@@ -909,6 +971,8 @@ def _vm_profile(d: _Deployment, custom_data: pulumi.Output[str]) -> dict[str, An
         return disk
 
     extensions: list[dict[str, Any]] = []
+    if d.routed:
+        extensions.append(application_health_extension(args.container))
     if args.entra_id_login:
         extensions.append(
             {
@@ -960,7 +1024,9 @@ def _vm_profile(d: _Deployment, custom_data: pulumi.Output[str]) -> dict[str, An
             ],
         },
         "network_profile": {
-            "health_probe": {"id": _lb_ref(d, "probes", "health")},
+            # One source of instance health per scale set: the load balancer probe, or (with routers, whose
+            # readiness the probe then checks) the Application Health extension on the VM's own server.
+            **({} if d.routed else {"health_probe": {"id": _lb_ref(d, "probes", "health")}}),
             "network_interface_configurations": [
                 {
                     "name": "nic",

@@ -23,6 +23,13 @@ drop-in to the server's unit that inserts, before every start, ``DOCKER-USER`` r
 traffic to 169.254.169.254 (IMDS) and to the WireServer's HTTP ports on 168.63.129.16 (DNS on it stays
 reachable). Only host processes — azcopy, the helper, the VM agent — reach them. The drop-in and the
 helper travel with the metrics agent's files (`MetricsAgent.files`, the renderer's extension point).
+
+With the vLLM router (`router_vm`, `serving.router`): the group's lister is the same helper (`workers`): an IMDS
+token for Azure Resource Manager and one GET of the scale set's network interfaces (Microsoft.Network
+`NetworkInterfaces_ListVirtualMachineScaleSetNetworkInterfaces`, api-version `VMSS_NIC_API_VERSION`), printing
+the primary private address of each interface that is provisioned. The identity reads the scale set only
+("Reader" on the scale set: `azure.AzureGpuVm`). The custom metrics add the router's gauges
+(`router_gauges`), scraped from its loopback metrics port.
 """
 
 from __future__ import annotations
@@ -32,7 +39,9 @@ import shlex
 from collections.abc import Mapping
 
 from .. import pins
+from ..kubernetes.router_render import RouterOptions
 from ..runtimes.spec import ContainerSpec
+from . import router_vm
 from .cloud_init import (
     CONFIG_ROOT,
     SCRIPT_DIR,
@@ -68,6 +77,12 @@ WIRESERVER_ADDRESS = "168.63.129.16"
 WIRESERVER_TCP_PORTS = (80, 32526)
 """The WireServer's HTTP (extension config, health) and the host agent plugin; its DNS (53) stays open."""
 KEY_VAULT_API_VERSION = "7.4"
+VMSS_NIC_API_VERSION = "2018-10-01"
+"""The scale-set network-interface operations of Microsoft.Network (List Virtual Machine Scale Set Network Interfaces)
+are served at this version: the Azure SDKs' default for them (Azure.ResourceManager.Network,
+GetVirtualMachineScaleSetNetworkInterfaces: "Default Api Version 2018-10-01"), unlike the rest of the provider."""
+ROUTER_ACTIVE_WORKERS = "router_active_workers"
+ROUTER_RUNNING_REQUESTS = "router_running_requests"
 CUSTOM_DATA_LIMIT = 64 * 1024
 """Azure refuses custom data over 64 KB (before base64)."""
 DATA_DISK_LUN = 0
@@ -79,8 +94,10 @@ user-assigned managed identity (IMDS tokens). Standard library only; runs on the
 
   azure_helper.py secret <secret-uri> --client-id <id>   print the secret's value
   azure_helper.py metrics <config.json>                   post one minute of custom metrics
+  azure_helper.py workers --client-id <id>                print the scale set's VMs' private addresses
 """
 import datetime
+import ipaddress
 import json
 import subprocess
 import sys
@@ -90,7 +107,10 @@ import urllib.request
 IMDS = "http://169.254.169.254/metadata"
 VAULT_RESOURCE = "https://vault.azure.net"
 MONITOR_RESOURCE = "https://monitoring.azure.com/"
+ARM = "https://management.azure.com"
+ARM_RESOURCE = ARM + "/"
 KEY_VAULT_API = "%(kv_api)s"
+VMSS_NIC_API = "%(nic_api)s"
 
 
 def http(url, headers=None, body=None, opener=urllib.request.urlopen, timeout=30):
@@ -177,12 +197,18 @@ def scale_set_url(compute):
     return "https://%%s.monitoring.azure.com%%s/metrics" %% (compute["location"], resource)
 
 
+def instance_compute(opener=urllib.request.urlopen):
+    return json.loads(http(IMDS + "/instance/compute?api-version=2021-02-01", {"Metadata": "true"}, opener=opener))
+
+
 def push(config, opener=urllib.request.urlopen, run=subprocess.run):
-    compute = json.loads(http(IMDS + "/instance/compute?api-version=2021-02-01", {"Metadata": "true"}, opener=opener))
-    try:
-        scraped = parse_prometheus(http(config["scrape_url"], opener=opener, timeout=10))
-    except OSError:
-        scraped = {}  # the server is still starting: GPU metrics only
+    compute = instance_compute(opener)
+    scraped = {}
+    for url in [config["scrape_url"]] + ([config["router_scrape_url"]] if config.get("router_scrape_url") else []):
+        try:
+            scraped.update(parse_prometheus(http(url, opener=opener, timeout=10)))
+        except OSError:
+            pass  # the server (or the router) is still starting: the others' metrics only
     try:
         gpus = gpu_samples(run)
     except (OSError, subprocess.SubprocessError, ValueError):
@@ -198,9 +224,51 @@ def push(config, opener=urllib.request.urlopen, run=subprocess.run):
     return len(bodies)
 
 
+def scale_set_nics_url(compute):
+    return "%%s/subscriptions/%%s/resourceGroups/%%s/providers/Microsoft.Compute/virtualMachineScaleSets/%%s/networkInterfaces?api-version=%%s" %% (
+        ARM, compute["subscriptionId"], compute["resourceGroupName"], compute["vmScaleSetName"], VMSS_NIC_API)
+
+
+def nic_addresses(nics):
+    """The primary private IPv4 address of each provisioned interface (one per VM of the scale set)."""
+    found = []
+    for nic in nics:
+        properties = nic.get("properties") or {}
+        if properties.get("provisioningState") != "Succeeded":
+            continue  # being created or deleted with its VM
+        configs = properties.get("ipConfigurations") or []
+        for config in configs:
+            address = (config.get("properties") or {}).get("privateIPAddress")
+            if address and ((config.get("properties") or {}).get("primary") or len(configs) == 1):
+                found.append(str(ipaddress.IPv4Address(address)))
+    return sorted(set(found))
+
+
+def workers(client_id, opener=urllib.request.urlopen):
+    """This scale set's VMs' addresses (the VM's own included), through Azure Resource Manager."""
+    compute = instance_compute(opener)
+    headers = {"Authorization": "Bearer " + token(ARM_RESOURCE, client_id, opener)}
+    url, nics = scale_set_nics_url(compute), []
+    while url:
+        if not url.startswith(ARM + "/"):
+            raise ValueError("unexpected nextLink: " + url)
+        answer = json.loads(http(url, headers, opener=opener))
+        nics.extend(answer.get("value") or [])
+        url = answer.get("nextLink")
+    return nic_addresses(nics)
+
+
 def main(argv):
     if len(argv) == 5 and argv[1] == "secret" and argv[3] == "--client-id":
         sys.stdout.write(secret(argv[2], argv[4]))
+        return 0
+    if len(argv) == 4 and argv[1] == "workers" and argv[2] == "--client-id":
+        try:
+            addresses = workers(argv[3])
+        except (OSError, ValueError, KeyError) as err:
+            sys.stderr.write("workers: %%s\\n" %% err)
+            return 1
+        sys.stdout.write("".join(address + "\\n" for address in addresses))
         return 0
     if len(argv) == 3 and argv[1] == "metrics":
         with open(argv[2]) as handle:
@@ -214,6 +282,7 @@ if __name__ == "__main__":
     sys.exit(main(sys.argv))
 ''' % {
     "kv_api": KEY_VAULT_API_VERSION,
+    "nic_api": VMSS_NIC_API_VERSION,
     "gpu_util": GPU_UTILIZATION,
     "gpu_mem": GPU_MEMORY_USED,
 }
@@ -278,15 +347,25 @@ def metrics_gauges(spec: ContainerSpec) -> dict[str, str]:
     return gauges
 
 
-def metrics_config(spec: ContainerSpec, *, client_id: str, deployment: str) -> str:
+def router_gauges() -> dict[str, str]:
+    """Azure custom-metric name → the router's Prometheus gauge (`router_vm.METRIC_NAMES`): how many servers each
+    router holds (fewer than the scale set's VMs: the reconciler or a server is stuck) and the requests it has in
+    flight (summed over its workers). Its counters are left out: the helper posts one sample a minute, not rates."""
+    return {ROUTER_ACTIVE_WORKERS: "vllm_router_active_workers", ROUTER_RUNNING_REQUESTS: "vllm_router_running_requests"}
+
+
+def metrics_config(spec: ContainerSpec, *, client_id: str, deployment: str, router: bool = False) -> str:
     port = spec.port(spec.metrics_port).container_port
-    config = {
+    config: dict[str, object] = {
         "client_id": client_id,
         "deployment": deployment,
         "namespace": METRICS_NAMESPACE,
         "scrape_url": f"http://127.0.0.1:{port}{spec.metrics_path}",
         "gauges": metrics_gauges(spec),
     }
+    if router:
+        config["router_scrape_url"] = f"http://{router_vm.METRICS_TARGET}/metrics"
+        config["gauges"] = {**metrics_gauges(spec), **router_gauges()}
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
 
 
@@ -340,19 +419,36 @@ def metrics_units() -> tuple[tuple[str, str], tuple[str, str]]:
     return (f"/etc/systemd/system/{METRICS_UNIT}", service), (f"/etc/systemd/system/{METRICS_TIMER}", timer)
 
 
-def azure_monitor_agent(spec: ContainerSpec, *, client_id: str, deployment: str) -> MetricsAgent:
-    """The custom-metrics publisher (helper + config + timer), with the metadata firewall drop-in."""
+def azure_monitor_agent(spec: ContainerSpec, *, client_id: str, deployment: str, router: bool = False) -> MetricsAgent:
+    """The custom-metrics publisher (helper + config + timer), with the metadata firewall drop-in; with `router` it
+    posts the router's gauges too."""
     service, timer = metrics_units()
     return MetricsAgent(
         name=f"custom metrics to Azure Monitor ({METRICS_NAMESPACE}) every minute; container metadata firewall",
         files=(
             (HELPER, HELPER_SOURCE),
-            (METRICS_CONFIG, metrics_config(spec, client_id=client_id, deployment=deployment)),
+            (METRICS_CONFIG, metrics_config(spec, client_id=client_id, deployment=deployment, router=router)),
             service,
             timer,
             (FIREWALL_DROP_IN, firewall_drop_in()),
         ),
         script=f"systemctl enable --now {METRICS_TIMER}",
+    )
+
+
+def vmss_lister(client_id: str) -> router_vm.InstanceLister:
+    """The router's lister on Azure: the helper's `workers` with the scale set's identity (its client id)."""
+    return router_vm.InstanceLister(
+        command=("/usr/bin/python3", HELPER, "workers", "--client-id", client_id),
+        description="scale set network interfaces (Azure Resource Manager, managed identity) → primary private IPs",
+    )
+
+
+def azure_router(spec: ContainerSpec, options: RouterOptions | None, *, client_id: str) -> router_vm.VmRouter | None:
+    """The group's router (None without `options` or for a server the router does not front); its output goes to
+    the journal as ``llm-router``."""
+    return router_vm.vm_router(
+        spec, options, vmss_lister(client_id), log_args=("--log-driver=journald", f"--log-opt=tag={router_vm.CONTAINER_NAME}")
     )
 
 
@@ -365,13 +461,17 @@ def azure_custom_data(
     deployment: str,
     revision: str = "",
     secret_uris: Mapping[str, str] | None = None,
+    router: RouterOptions | None = None,
 ) -> str:
-    """The complete Azure boot script: managed data disk, azcopy sync, Key Vault, custom metrics, journald."""
+    """The complete Azure boot script: managed data disk, azcopy sync, Key Vault, custom metrics, journald; with
+    `router` (vLLM only), the vLLM router and its reconciler listing the scale set (`azure_router`)."""
+    vm_router = azure_router(spec, router, client_id=client_id)
     return render_cloud_init(
         spec,
         weights_sync=azcopy_sync(container_url, key_prefix, client_id=client_id, revision=revision),
-        metrics=azure_monitor_agent(spec, client_id=client_id, deployment=deployment),
+        metrics=azure_monitor_agent(spec, client_id=client_id, deployment=deployment, router=vm_router is not None),
         data_disk=managed_data_disk(),
         secrets=key_vault_secrets(secret_uris, client_id=client_id) if secret_uris else None,
         log_args=journald_args(),
+        router=vm_router,
     )

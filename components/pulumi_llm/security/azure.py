@@ -37,10 +37,12 @@ StrInput = str | pulumi.Output[str]
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"  # Key Vault Secrets User: read secret values
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"  # Storage Blob Data Reader: list and read blobs
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"  # Monitoring Metrics Publisher: post custom metrics
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"  # Reader: read resources (a GPU-VM router lists its own scale set only)
 ROLE_NAMES: dict[str, str] = {
     KEY_VAULT_SECRETS_USER: "Key Vault Secrets User",
     STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
     MONITORING_METRICS_PUBLISHER: "Monitoring Metrics Publisher",
+    READER: "Reader",
 }
 """Every role this project assigns. Owner, Contributor, User Access Administrator and the like are never used."""
 
