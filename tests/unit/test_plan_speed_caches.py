@@ -60,29 +60,38 @@ def test_the_plan_records_an_aliased_resource_as_without_its_aliases():
     assert [resource._aliases for resource in built] == [[], [], [], []]  # pyright: ignore[reportPrivateUsage]
 
 
-def test_fewer_collections_holds_the_plan_thresholds_and_gives_the_callers_back():
+def test_fewer_collections_stops_the_collector_and_gives_the_callers_back():
     import gc
 
-    from pulumi_llm.offline.plan import PLAN_GC_THRESHOLD, fewer_collections
+    from pulumi_llm.offline.plan import fewer_collections
 
-    before = gc.get_threshold()
+    assert gc.isenabled()
     try:
-        gc.set_threshold(500, 5, 5)
         with fewer_collections():
-            assert gc.get_threshold() == PLAN_GC_THRESHOLD
-        assert gc.get_threshold() == (500, 5, 5)
+            assert not gc.isenabled()
+            with fewer_collections():
+                assert not gc.isenabled()
+            assert not gc.isenabled()  # an inner block leaves the outer's choice alone
+        assert gc.isenabled()
         try:
             with fewer_collections():
                 raise RuntimeError("a plan that fails")
         except RuntimeError:
             pass
-        assert gc.get_threshold() == (500, 5, 5)
+        assert gc.isenabled()
+        gc.disable()
+        with fewer_collections():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
     finally:
-        gc.set_threshold(*before)
+        gc.enable()
 
 
-def test_a_plan_records_the_same_with_the_default_thresholds(monkeypatch):
-    """Collection timing changes nothing the plan records: the same program under the defaults."""
+def test_a_plan_records_the_same_with_the_collector_running(monkeypatch):
+    """Collection timing changes nothing the plan records: the same program with the collector at its defaults."""
+    import contextlib
+    import gc
+
     from pulumi_llm.offline import plan as offline
 
     def program() -> None:
@@ -96,8 +105,14 @@ def test_a_plan_records_the_same_with_the_default_thresholds(monkeypatch):
         return sorted((r.urn, r.parent or "") for r in execute(program, project="p", stack="s", config={}))
 
     tuned = records()
-    monkeypatch.setattr(offline, "PLAN_GC_THRESHOLD", (700, 10, 10))  # Python's defaults
-    assert records() == tuned and len(tuned) == 52
+    monkeypatch.setattr(offline, "fewer_collections", contextlib.nullcontext)
+    before = gc.get_threshold()
+    gc.set_threshold(1, 1, 1)  # a collection at nearly every allocation
+    try:
+        collected = records()
+    finally:
+        gc.set_threshold(*before)
+    assert collected == tuned and len(tuned) == 52
 
 
 def test_the_command_skips_the_exit_collection_and_a_caller_keeps_its_collector(capsys):
