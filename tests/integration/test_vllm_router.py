@@ -1,13 +1,14 @@
 """The real vLLM router (the pinned ``vllm-router`` wheel) in front of two real vLLM CPU servers.
 
 The router runs as the cluster pods run it: ``python -c router_render.LAUNCHER`` with the flags
-``router_render.router_args`` renders for the stack's default options (power_of_two) and for the other policies,
+``router_render.router_args`` renders for the stack's default options (cache_aware) and for the other policies,
 with the replicas given as static URLs (outside Kubernetes there are no pods to discover; the Kubernetes flags are
 checked against the router's own parser below). Two vLLM CPU servers serve the tiny offline model with prefix
 caching on. The tests assert that requests through the router reach both servers (each server's own request
 counter rises), that the router answers ready and exposes its metrics, that the discovery flags the Deployment
-renders are what the pinned router parses, and that cache_aware routes by prefix (the router's own decision
-counter) when the servers run with --enable-scale-out (router_render.CACHE_AWARE_WARNING). Nothing is skipped: a
+renders are what the pinned router parses, and that the default cache_aware routes by prefix (the router's own
+decision counter) with the servers run as the stack runs a vLLM model behind it: with the extra args
+runtimes/vllm.py decide_scale_out gives them (--enable-scale-out). Nothing is skipped: a
 failed install or start-up fails the tests.
 """
 
@@ -36,14 +37,16 @@ except ImportError:  # collected under another rootdir layout
     from support.vllm_server import VllmServer, free_port
 
 from pulumi_llm.kubernetes import router_render as rr
-from pulumi_llm.runtimes.vllm import METRICS
+from pulumi_llm.runtimes.vllm import METRICS, decide_scale_out
 
 pytestmark = pytest.mark.integration
 
 SUPPORT = Path(__file__).resolve().parent / "support"
 MODEL = "tiny"
-# --enable-scale-out: the render endpoints the router's cache_aware asks for token ids (router_render.CACHE_AWARE_WARNING;
-# a stack sets it in the model's extra_args); without it every cache_aware decision is missing_tokens.
+# The servers' extra args are what the stack gives a vLLM model behind the default router (decide_scale_out:
+# --enable-scale-out, the render routes cache_aware asks for token ids; without them every decision is
+# missing_tokens), so the cache_aware test below proves the render, not a flag written here by hand.
+SCALE_OUT_ARGS = decide_scale_out("vllm", rr.RouterOptions().policy, ())
 SERVER_ARGS = [
     "--served-model-name",
     MODEL,
@@ -52,7 +55,7 @@ SERVER_ARGS = [
     "--max-model-len",
     "256",
     "--enable-prefix-caching",
-    "--enable-scale-out",
+    *SCALE_OUT_ARGS,
 ]
 SUCCESS = "vllm:request_success_total"
 # MetricNames fields are optional per runtime; vLLM declares both (runtimes/vllm.py METRICS).
@@ -144,17 +147,17 @@ def round_robin(router_python: Path, servers: list[VllmServer], tmp_path_factory
 
 
 @pytest.fixture(scope="module")
-def cache_aware(router_python: Path, servers: list[VllmServer], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """cache_aware, selectable but not the default."""
-    proc, router = _start(router_python, rr.RouterOptions(policy="cache_aware"), servers, tmp_path_factory.mktemp("ca") / "router.log")
+def power_of_two(router_python: Path, servers: list[VllmServer], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """power_of_two, selectable but not the default."""
+    proc, router = _start(router_python, rr.RouterOptions(policy="power_of_two"), servers, tmp_path_factory.mktemp("p2") / "router.log")
     yield router
     _stop(proc)
 
 
 @pytest.fixture(scope="module")
 def default(router_python: Path, servers: list[VllmServer], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The stack's default options (power_of_two)."""
-    assert rr.RouterOptions().policy == "power_of_two"
+    """The stack's default options (cache_aware), in front of servers with the args the stack gives them."""
+    assert rr.RouterOptions().policy == "cache_aware" and SCALE_OUT_ARGS == ("--enable-scale-out",)
     proc, router = _start(router_python, rr.RouterOptions(), servers, tmp_path_factory.mktemp("default") / "router.log")
     yield router
     _stop(proc)
@@ -200,12 +203,13 @@ def _decisions(metrics_url: str) -> dict[str, float]:
     return out
 
 
-def test_cache_aware_keeps_a_conversation_on_the_replica_that_holds_its_prefix(
-    cache_aware: dict[str, str], servers: list[VllmServer]
+def test_default_cache_aware_keeps_a_conversation_on_the_replica_that_holds_its_prefix(
+    default: dict[str, str], servers: list[VllmServer]
 ) -> None:
     """Turns of one conversation (each resending the growing history) all land on one replica, by prefix: the
     router's own count shows prefix_hit decisions and no missing_tokens (what 0.1.17 counts when the replicas
     run without --enable-scale-out), and the chosen replica's prefix-cache hit counter rises."""
+    cache_aware = default
     before = _served(servers)
     decided = _decisions(cache_aware["metrics"])
     hits_before = [_counter(s.url, PREFIX_HITS) for s in servers]
@@ -222,14 +226,14 @@ def test_cache_aware_keeps_a_conversation_on_the_replica_that_holds_its_prefix(
     assert _counter(servers[chosen].url, PREFIX_HITS) > hits_before[chosen]
 
 
-def test_default_power_of_two_reaches_both_replicas(default: dict[str, str], servers: list[VllmServer]) -> None:
-    """The default policy spreads sequential requests over both replicas (each of 16 picks is random between two
+def test_power_of_two_reaches_both_replicas(power_of_two: dict[str, str], servers: list[VllmServer]) -> None:
+    """power_of_two spreads sequential requests over both replicas (each of 16 picks is random between two
     equally loaded replicas: all on one has probability 2/65536)."""
     before = _served(servers)
     for i in range(16):
-        assert _complete(default["url"], f"request {i}: hello world cloud region")["model"] == MODEL
+        assert _complete(power_of_two["url"], f"request {i}: hello world cloud region")["model"] == MODEL
     grew = [round(b - a) for a, b in zip(before, _served(servers), strict=True)]
-    assert sum(grew) == 16 and min(grew) > 0, f"requests per server {grew} ({default['log']})"
+    assert sum(grew) == 16 and min(grew) > 0, f"requests per server {grew} ({power_of_two['log']})"
 
 
 def test_router_is_ready_and_exposes_its_metrics(default: dict[str, str]) -> None:
@@ -249,7 +253,7 @@ def test_pinned_router_parses_the_kubernetes_flags(router_python: Path) -> None:
     workers = rr.KubernetesWorkers(
         selector={"app.kubernetes.io/name": "chat", "app.kubernetes.io/component": "model-server"}, namespace="llm", port=8000
     )
-    _, container = rr.containers(rr.RouterOptions(policy="power_of_two"), workers, "image")
+    _, container = rr.containers(rr.RouterOptions(), workers, "image")
     assert container["command"][:2] == ["python", "-c"]
     parse = rr.LAUNCHER.split("args._validate_router_args()")[0] + (
         "import json; print(json.dumps({k: getattr(args, k) for k in "
@@ -260,7 +264,7 @@ def test_pinned_router_parses_the_kubernetes_flags(router_python: Path) -> None:
     assert out.returncode == 0, out.stderr
     parsed = json.loads(out.stdout)
     assert parsed == {
-        "policy": "power_of_two",
+        "policy": "cache_aware",
         "service_discovery": True,
         "selector": {"app.kubernetes.io/name": "chat", "app.kubernetes.io/component": "model-server"},
         "service_discovery_namespace": "llm",
