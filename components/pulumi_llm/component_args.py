@@ -255,13 +255,16 @@ def aws_gpu_vm_args(
     `api_key_secret_arn`: the secret a vLLM server then requires as its API key (VLLM_API_KEY)."""
     from . import serving
     from .gateway import SELF_HOSTED_KEY_SECRET
+    from .gpu_vm import router_vm
     from .gpu_vm.aws import AwsGpuVmArgs, ScaleToZeroSchedule
     from .runtimes.spec import EnvVar
     from .runtimes.vllm import API_KEY_SECRET_KEY
 
     cfg = settings.aws.gpu_vm
     assert settings.region is not None  # required by cloud: aws
-    container = serving.container(settings, served)
+    # The vLLM router on each VM (`serving.router`); its policy decides --enable-scale-out on the server too.
+    router = router_vm.router_options(settings)
+    container = serving.container(settings, served, router_policy=router.policy if router is not None else None)
     secret_arns: dict[str, StrInput] = {}
     if api_key_secret_arn is not None and container.runtime == "vllm" and not any(e.name == "VLLM_API_KEY" for e in container.env):
         key_env = EnvVar("VLLM_API_KEY", secret_name=SELF_HOSTED_KEY_SECRET, secret_key=API_KEY_SECRET_KEY)
@@ -303,5 +306,6 @@ def aws_gpu_vm_args(
         requests_per_instance_per_minute=cfg.requests_per_target,
         alarm_topic_arn=alarm_topic_arn,
         deletion_protection=settings.environment == "prod",
+        router=router,
         config_path=config_path,
     )

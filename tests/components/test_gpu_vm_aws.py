@@ -4,6 +4,7 @@ providers disabled (every child must get the stack's provider through its parent
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from typing import Any
 
@@ -18,6 +19,7 @@ from pulumi_llm.gpu_vm import aws_boot
 from pulumi_llm.gpu_vm.aws import TLS_POLICY, AwsGpuVm, AwsGpuVmArgs, ScaleToZeroSchedule, data_volume_size_gib
 from pulumi_llm.gpu_vm.cloud_init import ready_within_seconds
 from pulumi_llm.kubernetes import render
+from pulumi_llm.kubernetes.router_render import RouterOptions
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.offline import invokes
 from pulumi_llm.runtimes import vllm
@@ -191,8 +193,13 @@ def test_a_bigger_model_gets_a_bigger_model_cache() -> None:
     assert data["volumeSize"] == data_volume_size_gib(big.weight_bytes) > data_volume_size_gib(SPEC.weight_bytes)
 
 
+def boot_script(named) -> str:
+    """The launch template's user data: base64 of the gzipped #cloud-config (cloud-init unpacks gzip)."""
+    return gzip.decompress(base64.b64decode(named["llm-launch-template"].inputs["userData"])).decode()
+
+
 def test_user_data_is_the_boot_script_running_the_kubernetes_command(named) -> None:
-    document = base64.b64decode(named["llm-launch-template"].inputs["userData"]).decode()
+    document = boot_script(named)
     assert document.startswith("#cloud-config\n")
     written = {f["path"]: f["content"] for f in yaml.safe_load(document)["write_files"]}
     run_script = written["/usr/local/lib/llm-server/run"]
@@ -448,3 +455,81 @@ def test_alarm_thresholds_is_the_deprecated_name_of_alert_thresholds() -> None:
     assert old.alert_thresholds == chosen and old == make_args(alert_thresholds=chosen)
     with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="give alert_thresholds only"):
         make_args(alarm_thresholds=chosen, alert_thresholds=chosen)
+
+
+# --- the vLLM router on every VM -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def routed():
+    return by_name(plan(router=RouterOptions(policy="cache_aware")))
+
+
+def test_without_a_router_the_load_balancer_sends_to_the_server(named) -> None:
+    assert named["llm-tg"].inputs["port"] == 8000
+    assert named["llm-tg"].inputs["healthCheck"]["port"] == "traffic-port"
+    assert "llm-router-list" not in named and "llm-api" not in named and "llm-router-in-8000" not in named
+    assert "llm-router" not in boot_script(named)
+
+
+def test_with_a_router_the_load_balancer_sends_to_it_and_checks_the_server(routed) -> None:
+    group = routed["llm-tg"].inputs
+    assert group["port"] == 8080
+    # Auto Scaling's health is the target group's: it keeps following the model server (vLLM /health on 8000).
+    assert (group["healthCheck"]["path"], group["healthCheck"]["port"]) == ("/health", "8000")
+
+
+def test_with_a_router_only_the_openai_api_is_forwarded(routed) -> None:
+    https = routed["llm-https"].inputs
+    assert https["defaultActions"] == [{"type": "fixed-response", "fixedResponse": {"contentType": "text/plain", "statusCode": "404"}}]
+    rule = routed["llm-api"].inputs
+    assert rule["listenerArn"].endswith(":llm-https")
+    assert rule["conditions"] == [{"pathPattern": {"values": ["/v1/*"]}}]
+    assert [a["type"] for a in rule["actions"]] == ["forward"] and rule["actions"][0]["targetGroupArn"].endswith(":llm-tg")
+
+
+def test_with_a_router_the_server_port_admits_the_group_and_the_load_balancer_health_checks(routed) -> None:
+    router_in = routed["llm-instance-in-8080"].inputs
+    assert router_in["referencedSecurityGroupId"].startswith("llm-alb-sg-") and router_in["securityGroupId"].startswith("llm-instance-sg-")
+    health = routed["llm-instance-in-8000"].inputs
+    assert health["referencedSecurityGroupId"].startswith("llm-alb-sg-") and "health checks" in health["description"]
+    peers = routed["llm-router-in-8000"].inputs
+    assert peers["referencedSecurityGroupId"] == peers["securityGroupId"] and peers["securityGroupId"].startswith("llm-instance-sg-")
+    out = routed["llm-router-out-8000"].inputs
+    assert out["referencedSecurityGroupId"] == out["securityGroupId"] and (out["fromPort"], out["toPort"]) == (8000, 8000)
+
+
+def test_with_a_router_the_role_may_list_the_group_and_nothing_more(routed) -> None:
+    policy = json.loads(routed["llm-router-list"].inputs["policy"])
+    assert policy["Statement"] == [
+        {
+            "Sid": "ListGroupInstances",
+            "Effect": "Allow",
+            "Action": ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances"],
+            "Resource": "*",
+        }
+    ]
+
+
+def test_with_a_router_the_boot_script_runs_it_and_lists_this_group_only(routed) -> None:
+    document = yaml.safe_load(boot_script(routed))
+    written = {f["path"]: f["content"] for f in document["write_files"]}
+    assert "llm-router.service" in document["runcmd"][1] and "llm-router-workers.service" in document["runcmd"][1]
+    lister = written["/usr/local/lib/llm-router/list-instances"]
+    # The group by its tags, its instances by the group's own security group (the mock's id of llm-instance-sg).
+    assert "Name=tag:pulumi-llm:model,Values=chat" in lister and "Name=tag:pulumi-llm:stack,Values=prod" in lister
+    assert "Name=instance.group-id,Values=llm-instance-sg" in lister
+    prometheus = yaml.safe_load(written[aws_boot.PROMETHEUS_CONFIG])
+    assert {job["job_name"]: job["static_configs"][0]["targets"] for job in prometheus["scrape_configs"]} == {
+        "llm-server": ["127.0.0.1:8000"],
+        "llm-router": ["127.0.0.1:29000"],
+    }
+
+
+def test_a_triton_server_gets_no_router() -> None:
+    from pulumi_llm.runtimes import triton
+
+    the_fit = fit("llama-3.1-8b-instruct", get_instance_type("g6e.xlarge"), runtime="triton")
+    spec = triton.triton_container("chat", the_fit, image=pins.TRITON_VLLM.ref)
+    named = by_name(plan(container=spec, secret_arns={}, router=RouterOptions(policy="cache_aware")))
+    assert named["llm-tg"].inputs["port"] != 8080 and "llm-router-list" not in named

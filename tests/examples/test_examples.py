@@ -9,6 +9,7 @@ test runs that __main__.py with the stack file's config exactly as `pulumi-llm p
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import runpy
 from pathlib import Path
@@ -185,7 +186,7 @@ def test_gpu_vm_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     assert template["networkInterfaces"][0]["associatePublicIpAddress"] == "false"
     assert {(d["ebs"]["encrypted"], d["ebs"]["kmsKeyId"]) for d in template["blockDeviceMappings"]} == {("true", key_arn)}
     # The boot script runs the sized vLLM server from the digest-pinned image on the synced weights.
-    boot = base64.b64decode(template["userData"]).decode()
+    boot = gzip.decompress(base64.b64decode(template["userData"])).decode()  # gzipped: EC2's 16 KB limit
     assert pins.VLLM_OPENAI.ref in boot and "@sha256:" in pins.VLLM_OPENAI.ref
     assert "/models/llama-3.1-8b-instruct/0e9e39f249a16976918f6564b8830bc894c89659" in boot
     group = named(records, "llama-8b-asg").inputs

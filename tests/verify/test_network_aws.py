@@ -6,6 +6,7 @@ ALBs open to the whole VPC); and the pure helpers."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 
 import pytest
@@ -176,6 +177,19 @@ def test_seed_self_hosted_listener_redirects(recorded):
     view = recorded("dev")
     listener = resource(view, paths.LISTENER, f"llm-vm-{DEV_MODEL}-http")["inputs"]
     listener["defaultActions"] = [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}]
+    # dev's VMs run the vLLM router: the listener forwards the API through its /v1/* rule, so that goes too.
+    view.resources.remove(resource(view, paths.LISTENER_RULE, f"llm-vm-{DEV_MODEL}-api"))
+    assert fired(view) == {SELF_HOSTED}
+
+
+def test_seed_self_hosted_router_listener_rule_forwards_another_path(recorded):
+    # With the router the default action answers 404 and only the rule forwards: a rule for the wrong path
+    # leaves the gateway's /v1 calls nowhere.
+    view = recorded("dev")
+    rule = resource(view, paths.LISTENER_RULE, f"llm-vm-{DEV_MODEL}-api")["inputs"]
+    assert resource(view, paths.LISTENER, f"llm-vm-{DEV_MODEL}-http")["inputs"]["defaultActions"][0]["type"] == "fixed-response"
+    assert fired(view) == set()
+    rule["conditions"] = [{"pathPattern": {"values": ["/admin/*"]}}]
     assert fired(view) == {SELF_HOSTED}
 
 
@@ -332,7 +346,7 @@ def test_dev_gpu_vm_requires_the_key_the_gateway_sends(recorded):
     assert injected["SELF_HOSTED_API_KEY"] == arn
     # The server: the boot script reads the same secret into VLLM_API_KEY.
     template = resource(view, "aws:ec2/launchTemplate:LaunchTemplate", f"llm-vm-{DEV_MODEL}-launch-template")["inputs"]
-    boot = base64.b64decode(template["userData"]).decode()
+    boot = gzip.decompress(base64.b64decode(template["userData"])).decode()  # gzipped: EC2's 16 KB limit
     assert f"--secret-id {arn}" in boot and "VLLM_API_KEY" in boot
     # Only the gateway's execution role and the server's instance role may read it.
     policy = json.loads(resource(view, "aws:secretsmanager/secretPolicy:SecretPolicy", "llm-self-hosted-key-policy")["inputs"]["policy"])

@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import functools
+import gzip
 import ipaddress
 import json
 import math
@@ -47,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..deprecated import module_aliases, moved_field
 from ..errors import UserError
+from ..kubernetes.router_render import RouterOptions
 from ..labels import CommonLabels, aws_tags
 from ..monitoring import cloudwatch
 from ..naming import child, dns_label
@@ -55,7 +57,7 @@ from ..runtimes.spec import ContainerSpec
 from ..schedules import cron_problem, time_zone_problem
 from ..sizing import GIB, INSTANCE_TYPES, InstanceType, get_instance_type
 from ..validation import OBJECT_PREFIX
-from . import aws_boot
+from . import aws_boot, router_vm
 from .cloud_init import health_check_path, health_check_port, host_path, model_mount, ready_within_seconds, weights_path
 
 StrInput = str | pulumi.Output[str]
@@ -69,7 +71,8 @@ ROOT_DEVICE = "/dev/sda1"
 """Root device name of AWS's Ubuntu AMIs (the DLAMI included)."""
 DATA_DEVICE = "/dev/sdf"
 USER_DATA_LIMIT = 16 * 1024
-"""EC2 refuses user data over 16 KB (before base64)."""
+"""EC2 refuses user data over 16 KB (before base64). The boot script is gzipped (cloud-init unpacks gzipped user
+data itself), so the limit applies to the compressed bytes: the router's scripts alone are ~9.5 KB of text."""
 MAX_GRACE_SECONDS = 7200
 AUTOSCALING_GRANT_OPERATIONS = (
     "Encrypt",
@@ -195,6 +198,11 @@ class AwsGpuVmArgs(BaseModel):
     )
     deletion_protection: bool = Field(default=False, description="Load balancer deletion protection. Default false (true for prod).")
     log_retention_days: int = Field(default=30, ge=1, description="Retention of the server's logs and scraped metrics. Default 30.")
+    router: RouterOptions | None = Field(
+        default=None,
+        description="The vLLM router on every VM (gpu_vm/router_vm.py): the load balancer sends requests to any VM's router, "
+        "which picks the VM by policy (cache_aware: whose prefix cache holds the prompt). vLLM servers only. Default none.",
+    )
     config_path: str = Field(default="gpu_vm", description="Key path named in error messages. Default 'gpu_vm'.")
 
     @model_validator(mode="before")
@@ -376,6 +384,20 @@ def instance_policy(
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
+def lister_policy() -> str:
+    """What each VM's router reconciler (`aws_boot.instance_lister`) reads: its group's instances and their private
+    addresses. Both actions are read-only and support no resource-level permissions (the Service Authorization
+    Reference lists no resource type for autoscaling:DescribeAutoScalingGroups or ec2:DescribeInstances), so
+    "*" is the only resource they take; nothing else is granted."""
+    statement = {
+        "Sid": "ListGroupInstances",
+        "Effect": "Allow",
+        "Action": ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances"],
+        "Resource": "*",
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
+
+
 def assume_role_policy(service: str = "ec2.amazonaws.com") -> str:
     return json.dumps(
         {
@@ -419,7 +441,11 @@ class _Deployment:
     port: int
     """The server's HTTP port (the target group's port)."""
     check_port: int
-    """The port the load balancer health-checks."""
+    """The port the load balancer health-checks: the model server's, also with a router (see `_load_balancer`)."""
+    routed: bool
+    """The vLLM router runs on each VM (`args.router` set and a vLLM server)."""
+    traffic_port: int
+    """The port the load balancer forwards requests to: the router's, else the server's."""
     secret_names: tuple[str, ...]
     """`args.secret_arns` keys, sorted: the order of the secrets in the policy and the boot script."""
 
@@ -439,6 +465,8 @@ class AwsGpuVm(pulumi.ComponentResource):
         super().__init__("pulumi-llm:index:AwsGpuVm", name, None, opts)
         spec = args.container
         labels = args.labels.with_method("gpu-vm").with_model(spec.served_name)
+        # The same decision the boot script makes (`router_vm.vm_router`): a router only in front of vLLM.
+        routed = router_vm.vm_router(spec, args.router, router_vm.InstanceLister((), "")) is not None
         d = _Deployment(
             name=name,
             args=args,
@@ -447,6 +475,8 @@ class AwsGpuVm(pulumi.ComponentResource):
             port=spec.port(spec.http_port).container_port,
             check_port=health_check_port(spec),
             secret_names=tuple(sorted(args.secret_arns)),
+            routed=routed,
+            traffic_port=router_vm.ROUTER_PORT if routed else spec.port(spec.http_port).container_port,
         )
 
         # Fail before anything registers if the boot script cannot be rendered or is too big for EC2.
@@ -531,6 +561,8 @@ class AwsGpuVm(pulumi.ComponentResource):
             ),
             opts=here,
         )
+        if d.routed:
+            aws.iam.RolePolicy(child(name, "router-list"), role=role.id, policy=lister_policy(), opts=here)
         profile = aws.iam.InstanceProfile(child(name, "profile"), role=role.id, tags=tags, opts=here)
         # Auto Scaling launches the instances with its service-linked role; with a customer key on the
         # volumes that role needs a grant (or a key-policy statement) or every launch fails.
@@ -578,18 +610,35 @@ class AwsGpuVm(pulumi.ComponentResource):
                     cidr_ipv4=None if ipv6 else cidr,
                     opts=here,
                 )
-        for server_port in sorted({d.port, d.check_port}):
+        for server_port in sorted({d.traffic_port, d.check_port}):
+            # With the router, the load balancer's requests go to the router's port and only its health checks
+            # to the model server's (`_load_balancer`); the server's port is otherwise the routers' (below).
+            role_text = "routers" if server_port == router_vm.ROUTER_PORT and d.routed else "model servers"
+            health_only = d.routed and server_port != d.traffic_port
             allow_tcp_between(
                 egress_name=child(name, f"alb-out-{server_port}"),
                 ingress_name=child(name, f"instance-in-{server_port}"),
                 source=alb_sg.id,
                 target=instance_sg.id,
                 port=server_port,
-                egress_description="to the model servers",
-                ingress_description="from the load balancer only",
+                egress_description="health checks of the model servers" if health_only else f"to the {role_text}",
+                ingress_description="health checks from the load balancer only" if health_only else "from the load balancer only",
                 opts=here,
             )
-        # Registries, S3, Secrets Manager, CloudWatch, SSM.
+        if d.routed:
+            # Each VM's router sends requests to the model server of any VM of the group (itself included).
+            allow_tcp_between(
+                egress_name=child(name, f"router-out-{d.port}"),
+                ingress_name=child(name, f"router-in-{d.port}"),
+                source=instance_sg.id,
+                target=instance_sg.id,
+                port=d.port,
+                egress_description="routers to the group's model servers",
+                ingress_description="from the group's routers only",
+                opts=here,
+            )
+        # Registries, S3, Secrets Manager, CloudWatch, SSM; with the router also PyPI (or its mirror), from which the
+        # router's pinned wheel is installed at boot, and the Auto Scaling/EC2 APIs its reconciler lists the group with.
         allow_https_out(
             child(name, "instance-out-https"),
             security_group=instance_sg.id,
@@ -609,18 +658,25 @@ class AwsGpuVm(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             child(name, "logs"), retention_in_days=args.log_retention_days, kms_key_id=args.kms_key_arn, tags=tags, opts=here
         )
-        user_data = pulumi.Output.all(args.model_bucket_arn, log_group.name, *(args.secret_arns[s] for s in d.secret_names)).apply(
+        user_data = pulumi.Output.all(
+            args.model_bucket_arn, log_group.name, instance_sg.id, *(args.secret_arns[s] for s in d.secret_names)
+        ).apply(
             lambda v: base64.b64encode(
-                aws_boot.aws_user_data(
-                    spec,
-                    bucket_arn=v[0],
-                    key_prefix=args.model_key_prefix,
-                    region=args.region,
-                    log_group=v[1],
-                    deployment=d.deployment,
-                    revision=args.weights_revision,
-                    secret_arns=dict(zip(d.secret_names, v[2:], strict=False)),
-                ).encode()
+                _gzip(
+                    aws_boot.aws_user_data(
+                        spec,
+                        bucket_arn=v[0],
+                        key_prefix=args.model_key_prefix,
+                        region=args.region,
+                        log_group=v[1],
+                        deployment=d.deployment,
+                        revision=args.weights_revision,
+                        secret_arns=dict(zip(d.secret_names, v[3:], strict=False)),
+                        router=args.router if d.routed else None,
+                        group_tags=d.tags,
+                        security_group_id=v[2],
+                    )
+                )
             ).decode()
         )
         ami = args.ami_id or aws.ssm.get_parameter_output(name=args.ami_ssm_parameter, opts=pulumi.InvokeOptions(parent=self)).value
@@ -690,9 +746,14 @@ class AwsGpuVm(pulumi.ComponentResource):
             tags=tags,
             opts=here,
         )
+        # With the router the targets' traffic port is the router's, while the health check stays on the model server
+        # (vLLM /health on its own port): Auto Scaling's health is the target group's (ELB health checks), and AWS has
+        # no second check for it, so this keeps autohealing on the model server. The trade-off: a VM whose router is
+        # down but whose server is up still gets requests (502) until systemd restarts the router (seconds); the
+        # router's /readiness would instead pass on a VM whose own server is dead (any healthy worker suffices).
         target_group = aws.lb.TargetGroup(
             child(name, "tg"),
-            port=d.port,
+            port=d.traffic_port,
             protocol="HTTP",
             target_type="instance",
             vpc_id=args.vpc_id,
@@ -703,7 +764,7 @@ class AwsGpuVm(pulumi.ComponentResource):
                 "enabled": True,
                 "protocol": "HTTP",
                 "path": health_check_path(args.container),
-                "port": "traffic-port" if d.check_port == d.port else str(d.check_port),
+                "port": "traffic-port" if d.check_port == d.traffic_port else str(d.check_port),
                 "matcher": "200",
                 "interval": 15,
                 "timeout": 5,
@@ -714,15 +775,20 @@ class AwsGpuVm(pulumi.ComponentResource):
             opts=here,
         )
         forward: list[aws.lb.ListenerDefaultActionArgsDict] = [{"type": "forward", "target_group_arn": target_group.arn}]
+        # With the router, its worker routes (/add_worker, /remove_worker, /workers) are unauthenticated and on the
+        # same port: the listener forwards the OpenAI API only (`router_vm.FORWARDED_PREFIX`), anything else gets 404.
+        default = (
+            [{"type": "fixed-response", "fixed_response": {"content_type": "text/plain", "status_code": "404"}}] if d.routed else forward
+        )
         if args.certificate_arn is not None:
-            aws.lb.Listener(
+            serving = aws.lb.Listener(
                 child(name, "https"),
                 load_balancer_arn=alb.arn,
                 port=443,
                 protocol="HTTPS",
                 ssl_policy=TLS_POLICY,
                 certificate_arn=args.certificate_arn,
-                default_actions=forward,
+                default_actions=default,
                 tags=tags,
                 opts=here,
             )
@@ -738,12 +804,22 @@ class AwsGpuVm(pulumi.ComponentResource):
         else:
             # No certificate given: plain HTTP. Acceptable only on an internal load balancer inside a
             # trusted network (prompts and API keys cross it in clear); give certificate_arn otherwise.
-            aws.lb.Listener(
+            serving = aws.lb.Listener(
                 child(name, "http"),
                 load_balancer_arn=alb.arn,
                 port=80,
                 protocol="HTTP",
-                default_actions=forward,
+                default_actions=default,
+                tags=tags,
+                opts=here,
+            )
+        if d.routed:
+            aws.lb.ListenerRule(
+                child(name, "api"),
+                listener_arn=serving.arn,
+                priority=10,
+                conditions=[{"path_pattern": {"values": [router_vm.FORWARDED_PREFIX + "*"]}}],
+                actions=[{"type": "forward", "target_group_arn": target_group.arn}],
                 tags=tags,
                 opts=here,
             )
@@ -879,8 +955,14 @@ class AwsGpuVm(pulumi.ComponentResource):
             )
 
 
+def _gzip(text: str) -> bytes:
+    """The user data as EC2 gets it: gzip (cloud-init detects and unpacks it), with no timestamp, so the same script
+    always gives the same bytes and the launch template changes only when the script does."""
+    return gzip.compress(text.encode(), compresslevel=9, mtime=0)
+
+
 def _check_user_data(args: AwsGpuVmArgs, deployment: str) -> None:
-    """Render the boot script with the longest plausible ids and check EC2's 16 KB limit."""
+    """Render the boot script with the longest plausible ids and check EC2's 16 KB limit (on the gzipped bytes)."""
     placeholder = {s: "arn:aws:secretsmanager:" + "x" * 20 + ":123456789012:secret:" + "x" * 64 for s in args.secret_arns}
     text = aws_boot.aws_user_data(
         args.container,
@@ -891,10 +973,14 @@ def _check_user_data(args: AwsGpuVmArgs, deployment: str) -> None:
         deployment=deployment,
         revision=args.weights_revision,
         secret_arns=placeholder,
+        router=args.router,
+        group_tags={key: "x" * 128 for key in aws_boot.GROUP_TAGS},
+        security_group_id="sg-" + "0" * 17,
     )
-    if len(text.encode()) > USER_DATA_LIMIT:
+    size = len(_gzip(text))
+    if size > USER_DATA_LIMIT:
         raise UserError(
-            f"{args.config_path}.container: the boot script is {len(text.encode())} bytes, above EC2's "
+            f"{args.config_path}.container: the boot script is {size} bytes gzipped, above EC2's "
             f"{USER_DATA_LIMIT}-byte user-data limit (large config mounts?)"
         )
 

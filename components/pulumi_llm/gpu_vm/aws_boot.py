@@ -16,8 +16,10 @@ from collections.abc import Mapping
 import yaml
 
 from .. import pins
+from ..kubernetes.router_render import RouterOptions
 from ..monitoring import cloudwatch
 from ..runtimes.spec import ContainerSpec
+from . import router_vm
 from .cloud_init import MODEL_ROOT, DataDisk, MetricsAgent, SecretFetch, WeightsSync, render_cloud_init
 
 DLAMI_SSM_PARAMETER = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
@@ -34,6 +36,7 @@ AGENT_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/pulumi-llm.json"
 PROMETHEUS_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/pulumi-llm-prometheus.yaml"
 AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
 SCRAPE_JOB = "llm-server"
+ROUTER_SCRAPE_JOB = "llm-router"
 
 # The DLAMI does not promise the CloudWatch agent, so the boot script installs this exact package when
 # the agent is absent, checking its SHA-256 first. Version and digest: the versioned Ubuntu amd64 .deb
@@ -125,17 +128,18 @@ def awslogs_args(log_group: str, region: str) -> tuple[str, ...]:
     )
 
 
-def prometheus_config(spec: ContainerSpec, deployment: str) -> str:
-    """The agent's Prometheus scrape of the server's metrics port, labelled with the deployment."""
+def prometheus_config(spec: ContainerSpec, deployment: str, *, router: bool = False) -> str:
+    """The agent's Prometheus scrape of the server's metrics port (and the router's, on loopback), labelled with
+    the deployment."""
     port = spec.port(spec.metrics_port).container_port
+    jobs = [(SCRAPE_JOB, spec.metrics_path, f"127.0.0.1:{port}")]
+    if router:
+        jobs.append((ROUTER_SCRAPE_JOB, "/metrics", router_vm.METRICS_TARGET))
     config = {
         "global": {"scrape_interval": "30s", "scrape_timeout": "10s"},
         "scrape_configs": [
-            {
-                "job_name": SCRAPE_JOB,
-                "metrics_path": spec.metrics_path,
-                "static_configs": [{"targets": [f"127.0.0.1:{port}"], "labels": {"Deployment": deployment}}],
-            }
+            {"job_name": job, "metrics_path": path, "static_configs": [{"targets": [target], "labels": {"Deployment": deployment}}]}
+            for job, path, target in jobs
         ],
     }
     return yaml.safe_dump(config, sort_keys=False)
@@ -157,10 +161,15 @@ def scraped_metrics(spec: ContainerSpec) -> tuple[str, ...]:
     return tuple(name for name in names if name)
 
 
-def agent_config(spec: ContainerSpec, *, log_group: str, namespace: str = SERVER_METRICS_NAMESPACE, interval: int = 60) -> str:
+def agent_config(
+    spec: ContainerSpec, *, log_group: str, namespace: str = SERVER_METRICS_NAMESPACE, interval: int = 60, router: bool = False
+) -> str:
     """CloudWatch agent JSON: the GPU metrics exactly as `monitoring.cloudwatch.gpu_agent_config` renders
-    them (the GPU alarms read those names and dimensions), host memory and disk, and the server's
-    Prometheus metrics through the agent's EMF processor."""
+    them (the GPU alarms read those names and dimensions), host memory and disk, and the server's (and the
+    router's) Prometheus metrics through the agent's EMF processor, in the same namespace."""
+    declarations = [(SCRAPE_JOB, scraped_metrics(spec))]
+    if router:
+        declarations.append((ROUTER_SCRAPE_JOB, router_vm.METRIC_NAMES))
     config = cloudwatch.gpu_agent_config(interval)
     config["metrics"]["metrics_collected"].update(
         {
@@ -179,10 +188,11 @@ def agent_config(spec: ContainerSpec, *, log_group: str, namespace: str = SERVER
                     "metric_declaration": [
                         {
                             "source_labels": ["job"],
-                            "label_matcher": f"^{SCRAPE_JOB}$",
+                            "label_matcher": f"^{job}$",
                             "dimensions": [["Deployment"]],
-                            "metric_selectors": [f"^{re.escape(name)}$" for name in scraped_metrics(spec)],
+                            "metric_selectors": [f"^{re.escape(name)}$" for name in names],
                         }
+                        for job, names in declarations
                     ],
                 },
             }
@@ -193,7 +203,9 @@ def agent_config(spec: ContainerSpec, *, log_group: str, namespace: str = SERVER
     return json.dumps(config, separators=(",", ":")) + "\n"
 
 
-def cloudwatch_agent(spec: ContainerSpec, *, log_group: str, deployment: str, namespace: str = SERVER_METRICS_NAMESPACE) -> MetricsAgent:
+def cloudwatch_agent(
+    spec: ContainerSpec, *, log_group: str, deployment: str, namespace: str = SERVER_METRICS_NAMESPACE, router: bool = False
+) -> MetricsAgent:
     """The CloudWatch agent with this deployment's config; installed from the pinned package if absent."""
     deb = "/tmp/amazon-cloudwatch-agent.deb"
     script = "\n".join(
@@ -210,11 +222,59 @@ def cloudwatch_agent(spec: ContainerSpec, *, log_group: str, deployment: str, na
     return MetricsAgent(
         name=f"CloudWatch agent {CLOUDWATCH_AGENT_VERSION} (GPU → {cloudwatch.CWAGENT_NAMESPACE}, server → {namespace})",
         files=(
-            (AGENT_CONFIG, agent_config(spec, log_group=log_group, namespace=namespace)),
-            (PROMETHEUS_CONFIG, prometheus_config(spec, deployment)),
+            (AGENT_CONFIG, agent_config(spec, log_group=log_group, namespace=namespace, router=router)),
+            (PROMETHEUS_CONFIG, prometheus_config(spec, deployment, router=router)),
         ),
         script=script,
     )
+
+
+GROUP_TAGS = ("pulumi-llm:stack", "pulumi-llm:method", "pulumi-llm:model")
+"""Tags (`labels.aws_tags`) that name one model's Auto Scaling group in a stack; the lister finds its group by them."""
+
+
+def instance_lister(region: str, group_tags: Mapping[str, str], security_group_id: str) -> router_vm.InstanceLister:
+    """The group's InService + Healthy instances → their private IPv4 addresses, with the pinned AWS CLI.
+
+    The group is found by its tags (`GROUP_TAGS`; its name is generated after the launch template, which holds
+    this script), and only instances in the group's own security group are listed, so a same-named stack in the
+    account can never add its instances to this router. `HealthStatus` follows the target group's check of the
+    model server (ELB health checks), so a VM whose server failed drops out once Auto Scaling sees it."""
+    filters = [f"Name=tag:{key},Values={group_tags[key]}" for key in GROUP_TAGS]
+    groups = aws_cli(
+        region,
+        "autoscaling",
+        "describe-auto-scaling-groups",
+        "--filters",
+        *filters,
+        "--query",
+        "AutoScalingGroups[].Instances[?LifecycleState=='InService' && HealthStatus=='Healthy'].InstanceId[]",
+        "--output",
+        "text",
+    )
+    instances = aws_cli(
+        region,
+        "ec2",
+        "describe-instances",
+        "--filters",
+        f"Name=instance.group-id,Values={security_group_id}",
+        "Name=instance-state-name,Values=running",
+        "--query",
+        "Reservations[].Instances[].PrivateIpAddress",
+        "--output",
+        "text",
+        "--instance-ids",
+    )
+    script = "\n".join(
+        [
+            "set -eu",
+            "ids=$(" + " ".join(shlex.quote(t) for t in groups) + ")",
+            '[ -n "$ids" ] || exit 0',
+            "ips=$(" + " ".join(shlex.quote(t) for t in instances) + " $ids)",
+            "printf '%s\\n' $ips",
+        ]
+    )
+    return router_vm.InstanceLister(command=("/bin/sh", "-c", script), description="Auto Scaling group InService+Healthy → EC2 private IPs")
 
 
 def aws_user_data(
@@ -227,13 +287,25 @@ def aws_user_data(
     deployment: str,
     revision: str = "",
     secret_arns: Mapping[str, str] | None = None,
+    router: RouterOptions | None = None,
+    group_tags: Mapping[str, str] | None = None,
+    security_group_id: str = "",
 ) -> str:
-    """The complete AWS boot script: EBS data disk, S3 sync, Secrets Manager, CloudWatch agent and logs."""
+    """The complete AWS boot script: EBS data disk, S3 sync, Secrets Manager, CloudWatch agent and logs, and the
+    vLLM router with its reconciler when `router` is given (`group_tags` and `security_group_id` then find the
+    group's instances)."""
+    vm_router = None
+    if router is not None:
+        if group_tags is None or not security_group_id:
+            raise ValueError(f"{spec.served_name}: the router's instance lister needs the group's tags and security group")
+        lister = instance_lister(region, group_tags, security_group_id)
+        vm_router = router_vm.vm_router(spec, router, lister, log_args=awslogs_args(log_group, region))
     return render_cloud_init(
         spec,
         weights_sync=s3_sync(bucket_arn, key_prefix, region=region, revision=revision),
-        metrics=cloudwatch_agent(spec, log_group=log_group, deployment=deployment),
+        metrics=cloudwatch_agent(spec, log_group=log_group, deployment=deployment, router=vm_router is not None),
         data_disk=ebs_data_disk(),
         secrets=secrets_manager(secret_arns, region=region) if secret_arns else None,
         log_args=awslogs_args(log_group, region),
+        router=vm_router,
     )

@@ -40,8 +40,8 @@ READ_BY: dict[str, tuple[str, ...]] = {
     # scale on their load balancer's requests per target and edge DaemonSets don't scale.
     "serving.autoscaling": _KUBERNETES,
     "serving.alerts": _KUBERNETES,
-    # The router runs on Kubernetes only: a GPU VM group's load balancer spreads requests (gpu_vm/README.md).
-    "serving.router": _KUBERNETES,
+    # The router runs in front of the replicas on Kubernetes and on every VM of a GPU-VM group (gpu_vm/router_vm.py).
+    "serving.router": (*_KUBERNETES, "gpu-vm"),
     **{key: readers for rules in CLOUD_RULES for key, readers in rules.read_by.items()},
 }
 """Stack-file key (under `pulumi-llm:`) → the methods whose wiring reads it; with none of them it does nothing."""

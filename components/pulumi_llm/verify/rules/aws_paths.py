@@ -20,6 +20,9 @@ EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 LB = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+API_PATHS = ("/v1/*", "/*")
+"""Path patterns of a listener rule that carry the OpenAI API the gateway calls (`<url>/v1/...`)."""
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 SUBNET = "aws:ec2/subnet:Subnet"
 VPC = "aws:ec2/vpc:Vpc"
@@ -171,7 +174,8 @@ class Listener:
     protocol: str
     port: int
     forwards: bool
-    """False for a listener whose default action redirects or answers fixed: the request goes nowhere."""
+    """False for a listener whose default action redirects or answers fixed and no rule forwards the API
+    (`API_PATHS`): the request goes nowhere."""
 
 
 @dataclass
@@ -200,6 +204,18 @@ def _model_tag(r: dict[str, Any]) -> str | None:
     return tags.get("pulumi-llm:model")
 
 
+def _rule_forwards_api(view: PlanView, listener: dict[str, Any]) -> bool:
+    """A listener rule of `listener` forwards the API paths (a GPU-VM group with the router forwards /v1/* only)."""
+    for r in view.of_type(LISTENER_RULE):
+        i = r["inputs"]
+        if by_arn(view, i.get("listenerArn"), LISTENER) is not listener:
+            continue
+        patterns = {v for c in i.get("conditions") or [] for v in ((c.get("pathPattern") or {}).get("values") or [])}
+        if patterns & set(API_PATHS) and any(a.get("type") == "forward" for a in i.get("actions") or []):
+            return True
+    return False
+
+
 def gpu_vm_lbs(view: PlanView) -> list[ModelLb]:
     """The load balancers of the gpu-vm method: one per model, tagged with it."""
     found: list[ModelLb] = []
@@ -212,9 +228,8 @@ def gpu_vm_lbs(view: PlanView) -> list[ModelLb]:
             if by_arn(view, listener["inputs"].get("loadBalancerArn"), LB) is lb:
                 i = listener["inputs"]
                 actions: list[dict[str, Any]] = i.get("defaultActions") or []
-                listeners.append(
-                    Listener(str(i.get("protocol", "")).upper(), int(i.get("port", 0)), any(a.get("type") == "forward" for a in actions))
-                )
+                forwards = any(a.get("type") == "forward" for a in actions) or _rule_forwards_api(view, listener)
+                listeners.append(Listener(str(i.get("protocol", "")).upper(), int(i.get("port", 0)), forwards))
         found.append(
             ModelLb(
                 model,

@@ -12,7 +12,8 @@ Closed:
 * network.aws-closed: the internet reaches nothing but the API Gateway edge (no 0.0.0.0/0 ingress, no
   internet-facing load balancer the settings don't ask for); no workload in the VPC reaches a model
   server except its callers (the gateway when it routes there; otherwise the allowed CIDRs, by default
-  the VPC) nor the gateway engine past API Gateway (the NLB's and tasks' groups admit no one else);
+  the VPC; a GPU-VM server also its own group's routers) nor the gateway engine past API Gateway (the NLB's
+  and tasks' groups admit no one else);
 * network.aws-netpol: NetworkPolicy counts only where the CNI enforces it (vpc-cni enableNetworkPolicy);
   what the policies admit (the ALB's subnets, target-type ip) is network.k8s-*'s to prove.
 
@@ -260,13 +261,14 @@ def closed(view: PlanView) -> Iterator[Violation]:
             if r.peer_group not in nlb_groups:
                 yield violation(view, r.resource, CLOSED, f"admits {r.peer_group or ', '.join(r.cidrs)} to the gateway tasks past the NLB")
 
-    # The servers behind a gpu-vm load balancer: from that load balancer only.
+    # The servers behind a gpu-vm load balancer: from that load balancer only, and from their own group (each VM's
+    # vLLM router calls the model servers of every VM of its group, gpu_vm/router_vm.py).
     for group in view.of_type(paths.SG):
         tags: dict[str, str] = group["inputs"].get("tags") or {}
         model = tags.get("pulumi-llm:model")
         if model is None or group["id"] in model_groups:
             continue
-        own = {g for lb in lbs if lb.model == model for g in lb.groups}
+        own = {g for lb in lbs if lb.model == model for g in lb.groups} | {group["id"]}
         for r in paths.ingress_of(rules, [group["id"]]):
             if r.peer_group not in own:
                 yield violation(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import json
 import re
 from collections.abc import Iterator
@@ -39,8 +40,11 @@ def _served_names(view: PlanView) -> set[str]:
     names = set(_SERVED.findall(text))
     for blob in re.findall(r'"(?:userData|customData|user-data)": "([A-Za-z0-9+/=]{40,})"', text):
         try:
-            names |= set(_SERVED.findall(base64.b64decode(blob).decode(errors="replace")))
-        except (binascii.Error, ValueError):
+            raw = base64.b64decode(blob)
+            # AWS GPU VMs gzip their boot script (EC2's 16 KB user-data limit; cloud-init unpacks it).
+            raw = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+            names |= set(_SERVED.findall(raw.decode(errors="replace")))
+        except (binascii.Error, ValueError, OSError, EOFError):
             continue
     return names
 
