@@ -19,16 +19,12 @@ while it is up — as the reference semantics say.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -36,49 +32,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pulumi_llm.gateway import engine  # noqa: E402
 from pulumi_llm.gateway import front_contract as fc  # noqa: E402
 from pulumi_llm.gateway.aws_edge import QUOTA_RETRY_AFTER_SECONDS, fallback_alarm_definitions  # noqa: E402
-from pulumi_llm.gateway.config import ENGINE_ENVIRONMENT, Consumer, GatewaySpec, ModelGroup, ProviderRoute, render_litellm_config, to_yaml  # noqa: E402
+from pulumi_llm.gateway.config import GatewaySpec  # noqa: E402
 from pulumi_llm.gateway.fallback_alarms import decide_fallback_alarms, fallback_alarm_fires  # noqa: E402
+from support import edge_engine  # noqa: E402
 from support.apigw_edge import ApiGatewayEdge, ApiKeys, EdgeSecret, UsagePlan  # noqa: E402
 from support.cloudwatch_math import alarm_fires  # noqa: E402
+from support.edge_engine import APP, LIMITED, OPS, OPS_MODEL, Answer  # noqa: E402
 from support.fake_provider import FakeProvider  # noqa: E402
-from support.front_boot import BootedFront  # noqa: E402
-from support.litellm_env import ensure_litellm_env  # noqa: E402
-from support.vllm_server import free_port  # noqa: E402
+from support.front_boot import BootedFront, litellm_master_key  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
 # Test values created here; never real credentials.
-PROVIDER_KEY = "standin-provider-key"
-SELF_HOSTED_KEY = "itest-self-hosted-key"
 EDGE_KEY_OLD = "sk-itest-edge-old-" + uuid.uuid4().hex
 EDGE_KEY = "sk-itest-edge-" + uuid.uuid4().hex
 APP_KEY = "itest-aws-app-" + uuid.uuid4().hex
 OPS_KEY = "itest-aws-ops-" + uuid.uuid4().hex
 LIMITED_KEY = "itest-aws-limited-" + uuid.uuid4().hex
-APP, OPS, LIMITED = "app", "ops", "limited"
-OPS_MODEL = "gpt-ops-only"
-SELF_HOSTED_MODEL = "selfhosted-echo"
 QUOTA = 2
 STACK = "itest"
-
-
-def aws_spec(fake_url: str, dead_url: str) -> GatewaySpec:
-    def provider(name: str, model: str) -> ProviderRoute:
-        return ProviderRoute(name, "openai", model, api_base=fake_url, secret_env="STANDIN_OPENAI_KEY")
-
-    def self_hosted(name: str, base: str) -> ProviderRoute:
-        return ProviderRoute(name, "self-hosted", SELF_HOSTED_MODEL, api_base=base, secret_env="SELF_HOSTED_API_KEY", timeout_seconds=10)
-
-    return GatewaySpec(
-        model_groups=(
-            ModelGroup("chat", (self_hosted("echo", fake_url),), fallbacks=("provider",), retries=0),
-            ModelGroup("chat-down", (self_hosted("down", dead_url),), fallbacks=("provider",), retries=0),
-            ModelGroup("provider", (provider("standin", "gpt-standin"),)),
-            ModelGroup("ops", (provider("ops", OPS_MODEL),)),
-        ),
-        consumers=(Consumer(APP, ("chat", "chat-down", "provider")), Consumer(OPS, ("ops",)), Consumer(LIMITED, ("provider",))),
-        cooldown_seconds=5,
-    )
 
 
 @dataclass
@@ -95,29 +67,16 @@ class Aws:
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeProvider]:
-    with FakeProvider(api_key=(PROVIDER_KEY, SELF_HOSTED_KEY)) as provider:
+    with edge_engine.fake_backends() as provider:
         yield provider
 
 
 @pytest.fixture(scope="module")
 def aws(fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aws]:
-    python = ensure_litellm_env()
-    spec = aws_spec(fake.base_url, f"http://127.0.0.1:{free_port()}/v1")
-    workdir = tmp_path_factory.mktemp("gateway-aws")
-    front_doc = engine.front_config(
-        spec, identity=fc.IDENTITY_EDGE, stack=STACK, host="127.0.0.1", port=free_port(), litellm_port=free_port(), drain_seconds=5
-    )
+    spec = edge_engine.three_consumer_spec(fake.base_url)
+    doc = edge_engine.front_doc(spec, fc.IDENTITY_EDGE)
     # The task as ECS starts it after a rotation: the secret's current value injected, the previous one read at boot.
-    env = {
-        **ENGINE_ENVIRONMENT,
-        engine.EDGE_KEY_ENV: EDGE_KEY,
-        engine.EDGE_KEY_PREVIOUS_ENV: EDGE_KEY_OLD,
-        "STANDIN_OPENAI_KEY": PROVIDER_KEY,
-        "SELF_HOSTED_API_KEY": SELF_HOSTED_KEY,
-        "LITELLM_MASTER_KEY": None,  # the front makes LiteLLM's key per boot
-        "OPENAI_API_KEY": None,
-        "DATABASE_URL": None,
-    }
+    env = {engine.EDGE_KEY_ENV: EDGE_KEY, engine.EDGE_KEY_PREVIOUS_ENV: EDGE_KEY_OLD}
     keys = ApiKeys(
         {
             "appkey0001": (APP_KEY, APP, UsagePlan()),
@@ -126,62 +85,17 @@ def aws(fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         }
     )
     secret = EdgeSecret(EDGE_KEY, previous=EDGE_KEY_OLD, created=time.time() - 3600)
-    with BootedFront(python, front_doc, to_yaml(render_litellm_config(spec)), env=env, workdir=workdir) as running:
-        print(f"\n[gateway-aws] engine ready in {running.seconds_to_ready:.1f} s on {running.url}", file=sys.stderr)
+    with edge_engine.booted_engine(spec, doc, env, tmp_path_factory.mktemp("gateway-aws"), "gateway-aws") as running:
         with ApiGatewayEdge(running.url, keys, secret) as edge:
             yield Aws(running, edge, secret, spec)
-        code = running.stop()
-    assert code == 0, running.log_tail()
 
 
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-def send(
-    url: str, *, method: str = "POST", key: str | None = APP_KEY, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
-) -> Answer:
-    sent = {"Content-Type": "application/json", **(headers or {})}
-    if key is not None:
-        sent["Authorization"] = f"Bearer {key}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers=sent, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback
-            return Answer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
-    except urllib.error.HTTPError as exc:
-        return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
+def send(url: str, *, method: str = "POST", key: str | None = APP_KEY, body: dict[str, object] | None = None) -> Answer:
+    return edge_engine.send(url, method=method, bearer=key, body=body)
 
 
 def chat(aws: Aws, model: str, key: str | None = APP_KEY, headers: dict[str, str] | None = None) -> Answer:
-    body = {"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": "hello"}]}
-    return send(aws.url + "/v1/chat/completions", key=key, body=body, headers=headers)
-
-
-def litellm_master_key(booted: BootedFront) -> str:
-    """LiteLLM's per-boot master key, read from the environment of a process the engine started."""
-    assert booted.proc is not None
-    parents: dict[int, int] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            parents[int(pid)] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            continue
-    family = {booted.proc.pid}
-    while grown := {pid for pid, parent in parents.items() if parent in family} - family:
-        family |= grown
-    for pid in sorted(family):
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        for item in environ:
-            if item.startswith(b"LITELLM_MASTER_KEY=") and len(item) > len(b"LITELLM_MASTER_KEY="):
-                return item.split(b"=", 1)[1].decode()
-    raise AssertionError("no process of the engine holds LITELLM_MASTER_KEY")
+    return edge_engine.chat(aws.url + "/v1/chat/completions", model, bearer=key, headers=headers)
 
 
 # ---------------------------------------------------------------------------------------------

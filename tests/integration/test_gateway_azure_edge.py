@@ -28,8 +28,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +37,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pulumi_llm.gateway import azure_alarms, engine  # noqa: E402
+from pulumi_llm.gateway import azure_alarms  # noqa: E402
 from pulumi_llm.gateway import front_contract as fc  # noqa: E402
 from pulumi_llm.gateway.azure import (  # noqa: E402
     MASTER_KEY_NAMED_VALUE,
@@ -49,30 +47,19 @@ from pulumi_llm.gateway.azure import (  # noqa: E402
     engine_api_policy,
     openai_api_policy,
 )
-from pulumi_llm.gateway.config import (  # noqa: E402
-    ENGINE_ENVIRONMENT,
-    Consumer,
-    GatewaySpec,
-    ModelGroup,
-    ProviderRoute,
-    render_litellm_config,
-    to_yaml,
-)
+from pulumi_llm.gateway.config import Consumer, GatewaySpec  # noqa: E402
 from pulumi_llm.gateway.fallback_alarms import FallbackAlarm, fallback_alarm_fires  # noqa: E402
-from support import kql_eval  # noqa: E402
+from support import edge_engine, kql_eval  # noqa: E402
 from support.apim_edge import MANAGED_IDENTITY_TOKEN, ApimEdge  # noqa: E402
+from support.edge_engine import Answer, send  # noqa: E402
 from support.fake_provider import FakeProvider  # noqa: E402
 from support.front_boot import BootedFront, litellm_master_key  # noqa: E402
-from support.litellm_env import ensure_litellm_env  # noqa: E402
-from support.vllm_server import free_port  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
 # Test values created here; never real credentials.
 EDGE_KEY_OLD = "sk-itest-azure-edge-old-" + uuid.uuid4().hex[:12]
 EDGE_KEY_NEW = "sk-itest-azure-edge-new-" + uuid.uuid4().hex[:12]
-PROVIDER_KEY = "standin-provider-key"
-SELF_HOSTED_KEY = "itest-selfhosted-key"
 KEY_A = uuid.uuid4().hex  # APIM generates 32 hex characters per subscription key
 KEY_B = uuid.uuid4().hex
 KEY_L = uuid.uuid4().hex
@@ -81,26 +68,13 @@ LIMITED_RPM = 2
 APP = "llm-itest-engine"
 
 
-def gateway_spec(fake_url: str, dead_url: str) -> GatewaySpec:
-    def provider(name: str, model: str) -> ProviderRoute:
-        return ProviderRoute(name, "openai", model, api_base=fake_url, secret_env="STANDIN_OPENAI_KEY")
-
-    def self_hosted(name: str, base: str, model: str) -> ProviderRoute:
-        return ProviderRoute(name, "self-hosted", model, api_base=base, secret_env="SELF_HOSTED_API_KEY", timeout_seconds=10)
-
-    return GatewaySpec(
-        model_groups=(
-            ModelGroup("chat", (self_hosted("fast", fake_url, "selfhosted-echo"),), fallbacks=("provider",), retries=0),
-            ModelGroup("chat-down", (self_hosted("down", dead_url, "tiny"),), fallbacks=("provider",), retries=0),
-            ModelGroup("provider", (provider("standin", "gpt-standin"),)),
-            ModelGroup("support-only", (provider("support", "gpt-support"),)),
-        ),
-        consumers=(
-            Consumer(A, ("chat", "chat-down", "provider")),
-            Consumer(B, ("provider", "support-only")),
-            Consumer(LIMITED, ("provider",), rpm=LIMITED_RPM),
-        ),
+def gateway_spec(fake_url: str) -> GatewaySpec:
+    consumers = (
+        Consumer(A, edge_engine.HYBRID_GROUPS),
+        Consumer(B, ("provider", "support-only")),
+        Consumer(LIMITED, ("provider",), rpm=LIMITED_RPM),
     )
+    return edge_engine.hybrid_spec(fake_url, ("support-only", "gpt-support"), consumers)
 
 
 @dataclass
@@ -112,50 +86,16 @@ class Azure:
 
 @pytest.fixture(scope="module")
 def azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azure]:
-    python = ensure_litellm_env()
-    with FakeProvider(api_key=(PROVIDER_KEY, SELF_HOSTED_KEY)) as fake:
-        spec = gateway_spec(fake.base_url, f"http://127.0.0.1:{free_port()}/v1")
-        front_doc = engine.front_config(
-            spec, identity=fc.IDENTITY_EDGE, stack="itest", host="127.0.0.1", port=free_port(), litellm_port=free_port(), drain_seconds=5
-        )
-        env = {
-            **ENGINE_ENVIRONMENT,
-            # Rotation step 1 done: the new key is staged in litellm-master-previous and the revision restarted,
-            # so the front accepts both while APIM's named value still holds the old one.
-            fc.EDGE_KEY_ENV: EDGE_KEY_OLD,
-            fc.EDGE_KEY_PREVIOUS_ENV: EDGE_KEY_NEW,
-            "STANDIN_OPENAI_KEY": PROVIDER_KEY,
-            "SELF_HOSTED_API_KEY": SELF_HOSTED_KEY,
-            "LITELLM_MASTER_KEY": None,
-            "OPENAI_API_KEY": None,
-            "DATABASE_URL": None,
-        }
-        workdir = tmp_path_factory.mktemp("azure-engine")
-        booted = BootedFront(python, front_doc, to_yaml(render_litellm_config(spec)), env=env, workdir=workdir)
+    with edge_engine.fake_backends() as fake:
+        spec = gateway_spec(fake.base_url)
+        doc = edge_engine.front_doc(spec, fc.IDENTITY_EDGE)
+        # Rotation step 1 done: the new key is staged in litellm-master-previous and the revision restarted,
+        # so the front accepts both while APIM's named value still holds the old one.
+        env = {fc.EDGE_KEY_ENV: EDGE_KEY_OLD, fc.EDGE_KEY_PREVIOUS_ENV: EDGE_KEY_NEW}
         policy = engine_api_policy(consumer_header=fc.CONSUMER_HEADER, forward_timeout_seconds=230)
-        with booted, ApimEdge(booted.url, policy, {KEY_A: A, KEY_B: B, KEY_L: LIMITED}, {MASTER_KEY_NAMED_VALUE: EDGE_KEY_OLD}) as edge:
-            print(f"\n[azure-edge] engine ready in {booted.seconds_to_ready:.1f} s; edge {edge.url} (logs in {workdir})", file=sys.stderr)
-            yield Azure(booted, edge, fake)
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def send(url: str, *, method: str = "POST", body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Answer:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **(headers or {})}, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback
-            return Answer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
-    except urllib.error.HTTPError as exc:
-        return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
+        with edge_engine.booted_engine(spec, doc, env, tmp_path_factory.mktemp("azure-engine"), "azure-edge") as booted:
+            with ApimEdge(booted.url, policy, {KEY_A: A, KEY_B: B, KEY_L: LIMITED}, {MASTER_KEY_NAMED_VALUE: EDGE_KEY_OLD}) as edge:
+                yield Azure(booted, edge, fake)
 
 
 def chat(
@@ -164,8 +104,7 @@ def chat(
     all_headers = dict(headers or {})
     if key is not None:
         all_headers["Ocp-Apim-Subscription-Key"] = key
-    body = {"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": "hello"}]}
-    return send(azure.edge.url + path, body=body, headers=all_headers)
+    return edge_engine.chat(azure.edge.url + path, model, headers=all_headers)
 
 
 def test_a_consumer_gets_its_models_through_the_edge(azure: Azure) -> None:

@@ -21,68 +21,41 @@ from __future__ import annotations
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pulumi_llm.gateway import engine, gcp_alarms  # noqa: E402
 from pulumi_llm.gateway import front_contract as fc  # noqa: E402
-from pulumi_llm.gateway.config import ENGINE_ENVIRONMENT, Consumer, GatewaySpec, ModelGroup, ProviderRoute, render_litellm_config, to_yaml  # noqa: E402
+from pulumi_llm.gateway import gcp_alarms  # noqa: E402
+from pulumi_llm.gateway.config import GatewaySpec  # noqa: E402
 from pulumi_llm.gateway.fallback_alarms import decide_fallback_alarms, fallback_alarm_fires  # noqa: E402
 from pulumi_llm.gateway.front_server import Front, front_config_from_document  # noqa: E402
 from pulumi_llm.gateway.grants import Grant  # noqa: E402
+from support import edge_engine  # noqa: E402
 from support import gcp_monitoring as gm  # noqa: E402
+from support.edge_engine import APP, LIMITED, OPS, OPS_MODEL, Answer  # noqa: E402
 from support.fake_provider import FakeProvider  # noqa: E402
 from support.front_boot import BootedFront, litellm_master_key  # noqa: E402
 from support.gcp_edge import GcpLoadBalancerEdge  # noqa: E402
-from support.litellm_env import ensure_litellm_env  # noqa: E402
-from support.vllm_server import free_port  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
 # Test values created here; never real credentials.
-PROVIDER_KEY = "standin-provider-key"
-SELF_HOSTED_KEY = "itest-self-hosted-key"
 APP_KEY = "itest-gcp-app-" + uuid.uuid4().hex
 APP_KEY_NEW = "itest-gcp-app-new-" + uuid.uuid4().hex
 OPS_KEY = "itest-gcp-ops-" + uuid.uuid4().hex
 OPS_KEY_NEW = "itest-gcp-ops-new-" + uuid.uuid4().hex
 LIMITED_KEY = "itest-gcp-limited-" + uuid.uuid4().hex
-APP, OPS, LIMITED = "app", "ops", "limited"
-OPS_MODEL = "gpt-ops-only"
-SELF_HOSTED_MODEL = "selfhosted-echo"
 LIMITED_RPM = 2
 SERVICE = "pulumi-llm-itest-gateway"
 
 
-def gcp_spec(fake_url: str, dead_url: str) -> GatewaySpec:
-    def provider(name: str, model: str) -> ProviderRoute:
-        return ProviderRoute(name, "openai", model, api_base=fake_url, secret_env="STANDIN_OPENAI_KEY")
-
-    def self_hosted(name: str, base: str) -> ProviderRoute:
-        return ProviderRoute(name, "self-hosted", SELF_HOSTED_MODEL, api_base=base, secret_env="SELF_HOSTED_API_KEY", timeout_seconds=10)
-
-    return GatewaySpec(
-        model_groups=(
-            ModelGroup("chat", (self_hosted("echo", fake_url),), fallbacks=("provider",), retries=0),
-            ModelGroup("chat-down", (self_hosted("down", dead_url),), fallbacks=("provider",), retries=0),
-            ModelGroup("provider", (provider("standin", "gpt-standin"),)),
-            ModelGroup("ops", (provider("ops", OPS_MODEL),)),
-        ),
-        consumers=(Consumer(APP, ("chat", "chat-down", "provider")), Consumer(OPS, ("ops",)), Consumer(LIMITED, ("provider",))),
-        cooldown_seconds=5,
-    )
-
-
 GRANTS = {
-    APP: Grant(APP, ("chat", "chat-down", "provider")),
+    APP: Grant(APP, edge_engine.HYBRID_GROUPS),
     OPS: Grant(OPS, ("ops",)),
     LIMITED: Grant(LIMITED, ("provider",), requests_per_minute=LIMITED_RPM),
 }
@@ -102,14 +75,13 @@ class Gcp:
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeProvider]:
-    with FakeProvider(api_key=(PROVIDER_KEY, SELF_HOSTED_KEY)) as provider:
+    with edge_engine.fake_backends() as provider:
         yield provider
 
 
 @pytest.fixture(scope="module")
 def gcp(fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gcp]:
-    python = ensure_litellm_env()
-    spec = gcp_spec(fake.base_url, f"http://127.0.0.1:{free_port()}/v1")
+    spec = edge_engine.three_consumer_spec(fake.base_url)
     workdir = tmp_path_factory.mktemp("gateway-gcp")
     secrets = workdir / "secrets"  # Cloud Run's /secrets: one directory per mounted secret, its value in `value`
     files: dict[str, Path] = {}
@@ -117,56 +89,19 @@ def gcp(fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         files[consumer] = secrets / f"consumer-{consumer}" / "value"
         files[consumer].parent.mkdir(parents=True)
         files[consumer].write_text(key + "\n")
-    front_doc = engine.front_config(
-        spec,
-        identity=fc.IDENTITY_KEYS,
-        stack="itest",
-        grants=GRANTS,
-        consumer_key_files={name: str(path) for name, path in files.items()},
-        host="127.0.0.1",
-        port=free_port(),
-        litellm_port=free_port(),
-        drain_seconds=5,
-    )
-    env = {
-        **ENGINE_ENVIRONMENT,
-        "STANDIN_OPENAI_KEY": PROVIDER_KEY,
-        "SELF_HOSTED_API_KEY": SELF_HOSTED_KEY,
-        "LITELLM_MASTER_KEY": None,  # the front makes LiteLLM's key per boot; Cloud Run sets none
-        "OPENAI_API_KEY": None,
-        "DATABASE_URL": None,
-    }
-    with BootedFront(python, front_doc, to_yaml(render_litellm_config(spec)), env=env, workdir=workdir) as running:
-        print(f"\n[gateway-gcp] engine ready in {running.seconds_to_ready:.1f} s on {running.url}", file=sys.stderr)
+    doc = edge_engine.front_doc(spec, fc.IDENTITY_KEYS, grants=GRANTS, consumer_key_files={name: str(path) for name, path in files.items()})
+    # Cloud Run sets no key of LiteLLM's own: the front makes it per boot.
+    with edge_engine.booted_engine(spec, doc, {}, workdir, "gateway-gcp") as running:
         with GcpLoadBalancerEdge(running.url) as edge:
             yield Gcp(running, edge, spec, files)
-        code = running.stop()
-    assert code == 0, running.log_tail()
 
 
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-def send(url: str, *, method: str = "POST", key: str | None = APP_KEY, body: dict[str, Any] | None = None) -> Answer:
-    headers = {"Content-Type": "application/json"}
-    if key is not None:
-        headers["Authorization"] = f"Bearer {key}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback
-            return Answer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
-    except urllib.error.HTTPError as exc:
-        return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
+def send(url: str, *, method: str = "POST", key: str | None = APP_KEY, body: dict[str, object] | None = None) -> Answer:
+    return edge_engine.send(url, method=method, bearer=key, body=body)
 
 
 def chat(gcp: Gcp, model: str, key: str = APP_KEY) -> Answer:
-    body = {"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": "hello"}]}
-    return send(gcp.url + "/v1/chat/completions", key=key, body=body)
+    return edge_engine.chat(gcp.url + "/v1/chat/completions", model, bearer=key)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -50,7 +50,8 @@ from pulumi_llm.gateway.aws_edge import (
     integration_request_parameters,
 )
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
+from .edge_relay import HOP_BY_HOP, EdgeServer, relay
+
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pulumi-llm/itest/litellm-master-AbCdEf"
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:itestapi/v1/{method}{path}"
 
@@ -126,7 +127,7 @@ class ApiKeys:
         return next((plan for v, _, plan in self.keys.values() if v == value), None)
 
 
-class ApiGatewayEdge:
+class ApiGatewayEdge(EdgeServer):
     def __init__(self, front_url: str, keys: ApiKeys, secret: EdgeSecret, *, cache_seconds: float = AUTHORIZER_CACHE_SECONDS) -> None:
         self.front = urlsplit(front_url)
         rates = [plan.rate_per_second for _, _, plan in keys.keys.values()]
@@ -140,8 +141,7 @@ class ApiGatewayEdge:
         self.refused: list[tuple[int, str]] = []
         self._answers: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._listen(self._handler())
 
     def __enter__(self) -> ApiGatewayEdge:
         self._saved = {k: os.environ.get(k) for k in ("MASTER_KEY_SECRET_ARN", "CONSUMER_KEY_IDS", "EDGE_KEY_CACHE_SECONDS")}
@@ -150,12 +150,10 @@ class ApiGatewayEdge:
         os.environ["EDGE_KEY_CACHE_SECONDS"] = "0"  # the function's own cache: flush_authorizer() plays its expiry
         aws_authorizer._clients.update({"secretsmanager": self.secret, "apigateway": self.keys})
         self.flush_authorizer()
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
+        return super().__enter__()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__exit__(exc_type, exc, tb)
         aws_authorizer._clients.clear()
         self.flush_authorizer()
         for name, value in self._saved.items():
@@ -248,17 +246,7 @@ class ApiGatewayEdge:
                 edge.forwarded.append((self.command, route.front_path, headers))
                 upstream = http.client.HTTPConnection(cast(str, edge.front.hostname), edge.front.port, timeout=120)
                 upstream.request(route.method, route.front_path, body=body, headers=headers)
-                response = upstream.getresponse()
-                self.send_response(response.status)
-                for name, value in response.getheaders():
-                    if name.lower() not in HOP_BY_HOP:
-                        self.send_header(name, value)
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                while chunk := response.read1(65536):
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
+                relay(self, upstream.getresponse())
                 upstream.close()
 
             do_POST = _serve  # noqa: N815 - http.server's spelling

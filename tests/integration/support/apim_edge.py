@@ -38,14 +38,15 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 from pulumi_llm.gateway import apim_policy
 from pulumi_llm.gateway.azure import ENGINE_API, api_operations
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
+from .edge_relay import HOP_BY_HOP, EdgeServer, relay
+
 IGNORED = {"set-variable", "llm-emit-token-metric"}
 PRODUCT_IGNORED = {"rate-limit-by-key", "quota-by-key", "llm-token-limit"}
 """The product policy's limits: APIM's counters, not modelled here."""
@@ -102,7 +103,7 @@ class Request:
 Answer = tuple[int, dict[str, str], bytes]
 
 
-class ApimEdge:
+class ApimEdge(EdgeServer):
     def __init__(
         self,
         engine_url: str,
@@ -130,21 +131,12 @@ class ApimEdge:
         self.forwarded: list[dict[str, str]] = []  # headers the engine received, for assertions
         self.forwarded_bodies: list[bytes] = []  # and the bodies, after the policies
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._listen(self._handler())
 
     def refresh_named_value(self, named_value: str, value: str) -> None:
         """APIM's refresh of a Key Vault-backed named value (every 4 h, or refreshSecret)."""
         with self.lock:
             self.named_values[named_value] = value
-
-    def __enter__(self) -> ApimEdge:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     # --- the policy ------------------------------------------------------------------------------
 
@@ -327,18 +319,7 @@ class ApimEdge:
                 except PolicyError as err:
                     upstream.close()
                     return self._refuse(500, f"the APIM stand-in does not model {err}")
-                self.send_response(response.status)
-                for name, value in response.getheaders():
-                    if name.lower() not in HOP_BY_HOP and name.lower() not in {k.lower() for k in outbound}:
-                        self.send_header(name, value)
-                for name, value in outbound.items():
-                    self.send_header(name, value)
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                while chunk := response.read1(65536):
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
+                relay(self, response, outbound)
                 upstream.close()
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815 - http.server's spelling

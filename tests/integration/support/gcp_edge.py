@@ -16,33 +16,23 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 from pulumi_llm.gateway.gcp import decide_lb_route, path_matcher
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
+from .edge_relay import HOP_BY_HOP, EdgeServer, relay
+
 BACKEND = "projects/itest/global/backendServices/pulumi-llm-itest-gateway"
 
 
-class GcpLoadBalancerEdge:
+class GcpLoadBalancerEdge(EdgeServer):
     def __init__(self, front_url: str) -> None:
         self.front = urlsplit(front_url)
         self.matcher = path_matcher(BACKEND)
         self.forwarded: list[str] = []
         self.refused: list[str] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> GcpLoadBalancerEdge:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen(self._handler())
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         edge = self
@@ -74,17 +64,7 @@ class GcpLoadBalancerEdge:
                 upstream = http.client.HTTPConnection(str(edge.front.hostname), edge.front.port, timeout=120)
                 try:
                     upstream.request(self.command, self.path, body=body or None, headers=headers)
-                    response = upstream.getresponse()
-                    self.send_response(response.status)
-                    for name, value in response.getheaders():
-                        if name.lower() not in HOP_BY_HOP:
-                            self.send_header(name, value)
-                    self.send_header("Transfer-Encoding", "chunked")
-                    self.end_headers()
-                    while chunk := response.read1(65536):
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                        self.wfile.flush()
-                    self.wfile.write(b"0\r\n\r\n")
+                    relay(self, upstream.getresponse())
                 except OSError as err:  # the backend went away: what the load balancer says then
                     message = json.dumps({"error": f"backend unreachable: {err}"}).encode()
                     self.send_response(502)
