@@ -549,7 +549,8 @@ def _need_and_offer(
 def _cheapest_fitting_type(
     spec: ModelSpec,
     prec: Precision,
-    kv: KvDtype,
+    weights: int,
+    kv_tok: int,
     rt: Runtime,
     util: float,
     floor: int,
@@ -557,8 +558,8 @@ def _cheapest_fitting_type(
     region: str | None,
     lora: LoraSlots | None = None,
 ) -> InstanceType | None:
-    weights = weight_bytes(spec, prec)
-    kv_tok = kv_bytes_per_token(spec, kv)
+    """The cheapest type of `cloud` in `region` whose accelerator runs `prec` and holds `floor` tokens;
+    `weights` and `kv_tok` are the model's in `prec` and the KV dtype (the caller has them)."""
     for itype in instance_types(cloud, region):
         try:
             _check_device_precision(prec, itype.accelerator)
@@ -645,18 +646,22 @@ def _ways_out(
     region: str | None,
     target: int | None = None,
     lora: LoraSlots | None = None,
+    *,
+    weights: int,
+    kv_tok: int,
 ) -> list[str]:
+    """The ways out of a no-fit, in the order the error line gives them. `weights` and `kv_tok`: the model's
+    weight bytes in `prec` and its KV bytes per token in `kv`, as the caller computed them for the line; only
+    a smaller precision's weights are computed here."""
     ways: list[str] = []
     accel = hw.accelerator
     if hw.instance is not None:
         cloud = hw.instance.cloud
         where = region or DEFAULT_REGION[cloud]
-        bigger = _cheapest_fitting_type(spec, prec, kv, rt, util, floor, cloud, where, lora)
+        bigger = _cheapest_fitting_type(spec, prec, weights, kv_tok, rt, util, floor, cloud, where, lora)
         if bigger is not None:
             ways.append(f"a bigger type: {bigger.name} ({bigger.gpu_count}× {bigger.accelerator.key}, ${bigger.price_per_hour:,.2f}/h)")
     elif accel.kind == "gpu":
-        weights = weight_bytes(spec, prec)
-        kv_tok = kv_bytes_per_token(spec, kv)
         for count in range(hw.count + 1, 9):
             more = Hardware(accel, count)
             if _plan(spec, weights, kv_tok, more, rt, util, floor, floor, lora=lora) is not None:
@@ -664,10 +669,9 @@ def _ways_out(
                 break
     same_count: Precision | None = None
     for cand in _smaller_precisions(prec, rt, accel):
-        weights = weight_bytes(spec, cand)
-        kv_tok = kv_bytes_per_token(spec, kv)
-        if _plan(spec, weights, kv_tok, hw, rt, util, floor, floor, lora=lora) is not None:
-            need, _, _, _ = _need_and_offer(spec, weights, kv_tok, hw, rt, util, floor, lora)
+        smaller = weight_bytes(spec, cand)
+        if _plan(spec, smaller, kv_tok, hw, rt, util, floor, floor, lora=lora) is not None:
+            need, _, _, _ = _need_and_offer(spec, smaller, kv_tok, hw, rt, util, floor, lora)
             ways.append(f"--quant {cand.key} (needs {fmt_gb(need)})")
             same_count = cand
             break
@@ -676,8 +680,6 @@ def _ways_out(
     if quantized is not None and (same_count is None or quantized.precision.bits_per_weight > same_count.bits_per_weight):
         ways.append(quantized.way_out(accel, hw.count))
     if util < 0.95 and accel.kind != "cpu":
-        weights = weight_bytes(spec, prec)
-        kv_tok = kv_bytes_per_token(spec, kv)
         if _plan(spec, weights, kv_tok, hw, rt, 0.95, floor, floor, lora=lora) is not None:
             ways.append("--gpu-memory-utilization 0.95")
     return ways
@@ -702,7 +704,7 @@ def _no_fit_error(
     kv_tok = kv_bytes_per_token(spec, kv)
     need, offer, overhead, tp = _need_and_offer(spec, weights, kv_tok, hw, rt, util, floor, lora)
     on = hw.label if tp == hw.count else f"{hw.label} (a valid tensor-parallel size uses {tp})"
-    ways = [*extra_ways, *_ways_out(spec, prec, kv, hw, rt, util, floor, region, target, lora)]
+    ways = [*extra_ways, *_ways_out(spec, prec, kv, hw, rt, util, floor, region, target, lora, weights=weights, kv_tok=kv_tok)]
     adapters = lora_bytes_per_gpu(spec, lora, tp) * tp
     lora_part = f" + {fmt_gb(adapters)} LoRA slots" if lora is not None else ""
     way_text = "; ".join(ways) if ways else "no single machine in the catalog holds it (multi-node serving is not sized here)"
@@ -792,10 +794,12 @@ def fitting_instances(
             return tuple(found)
     largest = max(usable, key=lambda u: (u[0].accelerator.memory_gib * u[0].gpu_count, -u[0].price_per_hour))
     itype, prec, kv = largest
+    weights, kv_tok = weight_bytes(spec, prec), kv_bytes_per_token(spec, kv)
     elsewhere = tuple(
         f"region {other} offers {found_type.name}"
         for other in _other_regions(cl, where)
-        if (found_type := _cheapest_fitting_type(spec, prec, kv, rt, gpu_memory_utilization, floor, cl, other, lora)) is not None
+        if (found_type := _cheapest_fitting_type(spec, prec, weights, kv_tok, rt, gpu_memory_utilization, floor, cl, other, lora))
+        is not None
     )[:1]
     raise _no_fit_error(
         spec,
