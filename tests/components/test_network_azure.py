@@ -217,6 +217,25 @@ def test_internal_clients_ssh_sources_and_ports_are_arguments() -> None:
     assert (sources(rules["allow-ssh"]), ports(rules["allow-ssh"])) == ({"10.50.90.0/26"}, {"22"})
 
 
+def test_peer_ports_open_only_between_the_compute_subnets_vms_both_ways() -> None:
+    # A GPU-VM router on each VM calls the group's servers: clients reach the router port, only the VMs the server's.
+    named = by_name(plan(compute_ports=(8080,), compute_peer_ports=(8000,)))
+    rules = {r["name"]: r for r in named["net-compute-nsg"].inputs["securityRules"]}
+    assert ports(rules["allow-clients"]) == {"8080"}
+    for name, direction in (("allow-peers", "Inbound"), ("allow-peers-out", "Outbound")):
+        peer = rules[name]
+        assert (peer["direction"], peer["access"], sources(peer), peer["destinationAddressPrefix"], ports(peer)) == (
+            direction,
+            "Allow",
+            {"10.50.64.0/20"},
+            "10.50.64.0/20",
+            {"8000"},
+        )
+    # Before the explicit denies, and no other rule admits 8000 inbound.
+    assert rules["allow-peers-out"]["priority"] < rules["deny-all-outbound"]["priority"]
+    assert [n for n, r in rules.items() if r["direction"] == "Inbound" and r["access"] == "Allow" and "8000" in ports(r)] == ["allow-peers"]
+
+
 # --- bad input ------------------------------------------------------------------------------
 
 
@@ -227,6 +246,7 @@ def test_internal_clients_ssh_sources_and_ports_are_arguments() -> None:
         ({"cidr": "8.8.0.0/16"}, "'8.8.0.0/16' is not a private range"),
         ({"internal_client_cidrs": ("0.0.0.0/0",)}, "'0.0.0.0/0' is the whole internet; internal ranges only"),
         ({"compute_ports": (22,)}, "22 is SSH; give ssh_source_cidrs to open it to specific ranges"),
+        ({"compute_peer_ports": (22,)}, "22 is SSH; give ssh_source_cidrs to open it to specific ranges"),
         ({"location": "West Europe"}, "'West Europe' is not an Azure region name"),
     ],
 )

@@ -18,6 +18,7 @@ ROLE_GUIDS = {
     "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd": "Cognitive Services OpenAI User",
     "4d97b98b-1d4f-4787-a291-c67834d212e7": "Network Contributor",
     "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b": "Azure Kubernetes Service RBAC Cluster Admin",
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7": "Reader",
 }
 """Every role an Azure stack grants: data-plane readers and narrow writers, never Owner or Contributor."""
 
@@ -92,6 +93,9 @@ def test_role_assignments_are_least_privilege_and_scoped_below_the_subscription(
         assert inputs["principalType"] in ("ServicePrincipal", "User", "Group")
         if ROLE_GUIDS[role] == "Key Vault Secrets User":
             assert "/secrets/" in scope, grant["name"]  # one secret, not the vault
+        if ROLE_GUIDS[role] == "Reader":
+            # Only a GPU-VM group's routers, on their own scale set (they list its VMs' addresses).
+            assert grant["name"].endswith("-workers-reader") and "-vmss" in scope, (grant["name"], scope)
 
 
 @pytest.mark.parametrize("stack", AZURE_STACKS)

@@ -114,7 +114,7 @@ def test_seed_a_deny_with_a_lower_priority_number_wins(recorded):
             "protocol": "Tcp",
             "sourceAddressPrefix": "10.50.83.0/24",
             "destinationAddressPrefix": "*",
-            "destinationPortRange": "8000",
+            "destinationPortRange": "8080",  # the backend port: the VMs' vLLM routers (gpu_vm/router_vm.py)
             "sourcePortRange": "*",
         }
     )

@@ -67,7 +67,7 @@ def test_seed_run_ingress_internal_only_refuses_the_load_balancer(recorded):
 # ---- self-hosted: the model's own load balancer, and the gateway to the model ---------------------------
 def test_seed_proxy_firewall_on_the_wrong_port(recorded):
     view = recorded("gcp-dev")
-    firewall(view, "allow-lb-proxies")["allows"][0]["ports"] = ["8080"]
+    firewall(view, "allow-lb-proxies")["allows"][0]["ports"] = ["9000"]  # not the named port (8080, the routers')
     assert fired(view) == {SELF_HOSTED}
 
 

@@ -430,6 +430,15 @@ def iso_minutes(minutes: int) -> str:
     return "PT" + (f"{hours}H" if hours else "") + (f"{rest}M" if rest or not hours else "")
 
 
+def subnet_ports(spec: ContainerSpec, router: RouterOptions | None) -> tuple[int, int | None]:
+    """(the port the load balancer forwards clients to, the port the group's VMs call on each other or None): with a
+    router (`router` given, a vLLM server) clients reach the router port and only the routers the server's; without,
+    clients reach the server. `AzureNetwork`'s compute NSG opens them (`compute_ports`, `compute_peer_ports`)."""
+    routed = router_vm.vm_router(spec, router, router_vm.InstanceLister(command=(), description="")) is not None
+    server = spec.port(spec.http_port).container_port
+    return (router_vm.ROUTER_PORT, server) if routed else (server, None)
+
+
 def lb_probe(spec: ContainerSpec, routed: bool) -> dict[str, Any]:
     """The load balancer probe's port and path: the routers' readiness (a router holds a healthy server, its own
     or another VM's), else the server's own check."""

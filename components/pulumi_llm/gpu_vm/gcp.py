@@ -421,6 +421,12 @@ def lister_condition(deployment: str) -> dict[str, str]:
     }
 
 
+def load_balancer_port(spec: ContainerSpec, router: RouterOptions | None) -> int:
+    """The port a group's load balancer calls on its VMs, which `GcpNetwork`'s rules must admit from the proxies and
+    health checkers: the router's when the group gets one (`router` given, a vLLM server), else the server's."""
+    return router_vm.traffic_port(spec, router_vm.vm_router(spec, router, router_vm.InstanceLister(command=(), description="")))
+
+
 def lb_check(spec: ContainerSpec, router: router_vm.VmRouter | None) -> tuple[int, str]:
     """(port, path) of the load balancer's health check. With routers it checks them (`/readiness`: the router holds a
     healthy server, its own or another VM's), while autohealing keeps checking the VM's own server — GCP keeps the

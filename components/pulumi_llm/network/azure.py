@@ -215,8 +215,10 @@ def _compute_rules(
     compute_ports: Sequence[int],
     ssh_sources: Sequence[str],
     https_egress_only: bool,
+    peer_ports: Sequence[int] = (),
 ) -> list[dict[str, Any]]:
-    """The GPU VMs' subnet: internal clients (and SSH from the given ranges) in; HTTPS only out when asked."""
+    """The GPU VMs' subnet: internal clients (and SSH from the given ranges) in, the VMs to each other on
+    `peer_ports` (a GPU-VM router to its group's servers); HTTPS only out when asked."""
     rules: list[dict[str, Any]] = []
     rules.append(
         _rule(
@@ -230,6 +232,19 @@ def _compute_rules(
             description="Internal clients to the model servers (an internal LB keeps their source address)",
         )
     )
+    if peer_ports:
+        rules.append(
+            _rule(
+                "allow-peers",
+                210,
+                "Inbound",
+                "Allow",
+                source=plan.compute,
+                destination=plan.compute,
+                ports=peer_ports,
+                description="The GPU VMs' routers to the model servers of the subnet, nobody else on these ports",
+            )
+        )
     if ssh_sources:
         rules.append(
             _rule(
@@ -245,6 +260,19 @@ def _compute_rules(
         )
     if https_egress_only:
         # IMDS, DNS and the WireServer (169.254.169.254, 168.63.129.16) are not filtered by NSGs.
+        if peer_ports:
+            rules.append(
+                _rule(
+                    "allow-peers-out",
+                    90,
+                    "Outbound",
+                    "Allow",
+                    source=plan.compute,
+                    destination=plan.compute,
+                    ports=peer_ports,
+                    description="The GPU VMs' routers to the model servers of the subnet",
+                )
+            )
         rules += [
             _rule(
                 "allow-https-vnet",
@@ -428,6 +456,7 @@ def nsg_rules(
     ssh_sources: Sequence[str],
     compute_https_egress_only: bool,
     aks_pod_cidrs: Sequence[str] = (),
+    compute_peer_ports: Sequence[int] = (),
 ) -> list[dict[str, Any]]:
     """The security rules of the NSG of subnet `role` (pure; tested)."""
     rules = [_probes()]
@@ -438,6 +467,7 @@ def nsg_rules(
             compute_ports=compute_ports,
             ssh_sources=ssh_sources,
             https_egress_only=compute_https_egress_only,
+            peer_ports=compute_peer_ports,
         )
     elif role == "lb":
         rules += _lb_rules(plan, clients=clients, public_ingress=public_ingress, app_gateway=app_gateway)
@@ -489,6 +519,11 @@ class AzureNetworkArgs(BaseModel):
     ssh_source_cidrs: tuple[str, ...] = Field(
         default=(), description="Ranges allowed to SSH into the compute subnet (e.g. an Azure Bastion subnet). Default none."
     )
+    compute_peer_ports: tuple[int, ...] = Field(
+        default=(),
+        description="TCP ports the compute subnet's VMs may reach on each other, and only they (a GPU-VM router to its "
+        "group's model servers). Default none.",
+    )
     compute_https_egress_only: bool = Field(
         default=True, description="The compute subnet may only open HTTPS connections (VNet and Internet). Default true."
     )
@@ -539,6 +574,11 @@ class AzureNetworkArgs(BaseModel):
     def _ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         if not value:
             raise ValueError("give at least one port (the model servers' HTTP port, e.g. 8000)")
+        return cls._peer_ports(value)
+
+    @field_validator("compute_peer_ports")
+    @classmethod
+    def _peer_ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         for port in value:
             if not 1 <= port <= 65535:
                 raise ValueError(f"{port} is not a TCP port (1 to 65535)")
@@ -615,6 +655,7 @@ class AzureNetwork(pulumi.ComponentResource):
                 ssh_sources=args.ssh_source_cidrs,
                 compute_https_egress_only=args.compute_https_egress_only,
                 aks_pod_cidrs=args.aks_pod_cidrs,
+                compute_peer_ports=args.compute_peer_ports,
             )
             nsgs[role] = network.NetworkSecurityGroup(
                 child(name, f"{role}-nsg"),

@@ -36,8 +36,10 @@ from ..naming import child
 from .context import Foundation, Outputs, PlatformContext, SelfHosted
 
 if TYPE_CHECKING:
+    from ..kubernetes.router_render import RouterOptions
     from ..labels import CommonLabels
     from ..network.azure import AzureNetwork
+    from ..runtimes.spec import ContainerSpec
     from ..security.azure import AzureKeyVault
     from ..settings import Settings
     from ..storage.azure import AzureModelStore
@@ -90,6 +92,7 @@ def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundat
             gateway_subnets="gateway" in methods,
             # The AKS cluster runs Azure CNI Overlay with AksClusterArgs' pod range: its subnet's NSG must admit it.
             aks_pod_cidrs=(_aks_pod_cidr(),) if "cluster" in methods else (),
+            **(_compute_ports(settings) if "gpu-vm" in methods else {}),
         ),
         opts=on_azure,
     )
@@ -165,6 +168,30 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
     )
 
 
+def _vm_router(settings: Settings) -> RouterOptions | None:
+    """The vLLM router of the GPU-VM groups (`serving.router`), or None."""
+    from ..gpu_vm import router_vm
+
+    return router_vm.router_options(settings)
+
+
+def _vm_container(settings: Settings, served: str, router: RouterOptions | None) -> ContainerSpec:
+    """A GPU-VM group's server: behind a cache_aware router, vLLM gets --enable-scale-out (serving.container)."""
+    return serving.container(settings, served, router_policy=router.policy if router is not None else None)
+
+
+def _compute_ports(settings: Settings) -> dict[str, tuple[int, ...]]:
+    """The compute subnet's NSG ports: what the clients reach (each group's routers, else its servers) and what the
+    VMs reach on each other only (the servers behind routers)."""
+    from ..gpu_vm.azure import subnet_ports
+
+    router = _vm_router(settings)
+    pairs = [subnet_ports(_vm_container(settings, served, router), router) for served in settings.models]
+    ports = {"compute_ports": tuple(sorted({client for client, _ in pairs}))}
+    peers = tuple(sorted({peer for _, peer in pairs if peer is not None}))
+    return {**ports, "compute_peer_ports": peers} if peers else ports
+
+
 def _gpu_vms(
     name: str,
     settings: Settings,
@@ -180,6 +207,7 @@ def _gpu_vms(
     cfg = settings.azure
     schedule = cfg.gpu_vm.schedule
     outputs: dict[str, pulumi.Input[str]] = {}
+    router = _vm_router(settings)
     for served in sorted(settings.models):
         bounds = serving.replicas(settings, served)
         _, key = serving.store_key(settings, served)
@@ -187,7 +215,7 @@ def _gpu_vms(
             child(name, f"vm-{served}"),
             AzureGpuVmArgs(
                 labels=labels.with_method("gpu-vm"),
-                container=serving.container(settings, served),
+                container=_vm_container(settings, served, router),
                 location=location(settings),
                 resource_group_name=rg,
                 vm_size=serving.instance_type(settings, served).name,
@@ -207,6 +235,7 @@ def _gpu_vms(
                 if schedule
                 else None,
                 alert_emails=tuple(cfg.alert_emails),
+                router=router,
                 config_path=f"pulumi-llm:models.{served}",
             ),
             opts=on_azure,

@@ -20,7 +20,10 @@ from .context import Foundation, Outputs, PlatformContext, SelfHosted
 if TYPE_CHECKING:
     from ..cluster.gke import GkeCluster
     from ..kubernetes.model_serving import ServedModel
+    from ..kubernetes.router_render import RouterOptions
+    from ..runtimes.spec import ContainerSpec
     from ..security.gcp import GcpHubTokenSecret
+    from ..settings import Settings
 
 NAMESPACE = "llm"
 """The GKE namespace the models are served in."""
@@ -71,6 +74,34 @@ def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundat
     )
 
 
+def _vm_router(ctx: PlatformContext) -> RouterOptions | None:
+    """The vLLM router of the GPU-VM groups (`serving.router`), or None."""
+    from ..gpu_vm import router_vm
+
+    return router_vm.router_options(ctx.settings) if "gpu-vm" in ctx.methods else None
+
+
+def _vm_container(settings: Settings, served: str, router: RouterOptions | None) -> ContainerSpec:
+    """A GPU-VM group's server: behind a cache_aware router, vLLM gets --enable-scale-out (serving.container)."""
+    return serving.container(settings, served, router_policy=router.policy if router is not None else None)
+
+
+def _server_ports(ctx: PlatformContext) -> tuple[int, ...] | None:
+    """The ports GcpNetwork's rules open to the load balancers' proxies and health checkers: each GPU-VM group's
+    load-balancer port (its routers', else its servers'), plus the network's default when GKE shares the VPC (its
+    gateway rule). None: the network's default (no GPU VMs)."""
+    from ..gpu_vm.gcp import load_balancer_port
+    from ..network.gcp import GcpNetworkArgs
+
+    if "gpu-vm" not in ctx.methods:
+        return None
+    router = _vm_router(ctx)
+    ports = {load_balancer_port(_vm_container(ctx.settings, served, router), router) for served in ctx.settings.models}
+    if "cluster" in ctx.methods:
+        ports |= set(GcpNetworkArgs.model_fields["server_ports"].default)
+    return tuple(sorted(ports)) or None
+
+
 def _network(ctx: PlatformContext, on_gcp: pulumi.ResourceOptions):
     from ..network.gcp import GcpNetwork, GcpNetworkArgs
 
@@ -97,6 +128,7 @@ def _network(ctx: PlatformContext, on_gcp: pulumi.ResourceOptions):
             subnet_cidr=cfg.network.subnet_cidr,
             gateway_egress_cidr=egress_cidr,
             gateway_target_tags=target_tags,
+            **({"server_ports": ports} if (ports := _server_ports(ctx)) else {}),
         ),
         opts=on_gcp,
     )
@@ -120,6 +152,7 @@ def _gpu_vms(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
     assert cfg is not None and store is not None and network is not None
     outputs: dict[str, pulumi.Input[str]] = {}
     urls: dict[str, pulumi.Output[str]] = {}
+    router = _vm_router(ctx)
     for served in sorted(settings.models):
         bounds = serving.replicas(settings, served)
         _, key = serving.store_key(settings, served)
@@ -127,7 +160,7 @@ def _gpu_vms(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
             ctx.child(f"vm-{served}"),
             GcpGpuVmArgs(
                 labels=ctx.labels,
-                container=serving.container(settings, served),
+                container=_vm_container(settings, served, router),
                 region=settings.region or "",
                 machine_type=serving.instance_type(settings, served).name,
                 network_id=network.network_id,
@@ -142,6 +175,7 @@ def _gpu_vms(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
                 max_size=bounds.max,
                 spot=cfg.gpu_vm.spot,
                 notification_channels=list(foundation.monitoring),
+                router=router,
                 config_path=f"pulumi-llm:models.{served}",
             ),
             opts=ctx.opts(foundation.providers),
