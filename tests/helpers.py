@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,17 @@ def scratch_project(base: Path, stacks: dict[str, dict[str, Any]]) -> Path:
     for name, config in stacks.items():
         (base / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return base
+
+
+def plan_stacks(project: Path, out: Path, stacks: Iterable[str]) -> Path:
+    """Plans each named stack of `project` (a `scratch_project`) offline into ``out/NAME`` through the
+    `pulumi-llm` entry point, without the verification pass; every plan must succeed. Returns `out`."""
+    from pulumi_llm import cli  # the whole command: imported by the tests that plan, not by every helper user
+
+    for name in stacks:
+        code = cli.main(["--project-dir", str(project), "plan", name, "--quiet", "--no-verify", "--out", str(out / name)])
+        assert code == 0, name
+    return out
 
 
 def run(program: Callable[[], object], region: str = "us-east-1", stack: str = "test") -> list[Record]:

@@ -17,11 +17,11 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from helpers import scratch_project, shipped_stack
-from pulumi_llm import cli, pins
+from helpers import plan_stacks, scratch_project, shipped_stack
+from pulumi_llm import pins
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from support.checkov_env import ensure_checkov, scan  # noqa: E402
+from support.checkov_env import clean_kubernetes_scan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "llama-3-1-8b-instruct"
@@ -37,12 +37,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
         stack = shipped_stack(base)
         stack["config"]["pulumi-llm:models"][MODEL]["copy_from_hub"] = True
         stacks[f"{base}-copy"] = stack
-    project = scratch_project(tmp_path_factory.mktemp("copy-project"), stacks)
-    out = tmp_path_factory.mktemp("copy-plans")
-    for name in stacks:
-        code = cli.main(["--project-dir", str(project), "plan", name, "--quiet", "--no-verify", "--out", str(out / name)])
-        assert code == 0, name
-    return out
+    return plan_stacks(scratch_project(tmp_path_factory.mktemp("copy-project"), stacks), tmp_path_factory.mktemp("copy-plans"), stacks)
 
 
 def job_files(planned: Path, base: str) -> list[Path]:
@@ -118,21 +113,5 @@ def test_checkov_finds_nothing_in_the_copy_jobs(planned: Path, tmp_path: Path) -
             (scanned / f"{base}-{path.name}").write_text(path.read_text())
         for path in (planned / f"{base}-copy" / "manifests").glob(f"networkpolicy-*copy-{MODEL}*.yaml"):
             (scanned / f"{base}-{path.name}").write_text(path.read_text())
-    _, reports = scan(
-        ensure_checkov(),
-        "--config-file",
-        str(ROOT / ".checkov.yaml"),
-        "-d",
-        str(scanned),
-        "--framework",
-        "kubernetes",
-        out_dir=tmp_path / "report",
-        cwd=ROOT,
-        keep_passed=True,
-    )
-    [report] = [r for r in reports if r["check_type"] == "kubernetes"]
-    failed = [f"{f['check_id']} {f['file_path']} {f['resource']}" for f in report["results"]["failed_checks"]]
-    assert not failed, "checkov findings:\n" + "\n".join(failed)
-    assert report["summary"]["parsing_errors"] == 0
-    checked = {Path(c["file_abs_path"]).name for c in report["results"]["passed_checks"]}
+    checked = clean_kubernetes_scan(scanned, config=ROOT / ".checkov.yaml", out_dir=tmp_path / "report", cwd=ROOT)
     assert len({name for name in checked if "-job-" in name}) == len(STACKS)

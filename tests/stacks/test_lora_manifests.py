@@ -15,11 +15,11 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from helpers import scratch_project, shipped_stack
-from pulumi_llm import cli, pins
+from helpers import plan_stacks, scratch_project, shipped_stack
+from pulumi_llm import pins
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from support.checkov_env import ensure_checkov, scan  # noqa: E402
+from support.checkov_env import clean_kubernetes_scan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "llama-3-1-8b-instruct"
@@ -37,12 +37,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
         stack = shipped_stack(base)
         stack["config"]["pulumi-llm:models"][MODEL]["lora_adapters"] = dict(ADAPTERS)
         stacks[f"{base}-lora"] = stack
-    project = scratch_project(tmp_path_factory.mktemp("lora-project"), stacks)
-    out = tmp_path_factory.mktemp("lora-plans")
-    for name in stacks:
-        code = cli.main(["--project-dir", str(project), "plan", name, "--quiet", "--no-verify", "--out", str(out / name)])
-        assert code == 0, name
-    return out
+    return plan_stacks(scratch_project(tmp_path_factory.mktemp("lora-project"), stacks), tmp_path_factory.mktemp("lora-plans"), stacks)
 
 
 def pod(planned: Path, base: str) -> dict:
@@ -86,21 +81,5 @@ def test_checkov_finds_nothing_in_the_deployments_with_copies(planned: Path, tmp
     for base in STACKS:
         for name in (f"deployment-llm-{MODEL}.yaml", f"networkpolicy-llm-{MODEL}.yaml"):
             (scanned / f"{base}-{name}").write_text((planned / f"{base}-lora" / "manifests" / name).read_text())
-    _, reports = scan(
-        ensure_checkov(),
-        "--config-file",
-        str(ROOT / ".checkov.yaml"),
-        "-d",
-        str(scanned),
-        "--framework",
-        "kubernetes",
-        out_dir=tmp_path / "report",
-        cwd=ROOT,
-        keep_passed=True,
-    )
-    [report] = [r for r in reports if r["check_type"] == "kubernetes"]
-    failed = [f"{f['check_id']} {f['file_path']} {f['resource']}" for f in report["results"]["failed_checks"]]
-    assert not failed, "checkov findings:\n" + "\n".join(failed)
-    assert report["summary"]["parsing_errors"] == 0
-    checked = {Path(c["file_abs_path"]).name for c in report["results"]["passed_checks"]}
+    checked = clean_kubernetes_scan(scanned, config=ROOT / ".checkov.yaml", out_dir=tmp_path / "report", cwd=ROOT)
     assert {f"{base}-deployment-llm-{MODEL}.yaml" for base in STACKS} <= checked

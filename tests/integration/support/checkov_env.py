@@ -113,6 +113,29 @@ def scan(
     return proc, reports if isinstance(reports, list) else [reports]
 
 
+def clean_kubernetes_scan(directory: Path, *, config: Path, out_dir: Path, cwd: Path) -> set[str]:
+    """Scans the Kubernetes manifests under `directory` with checkov's `config` (the repo's ``.checkov.yaml``),
+    asserts that nothing failed and every file parsed, and returns the names of the files with a passed check
+    (a caller asserts its manifests are among them: a file checkov skipped was not scanned)."""
+    _, reports = scan(
+        ensure_checkov(),
+        "--config-file",
+        str(config),
+        "-d",
+        str(directory),
+        "--framework",
+        "kubernetes",
+        out_dir=out_dir,
+        cwd=cwd,
+        keep_passed=True,
+    )
+    [report] = [r for r in reports if r["check_type"] == "kubernetes"]
+    failed = [f"{f['check_id']} {f['file_path']} {f['resource']}" for f in report["results"]["failed_checks"]]
+    assert not failed, "checkov findings:\n" + "\n".join(failed)
+    assert report["summary"]["parsing_errors"] == 0
+    return {Path(c["file_abs_path"]).name for c in report["results"]["passed_checks"]}
+
+
 def main() -> int:
     return _ENV.main(ensure_checkov)
 
