@@ -68,7 +68,7 @@ def reconcile_once(lister: str, router: str, port: int, timeout: float) -> tuple
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Keep the local vllm-router's workers equal to the group's in-service instances.")
     parser.add_argument("--lister", required=True, help="executable printing one IPv4 address a line")
     parser.add_argument("--router", required=True, help="the router's base URL, e.g. http://127.0.0.1:8080")
     parser.add_argument("--port", type=int, required=True, help="the model server's port on every instance")

@@ -210,8 +210,13 @@ def _rule_forwards_api(view: PlanView, listener: dict[str, Any]) -> bool:
         i = r["inputs"]
         if by_arn(view, i.get("listenerArn"), LISTENER) is not listener:
             continue
-        patterns = {v for c in i.get("conditions") or [] for v in ((c.get("pathPattern") or {}).get("values") or [])}
-        if patterns & set(API_PATHS) and any(a.get("type") == "forward" for a in i.get("actions") or []):
+        conditions: list[dict[str, Any]] = i.get("conditions") or []
+        actions: list[dict[str, Any]] = i.get("actions") or []
+        patterns: set[str] = set()
+        for condition in conditions:
+            path: dict[str, Any] = condition.get("pathPattern") or {}
+            patterns |= set(as_strings(path.get("values")))
+        if patterns & set(API_PATHS) and any(a.get("type") == "forward" for a in actions):
             return True
     return False
 
