@@ -6,7 +6,7 @@ an AWS region, a GCP project, an Azure region), `default_client(...)` (tests pas
 cli_secrets asks the stack's cloud here; a cloud without a module is refused with the stores that exist.
 Explicit import lines, so tests/unit/test_import_graph.py sees the edges. The cloud SDKs are imported inside
 the functions that call them. `rest` holds what the Azure and GCP modules share (the REST call, the token
-lookup); it is no store.
+lookup) and `check_table` the table every store's `check` prints; neither is a store.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from pulumi_llm.errors import UserError
 from pulumi_llm.gateway.engine import secret_name
 
+from .check_table import print_states
+
 CURRENT = "AWSCURRENT"
 NAME = "AWS Secrets Manager"
 
@@ -44,16 +46,12 @@ def put(where: str, stack: str, region: str, provider: str, value: str, session_
 
 def check(where: str, stack: str, region: str, known: Sequence[str], session_factory: Callable[[str], Any]) -> int:
     client = session_factory(region).client("secretsmanager")
-    missing = 0
-    width = max(len(p) for p in known)
-    for provider in known:
+
+    def row(provider: str) -> tuple[str, str]:
         name = secret_name(stack, provider)
-        state = secret_state(where, stack, region, client, name)
-        if not state.startswith("set"):
-            missing += 1
-        print(f"{provider:<{width}}  {state:<48}  {name}")
-    print(f"{len(known) - missing} of {len(known)} set in {region}")
-    return 1 if missing else 0
+        return secret_state(where, stack, region, client, name), name
+
+    return print_states(known, row, region)
 
 
 def secret_state(where: str, stack: str, region: str, client: Any, name: str) -> str:

@@ -36,6 +36,7 @@ from pulumi_llm.errors import UserError
 from pulumi_llm.gateway.engine import MASTER_KEY_SECRET
 
 from . import rest
+from .check_table import print_states
 
 NAME = "Azure Key Vault"
 API_VERSION = "7.4"
@@ -81,18 +82,14 @@ def put(where: str, stack: str, region: str, provider: str, value: str, client_f
 def check(where: str, stack: str, region: str, known: Sequence[str], client_factory: Callable[[str], KeyVaultSecrets]) -> int:
     vault = vault_name(stack, region)
     client = client_factory(vault)
-    missing = 0
-    width = max(len(p) for p in known)
-    for provider in known:
+
+    def row(provider: str) -> tuple[str, str]:
         try:
-            state = secret_state(client, provider, stack)
+            return secret_state(client, provider, stack), f"{vault}/{provider}"
         except KeyVaultError as err:
             raise UserError(f"{where}: {err}{_hint(err, vault)}") from None
-        if not state.startswith("set"):
-            missing += 1
-        print(f"{provider:<{width}}  {state:<48}  {vault}/{provider}")
-    print(f"{len(known) - missing} of {len(known)} set in Key Vault {vault}")
-    return 1 if missing else 0
+
+    return print_states(known, row, f"Key Vault {vault}")
 
 
 def secret_state(client: KeyVaultSecrets, secret: str, stack: str) -> str:

@@ -21,6 +21,7 @@ from pulumi_llm.errors import UserError
 from pulumi_llm.gateway.engine import secret_id as gcp_secret_id
 
 from . import rest
+from .check_table import print_states
 
 SECRET_MANAGER_URL = "https://secretmanager.googleapis.com/v1"
 NAME = "GCP Secret Manager"
@@ -58,19 +59,15 @@ def put(where: str, stack: str, project: str, provider: str, value: str, client_
 
 def check(where: str, stack: str, project: str, known: Sequence[str], client_factory: Callable[[str], GcpSecretManager]) -> int:
     manager = client_factory(project)
-    missing = 0
-    width = max(len(p) for p in known)
-    for provider in known:
+
+    def row(provider: str) -> tuple[str, str]:
         secret = gcp_secret_id(stack, provider)
         try:
-            state = gcp_secret_state(manager, secret, stack)
+            return gcp_secret_state(manager, secret, stack), secret
         except GcpApiError as err:
             raise UserError(f"{where}: {err}") from None
-        if not state.startswith("set"):
-            missing += 1
-        print(f"{provider:<{width}}  {state:<48}  {secret}")
-    print(f"{len(known) - missing} of {len(known)} set in project {project}")
-    return 1 if missing else 0
+
+    return print_states(known, row, f"project {project}")
 
 
 def gcp_secret_state(manager: GcpSecretManager, secret: str, stack: str) -> str:
