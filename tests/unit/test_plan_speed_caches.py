@@ -116,8 +116,9 @@ def test_a_plan_records_the_same_with_the_collector_running(monkeypatch):
 
 
 def test_the_command_skips_the_exit_collection_and_a_caller_keeps_its_collector(capsys):
-    """`main()` as the command (no argv) leaves the objects alive at its end out of the exit's collections
-    (cli.skip_exit_collection); a caller that passes argv (this test) keeps its collector untouched."""
+    """`main()` as the command (no argv) runs without the collector (cli.command_collector) and leaves the objects
+    alive at its end out of the exit's collections (cli.skip_exit_collection); a caller that passes argv (this
+    test) keeps its collector untouched."""
     import gc
     import subprocess
     import sys
@@ -127,15 +128,16 @@ def test_the_command_skips_the_exit_collection_and_a_caller_keeps_its_collector(
     probe = (
         "import atexit, gc, sys\n"
         "from pulumi_llm.cli import main\n"
-        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0, 'collecting', gc.isenabled()))\n"
         "sys.argv = ['pulumi-llm', 'schema']\n"
         "sys.exit(main())\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "frozen True"
+    assert done.stdout.splitlines()[-1] == "frozen True collecting False"
     assert json.loads(done.stdout.rsplit("frozen", 1)[0])["title"]  # the command's output came first, whole
 
     before = gc.get_freeze_count()
     assert main(["schema"]) == 0
     assert gc.get_freeze_count() == before
+    assert gc.isenabled()
     assert json.loads(capsys.readouterr().out)["title"]
