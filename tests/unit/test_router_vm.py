@@ -206,3 +206,16 @@ def test_the_aws_boot_script_needs_the_group_to_list_it(spec) -> None:
             deployment="dev/chat",
             router=rr.RouterOptions(),
         )
+
+
+def test_the_dashboard_gets_one_router_graph_per_panel_with_a_line_per_model() -> None:
+    from pulumi_llm.monitoring.cloudwatch import dashboard_body
+
+    panels = aws_boot.router_panels({"chat": "dev/llm-vm-chat", "code": "dev/llm-vm-code"})
+    assert [p["title"] for p in panels] == [f"vLLM routers: {title}" for title, _, _ in aws_boot.ROUTER_PANELS]
+    assert {row[1] for p in panels for row in p["metrics"]} <= set(router_vm.METRIC_NAMES)
+    assert [row[3] for row in panels[0]["metrics"]] == ["dev/llm-vm-chat", "dev/llm-vm-code"]
+    widgets = json.loads(dashboard_body([], region="us-east-1", title="t", panels=panels))["widgets"]
+    graphs = [w for w in widgets if w["type"] == "metric"]
+    assert [g["properties"]["title"] for g in graphs] == [p["title"] for p in panels]
+    assert {(g["x"], g["y"]) for g in graphs} == {(0, 1), (12, 1), (0, 7), (12, 7)}  # a 2-wide grid under the header

@@ -777,9 +777,10 @@ class AwsGpuVm(pulumi.ComponentResource):
         forward: list[aws.lb.ListenerDefaultActionArgsDict] = [{"type": "forward", "target_group_arn": target_group.arn}]
         # With the router, its worker routes (/add_worker, /remove_worker, /workers) are unauthenticated and on the
         # same port: the listener forwards the OpenAI API only (`router_vm.FORWARDED_PREFIX`), anything else gets 404.
-        default = (
-            [{"type": "fixed-response", "fixed_response": {"content_type": "text/plain", "status_code": "404"}}] if d.routed else forward
-        )
+        not_found: list[aws.lb.ListenerDefaultActionArgsDict] = [
+            {"type": "fixed-response", "fixed_response": {"content_type": "text/plain", "status_code": "404"}}
+        ]
+        default = not_found if d.routed else forward
         if args.certificate_arn is not None:
             serving = aws.lb.Listener(
                 child(name, "https"),

@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 from collections.abc import Mapping
+from typing import Any
 
 import yaml
 
@@ -226,6 +227,31 @@ def cloudwatch_agent(
             (PROMETHEUS_CONFIG, prometheus_config(spec, deployment, router=router)),
         ),
         script=script,
+    )
+
+
+ROUTER_PANELS: tuple[tuple[str, str, str], ...] = (
+    ("requests", "vllm_router_requests_total", "Sum"),
+    ("requests in flight", "vllm_router_running_requests", "Maximum"),
+    ("healthy workers (fewest any router sees)", "vllm_router_active_workers", "Minimum"),
+    ("prefix-routing decisions", "vllm_router_prefix_routing_decisions_total", "Sum"),
+)
+"""(title, metric, statistic) of each router graph on the stack's dashboard; the agent publishes the router's
+counters as deltas per scrape, so Sum is the count per period."""
+
+
+def router_panels(deployments: Mapping[str, str], namespace: str = SERVER_METRICS_NAMESPACE) -> tuple[dict[str, Any], ...]:
+    """The dashboard graphs of the GPU-VM routers (`monitoring.cloudwatch.dashboard_body` panels): one line per
+    model (`deployments`: model → the `Deployment` dimension its agent writes, ``<stack>/<component name>``)."""
+    return tuple(
+        {
+            "title": f"vLLM routers: {title}",
+            "metrics": [
+                [namespace, metric, "Deployment", deployment, {"stat": stat, "period": 300, "label": model}]
+                for model, deployment in sorted(deployments.items())
+            ],
+        }
+        for title, metric, stat in ROUTER_PANELS
     )
 
 

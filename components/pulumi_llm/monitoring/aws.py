@@ -61,6 +61,11 @@ class AwsMonitoringArgs(BaseModel):
     dashboard_name: str | None = Field(
         default=None, description="Name of the CloudWatch dashboard ([A-Za-z0-9_-]). Default: pulumi-llm-<stack>-<component name>."
     )
+    panels: tuple[dict[str, Any], ...] = Field(
+        default=(),
+        description="Dashboard graphs without an alarm, after the alarms' ({title, metrics} in CloudWatch's metric-row form, "
+        "e.g. gpu_vm.aws_boot.router_panels). Default: none.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -150,7 +155,7 @@ class AwsMonitoring(pulumi.ComponentResource):
         definitions = list(args.alarms)
         title = f"pulumi-llm {args.labels.stack}: {name}"
         body = pulumi.Output.all(pulumi.Output.from_input(definitions), *self.alarm_arns.values()).apply(
-            lambda resolved: dashboard_body(resolved[0], region=args.region, title=title, alarm_arns=resolved[1:])
+            lambda resolved: dashboard_body(resolved[0], region=args.region, title=title, alarm_arns=resolved[1:], panels=args.panels)
         )
         dashboard = aws.cloudwatch.Dashboard(
             child(name, "dashboard"),

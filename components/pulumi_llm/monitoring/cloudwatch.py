@@ -470,9 +470,11 @@ def dashboard_body(
     region: str,
     title: str,
     alarm_arns: Sequence[str] = (),
+    panels: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """CloudWatch dashboard JSON: a header, an alarm-status widget (if ARNs are given), and per alarm a
-    graph of exactly what it evaluates with its threshold drawn. Dimension values must be resolved."""
+    """CloudWatch dashboard JSON: a header, an alarm-status widget (if ARNs are given), per alarm a graph of
+    exactly what it evaluates with its threshold drawn, then `panels` (graphs without an alarm: each a
+    ``{"title", "metrics"}`` in the dashboard's metric-row form). Dimension values must be resolved."""
     widgets: list[dict[str, Any]] = [{"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": f"# {title}"}}]
     y = 1
     if alarm_arns:
@@ -509,6 +511,18 @@ def dashboard_body(
                         ]
                     },
                 },
+            }
+        )
+    y += ((len(alarms) + 1) // 2) * 6
+    for index, panel in enumerate(panels):
+        widgets.append(
+            {
+                "type": "metric",
+                "x": (index % 2) * 12,
+                "y": y + (index // 2) * 6,
+                "width": 12,
+                "height": 6,
+                "properties": {"title": panel["title"], "region": region, "view": "timeSeries", "metrics": panel["metrics"]},
             }
         )
     return json.dumps({"widgets": widgets}, sort_keys=True)

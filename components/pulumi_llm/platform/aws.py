@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Set
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
@@ -88,7 +88,7 @@ def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundat
     )
     monitoring = AwsMonitoring(
         ctx.child("alarms"),
-        AwsMonitoringArgs(labels=labels, region=region, key_arn=key.arn, alert_emails=tuple(cfg.alert_emails)),
+        AwsMonitoringArgs(labels=labels, region=region, key_arn=key.arn, alert_emails=tuple(cfg.alert_emails), panels=_router_panels(ctx)),
         opts=on_aws,
     )
     return Foundation(
@@ -179,6 +179,27 @@ def _self_hosted_key(ctx: PlatformContext, foundation: Foundation) -> aws.secret
     )
 
 
+def _vm_name(ctx: PlatformContext, served: str) -> str:
+    """The AwsGpuVm component of model `served`; its metrics carry the dimension `<stack>/<this name>`."""
+    return ctx.child(f"vm-{served}")
+
+
+def _router_panels(ctx: PlatformContext) -> tuple[dict[str, Any], ...]:
+    """The dashboard's graphs of the vLLM routers on the GPU VMs (none without gpu-vm, a router or a vLLM model)."""
+    from ..gpu_vm import aws_boot, router_vm
+    from ..kubernetes.router import ROUTED_RUNTIMES
+
+    settings = ctx.settings
+    if "gpu-vm" not in ctx.methods or router_vm.router_options(settings) is None:
+        return ()
+    routed = {
+        served: f"{ctx.labels.stack}/{_vm_name(ctx, served)}"
+        for served, model in settings.models.items()
+        if model.runtime in ROUTED_RUNTIMES
+    }
+    return aws_boot.router_panels(routed) if routed else ()
+
+
 def _gpu_vms(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> SelfHosted:
     from ..gpu_vm.aws import AwsGpuVm
 
@@ -190,7 +211,7 @@ def _gpu_vms(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -
     for served in sorted(settings.models):
         calls = served in gateway_self_hosted(settings)
         vm = AwsGpuVm(
-            ctx.child(f"vm-{served}"),
+            _vm_name(ctx, served),
             aws_gpu_vm_args(
                 settings,
                 ctx.labels,
