@@ -23,19 +23,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pulumi_llm.cli import main  # noqa: E402
 from pulumi_llm.kubernetes.observability_rules import EXTERNAL_METRICS, metrics_referenced, promql_metric_names  # noqa: E402
-from pulumi_llm.runtimes.vllm import SERVE_COMMAND, cpu_replay, flag_name, model_argument  # noqa: E402
+from pulumi_llm.runtimes.vllm import SERVE_COMMAND, flag_name  # noqa: E402
+from support import rendered_vllm  # noqa: E402
 from support.vllm_env import ensure_vllm_env  # noqa: E402
 from support.vllm_server import LAUNCHER_MODULE, VllmServer, VllmServerError, launcher_args  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-SUPPORT = Path(__file__).resolve().parent / "support"
 SERVED = "tiny"
 API_KEY = "integration-test-key"  # a test value, created here; never a real credential
 STACK = """
@@ -68,21 +65,12 @@ config:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    project = tmp_path_factory.mktemp("project")
-    (project / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
-    (project / "stacks").mkdir()
-    (project / "stacks" / "__main__.py").write_text((ROOT / "stacks" / "__main__.py").read_text())
-    (project / "stacks" / "Pulumi.itest.yaml").write_text(STACK)
-    out = project / "out"
-    # --no-verify: this throwaway stack is not deployed (no CI runner, no cluster); what runs is the server.
-    assert main(["--project-dir", str(project), "plan", "itest", "--quiet", "--no-verify", "--out", str(out)]) == 0
-    return {p.stem: yaml.safe_load(p.read_text()) for p in (out / "manifests").glob("*.yaml")}
+    return rendered_vllm.plan_manifests(STACK, tmp_path_factory.mktemp("project"))
 
 
 @pytest.fixture(scope="module")
 def server_container(rendered: dict[str, dict]) -> dict:
-    [container] = rendered["deployment-llm-tiny"]["spec"]["template"]["spec"]["containers"]
-    return container
+    return rendered_vllm.server_container(rendered, SERVED)
 
 
 @pytest.fixture(scope="module")
@@ -92,35 +80,14 @@ def vllm_python() -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_model(vllm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("tiny")
-    subprocess.run(
-        [str(vllm_python), str(SUPPORT / "tiny_model.py"), str(dest)],
-        check=True,
-        timeout=600,
-        capture_output=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    return dest
-
-
-def replayed_serve(container: dict, model_dir: Path) -> list[str]:
-    """The manifest's command and args as this machine runs them: CPU filter, tiny weights (the
-    positional model), loopback address."""
-    model, *flags = container["args"]
-    assert model == model_argument(container["args"])
-    kept = [token for token in cpu_replay(flags) if flag_name(token) not in ("--host", "--port")]  # VllmServer binds 127.0.0.1
-    return [*container["command"], str(model_dir), *kept]
+    return rendered_vllm.tiny_model(vllm_python, tmp_path_factory.mktemp("tiny"))
 
 
 def replayed_env(container: dict, cache: Path) -> dict[str, str]:
-    env = {}
-    for var in container["env"]:
-        if "value" in var:
-            env[var["name"]] = var["value"].replace("/cache", str(cache))
-        else:
-            assert var["valueFrom"]["secretKeyRef"] == {"name": "tiny-api-key", "key": "api-key"}
-            env[var["name"]] = API_KEY
-    return env
+    """The rendered env (rendered_vllm.replayed_env); its one variable from a Secret is the API key."""
+    from_secrets = {var["name"]: var["valueFrom"]["secretKeyRef"] for var in container["env"] if "value" not in var}
+    assert all(ref == {"name": "tiny-api-key", "key": "api-key"} for ref in from_secrets.values())
+    return rendered_vllm.replayed_env(container, cache, dict.fromkeys(from_secrets, API_KEY))
 
 
 def readiness(container: dict, port: int, env: dict[str, str]) -> int:
@@ -136,7 +103,10 @@ def server(server_container: dict, vllm_python: Path, tiny_model: Path, tmp_path
     cache = tmp_path_factory.mktemp("cache")
     env = replayed_env(server_container, cache)
     srv = VllmServer.from_serve(
-        vllm_python, replayed_serve(server_container, tiny_model), env=env, log_path=tmp_path_factory.mktemp("log") / "vllm.log"
+        vllm_python,
+        rendered_vllm.replayed_serve(server_container, tiny_model),
+        env=env,
+        log_path=tmp_path_factory.mktemp("log") / "vllm.log",
     )
     before = readiness(server_container, srv.port, env)
     started = time.monotonic()

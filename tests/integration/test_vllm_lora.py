@@ -24,17 +24,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pulumi_llm.cli import main  # noqa: E402
-from pulumi_llm.runtimes.vllm import cpu_replay, flag_name, model_argument  # noqa: E402
+from support import rendered_vllm  # noqa: E402
 from support.vllm_env import ensure_vllm_env  # noqa: E402
 from support.vllm_server import VllmServer  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 SUPPORT = Path(__file__).resolve().parent / "support"
 SERVED = "tiny"
 CLAIM_PATH = "/models/tiny"  # where the rendered args read pvc://weights/tiny
@@ -77,17 +74,7 @@ print(json.dumps([[m.name, m.path] for m in ns.lora_modules or []]))
 
 @pytest.fixture(scope="module")
 def server_container(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    project = tmp_path_factory.mktemp("project")
-    (project / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
-    (project / "stacks").mkdir()
-    (project / "stacks" / "__main__.py").write_text((ROOT / "stacks" / "__main__.py").read_text())
-    (project / "stacks" / "Pulumi.itest.yaml").write_text(STACK)
-    out = project / "out"
-    # --no-verify: this throwaway stack is not deployed; what runs is the server.
-    assert main(["--project-dir", str(project), "plan", "itest", "--quiet", "--no-verify", "--out", str(out)]) == 0
-    deployment = yaml.safe_load((out / "manifests" / f"deployment-llm-{SERVED}.yaml").read_text())
-    [container] = deployment["spec"]["template"]["spec"]["containers"]
-    return container
+    return rendered_vllm.server_container(rendered_vllm.plan_manifests(STACK, tmp_path_factory.mktemp("project")), SERVED)
 
 
 @pytest.fixture(scope="module")
@@ -98,31 +85,16 @@ def vllm_python() -> Path:
 @pytest.fixture(scope="module")
 def model_dir(vllm_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model with the two adapters below it, as the claim holds them."""
-    dest = tmp_path_factory.mktemp("tiny")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    subprocess.run([str(vllm_python), str(SUPPORT / "tiny_model.py"), str(dest)], check=True, timeout=600, capture_output=True, env=env)
+    dest = rendered_vllm.tiny_model(vllm_python, tmp_path_factory.mktemp("tiny"))
     for seed, rel in enumerate(ADAPTERS.values(), start=1):
         subprocess.run(
             [str(vllm_python), str(SUPPORT / "tiny_lora.py"), str(dest), str(dest / rel), str(seed)],
             check=True,
             timeout=300,
             capture_output=True,
-            env=env,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )
     return dest
-
-
-def local(token: str, model_dir: Path) -> str:
-    """A rendered token with the claim's mount point replaced by the test's directory."""
-    return token.replace(CLAIM_PATH, str(model_dir))
-
-
-def replayed_serve(container: dict, model_dir: Path) -> list[str]:
-    """The manifest's command and args as this machine runs them (see the module docstring)."""
-    model, *flags = container["args"]
-    assert model == model_argument(container["args"]) == CLAIM_PATH
-    kept = [local(t, model_dir) for t in cpu_replay(flags) if flag_name(t) not in ("--host", "--port")]
-    return [*container["command"], str(model_dir), *kept]
 
 
 def lora_modules_vllm_reads(vllm_python: Path, args: list[str]) -> list[list[str]]:
@@ -141,10 +113,10 @@ def test_vllms_own_parser_reads_two_adapters_from_the_rendered_args(server_conta
 @pytest.fixture(scope="module")
 def server(server_container: dict, vllm_python: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
     cache = tmp_path_factory.mktemp("cache")
-    env = {v["name"]: v["value"].replace("/cache", str(cache)) for v in server_container["env"] if "value" in v}
+    env = rendered_vllm.replayed_env(server_container, cache)
     srv = VllmServer.from_serve(
         vllm_python,
-        replayed_serve(server_container, model_dir),
+        rendered_vllm.replayed_serve(server_container, model_dir, CLAIM_PATH),
         env=env,
         log_path=tmp_path_factory.mktemp("log") / "vllm.log",
         startup_timeout=900,
