@@ -407,9 +407,10 @@ def served_models(settings: Settings) -> list[ServedModel]:
         model = settings.models[name]
         bounds = replicas(settings, name)
         location, volume = weights(settings, name)
+        sized = size(settings, name)
         out.append(
             ServedModel(
-                container=container(settings, name, router_policy=router.policy if router is not None else None),
+                container=container(settings, name, sized, router_policy=router.policy if router is not None else None),
                 replicas_min=bounds.min,
                 replicas_max=bounds.max,
                 model_claim=volume.claim if volume else None,
@@ -418,6 +419,7 @@ def served_models(settings: Settings) -> list[ServedModel]:
                 copy=copy_spec(settings, name),
                 rollout=rollout(settings, name),
                 drain=drain(settings),
+                kv_tokens=sized.kv_tokens,
             )
         )
     return out
@@ -455,7 +457,8 @@ def router_options(settings: Settings):
 
 def router_summary(settings: Settings, name: str) -> dict[str, Any] | None:
     """What summary.json says of a model's router: policy, pods and their CPU/memory (requests, and the memory
-    limit), beside the model's own replicas, whose per-replica concurrency (max_num_seqs) the router leaves as is."""
+    limit), its prefix tree's size (from a replica's KV cache), beside the model's own replicas, whose per-replica
+    concurrency (max_num_seqs) the router leaves as is."""
     from .kubernetes.router import ROUTED_RUNTIMES
 
     options = router_options(settings)
@@ -469,8 +472,15 @@ def router_summary(settings: Settings, name: str) -> dict[str, Any] | None:
         "cpu_limit": options.cpu_limit,
         "memory_request": options.memory_request,
         "memory_limit": options.memory_limit,
+        "max_tree_size": _max_tree_size(size(settings, name).kv_tokens, options.max_tree_size),
         "version": _router_version(),
     }
+
+
+def _max_tree_size(kv_tokens: int, ceiling: int) -> int:
+    from .kubernetes.router_render import decide_max_tree_size
+
+    return decide_max_tree_size(kv_tokens, ceiling)
 
 
 def _router_version() -> str:

@@ -7,6 +7,7 @@ load balancer spreads requests; gpu_vm/README.md).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -113,3 +114,15 @@ def test_vllm_behind_the_default_cache_aware_router_runs_with_scale_out_once(res
         assert router_args[router_args.index("--policy") + 1] == "cache_aware"
         server = deployments[model]["spec"]["template"]["spec"]["containers"][0]
         assert server["command"] == ["vllm", "serve"] and server["args"].count("--enable-scale-out") == 1
+
+
+@pytest.mark.parametrize("stack", ROUTED)
+def test_each_routers_tree_is_sized_from_its_models_kv_cache(plans, resources: dict[str, list[dict]], stack: str) -> None:
+    """--max-tree-size is what one replica's KV cache holds, 8 tree units per token (router_render.decide_max_tree_size),
+    as summary.json says; every shipped model's cache is under the 4,194,304 ceiling."""
+    summary = {m["served_name"]: m for m in json.loads((plans / stack / "summary.json").read_text())["sizing"]}
+    deployments = {d["metadata"]["name"]: d for d in _objects(resources[stack], "kubernetes:apps/v1:Deployment")}
+    for model in _models(resources[stack]):
+        args = deployments[f"{model}-router"]["spec"]["template"]["spec"]["containers"][0]["args"]
+        size = int(args[args.index("--max-tree-size") + 1])
+        assert size == summary[model]["router"]["max_tree_size"] == summary[model]["kv_tokens"] * 8 < 4_194_304

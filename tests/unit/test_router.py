@@ -243,8 +243,24 @@ def test_sizing_summary_names_the_router_and_keeps_per_replica_concurrency() -> 
         "cpu_limit": "2",
         "memory_request": "256Mi",
         "memory_limit": "1Gi",
+        # A replica's KV cache in tree units (8 per token), under the 4,194,304 ceiling.
+        "max_tree_size": with_router["kv_tokens"] * rr.TREE_UNITS_PER_TOKEN,
         "version": rr.ROUTER_VERSION,
     }
+    assert with_router["kv_tokens"] * rr.TREE_UNITS_PER_TOKEN < rr.RouterOptions().max_tree_size
     assert "router" not in without
     assert {k: v for k, v in with_router.items() if k != "router"} == without
     assert router_summary(_settings({"router": "off"}), "chat") is None
+
+
+def test_max_tree_size_follows_a_replicas_kv_cache_under_the_ceiling() -> None:
+    assert rr.decide_max_tree_size(176_889, 4_194_304) == 1_415_112  # 8 tree units per token
+    assert rr.decide_max_tree_size(600_000, 4_194_304) == 4_194_304  # the ceiling the memory limit was set for
+    assert rr.decide_max_tree_size(None, 4_194_304) == 4_194_304
+    assert rr.decide_max_tree_size(0, 1_000) == 1_000
+
+
+def test_each_models_router_gets_its_own_tree_size() -> None:
+    [model] = served_models(_settings())
+    assert model.kv_tokens is not None and model.kv_tokens > 0
+    assert router_summary(_settings(), "chat")["max_tree_size"] == model.kv_tokens * 8  # type: ignore[index]

@@ -26,7 +26,7 @@ from .model_copy import ModelCopy, ModelCopyArgs
 from .model_server import LWS_API_VERSION, ModelServer, ModelServerArgs
 from .resilience import REPLACE, Drain, Rollout
 from .router import ModelRouter, ModelRouterArgs, decide_router, router_dashboard_data, router_http_port, router_service, router_workers
-from .router_render import RouterOptions
+from .router_render import RouterOptions, decide_max_tree_size
 
 SERVICE_MONITOR_API_VERSION = "monitoring.coreos.com/v1"
 GMP_API_VERSION = "monitoring.googleapis.com/v1"
@@ -59,6 +59,9 @@ class ServedModel:
     """Its rolling update (serving.rollout: surge where the cluster's GPU cap has room)."""
     drain: Drain = render.DEFAULT_DRAIN
     """Its preStop sleep and termination grace (serving.drain: the longest stream the stack allows)."""
+    kv_tokens: int | None = None
+    """Tokens one replica's KV cache holds (sizing); its router's prefix tree is sized from it
+    (router_render.decide_max_tree_size). None: the router's `max_tree_size` as set."""
 
 
 INGRESS_NGINX_ANNOTATIONS = {
@@ -307,7 +310,7 @@ class ModelServing(pulumi.ComponentResource):
                 served_name=spec.served_name,
                 namespace=args.namespace,
                 labels={**model_labels, "app.kubernetes.io/component": "router"},
-                options=args.router,
+                options=dataclasses.replace(args.router, max_tree_size=decide_max_tree_size(model.kv_tokens, args.router.max_tree_size)),
                 workers=router_workers(spec, args.namespace, server.workload_kind),
                 clients=d.clients,
                 scrapers=d.scrapers,

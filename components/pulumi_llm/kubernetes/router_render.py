@@ -60,6 +60,14 @@ reason="preparation_rejected"` (src/backend/preprocess.rs:486) and the strings `
 `VLLM_ROUTER_TOKENIZER`/`VLLM_ROUTER_MODEL` (the router's own tokenizer, for gRPC workers) did not help. Proved by
 tests/integration/test_vllm_router.py (prefix_hit) and bench/router_prefix.py (bench/README.md)."""
 
+TREE_UNITS_PER_TOKEN = 8
+"""What one prompt token costs in the cache-aware tree's size (`--max-tree-size` counts these per replica), when the
+router routes on token ids from the render routes (as it does behind `--enable-scale-out`). Measured with the
+pinned wheel in front of a vLLM CPU 0.32.0 server (the integration test's tiny model) at `--log-level debug` with
+`--eviction-interval-secs 1`: after one completion of 82, 200 and 158 prompt tokens (the render route's
+`token_ids`; 480, 200 and 200 characters), src/tree.rs:734 logged a tenant size of 662, 1606 and 1270 — 8 per
+token plus 6, not the characters of the text (which the tree counts only when it routes on raw text)."""
+
 HTTP_PORT = 8000
 METRICS_PORT = 29000
 """router_args.py's default `--prometheus-port`."""
@@ -100,8 +108,9 @@ class RouterOptions:
     memory_request: str = "256Mi"
     memory_limit: str = "1Gi"
     max_tree_size: int = 4_194_304
-    """Characters of prompt prefixes the cache-aware tree keeps per replica (upstream default 33,554,432):
-    a few thousand conversations' system prompts, and the router's memory stays well under `memory_limit`."""
+    """The most the cache-aware tree keeps per replica (upstream default 33,554,432), in tree units: 8 per prompt
+    token (`TREE_UNITS_PER_TOKEN`), so ~524k tokens, and the router's memory stays well under `memory_limit`. A
+    model whose replicas' KV cache holds fewer tokens gets a tree that size (`decide_max_tree_size`)."""
     request_timeout_seconds: int = 3600
     """Longest request the router waits for: the Ingress's proxy-read-timeout, above upstream's 1800."""
     health_check_interval_seconds: int = 10
@@ -130,6 +139,19 @@ class StaticWorkers:
     """Replicas at fixed URLs (`http://host:port`): tests and benchmarks outside Kubernetes."""
 
     urls: Sequence[str] = field(default_factory=tuple[str, ...])
+
+
+def decide_max_tree_size(kv_tokens: int | None, ceiling: int) -> int:
+    """`--max-tree-size` for one model's router: what a replica's KV cache holds (`kv_tokens`, sizing's tokens
+    per replica; None when unknown), in tree units (`TREE_UNITS_PER_TOKEN`), at most `ceiling`
+    (`RouterOptions.max_tree_size`, the bound its memory limit was set for).
+
+    Why the KV cache: a prefix the tree remembers beyond what the replica can keep cached has been evicted
+    there, so routing on it predicts a hit the replica no longer has; a tree that size forgets (LRU) about
+    as the replica does."""
+    if kv_tokens is None or kv_tokens < 1:
+        return ceiling
+    return min(ceiling, kv_tokens * TREE_UNITS_PER_TOKEN)
 
 
 def router_args(
