@@ -10,7 +10,7 @@ Upstream facts used here, from vllm-project/router at v0.1.17 (the wheel pinned 
 - flags: py_src/vllm_router/router_args.py (`vllm-router --help` of the wheel): `--policy`, `--service-discovery`,
   `--selector k=v ...`, `--service-discovery-namespace`, `--service-discovery-port`, `--prometheus-host/-port`
   (metrics default 127.0.0.1:29000, so it must be bound to the pod's address), `--health-check-*`,
-  `--request-timeout-secs` (default 1800), `--max-tree-size` (characters per worker in the prefix tree);
+  `--request-timeout-secs` (default 1800), `--max-tree-size` (per worker, in tree units: `TREE_UNITS_PER_TOKEN`);
 - discovery: src/service_discovery.rs watches pods (list + watch) in the namespace, adds a pod only when it
   is Running with condition Ready, at `http://<pod IP>:<port>`, and removes it when it is deleted;
 - endpoints: src/server.rs `/liveness` (200 while the process serves), `/readiness` (503 while no worker is
