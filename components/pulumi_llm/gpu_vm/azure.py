@@ -439,12 +439,12 @@ def subnet_ports(spec: ContainerSpec, router: RouterOptions | None) -> tuple[int
     return (router_vm.ROUTER_PORT, server) if routed else (server, None)
 
 
-def lb_probe(spec: ContainerSpec, routed: bool) -> dict[str, Any]:
-    """The load balancer probe's port and path: the routers' readiness (a router holds a healthy server, its own
+def lb_probe(spec: ContainerSpec, routed: bool) -> tuple[int, str]:
+    """The load balancer probe's (port, path): the routers' readiness (a router holds a healthy server, its own
     or another VM's), else the server's own check."""
     if routed:
-        return {"port": router_vm.ROUTER_PORT, "request_path": router_vm.READINESS_PATH}
-    return {"port": health_check_port(spec), "request_path": health_check_path(spec)}
+        return router_vm.ROUTER_PORT, router_vm.READINESS_PATH
+    return health_check_port(spec), health_check_path(spec)
 
 
 APPLICATION_HEALTH = {"publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux", "type_handler_version": "1.0"}
@@ -757,6 +757,7 @@ class AzureGpuVm(pulumi.ComponentResource):
         """The internal Standard load balancer: one frontend, the servers' pool, the health probe, one rule."""
         args = d.args
         lb_name = _lb_name(d)
+        probe_port, probe_path = lb_probe(args.container, d.routed)
         frontend: network.FrontendIPConfigurationArgsDict = {"name": "frontend", "subnet": {"id": args.lb_subnet_id or args.subnet_id}}
         if args.frontend_private_ip is not None:
             frontend["private_ip_allocation_method"] = "Static"
@@ -775,7 +776,8 @@ class AzureGpuVm(pulumi.ComponentResource):
                 {
                     "name": "health",
                     "protocol": "Http",
-                    **lb_probe(args.container, d.routed),
+                    "port": probe_port,
+                    "request_path": probe_path,
                     "interval_in_seconds": 15,
                     "probe_threshold": 2,
                 }

@@ -862,7 +862,8 @@ class GcpGpuVm(pulumi.ComponentResource):
                     # Derived from the role's id (what its `name` output holds) so the plan shows the grant's role.
                     role=pulumi.Output.all(d.project, role.role_id).apply(lambda v: custom_role_name(v[0], v[1])),
                     member=member,
-                    condition=lister_condition(d.deployment),
+                    # lister_condition builds IAMMemberConditionArgsDict-shaped plain data (pure, tested as a dict)
+                    condition=cast(projects.IAMMemberConditionArgsDict, lister_condition(d.deployment)),
                     opts=here,
                 )
             )

@@ -73,10 +73,11 @@ def in_service(managed: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def private_ip(instance: Mapping[str, Any]) -> str:
     """The primary interface's internal IPv4 address (ValueError if it has none yet)."""
-    nics = instance.get("networkInterfaces") or []
-    if not nics or not nics[0].get("networkIP"):
+    nics: list[Mapping[str, Any]] = instance.get("networkInterfaces") or []
+    address = str(nics[0].get("networkIP") or "") if nics else ""
+    if not address:
         raise ValueError(f"{instance.get('name')}: no internal address yet")
-    return str(ipaddress.IPv4Address(nics[0]["networkIP"]))
+    return str(ipaddress.IPv4Address(address))
 
 
 def list_ips(region: str, group: str, *, project: str | None = None, opener: Opener | None = None) -> list[str]:
@@ -95,7 +96,7 @@ def list_ips(region: str, group: str, *, project: str | None = None, opener: Ope
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Print the internal IPv4 address of each in-service VM of a regional MIG.")
     parser.add_argument("--region", required=True)
     parser.add_argument("--group", required=True, help="the regional managed instance group's name")
     args = parser.parse_args(argv)

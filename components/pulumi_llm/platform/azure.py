@@ -81,6 +81,7 @@ def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundat
         opts=on_azure,
     )
     rg = group.name
+    compute_ports, peer_ports = _compute_ports(settings, methods)
     network = AzureNetwork(
         child(name, "network"),
         AzureNetworkArgs(
@@ -92,7 +93,8 @@ def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundat
             gateway_subnets="gateway" in methods,
             # The AKS cluster runs Azure CNI Overlay with AksClusterArgs' pod range: its subnet's NSG must admit it.
             aks_pod_cidrs=(_aks_pod_cidr(),) if "cluster" in methods else (),
-            **(_compute_ports(settings) if "gpu-vm" in methods else {}),
+            compute_ports=compute_ports,
+            compute_peer_ports=peer_ports,
         ),
         opts=on_azure,
     )
@@ -180,16 +182,19 @@ def _vm_container(settings: Settings, served: str, router: RouterOptions | None)
     return serving.container(settings, served, router_policy=router.policy if router is not None else None)
 
 
-def _compute_ports(settings: Settings) -> dict[str, tuple[int, ...]]:
-    """The compute subnet's NSG ports: what the clients reach (each group's routers, else its servers) and what the
-    VMs reach on each other only (the servers behind routers)."""
+def _compute_ports(settings: Settings, methods: frozenset[str] | set[str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The compute subnet's NSG ports: what the clients reach (each GPU-VM group's routers, else its servers; the
+    network's default without GPU VMs) and what the VMs reach on each other only (the servers behind routers)."""
     from ..gpu_vm.azure import subnet_ports
+    from ..network.azure import AzureNetworkArgs
 
+    default: tuple[int, ...] = AzureNetworkArgs.model_fields["compute_ports"].default
+    if "gpu-vm" not in methods:
+        return default, ()
     router = _vm_router(settings)
     pairs = [subnet_ports(_vm_container(settings, served, router), router) for served in settings.models]
-    ports = {"compute_ports": tuple(sorted({client for client, _ in pairs}))}
-    peers = tuple(sorted({peer for _, peer in pairs if peer is not None}))
-    return {**ports, "compute_peer_ports": peers} if peers else ports
+    clients = tuple(sorted({client for client, _ in pairs})) or default
+    return clients, tuple(sorted({peer for _, peer in pairs if peer is not None}))
 
 
 def _gpu_vms(

@@ -86,20 +86,21 @@ def _vm_container(settings: Settings, served: str, router: RouterOptions | None)
     return serving.container(settings, served, router_policy=router.policy if router is not None else None)
 
 
-def _server_ports(ctx: PlatformContext) -> tuple[int, ...] | None:
+def _server_ports(ctx: PlatformContext) -> tuple[int, ...]:
     """The ports GcpNetwork's rules open to the load balancers' proxies and health checkers: each GPU-VM group's
     load-balancer port (its routers', else its servers'), plus the network's default when GKE shares the VPC (its
-    gateway rule). None: the network's default (no GPU VMs)."""
+    gateway rule) or there is no GPU VM."""
     from ..gpu_vm.gcp import load_balancer_port
     from ..network.gcp import GcpNetworkArgs
 
+    default: tuple[int, ...] = GcpNetworkArgs.model_fields["server_ports"].default
     if "gpu-vm" not in ctx.methods:
-        return None
+        return default
     router = _vm_router(ctx)
     ports = {load_balancer_port(_vm_container(ctx.settings, served, router), router) for served in ctx.settings.models}
-    if "cluster" in ctx.methods:
-        ports |= set(GcpNetworkArgs.model_fields["server_ports"].default)
-    return tuple(sorted(ports)) or None
+    if "cluster" in ctx.methods or not ports:
+        ports |= set(default)
+    return tuple(sorted(ports))
 
 
 def _network(ctx: PlatformContext, on_gcp: pulumi.ResourceOptions):
@@ -128,7 +129,7 @@ def _network(ctx: PlatformContext, on_gcp: pulumi.ResourceOptions):
             subnet_cidr=cfg.network.subnet_cidr,
             gateway_egress_cidr=egress_cidr,
             gateway_target_tags=target_tags,
-            **({"server_ports": ports} if (ports := _server_ports(ctx)) else {}),
+            server_ports=_server_ports(ctx),
         ),
         opts=on_gcp,
     )
