@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ def test_an_instance_without_an_address_yet_is_left_for_the_next_round() -> None
 @pytest.mark.parametrize("failing", ["/token", "/listManagedInstances", "/instances/prod-llm-b2x1"])
 def test_a_failed_call_exits_1_with_nothing_on_stdout(failing: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     google = FakeGoogle([managed("prod-llm-b2x1", "europe-west4-b")], {"prod-llm-b2x1": "10.40.0.7"}, fail=failing)
-    monkeypatch.setattr(lister.urllib.request, "urlopen", google)
+    monkeypatch.setattr(urllib.request, "urlopen", google)
     assert lister.main(["--region", "europe-west4", "--group", "prod-llm-mig"]) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("list-instances: 503 from")
@@ -115,7 +116,7 @@ def test_a_failed_call_exits_1_with_nothing_on_stdout(failing: str, monkeypatch:
 def test_main_prints_one_address_a_line(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     google = FakeGoogle([managed("prod-llm-b2x1", "europe-west4-b"), managed("prod-llm-a9k3", "europe-west4-a")],
                         {"prod-llm-b2x1": "10.40.0.7", "prod-llm-a9k3": "10.40.0.12"})  # fmt: skip
-    monkeypatch.setattr(lister.urllib.request, "urlopen", google)
+    monkeypatch.setattr(urllib.request, "urlopen", google)
     assert lister.main(["--region", "europe-west4", "--group", "prod-llm-mig"]) == 0
     assert capsys.readouterr().out == "10.40.0.12\n10.40.0.7\n"
 
