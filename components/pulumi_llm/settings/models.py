@@ -77,9 +77,11 @@ class AlertSettings(StrictModel):
 
 
 class RouterSettings(StrictModel):
-    """The vLLM project's router in front of each model's replicas on Kubernetes (kubernetes/router_render.py).
+    """The vLLM project's router in front of each model's replicas on Kubernetes (kubernetes/router_render.py) and on
+    every VM of a GPU-VM group (gpu_vm/router_vm.py).
 
-    `serving.router: off` (or `false`) serves without it: the model's Service spreads requests round-robin."""
+    `serving.router: off` (or `false`) serves without it: the model's Service (or the VMs' load balancer) spreads
+    requests."""
 
     policy: Literal["cache_aware", "power_of_two", "round_robin", "off"] = Field(
         default="cache_aware",
@@ -87,11 +89,16 @@ class RouterSettings(StrictModel):
         "vLLM then runs with --enable-scale-out, added for you, whose token-id routes the router asks), power_of_two (the "
         "less loaded of two replicas), round_robin, or off. Default cache_aware.",
     )
-    replicas: int = Field(default=2, ge=1, le=20, description="Router pods per model (PDB: one down at a time). Default 2.")
+    replicas: int = Field(
+        default=2,
+        ge=1,
+        le=20,
+        description="Router pods per model on Kubernetes (PDB: one down at a time; GPU VMs run one per VM). Default 2.",
+    )
     index_url: str | None = Field(
         default=None,
         pattern=described(r"^https://[^\s]+$", "an https:// URL with no spaces"),
-        description="PyPI mirror the router pods install the pinned, hash-checked wheel from. Default pypi.org.",
+        description="PyPI mirror the router pods (and GPU VMs) install the pinned, hash-checked wheel from. Default pypi.org.",
     )
 
     @model_validator(mode="before")
@@ -116,7 +123,8 @@ class ServingSettings(StrictModel):
     gpu_memory_utilization: float = Field(default=0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use. Default 0.9.")
     router: RouterSettings = Field(
         default_factory=RouterSettings,
-        description="The router in front of each model's replicas on Kubernetes (EKS, GKE, AKS, on-prem). Default cache_aware, 2 pods.",
+        description="The router in front of each vLLM model's replicas on Kubernetes (EKS, GKE, AKS, on-prem) and on every "
+        "GPU VM. Default cache_aware, 2 pods.",
     )
     rollout: Literal["auto", "surge", "replace"] = Field(
         default="auto",
