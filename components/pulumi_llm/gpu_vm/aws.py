@@ -21,7 +21,11 @@ Children (Pulumi names ``<name>-<role>``):
   plain HTTP listener when no certificate is given;
 * scaling and alarms: target tracking on ALBRequestCountPerTarget, optional scale-to-zero schedules,
   the ALB and GPU alarms of `monitoring.cloudwatch` notifying the given SNS topic, and the log group of
-  the server's logs and scraped metrics.
+  the server's logs and scraped metrics;
+* with `router` (a vLLM server): the vLLM router on every instance (`router_vm`), the target group on its
+  port with the health check left on the server's, a listener rule forwarding ``/v1/*`` only (the default
+  action answers 404), the instances' group admitting itself on the server's port (routers → servers), and
+  the role policy ``-router-list`` its reconciler lists the group with (`aws_boot.instance_lister`).
 
 Why hop limit 1 (not 2): the model server runs on Docker's bridge network, one hop away; with hop limit 1
 it cannot fetch the instance role's credentials (model bucket, secrets). Everything that needs them (the
