@@ -50,7 +50,7 @@ from pulumi_llm.gateway.aws_edge import (
     integration_request_parameters,
 )
 
-from .edge_relay import HOP_BY_HOP, EdgeServer, relay
+from .edge_relay import HOP_BY_HOP, EdgeHandler, EdgeServer, relay
 
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pulumi-llm/itest/litellm-master-AbCdEf"
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:itestapi/v1/{method}{path}"
@@ -197,23 +197,13 @@ class ApiGatewayEdge(EdgeServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         edge = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
-                pass
-
+        class Handler(EdgeHandler):
             def _refuse(self, status: int, message: str, response_type: str = "DEFAULT_4XX") -> None:
                 edge.refused.append((status, self.path))
                 body = json.dumps({"message": message}, separators=(",", ":")).encode()
                 refusal = edge.gateway_responses.get(response_type) or edge.gateway_responses.get("DEFAULT_4XX")
-                self.send_response(refusal.status if refusal is not None and refusal.status else status)
-                for name, value in refusal.headers if refusal is not None else ():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                headers = [*(refusal.headers if refusal is not None else ()), ("Content-Type", "application/json")]
+                self.answer(refusal.status if refusal is not None and refusal.status else status, body, headers)
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

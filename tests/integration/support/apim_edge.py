@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 from pulumi_llm.gateway import apim_policy
 from pulumi_llm.gateway.azure import ENGINE_API, api_operations
 
-from .edge_relay import HOP_BY_HOP, EdgeServer, relay
+from .edge_relay import HOP_BY_HOP, EdgeHandler, EdgeServer, relay
 
 IGNORED = {"set-variable", "llm-emit-token-metric"}
 PRODUCT_IGNORED = {"rate-limit-by-key", "quota-by-key", "llm-token-limit"}
@@ -258,19 +258,9 @@ class ApimEdge(EdgeServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         edge = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(EdgeHandler):
             def _answer(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
-                self.send_response(status)
-                for name, value in (headers or {"Content-Type": "application/json"}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(status, body, (headers or {"Content-Type": "application/json"}).items())
 
             def _refuse(self, status: int, message: str) -> None:
                 self._answer(status, json.dumps({"statusCode": status, "message": message}).encode())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import http.client
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
@@ -36,6 +36,25 @@ class EdgeServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class EdgeHandler(BaseHTTPRequestHandler):
+    """An edge stand-in's request handler: HTTP/1.1 (``relay`` streams chunked), no access log, and ``answer``
+    for what the edge answers itself."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+        pass
+
+    def answer(self, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()) -> None:
+        """`status` with `headers` (in order) and `body`, its length given."""
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 def relay(handler: BaseHTTPRequestHandler, response: http.client.HTTPResponse, replace: Mapping[str, str] | None = None) -> None:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pulumi_llm.gateway.gcp import decide_lb_route, path_matcher
 
-from .edge_relay import HOP_BY_HOP, EdgeServer, relay
+from .edge_relay import HOP_BY_HOP, EdgeHandler, EdgeServer, relay
 
 BACKEND = "projects/itest/global/backendServices/pulumi-llm-itest-gateway"
 
@@ -37,20 +37,10 @@ class GcpLoadBalancerEdge(EdgeServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         edge = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(EdgeHandler):
             def _answer_here(self, status: int) -> None:
                 # The load balancer's own answer to an aborted request: a short text body, no backend involved.
-                body = b"fault filter abort"
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(status, b"fault filter abort", [("Content-Type", "text/plain")])
 
             def _proxy(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -66,11 +56,7 @@ class GcpLoadBalancerEdge(EdgeServer):
                     upstream.request(self.command, self.path, body=body or None, headers=headers)
                     relay(self, upstream.getresponse())
                 except OSError as err:  # the backend went away: what the load balancer says then
-                    message = json.dumps({"error": f"backend unreachable: {err}"}).encode()
-                    self.send_response(502)
-                    self.send_header("Content-Length", str(len(message)))
-                    self.end_headers()
-                    self.wfile.write(message)
+                    self.answer(502, json.dumps({"error": f"backend unreachable: {err}"}).encode())
                 finally:
                     upstream.close()
 
