@@ -35,32 +35,9 @@ pytestmark = pytest.mark.integration
 
 SERVED = "tiny"
 API_KEY = "integration-test-key"  # a test value, created here; never a real credential
-STACK = """
-config:
-  pulumi:disable-default-providers: ["*"]
-  pulumi-llm:environment: itest
-  pulumi-llm:cloud: onprem
-  pulumi-llm:methods: [onprem]
-  pulumi-llm:onprem:
-    kube_context: itest
-    gpus: {accelerator: L4, per_node: 1}
-  pulumi-llm:serving:
-    replicas: {min: 1, max: 2}
-  pulumi-llm:models:
-    tiny:
-      custom:
-        total_params_b: 0.0025
-        num_layers: 2
-        hidden_size: 256
-        num_attention_heads: 4
-        num_kv_heads: 4
-        head_dim: 64
-        max_context: 1024
-        vocab_size: 512
-      source: pvc://weights/tiny
-      context: 256
-      api_key_secret: tiny-api-key
-"""
+STACK = rendered_vllm.tiny_stack(
+    config="  pulumi-llm:serving:\n    replicas: {min: 1, max: 2}\n", model="      api_key_secret: tiny-api-key\n"
+)
 
 
 @pytest.fixture(scope="module")

@@ -36,31 +36,7 @@ SUPPORT = Path(__file__).resolve().parent / "support"
 SERVED = "tiny"
 CLAIM_PATH = "/models/tiny"  # where the rendered args read pvc://weights/tiny
 ADAPTERS = {"chat": "lora/chat", "sql": "lora/sql"}
-STACK = f"""
-config:
-  pulumi:disable-default-providers: ["*"]
-  pulumi-llm:environment: itest
-  pulumi-llm:cloud: onprem
-  pulumi-llm:methods: [onprem]
-  pulumi-llm:onprem:
-    kube_context: itest
-    gpus: {{accelerator: L4, per_node: 1}}
-  pulumi-llm:models:
-    {SERVED}:
-      custom:
-        total_params_b: 0.0025
-        num_layers: 2
-        hidden_size: 256
-        num_attention_heads: 4
-        num_kv_heads: 4
-        head_dim: 64
-        max_context: 1024
-        vocab_size: 512
-      source: pvc://weights/tiny
-      context: 256
-      lora_adapters: {json.dumps(ADAPTERS)}
-      lora_max_rank: 8
-"""
+STACK = rendered_vllm.tiny_stack(model=f"      lora_adapters: {json.dumps(ADAPTERS)}\n      lora_max_rank: 8\n")
 
 # vLLM's own argument parser, run in the vLLM venv: prints [[name, path], ...] for the --lora-modules it reads.
 PARSE = r"""

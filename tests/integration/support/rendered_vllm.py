@@ -27,6 +27,35 @@ SUPPORT = Path(__file__).resolve().parent
 STACK = "itest"
 
 
+def tiny_stack(*, config: str = "", model: str = "") -> str:
+    """An on-prem stack file serving the tiny offline model as ``tiny`` from its claim (``pvc://weights/tiny``,
+    read at /models/tiny), context 256. `config`: more ``pulumi-llm:`` keys (lines indented 2); `model`: more
+    keys of the model (lines indented 6)."""
+    return f"""
+config:
+  pulumi:disable-default-providers: ["*"]
+  pulumi-llm:environment: itest
+  pulumi-llm:cloud: onprem
+  pulumi-llm:methods: [onprem]
+  pulumi-llm:onprem:
+    kube_context: itest
+    gpus: {{accelerator: L4, per_node: 1}}
+{config}  pulumi-llm:models:
+    tiny:
+      custom:
+        total_params_b: 0.0025
+        num_layers: 2
+        hidden_size: 256
+        num_attention_heads: 4
+        num_kv_heads: 4
+        head_dim: 64
+        max_context: 1024
+        vocab_size: 512
+      source: pvc://weights/tiny
+      context: 256
+{model}"""
+
+
 def plan_manifests(stack_file: str, project: Path) -> dict[str, dict[str, Any]]:
     """Plans `stack_file` (the text of a Pulumi.<stack>.yaml) as stack ``itest`` in the empty directory
     `project`; every rendered manifest, parsed, by its file stem (``deployment-llm-tiny`` …)."""
