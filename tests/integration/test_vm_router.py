@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -70,10 +71,16 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+class _NamedServer(ThreadingHTTPServer):
+    def __init__(self, address: tuple[str, int], name: str) -> None:
+        super().__init__(address, _Stub)
+        self.name = name
+
+
 class _Stub(BaseHTTPRequestHandler):
     """A model server that answers /health, /v1/models and /v1/chat/completions with its own name."""
 
-    server: ThreadingHTTPServer
+    server: _NamedServer
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         pass
@@ -99,7 +106,7 @@ class _Stub(BaseHTTPRequestHandler):
         if self.path != "/v1/chat/completions":
             self._send(404, {"error": self.path})
             return
-        name = self.server.name  # type: ignore[attr-defined]
+        name = self.server.name
         message = {"role": "assistant", "content": name}
         self._send(
             200,
@@ -122,8 +129,7 @@ def stubs(port: int) -> Iterator[dict[str, str]]:
     """{host: name} of the two stub servers, both on `port`."""
     servers = []
     for host, name in zip(HOSTS, ("A", "B"), strict=True):
-        server = ThreadingHTTPServer((host, port), _Stub)
-        server.name = name  # type: ignore[attr-defined]
+        server = _NamedServer((host, port), name)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
     yield dict(zip(HOSTS, ("A", "B"), strict=True))
@@ -132,8 +138,20 @@ def stubs(port: int) -> Iterator[dict[str, str]]:
         server.server_close()
 
 
+@dataclass(frozen=True)
+class Boot:
+    """What the test takes from the rendered boot script, and where it wrote the scripts."""
+
+    work: Path
+    listing: Path
+    reconciler: list[str]
+    """The reconciler unit's ExecStart argv."""
+    run: list[str]
+    """The router's `docker run` argv."""
+
+
 @pytest.fixture(scope="module")
-def boot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def boot(tmp_path_factory: pytest.TempPathFactory) -> Boot:
     """The rendered boot script of a vLLM server with a router whose lister is `cat <listing file>`."""
     work = tmp_path_factory.mktemp("vm-router")
     listing = work / "listed"
@@ -153,12 +171,7 @@ def boot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     run_script = files[f"{router_vm.ROUTER_DIR}/run"]
     run_line = run_script[run_script.index("\nexec ") + len("\nexec ") :]  # one command; LAUNCHER's lines are quoted
-    return {
-        "work": work,
-        "listing": listing,
-        "reconciler": shlex.split(exec_start.removeprefix("ExecStart=")),
-        "run": shlex.split(run_line),
-    }
+    return Boot(work, listing, shlex.split(exec_start.removeprefix("ExecStart=")), shlex.split(run_line))
 
 
 def _with(argv: list[str], **values: str) -> list[str]:
@@ -178,11 +191,10 @@ def _get(url: str, method: str = "GET") -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def router(boot: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def router(boot: Boot, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real router, started with the flags of the rendered `docker run` line, on loopback ports."""
     python = ensure_router_env(rr.requirements_text())
-    run: list[str] = boot["run"]  # type: ignore[assignment]
-    flags = run[run.index(rr.LAUNCHER) + 1 :]
+    flags = boot.run[boot.run.index(rr.LAUNCHER) + 1 :]
     assert flags[-1] == "--worker-urls"  # it starts with no worker: the reconciler gives it the group's
     http, metrics = _free_port(), _free_port()
     flags = _with(flags, host="127.0.0.1", port=str(http), prometheus_host="127.0.0.1", prometheus_port=str(metrics))
@@ -209,20 +221,19 @@ def router(boot: dict[str, object], tmp_path_factory: pytest.TempPathFactory) ->
         proc.kill()
 
 
-def _reconciler(boot: dict[str, object], router: str, port: int, **more: str) -> list[str]:
+def _reconciler(boot: Boot, router: str, port: int, **more: str) -> list[str]:
     """The unit's ExecStart with the extracted script and lister, the test's router and the stubs' port; run by the
     unit's interpreter (the VM's /usr/bin/python3) where this machine has it."""
-    unit: list[str] = boot["reconciler"]  # type: ignore[assignment]
-    work = Path(str(boot["work"]))
+    unit, work = boot.reconciler, boot.work
     assert unit[1] == router_vm.RECONCILER
     python = unit[0] if Path(unit[0]).exists() else sys.executable
     argv = [python, str(work / "workers"), *unit[2:]]
     return _with(argv, lister=str(work / "list-instances"), router=router, port=str(port), **more)
 
 
-def _reconcile(boot: dict[str, object], router: str, port: int, listed: str) -> subprocess.CompletedProcess[str]:
+def _reconcile(boot: Boot, router: str, port: int, listed: str) -> subprocess.CompletedProcess[str]:
     """One round (--once) of the shipped reconciler after the group's listing became `listed`."""
-    Path(str(boot["listing"])).write_text(listed)
+    boot.listing.write_text(listed)
     return subprocess.run([*_reconciler(boot, router, port), "--once"], capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -242,7 +253,7 @@ def _answers(router: str, n: int) -> list[str]:
     return names
 
 
-def test_the_router_follows_the_group_as_it_grows_and_shrinks(boot, router: str, stubs: dict[str, str], port: int) -> None:
+def test_the_router_follows_the_group_as_it_grows_and_shrinks(boot: Boot, router: str, stubs: dict[str, str], port: int) -> None:
     a, b = (f"http://{host}:{port}" for host in HOSTS)
     assert _get(router + "/readiness")[0] == 503 and _workers(router) == set()  # no worker before the first round
 
@@ -262,7 +273,7 @@ def test_the_router_follows_the_group_as_it_grows_and_shrinks(boot, router: str,
     assert set(_answers(router, 4)) == {"B"}
 
 
-def test_a_failed_listing_or_an_unready_instance_changes_nothing(boot, router: str, stubs: dict[str, str], port: int) -> None:
+def test_a_failed_listing_or_an_unready_instance_changes_nothing(boot: Boot, router: str, stubs: dict[str, str], port: int) -> None:
     a, b = (f"http://{host}:{port}" for host in HOSTS)
     assert _reconcile(boot, router, port, "127.0.0.1\n127.0.0.2\n").returncode == 0
     assert _workers(router) == {a, b}
@@ -277,13 +288,13 @@ def test_a_failed_listing_or_an_unready_instance_changes_nothing(boot, router: s
     assert _workers(router) == {a, b} and time.monotonic() - started < 20
 
 
-def test_the_reconciler_service_keeps_converging(boot, router: str, stubs: dict[str, str], port: int) -> None:
+def test_the_reconciler_service_keeps_converging(boot: Boot, router: str, stubs: dict[str, str], port: int) -> None:
     a, b = (f"http://{host}:{port}" for host in HOSTS)
-    Path(str(boot["listing"])).write_text("127.0.0.1\n")
+    boot.listing.write_text("127.0.0.1\n")
     proc = subprocess.Popen(_reconciler(boot, router, port, interval="1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for listed, want in (("127.0.0.1\n", {a}), ("127.0.0.1\n127.0.0.2\n", {a, b}), ("", set())):
-            Path(str(boot["listing"])).write_text(listed)
+            boot.listing.write_text(listed)
             deadline = time.monotonic() + 20
             while _workers(router) != want:
                 assert time.monotonic() < deadline, f"workers {_workers(router)} never became {want}"

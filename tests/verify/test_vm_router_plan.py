@@ -36,7 +36,8 @@ def test_the_load_balancer_forwards_the_api_to_the_router_the_vm_publishes(recor
     group = resource(view, paths.TARGET_GROUP, f"{VM}-tg")["inputs"]
     assert published == f"{group['port']}:{group['port']}" == f"{router_vm.ROUTER_PORT}:{router_vm.ROUTER_PORT}"
     rule = resource(view, paths.LISTENER_RULE, f"{VM}-api")["inputs"]
-    assert paths.by_arn(view, rule["actions"][0]["targetGroupArn"], paths.TARGET_GROUP)["name"] == f"{VM}-tg"
+    forwarded = paths.by_arn(view, rule["actions"][0]["targetGroupArn"], paths.TARGET_GROUP)
+    assert forwarded is not None and forwarded["name"] == f"{VM}-tg"
     listener = paths.by_arn(view, rule["listenerArn"], paths.LISTENER)
     assert listener is not None and listener["inputs"]["defaultActions"][0]["type"] == "fixed-response"
     # The health check is the model server's: the port vLLM listens on and its /health.

@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING
 
 from .. import pins
 from ..kubernetes import router_render as rr
-from ..kubernetes.router_render import _ENV  # pyright: ignore[reportPrivateUsage] - the pod's env, one home
 from ..runtimes.spec import ContainerSpec
 
 if TYPE_CHECKING:
@@ -168,7 +167,7 @@ def _hardened() -> list[str]:
         "no-new-privileges",
         "--tmpfs",
         "/tmp:rw,nosuid,nodev,size=256m",  # noqa: S108 - the container's own tmpfs (HOME, pip's build dir)
-        *(token for var in _ENV for token in ("--env", f"{var['name']}={var['value']}")),
+        *(token for var in rr.ENV for token in ("--env", f"{var['name']}={var['value']}")),
     ]
 
 

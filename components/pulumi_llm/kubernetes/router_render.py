@@ -253,12 +253,14 @@ def _security_context() -> dict[str, Any]:
     }
 
 
-_ENV = [
+ENV = [
     {"name": "PYTHONPATH", "value": SITE_DIR},
     {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
     {"name": "PYTHONUNBUFFERED", "value": "1"},
     {"name": "HOME", "value": "/tmp"},  # noqa: S108 - an emptyDir: the root filesystem is read-only
 ]
+"""The router's environment (install and run): the wheel's site directory on the path, no bytecode written to the
+read-only root, unbuffered logs. GPU VMs pass the same to `docker run` (gpu_vm/router_vm.py)."""
 
 
 def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
@@ -286,7 +288,7 @@ def containers(options: RouterOptions, workers: KubernetesWorkers, image: str) -
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": install_command(options.index_url),
-        "env": list(_ENV),
+        "env": list(ENV),
         "resources": resources,
         "securityContext": _security_context(),
         "volumeMounts": [*mounts, {"name": "requirements", "mountPath": REQUIREMENTS_DIR, "readOnly": True}],
@@ -298,7 +300,7 @@ def containers(options: RouterOptions, workers: KubernetesWorkers, image: str) -
         "imagePullPolicy": "IfNotPresent",
         "command": ["python", "-c", LAUNCHER],
         "args": router_args(options, workers),
-        "env": list(_ENV),
+        "env": list(ENV),
         "ports": [
             {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
