@@ -29,6 +29,7 @@ from pulumi_llm.gpu_vm.azure import (
     AzureScaleSchedule,
     data_disk_size_gib,
     iso_minutes,
+    subnet_ports,
 )
 from pulumi_llm.kubernetes import render
 from pulumi_llm.kubernetes.router_render import RouterOptions
@@ -654,3 +655,8 @@ def test_with_routers_the_boot_script_runs_the_router_listing_the_scale_set(rout
     assert f"{azure_boot.HELPER} workers --client-id {client}" in files[router_vm.LISTER]
     assert f"/etc/systemd/system/{router_vm.WORKERS_UNIT}" in files
     assert json.loads(files[azure_boot.METRICS_CONFIG])["gauges"]["router_active_workers"] == "vllm_router_active_workers"
+
+
+def test_subnet_ports_open_the_router_to_clients_and_the_server_to_the_group_only() -> None:
+    assert subnet_ports(SPEC, RouterOptions()) == (router_vm.ROUTER_PORT, 8000)
+    assert subnet_ports(SPEC, None) == (8000, None)

@@ -27,6 +27,7 @@ from pulumi_llm.gpu_vm.gcp import (
     alert_policies,
     data_disk_size_gib,
     default_disk_type,
+    load_balancer_port,
 )
 from pulumi_llm.kubernetes import render
 from pulumi_llm.kubernetes.router_render import RouterOptions
@@ -684,3 +685,9 @@ def test_a_triton_server_gets_no_router_whatever_the_arg() -> None:
     names = {r.name for r in records}
     assert not ROUTER_CHILDREN & names
     assert by_name(records)["llm-mig"].inputs["namedPorts"][0]["port"] == 8000
+
+
+def test_load_balancer_port_is_the_routers_only_for_a_routed_vllm_server() -> None:
+    assert load_balancer_port(SPEC, ROUTER) == router_vm.ROUTER_PORT
+    assert load_balancer_port(SPEC, None) == 8000
+    assert load_balancer_port(triton_spec(), ROUTER) == 8000  # the router speaks vLLM's API only
