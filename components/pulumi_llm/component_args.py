@@ -263,8 +263,9 @@ def aws_gpu_vm_args(
     cfg = settings.aws.gpu_vm
     assert settings.region is not None  # required by cloud: aws
     # The vLLM router on each VM (`serving.router`); its policy decides --enable-scale-out on the server too.
-    router = router_vm.router_options(settings)
-    container = serving.container(settings, served, router_policy=router.policy if router is not None else None)
+    sized = serving.size(settings, served)
+    router = router_vm.router_options(settings, sized.kv_tokens)
+    container = serving.container(settings, served, sized, router_policy=router.policy if router is not None else None)
     secret_arns: dict[str, StrInput] = {}
     if api_key_secret_arn is not None and container.runtime == "vllm" and not any(e.name == "VLLM_API_KEY" for e in container.env):
         key_env = EnvVar("VLLM_API_KEY", secret_name=SELF_HOSTED_KEY_SECRET, secret_key=API_KEY_SECRET_KEY)

@@ -105,6 +105,14 @@ def test_router_options_follow_serving_router() -> None:
     assert router_vm.router_options(_settings("off")) is None
 
 
+def test_a_vm_routers_prefix_tree_is_sized_from_one_servers_kv_cache_as_on_kubernetes() -> None:
+    bound = rr.RouterOptions().max_tree_size
+    small = router_vm.router_options(_settings({"policy": "cache_aware"}), kv_tokens=1000)
+    assert small is not None and small.max_tree_size == rr.decide_max_tree_size(1000, bound) < bound
+    unknown = router_vm.router_options(_settings({"policy": "cache_aware"}))
+    assert unknown is not None and unknown.max_tree_size == bound
+
+
 def test_serving_router_is_read_by_the_gpu_vm_method() -> None:
     assert "gpu-vm" in READ_BY["serving.router"]
 

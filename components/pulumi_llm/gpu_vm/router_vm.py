@@ -29,6 +29,7 @@ header is passed on to the worker (the servers' API key keeps working through it
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shlex
 from collections.abc import Sequence
@@ -127,14 +128,17 @@ def vm_router(
     return VmRouter(options=options, lister=lister, log_args=tuple(log_args))
 
 
-def router_options(settings: Settings) -> rr.RouterOptions | None:
+def router_options(settings: Settings, kv_tokens: int | None = None) -> rr.RouterOptions | None:
     """`serving.router` as a VM group's router options, or None when it is off. (gcp.cluster.router picks GKE's
-    router only: a VM group always gets the vLLM router.)"""
+    router only: a VM group always gets the vLLM router.) `kv_tokens`: what one server's KV cache holds (sizing's
+    `kv_tokens`), which sizes the prefix tree as on Kubernetes (`router_render.decide_max_tree_size`); None: the
+    options' bound."""
     router = settings.serving.router
     if not router.enabled:
         return None
     assert router.policy != "off"
-    return rr.RouterOptions(policy=router.policy, index_url=router.index_url)
+    options = rr.RouterOptions(policy=router.policy, index_url=router.index_url)
+    return dataclasses.replace(options, max_tree_size=rr.decide_max_tree_size(kv_tokens, options.max_tree_size))
 
 
 def traffic_port(spec: ContainerSpec, router: VmRouter | None) -> int:
