@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -97,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a program that imports the library.
     sys.dont_write_bytecode = False
     if argv is None:
-        # The command itself (the console script and `python -m` pass no argv): see command_collector.
-        command_collector()
+        # The command itself (the console script and `python -m` pass no argv): see as_command.
+        as_command()
     try:
         return _run(argv)
     finally:
@@ -120,18 +121,22 @@ def _run(argv: Sequence[str] | None) -> int:
         return UserError.exit_code
 
 
-def command_collector() -> None:
-    """No garbage collection in the command's process: it imports the SDKs (a few hundred thousand objects)
-    and allocates fast, for little garbage, and ends when the command does.
+def as_command() -> None:
+    """What the command's own process does unlike a caller of `main`: no garbage collection, as it imports the
+    SDKs (a few hundred thousand objects) and allocates fast, for little garbage, and ends when the command does;
+    no pydantic plugins.
 
     offline.plan.fewer_collections already stops the collector over each stack's plan; this covers what
     runs before it, the imports of the SDKs and pydantic, where Python's default thresholds ran ~100 young
     collections (onprem: ~0.015 s of CPU). `plan --all` measured: 8.1 -> 7.3 s of CPU, peak memory 504 ->
     535 MB for the ten stacks. A caller that passes argv (the tests, a program importing the CLI) keeps its
-    collector as it was."""
+    collector as it was (and pydantic its plugins)."""
     import gc
 
     gc.disable()
+    # pydantic looks for plugins in every installed distribution's entry points before it builds its first
+    # model (~5 ms); the command's settings and args models are observed by none. A user's own setting wins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
 def skip_exit_collection() -> None:
@@ -246,7 +251,6 @@ def plan_stack(
 ) -> dict[str, Any]:
     """Plan one stack into `out` (`shown`: how messages name it); with `verify` (a list), run the
     verification pass and add its violations to that list."""
-    from .gateway.sizing import gateway_summary, stack_gateway_sizing
     from .offline import plan as offline
     from .offline.cost_block import render_cost_block
     from .offline.words import plural
@@ -260,10 +264,14 @@ def plan_stack(
     # The region, schedule and spot share of the stack file, not the catalog's list price all month.
     stack_cost = price_stack(result.settings, sizing)
     extra: dict[str, Any] = {"sizing": sizing, "cost": stack_cost}
-    gateway = stack_gateway_sizing(result.settings)
-    if gateway is not None:
-        # Its instances, autoscaling target and list price, from the measured engine cost (gateway/sizing.py).
-        extra["gateway"] = gateway_summary(gateway)
+    if "gateway" in result.settings.methods and result.settings.gateway is not None:
+        # Imported here: a stack without a gateway has no sizing of it (stack_gateway_sizing's None) to import for.
+        from .gateway.sizing import gateway_summary, stack_gateway_sizing
+
+        gateway = stack_gateway_sizing(result.settings)
+        if gateway is not None:
+            # Its instances, autoscaling target and list price, from the measured engine cost (gateway/sizing.py).
+            extra["gateway"] = gateway_summary(gateway)
     try:
         summary = offline.write(result, out, extra)
     except OSError as err:

@@ -115,11 +115,12 @@ def test_a_plan_records_the_same_with_the_collector_running(monkeypatch):
     assert collected == tuned and len(tuned) == 52
 
 
-def test_the_command_skips_the_exit_collection_and_a_caller_keeps_its_collector(capsys):
-    """`main()` as the command (no argv) runs without the collector (cli.command_collector) and leaves the objects
+def test_the_command_skips_the_exit_collection_and_a_caller_keeps_its_collector(capsys, monkeypatch):
+    """`main()` as the command (no argv) runs without the collector (cli.as_command) and leaves the objects
     alive at its end out of the exit's collections (cli.skip_exit_collection); a caller that passes argv (this
     test) keeps its collector untouched."""
     import gc
+    import os
     import subprocess
     import sys
 
@@ -128,16 +129,24 @@ def test_the_command_skips_the_exit_collection_and_a_caller_keeps_its_collector(
     probe = (
         "import atexit, gc, sys\n"
         "from pulumi_llm.cli import main\n"
-        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0, 'collecting', gc.isenabled()))\n"
+        "import os\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0, 'collecting', gc.isenabled(),"
+        " 'plugins', os.environ.get('PYDANTIC_DISABLE_PLUGINS')))\n"
         "sys.argv = ['pulumi-llm', 'schema']\n"
         "sys.exit(main())\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "frozen True collecting False"
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    assert done.stdout.splitlines()[-1] == "frozen True collecting False plugins __all__"
+    env["PYDANTIC_DISABLE_PLUGINS"] = "logfire"  # a user's own choice is kept
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    assert done.stdout.splitlines()[-1] == "frozen True collecting False plugins logfire"
     assert json.loads(done.stdout.rsplit("frozen", 1)[0])["title"]  # the command's output came first, whole
 
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
     before = gc.get_freeze_count()
     assert main(["schema"]) == 0
     assert gc.get_freeze_count() == before
     assert gc.isenabled()
+    assert "PYDANTIC_DISABLE_PLUGINS" not in os.environ
     assert json.loads(capsys.readouterr().out)["title"]
