@@ -6,6 +6,7 @@ Rules read facts about upstream components from `..facts` (cited data), never fr
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from types import ModuleType
 
@@ -16,16 +17,24 @@ from .registry import RULES, Rule, rule, violation
 __all__ = ["RULES", "Rule", "load_families", "rule", "run_rules", "violation"]
 
 
-def load_families() -> tuple[ModuleType, ...]:
-    """Every rule family module, imported: each registers its rules on import (registered.py lists them)."""
+def load_families(names: Iterable[str] | None = None) -> tuple[ModuleType, ...]:
+    """The rule family modules named (default: every one, registered.FAMILIES), imported: each registers its
+    rules on import."""
     from . import registered
 
-    return registered.FAMILIES
+    return tuple(importlib.import_module(f"{__name__}.{name}") for name in (registered.FAMILIES if names is None else names))
 
 
 def run_rules(view: PlanView, only: Iterable[str] | None = None) -> list[Violation]:
     """Every violation the registered rules find in `view` (or only the rules named in `only`)."""
-    load_families()
+    if only is None:
+        from .registered import decide_families
+
+        # Not the families that find nothing in a plan of this cloud (registered.BY_CLOUD); one loaded
+        # before (another plan, a test) runs too and finds nothing here.
+        load_families(decide_families(view.cloud, (r["type"] for r in view.resources)))
+    else:
+        load_families()
     wanted = set(only) if only is not None else None
     found: list[Violation] = []
     for name, fn in RULES.items():
