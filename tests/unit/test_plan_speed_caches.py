@@ -7,6 +7,7 @@ import base64
 import json
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pulumi
 from pulumi_llm.gateway import engine
@@ -150,3 +151,31 @@ def test_the_command_skips_the_exit_collection_and_a_caller_keeps_its_collector(
     assert gc.isenabled()
     assert "PYDANTIC_DISABLE_PLUGINS" not in os.environ
     assert json.loads(capsys.readouterr().out)["title"]
+
+
+def test_a_plan_records_the_same_without_the_sdks_stack_traces(monkeypatch):
+    """offline.plan._without_stack_traces: the SDK's per-registration stack trace is left empty while the program
+    runs (nothing under the mocks reads it) and is the SDK's own again after; what the plan records is the same."""
+    import contextlib
+
+    from pulumi.runtime import resource as sdk_resource
+    from pulumi_llm.offline import plan as offline
+
+    original = sdk_resource._get_stack_trace  # pyright: ignore[reportPrivateUsage]
+    seen: list[Any] = []
+
+    def program() -> None:
+        seen.append(sdk_resource._get_stack_trace)  # pyright: ignore[reportPrivateUsage]
+        parent = _Aliased("parent")
+        for index in range(5):
+            _Aliased(f"child-{index}", pulumi.ResourceOptions(parent=parent))
+
+    def records() -> list[tuple[str, str]]:
+        return sorted((r.urn, r.parent or "") for r in execute(program, project="p", stack="s", config={}))
+
+    without = records()
+    assert seen[-1] is not original and len(seen[-1]().frames) == 0
+    assert sdk_resource._get_stack_trace is original  # pyright: ignore[reportPrivateUsage]
+    monkeypatch.setattr(offline, "_without_stack_traces", contextlib.nullcontext)
+    assert records() == without and len(without) == 7
+    assert seen[-1] is original

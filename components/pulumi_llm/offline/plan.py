@@ -349,7 +349,7 @@ def execute(
     runtime_settings.SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
     runtime_settings.SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
     try:
-        with fewer_collections():
+        with fewer_collections(), _without_stack_traces():
             # run_pulumi_func ignores what the program returns unless it is awaitable
             _sync_await(run_pulumi_func(cast(Callable[[], None], program)))
     except pulumi.RunError as err:
@@ -377,6 +377,33 @@ def fewer_collections() -> Generator[None, None, None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def _without_stack_traces() -> Generator[None, None, None]:
+    """The SDK's stack trace of each resource registration left empty while the block runs.
+
+    pulumi 3.272.0 (sdk/python/lib/pulumi/runtime/resource.py, `_get_stack_trace`, called by
+    `register_resource` and `read_resource`) walks the Python stack at every registration and reads each
+    frame's source line from disk, for the engine to show where a resource was declared
+    (RegisterResourceRequest.stackTrace / sourcePosition). Under the mocks nothing reads them: neither the
+    SDK's MockMonitor nor the recorder (recorder.RecordingMonitor) looks at those fields, and a plan records
+    none. Measured: 20 ms of CPU of an onprem plan of 0.86 s (median of 9). An SDK without the function
+    (another version) runs as is."""
+    from pulumi.runtime import resource as sdk_resource
+
+    original = getattr(sdk_resource, "_get_stack_trace", None)
+    if original is None:
+        yield
+        return
+    from pulumi.runtime.proto import source_pb2
+
+    empty: Callable[[], object] = source_pb2.StackTrace  # pyright: ignore[reportUnknownMemberType, reportAttributeAccessIssue]  # protobuf module, no stubs
+    setattr(sdk_resource, "_get_stack_trace", empty)  # noqa: B010  # a private name of the SDK: no typed attribute to assign
+    try:
+        yield
+    finally:
+        setattr(sdk_resource, "_get_stack_trace", original)  # noqa: B010
 
 
 def _without_aliases(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
