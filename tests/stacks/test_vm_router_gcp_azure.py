@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pulumi_llm import serving
 from pulumi_llm.gpu_vm import router_vm
+from pulumi_llm.kubernetes import router_render as rr
+from pulumi_llm.offline.plan import Project, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 GCP_VM = "llm-vm-llama-3-1-8b-instruct"
 AZURE_VM = "llm-vm-llama-3-1-8b-instruct"
@@ -142,3 +148,19 @@ def test_the_router_metrics_port_is_published_on_loopback_only(resources, stack:
     run = files[f"{router_vm.ROUTER_DIR}/run"]
     assert f"--publish {router_vm.METRICS_TARGET}:{router_vm.METRICS_PORT}" in run
     assert f"--publish {router_vm.ROUTER_PORT}:{router_vm.ROUTER_PORT}" in run
+
+
+@pytest.mark.parametrize("stack", ["gcp-dev", "azure-dev"])
+def test_the_routers_prefix_tree_is_sized_from_one_servers_kv_cache(resources, stack: str) -> None:
+    settings = load_settings(Project(ROOT, "pulumi-llm", ROOT / "stacks", ROOT / "stacks"), stack)
+    sized = serving.size(settings, "llama-3-1-8b-instruct")
+    expected = rr.decide_max_tree_size(sized.kv_tokens, rr.RouterOptions().max_tree_size)
+    plan = named(resources, stack)
+    if stack == "gcp-dev":
+        files = boot_files(plan[f"{GCP_VM}-template"]["inputs"]["metadata"]["user-data"])
+    else:
+        files = boot_files(
+            base64.b64decode(plan[f"{AZURE_VM}-vmss"]["inputs"]["virtualMachineProfile"]["osProfile"]["customData"]).decode()
+        )
+    assert f"--max-tree-size {expected} " in files[f"{router_vm.ROUTER_DIR}/run"] + " "
+    assert expected < rr.RouterOptions().max_tree_size  # the KV cache, not the bound, decides on these GPUs

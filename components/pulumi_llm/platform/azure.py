@@ -170,16 +170,14 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
     )
 
 
-def _vm_router(settings: Settings) -> RouterOptions | None:
-    """The vLLM router of the GPU-VM groups (`serving.router`), or None."""
+def _vm_server(settings: Settings, served: str) -> tuple[RouterOptions | None, ContainerSpec]:
+    """A GPU-VM group's router (`serving.router`, its prefix tree sized from one server's KV cache as on Kubernetes)
+    and its server, from the same fit: behind a cache_aware router, vLLM gets --enable-scale-out (serving.container)."""
     from ..gpu_vm import router_vm
 
-    return router_vm.router_options(settings)
-
-
-def _vm_container(settings: Settings, served: str, router: RouterOptions | None) -> ContainerSpec:
-    """A GPU-VM group's server: behind a cache_aware router, vLLM gets --enable-scale-out (serving.container)."""
-    return serving.container(settings, served, router_policy=router.policy if router is not None else None)
+    sized = serving.size(settings, served)
+    router = router_vm.router_options(settings, sized.kv_tokens)
+    return router, serving.container(settings, served, sized, router_policy=router.policy if router is not None else None)
 
 
 def _compute_ports(settings: Settings, methods: frozenset[str] | set[str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -191,8 +189,7 @@ def _compute_ports(settings: Settings, methods: frozenset[str] | set[str]) -> tu
     default: tuple[int, ...] = AzureNetworkArgs.model_fields["compute_ports"].default
     if "gpu-vm" not in methods:
         return default, ()
-    router = _vm_router(settings)
-    pairs = [subnet_ports(_vm_container(settings, served, router), router) for served in settings.models]
+    pairs = [subnet_ports(spec, router) for router, spec in (_vm_server(settings, s) for s in settings.models)]
     clients = tuple(sorted({client for client, _ in pairs})) or default
     return clients, tuple(sorted({peer for _, peer in pairs if peer is not None}))
 
@@ -212,15 +209,15 @@ def _gpu_vms(
     cfg = settings.azure
     schedule = cfg.gpu_vm.schedule
     outputs: dict[str, pulumi.Input[str]] = {}
-    router = _vm_router(settings)
     for served in sorted(settings.models):
+        router, container = _vm_server(settings, served)
         bounds = serving.replicas(settings, served)
         _, key = serving.store_key(settings, served)
         vm = AzureGpuVm(
             child(name, f"vm-{served}"),
             AzureGpuVmArgs(
                 labels=labels.with_method("gpu-vm"),
-                container=_vm_container(settings, served, router),
+                container=container,
                 location=location(settings),
                 resource_group_name=rg,
                 vm_size=serving.instance_type(settings, served).name,

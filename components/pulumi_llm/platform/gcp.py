@@ -74,16 +74,14 @@ def foundation(ctx: PlatformContext, built: Mapping[str, Foundation]) -> Foundat
     )
 
 
-def _vm_router(ctx: PlatformContext) -> RouterOptions | None:
-    """The vLLM router of the GPU-VM groups (`serving.router`), or None."""
+def _vm_server(settings: Settings, served: str) -> tuple[RouterOptions | None, ContainerSpec]:
+    """A GPU-VM group's router (`serving.router`, its prefix tree sized from one server's KV cache as on Kubernetes)
+    and its server, from the same fit: behind a cache_aware router, vLLM gets --enable-scale-out (serving.container)."""
     from ..gpu_vm import router_vm
 
-    return router_vm.router_options(ctx.settings) if "gpu-vm" in ctx.methods else None
-
-
-def _vm_container(settings: Settings, served: str, router: RouterOptions | None) -> ContainerSpec:
-    """A GPU-VM group's server: behind a cache_aware router, vLLM gets --enable-scale-out (serving.container)."""
-    return serving.container(settings, served, router_policy=router.policy if router is not None else None)
+    sized = serving.size(settings, served)
+    router = router_vm.router_options(settings, sized.kv_tokens)
+    return router, serving.container(settings, served, sized, router_policy=router.policy if router is not None else None)
 
 
 def _server_ports(ctx: PlatformContext) -> tuple[int, ...]:
@@ -96,8 +94,7 @@ def _server_ports(ctx: PlatformContext) -> tuple[int, ...]:
     default: tuple[int, ...] = GcpNetworkArgs.model_fields["server_ports"].default
     if "gpu-vm" not in ctx.methods:
         return default
-    router = _vm_router(ctx)
-    ports = {load_balancer_port(_vm_container(ctx.settings, served, router), router) for served in ctx.settings.models}
+    ports = {load_balancer_port(spec, router) for router, spec in (_vm_server(ctx.settings, s) for s in ctx.settings.models)}
     if "cluster" in ctx.methods or not ports:
         ports |= set(default)
     return tuple(sorted(ports))
@@ -153,15 +150,15 @@ def _gpu_vms(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
     assert cfg is not None and store is not None and network is not None
     outputs: dict[str, pulumi.Input[str]] = {}
     urls: dict[str, pulumi.Output[str]] = {}
-    router = _vm_router(ctx)
     for served in sorted(settings.models):
+        router, container = _vm_server(settings, served)
         bounds = serving.replicas(settings, served)
         _, key = serving.store_key(settings, served)
         vm = GcpGpuVm(
             ctx.child(f"vm-{served}"),
             GcpGpuVmArgs(
                 labels=ctx.labels,
-                container=_vm_container(settings, served, router),
+                container=container,
                 region=settings.region or "",
                 machine_type=serving.instance_type(settings, served).name,
                 network_id=network.network_id,
