@@ -27,7 +27,7 @@ Children (Pulumi names ``<name>-<role>``):
   notification channels;
 * router (with `router`, vLLM only; `router_vm`): every VM runs the vLLM router beside the server, and the load
   balancer sends requests to the routers (named port `http` = `router_vm.ROUTER_PORT`, URL map forwarding
-  `/v1/*` only: the router's worker routes are unauthenticated) and checks their `/readiness`, while autohealing
+  `/v1/*` and `/readiness` only: the router's worker routes are unauthenticated) and checks their `/readiness`, while autohealing
   keeps checking the model server itself (GCP keeps the two checks apart). The VMs' service account gets a
   custom role (`-lister-role`: `gcp_boot.LISTER_PERMISSIONS` only) on the project under a condition that admits,
   of all instances, only this group's (`-lister`): listing the group needs nothing else. Firewall rules on the
