@@ -38,6 +38,7 @@ import yaml
 
 from ..kubernetes.router_render import RouterOptions
 from ..runtimes.spec import ContainerSpec
+from ..validation import GCP_REGION
 from . import router_vm
 from .cloud_init import SCRIPT_DIR, UNIT, DataDisk, MetricsAgent, SecretFetch, WeightsSync, render_cloud_init
 
@@ -247,7 +248,7 @@ def lister_source() -> str:
 def mig_lister(region: str, group: str) -> router_vm.InstanceLister:
     """The router's lister on GCP: the regional managed instance group `group`'s VMs in service → their internal
     addresses (`gcp_list_instances.py`; the VM's service account needs `LISTER_PERMISSIONS` on them)."""
-    if not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", group) or not re.fullmatch(r"[a-z]+-[a-z]+\d+", region):
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", group) or not GCP_REGION.fullmatch(region):
         raise ValueError(f"not a managed instance group name and region: {group!r} in {region!r}")
     return router_vm.InstanceLister(
         command=("/usr/bin/python3", LISTER_PATH, "--region", region, "--group", group),
