@@ -402,3 +402,22 @@ def test_findings_computed_once_per_plan_content(recorded, monkeypatch):
     view.manifests.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "changed", "namespace": "llm"}})
     fired(view)  # the same object, changed: computed again
     assert len(calls) == 2
+
+
+def test_a_pass_of_run_rules_keys_the_findings_without_serializing_the_plan(recorded, monkeypatch):
+    """Inside run_rules the six rules share the findings by (pass, view) and never fingerprint the plan; a rule
+    called on its own keys on the content, so a changed view outside a pass is computed again."""
+    view = recorded("onprem")
+    fingerprints = []
+    real = obs._fingerprint
+    monkeypatch.setattr(obs, "_fingerprint", lambda v: fingerprints.append(v) or real(v))
+    calls = []
+    real_expressions = obs.expressions
+    monkeypatch.setattr(obs, "expressions", lambda v: calls.append(v) or real_expressions(v))
+    obs._FINDINGS.clear()
+    found = fired(view)
+    assert (fingerprints, len(calls)) == ([], 1)
+    assert fired(view) == found and len(calls) == 2  # a new pass: computed again, the same findings
+    list(obs.promql_parses(view))
+    list(obs.metric_exists(view))
+    assert len(fingerprints) == 2 and len(calls) == 3  # on their own: keyed by content, computed once

@@ -12,7 +12,7 @@ from types import ModuleType
 
 from ..report import Violation
 from ..view import PlanView
-from .registry import RULES, Rule, rule, violation
+from .registry import RULES, RUN, RUN_NUMBERS, Rule, rule, violation
 
 __all__ = ["RULES", "Rule", "load_families", "rule", "run_rules", "violation"]
 
@@ -37,8 +37,12 @@ def run_rules(view: PlanView, only: Iterable[str] | None = None) -> list[Violati
         load_families()
     wanted = set(only) if only is not None else None
     found: list[Violation] = []
-    for name, fn in RULES.items():
-        if wanted is not None and name not in wanted:
-            continue
-        found.extend(fn(view))
+    run = RUN.set(next(RUN_NUMBERS))
+    try:
+        for name, fn in RULES.items():
+            if wanted is not None and name not in wanted:
+                continue
+            found.extend(fn(view))
+    finally:
+        RUN.reset(run)
     return sorted(set(found))

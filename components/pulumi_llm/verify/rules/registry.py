@@ -6,13 +6,21 @@ import this, the package imports the families, and nothing imports back (tests/u
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 
 from ..report import Violation
 from ..view import PlanView
 
 Rule = Callable[[PlanView], Iterable[Violation]]
 RULES: dict[str, Rule] = {}
+
+RUN: ContextVar[int | None] = ContextVar("pulumi_llm_verify_run", default=None)
+"""The number of the pass of `run_rules` under way (one plan, every rule), None outside one: the view does not
+change while its rules run, so a rule may key what several rules share on (RUN, the view's id) instead of the
+plan's content (rules/observability.py)."""
+RUN_NUMBERS = itertools.count(1)
 
 
 def rule(name: str) -> Callable[[Rule], Rule]:
