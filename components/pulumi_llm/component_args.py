@@ -265,7 +265,7 @@ def aws_gpu_vm_args(
     # The vLLM router on each VM (`serving.router`); its policy decides --enable-scale-out on the server too.
     sized = serving.size(settings, served)
     router = router_vm.router_options(settings, sized.kv_tokens)
-    container = serving.container(settings, served, sized, router_policy=router.policy if router is not None else None)
+    container = serving.vm_container(settings, served, sized, router_policy=router.policy if router is not None else None)
     secret_arns: dict[str, StrInput] = {}
     if api_key_secret_arn is not None and container.runtime == "vllm" and not any(e.name == "VLLM_API_KEY" for e in container.env):
         key_env = EnvVar("VLLM_API_KEY", secret_name=SELF_HOSTED_KEY_SECRET, secret_key=API_KEY_SECRET_KEY)

@@ -7,6 +7,7 @@ so there is one answer to "what does this model run with".
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -354,6 +355,16 @@ def container(settings: Settings, name: str, fit_result: FitResult | None = None
         extra_args=decide_scale_out(model.runtime, router_policy, model.extra_args),
     )
     return runtime.container_spec(request)
+
+
+def vm_container(settings: Settings, name: str, fit_result: FitResult | None = None, *, router_policy: str | None = None) -> ContainerSpec:
+    """Model `name`'s server on a GPU VM: `container` with the flag that drains the longest stream on SIGTERM
+    (kubernetes/resilience.drain_args, as ModelServer adds it on Kubernetes). The VM's systemd unit, `docker stop`
+    and load balancer draining read their seconds from it (resilience.drain_seconds): one home for the number."""
+    from .kubernetes.resilience import drain_args
+
+    spec = container(settings, name, fit_result, router_policy=router_policy)
+    return dataclasses.replace(spec, args=(*spec.args, *drain_args(spec.runtime, drain(settings))))
 
 
 def copy_spec(settings: Settings, name: str, *, uploader_image: str = "", token_secret: str = ""):

@@ -52,10 +52,12 @@ def test_grace_covers_the_prestop_the_longest_stream_and_the_teardown() -> None:
         resilience.decide_drain(0)
 
 
-def test_only_vllm_gets_the_drain_flag() -> None:
+def test_each_server_runtime_gets_its_drain_flag() -> None:
     drain = resilience.decide_drain(210)
     assert resilience.drain_args("vllm", drain) == ("--shutdown-timeout=210",)
-    assert resilience.drain_args("triton", drain) == ()
+    # tritonserver waits only --exit-timeout-secs (default 30) for in-flight inferences on SIGTERM
+    assert resilience.drain_args("triton", drain) == ("--exit-timeout-secs=210",)
+    assert resilience.drain_args("llamacpp", drain) == ()  # edge devices: no rollout drains them
 
 
 @pytest.mark.parametrize(

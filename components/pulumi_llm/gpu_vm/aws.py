@@ -61,7 +61,7 @@ from ..runtimes.spec import ContainerSpec
 from ..schedules import cron_problem, time_zone_problem
 from ..sizing import GIB, INSTANCE_TYPES, InstanceType, get_instance_type
 from ..validation import OBJECT_PREFIX
-from . import aws_boot, router_vm
+from . import aws_boot, cloud_init, router_vm
 from .cloud_init import health_check_path, health_check_port, host_path, model_mount, ready_within_seconds, weights_path
 
 StrInput = str | pulumi.Output[str]
@@ -177,8 +177,12 @@ class AwsGpuVmArgs(BaseModel):
     idle_timeout_seconds: int = Field(
         default=3600, ge=1, le=4000, description="Load balancer idle timeout, ≥ the longest stream. Default 3600."
     )
-    deregistration_delay_seconds: int = Field(
-        default=60, ge=0, le=3600, description="Seconds in-flight requests get when an instance leaves. Default 60."
+    deregistration_delay_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        description="Seconds in-flight requests get when an instance leaves (the Auto Scaling group terminates it after). "
+        "Default: the longest stream the server drains (cloud_init.lb_drain_seconds), at most 3600.",
     )
     requests_per_instance_per_minute: float = Field(
         default=60.0, gt=0, description="Target of the ALBRequestCountPerTarget tracking policy. Default 60."
@@ -763,7 +767,10 @@ class AwsGpuVm(pulumi.ComponentResource):
             vpc_id=args.vpc_id,
             # Generations vary from milliseconds to minutes: send each request to the least busy server.
             load_balancing_algorithm_type="least_outstanding_requests",
-            deregistration_delay=args.deregistration_delay_seconds,
+            # Scale-in and instance refresh wait this long before terminating: the longest stream (cloud_init.py).
+            deregistration_delay=args.deregistration_delay_seconds
+            if args.deregistration_delay_seconds is not None
+            else cloud_init.lb_drain_seconds(args.container),
             health_check={
                 "enabled": True,
                 "protocol": "HTTP",

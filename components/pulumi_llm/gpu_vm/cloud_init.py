@@ -56,7 +56,34 @@ SECRETS_ENV = "/run/llm-server/secrets.env"
 SYNC_MARKERS = f"{MODEL_ROOT}/.pulumi-llm-sync"
 """Markers of completed syncs live on the data disk itself, so a fresh or wiped disk always re-syncs."""
 STOP_SECONDS = 60
-"""Grace the server gets to finish in-flight streams on stop (as terminationGracePeriodSeconds)."""
+"""Grace a server without a drain flag gets on stop (`stop_seconds`)."""
+
+
+def stop_seconds(spec: ContainerSpec) -> int:
+    """`docker stop --time` of the server (and of the router beside it): the seconds its own drain flag lets
+    in-flight streams run after SIGTERM (vLLM `--shutdown-timeout`, Triton `--exit-timeout-secs`: the longest
+    stream the stack allows, kubernetes/resilience.py) plus the engine's teardown, as a pod's grace; at least
+    `STOP_SECONDS`. systemd's `TimeoutStopSec` is 30 s above it, so systemd never kills `docker stop` first."""
+    from ..kubernetes.resilience import SHUTDOWN_MARGIN_SECONDS, drain_seconds
+
+    drain = drain_seconds(spec.args)
+    return max(STOP_SECONDS, drain + SHUTDOWN_MARGIN_SECONDS) if drain is not None else STOP_SECONDS
+
+
+LB_DRAIN_MAX_SECONDS = 3600
+"""The longest draining a load balancer offers: an ALB target group's deregistration delay and a GCP backend
+service's connection draining timeout both range 0-3600 s (the bounds of AwsGpuVmArgs.deregistration_delay_seconds
+and GcpGpuVmArgs.connection_draining_seconds)."""
+
+
+def lb_drain_seconds(spec: ContainerSpec) -> int:
+    """How long the load balancer keeps a leaving instance's in-flight requests (scale-in, instance refresh, rolling
+    replace) before the group removes it: the seconds the server's drain flag gives them (the longest stream), at
+    most `LB_DRAIN_MAX_SECONDS`; `STOP_SECONDS` for a server without one."""
+    from ..kubernetes.resilience import drain_seconds
+
+    return min(LB_DRAIN_MAX_SECONDS, drain_seconds(spec.args) or STOP_SECONDS)
+
 
 # Time before the server process starts on a fresh VM: boot, cloud-init, image pull (vLLM images are
 # ~10 GB) and the weights sync. Conservative on purpose: the load balancer's health-check grace and
@@ -395,8 +422,9 @@ def _unit(spec: ContainerSpec, steps: Sequence[str]) -> str:
         *(f"ExecStartPre={SCRIPT_DIR}/{step}" for step in steps),
         f"ExecStartPre=-/usr/bin/docker rm --force {CONTAINER_NAME}",
         f"ExecStart={SCRIPT_DIR}/run",
-        f"ExecStop=/usr/bin/docker stop --time {STOP_SECONDS} {CONTAINER_NAME}",
-        f"TimeoutStopSec={STOP_SECONDS + 30}",
+        # Streams finish before SIGKILL: the server's drain flag gives them the longest stream (stop_seconds).
+        f"ExecStop=/usr/bin/docker stop --time {stop_seconds(spec)} {CONTAINER_NAME}",
+        f"TimeoutStopSec={stop_seconds(spec) + 30}",
         "Restart=always",
         "RestartSec=10",
         "",

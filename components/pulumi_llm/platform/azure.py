@@ -177,7 +177,7 @@ def _vm_server(settings: Settings, served: str) -> tuple[RouterOptions | None, C
 
     sized = serving.size(settings, served)
     router = router_vm.router_options(settings, sized.kv_tokens)
-    return router, serving.container(settings, served, sized, router_policy=router.policy if router is not None else None)
+    return router, serving.vm_container(settings, served, sized, router_policy=router.policy if router is not None else None)
 
 
 def _compute_ports(settings: Settings, methods: frozenset[str] | set[str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
