@@ -225,6 +225,19 @@ def test_karpenter_fills_a_weighted_on_demand_pool_of_the_floor_first() -> None:
         eks_render.node_pools(instances=["g6e"], capacity_types=["spot"], max_gpus=8, on_demand_gpus=9)
 
 
+def test_karpenter_nodes_with_do_not_disrupt_servers_drain_within_a_termination_grace_that_keeps_theirs() -> None:
+    # Karpenter 1.14.1's docs: expireAfter without terminationGracePeriod lets do-not-disrupt pods block a drain
+    # forever; with it, each pod is deleted by (node grace - its own grace), so the node grace must exceed the
+    # longest server grace (the longest stream is at most 3600 s: gateway.timeouts.engine_seconds le=3600, ingress).
+    longest_grace = resilience.decide_drain(3600).grace_seconds
+    for pool in eks_render.node_pools(instances=["g6e"], capacity_types=["spot", "on-demand"], max_gpus=8, on_demand_gpus=4).values():
+        spec = pool["template"]["spec"]
+        assert spec["expireAfter"] == "720h"
+        grace = spec["terminationGracePeriod"]
+        assert grace.endswith("h") and int(grace[:-1]) * 3600 > longest_grace
+    assert eks_render.DO_NOT_DISRUPT == {"karpenter.sh/do-not-disrupt": "true"}
+
+
 def test_aks_priority_expander_grows_regular_pools_before_spot() -> None:
     text = aks_render.expander_priorities({"gpu": False, "gpuspot": True})
     assert yaml.safe_load(text) == {30: ["^aks-gpu-[0-9]+-vmss$"], 20: ["^aks-gpuspot-[0-9]+-vmss$"], 10: [".*"]}

@@ -47,14 +47,27 @@ PROMETHEUS_SERVICE_ACCOUNT = f"{addons.PROMETHEUS_FULLNAME}-prometheus"
 NODE_CLASS_NAME = "gpu"
 NODE_POOL_NAME = "gpu"
 ON_DEMAND_NODE_POOL_NAME = "gpu-on-demand"
-# Karpenter tries the NodePool with the highest weight first and moves on once its limits are reached
-# (aws/karpenter-provider-aws pkg/apis/crds/karpenter.sh_nodepools.yaml, karpenter.sh/v1 `spec.weight` and
-# `spec.limits`; website concepts/nodepools.md: "If multiple NodePools are matched, Karpenter will use the
-# NodePool with the highest weight"). The on-demand floor pool is weighted, the burst pool is not.
+# The NodePool and EC2NodeClass fields below are those of the pinned Karpenter's CRDs (pins.KARPENTER_CHART 1.14.1:
+# aws/karpenter-provider-aws tag v1.14.1, pkg/apis/crds/karpenter.sh_nodepools.yaml and
+# karpenter.k8s.aws_ec2nodeclasses.yaml, version v1; every field the renderers below write is in those schemas).
+# Karpenter tries the NodePool with the highest weight first and moves on once its limits are reached (v1.14.1
+# karpenter.sh_nodepools.yaml `spec.weight`: integer 1-100, "A higher numerical weight indicates that this nodepool
+# will be ordered ahead of other nodepools with lower weights", and `spec.limits`; website/content/en/docs/concepts/
+# nodepools.md: "If multiple NodePools are matched, Karpenter will use the NodePool with the highest weight"). The
+# on-demand floor pool is weighted, the burst pool is not.
 ON_DEMAND_WEIGHT = 100
 DO_NOT_DISRUPT = {"karpenter.sh/do-not-disrupt": "true"}
 """Pod annotation: Karpenter never disrupts (consolidates, drifts) a node for this pod voluntarily — a GPU server's
-cold start is minutes (karpenter.sh/v1 well-known annotation; spot interruptions and expiry still apply)."""
+cold start is minutes (v1.14.1 website/content/en/docs/concepts/disruption.md, "Pod-Level Controls": `"true"` is
+permanent protection; nodes with such pods are excluded from consolidation; spot interruptions still apply)."""
+NODE_TERMINATION_GRACE = "24h"
+"""NodePool `spec.template.spec.terminationGracePeriod`: how long a node Karpenter deletes (expired, drifted) may
+drain before its pods are deleted anyway. The pinned docs warn against `expireAfter` without it when pods carry
+`karpenter.sh/do-not-disrupt` ("may block draining indefinitely … partially drained nodes stuck in the cluster":
+v1.14.1 disruption.md, Expiration). Karpenter deletes each pod at the latest at this period minus the pod's
+`terminationGracePeriodSeconds` (karpenter.sh_nodepools.yaml), so a day keeps every server's full grace (at most
+preStop + 3600 s + margin, kubernetes/resilience.py) and gives do-not-disrupt a day before an expired or drifted node
+is drained regardless."""
 CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
 ROOT_VOLUME_GIB = 200
 ROOT_DEVICE = "/dev/xvda"  # the AL2023 root device
@@ -200,7 +213,8 @@ def node_pool_spec(
     consolidate_after: str = "10m",
     disruption_budget: str = "10%",
 ) -> dict[str, Any]:
-    """A GPU NodePool (karpenter.sh/v1): tainted GPU nodes, capped GPU count, gentle disruption."""
+    """A GPU NodePool (karpenter.sh/v1, the CRD of aws/karpenter-provider-aws tag v1.14.1): tainted GPU nodes,
+    capped GPU count, gentle disruption."""
     return {
         "template": {
             "metadata": {"labels": dict(GPU_NODE_LABELS)},
@@ -220,6 +234,8 @@ def node_pool_spec(
                 "taints": [dict(GPU_TAINT)],
                 # Nodes are replaced at least monthly (patched AMI, fresh kubelet) — within the budget.
                 "expireAfter": expire_after,
+                # …and such a node's do-not-disrupt servers can't hold its drain forever (NODE_TERMINATION_GRACE).
+                "terminationGracePeriod": NODE_TERMINATION_GRACE,
             },
         },
         "limits": {GPU_TAINT_KEY: str(max_gpus)},
@@ -242,7 +258,7 @@ def ec2_node_class_spec(
     ami_alias: str = KARPENTER_AMI_ALIAS,
     root_volume_gib: int = ROOT_VOLUME_GIB,
 ) -> dict[str, Any]:
-    """The GPU EC2NodeClass (karpenter.k8s.aws/v1).
+    """The GPU EC2NodeClass (karpenter.k8s.aws/v1, the CRD of aws/karpenter-provider-aws tag v1.14.1).
 
     Subnets are selected by id (exactly the cluster's private subnets, no tagging contract with the
     network); security groups by the `aws:eks:cluster-name` tag EKS itself puts on the cluster
