@@ -14,6 +14,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pytest
 import yaml
+from gcp_iam_conditions import Resource, allowed, grants_of
 from helpers import by_name, children, of_type, only, run
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
@@ -584,7 +585,7 @@ def test_the_pure_boot_module_imports_no_cloud_sdk_at_all() -> None:
 
 
 ROUTER = RouterOptions(policy="cache_aware")
-ROUTER_CHILDREN = {"llm-lister-role", "llm-lister", "llm-allow-peers", "llm-allow-autohealing"}
+ROUTER_CHILDREN = {"llm-group-reader-role", "llm-group-reader", "llm-lister-role", "llm-lister", "llm-allow-peers", "llm-allow-autohealing"}
 
 
 @pytest.fixture(scope="module")
@@ -602,20 +603,47 @@ def test_router_adds_only_the_lister_grant_and_the_model_port_rules(routed) -> N
     assert not ROUTER_CHILDREN & {name for _, name in INTERNAL_CHILDREN}
 
 
-def test_the_lister_role_holds_exactly_what_listing_the_group_needs(routed) -> None:
+INSTANCE = "compute.googleapis.com/Instance"
+
+
+def _instance(name: str, zone: str = f"{REGION}-a") -> Resource:
+    # An instance's resource.name in IAM Conditions: projects/PROJECT/zones/ZONE/instances/NAME.
+    return Resource(INSTANCE, f"projects/{PROJECT}/zones/{zone}/instances/{name}")
+
+
+def test_the_lister_roles_hold_exactly_what_listing_the_group_needs(routed) -> None:
     _, named, _ = routed
-    role = named["llm-lister-role"].inputs
-    assert sorted(role["permissions"]) == ["compute.instanceGroupManagers.get", "compute.instances.get"]
-    assert role["roleId"] == "pulumiLlmLister_prod_llm" and role["project"] == PROJECT
-    grant = named["llm-lister"].inputs
-    assert (
-        grant["member"] == MEMBER and grant["project"] == PROJECT and grant["role"] == f"projects/{PROJECT}/roles/pulumiLlmLister_prod_llm"
+    group_role, instance_role = named["llm-group-reader-role"].inputs, named["llm-lister-role"].inputs
+    assert group_role["permissions"] == ["compute.instanceGroupManagers.get"] and group_role["project"] == PROJECT
+    assert instance_role["permissions"] == ["compute.instances.get"] and instance_role["project"] == PROJECT
+    assert (group_role["roleId"], instance_role["roleId"]) == ("pulumiLlmGroupReader_prod_llm", "pulumiLlmLister_prod_llm")
+    group_grant, instance_grant = named["llm-group-reader"].inputs, named["llm-lister"].inputs
+    assert group_grant["role"] == f"projects/{PROJECT}/roles/pulumiLlmGroupReader_prod_llm" and "condition" not in group_grant
+    assert instance_grant["role"] == f"projects/{PROJECT}/roles/pulumiLlmLister_prod_llm"
+    assert group_grant["member"] == instance_grant["member"] == MEMBER and group_grant["project"] == instance_grant["project"] == PROJECT
+
+
+def test_the_vms_may_list_their_group_and_read_its_instances_only(routed) -> None:
+    """Evaluated, not compared as text: the group call must not hang on a condition (a managed instance group
+    carries no resource attributes in IAM Conditions), and of all instances only this group's are readable."""
+    _, named, _ = routed
+    grants = grants_of({n: r.inputs for n, r in named.items()}, MEMBER)
+    mig = named["llm-mig"].inputs
+    group = Resource(
+        "compute.googleapis.com/RegionInstanceGroupManager",
+        f"projects/{PROJECT}/regions/{REGION}/instanceGroupManagers/{mig['name']}",
+        has_attributes=False,
     )
-    expression = grant["condition"]["expression"]
-    # Of all instances only the group's (base instance name prod-llm): another deployment's VMs stay unreadable.
-    assert expression == (
-        'resource.type != "compute.googleapis.com/Instance" || resource.name.extract("/instances/{name}").startsWith("prod-llm-")'
-    )
+    assert allowed(grants, "compute.instanceGroupManagers.get", group)
+    base = mig["baseInstanceName"]
+    # The group names its VMs base + "-" + 4 random characters, in any zone of the region.
+    for name, zone in ((f"{base}-x7k2", f"{REGION}-a"), (f"{base}-0a9z", f"{REGION}-c")):
+        assert allowed(grants, "compute.instances.get", _instance(name, zone)), name
+    # A sibling deployment whose name extends this one, another deployment, a longer suffix: not readable.
+    for name in (f"{base}-v2-x7k2", f"{base}-x7k2a", "prod-other-x7k2", base):
+        assert not allowed(grants, "compute.instances.get", _instance(name)), name
+    # The group permission alone is unconditional: no instance is readable through an unconditional grant.
+    assert {p for g in grants if g.expression is None for p in g.permissions} == {"compute.instanceGroupManagers.get"}
 
 
 def test_the_boot_script_runs_the_router_listing_this_group(routed) -> None:

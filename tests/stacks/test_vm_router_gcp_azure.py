@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from gcp_iam_conditions import Resource, allowed, grants_of
 from pulumi_llm import serving
 from pulumi_llm.gpu_vm import router_vm
 from pulumi_llm.kubernetes import router_render as rr
@@ -73,13 +74,28 @@ def test_gcp_model_port_admits_only_the_groups_vms_and_the_autohealing_checkers(
 
 
 def test_gcp_vms_may_read_their_group_and_its_instances_only(resources) -> None:
+    """The recorded grants, evaluated: the group call is allowed without any condition (a group carries no resource
+    attributes in IAM Conditions), instances.get only on this group's VMs (`<base>-xxxx`), not a sibling's."""
     plan = named(resources, "gcp-dev")
-    role = plan[f"{GCP_VM}-lister-role"]["inputs"]
-    assert sorted(role["permissions"]) == ["compute.instanceGroupManagers.get", "compute.instances.get"]
-    grant = plan[f"{GCP_VM}-lister"]["inputs"]
-    assert grant["role"].endswith("/roles/" + role["roleId"])
-    base = plan[f"{GCP_VM}-mig"]["inputs"]["baseInstanceName"]
-    assert f'startsWith("{base}-")' in grant["condition"]["expression"]
+    template = plan[f"{GCP_VM}-template"]["inputs"]
+    member = f"serviceAccount:{template['serviceAccount']['email']}"
+    grants = grants_of({n: r["inputs"] for n, r in plan.items()}, member)
+    mig = plan[f"{GCP_VM}-mig"]["inputs"]
+    project = plan[f"{GCP_VM}-lister-role"]["inputs"]["project"]
+    group = Resource(
+        "compute.googleapis.com/RegionInstanceGroupManager",
+        f"projects/{project}/regions/{mig['region']}/instanceGroupManagers/{mig['name']}",
+        has_attributes=False,
+    )
+    assert allowed(grants, "compute.instanceGroupManagers.get", group)
+    base = mig["baseInstanceName"]
+
+    def instance(name: str) -> Resource:
+        return Resource("compute.googleapis.com/Instance", f"projects/{project}/zones/{mig['region']}-b/instances/{name}")
+
+    assert allowed(grants, "compute.instances.get", instance(f"{base}-q3x9"))
+    for other in (f"{base}-v2-q3x9", f"{base}-q3x9z", "gcp-dev-other-q3x9"):
+        assert not allowed(grants, "compute.instances.get", instance(other)), other
 
 
 def test_gcp_boot_script_runs_the_router_listing_its_group_and_vllm_with_scale_out(resources) -> None:

@@ -28,9 +28,11 @@ Children (Pulumi names ``<name>-<role>``):
 * router (with `router`, vLLM only; `router_vm`): every VM runs the vLLM router beside the server, and the load
   balancer sends requests to the routers (named port `http` = `router_vm.ROUTER_PORT`, URL map forwarding
   `/v1/*` and `/readiness` only: the router's worker routes are unauthenticated) and checks their `/readiness`, while autohealing
-  keeps checking the model server itself (GCP keeps the two checks apart). The VMs' service account gets a
-  custom role (`-lister-role`: `gcp_boot.LISTER_PERMISSIONS` only) on the project under a condition that admits,
-  of all instances, only this group's (`-lister`): listing the group needs nothing else. Firewall rules on the
+  keeps checking the model server itself (GCP keeps the two checks apart). The VMs' service account gets two
+  custom roles on the project: `-group-reader-role` (`gcp_boot.LISTER_GROUP_PERMISSIONS`, granted unconditionally
+  by `-group-reader`: a group has no IAM policy of its own and no resource attributes in IAM Conditions) and
+  `-lister-role` (`gcp_boot.LISTER_INSTANCE_PERMISSIONS`) under a condition that admits, of all instances, only
+  this group's `<base>-xxxx` (`-lister`): listing the group needs nothing else. Firewall rules on the
   group's service account (`-allow-peers`, `-allow-autohealing`) admit the model port from the group's own VMs
   (router → servers) and from Google's health checkers (autohealing) only; the router port is the one
   `GcpNetwork`'s rules admit from the health checkers and the proxy-only subnet (the platform passes it as a
@@ -400,8 +402,14 @@ def mig_name(deployment: str) -> str:
 
 
 def lister_role_id(deployment: str) -> str:
-    """The custom role's id: letters, digits, '_' and '.', 3-64 characters, unique in the project."""
+    """The instance reader's custom role id: letters, digits, '_' and '.', 3-64 characters, unique in the project
+    (a deployment is at most 40 characters: 16 + 40)."""
     return "pulumiLlmLister_" + deployment.replace("-", "_")
+
+
+def group_reader_role_id(deployment: str) -> str:
+    """The group reader's custom role id (same rules; 21 + 40 characters at most)."""
+    return "pulumiLlmGroupReader_" + deployment.replace("-", "_")
 
 
 def custom_role_name(project: str, role_id: str) -> str:
@@ -409,19 +417,43 @@ def custom_role_name(project: str, role_id: str) -> str:
     return f"projects/{project}/roles/{role_id}"
 
 
+INSTANCE_RESOURCE_TYPE = "compute.googleapis.com/Instance"
+"""resource.type of a Compute Engine VM in IAM Conditions ("Resource attributes for IAM Conditions",
+cloud.google.com/iam/docs/conditions-resource-attributes, resource type values)."""
+
+MIG_NAME_SUFFIX = "[a-z0-9]{4}"
+"""What a managed instance group appends to its base instance name: "Instances are named by appending a hyphen
+and a random four-character string to the base instance name" (pulumi-gcp 10.2.0,
+RegionInstanceGroupManager.base_instance_name); instance names being RFC 1035 labels, the four are lowercase
+letters or digits."""
+
+
+def lister_instance_pattern(base_instance_name: str) -> str:
+    """The RE2 pattern (anchored: CEL's `matches` searches) of the group's VM names, `<base>-xxxx` — not a sibling
+    deployment whose name extends this one (`<base>-v2-xxxx`). `base_instance_name` is a DNS label, so it has no
+    regex metacharacters but `-`, which is literal outside a class."""
+    if not re.fullmatch(r"[a-z]([a-z0-9-]*[a-z0-9])?", base_instance_name):
+        raise ValueError(f"not a base instance name: {base_instance_name!r}")
+    return f"^{base_instance_name}-{MIG_NAME_SUFFIX}$"
+
+
 def lister_condition(deployment: str) -> dict[str, str]:
-    """The IAM condition of the lister's grant: of all instances only the group's, named `<deployment>-<suffix>`
-    by the group (its base instance name). Compute Engine takes resource-name conditions on instances
-    (`compute.googleapis.com/Instance`, "Resource attributes for IAM Conditions"); a managed instance group has no
-    IAM policy of its own, so `compute.instanceGroupManagers.get` (read a group's settings, nothing else) stays
-    project-wide."""
+    """The IAM condition of the instance reader's grant (`compute.instances.get` only): of all instances only the
+    group's, named `<deployment>-xxxx` by the group (its base instance name is the deployment).
+
+    An instance's `resource.name` in a condition is `projects/PROJECT/zones/ZONE/instances/NAME` ("Resource
+    attributes for IAM Conditions", resource name format for Compute Engine), so `extract("/instances/{name}")`
+    yields the VM's name in any zone. The type test comes first and is `==`: the grant applies to instances only.
+    The group's own call (`compute.instanceGroupManagers.get`) is a separate, unconditional grant
+    (`LISTER_GROUP_PERMISSIONS`): instance group managers carry no resource attributes in IAM Conditions, and a
+    managed instance group has no IAM policy of its own to bind on (pulumi-gcp 10.2.0 has IAM resources for
+    instances, disks, images, templates... none for instance group managers), so it is project-level; it reads
+    group settings and instance names, nothing else."""
+    pattern = lister_instance_pattern(deployment)
     return {
         "title": "group-instances-only",
         "description": f"compute.instances.get on {deployment}'s instances only",
-        "expression": (
-            'resource.type != "compute.googleapis.com/Instance" || '
-            f'resource.name.extract("/instances/{{name}}").startsWith("{deployment}-")'
-        ),
+        "expression": (f'resource.type == "{INSTANCE_RESOURCE_TYPE}" && resource.name.extract("/instances/{{name}}").matches("{pattern}")'),
     }
 
 
@@ -849,13 +881,34 @@ class GcpGpuVm(pulumi.ComponentResource):
                 )
             )
         if d.router is not None:
+            # The lister's two calls, two grants (lister_condition): the group read unconditionally, the group's
+            # instances under a condition naming them.
+            group_role = projects.IAMCustomRole(
+                child(name, "group-reader-role"),
+                project=d.project,
+                role_id=group_reader_role_id(d.deployment),
+                title=f"pulumi-llm {d.deployment}: list its group",
+                description="The VM router's lister: the managed instance group's VMs",
+                permissions=list(gcp_boot.LISTER_GROUP_PERMISSIONS),
+                stage="GA",
+                opts=here,
+            )
+            grants.append(
+                projects.IAMMember(
+                    child(name, "group-reader"),
+                    project=d.project,
+                    role=pulumi.Output.all(d.project, group_role.role_id).apply(lambda v: custom_role_name(v[0], v[1])),
+                    member=member,
+                    opts=here,
+                )
+            )
             role = projects.IAMCustomRole(
                 child(name, "lister-role"),
                 project=d.project,
                 role_id=lister_role_id(d.deployment),
-                title=f"pulumi-llm {d.deployment}: list its group",
-                description="The VM router's lister: the managed instance group's VMs and their internal addresses",
-                permissions=list(gcp_boot.LISTER_PERMISSIONS),
+                title=f"pulumi-llm {d.deployment}: read its group's VMs",
+                description="The VM router's lister: the internal addresses of the managed instance group's VMs",
+                permissions=list(gcp_boot.LISTER_INSTANCE_PERMISSIONS),
                 stage="GA",
                 opts=here,
             )

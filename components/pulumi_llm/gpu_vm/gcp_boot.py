@@ -256,10 +256,19 @@ def mig_lister(region: str, group: str) -> router_vm.InstanceLister:
     )
 
 
-LISTER_PERMISSIONS = ("compute.instanceGroupManagers.get", "compute.instances.get")
-"""What the lister's two calls need (Compute Engine API reference, "IAM Permissions" of each method):
-regionInstanceGroupManagers.listManagedInstances → compute.instanceGroupManagers.get on the group;
-instances.get → compute.instances.get on each VM."""
+LISTER_GROUP_PERMISSIONS = ("compute.instanceGroupManagers.get",)
+"""What the lister's first call needs (Compute Engine API reference, "IAM Permissions" of the method):
+regionInstanceGroupManagers.listManagedInstances → compute.instanceGroupManagers.get on the group. Granted
+without a condition: IAM Conditions lists no resource attributes for instance group managers ("Resource
+attributes for IAM Conditions": other types "do not recognize resource attributes"), so no condition can be
+shown to admit the call."""
+
+LISTER_INSTANCE_PERMISSIONS = ("compute.instances.get",)
+"""What its second call needs: instances.get → compute.instances.get on each VM (granted under a condition
+naming the group's instances, `gcp.lister_condition`)."""
+
+LISTER_PERMISSIONS = LISTER_GROUP_PERMISSIONS + LISTER_INSTANCE_PERMISSIONS
+"""Both: everything the lister calls, nothing else."""
 
 
 def gcp_router(spec: ContainerSpec, options: RouterOptions | None, *, region: str, group: str) -> router_vm.VmRouter | None:
@@ -295,6 +304,8 @@ __all__ = [
     "DLVM_IMAGE_FAMILY",
     "DLVM_IMAGE_PROJECT",
     "GPU_UTILIZATION_METRIC",
+    "LISTER_GROUP_PERMISSIONS",
+    "LISTER_INSTANCE_PERMISSIONS",
     "LISTER_PERMISSIONS",
     "OPS_AGENT_VERSION",
     "gce_data_disk",
