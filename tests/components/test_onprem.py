@@ -300,6 +300,25 @@ def test_a_model_bigger_than_a_node_runs_as_a_leader_worker_set() -> None:
     assert scaled["scaleTargetRef"] == {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "name": "big"}
 
 
+def test_a_leader_worker_set_drains_like_a_deployment_and_spreads_whole_groups() -> None:
+    records = plan(models={"big": {"catalog": "llama-3.1-70b-instruct", "source": "pvc://weights/l70", "gpus": 8}}, gpu="A100-40GB")
+    template = only(records, "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet").inputs["spec"]["leaderWorkerTemplate"]
+    leader, worker = template["leaderTemplate"]["spec"], template["workerTemplate"]["spec"]
+    # The leader runs vLLM: the drain flag, the preStop and a grace that covers both (no gateway: 3600 s streams).
+    assert "--shutdown-timeout=3600" in leader["containers"][0]["args"][0]
+    for pod in (leader, worker):
+        assert pod["containers"][0]["lifecycle"] == {"preStop": {"sleep": {"seconds": 15}}}
+        assert pod["terminationGracePeriodSeconds"] == 15 + 3600 + 15
+    # Replicas spread by their leaders (on-prem zones are unknown: a preference), each group kept in one zone.
+    zone = [c for c in leader["topologySpreadConstraints"] if c["topologyKey"] == "topology.kubernetes.io/zone"]
+    assert [c["labelSelector"]["matchLabels"]["leaderworkerset.sigs.k8s.io/worker-index"] for c in zone] == ["0"]
+    assert zone[0]["whenUnsatisfiable"] == "ScheduleAnyway"
+    for pod in (leader, worker):
+        (preferred,) = pod["affinity"]["podAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+        assert preferred["podAffinityTerm"]["matchLabelKeys"] == ["leaderworkerset.sigs.k8s.io/group-key"]
+        assert preferred["podAffinityTerm"]["topologyKey"] == "topology.kubernetes.io/zone"
+
+
 def test_triton_serves_from_a_config_map_repository_that_matches_vllm_sizing() -> None:
     records = plan(
         models={MODEL: {"catalog": "llama-3.1-8b-instruct", "source": "pvc://weights/llama", "runtime": "triton", "context": 8192}}

@@ -238,6 +238,36 @@ def test_karpenter_nodes_with_do_not_disrupt_servers_drain_within_a_termination_
     assert eks_render.DO_NOT_DISRUPT == {"karpenter.sh/do-not-disrupt": "true"}
 
 
+def test_leader_worker_set_groups_spread_over_zones_as_a_requirement_where_the_nodes_span_zones() -> None:
+    container = serving.container(load(_onprem(), SOURCE), "chat")
+    placement = eks_render.gpu_placement(4, zones=3)
+    body = render.leader_worker_set_spec(
+        container,
+        replicas=2,
+        size=2,
+        gpus_per_node=4,
+        labels={},
+        annotations={},
+        placement=placement,
+        service_account="chat",
+        model_claim="weights",
+    )
+    template = body["leaderWorkerTemplate"]
+    leader, worker = template["leaderTemplate"]["spec"], template["workerTemplate"]["spec"]
+    (zone,) = [c for c in leader["topologySpreadConstraints"] if c["topologyKey"] == "topology.kubernetes.io/zone"]
+    assert zone["whenUnsatisfiable"] == "DoNotSchedule"
+    assert zone["labelSelector"]["matchLabels"] == {**render.selector_labels("chat"), "leaderworkerset.sigs.k8s.io/worker-index": "0"}
+    for pod in (leader, worker):
+        (term,) = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term == {
+            "labelSelector": {"matchLabels": render.selector_labels("chat")},
+            "matchLabelKeys": ["leaderworkerset.sigs.k8s.io/group-key"],
+            "topologyKey": "topology.kubernetes.io/zone",
+        }
+        assert pod["affinity"]["nodeAffinity"]  # the on-demand preference stays beside it
+    assert "topologySpreadConstraints" not in worker  # workers follow their leader's zone
+
+
 def test_aks_priority_expander_grows_regular_pools_before_spot() -> None:
     text = aks_render.expander_priorities({"gpu": False, "gpuspot": True})
     assert yaml.safe_load(text) == {30: ["^aks-gpu-[0-9]+-vmss$"], 20: ["^aks-gpuspot-[0-9]+-vmss$"], 10: [".*"]}

@@ -24,6 +24,11 @@ from .credential_endpoints import CredentialEndpoint
 from .resilience import REPLACE, Drain, Rollout, drain_args
 
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
+"""The LeaderWorkerSet API of the pinned controller (pins.LWS_CHART: kubernetes-sigs/lws tag v0.10.0,
+api/leaderworkerset/v1/leaderworkerset_types.go). Every spec field render.leader_worker_set_spec writes is there:
+`replicas`, `startupPolicy` (LeaderCreated|LeaderReady), `rolloutStrategy.type` (RollingUpdate) with
+`rollingUpdateConfiguration.maxSurge`/`maxUnavailable`, `leaderWorkerTemplate.size`, `.restartPolicy`
+(Default|RecreateGroupOnPodRestart|RecreateGroupAfterStart|None), `.leaderTemplate`, `.workerTemplate`."""
 
 
 class ModelServerArgs(BaseModel):

@@ -18,6 +18,13 @@ from .resilience import INGRESS_STREAM_SECONDS, PRESTOP_SLEEP_SECONDS, REPLACE, 
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
 RAY_PORT = 6379
+ZONE_KEY = "topology.kubernetes.io/zone"
+# Labels the LeaderWorkerSet controller and webhook put on every pod of a group (kubernetes-sigs/lws tag v0.10.0 =
+# pins.LWS_CHART, api/leaderworkerset/v1/leaderworkerset_types.go): the worker index (0 on the leader) and the
+# group's unique key, shared by the leader and its workers (pkg/controllers/pod_controller.go copies the leader's
+# onto the worker StatefulSet's template).
+LWS_WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index"
+LWS_GROUP_KEY = "leaderworkerset.sigs.k8s.io/group-key"
 DEFAULT_DRAIN = decide_drain(INGRESS_STREAM_SECONDS)
 """A server behind the cluster's own ingress only: streams run up to the ingress's 3600 s."""
 
@@ -202,18 +209,30 @@ def pod_spec(
     return body
 
 
-def topology_spread(served_name: str, zone_spread: ZoneSpread = "ScheduleAnyway") -> list[dict[str, Any]]:
+def topology_spread(
+    served_name: str, zone_spread: ZoneSpread = "ScheduleAnyway", *, only: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Spread replicas over nodes when there is room (a node with spare GPUs may hold two), and over zones as
-    `zone_spread` says: a requirement where the GPU nodes span zones (resilience.decide_zone_spread)."""
+    `zone_spread` says: a requirement where the GPU nodes span zones (resilience.decide_zone_spread). `only`: extra
+    labels the counted pods carry (a LeaderWorkerSet counts its group leaders, one per replica)."""
+    labels = {**selector_labels(served_name), **(only or {})}
     return [
-        {
-            "maxSkew": 1,
-            "topologyKey": key,
-            "whenUnsatisfiable": when,
-            "labelSelector": {"matchLabels": selector_labels(served_name)},
-        }
-        for key, when in (("kubernetes.io/hostname", "ScheduleAnyway"), ("topology.kubernetes.io/zone", zone_spread))
+        {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": when, "labelSelector": {"matchLabels": labels}}
+        for key, when in (("kubernetes.io/hostname", "ScheduleAnyway"), (ZONE_KEY, zone_spread))
     ]
+
+
+def group_in_one_zone(served_name: str, zone_spread: ZoneSpread) -> dict[str, Any]:
+    """Pod affinity that keeps a LeaderWorkerSet group's pods in one zone, so the zone spread of its leaders is the
+    spread of whole replicas (and Ray/NCCL traffic stays in the zone). `matchLabelKeys` adds the pod's own group key
+    to the selector (MatchLabelKeysInPodAffinity: beta and on by default in Kubernetes 1.31, GA in 1.33,
+    kubernetes/kubernetes pkg/features/kube_features.go); the first pod of a group matches itself, so it may land in
+    any zone and the others follow. A requirement where the zone spread is (resilience.decide_zone_spread), else a
+    preference: nodes without a zone label would fail a required term."""
+    term = {"labelSelector": {"matchLabels": selector_labels(served_name)}, "matchLabelKeys": [LWS_GROUP_KEY], "topologyKey": ZONE_KEY}
+    if zone_spread == "DoNotSchedule":
+        return {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+    return {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]}
 
 
 def template_metadata(labels: Mapping[str, str], annotations: Mapping[str, str], placement: Placement) -> dict[str, Any]:
@@ -356,6 +375,16 @@ def leader_worker_set_spec(
     }
     template_meta = template_metadata(labels, annotations, placement)
     surge = {"maxSurge": rollout.max_surge, "maxUnavailable": rollout.max_unavailable}
+    leader_pod = pod_spec(per_node, placement, service_account, model_claim, [leader], drain=drain)
+    worker_pod = pod_spec(per_node, placement, service_account, model_claim, [worker], drain=drain)
+    # Replicas (groups, counted by their leaders) spread over zones as a Deployment's pods do; each group in one zone.
+    leader_pod["topologySpreadConstraints"] = topology_spread(spec.served_name, placement.zone_spread, only={LWS_WORKER_INDEX: "0"})
+    for pod in (leader_pod, worker_pod):
+        pod.setdefault("affinity", {})["podAffinity"] = group_in_one_zone(spec.served_name, placement.zone_spread)
+    # Draining: the leader runs vLLM (its args carry the drain flag) with the Deployment's preStop and grace. The
+    # workers go only after it: the worker StatefulSet is owned by the leader pod (lws v0.10.0
+    # pkg/controllers/pod_controller.go, setControllerReferenceWithStatefulSet), so a rolling update or scale-down
+    # that deletes the leader leaves them running until the leader pod is gone, its streams drained.
     return {
         "replicas": replicas,
         "startupPolicy": "LeaderCreated",
@@ -363,14 +392,8 @@ def leader_worker_set_spec(
         "leaderWorkerTemplate": {
             "size": size,
             "restartPolicy": "RecreateGroupOnPodRestart",
-            "leaderTemplate": {
-                "metadata": template_meta,
-                "spec": pod_spec(per_node, placement, service_account, model_claim, [leader], drain=drain),
-            },
-            "workerTemplate": {
-                "metadata": template_meta,
-                "spec": pod_spec(per_node, placement, service_account, model_claim, [worker], drain=drain),
-            },
+            "leaderTemplate": {"metadata": template_meta, "spec": leader_pod},
+            "workerTemplate": {"metadata": template_meta, "spec": worker_pod},
         },
     }
 
