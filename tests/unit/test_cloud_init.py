@@ -9,6 +9,7 @@ figures that reach the flags), rewrite them and review the diff:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -22,8 +23,10 @@ from pulumi_llm import pins
 from pulumi_llm.gpu_vm import aws_boot
 from pulumi_llm.gpu_vm.cloud_init import (
     CONTAINER_NAME,
+    LB_DRAIN_MAX_SECONDS,
     MODEL_ROOT,
     SECRETS_ENV,
+    STOP_SECONDS,
     MetricsAgent,
     SecretFetch,
     WeightsSync,
@@ -31,11 +34,14 @@ from pulumi_llm.gpu_vm.cloud_init import (
     health_check_path,
     health_check_port,
     host_path,
+    lb_drain_seconds,
     ready_within_seconds,
     render_cloud_init,
+    stop_seconds,
     weights_path,
 )
 from pulumi_llm.kubernetes import render
+from pulumi_llm.kubernetes.resilience import SHUTDOWN_MARGIN_SECONDS, decide_drain, drain_args
 from pulumi_llm.runtimes import triton, vllm
 from pulumi_llm.sizing import fit, get_instance_type
 
@@ -334,3 +340,19 @@ def test_another_clouds_agent_plugs_in(vllm_spec) -> None:
         "gcloud storage rsync --recursive gs://b/m /opt/models/llama-3.1-8b" in written["/usr/local/lib/llm-server/sync-weights"]["content"]
     )
     assert "/usr/local/lib/llm-server/data-disk" not in written  # no data disk given: the root disk holds /opt/models
+
+
+def test_stop_and_load_balancer_draining_follow_the_server_s_drain_flag(vllm_spec, triton_spec) -> None:
+    def draining(spec, seconds: int):
+        return dataclasses.replace(spec, args=(*spec.args, *drain_args(spec.runtime, decide_drain(seconds))))
+
+    # No drain flag (a spec rendered outside a stack): the old fixed 60 s, for stop and load balancer alike.
+    assert (stop_seconds(vllm_spec), lb_drain_seconds(vllm_spec)) == (STOP_SECONDS, STOP_SECONDS)
+    for spec in (vllm_spec, triton_spec):
+        assert stop_seconds(draining(spec, 540)) == 540 + SHUTDOWN_MARGIN_SECONDS  # vLLM/Triton drain, then exit
+        assert lb_drain_seconds(draining(spec, 540)) == 540
+        assert stop_seconds(draining(spec, 10)) == STOP_SECONDS  # never below the old floor
+    assert lb_drain_seconds(draining(vllm_spec, 7200)) == LB_DRAIN_MAX_SECONDS  # ALB and GCP stop at 3600 s
+    unit = files(aws_document(draining(vllm_spec, 540)))["/etc/systemd/system/llm-server.service"]["content"]
+    assert f"docker stop --time {540 + SHUTDOWN_MARGIN_SECONDS} {CONTAINER_NAME}" in unit
+    assert f"TimeoutStopSec={540 + SHUTDOWN_MARGIN_SECONDS + 30}" in unit

@@ -295,3 +295,9 @@ def test_gke_compute_class_tries_on_demand_first_and_migrates_back_to_it() -> No
     assert placement.zone_spread == "DoNotSchedule"  # a regional cluster's pools span three zones
     (term,) = placement.preferred_nodes
     assert term["preference"]["matchExpressions"] == [{"key": "cloud.google.com/gke-spot", "operator": "NotIn", "values": ["true"]}]
+
+
+def test_drain_seconds_reads_the_server_s_own_flag() -> None:
+    assert resilience.drain_seconds(("--port=8000", "--shutdown-timeout=540")) == 540
+    assert resilience.drain_seconds(["--exit-timeout-secs=3600", "--http-port=8000"]) == 3600
+    assert resilience.drain_seconds(("--port=8000",)) is None
