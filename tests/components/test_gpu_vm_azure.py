@@ -408,7 +408,7 @@ def test_custom_data_is_the_shared_boot_script_running_the_kubernetes_command(na
     fetch = files["/usr/local/lib/llm-server/fetch-secrets"]
     assert f"secret {VAULT_URI}secrets/chat-api-key --client-id {client}" in fetch
     assert json.loads(files[azure_boot.METRICS_CONFIG])["client_id"] == client
-    assert azure_boot.FIREWALL_DROP_IN in files
+    assert "/etc/systemd/system/llm-server.service.d/10-metadata-guard.conf" in files  # the metadata guard first
     assert "VLLM_API_KEY=" not in script
 
 

@@ -194,13 +194,15 @@ def test_data_disk_is_the_managed_disk_at_lun_0(tmp_path) -> None:
 # --- the container cannot reach the identity ------------------------------------------------
 
 
-def test_container_traffic_to_imds_and_the_wireserver_is_dropped_before_every_start(vllm_spec) -> None:
-    written = files(azure_document(vllm_spec))
-    drop_in = written[azure_boot.FIREWALL_DROP_IN]
-    assert azure_boot.FIREWALL_DROP_IN == "/etc/systemd/system/llm-server.service.d/10-no-metadata.conf"
-    lines = drop_in["content"].splitlines()
-    assert "[Service]" in lines
-    commands = [shlex.split(line.removeprefix("ExecStartPre="))[2] for line in lines if line.startswith("ExecStartPre=")]
+def test_container_traffic_to_imds_and_the_wireserver_is_dropped_before_any_container_starts(vllm_spec) -> None:
+    written = files(azure_document(vllm_spec, router=RouterOptions()))
+    guard = written["/etc/systemd/system/llm-metadata-guard.service"]["content"].splitlines()
+    assert {"Type=oneshot", "RemainAfterExit=yes", "BindsTo=docker.service", "After=docker.service"} <= set(guard)
+    # The server's unit and the router's (its pip install and the router are bridged containers) wait for it.
+    for unit in ("llm-server.service", router_vm.UNIT):
+        drop_in = written[f"/etc/systemd/system/{unit}.d/10-metadata-guard.conf"]["content"].splitlines()
+        assert drop_in == ["[Unit]", "Requires=llm-metadata-guard.service", "After=llm-metadata-guard.service"]
+    commands = [shlex.split(line.removeprefix("ExecStart="))[2] for line in guard if line.startswith("ExecStart=")]
     assert commands == [
         "iptables -C DOCKER-USER -d 169.254.169.254/32 -j DROP 2>/dev/null || iptables -I DOCKER-USER -d 169.254.169.254/32 -j DROP",
         "iptables -C DOCKER-USER -d 168.63.129.16/32 -p tcp --dport 80 -j DROP 2>/dev/null "

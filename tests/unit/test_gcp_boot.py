@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from pulumi_llm import pins
-from pulumi_llm.gpu_vm import gcp_boot
+from pulumi_llm.gpu_vm import gcp_boot, metadata_guard
 from pulumi_llm.gpu_vm.cloud_init import UNIT, docker_run_argv
 from pulumi_llm.kubernetes import render
 from pulumi_llm.runtimes import triton, vllm
@@ -32,6 +32,8 @@ PREFIX = "llama-3.1-8b/0e9e39f"
 SECRET_ID = "projects/acme-prod/secrets/chat-api-key"
 DEPLOYMENT = "prod-chat"
 SCRIPTS = "/usr/local/lib/llm-server"
+GUARD_PATH = "/etc/systemd/system/llm-metadata-guard.service"
+GUARD_DROP_IN = "/etc/systemd/system/llm-server.service.d/10-metadata-guard.conf"
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +108,8 @@ def test_document_is_cloud_config_with_the_unit_the_agent_and_the_guard(vllm_spe
     assert {
         f"/etc/systemd/system/{UNIT}",
         gcp_boot.OPS_AGENT_CONFIG_SOURCE,
-        gcp_boot.METADATA_GUARD_PATH,
-        gcp_boot.METADATA_GUARD_DROP_IN,
+        GUARD_PATH,
+        GUARD_DROP_IN,
     } <= set(written)
     assert len(text.encode()) < 256 * 1024  # Compute Engine's metadata value limit
 
@@ -183,13 +185,15 @@ def test_ops_agent_is_installed_at_the_pinned_version_then_configured(vllm_spec)
 
 def test_containers_cannot_reach_the_metadata_server(vllm_spec) -> None:
     written = files(document(vllm_spec))
-    guard = written[gcp_boot.METADATA_GUARD_PATH].splitlines()
+    guard = written[GUARD_PATH].splitlines()
     rule = "DOCKER-USER -d 169.254.169.254/32 -j REJECT"
-    assert f"ExecStart=/bin/sh -c 'iptables -C {rule} 2>/dev/null || iptables -I {rule}'" in guard
-    assert {"Type=oneshot", "RemainAfterExit=yes", "Requires=docker.service", "Before=llm-server.service"} <= set(guard)
-    drop_in = written[gcp_boot.METADATA_GUARD_DROP_IN].splitlines()
+    assert [line for line in guard if line.startswith("ExecStart=")] == [
+        f"ExecStart=/bin/sh -c 'iptables -C {rule} 2>/dev/null || iptables -I {rule}'"
+    ]
+    assert {"Type=oneshot", "RemainAfterExit=yes", "BindsTo=docker.service", "After=docker.service"} <= set(guard)
+    drop_in = written[GUARD_DROP_IN].splitlines()
     assert drop_in == ["[Unit]", "Requires=llm-metadata-guard.service", "After=llm-metadata-guard.service"]
-    assert gcp_boot.METADATA_GUARD_DROP_IN == "/etc/systemd/system/llm-server.service.d/10-metadata-guard.conf"
+    assert metadata_guard.UNIT == "llm-metadata-guard.service"
 
 
 def test_every_script_parses_as_posix_sh(vllm_spec, tmp_path) -> None:

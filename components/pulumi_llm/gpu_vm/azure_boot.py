@@ -1,5 +1,5 @@
 """The Azure pieces of the GPU-VM boot script: azcopy sync, Key Vault reads, the managed data disk, custom
-metrics to Azure Monitor, and the metadata firewall for the server's container. Pure: no Pulumi.
+metrics to Azure Monitor, and the metadata guard for the containers. Pure: no Pulumi.
 
 Every Azure call is made with the scale set's **user-assigned managed identity**, named by its client id
 (a VM with several identities must say which one):
@@ -18,11 +18,12 @@ Every Azure call is made with the scale set's **user-assigned managed identity**
   it collects neither GPU nor Prometheus metrics from a VM.
 
 Azure's instance metadata service has no hop limit (AWS's IMDSv2 hop limit 1 has no Azure equivalent), so
-any container on the VM could ask it for the identity's tokens. The boot script therefore adds a systemd
-drop-in to the server's unit that inserts, before every start, ``DOCKER-USER`` rules dropping container
-traffic to 169.254.169.254 (IMDS) and to the WireServer's HTTP ports on 168.63.129.16 (DNS on it stays
-reachable). Only host processes — azcopy, the helper, the VM agent — reach them. The drop-in and the
-helper travel with the metrics agent's files (`MetricsAgent.files`, the renderer's extension point).
+any container on the VM could ask it for the identity's tokens. The boot script therefore has a metadata guard
+(`metadata_guard`: `llm-metadata-guard.service`, which every unit starting a bridged container — the server's, and
+the router's pip install and router — requires and starts after) inserting ``DOCKER-USER`` rules that drop
+container traffic to 169.254.169.254 (IMDS) and to the WireServer's HTTP ports on 168.63.129.16 (DNS on it stays
+reachable). Only host processes — azcopy, the helper, the VM agent — reach them. The helper travels with the
+metrics agent's files (`MetricsAgent.files`, the renderer's extension point).
 
 With the vLLM router (`router_vm`, `serving.router`): the group's lister is the same helper (`workers`): an IMDS
 token for Azure Resource Manager and one GET of the scale set's network interfaces (Microsoft.Network
@@ -35,7 +36,6 @@ the primary private address of each interface that is provisioned. The identity 
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Mapping
 
 from .. import pins
@@ -45,13 +45,13 @@ from . import router_vm
 from .cloud_init import (
     CONFIG_ROOT,
     SCRIPT_DIR,
-    UNIT,
     DataDisk,
     MetricsAgent,
     SecretFetch,
     WeightsSync,
     render_cloud_init,
 )
+from .metadata_guard import MetadataGuard
 
 UBUNTU_HPC_IMAGE: dict[str, str] = pins.AZURE_UBUNTU_HPC.reference()
 """Azure's Ubuntu 22.04 HPC image (Azure/azhpc-images): NVIDIA datacenter driver, CUDA, Moby (Docker) with
@@ -64,7 +64,6 @@ HELPER = f"{SCRIPT_DIR}/azure_helper.py"
 METRICS_CONFIG = f"{CONFIG_ROOT}/azure-metrics.json"
 METRICS_UNIT = "llm-metrics.service"
 METRICS_TIMER = "llm-metrics.timer"
-FIREWALL_DROP_IN = f"/etc/systemd/system/{UNIT}.d/10-no-metadata.conf"
 METRICS_NAMESPACE = "PulumiLLM/ModelServer"
 """Azure Monitor custom-metric namespace of the server and GPU metrics (on the scale set)."""
 GPU_UTILIZATION = "gpu_utilization_percent"
@@ -369,22 +368,13 @@ def metrics_config(spec: ContainerSpec, *, client_id: str, deployment: str, rout
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
 
 
-def firewall_drop_in() -> str:
-    """systemd drop-in of the server unit: container traffic to IMDS and the WireServer is dropped."""
-    rules = [f"-d {IMDS_ADDRESS}/32 -j DROP"] + [
+def metadata_guard() -> MetadataGuard:
+    """The DOCKER-USER rules that drop container traffic to IMDS (managed identity tokens) and to the WireServer's HTTP
+    ports (`metadata_guard`); host processes still reach both."""
+    rules = (f"-d {IMDS_ADDRESS}/32 -j DROP",) + tuple(
         f"-d {WIRESERVER_ADDRESS}/32 -p tcp --dport {port} -j DROP" for port in WIRESERVER_TCP_PORTS
-    ]
-    lines = [
-        "# pulumi-llm: the model server's container must not reach the instance metadata service (managed",
-        "# identity tokens) nor the WireServer; host processes still do. Docker empties DOCKER-USER when it",
-        "# restarts, so the rules are checked and inserted before every start. Runs after the unit's own",
-        "# ExecStartPre steps, just before the container starts.",
-        "[Service]",
-    ]
-    for rule in rules:
-        check = shlex.quote(f"iptables -C DOCKER-USER {rule} 2>/dev/null || iptables -I DOCKER-USER {rule}")
-        lines.append(f"ExecStartPre=/bin/sh -c {check}")
-    return "\n".join(lines) + "\n"
+    )
+    return MetadataGuard(rules=rules, description="containers may not reach IMDS (the identity's tokens) nor the WireServer")
 
 
 def metrics_units() -> tuple[tuple[str, str], tuple[str, str]]:
@@ -420,17 +410,15 @@ def metrics_units() -> tuple[tuple[str, str], tuple[str, str]]:
 
 
 def azure_monitor_agent(spec: ContainerSpec, *, client_id: str, deployment: str, router: bool = False) -> MetricsAgent:
-    """The custom-metrics publisher (helper + config + timer), with the metadata firewall drop-in; with `router` it
-    posts the router's gauges too."""
+    """The custom-metrics publisher (helper + config + timer); with `router` it posts the router's gauges too."""
     service, timer = metrics_units()
     return MetricsAgent(
-        name=f"custom metrics to Azure Monitor ({METRICS_NAMESPACE}) every minute; container metadata firewall",
+        name=f"custom metrics to Azure Monitor ({METRICS_NAMESPACE}) every minute",
         files=(
             (HELPER, HELPER_SOURCE),
             (METRICS_CONFIG, metrics_config(spec, client_id=client_id, deployment=deployment, router=router)),
             service,
             timer,
-            (FIREWALL_DROP_IN, firewall_drop_in()),
         ),
         script=f"systemctl enable --now {METRICS_TIMER}",
     )
@@ -474,4 +462,5 @@ def azure_custom_data(
         secrets=key_vault_secrets(secret_uris, client_id=client_id) if secret_uris else None,
         log_args=journald_args(),
         router=vm_router,
+        metadata_guard=metadata_guard(),
     )

@@ -23,7 +23,8 @@ generated at boot and is not on those images.
 The container is launched as locked down as the Kubernetes pod: non-root user, read-only root,
 all capabilities dropped, no new privileges, Docker's default seccomp profile, scratch space on tmpfs,
 weights read-only. It sits on Docker's bridge network, so with the instance metadata hop limit at 1
-(AWS) it cannot reach the instance's credentials: only the host-side steps (sync, secrets, agent) can.
+(AWS), or the metadata guard's DOCKER-USER rules in place before it starts (GCP, Azure: `metadata_guard`), it
+cannot reach the instance's credentials: only the host-side steps (sync, secrets, agent) can.
 No secret value is ever written into the user data: only the secret's id and the command that reads it.
 """
 
@@ -41,6 +42,7 @@ import yaml
 
 from ..runtimes import registry
 from ..runtimes.spec import ContainerSpec, HttpCheck, Mount
+from . import metadata_guard as guard_mod
 from . import router_vm
 
 UNIT = "llm-server.service"
@@ -474,6 +476,7 @@ def render_cloud_init(
     secrets: SecretFetch | None = None,
     log_args: Sequence[str] = (),
     router: router_vm.VmRouter | None = None,
+    metadata_guard: guard_mod.MetadataGuard | None = None,
 ) -> str:
     """The ``#cloud-config`` document that boots `spec` on a GPU-ready VM image.
 
@@ -481,7 +484,9 @@ def render_cloud_init(
     snapshot). `metrics`: the cloud's agent. `data_disk`: the weights disk (None: /opt/models on the
     root disk). `secrets`: how to read the spec's secret env vars (required when it has any).
     `log_args`: Docker logging options, e.g. ``--log-driver=awslogs …``. `router`: the vLLM router and its
-    worker reconciler beside the server (`router_vm`), or None.
+    worker reconciler beside the server (`router_vm`), or None. `metadata_guard`: the DOCKER-USER rules that keep
+    bridged containers from the metadata service where it has no hop limit (GCP, Azure); every unit that starts one
+    (the server's, the router's) requires the guard's unit and starts after it (`metadata_guard`).
     """
     mount = model_mount(spec)
     if not mount.read_only:
@@ -517,6 +522,9 @@ def render_cloud_init(
             files.append(_file(f"{CONFIG_ROOT}/{config.name}/{relative}", text, "0644"))
     if router is not None:
         files += [_file(path, text, mode) for path, text, mode in router_vm.boot_files(spec, router)]
+    if metadata_guard is not None:
+        guarded = [UNIT, *(router_vm.CONTAINER_UNITS if router is not None else ())]
+        files += [_file(path, text, "0644") for path, text in guard_mod.files(metadata_guard, guarded)]
     for path, text in metrics.files:
         files.append(_file(path, text, "0644"))
     files.append(_file(f"{SCRIPT_DIR}/metrics-agent", "#!/bin/sh\nset -eu\n" + metrics.script.strip() + "\n", "0755"))

@@ -10,12 +10,11 @@ with the NVIDIA runtime, the NVIDIA container toolkit and the Google Cloud CLI, 
 service account, through the metadata server.
 
 The metadata server has no hop limit on GCP: any process on the VM, a bridged container included,
-can ask it for the service account's token. So the boot script adds `llm-metadata-guard.service`,
-which rejects forwarded (container) traffic to 169.254.169.254 in Docker's DOCKER-USER chain, and a
-drop-in that makes the server's unit require it: the model server cannot read the model bucket,
-the secrets or write metrics with the VM's identity; only the host-side steps can. Those unit files
-travel with the metrics agent's files (`MetricsAgent.files`), the only per-cloud hook of the shared
-renderer that writes files.
+can ask it for the service account's token. So the boot script's metadata guard (`metadata_guard`:
+`llm-metadata-guard.service`, which every unit starting a bridged container — the server's and the router's —
+requires and starts after) rejects forwarded (container) traffic to 169.254.169.254 in Docker's DOCKER-USER
+chain: neither the model server nor the router can read the model bucket, the secrets or write metrics with the
+VM's identity; only the host-side steps can.
 
 With the vLLM router (`router_vm`, `serving.router`), the group's lister is `gcp_list_instances.py` (shipped
 verbatim beside the metrics agent's files): the managed instance group's in-service VMs → their internal
@@ -40,7 +39,8 @@ from ..kubernetes.router_render import RouterOptions
 from ..runtimes.spec import ContainerSpec
 from ..validation import GCP_REGION
 from . import router_vm
-from .cloud_init import SCRIPT_DIR, UNIT, DataDisk, MetricsAgent, SecretFetch, WeightsSync, render_cloud_init
+from .cloud_init import SCRIPT_DIR, DataDisk, MetricsAgent, SecretFetch, WeightsSync, render_cloud_init
+from .metadata_guard import MetadataGuard
 
 DLVM_IMAGE_PROJECT = "deeplearning-platform-release"
 DLVM_IMAGE_FAMILY = "common-cu129-ubuntu-2204-nvidia-580"
@@ -81,9 +81,6 @@ needed on a VM with NVIDIA GPUs and driver), on the `gce_instance` resource with
 and `uuid` labels (GoogleCloudPlatform/ops-agent integration_test/.../nvml/metadata.yaml)."""
 
 METADATA_SERVER = "169.254.169.254"
-METADATA_GUARD_UNIT = "llm-metadata-guard.service"
-METADATA_GUARD_PATH = f"/etc/systemd/system/{METADATA_GUARD_UNIT}"
-METADATA_GUARD_DROP_IN = f"/etc/systemd/system/{UNIT}.d/10-metadata-guard.conf"
 
 
 def gcs_source(bucket: str, prefix: str) -> str:
@@ -184,30 +181,12 @@ def ops_agent_config(spec: ContainerSpec, deployment: str, *, interval_seconds: 
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def metadata_guard_files() -> tuple[tuple[str, str], ...]:
-    """The unit that rejects container traffic to the metadata server, and the drop-in that makes the
-    server's unit require it (so it is in place before every start, reboots included)."""
-    rule = f"DOCKER-USER -d {METADATA_SERVER}/32 -j REJECT"
-    guard = "\n".join(
-        [
-            "[Unit]",
-            "Description=pulumi-llm: containers may not reach the metadata server (the VM's credentials)",
-            "After=docker.service",
-            "Requires=docker.service",
-            f"Before={UNIT}",
-            "",
-            "[Service]",
-            "Type=oneshot",
-            "RemainAfterExit=yes",
-            f"ExecStart=/bin/sh -c 'iptables -C {rule} 2>/dev/null || iptables -I {rule}'",
-            "",
-            "[Install]",
-            "WantedBy=multi-user.target",
-            "",
-        ]
+def metadata_guard() -> MetadataGuard:
+    """The DOCKER-USER rule that rejects container traffic to the metadata server (`metadata_guard`)."""
+    return MetadataGuard(
+        rules=(f"-d {METADATA_SERVER}/32 -j REJECT",),
+        description="containers may not reach the metadata server (the VM's credentials)",
     )
-    drop_in = "\n".join(["[Unit]", f"Requires={METADATA_GUARD_UNIT}", f"After={METADATA_GUARD_UNIT}", ""])
-    return ((METADATA_GUARD_PATH, guard), (METADATA_GUARD_DROP_IN, drop_in))
 
 
 def ops_agent(spec: ContainerSpec, *, deployment: str, router: router_vm.VmRouter | None = None) -> MetricsAgent:
@@ -230,14 +209,14 @@ def ops_agent(spec: ContainerSpec, *, deployment: str, router: router_vm.VmRoute
             "systemctl restart google-cloud-ops-agent",
         ]
     )
-    files = ((OPS_AGENT_CONFIG_SOURCE, ops_agent_config(spec, deployment, router=router is not None)), *metadata_guard_files())
+    files: tuple[tuple[str, str], ...] = ((OPS_AGENT_CONFIG_SOURCE, ops_agent_config(spec, deployment, router=router is not None)),)
     jobs = f"server scraped as job {SCRAPE_JOB}"
     if router is not None:
         # The lister is a script file: MetricsAgent.files is the renderer's one per-cloud hook that writes files
         # (mode 0644: the lister runs it with python3, never executes it directly).
         files = (*files, (LISTER_PATH, lister_source()))
         jobs += f", router as job {ROUTER_SCRAPE_JOB}"
-    return MetricsAgent(name=f"Google Cloud Ops Agent {v} (GPU via NVML, {jobs}); metadata guard", files=files, script=script)
+    return MetricsAgent(name=f"Google Cloud Ops Agent {v} (GPU via NVML, {jobs})", files=files, script=script)
 
 
 def lister_source() -> str:
@@ -296,6 +275,7 @@ def gcp_user_data(
         secrets=secret_manager(secret_ids) if secret_ids else None,
         log_args=gcplogs_args(),
         router=router,
+        metadata_guard=metadata_guard(),
     )
 
 
@@ -314,7 +294,7 @@ __all__ = [
     "gcplogs_args",
     "gcs_sync",
     "lister_source",
-    "metadata_guard_files",
+    "metadata_guard",
     "mig_lister",
     "ops_agent",
     "ops_agent_config",

@@ -12,7 +12,8 @@ What `cloud_init.render_cloud_init(..., router=VmRouter)` adds to the boot scrip
   (exactly `kubernetes.router_render`'s requirements and pip command) into ``/opt/llm-router/site`` once, then
   runs the router in that image as the Kubernetes pod runs it (``python -c LAUNCHER <router_args>``): non-root,
   read-only root, all capabilities dropped, no new privileges, the wheel mounted read-only, on Docker's bridge
-  network (so, with AWS's metadata hop limit of 1, it cannot reach the instance's credentials). It starts with no
+  network (so, with AWS's metadata hop limit of 1, or after GCP's and Azure's metadata guard, `CONTAINER_UNITS`,
+  it cannot reach the instance's credentials). It starts with no
   worker: vllm-router 0.1.17's only discovery is Kubernetes' (router_render's docstring);
 * ``llm-router-workers.service``: `router_workers.py` (standard library, shipped verbatim) every
   `RECONCILE_SECONDS`: runs the cloud's `InstanceLister` (a host command printing the group's in-service
@@ -349,3 +350,6 @@ def reconciler_source() -> str:
 
 UNITS = (UNIT, WORKERS_UNIT)
 """Started (enabled, no-block) by the boot script after the model server's unit."""
+CONTAINER_UNITS = (UNIT,)
+"""The units that start containers on Docker's bridge (the pip install and the router; the reconciler and its lister
+run on the host): where the cloud has a metadata guard (`metadata_guard`), they start after it."""
