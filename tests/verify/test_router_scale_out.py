@@ -3,10 +3,13 @@ Real recorded plans of every routed stack, then seeds that change one thing the 
 
 from __future__ import annotations
 
+import base64
+import gzip
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pulumi_llm.verify import PlanView, run_rules
+from pulumi_llm.verify import PlanView, boot_scripts, run_rules
 from pulumi_llm.verify.rules import router
 
 from .conftest import fired, manifest
@@ -162,3 +165,79 @@ def test_no_entry_point_caller_reaches_a_routed_model_pod_directly(recorded, sta
     for ns, labels, spec in servers:
         port = nk._port_names(spec)["http"]
         assert not [nk._describe(c) for c in callers if admits(policies, "Ingress", ns, labels, c, port, port_names=nk._port_names(spec))]
+
+
+# --- GPU-VM groups: the router and the server of one boot script ------------------------------------------------
+
+VM_STACKS = ("dev", "gcp-dev", "azure-dev")
+
+
+def _boot_resource(view: PlanView) -> dict[str, Any]:
+    [resource] = [r for r, script in boot_scripts.boot_scripts(view) if "vllm serve" in script]
+    return resource
+
+
+def _edit_boot_script(view: PlanView, edit: Callable[[str], str]) -> None:
+    """Rewrite the VM group's boot script through `edit`, encoded back the way its cloud takes it."""
+    resource = _boot_resource(view)
+    path = boot_scripts.BOOT_SCRIPT_AT[resource["type"]]
+    holder = resource["inputs"]
+    for key in path[:-1]:
+        holder = holder[key]
+    value = holder[path[-1]]
+    if path[-1] == "user-data":  # GCP metadata: the text itself
+        holder[path[-1]] = edit(value)
+        return
+    raw = base64.b64decode(value)
+    zipped = raw[:2] == b"\x1f\x8b"
+    text = edit((gzip.decompress(raw) if zipped else raw).decode())
+    out = gzip.compress(text.encode()) if zipped else text.encode()
+    holder[path[-1]] = base64.b64encode(out).decode()
+
+
+def _vm_where(view: PlanView) -> str:
+    resource = _boot_resource(view)
+    return f"{resource['type']} {resource['name']}"
+
+
+@pytest.mark.parametrize("stack", VM_STACKS)
+def test_every_vm_router_stack_passes_and_is_checked(recorded, stack: str) -> None:
+    view = recorded(stack)
+    assert found(view) == []
+    # The rule had something to check: one group, its router cache_aware, its vLLM with the flag once.
+    [(resource, policy, servers)] = list(router.vm_groups(view))
+    assert policy == "cache_aware" and resource is _boot_resource(view)
+    assert [args.count("--enable-scale-out") for args in servers] == [1]
+
+
+@pytest.mark.parametrize("stack", VM_STACKS)
+def test_seed_a_vm_group_whose_server_lost_the_flag(recorded, stack: str) -> None:
+    view = recorded(stack)
+    _edit_boot_script(view, lambda s: s.replace("--enable-scale-out", ""))
+    assert fired(view) == {RULE}
+    [v] = [v for v in run_rules(view) if v.rule == RULE]
+    assert v.resource == _vm_where(view)
+    assert v.why.startswith("its router runs with policy cache_aware, but its vLLM runs without --enable-scale-out")
+
+
+@pytest.mark.parametrize("stack", VM_STACKS)
+def test_a_vm_group_with_another_policy_needs_no_flag(recorded, stack: str) -> None:
+    view = recorded(stack)
+    _edit_boot_script(view, lambda s: s.replace("--policy cache_aware", "--policy round_robin").replace("--enable-scale-out", ""))
+    assert found(view) == []
+
+
+def test_seed_a_vm_group_whose_router_fronts_no_vllm(recorded) -> None:
+    view = recorded("dev")
+    where = _vm_where(view)
+    _edit_boot_script(view, lambda s: s.replace("vllm serve", "tritonserver"))
+    [why] = found(view)
+    assert why.startswith(f"{where}: its router runs with policy cache_aware, but its boot script runs no vLLM server")
+
+
+def test_the_boot_script_decoders_read_each_cloud(recorded) -> None:
+    for stack in VM_STACKS:
+        files = boot_scripts.boot_files(next(s for _r, s in boot_scripts.boot_scripts(recorded(stack)) if "vllm serve" in s))
+        assert any("--policy cache_aware" in content for content in files.values()), stack
+    assert boot_scripts.decode(base64.b64encode(gzip.compress(b"#cloud-config\n")).decode()) == "#cloud-config\n"
+    assert boot_scripts.decode("#cloud-config\nnot base64") is None

@@ -17,6 +17,12 @@ adds the flag (`decide_scale_out`); this rule reads both sides as rendered:
 
 A router that selects no pod of the plan, or a non-vLLM server, is an error too: its cache_aware can't work.
 Routers given static `--worker-urls` (tests and benchmarks, never a stack) have no pods to read and are left out.
+
+GPU-VM groups (AWS launch template, GCP instance template, Azure scale set; `verify/boot_scripts.py` decodes
+each cloud's encoding): every VM runs the router beside its server, and the router's workers are the group's
+servers, so the rule reads both from the group's boot script — a file that runs vllm-router (its module
+`vllm_router` or its `vllm-router` binary) with a policy in SCALE_OUT_POLICIES, and the files that run
+`vllm serve` (the `docker run` line of the server), each of which must carry the flag.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ...runtimes.vllm import SCALE_OUT_FLAG, SCALE_OUT_POLICIES, SERVE_COMMAND
+from ..boot_scripts import boot_files, boot_scripts
 from ..plain import array_at, dig, is_object, object_at
 from ..report import Violation
 from ..view import PlanView
@@ -77,12 +84,53 @@ def vllm_serve_args(container: dict[str, Any]) -> list[str] | None:
     None when it doesn't run vLLM's server."""
     tokens = [str(t) for t in [*array_at(container, "command"), *array_at(container, "args")]]
     candidates = [tokens, *(shlex.split(t) for t in tokens if " ".join(SERVE_COMMAND) in t)]
+    return _after_serve(candidates)
+
+
+def _after_serve(candidates: Sequence[Sequence[str]]) -> list[str] | None:
+    """The words after `vllm serve` in the first word list that has it."""
     head = list(SERVE_COMMAND)
     for words in candidates:
         for i in range(len(words) - len(head) + 1):
-            if words[i : i + len(head)] == head:
-                return words[i + len(head) :]
+            if list(words[i : i + len(head)]) == head:
+                return list(words[i + len(head) :])
     return None
+
+
+def _script_words(script: str) -> list[str]:
+    """A shell script's words (line continuations joined, comments dropped); [] when it isn't shell-parsable."""
+    try:
+        return shlex.split(script.replace("\\\n", " "), comments=True)
+    except ValueError:
+        return []
+
+
+VM_ROUTER_MARKERS = ("vllm_router", "vllm-router")
+"""How a boot-script file runs vllm-router: its Python module (`python -c 'from vllm_router...'`, the GPU VMs'
+pinned wheel) or its binary."""
+
+
+def vm_groups(view: PlanView) -> Iterator[tuple[dict[str, Any], str, list[list[str]]]]:
+    """(VM group resource, its router's policy, the `vllm serve` arguments of each server file) of every boot
+    script that runs vllm-router with a policy."""
+    for resource, script in boot_scripts(view):
+        if "--policy" not in script:
+            continue
+        policy: str | None = None
+        servers: list[list[str]] = []
+        for content in boot_files(script).values():
+            # Only the files that can be either side are split into words (shlex is slow on the others).
+            if "--policy" not in content and " ".join(SERVE_COMMAND) not in content:
+                continue
+            words = _script_words(content)
+            found = _one(words, "--policy")
+            if found is not None and any(m in content for m in VM_ROUTER_MARKERS):
+                policy = found
+            args = _after_serve([words]) if " ".join(SERVE_COMMAND) in content else None
+            if args is not None:
+                servers.append(args)
+        if policy is not None:
+            yield resource, policy, servers
 
 
 def _router(container: dict[str, Any]) -> tuple[str, dict[str, str], int | None, str | None] | None:
@@ -113,7 +161,7 @@ def _serving(spec: dict[str, Any], port: int | None) -> list[dict[str, Any]]:
 
 @rule(NAME)
 def cache_aware_routers_front_scale_out_servers(view: PlanView) -> Iterator[Violation]:
-    """Every vllm-router with a cache_aware policy fronts model pods whose vLLM container runs with `--enable-scale-out` (the render routes it gets token ids from); it selects at least one pod of the plan, and each serves vLLM on the discovery port."""
+    """Every vllm-router with a cache_aware policy fronts model pods whose vLLM container runs with `--enable-scale-out` (the render routes it gets token ids from); it selects at least one pod of the plan, and each serves vLLM on the discovery port. On a GPU-VM group, the server of the router's own boot script carries the flag."""
     templates = list(_templates(view))
     for workload, ns, _labels, spec in templates:
         for container in array_at(spec, "containers"):
@@ -147,3 +195,28 @@ def cache_aware_routers_front_scale_out_servers(view: PlanView) -> Iterator[Viol
                         f"{where} routes to it with policy {policy}, but its vLLM runs without {SCALE_OUT_FLAG}: the router "
                         "can't get token ids (render routes refused) and routes on load alone",
                     )
+    yield from _vm_groups_front_scale_out_servers(view)
+
+
+def _vm_groups_front_scale_out_servers(view: PlanView) -> Iterator[Violation]:
+    """The GPU-VM side: a group's cache_aware router and its own boot script's vLLM servers."""
+    for resource, policy, servers in vm_groups(view):
+        if policy not in SCALE_OUT_POLICIES:
+            continue
+        where = f"{resource['type']} {resource['name']}"
+        if not servers:
+            yield violation(
+                view,
+                where,
+                NAME,
+                f"its router runs with policy {policy}, but its boot script runs no vLLM server: the render routes are "
+                "what cache_aware tokenizes through",
+            )
+        elif not all(any(_enables_scale_out(a) for a in args) for args in servers):
+            yield violation(
+                view,
+                where,
+                NAME,
+                f"its router runs with policy {policy}, but its vLLM runs without {SCALE_OUT_FLAG}: the router can't get "
+                "token ids (render routes refused) and routes on load alone",
+            )

@@ -10,9 +10,6 @@ server in the plan serves answers 404 from the server, and falls over the same w
 
 from __future__ import annotations
 
-import base64
-import binascii
-import gzip
 import json
 import re
 from collections.abc import Iterator
@@ -21,6 +18,7 @@ from typing import Any
 from ...gateway.config import SECRET_FILES_ENV
 from ...gateway.engine import MASTER_KEY_ENV
 from ...gateway.routing import KIND_DIRECT
+from ..boot_scripts import decode
 from ..engines import ENV_REFERENCE, container_variables, engine_configs, front_routings
 from ..plain import is_array, is_object
 from ..report import Violation
@@ -39,13 +37,10 @@ def _served_names(view: PlanView) -> set[str]:
     text = json.dumps(view.resources) + json.dumps(view.manifests)
     names = set(_SERVED.findall(text))
     for blob in re.findall(r'"(?:userData|customData|user-data)": "([A-Za-z0-9+/=]{40,})"', text):
-        try:
-            raw = base64.b64decode(blob)
-            # AWS GPU VMs gzip their boot script (EC2's 16 KB user-data limit; cloud-init unpacks it).
-            raw = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-            names |= set(_SERVED.findall(raw.decode(errors="replace")))
-        except (binascii.Error, ValueError, OSError, EOFError):
-            continue
+        # Base64 boot scripts (gzip inside on AWS GPU VMs): boot_scripts decodes them.
+        script = decode(blob)
+        if script is not None:
+            names |= set(_SERVED.findall(script))
     return names
 
 
