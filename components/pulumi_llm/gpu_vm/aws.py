@@ -953,6 +953,15 @@ class AwsGpuVm(pulumi.ComponentResource):
             idle_minutes=thresholds.gpu_idle_minutes,
             memory_percent=thresholds.gpu_memory_percent,
         )
+        if d.routed:
+            # The group's routers with no worker (or silent): its VMs answer 502 though the ALB sees them healthy.
+            definitions += cloudwatch.router_worker_alarms(
+                key,
+                asg_name=group_name,
+                deployment=d.deployment,
+                namespace=aws_boot.SERVER_METRICS_NAMESPACE,
+                grace_seconds=args.grace_seconds,
+            )
         cloudwatch.check_alarms(definitions)
         actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
         for definition in definitions:

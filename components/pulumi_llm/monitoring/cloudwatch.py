@@ -279,6 +279,81 @@ def gpu_asg_alarms(
     ]
 
 
+ROUTER_ACTIVE_WORKERS = "vllm_router_active_workers"
+"""The vLLM router's gauge of the workers it routes to (vllm-router 0.1.17; `gpu_vm.router_vm.METRIC_NAMES`)."""
+
+
+def router_worker_alarms(
+    key: str,
+    *,
+    asg_name: Any,
+    deployment: Any,
+    namespace: str,
+    grace_seconds: int,
+    period: int = 300,
+) -> list[dict[str, Any]]:
+    """The alarm of a GPU-VM group's routers with no worker to send to, while the group has instances in service.
+
+    Reads the router's `vllm_router_active_workers` as the group's CloudWatch agent publishes it (`namespace`,
+    dimension `Deployment` = `deployment`; Minimum: the fewest any router sees) and the group's
+    `GroupInServiceInstances`. A missing router datapoint counts as 0 workers (`FILL(workers, 0)`): a router
+    that never started (its wheel not installed, say) publishes nothing, and its VM answers the load balancer
+    with 502s. The group's instances answer with 5xx either way. It waits longer than a VM takes to serve
+    (`grace_seconds`, the group's health-check grace): a group of one VM, booting, has no worker until its
+    own server is up, and that is no page.
+    """
+    group = {"AutoScalingGroupName": asg_name}
+    # CloudWatch: evaluation_periods × period is at most one day.
+    periods = min(-(-grace_seconds // period) + 1, 86400 // period)
+    return [
+        {
+            "key": f"{key}-router-no-workers",
+            "title": f"{key}: routers without a healthy model server",
+            "alarm_description": (
+                f"{key}: for {periods * period // 60} minutes the group had instances in service but a router saw no "
+                "healthy model server (or no router reported): requests to that VM fail with 502. Check the VMs' "
+                "llm-server and llm-router units and the router's lister (journalctl -u llm-router-workers)."
+            ),
+            "metric_queries": [
+                {
+                    "id": "workers",
+                    "metric": {
+                        "namespace": namespace,
+                        "metric_name": ROUTER_ACTIVE_WORKERS,
+                        "dimensions": {"Deployment": deployment},
+                        "stat": "Minimum",
+                        "period": period,
+                    },
+                    "return_data": False,
+                },
+                {
+                    "id": "instances",
+                    "metric": {
+                        "namespace": "AWS/AutoScaling",
+                        "metric_name": "GroupInServiceInstances",
+                        "dimensions": group,
+                        "stat": "Maximum",
+                        "period": period,
+                    },
+                    "return_data": False,
+                },
+                {
+                    "id": "down",
+                    "expression": "IF(instances > 0 AND FILL(workers, 0) < 1, 1, 0)",
+                    "label": "routers without a worker while instances serve (1 = yes)",
+                    "return_data": True,
+                },
+            ],
+            "evaluation_periods": periods,
+            "datapoints_to_alarm": periods,
+            "comparison_operator": "GreaterThanOrEqualToThreshold",
+            "threshold": 1,
+            # No data at all (no instances in service): nothing to route to.
+            "treat_missing_data": "notBreaching",
+        }
+    ]
+
+
 def ecs_service_alarms(key: str, *, cluster_name: Any, service_name: Any, cpu_percent: float = 80.0) -> list[dict[str, Any]]:
     """Alarms of an ECS service (e.g. the gateway). Running-vs-desired needs Container Insights on the cluster."""
     service = {"ClusterName": cluster_name, "ServiceName": service_name}
