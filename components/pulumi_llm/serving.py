@@ -463,7 +463,12 @@ def router_options(settings: Settings):
     if not router.enabled or (settings.gcp is not None and settings.gcp.cluster.router == "gateway-inference-extension"):
         return None
     assert router.policy != "off"
-    return RouterOptions(policy=router.policy, replicas=router.replicas, index_url=router.index_url)
+    return RouterOptions(
+        policy=router.policy,
+        replicas=router.replicas,
+        index_url=router.index_url,
+        longest_stream_seconds=longest_stream_seconds(settings),  # the router pods' grace (router_render.decide_router_drain)
+    )
 
 
 def router_summary(settings: Settings, name: str) -> dict[str, Any] | None:

@@ -25,7 +25,9 @@ Upstream behaviour relied on (vllm-router 0.1.17, the pinned wheel, observed wit
 tests/integration/test_vm_router.py): it starts and serves with no worker (``/readiness`` 503 "no healthy
 workers available"); ``POST /add_worker?url=`` blocks until the worker's ``/health`` answers (so the reconciler
 probes first); ``GET /workers`` answers ``{"workers": [{"url": …, "is_healthy": …}, …]}``; the ``Authorization``
-header is passed on to the worker (the servers' API key keeps working through it).
+header is passed on to the worker (the servers' API key keeps working through it); on SIGTERM it drains its streams
+with no limit of its own (``router_render.SHUTDOWN``), which is why its unit stops before the server's
+(`router_unit_order`) and `docker stop --time` gives it the longest stream.
 """
 
 from __future__ import annotations
@@ -275,15 +277,29 @@ def reconciler_argv(spec: ContainerSpec) -> list[str]:
     ]
 
 
+def router_unit_order(server_unit: str) -> tuple[str, ...]:
+    """The router unit's `After=`: the network, Docker, and the model server's unit.
+
+    After the server's unit, so that at shutdown systemd (which stops units in the reverse of their start order)
+    stops the router first: it refuses new connections and lets its streams finish (`router_render.SHUTDOWN`,
+    measured), which the local server is still serving, and only then does the server get its SIGTERM. Ordering
+    only, never `Requires=`/`BindsTo=`: the router must start, and keep running, while the local server is down or
+    restarting, since it routes to the group's other VMs too. (A start waits for the server's start job, i.e. its
+    pre-start steps, or their failure: a new VM's router comes up after its weights sync, when the VM has something
+    of its own to serve.)"""
+    return ("network-online.target", "docker.service", server_unit)
+
+
 def _router_unit(spec: ContainerSpec, router: VmRouter) -> str:
-    from .cloud_init import stop_seconds  # cloud_init imports this module
+    from .cloud_init import UNIT as SERVER_UNIT  # cloud_init imports this module
+    from .cloud_init import stop_seconds
 
     return "\n".join(
         [
             "[Unit]",
             f"Description=pulumi-llm vllm-router {rr.ROUTER_VERSION} of {spec.served_name} ({router.options.policy})",
             "Wants=network-online.target",
-            "After=network-online.target docker.service",
+            f"After={' '.join(router_unit_order(SERVER_UNIT))}",
             "Requires=docker.service",
             "StartLimitIntervalSec=0",
             "",
@@ -293,7 +309,8 @@ def _router_unit(spec: ContainerSpec, router: VmRouter) -> str:
             f"ExecStartPre={ROUTER_DIR}/install",
             f"ExecStartPre=-/usr/bin/docker rm --force {CONTAINER_NAME}",
             f"ExecStart={ROUTER_DIR}/run",
-            # Streams it forwards get as long as the server's (cloud_init.stop_seconds: the longest stream).
+            # The router drains its streams on SIGTERM with no limit of its own (router_render.SHUTDOWN): docker's
+            # SIGKILL bounds it, so it gets as long as the server (cloud_init.stop_seconds: the longest stream + 15 s).
             f"ExecStop=/usr/bin/docker stop --time {stop_seconds(spec)} {CONTAINER_NAME}",
             f"TimeoutStopSec={stop_seconds(spec) + 30}",
             "Restart=always",

@@ -16,7 +16,9 @@ Upstream facts used here, from vllm-project/router at v0.1.17 (the wheel pinned 
 - endpoints: src/server.rs `/liveness` (200 while the process serves), `/readiness` (503 while no worker is
   healthy), and unauthenticated worker-management routes (`/add_worker`, `/remove_worker`, `/workers`) on the
   same port — which is why only the gateway/ingress may reach the router and the Ingress forwards `/v1/` only;
-- metrics: src/metrics.rs, `vllm_router_*` (requests, errors, durations, active workers, cache hits/misses).
+- metrics: src/metrics.rs, `vllm_router_*` (requests, errors, durations, active workers, cache hits/misses);
+- shutdown: on SIGTERM it drains with no time limit of its own (`SHUTDOWN`, measured with the wheel's binary), so
+  a router pod's grace and a GPU VM's `docker stop --time` are what bound it (`decide_router_drain`).
 
 The image: the project publishes `docker.io/vllm/vllm-router:v0.1.17`, but no digest of that tag could be found
 in two public places (pins.py's rule), so the pods run the pinned Python base image (`pins.PYTHON_SLIM`) and an
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..naming import dns_label
+from .resilience import INGRESS_STREAM_SECONDS, Drain, decide_drain
 
 ROUTER_VERSION = "0.1.17"
 """vllm-router on PyPI; latest release on 2026-12-07 (`pip index versions vllm-router`)."""
@@ -67,6 +70,68 @@ pinned wheel in front of a vLLM CPU 0.32.0 server (the integration test's tiny m
 `--eviction-interval-secs 1`: after one completion of 82, 200 and 158 prompt tokens (the render route's
 `token_ids`; 480, 200 and 200 characters), src/tree.rs:734 logged a tenant size of 662, 1606 and 1270 — 8 per
 token plus 6, not the characters of the text (which the tree counts only when it routes on raw text)."""
+
+
+@dataclass(frozen=True)
+class ShutdownBehaviour:
+    """What the router does when it gets SIGTERM with requests in flight."""
+
+    finishes_streams: bool
+    """In-flight requests (SSE streams included) run to their end before the process exits."""
+    refuses_new_connections: bool
+    """The listening socket is closed at SIGTERM: a new connection is refused (not queued, not answered 503)."""
+    own_timeout_seconds: int | None
+    """When the router gives up on in-flight requests by itself; None: never (only SIGKILL ends the drain)."""
+    timeout_flag: str | None
+    """The CLI flag that bounds the drain; None: the CLI has none."""
+    exits_when_drained: bool
+    """The process exits (code 0) as soon as the last in-flight request ends, not after a fixed wait."""
+    source: str
+
+
+SHUTDOWN = ShutdownBehaviour(
+    finishes_streams=True,
+    refuses_new_connections=True,
+    own_timeout_seconds=None,
+    timeout_flag=None,
+    exits_when_drained=True,
+    source=(
+        f"vllm-router {ROUTER_VERSION} (the pinned wheel's binary, run as `python -c LAUNCHER`), measured 2026-12-07 in "
+        "front of a stub worker streaming SSE chunks: SIGTERM after the first chunk logs `Received terminate signal, "
+        "starting graceful shutdown` (src/server.rs:1319); a 5 s stream and a 100 s stream both arrived whole (every "
+        "chunk and `data: [DONE]`), a new connection 0.5 s after SIGTERM was refused (ECONNREFUSED), and the process "
+        "exited 0 within 0.1 s of the stream's end. `vllm-router --help` has no shutdown, grace or drain flag "
+        "(`--request-timeout-secs` bounds a request, `--queue-timeout-secs` the queue). "
+        "Held by tests/integration/test_router_shutdown.py."
+    ),
+)
+"""vllm-router's SIGTERM behaviour at the pinned version: it drains in-flight streams for as long as they run and takes
+no new connection meanwhile. What the stack builds on it: a router pod's grace covers the preStop sleep plus the
+longest stream, and a GPU VM stops its router before its server (`decide_router_drain`, gpu_vm/router_vm.py)."""
+
+
+def decide_router_drain(longest_stream_seconds: int, behaviour: ShutdownBehaviour = SHUTDOWN) -> Drain:
+    """How a router pod stops: the model pods' preStop sleep (kubernetes/resilience.py, the one home of it: endpoints
+    and load balancers drop the pod before SIGTERM), then, when the router drains (`behaviour.finishes_streams`),
+    the longest stream the stack allows plus resilience's margin as the grace. A router that cut its streams at
+    SIGTERM would gain nothing from a longer grace (it would only hold rollouts up), so it would get the preStop and
+    the margin alone. `shutdown_timeout_seconds`: what the streams get after SIGTERM (the router's own flag's value
+    when it has one, `router_drain_args`)."""
+    drain = decide_drain(longest_stream_seconds)
+    if behaviour.finishes_streams:
+        return drain
+    return Drain(
+        prestop_seconds=drain.prestop_seconds, shutdown_timeout_seconds=0, grace_seconds=drain.grace_seconds - longest_stream_seconds
+    )
+
+
+def router_drain_args(drain: Drain, behaviour: ShutdownBehaviour = SHUTDOWN) -> list[str]:
+    """The router's flag bounding its drain to the longest stream, when its CLI has one (0.1.17's has none:
+    `SHUTDOWN`), so the pod's grace, not the router, would otherwise end a stream."""
+    if behaviour.timeout_flag is None or not behaviour.finishes_streams:
+        return []
+    return [behaviour.timeout_flag, str(drain.shutdown_timeout_seconds)]
+
 
 HTTP_PORT = 8000
 METRICS_PORT = 29000
@@ -117,12 +182,17 @@ class RouterOptions:
     """How often the router checks each replica's /health (upstream 60)."""
     index_url: str | None = None
     """A PyPI mirror the init container installs the pinned wheel from. Default: pypi.org."""
+    longest_stream_seconds: int = INGRESS_STREAM_SECONDS
+    """The longest stream the stack allows (serving.longest_stream_seconds: the gateway's engine timeout, else the
+    ingress's 3600 s): what a router pod's grace lets finish after SIGTERM (`decide_router_drain`)."""
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise ValueError(f"router policy {self.policy!r}: one of {', '.join(POLICIES)}")
         if self.replicas < 1:
             raise ValueError("router replicas: at least 1")
+        if self.longest_stream_seconds < 1:
+            raise ValueError(f"router longest stream: at least 1 second, not {self.longest_stream_seconds}")
 
 
 @dataclass(frozen=True)
@@ -185,6 +255,7 @@ def router_args(
         str(options.max_tree_size),
         "--log-level",
         "info",
+        *router_drain_args(decide_router_drain(options.longest_stream_seconds)),
     ]
     if isinstance(workers, KubernetesWorkers):
         args += [
@@ -313,8 +384,9 @@ def containers(options: RouterOptions, workers: KubernetesWorkers, image: str) -
         "resources": resources,
         "securityContext": _security_context(),
         "volumeMounts": [*mounts, {"name": "kube-api-access", "mountPath": TOKEN_DIR, "readOnly": True}],
-        # Streams in flight finish on the old pod while endpoints update (as the model servers do).
-        "lifecycle": {"preStop": {"sleep": {"seconds": 15}}},
+        # New requests stop arriving while endpoints and load balancers drop the pod (the model pods' sleep); then
+        # SIGTERM, and the router drains its streams (`SHUTDOWN`) within the pod's grace (`deployment_spec`).
+        "lifecycle": {"preStop": {"sleep": {"seconds": decide_router_drain(options.longest_stream_seconds).prestop_seconds}}},
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     return install, router
@@ -360,7 +432,9 @@ def deployment_spec(
             "fsGroup": 1000,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "terminationGracePeriodSeconds": options.request_timeout_seconds,
+        # preStop + the longest stream + margin: the router drains with no limit of its own (`SHUTDOWN`), so SIGKILL
+        # at the end of the grace is what would cut a stream.
+        "terminationGracePeriodSeconds": decide_router_drain(options.longest_stream_seconds).grace_seconds,
         "initContainers": [install],
         "containers": [router],
         "volumes": [
