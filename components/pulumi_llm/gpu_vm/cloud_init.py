@@ -44,8 +44,8 @@ from ..runtimes import registry
 from ..runtimes.spec import ContainerSpec, HttpCheck, Mount
 from . import metadata_guard as guard_mod
 from . import router_vm
+from .server_unit import STOP_SECONDS, UNIT, stop_seconds
 
-UNIT = "llm-server.service"
 CONTAINER_NAME = "llm-server"
 MODEL_ROOT = "/opt/models"
 """Host directory of the model mount: the data disk is mounted here and bound read-only into the
@@ -57,19 +57,6 @@ SECRETS_ENV = "/run/llm-server/secrets.env"
 """Secret environment of the server: on tmpfs (gone at power-off), mode 0600, root only."""
 SYNC_MARKERS = f"{MODEL_ROOT}/.pulumi-llm-sync"
 """Markers of completed syncs live on the data disk itself, so a fresh or wiped disk always re-syncs."""
-STOP_SECONDS = 60
-"""Grace a server without a drain flag gets on stop (`stop_seconds`)."""
-
-
-def stop_seconds(spec: ContainerSpec) -> int:
-    """`docker stop --time` of the server (and of the router beside it): the seconds its own drain flag lets
-    in-flight streams run after SIGTERM (vLLM `--shutdown-timeout`, Triton `--exit-timeout-secs`: the longest
-    stream the stack allows, kubernetes/resilience.py) plus the engine's teardown, as a pod's grace; at least
-    `STOP_SECONDS`. systemd's `TimeoutStopSec` is 30 s above it, so systemd never kills `docker stop` first."""
-    from ..kubernetes.resilience import SHUTDOWN_MARGIN_SECONDS, drain_seconds
-
-    drain = drain_seconds(spec.args)
-    return max(STOP_SECONDS, drain + SHUTDOWN_MARGIN_SECONDS) if drain is not None else STOP_SECONDS
 
 
 LB_DRAIN_MAX_SECONDS = 3600

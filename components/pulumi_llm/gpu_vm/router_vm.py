@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING
 from .. import pins
 from ..kubernetes import router_render as rr
 from ..runtimes.spec import ContainerSpec
+from .server_unit import UNIT as SERVER_UNIT
+from .server_unit import stop_seconds
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -291,9 +293,6 @@ def router_unit_order(server_unit: str) -> tuple[str, ...]:
 
 
 def _router_unit(spec: ContainerSpec, router: VmRouter) -> str:
-    from .cloud_init import UNIT as SERVER_UNIT  # cloud_init imports this module
-    from .cloud_init import stop_seconds
-
     return "\n".join(
         [
             "[Unit]",
@@ -310,7 +309,7 @@ def _router_unit(spec: ContainerSpec, router: VmRouter) -> str:
             f"ExecStartPre=-/usr/bin/docker rm --force {CONTAINER_NAME}",
             f"ExecStart={ROUTER_DIR}/run",
             # The router drains its streams on SIGTERM with no limit of its own (router_render.SHUTDOWN): docker's
-            # SIGKILL bounds it, so it gets as long as the server (cloud_init.stop_seconds: the longest stream + 15 s).
+            # SIGKILL bounds it, so it gets as long as the server (server_unit.stop_seconds: the longest stream + 15 s).
             f"ExecStop=/usr/bin/docker stop --time {stop_seconds(spec)} {CONTAINER_NAME}",
             f"TimeoutStopSec={stop_seconds(spec) + 30}",
             "Restart=always",

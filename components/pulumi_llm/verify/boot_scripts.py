@@ -64,7 +64,7 @@ def boot_files(script: str) -> dict[str, str]:
     try:
         # libyaml's loader where PyYAML has it: a GPU VM's ~20 KB cloud-config takes ~15 ms in pure Python, and
         # verify runs in every plan (plan speed, bench/plan_time.py).
-        document = yaml.load(script, Loader=_LOADER)  # noqa: S506 — a safe loader either way
+        document = yaml.load(script, Loader=_LOADER)  # noqa: S506  # nosec B506 - CSafeLoader or SafeLoader, both safe
     except yaml.YAMLError:
         return {}
     if not is_object(document):
