@@ -585,7 +585,15 @@ def test_the_pure_boot_module_imports_no_cloud_sdk_at_all() -> None:
 
 
 ROUTER = RouterOptions(policy="cache_aware")
-ROUTER_CHILDREN = {"llm-group-reader-role", "llm-group-reader", "llm-lister-role", "llm-lister", "llm-allow-peers", "llm-allow-autohealing"}
+ROUTER_CHILDREN = {
+    "llm-group-reader-role",
+    "llm-group-reader",
+    "llm-lister-role",
+    "llm-lister",
+    "llm-allow-peers",
+    "llm-allow-autohealing",
+    "llm-alert-router-no-workers",
+}
 
 
 @pytest.fixture(scope="module")

@@ -67,7 +67,7 @@ def test_the_gpu_vms_alert_policies_name_the_channels_too() -> None:
         ("llm-alerts-email-2", "sre@example.com"),
     ]
     policies = of_type(records, POLICY)
-    assert sum(p.name.startswith("llm-vm-") for p in policies) == 5
+    assert sum(p.name.startswith("llm-vm-") for p in policies) == 6  # server-down, 5xx, latency-p99, queue, gpu-idle, router-no-workers
     assert {p.name: p.inputs["notificationChannels"] for p in policies} == {p.name: [c.id for c in channels] for p in policies}
 
 

@@ -261,6 +261,11 @@ class GcpGatewayArgs(BaseModel):
     notification_channels: tuple[StrInput, ...] = Field(
         default=(), description="Cloud Monitoring notification channel ids for the alerts. Default none."
     )
+    dashboard_widgets: tuple[dict[str, Any], ...] = Field(
+        default=(),
+        description="More charts at the end of the stack's dashboard (Cloud Monitoring dashboard widgets, e.g. "
+        "gpu_vm.gcp_boot.router_widgets). Default none.",
+    )
     alert_thresholds: GatewayAlertThresholds = Field(default_factory=GatewayAlertThresholds, description="Alert thresholds.")
     secret_destroy_delay_days: int = Field(
         default=30, ge=1, le=1000, description="Days a destroyed secret version stays recoverable (delayed destruction). Default 30."
@@ -1112,7 +1117,9 @@ class GcpGateway(pulumi.ComponentResource):
         gcp.monitoring.Dashboard(
             child(name, "dashboard"),
             project=project,
-            dashboard_json=dashboard(service_name, backend_name, alarms.dashboard_widgets(metrics, args.fallback_alarms)),
+            dashboard_json=dashboard(
+                service_name, backend_name, [*alarms.dashboard_widgets(metrics, args.fallback_alarms), *args.dashboard_widgets]
+            ),
             opts=here,
         )
 

@@ -430,6 +430,23 @@ def iso_minutes(minutes: int) -> str:
     return "PT" + (f"{hours}H" if hours else "") + (f"{rest}M" if rest or not hours else "")
 
 
+def repair_grace_minutes(spec: ContainerSpec) -> int:
+    """The scale set's automatic-repair grace: the server's ready-within budget, 10 to 90 minutes (Azure's range)."""
+    return min(90, max(10, math.ceil(ready_within_seconds(spec) / 60)))
+
+
+WINDOW_SIZES_MINUTES = (1, 5, 15, 30, 60, 360, 720, 1440)
+"""The window sizes a metric alert accepts (Azure Monitor, "Create or edit a metric alert rule": lookback periods
+1, 5, 15, 30 minutes, 1, 6, 12, 24 hours; azure-native 3.29.0 `monitor.MetricAlert.window_size` takes them as ISO
+8601 durations)."""
+
+
+def decide_window_size(seconds: int) -> str:
+    """The smallest metric-alert window (`WINDOW_SIZES_MINUTES`) at least `seconds` long, as ISO 8601."""
+    minutes = next((m for m in WINDOW_SIZES_MINUTES if m * 60 >= seconds), WINDOW_SIZES_MINUTES[-1])
+    return iso_minutes(minutes)
+
+
 def subnet_ports(spec: ContainerSpec, router: RouterOptions | None) -> tuple[int, int | None]:
     """(the port the load balancer forwards clients to, the port the group's VMs call on each other or None): with a
     router (`router` given, a vLLM server) clients reach the router port and only the routers the server's; without,
@@ -531,11 +548,13 @@ def autoscale_profiles(args: AzureGpuVmArgs, target: Any, *, scale_out_cooldown_
     return profiles
 
 
-def alert_definitions(args: AzureGpuVmArgs) -> list[dict[str, Any]]:
-    """Metric alerts (pure): key, scope ('vmss' or 'lb'), severity, window/frequency and one criterion."""
+def alert_definitions(args: AzureGpuVmArgs, *, routed: bool = False) -> list[dict[str, Any]]:
+    """Metric alerts (pure): key, scope ('vmss' or 'lb'), severity, window/frequency and one criterion (or
+    `criteria`, all of which must hold); with `routed` (the VMs run the router) also `router_no_worker_alert`."""
     t = args.alert_thresholds
     custom = {"metric_namespace": azure_boot.METRICS_NAMESPACE, "skip_metric_validation": True}
-    return [
+    routers = [router_no_worker_alert(args.container)] if routed else []
+    return routers + [
         {
             "key": "vm-availability",
             "scope": "vmss",
@@ -612,6 +631,49 @@ def alert_definitions(args: AzureGpuVmArgs) -> list[dict[str, Any]]:
             },
         },
     ]
+
+
+def router_no_worker_alert(spec: ContainerSpec) -> dict[str, Any]:
+    """The routers saw no healthy model server for a whole window while the group's servers reported.
+
+    Two criteria on the scale set's custom metrics (`azure_boot.metrics_config`, both ANDed): the routers' worker
+    gauge (`azure_boot.ROUTER_ACTIVE_WORKERS`) at most 0 throughout the window (Maximum < 1 over every router's
+    samples), and some server's queue gauge posted in it (the helper posts it only while the server answers; a
+    booting group or one scaled to zero is no page). The window is AWS's and GCP's (`router_vm.decide_no_worker_window`
+    past the automatic-repair grace), rounded up to a window Azure accepts.
+
+    Azure can't count a missing series as 0: a static-threshold criterion with no data is not evaluated, and the
+    pinned azure-native 3.29.0 offers `skip_metric_validation` (the rule may exist before the metric is first
+    posted — used here) and `ignore_data_before` (a dynamic threshold's learning start), neither of which makes
+    absence a breach. A router that never started is left to the load balancer's probe alert (its VM fails the
+    router's probe), and one router without workers among routers with workers is not caught here (the Maximum).
+    """
+    custom = {"metric_namespace": azure_boot.METRICS_NAMESPACE, "skip_metric_validation": True}
+    window = router_vm.decide_no_worker_window(repair_grace_minutes(spec) * 60)
+    return {
+        "key": "router-no-workers",
+        "scope": "vmss",
+        "description": "The routers saw no healthy model server for the whole window while servers reported: requests fail with 502",
+        "severity": 1,
+        "window_size": decide_window_size(window),
+        "evaluation_frequency": "PT5M",
+        "criteria": [
+            {
+                "metric_name": azure_boot.ROUTER_ACTIVE_WORKERS,
+                "operator": "LessThan",
+                "threshold": 1,
+                "time_aggregation": "Maximum",
+                **custom,
+            },
+            {
+                "metric_name": azure_boot.REQUESTS_WAITING,
+                "operator": "GreaterThan",
+                "threshold": 0,
+                "time_aggregation": "Count",
+                **custom,
+            },
+        ],
+    }
 
 
 def _check_custom_data(args: AzureGpuVmArgs, deployment: str) -> None:
@@ -809,7 +871,7 @@ class AzureGpuVm(pulumi.ComponentResource):
     ) -> compute.VirtualMachineScaleSet:
         """The GPU scale set (rolling upgrades, automatic repairs) and its identity's metrics-publisher role."""
         name, args = d.name, d.args
-        grace_minutes = min(90, max(10, math.ceil(ready_within_seconds(args.container) / 60)))
+        grace_minutes = repair_grace_minutes(args.container)
         vmss_extra: dict[str, Any] = {}
         if args.spot:
             vmss_extra["spot_restore_policy"] = {"enabled": True, "restore_timeout": "PT1H"}
@@ -915,12 +977,16 @@ class AzureGpuVm(pulumi.ComponentResource):
             )
             actions = [{"action_group_id": group.id}]
         scopes = {"vmss": vmss.id, "lb": lb.id}
-        for definition in alert_definitions(args):
+        for definition in alert_definitions(args, routed=d.routed):
             # Typed args, not a dict: `criteria` is a union, so only the Args class knows its wire names
             # (odata.type, allOf, criterionType).
-            criterion = monitor.MetricCriteriaArgs(
-                criterion_type="StaticThresholdCriterion", name=definition["key"], **definition["criterion"]
-            )
+            parts = definition.get("criteria") or [definition["criterion"]]
+            criteria = [
+                monitor.MetricCriteriaArgs(
+                    criterion_type="StaticThresholdCriterion", name=definition["key"] + (f"-{i}" if len(parts) > 1 else ""), **part
+                )
+                for i, part in enumerate(parts, start=1)
+            ]
             monitor.MetricAlert(
                 child(name, f"alert-{definition['key']}"),
                 resource_group_name=rg,
@@ -933,7 +999,7 @@ class AzureGpuVm(pulumi.ComponentResource):
                 evaluation_frequency=definition["evaluation_frequency"],
                 auto_mitigate=True,
                 criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
-                    odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria", all_of=[criterion]
+                    odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria", all_of=criteria
                 ),
                 actions=actions,
                 tags=tags,

@@ -350,7 +350,7 @@ def router_gauges() -> dict[str, str]:
     """Azure custom-metric name → the router's Prometheus gauge (`router_vm.METRIC_NAMES`): how many servers each
     router holds (fewer than the scale set's VMs: the reconciler or a server is stuck) and the requests it has in
     flight (summed over its workers). Its counters are left out: the helper posts one sample a minute, not rates."""
-    return {ROUTER_ACTIVE_WORKERS: "vllm_router_active_workers", ROUTER_RUNNING_REQUESTS: "vllm_router_running_requests"}
+    return {ROUTER_ACTIVE_WORKERS: router_vm.ACTIVE_WORKERS, ROUTER_RUNNING_REQUESTS: "vllm_router_running_requests"}
 
 
 def metrics_config(spec: ContainerSpec, *, client_id: str, deployment: str, router: bool = False) -> str:

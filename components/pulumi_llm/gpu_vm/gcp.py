@@ -396,6 +396,12 @@ def compute_service_agent(project_number: str) -> str:
     return f"serviceAccount:service-{project_number}@compute-system.iam.gserviceaccount.com"
 
 
+def deployment_label(stack: str, name: str) -> str:
+    """The deployment name of component `name` in `stack`: its resources' prefix and the `deployment` label its Ops
+    Agent writes on every scraped series (`gcp_boot.DEPLOYMENT_LABEL`), which the alerts and the dashboard select."""
+    return dns_label(f"{stack}-{name}", 40)
+
+
 def mig_name(deployment: str) -> str:
     """The regional managed instance group's name (its lister names it)."""
     return f"{deployment}-mig"
@@ -537,6 +543,7 @@ def alert_policies(
     thresholds: GpuVmAlertThresholds,
     uptime_host: str | None = None,
     uptime_path: str | None = None,
+    router_window_seconds: int | None = None,
 ) -> list[dict[str, Any]]:
     """The deployment's alert policies as `monitoring.AlertPolicy` arguments plus a stable `key`.
 
@@ -549,7 +556,9 @@ def alert_policies(
         total latency, above the SLO for 5 minutes;
     queue: a server's waiting requests above `queue_depth` for 5 minutes (scale-out too slow or capped);
     gpu-idle: the group's mean GPU utilization (Ops Agent, NVML) below `gpu_idle_percent` for
-        `gpu_idle_minutes` (paying for GPUs nobody uses).
+        `gpu_idle_minutes` (paying for GPUs nobody uses);
+    router-no-workers (with `router_window_seconds`, the group has routers): for that long the fewest workers any
+        router reports is under 1 — a router that reports nothing counts as 0 — while a server of the group reports.
     """
     dep = _quote(deployment)
     m = spec.metrics
@@ -640,7 +649,32 @@ def alert_policies(
         f"The GPUs of `{deployment}` averaged under {thresholds.gpu_idle_percent:g} % for {thresholds.gpu_idle_minutes} minutes: "
         "lower min_size, or use Spot VMs.",
     )
+    if router_window_seconds is not None:
+        policy(
+            "router-no-workers",
+            "routers without a healthy model server",
+            "CRITICAL",
+            {
+                "condition_prometheus_query_language": {
+                    "query": router_no_worker_query(deployment, m.requests_waiting),
+                    "duration": f"{router_window_seconds}s",
+                    "evaluation_interval": "60s",
+                }
+            },
+            f"For {router_window_seconds // 60} minutes a server of `{deployment}` reported but a router saw no healthy "
+            "model server (or no router reported): requests to that VM fail with 502. Check the VMs' llm-server and "
+            "llm-router units and the router's lister (`journalctl -u llm-router-workers`, via IAP SSH).",
+        )
     return policies
+
+
+def router_no_worker_query(deployment: str, server_gauge: str) -> str:
+    """PromQL of the router-no-workers policy: the fewest workers any router of `deployment` reports
+    (`router_vm.ACTIVE_WORKERS`; none reporting → `vector(0)`, so a router that never started counts as 0) under 1,
+    while the group serves — some server reports `server_gauge`, so a group scaled to zero or still booting is no
+    page (the server-down policy covers servers that never come up)."""
+    dep = f"{gcp_boot.DEPLOYMENT_LABEL}={_quote(deployment)}"
+    return f"(min({router_vm.ACTIVE_WORKERS}{{{dep}}}) or on() vector(0)) < 1 and on() (count({server_gauge}{{{dep}}}) > 0)"
 
 
 def _gpu_idle_condition(dep: str, thresholds: GpuVmAlertThresholds) -> dict[str, Any]:
@@ -792,7 +826,7 @@ class GcpGpuVm(pulumi.ComponentResource):
     def __init__(self, name: str, args: GcpGpuVmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pulumi-llm:index:GcpGpuVm", name, None, opts)
         spec = args.container
-        deployment = dns_label(f"{args.labels.stack}-{name}", 40)
+        deployment = deployment_label(args.labels.stack, name)
         invoke = pulumi.InvokeOptions(parent=self)
         router = gcp_boot.gcp_router(spec, args.router, region=args.region, group=mig_name(deployment))
         d = _Deployment(
@@ -1266,6 +1300,8 @@ class GcpGpuVm(pulumi.ComponentResource):
             thresholds=args.alert_thresholds,
             uptime_host=front.uptime_host,
             uptime_path=d.lb_check[1],
+            # As long as AWS's alarm waits (router_vm, one home): past the group's autohealing grace.
+            router_window_seconds=router_vm.decide_no_worker_window(args.initial_delay_seconds) if d.router is not None else None,
         ):
             settings = {k: v for k, v in definition.items() if k != "key"}
             monitoring.AlertPolicy(

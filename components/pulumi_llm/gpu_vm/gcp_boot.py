@@ -181,6 +181,55 @@ def ops_agent_config(spec: ContainerSpec, deployment: str, *, interval_seconds: 
     return yaml.safe_dump(config, sort_keys=False)
 
 
+PROMETHEUS_METRIC_PREFIX = "prometheus.googleapis.com/"
+PROMETHEUS_RESOURCE = "prometheus_target"
+"""Where the Ops Agent's Prometheus receiver writes a scraped series: the metric type
+``prometheus.googleapis.com/<name>/<kind>`` (kind: gauge, counter, …) on the `prometheus_target` resource, the scrape
+job's labels (`DEPLOYMENT_LABEL`) as metric labels (Google Cloud, "Ops Agent: Prometheus receiver", ingested metrics
+are "prometheus.googleapis.com/METRIC/TYPE"). PromQL names the same series by its Prometheus name alone, the form
+of the alert policies' queries (`gpu_vm.gcp.alert_policies`)."""
+
+
+def prometheus_metric_type(name: str, kind: str) -> str:
+    """The Cloud Monitoring metric type of a scraped series `name` of Prometheus kind `kind`."""
+    return f"{PROMETHEUS_METRIC_PREFIX}{name}/{kind}"
+
+
+ROUTER_PANELS: tuple[tuple[str, str, str, str], ...] = (
+    ("requests per second", "vllm_router_requests_total", "ALIGN_RATE", "REDUCE_SUM"),
+    ("requests in flight", "vllm_router_running_requests", "ALIGN_MAX", "REDUCE_MAX"),
+    ("healthy workers (fewest any router sees)", router_vm.ACTIVE_WORKERS, "ALIGN_MIN", "REDUCE_MIN"),
+    ("prefix-routing decisions per second", "vllm_router_prefix_routing_decisions_total", "ALIGN_RATE", "REDUCE_SUM"),
+)
+"""(title, metric, per-series aligner, cross-series reducer) of each router chart: the graphs of the AWS dashboard
+(`aws_boot.ROUTER_PANELS`); the counters are cumulative in Cloud Monitoring, so ALIGN_RATE gives per second."""
+
+
+def router_widgets(deployments: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
+    """Cloud Monitoring dashboard charts of the GPU-VM routers: one line per model (`deployments`: model → its
+    `DEPLOYMENT_LABEL` value, `gpu_vm.gcp.deployment_label`), reading each series as the Ops Agent writes it."""
+
+    def data_set(model: str, deployment: str, metric: str, aligner: str, reducer: str) -> dict[str, Any]:
+        flt = (
+            f'metric.type = "{prometheus_metric_type(metric, router_vm.METRIC_KINDS[metric])}" '
+            f'AND resource.type = "{PROMETHEUS_RESOURCE}" AND metric.labels.{DEPLOYMENT_LABEL} = "{deployment}"'
+        )
+        aggregation = {"alignmentPeriod": "60s", "perSeriesAligner": aligner, "crossSeriesReducer": reducer}
+        return {
+            "timeSeriesQuery": {"timeSeriesFilter": {"filter": flt, "aggregation": aggregation}},
+            "plotType": "LINE",
+            "legendTemplate": model,
+        }
+
+    return tuple(
+        {
+            "title": f"vLLM routers: {title}",
+            "xyChart": {"dataSets": [data_set(model, dep, metric, aligner, reducer) for model, dep in sorted(deployments.items())]},
+        }
+        for title, metric, aligner, reducer in ROUTER_PANELS
+    )
+
+
 def metadata_guard() -> MetadataGuard:
     """The DOCKER-USER rule that rejects container traffic to the metadata server (`metadata_guard`)."""
     return MetadataGuard(
@@ -298,5 +347,7 @@ __all__ = [
     "mig_lister",
     "ops_agent",
     "ops_agent_config",
+    "prometheus_metric_type",
+    "router_widgets",
     "secret_manager",
 ]

@@ -67,6 +67,23 @@ METRIC_NAMES = (
 )
 """The router's gauges and counters worth exporting (names from the pinned wheel's /metrics; histograms are
 left out, as for the server)."""
+ACTIVE_WORKERS = "vllm_router_active_workers"
+"""The router's gauge of the workers it routes to: each cloud's no-worker alert reads it (`decide_no_worker_window`)."""
+METRIC_KINDS = {
+    "vllm_router_requests_total": "counter",
+    "vllm_router_processed_requests_total": "counter",
+    "vllm_router_running_requests": "gauge",
+    ACTIVE_WORKERS: "gauge",
+    "vllm_router_worker_health": "gauge",
+    "vllm_router_prefix_routing_decisions_total": "counter",
+    "vllm_router_policy_decisions_total": "counter",
+    "vllm_router_cb_outcomes_total": "counter",
+}
+"""The Prometheus kind of each of `METRIC_NAMES` (vllm-router 0.1.17's /metrics: `# TYPE vllm_router_active_workers
+gauge` was read from the pinned wheel started with one worker; the `_total` series are its counters, the others its
+gauges). GCP's Ops Agent writes a series as ``prometheus.googleapis.com/<name>/<kind>`` (`gcp_boot.prometheus_metric_type`)."""
+NO_WORKER_PERIOD_SECONDS = 300
+"""The period of the no-worker alerts' samples (AWS: the alarm's period; GCP and Azure: the window's unit)."""
 READINESS_PATH = "/readiness"
 """503 while the router has no healthy worker (router_render's docstring)."""
 FORWARDED_PREFIX = "/v1/"
@@ -369,3 +386,16 @@ UNITS = (UNIT, WORKERS_UNIT)
 CONTAINER_UNITS = (UNIT,)
 """The units that start containers on Docker's bridge (the pip install and the router; the reconciler and its lister
 run on the host): where the cloud has a metadata guard (`metadata_guard`), they start after it."""
+
+
+def decide_no_worker_window(grace_seconds: int, period: int = NO_WORKER_PERIOD_SECONDS) -> int:
+    """How long (seconds, a whole number of `period`s) the routers must see no worker before any cloud alerts.
+
+    Longer than a VM takes to serve (`grace_seconds`, the group's health-check or repair grace) by one period: a
+    group of one VM, booting, has no worker until its own server is up, and that is no page. At most one day
+    (CloudWatch's bound on evaluation periods × period; GCP's condition duration and Azure's largest window too).
+    """
+    if grace_seconds < 0 or period <= 0:
+        raise ValueError(f"grace_seconds {grace_seconds} and period {period}: a grace of 0 or more and a positive period")
+    periods = min(-(-grace_seconds // period) + 1, 86400 // period)
+    return periods * period

@@ -302,9 +302,11 @@ def router_worker_alarms(
     (`grace_seconds`, the group's health-check grace): a group of one VM, booting, has no worker until its
     own server is up, and that is no page.
     """
+    # The window every cloud's no-worker alert waits (one home; imported here only, the alarm stacks need it).
+    from ..gpu_vm.router_vm import decide_no_worker_window
+
     group = {"AutoScalingGroupName": asg_name}
-    # CloudWatch: evaluation_periods × period is at most one day.
-    periods = min(-(-grace_seconds // period) + 1, 86400 // period)
+    periods = decide_no_worker_window(grace_seconds, period) // period
     return [
         {
             "key": f"{key}-router-no-workers",

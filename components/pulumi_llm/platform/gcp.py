@@ -184,6 +184,26 @@ def _gpu_vms(ctx: PlatformContext, foundation: Foundation) -> SelfHosted:
     return SelfHosted(urls=urls, outputs=outputs)
 
 
+def _router_widgets(ctx: PlatformContext) -> tuple[dict[str, Any], ...]:
+    """The stack dashboard's charts of the vLLM routers on the GPU VMs (none without gpu-vm or a routed model); each
+    model's `deployment` label as its GcpGpuVm (named as in `_gpu_vms`) has its Ops Agent write it."""
+    from ..gpu_vm import router_vm
+
+    settings = ctx.settings
+    if "gpu-vm" not in ctx.methods or router_vm.router_options(settings) is None:
+        return ()
+    from ..gpu_vm import gcp_boot
+    from ..gpu_vm.gcp import deployment_label
+    from ..kubernetes.router import ROUTED_RUNTIMES
+
+    routed = {
+        served: deployment_label(ctx.labels.stack, ctx.child(f"vm-{served}"))
+        for served, model in settings.models.items()
+        if model.runtime in ROUTED_RUNTIMES
+    }
+    return gcp_boot.router_widgets(routed) if routed else ()
+
+
 def _gke(ctx: PlatformContext, foundation: Foundation, so_far: SelfHosted) -> SelfHosted:
     from ..kubernetes import credential_endpoints
     from ..kubernetes import router_render as rr
@@ -484,6 +504,7 @@ def gateway(ctx: PlatformContext, foundation: Foundation, self_hosted: SelfHoste
             else None,
             domains=tuple(cfg.gateway.domains),
             notification_channels=tuple(foundation.monitoring),
+            dashboard_widgets=_router_widgets(ctx),
             client_timeout_seconds=timeouts.client_seconds,
             request_timeout_seconds=timeouts.edge_seconds,
             engine_timeout_seconds=timeouts.engine_seconds,
