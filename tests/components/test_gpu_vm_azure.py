@@ -4,6 +4,7 @@ default providers disabled (every child must get the stack's provider through it
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import shlex
 import subprocess
@@ -31,7 +32,7 @@ from pulumi_llm.gpu_vm.azure import (
     iso_minutes,
     subnet_ports,
 )
-from pulumi_llm.kubernetes import render
+from pulumi_llm.kubernetes import render, resilience
 from pulumi_llm.kubernetes.router_render import RouterOptions
 from pulumi_llm.labels import CommonLabels
 from pulumi_llm.offline import invokes
@@ -379,6 +380,17 @@ def test_spot_is_evicted_by_deletion_at_any_price() -> None:
     profile = vmss["virtualMachineProfile"]
     assert (profile["priority"], profile["evictionPolicy"], profile["billingProfile"]) == ("Spot", "Delete", {"maxPrice": -1})
     assert vmss["spotRestorePolicy"] == {"enabled": True, "restoreTimeout": "PT1H"}
+    assert "scheduledEventsProfile" not in profile  # Azure: no terminate notification on spot VMs
+
+
+def test_deletes_wait_for_the_drain_handler_within_azures_15_minutes(named) -> None:
+    # SPEC has no drain flag (stop_seconds 60): Azure's floor of 5 minutes. A 3600 s longest stream: capped at 15.
+    notice = named["llm-vmss"].inputs["virtualMachineProfile"]["scheduledEventsProfile"]["terminateNotificationProfile"]
+    assert notice == {"enable": True, "notBeforeTimeout": "PT5M"}
+    long = dataclasses.replace(SPEC, args=(*SPEC.args, *resilience.drain_args("vllm", resilience.decide_drain(3600))))
+    profile = by_name(plan(container=long)[0])["llm-vmss"].inputs["virtualMachineProfile"]
+    assert profile["scheduledEventsProfile"]["terminateNotificationProfile"]["notBeforeTimeout"] == "PT15M"
+    assert written(base64.b64decode(profile["osProfile"]["customData"]).decode())[azure_boot.DRAIN_HANDLER] == azure_boot.drain_source()
 
 
 def test_health_probe_drives_rolling_upgrades_and_repairs(named) -> None:

@@ -1129,6 +1129,14 @@ def _vm_profile(d: _Deployment, custom_data: pulumi.Output[str]) -> dict[str, An
     }
     if args.spot:
         vm_profile.update(eviction_policy="Delete", billing_profile={"max_price": -1})
+    else:
+        # Deletes (scale-in, a rolling upgrade's old VMs) wait for the VM's drain handler to approve them, at most the
+        # longest stream (capped at Azure's 15 minutes: longer streams are cut). Spot VMs cannot have it (Azure): they
+        # get only the 30 s Preempt event (azure_boot's docstring, "Draining before a delete").
+        notice = azure_boot.terminate_notification(args.container)
+        vm_profile["scheduled_events_profile"] = {
+            "terminate_notification_profile": {"enable": True, "not_before_timeout": notice.not_before_timeout}
+        }
     return vm_profile
 
 

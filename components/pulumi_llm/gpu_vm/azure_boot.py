@@ -31,12 +31,24 @@ token for Azure Resource Manager and one GET of the scale set's network interfac
 the primary private address of each interface that is provisioned. The identity reads the scale set only
 ("Reader" on the scale set: `azure.AzureGpuVm`). The custom metrics add the router's gauges
 (`router_gauges`), scraped from its loopback metrics port.
+
+Draining before a delete (`azure_drain.py`, shipped verbatim as `DRAIN_HANDLER`, run by `DRAIN_UNIT`): Azure's load
+balancer has no connection draining and a scale set deletes a VM (scale-in, a rolling upgrade's old VM) without a
+guest shutdown, so the units' own drain never runs. The scale set's terminate notification (`terminate_notification`,
+set by `azure.AzureGpuVm` on regular VMs) holds each delete up to its timeout and announces it as a ``Terminate``
+Scheduled Event; the handler stops the router, then the server (each drains its streams), then approves the event.
+Spot VMs cannot have the notification (Azure) and get only a ``Preempt`` event 30 s ahead: the handler stops the
+units then too, so the load balancer's probe and the other VMs' routers stop sending new requests, but streams
+longer than that are cut by the eviction.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from collections.abc import Mapping
+from pathlib import Path
 
 from .. import pins
 from ..kubernetes.router_render import RouterOptions
@@ -52,6 +64,8 @@ from .cloud_init import (
     render_cloud_init,
 )
 from .metadata_guard import MetadataGuard
+from .server_unit import UNIT as SERVER_UNIT
+from .server_unit import stop_seconds
 
 UBUNTU_HPC_IMAGE: dict[str, str] = pins.AZURE_UBUNTU_HPC.reference()
 """Azure's Ubuntu 22.04 HPC image (Azure/azhpc-images): NVIDIA datacenter driver, CUDA, Moby (Docker) with
@@ -85,6 +99,19 @@ ROUTER_RUNNING_REQUESTS = "router_running_requests"
 CUSTOM_DATA_LIMIT = 64 * 1024
 """Azure refuses custom data over 64 KB (before base64)."""
 DATA_DISK_LUN = 0
+DRAIN_HANDLER = f"{SCRIPT_DIR}/azure_drain.py"
+DRAIN_UNIT = "llm-drain.service"
+DRAIN_POLL_SECONDS = 2
+"""How often the handler asks IMDS for Scheduled Events: a spot eviction is announced only 30 s ahead (Azure,
+"Scheduled Events for Linux VMs", "Event scheduling": Preempt 30 seconds, Terminate 5 to 15 minutes)."""
+IMDS_URL = f"http://{IMDS_ADDRESS}"
+TERMINATE_NOTICE_MINUTES = (5, 15)
+"""The bounds of a scale set's ``terminateNotificationProfile.notBeforeTimeout`` (Azure, "Terminate notification for
+Azure Virtual Machine Scale Set instances": "any value between 5 and 15 minutes", ISO 8601; the profile is
+``virtualMachineProfile.scheduledEventsProfile.terminateNotificationProfile`` {enable, notBeforeTimeout}, in
+pulumi-azure-native 3.29.0's compute ``VirtualMachineScaleSet`` at Azure REST API version 2024-11-01). The same page:
+"Terminate notifications cannot be enabled on Spot instances"."""
+_DRAIN_SOURCE = Path(__file__).with_name("azure_drain.py")
 
 HELPER_SOURCE = '''\
 #!/usr/bin/env python3
@@ -440,6 +467,83 @@ def azure_router(spec: ContainerSpec, options: RouterOptions | None, *, client_i
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class TerminateNotice:
+    """The scale set's terminate notification: how long a delete waits for the VM's approval."""
+
+    minutes: int
+    capped: bool
+    """True when the drain needs longer than Azure allows (`TERMINATE_NOTICE_MINUTES`): longer streams are cut."""
+
+    @property
+    def not_before_timeout(self) -> str:
+        return f"PT{self.minutes}M"
+
+
+def decide_terminate_notice(stop: int) -> TerminateNotice:
+    """`stop` (seconds a unit may take to stop: `server_unit.stop_seconds`, the longest stream + the teardown) rounded
+    up to whole minutes, within Azure's 5-15 minutes. The handler stops the router and then the server, and approves as
+    soon as both have stopped, so a longer timeout costs nothing when the streams end sooner."""
+    low, high = TERMINATE_NOTICE_MINUTES
+    minutes = math.ceil(stop / 60)
+    return TerminateNotice(minutes=min(high, max(low, minutes)), capped=minutes > high)
+
+
+def terminate_notification(spec: ContainerSpec) -> TerminateNotice:
+    return decide_terminate_notice(stop_seconds(spec))
+
+
+def drain_units(routed: bool) -> tuple[str, ...]:
+    """The units the handler stops, in order: the router first (it finishes its streams, some served by this VM's
+    server), then the server (`router_vm.router_unit_order` has the same reason for shutdown)."""
+    return (*((router_vm.UNIT,) if routed else ()), SERVER_UNIT)
+
+
+def drain_argv(routed: bool, *, imds: str = IMDS_URL) -> list[str]:
+    return [
+        "/usr/bin/python3", DRAIN_HANDLER, "--imds", imds, "--interval", str(DRAIN_POLL_SECONDS),
+        *(token for unit in drain_units(routed) for token in ("--unit", unit)),
+    ]  # fmt: skip
+
+
+def drain_unit(routed: bool) -> str:
+    """The handler's service: on the host (IMDS is reachable there: the metadata guard filters bridged containers
+    only), restarted whenever it exits."""
+    return "\n".join(
+        [
+            "[Unit]",
+            "Description=pulumi-llm: drain this VM on a Terminate or Preempt scheduled event, then approve it",
+            "Wants=network-online.target",
+            "After=network-online.target",
+            "StartLimitIntervalSec=0",
+            "",
+            "[Service]",
+            "Type=simple",
+            f"ExecStart={' '.join(drain_argv(routed))}",
+            "Restart=always",
+            "RestartSec=5",
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+
+
+def drain_source() -> str:
+    """`azure_drain.py` as shipped: the one copy of the handler (its tests import the same file)."""
+    return _DRAIN_SOURCE.read_text(encoding="utf-8")
+
+
+def with_drain(agent: MetricsAgent, routed: bool) -> MetricsAgent:
+    """`agent` plus the drain handler, its unit and its start (the renderer's extension point for host files)."""
+    return dataclasses.replace(
+        agent,
+        files=(*agent.files, (DRAIN_HANDLER, drain_source()), (f"/etc/systemd/system/{DRAIN_UNIT}", drain_unit(routed))),
+        script=f"systemctl enable --now --no-block {DRAIN_UNIT}\n{agent.script}",
+    )
+
+
 def azure_custom_data(
     spec: ContainerSpec,
     *,
@@ -452,12 +556,15 @@ def azure_custom_data(
     router: RouterOptions | None = None,
 ) -> str:
     """The complete Azure boot script: managed data disk, azcopy sync, Key Vault, custom metrics, journald; with
-    `router` (vLLM only), the vLLM router and its reconciler listing the scale set (`azure_router`)."""
+    `router` (vLLM only), the vLLM router and its reconciler listing the scale set (`azure_router`); the drain
+    handler (`with_drain`)."""
     vm_router = azure_router(spec, router, client_id=client_id)
     return render_cloud_init(
         spec,
         weights_sync=azcopy_sync(container_url, key_prefix, client_id=client_id, revision=revision),
-        metrics=azure_monitor_agent(spec, client_id=client_id, deployment=deployment, router=vm_router is not None),
+        metrics=with_drain(
+            azure_monitor_agent(spec, client_id=client_id, deployment=deployment, router=vm_router is not None), vm_router is not None
+        ),
         data_disk=managed_data_disk(),
         secrets=key_vault_secrets(secret_uris, client_id=client_id) if secret_uris else None,
         log_args=journald_args(),
