@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -85,6 +85,8 @@ def test_a_cancelled_event_restores_the_units_unless_another_still_deletes_the_v
 def test_a_document_without_events_is_an_error_not_a_decision() -> None:
     with pytest.raises(ValueError, match="Events"):
         azure_drain.decide({"DocumentIncarnation": 1}, ME, NONE, NONE)
+    with pytest.raises(ValueError, match="not a JSON object"):
+        azure_drain.decide(cast(dict[str, Any], ["garbled"]), ME, NONE, NONE)
 
 
 def test_start_requests_body() -> None:

@@ -38,6 +38,11 @@ INSTANCE_API_VERSION = "2021-02-01"
 DRAINED_TYPES = ("Terminate", "Preempt")
 """Events that delete this VM: the scale set's terminate notification, a spot eviction."""
 APPROVED_TYPES = ("Terminate",)
+FIRST_CALL_SECONDS = 120
+"""Scheduled Events is enabled for a VM by its first request, which may take up to two minutes to answer (same doc,
+"Enabling and disabling Scheduled Events"); later requests get `CALL_SECONDS`, so a hung IMDS cannot eat a spot VM's
+30 s notice."""
+CALL_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class Decision:
 
 
 def _events(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    if not isinstance(document, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance] - it is JSON from the wire
+        raise ValueError("the answer is not a JSON object")
     events = document.get("Events")
     if not isinstance(events, list):
         raise ValueError("no Events array")
@@ -90,11 +97,11 @@ def start_requests(event_ids: Sequence[str]) -> bytes:
     return json.dumps({"StartRequests": [{"EventId": event_id} for event_id in event_ids]}).encode()
 
 
-def _imds(url: str, body: bytes | None = None) -> Any:
+def _imds(url: str, body: bytes | None = None, timeout: float = CALL_SECONDS) -> Any:
     if not url.startswith("http://"):
         raise ValueError(f"{url}: IMDS is plain http:// on a link-local address")
     request = urllib.request.Request(url, data=body, headers={"Metadata": "true"}, method="POST" if body else "GET")  # noqa: S310  # nosec B310 - scheme checked above
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  # nosec B310 - scheme checked above
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310 - scheme checked above
         text = response.read().decode()
     return json.loads(text) if text.strip() else None
 
@@ -113,6 +120,8 @@ class Handler:
         self.units = tuple(units)
         self.systemctl = systemctl
         self.me = ""
+        self.enabled = False
+        """Whether Scheduled Events has answered once (enabled for this VM)."""
         self.drained: set[str] = set()
         self.approved: set[str] = set()
 
@@ -122,7 +131,10 @@ class Handler:
             compute = _imds(f"{self.base}/metadata/instance/compute?api-version={INSTANCE_API_VERSION}")
             self.me = str(compute["name"])
             print(f"azure-drain: this VM is {self.me}", flush=True)
-        document = _imds(f"{self.base}/metadata/scheduledevents?api-version={API_VERSION}")
+        document = _imds(
+            f"{self.base}/metadata/scheduledevents?api-version={API_VERSION}", timeout=CALL_SECONDS if self.enabled else FIRST_CALL_SECONDS
+        )
+        self.enabled = True
         decision = decide(document, self.me, frozenset(self.drained), frozenset(self.approved))
         for event_id in decision.restore:
             print(f"azure-drain: event {event_id} is gone and this VM still runs: starting the units again", flush=True)
