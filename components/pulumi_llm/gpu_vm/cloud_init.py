@@ -44,7 +44,11 @@ from ..runtimes import registry
 from ..runtimes.spec import ContainerSpec, HttpCheck, Mount
 from . import metadata_guard as guard_mod
 from . import router_vm
-from .server_unit import STOP_SECONDS, UNIT, stop_seconds
+
+# Re-exported: the boot script's public names (callers and tests read them here); their home is server_unit.
+from .server_unit import STOP_SECONDS as STOP_SECONDS
+from .server_unit import UNIT as UNIT
+from .server_unit import stop_seconds as stop_seconds
 
 CONTAINER_NAME = "llm-server"
 MODEL_ROOT = "/opt/models"
