@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .as_given import as_given
+
 PROJECT = "pulumi-llm"
 
 
+@as_given
 @dataclass(frozen=True)
 class CommonLabels:
     """The facts every resource is labelled with."""

@@ -49,6 +49,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .as_given import as_given
+
 Manifest = Literal["index", "linux/amd64", "linux/arm64", "unknown"]
 
 # The day the evidence below was gathered (ISO 8601).
@@ -60,6 +62,7 @@ CHECKED = "2026-11-22"
 _IDX = "gh-index"
 
 
+@as_given
 @dataclass(frozen=True)
 class ImagePin:
     """A container image pinned by tag and digest."""

@@ -73,6 +73,7 @@ from typing import Any, Literal, cast, get_args
 
 import yaml
 
+from ..as_given import as_given
 from ..choices import listing
 from ..errors import UserError
 from ..validation import ENV_NAME
@@ -246,6 +247,7 @@ class TimeoutBudget:
     engine: float = 540.0
 
 
+@as_given
 @dataclass(frozen=True)
 class GatewaySpec:
     """Everything the engine config is rendered from.

@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from ..as_given import as_given
 from .boundary import SELF_HOSTED as SELF_HOSTED_ROUTE
 from .config import MAX_FALLBACK_WINDOW_MINUTES, GatewaySpec, validate
 from .front_contract import (
@@ -56,6 +57,7 @@ MAX_WINDOW_MINUTES = MAX_FALLBACK_WINDOW_MINUTES
 """The longest window an alarm evaluates (``config`` refuses a longer one; the settings schema's bound)."""
 
 
+@as_given
 @dataclass(frozen=True)
 class FallbackAlarm:
     """The two alarms of one hybrid group.

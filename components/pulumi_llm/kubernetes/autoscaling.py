@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..as_given import as_given
 from ..naming import child
 from ..runtimes import registry
 from ..runtimes.spec import MetricNames
@@ -26,6 +27,7 @@ SCALE_UP_PODS_PER_MINUTE = 2
 FALLBACK_FAILURES = 3
 
 
+@as_given
 @dataclass(frozen=True)
 class ScalingPolicy:
     """The numbers of one model's autoscaler (from settings: serving.autoscaling and replicas)."""
@@ -45,6 +47,7 @@ class ScalingPolicy:
     A full KV cache preempts requests before the queue grows (long prompts, shared prefixes). None: queue only."""
 
 
+@as_given
 @dataclass(frozen=True)
 class Target:
     """The workload a scaler resizes."""

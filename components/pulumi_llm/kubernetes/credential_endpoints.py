@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..as_given import as_given
 
+
+@as_given
 @dataclass(frozen=True)
 class CredentialEndpoint:
     """One address (a /32 or /128) and TCP port a pod's credential requests go to."""

@@ -26,6 +26,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import pins
+from ..as_given import as_given
 from ..naming import child, dns_label
 from . import credential_endpoints, render
 from .credential_endpoints import CredentialEndpoint
@@ -81,6 +82,7 @@ def decide_uploader(scheme: str) -> Uploader:
     return UPLOADERS[scheme]
 
 
+@as_given
 @dataclass(frozen=True)
 class CopySpec:
     """What to copy and where."""

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..as_given import as_given
 from ..labels import CommonLabels, kubernetes_labels
 from ..naming import child
 from ..runtimes.spec import ContainerSpec
@@ -33,6 +34,7 @@ GMP_API_VERSION = "monitoring.googleapis.com/v1"
 """Managed Service for Prometheus (GKE): PodMonitoring and Rules instead of the Prometheus Operator's kinds."""
 
 
+@as_given
 @dataclass(frozen=True)
 class ServedModel:
     """One model as the cluster runs it."""
@@ -74,6 +76,7 @@ INGRESS_NGINX_ANNOTATIONS = {
 }
 
 
+@as_given
 @dataclass(frozen=True)
 class IngressOptions:
     """How the models are exposed. ingress-nginx routes `/<model>/v1/…` on one host (rewriting the

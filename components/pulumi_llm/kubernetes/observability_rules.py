@@ -40,6 +40,8 @@ from typing import Any, cast
 from pulumi_llm.runtimes import registry
 from pulumi_llm.runtimes.spec import ContainerSpec, MetricNames, Runtime
 
+from ..as_given import as_given
+
 __all__ = [
     "DCGM_FB_FREE",
     "DCGM_FB_USED",
@@ -134,6 +136,7 @@ CRITICAL = "critical"
 # Inputs
 
 
+@as_given
 @dataclass(frozen=True)
 class AlertThresholds:
     """When the alerts fire. A threshold of None turns its alert off. Durations are Prometheus durations."""

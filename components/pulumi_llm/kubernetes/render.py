@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..as_given import as_given
 from ..runtimes.spec import ContainerSpec, HttpCheck, Probe
 from .resilience import INGRESS_STREAM_SECONDS, PRESTOP_SLEEP_SECONDS, REPLACE, Drain, Rollout, ZoneSpread, decide_drain
 
@@ -29,6 +30,7 @@ DEFAULT_DRAIN = decide_drain(INGRESS_STREAM_SECONDS)
 """A server behind the cluster's own ingress only: streams run up to the ingress's 3600 s."""
 
 
+@as_given
 @dataclass(frozen=True)
 class Placement:
     """Where model-server pods may run."""

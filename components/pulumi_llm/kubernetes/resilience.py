@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..as_given import as_given
+
 PRESTOP_SLEEP_SECONDS = 15
 """Seconds between the pod leaving its Service's endpoints and SIGTERM (KServe's preStop, kserve/kserve#5485)."""
 SHUTDOWN_MARGIN_SECONDS = 15
@@ -44,6 +46,7 @@ RolloutPolicy = Literal["auto", "surge", "replace"]
 ZoneSpread = Literal["DoNotSchedule", "ScheduleAnyway"]
 
 
+@as_given
 @dataclass(frozen=True)
 class Rollout:
     """A model server's rolling update: Deployment `maxSurge`/`maxUnavailable` (LeaderWorkerSet: the same
@@ -75,6 +78,7 @@ def decide_rollout(policy: RolloutPolicy, *, spare_gpus: int | None, gpus_per_re
     return REPLACE
 
 
+@as_given
 @dataclass(frozen=True)
 class Drain:
     """How a model-server pod stops: the preStop sleep, the server's drain timeout and the pod's grace."""

@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..as_given import as_given
 from ..naming import dns_label
 from .resilience import INGRESS_STREAM_SECONDS, Drain, decide_drain
 
@@ -157,6 +158,7 @@ LAUNCHER = (
 same validation, `Router.from_args(...).start()`), without the imports only its MiniLB needs."""
 
 
+@as_given
 @dataclass(frozen=True)
 class RouterOptions:
     """How one model's router runs (settings `serving.router`)."""
@@ -195,6 +197,7 @@ class RouterOptions:
             raise ValueError(f"router longest stream: at least 1 second, not {self.longest_stream_seconds}")
 
 
+@as_given
 @dataclass(frozen=True)
 class KubernetesWorkers:
     """Replicas found by watching pods: the labels that select them, their namespace and API port."""

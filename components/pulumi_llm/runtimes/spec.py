@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from ..as_given import as_given
 from ..errors import UserError
 from .registry import NAMES
 
@@ -169,6 +170,7 @@ class MetricNames:
         return tuple(n for n in names if n)
 
 
+@as_given
 @dataclass(frozen=True)
 class ContainerSpec:
     """One model-server container, as every platform renders it."""
