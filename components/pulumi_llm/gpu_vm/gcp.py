@@ -650,22 +650,25 @@ def alert_policies(
         "lower min_size, or use Spot VMs.",
     )
     if router_window_seconds is not None:
-        policy(
-            "router-no-workers",
-            "routers without a healthy model server",
-            "CRITICAL",
-            {
-                "condition_prometheus_query_language": {
-                    "query": router_no_worker_query(deployment, m.requests_waiting),
-                    "duration": f"{router_window_seconds}s",
-                    "evaluation_interval": "60s",
-                }
-            },
-            f"For {router_window_seconds // 60} minutes a server of `{deployment}` reported but a router saw no healthy "
-            "model server (or no router reported): requests to that VM fail with 502. Check the VMs' llm-server and "
-            "llm-router units and the router's lister (`journalctl -u llm-router-workers`, via IAP SSH).",
-        )
+        policy(*_router_no_workers(deployment, m.requests_waiting, router_window_seconds))
     return policies
+
+
+def _router_no_workers(deployment: str, server_gauge: str, window_seconds: int) -> tuple[str, str, str, dict[str, Any], str]:
+    """The router-no-workers policy of `alert_policies`: (key, title, severity, condition, documentation)."""
+    condition = {
+        "condition_prometheus_query_language": {
+            "query": router_no_worker_query(deployment, server_gauge),
+            "duration": f"{window_seconds}s",
+            "evaluation_interval": "60s",
+        }
+    }
+    doc = (
+        f"For {window_seconds // 60} minutes a server of `{deployment}` reported but a router saw no healthy "
+        "model server (or no router reported): requests to that VM fail with 502. Check the VMs' llm-server and "
+        "llm-router units and the router's lister (`journalctl -u llm-router-workers`, via IAP SSH)."
+    )
+    return "router-no-workers", "routers without a healthy model server", "CRITICAL", condition, doc
 
 
 def router_no_worker_query(deployment: str, server_gauge: str) -> str:
