@@ -52,6 +52,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Sequence
 from typing import Any, Literal, cast
 
 import pulumi
@@ -920,45 +921,28 @@ class GcpGpuVm(pulumi.ComponentResource):
         if d.router is not None:
             # The lister's two calls, two grants (lister_condition): the group read unconditionally, the group's
             # instances under a condition naming them.
-            group_role = projects.IAMCustomRole(
-                child(name, "group-reader-role"),
-                project=d.project,
-                role_id=group_reader_role_id(d.deployment),
-                title=f"pulumi-llm {d.deployment}: list its group",
-                description="The VM router's lister: the managed instance group's VMs",
-                permissions=list(gcp_boot.LISTER_GROUP_PERMISSIONS),
-                stage="GA",
-                opts=here,
-            )
             grants.append(
-                projects.IAMMember(
-                    child(name, "group-reader"),
-                    project=d.project,
-                    role=pulumi.Output.all(d.project, group_role.role_id).apply(lambda v: custom_role_name(v[0], v[1])),
-                    member=member,
-                    opts=here,
+                self._role_grant(
+                    d,
+                    member,
+                    "group-reader",
+                    group_reader_role_id(d.deployment),
+                    f"pulumi-llm {d.deployment}: list its group",
+                    "The VM router's lister: the managed instance group's VMs",
+                    gcp_boot.LISTER_GROUP_PERMISSIONS,
                 )
             )
-            role = projects.IAMCustomRole(
-                child(name, "lister-role"),
-                project=d.project,
-                role_id=lister_role_id(d.deployment),
-                title=f"pulumi-llm {d.deployment}: read its group's VMs",
-                description="The VM router's lister: the internal addresses of the managed instance group's VMs",
-                permissions=list(gcp_boot.LISTER_INSTANCE_PERMISSIONS),
-                stage="GA",
-                opts=here,
-            )
             grants.append(
-                projects.IAMMember(
-                    child(name, "lister"),
-                    project=d.project,
-                    # Derived from the role's id (what its `name` output holds) so the plan shows the grant's role.
-                    role=pulumi.Output.all(d.project, role.role_id).apply(lambda v: custom_role_name(v[0], v[1])),
-                    member=member,
+                self._role_grant(
+                    d,
+                    member,
+                    "lister",
+                    lister_role_id(d.deployment),
+                    f"pulumi-llm {d.deployment}: read its group's VMs",
+                    "The VM router's lister: the internal addresses of the managed instance group's VMs",
+                    gcp_boot.LISTER_INSTANCE_PERMISSIONS,
                     # lister_condition builds IAMMemberConditionArgsDict-shaped plain data (pure, tested as a dict)
                     condition=cast(projects.IAMMemberConditionArgsDict, lister_condition(d.deployment)),
-                    opts=here,
                 )
             )
         grants.append(
@@ -971,6 +955,40 @@ class GcpGpuVm(pulumi.ComponentResource):
             )
         )
         return email, grants
+
+    def _role_grant(
+        self,
+        d: _Deployment,
+        member: pulumi.Input[str],
+        grant: str,
+        role_id: str,
+        title: str,
+        description: str,
+        permissions: Sequence[str],
+        condition: projects.IAMMemberConditionArgsDict | None = None,
+    ) -> projects.IAMMember:
+        """A project custom role `<grant>-role` holding `permissions`, and its grant `<grant>` to `member` (returned:
+        what the VMs wait for; the grant depends on the role through its name)."""
+        here = pulumi.ResourceOptions(parent=self)
+        role = projects.IAMCustomRole(
+            child(d.name, f"{grant}-role"),
+            project=d.project,
+            role_id=role_id,
+            title=title,
+            description=description,
+            permissions=list(permissions),
+            stage="GA",
+            opts=here,
+        )
+        return projects.IAMMember(
+            child(d.name, grant),
+            project=d.project,
+            # Derived from the role's id (what its `name` output holds) so the plan shows the grant's role.
+            role=pulumi.Output.all(d.project, role.role_id).apply(lambda v: custom_role_name(v[0], v[1])),
+            member=member,
+            condition=condition,
+            opts=here,
+        )
 
     def _instance_template(self, d: _Deployment, email: pulumi.Output[str]) -> compute.InstanceTemplate:
         """The boot script and the instance template (CMEK disks, no external IP, shielded VM)."""

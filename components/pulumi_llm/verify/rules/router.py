@@ -179,22 +179,11 @@ def cache_aware_routers_front_scale_out_servers(view: PlanView) -> Iterator[Viol
             for server, server_ns, _l, server_spec in fronted:
                 server_where = f"{server['kind']} {server_ns}/{server['metadata']['name']}"
                 serving = [a for c in _serving(server_spec, port) if (a := vllm_serve_args(c)) is not None]
-                if not serving:
-                    yield violation(
-                        view,
-                        server_where,
-                        NAME,
-                        f"{where} routes to it with policy {policy}, but no container runs vLLM's server on port {port}: "
-                        "its render routes are what cache_aware tokenizes through",
-                    )
-                elif not all(any(_enables_scale_out(a) for a in args) for args in serving):
-                    yield violation(
-                        view,
-                        server_where,
-                        NAME,
-                        f"{where} routes to it with policy {policy}, but its vLLM runs without {SCALE_OUT_FLAG}: the router "
-                        "can't get token ids (render routes refused) and routes on load alone",
-                    )
+                fault = _scale_out_fault(
+                    serving, f"{where} routes to it with policy {policy}", f"no container runs vLLM's server on port {port}: its"
+                )
+                if fault is not None:
+                    yield violation(view, server_where, NAME, fault)
     yield from _vm_groups_front_scale_out_servers(view)
 
 
@@ -203,20 +192,20 @@ def _vm_groups_front_scale_out_servers(view: PlanView) -> Iterator[Violation]:
     for resource, policy, servers in vm_groups(view):
         if policy not in SCALE_OUT_POLICIES:
             continue
-        where = f"{resource['type']} {resource['name']}"
-        if not servers:
-            yield violation(
-                view,
-                where,
-                NAME,
-                f"its router runs with policy {policy}, but its boot script runs no vLLM server: the render routes are "
-                "what cache_aware tokenizes through",
-            )
-        elif not all(any(_enables_scale_out(a) for a in args) for args in servers):
-            yield violation(
-                view,
-                where,
-                NAME,
-                f"its router runs with policy {policy}, but its vLLM runs without {SCALE_OUT_FLAG}: the router can't get "
-                "token ids (render routes refused) and routes on load alone",
-            )
+        fault = _scale_out_fault(servers, f"its router runs with policy {policy}", "its boot script runs no vLLM server: the")
+        if fault is not None:
+            yield violation(view, f"{resource['type']} {resource['name']}", NAME, fault)
+
+
+def _scale_out_fault(servers: Sequence[Sequence[str]], routed: str, no_server: str) -> str | None:
+    """What is wrong with the vLLM servers (their `vllm serve` args) a cache_aware router fronts, or None: there must
+    be one, and each must run with the flag. `routed` says who routes with which policy, `no_server` begins the
+    message for none."""
+    if not servers:
+        return f"{routed}, but {no_server} render routes are what cache_aware tokenizes through"
+    if not all(any(_enables_scale_out(a) for a in args) for args in servers):
+        return (
+            f"{routed}, but its vLLM runs without {SCALE_OUT_FLAG}: the router can't get token ids (render routes "
+            "refused) and routes on load alone"
+        )
+    return None
