@@ -69,3 +69,28 @@ def only(records: list[Record], type_: str) -> Record:
 
 def inputs(record: Record) -> dict[str, Any]:
     return record.inputs
+
+
+def onprem_lab_settings(serving: dict[str, Any] | None = None, methods: str = '["onprem"]') -> Any:
+    """Settings of a one-model on-prem stack ("lab": Llama 3.1 8B on L4s from a PVC), with `serving` when given."""
+    from pulumi_llm.settings import load
+
+    config = {
+        "pulumi-llm:environment": "lab",
+        "pulumi-llm:cloud": "onprem",
+        "pulumi-llm:methods": methods,
+        "pulumi-llm:onprem": json.dumps({"kube_context": "lab", "namespace": "models", "gpus": {"accelerator": "L4", "per_node": 4}}),
+        "pulumi-llm:models": json.dumps(
+            {
+                "chat": {
+                    "catalog": "llama-3.1-8b-instruct",
+                    "source": "pvc://weights/llama/0e9e39f249a16976918f6564b8830bc894c89659",
+                    "context": 8192,
+                    "revision": "0e9e39f249a16976918f6564b8830bc894c89659",
+                }
+            }
+        ),
+    }
+    if serving is not None:
+        config["pulumi-llm:serving"] = json.dumps(serving)
+    return load(config, "stacks/Pulumi.lab.yaml")

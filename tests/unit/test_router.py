@@ -7,13 +7,13 @@ import json
 import re
 
 import pytest
+from helpers import onprem_lab_settings
 from pulumi_llm import pins
 from pulumi_llm.errors import UserError
 from pulumi_llm.kubernetes import router_render as rr
 from pulumi_llm.kubernetes.router import ROUTER_PANELS, decide_router, router_dashboard_data, router_workers
 from pulumi_llm.runtimes.spec import ContainerSpec
 from pulumi_llm.serving import container, router_options, router_summary, served_models, stack_sizing
-from pulumi_llm.settings import load
 
 WORKERS = rr.KubernetesWorkers(
     selector={"app.kubernetes.io/name": "chat", "app.kubernetes.io/component": "model-server"}, namespace="llm", port=8000
@@ -137,7 +137,7 @@ def test_network_policy_admits_clients_and_scraper_and_reaches_only_the_models_p
 
 def _spec(runtime: str) -> ContainerSpec:
     """The rendered vLLM container of model `chat`, as another runtime where asked."""
-    spec = container(_settings(), "chat")
+    spec = container(onprem_lab_settings(), "chat")
     return dataclasses.replace(spec, runtime=runtime)
 
 
@@ -166,43 +166,22 @@ def test_dashboard_panels_read_the_routers_services() -> None:
     assert all('job=~"$job"' in e for e in exprs)
 
 
-def _settings(serving: dict | None = None, methods: str = '["onprem"]'):
-    config = {
-        "pulumi-llm:environment": "lab",
-        "pulumi-llm:cloud": "onprem",
-        "pulumi-llm:methods": methods,
-        "pulumi-llm:onprem": json.dumps({"kube_context": "lab", "namespace": "models", "gpus": {"accelerator": "L4", "per_node": 4}}),
-        "pulumi-llm:serving": json.dumps(serving or {}),
-        "pulumi-llm:models": json.dumps(
-            {
-                "chat": {
-                    "catalog": "llama-3.1-8b-instruct",
-                    "source": "pvc://weights/llama/0e9e39f249a16976918f6564b8830bc894c89659",
-                    "context": 8192,
-                    "revision": "0e9e39f249a16976918f6564b8830bc894c89659",
-                }
-            }
-        ),
-    }
-    return load(config, "stacks/Pulumi.lab.yaml")
-
-
 def test_settings_default_to_cache_aware_and_off_turns_it_off() -> None:
     # cache_aware: its vLLM models get --enable-scale-out from the stack (runtimes/vllm.py decide_scale_out).
-    default = router_options(_settings())
+    default = router_options(onprem_lab_settings())
     assert default is not None and default == rr.RouterOptions(policy="cache_aware")
     assert _flag(rr.router_args(default, WORKERS), "--policy") == ["cache_aware"]
-    assert router_options(_settings({"router": {"policy": "power_of_two"}})) == rr.RouterOptions(policy="power_of_two")
-    assert router_options(_settings({"router": {"policy": "round_robin", "replicas": 3}})) == rr.RouterOptions(
+    assert router_options(onprem_lab_settings({"router": {"policy": "power_of_two"}})) == rr.RouterOptions(policy="power_of_two")
+    assert router_options(onprem_lab_settings({"router": {"policy": "round_robin", "replicas": 3}})) == rr.RouterOptions(
         policy="round_robin", replicas=3
     )
-    assert router_options(_settings({"router": "off"})) is None
-    assert router_options(_settings({"router": False})) is None
+    assert router_options(onprem_lab_settings({"router": "off"})) is None
+    assert router_options(onprem_lab_settings({"router": False})) is None
 
 
 def _served_args(serving: dict | None = None, extra_args: list[str] | None = None) -> tuple[str, ...]:
     """The args of chat's server as the cluster runs it (serving.served_models)."""
-    settings = _settings(serving)
+    settings = onprem_lab_settings(serving)
     if extra_args is not None:
         chat = settings.models["chat"].model_copy(update={"extra_args": extra_args})
         settings = settings.model_copy(update={"models": {"chat": chat}})
@@ -222,20 +201,20 @@ def test_served_vllm_without_a_cache_aware_router_has_no_scale_out(router: objec
 
 def test_container_alone_adds_scale_out_only_when_told_the_routers_policy() -> None:
     # The GPU-VM and edge paths call serving.container without a router policy: no flag.
-    assert "--enable-scale-out" not in container(_settings(), "chat").args
-    assert container(_settings(), "chat", router_policy="cache_aware").args.count("--enable-scale-out") == 1
+    assert "--enable-scale-out" not in container(onprem_lab_settings(), "chat").args
+    assert container(onprem_lab_settings(), "chat", router_policy="cache_aware").args.count("--enable-scale-out") == 1
 
 
 def test_a_bad_policy_is_one_line_naming_the_key() -> None:
     with pytest.raises(UserError) as err:
-        _settings({"router": {"policy": "least_loaded"}})
+        onprem_lab_settings({"router": {"policy": "least_loaded"}})
     message = str(err.value)
     assert "serving.router.policy" in message and "least_loaded" in message and "\n" not in message
 
 
 def test_sizing_summary_names_the_router_and_keeps_per_replica_concurrency() -> None:
-    with_router = stack_sizing(_settings())[0]
-    without = stack_sizing(_settings({"router": "off"}))[0]
+    with_router = stack_sizing(onprem_lab_settings())[0]
+    without = stack_sizing(onprem_lab_settings({"router": "off"}))[0]
     assert with_router["router"] == {
         "policy": "cache_aware",
         "replicas": 2,
@@ -250,7 +229,7 @@ def test_sizing_summary_names_the_router_and_keeps_per_replica_concurrency() -> 
     assert with_router["kv_tokens"] * rr.TREE_UNITS_PER_TOKEN < rr.RouterOptions().max_tree_size
     assert "router" not in without
     assert {k: v for k, v in with_router.items() if k != "router"} == without
-    assert router_summary(_settings({"router": "off"}), "chat") is None
+    assert router_summary(onprem_lab_settings({"router": "off"}), "chat") is None
 
 
 def test_max_tree_size_follows_a_replicas_kv_cache_under_the_ceiling() -> None:
@@ -261,6 +240,6 @@ def test_max_tree_size_follows_a_replicas_kv_cache_under_the_ceiling() -> None:
 
 
 def test_each_models_router_gets_its_own_tree_size() -> None:
-    [model] = served_models(_settings())
+    [model] = served_models(onprem_lab_settings())
     assert model.kv_tokens is not None and model.kv_tokens > 0
-    assert router_summary(_settings(), "chat")["max_tree_size"] == model.kv_tokens * 8  # type: ignore[index]
+    assert router_summary(onprem_lab_settings(), "chat")["max_tree_size"] == model.kv_tokens * 8  # type: ignore[index]

@@ -11,10 +11,10 @@ tests/integration/test_router_shutdown.py.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
 import yaml
+from helpers import onprem_lab_settings
 from pulumi_llm import pins
 from pulumi_llm.gpu_vm import cloud_init, router_vm
 from pulumi_llm.gpu_vm.cloud_init import MetricsAgent, render_cloud_init
@@ -22,7 +22,6 @@ from pulumi_llm.kubernetes import render, resilience
 from pulumi_llm.kubernetes import router_render as rr
 from pulumi_llm.runtimes import vllm
 from pulumi_llm.serving import longest_stream_seconds, router_options
-from pulumi_llm.settings import load
 from pulumi_llm.sizing import fit, get_instance_type
 
 WORKERS = rr.KubernetesWorkers(selector={"app.kubernetes.io/name": "chat"}, namespace="llm", port=8000)
@@ -95,28 +94,8 @@ def test_a_longer_stream_than_the_routers_request_timeout_still_gets_its_grace()
     assert pod["terminationGracePeriodSeconds"] >= prestop + 7200 > options.request_timeout_seconds
 
 
-def _settings():
-    config = {
-        "pulumi-llm:environment": "lab",
-        "pulumi-llm:cloud": "onprem",
-        "pulumi-llm:methods": '["onprem"]',
-        "pulumi-llm:onprem": json.dumps({"kube_context": "lab", "namespace": "models", "gpus": {"accelerator": "L4", "per_node": 4}}),
-        "pulumi-llm:models": json.dumps(
-            {
-                "chat": {
-                    "catalog": "llama-3.1-8b-instruct",
-                    "source": "pvc://weights/llama/0e9e39f249a16976918f6564b8830bc894c89659",
-                    "context": 8192,
-                    "revision": "0e9e39f249a16976918f6564b8830bc894c89659",
-                }
-            }
-        ),
-    }
-    return load(config, "stacks/Pulumi.lab.yaml")
-
-
 def test_the_stacks_router_options_carry_its_longest_stream() -> None:
-    settings = _settings()
+    settings = onprem_lab_settings()
     options = router_options(settings)
     assert options is not None and options.longest_stream_seconds == longest_stream_seconds(settings) == 3600
 
